@@ -1,0 +1,95 @@
+#include "config/config.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace parley {
+
+std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
+  Config c;
+  CLI::App app{"parley-relay: the Parley relay. Stores only ciphertext, in per-device inboxes, "
+               "until each device acknowledges it."};
+  app.set_config("--config", "", "Read options from a TOML/INI file (keys are the long flag names)");
+  std::string listen = c.listen_host + ":" + std::to_string(c.listen_port);
+  app.add_option("--listen", listen, "HOST:PORT to serve (port 0 picks a free one)")
+      ->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "Directory for relay.db (created if missing)")
+      ->capture_default_str();
+  app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve wss:// instead of ws://")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+  app.add_option("--threads", c.threads, "I/O threads (0: one per core)")->capture_default_str();
+  std::string durability = "full";
+  app.add_option("--durability", durability,
+                 "full: fsync every group commit (survives power loss); normal: survives a "
+                 "process crash only")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  unsigned retention_days = 30, dedup_days = 7, last_seen_days = 7;
+  app.add_option("--retention-days", retention_days, "Undelivered entries expire after this")
+      ->check(CLI::Range(1u, 3650u))
+      ->capture_default_str();
+  app.add_option("--dedup-days", dedup_days, "How long a client_msg_id is remembered per sender")
+      ->check(CLI::Range(1u, 3650u))
+      ->capture_default_str();
+  app.add_option("--last-seen-days", last_seen_days, "How long last-seen is kept in memory")
+      ->check(CLI::Range(1u, 365u))
+      ->capture_default_str();
+  unsigned idle = 60, auth = 30;
+  app.add_option("--idle-timeout", idle, "Seconds without any traffic before a connection is closed")
+      ->check(CLI::Range(2u, 3600u))
+      ->capture_default_str();
+  app.add_option("--auth-timeout", auth, "Seconds a connection may stay logged out")
+      ->check(CLI::Range(1u, 600u))
+      ->capture_default_str();
+  app.add_option("--max-frame-bytes", c.max_frame_bytes, "Largest WebSocket message accepted")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{16} << 20))
+      ->capture_default_str();
+  app.add_option("--send-queue-bytes", c.limits.send_queue_bytes,
+                 "Bytes queued to one slow reader before it is disconnected")
+      ->check(CLI::Range(std::size_t{64} << 10, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--delivery-window", c.limits.delivery_window,
+                 "Inbox entries in flight to a device before it must acknowledge")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--rate-burst", c.limits.rate_burst, "Burst allowance for --rate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      throw CLI::ValidationError("--listen", "expected HOST:PORT, e.g. 127.0.0.1:7700");
+    c.listen_host = listen.substr(0, colon);
+    if (c.listen_host.size() > 2 && c.listen_host.front() == '[' && c.listen_host.back() == ']')
+      c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+    const auto port = std::stoul(listen.substr(colon + 1));
+    if (port > 65535) throw CLI::ValidationError("--listen", "port must be 0..65535");
+    c.listen_port = static_cast<std::uint16_t>(port);
+    if (c.tls_cert.empty() != c.tls_key.empty())
+      throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return std::nullopt;
+  } catch (const std::logic_error&) {  // stoul
+    std::fprintf(stderr, "--listen: port must be a number, e.g. 127.0.0.1:7700\n");
+    exit_code = 2;
+    return std::nullopt;
+  }
+  c.durable_fsync = durability == "full";
+  c.retention = std::chrono::hours(24 * retention_days);
+  c.dedup_window = std::chrono::hours(24 * dedup_days);
+  c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
+  c.idle_timeout = std::chrono::seconds(idle);
+  c.limits.auth_timeout = std::chrono::seconds(auth);
+  return c;
+}
+
+}  // namespace parley

@@ -1,0 +1,36 @@
+#pragma once
+// parley-relay's settings: command-line flags, optionally read from a config file too
+// (`--config FILE`, TOML or INI with the flags' long names as keys).
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "session/relay_context.hpp"
+
+namespace parley {
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 7700;
+  std::filesystem::path data_dir = "parley-data";
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  unsigned threads = 0;  // 0: one per core
+  bool durable_fsync = true;
+  std::chrono::hours retention{24 * 30};
+  std::chrono::hours dedup_window{24 * 7};
+  std::chrono::hours last_seen_ttl{24 * 7};
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_frame_bytes = 256 * 1024;
+  std::size_t store_queue = 65536;
+  std::string log_level = "info";
+  SessionLimits limits;
+};
+
+// Parses argv. Returns the config, or nullopt with `exit_code` set when the program should
+// exit now (help shown: 0; bad flags: 2, with the reason already printed).
+std::optional<Config> parse_config(int argc, char** argv, int& exit_code);
+
+}  // namespace parley

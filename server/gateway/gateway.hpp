@@ -1,0 +1,50 @@
+#pragma once
+// The gateway: accepts TCP (optionally TLS), serves /healthz and /metrics, and upgrades
+// WebSocket requests offering the parley.v1 subprotocol to a connection (one per device).
+#include <atomic>
+#include <memory>
+#include <optional>
+
+#include "net/asio.hpp"
+#include "session/relay_context.hpp"
+
+namespace parley {
+
+class ConnectionSet;
+
+struct GatewayOptions {
+  std::chrono::seconds idle_timeout{60};  // no traffic at all for this long: closed
+  std::size_t max_frame_bytes = 256 * 1024;
+};
+
+// State the gateway's pieces share; owned by the Relay, outlives every connection.
+struct GatewayContext {
+  RelayContext& relay;
+  ConnectionSet& connections;
+  GatewayOptions options;
+  net::ssl::context* tls = nullptr;  // null: plain ws://
+  std::atomic<bool> draining{false};
+};
+
+// Starts accepting on `endpoint`; returns the bound endpoint (port 0 picks a free port).
+// Throws boost::system::system_error when it cannot bind.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& ioc, GatewayContext& ctx, const tcp::endpoint& endpoint);
+  void start();
+  void stop();
+  tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+ private:
+  void accept();
+
+  net::io_context& ioc_;
+  GatewayContext& ctx_;
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_;
+};
+
+// Takes an accepted socket through TLS (if configured) and HTTP to its handler.
+void serve_http(GatewayContext& ctx, tcp::socket socket);
+
+}  // namespace parley

@@ -1,0 +1,127 @@
+// Plain HTTP on the gateway port: health and metrics for operators, and the WebSocket upgrade.
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "gateway/gateway.hpp"
+#include "gateway/streams.hpp"
+#include "observability/metrics.hpp"
+
+namespace parley {
+namespace {
+
+namespace websocket = boost::beast::websocket;
+
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+// True when the comma-separated Sec-WebSocket-Protocol offer contains parley.v1.
+bool offers_parley(std::string_view offer) {
+  while (!offer.empty()) {
+    const auto comma = offer.find(',');
+    auto token = offer.substr(0, comma);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    if (token == "parley.v1") return true;
+    if (comma == std::string_view::npos) break;
+    offer.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(GatewayContext& ctx, Stream&& stream) : ctx_(ctx), stream_(std::move(stream)) {}
+
+  void run() {
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return;  // scanners and bad clients: nothing to say
+                                self->read();
+                              });
+    } else {
+      read();
+    }
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(8 * 1024);
+    parser_->body_limit(0);
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return;  // timeout, eof or garbage: close quietly
+    auto req = parser_->release();
+    if (websocket::is_upgrade(req)) {
+      if (ctx_.draining.load())
+        return respond(req, http::status::service_unavailable, "relay is shutting down\n");
+      if (!offers_parley(req[http::field::sec_websocket_protocol]))
+        return respond(req, http::status::bad_request,
+                       "WebSocket clients must offer the subprotocol parley.v1\n");
+      return start_websocket(ctx_, std::move(stream_), std::move(req));
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return respond(req, http::status::method_not_allowed, "only GET\n");
+    if (req.target() == "/healthz") {
+      if (ctx_.draining.load())
+        return respond(req, http::status::service_unavailable, "draining\n");
+      return respond(req, http::status::ok, "ok\n");
+    }
+    if (req.target() == "/metrics")
+      return respond(req, http::status::ok, ctx_.relay.metrics.render(),
+                     "text/plain; version=0.0.4");
+    return respond(req, http::status::not_found, "not found\n");
+  }
+
+  void respond(const UpgradeRequest& req, http::status status, std::string body,
+               const char* type = "text/plain; charset=utf-8") {
+    auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
+    res->set(http::field::server, "parley-relay");
+    res->set(http::field::content_type, type);
+    res->set(http::field::cache_control, "no-store");
+    res->keep_alive(req.keep_alive() && status == http::status::ok);
+    if (req.method() != http::verb::head) res->body() = std::move(body);
+    res->prepare_payload();
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec) return;
+                        if (res->keep_alive()) return self->read();
+                        self->shutdown();
+                      });
+  }
+
+  void shutdown() {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  GatewayContext& ctx_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+};
+
+}  // namespace
+
+void serve_http(GatewayContext& ctx, tcp::socket socket) {
+  if (ctx.tls) {
+    std::make_shared<HttpSession<TlsStream>>(ctx, TlsStream(std::move(socket), *ctx.tls))->run();
+  } else {
+    std::make_shared<HttpSession<PlainStream>>(ctx, PlainStream(std::move(socket)))->run();
+  }
+}
+
+}  // namespace parley

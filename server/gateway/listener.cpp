@@ -1,0 +1,47 @@
+#include <spdlog/spdlog.h>
+
+#include "gateway/gateway.hpp"
+
+namespace parley {
+
+Listener::Listener(net::io_context& ioc, GatewayContext& ctx, const tcp::endpoint& endpoint)
+    : ioc_(ioc), ctx_(ctx), acceptor_(ioc), retry_(ioc) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+void Listener::start() { accept(); }
+
+void Listener::stop() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    self->acceptor_.close(ec);
+    self->retry_.cancel();
+  });
+}
+
+void Listener::accept() {
+  // Each connection gets its own strand: its handlers never run concurrently, whichever
+  // io_context thread picks them up.
+  acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
+                                                     boost::system::error_code ec, tcp::socket s) {
+    if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (ec) {
+      // Typically EMFILE: out of file descriptors. Back off instead of spinning.
+      spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+      self->retry_.expires_after(std::chrono::milliseconds(100));
+      self->retry_.async_wait([self](boost::system::error_code e) {
+        if (!e) self->accept();
+      });
+      return;
+    }
+    boost::system::error_code nodelay_ec;
+    s.set_option(tcp::no_delay(true), nodelay_ec);
+    serve_http(self->ctx_, std::move(s));
+    self->accept();
+  });
+}
+
+}  // namespace parley

@@ -1,0 +1,26 @@
+#pragma once
+// The two transports a gateway serves: plain TCP (ws://) and TLS (wss://).
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+
+namespace parley {
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using UpgradeRequest = http::request<http::empty_body>;
+
+struct GatewayContext;
+
+// Completes the WebSocket handshake for `req` and runs the connection until it closes.
+template <class Stream>
+void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req);
+
+extern template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest);
+extern template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest);
+
+}  // namespace parley

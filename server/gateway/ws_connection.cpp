@@ -1,0 +1,193 @@
+// The socket side of one client connection: a Beast WebSocket stream on its own strand, one
+// read and at most one write outstanding, and a bounded queue of shared immutable frames.
+#include <deque>
+
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <spdlog/spdlog.h>
+
+#include "gateway/connection_set.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/streams.hpp"
+#include "observability/metrics.hpp"
+
+namespace websocket = boost::beast::websocket;
+
+namespace parley {
+namespace {
+
+constexpr std::string_view kSubprotocol = "parley.v1";
+
+template <class Stream>
+class WsConnection final : public Session {
+ public:
+  WsConnection(GatewayContext& gw, Stream&& stream)
+      : Session(gw.relay), gw_(gw), ws_(std::move(stream)), auth_timer_(ws_.get_executor()) {}
+
+  ~WsConnection() override { gw_.connections.remove(this); }
+
+  void start(UpgradeRequest req) {
+    gw_.connections.add(shared_from_this());
+    // Beast's own timers take over from the tcp_stream's.
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(30);
+    t.idle_timeout = gw_.options.idle_timeout;
+    t.keep_alive_pings = true;  // half-open peers are found by an unanswered ping
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "parley-relay");
+      res.set(http::field::sec_websocket_protocol, kSubprotocol);
+    }));
+    ws_.read_message_max(gw_.options.max_frame_bytes);
+    ws_.binary(true);
+    ws_.async_accept(req, [self = self()](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+ private:
+  std::shared_ptr<WsConnection> self() {
+    return std::static_pointer_cast<WsConnection>(shared_from_this());
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) return fail(ec, "accept");
+    auth_timer_.expires_after(gw_.relay.limits.auth_timeout);
+    // A weak reference: the timer must not keep a closed connection alive.
+    auth_timer_.async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
+      auto s = weak.lock();
+      if (!e && s && !s->authenticated()) s->close(kCloseAuthTimeout, "log in sooner");
+    });
+    do_read();
+  }
+
+  void do_read() {
+    if (reading_ || closing_) return;
+    reading_ = true;
+    ws_.async_read(buffer_, [self = self()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec) return fail(ec, "read");
+    if (!ws_.got_binary()) {
+      buffer_.consume(buffer_.size());
+      return close(static_cast<std::uint16_t>(websocket::close_code::bad_payload),
+                   "parley.v1 frames are binary");
+    }
+    const auto data = buffer_.cdata();
+    on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    buffer_.consume(buffer_.size());
+    if (reading_allowed()) do_read();
+  }
+
+  void resume_reading() override { do_read(); }
+
+  void send_bytes(Frame frame) override {
+    if (closing_) return;
+    const auto& limits = gw_.relay.limits;
+    if (queue_.size() >= limits.send_queue_frames ||
+        queued_bytes_ + frame->size() > limits.send_queue_bytes) {
+      // It is not reading fast enough. Its entries stay in its inbox for the next connection.
+      gw_.relay.metrics.slow_consumers_dropped.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("event=slow_consumer queued_frames={} queued_bytes={}", queue_.size(),
+                   queued_bytes_);
+      abort_connection();
+      return;
+    }
+    queued_bytes_ += frame->size();
+    queue_.push_back(std::move(frame));
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.async_write(net::buffer(*queue_.front()),
+                    [self = self()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec) return fail(ec, "write");
+    if (queue_.empty()) return;  // aborted while the write was in flight
+    gw_.relay.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
+    queued_bytes_ -= queue_.front()->size();
+    queue_.pop_front();
+    if (!queue_.empty()) return do_write();
+    if (close_code_) do_close();
+  }
+
+  // Flushes what is queued, then sends a close frame.
+  void close(std::uint16_t code, std::string_view reason) override {
+    if (closing_ || close_code_) return;
+    close_code_ = code;
+    close_reason_ = std::string(reason.substr(0, 120));
+    on_closed();
+    if (!writing_) do_close();
+  }
+
+  void do_close() {
+    closing_ = true;
+    auth_timer_.cancel();
+    websocket::close_reason why(static_cast<websocket::close_code>(*close_code_), close_reason_);
+    ws_.async_close(why, [self = self()](beast::error_code) {
+      // The pending read completes with `closed` and releases the last reference.
+    });
+  }
+
+  // No goodbye: the peer is not reading, so nothing more can be written to it.
+  void abort_connection() {
+    closing_ = true;
+    auth_timer_.cancel();
+    queue_.clear();
+    queued_bytes_ = 0;
+    on_closed();
+    beast::get_lowest_layer(ws_).socket().close();
+  }
+
+  void run_on_strand(std::function<void()> fn) override {
+    net::post(ws_.get_executor(), std::move(fn));
+  }
+
+  void fail(beast::error_code ec, const char* what) {
+    const bool quiet = ec == net::error::operation_aborted || ec == websocket::error::closed ||
+                       ec == net::error::eof || ec == net::error::connection_reset ||
+                       ec == beast::error::timeout || ec == net::error::bad_descriptor;
+    if (ec == websocket::error::message_too_big) {
+      spdlog::info("event=frame_too_big limit={}", gw_.options.max_frame_bytes);
+    } else if (!quiet) {
+      spdlog::debug("event=connection_error op={} error=\"{}\"", what, ec.message());
+    }
+    closing_ = true;
+    auth_timer_.cancel();
+    on_closed();
+  }
+
+  GatewayContext& gw_;
+  websocket::stream<Stream> ws_;
+  beast::flat_buffer buffer_;
+  net::steady_timer auth_timer_;
+  std::deque<Frame> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  std::optional<std::uint16_t> close_code_;
+  std::string close_reason_;
+};
+
+}  // namespace
+
+template <class Stream>
+void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req) {
+  std::make_shared<WsConnection<Stream>>(ctx, std::move(stream))->start(std::move(req));
+}
+
+template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest);
+template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest);
+
+}  // namespace parley

@@ -1,0 +1,20 @@
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "config/config.hpp"
+#include "relay/relay.hpp"
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto config = parley::parse_config(argc, argv, exit_code);
+  if (!config) return exit_code;
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "parley-relay: libsodium failed to initialise\n");
+    return 1;
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  return parley::run_relay(*config);
+}

@@ -1,0 +1,56 @@
+#include "observability/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace parley {
+
+void Metrics::observe_commit(double seconds, std::size_t jobs) {
+  std::size_t i = 0;
+  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+  commit_buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  commit_count_.fetch_add(1, std::memory_order_relaxed);
+  commit_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  commit_jobs_.fetch_add(jobs, std::memory_order_relaxed);
+}
+
+std::string Metrics::render() const {
+  std::string out;
+  auto line = [&](const char* name, const char* type, const char* help, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name,
+                   help, type, value.load(std::memory_order_relaxed));
+  };
+  line("parley_connections", "gauge", "Open WebSocket connections.", connections);
+  line("parley_authenticated_connections", "gauge", "Logged-in connections.", authenticated);
+  line("parley_frames_in_total", "counter", "Frames received from clients.", frames_in);
+  line("parley_frames_out_total", "counter", "Frames sent to clients.", frames_out);
+  line("parley_messages_stored_total", "counter", "Messages written to inboxes.", messages_stored);
+  line("parley_entries_delivered_total", "counter", "Inbox entries pushed to devices.",
+       entries_delivered);
+  line("parley_errors_sent_total", "counter", "Error frames sent.", errors_sent);
+  line("parley_slow_consumers_dropped_total", "counter",
+       "Connections closed because their send queue overflowed.", slow_consumers_dropped);
+  line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
+  line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
+       store_rejected);
+  line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);
+
+  out += "# HELP parley_store_commit_seconds Latency of one group commit.\n";
+  out += "# TYPE parley_store_commit_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += commit_buckets_[i].load(std::memory_order_relaxed);
+    fmt::format_to(std::back_inserter(out), "parley_store_commit_seconds_bucket{{le=\"{}\"}} {}\n",
+                   kBuckets[i], cumulative);
+  }
+  cumulative += commit_buckets_[kBuckets.size()].load(std::memory_order_relaxed);
+  fmt::format_to(std::back_inserter(out),
+                 "parley_store_commit_seconds_bucket{{le=\"+Inf\"}} {0}\n"
+                 "parley_store_commit_seconds_sum {1}\n"
+                 "parley_store_commit_seconds_count {0}\n",
+                 cumulative, static_cast<double>(commit_micros_.load()) / 1e6);
+  line("parley_store_commit_jobs_total", "counter", "Jobs committed in group commits.",
+       commit_jobs_);
+  return out;
+}
+
+}  // namespace parley

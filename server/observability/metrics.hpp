@@ -1,0 +1,39 @@
+#pragma once
+// Process-wide counters, rendered as Prometheus text at /metrics. Relaxed atomics: these are
+// statistics, never used to make decisions.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace parley {
+
+class Metrics {
+ public:
+  std::atomic<std::int64_t> connections{0};
+  std::atomic<std::int64_t> authenticated{0};
+  std::atomic<std::uint64_t> frames_in{0};
+  std::atomic<std::uint64_t> frames_out{0};
+  std::atomic<std::uint64_t> messages_stored{0};
+  std::atomic<std::uint64_t> entries_delivered{0};
+  std::atomic<std::uint64_t> errors_sent{0};
+  std::atomic<std::uint64_t> slow_consumers_dropped{0};
+  std::atomic<std::uint64_t> rate_limited{0};
+  std::atomic<std::uint64_t> store_rejected{0};
+  std::atomic<std::uint64_t> inbox_depth{0};
+
+  // Store thread only.
+  void observe_commit(double seconds, std::size_t jobs);
+
+  std::string render() const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                   0.05,   0.1,   0.2,   0.5,   1.0,  5.0};
+  std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> commit_buckets_{};
+  std::atomic<std::uint64_t> commit_count_{0};
+  std::atomic<std::uint64_t> commit_micros_{0};
+  std::atomic<std::uint64_t> commit_jobs_{0};
+};
+
+}  // namespace parley

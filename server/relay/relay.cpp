@@ -1,0 +1,156 @@
+#include "relay/relay.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <boost/asio/ssl/context.hpp>
+#include <spdlog/spdlog.h>
+
+#include "gateway/connection_set.hpp"
+#include "gateway/gateway.hpp"
+#include "observability/metrics.hpp"
+#include "presence/local_presence.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store_worker.hpp"
+#include "util/clock.hpp"
+
+namespace parley {
+namespace {
+
+constexpr auto kMaintenanceEvery = std::chrono::minutes(1);
+constexpr auto kDrainLimit = std::chrono::seconds(5);
+
+std::uint64_t ms(std::chrono::hours h) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(h).count());
+}
+
+// Retention: expired inbox entries, old dedup records, stale last-seen.
+void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
+                          PresenceRegistry& presence, const Config& cfg) {
+  timer.expires_after(kMaintenanceEvery);
+  timer.async_wait([&timer, &worker, &presence, &cfg](boost::system::error_code ec) {
+    if (ec) return;
+    const auto now = now_ms();
+    const auto inbox_before = now - ms(cfg.retention);
+    const auto sent_before = now - ms(cfg.dedup_window);
+    auto removed = std::make_shared<std::uint64_t>(0);
+    worker.submit([=](store::Store& s) { *removed = s.purge(inbox_before, sent_before); },
+                  [removed](store::JobStatus st) {
+                    if (st == store::JobStatus::Committed && *removed > 0)
+                      spdlog::info("event=retention_purge removed={}", *removed);
+                  });
+    presence.expire(now - ms(cfg.last_seen_ttl));
+    schedule_maintenance(timer, worker, presence, cfg);
+  });
+}
+
+std::unique_ptr<net::ssl::context> make_tls(const Config& cfg) {
+  if (cfg.tls_cert.empty()) return nullptr;
+  auto tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1);
+  tls->use_certificate_chain_file(cfg.tls_cert.string());
+  tls->use_private_key_file(cfg.tls_key.string(), net::ssl::context::pem);
+  return tls;
+}
+
+}  // namespace
+
+int run_relay(const Config& cfg) {
+  std::error_code fs_ec;
+  std::filesystem::create_directories(cfg.data_dir, fs_ec);
+  if (fs_ec) {
+    spdlog::error("cannot create data directory {}: {}", cfg.data_dir.string(), fs_ec.message());
+    return 1;
+  }
+  ::chmod(cfg.data_dir.c_str(), 0700);
+
+  Metrics metrics;
+  std::unique_ptr<store::StoreWorker> worker;
+  try {
+    auto db = std::make_unique<store::SqliteStore>(
+        cfg.data_dir, cfg.durable_fsync ? store::Durability::Full : store::Durability::Normal);
+    worker = std::make_unique<store::StoreWorker>(std::move(db), metrics, cfg.store_queue);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot open the store in {}: {}", cfg.data_dir.string(), e.what());
+    return 1;
+  }
+
+  std::unique_ptr<net::ssl::context> tls;
+  try {
+    tls = make_tls(cfg);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot load TLS certificate/key: {}", e.what());
+    return 1;
+  }
+
+  LocalPresence presence;
+  RelayContext relay{*worker, presence, metrics, worker->relay_id(), cfg.limits};
+  ConnectionSet connections;
+  GatewayContext gateway{relay, connections,
+                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes}, tls.get(), {}};
+
+  const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  net::io_context ioc(static_cast<int>(threads));
+
+  std::shared_ptr<Listener> listener;
+  try {
+    const auto address = net::ip::make_address(cfg.listen_host);
+    listener = std::make_shared<Listener>(ioc, gateway, tcp::endpoint(address, cfg.listen_port));
+  } catch (const std::exception& e) {
+    spdlog::error("cannot listen on {}:{}: {}", cfg.listen_host, cfg.listen_port, e.what());
+    return 1;
+  }
+  listener->start();
+  const auto bound = listener->local_endpoint();
+  const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                            : bound.address().to_string();
+  // The one line scripts and tests read: where to connect.
+  std::printf("parley-relay listening on %s://%s:%u (data: %s)\n", tls ? "wss" : "ws",
+              host.c_str(), bound.port(), std::filesystem::absolute(cfg.data_dir).c_str());
+  std::fflush(stdout);
+  spdlog::info("event=started listen={}:{} threads={} tls={} fsync={}", host, bound.port(),
+               threads, tls != nullptr, cfg.durable_fsync);
+
+  net::steady_timer maintenance(ioc);
+  schedule_maintenance(maintenance, *worker, presence, cfg);
+
+  net::steady_timer drain_timer(ioc);
+  auto drain_deadline = std::chrono::steady_clock::now();
+  std::function<void()> wait_drained = [&] {
+    if (connections.size() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) wait_drained();
+    });
+  };
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=stopping signal={} connections={}", sig, connections.size());
+    gateway.draining = true;
+    listener->stop();
+    maintenance.cancel();
+    connections.close_all(1001, "relay is restarting; reconnect");
+    drain_deadline = std::chrono::steady_clock::now() + kDrainLimit;
+    wait_drained();
+  });
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+
+  worker->stop();  // every queued job runs and commits before we exit
+  spdlog::info("event=stopped");
+  return 0;
+}
+
+}  // namespace parley

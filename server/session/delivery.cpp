@@ -1,0 +1,157 @@
+// Delivery of a device's inbox: live pushes and replay share one cursor, so entries always
+// leave in inbox_seq order, and a window of unacknowledged entries bounds what is in flight
+// (a device with 100,000 waiting entries costs the relay one page of them at a time).
+#include <spdlog/spdlog.h>
+
+#include "observability/metrics.hpp"
+#include "parley.pb.h"
+#include "session/session.hpp"
+#include "util/clock.hpp"
+
+namespace parley {
+namespace {
+
+struct ReceiptNotice {
+  std::string user;
+  std::uint32_t device;
+  std::shared_ptr<const store::InboxEntry> entry;
+};
+
+void notify(PresenceRegistry& presence, const std::vector<ReceiptNotice>& notices) {
+  for (const auto& n : notices) {
+    if (auto s = presence.find(n.user, n.device)) s->notify_appended(n.entry->inbox_seq, n.entry);
+  }
+}
+
+}  // namespace
+
+void Session::notify_appended(std::uint64_t inbox_seq,
+                              std::shared_ptr<const store::InboxEntry> entry) {
+  run_on_strand([self = shared_from_this(), inbox_seq, entry = std::move(entry)] {
+    if (self->closed_ || !self->authenticated_) return;
+    self->known_tail_ = std::max(self->known_tail_, inbox_seq);
+    // The common live case: nothing older is pending, so send the entry we were handed
+    // instead of reading it back from the store.
+    if (entry && !self->fetching_ && !self->tail_unknown_ && inbox_seq == self->next_push_ &&
+        self->in_flight() < self->ctx_.limits.delivery_window) {
+      self->push_entry(*entry);
+      return;
+    }
+    self->pump();
+  });
+}
+
+void Session::pump() {
+  if (closed_ || fetching_) return;
+  const auto window = ctx_.limits.delivery_window;
+  if (in_flight() >= window) return;
+  if (!tail_unknown_ && next_push_ > known_tail_) {
+    if (!sync_sent_) {
+      sync_sent_ = true;
+      wire::ServerFrame f;
+      f.mutable_sync_complete()->set_inbox_seq(last_pushed_);
+      reply(0, f);
+    }
+    return;
+  }
+  const auto limit = std::min<std::uint64_t>(window - in_flight(), ctx_.limits.replay_page);
+  fetching_ = true;
+  auto page = std::make_shared<std::vector<store::InboxEntry>>();
+  submit(
+      [page, pk = device_pk_, after = next_push_ - 1, limit](store::Store& s) {
+        *page = s.read_inbox(pk, after, limit);
+      },
+      [this, page, limit](store::JobStatus status) {
+        fetching_ = false;
+        if (closed_) return;
+        if (status != store::JobStatus::Committed) {
+          // Nothing was lost; the entries stay in the inbox. Let the client reconnect.
+          spdlog::warn("event=replay_read_failed user={} device={}", username_, device_id_);
+          close(1011, "storage error during replay; reconnect");
+          return;
+        }
+        for (const auto& e : *page) push_entry(e);
+        if (page->size() < limit) {
+          // Reached the end of what is stored: every later append notifies us.
+          tail_unknown_ = false;
+          known_tail_ = std::max(known_tail_, next_push_ - 1);
+        }
+        pump();
+      });
+}
+
+void Session::push_entry(const store::InboxEntry& e) {
+  wire::ServerFrame f;
+  auto* d = f.mutable_deliver();
+  d->set_inbox_seq(e.inbox_seq);
+  d->set_kind(e.kind == store::EntryKind::Message ? wire::MESSAGE : wire::DELIVERY_RECEIPT);
+  d->set_sender(e.sender);
+  d->set_sender_device(e.sender_device);
+  d->set_client_msg_id(e.client_msg_id);
+  d->set_conv_seq(e.conv_seq);
+  d->set_server_ts_ms(e.server_ts_ms);
+  if (e.kind == store::EntryKind::Message) {
+    d->set_ciphertext(e.ciphertext);
+    d->set_content_hint(e.content_hint);
+  }
+  next_push_ = e.inbox_seq + 1;
+  last_pushed_ = e.inbox_seq;
+  ctx_.metrics.entries_delivered.fetch_add(1, std::memory_order_relaxed);
+  reply(0, f);
+}
+
+void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit) {
+  if (up_to > limit)
+    return reply_error(request_id, wire::INVALID_ACK,
+                       "ack beyond the last delivered inbox_seq " + std::to_string(limit));
+  if (up_to <= std::max(acked_, pending_ack_)) return;  // old news
+  if (ack_running_) {
+    pending_ack_ = up_to;  // coalesced into the next delete
+    return;
+  }
+  run_ack(up_to);
+}
+
+// Deletes the acknowledged entries and, in the same transaction, writes a delivery receipt
+// into the inbox of each message's sending device.
+void Session::run_ack(std::uint64_t up_to) {
+  ack_running_ = true;
+  auto notices = std::make_shared<std::vector<ReceiptNotice>>();
+  submit(
+      [notices, pk = device_pk_, up_to, me = username_, dev = device_id_](store::Store& s) {
+        const auto delivered = s.delete_acked(pk, up_to);
+        const auto ts = now_ms();
+        for (const auto& m : delivered) {
+          auto r = std::make_shared<store::InboxEntry>();
+          r->kind = store::EntryKind::DeliveryReceipt;
+          r->sender = me;
+          r->sender_device = dev;
+          r->sender_pk = pk;
+          r->client_msg_id = m.client_msg_id;
+          r->conv_seq = m.conv_seq;
+          r->server_ts_ms = ts;
+          s.append_inbox(m.sender_pk, *r);
+          notices->push_back({m.sender, m.sender_device, std::move(r)});
+        }
+      },
+      [this, notices, up_to](store::JobStatus status) {
+        ack_running_ = false;
+        if (status == store::JobStatus::Committed) {
+          acked_ = std::max(acked_, up_to);
+          notify(ctx_.presence, *notices);
+        } else {
+          // The entries stay; a later ack (or the next login) deletes them.
+          spdlog::warn("event=ack_failed user={} device={}", username_, device_id_);
+        }
+        if (pending_ack_ > acked_) {
+          const auto next = pending_ack_;
+          pending_ack_ = 0;
+          run_ack(next);
+        } else {
+          pending_ack_ = 0;
+        }
+        pump();
+      });
+}
+
+}  // namespace parley

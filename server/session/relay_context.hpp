@@ -1,0 +1,35 @@
+#pragma once
+// What every session needs from the relay. Outlives all sessions: the relay stops the
+// io_context threads (and so every session) before it destroys any of these.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace parley {
+class Metrics;
+class PresenceRegistry;
+namespace store {
+class StoreWorker;
+}
+
+struct SessionLimits {
+  std::size_t send_queue_frames = 4096;       // frames waiting to be written to one socket
+  std::size_t send_queue_bytes = 8u << 20;    // and their bytes; beyond either: disconnect
+  std::uint32_t delivery_window = 512;        // inbox entries pushed but not yet acked
+  std::uint32_t replay_page = 256;            // entries read from the store at once
+  std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses
+  double rate_per_second = 500;               // frames a client may send, sustained
+  double rate_burst = 1000;
+  std::chrono::milliseconds auth_timeout{30000};
+  std::chrono::milliseconds challenge_ttl{60000};
+};
+
+struct RelayContext {
+  store::StoreWorker& store;
+  PresenceRegistry& presence;
+  Metrics& metrics;
+  std::string relay_id;  // 16 bytes
+  SessionLimits limits;
+};
+
+}  // namespace parley

@@ -1,0 +1,151 @@
+#include "session/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "observability/metrics.hpp"
+#include "parley.pb.h"
+#include "presence/presence_registry.hpp"
+#include "util/clock.hpp"
+
+namespace parley {
+namespace {
+// A client that keeps sending through this many refusals in a row is cut off.
+constexpr std::uint32_t kMaxRateStrikes = 200;
+}  // namespace
+
+Session::Session(RelayContext& ctx)
+    : ctx_(ctx), limiter_(ctx.limits.rate_per_second, ctx.limits.rate_burst) {
+  ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() { ctx_.metrics.connections.fetch_sub(1, std::memory_order_relaxed); }
+
+bool Session::reading_allowed() const {
+  return !closed_ && pending_jobs_ < ctx_.limits.max_pending_jobs;
+}
+
+void Session::push(Frame frame) {
+  run_on_strand([self = shared_from_this(), frame = std::move(frame)]() mutable {
+    if (!self->closed_) self->send_bytes(std::move(frame));
+  });
+}
+
+void Session::push_presence(const PresenceInfo& info) {
+  wire::ServerFrame f;
+  auto* p = f.mutable_presence_update();
+  p->set_username(info.username);
+  p->set_online(info.online);
+  p->set_last_seen_ms(info.last_seen_ms);
+  push(std::make_shared<const std::string>(f.SerializeAsString()));
+}
+
+void Session::shutdown(std::uint16_t code, std::string reason) {
+  run_on_strand([self = shared_from_this(), code, reason = std::move(reason)] {
+    if (!self->closed_) self->close(code, reason);
+  });
+}
+
+void Session::on_closed() {
+  if (closed_) return;
+  closed_ = true;
+  if (authenticated_) {
+    ctx_.metrics.authenticated.fetch_sub(1, std::memory_order_relaxed);
+    auto notices = ctx_.presence.detach(username_, device_id_, this, now_ms());
+    for (auto& n : notices) n.to->push_presence(n.about);
+  }
+}
+
+void Session::on_frame(std::string_view bytes) {
+  ctx_.metrics.frames_in.fetch_add(1, std::memory_order_relaxed);
+  if (closed_) return;
+  std::chrono::milliseconds retry{0};
+  if (!limiter_.take(std::chrono::steady_clock::now(), &retry)) {
+    ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    if (++rate_strikes_ > kMaxRateStrikes) {
+      close(kCloseRateAbuse, "rate limit exceeded");
+      return;
+    }
+    reply_error(0, wire::RATE_LIMITED, "too many requests; slow down",
+                static_cast<std::uint32_t>(retry.count()));
+    return;
+  }
+  rate_strikes_ = 0;
+  wire::ClientFrame frame;
+  if (!frame.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    reply_error(0, wire::BAD_REQUEST, "frame is not a valid parley.v1 ClientFrame");
+    return;
+  }
+  dispatch(frame);
+}
+
+void Session::dispatch(wire::ClientFrame& frame) {
+  const auto rid = frame.request_id();
+  using C = wire::ClientFrame;
+  switch (frame.body_case()) {
+    case C::kGetChallenge: return on_get_challenge(rid);
+    case C::kRegister: return on_register(rid, frame.register_());
+    case C::kLogin: return on_login(rid, frame.login());
+    case C::kPing: {
+      wire::ServerFrame f;
+      f.mutable_pong()->set_server_time_ms(now_ms());
+      return reply(rid, f);
+    }
+    case C::BODY_NOT_SET:
+      return reply_error(rid, wire::BAD_REQUEST, "frame has no request body");
+    default: break;
+  }
+  if (!authenticated_) return reply_error(rid, wire::UNAUTHENTICATED, "log in first");
+  switch (frame.body_case()) {
+    case C::kUploadPrekeys: return on_upload_prekeys(rid, *frame.mutable_upload_prekeys());
+    case C::kFetchPrekeyBundle: return on_fetch_bundle(rid, frame.fetch_prekey_bundle());
+    case C::kSend: return on_send(rid, *frame.mutable_send());
+    case C::kAck: return on_ack(rid, frame.ack().up_to_inbox_seq(), last_pushed_);
+    case C::kTyping: return on_typing(frame.typing());
+    case C::kSubscribePresence: return on_subscribe_presence(rid, frame.subscribe_presence());
+    default: return reply_error(rid, wire::BAD_REQUEST, "unknown request type");
+  }
+}
+
+void Session::reply(std::uint64_t request_id, wire::ServerFrame& frame) {
+  frame.set_request_id(request_id);
+  send_bytes(std::make_shared<const std::string>(frame.SerializeAsString()));
+}
+
+void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
+                          std::uint32_t retry_after_ms) {
+  ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
+  wire::ServerFrame f;
+  auto* e = f.mutable_error();
+  e->set_code(code);
+  e->set_reason(std::string(reason));
+  e->set_retry_after_ms(retry_after_ms);
+  reply(request_id, f);
+}
+
+void Session::submit(store::StoreWorker::Work work, JobDone done) {
+  ++pending_jobs_;
+  ctx_.store.submit(std::move(work), [self = shared_from_this(),
+                                      done = std::move(done)](store::JobStatus status) mutable {
+    self->run_on_strand([self, status, done = std::move(done)] {
+      --self->pending_jobs_;
+      done(status);  // even when closed: a committed send must still reach its recipient
+      if (self->reading_allowed()) self->resume_reading();
+    });
+  });
+}
+
+bool Session::store_failed(std::uint64_t request_id, store::JobStatus status) {
+  switch (status) {
+    case store::JobStatus::Committed: return false;
+    case store::JobStatus::Rejected:
+      ctx_.metrics.store_rejected.fetch_add(1, std::memory_order_relaxed);
+      reply_error(request_id, wire::UNAVAILABLE, "relay is busy or stopping; retry", 1000);
+      return true;
+    case store::JobStatus::Failed:
+      reply_error(request_id, wire::INTERNAL, "storage error; nothing was stored", 1000);
+      return true;
+  }
+  return true;
+}
+
+}  // namespace parley

@@ -1,0 +1,145 @@
+#pragma once
+// The protocol side of one client connection: authentication, requests, and delivery of the
+// device's inbox. It knows nothing about sockets; a transport (gateway/ws_connection.hpp)
+// derives from it, feeds it frames and carries out the virtual calls below.
+//
+// Threading: every member is touched only on the connection's strand. The public methods
+// marked "any thread" post onto it first.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "presence/presence_registry.hpp"
+#include "session/rate_limiter.hpp"
+#include "session/relay_context.hpp"
+#include "store/records.hpp"
+#include "store/store_worker.hpp"
+
+namespace parley::wire {
+class ServerFrame;
+class ClientFrame;
+class Register;
+class Login;
+class UploadPrekeys;
+class FetchPrekeyBundle;
+class Send;
+class Ack;
+class Typing;
+class SubscribePresence;
+enum ErrorCode : int;
+}  // namespace parley::wire
+
+namespace parley {
+
+// WebSocket close codes the relay uses beyond RFC 6455's.
+inline constexpr std::uint16_t kCloseDisplaced = 4001;     // same device connected again
+inline constexpr std::uint16_t kCloseSlowConsumer = 4002;  // send queue overflowed
+inline constexpr std::uint16_t kCloseAuthTimeout = 4003;   // no login in time
+inline constexpr std::uint16_t kCloseRateAbuse = 4004;     // kept sending while rate-limited
+
+using Frame = std::shared_ptr<const std::string>;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  explicit Session(RelayContext& ctx);
+  virtual ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Any thread: a new entry was committed to this device's inbox. `entry` may be null (then
+  // the session reads it from the store when its turn comes).
+  void notify_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry);
+  // Any thread: push a ready-made frame (presence, typing, prekey warnings).
+  void push(Frame frame);
+  void push_presence(const PresenceInfo& info);
+  // Any thread: close, e.g. on relay shutdown or when displaced by a newer connection.
+  void shutdown(std::uint16_t code, std::string reason);
+
+ protected:
+  // Transport -> session, on the strand.
+  void on_frame(std::string_view bytes);
+  void on_closed();
+  bool authenticated() const { return authenticated_; }
+  bool reading_allowed() const;
+
+  // Session -> transport, on the strand (run_on_strand: any thread).
+  virtual void send_bytes(Frame frame) = 0;
+  virtual void close(std::uint16_t code, std::string_view reason) = 0;
+  virtual void resume_reading() = 0;
+  virtual void run_on_strand(std::function<void()> fn) = 0;
+
+ private:
+  // session.cpp: dispatch and replies
+  void dispatch(wire::ClientFrame& frame);
+  void reply(std::uint64_t request_id, wire::ServerFrame& frame);
+  void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
+                   std::uint32_t retry_after_ms = 0);
+  using JobDone = std::function<void(store::JobStatus)>;
+  // Runs `work` in the store's next batch and `done` back on the strand after it commits.
+  void submit(store::StoreWorker::Work work, JobDone done);
+  bool store_failed(std::uint64_t request_id, store::JobStatus status);
+
+  // auth.cpp
+  void on_get_challenge(std::uint64_t request_id);
+  void on_register(std::uint64_t request_id, const wire::Register& req);
+  void on_login(std::uint64_t request_id, const wire::Login& req);
+  bool take_challenge(std::uint64_t request_id, std::string_view nonce);
+  void become_authenticated(const store::DeviceRecord& device, std::string username,
+                            std::uint64_t last_acked);
+
+  // prekeys.cpp
+  void on_upload_prekeys(std::uint64_t request_id, wire::UploadPrekeys& req);
+  void on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyBundle& req);
+
+  // send.cpp
+  void on_send(std::uint64_t request_id, wire::Send& req);
+  void on_typing(const wire::Typing& req);
+  void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
+
+  // delivery.cpp
+  void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);
+  void run_ack(std::uint64_t up_to);
+  void pump();
+  void push_entry(const store::InboxEntry& entry);
+  std::uint64_t in_flight() const { return last_pushed_ - acked_; }
+
+  RelayContext& ctx_;
+  RateLimiter limiter_;
+  std::uint32_t rate_strikes_ = 0;
+  std::uint32_t pending_jobs_ = 0;
+  bool closed_ = false;
+
+  struct Challenge {
+    std::string nonce;
+    std::uint64_t server_time_ms = 0;
+    std::chrono::steady_clock::time_point issued;
+    bool used = false;
+  };
+  std::optional<Challenge> challenge_;
+  bool auth_in_progress_ = false;
+  bool authenticated_ = false;
+  std::string username_;
+  std::uint32_t device_id_ = 0;
+  store::UserId user_id_ = 0;
+  store::DevicePk device_pk_ = 0;
+  std::string identity_key_;
+
+  // Delivery cursor. Entries (acked_, last_pushed_] are on the wire; next_push_ is the next
+  // seq to send; known_tail_ the highest seq known to exist. tail_unknown_ until the first
+  // read after login comes back short (entries appended before we were attached).
+  std::uint64_t acked_ = 0;
+  std::uint64_t last_pushed_ = 0;
+  std::uint64_t next_push_ = 1;
+  std::uint64_t known_tail_ = 0;
+  bool tail_unknown_ = true;
+  bool fetching_ = false;
+  bool ack_running_ = false;
+  std::uint64_t pending_ack_ = 0;
+  bool sync_sent_ = false;
+};
+
+}  // namespace parley

@@ -1,0 +1,84 @@
+#include "store/sqlite_schema.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace parley::store {
+namespace {
+
+// Version 1: accounts, prekeys, conversations, dedup window and per-device inboxes.
+void step_1(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE users(
+      id INTEGER PRIMARY KEY,
+      username TEXT NOT NULL UNIQUE,
+      created_ms INTEGER NOT NULL);
+    CREATE TABLE devices(
+      id INTEGER PRIMARY KEY,
+      user_id INTEGER NOT NULL REFERENCES users(id),
+      device_id INTEGER NOT NULL,
+      identity_key BLOB NOT NULL,
+      inbox_tail INTEGER NOT NULL DEFAULT 0,
+      signed_prekey_id INTEGER,
+      signed_prekey BLOB,
+      signed_prekey_sig BLOB,
+      UNIQUE(user_id, device_id));
+    CREATE TABLE one_time_prekeys(
+      device INTEGER NOT NULL REFERENCES devices(id),
+      key_id INTEGER NOT NULL,
+      public_key BLOB NOT NULL,
+      PRIMARY KEY(device, key_id)) WITHOUT ROWID;
+    CREATE TABLE conversations(
+      conv_key TEXT PRIMARY KEY,
+      last_seq INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE sent(
+      sender INTEGER NOT NULL,
+      client_msg_id BLOB NOT NULL,
+      conv_seq INTEGER NOT NULL,
+      server_ts INTEGER NOT NULL,
+      PRIMARY KEY(sender, client_msg_id)) WITHOUT ROWID;
+    CREATE INDEX sent_by_time ON sent(server_ts);
+    CREATE TABLE inbox(
+      id INTEGER PRIMARY KEY,
+      device INTEGER NOT NULL REFERENCES devices(id),
+      seq INTEGER NOT NULL,
+      kind INTEGER NOT NULL,
+      sender TEXT NOT NULL,
+      sender_device INTEGER NOT NULL,
+      sender_pk INTEGER NOT NULL,
+      client_msg_id BLOB NOT NULL,
+      conv_seq INTEGER NOT NULL,
+      server_ts INTEGER NOT NULL,
+      content_hint INTEGER NOT NULL,
+      ciphertext BLOB,
+      UNIQUE(device, seq));
+    CREATE INDEX inbox_by_time ON inbox(server_ts);
+  )sql");
+}
+
+using Step = void (*)(SQLite::Database&);
+constexpr Step kSteps[] = {step_1};
+static_assert(std::size(kSteps) == kSchemaVersion);
+
+}  // namespace
+
+void migrate_schema(SQLite::Database& db) {
+  const int current = db.execAndGet("PRAGMA user_version").getInt();
+  if (current > kSchemaVersion) {
+    throw std::runtime_error("relay.db has schema version " + std::to_string(current) +
+                             ", newer than this relay (" + std::to_string(kSchemaVersion) +
+                             "); upgrade parley-relay");
+  }
+  for (int v = current; v < kSchemaVersion; ++v) {
+    SQLite::Transaction tx(db);
+    kSteps[v](db);
+    db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+    tx.commit();
+  }
+}
+
+}  // namespace parley::store

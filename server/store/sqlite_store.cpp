@@ -1,0 +1,388 @@
+#include "store/sqlite_store.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <sodium.h>
+
+#include "store/sqlite_schema.hpp"
+
+namespace parley::store {
+namespace {
+
+// Binds opaque bytes as a BLOB without copying; the caller keeps `bytes` alive until step.
+void bind_blob(SQLite::Statement& st, int index, std::string_view bytes) {
+  st.bindNoCopy(index, static_cast<const void*>(bytes.data()), static_cast<int>(bytes.size()));
+}
+
+// Makes a reused statement ready for new bindings.
+SQLite::Statement& fresh(SQLite::Statement& st) {
+  st.reset();
+  st.clearBindings();
+  return st;
+}
+
+std::uint64_t as_u64(const SQLite::Column& c) { return static_cast<std::uint64_t>(c.getInt64()); }
+std::uint32_t as_u32(const SQLite::Column& c) { return static_cast<std::uint32_t>(c.getInt64()); }
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  SQLite::Database db;
+  std::uint64_t depth = 0;
+
+  // Open the database and apply pragmas before any statement is prepared.
+  static SQLite::Database open(const std::filesystem::path& dir, Durability durability) {
+    SQLite::Database d((dir / "relay.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    d.exec("PRAGMA journal_mode=WAL");
+    d.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    d.exec("PRAGMA foreign_keys=ON");
+    d.exec("PRAGMA temp_store=MEMORY");
+    migrate_schema(d);
+    return d;
+  }
+
+  explicit Impl(const std::filesystem::path& dir, Durability durability)
+      : db(open(dir, durability)),
+        begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
+        savepoint(db, "SAVEPOINT job"),
+        release(db, "RELEASE job"),
+        rollback_to(db, "ROLLBACK TO job"),
+        find_user(db, "SELECT id FROM users WHERE username = ?"),
+        find_device(db,
+                    "SELECT d.user_id, d.id, d.device_id, d.identity_key, d.inbox_tail "
+                    "FROM devices d JOIN users u ON u.id = d.user_id "
+                    "WHERE u.username = ? AND d.device_id = ?"),
+        insert_user(db, "INSERT OR IGNORE INTO users(username, created_ms) VALUES(?, ?)"),
+        insert_device(db, "INSERT INTO devices(user_id, device_id, identity_key) VALUES(?, ?, ?)"),
+        devices_of(db,
+                   "SELECT user_id, id, device_id, identity_key, inbox_tail FROM devices "
+                   "WHERE user_id = ? ORDER BY device_id"),
+        inbox_tail(db, "SELECT inbox_tail FROM devices WHERE id = ?"),
+        set_signed(db,
+                   "UPDATE devices SET signed_prekey_id = ?, signed_prekey = ?, "
+                   "signed_prekey_sig = ? WHERE id = ?"),
+        has_signed(db, "SELECT signed_prekey IS NOT NULL FROM devices WHERE id = ?"),
+        add_otp(db,
+                "INSERT OR IGNORE INTO one_time_prekeys(device, key_id, public_key) "
+                "VALUES(?, ?, ?)"),
+        count_otp(db, "SELECT COUNT(*) FROM one_time_prekeys WHERE device = ?"),
+        bundle_devices(db,
+                       "SELECT id, device_id, identity_key, signed_prekey_id, signed_prekey, "
+                       "signed_prekey_sig FROM devices WHERE user_id = ? ORDER BY device_id"),
+        take_otp(db,
+                 "DELETE FROM one_time_prekeys WHERE device = ?1 AND key_id = "
+                 "(SELECT key_id FROM one_time_prekeys WHERE device = ?1 ORDER BY key_id "
+                 "LIMIT 1) RETURNING key_id, public_key"),
+        find_sent(db,
+                  "SELECT conv_seq, server_ts FROM sent WHERE sender = ? AND client_msg_id = ?"),
+        insert_sent(db,
+                    "INSERT INTO sent(sender, client_msg_id, conv_seq, server_ts) "
+                    "VALUES(?, ?, ?, ?)"),
+        next_conv(db,
+                  "INSERT INTO conversations(conv_key, last_seq) VALUES(?, 1) "
+                  "ON CONFLICT(conv_key) DO UPDATE SET last_seq = last_seq + 1 "
+                  "RETURNING last_seq"),
+        bump_tail(db,
+                  "UPDATE devices SET inbox_tail = inbox_tail + 1 WHERE id = ? "
+                  "RETURNING inbox_tail"),
+        insert_inbox(db,
+                     "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
+                     "client_msg_id, conv_seq, server_ts, content_hint, ciphertext) "
+                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        read_inbox(db,
+                   "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, conv_seq, "
+                   "server_ts, content_hint, ciphertext FROM inbox "
+                   "WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?"),
+        acked_messages(db,
+                       "SELECT seq, sender, sender_device, sender_pk, client_msg_id, conv_seq "
+                       "FROM inbox WHERE device = ? AND seq <= ? AND kind = 1 ORDER BY seq"),
+        delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
+        purge_inbox(db, "DELETE FROM inbox WHERE server_ts < ?"),
+        purge_sent(db, "DELETE FROM sent WHERE server_ts < ?") {
+    depth = static_cast<std::uint64_t>(db.execAndGet("SELECT COUNT(*) FROM inbox").getInt64());
+  }
+
+  SQLite::Statement begin, commit, rollback, savepoint, release, rollback_to;
+  SQLite::Statement find_user, find_device, insert_user, insert_device, devices_of, inbox_tail;
+  SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
+  SQLite::Statement find_sent, insert_sent, next_conv, bump_tail, insert_inbox;
+  SQLite::Statement read_inbox, acked_messages, delete_acked, purge_inbox, purge_sent;
+
+  static DeviceRecord device_row(SQLite::Statement& st) {
+    DeviceRecord d;
+    d.user_id = st.getColumn(0).getInt64();
+    d.pk = st.getColumn(1).getInt64();
+    d.device_id = as_u32(st.getColumn(2));
+    d.identity_key = st.getColumn(3).getString();
+    d.inbox_tail = as_u64(st.getColumn(4));
+    return d;
+  }
+
+  static void run(SQLite::Statement& st) {
+    fresh(st);
+    st.exec();
+  }
+};
+
+SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durability)
+    : impl_(std::make_unique<Impl>(data_dir, durability)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+void SqliteStore::begin() { Impl::run(impl_->begin); }
+void SqliteStore::commit() { Impl::run(impl_->commit); }
+void SqliteStore::rollback() { Impl::run(impl_->rollback); }
+void SqliteStore::savepoint() { Impl::run(impl_->savepoint); }
+void SqliteStore::release_savepoint() { Impl::run(impl_->release); }
+void SqliteStore::rollback_to_savepoint() {
+  Impl::run(impl_->rollback_to);
+  Impl::run(impl_->release);
+}
+
+std::string SqliteStore::relay_id() {
+  SQLite::Statement get(impl_->db, "SELECT value FROM meta WHERE key = 'relay_id'");
+  if (get.executeStep()) return get.getColumn(0).getString();
+  std::string id(16, '\0');
+  randombytes_buf(id.data(), id.size());
+  SQLite::Statement put(impl_->db, "INSERT INTO meta(key, value) VALUES('relay_id', ?)");
+  bind_blob(put, 1, id);
+  put.exec();
+  return id;
+}
+
+std::optional<UserId> SqliteStore::find_user(std::string_view username) {
+  auto& st = fresh(impl_->find_user);
+  st.bind(1, std::string(username));
+  if (!st.executeStep()) return std::nullopt;
+  return st.getColumn(0).getInt64();
+}
+
+std::optional<DeviceRecord> SqliteStore::find_device(std::string_view username,
+                                                     std::uint32_t device_id) {
+  auto& st = fresh(impl_->find_device);
+  st.bind(1, std::string(username));
+  st.bind(2, device_id);
+  if (!st.executeStep()) return std::nullopt;
+  return Impl::device_row(st);
+}
+
+std::optional<DeviceRecord> SqliteStore::create_account(std::string_view username,
+                                                        std::string_view identity_key,
+                                                        std::uint32_t device_id,
+                                                        std::uint64_t now_ms) {
+  auto& user = fresh(impl_->insert_user);
+  user.bind(1, std::string(username));
+  user.bind(2, static_cast<std::int64_t>(now_ms));
+  if (user.exec() == 0) return std::nullopt;
+  DeviceRecord d;
+  d.user_id = impl_->db.getLastInsertRowid();
+  d.device_id = device_id;
+  d.identity_key = std::string(identity_key);
+  auto& dev = fresh(impl_->insert_device);
+  dev.bind(1, d.user_id);
+  dev.bind(2, device_id);
+  bind_blob(dev, 3, identity_key);
+  dev.exec();
+  d.pk = impl_->db.getLastInsertRowid();
+  return d;
+}
+
+std::vector<DeviceRecord> SqliteStore::devices_of(UserId user) {
+  auto& st = fresh(impl_->devices_of);
+  st.bind(1, user);
+  std::vector<DeviceRecord> out;
+  while (st.executeStep()) out.push_back(Impl::device_row(st));
+  return out;
+}
+
+std::uint64_t SqliteStore::inbox_tail(DevicePk device) {
+  auto& st = fresh(impl_->inbox_tail);
+  st.bind(1, device);
+  return st.executeStep() ? as_u64(st.getColumn(0)) : 0;
+}
+
+void SqliteStore::set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) {
+  auto& st = fresh(impl_->set_signed);
+  st.bind(1, key.id);
+  bind_blob(st, 2, key.public_key);
+  bind_blob(st, 3, key.signature);
+  st.bind(4, device);
+  st.exec();
+}
+
+bool SqliteStore::has_signed_prekey(DevicePk device) {
+  auto& st = fresh(impl_->has_signed);
+  st.bind(1, device);
+  return st.executeStep() && st.getColumn(0).getInt() != 0;
+}
+
+std::uint32_t SqliteStore::add_one_time_prekeys(DevicePk device,
+                                                std::span<const OneTimePrekeyRecord> keys,
+                                                std::uint32_t cap) {
+  std::uint32_t count = one_time_prekey_count(device);
+  for (const auto& k : keys) {
+    if (count >= cap) break;
+    auto& st = fresh(impl_->add_otp);
+    st.bind(1, device);
+    st.bind(2, k.id);
+    bind_blob(st, 3, k.public_key);
+    count += static_cast<std::uint32_t>(st.exec());
+  }
+  return count;
+}
+
+std::uint32_t SqliteStore::one_time_prekey_count(DevicePk device) {
+  auto& st = fresh(impl_->count_otp);
+  st.bind(1, device);
+  st.executeStep();
+  return as_u32(st.getColumn(0));
+}
+
+std::vector<BundleRecord> SqliteStore::take_bundles(UserId user) {
+  std::vector<BundleRecord> out;
+  {
+    auto& st = fresh(impl_->bundle_devices);
+    st.bind(1, user);
+    while (st.executeStep()) {
+      BundleRecord b;
+      b.pk = st.getColumn(0).getInt64();
+      b.device_id = as_u32(st.getColumn(1));
+      b.identity_key = st.getColumn(2).getString();
+      if (!st.getColumn(4).isNull()) {
+        b.signed_prekey = SignedPrekeyRecord{as_u32(st.getColumn(3)), st.getColumn(4).getString(),
+                                             st.getColumn(5).getString()};
+      }
+      out.push_back(std::move(b));
+    }
+  }
+  for (auto& b : out) {
+    auto& st = fresh(impl_->take_otp);
+    st.bind(1, b.pk);
+    if (st.executeStep()) {
+      b.one_time_prekey = OneTimePrekeyRecord{as_u32(st.getColumn(0)), st.getColumn(1).getString()};
+      while (st.executeStep()) {
+      }  // finish the DELETE ... RETURNING
+    }
+    b.one_time_left = one_time_prekey_count(b.pk);
+  }
+  return out;
+}
+
+std::optional<SentRecord> SqliteStore::find_sent(UserId sender, std::string_view client_msg_id) {
+  auto& st = fresh(impl_->find_sent);
+  st.bind(1, sender);
+  bind_blob(st, 2, client_msg_id);
+  if (!st.executeStep()) return std::nullopt;
+  return SentRecord{as_u64(st.getColumn(0)), as_u64(st.getColumn(1))};
+}
+
+void SqliteStore::remember_sent(UserId sender, std::string_view client_msg_id,
+                                const SentRecord& ack) {
+  auto& st = fresh(impl_->insert_sent);
+  st.bind(1, sender);
+  bind_blob(st, 2, client_msg_id);
+  st.bind(3, static_cast<std::int64_t>(ack.conv_seq));
+  st.bind(4, static_cast<std::int64_t>(ack.server_ts_ms));
+  st.exec();
+}
+
+std::uint64_t SqliteStore::next_conv_seq(std::string_view conv_key) {
+  auto& st = fresh(impl_->next_conv);
+  st.bind(1, std::string(conv_key));
+  st.executeStep();
+  const auto seq = as_u64(st.getColumn(0));
+  while (st.executeStep()) {
+  }
+  return seq;
+}
+
+void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
+  {
+    auto& st = fresh(impl_->bump_tail);
+    st.bind(1, device);
+    if (!st.executeStep()) throw std::runtime_error("append_inbox: unknown device");
+    e.inbox_seq = as_u64(st.getColumn(0));
+    while (st.executeStep()) {
+    }
+  }
+  auto& st = fresh(impl_->insert_inbox);
+  st.bind(1, device);
+  st.bind(2, static_cast<std::int64_t>(e.inbox_seq));
+  st.bind(3, static_cast<int>(e.kind));
+  st.bind(4, e.sender);
+  st.bind(5, e.sender_device);
+  st.bind(6, e.sender_pk);
+  bind_blob(st, 7, e.client_msg_id);
+  st.bind(8, static_cast<std::int64_t>(e.conv_seq));
+  st.bind(9, static_cast<std::int64_t>(e.server_ts_ms));
+  st.bind(10, e.content_hint);
+  bind_blob(st, 11, e.ciphertext);
+  st.exec();
+  ++impl_->depth;
+}
+
+std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
+                                                std::size_t limit) {
+  auto& st = fresh(impl_->read_inbox);
+  st.bind(1, device);
+  st.bind(2, static_cast<std::int64_t>(after_seq));
+  st.bind(3, static_cast<std::int64_t>(limit));
+  std::vector<InboxEntry> out;
+  out.reserve(limit);
+  while (st.executeStep()) {
+    InboxEntry e;
+    e.inbox_seq = as_u64(st.getColumn(0));
+    e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
+    e.sender = st.getColumn(2).getString();
+    e.sender_device = as_u32(st.getColumn(3));
+    e.sender_pk = st.getColumn(4).getInt64();
+    e.client_msg_id = st.getColumn(5).getString();
+    e.conv_seq = as_u64(st.getColumn(6));
+    e.server_ts_ms = as_u64(st.getColumn(7));
+    e.content_hint = as_u32(st.getColumn(8));
+    e.ciphertext = st.getColumn(9).getString();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to) {
+  std::vector<InboxEntry> messages;
+  {
+    auto& st = fresh(impl_->acked_messages);
+    st.bind(1, device);
+    st.bind(2, static_cast<std::int64_t>(up_to));
+    while (st.executeStep()) {
+      InboxEntry e;
+      e.inbox_seq = as_u64(st.getColumn(0));
+      e.sender = st.getColumn(1).getString();
+      e.sender_device = as_u32(st.getColumn(2));
+      e.sender_pk = st.getColumn(3).getInt64();
+      e.client_msg_id = st.getColumn(4).getString();
+      e.conv_seq = as_u64(st.getColumn(5));
+      messages.push_back(std::move(e));
+    }
+  }
+  auto& del = fresh(impl_->delete_acked);
+  del.bind(1, device);
+  del.bind(2, static_cast<std::int64_t>(up_to));
+  impl_->depth -= static_cast<std::uint64_t>(del.exec());
+  return messages;
+}
+
+std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
+  auto& inbox = fresh(impl_->purge_inbox);
+  inbox.bind(1, static_cast<std::int64_t>(inbox_before_ms));
+  const auto removed = static_cast<std::uint64_t>(inbox.exec());
+  impl_->depth -= removed;
+  auto& sent = fresh(impl_->purge_sent);
+  sent.bind(1, static_cast<std::int64_t>(sent_before_ms));
+  sent.exec();
+  return removed;
+}
+
+std::uint64_t SqliteStore::inbox_depth() { return impl_->depth; }
+
+}  // namespace parley::store

@@ -1,0 +1,63 @@
+#pragma once
+// The embedded default store: one SQLite file in WAL mode under the data directory.
+// Statements are prepared once and reused; every method runs inside the worker's batch.
+#include <filesystem>
+#include <memory>
+
+#include "store/store.hpp"
+
+namespace parley::store {
+
+enum class Durability { Full, Normal };  // synchronous=FULL (fsync per commit) or NORMAL
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) <data_dir>/relay.db and brings its schema up to date.
+  SqliteStore(const std::filesystem::path& data_dir, Durability durability);
+  ~SqliteStore() override;
+
+  void begin() override;
+  void commit() override;
+  void rollback() override;
+  void savepoint() override;
+  void release_savepoint() override;
+  void rollback_to_savepoint() override;
+
+  std::string relay_id() override;
+
+  std::optional<UserId> find_user(std::string_view username) override;
+  std::optional<DeviceRecord> find_device(std::string_view username,
+                                          std::uint32_t device_id) override;
+  std::optional<DeviceRecord> create_account(std::string_view username,
+                                             std::string_view identity_key,
+                                             std::uint32_t device_id,
+                                             std::uint64_t now_ms) override;
+  std::vector<DeviceRecord> devices_of(UserId user) override;
+  std::uint64_t inbox_tail(DevicePk device) override;
+
+  void set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) override;
+  bool has_signed_prekey(DevicePk device) override;
+  std::uint32_t add_one_time_prekeys(DevicePk device, std::span<const OneTimePrekeyRecord> keys,
+                                     std::uint32_t cap) override;
+  std::uint32_t one_time_prekey_count(DevicePk device) override;
+  std::vector<BundleRecord> take_bundles(UserId user) override;
+
+  std::optional<SentRecord> find_sent(UserId sender, std::string_view client_msg_id) override;
+  void remember_sent(UserId sender, std::string_view client_msg_id,
+                     const SentRecord& ack) override;
+  std::uint64_t next_conv_seq(std::string_view conv_key) override;
+  void append_inbox(DevicePk device, InboxEntry& entry) override;
+
+  std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
+                                     std::size_t limit) override;
+  std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) override;
+
+  std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) override;
+  std::uint64_t inbox_depth() override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parley::store

@@ -1,0 +1,80 @@
+#pragma once
+// The relay's durable state behind one narrow interface: accounts, prekeys, per-device
+// inboxes and the send dedup window. The embedded default is SqliteStore; a PostgreSQL store
+// for the multi-gateway tier implements the same interface.
+//
+// Contract: a Store is used from exactly one thread (the StoreWorker's), always inside a
+// transaction that the worker opened; methods throw std::exception on storage failure and the
+// worker rolls the failing job back to its savepoint.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace parley::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Transaction control, for the worker only.
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+  virtual void savepoint() = 0;
+  virtual void release_savepoint() = 0;
+  virtual void rollback_to_savepoint() = 0;
+
+  // 16 random bytes made when the data directory was first used; signed in every login.
+  virtual std::string relay_id() = 0;
+
+  // Accounts. `username` is always already case-folded.
+  virtual std::optional<UserId> find_user(std::string_view username) = 0;
+  virtual std::optional<DeviceRecord> find_device(std::string_view username,
+                                                  std::uint32_t device_id) = 0;
+  virtual std::optional<DeviceRecord> create_account(std::string_view username,
+                                                     std::string_view identity_key,
+                                                     std::uint32_t device_id,
+                                                     std::uint64_t now_ms) = 0;  // nullopt: taken
+  virtual std::vector<DeviceRecord> devices_of(UserId user) = 0;
+  virtual std::uint64_t inbox_tail(DevicePk device) = 0;
+
+  // Prekeys.
+  virtual void set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) = 0;
+  virtual bool has_signed_prekey(DevicePk device) = 0;
+  // Adds keys (ignoring ids already stocked) up to `cap` in total; returns the stock after.
+  virtual std::uint32_t add_one_time_prekeys(DevicePk device,
+                                             std::span<const OneTimePrekeyRecord> keys,
+                                             std::uint32_t cap) = 0;
+  virtual std::uint32_t one_time_prekey_count(DevicePk device) = 0;
+  // One bundle per device of `user`, each taking (deleting) at most one one-time prekey.
+  virtual std::vector<BundleRecord> take_bundles(UserId user) = 0;
+
+  // Sending.
+  virtual std::optional<SentRecord> find_sent(UserId sender, std::string_view client_msg_id) = 0;
+  virtual void remember_sent(UserId sender, std::string_view client_msg_id,
+                             const SentRecord& ack) = 0;
+  virtual std::uint64_t next_conv_seq(std::string_view conv_key) = 0;
+  // Assigns the device's next inbox_seq to `entry` and stores it.
+  virtual void append_inbox(DevicePk device, InboxEntry& entry) = 0;
+
+  // Delivery.
+  virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
+                                             std::size_t limit) = 0;
+  // Deletes every entry <= up_to and returns the MESSAGE entries deleted (without their
+  // ciphertext), so the caller can write delivery receipts.
+  virtual std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) = 0;
+
+  // Retention: removes inbox entries stored before `inbox_before_ms` and dedup records made
+  // before `sent_before_ms`. Returns the number of inbox entries removed.
+  virtual std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) = 0;
+
+  // Entries currently waiting in all inboxes.
+  virtual std::uint64_t inbox_depth() = 0;
+};
+
+}  // namespace parley::store

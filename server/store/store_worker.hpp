@@ -1,0 +1,72 @@
+#pragma once
+// Owns the Store and the one thread that touches it. Jobs queue up while a commit is under
+// way; the next batch runs them all in one transaction (each in its own savepoint, so one
+// failing job does not undo the others) and one commit, i.e. one fsync for many sends.
+// Only after that commit does any job's completion run: nothing is acknowledged before it is
+// durable.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "store/store.hpp"
+
+namespace parley {
+class Metrics;
+}
+
+namespace parley::store {
+
+enum class JobStatus {
+  Committed,  // the job ran and its transaction is durable
+  Failed,     // the job threw; its writes were rolled back
+  Rejected,   // the queue was full or the worker is stopping; the job never ran
+};
+
+class StoreWorker {
+ public:
+  using Work = std::function<void(Store&)>;
+  // Runs on the store thread: keep it to posting onto the caller's executor.
+  using Done = std::function<void(JobStatus)>;
+
+  StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::size_t max_queue,
+              std::size_t max_batch = 1024);
+  ~StoreWorker();
+  StoreWorker(const StoreWorker&) = delete;
+  StoreWorker& operator=(const StoreWorker&) = delete;
+
+  // Any thread. Calls done(Rejected) at once when the queue is full or stopping.
+  void submit(Work work, Done done);
+
+  // Runs every queued job, then joins the thread. Later submits are rejected.
+  void stop();
+
+  // Read at start-up, before the worker thread owns the store.
+  const std::string& relay_id() const { return relay_id_; }
+
+ private:
+  struct Job {
+    Work work;
+    Done done;
+  };
+  void run();
+  void run_batch(std::deque<Job>& batch);
+
+  std::unique_ptr<Store> store_;
+  Metrics& metrics_;
+  const std::size_t max_queue_;
+  const std::size_t max_batch_;
+  std::string relay_id_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace parley::store

@@ -1,4 +1,5 @@
 #include <sodium.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parley-relay: libsodium failed to initialise\n");
     return 1;
   }
+  // Logs go to stderr; stdout carries only the "listening on" line that scripts read.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("relay"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   return parley::run_relay(*config);

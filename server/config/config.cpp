@@ -48,6 +48,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Bytes queued to one slow reader before it is disconnected")
       ->check(CLI::Range(std::size_t{64} << 10, std::size_t{1} << 30))
       ->capture_default_str();
+  unsigned stall = 20;
+  app.add_option("--write-stall-timeout", stall,
+                 "Seconds a reader may leave its send queue full before it is disconnected")
+      ->check(CLI::Range(1u, 600u))
+      ->capture_default_str();
   app.add_option("--delivery-window", c.limits.delivery_window,
                  "Inbox entries in flight to a device before it must acknowledge")
       ->check(CLI::Range(1u, 100000u))
@@ -89,6 +94,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
   c.idle_timeout = std::chrono::seconds(idle);
   c.limits.auth_timeout = std::chrono::seconds(auth);
+  c.limits.write_stall = std::chrono::seconds(stall);
   return c;
 }
 

@@ -25,7 +25,11 @@ template <class Stream>
 class WsConnection final : public Session {
  public:
   WsConnection(GatewayContext& gw, Stream&& stream)
-      : Session(gw.relay), gw_(gw), ws_(std::move(stream)), auth_timer_(ws_.get_executor()) {}
+      : Session(gw.relay),
+        gw_(gw),
+        ws_(std::move(stream)),
+        auth_timer_(ws_.get_executor()),
+        stall_timer_(ws_.get_executor()) {}
 
   ~WsConnection() override { gw_.connections.remove(this); }
 
@@ -76,7 +80,7 @@ class WsConnection final : public Session {
     if (ec) return fail(ec, "read");
     if (!ws_.got_binary()) {
       buffer_.consume(buffer_.size());
-      return close(static_cast<std::uint16_t>(websocket::close_code::bad_payload),
+      return close(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
                    "parley.v1 frames are binary");
     }
     const auto data = buffer_.cdata();
@@ -87,21 +91,39 @@ class WsConnection final : public Session {
 
   void resume_reading() override { do_read(); }
 
+  bool send_queue_has_room() const override {
+    return queued_bytes_ < gw_.relay.limits.send_queue_bytes / 2 &&
+           queue_.size() < gw_.relay.limits.send_queue_frames / 2;
+  }
+
   void send_bytes(Frame frame) override {
     if (closing_) return;
     const auto& limits = gw_.relay.limits;
-    if (queue_.size() >= limits.send_queue_frames ||
-        queued_bytes_ + frame->size() > limits.send_queue_bytes) {
-      // It is not reading fast enough. Its entries stay in its inbox for the next connection.
-      gw_.relay.metrics.slow_consumers_dropped.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("event=slow_consumer queued_frames={} queued_bytes={}", queue_.size(),
-                   queued_bytes_);
-      abort_connection();
-      return;
+    // One frame always fits, whatever its size; beyond that the queue is bounded.
+    if (!queue_.empty() && (queue_.size() >= limits.send_queue_frames ||
+                            queued_bytes_ + frame->size() > limits.send_queue_bytes)) {
+      return drop_slow_consumer("send queue full");
     }
     queued_bytes_ += frame->size();
     queue_.push_back(std::move(frame));
+    if (!send_queue_has_room() && !stall_armed_) {
+      // Delivery has paused for this connection; if the queue does not drain in time, the
+      // reader is too slow and is cut off (its inbox keeps every entry).
+      stall_armed_ = true;
+      stall_timer_.expires_after(limits.write_stall);
+      stall_timer_.async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
+        auto s = weak.lock();
+        if (!e && s && s->stall_armed_) s->drop_slow_consumer("send queue stalled");
+      });
+    }
     if (!writing_) do_write();
+  }
+
+  void drop_slow_consumer(const char* why) {
+    gw_.relay.metrics.slow_consumers_dropped.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("event=slow_consumer reason=\"{}\" queued_frames={} queued_bytes={}", why,
+                 queue_.size(), queued_bytes_);
+    abort_connection();
   }
 
   void do_write() {
@@ -117,7 +139,15 @@ class WsConnection final : public Session {
     gw_.relay.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
     queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
-    if (!queue_.empty()) return do_write();
+    if (stall_armed_ && send_queue_has_room()) {
+      stall_armed_ = false;
+      stall_timer_.cancel();
+      on_writable();  // may queue more entries
+    }
+    if (!queue_.empty()) {
+      if (!writing_) do_write();
+      return;
+    }
     if (close_code_) do_close();
   }
 
@@ -132,7 +162,7 @@ class WsConnection final : public Session {
 
   void do_close() {
     closing_ = true;
-    auth_timer_.cancel();
+    cancel_timers();
     websocket::close_reason why(static_cast<websocket::close_code>(*close_code_), close_reason_);
     ws_.async_close(why, [self = self()](beast::error_code) {
       // The pending read completes with `closed` and releases the last reference.
@@ -142,7 +172,7 @@ class WsConnection final : public Session {
   // No goodbye: the peer is not reading, so nothing more can be written to it.
   void abort_connection() {
     closing_ = true;
-    auth_timer_.cancel();
+    cancel_timers();
     queue_.clear();
     queued_bytes_ = 0;
     on_closed();
@@ -156,21 +186,30 @@ class WsConnection final : public Session {
   void fail(beast::error_code ec, const char* what) {
     const bool quiet = ec == net::error::operation_aborted || ec == websocket::error::closed ||
                        ec == net::error::eof || ec == net::error::connection_reset ||
-                       ec == beast::error::timeout || ec == net::error::bad_descriptor;
+                       ec == beast::error::timeout || ec == net::error::bad_descriptor ||
+                       ec == net::error::not_connected;
     if (ec == websocket::error::message_too_big) {
       spdlog::info("event=frame_too_big limit={}", gw_.options.max_frame_bytes);
     } else if (!quiet) {
       spdlog::debug("event=connection_error op={} error=\"{}\"", what, ec.message());
     }
     closing_ = true;
-    auth_timer_.cancel();
+    cancel_timers();
     on_closed();
+  }
+
+  void cancel_timers() {
+    auth_timer_.cancel();
+    stall_timer_.cancel();
+    stall_armed_ = false;
   }
 
   GatewayContext& gw_;
   websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   net::steady_timer auth_timer_;
+  net::steady_timer stall_timer_;
+  bool stall_armed_ = false;
   std::deque<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   bool reading_ = false;

@@ -33,7 +33,8 @@ void Session::notify_appended(std::uint64_t inbox_seq,
     // The common live case: nothing older is pending, so send the entry we were handed
     // instead of reading it back from the store.
     if (entry && !self->fetching_ && !self->tail_unknown_ && inbox_seq == self->next_push_ &&
-        self->in_flight() < self->ctx_.limits.delivery_window) {
+        self->page_pos_ == self->page_.size() &&
+        self->in_flight() < self->ctx_.limits.delivery_window && self->send_queue_has_room()) {
       self->push_entry(*entry);
       return;
     }
@@ -43,6 +44,14 @@ void Session::notify_appended(std::uint64_t inbox_seq,
 
 void Session::pump() {
   if (closed_ || fetching_) return;
+  // Entries already read from the store go first, as the send queue has room for them.
+  while (page_pos_ < page_.size()) {
+    if (!send_queue_has_room()) return;
+    push_entry(page_[page_pos_++]);
+  }
+  page_.clear();
+  page_pos_ = 0;
+  if (!send_queue_has_room()) return;
   const auto window = ctx_.limits.delivery_window;
   if (in_flight() >= window) return;
   if (!tail_unknown_ && next_push_ > known_tail_) {
@@ -70,12 +79,14 @@ void Session::pump() {
           close(1011, "storage error during replay; reconnect");
           return;
         }
-        for (const auto& e : *page) push_entry(e);
         if (page->size() < limit) {
           // Reached the end of what is stored: every later append notifies us.
           tail_unknown_ = false;
+          if (!page->empty()) known_tail_ = std::max(known_tail_, page->back().inbox_seq);
           known_tail_ = std::max(known_tail_, next_push_ - 1);
         }
+        page_ = std::move(*page);
+        page_pos_ = 0;
         pump();
       });
 }

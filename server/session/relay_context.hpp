@@ -15,6 +15,7 @@ class StoreWorker;
 struct SessionLimits {
   std::size_t send_queue_frames = 4096;       // frames waiting to be written to one socket
   std::size_t send_queue_bytes = 8u << 20;    // and their bytes; beyond either: disconnect
+  std::chrono::milliseconds write_stall{20000};  // queue above half this long: disconnect
   std::uint32_t delivery_window = 512;        // inbox entries pushed but not yet acked
   std::uint32_t replay_page = 256;            // entries read from the store at once
   std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses

@@ -127,8 +127,10 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
         reply(request_id, f);
         ctx_.metrics.messages_stored.fetch_add(out->appended.size(), std::memory_order_relaxed);
         for (auto& [device, entry] : out->appended) {
-          if (auto s = ctx_.presence.find(recipient, device))
-            s->notify_appended(entry->inbox_seq, std::move(entry));
+          if (auto s = ctx_.presence.find(recipient, device)) {
+            const auto seq = entry->inbox_seq;
+            s->notify_appended(seq, std::move(entry));
+          }
         }
       });
 }

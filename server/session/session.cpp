@@ -75,6 +75,7 @@ void Session::on_frame(std::string_view bytes) {
     reply_error(0, wire::BAD_REQUEST, "frame is not a valid parley.v1 ClientFrame");
     return;
   }
+  spdlog::trace("event=frame body={} bytes={}", static_cast<int>(frame.body_case()), bytes.size());
   dispatch(frame);
 }
 

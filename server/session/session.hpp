@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "presence/presence_registry.hpp"
 #include "session/rate_limiter.hpp"
@@ -65,11 +66,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_closed();
   bool authenticated() const { return authenticated_; }
   bool reading_allowed() const;
+  // The send queue has drained below its low-water mark again: continue delivery.
+  void on_writable() { pump(); }
 
   // Session -> transport, on the strand (run_on_strand: any thread).
   virtual void send_bytes(Frame frame) = 0;
   virtual void close(std::uint16_t code, std::string_view reason) = 0;
   virtual void resume_reading() = 0;
+  // False while the send queue is above its low-water mark; delivery then waits for
+  // on_writable() instead of queueing more entries (replies and pushes still go out).
+  virtual bool send_queue_has_room() const = 0;
   virtual void run_on_strand(std::function<void()> fn) = 0;
 
  private:
@@ -140,6 +146,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ack_running_ = false;
   std::uint64_t pending_ack_ = 0;
   bool sync_sent_ = false;
+  // Entries read for replay but not yet queued (the send queue was full). At most one page.
+  std::vector<store::InboxEntry> page_;
+  std::size_t page_pos_ = 0;
 };
 
 }  // namespace parley

@@ -1,0 +1,296 @@
+// Sending, delivery, acks, receipts, prekeys, typing and presence against a real relay.
+#include <QtTest>
+
+#include <map>
+#include <set>
+
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+std::unique_ptr<TestClient> online(RelayProcess& relay, const std::string& name) {
+  auto c = std::make_unique<TestClient>(name);
+  if (!c->connect(relay.url())) return nullptr;
+  auto r = c->registerAccount();
+  if (!r || !r->has_registered()) return nullptr;
+  return c;
+}
+
+// Reconnects `c` and logs in, answering the relay's ack window as a real client would.
+bool relogin(RelayProcess& relay, TestClient& c, std::uint64_t last_acked = 0) {
+  c.disconnect();
+  if (!c.connect(relay.url())) return false;
+  auto r = c.login(last_acked);
+  return r && r->has_logged_in();
+}
+
+}  // namespace
+
+class MessagingTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_;
+
+ private slots:
+  void initTestCase() { QVERIFY(relay_.start()); }
+
+  void sendToOnlineDevice() {
+    auto alice = online(relay_, "m-alice");
+    auto bob = online(relay_, "m-bob");
+    QVERIFY(alice && bob);
+    const auto id = TestClient::randomId();
+    auto ack = alice->send("m-bob", "ciphertext-1", id);
+    QVERIFY(ack && ack->has_send_ack());
+    QCOMPARE(ack->send_ack().client_msg_id(), id);
+    QCOMPARE(ack->send_ack().conv_seq(), 1u);
+    QVERIFY(!ack->send_ack().duplicate());
+    auto d = bob->waitDeliver();
+    QVERIFY(d);
+    QCOMPARE(d->kind(), wire::MESSAGE);
+    QCOMPARE(d->sender(), std::string("m-alice"));
+    QCOMPARE(d->ciphertext(), std::string("ciphertext-1"));
+    QCOMPARE(d->client_msg_id(), id);
+    QCOMPARE(d->conv_seq(), 1u);
+    QCOMPARE(d->server_ts_ms(), ack->send_ack().server_ts_ms());
+  }
+
+  void offlineDeviceGetsEverythingInOrder() {
+    auto alice = online(relay_, "o-alice");
+    auto bob = online(relay_, "o-bob");
+    QVERIFY(alice && bob);
+    bob->disconnect();
+    for (int i = 0; i < 50; ++i)
+      QVERIFY(alice->send("o-bob", "msg " + std::to_string(i))->has_send_ack());
+    QVERIFY(relogin(relay_, *bob));
+    for (int i = 0; i < 50; ++i) {
+      auto d = bob->waitDeliver();
+      QVERIFY2(d, qPrintable(QString("message %1 missing").arg(i)));
+      QCOMPARE(d->ciphertext(), "msg " + std::to_string(i));
+      QCOMPARE(d->conv_seq(), static_cast<std::uint64_t>(i + 1));
+      QCOMPARE(d->inbox_seq(), static_cast<std::uint64_t>(i + 1));
+    }
+    auto sync = bob->waitPush([](const auto& f) { return f.has_sync_complete(); });
+    QVERIFY(sync);
+    QCOMPARE(sync->sync_complete().inbox_seq(), 50u);
+  }
+
+  void conversationSequenceIsSharedByBothDirections() {
+    auto a = online(relay_, "s-alice");
+    auto b = online(relay_, "s-bob");
+    QCOMPARE(a->send("s-bob", "1")->send_ack().conv_seq(), 1u);
+    QCOMPARE(b->send("s-alice", "2")->send_ack().conv_seq(), 2u);
+    QCOMPARE(a->send("s-bob", "3")->send_ack().conv_seq(), 3u);
+  }
+
+  void duplicateSendStoresOneCopyAndReturnsSameAck() {
+    auto alice = online(relay_, "d-alice");
+    auto bob = online(relay_, "d-bob");
+    bob->disconnect();
+    const auto id = TestClient::randomId();
+    auto first = alice->send("d-bob", "once", id);
+    auto second = alice->send("d-bob", "once", id);
+    QVERIFY(first->has_send_ack() && second->has_send_ack());
+    QCOMPARE(second->send_ack().conv_seq(), first->send_ack().conv_seq());
+    QCOMPARE(second->send_ack().server_ts_ms(), first->send_ack().server_ts_ms());
+    QVERIFY(second->send_ack().duplicate());
+    QVERIFY(alice->send("d-bob", "next")->has_send_ack());
+    QVERIFY(relogin(relay_, *bob));
+    QCOMPARE(bob->waitDeliver()->ciphertext(), std::string("once"));
+    QCOMPARE(bob->waitDeliver()->ciphertext(), std::string("next"));
+    QVERIFY(bob->waitPush([](const auto& f) { return f.has_sync_complete(); }));
+    QVERIFY(!bob->waitDeliver(300));
+  }
+
+  void cumulativeAckDeletes() {
+    auto alice = online(relay_, "a-alice");
+    auto bob = online(relay_, "a-bob");
+    for (int i = 1; i <= 5; ++i) alice->send("a-bob", std::to_string(i));
+    for (int i = 1; i <= 5; ++i) QVERIFY(bob->waitDeliver());
+    bob->ack(3);
+    // The ack is processed before the relay answers the next request on this connection.
+    wire::ClientFrame ping;
+    ping.mutable_ping();
+    QVERIFY(bob->request(ping));
+    QVERIFY(relogin(relay_, *bob));
+    auto d = bob->waitDeliver();
+    QCOMPARE(d->inbox_seq(), 4u);
+    QCOMPARE(bob->waitDeliver()->inbox_seq(), 5u);
+    // Login with last_acked acknowledges too.
+    QVERIFY(relogin(relay_, *bob, 5));
+    QVERIFY(bob->waitPush([](const auto& f) { return f.has_sync_complete(); }));
+    QVERIFY(!bob->waitDeliver(300));
+  }
+
+  void deliveryReceiptReachesOfflineSender() {
+    auto alice = online(relay_, "r-alice");
+    auto bob = online(relay_, "r-bob");
+    const auto id = TestClient::randomId();
+    QVERIFY(alice->send("r-bob", "hello", id)->has_send_ack());
+    alice->disconnect();
+    auto d = bob->waitDeliver();
+    QVERIFY(d);
+    bob->ack(d->inbox_seq());
+    // Alice comes back later and finds the receipt in her inbox.
+    QTest::qWait(200);
+    QVERIFY(relogin(relay_, *alice));
+    auto r = alice->waitDeliver();
+    QVERIFY(r);
+    QCOMPARE(r->kind(), wire::DELIVERY_RECEIPT);
+    QCOMPARE(r->sender(), std::string("r-bob"));
+    QCOMPARE(r->client_msg_id(), id);
+    QCOMPARE(r->conv_seq(), 1u);
+    QVERIFY(r->ciphertext().empty());
+  }
+
+  void deliveryReceiptIsPushedToOnlineSender() {
+    auto alice = online(relay_, "p-alice");
+    auto bob = online(relay_, "p-bob");
+    const auto id = TestClient::randomId();
+    alice->send("p-bob", "hi", id);
+    bob->ack(bob->waitDeliver()->inbox_seq());
+    auto r = alice->waitDeliver();
+    QVERIFY(r);
+    QCOMPARE(r->kind(), wire::DELIVERY_RECEIPT);
+    QCOMPARE(r->client_msg_id(), id);
+  }
+
+  void unknownRecipientAndDeviceMismatch() {
+    auto alice = online(relay_, "u-alice");
+    online(relay_, "u-bob");
+    auto r = alice->send("no-such-user", "x");
+    QCOMPARE(r->error().code(), wire::UNKNOWN_RECIPIENT);
+    r = alice->send("u-bob", "x", {}, 7);
+    QCOMPARE(r->error().code(), wire::DEVICE_MISMATCH);
+    QCOMPARE(r->error().devices_size(), 1);
+    QCOMPARE(r->error().devices(0), 1u);
+  }
+
+  void prekeyBundleHandsOutEachOneTimeKeyOnce() {
+    auto owner = online(relay_, "k-owner");
+    auto asker = online(relay_, "k-asker");
+    const auto spk = std::string(32, 's');
+    wire::ClientFrame up;
+    auto* u = up.mutable_upload_prekeys();
+    u->mutable_signed_prekey()->set_id(9);
+    u->mutable_signed_prekey()->set_public_key(spk);
+    u->mutable_signed_prekey()->set_signature(owner->identity().sign(spk));
+    for (int i = 1; i <= 12; ++i) {
+      auto* k = u->add_one_time_prekeys();
+      k->set_id(i);
+      k->set_public_key(std::string(32, static_cast<char>('a' + i)));
+    }
+    auto stored = owner->request(up);
+    QVERIFY(stored && stored->has_prekeys_stored());
+    QCOMPARE(stored->prekeys_stored().one_time_prekeys_left(), 12u);
+
+    std::set<std::uint32_t> seen;
+    wire::ClientFrame fetch;
+    fetch.mutable_fetch_prekey_bundle()->set_username("k-owner");
+    for (int i = 0; i < 14; ++i) {
+      auto b = asker->request(fetch);
+      QVERIFY(b && b->has_prekey_bundle());
+      QCOMPARE(b->prekey_bundle().devices_size(), 1);
+      const auto& dev = b->prekey_bundle().devices(0);
+      QCOMPARE(dev.identity_key(), owner->identity().public_key);
+      QCOMPARE(dev.signed_prekey().public_key(), spk);
+      if (i < 12) {
+        QVERIFY(dev.has_one_time_prekey());
+        QVERIFY(seen.insert(dev.one_time_prekey().id()).second);  // never twice
+      } else {
+        QVERIFY(!dev.has_one_time_prekey());  // stock empty: signed prekey only
+      }
+    }
+    // The owner was told while it was running low.
+    auto low = owner->waitPush([](const auto& f) { return f.has_prekeys_low(); });
+    QVERIFY(low);
+    QVERIFY(low->prekeys_low().one_time_prekeys_left() < 10);
+  }
+
+  void signedPrekeyMustBeSignedByIdentity() {
+    auto owner = online(relay_, "k-forger");
+    wire::ClientFrame up;
+    auto* sp = up.mutable_upload_prekeys()->mutable_signed_prekey();
+    sp->set_id(1);
+    sp->set_public_key(std::string(32, 'x'));
+    sp->set_signature(Identity::generate().sign(std::string(32, 'x')));
+    QCOMPARE(owner->request(up)->error().code(), wire::BAD_SIGNATURE);
+  }
+
+  void typingReachesOnlyOnlineRecipient() {
+    auto alice = online(relay_, "t-alice");
+    auto bob = online(relay_, "t-bob");
+    wire::ClientFrame f;
+    f.mutable_typing()->set_recipient("t-bob");
+    f.mutable_typing()->set_active(true);
+    alice->post(f);
+    auto t = bob->waitPush([](const auto& x) { return x.has_typing_event(); });
+    QVERIFY(t);
+    QCOMPARE(t->typing_event().sender(), std::string("t-alice"));
+    QVERIFY(t->typing_event().active());
+    // Offline: dropped, never stored.
+    bob->disconnect();
+    alice->post(f);
+    QVERIFY(relogin(relay_, *bob));
+    QVERIFY(!bob->waitPush([](const auto& x) { return x.has_typing_event(); }, 300));
+  }
+
+  void presenceIsMutual() {
+    auto alice = online(relay_, "v-alice");
+    auto bob = online(relay_, "v-bob");
+    auto eve = online(relay_, "v-eve");
+    auto subscribe = [](TestClient& c, std::vector<std::string> names) {
+      wire::ClientFrame f;
+      for (auto& n : names) f.mutable_subscribe_presence()->add_usernames(n);
+      return c.request(f);
+    };
+    // Eve watches Alice, but Alice does not watch Eve: Eve learns nothing.
+    auto e = subscribe(*eve, {"v-alice"});
+    QVERIFY(e && e->has_presence_snapshot());
+    QCOMPARE(e->presence_snapshot().users_size(), 0);
+    auto a = subscribe(*alice, {"v-bob"});
+    QCOMPARE(a->presence_snapshot().users_size(), 0);  // not mutual yet
+    auto b = subscribe(*bob, {"v-alice"});
+    QCOMPARE(b->presence_snapshot().users_size(), 1);
+    QCOMPARE(b->presence_snapshot().users(0).username(), std::string("v-alice"));
+    QVERIFY(b->presence_snapshot().users(0).online());
+    // Alice hears that Bob is online, then offline with a last-seen time.
+    auto on = alice->waitPush([](const auto& x) { return x.has_presence_update(); });
+    QVERIFY(on && on->presence_update().online());
+    bob->disconnect();
+    auto off = alice->waitPush([](const auto& x) { return x.has_presence_update(); });
+    QVERIFY(off);
+    QCOMPARE(off->presence_update().username(), std::string("v-bob"));
+    QVERIFY(!off->presence_update().online());
+    QVERIFY(off->presence_update().last_seen_ms() > 0);
+    QVERIFY(!eve->waitPush([](const auto& x) { return x.has_presence_update(); }, 200));
+  }
+
+  void newConnectionDisplacesOldOne() {
+    auto first = online(relay_, "x-dev");
+    TestClient second("x-dev", 1, first->identity());
+    QVERIFY(second.connect(relay_.url()));
+    QVERIFY(second.login()->has_logged_in());
+    QCOMPARE(first->waitClosed(), 4001);
+  }
+
+  void healthAndMetrics() {
+    QVERIFY(relay_.httpGet("/healthz").contains("200 OK"));
+    const auto metrics = relay_.httpGet("/metrics");
+    QVERIFY(metrics.contains("parley_connections "));
+    QVERIFY(metrics.contains("parley_inbox_depth "));
+    QVERIFY(metrics.contains("parley_store_commit_seconds_bucket"));
+    QVERIFY(metrics.contains("parley_frames_in_total"));
+    QVERIFY(relay_.httpGet("/nope").contains("404"));
+  }
+
+  void wrongSubprotocolIsRefused() {
+    TestClient c("w-any");
+    QVERIFY(!c.connect(relay_.url(), "chat.v2"));
+  }
+};
+
+QTEST_GUILESS_MAIN(MessagingTest)
+#include "messaging_test.moc"

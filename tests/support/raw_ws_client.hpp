@@ -1,0 +1,37 @@
+#pragma once
+// A deliberately minimal WebSocket client over a blocking QTcpSocket, for tests that need
+// to misbehave in ways QWebSocket will not: never answer pings, stop reading, send bytes a
+// real client would not.
+#include <QByteArray>
+#include <QTcpSocket>
+#include <QUrl>
+#include <optional>
+
+namespace parley::test {
+
+class RawWsClient {
+ public:
+  // TCP connect and the HTTP upgrade; false if the relay did not answer 101.
+  // receive_buffer > 0 pins the kernel's receive buffer (SO_RCVBUF) to about that size.
+  bool open(const QUrl& url, const QByteArray& subprotocol = "parley.v1", int receive_buffer = 0);
+  // One masked frame (opcode 2 = binary, 1 = text).
+  void sendFrame(const QByteArray& payload, int opcode = 2);
+  // Reads one whole frame; nullopt on timeout or close. Control frames are returned too.
+  struct Frame {
+    int opcode = 0;
+    QByteArray payload;
+  };
+  std::optional<Frame> readFrame(int timeout_ms = 5000);
+  // Reads frames until a data frame arrives.
+  std::optional<QByteArray> readMessage(int timeout_ms = 5000);
+  // True once the relay has closed the TCP connection (waits up to timeout_ms).
+  bool waitDisconnected(int timeout_ms);
+  QTcpSocket& socket() { return socket_; }
+
+ private:
+  bool fill(qint64 n, int timeout_ms);
+  QTcpSocket socket_;
+  QByteArray in_;
+};
+
+}  // namespace parley::test

@@ -1,0 +1,103 @@
+#include "relay_process.hpp"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QNetworkProxy>
+#include <QRegularExpression>
+#include <QTcpSocket>
+#include <QtTest>
+
+namespace parley::test {
+
+RelayProcess::RelayProcess(QStringList extra_args) : extra_(std::move(extra_args)) {
+  process_.setProcessChannelMode(QProcess::SeparateChannels);
+}
+
+RelayProcess::~RelayProcess() {
+  if (process_.state() != QProcess::NotRunning) kill9();
+}
+
+bool RelayProcess::start() {
+  const QString bin = qEnvironmentVariable("PARLEY_RELAY_BIN");
+  if (bin.isEmpty()) {
+    qWarning("PARLEY_RELAY_BIN is not set");
+    return false;
+  }
+  // Reuse the port across restarts so clients reconnect to the same URL.
+  const QString listen =
+      url_.isValid() ? QStringLiteral("127.0.0.1:%1").arg(url_.port()) : "127.0.0.1:0";
+  QStringList args{"--listen", listen, "--data-dir", dir_.path(), "--threads", "2",
+                   "--log-level", "debug"};
+  args += extra_;
+  process_.start(bin, args);
+  if (!process_.waitForStarted(5000)) return false;
+  QElapsedTimer t;
+  t.start();
+  QByteArray out;
+  static const QRegularExpression re(R"(listening on (wss?://[0-9.]+:\d+))");
+  while (t.elapsed() < 10000) {
+    if (!process_.waitForReadyRead(200) && process_.state() == QProcess::NotRunning) break;
+    out += process_.readAllStandardOutput();
+    auto m = re.match(QString::fromUtf8(out));
+    if (m.hasMatch()) {
+      url_ = QUrl(m.captured(1));
+      return true;
+    }
+  }
+  log_ += process_.readAllStandardError();
+  qWarning("relay did not start: %s %s", out.constData(), log_.constData());
+  return false;
+}
+
+void RelayProcess::kill9() {
+  process_.kill();
+  process_.waitForFinished(5000);
+  log_ += process_.readAllStandardError();
+}
+
+int RelayProcess::terminate() {
+  process_.terminate();
+  if (!process_.waitForFinished(10000)) {
+    kill9();
+    return -1;
+  }
+  log_ += process_.readAllStandardError();
+  return process_.exitStatus() == QProcess::NormalExit ? process_.exitCode() : -1;
+}
+
+void RelayProcess::signalTerm() { process_.terminate(); }
+
+int RelayProcess::waitExit(int timeout_ms) {
+  if (!process_.waitForFinished(timeout_ms)) return -1;
+  log_ += process_.readAllStandardError();
+  return process_.exitStatus() == QProcess::NormalExit ? process_.exitCode() : -1;
+}
+
+qint64 RelayProcess::rssKiB() const {
+  QFile f(QStringLiteral("/proc/%1/status").arg(process_.processId()));
+  if (!f.open(QIODevice::ReadOnly)) return -1;
+  for (const auto& line : f.readAll().split('\n')) {
+    if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').first().toLongLong();
+  }
+  return -1;
+}
+
+QByteArray RelayProcess::stderrLog() {
+  log_ += process_.readAllStandardError();
+  return log_;
+}
+
+QByteArray RelayProcess::httpGet(const QString& path) {
+  QTcpSocket s;
+  s.setProxy(QNetworkProxy::NoProxy);
+  s.connectToHost("127.0.0.1", static_cast<quint16>(url_.port()));
+  if (!s.waitForConnected(3000)) return {};
+  s.write(QStringLiteral("GET %1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+              .arg(path)
+              .toUtf8());
+  QByteArray all;
+  while (s.waitForReadyRead(3000)) all += s.readAll();
+  return all;
+}
+
+}  // namespace parley::test

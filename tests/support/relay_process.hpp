@@ -1,0 +1,38 @@
+#pragma once
+// Starts the real parley-relay binary (PARLEY_RELAY_BIN) on 127.0.0.1 with a throwaway data
+// directory, and reads the URL it prints.
+#include <QProcess>
+#include <QStringList>
+#include <QTemporaryDir>
+#include <QUrl>
+
+namespace parley::test {
+
+class RelayProcess {
+ public:
+  explicit RelayProcess(QStringList extra_args = {});
+  ~RelayProcess();
+
+  // Starts (or restarts, on the same data directory) and waits for the listening line.
+  bool start();
+  void kill9();                 // SIGKILL, then wait for the process to go
+  int terminate();              // SIGTERM; returns the exit code (-1 if it had to be killed)
+  void signalTerm();            // SIGTERM without waiting
+  int waitExit(int timeout_ms); // exit code, or -1 if still running or killed by a signal
+
+  QUrl url() const { return url_; }
+  QString dataDir() const { return dir_.path(); }
+  qint64 pid() const { return process_.processId(); }
+  qint64 rssKiB() const;        // VmRSS from /proc
+  QByteArray stderrLog();       // everything the relay logged so far
+  QByteArray httpGet(const QString& path);  // a plain GET on the relay's port
+
+ private:
+  QTemporaryDir dir_;
+  QStringList extra_;
+  QProcess process_;
+  QUrl url_;
+  QByteArray log_;
+};
+
+}  // namespace parley::test

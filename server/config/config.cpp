@@ -81,7 +81,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     if (c.tls_cert.empty() != c.tls_key.empty())
       throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
   } catch (const CLI::ParseError& e) {
-    exit_code = app.exit(e);
+    // CLI11 prints help or the error; usage errors all exit 2, like other Unix tools.
+    exit_code = app.exit(e) == 0 ? 0 : 2;
     return std::nullopt;
   } catch (const std::logic_error&) {  // stoul
     std::fprintf(stderr, "--listen: port must be a number, e.g. 127.0.0.1:7700\n");

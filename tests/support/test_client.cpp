@@ -61,6 +61,7 @@ bool TestClient::connect(const QUrl& url, const QString& subprotocol) {
   socket_ = std::make_unique<QWebSocket>();
   socket_->setProxy(QNetworkProxy::NoProxy);
   socket_->setMaxAllowedIncomingMessageSize(16 << 20);
+  if (ssl_) socket_->setSslConfiguration(*ssl_);
   closed_ = false;
   close_code_ = -1;
   responses_.clear();

@@ -3,6 +3,7 @@
 // and blocking helpers that spin the event loop until the expected frame arrives.
 #include <QByteArray>
 #include <QUrl>
+#include <QSslConfiguration>
 #include <QWebSocket>
 #include <deque>
 #include <functional>
@@ -26,6 +27,8 @@ class TestClient {
                       Identity identity = Identity::generate());
   ~TestClient();
 
+  // Used by the next connect() (wss:// URLs).
+  void setSslConfiguration(const QSslConfiguration& c) { ssl_ = c; }
   // Opens the socket offering parley.v1 (or `subprotocol`); false on failure or timeout.
   bool connect(const QUrl& url, const QString& subprotocol = "parley.v1");
   void disconnect();
@@ -76,6 +79,7 @@ class TestClient {
   std::deque<wire::ServerFrame> responses_;
   std::deque<wire::ServerFrame> pushes_;
   std::uint64_t next_id_ = 1;
+  std::optional<QSslConfiguration> ssl_;
   int close_code_ = -1;
   bool closed_ = false;
 };

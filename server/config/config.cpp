@@ -46,7 +46,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   app.add_option("--send-queue-bytes", c.limits.send_queue_bytes,
                  "Bytes queued to one slow reader before it is disconnected")
-      ->check(CLI::Range(std::size_t{64} << 10, std::size_t{1} << 30))
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 30))
       ->capture_default_str();
   unsigned stall = 20;
   app.add_option("--write-stall-timeout", stall,
@@ -63,6 +63,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--rate-burst", c.limits.rate_burst, "Burst allowance for --rate")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag("--public-metrics", c.public_metrics,
+               "Serve /metrics to any peer (default: loopback peers only)");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -25,6 +25,7 @@ struct Config {
   std::chrono::seconds idle_timeout{60};
   std::size_t max_frame_bytes = 256 * 1024;
   std::size_t store_queue = 65536;
+  bool public_metrics = false;
   std::string log_level = "info";
   SessionLimits limits;
 };

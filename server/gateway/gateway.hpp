@@ -15,6 +15,7 @@ class ConnectionSet;
 struct GatewayOptions {
   std::chrono::seconds idle_timeout{60};  // no traffic at all for this long: closed
   std::size_t max_frame_bytes = 256 * 1024;
+  bool public_metrics = false;  // /metrics for any peer, not only loopback ones
 };
 
 // State the gateway's pieces share; owned by the Relay, outlives every connection.
@@ -40,7 +41,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   net::io_context& ioc_;
   GatewayContext& ctx_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_;  // on its own strand, like retry_: stop() may come from any thread
   net::steady_timer retry_;
 };
 

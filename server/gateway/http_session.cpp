@@ -80,9 +80,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
         return respond(req, http::status::service_unavailable, "draining\n");
       return respond(req, http::status::ok, "ok\n");
     }
-    if (req.target() == "/metrics")
+    if (req.target() == "/metrics") {
+      // Traffic figures are for the operator: loopback peers only unless --public-metrics.
+      beast::error_code peer_ec;
+      const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(peer_ec);
+      if (!ctx_.options.public_metrics && (peer_ec || !peer.address().is_loopback()))
+        return respond(req, http::status::forbidden, "metrics are served to loopback only\n");
       return respond(req, http::status::ok, ctx_.relay.metrics.render(),
                      "text/plain; version=0.0.4");
+    }
     return respond(req, http::status::not_found, "not found\n");
   }
 

@@ -5,7 +5,7 @@
 namespace parley {
 
 Listener::Listener(net::io_context& ioc, GatewayContext& ctx, const tcp::endpoint& endpoint)
-    : ioc_(ioc), ctx_(ctx), acceptor_(ioc), retry_(ioc) {
+    : ioc_(ioc), ctx_(ctx), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);

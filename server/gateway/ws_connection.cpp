@@ -58,6 +58,12 @@ class WsConnection final : public Session {
 
   void on_accept(beast::error_code ec) {
     if (ec) return fail(ec, "accept");
+    accepted_ = true;
+    // A close requested during the handshake (relay shutdown) waited for it to finish:
+    // Beast allows no close while the accept is still writing its response.
+    if (close_code_) return do_close();
+    if (gw_.draining.load()) return close(1001, "relay is restarting; reconnect");
+    if (!queue_.empty() && !writing_) do_write();
     auth_timer_.expires_after(gw_.relay.limits.auth_timeout);
     // A weak reference: the timer must not keep a closed connection alive.
     auth_timer_.async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
@@ -91,32 +97,39 @@ class WsConnection final : public Session {
 
   void resume_reading() override { do_read(); }
 
+  // The low-water mark for delivery: a quarter of the bound, at most 1 MiB. The rest of the
+  // bound is headroom for one more entry (<= 200 KiB) plus replies and pushes.
   bool send_queue_has_room() const override {
-    return queued_bytes_ < gw_.relay.limits.send_queue_bytes / 2 &&
-           queue_.size() < gw_.relay.limits.send_queue_frames / 2;
+    const auto& limits = gw_.relay.limits;
+    return queued_bytes_ < std::min<std::size_t>(limits.send_queue_bytes / 4, 1u << 20) &&
+           queue_.size() < limits.send_queue_frames / 4;
   }
 
   void send_bytes(Frame frame) override {
     if (closing_) return;
     const auto& limits = gw_.relay.limits;
-    // One frame always fits, whatever its size; beyond that the queue is bounded.
-    if (!queue_.empty() && (queue_.size() >= limits.send_queue_frames ||
-                            queued_bytes_ + frame->size() > limits.send_queue_bytes)) {
+    // Delivery stops at the low-water mark, so only a reader that does not read while
+    // replies and pushes keep coming reaches the bound.
+    if (queue_.size() >= limits.send_queue_frames ||
+        queued_bytes_ + frame->size() > limits.send_queue_bytes)
       return drop_slow_consumer("send queue full");
-    }
     queued_bytes_ += frame->size();
     queue_.push_back(std::move(frame));
     if (!send_queue_has_room() && !stall_armed_) {
       // Delivery has paused for this connection; if the queue does not drain in time, the
-      // reader is too slow and is cut off (its inbox keeps every entry).
+      // reader is too slow and is cut off (its inbox keeps every entry). The generation
+      // tells a stale expiry (already queued when it was cancelled) from the current one.
       stall_armed_ = true;
+      const auto generation = ++stall_generation_;
       stall_timer_.expires_after(limits.write_stall);
-      stall_timer_.async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
-        auto s = weak.lock();
-        if (!e && s && s->stall_armed_) s->drop_slow_consumer("send queue stalled");
-      });
+      stall_timer_.async_wait(
+          [weak = std::weak_ptr<WsConnection>(self()), generation](beast::error_code e) {
+            auto s = weak.lock();
+            if (!e && s && s->stall_armed_ && s->stall_generation_ == generation)
+              s->drop_slow_consumer("send queue stalled");
+          });
     }
-    if (!writing_) do_write();
+    if (!writing_ && accepted_) do_write();
   }
 
   void drop_slow_consumer(const char* why) {
@@ -128,8 +141,12 @@ class WsConnection final : public Session {
 
   void do_write() {
     writing_ = true;
-    ws_.async_write(net::buffer(*queue_.front()),
-                    [self = self()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    // The handler owns the frame being written, so an abort that clears the queue cannot
+    // free a buffer the socket is still sending from.
+    auto frame = queue_.front();
+    ws_.async_write(net::buffer(*frame), [self = self(), frame](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
   }
 
   void on_write(beast::error_code ec) {
@@ -157,7 +174,7 @@ class WsConnection final : public Session {
     close_code_ = code;
     close_reason_ = std::string(reason.substr(0, 120));
     on_closed();
-    if (!writing_) do_close();
+    if (!writing_ && accepted_) do_close();
   }
 
   void do_close() {
@@ -176,7 +193,8 @@ class WsConnection final : public Session {
     queue_.clear();
     queued_bytes_ = 0;
     on_closed();
-    beast::get_lowest_layer(ws_).socket().close();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
   void run_on_strand(std::function<void()> fn) override {
@@ -210,6 +228,8 @@ class WsConnection final : public Session {
   net::steady_timer auth_timer_;
   net::steady_timer stall_timer_;
   bool stall_armed_ = false;
+  std::uint32_t stall_generation_ = 0;
+  bool accepted_ = false;
   std::deque<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   bool reading_ = false;

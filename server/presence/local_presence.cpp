@@ -108,6 +108,12 @@ PresenceRegistry::Subscribed LocalPresence::subscribe(const std::string& user,
   return result;
 }
 
+bool LocalPresence::watches(std::string_view watcher, std::string_view target) {
+  std::lock_guard lock(mutex_);
+  auto w = watching_.find(watcher);
+  return w != watching_.end() && w->second.find(target) != w->second.end();
+}
+
 void LocalPresence::expire(std::uint64_t before_ms) {
   std::lock_guard lock(mutex_);
   for (auto it = last_seen_.begin(); it != last_seen_.end();) {

@@ -18,6 +18,7 @@ class LocalPresence final : public PresenceRegistry {
   std::shared_ptr<Session> find(std::string_view user, std::uint32_t device) override;
   std::vector<std::shared_ptr<Session>> find_all(std::string_view user) override;
   Subscribed subscribe(const std::string& user, std::vector<std::string> targets) override;
+  bool watches(std::string_view watcher, std::string_view target) override;
   void expire(std::uint64_t before_ms) override;
 
  private:
@@ -37,7 +38,7 @@ class LocalPresence final : public PresenceRegistry {
 
   std::mutex mutex_;
   Map<std::vector<Device>> online_;                    // user -> its live devices
-  Map<std::unordered_set<std::string>> watching_;      // user -> whom it subscribed to
+  Map<std::unordered_set<std::string, StringHash, std::equal_to<>>> watching_;  // user -> targets
   Map<std::uint64_t> last_seen_;
 };
 

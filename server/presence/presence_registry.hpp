@@ -52,6 +52,9 @@ class PresenceRegistry {
   };
   virtual Subscribed subscribe(const std::string& user, std::vector<std::string> targets) = 0;
 
+  // Whether `watcher` has subscribed to `target`'s presence.
+  virtual bool watches(std::string_view watcher, std::string_view target) = 0;
+
   // Forgets users offline since before `before_ms`: their last-seen and their subscriptions.
   virtual void expire(std::uint64_t before_ms) = 0;
 };

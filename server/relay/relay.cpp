@@ -91,7 +91,8 @@ int run_relay(const Config& cfg) {
   RelayContext relay{*worker, presence, metrics, worker->relay_id(), cfg.limits};
   ConnectionSet connections;
   GatewayContext gateway{relay, connections,
-                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes}, tls.get(), {}};
+                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},
+                         tls.get(), {}};
 
   const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   net::io_context ioc(static_cast<int>(threads));
@@ -104,21 +105,13 @@ int run_relay(const Config& cfg) {
     spdlog::error("cannot listen on {}:{}: {}", cfg.listen_host, cfg.listen_port, e.what());
     return 1;
   }
-  listener->start();
-  const auto bound = listener->local_endpoint();
-  const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                            : bound.address().to_string();
-  // The one line scripts and tests read: where to connect.
-  std::printf("parley-relay listening on %s://%s:%u (data: %s)\n", tls ? "wss" : "ws",
-              host.c_str(), bound.port(), std::filesystem::absolute(cfg.data_dir).c_str());
-  std::fflush(stdout);
-  spdlog::info("event=started listen={}:{} threads={} tls={} fsync={}", host, bound.port(),
-               threads, tls != nullptr, cfg.durable_fsync);
-
-  net::steady_timer maintenance(ioc);
+  // Signals, maintenance and the drain share one strand, so stopping never races with a
+  // maintenance run re-arming its timer.
+  auto control = net::make_strand(ioc);
+  net::steady_timer maintenance(control);
   schedule_maintenance(maintenance, *worker, presence, cfg);
 
-  net::steady_timer drain_timer(ioc);
+  net::steady_timer drain_timer(control);
   auto drain_deadline = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
     if (connections.size() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
@@ -131,17 +124,31 @@ int run_relay(const Config& cfg) {
     });
   };
 
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  // Installed before the listening line is printed: a SIGTERM right after start drains too.
+  net::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("event=stopping signal={} connections={}", sig, connections.size());
     gateway.draining = true;
     listener->stop();
     maintenance.cancel();
+    // Each connection stops reading, lets its submitted store jobs commit and answer, then
+    // closes with 1001.
     connections.close_all(1001, "relay is restarting; reconnect");
     drain_deadline = std::chrono::steady_clock::now() + kDrainLimit;
     wait_drained();
   });
+
+  listener->start();
+  const auto bound = listener->local_endpoint();
+  const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                            : bound.address().to_string();
+  // The one line scripts and tests read: where to connect.
+  std::printf("parley-relay listening on %s://%s:%u (data: %s)\n", tls ? "wss" : "ws",
+              host.c_str(), bound.port(), std::filesystem::absolute(cfg.data_dir).c_str());
+  std::fflush(stdout);
+  spdlog::info("event=started listen={}:{} threads={} tls={} fsync={}", host, bound.port(),
+               threads, tls != nullptr, cfg.durable_fsync);
 
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });

@@ -171,9 +171,9 @@ void Session::become_authenticated(const store::DeviceRecord& device, std::strin
 
   // Entries up to last_acked were processed before this connection: acknowledge them now,
   // then replay what follows.
-  last_pushed_ = last_acked;
+  acked_ = last_pushed_ = last_acked;
   next_push_ = last_acked + 1;
-  if (last_acked > 0) run_ack(last_acked);
+  if (last_acked > 0) run_delete(last_acked);
   pump();
 }
 

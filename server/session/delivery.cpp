@@ -42,6 +42,14 @@ void Session::notify_appended(std::uint64_t inbox_seq,
   });
 }
 
+void Session::maybe_sync_complete() {
+  if (sync_sent_ || !sync_target_ || next_push_ <= *sync_target_) return;
+  sync_sent_ = true;
+  wire::ServerFrame f;
+  f.mutable_sync_complete()->set_inbox_seq(*sync_target_);
+  reply(0, f);
+}
+
 void Session::pump() {
   if (closed_ || fetching_) return;
   // Entries already read from the store go first, as the send queue has room for them.
@@ -51,26 +59,21 @@ void Session::pump() {
   }
   page_.clear();
   page_pos_ = 0;
-  if (!send_queue_has_room()) return;
+  maybe_sync_complete();
+  if (draining_ || !send_queue_has_room()) return;
   const auto window = ctx_.limits.delivery_window;
   if (in_flight() >= window) return;
-  if (!tail_unknown_ && next_push_ > known_tail_) {
-    if (!sync_sent_) {
-      sync_sent_ = true;
-      wire::ServerFrame f;
-      f.mutable_sync_complete()->set_inbox_seq(last_pushed_);
-      reply(0, f);
-    }
-    return;
-  }
+  if (!tail_unknown_ && next_push_ > known_tail_) return;  // all caught up
+
   const auto limit = std::min<std::uint64_t>(window - in_flight(), ctx_.limits.replay_page);
+  const auto budget = ctx_.limits.replay_page_bytes;
   fetching_ = true;
   auto page = std::make_shared<std::vector<store::InboxEntry>>();
   submit(
-      [page, pk = device_pk_, after = next_push_ - 1, limit](store::Store& s) {
-        *page = s.read_inbox(pk, after, limit);
+      [page, pk = device_pk_, after = next_push_ - 1, limit, budget](store::Store& s) {
+        *page = s.read_inbox(pk, after, limit, budget);
       },
-      [this, page, limit](store::JobStatus status) {
+      [this, page, limit, budget](store::JobStatus status) {
         fetching_ = false;
         if (closed_) return;
         if (status != store::JobStatus::Committed) {
@@ -79,11 +82,14 @@ void Session::pump() {
           close(1011, "storage error during replay; reconnect");
           return;
         }
-        if (page->size() < limit) {
+        std::size_t bytes = 0;
+        for (const auto& e : *page) bytes += e.ciphertext.size();
+        if (page->size() < limit && bytes < budget) {
           // Reached the end of what is stored: every later append notifies us.
           tail_unknown_ = false;
           if (!page->empty()) known_tail_ = std::max(known_tail_, page->back().inbox_seq);
           known_tail_ = std::max(known_tail_, next_push_ - 1);
+          if (!sync_target_) sync_target_ = known_tail_;
         }
         page_ = std::move(*page);
         page_pos_ = 0;
@@ -115,22 +121,24 @@ void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_
   if (up_to > limit)
     return reply_error(request_id, wire::INVALID_ACK,
                        "ack beyond the last delivered inbox_seq " + std::to_string(limit));
-  if (up_to <= std::max(acked_, pending_ack_)) return;  // old news
-  if (ack_running_) {
-    pending_ack_ = up_to;  // coalesced into the next delete
-    return;
-  }
-  run_ack(up_to);
+  if (up_to <= acked_) return;  // old news
+  acked_ = up_to;               // the window opens now; the delete follows
+  run_delete(up_to);
+  pump();
 }
 
 // Deletes the acknowledged entries and, in the same transaction, writes a delivery receipt
-// into the inbox of each message's sending device.
-void Session::run_ack(std::uint64_t up_to) {
-  ack_running_ = true;
+// into the inbox of each message's sending device. One delete runs at a time; acks that
+// arrive meanwhile are folded into the next one.
+void Session::run_delete(std::uint64_t up_to) {
+  delete_wanted_ = std::max(delete_wanted_, up_to);
+  if (delete_running_ || delete_wanted_ <= deleted_) return;
+  delete_running_ = true;
+  const auto target = delete_wanted_;
   auto notices = std::make_shared<std::vector<ReceiptNotice>>();
   submit(
-      [notices, pk = device_pk_, up_to, me = username_, dev = device_id_](store::Store& s) {
-        const auto delivered = s.delete_acked(pk, up_to);
+      [notices, pk = device_pk_, target, me = username_, dev = device_id_](store::Store& s) {
+        const auto delivered = s.delete_acked(pk, target);
         const auto ts = now_ms();
         for (const auto& m : delivered) {
           auto r = std::make_shared<store::InboxEntry>();
@@ -145,23 +153,18 @@ void Session::run_ack(std::uint64_t up_to) {
           notices->push_back({m.sender, m.sender_device, std::move(r)});
         }
       },
-      [this, notices, up_to](store::JobStatus status) {
-        ack_running_ = false;
-        if (status == store::JobStatus::Committed) {
-          acked_ = std::max(acked_, up_to);
-          notify(ctx_.presence, *notices);
-        } else {
-          // The entries stay; a later ack (or the next login) deletes them.
+      [this, notices, target](store::JobStatus status) {
+        delete_running_ = false;
+        if (status != store::JobStatus::Committed) {
+          // The entries stay in the inbox. Reconnecting retries: the login's
+          // last_acked_inbox_seq acknowledges them again.
           spdlog::warn("event=ack_failed user={} device={}", username_, device_id_);
+          if (!closed_) close(1011, "storage error while acknowledging; reconnect");
+          return;
         }
-        if (pending_ack_ > acked_) {
-          const auto next = pending_ack_;
-          pending_ack_ = 0;
-          run_ack(next);
-        } else {
-          pending_ack_ = 0;
-        }
-        pump();
+        deleted_ = target;
+        notify(ctx_.presence, *notices);
+        run_delete(delete_wanted_);
       });
 }
 

@@ -48,6 +48,11 @@ void Session::on_upload_prekeys(std::uint64_t request_id, wire::UploadPrekeys& r
 }
 
 void Session::on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyBundle& req) {
+  std::chrono::milliseconds retry{0};
+  if (!bundle_limiter_.take(std::chrono::steady_clock::now(), &retry))
+    return reply_error(request_id, wire::RATE_LIMITED,
+                       "too many prekey bundle requests; each one uses up a one-time prekey",
+                       static_cast<std::uint32_t>(retry.count()));
   auto username = fold_username(req.username());
   if (username.empty())
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");

@@ -15,12 +15,18 @@ class StoreWorker;
 struct SessionLimits {
   std::size_t send_queue_frames = 4096;       // frames waiting to be written to one socket
   std::size_t send_queue_bytes = 8u << 20;    // and their bytes; beyond either: disconnect
-  std::chrono::milliseconds write_stall{20000};  // queue above half this long: disconnect
+  // Delivery pauses above a quarter of the bound (at most 1 MiB); if the queue stays there
+  // this long, the reader is too slow: disconnect.
+  std::chrono::milliseconds write_stall{20000};
   std::uint32_t delivery_window = 512;        // inbox entries pushed but not yet acked
   std::uint32_t replay_page = 256;            // entries read from the store at once
   std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses
+  std::size_t max_pending_bytes = 4u << 20;   // or payload bytes held by those jobs
+  std::size_t replay_page_bytes = 1u << 20;   // ciphertext read from the store at once
   double rate_per_second = 500;               // frames a client may send, sustained
   double rate_burst = 1000;
+  double bundle_rate_per_second = 1;          // prekey bundle fetches, per connection
+  double bundle_burst = 30;
   std::chrono::milliseconds auth_timeout{30000};
   std::chrono::milliseconds challenge_ttl{60000};
 };

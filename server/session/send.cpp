@@ -55,8 +55,11 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
     std::string ciphertext;
   };
   auto payloads = std::make_shared<std::vector<Payload>>();
-  for (auto& m : *req.mutable_messages())
+  std::size_t bytes = 0;
+  for (auto& m : *req.mutable_messages()) {
+    bytes += m.ciphertext().size();
     payloads->push_back({m.device_id(), std::move(*m.mutable_ciphertext())});
+  }
 
   auto out = std::make_shared<SendOutcome>();
   submit(
@@ -132,12 +135,16 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
             s->notify_appended(seq, std::move(entry));
           }
         }
-      });
+      },
+      bytes);
 }
 
 void Session::on_typing(const wire::Typing& req) {
   const auto recipient = fold_username(req.recipient());
   if (recipient.empty() || recipient == username_) return;  // ephemeral: nothing to report
+  // Only to someone who follows this user's presence (a contact), so strangers cannot
+  // flood a device with typing events.
+  if (!ctx_.presence.watches(recipient, username_)) return;
   wire::ServerFrame f;
   auto* t = f.mutable_typing_event();
   t->set_sender(username_);

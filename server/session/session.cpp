@@ -14,14 +14,17 @@ constexpr std::uint32_t kMaxRateStrikes = 200;
 }  // namespace
 
 Session::Session(RelayContext& ctx)
-    : ctx_(ctx), limiter_(ctx.limits.rate_per_second, ctx.limits.rate_burst) {
+    : ctx_(ctx),
+      limiter_(ctx.limits.rate_per_second, ctx.limits.rate_burst),
+      bundle_limiter_(ctx.limits.bundle_rate_per_second, ctx.limits.bundle_burst) {
   ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 Session::~Session() { ctx_.metrics.connections.fetch_sub(1, std::memory_order_relaxed); }
 
 bool Session::reading_allowed() const {
-  return !closed_ && pending_jobs_ < ctx_.limits.max_pending_jobs;
+  return !closed_ && !draining_ && pending_jobs_ < ctx_.limits.max_pending_jobs &&
+         pending_bytes_ < ctx_.limits.max_pending_bytes;
 }
 
 void Session::push(Frame frame) {
@@ -40,8 +43,10 @@ void Session::push_presence(const PresenceInfo& info) {
 }
 
 void Session::shutdown(std::uint16_t code, std::string reason) {
-  run_on_strand([self = shared_from_this(), code, reason = std::move(reason)] {
-    if (!self->closed_) self->close(code, reason);
+  run_on_strand([self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+    if (self->closed_ || self->draining_) return;
+    if (self->pending_jobs_ == 0) return self->close(code, reason);
+    self->draining_ = Drain{code, std::move(reason)};
   });
 }
 
@@ -55,6 +60,21 @@ void Session::on_closed() {
   }
 }
 
+namespace {
+// The request_id of a frame the relay refuses to parse: protobuf writes field 1 first, so
+// it is the varint after a 0x08 tag at the very start, if the client set one.
+std::uint64_t peek_request_id(std::string_view bytes) {
+  if (bytes.empty() || bytes[0] != 0x08) return 0;
+  std::uint64_t v = 0;
+  for (std::size_t i = 1; i < bytes.size() && i <= 10; ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    v |= static_cast<std::uint64_t>(b & 0x7f) << (7 * (i - 1));
+    if ((b & 0x80) == 0) return v;
+  }
+  return 0;
+}
+}  // namespace
+
 void Session::on_frame(std::string_view bytes) {
   ctx_.metrics.frames_in.fetch_add(1, std::memory_order_relaxed);
   if (closed_) return;
@@ -65,7 +85,8 @@ void Session::on_frame(std::string_view bytes) {
       close(kCloseRateAbuse, "rate limit exceeded");
       return;
     }
-    reply_error(0, wire::RATE_LIMITED, "too many requests; slow down",
+    // Refused without parsing, so refusing stays cheap; the refusal still names the request.
+    reply_error(peek_request_id(bytes), wire::RATE_LIMITED, "too many requests; slow down",
                 static_cast<std::uint32_t>(retry.count()));
     return;
   }
@@ -123,14 +144,23 @@ void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::s
   reply(request_id, f);
 }
 
-void Session::submit(store::StoreWorker::Work work, JobDone done) {
+void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes) {
   ++pending_jobs_;
-  ctx_.store.submit(std::move(work), [self = shared_from_this(),
+  pending_bytes_ += bytes;
+  ctx_.store.submit(std::move(work), [self = shared_from_this(), bytes,
                                       done = std::move(done)](store::JobStatus status) mutable {
-    self->run_on_strand([self, status, done = std::move(done)] {
+    // Moved, not copied: the last reference must never be dropped on the store thread.
+    auto* session = self.get();
+    session->run_on_strand([self = std::move(self), status, bytes, done = std::move(done)] {
       --self->pending_jobs_;
+      self->pending_bytes_ -= bytes;
       done(status);  // even when closed: a committed send must still reach its recipient
-      if (self->reading_allowed()) self->resume_reading();
+      if (self->draining_ && self->pending_jobs_ == 0 && !self->closed_) {
+        auto drain = std::move(*self->draining_);
+        self->close(drain.code, drain.reason);
+      } else if (self->reading_allowed()) {
+        self->resume_reading();
+      }
     });
   });
 }

@@ -57,7 +57,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
-  // Any thread: close, e.g. on relay shutdown or when displaced by a newer connection.
+  // Any thread: stop reading, let the store jobs already submitted finish (their replies
+  // still go out), then close. For relay shutdown and displacement by a newer connection.
   void shutdown(std::uint16_t code, std::string reason);
 
  protected:
@@ -86,7 +87,8 @@ class Session : public std::enable_shared_from_this<Session> {
                    std::uint32_t retry_after_ms = 0);
   using JobDone = std::function<void(store::JobStatus)>;
   // Runs `work` in the store's next batch and `done` back on the strand after it commits.
-  void submit(store::StoreWorker::Work work, JobDone done);
+  // `bytes`: payload the job holds, counted against the session's pending-bytes budget.
+  void submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes = 0);
   bool store_failed(std::uint64_t request_id, store::JobStatus status);
 
   // auth.cpp
@@ -108,16 +110,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // delivery.cpp
   void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);
-  void run_ack(std::uint64_t up_to);
+  void run_delete(std::uint64_t up_to);
   void pump();
+  void maybe_sync_complete();
   void push_entry(const store::InboxEntry& entry);
   std::uint64_t in_flight() const { return last_pushed_ - acked_; }
 
   RelayContext& ctx_;
   RateLimiter limiter_;
+  RateLimiter bundle_limiter_;  // bundle fetches consume someone else's one-time prekeys
   std::uint32_t rate_strikes_ = 0;
   std::uint32_t pending_jobs_ = 0;
+  std::size_t pending_bytes_ = 0;  // payload bytes held by this session's store jobs
   bool closed_ = false;
+  struct Drain {
+    std::uint16_t code;
+    std::string reason;
+  };
+  std::optional<Drain> draining_;  // shutdown() was called: close once pending_jobs_ is 0
 
   struct Challenge {
     std::string nonce;
@@ -136,15 +146,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Delivery cursor. Entries (acked_, last_pushed_] are on the wire; next_push_ is the next
   // seq to send; known_tail_ the highest seq known to exist. tail_unknown_ until the first
-  // read after login comes back short (entries appended before we were attached).
+  // read after login comes back short (entries appended before we were attached); that read
+  // also fixes sync_target_, the tail whose delivery SyncComplete announces.
+  // acked_ is the client's word and drives flow control at once; deleted_ trails it by the
+  // store's delete (one running at a time, the latest request waiting in delete_wanted_).
   std::uint64_t acked_ = 0;
+  std::uint64_t deleted_ = 0;
+  std::uint64_t delete_wanted_ = 0;
+  bool delete_running_ = false;
   std::uint64_t last_pushed_ = 0;
   std::uint64_t next_push_ = 1;
   std::uint64_t known_tail_ = 0;
   bool tail_unknown_ = true;
   bool fetching_ = false;
-  bool ack_running_ = false;
-  std::uint64_t pending_ack_ = 0;
+  std::optional<std::uint64_t> sync_target_;
   bool sync_sent_ = false;
   // Entries read for replay but not yet queued (the send queue was full). At most one page.
   std::vector<store::InboxEntry> page_;

@@ -29,6 +29,8 @@ std::uint32_t as_u32(const SQLite::Column& c) { return static_cast<std::uint32_t
 struct SqliteStore::Impl {
   SQLite::Database db;
   std::uint64_t depth = 0;
+  std::uint64_t depth_at_begin = 0;
+  std::uint64_t depth_at_savepoint = 0;
 
   // Open the database and apply pragmas before any statement is prepared.
   static SQLite::Database open(const std::filesystem::path& dir, Durability durability) {
@@ -131,12 +133,24 @@ SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durab
 
 SqliteStore::~SqliteStore() = default;
 
-void SqliteStore::begin() { Impl::run(impl_->begin); }
+// inbox_depth is kept in memory, so it is snapshotted with the transaction and savepoint
+// and restored when they roll back.
+void SqliteStore::begin() {
+  Impl::run(impl_->begin);
+  impl_->depth_at_begin = impl_->depth;
+}
 void SqliteStore::commit() { Impl::run(impl_->commit); }
-void SqliteStore::rollback() { Impl::run(impl_->rollback); }
-void SqliteStore::savepoint() { Impl::run(impl_->savepoint); }
+void SqliteStore::rollback() {
+  impl_->depth = impl_->depth_at_begin;
+  Impl::run(impl_->rollback);
+}
+void SqliteStore::savepoint() {
+  Impl::run(impl_->savepoint);
+  impl_->depth_at_savepoint = impl_->depth;
+}
 void SqliteStore::release_savepoint() { Impl::run(impl_->release); }
 void SqliteStore::rollback_to_savepoint() {
+  impl_->depth = impl_->depth_at_savepoint;
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);
 }
@@ -324,14 +338,14 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
 }
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
-                                                std::size_t limit) {
+                                                std::size_t limit, std::size_t max_bytes) {
   auto& st = fresh(impl_->read_inbox);
   st.bind(1, device);
   st.bind(2, static_cast<std::int64_t>(after_seq));
   st.bind(3, static_cast<std::int64_t>(limit));
   std::vector<InboxEntry> out;
-  out.reserve(limit);
-  while (st.executeStep()) {
+  std::size_t bytes = 0;
+  while (bytes < max_bytes && st.executeStep()) {
     InboxEntry e;
     e.inbox_seq = as_u64(st.getColumn(0));
     e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
@@ -343,6 +357,7 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
     e.server_ts_ms = as_u64(st.getColumn(7));
     e.content_hint = as_u32(st.getColumn(8));
     e.ciphertext = st.getColumn(9).getString();
+    bytes += e.ciphertext.size();
     out.push_back(std::move(e));
   }
   return out;

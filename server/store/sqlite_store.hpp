@@ -49,7 +49,7 @@ class SqliteStore final : public Store {
   void append_inbox(DevicePk device, InboxEntry& entry) override;
 
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
-                                     std::size_t limit) override;
+                                     std::size_t limit, std::size_t max_bytes) override;
   std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) override;
 
   std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) override;

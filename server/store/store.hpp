@@ -62,9 +62,10 @@ class Store {
   // Assigns the device's next inbox_seq to `entry` and stores it.
   virtual void append_inbox(DevicePk device, InboxEntry& entry) = 0;
 
-  // Delivery.
+  // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
+  // ciphertext reaches `max_bytes` (always at least one).
   virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
-                                             std::size_t limit) = 0;
+                                             std::size_t limit, std::size_t max_bytes) = 0;
   // Deletes every entry <= up_to and returns the MESSAGE entries deleted (without their
   // ciphertext), so the caller can write delivery receipts.
   virtual std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) = 0;

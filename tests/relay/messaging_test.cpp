@@ -1,6 +1,7 @@
 // Sending, delivery, acks, receipts, prekeys, typing and presence against a real relay.
 #include <QtTest>
 
+#include <deque>
 #include <map>
 #include <set>
 
@@ -32,7 +33,8 @@ bool relogin(RelayProcess& relay, TestClient& c, std::uint64_t last_acked = 0) {
 
 class MessagingTest : public QObject {
   Q_OBJECT
-  RelayProcess relay_;
+  // Bulk senders here: the per-connection rate limit has its own test.
+  RelayProcess relay_{{"--rate", "100000", "--rate-burst", "100000"}};
 
  private slots:
   void initTestCase() { QVERIFY(relay_.start()); }
@@ -75,6 +77,40 @@ class MessagingTest : public QObject {
     auto sync = bob->waitPush([](const auto& f) { return f.has_sync_complete(); });
     QVERIFY(sync);
     QCOMPARE(sync->sync_complete().inbox_seq(), 50u);
+  }
+
+  void liveMessagesDuringReplayKeepTheirOrder() {
+    auto alice = online(relay_, "l-alice");
+    auto bob = online(relay_, "l-bob");
+    bob->disconnect();
+    const int kQueued = 2000, kLive = 200;
+    std::deque<std::uint64_t> pending;
+    auto sendNumbered = [&](int i) {
+      wire::ClientFrame f;
+      auto* s = f.mutable_send();
+      s->set_client_msg_id(TestClient::randomId());
+      s->set_recipient("l-bob");
+      auto* m = s->add_messages();
+      m->set_device_id(1);
+      m->set_ciphertext(std::to_string(i));
+      pending.push_back(alice->post(f));
+    };
+    for (int i = 0; i < kQueued; ++i) sendNumbered(i);
+    while (!pending.empty()) {
+      QVERIFY(alice->waitResponse(pending.front()));
+      pending.pop_front();
+    }
+    // Bob starts draining a backlog larger than one window; Alice keeps sending meanwhile.
+    QVERIFY(bob->connect(relay_.url()));
+    QVERIFY(bob->login()->has_logged_in());
+    for (int i = kQueued; i < kQueued + kLive; ++i) sendNumbered(i);
+    for (int i = 0; i < kQueued + kLive; ++i) {
+      auto d = bob->waitDeliver();
+      QVERIFY2(d, qPrintable(QString("entry %1 missing").arg(i)));
+      QCOMPARE(d->ciphertext(), std::to_string(i));
+      if ((i + 1) % 100 == 0) bob->ack(d->inbox_seq());
+    }
+    QVERIFY(!bob->waitDeliver(200));
   }
 
   void conversationSequenceIsSharedByBothDirections() {
@@ -186,6 +222,8 @@ class MessagingTest : public QObject {
     QVERIFY(stored && stored->has_prekeys_stored());
     QCOMPARE(stored->prekeys_stored().one_time_prekeys_left(), 12u);
 
+    // Each fetch uses up one of the owner's keys, so fetching is rate-limited per connection
+    // (burst 30): 14 fetches fit.
     std::set<std::uint32_t> seen;
     wire::ClientFrame fetch;
     fetch.mutable_fetch_prekey_bundle()->set_username("k-owner");
@@ -219,17 +257,23 @@ class MessagingTest : public QObject {
     QCOMPARE(owner->request(up)->error().code(), wire::BAD_SIGNATURE);
   }
 
-  void typingReachesOnlyOnlineRecipient() {
+  void typingReachesOnlyOnlineContacts() {
     auto alice = online(relay_, "t-alice");
     auto bob = online(relay_, "t-bob");
+    auto stranger = online(relay_, "t-stranger");
+    wire::ClientFrame sub;
+    sub.mutable_subscribe_presence()->add_usernames("t-alice");
+    QVERIFY(bob->request(sub));  // Bob follows Alice: she is a contact
     wire::ClientFrame f;
     f.mutable_typing()->set_recipient("t-bob");
     f.mutable_typing()->set_active(true);
+    stranger->post(f);  // not followed by Bob: dropped
     alice->post(f);
     auto t = bob->waitPush([](const auto& x) { return x.has_typing_event(); });
     QVERIFY(t);
     QCOMPARE(t->typing_event().sender(), std::string("t-alice"));
     QVERIFY(t->typing_event().active());
+    QVERIFY(!bob->waitPush([](const auto& x) { return x.has_typing_event(); }, 300));
     // Offline: dropped, never stored.
     bob->disconnect();
     alice->post(f);
@@ -284,6 +328,7 @@ class MessagingTest : public QObject {
     QVERIFY(metrics.contains("parley_store_commit_seconds_bucket"));
     QVERIFY(metrics.contains("parley_frames_in_total"));
     QVERIFY(relay_.httpGet("/nope").contains("404"));
+    // (Non-loopback peers get 403 for /metrics; the tests only run on loopback.)
   }
 
   void wrongSubprotocolIsRefused() {

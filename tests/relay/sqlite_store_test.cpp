@@ -83,7 +83,7 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(e.inbox_seq, 1u);  // its own counter
     QCOMPARE(s_->inbox_depth(), 6u);
 
-    auto page = s_->read_inbox(b->pk, 1, 2);
+    auto page = s_->read_inbox(b->pk, 1, 2, 1 << 20);
     QCOMPARE(page.size(), std::size_t{2});
     QCOMPARE(page[0].inbox_seq, 2u);
     QCOMPARE(page[1].ciphertext, std::string("to bob 2"));
@@ -91,7 +91,7 @@ class SqliteStoreTest : public QObject {
     auto acked = s_->delete_acked(b->pk, 3);
     QCOMPARE(acked.size(), std::size_t{3});
     QVERIFY(acked[0].ciphertext.empty());  // receipts need no payload
-    QCOMPARE(s_->read_inbox(b->pk, 0, 100).size(), std::size_t{2});
+    QCOMPARE(s_->read_inbox(b->pk, 0, 100, 1 << 20).size(), std::size_t{2});
     QCOMPARE(s_->inbox_depth(), 3u);
     QCOMPARE(s_->inbox_tail(b->pk), 5u);  // the counter never goes back
   }
@@ -137,7 +137,7 @@ class SqliteStoreTest : public QObject {
     s_->append_inbox(b->pk, fresh);
     QCOMPARE(s_->purge(1000, 1000), 1u);
     QVERIFY(!s_->find_sent(1, std::string(16, 'x')));
-    auto left = s_->read_inbox(b->pk, 0, 10);
+    auto left = s_->read_inbox(b->pk, 0, 10, 1 << 20);
     QCOMPARE(left.size(), std::size_t{1});
     QCOMPARE(left[0].ciphertext, std::string("fresh"));
   }

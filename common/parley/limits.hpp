@@ -5,7 +5,9 @@
 
 namespace parley::limits {
 
-inline constexpr std::size_t kMaxFrameBytes = 256 * 1024;     // one WebSocket message
+// One WebSocket message: the relay's default and its smallest allowed --max-frame-bytes, so
+// a Send carrying a full-size ciphertext always fits.
+inline constexpr std::size_t kMaxFrameBytes = 256 * 1024;
 inline constexpr std::size_t kMaxCiphertextBytes = 200 * 1024; // one device's ciphertext
 inline constexpr std::size_t kMaxDevicesPerSend = 16;
 inline constexpr std::size_t kClientMsgIdBytes = 16;

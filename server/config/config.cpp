@@ -1,6 +1,9 @@
 #include "config/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+
+#include "parley/limits.hpp"
 
 namespace parley {
 
@@ -10,7 +13,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                "until each device acknowledges it."};
   app.set_config("--config", "", "Read options from a TOML/INI file (keys are the long flag names)");
   std::string listen = c.listen_host + ":" + std::to_string(c.listen_port);
-  app.add_option("--listen", listen, "HOST:PORT to serve (port 0 picks a free one)")
+  app.add_option("--listen", listen, "HOST:PORT to serve; HOST an IP address or localhost, PORT 0 picks a free one")
       ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "Directory for relay.db (created if missing)")
       ->capture_default_str();
@@ -42,7 +45,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->check(CLI::Range(1u, 600u))
       ->capture_default_str();
   app.add_option("--max-frame-bytes", c.max_frame_bytes, "Largest WebSocket message accepted")
-      ->check(CLI::Range(std::size_t{4096}, std::size_t{16} << 20))
+      ->check(CLI::Range(limits::kMaxFrameBytes, std::size_t{16} << 20))
       ->capture_default_str();
   app.add_option("--send-queue-bytes", c.limits.send_queue_bytes,
                  "Bytes queued to one slow reader before it is disconnected")
@@ -61,7 +64,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--rate-burst", c.limits.rate_burst, "Burst allowance for --rate")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1.0, 1e9))
       ->capture_default_str();
   app.add_flag("--public-metrics", c.public_metrics,
                "Serve /metrics to any peer (default: loopback peers only)");
@@ -77,18 +80,17 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     c.listen_host = listen.substr(0, colon);
     if (c.listen_host.size() > 2 && c.listen_host.front() == '[' && c.listen_host.back() == ']')
       c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
-    const auto port = std::stoul(listen.substr(colon + 1));
-    if (port > 65535) throw CLI::ValidationError("--listen", "port must be 0..65535");
+    const auto port_text = listen.substr(colon + 1);
+    unsigned port = 0;
+    const auto [end, err] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (err != std::errc{} || end != port_text.data() + port_text.size() || port > 65535)
+      throw CLI::ValidationError("--listen", "port must be a number 0..65535, e.g. 127.0.0.1:7700");
     c.listen_port = static_cast<std::uint16_t>(port);
     if (c.tls_cert.empty() != c.tls_key.empty())
       throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
   } catch (const CLI::ParseError& e) {
     // CLI11 prints help or the error; usage errors all exit 2, like other Unix tools.
     exit_code = app.exit(e) == 0 ? 0 : 2;
-    return std::nullopt;
-  } catch (const std::logic_error&) {  // stoul
-    std::fprintf(stderr, "--listen: port must be a number, e.g. 127.0.0.1:7700\n");
-    exit_code = 2;
     return std::nullopt;
   }
   c.durable_fsync = durability == "full";

@@ -84,7 +84,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       // Traffic figures are for the operator: loopback peers only unless --public-metrics.
       beast::error_code peer_ec;
       const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(peer_ec);
-      if (!ctx_.options.public_metrics && (peer_ec || !peer.address().is_loopback()))
+      auto address = peer.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+      if (!ctx_.options.public_metrics && (peer_ec || !address.is_loopback()))
         return respond(req, http::status::forbidden, "metrics are served to loopback only\n");
       return respond(req, http::status::ok, ctx_.relay.metrics.render(),
                      "text/plain; version=0.0.4");

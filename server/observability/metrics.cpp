@@ -28,7 +28,7 @@ std::string Metrics::render() const {
        entries_delivered);
   line("parley_errors_sent_total", "counter", "Error frames sent.", errors_sent);
   line("parley_slow_consumers_dropped_total", "counter",
-       "Connections closed because their send queue overflowed.", slow_consumers_dropped);
+       "Connections cut off because their send queue overflowed or stalled.", slow_consumers_dropped);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
        store_rejected);

@@ -94,16 +94,30 @@ PresenceRegistry::Subscribed LocalPresence::subscribe(const std::string& user,
   Subscribed result;
   std::lock_guard lock(mutex_);
   auto& mine = watching_[user];
+  Set before;
+  for (const auto& t : mine)
+    if (t != user && mutual(user, t)) before.insert(t);
   mine.clear();
   mine.insert(std::make_move_iterator(targets.begin()), std::make_move_iterator(targets.end()));
+  const bool online = online_.contains(user);
   for (const auto& target : mine) {
     if (target == user || !mutual(user, target)) continue;
     PresenceInfo info{target, online_.contains(target), 0};
     if (auto seen = last_seen_.find(target); seen != last_seen_.end())
       info.last_seen_ms = seen->second;
     result.visible.push_back(std::move(info));
+    // Newly mutual: the target starts seeing this user.
+    if (online && !before.contains(target)) {
+      for (auto& s : sessions_locked(target))
+        result.notices.push_back({std::move(s), PresenceInfo{user, true, 0}});
+    }
+  }
+  // No longer mutual: the target stops seeing this user ("offline", last-seen unknown) and
+  // hears nothing more from it.
+  for (const auto& target : before) {
+    if (mine.contains(target)) continue;
     for (auto& s : sessions_locked(target))
-      result.notices.push_back({std::move(s), PresenceInfo{user, true, 0}});
+      result.notices.push_back({std::move(s), PresenceInfo{user, false, 0}});
   }
   return result;
 }

@@ -38,7 +38,8 @@ class LocalPresence final : public PresenceRegistry {
 
   std::mutex mutex_;
   Map<std::vector<Device>> online_;                    // user -> its live devices
-  Map<std::unordered_set<std::string, StringHash, std::equal_to<>>> watching_;  // user -> targets
+  using Set = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+  Map<Set> watching_;  // user -> whom it subscribed to
   Map<std::uint64_t> last_seen_;
 };
 

@@ -99,7 +99,8 @@ int run_relay(const Config& cfg) {
 
   std::shared_ptr<Listener> listener;
   try {
-    const auto address = net::ip::make_address(cfg.listen_host);
+    const auto address = net::ip::make_address(cfg.listen_host == "localhost" ? "127.0.0.1"
+                                                                              : cfg.listen_host);
     listener = std::make_shared<Listener>(ioc, gateway, tcp::endpoint(address, cfg.listen_port));
   } catch (const std::exception& e) {
     spdlog::error("cannot listen on {}:{}: {}", cfg.listen_host, cfg.listen_port, e.what());

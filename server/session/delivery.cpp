@@ -79,7 +79,7 @@ void Session::pump() {
         if (status != store::JobStatus::Committed) {
           // Nothing was lost; the entries stay in the inbox. Let the client reconnect.
           spdlog::warn("event=replay_read_failed user={} device={}", username_, device_id_);
-          close(1011, "storage error during replay; reconnect");
+          close(1011, "relay busy or storage error during replay; reconnect");
           return;
         }
         std::size_t bytes = 0;

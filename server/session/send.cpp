@@ -163,7 +163,8 @@ void Session::on_subscribe_presence(std::uint64_t request_id, const wire::Subscr
   for (const auto& name : req.usernames()) {
     auto folded = fold_username(name);
     if (folded.empty())
-      return reply_error(request_id, wire::INVALID_USERNAME, "invalid username: " + name);
+      return reply_error(request_id, wire::INVALID_USERNAME,
+                         "invalid username: " + name.substr(0, 64));
     targets.push_back(std::move(folded));
   }
   auto result = ctx_.presence.subscribe(username_, std::move(targets));

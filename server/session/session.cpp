@@ -77,7 +77,7 @@ std::uint64_t peek_request_id(std::string_view bytes) {
 
 void Session::on_frame(std::string_view bytes) {
   ctx_.metrics.frames_in.fetch_add(1, std::memory_order_relaxed);
-  if (closed_) return;
+  if (closed_ || draining_) return;  // a read already in flight when shutdown began
   std::chrono::milliseconds retry{0};
   if (!limiter_.take(std::chrono::steady_clock::now(), &retry)) {
     ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);

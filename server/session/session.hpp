@@ -38,7 +38,6 @@ namespace parley {
 
 // WebSocket close codes the relay uses beyond RFC 6455's.
 inline constexpr std::uint16_t kCloseDisplaced = 4001;     // same device connected again
-inline constexpr std::uint16_t kCloseSlowConsumer = 4002;  // send queue overflowed
 inline constexpr std::uint16_t kCloseAuthTimeout = 4003;   // no login in time
 inline constexpr std::uint16_t kCloseRateAbuse = 4004;     // kept sending while rate-limited
 

@@ -360,6 +360,7 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
     bytes += e.ciphertext.size();
     out.push_back(std::move(e));
   }
+  st.reset();  // stopped early on the byte budget: do not hold the read open across COMMIT
   return out;
 }
 

@@ -146,7 +146,8 @@ class MessagingTest : public QObject {
     for (int i = 1; i <= 5; ++i) alice->send("a-bob", std::to_string(i));
     for (int i = 1; i <= 5; ++i) QVERIFY(bob->waitDeliver());
     bob->ack(3);
-    // The ack is processed before the relay answers the next request on this connection.
+    // The ping's answer shows the ack reached the relay; the store runs jobs in order, so
+    // its delete precedes the next login's replay.
     wire::ClientFrame ping;
     ping.mutable_ping();
     QVERIFY(bob->request(ping));
@@ -287,7 +288,8 @@ class MessagingTest : public QObject {
     auto eve = online(relay_, "v-eve");
     auto subscribe = [](TestClient& c, std::vector<std::string> names) {
       wire::ClientFrame f;
-      for (auto& n : names) f.mutable_subscribe_presence()->add_usernames(n);
+      auto* sub = f.mutable_subscribe_presence();  // an empty list is a valid request
+      for (auto& n : names) sub->add_usernames(n);
       return c.request(f);
     };
     // Eve watches Alice, but Alice does not watch Eve: Eve learns nothing.
@@ -310,6 +312,22 @@ class MessagingTest : public QObject {
     QVERIFY(!off->presence_update().online());
     QVERIFY(off->presence_update().last_seen_ms() > 0);
     QVERIFY(!eve->waitPush([](const auto& x) { return x.has_presence_update(); }, 200));
+
+    // Alice stops following Bob: Bob (back online) is told she is no longer visible, and
+    // her going offline later reaches him no more.
+    QVERIFY(relogin(relay_, *bob));
+    QVERIFY(subscribe(*bob, {"v-alice"})->presence_snapshot().users_size() == 1);
+    QVERIFY(alice->waitPush([](const auto& x) { return x.has_presence_update(); }));
+    auto none = subscribe(*alice, {});
+    QVERIFY(none && none->has_presence_snapshot());
+    QCOMPARE(none->presence_snapshot().users_size(), 0);
+    auto gone = bob->waitPush([](const auto& x) { return x.has_presence_update(); });
+    QVERIFY(gone);
+    QCOMPARE(gone->presence_update().username(), std::string("v-alice"));
+    QVERIFY(!gone->presence_update().online());
+    QCOMPARE(gone->presence_update().last_seen_ms(), 0u);
+    alice->disconnect();
+    QVERIFY(!bob->waitPush([](const auto& x) { return x.has_presence_update(); }, 300));
   }
 
   void newConnectionDisplacesOldOne() {

@@ -48,9 +48,7 @@ bool rawLogin(RawWsClient& raw, const TestClient& who) {
 }
 
 std::unique_ptr<TestClient> online(RelayProcess& relay, const std::string& name) {
-  auto c = std::make_unique<TestClient>(name);
-  if (!c->connect(relay.url()) || !c->registerAccount()->has_registered()) return nullptr;
-  return c;
+  return TestClient::registered(relay.url(), name);
 }
 
 bool stillServes(RelayProcess& relay) {

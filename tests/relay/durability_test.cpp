@@ -11,21 +11,6 @@
 using namespace parley;
 using namespace parley::test;
 
-namespace {
-
-wire::ClientFrame sendFrame(const std::string& to, const std::string& id, const std::string& body) {
-  wire::ClientFrame f;
-  auto* s = f.mutable_send();
-  s->set_client_msg_id(id);
-  s->set_recipient(to);
-  auto* m = s->add_messages();
-  m->set_device_id(1);
-  m->set_ciphertext(body);
-  return f;
-}
-
-}  // namespace
-
 class DurabilityTest : public QObject {
   Q_OBJECT
 
@@ -45,7 +30,7 @@ class DurabilityTest : public QObject {
     for (int i = 0; i < kCount; ++i) {
       ids.push_back(TestClient::randomId());
       bodies.push_back("payload-" + std::to_string(i));
-      requests.push_back(alice.post(sendFrame("k9-bob", ids[i], bodies[i])));
+      requests.push_back(alice.post(TestClient::sendFrame("k9-bob", bodies[i], ids[i])));
     }
     std::map<int, std::uint64_t> acked;  // index -> conv_seq
     for (int i = 0; i < kCount && acked.size() < 100; ++i) {
@@ -60,7 +45,7 @@ class DurabilityTest : public QObject {
     // The sender's outbox retries everything not known to be acked -- here, everything.
     QVERIFY(alice.connect(relay.url()) && alice.login()->has_logged_in());
     for (int i = 0; i < kCount; ++i) {
-      auto r = alice.request(sendFrame("k9-bob", ids[i], bodies[i]));
+      auto r = alice.request(TestClient::sendFrame("k9-bob", bodies[i], ids[i]));
       QVERIFY(r && r->has_send_ack());
       if (acked.count(i)) {
         QVERIFY(r->send_ack().duplicate());

@@ -14,11 +14,7 @@ using namespace parley::test;
 namespace {
 
 std::unique_ptr<TestClient> online(RelayProcess& relay, const std::string& name) {
-  auto c = std::make_unique<TestClient>(name);
-  if (!c->connect(relay.url())) return nullptr;
-  auto r = c->registerAccount();
-  if (!r || !r->has_registered()) return nullptr;
-  return c;
+  return TestClient::registered(relay.url(), name);
 }
 
 // Reconnects `c` and logs in, answering the relay's ack window as a real client would.
@@ -86,14 +82,7 @@ class MessagingTest : public QObject {
     const int kQueued = 2000, kLive = 200;
     std::deque<std::uint64_t> pending;
     auto sendNumbered = [&](int i) {
-      wire::ClientFrame f;
-      auto* s = f.mutable_send();
-      s->set_client_msg_id(TestClient::randomId());
-      s->set_recipient("l-bob");
-      auto* m = s->add_messages();
-      m->set_device_id(1);
-      m->set_ciphertext(std::to_string(i));
-      pending.push_back(alice->post(f));
+      pending.push_back(alice->post(TestClient::sendFrame("l-bob", std::to_string(i))));
     };
     for (int i = 0; i < kQueued; ++i) sendNumbered(i);
     while (!pending.empty()) {

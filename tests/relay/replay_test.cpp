@@ -24,14 +24,7 @@ class ReplayTest : public QObject {
     const std::string filler(200, 'c');  // a typical small ciphertext
     std::deque<std::uint64_t> outstanding;
     for (int i = 0; i < kCount; ++i) {
-      wire::ClientFrame f;
-      auto* s = f.mutable_send();
-      s->set_client_msg_id(TestClient::randomId());
-      s->set_recipient("q-bob");
-      auto* m = s->add_messages();
-      m->set_device_id(1);
-      m->set_ciphertext(std::to_string(i) + ":" + filler);
-      outstanding.push_back(alice.post(f));
+      outstanding.push_back(alice.post(TestClient::sendFrame("q-bob", std::to_string(i) + ":" + filler)));
       if (outstanding.size() >= 200) {
         auto r = alice.waitResponse(outstanding.front(), 20000);
         QVERIFY(r && r->has_send_ack());

@@ -211,10 +211,9 @@ std::optional<wire::ServerFrame> TestClient::login(std::uint64_t last_acked) {
   return request(f);
 }
 
-std::optional<wire::ServerFrame> TestClient::send(const std::string& to,
-                                                  const std::string& ciphertext,
-                                                  const std::string& client_msg_id,
-                                                  std::uint32_t to_device) {
+wire::ClientFrame TestClient::sendFrame(const std::string& to, const std::string& ciphertext,
+                                        const std::string& client_msg_id,
+                                        std::uint32_t to_device) {
   wire::ClientFrame f;
   auto* s = f.mutable_send();
   s->set_client_msg_id(client_msg_id.empty() ? randomId() : client_msg_id);
@@ -222,7 +221,22 @@ std::optional<wire::ServerFrame> TestClient::send(const std::string& to,
   auto* m = s->add_messages();
   m->set_device_id(to_device);
   m->set_ciphertext(ciphertext);
-  return request(f);
+  return f;
+}
+
+std::unique_ptr<TestClient> TestClient::registered(const QUrl& url, const std::string& name) {
+  auto c = std::make_unique<TestClient>(name);
+  if (!c->connect(url)) return nullptr;
+  auto r = c->registerAccount();
+  if (!r || !r->has_registered()) return nullptr;
+  return c;
+}
+
+std::optional<wire::ServerFrame> TestClient::send(const std::string& to,
+                                                  const std::string& ciphertext,
+                                                  const std::string& client_msg_id,
+                                                  std::uint32_t to_device) {
+  return request(sendFrame(to, ciphertext, client_msg_id, to_device));
 }
 
 void TestClient::ack(std::uint64_t up_to) {

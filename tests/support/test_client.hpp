@@ -63,6 +63,12 @@ class TestClient {
   void ack(std::uint64_t up_to);
 
   static std::string randomId();  // 16 random bytes
+  // A Send of one ciphertext to one device, with a fresh client_msg_id unless given.
+  static wire::ClientFrame sendFrame(const std::string& to, const std::string& ciphertext,
+                                     const std::string& client_msg_id = {},
+                                     std::uint32_t to_device = 1);
+  // Connects to `url` and registers `name`; null on any failure.
+  static std::unique_ptr<TestClient> registered(const QUrl& url, const std::string& name);
 
   const std::string& username() const { return username_; }
   std::uint32_t device() const { return device_; }

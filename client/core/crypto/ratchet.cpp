@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -178,26 +179,37 @@ std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m) {
 // [dhr(32)] [cks(32)] [ckr(32)] | ns nr pn (BE32) | ad_len (BE32) ad | count (BE32) |
 // count * (dh(32) n(BE32) mk(32)).
 Bytes RatchetSession::serialize() const {
-  Bytes out(kMagic.begin(), kMagic.end());
-  out.push_back(kFormatVersion);
-  auto put = [&out](ByteView b) { out.insert(out.end(), b.begin(), b.end()); };
+  // Allocated once at its exact size: growing it would leave unwiped copies of secrets behind.
+  const std::size_t size = kMagic.size() + 1 + 32 + 1 + 32 +
+                           32 * (std::size_t{st_.dhr.has_value()} + st_.cks.has_value() + st_.ckr.has_value()) +
+                           3 * 4 + 4 + ad_.size() + 4 + skipped_.size() * (32 + 4 + 32);
+  Bytes out(size);
+  std::uint8_t* w = out.data();
+  auto put = [&w](ByteView b) { w = std::copy(b.begin(), b.end(), w); };
+  auto put_byte = [&w](std::uint8_t b) { *w++ = b; };
+  auto put_be32 = [&w](std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) *w++ = static_cast<std::uint8_t>(v >> shift);
+  };
+  put(kMagic);
+  put_byte(kFormatVersion);
   put(st_.dhs.secret_bytes());
-  out.push_back(static_cast<std::uint8_t>((st_.dhr ? 1 : 0) | (st_.cks ? 2 : 0) | (st_.ckr ? 4 : 0)));
+  put_byte(static_cast<std::uint8_t>((st_.dhr ? 1 : 0) | (st_.cks ? 2 : 0) | (st_.ckr ? 4 : 0)));
   put(st_.rk.view());
   if (st_.dhr) put(st_.dhr->view());
   if (st_.cks) put(st_.cks->view());
   if (st_.ckr) put(st_.ckr->view());
-  put_u32(out, st_.ns);
-  put_u32(out, st_.nr);
-  put_u32(out, st_.pn);
-  put_u32(out, static_cast<std::uint32_t>(ad_.size()));
+  put_be32(st_.ns);
+  put_be32(st_.nr);
+  put_be32(st_.pn);
+  put_be32(static_cast<std::uint32_t>(ad_.size()));
   put(ad_);
-  put_u32(out, static_cast<std::uint32_t>(skipped_.size()));
+  put_be32(static_cast<std::uint32_t>(skipped_.size()));
   for (const auto& k : skipped_) {
     put(k.dh.view());
-    put_u32(out, k.n);
+    put_be32(k.n);
     put(k.mk.view());
   }
+  assert(w == out.data() + out.size());
   return out;
 }
 

@@ -1,0 +1,245 @@
+#include "commands.hpp"
+
+#include <QCoreApplication>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTimer>
+#include <cstdio>
+
+#include "messenger.hpp"
+
+namespace parley::cli {
+namespace {
+
+using client::Messenger;
+using client::MessageStatus;
+using client::RelayClient;
+
+void emit_json(const QJsonObject& o) {
+  std::fputs(QJsonDocument(o).toJson(QJsonDocument::Compact).constData(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+int fail(const QString& message, int code) {
+  std::fprintf(stderr, "parley-cli: %s\n", message.toUtf8().constData());
+  return code;
+}
+
+QString status_name(int s) {
+  switch (static_cast<MessageStatus>(s)) {
+    case MessageStatus::Failed: return "failed";
+    case MessageStatus::Queued: return "queued";
+    case MessageStatus::Sent: return "sent";
+    case MessageStatus::Delivered: return "delivered";
+    case MessageStatus::Read: return "read";
+    case MessageStatus::Received: return "received";
+    case MessageStatus::Seen: return "seen";
+  }
+  return "unknown";
+}
+
+QString state_name(RelayClient::State s) {
+  switch (s) {
+    case RelayClient::State::Offline: return "offline";
+    case RelayClient::State::Connecting: return "connecting";
+    case RelayClient::State::Syncing: return "syncing";
+    case RelayClient::State::Online: return "online";
+  }
+  return "unknown";
+}
+
+QJsonObject message_json(const client::StoredMessage& m) {
+  return {{"type", "message"},
+          {"peer", m.peer},
+          {"from", m.sender},
+          {"id", QString::fromLatin1(m.clientMsgId.toHex())},
+          {"conv_seq", m.convSeq},
+          {"text", m.body},
+          {"status", status_name(static_cast<int>(m.status))},
+          {"client_ts_ms", m.clientTsMs},
+          {"server_ts_ms", m.serverTsMs},
+          {"chain_ok", m.chainOk}};
+}
+
+// The messenger of a running command; lives until the process exits.
+Messenger* open_or_fail(const Options& o, int* code) {
+  QString error;
+  auto m = Messenger::open(QString::fromStdString(o.profile), &error);
+  if (!m) {
+    *code = fail(error, kExitError);
+    return nullptr;
+  }
+  auto* raw = m.release();
+  raw->setParent(QCoreApplication::instance());
+  QObject::connect(raw, &Messenger::problem, [](const QString& p) { fail(p, 0); });
+  return raw;
+}
+
+void exit_after(int seconds, int code) {
+  if (seconds > 0) QTimer::singleShot(seconds * 1000, [code] { QCoreApplication::exit(code); });
+}
+
+int do_register(const Options& o) {
+  Messenger::registerProfile(
+      QString::fromStdString(o.profile), QUrl(QString::fromStdString(o.server)),
+      QString::fromStdString(o.name), [](std::unique_ptr<Messenger> m, QString error, int code) {
+        if (!m) {
+          const int exit = code == wire::USERNAME_TAKEN      ? kExitNameTaken
+                           : code == wire::INVALID_USERNAME  ? kExitUsage
+                           : code == wire::UNAVAILABLE       ? kExitUnreachable
+                                                             : kExitError;
+          QCoreApplication::exit(fail(error, exit));
+          return;
+        }
+        emit_json({{"type", "registered"}, {"username", m->username()}});
+        m->stop();
+        QCoreApplication::exit(kExitOk);
+      });
+  return kKeepRunning;
+}
+
+int do_send(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  QString error;
+  const auto id = m->sendText(QString::fromStdString(o.name), QString::fromStdString(o.text), &error);
+  if (!id) return fail(error, kExitUsage);
+  QObject::connect(m, &Messenger::messageStatusChanged,
+                   [id = *id](const QString& peer, const QByteArray& which, int status) {
+                     if (which != id) return;
+                     if (status == static_cast<int>(MessageStatus::Failed))
+                       QCoreApplication::exit(fail("no such user: " + peer, kExitUnknownContact));
+                     if (status >= static_cast<int>(MessageStatus::Sent)) {
+                       emit_json({{"type", "sent"}, {"peer", peer},
+                                  {"id", QString::fromLatin1(which.toHex())}});
+                       QCoreApplication::exit(kExitOk);
+                     }
+                   });
+  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
+    QCoreApplication::exit(fail(peer + "'s identity key changed: compare safety numbers, then "
+                                       "run `verify " + peer + " --accept`", kExitIdentityChanged));
+  });
+  m->start();
+  exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
+  return kKeepRunning;
+}
+
+int do_listen(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  auto received = std::make_shared<int>(0);
+  QObject::connect(m, &Messenger::messageReceived,
+                   [m, o, received](const QString& peer, const QByteArray& id) {
+                     for (const auto& msg : m->history(peer))
+                       if (msg.clientMsgId == id && msg.sender == peer) emit_json(message_json(msg));
+                     if (o.mark_read) m->markRead(peer);
+                     if (o.count > 0 && ++*received >= o.count) {
+                       // Let the read receipt and the ack go out first.
+                       QTimer::singleShot(o.mark_read ? 1500 : 300, [] { QCoreApplication::exit(0); });
+                     }
+                   });
+  QObject::connect(m, &Messenger::messageStatusChanged,
+                   [](const QString& peer, const QByteArray& id, int status) {
+                     emit_json({{"type", "receipt"}, {"peer", peer},
+                                {"id", QString::fromLatin1(id.toHex())},
+                                {"status", status_name(status)}});
+                   });
+  QObject::connect(m, &Messenger::presenceChanged, [](const QString& peer, bool online, qint64 seen) {
+    emit_json({{"type", "presence"}, {"peer", peer}, {"online", online}, {"last_seen_ms", seen}});
+  });
+  QObject::connect(m, &Messenger::typingChanged, [](const QString& peer, bool active) {
+    emit_json({{"type", "typing"}, {"peer", peer}, {"active", active}});
+  });
+  QObject::connect(m, &Messenger::stateChanged, [m, o](RelayClient::State s) {
+    emit_json({{"type", "state"}, {"state", state_name(s)}});
+    if (s == RelayClient::State::Syncing && !o.subscribe.empty()) {
+      QStringList peers;
+      for (const auto& p : o.subscribe) peers << QString::fromStdString(p);
+      m->subscribePresence(peers);
+    }
+  });
+  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
+    emit_json({{"type", "identity_changed"}, {"peer", peer}});
+  });
+  QObject::connect(m, &Messenger::chainBroken, [](const QString& peer, const QByteArray& id) {
+    emit_json({{"type", "chain_broken"}, {"peer", peer}, {"id", QString::fromLatin1(id.toHex())}});
+  });
+  m->start();
+  exit_after(o.timeout_s, kExitOk);
+  return kKeepRunning;
+}
+
+int do_history(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto peer = QString::fromStdString(o.name).toLower();
+  if (!m->contacts().contains(peer) && m->history(peer).isEmpty())
+    return fail("no conversation with " + peer, kExitUnknownContact);
+  for (const auto& msg : m->history(peer)) emit_json(message_json(msg));
+  for (auto gap : m->gaps(peer)) emit_json({{"type", "gap"}, {"peer", peer}, {"conv_seq", gap}});
+  return kExitOk;
+}
+
+int do_contacts(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  for (const auto& c : m->contacts())
+    emit_json({{"type", "contact"}, {"username", c}, {"identity_changed", m->identityKeyChanged(c)}});
+  return kExitOk;
+}
+
+int do_verify(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto peer = QString::fromStdString(o.name).toLower();
+  QString error;
+  const auto number = m->safetyNumber(peer, &error);
+  if (number.isEmpty()) return fail(error, kExitUnknownContact);
+  if (o.accept) m->acceptIdentityKey(peer);
+  emit_json({{"type", "safety_number"}, {"peer", peer}, {"safety_number", number},
+             {"identity_changed", m->identityKeyChanged(peer)}});
+  return kExitOk;
+}
+
+int do_status(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  auto report = [m](const QString& state) {
+    emit_json({{"type", "status"}, {"username", m->username()}, {"state", state},
+               {"outbox", m->outboxSize()}});
+  };
+  QObject::connect(m, &Messenger::stateChanged, [report](RelayClient::State s) {
+    if (s == RelayClient::State::Online) {
+      report("online");
+      QCoreApplication::exit(kExitOk);
+    }
+  });
+  QTimer::singleShot(5000, [report] {
+    report("offline");
+    QCoreApplication::exit(kExitUnreachable);
+  });
+  m->start();
+  return kKeepRunning;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  if (o.command == "register") return do_register(o);
+  if (o.command == "send") return do_send(o);
+  if (o.command == "listen") return do_listen(o);
+  if (o.command == "history") return do_history(o);
+  if (o.command == "contacts") return do_contacts(o);
+  if (o.command == "verify") return do_verify(o);
+  if (o.command == "status") return do_status(o);
+  return fail("unknown command", kExitUsage);
+}
+
+}  // namespace parley::cli

@@ -1,0 +1,35 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace parley::cli {
+
+// Exit codes, for scripts.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNameTaken = 3;
+inline constexpr int kExitUnreachable = 4;
+inline constexpr int kExitUnknownContact = 5;
+inline constexpr int kExitIdentityChanged = 6;
+inline constexpr int kExitQueued = 7;  // not acknowledged in time; stays in the outbox
+inline constexpr int kKeepRunning = -1;
+
+struct Options {
+  std::string command;
+  std::string profile;
+  std::string server;
+  std::string name;
+  std::string text;
+  std::vector<std::string> subscribe;
+  int timeout_s = 0;
+  int count = 0;
+  bool mark_read = false;
+  bool accept = false;
+};
+
+// Starts the command; returns an exit code, or kKeepRunning when it finishes later by
+// calling QCoreApplication::exit(code).
+int run(const Options& o);
+
+}  // namespace parley::cli

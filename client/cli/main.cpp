@@ -1,0 +1,59 @@
+// parley-cli: the messenger for scripts, bots and end-to-end tests. One JSON object per
+// line on stdout for everything it reports; human-readable errors on stderr.
+#include <CLI/CLI.hpp>
+#include <QCoreApplication>
+#include <QTimer>
+#include <atomic>
+#include <csignal>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  QCoreApplication app(argc, argv);
+  parley::cli::Options o;
+  CLI::App cli{"parley-cli: end-to-end-encrypted Parley messaging from the command line"};
+  cli.require_subcommand(1);
+  cli.add_option("--profile", o.profile, "Profile directory (created by `register`)")->required();
+  auto* reg = cli.add_subcommand("register", "Create a profile and register NAME on the relay");
+  reg->add_option("--server", o.server, "Relay URL, e.g. ws://127.0.0.1:7700")->required();
+  reg->add_option("name", o.name, "Username")->required();
+  auto* send = cli.add_subcommand("send", "Send TEXT to NAME and wait until the relay has it");
+  send->add_option("name", o.name)->required();
+  send->add_option("text", o.text)->required();
+  send->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
+  auto* listen = cli.add_subcommand("listen", "Stay online and print every event as JSON");
+  listen->add_flag("--mark-read", o.mark_read, "Send read receipts for messages as they arrive");
+  listen->add_option("--count", o.count, "Exit after this many messages");
+  listen->add_option("--timeout", o.timeout_s, "Exit after this many seconds");
+  listen->add_option("--subscribe", o.subscribe, "Follow these users' presence");
+  auto* history = cli.add_subcommand("history", "Print the conversation with NAME");
+  history->add_option("name", o.name)->required();
+  cli.add_subcommand("contacts", "List contacts");
+  auto* verify = cli.add_subcommand("verify", "Print the safety number shared with NAME");
+  verify->add_option("name", o.name)->required();
+  verify->add_flag("--accept", o.accept, "Accept NAME's new identity key after comparing");
+  cli.add_subcommand("status", "Connect and report the profile and connection state");
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e) == 0 ? 0 : parley::cli::kExitUsage;
+  }
+  o.command = cli.get_subcommands().front()->get_name();
+
+  // Only an atomic store in the handler; the event loop notices it.
+  static std::atomic<bool> stop_requested{false};
+  std::signal(SIGINT, [](int) { stop_requested = true; });
+  std::signal(SIGTERM, [](int) { stop_requested = true; });
+  QTimer stop_poll;
+  QObject::connect(&stop_poll, &QTimer::timeout, [] {
+    if (stop_requested) QCoreApplication::exit(0);
+  });
+  stop_poll.start(100);
+  int code = 0;
+  QTimer::singleShot(0, [&] {
+    code = parley::cli::run(o);
+    if (code != parley::cli::kKeepRunning) QCoreApplication::exit(code);
+  });
+  const int loop_code = app.exec();
+  return code == parley::cli::kKeepRunning ? loop_code : code;
+}

@@ -1,0 +1,270 @@
+#include "messenger.hpp"
+
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include "crypto/safety_number.hpp"
+#include "e2e.pb.h"
+#include "parley/username.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+
+namespace {
+constexpr int kInitialOneTimePrekeys = 100;
+}
+
+Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
+    : profile_(std::move(profile)), db_(std::move(db)),
+      relay_(std::make_unique<RelayClient>(profile_.server)) {
+  wireRelay();
+}
+
+Messenger::~Messenger() = default;
+
+void Messenger::wireRelay() {
+  connect(relay_.get(), &RelayClient::stateChanged, this, [this](RelayClient::State s) {
+    emit stateChanged(s);
+    if (s == RelayClient::State::Syncing || s == RelayClient::State::Online) flushOutbox();
+  });
+  relay_->onPush = [this](const wire::ServerFrame& f) { onPush(f); };
+  relay_->onLoggedIn = [this](const wire::ServerFrame& f) { onLoggedIn(f); };
+  relay_->onAuthFailed = [this](const wire::Error& e) {
+    emit problem(QStringLiteral("the relay refused this profile's login: %1")
+                     .arg(QString::fromStdString(e.reason())));
+  };
+}
+
+void Messenger::registerProfile(const QString& dir, const QUrl& server, const QString& name,
+                                Registered done) {
+  std::string why;
+  const auto folded = fold_username(name.toStdString(), &why);
+  if (folded.empty()) return done(nullptr, QString::fromStdString(why), wire::INVALID_USERNAME);
+  if (Profile::exists(dir))
+    return done(nullptr, QStringLiteral("%1 already holds a profile").arg(dir), 0);
+  crypto::init();
+  auto profile = std::make_shared<Profile>(
+      Profile{dir, QString::fromStdString(folded), server, 1, crypto::IdentityKeyPair::generate()});
+  auto relay = std::make_shared<std::unique_ptr<RelayClient>>(std::make_unique<RelayClient>(server));
+  RelayClient::Account account{profile->username, profile->device, &profile->identity};
+  (*relay)->registerAccount(account, [profile, relay, done](const wire::ServerFrame& r) mutable {
+    if (!r.has_registered()) {
+      const auto code = r.has_error() ? static_cast<int>(r.error().code()) : 0;
+      const auto reason = r.has_error() ? QString::fromStdString(r.error().reason())
+                                        : QStringLiteral("unexpected answer from the relay");
+      // Let the socket finish closing outside its own signal handler.
+      QMetaObject::invokeMethod(
+          qApp, [relay, done, reason, code] { done(nullptr, reason, code); }, Qt::QueuedConnection);
+      return;
+    }
+    QString error;
+    std::unique_ptr<Database> db;
+    if (!profile->save(&error) || !(db = Database::open(profile->databasePath(), &error))) {
+      done(nullptr, error, 0);
+      return;
+    }
+    std::unique_ptr<Messenger> m(new Messenger(std::move(*profile), std::move(db)));
+    // The registered connection becomes the messenger's: it is already logged in.
+    m->relay_ = std::move(*relay);
+    m->relay_->setParent(nullptr);
+    m->wireRelay();
+    if (!m->createPrekeys(kInitialOneTimePrekeys)) {
+      done(nullptr, QStringLiteral("cannot store prekeys"), 0);
+      return;
+    }
+    auto* raw = m.get();
+    auto shared_done = std::make_shared<Registered>(std::move(done));
+    auto holder = std::make_shared<std::unique_ptr<Messenger>>(std::move(m));
+    raw->uploadPrekeys(true, [holder, shared_done](bool ok) {
+      if (!ok) return (*shared_done)(nullptr, QStringLiteral("cannot upload prekeys"), 0);
+      (*shared_done)(std::move(*holder), {}, 0);
+    });
+  });
+}
+
+std::unique_ptr<Messenger> Messenger::open(const QString& dir, QString* error) {
+  crypto::init();
+  auto profile = Profile::load(dir, error);
+  if (!profile) return nullptr;
+  auto db = Database::open(profile->databasePath(), error);
+  if (!db) return nullptr;
+  return std::unique_ptr<Messenger>(new Messenger(std::move(*profile), std::move(db)));
+}
+
+void Messenger::start() {
+  RelayClient::Account account{profile_.username, profile_.device, &profile_.identity};
+  relay_->start(account, [this] { return lastAcked(); });
+}
+
+void Messenger::stop() { relay_->stop(); }
+
+void Messenger::onLoggedIn(const wire::ServerFrame& f) {
+  if (f.has_logged_in()) {
+    topUpPrekeys(f.logged_in().one_time_prekeys_left());
+    if (!f.logged_in().has_signed_prekey()) uploadPrekeys(true);
+  }
+  flushOutbox();
+}
+
+void Messenger::onPush(const wire::ServerFrame& f) {
+  if (f.has_deliver()) return onDeliver(f.deliver());
+  if (f.has_prekeys_low()) return topUpPrekeys(f.prekeys_low().one_time_prekeys_left());
+  if (f.has_typing_event())
+    return emit typingChanged(QString::fromStdString(f.typing_event().sender()),
+                              f.typing_event().active());
+  if (f.has_presence_update()) {
+    const auto& p = f.presence_update();
+    emit presenceChanged(QString::fromStdString(p.username()), p.online(),
+                         static_cast<qint64>(p.last_seen_ms()));
+  }
+}
+
+std::uint64_t Messenger::lastAcked() {
+  QSqlQuery q(db_->db());
+  q.exec("SELECT value FROM settings WHERE key = 'last_acked'");
+  return q.next() ? q.value(0).toULongLong() : 0;
+}
+
+void Messenger::setTyping(const QString& peer, bool active) { relay_->typing(peer, active); }
+
+void Messenger::subscribePresence(const QStringList& peers) {
+  wire::ClientFrame f;
+  auto* sub = f.mutable_subscribe_presence();
+  for (const auto& p : peers) sub->add_usernames(p.toStdString());
+  relay_->request(f, [this](const wire::ServerFrame& r) {
+    if (!r.has_presence_snapshot()) return;
+    for (const auto& p : r.presence_snapshot().users())
+      emit presenceChanged(QString::fromStdString(p.username()), p.online(),
+                           static_cast<qint64>(p.last_seen_ms()));
+  });
+}
+
+QList<StoredMessage> Messenger::history(const QString& peer) {
+  QList<StoredMessage> out;
+  QSqlQuery q(db_->db());
+  // Numbered messages in relay order; our unacknowledged sends after them, oldest first.
+  q.prepare("SELECT id, peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms,"
+            " server_ts_ms, chain_ok FROM messages WHERE peer = ?"
+            " ORDER BY conv_seq IS NULL, conv_seq, id");
+  q.addBindValue(peer);
+  q.exec();
+  while (q.next()) {
+    StoredMessage m;
+    m.id = q.value(0).toLongLong();
+    m.peer = q.value(1).toString();
+    m.sender = q.value(2).toString();
+    m.clientMsgId = q.value(3).toByteArray();
+    m.convSeq = q.value(4).isNull() ? -1 : q.value(4).toLongLong();
+    m.body = q.value(5).toString();
+    m.status = static_cast<MessageStatus>(q.value(6).toInt());
+    m.clientTsMs = q.value(7).toLongLong();
+    m.serverTsMs = q.value(8).toLongLong();
+    m.chainOk = q.value(9).toBool();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+QStringList Messenger::contacts() {
+  QStringList out;
+  QSqlQuery q(db_->db());
+  q.exec("SELECT username FROM contacts ORDER BY username");
+  while (q.next()) out << q.value(0).toString();
+  return out;
+}
+
+QList<qint64> Messenger::gaps(const QString& peer) {
+  QList<qint64> out;
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT conv_seq FROM messages WHERE peer = ? AND conv_seq IS NOT NULL ORDER BY conv_seq");
+  q.addBindValue(peer);
+  q.exec();
+  qint64 expected = 1;
+  while (q.next()) {
+    const auto seq = q.value(0).toLongLong();
+    for (; expected < seq; ++expected) out << expected;
+    expected = seq + 1;
+  }
+  // Our own sends are numbered only when their SendAck arrives; if one was stored but its
+  // ack was lost, it holds a number we have not seen. While we have at least as many
+  // unnumbered sends as holes, the holes may be ours and are not reported.
+  QSqlQuery pending(db_->db());
+  pending.prepare("SELECT COUNT(*) FROM messages WHERE peer = ? AND sender = ? AND conv_seq IS NULL");
+  pending.addBindValue(peer);
+  pending.addBindValue(profile_.username);
+  pending.exec();
+  const auto own_pending = pending.next() ? pending.value(0).toInt() : 0;
+  if (own_pending >= out.size()) out.clear();
+  return out;
+}
+
+int Messenger::outboxSize() {
+  QSqlQuery q(db_->db());
+  q.exec("SELECT COUNT(*) FROM outbox");
+  return q.next() ? q.value(0).toInt() : 0;
+}
+
+QString Messenger::safetyNumber(const QString& peer, QString* error) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT identity_key FROM contacts WHERE username = ?");
+  q.addBindValue(peer);
+  if (!q.exec() || !q.next() || q.value(0).isNull()) {
+    *error = QStringLiteral("no identity key for %1 yet: exchange a message first").arg(peer);
+    return {};
+  }
+  auto theirs = public_key(sbytes(q.value(0).toByteArray()));
+  if (!theirs) {
+    *error = QStringLiteral("stored identity key for %1 is damaged").arg(peer);
+    return {};
+  }
+  return QString::fromStdString(crypto::safety_number(profile_.identity.public_key(),
+                                                      profile_.username.toStdString(), *theirs,
+                                                      peer.toStdString()));
+}
+
+bool Messenger::identityKeyChanged(const QString& peer) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT pending_identity_key IS NOT NULL FROM contacts WHERE username = ?");
+  q.addBindValue(peer);
+  return q.exec() && q.next() && q.value(0).toBool();
+}
+
+void Messenger::acceptIdentityKey(const QString& peer) {
+  db_->transaction([&] {
+    QSqlQuery q(db_->db());
+    q.prepare("UPDATE contacts SET identity_key = pending_identity_key,"
+              " pending_identity_key = NULL, verified = 0"
+              " WHERE username = ? AND pending_identity_key IS NOT NULL");
+    q.addBindValue(peer);
+    QSqlQuery drop(db_->db());
+    drop.prepare("DELETE FROM sessions WHERE peer = ?");
+    drop.addBindValue(peer);
+    QSqlQuery reencrypt(db_->db());
+    reencrypt.prepare("UPDATE outbox SET envelope = NULL WHERE peer = ?");
+    reencrypt.addBindValue(peer);
+    return q.exec() && drop.exec() && reencrypt.exec();
+  });
+  blocked_peers_.erase(peer);
+  flushOutbox();
+}
+
+void Messenger::setStatus(const QString& peer, const QByteArray& id, MessageStatus s,
+                          qint64 conv_seq, qint64 server_ts) {
+  QSqlQuery q(db_->db());
+  // Statuses only move forward (a late "sent" never overwrites "read").
+  q.prepare("UPDATE messages SET status = MAX(status, ?), conv_seq = COALESCE(?, conv_seq),"
+            " server_ts_ms = COALESCE(?, server_ts_ms)"
+            " WHERE sender = ? AND client_msg_id = ? AND status < ?");
+  q.addBindValue(static_cast<int>(s));
+  q.addBindValue(conv_seq >= 0 ? QVariant(conv_seq) : QVariant());
+  q.addBindValue(server_ts > 0 ? QVariant(server_ts) : QVariant());
+  q.addBindValue(profile_.username);
+  q.addBindValue(id);
+  q.addBindValue(static_cast<int>(s));
+  if (q.exec() && q.numRowsAffected() > 0) emit messageStatusChanged(peer, id, static_cast<int>(s));
+}
+
+}  // namespace parley::client

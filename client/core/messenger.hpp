@@ -1,0 +1,131 @@
+#pragma once
+// The client's API: everything the GUI and the CLI need, with no protocol or crypto in
+// them. Owns the profile, the local store and the relay connection.
+//
+// Thread: one thread (the one that created it); results arrive as signals on it.
+#include <QByteArray>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "net/relay_client.hpp"
+#include "profile/profile.hpp"
+#include "store/database.hpp"
+
+namespace parley::e2e {
+class Content;
+}
+
+namespace parley::client {
+
+enum class MessageStatus : int {
+  Failed = -1,    // the relay refused it for good (e.g. unknown recipient)
+  Queued = 0,     // in the outbox
+  Sent = 1,       // the relay stored it (SendAck)
+  Delivered = 2,  // the recipient's device has it (relay receipt)
+  Read = 3,       // the recipient has seen it (end-to-end read receipt)
+  Received = 10,  // someone else's message, not yet seen here
+  Seen = 11,      // someone else's message, read receipt sent
+};
+
+struct StoredMessage {
+  qint64 id = 0;
+  QString peer;
+  QString sender;
+  QByteArray clientMsgId;
+  qint64 convSeq = -1;  // -1 until the relay has numbered it
+  QString body;
+  MessageStatus status = MessageStatus::Queued;
+  qint64 clientTsMs = 0;
+  qint64 serverTsMs = 0;
+  bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
+};
+
+class Messenger : public QObject {
+  Q_OBJECT
+ public:
+  using Registered = std::function<void(std::unique_ptr<Messenger>, QString error, int code)>;
+
+  // Creates a profile in `dir` and registers `name` on `server`. Nothing is written to disk
+  // unless the relay accepts the name. `code` is the wire ErrorCode on failure.
+  static void registerProfile(const QString& dir, const QUrl& server, const QString& name,
+                              Registered done);
+  // Opens an existing profile (does not connect yet).
+  static std::unique_ptr<Messenger> open(const QString& dir, QString* error);
+  ~Messenger() override;
+
+  void start();  // connect, log in, stay connected
+  void stop();
+  RelayClient::State state() const { return relay_->state(); }
+  const QString& username() const { return profile_.username; }
+
+  // Writes the message to the outbox and returns its client_msg_id; sending follows.
+  std::optional<QByteArray> sendText(const QString& peer, const QString& text, QString* error);
+  // The user has seen `peer`'s messages: sends one read receipt for all of them.
+  void markRead(const QString& peer);
+  void setTyping(const QString& peer, bool active);
+  void subscribePresence(const QStringList& peers);
+
+  QList<StoredMessage> history(const QString& peer);
+  QStringList contacts();
+  // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
+  QList<qint64> gaps(const QString& peer);
+  int outboxSize();
+  // 60 digits, or empty with `error` when the peer's identity key is not known yet.
+  QString safetyNumber(const QString& peer, QString* error);
+  bool identityKeyChanged(const QString& peer);
+  void acceptIdentityKey(const QString& peer);
+
+ signals:
+  void stateChanged(parley::client::RelayClient::State state);
+  void messageReceived(const QString& peer, const QByteArray& clientMsgId);
+  void messageStatusChanged(const QString& peer, const QByteArray& clientMsgId, int status);
+  void typingChanged(const QString& peer, bool active);
+  void presenceChanged(const QString& peer, bool online, qint64 lastSeenMs);
+  void identityKeyChangedFor(const QString& peer);
+  void chainBroken(const QString& peer, const QByteArray& clientMsgId);
+  void outboxDrained();
+  void problem(const QString& text);  // for the user; never contains secrets
+
+ private:
+  Messenger(Profile profile, std::unique_ptr<Database> db);
+  void wireRelay();
+  void onLoggedIn(const wire::ServerFrame& f);
+  void onPush(const wire::ServerFrame& f);
+
+  // messenger_prekeys.cpp
+  bool createPrekeys(int one_time_count);
+  void uploadPrekeys(bool include_signed, std::function<void(bool)> done = {});
+  void topUpPrekeys(std::uint32_t left);
+
+  // messenger_send.cpp
+  std::optional<QByteArray> enqueue(const QString& peer, e2e::Content content, QString* error);
+  void flushOutbox();
+  void sendOutboxEntry(qint64 seq);
+  void encryptEntry(qint64 seq, const QString& peer, const QByteArray& content);
+  void onSendAck(qint64 seq, const wire::ServerFrame& f);
+
+  // messenger_receive.cpp
+  void onDeliver(const wire::Deliver& d);
+  std::optional<QByteArray> decrypt(const QString& sender, std::uint32_t device,
+                                    const QByteArray& envelope);
+  void scheduleAck(std::uint64_t seq);
+
+  std::uint64_t lastAcked();
+  void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,
+                 qint64 server_ts = 0);
+
+  Profile profile_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<RelayClient> relay_;
+  std::set<qint64> in_flight_;      // outbox seqs sent and not yet answered
+  std::set<QString> blocked_peers_; // identity key changed: nothing goes out until accepted
+  std::uint64_t ack_pending_ = 0;
+  bool ack_scheduled_ = false;
+};
+
+}  // namespace parley::client

@@ -1,0 +1,255 @@
+// Receiving: decrypt (building a responder session from an X3DH header when needed), drop
+// duplicates, check the sender's hash chain, store, and acknowledge the inbox entry in the
+// same transaction that stored it.
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QTimer>
+#include <QVariant>
+#include <sodium.h>
+
+#include "crypto/ratchet.hpp"
+#include "crypto/x3dh.hpp"
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+namespace {
+constexpr int kSessionsTried = 4;  // current + a few older ones (simultaneous starts)
+
+bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
+  QSqlQuery q(db);
+  q.prepare("INSERT INTO settings(key, value) VALUES('last_acked', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)");
+  q.addBindValue(static_cast<qulonglong>(seq));
+  return q.exec();
+}
+
+std::optional<crypto::KeyPair> load_prekey(QSqlDatabase& db, int kind, std::uint32_t id) {
+  QSqlQuery q(db);
+  q.prepare("SELECT secret FROM prekeys WHERE kind = ? AND id = ?");
+  q.addBindValue(kind);
+  q.addBindValue(id);
+  if (!q.exec() || !q.next()) return std::nullopt;
+  auto secret = q.value(0).toByteArray();
+  auto key = crypto::KeyPair::from_secret(view(secret));
+  sodium_memzero(secret.data(), static_cast<std::size_t>(secret.size()));
+  return key;
+}
+}  // namespace
+
+void Messenger::onDeliver(const wire::Deliver& d) {
+  const auto sender = QString::fromStdString(d.sender());
+  const auto id = qbytes(d.client_msg_id());
+  if (d.kind() == wire::DELIVERY_RECEIPT) {
+    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+    setStatus(sender, id, MessageStatus::Delivered);
+    return scheduleAck(d.inbox_seq());
+  }
+
+  auto plaintext = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
+  e2e::Content content;
+  if (!plaintext || !content.ParseFromArray(plaintext->constData(), static_cast<int>(plaintext->size()))) {
+    // It can never be decrypted; keeping it would block the inbox behind it.
+    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+    emit problem(QStringLiteral("a message from %1 could not be decrypted and was dropped").arg(sender));
+    return scheduleAck(d.inbox_seq());
+  }
+
+  bool inserted = false;
+  bool chain_ok = true;
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  db_->transaction([&] {
+    auto& db = db_->db();
+    if (content.type() == e2e::READ_RECEIPT) {
+      for (const auto& read : content.read_client_msg_ids()) {
+        QSqlQuery q(db);
+        q.prepare("UPDATE messages SET status = 3 WHERE sender = ? AND peer = ? AND"
+                  " client_msg_id = ? AND status < 3");
+        q.addBindValue(profile_.username);
+        q.addBindValue(sender);
+        q.addBindValue(qbytes(read));
+        if (q.exec() && q.numRowsAffected() > 0)
+          QMetaObject::invokeMethod(this, [this, sender, r = qbytes(read)] {
+            emit messageStatusChanged(sender, r, static_cast<int>(MessageStatus::Read));
+          }, Qt::QueuedConnection);
+      }
+      return save_last_acked(db, d.inbox_seq());
+    }
+    if (content.type() != e2e::TEXT) return save_last_acked(db, d.inbox_seq());
+
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, 0)"
+                 " ON CONFLICT(peer) DO NOTHING");
+    conv.addBindValue(sender);
+    conv.addBindValue(now);
+    QSqlQuery msg(db);
+    // UNIQUE(sender, client_msg_id): a redelivery inserts nothing.
+    msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?)");
+    QSqlQuery prev(db);
+    prev.prepare("SELECT peer_chain_hash FROM conversations WHERE peer = ?");
+    prev.addBindValue(sender);
+    if (!conv.exec() || !prev.exec()) return false;
+    const auto expected = prev.next() && !prev.value(0).isNull() ? prev.value(0).toByteArray() : QByteArray();
+    chain_ok = qbytes(content.previous_hash()) == expected;
+    msg.addBindValue(sender);
+    msg.addBindValue(sender);
+    msg.addBindValue(id);
+    msg.addBindValue(static_cast<qlonglong>(d.conv_seq()));
+    msg.addBindValue(QString::fromStdString(content.text()));
+    msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
+    msg.addBindValue(static_cast<qlonglong>(d.server_ts_ms()));
+    msg.addBindValue(now);
+    msg.addBindValue(chain_ok ? 1 : 0);
+    if (!msg.exec()) return false;
+    inserted = msg.numRowsAffected() > 0;
+    if (inserted) {
+      QSqlQuery upd(db);
+      upd.prepare("UPDATE conversations SET peer_chain_hash = ?, last_activity_ms = ?,"
+                  " unread = unread + 1 WHERE peer = ?");
+      upd.addBindValue(QCryptographicHash::hash(*plaintext, QCryptographicHash::Sha256));
+      upd.addBindValue(now);
+      upd.addBindValue(sender);
+      if (!upd.exec()) return false;
+    }
+    return save_last_acked(db, d.inbox_seq());
+  });
+  if (inserted) {
+    emit messageReceived(sender, id);
+    if (!chain_ok) emit chainBroken(sender, id);
+  }
+  scheduleAck(d.inbox_seq());
+}
+
+// Tries the peer's sessions, newest first; a prekey header with no session that opens the
+// message starts a responder session. The session used is saved and becomes the one we send
+// with. Nothing is saved when nothing decrypts.
+std::optional<QByteArray> Messenger::decrypt(const QString& sender, std::uint32_t device,
+                                             const QByteArray& bytes) {
+  e2e::Envelope env;
+  if (!env.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size())) || env.version() != 1)
+    return std::nullopt;
+  auto header = crypto::RatchetHeader::decode(view(env.ratchet_header()));
+  if (!header) return std::nullopt;
+  crypto::RatchetMessage message{*header, crypto::Bytes(env.ciphertext().begin(), env.ciphertext().end())};
+  auto& db = db_->db();
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+
+  QSqlQuery s(db);
+  s.prepare("SELECT id, state FROM sessions WHERE peer = ? AND device = ?"
+            " ORDER BY last_used_ms DESC, id DESC LIMIT ?");
+  s.addBindValue(sender);
+  s.addBindValue(device);
+  s.addBindValue(kSessionsTried);
+  s.exec();
+  while (s.next()) {
+    auto session = crypto::RatchetSession::deserialize(view(s.value(1).toByteArray()));
+    if (!session) continue;
+    if (auto plain = session->decrypt(message)) {
+      QSqlQuery save(db);
+      // The peer answered in this session: it needs no prekey header any more.
+      save.prepare("UPDATE sessions SET state = ?, prekey_header = NULL, last_used_ms = ? WHERE id = ?");
+      save.addBindValue(qbytes(crypto::ByteView(session->serialize())));
+      save.addBindValue(now);
+      save.addBindValue(s.value(0).toLongLong());
+      save.exec();
+      return qbytes(crypto::ByteView(*plain));
+    }
+  }
+  if (!env.has_prekey()) return std::nullopt;
+
+  const auto& pre = env.prekey();
+  auto their_identity = public_key(pre.identity_key());
+  auto their_ephemeral = public_key(pre.ephemeral_key());
+  auto spk = load_prekey(db, 1, pre.signed_prekey_id());
+  if (!their_identity || !their_ephemeral || !spk) return std::nullopt;
+  std::optional<crypto::KeyPair> otp;
+  if (pre.has_one_time_prekey()) {
+    otp = load_prekey(db, 2, pre.one_time_prekey_id());
+    if (!otp) return std::nullopt;  // already used: a replayed first message
+  }
+  auto x = crypto::x3dh_respond(profile_.identity, *spk, otp ? &*otp : nullptr, *their_identity,
+                                *their_ephemeral);
+  if (!x) return std::nullopt;
+  auto session = crypto::RatchetSession::respond(x->shared_secret, *spk, x->associated_data);
+  auto plain = session.decrypt(message);
+  if (!plain) return std::nullopt;
+
+  const auto identity_bytes = qbytes(pre.identity_key());
+  db_->transaction([&] {
+    QSqlQuery known(db);
+    known.prepare("SELECT identity_key FROM contacts WHERE username = ?");
+    known.addBindValue(sender);
+    known.exec();
+    if (known.next() && !known.value(0).isNull() && known.value(0).toByteArray() != identity_bytes) {
+      QSqlQuery pend(db);
+      pend.prepare("UPDATE contacts SET pending_identity_key = ? WHERE username = ?");
+      pend.addBindValue(identity_bytes);
+      pend.addBindValue(sender);
+      pend.exec();
+      blocked_peers_.insert(sender);
+      QMetaObject::invokeMethod(this, [this, sender] { emit identityKeyChangedFor(sender); },
+                                Qt::QueuedConnection);
+    } else {
+      QSqlQuery contact(db);
+      contact.prepare("INSERT INTO contacts(username, identity_key, added_ms) VALUES(?, ?, ?)"
+                      " ON CONFLICT(username) DO NOTHING");
+      contact.addBindValue(sender);
+      contact.addBindValue(identity_bytes);
+      contact.addBindValue(now);
+      contact.exec();
+    }
+    QSqlQuery add(db);
+    add.prepare("INSERT INTO sessions(peer, device, state, last_used_ms) VALUES(?, ?, ?, ?)");
+    add.addBindValue(sender);
+    add.addBindValue(device);
+    add.addBindValue(qbytes(crypto::ByteView(session.serialize())));
+    add.addBindValue(now);
+    // A one-time prekey opens one session only.
+    QSqlQuery used(db);
+    used.prepare("DELETE FROM prekeys WHERE kind = 2 AND id = ?");
+    used.addBindValue(pre.one_time_prekey_id());
+    return add.exec() && (!pre.has_one_time_prekey() || used.exec());
+  });
+  return qbytes(crypto::ByteView(*plain));
+}
+
+void Messenger::scheduleAck(std::uint64_t seq) {
+  ack_pending_ = std::max(ack_pending_, seq);
+  if (ack_scheduled_) return;
+  ack_scheduled_ = true;
+  // One cumulative ack for every entry handled in this turn of the event loop.
+  QTimer::singleShot(0, this, [this] {
+    ack_scheduled_ = false;
+    relay_->ack(ack_pending_);
+  });
+}
+
+void Messenger::markRead(const QString& peer) {
+  QList<QByteArray> ids;
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT client_msg_id FROM messages WHERE peer = ? AND sender = ? AND status = 10");
+  q.addBindValue(peer);
+  q.addBindValue(peer);
+  q.exec();
+  while (q.next()) ids << q.value(0).toByteArray();
+  if (ids.isEmpty()) return;
+  e2e::Content receipt;
+  receipt.set_type(e2e::READ_RECEIPT);
+  for (const auto& id : ids) receipt.add_read_client_msg_ids(sbytes(id));
+  QString error;
+  if (!enqueue(peer, std::move(receipt), &error)) return emit problem(error);
+  QSqlQuery upd(db_->db());
+  upd.prepare("UPDATE messages SET status = 11 WHERE peer = ? AND sender = ? AND status = 10");
+  upd.addBindValue(peer);
+  upd.addBindValue(peer);
+  upd.exec();
+  QSqlQuery unread(db_->db());
+  unread.prepare("UPDATE conversations SET unread = 0 WHERE peer = ?");
+  unread.addBindValue(peer);
+  unread.exec();
+}
+
+}  // namespace parley::client

@@ -1,0 +1,309 @@
+// Sending: outbox first, then encryption (building a session from the peer's prekey bundle
+// when there is none), then Send with the same client_msg_id until the relay acknowledges.
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include "crypto/ratchet.hpp"
+#include "crypto/x3dh.hpp"
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "parley/username.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+namespace {
+constexpr int kMaxTextBytes = 64 * 1024;
+
+QByteArray random_id() {
+  QByteArray id(16, '\0');
+  crypto::random_bytes(reinterpret_cast<std::uint8_t*>(id.data()), 16);
+  return id;
+}
+
+// The stored form of an initiator's X3DH header, repeated on every message until the peer
+// has answered.
+QByteArray prekey_header_bytes(const crypto::IdentityKeyPair& me, const crypto::X3dhInitiation& x) {
+  e2e::PrekeyHeader h;
+  h.set_identity_key(sbytes(me.public_key()));
+  h.set_ephemeral_key(sbytes(x.ephemeral_key));
+  h.set_signed_prekey_id(x.signed_prekey_id);
+  h.set_has_one_time_prekey(x.one_time_prekey_id.has_value());
+  h.set_one_time_prekey_id(x.one_time_prekey_id.value_or(0));
+  return qbytes(h.SerializeAsString());
+}
+}  // namespace
+
+std::optional<QByteArray> Messenger::sendText(const QString& peer, const QString& text,
+                                              QString* error) {
+  const auto utf8 = text.toUtf8();
+  if (utf8.isEmpty()) {
+    *error = QStringLiteral("the message is empty");
+    return std::nullopt;
+  }
+  if (utf8.size() > kMaxTextBytes) {
+    *error = QStringLiteral("the message is longer than 64 KiB");
+    return std::nullopt;
+  }
+  e2e::Content c;
+  c.set_type(e2e::TEXT);
+  c.set_text(utf8.toStdString());
+  return enqueue(peer, std::move(c), error);
+}
+
+std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Content content,
+                                             QString* error) {
+  std::string why;
+  const auto folded = fold_username(raw_peer.toStdString(), &why);
+  if (folded.empty()) {
+    *error = QString::fromStdString(why);
+    return std::nullopt;
+  }
+  const QString peer = QString::fromStdString(folded);
+  const auto id = random_id();
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  content.set_client_ts_ms(static_cast<std::uint64_t>(now));
+  const bool visible = content.type() == e2e::TEXT;
+  const bool ok = db_->transaction([&] {
+    auto& db = db_->db();
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                 " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
+    conv.addBindValue(peer);
+    conv.addBindValue(now);
+    if (!conv.exec()) return false;
+    if (visible) {
+      // Link into our hash chain for this conversation.
+      QSqlQuery prev(db);
+      prev.prepare("SELECT last_chain_hash FROM conversations WHERE peer = ?");
+      prev.addBindValue(peer);
+      if (prev.exec() && prev.next() && !prev.value(0).isNull())
+        content.set_previous_hash(sbytes(prev.value(0).toByteArray()));
+    }
+    const auto bytes = qbytes(content.SerializeAsString());
+    if (visible) {
+      QSqlQuery chain(db);
+      chain.prepare("UPDATE conversations SET last_chain_hash = ? WHERE peer = ?");
+      chain.addBindValue(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256));
+      chain.addBindValue(peer);
+      QSqlQuery msg(db);
+      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
+                  " VALUES(?, ?, ?, ?, 0, ?)");
+      msg.addBindValue(peer);
+      msg.addBindValue(profile_.username);
+      msg.addBindValue(id);
+      msg.addBindValue(QString::fromStdString(content.text()));
+      msg.addBindValue(now);
+      if (!chain.exec() || !msg.exec()) return false;
+    }
+    QSqlQuery out(db);
+    out.prepare("INSERT INTO outbox(client_msg_id, peer, content, created_ms) VALUES(?, ?, ?, ?)");
+    out.addBindValue(id);
+    out.addBindValue(peer);
+    out.addBindValue(bytes);
+    out.addBindValue(now);
+    return out.exec();
+  });
+  if (!ok) {
+    *error = QStringLiteral("could not write the message to the local store");
+    return std::nullopt;
+  }
+  flushOutbox();
+  return id;
+}
+
+void Messenger::flushOutbox() {
+  if (relay_->state() != RelayClient::State::Syncing && relay_->state() != RelayClient::State::Online)
+    return;
+  QSqlQuery q(db_->db());
+  q.exec("SELECT seq, peer FROM outbox ORDER BY seq");
+  std::vector<qint64> ready;
+  while (q.next()) {
+    const auto seq = q.value(0).toLongLong();
+    if (!in_flight_.contains(seq) && !blocked_peers_.contains(q.value(1).toString()))
+      ready.push_back(seq);
+  }
+  for (auto seq : ready) sendOutboxEntry(seq);
+}
+
+void Messenger::sendOutboxEntry(qint64 seq) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT client_msg_id, peer, content, envelope FROM outbox WHERE seq = ?");
+  q.addBindValue(seq);
+  if (!q.exec() || !q.next()) return;
+  const auto id = q.value(0).toByteArray();
+  const auto peer = q.value(1).toString();
+  if (q.value(3).isNull()) return encryptEntry(seq, peer, q.value(2).toByteArray());
+
+  in_flight_.insert(seq);
+  wire::ClientFrame f;
+  auto* s = f.mutable_send();
+  s->set_client_msg_id(sbytes(id));
+  s->set_recipient(peer.toStdString());
+  auto* m = s->add_messages();
+  m->set_device_id(1);
+  m->set_ciphertext(sbytes(q.value(3).toByteArray()));
+  relay_->request(f, [this, seq](const wire::ServerFrame& r) { onSendAck(seq, r); });
+}
+
+// Encrypts one outbox entry and stores the envelope together with the advanced ratchet, in
+// one transaction: the ratchet never moves without the ciphertext it produced being kept.
+void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& content) {
+  auto& db = db_->db();
+  QSqlQuery s(db);
+  s.prepare("SELECT id, state, prekey_header FROM sessions WHERE peer = ? AND device = 1"
+            " ORDER BY last_used_ms DESC, id DESC LIMIT 1");
+  s.addBindValue(peer);
+  if (s.exec() && s.next()) {
+    const auto session_id = s.value(0).toLongLong();
+    auto session = crypto::RatchetSession::deserialize(view(s.value(1).toByteArray()));
+    if (!session) {
+      emit problem(QStringLiteral("a stored session with %1 is damaged; starting a new one").arg(peer));
+      QSqlQuery drop(db);
+      drop.prepare("DELETE FROM sessions WHERE id = ?");
+      drop.addBindValue(session_id);
+      drop.exec();
+      return encryptEntry(seq, peer, content);
+    }
+    const auto message = session->encrypt(view(content));
+    e2e::Envelope env;
+    env.set_version(1);
+    if (!s.value(2).isNull()) env.mutable_prekey()->ParseFromString(sbytes(s.value(2).toByteArray()));
+    env.set_ratchet_header(sbytes(crypto::ByteView(message.header.encode())));
+    env.set_ciphertext(sbytes(crypto::ByteView(message.ciphertext)));
+    const auto state = qbytes(crypto::ByteView(session->serialize()));
+    const bool ok = db_->transaction([&] {
+      QSqlQuery save(db);
+      save.prepare("UPDATE sessions SET state = ? WHERE id = ?");
+      save.addBindValue(state);
+      save.addBindValue(session_id);
+      QSqlQuery out(db);
+      out.prepare("UPDATE outbox SET envelope = ? WHERE seq = ?");
+      out.addBindValue(qbytes(env.SerializeAsString()));
+      out.addBindValue(seq);
+      return save.exec() && out.exec();
+    });
+    if (ok) sendOutboxEntry(seq);
+    return;
+  }
+
+  // No session yet: fetch the peer's bundle and run X3DH.
+  in_flight_.insert(seq);
+  wire::ClientFrame f;
+  f.mutable_fetch_prekey_bundle()->set_username(peer.toStdString());
+  relay_->request(f, [this, seq, peer, content](const wire::ServerFrame& r) {
+    in_flight_.erase(seq);
+    if (r.has_error()) {
+      if (r.error().code() == wire::UNKNOWN_RECIPIENT) {
+        QSqlQuery q(db_->db());
+        q.prepare("SELECT client_msg_id FROM outbox WHERE seq = ?");
+        q.addBindValue(seq);
+        if (q.exec() && q.next()) setStatus(peer, q.value(0).toByteArray(), MessageStatus::Failed);
+        QSqlQuery del(db_->db());
+        del.prepare("DELETE FROM outbox WHERE seq = ?");
+        del.addBindValue(seq);
+        del.exec();
+        emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
+      }
+      return;  // otherwise retried at the next flush
+    }
+    if (!r.has_prekey_bundle() || r.prekey_bundle().devices_size() == 0) return;
+    const auto& dev = r.prekey_bundle().devices(0);
+    auto identity = public_key(dev.identity_key());
+    auto spk = public_key(dev.signed_prekey().public_key());
+    if (!identity || !spk || dev.signed_prekey().signature().size() != 64) {
+      emit problem(QStringLiteral("%1 has not published usable prekeys yet").arg(peer));
+      return;
+    }
+    // Trust on first use; a different key later blocks sending until the user accepts it.
+    QSqlQuery known(db_->db());
+    known.prepare("SELECT identity_key FROM contacts WHERE username = ?");
+    known.addBindValue(peer);
+    known.exec();
+    const auto identity_bytes = qbytes(dev.identity_key());
+    if (known.next() && !known.value(0).isNull() && known.value(0).toByteArray() != identity_bytes) {
+      QSqlQuery pend(db_->db());
+      pend.prepare("UPDATE contacts SET pending_identity_key = ? WHERE username = ?");
+      pend.addBindValue(identity_bytes);
+      pend.addBindValue(peer);
+      pend.exec();
+      blocked_peers_.insert(peer);
+      emit identityKeyChangedFor(peer);
+      return;
+    }
+    crypto::PrekeyBundle bundle;
+    bundle.identity_key = *identity;
+    bundle.signed_prekey_id = dev.signed_prekey().id();
+    bundle.signed_prekey = *spk;
+    std::copy(dev.signed_prekey().signature().begin(), dev.signed_prekey().signature().end(),
+              reinterpret_cast<char*>(bundle.signed_prekey_signature.bytes.data()));
+    if (dev.has_one_time_prekey()) {
+      if (auto otp = public_key(dev.one_time_prekey().public_key()))
+        bundle.one_time_prekey = std::make_pair(dev.one_time_prekey().id(), *otp);
+    }
+    auto x = crypto::x3dh_initiate(profile_.identity, bundle);
+    if (!x) {
+      emit problem(QStringLiteral("%1's signed prekey does not verify; not sending").arg(peer));
+      return;
+    }
+    auto session = crypto::RatchetSession::initiate(x->shared_secret, bundle.signed_prekey,
+                                                    x->associated_data);
+    const auto header = prekey_header_bytes(profile_.identity, *x);
+    const bool ok = db_->transaction([&] {
+      QSqlQuery contact(db_->db());
+      contact.prepare("INSERT INTO contacts(username, identity_key, added_ms) VALUES(?, ?, ?)"
+                      " ON CONFLICT(username) DO UPDATE SET identity_key = excluded.identity_key");
+      contact.addBindValue(peer);
+      contact.addBindValue(identity_bytes);
+      contact.addBindValue(QDateTime::currentMSecsSinceEpoch());
+      QSqlQuery add(db_->db());
+      add.prepare("INSERT INTO sessions(peer, device, state, prekey_header, last_used_ms)"
+                  " VALUES(?, 1, ?, ?, ?)");
+      add.addBindValue(peer);
+      add.addBindValue(qbytes(crypto::ByteView(session.serialize())));
+      add.addBindValue(header);
+      add.addBindValue(QDateTime::currentMSecsSinceEpoch());
+      return contact.exec() && add.exec();
+    });
+    if (ok) sendOutboxEntry(seq);
+  });
+}
+
+void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
+  in_flight_.erase(seq);
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT client_msg_id, peer FROM outbox WHERE seq = ?");
+  q.addBindValue(seq);
+  if (!q.exec() || !q.next()) return;
+  const auto id = q.value(0).toByteArray();
+  const auto peer = q.value(1).toString();
+  if (r.has_send_ack()) {
+    db_->transaction([&] {
+      QSqlQuery del(db_->db());
+      del.prepare("DELETE FROM outbox WHERE seq = ?");
+      del.addBindValue(seq);
+      return del.exec();
+    });
+    setStatus(peer, id, MessageStatus::Sent, static_cast<qint64>(r.send_ack().conv_seq()),
+              static_cast<qint64>(r.send_ack().server_ts_ms()));
+    if (outboxSize() == 0) emit outboxDrained();
+    return;
+  }
+  if (r.has_error() && r.error().code() == wire::UNKNOWN_RECIPIENT) {
+    QSqlQuery del(db_->db());
+    del.prepare("DELETE FROM outbox WHERE seq = ?");
+    del.addBindValue(seq);
+    del.exec();
+    setStatus(peer, id, MessageStatus::Failed);
+    emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
+    return;
+  }
+  // UNAVAILABLE, a dropped connection, a rate limit: the entry stays and goes again at the
+  // next flush (after reconnecting, or after a short wait).
+  if (r.has_error() && r.error().code() == wire::RATE_LIMITED)
+    QTimer::singleShot(static_cast<int>(r.error().retry_after_ms()) + 10, this,
+                       [this] { flushOutbox(); });
+}
+
+}  // namespace parley::client

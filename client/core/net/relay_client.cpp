@@ -1,0 +1,245 @@
+#include "net/relay_client.hpp"
+
+#include <QDateTime>
+#include <QRandomGenerator>
+#include <QWebSocketHandshakeOptions>
+
+#include "parley/auth_transcript.hpp"
+
+namespace parley::client {
+namespace {
+constexpr int kRequestTimeoutMs = 15000;
+constexpr int kHeartbeatMs = 20000;
+constexpr int kDeadAfterMs = 45000;  // nothing heard for this long: reconnect
+constexpr int kMaxBackoffMs = 30000;
+
+qint64 now_ms() { return QDateTime::currentMSecsSinceEpoch(); }
+
+wire::ServerFrame unavailable(const char* why) {
+  wire::ServerFrame f;
+  f.mutable_error()->set_code(wire::UNAVAILABLE);
+  f.mutable_error()->set_reason(why);
+  return f;
+}
+
+}  // namespace
+
+RelayClient::RelayClient(QUrl url, QObject* parent) : QObject(parent), url_(std::move(url)) {
+  socket_.setMaxAllowedIncomingMessageSize(16 << 20);
+  connect(&socket_, &QWebSocket::connected, this, &RelayClient::onConnected);
+  connect(&socket_, &QWebSocket::disconnected, this, &RelayClient::onDisconnected);
+  connect(&socket_, &QWebSocket::binaryMessageReceived, this, &RelayClient::onBinary);
+  heartbeat_.setInterval(kHeartbeatMs);
+  connect(&heartbeat_, &QTimer::timeout, this, [this] {
+    if (now_ms() - last_heard_ms_ > kDeadAfterMs) {
+      socket_.abort();  // half-open: nothing heard, not even pongs
+      return;
+    }
+    wire::ClientFrame ping;
+    ping.mutable_ping();
+    request(ping, [](const wire::ServerFrame&) {});
+  });
+  reconnect_.setSingleShot(true);
+  connect(&reconnect_, &QTimer::timeout, this, &RelayClient::open);
+  timeouts_.setInterval(1000);
+  connect(&timeouts_, &QTimer::timeout, this, [this] {
+    const auto now = now_ms();
+    std::vector<Response> expired;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline_ms < now) {
+        expired.push_back(std::move(it->second.done));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& done : expired) done(unavailable("the relay did not answer in time"));
+  });
+}
+
+RelayClient::~RelayClient() {
+  running_ = false;
+  socket_.disconnect(this);
+  socket_.abort();
+}
+
+void RelayClient::registerAccount(const Account& account, Response done) {
+  account_ = account;
+  registering_ = true;
+  register_done_ = std::move(done);
+  running_ = false;
+  open();
+}
+
+void RelayClient::start(const Account& account, std::function<std::uint64_t()> last_acked) {
+  account_ = account;
+  last_acked_ = std::move(last_acked);
+  running_ = true;
+  registering_ = false;
+  if (socket_.state() == QAbstractSocket::UnconnectedState) open();
+}
+
+void RelayClient::stop() {
+  running_ = false;
+  reconnect_.stop();
+  heartbeat_.stop();
+  socket_.close();
+  setState(State::Offline);
+}
+
+void RelayClient::open() {
+  setState(State::Connecting);
+  socket_.setProxy(proxy_);
+  QWebSocketHandshakeOptions options;
+  options.setSubprotocols({"parley.v1"});
+  socket_.open(url_, options);
+}
+
+void RelayClient::onConnected() {
+  last_heard_ms_ = now_ms();
+  heartbeat_.start();
+  timeouts_.start();
+  authenticate();
+}
+
+void RelayClient::authenticate() {
+  wire::ClientFrame get;
+  get.mutable_get_challenge();
+  request(get, [this](const wire::ServerFrame& r) {
+    if (!r.has_challenge()) return;  // dropped meanwhile; the reconnect path retries
+    const auto& c = r.challenge();
+    const auto name = account_.username.toStdString();
+    const auto purpose = registering_ ? AuthPurpose::Register : AuthPurpose::Login;
+    const auto transcript =
+        auth_transcript(purpose, c.relay_id(), c.nonce(), c.server_time_ms(), account_.device, name);
+    const auto sig = account_.identity->sign(crypto::ByteView(
+        reinterpret_cast<const std::uint8_t*>(transcript.data()), transcript.size()));
+    const std::string sig_bytes(reinterpret_cast<const char*>(sig.bytes.data()), sig.bytes.size());
+    wire::ClientFrame f;
+    if (registering_) {
+      auto* reg = f.mutable_register_();
+      reg->set_username(name);
+      const auto& pk = account_.identity->public_key().bytes;
+      reg->set_identity_key(std::string(reinterpret_cast<const char*>(pk.data()), pk.size()));
+      reg->set_device_id(account_.device);
+      reg->set_challenge_nonce(c.nonce());
+      reg->set_signature(sig_bytes);
+    } else {
+      auto* login = f.mutable_login();
+      login->set_username(name);
+      login->set_device_id(account_.device);
+      login->set_challenge_nonce(c.nonce());
+      login->set_signature(sig_bytes);
+      login->set_last_acked_inbox_seq(last_acked_ ? last_acked_() : 0);
+    }
+    request(f, [this](const wire::ServerFrame& resp) {
+      if (registering_) {
+        registering_ = false;
+        auto done = std::move(register_done_);
+        if (resp.has_registered()) {
+          attempt_ = 0;
+          setState(State::Syncing);
+          if (onLoggedIn) onLoggedIn(resp);
+        }
+        if (done) done(resp);
+        return;
+      }
+      if (resp.has_logged_in()) {
+        attempt_ = 0;
+        setState(State::Syncing);
+        if (onLoggedIn) onLoggedIn(resp);
+        return;
+      }
+      if (resp.has_error() && resp.error().code() != wire::UNAVAILABLE) {
+        running_ = false;  // refused: retrying the same credentials cannot help
+        if (onAuthFailed) onAuthFailed(resp.error());
+        socket_.close();
+      }
+    });
+  });
+}
+
+void RelayClient::onDisconnected() {
+  heartbeat_.stop();
+  timeouts_.stop();
+  failPending();
+  if (registering_) {
+    registering_ = false;
+    if (auto done = std::move(register_done_)) {
+      wire::ServerFrame f = unavailable("cannot reach the relay");
+      f.mutable_error()->set_reason(("cannot reach the relay at " + url_.toString() + ": " +
+                                     socket_.errorString()).toStdString());
+      done(f);
+    }
+  }
+  setState(State::Offline);
+  if (running_) scheduleReconnect();
+}
+
+void RelayClient::scheduleReconnect() {
+  // 0.5 s, 1 s, 2 s ... up to 30 s, each +-25 % so a restarted relay is not stampeded.
+  const int base = std::min(kMaxBackoffMs, 500 << std::min(attempt_, 6));
+  ++attempt_;
+  const double jitter = 0.75 + QRandomGenerator::global()->generateDouble() * 0.5;
+  reconnect_.start(static_cast<int>(base * jitter));
+}
+
+void RelayClient::failPending() {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, p] : pending) p.done(unavailable("connection to the relay was lost"));
+}
+
+void RelayClient::onBinary(const QByteArray& data) {
+  last_heard_ms_ = now_ms();
+  wire::ServerFrame f;
+  if (!f.ParseFromArray(data.constData(), static_cast<int>(data.size()))) return;
+  if (f.request_id() != 0) {
+    auto it = pending_.find(f.request_id());
+    if (it == pending_.end()) return;
+    auto done = std::move(it->second.done);
+    pending_.erase(it);
+    done(f);
+    return;
+  }
+  if (f.has_sync_complete()) setState(State::Online);
+  if (onPush) onPush(f);
+}
+
+void RelayClient::request(wire::ClientFrame frame, Response done) {
+  if (socket_.state() != QAbstractSocket::ConnectedState) {
+    done(unavailable("not connected to the relay"));
+    return;
+  }
+  const auto id = next_id_++;
+  frame.set_request_id(id);
+  pending_[id] = Pending{std::move(done), now_ms() + kRequestTimeoutMs};
+  send(frame);
+}
+
+void RelayClient::ack(std::uint64_t up_to) {
+  wire::ClientFrame f;
+  f.mutable_ack()->set_up_to_inbox_seq(up_to);
+  send(f);
+}
+
+void RelayClient::typing(const QString& peer, bool active) {
+  wire::ClientFrame f;
+  f.mutable_typing()->set_recipient(peer.toStdString());
+  f.mutable_typing()->set_active(active);
+  send(f);
+}
+
+void RelayClient::send(const wire::ClientFrame& frame) {
+  if (socket_.state() != QAbstractSocket::ConnectedState) return;
+  const auto s = frame.SerializeAsString();
+  socket_.sendBinaryMessage(QByteArray(s.data(), static_cast<qsizetype>(s.size())));
+}
+
+void RelayClient::setState(State s) {
+  if (s == state_) return;
+  state_ = s;
+  emit stateChanged(s);
+}
+
+}  // namespace parley::client

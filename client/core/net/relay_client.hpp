@@ -1,0 +1,95 @@
+#pragma once
+// One authenticated WebSocket to the relay, kept alive: login, heartbeat, reconnect with
+// exponential backoff and jitter, and a state the UI can show.
+//
+// Thread: all methods on the thread that owns the object (the socket lives there).
+#include <QNetworkProxy>
+#include <QObject>
+#include <QTimer>
+#include <QUrl>
+#include <QWebSocket>
+#include <functional>
+#include <unordered_map>
+
+#include "crypto/keys.hpp"
+#include "parley.pb.h"
+
+namespace parley::client {
+
+class RelayClient : public QObject {
+  Q_OBJECT
+ public:
+  enum class State { Offline, Connecting, Syncing, Online };
+  Q_ENUM(State)
+
+  struct Account {
+    QString username;                       // folded
+    std::uint32_t device = 1;
+    const crypto::IdentityKeyPair* identity = nullptr;  // outlives the client
+  };
+  using Response = std::function<void(const wire::ServerFrame&)>;
+
+  explicit RelayClient(QUrl url, QObject* parent = nullptr);
+  ~RelayClient() override;
+
+  void setProxy(const QNetworkProxy& proxy) { proxy_ = proxy; }
+  State state() const { return state_; }
+
+  // Opens a connection and registers `account`; `done` gets Registered or an Error frame.
+  // The connection then stays up as a logged-in one.
+  void registerAccount(const Account& account, Response done);
+  // Connects and logs in, and keeps doing so after every drop until stop().
+  // `last_acked` is asked at each login.
+  void start(const Account& account, std::function<std::uint64_t()> last_acked);
+  void stop();
+
+  // Sends a request; `done` gets the response, or a synthetic Error{UNAVAILABLE} if the
+  // connection drops or nothing comes back in time.
+  void request(wire::ClientFrame frame, Response done);
+  void ack(std::uint64_t up_to);
+  void typing(const QString& peer, bool active);
+
+  // Pushes (request_id 0): Deliver, SyncComplete, PresenceUpdate, TypingEvent, PrekeysLow...
+  std::function<void(const wire::ServerFrame&)> onPush;
+  // Called after every successful login (LoggedIn or Registered).
+  std::function<void(const wire::ServerFrame&)> onLoggedIn;
+  // Called when a login is refused (bad signature etc.): reconnecting would not help.
+  std::function<void(const wire::Error&)> onAuthFailed;
+
+ signals:
+  void stateChanged(parley::client::RelayClient::State state);
+
+ private:
+  void open();
+  void onConnected();
+  void onDisconnected();
+  void onBinary(const QByteArray& bytes);
+  void authenticate();
+  void setState(State s);
+  void scheduleReconnect();
+  void failPending();
+  void send(const wire::ClientFrame& frame);
+
+  QUrl url_;
+  QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};
+  QWebSocket socket_;
+  State state_ = State::Offline;
+  Account account_;
+  std::function<std::uint64_t()> last_acked_;
+  Response register_done_;
+  bool running_ = false;
+  bool registering_ = false;
+  std::uint64_t next_id_ = 1;
+  struct Pending {
+    Response done;
+    qint64 deadline_ms;
+  };
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  QTimer heartbeat_;
+  QTimer reconnect_;
+  QTimer timeouts_;
+  int attempt_ = 0;
+  qint64 last_heard_ms_ = 0;
+};
+
+}  // namespace parley::client

@@ -1,0 +1,35 @@
+#pragma once
+// The client's local store: one SQLite file per profile through Qt Sql, schema brought up to
+// date by numbered migrations. Every multi-step change runs in one transaction, so a crash
+// at any point leaves the file as it was before or after the change.
+//
+// Thread: the thread that opened it (Qt Sql connections are per thread).
+#include <QSqlDatabase>
+#include <QString>
+#include <functional>
+#include <memory>
+
+namespace parley::client {
+
+class Database {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating with mode 0600) and migrates. Null with `error` set on failure.
+  static std::unique_ptr<Database> open(const QString& path, QString* error);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  QSqlDatabase& db() { return db_; }
+  int schemaVersion();
+
+  // Runs `body` in a transaction: committed if it returns true, rolled back otherwise.
+  bool transaction(const std::function<bool()>& body);
+
+ private:
+  explicit Database(QSqlDatabase db) : db_(std::move(db)) {}
+  QSqlDatabase db_;
+};
+
+}  // namespace parley::client

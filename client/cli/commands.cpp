@@ -93,7 +93,8 @@ int do_register(const Options& o) {
           return;
         }
         emit_json({{"type", "registered"}, {"username", m->username()}});
-        m->stop();
+        // We are inside the relay connection's callback: it must outlive this call.
+        m.release()->setParent(QCoreApplication::instance());
         QCoreApplication::exit(kExitOk);
       });
   return kKeepRunning;

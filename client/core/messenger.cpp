@@ -179,7 +179,7 @@ QStringList Messenger::contacts() {
 QList<qint64> Messenger::gaps(const QString& peer) {
   QList<qint64> out;
   QSqlQuery q(db_->db());
-  q.prepare("SELECT conv_seq FROM messages WHERE peer = ? AND conv_seq IS NOT NULL ORDER BY conv_seq");
+  q.prepare("SELECT conv_seq FROM seen_seqs WHERE peer = ? ORDER BY conv_seq");
   q.addBindValue(peer);
   q.exec();
   qint64 expected = 1;
@@ -192,9 +192,8 @@ QList<qint64> Messenger::gaps(const QString& peer) {
   // ack was lost, it holds a number we have not seen. While we have at least as many
   // unnumbered sends as holes, the holes may be ours and are not reported.
   QSqlQuery pending(db_->db());
-  pending.prepare("SELECT COUNT(*) FROM messages WHERE peer = ? AND sender = ? AND conv_seq IS NULL");
+  pending.prepare("SELECT COUNT(*) FROM outbox WHERE peer = ?");
   pending.addBindValue(peer);
-  pending.addBindValue(profile_.username);
   pending.exec();
   const auto own_pending = pending.next() ? pending.value(0).toInt() : 0;
   if (own_pending >= out.size()) out.clear();
@@ -251,13 +250,24 @@ void Messenger::acceptIdentityKey(const QString& peer) {
   flushOutbox();
 }
 
+bool Messenger::noteSeq(const QString& peer, std::uint64_t conv_seq) {
+  QSqlQuery q(db_->db());
+  q.prepare("INSERT OR IGNORE INTO seen_seqs(peer, conv_seq) VALUES(?, ?)");
+  q.addBindValue(peer);
+  q.addBindValue(static_cast<qulonglong>(conv_seq));
+  return q.exec();
+}
+
 void Messenger::setStatus(const QString& peer, const QByteArray& id, MessageStatus s,
                           qint64 conv_seq, qint64 server_ts) {
+  // Statuses only move forward (a late "sent" never overwrites "read"); only a queued
+  // message can fail.
+  const bool failed = s == MessageStatus::Failed;
   QSqlQuery q(db_->db());
-  // Statuses only move forward (a late "sent" never overwrites "read").
-  q.prepare("UPDATE messages SET status = MAX(status, ?), conv_seq = COALESCE(?, conv_seq),"
-            " server_ts_ms = COALESCE(?, server_ts_ms)"
-            " WHERE sender = ? AND client_msg_id = ? AND status < ?");
+  q.prepare(QStringLiteral("UPDATE messages SET status = %1, conv_seq = COALESCE(?, conv_seq),"
+                           " server_ts_ms = COALESCE(?, server_ts_ms)"
+                           " WHERE sender = ? AND client_msg_id = ? AND %2")
+                .arg(failed ? "?" : "MAX(status, ?)", failed ? "status = 0 AND ? < 0" : "status < ?"));
   q.addBindValue(static_cast<int>(s));
   q.addBindValue(conv_seq >= 0 ? QVariant(conv_seq) : QVariant());
   q.addBindValue(server_ts > 0 ? QVariant(server_ts) : QVariant());

@@ -118,6 +118,7 @@ class Messenger : public QObject {
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,
                  qint64 server_ts = 0);
+  bool noteSeq(const QString& peer, std::uint64_t conv_seq);
 
   Profile profile_;
   std::unique_ptr<Database> db_;

@@ -52,7 +52,9 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   e2e::Content content;
   if (!plaintext || !content.ParseFromArray(plaintext->constData(), static_cast<int>(plaintext->size()))) {
     // It can never be decrypted; keeping it would block the inbox behind it.
-    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+    db_->transaction([&] {
+      return noteSeq(sender, d.conv_seq()) && save_last_acked(db_->db(), d.inbox_seq());
+    });
     emit problem(QStringLiteral("a message from %1 could not be decrypted and was dropped").arg(sender));
     return scheduleAck(d.inbox_seq());
   }
@@ -62,6 +64,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   const auto now = QDateTime::currentMSecsSinceEpoch();
   db_->transaction([&] {
     auto& db = db_->db();
+    if (!noteSeq(sender, d.conv_seq())) return false;
     if (content.type() == e2e::READ_RECEIPT) {
       for (const auto& read : content.read_client_msg_ids()) {
         QSqlQuery q(db);

@@ -283,7 +283,7 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
       QSqlQuery del(db_->db());
       del.prepare("DELETE FROM outbox WHERE seq = ?");
       del.addBindValue(seq);
-      return del.exec();
+      return del.exec() && noteSeq(peer, r.send_ack().conv_seq());
     });
     setStatus(peer, id, MessageStatus::Sent, static_cast<qint64>(r.send_ack().conv_seq()),
               static_cast<qint64>(r.send_ack().server_ts_ms()));

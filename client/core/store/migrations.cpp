@@ -35,6 +35,10 @@ bool step_1(QSqlDatabase& db, QString* error) {
       " received_ms INTEGER, chain_ok INTEGER NOT NULL DEFAULT 1,"
       " UNIQUE(sender, client_msg_id))",
       "CREATE INDEX messages_by_conversation ON messages(peer, conv_seq)",
+      // Every conv_seq seen in a conversation, visible message or not (receipts take
+      // numbers too), so gaps are found among numbers rather than among shown messages.
+      "CREATE TABLE seen_seqs(peer TEXT NOT NULL, conv_seq INTEGER NOT NULL,"
+      " PRIMARY KEY(peer, conv_seq)) WITHOUT ROWID",
       // Several sessions per device: when both sides start at once each holds two until
       // one of them is used by the other side (the most recently used one sends).
       "CREATE TABLE sessions(id INTEGER PRIMARY KEY, peer TEXT NOT NULL, device INTEGER NOT NULL,"

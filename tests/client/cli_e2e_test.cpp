@@ -1,0 +1,190 @@
+// End to end through parley-cli and a real relay: two profiles, offline delivery in order,
+// statuses up to read, an outbox that survives a killed process, and a relay that never
+// sees plaintext.
+#include <QtTest>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <csignal>
+
+#include "relay_process.hpp"
+
+using namespace parley::test;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  QList<QJsonObject> lines;
+  QByteArray err;
+};
+
+class Cli {
+ public:
+  explicit Cli(QString profile) : profile_(std::move(profile)) {}
+
+  Result run(const QStringList& args, int timeout_ms = 30000) {
+    QProcess p;
+    p.start(qEnvironmentVariable("PARLEY_CLI_BIN"), QStringList{"--profile", profile_} + args);
+    if (!p.waitForFinished(timeout_ms)) {
+      p.kill();
+      p.waitForFinished();
+    }
+    Result r;
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.err = p.readAllStandardError();
+    for (const auto& line : p.readAllStandardOutput().split('\n'))
+      if (!line.trimmed().isEmpty()) r.lines << QJsonDocument::fromJson(line).object();
+    return r;
+  }
+
+  // Starts a command without waiting (listen, or a send to be killed).
+  QProcess* spawn(const QStringList& args) {
+    auto* p = new QProcess;
+    p->start(qEnvironmentVariable("PARLEY_CLI_BIN"), QStringList{"--profile", profile_} + args);
+    p->waitForStarted();
+    return p;
+  }
+
+ private:
+  QString profile_;
+};
+
+QList<QJsonObject> of_type(const QList<QJsonObject>& lines, const QString& type) {
+  QList<QJsonObject> out;
+  for (const auto& l : lines)
+    if (l.value("type").toString() == type) out << l;
+  return out;
+}
+
+QByteArray read_all_files(const QString& dir) {
+  QByteArray all;
+  QDirIterator it(dir, QDir::Files, QDirIterator::Subdirectories);
+  while (it.hasNext()) {
+    QFile f(it.next());
+    if (f.open(QIODevice::ReadOnly)) all += f.readAll();
+  }
+  return all;
+}
+
+}  // namespace
+
+class CliE2eTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_;
+  QTemporaryDir home_;
+
+  QString profile(const QString& name) { return home_.filePath(name); }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(!qEnvironmentVariableIsEmpty("PARLEY_CLI_BIN"));
+    QVERIFY(relay_.start());
+    for (const char* name : {"alice", "bob"}) {
+      auto r = Cli(profile(name)).run({"register", "--server", relay_.url().toString(), name});
+      QCOMPARE(r.code, 0);
+      QCOMPARE(of_type(r.lines, "registered").size(), 1);
+    }
+  }
+
+  void registerErrorsAreClear() {
+    auto taken = Cli(profile("bob-again")).run({"register", "--server", relay_.url().toString(), "BOB"});
+    QCOMPARE(taken.code, 3);
+    QVERIFY(taken.err.contains("taken"));
+    QVERIFY(!QFile::exists(profile("bob-again") + "/identity.key"));  // nothing left behind
+    auto invalid = Cli(profile("bad")).run({"register", "--server", relay_.url().toString(), "no spaces"});
+    QCOMPARE(invalid.code, 2);
+    auto unreachable = Cli(profile("nowhere")).run({"register", "--server", "ws://127.0.0.1:1", "someone"});
+    QCOMPARE(unreachable.code, 4);
+    QVERIFY(unreachable.err.contains("127.0.0.1:1"));
+    // Key files are private.
+    QCOMPARE(QFile::permissions(profile("alice") + "/identity.key") & 0x0077, QFileDevice::Permissions());
+  }
+
+  void offlineMessagesArriveOnceInOrderAndReachRead() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    const QStringList texts{"first", "second", "third — ünïcödé ✓"};
+    for (const auto& t : texts) QCOMPARE(alice.run({"send", "bob", t}).code, 0);
+
+    auto got = bob.run({"listen", "--count", "3", "--mark-read", "--timeout", "20"});
+    QCOMPARE(got.code, 0);
+    auto messages = of_type(got.lines, "message");
+    QCOMPARE(messages.size(), 3);
+    for (int i = 0; i < 3; ++i) {
+      QCOMPARE(messages[i].value("text").toString(), texts[i]);
+      QCOMPARE(messages[i].value("from").toString(), QString("alice"));
+      QCOMPARE(messages[i].value("conv_seq").toInt(), i + 1);
+      QVERIFY(messages[i].value("chain_ok").toBool());
+    }
+    // Alice comes online and learns delivered/read.
+    auto receipts = alice.run({"listen", "--timeout", "3"});
+    QVERIFY(!of_type(receipts.lines, "receipt").isEmpty());
+    auto history = of_type(alice.run({"history", "bob"}).lines, "message");
+    QCOMPARE(history.size(), 3);
+    for (const auto& m : history) QCOMPARE(m.value("status").toString(), QString("read"));
+    // Bob's copy is stored once and marked seen.
+    auto bobs = of_type(bob.run({"history", "alice"}).lines, "message");
+    QCOMPARE(bobs.size(), 3);
+    QCOMPARE(bobs[2].value("status").toString(), QString("seen"));
+  }
+
+  void repliesUseTheEstablishedSession() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    QCOMPARE(bob.run({"send", "alice", "reply"}).code, 0);
+    auto got = alice.run({"listen", "--count", "1", "--timeout", "15"});
+    auto messages = of_type(got.lines, "message");
+    QCOMPARE(messages.size(), 1);
+    QCOMPARE(messages[0].value("text").toString(), QString("reply"));
+    // One sequence for the conversation, in both directions: after Alice's three messages
+    // (and Bob's read receipts, which take numbers too), with no gap on either side.
+    QVERIFY(messages[0].value("conv_seq").toInt() > 3);
+    QVERIFY(of_type(alice.run({"history", "bob"}).lines, "gap").isEmpty());
+    QVERIFY(of_type(bob.run({"history", "alice"}).lines, "gap").isEmpty());
+  }
+
+  void outboxSurvivesAKilledSender() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    // The relay is frozen, so the send cannot be acknowledged; then the sender is killed.
+    ::kill(static_cast<pid_t>(relay_.pid()), SIGSTOP);
+    std::unique_ptr<QProcess> send(alice.spawn({"send", "bob", "survivor"}));
+    QTest::qWait(1500);
+    send->kill();
+    send->waitForFinished();
+    ::kill(static_cast<pid_t>(relay_.pid()), SIGCONT);
+    QTest::qWait(300);
+    // The next run flushes the outbox first, with the same client_msg_id.
+    QCOMPARE(alice.run({"send", "bob", "after"}).code, 0);
+    auto got = bob.run({"listen", "--count", "2", "--timeout", "15"});
+    auto messages = of_type(got.lines, "message");
+    QCOMPARE(messages.size(), 2);
+    QCOMPARE(messages[0].value("text").toString(), QString("survivor"));
+    QCOMPARE(messages[1].value("text").toString(), QString("after"));
+    auto history = of_type(bob.run({"history", "alice"}).lines, "message");
+    int survivors = 0;
+    for (const auto& m : history) survivors += m.value("text").toString() == "survivor";
+    QCOMPARE(survivors, 1);
+  }
+
+  void unknownRecipientAndSafetyNumbers() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    auto r = alice.run({"send", "nobody-at-all", "hi"});
+    QCOMPARE(r.code, 5);
+    QVERIFY(r.err.contains("nobody-at-all"));
+    auto a = of_type(alice.run({"verify", "bob"}).lines, "safety_number");
+    auto b = of_type(bob.run({"verify", "alice"}).lines, "safety_number");
+    QCOMPARE(a.size(), 1);
+    QCOMPARE(a[0].value("safety_number").toString(), b[0].value("safety_number").toString());
+    QCOMPARE(a[0].value("safety_number").toString().remove(' ').size(), 60);
+    QCOMPARE(alice.run({"verify", "stranger"}).code, 5);
+  }
+
+  void relayNeverSeesPlaintext() {
+    const auto stored = read_all_files(relay_.dataDir()) + relay_.stderrLog();
+    QVERIFY(!stored.isEmpty());
+    for (const char* secret : {"first", "second", "survivor", "after", "reply"})
+      QVERIFY2(!stored.contains(secret), secret);
+  }
+};
+
+QTEST_GUILESS_MAIN(CliE2eTest)
+#include "cli_e2e_test.moc"

@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QNetworkProxy>
 #include <QTimer>
 #include <cstdio>
 
@@ -62,14 +63,29 @@ QJsonObject message_json(const client::StoredMessage& m) {
           {"chain_ok", m.chainOk}};
 }
 
+std::optional<QNetworkProxy> parse_proxy(const std::string& text) {
+  if (text.empty()) return QNetworkProxy(QNetworkProxy::NoProxy);
+  const QUrl url(QString::fromStdString(text));
+  if (!url.isValid() || url.host().isEmpty() || url.port() <= 0) return std::nullopt;
+  if (url.scheme() == "socks5") return QNetworkProxy(QNetworkProxy::Socks5Proxy, url.host(), url.port());
+  if (url.scheme() == "http") return QNetworkProxy(QNetworkProxy::HttpProxy, url.host(), url.port());
+  return std::nullopt;
+}
+
 // The messenger of a running command; lives until the process exits.
 Messenger* open_or_fail(const Options& o, int* code) {
+  const auto proxy = parse_proxy(o.proxy);
+  if (!proxy) {
+    *code = fail("--proxy must look like socks5://127.0.0.1:1080 or http://127.0.0.1:3128", kExitUsage);
+    return nullptr;
+  }
   QString error;
   auto m = Messenger::open(QString::fromStdString(o.profile), &error);
   if (!m) {
     *code = fail(error, kExitError);
     return nullptr;
   }
+  m->setProxy(*proxy);
   auto* raw = m.release();
   raw->setParent(QCoreApplication::instance());
   QObject::connect(raw, &Messenger::problem, [](const QString& p) { fail(p, 0); });

@@ -21,6 +21,7 @@ struct Options {
   std::string server;
   std::string name;
   std::string text;
+  std::string proxy;
   std::vector<std::string> subscribe;
   int timeout_s = 0;
   int count = 0;

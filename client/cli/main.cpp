@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App cli{"parley-cli: end-to-end-encrypted Parley messaging from the command line"};
   cli.require_subcommand(1);
   cli.add_option("--profile", o.profile, "Profile directory (created by `register`)")->required();
+  cli.add_option("--proxy", o.proxy, "Reach the relay through socks5://HOST:PORT or http://HOST:PORT");
   auto* reg = cli.add_subcommand("register", "Create a profile and register NAME on the relay");
   reg->add_option("--server", o.server, "Relay URL, e.g. ws://127.0.0.1:7700")->required();
   reg->add_option("name", o.name, "Username")->required();

@@ -168,6 +168,19 @@ QList<StoredMessage> Messenger::history(const QString& peer) {
   return out;
 }
 
+QList<ConversationSummary> Messenger::conversations() {
+  QList<ConversationSummary> out;
+  QSqlQuery q(db_->db());
+  q.exec("SELECT c.peer, c.last_activity_ms, c.unread,"
+         " (SELECT body FROM messages m WHERE m.peer = c.peer ORDER BY m.id DESC LIMIT 1),"
+         " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer)"
+         " FROM conversations c ORDER BY c.last_activity_ms DESC");
+  while (q.next())
+    out.push_back({q.value(0).toString(), q.value(3).toString(), q.value(1).toLongLong(),
+                   q.value(2).toInt(), q.value(4).toBool()});
+  return out;
+}
+
 QStringList Messenger::contacts() {
   QStringList out;
   QSqlQuery q(db_->db());

@@ -45,6 +45,14 @@ struct StoredMessage {
   bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
 };
 
+struct ConversationSummary {
+  QString peer;
+  QString lastMessage;
+  qint64 lastActivityMs = 0;
+  int unread = 0;
+  bool identityChanged = false;
+};
+
 class Messenger : public QObject {
   Q_OBJECT
  public:
@@ -71,6 +79,9 @@ class Messenger : public QObject {
   void subscribePresence(const QStringList& peers);
 
   QList<StoredMessage> history(const QString& peer);
+  // Every conversation, most recent activity first.
+  QList<ConversationSummary> conversations();
+  void setProxy(const QNetworkProxy& proxy) { relay_->setProxy(proxy); }
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
   QList<qint64> gaps(const QString& peer);
@@ -83,6 +94,7 @@ class Messenger : public QObject {
  signals:
   void stateChanged(parley::client::RelayClient::State state);
   void messageReceived(const QString& peer, const QByteArray& clientMsgId);
+  void messageSent(const QString& peer, const QByteArray& clientMsgId);  // queued locally
   void messageStatusChanged(const QString& peer, const QByteArray& clientMsgId, int status);
   void typingChanged(const QString& peer, bool active);
   void presenceChanged(const QString& peer, bool online, qint64 lastSeenMs);

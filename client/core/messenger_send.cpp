@@ -109,6 +109,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     *error = QStringLiteral("could not write the message to the local store");
     return std::nullopt;
   }
+  if (visible) emit messageSent(peer, id);
   flushOutbox();
   return id;
 }

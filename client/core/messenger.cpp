@@ -105,6 +105,7 @@ void Messenger::onLoggedIn(const wire::ServerFrame& f) {
   if (f.has_logged_in()) {
     topUpPrekeys(f.logged_in().one_time_prekeys_left());
     if (!f.logged_in().has_signed_prekey()) uploadPrekeys(true);
+    rotateSignedPrekeyIfDue();
   }
   flushOutbox();
 }

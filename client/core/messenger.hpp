@@ -113,6 +113,7 @@ class Messenger : public QObject {
   bool createPrekeys(int one_time_count);
   void uploadPrekeys(bool include_signed, std::function<void(bool)> done = {});
   void topUpPrekeys(std::uint32_t left);
+  void rotateSignedPrekeyIfDue();
 
   // messenger_send.cpp
   std::optional<QByteArray> enqueue(const QString& peer, e2e::Content content, QString* error);

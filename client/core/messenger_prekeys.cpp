@@ -95,6 +95,25 @@ void Messenger::uploadPrekeys(bool include_signed, std::function<void(bool)> don
   });
 }
 
+// A new signed prekey every week; old ones are kept a month for first messages still in
+// flight that name them.
+void Messenger::rotateSignedPrekeyIfDue() {
+  constexpr qint64 kWeekMs = 7LL * 24 * 3600 * 1000;
+  constexpr qint64 kKeepMs = 30LL * 24 * 3600 * 1000;
+  auto& db = db_->db();
+  QSqlQuery newest(db);
+  newest.exec("SELECT MAX(created_ms) FROM prekeys WHERE kind = 1");
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  if (newest.next() && now - newest.value(0).toLongLong() < kWeekMs) return;
+  const bool ok = db_->transaction([&] {
+    QSqlQuery old(db);
+    old.prepare("DELETE FROM prekeys WHERE kind = 1 AND created_ms < ?");
+    old.addBindValue(now - kKeepMs);
+    return old.exec() && insert_key(db, kSignedKind, next_id(db, kSignedKind), crypto::KeyPair::generate());
+  });
+  if (ok) uploadPrekeys(true);
+}
+
 void Messenger::topUpPrekeys(std::uint32_t left) {
   if (left >= kLowWatermark) return;
   if (createPrekeys(kTopUpTo - static_cast<int>(left))) uploadPrekeys(false);

@@ -1,0 +1,631 @@
+// The client core (Messenger) against a real relay on 127.0.0.1: offline delivery once and
+// in order with statuses up to read, redelivery dedup, simultaneous first messages (several
+// sessions per peer), an identity key change that holds the outbox until accepted, a broken
+// hash chain, gaps, and history that survives a restart.
+#include <QtTest>
+
+#include <QRandomGenerator>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <map>
+#include <memory>
+
+#include "messenger.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley::client;
+using parley::test::RelayProcess;
+using parley::test::spinUntil;
+
+namespace {
+
+constexpr int kWaitMs = 15000;
+
+// Everything one profile's Messenger reported, across restarts of that Messenger.
+struct Events {
+  QList<QPair<QString, QByteArray>> received;  // (peer, client_msg_id) in arrival order
+  QHash<QByteArray, QList<int>> statuses;      // client_msg_id -> every status emitted
+  QStringList identityChanged;
+  QList<QPair<QString, QByteArray>> chainBroken;
+  QStringList problems;
+
+  int receivedCount(const QByteArray& id) const {
+    int n = 0;
+    for (const auto& r : received) n += r.second == id;
+    return n;
+  }
+};
+
+struct User {
+  QString name;
+  QString dir;
+  std::unique_ptr<Messenger> m;
+  std::shared_ptr<Events> ev = std::make_shared<Events>();
+
+  void attach() {
+    auto e = ev;
+    auto* raw = m.get();
+    QObject::connect(raw, &Messenger::messageReceived, raw,
+                     [e](const QString& peer, const QByteArray& id) { e->received.append({peer, id}); });
+    QObject::connect(raw, &Messenger::messageStatusChanged, raw,
+                     [e](const QString&, const QByteArray& id, int s) { e->statuses[id].append(s); });
+    QObject::connect(raw, &Messenger::identityKeyChangedFor, raw,
+                     [e](const QString& peer) { e->identityChanged.append(peer); });
+    QObject::connect(raw, &Messenger::chainBroken, raw,
+                     [e](const QString& peer, const QByteArray& id) { e->chainBroken.append({peer, id}); });
+    QObject::connect(raw, &Messenger::problem, raw, [e](const QString& text) { e->problems.append(text); });
+  }
+
+  bool online() const { return m && m->state() == RelayClient::State::Online; }
+  bool waitOnline() const { return spinUntil([this] { return online(); }, kWaitMs); }
+
+  // Opens the profile again (after `m` was destroyed), without connecting.
+  bool open() {
+    QString error;
+    m = Messenger::open(dir, &error);
+    if (!m) {
+      qWarning("cannot open %s: %s", qPrintable(dir), qPrintable(error));
+      return false;
+    }
+    attach();
+    return true;
+  }
+  // Opens and connects.
+  bool reopen() {
+    if (!open()) return false;
+    m->start();
+    return waitOnline();
+  }
+
+  // The stored message, or one with id 0 (and nothing else set) if there is none.
+  StoredMessage find(const QString& peer, const QByteArray& id) const {
+    for (const auto& s : m->history(peer))
+      if (s.clientMsgId == id) return s;
+    return {};
+  }
+  bool hasStatus(const QByteArray& id, MessageStatus s) const {
+    return ev->statuses.value(id).contains(static_cast<int>(s));
+  }
+  bool waitStatus(const QByteArray& id, MessageStatus s) const {
+    return spinUntil([&] { return hasStatus(id, s); }, kWaitMs);
+  }
+  bool waitReceived(const QByteArray& id) const {
+    return spinUntil([&] { return ev->receivedCount(id) > 0; }, kWaitMs);
+  }
+  QByteArray send(const QString& peer, const QString& text) {
+    QString error;
+    auto id = m->sendText(peer, text, &error);
+    if (!id) qWarning("sendText failed: %s", qPrintable(error));
+    return id.value_or(QByteArray());
+  }
+};
+
+// One statement on a profile's database through a second connection (the Messenger's own
+// connection stays open; SQLite in WAL mode lets both work).
+QVariant sql(const QString& dir, const QString& statement, const QVariantList& binds = {},
+             bool* ok = nullptr) {
+  static int n = 0;
+  const QString name = QStringLiteral("messenger-test-%1").arg(++n);
+  QVariant first;
+  bool good = false;
+  {
+    auto db = QSqlDatabase::addDatabase("QSQLITE", name);
+    db.setDatabaseName(dir + "/parley.db");
+    if (db.open()) {
+      QSqlQuery q(db);
+      q.prepare(statement);
+      for (const auto& b : binds) q.addBindValue(b);
+      good = q.exec();
+      if (!good) qWarning("%s: %s", qPrintable(statement), qPrintable(q.lastError().text()));
+      if (good && q.next()) first = q.value(0);
+      q.finish();
+      db.close();
+    }
+  }
+  QSqlDatabase::removeDatabase(name);
+  if (ok) *ok = good;
+  return first;
+}
+
+QByteArray random_bytes(int n) {
+  QByteArray out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(QRandomGenerator::global()->bounded(256));
+  return out;
+}
+
+QStringList bodies(const QList<StoredMessage>& history) {
+  QStringList out;
+  for (const auto& m : history) out << m.body;
+  return out;
+}
+
+}  // namespace
+
+class MessengerTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_;
+  QTemporaryDir home_;
+  // Declared after home_ so they go first; cleanupTestCase also drops them.
+  std::map<QString, std::unique_ptr<User>> users_;
+
+  // Registers `name` in a fresh profile directory and brings it online.
+  User* registerUser(const QString& name) {
+    auto u = std::make_unique<User>();
+    u->name = name;
+    u->dir = home_.filePath(name);
+    struct Result {
+      bool done = false;
+      std::unique_ptr<Messenger> m;
+      QString error;
+    };
+    auto r = std::make_shared<Result>();
+    Messenger::registerProfile(u->dir, relay_.url(), name,
+                               [r](std::unique_ptr<Messenger> m, QString error, int) {
+                                 r->m = std::move(m);
+                                 r->error = std::move(error);
+                                 r->done = true;
+                               });
+    if (!spinUntil([&] { return r->done; }, kWaitMs) || !r->m) {
+      qWarning("register %s: %s", qPrintable(name), qPrintable(r->error));
+      return nullptr;
+    }
+    u->m = std::move(r->m);
+    u->attach();
+    u->m->start();
+    if (!u->waitOnline()) return nullptr;
+    auto* raw = u.get();
+    users_[name] = std::move(u);
+    return raw;
+  }
+
+  User& user(const QString& name) { return *users_.at(name); }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    QVERIFY(relay_.start());
+    QVERIFY(registerUser("alice"));
+    QVERIFY(registerUser("bob"));
+  }
+
+  void cleanupTestCase() { users_.clear(); }
+
+  void registrationErrors() {
+    struct Result {
+      bool done = false;
+      bool got = false;
+      QString error;
+      int code = -1;
+    };
+    auto taken = std::make_shared<Result>();
+    const auto dir = home_.filePath("bob-again");
+    Messenger::registerProfile(dir, relay_.url(), "BOB",
+                               [taken](std::unique_ptr<Messenger> m, QString error, int code) {
+                                 taken->got = m != nullptr;
+                                 taken->error = std::move(error);
+                                 taken->code = code;
+                                 taken->done = true;
+                               });
+    QVERIFY(spinUntil([&] { return taken->done; }, kWaitMs));
+    QVERIFY(!taken->got);
+    QCOMPARE(taken->code, static_cast<int>(parley::wire::USERNAME_TAKEN));
+    QVERIFY2(!taken->error.isEmpty(), "no reason given");
+    QVERIFY(!Profile::exists(dir));
+    QVERIFY(!QFile::exists(dir + "/identity.key"));
+
+    auto invalid = std::make_shared<Result>();
+    Messenger::registerProfile(home_.filePath("bad"), relay_.url(), "no spaces",
+                               [invalid](std::unique_ptr<Messenger> m, QString error, int code) {
+                                 invalid->got = m != nullptr;
+                                 invalid->error = std::move(error);
+                                 invalid->code = code;
+                                 invalid->done = true;
+                               });
+    QVERIFY(spinUntil([&] { return invalid->done; }, kWaitMs));
+    QVERIFY(!invalid->got);
+    QCOMPARE(invalid->code, static_cast<int>(parley::wire::INVALID_USERNAME));
+
+    // A second profile in the same directory is refused before the relay is asked.
+    auto again = std::make_shared<Result>();
+    Messenger::registerProfile(user("alice").dir, relay_.url(), "alice2",
+                               [again](std::unique_ptr<Messenger> m, QString error, int code) {
+                                 again->got = m != nullptr;
+                                 again->error = std::move(error);
+                                 again->code = code;
+                                 again->done = true;
+                               });
+    QVERIFY(spinUntil([&] { return again->done; }, kWaitMs));
+    QVERIFY(!again->got);
+    QVERIFY2(again->error.contains("already"), qPrintable(again->error));
+    // The identity file of a registered profile is private.
+    QCOMPARE(QFile::permissions(user("alice").dir + "/identity.key") & 0x0077,
+             QFileDevice::Permissions());
+  }
+
+  void sendTextRejectsBadInput() {
+    auto& alice = user("alice");
+    QString error;
+    QVERIFY(!alice.m->sendText("bob", "", &error));
+    QVERIFY(!error.isEmpty());
+    error.clear();
+    QVERIFY(!alice.m->sendText("bob", QString(64 * 1024 + 1, 'x'), &error));
+    QVERIFY(error.contains("64"));
+    error.clear();
+    QVERIFY(!alice.m->sendText("no spaces", "hi", &error));
+    QVERIFY(!error.isEmpty());
+    QCOMPARE(alice.m->outboxSize(), 0);
+    QVERIFY(alice.m->history("bob").isEmpty());
+  }
+
+  void offlineMessagesArriveOnceInOrderAndReachRead() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.m.reset();  // Bob is offline
+    const QStringList texts{"first", "second", "third — ünïcödé ✓"};
+    QList<QByteArray> ids;
+    for (const auto& t : texts) {
+      const auto id = alice.send("bob", t);
+      QVERIFY(!id.isEmpty());
+      // In the outbox and shown as queued before anything has come back from the relay.
+      const auto stored = alice.find("bob", id);
+      QVERIFY(stored.id != 0);
+      QCOMPARE(stored.status, MessageStatus::Queued);
+      QCOMPARE(stored.convSeq, qint64(-1));
+      QCOMPARE(stored.sender, QString("alice"));
+      ids << id;
+    }
+    QVERIFY(alice.m->outboxSize() >= 3);
+    for (const auto& id : ids) QVERIFY(alice.waitStatus(id, MessageStatus::Sent));
+    QVERIFY(spinUntil([&] { return alice.m->outboxSize() == 0; }, kWaitMs));
+    qint64 last_seq = 0;
+    for (const auto& id : ids) {
+      const auto stored = alice.find("bob", id);
+      QVERIFY(stored.id != 0);
+      QCOMPARE(stored.status, MessageStatus::Sent);
+      QVERIFY(stored.convSeq > last_seq);  // numbered by the relay in the order sent
+      QVERIFY(stored.serverTsMs > 0);
+      last_seq = stored.convSeq;
+      QVERIFY(!alice.hasStatus(id, MessageStatus::Delivered));  // nobody has fetched them
+    }
+
+    QVERIFY(bob.reopen());
+    QVERIFY(spinUntil([&] { return bob.ev->received.size() >= 3; }, kWaitMs));
+    QTest::qWait(300);
+    QCOMPARE(bob.ev->received.size(), 3);  // once each
+    for (int i = 0; i < 3; ++i) {
+      QCOMPARE(bob.ev->received[i].first, QString("alice"));
+      QCOMPARE(bob.ev->received[i].second, ids[i]);  // in order
+    }
+    const auto history = bob.m->history("alice");
+    QCOMPARE(bodies(history), texts);
+    for (int i = 0; i < 3; ++i) {
+      QCOMPARE(history[i].clientMsgId, ids[i]);
+      QCOMPARE(history[i].sender, QString("alice"));
+      QCOMPARE(history[i].status, MessageStatus::Received);
+      QCOMPARE(history[i].convSeq, alice.find("bob", ids[i]).convSeq);
+      QVERIFY(history[i].chainOk);
+    }
+
+    // Bob's acknowledgement becomes a relay delivery receipt.
+    for (const auto& id : ids) QVERIFY(alice.waitStatus(id, MessageStatus::Delivered));
+    bob.m->markRead("alice");
+    for (const auto& id : ids) QVERIFY(alice.waitStatus(id, MessageStatus::Read));
+    for (const auto& id : ids) {
+      QCOMPARE(alice.ev->statuses.value(id),
+               (QList<int>{int(MessageStatus::Sent), int(MessageStatus::Delivered),
+                           int(MessageStatus::Read)}));
+      QCOMPARE(alice.find("bob", id).status, MessageStatus::Read);
+    }
+    for (const auto& m : bob.m->history("alice")) QCOMPARE(m.status, MessageStatus::Seen);
+    // Marking read again sends nothing new.
+    const auto before = bob.m->history("alice").size();
+    bob.m->markRead("alice");
+    QCOMPARE(bob.m->outboxSize(), 0);
+    QCOMPARE(bob.m->history("alice").size(), before);
+
+    QVERIFY2(alice.ev->problems.isEmpty(), qPrintable(alice.ev->problems.join("; ")));
+    QVERIFY2(bob.ev->problems.isEmpty(), qPrintable(bob.ev->problems.join("; ")));
+  }
+
+  void repliesDecryptAndLeaveNoGaps() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto reply = bob.send("alice", "reply");
+    QVERIFY(alice.waitReceived(reply));
+    const auto back = alice.send("bob", "and back");
+    QVERIFY(bob.waitReceived(back));
+    QCOMPARE(alice.find("bob", reply).body, QString("reply"));
+    QCOMPARE(bob.find("alice", back).body, QString("and back"));
+    QVERIFY(alice.waitStatus(back, MessageStatus::Sent));
+    QVERIFY(bob.waitStatus(reply, MessageStatus::Sent));
+
+    // Every conv_seq in the conversation was seen by both sides (read receipts included).
+    QCOMPARE(alice.m->gaps("bob"), QList<qint64>());
+    QCOMPARE(bob.m->gaps("alice"), QList<qint64>());
+    QCOMPARE(alice.m->contacts(), QStringList{"bob"});
+    QCOMPARE(bob.m->contacts(), QStringList{"alice"});
+    QString e1, e2;
+    auto sn = alice.m->safetyNumber("bob", &e1);
+    QCOMPARE(sn.remove(' ').size(), 60);
+    QCOMPARE(bob.m->safetyNumber("alice", &e2).remove(' '), sn);
+    QVERIFY(!alice.m->identityKeyChanged("bob"));
+  }
+
+  void gapsAreReportedWhenANumberIsMissing() {
+    // The test above proved gaps are empty; here one number is made to go missing, so the
+    // check can fail at all.
+    auto& bob = user("bob");
+    const auto top = sql(bob.dir, "SELECT MAX(conv_seq) FROM seen_seqs WHERE peer = 'alice'").toLongLong();
+    QVERIFY(top > 2);
+    bool ok = false;
+    sql(bob.dir, "DELETE FROM seen_seqs WHERE peer = 'alice' AND conv_seq = ?", {top - 1}, &ok);
+    QVERIFY(ok);
+    QCOMPARE(bob.m->gaps("alice"), QList<qint64>{top - 1});
+    sql(bob.dir, "INSERT INTO seen_seqs(peer, conv_seq) VALUES('alice', ?)", {top - 1}, &ok);
+    QVERIFY(ok);
+    QCOMPARE(bob.m->gaps("alice"), QList<qint64>());
+  }
+
+  void historySurvivesARestart() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto before_alice = alice.m->history("bob");
+    const auto before_bob = bob.m->history("alice");
+    QVERIFY(before_alice.size() >= 5);
+    alice.m.reset();
+    bob.m.reset();
+
+    QString error;
+    alice.m = Messenger::open(alice.dir, &error);
+    QVERIFY2(alice.m, qPrintable(error));
+    alice.attach();
+    const auto after = alice.m->history("bob");  // from the file, before connecting
+    QCOMPARE(after.size(), before_alice.size());
+    for (int i = 0; i < after.size(); ++i) {
+      QCOMPARE(after[i].clientMsgId, before_alice[i].clientMsgId);
+      QCOMPARE(after[i].body, before_alice[i].body);
+      QCOMPARE(after[i].sender, before_alice[i].sender);
+      QCOMPARE(after[i].status, before_alice[i].status);
+      QCOMPARE(after[i].convSeq, before_alice[i].convSeq);
+      QCOMPARE(after[i].serverTsMs, before_alice[i].serverTsMs);
+      QCOMPARE(after[i].chainOk, before_alice[i].chainOk);
+    }
+    QCOMPARE(alice.m->contacts(), QStringList{"bob"});
+    QCOMPARE(alice.m->outboxSize(), 0);
+    alice.m->start();
+    QVERIFY(alice.waitOnline());
+    QVERIFY(bob.reopen());
+    QCOMPARE(bodies(bob.m->history("alice")), bodies(before_bob));
+
+    // The ratchet sessions came back too: both directions still decrypt, with no new X3DH.
+    const auto sessions = sql(alice.dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'bob'").toInt();
+    const auto a = alice.send("bob", "after restart");
+    QVERIFY(bob.waitReceived(a));
+    const auto b = bob.send("alice", "me too");
+    QVERIFY(alice.waitReceived(b));
+    QCOMPARE(sql(alice.dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'bob'").toInt(), sessions);
+    QVERIFY(alice.find("bob", b).chainOk);
+    QVERIFY(bob.find("alice", a).chainOk);
+  }
+
+  void restartBeforeTheAckReachesTheRelayStoresOnce() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.m.reset();
+    const auto id = alice.send("bob", "ack lost");
+    QVERIFY(alice.waitStatus(id, MessageStatus::Sent));
+
+    // Bob stores the message and goes away in the same turn of the event loop, before his
+    // (deferred) Ack is written to the socket.
+    QVERIFY(bob.open());
+    auto* raw = bob.m.get();
+    QObject::connect(raw, &Messenger::messageReceived, raw, [raw] { raw->stop(); });
+    raw->start();
+    QVERIFY(bob.waitReceived(id));
+    QTest::qWait(500);
+    QVERIFY2(!alice.hasStatus(id, MessageStatus::Delivered),
+             "the Ack reached the relay: this test no longer exercises a lost Ack");
+    bob.m.reset();
+
+    // Back online: the login carries last_acked_inbox_seq, so the relay drops the entry (and
+    // tells Alice) without delivering it again.
+    QVERIFY(bob.reopen());
+    QVERIFY(alice.waitStatus(id, MessageStatus::Delivered));
+    QTest::qWait(300);
+    QCOMPARE(bob.ev->receivedCount(id), 1);
+    int copies = 0;
+    for (const auto& m : bob.m->history("alice")) copies += m.clientMsgId == id;
+    QCOMPARE(copies, 1);
+    QVERIFY2(bob.ev->problems.isEmpty(), qPrintable(bob.ev->problems.join("; ")));
+  }
+
+  void redeliveredEntryIsStoredOnce() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.m.reset();
+    const auto id = alice.send("bob", "delivered twice");
+    QVERIFY(alice.waitStatus(id, MessageStatus::Sent));
+    QVERIFY(bob.open());
+    auto* raw = bob.m.get();
+    QObject::connect(raw, &Messenger::messageReceived, raw, [raw] { raw->stop(); });
+    raw->start();
+    QVERIFY(bob.waitReceived(id));
+    QTest::qWait(500);
+    QVERIFY2(!alice.hasStatus(id, MessageStatus::Delivered),
+             "the Ack reached the relay: this test no longer exercises redelivery");
+    bob.m.reset();
+
+    // Delivery is at-least-once across connections (protocol 6.3). This client sends its
+    // last processed inbox_seq at login, so the relay would drop the entry; logging in one
+    // entry further back makes it deliver the entry again.
+    const auto acked = sql(bob.dir, "SELECT value FROM settings WHERE key = 'last_acked'").toULongLong();
+    QVERIFY(acked > 0);
+    bool ok = false;
+    sql(bob.dir, "UPDATE settings SET value = ? WHERE key = 'last_acked'",
+        {QVariant::fromValue<qulonglong>(acked - 1)}, &ok);
+    QVERIFY(ok);
+    bob.ev->problems.clear();
+    QVERIFY(bob.reopen());
+    QVERIFY(alice.waitStatus(id, MessageStatus::Delivered));  // Bob acknowledged it again
+    QTest::qWait(300);
+    QCOMPARE(bob.ev->receivedCount(id), 1);
+    int copies = 0;
+    for (const auto& m : bob.m->history("alice")) copies += m.clientMsgId == id;
+    QCOMPARE(copies, 1);
+    QCOMPARE(sql(bob.dir, "SELECT value FROM settings WHERE key = 'last_acked'").toULongLong(), acked);
+
+    // The conversation goes on in both directions (the failed second decryption saved no
+    // session state).
+    const auto b = bob.send("alice", "still here");
+    QVERIFY(alice.waitReceived(b));
+    const auto a = alice.send("bob", "good");
+    QVERIFY(bob.waitReceived(a));
+
+    // Known limitation: the copy is decrypted again before the store's UNIQUE(sender,
+    // client_msg_id) drops it; its message key is used up, so the user is told a message
+    // "could not be decrypted and was dropped" although it is in the history.
+    QEXPECT_FAIL("", "a redelivered entry the client holds no record of is reported as undecryptable",
+                 Continue);
+    QVERIFY2(bob.ev->problems.isEmpty(), qPrintable(bob.ev->problems.join("; ")));
+  }
+
+  void simultaneousFirstMessages() {
+    auto* carol = registerUser("carol");
+    auto* dave = registerUser("dave");
+    QVERIFY(carol && dave);
+    // Both start a session before either has heard from the other.
+    const auto c1 = carol->send("dave", "hello dave");
+    const auto d1 = dave->send("carol", "hello carol");
+    QVERIFY(dave->waitReceived(c1));
+    QVERIFY(carol->waitReceived(d1));
+    // Each side now holds the session it started and the one the other side started.
+    QCOMPARE(sql(carol->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'dave'").toInt(), 2);
+    QCOMPARE(sql(dave->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'carol'").toInt(), 2);
+
+    // Further messages decrypt whichever session each side picks: crossing again, then
+    // strictly alternating.
+    QList<QPair<User*, QByteArray>> expect;  // (receiver, id)
+    const auto c2 = carol->send("dave", "crossing c2");
+    const auto d2 = dave->send("carol", "crossing d2");
+    expect << qMakePair(dave, c2) << qMakePair(carol, d2);
+    QVERIFY(dave->waitReceived(c2));
+    QVERIFY(carol->waitReceived(d2));
+    for (int i = 0; i < 3; ++i) {
+      const auto c = carol->send("dave", QStringLiteral("c%1").arg(i + 3));
+      QVERIFY(dave->waitReceived(c));
+      const auto d = dave->send("carol", QStringLiteral("d%1").arg(i + 3));
+      QVERIFY(carol->waitReceived(d));
+      expect << qMakePair(dave, c) << qMakePair(carol, d);
+    }
+    const auto c_last = carol->send("dave", "three in a row 1");
+    const auto c_last2 = carol->send("dave", "three in a row 2");
+    const auto d_last = dave->send("carol", "crossing at the end");
+    QVERIFY(dave->waitReceived(c_last));
+    QVERIFY(dave->waitReceived(c_last2));
+    QVERIFY(carol->waitReceived(d_last));
+
+    QCOMPARE(carol->m->history("dave").size(), 13);
+    QCOMPARE(dave->m->history("carol").size(), 13);
+    QCOMPARE(bodies(carol->m->history("dave")), bodies(dave->m->history("carol")));
+    for (const auto& m : carol->m->history("dave")) QVERIFY2(m.chainOk, qPrintable(m.body));
+    for (const auto& m : dave->m->history("carol")) QVERIFY2(m.chainOk, qPrintable(m.body));
+    QVERIFY(spinUntil([&] { return carol->m->outboxSize() == 0 && dave->m->outboxSize() == 0; },
+                      kWaitMs));
+    QCOMPARE(carol->m->gaps("dave"), QList<qint64>());
+    QCOMPARE(dave->m->gaps("carol"), QList<qint64>());
+    QVERIFY2(carol->ev->problems.isEmpty(), qPrintable(carol->ev->problems.join("; ")));
+    QVERIFY2(dave->ev->problems.isEmpty(), qPrintable(dave->ev->problems.join("; ")));
+    QVERIFY(carol->ev->identityChanged.isEmpty());
+    QVERIFY(dave->ev->identityChanged.isEmpty());
+    QString e1, e2;
+    QCOMPARE(carol->m->safetyNumber("dave", &e1), dave->m->safetyNumber("carol", &e2));
+  }
+
+  void changedIdentityKeyHoldsTheOutboxUntilAccepted() {
+    auto* erin = registerUser("erin");
+    auto* frank = registerUser("frank");
+    QVERIFY(erin && frank);
+    // Erin knew "frank" under another identity key (e.g. before he reinstalled).
+    const auto old_key = random_bytes(32);
+    bool ok = false;
+    sql(erin->dir, "INSERT INTO contacts(username, identity_key, verified, added_ms) VALUES(?, ?, 1, 1)",
+        {QString("frank"), old_key}, &ok);
+    QVERIFY(ok);
+
+    const auto id = erin->send("frank", "for the old frank only");
+    QVERIFY(!id.isEmpty());
+    QVERIFY(spinUntil([&] { return erin->ev->identityChanged.contains("frank"); }, kWaitMs));
+    QVERIFY(erin->m->identityKeyChanged("frank"));
+    QTest::qWait(1000);
+    QCOMPARE(erin->m->outboxSize(), 1);
+    QCOMPARE(erin->find("frank", id).status, MessageStatus::Queued);
+    QVERIFY(erin->ev->statuses.value(id).isEmpty());
+    QVERIFY(frank->ev->received.isEmpty());
+    // Nothing was encrypted to the new key and the old one is still what is trusted.
+    QCOMPARE(sql(erin->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'frank'").toInt(), 0);
+    QCOMPARE(sql(erin->dir, "SELECT identity_key FROM contacts WHERE username = 'frank'").toByteArray(),
+             old_key);
+    // A second message to him waits as well.
+    const auto id2 = erin->send("frank", "second");
+    QTest::qWait(500);
+    QCOMPARE(erin->m->outboxSize(), 2);
+    QVERIFY(frank->ev->received.isEmpty());
+
+    erin->m->acceptIdentityKey("frank");
+    QVERIFY(!erin->m->identityKeyChanged("frank"));
+    QVERIFY(frank->waitReceived(id));
+    QVERIFY(frank->waitReceived(id2));
+    QVERIFY(erin->waitStatus(id, MessageStatus::Sent));
+    QCOMPARE(bodies(frank->m->history("erin")), (QStringList{"for the old frank only", "second"}));
+    QCOMPARE(sql(erin->dir, "SELECT verified FROM contacts WHERE username = 'frank'").toInt(), 0);
+    QString e1, e2;
+    QCOMPARE(erin->m->safetyNumber("frank", &e1), frank->m->safetyNumber("erin", &e2));
+    QVERIFY(!erin->m->safetyNumber("frank", &e1).isEmpty());
+    QCOMPARE(erin->ev->identityChanged.count("frank"), 1);
+  }
+
+  void brokenHashChainIsFlagged() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    // The relay dropped (or Bob's copy lost) something: Bob's idea of Alice's last message no
+    // longer matches what her next message links to.
+    bool ok = false;
+    sql(bob.dir, "UPDATE conversations SET peer_chain_hash = ? WHERE peer = 'alice'",
+        {random_bytes(32)}, &ok);
+    QVERIFY(ok);
+    const auto broken = alice.send("bob", "after the hole");
+    QVERIFY(bob.waitReceived(broken));
+    QVERIFY(!bob.find("alice", broken).chainOk);
+    QCOMPARE(bob.ev->chainBroken.size(), 1);
+    QCOMPARE(bob.ev->chainBroken[0].first, QString("alice"));
+    QCOMPARE(bob.ev->chainBroken[0].second, broken);
+
+    // The chain picks up again from the message that arrived.
+    const auto next = alice.send("bob", "linked again");
+    QVERIFY(bob.waitReceived(next));
+    QVERIFY(bob.find("alice", next).chainOk);
+    QCOMPARE(bob.ev->chainBroken.size(), 1);
+  }
+
+  void unknownRecipientFails() {
+    auto& alice = user("alice");
+    const auto id = alice.send("nobody-at-all", "hello?");
+    QVERIFY(!id.isEmpty());
+    QVERIFY(alice.waitStatus(id, MessageStatus::Failed));
+    QCOMPARE(alice.find("nobody-at-all", id).status, MessageStatus::Failed);
+    QVERIFY(spinUntil([&] { return alice.m->outboxSize() == 0; }, kWaitMs));
+    QVERIFY(spinUntil([&] {
+      for (const auto& p : alice.ev->problems)
+        if (p.contains("nobody-at-all")) return true;
+      return false;
+    }, kWaitMs));
+    QString error;
+    QVERIFY(alice.m->safetyNumber("nobody-at-all", &error).isEmpty());
+    QVERIFY(!error.isEmpty());
+  }
+};
+
+QTEST_GUILESS_MAIN(MessengerTest)
+#include "messenger_test.moc"

@@ -106,8 +106,12 @@ void Messenger::rotateSignedPrekeyIfDue() {
   const auto now = QDateTime::currentMSecsSinceEpoch();
   if (newest.next() && now - newest.value(0).toLongLong() < kWeekMs) return;
   const bool ok = db_->transaction([&] {
+    // A key stops being current when the next one is made, not when it is made itself:
+    // drop only keys superseded by one that is already older than kKeepMs (the current key
+    // of a device that was offline for longer than that may be named by waiting messages).
     QSqlQuery old(db);
-    old.prepare("DELETE FROM prekeys WHERE kind = 1 AND created_ms < ?");
+    old.prepare("DELETE FROM prekeys WHERE kind = 1 AND id < (SELECT MAX(id) FROM prekeys"
+                " WHERE kind = 1 AND created_ms < ?)");
     old.addBindValue(now - kKeepMs);
     return old.exec() && insert_key(db, kSignedKind, next_id(db, kSignedKind), crypto::KeyPair::generate());
   });

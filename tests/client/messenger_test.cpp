@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "e2e.pb.h"
 #include "messenger.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -607,6 +608,59 @@ class MessengerTest : public QObject {
     QVERIFY(bob.waitReceived(next));
     QVERIFY(bob.find("alice", next).chainOk);
     QCOMPARE(bob.ev->chainBroken.size(), 1);
+  }
+
+  void signedPrekeyRotationKeepsTheOldKeyForFirstMessagesInFlight() {
+    auto* gina = registerUser("gina");
+    auto* hank = registerUser("hank");
+    QVERIFY(gina && hank);
+    // Hank has been offline for 8 days: his signed prekey is due for rotation, and Gina's
+    // first message (waiting in his inbox) names it.
+    hank->m.reset();
+    constexpr qint64 kDayMs = 24LL * 3600 * 1000;
+    bool ok = false;
+    sql(hank->dir, "UPDATE prekeys SET created_ms = ? WHERE kind = 1",
+        {QDateTime::currentMSecsSinceEpoch() - 8 * kDayMs}, &ok);
+    QVERIFY(ok);
+    const auto id = gina->send("hank", "a week late");
+    QVERIFY(gina->waitStatus(id, MessageStatus::Sent));
+    QVERIFY(hank->reopen());
+    QVERIFY(hank->waitReceived(id));
+    QCOMPARE(hank->find("gina", id).body, QString("a week late"));
+    QCOMPARE(sql(hank->dir, "SELECT COUNT(*) FROM prekeys WHERE kind = 1").toInt(), 2);
+    QVERIFY2(hank->ev->problems.isEmpty(), qPrintable(hank->ev->problems.join("; ")));
+
+    // A new contact now starts on the new signed prekey, and it opens too.
+    auto* ivan = registerUser("ivan");
+    QVERIFY(ivan);
+    const auto id2 = ivan->send("hank", "new key");
+    QVERIFY(hank->waitReceived(id2));
+    parley::e2e::PrekeyHeader header;
+    const auto stored = sql(ivan->dir, "SELECT prekey_header FROM sessions WHERE peer = 'hank'").toByteArray();
+    QVERIFY(header.ParseFromArray(stored.constData(), static_cast<int>(stored.size())));
+    QCOMPARE(header.signed_prekey_id(), 2u);
+  }
+
+  void signedPrekeyOlderThanRetentionStillOpensWaitingFirstMessages() {
+    auto* jack = registerUser("jack");
+    auto* kate = registerUser("kate");
+    QVERIFY(jack && kate);
+    // Kate has not been online for 40 days; her only signed prekey is the one the relay
+    // hands out, so Jack's first message names it. It must still open when she returns,
+    // although the key is older than the 30 days old keys are kept after a rotation.
+    kate->m.reset();
+    constexpr qint64 kDayMs = 24LL * 3600 * 1000;
+    bool ok = false;
+    sql(kate->dir, "UPDATE prekeys SET created_ms = ? WHERE kind = 1",
+        {QDateTime::currentMSecsSinceEpoch() - 40 * kDayMs}, &ok);
+    QVERIFY(ok);
+    const auto id = jack->send("kate", "welcome back");
+    QVERIFY(jack->waitStatus(id, MessageStatus::Sent));
+    QVERIFY(kate->reopen());
+    QVERIFY(kate->waitReceived(id));
+    QCOMPARE(kate->find("jack", id).body, QString("welcome back"));
+    QVERIFY2(kate->ev->problems.isEmpty(), qPrintable(kate->ev->problems.join("; ")));
+    QCOMPARE(sql(kate->dir, "SELECT COUNT(*) FROM prekeys WHERE kind = 1").toInt(), 2);
   }
 
   void unknownRecipientFails() {

@@ -124,8 +124,15 @@ class Messenger : public QObject {
 
   // messenger_receive.cpp
   void onDeliver(const wire::Deliver& d);
-  std::optional<QByteArray> decrypt(const QString& sender, std::uint32_t device,
-                                    const QByteArray& envelope);
+  // The plaintext, and the session change that produced it. `save` runs inside the
+  // transaction that stores the message: the ratchet never moves past a key unless the
+  // message it opened is stored (or knowingly dropped) in the same commit.
+  struct Decrypted {
+    QByteArray plaintext;
+    std::function<bool()> save;
+  };
+  std::optional<Decrypted> decrypt(const QString& sender, std::uint32_t device,
+                                   const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
 
   std::uint64_t lastAcked();

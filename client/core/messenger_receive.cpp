@@ -48,12 +48,14 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     return scheduleAck(d.inbox_seq());
   }
 
-  auto plaintext = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
+  auto decrypted = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
   e2e::Content content;
-  if (!plaintext || !content.ParseFromArray(plaintext->constData(), static_cast<int>(plaintext->size()))) {
+  if (!decrypted || !content.ParseFromArray(decrypted->plaintext.constData(),
+                                            static_cast<int>(decrypted->plaintext.size()))) {
     // It can never be decrypted; keeping it would block the inbox behind it.
     db_->transaction([&] {
-      return noteSeq(sender, d.conv_seq()) && save_last_acked(db_->db(), d.inbox_seq());
+      return (!decrypted || decrypted->save()) && noteSeq(sender, d.conv_seq()) &&
+             save_last_acked(db_->db(), d.inbox_seq());
     });
     emit problem(QStringLiteral("a message from %1 could not be decrypted and was dropped").arg(sender));
     return scheduleAck(d.inbox_seq());
@@ -62,9 +64,10 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   bool inserted = false;
   bool chain_ok = true;
   const auto now = QDateTime::currentMSecsSinceEpoch();
-  db_->transaction([&] {
+  const auto* plaintext = &decrypted->plaintext;
+  const bool stored = db_->transaction([&] {
     auto& db = db_->db();
-    if (!noteSeq(sender, d.conv_seq())) return false;
+    if (!decrypted->save() || !noteSeq(sender, d.conv_seq())) return false;
     if (content.type() == e2e::READ_RECEIPT) {
       for (const auto& read : content.read_client_msg_ids()) {
         QSqlQuery q(db);
@@ -119,6 +122,12 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     }
     return save_last_acked(db, d.inbox_seq());
   });
+  if (!stored) {
+    // Nothing was committed (session included): leave the entry unacknowledged so the next
+    // login delivers it again.
+    emit problem(QStringLiteral("could not store a message from %1; it will be fetched again").arg(sender));
+    return;
+  }
   if (inserted) {
     emit messageReceived(sender, id);
     if (!chain_ok) emit chainBroken(sender, id);
@@ -127,10 +136,10 @@ void Messenger::onDeliver(const wire::Deliver& d) {
 }
 
 // Tries the peer's sessions, newest first; a prekey header with no session that opens the
-// message starts a responder session. The session used is saved and becomes the one we send
-// with. Nothing is saved when nothing decrypts.
-std::optional<QByteArray> Messenger::decrypt(const QString& sender, std::uint32_t device,
-                                             const QByteArray& bytes) {
+// message starts a responder session. Nothing is written here: the caller commits `save`
+// together with the message.
+std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, std::uint32_t device,
+                                                       const QByteArray& bytes) {
   e2e::Envelope env;
   if (!env.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size())) || env.version() != 1)
     return std::nullopt;
@@ -151,14 +160,18 @@ std::optional<QByteArray> Messenger::decrypt(const QString& sender, std::uint32_
     auto session = crypto::RatchetSession::deserialize(view(s.value(1).toByteArray()));
     if (!session) continue;
     if (auto plain = session->decrypt(message)) {
-      QSqlQuery save(db);
-      // The peer answered in this session: it needs no prekey header any more.
-      save.prepare("UPDATE sessions SET state = ?, prekey_header = NULL, last_used_ms = ? WHERE id = ?");
-      save.addBindValue(qbytes(crypto::ByteView(session->serialize())));
-      save.addBindValue(now);
-      save.addBindValue(s.value(0).toLongLong());
-      save.exec();
-      return qbytes(crypto::ByteView(*plain));
+      const auto session_id = s.value(0).toLongLong();
+      auto state = qbytes(crypto::ByteView(session->serialize()));
+      return Decrypted{qbytes(crypto::ByteView(*plain)), [this, session_id, state, now] {
+                         QSqlQuery save(db_->db());
+                         // The peer answered in this session: no prekey header any more.
+                         save.prepare("UPDATE sessions SET state = ?, prekey_header = NULL,"
+                                      " last_used_ms = ? WHERE id = ?");
+                         save.addBindValue(state);
+                         save.addBindValue(now);
+                         save.addBindValue(session_id);
+                         return save.exec();
+                       }};
     }
   }
   if (!env.has_prekey()) return std::nullopt;
@@ -180,43 +193,47 @@ std::optional<QByteArray> Messenger::decrypt(const QString& sender, std::uint32_
   auto plain = session.decrypt(message);
   if (!plain) return std::nullopt;
 
+  auto state = qbytes(crypto::ByteView(session.serialize()));
   const auto identity_bytes = qbytes(pre.identity_key());
-  db_->transaction([&] {
-    QSqlQuery known(db);
+  const bool used_otp = pre.has_one_time_prekey();
+  const auto otp_id = pre.one_time_prekey_id();
+  return Decrypted{qbytes(crypto::ByteView(*plain)), [=, this] {
+    auto& tx = db_->db();
+    QSqlQuery known(tx);
     known.prepare("SELECT identity_key FROM contacts WHERE username = ?");
     known.addBindValue(sender);
     known.exec();
     if (known.next() && !known.value(0).isNull() && known.value(0).toByteArray() != identity_bytes) {
-      QSqlQuery pend(db);
+      // A new identity key: shown to the user; nothing goes out until it is accepted.
+      QSqlQuery pend(tx);
       pend.prepare("UPDATE contacts SET pending_identity_key = ? WHERE username = ?");
       pend.addBindValue(identity_bytes);
       pend.addBindValue(sender);
-      pend.exec();
+      if (!pend.exec()) return false;
       blocked_peers_.insert(sender);
       QMetaObject::invokeMethod(this, [this, sender] { emit identityKeyChangedFor(sender); },
                                 Qt::QueuedConnection);
     } else {
-      QSqlQuery contact(db);
+      QSqlQuery contact(tx);
       contact.prepare("INSERT INTO contacts(username, identity_key, added_ms) VALUES(?, ?, ?)"
                       " ON CONFLICT(username) DO NOTHING");
       contact.addBindValue(sender);
       contact.addBindValue(identity_bytes);
       contact.addBindValue(now);
-      contact.exec();
+      if (!contact.exec()) return false;
     }
-    QSqlQuery add(db);
+    QSqlQuery add(tx);
     add.prepare("INSERT INTO sessions(peer, device, state, last_used_ms) VALUES(?, ?, ?, ?)");
     add.addBindValue(sender);
     add.addBindValue(device);
-    add.addBindValue(qbytes(crypto::ByteView(session.serialize())));
+    add.addBindValue(state);
     add.addBindValue(now);
     // A one-time prekey opens one session only.
-    QSqlQuery used(db);
+    QSqlQuery used(tx);
     used.prepare("DELETE FROM prekeys WHERE kind = 2 AND id = ?");
-    used.addBindValue(pre.one_time_prekey_id());
-    return add.exec() && (!pre.has_one_time_prekey() || used.exec());
-  });
-  return qbytes(crypto::ByteView(*plain));
+    used.addBindValue(otp_id);
+    return add.exec() && (!used_otp || used.exec());
+  }};
 }
 
 void Messenger::scheduleAck(std::uint64_t seq) {

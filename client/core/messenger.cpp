@@ -75,11 +75,18 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
       done(nullptr, QStringLiteral("cannot store prekeys"), 0);
       return;
     }
+    // From here the connection belongs to the messenger's account (its identity key
+    // lives in the messenger now) and reconnects like any started one.
+    m->start();
     auto* raw = m.get();
     auto shared_done = std::make_shared<Registered>(std::move(done));
     auto holder = std::make_shared<std::unique_ptr<Messenger>>(std::move(m));
     raw->uploadPrekeys(true, [holder, shared_done](bool ok) {
-      if (!ok) return (*shared_done)(nullptr, QStringLiteral("cannot upload prekeys"), 0);
+      if (!ok) {
+        // We are inside the messenger's own connection callback: delete it later.
+        holder->release()->deleteLater();
+        return (*shared_done)(nullptr, QStringLiteral("cannot upload prekeys"), 0);
+      }
       (*shared_done)(std::move(*holder), {}, 0);
     });
   });

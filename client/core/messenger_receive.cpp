@@ -48,6 +48,18 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     return scheduleAck(d.inbox_seq());
   }
 
+  {
+    // A redelivery of something already stored (e.g. an ack lost in a crash): its message
+    // key is spent, so do not even try to decrypt it again.
+    QSqlQuery seen(db_->db());
+    seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?");
+    seen.addBindValue(sender);
+    seen.addBindValue(id);
+    if (seen.exec() && seen.next()) {
+      db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+      return scheduleAck(d.inbox_seq());
+    }
+  }
   auto decrypted = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
   e2e::Content content;
   if (!decrypted || !content.ParseFromArray(decrypted->plaintext.constData(),

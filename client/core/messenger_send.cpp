@@ -189,12 +189,15 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
     return;
   }
 
-  // No session yet: fetch the peer's bundle and run X3DH.
+  // No session yet: fetch the peer's bundle and run X3DH, once for all queued messages.
+  if (fetching_bundle_.contains(peer)) return;  // flushed again when the session exists
+  fetching_bundle_.insert(peer);
   in_flight_.insert(seq);
   wire::ClientFrame f;
   f.mutable_fetch_prekey_bundle()->set_username(peer.toStdString());
   relay_->request(f, [this, seq, peer, content](const wire::ServerFrame& r) {
     in_flight_.erase(seq);
+    fetching_bundle_.erase(peer);
     if (r.has_error()) {
       if (r.error().code() == wire::UNKNOWN_RECIPIENT) {
         QSqlQuery q(db_->db());
@@ -267,7 +270,10 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
       add.addBindValue(QDateTime::currentMSecsSinceEpoch());
       return contact.exec() && add.exec();
     });
-    if (ok) sendOutboxEntry(seq);
+    if (ok) {
+      sendOutboxEntry(seq);
+      flushOutbox();  // the peer's other queued messages use the same session
+    }
   });
 }
 

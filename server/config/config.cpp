@@ -66,6 +66,17 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--rate-burst", c.limits.rate_burst, "Burst allowance for --rate")
       ->check(CLI::Range(1.0, 1e9))
       ->capture_default_str();
+  app.add_option("--max-group-members", c.limits.max_group_members,
+                 "Members one group may have, its creator included")
+      ->check(CLI::Range(2u, 100000u))
+      ->capture_default_str();
+  app.add_option("--group-rate", c.limits.group_rate_per_second,
+                 "Messages per second one group may receive (all senders together)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--group-rate-burst", c.limits.group_rate_burst, "Burst allowance for --group-rate")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
   app.add_flag("--public-metrics", c.public_metrics,
                "Serve /metrics to any peer (default: loopback peers only)");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")

@@ -33,6 +33,12 @@ std::string Metrics::render() const {
   line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
        store_rejected);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);
+  line("parley_group_messages_total", "counter", "Group messages stored (one per GroupSend).",
+       group_messages);
+  line("parley_group_fanout_backlog", "gauge",
+       "Group log entries not yet copied to every member's inbox.", group_fanout_backlog);
+  line("parley_group_fanout_deliveries_total", "counter",
+       "Inbox entries written by group fan-out.", group_fanout_appends);
 
   out += "# HELP parley_store_commit_seconds Latency of one group commit.\n";
   out += "# TYPE parley_store_commit_seconds histogram\n";

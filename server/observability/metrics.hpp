@@ -21,6 +21,11 @@ class Metrics {
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> store_rejected{0};
   std::atomic<std::uint64_t> inbox_depth{0};
+  // Group log entries committed but not yet in every member's inbox (briefly below zero
+  // while a completion races the append's own count).
+  std::atomic<std::int64_t> group_fanout_backlog{0};
+  std::atomic<std::uint64_t> group_fanout_appends{0};  // inbox entries written by fan-out
+  std::atomic<std::uint64_t> group_messages{0};        // GroupSends stored
 
   // Store thread only.
   void observe_commit(double seconds, std::size_t jobs);

@@ -10,6 +10,8 @@
 
 #include "gateway/connection_set.hpp"
 #include "gateway/gateway.hpp"
+#include "groups/fanout_worker.hpp"
+#include "groups/group_limiter.hpp"
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
 #include "store/sqlite_store.hpp"
@@ -88,14 +90,16 @@ int run_relay(const Config& cfg) {
   }
 
   LocalPresence presence;
-  RelayContext relay{*worker, presence, metrics, worker->relay_id(), cfg.limits};
+  const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  net::io_context ioc(static_cast<int>(threads));
+  groups::FanoutWorker fanout(*worker, presence, metrics, ioc.get_executor());
+  groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
+  RelayContext relay{*worker,     presence, metrics, worker->relay_id(), cfg.limits,
+                     fanout, group_limiter};
   ConnectionSet connections;
   GatewayContext gateway{relay, connections,
                          GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},
                          tls.get(), {}};
-
-  const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
-  net::io_context ioc(static_cast<int>(threads));
 
   std::shared_ptr<Listener> listener;
   try {
@@ -140,6 +144,9 @@ int run_relay(const Config& cfg) {
     wait_drained();
   });
 
+  // Crash recovery: resume the fan-out of every group log entry not yet in all its inboxes.
+  // Its store job is queued before any client can connect.
+  fanout.recover();
   listener->start();
   const auto bound = listener->local_endpoint();
   const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"

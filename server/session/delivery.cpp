@@ -101,15 +101,20 @@ void Session::push_entry(const store::InboxEntry& e) {
   wire::ServerFrame f;
   auto* d = f.mutable_deliver();
   d->set_inbox_seq(e.inbox_seq);
-  d->set_kind(e.kind == store::EntryKind::Message ? wire::MESSAGE : wire::DELIVERY_RECEIPT);
+  d->set_kind(static_cast<wire::EntryKind>(e.kind));
   d->set_sender(e.sender);
   d->set_sender_device(e.sender_device);
   d->set_client_msg_id(e.client_msg_id);
   d->set_conv_seq(e.conv_seq);
   d->set_server_ts_ms(e.server_ts_ms);
-  if (e.kind == store::EntryKind::Message) {
+  if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage) {
     d->set_ciphertext(e.ciphertext);
     d->set_content_hint(e.content_hint);
+  }
+  if (!e.group_id.empty()) d->set_group_id(e.group_id);
+  if (e.kind == store::EntryKind::GroupEvent &&
+      !d->mutable_event()->ParseFromString(e.ciphertext)) {
+    spdlog::error("event=bad_group_event inbox_seq={}", e.inbox_seq);
   }
   next_push_ = e.inbox_seq + 1;
   last_pushed_ = e.inbox_seq;
@@ -149,6 +154,7 @@ void Session::run_delete(std::uint64_t up_to) {
           r->client_msg_id = m.client_msg_id;
           r->conv_seq = m.conv_seq;
           r->server_ts_ms = ts;
+          r->group_id = m.group_id;  // a group message's receipt names its group
           s.append_inbox(m.sender_pk, *r);
           notices->push_back({m.sender, m.sender_device, std::move(r)});
         }

@@ -11,6 +11,10 @@ class PresenceRegistry;
 namespace store {
 class StoreWorker;
 }
+namespace groups {
+class FanoutWorker;
+class GroupLimiter;
+}  // namespace groups
 
 struct SessionLimits {
   std::size_t send_queue_frames = 4096;       // frames waiting to be written to one socket
@@ -29,6 +33,9 @@ struct SessionLimits {
   double bundle_burst = 30;
   std::chrono::milliseconds auth_timeout{30000};
   std::chrono::milliseconds challenge_ttl{60000};
+  std::uint32_t max_group_members = 1024;     // including the creator
+  double group_rate_per_second = 20;          // GroupSends per group, all members together
+  double group_rate_burst = 50;
 };
 
 struct RelayContext {
@@ -37,6 +44,8 @@ struct RelayContext {
   Metrics& metrics;
   std::string relay_id;  // 16 bytes
   SessionLimits limits;
+  groups::FanoutWorker& fanout;
+  groups::GroupLimiter& group_limiter;
 };
 
 }  // namespace parley

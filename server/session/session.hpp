@@ -31,6 +31,11 @@ class Send;
 class Ack;
 class Typing;
 class SubscribePresence;
+class CreateGroup;
+class AddMembers;
+class RemoveMembers;
+class SetAdmin;
+class GroupSend;
 enum ErrorCode : int;
 }  // namespace parley::wire
 
@@ -106,6 +111,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_send(std::uint64_t request_id, wire::Send& req);
   void on_typing(const wire::Typing& req);
   void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
+
+  // groups.cpp
+  void on_create_group(std::uint64_t request_id, const wire::CreateGroup& req);
+  // AddMembers, RemoveMembers, LeaveGroup and SetAdmin: one membership change each.
+  void on_add_members(std::uint64_t request_id, const wire::AddMembers& req);
+  void on_remove_members(std::uint64_t request_id, const wire::RemoveMembers& req);
+  void on_leave_group(std::uint64_t request_id, const std::string& group_id);
+  void on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req);
+  void on_get_group(std::uint64_t request_id, const std::string& group_id);
+  void on_group_send(std::uint64_t request_id, wire::GroupSend& req);
 
   // delivery.cpp
   void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);

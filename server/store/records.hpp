@@ -2,6 +2,7 @@
 // Plain records that cross the storage seam. Byte strings (keys, ids, ciphertext) are held
 // in std::string: they are opaque bytes, never text.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,7 +40,12 @@ struct BundleRecord {
   std::uint32_t one_time_left = 0;  // after this fetch
 };
 
-enum class EntryKind : std::uint8_t { Message = 1, DeliveryReceipt = 2 };
+enum class EntryKind : std::uint8_t {
+  Message = 1,
+  DeliveryReceipt = 2,
+  GroupMessage = 3,  // ciphertext: the one sender-key ciphertext
+  GroupEvent = 4,    // ciphertext: a serialized wire::GroupEvent written by the relay
+};
 
 struct InboxEntry {
   std::uint64_t inbox_seq = 0;
@@ -52,11 +58,52 @@ struct InboxEntry {
   std::uint64_t server_ts_ms = 0;
   std::uint32_t content_hint = 0;
   std::string ciphertext;
+  std::string group_id;  // group entries, and receipts for group messages; else empty
 };
 
 struct SentRecord {
   std::uint64_t conv_seq = 0;
   std::uint64_t server_ts_ms = 0;
+};
+
+// ---- Groups ----
+
+struct GroupRecord {
+  std::uint64_t next_seq = 1;  // the seq the next log entry gets
+  std::uint64_t epoch = 0;     // bumped by every membership change
+};
+
+struct GroupMemberRecord {
+  UserId user_id = 0;
+  std::string username;
+  bool admin = false;
+  std::uint64_t joined_seq = 0;
+};
+
+// One entry of a group's ordered log: a message or a membership event.
+struct GroupLogEntry {
+  std::uint64_t seq = 0;
+  EntryKind kind = EntryKind::GroupMessage;
+  std::string sender;
+  std::uint32_t sender_device = 0;
+  DevicePk sender_pk = 0;
+  std::string client_msg_id;
+  std::uint64_t server_ts_ms = 0;
+  std::uint32_t content_hint = 0;
+  std::string payload;  // ciphertext, or a serialized wire::GroupEvent
+};
+
+// What one fan-out step wrote: inbox entries for (username, device_id), for live pushes.
+struct FanoutAppend {
+  std::string username;
+  std::uint32_t device_id = 0;
+  std::shared_ptr<const InboxEntry> entry;
+};
+
+struct FanoutStep {
+  std::vector<FanoutAppend> appended;
+  std::uint64_t entries_completed = 0;  // log entries whose fan-out finished in this step
+  bool more = false;                    // entries remain after this step
 };
 
 }  // namespace parley::store

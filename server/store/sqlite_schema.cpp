@@ -60,8 +60,47 @@ void step_1(SQLite::Database& db) {
   )sql");
 }
 
+// Version 2: groups. A group's ordered log, its membership history (so fan-out of entry s
+// goes to exactly the members of s), durable fan-out progress, and the group id on inbox
+// entries.
+void step_2(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE groups(
+      id BLOB PRIMARY KEY,
+      created_ms INTEGER NOT NULL,
+      next_seq INTEGER NOT NULL DEFAULT 1,
+      epoch INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    CREATE TABLE group_members(
+      id INTEGER PRIMARY KEY,
+      group_id BLOB NOT NULL REFERENCES groups(id),
+      user_id INTEGER NOT NULL REFERENCES users(id),
+      admin INTEGER NOT NULL,
+      joined_seq INTEGER NOT NULL,
+      left_seq INTEGER);
+    CREATE INDEX group_members_by_group ON group_members(group_id, user_id);
+    CREATE TABLE group_log(
+      id INTEGER PRIMARY KEY,
+      group_id BLOB NOT NULL REFERENCES groups(id),
+      seq INTEGER NOT NULL,
+      kind INTEGER NOT NULL,
+      sender TEXT NOT NULL,
+      sender_device INTEGER NOT NULL,
+      sender_pk INTEGER NOT NULL,
+      client_msg_id BLOB NOT NULL,
+      server_ts INTEGER NOT NULL,
+      content_hint INTEGER NOT NULL,
+      payload BLOB NOT NULL,
+      UNIQUE(group_id, seq));
+    CREATE TABLE group_fanout(
+      group_id BLOB PRIMARY KEY REFERENCES groups(id),
+      done_seq INTEGER NOT NULL DEFAULT 0,
+      done_device INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    ALTER TABLE inbox ADD COLUMN group_id BLOB;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1};
+constexpr Step kSteps[] = {step_1, step_2};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <SQLiteCpp/Statement.h>
 #include <sodium.h>
 
+#include <stdexcept>
+
 #include "store/sqlite_schema.hpp"
 
 namespace parley::store {
@@ -91,18 +93,63 @@ struct SqliteStore::Impl {
                   "RETURNING inbox_tail"),
         insert_inbox(db,
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
-                     "client_msg_id, conv_seq, server_ts, content_hint, ciphertext) "
-                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                     "client_msg_id, conv_seq, server_ts, content_hint, ciphertext, group_id) "
+                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, conv_seq, "
-                   "server_ts, content_hint, ciphertext FROM inbox "
+                   "server_ts, content_hint, ciphertext, group_id FROM inbox "
                    "WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?"),
         acked_messages(db,
-                       "SELECT seq, sender, sender_device, sender_pk, client_msg_id, conv_seq "
-                       "FROM inbox WHERE device = ? AND seq <= ? AND kind = 1 ORDER BY seq"),
+                       "SELECT seq, sender, sender_device, sender_pk, client_msg_id, conv_seq, kind, "
+                       "group_id FROM inbox WHERE device = ? AND seq <= ? AND kind IN (1, 3) "
+                       "ORDER BY seq"),
         delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
         purge_inbox(db, "DELETE FROM inbox WHERE server_ts < ?"),
-        purge_sent(db, "DELETE FROM sent WHERE server_ts < ?") {
+        purge_sent(db, "DELETE FROM sent WHERE server_ts < ?"),
+        insert_group(db, "INSERT INTO groups(id, created_ms) VALUES(?, ?)"),
+        insert_fanout(db, "INSERT INTO group_fanout(group_id) VALUES(?)"),
+        find_group(db, "SELECT next_seq, epoch FROM groups WHERE id = ?"),
+        group_members(db,
+                      "SELECT m.user_id, u.username, m.admin, m.joined_seq FROM group_members m "
+                      "JOIN users u ON u.id = m.user_id WHERE m.group_id = ? AND m.left_seq "
+                      "IS NULL ORDER BY m.joined_seq, m.id"),
+        add_member(db,
+                   "INSERT INTO group_members(group_id, user_id, admin, joined_seq) "
+                   "VALUES(?, ?, ?, ?)"),
+        end_member(db,
+                   "UPDATE group_members SET left_seq = ? WHERE group_id = ? AND user_id = ? "
+                   "AND left_seq IS NULL"),
+        set_admin(db,
+                  "UPDATE group_members SET admin = ? WHERE group_id = ? AND user_id = ? "
+                  "AND left_seq IS NULL"),
+        find_member(db,
+                    "SELECT m.user_id, u.username, m.admin, m.joined_seq FROM group_members m "
+                    "JOIN users u ON u.id = m.user_id WHERE m.group_id = ? AND m.user_id = ? "
+                    "AND m.left_seq IS NULL"),
+        bump_epoch(db, "UPDATE groups SET epoch = epoch + 1 WHERE id = ? RETURNING epoch"),
+        bump_group_seq(db,
+                       "UPDATE groups SET next_seq = next_seq + 1 WHERE id = ? "
+                       "RETURNING next_seq - 1"),
+        insert_log(db,
+                   "INSERT INTO group_log(group_id, seq, kind, sender, sender_device, sender_pk, "
+                   "client_msg_id, server_ts, content_hint, payload) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        fanout_state(db,
+                     "SELECT f.done_seq, f.done_device, g.next_seq FROM group_fanout f "
+                     "JOIN groups g ON g.id = f.group_id WHERE f.group_id = ?"),
+        read_log(db,
+                 "SELECT kind, sender, sender_device, sender_pk, client_msg_id, server_ts, "
+                 "content_hint, payload FROM group_log WHERE group_id = ? AND seq = ?"),
+        fanout_devices(db,
+                       "SELECT d.id, d.device_id, u.username FROM group_members m "
+                       "JOIN devices d ON d.user_id = m.user_id JOIN users u ON u.id = m.user_id "
+                       "WHERE m.group_id = ?1 AND m.joined_seq <= ?2 AND (m.left_seq IS NULL OR "
+                       "m.left_seq >= ?2) AND d.id > ?3 ORDER BY d.id LIMIT ?4"),
+        save_fanout(db, "UPDATE group_fanout SET done_seq = ?, done_device = ? WHERE group_id = ?"),
+        delete_log(db, "DELETE FROM group_log WHERE group_id = ? AND seq = ?"),
+        groups_behind(db,
+                      "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
+                      "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
     depth = static_cast<std::uint64_t>(db.execAndGet("SELECT COUNT(*) FROM inbox").getInt64());
   }
 
@@ -111,6 +158,10 @@ struct SqliteStore::Impl {
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, next_conv, bump_tail, insert_inbox;
   SQLite::Statement read_inbox, acked_messages, delete_acked, purge_inbox, purge_sent;
+  SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
+  SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
+  SQLite::Statement fanout_state, read_log, fanout_devices, save_fanout, delete_log;
+  SQLite::Statement groups_behind;
 
   static DeviceRecord device_row(SQLite::Statement& st) {
     DeviceRecord d;
@@ -333,6 +384,11 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
   st.bind(9, static_cast<std::int64_t>(e.server_ts_ms));
   st.bind(10, e.content_hint);
   bind_blob(st, 11, e.ciphertext);
+  if (e.group_id.empty()) {
+    st.bind(12);  // NULL
+  } else {
+    bind_blob(st, 12, e.group_id);
+  }
   st.exec();
   ++impl_->depth;
 }
@@ -357,6 +413,7 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
     e.server_ts_ms = as_u64(st.getColumn(7));
     e.content_hint = as_u32(st.getColumn(8));
     e.ciphertext = st.getColumn(9).getString();
+    if (!st.getColumn(10).isNull()) e.group_id = st.getColumn(10).getString();
     bytes += e.ciphertext.size();
     out.push_back(std::move(e));
   }
@@ -378,6 +435,8 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
       e.sender_pk = st.getColumn(3).getInt64();
       e.client_msg_id = st.getColumn(4).getString();
       e.conv_seq = as_u64(st.getColumn(5));
+      e.kind = static_cast<EntryKind>(st.getColumn(6).getInt());
+      if (!st.getColumn(7).isNull()) e.group_id = st.getColumn(7).getString();
       messages.push_back(std::move(e));
     }
   }
@@ -400,5 +459,215 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
 }
 
 std::uint64_t SqliteStore::inbox_depth() { return impl_->depth; }
+
+// ---- Groups ----
+
+namespace {
+// Runs a statement with RETURNING one integer to completion and returns that integer.
+std::uint64_t returning_u64(SQLite::Statement& st, const char* what) {
+  if (!st.executeStep()) throw std::runtime_error(std::string(what) + ": no such group");
+  const auto v = as_u64(st.getColumn(0));
+  while (st.executeStep()) {
+  }
+  return v;
+}
+}  // namespace
+
+void SqliteStore::create_group(std::string_view group_id, std::uint64_t now_ms) {
+  auto& g = fresh(impl_->insert_group);
+  bind_blob(g, 1, group_id);
+  g.bind(2, static_cast<std::int64_t>(now_ms));
+  g.exec();
+  auto& f = fresh(impl_->insert_fanout);
+  bind_blob(f, 1, group_id);
+  f.exec();
+}
+
+std::optional<GroupRecord> SqliteStore::find_group(std::string_view group_id) {
+  auto& st = fresh(impl_->find_group);
+  bind_blob(st, 1, group_id);
+  if (!st.executeStep()) return std::nullopt;
+  GroupRecord g{as_u64(st.getColumn(0)), as_u64(st.getColumn(1))};
+  st.reset();
+  return g;
+}
+
+std::vector<GroupMemberRecord> SqliteStore::group_members(std::string_view group_id) {
+  auto& st = fresh(impl_->group_members);
+  bind_blob(st, 1, group_id);
+  std::vector<GroupMemberRecord> out;
+  while (st.executeStep()) {
+    out.push_back({st.getColumn(0).getInt64(), st.getColumn(1).getString(),
+                   st.getColumn(2).getInt() != 0, as_u64(st.getColumn(3))});
+  }
+  return out;
+}
+
+void SqliteStore::add_group_member(std::string_view group_id, UserId user, bool admin,
+                                   std::uint64_t joined_seq) {
+  auto& st = fresh(impl_->add_member);
+  bind_blob(st, 1, group_id);
+  st.bind(2, user);
+  st.bind(3, admin ? 1 : 0);
+  st.bind(4, static_cast<std::int64_t>(joined_seq));
+  st.exec();
+}
+
+void SqliteStore::end_group_membership(std::string_view group_id, UserId user,
+                                       std::uint64_t left_seq) {
+  auto& st = fresh(impl_->end_member);
+  st.bind(1, static_cast<std::int64_t>(left_seq));
+  bind_blob(st, 2, group_id);
+  st.bind(3, user);
+  st.exec();
+}
+
+void SqliteStore::set_group_admin(std::string_view group_id, UserId user, bool admin) {
+  auto& st = fresh(impl_->set_admin);
+  st.bind(1, admin ? 1 : 0);
+  bind_blob(st, 2, group_id);
+  st.bind(3, user);
+  st.exec();
+}
+
+std::optional<GroupMemberRecord> SqliteStore::find_group_member(std::string_view group_id,
+                                                                UserId user) {
+  auto& st = fresh(impl_->find_member);
+  bind_blob(st, 1, group_id);
+  st.bind(2, user);
+  if (!st.executeStep()) return std::nullopt;
+  GroupMemberRecord m{st.getColumn(0).getInt64(), st.getColumn(1).getString(),
+                      st.getColumn(2).getInt() != 0, as_u64(st.getColumn(3))};
+  st.reset();
+  return m;
+}
+
+std::uint64_t SqliteStore::bump_group_epoch(std::string_view group_id) {
+  auto& st = fresh(impl_->bump_epoch);
+  bind_blob(st, 1, group_id);
+  return returning_u64(st, "bump_group_epoch");
+}
+
+void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) {
+  {
+    auto& st = fresh(impl_->bump_group_seq);
+    bind_blob(st, 1, group_id);
+    e.seq = returning_u64(st, "append_group_log");
+  }
+  auto& st = fresh(impl_->insert_log);
+  bind_blob(st, 1, group_id);
+  st.bind(2, static_cast<std::int64_t>(e.seq));
+  st.bind(3, static_cast<int>(e.kind));
+  st.bind(4, e.sender);
+  st.bind(5, e.sender_device);
+  st.bind(6, e.sender_pk);
+  bind_blob(st, 7, e.client_msg_id);
+  st.bind(8, static_cast<std::int64_t>(e.server_ts_ms));
+  st.bind(9, e.content_hint);
+  bind_blob(st, 10, e.payload);
+  st.exec();
+}
+
+// Fan-out progress is (done_seq, done_device): every entry <= done_seq is in every inbox it
+// is owed to, and entry done_seq + 1 is in the inboxes of devices with pk <= done_device.
+// Devices are visited in pk order, so the cursor is a key, not an offset: a device added
+// meanwhile cannot shift it. A finished entry leaves group_log (the inboxes hold the copies).
+FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max_appends) {
+  FanoutStep step;
+  std::uint64_t done_seq = 0, last_seq = 0;
+  DevicePk done_device = 0;
+  {
+    auto& st = fresh(impl_->fanout_state);
+    bind_blob(st, 1, group_id);
+    if (!st.executeStep()) return step;
+    done_seq = as_u64(st.getColumn(0));
+    done_device = st.getColumn(1).getInt64();
+    last_seq = as_u64(st.getColumn(2)) - 1;
+    st.reset();
+  }
+  std::size_t budget = max_appends;
+  while (done_seq < last_seq && budget > 0) {
+    const auto seq = done_seq + 1;
+    GroupLogEntry log;
+    {
+      auto& st = fresh(impl_->read_log);
+      bind_blob(st, 1, group_id);
+      st.bind(2, static_cast<std::int64_t>(seq));
+      if (!st.executeStep()) throw std::runtime_error("fan_out_group: log entry missing");
+      log.kind = static_cast<EntryKind>(st.getColumn(0).getInt());
+      log.sender = st.getColumn(1).getString();
+      log.sender_device = as_u32(st.getColumn(2));
+      log.sender_pk = st.getColumn(3).getInt64();
+      log.client_msg_id = st.getColumn(4).getString();
+      log.server_ts_ms = as_u64(st.getColumn(5));
+      log.content_hint = as_u32(st.getColumn(6));
+      log.payload = st.getColumn(7).getString();
+      st.reset();
+    }
+    struct Target {
+      DevicePk pk;
+      std::uint32_t device_id;
+      std::string username;
+    };
+    std::vector<Target> targets;
+    {
+      auto& st = fresh(impl_->fanout_devices);
+      bind_blob(st, 1, group_id);
+      st.bind(2, static_cast<std::int64_t>(seq));
+      st.bind(3, done_device);
+      st.bind(4, static_cast<std::int64_t>(budget));
+      while (st.executeStep())
+        targets.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
+                           st.getColumn(2).getString()});
+    }
+    for (const auto& t : targets) {
+      done_device = t.pk;
+      --budget;
+      // The sending device has its message already; every other device gets a copy.
+      if (log.kind == EntryKind::GroupMessage && t.pk == log.sender_pk) continue;
+      auto e = std::make_shared<InboxEntry>();
+      e->kind = log.kind;
+      e->sender = log.sender;
+      e->sender_device = log.sender_device;
+      e->sender_pk = log.sender_pk;
+      e->client_msg_id = log.client_msg_id;
+      e->conv_seq = seq;
+      e->server_ts_ms = log.server_ts_ms;
+      e->content_hint = log.content_hint;
+      e->ciphertext = log.payload;
+      e->group_id = std::string(group_id);
+      append_inbox(t.pk, *e);
+      step.appended.push_back({t.username, t.device_id, std::move(e)});
+    }
+    if (budget > 0) {  // the query came back short: every device has entry `seq`
+      done_seq = seq;
+      done_device = 0;
+      ++step.entries_completed;
+      auto& del = fresh(impl_->delete_log);
+      bind_blob(del, 1, group_id);
+      del.bind(2, static_cast<std::int64_t>(seq));
+      del.exec();
+    }
+  }
+  auto& save = fresh(impl_->save_fanout);
+  save.bind(1, static_cast<std::int64_t>(done_seq));
+  save.bind(2, done_device);
+  bind_blob(save, 3, group_id);
+  save.exec();
+  step.more = done_seq < last_seq;
+  return step;
+}
+
+std::vector<std::string> SqliteStore::groups_behind(std::uint64_t* entries_behind) {
+  auto& st = fresh(impl_->groups_behind);
+  std::vector<std::string> out;
+  std::uint64_t total = 0;
+  while (st.executeStep()) {
+    out.push_back(st.getColumn(0).getString());
+    total += as_u64(st.getColumn(1));
+  }
+  if (entries_behind) *entries_behind = total;
+  return out;
+}
 
 }  // namespace parley::store

@@ -55,6 +55,21 @@ class SqliteStore final : public Store {
   std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) override;
   std::uint64_t inbox_depth() override;
 
+  void create_group(std::string_view group_id, std::uint64_t now_ms) override;
+  std::optional<GroupRecord> find_group(std::string_view group_id) override;
+  std::vector<GroupMemberRecord> group_members(std::string_view group_id) override;
+  void add_group_member(std::string_view group_id, UserId user, bool admin,
+                        std::uint64_t joined_seq) override;
+  void end_group_membership(std::string_view group_id, UserId user,
+                            std::uint64_t left_seq) override;
+  void set_group_admin(std::string_view group_id, UserId user, bool admin) override;
+  std::optional<GroupMemberRecord> find_group_member(std::string_view group_id,
+                                                     UserId user) override;
+  std::uint64_t bump_group_epoch(std::string_view group_id) override;
+  void append_group_log(std::string_view group_id, GroupLogEntry& entry) override;
+  FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) override;
+  std::vector<std::string> groups_behind(std::uint64_t* entries_behind) override;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -76,6 +76,31 @@ class Store {
 
   // Entries currently waiting in all inboxes.
   virtual std::uint64_t inbox_depth() = 0;
+
+  // Groups. A group has an ordered log (messages and membership events, seq 1, 2, ...) and a
+  // membership history: a member receives entry s iff joined_seq <= s <= left_seq (or it
+  // has not left), so a removed member gets its REMOVED event and nothing after it.
+  virtual void create_group(std::string_view group_id, std::uint64_t now_ms) = 0;
+  virtual std::optional<GroupRecord> find_group(std::string_view group_id) = 0;
+  // Current members (not left), in joining order.
+  virtual std::vector<GroupMemberRecord> group_members(std::string_view group_id) = 0;
+  virtual void add_group_member(std::string_view group_id, UserId user, bool admin,
+                                std::uint64_t joined_seq) = 0;
+  virtual void end_group_membership(std::string_view group_id, UserId user,
+                                    std::uint64_t left_seq) = 0;
+  virtual void set_group_admin(std::string_view group_id, UserId user, bool admin) = 0;
+  // The current membership of `user` (nullopt: not a member now).
+  virtual std::optional<GroupMemberRecord> find_group_member(std::string_view group_id,
+                                                             UserId user) = 0;
+  // Adds one to the group's epoch and returns it.
+  virtual std::uint64_t bump_group_epoch(std::string_view group_id) = 0;
+  // Assigns entry.seq = next_seq, stores the entry and advances next_seq.
+  virtual void append_group_log(std::string_view group_id, GroupLogEntry& entry) = 0;
+  // Durable fan-out: writes inbox entries for the next devices owed the next log entries,
+  // at most `max_appends`, and records the progress in the same transaction.
+  virtual FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) = 0;
+  // Groups whose fan-out is behind their log, and how many log entries are owed in all.
+  virtual std::vector<std::string> groups_behind(std::uint64_t* entries_behind) = 0;
 };
 
 }  // namespace parley::store

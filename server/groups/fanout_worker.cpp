@@ -1,0 +1,121 @@
+#include "groups/fanout_worker.hpp"
+
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+#include "observability/metrics.hpp"
+#include "presence/presence_registry.hpp"
+#include "session/session.hpp"
+
+namespace parley::groups {
+
+FanoutWorker::FanoutWorker(store::StoreWorker& store, PresenceRegistry& presence,
+                           Metrics& metrics, net::io_context::executor_type executor,
+                           std::size_t max_groups, std::size_t chunk)
+    : store_(store),
+      presence_(presence),
+      metrics_(metrics),
+      executor_(executor),
+      max_groups_(max_groups),
+      chunk_(chunk) {}
+
+void FanoutWorker::recover() {
+  // Waits for the one query, so the backlog gauge is right before the first client connects.
+  std::vector<std::string> behind;
+  std::uint64_t entries = 0;
+  std::promise<store::JobStatus> done;
+  auto status = done.get_future();
+  store_.submit([&](store::Store& s) { behind = s.groups_behind(&entries); },
+                [&done](store::JobStatus st) { done.set_value(st); });
+  if (status.get() != store::JobStatus::Committed) {
+    spdlog::error("event=fanout_recovery_failed");
+    return;
+  }
+  metrics_.group_fanout_backlog.fetch_add(static_cast<std::int64_t>(entries),
+                                          std::memory_order_relaxed);
+  if (!behind.empty())
+    spdlog::info("event=fanout_resume groups={} entries={}", behind.size(), entries);
+  for (const auto& g : behind) kick(g);
+}
+
+void FanoutWorker::appended(const std::string& group_id) {
+  metrics_.group_fanout_backlog.fetch_add(1, std::memory_order_relaxed);
+  kick(group_id);
+}
+
+void FanoutWorker::kick(const std::string& group_id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = active_.find(group_id); it != active_.end()) {
+    it->second = true;  // the running job may have missed it: run once more after it
+    return;
+  }
+  if (active_.size() >= max_groups_) {
+    if (waiting_set_.insert(group_id).second) waiting_.push_back(group_id);
+    return;
+  }
+  start_locked(group_id);
+}
+
+void FanoutWorker::start_locked(const std::string& group_id) {
+  active_[group_id] = false;
+  net::post(executor_, [this, group_id] { step(group_id); });
+}
+
+void FanoutWorker::step(std::string group_id) {
+  auto result = std::make_shared<store::FanoutStep>();
+  store_.submit(
+      [result, group_id, chunk = chunk_](store::Store& s) {
+        *result = s.fan_out_group(group_id, chunk);
+      },
+      [this, result, group_id](store::JobStatus status) {
+        // On the store thread: only post.
+        net::post(executor_, [this, result, group_id, status] {
+          if (status != store::JobStatus::Committed) {
+            // Nothing was written; the cursor is unchanged. Retry on the next append or at
+            // the next start-up, and let other groups go first.
+            spdlog::warn("event=fanout_step_failed status={}", static_cast<int>(status));
+            finished(group_id, false);
+            return;
+          }
+          metrics_.group_fanout_backlog.fetch_sub(
+              static_cast<std::int64_t>(result->entries_completed), std::memory_order_relaxed);
+          metrics_.group_fanout_appends.fetch_add(result->appended.size(),
+                                                  std::memory_order_relaxed);
+          for (auto& a : result->appended) {
+            if (auto s = presence_.find(a.username, a.device_id)) {
+              const auto seq = a.entry->inbox_seq;
+              s->notify_appended(seq, std::move(a.entry));
+            }
+          }
+          finished(group_id, result->more);
+        });
+      });
+}
+
+void FanoutWorker::finished(const std::string& group_id, bool more) {
+  std::lock_guard lock(mutex_);
+  auto it = active_.find(group_id);
+  if (it == active_.end()) return;
+  if (more || it->second) {
+    // Round-robin: a big group goes to the back of the line when others are waiting.
+    if (!waiting_.empty()) {
+      active_.erase(it);
+      if (waiting_set_.insert(group_id).second) waiting_.push_back(group_id);
+    } else {
+      it->second = false;
+      net::post(executor_, [this, group_id] { step(group_id); });
+      return;
+    }
+  } else {
+    active_.erase(it);
+  }
+  while (active_.size() < max_groups_ && !waiting_.empty()) {
+    auto next = std::move(waiting_.front());
+    waiting_.pop_front();
+    waiting_set_.erase(next);
+    start_locked(next);
+  }
+}
+
+}  // namespace parley::groups

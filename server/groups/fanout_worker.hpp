@@ -1,0 +1,65 @@
+#pragma once
+// Group fan-out, off every request path. A group send or membership change is one durable
+// log append; this worker then copies each log entry into the inboxes of the members it is
+// owed to, in store jobs of at most `chunk` inbox appends. Each job also advances the
+// group's durable fan-out cursor (group_fanout) in the same transaction, so a crash resumes
+// exactly where the last committed job stopped: no device misses an entry or gets one twice.
+// After each job it notifies the recipients that are online, like a Send does.
+//
+// Bounded: at most `max_groups` groups have a job queued or running at once (one job per
+// group at a time, which also keeps each group's entries in order); further groups wait in a
+// FIFO. Jobs go through the ordinary store queue, so they interleave with other sessions'
+// jobs and never hold up a sender.
+//
+// Thread-safety: every public method may be called from any thread.
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "net/asio.hpp"
+#include "store/records.hpp"
+#include "store/store_worker.hpp"
+
+namespace parley {
+class Metrics;
+class PresenceRegistry;
+}  // namespace parley
+
+namespace parley::groups {
+
+class FanoutWorker {
+ public:
+  FanoutWorker(store::StoreWorker& store, PresenceRegistry& presence, Metrics& metrics,
+               net::io_context::executor_type executor, std::size_t max_groups = 4,
+               std::size_t chunk = 256);
+
+  // Crash recovery, at start-up (before clients connect; blocks for one store job): finds
+  // every group whose fan-out is behind its log and resumes it.
+  void recover();
+  // A log entry was committed for `group_id`: fan it out.
+  void appended(const std::string& group_id);
+
+ private:
+  void kick(const std::string& group_id);
+  void start_locked(const std::string& group_id);
+  void step(std::string group_id);
+  void finished(const std::string& group_id, bool more);
+
+  store::StoreWorker& store_;
+  PresenceRegistry& presence_;
+  Metrics& metrics_;
+  net::io_context::executor_type executor_;
+  const std::size_t max_groups_;
+  const std::size_t chunk_;
+
+  std::mutex mutex_;
+  // Groups with a job queued or running; the flag says "appended again since it started".
+  std::unordered_map<std::string, bool> active_;
+  std::deque<std::string> waiting_;
+  std::unordered_set<std::string> waiting_set_;
+};
+
+}  // namespace parley::groups

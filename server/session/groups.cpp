@@ -1,0 +1,434 @@
+// Groups: a relay-side member list plus an ordered log per group. Every request here is one
+// store job; a change or a message is one log append in that job (never the fan-out), and
+// the reply goes out after its commit. The FanoutWorker copies the entries into inboxes.
+#include <sodium.h>
+
+#include <algorithm>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "groups/fanout_worker.hpp"
+#include "groups/group_limiter.hpp"
+#include "observability/metrics.hpp"
+#include "parley.pb.h"
+#include "parley/limits.hpp"
+#include "parley/username.hpp"
+#include "session/session.hpp"
+#include "util/clock.hpp"
+
+namespace parley {
+
+static_assert(static_cast<int>(store::EntryKind::Message) == wire::MESSAGE);
+static_assert(static_cast<int>(store::EntryKind::DeliveryReceipt) == wire::DELIVERY_RECEIPT);
+static_assert(static_cast<int>(store::EntryKind::GroupMessage) == wire::GROUP_MESSAGE);
+static_assert(static_cast<int>(store::EntryKind::GroupEvent) == wire::GROUP_EVENT);
+
+namespace {
+
+constexpr std::size_t kGroupIdBytes = 16;
+
+// What a group job found; the reply is built from it on the session's strand.
+struct GroupOutcome {
+  wire::ErrorCode error = wire::ERROR_UNSPECIFIED;  // unset: success
+  std::string reason;
+  std::uint32_t retry_after_ms = 0;
+  std::uint64_t epoch = 0;
+  bool appended = false;  // a log entry was written: kick the fan-out
+  bool duplicate = false;
+  store::SentRecord ack;
+  std::vector<store::GroupMemberRecord> members;
+
+  void fail(wire::ErrorCode code, std::string why) {
+    error = code;
+    reason = std::move(why);
+  }
+};
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+// Folds and de-duplicates names; false (with the bad name) if one does not fold.
+bool fold_all(const google::protobuf::RepeatedPtrField<std::string>& in,
+              std::vector<std::string>& out, std::string& bad) {
+  std::set<std::string> seen;
+  for (const auto& name : in) {
+    auto folded = fold_username(name);
+    if (folded.empty()) {
+      bad = name.substr(0, 64);
+      return false;
+    }
+    if (seen.insert(folded).second) out.push_back(std::move(folded));
+  }
+  return true;
+}
+
+struct Actor {
+  store::UserId id;
+  std::string name;
+  std::uint32_t device;
+  store::DevicePk pk;
+};
+
+// Resolves names to users; unknown names are collected into `out`'s error.
+std::vector<store::UserId> resolve(store::Store& s, const std::vector<std::string>& names,
+                                   GroupOutcome& out) {
+  std::vector<store::UserId> ids;
+  std::vector<std::string> unknown;
+  for (const auto& n : names) {
+    if (auto id = s.find_user(n))
+      ids.push_back(*id);
+    else
+      unknown.push_back(n);
+  }
+  if (!unknown.empty()) out.fail(wire::UNKNOWN_RECIPIENT, "no such user: " + join(unknown));
+  return ids;
+}
+
+// A group needs an admin: when the last one leaves or is removed, the longest-standing
+// remaining member becomes one.
+void ensure_admin(store::Store& s, const std::string& gid) {
+  const auto members = s.group_members(gid);
+  if (members.empty()) return;
+  for (const auto& m : members)
+    if (m.admin) return;
+  s.set_group_admin(gid, members.front().user_id, true);
+}
+
+// Ends a membership change: bumps the epoch and appends the GROUP_EVENT describing it (with
+// the members after it) to the log. The event's seq is `seq`, read before the change, so
+// joined_seq/left_seq written by the change point at this very event.
+void append_event(store::Store& s, const std::string& gid, std::uint64_t seq,
+                  wire::GroupEvent::Kind kind, const Actor& actor,
+                  const std::vector<std::string>& targets, GroupOutcome& out) {
+  out.epoch = s.bump_group_epoch(gid);
+  out.members = s.group_members(gid);
+  wire::GroupEvent ev;
+  ev.set_kind(kind);
+  ev.set_actor(actor.name);
+  for (const auto& t : targets) ev.add_targets(t);
+  for (const auto& m : out.members) {
+    auto* gm = ev.add_members_after();
+    gm->set_username(m.username);
+    gm->set_admin(m.admin);
+  }
+  ev.set_epoch(out.epoch);
+  store::GroupLogEntry e;
+  e.kind = store::EntryKind::GroupEvent;
+  e.sender = actor.name;
+  e.sender_device = actor.device;
+  e.sender_pk = actor.pk;
+  e.client_msg_id = std::string(limits::kClientMsgIdBytes, '\0');
+  e.server_ts_ms = now_ms();
+  e.payload = ev.SerializeAsString();
+  s.append_group_log(gid, e);
+  if (e.seq != seq) throw std::runtime_error("group log seq moved during a change");
+  out.appended = true;
+}
+
+// The caller's membership, or FORBIDDEN. Unknown groups look exactly like groups the caller
+// is not in, so ids cannot be probed.
+std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of(
+    store::Store& s, const std::string& gid, store::UserId me, GroupOutcome& out) {
+  auto g = s.find_group(gid);
+  std::optional<store::GroupMemberRecord> m;
+  if (g) m = s.find_group_member(gid, me);
+  if (!g || !m) {
+    out.fail(wire::FORBIDDEN, "not a member of this group");
+    return std::nullopt;
+  }
+  return std::make_pair(*g, *m);
+}
+
+}  // namespace
+
+void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup& req) {
+  std::vector<std::string> names;
+  std::string bad;
+  if (!fold_all(req.members(), names, bad))
+    return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad);
+  std::erase(names, username_);
+  const auto cap = ctx_.limits.max_group_members;
+  if (names.size() + 1 > cap)
+    return reply_error(request_id, wire::GROUP_FULL,
+                       "a group has at most " + std::to_string(cap) + " members; this one would have " +
+                           std::to_string(names.size() + 1));
+  std::string gid(kGroupIdBytes, '\0');
+  randombytes_buf(gid.data(), gid.size());
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, gid, names, actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        const auto ids = resolve(s, names, *out);
+        if (out->error) return;
+        s.create_group(gid, now_ms());
+        const std::uint64_t seq = 1;
+        s.add_group_member(gid, actor.id, true, seq);
+        for (auto id : ids) s.add_group_member(gid, id, false, seq);
+        append_event(s, gid, seq, wire::GroupEvent::CREATED, actor, names, *out);
+      },
+      [this, request_id, out, gid](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) return reply_error(request_id, out->error, out->reason);
+        wire::ServerFrame f;
+        f.mutable_group_created()->set_group_id(gid);
+        f.mutable_group_created()->set_epoch(out->epoch);
+        reply(request_id, f);
+        ctx_.fanout.appended(gid);
+      });
+}
+
+namespace {
+// The answer to a membership change, and the fan-out of its event.
+void finish_change(GroupOutcome& out, const std::string& gid, groups::FanoutWorker& fanout,
+                   wire::ServerFrame& f) {
+  f.mutable_group_updated()->set_group_id(gid);
+  f.mutable_group_updated()->set_epoch(out.epoch);
+  if (out.appended) fanout.appended(gid);
+}
+}  // namespace
+
+void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& req) {
+  if (req.group_id().size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  std::vector<std::string> names;
+  std::string bad;
+  if (!fold_all(req.usernames(), names, bad))
+    return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad);
+  if (names.empty()) return reply_error(request_id, wire::BAD_REQUEST, "usernames is empty");
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members,
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        const auto me = member_of(s, gid, actor.id, *out);
+        if (!me) return;
+        if (!me->second.admin) return out->fail(wire::FORBIDDEN, "only a group admin can add members");
+        const auto ids = resolve(s, names, *out);
+        if (out->error) return;
+        std::vector<std::string> added;
+        std::vector<store::UserId> added_ids;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          if (s.find_group_member(gid, ids[i])) continue;  // already in: nothing to do
+          added.push_back(names[i]);
+          added_ids.push_back(ids[i]);
+        }
+        const auto current = s.group_members(gid).size();
+        if (current + added.size() > cap)
+          return out->fail(wire::GROUP_FULL,
+                           "a group has at most " + std::to_string(cap) + " members; it has " +
+                               std::to_string(current) + " and " + std::to_string(added.size()) +
+                               " would be added");
+        out->epoch = me->first.epoch;
+        if (added.empty()) return;
+        const auto seq = me->first.next_seq;
+        for (auto id : added_ids) s.add_group_member(gid, id, false, seq);
+        append_event(s, gid, seq, wire::GroupEvent::ADDED, actor, added, *out);
+      },
+      [this, request_id, out, gid = req.group_id()](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) return reply_error(request_id, out->error, out->reason);
+        wire::ServerFrame f;
+        finish_change(*out, gid, ctx_.fanout, f);
+        reply(request_id, f);
+      });
+}
+
+void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMembers& req) {
+  if (req.group_id().size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  std::vector<std::string> names;
+  std::string bad;
+  if (!fold_all(req.usernames(), names, bad))
+    return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad);
+  if (names.empty()) return reply_error(request_id, wire::BAD_REQUEST, "usernames is empty");
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, gid = req.group_id(), names,
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        const auto me = member_of(s, gid, actor.id, *out);
+        if (!me) return;
+        if (!me->second.admin)
+          return out->fail(wire::FORBIDDEN, "only a group admin can remove members");
+        const auto ids = resolve(s, names, *out);
+        if (out->error) return;
+        std::vector<std::string> not_members;
+        for (std::size_t i = 0; i < ids.size(); ++i)
+          if (!s.find_group_member(gid, ids[i])) not_members.push_back(names[i]);
+        if (!not_members.empty())
+          return out->fail(wire::BAD_REQUEST, "not a member of this group: " + join(not_members));
+        const auto seq = me->first.next_seq;
+        for (auto id : ids) s.end_group_membership(gid, id, seq);
+        ensure_admin(s, gid);
+        append_event(s, gid, seq, wire::GroupEvent::REMOVED, actor, names, *out);
+      },
+      [this, request_id, out, gid = req.group_id()](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) return reply_error(request_id, out->error, out->reason);
+        wire::ServerFrame f;
+        finish_change(*out, gid, ctx_.fanout, f);
+        reply(request_id, f);
+      });
+}
+
+void Session::on_leave_group(std::uint64_t request_id, const std::string& group_id) {
+  if (group_id.size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, gid = group_id, actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        const auto me = member_of(s, gid, actor.id, *out);
+        if (!me) return;
+        const auto seq = me->first.next_seq;
+        s.end_group_membership(gid, actor.id, seq);
+        ensure_admin(s, gid);
+        append_event(s, gid, seq, wire::GroupEvent::LEFT, actor, {actor.name}, *out);
+      },
+      [this, request_id, out, gid = group_id](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) return reply_error(request_id, out->error, out->reason);
+        wire::ServerFrame f;
+        finish_change(*out, gid, ctx_.fanout, f);
+        reply(request_id, f);
+      });
+}
+
+void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) {
+  if (req.group_id().size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  auto target = fold_username(req.username());
+  if (target.empty())
+    return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, gid = req.group_id(), target, admin = req.admin(),
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        const auto me = member_of(s, gid, actor.id, *out);
+        if (!me) return;
+        if (!me->second.admin)
+          return out->fail(wire::FORBIDDEN, "only a group admin can change admins");
+        const auto ids = resolve(s, {target}, *out);
+        if (out->error) return;
+        const auto member = s.find_group_member(gid, ids[0]);
+        if (!member) return out->fail(wire::BAD_REQUEST, "not a member of this group: " + target);
+        out->epoch = me->first.epoch;
+        if (member->admin == admin) return;  // already so
+        if (!admin) {
+          const auto members = s.group_members(gid);
+          const auto admins = std::count_if(members.begin(), members.end(),
+                                            [](const auto& m) { return m.admin; });
+          if (admins <= 1)
+            return out->fail(wire::BAD_REQUEST,
+                             "a group needs an admin: make someone else admin first");
+        }
+        s.set_group_admin(gid, ids[0], admin);
+        append_event(s, gid, me->first.next_seq, wire::GroupEvent::ADMIN_CHANGED, actor, {target},
+                     *out);
+      },
+      [this, request_id, out, gid = req.group_id()](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) return reply_error(request_id, out->error, out->reason);
+        wire::ServerFrame f;
+        finish_change(*out, gid, ctx_.fanout, f);
+        reply(request_id, f);
+      });
+}
+
+void Session::on_get_group(std::uint64_t request_id, const std::string& group_id) {
+  if (group_id.size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, gid = group_id, me = user_id_](store::Store& s) {
+        const auto m = member_of(s, gid, me, *out);
+        if (!m) return;
+        out->epoch = m->first.epoch;
+        out->members = s.group_members(gid);
+      },
+      [this, request_id, out, gid = group_id](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) return reply_error(request_id, out->error, out->reason);
+        wire::ServerFrame f;
+        auto* info = f.mutable_group_info();
+        info->set_group_id(gid);
+        info->set_epoch(out->epoch);
+        for (const auto& m : out->members) {
+          auto* gm = info->add_members();
+          gm->set_username(m.username);
+          gm->set_admin(m.admin);
+        }
+        reply(request_id, f);
+      });
+}
+
+void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
+  if (req.group_id().size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "client_msg_id must be 16 bytes");
+  if (req.ciphertext().empty())
+    return reply_error(request_id, wire::BAD_REQUEST, "ciphertext is empty");
+  if (req.ciphertext().size() > limits::kMaxCiphertextBytes)
+    return reply_error(request_id, wire::TOO_LARGE, "ciphertext exceeds 200 KiB");
+  auto payload = std::make_shared<std::string>(std::move(*req.mutable_ciphertext()));
+  const auto bytes = payload->size();
+  auto out = std::make_shared<GroupOutcome>();
+  submit(
+      [out, payload, gid = req.group_id(), cmid = req.client_msg_id(), hint = req.content_hint(),
+       limiter = &ctx_.group_limiter,
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        if (auto seen = s.find_sent(actor.id, cmid)) {  // a retry: answered, never limited
+          out->duplicate = true;
+          out->ack = *seen;
+          return;
+        }
+        const auto me = member_of(s, gid, actor.id, *out);
+        if (!me) return;
+        // Limited after the membership check, so outsiders cannot use up a group's budget.
+        std::chrono::milliseconds retry{0};
+        if (!limiter->take(gid, &retry)) {
+          out->fail(wire::RATE_LIMITED, "this group is receiving too many messages; slow down");
+          out->retry_after_ms = static_cast<std::uint32_t>(retry.count());
+          return;
+        }
+        store::GroupLogEntry e;
+        e.kind = store::EntryKind::GroupMessage;
+        e.sender = actor.name;
+        e.sender_device = actor.device;
+        e.sender_pk = actor.pk;
+        e.client_msg_id = cmid;
+        e.server_ts_ms = now_ms();
+        e.content_hint = hint;
+        e.payload = std::move(*payload);
+        s.append_group_log(gid, e);
+        out->ack = {e.seq, e.server_ts_ms};
+        s.remember_sent(actor.id, cmid, out->ack);
+        out->appended = true;
+      },
+      [this, request_id, out, gid = req.group_id(), cmid = req.client_msg_id()](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error) {
+          if (out->error == wire::RATE_LIMITED)
+            ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+          return reply_error(request_id, out->error, out->reason, out->retry_after_ms);
+        }
+        wire::ServerFrame f;
+        auto* ack = f.mutable_send_ack();
+        ack->set_client_msg_id(cmid);
+        ack->set_conv_seq(out->ack.conv_seq);
+        ack->set_server_ts_ms(out->ack.server_ts_ms);
+        ack->set_duplicate(out->duplicate);
+        reply(request_id, f);
+        if (out->appended) {
+          ctx_.metrics.group_messages.fetch_add(1, std::memory_order_relaxed);
+          ctx_.fanout.appended(gid);
+        }
+      },
+      bytes);
+}
+
+}  // namespace parley

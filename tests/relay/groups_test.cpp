@@ -1,0 +1,297 @@
+// Groups against a real relay: membership rules, ordering across online and offline members,
+// removal, the member cap, the per-group rate limit, dedup and receipts.
+#include <QtTest>
+
+#include <map>
+#include <set>
+
+#include "group_helpers.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+bool relogin(RelayProcess& relay, TestClient& c) {
+  c.disconnect();
+  if (!c.connect(relay.url())) return false;
+  auto r = c.login(0);
+  return r && r->has_logged_in();
+}
+
+std::string create(TestClient& c, const std::vector<std::string>& members) {
+  auto r = c.request(createGroupFrame(members));
+  if (!r || !r->has_group_created()) return {};
+  return r->group_created().group_id();
+}
+
+// Next GROUP_EVENT delivered to `c`.
+std::optional<wire::Deliver> nextEvent(TestClient& c, int timeout_ms = 5000) {
+  auto f = c.waitPush([](const wire::ServerFrame& x) {
+    return x.has_deliver() && x.deliver().kind() == wire::GROUP_EVENT;
+  }, timeout_ms);
+  if (!f) return std::nullopt;
+  return f->deliver();
+}
+
+std::optional<wire::Deliver> nextGroupMessage(TestClient& c, int timeout_ms = 5000) {
+  auto f = c.waitPush([](const wire::ServerFrame& x) {
+    return x.has_deliver() && x.deliver().kind() == wire::GROUP_MESSAGE;
+  }, timeout_ms);
+  if (!f) return std::nullopt;
+  return f->deliver();
+}
+
+}  // namespace
+
+class GroupsTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_{{"--rate", "100000", "--rate-burst", "100000"}};
+
+ private slots:
+  void initTestCase() { QVERIFY(relay_.start()); }
+
+  void membershipRules() {
+    auto alice = TestClient::registered(relay_.url(), "g-alice");
+    auto bob = TestClient::registered(relay_.url(), "g-bob");
+    auto carol = TestClient::registered(relay_.url(), "g-carol");
+    auto dave = TestClient::registered(relay_.url(), "g-dave");
+    auto eve = TestClient::registered(relay_.url(), "g-eve");
+    QVERIFY(alice && bob && carol && dave && eve);
+
+    auto created = alice->request(createGroupFrame({"g-bob", "G-Carol"}));
+    QVERIFY(created && created->has_group_created());
+    const auto gid = created->group_created().group_id();
+    QCOMPARE(gid.size(), std::size_t{16});
+    QCOMPARE(created->group_created().epoch(), 1u);
+
+    // Every member's inbox starts with the CREATED event, at group seq 1.
+    auto ev = nextEvent(*bob);
+    QVERIFY(ev);
+    QCOMPARE(ev->group_id(), gid);
+    QCOMPARE(ev->conv_seq(), 1u);
+    QCOMPARE(ev->event().kind(), wire::GroupEvent::CREATED);
+    QCOMPARE(ev->event().actor(), std::string("g-alice"));
+    QCOMPARE(ev->event().members_after_size(), 3);
+    QVERIFY(nextEvent(*alice));
+
+    // A non-admin can neither add, nor remove, nor change admins.
+    auto r = bob->request(addMembersFrame(gid, {"g-dave"}));
+    QVERIFY(isError(r, wire::FORBIDDEN));
+    QVERIFY(QString::fromStdString(r->error().reason()).contains("admin"));
+    QVERIFY(isError(bob->request(removeMembersFrame(gid, {"g-carol"})), wire::FORBIDDEN));
+    QVERIFY(isError(bob->request(setAdminFrame(gid, "g-bob", true)), wire::FORBIDDEN));
+
+    // Outsiders cannot read or send; an unknown id looks the same.
+    QVERIFY(isError(eve->request(getGroupFrame(gid)), wire::FORBIDDEN));
+    QVERIFY(isError(eve->request(groupSendFrame(gid, "x")), wire::FORBIDDEN));
+    QVERIFY(isError(eve->request(getGroupFrame(std::string(16, 'z'))), wire::FORBIDDEN));
+
+    // Unknown users are named.
+    r = alice->request(addMembersFrame(gid, {"g-dave", "g-nobody"}));
+    QVERIFY(isError(r, wire::UNKNOWN_RECIPIENT));
+    QVERIFY(QString::fromStdString(r->error().reason()).contains("g-nobody"));
+
+    r = alice->request(addMembersFrame(gid, {"g-dave"}));
+    QVERIFY(r && r->has_group_updated());
+    QCOMPARE(r->group_updated().epoch(), 2u);
+    ev = nextEvent(*dave);
+    QVERIFY(ev);
+    QCOMPARE(ev->event().kind(), wire::GroupEvent::ADDED);
+    QCOMPARE(ev->conv_seq(), 2u);  // dave's history starts at his own ADDED event
+
+    auto info = dave->request(getGroupFrame(gid));
+    QVERIFY(info && info->has_group_info());
+    QCOMPARE(info->group_info().members_size(), 4);
+    QCOMPARE(info->group_info().epoch(), 2u);
+    std::map<std::string, bool> admins;
+    for (const auto& m : info->group_info().members()) admins[m.username()] = m.admin();
+    QVERIFY(admins.at("g-alice"));
+    QVERIFY(!admins.at("g-bob"));
+
+    // Promoted, bob may remove.
+    QVERIFY(alice->request(setAdminFrame(gid, "g-bob", true))->has_group_updated());
+    r = bob->request(removeMembersFrame(gid, {"g-carol"}));
+    QVERIFY(r && r->has_group_updated());
+    QCOMPARE(r->group_updated().epoch(), 4u);
+    QVERIFY(isError(carol->request(groupSendFrame(gid, "after removal")), wire::FORBIDDEN));
+    // Removing someone who is not a member is refused and names them.
+    r = bob->request(removeMembersFrame(gid, {"g-carol"}));
+    QVERIFY(isError(r, wire::BAD_REQUEST));
+
+    // Anyone may leave.
+    r = dave->request(leaveFrame(gid));
+    QVERIFY(r && r->has_group_updated());
+    QVERIFY(isError(dave->request(getGroupFrame(gid)), wire::FORBIDDEN));
+
+    // The last admin cannot demote themselves away; when admins leave, someone is promoted.
+    QVERIFY(alice->request(setAdminFrame(gid, "g-alice", false))->has_group_updated());
+    QVERIFY(isError(bob->request(setAdminFrame(gid, "g-bob", false)), wire::BAD_REQUEST));
+    QVERIFY(bob->request(leaveFrame(gid))->has_group_updated());
+    info = alice->request(getGroupFrame(gid));
+    QVERIFY(info && info->has_group_info());
+    QCOMPARE(info->group_info().members_size(), 1);
+    QVERIFY(info->group_info().members(0).admin());
+  }
+
+  void fiveMembersTwoOfflineSeeOneOrder() {
+    std::vector<std::unique_ptr<TestClient>> m;
+    for (int i = 0; i < 5; ++i) {
+      m.push_back(TestClient::registered(relay_.url(), "o5-" + std::to_string(i)));
+      QVERIFY(m.back());
+    }
+    const auto gid = create(*m[0], {"o5-1", "o5-2", "o5-3", "o5-4"});
+    QVERIFY(!gid.empty());
+    m[3]->disconnect();
+    m[4]->disconnect();
+
+    // 20 messages from three online senders, pipelined so they interleave.
+    std::map<std::uint64_t, std::string> order;  // group seq -> client_msg_id
+    std::vector<std::pair<TestClient*, std::uint64_t>> posted;
+    std::map<std::uint64_t, std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+      auto* sender = m[static_cast<std::size_t>(i % 3)].get();
+      auto f = groupSendFrame(gid, "burst " + std::to_string(i));
+      const auto cmid = f.group_send().client_msg_id();
+      const auto rid = sender->post(f);
+      posted.push_back({sender, rid});
+      ids[static_cast<std::uint64_t>(i)] = cmid;
+    }
+    std::map<TestClient*, std::map<std::uint64_t, std::string>> own;
+    for (std::size_t i = 0; i < posted.size(); ++i) {
+      auto r = posted[i].first->waitResponse(posted[i].second);
+      QVERIFY(r && r->has_send_ack());
+      const auto seq = r->send_ack().conv_seq();
+      QVERIFY(order.emplace(seq, r->send_ack().client_msg_id()).second);  // seqs unique
+      own[posted[i].first][seq] = r->send_ack().client_msg_id();
+    }
+    QCOMPARE(order.begin()->first, 2u);  // seq 1 is the CREATED event
+    QCOMPARE(order.rbegin()->first, 21u);
+
+    QVERIFY(relogin(relay_, *m[3]));
+    QVERIFY(relogin(relay_, *m[4]));
+    for (auto& c : m) {
+      // What this member sees: deliveries of others' messages plus its own acks.
+      std::map<std::uint64_t, std::string> seen = own[c.get()];
+      std::uint64_t last = 0;
+      const auto expect = 20 - seen.size();
+      for (std::size_t k = 0; k < expect; ++k) {
+        auto d = nextGroupMessage(*c);
+        QVERIFY2(d, qPrintable(QString::fromStdString(c->username()) + " missed a message"));
+        QVERIFY(d->conv_seq() > last);  // strictly in group order
+        last = d->conv_seq();
+        QCOMPARE(d->group_id(), gid);
+        QVERIFY(seen.emplace(d->conv_seq(), d->client_msg_id()).second);
+      }
+      QCOMPARE(seen, order);
+      QVERIFY(!nextGroupMessage(*c, 200));  // and nothing twice
+    }
+  }
+
+  void removedMemberGetsNothingAfterRemoval() {
+    auto a = TestClient::registered(relay_.url(), "rm-a");
+    auto b = TestClient::registered(relay_.url(), "rm-b");
+    auto c = TestClient::registered(relay_.url(), "rm-c");
+    QVERIFY(a && b && c);
+    const auto gid = create(*a, {"rm-b", "rm-c"});
+    QVERIFY(!gid.empty());
+    QVERIFY(a->request(groupSendFrame(gid, "before"))->has_send_ack());
+    QVERIFY(a->request(removeMembersFrame(gid, {"rm-c"}))->has_group_updated());
+    QVERIFY(a->request(groupSendFrame(gid, "after"))->has_send_ack());
+
+    std::vector<wire::Deliver> got;
+    while (auto d = c->waitDeliver(700)) got.push_back(*d);
+    QCOMPARE(got.size(), std::size_t{3});
+    QCOMPARE(got[0].event().kind(), wire::GroupEvent::CREATED);
+    QCOMPARE(got[1].ciphertext(), std::string("before"));
+    QCOMPARE(got[2].kind(), wire::GROUP_EVENT);
+    QCOMPARE(got[2].event().kind(), wire::GroupEvent::REMOVED);
+    QCOMPARE(got[2].event().targets(0), std::string("rm-c"));
+    QCOMPARE(got[2].event().members_after_size(), 2);
+
+    // b gets both messages; after acking them, a gets receipts naming the group.
+    std::uint64_t last_inbox = 0;
+    std::vector<std::string> texts;
+    while (auto d = b->waitDeliver(700)) {
+      last_inbox = d->inbox_seq();
+      if (d->kind() == wire::GROUP_MESSAGE) texts.push_back(d->ciphertext());
+    }
+    QCOMPARE(texts, (std::vector<std::string>{"before", "after"}));
+    b->ack(last_inbox);
+    int receipts = 0;
+    while (auto f = a->waitPush([](const wire::ServerFrame& x) {
+             return x.has_deliver() && x.deliver().kind() == wire::DELIVERY_RECEIPT;
+           }, 1000)) {
+      QCOMPARE(f->deliver().group_id(), gid);
+      QCOMPARE(f->deliver().sender(), std::string("rm-b"));
+      ++receipts;
+    }
+    QCOMPARE(receipts, 2);
+  }
+
+  void retriedGroupSendIsDeduplicated() {
+    auto a = TestClient::registered(relay_.url(), "dd-a");
+    auto b = TestClient::registered(relay_.url(), "dd-b");
+    QVERIFY(a && b);
+    const auto gid = create(*a, {"dd-b"});
+    const auto id = TestClient::randomId();
+    auto first = a->request(groupSendFrame(gid, "once", id));
+    auto again = a->request(groupSendFrame(gid, "once", id));
+    QVERIFY(first && first->has_send_ack() && again && again->has_send_ack());
+    QVERIFY(!first->send_ack().duplicate());
+    QVERIFY(again->send_ack().duplicate());
+    QCOMPARE(again->send_ack().conv_seq(), first->send_ack().conv_seq());
+    QVERIFY(nextGroupMessage(*b));
+    QVERIFY(!nextGroupMessage(*b, 300));
+  }
+
+  void memberCap() {
+    RelayProcess relay({"--max-group-members", "3"});
+    QVERIFY(relay.start());
+    auto a = TestClient::registered(relay.url(), "cap-a");
+    QVERIFY(a);
+    for (auto n : {"cap-b", "cap-c", "cap-d"}) QVERIFY(registerOffline(relay, n));
+    auto r = a->request(createGroupFrame({"cap-b", "cap-c", "cap-d"}));
+    QVERIFY(isError(r, wire::GROUP_FULL));
+    QVERIFY(QString::fromStdString(r->error().reason()).contains("3"));
+    const auto gid = create(*a, {"cap-b", "cap-c"});
+    QVERIFY(!gid.empty());
+    r = a->request(addMembersFrame(gid, {"cap-d"}));
+    QVERIFY(isError(r, wire::GROUP_FULL));
+    QVERIFY(a->request(removeMembersFrame(gid, {"cap-c"}))->has_group_updated());
+    QVERIFY(a->request(addMembersFrame(gid, {"cap-d"}))->has_group_updated());
+  }
+
+  void perGroupRateLimit() {
+    RelayProcess relay({"--group-rate", "1", "--group-rate-burst", "5"});
+    QVERIFY(relay.start());
+    auto a = TestClient::registered(relay.url(), "rl-a");
+    auto b = TestClient::registered(relay.url(), "rl-b");
+    QVERIFY(a && b);
+    const auto g1 = create(*a, {"rl-b"});
+    const auto g2 = create(*a, {"rl-b"});
+    std::vector<std::uint64_t> rids;
+    for (int i = 0; i < 8; ++i) rids.push_back(a->post(groupSendFrame(g1, "m")));
+    int acked = 0, limited = 0;
+    for (auto rid : rids) {
+      auto r = a->waitResponse(rid);
+      QVERIFY(r);
+      if (r->has_send_ack()) ++acked;
+      if (isError(r, wire::RATE_LIMITED)) {
+        ++limited;
+        QVERIFY(r->error().retry_after_ms() > 0);
+      }
+    }
+    QCOMPARE(acked, 5);
+    QCOMPARE(limited, 3);
+    // The budget is the group's: another group is unaffected, and so is another sender's
+    // view of that group (it is limited too).
+    QVERIFY(a->request(groupSendFrame(g2, "other group"))->has_send_ack());
+    QVERIFY(isError(b->request(groupSendFrame(g1, "b too")), wire::RATE_LIMITED));
+  }
+};
+
+QTEST_GUILESS_MAIN(GroupsTest)
+#include "groups_test.moc"

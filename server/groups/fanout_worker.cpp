@@ -9,6 +9,9 @@
 #include "session/session.hpp"
 
 namespace parley::groups {
+namespace {
+constexpr auto kRetryAfter = std::chrono::seconds(1);
+}  // namespace
 
 FanoutWorker::FanoutWorker(store::StoreWorker& store, PresenceRegistry& presence,
                            Metrics& metrics, net::io_context::executor_type executor,
@@ -72,10 +75,14 @@ void FanoutWorker::step(std::string group_id) {
         // On the store thread: only post.
         net::post(executor_, [this, result, group_id, status] {
           if (status != store::JobStatus::Committed) {
-            // Nothing was written; the cursor is unchanged. Retry on the next append or at
-            // the next start-up, and let other groups go first.
+            // Nothing was written; the cursor is unchanged. The group keeps its slot and
+            // tries again in a second (a stopped io_context simply never runs the retry;
+            // the next start-up resumes from the cursor).
             spdlog::warn("event=fanout_step_failed status={}", static_cast<int>(status));
-            finished(group_id, false);
+            auto timer = std::make_shared<net::steady_timer>(executor_, kRetryAfter);
+            timer->async_wait([this, timer, group_id](boost::system::error_code ec) {
+              if (!ec) step(group_id);
+            });
             return;
           }
           metrics_.group_fanout_backlog.fetch_sub(

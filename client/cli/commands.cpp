@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <QCoreApplication>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkProxy>
@@ -61,6 +62,17 @@ QJsonObject message_json(const client::StoredMessage& m) {
           {"client_ts_ms", m.clientTsMs},
           {"server_ts_ms", m.serverTsMs},
           {"chain_ok", m.chainOk}};
+}
+
+QString group_event_name(int kind) {
+  switch (kind) {
+    case wire::GroupEvent::CREATED: return "created";
+    case wire::GroupEvent::ADDED: return "added";
+    case wire::GroupEvent::REMOVED: return "removed";
+    case wire::GroupEvent::LEFT: return "left";
+    case wire::GroupEvent::ADMIN_CHANGED: return "admin_changed";
+    default: return "unknown";
+  }
 }
 
 std::optional<QNetworkProxy> parse_proxy(const std::string& text) {
@@ -150,8 +162,13 @@ int do_listen(const Options& o) {
   auto received = std::make_shared<int>(0);
   QObject::connect(m, &Messenger::messageReceived,
                    [m, o, received](const QString& peer, const QByteArray& id) {
-                     for (const auto& msg : m->history(peer))
-                       if (msg.clientMsgId == id && msg.sender == peer) emit_json(message_json(msg));
+                     const bool group = peer.startsWith(QLatin1Char('#'));
+                     for (const auto& msg : m->history(peer)) {
+                       if (msg.clientMsgId != id || (!group && msg.sender != peer)) continue;
+                       auto json = message_json(msg);
+                       if (group) json["group"] = peer.mid(1);
+                       emit_json(json);
+                     }
                      if (o.mark_read) m->markRead(peer);
                      if (o.count > 0 && ++*received >= o.count) {
                        // Let the read receipt and the ack go out first.
@@ -163,6 +180,17 @@ int do_listen(const Options& o) {
                      emit_json({{"type", "receipt"}, {"peer", peer},
                                 {"id", QString::fromLatin1(id.toHex())},
                                 {"status", status_name(status)}});
+                   });
+  QObject::connect(m, &Messenger::groupChanged,
+                   [](const QByteArray& gid, int kind, const QString& actor, const QStringList& targets) {
+                     emit_json({{"type", "group_event"}, {"group", QString::fromLatin1(gid.toHex())},
+                                {"kind", group_event_name(kind)}, {"actor", actor},
+                                {"targets", QJsonArray::fromStringList(targets)}});
+                   });
+  QObject::connect(m, &Messenger::groupDeliveryChanged,
+                   [](const QByteArray& gid, const QByteArray& id, int delivered) {
+                     emit_json({{"type", "group_receipt"}, {"group", QString::fromLatin1(gid.toHex())},
+                                {"id", QString::fromLatin1(id.toHex())}, {"delivered", delivered}});
                    });
   QObject::connect(m, &Messenger::presenceChanged, [](const QString& peer, bool online, qint64 seen) {
     emit_json({{"type", "presence"}, {"peer", peer}, {"online", online}, {"last_seen_ms", seen}});
@@ -246,6 +274,101 @@ int do_status(const Options& o) {
   return kKeepRunning;
 }
 
+// Runs `f` once the messenger is online (after the inbox has been synced).
+void when_online(Messenger* m, std::function<void()> f) {
+  auto fired = std::make_shared<bool>(false);
+  QObject::connect(m, &Messenger::stateChanged, [fired, f = std::move(f)](RelayClient::State s) {
+    if (s != RelayClient::State::Online || *fired) return;
+    *fired = true;
+    f();
+  });
+}
+
+// Exits once everything queued (e.g. our sender key for new members) has reached the relay.
+void exit_when_drained(Messenger* m) {
+  if (m->outboxSize() == 0) return QCoreApplication::exit(kExitOk);
+  QObject::connect(m, &Messenger::outboxDrained, [] { QCoreApplication::exit(kExitOk); });
+}
+
+int do_group(const Options& o) {
+  const auto& a = o.args;
+  const auto& action = o.group_action;
+  const std::size_t need = action == "create" || action == "add" || action == "remove" ? 2
+                           : action == "send"                                          ? 2
+                                                                                       : 1;
+  if (a.size() < need || (action == "send" && a.size() != 2) ||
+      ((action == "leave" || action == "members") && a.size() != 1))
+    return fail("usage: group create NAME MEMBER... | add ID USER... | remove ID USER... |"
+                " leave ID | send ID TEXT | members ID", kExitUsage);
+  QByteArray gid;
+  if (action != "create") {
+    gid = QByteArray::fromHex(QByteArray::fromStdString(a[0]));
+    if (gid.size() != 16 || QString::fromLatin1(gid.toHex()) != QString::fromStdString(a[0]).toLower())
+      return fail("a group id is 32 hex digits", kExitUsage);
+  }
+  QStringList rest;
+  for (std::size_t i = 1; i < a.size(); ++i) rest << QString::fromStdString(a[i]);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto hex = QString::fromLatin1(gid.toHex());
+
+  if (action == "members") {
+    if (!m->groups().contains(gid) && m->groupMembers(gid).isEmpty())
+      return fail("not a member of group " + hex, kExitUnknownContact);
+    for (const auto& member : m->groupMembers(gid))
+      emit_json({{"type", "member"}, {"group", hex}, {"username", member.username},
+                 {"admin", member.admin}});
+    return kExitOk;
+  }
+  if (action == "send") {
+    // Encrypted once the inbox is synced, so a removal waiting there rotates our key first.
+    auto id = std::make_shared<QByteArray>();
+    when_online(m, [m, gid, text = rest.front(), id] {
+      QString error;
+      const auto queued = m->groupSend(gid, text, &error);
+      if (!queued) return QCoreApplication::exit(fail(error, kExitUsage));
+      *id = *queued;
+    });
+    QObject::connect(m, &Messenger::messageStatusChanged,
+                     [id, hex](const QString&, const QByteArray& which, int status) {
+                       if (id->isEmpty() || which != *id) return;
+                       if (status == static_cast<int>(MessageStatus::Failed))
+                         QCoreApplication::exit(fail("the relay refused the message", kExitError));
+                       if (status >= static_cast<int>(MessageStatus::Sent)) {
+                         emit_json({{"type", "sent"}, {"group", hex},
+                                    {"id", QString::fromLatin1(which.toHex())}});
+                         QCoreApplication::exit(kExitOk);
+                       }
+                     });
+  } else {
+    auto finish = [m, hex, action](const QString& error) {
+      if (!error.isEmpty()) return QCoreApplication::exit(fail(error, kExitError));
+      emit_json({{"type", "group_" + QString::fromStdString(action)}, {"group", hex}});
+      exit_when_drained(m);
+    };
+    when_online(m, [m, action, gid, rest, a, finish] {
+      if (action == "create") {
+        m->createGroup(QString::fromStdString(a[0]), rest,
+                       [m](const QByteArray& id, const QString& error) {
+                         if (!error.isEmpty()) return QCoreApplication::exit(fail(error, kExitError));
+                         emit_json({{"type", "group_created"}, {"group", QString::fromLatin1(id.toHex())}});
+                         exit_when_drained(m);
+                       });
+      } else if (action == "add") {
+        m->addMembers(gid, rest, finish);
+      } else if (action == "remove") {
+        m->removeMembers(gid, rest, finish);
+      } else {
+        m->leaveGroup(gid, finish);
+      }
+    });
+  }
+  m->start();
+  exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
+  return kKeepRunning;
+}
+
 }  // namespace
 
 int run(const Options& o) {
@@ -256,6 +379,7 @@ int run(const Options& o) {
   if (o.command == "contacts") return do_contacts(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);
+  if (o.command == "group") return do_group(o);
   return fail("unknown command", kExitUsage);
 }
 

@@ -23,6 +23,8 @@ struct Options {
   std::string text;
   std::string proxy;
   std::vector<std::string> subscribe;
+  std::string group_action;        // group: create, add, remove, leave, send, members
+  std::vector<std::string> args;   // group: the action's arguments
   int timeout_s = 0;
   int count = 0;
   bool mark_read = false;

@@ -34,6 +34,14 @@ int main(int argc, char** argv) {
   verify->add_option("name", o.name)->required();
   verify->add_flag("--accept", o.accept, "Accept NAME's new identity key after comparing");
   cli.add_subcommand("status", "Connect and report the profile and connection state");
+  auto* group = cli.add_subcommand(
+      "group", "Groups: create NAME MEMBER... | add ID USER... | remove ID USER... | leave ID |"
+               " send ID TEXT | members ID (ID is the hex group id `create` prints)");
+  group->add_option("action", o.group_action, "create, add, remove, leave, send or members")
+      ->required()
+      ->check(CLI::IsMember({"create", "add", "remove", "leave", "send", "members"}));
+  group->add_option("args", o.args, "The action's arguments");
+  group->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -204,7 +204,12 @@ QList<qint64> Messenger::gaps(const QString& peer) {
   q.addBindValue(peer);
   q.exec();
   qint64 expected = 1;
+  // A group's numbers start where we joined it (its log was numbered before us).
+  const bool group = peer.startsWith(QLatin1Char('#'));
+  bool first = true;
   while (q.next()) {
+    if (group && first) expected = q.value(0).toLongLong();
+    first = false;
     const auto seq = q.value(0).toLongLong();
     for (; expected < seq; ++expected) out << expected;
     expected = seq + 1;

@@ -45,6 +45,11 @@ struct StoredMessage {
   bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
 };
 
+struct GroupMember {
+  QString username;
+  bool admin = false;
+};
+
 struct ConversationSummary {
   QString peer;
   QString lastMessage;
@@ -91,6 +96,28 @@ class Messenger : public QObject {
   bool identityKeyChanged(const QString& peer);
   void acceptIdentityKey(const QString& peer);
 
+  // ---- Groups (messenger_send.cpp, messenger_receive.cpp; docs/protocol.md, End-to-end envelope, Groups) ----
+  // A group's messages live under the conversation peer groupPeer(id) = "#" + hex(id), so
+  // history(), gaps(), markRead-free models and conversations() work per group.
+  static QString groupPeer(const QByteArray& group_id);
+  // `error` empty on success. Membership changes need the relay (online).
+  using GroupDone = std::function<void(const QByteArray& group_id, const QString& error)>;
+  using Done = std::function<void(const QString& error)>;
+  // Creates the group on the relay (we are its admin); `done` gets its 16-byte id. Our
+  // sender key then goes to every member pairwise.
+  void createGroup(const QString& name, const QStringList& members, GroupDone done);
+  void addMembers(const QByteArray& group_id, const QStringList& users, Done done);
+  void removeMembers(const QByteArray& group_id, const QStringList& users, Done done);
+  void leaveGroup(const QByteArray& group_id, Done done);
+  // Encrypts with our sender key (a new one first if a member left since the last message),
+  // writes the outbox and returns the client_msg_id; the GroupSend follows.
+  std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error);
+  QList<GroupMember> groupMembers(const QByteArray& group_id);
+  QList<QByteArray> groups();  // groups we are a member of
+  QString groupName(const QByteArray& group_id);
+  // Members whose device has our group message (relay delivery receipts): "delivered to N of M".
+  int deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id);
+
  signals:
   void stateChanged(parley::client::RelayClient::State state);
   void messageReceived(const QString& peer, const QByteArray& clientMsgId);
@@ -101,6 +128,12 @@ class Messenger : public QObject {
   void identityKeyChangedFor(const QString& peer);
   void chainBroken(const QString& peer, const QByteArray& clientMsgId);
   void outboxDrained();
+  // Groups. kind: the wire GroupEvent.Kind (CREATED, ADDED, REMOVED, LEFT, ADMIN_CHANGED).
+  void groupChanged(const QByteArray& group_id, int kind, const QString& actor,
+                    const QStringList& targets);
+  void groupMessageReceived(const QByteArray& group_id, const QString& sender,
+                            const QByteArray& clientMsgId);
+  void groupDeliveryChanged(const QByteArray& group_id, const QByteArray& clientMsgId, int delivered);
   void problem(const QString& text);  // for the user; never contains secrets
 
  private:
@@ -116,7 +149,8 @@ class Messenger : public QObject {
   void rotateSignedPrekeyIfDue();
 
   // messenger_send.cpp
-  std::optional<QByteArray> enqueue(const QString& peer, e2e::Content content, QString* error);
+  std::optional<QByteArray> enqueue(const QString& peer, e2e::Content content, QString* error,
+                                    const QByteArray& group_id = {});
   void flushOutbox();
   void sendOutboxEntry(qint64 seq);
   void encryptEntry(qint64 seq, const QString& peer, const QByteArray& content);
@@ -134,6 +168,29 @@ class Messenger : public QObject {
   std::optional<Decrypted> decrypt(const QString& sender, std::uint32_t device,
                                    const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
+
+  // groups: messenger_receive.cpp (receiving), messenger_send.cpp (sending, membership)
+  struct GroupEntry {
+    QByteArray group_id;
+    QString sender;
+    QByteArray client_msg_id;
+    qint64 conv_seq = 0;
+    qint64 server_ts_ms = 0;
+    QByteArray ciphertext;
+  };
+  enum class GroupOpen { Stored, Duplicate, NoKey, Bad, StoreFailed };
+  void onGroupDeliver(const wire::Deliver& d);
+  void onGroupEvent(const wire::Deliver& d);
+  void onGroupReceipt(const wire::Deliver& d);
+  // Decrypts and stores one group message; `extra` runs inside the same transaction.
+  GroupOpen openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra);
+  // Called (inside the receiving transaction) for a pairwise SENDER_KEY Content.
+  bool storeSenderKey(const QString& sender, const e2e::Content& content);
+  void retryPendingGroupMessages(const QByteArray& group_id, const QString& sender);
+  // Makes our sender key for the group (a new one if rotation is due or `rotate`) and
+  // enqueues it pairwise to every member who lacks it.
+  bool distributeSenderKey(const QByteArray& group_id, bool rotate = false);
+  void groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done);
 
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "crypto/ratchet.hpp"
+#include "crypto/sender_key.hpp"
 #include "crypto/x3dh.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
@@ -17,6 +18,7 @@
 namespace parley::client {
 namespace {
 constexpr int kSessionsTried = 4;  // current + a few older ones (simultaneous starts)
+constexpr int kMaxPendingGroupMessages = 1000;  // waiting for their sender key
 
 bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
   QSqlQuery q(db);
@@ -42,6 +44,9 @@ std::optional<crypto::KeyPair> load_prekey(QSqlDatabase& db, int kind, std::uint
 void Messenger::onDeliver(const wire::Deliver& d) {
   const auto sender = QString::fromStdString(d.sender());
   const auto id = qbytes(d.client_msg_id());
+  if (d.kind() == wire::GROUP_EVENT) return onGroupEvent(d);
+  if (d.kind() == wire::GROUP_MESSAGE) return onGroupDeliver(d);
+  if (d.kind() == wire::DELIVERY_RECEIPT && !d.group_id().empty()) return onGroupReceipt(d);
   if (d.kind() == wire::DELIVERY_RECEIPT) {
     db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
     setStatus(sender, id, MessageStatus::Delivered);
@@ -75,6 +80,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
 
   bool inserted = false;
   bool chain_ok = true;
+  bool got_sender_key = false;
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto* plaintext = &decrypted->plaintext;
   const bool stored = db_->transaction([&] {
@@ -93,6 +99,14 @@ void Messenger::onDeliver(const wire::Deliver& d) {
             emit messageStatusChanged(sender, r, static_cast<int>(MessageStatus::Read));
           }, Qt::QueuedConnection);
       }
+      return save_last_acked(db, d.inbox_seq());
+    }
+    if (content.type() == e2e::SENDER_KEY) {
+      got_sender_key = storeSenderKey(sender, content);
+      if (!got_sender_key)
+        QMetaObject::invokeMethod(this, [this, sender] {
+          emit problem(QStringLiteral("%1 sent an unusable group key; ignored").arg(sender));
+        }, Qt::QueuedConnection);
       return save_last_acked(db, d.inbox_seq());
     }
     if (content.type() != e2e::TEXT) return save_last_acked(db, d.inbox_seq());
@@ -145,6 +159,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     if (!chain_ok) emit chainBroken(sender, id);
   }
   scheduleAck(d.inbox_seq());
+  if (got_sender_key) retryPendingGroupMessages(qbytes(content.group_id()), sender);
 }
 
 // Tries the peer's sessions, newest first; a prekey header with no session that opens the
@@ -260,6 +275,18 @@ void Messenger::scheduleAck(std::uint64_t seq) {
 }
 
 void Messenger::markRead(const QString& peer) {
+  if (peer.startsWith(QLatin1Char('#'))) {
+    // Groups have no read receipts (yet): only the local state changes.
+    QSqlQuery upd(db_->db());
+    upd.prepare("UPDATE messages SET status = 11 WHERE peer = ? AND status = 10");
+    upd.addBindValue(peer);
+    upd.exec();
+    QSqlQuery unread(db_->db());
+    unread.prepare("UPDATE conversations SET unread = 0 WHERE peer = ?");
+    unread.addBindValue(peer);
+    unread.exec();
+    return;
+  }
   QList<QByteArray> ids;
   QSqlQuery q(db_->db());
   q.prepare("SELECT client_msg_id FROM messages WHERE peer = ? AND sender = ? AND status = 10");
@@ -282,6 +309,288 @@ void Messenger::markRead(const QString& peer) {
   unread.prepare("UPDATE conversations SET unread = 0 WHERE peer = ?");
   unread.addBindValue(peer);
   unread.exec();
+}
+
+// ---- Groups: events, sender keys, group messages, group receipts ----
+
+bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& content) {
+  const auto gid = qbytes(content.group_id());
+  auto dist = crypto::SenderKeyDistribution::decode(view(content.sender_key_distribution()));
+  if (gid.size() != 16 || !dist) return false;
+  auto receiver = crypto::SenderKeyReceiver::from_distribution(*dist);
+  if (!receiver) return false;
+  auto& db = db_->db();
+  // A group we have not heard of yet (its CREATED/ADDED event may still be on its way): kept
+  // as not-joined until the event says we are a member.
+  QSqlQuery g(db);
+  g.prepare("INSERT INTO groups(id, name, left) VALUES(?, ?, 1) ON CONFLICT(id) DO UPDATE SET"
+            " name = CASE WHEN groups.name = '' THEN excluded.name ELSE groups.name END");
+  g.addBindValue(gid);
+  g.addBindValue(QString::fromStdString(content.text()));
+  auto state = qbytes(crypto::ByteView(receiver->serialize()));
+  QSqlQuery k(db);
+  // OR IGNORE: a redelivered distribution must not rewind a chain we have already used.
+  k.prepare("INSERT OR IGNORE INTO sender_keys(group_id, sender, key_id, state, created_ms)"
+            " VALUES(?, ?, ?, ?, ?)");
+  k.addBindValue(gid);
+  k.addBindValue(sender);
+  k.addBindValue(QByteArray(reinterpret_cast<const char*>(dist->key_id.data()),
+                            static_cast<qsizetype>(dist->key_id.size())));
+  k.addBindValue(state);
+  k.addBindValue(QDateTime::currentMSecsSinceEpoch());
+  const bool ok = g.exec() && k.exec();
+  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+  return ok;
+}
+
+Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra) {
+  auto& db = db_->db();
+  const auto peer = groupPeer(e.group_id);
+  {
+    QSqlQuery seen(db);
+    seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?");
+    seen.addBindValue(e.sender);
+    seen.addBindValue(e.client_msg_id);
+    if (seen.exec() && seen.next())
+      return db_->transaction(extra) ? GroupOpen::Duplicate : GroupOpen::StoreFailed;
+  }
+  const auto header = crypto::sender_key_header(view(e.ciphertext));
+  if (!header) return GroupOpen::Bad;
+  const QByteArray key_id(reinterpret_cast<const char*>(header->first.data()),
+                          static_cast<qsizetype>(header->first.size()));
+  QSqlQuery k(db);
+  k.prepare("SELECT state FROM sender_keys WHERE group_id = ? AND sender = ? AND key_id = ?");
+  k.addBindValue(e.group_id);
+  k.addBindValue(e.sender);
+  k.addBindValue(key_id);
+  if (!k.exec() || !k.next()) return GroupOpen::NoKey;
+  auto receiver = crypto::SenderKeyReceiver::deserialize(view(k.value(0).toByteArray()));
+  if (!receiver) return GroupOpen::Bad;
+  auto plain = receiver->decrypt(view(e.ciphertext), view(e.group_id));
+  if (!plain) return GroupOpen::Bad;
+  e2e::Content content;
+  const bool parsed = content.ParseFromArray(plain->data(), static_cast<int>(plain->size())) &&
+                      content.type() == e2e::GROUP_TEXT && qbytes(content.group_id()) == e.group_id;
+  crypto::secure_zero(plain->data(), plain->size());
+  auto state = qbytes(crypto::ByteView(receiver->serialize()));
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  bool inserted = false;
+  const bool stored = db_->transaction([&] {
+    // The chain moves past this key only together with the message it opened.
+    QSqlQuery save(db);
+    save.prepare("UPDATE sender_keys SET state = ? WHERE group_id = ? AND sender = ? AND key_id = ?");
+    save.addBindValue(state);
+    save.addBindValue(e.group_id);
+    save.addBindValue(e.sender);
+    save.addBindValue(key_id);
+    if (!save.exec()) return false;
+    if (!parsed) return extra();
+    QSqlQuery msg(db);
+    msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1)");
+    msg.addBindValue(peer);
+    msg.addBindValue(e.sender);
+    msg.addBindValue(e.client_msg_id);
+    msg.addBindValue(e.conv_seq);
+    msg.addBindValue(QString::fromStdString(content.text()));
+    msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
+    msg.addBindValue(e.server_ts_ms);
+    msg.addBindValue(now);
+    if (!msg.exec()) return false;
+    inserted = msg.numRowsAffected() > 0;
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, ?)"
+                 " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"
+                 " unread = unread + excluded.unread");
+    conv.addBindValue(peer);
+    conv.addBindValue(now);
+    conv.addBindValue(inserted ? 1 : 0);
+    return conv.exec() && extra();
+  });
+  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+  if (!stored) return GroupOpen::StoreFailed;
+  if (!parsed) return GroupOpen::Bad;
+  if (inserted) {
+    emit messageReceived(peer, e.client_msg_id);
+    emit groupMessageReceived(e.group_id, e.sender, e.client_msg_id);
+  }
+  return GroupOpen::Stored;
+}
+
+void Messenger::onGroupDeliver(const wire::Deliver& d) {
+  GroupEntry e{qbytes(d.group_id()), QString::fromStdString(d.sender()), qbytes(d.client_msg_id()),
+               static_cast<qint64>(d.conv_seq()), static_cast<qint64>(d.server_ts_ms()),
+               qbytes(d.ciphertext())};
+  const auto peer = groupPeer(e.group_id);
+  const auto seq = d.inbox_seq();
+  auto extra = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db_->db(), seq); };
+  switch (openGroupMessage(e, extra)) {
+    case GroupOpen::Stored:
+    case GroupOpen::Duplicate:
+      break;
+    case GroupOpen::NoKey: {
+      // The sender's key has not arrived yet (it is sent pairwise, just before). Acks are
+      // cumulative, so the entry is kept here rather than left unacknowledged.
+      const bool kept = db_->transaction([&] {
+        QSqlQuery q(db_->db());
+        q.prepare("INSERT OR IGNORE INTO pending_group_messages(group_id, sender, client_msg_id,"
+                  " conv_seq, server_ts_ms, ciphertext, received_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
+        q.addBindValue(e.group_id);
+        q.addBindValue(e.sender);
+        q.addBindValue(e.client_msg_id);
+        q.addBindValue(e.conv_seq);
+        q.addBindValue(e.server_ts_ms);
+        q.addBindValue(e.ciphertext);
+        q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+        QSqlQuery trim(db_->db());
+        trim.prepare("DELETE FROM pending_group_messages WHERE id <= (SELECT MAX(id) FROM"
+                     " pending_group_messages) - ?");
+        trim.addBindValue(kMaxPendingGroupMessages);
+        return q.exec() && trim.exec() && extra();
+      });
+      if (!kept) return;  // not acknowledged: delivered again at the next login
+      break;
+    }
+    case GroupOpen::Bad:
+      db_->transaction(extra);
+      emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
+                       .arg(e.sender));
+      break;
+    case GroupOpen::StoreFailed:
+      emit problem(QStringLiteral("could not store a group message from %1; it will be fetched again")
+                       .arg(e.sender));
+      return;
+  }
+  scheduleAck(seq);
+}
+
+void Messenger::retryPendingGroupMessages(const QByteArray& group_id, const QString& sender) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT id, client_msg_id, conv_seq, server_ts_ms, ciphertext FROM pending_group_messages"
+            " WHERE group_id = ? AND sender = ? ORDER BY conv_seq");
+  q.addBindValue(group_id);
+  q.addBindValue(sender);
+  q.exec();
+  struct Row {
+    qint64 id;
+    GroupEntry e;
+  };
+  std::vector<Row> rows;
+  while (q.next())
+    rows.push_back({q.value(0).toLongLong(),
+                    {group_id, sender, q.value(1).toByteArray(), q.value(2).toLongLong(),
+                     q.value(3).toLongLong(), q.value(4).toByteArray()}});
+  for (const auto& r : rows) {
+    auto drop = [&] {
+      QSqlQuery del(db_->db());
+      del.prepare("DELETE FROM pending_group_messages WHERE id = ?");
+      del.addBindValue(r.id);
+      return del.exec();
+    };
+    const auto result = openGroupMessage(r.e, drop);
+    if (result == GroupOpen::Bad) {
+      db_->transaction(drop);
+      emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
+                       .arg(sender));
+    }
+  }
+}
+
+void Messenger::onGroupEvent(const wire::Deliver& d) {
+  const auto gid = qbytes(d.group_id());
+  const auto peer = groupPeer(gid);
+  const auto& ev = d.event();
+  const auto epoch = static_cast<qlonglong>(ev.epoch());
+  bool member = false;
+  for (const auto& m : ev.members_after()) member |= QString::fromStdString(m.username()) == profile_.username;
+  const bool departure = ev.kind() == wire::GroupEvent::REMOVED || ev.kind() == wire::GroupEvent::LEFT;
+  const bool stored = gid.size() == 16 && db_->transaction([&] {
+    auto& db = db_->db();
+    QSqlQuery g(db);
+    g.prepare("INSERT INTO groups(id, epoch, left) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+              " epoch = MAX(epoch, excluded.epoch), left = excluded.left");
+    g.addBindValue(gid);
+    g.addBindValue(epoch);
+    g.addBindValue(member ? 0 : 1);
+    if (!g.exec()) return false;
+    QSqlQuery keep(db);  // key_sent survives: members keep the key they already have
+    keep.prepare("CREATE TEMP TABLE IF NOT EXISTS event_members(username TEXT PRIMARY KEY, admin INTEGER)");
+    if (!keep.exec()) return false;
+    QSqlQuery empty(db);
+    if (!empty.exec("DELETE FROM temp.event_members")) return false;
+    for (const auto& m : ev.members_after()) {
+      QSqlQuery add(db);
+      add.prepare("INSERT OR REPLACE INTO temp.event_members(username, admin) VALUES(?, ?)");
+      add.addBindValue(QString::fromStdString(m.username()));
+      add.addBindValue(m.admin() ? 1 : 0);
+      if (!add.exec()) return false;
+    }
+    QSqlQuery gone(db);
+    gone.prepare("DELETE FROM group_members WHERE group_id = ? AND username NOT IN"
+                 " (SELECT username FROM temp.event_members)");
+    gone.addBindValue(gid);
+    QSqlQuery upsert(db);
+    upsert.prepare("INSERT INTO group_members(group_id, username, admin)"
+                   " SELECT ?, username, admin FROM temp.event_members WHERE true"
+                   " ON CONFLICT(group_id, username) DO UPDATE SET admin = excluded.admin");
+    upsert.addBindValue(gid);
+    if (!gone.exec() || !upsert.exec()) return false;
+    if (!member) {
+      QSqlQuery out(db);
+      out.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
+      out.addBindValue(gid);
+      if (!out.exec()) return false;
+    } else if (departure) {
+      // Someone who held our key is gone: unless our key is already newer than this change
+      // (we removed them ourselves and have rotated), the next message uses a new key.
+      QSqlQuery rot(db);
+      rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ? AND my_sender_key IS NOT NULL"
+                  " AND key_distributed_epoch < ?");
+      rot.addBindValue(gid);
+      rot.addBindValue(epoch);
+      if (!rot.exec()) return false;
+    }
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                 " ON CONFLICT(peer) DO NOTHING");
+    conv.addBindValue(peer);
+    conv.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    return conv.exec() && noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq());
+  });
+  if (!stored) {
+    if (gid.size() != 16) {
+      db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+      return scheduleAck(d.inbox_seq());
+    }
+    emit problem(QStringLiteral("could not store a group change; it will be fetched again"));
+    return;
+  }
+  scheduleAck(d.inbox_seq());
+  // New members (or a new group): they need our key.
+  if (member && (ev.kind() == wire::GroupEvent::CREATED || ev.kind() == wire::GroupEvent::ADDED))
+    distributeSenderKey(gid);
+  QStringList targets;
+  for (const auto& t : ev.targets()) targets << QString::fromStdString(t);
+  emit groupChanged(gid, static_cast<int>(ev.kind()), QString::fromStdString(ev.actor()), targets);
+}
+
+void Messenger::onGroupReceipt(const wire::Deliver& d) {
+  const auto gid = qbytes(d.group_id());
+  const auto id = qbytes(d.client_msg_id());
+  bool added = false;
+  db_->transaction([&] {
+    QSqlQuery q(db_->db());
+    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member) VALUES(?, ?, ?)");
+    q.addBindValue(gid);
+    q.addBindValue(id);
+    q.addBindValue(QString::fromStdString(d.sender()));
+    if (!q.exec()) return false;
+    added = q.numRowsAffected() > 0;
+    return save_last_acked(db_->db(), d.inbox_seq());
+  });
+  setStatus(groupPeer(gid), id, MessageStatus::Delivered);
+  if (added) emit groupDeliveryChanged(gid, id, deliveredCount(gid, id));
+  scheduleAck(d.inbox_seq());
 }
 
 }  // namespace parley::client

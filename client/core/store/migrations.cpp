@@ -51,8 +51,41 @@ bool step_1(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 2: groups. Group messages reuse `messages`, `conversations` and `seen_seqs` with
+// peer = "#" + hex(group id), so history, gaps and the models work per group.
+bool step_2(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      // my_sender_key: our SenderKeySender (secret). needs_rotation: a member was removed or
+      // left since it was made, so the next message goes out under a new one. left: we are
+      // no longer a member.
+      "CREATE TABLE groups(id BLOB PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+      " epoch INTEGER NOT NULL DEFAULT 0, my_sender_key BLOB,"
+      " key_distributed_epoch INTEGER NOT NULL DEFAULT -1,"
+      " needs_rotation INTEGER NOT NULL DEFAULT 0, left INTEGER NOT NULL DEFAULT 0)",
+      // key_sent: the key_id of our sender key this member has been sent (pairwise).
+      "CREATE TABLE group_members(group_id BLOB NOT NULL, username TEXT NOT NULL,"
+      " admin INTEGER NOT NULL DEFAULT 0, key_sent BLOB, PRIMARY KEY(group_id, username))",
+      // One SenderKeyReceiver per (group, member, key id); several while rotations are in flight.
+      "CREATE TABLE sender_keys(group_id BLOB NOT NULL, sender TEXT NOT NULL, key_id BLOB NOT NULL,"
+      " state BLOB NOT NULL, created_ms INTEGER NOT NULL,"
+      " PRIMARY KEY(group_id, sender, key_id))",
+      // Members whose device acknowledged one of our group messages (relay receipts).
+      "CREATE TABLE group_receipts(group_id BLOB NOT NULL, client_msg_id BLOB NOT NULL,"
+      " member TEXT NOT NULL, PRIMARY KEY(group_id, client_msg_id, member)) WITHOUT ROWID",
+      // Group messages that arrived before their sender key: kept (and acknowledged, since
+      // acks are cumulative) until the pairwise distribution arrives.
+      "CREATE TABLE pending_group_messages(id INTEGER PRIMARY KEY, group_id BLOB NOT NULL,"
+      " sender TEXT NOT NULL, client_msg_id BLOB NOT NULL, conv_seq INTEGER NOT NULL,"
+      " server_ts_ms INTEGER NOT NULL, ciphertext BLOB NOT NULL, received_ms INTEGER NOT NULL,"
+      " UNIQUE(sender, client_msg_id))",
+      // Outbox: group_id set on a GroupSend (peer "#hex", envelope = sender-key ciphertext)
+      // and on the pairwise SENDER_KEY entries for that group.
+      "ALTER TABLE outbox ADD COLUMN group_id BLOB",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1};
+constexpr Step kSteps[] = {step_1, step_2};
 
 }  // namespace
 

@@ -1,0 +1,268 @@
+// Group messaging in the client core against a real relay: three members see the same
+// order, delivery receipts count members, and after a removal the next messages go out under
+// new sender keys that the removed member neither receives nor could open with what it holds.
+#include <QtTest>
+
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QSqlRecord>
+#include <QTemporaryDir>
+#include <map>
+#include <memory>
+
+#include "crypto/sender_key.hpp"
+#include "messenger.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+#include "util/bytes.hpp"
+
+using namespace parley::client;
+using parley::test::RelayProcess;
+using parley::test::spinUntil;
+
+namespace {
+
+constexpr int kWaitMs = 15000;
+
+struct User {
+  QString name;
+  QString dir;
+  std::unique_ptr<Messenger> m;
+  QList<QPair<QString, QByteArray>> received;  // (peer, client_msg_id)
+  QHash<QByteArray, QList<int>> statuses;
+  QStringList problems;
+
+  void attach() {
+    auto* raw = m.get();
+    QObject::connect(raw, &Messenger::messageReceived, raw,
+                     [this](const QString& peer, const QByteArray& id) { received.append({peer, id}); });
+    QObject::connect(raw, &Messenger::messageStatusChanged, raw,
+                     [this](const QString&, const QByteArray& id, int s) { statuses[id].append(s); });
+    QObject::connect(raw, &Messenger::problem, raw, [this](const QString& p) {
+      problems.append(p);
+      qInfo("%s: problem: %s", qPrintable(name), qPrintable(p));
+    });
+  }
+  bool got(const QByteArray& id) const {
+    for (const auto& r : received)
+      if (r.second == id) return true;
+    return false;
+  }
+  bool waitGot(const QByteArray& id) const { return spinUntil([&] { return got(id); }, kWaitMs); }
+  bool waitSent(const QByteArray& id) const {
+    return spinUntil([&] { return statuses.value(id).contains(static_cast<int>(MessageStatus::Sent)); },
+                     kWaitMs);
+  }
+  bool online() const { return m->state() == RelayClient::State::Online; }
+  QByteArray send(const QByteArray& gid, const QString& text) {
+    QString error;
+    auto id = m->groupSend(gid, text, &error);
+    if (!id) qWarning("%s: groupSend: %s", qPrintable(name), qPrintable(error));
+    return id.value_or(QByteArray());
+  }
+  QStringList bodies(const QByteArray& gid) const {
+    QStringList out;
+    for (const auto& s : m->history(Messenger::groupPeer(gid))) out << s.body;
+    return out;
+  }
+};
+
+// Every row of a query on a profile's database, through a second connection.
+QList<QVariantList> rows(const QString& dir, const QString& statement, const QVariantList& binds) {
+  static int n = 0;
+  const QString name = QStringLiteral("group-test-%1").arg(++n);
+  QList<QVariantList> out;
+  {
+    auto db = QSqlDatabase::addDatabase("QSQLITE", name);
+    db.setDatabaseName(dir + "/parley.db");
+    if (db.open()) {
+      QSqlQuery q(db);
+      q.prepare(statement);
+      for (const auto& b : binds) q.addBindValue(b);
+      if (!q.exec()) qWarning("%s: %s", qPrintable(statement), qPrintable(q.lastError().text()));
+      while (q.next()) {
+        QVariantList row;
+        for (int i = 0; i < q.record().count(); ++i) row << q.value(i);
+        out << row;
+      }
+      q.finish();
+      db.close();
+    }
+  }
+  QSqlDatabase::removeDatabase(name);
+  return out;
+}
+
+QByteArray key_id_of(const QByteArray& ciphertext) {
+  auto h = parley::crypto::sender_key_header(view(ciphertext));
+  if (!h) return {};
+  return QByteArray(reinterpret_cast<const char*>(h->first.data()), static_cast<qsizetype>(h->first.size()));
+}
+
+}  // namespace
+
+class GroupTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_;
+  QTemporaryDir home_;
+  std::map<QString, std::unique_ptr<User>> users_;
+
+  User* registerUser(const QString& name) {
+    auto u = std::make_unique<User>();
+    u->name = name;
+    u->dir = home_.filePath(name);
+    struct Result {
+      bool done = false;
+      std::unique_ptr<Messenger> m;
+      QString error;
+    };
+    auto r = std::make_shared<Result>();
+    Messenger::registerProfile(u->dir, relay_.url(), name,
+                               [r](std::unique_ptr<Messenger> m, QString error, int) {
+                                 r->m = std::move(m);
+                                 r->error = std::move(error);
+                                 r->done = true;
+                               });
+    if (!spinUntil([&] { return r->done; }, kWaitMs) || !r->m) {
+      qWarning("register %s: %s", qPrintable(name), qPrintable(r->error));
+      return nullptr;
+    }
+    u->m = std::move(r->m);
+    u->attach();
+    u->m->start();
+    if (!spinUntil([&] { return u->online(); }, kWaitMs)) return nullptr;
+    auto* raw = u.get();
+    users_[name] = std::move(u);
+    return raw;
+  }
+  User& user(const QString& name) { return *users_.at(name); }
+
+  // Queues a group message while `u` is offline, so its sealed ciphertext can be read from
+  // the outbox, then reconnects. Returns (client_msg_id, ciphertext).
+  QPair<QByteArray, QByteArray> sendCapturing(User& u, const QByteArray& gid, const QString& text) {
+    u.m->stop();
+    if (!spinUntil([&] { return u.m->state() == RelayClient::State::Offline; }, kWaitMs)) return {};
+    const auto id = u.send(gid, text);
+    const auto r = rows(u.dir, "SELECT envelope FROM outbox WHERE client_msg_id = ?", {id});
+    u.m->start();
+    if (r.isEmpty() || !spinUntil([&] { return u.online(); }, kWaitMs)) return {};
+    return {id, r.front().front().toByteArray()};
+  }
+
+  QByteArray gid_;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    QVERIFY(relay_.start());
+    QVERIFY(registerUser("alice"));
+    QVERIFY(registerUser("bob"));
+    QVERIFY(registerUser("carol"));
+  }
+
+  void cleanupTestCase() { users_.clear(); }
+
+  void threeMembersSeeOneOrder() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    bool done = false;
+    QString error;
+    alice.m->createGroup("trio", {"Bob", "carol"}, [&](const QByteArray& id, const QString& e) {
+      gid_ = id;
+      error = e;
+      done = true;
+    });
+    QVERIFY(spinUntil([&] { return done; }, kWaitMs));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(gid_.size(), 16);
+    // Everyone learns the group from the relay's CREATED event.
+    for (auto* u : {&bob, &carol})
+      QVERIFY(spinUntil([&] { return u->m->groupMembers(gid_).size() == 3; }, kWaitMs));
+    QCOMPARE(alice.m->groupMembers(gid_).size(), 3);
+
+    // One at a time, then all at once.
+    const auto a1 = alice.send(gid_, "a1");
+    QVERIFY(bob.waitGot(a1) && carol.waitGot(a1));
+    const auto b1 = bob.send(gid_, "b1");
+    QVERIFY(alice.waitGot(b1) && carol.waitGot(b1));
+    const auto c1 = carol.send(gid_, "c1");
+    QVERIFY(alice.waitGot(c1) && bob.waitGot(c1));
+    const auto a2 = alice.send(gid_, "a2");
+    const auto b2 = bob.send(gid_, "b2");
+    const auto c2 = carol.send(gid_, "c2");
+    QVERIFY(alice.waitGot(b2) && alice.waitGot(c2));
+    QVERIFY(bob.waitGot(a2) && bob.waitGot(c2));
+    QVERIFY(carol.waitGot(a2) && carol.waitGot(b2));
+    QVERIFY(alice.waitSent(a2) && bob.waitSent(b2) && carol.waitSent(c2));
+
+    const auto order = alice.bodies(gid_);
+    QCOMPARE(order.size(), 6);
+    QCOMPARE(order.mid(0, 3), (QStringList{"a1", "b1", "c1"}));
+    QCOMPARE(bob.bodies(gid_), order);
+    QCOMPARE(carol.bodies(gid_), order);
+    for (auto* u : {&alice, &bob, &carol}) {
+      QVERIFY2(u->m->gaps(Messenger::groupPeer(gid_)).isEmpty(), qPrintable(u->name));
+      QCOMPARE(u->m->groupName(gid_), QStringLiteral("trio"));
+    }
+    // Relay receipts: a1 reached both other members.
+    QVERIFY(spinUntil([&] { return alice.m->deliveredCount(gid_, a1) == 2; }, kWaitMs));
+  }
+
+  void removedMemberCannotRead() {
+    QVERIFY(gid_.size() == 16);
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto carol_keys_before =
+        rows(carol.dir, "SELECT sender, key_id FROM sender_keys WHERE group_id = ?", {gid_});
+    QVERIFY(carol_keys_before.size() >= 2);  // alice's and bob's
+
+    bool done = false;
+    QString error;
+    alice.m->removeMembers(gid_, {"carol"}, [&](const QString& e) {
+      error = e;
+      done = true;
+    });
+    QVERIFY(spinUntil([&] { return done; }, kWaitMs));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY(spinUntil([&] { return bob.m->groupMembers(gid_).size() == 2; }, kWaitMs));
+
+    // Both remaining senders rotate before their next message.
+    const auto [a3, a3_ct] = sendCapturing(alice, gid_, "a3 after removal");
+    const auto [b3, b3_ct] = sendCapturing(bob, gid_, "b3 after removal");
+    QVERIFY(!a3_ct.isEmpty() && !b3_ct.isEmpty());
+    QVERIFY(bob.waitGot(a3));
+    QVERIFY(alice.waitGot(b3));
+    QVERIFY(alice.waitSent(a3) && bob.waitSent(b3));
+    QTest::qWait(1500);  // anything still on its way to carol
+    QVERIFY(!carol.got(a3));
+    QVERIFY(!carol.got(b3));
+    QVERIFY(!carol.bodies(gid_).contains("a3 after removal"));
+
+    // New key ids, and none of carol's stored receivers opens the new ciphertexts.
+    const auto carol_keys =
+        rows(carol.dir, "SELECT sender, key_id, state FROM sender_keys WHERE group_id = ?", {gid_});
+    QVERIFY(!carol_keys.isEmpty());
+    for (const auto& ct : {a3_ct, b3_ct}) {
+      const auto kid = key_id_of(ct);
+      QCOMPARE(kid.size(), 16);
+      for (const auto& row : carol_keys) {
+        QVERIFY(row[1].toByteArray() != kid);
+        auto receiver = parley::crypto::SenderKeyReceiver::deserialize(view(row[2].toByteArray()));
+        QVERIFY(receiver.has_value());
+        QVERIFY(!receiver->decrypt(view(ct), view(gid_)).has_value());
+      }
+    }
+    // Bob keeps alice's old key and her new one.
+    QVERIFY(rows(bob.dir, "SELECT key_id FROM sender_keys WHERE group_id = ? AND sender = 'alice'",
+                 {gid_}).size() >= 2);
+    // The remaining two still talk.
+    const auto a4 = alice.send(gid_, "a4");
+    QVERIFY(bob.waitGot(a4));
+    QCOMPARE(alice.bodies(gid_), bob.bodies(gid_));
+  }
+};
+
+QTEST_GUILESS_MAIN(GroupTest)
+#include "group_test.moc"

@@ -247,6 +247,29 @@ class GroupsTest : public QObject {
     QVERIFY(!nextGroupMessage(*b, 300));
   }
 
+  void malformedGroupRequestsAreRefused() {
+    auto a = TestClient::registered(relay_.url(), "bad-a");
+    QVERIFY(a);
+    const auto gid = create(*a, {});
+    QVERIFY(!gid.empty());  // a group of one is allowed
+    QVERIFY(isError(a->request(getGroupFrame("short")), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(leaveFrame("")), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(addMembersFrame(gid, {})), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(addMembersFrame(gid, {"Not a name!"})), wire::UNKNOWN_RECIPIENT));
+    QVERIFY(isError(a->request(groupSendFrame(gid, "")), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(groupSendFrame(gid, "x", "short-id")), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(groupSendFrame(gid, std::string(200 * 1024 + 1, 'x'))),
+                    wire::TOO_LARGE));
+    // Group requests need a login like everything else.
+    TestClient anon("bad-anon");
+    QVERIFY(anon.connect(relay_.url()));
+    QVERIFY(isError(anon.request(groupSendFrame(gid, "x")), wire::UNAUTHENTICATED));
+    // And the group still works.
+    auto ack = a->request(groupSendFrame(gid, "fine"));
+    QVERIFY(ack && ack->has_send_ack());
+    QCOMPARE(ack->send_ack().conv_seq(), 2u);
+  }
+
   void memberCap() {
     RelayProcess relay({"--max-group-members", "3"});
     QVERIFY(relay.start());

@@ -192,6 +192,18 @@ int do_listen(const Options& o) {
                      emit_json({{"type", "group_receipt"}, {"group", QString::fromLatin1(gid.toHex())},
                                 {"id", QString::fromLatin1(id.toHex())}, {"delivered", delivered}});
                    });
+  QObject::connect(m, &Messenger::groupReadChanged,
+                   [](const QByteArray& gid, const QByteArray& id, const QString& reader, int read) {
+                     emit_json({{"type", "group_read"}, {"group", QString::fromLatin1(gid.toHex())},
+                                {"id", QString::fromLatin1(id.toHex())}, {"reader", reader},
+                                {"read", read}});
+                   });
+  QObject::connect(m, &Messenger::groupInfoChanged,
+                   [](const QByteArray& gid, const QString& actor, const QString& name,
+                      const QString& description) {
+                     emit_json({{"type", "group_info"}, {"group", QString::fromLatin1(gid.toHex())},
+                                {"actor", actor}, {"name", name}, {"description", description}});
+                   });
   QObject::connect(m, &Messenger::presenceChanged, [](const QString& peer, bool online, qint64 seen) {
     emit_json({{"type", "presence"}, {"peer", peer}, {"online", online}, {"last_seen_ms", seen}});
   });
@@ -294,12 +306,14 @@ int do_group(const Options& o) {
   const auto& a = o.args;
   const auto& action = o.group_action;
   const std::size_t need = action == "create" || action == "add" || action == "remove" ? 2
-                           : action == "send"                                          ? 2
+                           : action == "send" || action == "rename"                    ? 2
                                                                                        : 1;
-  if (a.size() < need || (action == "send" && a.size() != 2) ||
-      ((action == "leave" || action == "members") && a.size() != 1))
+  if (a.size() < need || ((action == "send" || action == "rename") && a.size() != 2) ||
+      ((action == "leave" || action == "members") && a.size() != 1) ||
+      (o.has_description && action != "rename"))
     return fail("usage: group create NAME MEMBER... | add ID USER... | remove ID USER... |"
-                " leave ID | send ID TEXT | members ID", kExitUsage);
+                " leave ID | send ID TEXT | members ID | rename ID NAME [--description TEXT]",
+                kExitUsage);
   QByteArray gid;
   if (action != "create") {
     gid = QByteArray::fromHex(QByteArray::fromStdString(a[0]));
@@ -321,7 +335,19 @@ int do_group(const Options& o) {
                  {"admin", member.admin}});
     return kExitOk;
   }
-  if (action == "send") {
+  if (action == "rename") {
+    // Sent once the inbox is synced, so the member list (who is admin) is current.
+    when_online(m, [m, gid, hex, name = rest.front(), o] {
+      const auto description = o.has_description ? QString::fromStdString(o.description)
+                                                 : m->groupDescription(gid);
+      QString error;
+      if (!m->renameGroup(gid, name, description, &error))
+        return QCoreApplication::exit(fail(error, kExitError));
+      emit_json({{"type", "group_renamed"}, {"group", hex}, {"name", m->groupName(gid)},
+                 {"description", m->groupDescription(gid)}});
+      exit_when_drained(m);
+    });
+  } else if (action == "send") {
     // Encrypted once the inbox is synced, so a removal waiting there rotates our key first.
     auto id = std::make_shared<QByteArray>();
     when_online(m, [m, gid, text = rest.front(), id] {

@@ -23,7 +23,9 @@ struct Options {
   std::string text;
   std::string proxy;
   std::vector<std::string> subscribe;
-  std::string group_action;        // group: create, add, remove, leave, send, members
+  std::string group_action;        // group: create, add, remove, leave, send, members, rename
+  std::string description;         // group rename: --description
+  bool has_description = false;    // --description given (it may be empty)
   std::vector<std::string> args;   // group: the action's arguments
   int timeout_s = 0;
   int count = 0;

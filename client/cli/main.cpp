@@ -36,11 +36,14 @@ int main(int argc, char** argv) {
   cli.add_subcommand("status", "Connect and report the profile and connection state");
   auto* group = cli.add_subcommand(
       "group", "Groups: create NAME MEMBER... | add ID USER... | remove ID USER... | leave ID |"
-               " send ID TEXT | members ID (ID is the hex group id `create` prints)");
-  group->add_option("action", o.group_action, "create, add, remove, leave, send or members")
+               " send ID TEXT | members ID | rename ID NAME [--description TEXT]"
+               " (ID is the hex group id `create` prints)");
+  group->add_option("action", o.group_action, "create, add, remove, leave, send, members or rename")
       ->required()
-      ->check(CLI::IsMember({"create", "add", "remove", "leave", "send", "members"}));
+      ->check(CLI::IsMember({"create", "add", "remove", "leave", "send", "members", "rename"}));
   group->add_option("args", o.args, "The action's arguments");
+  auto* description = group->add_option("--description", o.description,
+                                         "rename: the group's new description (admins only)");
   group->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay");
   try {
     cli.parse(argc, argv);
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
     return cli.exit(e) == 0 ? 0 : parley::cli::kExitUsage;
   }
   o.command = cli.get_subcommands().front()->get_name();
+  o.has_description = description->count() > 0;
 
   // Only an atomic store in the handler; the event loop notices it.
   static std::atomic<bool> stop_requested{false};

@@ -78,7 +78,8 @@ class Messenger : public QObject {
 
   // Writes the message to the outbox and returns its client_msg_id; sending follows.
   std::optional<QByteArray> sendText(const QString& peer, const QString& text, QString* error);
-  // The user has seen `peer`'s messages: sends one read receipt for all of them.
+  // The user has seen `peer`'s messages: sends one read receipt for all of them. For a group
+  // (peer "#" + hex id) that is one group message (sender key) naming every unseen message.
   void markRead(const QString& peer);
   void setTyping(const QString& peer, bool active);
   void subscribePresence(const QStringList& peers);
@@ -115,8 +116,16 @@ class Messenger : public QObject {
   QList<GroupMember> groupMembers(const QByteArray& group_id);
   QList<QByteArray> groups();  // groups we are a member of
   QString groupName(const QByteArray& group_id);
+  QString groupDescription(const QByteArray& group_id);
+  // Admins only (checked against the local member list; members ignore it from anyone
+  // else): sends the new name and description to every member as a GROUP_INFO group
+  // message and applies it here. The relay never sees either.
+  bool renameGroup(const QByteArray& group_id, const QString& name, const QString& description,
+                   QString* error);
   // Members whose device has our group message (relay delivery receipts): "delivered to N of M".
   int deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id);
+  // Members who sent an end-to-end read receipt for our group message: "read by N of M".
+  int readCount(const QByteArray& group_id, const QByteArray& client_msg_id);
 
  signals:
   void stateChanged(parley::client::RelayClient::State state);
@@ -134,6 +143,12 @@ class Messenger : public QObject {
   void groupMessageReceived(const QByteArray& group_id, const QString& sender,
                             const QByteArray& clientMsgId);
   void groupDeliveryChanged(const QByteArray& group_id, const QByteArray& clientMsgId, int delivered);
+  // `reader` sent a read receipt for our group message; `read` is readCount() now.
+  void groupReadChanged(const QByteArray& group_id, const QByteArray& clientMsgId,
+                        const QString& reader, int read);
+  // An admin (`actor`; us included) renamed the group or changed its description.
+  void groupInfoChanged(const QByteArray& group_id, const QString& actor, const QString& name,
+                        const QString& description);
   void problem(const QString& text);  // for the user; never contains secrets
 
  private:
@@ -190,6 +205,15 @@ class Messenger : public QObject {
   // Makes our sender key for the group (a new one if rotation is due or `rotate`) and
   // enqueues it pairwise to every member who lacks it.
   bool distributeSenderKey(const QByteArray& group_id, bool rotate = false);
+  // Encrypts `content` (GROUP_TEXT, READ_RECEIPT, GROUP_INFO) with our sender key and queues
+  // it as a GroupSend; `text` non-empty: also stored as our visible message.
+  std::optional<QByteArray> enqueueGroup(const QByteArray& group_id, e2e::Content content,
+                                         const QString& text, QString* error);
+  // Sets name/description if `seq` is newer than the GROUP_INFO that set them (inside a
+  // transaction); true when it changed.
+  bool applyGroupInfo(const QByteArray& group_id, const QString& name, const QString& description,
+                      qint64 seq);
+  bool isAdmin(const QByteArray& group_id, const QString& username);
   void groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done);
 
   std::uint64_t lastAcked();

@@ -276,7 +276,23 @@ void Messenger::scheduleAck(std::uint64_t seq) {
 
 void Messenger::markRead(const QString& peer) {
   if (peer.startsWith(QLatin1Char('#'))) {
-    // Groups have no read receipts (yet): only the local state changes.
+    // One group message (sender key) naming every message not yet seen; it is not shown.
+    QList<QByteArray> ids;
+    QSqlQuery q(db_->db());
+    q.prepare("SELECT client_msg_id FROM messages WHERE peer = ? AND sender != ? AND status = 10");
+    q.addBindValue(peer);
+    q.addBindValue(profile_.username);
+    q.exec();
+    while (q.next()) ids << q.value(0).toByteArray();
+    if (!ids.isEmpty()) {
+      e2e::Content receipt;
+      receipt.set_type(e2e::READ_RECEIPT);
+      for (const auto& id : ids) receipt.add_read_client_msg_ids(sbytes(id));
+      QString error;
+      // Not a member any more: the messages are still marked seen here.
+      if (!enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(receipt), {}, &error))
+        emit problem(QStringLiteral("could not send a group read receipt: %1").arg(error));
+    }
     QSqlQuery upd(db_->db());
     upd.prepare("UPDATE messages SET status = 11 WHERE peer = ? AND status = 10");
     upd.addBindValue(peer);
@@ -323,10 +339,14 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   // A group we have not heard of yet (its CREATED/ADDED event may still be on its way): kept
   // as not-joined until the event says we are a member.
   QSqlQuery g(db);
-  g.prepare("INSERT INTO groups(id, name, left) VALUES(?, ?, 1) ON CONFLICT(id) DO UPDATE SET"
-            " name = CASE WHEN groups.name = '' THEN excluded.name ELSE groups.name END");
+  g.prepare("INSERT INTO groups(id, name, description, left) VALUES(?, ?, ?, 1) ON CONFLICT(id)"
+            " DO UPDATE SET"
+            " name = CASE WHEN groups.name = '' THEN excluded.name ELSE groups.name END,"
+            " description = CASE WHEN groups.info_seq < 0 AND groups.description = ''"
+            " THEN excluded.description ELSE groups.description END");
   g.addBindValue(gid);
   g.addBindValue(QString::fromStdString(content.text()));
+  g.addBindValue(QString::fromStdString(content.group_description()));
   auto state = qbytes(crypto::ByteView(receiver->serialize()));
   QSqlQuery k(db);
   // OR IGNORE: a redelivered distribution must not rewind a chain we have already used.
@@ -348,7 +368,11 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   const auto peer = groupPeer(e.group_id);
   {
     QSqlQuery seen(db);
-    seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?");
+    // Shown messages, and handled control messages (read receipts, GROUP_INFO).
+    seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?"
+                 " UNION ALL SELECT 1 FROM group_controls WHERE sender = ? AND client_msg_id = ?");
+    seen.addBindValue(e.sender);
+    seen.addBindValue(e.client_msg_id);
     seen.addBindValue(e.sender);
     seen.addBindValue(e.client_msg_id);
     if (seen.exec() && seen.next())
@@ -370,11 +394,16 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   if (!plain) return GroupOpen::Bad;
   e2e::Content content;
   const bool parsed = content.ParseFromArray(plain->data(), static_cast<int>(plain->size())) &&
-                      content.type() == e2e::GROUP_TEXT && qbytes(content.group_id()) == e.group_id;
+                      (content.type() == e2e::GROUP_TEXT || content.type() == e2e::READ_RECEIPT ||
+                       content.type() == e2e::GROUP_INFO) &&
+                      qbytes(content.group_id()) == e.group_id;
   crypto::secure_zero(plain->data(), plain->size());
   auto state = qbytes(crypto::ByteView(receiver->serialize()));
   const auto now = QDateTime::currentMSecsSinceEpoch();
   bool inserted = false;
+  QList<QByteArray> newly_read;  // READ_RECEIPT: our messages this member had not read before
+  bool info_changed = false;     // GROUP_INFO from an admin, newer than the one we show
+  bool info_refused = false;     // GROUP_INFO from a non-admin
   const bool stored = db_->transaction([&] {
     // The chain moves past this key only together with the message it opened.
     QSqlQuery save(db);
@@ -385,6 +414,37 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     save.addBindValue(key_id);
     if (!save.exec()) return false;
     if (!parsed) return extra();
+    if (content.type() != e2e::GROUP_TEXT) {
+      // Control messages: never shown, remembered so a redelivery is only acknowledged.
+      QSqlQuery done(db);
+      done.prepare("INSERT OR IGNORE INTO group_controls(sender, client_msg_id) VALUES(?, ?)");
+      done.addBindValue(e.sender);
+      done.addBindValue(e.client_msg_id);
+      if (!done.exec()) return false;
+      if (content.type() == e2e::READ_RECEIPT) {
+        for (const auto& raw : content.read_client_msg_ids()) {
+          const auto read = qbytes(raw);
+          QSqlQuery add(db);  // only for our own messages in this group
+          add.prepare("INSERT OR IGNORE INTO group_reads(group_id, client_msg_id, member)"
+                      " SELECT ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ?"
+                      " AND sender = ? AND client_msg_id = ?)");
+          add.addBindValue(e.group_id);
+          add.addBindValue(read);
+          add.addBindValue(e.sender);
+          add.addBindValue(peer);
+          add.addBindValue(profile_.username);
+          add.addBindValue(read);
+          if (!add.exec()) return false;
+          if (add.numRowsAffected() > 0) newly_read << read;
+        }
+      } else if (isAdmin(e.group_id, e.sender)) {
+        info_changed = applyGroupInfo(e.group_id, QString::fromStdString(content.text()),
+                                      QString::fromStdString(content.group_description()), e.conv_seq);
+      } else {
+        info_refused = true;
+      }
+      return extra();
+    }
     QSqlQuery msg(db);
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
                 " client_ts_ms, server_ts_ms, received_ms, chain_ok) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1)");
@@ -410,6 +470,14 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
   if (!stored) return GroupOpen::StoreFailed;
   if (!parsed) return GroupOpen::Bad;
+  for (const auto& read : newly_read)
+    emit groupReadChanged(e.group_id, read, e.sender, readCount(e.group_id, read));
+  if (info_changed)
+    emit groupInfoChanged(e.group_id, e.sender, QString::fromStdString(content.text()),
+                          QString::fromStdString(content.group_description()));
+  if (info_refused)
+    emit problem(QStringLiteral("%1 is not an admin of group %2; their rename was ignored")
+                     .arg(e.sender, peer));
   if (inserted) {
     emit messageReceived(peer, e.client_msg_id);
     emit groupMessageReceived(e.group_id, e.sender, e.client_msg_id);
@@ -580,10 +648,16 @@ void Messenger::onGroupReceipt(const wire::Deliver& d) {
   bool added = false;
   db_->transaction([&] {
     QSqlQuery q(db_->db());
-    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member) VALUES(?, ?, ?)");
+    // Only our shown messages count: a receipt for a read receipt or a GROUP_INFO is dropped.
+    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member)"
+              " SELECT ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ? AND sender = ?"
+              " AND client_msg_id = ?)");
     q.addBindValue(gid);
     q.addBindValue(id);
     q.addBindValue(QString::fromStdString(d.sender()));
+    q.addBindValue(groupPeer(gid));
+    q.addBindValue(profile_.username);
+    q.addBindValue(id);
     if (!q.exec()) return false;
     added = q.numRowsAffected() > 0;
     return save_last_acked(db_->db(), d.inbox_seq());

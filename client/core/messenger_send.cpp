@@ -303,19 +303,35 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
 void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   in_flight_.erase(seq);
   QSqlQuery q(db_->db());
-  q.prepare("SELECT client_msg_id, peer, group_id FROM outbox WHERE seq = ?");
+  q.prepare("SELECT client_msg_id, peer, group_id, content FROM outbox WHERE seq = ?");
   q.addBindValue(seq);
   if (!q.exec() || !q.next()) return;
   const auto id = q.value(0).toByteArray();
   const auto peer = q.value(1).toString();
+  const auto group_id = q.value(2).toByteArray();
   const bool key_distribution = !q.value(2).isNull() && !peer.startsWith(QLatin1Char('#'));
+  const auto content_bytes = q.value(3).toByteArray();
   if (r.has_send_ack()) {
+    // Our own GROUP_INFO now has its group seq: it wins over any older one that reached us
+    // meanwhile (every member applies the newest by seq).
+    e2e::Content info;
+    const bool is_info = peer.startsWith(QLatin1Char('#')) &&
+                         info.ParseFromArray(content_bytes.constData(), static_cast<int>(content_bytes.size())) &&
+                         info.type() == e2e::GROUP_INFO;
+    bool info_changed = false;
     db_->transaction([&] {
       QSqlQuery del(db_->db());
       del.prepare("DELETE FROM outbox WHERE seq = ?");
       del.addBindValue(seq);
+      if (is_info)
+        info_changed = applyGroupInfo(group_id, QString::fromStdString(info.text()),
+                                      QString::fromStdString(info.group_description()),
+                                      static_cast<qint64>(r.send_ack().conv_seq()));
       return del.exec() && noteSeq(peer, r.send_ack().conv_seq());
     });
+    if (info_changed)
+      emit groupInfoChanged(group_id, profile_.username, QString::fromStdString(info.text()),
+                            QString::fromStdString(info.group_description()));
     setStatus(peer, id, MessageStatus::Sent, static_cast<qint64>(r.send_ack().conv_seq()),
               static_cast<qint64>(r.send_ack().server_ts_ms()));
     if (key_distribution) flushOutbox();  // group messages waiting for this key may go now
@@ -497,11 +513,13 @@ void Messenger::leaveGroup(const QByteArray& group_id, Done done) {
 bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
   auto& db = db_->db();
   QSqlQuery g(db);
-  g.prepare("SELECT my_sender_key, needs_rotation, left, name, epoch FROM groups WHERE id = ?");
+  g.prepare("SELECT my_sender_key, needs_rotation, left, name, epoch, description FROM groups"
+            " WHERE id = ?");
   g.addBindValue(group_id);
   if (!g.exec() || !g.next() || g.value(2).toBool()) return false;
   const auto name = g.value(3).toString();
   const auto epoch = g.value(4).toLongLong();
+  const auto description = g.value(5).toString();
   std::optional<crypto::SenderKeySender> sender;
   if (!g.value(0).isNull() && !rotate && !g.value(1).toBool())
     sender = crypto::SenderKeySender::deserialize(view(g.value(0).toByteArray()));
@@ -544,6 +562,7 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
     c.set_type(e2e::SENDER_KEY);
     c.set_group_id(sbytes(group_id));
     c.set_text(name.toStdString());
+    c.set_group_description(description.toStdString());
     c.set_sender_key_distribution(sbytes(crypto::ByteView(encoded)));
     QString error;
     const bool queued = enqueue(member, std::move(c), &error, group_id).has_value();
@@ -571,6 +590,14 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
                             : QStringLiteral("the message is longer than 64 KiB");
     return std::nullopt;
   }
+  e2e::Content content;
+  content.set_type(e2e::GROUP_TEXT);
+  content.set_text(utf8.toStdString());
+  return enqueueGroup(group_id, std::move(content), text, error);
+}
+
+std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2e::Content content,
+                                                  const QString& text, QString* error) {
   // Makes the key if needed, rotates it after a removal, and queues it for whoever lacks it
   // (those outbox entries come before this message's).
   if (!distributeSenderKey(group_id)) {
@@ -587,12 +614,10 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
     *error = QStringLiteral("this group's sender key is missing or damaged");
     return std::nullopt;
   }
+  const bool visible = !text.isEmpty();
   const auto id = random_id();
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto peer = groupPeer(group_id);
-  e2e::Content content;
-  content.set_type(e2e::GROUP_TEXT);
-  content.set_text(utf8.toStdString());
   content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   content.set_group_id(sbytes(group_id));
   const auto plain = qbytes(content.SerializeAsString());
@@ -605,19 +630,23 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
     save.prepare("UPDATE groups SET my_sender_key = ? WHERE id = ?");
     save.addBindValue(state);
     save.addBindValue(group_id);
-    QSqlQuery conv(db);
-    conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
-                 " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
-    conv.addBindValue(peer);
-    conv.addBindValue(now);
-    QSqlQuery msg(db);
-    msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
-                " VALUES(?, ?, ?, ?, 0, ?)");
-    msg.addBindValue(peer);
-    msg.addBindValue(profile_.username);
-    msg.addBindValue(id);
-    msg.addBindValue(text);
-    msg.addBindValue(now);
+    if (!save.exec()) return false;
+    if (visible) {
+      QSqlQuery conv(db);
+      conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                   " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
+      conv.addBindValue(peer);
+      conv.addBindValue(now);
+      QSqlQuery msg(db);
+      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
+                  " VALUES(?, ?, ?, ?, 0, ?)");
+      msg.addBindValue(peer);
+      msg.addBindValue(profile_.username);
+      msg.addBindValue(id);
+      msg.addBindValue(text);
+      msg.addBindValue(now);
+      if (!conv.exec() || !msg.exec()) return false;
+    }
     QSqlQuery out(db);
     out.prepare("INSERT INTO outbox(client_msg_id, peer, content, envelope, created_ms, group_id)"
                 " VALUES(?, ?, ?, ?, ?, ?)");
@@ -627,16 +656,68 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
     out.addBindValue(ciphertext);
     out.addBindValue(now);
     out.addBindValue(group_id);
-    return save.exec() && conv.exec() && msg.exec() && out.exec();
+    return out.exec();
   });
   crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
   if (!ok) {
     *error = QStringLiteral("could not write the message to the local store");
     return std::nullopt;
   }
-  emit messageSent(peer, id);
+  if (visible) emit messageSent(peer, id);
   flushOutbox();
   return id;
+}
+
+bool Messenger::isAdmin(const QByteArray& group_id, const QString& username) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT admin FROM group_members WHERE group_id = ? AND username = ?");
+  q.addBindValue(group_id);
+  q.addBindValue(username);
+  return q.exec() && q.next() && q.value(0).toBool();
+}
+
+bool Messenger::applyGroupInfo(const QByteArray& group_id, const QString& name,
+                               const QString& description, qint64 seq) {
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE groups SET name = ?, description = ?, info_seq = ? WHERE id = ? AND info_seq < ?");
+  q.addBindValue(name);
+  q.addBindValue(description);
+  q.addBindValue(seq);
+  q.addBindValue(group_id);
+  q.addBindValue(seq);
+  return q.exec() && q.numRowsAffected() > 0;
+}
+
+bool Messenger::renameGroup(const QByteArray& group_id, const QString& name,
+                            const QString& description, QString* error) {
+  const auto name_utf8 = name.trimmed().toUtf8();
+  const auto description_utf8 = description.toUtf8();
+  if (name_utf8.isEmpty()) {
+    *error = QStringLiteral("the group name is empty");
+    return false;
+  }
+  if (name_utf8.size() + description_utf8.size() > kMaxTextBytes) {
+    *error = QStringLiteral("the name and description are longer than 64 KiB");
+    return false;
+  }
+  if (!isAdmin(group_id, profile_.username)) {
+    *error = QStringLiteral("only a group admin can rename the group");
+    return false;
+  }
+  e2e::Content content;
+  content.set_type(e2e::GROUP_INFO);
+  content.set_text(name_utf8.toStdString());
+  content.set_group_description(description_utf8.toStdString());
+  if (!enqueueGroup(group_id, std::move(content), {}, error)) return false;
+  // Shown here at once; the group seq from the SendAck then orders it against other admins'.
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE groups SET name = ?, description = ? WHERE id = ?");
+  q.addBindValue(QString::fromUtf8(name_utf8));
+  q.addBindValue(description);
+  q.addBindValue(group_id);
+  q.exec();
+  emit groupInfoChanged(group_id, profile_.username, QString::fromUtf8(name_utf8), description);
+  return true;
 }
 
 QList<GroupMember> Messenger::groupMembers(const QByteArray& group_id) {
@@ -662,6 +743,21 @@ QString Messenger::groupName(const QByteArray& group_id) {
   q.prepare("SELECT name FROM groups WHERE id = ?");
   q.addBindValue(group_id);
   return q.exec() && q.next() ? q.value(0).toString() : QString();
+}
+
+QString Messenger::groupDescription(const QByteArray& group_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT description FROM groups WHERE id = ?");
+  q.addBindValue(group_id);
+  return q.exec() && q.next() ? q.value(0).toString() : QString();
+}
+
+int Messenger::readCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT COUNT(*) FROM group_reads WHERE group_id = ? AND client_msg_id = ?");
+  q.addBindValue(group_id);
+  q.addBindValue(client_msg_id);
+  return q.exec() && q.next() ? q.value(0).toInt() : 0;
 }
 
 int Messenger::deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id) {

@@ -1,5 +1,5 @@
 // Group messaging in the client core against a real relay: three members see the same
-// order, delivery receipts count members, and after a removal the next messages go out under
+// order, delivery and read receipts count members, only admins rename the group, and after a removal the next messages go out under
 // new sender keys that the removed member neither receives nor could open with what it holds.
 #include <QtTest>
 
@@ -207,6 +207,101 @@ class GroupTest : public QObject {
     }
     // Relay receipts: a1 reached both other members.
     QVERIFY(spinUntil([&] { return alice.m->deliveredCount(gid_, a1) == 2; }, kWaitMs));
+  }
+
+  // markRead on a group sends one sender-key READ_RECEIPT; the sender counts the readers.
+  void readReceiptsReachSender() {
+    QVERIFY(gid_.size() == 16);
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto peer = Messenger::groupPeer(gid_);
+    QList<QPair<QByteArray, QString>> reads;  // (client_msg_id, reader) at alice
+    QList<int> read_counts;
+    QObject::connect(alice.m.get(), &Messenger::groupReadChanged, alice.m.get(),
+                     [&](const QByteArray& gid, const QByteArray& id, const QString& reader, int n) {
+                       if (gid == gid_) reads.append({id, reader});
+                       read_counts << n;
+                     });
+    const auto r1 = alice.send(gid_, "please read");
+    QVERIFY(bob.waitGot(r1) && carol.waitGot(r1));
+    const auto before = alice.bodies(gid_);
+    const auto received_before = alice.received.size();
+    QCOMPARE(alice.m->readCount(gid_, r1), 0);
+
+    bob.m->markRead(peer);
+    carol.m->markRead(peer);
+    QVERIFY(spinUntil([&] { return alice.m->readCount(gid_, r1) == 2; }, kWaitMs));
+    QVERIFY(reads.contains(qMakePair(r1, QStringLiteral("bob"))));
+    QVERIFY(reads.contains(qMakePair(r1, QStringLiteral("carol"))));
+    QVERIFY(read_counts.contains(2));
+    // Every control message took a group seq that each member noted.
+    QVERIFY(spinUntil([&] {
+      return bob.m->gaps(peer).isEmpty() && alice.m->gaps(peer).isEmpty() && carol.m->gaps(peer).isEmpty();
+    }, kWaitMs));
+    QTest::qWait(500);
+    // Receipts are not messages: no history rows, no messageReceived, no delivery counts.
+    QCOMPARE(alice.bodies(gid_), before);
+    QCOMPARE(bob.bodies(gid_), before);
+    QCOMPARE(carol.bodies(gid_), before);
+    QCOMPARE(alice.received.size(), received_before);
+    QCOMPARE(alice.m->readCount(gid_, r1), 2);
+    QCOMPARE(alice.m->deliveredCount(gid_, r1), 2);
+    for (const auto& msg : bob.m->history(peer))
+      if (msg.sender != "bob") QCOMPARE(static_cast<int>(msg.status), static_cast<int>(MessageStatus::Seen));
+    // Marking read again sends nothing new.
+    const auto outbox = bob.m->outboxSize();
+    bob.m->markRead(peer);
+    QCOMPARE(bob.m->outboxSize(), outbox);
+    // Nothing counted in the receipt tables for the receipts themselves.
+    QVERIFY(rows(alice.dir, "SELECT client_msg_id FROM group_receipts WHERE client_msg_id NOT IN"
+                            " (SELECT client_msg_id FROM messages)", {}).isEmpty());
+  }
+
+  // GROUP_INFO: an admin's rename reaches every member; a non-admin's is ignored.
+  void renameByAdminOnly() {
+    QVERIFY(gid_.size() == 16);
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto before = alice.bodies(gid_);
+    QString error;
+    // Bob is not an admin: refused locally.
+    QVERIFY(!bob.m->renameGroup(gid_, "bob's name", {}, &error));
+    QVERIFY(!error.isEmpty());
+
+    QVERIFY2(alice.m->renameGroup(gid_, "quartet", "four minus one", &error), qPrintable(error));
+    QCOMPARE(alice.m->groupName(gid_), QStringLiteral("quartet"));
+    for (auto* u : {&bob, &carol}) {
+      QVERIFY2(spinUntil([&] { return u->m->groupName(gid_) == "quartet"; }, kWaitMs), qPrintable(u->name));
+      QCOMPARE(u->m->groupDescription(gid_), QStringLiteral("four minus one"));
+    }
+    QCOMPARE(alice.m->groupDescription(gid_), QStringLiteral("four minus one"));
+
+    // A modified client on bob's side that believes it is an admin: the others ignore it.
+    rows(bob.dir, "UPDATE group_members SET admin = 1 WHERE group_id = ? AND username = 'bob'", {gid_});
+    QVERIFY2(bob.m->renameGroup(gid_, "hijacked", "by bob", &error), qPrintable(error));
+    const auto marker = bob.send(gid_, "after bob's rename");  // arrives after the rename
+    QVERIFY(alice.waitGot(marker) && carol.waitGot(marker));
+    for (auto* u : {&alice, &carol}) {
+      QCOMPARE(u->m->groupName(gid_), QStringLiteral("quartet"));
+      QCOMPARE(u->m->groupDescription(gid_), QStringLiteral("four minus one"));
+      QVERIFY(spinUntil([&] {
+        for (const auto& p : u->problems)
+          if (p.contains("not an admin")) return true;
+        return false;
+      }, kWaitMs));
+    }
+    rows(bob.dir, "UPDATE group_members SET admin = 0 WHERE group_id = ? AND username = 'bob'", {gid_});
+    QVERIFY2(alice.m->renameGroup(gid_, "trio", {}, &error), qPrintable(error));
+    for (auto* u : {&bob, &carol})
+      QVERIFY(spinUntil([&] { return u->m->groupName(gid_) == "trio" && u->m->groupDescription(gid_).isEmpty(); },
+                        kWaitMs));
+    // Renames are not messages.
+    auto expected = before;
+    expected << "after bob's rename";
+    QCOMPARE(alice.bodies(gid_), expected);
+    QCOMPARE(carol.bodies(gid_), expected);
   }
 
   void removedMemberCannotRead() {

@@ -84,8 +84,25 @@ bool step_2(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 3: group read receipts and group name/description (end-to-end control messages).
+bool step_3(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      // info_seq: the group seq of the GROUP_INFO that set name/description (-1: none yet),
+      // so an older one opened late (pending key) does not overwrite a newer one.
+      "ALTER TABLE groups ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE groups ADD COLUMN info_seq INTEGER NOT NULL DEFAULT -1",
+      // Members who sent an end-to-end read receipt for one of our group messages.
+      "CREATE TABLE group_reads(group_id BLOB NOT NULL, client_msg_id BLOB NOT NULL,"
+      " member TEXT NOT NULL, PRIMARY KEY(group_id, client_msg_id, member)) WITHOUT ROWID",
+      // Group messages that are not shown (read receipts, GROUP_INFO) and have been handled:
+      // a redelivery is acknowledged without trying a spent sender-key step again.
+      "CREATE TABLE group_controls(sender TEXT NOT NULL, client_msg_id BLOB NOT NULL,"
+      " PRIMARY KEY(sender, client_msg_id)) WITHOUT ROWID",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2};
+constexpr Step kSteps[] = {step_1, step_2, step_3};
 
 }  // namespace
 

@@ -178,8 +178,10 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
         wire::ServerFrame f;
         f.mutable_group_created()->set_group_id(gid);
         f.mutable_group_created()->set_epoch(out->epoch);
-        reply(request_id, f);
+        // Counted in the backlog before the client hears of the group, so a reader of
+        // /metrics never sees a finished fan-out that has not started.
         ctx_.fanout.appended(gid);
+        reply(request_id, f);
       });
 }
 
@@ -422,11 +424,11 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
         ack->set_conv_seq(out->ack.conv_seq);
         ack->set_server_ts_ms(out->ack.server_ts_ms);
         ack->set_duplicate(out->duplicate);
-        reply(request_id, f);
-        if (out->appended) {
+        if (out->appended) {  // counted before the ack goes out (see CreateGroup)
           ctx_.metrics.group_messages.fetch_add(1, std::memory_order_relaxed);
           ctx_.fanout.appended(gid);
         }
+        reply(request_id, f);
       },
       bytes);
 }

@@ -53,7 +53,9 @@ class GroupsSlowTest : public QObject {
     auto r = sender->request(createGroupFrame(names), 20000);
     QVERIFY(r && r->has_group_created());
     const auto gid = r->group_created().group_id();
-    // The CREATED event reaches all 500 inboxes.
+    // The CREATED event reaches all 500 inboxes. (Wait for the depth itself: right after
+    // GroupCreated the backlog gauge may still read 0 because fan-out has not started.)
+    QVERIFY(waitMetric(relay, "parley_inbox_depth", 500, 30000));
     QVERIFY(waitMetric(relay, "parley_group_fanout_backlog", 0, 30000));
     QCOMPARE(metric(relay, "parley_inbox_depth"), 500.0);
 
@@ -114,6 +116,7 @@ class GroupsSlowTest : public QObject {
     auto r = sender->request(createGroupFrame(names), 20000);
     QVERIFY(r && r->has_group_created());
     const auto gid = r->group_created().group_id();
+    QVERIFY(waitMetric(relay, "parley_inbox_depth", 1000, 30000));
     QVERIFY(waitMetric(relay, "parley_group_fanout_backlog", 0, 30000));
     QCOMPARE(metric(relay, "parley_inbox_depth"), 1000.0);
 

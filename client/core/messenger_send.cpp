@@ -15,6 +15,21 @@
 
 namespace parley::client {
 namespace {
+// Folds every name; nullopt with the first one's problem in `why`.
+std::optional<QStringList> fold_usernames(const QStringList& users, QString* why) {
+  QStringList folded;
+  for (const auto& u : users) {
+    std::string problem;
+    const auto f = fold_username(u.toStdString(), &problem);
+    if (f.empty()) {
+      *why = QStringLiteral("%1: %2").arg(u, QString::fromStdString(problem));
+      return std::nullopt;
+    }
+    folded << QString::fromStdString(f);
+  }
+  return folded;
+}
+
 constexpr int kMaxTextBytes = 64 * 1024;
 
 QByteArray random_id() {
@@ -438,17 +453,13 @@ void Messenger::createGroup(const QString& name, const QStringList& members, Gro
 }
 
 void Messenger::addMembers(const QByteArray& group_id, const QStringList& users, Done done) {
-  QStringList folded;
-  for (const auto& u : users) {
-    std::string why;
-    const auto f = fold_username(u.toStdString(), &why);
-    if (f.empty()) return done(QString::fromStdString(why));
-    folded << QString::fromStdString(f);
-  }
+  QString why;
+  const auto folded = fold_usernames(users, &why);
+  if (!folded) return done(why);
   wire::ClientFrame f;
   f.mutable_add_members()->set_group_id(sbytes(group_id));
-  for (const auto& u : folded) f.mutable_add_members()->add_usernames(u.toStdString());
-  groupRequest(f, group_id, [this, group_id, folded, done = std::move(done)](const QString& error) {
+  for (const auto& u : *folded) f.mutable_add_members()->add_usernames(u.toStdString());
+  groupRequest(f, group_id, [this, group_id, folded = *folded, done = std::move(done)](const QString& error) {
     if (error.isEmpty()) {
       // The ADDED event confirms it; send our key now rather than after the fan-out.
       for (const auto& u : folded) {
@@ -465,17 +476,13 @@ void Messenger::addMembers(const QByteArray& group_id, const QStringList& users,
 }
 
 void Messenger::removeMembers(const QByteArray& group_id, const QStringList& users, Done done) {
-  QStringList folded;
-  for (const auto& u : users) {
-    std::string why;
-    const auto f = fold_username(u.toStdString(), &why);
-    if (f.empty()) return done(QString::fromStdString(why));
-    folded << QString::fromStdString(f);
-  }
+  QString why;
+  const auto folded = fold_usernames(users, &why);
+  if (!folded) return done(why);
   wire::ClientFrame f;
   f.mutable_remove_members()->set_group_id(sbytes(group_id));
-  for (const auto& u : folded) f.mutable_remove_members()->add_usernames(u.toStdString());
-  groupRequest(f, group_id, [this, group_id, folded, done = std::move(done)](const QString& error) {
+  for (const auto& u : *folded) f.mutable_remove_members()->add_usernames(u.toStdString());
+  groupRequest(f, group_id, [this, group_id, folded = *folded, done = std::move(done)](const QString& error) {
     if (error.isEmpty()) {
       db_->transaction([&] {
         for (const auto& u : folded) {

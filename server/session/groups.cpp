@@ -24,10 +24,6 @@ static_assert(static_cast<int>(store::EntryKind::DeliveryReceipt) == wire::DELIV
 static_assert(static_cast<int>(store::EntryKind::GroupMessage) == wire::GROUP_MESSAGE);
 static_assert(static_cast<int>(store::EntryKind::GroupEvent) == wire::GROUP_EVENT);
 
-namespace {
-
-constexpr std::size_t kGroupIdBytes = 16;
-
 // What a group job found; the reply is built from it on the session's strand.
 struct GroupOutcome {
   wire::ErrorCode error = wire::ERROR_UNSPECIFIED;  // unset: success
@@ -44,6 +40,10 @@ struct GroupOutcome {
     reason = std::move(why);
   }
 };
+
+namespace {
+
+constexpr std::size_t kGroupIdBytes = 16;
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -185,15 +185,20 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
       });
 }
 
-namespace {
-// The answer to a membership change, and the fan-out of its event.
-void finish_change(GroupOutcome& out, const std::string& gid, groups::FanoutWorker& fanout,
-                   wire::ServerFrame& f) {
-  f.mutable_group_updated()->set_group_id(gid);
-  f.mutable_group_updated()->set_epoch(out.epoch);
-  if (out.appended) fanout.appended(gid);
+// The answer to a membership change, and the fan-out of its event (counted in the backlog
+// before the client hears of it).
+Session::JobDone Session::group_change_done(std::uint64_t request_id,
+                                            std::shared_ptr<GroupOutcome> out, std::string gid) {
+  return [this, request_id, out = std::move(out), gid = std::move(gid)](store::JobStatus status) {
+    if (store_failed(request_id, status)) return;
+    if (out->error) return reply_error(request_id, out->error, out->reason);
+    if (out->appended) ctx_.fanout.appended(gid);
+    wire::ServerFrame f;
+    f.mutable_group_updated()->set_group_id(gid);
+    f.mutable_group_updated()->set_epoch(out->epoch);
+    reply(request_id, f);
+  };
 }
-}  // namespace
 
 void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& req) {
   if (req.group_id().size() != kGroupIdBytes)
@@ -231,13 +236,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
         for (auto id : added_ids) s.add_group_member(gid, id, false, seq);
         append_event(s, gid, seq, wire::GroupEvent::ADDED, actor, added, *out);
       },
-      [this, request_id, out, gid = req.group_id()](store::JobStatus status) {
-        if (store_failed(request_id, status)) return;
-        if (out->error) return reply_error(request_id, out->error, out->reason);
-        wire::ServerFrame f;
-        finish_change(*out, gid, ctx_.fanout, f);
-        reply(request_id, f);
-      });
+      group_change_done(request_id, out, req.group_id()));
 }
 
 void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMembers& req) {
@@ -268,13 +267,7 @@ void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMemb
         ensure_admin(s, gid);
         append_event(s, gid, seq, wire::GroupEvent::REMOVED, actor, names, *out);
       },
-      [this, request_id, out, gid = req.group_id()](store::JobStatus status) {
-        if (store_failed(request_id, status)) return;
-        if (out->error) return reply_error(request_id, out->error, out->reason);
-        wire::ServerFrame f;
-        finish_change(*out, gid, ctx_.fanout, f);
-        reply(request_id, f);
-      });
+      group_change_done(request_id, out, req.group_id()));
 }
 
 void Session::on_leave_group(std::uint64_t request_id, const std::string& group_id) {
@@ -290,13 +283,7 @@ void Session::on_leave_group(std::uint64_t request_id, const std::string& group_
         ensure_admin(s, gid);
         append_event(s, gid, seq, wire::GroupEvent::LEFT, actor, {actor.name}, *out);
       },
-      [this, request_id, out, gid = group_id](store::JobStatus status) {
-        if (store_failed(request_id, status)) return;
-        if (out->error) return reply_error(request_id, out->error, out->reason);
-        wire::ServerFrame f;
-        finish_change(*out, gid, ctx_.fanout, f);
-        reply(request_id, f);
-      });
+      group_change_done(request_id, out, group_id));
 }
 
 void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) {
@@ -331,13 +318,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
         append_event(s, gid, me->first.next_seq, wire::GroupEvent::ADMIN_CHANGED, actor, {target},
                      *out);
       },
-      [this, request_id, out, gid = req.group_id()](store::JobStatus status) {
-        if (store_failed(request_id, status)) return;
-        if (out->error) return reply_error(request_id, out->error, out->reason);
-        wire::ServerFrame f;
-        finish_change(*out, gid, ctx_.fanout, f);
-        reply(request_id, f);
-      });
+      group_change_done(request_id, out, req.group_id()));
 }
 
 void Session::on_get_group(std::uint64_t request_id, const std::string& group_id) {

@@ -41,6 +41,8 @@ enum ErrorCode : int;
 
 namespace parley {
 
+struct GroupOutcome;  // groups.cpp
+
 // WebSocket close codes the relay uses beyond RFC 6455's.
 inline constexpr std::uint16_t kCloseDisplaced = 4001;     // same device connected again
 inline constexpr std::uint16_t kCloseAuthTimeout = 4003;   // no login in time
@@ -113,6 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
 
   // groups.cpp
+  JobDone group_change_done(std::uint64_t request_id, std::shared_ptr<GroupOutcome> out,
+                            std::string gid);
   void on_create_group(std::uint64_t request_id, const wire::CreateGroup& req);
   // AddMembers, RemoveMembers, LeaveGroup and SetAdmin: one membership change each.
   void on_add_members(std::uint64_t request_id, const wire::AddMembers& req);

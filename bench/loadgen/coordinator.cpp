@@ -1,0 +1,284 @@
+#include "coordinator.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "histogram.hpp"
+
+namespace parley::loadgen {
+
+namespace {
+
+// A field in kB from a /proc file laid out as "Name:   123 kB"; -1 when unreadable.
+long proc_kib(const std::string& path, const std::string& field) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+struct Child {
+  pid_t pid = -1;
+  int to = -1;    // its stdin
+  int from = -1;  // its stdout
+  std::string buffer;
+  std::string at_barrier;
+  bool eof = false;
+};
+
+struct Merged {
+  std::map<std::string, std::uint64_t> counts;
+  std::map<std::string, Histogram> histograms;
+  std::vector<std::string> errors;
+};
+
+std::vector<std::string> worker_args(const Options& o, const char* self, int index) {
+  auto num = [](auto v) { std::ostringstream s; s << v; return s.str(); };
+  return {self, "--scenario", o.scenario, "--relay", o.relay, "--prefix", o.prefix,
+          "--workers", num(o.workers), "--worker-index", num(index),
+          "--concurrency", num(o.concurrency), "--connections", num(o.connections),
+          "--pairs", num(o.pairs), "--window", num(o.window), "--rate", num(o.rate),
+          "--warmup", num(o.warmup_seconds), "--duration", num(o.duration_seconds),
+          "--payload-bytes", num(o.payload_bytes), "--messages", num(o.messages),
+          "--members", num(o.members), "--group-messages", num(o.group_messages),
+          "--group-window", num(o.group_window)};
+}
+
+Child spawn(const std::vector<std::string>& args) {
+  int in[2], out[2];
+  if (::pipe(in) != 0 || ::pipe(out) != 0) throw std::runtime_error("pipe failed");
+  Child c;
+  c.pid = ::fork();
+  if (c.pid < 0) throw std::runtime_error("fork failed");
+  if (c.pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::close(in[0]); ::close(in[1]); ::close(out[0]); ::close(out[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::perror("parley-loadgen: exec worker");
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  c.to = in[1];
+  c.from = out[0];
+  return c;
+}
+
+void merge_line(Merged& m, const std::string& line) {
+  std::istringstream in(line);
+  std::string tag, key;
+  in >> tag;
+  if (tag == "@error") {
+    std::string rest;
+    std::getline(in, rest);
+    m.errors.push_back(rest.empty() ? rest : rest.substr(1));
+    return;
+  }
+  in >> key;
+  std::uint64_t a = 0, b = 0;
+  if (tag == "@count") {
+    in >> a;
+    m.counts[key] += a;
+  } else if (tag == "@max") {
+    in >> a;
+    m.counts[key] = std::max(m.counts[key], a);
+  } else if (tag == "@hist") {
+    in >> a >> b;
+    m.histograms[key].add(a, b);
+  }
+}
+
+class Table {
+ public:
+  void row(const std::string& figure, double value, const std::string& unit, int decimals = 0) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    std::printf("| %s | %s | %s |\n", figure.c_str(), text, unit.c_str());
+  }
+};
+
+}  // namespace
+
+int coordinate(Options o, const char* self_path) {
+  ::signal(SIGPIPE, SIG_IGN);
+  if (o.prefix.empty()) {
+    // Fresh names per run, so a relay data directory can serve several runs.
+    static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    o.prefix = "lg";
+    for (int i = 0; i < 6; ++i) o.prefix += kAlphabet[randombytes_uniform(36)];
+  }
+  if ((o.scenario == "replay" || o.scenario == "fanout") && o.workers != 1) {
+    std::fprintf(stderr, "parley-loadgen: %s uses one worker\n", o.scenario.c_str());
+    o.workers = 1;
+  }
+  const std::string status = "/proc/" + std::to_string(o.relay_pid) + "/status";
+  auto rss = [&] { return o.relay_pid > 0 ? proc_kib(status, "VmRSS") : -1L; };
+  auto slab = [] { return proc_kib("/proc/meminfo", "Slab"); };
+
+  std::vector<Child> children;
+  for (unsigned i = 0; i < o.workers; ++i)
+    children.push_back(spawn(worker_args(o, self_path, static_cast<int>(i))));
+
+  Merged merged;
+  long rss_base = -1, rss_half = -1, rss_connected = -1, slab_base = -1, slab_connected = -1;
+  long rss_before_drain = -1, rss_peak = -1;
+  bool failed = false;
+  auto on_barrier = [&](const std::string& name) {
+    if (name == "registered") {
+      rss_base = rss();
+      slab_base = slab();
+    } else if (name == "half-connected") {
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_seconds));
+      rss_half = rss();
+    } else if (name == "connected" && o.scenario == "idle") {
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_seconds));
+      rss_connected = rss();
+      slab_connected = slab();
+    } else if (name == "filled") {
+      rss_before_drain = rss_peak = rss();
+    }
+  };
+
+  std::size_t open = children.size();
+  while (open > 0) {
+    std::vector<pollfd> fds;
+    for (auto& c : children)
+      if (!c.eof) fds.push_back({c.from, POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 20);
+    if (rss_peak >= 0) rss_peak = std::max(rss_peak, rss());
+    for (auto& c : children) {
+      if (c.eof) continue;
+      pollfd p{c.from, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) continue;
+      char chunk[65536];
+      const auto n = ::read(c.from, chunk, sizeof chunk);
+      if (n <= 0) {
+        c.eof = true;
+        --open;
+        continue;
+      }
+      c.buffer.append(chunk, static_cast<std::size_t>(n));
+      std::size_t nl;
+      while ((nl = c.buffer.find('\n')) != std::string::npos) {
+        const auto line = c.buffer.substr(0, nl);
+        c.buffer.erase(0, nl + 1);
+        if (line.rfind("@barrier ", 0) == 0) c.at_barrier = line.substr(9);
+        else merge_line(merged, line);
+      }
+    }
+    // A barrier is passed when every live worker has reached it; a worker that ended
+    // early (failed) releases the others with "stop".
+    bool all_there = open > 0;
+    std::string name;
+    for (auto& c : children) {
+      if (c.eof) continue;
+      if (c.at_barrier.empty()) all_there = false;
+      name = c.at_barrier;
+    }
+    const bool someone_died = open < children.size() && !merged.errors.empty();
+    if (all_there || (someone_died && !name.empty())) {
+      if (!someone_died) on_barrier(name);
+      for (auto& c : children) {
+        if (c.eof || c.at_barrier.empty()) continue;
+        const char* word = someone_died ? "stop\n" : "go\n";
+        if (::write(c.to, word, std::strlen(word)) < 0) { /* it is gone; eof follows */ }
+        c.at_barrier.clear();
+      }
+    }
+  }
+  for (auto& c : children) {
+    int st = 0;
+    ::waitpid(c.pid, &st, 0);
+    ::close(c.to);
+    ::close(c.from);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) failed = true;
+  }
+  for (const auto& e : merged.errors) std::fprintf(stderr, "parley-loadgen: worker: %s\n", e.c_str());
+  if (failed || !merged.errors.empty()) {
+    std::fprintf(stderr, "parley-loadgen: %s FAILED\n", o.scenario.c_str());
+    return 1;
+  }
+
+  auto& n = merged.counts;
+  Table t;
+  auto ms = [](std::uint64_t us) { return static_cast<double>(us) / 1000.0; };
+  if (o.scenario == "idle") {
+    const auto held = n["idle_open"];
+    const std::string tag = "idle (" + std::to_string(o.connections) + " connections)";
+    t.row(tag + ": authenticated connections held", static_cast<double>(held), "connections");
+    // Marginal: the second half's growth over the second half's connections (each worker
+    // connects the first half of its share, then the rest).
+    std::uint64_t second = 0;
+    for (unsigned i = 0; i < o.workers; ++i) {
+      const auto share = o.connections / o.workers + (i < o.connections % o.workers ? 1 : 0);
+      second += share - share / 2;
+    }
+    if (held == o.connections && rss_half >= 0 && rss_connected >= 0 && second > 0)
+      t.row(tag + ": relay RSS per connection", 1024.0 * static_cast<double>(rss_connected - rss_half) / second, "bytes");
+    if (held && rss_base >= 0 && rss_connected >= 0)
+      t.row(tag + ": relay RSS growth over all connections / N", 1024.0 * static_cast<double>(rss_connected - rss_base) / held, "bytes");
+    if (held && slab_base >= 0 && slab_connected >= 0)
+      t.row(tag + ": kernel slab per socket (both ends, system-wide)",
+            1024.0 * static_cast<double>(slab_connected - slab_base) / (2.0 * held), "bytes");
+    t.row(tag + ": failed or dropped", static_cast<double>(n["idle_failed"] + n["idle_dropped"]), "connections");
+    return held == o.connections ? 0 : 1;
+  }
+  if (o.scenario == "pairs") {
+    std::ostringstream tag;
+    tag << "pairs (" << o.pairs << " pairs, ";
+    if (o.rate > 0) tag << "open loop " << o.rate << " msgs/s offered)";
+    else tag << "closed loop W=" << o.window << ")";
+    const auto& h = merged.histograms["pairs_latency"];
+    t.row(tag.str() + ": delivered", static_cast<double>(n["pairs_delivered_in_window"]) / o.duration_seconds, "msgs/s");
+    t.row(tag.str() + ": latency p50", ms(h.percentile(0.50)), "ms", 2);
+    t.row(tag.str() + ": latency p99", ms(h.percentile(0.99)), "ms", 2);
+    t.row(tag.str() + ": latency p99.9", ms(h.percentile(0.999)), "ms", 2);
+    const auto bad = n["pairs_errors"] + n["pairs_lost_in_flight"] + n["pairs_dropped_connections"];
+    if (n["pairs_skipped"]) t.row(tag.str() + ": sends skipped (pair window full)", static_cast<double>(n["pairs_skipped"]), "msgs");
+    t.row(tag.str() + ": errors, undelivered, dropped connections", static_cast<double>(bad), "count");
+    return bad == 0 && n["pairs_delivered"] == n["pairs_sent"] ? 0 : 1;
+  }
+  if (o.scenario == "replay") {
+    const std::string tag = "replay (" + std::to_string(o.messages) + " queued)";
+    const double secs = static_cast<double>(n["replay_drain_us"]) / 1e6;
+    t.row(tag + ": drained", secs > 0 ? static_cast<double>(n["replay_received"]) / secs : 0, "msgs/s");
+    if (rss_before_drain >= 0) {
+      t.row(tag + ": relay RSS before the drain", static_cast<double>(rss_before_drain) / 1024.0, "MiB", 1);
+      t.row(tag + ": relay peak RSS during the drain", static_cast<double>(rss_peak) / 1024.0, "MiB", 1);
+    }
+    return n["replay_received"] == o.messages && n["replay_send_errors"] == 0 ? 0 : 1;
+  }
+  if (o.scenario == "fanout") {
+    const std::string tag = "fanout (" + std::to_string(o.members) + " members, " +
+                            std::to_string(o.group_messages) + " messages)";
+    const double secs = static_cast<double>(n["fanout_elapsed_us"]) / 1e6;
+    const auto& h = merged.histograms["fanout_ack_latency"];
+    t.row(tag + ": member deliveries", secs > 0 ? static_cast<double>(n["fanout_deliveries"]) / secs : 0, "deliveries/s");
+    t.row(tag + ": sender ack p50", ms(h.percentile(0.50)), "ms", 2);
+    t.row(tag + ": sender ack p99", ms(h.percentile(0.99)), "ms", 2);
+    t.row(tag + ": deliveries missing, send errors",
+          static_cast<double>(n["fanout_expected"] - n["fanout_deliveries"] + n["fanout_send_errors"]), "count");
+    return n["fanout_deliveries"] == n["fanout_expected"] && n["fanout_send_errors"] == 0 ? 0 : 1;
+  }
+  return 1;
+}
+
+}  // namespace parley::loadgen

@@ -1,0 +1,35 @@
+#pragma once
+// Command-line options shared by the coordinating parent and its worker processes (a
+// worker is the same binary started with --worker-index).
+#include <cstdint>
+#include <string>
+
+namespace parley::loadgen {
+
+struct Options {
+  std::string scenario;              // idle | pairs | replay | fanout
+  std::string relay = "127.0.0.1:7700";
+  long relay_pid = 0;                // for RSS figures; 0: not reported
+  std::string prefix;                // user name prefix; random per run when empty
+  unsigned workers = 1;              // processes; each holds < 20,000 descriptors
+  int worker_index = -1;             // >= 0: this process is a worker
+  unsigned concurrency = 200;        // connection set-ups in flight per worker
+  // idle
+  unsigned connections = 1000;
+  double settle_seconds = 3;
+  // pairs
+  unsigned pairs = 500;
+  unsigned window = 1;               // messages in flight per pair (closed loop)
+  double rate = 0;                   // offered msgs/s over all pairs; 0: closed loop
+  double warmup_seconds = 2;
+  double duration_seconds = 10;
+  unsigned payload_bytes = 200;
+  // replay
+  unsigned messages = 10000;
+  // fanout
+  unsigned members = 1000;
+  unsigned group_messages = 50;
+  unsigned group_window = 4;         // GroupSends in flight
+};
+
+}  // namespace parley::loadgen

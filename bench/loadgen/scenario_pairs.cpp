@@ -1,0 +1,201 @@
+// pairs: sender -> receiver pairs (both ends in this worker), `window` messages in flight
+// per pair end to end (closed loop), or a fixed offered rate spread over the pairs (open
+// loop, latency counted from the scheduled send time so a stalled relay cannot hide it).
+// Receivers acknowledge what they get; senders acknowledge the delivery receipts.
+#include <cstring>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "report.hpp"
+#include "worker.hpp"
+
+namespace parley::loadgen {
+
+namespace {
+
+constexpr std::uint64_t kOpenLoopCap = 1000;  // in flight per pair before sends are skipped
+
+struct Pair {
+  std::uint32_t index = 0;
+  std::string receiver;
+  std::shared_ptr<Connection> tx, rx;
+  std::unique_ptr<Acker> tx_acker, rx_acker;
+  std::uint64_t in_flight = 0;
+  std::uint64_t sent = 0;
+  Clock::time_point next_due;
+};
+
+struct Run {
+  Worker* w = nullptr;
+  std::vector<Pair> pairs;
+  std::string filler;
+  bool sending = false;
+  Clock::time_point measure_from, measure_to;
+  Histogram latency;
+  std::uint64_t delivered_in_window = 0, sent_total = 0, delivered_total = 0, skipped = 0;
+  std::uint64_t send_acks = 0, receipts = 0, errors = 0, dropped = 0;
+  std::chrono::nanoseconds interval{0};  // open loop: per pair
+  std::unique_ptr<net::steady_timer> timer, stop_timer;
+  Clock::time_point drain_deadline;
+
+  void finish_when_drained() {
+    std::uint64_t in_flight = 0;
+    for (auto& p : pairs) in_flight += p.in_flight;
+    if (in_flight > 0 && Clock::now() < drain_deadline) {
+      stop_timer->expires_after(std::chrono::milliseconds(20));
+      stop_timer->async_wait([this](boost::system::error_code) { finish_when_drained(); });
+      return;
+    }
+    report::count("pairs_sent", sent_total);
+    report::count("pairs_delivered", delivered_total);
+    report::count("pairs_delivered_in_window", delivered_in_window);
+    report::count("pairs_lost_in_flight", in_flight);
+    report::count("pairs_send_acks", send_acks);
+    report::count("pairs_receipts", receipts);
+    report::count("pairs_errors", errors);
+    report::count("pairs_skipped", skipped);
+    report::count("pairs_dropped_connections", dropped);
+    report::histogram("pairs_latency", latency);
+    for (auto& p : pairs) {
+      p.tx->close();
+      p.rx->close();
+    }
+    w->finish();
+  }
+
+  void send(Pair& p, Clock::time_point stamp) {
+    wire::ClientFrame f;
+    auto* s = f.mutable_send();
+    std::string cmid(16, '\0');
+    const std::uint64_t seq = ++p.sent;
+    std::memcpy(cmid.data(), &p.index, sizeof p.index);
+    std::memcpy(cmid.data() + 8, &seq, sizeof seq);
+    s->set_client_msg_id(cmid);
+    s->set_recipient(p.receiver);
+    auto* m = s->add_messages();
+    m->set_device_id(kDevice);
+    std::string payload = filler;
+    const std::int64_t ns = stamp.time_since_epoch().count();
+    std::memcpy(payload.data(), &ns, sizeof ns);
+    std::memcpy(payload.data() + 8, &p.index, sizeof p.index);
+    m->set_ciphertext(std::move(payload));
+    f.set_request_id(seq);
+    p.tx->send(f);
+    ++p.in_flight;
+    ++sent_total;
+  }
+
+  void on_delivery(Pair& p, const wire::Deliver& d) {
+    const auto now = Clock::now();
+    p.rx_acker->delivered(d.inbox_seq());
+    if (d.kind() != wire::MESSAGE || d.ciphertext().size() < 12) return;
+    std::int64_t ns = 0;
+    std::memcpy(&ns, d.ciphertext().data(), sizeof ns);
+    const Clock::time_point stamp{Clock::duration(ns)};
+    ++delivered_total;
+    if (p.in_flight) --p.in_flight;
+    if (now >= measure_from && now < measure_to) ++delivered_in_window;
+    if (stamp >= measure_from && stamp < measure_to)
+      latency.record(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - stamp).count()));
+    if (sending && interval.count() == 0) send(p, Clock::now());  // closed loop: refill
+  }
+
+  void tick() {
+    const auto now = Clock::now();
+    for (auto& p : pairs) {
+      while (p.next_due <= now) {
+        if (p.in_flight < kOpenLoopCap) send(p, p.next_due);
+        else ++skipped;
+        p.next_due += interval;
+      }
+    }
+    if (!sending) return;
+    timer->expires_after(std::chrono::microseconds(500));
+    timer->async_wait([this](boost::system::error_code ec) {
+      if (!ec && sending) tick();
+    });
+  }
+};
+
+}  // namespace
+
+void run_pairs(Worker& w) {
+  const auto& o = w.options();
+  auto run = std::make_shared<Run>();
+  w.keep(run);
+  run->w = &w;
+  run->filler.assign(std::max<unsigned>(o.payload_bytes, 16), 'x');
+  std::vector<std::uint64_t> users;
+  for (std::uint32_t i = w.index(); i < o.pairs; i += w.count()) {
+    Pair p;
+    p.index = i;
+    p.receiver = w.identity(2 * i + 1).username();
+    run->pairs.push_back(std::move(p));
+    users.push_back(2 * i);
+    users.push_back(2 * i + 1);
+  }
+  w.register_all(users, [&w, run, users] {
+    w.barrier("registered", [&w, run, users] {
+      w.connect_all(users, false, [&w, run](Connections conns, std::size_t failures) {
+        if (failures) return w.fail("pairs: " + std::to_string(failures) + " logins failed");
+        for (std::size_t i = 0; i < run->pairs.size(); ++i) {
+          auto& p = run->pairs[i];
+          p.tx = conns[2 * i];
+          p.rx = conns[2 * i + 1];
+          p.tx_acker = std::make_unique<Acker>(p.tx);
+          p.rx_acker = std::make_unique<Acker>(p.rx);
+          auto* r = run.get();
+          p.tx->on_frame([r, &p](wire::ServerFrame& f) {
+            if (f.has_send_ack()) ++r->send_acks;
+            else if (f.has_deliver()) {
+              ++r->receipts;
+              p.tx_acker->delivered(f.deliver().inbox_seq());
+            } else if (f.has_error()) {
+              if (r->errors++ == 0)
+                std::fprintf(stderr, "parley-loadgen: relay refused a send: %s\n",
+                             f.error().reason().c_str());
+            }
+          });
+          p.rx->on_frame([r, &p](wire::ServerFrame& f) {
+            if (f.has_deliver()) r->on_delivery(p, f.deliver());
+          });
+          p.tx->on_closed([r](const std::string&) { ++r->dropped; });
+          p.rx->on_closed([r](const std::string&) { ++r->dropped; });
+        }
+        w.barrier("connected", [&w, run] {
+          const auto& opt = w.options();
+          const auto start = Clock::now();
+          run->measure_from = start + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(opt.warmup_seconds));
+          run->measure_to = run->measure_from + std::chrono::duration_cast<Clock::duration>(
+                                                    std::chrono::duration<double>(opt.duration_seconds));
+          run->sending = true;
+          if (opt.rate > 0) {
+            // Every worker offers its share of the rate over its pairs.
+            run->interval = std::chrono::nanoseconds(
+                static_cast<std::int64_t>(1e9 * static_cast<double>(opt.pairs) / opt.rate));
+            for (std::size_t i = 0; i < run->pairs.size(); ++i)
+              run->pairs[i].next_due = start + run->interval * static_cast<std::int64_t>(i) /
+                                                   static_cast<std::int64_t>(run->pairs.size());
+            run->timer = std::make_unique<net::steady_timer>(w.ioc());
+            run->tick();
+          } else {
+            for (auto& p : run->pairs)
+              for (unsigned k = 0; k < opt.window; ++k) run->send(p, Clock::now());
+          }
+          // Stop sending at the end of the window, let what is in flight arrive (bounded),
+          // then report.
+          run->stop_timer = std::make_unique<net::steady_timer>(w.ioc(), run->measure_to);
+          run->stop_timer->async_wait([run](boost::system::error_code) {
+            run->sending = false;
+            run->drain_deadline = Clock::now() + std::chrono::seconds(10);
+            run->finish_when_drained();
+          });
+        });
+      });
+    });
+  });
+}
+
+}  // namespace parley::loadgen

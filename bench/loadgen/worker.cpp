@@ -1,0 +1,130 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <cstdio>
+
+#include "report.hpp"
+
+namespace parley::loadgen {
+
+namespace {
+tcp::endpoint parse_endpoint(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--relay must be HOST:PORT");
+  return {net::ip::make_address(text.substr(0, colon)),
+          static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
+}
+}  // namespace
+
+Worker::Worker(const Options& options)
+    : options_(options), relay_(parse_endpoint(options.relay)), stdin_(ioc_, ::dup(0)) {}
+
+const Identity& Worker::identity(std::uint64_t user) {
+  auto& slot = identities_[user];
+  if (!slot) slot = std::make_unique<Identity>(options_.prefix, user);
+  return *slot;
+}
+
+void Worker::connect_all(std::vector<std::uint64_t> users, bool register_first,
+                         std::function<void(Connections, std::size_t)> done) {
+  struct State {
+    std::vector<std::uint64_t> users;
+    Connections conns;
+    std::size_t next = 0, finished = 0, failures = 0;
+    std::function<void(Connections, std::size_t)> done;
+    std::function<void()> launch;
+  };
+  auto st = std::make_shared<State>();
+  st->users = std::move(users);
+  st->conns.resize(st->users.size());
+  st->done = std::move(done);
+  if (st->users.empty()) return st->done({}, 0);
+  st->launch = [this, st, register_first] {
+    const auto pos = st->next++;
+    const auto& who = identity(st->users[pos]);
+    auto conn = std::make_shared<Connection>(ioc_, relay_);
+    auto complete = [this, st, pos, conn](const std::string& error) {
+      if (error.empty()) {
+        st->conns[pos] = conn;
+      } else {
+        if (st->failures++ == 0) std::fprintf(stderr, "parley-loadgen: %s\n", error.c_str());
+        conn->close();
+      }
+      if (st->next < st->users.size()) st->launch();
+      if (++st->finished == st->users.size()) {
+        auto finish = std::move(st->done);
+        auto conns = std::move(st->conns);
+        const auto failures = st->failures;
+        st->launch = nullptr;  // breaks the cycle st -> launch -> st
+        finish(std::move(conns), failures);
+      }
+    };
+    conn->open([this, conn, &who, register_first, complete](const std::string& error) mutable {
+      if (!error.empty()) return complete(error);
+      conn->authenticate(who, register_first, 0, complete);
+    });
+  };
+  const auto first = std::min<std::size_t>(options_.concurrency, st->users.size());
+  for (std::size_t i = 0; i < first; ++i) st->launch();
+}
+
+void Worker::register_all(std::vector<std::uint64_t> users, std::function<void()> done) {
+  const auto n = users.size();
+  connect_all(std::move(users), true, [this, n, done = std::move(done)](Connections conns, std::size_t failures) {
+    for (auto& c : conns)
+      if (c) c->close();
+    if (failures)
+      return fail("registration failed for " + std::to_string(failures) + " of " + std::to_string(n) +
+                  " users (is the prefix fresh and --rate high enough?)");
+    done();
+  });
+}
+
+void Worker::barrier(const std::string& name, std::function<void()> then) {
+  report::barrier(name);
+  net::async_read_until(stdin_, net::dynamic_buffer(stdin_buffer_), '\n',
+                        [this, then = std::move(then)](boost::system::error_code ec, std::size_t n) {
+                          if (ec) return fail("parent went away");
+                          const auto line = stdin_buffer_.substr(0, n);
+                          stdin_buffer_.erase(0, n);
+                          if (line != "go\n") return fail("parent said stop");
+                          then();
+                        });
+}
+
+void Worker::fail(const std::string& text) {
+  if (failed_) return;
+  failed_ = true;
+  report::error(text);
+  ioc_.stop();
+}
+
+int Worker::run() {
+  if (options_.scenario == "idle") run_idle(*this);
+  else if (options_.scenario == "pairs") run_pairs(*this);
+  else if (options_.scenario == "replay") run_replay(*this);
+  else if (options_.scenario == "fanout") run_fanout(*this);
+  else fail("unknown scenario " + options_.scenario);
+  ioc_.run();
+  std::fflush(stdout);
+  return failed_ ? 1 : 0;
+}
+
+void Acker::delivered(std::uint64_t inbox_seq) {
+  pending_ = std::max(pending_, inbox_seq);
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Posted, not deferred by a timer: it runs once the reads already completed are handled.
+  net::post(conn_->get_executor(), [this, conn = conn_] {
+    flush_posted_ = false;
+    wire::ClientFrame f;
+    f.mutable_ack()->set_up_to_inbox_seq(pending_);
+    conn->send(f);
+    ++acks_sent_;
+  });
+}
+
+}  // namespace parley::loadgen

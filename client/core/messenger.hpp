@@ -97,7 +97,7 @@ class Messenger : public QObject {
   bool identityKeyChanged(const QString& peer);
   void acceptIdentityKey(const QString& peer);
 
-  // ---- Groups (messenger_send.cpp, messenger_receive.cpp; docs/protocol.md, End-to-end envelope, Groups) ----
+  // ---- Groups (messenger_groups.cpp, messenger_groups_receive.cpp; docs/protocol.md, End-to-end envelope, Groups) ----
   // A group's messages live under the conversation peer groupPeer(id) = "#" + hex(id), so
   // history(), gaps(), markRead-free models and conversations() work per group.
   static QString groupPeer(const QByteArray& group_id);
@@ -184,7 +184,7 @@ class Messenger : public QObject {
                                    const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
 
-  // groups: messenger_receive.cpp (receiving), messenger_send.cpp (sending, membership)
+  // groups: messenger_groups_receive.cpp (receiving), messenger_groups.cpp (sending, membership)
   struct GroupEntry {
     QByteArray group_id;
     QString sender;

@@ -1,0 +1,414 @@
+// Groups, our side: membership requests to the relay, our sender key (made, rotated and sent
+// pairwise to every member), group sends, the group's name/description/avatar, and what we
+// know of members and receipts. Receiving is in messenger_groups_receive.cpp.
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include "crypto/sender_key.hpp"
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "messenger_internal.hpp"
+#include "parley/username.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+
+using detail::fold_usernames;
+using detail::kMaxTextBytes;
+using detail::random_id;
+
+QString Messenger::groupPeer(const QByteArray& group_id) {
+  return QLatin1Char('#') + QString::fromLatin1(group_id.toHex());
+}
+
+void Messenger::groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done) {
+  relay_->request(std::move(f), [this, group_id, done = std::move(done)](const wire::ServerFrame& r) {
+    if (r.has_error()) {
+      if (done) done(QString::fromStdString(r.error().reason()));
+      return;
+    }
+    if (r.has_group_updated()) {
+      QSqlQuery q(db_->db());
+      q.prepare("UPDATE groups SET epoch = MAX(epoch, ?) WHERE id = ?");
+      q.addBindValue(static_cast<qlonglong>(r.group_updated().epoch()));
+      q.addBindValue(group_id);
+      q.exec();
+    }
+    if (done) done({});
+  });
+}
+
+void Messenger::createGroup(const QString& name, const QStringList& members, GroupDone done) {
+  QStringList folded;
+  for (const auto& m : members) {
+    std::string why;
+    const auto f = fold_username(m.toStdString(), &why);
+    if (f.empty()) return done({}, QString::fromStdString(why));
+    if (QString::fromStdString(f) != profile_.username) folded << QString::fromStdString(f);
+  }
+  folded.removeDuplicates();
+  wire::ClientFrame f;
+  auto* c = f.mutable_create_group();
+  for (const auto& m : folded) c->add_members(m.toStdString());
+  relay_->request(f, [this, name, folded, done = std::move(done)](const wire::ServerFrame& r) {
+    if (!r.has_group_created()) {
+      return done({}, r.has_error() ? QString::fromStdString(r.error().reason())
+                                    : QStringLiteral("unexpected answer from the relay"));
+    }
+    const auto gid = qbytes(r.group_created().group_id());
+    const bool ok = db_->transaction([&] {
+      QSqlQuery g(db_->db());
+      g.prepare("INSERT INTO groups(id, name, epoch) VALUES(?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET name = excluded.name");
+      g.addBindValue(gid);
+      g.addBindValue(name);
+      g.addBindValue(static_cast<qlonglong>(r.group_created().epoch()));
+      if (!g.exec()) return false;
+      QStringList all = folded;
+      all << profile_.username;
+      for (const auto& m : all) {
+        QSqlQuery add(db_->db());
+        add.prepare("INSERT OR IGNORE INTO group_members(group_id, username, admin) VALUES(?, ?, ?)");
+        add.addBindValue(gid);
+        add.addBindValue(m);
+        add.addBindValue(m == profile_.username ? 1 : 0);
+        if (!add.exec()) return false;
+      }
+      QSqlQuery conv(db_->db());
+      conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                   " ON CONFLICT(peer) DO NOTHING");
+      conv.addBindValue(groupPeer(gid));
+      conv.addBindValue(QDateTime::currentMSecsSinceEpoch());
+      return conv.exec();
+    });
+    if (!ok) return done(gid, QStringLiteral("the group exists but could not be stored locally"));
+    distributeSenderKey(gid);
+    done(gid, {});
+  });
+}
+
+void Messenger::addMembers(const QByteArray& group_id, const QStringList& users, Done done) {
+  QString why;
+  const auto folded = fold_usernames(users, &why);
+  if (!folded) return done(why);
+  wire::ClientFrame f;
+  f.mutable_add_members()->set_group_id(sbytes(group_id));
+  for (const auto& u : *folded) f.mutable_add_members()->add_usernames(u.toStdString());
+  groupRequest(f, group_id, [this, group_id, folded = *folded, done = std::move(done)](const QString& error) {
+    if (error.isEmpty()) {
+      // The ADDED event confirms it; send our key now rather than after the fan-out.
+      for (const auto& u : folded) {
+        QSqlQuery add(db_->db());
+        add.prepare("INSERT OR IGNORE INTO group_members(group_id, username, admin) VALUES(?, ?, 0)");
+        add.addBindValue(group_id);
+        add.addBindValue(u);
+        add.exec();
+      }
+      distributeSenderKey(group_id);
+    }
+    done(error);
+  });
+}
+
+void Messenger::removeMembers(const QByteArray& group_id, const QStringList& users, Done done) {
+  QString why;
+  const auto folded = fold_usernames(users, &why);
+  if (!folded) return done(why);
+  wire::ClientFrame f;
+  f.mutable_remove_members()->set_group_id(sbytes(group_id));
+  for (const auto& u : *folded) f.mutable_remove_members()->add_usernames(u.toStdString());
+  groupRequest(f, group_id, [this, group_id, folded = *folded, done = std::move(done)](const QString& error) {
+    if (error.isEmpty()) {
+      db_->transaction([&] {
+        for (const auto& u : folded) {
+          QSqlQuery del(db_->db());
+          del.prepare("DELETE FROM group_members WHERE group_id = ? AND username = ?");
+          del.addBindValue(group_id);
+          del.addBindValue(u);
+          if (!del.exec()) return false;
+        }
+        // The removed members hold our current key: the next message uses a new one.
+        QSqlQuery rot(db_->db());
+        rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ?");
+        rot.addBindValue(group_id);
+        return rot.exec();
+      });
+    }
+    done(error);
+  });
+}
+
+void Messenger::leaveGroup(const QByteArray& group_id, Done done) {
+  wire::ClientFrame f;
+  f.mutable_leave_group()->set_group_id(sbytes(group_id));
+  groupRequest(f, group_id, [this, group_id, done = std::move(done)](const QString& error) {
+    if (error.isEmpty()) {
+      QSqlQuery q(db_->db());
+      q.prepare("UPDATE groups SET left = 1, my_sender_key = NULL WHERE id = ?");
+      q.addBindValue(group_id);
+      q.exec();
+    }
+    done(error);
+  });
+}
+
+bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
+  auto& db = db_->db();
+  QSqlQuery g(db);
+  g.prepare("SELECT my_sender_key, needs_rotation, left, name, epoch, description FROM groups"
+            " WHERE id = ?");
+  g.addBindValue(group_id);
+  if (!g.exec() || !g.next() || g.value(2).toBool()) return false;
+  const auto name = g.value(3).toString();
+  const auto epoch = g.value(4).toLongLong();
+  const auto description = g.value(5).toString();
+  std::optional<crypto::SenderKeySender> sender;
+  if (!g.value(0).isNull() && !rotate && !g.value(1).toBool())
+    sender = crypto::SenderKeySender::deserialize(view(g.value(0).toByteArray()));
+  if (!sender) {
+    sender = crypto::SenderKeySender::generate();
+    auto state = qbytes(crypto::ByteView(sender->serialize()));
+    const bool ok = db_->transaction([&] {
+      QSqlQuery save(db);
+      // key_distributed_epoch: the epoch this key was made at; a departure at a later epoch
+      // means it must be replaced (see onGroupEvent).
+      save.prepare("UPDATE groups SET my_sender_key = ?, needs_rotation = 0,"
+                   " key_distributed_epoch = ? WHERE id = ?");
+      save.addBindValue(state);
+      save.addBindValue(epoch);
+      save.addBindValue(group_id);
+      QSqlQuery reset(db);  // nobody has the new key yet
+      reset.prepare("UPDATE group_members SET key_sent = NULL WHERE group_id = ?");
+      reset.addBindValue(group_id);
+      return save.exec() && reset.exec();
+    });
+    crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+    if (!ok) return false;
+  }
+  const QByteArray key_id(reinterpret_cast<const char*>(sender->key_id().data()),
+                          static_cast<qsizetype>(sender->key_id().size()));
+  QSqlQuery m(db);
+  m.prepare("SELECT username FROM group_members WHERE group_id = ? AND username != ?"
+            " AND (key_sent IS NULL OR key_sent != ?)");
+  m.addBindValue(group_id);
+  m.addBindValue(profile_.username);
+  m.addBindValue(key_id);
+  m.exec();
+  QStringList lacking;
+  while (m.next()) lacking << m.value(0).toString();
+  if (lacking.isEmpty()) return true;
+  auto encoded = sender->distribution().encode();
+  bool all = true;
+  for (const auto& member : lacking) {
+    e2e::Content c;
+    c.set_type(e2e::SENDER_KEY);
+    c.set_group_id(sbytes(group_id));
+    c.set_text(name.toStdString());
+    c.set_group_description(description.toStdString());
+    c.set_sender_key_distribution(sbytes(crypto::ByteView(encoded)));
+    QString error;
+    const bool queued = enqueue(member, std::move(c), &error, group_id).has_value();
+    if (queued) {
+      QSqlQuery mark(db);
+      mark.prepare("UPDATE group_members SET key_sent = ? WHERE group_id = ? AND username = ?");
+      mark.addBindValue(key_id);
+      mark.addBindValue(group_id);
+      mark.addBindValue(member);
+      mark.exec();
+    } else {
+      all = false;
+      emit problem(QStringLiteral("could not queue the group key for %1: %2").arg(member, error));
+    }
+  }
+  crypto::secure_zero(encoded.data(), encoded.size());
+  return all;
+}
+
+std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const QString& text,
+                                               QString* error) {
+  const auto utf8 = text.toUtf8();
+  if (utf8.isEmpty() || utf8.size() > kMaxTextBytes) {
+    *error = utf8.isEmpty() ? QStringLiteral("the message is empty")
+                            : QStringLiteral("the message is longer than 64 KiB");
+    return std::nullopt;
+  }
+  e2e::Content content;
+  content.set_type(e2e::GROUP_TEXT);
+  content.set_text(utf8.toStdString());
+  return enqueueGroup(group_id, std::move(content), text, error);
+}
+
+std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2e::Content content,
+                                                  const QString& text, QString* error) {
+  // Makes the key if needed, rotates it after a removal, and queues it for whoever lacks it
+  // (those outbox entries come before this message's).
+  if (!distributeSenderKey(group_id)) {
+    *error = QStringLiteral("not a member of this group");
+    return std::nullopt;
+  }
+  auto& db = db_->db();
+  QSqlQuery g(db);
+  g.prepare("SELECT my_sender_key FROM groups WHERE id = ?");
+  g.addBindValue(group_id);
+  std::optional<crypto::SenderKeySender> sender;
+  if (g.exec() && g.next()) sender = crypto::SenderKeySender::deserialize(view(g.value(0).toByteArray()));
+  if (!sender) {
+    *error = QStringLiteral("this group's sender key is missing or damaged");
+    return std::nullopt;
+  }
+  const bool visible = !text.isEmpty();
+  const auto id = random_id();
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  const auto peer = groupPeer(group_id);
+  content.set_client_ts_ms(static_cast<std::uint64_t>(now));
+  content.set_group_id(sbytes(group_id));
+  const auto plain = qbytes(content.SerializeAsString());
+  // Encrypted now, so the outbox holds the exact bytes every retry resends and the chain
+  // advances in the same commit as the message that used it.
+  const auto ciphertext = qbytes(crypto::ByteView(sender->encrypt(view(plain), view(group_id))));
+  auto state = qbytes(crypto::ByteView(sender->serialize()));
+  const bool ok = db_->transaction([&] {
+    QSqlQuery save(db);
+    save.prepare("UPDATE groups SET my_sender_key = ? WHERE id = ?");
+    save.addBindValue(state);
+    save.addBindValue(group_id);
+    if (!save.exec()) return false;
+    if (visible) {
+      QSqlQuery conv(db);
+      conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                   " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
+      conv.addBindValue(peer);
+      conv.addBindValue(now);
+      QSqlQuery msg(db);
+      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
+                  " VALUES(?, ?, ?, ?, 0, ?)");
+      msg.addBindValue(peer);
+      msg.addBindValue(profile_.username);
+      msg.addBindValue(id);
+      msg.addBindValue(text);
+      msg.addBindValue(now);
+      if (!conv.exec() || !msg.exec()) return false;
+    }
+    QSqlQuery out(db);
+    out.prepare("INSERT INTO outbox(client_msg_id, peer, content, envelope, created_ms, group_id)"
+                " VALUES(?, ?, ?, ?, ?, ?)");
+    out.addBindValue(id);
+    out.addBindValue(peer);
+    out.addBindValue(plain);
+    out.addBindValue(ciphertext);
+    out.addBindValue(now);
+    out.addBindValue(group_id);
+    return out.exec();
+  });
+  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+  if (!ok) {
+    *error = QStringLiteral("could not write the message to the local store");
+    return std::nullopt;
+  }
+  if (visible) emit messageSent(peer, id);
+  flushOutbox();
+  return id;
+}
+
+bool Messenger::isAdmin(const QByteArray& group_id, const QString& username) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT admin FROM group_members WHERE group_id = ? AND username = ?");
+  q.addBindValue(group_id);
+  q.addBindValue(username);
+  return q.exec() && q.next() && q.value(0).toBool();
+}
+
+bool Messenger::applyGroupInfo(const QByteArray& group_id, const QString& name,
+                               const QString& description, qint64 seq) {
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE groups SET name = ?, description = ?, info_seq = ? WHERE id = ? AND info_seq < ?");
+  q.addBindValue(name);
+  q.addBindValue(description);
+  q.addBindValue(seq);
+  q.addBindValue(group_id);
+  q.addBindValue(seq);
+  return q.exec() && q.numRowsAffected() > 0;
+}
+
+bool Messenger::renameGroup(const QByteArray& group_id, const QString& name,
+                            const QString& description, QString* error) {
+  const auto name_utf8 = name.trimmed().toUtf8();
+  const auto description_utf8 = description.toUtf8();
+  if (name_utf8.isEmpty()) {
+    *error = QStringLiteral("the group name is empty");
+    return false;
+  }
+  if (name_utf8.size() + description_utf8.size() > kMaxTextBytes) {
+    *error = QStringLiteral("the name and description are longer than 64 KiB");
+    return false;
+  }
+  if (!isAdmin(group_id, profile_.username)) {
+    *error = QStringLiteral("only a group admin can rename the group");
+    return false;
+  }
+  e2e::Content content;
+  content.set_type(e2e::GROUP_INFO);
+  content.set_text(name_utf8.toStdString());
+  content.set_group_description(description_utf8.toStdString());
+  if (!enqueueGroup(group_id, std::move(content), {}, error)) return false;
+  // Shown here at once; the group seq from the SendAck then orders it against other admins'.
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE groups SET name = ?, description = ? WHERE id = ?");
+  q.addBindValue(QString::fromUtf8(name_utf8));
+  q.addBindValue(description);
+  q.addBindValue(group_id);
+  q.exec();
+  emit groupInfoChanged(group_id, profile_.username, QString::fromUtf8(name_utf8), description);
+  return true;
+}
+
+QList<GroupMember> Messenger::groupMembers(const QByteArray& group_id) {
+  QList<GroupMember> out;
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT username, admin FROM group_members WHERE group_id = ? ORDER BY username");
+  q.addBindValue(group_id);
+  q.exec();
+  while (q.next()) out.push_back({q.value(0).toString(), q.value(1).toBool()});
+  return out;
+}
+
+QList<QByteArray> Messenger::groups() {
+  QList<QByteArray> out;
+  QSqlQuery q(db_->db());
+  q.exec("SELECT id FROM groups WHERE left = 0 ORDER BY name, id");
+  while (q.next()) out << q.value(0).toByteArray();
+  return out;
+}
+
+QString Messenger::groupName(const QByteArray& group_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT name FROM groups WHERE id = ?");
+  q.addBindValue(group_id);
+  return q.exec() && q.next() ? q.value(0).toString() : QString();
+}
+
+QString Messenger::groupDescription(const QByteArray& group_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT description FROM groups WHERE id = ?");
+  q.addBindValue(group_id);
+  return q.exec() && q.next() ? q.value(0).toString() : QString();
+}
+
+int Messenger::readCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT COUNT(*) FROM group_reads WHERE group_id = ? AND client_msg_id = ?");
+  q.addBindValue(group_id);
+  q.addBindValue(client_msg_id);
+  return q.exec() && q.next() ? q.value(0).toInt() : 0;
+}
+
+int Messenger::deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT COUNT(*) FROM group_receipts WHERE group_id = ? AND client_msg_id = ?");
+  q.addBindValue(group_id);
+  q.addBindValue(client_msg_id);
+  return q.exec() && q.next() ? q.value(0).toInt() : 0;
+}
+
+}  // namespace parley::client

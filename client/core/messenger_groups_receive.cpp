@@ -1,0 +1,357 @@
+// Groups, receiving: membership events from the relay, sender keys arriving pairwise, group
+// messages (held until their sender key arrives), read receipts, name/description changes,
+// and the relay's delivery receipts for our group messages.
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include "crypto/sender_key.hpp"
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "messenger_internal.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+
+using detail::kMaxPendingGroupMessages;
+using detail::save_last_acked;
+
+bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& content) {
+  const auto gid = qbytes(content.group_id());
+  auto dist = crypto::SenderKeyDistribution::decode(view(content.sender_key_distribution()));
+  if (gid.size() != 16 || !dist) return false;
+  auto receiver = crypto::SenderKeyReceiver::from_distribution(*dist);
+  if (!receiver) return false;
+  auto& db = db_->db();
+  // A group we have not heard of yet (its CREATED/ADDED event may still be on its way): kept
+  // as not-joined until the event says we are a member.
+  QSqlQuery g(db);
+  g.prepare("INSERT INTO groups(id, name, description, left) VALUES(?, ?, ?, 1) ON CONFLICT(id)"
+            " DO UPDATE SET"
+            " name = CASE WHEN groups.name = '' THEN excluded.name ELSE groups.name END,"
+            " description = CASE WHEN groups.info_seq < 0 AND groups.description = ''"
+            " THEN excluded.description ELSE groups.description END");
+  g.addBindValue(gid);
+  g.addBindValue(QString::fromStdString(content.text()));
+  g.addBindValue(QString::fromStdString(content.group_description()));
+  auto state = qbytes(crypto::ByteView(receiver->serialize()));
+  QSqlQuery k(db);
+  // OR IGNORE: a redelivered distribution must not rewind a chain we have already used.
+  k.prepare("INSERT OR IGNORE INTO sender_keys(group_id, sender, key_id, state, created_ms)"
+            " VALUES(?, ?, ?, ?, ?)");
+  k.addBindValue(gid);
+  k.addBindValue(sender);
+  k.addBindValue(QByteArray(reinterpret_cast<const char*>(dist->key_id.data()),
+                            static_cast<qsizetype>(dist->key_id.size())));
+  k.addBindValue(state);
+  k.addBindValue(QDateTime::currentMSecsSinceEpoch());
+  const bool ok = g.exec() && k.exec();
+  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+  return ok;
+}
+
+Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra) {
+  auto& db = db_->db();
+  const auto peer = groupPeer(e.group_id);
+  {
+    QSqlQuery seen(db);
+    // Shown messages, and handled control messages (read receipts, GROUP_INFO).
+    seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?"
+                 " UNION ALL SELECT 1 FROM group_controls WHERE sender = ? AND client_msg_id = ?");
+    seen.addBindValue(e.sender);
+    seen.addBindValue(e.client_msg_id);
+    seen.addBindValue(e.sender);
+    seen.addBindValue(e.client_msg_id);
+    if (seen.exec() && seen.next())
+      return db_->transaction(extra) ? GroupOpen::Duplicate : GroupOpen::StoreFailed;
+  }
+  const auto header = crypto::sender_key_header(view(e.ciphertext));
+  if (!header) return GroupOpen::Bad;
+  const QByteArray key_id(reinterpret_cast<const char*>(header->first.data()),
+                          static_cast<qsizetype>(header->first.size()));
+  QSqlQuery k(db);
+  k.prepare("SELECT state FROM sender_keys WHERE group_id = ? AND sender = ? AND key_id = ?");
+  k.addBindValue(e.group_id);
+  k.addBindValue(e.sender);
+  k.addBindValue(key_id);
+  if (!k.exec() || !k.next()) return GroupOpen::NoKey;
+  auto receiver = crypto::SenderKeyReceiver::deserialize(view(k.value(0).toByteArray()));
+  if (!receiver) return GroupOpen::Bad;
+  auto plain = receiver->decrypt(view(e.ciphertext), view(e.group_id));
+  if (!plain) return GroupOpen::Bad;
+  e2e::Content content;
+  const bool parsed = content.ParseFromArray(plain->data(), static_cast<int>(plain->size())) &&
+                      (content.type() == e2e::GROUP_TEXT || content.type() == e2e::READ_RECEIPT ||
+                       content.type() == e2e::GROUP_INFO) &&
+                      qbytes(content.group_id()) == e.group_id;
+  crypto::secure_zero(plain->data(), plain->size());
+  auto state = qbytes(crypto::ByteView(receiver->serialize()));
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  bool inserted = false;
+  QList<QByteArray> newly_read;  // READ_RECEIPT: our messages this member had not read before
+  bool info_changed = false;     // GROUP_INFO from an admin, newer than the one we show
+  bool info_refused = false;     // GROUP_INFO from a non-admin
+  const bool stored = db_->transaction([&] {
+    // The chain moves past this key only together with the message it opened.
+    QSqlQuery save(db);
+    save.prepare("UPDATE sender_keys SET state = ? WHERE group_id = ? AND sender = ? AND key_id = ?");
+    save.addBindValue(state);
+    save.addBindValue(e.group_id);
+    save.addBindValue(e.sender);
+    save.addBindValue(key_id);
+    if (!save.exec()) return false;
+    if (!parsed) return extra();
+    if (content.type() != e2e::GROUP_TEXT) {
+      // Control messages: never shown, remembered so a redelivery is only acknowledged.
+      QSqlQuery done(db);
+      done.prepare("INSERT OR IGNORE INTO group_controls(sender, client_msg_id) VALUES(?, ?)");
+      done.addBindValue(e.sender);
+      done.addBindValue(e.client_msg_id);
+      if (!done.exec()) return false;
+      if (content.type() == e2e::READ_RECEIPT) {
+        for (const auto& raw : content.read_client_msg_ids()) {
+          const auto read = qbytes(raw);
+          QSqlQuery add(db);  // only for our own messages in this group
+          add.prepare("INSERT OR IGNORE INTO group_reads(group_id, client_msg_id, member)"
+                      " SELECT ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ?"
+                      " AND sender = ? AND client_msg_id = ?)");
+          add.addBindValue(e.group_id);
+          add.addBindValue(read);
+          add.addBindValue(e.sender);
+          add.addBindValue(peer);
+          add.addBindValue(profile_.username);
+          add.addBindValue(read);
+          if (!add.exec()) return false;
+          if (add.numRowsAffected() > 0) newly_read << read;
+        }
+      } else if (isAdmin(e.group_id, e.sender)) {
+        info_changed = applyGroupInfo(e.group_id, QString::fromStdString(content.text()),
+                                      QString::fromStdString(content.group_description()), e.conv_seq);
+      } else {
+        info_refused = true;
+      }
+      return extra();
+    }
+    QSqlQuery msg(db);
+    msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1)");
+    msg.addBindValue(peer);
+    msg.addBindValue(e.sender);
+    msg.addBindValue(e.client_msg_id);
+    msg.addBindValue(e.conv_seq);
+    msg.addBindValue(QString::fromStdString(content.text()));
+    msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
+    msg.addBindValue(e.server_ts_ms);
+    msg.addBindValue(now);
+    if (!msg.exec()) return false;
+    inserted = msg.numRowsAffected() > 0;
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, ?)"
+                 " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"
+                 " unread = unread + excluded.unread");
+    conv.addBindValue(peer);
+    conv.addBindValue(now);
+    conv.addBindValue(inserted ? 1 : 0);
+    return conv.exec() && extra();
+  });
+  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+  if (!stored) return GroupOpen::StoreFailed;
+  if (!parsed) return GroupOpen::Bad;
+  for (const auto& read : newly_read)
+    emit groupReadChanged(e.group_id, read, e.sender, readCount(e.group_id, read));
+  if (info_changed)
+    emit groupInfoChanged(e.group_id, e.sender, QString::fromStdString(content.text()),
+                          QString::fromStdString(content.group_description()));
+  if (info_refused)
+    emit problem(QStringLiteral("%1 is not an admin of group %2; their rename was ignored")
+                     .arg(e.sender, peer));
+  if (inserted) {
+    emit messageReceived(peer, e.client_msg_id);
+    emit groupMessageReceived(e.group_id, e.sender, e.client_msg_id);
+  }
+  return GroupOpen::Stored;
+}
+
+void Messenger::onGroupDeliver(const wire::Deliver& d) {
+  GroupEntry e{qbytes(d.group_id()), QString::fromStdString(d.sender()), qbytes(d.client_msg_id()),
+               static_cast<qint64>(d.conv_seq()), static_cast<qint64>(d.server_ts_ms()),
+               qbytes(d.ciphertext())};
+  const auto peer = groupPeer(e.group_id);
+  const auto seq = d.inbox_seq();
+  auto extra = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db_->db(), seq); };
+  switch (openGroupMessage(e, extra)) {
+    case GroupOpen::Stored:
+    case GroupOpen::Duplicate:
+      break;
+    case GroupOpen::NoKey: {
+      // The sender's key has not arrived yet (it is sent pairwise, just before). Acks are
+      // cumulative, so the entry is kept here rather than left unacknowledged.
+      const bool kept = db_->transaction([&] {
+        QSqlQuery q(db_->db());
+        q.prepare("INSERT OR IGNORE INTO pending_group_messages(group_id, sender, client_msg_id,"
+                  " conv_seq, server_ts_ms, ciphertext, received_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
+        q.addBindValue(e.group_id);
+        q.addBindValue(e.sender);
+        q.addBindValue(e.client_msg_id);
+        q.addBindValue(e.conv_seq);
+        q.addBindValue(e.server_ts_ms);
+        q.addBindValue(e.ciphertext);
+        q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+        QSqlQuery trim(db_->db());
+        trim.prepare("DELETE FROM pending_group_messages WHERE id <= (SELECT MAX(id) FROM"
+                     " pending_group_messages) - ?");
+        trim.addBindValue(kMaxPendingGroupMessages);
+        return q.exec() && trim.exec() && extra();
+      });
+      if (!kept) return;  // not acknowledged: delivered again at the next login
+      break;
+    }
+    case GroupOpen::Bad:
+      db_->transaction(extra);
+      emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
+                       .arg(e.sender));
+      break;
+    case GroupOpen::StoreFailed:
+      emit problem(QStringLiteral("could not store a group message from %1; it will be fetched again")
+                       .arg(e.sender));
+      return;
+  }
+  scheduleAck(seq);
+}
+
+void Messenger::retryPendingGroupMessages(const QByteArray& group_id, const QString& sender) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT id, client_msg_id, conv_seq, server_ts_ms, ciphertext FROM pending_group_messages"
+            " WHERE group_id = ? AND sender = ? ORDER BY conv_seq");
+  q.addBindValue(group_id);
+  q.addBindValue(sender);
+  q.exec();
+  struct Row {
+    qint64 id;
+    GroupEntry e;
+  };
+  std::vector<Row> rows;
+  while (q.next())
+    rows.push_back({q.value(0).toLongLong(),
+                    {group_id, sender, q.value(1).toByteArray(), q.value(2).toLongLong(),
+                     q.value(3).toLongLong(), q.value(4).toByteArray()}});
+  for (const auto& r : rows) {
+    auto drop = [&] {
+      QSqlQuery del(db_->db());
+      del.prepare("DELETE FROM pending_group_messages WHERE id = ?");
+      del.addBindValue(r.id);
+      return del.exec();
+    };
+    const auto result = openGroupMessage(r.e, drop);
+    if (result == GroupOpen::Bad) {
+      db_->transaction(drop);
+      emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
+                       .arg(sender));
+    }
+  }
+}
+
+void Messenger::onGroupEvent(const wire::Deliver& d) {
+  const auto gid = qbytes(d.group_id());
+  const auto peer = groupPeer(gid);
+  const auto& ev = d.event();
+  const auto epoch = static_cast<qlonglong>(ev.epoch());
+  bool member = false;
+  for (const auto& m : ev.members_after()) member |= QString::fromStdString(m.username()) == profile_.username;
+  const bool departure = ev.kind() == wire::GroupEvent::REMOVED || ev.kind() == wire::GroupEvent::LEFT;
+  const bool stored = gid.size() == 16 && db_->transaction([&] {
+    auto& db = db_->db();
+    QSqlQuery g(db);
+    g.prepare("INSERT INTO groups(id, epoch, left) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+              " epoch = MAX(epoch, excluded.epoch), left = excluded.left");
+    g.addBindValue(gid);
+    g.addBindValue(epoch);
+    g.addBindValue(member ? 0 : 1);
+    if (!g.exec()) return false;
+    QSqlQuery keep(db);  // key_sent survives: members keep the key they already have
+    keep.prepare("CREATE TEMP TABLE IF NOT EXISTS event_members(username TEXT PRIMARY KEY, admin INTEGER)");
+    if (!keep.exec()) return false;
+    QSqlQuery empty(db);
+    if (!empty.exec("DELETE FROM temp.event_members")) return false;
+    for (const auto& m : ev.members_after()) {
+      QSqlQuery add(db);
+      add.prepare("INSERT OR REPLACE INTO temp.event_members(username, admin) VALUES(?, ?)");
+      add.addBindValue(QString::fromStdString(m.username()));
+      add.addBindValue(m.admin() ? 1 : 0);
+      if (!add.exec()) return false;
+    }
+    QSqlQuery gone(db);
+    gone.prepare("DELETE FROM group_members WHERE group_id = ? AND username NOT IN"
+                 " (SELECT username FROM temp.event_members)");
+    gone.addBindValue(gid);
+    QSqlQuery upsert(db);
+    upsert.prepare("INSERT INTO group_members(group_id, username, admin)"
+                   " SELECT ?, username, admin FROM temp.event_members WHERE true"
+                   " ON CONFLICT(group_id, username) DO UPDATE SET admin = excluded.admin");
+    upsert.addBindValue(gid);
+    if (!gone.exec() || !upsert.exec()) return false;
+    if (!member) {
+      QSqlQuery out(db);
+      out.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
+      out.addBindValue(gid);
+      if (!out.exec()) return false;
+    } else if (departure) {
+      // Someone who held our key is gone: unless our key is already newer than this change
+      // (we removed them ourselves and have rotated), the next message uses a new key.
+      QSqlQuery rot(db);
+      rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ? AND my_sender_key IS NOT NULL"
+                  " AND key_distributed_epoch < ?");
+      rot.addBindValue(gid);
+      rot.addBindValue(epoch);
+      if (!rot.exec()) return false;
+    }
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                 " ON CONFLICT(peer) DO NOTHING");
+    conv.addBindValue(peer);
+    conv.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    return conv.exec() && noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq());
+  });
+  if (!stored) {
+    if (gid.size() != 16) {
+      db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+      return scheduleAck(d.inbox_seq());
+    }
+    emit problem(QStringLiteral("could not store a group change; it will be fetched again"));
+    return;
+  }
+  scheduleAck(d.inbox_seq());
+  // New members (or a new group): they need our key.
+  if (member && (ev.kind() == wire::GroupEvent::CREATED || ev.kind() == wire::GroupEvent::ADDED))
+    distributeSenderKey(gid);
+  QStringList targets;
+  for (const auto& t : ev.targets()) targets << QString::fromStdString(t);
+  emit groupChanged(gid, static_cast<int>(ev.kind()), QString::fromStdString(ev.actor()), targets);
+}
+
+void Messenger::onGroupReceipt(const wire::Deliver& d) {
+  const auto gid = qbytes(d.group_id());
+  const auto id = qbytes(d.client_msg_id());
+  bool added = false;
+  db_->transaction([&] {
+    QSqlQuery q(db_->db());
+    // Only our shown messages count: a receipt for a read receipt or a GROUP_INFO is dropped.
+    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member)"
+              " SELECT ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ? AND sender = ?"
+              " AND client_msg_id = ?)");
+    q.addBindValue(gid);
+    q.addBindValue(id);
+    q.addBindValue(QString::fromStdString(d.sender()));
+    q.addBindValue(groupPeer(gid));
+    q.addBindValue(profile_.username);
+    q.addBindValue(id);
+    if (!q.exec()) return false;
+    added = q.numRowsAffected() > 0;
+    return save_last_acked(db_->db(), d.inbox_seq());
+  });
+  setStatus(groupPeer(gid), id, MessageStatus::Delivered);
+  if (added) emit groupDeliveryChanged(gid, id, deliveredCount(gid, id));
+  scheduleAck(d.inbox_seq());
+}
+
+}  // namespace parley::client

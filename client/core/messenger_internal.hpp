@@ -1,0 +1,24 @@
+#pragma once
+// Helpers shared by the messenger_*.cpp files (not part of the client API).
+#include <QByteArray>
+#include <QSqlDatabase>
+#include <QStringList>
+#include <cstdint>
+#include <optional>
+
+namespace parley::client::detail {
+
+constexpr int kMaxTextBytes = 64 * 1024;               // a TEXT or GROUP_TEXT body
+constexpr int kMaxPendingGroupMessages = 1000;         // waiting for their sender key
+
+// 16 random bytes: client_msg_ids.
+QByteArray random_id();
+
+// Folds every name; nullopt with the first one's problem in `why`.
+std::optional<QStringList> fold_usernames(const QStringList& users, QString* why);
+
+// Records `seq` as the highest inbox entry handled (never lowers it); runs inside the
+// transaction that stored what the entry carried.
+bool save_last_acked(QSqlDatabase& db, std::uint64_t seq);
+
+}  // namespace parley::client::detail

@@ -50,7 +50,7 @@ std::vector<std::string> worker_args(const Options& o, const char* self, int ind
   auto num = [](auto v) { std::ostringstream s; s << v; return s.str(); };
   return {self, "--scenario", o.scenario, "--relay", o.relay, "--prefix", o.prefix,
           "--workers", num(o.workers), "--worker-index", num(index),
-          "--concurrency", num(o.concurrency), "--connections", num(o.connections),
+          "--concurrency", num(o.concurrency), "--timeout", num(o.timeout_seconds), "--connections", num(o.connections),
           "--pairs", num(o.pairs), "--window", num(o.window), "--rate", num(o.rate),
           "--warmup", num(o.warmup_seconds), "--duration", num(o.duration_seconds),
           "--payload-bytes", num(o.payload_bytes), "--messages", num(o.messages),
@@ -193,7 +193,9 @@ int coordinate(Options o, const char* self_path) {
       if (c.at_barrier.empty()) all_there = false;
       name = c.at_barrier;
     }
-    const bool someone_died = open < children.size() && !merged.errors.empty();
+    // A worker that ended while others still run has failed (workers leave only after
+    // the last barrier), whether or not it said why: release the others with "stop".
+    const bool someone_died = open < children.size();
     if (all_there || (someone_died && !name.empty())) {
       if (!someone_died) on_barrier(name);
       for (auto& c : children) {

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency", o.concurrency, "Connection set-ups in flight per worker")
       ->check(CLI::Range(1u, 10000u))
       ->capture_default_str();
+  app.add_option("--timeout", o.timeout_seconds, "Seconds after which a worker gives up (bounded runs)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--connections", o.connections, "idle: connections to hold")
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();

@@ -14,6 +14,7 @@ struct Options {
   unsigned workers = 1;              // processes; each holds < 20,000 descriptors
   int worker_index = -1;             // >= 0: this process is a worker
   unsigned concurrency = 200;        // connection set-ups in flight per worker
+  double timeout_seconds = 600;      // a worker still running after this fails
   // idle
   unsigned connections = 1000;
   double settle_seconds = 3;

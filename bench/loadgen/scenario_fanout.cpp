@@ -43,6 +43,17 @@ struct Fanout {
     }
   }
 
+  // Ready once the creator has its GroupCreated and every member its CREATED event; the
+  // two race (members may see the fan-out before the creator sees the reply).
+  void maybe_ready() {
+    if (group_id.empty() || members_ready != conns.size() - 1) return;
+    w->barrier("ready", [this] {
+      started = Clock::now();
+      measuring = true;
+      send_more();
+    });
+  }
+
   void done() {
     report::count("fanout_deliveries", delivered);
     report::count("fanout_expected", expected);
@@ -83,17 +94,13 @@ void run_fanout(Worker& w) {
         }
         // Members: the CREATED event makes a member ready; group messages are counted.
         for (std::size_t i = 1; i < f->conns.size(); ++i) {
-          f->conns[i]->on_frame([&w, f, i](wire::ServerFrame& fr) {
+          f->conns[i]->on_frame([f, i](wire::ServerFrame& fr) {
             if (!fr.has_deliver()) return;
             const auto& d = fr.deliver();
             f->ackers[i]->delivered(d.inbox_seq());
             if (d.kind() == wire::GROUP_EVENT) {
-              if (++f->members_ready == f->conns.size() - 1)
-                w.barrier("ready", [f] {
-                  f->started = Clock::now();
-                  f->measuring = true;
-                  f->send_more();
-                });
+              ++f->members_ready;
+              f->maybe_ready();
             } else if (d.kind() == wire::GROUP_MESSAGE && f->measuring) {
               if (++f->delivered == f->expected) f->done();
             }
@@ -103,6 +110,7 @@ void run_fanout(Worker& w) {
         f->conns[0]->on_frame([&w, f](wire::ServerFrame& fr) {
           if (fr.has_group_created()) {
             f->group_id = fr.group_created().group_id();
+            f->maybe_ready();
           } else if (fr.has_send_ack()) {
             const auto seq = fr.request_id();
             if (seq >= 1 && seq <= f->total)

@@ -20,7 +20,7 @@ tcp::endpoint parse_endpoint(const std::string& text) {
 }  // namespace
 
 Worker::Worker(const Options& options)
-    : options_(options), relay_(parse_endpoint(options.relay)), stdin_(ioc_, ::dup(0)) {}
+    : options_(options), relay_(parse_endpoint(options.relay)), stdin_(ioc_, ::dup(0)), watchdog_(ioc_) {}
 
 const Identity& Worker::identity(std::uint64_t user) {
   auto& slot = identities_[user];
@@ -108,6 +108,12 @@ int Worker::run() {
   else if (options_.scenario == "replay") run_replay(*this);
   else if (options_.scenario == "fanout") run_fanout(*this);
   else fail("unknown scenario " + options_.scenario);
+  // Every run is bounded: a lost message or a stuck phase ends in a reported failure.
+  watchdog_.expires_after(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options_.timeout_seconds)));
+  watchdog_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) fail("scenario did not finish within --timeout");
+  });
   ioc_.run();
   std::fflush(stdout);
   return failed_ ? 1 : 0;

@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "connection.hpp"
 #include "options.hpp"
@@ -57,6 +58,7 @@ class Worker {
   tcp::endpoint relay_;
   std::map<std::uint64_t, std::unique_ptr<Identity>> identities_;
   net::posix::stream_descriptor stdin_;
+  net::steady_timer watchdog_;
   std::string stdin_buffer_;
   bool failed_ = false;
   std::vector<std::shared_ptr<void>> kept_;

@@ -18,6 +18,7 @@ class LoadgenSmokeTest : public QObject {
     p.setProcessChannelMode(QProcess::SeparateChannels);
     args << "--relay" << QStringLiteral("127.0.0.1:%1").arg(relay.url().port()) << "--relay-pid"
          << QString::number(relay.pid());
+    args << "--timeout" << "45";
     p.start(qEnvironmentVariable("PARLEY_LOADGEN_BIN"), args);
     [&] { QVERIFY(p.waitForStarted(5000)); }();
     const bool finished = p.waitForFinished(60000);
@@ -25,7 +26,7 @@ class LoadgenSmokeTest : public QObject {
     const auto err = QString::fromUtf8(p.readAllStandardError());
     if (!finished) p.kill();
     [&] {
-      QVERIFY2(finished, "loadgen did not finish in 60 s");
+      QVERIFY2(finished, qPrintable("loadgen did not finish in 60 s:\n" + out + err));
       QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,
                qPrintable("loadgen failed:\n" + out + err));
     }();

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <QCoreApplication>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -305,14 +306,15 @@ void exit_when_drained(Messenger* m) {
 int do_group(const Options& o) {
   const auto& a = o.args;
   const auto& action = o.group_action;
-  const std::size_t need = action == "create" || action == "add" || action == "remove" ? 2
-                           : action == "send" || action == "rename"                    ? 2
-                                                                                       : 1;
-  if (a.size() < need || ((action == "send" || action == "rename") && a.size() != 2) ||
-      ((action == "leave" || action == "members") && a.size() != 1) ||
-      (o.has_description && action != "rename"))
+  const bool two = action == "send" || action == "rename" || action == "receipts";
+  const std::size_t need = action == "create" || action == "add" || action == "remove" || two ? 2 : 1;
+  const bool avatar_args_ok = action != "avatar" || (o.clear ? a.size() == 1 : a.size() == 2);
+  if (a.size() < need || (two && a.size() != 2) ||
+      ((action == "leave" || action == "members" || action == "info") && a.size() != 1) ||
+      !avatar_args_ok || (o.has_description && action != "rename") || (o.clear && action != "avatar"))
     return fail("usage: group create NAME MEMBER... | add ID USER... | remove ID USER... |"
-                " leave ID | send ID TEXT | members ID | rename ID NAME [--description TEXT]",
+                " leave ID | send ID TEXT | members ID | rename ID NAME [--description TEXT] |"
+                " avatar ID (FILE | --clear) | info ID | receipts ID MSGID",
                 kExitUsage);
   QByteArray gid;
   if (action != "create") {
@@ -335,7 +337,44 @@ int do_group(const Options& o) {
                  {"admin", member.admin}});
     return kExitOk;
   }
-  if (action == "rename") {
+  if (action == "info") {
+    if (!m->groups().contains(gid)) return fail("not a member of group " + hex, kExitUnknownContact);
+    const auto info = m->groupInfo(gid);
+    emit_json({{"type", "group"}, {"group", hex}, {"name", info.name}, {"description", info.description},
+               {"avatar_bytes", static_cast<int>(info.avatar.size())},
+               {"members", static_cast<int>(m->groupMembers(gid).size())}});
+    return kExitOk;
+  }
+  if (action == "receipts") {
+    const auto msg = QByteArray::fromHex(QByteArray::fromStdString(a[1]));
+    if (msg.size() != 16) return fail("a message id is 32 hex digits", kExitUsage);
+    if (!m->groups().contains(gid)) return fail("not a member of group " + hex, kExitUnknownContact);
+    const auto details = m->receiptDetails(gid, msg);
+    emit_json({{"type", "receipts"}, {"group", hex}, {"id", QString::fromLatin1(msg.toHex())},
+               {"delivered", m->deliveredCount(gid, msg)}, {"read", m->readCount(gid, msg)},
+               {"of", m->recipientCount(gid)}});
+    for (const auto& d : details)
+      emit_json({{"type", "receipt"}, {"member", d.member}, {"delivered_ms", d.deliveredMs},
+                 {"read_ms", d.readMs}});
+    return kExitOk;
+  }
+  if (action == "avatar") {
+    QByteArray image;
+    if (!o.clear) {
+      QFile file(QString::fromStdString(a[1]));
+      if (!file.open(QIODevice::ReadOnly))
+        return fail(QStringLiteral("cannot read %1: %2").arg(file.fileName(), file.errorString()), kExitError);
+      image = file.read(Messenger::kMaxGroupAvatarBytes + 1);
+      if (const auto problem = Messenger::groupAvatarProblem(image); !problem.isEmpty())
+        return fail(problem, kExitUsage);
+    }
+    when_online(m, [m, gid, hex, image] {
+      QString error;
+      if (!m->setGroupAvatar(gid, image, &error)) return QCoreApplication::exit(fail(error, kExitError));
+      emit_json({{"type", "group_avatar"}, {"group", hex}, {"avatar_bytes", static_cast<int>(image.size())}});
+      exit_when_drained(m);
+    });
+  } else if (action == "rename") {
     // Sent once the inbox is synced, so the member list (who is admin) is current.
     when_online(m, [m, gid, hex, name = rest.front(), o] {
       const auto description = o.has_description ? QString::fromStdString(o.description)

@@ -36,14 +36,18 @@ int main(int argc, char** argv) {
   cli.add_subcommand("status", "Connect and report the profile and connection state");
   auto* group = cli.add_subcommand(
       "group", "Groups: create NAME MEMBER... | add ID USER... | remove ID USER... | leave ID |"
-               " send ID TEXT | members ID | rename ID NAME [--description TEXT]"
-               " (ID is the hex group id `create` prints)");
-  group->add_option("action", o.group_action, "create, add, remove, leave, send, members or rename")
+               " send ID TEXT | members ID | rename ID NAME [--description TEXT] |"
+               " avatar ID (FILE | --clear) | info ID | receipts ID MSGID"
+               " (ID is the hex group id `create` prints, MSGID a message id `send` prints)");
+  group->add_option("action", o.group_action,
+                    "create, add, remove, leave, send, members, rename, avatar, info or receipts")
       ->required()
-      ->check(CLI::IsMember({"create", "add", "remove", "leave", "send", "members", "rename"}));
+      ->check(CLI::IsMember({"create", "add", "remove", "leave", "send", "members", "rename", "avatar",
+                             "info", "receipts"}));
   group->add_option("args", o.args, "The action's arguments");
   auto* description = group->add_option("--description", o.description,
                                          "rename: the group's new description (admins only)");
+  group->add_flag("--clear", o.clear, "avatar: remove the group's avatar (admins only)");
   group->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay");
   try {
     cli.parse(argc, argv);

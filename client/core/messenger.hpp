@@ -4,6 +4,7 @@
 //
 // Thread: one thread (the one that created it); results arrive as signals on it.
 #include <QByteArray>
+#include <QHash>
 #include <QList>
 #include <QObject>
 #include <QString>
@@ -48,6 +49,26 @@ struct StoredMessage {
 struct GroupMember {
   QString username;
   bool admin = false;
+};
+
+// A group's name, description and avatar: end-to-end encrypted (GROUP_INFO), set by admins.
+struct GroupInfo {
+  QString name;
+  QString description;
+  QByteArray avatar;  // PNG, JPEG or WebP bytes, at most Messenger::kMaxGroupAvatarBytes; empty: none
+};
+
+// One member's receipts for one of our group messages. Times are the relay's (ms since the
+// epoch); 0 means not yet.
+struct MemberReceipt {
+  QString member;
+  qint64 deliveredMs = 0;  // their device has it (relay delivery receipt)
+  qint64 readMs = 0;       // they have seen it (end-to-end read receipt)
+};
+
+struct ReceiptCounts {
+  int delivered = 0;
+  int read = 0;
 };
 
 struct ConversationSummary {
@@ -115,17 +136,35 @@ class Messenger : public QObject {
   std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error);
   QList<GroupMember> groupMembers(const QByteArray& group_id);
   QList<QByteArray> groups();  // groups we are a member of
+  static constexpr int kMaxGroupAvatarBytes = 64 * 1024;
+  GroupInfo groupInfo(const QByteArray& group_id);
   QString groupName(const QByteArray& group_id);
   QString groupDescription(const QByteArray& group_id);
+  QByteArray groupAvatar(const QByteArray& group_id);
   // Admins only (checked against the local member list; members ignore it from anyone
-  // else): sends the new name and description to every member as a GROUP_INFO group
-  // message and applies it here. The relay never sees either.
+  // else): sends the group's new name, description and avatar to every member as one
+  // GROUP_INFO group message and applies it here. The relay never sees any of them. The
+  // avatar is the encoded image as it should be shown (the app scales it first).
+  bool setGroupInfo(const QByteArray& group_id, const GroupInfo& info, QString* error);
+  // setGroupInfo keeping the avatar / keeping the name and description.
   bool renameGroup(const QByteArray& group_id, const QString& name, const QString& description,
                    QString* error);
+  bool setGroupAvatar(const QByteArray& group_id, const QByteArray& avatar, QString* error);
+  // Why `avatar` cannot be a group avatar, or empty when it can (empty bytes: no avatar).
+  static QString groupAvatarProblem(const QByteArray& avatar);
+
+  // Receipts for our group messages (messenger_group_receipts.cpp).
   // Members whose device has our group message (relay delivery receipts): "delivered to N of M".
   int deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id);
   // Members who sent an end-to-end read receipt for our group message: "read by N of M".
   int readCount(const QByteArray& group_id, const QByteArray& client_msg_id);
+  // The M above: the group's members other than us, now.
+  int recipientCount(const QByteArray& group_id);
+  // Both counts for every one of our messages in the group that has any (one query each).
+  QHash<QByteArray, ReceiptCounts> receiptCounts(const QByteArray& group_id);
+  // Per member, for a "message info" view: every current member other than us (and anyone
+  // no longer a member who had received it), read ones first, then delivered, then waiting.
+  QList<MemberReceipt> receiptDetails(const QByteArray& group_id, const QByteArray& client_msg_id);
 
  signals:
   void stateChanged(parley::client::RelayClient::State state);
@@ -146,7 +185,8 @@ class Messenger : public QObject {
   // `reader` sent a read receipt for our group message; `read` is readCount() now.
   void groupReadChanged(const QByteArray& group_id, const QByteArray& clientMsgId,
                         const QString& reader, int read);
-  // An admin (`actor`; us included) renamed the group or changed its description.
+  // An admin (`actor`; us included) changed the group's name, description or avatar
+  // (groupAvatar() has the new one).
   void groupInfoChanged(const QByteArray& group_id, const QString& actor, const QString& name,
                         const QString& description);
   void problem(const QString& text);  // for the user; never contains secrets
@@ -209,10 +249,11 @@ class Messenger : public QObject {
   // it as a GroupSend; `text` non-empty: also stored as our visible message.
   std::optional<QByteArray> enqueueGroup(const QByteArray& group_id, e2e::Content content,
                                          const QString& text, QString* error);
-  // Sets name/description if `seq` is newer than the GROUP_INFO that set them (inside a
-  // transaction); true when it changed.
-  bool applyGroupInfo(const QByteArray& group_id, const QString& name, const QString& description,
-                      qint64 seq);
+  // Sets name, description and avatar from a GROUP_INFO if `seq` is newer than the one that
+  // set them (inside a transaction); true when it changed.
+  bool applyGroupInfo(const QByteArray& group_id, const e2e::Content& info, qint64 seq);
+  // Queues a GROUP_INFO carrying `info` to the group (messenger_group_info.cpp).
+  bool announceGroupInfo(const QByteArray& group_id, const GroupInfo& info, QString* error);
   bool isAdmin(const QByteArray& group_id, const QString& username);
   void groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done);
 

@@ -1,6 +1,7 @@
 // Groups, our side: membership requests to the relay, our sender key (made, rotated and sent
-// pairwise to every member), group sends, the group's name/description/avatar, and what we
-// know of members and receipts. Receiving is in messenger_groups_receive.cpp.
+// pairwise to every member), group sends and the member list. Name/description/avatar are in
+// messenger_group_info.cpp, receipts in messenger_group_receipts.cpp, receiving in
+// messenger_groups_receive.cpp.
 #include <QDateTime>
 #include <QSqlQuery>
 #include <QVariant>
@@ -106,6 +107,14 @@ void Messenger::addMembers(const QByteArray& group_id, const QStringList& users,
         add.exec();
       }
       distributeSenderKey(group_id);
+      // New members learn the name and description with every member's sender key, but the
+      // avatar is too big to repeat in each of those: the admin who added them sends it once
+      // more to the group.
+      const auto info = groupInfo(group_id);
+      QString announce_error;
+      if (!info.avatar.isEmpty() && isAdmin(group_id, profile_.username) &&
+          !announceGroupInfo(group_id, info, &announce_error))
+        emit problem(QStringLiteral("could not send the group's avatar to the new members: %1").arg(announce_error));
     }
     done(error);
   });
@@ -319,50 +328,6 @@ bool Messenger::isAdmin(const QByteArray& group_id, const QString& username) {
   return q.exec() && q.next() && q.value(0).toBool();
 }
 
-bool Messenger::applyGroupInfo(const QByteArray& group_id, const QString& name,
-                               const QString& description, qint64 seq) {
-  QSqlQuery q(db_->db());
-  q.prepare("UPDATE groups SET name = ?, description = ?, info_seq = ? WHERE id = ? AND info_seq < ?");
-  q.addBindValue(name);
-  q.addBindValue(description);
-  q.addBindValue(seq);
-  q.addBindValue(group_id);
-  q.addBindValue(seq);
-  return q.exec() && q.numRowsAffected() > 0;
-}
-
-bool Messenger::renameGroup(const QByteArray& group_id, const QString& name,
-                            const QString& description, QString* error) {
-  const auto name_utf8 = name.trimmed().toUtf8();
-  const auto description_utf8 = description.toUtf8();
-  if (name_utf8.isEmpty()) {
-    *error = QStringLiteral("the group name is empty");
-    return false;
-  }
-  if (name_utf8.size() + description_utf8.size() > kMaxTextBytes) {
-    *error = QStringLiteral("the name and description are longer than 64 KiB");
-    return false;
-  }
-  if (!isAdmin(group_id, profile_.username)) {
-    *error = QStringLiteral("only a group admin can rename the group");
-    return false;
-  }
-  e2e::Content content;
-  content.set_type(e2e::GROUP_INFO);
-  content.set_text(name_utf8.toStdString());
-  content.set_group_description(description_utf8.toStdString());
-  if (!enqueueGroup(group_id, std::move(content), {}, error)) return false;
-  // Shown here at once; the group seq from the SendAck then orders it against other admins'.
-  QSqlQuery q(db_->db());
-  q.prepare("UPDATE groups SET name = ?, description = ? WHERE id = ?");
-  q.addBindValue(QString::fromUtf8(name_utf8));
-  q.addBindValue(description);
-  q.addBindValue(group_id);
-  q.exec();
-  emit groupInfoChanged(group_id, profile_.username, QString::fromUtf8(name_utf8), description);
-  return true;
-}
-
 QList<GroupMember> Messenger::groupMembers(const QByteArray& group_id) {
   QList<GroupMember> out;
   QSqlQuery q(db_->db());
@@ -379,36 +344,6 @@ QList<QByteArray> Messenger::groups() {
   q.exec("SELECT id FROM groups WHERE left = 0 ORDER BY name, id");
   while (q.next()) out << q.value(0).toByteArray();
   return out;
-}
-
-QString Messenger::groupName(const QByteArray& group_id) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT name FROM groups WHERE id = ?");
-  q.addBindValue(group_id);
-  return q.exec() && q.next() ? q.value(0).toString() : QString();
-}
-
-QString Messenger::groupDescription(const QByteArray& group_id) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT description FROM groups WHERE id = ?");
-  q.addBindValue(group_id);
-  return q.exec() && q.next() ? q.value(0).toString() : QString();
-}
-
-int Messenger::readCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT COUNT(*) FROM group_reads WHERE group_id = ? AND client_msg_id = ?");
-  q.addBindValue(group_id);
-  q.addBindValue(client_msg_id);
-  return q.exec() && q.next() ? q.value(0).toInt() : 0;
-}
-
-int Messenger::deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT COUNT(*) FROM group_receipts WHERE group_id = ? AND client_msg_id = ?");
-  q.addBindValue(group_id);
-  q.addBindValue(client_msg_id);
-  return q.exec() && q.next() ? q.value(0).toInt() : 0;
 }
 
 }  // namespace parley::client

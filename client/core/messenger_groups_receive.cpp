@@ -91,6 +91,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   QList<QByteArray> newly_read;  // READ_RECEIPT: our messages this member had not read before
   bool info_changed = false;     // GROUP_INFO from an admin, newer than the one we show
   bool info_refused = false;     // GROUP_INFO from a non-admin
+  bool info_invalid = false;     // GROUP_INFO whose avatar is not an image we accept
   const bool stored = db_->transaction([&] {
     // The chain moves past this key only together with the message it opened.
     QSqlQuery save(db);
@@ -112,23 +113,25 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
         for (const auto& raw : content.read_client_msg_ids()) {
           const auto read = qbytes(raw);
           QSqlQuery add(db);  // only for our own messages in this group
-          add.prepare("INSERT OR IGNORE INTO group_reads(group_id, client_msg_id, member)"
-                      " SELECT ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ?"
+          add.prepare("INSERT OR IGNORE INTO group_reads(group_id, client_msg_id, member, at_ms)"
+                      " SELECT ?, ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ?"
                       " AND sender = ? AND client_msg_id = ?)");
           add.addBindValue(e.group_id);
           add.addBindValue(read);
           add.addBindValue(e.sender);
+          add.addBindValue(e.server_ts_ms);
           add.addBindValue(peer);
           add.addBindValue(profile_.username);
           add.addBindValue(read);
           if (!add.exec()) return false;
           if (add.numRowsAffected() > 0) newly_read << read;
         }
-      } else if (isAdmin(e.group_id, e.sender)) {
-        info_changed = applyGroupInfo(e.group_id, QString::fromStdString(content.text()),
-                                      QString::fromStdString(content.group_description()), e.conv_seq);
-      } else {
+      } else if (!isAdmin(e.group_id, e.sender)) {
         info_refused = true;
+      } else if (!groupAvatarProblem(qbytes(content.group_avatar())).isEmpty()) {
+        info_invalid = true;
+      } else {
+        info_changed = applyGroupInfo(e.group_id, content, e.conv_seq);
       }
       return extra();
     }
@@ -163,7 +166,12 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     emit groupInfoChanged(e.group_id, e.sender, QString::fromStdString(content.text()),
                           QString::fromStdString(content.group_description()));
   if (info_refused)
-    emit problem(QStringLiteral("%1 is not an admin of group %2; their rename was ignored")
+    emit problem(QStringLiteral("%1 is not an admin of group %2; their change to the group's"
+                                " name, description or avatar was ignored")
+                     .arg(e.sender, peer));
+  if (info_invalid)
+    emit problem(QStringLiteral("%1 sent group %2 an avatar that is not a PNG, JPEG or WebP image"
+                                " of at most 64 KiB; the change was ignored")
                      .arg(e.sender, peer));
   if (inserted) {
     emit messageReceived(peer, e.client_msg_id);
@@ -336,12 +344,13 @@ void Messenger::onGroupReceipt(const wire::Deliver& d) {
   db_->transaction([&] {
     QSqlQuery q(db_->db());
     // Only our shown messages count: a receipt for a read receipt or a GROUP_INFO is dropped.
-    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member)"
-              " SELECT ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ? AND sender = ?"
+    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member, at_ms)"
+              " SELECT ?, ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ? AND sender = ?"
               " AND client_msg_id = ?)");
     q.addBindValue(gid);
     q.addBindValue(id);
     q.addBindValue(QString::fromStdString(d.sender()));
+    q.addBindValue(static_cast<qint64>(d.server_ts_ms()));
     q.addBindValue(groupPeer(gid));
     q.addBindValue(profile_.username);
     q.addBindValue(id);

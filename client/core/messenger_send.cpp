@@ -320,9 +320,7 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
       del.prepare("DELETE FROM outbox WHERE seq = ?");
       del.addBindValue(seq);
       if (is_info)
-        info_changed = applyGroupInfo(group_id, QString::fromStdString(info.text()),
-                                      QString::fromStdString(info.group_description()),
-                                      static_cast<qint64>(r.send_ack().conv_seq()));
+        info_changed = applyGroupInfo(group_id, info, static_cast<qint64>(r.send_ack().conv_seq()));
       return del.exec() && noteSeq(peer, r.send_ack().conv_seq());
     });
     if (info_changed)

@@ -178,6 +178,69 @@ class CliE2eTest : public QObject {
     QCOMPARE(alice.run({"verify", "stranger"}).code, 5);
   }
 
+  // Groups through the command line: create, send, read, an avatar from the admin only,
+  // and the per-member receipts the sender sees.
+  void groupsThroughTheCli() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    auto created = alice.run({"group", "create", "crew", "bob"});
+    QCOMPARE(created.code, 0);
+    const auto gid = of_type(created.lines, "group_created").value(0).value("group").toString();
+    QCOMPARE(gid.size(), 32);
+    auto sent = alice.run({"group", "send", gid, "hello crew"});
+    QCOMPARE(sent.code, 0);
+    const auto id = of_type(sent.lines, "sent").value(0).value("id").toString();
+    QCOMPARE(id.size(), 32);
+    auto got = bob.run({"listen", "--count", "1", "--mark-read", "--timeout", "20"});
+    QCOMPARE(got.code, 0);
+    auto messages = of_type(got.lines, "message");
+    QCOMPARE(messages.size(), 1);
+    QCOMPARE(messages[0].value("text").toString(), QString("hello crew"));
+    QCOMPARE(messages[0].value("group").toString(), gid);
+
+    // An avatar: files that are not images, and non-admins, are refused with clear errors.
+    QFile text(home_.filePath("notes.txt"));
+    QVERIFY(text.open(QIODevice::WriteOnly));
+    text.write("just text");
+    text.close();
+    auto not_image = alice.run({"group", "avatar", gid, text.fileName()});
+    QCOMPARE(not_image.code, 2);
+    QVERIFY(not_image.err.contains("PNG, JPEG or WebP"));
+    QCOMPARE(alice.run({"group", "avatar", gid}).code, 2);  // FILE or --clear
+    QCOMPARE(alice.run({"group", "avatar", gid, "--clear", text.fileName()}).code, 2);
+    QFile png(home_.filePath("crew.png"));
+    QVERIFY(png.open(QIODevice::WriteOnly));
+    png.write(QByteArray("\x89PNG\r\n\x1a\n", 8) + QByteArray(1000, 'x'));
+    png.close();
+    auto by_bob = bob.run({"group", "avatar", gid, png.fileName()});
+    QCOMPARE(by_bob.code, 1);
+    QVERIFY(by_bob.err.contains("admin"));
+    auto avatar = alice.run({"group", "avatar", gid, png.fileName()});
+    QCOMPARE(avatar.code, 0);
+    QCOMPARE(of_type(avatar.lines, "group_avatar").value(0).value("avatar_bytes").toInt(), 1008);
+    auto changed = bob.run({"listen", "--timeout", "4"});
+    QCOMPARE(of_type(changed.lines, "group_info").size(), 1);
+    auto info = bob.run({"group", "info", gid});
+    QCOMPARE(info.code, 0);
+    const auto g = of_type(info.lines, "group").value(0);
+    QCOMPARE(g.value("name").toString(), QString("crew"));
+    QCOMPARE(g.value("avatar_bytes").toInt(), 1008);
+    QCOMPARE(g.value("members").toInt(), 2);
+
+    // Alice catches up on receipts, then asks who has her message.
+    alice.run({"listen", "--timeout", "3"});
+    auto receipts = alice.run({"group", "receipts", gid, id});
+    QCOMPARE(receipts.code, 0);
+    const auto summary = of_type(receipts.lines, "receipts").value(0);
+    QCOMPARE(summary.value("delivered").toInt(), 1);
+    QCOMPARE(summary.value("read").toInt(), 1);
+    QCOMPARE(summary.value("of").toInt(), 1);
+    const auto per_member = of_type(receipts.lines, "receipt");
+    QCOMPARE(per_member.size(), 1);
+    QCOMPARE(per_member[0].value("member").toString(), QString("bob"));
+    QVERIFY(per_member[0].value("read_ms").toDouble() > 0);
+    QCOMPARE(alice.run({"group", "receipts", gid, "beef"}).code, 2);
+  }
+
   void relayNeverSeesPlaintext() {
     const auto stored = read_all_files(relay_.dataDir()) + relay_.stderrLog();
     QVERIFY(!stored.isEmpty());

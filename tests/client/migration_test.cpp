@@ -75,6 +75,9 @@ class MigrationTest : public QObject {
     for (const char* table : {"groups", "group_members", "sender_keys", "seen_seqs", "sessions"})
       QVERIFY2(scalar(d, QStringLiteral("SELECT COUNT(*) FROM %1").arg(table)) >= 0, table);
     QVERIFY(scalar(d, "SELECT COUNT(*) FROM outbox WHERE group_id IS NULL") == 1);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM groups WHERE avatar IS NOT NULL"), 0);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_receipts WHERE at_ms IS NOT NULL"), 0);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_reads WHERE at_ms IS NOT NULL"), 0);
   }
 };
 

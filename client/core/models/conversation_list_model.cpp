@@ -9,6 +9,10 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   connect(messenger_, &Messenger::messageReceived, this, refresh);
   connect(messenger_, &Messenger::messageSent, this, refresh);
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
+  connect(messenger_, &Messenger::groupChanged, this,
+          [this](const QByteArray&, int, const QString&, const QStringList&) { reload(); });
+  connect(messenger_, &Messenger::groupInfoChanged, this,
+          [this](const QByteArray&, const QString&, const QString&, const QString&) { reload(); });
   connect(messenger_, &Messenger::presenceChanged, this,
           [this](const QString& peer, bool online, qint64 last_seen) {
             auto& p = presence_[peer];
@@ -25,6 +29,13 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
 void ConversationListModel::reload() {
   beginResetModel();
   rows_ = messenger_->conversations();
+  groups_.clear();
+  for (const auto& c : rows_) {
+    if (!c.peer.startsWith(QLatin1Char('#'))) continue;
+    const auto gid = QByteArray::fromHex(c.peer.mid(1).toLatin1());
+    const auto info = messenger_->groupInfo(gid);
+    groups_.insert(c.peer, {info.name, static_cast<int>(messenger_->groupMembers(gid).size()), info.avatar});
+  }
   endResetModel();
 }
 
@@ -52,6 +63,15 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case LastSeenRole: return p.last_seen;
     case TypingRole: return p.typing;
     case IdentityChangedRole: return c.identityChanged;
+    case TitleRole: {
+      const auto g = groups_.find(c.peer);
+      return g == groups_.end() ? c.peer : g->name.isEmpty() ? QStringLiteral("(unnamed group)") : g->name;
+    }
+    case IsGroupRole: return groups_.contains(c.peer);
+    case GroupIdRole:
+      return groups_.contains(c.peer) ? QByteArray::fromHex(c.peer.mid(1).toLatin1()) : QByteArray();
+    case MemberCountRole: return groups_.value(c.peer).members;
+    case AvatarRole: return groups_.value(c.peer).avatar;
     default: return {};
   }
 }
@@ -59,7 +79,9 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
 QHash<int, QByteArray> ConversationListModel::roleNames() const {
   return {{PeerRole, "peer"},         {LastMessageRole, "lastMessage"}, {LastActivityRole, "lastActivity"},
           {UnreadRole, "unread"},     {OnlineRole, "online"},           {LastSeenRole, "lastSeen"},
-          {TypingRole, "typing"},     {IdentityChangedRole, "identityChanged"}};
+          {TypingRole, "typing"},     {IdentityChangedRole, "identityChanged"},
+          {TitleRole, "title"},       {IsGroupRole, "isGroup"},          {GroupIdRole, "groupId"},
+          {MemberCountRole, "memberCount"}, {AvatarRole, "avatar"}};
 }
 
 }  // namespace parley::client

@@ -22,6 +22,11 @@ class ConversationListModel : public QAbstractListModel {
     LastSeenRole,
     TypingRole,
     IdentityChangedRole,
+    TitleRole,        // what to show: the username, or the group's name
+    IsGroupRole,
+    GroupIdRole,      // 16 bytes, groups only
+    MemberCountRole,  // groups: members including us
+    AvatarRole,       // groups: the encoded image (QByteArray), empty when none
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);
@@ -41,7 +46,13 @@ class ConversationListModel : public QAbstractListModel {
   void updatePresence(const QString& peer);
 
   Messenger* messenger_;
+  struct Group {
+    QString name;
+    int members = 0;
+    QByteArray avatar;
+  };
   QList<ConversationSummary> rows_;
+  QHash<QString, Group> groups_;  // by peer ("#" + hex id)
   QHash<QString, Presence> presence_;
 };
 

@@ -4,7 +4,30 @@ namespace parley::client {
 
 MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
     : QAbstractListModel(parent), messenger_(messenger), peer_(std::move(peer)) {
+  if (peer_.startsWith(QLatin1Char('#'))) group_id_ = QByteArray::fromHex(peer_.mid(1).toLatin1());
   reload();
+  if (!group_id_.isEmpty()) {
+    connect(messenger_, &Messenger::groupDeliveryChanged, this,
+            [this](const QByteArray& gid, const QByteArray& id, int delivered) {
+              if (gid != group_id_) return;
+              auto counts = receipts_.value(id);
+              counts.delivered = delivered;
+              updateReceipts(id, counts);
+            });
+    connect(messenger_, &Messenger::groupReadChanged, this,
+            [this](const QByteArray& gid, const QByteArray& id, const QString&, int read) {
+              if (gid != group_id_) return;
+              auto counts = receipts_.value(id);
+              counts.read = read;
+              updateReceipts(id, counts);
+            });
+    connect(messenger_, &Messenger::groupChanged, this, [this](const QByteArray& gid, int, const QString&,
+                                                               const QStringList&) {
+      if (gid != group_id_ || rows_.isEmpty()) return;
+      recipients_ = messenger_->recipientCount(group_id_);
+      emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1), {RecipientCountRole});
+    });
+  }
   connect(messenger_, &Messenger::messageReceived, this, [this](const QString& p, const QByteArray&) {
     if (p == peer_) reload();
   });
@@ -28,7 +51,20 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
 void MessageModel::reload() {
   beginResetModel();
   rows_ = messenger_->history(peer_);
+  if (!group_id_.isEmpty()) {
+    receipts_ = messenger_->receiptCounts(group_id_);
+    recipients_ = messenger_->recipientCount(group_id_);
+  }
   endResetModel();
+}
+
+void MessageModel::updateReceipts(const QByteArray& client_msg_id, const ReceiptCounts& counts) {
+  receipts_.insert(client_msg_id, counts);
+  for (int i = static_cast<int>(rows_.size()) - 1; i >= 0; --i) {  // recent ones are at the end
+    if (rows_[i].clientMsgId != client_msg_id) continue;
+    emit dataChanged(index(i), index(i), {DeliveredCountRole, ReadCountRole});
+    return;
+  }
 }
 
 int MessageModel::rowCount(const QModelIndex& parent) const {
@@ -49,6 +85,10 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ConvSeqRole: return m.convSeq;
     case ChainOkRole: return m.chainOk;
     case ClientMsgIdRole: return m.clientMsgId;
+    case DeliveredCountRole: return receipts_.value(m.clientMsgId).delivered;
+    case ReadCountRole: return receipts_.value(m.clientMsgId).read;
+    case RecipientCountRole:
+      return group_id_.isEmpty() || m.sender != messenger_->username() ? 0 : recipients_;
     default: return {};
   }
 }
@@ -56,7 +96,9 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
 QHash<int, QByteArray> MessageModel::roleNames() const {
   return {{BodyRole, "body"},         {SenderRole, "sender"},         {OutgoingRole, "outgoing"},
           {StatusRole, "status"},     {ClientTimeRole, "clientTime"}, {ServerTimeRole, "serverTime"},
-          {ConvSeqRole, "convSeq"},   {ChainOkRole, "chainOk"},       {ClientMsgIdRole, "clientMsgId"}};
+          {ConvSeqRole, "convSeq"},   {ChainOkRole, "chainOk"},       {ClientMsgIdRole, "clientMsgId"},
+          {DeliveredCountRole, "deliveredCount"}, {ReadCountRole, "readCount"},
+          {RecipientCountRole, "recipientCount"}};
 }
 
 }  // namespace parley::client

@@ -22,6 +22,11 @@ class MessageModel : public QAbstractListModel {
     ConvSeqRole,      // -1 until numbered
     ChainOkRole,
     ClientMsgIdRole,
+    // Our messages in a group ("#" peer); 0 elsewhere. "Delivered to N of M", "read by N of M";
+    // Messenger::receiptDetails() has the per-member list behind them.
+    DeliveredCountRole,
+    ReadCountRole,
+    RecipientCountRole,  // M: the group's members other than us, now
   };
 
   MessageModel(Messenger* messenger, QString peer, QObject* parent = nullptr);
@@ -34,9 +39,14 @@ class MessageModel : public QAbstractListModel {
   void reload();
 
  private:
+  void updateReceipts(const QByteArray& client_msg_id, const ReceiptCounts& counts);
+
   Messenger* messenger_;
   QString peer_;
+  QByteArray group_id_;  // empty for a 1:1 conversation
   QList<StoredMessage> rows_;
+  QHash<QByteArray, ReceiptCounts> receipts_;  // our group messages that have any
+  int recipients_ = 0;
 };
 
 }  // namespace parley::client

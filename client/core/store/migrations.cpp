@@ -101,8 +101,18 @@ bool step_3(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 4: group avatars (end-to-end, inside GROUP_INFO) and when each member received and
+// read our group messages, for per-member receipt details.
+bool step_4(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE groups ADD COLUMN avatar BLOB",
+      "ALTER TABLE group_receipts ADD COLUMN at_ms INTEGER",
+      "ALTER TABLE group_reads ADD COLUMN at_ms INTEGER",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4};
 
 }  // namespace
 

@@ -10,6 +10,8 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev
   qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libgl-dev
+  qt6-svg-dev qt6-qpa-plugins libqrencode-dev
+  xvfb xauth fonts-dejavu-core fonts-noto-color-emoji
   python3
 )
 

@@ -151,29 +151,7 @@ void Messenger::subscribePresence(const QStringList& peers) {
 }
 
 QList<StoredMessage> Messenger::history(const QString& peer) {
-  QList<StoredMessage> out;
-  QSqlQuery q(db_->db());
-  // Numbered messages in relay order; our unacknowledged sends after them, oldest first.
-  q.prepare("SELECT id, peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms,"
-            " server_ts_ms, chain_ok FROM messages WHERE peer = ?"
-            " ORDER BY conv_seq IS NULL, conv_seq, id");
-  q.addBindValue(peer);
-  q.exec();
-  while (q.next()) {
-    StoredMessage m;
-    m.id = q.value(0).toLongLong();
-    m.peer = q.value(1).toString();
-    m.sender = q.value(2).toString();
-    m.clientMsgId = q.value(3).toByteArray();
-    m.convSeq = q.value(4).isNull() ? -1 : q.value(4).toLongLong();
-    m.body = q.value(5).toString();
-    m.status = static_cast<MessageStatus>(q.value(6).toInt());
-    m.clientTsMs = q.value(7).toLongLong();
-    m.serverTsMs = q.value(8).toLongLong();
-    m.chainOk = q.value(9).toBool();
-    out.push_back(std::move(m));
-  }
-  return out;
+  return historySlice(peer, 0, -1, -1);
 }
 
 QList<ConversationSummary> Messenger::conversations() {
@@ -197,15 +175,17 @@ QStringList Messenger::contacts() {
   return out;
 }
 
-QList<qint64> Messenger::gaps(const QString& peer) {
+QList<qint64> Messenger::gaps(const QString& peer, qint64 from_seq) {
   QList<qint64> out;
   QSqlQuery q(db_->db());
-  q.prepare("SELECT conv_seq FROM seen_seqs WHERE peer = ? ORDER BY conv_seq");
+  q.prepare("SELECT conv_seq FROM seen_seqs WHERE peer = ? AND conv_seq >= ? ORDER BY conv_seq");
   q.addBindValue(peer);
+  q.addBindValue(from_seq);
   q.exec();
   qint64 expected = 1;
-  // A group's numbers start where we joined it (its log was numbered before us).
-  const bool group = peer.startsWith(QLatin1Char('#'));
+  // A group's numbers start where we joined it (its log was numbered before us); a window's
+  // at its first number.
+  const bool group = peer.startsWith(QLatin1Char('#')) || from_seq > 1;
   bool first = true;
   while (q.next()) {
     if (group && first) expected = q.value(0).toLongLong();

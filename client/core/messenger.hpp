@@ -46,6 +46,20 @@ struct StoredMessage {
   bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
 };
 
+// One full-text search result (Messenger::search).
+struct SearchHit {
+  qint64 messageId = 0;
+  QString peer;    // the conversation ("#" + hex for a group)
+  QString sender;
+  qint64 convSeq = -1;
+  qint64 timeMs = 0;
+  // The matching words with some context; each match is wrapped in kSearchMatchStart /
+  // kSearchMatchEnd so a view can highlight it after escaping the text.
+  QString snippet;
+};
+inline constexpr QChar kSearchMatchStart{0x02};
+inline constexpr QChar kSearchMatchEnd{0x03};
+
 struct GroupMember {
   QString username;
   bool admin = false;
@@ -111,12 +125,30 @@ class Messenger : public QObject {
   void setProxy(const QNetworkProxy& proxy) { relay_->setProxy(proxy); }
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
-  QList<qint64> gaps(const QString& peer);
+  // from_seq > 1: only holes after the first number seen at or above it (a view's window).
+  QList<qint64> gaps(const QString& peer, qint64 from_seq = 1);
   int outboxSize();
   // 60 digits, or empty with `error` when the peer's identity key is not known yet.
   QString safetyNumber(const QString& peer, QString* error);
   bool identityKeyChanged(const QString& peer);
   void acceptIdentityKey(const QString& peer);
+
+  // ---- History windows, search, verification (messenger_history.cpp) ----
+  // Numbered messages with from_seq <= conv_seq < before_seq (before_seq < 0: no upper bound,
+  // and then our not yet numbered sends follow them), at most the `limit` newest of those
+  // (limit < 0: all), in history() order. Lets a view load a long conversation a page at a
+  // time instead of all of it.
+  QList<StoredMessage> historySlice(const QString& peer, qint64 from_seq, qint64 before_seq,
+                                    int limit);
+  // Full-text search over every local conversation (SQLite FTS5), newest first. Each word of
+  // `text` matches as a prefix; FTS5 operators in it are taken literally. Empty with `error`
+  // set when the query cannot run.
+  QList<SearchHit> search(const QString& text, int limit, QString* error);
+  // The user compared the safety number with `peer` (in person, or the QR code) and marks the
+  // current identity key verified; a later key change clears it. False with `error` when no
+  // identity key is known for `peer` yet.
+  bool setVerified(const QString& peer, bool verified, QString* error);
+  bool isVerified(const QString& peer);
 
   // ---- Groups (messenger_groups.cpp, messenger_groups_receive.cpp; docs/protocol.md, End-to-end envelope, Groups) ----
   // A group's messages live under the conversation peer groupPeer(id) = "#" + hex(id), so
@@ -190,6 +222,7 @@ class Messenger : public QObject {
   void groupInfoChanged(const QByteArray& group_id, const QString& actor, const QString& name,
                         const QString& description);
   void problem(const QString& text);  // for the user; never contains secrets
+  void verificationChanged(const QString& peer, bool verified);
 
  private:
   Messenger(Profile profile, std::unique_ptr<Database> db);

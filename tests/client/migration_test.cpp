@@ -78,6 +78,18 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM groups WHERE avatar IS NOT NULL"), 0);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_receipts WHERE at_ms IS NOT NULL"), 0);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_reads WHERE at_ms IS NOT NULL"), 0);
+    // Step 5: history written before the search index existed is found, and the triggers
+    // keep the index in step with later inserts, edits and deletes.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'upgrades'"), 1);
+    QSqlQuery q(d);
+    QVERIFY(q.exec("INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
+                   " client_ts_ms) VALUES('bob', 'bob', x'01', 2, 'later words', 10, 6)"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'later'"), 1);
+    QVERIFY(q.exec("UPDATE messages SET body = 'changed text' WHERE body = 'later words'"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'later'"), 0);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'changed'"), 1);
+    QVERIFY(q.exec("DELETE FROM messages WHERE body = 'changed text'"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'changed'"), 0);
   }
 };
 

@@ -9,10 +9,12 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   connect(messenger_, &Messenger::messageReceived, this, refresh);
   connect(messenger_, &Messenger::messageSent, this, refresh);
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
-  connect(messenger_, &Messenger::groupChanged, this,
-          [this](const QByteArray&, int, const QString&, const QStringList&) { reload(); });
+  connect(messenger_, &Messenger::groupMessageReceived, this,
+          [this](const QByteArray&, const QString&, const QByteArray&) { reload(); });
   connect(messenger_, &Messenger::groupInfoChanged, this,
           [this](const QByteArray&, const QString&, const QString&, const QString&) { reload(); });
+  connect(messenger_, &Messenger::groupChanged, this,
+          [this](const QByteArray&, int, const QString&, const QStringList&) { reload(); });
   connect(messenger_, &Messenger::presenceChanged, this,
           [this](const QString& peer, bool online, qint64 last_seen) {
             auto& p = presence_[peer];
@@ -27,16 +29,67 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
 }
 
 void ConversationListModel::reload() {
-  beginResetModel();
-  rows_ = messenger_->conversations();
+  auto fresh = messenger_->conversations();
+  // Group details are read here rather than in data(), which a view calls for every paint.
   groups_.clear();
-  for (const auto& c : rows_) {
+  for (const auto& c : fresh) {
     if (!c.peer.startsWith(QLatin1Char('#'))) continue;
     const auto gid = QByteArray::fromHex(c.peer.mid(1).toLatin1());
     const auto info = messenger_->groupInfo(gid);
     groups_.insert(c.peer, {info.name, static_cast<int>(messenger_->groupMembers(gid).size()), info.avatar});
   }
-  endResetModel();
+  QHash<QString, int> now;
+  for (int i = 0; i < fresh.size(); ++i) now.insert(fresh[i].peer, i);
+  bool kept = true;  // every row still there (conversations are not deleted here)
+  for (const auto& c : rows_) kept = kept && now.contains(c.peer);
+  if (!kept) {
+    beginResetModel();
+    rows_ = std::move(fresh);
+    endResetModel();
+  } else {
+    // New conversations are appended first, then everything is put in activity order by a
+    // layout change that carries persistent indexes (the view's selection) along.
+    QHash<QString, int> was;
+    for (int i = 0; i < rows_.size(); ++i) was.insert(rows_[i].peer, i);
+    QList<ConversationSummary> added;
+    for (const auto& c : fresh)
+      if (!was.contains(c.peer)) added << c;
+    if (!added.isEmpty()) {
+      beginInsertRows({}, static_cast<int>(rows_.size()),
+                      static_cast<int>(rows_.size() + added.size()) - 1);
+      rows_.append(added);
+      endInsertRows();
+    }
+    emit layoutAboutToBeChanged();
+    const auto persistent = persistentIndexList();
+    QModelIndexList to;
+    for (const auto& p : persistent) to << index(now.value(rows_[p.row()].peer));
+    rows_ = std::move(fresh);
+    changePersistentIndexList(persistent, to);
+    emit layoutChanged();
+    if (!rows_.isEmpty()) emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1));
+  }
+  int unread = 0;
+  for (const auto& c : rows_) unread += c.unread;
+  if (unread != total_unread_) {
+    total_unread_ = unread;
+    emit totalUnreadChanged(unread);
+  }
+}
+
+void ConversationListModel::markRead(const QString& peer) {
+  const int row = rowOf(peer);
+  if (row < 0 || rows_[row].unread == 0) return;
+  messenger_->markRead(peer);
+  reload();
+}
+
+int ConversationListModel::totalUnread() const { return total_unread_; }
+
+int ConversationListModel::rowOf(const QString& peer) const {
+  for (int i = 0; i < rows_.size(); ++i)
+    if (rows_[i].peer == peer) return i;
+  return -1;
 }
 
 void ConversationListModel::updatePresence(const QString& peer) {

@@ -1,6 +1,7 @@
 #pragma once
 // The conversation list as a model a QListView can show directly: one row per peer, most
-// recent activity first, with unread count, last message, presence and typing.
+// recent activity first, with unread count, last message, presence and typing. Changes move
+// and update rows in place (no reset), so a view keeps its selection.
 //
 // Thread: the messenger's thread.
 #include <QAbstractListModel>
@@ -36,6 +37,13 @@ class ConversationListModel : public QAbstractListModel {
   QHash<int, QByteArray> roleNames() const override;
 
   void reload();
+  // The user has seen the conversation: read receipts go out and its unread count clears.
+  void markRead(const QString& peer);
+  int totalUnread() const;
+  int rowOf(const QString& peer) const;
+
+ signals:
+  void totalUnreadChanged(int unread);
 
  private:
   struct Presence {
@@ -54,6 +62,7 @@ class ConversationListModel : public QAbstractListModel {
   QList<ConversationSummary> rows_;
   QHash<QString, Group> groups_;  // by peer ("#" + hex id)
   QHash<QString, Presence> presence_;
+  int total_unread_ = 0;
 };
 
 }  // namespace parley::client

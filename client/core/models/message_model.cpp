@@ -1,5 +1,7 @@
 #include "models/message_model.hpp"
 
+#include <QHash>
+
 namespace parley::client {
 
 MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
@@ -29,28 +31,40 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
     });
   }
   connect(messenger_, &Messenger::messageReceived, this, [this](const QString& p, const QByteArray&) {
-    if (p == peer_) reload();
+    if (p == peer_) refresh();
   });
   connect(messenger_, &Messenger::messageSent, this, [this](const QString& p, const QByteArray&) {
-    if (p == peer_) reload();
+    if (p == peer_) refresh();
   });
   connect(messenger_, &Messenger::messageStatusChanged, this,
           [this](const QString& p, const QByteArray& id, int status) {
             if (p != peer_) return;
+            // Acknowledgement numbers a message, which can move it: re-read then.
+            if (status == static_cast<int>(MessageStatus::Sent)) return refresh();
             for (int i = 0; i < rows_.size(); ++i) {
-              if (rows_[i].clientMsgId != id) continue;
+              if (rows_[i].clientMsgId != id || rows_[i].sender != messenger_->username()) continue;
               rows_[i].status = static_cast<MessageStatus>(status);
-              // Acknowledgement numbers a message, which can move it: reload then.
-              if (status == static_cast<int>(MessageStatus::Sent)) return reload();
               emit dataChanged(index(i), index(i), {StatusRole});
               return;
             }
           });
 }
 
+qint64 MessageModel::oldestLoadedSeq() const {
+  for (const auto& m : rows_)
+    if (m.convSeq >= 0) return m.convSeq;
+  return -1;
+}
+
 void MessageModel::reload() {
   beginResetModel();
-  rows_ = messenger_->history(peer_);
+  rows_ = messenger_->historySlice(peer_, 0, -1, kPageSize);
+  const auto oldest = oldestLoadedSeq();
+  int numbered = 0;
+  for (const auto& m : rows_) numbered += m.convSeq >= 0;
+  at_start_ = numbered < kPageSize;
+  const auto g = messenger_->gaps(peer_, oldest < 0 ? 1 : oldest);
+  gaps_ = std::set<qint64>(g.begin(), g.end());
   if (!group_id_.isEmpty()) {
     receipts_ = messenger_->receiptCounts(group_id_);
     recipients_ = messenger_->recipientCount(group_id_);
@@ -65,6 +79,105 @@ void MessageModel::updateReceipts(const QByteArray& client_msg_id, const Receipt
     emit dataChanged(index(i), index(i), {DeliveredCountRole, ReadCountRole});
     return;
   }
+}
+
+void MessageModel::refresh() {
+  const auto oldest = oldestLoadedSeq();
+  // Nothing numbered loaded yet: everything from the start is the window.
+  apply(messenger_->historySlice(peer_, (oldest < 0 || at_start_) ? 0 : oldest, -1, -1));
+}
+
+void MessageModel::apply(QList<StoredMessage> fresh) {
+  const auto oldest_before = oldestLoadedSeq();
+  const auto g = messenger_->gaps(peer_, oldest_before < 0 ? 1 : oldest_before);
+  const bool gaps_changed = std::set<qint64>(g.begin(), g.end()) != gaps_;
+  gaps_ = std::set<qint64>(g.begin(), g.end());
+
+  // Usual case: the old window is a subsequence of the new one (messages arrived, possibly
+  // filling a gap). Insert them where they go; update what changed in place.
+  bool subsequence = true;
+  {
+    int j = 0;
+    for (int i = 0; i < fresh.size() && j < rows_.size(); ++i)
+      if (fresh[i].id == rows_[j].id) ++j;
+    subsequence = j == rows_.size();
+  }
+  if (!subsequence) {
+    QHash<qint64, int> was;
+    for (int i = 0; i < rows_.size(); ++i) was.insert(rows_[i].id, i);
+    bool same_set = fresh.size() == rows_.size();
+    for (const auto& m : fresh) same_set = same_set && was.contains(m.id);
+    if (!same_set) {
+      beginResetModel();
+      rows_ = std::move(fresh);
+      endResetModel();
+      return;
+    }
+    // Same messages, new order (an acknowledgement numbered one of ours behind a received
+    // message): move persistent indexes (selection, current row) with their messages.
+    emit layoutAboutToBeChanged();
+    QHash<qint64, int> now;
+    for (int i = 0; i < fresh.size(); ++i) now.insert(fresh[i].id, i);
+    const auto persistent = persistentIndexList();
+    QModelIndexList to;
+    for (const auto& p : persistent) to << index(now.value(rows_[p.row()].id));
+    rows_ = std::move(fresh);
+    changePersistentIndexList(persistent, to);
+    emit layoutChanged();
+    emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1));
+    return;
+  }
+  for (int i = 0; i < fresh.size(); ++i) {
+    if (i < rows_.size() && rows_[i].id == fresh[i].id) {
+      const auto& a = rows_[i];
+      const auto& b = fresh[i];
+      const bool changed = a.status != b.status || a.convSeq != b.convSeq ||
+                           a.serverTsMs != b.serverTsMs || a.body != b.body || a.chainOk != b.chainOk;
+      rows_[i] = fresh[i];
+      if (changed) emit dataChanged(index(i), index(i));
+      continue;
+    }
+    beginInsertRows({}, i, i);
+    rows_.insert(i, fresh[i]);
+    endInsertRows();
+  }
+  if (gaps_changed && !rows_.isEmpty())
+    emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1), {GapBeforeRole});
+}
+
+bool MessageModel::canFetchMore(const QModelIndex& parent) const {
+  return !parent.isValid() && !at_start_;
+}
+
+void MessageModel::fetchMore(const QModelIndex& parent) {
+  if (parent.isValid() || at_start_) return;
+  const auto oldest = oldestLoadedSeq();
+  auto older = messenger_->historySlice(peer_, 0, oldest, kPageSize);
+  at_start_ = older.size() < kPageSize;
+  if (!older.isEmpty()) {
+    beginInsertRows({}, 0, static_cast<int>(older.size()) - 1);
+    older.append(rows_);
+    rows_ = std::move(older);
+    endInsertRows();
+  }
+  const auto g = messenger_->gaps(peer_, oldestLoadedSeq() < 0 ? 1 : oldestLoadedSeq());
+  gaps_ = std::set<qint64>(g.begin(), g.end());
+  if (!rows_.isEmpty())
+    emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1), {GapBeforeRole});
+}
+
+int MessageModel::rowOfMessage(qint64 message_id) const {
+  for (int i = static_cast<int>(rows_.size()) - 1; i >= 0; --i)
+    if (rows_[i].id == message_id) return i;
+  return -1;
+}
+
+int MessageModel::loadMessage(qint64 message_id) {
+  for (int row = rowOfMessage(message_id); row < 0; row = rowOfMessage(message_id)) {
+    if (at_start_) return -1;
+    fetchMore({});
+  }
+  return rowOfMessage(message_id);
 }
 
 int MessageModel::rowCount(const QModelIndex& parent) const {
@@ -89,6 +202,21 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ReadCountRole: return receipts_.value(m.clientMsgId).read;
     case RecipientCountRole:
       return group_id_.isEmpty() || m.sender != messenger_->username() ? 0 : recipients_;
+    case MessageIdRole: return m.id;
+    case TimeRole: return m.serverTsMs > 0 ? m.serverTsMs : m.clientTsMs;
+    case GapBeforeRole: {
+      if (m.convSeq < 0 || gaps_.empty()) return 0;
+      qint64 prev = 0;
+      for (int i = index.row() - 1; i >= 0; --i)
+        if (rows_[i].convSeq >= 0) {
+          prev = rows_[i].convSeq;
+          break;
+        }
+      if (prev == 0 && !at_start_) return 0;  // what precedes the window is not known here
+      const auto from = gaps_.lower_bound(prev + 1);
+      const auto to = gaps_.lower_bound(m.convSeq);
+      return static_cast<int>(std::distance(from, to));
+    }
     default: return {};
   }
 }
@@ -98,7 +226,8 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {StatusRole, "status"},     {ClientTimeRole, "clientTime"}, {ServerTimeRole, "serverTime"},
           {ConvSeqRole, "convSeq"},   {ChainOkRole, "chainOk"},       {ClientMsgIdRole, "clientMsgId"},
           {DeliveredCountRole, "deliveredCount"}, {ReadCountRole, "readCount"},
-          {RecipientCountRole, "recipientCount"}};
+          {RecipientCountRole, "recipientCount"},
+          {MessageIdRole, "messageId"}, {TimeRole, "time"},           {GapBeforeRole, "gapBefore"}};
 }
 
 }  // namespace parley::client

@@ -2,8 +2,14 @@
 // One conversation's messages as a model for a QListView with a delegate (never a widget per
 // message): relay order, our unacknowledged sends last, live status updates.
 //
+// A conversation can hold 100,000 messages: the model holds a window, the newest kPageSize
+// first, and a view asks for older pages (canFetchMore/fetchMore) as it scrolls up. New
+// messages, acknowledgements and statuses change the window in place (inserted rows,
+// dataChanged), so a view keeps its scroll position and selection.
+//
 // Thread: the messenger's thread.
 #include <QAbstractListModel>
+#include <set>
 
 #include "messenger.hpp"
 
@@ -27,19 +33,34 @@ class MessageModel : public QAbstractListModel {
     DeliveredCountRole,
     ReadCountRole,
     RecipientCountRole,  // M: the group's members other than us, now
+    MessageIdRole,    // the local row id (search results name messages by it)
+    TimeRole,         // what to show: the relay's time once numbered, our clock before
+    GapBeforeRole,    // conv_seq numbers still missing just before this message (0: none)
   };
+  static constexpr int kPageSize = 200;
 
   MessageModel(Messenger* messenger, QString peer, QObject* parent = nullptr);
 
   int rowCount(const QModelIndex& parent = {}) const override;
   QVariant data(const QModelIndex& index, int role) const override;
   QHash<int, QByteArray> roleNames() const override;
+  bool canFetchMore(const QModelIndex& parent) const override;
+  void fetchMore(const QModelIndex& parent) override;
 
   const QString& peer() const { return peer_; }
+  // Back to the newest page (a reset).
   void reload();
+  // Loads older pages until the message with local id `message_id` is in the window; its
+  // row, or -1 when it is not in this conversation.
+  int loadMessage(qint64 message_id);
+  int rowOfMessage(qint64 message_id) const;
 
  private:
   void updateReceipts(const QByteArray& client_msg_id, const ReceiptCounts& counts);
+  // Re-reads the window (from the oldest loaded number on) and applies the difference.
+  void refresh();
+  void apply(QList<StoredMessage> fresh);
+  qint64 oldestLoadedSeq() const;
 
   Messenger* messenger_;
   QString peer_;
@@ -47,6 +68,8 @@ class MessageModel : public QAbstractListModel {
   QList<StoredMessage> rows_;
   QHash<QByteArray, ReceiptCounts> receipts_;  // our group messages that have any
   int recipients_ = 0;
+  bool at_start_ = true;       // the window reaches the conversation's first message
+  std::set<qint64> gaps_;      // missing numbers inside the window
 };
 
 }  // namespace parley::client

@@ -111,8 +111,26 @@ bool step_4(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 5: full-text search over local history (SQLite FTS5). An external-content index
+// over messages.body kept in step by triggers, so the text is stored once; existing history
+// is indexed by the rebuild.
+bool step_5(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages',"
+      " content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+      "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+      " INSERT INTO messages_fts(rowid, body) VALUES(new.id, new.body); END",
+      "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+      " INSERT INTO messages_fts(messages_fts, rowid, body) VALUES('delete', old.id, old.body); END",
+      "CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN"
+      " INSERT INTO messages_fts(messages_fts, rowid, body) VALUES('delete', old.id, old.body);"
+      " INSERT INTO messages_fts(rowid, body) VALUES(new.id, new.body); END",
+      "INSERT INTO messages_fts(messages_fts) VALUES('rebuild')",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5};
 
 }  // namespace
 

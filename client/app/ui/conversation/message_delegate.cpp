@@ -1,0 +1,370 @@
+#include "conversation/message_delegate.hpp"
+
+#include <QApplication>
+#include <cmath>
+#include <QDateTime>
+#include <QHelpEvent>
+#include <QListView>
+#include <QPainter>
+#include <QPainterPath>
+#include <QPlainTextEdit>
+#include <QTextDocument>
+#include <QTextLayout>
+#include <QToolTip>
+
+#include "common/avatar.hpp"
+#include "common/plural.hpp"
+#include "common/time_format.hpp"
+#include "messenger.hpp"
+#include "models/message_model.hpp"
+#include "theme/theme.hpp"
+
+namespace parley::app {
+
+using M = client::MessageModel;
+using client::MessageStatus;
+
+namespace {
+
+constexpr int kSide = 14;         // row margin left/right
+constexpr int kPadX = 11;         // bubble padding
+constexpr int kPadY = 7;
+constexpr int kSeparatorH = 40;
+constexpr int kGapH = 30;
+constexpr int kTicksW = 18;
+constexpr int kRadius = 14;
+
+QString display_text(QString body) {
+  // QTextLayout breaks lines only at U+2028.
+  body.replace(QLatin1Char('\n'), QChar::LineSeparator);
+  return body;
+}
+
+// Lays `layout` out in lines of `width`; returns {widest line, height, last line's width}.
+struct Lines {
+  qreal widest = 0, height = 0, last = 0;
+};
+Lines lay_out(QTextLayout& layout, int width) {
+  QTextOption option;
+  option.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
+  layout.setTextOption(option);
+  Lines out;
+  layout.beginLayout();
+  for (;;) {
+    QTextLine line = layout.createLine();
+    if (!line.isValid()) break;
+    line.setLineWidth(width);
+    line.setPosition({0, out.height});
+    out.height += line.height();
+    out.widest = std::max(out.widest, line.naturalTextWidth());
+    out.last = line.naturalTextWidth();
+  }
+  layout.endLayout();
+  return out;
+}
+
+int max_text_width(int viewport_width) {
+  return std::max(120, std::min(600, viewport_width * 72 / 100)) - 2 * kPadX;
+}
+
+QFont small_font(const QFont& f) {
+  QFont s = f;
+  s.setPointSizeF(f.pointSizeF() * 0.8);
+  return s;
+}
+
+void draw_check(QPainter& p, QPointF at, qreal s) {
+  QPainterPath path;
+  path.moveTo(at + QPointF(0, s * 0.5));
+  path.lineTo(at + QPointF(s * 0.35, s * 0.85));
+  path.lineTo(at + QPointF(s, s * 0.1));
+  p.drawPath(path);
+}
+
+void paint_ticks(QPainter& p, const QRect& r, int status, const QColor& color) {
+  const auto& t = Theme::current();
+  p.save();
+  p.setRenderHint(QPainter::Antialiasing);
+  p.setBrush(Qt::NoBrush);
+  const qreal s = 8;
+  const QPointF at(r.left() + 2, r.center().y() - s / 2);
+  switch (static_cast<MessageStatus>(status)) {
+    case MessageStatus::Queued: {
+      p.setPen(QPen(color, 1.3));
+      const QPointF c(r.left() + 8, r.center().y() + 0.5);
+      p.drawEllipse(c, 5, 5);
+      p.drawLine(c, c + QPointF(0, -3));
+      p.drawLine(c, c + QPointF(2.5, 0));
+      break;
+    }
+    case MessageStatus::Sent:
+      p.setPen(QPen(color, 1.6, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
+      draw_check(p, at + QPointF(3, 0), s);
+      break;
+    case MessageStatus::Delivered:
+    case MessageStatus::Read: {
+      const bool read = status == static_cast<int>(MessageStatus::Read);
+      p.setPen(QPen(read ? t.readTick : color, 1.6, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
+      draw_check(p, at, s);
+      draw_check(p, at + QPointF(5, 0), s);
+      break;
+    }
+    case MessageStatus::Failed: {
+      p.setPen(Qt::NoPen);
+      p.setBrush(t.error);
+      const QPointF c(r.left() + 8, r.center().y() + 0.5);
+      p.drawEllipse(c, 6, 6);
+      p.setPen(QPen(Qt::white, 1.6, Qt::SolidLine, Qt::RoundCap));
+      p.drawLine(c + QPointF(0, -3), c + QPointF(0, 0.8));
+      p.drawPoint(c + QPointF(0, 3));
+      break;
+    }
+    default: break;
+  }
+  p.restore();
+}
+
+}  // namespace
+
+MessageDelegate::MessageDelegate(QListView* view) : QStyledItemDelegate(view), view_(view) {}
+
+QString MessageDelegate::statusText(int status) {
+  switch (static_cast<MessageStatus>(status)) {
+    case MessageStatus::Queued: return tr("Queued — waiting to reach the relay");
+    case MessageStatus::Sent: return tr("Sent — stored on the relay");
+    case MessageStatus::Delivered: return tr("Delivered to their device");
+    case MessageStatus::Read: return tr("Read");
+    case MessageStatus::Failed: return tr("Not sent — the relay refused it (unknown recipient?)");
+    case MessageStatus::Received: return tr("Received");
+    case MessageStatus::Seen: return tr("Received and seen");
+  }
+  return {};
+}
+
+QString MessageDelegate::statusTooltip(const QModelIndex& index) const {
+  QString text = statusText(index.data(M::StatusRole).toInt());
+  if (detail_) {
+    const auto extra = detail_(index);
+    if (!extra.isEmpty()) text = extra;
+  }
+  if (!index.data(M::ChainOkRole).toBool())
+    text += QLatin1Char('\n') + tr("This message did not follow the sender's previous one: a message "
+                                   "may have been dropped or reordered on the way.");
+  return text;
+}
+
+bool MessageDelegate::showsSeparator(const QModelIndex& index) const {
+  if (index.row() == 0) return true;
+  const auto prev = index.sibling(index.row() - 1, 0);
+  return localDay(prev.data(M::TimeRole).toLongLong()) != localDay(index.data(M::TimeRole).toLongLong());
+}
+
+bool MessageDelegate::showsName(const QModelIndex& index) const {
+  if (!group_ || index.data(M::OutgoingRole).toBool()) return false;
+  if (index.row() == 0 || showsSeparator(index) || index.data(M::GapBeforeRole).toInt() > 0) return true;
+  const auto prev = index.sibling(index.row() - 1, 0);
+  return prev.data(M::SenderRole).toString() != index.data(M::SenderRole).toString();
+}
+
+int MessageDelegate::footerWidth(const QModelIndex& index) const {
+  const QFontMetrics sm(small_font(view_->font()));
+  int w = sm.horizontalAdvance(clockTime(index.data(M::TimeRole).toLongLong()));
+  if (index.data(M::OutgoingRole).toBool()) w += 4 + kTicksW;
+  if (!index.data(M::ChainOkRole).toBool()) w += 4 + sm.horizontalAdvance(QStringLiteral("⚠"));
+  return w;
+}
+
+const MessageDelegate::Text& MessageDelegate::measure(const QModelIndex& index, int max_width) const {
+  const auto id = index.data(M::MessageIdRole).toLongLong();
+  auto it = cache_.find(id);
+  if (it != cache_.end() && it->width == max_width) return *it;
+  QTextLayout layout(display_text(index.data(M::BodyRole).toString()), view_->font());
+  const auto lines = lay_out(layout, max_width);
+  Text t{max_width, QSizeF(std::ceil(lines.widest), std::ceil(lines.height)), lines.last};
+  return *cache_.insert(id, t);
+}
+
+MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QModelIndex& index) const {
+  Layout l;
+  int y = row.top();
+  if (showsSeparator(index)) {
+    l.separator = QRect(row.left(), y, row.width(), kSeparatorH);
+    y += kSeparatorH;
+  }
+  if (index.data(M::GapBeforeRole).toInt() > 0) {
+    l.gap = QRect(row.left(), y, row.width(), kGapH);
+    y += kGapH;
+  }
+  const bool out = index.data(M::OutgoingRole).toBool();
+  const bool first_of_run = !l.separator.isNull() || !l.gap.isNull() || index.row() == 0 ||
+                            index.sibling(index.row() - 1, 0).data(M::SenderRole) != index.data(M::SenderRole);
+  y += first_of_run ? 6 : 2;
+  const int width = row.width();
+  const int max_text = max_text_width(width);
+  int name_h = 0;
+  if (showsName(index)) {
+    QFont nf = view_->font();
+    nf.setBold(true);
+    name_h = QFontMetrics(nf).height() + 2;
+  }
+  const auto& text = measure(index, max_text);
+  const int footer_w = footerWidth(index);
+  const int footer_h = QFontMetrics(small_font(view_->font())).height();
+  int content_w = static_cast<int>(text.size.width());
+  int content_h = static_cast<int>(text.size.height());
+  l.footer_inline = text.last_line + 10 + footer_w <= max_text;
+  if (l.footer_inline) {
+    content_w = std::max(content_w, static_cast<int>(std::ceil(text.last_line)) + 10 + footer_w);
+  } else {
+    content_w = std::max(content_w, footer_w);
+    content_h += footer_h;
+  }
+  content_w = std::max(content_w, 24);
+  const int bubble_w = content_w + 2 * kPadX;
+  const int bubble_h = name_h + content_h + 2 * kPadY;
+  const int x = out ? row.right() - kSide - bubble_w + 1 : row.left() + kSide;
+  l.bubble = QRect(x, y, bubble_w, bubble_h);
+  if (name_h) l.name = QRect(x + kPadX, y + kPadY, content_w, name_h);
+  l.text = QRect(x + kPadX, y + kPadY + name_h, static_cast<int>(text.size.width()) + 1,
+                 static_cast<int>(text.size.height()));
+  l.footer = QRect(l.bubble.right() - kPadX - footer_w + 1, l.bubble.bottom() - kPadY - footer_h + 2,
+                   footer_w, footer_h);
+  l.height = l.bubble.bottom() - row.top() + 1 + 2;
+  return l;
+}
+
+QSize MessageDelegate::sizeHint(const QStyleOptionViewItem&, const QModelIndex& index) const {
+  const int width = view_->viewport()->width();
+  return {width, layoutFor(QRect(0, 0, width, 0), index).height};
+}
+
+void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, const QModelIndex& index) const {
+  const auto& t = Theme::current();
+  const auto l = layoutFor(option.rect, index);
+  const bool out = index.data(M::OutgoingRole).toBool();
+  const bool selected = option.state & QStyle::State_Selected;
+  p->save();
+  p->setRenderHint(QPainter::Antialiasing);
+
+  const QFont base = view_->font();
+  const QFont small = small_font(base);
+  if (!l.separator.isNull()) {
+    const QString label = dayLabel(localDay(index.data(M::TimeRole).toLongLong()), QDate::currentDate());
+    QFont f = small;
+    f.setBold(true);
+    const QFontMetrics fm(f);
+    const QRect pill(l.separator.center().x() - fm.horizontalAdvance(label) / 2 - 12,
+                     l.separator.top() + 10, fm.horizontalAdvance(label) + 24, fm.height() + 8);
+    p->setPen(Qt::NoPen);
+    p->setBrush(t.panel);
+    p->drawRoundedRect(pill, pill.height() / 2.0, pill.height() / 2.0);
+    p->setFont(f);
+    p->setPen(t.muted);
+    p->drawText(pill, Qt::AlignCenter, label);
+  }
+  if (!l.gap.isNull()) {
+    const int missing = index.data(M::GapBeforeRole).toInt();
+    const QString label = tr("Waiting for %1…").arg(counted(missing, tr("earlier message"), tr("earlier messages")));
+    p->setFont(small);
+    const QFontMetrics fm(small);
+    const int tw = fm.horizontalAdvance(label);
+    const int cy = l.gap.center().y();
+    p->setPen(QPen(t.warning, 1, Qt::DashLine));
+    p->drawLine(l.gap.left() + kSide, cy, l.gap.center().x() - tw / 2 - 10, cy);
+    p->drawLine(l.gap.center().x() + tw / 2 + 10, cy, l.gap.right() - kSide, cy);
+    p->setPen(t.warning);
+    p->drawText(l.gap, Qt::AlignCenter, label);
+  }
+
+  QColor bg = out ? t.bubbleOut : t.bubbleIn;
+  if (selected) bg = t.bubbleSelected;
+  QPainterPath bubble;
+  bubble.addRoundedRect(QRectF(l.bubble), kRadius, kRadius);
+  p->fillPath(bubble, bg);
+
+  const QColor fg = out ? t.bubbleOutText : t.bubbleInText;
+  if (!l.name.isNull()) {
+    QFont nf = base;
+    nf.setBold(true);
+    p->setFont(nf);
+    const auto sender = index.data(M::SenderRole).toString();
+    p->setPen(avatarColor(sender));
+    p->drawText(l.name, Qt::AlignLeft | Qt::AlignTop, sender);
+  }
+
+  QTextLayout layout(display_text(index.data(M::BodyRole).toString()), base);
+  lay_out(layout, max_text_width(view_->viewport()->width()));
+  p->setPen(fg);
+  layout.draw(p, l.text.topLeft());
+
+  // Footer: [⚠] time [ticks]
+  QColor meta = fg;
+  meta.setAlphaF(0.6);
+  p->setFont(small);
+  const QFontMetrics sm(small);
+  int x = l.footer.left();
+  if (!index.data(M::ChainOkRole).toBool()) {
+    p->setPen(t.warning);
+    const QString w = QStringLiteral("⚠");
+    p->drawText(QRect(x, l.footer.top(), sm.horizontalAdvance(w), l.footer.height()), Qt::AlignVCenter, w);
+    x += sm.horizontalAdvance(w) + 4;
+  }
+  const QString time = clockTime(index.data(M::TimeRole).toLongLong());
+  p->setPen(meta);
+  p->drawText(QRect(x, l.footer.top(), sm.horizontalAdvance(time), l.footer.height()), Qt::AlignVCenter, time);
+  x += sm.horizontalAdvance(time) + 4;
+  if (out)
+    paint_ticks(*p, QRect(x, l.footer.top(), kTicksW, l.footer.height()),
+                index.data(M::StatusRole).toInt(), meta);
+  p->restore();
+}
+
+bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QStyleOptionViewItem& option,
+                                const QModelIndex& index) {
+  if (e->type() != QEvent::ToolTip || !index.isValid())
+    return QStyledItemDelegate::helpEvent(e, view, option, index);
+  const auto l = layoutFor(option.rect, index);
+  QString text;
+  if (l.footer.adjusted(-4, -4, 4, 4).contains(e->pos()))
+    text = (index.data(M::OutgoingRole).toBool() ? statusTooltip(index) + QStringLiteral("\n") : QString()) +
+           fullTime(index.data(M::TimeRole).toLongLong());
+  else if (l.gap.contains(e->pos()))
+    text = tr("The relay numbered messages here that have not arrived yet; they are fetched "
+              "automatically and will appear in order.");
+  else if (l.bubble.contains(e->pos()))
+    text = fullTime(index.data(M::TimeRole).toLongLong());
+  if (text.isEmpty()) {
+    QToolTip::hideText();
+    return true;
+  }
+  QToolTip::showText(e->globalPos(), text, view);
+  return true;
+}
+
+QWidget* MessageDelegate::createEditor(QWidget* parent, const QStyleOptionViewItem&, const QModelIndex&) const {
+  auto* e = new QPlainTextEdit(parent);
+  e->setObjectName(QStringLiteral("messageText"));
+  e->setReadOnly(true);
+  e->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+  e->setFrameShape(QFrame::NoFrame);
+  e->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  e->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  e->document()->setDocumentMargin(0);
+  e->setFont(view_->font());
+  e->setStyleSheet(QStringLiteral("QPlainTextEdit { background: transparent; }"));
+  return e;
+}
+
+void MessageDelegate::setEditorData(QWidget* editor, const QModelIndex& index) const {
+  auto* e = static_cast<QPlainTextEdit*>(editor);
+  e->setPlainText(index.data(M::BodyRole).toString());
+  e->selectAll();
+}
+
+void MessageDelegate::updateEditorGeometry(QWidget* editor, const QStyleOptionViewItem& option,
+                                           const QModelIndex& index) const {
+  const auto l = layoutFor(option.rect, index);
+  editor->setGeometry(l.text.adjusted(-2, -1, 8, 4));
+}
+
+}  // namespace parley::app

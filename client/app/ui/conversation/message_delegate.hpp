@@ -1,0 +1,66 @@
+#pragma once
+// Paints one message of a conversation (never a widget per message): a day separator when
+// the day changes, a "waiting for earlier messages" marker where the relay's numbering has a
+// hole still being filled, the sender's name in groups, the bubble (ours right, theirs
+// left) with its time and status ticks. Text metrics are cached per message and width, so
+// a long conversation lays out and scrolls without re-measuring.
+//
+// Double-click (or F2) opens a read-only text field over the bubble, for selecting part of
+// a message; Ctrl+C on selected rows copies whole messages (MessageListView).
+#include <QHash>
+#include <QStyledItemDelegate>
+#include <functional>
+
+class QListView;
+
+namespace parley::app {
+
+class MessageDelegate : public QStyledItemDelegate {
+  Q_OBJECT
+ public:
+  explicit MessageDelegate(QListView* view);
+
+  void setGroup(bool group) { group_ = group; }
+  // Extra status text for a tooltip (a group message's "delivered to N of M").
+  void setStatusDetail(std::function<QString(const QModelIndex&)> f) { detail_ = std::move(f); }
+  void clearCache() { cache_.clear(); }
+  static QString statusText(int status);
+  // Text for the tick tooltip of `index` (what a user sees when hovering the ticks).
+  QString statusTooltip(const QModelIndex& index) const;
+
+  void paint(QPainter* p, const QStyleOptionViewItem& option, const QModelIndex& index) const override;
+  QSize sizeHint(const QStyleOptionViewItem& option, const QModelIndex& index) const override;
+  bool helpEvent(QHelpEvent* e, QAbstractItemView* view, const QStyleOptionViewItem& option,
+                 const QModelIndex& index) override;
+
+  QWidget* createEditor(QWidget* parent, const QStyleOptionViewItem& option,
+                        const QModelIndex& index) const override;
+  void setEditorData(QWidget* editor, const QModelIndex& index) const override;
+  void setModelData(QWidget*, QAbstractItemModel*, const QModelIndex&) const override {}
+  void updateEditorGeometry(QWidget* editor, const QStyleOptionViewItem& option,
+                            const QModelIndex& index) const override;
+
+ private:
+  struct Text {
+    int width = 0;       // the wrapping width it was measured at
+    QSizeF size;
+    qreal last_line = 0; // width of the last line, to fit the time beside it
+  };
+  struct Layout {
+    QRect separator, gap, name, bubble, text, footer;
+    bool footer_inline = false;
+    int height = 0;
+  };
+  Layout layoutFor(const QRect& row, const QModelIndex& index) const;
+  const Text& measure(const QModelIndex& index, int max_width) const;
+  bool showsSeparator(const QModelIndex& index) const;
+  bool showsName(const QModelIndex& index) const;
+  int footerWidth(const QModelIndex& index) const;
+
+  QListView* view_;
+  bool group_ = false;
+  std::function<QString(const QModelIndex&)> detail_;
+  mutable QHash<qint64, Text> cache_;  // message id -> metrics
+};
+
+}  // namespace parley::app

@@ -1,0 +1,140 @@
+#include "conversation/message_list_view.hpp"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QContextMenuEvent>
+#include <QMenu>
+#include <QScrollBar>
+#include <QTimer>
+#include <algorithm>
+
+#include "common/time_format.hpp"
+#include "conversation/message_delegate.hpp"
+#include "models/message_model.hpp"
+
+namespace parley::app {
+
+using client::MessageModel;
+
+MessageWindow::MessageWindow(MessageModel* model, QObject* parent)
+    : QIdentityProxyModel(parent), model_(model) {
+  setSourceModel(model);
+}
+
+bool MessageWindow::hasOlder() const { return model_->canFetchMore({}); }
+
+bool MessageWindow::isGroup() const { return model_->peer().startsWith(QLatin1Char('#')); }
+
+void MessageWindow::fetchOlder() {
+  if (model_->canFetchMore({})) model_->fetchMore({});
+}
+
+Qt::ItemFlags MessageWindow::flags(const QModelIndex& index) const {
+  return QIdentityProxyModel::flags(index) | Qt::ItemIsEditable;
+}
+
+MessageListView::MessageListView(QWidget* parent) : QListView(parent) {
+  setObjectName(QStringLiteral("messages"));
+  delegate_ = new MessageDelegate(this);
+  setItemDelegate(delegate_);
+  setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
+  setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  setSelectionMode(QAbstractItemView::ExtendedSelection);
+  setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+  setResizeMode(QListView::Adjust);
+  setUniformItemSizes(false);
+  setFrameShape(QFrame::NoFrame);
+  setMouseTracking(true);
+  verticalScrollBar()->setSingleStep(24);
+  connect(verticalScrollBar(), &QScrollBar::rangeChanged, this, [this](int, int max) {
+    if (at_bottom_) verticalScrollBar()->setValue(max);
+  });
+}
+
+void MessageListView::setWindow(MessageWindow* window) {
+  window_ = window;
+  delegate_->clearCache();
+  setModel(window);
+  at_bottom_ = true;
+  scrollToNewest();
+}
+
+void MessageListView::scrollToNewest() {
+  at_bottom_ = true;
+  doItemsLayout();
+  verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+}
+
+void MessageListView::verticalScrollbarValueChanged(int value) {
+  // Not the base class: it fetches more when the bottom is reached (see the header).
+  at_bottom_ = value >= verticalScrollBar()->maximum() - 4;
+  if (value <= verticalScrollBar()->minimum() && window_ && window_->hasOlder() && !fetching_)
+    QTimer::singleShot(0, this, &MessageListView::fetchOlder);
+}
+
+void MessageListView::fetchOlder() {
+  if (!window_ || !window_->hasOlder() || fetching_) return;
+  fetching_ = true;
+  auto* bar = verticalScrollBar();
+  const int from_bottom = bar->maximum() - bar->value();
+  window_->fetchOlder();
+  doItemsLayout();
+  bar->setValue(bar->maximum() - from_bottom);
+  fetching_ = false;
+}
+
+void MessageListView::rowsInserted(const QModelIndex& parent, int start, int end) {
+  QListView::rowsInserted(parent, start, end);
+  if (at_bottom_) QTimer::singleShot(0, this, [this] {
+      if (at_bottom_) verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+    });
+}
+
+void MessageListView::resizeEvent(QResizeEvent* e) {
+  const bool bottom = at_bottom_;
+  delegate_->clearCache();
+  QListView::resizeEvent(e);
+  if (bottom) QTimer::singleShot(0, this, &MessageListView::scrollToNewest);
+}
+
+QString MessageListView::selectedText() const {
+  auto rows = selectionModel() ? selectionModel()->selectedRows() : QModelIndexList{};
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.row() < b.row(); });
+  if (rows.size() == 1) return rows.first().data(MessageModel::BodyRole).toString();
+  QStringList out;
+  for (const auto& i : rows)
+    out << QStringLiteral("[%1] %2: %3")
+               .arg(fullTime(i.data(MessageModel::TimeRole).toLongLong()),
+                    i.data(MessageModel::SenderRole).toString(), i.data(MessageModel::BodyRole).toString());
+  return out.join(QLatin1Char('\n'));
+}
+
+void MessageListView::keyPressEvent(QKeyEvent* e) {
+  if (e->matches(QKeySequence::Copy) && state() != QAbstractItemView::EditingState) {
+    const auto text = selectedText();
+    if (!text.isEmpty()) QApplication::clipboard()->setText(text);
+    return;
+  }
+  QListView::keyPressEvent(e);
+}
+
+void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
+  const auto index = indexAt(e->pos());
+  if (!index.isValid()) return;
+  if (!selectionModel()->isSelected(index)) setCurrentIndex(index);
+  QMenu menu(this);
+  auto* copy = menu.addAction(tr("Copy"));
+  copy->setShortcut(QKeySequence::Copy);
+  connect(copy, &QAction::triggered, this, [this] { QApplication::clipboard()->setText(selectedText()); });
+  connect(menu.addAction(tr("Select text…")), &QAction::triggered, this, [this, index] { edit(index); });
+  if (window_ && window_->isGroup() && index.data(MessageModel::OutgoingRole).toBool())
+    connect(menu.addAction(tr("Receipts…")), &QAction::triggered, this,
+            [this, index] { emit receiptsRequested(index); });
+  menu.addSeparator();
+  auto* all = menu.addAction(tr("Select all"));
+  all->setShortcut(QKeySequence::SelectAll);
+  connect(all, &QAction::triggered, this, [this] { selectAll(); });
+  menu.exec(e->globalPos());
+}
+
+}  // namespace parley::app

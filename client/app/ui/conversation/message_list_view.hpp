@@ -1,0 +1,67 @@
+#pragma once
+// The conversation's QListView: newest at the bottom and kept there while the user is at
+// the bottom, older pages loaded when the user scrolls to the top (keeping what is on
+// screen in place), Ctrl+C and a context menu to copy messages.
+//
+// The view is given a MessageWindow, which hides the model's canFetchMore from Qt's own
+// "fetch when the last row is visible" logic: in a chat the last row is always visible, so
+// that logic would pull in the whole history page by page.
+#include <QIdentityProxyModel>
+#include <QListView>
+
+namespace parley::client {
+class MessageModel;
+}
+
+namespace parley::app {
+
+class MessageDelegate;
+
+class MessageWindow : public QIdentityProxyModel {
+  Q_OBJECT
+ public:
+  explicit MessageWindow(client::MessageModel* model, QObject* parent = nullptr);
+  bool canFetchMore(const QModelIndex&) const override { return false; }
+  bool hasOlder() const;
+  bool isGroup() const;
+  void fetchOlder();
+  // Editable only so that the delegate's read-only text field can open for selecting text.
+  Qt::ItemFlags flags(const QModelIndex& index) const override;
+  client::MessageModel* messages() const { return model_; }
+
+ private:
+  client::MessageModel* model_;
+};
+
+class MessageListView : public QListView {
+  Q_OBJECT
+ public:
+  explicit MessageListView(QWidget* parent = nullptr);
+  MessageDelegate* messageDelegate() const { return delegate_; }
+  void setWindow(MessageWindow* window);
+  void scrollToNewest();
+  bool atBottom() const { return at_bottom_; }
+  // Whole messages of the selected rows, oldest first.
+  QString selectedText() const;
+
+ signals:
+  // "Receipts…" in the context menu of one of our group messages.
+  void receiptsRequested(const QModelIndex& index);
+
+ protected:
+  void keyPressEvent(QKeyEvent* e) override;
+  void contextMenuEvent(QContextMenuEvent* e) override;
+  void resizeEvent(QResizeEvent* e) override;
+  void verticalScrollbarValueChanged(int value) override;
+  void rowsInserted(const QModelIndex& parent, int start, int end) override;
+
+ private:
+  void fetchOlder();
+
+  MessageDelegate* delegate_;
+  MessageWindow* window_ = nullptr;
+  bool at_bottom_ = true;
+  bool fetching_ = false;
+};
+
+}  // namespace parley::app

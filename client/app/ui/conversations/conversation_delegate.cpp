@@ -1,0 +1,135 @@
+#include "conversations/conversation_delegate.hpp"
+
+#include <QDateTime>
+#include <QPainter>
+#include <QHash>
+#include <QImage>
+#include <QPainterPath>
+
+#include "common/avatar.hpp"
+#include "common/time_format.hpp"
+#include "models/conversation_list_model.hpp"
+#include "theme/theme.hpp"
+
+namespace parley::app {
+
+using M = client::ConversationListModel;
+
+QSize ConversationDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelIndex&) const {
+  return {option.rect.width() > 0 ? option.rect.width() : 280, kRowHeight};
+}
+
+void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option,
+                                 const QModelIndex& index) const {
+  const auto& t = Theme::current();
+  const QRect r = option.rect;
+  const bool selected = option.state & QStyle::State_Selected;
+  const bool hover = option.state & QStyle::State_MouseOver;
+  p->save();
+  p->setRenderHint(QPainter::Antialiasing);
+  if (selected || hover) {
+    QPainterPath bg;
+    bg.addRoundedRect(QRectF(r).adjusted(4, 2, -4, -2), 10, 10);
+    p->fillPath(bg, selected ? (t.dark ? t.bubbleOut : t.bubbleOut) : t.separator);
+  }
+
+  const QString peer = index.data(M::PeerRole).toString();
+  const QString title = index.data(M::TitleRole).toString();
+  const bool group = index.data(M::IsGroupRole).toBool();
+  const QRect avatar(r.left() + 12, r.top() + (r.height() - 44) / 2, 44, 44);
+  const auto image = index.data(M::AvatarRole).toByteArray();
+  if (!image.isEmpty()) {
+    // Decoded once per image, not per paint.
+    static QHash<size_t, QPixmap> decoded;
+    const auto key = qHash(image);
+    auto it = decoded.find(key);
+    if (it == decoded.end()) {
+      if (decoded.size() > 256) decoded.clear();
+      it = decoded.insert(key, QPixmap::fromImage(QImage::fromData(image)));
+    }
+    if (it->isNull()) {
+      paintAvatar(*p, avatar, peer, title);
+    } else {
+      QPainterPath clip;
+      clip.addEllipse(QRectF(avatar));
+      p->save();
+      p->setClipPath(clip);
+      p->drawPixmap(avatar, it->scaled(avatar.size() * p->device()->devicePixelRatioF(), Qt::KeepAspectRatioByExpanding,
+                                       Qt::SmoothTransformation));
+      p->restore();
+    }
+  } else {
+    paintAvatar(*p, avatar, peer, title);
+  }
+  if (!group && index.data(M::OnlineRole).toBool()) {
+    p->setPen(QPen(selected ? t.bubbleOut : t.panel, 2.5));
+    p->setBrush(t.online);
+    p->drawEllipse(QPointF(avatar.right() - 4, avatar.bottom() - 4), 6, 6);
+  }
+
+  const int text_left = avatar.right() + 12;
+  const int right = r.right() - 12;
+  QFont name_font = option.font;
+  name_font.setBold(true);
+  QFont small = option.font;
+  small.setPointSizeF(option.font.pointSizeF() * 0.88);
+
+  // Time, top right.
+  const QString when = listTime(index.data(M::LastActivityRole).toLongLong(), QDateTime::currentDateTime());
+  const int unread = index.data(M::UnreadRole).toInt();
+  p->setFont(small);
+  const QFontMetrics sm(small);
+  const int when_w = sm.horizontalAdvance(when);
+  p->setPen(unread > 0 ? t.accent : t.muted);
+  p->drawText(QRect(right - when_w, r.top() + 12, when_w, sm.height()), Qt::AlignRight, when);
+
+  // Name.
+  p->setFont(name_font);
+  p->setPen(t.text);
+  const QFontMetrics nm(name_font);
+  const int name_w = right - when_w - 8 - text_left;
+  p->drawText(QRect(text_left, r.top() + 11, name_w, nm.height()), Qt::AlignLeft,
+              nm.elidedText(title, Qt::ElideRight, name_w));
+
+  // Unread badge, bottom right.
+  int badge_w = 0;
+  if (unread > 0) {
+    const QString n = unread > 999 ? QStringLiteral("999+") : QString::number(unread);
+    QFont bf = small;
+    bf.setBold(true);
+    const QFontMetrics bm(bf);
+    badge_w = std::max(20, bm.horizontalAdvance(n) + 12);
+    const QRect badge(right - badge_w, r.top() + 34, badge_w, 20);
+    p->setPen(Qt::NoPen);
+    p->setBrush(t.badge);
+    p->drawRoundedRect(badge, 10, 10);
+    p->setFont(bf);
+    p->setPen(t.badgeText);
+    p->drawText(badge, Qt::AlignCenter, n);
+    badge_w += 8;
+  }
+
+  // Preview line: typing, a key warning, or the last message.
+  const int preview_w = right - badge_w - text_left;
+  QFont pf = option.font;
+  QString preview;
+  QColor pc = t.muted;
+  if (index.data(M::TypingRole).toBool()) {
+    preview = tr("typing…");
+    pf.setItalic(true);
+    pc = t.accent;
+  } else if (index.data(M::IdentityChangedRole).toBool()) {
+    preview = tr("⚠ Safety number changed");
+    pc = t.warning;
+  } else {
+    preview = index.data(M::LastMessageRole).toString().simplified();
+  }
+  p->setFont(pf);
+  p->setPen(pc);
+  const QFontMetrics pm(pf);
+  p->drawText(QRect(text_left, r.top() + 35, preview_w, pm.height()), Qt::AlignLeft,
+              pm.elidedText(preview, Qt::ElideRight, preview_w));
+  p->restore();
+}
+
+}  // namespace parley::app

@@ -1,0 +1,17 @@
+#pragma once
+// Paints one conversation list row: avatar with initials and presence dot, name, last
+// message or "typing…", time of last activity, unread badge, a warning for a changed key.
+#include <QStyledItemDelegate>
+
+namespace parley::app {
+
+class ConversationDelegate : public QStyledItemDelegate {
+  Q_OBJECT
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  static constexpr int kRowHeight = 64;
+  void paint(QPainter* p, const QStyleOptionViewItem& option, const QModelIndex& index) const override;
+  QSize sizeHint(const QStyleOptionViewItem& option, const QModelIndex& index) const override;
+};
+
+}  // namespace parley::app

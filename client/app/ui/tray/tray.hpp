@@ -1,0 +1,43 @@
+#pragma once
+// The system tray icon with the unread count drawn on it, and desktop notifications for
+// messages in conversations the user is not looking at. The body appears only when the
+// "show message text in notifications" setting is on; otherwise only who wrote.
+//
+// Without a system tray (some desktops, Xvfb) notifications fall back to the window
+// manager's attention hint.
+//
+// Thread: the GUI thread.
+#include <QIcon>
+#include <QObject>
+#include <QPointer>
+#include <QSystemTrayIcon>
+
+class QWidget;
+
+namespace parley::app {
+
+class Tray : public QObject {
+  Q_OBJECT
+ public:
+  explicit Tray(QWidget* window);
+
+  void setUnread(int unread);
+  int unread() const { return unread_; }
+  void notify(const QString& peer, const QString& title, const QString& body, bool show_body);
+  // The last notification's text, for tests and for the tray tooltip.
+  QString lastNotification() const { return last_; }
+  static QIcon badgeIcon(int unread);
+
+ signals:
+  void notificationClicked(const QString& peer);
+  void quitRequested();
+
+ private:
+  QPointer<QWidget> window_;
+  QSystemTrayIcon* icon_ = nullptr;
+  int unread_ = 0;
+  QString last_;
+  QString last_peer_;
+};
+
+}  // namespace parley::app

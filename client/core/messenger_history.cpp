@@ -1,0 +1,135 @@
+// History windows, full-text search and verification: the read side a GUI needs on top of
+// the message store (docs/architecture.md, Client core).
+#include <QRegularExpression>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QStringList>
+#include <algorithm>
+
+#include "messenger.hpp"
+
+namespace parley::client {
+namespace {
+
+constexpr const char* kMessageColumns =
+    "id, peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms, server_ts_ms, chain_ok";
+
+StoredMessage read_message(const QSqlQuery& q) {
+  StoredMessage m;
+  m.id = q.value(0).toLongLong();
+  m.peer = q.value(1).toString();
+  m.sender = q.value(2).toString();
+  m.clientMsgId = q.value(3).toByteArray();
+  m.convSeq = q.value(4).isNull() ? -1 : q.value(4).toLongLong();
+  m.body = q.value(5).toString();
+  m.status = static_cast<MessageStatus>(q.value(6).toInt());
+  m.clientTsMs = q.value(7).toLongLong();
+  m.serverTsMs = q.value(8).toLongLong();
+  m.chainOk = q.value(9).toBool();
+  return m;
+}
+
+// Each whitespace-separated word becomes a quoted FTS5 string with a prefix star, so that
+// user input is never parsed as FTS5 syntax (AND, NEAR, column filters, stray quotes).
+QString fts_query(const QString& text) {
+  QStringList terms;
+  for (auto word : text.split(QRegularExpression(QStringLiteral("\\s+")), Qt::SkipEmptyParts)) {
+    word.replace(QLatin1Char('"'), QStringLiteral("\"\""));
+    terms << QLatin1Char('"') + word + QStringLiteral("\"*");
+  }
+  return terms.join(QLatin1Char(' '));
+}
+
+}  // namespace
+
+QList<StoredMessage> Messenger::historySlice(const QString& peer, qint64 from_seq,
+                                             qint64 before_seq, int limit) {
+  QList<StoredMessage> out;
+  QSqlQuery q(db_->db());
+  // Newest first so LIMIT keeps the newest; reversed below. The (peer, conv_seq) index
+  // serves both the range and the order.
+  QString sql = QStringLiteral("SELECT %1 FROM messages WHERE peer = ? AND conv_seq >= ?")
+                    .arg(QLatin1String(kMessageColumns));
+  if (before_seq >= 0) sql += QStringLiteral(" AND conv_seq < ?");
+  sql += QStringLiteral(" ORDER BY conv_seq DESC, id DESC");
+  if (limit >= 0) sql += QStringLiteral(" LIMIT ?");
+  q.prepare(sql);
+  q.addBindValue(peer);
+  q.addBindValue(from_seq);
+  if (before_seq >= 0) q.addBindValue(before_seq);
+  if (limit >= 0) q.addBindValue(limit);
+  q.exec();
+  while (q.next()) out.push_back(read_message(q));
+  std::reverse(out.begin(), out.end());
+  if (before_seq < 0) {
+    // Our sends the relay has not numbered yet, oldest first, after everything numbered.
+    QSqlQuery unnumbered(db_->db());
+    unnumbered.prepare(QStringLiteral("SELECT %1 FROM messages WHERE peer = ? AND conv_seq IS NULL"
+                                      " ORDER BY id")
+                           .arg(QLatin1String(kMessageColumns)));
+    unnumbered.addBindValue(peer);
+    unnumbered.exec();
+    while (unnumbered.next()) out.push_back(read_message(unnumbered));
+  }
+  return out;
+}
+
+QList<SearchHit> Messenger::search(const QString& text, int limit, QString* error) {
+  QList<SearchHit> out;
+  const auto match = fts_query(text);
+  if (match.isEmpty()) return out;
+  QSqlQuery q(db_->db());
+  q.prepare(QStringLiteral(
+      "SELECT m.id, m.peer, m.sender, m.conv_seq, COALESCE(m.server_ts_ms, m.client_ts_ms),"
+      " snippet(messages_fts, 0, char(2), char(3), '…', 16)"
+      " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+      " WHERE messages_fts MATCH ? ORDER BY m.id DESC LIMIT ?"));
+  q.addBindValue(match);
+  q.addBindValue(limit);
+  if (!q.exec()) {
+    *error = QStringLiteral("search failed: %1").arg(q.lastError().text());
+    return out;
+  }
+  while (q.next()) {
+    SearchHit h;
+    h.messageId = q.value(0).toLongLong();
+    h.peer = q.value(1).toString();
+    h.sender = q.value(2).toString();
+    h.convSeq = q.value(3).isNull() ? -1 : q.value(3).toLongLong();
+    h.timeMs = q.value(4).toLongLong();
+    h.snippet = q.value(5).toString();
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+bool Messenger::setVerified(const QString& peer, bool verified, QString* error) {
+  QSqlQuery q(db_->db());
+  // Only the key we hold now: a pending (changed) key must be accepted before it can be
+  // verified, so a verification never silently carries over to a new key.
+  q.prepare("UPDATE contacts SET verified = ? WHERE username = ? AND identity_key IS NOT NULL"
+            " AND pending_identity_key IS NULL");
+  q.addBindValue(verified ? 1 : 0);
+  q.addBindValue(peer);
+  if (!q.exec()) {
+    *error = q.lastError().text();
+    return false;
+  }
+  if (q.numRowsAffected() == 0) {
+    *error = identityKeyChanged(peer)
+                 ? QStringLiteral("%1's identity key changed: accept the new key first").arg(peer)
+                 : QStringLiteral("no identity key for %1 yet: exchange a message first").arg(peer);
+    return false;
+  }
+  emit verificationChanged(peer, verified);
+  return true;
+}
+
+bool Messenger::isVerified(const QString& peer) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT verified FROM contacts WHERE username = ? AND pending_identity_key IS NULL");
+  q.addBindValue(peer);
+  return q.exec() && q.next() && q.value(0).toInt() == 1;
+}
+
+}  // namespace parley::client

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Refreshes docs/screenshots/ from the two-window GUI test (real relay, offscreen platform):
+# welcome, a conversation with several message states, a group, contact verification.
+# Builds the ci preset's test if needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake --preset ci >/dev/null
+cmake --build --preset ci --target app_two_windows_test parley-relay
+QT_QPA_PLATFORM=offscreen PARLEY_RELAY_BIN="$PWD/build/ci/server/parley-relay" \
+  PARLEY_SCREENSHOT_DIR="$PWD/docs/screenshots" build/ci/tests/app/app_two_windows_test
+ls docs/screenshots

@@ -1,0 +1,45 @@
+#include "app_fixture.hpp"
+
+#include <QApplication>
+#include <QDialog>
+#include <QDir>
+#include <QPointer>
+#include <QStandardPaths>
+#include <QTimer>
+#include <QtTest>
+
+#include "client_user.hpp"
+#include "test_client.hpp"
+
+namespace parley::test {
+
+void isolateSettings(const QString& dir) {
+  QDir().mkpath(dir + "/config");
+  QDir().mkpath(dir + "/data");
+  qputenv("XDG_CONFIG_HOME", QFile::encodeName(dir + "/config"));
+  qputenv("XDG_DATA_HOME", QFile::encodeName(dir + "/data"));
+  QCoreApplication::setApplicationName(QStringLiteral("parley-test"));
+}
+
+std::unique_ptr<client::Messenger> registerUser(const QUrl& relay, const QString& dir, const QString& name) {
+  return registerClientUser(relay, dir, name, kGuiWaitMs);
+}
+
+void onNextDialog(const std::function<void(QWidget*)>& action) {
+  // Polls: exec() opens the dialog inside its own event loop, after this returns.
+  auto* timer = new QTimer(qApp);
+  timer->setInterval(20);
+  QObject::connect(timer, &QTimer::timeout, qApp, [timer, action] {
+    if (auto* d = QApplication::activeModalWidget()) {
+      timer->stop();
+      timer->deleteLater();
+      QPointer<QWidget> alive(d);
+      action(d);
+      // A failed check returns early from `action`: never leave exec() waiting forever.
+      if (auto* dialog = qobject_cast<QDialog*>(alive.data()); dialog && dialog->isVisible()) dialog->reject();
+    }
+  });
+  timer->start();
+}
+
+}  // namespace parley::test

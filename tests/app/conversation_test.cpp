@@ -1,0 +1,274 @@
+// One app window (alice) and a second user driven through the client core (bob), both on a
+// real relay: start a chat from the New chat dialog, type with QTest key events (Enter
+// sends, Shift+Enter is a new line), see the message appear with its ticks move from sent to
+// delivered to read, typing and presence in the header and the list, the safety-number page
+// with its QR code and verification, search that jumps to a message, the filter box and
+// Ctrl+K, and the connection line going offline with a working Retry.
+#include <QtTest>
+
+#include <QClipboard>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListView>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QTemporaryDir>
+
+#include "app_fixture.hpp"
+#include "contacts/contact_page.hpp"
+#include "contacts/new_chat_dialog.hpp"
+#include "conversation/composer.hpp"
+#include "conversation/conversation_view.hpp"
+#include "conversation/message_delegate.hpp"
+#include "conversation/message_list_view.hpp"
+#include "main/connection_status.hpp"
+#include "main/main_window.hpp"
+#include "models/conversation_list_model.hpp"
+#include "models/message_model.hpp"
+#include "relay_process.hpp"
+#include "search/search_dialog.hpp"
+#include "test_client.hpp"
+#include "theme/theme.hpp"
+
+using namespace parley::app;
+using parley::client::ConversationListModel;
+using parley::client::MessageModel;
+using parley::client::MessageStatus;
+using parley::client::Messenger;
+using parley::test::kGuiWaitMs;
+using parley::test::RelayProcess;
+using parley::test::spinUntil;
+using State = parley::client::RelayClient::State;
+
+class ConversationTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_;
+  QTemporaryDir home_;
+  std::unique_ptr<Messenger> alice_;
+  std::unique_ptr<Messenger> bob_;
+  std::unique_ptr<MainWindow> window_;
+
+  MessageModel* model() { return window_->conversationView()->model(); }
+  QModelIndex row(int r) { return window_->conversationView()->list()->model()->index(r, 0); }
+  int status(int r) { return row(r).data(MessageModel::StatusRole).toInt(); }
+  QString tickTooltip(int r) {
+    return window_->conversationView()->list()->messageDelegate()->statusTooltip(row(r));
+  }
+  // Dialogs take the activation; the offscreen platform does not hand it back on close as a
+  // window manager would.
+  bool front() {
+    window_->activateWindow();
+    return QTest::qWaitForWindowActive(window_.get());
+  }
+  int listRowOf(const QString& peer) {
+    auto* m = window_->conversationList()->model();
+    for (int i = 0; i < m->rowCount(); ++i)
+      if (m->index(i, 0).data(ConversationListModel::PeerRole).toString() == peer) return i;
+    return -1;
+  }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    parley::test::isolateSettings(home_.filePath("env"));
+    Theme::apply(ThemeMode::Light);
+    QVERIFY(relay_.start());
+    alice_ = parley::test::registerUser(relay_.url(), home_.filePath("alice"), "alice");
+    bob_ = parley::test::registerUser(relay_.url(), home_.filePath("bob"), "bob");
+    QVERIFY(alice_ && bob_);
+    window_ = std::make_unique<MainWindow>(alice_.get(), home_.filePath("alice"));
+    window_->show();
+    window_->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(window_.get()));
+  }
+
+  void cleanupTestCase() {
+    window_.reset();
+    alice_.reset();
+    bob_.reset();
+  }
+
+  void newChatDialogValidatesAndOpens() {
+    bool checked = false;
+    parley::test::onNextDialog([&](QWidget* d) {
+      auto* dialog = qobject_cast<NewChatDialog*>(d);
+      QVERIFY(dialog);
+      QTest::keyClicks(dialog->nameEdit(), "alice");  // ourselves
+      QTest::keyClick(dialog->nameEdit(), Qt::Key_Return);
+      QVERIFY(dialog->isVisible());
+      dialog->nameEdit()->clear();
+      QTest::keyClicks(dialog->nameEdit(), "Bob");
+      QTest::keyClick(dialog->nameEdit(), Qt::Key_Return);
+      checked = true;
+    });
+    window_->startNewChat();
+    QVERIFY(checked);
+    QCOMPARE(window_->currentPeer(), QString("bob"));
+    QCOMPARE(model()->rowCount(), 0);
+  }
+
+  void enterSendsShiftEnterBreaksLine() {
+    auto* edit = window_->conversationView()->composer()->editor();
+    QTest::keyClicks(edit, "hello bob");
+    QTest::keyClick(edit, Qt::Key_Return, Qt::ShiftModifier);
+    QTest::keyClicks(edit, "second line");
+    QCOMPARE(model()->rowCount(), 0);
+    QCOMPARE(edit->toPlainText(), QString("hello bob\nsecond line"));
+    QTest::keyClick(edit, Qt::Key_Return);
+    QCOMPARE(model()->rowCount(), 1);
+    QCOMPARE(row(0).data(MessageModel::BodyRole).toString(), QString("hello bob\nsecond line"));
+    QVERIFY(row(0).data(MessageModel::OutgoingRole).toBool());
+    QVERIFY(edit->toPlainText().isEmpty());
+    // Shown: the row has a place in the viewport.
+    auto* view = window_->conversationView()->list();
+    QVERIFY(view->viewport()->rect().intersects(view->visualRect(row(0))));
+    // The conversation now has a row in the list, selected.
+    QVERIFY(spinUntil([&] { return listRowOf("bob") >= 0; }, kGuiWaitMs));
+    QVERIFY(spinUntil([&] {
+      return window_->conversationList()->currentIndex().data(ConversationListModel::PeerRole) == "bob";
+    }, kGuiWaitMs));
+  }
+
+  void ticksGoFromSentToDeliveredToRead() {
+    QVERIFY(spinUntil([&] { return status(0) >= int(MessageStatus::Delivered); }, kGuiWaitMs));
+    QVERIFY2(tickTooltip(0).startsWith("Delivered"), qPrintable(tickTooltip(0)));
+    auto* view = window_->conversationView()->list();
+    const QImage delivered = view->viewport()->grab(view->visualRect(row(0))).toImage();
+    bob_->markRead("alice");
+    QVERIFY(spinUntil([&] { return status(0) == int(MessageStatus::Read); }, kGuiWaitMs));
+    QVERIFY2(tickTooltip(0).startsWith("Read"), qPrintable(tickTooltip(0)));
+    // The bubble is repainted with the read ticks: not the same pixels as "delivered".
+    const QImage read = view->viewport()->grab(view->visualRect(row(0))).toImage();
+    QCOMPARE(read.size(), delivered.size());
+    QVERIFY(read != delivered);
+  }
+
+  void replyMarkedReadWhileInFront() {
+    QVERIFY(front());
+    QString error;
+    auto id = bob_->sendText("alice", "hi alice!", &error);
+    QVERIFY2(id, qPrintable(error));
+    QVERIFY(spinUntil([&] { return model()->rowCount() == 2; }, kGuiWaitMs));
+    QCOMPARE(row(1).data(MessageModel::BodyRole).toString(), QString("hi alice!"));
+    QVERIFY(!row(1).data(MessageModel::OutgoingRole).toBool());
+    // Alice's window is active with the conversation open: bob gets the read receipt.
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob_->history("alice"))
+        if (m.clientMsgId == *id) return m.status == MessageStatus::Read;
+      return false;
+    }, kGuiWaitMs));
+    QCOMPARE(window_->conversations()->totalUnread(), 0);
+  }
+
+  void typingAndPresenceShow() {
+    // Presence is mutual on the relay: bob's app would subscribe to his contacts too.
+    bob_->subscribePresence({"alice"});
+    bob_->setTyping("alice", true);
+    QVERIFY(spinUntil([&] { return window_->conversationView()->subtitle() == "typing…"; }, kGuiWaitMs));
+    const int r = listRowOf("bob");
+    QVERIFY(r >= 0);
+    QVERIFY(window_->conversationList()->model()->index(r, 0).data(ConversationListModel::TypingRole).toBool());
+    bob_->setTyping("alice", false);
+    QVERIFY(spinUntil([&] { return window_->conversationView()->subtitle() == "online"; }, kGuiWaitMs));
+    QVERIFY2(window_->conversationView()->subtitle() == "online", qPrintable(window_->conversationView()->subtitle()));
+    // Alice typing reaches bob.
+    bool bob_saw_typing = false;
+    connect(bob_.get(), &Messenger::typingChanged, this,
+            [&](const QString& peer, bool active) { bob_saw_typing |= peer == "alice" && active; });
+    QTest::keyClicks(window_->conversationView()->composer()->editor(), "draft");
+    QVERIFY(window_->conversationView()->composer()->typing());
+    QVERIFY(spinUntil([&] { return bob_saw_typing; }, kGuiWaitMs));
+    window_->conversationView()->composer()->editor()->clear();
+    QVERIFY(!window_->conversationView()->composer()->typing());
+  }
+
+  void copySelectedMessage() {
+    auto* view = window_->conversationView()->list();
+    view->setFocus();
+    view->setCurrentIndex(row(1));
+    QTest::keySequence(view, QKeySequence::Copy);
+    QCOMPARE(QGuiApplication::clipboard()->text(), QString("hi alice!"));
+  }
+
+  void safetyNumberPageVerifies() {
+    ContactPage page(alice_.get(), "bob", window_.get());
+    QString error;
+    const auto bobs = bob_->safetyNumber("alice", &error);
+    QVERIFY2(!bobs.isEmpty(), qPrintable(error));
+    QString shown = page.safetyNumberText();
+    shown.remove(QRegularExpression("\\s"));
+    QString expected = bobs;
+    expected.remove(' ');
+    QCOMPARE(shown, expected);  // both sides show the same 60 digits
+    QCOMPARE(shown.size(), 60);
+    QVERIFY(page.hasQrCode());
+    QVERIFY(!alice_->isVerified("bob"));
+    QCOMPARE(page.verifyButton()->text(), QString("Mark as verified"));
+    QTest::mouseClick(page.verifyButton(), Qt::LeftButton);
+    QVERIFY(alice_->isVerified("bob"));
+    QCOMPARE(page.verifyButton()->text(), QString("Clear verification"));
+  }
+
+  void searchJumpsToMessage() {
+    for (int i = 0; i < 5; ++i) {
+      QString error;
+      QVERIFY(alice_->sendText("bob", QString("filler %1").arg(i), &error));
+    }
+    QVERIFY(spinUntil([&] { return model()->rowCount() == 7; }, kGuiWaitMs));
+    SearchDialog search(alice_.get(), window_.get());
+    connect(&search, &SearchDialog::messageChosen, window_.get(),
+            [this](const QString& peer, qint64 id) { window_->showMessage(peer, id); });
+    search.show();
+    QTest::keyClicks(search.queryEdit(), "secon");  // a prefix of "second"
+    search.runSearch();
+    QCOMPARE(search.results()->count(), 1);
+    QTest::keyClick(search.queryEdit(), Qt::Key_Return);
+    const auto current = window_->conversationView()->list()->currentIndex();
+    QVERIFY(current.isValid());
+    QCOMPARE(current.data(MessageModel::BodyRole).toString(), QString("hello bob\nsecond line"));
+    // Operators are taken literally: no FTS5 syntax error for stray quotes or keywords.
+    search.queryEdit()->setText("\"hello AND NEAR(");
+    search.runSearch();
+    QCOMPARE(search.results()->count(), 0);
+  }
+
+  void filterBoxAndCtrlK() {
+    QVERIFY(front());
+    QTest::keySequence(window_.get(), QKeySequence("Ctrl+K"));
+    QVERIFY(window_->filterBox()->hasFocus());
+    QTest::keyClicks(window_->filterBox(), "zzz");
+    QCOMPARE(window_->conversationList()->model()->rowCount(), 0);
+    window_->filterBox()->clear();
+    QTest::keyClicks(window_->filterBox(), "BO");
+    QCOMPARE(window_->conversationList()->model()->rowCount(), 1);
+    QTest::keyClick(window_->filterBox(), Qt::Key_Return);
+    QCOMPARE(window_->currentPeer(), QString("bob"));
+    QVERIFY(window_->filterBox()->text().isEmpty());
+  }
+
+  void offlineShowsRetry() {
+    auto* line = window_->connectionStatus();
+    QCOMPARE(line->text(), QString("Online"));
+    QVERIFY(line->retryButton()->isHidden());
+    relay_.kill9();
+    QVERIFY(spinUntil([&] { return alice_->state() == State::Offline; }, kGuiWaitMs));
+    QVERIFY(line->text().startsWith("Offline"));
+    QVERIFY(!line->retryButton()->isHidden());
+    // Written while offline: queued, with a clock.
+    auto* edit = window_->conversationView()->composer()->editor();
+    QTest::keyClicks(edit, "while offline");
+    QTest::keyClick(edit, Qt::Key_Return);
+    const int last = model()->rowCount() - 1;
+    QCOMPARE(status(last), int(MessageStatus::Queued));
+    QVERIFY2(tickTooltip(last).startsWith("Queued"), qPrintable(tickTooltip(last)));
+    QVERIFY(relay_.start());
+    QTest::mouseClick(line->retryButton(), Qt::LeftButton);
+    QVERIFY(spinUntil([&] { return line->text() == "Online"; }, kGuiWaitMs));
+    QVERIFY(line->retryButton()->isHidden());
+    QVERIFY(spinUntil([&] { return status(model()->rowCount() - 1) >= int(MessageStatus::Sent); }, kGuiWaitMs));
+  }
+};
+
+QTEST_MAIN(ConversationTest)
+#include "conversation_test.moc"

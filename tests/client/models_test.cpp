@@ -1,0 +1,214 @@
+// The models and read-side API a GUI uses, on a real profile: MessageModel's window (newest
+// page, older pages, jumping to an old message, a gap marker, live arrivals inserted without a
+// reset), historySlice, full-text search, verification, and ConversationListModel keeping
+// selections across re-sorting and clearing unread counts.
+#include <QtTest>
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+
+#include "client_user.hpp"
+#include "messenger.hpp"
+#include "models/conversation_list_model.hpp"
+#include "models/message_model.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley::client;
+using parley::test::RelayProcess;
+using parley::test::spinUntil;
+
+namespace {
+
+constexpr int kWaitMs = 15000;
+constexpr int kFake = 450;  // messages with "zed", written straight into the store
+constexpr int kHole = 100;  // a conv_seq never seen there
+
+// A history with "zed" as a client would have stored it: conv_seq 1..kFake without kHole.
+bool write_history(const QString& db_path) {
+  bool ok = true;
+  {
+    auto db = QSqlDatabase::addDatabase("QSQLITE", "fill");
+    db.setDatabaseName(db_path);
+    ok = db.open() && db.transaction();
+    QSqlQuery q(db);
+    ok = ok && q.exec("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES('zed', 1000, 3)");
+    for (int seq = 1; ok && seq <= kFake; ++seq) {
+      if (seq == kHole) continue;
+      q.prepare("INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms,"
+                " server_ts_ms) VALUES('zed', ?, ?, ?, ?, ?, ?, ?)");
+      const bool mine = seq % 3 == 0;
+      q.addBindValue(mine ? "alice" : "zed");
+      q.addBindValue(QByteArray::number(seq).rightJustified(16, '0'));
+      q.addBindValue(seq);
+      q.addBindValue(seq == 7 ? QString("The quick brown fox jumps") : QString("message %1").arg(seq));
+      q.addBindValue(mine ? 2 : 11);
+      q.addBindValue(seq * 1000);
+      q.addBindValue(seq * 1000);
+      ok = q.exec();
+      QSqlQuery s(db);
+      s.prepare("INSERT INTO seen_seqs(peer, conv_seq) VALUES('zed', ?)");
+      s.addBindValue(seq);
+      ok = ok && s.exec();
+      if (!ok) qWarning("%s", qPrintable(q.lastError().text()));
+    }
+    ok = ok && db.commit();
+    db.close();
+  }
+  QSqlDatabase::removeDatabase("fill");
+  return ok;
+}
+
+}  // namespace
+
+class ModelsTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_;
+  QTemporaryDir home_;
+  std::unique_ptr<Messenger> alice_, bob_;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    QVERIFY(relay_.start());
+    alice_ = parley::test::registerClientUser(relay_.url(), home_.filePath("alice"), "alice");
+    bob_ = parley::test::registerClientUser(relay_.url(), home_.filePath("bob"), "bob");
+    QVERIFY(alice_ && bob_);
+    QVERIFY(write_history(home_.filePath("alice/parley.db")));
+  }
+
+  void historySliceIsAPage() {
+    const auto page = alice_->historySlice("zed", 0, 10, 5);
+    QCOMPARE(page.size(), 5);
+    QCOMPARE(page.first().convSeq, 5);
+    QCOMPARE(page.last().convSeq, 9);
+    QCOMPARE(alice_->historySlice("zed", 0, -1, -1).size(), kFake - 1);
+    QCOMPARE(alice_->historySlice("zed", 440, -1, -1).size(), kFake - 440 + 1);
+  }
+
+  void messageModelLoadsPagesFromTheNewest() {
+    MessageModel model(alice_.get(), "zed");
+    QCOMPARE(model.rowCount(), MessageModel::kPageSize);
+    QCOMPARE(model.index(0, 0).data(MessageModel::ConvSeqRole).toLongLong(), kFake - MessageModel::kPageSize + 1);
+    QCOMPARE(model.index(model.rowCount() - 1, 0).data(MessageModel::ConvSeqRole).toLongLong(), kFake);
+    QVERIFY(model.canFetchMore({}));
+    model.fetchMore({});
+    // From here on a tester checks every change (it would have fetched pages itself before).
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QVERIFY(model.rowCount() >= 2 * MessageModel::kPageSize);
+    while (model.canFetchMore({})) model.fetchMore({});
+    QCOMPARE(model.rowCount(), kFake - 1);
+    QVERIFY(!model.canFetchMore({}));
+    // The hole is marked on the message after it, and only there.
+    int marked = 0;
+    for (int r = 0; r < model.rowCount(); ++r) {
+      const int gap = model.index(r, 0).data(MessageModel::GapBeforeRole).toInt();
+      if (gap == 0) continue;
+      ++marked;
+      QCOMPARE(gap, 1);
+      QCOMPARE(model.index(r, 0).data(MessageModel::ConvSeqRole).toLongLong(), kHole + 1);
+    }
+    QCOMPARE(marked, 1);
+  }
+
+  void loadMessageReachesAnOldOne() {
+    MessageModel model(alice_.get(), "zed");
+    const auto old = alice_->historySlice("zed", 7, 8, 1);
+    QCOMPARE(old.size(), 1);
+    const int row = model.loadMessage(old.first().id);
+    QVERIFY(row >= 0);
+    QCOMPARE(model.index(row, 0).data(MessageModel::BodyRole).toString(), QString("The quick brown fox jumps"));
+    QCOMPARE(model.loadMessage(-5), -1);
+  }
+
+  void arrivalsAreInsertedNotReset() {
+    QString error;
+    QVERIFY(alice_->sendText("bob", "first", &error));
+    QVERIFY(spinUntil([&] { return alice_->history("bob").size() == 1 &&
+                                   alice_->history("bob").first().status >= MessageStatus::Sent; }, kWaitMs));
+    MessageModel model(alice_.get(), "bob");
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+    QSignalSpy inserts(&model, &QAbstractItemModel::rowsInserted);
+    QPersistentModelIndex first(model.index(0, 0));
+    QVERIFY(bob_->sendText("alice", "second", &error));
+    QVERIFY(spinUntil([&] { return model.rowCount() == 2; }, kWaitMs));
+    QVERIFY(alice_->sendText("bob", "third", &error));
+    QCOMPARE(model.rowCount(), 3);
+    QVERIFY(spinUntil([&] {
+      return model.index(2, 0).data(MessageModel::StatusRole).toInt() >= int(MessageStatus::Sent);
+    }, kWaitMs));
+    QCOMPARE(resets.count(), 0);
+    QCOMPARE(inserts.count(), 2);
+    QVERIFY(first.isValid());
+    QCOMPARE(first.row(), 0);
+    QCOMPARE(model.index(1, 0).data(MessageModel::BodyRole).toString(), QString("second"));
+    QCOMPARE(model.index(2, 0).data(MessageModel::BodyRole).toString(), QString("third"));
+  }
+
+  void searchFindsWordsAndPrefixes() {
+    QString error;
+    auto hits = alice_->search("quick bro", 10, &error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(hits.size(), 1);
+    QCOMPARE(hits.first().peer, QString("zed"));
+    QCOMPARE(hits.first().convSeq, 7);
+    QVERIFY(hits.first().snippet.contains(QString(kSearchMatchStart) + "quick" + QString(kSearchMatchEnd)));
+    // Live messages are indexed by the trigger; newest first.
+    hits = alice_->search("second", 10, &error);
+    QCOMPARE(hits.size(), 1);
+    QCOMPARE(hits.first().peer, QString("bob"));
+    QCOMPARE(alice_->search("message", 5, &error).size(), 5);
+    QCOMPARE(alice_->search("message", 5, &error).first().convSeq, kFake);
+    // FTS5 syntax in the input is taken literally, never an error.
+    for (const auto& q : {QString("\"unbalanced"), QString("NEAR(a b"), QString("body:quick"), QString("*"),
+                          QString("AND OR NOT")}) {
+      error.clear();
+      alice_->search(q, 10, &error);
+      QVERIFY2(error.isEmpty(), qPrintable(q + ": " + error));
+    }
+    QVERIFY(alice_->search("   ", 10, &error).isEmpty());
+  }
+
+  void verificationNeedsAKey() {
+    QString error;
+    QVERIFY(!alice_->setVerified("nobody", true, &error));
+    QVERIFY(error.contains("no identity key"));
+    QSignalSpy changed(alice_.get(), &Messenger::verificationChanged);
+    QVERIFY(alice_->setVerified("bob", true, &error));
+    QVERIFY(alice_->isVerified("bob"));
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(alice_->setVerified("bob", false, &error));
+    QVERIFY(!alice_->isVerified("bob"));
+  }
+
+  void conversationListKeepsSelectionAndClearsUnread() {
+    ConversationListModel list(alice_.get());
+    QAbstractItemModelTester tester(&list, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const int zed = list.rowOf("zed");
+    QVERIFY(zed >= 0);
+    QPersistentModelIndex selected(list.index(zed, 0));
+    QSignalSpy resets(&list, &QAbstractItemModel::modelReset);
+    QSignalSpy unread(&list, &ConversationListModel::totalUnreadChanged);
+    QString error;
+    QVERIFY(bob_->sendText("alice", "moves bob to the top", &error));
+    QVERIFY(spinUntil([&] { return list.index(0, 0).data(ConversationListModel::PeerRole) == "bob" &&
+                                   list.index(0, 0).data(ConversationListModel::UnreadRole).toInt() > 0; }, kWaitMs));
+    QCOMPARE(resets.count(), 0);
+    QVERIFY(selected.isValid());
+    QCOMPARE(selected.data(ConversationListModel::PeerRole).toString(), QString("zed"));
+    const int before = list.totalUnread();
+    QVERIFY(before >= 4);  // zed's 3 and bob's
+    list.markRead("bob");
+    QCOMPARE(list.index(list.rowOf("bob"), 0).data(ConversationListModel::UnreadRole).toInt(), 0);
+    QVERIFY(list.totalUnread() < before);
+    QVERIFY(unread.count() >= 1);
+    QCOMPARE(list.index(list.rowOf("zed"), 0).data(ConversationListModel::TitleRole).toString(), QString("zed"));
+  }
+};
+
+QTEST_MAIN(ModelsTest)
+#include "models_test.moc"

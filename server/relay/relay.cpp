@@ -28,7 +28,7 @@ std::uint64_t ms(std::chrono::hours h) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(h).count());
 }
 
-// Retention: expired inbox entries, old dedup records, stale last-seen.
+// Retention: expired inbox entries, old dedup records, abandoned groups, stale last-seen.
 void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
                           PresenceRegistry& presence, const Config& cfg) {
   timer.expires_after(kMaintenanceEvery);
@@ -37,12 +37,17 @@ void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
     const auto now = now_ms();
     const auto inbox_before = now - ms(cfg.retention);
     const auto sent_before = now - ms(cfg.dedup_window);
-    auto removed = std::make_shared<std::uint64_t>(0);
-    worker.submit([=](store::Store& s) { *removed = s.purge(inbox_before, sent_before); },
-                  [removed](store::JobStatus st) {
-                    if (st == store::JobStatus::Committed && *removed > 0)
-                      spdlog::info("event=retention_purge removed={}", *removed);
-                  });
+    auto removed = std::make_shared<std::pair<std::uint64_t, std::uint64_t>>();
+    worker.submit(
+        [=](store::Store& s) {
+          removed->first = s.purge(inbox_before, sent_before);
+          removed->second = s.purge_abandoned_groups();
+        },
+        [removed](store::JobStatus st) {
+          if (st == store::JobStatus::Committed && (removed->first > 0 || removed->second > 0))
+            spdlog::info("event=retention_purge removed={} groups_removed={}", removed->first,
+                         removed->second);
+        });
     presence.expire(now - ms(cfg.last_seen_ttl));
     schedule_maintenance(timer, worker, presence, cfg);
   });

@@ -458,6 +458,23 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   return removed;
 }
 
+std::uint64_t SqliteStore::purge_abandoned_groups() {
+  // Rare (the maintenance timer), so plain statements rather than prepared ones.
+  auto& db = impl_->db;
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS abandoned_groups(id BLOB PRIMARY KEY)");
+  db.exec("DELETE FROM abandoned_groups");
+  const auto n = db.exec(
+      "INSERT INTO abandoned_groups SELECT g.id FROM groups g JOIN group_fanout f ON f.group_id = g.id"
+      " WHERE f.done_seq >= g.next_seq - 1 AND NOT EXISTS(SELECT 1 FROM group_members m"
+      " WHERE m.group_id = g.id AND m.left_seq IS NULL)");
+  if (n == 0) return 0;
+  db.exec("DELETE FROM group_log WHERE group_id IN abandoned_groups");
+  db.exec("DELETE FROM group_members WHERE group_id IN abandoned_groups");
+  db.exec("DELETE FROM group_fanout WHERE group_id IN abandoned_groups");
+  db.exec("DELETE FROM groups WHERE id IN abandoned_groups");
+  return static_cast<std::uint64_t>(n);
+}
+
 std::uint64_t SqliteStore::inbox_depth() { return impl_->depth; }
 
 // ---- Groups ----

@@ -53,6 +53,7 @@ class SqliteStore final : public Store {
   std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) override;
 
   std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) override;
+  std::uint64_t purge_abandoned_groups() override;
   std::uint64_t inbox_depth() override;
 
   void create_group(std::string_view group_id, std::uint64_t now_ms) override;

@@ -74,6 +74,11 @@ class Store {
   // before `sent_before_ms`. Returns the number of inbox entries removed.
   virtual std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) = 0;
 
+  // Groups nobody is a member of any more whose log is fully fanned out: removes the group
+  // with its membership history, log and fan-out cursor, so the relay keeps no metadata for
+  // them. Returns the number of groups removed.
+  virtual std::uint64_t purge_abandoned_groups() = 0;
+
   // Entries currently waiting in all inboxes.
   virtual std::uint64_t inbox_depth() = 0;
 

@@ -135,6 +135,40 @@ class GroupStoreTest : public QObject {
     QVERIFY(again.appended.empty() && !again.more);
   }
 
+  // A group everyone has left is removed once its log is fanned out; one with a member, or
+  // with entries still owed to someone, stays.
+  void abandonedGroupsAreRemovedAfterFanOut() {
+    const std::string other(16, 'h');
+    for (const auto& gid : {kGroup, other}) {
+      s_->create_group(gid, 1);
+      for (int i = 0; i < 2; ++i) s_->add_group_member(gid, users_[i].user_id, i == 0, 1);
+      auto m = message("hello", users_[0].pk);
+      s_->append_group_log(gid, m);
+    }
+    // Everyone leaves kGroup (the LEFT event is still owed); one member stays in `other`.
+    for (int i = 0; i < 2; ++i) s_->end_group_membership(kGroup, users_[i].user_id, 2);
+    auto left = message("left", users_[0].pk);
+    left.kind = EntryKind::GroupEvent;
+    s_->append_group_log(kGroup, left);
+    s_->end_group_membership(other, users_[1].user_id, 2);
+    QCOMPARE(s_->purge_abandoned_groups(), 0u);  // kGroup still owes its log
+    QVERIFY(s_->find_group(kGroup));
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QVERIFY(!s_->fan_out_group(other, 100).more);
+    QCOMPARE(s_->purge_abandoned_groups(), 1u);
+    QVERIFY(!s_->find_group(kGroup));
+    QVERIFY(s_->group_members(kGroup).empty());
+    QVERIFY(s_->find_group(other));
+    QCOMPARE(s_->group_members(other).size(), std::size_t{1});
+    // What was delivered stays in the inboxes until acknowledged.
+    QCOMPARE(groupInbox(users_[1]).size(), std::size_t{2});  // "hello" and the LEFT event
+    QCOMPARE(s_->purge_abandoned_groups(), 0u);
+    reopen();
+    QVERIFY(!s_->find_group(kGroup));
+    std::uint64_t behind = 0;
+    QVERIFY(s_->groups_behind(&behind).empty());
+  }
+
   void rolledBackStepLeavesTheCursor() {
     s_->create_group(kGroup, 1);
     for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, false, 1);

@@ -48,7 +48,7 @@ struct Merged {
 
 std::vector<std::string> worker_args(const Options& o, const char* self, int index) {
   auto num = [](auto v) { std::ostringstream s; s << v; return s.str(); };
-  return {self, "--scenario", o.scenario, "--relay", o.relay, "--prefix", o.prefix,
+  std::vector<std::string> args{self, "--scenario", o.scenario, "--relay", o.relay, "--prefix", o.prefix,
           "--workers", num(o.workers), "--worker-index", num(index),
           "--concurrency", num(o.concurrency), "--timeout", num(o.timeout_seconds), "--connections", num(o.connections),
           "--pairs", num(o.pairs), "--window", num(o.window), "--rate", num(o.rate),
@@ -56,6 +56,8 @@ std::vector<std::string> worker_args(const Options& o, const char* self, int ind
           "--payload-bytes", num(o.payload_bytes), "--messages", num(o.messages),
           "--members", num(o.members), "--group-messages", num(o.group_messages),
           "--group-window", num(o.group_window)};
+  if (o.no_register) args.push_back("--no-register");
+  return args;
 }
 
 Child spawn(const std::vector<std::string>& args) {
@@ -108,17 +110,25 @@ void merge_line(Merged& m, const std::string& line) {
 
 class Table {
  public:
+  explicit Table(std::string label) : label_(label.empty() ? label : "[" + label + "] ") {}
   void row(const std::string& figure, double value, const std::string& unit, int decimals = 0) {
     char text[64];
     std::snprintf(text, sizeof text, "%.*f", decimals, value);
-    std::printf("| %s | %s | %s |\n", figure.c_str(), text, unit.c_str());
+    std::printf("| %s%s | %s | %s |\n", label_.c_str(), figure.c_str(), text, unit.c_str());
   }
+
+ private:
+  std::string label_;
 };
 
 }  // namespace
 
 int coordinate(Options o, const char* self_path) {
   ::signal(SIGPIPE, SIG_IGN);
+  if (o.prefix.empty() && o.no_register) {
+    std::fprintf(stderr, "parley-loadgen: --no-register needs the --prefix of the run that registered\n");
+    return 2;
+  }
   if (o.prefix.empty()) {
     // Fresh names per run, so a relay data directory can serve several runs.
     static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -220,11 +230,14 @@ int coordinate(Options o, const char* self_path) {
   }
 
   auto& n = merged.counts;
-  Table t;
+  Table t(o.label);
   auto ms = [](std::uint64_t us) { return static_cast<double>(us) / 1000.0; };
   if (o.scenario == "idle") {
     const auto held = n["idle_open"];
-    const std::string tag = "idle (" + std::to_string(o.connections) + " connections)";
+    // Registering in the same run churns N connections through the relay first; the memory
+    // they freed is reused by the idle ones, so the figure is then an understatement.
+    const std::string tag = "idle (" + std::to_string(o.connections) + " connections" +
+                            (o.no_register ? "" : ", registered in this run: understated") + ")";
     t.row(tag + ": authenticated connections held", static_cast<double>(held), "connections");
     // Marginal: the second half's growth over the second half's connections (each worker
     // connects the first half of its share, then the rest).
@@ -253,10 +266,13 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag.str() + ": latency p50", ms(h.percentile(0.50)), "ms", 2);
     t.row(tag.str() + ": latency p99", ms(h.percentile(0.99)), "ms", 2);
     t.row(tag.str() + ": latency p99.9", ms(h.percentile(0.999)), "ms", 2);
-    const auto bad = n["pairs_errors"] + n["pairs_lost_in_flight"] + n["pairs_dropped_connections"];
+    const auto bad = n["pairs_errors"] + n["pairs_dropped_connections"];
     if (n["pairs_skipped"]) t.row(tag.str() + ": sends skipped (pair window full)", static_cast<double>(n["pairs_skipped"]), "msgs");
-    t.row(tag.str() + ": errors, undelivered, dropped connections", static_cast<double>(bad), "count");
-    return bad == 0 && n["pairs_delivered"] == n["pairs_sent"] ? 0 : 1;
+    t.row(tag.str() + ": errors, dropped connections", static_cast<double>(bad), "count");
+    // Beyond the relay's capacity an open loop builds a backlog; what is still in flight
+    // 10 s after the end is reported (overload), not counted as an error.
+    t.row(tag.str() + ": undelivered 10 s after the end", static_cast<double>(n["pairs_lost_in_flight"]), "msgs");
+    return bad == 0 ? 0 : 1;
   }
   if (o.scenario == "replay") {
     const std::string tag = "replay (" + std::to_string(o.messages) + " queued)";

@@ -22,7 +22,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"idle", "pairs", "replay", "fanout"}));
   app.add_option("--relay", o.relay, "Relay HOST:PORT (plain ws://)")->capture_default_str();
   app.add_option("--relay-pid", o.relay_pid, "Relay process id, for its memory figures");
+  app.add_option("--label", o.label, "Put in front of every figure's name, e.g. the relay's settings");
   app.add_option("--prefix", o.prefix, "User name prefix (default: fresh per run)");
+  app.add_flag("--no-register", o.no_register,
+               "Users exist already (same --prefix on the same data directory): log in only");
   app.add_option("--workers", o.workers, "Worker processes (each keeps under 20,000 descriptors)")
       ->check(CLI::Range(1u, 64u))
       ->capture_default_str();

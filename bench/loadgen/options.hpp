@@ -10,7 +10,9 @@ struct Options {
   std::string scenario;              // idle | pairs | replay | fanout
   std::string relay = "127.0.0.1:7700";
   long relay_pid = 0;                // for RSS figures; 0: not reported
+  std::string label;                 // prefixed to every figure, e.g. the relay's settings
   std::string prefix;                // user name prefix; random per run when empty
+  bool no_register = false;          // the users exist already (an earlier run's --prefix)
   unsigned workers = 1;              // processes; each holds < 20,000 descriptors
   int worker_index = -1;             // >= 0: this process is a worker
   unsigned concurrency = 200;        // connection set-ups in flight per worker

@@ -72,6 +72,7 @@ void Worker::connect_all(std::vector<std::uint64_t> users, bool register_first,
 }
 
 void Worker::register_all(std::vector<std::uint64_t> users, std::function<void()> done) {
+  if (options_.no_register) return done();
   const auto n = users.size();
   connect_all(std::move(users), true, [this, n, done = std::move(done)](Connections conns, std::size_t failures) {
     for (auto& c : conns)

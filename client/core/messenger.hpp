@@ -229,6 +229,11 @@ class Messenger : public QObject {
   void wireRelay();
   void onLoggedIn(const wire::ServerFrame& f);
   void onPush(const wire::ServerFrame& f);
+  // Received messages are stored in batches: one commit (one fsync) per event-loop turn, and
+  // always before a frame leaves (RelayClient::beforeSend), so an ack never names an entry
+  // that is not on disk.
+  void beginReceiveBatch();
+  bool commitReceiveBatch();  // false: the commit failed, nothing of the batch is stored
 
   // messenger_prekeys.cpp
   bool createPrekeys(int one_time_count);

@@ -264,7 +264,7 @@ void Messenger::scheduleAck(std::uint64_t seq) {
   // One cumulative ack for every entry handled in this turn of the event loop.
   QTimer::singleShot(0, this, [this] {
     ack_scheduled_ = false;
-    relay_->ack(ack_pending_);
+    if (ack_pending_ > 0) relay_->ack(ack_pending_);  // 0: a failed batch reset it
   });
 }
 

@@ -107,6 +107,9 @@ struct User {
 // connection stays open; SQLite in WAL mode lets both work).
 QVariant sql(const QString& dir, const QString& statement, const QVariantList& binds = {},
              bool* ok = nullptr) {
+  // The messenger commits what it received at the end of an event-loop turn: let that turn
+  // finish, so this connection sees it and is not locked out.
+  QCoreApplication::processEvents();
   static int n = 0;
   const QString name = QStringLiteral("messenger-test-%1").arg(++n);
   QVariant first;

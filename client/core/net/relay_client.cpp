@@ -232,6 +232,7 @@ void RelayClient::typing(const QString& peer, bool active) {
 
 void RelayClient::send(const wire::ClientFrame& frame) {
   if (socket_.state() != QAbstractSocket::ConnectedState) return;
+  if (beforeSend && !beforeSend()) return;
   const auto s = frame.SerializeAsString();
   socket_.sendBinaryMessage(QByteArray(s.data(), static_cast<qsizetype>(s.size())));
 }

@@ -55,6 +55,9 @@ class RelayClient : public QObject {
   std::function<void(const wire::ServerFrame&)> onLoggedIn;
   // Called when a login is refused (bad signature etc.): reconnecting would not help.
   std::function<void(const wire::Error&)> onAuthFailed;
+  // Called before every frame goes out (the messenger commits its receive batch there);
+  // false drops the frame, since it may name or depend on state that was not saved.
+  std::function<bool()> beforeSend;
 
  signals:
   void stateChanged(parley::client::RelayClient::State state);

@@ -50,8 +50,30 @@ int Database::schemaVersion() {
 }
 
 bool Database::transaction(const std::function<bool()>& body) {
-  if (!db_.transaction()) return false;
-  if (body() && db_.commit()) return true;
+  if (!batch_) {
+    if (!db_.transaction()) return false;
+    if (body() && db_.commit()) return true;
+    db_.rollback();
+    return false;
+  }
+  QSqlQuery sp(db_);
+  if (!sp.exec("SAVEPOINT tx")) return false;
+  if (body() && sp.exec("RELEASE tx")) return true;
+  sp.exec("ROLLBACK TO tx");
+  sp.exec("RELEASE tx");
+  return false;
+}
+
+bool Database::beginBatch() {
+  if (batch_) return true;
+  batch_ = db_.transaction();
+  return batch_;
+}
+
+bool Database::commitBatch() {
+  if (!batch_) return true;
+  batch_ = false;
+  if (db_.commit()) return true;
   db_.rollback();
   return false;
 }

@@ -25,11 +25,21 @@ class Database {
   int schemaVersion();
 
   // Runs `body` in a transaction: committed if it returns true, rolled back otherwise.
+  // Inside a batch it is a savepoint: undone alone if `body` fails, durable with the batch.
   bool transaction(const std::function<bool()>& body);
+
+  // A batch groups many transactions under one commit, so storing N received messages
+  // costs one fsync instead of N. The caller commits before anything that depends on the
+  // batch leaves the process (an ack, a message encrypted with a state it advanced).
+  bool beginBatch();
+  // False when the commit failed: everything since beginBatch() is rolled back.
+  bool commitBatch();
+  bool inBatch() const { return batch_; }
 
  private:
   explicit Database(QSqlDatabase db) : db_(std::move(db)) {}
   QSqlDatabase db_;
+  bool batch_ = false;
 };
 
 }  // namespace parley::client

@@ -6,7 +6,7 @@
 // stores them, then runs the real `parley` binary on that profile N times with
 // PARLEY_STARTUP_PROBE=1 (client/app/startup_probe.hpp) and prints medians.
 //
-// Usage: parley_app_bench [--messages N] [--runs N]
+// Usage: parley_app_bench [--messages N] [--runs N] [--scroll-pages N]
 // Environment: PARLEY_RELAY_BIN, PARLEY_APP_BIN (default: the ones built alongside);
 // QT_QPA_PLATFORM (default offscreen; set it and DISPLAY to measure on a real X server).
 #include <QCoreApplication>
@@ -96,11 +96,12 @@ bool write_history(const QString& db_path, const QString& me, const QString& pee
 
 int main(int argc, char** argv) {
   QCoreApplication app(argc, argv);
-  int messages = 100'000, runs = 5;
+  int messages = 100'000, runs = 5, scroll_pages = 0;
   const auto args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
     if (args[i] == "--messages") messages = args[i + 1].toInt();
     else if (args[i] == "--runs") runs = args[i + 1].toInt();
+    else if (args[i] == "--scroll-pages") scroll_pages = args[i + 1].toInt();
   }
   QString app_bin = qEnvironmentVariable("PARLEY_APP_BIN", QStringLiteral(PARLEY_APP_BIN_DEFAULT));
   if (qEnvironmentVariableIsEmpty("PARLEY_RELAY_BIN")) qputenv("PARLEY_RELAY_BIN", PARLEY_RELAY_BIN_DEFAULT);
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
     if (!env.contains("QT_QPA_PLATFORM")) env.insert("QT_QPA_PLATFORM", "offscreen");
     env.insert("PARLEY_STARTUP_PROBE", "1");
     env.insert("PARLEY_PROBE_OPEN", "bob");
+    if (scroll_pages > 0) env.insert("PARLEY_PROBE_SCROLL_PAGES", QString::number(scroll_pages));
     env.insert("XDG_CONFIG_HOME", home.filePath("config"));  // no remembered geometry or profile
     env.insert("XDG_DATA_HOME", home.filePath("data"));
     p.setProcessEnvironment(env);
@@ -166,6 +168,10 @@ int main(int argc, char** argv) {
     std::printf("run %d: interactive %.0f ms after spawn (%.0f ms after main()), %.1f MB; "
                 "open %d-message conversation %.1f ms (%d rows loaded), %.1f MB\n",
                 run + 1, ready_wall, got["ready_ms"], rss.back(), messages, open.back(), rows, rss_open.back());
+    if (got.count("scroll_pages"))
+      std::printf("  scrolled up %.0f pages: per page median %.1f ms, max %.1f ms, last %.1f ms; %.0f rows loaded, %.1f MB\n",
+                  got["scroll_pages"], got["scroll_page_median_ms"], got["scroll_page_max_ms"],
+                  got["scroll_last_page_ms"], got["rows_after_scroll"], got["rss_after_scroll_kib"] / 1024.0);
   }
   std::printf("\nmedians of %d runs (%s platform):\n", runs,
               qPrintable(qEnvironmentVariable("QT_QPA_PLATFORM", "offscreen")));

@@ -13,6 +13,8 @@
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 
 #include "app_fixture.hpp"
@@ -245,6 +247,39 @@ class ConversationTest : public QObject {
     QTest::keyClick(window_->filterBox(), Qt::Key_Return);
     QCOMPARE(window_->currentPeer(), QString("bob"));
     QVERIFY(window_->filterBox()->text().isEmpty());
+  }
+
+  void changedKeyShowsBannerUntilAccepted() {
+    QVERIFY(front());
+    auto frank = parley::test::registerUser(relay_.url(), home_.filePath("frank"), "frank");
+    QVERIFY(frank);
+    // Alice knew "frank" under another identity key (before he reinstalled, say).
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "old-key");
+      db.setDatabaseName(home_.filePath("alice/parley.db"));
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      QVERIFY(q.exec("INSERT INTO contacts(username, identity_key, verified, added_ms)"
+                     " VALUES('frank', randomblob(32), 1, 1)"));
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("old-key");
+    window_->openConversation("frank");
+    QVERIFY(!window_->conversationView()->bannerVisible());
+    auto* edit = window_->conversationView()->composer()->editor();
+    QTest::keyClicks(edit, "are you the same frank?");
+    QTest::keyClick(edit, Qt::Key_Return);
+    QVERIFY(spinUntil([&] { return window_->conversationView()->bannerVisible(); }, kGuiWaitMs));
+    QCOMPARE(status(0), int(MessageStatus::Queued));  // held until the key is accepted
+    const int r = listRowOf("frank");
+    QVERIFY(r >= 0);
+    QVERIFY(window_->conversationList()->model()->index(r, 0).data(ConversationListModel::IdentityChangedRole).toBool());
+    auto* accept = window_->conversationView()->findChild<QPushButton*>("acceptKey");
+    QVERIFY(accept);
+    QTest::mouseClick(accept, Qt::LeftButton);
+    QVERIFY(!window_->conversationView()->bannerVisible());
+    QVERIFY(spinUntil([&] { return status(0) >= int(MessageStatus::Delivered); }, kGuiWaitMs));
+    window_->openConversation("bob");
   }
 
   void offlineShowsRetry() {

@@ -256,6 +256,24 @@ class TwoWindowsTest : public QObject {
       QVERIFY2(item->text(1) != "not yet" && item->text(2) != "not yet", qPrintable(item->text(0)));
     }
 
+    // A picture from a file: scaled and encoded under the cap, and it reaches bob's list.
+    QImage photo(900, 600, QImage::Format_RGB32);
+    for (int y = 0; y < photo.height(); ++y)
+      for (int x = 0; x < photo.width(); ++x) photo.setPixel(x, y, qRgb(x % 256, y % 256, (x * y) % 256));
+    const auto file = home_.filePath("photo.png");
+    QVERIFY(photo.save(file));
+    QString perror;
+    const auto encoded = GroupPanel::encodeAvatar(file, &perror);
+    QVERIFY2(!encoded.isEmpty(), qPrintable(perror));
+    QVERIFY(encoded.size() <= Messenger::kMaxGroupAvatarBytes);
+    QVERIFY(GroupPanel::encodeAvatar(home_.filePath("missing.png"), &perror).isEmpty());
+    QVERIFY(alice_->setGroupAvatar(QByteArray::fromHex(group.mid(1).toLatin1()), encoded, &perror));
+    QVERIFY(spinUntil([&] {
+      const int r = rowOf(bw_->conversationList(), group);
+      return r >= 0 && !bw_->conversationList()->model()->index(r, 0).data(ConversationListModel::AvatarRole)
+                            .toByteArray().isEmpty();
+    }, kGuiWaitMs));
+
     // The members panel lists all three with alice as admin.
     GroupPanel panel(alice_.get(), QByteArray::fromHex(group.mid(1).toLatin1()), aw_.get());
     QCOMPARE(panel.memberList()->count(), 3);

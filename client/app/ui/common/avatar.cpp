@@ -1,6 +1,8 @@
 #include "common/avatar.hpp"
 
+#include <QImage>
 #include <QPainter>
+#include <QPainterPath>
 #include <QRegularExpression>
 #include <QStringList>
 
@@ -51,6 +53,29 @@ QPixmap avatarPixmap(const QString& key, const QString& title, int size, qreal d
   pm.fill(Qt::transparent);
   QPainter p(&pm);
   paintAvatar(p, QRect(0, 0, size, size), key, title);
+  return pm;
+}
+
+}  // namespace parley::app
+
+namespace parley::app {
+
+QPixmap imageAvatar(const QByteArray& encoded, int size, qreal dpr) {
+  const QImage image = QImage::fromData(encoded);
+  if (image.isNull()) return {};
+  const int px = static_cast<int>(size * dpr);
+  QPixmap pm(px, px);
+  pm.fill(Qt::transparent);
+  QPainter p(&pm);
+  p.setRenderHint(QPainter::Antialiasing);
+  p.setRenderHint(QPainter::SmoothPixmapTransform);
+  QPainterPath clip;
+  clip.addEllipse(QRectF(0, 0, px, px));
+  p.setClipPath(clip);
+  const QImage scaled = image.scaled(px, px, Qt::KeepAspectRatioByExpanding, Qt::SmoothTransformation);
+  p.drawImage(QPoint((px - scaled.width()) / 2, (px - scaled.height()) / 2), scaled);
+  p.end();
+  pm.setDevicePixelRatio(dpr);
   return pm;
 }
 

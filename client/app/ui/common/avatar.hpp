@@ -15,5 +15,8 @@ QColor avatarColor(const QString& key);
 // `key` picks the colour (the peer), `title` the initials (a group's name).
 void paintAvatar(QPainter& p, const QRect& r, const QString& key, const QString& title);
 QPixmap avatarPixmap(const QString& key, const QString& title, int size, qreal dpr);
+// An image (a group's avatar: PNG, JPEG or WebP bytes) cut to a circle; null if it does not
+// decode.
+QPixmap imageAvatar(const QByteArray& encoded, int size, qreal dpr);
 
 }  // namespace parley::app

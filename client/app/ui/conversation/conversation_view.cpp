@@ -190,7 +190,9 @@ void ConversationView::closeConversation() {
 void ConversationView::setTitle(const QString& title) {
   title_ = title;
   title_label_->setText(title);
-  avatar_->setPixmap(avatarPixmap(peer_, title, 40, devicePixelRatioF()));
+  QPixmap picture;
+  if (isGroup()) picture = imageAvatar(messenger_->groupAvatar(group_id(peer_)), 40, devicePixelRatioF());
+  avatar_->setPixmap(picture.isNull() ? avatarPixmap(peer_, title, 40, devicePixelRatioF()) : picture);
 }
 
 void ConversationView::refreshBanner() {

@@ -156,7 +156,7 @@ QString MessageDelegate::statusTooltip(const QModelIndex& index) const {
 bool MessageDelegate::showsSeparator(const QModelIndex& index) const {
   if (index.row() == 0) return true;
   const auto prev = index.sibling(index.row() - 1, 0);
-  return localDay(prev.data(M::TimeRole).toLongLong()) != localDay(index.data(M::TimeRole).toLongLong());
+  return meta(prev).day != meta(index).day;
 }
 
 bool MessageDelegate::showsName(const QModelIndex& index) const {
@@ -166,12 +166,20 @@ bool MessageDelegate::showsName(const QModelIndex& index) const {
   return prev.data(M::SenderRole).toString() != index.data(M::SenderRole).toString();
 }
 
-int MessageDelegate::footerWidth(const QModelIndex& index) const {
+const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) const {
+  const auto id = index.data(M::MessageIdRole).toLongLong();
+  const auto time = index.data(M::TimeRole).toLongLong();
+  auto it = meta_.find(id);
+  if (it != meta_.end() && it->time_ms == time) return *it;
+  Meta m;
+  m.time_ms = time;
+  m.day = localDay(time).toJulianDay();
+  m.clock = clockTime(time);
   const QFontMetrics sm(small_font(view_->font()));
-  int w = sm.horizontalAdvance(clockTime(index.data(M::TimeRole).toLongLong()));
-  if (index.data(M::OutgoingRole).toBool()) w += 4 + kTicksW;
-  if (!index.data(M::ChainOkRole).toBool()) w += 4 + sm.horizontalAdvance(QStringLiteral("⚠"));
-  return w;
+  m.footer_width = sm.horizontalAdvance(m.clock);
+  if (index.data(M::OutgoingRole).toBool()) m.footer_width += 4 + kTicksW;
+  if (!index.data(M::ChainOkRole).toBool()) m.footer_width += 4 + sm.horizontalAdvance(QStringLiteral("⚠"));
+  return *meta_.insert(id, m);
 }
 
 const MessageDelegate::Text& MessageDelegate::measure(const QModelIndex& index, int max_width) const {
@@ -208,8 +216,8 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
     name_h = QFontMetrics(nf).height() + 2;
   }
   const auto& text = measure(index, max_text);
-  const int footer_w = footerWidth(index);
-  const int footer_h = QFontMetrics(small_font(view_->font())).height();
+  const int footer_w = meta(index).footer_width;
+  static const int footer_h = QFontMetrics(small_font(view_->font())).height();
   int content_w = static_cast<int>(text.size.width());
   int content_h = static_cast<int>(text.size.height());
   l.footer_inline = text.last_line + 10 + footer_w <= max_text;
@@ -298,8 +306,8 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
   layout.draw(p, l.text.topLeft());
 
   // Footer: [⚠] time [ticks]
-  QColor meta = fg;
-  meta.setAlphaF(0.6);
+  QColor faded = fg;
+  faded.setAlphaF(0.6);
   p->setFont(small);
   const QFontMetrics sm(small);
   int x = l.footer.left();
@@ -309,13 +317,13 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->drawText(QRect(x, l.footer.top(), sm.horizontalAdvance(w), l.footer.height()), Qt::AlignVCenter, w);
     x += sm.horizontalAdvance(w) + 4;
   }
-  const QString time = clockTime(index.data(M::TimeRole).toLongLong());
-  p->setPen(meta);
+  const QString time = meta(index).clock;
+  p->setPen(faded);
   p->drawText(QRect(x, l.footer.top(), sm.horizontalAdvance(time), l.footer.height()), Qt::AlignVCenter, time);
   x += sm.horizontalAdvance(time) + 4;
   if (out)
     paint_ticks(*p, QRect(x, l.footer.top(), kTicksW, l.footer.height()),
-                index.data(M::StatusRole).toInt(), meta);
+                index.data(M::StatusRole).toInt(), faded);
   p->restore();
 }
 

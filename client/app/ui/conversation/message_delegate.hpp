@@ -23,7 +23,10 @@ class MessageDelegate : public QStyledItemDelegate {
   void setGroup(bool group) { group_ = group; }
   // Extra status text for a tooltip (a group message's "delivered to N of M").
   void setStatusDetail(std::function<QString(const QModelIndex&)> f) { detail_ = std::move(f); }
-  void clearCache() { cache_.clear(); }
+  void clearCache() {
+    cache_.clear();
+    meta_.clear();
+  }
   static QString statusText(int status);
   // Text for the tick tooltip of `index` (what a user sees when hovering the ticks).
   QString statusTooltip(const QModelIndex& index) const;
@@ -46,6 +49,15 @@ class MessageDelegate : public QStyledItemDelegate {
     QSizeF size;
     qreal last_line = 0; // width of the last line, to fit the time beside it
   };
+  // What sizeHint needs of a message besides its text, computed once per shown time (the
+  // time changes once, when the relay numbers our message): time zone and locale
+  // conversions are the expensive part of laying out thousands of rows.
+  struct Meta {
+    qint64 time_ms = -1;
+    qint64 day = 0;      // local day (Julian day number)
+    QString clock;
+    int footer_width = 0;
+  };
   struct Layout {
     QRect separator, gap, name, bubble, text, footer;
     bool footer_inline = false;
@@ -55,12 +67,13 @@ class MessageDelegate : public QStyledItemDelegate {
   const Text& measure(const QModelIndex& index, int max_width) const;
   bool showsSeparator(const QModelIndex& index) const;
   bool showsName(const QModelIndex& index) const;
-  int footerWidth(const QModelIndex& index) const;
+  const Meta& meta(const QModelIndex& index) const;
 
   QListView* view_;
   bool group_ = false;
   std::function<QString(const QModelIndex&)> detail_;
   mutable QHash<qint64, Text> cache_;  // message id -> metrics
+  mutable QHash<qint64, Meta> meta_;   // message id -> time-derived parts
 };
 
 }  // namespace parley::app

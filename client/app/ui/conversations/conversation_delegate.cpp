@@ -3,7 +3,6 @@
 #include <QDateTime>
 #include <QPainter>
 #include <QHash>
-#include <QImage>
 #include <QPainterPath>
 
 #include "common/avatar.hpp"
@@ -38,6 +37,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   const bool group = index.data(M::IsGroupRole).toBool();
   const QRect avatar(r.left() + 12, r.top() + (r.height() - 44) / 2, 44, 44);
   const auto image = index.data(M::AvatarRole).toByteArray();
+  QPixmap picture;
   if (!image.isEmpty()) {
     // Decoded once per image, not per paint.
     static QHash<size_t, QPixmap> decoded;
@@ -45,22 +45,12 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     auto it = decoded.find(key);
     if (it == decoded.end()) {
       if (decoded.size() > 256) decoded.clear();
-      it = decoded.insert(key, QPixmap::fromImage(QImage::fromData(image)));
+      it = decoded.insert(key, imageAvatar(image, avatar.width(), p->device()->devicePixelRatioF()));
     }
-    if (it->isNull()) {
-      paintAvatar(*p, avatar, peer, title);
-    } else {
-      QPainterPath clip;
-      clip.addEllipse(QRectF(avatar));
-      p->save();
-      p->setClipPath(clip);
-      p->drawPixmap(avatar, it->scaled(avatar.size() * p->device()->devicePixelRatioF(), Qt::KeepAspectRatioByExpanding,
-                                       Qt::SmoothTransformation));
-      p->restore();
-    }
-  } else {
-    paintAvatar(*p, avatar, peer, title);
+    picture = *it;
   }
+  if (picture.isNull()) paintAvatar(*p, avatar, peer, title);
+  else p->drawPixmap(avatar.topLeft(), picture);
   if (!group && index.data(M::OnlineRole).toBool()) {
     p->setPen(QPen(selected ? t.bubbleOut : t.panel, 2.5));
     p->setBrush(t.online);

@@ -1,6 +1,9 @@
 #include "groups/group_panel.hpp"
 
+#include <QBuffer>
 #include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QImage>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -21,6 +24,10 @@ namespace parley::app {
 GroupPanel::GroupPanel(client::Messenger* messenger, const QByteArray& group_id, QWidget* parent)
     : QDialog(parent), messenger_(messenger), group_id_(group_id) {
   setObjectName(QStringLiteral("groupPanel"));
+  picture_ = new QLabel(this);
+  picture_->setFixedSize(56, 56);
+  set_picture_ = new QPushButton(tr("Picture…"), this);
+  set_picture_->setToolTip(tr("Choose the group's picture (admins)"));
   name_ = new QLineEdit(this);
   name_->setObjectName(QStringLiteral("groupPanelName"));
   name_->setMaxLength(100);
@@ -40,8 +47,10 @@ GroupPanel::GroupPanel(client::Messenger* messenger, const QByteArray& group_id,
   message_->setWordWrap(true);
 
   auto* name_row = new QHBoxLayout;
+  name_row->addWidget(picture_);
   name_row->addWidget(name_, 1);
   name_row->addWidget(save_);
+  name_row->addWidget(set_picture_);
   auto* add_row = new QHBoxLayout;
   add_row->addWidget(add_edit_, 1);
   add_row->addWidget(add_);
@@ -67,6 +76,16 @@ GroupPanel::GroupPanel(client::Messenger* messenger, const QByteArray& group_id,
     if (!messenger_->renameGroup(group_id_, name_->text().trimmed(), description_->text().trimmed(), &error))
       return setBusy(false, error);
     setBusy(false, tr("Saved: members see the new name."));
+  });
+  connect(set_picture_, &QPushButton::clicked, this, [this] {
+    const auto file = QFileDialog::getOpenFileName(this, tr("Group picture"), QString(),
+                                                   tr("Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp)"));
+    if (file.isEmpty()) return;
+    QString error;
+    const auto bytes = encodeAvatar(file, &error);
+    if (bytes.isEmpty() || !messenger_->setGroupAvatar(group_id_, bytes, &error)) return setBusy(false, error);
+    setBusy(false, tr("Picture set: members see it."));
+    refresh();
   });
   auto run = [this](auto call, const QStringList& users, const QString& done_text) {
     setBusy(true, tr("Asking the relay…"));
@@ -118,8 +137,31 @@ GroupPanel::GroupPanel(client::Messenger* messenger, const QByteArray& group_id,
 
 QString GroupPanel::message() const { return message_->text(); }
 
+QByteArray GroupPanel::encodeAvatar(const QString& file, QString* error) {
+  QImage image(file);
+  if (image.isNull()) {
+    *error = tr("%1 is not an image Parley can read.").arg(file);
+    return {};
+  }
+  const int side = std::min(image.width(), image.height());
+  image = image.copy((image.width() - side) / 2, (image.height() - side) / 2, side, side);
+  // Smaller and lower quality until it fits: members get it inside an end-to-end message.
+  for (int px : {256, 192, 128, 96}) {
+    const QImage scaled = image.scaled(px, px, Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+    for (int quality : {85, 70, 55}) {
+      QByteArray out;
+      QBuffer buffer(&out);
+      buffer.open(QIODevice::WriteOnly);
+      scaled.convertToFormat(QImage::Format_RGB32).save(&buffer, "JPEG", quality);
+      if (out.size() <= client::Messenger::kMaxGroupAvatarBytes) return out;
+    }
+  }
+  *error = tr("That image does not shrink below 64 KiB.");
+  return {};
+}
+
 void GroupPanel::setBusy(bool busy, const QString& message) {
-  for (auto* w : std::initializer_list<QWidget*>{add_, remove_, leave_, save_}) w->setEnabled(!busy);
+  for (auto* w : std::initializer_list<QWidget*>{add_, remove_, leave_, save_, set_picture_}) w->setEnabled(!busy);
   message_->setText(message);
 }
 
@@ -128,6 +170,9 @@ void GroupPanel::refresh() {
   setWindowTitle(name.isEmpty() ? tr("Group") : name);
   if (!name_->hasFocus()) name_->setText(name);
   if (!description_->hasFocus()) description_->setText(messenger_->groupDescription(group_id_));
+  const auto picture = imageAvatar(messenger_->groupAvatar(group_id_), 56, devicePixelRatioF());
+  picture_->setPixmap(picture.isNull() ? avatarPixmap(client::Messenger::groupPeer(group_id_), name, 56, devicePixelRatioF())
+                                       : picture);
   const auto members = messenger_->groupMembers(group_id_);
   admin_ = false;
   members_->clear();
@@ -140,7 +185,7 @@ void GroupPanel::refresh() {
     item->setData(Qt::UserRole, m.username);
   }
   members_->setSelectionMode(admin_ ? QAbstractItemView::ExtendedSelection : QAbstractItemView::NoSelection);
-  for (auto* w : std::initializer_list<QWidget*>{add_edit_, add_, remove_, save_}) w->setVisible(admin_);
+  for (auto* w : std::initializer_list<QWidget*>{add_edit_, add_, remove_, save_, set_picture_}) w->setVisible(admin_);
   name_->setReadOnly(!admin_);
   description_->setReadOnly(!admin_);
 }

@@ -25,6 +25,9 @@ class GroupPanel : public QDialog {
   QPushButton* removeButton() const { return remove_; }
   QLineEdit* nameEdit() const { return name_; }
   QPushButton* saveButton() const { return save_; }
+  // Scales an image file for a group picture (square, JPEG, under the core's size cap);
+  // empty with `error` set when it cannot be read.
+  static QByteArray encodeAvatar(const QString& file, QString* error);
   QString message() const;
 
  signals:
@@ -37,6 +40,8 @@ class GroupPanel : public QDialog {
   client::Messenger* messenger_;
   QByteArray group_id_;
   bool admin_ = false;
+  QLabel* picture_;
+  QPushButton* set_picture_;
   QLineEdit* name_;
   QLineEdit* description_;
   QPushButton* save_;

@@ -49,6 +49,7 @@ bool write_history(const QString& db_path, const QString& me, const QString& pee
   {
     auto db = QSqlDatabase::addDatabase("QSQLITE", "bench-fill");
     db.setDatabaseName(db_path);
+    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");  // the messenger may be committing
     ok = db.open() && db.transaction();
     QSqlQuery m(db), s(db);
     ok = ok && m.prepare("INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"

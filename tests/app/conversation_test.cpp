@@ -14,6 +14,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 
@@ -257,10 +258,13 @@ class ConversationTest : public QObject {
     {
       auto db = QSqlDatabase::addDatabase("QSQLITE", "old-key");
       db.setDatabaseName(home_.filePath("alice/parley.db"));
+      // The messenger's own connection may be committing at this moment (WAL: wait for it).
+      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
       QVERIFY(db.open());
       QSqlQuery q(db);
-      QVERIFY(q.exec("INSERT INTO contacts(username, identity_key, verified, added_ms)"
-                     " VALUES('frank', randomblob(32), 1, 1)"));
+      QVERIFY2(q.exec("INSERT INTO contacts(username, identity_key, verified, added_ms)"
+                      " VALUES('frank', randomblob(32), 1, 1)"),
+               qPrintable(q.lastError().text()));
       db.close();
     }
     QSqlDatabase::removeDatabase("old-key");

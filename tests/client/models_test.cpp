@@ -33,6 +33,7 @@ bool write_history(const QString& db_path) {
   {
     auto db = QSqlDatabase::addDatabase("QSQLITE", "fill");
     db.setDatabaseName(db_path);
+    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");  // the messenger may be committing
     ok = db.open() && db.transaction();
     QSqlQuery q(db);
     ok = ok && q.exec("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES('zed', 1000, 3)");

@@ -29,7 +29,15 @@ void onNextDialog(const std::function<void(QWidget*)>& action) {
   // Polls: exec() opens the dialog inside its own event loop, after this returns.
   auto* timer = new QTimer(qApp);
   timer->setInterval(20);
-  QObject::connect(timer, &QTimer::timeout, qApp, [timer, action] {
+  auto polls = std::make_shared<int>(0);
+  QObject::connect(timer, &QTimer::timeout, qApp, [timer, action, polls] {
+    // No dialog within the wait: give up, so `action` (which may refer to the caller's
+    // stack) never runs after the caller returned.
+    if (++*polls > kGuiWaitMs / 20) {
+      timer->stop();
+      timer->deleteLater();
+      return;
+    }
     if (auto* d = QApplication::activeModalWidget()) {
       timer->stop();
       timer->deleteLater();

@@ -177,8 +177,10 @@ class ConversationTest : public QObject {
     QVERIFY2(window_->conversationView()->subtitle() == "online", qPrintable(window_->conversationView()->subtitle()));
     // Alice typing reaches bob.
     bool bob_saw_typing = false;
-    connect(bob_.get(), &Messenger::typingChanged, this,
-            [&](const QString& peer, bool active) { bob_saw_typing |= peer == "alice" && active; });
+    const auto watch = connect(bob_.get(), &Messenger::typingChanged, this,
+                               [&](const QString& peer, bool active) { bob_saw_typing |= peer == "alice" && active; });
+    // The flag lives on this function's stack: the connection must not outlive it.
+    const auto disconnect_watch = qScopeGuard([&] { disconnect(watch); });
     QTest::keyClicks(window_->conversationView()->composer()->editor(), "draft");
     QVERIFY(window_->conversationView()->composer()->typing());
     QVERIFY(spinUntil([&] { return bob_saw_typing; }, kGuiWaitMs));

@@ -85,7 +85,8 @@ class TwoWindowsTest : public QObject {
   void initTestCase() {
     QVERIFY(home_.isValid());
     parley::test::isolateSettings(home_.filePath("env"));
-    Theme::apply(ThemeMode::Light);
+    // Screenshots of the dark palette: PARLEY_SCREENSHOT_THEME=dark.
+    Theme::apply(qEnvironmentVariable("PARLEY_SCREENSHOT_THEME") == "dark" ? ThemeMode::Dark : ThemeMode::Light);
     QVERIFY(relay_.start());
     alice_ = parley::test::registerUser(relay_.url(), home_.filePath("alice"), "alice");
     bob_ = parley::test::registerUser(relay_.url(), home_.filePath("bob"), "bob");

@@ -13,37 +13,61 @@
 #include "startup_probe.hpp"
 #include "theme/theme.hpp"
 
+namespace {
+
+struct Cli {
+  QCommandLineParser parser;
+  QCommandLineOption profile{QStringLiteral("profile"),
+                             QStringLiteral("Profile to open or create: a name (kept under %1) or a folder path.")
+                                 .arg(parley::app::AppController::defaultProfilesRoot()),
+                             QStringLiteral("name|dir")};
+  QCommandLineOption relay{QStringLiteral("relay"), QStringLiteral("Relay the welcome screen suggests."),
+                           QStringLiteral("url"), QStringLiteral("ws://127.0.0.1:7700")};
+  QCommandLineOption theme{QStringLiteral("theme"),
+                           QStringLiteral("system, light or dark (default: the saved choice)."), QStringLiteral("mode")};
+  Cli() {
+    parser.setApplicationDescription(QStringLiteral("Parley: end-to-end encrypted messenger"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addOptions({profile, relay, theme});
+  }
+};
+
+void name_application() {
+  QCoreApplication::setApplicationName(QStringLiteral("parley"));
+  QCoreApplication::setApplicationVersion(QStringLiteral(PARLEY_VERSION));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   QElapsedTimer since_start;
   since_start.start();
-  QApplication::setAttribute(Qt::AA_DontShowIconsInMenus, false);
+  // --help and --version need no display: answer them before a QApplication exists.
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray arg(argv[i]);
+    if (arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "-v" || arg == "--version") {
+      QCoreApplication core(argc, argv);
+      name_application();
+      Cli cli;
+      cli.parser.process(core);  // prints and exits
+    }
+  }
   QApplication app(argc, argv);
-  QApplication::setApplicationName(QStringLiteral("parley"));
+  name_application();
   QApplication::setApplicationDisplayName(QStringLiteral("Parley"));
-  QApplication::setApplicationVersion(QStringLiteral(PARLEY_VERSION));
   QApplication::setDesktopFileName(QStringLiteral("parley"));
 
-  QCommandLineParser cli;
-  cli.setApplicationDescription(QStringLiteral("Parley: end-to-end encrypted messenger"));
-  cli.addHelpOption();
-  cli.addVersionOption();
-  QCommandLineOption profile(QStringLiteral("profile"),
-                             QStringLiteral("Profile to open or create: a name (kept under %1) or a folder path.")
-                                 .arg(parley::app::AppController::defaultProfilesRoot()),
-                             QStringLiteral("name|dir"));
-  QCommandLineOption relay(QStringLiteral("relay"), QStringLiteral("Relay the welcome screen suggests."),
-                           QStringLiteral("url"), QStringLiteral("ws://127.0.0.1:7700"));
-  QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("system, light or dark (default: the saved choice)."),
-                           QStringLiteral("mode"));
-  cli.addOptions({profile, relay, theme});
-  cli.process(app);
-
-  const auto mode = cli.isSet(theme) ? cli.value(theme)
-                                     : QSettings().value(QStringLiteral("theme"), QStringLiteral("system")).toString();
+  Cli cli;
+  cli.parser.process(app);
+  const auto mode = cli.parser.isSet(cli.theme)
+                        ? cli.parser.value(cli.theme)
+                        : QSettings().value(QStringLiteral("theme"), QStringLiteral("system")).toString();
   parley::app::Theme::apply(parley::app::Theme::modeFromString(mode));
   QApplication::setWindowIcon(QIcon(QStringLiteral(":/parley/icons/parley.svg")));
 
-  parley::app::AppController controller({cli.value(profile), QUrl(cli.value(relay)), {}});
+  parley::app::AppController controller(
+      {cli.parser.value(cli.profile), QUrl(cli.parser.value(cli.relay)), {}});
   parley::app::StartupProbe probe(&controller, since_start);
   controller.start();
   return app.exec();

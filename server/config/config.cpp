@@ -77,6 +77,20 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--group-rate-burst", c.limits.group_rate_burst, "Burst allowance for --group-rate")
       ->check(CLI::Range(1.0, 1e9))
       ->capture_default_str();
+  app.add_option("--media-max-bytes", c.media.max_bytes, "Largest file (ciphertext bytes) one upload may have")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--media-quota-bytes", c.media.quota_bytes,
+                 "Media bytes one user may have stored at once")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50))
+      ->capture_default_str();
+  app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  unsigned media_days = 30;
+  app.add_option("--media-retention-days", media_days, "Uploaded media is deleted after this")
+      ->check(CLI::Range(1u, 3650u))
+      ->capture_default_str();
   app.add_flag("--public-metrics", c.public_metrics,
                "Serve /metrics to any peer (default: loopback peers only)");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
@@ -106,6 +120,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   }
   c.durable_fsync = durability == "full";
   c.retention = std::chrono::hours(24 * retention_days);
+  c.media.retention = std::chrono::hours(24 * media_days);
   c.dedup_window = std::chrono::hours(24 * dedup_days);
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
   c.idle_timeout = std::chrono::seconds(idle);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "media/media_context.hpp"
 #include "session/relay_context.hpp"
 
 namespace parley {
@@ -28,6 +29,7 @@ struct Config {
   bool public_metrics = false;
   std::string log_level = "info";
   SessionLimits limits;
+  media::MediaLimits media;
 };
 
 // Parses argv. Returns the config, or nullopt with `exit_code` set when the program should

@@ -1,4 +1,5 @@
-// Plain HTTP on the gateway port: health and metrics for operators, and the WebSocket upgrade.
+// Plain HTTP on the gateway port: health and metrics for operators, the WebSocket upgrade,
+// and /media/ requests, handed to media/media_http.cpp once their header is read.
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -9,6 +10,7 @@
 
 #include "gateway/gateway.hpp"
 #include "gateway/streams.hpp"
+#include "media/media_http.hpp"
 #include "observability/metrics.hpp"
 
 namespace parley {
@@ -35,7 +37,11 @@ bool offers_parley(std::string_view offer) {
 template <class Stream>
 class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(GatewayContext& ctx, Stream&& stream) : ctx_(ctx), stream_(std::move(stream)) {}
+  HttpSession(GatewayContext& ctx, Stream&& stream, beast::flat_buffer buffer = {})
+      : ctx_(ctx), stream_(std::move(stream)), buffer_(std::move(buffer)) {}
+
+  // The next request on a connection that already served one.
+  void run_next() { read(); }
 
   void run() {
     beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
@@ -54,11 +60,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void read() {
     parser_.emplace();
     parser_->header_limit(8 * 1024);
-    parser_->body_limit(0);
+    // Only a media upload has a body: its limit is set (and an over-size one answered 413)
+    // once the upload is known. Any other request with a body is closed after the header.
+    parser_->body_limit(boost::none);
     beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return;
+    if (parser_->get().target().starts_with("/media/"))
+      return serve_media(ctx_, std::move(stream_), std::move(buffer_), std::move(*parser_));
+    if (parser_->is_done()) return on_read({});
+    // Anything else must have no body: empty_body refuses one, and we close quietly.
     http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
+                     [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                       self->on_read(e);
                      });
   }
 
@@ -124,6 +144,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 };
 
 }  // namespace
+
+template <class Stream>
+void resume_http(GatewayContext& ctx, Stream&& stream, beast::flat_buffer&& buffer) {
+  std::make_shared<HttpSession<Stream>>(ctx, std::move(stream), std::move(buffer))->run_next();
+}
+template void resume_http<PlainStream>(GatewayContext&, PlainStream&&, beast::flat_buffer&&);
+template void resume_http<TlsStream>(GatewayContext&, TlsStream&&, beast::flat_buffer&&);
 
 void serve_http(GatewayContext& ctx, tcp::socket socket) {
   if (ctx.tls) {

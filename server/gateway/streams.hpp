@@ -1,5 +1,6 @@
 #pragma once
 // The two transports a gateway serves: plain TCP (ws://) and TLS (wss://).
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
@@ -22,5 +23,12 @@ void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req);
 
 extern template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest);
 extern template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest);
+
+// Reads the next request on a kept-alive connection (after a media response).
+template <class Stream>
+void resume_http(GatewayContext& ctx, Stream&& stream, beast::flat_buffer&& buffer);
+
+extern template void resume_http<PlainStream>(GatewayContext&, PlainStream&&, beast::flat_buffer&&);
+extern template void resume_http<TlsStream>(GatewayContext&, TlsStream&&, beast::flat_buffer&&);
 
 }  // namespace parley

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <thread>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <boost/asio/ssl/context.hpp>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +14,10 @@
 #include "gateway/gateway.hpp"
 #include "groups/fanout_worker.hpp"
 #include "groups/group_limiter.hpp"
+#include "media/fs_blob_store.hpp"
+#include "media/media_context.hpp"
+#include "media/media_tokens.hpp"
+#include "media/upload_registry.hpp"
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
 #include "store/sqlite_store.hpp"
@@ -28,11 +34,47 @@ std::uint64_t ms(std::chrono::hours h) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(h).count());
 }
 
-// Retention: expired inbox entries, old dedup records, abandoned groups, stale last-seen.
+// Media retention: records go in a store job, then their bytes on the disk thread (a blob
+// only when no remaining record names it).
+void purge_media(store::StoreWorker& worker, media::MediaContext& media, std::uint64_t now) {
+  struct Purged {
+    std::vector<store::MediaRecord> records;
+    std::vector<bool> blob_unused;
+  };
+  auto purged = std::make_shared<Purged>();
+  const auto before = now - ms(media.limits.retention);
+  const auto unfinished_before = now - ms(media.limits.unfinished_ttl);
+  worker.submit(
+      [=](store::Store& s) {
+        purged->records = s.purge_media(before, unfinished_before);
+        for (const auto& m : purged->records)
+          purged->blob_unused.push_back(!m.sha256.empty() && !s.blob_referenced(m.sha256));
+      },
+      [purged, &media](store::JobStatus st) {
+        if (st != store::JobStatus::Committed || purged->records.empty()) return;
+        net::post(media.disk, [purged, &media] {
+          for (std::size_t i = 0; i < purged->records.size(); ++i) {
+            const auto& m = purged->records[i];
+            media.uploads.forget(m.id);
+            media.blobs.discard_staged(m.id);
+            if (purged->blob_unused[i]) {
+              media::Sha256 hash{};
+              std::copy(m.sha256.begin(), m.sha256.end(), hash.begin());
+              media.blobs.remove_blob(hash);
+            }
+          }
+          spdlog::info("event=media_purge removed={}", purged->records.size());
+        });
+      });
+}
+
+// Retention: expired inbox entries, old dedup records, abandoned groups, stale last-seen,
+// expired media.
 void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
-                          PresenceRegistry& presence, const Config& cfg) {
+                          PresenceRegistry& presence, media::MediaContext& media,
+                          const Config& cfg) {
   timer.expires_after(kMaintenanceEvery);
-  timer.async_wait([&timer, &worker, &presence, &cfg](boost::system::error_code ec) {
+  timer.async_wait([&timer, &worker, &presence, &media, &cfg](boost::system::error_code ec) {
     if (ec) return;
     const auto now = now_ms();
     const auto inbox_before = now - ms(cfg.retention);
@@ -49,7 +91,8 @@ void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
                          removed->second);
         });
     presence.expire(now - ms(cfg.last_seen_ttl));
-    schedule_maintenance(timer, worker, presence, cfg);
+    purge_media(worker, media, now);
+    schedule_maintenance(timer, worker, presence, media, cfg);
   });
 }
 
@@ -94,13 +137,25 @@ int run_relay(const Config& cfg) {
     return 1;
   }
 
+  std::unique_ptr<media::BlobStore> blobs;
+  try {
+    blobs = std::make_unique<media::FsBlobStore>(cfg.data_dir / "media");
+  } catch (const std::exception& e) {
+    spdlog::error("cannot create the media directory in {}: {}", cfg.data_dir.string(), e.what());
+    return 1;
+  }
+  media::MediaTokens media_tokens(cfg.media.token_ttl, 1u << 16);
+  media::UploadRegistry uploads;
+  net::thread_pool disk(1);
+  media::MediaContext media{cfg.media, *blobs, media_tokens, uploads, disk.get_executor()};
+
   LocalPresence presence;
   const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   net::io_context ioc(static_cast<int>(threads));
   groups::FanoutWorker fanout(*worker, presence, metrics, ioc.get_executor());
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
-  RelayContext relay{*worker,     presence, metrics, worker->relay_id(), cfg.limits,
-                     fanout, group_limiter};
+  RelayContext relay{*worker, presence,      metrics, worker->relay_id(), cfg.limits,
+                     fanout,  group_limiter, media};
   ConnectionSet connections;
   GatewayContext gateway{relay, connections,
                          GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},
@@ -119,7 +174,7 @@ int run_relay(const Config& cfg) {
   // maintenance run re-arming its timer.
   auto control = net::make_strand(ioc);
   net::steady_timer maintenance(control);
-  schedule_maintenance(maintenance, *worker, presence, cfg);
+  schedule_maintenance(maintenance, *worker, presence, media, cfg);
 
   net::steady_timer drain_timer(control);
   auto drain_deadline = std::chrono::steady_clock::now();
@@ -169,6 +224,7 @@ int run_relay(const Config& cfg) {
   for (auto& t : pool) t.join();
 
   worker->stop();  // every queued job runs and commits before we exit
+  disk.join();
   spdlog::info("event=stopped");
   return 0;
 }

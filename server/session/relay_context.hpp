@@ -15,6 +15,9 @@ namespace groups {
 class FanoutWorker;
 class GroupLimiter;
 }  // namespace groups
+namespace media {
+struct MediaContext;
+}
 
 struct SessionLimits {
   std::size_t send_queue_frames = 4096;       // frames waiting to be written to one socket
@@ -46,6 +49,7 @@ struct RelayContext {
   SessionLimits limits;
   groups::FanoutWorker& fanout;
   groups::GroupLimiter& group_limiter;
+  media::MediaContext& media;
 };
 
 }  // namespace parley

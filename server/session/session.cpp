@@ -131,6 +131,9 @@ void Session::dispatch(wire::ClientFrame& frame) {
     case C::kSetAdmin: return on_set_admin(rid, frame.set_admin());
     case C::kGetGroup: return on_get_group(rid, frame.get_group().group_id());
     case C::kGroupSend: return on_group_send(rid, *frame.mutable_group_send());
+    case C::kCreateUpload: return on_create_upload(rid, frame.create_upload());
+    case C::kResumeUpload: return on_resume_upload(rid, frame.resume_upload().media_id());
+    case C::kGetDownloadToken: return on_get_download_token(rid);
     default: return reply_error(rid, wire::BAD_REQUEST, "unknown request type");
   }
 }

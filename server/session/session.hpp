@@ -36,6 +36,7 @@ class AddMembers;
 class RemoveMembers;
 class SetAdmin;
 class GroupSend;
+class CreateUpload;
 enum ErrorCode : int;
 }  // namespace parley::wire
 
@@ -125,6 +126,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req);
   void on_get_group(std::uint64_t request_id, const std::string& group_id);
   void on_group_send(std::uint64_t request_id, wire::GroupSend& req);
+
+  // media.cpp
+  void on_create_upload(std::uint64_t request_id, const wire::CreateUpload& req);
+  void on_resume_upload(std::uint64_t request_id, const std::string& media_id);
+  void on_get_download_token(std::uint64_t request_id);
+  void grant_upload(std::uint64_t request_id, const std::string& media_id, std::uint64_t size);
 
   // delivery.cpp
   void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);

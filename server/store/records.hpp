@@ -106,4 +106,14 @@ struct FanoutStep {
   bool more = false;                    // entries remain after this step
 };
 
+// One stored file. `sha256` is empty while the upload is unfinished.
+struct MediaRecord {
+  std::string id;              // 16 random bytes
+  UserId owner = 0;
+  std::uint64_t size = 0;      // ciphertext bytes reserved (and, once finished, stored)
+  std::string sha256;          // 32 bytes once finished
+  std::uint64_t created_ms = 0;
+  std::uint64_t completed_ms = 0;
+};
+
 }  // namespace parley::store

@@ -99,8 +99,25 @@ void step_2(SQLite::Database& db) {
   )sql");
 }
 
+// Version 3: media. Who owns each upload, its reserved size, and (once finished) the hash
+// naming its blob in the blob store.
+void step_3(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE media(
+      id BLOB PRIMARY KEY,
+      owner INTEGER NOT NULL REFERENCES users(id),
+      size INTEGER NOT NULL,
+      sha256 BLOB,
+      created_ms INTEGER NOT NULL,
+      completed_ms INTEGER) WITHOUT ROWID;
+    CREATE INDEX media_by_owner ON media(owner, created_ms);
+    CREATE INDEX media_by_created ON media(created_ms);
+    CREATE INDEX media_by_sha256 ON media(sha256);
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2};
+constexpr Step kSteps[] = {step_1, step_2, step_3};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -180,7 +180,8 @@ struct SqliteStore::Impl {
 };
 
 SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durability)
-    : impl_(std::make_unique<Impl>(data_dir, durability)) {}
+    : impl_(std::make_unique<Impl>(data_dir, durability)),
+      media_(std::make_unique<SqliteMedia>(impl_->db)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -686,5 +687,29 @@ std::vector<std::string> SqliteStore::groups_behind(std::uint64_t* entries_behin
   if (entries_behind) *entries_behind = total;
   return out;
 }
+
+}  // namespace parley::store
+
+// ---- Media (sqlite_media.cpp) ----
+
+namespace parley::store {
+
+void SqliteStore::create_media(const MediaRecord& media) { media_->create(media); }
+std::optional<MediaRecord> SqliteStore::find_media(std::string_view media_id) {
+  return media_->find(media_id);
+}
+std::uint64_t SqliteStore::media_bytes(UserId owner) { return media_->bytes_of(owner); }
+std::uint32_t SqliteStore::unfinished_uploads(UserId owner, std::uint64_t since_ms) {
+  return media_->unfinished(owner, since_ms);
+}
+void SqliteStore::complete_media(std::string_view media_id, std::string_view sha256,
+                                 std::uint64_t now_ms) {
+  media_->complete(media_id, sha256, now_ms);
+}
+std::vector<MediaRecord> SqliteStore::purge_media(std::uint64_t before_ms,
+                                                  std::uint64_t unfinished_before_ms) {
+  return media_->purge(before_ms, unfinished_before_ms);
+}
+bool SqliteStore::blob_referenced(std::string_view sha256) { return media_->referenced(sha256); }
 
 }  // namespace parley::store

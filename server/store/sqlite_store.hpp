@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "store/sqlite_media.hpp"
 #include "store/store.hpp"
 
 namespace parley::store {
@@ -71,9 +72,20 @@ class SqliteStore final : public Store {
   FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) override;
   std::vector<std::string> groups_behind(std::uint64_t* entries_behind) override;
 
+  void create_media(const MediaRecord& media) override;
+  std::optional<MediaRecord> find_media(std::string_view media_id) override;
+  std::uint64_t media_bytes(UserId owner) override;
+  std::uint32_t unfinished_uploads(UserId owner, std::uint64_t since_ms) override;
+  void complete_media(std::string_view media_id, std::string_view sha256,
+                      std::uint64_t now_ms) override;
+  std::vector<MediaRecord> purge_media(std::uint64_t before_ms,
+                                       std::uint64_t unfinished_before_ms) override;
+  bool blob_referenced(std::string_view sha256) override;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<SqliteMedia> media_;
 };
 
 }  // namespace parley::store

@@ -106,6 +106,23 @@ class Store {
   virtual FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) = 0;
   // Groups whose fan-out is behind their log, and how many log entries are owed in all.
   virtual std::vector<std::string> groups_behind(std::uint64_t* entries_behind) = 0;
+
+  // Media (docs/protocol.md, "Media"). The bytes live in a media::BlobStore; these records
+  // say who owns which upload and which blob (by hash) a finished one is.
+  virtual void create_media(const MediaRecord& media) = 0;
+  virtual std::optional<MediaRecord> find_media(std::string_view media_id) = 0;
+  // Bytes reserved by every upload of `owner`, finished or not (what the quota counts).
+  virtual std::uint64_t media_bytes(UserId owner) = 0;
+  // Unfinished uploads of `owner` created at or after `since_ms`.
+  virtual std::uint32_t unfinished_uploads(UserId owner, std::uint64_t since_ms) = 0;
+  virtual void complete_media(std::string_view media_id, std::string_view sha256,
+                              std::uint64_t now_ms) = 0;
+  // Removes media created before `before_ms` and unfinished uploads created before
+  // `unfinished_before_ms`; returns them so their bytes can be deleted.
+  virtual std::vector<MediaRecord> purge_media(std::uint64_t before_ms,
+                                               std::uint64_t unfinished_before_ms) = 0;
+  // True while any finished media still names this blob.
+  virtual bool blob_referenced(std::string_view sha256) = 0;
 };
 
 }  // namespace parley::store

@@ -1,0 +1,65 @@
+#pragma once
+// Where media ciphertext lives: unfinished uploads staged per media id, finished ones as
+// immutable blobs named by the SHA-256 of their bytes (so identical ciphertext is stored
+// once). The embedded default is FsBlobStore under the data directory; an S3-compatible store
+// can implement the same interface (multipart upload for staging, the hash as object key).
+//
+// Contract: every method may block on storage; call them from the media disk thread, except
+// the small append/read_at calls noted below. No method throws; failures come back as
+// std::error_code.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace parley::media {
+
+using Sha256 = std::array<unsigned char, 32>;
+
+std::string to_hex(std::string_view bytes);
+std::string to_hex(const Sha256& hash);
+
+// Appends to one staged upload. Only one StagedWriter per media id exists at a time (the
+// UploadRegistry guarantees it). append() writes one bounded piece (at most a request
+// buffer, 256 KiB) and may run on an I/O thread.
+class StagedWriter {
+ public:
+  virtual ~StagedWriter() = default;
+  virtual std::uint64_t size() const = 0;  // bytes staged so far
+  virtual std::error_code append(std::span<const char> bytes) = 0;
+};
+
+// Reads a blob or a staged upload. read_at() reads one bounded piece and may run on an I/O
+// thread (page-cache reads, as Beast's own file body does).
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual std::uint64_t size() const = 0;
+  // Reads up to out.size() bytes at `offset`; returns the count (0 only at the end).
+  virtual std::size_t read_at(std::uint64_t offset, std::span<char> out, std::error_code& ec) = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Opens (creating if missing) the staging area of `media_id` for appending.
+  virtual std::unique_ptr<StagedWriter> open_staged(std::string_view media_id,
+                                                    std::error_code& ec) = 0;
+  virtual std::unique_ptr<BlobReader> read_staged(std::string_view media_id,
+                                                  std::error_code& ec) = 0;
+  // Bytes staged for `media_id` (0 when nothing is).
+  virtual std::uint64_t staged_size(std::string_view media_id) = 0;
+  // Makes the staged bytes of `media_id` durable as the blob `hash` (keeping an existing blob
+  // with that hash instead) and removes the staging area.
+  virtual std::error_code commit_staged(std::string_view media_id, const Sha256& hash) = 0;
+  virtual void discard_staged(std::string_view media_id) = 0;
+
+  virtual std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) = 0;
+  virtual void remove_blob(const Sha256& hash) = 0;
+};
+
+}  // namespace parley::media

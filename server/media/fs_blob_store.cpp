@@ -1,0 +1,186 @@
+#include "media/fs_blob_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace parley::media {
+namespace {
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+// One open file descriptor, closed on destruction.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class FileWriter final : public StagedWriter {
+ public:
+  FileWriter(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  std::uint64_t size() const override { return size_; }
+  std::error_code append(std::span<const char> bytes) override {
+    while (!bytes.empty()) {
+      const auto n = ::pwrite(fd_.get(), bytes.data(), bytes.size(), static_cast<off_t>(size_));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return last_error();
+      }
+      size_ += static_cast<std::uint64_t>(n);
+      bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return {};
+  }
+
+ private:
+  Fd fd_;
+  std::uint64_t size_;
+};
+
+class FileReader final : public BlobReader {
+ public:
+  FileReader(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  std::uint64_t size() const override { return size_; }
+  std::size_t read_at(std::uint64_t offset, std::span<char> out, std::error_code& ec) override {
+    for (;;) {
+      const auto n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) {
+        ec = last_error();
+        return 0;
+      }
+    }
+  }
+
+ private:
+  Fd fd_;
+  std::uint64_t size_;
+};
+
+std::unique_ptr<BlobReader> open_reader(const std::filesystem::path& path, std::error_code& ec) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ec = last_error();
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ec = last_error();
+    ::close(fd);
+    return nullptr;
+  }
+  return std::make_unique<FileReader>(fd, static_cast<std::uint64_t>(st.st_size));
+}
+
+std::error_code fsync_path(const std::filesystem::path& path, int flags) {
+  Fd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (fd.get() < 0) return last_error();
+  if (::fsync(fd.get()) != 0) return last_error();
+  return {};
+}
+
+}  // namespace
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string to_hex(const Sha256& hash) {
+  return to_hex(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
+}
+
+FsBlobStore::FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {
+  for (const auto& dir : {root_, root_ / "staging", root_ / "blobs"}) {
+    std::filesystem::create_directories(dir);
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  }
+}
+
+std::filesystem::path FsBlobStore::staged_path(std::string_view media_id) const {
+  return root_ / "staging" / to_hex(media_id);
+}
+
+std::filesystem::path FsBlobStore::blob_path(const Sha256& hash) const {
+  const auto hex = to_hex(hash);
+  return root_ / "blobs" / hex.substr(0, 2) / hex;
+}
+
+std::unique_ptr<StagedWriter> FsBlobStore::open_staged(std::string_view media_id,
+                                                       std::error_code& ec) {
+  const int fd = ::open(staged_path(media_id).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    ec = last_error();
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ec = last_error();
+    ::close(fd);
+    return nullptr;
+  }
+  return std::make_unique<FileWriter>(fd, static_cast<std::uint64_t>(st.st_size));
+}
+
+std::unique_ptr<BlobReader> FsBlobStore::read_staged(std::string_view media_id,
+                                                     std::error_code& ec) {
+  return open_reader(staged_path(media_id), ec);
+}
+
+std::uint64_t FsBlobStore::staged_size(std::string_view media_id) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(staged_path(media_id), ec);
+  return ec ? 0 : size;
+}
+
+std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha256& hash) {
+  const auto staged = staged_path(media_id);
+  const auto target = blob_path(hash);
+  std::error_code ec;
+  if (std::filesystem::exists(target, ec)) {
+    // Same bytes already stored (content addressing): keep that copy.
+    std::filesystem::remove(staged, ec);
+    return {};
+  }
+  if (auto e = fsync_path(staged, O_RDONLY)) return e;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) return ec;
+  ::chmod(target.parent_path().c_str(), 0700);
+  std::filesystem::rename(staged, target, ec);
+  if (ec) return ec;
+  // The rename is durable only once the directory entry is.
+  return fsync_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+void FsBlobStore::discard_staged(std::string_view media_id) {
+  std::error_code ec;
+  std::filesystem::remove(staged_path(media_id), ec);
+}
+
+std::unique_ptr<BlobReader> FsBlobStore::open_blob(const Sha256& hash, std::error_code& ec) {
+  return open_reader(blob_path(hash), ec);
+}
+
+void FsBlobStore::remove_blob(const Sha256& hash) {
+  std::error_code ec;
+  std::filesystem::remove(blob_path(hash), ec);
+}
+
+}  // namespace parley::media

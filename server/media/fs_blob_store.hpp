@@ -1,0 +1,33 @@
+#pragma once
+// BlobStore on the local filesystem:
+//   <root>/staging/<media id hex>   unfinished uploads (appended in place)
+//   <root>/blobs/<aa>/<sha256 hex>  finished ciphertext, <aa> the hash's first byte
+// Files are 0600, directories 0700. A commit fsyncs the file, renames it into blobs/ and
+// fsyncs the directory, so a finished upload survives power loss.
+#include <filesystem>
+
+#include "media/blob_store.hpp"
+
+namespace parley::media {
+
+class FsBlobStore final : public BlobStore {
+ public:
+  // Creates the directories; throws std::filesystem::filesystem_error when it cannot.
+  explicit FsBlobStore(std::filesystem::path root);
+
+  std::unique_ptr<StagedWriter> open_staged(std::string_view media_id, std::error_code& ec) override;
+  std::unique_ptr<BlobReader> read_staged(std::string_view media_id, std::error_code& ec) override;
+  std::uint64_t staged_size(std::string_view media_id) override;
+  std::error_code commit_staged(std::string_view media_id, const Sha256& hash) override;
+  void discard_staged(std::string_view media_id) override;
+  std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) override;
+  void remove_blob(const Sha256& hash) override;
+
+  std::filesystem::path blob_path(const Sha256& hash) const;
+  std::filesystem::path staged_path(std::string_view media_id) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace parley::media

@@ -1,0 +1,509 @@
+// HTTP media endpoints. One MediaSession per request: it checks the bearer token, looks the
+// upload up in the store, streams the body to the blob store in bounded pieces (hashing as
+// it goes), finishes the upload on the disk thread, and serves ranges of finished blobs.
+#include "media/media_http.hpp"
+
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <charconv>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/gateway.hpp"
+#include "media/blob_store.hpp"
+#include "media/media_context.hpp"
+#include "media/media_tokens.hpp"
+#include "media/range_body.hpp"
+#include "media/upload_registry.hpp"
+#include "store/store_worker.hpp"
+#include "util/clock.hpp"
+
+namespace parley {
+namespace {
+
+constexpr auto kReadTimeout = std::chrono::seconds(30);
+constexpr std::size_t kPieceBytes = 256 * 1024;
+constexpr std::size_t kMediaIdBytes = 16;
+
+std::optional<std::string> parse_media_id(std::string_view hex) {
+  if (hex.size() != kMediaIdBytes * 2) return std::nullopt;
+  std::string out(kMediaIdBytes, '\0');
+  for (std::size_t i = 0; i < kMediaIdBytes; ++i) {
+    unsigned v = 0;
+    const auto* first = hex.data() + 2 * i;
+    const auto [end, err] = std::from_chars(first, first + 2, v, 16);
+    if (err != std::errc{} || end != first + 2) return std::nullopt;
+    out[i] = static_cast<char>(v);
+  }
+  return out;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || err != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::string_view bearer(std::string_view authorization) {
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (!authorization.starts_with(kPrefix)) return {};
+  return authorization.substr(kPrefix.size());
+}
+
+// A single byte range within `size`, per RFC 9110 14.1.2. nullopt: serve the whole blob
+// (no Range, or one we ignore such as a multi-range); `unsatisfiable` set: answer 416.
+struct ByteRange {
+  std::uint64_t first = 0, length = 0;
+};
+std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size, bool* unsatisfiable) {
+  *unsatisfiable = false;
+  constexpr std::string_view kUnit = "bytes=";
+  if (!header.starts_with(kUnit) || header.find(',') != std::string_view::npos) return std::nullopt;
+  header.remove_prefix(kUnit.size());
+  const auto dash = header.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto a = header.substr(0, dash), b = header.substr(dash + 1);
+  if (a.empty()) {  // suffix: the last N bytes
+    const auto n = parse_u64(b);
+    if (!n) return std::nullopt;
+    if (*n == 0 || size == 0) return *unsatisfiable = true, std::nullopt;
+    const auto len = std::min(*n, size);
+    return ByteRange{size - len, len};
+  }
+  const auto first = parse_u64(a);
+  if (!first) return std::nullopt;
+  std::uint64_t last = size - 1;
+  if (!b.empty()) {
+    const auto l = parse_u64(b);
+    if (!l || *l < *first) return std::nullopt;
+    last = std::min(*l, size - 1);
+  }
+  if (*first >= size) return *unsatisfiable = true, std::nullopt;
+  return ByteRange{*first, last - *first + 1};
+}
+
+template <class Stream>
+class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
+ public:
+  MediaSession(GatewayContext& ctx, Stream&& stream, beast::flat_buffer&& buffer,
+               RequestHeaderParser&& parser)
+      : ctx_(ctx),
+        media_(ctx.relay.media),
+        stream_(std::move(stream)),
+        buffer_(std::move(buffer)),
+        parser_(std::move(parser)),
+        req_(parser_.get().base()),
+        keep_alive_(parser_.get().keep_alive()) {}
+
+  ~MediaSession() {
+    if (lease_) media_.uploads.release(lease_->media_id);
+  }
+
+  void run() {
+    const std::string_view target = req_.target();
+    const auto method = req_.method();
+    constexpr std::string_view kUpload = "/media/upload/";
+    if (target.starts_with(kUpload)) {
+      const auto id = parse_media_id(target.substr(kUpload.size()));
+      if (!id) return fail(http::status::not_found, "not_found", "no such upload");
+      if (method == http::verb::patch || method == http::verb::head) return upload(*id);
+      return fail(http::status::method_not_allowed, "method_not_allowed",
+                  "uploads take HEAD and PATCH", "HEAD, PATCH");
+    }
+    const auto id = parse_media_id(target.substr(std::string_view("/media/").size()));
+    if (!id) return fail(http::status::not_found, "not_found", "no such media");
+    if (method == http::verb::get || method == http::verb::head) return download(*id);
+    return fail(http::status::method_not_allowed, "method_not_allowed", "media takes GET and HEAD",
+                "GET, HEAD");
+  }
+
+ private:
+  using Self = MediaSession<Stream>;
+
+  // ---- Replies ----
+
+  // An error with a JSON body {"error": code, "message": text}. `code` is a fixed word,
+  // `message` never contains tokens or content.
+  void fail(http::status status, std::string_view code, std::string_view message,
+            std::string_view allow = {}, std::optional<std::uint64_t> offset = {}) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
+    res->set(http::field::content_type, "application/json");
+    res->set(http::field::cache_control, "no-store");
+    if (!allow.empty()) res->set(http::field::allow, allow);
+    if (status == http::status::unauthorized) res->set(http::field::www_authenticate, "Bearer");
+    if (offset) res->set("Upload-Offset", std::to_string(*offset));
+    if (req_.method() != http::verb::head) {
+      std::string body = "{\"error\":\"";
+      body.append(code).append("\",\"message\":\"");
+      for (const char c : message) body.push_back(c == '"' || c == '\\' ? '\'' : c);
+      body.append("\"}\n");
+      res->body() = std::move(body);
+    }
+    res->prepare_payload();
+    if (req_.method() == http::verb::head) res->content_length(0);
+    send(std::move(res));
+  }
+
+  template <class Body>
+  void send(std::shared_ptr<http::response<Body>> res) {
+    res->set(http::field::server, "parley-relay");
+    // A body-less answer still needs its framing (Content-Length: 0) on a kept-alive
+    // connection; HEAD answers carry the GET's length, set by the caller.
+    if constexpr (std::is_same_v<Body, http::empty_body>) {
+      if (req_.method() != http::verb::head) res->prepare_payload();
+    }
+    // Reuse the connection only when the whole request (body included) has been read.
+    res->keep_alive(keep_alive_ && parser_.is_done());
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec) return;
+                        self->release_lease();
+                        if (res->keep_alive())
+                          return resume_http(self->ctx_, std::move(self->stream_),
+                                             std::move(self->buffer_));
+                        beast::error_code ignored;
+                        beast::get_lowest_layer(self->stream_).socket().shutdown(
+                            tcp::socket::shutdown_send, ignored);
+                        if (!self->parser_.is_done()) self->linger();
+                      });
+  }
+
+  // Refused before its body was read: a client still sending it would get a reset, and a
+  // reset makes it drop our answer unread. So read and discard what it sends for a while
+  // (bounded in bytes and time) before closing, as web servers do ("lingering close").
+  void linger() {
+    if (lingered_ >= kLingerBytes) return;
+    piece_.resize(kPieceBytes);
+    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+    beast::get_lowest_layer(stream_).async_read_some(
+        net::buffer(piece_), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec) return;
+          self->lingered_ += n;
+          self->linger();
+        });
+  }
+
+  void release_lease() {
+    if (lease_) media_.uploads.release(lease_->media_id);
+    lease_.reset();
+  }
+
+  // Runs `work` on the store thread, then `done` back on this connection's strand.
+  void store_job(std::function<void(store::Store&)> work, std::function<void(bool ok)> done) {
+    ctx_.relay.store.submit(std::move(work), [self = this->shared_from_this(),
+                                              done = std::move(done)](store::JobStatus st) mutable {
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), done = std::move(done), st] {
+        done(st == store::JobStatus::Committed);
+      });
+    });
+  }
+
+  std::optional<media::TokenGrant> authorize(media::TokenKind kind) {
+    const auto grant = media_.tokens.check(bearer(req_[http::field::authorization]));
+    if (!grant) {
+      fail(http::status::unauthorized, "unauthorized",
+           "missing, unknown or expired token; ask the relay for a new one");
+      return std::nullopt;
+    }
+    if (grant->kind != kind) {
+      fail(http::status::forbidden, "forbidden",
+           kind == media::TokenKind::Upload ? "not an upload token" : "not a download token");
+      return std::nullopt;
+    }
+    return grant;
+  }
+
+  // ---- Upload ----
+
+  void upload(const std::string& media_id) {
+    const auto grant = authorize(media::TokenKind::Upload);
+    if (!grant) return;
+    if (grant->media_id != media_id)
+      return fail(http::status::forbidden, "forbidden",
+                  "this token is for another upload; only its uploader may write to one");
+    auto record = std::make_shared<std::optional<store::MediaRecord>>();
+    store_job([record, media_id](store::Store& s) { *record = s.find_media(media_id); },
+              [this, record, user = grant->user](bool ok) {
+                if (!ok) return fail(http::status::service_unavailable, "unavailable",
+                                     "relay storage is busy; retry");
+                const auto& m = *record;
+                if (!m) return fail(http::status::not_found, "not_found",
+                                    "no such upload (it may have expired)");
+                if (m->owner != user)
+                  return fail(http::status::forbidden, "forbidden",
+                              "only the uploader may write to an upload");
+                if (!m->sha256.empty()) return finished_upload(*m);
+                start_upload(*m);
+              });
+  }
+
+  void finished_upload(const store::MediaRecord& m) {
+    if (req_.method() == http::verb::patch)
+      return fail(http::status::conflict, "upload_finished", "this upload is already finished", {},
+                  m.size);
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
+    res->set("Upload-Offset", std::to_string(m.size));
+    res->set("Upload-Length", std::to_string(m.size));
+    res->set(http::field::etag, "\"" + media::to_hex(m.sha256) + "\"");
+    res->set(http::field::cache_control, "no-store");
+    res->content_length(0);
+    send(std::move(res));
+  }
+
+  void start_upload(const store::MediaRecord& m) {
+    lease_ = media_.uploads.lease(m.id, m.size);
+    if (!lease_)
+      return fail(http::status::conflict, "upload_busy",
+                  "another request is writing this upload; retry when it ends");
+    if (!lease_->writer) {
+      std::error_code ec;
+      lease_->writer = media_.blobs.open_staged(m.id, ec);
+      if (!lease_->writer) {
+        spdlog::error("event=media_stage_failed error=\"{}\"", ec.message());
+        return fail(http::status::internal_server_error, "storage", "cannot store the upload");
+      }
+    }
+    const auto staged = lease_->writer->size();
+    if (req_.method() == http::verb::head) {
+      auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
+      res->set("Upload-Offset", std::to_string(staged));
+      res->set("Upload-Length", std::to_string(m.size));
+      res->set(http::field::cache_control, "no-store");
+      res->content_length(0);
+      return send(std::move(res));
+    }
+    const auto offset = parse_u64(req_["Upload-Offset"]);
+    if (!offset)
+      return fail(http::status::bad_request, "bad_request",
+                  "Upload-Offset header (a byte count) is required", {}, staged);
+    if (*offset != staged)
+      return fail(http::status::conflict, "offset_mismatch",
+                  "Upload-Offset must equal the bytes the relay has (see the Upload-Offset header)",
+                  {}, staged);
+    const auto room = m.size - staged;
+    const auto declared = parser_.content_length();
+    if (!declared && !parser_.chunked())
+      return fail(http::status::length_required, "length_required", "Content-Length is required");
+    if (declared && *declared > room)
+      return fail(http::status::payload_too_large, "too_large",
+                  "the body goes past the size reserved for this upload");
+    parser_.body_limit(room);
+    piece_.resize(kPieceBytes);
+    read_piece();
+  }
+
+  void read_piece() {
+    auto& body = parser_.get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    beast::get_lowest_layer(stream_).expires_after(kReadTimeout);
+    http::async_read(stream_, buffer_, parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_piece(ec);
+                     });
+  }
+
+  void on_piece(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    // Keep every byte that arrived, also those of a piece cut short by a dropped
+    // connection: the client resumes after exactly what the relay has.
+    const auto n = piece_.size() - parser_.get().body().size;
+    if (n > 0) {
+      const std::span<const char> bytes(piece_.data(), n);
+      const bool continuous = lease_->hashed == lease_->writer->size();
+      if (auto werr = lease_->writer->append(bytes)) {
+        spdlog::error("event=media_write_failed error=\"{}\"", werr.message());
+        return fail(http::status::internal_server_error, "storage", "cannot store the upload");
+      }
+      if (continuous) {
+        lease_->hash.update(bytes);
+        lease_->hashed += n;
+      }
+    }
+    if (ec == http::error::body_limit)
+      return fail(http::status::payload_too_large, "too_large",
+                  "the body goes past the size reserved for this upload");
+    if (ec) return;  // cut off: what was written stays staged; the lease goes with us
+    if (!parser_.is_done()) return read_piece();
+    if (lease_->writer->size() < lease_->size) {
+      auto res = std::make_shared<http::response<http::empty_body>>(http::status::no_content,
+                                                                    req_.version());
+      res->set("Upload-Offset", std::to_string(lease_->writer->size()));
+      res->set(http::field::cache_control, "no-store");
+      return send(std::move(res));
+    }
+    finish_upload();
+  }
+
+  // The last byte is in: hash (if the running hash has a gap, e.g. after a relay restart,
+  // from the staged file), make it a durable blob, then record it.
+  void finish_upload() {
+    struct Result {
+      std::error_code ec;
+      media::Sha256 hash{};
+    };
+    auto result = std::make_shared<Result>();
+    net::post(media_.disk, [self = this->shared_from_this(), result]() mutable {
+      auto& up = *self->lease_;
+      up.writer.reset();
+      if (up.hashed != up.size) {
+        media::Sha256Stream rehash;
+        auto reader = self->media_.blobs.read_staged(up.media_id, result->ec);
+        std::vector<char> buf(1 << 20);
+        for (std::uint64_t off = 0; reader && !result->ec && off < reader->size();) {
+          const auto n = reader->read_at(off, buf, result->ec);
+          if (n == 0) break;
+          rehash.update({buf.data(), n});
+          off += n;
+        }
+        up.hash = std::move(rehash);
+        up.hashed = up.size;
+      }
+      if (!result->ec) {
+        result->hash = up.hash.finish();
+        result->ec = self->media_.blobs.commit_staged(up.media_id, result->hash);
+      }
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), result] { self->record_finished(result->ec, result->hash); });
+    });
+  }
+
+  void record_finished(std::error_code ec, const media::Sha256& hash) {
+    if (ec) {
+      spdlog::error("event=media_commit_failed error=\"{}\"", ec.message());
+      lease_->hashed = 0;  // rehash on the next attempt
+      lease_->hash = {};
+      return fail(http::status::internal_server_error, "storage", "cannot store the upload");
+    }
+    std::string sha(reinterpret_cast<const char*>(hash.data()), hash.size());
+    const auto id = lease_->media_id;
+    const auto size = lease_->size;
+    store_job([id, sha](store::Store& s) { s.complete_media(id, sha, now_ms()); },
+              [this, id, sha, size](bool ok) {
+                if (!ok)
+                  return fail(http::status::service_unavailable, "unavailable",
+                              "relay storage is busy; retry the last piece");
+                media_.uploads.forget(id);
+                lease_.reset();
+                spdlog::debug("event=upload_finished size={}", size);
+                auto res = std::make_shared<http::response<http::empty_body>>(http::status::created,
+                                                                              req_.version());
+                res->set("Upload-Offset", std::to_string(size));
+                res->set(http::field::etag, "\"" + media::to_hex(sha) + "\"");
+                res->set(http::field::cache_control, "no-store");
+                send(std::move(res));
+              });
+  }
+
+  // ---- Download ----
+
+  void download(const std::string& media_id) {
+    if (!authorize(media::TokenKind::Download)) return;
+    auto record = std::make_shared<std::optional<store::MediaRecord>>();
+    store_job([record, media_id](store::Store& s) { *record = s.find_media(media_id); },
+              [this, record](bool ok) {
+                if (!ok) return fail(http::status::service_unavailable, "unavailable",
+                                     "relay storage is busy; retry");
+                if (!*record || (*record)->sha256.size() != 32)
+                  return fail(http::status::not_found, "not_found",
+                              "no such media (unfinished, expired or never uploaded)");
+                serve_blob(**record);
+              });
+  }
+
+  void serve_blob(const store::MediaRecord& m) {
+    media::Sha256 hash{};
+    std::copy(m.sha256.begin(), m.sha256.end(), hash.begin());
+    std::error_code ec;
+    std::shared_ptr<media::BlobReader> reader = media_.blobs.open_blob(hash, ec);
+    if (!reader) {
+      spdlog::error("event=media_blob_missing error=\"{}\"", ec.message());
+      return fail(http::status::not_found, "not_found", "media bytes are gone");
+    }
+    const auto etag = "\"" + media::to_hex(hash) + "\"";
+    const auto size = reader->size();
+    // Finished media never changes (its name is its hash): caches may keep it until the
+    // relay's retention deletes it. Ciphertext only, so shared caches are fine.
+    const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(media_.limits.retention).count();
+    const auto cache = "public, max-age=" + std::to_string(max_age) + ", immutable";
+    if (req_[http::field::if_none_match] == etag) {
+      auto res = std::make_shared<http::response<http::empty_body>>(http::status::not_modified,
+                                                                    req_.version());
+      res->set(http::field::etag, etag);
+      res->set(http::field::cache_control, cache);
+      return send(std::move(res));
+    }
+    bool unsatisfiable = false;
+    std::optional<ByteRange> range;
+    if (req_.count(http::field::range)) range = parse_range(req_[http::field::range], size, &unsatisfiable);
+    if (unsatisfiable) {
+      auto res = std::make_shared<http::response<http::string_body>>(
+          http::status::range_not_satisfiable, req_.version());
+      res->set(http::field::content_range, "bytes */" + std::to_string(size));
+      res->set(http::field::content_type, "application/json");
+      res->body() = "{\"error\":\"range\",\"message\":\"range outside the media\"}\n";
+      res->prepare_payload();
+      return send(std::move(res));
+    }
+    const ByteRange span = range.value_or(ByteRange{0, size});
+    const auto status = range ? http::status::partial_content : http::status::ok;
+    auto set_headers = [&](auto& res) {
+      res.set(http::field::content_type, "application/octet-stream");
+      res.set(http::field::etag, etag);
+      res.set(http::field::cache_control, cache);
+      res.set(http::field::accept_ranges, "bytes");
+      if (range)
+        res.set(http::field::content_range, "bytes " + std::to_string(span.first) + "-" +
+                                                std::to_string(span.first + span.length - 1) + "/" +
+                                                std::to_string(size));
+    };
+    if (req_.method() == http::verb::head) {
+      auto res = std::make_shared<http::response<http::empty_body>>(status, req_.version());
+      set_headers(*res);
+      res->content_length(span.length);
+      return send(std::move(res));
+    }
+    auto res = std::make_shared<http::response<media::BlobRangeBody>>(status, req_.version());
+    set_headers(*res);
+    res->body() = {std::move(reader), span.first, span.length};
+    res->prepare_payload();
+    send(std::move(res));
+  }
+
+  GatewayContext& ctx_;
+  media::MediaContext& media_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  // Took over the header parser; reads an upload's body in pieces into piece_.
+  http::request_parser<http::buffer_body> parser_;
+  http::request_header<> req_;
+  bool keep_alive_;
+  std::shared_ptr<media::UploadState> lease_;
+  std::vector<char> piece_;
+  std::size_t lingered_ = 0;
+  static constexpr std::size_t kLingerBytes = 16u << 20;
+  static constexpr auto kLingerTime = std::chrono::seconds(5);
+};
+
+}  // namespace
+
+template <class Stream>
+void serve_media(GatewayContext& ctx, Stream&& stream, beast::flat_buffer&& buffer,
+                 RequestHeaderParser&& parser) {
+  std::make_shared<MediaSession<Stream>>(ctx, std::move(stream), std::move(buffer),
+                                         std::move(parser))
+      ->run();
+}
+
+template void serve_media<PlainStream>(GatewayContext&, PlainStream&&, beast::flat_buffer&&,
+                                       RequestHeaderParser&&);
+template void serve_media<TlsStream>(GatewayContext&, TlsStream&&, beast::flat_buffer&&,
+                                     RequestHeaderParser&&);
+
+}  // namespace parley

@@ -1,0 +1,63 @@
+#include "media/media_tokens.hpp"
+
+#include <sodium.h>
+
+namespace parley::media {
+namespace {
+constexpr std::size_t kIdBytes = 16;
+constexpr std::size_t kSecretBytes = 32;
+constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+}  // namespace
+
+MediaTokens::MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live)
+    : ttl_(ttl), max_live_(max_live) {}
+
+void MediaTokens::prune(Clock::time_point now) {
+  for (auto it = live_.begin(); it != live_.end();) {
+    it = it->second.expires <= now ? live_.erase(it) : std::next(it);
+  }
+  next_prune_ = now + std::chrono::seconds(10);
+}
+
+std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) {
+  std::string raw(kIdBytes + kSecretBytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  {
+    std::lock_guard lock(mutex_);
+    if (now >= next_prune_ || live_.size() >= max_live_) prune(now);
+    if (live_.size() >= max_live_) {
+      sodium_memzero(raw.data(), raw.size());
+      return {};
+    }
+    live_[raw.substr(0, kIdBytes)] = Entry{raw.substr(kIdBytes), grant, now + ttl_};
+  }
+  std::string text(sodium_base64_ENCODED_LEN(raw.size(), kVariant), '\0');
+  sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                    raw.size(), kVariant);
+  text.resize(text.size() - 1);  // the terminating NUL
+  sodium_memzero(raw.data(), raw.size());
+  return text;
+}
+
+std::optional<TokenGrant> MediaTokens::check(std::string_view token, Clock::time_point now) {
+  unsigned char raw[kIdBytes + kSecretBytes];
+  std::size_t len = 0;
+  if (token.size() > 128 ||
+      sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
+                        kVariant) != 0 ||
+      len != sizeof raw)
+    return std::nullopt;
+  const std::string id(reinterpret_cast<const char*>(raw), kIdBytes);
+  std::optional<TokenGrant> out;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = live_.find(id);
+    if (it != live_.end() && it->second.expires > now &&
+        sodium_memcmp(it->second.secret.data(), raw + kIdBytes, kSecretBytes) == 0)
+      out = it->second.grant;
+  }
+  sodium_memzero(raw, sizeof raw);
+  return out;
+}
+
+}  // namespace parley::media

@@ -1,0 +1,55 @@
+#pragma once
+// Short-lived bearer tokens for the HTTP media endpoints, handed out over the authenticated
+// WebSocket. A token is base64url(16-byte id || 32-byte secret): the id finds the grant, the
+// secret is compared in constant time. Tokens live in memory only (a relay restart voids
+// them; clients ask again) and are never logged.
+//
+// Thread-safe: sessions issue tokens on their strands, HTTP requests check them on theirs.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "store/records.hpp"
+
+namespace parley::media {
+
+enum class TokenKind { Upload, Download };
+
+struct TokenGrant {
+  TokenKind kind = TokenKind::Download;
+  store::UserId user = 0;
+  std::string media_id;      // Upload: the one upload it may write
+  std::uint64_t size = 0;    // Upload: the size reserved for it
+};
+
+class MediaTokens {
+ public:
+  using Clock = std::chrono::steady_clock;
+  MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live);
+
+  // Empty when max_live tokens are live (refuse with UNAVAILABLE).
+  std::string issue(const TokenGrant& grant, Clock::time_point now = Clock::now());
+  // The grant of a live token, or nullopt for an unknown, malformed or expired one.
+  std::optional<TokenGrant> check(std::string_view token, Clock::time_point now = Clock::now());
+  std::chrono::milliseconds ttl() const { return ttl_; }
+
+ private:
+  struct Entry {
+    std::string secret;  // 32 bytes
+    TokenGrant grant;
+    Clock::time_point expires;
+  };
+  void prune(Clock::time_point now);
+
+  const std::chrono::milliseconds ttl_;
+  const std::size_t max_live_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> live_;  // by 16-byte id
+  Clock::time_point next_prune_{};
+};
+
+}  // namespace parley::media

@@ -1,0 +1,33 @@
+#include "media/upload_registry.hpp"
+
+namespace parley::media {
+
+std::shared_ptr<UploadState> UploadRegistry::lease(const std::string& media_id,
+                                                   std::uint64_t size) {
+  std::lock_guard lock(mutex_);
+  auto& slot = uploads_[media_id];
+  if (slot.leased) return nullptr;
+  if (!slot.state) {
+    slot.state = std::make_shared<UploadState>();
+    slot.state->media_id = media_id;
+    slot.state->size = size;
+  }
+  slot.leased = true;
+  return slot.state;
+}
+
+void UploadRegistry::release(const std::string& media_id) {
+  std::lock_guard lock(mutex_);
+  const auto it = uploads_.find(media_id);
+  if (it == uploads_.end()) return;
+  it->second.leased = false;
+  // The open file is not kept between requests: an idle upload costs no descriptor.
+  if (it->second.state) it->second.state->writer.reset();
+}
+
+void UploadRegistry::forget(const std::string& media_id) {
+  std::lock_guard lock(mutex_);
+  uploads_.erase(media_id);
+}
+
+}  // namespace parley::media

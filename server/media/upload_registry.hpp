@@ -1,0 +1,45 @@
+#pragma once
+// Uploads in progress, in memory: which request may write each one now (at most one at a
+// time, so two connections never interleave bytes) and the running hash of what is staged.
+//
+// Thread-safe. A lease's UploadState is touched only by the request holding the lease, and
+// the lease passes between threads through the registry's mutex.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "media/blob_store.hpp"
+#include "media/sha256_stream.hpp"
+#include "store/records.hpp"
+
+namespace parley::media {
+
+struct UploadState {
+  std::string media_id;
+  std::uint64_t size = 0;              // reserved ciphertext size
+  std::unique_ptr<StagedWriter> writer;
+  Sha256Stream hash;                   // over staged bytes [0, hashed)
+  std::uint64_t hashed = 0;
+};
+
+class UploadRegistry {
+ public:
+  // Exclusive access to the upload `media_id`; null while another request holds it.
+  std::shared_ptr<UploadState> lease(const std::string& media_id, std::uint64_t size);
+  void release(const std::string& media_id);
+  // The upload finished or was purged: drop its state.
+  void forget(const std::string& media_id);
+
+ private:
+  struct Slot {
+    std::shared_ptr<UploadState> state;
+    bool leased = false;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Slot> uploads_;
+};
+
+}  // namespace parley::media

@@ -1,0 +1,281 @@
+// The relay's media endpoints through a real relay: tokens over the WebSocket, ciphertext over
+// HTTP on the same port, resumable uploads, ranges, limits and who may write what.
+#include <QCryptographicHash>
+#include <QDir>
+#include <QDirIterator>
+#include <QFile>
+#include <QRandomGenerator>
+#include <QtTest>
+
+#include "raw_http.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+QByteArray randomBytes(qsizetype n) {
+  QByteArray b(n, Qt::Uninitialized);
+  QRandomGenerator::global()->fillRange(reinterpret_cast<quint32*>(b.data()), n / 4);
+  return b;
+}
+
+std::optional<wire::ServerFrame> createUpload(TestClient& c, std::uint64_t size) {
+  wire::ClientFrame f;
+  f.mutable_create_upload()->set_size(size);
+  return c.request(f);
+}
+
+QByteArray hexId(const std::string& id) { return QByteArray::fromStdString(id).toHex(); }
+
+QByteArray bearer(const std::string& token) { return "Bearer " + QByteArray::fromStdString(token); }
+
+HttpResponse patch(const QUrl& url, const wire::UploadGranted& g, qint64 offset, const QByteArray& body,
+                   qsizetype cut_after = -1) {
+  return httpRequest(url, {"PATCH", "/media/upload/" + hexId(g.media_id()),
+                           {{"Authorization", bearer(g.token())},
+                            {"Upload-Offset", QByteArray::number(offset)}},
+                           body, cut_after});
+}
+
+HttpResponse head(const QUrl& url, const wire::UploadGranted& g) {
+  return httpRequest(url, {"HEAD", "/media/upload/" + hexId(g.media_id()),
+                           {{"Authorization", bearer(g.token())}}, {}});
+}
+
+std::string downloadToken(TestClient& c) {
+  wire::ClientFrame f;
+  f.mutable_get_download_token();
+  auto r = c.request(f);
+  return r && r->has_download_token() ? r->download_token().token() : std::string();
+}
+
+HttpResponse get(const QUrl& url, const std::string& token, const std::string& media_id,
+                 const QByteArray& range = {}) {
+  HttpRequest req{"GET", "/media/" + hexId(media_id), {}, {}};
+  if (!token.empty()) req.headers.append({"Authorization", bearer(token)});
+  if (!range.isEmpty()) req.headers.append({"Range", range});
+  return httpRequest(url, req);
+}
+
+QByteArray sha256Hex(const QByteArray& b) {
+  return QCryptographicHash::hash(b, QCryptographicHash::Sha256).toHex();
+}
+
+}  // namespace
+
+class MediaTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void uploadInPiecesThenDownloadWithRanges() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    auto bob = TestClient::registered(relay.url(), "bob");
+    QVERIFY(alice && bob);
+    const auto data = randomBytes(3 * 1000 * 1000 + 7);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+    QCOMPARE(g.media_id().size(), 16u);
+
+    auto h = head(relay.url(), g);
+    QCOMPARE(h.status, 200);
+    QCOMPARE(h.header("Upload-Offset"), QByteArray("0"));
+    QCOMPARE(h.header("Upload-Length"), QByteArray::number(data.size()));
+
+    const qsizetype first = 1000 * 1000;
+    auto r = patch(relay.url(), g, 0, data.left(first));
+    QCOMPARE(r.status, 204);
+    QCOMPARE(r.header("Upload-Offset"), QByteArray::number(first));
+    // The wrong offset is refused and told the right one.
+    r = patch(relay.url(), g, 5, data.mid(5));
+    QCOMPARE(r.status, 409);
+    QCOMPARE(r.header("Upload-Offset"), QByteArray::number(first));
+    QVERIFY(r.body.contains("offset_mismatch"));
+    r = patch(relay.url(), g, first, data.mid(first));
+    QCOMPARE(r.status, 201);
+    QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
+    // Finished: no more writes.
+    r = patch(relay.url(), g, data.size(), "x");
+    QCOMPARE(r.status, 409);
+
+    // Content-addressed on disk: <data>/media/blobs/<aa>/<sha256>.
+    const auto hex = sha256Hex(data);
+    QFile blob(relay.dataDir() + "/media/blobs/" + hex.left(2) + "/" + hex);
+    QVERIFY(blob.exists());
+    QCOMPARE(blob.size(), data.size());
+
+    // Any logged-in user with the media id may download; caches may keep it.
+    const auto token = downloadToken(*bob);
+    QVERIFY(!token.empty());
+    auto d = get(relay.url(), token, g.media_id());
+    QCOMPARE(d.status, 200);
+    QCOMPARE(d.body, data);
+    QVERIFY(d.header("Cache-Control").contains("immutable"));
+    QCOMPARE(d.header("ETag"), "\"" + hex + "\"");
+    d = get(relay.url(), token, g.media_id(), "bytes=1000-");
+    QCOMPARE(d.status, 206);
+    QCOMPARE(d.body, data.mid(1000));
+    QCOMPARE(d.header("Content-Range"),
+             "bytes 1000-" + QByteArray::number(data.size() - 1) + "/" + QByteArray::number(data.size()));
+    d = get(relay.url(), token, g.media_id(), "bytes=-10");
+    QCOMPARE(d.body, data.right(10));
+    d = get(relay.url(), token, g.media_id(), "bytes=" + QByteArray::number(data.size()) + "-");
+    QCOMPARE(d.status, 416);
+    // No token, a garbage token, an upload token: refused.
+    QCOMPARE(get(relay.url(), {}, g.media_id()).status, 401);
+    QCOMPARE(get(relay.url(), "AAAA", g.media_id()).status, 401);
+    QCOMPARE(get(relay.url(), g.token(), g.media_id()).status, 403);
+    // Unknown id.
+    QCOMPARE(get(relay.url(), token, std::string(16, 'x')).status, 404);
+  }
+
+  void cutUploadResumesFromWhatTheRelayHas() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    QVERIFY(alice);
+    const auto data = randomBytes(4 << 20);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+    const qsizetype cut = 2500 * 1000;
+    patch(relay.url(), g, 0, data, cut);
+    // The relay keeps every byte it received (asked until the cut request has been handled).
+    HttpResponse h;
+    QVERIFY(spinUntil([&] {
+      h = head(relay.url(), g);
+      return h.header("Upload-Offset") == QByteArray::number(cut);
+    }, 5000));
+    QCOMPARE(h.status, 200);
+    // A new token (as after a relay restart) for the same upload, then the rest only.
+    wire::ClientFrame f;
+    f.mutable_resume_upload()->set_media_id(g.media_id());
+    auto again = alice->request(f);
+    QVERIFY(again && again->has_upload_granted());
+    auto r = patch(relay.url(), again->upload_granted(), cut, data.mid(cut));
+    QCOMPARE(r.status, 201);
+    QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
+    auto d = get(relay.url(), downloadToken(*alice), g.media_id());
+    QCOMPARE(d.body, data);
+  }
+
+  void resumedAfterRelayRestartHashesTheStagedBytes() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    QVERIFY(alice);
+    const auto data = randomBytes(1 << 20);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto id = granted->upload_granted().media_id();
+    QCOMPARE(patch(relay.url(), granted->upload_granted(), 0, data.left(300000)).status, 204);
+    QCOMPARE(relay.terminate(), 0);
+    QVERIFY(relay.start());
+    alice = std::make_unique<TestClient>("alice", 1, alice->identity());
+    QVERIFY(alice->connect(relay.url()));
+    QVERIFY(alice->login());
+    // The old token died with the relay.
+    QCOMPARE(head(relay.url(), granted->upload_granted()).status, 401);
+    wire::ClientFrame f;
+    f.mutable_resume_upload()->set_media_id(id);
+    auto again = alice->request(f);
+    QVERIFY(again && again->has_upload_granted());
+    auto h = head(relay.url(), again->upload_granted());
+    QCOMPARE(h.header("Upload-Offset"), QByteArray("300000"));
+    auto r = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
+    QCOMPARE(r.status, 201);
+    QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
+  }
+
+  void onlyTheUploaderWrites() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    auto mallory = TestClient::registered(relay.url(), "mallory");
+    QVERIFY(alice && mallory);
+    auto a = createUpload(*alice, 1000);
+    auto m = createUpload(*mallory, 1000);
+    QVERIFY(a && a->has_upload_granted() && m && m->has_upload_granted());
+    // Mallory's own token on Alice's upload.
+    auto forged = m->upload_granted();
+    forged.set_media_id(a->upload_granted().media_id());
+    auto r = patch(relay.url(), forged, 0, randomBytes(1000));
+    QCOMPARE(r.status, 403);
+    // Asking the relay for a token to Alice's upload.
+    wire::ClientFrame f;
+    f.mutable_resume_upload()->set_media_id(a->upload_granted().media_id());
+    auto refused = mallory->request(f);
+    QVERIFY(refused && refused->has_error());
+    QCOMPARE(refused->error().code(), wire::FORBIDDEN);
+    // Without any token.
+    r = httpRequest(relay.url(), {"PATCH", "/media/upload/" + hexId(a->upload_granted().media_id()),
+                                  {{"Upload-Offset", "0"}}, randomBytes(1000)});
+    QCOMPARE(r.status, 401);
+    QCOMPARE(head(relay.url(), a->upload_granted()).header("Upload-Offset"), QByteArray("0"));
+  }
+
+  void limitsHaveClearErrors() {
+    RelayProcess relay({"--media-max-bytes", "1000000", "--media-quota-bytes", "2500000",
+                        "--media-max-uploads", "2"});
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    QVERIFY(alice);
+    auto r = createUpload(*alice, 1000001);
+    QVERIFY(r && r->has_error());
+    QCOMPARE(r->error().code(), wire::TOO_LARGE);
+    QVERIFY(QByteArray::fromStdString(r->error().reason()).contains("limit is 1000000"));
+    r = createUpload(*alice, 0);
+    QCOMPARE(r->error().code(), wire::BAD_REQUEST);
+
+    // A body longer than the reservation is refused.
+    auto one = createUpload(*alice, 1000000);
+    QVERIFY(one && one->has_upload_granted());
+    auto h = patch(relay.url(), one->upload_granted(), 0, randomBytes(1000004));
+    QCOMPARE(h.status, 413);
+    QVERIFY(h.body.contains("too_large"));
+    // Two unfinished uploads is the limit.
+    auto two = createUpload(*alice, 1000000);
+    QVERIFY(two && two->has_upload_granted());
+    r = createUpload(*alice, 10);
+    QCOMPARE(r->error().code(), wire::TOO_MANY_UPLOADS);
+    // Finishing them frees the slots but not the quota: 2 MB stored, 0.5 MB left.
+    QCOMPARE(patch(relay.url(), one->upload_granted(), 0, randomBytes(1000000)).status, 201);
+    QCOMPARE(patch(relay.url(), two->upload_granted(), 0, randomBytes(1000000)).status, 201);
+    r = createUpload(*alice, 600000);
+    QVERIFY(r && r->has_error());
+    QCOMPARE(r->error().code(), wire::QUOTA_EXCEEDED);
+    QVERIFY(QByteArray::fromStdString(r->error().reason()).contains("quota"));
+    r = createUpload(*alice, 400000);
+    QVERIFY(r && r->has_upload_granted());
+  }
+
+  void frameNeedsLoginAndValidIds() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    TestClient anon("nobody");
+    QVERIFY(anon.connect(relay.url()));
+    auto r = createUpload(anon, 10);
+    QVERIFY(r && r->has_error());
+    QCOMPARE(r->error().code(), wire::UNAUTHENTICATED);
+    auto alice = TestClient::registered(relay.url(), "alice");
+    wire::ClientFrame f;
+    f.mutable_resume_upload()->set_media_id("short");
+    r = alice->request(f);
+    QCOMPARE(r->error().code(), wire::BAD_REQUEST);
+    f.mutable_resume_upload()->set_media_id(std::string(16, 'q'));
+    r = alice->request(f);
+    QCOMPARE(r->error().code(), wire::MEDIA_NOT_FOUND);
+    // Paths that are not media ids.
+    const auto token = downloadToken(*alice);
+    QCOMPARE(httpRequest(relay.url(), {"GET", "/media/zz", {{"Authorization", bearer(token)}}, {}}).status, 404);
+    QCOMPARE(httpRequest(relay.url(), {"DELETE", "/media/" + QByteArray(32, 'a'), {}, {}}).status, 405);
+  }
+};
+
+QTEST_GUILESS_MAIN(MediaTest)
+#include "media_test.moc"

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -51,6 +52,26 @@ QString state_name(RelayClient::State s) {
   }
   return "unknown";
 }
+
+// Progress on stderr, at most every 250 ms and whenever the percentage moves, so a
+// terminal shows it live and a log does not fill up.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(const char* verb) : verb_(verb) { clock_.start(); }
+  void operator()(qint64 done, qint64 total) {
+    const int percent = total > 0 ? static_cast<int>(done * 100 / total) : 0;
+    if (percent == last_ || (clock_.elapsed() < 250 && done < total)) return;
+    last_ = percent;
+    clock_.restart();
+    std::fprintf(stderr, "parley-cli: %s %.1f of %.1f MiB (%d%%)\n", verb_, done / 1048576.0,
+                 total / 1048576.0, percent);
+  }
+
+ private:
+  const char* verb_;
+  QElapsedTimer clock_;
+  int last_ = -1;
+};
 
 QJsonObject message_json(const client::StoredMessage& m) {
   return {{"type", "message"},
@@ -156,6 +177,92 @@ int do_send(const Options& o) {
   return kKeepRunning;
 }
 
+void when_online(Messenger* m, std::function<void()> f);
+
+int do_send_file(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  QString error;
+  const auto transfer = m->sendFile(QString::fromStdString(o.name), QString::fromStdString(o.path),
+                                    QString::fromStdString(o.text), &error);
+  if (transfer == 0) return fail(error, kExitUsage);
+  auto printer = std::make_shared<ProgressPrinter>("uploaded");
+  QObject::connect(m, &Messenger::transferProgress, [transfer, printer](qint64 id, qint64 done, qint64 total) {
+    if (id == transfer) (*printer)(done, total);
+  });
+  QObject::connect(m, &Messenger::transferResumed, [transfer](qint64 id, qint64 offset) {
+    if (id == transfer)
+      std::fprintf(stderr, "parley-cli: connection lost; resuming at %.1f MiB\n", offset / 1048576.0);
+  });
+  QObject::connect(m, &Messenger::transferFailed, [transfer](qint64 id, const QString& why) {
+    if (id == transfer) QCoreApplication::exit(fail(why, kExitError));
+  });
+  // The file is on the relay; the message announcing it goes through the outbox like a text.
+  auto msg = std::make_shared<QByteArray>();
+  QObject::connect(m, &Messenger::transferFinished,
+                   [transfer, msg](qint64 id, const QByteArray& which, const QString&) {
+                     if (id == transfer) *msg = which;
+                   });
+  QObject::connect(m, &Messenger::messageStatusChanged,
+                   [msg, o](const QString& peer, const QByteArray& which, int status) {
+                     if (msg->isEmpty() || which != *msg) return;
+                     if (status == static_cast<int>(MessageStatus::Failed))
+                       QCoreApplication::exit(fail("no such user: " + peer, kExitUnknownContact));
+                     if (status >= static_cast<int>(MessageStatus::Sent)) {
+                       emit_json({{"type", "sent"}, {"peer", peer},
+                                  {"id", QString::fromLatin1(which.toHex())},
+                                  {"file", QString::fromStdString(o.path)}});
+                       QCoreApplication::exit(kExitOk);
+                     }
+                   });
+  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
+    QCoreApplication::exit(fail(peer + "'s identity key changed: compare safety numbers, then "
+                                       "run `verify " + peer + " --accept`", kExitIdentityChanged));
+  });
+  m->start();
+  exit_after(o.timeout_s, kExitQueued);
+  return kKeepRunning;
+}
+
+int do_fetch(const Options& o) {
+  const auto id = QByteArray::fromHex(QByteArray::fromStdString(o.msg_id));
+  if (id.size() != 16 || QString::fromLatin1(id.toHex()) != QString::fromStdString(o.msg_id).toLower())
+    return fail("a message id is 32 hex digits", kExitUsage);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  if (!m->attachment(id)) return fail("no message with a file has that id", kExitUsage);
+  auto printer = std::make_shared<ProgressPrinter>("downloaded");
+  auto transfer = std::make_shared<qint64>(0);
+  QObject::connect(m, &Messenger::transferProgress, [transfer, printer](qint64 t, qint64 done, qint64 total) {
+    if (t == *transfer) (*printer)(done, total);
+  });
+  QObject::connect(m, &Messenger::transferResumed, [transfer](qint64 t, qint64 offset) {
+    if (t == *transfer)
+      std::fprintf(stderr, "parley-cli: resuming at %.1f MiB\n", offset / 1048576.0);
+  });
+  QObject::connect(m, &Messenger::transferFailed, [transfer](qint64 t, const QString& why) {
+    if (t == *transfer) QCoreApplication::exit(fail(why, kExitError));
+  });
+  QObject::connect(m, &Messenger::transferFinished,
+                   [transfer, o](qint64 t, const QByteArray& which, const QString& path) {
+                     if (t != *transfer) return;
+                     emit_json({{"type", "fetched"}, {"id", QString::fromLatin1(which.toHex())},
+                                {"path", path}});
+                     QCoreApplication::exit(kExitOk);
+                   });
+  // Tokens come over the logged-in connection: start once it is up.
+  when_online(m, [m, id, transfer, o] {
+    QString error;
+    *transfer = m->fetchAttachment(id, QString::fromStdString(o.path), &error);
+    if (*transfer == 0) QCoreApplication::exit(fail(error, kExitError));
+  });
+  m->start();
+  exit_after(o.timeout_s, kExitUnreachable);
+  return kKeepRunning;
+}
+
 int do_listen(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
@@ -168,6 +275,12 @@ int do_listen(const Options& o) {
                        if (msg.clientMsgId != id || (!group && msg.sender != peer)) continue;
                        auto json = message_json(msg);
                        if (group) json["group"] = peer.mid(1);
+                       if (const auto a = m->attachment(id)) {
+                         json["file"] = QJsonObject{{"name", a->fileName}, {"mime", a->mimeType},
+                                                    {"size", a->size}, {"width", a->width},
+                                                    {"height", a->height},
+                                                    {"thumbnail_bytes", a->thumbnail.size()}};
+                       }
                        emit_json(json);
                      }
                      if (o.mark_read) m->markRead(peer);
@@ -439,6 +552,8 @@ int do_group(const Options& o) {
 int run(const Options& o) {
   if (o.command == "register") return do_register(o);
   if (o.command == "send") return do_send(o);
+  if (o.command == "send-file") return do_send_file(o);
+  if (o.command == "fetch") return do_fetch(o);
   if (o.command == "listen") return do_listen(o);
   if (o.command == "history") return do_history(o);
   if (o.command == "contacts") return do_contacts(o);

@@ -21,6 +21,8 @@ struct Options {
   std::string server;
   std::string name;
   std::string text;
+  std::string path;                // send-file: the file; fetch: the directory
+  std::string msg_id;              // fetch: hex client_msg_id
   std::string proxy;
   std::vector<std::string> subscribe;
   std::string group_action;        // group: create, add, remove, leave, send, members, rename

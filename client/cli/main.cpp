@@ -22,6 +22,18 @@ int main(int argc, char** argv) {
   send->add_option("name", o.name)->required();
   send->add_option("text", o.text)->required();
   send->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
+  auto* send_file = cli.add_subcommand(
+      "send-file", "Encrypt the file at PATH, upload it and send it to NAME (progress on stderr)");
+  send_file->add_option("name", o.name)->required();
+  send_file->add_option("path", o.path)->required()->check(CLI::ExistingFile);
+  send_file->add_option("--caption", o.text, "Text shown with the file");
+  send_file->add_option("--timeout", o.timeout_s, "Give up after this many seconds (default: none)");
+  auto* fetch = cli.add_subcommand(
+      "fetch", "Download, verify and decrypt the file of message MSGID into DIR (progress on stderr)");
+  fetch->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")
+      ->required();
+  fetch->add_option("dir", o.path)->required()->check(CLI::ExistingDirectory);
+  fetch->add_option("--timeout", o.timeout_s, "Give up after this many seconds (default: none)");
   auto* listen = cli.add_subcommand("listen", "Stay online and print every event as JSON");
   listen->add_flag("--mark-read", o.mark_read, "Send read receipts for messages as they arrive");
   listen->add_option("--count", o.count, "Exit after this many messages");

@@ -7,8 +7,11 @@
 #include <QHash>
 #include <QList>
 #include <QObject>
+#include <QPointer>
 #include <QString>
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -17,8 +20,15 @@
 #include "profile/profile.hpp"
 #include "store/database.hpp"
 
+class QNetworkAccessManager;
+
 namespace parley::e2e {
 class Content;
+class Attachment;
+}
+
+namespace parley::client::media {
+class TransferJob;
 }
 
 namespace parley::client {
@@ -59,6 +69,20 @@ struct SearchHit {
 };
 inline constexpr QChar kSearchMatchStart{0x02};
 inline constexpr QChar kSearchMatchEnd{0x03};
+
+// A file carried by a message, sent or received (messenger_media.cpp).
+struct AttachmentInfo {
+  QString sender;
+  QString peer;
+  QByteArray clientMsgId;
+  QString fileName;        // as the sender named it (sanitised again before saving)
+  QString mimeType;
+  qint64 size = 0;         // of the file itself
+  int width = 0;           // images: pixels, else 0
+  int height = 0;
+  QByteArray thumbnail;    // images: a small JPEG, shown before downloading; may be empty
+  QString localPath;       // where the file is on this device; empty until fetched
+};
 
 struct GroupMember {
   QString username;
@@ -122,7 +146,7 @@ class Messenger : public QObject {
   QList<StoredMessage> history(const QString& peer);
   // Every conversation, most recent activity first.
   QList<ConversationSummary> conversations();
-  void setProxy(const QNetworkProxy& proxy) { relay_->setProxy(proxy); }
+  void setProxy(const QNetworkProxy& proxy);
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
   // from_seq > 1: only holes after the first number seen at or above it (a view's window).
@@ -198,7 +222,32 @@ class Messenger : public QObject {
   // no longer a member who had received it), read ones first, then delivered, then waiting.
   QList<MemberReceipt> receiptDetails(const QByteArray& group_id, const QByteArray& client_msg_id);
 
+  // ---- Files (messenger_media.cpp; docs/protocol.md, Media) ----
+  // A transfer runs in the background and is named by the id these return (0 on an error
+  // found at once, with `error` set). While bytes move, transferProgress reports ciphertext
+  // bytes done of total (an upload is preceded by encryption at disk speed, not reported);
+  // it ends with exactly one transferFinished or transferFailed, whose text is for the user.
+  // Nothing is sent or saved by a failed or cancelled transfer.
+  //
+  // Encrypts `path` under a fresh key (streaming, on a worker thread), uploads the
+  // ciphertext (resuming after dropped connections) and then sends `peer` the message that
+  // carries the key, hash, name, type and (images) a thumbnail. transferFinished names the
+  // new message's client_msg_id; its delivery is reported like a text's.
+  qint64 sendFile(const QString& peer, const QString& path, const QString& caption, QString* error);
+  // Downloads the file of message `clientMsgId` (Range requests, resumable), checks its
+  // SHA-256, decrypts it and saves it in `dir` under its (sanitised) name, never overwriting
+  // an existing file. transferFinished names the saved path.
+  qint64 fetchAttachment(const QByteArray& clientMsgId, const QString& dir, QString* error);
+  // Stops a transfer; transferFailed(id, "cancelled") follows. Unknown ids are ignored.
+  void cancelTransfer(qint64 id);
+  std::optional<AttachmentInfo> attachment(const QByteArray& clientMsgId);
+
  signals:
+  void transferProgress(qint64 id, qint64 done, qint64 total);
+  // The connection dropped and the transfer continues at `offset`, keeping what already moved.
+  void transferResumed(qint64 id, qint64 offset);
+  void transferFinished(qint64 id, const QByteArray& clientMsgId, const QString& path);
+  void transferFailed(qint64 id, const QString& error);
   void stateChanged(parley::client::RelayClient::State state);
   void messageReceived(const QString& peer, const QByteArray& clientMsgId);
   void messageSent(const QString& peer, const QByteArray& clientMsgId);  // queued locally
@@ -295,6 +344,23 @@ class Messenger : public QObject {
   bool isAdmin(const QByteArray& group_id, const QString& username);
   void groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done);
 
+  // messenger_media.cpp
+  struct Transfer {
+    QPointer<media::TransferJob> job;  // null while encrypting
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    QString temp_path;                 // the encrypted copy of a file being sent
+  };
+  QNetworkAccessManager& nam();
+  void uploadEncrypted(qint64 id, const QString& peer, const QString& path, const QString& caption,
+                       std::shared_ptr<e2e::Attachment> attachment);
+  void endTransfer(qint64 id, const QString& error, const QByteArray& msg_id = {},
+                   const QString& path = {});
+  // Inside the transaction that stores message (sender, id): its attachment row.
+  bool storeAttachment(const QString& sender, const QString& peer, const QByteArray& id,
+                       const e2e::Attachment& a, const QString& local_path);
+  static bool validAttachment(const e2e::Attachment& a);
+  static QString attachmentBody(const e2e::Content& c);
+
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,
                  qint64 server_ts = 0);
@@ -308,6 +374,10 @@ class Messenger : public QObject {
   std::set<QString> fetching_bundle_;  // one X3DH per peer at a time; the rest wait for it
   std::uint64_t ack_pending_ = 0;
   bool ack_scheduled_ = false;
+  QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
+  QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};
+  std::map<qint64, Transfer> transfers_;
+  qint64 next_transfer_ = 1;
 };
 
 }  // namespace parley::client

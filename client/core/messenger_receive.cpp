@@ -103,7 +103,15 @@ void Messenger::onDeliver(const wire::Deliver& d) {
         }, Qt::QueuedConnection);
       return save_last_acked(db, d.inbox_seq());
     }
-    if (content.type() != e2e::TEXT) return save_last_acked(db, d.inbox_seq());
+    const bool attached = content.type() == e2e::ATTACHMENT;
+    if (content.type() != e2e::TEXT && !attached) return save_last_acked(db, d.inbox_seq());
+    if (attached && !validAttachment(content.attachment())) {
+      // Malformed (or from a sender we cannot serve): dropped, never half-stored.
+      QMetaObject::invokeMethod(this, [this, sender] {
+        emit problem(QStringLiteral("%1 sent a file announcement that is malformed; ignored").arg(sender));
+      }, Qt::QueuedConnection);
+      return save_last_acked(db, d.inbox_seq());
+    }
 
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, 0)"
@@ -124,13 +132,15 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     msg.addBindValue(sender);
     msg.addBindValue(id);
     msg.addBindValue(static_cast<qlonglong>(d.conv_seq()));
-    msg.addBindValue(QString::fromStdString(content.text()));
+    msg.addBindValue(attached ? attachmentBody(content) : QString::fromStdString(content.text()));
     msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
     msg.addBindValue(static_cast<qlonglong>(d.server_ts_ms()));
     msg.addBindValue(now);
     msg.addBindValue(chain_ok ? 1 : 0);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
+    if (inserted && attached && !storeAttachment(sender, sender, id, content.attachment(), {}))
+      return false;
     if (inserted) {
       QSqlQuery upd(db);
       upd.prepare("UPDATE conversations SET peer_chain_hash = ?, last_activity_ms = ?,"

@@ -61,7 +61,8 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
   const auto id = random_id();
   const auto now = QDateTime::currentMSecsSinceEpoch();
   content.set_client_ts_ms(static_cast<std::uint64_t>(now));
-  const bool visible = content.type() == e2e::TEXT;
+  const bool attached = content.type() == e2e::ATTACHMENT;
+  const bool visible = content.type() == e2e::TEXT || attached;
   const bool ok = db_->transaction([&] {
     auto& db = db_->db();
     QSqlQuery conv(db);
@@ -91,9 +92,11 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
-      msg.addBindValue(QString::fromStdString(content.text()));
+      msg.addBindValue(attached ? attachmentBody(content) : QString::fromStdString(content.text()));
       msg.addBindValue(now);
       if (!chain.exec() || !msg.exec()) return false;
+      if (attached && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
+        return false;
     }
     QSqlQuery out(db);
     out.prepare("INSERT INTO outbox(client_msg_id, peer, content, created_ms, group_id)"

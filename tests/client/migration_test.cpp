@@ -72,7 +72,8 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM contacts WHERE username = 'bob'"), 1);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM outbox"), 1);
     // What the later steps added is there and usable.
-    for (const char* table : {"groups", "group_members", "sender_keys", "seen_seqs", "sessions"})
+    for (const char* table : {"groups", "group_members", "sender_keys", "seen_seqs", "sessions",
+                              "group_reads", "group_controls", "attachments"})
       QVERIFY2(scalar(d, QStringLiteral("SELECT COUNT(*) FROM %1").arg(table)) >= 0, table);
     QVERIFY(scalar(d, "SELECT COUNT(*) FROM outbox WHERE group_id IS NULL") == 1);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM groups WHERE avatar IS NOT NULL"), 0);
@@ -90,6 +91,27 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'changed'"), 1);
     QVERIFY(q.exec("DELETE FROM messages WHERE body = 'changed text'"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'changed'"), 0);
+  }
+
+  // Step 6: an attachment row for a message, found by its id.
+  void attachmentsTableTakesARow() {
+    const auto file = dir_.filePath("v6.db");
+    QVERIFY(make_old_profile(file, 5));
+    QString error;
+    auto db = Database::open(file, &error);
+    QVERIFY2(db, qPrintable(error));
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("INSERT INTO attachments(sender, client_msg_id, peer, media_id, key,"
+                   " ciphertext_size, sha256, plaintext_size, file_name, mime_type)"
+                   " VALUES('alice', x'00112233445566778899aabbccddeeff', 'bob', x'01', x'02', 41,"
+                   " x'03', 0, 'a.txt', 'text/plain')"));
+    QCOMPARE(scalar(db->db(), "SELECT ciphertext_size FROM attachments WHERE client_msg_id ="
+                              " x'00112233445566778899aabbccddeeff'"), 41);
+    // (sender, client_msg_id) is unique: a redelivery cannot add a second row.
+    QVERIFY(!q.exec("INSERT INTO attachments(sender, client_msg_id, peer, media_id, key,"
+                    " ciphertext_size, sha256, plaintext_size, file_name, mime_type)"
+                    " VALUES('alice', x'00112233445566778899aabbccddeeff', 'bob', x'01', x'02', 41,"
+                    " x'03', 0, 'a.txt', 'text/plain')"));
   }
 };
 

@@ -129,8 +129,24 @@ bool step_5(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 6: attachments. One row per message that carries a file (sent or received), with
+// what is needed to fetch and open it: the key sits beside the ratchet secrets, in the same
+// 0600 file. local_path: where the file is on this device (the source we sent, or where it
+// was saved), empty until fetched.
+bool step_6(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "CREATE TABLE attachments(sender TEXT NOT NULL, client_msg_id BLOB NOT NULL,"
+      " peer TEXT NOT NULL, media_id BLOB NOT NULL, key BLOB NOT NULL,"
+      " ciphertext_size INTEGER NOT NULL, sha256 BLOB NOT NULL, plaintext_size INTEGER NOT NULL,"
+      " file_name TEXT NOT NULL, mime_type TEXT NOT NULL, width INTEGER NOT NULL DEFAULT 0,"
+      " height INTEGER NOT NULL DEFAULT 0, thumbnail BLOB, local_path TEXT,"
+      " PRIMARY KEY(sender, client_msg_id)) WITHOUT ROWID",
+      "CREATE INDEX attachments_by_id ON attachments(client_msg_id)",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6};
 
 }  // namespace
 

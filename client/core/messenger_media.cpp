@@ -1,0 +1,301 @@
+// Files: encrypt -> upload -> announce (sendFile), and download -> verify -> decrypt -> save
+// (fetchAttachment). The bytes move in media/ jobs; here they are tied to messages.
+#include <QDir>
+#include <QFileInfo>
+#include <QMimeDatabase>
+#include <QNetworkAccessManager>
+#include <QSqlQuery>
+#include <QThread>
+
+#include "crypto/secret_stream.hpp"
+#include "e2e.pb.h"
+#include "media/download_job.hpp"
+#include "media/file_cipher.hpp"
+#include "media/thumbnail.hpp"
+#include "media/upload_job.hpp"
+#include "messenger.hpp"
+#include "parley/username.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+namespace {
+
+constexpr int kMaxFileNameBytes = 255;
+constexpr int kMaxMimeBytes = 255;
+constexpr quint64 kMaxAttachmentBytes = 1ull << 40;  // far beyond any relay's limit
+
+// The name a received file is saved under: no directories, no hidden or empty names, no
+// control characters; the sender chose it, so it is never trusted as a path.
+QString safe_file_name(const QString& name) {
+  QString out = QFileInfo(name).fileName();
+  for (auto& c : out)
+    if (c.unicode() < 0x20 || c == QLatin1Char('/') || c == QLatin1Char('\\') || c == QChar(0x7f))
+      c = QLatin1Char('_');
+  while (out.startsWith(QLatin1Char('.'))) out.remove(0, 1);
+  out = out.trimmed();
+  if (out.isEmpty()) out = QStringLiteral("attachment");
+  return out.left(200);
+}
+
+// `dir/name`, or `dir/stem (n).ext` when that exists: fetching never overwrites a file.
+QString free_path(const QString& dir, const QString& name) {
+  const QFileInfo info(name);
+  const QString stem = info.completeBaseName(), suffix = info.suffix();
+  QString candidate = QDir(dir).filePath(name);
+  for (int n = 1; QFileInfo::exists(candidate) && n < 10000; ++n)
+    candidate = QDir(dir).filePath(suffix.isEmpty() ? QStringLiteral("%1 (%2)").arg(stem).arg(n)
+                                                    : QStringLiteral("%1 (%2).%3").arg(stem).arg(n).arg(suffix));
+  return candidate;
+}
+
+QString random_hex() {
+  QByteArray b(16, '\0');
+  crypto::random_bytes(reinterpret_cast<std::uint8_t*>(b.data()), static_cast<std::size_t>(b.size()));
+  return QString::fromLatin1(b.toHex());
+}
+
+}  // namespace
+
+void Messenger::setProxy(const QNetworkProxy& proxy) {
+  proxy_ = proxy;
+  relay_->setProxy(proxy);
+  if (nam_) nam_->setProxy(proxy);
+}
+
+QNetworkAccessManager& Messenger::nam() {
+  if (!nam_) {
+    nam_ = new QNetworkAccessManager(this);
+    nam_->setProxy(proxy_);
+  }
+  return *nam_;
+}
+
+bool Messenger::validAttachment(const e2e::Attachment& a) {
+  return a.media_id().size() == 16 && a.key().size() == crypto::StreamKey::size() &&
+         a.ciphertext_sha256().size() == 32 && a.ciphertext_size() > 0 &&
+         a.ciphertext_size() <= kMaxAttachmentBytes &&
+         a.ciphertext_size() == crypto::stream_ciphertext_size(a.plaintext_size()) &&
+         !a.file_name().empty() && a.file_name().size() <= kMaxFileNameBytes &&
+         a.mime_type().size() <= kMaxMimeBytes &&
+         a.thumbnail().size() <= static_cast<std::size_t>(media::kThumbnailMaxBytes) &&
+         a.width() <= 1'000'000 && a.height() <= 1'000'000;
+}
+
+QString Messenger::attachmentBody(const e2e::Content& c) {
+  if (!c.text().empty()) return QString::fromStdString(c.text());
+  return QString::fromStdString(c.attachment().file_name());
+}
+
+bool Messenger::storeAttachment(const QString& sender, const QString& peer, const QByteArray& id,
+                                const e2e::Attachment& a, const QString& local_path) {
+  QSqlQuery q(db_->db());
+  q.prepare("INSERT OR IGNORE INTO attachments(sender, client_msg_id, peer, media_id, key,"
+            " ciphertext_size, sha256, plaintext_size, file_name, mime_type, width, height,"
+            " thumbnail, local_path) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  q.addBindValue(sender);
+  q.addBindValue(id);
+  q.addBindValue(peer);
+  q.addBindValue(qbytes(a.media_id()));
+  q.addBindValue(qbytes(a.key()));
+  q.addBindValue(static_cast<qlonglong>(a.ciphertext_size()));
+  q.addBindValue(qbytes(a.ciphertext_sha256()));
+  q.addBindValue(static_cast<qlonglong>(a.plaintext_size()));
+  q.addBindValue(QString::fromStdString(a.file_name()));
+  q.addBindValue(QString::fromStdString(a.mime_type()));
+  q.addBindValue(static_cast<int>(a.width()));
+  q.addBindValue(static_cast<int>(a.height()));
+  q.addBindValue(qbytes(a.thumbnail()));
+  q.addBindValue(local_path);
+  return q.exec();
+}
+
+std::optional<AttachmentInfo> Messenger::attachment(const QByteArray& clientMsgId) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT sender, peer, file_name, mime_type, plaintext_size, width, height, thumbnail,"
+            " local_path FROM attachments WHERE client_msg_id = ?");
+  q.addBindValue(clientMsgId);
+  if (!q.exec() || !q.next()) return std::nullopt;
+  AttachmentInfo a;
+  a.sender = q.value(0).toString();
+  a.peer = q.value(1).toString();
+  a.clientMsgId = clientMsgId;
+  a.fileName = q.value(2).toString();
+  a.mimeType = q.value(3).toString();
+  a.size = q.value(4).toLongLong();
+  a.width = q.value(5).toInt();
+  a.height = q.value(6).toInt();
+  a.thumbnail = q.value(7).toByteArray();
+  a.localPath = q.value(8).toString();
+  return a;
+}
+
+qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const QString& caption,
+                           QString* error) {
+  std::string why;
+  const auto folded = fold_username(raw_peer.toStdString(), &why);
+  if (folded.empty()) {
+    *error = QString::fromStdString(why);
+    return 0;
+  }
+  const QString peer = QString::fromStdString(folded);
+  const QFileInfo info(path);
+  if (!info.exists() || !info.isFile() || !info.isReadable()) {
+    *error = QStringLiteral("cannot read %1: not a readable file").arg(path);
+    return 0;
+  }
+  if (caption.toUtf8().size() > 64 * 1024) {
+    *error = QStringLiteral("the caption is longer than 64 KiB");
+    return 0;
+  }
+  const auto tmp_dir = profile_.dir + QStringLiteral("/media-out");
+  if (!QDir().mkpath(tmp_dir)) {
+    *error = QStringLiteral("cannot create %1").arg(tmp_dir);
+    return 0;
+  }
+  QFile::setPermissions(tmp_dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+  const qint64 id = next_transfer_++;
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  const auto temp = tmp_dir + QLatin1Char('/') + random_hex() + QStringLiteral(".enc");
+  transfers_[id] = Transfer{nullptr, cancelled, temp};
+
+  // Encrypting (and reading the image for a preview) blocks on disk: a worker thread. The
+  // key lives in the attachment message, built there and handed back whole.
+  auto attachment = std::make_shared<e2e::Attachment>();
+  auto failure = std::make_shared<QString>();
+  const auto source = info.absoluteFilePath();
+  const auto mime = QMimeDatabase().mimeTypeForFile(info).name();
+  auto* worker = QThread::create([attachment, failure, cancelled, source, temp, mime] {
+    auto key = crypto::new_stream_key();
+    // Not reported as progress: encryption runs at disk speed, the upload is what takes time.
+    auto encrypted = media::encrypt_file(source, temp, key, nullptr, *cancelled, failure.get());
+    if (!encrypted) return;
+    attachment->set_key(key.data(), key.size());
+    attachment->set_ciphertext_size(encrypted->ciphertext_size);
+    attachment->set_ciphertext_sha256(encrypted->sha256.toStdString());
+    attachment->set_plaintext_size(encrypted->plaintext_size);
+    attachment->set_file_name(QFileInfo(source).fileName().toStdString().substr(0, kMaxFileNameBytes));
+    attachment->set_mime_type(mime.toStdString().substr(0, kMaxMimeBytes));
+    if (mime.startsWith(QLatin1String("image/"))) {
+      const auto preview = media::make_preview(source);
+      attachment->set_width(static_cast<std::uint32_t>(preview.width));
+      attachment->set_height(static_cast<std::uint32_t>(preview.height));
+      attachment->set_thumbnail(preview.jpeg.toStdString());
+    }
+  });
+  connect(worker, &QThread::finished, worker, &QObject::deleteLater);
+  connect(worker, &QThread::finished, this, [this, id, peer, source, caption, attachment, failure] {
+    if (!transfers_.count(id)) return;
+    if (!failure->isEmpty()) return endTransfer(id, *failure);
+    uploadEncrypted(id, peer, source, caption, attachment);
+  });
+  worker->start();
+  return id;
+}
+
+void Messenger::uploadEncrypted(qint64 id, const QString& peer, const QString& path,
+                                const QString& caption, std::shared_ptr<e2e::Attachment> attachment) {
+  auto& t = transfers_[id];
+  if (t.cancelled->load()) return endTransfer(id, QStringLiteral("cancelled"));
+  auto* job = new media::UploadJob(*relay_, nam(), media::media_base(profile_.server), t.temp_path,
+                                   attachment->ciphertext_size(), qbytes(attachment->ciphertext_sha256()),
+                                   this);
+  t.job = job;
+  connect(job, &media::TransferJob::progress, this,
+          [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
+  connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });
+  connect(job, &media::TransferJob::failed, this, [this, id](const QString& e) { endTransfer(id, e); });
+  connect(job, &media::UploadJob::finished, this,
+          [this, id, peer, path, caption, attachment](const QByteArray& media_id) {
+            attachment->set_media_id(media_id.toStdString());
+            e2e::Content content;
+            content.set_type(e2e::ATTACHMENT);
+            content.set_text(caption.toStdString());
+            *content.mutable_attachment() = *attachment;
+            QString error;
+            const auto msg = enqueue(peer, std::move(content), &error);
+            if (!msg) return endTransfer(id, error);
+            QSqlQuery q(db_->db());
+            q.prepare("UPDATE attachments SET local_path = ? WHERE sender = ? AND client_msg_id = ?");
+            q.addBindValue(path);
+            q.addBindValue(profile_.username);
+            q.addBindValue(*msg);
+            q.exec();
+            endTransfer(id, {}, *msg, path);
+          });
+  job->start();
+}
+
+void Messenger::endTransfer(qint64 id, const QString& error, const QByteArray& msg_id,
+                            const QString& path) {
+  const auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  if (!it->second.temp_path.isEmpty()) QFile::remove(it->second.temp_path);
+  if (it->second.job) it->second.job->deleteLater();
+  transfers_.erase(it);
+  if (error.isEmpty())
+    emit transferFinished(id, msg_id, path);
+  else
+    emit transferFailed(id, error);
+}
+
+void Messenger::cancelTransfer(qint64 id) {
+  const auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  it->second.cancelled->store(true);
+  if (it->second.job) return it->second.job->cancel();  // failed("cancelled") ends it
+  // Still encrypting: the worker stops at its next buffer and reports "cancelled".
+}
+
+qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& dir, QString* error) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT media_id, key, ciphertext_size, sha256, file_name FROM attachments"
+            " WHERE client_msg_id = ?");
+  q.addBindValue(clientMsgId);
+  if (!q.exec() || !q.next()) {
+    *error = QStringLiteral("no message with a file has that id");
+    return 0;
+  }
+  const QFileInfo target_dir(dir);
+  if (!target_dir.isDir() || !target_dir.isWritable()) {
+    *error = QStringLiteral("%1 is not a writable directory").arg(dir);
+    return 0;
+  }
+  const auto cache_dir = profile_.dir + QStringLiteral("/media-in");
+  if (!QDir().mkpath(cache_dir)) {
+    *error = QStringLiteral("cannot create %1").arg(cache_dir);
+    return 0;
+  }
+  QFile::setPermissions(cache_dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+  const auto key_bytes = q.value(1).toByteArray();
+  if (key_bytes.size() != static_cast<qsizetype>(crypto::StreamKey::size())) {
+    *error = QStringLiteral("the stored attachment key is damaged");
+    return 0;
+  }
+  media::DownloadSpec spec;
+  spec.media_id = q.value(0).toByteArray();
+  spec.key = crypto::StreamKey(view(key_bytes));
+  spec.ciphertext_size = static_cast<quint64>(q.value(2).toLongLong());
+  spec.sha256 = q.value(3).toByteArray();
+  spec.cache_path = cache_dir + QLatin1Char('/') + QString::fromLatin1(spec.media_id.toHex()) +
+                    QStringLiteral(".part");
+  spec.target_path = free_path(target_dir.absoluteFilePath(), safe_file_name(q.value(4).toString()));
+  const qint64 id = next_transfer_++;
+  auto* job = new media::DownloadJob(*relay_, nam(), media::media_base(profile_.server), std::move(spec), this);
+  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), {}};
+  connect(job, &media::TransferJob::progress, this,
+          [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
+  connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });
+  connect(job, &media::TransferJob::failed, this, [this, id](const QString& e) { endTransfer(id, e); });
+  connect(job, &media::DownloadJob::finished, this, [this, id, clientMsgId](const QString& saved) {
+    QSqlQuery u(db_->db());
+    u.prepare("UPDATE attachments SET local_path = ? WHERE client_msg_id = ?");
+    u.addBindValue(saved);
+    u.addBindValue(clientMsgId);
+    u.exec();
+    endTransfer(id, {}, clientMsgId, saved);
+  });
+  job->start();
+  return id;
+}
+
+}  // namespace parley::client

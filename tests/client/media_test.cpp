@@ -1,0 +1,326 @@
+// Files between two profiles through a real relay (Messenger::sendFile / fetchAttachment):
+// a 50 MiB round trip with the relay holding only ciphertext, an upload that survives the
+// relay being killed mid-way and continues from what the relay has, a tampered blob refused
+// with nothing saved, the relay's limits reaching the user as clear errors, and cancel.
+#include <QtTest>
+
+#include <QBuffer>
+#include <QCryptographicHash>
+#include <QDirIterator>
+#include <QImage>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <unordered_map>
+
+#include "messenger.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley::client;
+using parley::test::RelayProcess;
+using parley::test::spinUntil;
+
+namespace {
+
+constexpr int kWaitMs = 30000;
+
+// What one transfer reported.
+struct Outcome {
+  bool done = false;
+  QString error;
+  QByteArray msg;
+  QString path;
+  qint64 last_done = -1, total = 0;
+  QList<qint64> resumed;
+  qint64 first_progress_after_resume = -1;
+};
+
+struct Profile {
+  QString dir;
+  std::unique_ptr<Messenger> m;
+  std::map<qint64, std::shared_ptr<Outcome>> transfers;
+  QList<QByteArray> received;
+
+  void attach() {
+    auto* raw = m.get();
+    QObject::connect(raw, &Messenger::messageReceived, raw,
+                     [this](const QString&, const QByteArray& id) { received.append(id); });
+    QObject::connect(raw, &Messenger::problem, raw,
+                     [](const QString& text) { qWarning("problem: %s", qPrintable(text)); });
+    QObject::connect(raw, &Messenger::transferProgress, raw, [this](qint64 id, qint64 done, qint64 total) {
+      auto& o = outcome(id);
+      if (!o.resumed.isEmpty() && o.first_progress_after_resume < 0) o.first_progress_after_resume = done;
+      o.last_done = done;
+      o.total = total;
+    });
+    QObject::connect(raw, &Messenger::transferResumed, raw,
+                     [this](qint64 id, qint64 offset) { outcome(id).resumed.append(offset); });
+    QObject::connect(raw, &Messenger::transferFinished, raw,
+                     [this](qint64 id, const QByteArray& msg, const QString& path) {
+                       auto& o = outcome(id);
+                       o.done = true;
+                       o.msg = msg;
+                       o.path = path;
+                     });
+    QObject::connect(raw, &Messenger::transferFailed, raw, [this](qint64 id, const QString& e) {
+      auto& o = outcome(id);
+      o.done = true;
+      o.error = e;
+    });
+  }
+  Outcome& outcome(qint64 id) {
+    auto& p = transfers[id];
+    if (!p) p = std::make_shared<Outcome>();
+    return *p;
+  }
+  // Runs until transfer `id` ends; its outcome.
+  Outcome wait(qint64 id, int timeout_ms = kWaitMs) {
+    spinUntil([&] { return outcome(id).done; }, timeout_ms);
+    return outcome(id);
+  }
+  bool waitReceived(const QByteArray& id) {
+    return spinUntil([&] { return received.contains(id); }, kWaitMs);
+  }
+};
+
+std::unique_ptr<Profile> registerProfile(const QString& dir, const QUrl& url, const QString& name) {
+  auto p = std::make_unique<Profile>();
+  p->dir = dir;
+  bool done = false;
+  Messenger::registerProfile(dir, url, name, [&](std::unique_ptr<Messenger> m, QString error, int) {
+    if (!m) qWarning("register %s: %s", qPrintable(name), qPrintable(error));
+    p->m = std::move(m);
+    done = true;
+  });
+  if (!spinUntil([&] { return done; }, kWaitMs) || !p->m) return nullptr;
+  p->attach();
+  p->m->start();
+  if (!spinUntil([&] { return p->m->state() == RelayClient::State::Online; }, kWaitMs)) return nullptr;
+  return p;
+}
+
+QByteArray randomBytes(qsizetype n) {
+  QByteArray b(n, Qt::Uninitialized);
+  QRandomGenerator::global()->fillRange(reinterpret_cast<quint32*>(b.data()), n / 4);
+  for (qsizetype i = n / 4 * 4; i < n; ++i) b[i] = static_cast<char>(i);
+  return b;
+}
+
+bool writeFile(const QString& path, const QByteArray& bytes) {
+  QFile f(path);
+  return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size();
+}
+
+QByteArray readFile(const QString& path) {
+  QFile f(path);
+  return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+QStringList filesUnder(const QString& dir) {
+  QStringList out;
+  QDirIterator it(dir, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+  while (it.hasNext()) out << it.next();
+  return out;
+}
+
+// True when some 64-byte window of `plain` starting at a multiple of 64 occurs anywhere in
+// `blob`: every plaintext run of 127 bytes or more would contain one. A rolling hash over
+// every position of the blob, checked against the windows' hashes, then compared byte by byte.
+bool containsPlaintextWindow(const QByteArray& plain, const QByteArray& blob) {
+  constexpr qsizetype kW = 64;
+  constexpr quint64 kBase = 1099511628211ull;
+  quint64 top = 1;  // kBase^(kW-1)
+  for (qsizetype i = 1; i < kW; ++i) top *= kBase;
+  auto hash_of = [&](const char* p) {
+    quint64 h = 0;
+    for (qsizetype i = 0; i < kW; ++i) h = h * kBase + static_cast<unsigned char>(p[i]);
+    return h;
+  };
+  std::unordered_multimap<quint64, qsizetype> windows;
+  windows.reserve(static_cast<std::size_t>(plain.size() / kW));
+  for (qsizetype off = 0; off + kW <= plain.size(); off += kW) windows.emplace(hash_of(plain.constData() + off), off);
+  if (blob.size() < kW) return false;
+  quint64 h = hash_of(blob.constData());
+  for (qsizetype pos = 0;; ++pos) {
+    const auto range = windows.equal_range(h);
+    for (auto it = range.first; it != range.second; ++it)
+      if (memcmp(plain.constData() + it->second, blob.constData() + pos, kW) == 0) return true;
+    if (pos + kW >= blob.size()) return false;
+    h = (h - top * static_cast<unsigned char>(blob[pos])) * kBase + static_cast<unsigned char>(blob[pos + kW]);
+  }
+}
+
+}  // namespace
+
+class MediaTest : public QObject {
+  Q_OBJECT
+  QTemporaryDir home_;
+
+  QString path(const QString& name) { return home_.filePath(name); }
+
+ private slots:
+  void initTestCase() { QVERIFY(home_.isValid()); }
+
+  void fiftyMebibytesBetweenTwoProfiles() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a1"), relay.url(), "alice");
+    auto bob = registerProfile(path("b1"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    const auto data = randomBytes(50 << 20);
+    QVERIFY(writeFile(path("big.bin"), data));
+
+    QString error;
+    const auto up = alice->m->sendFile("bob", path("big.bin"), "the big one", &error);
+    QVERIFY2(up > 0, qPrintable(error));
+    const auto sent = alice->wait(up, 120000);
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    QCOMPARE(sent.last_done, sent.total);
+    QVERIFY(sent.total > data.size());
+    // No plaintext left in the profile: the encrypted copy is gone too.
+    QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+
+    QVERIFY(bob->waitReceived(sent.msg));
+    const auto info = bob->m->attachment(sent.msg);
+    QVERIFY(info);
+    QCOMPARE(info->fileName, QString("big.bin"));
+    QCOMPARE(info->size, data.size());
+    QCOMPARE(info->sender, QString("alice"));
+
+    // Every file the relay keeps is ciphertext.
+    const auto blobs = filesUnder(relay.dataDir() + "/media");
+    QCOMPARE(blobs.size(), 1);
+    const auto blob = readFile(blobs.front());
+    QCOMPARE(blob.size(), sent.total);
+    QVERIFY(!containsPlaintextWindow(data, blob));
+
+    QDir().mkpath(path("bob-downloads"));
+    const auto down = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
+    QVERIFY2(down > 0, qPrintable(error));
+    const auto got = bob->wait(down, 120000);
+    QVERIFY2(got.error.isEmpty(), qPrintable(got.error));
+    QCOMPARE(got.path, path("bob-downloads/big.bin"));
+    QVERIFY(readFile(got.path) == data);
+    QCOMPARE(bob->m->attachment(sent.msg)->localPath, got.path);
+    // Fetching again never overwrites: a second copy beside it.
+    const auto again = bob->wait(bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error), 120000);
+    QCOMPARE(again.path, path("bob-downloads/big (1).bin"));
+    // The ciphertext cache is cleaned up after a successful download.
+    QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
+  }
+
+  void imageCarriesThumbnailAndDimensions() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a2"), relay.url(), "alice");
+    auto bob = registerProfile(path("b2"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    QImage image(1200, 800, QImage::Format_RGB32);
+    image.fill(Qt::darkCyan);
+    QVERIFY(image.save(path("photo.png"), "PNG"));
+    QString error;
+    const auto sent = alice->wait(alice->m->sendFile("bob", path("photo.png"), {}, &error));
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    QVERIFY(bob->waitReceived(sent.msg));
+    const auto info = bob->m->attachment(sent.msg);
+    QVERIFY(info);
+    QCOMPARE(info->mimeType, QString("image/png"));
+    QCOMPARE(info->width, 1200);
+    QCOMPARE(info->height, 800);
+    QImage thumb;
+    QVERIFY(thumb.loadFromData(info->thumbnail, "JPEG"));
+    QVERIFY(thumb.width() <= 320 && thumb.height() <= 320);
+    QVERIFY(info->thumbnail.size() <= 16 * 1024);
+  }
+
+  void uploadResumesAfterTheRelayDies() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a3"), relay.url(), "alice");
+    auto bob = registerProfile(path("b3"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    const auto data = randomBytes(60 << 20);
+    QVERIFY(writeFile(path("resume.bin"), data));
+    QString error;
+    const auto up = alice->m->sendFile("bob", path("resume.bin"), {}, &error);
+    QVERIFY(up > 0);
+    // Kill the relay once a good part is across, and bring it back on the same port.
+    QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (20 << 20); }, kWaitMs));
+    relay.kill9();
+    QVERIFY(relay.start());
+    const auto sent = alice->wait(up, 120000);
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    // It continued from what the relay had kept, not from 0.
+    QVERIFY(!sent.resumed.isEmpty());
+    QVERIFY2(sent.resumed.front() > (10 << 20), qPrintable(QString::number(sent.resumed.front())));
+    QVERIFY(sent.first_progress_after_resume >= sent.resumed.front());
+    QVERIFY(bob->waitReceived(sent.msg));
+    QDir().mkpath(path("bob3"));
+    const auto got = bob->wait(bob->m->fetchAttachment(sent.msg, path("bob3"), &error), 120000);
+    QVERIFY2(got.error.isEmpty(), qPrintable(got.error));
+    QVERIFY(readFile(got.path) == data);
+  }
+
+  void tamperedBlobIsRefusedAndNothingSaved() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a4"), relay.url(), "alice");
+    auto bob = registerProfile(path("b4"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    QVERIFY(writeFile(path("secret.txt"), randomBytes(300000)));
+    QString error;
+    const auto sent = alice->wait(alice->m->sendFile("bob", path("secret.txt"), {}, &error));
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    QVERIFY(bob->waitReceived(sent.msg));
+    const auto blobs = filesUnder(relay.dataDir() + "/media");
+    QCOMPARE(blobs.size(), 1);
+    {
+      QFile blob(blobs.front());
+      QVERIFY(blob.open(QIODevice::ReadWrite));
+      blob.seek(150000);
+      char c = 0;
+      blob.getChar(&c);
+      blob.seek(150000);
+      blob.putChar(static_cast<char>(c ^ 0x20));
+    }
+    QDir().mkpath(path("bob4"));
+    const auto got = bob->wait(bob->m->fetchAttachment(sent.msg, path("bob4"), &error));
+    QVERIFY(got.done);
+    QVERIFY2(got.error.contains("tampered"), qPrintable(got.error));
+    QVERIFY(QDir(path("bob4")).entryList(QDir::Files | QDir::Hidden).isEmpty());
+    QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
+  }
+
+  void limitsAndCancelReachTheUser() {
+    RelayProcess relay({"--media-max-bytes", "2000000", "--media-quota-bytes", "3000000"});
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a5"), relay.url(), "alice");
+    auto bob = registerProfile(path("b5"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    QVERIFY(writeFile(path("toolarge.bin"), randomBytes(2100000)));
+    QVERIFY(writeFile(path("ok.bin"), randomBytes(1900000)));
+    QString error;
+    auto r = alice->wait(alice->m->sendFile("bob", path("toolarge.bin"), {}, &error));
+    QVERIFY2(r.error.contains("too large"), qPrintable(r.error));
+    r = alice->wait(alice->m->sendFile("bob", path("ok.bin"), {}, &error));
+    QVERIFY2(r.error.isEmpty(), qPrintable(r.error));
+    r = alice->wait(alice->m->sendFile("bob", path("ok.bin"), {}, &error));
+    QVERIFY2(r.error.contains("quota"), qPrintable(r.error));
+    QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+
+    // Bad input is refused at once.
+    QCOMPARE(alice->m->sendFile("bob", path("missing.bin"), {}, &error), 0);
+    QVERIFY(error.contains("cannot read"));
+    QCOMPARE(bob->m->fetchAttachment(QByteArray(16, 'x'), path("."), &error), 0);
+
+    // Cancel: reported once, nothing left behind.
+    const auto id = alice->m->sendFile("bob", path("ok.bin"), {}, &error);
+    alice->m->cancelTransfer(id);
+    r = alice->wait(id);
+    QCOMPARE(r.error, QString("cancelled"));
+    QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+  }
+};
+
+QTEST_GUILESS_MAIN(MediaTest)
+#include "media_test.moc"

@@ -1,6 +1,6 @@
 // The socket side of one client connection: a Beast WebSocket stream on its own strand, one
 // read and at most one write outstanding, and a bounded queue of shared immutable frames.
-#include <deque>
+#include <boost/container/devector.hpp>
 
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/websocket.hpp>
@@ -20,6 +20,7 @@ namespace parley {
 namespace {
 
 constexpr std::string_view kSubprotocol = "parley.v1";
+constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept when drained
 
 template <class Stream>
 class WsConnection final : public Session {
@@ -65,6 +66,7 @@ class WsConnection final : public Session {
     if (gw_.draining.load()) return close(1001, "relay is restarting; reconnect");
     if (!queue_.empty() && !writing_) do_write();
     auth_timer_.expires_after(gw_.relay.limits.auth_timeout);
+    auth_timer_armed_ = true;
     // A weak reference: the timer must not keep a closed connection alive.
     auth_timer_.async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
       auto s = weak.lock();
@@ -97,6 +99,8 @@ class WsConnection final : public Session {
 
   void resume_reading() override { do_read(); }
 
+
+
   // The low-water mark for delivery: a quarter of the bound, at most 1 MiB. The rest of the
   // bound is headroom for one more entry (<= 200 KiB) plus replies and pushes.
   bool send_queue_has_room() const override {
@@ -107,6 +111,13 @@ class WsConnection final : public Session {
 
   void send_bytes(Frame frame) override {
     if (closing_) return;
+    // Logged in: the auth deadline's pending wait would otherwise stay allocated for the rest
+    // of auth_timeout on every connection. Login is always followed by frames (SyncComplete
+    // at least), so the first of them cancels it.
+    if (auth_timer_armed_ && authenticated()) {
+      auth_timer_armed_ = false;
+      auth_timer_.cancel();
+    }
     const auto& limits = gw_.relay.limits;
     // Delivery stops at the low-water mark, so only a reader that does not read while
     // replies and pushes keep coming reaches the bound.
@@ -156,6 +167,8 @@ class WsConnection final : public Session {
     gw_.relay.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
     queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
+    // Give back what a burst grew, so an idle connection holds no queue storage.
+    if (queue_.empty() && queue_.capacity() > kKeptQueueCapacity) queue_.shrink_to_fit();
     if (stall_armed_ && send_queue_has_room()) {
       stall_armed_ = false;
       stall_timer_.cancel();
@@ -226,11 +239,14 @@ class WsConnection final : public Session {
   websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   net::steady_timer auth_timer_;
+  bool auth_timer_armed_ = false;
   net::steady_timer stall_timer_;
   bool stall_armed_ = false;
   std::uint32_t stall_generation_ = 0;
   bool accepted_ = false;
-  std::deque<Frame> queue_;
+  // A devector, not a std::deque: libstdc++'s deque allocates ~600 bytes even when empty,
+  // and most connections are idle with nothing queued.
+  boost::container::devector<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   bool reading_ = false;
   bool writing_ = false;

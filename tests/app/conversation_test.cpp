@@ -13,6 +13,7 @@
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSettings>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -33,6 +34,7 @@
 #include "search/search_dialog.hpp"
 #include "test_client.hpp"
 #include "theme/theme.hpp"
+#include "tray/tray.hpp"
 
 using namespace parley::app;
 using parley::client::ConversationListModel;
@@ -188,12 +190,35 @@ class ConversationTest : public QObject {
     QVERIFY(!window_->conversationView()->composer()->typing());
   }
 
+  void notificationsShowTextOnlyWhenAllowed() {
+    QVERIFY(front());
+    window_->openConversation("carol-not-here");  // another conversation is in front
+    QString error;
+    QVERIFY(bob_->sendText("alice", "the code is 4711", &error));
+    QVERIFY(spinUntil([&] { return !window_->tray()->lastNotification().isEmpty(); }, kGuiWaitMs));
+    QCOMPARE(window_->tray()->lastNotification(), QString("bob: New message"));  // the default
+    QSettings().setValue("notifications/showText", true);
+    QVERIFY(bob_->sendText("alice", "see you at 5", &error));
+    QVERIFY(spinUntil([&] { return window_->tray()->lastNotification() == "bob: see you at 5"; }, kGuiWaitMs));
+    QSettings().setValue("notifications/showText", false);
+    // Back to bob's conversation: what arrived meanwhile is read now.
+    window_->openConversation("bob");
+    QVERIFY(spinUntil([&] { return window_->conversations()->totalUnread() == 0; }, kGuiWaitMs));
+  }
+
   void copySelectedMessage() {
     auto* view = window_->conversationView()->list();
     view->setFocus();
     view->setCurrentIndex(row(1));
     QTest::keySequence(view, QKeySequence::Copy);
     QCOMPARE(QGuiApplication::clipboard()->text(), QString("hi alice!"));
+    // Several rows: each with its time and sender, oldest first.
+    view->selectionModel()->select(row(2), QItemSelectionModel::Select);
+    QTest::keySequence(view, QKeySequence::Copy);
+    const auto lines = QGuiApplication::clipboard()->text().split('\n');
+    QCOMPARE(lines.size(), 2);
+    QVERIFY2(lines[0].endsWith("bob: hi alice!"), qPrintable(lines[0]));
+    QVERIFY2(lines[1].endsWith("bob: the code is 4711"), qPrintable(lines[1]));
   }
 
   void safetyNumberPageVerifies() {
@@ -220,7 +245,7 @@ class ConversationTest : public QObject {
       QString error;
       QVERIFY(alice_->sendText("bob", QString("filler %1").arg(i), &error));
     }
-    QVERIFY(spinUntil([&] { return model()->rowCount() == 7; }, kGuiWaitMs));
+    QVERIFY(spinUntil([&] { return model()->rowCount() == 9; }, kGuiWaitMs));
     SearchDialog search(alice_.get(), window_.get());
     connect(&search, &SearchDialog::messageChosen, window_.get(),
             [this](const QString& peer, qint64 id) { window_->showMessage(peer, id); });
@@ -264,9 +289,12 @@ class ConversationTest : public QObject {
       db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
       QVERIFY(db.open());
       QSqlQuery q(db);
-      QVERIFY2(q.exec("INSERT INTO contacts(username, identity_key, verified, added_ms)"
-                      " VALUES('frank', randomblob(32), 1, 1)"),
-               qPrintable(q.lastError().text()));
+      // The messenger commits what it received once per event-loop turn, on this thread: let
+      // the loop run between attempts, or its open transaction keeps the file locked.
+      QVERIFY2(spinUntil([&] {
+        return q.exec("INSERT INTO contacts(username, identity_key, verified, added_ms)"
+                      " VALUES('frank', randomblob(32), 1, 1)");
+      }, kGuiWaitMs), qPrintable(q.lastError().text()));
       db.close();
     }
     QSqlDatabase::removeDatabase("old-key");

@@ -78,6 +78,8 @@ class ModelsTest : public QObject {
     alice_ = parley::test::registerClientUser(relay_.url(), home_.filePath("alice"), "alice");
     bob_ = parley::test::registerClientUser(relay_.url(), home_.filePath("bob"), "bob");
     QVERIFY(alice_ && bob_);
+    // The messenger commits once per event-loop turn on this thread: let it finish first.
+    QTest::qWait(100);
     QVERIFY(write_history(home_.filePath("alice/parley.db")));
   }
 

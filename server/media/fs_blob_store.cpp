@@ -68,19 +68,27 @@ class FileReader final : public BlobReader {
   std::uint64_t size_;
 };
 
-std::unique_ptr<BlobReader> open_reader(const std::filesystem::path& path, std::error_code& ec) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Opens `path` and reads its size; -1 with `ec` set on failure.
+int open_sized(const std::filesystem::path& path, int flags, std::uint64_t& size, std::error_code& ec) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
   if (fd < 0) {
     ec = last_error();
-    return nullptr;
+    return -1;
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ec = last_error();
     ::close(fd);
-    return nullptr;
+    return -1;
   }
-  return std::make_unique<FileReader>(fd, static_cast<std::uint64_t>(st.st_size));
+  size = static_cast<std::uint64_t>(st.st_size);
+  return fd;
+}
+
+std::unique_ptr<BlobReader> open_reader(const std::filesystem::path& path, std::error_code& ec) {
+  std::uint64_t size = 0;
+  const int fd = open_sized(path, O_RDONLY, size, ec);
+  return fd < 0 ? nullptr : std::make_unique<FileReader>(fd, size);
 }
 
 std::error_code fsync_path(const std::filesystem::path& path, int flags) {
@@ -125,18 +133,9 @@ std::filesystem::path FsBlobStore::blob_path(const Sha256& hash) const {
 
 std::unique_ptr<StagedWriter> FsBlobStore::open_staged(std::string_view media_id,
                                                        std::error_code& ec) {
-  const int fd = ::open(staged_path(media_id).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    ec = last_error();
-    return nullptr;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ec = last_error();
-    ::close(fd);
-    return nullptr;
-  }
-  return std::make_unique<FileWriter>(fd, static_cast<std::uint64_t>(st.st_size));
+  std::uint64_t size = 0;
+  const int fd = open_sized(staged_path(media_id), O_WRONLY | O_CREAT, size, ec);
+  return fd < 0 ? nullptr : std::make_unique<FileWriter>(fd, size);
 }
 
 std::unique_ptr<BlobReader> FsBlobStore::read_staged(std::string_view media_id,

@@ -1,23 +1,13 @@
 #include "store/sqlite_media.hpp"
 
 #include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
+
+#include "store/sqlite_statement.hpp"
 
 namespace parley::store {
 namespace {
 
-void bind_blob(SQLite::Statement& st, int index, std::string_view bytes) {
-  st.bindNoCopy(index, static_cast<const void*>(bytes.data()), static_cast<int>(bytes.size()));
-}
-
-SQLite::Statement& fresh(SQLite::Statement& st) {
-  st.reset();
-  st.clearBindings();
-  return st;
-}
-
 std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
-std::uint64_t u64(const SQLite::Column& c) { return static_cast<std::uint64_t>(c.getInt64()); }
 
 constexpr const char* kColumns = "id, owner, size, sha256, created_ms, completed_ms";
 
@@ -25,10 +15,10 @@ MediaRecord row(SQLite::Statement& st) {
   MediaRecord m;
   m.id = st.getColumn(0).getString();
   m.owner = st.getColumn(1).getInt64();
-  m.size = u64(st.getColumn(2));
+  m.size = as_u64(st.getColumn(2));
   if (!st.getColumn(3).isNull()) m.sha256 = st.getColumn(3).getString();
-  m.created_ms = u64(st.getColumn(4));
-  if (!st.getColumn(5).isNull()) m.completed_ms = u64(st.getColumn(5));
+  m.created_ms = as_u64(st.getColumn(4));
+  if (!st.getColumn(5).isNull()) m.completed_ms = as_u64(st.getColumn(5));
   return m;
 }
 
@@ -74,7 +64,7 @@ std::uint64_t SqliteMedia::bytes_of(UserId owner) {
   auto& st = fresh(st_->bytes_of);
   st.bind(1, owner);
   st.executeStep();
-  return u64(st.getColumn(0));
+  return as_u64(st.getColumn(0));
 }
 
 std::uint32_t SqliteMedia::unfinished(UserId owner, std::uint64_t since_ms) {

@@ -7,26 +7,9 @@
 #include <stdexcept>
 
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_statement.hpp"
 
 namespace parley::store {
-namespace {
-
-// Binds opaque bytes as a BLOB without copying; the caller keeps `bytes` alive until step.
-void bind_blob(SQLite::Statement& st, int index, std::string_view bytes) {
-  st.bindNoCopy(index, static_cast<const void*>(bytes.data()), static_cast<int>(bytes.size()));
-}
-
-// Makes a reused statement ready for new bindings.
-SQLite::Statement& fresh(SQLite::Statement& st) {
-  st.reset();
-  st.clearBindings();
-  return st;
-}
-
-std::uint64_t as_u64(const SQLite::Column& c) { return static_cast<std::uint64_t>(c.getInt64()); }
-std::uint32_t as_u32(const SQLite::Column& c) { return static_cast<std::uint32_t>(c.getInt64()); }
-
-}  // namespace
 
 struct SqliteStore::Impl {
   SQLite::Database db;

@@ -12,8 +12,9 @@
 namespace parley::client {
 namespace {
 
-bool starts_with(const QByteArray& bytes, QByteArrayView prefix) {
-  return bytes.startsWith(prefix);
+// An absent avatar is stored as NULL, not as an empty blob.
+QVariant avatar_value(const QByteArray& avatar) {
+  return avatar.isEmpty() ? QVariant(QMetaType(QMetaType::QByteArray)) : QVariant(avatar);
 }
 
 }  // namespace
@@ -25,9 +26,9 @@ QString Messenger::groupAvatarProblem(const QByteArray& avatar) {
         .arg((avatar.size() + 1023) / 1024)
         .arg(kMaxGroupAvatarBytes / 1024);
   // Only formats every client can decode; the bytes are checked again where they are shown.
-  const bool png = starts_with(avatar, "\x89PNG\r\n\x1a\n");
-  const bool jpeg = starts_with(avatar, "\xff\xd8\xff");
-  const bool webp = avatar.size() >= 12 && starts_with(avatar, "RIFF") && avatar.mid(8, 4) == "WEBP";
+  const bool png = avatar.startsWith("\x89PNG\r\n\x1a\n");
+  const bool jpeg = avatar.startsWith("\xff\xd8\xff");
+  const bool webp = avatar.size() >= 12 && avatar.startsWith("RIFF") && avatar.mid(8, 4) == "WEBP";
   if (!png && !jpeg && !webp) return QStringLiteral("the avatar must be a PNG, JPEG or WebP image");
   return {};
 }
@@ -55,7 +56,7 @@ bool Messenger::applyGroupInfo(const QByteArray& group_id, const e2e::Content& i
             " WHERE id = ? AND info_seq < ?");
   q.addBindValue(QString::fromStdString(info.text()));
   q.addBindValue(QString::fromStdString(info.group_description()));
-  q.addBindValue(avatar.isEmpty() ? QVariant(QMetaType(QMetaType::QByteArray)) : QVariant(avatar));
+  q.addBindValue(avatar_value(avatar));
   q.addBindValue(seq);
   q.addBindValue(group_id);
   q.addBindValue(seq);
@@ -95,7 +96,7 @@ bool Messenger::setGroupInfo(const QByteArray& group_id, const GroupInfo& wanted
   q.prepare("UPDATE groups SET name = ?, description = ?, avatar = ? WHERE id = ?");
   q.addBindValue(info.name);
   q.addBindValue(info.description);
-  q.addBindValue(info.avatar.isEmpty() ? QVariant(QMetaType(QMetaType::QByteArray)) : QVariant(info.avatar));
+  q.addBindValue(avatar_value(info.avatar));
   q.addBindValue(group_id);
   q.exec();
   emit groupInfoChanged(group_id, profile_.username, info.name, info.description);

@@ -16,6 +16,7 @@
 #include "messenger.hpp"
 #include "models/conversation_list_model.hpp"
 #include "models/message_model.hpp"
+#include "client_user.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
 #include "util/bytes.hpp"
@@ -118,26 +119,9 @@ class GroupTest : public QObject {
     auto u = std::make_unique<User>();
     u->name = name;
     u->dir = home_.filePath(name);
-    struct Result {
-      bool done = false;
-      std::unique_ptr<Messenger> m;
-      QString error;
-    };
-    auto r = std::make_shared<Result>();
-    Messenger::registerProfile(u->dir, relay_.url(), name,
-                               [r](std::unique_ptr<Messenger> m, QString error, int) {
-                                 r->m = std::move(m);
-                                 r->error = std::move(error);
-                                 r->done = true;
-                               });
-    if (!spinUntil([&] { return r->done; }, kWaitMs) || !r->m) {
-      qWarning("register %s: %s", qPrintable(name), qPrintable(r->error));
-      return nullptr;
-    }
-    u->m = std::move(r->m);
+    u->m = parley::test::registerClientUser(relay_.url(), u->dir, name, kWaitMs);
+    if (!u->m) return nullptr;
     u->attach();
-    u->m->start();
-    if (!spinUntil([&] { return u->online(); }, kWaitMs)) return nullptr;
     auto* raw = u.get();
     users_[name] = std::move(u);
     return raw;

@@ -13,6 +13,7 @@
 
 #include "e2e.pb.h"
 #include "messenger.hpp"
+#include "client_user.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
 
@@ -159,26 +160,9 @@ class MessengerTest : public QObject {
     auto u = std::make_unique<User>();
     u->name = name;
     u->dir = home_.filePath(name);
-    struct Result {
-      bool done = false;
-      std::unique_ptr<Messenger> m;
-      QString error;
-    };
-    auto r = std::make_shared<Result>();
-    Messenger::registerProfile(u->dir, relay_.url(), name,
-                               [r](std::unique_ptr<Messenger> m, QString error, int) {
-                                 r->m = std::move(m);
-                                 r->error = std::move(error);
-                                 r->done = true;
-                               });
-    if (!spinUntil([&] { return r->done; }, kWaitMs) || !r->m) {
-      qWarning("register %s: %s", qPrintable(name), qPrintable(r->error));
-      return nullptr;
-    }
-    u->m = std::move(r->m);
+    u->m = parley::test::registerClientUser(relay_.url(), u->dir, name, kWaitMs);
+    if (!u->m) return nullptr;
     u->attach();
-    u->m->start();
-    if (!u->waitOnline()) return nullptr;
     auto* raw = u.get();
     users_[name] = std::move(u);
     return raw;

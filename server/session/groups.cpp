@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -67,6 +68,19 @@ bool fold_all(const google::protobuf::RepeatedPtrField<std::string>& in,
     if (seen.insert(folded).second) out.push_back(std::move(folded));
   }
   return true;
+}
+
+// Checks the group id and the names of a membership change, and folds the names into `out`
+// (each once). The (code, reason) to answer with when the request cannot be served.
+std::optional<std::pair<wire::ErrorCode, std::string>> check_member_list(
+    const std::string& group_id, const google::protobuf::RepeatedPtrField<std::string>& in,
+    std::vector<std::string>& out) {
+  if (group_id.size() != kGroupIdBytes)
+    return std::pair{wire::BAD_REQUEST, std::string("group_id must be 16 bytes")};
+  if (std::string bad; !fold_all(in, out, bad))
+    return std::pair{wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad};
+  if (out.empty()) return std::pair{wire::BAD_REQUEST, std::string("usernames is empty")};
+  return std::nullopt;
 }
 
 struct Actor {
@@ -201,13 +215,9 @@ Session::JobDone Session::group_change_done(std::uint64_t request_id,
 }
 
 void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& req) {
-  if (req.group_id().size() != kGroupIdBytes)
-    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
   std::vector<std::string> names;
-  std::string bad;
-  if (!fold_all(req.usernames(), names, bad))
-    return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad);
-  if (names.empty()) return reply_error(request_id, wire::BAD_REQUEST, "usernames is empty");
+  if (const auto bad = check_member_list(req.group_id(), req.usernames(), names))
+    return reply_error(request_id, bad->first, bad->second);
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members,
@@ -240,13 +250,9 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
 }
 
 void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMembers& req) {
-  if (req.group_id().size() != kGroupIdBytes)
-    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
   std::vector<std::string> names;
-  std::string bad;
-  if (!fold_all(req.usernames(), names, bad))
-    return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad);
-  if (names.empty()) return reply_error(request_id, wire::BAD_REQUEST, "usernames is empty");
+  if (const auto bad = check_member_list(req.group_id(), req.usernames(), names))
+    return reply_error(request_id, bad->first, bad->second);
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), names,

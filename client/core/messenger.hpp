@@ -267,7 +267,8 @@ class Messenger : public QObject {
   void groupReadChanged(const QByteArray& group_id, const QByteArray& clientMsgId,
                         const QString& reader, int read);
   // An admin (`actor`; us included) changed the group's name, description or avatar
-  // (groupAvatar() has the new one).
+  // (groupAvatar() has the new one), or a member's sender key gave us the group's name and
+  // description for the first time (`actor` is that member).
   void groupInfoChanged(const QByteArray& group_id, const QString& actor, const QString& name,
                         const QString& description);
   void problem(const QString& text);  // for the user; never contains secrets
@@ -327,7 +328,8 @@ class Messenger : public QObject {
   // Decrypts and stores one group message; `extra` runs inside the same transaction.
   GroupOpen openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra);
   // Called (inside the receiving transaction) for a pairwise SENDER_KEY Content.
-  bool storeSenderKey(const QString& sender, const e2e::Content& content);
+  // `info_changed`: the group's name or description was set from it (we had none yet).
+  bool storeSenderKey(const QString& sender, const e2e::Content& content, bool* info_changed);
   void retryPendingGroupMessages(const QByteArray& group_id, const QString& sender);
   // Makes our sender key for the group (a new one if rotation is due or `rotate`) and
   // enqueues it pairwise to every member who lacks it.

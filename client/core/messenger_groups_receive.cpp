@@ -16,13 +16,14 @@ namespace parley::client {
 using detail::kMaxPendingGroupMessages;
 using detail::save_last_acked;
 
-bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& content) {
+bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& content, bool* info_changed) {
   const auto gid = qbytes(content.group_id());
   auto dist = crypto::SenderKeyDistribution::decode(view(content.sender_key_distribution()));
   if (gid.size() != 16 || !dist) return false;
   auto receiver = crypto::SenderKeyReceiver::from_distribution(*dist);
   if (!receiver) return false;
   auto& db = db_->db();
+  const auto before = groupInfo(gid);
   // A group we have not heard of yet (its CREATED/ADDED event may still be on its way): kept
   // as not-joined until the event says we are a member.
   QSqlQuery g(db);
@@ -47,6 +48,10 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   k.addBindValue(QDateTime::currentMSecsSinceEpoch());
   const bool ok = g.exec() && k.exec();
   crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
+  if (ok) {
+    const auto after = groupInfo(gid);
+    *info_changed = after.name != before.name || after.description != before.description;
+  }
   return ok;
 }
 

@@ -75,6 +75,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   bool inserted = false;
   bool chain_ok = true;
   bool got_sender_key = false;
+  bool group_named = false;  // that sender key gave the group its name/description
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto* plaintext = &decrypted->plaintext;
   const bool stored = db_->transaction([&] {
@@ -96,7 +97,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       return save_last_acked(db, d.inbox_seq());
     }
     if (content.type() == e2e::SENDER_KEY) {
-      got_sender_key = storeSenderKey(sender, content);
+      got_sender_key = storeSenderKey(sender, content, &group_named);
       if (!got_sender_key)
         QMetaObject::invokeMethod(this, [this, sender] {
           emit problem(QStringLiteral("%1 sent an unusable group key; ignored").arg(sender));
@@ -163,7 +164,11 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     if (!chain_ok) emit chainBroken(sender, id);
   }
   scheduleAck(d.inbox_seq());
-  if (got_sender_key) retryPendingGroupMessages(qbytes(content.group_id()), sender);
+  if (got_sender_key) {
+    const auto gid = qbytes(content.group_id());
+    if (group_named) emit groupInfoChanged(gid, sender, groupName(gid), groupDescription(gid));
+    retryPendingGroupMessages(gid, sender);
+  }
 }
 
 // Tries the peer's sessions, newest first; a prekey header with no session that opens the

@@ -9,12 +9,20 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   connect(messenger_, &Messenger::messageReceived, this, refresh);
   connect(messenger_, &Messenger::messageSent, this, refresh);
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
-  connect(messenger_, &Messenger::groupMessageReceived, this,
-          [this](const QByteArray&, const QString&, const QByteArray&) { reload(); });
+  // (A group message also comes as messageReceived.) Only a group's own changes re-read its
+  // details (name, avatar, member count): messages arriving do not.
+  auto group_changed = [this](const QByteArray& gid) {
+    groups_.remove(Messenger::groupPeer(gid));
+    reload();
+  };
   connect(messenger_, &Messenger::groupInfoChanged, this,
-          [this](const QByteArray&, const QString&, const QString&, const QString&) { reload(); });
+          [group_changed](const QByteArray& gid, const QString&, const QString&, const QString&) {
+            group_changed(gid);
+          });
   connect(messenger_, &Messenger::groupChanged, this,
-          [this](const QByteArray&, int, const QString&, const QStringList&) { reload(); });
+          [group_changed](const QByteArray& gid, int, const QString&, const QStringList&) {
+            group_changed(gid);
+          });
   connect(messenger_, &Messenger::presenceChanged, this,
           [this](const QString& peer, bool online, qint64 last_seen) {
             auto& p = presence_[peer];
@@ -30,10 +38,10 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
 
 void ConversationListModel::reload() {
   auto fresh = messenger_->conversations();
-  // Group details are read here rather than in data(), which a view calls for every paint.
-  groups_.clear();
+  // Group details are read here rather than in data(), which a view calls for every paint,
+  // and kept until the group changes.
   for (const auto& c : fresh) {
-    if (!c.peer.startsWith(QLatin1Char('#'))) continue;
+    if (!c.peer.startsWith(QLatin1Char('#')) || groups_.contains(c.peer)) continue;
     const auto gid = QByteArray::fromHex(c.peer.mid(1).toLatin1());
     const auto info = messenger_->groupInfo(gid);
     groups_.insert(c.peer, {info.name, static_cast<int>(messenger_->groupMembers(gid).size()), info.avatar});

@@ -39,7 +39,8 @@ void DownloadJob::requestToken() {
   relay_.request(std::move(f), [self = QPointer<DownloadJob>(this)](const wire::ServerFrame& r) {
     if (!self || self->ended()) return;
     if (r.has_error()) {
-      if (r.error().code() == wire::UNAVAILABLE || r.error().code() == wire::RATE_LIMITED)
+      if (r.error().code() == wire::UNAVAILABLE || r.error().code() == wire::RATE_LIMITED ||
+          r.error().code() == wire::UNAUTHENTICATED)
         return void(self->retryLater(QString::fromStdString(r.error().reason()),
                                      [s = self.data()] { s->requestToken(); }));
       return self->fail(QStringLiteral("the relay refused the download: %1")

@@ -32,8 +32,9 @@ void UploadJob::onToken(const wire::ServerFrame& f) {
   if (ended()) return;
   if (f.has_error()) {
     const auto& e = f.error();
-    // Offline, relay restarting or busy: wait and ask again. Anything else is final.
-    if (e.code() == wire::UNAVAILABLE || e.code() == wire::RATE_LIMITED)
+    // Offline, relay restarting or busy, or reconnected and not logged in again yet: wait and
+    // ask again. Anything else is final.
+    if (e.code() == wire::UNAVAILABLE || e.code() == wire::RATE_LIMITED || e.code() == wire::UNAUTHENTICATED)
       return void(retryLater(QString::fromStdString(e.reason()), [this] { requestToken(); }));
     return fail(QStringLiteral("the relay refused the upload: %1").arg(QString::fromStdString(e.reason())));
   }

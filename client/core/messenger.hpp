@@ -54,6 +54,7 @@ struct StoredMessage {
   qint64 clientTsMs = 0;
   qint64 serverTsMs = 0;
   bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
+  bool hasAttachment = false;  // Messenger::attachment(clientMsgId) has the file's details
 };
 
 // One full-text search result (Messenger::search).
@@ -83,6 +84,10 @@ struct AttachmentInfo {
   QByteArray thumbnail;    // images: a small JPEG, shown before downloading; may be empty
   QString localPath;       // where the file is on this device; empty until fetched
 };
+
+}  // namespace parley::client
+Q_DECLARE_METATYPE(parley::client::AttachmentInfo)
+namespace parley::client {
 
 struct GroupMember {
   QString username;

@@ -298,6 +298,8 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       msg.addBindValue(text);
       msg.addBindValue(now);
       if (!conv.exec() || !msg.exec()) return false;
+      if (content.type() == e2e::ATTACHMENT && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
+        return false;
     }
     QSqlQuery out(db);
     out.prepare("INSERT INTO outbox(client_msg_id, peer, content, envelope, created_ms, group_id)"

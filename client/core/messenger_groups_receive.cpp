@@ -87,8 +87,10 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   e2e::Content content;
   const bool parsed = content.ParseFromArray(plain->data(), static_cast<int>(plain->size())) &&
                       (content.type() == e2e::GROUP_TEXT || content.type() == e2e::READ_RECEIPT ||
-                       content.type() == e2e::GROUP_INFO) &&
+                       content.type() == e2e::GROUP_INFO ||
+                       (content.type() == e2e::ATTACHMENT && validAttachment(content.attachment()))) &&
                       qbytes(content.group_id()) == e.group_id;
+  const bool attached = parsed && content.type() == e2e::ATTACHMENT;
   crypto::secure_zero(plain->data(), plain->size());
   auto state = qbytes(crypto::ByteView(receiver->serialize()));
   const auto now = QDateTime::currentMSecsSinceEpoch();
@@ -107,7 +109,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     save.addBindValue(key_id);
     if (!save.exec()) return false;
     if (!parsed) return extra();
-    if (content.type() != e2e::GROUP_TEXT) {
+    if (content.type() != e2e::GROUP_TEXT && !attached) {
       // Control messages: never shown, remembered so a redelivery is only acknowledged.
       QSqlQuery done(db);
       done.prepare("INSERT OR IGNORE INTO group_controls(sender, client_msg_id) VALUES(?, ?)");
@@ -147,12 +149,14 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     msg.addBindValue(e.sender);
     msg.addBindValue(e.client_msg_id);
     msg.addBindValue(e.conv_seq);
-    msg.addBindValue(QString::fromStdString(content.text()));
+    msg.addBindValue(attached ? attachmentBody(content) : QString::fromStdString(content.text()));
     msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
     msg.addBindValue(e.server_ts_ms);
     msg.addBindValue(now);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
+    if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))
+      return false;
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, ?)"
                  " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"

@@ -12,7 +12,9 @@ namespace parley::client {
 namespace {
 
 constexpr const char* kMessageColumns =
-    "id, peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms, server_ts_ms, chain_ok";
+    "id, peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms, server_ts_ms, chain_ok,"
+    " EXISTS(SELECT 1 FROM attachments a WHERE a.sender = messages.sender"
+    " AND a.client_msg_id = messages.client_msg_id)";
 
 StoredMessage read_message(const QSqlQuery& q) {
   StoredMessage m;
@@ -26,6 +28,7 @@ StoredMessage read_message(const QSqlQuery& q) {
   m.clientTsMs = q.value(7).toLongLong();
   m.serverTsMs = q.value(8).toLongLong();
   m.chainOk = q.value(9).toBool();
+  m.hasAttachment = q.value(10).toBool();
   return m;
 }
 

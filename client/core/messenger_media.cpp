@@ -131,13 +131,26 @@ std::optional<AttachmentInfo> Messenger::attachment(const QByteArray& clientMsgI
 
 qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const QString& caption,
                            QString* error) {
-  std::string why;
-  const auto folded = fold_username(raw_peer.toStdString(), &why);
-  if (folded.empty()) {
-    *error = QString::fromStdString(why);
-    return 0;
+  QString peer;
+  if (raw_peer.startsWith(QLatin1Char('#'))) {
+    // A group: the file goes to every member under the group's sender key, like a text.
+    const auto gid = QByteArray::fromHex(raw_peer.mid(1).toLatin1());
+    bool member = false;
+    for (const auto& m : groupMembers(gid)) member = member || m.username == profile_.username;
+    if (gid.size() != 16 || !member) {
+      *error = QStringLiteral("not a member of this group");
+      return 0;
+    }
+    peer = groupPeer(gid);
+  } else {
+    std::string why;
+    const auto folded = fold_username(raw_peer.toStdString(), &why);
+    if (folded.empty()) {
+      *error = QString::fromStdString(why);
+      return 0;
+    }
+    peer = QString::fromStdString(folded);
   }
-  const QString peer = QString::fromStdString(folded);
   const QFileInfo info(path);
   if (!info.exists() || !info.isFile() || !info.isReadable()) {
     *error = QStringLiteral("cannot read %1: not a readable file").arg(path);
@@ -212,7 +225,11 @@ void Messenger::uploadEncrypted(qint64 id, const QString& peer, const QString& p
             content.set_text(caption.toStdString());
             *content.mutable_attachment() = *attachment;
             QString error;
-            const auto msg = enqueue(peer, std::move(content), &error);
+            const auto body = attachmentBody(content);
+            const auto msg = peer.startsWith(QLatin1Char('#'))
+                                 ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), body,
+                                                &error)
+                                 : enqueue(peer, std::move(content), &error);
             if (!msg) return endTransfer(id, error);
             QSqlQuery q(db_->db());
             q.prepare("UPDATE attachments SET local_path = ? WHERE sender = ? AND client_msg_id = ?");

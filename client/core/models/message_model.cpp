@@ -36,6 +36,12 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
   connect(messenger_, &Messenger::messageSent, this, [this](const QString& p, const QByteArray&) {
     if (p == peer_) refresh();
   });
+  connect(messenger_, &Messenger::transferFinished, this, [this](qint64, const QByteArray& id, const QString&) {
+    // A download saved the file: its local path is new.
+    if (!attachments_.remove(id)) return;
+    for (int i = static_cast<int>(rows_.size()) - 1; i >= 0; --i)
+      if (rows_[i].clientMsgId == id) emit dataChanged(index(i), index(i), {AttachmentRole});
+  });
   connect(messenger_, &Messenger::messageStatusChanged, this,
           [this](const QString& p, const QByteArray& id, int status) {
             if (p != peer_) return;
@@ -204,6 +210,23 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
       return group_id_.isEmpty() || m.sender != messenger_->username() ? 0 : recipients_;
     case MessageIdRole: return m.id;
     case TimeRole: return m.serverTsMs > 0 ? m.serverTsMs : m.clientTsMs;
+    case HasAttachmentRole: return m.hasAttachment;
+    case AttachmentRole: {
+      if (!m.hasAttachment) return {};
+      auto it = attachments_.find(m.clientMsgId);
+      if (it == attachments_.end()) {
+        auto a = messenger_->attachment(m.clientMsgId);
+        if (!a) return {};
+        it = attachments_.insert(m.clientMsgId, *a);
+      }
+      return QVariant::fromValue(*it);
+    }
+    case CaptionRole: {
+      if (!m.hasAttachment) return m.body;
+      // The stored body of a file message is its caption, or its name when it has none.
+      const auto a = data(index, AttachmentRole).value<AttachmentInfo>();
+      return m.body == a.fileName ? QString() : m.body;
+    }
     case GapBeforeRole: {
       if (m.convSeq < 0 || gaps_.empty()) return 0;
       qint64 prev = 0;
@@ -227,7 +250,8 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {ConvSeqRole, "convSeq"},   {ChainOkRole, "chainOk"},       {ClientMsgIdRole, "clientMsgId"},
           {DeliveredCountRole, "deliveredCount"}, {ReadCountRole, "readCount"},
           {RecipientCountRole, "recipientCount"},
-          {MessageIdRole, "messageId"}, {TimeRole, "time"},           {GapBeforeRole, "gapBefore"}};
+          {MessageIdRole, "messageId"}, {TimeRole, "time"},           {GapBeforeRole, "gapBefore"},
+          {HasAttachmentRole, "hasAttachment"}, {AttachmentRole, "attachment"}, {CaptionRole, "caption"}};
 }
 
 }  // namespace parley::client

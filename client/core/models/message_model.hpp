@@ -36,6 +36,12 @@ class MessageModel : public QAbstractListModel {
     MessageIdRole,    // the local row id (search results name messages by it)
     TimeRole,         // what to show: the relay's time once numbered, our clock before
     GapBeforeRole,    // conv_seq numbers still missing just before this message (0: none)
+    HasAttachmentRole,
+    // The message's file (AttachmentInfo: name, size, type, thumbnail, local path), read on
+    // first use and cached; re-read when a download saves it. Invalid for a plain text.
+    AttachmentRole,
+    // What the sender wrote with a file (empty when they wrote nothing); the text otherwise.
+    CaptionRole,
   };
   static constexpr int kPageSize = 200;
 
@@ -70,6 +76,7 @@ class MessageModel : public QAbstractListModel {
   int recipients_ = 0;
   bool at_start_ = true;       // the window reaches the conversation's first message
   std::set<qint64> gaps_;      // missing numbers inside the window
+  mutable QHash<QByteArray, AttachmentInfo> attachments_;  // client_msg_id -> file, as read
 };
 
 }  // namespace parley::client

@@ -1,15 +1,46 @@
 #include "conversation/composer.hpp"
 
+#include <QDateTime>
+#include <QDir>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QIcon>
 #include <QKeyEvent>
+#include <QMimeData>
+#include <QStandardPaths>
 #include <QTextBlock>
 #include <QTextLayout>
 #include <QToolButton>
+#include <QUrl>
+#include <QVBoxLayout>
 
+#include "conversation/pending_files.hpp"
 #include "theme/theme.hpp"
 
 namespace parley::app {
+
+DroppedFiles filesIn(const QMimeData* mime) {
+  DroppedFiles out;
+  if (!mime) return out;
+  if (mime->hasUrls()) {
+    for (const auto& url : mime->urls())
+      if (url.isLocalFile()) out.paths << url.toLocalFile();
+    // A mix of files and web links is text to paste, not an attachment.
+    if (out.paths.size() != mime->urls().size()) out.paths.clear();
+  }
+  if (out.paths.isEmpty() && mime->hasImage()) out.image = qvariant_cast<QImage>(mime->imageData());
+  return out;
+}
+
+bool ComposerEdit::canInsertFromMimeData(const QMimeData* source) const {
+  return !filesIn(source).empty() || QPlainTextEdit::canInsertFromMimeData(source);
+}
+
+void ComposerEdit::insertFromMimeData(const QMimeData* source) {
+  auto files = filesIn(source);
+  if (files.empty()) return QPlainTextEdit::insertFromMimeData(source);
+  emit filesInserted(files);
+}
 
 void ComposerEdit::keyPressEvent(QKeyEvent* e) {
   const bool enter = e->key() == Qt::Key_Return || e->key() == Qt::Key_Enter;
@@ -45,11 +76,28 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
                                       "QToolButton:disabled { background: %2; }")
                            .arg(t.accent.name(), t.separator.name()));
   send_->setEnabled(false);
-  auto* h = new QHBoxLayout(this);
+  attach_ = new QToolButton(this);
+  attach_->setObjectName(QStringLiteral("attach"));
+  attach_->setIcon(QIcon(QStringLiteral(":/parley/icons/attach.svg")));
+  attach_->setIconSize({22, 22});
+  attach_->setFixedSize(38, 38);
+  attach_->setAutoRaise(true);
+  attach_->setToolTip(tr("Attach files (or drop or paste them here)"));
+  pending_ = new PendingFiles(this);
+  auto* h = new QHBoxLayout;
   h->setContentsMargins(12, 8, 12, 10);
   h->setSpacing(8);
+  h->addWidget(attach_, 0, Qt::AlignBottom);
   h->addWidget(edit_, 1);
   h->addWidget(send_, 0, Qt::AlignBottom);
+  auto* v = new QVBoxLayout(this);
+  v->setContentsMargins(0, 0, 0, 0);
+  v->setSpacing(0);
+  v->addWidget(pending_);
+  v->addLayout(h);
+  connect(attach_, &QToolButton::clicked, this, &Composer::chooseFiles);
+  connect(pending_, &PendingFiles::changed, this, &Composer::updateSendEnabled);
+  connect(edit_, &ComposerEdit::filesInserted, this, &Composer::add);
 
   idle_.setSingleShot(true);
   idle_.setInterval(kTypingIdleMs);
@@ -63,26 +111,82 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
 void Composer::setConversation(const QString& peer, const QString& title) {
   if (peer == peer_) return;
   setTyping(false);
-  if (!peer_.isEmpty()) drafts_.insert(peer_, edit_->toPlainText());
+  if (!peer_.isEmpty()) {
+    drafts_.insert(peer_, edit_->toPlainText());
+    if (!pending_->isEmpty()) draft_files_.insert(peer_, pending_->files());
+  }
   peer_ = peer;
   const QSignalBlocker block(edit_);  // a restored draft is not typing
   edit_->setPlainText(drafts_.take(peer));
   edit_->moveCursor(QTextCursor::End);
   edit_->setPlaceholderText(tr("Message %1").arg(title));
-  send_->setEnabled(!edit_->toPlainText().trimmed().isEmpty());
+  pending_->setFiles(draft_files_.take(peer));
+  updateSendEnabled();
   fitHeight();
 }
 
 void Composer::submit() {
   const auto text = edit_->toPlainText().trimmed();
-  if (text.isEmpty()) return;
+  if (text.isEmpty() && pending_->isEmpty()) return;
   setTyping(false);
-  emit sendRequested(text);
+  emit sendRequested(text, pending_->files());
+}
+
+void Composer::clearSent(bool text, const QStringList& files) {
+  if (text) edit_->clear();
+  for (const auto& f : files) pending_->remove(f);
+  updateSendEnabled();
+}
+
+void Composer::updateSendEnabled() {
+  send_->setEnabled(!edit_->toPlainText().trimmed().isEmpty() || !pending_->isEmpty());
+}
+
+void Composer::chooseFiles() {
+  static QString last_dir = QStandardPaths::writableLocation(QStandardPaths::HomeLocation);
+  const auto paths = QFileDialog::getOpenFileNames(this, tr("Send files"), last_dir);
+  if (paths.isEmpty()) return;
+  last_dir = QFileInfo(paths.first()).absolutePath();
+  addFiles(paths);
+  edit_->setFocus();
+}
+
+void Composer::addFiles(const QStringList& paths) {
+  for (const auto& path : paths) {
+    QString error;
+    if (!pending_->add(path, &error)) emit problem(error);
+  }
+}
+
+void Composer::addImage(const QImage& image) {
+  // A copied picture has no file: it becomes one in the profile's files folder, so the
+  // message can name it like any other file the user sent.
+  if (paste_dir_.isEmpty() || !QDir().mkpath(paste_dir_)) {
+    emit problem(tr("Cannot keep the pasted picture: no folder to write it to"));
+    return;
+  }
+  const auto stamp = QDateTime::currentDateTime().toString(QStringLiteral("yyyy-MM-dd HH.mm.ss"));
+  QString path = QDir(paste_dir_).filePath(tr("Pasted image %1.png").arg(stamp));
+  for (int n = 2; QFileInfo::exists(path); ++n)
+    path = QDir(paste_dir_).filePath(tr("Pasted image %1 (%2).png").arg(stamp).arg(n));
+  if (!image.save(path, "PNG")) {
+    emit problem(tr("Cannot save the pasted picture to %1").arg(path));
+    return;
+  }
+  addFiles({path});
+}
+
+void Composer::add(const DroppedFiles& files) {
+  if (!files.paths.isEmpty())
+    addFiles(files.paths);
+  else if (!files.image.isNull())
+    addImage(files.image);
+  edit_->setFocus();
 }
 
 void Composer::onTextChanged() {
   const bool empty = edit_->toPlainText().trimmed().isEmpty();
-  send_->setEnabled(!empty);
+  updateSendEnabled();
   fitHeight();
   if (empty) return setTyping(false);
   setTyping(true);

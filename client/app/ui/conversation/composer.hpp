@@ -4,14 +4,31 @@
 // on the first keystroke, stopped after five quiet seconds or on send). Emoji and other
 // scripts come through the system input method like in any Qt text field.
 //
+// Files come in three ways — the paperclip button, dropping them, pasting them (or a
+// copied picture, saved as a PNG first) — and wait above the text field (PendingFiles)
+// until the message is sent; the text then goes with the last one as its caption.
+//
 // Thread: the GUI thread.
 #include <QHash>
+#include <QImage>
 #include <QPlainTextEdit>
+#include <QStringList>
 #include <QTimer>
 
+class QMimeData;
 class QToolButton;
 
 namespace parley::app {
+
+class PendingFiles;
+
+// What a drop or a paste carries that Parley sends as files: local files, or else a picture.
+struct DroppedFiles {
+  QStringList paths;
+  QImage image;
+  bool empty() const { return paths.isEmpty() && image.isNull(); }
+};
+DroppedFiles filesIn(const QMimeData* mime);
 
 class ComposerEdit : public QPlainTextEdit {
   Q_OBJECT
@@ -20,9 +37,12 @@ class ComposerEdit : public QPlainTextEdit {
 
  signals:
   void submitted();
+  void filesInserted(const parley::app::DroppedFiles& files);
 
  protected:
   void keyPressEvent(QKeyEvent* e) override;
+  bool canInsertFromMimeData(const QMimeData* source) const override;
+  void insertFromMimeData(const QMimeData* source) override;
 };
 
 class Composer : public QWidget {
@@ -34,21 +54,38 @@ class Composer : public QWidget {
   void setConversation(const QString& peer, const QString& title);
   ComposerEdit* editor() const { return edit_; }
   QToolButton* sendButton() const { return send_; }
+  QToolButton* attachButton() const { return attach_; }
+  PendingFiles* pendingFiles() const { return pending_; }
+  // Where a pasted picture is written before it is sent (the profile's files folder).
+  void setPasteDir(const QString& dir) { paste_dir_ = dir; }
+  // Adds files to the next message; reports each refused one through problem().
+  void addFiles(const QStringList& paths);
+  void addImage(const QImage& image);
+  void add(const DroppedFiles& files);
+  // After a send: empties the text and the files that went.
+  void clearSent(bool text, const QStringList& files);
   bool typing() const { return typing_; }
   static constexpr int kTypingIdleMs = 5000;
 
  signals:
-  void sendRequested(const QString& text);
+  void sendRequested(const QString& text, const QStringList& files);
   void typingChanged(bool active);
+  void problem(const QString& text);
 
  private:
   void submit();
   void onTextChanged();
   void setTyping(bool active);
   void fitHeight();
+  void updateSendEnabled();
+  void chooseFiles();
 
   ComposerEdit* edit_;
   QToolButton* send_;
+  QToolButton* attach_;
+  PendingFiles* pending_;
+  QString paste_dir_;
+  QHash<QString, QStringList> draft_files_;
   QTimer idle_;
   bool typing_ = false;
   QString peer_;

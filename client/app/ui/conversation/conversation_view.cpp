@@ -1,13 +1,22 @@
 #include "conversation/conversation_view.hpp"
 
 #include <QDateTime>
+#include <QDesktopServices>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QFrame>
 #include <QHBoxLayout>
 #include <QIcon>
 #include <QLabel>
+#include <QMessageBox>
+#include <QMimeData>
 #include <QPushButton>
+#include <QStandardPaths>
 #include <QTimer>
 #include <QToolButton>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
@@ -16,7 +25,12 @@
 #include "conversation/composer.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
+#include "conversation/pending_files.hpp"
+#include "conversation/upload_list.hpp"
 #include "groups/receipt_details_dialog.hpp"
+#include "media/attachment_block.hpp"
+#include "media/image_viewer.hpp"
+#include "media/transfer_tracker.hpp"
 #include "messenger.hpp"
 #include "models/message_model.hpp"
 #include "theme/theme.hpp"
@@ -28,6 +42,21 @@ using client::Messenger;
 
 namespace {
 QByteArray group_id(const QString& peer) { return QByteArray::fromHex(peer.mid(1).toLatin1()); }
+
+// Files that run code when opened; from someone else, opening one asks first.
+bool runs_code(const QString& path) {
+  static const QStringList kinds = {
+      QStringLiteral("exe"), QStringLiteral("msi"), QStringLiteral("bat"), QStringLiteral("cmd"),
+      QStringLiteral("com"), QStringLiteral("scr"), QStringLiteral("ps1"), QStringLiteral("vbs"),
+      QStringLiteral("js"), QStringLiteral("jar"), QStringLiteral("sh"), QStringLiteral("run"),
+      QStringLiteral("bin"), QStringLiteral("desktop"), QStringLiteral("appimage"), QStringLiteral("deb"),
+      QStringLiteral("rpm"), QStringLiteral("dmg"), QStringLiteral("pkg"), QStringLiteral("app"),
+      QStringLiteral("command"), QStringLiteral("lnk"), QStringLiteral("py"), QStringLiteral("pl")};
+  const QFileInfo info(path);
+  return kinds.contains(info.suffix().toLower()) || info.isExecutable();
+}
+
+bool is_local(const client::AttachmentInfo& a) { return !a.localPath.isEmpty() && QFileInfo::exists(a.localPath); }
 }  // namespace
 
 ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
@@ -95,7 +124,18 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   error_->setWordWrap(true);
   error_->setStyleSheet(QStringLiteral("color: %1; padding: 4px 16px;").arg(t.error.name()));
   error_->hide();
+  drop_hint_ = new QLabel(tr("Drop files to send them"), list_);
+  drop_hint_->setObjectName(QStringLiteral("dropHint"));
+  drop_hint_->setAlignment(Qt::AlignCenter);
+  drop_hint_->setStyleSheet(QStringLiteral("#dropHint { background: %1; color: %2; border: 2px dashed %3;"
+                                           " border-radius: 14px; font-size: 14pt; }")
+                                .arg(t.panel.name(), t.accent.name(), t.accent.name()));
+  drop_hint_->hide();
+  transfers_ = new TransferTracker(messenger_, this);
+  uploads_ = new UploadList(transfers_, this);
   composer_ = new Composer(this);
+  setAcceptDrops(true);
+  opener_ = [](const QString& path) { return QDesktopServices::openUrl(QUrl::fromLocalFile(path)); };
 
   auto* line = new QFrame(this);
   line->setFrameShape(QFrame::HLine);
@@ -108,7 +148,43 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   v->addWidget(banner_);
   v->addWidget(list_, 1);
   v->addWidget(error_);
+  v->addWidget(uploads_);
   v->addWidget(composer_);
+
+  list_->messageDelegate()->setTransfers(transfers_);
+  connect(transfers_, &TransferTracker::progressed, this, [this](const TransferTracker::Transfer& moving) {
+    if (!moving.upload && moving.peer == peer_) list_->viewport()->update();
+  });
+  connect(transfers_, &TransferTracker::downloadChanged, this, [this] { list_->viewport()->update(); });
+  connect(transfers_, &TransferTracker::downloaded, this, [this](const TransferTracker::Transfer& done, const QString& path) {
+    const auto a = messenger_->attachment(done.msgId);
+    const bool outgoing = a && a->sender == messenger_->username();
+    const auto sender = a ? a->sender : QString();
+    switch (done.after) {
+      case TransferTracker::After::Open: openFile(path, sender, outgoing); break;
+      case TransferTracker::After::View: viewImage(path, done.fileName, sender, outgoing); break;
+      case TransferTracker::After::SaveAs: copyFile(path, done.saveAs); break;
+      case TransferTracker::After::Nothing: break;
+    }
+  });
+  connect(transfers_, &TransferTracker::failed, this, [this](const TransferTracker::Transfer& failed, const QString& e) {
+    // A failed upload stays in the upload list with its reason; a download has only this.
+    if (!failed.upload) showError(tr("%1 was not downloaded: %2").arg(failed.fileName, e));
+  });
+  connect(uploads_, &UploadList::problem, this, &ConversationView::showError);
+  connect(composer_, &Composer::problem, this, &ConversationView::showError);
+  connect(list_, &MessageListView::fileActivated, this, [this](const QModelIndex& i) { activateFile(i); });
+  connect(list_, &MessageListView::fileCancelRequested, this, [this](const QModelIndex& i) {
+    if (const auto* running = transfers_->downloadOf(i.data(MessageModel::ClientMsgIdRole).toByteArray()))
+      transfers_->cancel(running->id);
+  });
+  connect(list_, &MessageListView::fileSaveRequested, this, [this](const QModelIndex& index) {
+    const QPersistentModelIndex keep(index);
+    const auto a = index.data(MessageModel::AttachmentRole).value<client::AttachmentInfo>();
+    chooseSaveTarget(a.fileName, [this, keep](const QString& path) {
+      if (keep.isValid()) saveFileAs(keep, path);
+    });
+  });
 
   list_->messageDelegate()->setStatusDetail([](const QModelIndex& index) -> QString {
     const int of = index.data(MessageModel::RecipientCountRole).toInt();
@@ -172,6 +248,7 @@ void ConversationView::open(const QString& peer, const QString& title) {
   contact_->setVisible(!isGroup());
   members_->setVisible(isGroup());
   composer_->setConversation(peer, title);
+  uploads_->setConversation(peer);
   setTitle(title);
   refreshBanner();
   updateSubtitle();
@@ -181,6 +258,7 @@ void ConversationView::open(const QString& peer, const QString& title) {
 
 void ConversationView::closeConversation() {
   composer_->setConversation(QString(), QString());
+  uploads_->setConversation(QString());
   list_->setModel(nullptr);
   window_.reset();
   model_.reset();
@@ -238,16 +316,162 @@ void ConversationView::showError(const QString& text) {
   QTimer::singleShot(8000, error_, &QLabel::hide);
 }
 
-void ConversationView::send(const QString& text) {
+void ConversationView::send(const QString& text, const QStringList& files) {
   if (peer_.isEmpty()) return;
   QString error;
-  const auto id = isGroup() ? messenger_->groupSend(group_id(peer_), text, &error)
-                            : messenger_->sendText(peer_, text, &error);
-  if (!id) return showError(tr("Not sent: %1").arg(error));
-  error_->hide();
-  composer_->editor()->clear();
+  if (files.isEmpty()) {
+    const auto id = isGroup() ? messenger_->groupSend(group_id(peer_), text, &error)
+                              : messenger_->sendText(peer_, text, &error);
+    if (!id) return showError(tr("Not sent: %1").arg(error));
+    error_->hide();
+    composer_->clearSent(true, {});
+    list_->scrollToNewest();
+    emit sent(peer_);
+    return;
+  }
+  // Each file is its own message; the text goes with the last one as its caption. A file
+  // refused at once stays attached (with the text, if it was the captioned one).
+  QStringList started, problems;
+  bool caption_sent = text.isEmpty();
+  for (int i = 0; i < files.size(); ++i) {
+    const bool last = i == files.size() - 1;
+    if (transfers_->upload(peer_, files[i], last ? text : QString(), &error)) {
+      started << files[i];
+      caption_sent = caption_sent || last;
+    } else {
+      problems << tr("%1: %2").arg(QFileInfo(files[i]).fileName(), error);
+    }
+  }
+  composer_->clearSent(caption_sent, started);
+  if (!problems.isEmpty())
+    showError(tr("Not sent: %1").arg(problems.join(QStringLiteral("; "))));
+  else
+    error_->hide();
   list_->scrollToNewest();
-  emit sent(peer_);
+  if (!started.isEmpty()) emit sent(peer_);
+}
+
+ImageViewer* ConversationView::imageViewer() const { return viewer_; }
+
+void ConversationView::setFilesDir(const QString& dir) {
+  files_dir_ = dir;
+  composer_->setPasteDir(dir);
+}
+
+bool ConversationView::activateFile(const QModelIndex& index) {
+  const auto a = index.data(MessageModel::AttachmentRole).value<client::AttachmentInfo>();
+  if (a.clientMsgId.isEmpty()) return false;
+  if (transfers_->downloadOf(a.clientMsgId)) return true;  // on its way; the ring shows it
+  const bool outgoing = a.sender == messenger_->username();
+  if (is_local(a)) {
+    if (isImage(a)) {
+      viewImage(a.localPath, a.fileName, a.sender, outgoing);
+      return true;
+    }
+    return openFile(a.localPath, a.sender, outgoing);
+  }
+  // Not here (yet, or any more): a picture is fetched to be shown, a file just fetched
+  // (a second click opens it).
+  return download(index, static_cast<int>(isImage(a) ? TransferTracker::After::View : TransferTracker::After::Nothing),
+                  {});
+}
+
+bool ConversationView::saveFileAs(const QModelIndex& index, const QString& path) {
+  const auto a = index.data(MessageModel::AttachmentRole).value<client::AttachmentInfo>();
+  if (a.clientMsgId.isEmpty() || path.isEmpty()) return false;
+  if (is_local(a)) return copyFile(a.localPath, path);
+  return download(index, static_cast<int>(TransferTracker::After::SaveAs), path);
+}
+
+bool ConversationView::download(const QModelIndex& index, int after, const QString& save_as) {
+  const auto id = index.data(MessageModel::ClientMsgIdRole).toByteArray();
+  const auto dir = files_dir_.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) +
+                                              QStringLiteral("/files")
+                                        : files_dir_;
+  if (!QDir().mkpath(dir)) {
+    showError(tr("Cannot create the folder %1 for received files").arg(dir));
+    return false;
+  }
+  QFile::setPermissions(dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+  QString error;
+  if (!transfers_->download(peer_, id, dir, static_cast<TransferTracker::After>(after), save_as, &error)) {
+    showError(tr("Cannot download: %1").arg(error));
+    return false;
+  }
+  list_->viewport()->update();
+  return true;
+}
+
+bool ConversationView::openFile(const QString& path, const QString& sender, bool outgoing) {
+  if (!outgoing && runs_code(path)) {
+    const auto answer = QMessageBox::warning(
+        this, tr("Open a program?"),
+        tr("%1 can run programs on your computer. Open it only if you trust %2 and expected this file.")
+            .arg(QFileInfo(path).fileName(), sender),
+        QMessageBox::Open | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Open) return false;
+  }
+  if (opener_(path)) return true;
+  showError(tr("No application could open %1").arg(QFileInfo(path).fileName()));
+  return false;
+}
+
+void ConversationView::viewImage(const QString& path, const QString& title, const QString& sender, bool outgoing) {
+  if (viewer_) viewer_->close();
+  viewer_ = new ImageViewer(path, title, this);
+  viewer_->setAttribute(Qt::WA_DeleteOnClose);
+  connect(viewer_, &ImageViewer::openRequested, this,
+          [this, path, sender, outgoing] { openFile(path, sender, outgoing); });
+  connect(viewer_, &ImageViewer::saveRequested, this, [this, path, title] {
+    chooseSaveTarget(title, [this, path](const QString& to) { copyFile(path, to); });
+  });
+  viewer_->show();
+}
+
+void ConversationView::chooseSaveTarget(const QString& suggested_name,
+                                        const std::function<void(const QString&)>& then) {
+  static QString last_dir = QStandardPaths::writableLocation(QStandardPaths::DownloadLocation);
+  const auto path = QFileDialog::getSaveFileName(this, tr("Save file"), QDir(last_dir).filePath(
+                                                                           QFileInfo(suggested_name).fileName()));
+  if (path.isEmpty()) return;
+  last_dir = QFileInfo(path).absolutePath();
+  then(path);
+}
+
+bool ConversationView::copyFile(const QString& from, const QString& to) {
+  if (QFileInfo(from).absoluteFilePath() == QFileInfo(to).absoluteFilePath()) return true;
+  // The save dialog has already asked before replacing a file.
+  if (QFileInfo::exists(to) && !QFile::remove(to)) {
+    showError(tr("Cannot replace %1").arg(to));
+    return false;
+  }
+  QFile source(from);
+  if (!source.copy(to)) {
+    showError(tr("Cannot save to %1: %2").arg(to, source.errorString()));
+    return false;
+  }
+  return true;
+}
+
+void ConversationView::dragEnterEvent(QDragEnterEvent* e) {
+  if (peer_.isEmpty() || filesIn(e->mimeData()).empty()) return e->ignore();
+  e->acceptProposedAction();
+  drop_hint_->setGeometry(list_->rect().adjusted(16, 16, -16, -16));
+  drop_hint_->show();
+  drop_hint_->raise();
+}
+
+void ConversationView::dragLeaveEvent(QDragLeaveEvent* e) {
+  drop_hint_->hide();
+  QWidget::dragLeaveEvent(e);
+}
+
+void ConversationView::dropEvent(QDropEvent* e) {
+  drop_hint_->hide();
+  const auto files = filesIn(e->mimeData());
+  if (peer_.isEmpty() || files.empty()) return e->ignore();
+  e->acceptProposedAction();
+  composer_->add(files);
 }
 
 bool ConversationView::showMessage(qint64 message_id) {

@@ -1,11 +1,13 @@
 #pragma once
 // The right side of the main window: the open conversation's header (name, presence or
-// typing, safety number / members), the identity-key-changed banner, the messages and the
-// composer. One instance, pointed at one conversation at a time.
+// typing, safety number / members), the identity-key-changed banner, the messages (with
+// their files: click to open, view or download; drop files anywhere to attach them), the
+// uploads under way and the composer. One instance, pointed at one conversation at a time.
 //
 // Thread: the GUI thread.
 #include <QPointer>
 #include <QWidget>
+#include <functional>
 #include <memory>
 
 class QLabel;
@@ -21,8 +23,11 @@ class MessageModel;
 namespace parley::app {
 
 class Composer;
+class ImageViewer;
 class MessageListView;
 class MessageWindow;
+class TransferTracker;
+class UploadList;
 
 class ConversationView : public QWidget {
   Q_OBJECT
@@ -45,15 +50,40 @@ class ConversationView : public QWidget {
   QString subtitle() const;
   bool bannerVisible() const;
 
+  // ---- Files ----
+  TransferTracker* transfers() const { return transfers_; }
+  UploadList* uploads() const { return uploads_; }
+  ImageViewer* imageViewer() const;
+  // Where received files are saved and pasted pictures kept: a private folder in the
+  // profile. "Save as…" copies a file out of it.
+  void setFilesDir(const QString& dir);
+  // How a file is opened with the system's application (QDesktopServices by default).
+  void setOpener(std::function<bool(const QString& path)> opener) { opener_ = std::move(opener); }
+  // What a click on the file of the message at `index` does: view a picture, open a file,
+  // or download it first. False with an error shown when it cannot.
+  bool activateFile(const QModelIndex& index);
+  // Copies the message's file to `path` (downloading it first when needed).
+  bool saveFileAs(const QModelIndex& index, const QString& path);
+
  signals:
   void contactRequested(const QString& peer);
   void membersRequested(const QString& peer);
   void sent(const QString& peer);
 
  private:
-  void send(const QString& text);
+  void send(const QString& text, const QStringList& files);
   void updateSubtitle();
   void showError(const QString& text);
+  bool download(const QModelIndex& index, int after, const QString& save_as);
+  bool openFile(const QString& path, const QString& sender, bool outgoing);
+  void viewImage(const QString& path, const QString& title, const QString& sender, bool outgoing);
+  bool copyFile(const QString& from, const QString& to);
+  void chooseSaveTarget(const QString& suggested_name, const std::function<void(const QString&)>& then);
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dragLeaveEvent(QDragLeaveEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
 
   client::Messenger* messenger_;
   QString peer_;
@@ -72,8 +102,14 @@ class ConversationView : public QWidget {
   QFrame* banner_;
   QLabel* banner_text_;
   MessageListView* list_;
+  QLabel* drop_hint_;
   QLabel* error_;
+  UploadList* uploads_;
   Composer* composer_;
+  TransferTracker* transfers_;
+  QString files_dir_;
+  std::function<bool(const QString&)> opener_;
+  QPointer<ImageViewer> viewer_;
 };
 
 }  // namespace parley::app

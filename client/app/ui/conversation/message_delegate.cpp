@@ -3,6 +3,7 @@
 #include <QApplication>
 #include <cmath>
 #include <QDateTime>
+#include <QFileInfo>
 #include <QHelpEvent>
 #include <QListView>
 #include <QPainter>
@@ -15,6 +16,8 @@
 #include "common/avatar.hpp"
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
+#include "media/attachment_block.hpp"
+#include "media/transfer_tracker.hpp"
 #include "messenger.hpp"
 #include "models/message_model.hpp"
 #include "theme/theme.hpp"
@@ -33,6 +36,7 @@ constexpr int kSeparatorH = 40;
 constexpr int kGapH = 30;
 constexpr int kTicksW = 18;
 constexpr int kRadius = 14;
+constexpr int kImagePad = 4;      // around a picture inside its bubble
 
 QString display_text(QString body) {
   // QTextLayout breaks lines only at U+2028.
@@ -186,7 +190,7 @@ const MessageDelegate::Text& MessageDelegate::measure(const QModelIndex& index, 
   const auto id = index.data(M::MessageIdRole).toLongLong();
   auto it = cache_.find(id);
   if (it != cache_.end() && it->width == max_width) return *it;
-  QTextLayout layout(display_text(index.data(M::BodyRole).toString()), view_->font());
+  QTextLayout layout(display_text(index.data(M::CaptionRole).toString()), view_->font());
   const auto lines = lay_out(layout, max_width);
   Text t{max_width, QSizeF(std::ceil(lines.widest), std::ceil(lines.height)), lines.last};
   return *cache_.insert(id, t);
@@ -215,30 +219,91 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
     nf.setBold(true);
     name_h = QFontMetrics(nf).height() + 2;
   }
-  const auto& text = measure(index, max_text);
+  const bool has_file = index.data(M::HasAttachmentRole).toBool();
+  client::AttachmentInfo file;
+  if (has_file) file = index.data(M::AttachmentRole).value<client::AttachmentInfo>();
+  l.image = has_file && isImage(file);
+  const QSize block =
+      has_file ? attachmentSize(file, l.image ? max_text + 2 * (kPadX - kImagePad) : max_text, view_->font()) : QSize();
+  // A picture's caption wraps at the picture's width, like the picture's frame.
+  l.wrap = l.image ? std::max(block.width() + 2 * (kImagePad - kPadX), 120) : max_text;
+  const bool has_text = !has_file || !index.data(M::CaptionRole).toString().isEmpty();
+  const Text text = has_text ? measure(index, l.wrap) : Text{};
   const int footer_w = meta(index).footer_width;
   static const int footer_h = QFontMetrics(small_font(view_->font())).height();
-  int content_w = static_cast<int>(text.size.width());
-  int content_h = static_cast<int>(text.size.height());
-  l.footer_inline = text.last_line + 10 + footer_w <= max_text;
-  if (l.footer_inline) {
-    content_w = std::max(content_w, static_cast<int>(std::ceil(text.last_line)) + 10 + footer_w);
-  } else {
-    content_w = std::max(content_w, footer_w);
-    content_h += footer_h;
+
+  // The text part: the message, or a file's caption, with the footer after its last line
+  // when it fits there.
+  int text_w = 0, text_h = 0;
+  if (has_text) {
+    text_w = static_cast<int>(text.size.width());
+    text_h = static_cast<int>(text.size.height());
+    l.footer_inline = text.last_line + 10 + footer_w <= l.wrap;
+    if (l.footer_inline) {
+      text_w = std::max(text_w, static_cast<int>(std::ceil(text.last_line)) + 10 + footer_w);
+    } else {
+      text_w = std::max(text_w, footer_w);
+      text_h += footer_h;
+    }
   }
-  content_w = std::max(content_w, 24);
-  const int bubble_w = content_w + 2 * kPadX;
-  const int bubble_h = name_h + content_h + 2 * kPadY;
+  const int block_pad = l.image ? kImagePad : kPadX;
+  int bubble_w = std::max(has_text ? text_w + 2 * kPadX : 0, has_file ? block.width() + 2 * block_pad : 0);
+  bubble_w = std::max(bubble_w, 24 + 2 * kPadX);
+  if (name_h) bubble_w = std::max(bubble_w, std::min(max_text, 80) + 2 * kPadX);
   const int x = out ? row.right() - kSide - bubble_w + 1 : row.left() + kSide;
-  l.bubble = QRect(x, y, bubble_w, bubble_h);
-  if (name_h) l.name = QRect(x + kPadX, y + kPadY, content_w, name_h);
-  l.text = QRect(x + kPadX, y + kPadY + name_h, static_cast<int>(text.size.width()) + 1,
-                 static_cast<int>(text.size.height()));
-  l.footer = QRect(l.bubble.right() - kPadX - footer_w + 1, l.bubble.bottom() - kPadY - footer_h + 2,
-                   footer_w, footer_h);
+  if (name_h) l.name = QRect(x + kPadX, y + kPadY, bubble_w - 2 * kPadX, name_h);
+  int cursor = y + (name_h ? kPadY + name_h : (has_file ? block_pad : kPadY));
+  if (has_file) {
+    l.attachment = QRect(x + (bubble_w - block.width()) / 2, cursor, block.width(), block.height());
+    if (!l.image) l.attachment.moveLeft(x + kPadX);
+    cursor = l.attachment.bottom() + 1 + (has_text ? 6 : 0);
+  }
+  int bottom;
+  if (has_text) {
+    l.text = QRect(x + kPadX, cursor, static_cast<int>(text.size.width()) + 1, static_cast<int>(text.size.height()));
+    bottom = cursor + text_h + kPadY;
+  } else if (l.image) {
+    l.footer_on_image = true;  // the time sits on the picture's corner
+    bottom = cursor + kImagePad;
+  } else {
+    bottom = cursor + 2 + footer_h + kPadY - 2;
+  }
+  l.bubble = QRect(x, y, bubble_w, bottom - y);
+  if (l.footer_on_image)
+    l.footer = QRect(l.attachment.right() - 8 - footer_w - 4, l.attachment.bottom() - 8 - footer_h + 1,
+                     footer_w, footer_h);
+  else
+    l.footer = QRect(l.bubble.right() - kPadX - footer_w + 1, l.bubble.bottom() - kPadY - footer_h + 2,
+                     footer_w, footer_h);
   l.height = l.bubble.bottom() - row.top() + 1 + 2;
   return l;
+}
+
+MessageDelegate::Hit MessageDelegate::hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const {
+  if (!index.isValid() || !index.data(M::HasAttachmentRole).toBool()) return Hit::None;
+  const auto l = layoutFor(row, index);
+  if (!l.attachment.contains(pos)) return Hit::None;
+  const auto* running = transfers_ ? transfers_->downloadOf(index.data(M::ClientMsgIdRole).toByteArray()) : nullptr;
+  if (running && actionRect(l.attachment, l.image).contains(pos)) return Hit::Cancel;
+  return Hit::File;
+}
+
+QRect MessageDelegate::attachmentRect(const QRect& row, const QModelIndex& index) const {
+  return layoutFor(row, index).attachment;
+}
+
+QRect MessageDelegate::actionRectFor(const QRect& row, const QModelIndex& index) const {
+  const auto l = layoutFor(row, index);
+  return l.attachment.isNull() ? QRect() : actionRect(l.attachment, l.image);
+}
+
+QPixmap MessageDelegate::thumbnail(const QModelIndex& index, const client::AttachmentInfo& a) const {
+  const auto id = index.data(M::ClientMsgIdRole).toByteArray();
+  if (auto* cached = thumbs_.object(id)) return *cached;
+  QPixmap pm;
+  pm.loadFromData(a.thumbnail, "JPEG");
+  thumbs_.insert(id, new QPixmap(pm), std::max(1, static_cast<int>(pm.width() * pm.height() * 4 / 1024)));
+  return pm;
 }
 
 QSize MessageDelegate::sizeHint(const QStyleOptionViewItem&, const QModelIndex& index) const {
@@ -300,16 +365,35 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->drawText(l.name, Qt::AlignLeft | Qt::AlignTop, sender);
   }
 
-  QTextLayout layout(display_text(index.data(M::BodyRole).toString()), base);
-  lay_out(layout, max_text_width(view_->viewport()->width()));
-  p->setPen(fg);
-  layout.draw(p, l.text.topLeft());
+  if (!l.attachment.isNull()) {
+    const auto file = index.data(M::AttachmentRole).value<client::AttachmentInfo>();
+    AttachmentLook look;
+    look.outgoing = out;
+    look.local = !file.localPath.isEmpty() && QFileInfo::exists(file.localPath);
+    look.transfer = transfers_ ? transfers_->downloadOf(file.clientMsgId) : nullptr;
+    if (l.image) look.thumbnail = thumbnail(index, file);
+    paintAttachment(*p, l.attachment, file, look, base);
+  }
+  if (!l.text.isNull()) {
+    QTextLayout layout(display_text(index.data(M::CaptionRole).toString()), base);
+    lay_out(layout, l.wrap);
+    p->setPen(fg);
+    layout.draw(p, l.text.topLeft());
+  }
 
   // Footer: [⚠] time [ticks]
   QColor faded = fg;
   faded.setAlphaF(0.6);
   p->setFont(small);
   const QFontMetrics sm(small);
+  if (l.footer_on_image) {
+    // Readable over any picture: white on a dark pill.
+    const QRect pill = l.footer.adjusted(-6, -2, 6, 2);
+    p->setPen(Qt::NoPen);
+    p->setBrush(QColor(0, 0, 0, 120));
+    p->drawRoundedRect(pill, pill.height() / 2.0, pill.height() / 2.0);
+    faded = QColor(255, 255, 255, 235);
+  }
   int x = l.footer.left();
   if (!index.data(M::ChainOkRole).toBool()) {
     p->setPen(t.warning);
@@ -339,6 +423,8 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
   else if (l.gap.contains(e->pos()))
     text = tr("The relay numbered messages here that have not arrived yet; they are fetched "
               "automatically and will appear in order.");
+  else if (l.attachment.contains(e->pos()))
+    text = attachmentTooltip(index, l);
   else if (l.bubble.contains(e->pos()))
     text = fullTime(index.data(M::TimeRole).toLongLong());
   if (text.isEmpty()) {
@@ -347,6 +433,16 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
   }
   QToolTip::showText(e->globalPos(), text, view);
   return true;
+}
+
+QString MessageDelegate::attachmentTooltip(const QModelIndex& index, const Layout& l) const {
+  const auto file = index.data(M::AttachmentRole).value<client::AttachmentInfo>();
+  const auto* running = transfers_ ? transfers_->downloadOf(file.clientMsgId) : nullptr;
+  QString what = QStringLiteral("%1 (%2)").arg(file.fileName, sizeText(file.size));
+  if (running) return what + QLatin1Char('\n') + tr("Downloading — click the cross to cancel");
+  const bool local = !file.localPath.isEmpty() && QFileInfo::exists(file.localPath);
+  if (local) return what + QLatin1Char('\n') + (l.image ? tr("Click to view") : tr("Click to open"));
+  return what + QLatin1Char('\n') + (l.image ? tr("Click to download and view") : tr("Click to download"));
 }
 
 QWidget* MessageDelegate::createEditor(QWidget* parent, const QStyleOptionViewItem&, const QModelIndex&) const {
@@ -365,7 +461,7 @@ QWidget* MessageDelegate::createEditor(QWidget* parent, const QStyleOptionViewIt
 
 void MessageDelegate::setEditorData(QWidget* editor, const QModelIndex& index) const {
   auto* e = static_cast<QPlainTextEdit*>(editor);
-  e->setPlainText(index.data(M::BodyRole).toString());
+  e->setPlainText(index.data(M::CaptionRole).toString());
   e->selectAll();
 }
 

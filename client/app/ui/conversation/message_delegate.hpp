@@ -7,13 +7,21 @@
 //
 // Double-click (or F2) opens a read-only text field over the bubble, for selecting part of
 // a message; Ctrl+C on selected rows copies whole messages (MessageListView).
+#include <QCache>
 #include <QHash>
+#include <QPixmap>
 #include <QStyledItemDelegate>
 #include <functional>
 
 class QListView;
 
+namespace parley::client {
+struct AttachmentInfo;
+}
+
 namespace parley::app {
+
+class TransferTracker;
 
 class MessageDelegate : public QStyledItemDelegate {
   Q_OBJECT
@@ -21,6 +29,14 @@ class MessageDelegate : public QStyledItemDelegate {
   explicit MessageDelegate(QListView* view);
 
   void setGroup(bool group) { group_ = group; }
+  // Where downloads in progress are looked up, to paint their progress.
+  void setTransfers(const TransferTracker* transfers) { transfers_ = transfers; }
+  // What a click at `pos` (in view coordinates, for the row at `row`) would hit.
+  enum class Hit { None, File, Cancel };
+  Hit hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const;
+  // Where the message's file is drawn, and its round button / the middle of its picture.
+  QRect attachmentRect(const QRect& row, const QModelIndex& index) const;
+  QRect actionRectFor(const QRect& row, const QModelIndex& index) const;
   // Extra status text for a tooltip (a group message's "delivered to N of M").
   void setStatusDetail(std::function<QString(const QModelIndex&)> f) { detail_ = std::move(f); }
   void clearCache() {
@@ -59,10 +75,15 @@ class MessageDelegate : public QStyledItemDelegate {
     int footer_width = 0;
   };
   struct Layout {
-    QRect separator, gap, name, bubble, text, footer;
+    QRect separator, gap, name, bubble, attachment, text, footer;
     bool footer_inline = false;
+    bool image = false;            // the attachment is shown as a picture
+    bool footer_on_image = false;  // no caption: the time sits on the picture
+    int wrap = 0;                  // the text's line width
     int height = 0;
   };
+  QString attachmentTooltip(const QModelIndex& index, const Layout& l) const;
+  QPixmap thumbnail(const QModelIndex& index, const client::AttachmentInfo& a) const;
   Layout layoutFor(const QRect& row, const QModelIndex& index) const;
   const Text& measure(const QModelIndex& index, int max_width) const;
   bool showsSeparator(const QModelIndex& index) const;
@@ -74,6 +95,8 @@ class MessageDelegate : public QStyledItemDelegate {
   std::function<QString(const QModelIndex&)> detail_;
   mutable QHash<qint64, Text> cache_;  // message id -> metrics
   mutable QHash<qint64, Meta> meta_;   // message id -> time-derived parts
+  const TransferTracker* transfers_ = nullptr;
+  mutable QCache<QByteArray, QPixmap> thumbs_{8 * 1024};  // client_msg_id -> decoded thumbnail (cost: KiB)
 };
 
 }  // namespace parley::app

@@ -4,6 +4,7 @@
 #include <QClipboard>
 #include <QContextMenuEvent>
 #include <QMenu>
+#include <QMouseEvent>
 #include <QScrollBar>
 #include <QTimer>
 #include <algorithm>
@@ -118,6 +119,37 @@ void MessageListView::keyPressEvent(QKeyEvent* e) {
   QListView::keyPressEvent(e);
 }
 
+void MessageListView::mousePressEvent(QMouseEvent* e) {
+  pressed_file_ = QPersistentModelIndex();
+  const auto index = indexAt(e->position().toPoint());
+  if (e->button() == Qt::LeftButton && e->modifiers() == Qt::NoModifier &&
+      delegate_->hitTest(visualRect(index), index, e->position().toPoint()) != MessageDelegate::Hit::None) {
+    // A file is a button: pressing it does not start a selection.
+    pressed_file_ = index;
+    e->accept();
+    return;
+  }
+  QListView::mousePressEvent(e);
+}
+
+void MessageListView::mouseReleaseEvent(QMouseEvent* e) {
+  if (!pressed_file_.isValid()) return QListView::mouseReleaseEvent(e);
+  const QModelIndex index = pressed_file_;
+  pressed_file_ = QPersistentModelIndex();
+  const auto hit = delegate_->hitTest(visualRect(index), index, e->position().toPoint());
+  if (hit == MessageDelegate::Hit::Cancel) emit fileCancelRequested(index);
+  if (hit == MessageDelegate::Hit::File) emit fileActivated(index);
+  e->accept();
+}
+
+void MessageListView::mouseMoveEvent(QMouseEvent* e) {
+  const auto index = indexAt(e->position().toPoint());
+  const bool over_file = e->buttons() == Qt::NoButton &&
+                         delegate_->hitTest(visualRect(index), index, e->position().toPoint()) != MessageDelegate::Hit::None;
+  viewport()->setCursor(over_file ? Qt::PointingHandCursor : Qt::ArrowCursor);
+  if (!pressed_file_.isValid()) QListView::mouseMoveEvent(e);
+}
+
 void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   const auto index = indexAt(e->pos());
   if (!index.isValid()) return;
@@ -127,6 +159,12 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   copy->setShortcut(QKeySequence::Copy);
   connect(copy, &QAction::triggered, this, [this] { QApplication::clipboard()->setText(selectedText()); });
   connect(menu.addAction(tr("Select text…")), &QAction::triggered, this, [this, index] { edit(index); });
+  if (index.data(MessageModel::HasAttachmentRole).toBool()) {
+    menu.addSeparator();
+    connect(menu.addAction(tr("Open")), &QAction::triggered, this, [this, index] { emit fileActivated(index); });
+    connect(menu.addAction(tr("Save as…")), &QAction::triggered, this,
+            [this, index] { emit fileSaveRequested(index); });
+  }
   if (window_ && window_->isGroup() && index.data(MessageModel::OutgoingRole).toBool())
     connect(menu.addAction(tr("Receipts…")), &QAction::triggered, this,
             [this, index] { emit receiptsRequested(index); });

@@ -1,7 +1,8 @@
 #pragma once
 // The conversation's QListView: newest at the bottom and kept there while the user is at
 // the bottom, older pages loaded when the user scrolls to the top (keeping what is on
-// screen in place), Ctrl+C and a context menu to copy messages.
+// screen in place), Ctrl+C and a context menu to copy messages; a click on a file opens,
+// shows or downloads it (ConversationView decides which).
 //
 // The view is given a MessageWindow, which hides the model's canFetchMore from Qt's own
 // "fetch when the last row is visible" logic: in a chat the last row is always visible, so
@@ -47,9 +48,17 @@ class MessageListView : public QListView {
  signals:
   // "Receipts…" in the context menu of one of our group messages.
   void receiptsRequested(const QModelIndex& index);
+  // A click on a message's file (open, view or download it), on the cross of its download
+  // in progress, or "Save as…" in its context menu.
+  void fileActivated(const QModelIndex& index);
+  void fileCancelRequested(const QModelIndex& index);
+  void fileSaveRequested(const QModelIndex& index);
 
  protected:
   void keyPressEvent(QKeyEvent* e) override;
+  void mousePressEvent(QMouseEvent* e) override;
+  void mouseReleaseEvent(QMouseEvent* e) override;
+  void mouseMoveEvent(QMouseEvent* e) override;
   void contextMenuEvent(QContextMenuEvent* e) override;
   void resizeEvent(QResizeEvent* e) override;
   void verticalScrollbarValueChanged(int value) override;
@@ -62,6 +71,7 @@ class MessageListView : public QListView {
   MessageWindow* window_ = nullptr;
   bool at_bottom_ = true;
   bool fetching_ = false;
+  QPersistentModelIndex pressed_file_;  // a press on a file, activated on release over it
 };
 
 }  // namespace parley::app

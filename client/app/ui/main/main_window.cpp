@@ -142,6 +142,7 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
     pv->addStretch();
   }
   view_ = new ConversationView(messenger_, this);
+  view_->setFilesDir(profile_dir_ + QStringLiteral("/files"));
   right_->addWidget(placeholder_);
   right_->addWidget(view_);
 

@@ -6,7 +6,7 @@
 // copies it out; a download and an upload can be cancelled. Refused files (a folder, an
 // empty file) get a clear error and stay out of the message. Then the same in a group.
 //
-// With PARLEY_SCREENSHOT_DIR set it also saves the files screen (scripts/screenshots.sh).
+// With PARLEY_SCREENSHOT_DIR set it also saves the files screens (scripts/screenshots.sh).
 #include <QtTest>
 
 #include <QClipboard>
@@ -187,6 +187,8 @@ class FilesTest : public QObject {
     QVERIFY(QFileInfo(pending->files()[2]).fileName().startsWith("Pasted image "));
     QVERIFY(composer->sendButton()->isEnabled());
     QTest::keyClicks(composer->editor(), "Photos from Saturday");
+    view->findChild<QLabel*>("sendError")->hide();
+    screenshot(aw_.get(), "files-attach");
     QTest::keyClick(composer->editor(), Qt::Key_Return);
     QCOMPARE(view->uploads()->rows(), 3);  // one running, two waiting their turn
     QVERIFY(view->uploads()->isVisible());

@@ -163,6 +163,11 @@ class FilesTest : public QObject {
     auto* composer = view->composer();
     auto* pending = composer->pendingFiles();
 
+    // Only members send files to a group.
+    QString gerror;
+    QCOMPARE(alice_->sendFile("#" + QString(32, '0'), file("Trip plan.txt"), {}, &gerror), 0);
+    QCOMPARE(gerror, QString("not a member of this group"));
+
     // Refused, with the reason, and nothing attached.
     drop(view, {QUrl::fromLocalFile(home_.filePath("files-in"))});
     auto* error = view->findChild<QLabel*>("sendError");

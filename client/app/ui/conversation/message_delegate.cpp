@@ -445,7 +445,8 @@ QString MessageDelegate::attachmentTooltip(const QModelIndex& index, const Layou
   return what + QLatin1Char('\n') + (l.image ? tr("Click to download and view") : tr("Click to download"));
 }
 
-QWidget* MessageDelegate::createEditor(QWidget* parent, const QStyleOptionViewItem&, const QModelIndex&) const {
+QWidget* MessageDelegate::createEditor(QWidget* parent, const QStyleOptionViewItem&, const QModelIndex& index) const {
+  if (index.data(M::CaptionRole).toString().isEmpty()) return nullptr;  // a file without words
   auto* e = new QPlainTextEdit(parent);
   e->setObjectName(QStringLiteral("messageText"));
   e->setReadOnly(true);

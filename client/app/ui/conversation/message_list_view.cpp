@@ -142,6 +142,16 @@ void MessageListView::mouseReleaseEvent(QMouseEvent* e) {
   e->accept();
 }
 
+void MessageListView::mouseDoubleClickEvent(QMouseEvent* e) {
+  const auto index = indexAt(e->position().toPoint());
+  // The first click already acted on the file; the second must not open the text editor.
+  if (delegate_->hitTest(visualRect(index), index, e->position().toPoint()) != MessageDelegate::Hit::None) {
+    e->accept();
+    return;
+  }
+  QListView::mouseDoubleClickEvent(e);
+}
+
 void MessageListView::mouseMoveEvent(QMouseEvent* e) {
   const auto index = indexAt(e->position().toPoint());
   const bool over_file = e->buttons() == Qt::NoButton &&

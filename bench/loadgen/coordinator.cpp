@@ -55,7 +55,9 @@ std::vector<std::string> worker_args(const Options& o, const char* self, int ind
           "--warmup", num(o.warmup_seconds), "--duration", num(o.duration_seconds),
           "--payload-bytes", num(o.payload_bytes), "--messages", num(o.messages),
           "--members", num(o.members), "--group-messages", num(o.group_messages),
-          "--group-window", num(o.group_window)};
+          "--group-window", num(o.group_window), "--media-transfers", num(o.media_transfers),
+          "--media-files", num(o.media_files), "--media-bytes", num(o.media_bytes),
+          "--media-chunk-bytes", num(o.media_chunk_bytes)};
   if (o.no_register) args.push_back("--no-register");
   return args;
 }
@@ -149,7 +151,8 @@ int coordinate(Options o, const char* self_path) {
 
   Merged merged;
   long rss_base = -1, rss_half = -1, rss_connected = -1, slab_base = -1, slab_connected = -1;
-  long rss_before_drain = -1, rss_peak = -1;
+  // replay: before the drain and its peak; media: before the transfers and their peak.
+  long rss_before = -1, rss_peak = -1;
   bool failed = false;
   auto on_barrier = [&](const std::string& name) {
     if (name == "registered") {
@@ -162,8 +165,8 @@ int coordinate(Options o, const char* self_path) {
       std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_seconds));
       rss_connected = rss();
       slab_connected = slab();
-    } else if (name == "filled") {
-      rss_before_drain = rss_peak = rss();
+    } else if (name == "filled" || (name == "connected" && o.scenario == "media")) {
+      rss_before = rss_peak = rss();
     }
   };
 
@@ -278,8 +281,8 @@ int coordinate(Options o, const char* self_path) {
     const std::string tag = "replay (" + std::to_string(o.messages) + " queued)";
     const double secs = static_cast<double>(n["replay_drain_us"]) / 1e6;
     t.row(tag + ": drained", secs > 0 ? static_cast<double>(n["replay_received"]) / secs : 0, "msgs/s");
-    if (rss_before_drain >= 0) {
-      t.row(tag + ": relay RSS before the drain", static_cast<double>(rss_before_drain) / 1024.0, "MiB", 1);
+    if (rss_before >= 0) {
+      t.row(tag + ": relay RSS before the drain", static_cast<double>(rss_before) / 1024.0, "MiB", 1);
       t.row(tag + ": relay peak RSS during the drain", static_cast<double>(rss_peak) / 1024.0, "MiB", 1);
     }
     return n["replay_received"] == o.messages && n["replay_send_errors"] == 0 ? 0 : 1;
@@ -295,6 +298,36 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag + ": deliveries missing, send errors",
           static_cast<double>(n["fanout_expected"] - n["fanout_deliveries"] + n["fanout_send_errors"]), "count");
     return n["fanout_deliveries"] == n["fanout_expected"] && n["fanout_send_errors"] == 0 ? 0 : 1;
+  }
+  if (o.scenario == "media") {
+    std::ostringstream tag;
+    tag << "media (" << o.media_transfers << " at a time x " << o.media_files << " files of "
+        << o.media_bytes << " B, ";
+    if (o.media_chunk_bytes) tag << o.media_chunk_bytes << " B per request)";
+    else tag << "one request per file)";
+    const auto mib_s = [](std::uint64_t bytes, std::uint64_t us) {
+      return us > 0 ? static_cast<double>(bytes) / 1048576.0 / (static_cast<double>(us) / 1e6) : 0.0;
+    };
+    const auto& grant = merged.histograms["media_grant_latency"];
+    const auto& up = merged.histograms["media_upload_latency"];
+    const auto& down = merged.histograms["media_download_latency"];
+    t.row(tag.str() + ": upload", mib_s(n["media_bytes_up"], n["media_upload_us"]), "MiB/s", 1);
+    t.row(tag.str() + ": download", mib_s(n["media_bytes_down"], n["media_download_us"]), "MiB/s", 1);
+    t.row(tag.str() + ": upload request (PATCH) p50", ms(up.percentile(0.50)), "ms", 2);
+    t.row(tag.str() + ": upload request (PATCH) p99", ms(up.percentile(0.99)), "ms", 2);
+    t.row(tag.str() + ": download request (GET) p50", ms(down.percentile(0.50)), "ms", 2);
+    t.row(tag.str() + ": download request (GET) p99", ms(down.percentile(0.99)), "ms", 2);
+    t.row(tag.str() + ": upload grant (CreateUpload) p50", ms(grant.percentile(0.50)), "ms", 2);
+    t.row(tag.str() + ": upload grant (CreateUpload) p99", ms(grant.percentile(0.99)), "ms", 2);
+    if (rss_before >= 0) {
+      t.row(tag.str() + ": relay RSS before the transfers", static_cast<double>(rss_before) / 1024.0, "MiB", 1);
+      t.row(tag.str() + ": relay peak RSS during the transfers", static_cast<double>(rss_peak) / 1024.0, "MiB", 1);
+    }
+    const auto expected = static_cast<std::uint64_t>(o.media_transfers) * o.media_files;
+    const auto missing = 2 * expected - n["media_uploaded"] - n["media_downloaded"];
+    t.row(tag.str() + ": transfers not completed (uploads + downloads)",
+          static_cast<double>(std::max(missing, n["media_failed"])), "count");
+    return missing == 0 && n["media_failed"] == 0 ? 0 : 1;
   }
   return 1;
 }

@@ -17,9 +17,9 @@ int main(int argc, char** argv) {
   }
   Options o;
   CLI::App app{"parley-loadgen: load scenarios against a running parley-relay (loopback only)"};
-  app.add_option("--scenario", o.scenario, "idle, pairs, replay or fanout")
+  app.add_option("--scenario", o.scenario, "idle, pairs, replay, fanout or media")
       ->required()
-      ->check(CLI::IsMember({"idle", "pairs", "replay", "fanout"}));
+      ->check(CLI::IsMember({"idle", "pairs", "replay", "fanout", "media"}));
   app.add_option("--relay", o.relay, "Relay HOST:PORT (plain ws://)")->capture_default_str();
   app.add_option("--relay-pid", o.relay_pid, "Relay process id, for its memory figures");
   app.add_option("--label", o.label, "Put in front of every figure's name, e.g. the relay's settings");
@@ -67,6 +67,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--group-window", o.group_window, "fanout: GroupSends in flight")
       ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  app.add_option("--media-transfers", o.media_transfers,
+                 "media: transfers at a time, each with its own user and connections")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  app.add_option("--media-files", o.media_files, "media: files each transfer uploads, then downloads")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  app.add_option("--media-bytes", o.media_bytes, "media: ciphertext bytes per file (held once in memory)")
+      ->check(CLI::Range(std::uint64_t{17}, std::uint64_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--media-chunk-bytes", o.media_chunk_bytes,
+                 "media: bytes per PATCH and per ranged GET; 0 = the whole file in one request, as the client does")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

@@ -7,7 +7,7 @@
 namespace parley::loadgen {
 
 struct Options {
-  std::string scenario;              // idle | pairs | replay | fanout
+  std::string scenario;              // idle | pairs | replay | fanout | media
   std::string relay = "127.0.0.1:7700";
   long relay_pid = 0;                // for RSS figures; 0: not reported
   std::string label;                 // prefixed to every figure, e.g. the relay's settings
@@ -33,6 +33,11 @@ struct Options {
   unsigned members = 1000;
   unsigned group_messages = 50;
   unsigned group_window = 4;         // GroupSends in flight
+  // media
+  unsigned media_transfers = 4;      // transfers at a time, each with its own user
+  unsigned media_files = 4;          // files each of them uploads, then downloads
+  std::uint64_t media_bytes = 4u << 20;  // ciphertext bytes per file
+  std::uint64_t media_chunk_bytes = 0;   // bytes per PATCH / ranged GET; 0: whole file
 };
 
 }  // namespace parley::loadgen

@@ -5,19 +5,11 @@
 
 namespace parley::loadgen {
 
-namespace {
-std::vector<std::uint64_t> my_share(const Worker& w, std::uint64_t total) {
-  std::vector<std::uint64_t> users;
-  for (std::uint64_t u = w.index(); u < total; u += w.count()) users.push_back(u);
-  return users;
-}
-}  // namespace
-
 // Connects in two halves with a barrier between them, so the parent can take the
 // marginal cost per connection (second half) apart from fixed costs and from memory the
 // registration phase freed and the first connections reused.
 void run_idle(Worker& w) {
-  auto users = my_share(w, w.options().connections);
+  auto users = w.share(w.options().connections);
   w.register_all(users, [&w, users] {
     w.barrier("registered", [&w, users] {
       const auto half = users.size() / 2;

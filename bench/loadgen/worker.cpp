@@ -28,6 +28,12 @@ const Identity& Worker::identity(std::uint64_t user) {
   return *slot;
 }
 
+std::vector<std::uint64_t> Worker::share(std::uint64_t total) const {
+  std::vector<std::uint64_t> users;
+  for (std::uint64_t u = index(); u < total; u += count()) users.push_back(u);
+  return users;
+}
+
 void Worker::connect_all(std::vector<std::uint64_t> users, bool register_first,
                          std::function<void(Connections, std::size_t)> done) {
   struct State {
@@ -108,6 +114,7 @@ int Worker::run() {
   else if (options_.scenario == "pairs") run_pairs(*this);
   else if (options_.scenario == "replay") run_replay(*this);
   else if (options_.scenario == "fanout") run_fanout(*this);
+  else if (options_.scenario == "media") run_media(*this);
   else fail("unknown scenario " + options_.scenario);
   // Every run is bounded: a lost message or a stuck phase ends in a reported failure.
   watchdog_.expires_after(std::chrono::duration_cast<Clock::duration>(

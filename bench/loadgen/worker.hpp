@@ -35,6 +35,9 @@ class Worker {
   unsigned index() const { return static_cast<unsigned>(options_.worker_index); }
   unsigned count() const { return options_.workers; }
   const Identity& identity(std::uint64_t user);
+  const tcp::endpoint& relay() const { return relay_; }
+  // This worker's users among 0..total-1 (every count()-th, from index()).
+  std::vector<std::uint64_t> share(std::uint64_t total) const;
 
   // Opens and authenticates a connection for each user, `concurrency` at a time. `done`
   // gets them in the order of `users` (null where set-up failed) and the number of failures;
@@ -69,6 +72,7 @@ void run_idle(Worker& w);
 void run_pairs(Worker& w);
 void run_replay(Worker& w);
 void run_fanout(Worker& w);
+void run_media(Worker& w);
 
 // Acknowledges deliveries the way a client does: cumulatively, once per batch of frames
 // read (a flush posted behind the reads already completed), not once per entry.

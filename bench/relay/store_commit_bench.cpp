@@ -1,0 +1,152 @@
+// Relay microbenchmarks, store: the inbox operations of the 1:1 path on SqliteStore, opened
+// the way the relay opens it (its own pragmas: WAL, synchronous FULL or NORMAL) in a fresh
+// temporary directory ($TMPDIR, else /tmp), and driven only through the Store interface
+// (store/store.hpp) the StoreWorker uses: a transaction per batch, a savepoint per job.
+//   append_inbox  batches of 1, 16 or 256 appends in one transaction (a group commit)
+//   read_inbox    one replay page (16 or 256 entries, 1 MiB budget) from a 10,000-entry inbox
+//   delete_acked  one cumulative ack deleting 1, 16 or 256 entries, in its own commit
+// The second argument, fsync, is 1 for the relay's default durability (synchronous=FULL:
+// an fsync per commit) and 0 for --durability normal. Times are wall clock: the commit
+// mostly waits for the disk, which CPU time does not see.
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "store/sqlite_store.hpp"
+
+namespace {
+
+using namespace parley::store;
+
+constexpr std::size_t kCiphertextBytes = 200;
+constexpr std::size_t kReplayPageBytes = 1u << 20;  // the relay's replay_page_bytes
+
+// A store in a temporary directory that goes away with it, with a recipient (alice) and a
+// sender (bob) whose device a receipt would go to.
+class TempStore {
+ public:
+  explicit TempStore(bool fsync) {
+    auto pattern = (std::filesystem::temp_directory_path() / "parley-relay-micro-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    store_ = std::make_unique<SqliteStore>(dir_, fsync ? Durability::Full : Durability::Normal);
+    Store& s = *store_;
+    s.begin();
+    alice_ = s.create_account("alice", std::string(32, 'a'), 1, 1)->pk;
+    bob_ = s.create_account("bob", std::string(32, 'b'), 1, 1)->pk;
+    s.commit();
+    entry_.kind = EntryKind::Message;
+    entry_.sender = "bob";
+    entry_.sender_device = 1;
+    entry_.sender_pk = bob_;
+    entry_.client_msg_id.assign(16, '\0');
+    entry_.ciphertext.assign(kCiphertextBytes, '\xa5');
+  }
+  ~TempStore() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  TempStore(const TempStore&) = delete;
+  TempStore& operator=(const TempStore&) = delete;
+
+  Store& store() { return *store_; }
+  DevicePk alice() const { return alice_; }
+
+  // One send job's append (a 200-byte message from bob), as its own savepoint; returns its
+  // inbox_seq.
+  std::uint64_t append() {
+    ++sent_;
+    std::memcpy(entry_.client_msg_id.data(), &sent_, sizeof sent_);
+    entry_.conv_seq = sent_;
+    entry_.server_ts_ms = 1'790'000'000'000 + sent_;
+    entry_.inbox_seq = 0;
+    store_->savepoint();
+    store_->append_inbox(alice_, entry_);
+    store_->release_savepoint();
+    return entry_.inbox_seq;
+  }
+
+  // `n` appends in one commit; returns the last inbox_seq.
+  std::uint64_t append_batch(std::int64_t n) {
+    store_->begin();
+    std::uint64_t last = 0;
+    for (std::int64_t i = 0; i < n; ++i) last = append();
+    store_->commit();
+    return last;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+  DevicePk alice_ = 0, bob_ = 0;
+  InboxEntry entry_;
+  std::uint64_t sent_ = 0;
+};
+
+void BM_StoreAppendInbox(benchmark::State& state) {
+  TempStore t(state.range(1) != 0);
+  for (auto _ : state) t.append_batch(state.range(0));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_StoreAppendInbox)
+    ->ArgNames({"entries", "fsync"})
+    ->ArgsProduct({{1, 16, 256}, {1, 0}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_StoreReadInbox(benchmark::State& state) {
+  TempStore t(true);
+  constexpr std::int64_t kStored = 10'000;
+  std::uint64_t last = 0;
+  for (std::int64_t i = 0; i < kStored; i += 256) last = t.append_batch(std::min<std::int64_t>(256, kStored - i));
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  std::uint64_t after = 0;
+  for (auto _ : state) {
+    t.store().begin();
+    t.store().savepoint();
+    const auto page = t.store().read_inbox(t.alice(), after, limit, kReplayPageBytes);
+    t.store().release_savepoint();
+    t.store().commit();
+    if (page.size() != std::min<std::size_t>(limit, last - after)) {
+      state.SkipWithError("read_inbox returned a short page");
+      break;
+    }
+    after = page.back().inbox_seq;
+    if (after + limit > last) after = 0;  // start over: every page is full
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_StoreReadInbox)->ArgNames({"page"})->Arg(16)->Arg(256)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_StoreDeleteAcked(benchmark::State& state) {
+  TempStore t(state.range(1) != 0);
+  const auto n = state.range(0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    const auto up_to = t.append_batch(n);
+    state.ResumeTiming();
+    t.store().begin();
+    t.store().savepoint();
+    const auto deleted = t.store().delete_acked(t.alice(), up_to);
+    t.store().release_savepoint();
+    t.store().commit();
+    if (static_cast<std::int64_t>(deleted.size()) != n) {
+      state.SkipWithError("delete_acked did not delete every acknowledged entry");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_StoreDeleteAcked)
+    ->ArgNames({"entries", "fsync"})
+    ->ArgsProduct({{1, 16, 256}, {1, 0}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   send->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
   auto* send_file = cli.add_subcommand(
       "send-file", "Encrypt the file at PATH, upload it and send it to NAME (progress on stderr)");
-  send_file->add_option("name", o.name)->required();
+  send_file->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   send_file->add_option("path", o.path)->required()->check(CLI::ExistingFile);
   send_file->add_option("--caption", o.text, "Text shown with the file");
   send_file->add_option("--timeout", o.timeout_s, "Give up after this many seconds (default: none)");

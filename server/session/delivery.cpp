@@ -1,6 +1,8 @@
 // Delivery of a device's inbox: live pushes and replay share one cursor, so entries always
 // leave in inbox_seq order, and a window of unacknowledged entries bounds what is in flight
 // (a device with 100,000 waiting entries costs the relay one page of them at a time).
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "observability/metrics.hpp"
@@ -116,6 +118,8 @@ void Session::push_entry(const store::InboxEntry& e) {
       !d->mutable_event()->ParseFromString(e.ciphertext)) {
     spdlog::error("event=bad_group_event inbox_seq={}", e.inbox_seq);
   }
+  if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
+    last_message_pushed_ = e.inbox_seq;
   next_push_ = e.inbox_seq + 1;
   last_pushed_ = e.inbox_seq;
   ctx_.metrics.entries_delivered.fetch_add(1, std::memory_order_relaxed);
@@ -128,15 +132,28 @@ void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_
                        "ack beyond the last delivered inbox_seq " + std::to_string(limit));
   if (up_to <= acked_) return;  // old news
   acked_ = up_to;               // the window opens now; the delete follows
-  run_delete(up_to);
+  if (last_message_pushed_ <= delete_wanted_ && up_to - delete_wanted_ < kDeferredAckLimit) {
+    // Everything newly acknowledged is a receipt or a group event: its delete writes no
+    // receipt and nobody waits for it, and losing it (a crash, a failed job) only means the
+    // entry is delivered again and the client drops the duplicate. So it waits to be folded
+    // into the next delete that does matter, a bigger run, or the end of the connection:
+    // one store job instead of one per ack for a device that only sends.
+    deferred_ack_ = up_to;
+  } else {
+    run_delete(up_to);
+  }
   pump();
+}
+
+void Session::flush_deferred_ack() {
+  if (deferred_ack_ > delete_wanted_) run_delete(deferred_ack_);
 }
 
 // Deletes the acknowledged entries and, in the same transaction, writes a delivery receipt
 // into the inbox of each message's sending device. One delete runs at a time; acks that
 // arrive meanwhile are folded into the next one.
 void Session::run_delete(std::uint64_t up_to) {
-  delete_wanted_ = std::max(delete_wanted_, up_to);
+  delete_wanted_ = std::max({delete_wanted_, up_to, deferred_ack_});
   if (delete_running_ || delete_wanted_ <= deleted_) return;
   delete_running_ = true;
   const auto target = delete_wanted_;

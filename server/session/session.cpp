@@ -54,6 +54,7 @@ void Session::on_closed() {
   if (closed_) return;
   closed_ = true;
   if (authenticated_) {
+    flush_deferred_ack();  // its job holds the session until it has committed
     ctx_.metrics.authenticated.fetch_sub(1, std::memory_order_relaxed);
     auto notices = ctx_.presence.detach(username_, device_id_, this, now_ms());
     for (auto& n : notices) n.to->push_presence(n.about);

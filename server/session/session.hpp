@@ -136,6 +136,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // delivery.cpp
   void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);
   void run_delete(std::uint64_t up_to);
+  void flush_deferred_ack();  // submits the delete an ack of receipts only left waiting
   void pump();
   void maybe_sync_complete();
   void push_entry(const store::InboxEntry& entry);
@@ -179,6 +180,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t deleted_ = 0;
   std::uint64_t delete_wanted_ = 0;
   bool delete_running_ = false;
+  // An ack that covered no entry needing a receipt (only receipts and group events) is not
+  // deleted at once (delivery.cpp, on_ack): deferred_ack_ is its seq until a later delete
+  // includes it, kDeferredAckLimit entries have waited, or the connection ends.
+  // last_message_pushed_ is the newest pushed entry whose ack writes a receipt.
+  static constexpr std::uint64_t kDeferredAckLimit = 128;
+  std::uint64_t deferred_ack_ = 0;
+  std::uint64_t last_message_pushed_ = 0;
   std::uint64_t last_pushed_ = 0;
   std::uint64_t next_push_ = 1;
   std::uint64_t known_tail_ = 0;

@@ -116,7 +116,9 @@ struct ReceiptCounts {
 
 struct ConversationSummary {
   QString peer;
-  QString lastMessage;
+  QString lastMessage;       // its text; for a file, the caption or else the file's name
+  QString lastFileName;      // the last message's file; empty when it has none
+  bool lastFileIsImage = false;
   qint64 lastActivityMs = 0;
   int unread = 0;
   bool identityChanged = false;

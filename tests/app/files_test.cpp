@@ -26,6 +26,7 @@
 #include "conversation/message_list_view.hpp"
 #include "conversation/pending_files.hpp"
 #include "conversation/upload_list.hpp"
+#include "conversations/conversation_delegate.hpp"
 #include "main/main_window.hpp"
 #include "media/image_viewer.hpp"
 #include "media/transfer_tracker.hpp"
@@ -213,6 +214,12 @@ class FilesTest : public QObject {
     const auto pasted = amodel->index(2, 0).data(MessageModel::AttachmentRole).value<AttachmentInfo>();
     QVERIFY(pasted.fileName.startsWith("Pasted image "));
     QCOMPARE(amodel->index(2, 0).data(MessageModel::CaptionRole).toString(), QString("Photos from Saturday"));
+    // The conversation list says what the last message was.
+    auto* list = aw_->conversationList();
+    QVERIFY(spinUntil([&] {
+      return list->model()->rowCount() == 1 &&
+             ConversationDelegate::previewText(list->model()->index(0, 0)) == "Photo · Photos from Saturday";
+    }, kGuiWaitMs));
   }
 
   void pictureDownloadsAndOpensInTheViewer() {
@@ -259,6 +266,9 @@ class FilesTest : public QObject {
     QCOMPARE(opened_.size(), 1);
     QCOMPARE(readAll(opened_[0]), readAll(file("Trip plan.txt")));
 
+    QVERIFY(spinUntil([&] {
+      return ConversationDelegate::previewText(bw_->conversationList()->model()->index(0, 0)) == "Photo · Photos from Saturday";
+    }, kGuiWaitMs));
     const auto target = home_.filePath("exported plan.txt");
     QVERIFY(view->saveFileAs(model->index(row, 0), target));
     QCOMPARE(readAll(target), readAll(file("Trip plan.txt")));
@@ -278,6 +288,9 @@ class FilesTest : public QObject {
     QVERIFY(spinUntil([&] { return rowWithFile(bmodel, "archive.bin") >= 0; }, kGuiWaitMs));
     const int row = rowWithFile(bmodel, "archive.bin");
     const auto id = bmodel->index(row, 0).data(MessageModel::ClientMsgIdRole).toByteArray();
+    QVERIFY(spinUntil([&] {
+      return ConversationDelegate::previewText(bw_->conversationList()->model()->index(0, 0)) == "File · archive.bin";
+    }, kGuiWaitMs));
     clickFile(bview->list(), row);
     QVERIFY(bview->transfers()->downloadOf(id));
     const auto index = bmodel->index(row, 0);

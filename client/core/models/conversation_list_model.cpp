@@ -118,6 +118,8 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole:
     case PeerRole: return c.peer;
     case LastMessageRole: return c.lastMessage;
+    case LastFileRole: return c.lastFileName;
+    case LastFileIsImageRole: return c.lastFileIsImage;
     case LastActivityRole: return c.lastActivityMs;
     case UnreadRole: return c.unread;
     case OnlineRole: return p.online;
@@ -138,7 +140,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
 }
 
 QHash<int, QByteArray> ConversationListModel::roleNames() const {
-  return {{PeerRole, "peer"},         {LastMessageRole, "lastMessage"}, {LastActivityRole, "lastActivity"},
+  return {{PeerRole, "peer"},         {LastMessageRole, "lastMessage"}, {LastFileRole, "lastFile"}, {LastFileIsImageRole, "lastFileIsImage"}, {LastActivityRole, "lastActivity"},
           {UnreadRole, "unread"},     {OnlineRole, "online"},           {LastSeenRole, "lastSeen"},
           {TypingRole, "typing"},     {IdentityChangedRole, "identityChanged"},
           {TitleRole, "title"},       {IsGroupRole, "isGroup"},          {GroupIdRole, "groupId"},

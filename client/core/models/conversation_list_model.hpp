@@ -28,6 +28,8 @@ class ConversationListModel : public QAbstractListModel {
     GroupIdRole,      // 16 bytes, groups only
     MemberCountRole,  // groups: members including us
     AvatarRole,       // groups: the encoded image (QByteArray), empty when none
+    LastFileRole,     // the last message's file name; empty when it carries no file
+    LastFileIsImageRole,
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);

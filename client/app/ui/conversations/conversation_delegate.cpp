@@ -14,6 +14,17 @@ namespace parley::app {
 
 using M = client::ConversationListModel;
 
+QString ConversationDelegate::previewText(const QModelIndex& index) {
+  const auto text = index.data(M::LastMessageRole).toString().simplified();
+  const auto file = index.data(M::LastFileRole).toString();
+  if (file.isEmpty()) return text;
+  // A file message's text is its caption, or its name when it has none.
+  const auto caption = text == file.simplified() ? QString() : text;
+  if (index.data(M::LastFileIsImageRole).toBool())
+    return caption.isEmpty() ? tr("Photo") : tr("Photo · %1").arg(caption);
+  return tr("File · %1").arg(caption.isEmpty() ? file : caption);
+}
+
 QSize ConversationDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelIndex&) const {
   return {option.rect.width() > 0 ? option.rect.width() : 280, kRowHeight};
 }
@@ -112,7 +123,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     preview = tr("⚠ Safety number changed");
     pc = t.warning;
   } else {
-    preview = index.data(M::LastMessageRole).toString().simplified();
+    preview = previewText(index);
   }
   p->setFont(pf);
   p->setPen(pc);

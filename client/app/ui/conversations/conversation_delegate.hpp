@@ -1,6 +1,6 @@
 #pragma once
 // Paints one conversation list row: avatar with initials and presence dot, name, last
-// message or "typing…", time of last activity, unread badge, a warning for a changed key.
+// message (or what kind of file it was) or "typing…", time of last activity, unread badge, a warning for a changed key.
 #include <QStyledItemDelegate>
 
 namespace parley::app {
@@ -12,6 +12,8 @@ class ConversationDelegate : public QStyledItemDelegate {
   static constexpr int kRowHeight = 64;
   void paint(QPainter* p, const QStyleOptionViewItem& option, const QModelIndex& index) const override;
   QSize sizeHint(const QStyleOptionViewItem& option, const QModelIndex& index) const override;
+  // The last message as the list shows it: "Photo · caption", "File · name", or the text.
+  static QString previewText(const QModelIndex& index);
 };
 
 }  // namespace parley::app

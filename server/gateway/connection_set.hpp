@@ -1,31 +1,68 @@
 #pragma once
-// Every open connection, authenticated or not, so the relay can close them all on shutdown.
+// Every open connection, authenticated or not, so the relay can close them all on shutdown
+// and one sweep can find the ones that have been silent too long.
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "session/session.hpp"
 
 namespace parley {
 
+// What the gateway needs from a connection beyond the Session interface: when it last
+// received anything, and a way to act on silence.
+class GatewayConnection : public Session {
+ public:
+  using Session::Session;
+  using Clock = std::chrono::steady_clock;
+
+  // Any thread: the sweep found this connection silent for at least half the idle timeout.
+  // The connection pings its peer, or drops it when the full timeout has passed.
+  virtual void liveness_due() = 0;
+
+  // Milliseconds on Clock since its epoch; written on the connection's strand, read by the
+  // sweep on another thread.
+  Clock::rep last_received_ms() const { return last_rx_ms_.load(std::memory_order_relaxed); }
+
+ protected:
+  void note_received() {
+    last_rx_ms_.store(now_steady_ms(), std::memory_order_relaxed);
+  }
+  static Clock::rep now_steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               Clock::now().time_since_epoch())
+        .count();
+  }
+
+ private:
+  std::atomic<Clock::rep> last_rx_ms_{now_steady_ms()};
+};
+
 class ConnectionSet {
  public:
-  void add(const std::shared_ptr<Session>& s) {
+  void add(const std::shared_ptr<GatewayConnection>& c) {
     std::lock_guard lock(mutex_);
-    all_.emplace(s.get(), s);
+    all_.emplace(c.get(), c);
   }
-  void remove(const Session* s) {
+  // From the connection's destructor: the raw key is valid until this returns.
+  void remove(const GatewayConnection* c) {
     std::lock_guard lock(mutex_);
-    all_.erase(s);
+    all_.erase(c);
   }
   void close_all(std::uint16_t code, const std::string& reason) {
-    std::vector<std::shared_ptr<Session>> live;
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& [_, w] : all_)
-        if (auto s = w.lock()) live.push_back(std::move(s));
-    }
-    for (auto& s : live) s->shutdown(code, reason);
+    for (auto& c : collect([](const GatewayConnection*) { return true; }))
+      c->shutdown(code, reason);
+  }
+  // Tells every connection silent for at least `silent_ms` (half the idle timeout). Only
+  // those are touched, so idle connections that answer pings cost one check per sweep.
+  void sweep(GatewayConnection::Clock::rep now_ms, GatewayConnection::Clock::rep silent_ms) {
+    for (auto& c : collect([&](const GatewayConnection* c) {
+           return now_ms - c->last_received_ms() >= silent_ms;
+         }))
+      c->liveness_due();
   }
   std::size_t size() {
     std::lock_guard lock(mutex_);
@@ -33,8 +70,19 @@ class ConnectionSet {
   }
 
  private:
+  // The calls go out after the lock is released: they post to other strands.
+  template <class Pred>
+  std::vector<std::shared_ptr<GatewayConnection>> collect(Pred wanted) {
+    std::vector<std::shared_ptr<GatewayConnection>> live;
+    std::lock_guard lock(mutex_);
+    for (auto& [raw, weak] : all_)
+      if (wanted(raw))
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+    return live;
+  }
+
   std::mutex mutex_;
-  std::unordered_map<const Session*, std::weak_ptr<Session>> all_;
+  std::unordered_map<const GatewayConnection*, std::weak_ptr<GatewayConnection>> all_;
 };
 
 }  // namespace parley

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "net/asio.hpp"
 #include "session/relay_context.hpp"
@@ -28,10 +29,12 @@ struct GatewayContext {
 };
 
 // Starts accepting on `endpoint`; returns the bound endpoint (port 0 picks a free port).
+// Accepted connections go to `connection_io` in turn (one io_context per I/O thread).
 // Throws boost::system::system_error when it cannot bind.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, GatewayContext& ctx, const tcp::endpoint& endpoint);
+  Listener(net::io_context& ioc, std::vector<net::io_context*> connection_io,
+           GatewayContext& ctx, const tcp::endpoint& endpoint);
   void start();
   void stop();
   tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -39,7 +42,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void accept();
 
-  net::io_context& ioc_;
+  std::vector<net::io_context*> connection_io_;
+  std::size_t next_io_ = 0;
   GatewayContext& ctx_;
   tcp::acceptor acceptor_;  // on its own strand, like retry_: stop() may come from any thread
   net::steady_timer retry_;

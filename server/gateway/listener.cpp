@@ -4,8 +4,12 @@
 
 namespace parley {
 
-Listener::Listener(net::io_context& ioc, GatewayContext& ctx, const tcp::endpoint& endpoint)
-    : ioc_(ioc), ctx_(ctx), acceptor_(net::make_strand(ioc)), retry_(acceptor_.get_executor()) {
+Listener::Listener(net::io_context& ioc, std::vector<net::io_context*> connection_io,
+                   GatewayContext& ctx, const tcp::endpoint& endpoint)
+    : connection_io_(std::move(connection_io)),
+      ctx_(ctx),
+      acceptor_(net::make_strand(ioc)),
+      retry_(acceptor_.get_executor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -23,10 +27,12 @@ void Listener::stop() {
 }
 
 void Listener::accept() {
-  // Each connection gets its own strand: its handlers never run concurrently, whichever
-  // io_context thread picks them up.
-  acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
-                                                     boost::system::error_code ec, tcp::socket s) {
+  // Connections are dealt round-robin to the I/O threads' io_contexts. Each is run by one
+  // thread, so a connection's handlers never run concurrently and need no strand.
+  auto& io = *connection_io_[next_io_++ % connection_io_.size()];
+  const net::any_io_executor executor = io.get_executor();
+  acceptor_.async_accept(executor, [self = shared_from_this()](boost::system::error_code ec,
+                                                               tcp::socket s) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
       // Typically EMFILE: out of file descriptors. Back off instead of spinning.

@@ -1,5 +1,17 @@
 // The socket side of one client connection: a Beast WebSocket stream on its own strand, one
-// read and at most one write outstanding, and a bounded queue of shared immutable frames.
+// read (or a parked wait) and at most one write outstanding, and a bounded queue of shared
+// immutable frames.
+//
+// Idle memory: a plain ws:// connection with nothing to read is *parked*: it waits for its
+// socket to become readable, holding no read buffer and no pending Beast read, and starts a
+// read only then. It parks only when Beast's own read buffer holds no unparsed bytes (a
+// pipelined next frame would otherwise wait for bytes that never come); until then it keeps
+// reading. TLS connections keep a read outstanding: OpenSSL may hold decrypted bytes the
+// socket will not signal again. Liveness (pings, the idle timeout) is the gateway's sweep
+// (liveness.hpp), not a timer per connection.
+#include <array>
+
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/container/devector.hpp>
 
 #include <boost/asio/ssl/stream.hpp>
@@ -9,8 +21,10 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
 
+#include "gateway/beast_read_buffer.hpp"
 #include "gateway/connection_set.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/pong_frames.hpp"
 #include "gateway/streams.hpp"
 #include "observability/metrics.hpp"
 
@@ -22,27 +36,35 @@ namespace {
 constexpr std::string_view kSubprotocol = "parley.v1";
 constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept when drained
 
+// Stream: the WebSocket's next layer, tcp::socket (ws://) or TlsStream (wss://). No
+// permessage-deflate (the payloads are ciphertext), so the stream carries no deflate state.
 template <class Stream>
-class WsConnection final : public Session {
+class WsConnection final : public GatewayConnection {
+  static constexpr bool kParks = std::is_same_v<Stream, tcp::socket>;
+
  public:
   WsConnection(GatewayContext& gw, Stream&& stream)
-      : Session(gw.relay),
+      : GatewayConnection(gw.relay),
         gw_(gw),
-        ws_(std::move(stream)),
-        auth_timer_(ws_.get_executor()),
-        stall_timer_(ws_.get_executor()) {}
+        ws_(std::move(stream)) {}
 
   ~WsConnection() override { gw_.connections.remove(this); }
 
   void start(UpgradeRequest req) {
-    gw_.connections.add(shared_from_this());
-    // Beast's own timers take over from the tcp_stream's.
-    beast::get_lowest_layer(ws_).expires_never();
+    gw_.connections.add(self());
+    // Beast's handshake timer takes over from the tcp_stream's; after the handshake the
+    // liveness sweep watches the connection (no idle timer wait pending per connection).
+    if constexpr (!kParks) beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(30);
-    t.idle_timeout = gw_.options.idle_timeout;
-    t.keep_alive_pings = true;  // half-open peers are found by an unanswered ping
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
     ws_.set_option(t);
+    // Pongs (and pings) read inside a Beast read count as traffic. Runs within a read, which
+    // holds a reference to the connection.
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind != websocket::frame_type::close) on_traffic();
+    });
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "parley-relay");
       res.set(http::field::sec_websocket_protocol, kSubprotocol);
@@ -65,27 +87,87 @@ class WsConnection final : public Session {
     if (close_code_) return do_close();
     if (gw_.draining.load()) return close(1001, "relay is restarting; reconnect");
     if (!queue_.empty() && !writing_) do_write();
-    auth_timer_.expires_after(gw_.relay.limits.auth_timeout);
-    auth_timer_armed_ = true;
+    auth_timer_ =
+        std::make_unique<net::steady_timer>(ws_.get_executor(), gw_.relay.limits.auth_timeout);
     // A weak reference: the timer must not keep a closed connection alive.
-    auth_timer_.async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
+    auth_timer_->async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
       auto s = weak.lock();
       if (!e && s && !s->authenticated()) s->close(kCloseAuthTimeout, "log in sooner");
     });
     do_read();
   }
 
+  // Starts the next read, or parks when nothing is buffered above the socket.
   void do_read() {
     if (reading_ || closing_) return;
     reading_ = true;
+    if constexpr (kParks) {
+      if (websocket_unparsed_bytes(ws_) == 0) return park();
+    }
+    read_message();
+  }
+
+  void read_message() {
     ws_.async_read(buffer_, [self = self()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
 
+  void park() {
+    // What the last message grew goes back: a parked connection holds no read buffer.
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    // Allocated at its exact size with std::allocator: Asio's recycling allocator would hand
+    // this small wait a cached block two or three times its size for as long as it waits.
+    ws_.next_layer().async_wait(
+        tcp::socket::wait_read,
+        net::bind_allocator(std::allocator<void>(), [self = self()](beast::error_code ec) {
+          self->on_readable(ec);
+        }));
+  }
+
+  void on_readable(beast::error_code ec) {
+    if (ec) {
+      reading_ = false;
+      return fail(ec, "wait");
+    }
+    if (closing_) {  // the close handshake reads the peer's close frame itself
+      reading_ = false;
+      return;
+    }
+    on_traffic();
+    if (consume_pongs()) {
+      reading_ = false;
+      return do_read();  // parks again
+    }
+    read_message();
+  }
+
+  // Answers to the sweep's pings are all an idle client sends. Read through Beast, each would
+  // leave a read (and its buffer) pending until the client's next message, so pongs are taken
+  // straight off the socket when the kernel holds nothing else. Sound only while parked:
+  // Beast's buffer is empty and it is between messages, so it misses no state.
+  bool consume_pongs() {
+    if constexpr (kParks) {
+      auto& sock = socket();
+      beast::error_code ec;
+      const auto available = sock.available(ec);
+      if (ec || available == 0 || available > kMaxPongRun) return false;
+      std::array<unsigned char, kMaxPongRun> bytes;
+      const auto n = sock.receive(net::buffer(bytes.data(), available),
+                                    tcp::socket::message_peek, ec);
+      if (ec || n != available || !only_complete_pongs(std::span(bytes.data(), n))) return false;
+      const auto taken = sock.receive(net::buffer(bytes.data(), n), 0, ec);
+      return !ec && taken == n;
+    } else {
+      return false;
+    }
+  }
+
   void on_read(beast::error_code ec) {
     reading_ = false;
     if (ec) return fail(ec, "read");
+    on_traffic();
     if (!ws_.got_binary()) {
       buffer_.consume(buffer_.size());
       return close(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
@@ -99,7 +181,25 @@ class WsConnection final : public Session {
 
   void resume_reading() override { do_read(); }
 
+  void on_traffic() {
+    note_received();
+    ping_sent_ = false;
+  }
 
+  void liveness_due() override {
+    net::post(ws_.get_executor(), [self = self()] { self->check_liveness(); });
+  }
+
+  // On the strand: silent for at least half the idle timeout when the sweep looked.
+  void check_liveness() {
+    if (closing_ || !accepted_) return;
+    const auto silent = std::chrono::milliseconds(now_steady_ms() - last_received_ms());
+    // No close frame: a peer that answers nothing would not read one either.
+    if (silent >= gw_.options.idle_timeout) return abort_connection();
+    if (ping_sent_ || silent < gw_.options.idle_timeout / 2) return;
+    ping_sent_ = true;
+    ws_.async_ping({}, [self = self()](beast::error_code) {});
+  }
 
   // The low-water mark for delivery: a quarter of the bound, at most 1 MiB. The rest of the
   // bound is headroom for one more entry (<= 200 KiB) plus replies and pushes.
@@ -114,10 +214,7 @@ class WsConnection final : public Session {
     // Logged in: the auth deadline's pending wait would otherwise stay allocated for the rest
     // of auth_timeout on every connection. Login is always followed by frames (SyncComplete
     // at least), so the first of them cancels it.
-    if (auth_timer_armed_ && authenticated()) {
-      auth_timer_armed_ = false;
-      auth_timer_.cancel();
-    }
+    if (auth_timer_ && authenticated()) auth_timer_.reset();  // its wait ends: aborted
     const auto& limits = gw_.relay.limits;
     // Delivery stops at the low-water mark, so only a reader that does not read while
     // replies and pushes keep coming reaches the bound.
@@ -132,8 +229,9 @@ class WsConnection final : public Session {
       // tells a stale expiry (already queued when it was cancelled) from the current one.
       stall_armed_ = true;
       const auto generation = ++stall_generation_;
-      stall_timer_.expires_after(limits.write_stall);
-      stall_timer_.async_wait(
+      if (!stall_timer_) stall_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+      stall_timer_->expires_after(limits.write_stall);
+      stall_timer_->async_wait(
           [weak = std::weak_ptr<WsConnection>(self()), generation](beast::error_code e) {
             auto s = weak.lock();
             if (!e && s && s->stall_armed_ && s->stall_generation_ == generation)
@@ -171,7 +269,7 @@ class WsConnection final : public Session {
     if (queue_.empty() && queue_.capacity() > kKeptQueueCapacity) queue_.shrink_to_fit();
     if (stall_armed_ && send_queue_has_room()) {
       stall_armed_ = false;
-      stall_timer_.cancel();
+      stall_timer_->cancel();
       on_writable();  // may queue more entries
     }
     if (!queue_.empty()) {
@@ -207,7 +305,15 @@ class WsConnection final : public Session {
     queued_bytes_ = 0;
     on_closed();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    socket().close(ignored);
+  }
+
+  tcp::socket& socket() {
+    if constexpr (kParks) {
+      return ws_.next_layer();
+    } else {
+      return beast::get_lowest_layer(ws_).socket();
+    }
   }
 
   void run_on_strand(std::function<void()> fn) override {
@@ -230,20 +336,22 @@ class WsConnection final : public Session {
   }
 
   void cancel_timers() {
-    auth_timer_.cancel();
-    stall_timer_.cancel();
+    auth_timer_.reset();
+    if (stall_timer_) stall_timer_->cancel();
     stall_armed_ = false;
   }
 
   GatewayContext& gw_;
-  websocket::stream<Stream> ws_;
+  websocket::stream<Stream, false> ws_;
   beast::flat_buffer buffer_;
-  net::steady_timer auth_timer_;
-  bool auth_timer_armed_ = false;
-  net::steady_timer stall_timer_;
+  // On the heap and only while needed: a timer object is 120 bytes even with no wait
+  // pending. The auth deadline goes at login; the stall timer is made by the first stall.
+  std::unique_ptr<net::steady_timer> auth_timer_;
+  std::unique_ptr<net::steady_timer> stall_timer_;
   bool stall_armed_ = false;
   std::uint32_t stall_generation_ = 0;
   bool accepted_ = false;
+  bool ping_sent_ = false;  // since the last traffic
   // A devector, not a std::deque: libstdc++'s deque allocates ~600 bytes even when empty,
   // and most connections are idle with nothing queued.
   boost::container::devector<Frame> queue_;
@@ -259,7 +367,13 @@ class WsConnection final : public Session {
 
 template <class Stream>
 void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req) {
-  std::make_shared<WsConnection<Stream>>(ctx, std::move(stream))->start(std::move(req));
+  if constexpr (std::is_same_v<Stream, PlainStream>) {
+    // The tcp_stream's timer served the HTTP request; the WebSocket needs only the socket.
+    std::make_shared<WsConnection<tcp::socket>>(ctx, stream.release_socket())
+        ->start(std::move(req));
+  } else {
+    std::make_shared<WsConnection<Stream>>(ctx, std::move(stream))->start(std::move(req));
+  }
 }
 
 template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest);

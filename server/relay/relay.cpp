@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <boost/asio/ssl/context.hpp>
@@ -12,6 +13,7 @@
 
 #include "gateway/connection_set.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/liveness.hpp"
 #include "groups/fanout_worker.hpp"
 #include "groups/group_limiter.hpp"
 #include "media/fs_blob_store.hpp"
@@ -151,7 +153,19 @@ int run_relay(const Config& cfg) {
 
   LocalPresence presence;
   const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
-  net::io_context ioc(static_cast<int>(threads));
+  // One io_context per I/O thread, each run by that thread alone: a connection lives on one
+  // of them, so its handlers never run concurrently without a strand per connection. The
+  // first also runs the control strand, the listener and the fan-out worker's completions.
+  std::vector<std::unique_ptr<net::io_context>> io;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> io_work;
+  for (unsigned i = 0; i < threads; ++i) {
+    io.push_back(std::make_unique<net::io_context>(1));
+    io_work.push_back(net::make_work_guard(*io.back()));
+  }
+  net::io_context& ioc = *io.front();
+  const auto stop_io = [&io] {
+    for (auto& c : io) c->stop();
+  };
   groups::FanoutWorker fanout(*worker, presence, metrics, ioc.get_executor());
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
   RelayContext relay{*worker, presence,      metrics, worker->relay_id(), cfg.limits,
@@ -165,11 +179,16 @@ int run_relay(const Config& cfg) {
   try {
     const auto address = net::ip::make_address(cfg.listen_host == "localhost" ? "127.0.0.1"
                                                                               : cfg.listen_host);
-    listener = std::make_shared<Listener>(ioc, gateway, tcp::endpoint(address, cfg.listen_port));
+    std::vector<net::io_context*> connection_io;
+    for (auto& c : io) connection_io.push_back(c.get());
+    listener = std::make_shared<Listener>(ioc, std::move(connection_io), gateway,
+                                          tcp::endpoint(address, cfg.listen_port));
   } catch (const std::exception& e) {
     spdlog::error("cannot listen on {}:{}: {}", cfg.listen_host, cfg.listen_port, e.what());
     return 1;
   }
+  auto liveness = std::make_shared<LivenessSweep>(
+      ioc, connections, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.idle_timeout));
   // Signals, maintenance and the drain share one strand, so stopping never races with a
   // maintenance run re-arming its timer.
   auto control = net::make_strand(ioc);
@@ -180,7 +199,7 @@ int run_relay(const Config& cfg) {
   auto drain_deadline = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
     if (connections.size() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
-      ioc.stop();
+      stop_io();
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(20));
@@ -196,6 +215,7 @@ int run_relay(const Config& cfg) {
     spdlog::info("event=stopping signal={} connections={}", sig, connections.size());
     gateway.draining = true;
     listener->stop();
+    liveness->stop();
     maintenance.cancel();
     // Each connection stops reading, lets its submitted store jobs commit and answer, then
     // closes with 1001.
@@ -208,6 +228,7 @@ int run_relay(const Config& cfg) {
   // Its store job is queued before any client can connect.
   fanout.recover();
   listener->start();
+  liveness->start();
   const auto bound = listener->local_endpoint();
   const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                             : bound.address().to_string();
@@ -219,7 +240,7 @@ int run_relay(const Config& cfg) {
                threads, tls != nullptr, cfg.durable_fsync);
 
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([c = io[i].get()] { c->run(); });
   ioc.run();
   for (auto& t : pool) t.join();
 

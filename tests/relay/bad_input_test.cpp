@@ -2,7 +2,7 @@
 // everyone else. Also: slow readers, idle and half-open connections, rate limits.
 #include <QtTest>
 
-#include "parley/auth_transcript.hpp"
+#include "raw_login.hpp"
 #include "raw_ws_client.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -11,41 +11,6 @@ using namespace parley;
 using namespace parley::test;
 
 namespace {
-
-QByteArray encode(const wire::ClientFrame& f) {
-  const auto s = f.SerializeAsString();
-  return QByteArray(s.data(), static_cast<qsizetype>(s.size()));
-}
-
-std::optional<wire::ServerFrame> decode(const std::optional<QByteArray>& bytes) {
-  if (!bytes) return std::nullopt;
-  wire::ServerFrame f;
-  if (!f.ParseFromArray(bytes->constData(), static_cast<int>(bytes->size()))) return std::nullopt;
-  return f;
-}
-
-// Logs `who` in over a raw socket (its identity, name and device).
-bool rawLogin(RawWsClient& raw, const TestClient& who) {
-  wire::ClientFrame g;
-  g.set_request_id(1);
-  g.mutable_get_challenge();
-  raw.sendFrame(encode(g));
-  auto c = decode(raw.readMessage());
-  if (!c || !c->has_challenge()) return false;
-  const auto& ch = c->challenge();
-  wire::ClientFrame f;
-  f.set_request_id(2);
-  auto* l = f.mutable_login();
-  l->set_username(who.username());
-  l->set_device_id(who.device());
-  l->set_challenge_nonce(ch.nonce());
-  l->set_signature(who.identity().sign(auth_transcript(AuthPurpose::Login, ch.relay_id(),
-                                                       ch.nonce(), ch.server_time_ms(),
-                                                       who.device(), who.username())));
-  raw.sendFrame(encode(f));
-  auto r = decode(raw.readMessage());
-  return r && r->has_logged_in();
-}
 
 std::unique_ptr<TestClient> online(RelayProcess& relay, const std::string& name) {
   return TestClient::registered(relay.url(), name);

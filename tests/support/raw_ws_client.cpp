@@ -53,6 +53,18 @@ bool RawWsClient::open(const QUrl& url, const QByteArray& subprotocol, int recei
 }
 
 void RawWsClient::sendFrame(const QByteArray& payload, int opcode) {
+  socket_.write(encodeFrame(payload, opcode));
+  socket_.flush();
+}
+
+bool RawWsClient::sendInOneWrite(const QByteArray& bytes) {
+  socket_.flush();  // nothing of an earlier write may be left behind in Qt's buffer
+  const auto n = ::send(static_cast<int>(socket_.socketDescriptor()), bytes.constData(),
+                        static_cast<size_t>(bytes.size()), MSG_NOSIGNAL);
+  return n == bytes.size();
+}
+
+QByteArray RawWsClient::encodeFrame(const QByteArray& payload, int opcode) {
   QByteArray f;
   f.append(static_cast<char>(0x80 | opcode));
   const auto n = static_cast<quint64>(payload.size());
@@ -71,8 +83,7 @@ void RawWsClient::sendFrame(const QByteArray& payload, int opcode) {
   f.append(reinterpret_cast<const char*>(mask), 4);
   for (qsizetype i = 0; i < payload.size(); ++i)
     f.append(static_cast<char>(payload[i] ^ static_cast<char>(mask[i % 4])));
-  socket_.write(f);
-  socket_.flush();
+  return f;
 }
 
 bool RawWsClient::fill(qint64 n, int timeout_ms) {

@@ -1,0 +1,232 @@
+// How a connection reads: frames pipelined in one TCP segment are all answered (before and
+// after login, across Beast's read buffer), a parked connection wakes for a client frame and
+// for a push, and liveness: a peer that answers pings stays, a silent one is dropped.
+#include <QtTest>
+
+#include <set>
+
+#include "parley/auth_transcript.hpp"
+#include "raw_login.hpp"
+#include "raw_ws_client.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+constexpr int kIdleTimeoutMs = 2000;
+
+// A Ping request padded with an unknown field of `pad` bytes (protobuf skips it), so frames
+// of any size can be pipelined and each still gets exactly one Pong.
+QByteArray paddedPing(std::uint64_t request_id, int pad) {
+  wire::ClientFrame f;
+  f.set_request_id(request_id);
+  f.mutable_ping();
+  auto bytes = encodeClientFrame(f);
+  if (pad > 0) {
+    bytes.append(static_cast<char>(0xC2));  // field 1000, length-delimited
+    bytes.append(static_cast<char>(0x3E));
+    for (auto n = static_cast<unsigned>(pad); ; n >>= 7) {
+      bytes.append(static_cast<char>((n & 0x7F) | (n >= 0x80 ? 0x80 : 0)));
+      if (n < 0x80) break;
+    }
+    bytes.append(QByteArray(pad, 'p'));
+  }
+  return bytes;
+}
+
+// Reads messages until every id in `ids` has been answered (in any order) with `ok`.
+bool allAnswered(RawWsClient& raw, std::set<std::uint64_t> ids,
+                 const std::function<bool(const wire::ServerFrame&)>& ok) {
+  while (!ids.empty()) {
+    auto r = decodeServerFrame(raw.readMessage(5000));
+    if (!r) {
+      qWarning("%zu request(s) unanswered", ids.size());
+      return false;
+    }
+    if (r->request_id() == 0) continue;  // a push
+    if (ids.erase(r->request_id()) != 1 || !ok(*r)) return false;
+  }
+  return true;
+}
+
+bool isPong(const wire::ServerFrame& f) { return f.has_pong(); }
+
+// Frames of mixed sizes in one write: some end inside Beast's 1,536-byte read buffer, some
+// cross it, some span several reads.
+QByteArray pingBurst(std::uint64_t first_id, std::set<std::uint64_t>& ids) {
+  const int pads[] = {0, 10, 1500, 3, 700, 2000, 0, 1520, 5, 40000, 1};
+  QByteArray burst;
+  for (std::size_t i = 0; i < std::size(pads); ++i) {
+    burst += RawWsClient::encodeFrame(paddedPing(first_id + i, pads[i]));
+    ids.insert(first_id + i);
+  }
+  return burst;
+}
+
+}  // namespace
+
+class ConnectionTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_{{"--idle-timeout", QString::number(kIdleTimeoutMs / 1000)}};
+
+ private slots:
+  void initTestCase() { QVERIFY(relay_.start()); }
+
+  void pipelinedFramesBeforeLoginAreAllAnswered() {
+    RawWsClient raw;
+    QVERIFY(raw.open(relay_.url()));
+    std::set<std::uint64_t> ids;
+    QVERIFY(raw.sendInOneWrite(pingBurst(1, ids)));
+    QVERIFY(allAnswered(raw, ids, isPong));
+    // Two tiny frames in one segment: both fit Beast's buffer at once, so the second is
+    // already read from the socket when the first is answered.
+    ids.clear();
+    QVERIFY(raw.sendInOneWrite(RawWsClient::encodeFrame(paddedPing(100, 0)) +
+                               RawWsClient::encodeFrame(paddedPing(101, 0))));
+    QVERIFY(allAnswered(raw, {100, 101}, isPong));
+  }
+
+  void pipelinedLoginAndFramesAreAllAnswered() {
+    auto owner = TestClient::registered(relay_.url(), "pipe-login");
+    QVERIFY(owner);
+    owner->disconnect();
+    RawWsClient raw;
+    QVERIFY(raw.open(relay_.url()));
+    wire::ClientFrame g;
+    g.set_request_id(1);
+    g.mutable_get_challenge();
+    raw.sendFrame(encodeClientFrame(g));
+    auto c = decodeServerFrame(raw.readMessage());
+    QVERIFY(c && c->has_challenge());
+    const auto& ch = c->challenge();
+    wire::ClientFrame f;
+    f.set_request_id(2);
+    auto* l = f.mutable_login();
+    l->set_username(owner->username());
+    l->set_device_id(owner->device());
+    l->set_challenge_nonce(ch.nonce());
+    l->set_signature(owner->identity().sign(auth_transcript(AuthPurpose::Login, ch.relay_id(),
+                                                            ch.nonce(), ch.server_time_ms(),
+                                                            owner->device(), owner->username())));
+    // The login (answered after a store job) and pings behind it, in one segment.
+    std::set<std::uint64_t> ids;
+    QVERIFY(raw.sendInOneWrite(RawWsClient::encodeFrame(encodeClientFrame(f)) +
+                               pingBurst(10, ids)));
+    bool logged_in = false;
+    ids.insert(2);
+    QVERIFY(allAnswered(raw, ids, [&](const wire::ServerFrame& r) {
+      if (r.request_id() == 2) return logged_in = r.has_logged_in();
+      return r.has_pong();
+    }));
+    QVERIFY(logged_in);
+  }
+
+  void pipelinedFramesAfterLoginAreAllAnswered() {
+    auto owner = TestClient::registered(relay_.url(), "pipe-after");
+    QVERIFY(owner);
+    owner->disconnect();
+    RawWsClient raw;
+    QVERIFY(raw.open(relay_.url()));
+    QVERIFY(rawLogin(raw, *owner));
+    QTest::qWait(300);  // parked by now
+    std::set<std::uint64_t> ids;
+    QVERIFY(raw.sendInOneWrite(pingBurst(20, ids)));
+    QVERIFY(allAnswered(raw, ids, isPong));
+    QTest::qWait(300);
+    QVERIFY(raw.sendInOneWrite(RawWsClient::encodeFrame(paddedPing(50, 0)) +
+                               RawWsClient::encodeFrame(paddedPing(51, 0)) +
+                               RawWsClient::encodeFrame(paddedPing(52, 3))));
+    QVERIFY(allAnswered(raw, {50, 51, 52}, isPong));
+  }
+
+  void parkedConnectionWakesForAClientFrame() {
+    auto c = TestClient::registered(relay_.url(), "wake-frame");
+    QVERIFY(c);
+    QTest::qWait(500);
+    wire::ClientFrame f;
+    f.mutable_ping();
+    auto r = c->request(f);
+    QVERIFY(r && r->has_pong());
+  }
+
+  void parkedConnectionWakesForAPush() {
+    auto alice = TestClient::registered(relay_.url(), "wake-alice");
+    auto bob = TestClient::registered(relay_.url(), "wake-bob");
+    QVERIFY(alice && bob);
+    QTest::qWait(500);  // both parked
+    auto ack = alice->send("wake-bob", "while you were parked");
+    QVERIFY(ack && ack->has_send_ack());
+    auto d = bob->waitDeliver();
+    QVERIFY(d);
+    QCOMPARE(d->ciphertext(), std::string("while you were parked"));
+    bob->ack(d->inbox_seq());
+    // And the push did not disturb bob's own reading.
+    wire::ClientFrame f;
+    f.mutable_ping();
+    auto r = bob->request(f);
+    QVERIFY(r && r->has_pong());
+  }
+
+  void peerAnsweringPingsOutlastsTheIdleTimeout() {
+    // QWebSocket answers pings by itself while the event loop runs.
+    auto c = TestClient::registered(relay_.url(), "live-qt");
+    QVERIFY(c);
+    QTest::qWait(2 * kIdleTimeoutMs + 500);
+    QVERIFY(c->connected());
+    wire::ClientFrame f;
+    f.mutable_ping();
+    auto r = c->request(f);
+    QVERIFY(r && r->has_pong());
+  }
+
+  void rawPongsKeepAParkedConnectionInStep() {
+    // Pongs sent while parked are taken off the socket without a WebSocket read; the
+    // connection must stay open and keep parsing what comes after them.
+    auto owner = TestClient::registered(relay_.url(), "live-raw");
+    QVERIFY(owner);
+    owner->disconnect();
+    RawWsClient raw;
+    QVERIFY(raw.open(relay_.url()));
+    QVERIFY(rawLogin(raw, *owner));
+    QElapsedTimer t;
+    t.start();
+    int pings = 0;
+    while (t.elapsed() < 2 * kIdleTimeoutMs + 500) {
+      auto frame = raw.readFrame(200);
+      if (!frame || frame->opcode == 2) continue;  // SyncComplete after the login
+      QCOMPARE(frame->opcode, 9);
+      ++pings;
+      raw.sendFrame(frame->payload, 10);
+    }
+    QVERIFY(pings >= 2);
+    std::set<std::uint64_t> ids;
+    QVERIFY(raw.sendInOneWrite(pingBurst(60, ids)));
+    QVERIFY(allAnswered(raw, ids, isPong));
+  }
+
+  void silentPeerIsDroppedAfterTheIdleTimeout() {
+    auto owner = TestClient::registered(relay_.url(), "silent");
+    QVERIFY(owner);
+    owner->disconnect();
+    RawWsClient raw;
+    QVERIFY(raw.open(relay_.url()));
+    QVERIFY(rawLogin(raw, *owner));
+    QElapsedTimer t;
+    t.start();
+    bool pinged = false;
+    while (raw.socket().state() == QAbstractSocket::ConnectedState && t.elapsed() < 8000) {
+      auto frame = raw.readFrame(100);
+      if (frame && frame->opcode == 9) pinged = true;  // and never answered
+    }
+    QVERIFY(raw.waitDisconnected(100));
+    QVERIFY(pinged);
+    // Dropped for silence, not before: the idle timeout runs from the last frame received.
+    QVERIFY2(t.elapsed() >= kIdleTimeoutMs - 100, qPrintable(QString::number(t.elapsed())));
+  }
+};
+
+QTEST_GUILESS_MAIN(ConnectionTest)
+#include "connection_test.moc"

@@ -77,6 +77,10 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--group-rate-burst", c.limits.group_rate_burst, "Burst allowance for --group-rate")
       ->check(CLI::Range(1.0, 1e9))
       ->capture_default_str();
+  app.add_option("--fanout-chunk", c.limits.fanout_chunk,
+                 "Group fan-out: inbox rows written per store job")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
   app.add_option("--media-max-bytes", c.media.max_bytes, "Largest file (ciphertext bytes) one upload may have")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
       ->capture_default_str();

@@ -90,10 +90,8 @@ void FanoutWorker::step(std::string group_id) {
           metrics_.group_fanout_appends.fetch_add(result->appended.size(),
                                                   std::memory_order_relaxed);
           for (auto& a : result->appended) {
-            if (auto s = presence_.find(a.username, a.device_id)) {
-              const auto seq = a.entry->inbox_seq;
-              s->notify_appended(seq, std::move(a.entry));
-            }
+            if (auto s = presence_.find(a.username, a.device_id))
+              s->notify_appended(a.inbox_seq, std::move(a.entry));
           }
           finished(group_id, result->more);
         });

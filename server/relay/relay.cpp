@@ -166,7 +166,8 @@ int run_relay(const Config& cfg) {
   const auto stop_io = [&io] {
     for (auto& c : io) c->stop();
   };
-  groups::FanoutWorker fanout(*worker, presence, metrics, ioc.get_executor());
+  groups::FanoutWorker fanout(*worker, presence, metrics, ioc.get_executor(), 4,
+                              cfg.limits.fanout_chunk);
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
   RelayContext relay{*worker, presence,      metrics, worker->relay_id(), cfg.limits,
                      fanout,  group_limiter, media};

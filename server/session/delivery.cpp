@@ -37,7 +37,7 @@ void Session::notify_appended(std::uint64_t inbox_seq,
     if (entry && !self->fetching_ && !self->tail_unknown_ && inbox_seq == self->next_push_ &&
         self->page_pos_ == self->page_.size() &&
         self->in_flight() < self->ctx_.limits.delivery_window && self->send_queue_has_room()) {
-      self->push_entry(*entry);
+      self->push_entry(*entry, inbox_seq);
       return;
     }
     self->pump();
@@ -57,7 +57,8 @@ void Session::pump() {
   // Entries already read from the store go first, as the send queue has room for them.
   while (page_pos_ < page_.size()) {
     if (!send_queue_has_room()) return;
-    push_entry(page_[page_pos_++]);
+    const auto& e = page_[page_pos_++];
+    push_entry(e, e.inbox_seq);
   }
   page_.clear();
   page_pos_ = 0;
@@ -99,10 +100,10 @@ void Session::pump() {
       });
 }
 
-void Session::push_entry(const store::InboxEntry& e) {
+void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq) {
   wire::ServerFrame f;
   auto* d = f.mutable_deliver();
-  d->set_inbox_seq(e.inbox_seq);
+  d->set_inbox_seq(inbox_seq);
   d->set_kind(static_cast<wire::EntryKind>(e.kind));
   d->set_sender(e.sender);
   d->set_sender_device(e.sender_device);
@@ -116,12 +117,12 @@ void Session::push_entry(const store::InboxEntry& e) {
   if (!e.group_id.empty()) d->set_group_id(e.group_id);
   if (e.kind == store::EntryKind::GroupEvent &&
       !d->mutable_event()->ParseFromString(e.ciphertext)) {
-    spdlog::error("event=bad_group_event inbox_seq={}", e.inbox_seq);
+    spdlog::error("event=bad_group_event inbox_seq={}", inbox_seq);
   }
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
-    last_message_pushed_ = e.inbox_seq;
-  next_push_ = e.inbox_seq + 1;
-  last_pushed_ = e.inbox_seq;
+    last_message_pushed_ = inbox_seq;
+  next_push_ = inbox_seq + 1;
+  last_pushed_ = inbox_seq;
   ctx_.metrics.entries_delivered.fetch_add(1, std::memory_order_relaxed);
   reply(0, f);
 }

@@ -39,6 +39,9 @@ struct SessionLimits {
   std::uint32_t max_group_members = 1024;     // including the creator
   double group_rate_per_second = 20;          // GroupSends per group, all members together
   double group_rate_burst = 50;
+  // Inbox rows one fan-out job writes (one commit among others' jobs): bigger chunks mean
+  // fewer commits per member, and a longer wait for whatever shares the chunk's batch.
+  std::uint32_t fanout_chunk = 256;
 };
 
 struct RelayContext {

@@ -139,7 +139,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void flush_deferred_ack();  // submits the delete an ack of receipts only left waiting
   void pump();
   void maybe_sync_complete();
-  void push_entry(const store::InboxEntry& entry);
+  // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members.
+  void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq);
   std::uint64_t in_flight() const { return last_pushed_ - acked_; }
 
   RelayContext& ctx_;

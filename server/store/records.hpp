@@ -93,10 +93,12 @@ struct GroupLogEntry {
   std::string payload;  // ciphertext, or a serialized wire::GroupEvent
 };
 
-// What one fan-out step wrote: inbox entries for (username, device_id), for live pushes.
+// What one fan-out step wrote, for live pushes: entry `inbox_seq` of (username, device_id)
+// is `entry`, one object shared by every member it went to (its own inbox_seq is unset).
 struct FanoutAppend {
   std::string username;
   std::uint32_t device_id = 0;
+  std::uint64_t inbox_seq = 0;
   std::shared_ptr<const InboxEntry> entry;
 };
 

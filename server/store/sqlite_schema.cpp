@@ -116,8 +116,25 @@ void step_3(SQLite::Database& db) {
   )sql");
 }
 
+// Version 4: group entries are stored once. A member's inbox row for a group entry holds no
+// ciphertext (NULL) and names the log entry by (group_id, conv_seq); group_log_refs counts
+// the inbox rows naming each entry, plus one while its fan-out is unfinished, so the entry
+// is deleted when the last member acknowledges it. Entries still in the log at upgrade are
+// all unfinished (finished ones were deleted) and hold only that one reference; inbox rows
+// written before the upgrade keep their own copy.
+void step_4(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE group_log_refs(
+      group_id BLOB NOT NULL,
+      seq INTEGER NOT NULL,
+      refs INTEGER NOT NULL,
+      PRIMARY KEY(group_id, seq)) WITHOUT ROWID;
+    INSERT INTO group_log_refs(group_id, seq, refs) SELECT group_id, seq, 1 FROM group_log;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -78,16 +78,34 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, ciphertext, group_id) "
                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        // A group entry's row names its log entry instead of holding a copy (schema step 4).
         read_inbox(db,
-                   "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, conv_seq, "
-                   "server_ts, content_hint, ciphertext, group_id FROM inbox "
-                   "WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?"),
+                   "SELECT i.seq, i.kind, i.sender, i.sender_device, i.sender_pk, "
+                   "i.client_msg_id, i.conv_seq, i.server_ts, i.content_hint, "
+                   "COALESCE(i.ciphertext, l.payload), i.group_id FROM inbox i "
+                   "LEFT JOIN group_log l ON i.ciphertext IS NULL AND i.kind IN (3, 4) AND "
+                   "l.group_id = i.group_id AND l.seq = i.conv_seq "
+                   "WHERE i.device = ? AND i.seq > ? ORDER BY i.seq LIMIT ?"),
         acked_messages(db,
                        "SELECT seq, sender, sender_device, sender_pk, client_msg_id, conv_seq, kind, "
                        "group_id FROM inbox WHERE device = ? AND seq <= ? AND kind IN (1, 3) "
                        "ORDER BY seq"),
+        acked_group_refs(db,
+                         "SELECT group_id, conv_seq, COUNT(*) FROM inbox WHERE device = ? AND "
+                         "seq <= ? AND kind IN (3, 4) AND ciphertext IS NULL "
+                         "GROUP BY group_id, conv_seq"),
         delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
         purge_inbox(db, "DELETE FROM inbox WHERE server_ts < ?"),
+        // Inbox rows of a group entry carry its server_ts, so once retention removed them no
+        // row names a finished log entry older than the cut-off. Rare (the maintenance
+        // timer): a scan of the log is fine.
+        purge_log_refs(db,
+                       "DELETE FROM group_log_refs AS r WHERE EXISTS(SELECT 1 FROM group_log l "
+                       "JOIN group_fanout f ON f.group_id = l.group_id WHERE l.group_id = "
+                       "r.group_id AND l.seq = r.seq AND l.server_ts < ?1 AND l.seq <= f.done_seq)"),
+        purge_log(db,
+                  "DELETE FROM group_log AS l WHERE server_ts < ? AND seq <= (SELECT done_seq "
+                  "FROM group_fanout f WHERE f.group_id = l.group_id)"),
         purge_sent(db, "DELETE FROM sent WHERE server_ts < ?"),
         insert_group(db, "INSERT INTO groups(id, created_ms) VALUES(?, ?)"),
         insert_fanout(db, "INSERT INTO group_fanout(group_id) VALUES(?)"),
@@ -130,6 +148,11 @@ struct SqliteStore::Impl {
                        "m.left_seq >= ?2) AND d.id > ?3 ORDER BY d.id LIMIT ?4"),
         save_fanout(db, "UPDATE group_fanout SET done_seq = ?, done_device = ? WHERE group_id = ?"),
         delete_log(db, "DELETE FROM group_log WHERE group_id = ? AND seq = ?"),
+        insert_log_ref(db, "INSERT INTO group_log_refs(group_id, seq, refs) VALUES(?, ?, 1)"),
+        add_log_refs(db,
+                     "UPDATE group_log_refs SET refs = refs + ?3 WHERE group_id = ?1 AND "
+                     "seq = ?2 RETURNING refs"),
+        delete_log_ref(db, "DELETE FROM group_log_refs WHERE group_id = ? AND seq = ?"),
         groups_behind(db,
                       "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
                       "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
@@ -140,11 +163,32 @@ struct SqliteStore::Impl {
   SQLite::Statement find_user, find_device, insert_user, insert_device, devices_of, inbox_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, next_conv, bump_tail, insert_inbox;
-  SQLite::Statement read_inbox, acked_messages, delete_acked, purge_inbox, purge_sent;
+  SQLite::Statement read_inbox, acked_messages, acked_group_refs, delete_acked, purge_inbox;
+  SQLite::Statement purge_log_refs, purge_log, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
   SQLite::Statement fanout_state, read_log, fanout_devices, save_fanout, delete_log;
-  SQLite::Statement groups_behind;
+  SQLite::Statement insert_log_ref, add_log_refs, delete_log_ref, groups_behind;
+
+  // Adds `delta` to the references of log entry (group_id, seq); at zero nothing names the
+  // entry any more (fan-out finished, every inbox row acknowledged) and it is deleted.
+  void change_log_refs(std::string_view group_id, std::uint64_t seq, std::int64_t delta) {
+    auto& st = fresh(add_log_refs);
+    bind_blob(st, 1, group_id);
+    st.bind(2, static_cast<std::int64_t>(seq));
+    st.bind(3, delta);
+    if (!st.executeStep()) return;  // an entry from before schema step 4 holds no references
+    const auto refs = st.getColumn(0).getInt64();
+    while (st.executeStep()) {
+    }
+    if (refs > 0) return;
+    for (auto* del : {&delete_log, &delete_log_ref}) {
+      fresh(*del);
+      bind_blob(*del, 1, group_id);
+      del->bind(2, static_cast<std::int64_t>(seq));
+      del->exec();
+    }
+  }
 
   static DeviceRecord device_row(SQLite::Statement& st) {
     DeviceRecord d;
@@ -154,6 +198,45 @@ struct SqliteStore::Impl {
     d.identity_key = st.getColumn(3).getString();
     d.inbox_tail = as_u64(st.getColumn(4));
     return d;
+  }
+
+  // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
+  // entry naming its log entry) and returns its inbox_seq.
+  std::uint64_t append_row(DevicePk device, const InboxEntry& e,
+                           std::optional<std::string_view> ciphertext) {
+    std::uint64_t seq = 0;
+    {
+      auto& st = fresh(bump_tail);
+      st.bind(1, device);
+      if (!st.executeStep()) throw std::runtime_error("append_inbox: unknown device");
+      seq = as_u64(st.getColumn(0));
+      while (st.executeStep()) {
+      }
+    }
+    auto& st = fresh(insert_inbox);
+    st.bind(1, device);
+    st.bind(2, static_cast<std::int64_t>(seq));
+    st.bind(3, static_cast<int>(e.kind));
+    st.bind(4, e.sender);
+    st.bind(5, e.sender_device);
+    st.bind(6, e.sender_pk);
+    bind_blob(st, 7, e.client_msg_id);
+    st.bind(8, static_cast<std::int64_t>(e.conv_seq));
+    st.bind(9, static_cast<std::int64_t>(e.server_ts_ms));
+    st.bind(10, e.content_hint);
+    if (ciphertext) {
+      bind_blob(st, 11, *ciphertext);
+    } else {
+      st.bind(11);  // NULL
+    }
+    if (e.group_id.empty()) {
+      st.bind(12);  // NULL
+    } else {
+      bind_blob(st, 12, e.group_id);
+    }
+    st.exec();
+    ++depth;
+    return seq;
   }
 
   static void run(SQLite::Statement& st) {
@@ -348,33 +431,7 @@ std::uint64_t SqliteStore::next_conv_seq(std::string_view conv_key) {
 }
 
 void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
-  {
-    auto& st = fresh(impl_->bump_tail);
-    st.bind(1, device);
-    if (!st.executeStep()) throw std::runtime_error("append_inbox: unknown device");
-    e.inbox_seq = as_u64(st.getColumn(0));
-    while (st.executeStep()) {
-    }
-  }
-  auto& st = fresh(impl_->insert_inbox);
-  st.bind(1, device);
-  st.bind(2, static_cast<std::int64_t>(e.inbox_seq));
-  st.bind(3, static_cast<int>(e.kind));
-  st.bind(4, e.sender);
-  st.bind(5, e.sender_device);
-  st.bind(6, e.sender_pk);
-  bind_blob(st, 7, e.client_msg_id);
-  st.bind(8, static_cast<std::int64_t>(e.conv_seq));
-  st.bind(9, static_cast<std::int64_t>(e.server_ts_ms));
-  st.bind(10, e.content_hint);
-  bind_blob(st, 11, e.ciphertext);
-  if (e.group_id.empty()) {
-    st.bind(12);  // NULL
-  } else {
-    bind_blob(st, 12, e.group_id);
-  }
-  st.exec();
-  ++impl_->depth;
+  e.inbox_seq = impl_->append_row(device, e, e.ciphertext);
 }
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
@@ -424,10 +481,25 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
       messages.push_back(std::move(e));
     }
   }
+  struct Ref {
+    std::string group_id;
+    std::uint64_t seq;
+    std::int64_t rows;
+  };
+  std::vector<Ref> refs;
+  {
+    auto& st = fresh(impl_->acked_group_refs);
+    st.bind(1, device);
+    st.bind(2, static_cast<std::int64_t>(up_to));
+    while (st.executeStep())
+      refs.push_back({st.getColumn(0).getString(), as_u64(st.getColumn(1)),
+                      st.getColumn(2).getInt64()});
+  }
   auto& del = fresh(impl_->delete_acked);
   del.bind(1, device);
   del.bind(2, static_cast<std::int64_t>(up_to));
   impl_->depth -= static_cast<std::uint64_t>(del.exec());
+  for (const auto& r : refs) impl_->change_log_refs(r.group_id, r.seq, -r.rows);
   return messages;
 }
 
@@ -436,6 +508,11 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   inbox.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   const auto removed = static_cast<std::uint64_t>(inbox.exec());
   impl_->depth -= removed;
+  for (auto* st : {&impl_->purge_log_refs, &impl_->purge_log}) {
+    fresh(*st);
+    st->bind(1, static_cast<std::int64_t>(inbox_before_ms));
+    st->exec();
+  }
   auto& sent = fresh(impl_->purge_sent);
   sent.bind(1, static_cast<std::int64_t>(sent_before_ms));
   sent.exec();
@@ -450,7 +527,8 @@ std::uint64_t SqliteStore::purge_abandoned_groups() {
   const auto n = db.exec(
       "INSERT INTO abandoned_groups SELECT g.id FROM groups g JOIN group_fanout f ON f.group_id = g.id"
       " WHERE f.done_seq >= g.next_seq - 1 AND NOT EXISTS(SELECT 1 FROM group_members m"
-      " WHERE m.group_id = g.id AND m.left_seq IS NULL)");
+      " WHERE m.group_id = g.id AND m.left_seq IS NULL) AND NOT EXISTS(SELECT 1 FROM"
+      " group_log_refs r WHERE r.group_id = g.id)");
   if (n == 0) return 0;
   db.exec("DELETE FROM group_log WHERE group_id IN abandoned_groups");
   db.exec("DELETE FROM group_members WHERE group_id IN abandoned_groups");
@@ -567,12 +645,17 @@ void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) 
   st.bind(9, e.content_hint);
   bind_blob(st, 10, e.payload);
   st.exec();
+  auto& ref = fresh(impl_->insert_log_ref);
+  bind_blob(ref, 1, group_id);
+  ref.bind(2, static_cast<std::int64_t>(e.seq));
+  ref.exec();
 }
 
 // Fan-out progress is (done_seq, done_device): every entry <= done_seq is in every inbox it
 // is owed to, and entry done_seq + 1 is in the inboxes of devices with pk <= done_device.
 // Devices are visited in pk order, so the cursor is a key, not an offset: a device added
-// meanwhile cannot shift it. A finished entry leaves group_log (the inboxes hold the copies).
+// meanwhile cannot shift it. The inbox rows name the log entry rather than copy it; the log
+// entry counts them (group_log_refs) and leaves the log when the last one is acknowledged.
 FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max_appends) {
   FanoutStep step;
   std::uint64_t done_seq = 0, last_seq = 0;
@@ -586,31 +669,35 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     last_seq = as_u64(st.getColumn(2)) - 1;
     st.reset();
   }
+  struct Target {
+    DevicePk pk;
+    std::uint32_t device_id;
+    std::string username;
+  };
+  std::vector<Target> targets;
   std::size_t budget = max_appends;
   while (done_seq < last_seq && budget > 0) {
     const auto seq = done_seq + 1;
-    GroupLogEntry log;
+    // One entry shared by every member's live push; each member's inbox_seq travels beside it.
+    auto e = std::make_shared<InboxEntry>();
     {
       auto& st = fresh(impl_->read_log);
       bind_blob(st, 1, group_id);
       st.bind(2, static_cast<std::int64_t>(seq));
       if (!st.executeStep()) throw std::runtime_error("fan_out_group: log entry missing");
-      log.kind = static_cast<EntryKind>(st.getColumn(0).getInt());
-      log.sender = st.getColumn(1).getString();
-      log.sender_device = as_u32(st.getColumn(2));
-      log.sender_pk = st.getColumn(3).getInt64();
-      log.client_msg_id = st.getColumn(4).getString();
-      log.server_ts_ms = as_u64(st.getColumn(5));
-      log.content_hint = as_u32(st.getColumn(6));
-      log.payload = st.getColumn(7).getString();
+      e->kind = static_cast<EntryKind>(st.getColumn(0).getInt());
+      e->sender = st.getColumn(1).getString();
+      e->sender_device = as_u32(st.getColumn(2));
+      e->sender_pk = st.getColumn(3).getInt64();
+      e->client_msg_id = st.getColumn(4).getString();
+      e->server_ts_ms = as_u64(st.getColumn(5));
+      e->content_hint = as_u32(st.getColumn(6));
+      e->ciphertext = st.getColumn(7).getString();
       st.reset();
     }
-    struct Target {
-      DevicePk pk;
-      std::uint32_t device_id;
-      std::string username;
-    };
-    std::vector<Target> targets;
+    e->conv_seq = seq;
+    e->group_id = std::string(group_id);
+    targets.clear();
     {
       auto& st = fresh(impl_->fanout_devices);
       bind_blob(st, 1, group_id);
@@ -621,33 +708,23 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
         targets.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
                            st.getColumn(2).getString()});
     }
-    for (const auto& t : targets) {
+    std::int64_t rows = 0;
+    for (auto& t : targets) {
       done_device = t.pk;
       --budget;
-      // The sending device has its message already; every other device gets a copy.
-      if (log.kind == EntryKind::GroupMessage && t.pk == log.sender_pk) continue;
-      auto e = std::make_shared<InboxEntry>();
-      e->kind = log.kind;
-      e->sender = log.sender;
-      e->sender_device = log.sender_device;
-      e->sender_pk = log.sender_pk;
-      e->client_msg_id = log.client_msg_id;
-      e->conv_seq = seq;
-      e->server_ts_ms = log.server_ts_ms;
-      e->content_hint = log.content_hint;
-      e->ciphertext = log.payload;
-      e->group_id = std::string(group_id);
-      append_inbox(t.pk, *e);
-      step.appended.push_back({t.username, t.device_id, std::move(e)});
+      // The sending device has its message already; every other device gets a reference.
+      if (e->kind == EntryKind::GroupMessage && t.pk == e->sender_pk) continue;
+      const auto inbox_seq = impl_->append_row(t.pk, *e, std::nullopt);
+      ++rows;
+      step.appended.push_back({std::move(t.username), t.device_id, inbox_seq, e});
     }
-    if (budget > 0) {  // the query came back short: every device has entry `seq`
+    const bool complete = budget > 0;  // the query came back short: every device has it
+    // The fan-out's own reference goes when it completes; the rows' come with them.
+    if (rows != 0 || complete) impl_->change_log_refs(group_id, seq, rows - (complete ? 1 : 0));
+    if (complete) {
       done_seq = seq;
       done_device = 0;
       ++step.entries_completed;
-      auto& del = fresh(impl_->delete_log);
-      bind_blob(del, 1, group_id);
-      del.bind(2, static_cast<std::int64_t>(seq));
-      del.exec();
     }
   }
   auto& save = fresh(impl_->save_fanout);

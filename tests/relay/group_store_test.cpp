@@ -1,7 +1,10 @@
 // The group half of the embedded store, without sockets: membership history decides who gets
-// which log entry, and fan-out advances its durable cursor chunk by chunk, surviving a
-// reopen (the crash case) exactly.
+// which log entry, fan-out advances its durable cursor chunk by chunk, surviving a reopen
+// (the crash case) exactly, and a log entry is stored once, named by the members' inbox rows,
+// until the last of them is acknowledged.
 #include <QtTest>
+
+#include <SQLiteCpp/Database.h>
 
 #include <map>
 
@@ -38,6 +41,18 @@ class GroupStoreTest : public QObject {
     s_->commit();
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
+  }
+
+  // Rows of one table, read through a second connection after committing what is pending.
+  std::int64_t rows(const char* table) {
+    s_->commit();
+    std::int64_t n = 0;
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READONLY);
+      n = db.execAndGet(std::string("SELECT COUNT(*) FROM ") + table).getInt64();
+    }
+    s_->begin();
+    return n;
   }
 
   // The (seq, body) entries in one device's inbox that belong to the group.
@@ -155,18 +170,147 @@ class GroupStoreTest : public QObject {
     QVERIFY(s_->find_group(kGroup));
     QVERIFY(!s_->fan_out_group(kGroup, 100).more);
     QVERIFY(!s_->fan_out_group(other, 100).more);
+    // Fanned out, but u1's inbox still names kGroup's entries (stored once, in its log).
+    QCOMPARE(s_->purge_abandoned_groups(), 0u);
+    QCOMPARE(groupInbox(users_[1]).size(), std::size_t{2});  // "hello" and the LEFT event
+    // kGroup was fanned out first: u1 has its "hello" and LEFT at 1 and 2, `other`'s at 3;
+    // u0 (the sender of both "hello"s) has kGroup's LEFT at 1.
+    s_->delete_acked(users_[1].pk, 2);
+    QCOMPARE(s_->purge_abandoned_groups(), 0u);
+    s_->delete_acked(users_[0].pk, 1);
     QCOMPARE(s_->purge_abandoned_groups(), 1u);
     QVERIFY(!s_->find_group(kGroup));
     QVERIFY(s_->group_members(kGroup).empty());
     QVERIFY(s_->find_group(other));
+    QCOMPARE(rows("group_log"), std::int64_t{1});  // `other`'s "hello", still owed to u1
     QCOMPARE(s_->group_members(other).size(), std::size_t{1});
-    // What was delivered stays in the inboxes until acknowledged.
-    QCOMPARE(groupInbox(users_[1]).size(), std::size_t{2});  // "hello" and the LEFT event
     QCOMPARE(s_->purge_abandoned_groups(), 0u);
     reopen();
     QVERIFY(!s_->find_group(kGroup));
     std::uint64_t behind = 0;
     QVERIFY(s_->groups_behind(&behind).empty());
+  }
+
+  // The log keeps one copy of an entry; the members' rows name it, replay reads it through
+  // them, and it goes with the last acknowledgement (not before: a slow member still reads it).
+  void entryIsStoredOnceAndRemovedAfterTheLastAck() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 4; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    auto m = message("once", users_[0].pk);
+    s_->append_group_log(kGroup, m);
+    // 2 devices per step: the entry's fan-out spans two commits, and u1 acknowledges in
+    // between, before u2 and u3 have a row; the fan-out's own reference keeps it.
+    auto first = s_->fan_out_group(kGroup, 2);
+    QVERIFY(first.more);
+    QCOMPARE(first.appended.size(), std::size_t{1});  // u0 is the sender
+    s_->delete_acked(users_[1].pk, s_->inbox_tail(users_[1].pk));
+    QCOMPARE(rows("group_log"), std::int64_t{1});
+    auto second = s_->fan_out_group(kGroup, 3);
+    QVERIFY(!second.more);
+    QCOMPARE(second.appended.size(), std::size_t{2});
+    // One object shared by both live pushes, each with its own inbox_seq.
+    QCOMPARE(second.appended[0].entry.get(), second.appended[1].entry.get());
+    QCOMPARE(second.appended[0].entry->ciphertext, std::string("once"));
+    QCOMPARE(second.appended[1].inbox_seq, 1u);
+    QCOMPARE(rows("inbox WHERE ciphertext IS NOT NULL"), std::int64_t{0});
+    QCOMPARE(rows("group_log"), std::int64_t{1});
+    reopen();
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[2]), (V{{1, "once"}}));
+    s_->delete_acked(users_[2].pk, 1);
+    QCOMPARE(rows("group_log"), std::int64_t{1});
+    QCOMPARE(groupInbox(users_[3]), (V{{1, "once"}}));
+    s_->delete_acked(users_[3].pk, 1);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{0});
+    QCOMPARE(s_->inbox_depth(), 0u);
+  }
+
+  // A member's inbox mixes 1:1 entries (their own ciphertext) and group entries (named in
+  // the log); a replay from any point returns them in inbox order with the right bodies.
+  void mixedInboxReplaysInOrder() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    auto direct = [&](const std::string& body) {
+      InboxEntry e;
+      e.kind = EntryKind::Message;
+      e.sender = "u0";
+      e.sender_device = 1;
+      e.sender_pk = users_[0].pk;
+      e.client_msg_id = std::string(16, 'd');
+      e.server_ts_ms = 1000;
+      e.ciphertext = body;
+      s_->append_inbox(users_[1].pk, e);
+    };
+    direct("d1");
+    for (const char* body : {"g1", "g2"}) {
+      auto m = message(body, users_[0].pk);
+      s_->append_group_log(kGroup, m);
+    }
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    direct("d2");
+    // A delivery receipt for a group message names the group and its seq but is no reference.
+    InboxEntry receipt;
+    receipt.kind = EntryKind::DeliveryReceipt;
+    receipt.sender = "u0";
+    receipt.client_msg_id = std::string(16, 'r');
+    receipt.conv_seq = 1;
+    receipt.group_id = kGroup;
+    s_->append_inbox(users_[1].pk, receipt);
+    reopen();
+    const auto all = s_->read_inbox(users_[1].pk, 0, 100, 1u << 20);
+    std::vector<std::string> bodies;
+    for (const auto& e : all) bodies.push_back(e.ciphertext);
+    QCOMPARE(bodies, (std::vector<std::string>{"d1", "g1", "g2", "d2", ""}));
+    for (std::size_t i = 0; i < all.size(); ++i) QCOMPARE(all[i].inbox_seq, i + 1);
+    QCOMPARE(all[1].conv_seq, 1u);
+    QCOMPARE(all[2].kind, EntryKind::GroupMessage);
+    // Resuming after the first group entry (a reconnect that acknowledged up to 2).
+    s_->delete_acked(users_[1].pk, 2);
+    const auto rest = s_->read_inbox(users_[1].pk, 2, 100, 1u << 20);
+    QCOMPARE(rest.size(), std::size_t{3});
+    QCOMPARE(rest[0].ciphertext, std::string("g2"));
+    QCOMPARE(rows("group_log"), std::int64_t{1});  // g1 is gone, g2 still owed
+  }
+
+  // Retention removes unacknowledged rows by age; the log entries they named go with them.
+  void retentionRemovesTheLogEntriesItsRowsNamed() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    auto old = message("old", users_[0].pk);
+    s_->append_group_log(kGroup, old);
+    auto fresh = message("fresh", users_[0].pk);
+    fresh.server_ts_ms = 5000;
+    s_->append_group_log(kGroup, fresh);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QCOMPARE(s_->purge(2000, 0), 1u);
+    QCOMPARE(rows("group_log"), std::int64_t{1});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{1});
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{2, "fresh"}}));
+  }
+
+  // Schema step 4 on a version-3 file: a log entry whose fan-out was unfinished gets the
+  // fan-out's reference, so it is fanned out and removed like a new one.
+  void schemaStep4AdoptsUnfinishedEntries() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    auto m = message("before", users_[0].pk);
+    s_->append_group_log(kGroup, m);
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE group_log_refs; PRAGMA user_version = 3");
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QCOMPARE(rows("group_log_refs"), std::int64_t{1});
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{1, "before"}}));
+    s_->delete_acked(users_[1].pk, 1);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
   }
 
   void rolledBackStepLeavesTheCursor() {

@@ -25,6 +25,14 @@ std::unique_ptr<client::Messenger> registerUser(const QUrl& relay, const QString
   return registerClientUser(relay, dir, name, kGuiWaitMs);
 }
 
+void screenshot(QWidget* w, const QString& name) {
+  const auto dir = qEnvironmentVariable("PARLEY_SCREENSHOT_DIR");
+  if (dir.isEmpty()) return;
+  QDir().mkpath(dir);
+  QCoreApplication::processEvents();
+  QVERIFY(w->grab().save(dir + "/" + name + ".png"));
+}
+
 void onNextDialog(const std::function<void(QWidget*)>& action) {
   // Polls: exec() opens the dialog inside its own event loop, after this returns.
   auto* timer = new QTimer(qApp);

@@ -19,6 +19,8 @@ void isolateSettings(const QString& dir);
 // Registers `name` in `dir` through the client core and starts it; null (with a warning) on
 // failure.
 std::unique_ptr<client::Messenger> registerUser(const QUrl& relay, const QString& dir, const QString& name);
+// With PARLEY_SCREENSHOT_DIR set, saves `w` there as NAME.png (scripts/screenshots.sh).
+void screenshot(QWidget* w, const QString& name);
 // Runs `action` on the next modal dialog once it is shown (for code that calls exec()).
 void onNextDialog(const std::function<void(QWidget*)>& action);
 

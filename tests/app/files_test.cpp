@@ -40,6 +40,7 @@ using parley::client::AttachmentInfo;
 using parley::client::MessageModel;
 using parley::client::Messenger;
 using parley::test::kGuiWaitMs;
+using parley::test::screenshot;
 using parley::test::RelayProcess;
 using parley::test::spinUntil;
 
@@ -89,14 +90,6 @@ int rowWithFile(QAbstractItemModel* model, const QString& name) {
     if (a.fileName == name) return i;
   }
   return -1;
-}
-
-void screenshot(QWidget* w, const QString& name) {
-  const auto dir = qEnvironmentVariable("PARLEY_SCREENSHOT_DIR");
-  if (dir.isEmpty()) return;
-  QDir().mkpath(dir);
-  QCoreApplication::processEvents();
-  QVERIFY(w->grab().save(dir + "/" + name + ".png"));
 }
 
 }  // namespace

@@ -47,18 +47,11 @@ using parley::client::MessageModel;
 using parley::client::MessageStatus;
 using parley::client::Messenger;
 using parley::test::kGuiWaitMs;
+using parley::test::screenshot;
 using parley::test::RelayProcess;
 using parley::test::spinUntil;
 
 namespace {
-
-void screenshot(QWidget* w, const QString& name) {
-  const auto dir = qEnvironmentVariable("PARLEY_SCREENSHOT_DIR");
-  if (dir.isEmpty()) return;
-  QDir().mkpath(dir);
-  QCoreApplication::processEvents();
-  QVERIFY(w->grab().save(dir + "/" + name + ".png"));
-}
 
 int rowOf(QListView* list, const QString& peer) {
   for (int i = 0; i < list->model()->rowCount(); ++i)

@@ -3,6 +3,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include <stdexcept>
 
@@ -243,6 +244,20 @@ struct SqliteStore::Impl {
     fresh(st);
     st.exec();
   }
+
+  // A reused statement that returned a row and was not stepped to its end keeps the
+  // connection's read transaction open past COMMIT. While it does, SQLite cannot checkpoint
+  // (sqlite3_wal_checkpoint gets SQLITE_LOCKED), so the WAL would grow without bound and
+  // every read would search an ever larger WAL index. Resetting them all before the
+  // transaction ends lets the automatic checkpoint run. This also covers SqliteMedia's
+  // statements, which share the connection.
+  void finish_statements() {
+    sqlite3* handle = db.getHandle();
+    for (sqlite3_stmt* st = sqlite3_next_stmt(handle, nullptr); st != nullptr;
+         st = sqlite3_next_stmt(handle, st)) {
+      if (sqlite3_stmt_busy(st) != 0) sqlite3_reset(st);
+    }
+  }
 };
 
 SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durability)
@@ -257,9 +272,13 @@ void SqliteStore::begin() {
   Impl::run(impl_->begin);
   impl_->depth_at_begin = impl_->depth;
 }
-void SqliteStore::commit() { Impl::run(impl_->commit); }
+void SqliteStore::commit() {
+  impl_->finish_statements();
+  Impl::run(impl_->commit);
+}
 void SqliteStore::rollback() {
   impl_->depth = impl_->depth_at_begin;
+  impl_->finish_statements();
   Impl::run(impl_->rollback);
 }
 void SqliteStore::savepoint() {

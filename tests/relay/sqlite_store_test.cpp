@@ -160,6 +160,32 @@ class SqliteStoreTest : public QObject {
     s_->begin();
   }
 
+  // Lookups leave their statement on its first row (find_user, find_device); that must not
+  // hold the connection's read snapshot past COMMIT, or SQLite never checkpoints and the
+  // WAL grows with every byte ever written.
+  void walStaysBoundedAcrossManyCommits() {
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    s_->commit();
+    const std::string body(4096, 'c');
+    for (int round = 0; round < 400; ++round) {  // 400 x 10 x 4 KiB = 16 MiB written
+      s_->begin();
+      QVERIFY(s_->find_user("bob"));
+      QVERIFY(s_->find_device("bob", 1));
+      std::uint64_t last = 0;
+      for (int i = 0; i < 10; ++i) {
+        auto e = message(body);
+        s_->append_inbox(b->pk, e);
+        last = e.inbox_seq;
+      }
+      s_->delete_acked(b->pk, last);
+      s_->commit();
+    }
+    const auto wal = QFileInfo(dir_.filePath("relay.db-wal")).size();
+    qInfo("WAL after 16 MiB of appends: %lld bytes", static_cast<long long>(wal));
+    QVERIFY2(wal < 8 * 1024 * 1024, "the WAL was never checkpointed");
+    s_->begin();
+  }
+
   void workerGroupsConcurrentJobsAndIsolatesFailures() {
     s_->commit();
     s_.reset();

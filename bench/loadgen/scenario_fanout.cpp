@@ -6,6 +6,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "message_id.hpp"
 #include "report.hpp"
 #include "worker.hpp"
 
@@ -31,11 +32,9 @@ struct Fanout {
     while (sent < total && sent - acked < w->options().group_window) {
       wire::ClientFrame f;
       auto* g = f.mutable_group_send();
-      std::string cmid(16, '\0');
       const auto seq = ++sent;
-      std::memcpy(cmid.data(), &seq, sizeof seq);
       g->set_group_id(group_id);
-      g->set_client_msg_id(cmid);
+      g->set_client_msg_id(new_message_id());
       g->set_ciphertext(std::string(w->options().payload_bytes, 'g'));
       f.set_request_id(seq);
       send_time[seq] = Clock::now();

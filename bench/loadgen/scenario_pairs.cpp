@@ -6,6 +6,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "message_id.hpp"
 #include "report.hpp"
 #include "worker.hpp"
 
@@ -66,11 +67,8 @@ struct Run {
   void send(Pair& p, Clock::time_point stamp) {
     wire::ClientFrame f;
     auto* s = f.mutable_send();
-    std::string cmid(16, '\0');
     const std::uint64_t seq = ++p.sent;
-    std::memcpy(cmid.data(), &p.index, sizeof p.index);
-    std::memcpy(cmid.data() + 8, &seq, sizeof seq);
-    s->set_client_msg_id(cmid);
+    s->set_client_msg_id(new_message_id());
     s->set_recipient(p.receiver);
     auto* m = s->add_messages();
     m->set_device_id(kDevice);

@@ -3,6 +3,7 @@
 // The parent samples the relay's RSS meanwhile. One worker: a single device drains.
 #include <cstring>
 
+#include "message_id.hpp"
 #include "report.hpp"
 #include "worker.hpp"
 
@@ -26,10 +27,8 @@ struct Replay {
     while (sent < total && sent - acked < kSendWindow) {
       wire::ClientFrame f;
       auto* s = f.mutable_send();
-      std::string cmid(16, '\0');
       const auto seq = ++sent;
-      std::memcpy(cmid.data(), &seq, sizeof seq);
-      s->set_client_msg_id(cmid);
+      s->set_client_msg_id(new_message_id());
       s->set_recipient(recipient);
       auto* m = s->add_messages();
       m->set_device_id(kDevice);

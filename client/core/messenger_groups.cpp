@@ -17,7 +17,7 @@ namespace parley::client {
 
 using detail::fold_usernames;
 using detail::kMaxTextBytes;
-using detail::random_id;
+using detail::new_message_id;
 
 QString Messenger::groupPeer(const QByteArray& group_id) {
   return QLatin1Char('#') + QString::fromLatin1(group_id.toHex());
@@ -267,7 +267,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     return std::nullopt;
   }
   const bool visible = !text.isEmpty();
-  const auto id = random_id();
+  const auto id = new_message_id();
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto peer = groupPeer(group_id);
   content.set_client_ts_ms(static_cast<std::uint64_t>(now));

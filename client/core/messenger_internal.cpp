@@ -1,17 +1,21 @@
 #include "messenger_internal.hpp"
 
+#include <QDateTime>
 #include <QSqlQuery>
 #include <QVariant>
+#include <array>
 
 #include "crypto/secure_bytes.hpp"
+#include "parley/message_id.hpp"
 #include "parley/username.hpp"
 
 namespace parley::client::detail {
 
-QByteArray random_id() {
-  QByteArray id(16, '\0');
-  crypto::random_bytes(reinterpret_cast<std::uint8_t*>(id.data()), 16);
-  return id;
+QByteArray new_message_id() {
+  std::array<std::uint8_t, 10> random{};
+  crypto::random_bytes(random.data(), random.size());
+  const auto id = make_message_id(static_cast<std::uint64_t>(QDateTime::currentMSecsSinceEpoch()), random);
+  return QByteArray(reinterpret_cast<const char*>(id.data()), static_cast<qsizetype>(id.size()));
 }
 
 std::optional<QStringList> fold_usernames(const QStringList& users, QString* why) {

@@ -11,8 +11,8 @@ namespace parley::client::detail {
 constexpr int kMaxTextBytes = 64 * 1024;               // a TEXT or GROUP_TEXT body
 constexpr int kMaxPendingGroupMessages = 1000;         // waiting for their sender key
 
-// 16 random bytes: client_msg_ids.
-QByteArray random_id();
+// A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
+QByteArray new_message_id();
 
 // Folds every name; nullopt with the first one's problem in `why`.
 std::optional<QStringList> fold_usernames(const QStringList& users, QString* why);

@@ -17,7 +17,7 @@
 namespace parley::client {
 
 using detail::kMaxTextBytes;
-using detail::random_id;
+using detail::new_message_id;
 namespace {
 // The stored form of an initiator's X3DH header, repeated on every message until the peer
 // has answered.
@@ -58,7 +58,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     return std::nullopt;
   }
   const QString peer = QString::fromStdString(folded);
-  const auto id = random_id();
+  const auto id = new_message_id();
   const auto now = QDateTime::currentMSecsSinceEpoch();
   content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   const bool attached = content.type() == e2e::ATTACHMENT;

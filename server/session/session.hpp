@@ -185,7 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // deleted at once (delivery.cpp, on_ack): deferred_ack_ is its seq until a later delete
   // includes it, kDeferredAckLimit entries have waited, or the connection ends.
   // last_message_pushed_ is the newest pushed entry whose ack writes a receipt.
-  static constexpr std::uint64_t kDeferredAckLimit = 128;
+  static constexpr std::uint64_t kDeferredAckLimit = 16;
   std::uint64_t deferred_ack_ = 0;
   std::uint64_t last_message_pushed_ = 0;
   std::uint64_t last_pushed_ = 0;

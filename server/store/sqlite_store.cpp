@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -113,11 +114,16 @@ struct SqliteStore::Impl {
                      "DELETE FROM inbox WHERE device = ? AND seq <= ? RETURNING seq, sender, "
                      "sender_device, sender_pk, client_msg_id, conv_seq, kind, group_id, "
                      "ciphertext IS NULL"),
+        // Retention without an index on server_ts: a new row's rowid is above every row
+        // present, so rowid order is insertion order, which is time order but for group
+        // rows fanned out late. Everything old below the first new-enough row goes; an old
+        // row above it goes in a later pass, once the rows before it are old too.
+        purge_bound(db, "SELECT id FROM inbox WHERE server_ts >= ? ORDER BY id LIMIT 1"),
         raise_purged_tails(db,
                            "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
                            "FROM inbox WHERE device = devices.id)) WHERE id IN (SELECT device "
-                           "FROM inbox WHERE server_ts < ?)"),
-        purge_inbox(db, "DELETE FROM inbox WHERE server_ts < ?"),
+                           "FROM inbox WHERE id < ?2 AND server_ts < ?1)"),
+        purge_inbox(db, "DELETE FROM inbox WHERE id < ?2 AND server_ts < ?1"),
         // Inbox rows of a group entry carry its server_ts, so once retention removed them no
         // row names a finished log entry older than the cut-off. Rare (the maintenance
         // timer): a scan of the log is fine.
@@ -186,7 +192,7 @@ struct SqliteStore::Impl {
   SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, next_conv, insert_inbox;
-  SQLite::Statement read_inbox, delete_acked, raise_purged_tails, purge_inbox;
+  SQLite::Statement read_inbox, delete_acked, purge_bound, raise_purged_tails, purge_inbox;
   SQLite::Statement purge_log_refs, purge_log, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
@@ -571,11 +577,17 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
 }
 
 std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
+  auto& bound = fresh(impl_->purge_bound);
+  bound.bind(1, static_cast<std::int64_t>(inbox_before_ms));
+  const std::int64_t below =
+      bound.executeStep() ? bound.getColumn(0).getInt64() : std::numeric_limits<std::int64_t>::max();
   auto& raise = fresh(impl_->raise_purged_tails);
   raise.bind(1, static_cast<std::int64_t>(inbox_before_ms));
+  raise.bind(2, below);
   raise.exec();
   auto& inbox = fresh(impl_->purge_inbox);
   inbox.bind(1, static_cast<std::int64_t>(inbox_before_ms));
+  inbox.bind(2, below);
   const auto removed = static_cast<std::uint64_t>(inbox.exec());
   impl_->depth -= removed;
   for (auto* st : {&impl_->purge_log_refs, &impl_->purge_log}) {

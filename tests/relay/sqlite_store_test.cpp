@@ -183,6 +183,23 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(left[0].ciphertext, std::string("fresh"));
   }
 
+  // Retention walks rowids (insertion order), not a server_ts index: an old row written
+  // after a newer one (a group entry fanned out late) goes once the rows before it are old.
+  void retentionFollowsInsertionOrder() {
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    for (const std::uint64_t ts : {100, 5000, 200}) {
+      auto e = message("m", ts);
+      s_->append_inbox(b->pk, e);
+    }
+    QCOMPARE(s_->purge(1000, 0), 1u);
+    auto left = s_->read_inbox(b->pk, 0, 10, 1 << 20);
+    QCOMPARE(left.size(), std::size_t{2});
+    QCOMPARE(left[0].server_ts_ms, 5000u);
+    QCOMPARE(s_->purge(6000, 0), 2u);
+    QCOMPARE(s_->inbox_depth(), 0u);
+    QCOMPARE(s_->purge(6000, 0), 0u);  // nothing left: no bound row at all
+  }
+
   // Step 5 re-keys the dedup window; what a version-4 relay remembered is still a duplicate.
   void schemaStep5KeepsTheDedupWindow() {
     s_->commit();

@@ -45,7 +45,6 @@ struct SqliteStore::Impl {
     d.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     d.exec("PRAGMA foreign_keys=ON");
     d.exec("PRAGMA temp_store=MEMORY");
-    d.exec("PRAGMA cache_size=-65536");
     migrate_schema(d);
     return d;
   }

@@ -185,27 +185,24 @@ QList<StoredMessage> Messenger::history(const QString& peer) {
 QList<ConversationSummary> Messenger::conversations() {
   QList<ConversationSummary> out;
   QSqlQuery q(db_->db());
-  // The last message's file (if any) as 'i' (a picture: it has a thumbnail) or 'f', then
-  // its name.
-  q.exec("SELECT c.peer, c.last_activity_ms, c.unread,"
-         " (SELECT body FROM messages m WHERE m.peer = c.peer ORDER BY m.id DESC LIMIT 1),"
+  // Each conversation's last message, found once, with its file if it has one (a picture is
+  // a file with a thumbnail).
+  q.exec("SELECT c.peer, c.last_activity_ms, c.unread, m.body,"
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
-         " (SELECT CASE WHEN length(a.thumbnail) > 0 THEN 'i' ELSE 'f' END || a.file_name"
-         "  FROM messages m JOIN attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id"
-         "  WHERE m.id = (SELECT max(id) FROM messages WHERE peer = c.peer))"
-         " FROM conversations c ORDER BY c.last_activity_ms DESC");
+         " a.file_name, length(a.thumbnail) > 0"
+         " FROM conversations c"
+         " LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE peer = c.peer)"
+         " LEFT JOIN attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id"
+         " ORDER BY c.last_activity_ms DESC");
   while (q.next()) {
     ConversationSummary c;
     c.peer = q.value(0).toString();
-    c.lastMessage = q.value(3).toString();
     c.lastActivityMs = q.value(1).toLongLong();
     c.unread = q.value(2).toInt();
+    c.lastMessage = q.value(3).toString();
     c.identityChanged = q.value(4).toBool();
-    const auto file = q.value(5).toString();
-    if (!file.isEmpty()) {
-      c.lastFileIsImage = file.startsWith(QLatin1Char('i'));
-      c.lastFileName = file.mid(1);
-    }
+    c.lastFileName = q.value(5).toString();
+    c.lastFileIsImage = q.value(6).toBool();
     out.push_back(c);
   }
   return out;

@@ -26,15 +26,15 @@ class GatewayConnection : public Session {
   // Milliseconds on Clock since its epoch; written on the connection's strand, read by the
   // sweep on another thread.
   Clock::rep last_received_ms() const { return last_rx_ms_.load(std::memory_order_relaxed); }
-
- protected:
-  void note_received() {
-    last_rx_ms_.store(now_steady_ms(), std::memory_order_relaxed);
-  }
   static Clock::rep now_steady_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                Clock::now().time_since_epoch())
         .count();
+  }
+
+ protected:
+  void note_received() {
+    last_rx_ms_.store(now_steady_ms(), std::memory_order_relaxed);
   }
 
  private:

@@ -28,10 +28,7 @@ void LivenessSweep::schedule() {
   timer_.expires_after(period(idle_timeout_));
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->stopped_) return;
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                         .count();
-    self->connections_.sweep(now, (self->idle_timeout_ / 2).count());
+    self->connections_.sweep(GatewayConnection::now_steady_ms(), (self->idle_timeout_ / 2).count());
     self->schedule();
   });
 }

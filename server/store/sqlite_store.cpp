@@ -210,12 +210,17 @@ struct SqliteStore::Impl {
     while (st.executeStep()) {
     }
     if (refs > 0) return;
-    for (auto* del : {&delete_log, &delete_log_ref}) {
-      fresh(*del);
-      bind_blob(*del, 1, group_id);
-      del->bind(2, static_cast<std::int64_t>(seq));
-      del->exec();
-    }
+    exec_on_log_entry(delete_log, group_id, seq);
+    exec_on_log_entry(delete_log_ref, group_id, seq);
+  }
+
+  // Runs a statement whose parameters are a log entry's key: (group_id, seq).
+  static void exec_on_log_entry(SQLite::Statement& st, std::string_view group_id,
+                                std::uint64_t seq) {
+    fresh(st);
+    bind_blob(st, 1, group_id);
+    st.bind(2, static_cast<std::int64_t>(seq));
+    st.exec();
   }
 
   DeviceRecord device_row(SQLite::Statement& st) {
@@ -726,10 +731,7 @@ void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) 
   st.bind(9, e.content_hint);
   bind_blob(st, 10, e.payload);
   st.exec();
-  auto& ref = fresh(impl_->insert_log_ref);
-  bind_blob(ref, 1, group_id);
-  ref.bind(2, static_cast<std::int64_t>(e.seq));
-  ref.exec();
+  Impl::exec_on_log_entry(impl_->insert_log_ref, group_id, e.seq);
 }
 
 // Fan-out progress is (done_seq, done_device): every entry <= done_seq is in every inbox it

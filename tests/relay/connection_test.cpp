@@ -5,7 +5,6 @@
 
 #include <set>
 
-#include "parley/auth_transcript.hpp"
 #include "raw_login.hpp"
 #include "raw_ws_client.hpp"
 #include "relay_process.hpp"
@@ -54,6 +53,17 @@ bool allAnswered(RawWsClient& raw, std::set<std::uint64_t> ids,
 
 bool isPong(const wire::ServerFrame& f) { return f.has_pong(); }
 
+// A user registered as `name`, then logged in again over a raw WebSocket (its TestClient
+// gone); nullptr if any step failed.
+std::unique_ptr<RawWsClient> rawSession(const QUrl& url, const std::string& name) {
+  auto owner = TestClient::registered(url, name);
+  if (!owner) return nullptr;
+  owner->disconnect();
+  auto raw = std::make_unique<RawWsClient>();
+  if (!raw->open(url) || !rawLogin(*raw, *owner)) return nullptr;
+  return raw;
+}
+
 // Frames of mixed sizes in one write: some end inside Beast's 1,536-byte read buffer, some
 // cross it, some span several reads.
 QByteArray pingBurst(std::uint64_t first_id, std::set<std::uint64_t>& ids) {
@@ -95,25 +105,11 @@ class ConnectionTest : public QObject {
     owner->disconnect();
     RawWsClient raw;
     QVERIFY(raw.open(relay_.url()));
-    wire::ClientFrame g;
-    g.set_request_id(1);
-    g.mutable_get_challenge();
-    raw.sendFrame(encodeClientFrame(g));
-    auto c = decodeServerFrame(raw.readMessage());
-    QVERIFY(c && c->has_challenge());
-    const auto& ch = c->challenge();
-    wire::ClientFrame f;
-    f.set_request_id(2);
-    auto* l = f.mutable_login();
-    l->set_username(owner->username());
-    l->set_device_id(owner->device());
-    l->set_challenge_nonce(ch.nonce());
-    l->set_signature(owner->identity().sign(auth_transcript(AuthPurpose::Login, ch.relay_id(),
-                                                            ch.nonce(), ch.server_time_ms(),
-                                                            owner->device(), owner->username())));
+    const auto login = signedLogin(raw, *owner, 2);
+    QVERIFY(login);
     // The login (answered after a store job) and pings behind it, in one segment.
     std::set<std::uint64_t> ids;
-    QVERIFY(raw.sendInOneWrite(RawWsClient::encodeFrame(encodeClientFrame(f)) +
+    QVERIFY(raw.sendInOneWrite(RawWsClient::encodeFrame(encodeClientFrame(*login)) +
                                pingBurst(10, ids)));
     bool logged_in = false;
     ids.insert(2);
@@ -125,12 +121,9 @@ class ConnectionTest : public QObject {
   }
 
   void pipelinedFramesAfterLoginAreAllAnswered() {
-    auto owner = TestClient::registered(relay_.url(), "pipe-after");
-    QVERIFY(owner);
-    owner->disconnect();
-    RawWsClient raw;
-    QVERIFY(raw.open(relay_.url()));
-    QVERIFY(rawLogin(raw, *owner));
+    auto session = rawSession(relay_.url(), "pipe-after");
+    QVERIFY(session);
+    auto& raw = *session;
     QTest::qWait(300);  // parked by now
     std::set<std::uint64_t> ids;
     QVERIFY(raw.sendInOneWrite(pingBurst(20, ids)));
@@ -185,12 +178,9 @@ class ConnectionTest : public QObject {
   void rawPongsKeepAParkedConnectionInStep() {
     // Pongs sent while parked are taken off the socket without a WebSocket read; the
     // connection must stay open and keep parsing what comes after them.
-    auto owner = TestClient::registered(relay_.url(), "live-raw");
-    QVERIFY(owner);
-    owner->disconnect();
-    RawWsClient raw;
-    QVERIFY(raw.open(relay_.url()));
-    QVERIFY(rawLogin(raw, *owner));
+    auto session = rawSession(relay_.url(), "live-raw");
+    QVERIFY(session);
+    auto& raw = *session;
     QElapsedTimer t;
     t.start();
     int pings = 0;
@@ -208,12 +198,9 @@ class ConnectionTest : public QObject {
   }
 
   void silentPeerIsDroppedAfterTheIdleTimeout() {
-    auto owner = TestClient::registered(relay_.url(), "silent");
-    QVERIFY(owner);
-    owner->disconnect();
-    RawWsClient raw;
-    QVERIFY(raw.open(relay_.url()));
-    QVERIFY(rawLogin(raw, *owner));
+    auto session = rawSession(relay_.url(), "silent");
+    QVERIFY(session);
+    auto& raw = *session;
     QElapsedTimer t;
     t.start();
     bool pinged = false;

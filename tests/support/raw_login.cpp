@@ -16,16 +16,17 @@ std::optional<wire::ServerFrame> decodeServerFrame(const std::optional<QByteArra
   return f;
 }
 
-bool rawLogin(RawWsClient& raw, const TestClient& who) {
+std::optional<wire::ClientFrame> signedLogin(RawWsClient& raw, const TestClient& who,
+                                             std::uint64_t request_id) {
   wire::ClientFrame g;
-  g.set_request_id(1);
+  g.set_request_id(request_id - 1);
   g.mutable_get_challenge();
   raw.sendFrame(encodeClientFrame(g));
   auto c = decodeServerFrame(raw.readMessage());
-  if (!c || !c->has_challenge()) return false;
+  if (!c || !c->has_challenge()) return std::nullopt;
   const auto& ch = c->challenge();
   wire::ClientFrame f;
-  f.set_request_id(2);
+  f.set_request_id(request_id);
   auto* l = f.mutable_login();
   l->set_username(who.username());
   l->set_device_id(who.device());
@@ -33,7 +34,13 @@ bool rawLogin(RawWsClient& raw, const TestClient& who) {
   l->set_signature(who.identity().sign(auth_transcript(AuthPurpose::Login, ch.relay_id(),
                                                        ch.nonce(), ch.server_time_ms(),
                                                        who.device(), who.username())));
-  raw.sendFrame(encodeClientFrame(f));
+  return f;
+}
+
+bool rawLogin(RawWsClient& raw, const TestClient& who) {
+  const auto login = signedLogin(raw, who, 2);
+  if (!login) return false;
+  raw.sendFrame(encodeClientFrame(*login));
   auto r = decodeServerFrame(raw.readMessage());
   return r && r->has_logged_in();
 }

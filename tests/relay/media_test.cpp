@@ -147,10 +147,12 @@ class MediaTest : public QObject {
     patch(relay.url(), g, 0, data, cut);
     // The relay keeps every byte it received (asked until the cut request has been handled).
     HttpResponse h;
-    QVERIFY(spinUntil([&] {
+    QVERIFY2(spinUntil([&] {
       h = head(relay.url(), g);
       return h.header("Upload-Offset") == QByteArray::number(cut);
-    }, 5000));
+    }, 5000), qPrintable(QString("last HEAD: status %1, Upload-Offset %2, %3")
+                             .arg(h.status).arg(QString(h.header("Upload-Offset")))
+                             .arg(QString(h.body))));
     QCOMPARE(h.status, 200);
     // A new token (as after a relay restart) for the same upload, then the rest only.
     wire::ClientFrame f;

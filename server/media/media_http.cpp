@@ -159,10 +159,12 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     }
     // Reuse the connection only when the whole request (body included) has been read.
     res->keep_alive(keep_alive_ && parser_.is_done());
+    // The answer is built: the upload is free for the client's next request, which may come
+    // (on another connection) as soon as the answer's bytes are out.
+    release_lease();
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return;
-                        self->release_lease();
                         if (res->keep_alive())
                           return resume_http(self->ctx_, std::move(self->stream_),
                                              std::move(self->buffer_));
@@ -239,6 +241,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
                   return fail(http::status::forbidden, "forbidden",
                               "only the uploader may write to an upload");
                 if (!m->sha256.empty()) return finished_upload(*m);
+                if (req_.method() == http::verb::head) return upload_offset(*m);
                 start_upload(*m);
               });
   }
@@ -251,6 +254,21 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     res->set("Upload-Offset", std::to_string(m.size));
     res->set("Upload-Length", std::to_string(m.size));
     res->set(http::field::etag, "\"" + media::to_hex(m.sha256) + "\"");
+    res->set(http::field::cache_control, "no-store");
+    res->content_length(0);
+    send(std::move(res));
+  }
+
+  // HEAD of an unfinished upload. It takes no lease: a HEAD that took it could be served
+  // between a client's PATCH being sent and read, and that PATCH would then be refused as
+  // busy and its bytes thrown away.
+  void upload_offset(const store::MediaRecord& m) {
+    if (media_.uploads.leased(m.id))
+      return fail(http::status::conflict, "upload_busy",
+                  "a request is writing this upload now; ask again when it ends");
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
+    res->set("Upload-Offset", std::to_string(media_.blobs.staged_size(m.id)));
+    res->set("Upload-Length", std::to_string(m.size));
     res->set(http::field::cache_control, "no-store");
     res->content_length(0);
     send(std::move(res));
@@ -270,14 +288,6 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
       }
     }
     const auto staged = lease_->writer->size();
-    if (req_.method() == http::verb::head) {
-      auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
-      res->set("Upload-Offset", std::to_string(staged));
-      res->set("Upload-Length", std::to_string(m.size));
-      res->set(http::field::cache_control, "no-store");
-      res->content_length(0);
-      return send(std::move(res));
-    }
     const auto offset = parse_u64(req_["Upload-Offset"]);
     if (!offset)
       return fail(http::status::bad_request, "bad_request",

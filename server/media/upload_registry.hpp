@@ -30,6 +30,9 @@ class UploadRegistry {
   // Exclusive access to the upload `media_id`; null while another request holds it.
   std::shared_ptr<UploadState> lease(const std::string& media_id, std::uint64_t size);
   void release(const std::string& media_id);
+  // Whether a request holds `media_id` now. Readers that only look (HEAD) ask this instead of
+  // taking the lease, so a look never makes a writer's PATCH fail as busy.
+  bool leased(const std::string& media_id);
   // The upload finished or was purged: drop its state.
   void forget(const std::string& media_id);
 

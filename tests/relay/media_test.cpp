@@ -4,8 +4,13 @@
 #include <QDir>
 #include <QDirIterator>
 #include <QFile>
+#include <QNetworkProxy>
 #include <QRandomGenerator>
+#include <QTcpSocket>
 #include <QtTest>
+
+#include <atomic>
+#include <thread>
 
 #include "raw_http.hpp"
 #include "relay_process.hpp"
@@ -164,6 +169,61 @@ class MediaTest : public QObject {
     QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
     auto d = get(relay.url(), downloadToken(*alice), g.media_id());
     QCOMPARE(d.body, data);
+  }
+
+  // A HEAD only looks: while a PATCH writes it answers busy, and it never makes a PATCH busy.
+  void headNeverHoldsTheUpload() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    QVERIFY(alice);
+    const qsizetype piece = 64 * 1024, pieces = 24;
+    const auto data = randomBytes(piece * pieces);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+
+    // A PATCH with half its body sent holds the upload: a HEAD meanwhile is told so.
+    QTcpSocket writer;
+    writer.setProxy(QNetworkProxy::NoProxy);
+    writer.connectToHost("127.0.0.1", static_cast<quint16>(relay.url().port()));
+    QVERIFY(writer.waitForConnected(5000));
+    writer.write("PATCH /media/upload/" + hexId(g.media_id()) + " HTTP/1.1\r\nHost: localhost\r\n"
+                 "Connection: close\r\nAuthorization: " + bearer(g.token()) +
+                 "\r\nUpload-Offset: 0\r\nContent-Length: " + QByteArray::number(piece) +
+                 "\r\n\r\n" + data.left(piece / 2));
+    QVERIFY(writer.waitForBytesWritten(5000));
+    HttpResponse h;
+    QVERIFY(spinUntil([&] { return (h = head(relay.url(), g)).status == 409; }, 5000));
+    QVERIFY(h.body.isEmpty());  // HEAD: the code is in the status, the body stays empty
+    writer.write(data.mid(piece / 2, piece / 2));
+    QByteArray answer;
+    while (!answer.contains("\r\n\r\n") && writer.waitForReadyRead(5000)) answer += writer.readAll();
+    QVERIFY2(answer.startsWith("HTTP/1.1 204"), answer.constData());
+
+    // Many HEADs beside the PATCHes of the rest: every PATCH is taken, every HEAD answers
+    // 200 with a piece boundary or 409.
+    std::atomic<bool> stop{false};
+    std::atomic<int> looks{0}, odd{0};
+    std::thread looker([&] {
+      while (!stop.load()) {
+        const auto r = head(relay.url(), g);
+        const bool boundary = r.header("Upload-Offset").toLongLong() % piece == 0;
+        if (!((r.status == 200 && boundary) || r.status == 409)) ++odd;
+        ++looks;
+      }
+    });
+    int refused = 0;
+    for (qsizetype i = 1; i < pieces; ++i) {
+      const auto r = patch(relay.url(), g, i * piece, data.mid(i * piece, piece));
+      if (r.status != (i + 1 == pieces ? 201 : 204)) ++refused;
+    }
+    stop = true;
+    looker.join();
+    QCOMPARE(refused, 0);
+    QCOMPARE(odd.load(), 0);
+    QVERIFY(looks.load() > 0);
+    QCOMPARE(get(relay.url(), downloadToken(*alice), g.media_id()).body, data);
   }
 
   void resumedAfterRelayRestartHashesTheStagedBytes() {

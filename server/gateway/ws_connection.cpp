@@ -26,6 +26,7 @@
 #include "gateway/gateway.hpp"
 #include "gateway/pong_frames.hpp"
 #include "gateway/streams.hpp"
+#include "net/exact_allocator.hpp"
 #include "observability/metrics.hpp"
 
 namespace websocket = boost::beast::websocket;
@@ -117,11 +118,11 @@ class WsConnection final : public GatewayConnection {
     // What the last message grew goes back: a parked connection holds no read buffer.
     buffer_.clear();
     buffer_.shrink_to_fit();
-    // Allocated at its exact size with std::allocator: Asio's recycling allocator would hand
-    // this small wait a cached block two or three times its size for as long as it waits.
+    // Allocated at its exact size: Asio's recycling cache would hand this small wait a block
+    // left by a WebSocket write, two to five times its size, for as long as it waits.
     ws_.next_layer().async_wait(
         tcp::socket::wait_read,
-        net::bind_allocator(std::allocator<void>(), [self = self()](beast::error_code ec) {
+        net::bind_allocator(net_alloc::ExactAllocator<void>(), [self = self()](beast::error_code ec) {
           self->on_readable(ec);
         }));
   }

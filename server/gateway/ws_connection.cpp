@@ -6,10 +6,15 @@
 // socket to become readable, holding no read buffer and no pending Beast read, and starts a
 // read only then. It parks only when Beast's own read buffer holds no unparsed bytes (a
 // pipelined next frame would otherwise wait for bytes that never come); until then it keeps
-// reading. TLS connections keep a read outstanding: OpenSSL may hold decrypted bytes the
-// socket will not signal again. Liveness (pings, the idle timeout) is the gateway's sweep
+// reading. A parked connection with nothing to write also *rests*: it drops its Beast stream
+// (~2.5 KB, most of it Beast's read buffer) and keeps only the socket, making a new stream
+// when it has something to read or write (beast_internals.hpp says why that is sound).
+// TLS connections keep a read outstanding and their stream: OpenSSL may hold decrypted bytes
+// the socket will not signal again. Liveness (pings, the idle timeout) is the gateway's sweep
 // (liveness.hpp), not a timer per connection.
 #include <array>
+#include <optional>
+#include <type_traits>
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/container/devector.hpp>
@@ -21,7 +26,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
 
-#include "gateway/beast_read_buffer.hpp"
+#include "gateway/beast_internals.hpp"
 #include "gateway/connection_set.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/pong_frames.hpp"
@@ -42,43 +47,87 @@ constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept w
 template <class Stream>
 class WsConnection final : public GatewayConnection {
   static constexpr bool kParks = std::is_same_v<Stream, tcp::socket>;
+  // A plain connection owns its socket and lends it to a stream that exists only while the
+  // connection is awake; a TLS stream owns its layers for the connection's whole life.
+  using Ws = websocket::stream<std::conditional_t<kParks, tcp::socket&, Stream>, false>;
+  struct NoSocket {};
+  static decltype(auto) own_socket(Stream& stream) {
+    if constexpr (kParks) {
+      return std::move(stream);
+    } else {
+      return NoSocket{};
+    }
+  }
 
  public:
   WsConnection(GatewayContext& gw, Stream&& stream)
-      : GatewayConnection(gw.relay),
-        gw_(gw),
-        ws_(std::move(stream)) {}
+      : GatewayConnection(gw.relay), gw_(gw), socket_(own_socket(stream)) {
+    if constexpr (kParks) {
+      ws_.emplace(socket_);
+    } else {
+      ws_.emplace(std::move(stream));
+    }
+  }
 
   ~WsConnection() override { gw_.connections.remove(this); }
 
   void start(UpgradeRequest req) {
     gw_.connections.add(self());
-    // Beast's handshake timer takes over from the tcp_stream's; after the handshake the
-    // liveness sweep watches the connection (no idle timer wait pending per connection).
-    if constexpr (!kParks) beast::get_lowest_layer(ws_).expires_never();
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = std::chrono::seconds(30);
-    t.idle_timeout = websocket::stream_base::none();
-    t.keep_alive_pings = false;
-    ws_.set_option(t);
-    // Pongs (and pings) read inside a Beast read count as traffic. Runs within a read, which
-    // holds a reference to the connection.
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      if (kind != websocket::frame_type::close) on_traffic();
-    });
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    if constexpr (!kParks) beast::get_lowest_layer(*ws_).expires_never();
+    configure(*ws_);
+    ws_->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "parley-relay");
       res.set(http::field::sec_websocket_protocol, kSubprotocol);
     }));
-    ws_.read_message_max(gw_.options.max_frame_bytes);
-    ws_.binary(true);
-    ws_.async_accept(req, [self = self()](beast::error_code ec) { self->on_accept(ec); });
+    ws_->async_accept(req, [self = self()](beast::error_code ec) { self->on_accept(ec); });
   }
 
  private:
   std::shared_ptr<WsConnection> self() {
     return std::static_pointer_cast<WsConnection>(shared_from_this());
   }
+
+  // What every stream of this connection is set to, the first and the remade ones.
+  void configure(Ws& ws) {
+    // Beast's handshake timer takes over from the tcp_stream's; after the handshake the
+    // liveness sweep watches the connection (no idle timer wait pending per connection).
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(30);
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    ws.set_option(t);
+    // Pongs (and pings) read inside a Beast read count as traffic. Runs within a read, which
+    // holds a reference to the connection.
+    ws.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind != websocket::frame_type::close) on_traffic();
+    });
+    ws.read_message_max(gw_.options.max_frame_bytes);
+    ws.binary(true);
+  }
+
+  // The stream, made again first if the connection rested.
+  Ws& ws() {
+    if constexpr (kParks) {
+      if (!ws_) {
+        ws_.emplace(socket_);
+        websocket_open_accepted(*ws_);
+        configure(*ws_);
+      }
+    }
+    return *ws_;
+  }
+
+  // Drops the stream of a parked connection that has nothing to write or close: no Beast
+  // operation is pending then, and Beast's read buffer is empty (it parked).
+  void rest() {
+    if constexpr (kParks) {
+      if (ws_ && parked_ && accepted_ && !writing_ && !pinging_ && !closing_ && !close_code_ &&
+          queue_.empty())
+        ws_.reset();
+    }
+  }
+
+  net::any_io_executor executor() { return socket().get_executor(); }
 
   void on_accept(beast::error_code ec) {
     if (ec) return fail(ec, "accept");
@@ -89,7 +138,7 @@ class WsConnection final : public GatewayConnection {
     if (gw_.draining.load()) return close(1001, "relay is restarting; reconnect");
     if (!queue_.empty() && !writing_) do_write();
     auth_timer_ =
-        std::make_unique<net::steady_timer>(ws_.get_executor(), gw_.relay.limits.auth_timeout);
+        std::make_unique<net::steady_timer>(executor(), gw_.relay.limits.auth_timeout);
     // A weak reference: the timer must not keep a closed connection alive.
     auth_timer_->async_wait([weak = std::weak_ptr<WsConnection>(self())](beast::error_code e) {
       auto s = weak.lock();
@@ -103,13 +152,13 @@ class WsConnection final : public GatewayConnection {
     if (reading_ || closing_) return;
     reading_ = true;
     if constexpr (kParks) {
-      if (websocket_unparsed_bytes(ws_) == 0) return park();
+      if (!ws_ || websocket_unparsed_bytes(*ws_) == 0) return park();
     }
     read_message();
   }
 
   void read_message() {
-    ws_.async_read(buffer_, [self = self()](beast::error_code ec, std::size_t) {
+    ws().async_read(buffer_, [self = self()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
@@ -120,14 +169,17 @@ class WsConnection final : public GatewayConnection {
     buffer_.shrink_to_fit();
     // Allocated at its exact size: Asio's recycling cache would hand this small wait a block
     // left by a WebSocket write, two to five times its size, for as long as it waits.
-    ws_.next_layer().async_wait(
+    parked_ = true;
+    socket().async_wait(
         tcp::socket::wait_read,
         net::bind_allocator(net_alloc::ExactAllocator<void>(), [self = self()](beast::error_code ec) {
           self->on_readable(ec);
         }));
+    rest();
   }
 
   void on_readable(beast::error_code ec) {
+    parked_ = false;
     if (ec) {
       reading_ = false;
       return fail(ec, "wait");
@@ -169,7 +221,7 @@ class WsConnection final : public GatewayConnection {
     reading_ = false;
     if (ec) return fail(ec, "read");
     on_traffic();
-    if (!ws_.got_binary()) {
+    if (!ws().got_binary()) {
       buffer_.consume(buffer_.size());
       return close(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
                    "parley.v1 frames are binary");
@@ -188,7 +240,7 @@ class WsConnection final : public GatewayConnection {
   }
 
   void liveness_due() override {
-    net::post(ws_.get_executor(), [self = self()] { self->check_liveness(); });
+    net::post(executor(), [self = self()] { self->check_liveness(); });
   }
 
   // On the strand: silent for at least half the idle timeout when the sweep looked.
@@ -199,7 +251,11 @@ class WsConnection final : public GatewayConnection {
     if (silent >= gw_.options.idle_timeout) return abort_connection();
     if (ping_sent_ || silent < gw_.options.idle_timeout / 2) return;
     ping_sent_ = true;
-    ws_.async_ping({}, [self = self()](beast::error_code) {});
+    pinging_ = true;
+    ws().async_ping({}, [self = self()](beast::error_code) {
+      self->pinging_ = false;
+      self->rest();
+    });
   }
 
   // The low-water mark for delivery: a quarter of the bound, at most 1 MiB. The rest of the
@@ -230,7 +286,7 @@ class WsConnection final : public GatewayConnection {
       // tells a stale expiry (already queued when it was cancelled) from the current one.
       stall_armed_ = true;
       const auto generation = ++stall_generation_;
-      if (!stall_timer_) stall_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+      if (!stall_timer_) stall_timer_ = std::make_unique<net::steady_timer>(executor());
       stall_timer_->expires_after(limits.write_stall);
       stall_timer_->async_wait(
           [weak = std::weak_ptr<WsConnection>(self()), generation](beast::error_code e) {
@@ -254,7 +310,7 @@ class WsConnection final : public GatewayConnection {
     // The handler owns the frame being written, so an abort that clears the queue cannot
     // free a buffer the socket is still sending from.
     auto frame = queue_.front();
-    ws_.async_write(net::buffer(*frame), [self = self(), frame](beast::error_code ec, std::size_t) {
+    ws().async_write(net::buffer(*frame), [self = self(), frame](beast::error_code ec, std::size_t) {
       self->on_write(ec);
     });
   }
@@ -277,7 +333,8 @@ class WsConnection final : public GatewayConnection {
       if (!writing_) do_write();
       return;
     }
-    if (close_code_) do_close();
+    if (close_code_) return do_close();
+    rest();
   }
 
   // Flushes what is queued, then sends a close frame.
@@ -293,7 +350,7 @@ class WsConnection final : public GatewayConnection {
     closing_ = true;
     cancel_timers();
     websocket::close_reason why(static_cast<websocket::close_code>(*close_code_), close_reason_);
-    ws_.async_close(why, [self = self()](beast::error_code) {
+    ws().async_close(why, [self = self()](beast::error_code) {
       // The pending read completes with `closed` and releases the last reference.
     });
   }
@@ -311,14 +368,14 @@ class WsConnection final : public GatewayConnection {
 
   tcp::socket& socket() {
     if constexpr (kParks) {
-      return ws_.next_layer();
+      return socket_;
     } else {
-      return beast::get_lowest_layer(ws_).socket();
+      return beast::get_lowest_layer(*ws_).socket();
     }
   }
 
   void run_on_strand(std::function<void()> fn) override {
-    net::post(ws_.get_executor(), std::move(fn));
+    net::post(executor(), std::move(fn));
   }
 
   void fail(beast::error_code ec, const char* what) {
@@ -343,7 +400,9 @@ class WsConnection final : public GatewayConnection {
   }
 
   GatewayContext& gw_;
-  websocket::stream<Stream, false> ws_;
+  // Declared before ws_, which borrows it (plain connections).
+  [[no_unique_address]] std::conditional_t<kParks, tcp::socket, NoSocket> socket_;
+  std::optional<Ws> ws_;  // empty while a plain connection rests
   beast::flat_buffer buffer_;
   // On the heap and only while needed: a timer object is 120 bytes even with no wait
   // pending. The auth deadline goes at login; the stall timer is made by the first stall.
@@ -358,6 +417,8 @@ class WsConnection final : public GatewayConnection {
   boost::container::devector<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   bool reading_ = false;
+  bool parked_ = false;    // a readability wait is pending instead of a read
+  bool pinging_ = false;   // a ping is being written
   bool writing_ = false;
   bool closing_ = false;
   std::optional<std::uint16_t> close_code_;

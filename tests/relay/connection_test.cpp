@@ -1,6 +1,7 @@
 // How a connection reads: frames pipelined in one TCP segment are all answered (before and
 // after login, across Beast's read buffer), a parked connection wakes for a client frame and
-// for a push, and liveness: a peer that answers pings stays, a silent one is dropped.
+// for a push, a resting one (its WebSocket stream dropped) for WebSocket pings, fragments and
+// a close, and liveness: a peer that answers pings stays, a silent one is dropped.
 #include <QtTest>
 
 #include <set>
@@ -161,6 +162,48 @@ class ConnectionTest : public QObject {
     f.mutable_ping();
     auto r = bob->request(f);
     QVERIFY(r && r->has_pong());
+  }
+
+  // Parked with nothing to write, a connection rests: it drops its WebSocket stream and makes
+  // a new one for whatever comes next. Each of these arrives at a resting connection.
+  void restingConnectionAnswersPingsFragmentsAndClose() {
+    auto session = rawSession(relay_.url(), "resting");
+    QVERIFY(session);
+    auto& raw = *session;
+    auto nextControl = [&raw]() -> std::optional<RawWsClient::Frame> {
+      for (;;) {
+        auto f = raw.readFrame(3000);
+        if (!f || f->opcode != 2) return f;  // skips SyncComplete and other pushes
+      }
+    };
+    QTest::qWait(300);
+    raw.sendFrame("are you there?", 9);
+    auto pong = nextControl();
+    QVERIFY(pong);
+    QCOMPARE(pong->opcode, 10);
+    QCOMPARE(pong->payload, QByteArray("are you there?"));
+
+    // A message in fragments with a pause inside: the relay is mid-message, so it keeps its
+    // stream (and the first fragment) until the last one comes.
+    QTest::qWait(300);
+    const auto request = encodeClientFrame([] {
+      wire::ClientFrame f;
+      f.set_request_id(70);
+      f.mutable_ping();
+      return f;
+    }());
+    raw.sendFrame(request.left(2), 2, false);
+    QTest::qWait(300);
+    raw.sendFrame(request.mid(2), 0, true);
+    QVERIFY(allAnswered(raw, {70}, isPong));
+
+    QTest::qWait(300);
+    raw.sendFrame(QByteArray("\x03\xe8" "bye", 5), 8);  // close, 1000 (normal)
+    auto close = nextControl();
+    QVERIFY(close);
+    QCOMPARE(close->opcode, 8);
+    QCOMPARE(close->payload.left(2), QByteArray("\x03\xe8", 2));
+    QVERIFY(raw.waitDisconnected(3000));
   }
 
   void peerAnsweringPingsOutlastsTheIdleTimeout() {

@@ -52,8 +52,8 @@ bool RawWsClient::open(const QUrl& url, const QByteArray& subprotocol, int recei
   return ok;
 }
 
-void RawWsClient::sendFrame(const QByteArray& payload, int opcode) {
-  socket_.write(encodeFrame(payload, opcode));
+void RawWsClient::sendFrame(const QByteArray& payload, int opcode, bool fin) {
+  socket_.write(encodeFrame(payload, opcode, fin));
   socket_.flush();
 }
 
@@ -64,9 +64,9 @@ bool RawWsClient::sendInOneWrite(const QByteArray& bytes) {
   return n == bytes.size();
 }
 
-QByteArray RawWsClient::encodeFrame(const QByteArray& payload, int opcode) {
+QByteArray RawWsClient::encodeFrame(const QByteArray& payload, int opcode, bool fin) {
   QByteArray f;
-  f.append(static_cast<char>(0x80 | opcode));
+  f.append(static_cast<char>((fin ? 0x80 : 0) | opcode));
   const auto n = static_cast<quint64>(payload.size());
   if (n < 126) {
     f.append(static_cast<char>(0x80 | n));

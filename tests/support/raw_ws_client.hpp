@@ -14,10 +14,11 @@ class RawWsClient {
   // TCP connect and the HTTP upgrade; false if the relay did not answer 101.
   // receive_buffer > 0 pins the kernel's receive buffer (SO_RCVBUF) to about that size.
   bool open(const QUrl& url, const QByteArray& subprotocol = "parley.v1", int receive_buffer = 0);
-  // One masked frame (opcode 2 = binary, 1 = text, 10 = pong).
-  void sendFrame(const QByteArray& payload, int opcode = 2);
+  // One masked frame (opcode 2 = binary, 1 = text, 0 = continuation, 8 = close, 9 = ping,
+  // 10 = pong); `fin` false for a fragment that more fragments follow.
+  void sendFrame(const QByteArray& payload, int opcode = 2, bool fin = true);
   // The bytes of one masked frame, to send several in one write.
-  static QByteArray encodeFrame(const QByteArray& payload, int opcode = 2);
+  static QByteArray encodeFrame(const QByteArray& payload, int opcode = 2, bool fin = true);
   // Writes `bytes` in one send(2), so on loopback they arrive in one TCP segment.
   bool sendInOneWrite(const QByteArray& bytes);
   // Reads one whole frame; nullopt on timeout or close. Control frames are returned too.

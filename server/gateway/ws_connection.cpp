@@ -69,7 +69,10 @@ class WsConnection final : public GatewayConnection {
     }
   }
 
-  ~WsConnection() override { gw_.connections.remove(this); }
+  ~WsConnection() override {
+    if (resting()) gw_.relay.metrics.resting.fetch_sub(1, std::memory_order_relaxed);
+    gw_.connections.remove(this);
+  }
 
   void start(UpgradeRequest req) {
     gw_.connections.add(self());
@@ -109,6 +112,7 @@ class WsConnection final : public GatewayConnection {
   Ws& ws() {
     if constexpr (kParks) {
       if (!ws_) {
+        gw_.relay.metrics.resting.fetch_sub(1, std::memory_order_relaxed);
         ws_.emplace(socket_);
         websocket_open_accepted(*ws_);
         configure(*ws_);
@@ -122,10 +126,14 @@ class WsConnection final : public GatewayConnection {
   void rest() {
     if constexpr (kParks) {
       if (ws_ && parked_ && accepted_ && !writing_ && !pinging_ && !closing_ && !close_code_ &&
-          queue_.empty())
+          queue_.empty()) {
         ws_.reset();
+        gw_.relay.metrics.resting.fetch_add(1, std::memory_order_relaxed);
+      }
     }
   }
+
+  bool resting() const { return !ws_.has_value(); }
 
   net::any_io_executor executor() { return socket().get_executor(); }
 
@@ -249,7 +257,9 @@ class WsConnection final : public GatewayConnection {
     const auto silent = std::chrono::milliseconds(now_steady_ms() - last_received_ms());
     // No close frame: a peer that answers nothing would not read one either.
     if (silent >= gw_.options.idle_timeout) return abort_connection();
-    if (ping_sent_ || silent < gw_.options.idle_timeout / 2) return;
+    // pinging_: traffic cleared ping_sent_ while an earlier ping still waits to be written;
+    // a second one would be dropped when the first one's completion rests the stream.
+    if (ping_sent_ || pinging_ || silent < gw_.options.idle_timeout / 2) return;
     ping_sent_ = true;
     pinging_ = true;
     ws().async_ping({}, [self = self()](beast::error_code) {

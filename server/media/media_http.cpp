@@ -263,11 +263,12 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // between a client's PATCH being sent and read, and that PATCH would then be refused as
   // busy and its bytes thrown away.
   void upload_offset(const store::MediaRecord& m) {
-    if (media_.uploads.leased(m.id))
+    std::uint64_t staged = 0;
+    if (!media_.uploads.look_if_idle(m.id, [&] { staged = media_.blobs.staged_size(m.id); }))
       return fail(http::status::conflict, "upload_busy",
                   "a request is writing this upload now; ask again when it ends");
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
-    res->set("Upload-Offset", std::to_string(media_.blobs.staged_size(m.id)));
+    res->set("Upload-Offset", std::to_string(staged));
     res->set("Upload-Length", std::to_string(m.size));
     res->set(http::field::cache_control, "no-store");
     res->content_length(0);

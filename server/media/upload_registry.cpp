@@ -25,12 +25,6 @@ void UploadRegistry::release(const std::string& media_id) {
   if (it->second.state) it->second.state->writer.reset();
 }
 
-bool UploadRegistry::leased(const std::string& media_id) {
-  std::lock_guard lock(mutex_);
-  const auto it = uploads_.find(media_id);
-  return it != uploads_.end() && it->second.leased;
-}
-
 void UploadRegistry::forget(const std::string& media_id) {
   std::lock_guard lock(mutex_);
   uploads_.erase(media_id);

@@ -21,6 +21,8 @@ std::string Metrics::render() const {
   };
   line("parley_connections", "gauge", "Open WebSocket connections.", connections);
   line("parley_authenticated_connections", "gauge", "Logged-in connections.", authenticated);
+  line("parley_resting_connections", "gauge",
+       "Connections parked with nothing to write, holding no WebSocket stream.", resting);
   line("parley_frames_in_total", "counter", "Frames received from clients.", frames_in);
   line("parley_frames_out_total", "counter", "Frames sent to clients.", frames_out);
   line("parley_messages_stored_total", "counter", "Messages written to inboxes.", messages_stored);

@@ -12,6 +12,7 @@ class Metrics {
  public:
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> authenticated{0};
+  std::atomic<std::int64_t> resting{0};  // ws:// connections holding no WebSocket stream
   std::atomic<std::uint64_t> frames_in{0};
   std::atomic<std::uint64_t> frames_out{0};
   std::atomic<std::uint64_t> messages_stored{0};

@@ -165,45 +165,62 @@ class ConnectionTest : public QObject {
   }
 
   // Parked with nothing to write, a connection rests: it drops its WebSocket stream and makes
-  // a new one for whatever comes next. Each of these arrives at a resting connection.
+  // a new one for whatever comes next. A ping, a message in fragments and a close each
+  // arrive at a resting connection (on a relay of its own, so the gauge counts only it).
   void restingConnectionAnswersPingsFragmentsAndClose() {
-    auto session = rawSession(relay_.url(), "resting");
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto session = rawSession(relay.url(), "resting");
     QVERIFY(session);
     auto& raw = *session;
+    auto resting = [&relay] {
+      for (const auto& line : relay.httpGet("/metrics").split('\n'))
+        if (line.startsWith("parley_resting_connections "))
+          return line.mid(line.indexOf(' ') + 1).toInt();
+      return -1;
+    };
+    auto restsAgain = [&] { return spinUntil([&] { return resting() == 1; }, 3000); };
     auto nextControl = [&raw]() -> std::optional<RawWsClient::Frame> {
       for (;;) {
         auto f = raw.readFrame(3000);
         if (!f || f->opcode != 2) return f;  // skips SyncComplete and other pushes
       }
     };
-    QTest::qWait(300);
+    auto request = [](std::uint64_t id) {
+      wire::ClientFrame f;
+      f.set_request_id(id);
+      f.mutable_ping();
+      return encodeClientFrame(f);
+    };
+
+    QVERIFY(restsAgain());
     raw.sendFrame("are you there?", 9);
     auto pong = nextControl();
     QVERIFY(pong);
     QCOMPARE(pong->opcode, 10);
     QCOMPARE(pong->payload, QByteArray("are you there?"));
+    // Beast answered inside a read that waits for a message: give it one.
+    raw.sendFrame(request(69));
+    QVERIFY(allAnswered(raw, {69}, isPong));
 
-    // A message in fragments with a pause inside: the relay is mid-message, so it keeps its
-    // stream (and the first fragment) until the last one comes.
-    QTest::qWait(300);
-    const auto request = encodeClientFrame([] {
-      wire::ClientFrame f;
-      f.set_request_id(70);
-      f.mutable_ping();
-      return f;
-    }());
-    raw.sendFrame(request.left(2), 2, false);
-    QTest::qWait(300);
-    raw.sendFrame(request.mid(2), 0, true);
+    // A message in fragments with a pause inside: awake (mid-message) until the last one.
+    QVERIFY(restsAgain());
+    const auto bytes = request(70);
+    raw.sendFrame(bytes.left(2), 2, false);
+    QVERIFY(spinUntil([&] { return resting() == 0; }, 3000));
+    QTest::qWait(200);
+    QCOMPARE(resting(), 0);
+    raw.sendFrame(bytes.mid(2), 0, true);
     QVERIFY(allAnswered(raw, {70}, isPong));
 
-    QTest::qWait(300);
+    QVERIFY(restsAgain());
     raw.sendFrame(QByteArray("\x03\xe8" "bye", 5), 8);  // close, 1000 (normal)
     auto close = nextControl();
     QVERIFY(close);
     QCOMPARE(close->opcode, 8);
     QCOMPARE(close->payload.left(2), QByteArray("\x03\xe8", 2));
     QVERIFY(raw.waitDisconnected(3000));
+    QVERIFY(spinUntil([&] { return resting() == 0; }, 3000));
   }
 
   void peerAnsweringPingsOutlastsTheIdleTimeout() {

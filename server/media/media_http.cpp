@@ -262,11 +262,27 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // HEAD of an unfinished upload. It takes no lease: a HEAD that took it could be served
   // between a client's PATCH being sent and read, and that PATCH would then be refused as
   // busy and its bytes thrown away.
-  void upload_offset(const store::MediaRecord& m) {
+  void upload_offset(const store::MediaRecord& m, bool looked_again = false) {
     std::uint64_t staged = 0;
     if (!media_.uploads.look_if_idle(m.id, [&] { staged = media_.blobs.staged_size(m.id); }))
       return fail(http::status::conflict, "upload_busy",
                   "a request is writing this upload now; ask again when it ends");
+    if (staged == 0 && !looked_again) {
+      // Nothing staged: either nothing was sent yet, or a PATCH finished the upload after
+      // our lookup (its staged bytes are a blob now). The record says which.
+      auto record = std::make_shared<std::optional<store::MediaRecord>>();
+      return store_job([record, id = m.id](store::Store& s) { *record = s.find_media(id); },
+                       [this, record](bool ok) {
+                         if (!ok)
+                           return fail(http::status::service_unavailable, "unavailable",
+                                       "relay storage is busy; retry");
+                         if (!*record)
+                           return fail(http::status::not_found, "not_found",
+                                       "no such upload (it may have expired)");
+                         if (!(*record)->sha256.empty()) return finished_upload(**record);
+                         upload_offset(**record, true);
+                       });
+    }
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
     res->set("Upload-Offset", std::to_string(staged));
     res->set("Upload-Length", std::to_string(m.size));

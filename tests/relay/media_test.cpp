@@ -104,9 +104,13 @@ class MediaTest : public QObject {
     r = patch(relay.url(), g, first, data.mid(first));
     QCOMPARE(r.status, 201);
     QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
-    // Finished: no more writes.
+    // Finished: no more writes, and a HEAD says so (its ETag names the blob).
     r = patch(relay.url(), g, data.size(), "x");
     QCOMPARE(r.status, 409);
+    h = head(relay.url(), g);
+    QCOMPARE(h.status, 200);
+    QCOMPARE(h.header("Upload-Offset"), QByteArray::number(data.size()));
+    QCOMPARE(h.header("ETag"), "\"" + sha256Hex(data) + "\"");
 
     // Content-addressed on disk: <data>/media/blobs/<aa>/<sha256>.
     const auto hex = sha256Hex(data);

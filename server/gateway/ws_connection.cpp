@@ -76,6 +76,8 @@ class WsConnection final : public GatewayConnection {
 
   void start(UpgradeRequest req) {
     gw_.connections.add(self());
+    // Beast's handshake timer takes over from the tcp_stream's; after the handshake the
+    // liveness sweep watches the connection (no idle timer wait pending per connection).
     if constexpr (!kParks) beast::get_lowest_layer(*ws_).expires_never();
     configure(*ws_);
     ws_->set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
@@ -92,8 +94,6 @@ class WsConnection final : public GatewayConnection {
 
   // What every stream of this connection is set to, the first and the remade ones.
   void configure(Ws& ws) {
-    // Beast's handshake timer takes over from the tcp_stream's; after the handshake the
-    // liveness sweep watches the connection (no idle timer wait pending per connection).
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(30);
     t.idle_timeout = websocket::stream_base::none();

@@ -229,9 +229,16 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     if (grant->media_id != media_id)
       return fail(http::status::forbidden, "forbidden",
                   "this token is for another upload; only its uploader may write to one");
+    // A HEAD looks at the staged bytes before it reads the record, so the two cannot
+    // disagree: a PATCH that finishes the upload in between makes the record say finished.
+    // The look takes no lease (a HEAD holding one could make the client's next PATCH busy,
+    // its bytes thrown away); empty while a PATCH writes.
+    const bool head = req_.method() == http::verb::head;
+    std::optional<std::uint64_t> staged;
+    if (head) media_.uploads.look_if_idle(media_id, [&] { staged = media_.blobs.staged_size(media_id); });
     auto record = std::make_shared<std::optional<store::MediaRecord>>();
     store_job([record, media_id](store::Store& s) { *record = s.find_media(media_id); },
-              [this, record, user = grant->user](bool ok) {
+              [this, record, user = grant->user, head, staged](bool ok) {
                 if (!ok) return fail(http::status::service_unavailable, "unavailable",
                                      "relay storage is busy; retry");
                 const auto& m = *record;
@@ -241,8 +248,11 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
                   return fail(http::status::forbidden, "forbidden",
                               "only the uploader may write to an upload");
                 if (!m->sha256.empty()) return finished_upload(*m);
-                if (req_.method() == http::verb::head) return upload_offset(*m);
-                start_upload(*m);
+                if (!head) return start_upload(*m);
+                if (!staged)
+                  return fail(http::status::conflict, "upload_busy",
+                              "a request is writing this upload now; ask again when it ends");
+                upload_offset(*staged, m->size);
               });
   }
 
@@ -250,42 +260,15 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     if (req_.method() == http::verb::patch)
       return fail(http::status::conflict, "upload_finished", "this upload is already finished", {},
                   m.size);
-    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
-    res->set("Upload-Offset", std::to_string(m.size));
-    res->set("Upload-Length", std::to_string(m.size));
-    res->set(http::field::etag, "\"" + media::to_hex(m.sha256) + "\"");
-    res->set(http::field::cache_control, "no-store");
-    res->content_length(0);
-    send(std::move(res));
+    upload_offset(m.size, m.size, "\"" + media::to_hex(m.sha256) + "\"");
   }
 
-  // HEAD of an unfinished upload. It takes no lease: a HEAD that took it could be served
-  // between a client's PATCH being sent and read, and that PATCH would then be refused as
-  // busy and its bytes thrown away.
-  void upload_offset(const store::MediaRecord& m, bool looked_again = false) {
-    std::uint64_t staged = 0;
-    if (!media_.uploads.look_if_idle(m.id, [&] { staged = media_.blobs.staged_size(m.id); }))
-      return fail(http::status::conflict, "upload_busy",
-                  "a request is writing this upload now; ask again when it ends");
-    if (staged == 0 && !looked_again) {
-      // Nothing staged: either nothing was sent yet, or a PATCH finished the upload after
-      // our lookup (its staged bytes are a blob now). The record says which.
-      auto record = std::make_shared<std::optional<store::MediaRecord>>();
-      return store_job([record, id = m.id](store::Store& s) { *record = s.find_media(id); },
-                       [this, record](bool ok) {
-                         if (!ok)
-                           return fail(http::status::service_unavailable, "unavailable",
-                                       "relay storage is busy; retry");
-                         if (!*record)
-                           return fail(http::status::not_found, "not_found",
-                                       "no such upload (it may have expired)");
-                         if (!(*record)->sha256.empty()) return finished_upload(**record);
-                         upload_offset(**record, true);
-                       });
-    }
+  // The answer to a HEAD of an upload: how many of its bytes the relay has.
+  void upload_offset(std::uint64_t offset, std::uint64_t size, const std::string& etag = {}) {
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, req_.version());
-    res->set("Upload-Offset", std::to_string(staged));
-    res->set("Upload-Length", std::to_string(m.size));
+    res->set("Upload-Offset", std::to_string(offset));
+    res->set("Upload-Length", std::to_string(size));
+    if (!etag.empty()) res->set(http::field::etag, etag);
     res->set(http::field::cache_control, "no-store");
     res->content_length(0);
     send(std::move(res));

@@ -30,17 +30,14 @@ class UploadRegistry {
   // Exclusive access to the upload `media_id`; null while another request holds it.
   std::shared_ptr<UploadState> lease(const std::string& media_id, std::uint64_t size);
   void release(const std::string& media_id);
-  // For readers that only look (HEAD): runs `look` and returns true if no request holds
-  // `media_id`, false (without running it) if one does. Takes no lease, so a look never makes
-  // a writer's PATCH fail as busy; `look` runs under the registry's lock, so no writer can
-  // start meanwhile and what it sees is between two writes.
+  // For readers that only look (HEAD): runs `look` unless a request holds `media_id`. Takes
+  // no lease, so a look never makes a writer's PATCH fail as busy; `look` runs under the
+  // registry's lock, so no writer can start meanwhile and what it sees is between two writes.
   template <class Look>
-  bool look_if_idle(const std::string& media_id, Look&& look) {
+  void look_if_idle(const std::string& media_id, Look&& look) {
     std::lock_guard lock(mutex_);
-    if (const auto it = uploads_.find(media_id); it != uploads_.end() && it->second.leased)
-      return false;
-    look();
-    return true;
+    if (const auto it = uploads_.find(media_id); it == uploads_.end() || !it->second.leased)
+      look();
   }
   // The upload finished or was purged: drop its state.
   void forget(const std::string& media_id);

@@ -173,12 +173,7 @@ class ConnectionTest : public QObject {
     auto session = rawSession(relay.url(), "resting");
     QVERIFY(session);
     auto& raw = *session;
-    auto resting = [&relay] {
-      for (const auto& line : relay.httpGet("/metrics").split('\n'))
-        if (line.startsWith("parley_resting_connections "))
-          return line.mid(line.indexOf(' ') + 1).toInt();
-      return -1;
-    };
+    auto resting = [&relay] { return metric(relay, "parley_resting_connections"); };
     auto restsAgain = [&] { return spinUntil([&] { return resting() == 1; }, 3000); };
     auto nextControl = [&raw]() -> std::optional<RawWsClient::Frame> {
       for (;;) {
@@ -209,7 +204,7 @@ class ConnectionTest : public QObject {
     raw.sendFrame(bytes.left(2), 2, false);
     QVERIFY(spinUntil([&] { return resting() == 0; }, 3000));
     QTest::qWait(200);
-    QCOMPARE(resting(), 0);
+    QCOMPARE(resting(), 0.0);
     raw.sendFrame(bytes.mid(2), 0, true);
     QVERIFY(allAnswered(raw, {70}, isPong));
 

@@ -63,15 +63,6 @@ inline wire::ClientFrame groupSendFrame(const std::string& gid, const std::strin
   return f;
 }
 
-// The value of one un-labelled metric, or -1.
-inline double metric(RelayProcess& relay, const char* name) {
-  const auto body = relay.httpGet("/metrics");
-  const QByteArray prefix = QByteArray(name) + ' ';
-  for (const auto& line : body.split('\n'))
-    if (line.startsWith(prefix)) return line.mid(prefix.size()).trimmed().toDouble();
-  return -1;
-}
-
 // Registers `name` on its own connection and closes it again: a member that is offline.
 inline bool registerOffline(RelayProcess& relay, const std::string& name) {
   return TestClient::registered(relay.url(), name) != nullptr;

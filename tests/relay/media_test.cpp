@@ -37,12 +37,16 @@ QByteArray hexId(const std::string& id) { return QByteArray::fromStdString(id).t
 
 QByteArray bearer(const std::string& token) { return "Bearer " + QByteArray::fromStdString(token); }
 
+HttpRequest patchRequest(const wire::UploadGranted& g, qint64 offset, const QByteArray& body,
+                         qsizetype cut_after = -1) {
+  return {"PATCH", "/media/upload/" + hexId(g.media_id()),
+          {{"Authorization", bearer(g.token())}, {"Upload-Offset", QByteArray::number(offset)}},
+          body, cut_after};
+}
+
 HttpResponse patch(const QUrl& url, const wire::UploadGranted& g, qint64 offset, const QByteArray& body,
                    qsizetype cut_after = -1) {
-  return httpRequest(url, {"PATCH", "/media/upload/" + hexId(g.media_id()),
-                           {{"Authorization", bearer(g.token())},
-                            {"Upload-Offset", QByteArray::number(offset)}},
-                           body, cut_after});
+  return httpRequest(url, patchRequest(g, offset, body, cut_after));
 }
 
 HttpResponse head(const QUrl& url, const wire::UploadGranted& g) {
@@ -192,10 +196,7 @@ class MediaTest : public QObject {
     writer.setProxy(QNetworkProxy::NoProxy);
     writer.connectToHost("127.0.0.1", static_cast<quint16>(relay.url().port()));
     QVERIFY(writer.waitForConnected(5000));
-    writer.write("PATCH /media/upload/" + hexId(g.media_id()) + " HTTP/1.1\r\nHost: localhost\r\n"
-                 "Connection: close\r\nAuthorization: " + bearer(g.token()) +
-                 "\r\nUpload-Offset: 0\r\nContent-Length: " + QByteArray::number(piece) +
-                 "\r\n\r\n" + data.left(piece / 2));
+    writer.write(requestHead(patchRequest(g, 0, data.left(piece))) + data.left(piece / 2));
     QVERIFY(writer.waitForBytesWritten(5000));
     HttpResponse h;
     QVERIFY(spinUntil([&] { return (h = head(relay.url(), g)).status == 409; }, 5000));

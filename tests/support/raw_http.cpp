@@ -11,11 +11,7 @@ QByteArray HttpResponse::header(const QByteArray& name) const {
   return {};
 }
 
-HttpResponse httpRequest(const QUrl& base, const HttpRequest& req, int timeout_ms) {
-  QTcpSocket s;
-  s.setProxy(QNetworkProxy::NoProxy);
-  s.connectToHost("127.0.0.1", static_cast<quint16>(base.port()));
-  if (!s.waitForConnected(timeout_ms)) return {};
+QByteArray requestHead(const HttpRequest& req) {
   QByteArray head = req.method + " " + req.path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
   bool has_length = false;
   for (const auto& [k, v] : req.headers) {
@@ -24,8 +20,15 @@ HttpResponse httpRequest(const QUrl& base, const HttpRequest& req, int timeout_m
   }
   if (!has_length && (!req.body.isEmpty() || req.method == "PATCH"))
     head += "Content-Length: " + QByteArray::number(req.body.size()) + "\r\n";
-  head += "\r\n";
-  s.write(head);
+  return head + "\r\n";
+}
+
+HttpResponse httpRequest(const QUrl& base, const HttpRequest& req, int timeout_ms) {
+  QTcpSocket s;
+  s.setProxy(QNetworkProxy::NoProxy);
+  s.connectToHost("127.0.0.1", static_cast<quint16>(base.port()));
+  if (!s.waitForConnected(timeout_ms)) return {};
+  s.write(requestHead(req));
   const auto body = req.cut_after >= 0 ? req.body.left(req.cut_after) : req.body;
   for (qsizetype off = 0; off < body.size(); off += 1 << 20) {
     s.write(body.mid(off, 1 << 20));

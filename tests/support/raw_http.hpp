@@ -24,6 +24,10 @@ struct HttpRequest {
   qsizetype cut_after = -1;
 };
 
+// The request line and headers (with "Connection: close" and a Content-Length for the whole
+// body), for tests that send a request in parts themselves.
+QByteArray requestHead(const HttpRequest& req);
+
 // One request on a fresh connection ("Connection: close"), to the relay at `base`.
 HttpResponse httpRequest(const QUrl& base, const HttpRequest& req, int timeout_ms = 10000);
 

@@ -100,4 +100,12 @@ QByteArray RelayProcess::httpGet(const QString& path) {
   return all;
 }
 
+double metric(RelayProcess& relay, const char* name) {
+  const auto body = relay.httpGet("/metrics");
+  const QByteArray prefix = QByteArray(name) + ' ';
+  for (const auto& line : body.split('\n'))
+    if (line.startsWith(prefix)) return line.mid(prefix.size()).trimmed().toDouble();
+  return -1;
+}
+
 }  // namespace parley::test

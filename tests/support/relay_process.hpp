@@ -35,4 +35,7 @@ class RelayProcess {
   QByteArray log_;
 };
 
+// The value of one un-labelled metric from the relay's /metrics, or -1.
+double metric(RelayProcess& relay, const char* name);
+
 }  // namespace parley::test

@@ -20,7 +20,7 @@ struct Fanout {
   std::vector<std::unique_ptr<Acker>> ackers;
   std::string group_id;
   std::uint64_t members_ready = 0;
-  std::uint64_t total = 0, sent = 0, acked = 0, errors = 0, delivered = 0, receipts = 0;
+  std::uint64_t total = 0, sent = 0, acked = 0, errors = 0, delivered = 0, marks = 0;
   std::uint64_t expected = 0;
   std::vector<Clock::time_point> send_time;
   Clock::time_point started;
@@ -58,7 +58,7 @@ struct Fanout {
     report::count("fanout_expected", expected);
     report::count("fanout_elapsed_us", micros_since(started));
     report::count("fanout_send_errors", errors);
-    report::count("fanout_receipts", receipts);
+    report::count("fanout_delivery_marks", marks);
     report::histogram("fanout_ack_latency", ack_latency);
     for (auto& c : conns) c->close();
     w->finish();
@@ -105,7 +105,8 @@ void run_fanout(Worker& w) {
             }
           });
         }
-        // The sender: group creation, acks of its sends, and receipts to acknowledge.
+        // The sender: group creation, acks of its sends, delivery marks, and its own CREATED event
+        // to acknowledge.
         f->conns[0]->on_frame([&w, f](wire::ServerFrame& fr) {
           if (fr.has_group_created()) {
             f->group_id = fr.group_created().group_id();
@@ -116,8 +117,9 @@ void run_fanout(Worker& w) {
               f->ack_latency.record(micros_since(f->send_time[seq]));
             ++f->acked;
             f->send_more();
+          } else if (fr.has_delivery_marks()) {
+            f->marks += static_cast<std::uint64_t>(fr.delivery_marks().marks_size());
           } else if (fr.has_deliver()) {
-            if (fr.deliver().kind() == wire::DELIVERY_RECEIPT) ++f->receipts;
             f->ackers[0]->delivered(fr.deliver().inbox_seq());
           } else if (fr.has_error()) {
             if (f->errors++ == 0)

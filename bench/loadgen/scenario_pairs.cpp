@@ -1,7 +1,8 @@
 // pairs: sender -> receiver pairs (both ends in this worker), `window` messages in flight
 // per pair end to end (closed loop), or a fixed offered rate spread over the pairs (open
 // loop, latency counted from the scheduled send time so a stalled relay cannot hide it).
-// Receivers acknowledge what they get; senders acknowledge the delivery receipts.
+// Receivers acknowledge what they get; senders take the delivery marks (which need no ack)
+// and anything else delivered to them, which they acknowledge.
 #include <cstring>
 
 #include <boost/asio/steady_timer.hpp>
@@ -34,7 +35,7 @@ struct Run {
   Clock::time_point measure_from, measure_to;
   Histogram latency;
   std::uint64_t delivered_in_window = 0, sent_total = 0, delivered_total = 0, skipped = 0;
-  std::uint64_t send_acks = 0, receipts = 0, errors = 0, dropped = 0;
+  std::uint64_t send_acks = 0, marks = 0, errors = 0, dropped = 0;
   std::chrono::nanoseconds interval{0};  // open loop: per pair
   std::unique_ptr<net::steady_timer> timer, stop_timer;
   Clock::time_point drain_deadline;
@@ -52,7 +53,7 @@ struct Run {
     report::count("pairs_delivered_in_window", delivered_in_window);
     report::count("pairs_lost_in_flight", in_flight);
     report::count("pairs_send_acks", send_acks);
-    report::count("pairs_receipts", receipts);
+    report::count("pairs_delivery_marks", marks);
     report::count("pairs_errors", errors);
     report::count("pairs_skipped", skipped);
     report::count("pairs_dropped_connections", dropped);
@@ -146,8 +147,9 @@ void run_pairs(Worker& w) {
           auto* r = run.get();
           p.tx->on_frame([r, &p](wire::ServerFrame& f) {
             if (f.has_send_ack()) ++r->send_acks;
-            else if (f.has_deliver()) {
-              ++r->receipts;
+            else if (f.has_delivery_marks()) {
+              r->marks += static_cast<std::uint64_t>(f.delivery_marks().marks_size());
+            } else if (f.has_deliver()) {
               p.tx_acker->delivered(f.deliver().inbox_seq());
             } else if (f.has_error()) {
               if (r->errors++ == 0)

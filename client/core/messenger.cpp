@@ -10,6 +10,7 @@
 #include "crypto/safety_number.hpp"
 #include "e2e.pb.h"
 #include "parley/username.hpp"
+#include "sync/delivery_marks.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client {
@@ -105,7 +106,9 @@ std::unique_ptr<Messenger> Messenger::open(const QString& dir, QString* error) {
 
 void Messenger::start() {
   RelayClient::Account account{profile_.username, profile_.device, &profile_.identity};
-  relay_->start(account, [this] { return lastAcked(); });
+  relay_->start(account, [this] {
+    return RelayClient::Resume{lastAcked(), marks::last_version(db_->db())};
+  });
 }
 
 void Messenger::stop() {
@@ -147,6 +150,7 @@ void Messenger::onPush(const wire::ServerFrame& f) {
     beginReceiveBatch();
     return onDeliver(f.deliver());
   }
+  if (f.has_delivery_marks()) return onDeliveryMarks(f.delivery_marks());
   if (f.has_prekeys_low()) return topUpPrekeys(f.prekeys_low().one_time_prekeys_left());
   if (f.has_typing_event())
     return emit typingChanged(QString::fromStdString(f.typing_event().sender()),

@@ -31,13 +31,17 @@ namespace parley::client::media {
 class TransferJob;
 }
 
+namespace parley::client::marks {
+struct MarkEffects;
+}
+
 namespace parley::client {
 
 enum class MessageStatus : int {
   Failed = -1,    // the relay refused it for good (e.g. unknown recipient)
   Queued = 0,     // in the outbox
   Sent = 1,       // the relay stored it (SendAck)
-  Delivered = 2,  // the recipient's device has it (relay receipt)
+  Delivered = 2,  // a recipient's device has it (the relay's delivery mark covers it)
   Read = 3,       // the recipient has seen it (end-to-end read receipt)
   Received = 10,  // someone else's message, not yet seen here
   Seen = 11,      // someone else's message, read receipt sent
@@ -105,7 +109,7 @@ struct GroupInfo {
 // epoch); 0 means not yet.
 struct MemberReceipt {
   QString member;
-  qint64 deliveredMs = 0;  // their device has it (relay delivery receipt)
+  qint64 deliveredMs = 0;  // their device has it (the relay's delivery mark)
   qint64 readMs = 0;       // they have seen it (end-to-end read receipt)
 };
 
@@ -217,7 +221,7 @@ class Messenger : public QObject {
   static QString groupAvatarProblem(const QByteArray& avatar);
 
   // Receipts for our group messages (messenger_group_receipts.cpp).
-  // Members whose device has our group message (relay delivery receipts): "delivered to N of M".
+  // Members whose device has our group message (relay delivery marks): "delivered to N of M".
   int deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id);
   // Members who sent an end-to-end read receipt for our group message: "read by N of M".
   int readCount(const QByteArray& group_id, const QByteArray& client_msg_id);
@@ -319,6 +323,13 @@ class Messenger : public QObject {
                                    const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
 
+  // messenger_marks.cpp: delivery marks (sync/delivery_marks.hpp) applied and announced.
+  void onDeliveryMarks(const wire::DeliveryMarks& frame);
+  // After a SendAck numbered our message: marks that arrived before it may cover it already.
+  void applyStoredMarks(const QString& peer, const QByteArray& group_id, const QByteArray& id,
+                        qint64 conv_seq);
+  void announceMarks(const marks::MarkEffects& fx);  // after the commit
+
   // groups: messenger_groups_receive.cpp (receiving), messenger_groups.cpp (sending, membership)
   struct GroupEntry {
     QByteArray group_id;
@@ -331,7 +342,6 @@ class Messenger : public QObject {
   enum class GroupOpen { Stored, Duplicate, NoKey, Bad, StoreFailed };
   void onGroupDeliver(const wire::Deliver& d);
   void onGroupEvent(const wire::Deliver& d);
-  void onGroupReceipt(const wire::Deliver& d);
   // Decrypts and stores one group message; `extra` runs inside the same transaction.
   GroupOpen openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra);
   // Called (inside the receiving transaction) for a pairwise SENDER_KEY Content.

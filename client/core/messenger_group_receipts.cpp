@@ -1,5 +1,6 @@
-// What we know of who has our group messages: relay delivery receipts (group_receipts) and
-// end-to-end read receipts (group_reads), each with the relay's time.
+// What we know of who has our group messages: the members the relay's delivery marks cover
+// (group_receipts, sync/delivery_marks.cpp) and end-to-end read receipts (group_reads), each
+// with the relay's time.
 #include <QSqlQuery>
 #include <QVariant>
 #include <algorithm>
@@ -50,7 +51,7 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
                                                const QByteArray& client_msg_id) {
   QList<MemberReceipt> out;
   QSqlQuery q(db_->db());
-  // A read receipt implies delivery even when the relay's receipt has not arrived yet.
+  // A read receipt implies delivery even when the relay's mark has not arrived yet.
   q.prepare(
       "WITH who(member) AS ("
       "  SELECT username FROM group_members WHERE group_id = :g AND username != :me"
@@ -71,7 +72,7 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
     // Receipts written before schema 4 have no time: still delivered/read, shown as 1 ms.
     if (q.value(4).toBool() && r.deliveredMs == 0) r.deliveredMs = 1;
     if (q.value(3).toBool() && r.readMs == 0) r.readMs = 1;
-    // The relay's receipt can be stamped after the read receipt (acks are batched); having
+    // The relay's mark can be stamped after the read receipt (acks are batched); having
     // been read, it was delivered by then.
     if (r.readMs > 0) r.deliveredMs = std::min(r.deliveredMs, r.readMs);
     out << r;

@@ -1,6 +1,6 @@
 // Groups, receiving: membership events from the relay, sender keys arriving pairwise, group
-// messages (held until their sender key arrives), read receipts, name/description changes,
-// and the relay's delivery receipts for our group messages.
+// messages (held until their sender key arrives), read receipts and name/description changes.
+// Delivery of our group messages comes from the relay's delivery marks (messenger_marks.cpp).
 #include <QDateTime>
 #include <QSqlQuery>
 #include <QVariant>
@@ -344,32 +344,6 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   QStringList targets;
   for (const auto& t : ev.targets()) targets << QString::fromStdString(t);
   emit groupChanged(gid, static_cast<int>(ev.kind()), QString::fromStdString(ev.actor()), targets);
-}
-
-void Messenger::onGroupReceipt(const wire::Deliver& d) {
-  const auto gid = qbytes(d.group_id());
-  const auto id = qbytes(d.client_msg_id());
-  bool added = false;
-  db_->transaction([&] {
-    QSqlQuery q(db_->db());
-    // Only our shown messages count: a receipt for a read receipt or a GROUP_INFO is dropped.
-    q.prepare("INSERT OR IGNORE INTO group_receipts(group_id, client_msg_id, member, at_ms)"
-              " SELECT ?, ?, ?, ? WHERE EXISTS(SELECT 1 FROM messages WHERE peer = ? AND sender = ?"
-              " AND client_msg_id = ?)");
-    q.addBindValue(gid);
-    q.addBindValue(id);
-    q.addBindValue(QString::fromStdString(d.sender()));
-    q.addBindValue(static_cast<qint64>(d.server_ts_ms()));
-    q.addBindValue(groupPeer(gid));
-    q.addBindValue(profile_.username);
-    q.addBindValue(id);
-    if (!q.exec()) return false;
-    added = q.numRowsAffected() > 0;
-    return save_last_acked(db_->db(), d.inbox_seq());
-  });
-  setStatus(groupPeer(gid), id, MessageStatus::Delivered);
-  if (added) emit groupDeliveryChanged(gid, id, deliveredCount(gid, id));
-  scheduleAck(d.inbox_seq());
 }
 
 }  // namespace parley::client

@@ -34,8 +34,11 @@ std::optional<QStringList> fold_usernames(const QStringList& users, QString* why
 
 bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
   QSqlQuery q(db);
+  // Qt binds an unsigned 64-bit value as text, and SQLite ranks any text above any integer:
+  // both sides are cast, or MAX would always pick the new value.
   q.prepare("INSERT INTO settings(key, value) VALUES('last_acked', ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)");
+            " ON CONFLICT(key) DO UPDATE"
+            " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))");
   q.addBindValue(static_cast<qulonglong>(seq));
   return q.exec();
 }

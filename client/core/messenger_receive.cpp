@@ -40,10 +40,10 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   const auto id = qbytes(d.client_msg_id());
   if (d.kind() == wire::GROUP_EVENT) return onGroupEvent(d);
   if (d.kind() == wire::GROUP_MESSAGE) return onGroupDeliver(d);
-  if (d.kind() == wire::DELIVERY_RECEIPT && !d.group_id().empty()) return onGroupReceipt(d);
   if (d.kind() == wire::DELIVERY_RECEIPT) {
+    // Sent only by a relay from before delivery marks (docs/protocol.md 6.6). Delivery now
+    // comes from marks alone; the entry is acknowledged so it does not block the inbox.
     db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-    setStatus(sender, id, MessageStatus::Delivered);
     return scheduleAck(d.inbox_seq());
   }
 

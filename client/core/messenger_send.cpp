@@ -329,8 +329,11 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     if (info_changed)
       emit groupInfoChanged(group_id, profile_.username, QString::fromStdString(info.text()),
                             QString::fromStdString(info.group_description()));
-    setStatus(peer, id, MessageStatus::Sent, static_cast<qint64>(r.send_ack().conv_seq()),
-              static_cast<qint64>(r.send_ack().server_ts_ms()));
+    const auto conv_seq = static_cast<qint64>(r.send_ack().conv_seq());
+    setStatus(peer, id, MessageStatus::Sent, conv_seq, static_cast<qint64>(r.send_ack().server_ts_ms()));
+    // When the first SendAck was lost with a dropped connection, this is the retry's duplicate
+    // answer, and the marks covering the message may have come before we knew its number.
+    applyStoredMarks(peer, peer.startsWith(QLatin1Char('#')) ? group_id : QByteArray(), id, conv_seq);
     if (key_distribution) flushOutbox();  // group messages waiting for this key may go now
     if (outboxSize() == 0) emit outboxDrained();
     return;

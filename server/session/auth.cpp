@@ -94,7 +94,7 @@ void Session::on_register(std::uint64_t request_id, const wire::Register& req) {
         wire::ServerFrame f;
         f.mutable_registered()->set_username(username);
         reply(request_id, f);
-        become_authenticated(**created, std::move(username), 0);
+        become_authenticated(**created, std::move(username), 0, std::nullopt);
       });
 }
 
@@ -128,7 +128,8 @@ void Session::on_login(std::uint64_t request_id, const wire::Login& req) {
         found->has_signed = s.has_signed_prekey(found->device->pk);
       },
       [this, request_id, found, username, transcript = std::move(transcript),
-       signature = req.signature(), last_acked = req.last_acked_inbox_seq()](
+       signature = req.signature(), last_acked = req.last_acked_inbox_seq(),
+       last_mark = req.last_mark_version()](
           store::JobStatus status) mutable {
         auth_in_progress_ = false;
         if (store_failed(request_id, status)) return;
@@ -148,12 +149,13 @@ void Session::on_login(std::uint64_t request_id, const wire::Login& req) {
         ok->set_has_signed_prekey(found->has_signed);
         reply(request_id, f);
         spdlog::info("event=login user={} device={}", username, device->device_id);
-        become_authenticated(*device, std::move(username), last_acked);
+        become_authenticated(*device, std::move(username), last_acked, last_mark);
       });
 }
 
 void Session::become_authenticated(const store::DeviceRecord& device, std::string username,
-                                   std::uint64_t last_acked) {
+                                   std::uint64_t last_acked,
+                                   std::optional<std::uint64_t> last_mark) {
   if (closed_) return;
   authenticated_ = true;
   ctx_.metrics.authenticated.fetch_add(1, std::memory_order_relaxed);
@@ -168,6 +170,14 @@ void Session::become_authenticated(const store::DeviceRecord& device, std::strin
   if (attached.displaced && attached.displaced.get() != this)
     attached.displaced->shutdown(kCloseDisplaced, "this device connected again elsewhere");
   for (auto& n : attached.notices) n.to->push_presence(n.about);
+
+  // Marks raised from now on reach this session; the read below finds every earlier one.
+  // A new device has none.
+  if (last_mark) {
+    replay_marks(*last_mark);
+  } else {
+    marks_replayed_ = true;
+  }
 
   // Entries up to last_acked were processed before this connection: acknowledge them now,
   // then replay what follows.

@@ -7,23 +7,12 @@
 
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
+#include "session/marks.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
 
 namespace parley {
 namespace {
-
-struct ReceiptNotice {
-  std::string user;
-  std::uint32_t device;
-  std::shared_ptr<const store::InboxEntry> entry;
-};
-
-void notify(PresenceRegistry& presence, const std::vector<ReceiptNotice>& notices) {
-  for (const auto& n : notices) {
-    if (auto s = presence.find(n.user, n.device)) s->notify_appended(n.entry->inbox_seq, n.entry);
-  }
-}
 
 }  // namespace
 
@@ -134,8 +123,8 @@ void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_
   if (up_to <= acked_) return;  // old news
   acked_ = up_to;               // the window opens now; the delete follows
   if (last_message_pushed_ <= delete_wanted_ && up_to - delete_wanted_ < kDeferredAckLimit) {
-    // Everything newly acknowledged is a receipt or a group event: its delete writes no
-    // receipt and nobody waits for it, and losing it (a crash, a failed job) only means the
+    // Everything newly acknowledged is a group event: its delete raises no delivery mark and
+    // nobody waits for it, and losing it (a crash, a failed job) only means the
     // entry is delivered again and the client drops the duplicate. So it waits to be folded
     // into the next delete that does matter, a bigger run, or the end of the connection:
     // one store job instead of one per ack for a device that only sends.
@@ -150,32 +139,19 @@ void Session::flush_deferred_ack() {
   if (deferred_ack_ > delete_wanted_) run_delete(deferred_ack_);
 }
 
-// Deletes the acknowledged entries and, in the same transaction, writes a delivery receipt
-// into the inbox of each message's sending device. One delete runs at a time; acks that
-// arrive meanwhile are folded into the next one.
+// Deletes the acknowledged entries and, in the same transaction, raises the delivery marks of
+// their sending devices (marks.cpp). One delete runs at a time; acks that arrive meanwhile
+// are folded into the next one.
 void Session::run_delete(std::uint64_t up_to) {
   delete_wanted_ = std::max({delete_wanted_, up_to, deferred_ack_});
   if (delete_running_ || delete_wanted_ <= deleted_) return;
   delete_running_ = true;
   const auto target = delete_wanted_;
-  auto notices = std::make_shared<std::vector<ReceiptNotice>>();
+  auto notices = std::make_shared<std::vector<MarkNotice>>();
   submit(
       [notices, pk = device_pk_, target, me = username_, dev = device_id_](store::Store& s) {
         const auto delivered = s.delete_acked(pk, target);
-        const auto ts = now_ms();
-        for (const auto& m : delivered) {
-          auto r = std::make_shared<store::InboxEntry>();
-          r->kind = store::EntryKind::DeliveryReceipt;
-          r->sender = me;
-          r->sender_device = dev;
-          r->sender_pk = pk;
-          r->client_msg_id = m.client_msg_id;
-          r->conv_seq = m.conv_seq;
-          r->server_ts_ms = ts;
-          r->group_id = m.group_id;  // a group message's receipt names its group
-          s.append_inbox(m.sender_pk, *r);
-          notices->push_back({m.sender, m.sender_device, std::move(r)});
-        }
+        *notices = raise_delivery_marks(s, delivered, pk, me, dev, now_ms());
       },
       [this, notices, target](store::JobStatus status) {
         delete_running_ = false;
@@ -187,7 +163,7 @@ void Session::run_delete(std::uint64_t up_to) {
           return;
         }
         deleted_ = target;
-        notify(ctx_.presence, *notices);
+        notify_marks(ctx_.presence, *notices);
         run_delete(delete_wanted_);
       });
 }

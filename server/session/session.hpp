@@ -61,6 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Any thread: a new entry was committed to this device's inbox. `entry` may be null (then
   // the session reads it from the store when its turn comes).
   void notify_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry);
+  // Any thread: a delivery mark of this device was raised (marks.cpp).
+  void notify_mark(store::DeliveryMarkRecord mark);
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
@@ -104,7 +106,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_login(std::uint64_t request_id, const wire::Login& req);
   bool take_challenge(std::uint64_t request_id, std::string_view nonce);
   void become_authenticated(const store::DeviceRecord& device, std::string username,
-                            std::uint64_t last_acked);
+                            std::uint64_t last_acked, std::optional<std::uint64_t> last_mark);
 
   // prekeys.cpp
   void on_upload_prekeys(std::uint64_t request_id, wire::UploadPrekeys& req);
@@ -132,6 +134,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_resume_upload(std::uint64_t request_id, const std::string& media_id);
   void on_get_download_token(std::uint64_t request_id);
   void grant_upload(std::uint64_t request_id, const std::string& media_id, std::uint64_t size);
+
+  // marks.cpp
+  void replay_marks(std::uint64_t after_version);
+  void flush_marks();
 
   // delivery.cpp
   void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);
@@ -181,10 +187,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t deleted_ = 0;
   std::uint64_t delete_wanted_ = 0;
   bool delete_running_ = false;
-  // An ack that covered no entry needing a receipt (only receipts and group events) is not
-  // deleted at once (delivery.cpp, on_ack): deferred_ack_ is its seq until a later delete
-  // includes it, kDeferredAckLimit entries have waited, or the connection ends.
-  // last_message_pushed_ is the newest pushed entry whose ack writes a receipt.
+  // An ack that covered no entry needing a delivery mark (only group events) is not deleted
+  // at once (delivery.cpp, on_ack): deferred_ack_ is its seq until a later delete includes
+  // it, kDeferredAckLimit entries have waited, or the connection ends.
+  // last_message_pushed_ is the newest pushed entry whose ack raises a mark.
   static constexpr std::uint64_t kDeferredAckLimit = 16;
   std::uint64_t deferred_ack_ = 0;
   std::uint64_t last_message_pushed_ = 0;
@@ -198,6 +204,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // Entries read for replay but not yet queued (the send queue was full). At most one page.
   std::vector<store::InboxEntry> page_;
   std::size_t page_pos_ = 0;
+
+  // Delivery marks of this device (marks.cpp). Raised marks wait in pending_marks_ for the
+  // next flush (one frame for many), and until the login's read of stored marks has been
+  // sent (marks_replayed_), whose last version is marks_replayed_to_.
+  std::vector<store::DeliveryMarkRecord> pending_marks_;
+  bool marks_flush_posted_ = false;
+  bool marks_replayed_ = false;
+  std::uint64_t marks_replayed_to_ = 0;
 };
 
 }  // namespace parley

@@ -42,7 +42,7 @@ struct BundleRecord {
 
 enum class EntryKind : std::uint8_t {
   Message = 1,
-  DeliveryReceipt = 2,
+  DeliveryReceipt = 2,  // stored by relays before schema 6, which made them delivery marks
   GroupMessage = 3,  // ciphertext: the one sender-key ciphertext
   GroupEvent = 4,    // ciphertext: a serialized wire::GroupEvent written by the relay
 };
@@ -59,6 +59,17 @@ struct InboxEntry {
   std::uint32_t content_hint = 0;
   std::string ciphertext;
   std::string group_id;  // group entries, and receipts for group messages; else empty
+};
+
+// "Device `reader` has acknowledged every message of `owner` in the conversation (1:1: empty
+// group_id) up to conv_seq up_to" (docs/protocol.md 6.6).
+struct DeliveryMarkRecord {
+  std::string reader;  // username
+  std::uint32_t reader_device = 0;
+  std::string group_id;
+  std::uint64_t up_to = 0;
+  std::uint64_t acked_ms = 0;
+  std::uint64_t version = 0;
 };
 
 struct SentRecord {

@@ -157,8 +157,35 @@ void step_5(SQLite::Database& db) {
   )sql");
 }
 
+// Version 6: delivery receipts become delivery marks. Instead of a DELIVERY_RECEIPT entry in
+// the sender's inbox for every acknowledged message (an insert, and a delete once the sender
+// acknowledged it), one row per (sending device, receiving device, conversation) holds the
+// highest conv_seq the receiving device has acknowledged, raised in place. Receipt entries
+// still waiting become marks (their versions 1..n, which meta's mark_version continues), and
+// their devices' inbox tails are saved first, as every delete of inbox rows does.
+void step_6(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE delivery_marks(
+      owner INTEGER NOT NULL REFERENCES devices(id),
+      reader INTEGER NOT NULL REFERENCES devices(id),
+      group_id BLOB NOT NULL,
+      up_to INTEGER NOT NULL,
+      acked_ms INTEGER NOT NULL,
+      version INTEGER NOT NULL,
+      PRIMARY KEY(owner, reader, group_id)) WITHOUT ROWID;
+    INSERT INTO delivery_marks(owner, reader, group_id, up_to, acked_ms, version)
+      SELECT device, sender_pk, COALESCE(group_id, x''), MAX(conv_seq), MAX(server_ts),
+             ROW_NUMBER() OVER (ORDER BY MIN(seq))
+      FROM inbox WHERE kind = 2 GROUP BY device, sender_pk, COALESCE(group_id, x'');
+    INSERT INTO meta(key, value) SELECT 'mark_version', COUNT(*) FROM delivery_marks;
+    UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) FROM inbox
+      WHERE device = devices.id)) WHERE id IN (SELECT device FROM inbox WHERE kind = 2);
+    DELETE FROM inbox WHERE kind = 2;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

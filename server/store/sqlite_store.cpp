@@ -111,8 +111,7 @@ struct SqliteStore::Impl {
         // names its log entry decide what the caller and the reference counts need).
         delete_acked(db,
                      "DELETE FROM inbox WHERE device = ? AND seq <= ? RETURNING seq, sender, "
-                     "sender_device, sender_pk, client_msg_id, conv_seq, kind, group_id, "
-                     "ciphertext IS NULL"),
+                     "sender_device, sender_pk, conv_seq, kind, group_id, ciphertext IS NULL"),
         // Retention without an index on server_ts: a new row's rowid is above every row
         // present, so rowid order is insertion order, which is time order but for group
         // rows fanned out late. Everything old below the first new-enough row goes; an old
@@ -309,7 +308,8 @@ struct SqliteStore::Impl {
 
 SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durability)
     : impl_(std::make_unique<Impl>(data_dir, durability)),
-      media_(std::make_unique<SqliteMedia>(impl_->db)) {}
+      media_(std::make_unique<SqliteMedia>(impl_->db)),
+      marks_(std::make_unique<SqliteMarks>(impl_->db)) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -321,10 +321,13 @@ void SqliteStore::begin() {
   impl_->depth_at_begin = impl_->depth;
 }
 void SqliteStore::commit() {
+  marks_->before_commit();
   impl_->finish_statements();
   Impl::run(impl_->commit);
+  marks_->committed();
 }
 void SqliteStore::rollback() {
+  marks_->rolled_back();
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->finish_statements();
@@ -546,11 +549,11 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
   std::uint64_t deleted = 0;
   while (st.executeStep()) {
     ++deleted;
-    const auto kind = static_cast<EntryKind>(st.getColumn(6).getInt());
+    const auto kind = static_cast<EntryKind>(st.getColumn(5).getInt());
     const bool group_entry = kind == EntryKind::GroupMessage || kind == EntryKind::GroupEvent;
-    if (group_entry && st.getColumn(8).getInt() != 0) {
-      auto group_id = st.getColumn(7).getString();
-      const auto seq = as_u64(st.getColumn(5));
+    if (group_entry && st.getColumn(7).getInt() != 0) {
+      auto group_id = st.getColumn(6).getString();
+      const auto seq = as_u64(st.getColumn(4));
       auto same = std::find_if(refs.begin(), refs.end(), [&](const Ref& r) {
         return r.seq == seq && r.group_id == group_id;
       });
@@ -566,19 +569,33 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
     e.sender = st.getColumn(1).getString();
     e.sender_device = as_u32(st.getColumn(2));
     e.sender_pk = st.getColumn(3).getInt64();
-    e.client_msg_id = st.getColumn(4).getString();
-    e.conv_seq = as_u64(st.getColumn(5));
+    e.conv_seq = as_u64(st.getColumn(4));
     e.kind = kind;
-    if (!st.getColumn(7).isNull()) e.group_id = st.getColumn(7).getString();
+    if (!st.getColumn(6).isNull()) e.group_id = st.getColumn(6).getString();
     messages.push_back(std::move(e));
   }
   impl_->depth -= deleted;
-  // RETURNING hands rows back in no promised order; callers write receipts in inbox order.
+  // RETURNING hands rows back in no promised order; a conversation's last entry is its mark.
   std::sort(messages.begin(), messages.end(),
             [](const InboxEntry& a, const InboxEntry& b) { return a.inbox_seq < b.inbox_seq; });
   for (const auto& r : refs) impl_->change_log_refs(r.group_id, r.seq, -r.rows);
   return messages;
 }
+
+std::optional<std::uint64_t> SqliteStore::raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                              std::string_view group_id,
+                                                              std::uint64_t up_to,
+                                                              std::uint64_t acked_ms) {
+  return marks_->raise(owner, reader, group_id, up_to, acked_ms);
+}
+
+std::vector<DeliveryMarkRecord> SqliteStore::delivery_marks_after(DevicePk owner,
+                                                                  std::uint64_t after_version,
+                                                                  std::size_t limit) {
+  return marks_->after(owner, after_version, limit);
+}
+
+std::uint64_t SqliteStore::delivery_mark_version() { return marks_->version(); }
 
 std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
   auto& bound = fresh(impl_->purge_bound);
@@ -619,6 +636,7 @@ std::uint64_t SqliteStore::purge_abandoned_groups() {
   db.exec("DELETE FROM group_log WHERE group_id IN abandoned_groups");
   db.exec("DELETE FROM group_members WHERE group_id IN abandoned_groups");
   db.exec("DELETE FROM group_fanout WHERE group_id IN abandoned_groups");
+  db.exec("DELETE FROM delivery_marks WHERE group_id IN abandoned_groups");
   db.exec("DELETE FROM groups WHERE id IN abandoned_groups");
   return static_cast<std::uint64_t>(n);
 }

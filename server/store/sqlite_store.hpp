@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "store/sqlite_marks.hpp"
 #include "store/sqlite_media.hpp"
 #include "store/store.hpp"
 
@@ -53,6 +54,14 @@ class SqliteStore final : public Store {
                                      std::size_t limit, std::size_t max_bytes) override;
   std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) override;
 
+  std::optional<std::uint64_t> raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                   std::string_view group_id, std::uint64_t up_to,
+                                                   std::uint64_t acked_ms) override;
+  std::vector<DeliveryMarkRecord> delivery_marks_after(DevicePk owner,
+                                                       std::uint64_t after_version,
+                                                       std::size_t limit) override;
+  std::uint64_t delivery_mark_version() override;
+
   std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) override;
   std::uint64_t purge_abandoned_groups() override;
   std::uint64_t inbox_depth() override;
@@ -86,6 +95,7 @@ class SqliteStore final : public Store {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<SqliteMedia> media_;
+  std::unique_ptr<SqliteMarks> marks_;
 };
 
 }  // namespace parley::store

@@ -66,16 +66,31 @@ class Store {
   // ciphertext reaches `max_bytes` (always at least one).
   virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                              std::size_t limit, std::size_t max_bytes) = 0;
-  // Deletes every entry <= up_to and returns the MESSAGE entries deleted (without their
-  // ciphertext), so the caller can write delivery receipts.
+  // Deletes every entry <= up_to and returns the MESSAGE and GROUP_MESSAGE entries deleted
+  // (without ciphertext or client_msg_id), in inbox order, so the caller can raise delivery
+  // marks.
   virtual std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) = 0;
+
+  // Delivery marks (docs/protocol.md 6.6). Raises the mark of `owner`'s messages read by
+  // `reader` in a conversation (1:1: empty group_id) to up_to and gives it the next
+  // relay-wide version; nullopt when it already was that high (nothing changed).
+  virtual std::optional<std::uint64_t> raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                           std::string_view group_id,
+                                                           std::uint64_t up_to,
+                                                           std::uint64_t acked_ms) = 0;
+  // The marks of `owner` with a version above `after_version`, by version, at most `limit`.
+  virtual std::vector<DeliveryMarkRecord> delivery_marks_after(DevicePk owner,
+                                                               std::uint64_t after_version,
+                                                               std::size_t limit) = 0;
+  // The highest version handed out so far.
+  virtual std::uint64_t delivery_mark_version() = 0;
 
   // Retention: removes inbox entries stored before `inbox_before_ms` and dedup records made
   // before `sent_before_ms`. Returns the number of inbox entries removed.
   virtual std::uint64_t purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) = 0;
 
   // Groups nobody is a member of any more whose log is fully fanned out: removes the group
-  // with its membership history, log and fan-out cursor, so the relay keeps no metadata for
+  // with its membership history, log, fan-out cursor and delivery marks, so the relay keeps no metadata for
   // them. Returns the number of groups removed.
   virtual std::uint64_t purge_abandoned_groups() = 0;
 

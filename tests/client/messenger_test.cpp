@@ -296,7 +296,7 @@ class MessengerTest : public QObject {
       QVERIFY(history[i].chainOk);
     }
 
-    // Bob's acknowledgement becomes a relay delivery receipt.
+    // Bob's acknowledgement raises the relay's delivery mark for Alice's device.
     for (const auto& id : ids) QVERIFY(alice.waitStatus(id, MessageStatus::Delivered));
     bob.m->markRead("alice");
     for (const auto& id : ids) QVERIFY(alice.waitStatus(id, MessageStatus::Read));
@@ -473,6 +473,37 @@ class MessengerTest : public QObject {
 
     // And nobody is told a message "could not be decrypted": it is in the history.
     QVERIFY2(bob.ev->problems.isEmpty(), qPrintable(bob.ev->problems.join("; ")));
+  }
+
+  // Marks raised while the sender was offline arrive right after its next login; the
+  // version saved with them makes them count once.
+  void marksRaisedWhileOfflineArriveAtLogin() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.m.reset();
+    QList<QByteArray> ids;
+    for (const char* t : {"while", "you", "were", "away"}) ids << alice.send("bob", t);
+    for (const auto& id : ids) QVERIFY(alice.waitStatus(id, MessageStatus::Sent));
+    const auto version_before =
+        sql(alice.dir, "SELECT value FROM settings WHERE key = 'last_mark_version'").toULongLong();
+    alice.m.reset();
+
+    QVERIFY(bob.reopen());
+    for (const auto& id : ids) QVERIFY(bob.waitReceived(id));
+    QTest::qWait(300);  // Bob's Ack goes out at the end of the turn that stored them
+    QVERIFY(alice.reopen());
+    for (const auto& id : ids) {
+      QVERIFY(alice.waitStatus(id, MessageStatus::Delivered));
+      QCOMPARE(alice.find("bob", id).status, MessageStatus::Delivered);
+    }
+    QVERIFY(sql(alice.dir, "SELECT value FROM settings WHERE key = 'last_mark_version'").toULongLong() >
+            version_before);
+    alice.m.reset();
+    QVERIFY(alice.reopen());
+    QTest::qWait(300);
+    for (const auto& id : ids)
+      QCOMPARE(alice.ev->statuses.value(id).count(int(MessageStatus::Delivered)), 1);
+    QVERIFY2(alice.ev->problems.isEmpty(), qPrintable(alice.ev->problems.join("; ")));
   }
 
   void simultaneousFirstMessages() {

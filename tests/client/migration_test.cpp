@@ -73,7 +73,7 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM outbox"), 1);
     // What the later steps added is there and usable.
     for (const char* table : {"groups", "group_members", "sender_keys", "seen_seqs", "sessions",
-                              "group_reads", "group_controls", "attachments"})
+                              "group_reads", "group_controls", "attachments", "delivery_marks"})
       QVERIFY2(scalar(d, QStringLiteral("SELECT COUNT(*) FROM %1").arg(table)) >= 0, table);
     QVERIFY(scalar(d, "SELECT COUNT(*) FROM outbox WHERE group_id IS NULL") == 1);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM groups WHERE avatar IS NOT NULL"), 0);
@@ -95,7 +95,7 @@ class MigrationTest : public QObject {
 
   // Step 6: an attachment row for a message, found by its id.
   void attachmentsTableTakesARow() {
-    const auto file = dir_.filePath("v6.db");
+    const auto file = dir_.filePath("attachments.db");
     QVERIFY(make_old_profile(file, 5));
     QString error;
     auto db = Database::open(file, &error);
@@ -112,6 +112,26 @@ class MigrationTest : public QObject {
                     " ciphertext_size, sha256, plaintext_size, file_name, mime_type)"
                     " VALUES('alice', x'00112233445566778899aabbccddeeff', 'bob', x'01', x'02', 41,"
                     " x'03', 0, 'a.txt', 'text/plain')"));
+  }
+
+  // Step 7: one delivery mark per (conversation, reader, reader device).
+  void deliveryMarksTableTakesOneRowPerReaderDevice() {
+    const auto file = dir_.filePath("delivery-marks.db");
+    QVERIFY(make_old_profile(file, 6));
+    QString error;
+    auto db = Database::open(file, &error);
+    QVERIFY2(db, qPrintable(error));
+    QCOMPARE(db->schemaVersion(), 7);
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("INSERT INTO delivery_marks(peer, reader, reader_device, up_to, at_ms)"
+                   " VALUES('bob', 'bob', 1, 4, 10), ('bob', 'bob', 2, 3, 11),"
+                   " ('#00', 'bob', 1, 9, 12)"));
+    QCOMPARE(scalar(db->db(), "SELECT up_to FROM delivery_marks WHERE peer = 'bob' AND"
+                              " reader_device = 2"), 3);
+    QVERIFY(!q.exec("INSERT INTO delivery_marks(peer, reader, reader_device, up_to, at_ms)"
+                    " VALUES('bob', 'bob', 1, 5, 13)"));
+    QVERIFY(!q.exec("INSERT INTO delivery_marks(peer, reader, reader_device, at_ms)"
+                    " VALUES('carol', 'carol', 1, 13)"));  // up_to is required
   }
 };
 

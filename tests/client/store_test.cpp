@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 #include <sys/stat.h>
 
+#include "messenger_internal.hpp"
 #include "store/database.hpp"
 
 using parley::client::Database;
@@ -210,6 +211,19 @@ class StoreTest : public QObject {
     QVERIFY(!db->transaction([] { return false; }));
     QVERIFY(db->transaction([&] { return insert("f"); }));
     QCOMPARE(count(other->db(), "SELECT COUNT(*) FROM settings WHERE key = 'f'"), 1);
+  }
+
+  // The last processed inbox entry only moves up, also across a 64-bit value Qt binds as text.
+  void lastAckedNeverGoesDown() {
+    QString error;
+    auto db = Database::open(path("acked.db"), &error);
+    QVERIFY2(db, qPrintable(error));
+    using parley::client::detail::save_last_acked;
+    QVERIFY(save_last_acked(db->db(), 40));
+    QVERIFY(save_last_acked(db->db(), 43));
+    QCOMPARE(count(db->db(), "SELECT value FROM settings WHERE key = 'last_acked'"), 43);
+    QVERIFY(save_last_acked(db->db(), 9));
+    QCOMPARE(count(db->db(), "SELECT value FROM settings WHERE key = 'last_acked'"), 43);
   }
 
   void unwritablePathIsReported() {

@@ -1,6 +1,6 @@
-// What the relay acknowledged survives kill -9, retries after a crash are deduplicated, an
-// acknowledgement whose delete a crash lost means a redelivery and never a loss, and SIGTERM
-// drains and exits cleanly.
+// What the relay acknowledged survives kill -9 (messages and delivery marks), retries after
+// a crash are deduplicated, an acknowledgement whose delete waits is made in time, and
+// SIGTERM drains and exits cleanly.
 #include <QtTest>
 
 #include <map>
@@ -15,22 +15,20 @@ using namespace parley::test;
 
 namespace {
 // Sends `n` messages from `alice` to `bob` (both online), lets bob ack each, and returns the
-// delivery receipts alice receives, in order.
-std::vector<wire::Deliver> exchange(TestClient& alice, TestClient& bob, int n,
-                                    std::vector<std::string>& ids) {
-  std::vector<wire::Deliver> receipts;
+// delivery marks alice is pushed, one per ack, in order.
+std::vector<wire::DeliveryMark> exchange(TestClient& alice, TestClient& bob, int n) {
+  std::vector<wire::DeliveryMark> marks;
   for (int i = 0; i < n; ++i) {
-    ids.push_back(TestClient::randomId());
-    auto r = alice.send(bob.username(), "m" + std::to_string(i), ids.back());
+    auto r = alice.send(bob.username(), "m" + std::to_string(i));
     if (!r || !r->has_send_ack()) return {};
     auto d = bob.waitDeliver();
     if (!d) return {};
     bob.ack(d->inbox_seq());
-    auto receipt = alice.waitDeliver();
-    if (!receipt || receipt->kind() != wire::DELIVERY_RECEIPT) return {};
-    receipts.push_back(*receipt);
+    auto got = alice.waitMarks();
+    if (got.size() != 1 || got[0].up_to_conv_seq() != r->send_ack().conv_seq()) return {};
+    marks.push_back(got[0]);
   }
-  return receipts;
+  return marks;
 }
 }  // namespace
 
@@ -93,78 +91,71 @@ class DurabilityTest : public QObject {
     QVERIFY(!bob.waitDeliver(300));
   }
 
-  // An ack that covers only delivery receipts is not deleted at once (it writes no receipt,
-  // nobody waits for it). Lost in a crash, the receipts come again: never a loss.
-  void receiptAckLostInACrashMeansRedeliveryNeverLoss() {
+  // A mark is stored with the ack that raised it, and its version counter with it: after
+  // kill -9 the sender still finds the mark at login, and later marks keep rising.
+  void deliveryMarksSurviveKill9AndKeepRising() {
     RelayProcess relay;
     QVERIFY(relay.start());
     TestClient alice("rk-alice"), bob("rk-bob");
     QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
     QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    std::vector<std::string> ids;
-    const auto receipts = exchange(alice, bob, 3, ids);
-    QCOMPARE(receipts.size(), 3u);
-    alice.ack(receipts.back().inbox_seq());
-    // Bob's acks (messages) were deleted; alice's ack of her receipts is still waiting.
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 3; }, 5000));
-    QTest::qWait(200);
-    QCOMPARE(metric(relay, "parley_inbox_depth"), 3.0);
+    const auto marks = exchange(alice, bob, 3);
+    QCOMPARE(marks.size(), 3u);
+    QVERIFY(marks[0].version() < marks[1].version() && marks[1].version() < marks[2].version());
+    // Nothing waits in any inbox: the marks are not entries.
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 0; }, 5000));
 
     relay.kill9();
     alice.disconnect();
     bob.disconnect();
     QVERIFY(relay.start());
-    // A client that did not record its ack (last_acked 0) gets the same receipts again...
-    QVERIFY(alice.connect(relay.url()) && alice.login(0)->has_logged_in());
-    for (int i = 0; i < 3; ++i) {
-      auto r = alice.waitDeliver();
-      QVERIFY(r);
-      QCOMPARE(r->kind(), wire::DELIVERY_RECEIPT);
-      QCOMPARE(r->inbox_seq(), receipts[i].inbox_seq());
-      QCOMPARE(r->client_msg_id(), ids[i]);
-    }
-    QVERIFY(!alice.waitDeliver(300));
+    QVERIFY(alice.connect(relay.url()) && alice.login(0, 0)->has_logged_in());
+    auto again = alice.waitMarks();
+    QCOMPARE(again.size(), 1u);
+    QCOMPARE(again[0].up_to_conv_seq(), 3u);
+    QCOMPARE(again[0].version(), marks[2].version());
     alice.disconnect();
-    // ...and one that did (its login's last_acked) gets nothing, and the login deletes them.
-    QVERIFY(alice.connect(relay.url()) && alice.login(receipts.back().inbox_seq())->has_logged_in());
-    QVERIFY(!alice.waitDeliver(300));
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 0; }, 5000));
-    // Bob's messages were acknowledged before the crash and stay gone.
+    QVERIFY(alice.connect(relay.url()) && alice.login(0, marks[2].version())->has_logged_in());
+    QVERIFY(alice.waitMarks(300).empty());
     QVERIFY(bob.connect(relay.url()) && bob.login(0)->has_logged_in());
-    QVERIFY(!bob.waitDeliver(300));
+    const auto later = exchange(alice, bob, 1);
+    QCOMPARE(later.size(), 1u);
+    QVERIFY(later[0].version() > marks[2].version());
   }
 
-  // The waiting delete is made when the connection ends, and as soon as an ack covers an
-  // entry that needs a receipt.
-  void waitingReceiptAckIsDeletedAtCloseOrWithTheNextMessage() {
+  // An ack that covers only group events is not deleted at once (it raises no mark, nobody
+  // waits for it): it is made when the connection ends, or with the next ack that matters.
+  void waitingEventAckIsDeletedAtCloseOrWithTheNextMessage() {
     RelayProcess relay;
     QVERIFY(relay.start());
     TestClient alice("rc-alice"), bob("rc-bob");
     QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
     QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    std::vector<std::string> ids;
-    auto receipts = exchange(alice, bob, 2, ids);
-    QCOMPARE(receipts.size(), 2u);
-    alice.ack(receipts.back().inbox_seq());
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 2; }, 5000));
-    alice.disconnect();
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 0; }, 5000));
+    auto created = alice.request(createGroupFrame({"rc-bob"}));
+    QVERIFY(created && created->has_group_created());
+    auto event = [](TestClient& c) {
+      return c.waitPush([](const wire::ServerFrame& x) {
+        return x.has_deliver() && x.deliver().kind() == wire::GROUP_EVENT;
+      });
+    };
+    auto a_event = event(alice), b_event = event(bob);
+    QVERIFY(a_event && b_event);
+    alice.ack(a_event->deliver().inbox_seq());
+    bob.ack(b_event->deliver().inbox_seq());
+    QTest::qWait(300);
+    QCOMPARE(metric(relay, "parley_inbox_depth"), 2.0);
+    bob.disconnect();
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 1; }, 5000));
 
-    // Bob sends to alice: her ack of receipts and a message together is deleted at once,
-    // and bob's receipt for his message arrives.
-    QVERIFY(alice.connect(relay.url()) && alice.login(receipts.back().inbox_seq())->has_logged_in());
-    receipts = exchange(alice, bob, 1, ids);
-    QCOMPARE(receipts.size(), 1u);
-    alice.ack(receipts.back().inbox_seq());  // waits: a receipt only
-    const auto id = TestClient::randomId();
-    QVERIFY(bob.send("rc-alice", "back", id)->has_send_ack());
+    // Bob sends to alice: her ack of the event and the message together is deleted at once,
+    // and bob's mark for his message arrives.
+    QVERIFY(bob.connect(relay.url()) && bob.login(b_event->deliver().inbox_seq())->has_logged_in());
+    QVERIFY(bob.send("rc-alice", "back")->has_send_ack());
     auto d = alice.waitDeliver();
     QVERIFY(d && d->kind() == wire::MESSAGE);
     alice.ack(d->inbox_seq());
-    auto r = bob.waitDeliver();
-    QVERIFY(r && r->kind() == wire::DELIVERY_RECEIPT && r->client_msg_id() == id);
-    // Alice's inbox is empty; bob holds only that receipt.
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 1; }, 5000));
+    QCOMPARE(bob.waitMarks().size(), 1u);
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 0; }, 5000));
   }
 
   void sigtermClosesConnectionsAndExitsCleanly() {

@@ -18,10 +18,11 @@ std::unique_ptr<TestClient> online(RelayProcess& relay, const std::string& name)
 }
 
 // Reconnects `c` and logs in, answering the relay's ack window as a real client would.
-bool relogin(RelayProcess& relay, TestClient& c, std::uint64_t last_acked = 0) {
+bool relogin(RelayProcess& relay, TestClient& c, std::uint64_t last_acked = 0,
+             std::uint64_t last_mark_version = 0) {
   c.disconnect();
   if (!c.connect(relay.url())) return false;
-  auto r = c.login(last_acked);
+  auto r = c.login(last_acked, last_mark_version);
   return r && r->has_logged_in();
 }
 
@@ -150,37 +151,56 @@ class MessagingTest : public QObject {
     QVERIFY(!bob->waitDeliver(300));
   }
 
-  void deliveryReceiptReachesOfflineSender() {
+  // One ack of two messages raises one mark; an offline sender finds it at login, and a
+  // login that names its version gets it no more. No receipt entry is left in any inbox.
+  void deliveryMarkReachesOfflineSender() {
     auto alice = online(relay_, "r-alice");
     auto bob = online(relay_, "r-bob");
-    const auto id = TestClient::randomId();
-    QVERIFY(alice->send("r-bob", "hello", id)->has_send_ack());
+    QVERIFY(alice->send("r-bob", "hello")->has_send_ack());
+    QVERIFY(alice->send("r-bob", "again")->has_send_ack());
     alice->disconnect();
+    QVERIFY(bob->waitDeliver());
     auto d = bob->waitDeliver();
     QVERIFY(d);
     bob->ack(d->inbox_seq());
-    // Alice comes back later and finds the receipt in her inbox.
     QTest::qWait(200);
     QVERIFY(relogin(relay_, *alice));
-    auto r = alice->waitDeliver();
-    QVERIFY(r);
-    QCOMPARE(r->kind(), wire::DELIVERY_RECEIPT);
-    QCOMPARE(r->sender(), std::string("r-bob"));
-    QCOMPARE(r->client_msg_id(), id);
-    QCOMPARE(r->conv_seq(), 1u);
-    QVERIFY(r->ciphertext().empty());
+    const auto marks = alice->waitMarks();
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].reader(), std::string("r-bob"));
+    QCOMPARE(marks[0].reader_device(), 1u);
+    QVERIFY(marks[0].group_id().empty());
+    QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QVERIFY(marks[0].server_ts_ms() > 0);
+    QVERIFY(marks[0].version() > 0);
+    QVERIFY(!alice->waitDeliver(300));
+    QVERIFY(relogin(relay_, *alice, 0, marks[0].version()));
+    QVERIFY(alice->waitMarks(300).empty());
+    // A version the relay never gave (its data directory was reset) means "send everything".
+    QVERIFY(relogin(relay_, *alice, 0, marks[0].version() + 1000000));
+    QCOMPARE(alice->waitMarks().size(), std::size_t{1});
   }
 
-  void deliveryReceiptIsPushedToOnlineSender() {
+  void deliveryMarkIsPushedToOnlineSenderAndRises() {
     auto alice = online(relay_, "p-alice");
     auto bob = online(relay_, "p-bob");
-    const auto id = TestClient::randomId();
-    alice->send("p-bob", "hi", id);
+    QCOMPARE(alice->send("p-bob", "hi")->send_ack().conv_seq(), 1u);
     bob->ack(bob->waitDeliver()->inbox_seq());
-    auto r = alice->waitDeliver();
-    QVERIFY(r);
-    QCOMPARE(r->kind(), wire::DELIVERY_RECEIPT);
-    QCOMPARE(r->client_msg_id(), id);
+    auto first = alice->waitMarks();
+    QCOMPARE(first.size(), std::size_t{1});
+    QCOMPARE(first[0].up_to_conv_seq(), 1u);
+    // Bob's reply shares the conversation's sequence; alice's next message is conv_seq 3.
+    QVERIFY(bob->send("p-alice", "hello")->has_send_ack());
+    QCOMPARE(alice->send("p-bob", "and you")->send_ack().conv_seq(), 3u);
+    bob->ack(bob->waitDeliver()->inbox_seq());
+    auto second = alice->waitMarks();
+    QCOMPARE(second.size(), std::size_t{1});
+    QCOMPARE(second[0].up_to_conv_seq(), 3u);
+    QVERIFY(second[0].version() > first[0].version());
+    // Bob's message raises bob's mark when alice acknowledges it; alice gets none of it.
+    alice->ack(alice->waitDeliver()->inbox_seq());
+    QCOMPARE(bob->waitMarks().at(0).up_to_conv_seq(), 2u);
+    QVERIFY(alice->waitMarks(300).empty());
   }
 
   void unknownRecipientAndDeviceMismatch() {

@@ -213,6 +213,8 @@ class SqliteStoreTest : public QObject {
           PRIMARY KEY(sender, client_msg_id)) WITHOUT ROWID;
         CREATE INDEX sent_by_time ON sent(server_ts);
         INSERT INTO sent VALUES(7, zeroblob(16), 41, 900), (8, zeroblob(16), 3, 5000);
+        DROP TABLE delivery_marks;
+        DELETE FROM meta WHERE key = 'mark_version';
         PRAGMA user_version = 4;
       )sql");
     }
@@ -225,6 +227,99 @@ class SqliteStoreTest : public QObject {
     s_->purge(0, 1000);  // the time index came along
     QVERIFY(!s_->find_sent(7, id));
     QVERIFY(s_->find_sent(8, id));
+  }
+
+  // A mark rises in place (never down), every raise takes the next version, and the counter
+  // outlives a reopen while a rolled-back raise leaves no row behind.
+  void deliveryMarksRiseInPlaceWithVersions() {
+    auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
+    auto b = s_->create_account("bob", std::string(32, 'k'), 2, 0);
+    const std::string group(16, 'g');
+    const auto v1 = s_->raise_delivery_mark(a->pk, b->pk, "", 3, 100);
+    QVERIFY(v1);
+    QVERIFY(!s_->raise_delivery_mark(a->pk, b->pk, "", 3, 101));
+    QVERIFY(!s_->raise_delivery_mark(a->pk, b->pk, "", 2, 102));
+    const auto v2 = s_->raise_delivery_mark(a->pk, b->pk, "", 5, 103);
+    const auto v3 = s_->raise_delivery_mark(a->pk, b->pk, group, 1, 104);
+    QVERIFY(v2 && v3 && *v1 < *v2 && *v2 < *v3);
+    auto marks = s_->delivery_marks_after(a->pk, 0, 10);
+    QCOMPARE(marks.size(), std::size_t{2});
+    QCOMPARE(marks[0].reader, std::string("bob"));
+    QCOMPARE(marks[0].reader_device, 2u);
+    QVERIFY(marks[0].group_id.empty());
+    QCOMPARE(marks[0].up_to, 5u);
+    QCOMPARE(marks[0].acked_ms, 103u);
+    QCOMPARE(marks[0].version, *v2);
+    QCOMPARE(marks[1].group_id, group);
+    QCOMPARE(s_->delivery_marks_after(a->pk, *v2, 10).size(), std::size_t{1});
+    QCOMPARE(s_->delivery_marks_after(a->pk, 0, 1).size(), std::size_t{1});
+    QVERIFY(s_->delivery_marks_after(b->pk, 0, 10).empty());
+
+    s_->commit();
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QCOMPARE(s_->delivery_mark_version(), *v3);
+    const auto v4 = s_->raise_delivery_mark(b->pk, a->pk, "", 1, 105);
+    QVERIFY(v4 && *v4 > *v3);
+    s_->rollback();
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QVERIFY(s_->delivery_marks_after(b->pk, 0, 10).empty());
+    QCOMPARE(s_->delivery_mark_version(), *v3);
+    QVERIFY(*s_->raise_delivery_mark(b->pk, a->pk, "", 1, 106) > *v3);
+  }
+
+  // Step 6 on a version-5 file: the receipt entries waiting in inboxes become one mark per
+  // (owner, reader, conversation) at the highest conv_seq, and leave the inbox without
+  // taking its tail back.
+  void schemaStep6TurnsWaitingReceiptsIntoMarks() {
+    auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    auto m = message("kept");
+    s_->append_inbox(a->pk, m);
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      db.exec("DROP TABLE delivery_marks; DELETE FROM meta WHERE key = 'mark_version'");
+      SQLite::Statement receipt(db,
+                                "INSERT INTO inbox(device, seq, kind, sender, sender_device, "
+                                "sender_pk, client_msg_id, conv_seq, server_ts, content_hint, "
+                                "group_id) VALUES(?, ?, 2, 'bob', 1, ?, zeroblob(16), ?, ?, 0, ?)");
+      const std::string group(16, 'g');
+      int seq = 2;
+      for (auto [conv_seq, in_group] : {std::pair{1, false}, {2, false}, {7, true}, {4, true}}) {
+        receipt.reset();
+        receipt.bind(1, a->pk);
+        receipt.bind(2, seq++);
+        receipt.bind(3, b->pk);
+        receipt.bind(4, conv_seq);
+        receipt.bind(5, 1000 + conv_seq);
+        if (in_group) {
+          receipt.bind(6, group.data(), static_cast<int>(group.size()));
+        } else {
+          receipt.bind(6);
+        }
+        receipt.exec();
+      }
+      db.exec("PRAGMA user_version = 5");
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    const auto marks = s_->delivery_marks_after(a->pk, 0, 10);
+    QCOMPARE(marks.size(), std::size_t{2});
+    QVERIFY(marks[0].group_id.empty());
+    QCOMPARE(marks[0].up_to, 2u);
+    QCOMPARE(marks[0].acked_ms, 1002u);
+    QCOMPARE(marks[1].group_id, std::string(16, 'g'));
+    QCOMPARE(marks[1].up_to, 7u);
+    QCOMPARE(marks[0].reader, std::string("bob"));
+    QCOMPARE(s_->delivery_mark_version(), 2u);
+    const auto left = s_->read_inbox(a->pk, 0, 10, 1u << 20);
+    QCOMPARE(left.size(), std::size_t{1});
+    QCOMPARE(left[0].ciphertext, std::string("kept"));
+    QCOMPARE(s_->inbox_tail(a->pk), 5u);
+    QCOMPARE(s_->raise_delivery_mark(a->pk, b->pk, "", 3, 2000), std::optional<std::uint64_t>(3));
   }
 
   void newerSchemaIsRefusedClearly() {

@@ -163,6 +163,13 @@ std::optional<wire::Deliver> TestClient::waitDeliver(int timeout_ms) {
   return f->deliver();
 }
 
+std::vector<wire::DeliveryMark> TestClient::waitMarks(int timeout_ms) {
+  auto f = waitPush([](const wire::ServerFrame& x) { return x.has_delivery_marks(); }, timeout_ms);
+  if (!f) return {};
+  const auto& m = f->delivery_marks().marks();
+  return {m.begin(), m.end()};
+}
+
 std::optional<wire::Error> TestClient::waitError(int timeout_ms) {
   auto f = waitPush([](const wire::ServerFrame& x) { return x.has_error(); }, timeout_ms);
   if (!f) return std::nullopt;
@@ -194,7 +201,8 @@ std::optional<wire::ServerFrame> TestClient::registerAccount() {
   return request(f);
 }
 
-std::optional<wire::ServerFrame> TestClient::login(std::uint64_t last_acked) {
+std::optional<wire::ServerFrame> TestClient::login(std::uint64_t last_acked,
+                                                   std::uint64_t last_mark_version) {
   auto c = challenge();
   if (!c) return std::nullopt;
   std::string folded;
@@ -208,6 +216,7 @@ std::optional<wire::ServerFrame> TestClient::login(std::uint64_t last_acked) {
   l->set_challenge_nonce(c->nonce());
   l->set_signature(identity_.sign(transcript));
   l->set_last_acked_inbox_seq(last_acked);
+  l->set_last_mark_version(last_mark_version);
   return request(f);
 }
 

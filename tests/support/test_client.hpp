@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "parley.pb.h"
 
@@ -50,13 +51,16 @@ class TestClient {
   std::optional<wire::ServerFrame> waitPush(const std::function<bool(const wire::ServerFrame&)>& pred,
                                             int timeout_ms = 5000);
   std::optional<wire::Deliver> waitDeliver(int timeout_ms = 5000);
+  // The marks of the next DeliveryMarks push; empty on timeout.
+  std::vector<wire::DeliveryMark> waitMarks(int timeout_ms = 5000);
   std::optional<wire::Error> waitError(int timeout_ms = 5000);
   // Frames received but not yet consumed.
   std::size_t pending() const { return pushes_.size(); }
 
   // Protocol steps. Each returns the relay's response frame.
   std::optional<wire::ServerFrame> registerAccount();  // GetChallenge + Register
-  std::optional<wire::ServerFrame> login(std::uint64_t last_acked = 0);
+  std::optional<wire::ServerFrame> login(std::uint64_t last_acked = 0,
+                                         std::uint64_t last_mark_version = 0);
   std::optional<wire::ServerFrame> send(const std::string& to, const std::string& ciphertext,
                                         const std::string& client_msg_id = {},
                                         std::uint32_t to_device = 1);

@@ -71,9 +71,9 @@ void RelayClient::registerAccount(const Account& account, Response done) {
   open();
 }
 
-void RelayClient::start(const Account& account, std::function<std::uint64_t()> last_acked) {
+void RelayClient::start(const Account& account, std::function<Resume()> resume) {
   account_ = account;
-  last_acked_ = std::move(last_acked);
+  resume_ = std::move(resume);
   running_ = true;
   registering_ = false;
   if (socket_.state() == QAbstractSocket::UnconnectedState) open();
@@ -130,7 +130,9 @@ void RelayClient::authenticate() {
       login->set_device_id(account_.device);
       login->set_challenge_nonce(c.nonce());
       login->set_signature(sig_bytes);
-      login->set_last_acked_inbox_seq(last_acked_ ? last_acked_() : 0);
+      const auto resume = resume_ ? resume_() : Resume{};
+      login->set_last_acked_inbox_seq(resume.last_acked_inbox_seq);
+      login->set_last_mark_version(resume.last_mark_version);
     }
     request(f, [this](const wire::ServerFrame& resp) {
       if (registering_) {

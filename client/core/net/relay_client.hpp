@@ -35,12 +35,19 @@ class RelayClient : public QObject {
   void setProxy(const QNetworkProxy& proxy) { proxy_ = proxy; }
   State state() const { return state_; }
 
+  // Where a login resumes: replay after the last inbox entry processed, and every delivery
+  // mark raised after the last one processed (0: from the start).
+  struct Resume {
+    std::uint64_t last_acked_inbox_seq = 0;
+    std::uint64_t last_mark_version = 0;
+  };
+
   // Opens a connection and registers `account`; `done` gets Registered or an Error frame.
   // The connection then stays up as a logged-in one.
   void registerAccount(const Account& account, Response done);
   // Connects and logs in, and keeps doing so after every drop until stop().
-  // `last_acked` is asked at each login.
-  void start(const Account& account, std::function<std::uint64_t()> last_acked);
+  // `resume` is asked at each login.
+  void start(const Account& account, std::function<Resume()> resume);
   void stop();
 
   // Sends a request; `done` gets the response, or a synthetic Error{UNAVAILABLE} if the
@@ -49,7 +56,8 @@ class RelayClient : public QObject {
   void ack(std::uint64_t up_to);
   void typing(const QString& peer, bool active);
 
-  // Pushes (request_id 0): Deliver, SyncComplete, PresenceUpdate, TypingEvent, PrekeysLow...
+  // Pushes (request_id 0): Deliver, DeliveryMarks, SyncComplete, PresenceUpdate, TypingEvent,
+  // PrekeysLow...
   std::function<void(const wire::ServerFrame&)> onPush;
   // Called after every successful login (LoggedIn or Registered).
   std::function<void(const wire::ServerFrame&)> onLoggedIn;
@@ -78,7 +86,7 @@ class RelayClient : public QObject {
   QWebSocket socket_;
   State state_ = State::Offline;
   Account account_;
-  std::function<std::uint64_t()> last_acked_;
+  std::function<Resume()> resume_;
   Response register_done_;
   bool running_ = false;
   bool registering_ = false;

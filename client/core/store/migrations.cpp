@@ -145,8 +145,23 @@ bool step_6(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 7: delivery marks (docs/protocol.md 6.6). The relay no longer sends a receipt per
+// message but, per (conversation, reader device), the highest conv_seq of ours that device
+// has acknowledged. The marks are kept because one can arrive before the SendAck that tells
+// us a message's conv_seq (the ack lost with a dropped connection); that SendAck then finds
+// the mark here. peer is the conversation key of `messages` (username, or "#" + hex for a
+// group); up_to never goes down. Marks are applied through messages_by_conversation
+// (peer, conv_seq), so a mark reads only the messages it covers.
+bool step_7(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "CREATE TABLE delivery_marks(peer TEXT NOT NULL, reader TEXT NOT NULL,"
+      " reader_device INTEGER NOT NULL, up_to INTEGER NOT NULL, at_ms INTEGER NOT NULL,"
+      " PRIMARY KEY(peer, reader, reader_device)) WITHOUT ROWID",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7};
 
 }  // namespace
 

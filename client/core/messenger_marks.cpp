@@ -1,0 +1,38 @@
+// Delivery marks from the relay: applied to the store (sync/delivery_marks.cpp) in one
+// transaction per frame, then announced the way the GUI and the CLI follow delivery.
+#include "messenger.hpp"
+#include "sync/delivery_marks.hpp"
+
+namespace parley::client {
+
+void Messenger::onDeliveryMarks(const wire::DeliveryMarks& frame) {
+  marks::MarkEffects fx;
+  const bool ok = db_->transaction(
+      [&] { return marks::apply_frame(db_->db(), profile_.username, frame, &fx); });
+  if (!ok) {
+    // Nothing of the frame is stored, last_mark_version included: the next login asks the
+    // relay for these marks again.
+    emit problem(QStringLiteral("could not save delivery ticks; they will be fetched again at the"
+                                " next connection"));
+    return;
+  }
+  announceMarks(fx);
+}
+
+void Messenger::applyStoredMarks(const QString& peer, const QByteArray& group_id,
+                                 const QByteArray& id, qint64 conv_seq) {
+  marks::MarkEffects fx;
+  const bool ok = db_->transaction([&] {
+    return marks::apply_stored(db_->db(), profile_.username, peer, group_id, id, conv_seq, &fx);
+  });
+  if (ok) announceMarks(fx);
+}
+
+void Messenger::announceMarks(const marks::MarkEffects& fx) {
+  for (const auto& [peer, id] : fx.delivered)
+    emit messageStatusChanged(peer, id, static_cast<int>(MessageStatus::Delivered));
+  for (const auto& [gid, id] : fx.group_members)
+    emit groupDeliveryChanged(gid, id, deliveredCount(gid, id));
+}
+
+}  // namespace parley::client

@@ -1,0 +1,139 @@
+// Delivery marks (docs/protocol.md 6.6): an ack raises, for each sending device and
+// conversation it covers, the mark "this device has everything up to conv_seq n", and the
+// sending device is told. A mark replaces the per-message receipt entry: one row updated in
+// place instead of an inbox entry inserted, pushed, acknowledged and deleted per message.
+#include <algorithm>
+#include <functional>
+#include <tuple>
+
+#include <spdlog/spdlog.h>
+
+#include "parley.pb.h"
+#include "session/marks.hpp"
+#include "session/session.hpp"
+#include "store/store.hpp"
+
+namespace parley {
+namespace {
+
+// Marks read per store job when a device logs in. A frame carries at most this many too.
+constexpr std::size_t kMarkPage = 256;
+
+void send_marks(std::span<const store::DeliveryMarkRecord> marks,
+                const std::function<void(wire::ServerFrame&)>& reply) {
+  for (std::size_t i = 0; i < marks.size(); i += kMarkPage) {
+    wire::ServerFrame f;
+    auto* out = f.mutable_delivery_marks();
+    for (const auto& m : marks.subspan(i, std::min(kMarkPage, marks.size() - i))) {
+      auto* d = out->add_marks();
+      d->set_reader(m.reader);
+      d->set_reader_device(m.reader_device);
+      d->set_group_id(m.group_id);
+      d->set_up_to_conv_seq(m.up_to);
+      d->set_server_ts_ms(m.acked_ms);
+      d->set_version(m.version);
+    }
+    reply(f);
+  }
+}
+
+}  // namespace
+
+std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
+                                             std::span<const store::InboxEntry> delivered,
+                                             store::DevicePk reader_pk, const std::string& reader,
+                                             std::uint32_t reader_device, std::uint64_t now) {
+  // Within one conversation and sending device, inbox order is conv_seq order (both are given
+  // in the same store job), so the last entry of each pair is its new mark.
+  struct Raise {
+    const store::InboxEntry* last;
+  };
+  std::vector<Raise> raises;
+  for (const auto& m : delivered) {
+    auto same = std::find_if(raises.begin(), raises.end(), [&](const Raise& r) {
+      return r.last->sender_pk == m.sender_pk && r.last->group_id == m.group_id;
+    });
+    if (same != raises.end()) {
+      same->last = &m;
+    } else {
+      raises.push_back({&m});
+    }
+  }
+  std::vector<MarkNotice> notices;
+  for (const auto& r : raises) {
+    const auto& m = *r.last;
+    const auto version = s.raise_delivery_mark(m.sender_pk, reader_pk, m.group_id, m.conv_seq, now);
+    if (!version) continue;  // already that high: a redelivery acknowledged again
+    notices.push_back({m.sender, m.sender_device,
+                       store::DeliveryMarkRecord{reader, reader_device, m.group_id, m.conv_seq,
+                                                 now, *version}});
+  }
+  return notices;
+}
+
+void notify_marks(PresenceRegistry& presence, std::vector<MarkNotice>& notices) {
+  for (auto& n : notices) {
+    if (auto s = presence.find(n.owner, n.owner_device)) s->notify_mark(std::move(n.mark));
+  }
+}
+
+void Session::notify_mark(store::DeliveryMarkRecord mark) {
+  run_on_strand([self = shared_from_this(), mark = std::move(mark)]() mutable {
+    if (self->closed_ || !self->authenticated_) return;
+    self->pending_marks_.push_back(std::move(mark));
+    // Marks raised by many acks in a row (every member of a group acknowledging one message)
+    // leave in one frame: the flush runs after the notices already queued on the strand.
+    if (self->marks_flush_posted_) return;
+    self->marks_flush_posted_ = true;
+    self->run_on_strand([self] {
+      self->marks_flush_posted_ = false;
+      self->flush_marks();
+    });
+  });
+}
+
+void Session::flush_marks() {
+  if (closed_ || !marks_replayed_ || pending_marks_.empty()) return;
+  auto& p = pending_marks_;
+  // Only the newest mark of each (reader, device, conversation) says anything, and one the
+  // login's read already sent at a higher version says nothing new.
+  const auto key = [](const store::DeliveryMarkRecord& m) {
+    return std::tie(m.reader, m.reader_device, m.group_id);
+  };
+  std::sort(p.begin(), p.end(), [&](const auto& a, const auto& b) {
+    return key(a) < key(b) || (key(a) == key(b) && a.version > b.version);
+  });
+  p.erase(std::unique(p.begin(), p.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+          p.end());
+  std::erase_if(p, [&](const auto& m) { return m.version <= marks_replayed_to_; });
+  std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  send_marks(p, [this](wire::ServerFrame& f) { reply(0, f); });
+  p.clear();
+}
+
+void Session::replay_marks(std::uint64_t after_version) {
+  auto page = std::make_shared<std::vector<store::DeliveryMarkRecord>>();
+  submit(
+      [page, pk = device_pk_, after_version](store::Store& s) {
+        // A resume point beyond every version was given by another relay (a data directory
+        // started afresh): everything this relay has is new to the device.
+        const auto after = after_version > s.delivery_mark_version() ? 0 : after_version;
+        *page = s.delivery_marks_after(pk, after, kMarkPage);
+      },
+      [this, page](store::JobStatus status) {
+        if (closed_) return;
+        if (status != store::JobStatus::Committed) {
+          // The marks stay stored; the next login reads them again.
+          spdlog::warn("event=mark_replay_failed user={} device={}", username_, device_id_);
+          close(1011, "relay busy or storage error during replay; reconnect");
+          return;
+        }
+        send_marks(*page, [this](wire::ServerFrame& f) { reply(0, f); });
+        if (!page->empty()) marks_replayed_to_ = page->back().version;
+        if (page->size() == kMarkPage) return replay_marks(marks_replayed_to_);
+        marks_replayed_ = true;
+        flush_marks();
+      });
+}
+
+}  // namespace parley

@@ -1,0 +1,34 @@
+#pragma once
+// Delivery marks raised by an ack, and who to tell (marks.cpp).
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace parley {
+
+class PresenceRegistry;
+namespace store {
+class Store;
+}
+
+// A mark raised for `owner`'s device `owner_device`, to push if it is connected.
+struct MarkNotice {
+  std::string owner;
+  std::uint32_t owner_device = 0;
+  store::DeliveryMarkRecord mark;
+};
+
+// On the store thread, in the ack's job: raises the mark of every (sending device,
+// conversation) among the `delivered` entries (inbox order) to its last entry's conv_seq.
+std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
+                                             std::span<const store::InboxEntry> delivered,
+                                             store::DevicePk reader_pk, const std::string& reader,
+                                             std::uint32_t reader_device, std::uint64_t now);
+
+// After the commit: hands each mark to its owner's connection, if any.
+void notify_marks(PresenceRegistry& presence, std::vector<MarkNotice>& notices);
+
+}  // namespace parley

@@ -1,0 +1,83 @@
+#include "store/sqlite_marks.hpp"
+
+#include <SQLiteCpp/Database.h>
+
+#include "store/sqlite_statement.hpp"
+
+namespace parley::store {
+
+struct SqliteMarks::Statements {
+  explicit Statements(SQLite::Database& db)
+      : raise(db,
+              "INSERT INTO delivery_marks(owner, reader, group_id, up_to, acked_ms, version) "
+              "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(owner, reader, group_id) DO UPDATE SET "
+              "up_to = excluded.up_to, acked_ms = excluded.acked_ms, version = excluded.version "
+              "WHERE excluded.up_to > delivery_marks.up_to RETURNING version"),
+        after(db,
+              "SELECT u.username, d.device_id, m.group_id, m.up_to, m.acked_ms, m.version "
+              "FROM delivery_marks m JOIN devices d ON d.id = m.reader JOIN users u ON "
+              "u.id = d.user_id WHERE m.owner = ? AND m.version > ? ORDER BY m.version LIMIT ?"),
+        load_version(db, "SELECT value FROM meta WHERE key = 'mark_version'"),
+        save_version(db,
+                     "INSERT INTO meta(key, value) VALUES('mark_version', ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
+
+  SQLite::Statement raise, after, load_version, save_version;
+};
+
+SqliteMarks::SqliteMarks(SQLite::Database& db) : st_(std::make_unique<Statements>(db)) {
+  auto& st = fresh(st_->load_version);
+  if (st.executeStep()) version_ = as_u64(st.getColumn(0));
+  st.reset();
+  written_ = saved_ = version_;
+}
+
+SqliteMarks::~SqliteMarks() = default;
+
+std::optional<std::uint64_t> SqliteMarks::raise(DevicePk owner, DevicePk reader,
+                                                std::string_view group_id, std::uint64_t up_to,
+                                                std::uint64_t acked_ms) {
+  const auto next = version_ + 1;
+  auto& st = fresh(st_->raise);
+  st.bind(1, owner);
+  st.bind(2, reader);
+  bind_blob(st, 3, group_id);
+  st.bind(4, static_cast<std::int64_t>(up_to));
+  st.bind(5, static_cast<std::int64_t>(acked_ms));
+  st.bind(6, static_cast<std::int64_t>(next));
+  if (!st.executeStep()) return std::nullopt;  // the update's WHERE kept the higher mark
+  st.reset();
+  // A rolled-back job leaves a gap in the versions, which nothing relies on being dense.
+  version_ = next;
+  return next;
+}
+
+std::vector<DeliveryMarkRecord> SqliteMarks::after(DevicePk owner, std::uint64_t after,
+                                                   std::size_t limit) {
+  auto& st = fresh(st_->after);
+  st.bind(1, owner);
+  st.bind(2, static_cast<std::int64_t>(after));
+  st.bind(3, static_cast<std::int64_t>(limit));
+  std::vector<DeliveryMarkRecord> out;
+  while (st.executeStep()) {
+    DeliveryMarkRecord m;
+    m.reader = st.getColumn(0).getString();
+    m.reader_device = as_u32(st.getColumn(1));
+    m.group_id = st.getColumn(2).getString();
+    m.up_to = as_u64(st.getColumn(3));
+    m.acked_ms = as_u64(st.getColumn(4));
+    m.version = as_u64(st.getColumn(5));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void SqliteMarks::before_commit() {
+  if (version_ == written_) return;
+  auto& st = fresh(st_->save_version);
+  st.bind(1, static_cast<std::int64_t>(version_));
+  st.exec();
+  written_ = version_;
+}
+
+}  // namespace parley::store

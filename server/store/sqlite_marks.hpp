@@ -1,0 +1,46 @@
+#pragma once
+// SqliteStore's delivery marks (docs/protocol.md 6.6): one row per (sending device, receiving
+// device, conversation), raised in place by the receiver's acks, and a relay-wide version
+// counter that orders the raises for a device's resume.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace SQLite {
+class Database;
+}
+
+namespace parley::store {
+
+class SqliteMarks {
+ public:
+  explicit SqliteMarks(SQLite::Database& db);
+  ~SqliteMarks();
+
+  // Raises the mark to `up_to` and gives it the next version; nullopt when it already was at
+  // or above (nothing changed).
+  std::optional<std::uint64_t> raise(DevicePk owner, DevicePk reader, std::string_view group_id,
+                                     std::uint64_t up_to, std::uint64_t acked_ms);
+  // Marks of `owner` with a version above `after`, by version, at most `limit`.
+  std::vector<DeliveryMarkRecord> after(DevicePk owner, std::uint64_t after, std::size_t limit);
+  std::uint64_t version() const { return version_; }
+
+  // The counter lives in memory and is written once per transaction that moved it, inside
+  // that transaction (before COMMIT), so the stored value always covers every stored row.
+  void before_commit();
+  void committed() { saved_ = written_; }
+  void rolled_back() { written_ = saved_; }
+
+ private:
+  struct Statements;
+  std::unique_ptr<Statements> st_;
+  std::uint64_t version_ = 0;  // the highest version handed out
+  std::uint64_t written_ = 0;  // written in the open transaction
+  std::uint64_t saved_ = 0;    // committed
+};
+
+}  // namespace parley::store

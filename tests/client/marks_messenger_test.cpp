@@ -1,0 +1,335 @@
+// Delivery marks through the Messenger, against a fake relay (fake_relay.hpp) so the test
+// decides which marks arrive and when: one frame turning several messages Delivered, member
+// counts in a group (also through the model the GUI shows), a mark that arrives before the
+// SendAck numbering its message, last_mark_version kept and sent at every login, and a
+// DELIVERY_RECEIPT entry from an older relay acknowledged and ignored.
+#include <QtTest>
+
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <memory>
+
+#include "crypto/keys.hpp"
+#include "crypto/secure_bytes.hpp"
+#include "fake_relay.hpp"
+#include "messenger.hpp"
+#include "models/message_model.hpp"
+#include "profile/profile.hpp"
+#include "store/database.hpp"
+#include "test_client.hpp"
+
+using namespace parley::client;
+using parley::test::FakeRelay;
+using parley::test::spinUntil;
+
+namespace {
+
+constexpr int kWaitMs = 10000;
+const QByteArray kGroup = QByteArray::fromHex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+const QString kGroupPeer = Messenger::groupPeer(kGroup);
+
+QByteArray msg_id(int n) { return QByteArray(15, 'i') + static_cast<char>(n); }
+
+// A statement on a (closed or open) profile database, through its own connection.
+bool exec(QSqlDatabase& db, const QString& sql, const QVariantList& binds = {}) {
+  QSqlQuery q(db);
+  q.prepare(sql);
+  for (const auto& b : binds) q.addBindValue(b);
+  if (q.exec()) return true;
+  qWarning("%s: %s", qPrintable(sql), qPrintable(q.lastError().text()));
+  return false;
+}
+
+parley::wire::ServerFrame marks_frame(
+    std::initializer_list<std::tuple<const char*, std::uint32_t, QByteArray, std::uint64_t, std::uint64_t>> list) {
+  parley::wire::ServerFrame f;
+  auto* out = f.mutable_delivery_marks();
+  for (const auto& [reader, device, group, up_to, version] : list) {
+    auto* m = out->add_marks();
+    m->set_reader(reader);
+    m->set_reader_device(device);
+    m->set_group_id(group.toStdString());
+    m->set_up_to_conv_seq(up_to);
+    m->set_server_ts_ms(1'700'000'000'000 + version);
+    m->set_version(version);
+  }
+  return f;
+}
+
+struct Alice {
+  explicit Alice(QString d) : dir(std::move(d)) {}
+  QString dir;
+  std::unique_ptr<Messenger> m;
+  QHash<QByteArray, QList<int>> statuses;
+  QList<std::tuple<QByteArray, QByteArray, int>> group_delivery;  // (group, id, delivered)
+  QStringList problems;
+
+  bool open() {
+    QString error;
+    m = Messenger::open(dir, &error);
+    if (!m) {
+      qWarning("cannot open %s: %s", qPrintable(dir), qPrintable(error));
+      return false;
+    }
+    auto* raw = m.get();
+    QObject::connect(raw, &Messenger::messageStatusChanged, raw,
+                     [this](const QString&, const QByteArray& id, int s) { statuses[id].append(s); });
+    QObject::connect(raw, &Messenger::groupDeliveryChanged, raw,
+                     [this](const QByteArray& gid, const QByteArray& id, int n) {
+                       group_delivery.append({gid, id, n});
+                     });
+    QObject::connect(raw, &Messenger::problem, raw, [this](const QString& p) { problems << p; });
+    return true;
+  }
+  bool start() {
+    if (!open()) return false;
+    m->start();
+    return spinUntil([this] { return m->state() == RelayClient::State::Online; }, kWaitMs);
+  }
+  MessageStatus stored(const QString& peer, const QByteArray& id) const {
+    for (const auto& s : m->history(peer))
+      if (s.clientMsgId == id) return s.status;
+    return MessageStatus::Failed;
+  }
+  bool waitStatus(const QByteArray& id, MessageStatus s) const {
+    return spinUntil([&] { return statuses.value(id).contains(static_cast<int>(s)); }, kWaitMs);
+  }
+};
+
+}  // namespace
+
+class MarksMessengerTest : public QObject {
+  Q_OBJECT
+  QTemporaryDir home_;
+  int profiles_ = 0;
+
+  // A profile for alice on `relay` with a conversation with bob and a group (bob, carol,
+  // alice); `seed` adds messages and outbox entries before the Messenger opens it.
+  QString makeProfile(const FakeRelay& relay, const std::function<bool(QSqlDatabase&)>& seed) {
+    const auto dir = home_.filePath(QStringLiteral("alice-%1").arg(++profiles_));
+    Profile p{dir, QStringLiteral("alice"), relay.url(), 1, parley::crypto::IdentityKeyPair::generate()};
+    QString error;
+    if (!p.save(&error)) {
+      qWarning("%s", qPrintable(error));
+      return {};
+    }
+    auto db = Database::open(p.databasePath(), &error);
+    if (!db) {
+      qWarning("%s", qPrintable(error));
+      return {};
+    }
+    auto& d = db->db();
+    bool ok = exec(d, "INSERT INTO conversations(peer, last_activity_ms) VALUES('bob', 1), (?, 1)", {kGroupPeer}) &&
+              exec(d, "INSERT INTO groups(id, name) VALUES(?, 'trio')", {kGroup});
+    for (const char* u : {"alice", "bob", "carol"})
+      ok = ok && exec(d, "INSERT INTO group_members(group_id, username) VALUES(?, ?)", {kGroup, QString(u)});
+    return ok && seed(d) ? dir : QString();
+  }
+
+  // Our message waiting in the outbox, already encrypted (the fake relay opens nothing).
+  static bool queue(QSqlDatabase& d, const QString& peer, int n) {
+    const bool group = peer.startsWith('#');
+    return exec(d, "INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
+                   " VALUES(?, 'alice', ?, 'hello', 0, 1)", {peer, msg_id(n)}) &&
+           exec(d, "INSERT INTO outbox(client_msg_id, peer, content, envelope, created_ms, group_id)"
+                   " VALUES(?, ?, x'00', x'01', 1, ?)",
+                {msg_id(n), peer, group ? QVariant(kGroup) : QVariant(QMetaType::fromType<QByteArray>())});
+  }
+  // Our message already numbered and Sent.
+  static bool sent(QSqlDatabase& d, const QString& peer, int n, int conv_seq) {
+    return exec(d, "INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
+                   " client_ts_ms) VALUES(?, 'alice', ?, ?, 'hello', 1, 1)", {peer, msg_id(n), conv_seq});
+  }
+  static qulonglong setting(const QString& dir, const char* key) {
+    QString error;
+    auto db = Database::open(dir + "/parley.db", &error);
+    QSqlQuery q(db->db());
+    q.prepare("SELECT value FROM settings WHERE key = ?");
+    q.addBindValue(QString::fromLatin1(key));
+    return q.exec() && q.next() ? q.value(0).toULongLong() : 0;
+  }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    QVERIFY(parley::crypto::init());
+  }
+
+  void oneFrameDeliversSeveralMessages() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, "bob", 1) && queue(d, "bob", 2) && queue(d, "bob", 3) && queue(d, "bob", 4);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    for (int n = 1; n <= 4; ++n) QVERIFY(alice.waitStatus(msg_id(n), MessageStatus::Sent));
+    QCOMPARE(relay.sends.size(), 4);
+    QCOMPARE(relay.sends[2].conv_seq, std::uint64_t(3));
+
+    // One frame: bob's device has the first three; a mark for a conversation we do not have
+    // (carol) changes nothing.
+    relay.push(marks_frame({{"bob", 1, {}, 3, 10}, {"carol", 1, {}, 4, 11}}));
+    for (int n = 1; n <= 3; ++n) QVERIFY(alice.waitStatus(msg_id(n), MessageStatus::Delivered));
+    QTest::qWait(100);
+    for (int n = 1; n <= 3; ++n) {
+      QCOMPARE(alice.statuses.value(msg_id(n)),
+               (QList<int>{int(MessageStatus::Sent), int(MessageStatus::Delivered)}));
+      QCOMPARE(alice.stored("bob", msg_id(n)), MessageStatus::Delivered);
+    }
+    QCOMPARE(alice.statuses.value(msg_id(4)), QList<int>{int(MessageStatus::Sent)});
+    QCOMPARE(alice.stored("bob", msg_id(4)), MessageStatus::Sent);
+    // A second device of bob's: the fourth now, nothing twice.
+    relay.push(marks_frame({{"bob", 2, {}, 4, 12}}));
+    QVERIFY(alice.waitStatus(msg_id(4), MessageStatus::Delivered));
+    QTest::qWait(100);
+    QCOMPARE(alice.statuses.value(msg_id(1)).size(), 2);
+    QVERIFY(relay.acks.isEmpty());  // marks need no Ack
+    QVERIFY2(alice.problems.isEmpty(), qPrintable(alice.problems.join("; ")));
+  }
+
+  void groupMarksGiveMemberCounts() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, kGroupPeer, 1) && queue(d, kGroupPeer, 2);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(alice.waitStatus(msg_id(1), MessageStatus::Sent));
+    QVERIFY(alice.waitStatus(msg_id(2), MessageStatus::Sent));
+    MessageModel model(alice.m.get(), kGroupPeer);
+    QCOMPARE(model.rowCount(), 2);
+
+    // bob has both, carol the first only: "delivered to 2 of 2" and "1 of 2".
+    relay.push(marks_frame({{"bob", 1, kGroup, 2, 20}, {"carol", 1, kGroup, 1, 21}}));
+    QVERIFY(spinUntil([&] { return alice.group_delivery.size() >= 2; }, kWaitMs));
+    QTest::qWait(100);
+    QCOMPARE(alice.group_delivery.size(), 2);  // one per message, with the final count
+    QCOMPARE(alice.group_delivery[0], std::make_tuple(kGroup, msg_id(1), 2));
+    QCOMPARE(alice.group_delivery[1], std::make_tuple(kGroup, msg_id(2), 1));
+    QCOMPARE(alice.m->deliveredCount(kGroup, msg_id(1)), 2);
+    QCOMPARE(alice.m->deliveredCount(kGroup, msg_id(2)), 1);
+    QCOMPARE(alice.m->recipientCount(kGroup), 2);
+    for (int row = 0; row < 2; ++row) {
+      const auto index = model.index(row);
+      const auto id = index.data(MessageModel::ClientMsgIdRole).toByteArray();
+      QCOMPARE(index.data(MessageModel::DeliveredCountRole).toInt(), id == msg_id(1) ? 2 : 1);
+      QCOMPARE(index.data(MessageModel::RecipientCountRole).toInt(), 2);
+      QCOMPARE(index.data(MessageModel::StatusRole).toInt(), int(MessageStatus::Delivered));
+    }
+    // Per member, with the time of the mark that covered it.
+    for (const auto& r : alice.m->receiptDetails(kGroup, msg_id(2))) {
+      if (r.member == "bob") QCOMPARE(r.deliveredMs, qint64(1'700'000'000'020));
+      else QCOMPARE(r.deliveredMs, qint64(0));
+    }
+    // carol's mark rises: the second message gains her.
+    relay.push(marks_frame({{"carol", 1, kGroup, 2, 22}}));
+    QVERIFY(spinUntil([&] { return alice.group_delivery.size() == 3; }, kWaitMs));
+    QCOMPARE(alice.group_delivery[2], std::make_tuple(kGroup, msg_id(2), 2));
+  }
+
+  // The SendAck is lost with the connection; the relay's marks cover the message before the
+  // retry's duplicate SendAck tells us its number.
+  void markBeforeTheSendAck() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    relay.hold_send_acks = true;
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, "bob", 1) && queue(d, kGroupPeer, 2);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(spinUntil([&] { return relay.sends.size() == 2; }, kWaitMs));
+    relay.push(marks_frame({{"bob", 1, {}, relay.sends[0].conv_seq, 30},
+                      {"carol", 1, kGroup, relay.sends[1].conv_seq, 31}}));
+    QTest::qWait(200);
+    QVERIFY(alice.statuses.isEmpty());  // not numbered yet: nothing to mark
+    QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Queued);
+    QCOMPARE(alice.m->deliveredCount(kGroup, msg_id(2)), 0);
+
+    relay.dropClient();
+    QVERIFY(spinUntil([&] { return relay.logins.size() == 2 && relay.sends.size() == 4; }, kWaitMs));
+    QCOMPARE(relay.logins[1].last_mark_version(), std::uint64_t(31));
+    relay.answerSend(2, true);
+    relay.answerSend(3, true);
+    for (int n : {1, 2}) {
+      QVERIFY(alice.waitStatus(msg_id(n), MessageStatus::Delivered));
+      QCOMPARE(alice.statuses.value(msg_id(n)),
+               (QList<int>{int(MessageStatus::Sent), int(MessageStatus::Delivered)}));
+    }
+    QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Delivered);
+    QCOMPARE(alice.m->deliveredCount(kGroup, msg_id(2)), 1);
+    QCOMPARE(alice.group_delivery, (QList<std::tuple<QByteArray, QByteArray, int>>{{kGroup, msg_id(2), 1}}));
+  }
+
+  void lastMarkVersionIsKeptAndSentAtLogin() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) { return sent(d, "bob", 1, 5); }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QCOMPARE(relay.logins.size(), 1);
+    QCOMPARE(relay.logins[0].last_mark_version(), std::uint64_t(0));
+    relay.push(marks_frame({{"bob", 1, {}, 2, 40}, {"bob", 1, {}, 5, 41}}));
+    QVERIFY(alice.waitStatus(msg_id(1), MessageStatus::Delivered));
+
+    // A reconnect asks from there, and so does the next start of the profile.
+    relay.dropClient();
+    QVERIFY(spinUntil([&] { return relay.logins.size() == 2; }, kWaitMs));
+    QCOMPARE(relay.logins[1].last_mark_version(), std::uint64_t(41));
+    alice.m.reset();
+    QCOMPARE(setting(alice.dir, "last_mark_version"), qulonglong(41));
+    QVERIFY(alice.start());
+    QCOMPARE(relay.logins.size(), 3);
+    QCOMPARE(relay.logins[2].last_mark_version(), std::uint64_t(41));
+    QCOMPARE(relay.logins[2].last_acked_inbox_seq(), std::uint64_t(0));  // marks are not entries
+    // Resent after that login (a relay that lost track): nothing changes, nothing goes back.
+    relay.push(marks_frame({{"bob", 1, {}, 5, 39}}));
+    QTest::qWait(200);
+    QVERIFY(alice.statuses.value(msg_id(1)).size() == 1);
+    QCOMPARE(setting(alice.dir, "last_mark_version"), qulonglong(41));
+  }
+
+  // An older relay's DELIVERY_RECEIPT entries: acknowledged, nothing else.
+  void legacyReceiptIsAckedAndIgnored() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return sent(d, "bob", 1, 1) && sent(d, kGroupPeer, 2, 1);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    parley::wire::ServerFrame one;
+    auto* d = one.mutable_deliver();
+    d->set_inbox_seq(7);
+    d->set_kind(parley::wire::DELIVERY_RECEIPT);
+    d->set_sender("bob");
+    d->set_sender_device(1);
+    d->set_client_msg_id(msg_id(1).toStdString());
+    d->set_conv_seq(1);
+    d->set_server_ts_ms(5);
+    auto group = one;
+    group.mutable_deliver()->set_inbox_seq(8);
+    group.mutable_deliver()->set_client_msg_id(msg_id(2).toStdString());
+    group.mutable_deliver()->set_group_id(kGroup.toStdString());
+    relay.push(one);
+    relay.push(group);
+    QVERIFY(spinUntil([&] { return relay.acks.contains(8); }, kWaitMs));
+    QTest::qWait(100);
+    QVERIFY(alice.statuses.isEmpty());
+    QVERIFY(alice.group_delivery.isEmpty());
+    QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Sent);
+    QCOMPARE(alice.stored(kGroupPeer, msg_id(2)), MessageStatus::Sent);
+    QCOMPARE(alice.m->deliveredCount(kGroup, msg_id(2)), 0);
+    alice.m.reset();
+    QCOMPARE(setting(alice.dir, "last_acked"), qulonglong(8));
+    QVERIFY(alice.start());
+    QCOMPARE(relay.logins.last().last_acked_inbox_seq(), std::uint64_t(8));
+    QVERIFY2(alice.problems.isEmpty(), qPrintable(alice.problems.join("; ")));
+  }
+};
+
+QTEST_GUILESS_MAIN(MarksMessengerTest)
+#include "marks_messenger_test.moc"

@@ -32,15 +32,20 @@ std::optional<QStringList> fold_usernames(const QStringList& users, QString* why
   return folded;
 }
 
-bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
+bool raise_setting(QSqlDatabase& db, const QString& key, std::uint64_t value) {
   QSqlQuery q(db);
   // Qt binds an unsigned 64-bit value as text, and SQLite ranks any text above any integer:
   // both sides are cast, or MAX would always pick the new value.
-  q.prepare("INSERT INTO settings(key, value) VALUES('last_acked', ?)"
+  q.prepare("INSERT INTO settings(key, value) VALUES(?, ?)"
             " ON CONFLICT(key) DO UPDATE"
             " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))");
-  q.addBindValue(static_cast<qulonglong>(seq));
+  q.addBindValue(key);
+  q.addBindValue(static_cast<qulonglong>(value));
   return q.exec();
+}
+
+bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
+  return raise_setting(db, QStringLiteral("last_acked"), seq);
 }
 
 }  // namespace parley::client::detail

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "messenger.hpp"
+#include "messenger_internal.hpp"
 #include "parley/username.hpp"
 #include "util/bytes.hpp"
 
@@ -104,17 +105,6 @@ std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire:
   return before;
 }
 
-bool save_version(QSqlDatabase& db, std::uint64_t version) {
-  QSqlQuery q(db);
-  // Qt binds an unsigned 64-bit value as text, and SQLite ranks any text above any integer:
-  // both sides are cast, or MAX would always pick the new value.
-  q.prepare("INSERT INTO settings(key, value) VALUES('last_mark_version', ?)"
-            " ON CONFLICT(key) DO UPDATE"
-            " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))");
-  q.addBindValue(static_cast<qulonglong>(version));
-  return q.exec();
-}
-
 // Several readers (or devices) of one frame can add members to the same message: one signal
 // each is enough, since the count is read afresh.
 void dedupe(MarkEffects* out) {
@@ -157,7 +147,7 @@ bool apply_frame(QSqlDatabase& db, const QString& me, const wire::DeliveryMarks&
       if (!cover(db, me, *c, id, reader, static_cast<qint64>(m.server_ts_ms()), out)) return false;
   }
   dedupe(out);
-  return top == 0 || save_version(db, top);
+  return top == 0 || detail::raise_setting(db, QStringLiteral("last_mark_version"), top);
 }
 
 bool apply_stored(QSqlDatabase& db, const QString& me, const QString& peer,

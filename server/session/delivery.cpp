@@ -12,9 +12,6 @@
 #include "util/clock.hpp"
 
 namespace parley {
-namespace {
-
-}  // namespace
 
 void Session::notify_appended(std::uint64_t inbox_seq,
                               std::shared_ptr<const store::InboxEntry> entry) {

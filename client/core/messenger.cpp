@@ -106,8 +106,8 @@ std::unique_ptr<Messenger> Messenger::open(const QString& dir, QString* error) {
 
 void Messenger::start() {
   RelayClient::Account account{profile_.username, profile_.device, &profile_.identity};
-  relay_->start(account, [this] {
-    return RelayClient::Resume{lastAcked(), marks::last_version(db_->db())};
+  relay_->start(account, [this](const std::string& relay_id) {
+    return RelayClient::Resume{lastAcked(), marks::resume_version(db_->db(), qbytes(relay_id))};
   });
 }
 
@@ -127,6 +127,7 @@ bool Messenger::commitReceiveBatch() {
   // Nothing of the batch is stored, and nothing was acknowledged (acks go out only after
   // the commit): reconnect so the relay sends it all again from the last saved ack.
   ack_pending_ = 0;
+  marks_paused_ = true;
   emit problem(QStringLiteral("could not save received messages (is the disk full?); they will be"
                               " fetched from the relay again"));
   QTimer::singleShot(0, this, [this] {
@@ -138,6 +139,7 @@ bool Messenger::commitReceiveBatch() {
 
 void Messenger::onLoggedIn(const wire::ServerFrame& f) {
   if (f.has_logged_in()) {
+    marks_paused_ = false;  // this login asked for every mark after the last one stored
     topUpPrekeys(f.logged_in().one_time_prekeys_left());
     if (!f.logged_in().has_signed_prekey()) uploadPrekeys(true);
     rotateSignedPrekeyIfDue();

@@ -392,6 +392,10 @@ class Messenger : public QObject {
   std::set<QString> blocked_peers_; // identity key changed: nothing goes out until accepted
   std::set<QString> fetching_bundle_;  // one X3DH per peer at a time; the rest wait for it
   std::uint64_t ack_pending_ = 0;
+  // Set when marks may have been lost from the store (a frame or a receive batch failed to
+  // commit): later frames would move last_mark_version past them, so every frame is ignored
+  // until the reconnect's login asks the relay for them again.
+  bool marks_paused_ = false;
   bool ack_scheduled_ = false;
   QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
   QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};

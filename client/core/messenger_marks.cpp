@@ -1,19 +1,26 @@
 // Delivery marks from the relay: applied to the store (sync/delivery_marks.cpp) in one
 // transaction per frame, then announced the way the GUI and the CLI follow delivery.
+#include <QTimer>
+
 #include "messenger.hpp"
 #include "sync/delivery_marks.hpp"
 
 namespace parley::client {
 
 void Messenger::onDeliveryMarks(const wire::DeliveryMarks& frame) {
+  if (marks_paused_) return;
   marks::MarkEffects fx;
   const bool ok = db_->transaction(
       [&] { return marks::apply_frame(db_->db(), profile_.username, frame, &fx); });
   if (!ok) {
-    // Nothing of the frame is stored, last_mark_version included: the next login asks the
-    // relay for these marks again.
-    emit problem(QStringLiteral("could not save delivery ticks; they will be fetched again at the"
-                                " next connection"));
+    // Nothing of the frame is stored, last_mark_version included; a later frame would move
+    // the version past it, so reconnect and let the login ask for them again.
+    marks_paused_ = true;
+    emit problem(QStringLiteral("could not save delivery ticks; they will be fetched again"));
+    QTimer::singleShot(0, this, [this] {
+      relay_->stop();
+      start();
+    });
     return;
   }
   announceMarks(fx);

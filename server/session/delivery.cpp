@@ -160,9 +160,12 @@ void Session::run_delete(std::uint64_t up_to) {
           return;
         }
         deleted_ = target;
-        notify_marks(ctx_.presence, *notices);
         run_delete(delete_wanted_);
-      });
+      },
+      0,
+      // From the store thread, in commit order: a sending device must get its marks in
+      // version order, and this connection's thread may lag another reader's.
+      [notices, &presence = ctx_.presence] { notify_marks(presence, *notices); });
 }
 
 }  // namespace parley

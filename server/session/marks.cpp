@@ -29,6 +29,7 @@ void send_marks(std::span<const store::DeliveryMarkRecord> marks,
       d->set_reader(m.reader);
       d->set_reader_device(m.reader_device);
       d->set_group_id(m.group_id);
+      d->set_from_conv_seq(m.from);
       d->set_up_to_conv_seq(m.up_to);
       d->set_server_ts_ms(m.acked_ms);
       d->set_version(m.version);
@@ -43,30 +44,33 @@ std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
                                              std::span<const store::InboxEntry> delivered,
                                              store::DevicePk reader_pk, const std::string& reader,
                                              std::uint32_t reader_device, std::uint64_t now) {
-  // Within one conversation and sending device, inbox order is conv_seq order (both are given
-  // in the same store job), so the last entry of each pair is its new mark.
+  // Per (sending device, conversation): the lowest conv_seq acknowledged (where a new mark
+  // starts) and the highest (what it rises to).
   struct Raise {
-    const store::InboxEntry* last;
+    const store::InboxEntry* entry;
+    std::uint64_t from, up_to;
   };
   std::vector<Raise> raises;
   for (const auto& m : delivered) {
     auto same = std::find_if(raises.begin(), raises.end(), [&](const Raise& r) {
-      return r.last->sender_pk == m.sender_pk && r.last->group_id == m.group_id;
+      return r.entry->sender_pk == m.sender_pk && r.entry->group_id == m.group_id;
     });
     if (same != raises.end()) {
-      same->last = &m;
+      same->from = std::min(same->from, m.conv_seq);
+      same->up_to = std::max(same->up_to, m.conv_seq);
     } else {
-      raises.push_back({&m});
+      raises.push_back({&m, m.conv_seq, m.conv_seq});
     }
   }
   std::vector<MarkNotice> notices;
   for (const auto& r : raises) {
-    const auto& m = *r.last;
-    const auto version = s.raise_delivery_mark(m.sender_pk, reader_pk, m.group_id, m.conv_seq, now);
-    if (!version) continue;  // already that high: a redelivery acknowledged again
+    const auto& m = *r.entry;
+    const auto raised =
+        s.raise_delivery_mark(m.sender_pk, reader_pk, m.group_id, r.from, r.up_to, now);
+    if (!raised) continue;  // already that high: a redelivery acknowledged again
     notices.push_back({m.sender, m.sender_device,
-                       store::DeliveryMarkRecord{reader, reader_device, m.group_id, m.conv_seq,
-                                                 now, *version}});
+                       store::DeliveryMarkRecord{reader, reader_device, m.group_id, raised->from,
+                                                 r.up_to, now, raised->version}});
   }
   return notices;
 }

@@ -22,13 +22,15 @@ struct MarkNotice {
 };
 
 // On the store thread, in the ack's job: raises the mark of every (sending device,
-// conversation) among the `delivered` entries (inbox order) to its last entry's conv_seq.
+// conversation) among the `delivered` entries to its highest conv_seq (a new mark starts at
+// the lowest).
 std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
                                              std::span<const store::InboxEntry> delivered,
                                              store::DevicePk reader_pk, const std::string& reader,
                                              std::uint32_t reader_device, std::uint64_t now);
 
-// After the commit: hands each mark to its owner's connection, if any.
+// On the store thread, right after the commit (so marks leave in version order): hands each
+// mark to its owner's connection, if any.
 void notify_marks(PresenceRegistry& presence, std::vector<MarkNotice>& notices);
 
 }  // namespace parley

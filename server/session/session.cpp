@@ -155,11 +155,14 @@ void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::s
   reply(request_id, f);
 }
 
-void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes) {
+void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes,
+                     std::function<void()> on_commit) {
   ++pending_jobs_;
   pending_bytes_ += bytes;
-  ctx_.store.submit(std::move(work), [self = shared_from_this(), bytes,
-                                      done = std::move(done)](store::JobStatus status) mutable {
+  ctx_.store.submit(std::move(work), [self = shared_from_this(), bytes, done = std::move(done),
+                                      on_commit = std::move(on_commit)](
+                                         store::JobStatus status) mutable {
+    if (status == store::JobStatus::Committed && on_commit) on_commit();
     // Moved, not copied: the last reference must never be dropped on the store thread.
     auto* session = self.get();
     session->run_on_strand([self = std::move(self), status, bytes, done = std::move(done)] {

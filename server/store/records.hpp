@@ -67,9 +67,16 @@ struct DeliveryMarkRecord {
   std::string reader;  // username
   std::uint32_t reader_device = 0;
   std::string group_id;
+  std::uint64_t from = 0;  // the first conv_seq it covers (a later device or member)
   std::uint64_t up_to = 0;
   std::uint64_t acked_ms = 0;
   std::uint64_t version = 0;
+};
+
+// What raising a mark did: its new version, and the first conv_seq it covers.
+struct MarkRaised {
+  std::uint64_t version = 0;
+  std::uint64_t from = 0;
 };
 
 struct SentRecord {

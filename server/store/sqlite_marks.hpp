@@ -21,10 +21,13 @@ class SqliteMarks {
   explicit SqliteMarks(SQLite::Database& db);
   ~SqliteMarks();
 
-  // Raises the mark to `up_to` and gives it the next version; nullopt when it already was at
-  // or above (nothing changed).
-  std::optional<std::uint64_t> raise(DevicePk owner, DevicePk reader, std::string_view group_id,
-                                     std::uint64_t up_to, std::uint64_t acked_ms);
+  // Raises the mark to `up_to` (making it at `from` if there is none) and gives it the next
+  // version; nullopt when it already was at or above (nothing changed).
+  std::optional<MarkRaised> raise(DevicePk owner, DevicePk reader, std::string_view group_id,
+                              std::uint64_t from, std::uint64_t up_to, std::uint64_t acked_ms);
+  // A user (re)joins a group: marks of its devices from an earlier membership go, so its
+  // new marks start at what it gets now.
+  void forget_member(std::string_view group_id, UserId user);
   // Marks of `owner` with a version above `after`, by version, at most `limit`.
   std::vector<DeliveryMarkRecord> after(DevicePk owner, std::uint64_t after, std::size_t limit);
   std::uint64_t version() const { return version_; }

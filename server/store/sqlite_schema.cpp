@@ -184,8 +184,19 @@ void step_6(SQLite::Database& db) {
   )sql");
 }
 
+// Version 7: a mark knows where it starts. A device registered later, or a member added to a
+// group (again), must not be counted for messages sent before it could get them, so a mark
+// row keeps the first conv_seq it covered (1 for rows made by step 6: unknown), and a group's
+// marks of a member are deleted when the membership ends (group_id first, to find them).
+void step_7(SQLite::Database& db) {
+  db.exec(R"sql(
+    ALTER TABLE delivery_marks ADD COLUMN from_seq INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX delivery_marks_by_group ON delivery_marks(group_id, reader);
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -575,18 +575,15 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
     messages.push_back(std::move(e));
   }
   impl_->depth -= deleted;
-  // RETURNING hands rows back in no promised order; a conversation's last entry is its mark.
-  std::sort(messages.begin(), messages.end(),
-            [](const InboxEntry& a, const InboxEntry& b) { return a.inbox_seq < b.inbox_seq; });
   for (const auto& r : refs) impl_->change_log_refs(r.group_id, r.seq, -r.rows);
   return messages;
 }
 
-std::optional<std::uint64_t> SqliteStore::raise_delivery_mark(DevicePk owner, DevicePk reader,
-                                                              std::string_view group_id,
-                                                              std::uint64_t up_to,
-                                                              std::uint64_t acked_ms) {
-  return marks_->raise(owner, reader, group_id, up_to, acked_ms);
+std::optional<MarkRaised> SqliteStore::raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                           std::string_view group_id,
+                                                           std::uint64_t from, std::uint64_t up_to,
+                                                           std::uint64_t acked_ms) {
+  return marks_->raise(owner, reader, group_id, from, up_to, acked_ms);
 }
 
 std::vector<DeliveryMarkRecord> SqliteStore::delivery_marks_after(DevicePk owner,
@@ -694,6 +691,7 @@ void SqliteStore::add_group_member(std::string_view group_id, UserId user, bool 
   st.bind(3, admin ? 1 : 0);
   st.bind(4, static_cast<std::int64_t>(joined_seq));
   st.exec();
+  marks_->forget_member(group_id, user);
 }
 
 void SqliteStore::end_group_membership(std::string_view group_id, UserId user,

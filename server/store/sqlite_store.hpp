@@ -54,9 +54,10 @@ class SqliteStore final : public Store {
                                      std::size_t limit, std::size_t max_bytes) override;
   std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) override;
 
-  std::optional<std::uint64_t> raise_delivery_mark(DevicePk owner, DevicePk reader,
-                                                   std::string_view group_id, std::uint64_t up_to,
-                                                   std::uint64_t acked_ms) override;
+  std::optional<MarkRaised> raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                std::string_view group_id, std::uint64_t from,
+                                                std::uint64_t up_to,
+                                                std::uint64_t acked_ms) override;
   std::vector<DeliveryMarkRecord> delivery_marks_after(DevicePk owner,
                                                        std::uint64_t after_version,
                                                        std::size_t limit) override;

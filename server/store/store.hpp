@@ -67,17 +67,18 @@ class Store {
   virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                              std::size_t limit, std::size_t max_bytes) = 0;
   // Deletes every entry <= up_to and returns the MESSAGE and GROUP_MESSAGE entries deleted
-  // (without ciphertext or client_msg_id), in inbox order, so the caller can raise delivery
-  // marks.
+  // (without ciphertext or client_msg_id), in no particular order, so the caller can raise
+  // delivery marks.
   virtual std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) = 0;
 
   // Delivery marks (docs/protocol.md 6.6). Raises the mark of `owner`'s messages read by
-  // `reader` in a conversation (1:1: empty group_id) to up_to and gives it the next
-  // relay-wide version; nullopt when it already was that high (nothing changed).
-  virtual std::optional<std::uint64_t> raise_delivery_mark(DevicePk owner, DevicePk reader,
-                                                           std::string_view group_id,
-                                                           std::uint64_t up_to,
-                                                           std::uint64_t acked_ms) = 0;
+  // `reader` in a conversation (1:1: empty group_id) to up_to, making it at `from` (the
+  // first conv_seq it covers) if there is none, and gives it the next relay-wide version;
+  // nullopt when it already was that high (nothing changed).
+  virtual std::optional<MarkRaised> raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                        std::string_view group_id,
+                                                        std::uint64_t from, std::uint64_t up_to,
+                                                        std::uint64_t acked_ms) = 0;
   // The marks of `owner` with a version above `after_version`, by version, at most `limit`.
   virtual std::vector<DeliveryMarkRecord> delivery_marks_after(DevicePk owner,
                                                                std::uint64_t after_version,
@@ -104,6 +105,8 @@ class Store {
   virtual std::optional<GroupRecord> find_group(std::string_view group_id) = 0;
   // Current members (not left), in joining order.
   virtual std::vector<GroupMemberRecord> group_members(std::string_view group_id) = 0;
+  // Also forgets delivery marks the user's devices have in the group from an earlier
+  // membership, so its marks start again with what it gets now.
   virtual void add_group_member(std::string_view group_id, UserId user, bool admin,
                                 std::uint64_t joined_seq) = 0;
   virtual void end_group_membership(std::string_view group_id, UserId user,

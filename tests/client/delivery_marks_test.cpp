@@ -24,8 +24,9 @@ QByteArray msg_id(int n) { return QByteArray(15, 'm') + static_cast<char>(n); }
 
 parley::wire::DeliveryMark mark(const std::string& reader, std::uint32_t device, std::uint64_t up_to,
                                 std::uint64_t version, const QByteArray& group = {},
-                                std::uint64_t ts = 1000) {
+                                std::uint64_t ts = 1000, std::uint64_t from = 1) {
   parley::wire::DeliveryMark m;
+  m.set_from_conv_seq(from);
   m.set_reader(reader);
   m.set_reader_device(device);
   m.set_group_id(group.toStdString());
@@ -113,6 +114,40 @@ class DeliveryMarksTest : public QObject {
   }
   void cleanup() { db_.reset(); }
 
+  // A member added later (or a device registered later) starts its mark at the first message
+  // it got: our earlier messages are not counted for it, and a mark that starts again above
+  // what we hold (the member was removed and added again) skips what it missed meanwhile.
+  void markCoversOnlyFromItsFirstMessage() {
+    const auto peer = Messenger::groupPeer(kGroup);
+    for (int n = 1; n <= 8; ++n) addMessage(peer, n, n, MessageStatus::Sent);
+    MarkEffects fx;
+    QVERIFY(apply(frame({mark("carol", 1, 4, 50, kGroup, 1000, 3)}), &fx));
+    QCOMPARE(members(2), QStringList{});
+    QCOMPARE(members(3), QStringList{"carol"});
+    QCOMPARE(members(4), QStringList{"carol"});
+    QVERIFY(apply(frame({mark("carol", 1, 8, 51, kGroup, 1001, 7)}), &fx));
+    QCOMPARE(members(5), QStringList{});
+    QCOMPARE(members(6), QStringList{});
+    QCOMPARE(members(7), QStringList{"carol"});
+    QCOMPARE(members(8), QStringList{"carol"});
+    QCOMPARE(scalar("SELECT from_seq FROM delivery_marks WHERE reader = 'carol'").toInt(), 7);
+    // A SendAck that numbers message 9 at seq 5 (a gap carol was not there for): not hers.
+    addMessage(peer, 9, -1, MessageStatus::Sent);
+    QVERIFY(exec("UPDATE messages SET conv_seq = 5 WHERE client_msg_id = ?", {msg_id(9)}));
+    MarkEffects late;
+    QVERIFY(applyStored(peer, kGroup, 9, 5, &late));
+    QVERIFY(late.group_members.isEmpty());
+  }
+
+  // Messages to ourselves (our other devices) are delivered by our own devices' marks.
+  void markOfOurOtherDeviceDeliversANoteToSelf() {
+    QVERIFY(exec("INSERT INTO conversations(peer, last_activity_ms) VALUES('alice', 1)"));
+    addMessage("alice", 1, 1, MessageStatus::Sent);
+    MarkEffects fx;
+    QVERIFY(apply(frame({mark("alice", 2, 1, 60)}), &fx));
+    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(1)});
+  }
+
   void oneFrameDeliversSeveralMessages() {
     addMessage("bob", 1, 1, MessageStatus::Sent);
     addMessage("bob", 2, 2, MessageStatus::Sent);
@@ -193,11 +228,13 @@ class DeliveryMarksTest : public QObject {
     row("up_to 0", mark("bob", 1, 0, 9));
     row("up_to beyond int64", mark("bob", 1, std::uint64_t(1) << 63, 9));
     row("version 0", mark("bob", 1, 5, 0));
+    row("from 0", mark("bob", 1, 5, 9, {}, 1000, 0));
+    row("from above up_to", mark("bob", 1, 5, 9, {}, 1000, 6));
     row("device 0", mark("bob", 0, 5, 9));
     row("device beyond 2^31-1", mark("bob", 0x80000000u, 5, 9));
     row("reader empty", mark("", 1, 5, 9));
     row("reader not folded", mark("Bob", 1, 5, 9));
-    row("reader is us", mark("alice", 1, 5, 9, kGroup));
+    row("reader is us, in a group", mark("alice", 1, 5, 9, kGroup));
     row("unknown conversation", mark("dave", 1, 5, 9));
     row("group id 15 bytes", mark("bob", 1, 5, 9, kGroup.left(15)));
     row("group id 17 bytes", mark("bob", 1, 5, 9, kGroup + 'x'));

@@ -51,6 +51,7 @@ parley::wire::ServerFrame marks_frame(
     m->set_reader_device(device);
     m->set_group_id(group.toStdString());
     m->set_up_to_conv_seq(up_to);
+    m->set_from_conv_seq(1);
     m->set_server_ts_ms(1'700'000'000'000 + version);
     m->set_version(version);
   }

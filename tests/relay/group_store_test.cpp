@@ -306,6 +306,25 @@ class GroupStoreTest : public QObject {
     QCOMPARE(rows("group_log"), std::int64_t{0});
   }
 
+  // A member added again starts its delivery marks afresh (from what it gets now), so it is
+  // never counted for messages sent while it was away; nobody else's marks change.
+  void readdedMemberStartsItsMarksAfresh() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    QVERIFY(s_->raise_delivery_mark(users_[0].pk, users_[1].pk, kGroup, 2, 3, 10));
+    QVERIFY(s_->raise_delivery_mark(users_[0].pk, users_[2].pk, kGroup, 2, 3, 10));
+    QVERIFY(s_->raise_delivery_mark(users_[0].pk, users_[1].pk, "", 1, 1, 10));  // 1:1
+    s_->end_group_membership(kGroup, users_[1].user_id, 4);
+    QCOMPARE(s_->delivery_marks_after(users_[0].pk, 0, 10).size(), std::size_t{3});
+    s_->add_group_member(kGroup, users_[1].user_id, false, 9);
+    const auto left = s_->delivery_marks_after(users_[0].pk, 0, 10);
+    QCOMPARE(left.size(), std::size_t{2});
+    for (const auto& m : left) QVERIFY(m.reader == "u2" || m.group_id.empty());
+    const auto again = s_->raise_delivery_mark(users_[0].pk, users_[1].pk, kGroup, 10, 11, 20);
+    QVERIFY(again);
+    QCOMPARE(again->from, 10u);
+  }
+
   void rolledBackStepLeavesTheCursor() {
     s_->create_group(kGroup, 1);
     for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, false, 1);

@@ -286,6 +286,7 @@ class GroupsTest : public QObject {
     QCOMPARE(marks[0].group_id(), gid);
     QCOMPARE(marks[0].reader(), std::string("rm-b"));
     QCOMPARE(marks[0].up_to_conv_seq(), 4u);
+    QCOMPARE(marks[0].from_conv_seq(), 2u);  // seq 1 is the CREATED event, which raises none
     QVERIFY(a->waitMarks(300).empty());
   }
 

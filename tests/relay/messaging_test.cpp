@@ -171,13 +171,14 @@ class MessagingTest : public QObject {
     QCOMPARE(marks[0].reader_device(), 1u);
     QVERIFY(marks[0].group_id().empty());
     QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QCOMPARE(marks[0].from_conv_seq(), 1u);
     QVERIFY(marks[0].server_ts_ms() > 0);
     QVERIFY(marks[0].version() > 0);
     QVERIFY(!alice->waitDeliver(300));
     QVERIFY(relogin(relay_, *alice, 0, marks[0].version()));
     QVERIFY(alice->waitMarks(300).empty());
     // A version the relay never gave (its data directory was reset) means "send everything".
-    QVERIFY(relogin(relay_, *alice, 0, marks[0].version() + 1000000));
+    QVERIFY(relogin(relay_, *alice, 0, marks[0].version() + (std::uint64_t{1} << 40)));
     QCOMPARE(alice->waitMarks().size(), std::size_t{1});
   }
 
@@ -201,6 +202,38 @@ class MessagingTest : public QObject {
     alice->ack(alice->waitDeliver()->inbox_seq());
     QCOMPARE(bob->waitMarks().at(0).up_to_conv_seq(), 2u);
     QVERIFY(alice->waitMarks(300).empty());
+  }
+
+  // Many readers acknowledging at once, on the relay's different I/O threads: the sender
+  // still gets its marks in increasing version (it saves the highest it has processed, so one
+  // overtaken by a higher one would be skipped at the next login), and ends with each
+  // reader's last conv_seq.
+  void marksReachTheSenderInVersionOrder() {
+    auto alice = online(relay_, "vo-alice");
+    std::vector<std::unique_ptr<TestClient>> readers;
+    for (int i = 0; i < 12; ++i) readers.push_back(online(relay_, "vo-r" + std::to_string(i)));
+    const int kRounds = 4;
+    for (int round = 0; round < kRounds; ++round) {
+      for (auto& r : readers) QVERIFY(alice->send(r->username(), "x")->has_send_ack());
+      std::vector<std::uint64_t> seqs;
+      for (auto& r : readers) {
+        auto d = r->waitDeliver();
+        QVERIFY(d);
+        seqs.push_back(d->inbox_seq());
+      }
+      for (std::size_t i = 0; i < readers.size(); ++i) readers[i]->ack(seqs[i]);
+    }
+    std::map<std::string, std::uint64_t> up_to;
+    std::uint64_t last = 0;
+    for (auto marks = alice->waitMarks(); !marks.empty(); marks = alice->waitMarks(500)) {
+      for (const auto& m : marks) {
+        QVERIFY2(m.version() > last, "a mark arrived after one with a higher version");
+        last = m.version();
+        up_to[m.reader()] = std::max(up_to[m.reader()], m.up_to_conv_seq());
+      }
+    }
+    QCOMPARE(up_to.size(), readers.size());
+    for (const auto& [reader, seq] : up_to) QCOMPARE(seq, std::uint64_t{kRounds});
   }
 
   void unknownRecipientAndDeviceMismatch() {

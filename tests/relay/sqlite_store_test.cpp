@@ -235,13 +235,14 @@ class SqliteStoreTest : public QObject {
     auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
     auto b = s_->create_account("bob", std::string(32, 'k'), 2, 0);
     const std::string group(16, 'g');
-    const auto v1 = s_->raise_delivery_mark(a->pk, b->pk, "", 3, 100);
+    const auto v1 = s_->raise_delivery_mark(a->pk, b->pk, "", 1, 3, 100);
     QVERIFY(v1);
-    QVERIFY(!s_->raise_delivery_mark(a->pk, b->pk, "", 3, 101));
-    QVERIFY(!s_->raise_delivery_mark(a->pk, b->pk, "", 2, 102));
-    const auto v2 = s_->raise_delivery_mark(a->pk, b->pk, "", 5, 103);
-    const auto v3 = s_->raise_delivery_mark(a->pk, b->pk, group, 1, 104);
-    QVERIFY(v2 && v3 && *v1 < *v2 && *v2 < *v3);
+    QVERIFY(!s_->raise_delivery_mark(a->pk, b->pk, "", 1, 3, 101));
+    QVERIFY(!s_->raise_delivery_mark(a->pk, b->pk, "", 1, 2, 102));
+    const auto v2 = s_->raise_delivery_mark(a->pk, b->pk, "", 4, 5, 103);
+    const auto v3 = s_->raise_delivery_mark(a->pk, b->pk, group, 1, 1, 104);
+    QVERIFY(v2 && v3 && v1->version < v2->version && v2->version < v3->version);
+    QCOMPARE(v2->from, 1u);  // the mark was made at 1; a raise does not move its start
     auto marks = s_->delivery_marks_after(a->pk, 0, 10);
     QCOMPARE(marks.size(), std::size_t{2});
     QCOMPARE(marks[0].reader, std::string("bob"));
@@ -249,24 +250,28 @@ class SqliteStoreTest : public QObject {
     QVERIFY(marks[0].group_id.empty());
     QCOMPARE(marks[0].up_to, 5u);
     QCOMPARE(marks[0].acked_ms, 103u);
-    QCOMPARE(marks[0].version, *v2);
+    QCOMPARE(marks[0].version, v2->version);
+    QCOMPARE(marks[0].from, 1u);
     QCOMPARE(marks[1].group_id, group);
-    QCOMPARE(s_->delivery_marks_after(a->pk, *v2, 10).size(), std::size_t{1});
+    QCOMPARE(s_->delivery_marks_after(a->pk, v2->version, 10).size(), std::size_t{1});
     QCOMPARE(s_->delivery_marks_after(a->pk, 0, 1).size(), std::size_t{1});
     QVERIFY(s_->delivery_marks_after(b->pk, 0, 10).empty());
 
     s_->commit();
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
-    QCOMPARE(s_->delivery_mark_version(), *v3);
-    const auto v4 = s_->raise_delivery_mark(b->pk, a->pk, "", 1, 105);
-    QVERIFY(v4 && *v4 > *v3);
+    // Each run starts 2^32 above the stored counter (versions a lost commit gave out stay
+    // below it).
+    const auto run_start = v3->version + (std::uint64_t{1} << 32);
+    QCOMPARE(s_->delivery_mark_version(), run_start);
+    const auto v4 = s_->raise_delivery_mark(b->pk, a->pk, "", 1, 1, 105);
+    QVERIFY(v4 && v4->version == run_start + 1);
     s_->rollback();
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
     QVERIFY(s_->delivery_marks_after(b->pk, 0, 10).empty());
-    QCOMPARE(s_->delivery_mark_version(), *v3);
-    QVERIFY(*s_->raise_delivery_mark(b->pk, a->pk, "", 1, 106) > *v3);
+    QCOMPARE(s_->delivery_mark_version(), run_start);  // the rolled-back raise saved nothing
+    QVERIFY(s_->raise_delivery_mark(b->pk, a->pk, "", 1, 1, 106)->version > run_start);
   }
 
   // Step 6 on a version-5 file: the receipt entries waiting in inboxes become one mark per
@@ -314,12 +319,13 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(marks[1].group_id, std::string(16, 'g'));
     QCOMPARE(marks[1].up_to, 7u);
     QCOMPARE(marks[0].reader, std::string("bob"));
-    QCOMPARE(s_->delivery_mark_version(), 2u);
+    QCOMPARE(marks[0].from, 1u);  // unknown for a converted receipt: from the start
+    QCOMPARE(s_->delivery_mark_version(), (std::uint64_t{1} << 32) + 2);  // 2 stored
     const auto left = s_->read_inbox(a->pk, 0, 10, 1u << 20);
     QCOMPARE(left.size(), std::size_t{1});
     QCOMPARE(left[0].ciphertext, std::string("kept"));
     QCOMPARE(s_->inbox_tail(a->pk), 5u);
-    QCOMPARE(s_->raise_delivery_mark(a->pk, b->pk, "", 3, 2000), std::optional<std::uint64_t>(3));
+    QCOMPARE(s_->raise_delivery_mark(a->pk, b->pk, "", 3, 3, 2000)->version, (std::uint64_t{1} << 32) + 3);
   }
 
   void newerSchemaIsRefusedClearly() {

@@ -71,7 +71,8 @@ void RelayClient::registerAccount(const Account& account, Response done) {
   open();
 }
 
-void RelayClient::start(const Account& account, std::function<Resume()> resume) {
+void RelayClient::start(const Account& account,
+                        std::function<Resume(const std::string& relay_id)> resume) {
   account_ = account;
   resume_ = std::move(resume);
   running_ = true;
@@ -130,7 +131,7 @@ void RelayClient::authenticate() {
       login->set_device_id(account_.device);
       login->set_challenge_nonce(c.nonce());
       login->set_signature(sig_bytes);
-      const auto resume = resume_ ? resume_() : Resume{};
+      const auto resume = resume_ ? resume_(c.relay_id()) : Resume{};
       login->set_last_acked_inbox_seq(resume.last_acked_inbox_seq);
       login->set_last_mark_version(resume.last_mark_version);
     }

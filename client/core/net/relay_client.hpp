@@ -46,8 +46,8 @@ class RelayClient : public QObject {
   // The connection then stays up as a logged-in one.
   void registerAccount(const Account& account, Response done);
   // Connects and logs in, and keeps doing so after every drop until stop().
-  // `resume` is asked at each login.
-  void start(const Account& account, std::function<Resume()> resume);
+  // `resume` is asked at each login, with the relay's id from its challenge.
+  void start(const Account& account, std::function<Resume(const std::string& relay_id)> resume);
   void stop();
 
   // Sends a request; `done` gets the response, or a synthetic Error{UNAVAILABLE} if the
@@ -86,7 +86,7 @@ class RelayClient : public QObject {
   QWebSocket socket_;
   State state_ = State::Offline;
   Account account_;
-  std::function<Resume()> resume_;
+  std::function<Resume(const std::string& relay_id)> resume_;
   Response register_done_;
   bool running_ = false;
   bool registering_ = false;

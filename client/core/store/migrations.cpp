@@ -160,8 +160,16 @@ bool step_7(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 8: a mark's first conv_seq (DeliveryMark.from_conv_seq), so a device or member that
+// came later is not counted for our messages sent before it (1: from the start).
+bool step_8(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE delivery_marks ADD COLUMN from_seq INTEGER NOT NULL DEFAULT 1",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8};
 
 }  // namespace
 

@@ -38,17 +38,18 @@ bool exists(QSqlDatabase& db, const char* sql, const QVariant& key) {
 // The conversation of a well-formed mark that we have, or nullopt.
 std::optional<Conversation> place(QSqlDatabase& db, const QString& me, const wire::DeliveryMark& m) {
   if (m.up_to_conv_seq() == 0 || m.up_to_conv_seq() > kMaxStored || m.version() == 0 ||
+      m.from_conv_seq() == 0 || m.from_conv_seq() > m.up_to_conv_seq() ||
       m.server_ts_ms() > kMaxStored || m.reader_device() == 0 || m.reader_device() > kMaxDevice)
     return std::nullopt;
   // Names arrive folded; anything else is not a user this client ever wrote to.
   if (m.reader().empty() || fold_username(m.reader()) != m.reader()) return std::nullopt;
   const auto reader = QString::fromStdString(m.reader());
-  if (reader == me) return std::nullopt;  // our own other device is not a recipient to count
   if (m.group_id().empty()) {
     if (!exists(db, "SELECT 1 FROM conversations WHERE peer = ?", reader)) return std::nullopt;
     return Conversation{reader, {}};
   }
-  if (m.group_id().size() != kGroupIdBytes) return std::nullopt;
+  // Our own other device is not a member to count (1:1 with ourselves is a note to self).
+  if (reader == me || m.group_id().size() != kGroupIdBytes) return std::nullopt;
   const auto gid = qbytes(m.group_id());
   if (!exists(db, "SELECT 1 FROM groups WHERE id = ?", gid)) return std::nullopt;
   return Conversation{Messenger::groupPeer(gid), gid};
@@ -81,28 +82,37 @@ bool cover(QSqlDatabase& db, const QString& me, const Conversation& c, const QBy
   return true;
 }
 
-// Raises the stored mark; the up_to it had before (0: none), or nullopt on a failed statement.
+// Raises the stored mark; the conv_seq below which it covers nothing new (the up_to it had,
+// or the mark's from − 1 if higher), or nullopt on a failed statement.
 std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire::DeliveryMark& m) {
   QSqlQuery prev(db);
-  prev.prepare("SELECT up_to FROM delivery_marks WHERE peer = ? AND reader = ? AND reader_device = ?");
+  prev.prepare("SELECT up_to, from_seq FROM delivery_marks WHERE peer = ? AND reader = ? AND"
+               " reader_device = ?");
   prev.addBindValue(c.peer);
   prev.addBindValue(QString::fromStdString(m.reader()));
   prev.addBindValue(m.reader_device());
   if (!prev.exec()) return std::nullopt;
-  const qint64 before = prev.next() ? prev.value(0).toLongLong() : 0;
+  const bool had = prev.next();
+  const qint64 before = had ? prev.value(0).toLongLong() : 0;
   const auto up_to = static_cast<qint64>(m.up_to_conv_seq());
-  if (up_to <= before) return before;  // resent after a login, or older than what we hold
+  const auto from = static_cast<qint64>(m.from_conv_seq());
+  if (up_to <= before) return up_to;  // resent after a login, or older than what we hold
+  // A mark starting above what we hold is a new membership (or device): it starts there;
+  // otherwise it continues the one we have.
+  const qint64 start = !had || from > before ? from : prev.value(1).toLongLong();
   QSqlQuery up(db);
-  up.prepare("INSERT INTO delivery_marks(peer, reader, reader_device, up_to, at_ms)"
-             " VALUES(?, ?, ?, ?, ?) ON CONFLICT(peer, reader, reader_device)"
-             " DO UPDATE SET up_to = excluded.up_to, at_ms = excluded.at_ms");
+  up.prepare("INSERT INTO delivery_marks(peer, reader, reader_device, from_seq, up_to, at_ms)"
+             " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(peer, reader, reader_device)"
+             " DO UPDATE SET from_seq = excluded.from_seq, up_to = excluded.up_to,"
+             " at_ms = excluded.at_ms");
   up.addBindValue(c.peer);
   up.addBindValue(QString::fromStdString(m.reader()));
   up.addBindValue(m.reader_device());
+  up.addBindValue(start);
   up.addBindValue(up_to);
   up.addBindValue(static_cast<qint64>(m.server_ts_ms()));
   if (!up.exec()) return std::nullopt;
-  return before;
+  return std::max(before, from - 1);
 }
 
 // Several readers (or devices) of one frame can add members to the same message: one signal
@@ -164,8 +174,9 @@ bool apply_stored(QSqlDatabase& db, const QString& me, const QString& peer,
   QSqlQuery q(db);
   // The earliest time among a reader's devices whose mark covers it.
   q.prepare("SELECT reader, MIN(at_ms) FROM delivery_marks WHERE peer = ? AND up_to >= ?"
-            " GROUP BY reader ORDER BY reader");
+            " AND from_seq <= ? GROUP BY reader ORDER BY reader");
   q.addBindValue(peer);
+  q.addBindValue(conv_seq);
   q.addBindValue(conv_seq);
   if (!q.exec()) return false;
   QList<QPair<QString, qint64>> readers;
@@ -183,6 +194,21 @@ QString covered_query(bool group) {
   return QStringLiteral("SELECT client_msg_id FROM messages WHERE peer = ? AND conv_seq > ?"
                         " AND conv_seq <= ? AND sender = ?%1 ORDER BY conv_seq")
       .arg(group ? QString() : QStringLiteral(" AND status = %1").arg(kSent));
+}
+
+std::uint64_t resume_version(QSqlDatabase& db, const QByteArray& relay_id) {
+  QSqlQuery q(db);
+  q.prepare("SELECT value FROM settings WHERE key = 'marks_relay_id'");
+  if (q.exec() && q.next() && q.value(0).toByteArray() == relay_id) return last_version(db);
+  // Both in one statement each, in this order: a crash between them leaves the old relay's
+  // id with no version (a full resend), never a version under the new id.
+  QSqlQuery reset(db);
+  if (!reset.exec("DELETE FROM settings WHERE key = 'last_mark_version'")) return 0;
+  QSqlQuery id(db);
+  id.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES('marks_relay_id', ?)");
+  id.addBindValue(relay_id);
+  id.exec();
+  return 0;
 }
 
 std::uint64_t last_version(QSqlDatabase& db) {

@@ -41,8 +41,14 @@ bool apply_stored(QSqlDatabase& db, const QString& me, const QString& peer,
                   const QByteArray& group_id, const QByteArray& client_msg_id, qint64 conv_seq,
                   MarkEffects* out);
 
-// The highest DeliveryMark.version stored (0: none yet), sent at login.
+// The highest DeliveryMark.version stored (0: none yet).
 std::uint64_t last_version(QSqlDatabase& db);
+
+// The last_mark_version to send at a login to the relay `relay_id`. Versions belong to one
+// relay's data directory: when the id differs from the one the stored version came from (a
+// relay started afresh), the stored version is dropped and 0 is sent, so no mark of the new
+// relay is skipped for a version it happens to share with the old one.
+std::uint64_t resume_version(QSqlDatabase& db, const QByteArray& relay_id);
 
 // The statement that finds our messages a raised mark newly covers, binding (peer, previous
 // up_to, up_to, me). Public so a test can check that its plan goes through

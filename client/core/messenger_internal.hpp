@@ -17,10 +17,10 @@ QByteArray new_message_id();
 // Folds every name; nullopt with the first one's problem in `why`.
 std::optional<QStringList> fold_usernames(const QStringList& users, QString* why);
 
-// Records `seq` as the highest inbox entry handled (never lowers it); runs inside the
-// transaction that stored what the entry carried.
 // Stores an unsigned counter in `settings` unless a higher value is already there.
 bool raise_setting(QSqlDatabase& db, const QString& key, std::uint64_t value);
+// Records `seq` as the highest inbox entry handled (never lowers it); runs inside the
+// transaction that stored what the entry carried.
 bool save_last_acked(QSqlDatabase& db, std::uint64_t seq);
 
 }  // namespace parley::client::detail

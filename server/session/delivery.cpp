@@ -124,7 +124,7 @@ void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_
     // nobody waits for it, and losing it (a crash, a failed job) only means the
     // entry is delivered again and the client drops the duplicate. So it waits to be folded
     // into the next delete that does matter, a bigger run, or the end of the connection:
-    // one store job instead of one per ack for a device that only sends.
+    // one store job instead of one per ack for a device that mostly gets group events.
     deferred_ack_ = up_to;
   } else {
     run_delete(up_to);

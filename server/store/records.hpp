@@ -52,13 +52,13 @@ struct InboxEntry {
   EntryKind kind = EntryKind::Message;
   std::string sender;  // username
   std::uint32_t sender_device = 0;
-  DevicePk sender_pk = 0;  // where a delivery receipt for this entry goes
+  DevicePk sender_pk = 0;  // whose delivery mark this entry's ack raises
   std::string client_msg_id;
   std::uint64_t conv_seq = 0;
   std::uint64_t server_ts_ms = 0;
   std::uint32_t content_hint = 0;
   std::string ciphertext;
-  std::string group_id;  // group entries, and receipts for group messages; else empty
+  std::string group_id;  // group entries; else empty
 };
 
 // "Device `reader` has acknowledged every message of `owner` in the conversation (1:1: empty

@@ -139,6 +139,20 @@ class DeliveryMarksTest : public QObject {
     QVERIFY(late.group_members.isEmpty());
   }
 
+  // A version belongs to one relay's data directory: another relay id means start from 0,
+  // and the next frame's version is stored as it is (not compared with the old relay's).
+  void versionIsDroppedWhenTheRelayChanges() {
+    const QByteArray relay_a(16, 'a'), relay_b(16, 'b');
+    QCOMPARE(marks::resume_version(db_->db(), relay_a), 0u);  // nothing stored yet
+    MarkEffects fx;
+    QVERIFY(apply(frame({mark("bob", 1, 1, 40)}), &fx));
+    QCOMPARE(marks::resume_version(db_->db(), relay_a), 40u);
+    QCOMPARE(marks::resume_version(db_->db(), relay_b), 0u);
+    QCOMPARE(marks::last_version(db_->db()), 0u);
+    QVERIFY(apply(frame({mark("bob", 1, 2, 5)}), &fx));
+    QCOMPARE(marks::resume_version(db_->db(), relay_b), 5u);
+  }
+
   // Messages to ourselves (our other devices) are delivered by our own devices' marks.
   void markOfOurOtherDeviceDeliversANoteToSelf() {
     QVERIFY(exec("INSERT INTO conversations(peer, last_activity_ms) VALUES('alice', 1)"));

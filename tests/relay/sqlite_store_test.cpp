@@ -90,7 +90,7 @@ class SqliteStoreTest : public QObject {
 
     auto acked = s_->delete_acked(b->pk, 3);
     QCOMPARE(acked.size(), std::size_t{3});
-    QVERIFY(acked[0].ciphertext.empty());  // receipts need no payload
+    QVERIFY(acked[0].ciphertext.empty());  // marks need no payload
     QCOMPARE(s_->read_inbox(b->pk, 0, 100, 1 << 20).size(), std::size_t{2});
     QCOMPARE(s_->inbox_depth(), 3u);
     QCOMPARE(s_->inbox_tail(b->pk), 5u);  // the counter never goes back

@@ -135,10 +135,25 @@ void Session::replay_marks(std::uint64_t after_version) {
         }
         send_marks(*page, [this](wire::ServerFrame& f) { reply(0, f); });
         if (!page->empty()) marks_replayed_to_ = page->back().version;
-        if (page->size() == kMarkPage) return replay_marks(marks_replayed_to_);
+        if (page->size() == kMarkPage) {
+          if (draining_) return;  // closing: the next login reads the rest
+          // A device with many marks must not fill its send queue with them (a slow reader
+          // would be cut off): the next page waits for the queue to drain, like entries.
+          if (send_queue_has_room()) return replay_marks(marks_replayed_to_);
+          marks_replay_waiting_ = true;
+          return;
+        }
         marks_replayed_ = true;
         flush_marks();
       });
+}
+
+void Session::on_writable() {
+  if (marks_replay_waiting_ && !closed_ && !draining_) {
+    marks_replay_waiting_ = false;
+    replay_marks(marks_replayed_to_);
+  }
+  pump();
 }
 
 }  // namespace parley

@@ -77,7 +77,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool authenticated() const { return authenticated_; }
   bool reading_allowed() const;
   // The send queue has drained below its low-water mark again: continue delivery.
-  void on_writable() { pump(); }
+  void on_writable();
 
   // Session -> transport, on the strand (run_on_strand: any thread).
   virtual void send_bytes(Frame frame) = 0;
@@ -215,6 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<store::DeliveryMarkRecord> pending_marks_;
   bool marks_flush_posted_ = false;
   bool marks_replayed_ = false;
+  bool marks_replay_waiting_ = false;  // the next page waits for the send queue to drain
   std::uint64_t marks_replayed_to_ = 0;
 };
 

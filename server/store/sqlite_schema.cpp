@@ -195,8 +195,15 @@ void step_7(SQLite::Database& db) {
   )sql");
 }
 
+// Version 8: a login reads its device's marks by version, a page at a time; without an index
+// every page scanned and sorted all of the device's marks (a member of many large groups
+// has tens of thousands). The index costs each raise an index update (the version changes).
+void step_8(SQLite::Database& db) {
+  db.exec("CREATE INDEX delivery_marks_by_version ON delivery_marks(owner, version)");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -1,11 +1,12 @@
 // Group fan-out at scale: a kill -9 in the middle of fanning out to 500 members loses and
 // duplicates nothing, and a sender's SendAck never waits for the fan-out of a 1000-member
-// group.
+// group, and the sender of a group that size gets its delivery marks in pages.
 #include <QtTest>
 
 #include <QElapsedTimer>
 
 #include <chrono>
+#include <set>
 
 #include "group_helpers.hpp"
 #include "relay_process.hpp"
@@ -104,6 +105,40 @@ class GroupsSlowTest : public QObject {
       QCOMPARE(next, static_cast<std::uint64_t>(kMessages) + 2);
     }
     QVERIFY(!relay.stderrLog().contains("fanout_step_failed"));
+
+    // Every member acknowledges everything (a login naming its inbox tail does), then the
+    // sender logs in: its 499 delivery marks come in pages, by version, each covering the
+    // messages from the first one (seq 2, after the CREATED event) to the last.
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      TestClient c(names[i], 1, ids[i]);
+      QVERIFY(c.connect(relay.url()));
+      auto li = c.login(0);
+      QVERIFY(li && li->has_logged_in());
+      c.disconnect();
+      QVERIFY(c.connect(relay.url()));
+      QVERIFY(c.login(li->logged_in().inbox_tail_seq())->has_logged_in());
+    }
+    TestClient s("k9g-sender", 1, sender->identity());
+    QVERIFY(s.connect(relay.url()) && s.login(0, 0)->has_logged_in());
+    std::set<std::string> readers;
+    std::uint64_t last_version = 0;
+    int frames = 0;
+    while (readers.size() < names.size()) {
+      const auto marks = s.waitMarks();
+      QVERIFY2(!marks.empty(), qPrintable(QString("%1 of %2 marks").arg(readers.size()).arg(names.size())));
+      QVERIFY(marks.size() <= 256);
+      ++frames;
+      for (const auto& m : marks) {
+        QVERIFY(m.version() > last_version);
+        last_version = m.version();
+        QCOMPARE(m.group_id(), gid);
+        QCOMPARE(m.from_conv_seq(), 2u);
+        QCOMPARE(m.up_to_conv_seq(), static_cast<std::uint64_t>(kMessages) + 1);
+        QVERIFY(readers.insert(m.reader()).second);
+      }
+    }
+    QVERIFY(frames >= 2);
+    QVERIFY(s.waitMarks(300).empty());
   }
 
   void sendAckDoesNotWaitForFanout() {

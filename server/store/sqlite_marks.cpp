@@ -8,12 +8,17 @@ namespace parley::store {
 
 struct SqliteMarks::Statements {
   explicit Statements(SQLite::Database& db)
-      : raise(db,
-              "INSERT INTO delivery_marks(owner, reader, group_id, from_seq, up_to, acked_ms, "
-              "version) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(owner, reader, group_id) DO "
-              "UPDATE SET up_to = excluded.up_to, acked_ms = excluded.acked_ms, version = "
-              "excluded.version WHERE excluded.up_to > delivery_marks.up_to "
-              "RETURNING version, from_seq"),
+      // A look and then an UPDATE or INSERT, not one upsert with RETURNING: RETURNING
+      // builds an ephemeral table on every call, which cost more than the second seek.
+      : find(db,
+             "SELECT up_to, from_seq FROM delivery_marks WHERE owner = ? AND reader = ? AND "
+             "group_id = ?"),
+        insert(db,
+               "INSERT INTO delivery_marks(owner, reader, group_id, from_seq, up_to, acked_ms, "
+               "version) VALUES(?, ?, ?, ?, ?, ?, ?)"),
+        update(db,
+               "UPDATE delivery_marks SET up_to = ?, acked_ms = ?, version = ? WHERE owner = ? "
+               "AND reader = ? AND group_id = ?"),
         after(db,
               "SELECT u.username, d.device_id, m.group_id, m.from_seq, m.up_to, m.acked_ms, "
               "m.version FROM delivery_marks m JOIN devices d ON d.id = m.reader JOIN users u "
@@ -27,7 +32,7 @@ struct SqliteMarks::Statements {
                      "INSERT INTO meta(key, value) VALUES('mark_version', ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
 
-  SQLite::Statement raise, after, forget_member, load_version, save_version;
+  SQLite::Statement find, insert, update, after, forget_member, load_version, save_version;
 };
 
 namespace {
@@ -54,21 +59,36 @@ std::optional<MarkRaised> SqliteMarks::raise(DevicePk owner, DevicePk reader,
                                                       std::string_view group_id,
                                                       std::uint64_t from, std::uint64_t up_to,
                                                       std::uint64_t acked_ms) {
-  const auto next = version_ + 1;
-  auto& st = fresh(st_->raise);
-  st.bind(1, owner);
-  st.bind(2, reader);
-  bind_blob(st, 3, group_id);
-  st.bind(4, static_cast<std::int64_t>(from));
-  st.bind(5, static_cast<std::int64_t>(up_to));
-  st.bind(6, static_cast<std::int64_t>(acked_ms));
-  st.bind(7, static_cast<std::int64_t>(next));
-  if (!st.executeStep()) return std::nullopt;  // the update's WHERE kept the higher mark
-  const MarkRaised raised{next, as_u64(st.getColumn(1))};
-  st.reset();
+  auto& look = fresh(st_->find);
+  look.bind(1, owner);
+  look.bind(2, reader);
+  bind_blob(look, 3, group_id);
+  const bool exists = look.executeStep();
+  const auto had_up_to = exists ? as_u64(look.getColumn(0)) : 0;
+  const auto start = exists ? as_u64(look.getColumn(1)) : from;
+  look.reset();
+  if (exists && had_up_to >= up_to) return std::nullopt;  // a redelivery acknowledged again
   // A rolled-back job leaves a gap in the versions, which nothing relies on being dense.
-  version_ = next;
-  return raised;
+  const auto next = ++version_;
+  auto& st = fresh(exists ? st_->update : st_->insert);
+  if (exists) {
+    st.bind(1, static_cast<std::int64_t>(up_to));
+    st.bind(2, static_cast<std::int64_t>(acked_ms));
+    st.bind(3, static_cast<std::int64_t>(next));
+    st.bind(4, owner);
+    st.bind(5, reader);
+    bind_blob(st, 6, group_id);
+  } else {
+    st.bind(1, owner);
+    st.bind(2, reader);
+    bind_blob(st, 3, group_id);
+    st.bind(4, static_cast<std::int64_t>(from));
+    st.bind(5, static_cast<std::int64_t>(up_to));
+    st.bind(6, static_cast<std::int64_t>(acked_ms));
+    st.bind(7, static_cast<std::int64_t>(next));
+  }
+  st.exec();
+  return MarkRaised{next, start};
 }
 
 void SqliteMarks::forget_member(std::string_view group_id, UserId user) {

@@ -163,6 +163,20 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->next_conv_seq("d:1:2"), 2u);
     QCOMPARE(s_->next_conv_seq("d:1:3"), 1u);
     QCOMPARE(s_->next_conv_seq("d:1:2"), 3u);
+    // The sequence is cached in memory: a rolled-back job's number is given again (nothing
+    // of it was stored), and what was committed is where a reopened store continues.
+    s_->savepoint();
+    QCOMPARE(s_->next_conv_seq("d:1:2"), 4u);
+    QCOMPARE(s_->next_conv_seq("d:1:4"), 1u);
+    s_->rollback_to_savepoint();
+    QCOMPARE(s_->next_conv_seq("d:1:2"), 4u);
+    QCOMPARE(s_->next_conv_seq("d:1:4"), 1u);
+    s_->commit();
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QCOMPARE(s_->next_conv_seq("d:1:2"), 5u);
+    QCOMPARE(s_->next_conv_seq("d:1:4"), 2u);
+    QCOMPARE(s_->next_conv_seq("d:1:3"), 2u);
   }
 
   void dedupAndRetention() {

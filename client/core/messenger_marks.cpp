@@ -16,7 +16,8 @@ void Messenger::onDeliveryMarks(const wire::DeliveryMarks& frame) {
     // Nothing of the frame is stored, last_mark_version included; a later frame would move
     // the version past it, so reconnect and let the login ask for them again.
     marks_paused_ = true;
-    emit problem(QStringLiteral("could not save delivery ticks; they will be fetched again"));
+    emit problem(QStringLiteral("could not save delivery ticks (is the disk full?); reconnecting"
+                                " to fetch them again"));
     QTimer::singleShot(0, this, [this] {
       relay_->stop();
       start();

@@ -331,9 +331,13 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
                             QString::fromStdString(info.group_description()));
     const auto conv_seq = static_cast<qint64>(r.send_ack().conv_seq());
     setStatus(peer, id, MessageStatus::Sent, conv_seq, static_cast<qint64>(r.send_ack().server_ts_ms()));
-    // When the first SendAck was lost with a dropped connection, this is the retry's duplicate
-    // answer, and the marks covering the message may have come before we knew its number.
-    applyStoredMarks(peer, peer.startsWith(QLatin1Char('#')) ? group_id : QByteArray(), id, conv_seq);
+    // Only a duplicate answer can follow a mark of its message: the first SendAck always
+    // leaves before the message can be acknowledged, so a mark came first only when that
+    // SendAck was lost with a dropped connection and this answers the retry.
+    // (A pairwise sender-key message names its group too, but its marks are 1:1 ones.)
+    if (r.send_ack().duplicate())
+      applyStoredMarks(peer, peer.startsWith(QLatin1Char('#')) ? group_id : QByteArray(), id,
+                       conv_seq);
     if (key_distribution) flushOutbox();  // group messages waiting for this key may go now
     if (outboxSize() == 0) emit outboxDrained();
     return;

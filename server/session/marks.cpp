@@ -1,6 +1,6 @@
 // Delivery marks (docs/protocol.md 6.6): an ack raises, for each sending device and
-// conversation it covers, the mark "this device has everything up to conv_seq n", and the
-// sending device is told. A mark replaces the per-message receipt entry: one row updated in
+// conversation it covers, the mark "this device has everything from conv_seq f up to n",
+// and the sending device is told. A mark replaces the per-message receipt entry: one row updated in
 // place instead of an inbox entry inserted, pushed, acknowledged and deleted per message.
 #include <algorithm>
 #include <functional>

@@ -12,6 +12,7 @@
 
 #include "crypto/keys.hpp"
 #include "crypto/secure_bytes.hpp"
+#include "client_user.hpp"
 #include "fake_relay.hpp"
 #include "messenger.hpp"
 #include "models/message_model.hpp"
@@ -67,12 +68,8 @@ struct Alice {
   QStringList problems;
 
   bool open() {
-    QString error;
-    m = Messenger::open(dir, &error);
-    if (!m) {
-      qWarning("cannot open %s: %s", qPrintable(dir), qPrintable(error));
-      return false;
-    }
+    m = parley::test::openClientProfile(dir);
+    if (!m) return false;
     auto* raw = m.get();
     QObject::connect(raw, &Messenger::messageStatusChanged, raw,
                      [this](const QString&, const QByteArray& id, int s) { statuses[id].append(s); });

@@ -4,6 +4,13 @@
 
 namespace parley::test {
 
+std::unique_ptr<client::Messenger> openClientProfile(const QString& dir) {
+  QString error;
+  auto m = client::Messenger::open(dir, &error);
+  if (!m) qWarning("cannot open %s: %s", qPrintable(dir), qPrintable(error));
+  return m;
+}
+
 std::unique_ptr<client::Messenger> registerClientUser(const QUrl& relay, const QString& dir, const QString& name,
                                                       int timeout_ms) {
   struct Result {

@@ -14,4 +14,8 @@ namespace parley::test {
 std::unique_ptr<client::Messenger> registerClientUser(const QUrl& relay, const QString& dir, const QString& name,
                                                       int timeout_ms = 15000);
 
+// Opens the existing profile in `dir` without connecting; null (with a warning naming the
+// reason) when it cannot be opened.
+std::unique_ptr<client::Messenger> openClientProfile(const QString& dir);
+
 }  // namespace parley::test

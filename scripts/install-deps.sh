@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev
-  libssl-dev libsodium-dev libsqlite3-dev sqlite3 libsqlitecpp-dev openssl
+  libssl-dev libsodium-dev libsqlite3-dev sqlite3 libsqlitecpp-dev openssl libjemalloc-dev
   libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev
   qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libgl-dev

@@ -13,6 +13,12 @@
 //   that read buffer) and makes a new one on the socket when there is work again. Between
 //   messages, with no operation pending and the read buffer empty, a stream's state is
 //   exactly what `open(role_type::server)` sets up, which is what a successful accept does.
+// * Holding the stream's write lock while the connection writes frames itself. Beast writes
+//   one message per write; the gateway gathers the frames queued for a connection into one
+//   socket write (gateway/frame_header.hpp). Beast's own writes (a pong or a close frame it
+//   sends from inside a read, a ping, a close) take the same lock, so they wait for the
+//   gathered write instead of interleaving bytes with it, and are resumed when it ends, in
+//   the order Beast's write operation resumes them.
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/version.hpp>
 
@@ -31,6 +37,28 @@ class read2_test {
   static void open_as_server(stream<NextLayer, Deflate>& ws) {
     ws.impl_->open(role_type::server);
   }
+
+  // Beast's own operations lock with ids 1-5 (read, write, ping, idle ping, close).
+  struct raw_write {
+    static constexpr int id = 6;
+  };
+  template <class NextLayer, bool Deflate>
+  static bool try_lock_write(stream<NextLayer, Deflate>& ws) {
+    auto& impl = *ws.impl_;
+    if (impl.status_ != stream<NextLayer, Deflate>::status::open) return false;
+    return impl.wr_block.try_lock(static_cast<raw_write*>(nullptr));
+  }
+  template <class NextLayer, bool Deflate>
+  static void lock_write(stream<NextLayer, Deflate>& ws) {
+    ws.impl_->wr_block.lock(static_cast<raw_write*>(nullptr));
+  }
+  template <class NextLayer, bool Deflate>
+  static void unlock_write(stream<NextLayer, Deflate>& ws) {
+    auto& impl = *ws.impl_;
+    impl.wr_block.unlock(static_cast<raw_write*>(nullptr));
+    impl.op_close.maybe_invoke() || impl.op_idle_ping.maybe_invoke() ||
+        impl.op_rd.maybe_invoke() || impl.op_ping.maybe_invoke();
+  }
 };
 
 }  // namespace boost::beast::websocket
@@ -47,6 +75,27 @@ std::size_t websocket_unparsed_bytes(const boost::beast::websocket::stream<NextL
 template <class NextLayer, bool Deflate>
 void websocket_open_accepted(boost::beast::websocket::stream<NextLayer, Deflate>& ws) {
   boost::beast::websocket::read2_test::open_as_server(ws);
+}
+
+}  // namespace parley
+
+namespace parley {
+
+// The stream's write lock, for a write the connection makes on the next layer itself.
+// try_lock fails while Beast writes (or the stream is not open): write through Beast then.
+template <class NextLayer, bool Deflate>
+bool websocket_try_lock_write(boost::beast::websocket::stream<NextLayer, Deflate>& ws) {
+  return boost::beast::websocket::read2_test::try_lock_write(ws);
+}
+// On a stream made while such a write is in flight (its lock is free).
+template <class NextLayer, bool Deflate>
+void websocket_lock_write(boost::beast::websocket::stream<NextLayer, Deflate>& ws) {
+  boost::beast::websocket::read2_test::lock_write(ws);
+}
+// Releases the lock and resumes a Beast operation that waited for it.
+template <class NextLayer, bool Deflate>
+void websocket_unlock_write(boost::beast::websocket::stream<NextLayer, Deflate>& ws) {
+  boost::beast::websocket::read2_test::unlock_write(ws);
 }
 
 }  // namespace parley

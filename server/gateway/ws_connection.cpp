@@ -1,6 +1,9 @@
 // The socket side of one client connection: a Beast WebSocket stream on its own strand, one
 // read (or a parked wait) and at most one write outstanding, and a bounded queue of shared
-// immutable frames.
+// immutable frames. Queued frames leave in one socket write, up to kMaxGather at a time,
+// framed by the connection itself (frame_header.hpp) under the stream's write lock
+// (beast_internals.hpp): a frame per write would be a sendmsg per frame, and a replay page or
+// a fan-out burst queues many.
 //
 // Idle memory: a plain ws:// connection with nothing to read is *parked*: it waits for its
 // socket to become readable, holding no read buffer and no pending Beast read, and starts a
@@ -12,8 +15,10 @@
 // TLS connections keep a read outstanding and their stream: OpenSSL may hold decrypted bytes
 // the socket will not signal again. Liveness (pings, the idle timeout) is the gateway's sweep
 // (liveness.hpp), not a timer per connection.
+#include <algorithm>
 #include <array>
 #include <optional>
+#include <span>
 #include <type_traits>
 
 #include <boost/asio/bind_allocator.hpp>
@@ -28,6 +33,7 @@
 
 #include "gateway/beast_internals.hpp"
 #include "gateway/connection_set.hpp"
+#include "gateway/frame_header.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/pong_frames.hpp"
 #include "gateway/streams.hpp"
@@ -41,6 +47,18 @@ namespace {
 
 constexpr std::string_view kSubprotocol = "parley.v1";
 constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept when drained
+// Frames per socket write: a header and a payload buffer each, and Asio hands at most 64
+// buffers to one sendmsg.
+constexpr std::size_t kMaxGather = 32;
+
+// One socket write of queued frames. It owns them, so an abort that clears the queue cannot
+// free a buffer the socket is still sending from.
+struct GatheredWrite {
+  std::array<Frame, kMaxGather> frames;
+  std::array<FrameHeader, kMaxGather> headers;
+  std::array<net::const_buffer, 2 * kMaxGather> buffers;
+  std::size_t count = 0;
+};
 
 // Stream: the WebSocket's next layer, tcp::socket (ws://) or TlsStream (wss://). No
 // permessage-deflate (the payloads are ciphertext), so the stream carries no deflate state.
@@ -116,6 +134,8 @@ class WsConnection final : public GatewayConnection {
         ws_.emplace(socket_);
         websocket_open_accepted(*ws_);
         configure(*ws_);
+        // A gathered write is going out on the socket: Beast must wait for it to write.
+        if (gathering_) websocket_lock_write(*ws_);
       }
     }
     return *ws_;
@@ -317,21 +337,47 @@ class WsConnection final : public GatewayConnection {
 
   void do_write() {
     writing_ = true;
-    // The handler owns the frame being written, so an abort that clears the queue cannot
-    // free a buffer the socket is still sending from.
+    // A resting connection has no stream, so nothing of Beast's can be writing. Otherwise
+    // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
+    // front frame goes through Beast, which waits its turn.
+    if (ws_ && !websocket_try_lock_write(*ws_)) return beast_write();
+    gathering_ = true;
+    auto write = std::make_unique<GatheredWrite>();
+    const auto n = std::min(queue_.size(), kMaxGather);
+    for (std::size_t i = 0; i < n; ++i) {
+      write->frames[i] = queue_[i];
+      write->headers[i] = binary_frame_header(queue_[i]->size());
+      write->buffers[2 * i] = net::buffer(write->headers[i].bytes.data(), write->headers[i].size);
+      write->buffers[2 * i + 1] = net::buffer(*queue_[i]);
+    }
+    write->count = n;
+    const std::span<const net::const_buffer> buffers(write->buffers.data(), 2 * n);
+    net::async_write(next_layer(), buffers,
+                     [self = self(), write = std::move(write)](beast::error_code ec, std::size_t) {
+                       self->on_write(ec, write->count);
+                     });
+  }
+
+  void beast_write() {
     auto frame = queue_.front();
     ws().async_write(net::buffer(*frame), [self = self(), frame](beast::error_code ec, std::size_t) {
-      self->on_write(ec);
+      self->on_write(ec, 1);
     });
   }
 
-  void on_write(beast::error_code ec) {
+  void on_write(beast::error_code ec, std::size_t frames) {
     writing_ = false;
+    if (gathering_) {
+      gathering_ = false;
+      if (ws_) websocket_unlock_write(*ws_);
+    }
     if (ec) return fail(ec, "write");
     if (queue_.empty()) return;  // aborted while the write was in flight
-    gw_.relay.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
-    queued_bytes_ -= queue_.front()->size();
-    queue_.pop_front();
+    gw_.relay.metrics.frames_out.fetch_add(frames, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < frames; ++i) {
+      queued_bytes_ -= queue_.front()->size();
+      queue_.pop_front();
+    }
     // Give back what a burst grew, so an idle connection holds no queue storage.
     if (queue_.empty() && queue_.capacity() > kKeptQueueCapacity) queue_.shrink_to_fit();
     if (stall_armed_ && send_queue_has_room()) {
@@ -384,6 +430,15 @@ class WsConnection final : public GatewayConnection {
     }
   }
 
+  // Where a gathered write goes: under the WebSocket, the socket or the TLS stream.
+  auto& next_layer() {
+    if constexpr (kParks) {
+      return socket_;
+    } else {
+      return ws_->next_layer();
+    }
+  }
+
   void run_on_strand(std::function<void()> fn) override {
     net::post(executor(), std::move(fn));
   }
@@ -430,6 +485,7 @@ class WsConnection final : public GatewayConnection {
   bool parked_ = false;    // a readability wait is pending instead of a read
   bool pinging_ = false;   // a ping is being written
   bool writing_ = false;
+  bool gathering_ = false;  // the write in flight is a gathered one, holding the write lock
   bool closing_ = false;
   std::optional<std::uint16_t> close_code_;
   std::string close_reason_;

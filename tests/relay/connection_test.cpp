@@ -1,10 +1,12 @@
 // How a connection reads: frames pipelined in one TCP segment are all answered (before and
 // after login, across Beast's read buffer), a parked connection wakes for a client frame and
 // for a push, a resting one (its WebSocket stream dropped) for WebSocket pings, fragments and
-// a close, and liveness: a peer that answers pings stays, a silent one is dropped.
+// a close, and liveness: a peer that answers pings stays, a silent one is dropped. Pings
+// answered while queued frames go out in gathered writes come between frames.
 #include <QtTest>
 
 #include <set>
+#include <utility>
 
 #include "raw_login.hpp"
 #include "raw_ws_client.hpp"
@@ -216,6 +218,63 @@ class ConnectionTest : public QObject {
     QCOMPARE(close->payload.left(2), QByteArray("\x03\xe8", 2));
     QVERIFY(raw.waitDisconnected(3000));
     QVERIFY(spinUntil([&] { return resting() == 0; }, 3000));
+  }
+
+  // Queued frames leave in gathered socket writes the connection frames itself; a pong
+  // Beast answers from inside a read must wait for such a write, not cut into it. A reader
+  // with a small receive buffer keeps the writes half done while it pings.
+  void pingsDuringAGatheredReplayAreAnsweredBetweenFrames() {
+    auto alice = TestClient::registered(relay_.url(), "gather-alice");
+    auto bob = TestClient::registered(relay_.url(), "gather-bob");
+    QVERIFY(alice && bob);
+    bob->disconnect();
+    // More than the relay's socket send buffer can take (up to 4 MiB), so writes stay
+    // half done while the reader drains its 8 KiB.
+    constexpr int kEntries = 100;
+    const std::string filler(100000, 'g');
+    for (int i = 0; i < kEntries; ++i) {
+      auto ack = alice->send("gather-bob", std::to_string(i) + ":" + filler);
+      QVERIFY(ack && ack->has_send_ack());
+    }
+    RawWsClient raw;
+    QVERIFY(raw.open(relay_.url(), "parley.v1", 8192));
+    QVERIFY(rawLogin(raw, *bob));
+
+    int delivered = 0, pongs = 0, pings = 0;
+    QByteArray message;  // Beast's own writes split a big message into frames
+    QElapsedTimer t;
+    t.start();
+    while ((delivered < kEntries || pongs < pings) && t.elapsed() < 20000) {
+      if (pings < 40 && delivered >= pings * 2) {  // pings spread over the replay
+        raw.sendFrame(QByteArray("p") + QByteArray::number(pings), 9);
+        ++pings;
+      }
+      auto frame = raw.readFrame(5000);
+      QVERIFY2(frame, qPrintable(QString("stalled: %1 delivered, %2 of %3 pongs")
+                                     .arg(delivered).arg(pongs).arg(pings)));
+      if (frame->opcode == 10) {
+        QCOMPARE(frame->payload, QByteArray("p") + QByteArray::number(pongs));
+        ++pongs;
+        continue;
+      }
+      QCOMPARE(frame->opcode, message.isEmpty() ? 2 : 0);
+      message += frame->payload;
+      if (!frame->fin) continue;
+      auto f = decodeServerFrame(std::exchange(message, {}));
+      QVERIFY(f);
+      if (!f->has_deliver()) continue;  // SyncComplete
+      const auto& body = f->deliver().ciphertext();
+      QCOMPARE(body.substr(0, body.find(':')), std::to_string(delivered));
+      ++delivered;
+      if (delivered % 20 == 0) {
+        wire::ClientFrame ack;
+        ack.mutable_ack()->set_up_to_inbox_seq(f->deliver().inbox_seq());
+        raw.sendFrame(encodeClientFrame(ack));
+      }
+    }
+    QCOMPARE(delivered, kEntries);
+    QCOMPARE(pings, 40);
+    QCOMPARE(pongs, pings);
   }
 
   void peerAnsweringPingsOutlastsTheIdleTimeout() {

@@ -120,7 +120,7 @@ std::optional<RawWsClient::Frame> RawWsClient::readFrame(int timeout_ms) {
     header = 10;
   }
   if (!fill(header + static_cast<qint64>(len), timeout_ms)) return std::nullopt;
-  Frame f{b0 & 0x0f, in_.mid(header, static_cast<qsizetype>(len))};
+  Frame f{b0 & 0x0f, in_.mid(header, static_cast<qsizetype>(len)), (b0 & 0x80) != 0};
   in_.remove(0, header + static_cast<qsizetype>(len));
   return f;
 }

@@ -25,6 +25,7 @@ class RawWsClient {
   struct Frame {
     int opcode = 0;
     QByteArray payload;
+    bool fin = true;
   };
   std::optional<Frame> readFrame(int timeout_ms = 5000);
   // Reads frames until a data frame arrives.

@@ -1,0 +1,37 @@
+#pragma once
+// The header of a WebSocket frame the relay sends (RFC 6455, section 5.2): one final, binary,
+// unmasked frame per message, no extensions (the relay negotiates no permessage-deflate).
+// What Beast would put before the same payload; the gateway writes it itself when it gathers
+// several queued frames into one socket write.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace parley {
+
+struct FrameHeader {
+  std::array<unsigned char, 10> bytes;
+  std::uint8_t size;
+};
+
+inline FrameHeader binary_frame_header(std::uint64_t payload_size) {
+  FrameHeader h{};
+  h.bytes[0] = 0x82;  // FIN, opcode 2 (binary)
+  if (payload_size < 126) {
+    h.bytes[1] = static_cast<unsigned char>(payload_size);
+    h.size = 2;
+  } else if (payload_size <= 0xffff) {
+    h.bytes[1] = 126;
+    h.bytes[2] = static_cast<unsigned char>(payload_size >> 8);
+    h.bytes[3] = static_cast<unsigned char>(payload_size);
+    h.size = 4;
+  } else {
+    h.bytes[1] = 127;
+    for (int i = 0; i < 8; ++i)
+      h.bytes[2 + i] = static_cast<unsigned char>(payload_size >> (8 * (7 - i)));
+    h.size = 10;
+  }
+  return h;
+}
+
+}  // namespace parley

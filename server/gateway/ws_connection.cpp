@@ -325,7 +325,12 @@ class WsConnection final : public GatewayConnection {
               s->drop_slow_consumer("send queue stalled");
           });
     }
-    if (!writing_ && accepted_) do_write();
+    if (!writing_ && accepted_) {
+      // Started after the handlers already waiting on this thread, so frames they queue for
+      // this client join it: a fan-out step's entries for one member, a reply and a push.
+      writing_ = true;
+      net::post(executor(), [self = self()] { self->do_write(); });
+    }
   }
 
   void drop_slow_consumer(const char* why) {

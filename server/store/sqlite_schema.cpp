@@ -202,8 +202,20 @@ void step_8(SQLite::Database& db) {
   db.exec("CREATE INDEX delivery_marks_by_version ON delivery_marks(owner, version)");
 }
 
+// Version 9: a group's fan-out goes device by device over a range of log entries instead of
+// entry by entry, so a member gets the range in one write and acknowledges it once. The
+// cursor keeps the range's end; a fan-out caught half-way through an entry at upgrade is a
+// range of that one entry.
+void step_9(SQLite::Database& db) {
+  db.exec(R"sql(
+    ALTER TABLE group_fanout ADD COLUMN range_end INTEGER NOT NULL DEFAULT 0;
+    UPDATE group_fanout SET range_end = done_seq + 1 WHERE done_device > 0;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5,
+                           step_6, step_7, step_8, step_9};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

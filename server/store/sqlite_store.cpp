@@ -15,6 +15,10 @@
 
 namespace parley::store {
 
+// Log entries a fan-out range takes at most. Each member device gets the range's entries in
+// one step, so up to this many reach it in one socket write and one acknowledgement.
+constexpr std::uint64_t kFanoutRange = 32;
+
 struct SqliteStore::Impl {
   SQLite::Database db;
   std::uint64_t depth = 0;
@@ -169,8 +173,15 @@ struct SqliteStore::Impl {
                    "client_msg_id, server_ts, content_hint, payload) "
                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         fanout_state(db,
-                     "SELECT f.done_seq, f.done_device, g.next_seq FROM group_fanout f "
+                     "SELECT f.done_seq, f.done_device, f.range_end, g.next_seq FROM group_fanout f "
                      "JOIN groups g ON g.id = f.group_id WHERE f.group_id = ?"),
+        // The first seq in (?2, ?3] at which a member joins or (having left at the seq
+        // before) stops getting entries: a fan-out range ends before it.
+        membership_change(db,
+                          "SELECT MIN(c) FROM (SELECT joined_seq AS c FROM group_members "
+                          "WHERE group_id = ?1 AND joined_seq > ?2 AND joined_seq <= ?3 "
+                          "UNION ALL SELECT left_seq + 1 FROM group_members WHERE group_id = ?1 "
+                          "AND left_seq + 1 > ?2 AND left_seq + 1 <= ?3)"),
         read_log(db,
                  "SELECT kind, sender, sender_device, sender_pk, client_msg_id, server_ts, "
                  "content_hint, payload FROM group_log WHERE group_id = ? AND seq = ?"),
@@ -179,7 +190,9 @@ struct SqliteStore::Impl {
                        "JOIN devices d ON d.user_id = m.user_id JOIN users u ON u.id = m.user_id "
                        "WHERE m.group_id = ?1 AND m.joined_seq <= ?2 AND (m.left_seq IS NULL OR "
                        "m.left_seq >= ?2) AND d.id > ?3 ORDER BY d.id LIMIT ?4"),
-        save_fanout(db, "UPDATE group_fanout SET done_seq = ?, done_device = ? WHERE group_id = ?"),
+        save_fanout(db,
+                    "UPDATE group_fanout SET done_seq = ?, done_device = ?, range_end = ? "
+                    "WHERE group_id = ?"),
         delete_log(db, "DELETE FROM group_log WHERE group_id = ? AND seq = ?"),
         insert_log_ref(db, "INSERT INTO group_log_refs(group_id, seq, refs) VALUES(?, ?, 1)"),
         // A look and a plain UPDATE rather than UPDATE … RETURNING (an ephemeral table per
@@ -202,7 +215,8 @@ struct SqliteStore::Impl {
   SQLite::Statement purge_log_refs, purge_log, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
-  SQLite::Statement fanout_state, read_log, fanout_devices, save_fanout, delete_log;
+  SQLite::Statement fanout_state, membership_change, read_log, fanout_devices, save_fanout,
+      delete_log;
   SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, groups_behind;
 
   // Adds `delta` to the references of log entry (group_id, seq); at zero nothing names the
@@ -792,7 +806,10 @@ void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) 
 // entry counts them (group_log_refs) and leaves the log when the last one is acknowledged.
 FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max_appends) {
   FanoutStep step;
-  std::uint64_t done_seq = 0, last_seq = 0;
+  // The cursor: every entry up to done_seq has reached every member's devices, and while a
+  // range is open (range_end > done_seq) its entries have reached the devices up to
+  // done_device, each device all of them.
+  std::uint64_t done_seq = 0, range_end = 0, last_seq = 0;
   DevicePk done_device = 0;
   {
     auto& st = fresh(impl_->fanout_state);
@@ -800,7 +817,8 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     if (!st.executeStep()) return step;
     done_seq = as_u64(st.getColumn(0));
     done_device = st.getColumn(1).getInt64();
-    last_seq = as_u64(st.getColumn(2)) - 1;
+    range_end = as_u64(st.getColumn(2));
+    last_seq = as_u64(st.getColumn(3)) - 1;
     st.reset();
   }
   struct Target {
@@ -809,12 +827,29 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     std::string username;
   };
   std::vector<Target> targets;
+  std::vector<std::shared_ptr<InboxEntry>> entries;
+  std::vector<std::int64_t> rows;
   std::size_t budget = max_appends;
-  while (done_seq < last_seq && budget > 0) {
-    const auto seq = done_seq + 1;
-    // One entry shared by every member's live push; each member's inbox_seq travels beside it.
-    auto e = std::make_shared<InboxEntry>();
-    {
+  while (budget > 0 && (range_end > done_seq || done_seq < last_seq)) {
+    const auto lo = done_seq + 1;
+    if (range_end <= done_seq) {
+      // A new range: the entries owed, up to kFanoutRange, over which membership stays the
+      // same, so one device list serves them all.
+      range_end = std::min(last_seq, done_seq + kFanoutRange);
+      auto& st = fresh(impl_->membership_change);
+      bind_blob(st, 1, group_id);
+      st.bind(2, static_cast<std::int64_t>(lo));
+      st.bind(3, static_cast<std::int64_t>(range_end));
+      if (st.executeStep() && !st.getColumn(0).isNull())
+        range_end = as_u64(st.getColumn(0)) - 1;
+      st.reset();
+      done_device = 0;
+    }
+    // One entry object per log entry, shared by every member's live push; each member's
+    // inbox_seq travels beside it.
+    entries.clear();
+    for (auto seq = lo; seq <= range_end; ++seq) {
+      auto e = std::make_shared<InboxEntry>();
       auto& st = fresh(impl_->read_log);
       bind_blob(st, 1, group_id);
       st.bind(2, static_cast<std::int64_t>(seq));
@@ -828,45 +863,56 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
       e->content_hint = as_u32(st.getColumn(6));
       e->ciphertext = st.getColumn(7).getString();
       st.reset();
+      e->conv_seq = seq;
+      e->group_id = std::string(group_id);
+      entries.push_back(std::move(e));
     }
-    e->conv_seq = seq;
-    e->group_id = std::string(group_id);
+    // Device by device, each getting the whole range: its entries arrive together, in one
+    // socket write, and one acknowledgement covers them.
+    const std::size_t devices = std::max<std::size_t>(1, budget / entries.size());
     targets.clear();
     {
       auto& st = fresh(impl_->fanout_devices);
       bind_blob(st, 1, group_id);
-      st.bind(2, static_cast<std::int64_t>(seq));
+      st.bind(2, static_cast<std::int64_t>(lo));
       st.bind(3, done_device);
-      st.bind(4, static_cast<std::int64_t>(budget));
+      st.bind(4, static_cast<std::int64_t>(devices));
       while (st.executeStep())
         targets.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
                            st.getColumn(2).getString()});
     }
-    std::int64_t rows = 0;
+    rows.assign(entries.size(), 0);
     for (auto& t : targets) {
       done_device = t.pk;
-      --budget;
-      // The sending device has its message already; every other device gets a reference.
-      if (e->kind == EntryKind::GroupMessage && t.pk == e->sender_pk) continue;
-      const auto inbox_seq = impl_->append_row(t.pk, *e, std::nullopt);
-      ++rows;
-      step.appended.push_back({std::move(t.username), t.device_id, inbox_seq, e});
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto& e = entries[i];
+        budget -= std::min<std::size_t>(budget, 1);
+        // The sending device has its message already; every other device gets a reference.
+        if (e->kind == EntryKind::GroupMessage && t.pk == e->sender_pk) continue;
+        const auto inbox_seq = impl_->append_row(t.pk, *e, std::nullopt);
+        ++rows[i];
+        step.appended.push_back({t.username, t.device_id, inbox_seq, e});
+      }
     }
-    const bool complete = budget > 0;  // the query came back short: every device has it
-    // The fan-out's own reference goes when it completes; the rows' come with them.
-    if (rows != 0 || complete) impl_->change_log_refs(group_id, seq, rows - (complete ? 1 : 0));
+    const bool complete = targets.size() < devices;  // the query came back short
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      // The fan-out's own reference goes when the range completes; the rows' come with them.
+      if (rows[i] != 0 || complete)
+        impl_->change_log_refs(group_id, lo + i, rows[i] - (complete ? 1 : 0));
+    }
     if (complete) {
-      done_seq = seq;
+      step.entries_completed += entries.size();
+      done_seq = range_end;
       done_device = 0;
-      ++step.entries_completed;
     }
   }
   auto& save = fresh(impl_->save_fanout);
   save.bind(1, static_cast<std::int64_t>(done_seq));
   save.bind(2, done_device);
-  bind_blob(save, 3, group_id);
+  save.bind(3, static_cast<std::int64_t>(range_end));
+  bind_blob(save, 4, group_id);
   save.exec();
-  step.more = done_seq < last_seq;
+  step.more = done_seq < last_seq || range_end > done_seq;
   return step;
 }
 

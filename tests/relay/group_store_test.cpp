@@ -1,12 +1,15 @@
 // The group half of the embedded store, without sockets: membership history decides who gets
-// which log entry, fan-out advances its durable cursor chunk by chunk, surviving a reopen
+// which log entry, fan-out advances its durable cursor chunk by chunk (device by device over
+// a range of entries), surviving a reopen
 // (the crash case) exactly, and a log entry is stored once, named by the members' inbox rows,
 // until the last of them is acknowledged.
 #include <QtTest>
 
 #include <SQLiteCpp/Database.h>
 
+#include <algorithm>
 #include <map>
+#include <numeric>
 
 #include "store/sqlite_store.hpp"
 
@@ -148,6 +151,99 @@ class GroupStoreTest : public QObject {
     QVERIFY(groupInbox(users_[0]).empty());
     auto again = s_->fan_out_group(kGroup, 4);  // nothing owed: nothing written
     QVERIFY(again.appended.empty() && !again.more);
+  }
+
+  // Fan-out goes device by device over a range of entries: a device gets every entry of the
+  // range in one step (so in one write, acknowledged once), in order; a range ends where
+  // membership changes and after 32 entries.
+  void fanOutGivesEachDeviceItsRangeTogether() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 4; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    for (int k = 1; k <= 4; ++k) {
+      auto m = message("m" + std::to_string(k), users_[0].pk);
+      s_->append_group_log(kGroup, m);
+    }
+    // 8 appends' worth per step = 2 devices of a 4-entry range: u0 (the sender, nothing to
+    // add) and u1, then u2 and u3.
+    auto first = s_->fan_out_group(kGroup, 8);
+    QVERIFY(first.more);
+    QCOMPARE(first.appended.size(), std::size_t{4});
+    for (std::size_t i = 0; i < 4; ++i) {
+      QCOMPARE(first.appended[i].username, std::string("u1"));
+      QCOMPARE(first.appended[i].inbox_seq, i + 1);
+      QCOMPARE(first.appended[i].entry->conv_seq, i + 1);
+    }
+    QCOMPARE(first.entries_completed, 0u);
+    reopen();  // the open range survives a restart
+    auto second = s_->fan_out_group(kGroup, 8);
+    QCOMPARE(second.appended.size(), std::size_t{8});
+    for (std::size_t i = 0; i < 8; ++i)
+      QCOMPARE(second.appended[i].username, std::string(i < 4 ? "u2" : "u3"));
+    QCOMPARE(second.entries_completed, 0u);  // the query came back full: one more look
+    auto third = s_->fan_out_group(kGroup, 8);
+    QVERIFY(third.appended.empty() && !third.more);
+    QCOMPARE(third.entries_completed, 4u);
+
+    // u4 joins at 7, so entries 5-6 are a range of their own; 7-46 go as ranges of 32 and 8.
+    for (int k = 5; k <= 46; ++k) {
+      if (k == 7) s_->add_group_member(kGroup, users_[4].user_id, false, 7);
+      auto m = message("m" + std::to_string(k), users_[1].pk);
+      s_->append_group_log(kGroup, m);
+    }
+    std::map<std::string, std::vector<std::uint64_t>> got;
+    std::vector<std::size_t> run_lengths;  // consecutive appends to one device
+    for (int steps = 0;; ++steps) {
+      QVERIFY(steps < 50);
+      auto step = s_->fan_out_group(kGroup, 64);
+      for (std::size_t i = 0; i < step.appended.size(); ++i) {
+        const auto& a = step.appended[i];
+        got[a.username].push_back(a.entry->conv_seq);
+        if (i == 0 || step.appended[i - 1].username != a.username) run_lengths.push_back(0);
+        ++run_lengths.back();
+      }
+      if (!step.more) break;
+    }
+    std::vector<std::uint64_t> all(42);
+    std::iota(all.begin(), all.end(), std::uint64_t{5});
+    QCOMPARE(got["u0"], all);
+    QCOMPARE(got["u2"], all);
+    QCOMPARE(got["u3"], all);
+    QVERIFY(got["u1"].empty());  // it sent 5-46
+    all.erase(all.begin(), all.begin() + 2);
+    QCOMPARE(got["u4"], all);
+    QCOMPARE(*std::max_element(run_lengths.begin(), run_lengths.end()), std::size_t{32});
+    QCOMPARE(std::count(run_lengths.begin(), run_lengths.end(), std::size_t{2}),
+             std::ptrdiff_t{3});  // 5-6 for u0, u2, u3
+    QCOMPARE(std::count(run_lengths.begin(), run_lengths.end(), std::size_t{8}),
+             std::ptrdiff_t{4});  // 39-46 for u0, u2, u3, u4
+  }
+
+  // Step 9 on a version-8 file whose fan-out stopped inside an entry: the devices it had
+  // reached do not get that entry again, the others do, and the rest goes as usual.
+  void schemaStep9ResumesAFanOutCaughtInsideAnEntry() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    for (int k = 1; k <= 2; ++k) {
+      auto m = message("m" + std::to_string(k), users_[0].pk);
+      s_->append_group_log(kGroup, m);
+    }
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      SQLite::Statement cursor(db, "UPDATE group_fanout SET done_seq = 0, done_device = ?");
+      cursor.bind(1, users_[1].pk);  // entry 1 reached u0 and u1 (version 8's meaning)
+      cursor.exec();
+      db.exec("ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 8");
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{2, "m2"}}));
+    QCOMPARE(groupInbox(users_[2]), (V{{1, "m1"}, {2, "m2"}}));
+    std::uint64_t behind = 0;
+    QVERIFY(s_->groups_behind(&behind).empty());
   }
 
   // A group everyone has left is removed once its log is fanned out; one with a member, or
@@ -294,7 +390,8 @@ class GroupStoreTest : public QObject {
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
       db.exec("DROP TABLE group_log_refs; DROP TABLE delivery_marks;"
-              "DELETE FROM meta WHERE key = 'mark_version'; PRAGMA user_version = 3");
+              "DELETE FROM meta WHERE key = 'mark_version';"
+              "ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 3");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

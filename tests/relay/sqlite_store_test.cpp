@@ -229,6 +229,7 @@ class SqliteStoreTest : public QObject {
         INSERT INTO sent VALUES(7, zeroblob(16), 41, 900), (8, zeroblob(16), 3, 5000);
         DROP TABLE delivery_marks;
         DELETE FROM meta WHERE key = 'mark_version';
+        ALTER TABLE group_fanout DROP COLUMN range_end;
         PRAGMA user_version = 4;
       )sql");
     }
@@ -321,7 +322,7 @@ class SqliteStoreTest : public QObject {
         }
         receipt.exec();
       }
-      db.exec("PRAGMA user_version = 5");
+      db.exec("ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 5");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

@@ -3,6 +3,8 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "gateway/beast_internals.hpp"  // how much Beast has read but not parsed
+
 namespace parley::loadgen {
 
 namespace websocket = beast::websocket;
@@ -115,6 +117,8 @@ void Connection::read() {
     self->buffer_.consume(self->buffer_.size());
     if (!ok) return self->closed("relay sent an unparsable frame");
     if (!(self->auth_done_ && self->handle_auth(f)) && self->frame_handler_) self->frame_handler_(f);
+    if (self->burst_end_handler_ && websocket_unparsed_bytes(self->ws_) == 0)
+      self->burst_end_handler_();
     if (self->open_) self->read();
   });
 }

@@ -39,6 +39,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_frame(FrameHandler h) { frame_handler_ = std::move(h); }
   void on_closed(ClosedHandler h) { closed_handler_ = std::move(h); }
+  // Called after a frame's handler when nothing more is buffered to parse: the end of what
+  // one read brought, where a client's event loop would finish its turn.
+  void on_burst_end(std::function<void()> h) { burst_end_handler_ = std::move(h); }
   bool is_open() const { return open_; }
   net::any_io_executor get_executor() { return ws_.get_executor(); }
   std::size_t queued() const { return queue_.size(); }
@@ -57,6 +60,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool open_ = false;
   FrameHandler frame_handler_;
   ClosedHandler closed_handler_;
+  std::function<void()> burst_end_handler_;
   Done auth_done_;  // set while authenticating
   const Identity* auth_who_ = nullptr;
   bool auth_register_ = false;

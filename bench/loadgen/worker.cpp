@@ -127,18 +127,24 @@ int Worker::run() {
   return failed_ ? 1 : 0;
 }
 
+Acker::Acker(std::shared_ptr<Connection> c) : conn_(std::move(c)) {
+  conn_->on_burst_end([this] { flush(); });
+}
+
+Acker::~Acker() { conn_->on_burst_end(nullptr); }  // the connection may outlive it
+
 void Acker::delivered(std::uint64_t inbox_seq) {
   pending_ = std::max(pending_, inbox_seq);
-  if (flush_posted_) return;
-  flush_posted_ = true;
-  // Posted, not deferred by a timer: it runs once the reads already completed are handled.
-  net::post(conn_->get_executor(), [this, conn = conn_] {
-    flush_posted_ = false;
-    wire::ClientFrame f;
-    f.mutable_ack()->set_up_to_inbox_seq(pending_);
-    conn->send(f);
-    ++acks_sent_;
-  });
+  dirty_ = true;
+}
+
+void Acker::flush() {
+  if (!dirty_) return;
+  dirty_ = false;
+  wire::ClientFrame f;
+  f.mutable_ack()->set_up_to_inbox_seq(pending_);
+  conn_->send(f);
+  ++acks_sent_;
 }
 
 }  // namespace parley::loadgen

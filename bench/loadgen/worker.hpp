@@ -74,18 +74,23 @@ void run_replay(Worker& w);
 void run_fanout(Worker& w);
 void run_media(Worker& w);
 
-// Acknowledges deliveries the way a client does: cumulatively, once per batch of frames
-// read (a flush posted behind the reads already completed), not once per entry.
+// Acknowledges deliveries the way a client does: cumulatively, once per read's worth of
+// frames (the Qt client acks once per turn of its event loop), not once per entry.
 class Acker {
  public:
-  explicit Acker(std::shared_ptr<Connection> c) : conn_(std::move(c)) {}
+  explicit Acker(std::shared_ptr<Connection> c);
+  ~Acker();
+  Acker(const Acker&) = delete;
+  Acker& operator=(const Acker&) = delete;
   void delivered(std::uint64_t inbox_seq);
   std::size_t acks_sent() const { return acks_sent_; }
 
  private:
+  void flush();
+
   std::shared_ptr<Connection> conn_;
   std::uint64_t pending_ = 0;
-  bool flush_posted_ = false;
+  bool dirty_ = false;
   std::size_t acks_sent_ = 0;
 };
 

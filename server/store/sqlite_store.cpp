@@ -38,6 +38,24 @@ struct SqliteStore::Impl {
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
+  // The open fan-out ranges of the last few groups fanned out: their log entries and the
+  // devices owed them, read once when the range opens instead of at every step (a range of
+  // 32 entries to 1,000 members takes ~125 steps; the device query sorts every member).
+  // Membership cannot change inside a range, and a device registered after it opened was
+  // not there when its entries were sent. Dropped on every rollback, like the tails.
+  struct FanoutTarget {
+    DevicePk pk;
+    std::uint32_t device_id;
+    std::string username;
+  };
+  struct FanoutRange {
+    std::string group_id;
+    std::uint64_t lo = 0, end = 0;
+    std::vector<std::shared_ptr<InboxEntry>> entries;
+    std::vector<FanoutTarget> devices;  // by pk
+  };
+  std::vector<FanoutRange> fanout_ranges;
+  static constexpr std::size_t kCachedRanges = 8;
 
   // Open the database and apply pragmas before any statement is prepared.
   static SQLite::Database open(const std::filesystem::path& dir, Durability durability) {
@@ -189,7 +207,7 @@ struct SqliteStore::Impl {
                        "SELECT d.id, d.device_id, u.username FROM group_members m "
                        "JOIN devices d ON d.user_id = m.user_id JOIN users u ON u.id = m.user_id "
                        "WHERE m.group_id = ?1 AND m.joined_seq <= ?2 AND (m.left_seq IS NULL OR "
-                       "m.left_seq >= ?2) AND d.id > ?3 ORDER BY d.id LIMIT ?4"),
+                       "m.left_seq >= ?2) ORDER BY d.id"),
         save_fanout(db,
                     "UPDATE group_fanout SET done_seq = ?, done_device = ?, range_end = ? "
                     "WHERE group_id = ?"),
@@ -285,6 +303,48 @@ struct SqliteStore::Impl {
 
   // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
   // entry naming its log entry) and returns its inbox_seq.
+  // The open range [lo, end] of a group's fan-out, read on first use.
+  const FanoutRange& fanout_range(std::string_view group_id, std::uint64_t lo,
+                                  std::uint64_t end) {
+    for (const auto& r : fanout_ranges)
+      if (r.group_id == group_id && r.lo == lo && r.end == end) return r;
+    forget_fanout_range(group_id);
+    if (fanout_ranges.size() >= kCachedRanges) fanout_ranges.erase(fanout_ranges.begin());
+    FanoutRange r{std::string(group_id), lo, end, {}, {}};
+    for (auto seq = lo; seq <= end; ++seq) {
+      // One entry object per log entry, shared by every member's live push; each member's
+      // inbox_seq travels beside it.
+      auto e = std::make_shared<InboxEntry>();
+      auto& st = fresh(read_log);
+      bind_blob(st, 1, group_id);
+      st.bind(2, static_cast<std::int64_t>(seq));
+      if (!st.executeStep()) throw std::runtime_error("fan_out_group: log entry missing");
+      e->kind = static_cast<EntryKind>(st.getColumn(0).getInt());
+      e->sender = st.getColumn(1).getString();
+      e->sender_device = as_u32(st.getColumn(2));
+      e->sender_pk = st.getColumn(3).getInt64();
+      e->client_msg_id = st.getColumn(4).getString();
+      e->server_ts_ms = as_u64(st.getColumn(5));
+      e->content_hint = as_u32(st.getColumn(6));
+      e->ciphertext = st.getColumn(7).getString();
+      st.reset();
+      e->conv_seq = seq;
+      e->group_id = std::string(group_id);
+      r.entries.push_back(std::move(e));
+    }
+    auto& st = fresh(fanout_devices);
+    bind_blob(st, 1, group_id);
+    st.bind(2, static_cast<std::int64_t>(lo));
+    while (st.executeStep())
+      r.devices.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
+                           st.getColumn(2).getString()});
+    fanout_ranges.push_back(std::move(r));
+    return fanout_ranges.back();
+  }
+  void forget_fanout_range(std::string_view group_id) {
+    std::erase_if(fanout_ranges, [&](const FanoutRange& r) { return r.group_id == group_id; });
+  }
+
   std::uint64_t append_row(DevicePk device, const InboxEntry& e,
                            std::optional<std::string_view> ciphertext) {
     const std::uint64_t seq = ++tail_of(device);
@@ -360,6 +420,7 @@ void SqliteStore::rollback() {
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->conv_seqs.clear();
+  impl_->fanout_ranges.clear();
   impl_->finish_statements();
   Impl::run(impl_->rollback);
 }
@@ -372,6 +433,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
   impl_->tails.clear();
   impl_->conv_seqs.clear();
+  impl_->fanout_ranges.clear();
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);
 }
@@ -821,13 +883,6 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     last_seq = as_u64(st.getColumn(3)) - 1;
     st.reset();
   }
-  struct Target {
-    DevicePk pk;
-    std::uint32_t device_id;
-    std::string username;
-  };
-  std::vector<Target> targets;
-  std::vector<std::shared_ptr<InboxEntry>> entries;
   std::vector<std::int64_t> rows;
   std::size_t budget = max_appends;
   while (budget > 0 && (range_end > done_seq || done_seq < last_seq)) {
@@ -845,56 +900,29 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
       st.reset();
       done_device = 0;
     }
-    // One entry object per log entry, shared by every member's live push; each member's
-    // inbox_seq travels beside it.
-    entries.clear();
-    for (auto seq = lo; seq <= range_end; ++seq) {
-      auto e = std::make_shared<InboxEntry>();
-      auto& st = fresh(impl_->read_log);
-      bind_blob(st, 1, group_id);
-      st.bind(2, static_cast<std::int64_t>(seq));
-      if (!st.executeStep()) throw std::runtime_error("fan_out_group: log entry missing");
-      e->kind = static_cast<EntryKind>(st.getColumn(0).getInt());
-      e->sender = st.getColumn(1).getString();
-      e->sender_device = as_u32(st.getColumn(2));
-      e->sender_pk = st.getColumn(3).getInt64();
-      e->client_msg_id = st.getColumn(4).getString();
-      e->server_ts_ms = as_u64(st.getColumn(5));
-      e->content_hint = as_u32(st.getColumn(6));
-      e->ciphertext = st.getColumn(7).getString();
-      st.reset();
-      e->conv_seq = seq;
-      e->group_id = std::string(group_id);
-      entries.push_back(std::move(e));
-    }
+    const auto& range = impl_->fanout_range(group_id, lo, range_end);
+    const auto& entries = range.entries;
     // Device by device, each getting the whole range: its entries arrive together, in one
     // socket write, and one acknowledgement covers them.
     const std::size_t devices = std::max<std::size_t>(1, budget / entries.size());
-    targets.clear();
-    {
-      auto& st = fresh(impl_->fanout_devices);
-      bind_blob(st, 1, group_id);
-      st.bind(2, static_cast<std::int64_t>(lo));
-      st.bind(3, done_device);
-      st.bind(4, static_cast<std::int64_t>(devices));
-      while (st.executeStep())
-        targets.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
-                           st.getColumn(2).getString()});
-    }
+    auto first = std::upper_bound(range.devices.begin(), range.devices.end(), done_device,
+                                  [](DevicePk pk, const auto& t) { return pk < t.pk; });
+    const auto last = first + static_cast<std::ptrdiff_t>(
+                                  std::min<std::size_t>(devices, range.devices.end() - first));
     rows.assign(entries.size(), 0);
-    for (auto& t : targets) {
-      done_device = t.pk;
+    for (auto t = first; t != last; ++t) {
+      done_device = t->pk;
       for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto& e = entries[i];
         budget -= std::min<std::size_t>(budget, 1);
         // The sending device has its message already; every other device gets a reference.
-        if (e->kind == EntryKind::GroupMessage && t.pk == e->sender_pk) continue;
-        const auto inbox_seq = impl_->append_row(t.pk, *e, std::nullopt);
+        if (e->kind == EntryKind::GroupMessage && t->pk == e->sender_pk) continue;
+        const auto inbox_seq = impl_->append_row(t->pk, *e, std::nullopt);
         ++rows[i];
-        step.appended.push_back({t.username, t.device_id, inbox_seq, e});
+        step.appended.push_back({t->username, t->device_id, inbox_seq, e});
       }
     }
-    const bool complete = targets.size() < devices;  // the query came back short
+    const bool complete = last == range.devices.end();
     for (std::size_t i = 0; i < entries.size(); ++i) {
       // The fan-out's own reference goes when the range completes; the rows' come with them.
       if (rows[i] != 0 || complete)
@@ -902,6 +930,7 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     }
     if (complete) {
       step.entries_completed += entries.size();
+      impl_->forget_fanout_range(group_id);
       done_seq = range_end;
       done_device = 0;
     }

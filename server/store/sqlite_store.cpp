@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -237,6 +238,32 @@ struct SqliteStore::Impl {
       delete_log;
   SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, groups_behind;
 
+  // Changes to log entries' reference counts, summed over the transaction and written at its
+  // commit: each member's ack (and each fan-out step) changes the count of the same entries,
+  // so a batch of many members' acks writes each count once instead of once per ack. The
+  // journal holds what the running job added, to take back if it is rolled back.
+  std::map<std::pair<std::string, std::uint64_t>, std::int64_t> refs_delta;
+  std::vector<std::pair<std::map<std::pair<std::string, std::uint64_t>, std::int64_t>::iterator,
+                        std::int64_t>>
+      refs_journal;
+
+  void add_log_refs(std::string_view group_id, std::uint64_t seq, std::int64_t delta) {
+    if (delta == 0) return;
+    auto it = refs_delta.try_emplace({std::string(group_id), seq}, 0).first;
+    it->second += delta;
+    refs_journal.emplace_back(it, delta);
+  }
+  void take_back_log_refs() {
+    for (auto& [it, delta] : refs_journal) it->second -= delta;
+    refs_journal.clear();
+  }
+  void flush_log_refs() {
+    refs_journal.clear();
+    for (const auto& [key, delta] : refs_delta)
+      if (delta != 0) change_log_refs(key.first, key.second, delta);
+    refs_delta.clear();
+  }
+
   // Adds `delta` to the references of log entry (group_id, seq); at zero nothing names the
   // entry any more (fan-out finished, every inbox row acknowledged) and it is deleted.
   void change_log_refs(std::string_view group_id, std::uint64_t seq, std::int64_t delta) {
@@ -410,6 +437,7 @@ void SqliteStore::begin() {
   impl_->depth_at_begin = impl_->depth;
 }
 void SqliteStore::commit() {
+  impl_->flush_log_refs();
   marks_->before_commit();
   impl_->finish_statements();
   Impl::run(impl_->commit);
@@ -417,6 +445,8 @@ void SqliteStore::commit() {
 }
 void SqliteStore::rollback() {
   marks_->rolled_back();
+  impl_->refs_delta.clear();
+  impl_->refs_journal.clear();
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->conv_seqs.clear();
@@ -425,15 +455,20 @@ void SqliteStore::rollback() {
   Impl::run(impl_->rollback);
 }
 void SqliteStore::savepoint() {
+  impl_->refs_journal.clear();
   Impl::run(impl_->savepoint);
   impl_->depth_at_savepoint = impl_->depth;
 }
-void SqliteStore::release_savepoint() { Impl::run(impl_->release); }
+void SqliteStore::release_savepoint() {
+  impl_->refs_journal.clear();
+  Impl::run(impl_->release);
+}
 void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
   impl_->tails.clear();
   impl_->conv_seqs.clear();
   impl_->fanout_ranges.clear();
+  impl_->take_back_log_refs();
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);
 }
@@ -686,7 +721,7 @@ std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t
   del.bind(2, static_cast<std::int64_t>(up_to));
   del.exec();
   impl_->depth -= deleted;
-  for (const auto& r : refs) impl_->change_log_refs(r.group_id, r.seq, -r.rows);
+  for (const auto& r : refs) impl_->add_log_refs(r.group_id, r.seq, -r.rows);
   return messages;
 }
 
@@ -926,7 +961,7 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     for (std::size_t i = 0; i < entries.size(); ++i) {
       // The fan-out's own reference goes when the range completes; the rows' come with them.
       if (rows[i] != 0 || complete)
-        impl_->change_log_refs(group_id, lo + i, rows[i] - (complete ? 1 : 0));
+        impl_->add_log_refs(group_id, lo + i, rows[i] - (complete ? 1 : 0));
     }
     if (complete) {
       step.entries_completed += entries.size();

@@ -46,6 +46,11 @@ class GroupStoreTest : public QObject {
     s_->begin();
   }
 
+  void commitBatch() {
+    s_->commit();
+    s_->begin();
+  }
+
   // Rows of one table, read through a second connection after committing what is pending.
   std::int64_t rows(const char* table) {
     s_->commit();
@@ -236,6 +241,26 @@ class GroupStoreTest : public QObject {
     for (const auto& a : step.appended) QCOMPARE(a.entry->ciphertext, std::string("real"));
   }
 
+  // An ack's reference-count change waits for the commit; a job rolled back takes its
+  // change back, so the entry is not deleted while the rolled-back row still names it.
+  void rolledBackAckKeepsItsReference() {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    auto m = message("kept", users_[0].pk);
+    s_->append_group_log(kGroup, m);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    commitBatch();
+    s_->savepoint();
+    QCOMPARE(s_->delete_acked(users_[1].pk, 1).size(), std::size_t{1});
+    s_->rollback_to_savepoint();
+    QCOMPARE(rows("group_log"), std::int64_t{1});
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{1, "kept"}}));
+    s_->delete_acked(users_[1].pk, 1);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{0});
+  }
+
   // Step 9 on a version-8 file whose fan-out stopped inside an entry: the devices it had
   // reached do not get that entry again, the others do, and the rest goes as usual.
   void schemaStep9ResumesAFanOutCaughtInsideAnEntry() {
@@ -289,9 +314,14 @@ class GroupStoreTest : public QObject {
     QCOMPARE(groupInbox(users_[1]).size(), std::size_t{2});  // "hello" and the LEFT event
     // kGroup was fanned out first: u1 has its "hello" and LEFT at 1 and 2, `other`'s at 3;
     // u0 (the sender of both "hello"s) has kGroup's LEFT at 1.
+    // Each ack its own batch: reference counts are written at commit, so a purge in the same
+    // batch as the last ack still sees the entry named, and leaves it for its next run.
     s_->delete_acked(users_[1].pk, 2);
+    commitBatch();
     QCOMPARE(s_->purge_abandoned_groups(), 0u);
     s_->delete_acked(users_[0].pk, 1);
+    QCOMPARE(s_->purge_abandoned_groups(), 0u);
+    commitBatch();
     QCOMPARE(s_->purge_abandoned_groups(), 1u);
     QVERIFY(!s_->find_group(kGroup));
     QVERIFY(s_->group_members(kGroup).empty());

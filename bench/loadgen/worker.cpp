@@ -135,12 +135,12 @@ Acker::~Acker() { conn_->on_burst_end(nullptr); }  // the connection may outlive
 
 void Acker::delivered(std::uint64_t inbox_seq) {
   pending_ = std::max(pending_, inbox_seq);
-  dirty_ = true;
+  if (++unacked_ >= kMaxUnacked) flush();
 }
 
 void Acker::flush() {
-  if (!dirty_) return;
-  dirty_ = false;
+  if (unacked_ == 0) return;
+  unacked_ = 0;
   wire::ClientFrame f;
   f.mutable_ack()->set_up_to_inbox_seq(pending_);
   conn_->send(f);

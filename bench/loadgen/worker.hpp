@@ -75,7 +75,9 @@ void run_fanout(Worker& w);
 void run_media(Worker& w);
 
 // Acknowledges deliveries the way a client does: cumulatively, once per read's worth of
-// frames (the Qt client acks once per turn of its event loop), not once per entry.
+// frames (the Qt client acks once per turn of its event loop), not once per entry. A relay
+// streaming without a pause leaves part of the next frame in the buffer after every
+// message, so it also acks every kMaxUnacked entries (a read's worth at most).
 class Acker {
  public:
   explicit Acker(std::shared_ptr<Connection> c);
@@ -89,8 +91,9 @@ class Acker {
   void flush();
 
   std::shared_ptr<Connection> conn_;
+  static constexpr std::size_t kMaxUnacked = 64;
   std::uint64_t pending_ = 0;
-  bool dirty_ = false;
+  std::size_t unacked_ = 0;
   std::size_t acks_sent_ = 0;
 };
 

@@ -342,6 +342,12 @@ class WsConnection final : public GatewayConnection {
 
   void do_write() {
     writing_ = true;
+    // Posted by send_bytes: an abort may have emptied the queue (or a failure ended the
+    // connection) since.
+    if (closing_ || queue_.empty()) {
+      writing_ = false;
+      return;
+    }
     // A resting connection has no stream, so nothing of Beast's can be writing. Otherwise
     // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
     // front frame goes through Beast, which waits its turn.

@@ -39,11 +39,13 @@ struct SqliteStore::Impl {
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
-  // The open fan-out ranges of the last few groups fanned out: their log entries and the
-  // devices owed them, read once when the range opens instead of at every step (a range of
-  // 32 entries to 1,000 members takes ~125 steps; the device query sorts every member).
+  // The open fan-out ranges of the groups fanned out last: their log entries and the devices
+  // owed them, read once when the range opens instead of at every step (a range of 32
+  // entries to 1,000 members takes ~125 steps; the device query sorts every member).
   // Membership cannot change inside a range, and a device registered after it opened was
-  // not there when its entries were sent. Dropped on every rollback, like the tails.
+  // not there when its entries were sent. Least recently used first, bounded in count and
+  // in bytes (payloads up to 200 KiB each), so groups taking turns in the fan-out worker
+  // keep theirs; dropped on every rollback, like the tails.
   struct FanoutTarget {
     DevicePk pk;
     std::uint32_t device_id;
@@ -54,9 +56,12 @@ struct SqliteStore::Impl {
     std::uint64_t lo = 0, end = 0;
     std::vector<std::shared_ptr<InboxEntry>> entries;
     std::vector<FanoutTarget> devices;  // by pk
+    std::size_t bytes = 0;
   };
   std::vector<FanoutRange> fanout_ranges;
-  static constexpr std::size_t kCachedRanges = 8;
+  std::size_t fanout_range_bytes = 0;
+  static constexpr std::size_t kCachedRanges = 64;
+  static constexpr std::size_t kCachedRangeBytes = 32u << 20;
 
   // Open the database and apply pragmas before any statement is prepared.
   static SQLite::Database open(const std::filesystem::path& dir, Durability durability) {
@@ -328,16 +333,16 @@ struct SqliteStore::Impl {
     st.exec();
   }
 
-  // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
-  // entry naming its log entry) and returns its inbox_seq.
   // The open range [lo, end] of a group's fan-out, read on first use.
   const FanoutRange& fanout_range(std::string_view group_id, std::uint64_t lo,
                                   std::uint64_t end) {
-    for (const auto& r : fanout_ranges)
-      if (r.group_id == group_id && r.lo == lo && r.end == end) return r;
+    for (auto it = fanout_ranges.begin(); it != fanout_ranges.end(); ++it) {
+      if (it->group_id != group_id || it->lo != lo || it->end != end) continue;
+      std::rotate(it, it + 1, fanout_ranges.end());  // now the most recently used
+      return fanout_ranges.back();
+    }
     forget_fanout_range(group_id);
-    if (fanout_ranges.size() >= kCachedRanges) fanout_ranges.erase(fanout_ranges.begin());
-    FanoutRange r{std::string(group_id), lo, end, {}, {}};
+    FanoutRange r{std::string(group_id), lo, end, {}, {}, 0};
     for (auto seq = lo; seq <= end; ++seq) {
       // One entry object per log entry, shared by every member's live push; each member's
       // inbox_seq travels beside it.
@@ -357,20 +362,40 @@ struct SqliteStore::Impl {
       st.reset();
       e->conv_seq = seq;
       e->group_id = std::string(group_id);
+      r.bytes += sizeof(InboxEntry) + e->ciphertext.size() + e->sender.size();
       r.entries.push_back(std::move(e));
     }
     auto& st = fresh(fanout_devices);
     bind_blob(st, 1, group_id);
     st.bind(2, static_cast<std::int64_t>(lo));
-    while (st.executeStep())
+    while (st.executeStep()) {
       r.devices.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
                            st.getColumn(2).getString()});
+      r.bytes += sizeof(FanoutTarget) + r.devices.back().username.size();
+    }
+    while (!fanout_ranges.empty() && (fanout_ranges.size() >= kCachedRanges ||
+                                      fanout_range_bytes + r.bytes > kCachedRangeBytes)) {
+      fanout_range_bytes -= fanout_ranges.front().bytes;
+      fanout_ranges.erase(fanout_ranges.begin());
+    }
+    fanout_range_bytes += r.bytes;
     fanout_ranges.push_back(std::move(r));
     return fanout_ranges.back();
   }
   void forget_fanout_range(std::string_view group_id) {
-    std::erase_if(fanout_ranges, [&](const FanoutRange& r) { return r.group_id == group_id; });
+    std::erase_if(fanout_ranges, [&](const FanoutRange& r) {
+      if (r.group_id != group_id) return false;
+      fanout_range_bytes -= r.bytes;
+      return true;
+    });
   }
+  void forget_fanout_ranges() {
+    fanout_ranges.clear();
+    fanout_range_bytes = 0;
+  }
+
+  // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
+  // entry naming its log entry) and returns its inbox_seq.
 
   std::uint64_t append_row(DevicePk device, const InboxEntry& e,
                            std::optional<std::string_view> ciphertext) {
@@ -450,7 +475,7 @@ void SqliteStore::rollback() {
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->conv_seqs.clear();
-  impl_->fanout_ranges.clear();
+  impl_->forget_fanout_ranges();
   impl_->finish_statements();
   Impl::run(impl_->rollback);
 }
@@ -467,7 +492,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
   impl_->tails.clear();
   impl_->conv_seqs.clear();
-  impl_->fanout_ranges.clear();
+  impl_->forget_fanout_ranges();
   impl_->take_back_log_refs();
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);

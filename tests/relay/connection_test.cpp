@@ -257,6 +257,10 @@ class ConnectionTest : public QObject {
         ++pongs;
         continue;
       }
+      if (frame->opcode == 9) {  // the relay's liveness ping, on a slow run
+        raw.sendFrame(frame->payload, 10);
+        continue;
+      }
       QCOMPARE(frame->opcode, message.isEmpty() ? 2 : 0);
       message += frame->payload;
       if (!frame->fin) continue;

@@ -247,10 +247,9 @@ struct SqliteStore::Impl {
   // commit: each member's ack (and each fan-out step) changes the count of the same entries,
   // so a batch of many members' acks writes each count once instead of once per ack. The
   // journal holds what the running job added, to take back if it is rolled back.
-  std::map<std::pair<std::string, std::uint64_t>, std::int64_t> refs_delta;
-  std::vector<std::pair<std::map<std::pair<std::string, std::uint64_t>, std::int64_t>::iterator,
-                        std::int64_t>>
-      refs_journal;
+  using RefDeltas = std::map<std::pair<std::string, std::uint64_t>, std::int64_t>;
+  RefDeltas refs_delta;
+  std::vector<std::pair<RefDeltas::iterator, std::int64_t>> refs_journal;
 
   void add_log_refs(std::string_view group_id, std::uint64_t seq, std::int64_t delta) {
     if (delta == 0) return;
@@ -266,6 +265,10 @@ struct SqliteStore::Impl {
     refs_journal.clear();
     for (const auto& [key, delta] : refs_delta)
       if (delta != 0) change_log_refs(key.first, key.second, delta);
+    refs_delta.clear();
+  }
+  void forget_log_refs() {
+    refs_journal.clear();
     refs_delta.clear();
   }
 
@@ -289,7 +292,6 @@ struct SqliteStore::Impl {
     exec_on_log_entry(delete_log, group_id, seq);
     exec_on_log_entry(delete_log_ref, group_id, seq);
   }
-
 
   // Runs a statement whose parameters are a log entry's key: (group_id, seq).
   static void exec_on_log_entry(SQLite::Statement& st, std::string_view group_id,
@@ -396,7 +398,6 @@ struct SqliteStore::Impl {
 
   // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
   // entry naming its log entry) and returns its inbox_seq.
-
   std::uint64_t append_row(DevicePk device, const InboxEntry& e,
                            std::optional<std::string_view> ciphertext) {
     const std::uint64_t seq = ++tail_of(device);
@@ -470,8 +471,7 @@ void SqliteStore::commit() {
 }
 void SqliteStore::rollback() {
   marks_->rolled_back();
-  impl_->refs_delta.clear();
-  impl_->refs_journal.clear();
+  impl_->forget_log_refs();
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->conv_seqs.clear();
@@ -974,7 +974,7 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
       done_device = t->pk;
       for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto& e = entries[i];
-        budget -= std::min<std::size_t>(budget, 1);
+        if (budget > 0) --budget;
         // The sending device has its message already; every other device gets a reference.
         if (e->kind == EntryKind::GroupMessage && t->pk == e->sender_pk) continue;
         const auto inbox_seq = impl_->append_row(t->pk, *e, std::nullopt);
@@ -983,11 +983,9 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
       }
     }
     const bool complete = last == range.devices.end();
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      // The fan-out's own reference goes when the range completes; the rows' come with them.
-      if (rows[i] != 0 || complete)
-        impl_->add_log_refs(group_id, lo + i, rows[i] - (complete ? 1 : 0));
-    }
+    // The fan-out's own reference goes when the range completes; the rows' come with them.
+    for (std::size_t i = 0; i < entries.size(); ++i)
+      impl_->add_log_refs(group_id, lo + i, rows[i] - (complete ? 1 : 0));
     if (complete) {
       step.entries_completed += entries.size();
       impl_->forget_fanout_range(group_id);

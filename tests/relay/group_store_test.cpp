@@ -46,6 +46,21 @@ class GroupStoreTest : public QObject {
     s_->begin();
   }
 
+  // kGroup with users u0 (admin) .. u<members - 1>, all from seq 1.
+  void openGroup(int members) {
+    s_->create_group(kGroup, 1);
+    for (int i = 0; i < members; ++i)
+      s_->add_group_member(kGroup, users_[static_cast<std::size_t>(i)].user_id, i == 0, 1);
+  }
+
+  // Messages "m<first>" .. "m<last>" from `sender`, appended to kGroup's log.
+  void postMessages(int first, int last, const DeviceRecord& sender) {
+    for (int k = first; k <= last; ++k) {
+      auto m = message("m" + std::to_string(k), sender.pk);
+      s_->append_group_log(kGroup, m);
+    }
+  }
+
   void commitBatch() {
     s_->commit();
     s_->begin();
@@ -87,8 +102,7 @@ class GroupStoreTest : public QObject {
   }
 
   void membershipHistoryDecidesWhoGetsWhat() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(3);
     auto created = message("created", users_[0].pk);
     created.kind = EntryKind::GroupEvent;
     s_->append_group_log(kGroup, created);
@@ -129,8 +143,7 @@ class GroupStoreTest : public QObject {
   }
 
   void fanOutResumesExactlyFromItsCursor() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 7; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(7);
     for (int k = 0; k < 3; ++k) {
       auto m = message("m" + std::to_string(k), users_[0].pk);
       s_->append_group_log(kGroup, m);
@@ -162,12 +175,8 @@ class GroupStoreTest : public QObject {
   // range in one step (so in one write, acknowledged once), in order; a range ends where
   // membership changes and after 32 entries.
   void fanOutGivesEachDeviceItsRangeTogether() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 4; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
-    for (int k = 1; k <= 4; ++k) {
-      auto m = message("m" + std::to_string(k), users_[0].pk);
-      s_->append_group_log(kGroup, m);
-    }
+    openGroup(4);
+    postMessages(1, 4, users_[0]);
     // 8 appends' worth per step = 2 devices of a 4-entry range: u0 (the sender, nothing to
     // add) and u1, then u2 and u3.
     auto first = s_->fan_out_group(kGroup, 8);
@@ -225,8 +234,7 @@ class GroupStoreTest : public QObject {
   // drops what was read, so an entry rolled back and appended again at the same seq is
   // pushed with its new body.
   void rolledBackRangeIsReadAgain() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(3);
     s_->savepoint();
     auto ghost = message("ghost", users_[0].pk);
     s_->append_group_log(kGroup, ghost);
@@ -244,8 +252,7 @@ class GroupStoreTest : public QObject {
   // An ack's reference-count change waits for the commit; a job rolled back takes its
   // change back, so the entry is not deleted while the rolled-back row still names it.
   void rolledBackAckKeepsItsReference() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(2);
     auto m = message("kept", users_[0].pk);
     s_->append_group_log(kGroup, m);
     QVERIFY(!s_->fan_out_group(kGroup, 100).more);
@@ -264,12 +271,8 @@ class GroupStoreTest : public QObject {
   // Step 9 on a version-8 file whose fan-out stopped inside an entry: the devices it had
   // reached do not get that entry again, the others do, and the rest goes as usual.
   void schemaStep9ResumesAFanOutCaughtInsideAnEntry() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
-    for (int k = 1; k <= 2; ++k) {
-      auto m = message("m" + std::to_string(k), users_[0].pk);
-      s_->append_group_log(kGroup, m);
-    }
+    openGroup(3);
+    postMessages(1, 2, users_[0]);
     s_->commit();
     s_.reset();
     {
@@ -338,8 +341,7 @@ class GroupStoreTest : public QObject {
   // The log keeps one copy of an entry; the members' rows name it, replay reads it through
   // them, and it goes with the last acknowledgement (not before: a slow member still reads it).
   void entryIsStoredOnceAndRemovedAfterTheLastAck() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 4; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(4);
     auto m = message("once", users_[0].pk);
     s_->append_group_log(kGroup, m);
     // 2 devices per step: the entry's fan-out spans two commits, and u1 acknowledges in
@@ -373,8 +375,7 @@ class GroupStoreTest : public QObject {
   // A member's inbox mixes 1:1 entries (their own ciphertext) and group entries (named in
   // the log); a replay from any point returns them in inbox order with the right bodies.
   void mixedInboxReplaysInOrder() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(2);
     auto direct = [&](const std::string& body) {
       InboxEntry e;
       e.kind = EntryKind::Message;
@@ -411,8 +412,7 @@ class GroupStoreTest : public QObject {
 
   // Retention removes unacknowledged rows by age; the log entries they named go with them.
   void retentionRemovesTheLogEntriesItsRowsNamed() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(2);
     auto old = message("old", users_[0].pk);
     s_->append_group_log(kGroup, old);
     auto fresh = message("fresh", users_[0].pk);
@@ -429,8 +429,7 @@ class GroupStoreTest : public QObject {
   // Schema step 4 on a version-3 file: a log entry whose fan-out was unfinished gets the
   // fan-out's reference, so it is fanned out and removed like a new one.
   void schemaStep4AdoptsUnfinishedEntries() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 2; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(2);
     auto m = message("before", users_[0].pk);
     s_->append_group_log(kGroup, m);
     s_->commit();
@@ -454,8 +453,7 @@ class GroupStoreTest : public QObject {
   // A member added again starts its delivery marks afresh (from what it gets now), so it is
   // never counted for messages sent while it was away; nobody else's marks change.
   void readdedMemberStartsItsMarksAfresh() {
-    s_->create_group(kGroup, 1);
-    for (int i = 0; i < 3; ++i) s_->add_group_member(kGroup, users_[i].user_id, i == 0, 1);
+    openGroup(3);
     QVERIFY(s_->raise_delivery_mark(users_[0].pk, users_[1].pk, kGroup, 2, 3, 10));
     QVERIFY(s_->raise_delivery_mark(users_[0].pk, users_[2].pk, kGroup, 2, 3, 10));
     QVERIFY(s_->raise_delivery_mark(users_[0].pk, users_[1].pk, "", 1, 1, 10));  // 1:1

@@ -41,36 +41,17 @@ void send_marks(std::span<const store::DeliveryMarkRecord> marks,
 }  // namespace
 
 std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
-                                             std::span<const store::InboxEntry> delivered,
+                                             std::span<const store::AckedMessages> acked,
                                              store::DevicePk reader_pk, const std::string& reader,
                                              std::uint32_t reader_device, std::uint64_t now) {
-  // Per (sending device, conversation): the lowest conv_seq acknowledged (where a new mark
-  // starts) and the highest (what it rises to).
-  struct Raise {
-    const store::InboxEntry* entry;
-    std::uint64_t from, up_to;
-  };
-  std::vector<Raise> raises;
-  for (const auto& m : delivered) {
-    auto same = std::find_if(raises.begin(), raises.end(), [&](const Raise& r) {
-      return r.entry->sender_pk == m.sender_pk && r.entry->group_id == m.group_id;
-    });
-    if (same != raises.end()) {
-      same->from = std::min(same->from, m.conv_seq);
-      same->up_to = std::max(same->up_to, m.conv_seq);
-    } else {
-      raises.push_back({&m, m.conv_seq, m.conv_seq});
-    }
-  }
   std::vector<MarkNotice> notices;
-  for (const auto& r : raises) {
-    const auto& m = *r.entry;
+  for (const auto& a : acked) {
     const auto raised =
-        s.raise_delivery_mark(m.sender_pk, reader_pk, m.group_id, r.from, r.up_to, now);
+        s.raise_delivery_mark(a.sender_pk, reader_pk, a.group_id, a.from, a.up_to, now);
     if (!raised) continue;  // already that high: a redelivery acknowledged again
-    notices.push_back({m.sender, m.sender_device,
-                       store::DeliveryMarkRecord{reader, reader_device, m.group_id, raised->from,
-                                                 r.up_to, now, raised->version}});
+    notices.push_back({a.sender, a.sender_device,
+                       store::DeliveryMarkRecord{reader, reader_device, a.group_id, raised->from,
+                                                 a.up_to, now, raised->version}});
   }
   return notices;
 }

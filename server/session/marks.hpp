@@ -22,10 +22,9 @@ struct MarkNotice {
 };
 
 // On the store thread, in the ack's job: raises the mark of every (sending device,
-// conversation) among the `delivered` entries to its highest conv_seq (a new mark starts at
-// the lowest).
+// conversation) the ack covered to its highest conv_seq (a new mark starts at the lowest).
 std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
-                                             std::span<const store::InboxEntry> delivered,
+                                             std::span<const store::AckedMessages> acked,
                                              store::DevicePk reader_pk, const std::string& reader,
                                              std::uint32_t reader_device, std::uint64_t now);
 

@@ -61,6 +61,18 @@ struct InboxEntry {
   std::string group_id;  // group entries; else empty
 };
 
+// What one acknowledgement covered of one sending device's messages in one conversation
+// (1:1: empty group_id): the lowest and highest conv_seq, which raise that device's delivery
+// mark.
+struct AckedMessages {
+  std::string sender;  // username
+  std::uint32_t sender_device = 0;
+  DevicePk sender_pk = 0;
+  std::string group_id;
+  std::uint64_t from = 0;
+  std::uint64_t up_to = 0;
+};
+
 // "Device `reader` has acknowledged every message of `owner` in the conversation (1:1: empty
 // group_id) up to conv_seq up_to" (docs/protocol.md 6.6).
 struct DeliveryMarkRecord {

@@ -213,9 +213,23 @@ void step_9(SQLite::Database& db) {
   )sql");
 }
 
+// Version 10: a member's inbox row for group entries names a whole fan-out range of the log,
+// not one entry: entries conv_seq..conv_last less the device's own messages, `span` inbox
+// seqs ending at `seq` (so seq stays the row's key and the device's tail). One row written
+// and one deleted per member and range instead of per member and entry. A row of a 1:1 message
+// spans 1 and has no conv_last. Rows naming one log entry (step 4) become ranges of that
+// entry; kind 0 marks a range row (the kinds of its entries are in the log).
+void step_10(SQLite::Database& db) {
+  db.exec(R"sql(
+    ALTER TABLE inbox ADD COLUMN span INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE inbox ADD COLUMN conv_last INTEGER;
+    UPDATE inbox SET kind = 0, conv_last = conv_seq WHERE ciphertext IS NULL AND group_id IS NOT NULL;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
 constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5,
-                           step_6, step_7, step_8, step_9};
+                           step_6, step_7, step_8, step_9, step_10};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -39,27 +41,30 @@ struct SqliteStore::Impl {
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
-  // The open fan-out ranges of the groups fanned out last: their log entries and the devices
-  // owed them, read once when the range opens instead of at every step (a range of 32
-  // entries to 1,000 members takes ~125 steps; the device query sorts every member).
+  // Log ranges used lately: a group's log entries lo..end and, for a fan-out range, the
+  // devices owed them. A fan-out reads its open range once instead of at every step (a range
+  // of 32 entries to 1,000 members takes ~125 steps; the device query sorts every member),
+  // and the members' range rows are expanded from it when they are acknowledged or replayed.
   // Membership cannot change inside a range, and a device registered after it opened was
-  // not there when its entries were sent. Least recently used first, bounded in count and
-  // in bytes (payloads up to 200 KiB each), so groups taking turns in the fan-out worker
-  // keep theirs; dropped on every rollback, like the tails.
+  // not there when its entries were sent; a log entry never changes while a row names it.
+  // Least recently used first, bounded in count and in bytes (payloads up to 200 KiB each),
+  // so groups taking turns in the fan-out worker keep theirs; dropped on every rollback,
+  // like the tails.
   struct FanoutTarget {
     DevicePk pk;
     std::uint32_t device_id;
     std::string username;
   };
-  struct FanoutRange {
+  struct LogRange {
     std::string group_id;
     std::uint64_t lo = 0, end = 0;
     std::vector<std::shared_ptr<InboxEntry>> entries;
-    std::vector<FanoutTarget> devices;  // by pk
+    std::optional<std::vector<FanoutTarget>> devices;  // by pk; read when a fan-out needs them
+    std::uint64_t newest_ts = 0;
     std::size_t bytes = 0;
   };
-  std::vector<FanoutRange> fanout_ranges;
-  std::size_t fanout_range_bytes = 0;
+  std::vector<LogRange> log_ranges;
+  std::size_t log_range_bytes = 0;
   static constexpr std::size_t kCachedRanges = 64;
   static constexpr std::size_t kCachedRangeBytes = 32u << 20;
 
@@ -131,42 +136,39 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, ciphertext, group_id) "
                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-        // A group entry's row names its log entry instead of holding a copy (schema step 4).
+        // A member's row for group entries names a range of the log (schema step 10).
+        insert_range(db,
+                     "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
+                     "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
+                     "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
         read_inbox(db,
-                   "SELECT i.seq, i.kind, i.sender, i.sender_device, i.sender_pk, "
-                   "i.client_msg_id, i.conv_seq, i.server_ts, i.content_hint, "
-                   "COALESCE(i.ciphertext, l.payload), i.group_id FROM inbox i "
-                   "LEFT JOIN group_log l ON i.ciphertext IS NULL AND i.kind IN (3, 4) AND "
-                   "l.group_id = i.group_id AND l.seq = i.conv_seq "
-                   "WHERE i.device = ? AND i.seq > ? ORDER BY i.seq LIMIT ?"),
-        // One pass: the rows come back as they are deleted (kind and whether a group entry
-        // names its log entry decide what the caller and the reference counts need).
+                   "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
+                   "conv_seq, server_ts, content_hint, ciphertext, group_id, span, conv_last "
+                   "FROM inbox WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?"),
         // Read, then delete: a DELETE with RETURNING builds an ephemeral table on every call,
         // which cost more than reading the same rows twice.
         select_acked(db,
-                     "SELECT seq, sender, sender_device, sender_pk, conv_seq, kind, group_id, "
-                     "ciphertext IS NULL FROM inbox WHERE device = ? AND seq <= ?"),
+                     "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, "
+                     "conv_last FROM inbox WHERE device = ? AND seq <= ?"),
         delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
+        // The row after an ack, which may be a range the ack ends inside.
+        row_after(db,
+                  "SELECT seq, span, group_id, conv_seq, conv_last FROM inbox "
+                  "WHERE device = ? AND seq > ? ORDER BY seq LIMIT 1"),
+        trim_range(db, "UPDATE inbox SET span = ?, conv_seq = ? WHERE device = ? AND seq = ?"),
         // Retention without an index on server_ts: a new row's rowid is above every row
         // present, so rowid order is insertion order, which is time order but for group
         // rows fanned out late. Everything old below the first new-enough row goes; an old
         // row above it goes in a later pass, once the rows before it are old too.
         purge_bound(db, "SELECT id FROM inbox WHERE server_ts >= ? ORDER BY id LIMIT 1"),
+        purged_rows(db,
+                    "SELECT span, group_id, conv_seq, conv_last FROM inbox "
+                    "WHERE id < ?2 AND server_ts < ?1"),
         raise_purged_tails(db,
                            "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
                            "FROM inbox WHERE device = devices.id)) WHERE id IN (SELECT device "
                            "FROM inbox WHERE id < ?2 AND server_ts < ?1)"),
         purge_inbox(db, "DELETE FROM inbox WHERE id < ?2 AND server_ts < ?1"),
-        // Inbox rows of a group entry carry its server_ts, so once retention removed them no
-        // row names a finished log entry older than the cut-off. Rare (the maintenance
-        // timer): a scan of the log is fine.
-        purge_log_refs(db,
-                       "DELETE FROM group_log_refs AS r WHERE EXISTS(SELECT 1 FROM group_log l "
-                       "JOIN group_fanout f ON f.group_id = l.group_id WHERE l.group_id = "
-                       "r.group_id AND l.seq = r.seq AND l.server_ts < ?1 AND l.seq <= f.done_seq)"),
-        purge_log(db,
-                  "DELETE FROM group_log AS l WHERE server_ts < ? AND seq <= (SELECT done_seq "
-                  "FROM group_fanout f WHERE f.group_id = l.group_id)"),
         purge_sent(db, "DELETE FROM sent WHERE server_ts < ?"),
         insert_group(db, "INSERT INTO groups(id, created_ms) VALUES(?, ?)"),
         insert_fanout(db, "INSERT INTO group_fanout(group_id) VALUES(?)"),
@@ -207,8 +209,9 @@ struct SqliteStore::Impl {
                           "UNION ALL SELECT left_seq + 1 FROM group_members WHERE group_id = ?1 "
                           "AND left_seq + 1 > ?2 AND left_seq + 1 <= ?3)"),
         read_log(db,
-                 "SELECT kind, sender, sender_device, sender_pk, client_msg_id, server_ts, "
-                 "content_hint, payload FROM group_log WHERE group_id = ? AND seq = ?"),
+                 "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, server_ts, "
+                 "content_hint, payload FROM group_log WHERE group_id = ? AND seq BETWEEN ? AND ? "
+                 "ORDER BY seq"),
         fanout_devices(db,
                        "SELECT d.id, d.device_id, u.username FROM group_members m "
                        "JOIN devices d ON d.user_id = m.user_id JOIN users u ON u.id = m.user_id "
@@ -227,7 +230,8 @@ struct SqliteStore::Impl {
         groups_behind(db,
                       "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
                       "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
-    depth = static_cast<std::uint64_t>(db.execAndGet("SELECT COUNT(*) FROM inbox").getInt64());
+    depth = static_cast<std::uint64_t>(
+        db.execAndGet("SELECT COALESCE(SUM(span), 0) FROM inbox").getInt64());
   }
 
   SQLite::Statement begin, commit, rollback, savepoint, release, rollback_to;
@@ -235,8 +239,8 @@ struct SqliteStore::Impl {
   SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, load_conv, insert_conv, update_conv, insert_inbox;
-  SQLite::Statement read_inbox, select_acked, delete_acked, purge_bound, raise_purged_tails, purge_inbox;
-  SQLite::Statement purge_log_refs, purge_log, purge_sent;
+  SQLite::Statement insert_range, read_inbox, select_acked, delete_acked, row_after, trim_range;
+  SQLite::Statement purge_bound, purged_rows, raise_purged_tails, purge_inbox, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
   SQLite::Statement fanout_state, membership_change, read_log, fanout_devices, save_fanout,
@@ -251,11 +255,16 @@ struct SqliteStore::Impl {
   RefDeltas refs_delta;
   std::vector<std::pair<RefDeltas::iterator, std::int64_t>> refs_journal;
 
-  void add_log_refs(std::string_view group_id, std::uint64_t seq, std::int64_t delta) {
+  // Adds `delta` to the references of log entries lo..hi.
+  void add_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
+                    std::int64_t delta) {
     if (delta == 0) return;
-    auto it = refs_delta.try_emplace({std::string(group_id), seq}, 0).first;
-    it->second += delta;
-    refs_journal.emplace_back(it, delta);
+    RefDeltas::key_type key{std::string(group_id), lo};
+    for (; key.second <= hi; ++key.second) {
+      auto it = refs_delta.try_emplace(key, 0).first;
+      it->second += delta;
+      refs_journal.emplace_back(it, delta);
+    }
   }
   void take_back_log_refs() {
     for (auto& [it, delta] : refs_journal) it->second -= delta;
@@ -335,71 +344,165 @@ struct SqliteStore::Impl {
     st.exec();
   }
 
-  // The open range [lo, end] of a group's fan-out, read on first use.
-  const FanoutRange& fanout_range(std::string_view group_id, std::uint64_t lo,
-                                  std::uint64_t end) {
-    for (auto it = fanout_ranges.begin(); it != fanout_ranges.end(); ++it) {
-      if (it->group_id != group_id || it->lo != lo || it->end != end) continue;
-      std::rotate(it, it + 1, fanout_ranges.end());  // now the most recently used
-      return fanout_ranges.back();
+  // The cached range holding the group's log entries lo..end (exactly those when `exact`),
+  // most recently used now; nullptr if none.
+  LogRange* cached_range(std::string_view group_id, std::uint64_t lo, std::uint64_t end,
+                         bool exact) {
+    for (auto it = log_ranges.begin(); it != log_ranges.end(); ++it) {
+      if (it->group_id != group_id || it->lo > lo || it->end < end) continue;
+      if (exact && (it->lo != lo || it->end != end)) continue;
+      std::rotate(it, it + 1, log_ranges.end());
+      return &log_ranges.back();
     }
-    forget_fanout_range(group_id);
-    FanoutRange r{std::string(group_id), lo, end, {}, {}, 0};
-    for (auto seq = lo; seq <= end; ++seq) {
+    return nullptr;
+  }
+
+  // Reads the group's log entries lo..end into the cache.
+  LogRange& read_range(std::string_view group_id, std::uint64_t lo, std::uint64_t end) {
+    LogRange r{std::string(group_id), lo, end, {}, std::nullopt, 0, 0};
+    auto& st = fresh(read_log);
+    bind_blob(st, 1, group_id);
+    st.bind(2, static_cast<std::int64_t>(lo));
+    st.bind(3, static_cast<std::int64_t>(end));
+    while (st.executeStep()) {
       // One entry object per log entry, shared by every member's live push; each member's
       // inbox_seq travels beside it.
       auto e = std::make_shared<InboxEntry>();
-      auto& st = fresh(read_log);
-      bind_blob(st, 1, group_id);
-      st.bind(2, static_cast<std::int64_t>(seq));
-      if (!st.executeStep()) throw std::runtime_error("fan_out_group: log entry missing");
-      e->kind = static_cast<EntryKind>(st.getColumn(0).getInt());
-      e->sender = st.getColumn(1).getString();
-      e->sender_device = as_u32(st.getColumn(2));
-      e->sender_pk = st.getColumn(3).getInt64();
-      e->client_msg_id = st.getColumn(4).getString();
-      e->server_ts_ms = as_u64(st.getColumn(5));
-      e->content_hint = as_u32(st.getColumn(6));
-      e->ciphertext = st.getColumn(7).getString();
-      st.reset();
-      e->conv_seq = seq;
-      e->group_id = std::string(group_id);
+      e->conv_seq = as_u64(st.getColumn(0));
+      e->kind = static_cast<EntryKind>(st.getColumn(1).getInt());
+      e->sender = st.getColumn(2).getString();
+      e->sender_device = as_u32(st.getColumn(3));
+      e->sender_pk = st.getColumn(4).getInt64();
+      e->client_msg_id = st.getColumn(5).getString();
+      e->server_ts_ms = as_u64(st.getColumn(6));
+      e->content_hint = as_u32(st.getColumn(7));
+      e->ciphertext = st.getColumn(8).getString();
+      e->group_id = r.group_id;
+      if (e->conv_seq != lo + r.entries.size()) break;
+      r.newest_ts = std::max(r.newest_ts, e->server_ts_ms);
       r.bytes += sizeof(InboxEntry) + e->ciphertext.size() + e->sender.size();
       r.entries.push_back(std::move(e));
     }
+    st.reset();
+    if (r.entries.size() != end - lo + 1)
+      throw std::runtime_error("group log: an entry named by the fan-out or an inbox is missing");
+    while (!log_ranges.empty() && (log_ranges.size() >= kCachedRanges ||
+                                   log_range_bytes + r.bytes > kCachedRangeBytes)) {
+      log_range_bytes -= log_ranges.front().bytes;
+      log_ranges.erase(log_ranges.begin());
+    }
+    log_range_bytes += r.bytes;
+    log_ranges.push_back(std::move(r));
+    return log_ranges.back();
+  }
+
+  // The group's log entries lo..end, valid until the cache is next used.
+  std::span<const std::shared_ptr<InboxEntry>> log_entries(std::string_view group_id,
+                                                           std::uint64_t lo, std::uint64_t end) {
+    auto* r = cached_range(group_id, lo, end, false);
+    if (r == nullptr) r = &read_range(group_id, lo, end);
+    return std::span(r->entries).subspan(lo - r->lo, end - lo + 1);
+  }
+
+  // The open range [lo, end] of a group's fan-out with the devices owed it, read on first use.
+  const LogRange& fanout_range(std::string_view group_id, std::uint64_t lo, std::uint64_t end) {
+    auto* r = cached_range(group_id, lo, end, true);
+    if (r == nullptr) r = &read_range(group_id, lo, end);
+    if (r->devices) return *r;
+    auto& devices = r->devices.emplace();
     auto& st = fresh(fanout_devices);
     bind_blob(st, 1, group_id);
     st.bind(2, static_cast<std::int64_t>(lo));
     while (st.executeStep()) {
-      r.devices.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
-                           st.getColumn(2).getString()});
-      r.bytes += sizeof(FanoutTarget) + r.devices.back().username.size();
+      devices.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1)),
+                         st.getColumn(2).getString()});
+      r->bytes += sizeof(FanoutTarget) + devices.back().username.size();
+      log_range_bytes += sizeof(FanoutTarget) + devices.back().username.size();
     }
-    while (!fanout_ranges.empty() && (fanout_ranges.size() >= kCachedRanges ||
-                                      fanout_range_bytes + r.bytes > kCachedRangeBytes)) {
-      fanout_range_bytes -= fanout_ranges.front().bytes;
-      fanout_ranges.erase(fanout_ranges.begin());
-    }
-    fanout_range_bytes += r.bytes;
-    fanout_ranges.push_back(std::move(r));
-    return fanout_ranges.back();
-  }
-  void forget_fanout_range(std::string_view group_id) {
-    std::erase_if(fanout_ranges, [&](const FanoutRange& r) {
-      if (r.group_id != group_id) return false;
-      fanout_range_bytes -= r.bytes;
-      return true;
-    });
-  }
-  void forget_fanout_ranges() {
-    fanout_ranges.clear();
-    fanout_range_bytes = 0;
+    return *r;
   }
 
-  // Stores `e` as the device's next inbox entry with `ciphertext` (nullopt: NULL, a group
-  // entry naming its log entry) and returns its inbox_seq.
-  std::uint64_t append_row(DevicePk device, const InboxEntry& e,
-                           std::optional<std::string_view> ciphertext) {
+  void forget_log_ranges() {
+    log_ranges.clear();
+    log_range_bytes = 0;
+  }
+
+  // A range row stands for its log entries less the device's own messages (it has those).
+  static bool sent_by(const InboxEntry& e, DevicePk device) {
+    return e.kind == EntryKind::GroupMessage && e.sender_pk == device;
+  }
+
+  // Stores the device's range row for the group's log entries lo..end, `span` of them its
+  // own, and returns the last inbox_seq it takes.
+  std::uint64_t append_range(DevicePk device, std::string_view group_id, std::uint64_t lo,
+                             std::uint64_t end, std::uint64_t span, std::uint64_t server_ts) {
+    auto& tail = tail_of(device);
+    tail += span;
+    auto& st = fresh(insert_range);
+    st.bind(1, device);
+    st.bind(2, static_cast<std::int64_t>(tail));
+    st.bind(3, static_cast<std::int64_t>(lo));
+    st.bind(4, static_cast<std::int64_t>(server_ts));
+    bind_blob(st, 5, group_id);
+    st.bind(6, static_cast<std::int64_t>(span));
+    st.bind(7, static_cast<std::int64_t>(end));
+    st.exec();
+    depth += span;
+    return tail;
+  }
+
+  // An ack ending inside a range row acknowledges its head: the row keeps the rest, from the
+  // log entry after the last one acknowledged, and releases the entries before. Returns how
+  // many entries were acknowledged.
+  std::uint64_t ack_range_head(DevicePk device, std::uint64_t up_to,
+                               std::vector<AckedMessages>& acked) {
+    auto& st = fresh(row_after);
+    st.bind(1, device);
+    st.bind(2, static_cast<std::int64_t>(up_to));
+    if (!st.executeStep() || st.getColumn(4).isNull()) return 0;
+    const auto seq = as_u64(st.getColumn(0));
+    const auto span = as_u64(st.getColumn(1));
+    if (seq - span >= up_to) return 0;  // it starts after the ack
+    const auto group_id = st.getColumn(2).getString();
+    const auto lo = as_u64(st.getColumn(3));
+    const auto end = as_u64(st.getColumn(4));
+    st.reset();
+    const auto take = up_to - (seq - span);
+    std::uint64_t taken = 0, next_lo = lo;
+    for (const auto& e : log_entries(group_id, lo, end)) {
+      if (taken == take) break;
+      if (sent_by(*e, device)) continue;
+      ++taken;
+      next_lo = e->conv_seq + 1;
+      note_acked(acked, *e);
+    }
+    if (taken != take) throw std::runtime_error("inbox: a range row does not match the log");
+    add_log_refs(group_id, lo, next_lo - 1, -1);
+    auto& trim = fresh(trim_range);
+    trim.bind(1, static_cast<std::int64_t>(seq - up_to));
+    trim.bind(2, static_cast<std::int64_t>(next_lo));
+    trim.bind(3, device);
+    trim.bind(4, static_cast<std::int64_t>(seq));
+    trim.exec();
+    return take;
+  }
+
+  // Counts an acknowledged entry into its (sending device, conversation)'s run.
+  static void note_acked(std::vector<AckedMessages>& acked, const InboxEntry& e) {
+    if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) return;
+    auto same = std::find_if(acked.begin(), acked.end(), [&](const AckedMessages& a) {
+      return a.sender_pk == e.sender_pk && a.group_id == e.group_id;
+    });
+    if (same == acked.end()) {
+      acked.push_back({e.sender, e.sender_device, e.sender_pk, e.group_id, e.conv_seq, e.conv_seq});
+      return;
+    }
+    same->from = std::min(same->from, e.conv_seq);
+    same->up_to = std::max(same->up_to, e.conv_seq);
+  }
+
+  // Stores `e` as the device's next inbox entry and returns its inbox_seq.
+  std::uint64_t append_row(DevicePk device, const InboxEntry& e) {
     const std::uint64_t seq = ++tail_of(device);
     auto& st = fresh(insert_inbox);
     st.bind(1, device);
@@ -412,11 +515,7 @@ struct SqliteStore::Impl {
     st.bind(8, static_cast<std::int64_t>(e.conv_seq));
     st.bind(9, static_cast<std::int64_t>(e.server_ts_ms));
     st.bind(10, e.content_hint);
-    if (ciphertext) {
-      bind_blob(st, 11, *ciphertext);
-    } else {
-      st.bind(11);  // NULL
-    }
+    bind_blob(st, 11, e.ciphertext);
     if (e.group_id.empty()) {
       st.bind(12);  // NULL
     } else {
@@ -475,7 +574,7 @@ void SqliteStore::rollback() {
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->conv_seqs.clear();
-  impl_->forget_fanout_ranges();
+  impl_->forget_log_ranges();
   impl_->finish_statements();
   Impl::run(impl_->rollback);
 }
@@ -492,7 +591,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
   impl_->tails.clear();
   impl_->conv_seqs.clear();
-  impl_->forget_fanout_ranges();
+  impl_->forget_log_ranges();
   impl_->take_back_log_refs();
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);
@@ -669,7 +768,7 @@ std::uint64_t SqliteStore::next_conv_seq(std::string_view conv_key) {
 }
 
 void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
-  e.inbox_seq = impl_->append_row(device, e, e.ciphertext);
+  e.inbox_seq = impl_->append_row(device, e);
 }
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
@@ -677,12 +776,32 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
   auto& st = fresh(impl_->read_inbox);
   st.bind(1, device);
   st.bind(2, static_cast<std::int64_t>(after_seq));
-  st.bind(3, static_cast<std::int64_t>(limit));
+  st.bind(3, static_cast<std::int64_t>(limit));  // rows; each holds at least one entry
   std::vector<InboxEntry> out;
   std::size_t bytes = 0;
-  while (bytes < max_bytes && st.executeStep()) {
+  const auto full = [&] { return out.size() >= limit || bytes >= max_bytes; };
+  while (!full() && st.executeStep()) {
+    const auto seq = as_u64(st.getColumn(0));
+    if (!st.getColumn(12).isNull()) {
+      // A range row: its entries from the log, numbered up to its seq; an earlier read
+      // may have stopped inside it.
+      const auto group_id = st.getColumn(10).getString();
+      auto inbox_seq = seq - as_u64(st.getColumn(11));
+      for (const auto& e :
+           impl_->log_entries(group_id, as_u64(st.getColumn(6)), as_u64(st.getColumn(12)))) {
+        if (Impl::sent_by(*e, device)) continue;
+        if (++inbox_seq <= after_seq) continue;
+        if (full()) break;
+        out.push_back(*e);
+        out.back().inbox_seq = inbox_seq;
+        bytes += e->ciphertext.size();
+      }
+      if (!full() && inbox_seq != seq)
+        throw std::runtime_error("inbox: a range row does not match the log");
+      continue;
+    }
     InboxEntry e;
-    e.inbox_seq = as_u64(st.getColumn(0));
+    e.inbox_seq = seq;
     e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
     e.sender = st.getColumn(2).getString();
     e.sender_device = as_u32(st.getColumn(3));
@@ -700,54 +819,46 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
   return out;
 }
 
-std::vector<InboxEntry> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to) {
+std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to) {
   impl_->save_tail(device);
-  std::vector<InboxEntry> messages;
-  // Rows of one group entry that name its log entry (instead of holding a copy): how many.
-  struct Ref {
+  std::vector<AckedMessages> acked;
+  struct Range {
     std::string group_id;
-    std::uint64_t seq;
-    std::int64_t rows;
+    std::uint64_t lo, end;
   };
-  std::vector<Ref> refs;
+  std::vector<Range> ranges;
+  std::uint64_t deleted = 0;
   auto& st = fresh(impl_->select_acked);
   st.bind(1, device);
   st.bind(2, static_cast<std::int64_t>(up_to));
-  std::uint64_t deleted = 0;
   while (st.executeStep()) {
-    ++deleted;
-    const auto kind = static_cast<EntryKind>(st.getColumn(5).getInt());
-    const bool group_entry = kind == EntryKind::GroupMessage || kind == EntryKind::GroupEvent;
-    if (group_entry && st.getColumn(7).getInt() != 0) {
-      auto group_id = st.getColumn(6).getString();
-      const auto seq = as_u64(st.getColumn(4));
-      auto same = std::find_if(refs.begin(), refs.end(), [&](const Ref& r) {
-        return r.seq == seq && r.group_id == group_id;
-      });
-      if (same != refs.end()) {
-        ++same->rows;
-      } else {
-        refs.push_back({std::move(group_id), seq, 1});
-      }
+    deleted += as_u64(st.getColumn(6));
+    if (!st.getColumn(7).isNull()) {
+      ranges.push_back({st.getColumn(5).getString(), as_u64(st.getColumn(3)), as_u64(st.getColumn(7))});
+      continue;
     }
-    if (kind != EntryKind::Message && kind != EntryKind::GroupMessage) continue;
     InboxEntry e;
-    e.inbox_seq = as_u64(st.getColumn(0));
-    e.sender = st.getColumn(1).getString();
-    e.sender_device = as_u32(st.getColumn(2));
-    e.sender_pk = st.getColumn(3).getInt64();
-    e.conv_seq = as_u64(st.getColumn(4));
-    e.kind = kind;
-    if (!st.getColumn(6).isNull()) e.group_id = st.getColumn(6).getString();
-    messages.push_back(std::move(e));
+    e.kind = static_cast<EntryKind>(st.getColumn(4).getInt());
+    if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) continue;
+    e.sender = st.getColumn(0).getString();
+    e.sender_device = as_u32(st.getColumn(1));
+    e.sender_pk = st.getColumn(2).getInt64();
+    e.conv_seq = as_u64(st.getColumn(3));
+    if (!st.getColumn(5).isNull()) e.group_id = st.getColumn(5).getString();
+    Impl::note_acked(acked, e);
   }
+  for (const auto& r : ranges) {
+    for (const auto& e : impl_->log_entries(r.group_id, r.lo, r.end))
+      if (!Impl::sent_by(*e, device)) Impl::note_acked(acked, *e);
+    impl_->add_log_refs(r.group_id, r.lo, r.end, -1);
+  }
+  deleted += impl_->ack_range_head(device, up_to, acked);
   auto& del = fresh(impl_->delete_acked);
   del.bind(1, device);
   del.bind(2, static_cast<std::int64_t>(up_to));
   del.exec();
   impl_->depth -= deleted;
-  for (const auto& r : refs) impl_->add_log_refs(r.group_id, r.seq, -r.rows);
-  return messages;
+  return acked;
 }
 
 std::optional<MarkRaised> SqliteStore::raise_delivery_mark(DevicePk owner, DevicePk reader,
@@ -770,6 +881,17 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   bound.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   const std::int64_t below =
       bound.executeStep() ? bound.getColumn(0).getInt64() : std::numeric_limits<std::int64_t>::max();
+  // Range rows release their log entries, as an ack does.
+  auto& rows = fresh(impl_->purged_rows);
+  rows.bind(1, static_cast<std::int64_t>(inbox_before_ms));
+  rows.bind(2, below);
+  std::uint64_t removed = 0;
+  while (rows.executeStep()) {
+    removed += as_u64(rows.getColumn(0));
+    if (!rows.getColumn(3).isNull())
+      impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
+                          as_u64(rows.getColumn(3)), -1);
+  }
   auto& raise = fresh(impl_->raise_purged_tails);
   raise.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   raise.bind(2, below);
@@ -777,13 +899,8 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   auto& inbox = fresh(impl_->purge_inbox);
   inbox.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   inbox.bind(2, below);
-  const auto removed = static_cast<std::uint64_t>(inbox.exec());
+  inbox.exec();
   impl_->depth -= removed;
-  for (auto* st : {&impl_->purge_log_refs, &impl_->purge_log}) {
-    fresh(*st);
-    st->bind(1, static_cast<std::int64_t>(inbox_before_ms));
-    st->exec();
-  }
   auto& sent = fresh(impl_->purge_sent);
   sent.bind(1, static_cast<std::int64_t>(sent_before_ms));
   sent.exec();
@@ -806,6 +923,7 @@ std::uint64_t SqliteStore::purge_abandoned_groups() {
   db.exec("DELETE FROM group_fanout WHERE group_id IN abandoned_groups");
   db.exec("DELETE FROM delivery_marks WHERE group_id IN abandoned_groups");
   db.exec("DELETE FROM groups WHERE id IN abandoned_groups");
+  impl_->forget_log_ranges();  // a group made again with the same id starts a new log
   return static_cast<std::uint64_t>(n);
 }
 
@@ -943,7 +1061,6 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     last_seq = as_u64(st.getColumn(3)) - 1;
     st.reset();
   }
-  std::vector<std::int64_t> rows;
   std::size_t budget = max_appends;
   while (budget > 0 && (range_end > done_seq || done_seq < last_seq)) {
     const auto lo = done_seq + 1;
@@ -962,33 +1079,33 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     }
     const auto& range = impl_->fanout_range(group_id, lo, range_end);
     const auto& entries = range.entries;
-    // Device by device, each getting the whole range: its entries arrive together, in one
-    // socket write, and one acknowledgement covers them.
+    const auto& targets = *range.devices;
+    // Device by device, each getting the whole range in one row: its entries arrive
+    // together, in one socket write, and one acknowledgement covers them.
     const std::size_t devices = std::max<std::size_t>(1, budget / entries.size());
-    auto first = std::upper_bound(range.devices.begin(), range.devices.end(), done_device,
+    auto first = std::upper_bound(targets.begin(), targets.end(), done_device,
                                   [](DevicePk pk, const auto& t) { return pk < t.pk; });
     const auto last = first + static_cast<std::ptrdiff_t>(
-                                  std::min<std::size_t>(devices, range.devices.end() - first));
-    rows.assign(entries.size(), 0);
+                                  std::min<std::size_t>(devices, targets.end() - first));
+    std::int64_t range_rows = 0;
     for (auto t = first; t != last; ++t) {
       done_device = t->pk;
-      for (std::size_t i = 0; i < entries.size(); ++i) {
-        const auto& e = entries[i];
-        if (budget > 0) --budget;
-        // The sending device has its message already; every other device gets a reference.
-        if (e->kind == EntryKind::GroupMessage && t->pk == e->sender_pk) continue;
-        const auto inbox_seq = impl_->append_row(t->pk, *e, std::nullopt);
-        ++rows[i];
-        step.appended.push_back({t->username, t->device_id, inbox_seq, e});
-      }
+      budget -= std::min(budget, entries.size());
+      const auto span = static_cast<std::uint64_t>(std::count_if(
+          entries.begin(), entries.end(), [&](const auto& e) { return !Impl::sent_by(*e, t->pk); }));
+      if (span == 0) continue;  // the device sent every entry of the range
+      auto inbox_seq =
+          impl_->append_range(t->pk, group_id, lo, range_end, span, range.newest_ts) - span;
+      ++range_rows;
+      for (const auto& e : entries)
+        if (!Impl::sent_by(*e, t->pk)) step.appended.push_back({t->username, t->device_id, ++inbox_seq, e});
     }
-    const bool complete = last == range.devices.end();
-    // The fan-out's own reference goes when the range completes; the rows' come with them.
-    for (std::size_t i = 0; i < entries.size(); ++i)
-      impl_->add_log_refs(group_id, lo + i, rows[i] - (complete ? 1 : 0));
+    const bool complete = last == targets.end();
+    // A row holds a reference to each entry of its range; the fan-out's own reference goes
+    // when the range completes.
+    impl_->add_log_refs(group_id, lo, range_end, range_rows - (complete ? 1 : 0));
     if (complete) {
       step.entries_completed += entries.size();
-      impl_->forget_fanout_range(group_id);
       done_seq = range_end;
       done_device = 0;
     }

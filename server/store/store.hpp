@@ -66,10 +66,10 @@ class Store {
   // ciphertext reaches `max_bytes` (always at least one).
   virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                              std::size_t limit, std::size_t max_bytes) = 0;
-  // Deletes every entry <= up_to and returns the MESSAGE and GROUP_MESSAGE entries deleted
-  // (without ciphertext or client_msg_id), in no particular order, so the caller can raise
-  // delivery marks.
-  virtual std::vector<InboxEntry> delete_acked(DevicePk device, std::uint64_t up_to) = 0;
+  // Deletes every entry <= up_to and returns, per sending device and conversation, the
+  // MESSAGE and GROUP_MESSAGE entries deleted (their lowest and highest conv_seq), in no
+  // particular order, so the caller can raise delivery marks.
+  virtual std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to) = 0;
 
   // Delivery marks (docs/protocol.md 6.6). Raises the mark of `owner`'s messages read by
   // `reader` in a conversation (1:1: empty group_id) to up_to, making it at `from` (the

@@ -20,6 +20,10 @@ namespace {
 
 const std::string kGroup(16, 'g');
 
+// Takes an empty inbox back to before schema step 10, to test older steps.
+constexpr const char* kUndoStep10 =
+    "ALTER TABLE inbox DROP COLUMN span; ALTER TABLE inbox DROP COLUMN conv_last;";
+
 GroupLogEntry message(const std::string& body, DevicePk sender_pk) {
   GroupLogEntry e;
   e.kind = EntryKind::GroupMessage;
@@ -230,6 +234,80 @@ class GroupStoreTest : public QObject {
              std::ptrdiff_t{4});  // 39-46 for u0, u2, u3, u4
   }
 
+  // A member's entries of one fan-out range are one inbox row; an ack may end inside it,
+  // and the row keeps the rest (replayed with the same inbox_seqs, also once the cached
+  // range is gone), releasing the log entries acknowledged by everyone.
+  void rangeRowIsAcknowledgedInParts() {
+    openGroup(3);
+    postMessages(1, 2, users_[0]);
+    postMessages(3, 3, users_[1]);
+    postMessages(4, 5, users_[0]);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QCOMPARE(rows("inbox"), std::int64_t{3});  // one row per member
+    QCOMPARE(s_->inbox_depth(), 10u);          // u0 and u1 skip their own messages
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{1, "m1"}, {2, "m2"}, {4, "m4"}, {5, "m5"}}));
+
+    auto acked = s_->delete_acked(users_[2].pk, 2);
+    QCOMPARE(acked.size(), std::size_t{1});
+    QCOMPARE(acked[0].sender_pk, users_[0].pk);
+    QCOMPARE(acked[0].group_id, kGroup);
+    QCOMPARE(acked[0].from, 1u);
+    QCOMPARE(acked[0].up_to, 2u);
+    QCOMPARE(s_->inbox_depth(), 8u);
+    // u1 acknowledges 1-2 and 4 (its inbox_seqs 1-3): its row keeps 5 alone.
+    acked = s_->delete_acked(users_[1].pk, 3);
+    QCOMPARE(acked.size(), std::size_t{1});
+    QCOMPARE(acked[0].up_to, 4u);
+    reopen();  // nothing cached: the rows are expanded from the log
+    const auto rest = s_->read_inbox(users_[2].pk, 2, 100, 1u << 20);
+    QCOMPARE(rest.size(), std::size_t{3});
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+      QCOMPARE(rest[i].inbox_seq, i + 3);
+      QCOMPARE(rest[i].conv_seq, i + 3);
+      QCOMPARE(rest[i].ciphertext, "m" + std::to_string(i + 3));
+    }
+    QCOMPARE(rest[0].sender_pk, users_[1].pk);
+    // A page stops inside a row and the next one resumes there.
+    const auto page = s_->read_inbox(users_[2].pk, 3, 1, 1u << 20);
+    QCOMPARE(page.size(), std::size_t{1});
+    QCOMPARE(page[0].inbox_seq, 4u);
+    const auto u1 = s_->read_inbox(users_[1].pk, 0, 100, 1u << 20);
+    QCOMPARE(u1.size(), std::size_t{1});
+    QCOMPARE(u1[0].inbox_seq, 4u);
+    QCOMPARE(u1[0].conv_seq, 5u);
+    QCOMPARE(rows("group_log"), std::int64_t{5});  // u0 has not acknowledged anything
+    s_->delete_acked(users_[0].pk, s_->inbox_tail(users_[0].pk));
+    QCOMPARE(rows("group_log"), std::int64_t{3});  // 1 and 2 were acknowledged by all
+    acked = s_->delete_acked(users_[2].pk, 5);
+    QCOMPARE(acked.size(), std::size_t{2});  // u1's message and u0's
+    s_->delete_acked(users_[1].pk, 4);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{0});
+    QCOMPARE(s_->inbox_depth(), 0u);
+  }
+
+  // Step 10 on a version-9 file: a row naming one log entry becomes a range of that entry.
+  void schemaStep10MakesEntryRowsRanges() {
+    openGroup(2);
+    postMessages(1, 1, users_[0]);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      db.exec(std::string("UPDATE inbox SET kind = 3, sender = 'u0', sender_pk = 1;") +
+              kUndoStep10 + "PRAGMA user_version = 9");
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QCOMPARE(s_->inbox_depth(), 1u);
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{1, "m1"}}));
+    QCOMPARE(s_->delete_acked(users_[1].pk, 1).size(), std::size_t{1});
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+  }
+
   // A range's entries and devices are read once and kept for its later steps; a rollback
   // drops what was read, so an entry rolled back and appended again at the same seq is
   // pushed with its new body.
@@ -280,7 +358,8 @@ class GroupStoreTest : public QObject {
       SQLite::Statement cursor(db, "UPDATE group_fanout SET done_seq = 0, done_device = ?");
       cursor.bind(1, users_[1].pk);  // entry 1 reached u0 and u1 (version 8's meaning)
       cursor.exec();
-      db.exec("ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 8");
+      db.exec(std::string(kUndoStep10) + "ALTER TABLE group_fanout DROP COLUMN range_end;"
+              "PRAGMA user_version = 8");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
@@ -410,20 +489,28 @@ class GroupStoreTest : public QObject {
     QCOMPARE(rows("group_log"), std::int64_t{1});  // g1 is gone, g2 still owed
   }
 
-  // Retention removes unacknowledged rows by age; the log entries they named go with them.
+  // Retention removes unacknowledged rows by age; the log entries only they named go with
+  // them. A range row is as old as its newest entry, so no entry goes before its time.
   void retentionRemovesTheLogEntriesItsRowsNamed() {
     openGroup(2);
     auto old = message("old", users_[0].pk);
     s_->append_group_log(kGroup, old);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);  // a range of its own
+    auto old_too = message("old too", users_[0].pk);
+    s_->append_group_log(kGroup, old_too);
     auto fresh = message("fresh", users_[0].pk);
     fresh.server_ts_ms = 5000;
     s_->append_group_log(kGroup, fresh);
-    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);  // 2-3: one row, as old as "fresh"
     QCOMPARE(s_->purge(2000, 0), 1u);
-    QCOMPARE(rows("group_log"), std::int64_t{1});
-    QCOMPARE(rows("group_log_refs"), std::int64_t{1});
+    QCOMPARE(rows("group_log"), std::int64_t{2});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{2});
     using V = std::vector<std::pair<std::uint64_t, std::string>>;
-    QCOMPARE(groupInbox(users_[1]), (V{{2, "fresh"}}));
+    QCOMPARE(groupInbox(users_[1]), (V{{2, "old too"}, {3, "fresh"}}));
+    QCOMPARE(s_->purge(6000, 0), 2u);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{0});
+    QCOMPARE(s_->inbox_depth(), 0u);
   }
 
   // Schema step 4 on a version-3 file: a log entry whose fan-out was unfinished gets the
@@ -438,7 +525,8 @@ class GroupStoreTest : public QObject {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
       db.exec("DROP TABLE group_log_refs; DROP TABLE delivery_marks;"
               "DELETE FROM meta WHERE key = 'mark_version';"
-              "ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 3");
+              "ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 3;" +
+              std::string(kUndoStep10));
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

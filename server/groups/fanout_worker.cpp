@@ -72,8 +72,14 @@ void FanoutWorker::step(std::string group_id) {
         *result = s.fan_out_group(group_id, chunk);
       },
       [this, result, group_id](store::JobStatus status) {
-        // On the store thread: only post.
-        net::post(executor_, [this, result, group_id, status] {
+        // On the store thread, right after the commit and before the next batch is taken:
+        // a group still behind, with no other group waiting its turn, queues its next step
+        // now, so that step goes into the very next batch with the acks that arrived
+        // meanwhile. Queued from the completion instead, the step missed that batch, and
+        // the acks alone made a commit of their own (half of all commits, each an fsync).
+        const bool chained = status == store::JobStatus::Committed && result->more && may_chain();
+        if (chained) step(group_id);
+        net::post(executor_, [this, result, group_id, status, chained] {
           if (status != store::JobStatus::Committed) {
             // Nothing was written; the cursor is unchanged. The group keeps its slot and
             // tries again in a second (a stopped io_context simply never runs the retry;
@@ -93,9 +99,14 @@ void FanoutWorker::step(std::string group_id) {
             if (auto s = presence_.find(a.username, a.device_id))
               s->notify_appended(a.inbox_seq, std::move(a.entry));
           }
-          finished(group_id, result->more);
+          if (!chained) finished(group_id, result->more);
         });
       });
+}
+
+bool FanoutWorker::may_chain() {
+  std::lock_guard lock(mutex_);
+  return waiting_.empty();
 }
 
 void FanoutWorker::finished(const std::string& group_id, bool more) {

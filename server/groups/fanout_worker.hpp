@@ -47,6 +47,7 @@ class FanoutWorker {
   void start_locked(const std::string& group_id);
   void step(std::string group_id);
   void finished(const std::string& group_id, bool more);
+  bool may_chain();
 
   store::StoreWorker& store_;
   PresenceRegistry& presence_;

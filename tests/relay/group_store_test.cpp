@@ -177,7 +177,7 @@ class GroupStoreTest : public QObject {
 
   // Fan-out goes device by device over a range of entries: a device gets every entry of the
   // range in one step (so in one write, acknowledged once), in order; a range ends where
-  // membership changes and after 32 entries.
+  // membership changes and after 64 entries.
   void fanOutGivesEachDeviceItsRangeTogether() {
     openGroup(4);
     postMessages(1, 4, users_[0]);
@@ -200,8 +200,8 @@ class GroupStoreTest : public QObject {
     QCOMPARE(second.entries_completed, 4u);  // u3 was the last device owed the range
     QVERIFY(!second.more);
 
-    // u4 joins at 7, so entries 5-6 are a range of their own; 7-46 go as ranges of 32 and 8.
-    for (int k = 5; k <= 46; ++k) {
+    // u4 joins at 7, so entries 5-6 are a range of their own; 7-78 go as ranges of 64 and 8.
+    for (int k = 5; k <= 78; ++k) {
       if (k == 7) s_->add_group_member(kGroup, users_[4].user_id, false, 7);
       auto m = message("m" + std::to_string(k), users_[1].pk);
       s_->append_group_log(kGroup, m);
@@ -219,19 +219,19 @@ class GroupStoreTest : public QObject {
       }
       if (!step.more) break;
     }
-    std::vector<std::uint64_t> all(42);
+    std::vector<std::uint64_t> all(74);
     std::iota(all.begin(), all.end(), std::uint64_t{5});
     QCOMPARE(got["u0"], all);
     QCOMPARE(got["u2"], all);
     QCOMPARE(got["u3"], all);
-    QVERIFY(got["u1"].empty());  // it sent 5-46
+    QVERIFY(got["u1"].empty());  // it sent 5-78
     all.erase(all.begin(), all.begin() + 2);
     QCOMPARE(got["u4"], all);
-    QCOMPARE(*std::max_element(run_lengths.begin(), run_lengths.end()), std::size_t{32});
+    QCOMPARE(*std::max_element(run_lengths.begin(), run_lengths.end()), std::size_t{64});
     QCOMPARE(std::count(run_lengths.begin(), run_lengths.end(), std::size_t{2}),
              std::ptrdiff_t{3});  // 5-6 for u0, u2, u3
     QCOMPARE(std::count(run_lengths.begin(), run_lengths.end(), std::size_t{8}),
-             std::ptrdiff_t{4});  // 39-46 for u0, u2, u3, u4
+             std::ptrdiff_t{4});  // 71-78 for u0, u2, u3, u4
   }
 
   // A member's entries of one fan-out range are one inbox row; an ack may end inside it,

@@ -77,7 +77,8 @@ void FanoutWorker::step(std::string group_id) {
         // now, so that step goes into the very next batch with the acks that arrived
         // meanwhile. Queued from the completion instead, the step missed that batch, and
         // the acks alone made a commit of their own (half of all commits, each an fsync).
-        const bool chained = status == store::JobStatus::Committed && result->more && may_chain();
+        const bool chained =
+            status == store::JobStatus::Committed && result->more && may_chain(group_id);
         if (chained) step(group_id);
         net::post(executor_, [this, result, group_id, status, chained] {
           if (status != store::JobStatus::Committed) {
@@ -104,9 +105,13 @@ void FanoutWorker::step(std::string group_id) {
       });
 }
 
-bool FanoutWorker::may_chain() {
+bool FanoutWorker::may_chain(const std::string& group_id) {
   std::lock_guard lock(mutex_);
-  return waiting_.empty();
+  if (!waiting_.empty()) return false;
+  // The chained step reads the log as committed now, so an append flagged before this
+  // needs no extra step at the end of the chain.
+  active_[group_id] = false;
+  return true;
 }
 
 void FanoutWorker::finished(const std::string& group_id, bool more) {

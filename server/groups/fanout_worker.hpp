@@ -47,7 +47,7 @@ class FanoutWorker {
   void start_locked(const std::string& group_id);
   void step(std::string group_id);
   void finished(const std::string& group_id, bool more);
-  bool may_chain();
+  bool may_chain(const std::string& group_id);
 
   store::StoreWorker& store_;
   PresenceRegistry& presence_;

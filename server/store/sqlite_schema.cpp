@@ -219,11 +219,33 @@ void step_9(SQLite::Database& db) {
 // and one deleted per member and range instead of per member and entry. A row of a 1:1 message
 // spans 1 and has no conv_last. Rows naming one log entry (step 4) become ranges of that
 // entry; kind 0 marks a range row (the kinds of its entries are in the log).
+// Retention before this step removed old log entries by age while a row fanned out late,
+// above its bound, could outlive them, and left counts too high for rows it removed. A row
+// whose entry is gone would now fail every read of its inbox, so such rows go (their
+// devices' tails saved first, as every delete does), and the counts are made again from the
+// rows (plus the fan-out's own reference while an entry is not fanned out to everyone);
+// entries nothing names any more leave the log.
 void step_10(SQLite::Database& db) {
   db.exec(R"sql(
+    CREATE TEMP TABLE orphan_rows AS SELECT i.id, i.device FROM inbox i
+      WHERE i.ciphertext IS NULL AND i.group_id IS NOT NULL AND NOT EXISTS(SELECT 1
+      FROM group_log l WHERE l.group_id = i.group_id AND l.seq = i.conv_seq);
+    UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) FROM inbox
+      WHERE device = devices.id)) WHERE id IN (SELECT device FROM orphan_rows);
+    DELETE FROM inbox WHERE id IN (SELECT id FROM orphan_rows);
+    DROP TABLE orphan_rows;
     ALTER TABLE inbox ADD COLUMN span INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE inbox ADD COLUMN conv_last INTEGER;
     UPDATE inbox SET kind = 0, conv_last = conv_seq WHERE ciphertext IS NULL AND group_id IS NOT NULL;
+    DELETE FROM group_log_refs;
+    INSERT INTO group_log_refs(group_id, seq, refs)
+      SELECT l.group_id, l.seq, COALESCE(r.n, 0) + (l.seq > f.done_seq) FROM group_log l
+      JOIN group_fanout f ON f.group_id = l.group_id
+      LEFT JOIN (SELECT group_id, conv_seq, COUNT(*) AS n FROM inbox WHERE conv_last IS NOT NULL
+                 GROUP BY group_id, conv_seq) r ON r.group_id = l.group_id AND r.conv_seq = l.seq;
+    DELETE FROM group_log WHERE EXISTS(SELECT 1 FROM group_log_refs r WHERE r.refs = 0
+      AND r.group_id = group_log.group_id AND r.seq = group_log.seq);
+    DELETE FROM group_log_refs WHERE refs = 0;
   )sql");
 }
 

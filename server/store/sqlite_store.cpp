@@ -45,8 +45,10 @@ struct SqliteStore::Impl {
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
   // Log ranges used lately: a group's log entries lo..end and, for a fan-out range, the
   // devices owed them. A fan-out reads its open range once instead of at every step (a range
-  // of 32 entries to 1,000 members takes ~125 steps; the device query sorts every member),
-  // and the members' range rows are expanded from it when they are acknowledged or replayed.
+  // of 64 entries to 1,000 members takes 250 steps; the device query sorts every member),
+  // and the members' range rows are expanded from it when they are acknowledged or replayed
+  // (an ack of a range no longer cached reads only the entries' senders, and caches nothing,
+  // so it cannot push the open range out).
   // Membership cannot change inside a range, and a device registered after it opened was
   // not there when its entries were sent; a log entry never changes while a row names it.
   // Least recently used first, bounded in count and in bytes (payloads up to 200 KiB each),
@@ -214,6 +216,9 @@ struct SqliteStore::Impl {
                  "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, server_ts, "
                  "content_hint, payload FROM group_log WHERE group_id = ? AND seq BETWEEN ? AND ? "
                  "ORDER BY seq"),
+        read_log_senders(db,
+                         "SELECT seq, kind, sender, sender_device, sender_pk FROM group_log "
+                         "WHERE group_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"),
         fanout_devices(db,
                        "SELECT d.id, d.device_id, u.username FROM group_members m "
                        "JOIN devices d ON d.user_id = m.user_id JOIN users u ON u.id = m.user_id "
@@ -245,8 +250,8 @@ struct SqliteStore::Impl {
   SQLite::Statement purge_bound, purged_rows, raise_purged_tails, purge_inbox, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
-  SQLite::Statement fanout_state, membership_change, read_log, fanout_devices, save_fanout,
-      delete_log;
+  SQLite::Statement fanout_state, membership_change, read_log, read_log_senders, fanout_devices,
+      save_fanout, delete_log;
   SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, groups_behind;
 
   // Changes to log entries' reference counts, summed over the transaction and written at its
@@ -424,6 +429,35 @@ struct SqliteStore::Impl {
     return *r;
   }
 
+  // Calls f(entry) for the group's log entries lo..end, in order, with at least their seq,
+  // kind and sender: what an ack needs. From the cache when it holds them; otherwise read
+  // without their payloads and not cached.
+  template <class F>
+  void visit_senders(std::string_view group_id, std::uint64_t lo, std::uint64_t end, F&& f) {
+    if (auto* r = cached_range(group_id, lo, end, false)) {
+      for (const auto& e : std::span(r->entries).subspan(lo - r->lo, end - lo + 1)) f(*e);
+      return;
+    }
+    auto& st = fresh(read_log_senders);
+    bind_blob(st, 1, group_id);
+    st.bind(2, static_cast<std::int64_t>(lo));
+    st.bind(3, static_cast<std::int64_t>(end));
+    InboxEntry e;
+    e.group_id = std::string(group_id);
+    auto next = lo;
+    while (st.executeStep() && as_u64(st.getColumn(0)) == next) {
+      e.conv_seq = next++;
+      e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
+      e.sender = st.getColumn(2).getString();
+      e.sender_device = as_u32(st.getColumn(3));
+      e.sender_pk = st.getColumn(4).getInt64();
+      f(e);
+    }
+    st.reset();
+    if (next != end + 1)
+      throw std::runtime_error("group log: an entry named by an inbox is missing");
+  }
+
   void forget_log_ranges() {
     log_ranges.clear();
     log_range_bytes = 0;
@@ -471,13 +505,12 @@ struct SqliteStore::Impl {
     st.reset();
     const auto take = up_to - (seq - span);
     std::uint64_t taken = 0, next_lo = lo;
-    for (const auto& e : log_entries(group_id, lo, end)) {
-      if (taken == take) break;
-      if (sent_by(*e, device)) continue;
+    visit_senders(group_id, lo, end, [&](const InboxEntry& e) {
+      if (taken == take || sent_by(e, device)) return;
       ++taken;
-      next_lo = e->conv_seq + 1;
-      note_acked(acked, *e);
-    }
+      next_lo = e.conv_seq + 1;
+      note_acked(acked, e);
+    });
     if (taken != take) throw std::runtime_error("inbox: a range row does not match the log");
     add_log_refs(group_id, lo, next_lo - 1, -1);
     auto& trim = fresh(trim_range);
@@ -794,6 +827,7 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
         if (Impl::sent_by(*e, device)) continue;
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
+        if (inbox_seq > seq) throw std::runtime_error("inbox: a range row does not match the log");
         out.push_back(*e);
         out.back().inbox_seq = inbox_seq;
         bytes += e->ciphertext.size();
@@ -850,8 +884,9 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
     Impl::note_acked(acked, e);
   }
   for (const auto& r : ranges) {
-    for (const auto& e : impl_->log_entries(r.group_id, r.lo, r.end))
-      if (!Impl::sent_by(*e, device)) Impl::note_acked(acked, *e);
+    impl_->visit_senders(r.group_id, r.lo, r.end, [&](const InboxEntry& e) {
+      if (!Impl::sent_by(e, device)) Impl::note_acked(acked, e);
+    });
     impl_->add_log_refs(r.group_id, r.lo, r.end, -1);
   }
   deleted += impl_->ack_range_head(device, up_to, acked);
@@ -1044,8 +1079,9 @@ void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) 
 // Fan-out progress is (done_seq, done_device): every entry <= done_seq is in every inbox it
 // is owed to, and entry done_seq + 1 is in the inboxes of devices with pk <= done_device.
 // Devices are visited in pk order, so the cursor is a key, not an offset: a device added
-// meanwhile cannot shift it. The inbox rows name the log entry rather than copy it; the log
-// entry counts them (group_log_refs) and leaves the log when the last one is acknowledged.
+// meanwhile cannot shift it. A device gets a range in one inbox row, which names the log
+// entries rather than copying them; each entry counts the rows naming it (group_log_refs)
+// and leaves the log when the last one is acknowledged.
 FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max_appends) {
   FanoutStep step;
   // The cursor: every entry up to done_seq has reached every member's devices, and while a

@@ -30,7 +30,9 @@ enum class JobStatus {
 class StoreWorker {
  public:
   using Work = std::function<void(Store&)>;
-  // Runs on the store thread: keep it to posting onto the caller's executor.
+  // Runs on the store thread, right after the commit and before the next batch is taken:
+  // keep it short (posting onto the caller's executor; the fan-out also submits its next
+  // step from here, so that step goes into the next batch).
   using Done = std::function<void(JobStatus)>;
 
   StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::size_t max_queue,

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <tuple>
 
 #include "store/sqlite_store.hpp"
 
@@ -287,25 +288,71 @@ class GroupStoreTest : public QObject {
     QCOMPARE(s_->inbox_depth(), 0u);
   }
 
-  // Step 10 on a version-9 file: a row naming one log entry becomes a range of that entry.
+  // Step 10 on a version-9 file: a row naming one log entry becomes a range of that entry; a
+  // row whose entry old retention removed goes (the tail stays); the reference counts are
+  // made again from the rows.
   void schemaStep10MakesEntryRowsRanges() {
-    openGroup(2);
-    postMessages(1, 1, users_[0]);
+    openGroup(3);
+    postMessages(1, 2, users_[0]);
     QVERIFY(!s_->fan_out_group(kGroup, 100).more);
     s_->commit();
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string("UPDATE inbox SET kind = 3, sender = 'u0', sender_pk = 1;") +
-              kUndoStep10 + "PRAGMA user_version = 9");
+      db.exec(std::string("DELETE FROM inbox; UPDATE group_log_refs SET refs = 7;") + kUndoStep10 +
+              "PRAGMA user_version = 9");
+      // Version 9's rows: one per member and entry, and u2's third naming a lost entry 9.
+      SQLite::Statement row(db,
+                            "INSERT INTO inbox(device, seq, kind, sender, sender_device, "
+                            "sender_pk, client_msg_id, conv_seq, server_ts, content_hint, "
+                            "ciphertext, group_id) VALUES(?, ?, 3, 'u0', 1, ?, x'00', ?, 1000, "
+                            "0, NULL, ?)");
+      for (const auto& [user, seq, conv] : {std::tuple{1, 1, 1}, {1, 2, 2}, {2, 1, 1}, {2, 2, 2},
+                                            {2, 3, 9}}) {
+        row.reset();
+        row.bind(1, users_[static_cast<std::size_t>(user)].pk);
+        row.bind(2, seq);
+        row.bind(3, users_[0].pk);
+        row.bind(4, conv);
+        row.bind(5, kGroup.data(), static_cast<int>(kGroup.size()));
+        row.exec();
+      }
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
-    QCOMPARE(s_->inbox_depth(), 1u);
+    QCOMPARE(s_->inbox_depth(), 4u);
+    QCOMPARE(s_->inbox_tail(users_[2].pk), 3u);
+    QCOMPARE(rows("group_log_refs WHERE refs = 2"), std::int64_t{2});
     using V = std::vector<std::pair<std::uint64_t, std::string>>;
-    QCOMPARE(groupInbox(users_[1]), (V{{1, "m1"}}));
-    QCOMPARE(s_->delete_acked(users_[1].pk, 1).size(), std::size_t{1});
+    QCOMPARE(groupInbox(users_[1]), (V{{1, "m1"}, {2, "m2"}}));
+    QCOMPARE(groupInbox(users_[2]), (V{{1, "m1"}, {2, "m2"}}));
+    QCOMPARE(s_->delete_acked(users_[1].pk, 2).size(), std::size_t{1});
+    QCOMPARE(rows("group_log"), std::int64_t{2});
+    s_->delete_acked(users_[2].pk, 3);
     QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(s_->inbox_depth(), 0u);
+  }
+
+  // An ack that ends inside a range row and is rolled back leaves the row whole; retention
+  // of a trimmed row releases what it still names.
+  void trimmedRangeRollsBackAndIsPurged() {
+    openGroup(2);
+    postMessages(1, 3, users_[0]);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    commitBatch();
+    s_->savepoint();
+    QCOMPARE(s_->delete_acked(users_[1].pk, 2)[0].up_to, 2u);
+    s_->rollback_to_savepoint();
+    using V = std::vector<std::pair<std::uint64_t, std::string>>;
+    QCOMPARE(groupInbox(users_[1]), (V{{1, "m1"}, {2, "m2"}, {3, "m3"}}));
+    QCOMPARE(s_->inbox_depth(), 3u);
+    QCOMPARE(rows("group_log"), std::int64_t{3});
+    s_->delete_acked(users_[1].pk, 1);
+    QCOMPARE(rows("group_log"), std::int64_t{2});
+    QCOMPARE(s_->purge(2000, 0), 2u);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(rows("group_log_refs"), std::int64_t{0});
+    QCOMPARE(s_->inbox_depth(), 0u);
   }
 
   // A range's entries and devices are read once and kept for its later steps; a rollback

@@ -94,11 +94,10 @@ void FanoutWorker::step(std::string group_id) {
           }
           metrics_.group_fanout_backlog.fetch_sub(
               static_cast<std::int64_t>(result->entries_completed), std::memory_order_relaxed);
-          metrics_.group_fanout_appends.fetch_add(result->appended.size(),
-                                                  std::memory_order_relaxed);
-          for (auto& a : result->appended) {
-            if (auto s = presence_.find(a.username, a.device_id))
-              s->notify_appended(a.inbox_seq, std::move(a.entry));
+          for (auto& run : result->runs) {
+            metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
+            if (auto s = presence_.find(run.username, run.device_id))
+              s->notify_appended(run.first_seq, std::move(run.entries));
           }
           if (!chained) finished(group_id, result->more);
         });

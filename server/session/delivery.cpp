@@ -16,18 +16,30 @@ namespace parley {
 void Session::notify_appended(std::uint64_t inbox_seq,
                               std::shared_ptr<const store::InboxEntry> entry) {
   run_on_strand([self = shared_from_this(), inbox_seq, entry = std::move(entry)] {
-    if (self->closed_ || !self->authenticated_) return;
-    self->known_tail_ = std::max(self->known_tail_, inbox_seq);
-    // The common live case: nothing older is pending, so send the entry we were handed
-    // instead of reading it back from the store.
-    if (entry && !self->fetching_ && !self->tail_unknown_ && inbox_seq == self->next_push_ &&
-        self->page_pos_ == self->page_.size() &&
-        self->in_flight() < self->ctx_.limits.delivery_window && self->send_queue_has_room()) {
-      self->push_entry(*entry, inbox_seq);
-      return;
-    }
-    self->pump();
+    self->on_appended(inbox_seq, entry.get());
   });
+}
+
+void Session::notify_appended(std::uint64_t first_seq,
+                              std::vector<std::shared_ptr<const store::InboxEntry>> entries) {
+  run_on_strand([self = shared_from_this(), first_seq, entries = std::move(entries)] {
+    for (std::size_t i = 0; i < entries.size(); ++i)
+      self->on_appended(first_seq + i, entries[i].get());
+  });
+}
+
+void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry) {
+  if (closed_ || !authenticated_) return;
+  known_tail_ = std::max(known_tail_, inbox_seq);
+  // The common live case: nothing older is pending, so send the entry we were handed
+  // instead of reading it back from the store.
+  if (entry && !fetching_ && !tail_unknown_ && inbox_seq == next_push_ &&
+      page_pos_ == page_.size() && in_flight() < ctx_.limits.delivery_window &&
+      send_queue_has_room()) {
+    push_entry(*entry, inbox_seq);
+    return;
+  }
+  pump();
 }
 
 void Session::maybe_sync_complete() {

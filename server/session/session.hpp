@@ -61,6 +61,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Any thread: a new entry was committed to this device's inbox. `entry` may be null (then
   // the session reads it from the store when its turn comes).
   void notify_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry);
+  // Any thread: entries were committed as inbox_seqs first_seq, first_seq + 1, ... (a fan-out
+  // run): one hand-off to the connection's thread for all of them.
+  void notify_appended(std::uint64_t first_seq,
+                       std::vector<std::shared_ptr<const store::InboxEntry>> entries);
   // Any thread: a delivery mark of this device was raised (marks.cpp).
   void notify_mark(store::DeliveryMarkRecord mark);
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
@@ -151,6 +155,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void maybe_sync_complete();
   // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members.
   void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq);
+  // On the strand: entry inbox_seq was committed (null: read it from the store).
+  void on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry);
   std::uint64_t in_flight() const { return last_pushed_ - acked_; }
 
   RelayContext& ctx_;

@@ -123,17 +123,18 @@ struct GroupLogEntry {
   std::string payload;  // ciphertext, or a serialized wire::GroupEvent
 };
 
-// What one fan-out step wrote, for live pushes: entry `inbox_seq` of (username, device_id)
-// is `entry`, one object shared by every member it went to (its own inbox_seq is unset).
-struct FanoutAppend {
+// What one fan-out step wrote to one device, for live pushes: (username, device_id) got
+// `entries` as inbox_seqs first_seq, first_seq + 1, ...; each entry is one object shared by
+// every member it went to (its own inbox_seq is unset).
+struct FanoutRun {
   std::string username;
   std::uint32_t device_id = 0;
-  std::uint64_t inbox_seq = 0;
-  std::shared_ptr<const InboxEntry> entry;
+  std::uint64_t first_seq = 0;
+  std::vector<std::shared_ptr<const InboxEntry>> entries;
 };
 
 struct FanoutStep {
-  std::vector<FanoutAppend> appended;
+  std::vector<FanoutRun> runs;          // one per device reached, in pk order
   std::uint64_t entries_completed = 0;  // log entries whose fan-out finished in this step
   bool more = false;                    // entries remain after this step
 };

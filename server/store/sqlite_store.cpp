@@ -1132,11 +1132,13 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
       const auto span = static_cast<std::uint64_t>(std::count_if(
           entries.begin(), entries.end(), [&](const auto& e) { return !Impl::sent_by(*e, t->pk); }));
       if (span == 0) continue;  // the device sent every entry of the range
-      auto inbox_seq =
-          impl_->append_range(t->pk, group_id, lo, range_end, span, range.newest_ts) - span;
+      const auto row_seq =
+          impl_->append_range(t->pk, group_id, lo, range_end, span, range.newest_ts);
       ++range_rows;
+      auto& run = step.runs.emplace_back(FanoutRun{t->username, t->device_id, row_seq - span + 1, {}});
+      run.entries.reserve(span);
       for (const auto& e : entries)
-        if (!Impl::sent_by(*e, t->pk)) step.appended.push_back({t->username, t->device_id, ++inbox_seq, e});
+        if (!Impl::sent_by(*e, t->pk)) run.entries.push_back(e);
     }
     const bool complete = last == targets.end();
     // A row holds a reference to each entry of its range; the fan-out's own reference goes

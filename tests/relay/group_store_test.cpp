@@ -21,6 +21,20 @@ namespace {
 
 const std::string kGroup(16, 'g');
 
+// A fan-out step's runs one entry at a time: (device's username, inbox_seq, entry).
+struct Append {
+  std::string username;
+  std::uint64_t inbox_seq;
+  std::shared_ptr<const InboxEntry> entry;
+};
+std::vector<Append> appended(const FanoutStep& step) {
+  std::vector<Append> out;
+  for (const auto& run : step.runs)
+    for (std::size_t i = 0; i < run.entries.size(); ++i)
+      out.push_back({run.username, run.first_seq + i, run.entries[i]});
+  return out;
+}
+
 // Takes an empty inbox back to before schema step 10, to test older steps.
 constexpr const char* kUndoStep10 =
     "ALTER TABLE inbox DROP COLUMN span; ALTER TABLE inbox DROP COLUMN conv_last;";
@@ -158,7 +172,7 @@ class GroupStoreTest : public QObject {
     int steps = 0;
     for (;;) {
       auto step = s_->fan_out_group(kGroup, 4);
-      copies += step.appended.size();
+      copies += appended(step).size();
       ++steps;
       reopen();  // every step is its own committed transaction; a crash may come anywhere
       if (!step.more) break;
@@ -173,7 +187,7 @@ class GroupStoreTest : public QObject {
     }
     QVERIFY(groupInbox(users_[0]).empty());
     auto again = s_->fan_out_group(kGroup, 4);  // nothing owed: nothing written
-    QVERIFY(again.appended.empty() && !again.more);
+    QVERIFY(appended(again).empty() && !again.more);
   }
 
   // Fan-out goes device by device over a range of entries: a device gets every entry of the
@@ -186,18 +200,18 @@ class GroupStoreTest : public QObject {
     // add) and u1, then u2 and u3.
     auto first = s_->fan_out_group(kGroup, 8);
     QVERIFY(first.more);
-    QCOMPARE(first.appended.size(), std::size_t{4});
+    QCOMPARE(appended(first).size(), std::size_t{4});
     for (std::size_t i = 0; i < 4; ++i) {
-      QCOMPARE(first.appended[i].username, std::string("u1"));
-      QCOMPARE(first.appended[i].inbox_seq, i + 1);
-      QCOMPARE(first.appended[i].entry->conv_seq, i + 1);
+      QCOMPARE(appended(first)[i].username, std::string("u1"));
+      QCOMPARE(appended(first)[i].inbox_seq, i + 1);
+      QCOMPARE(appended(first)[i].entry->conv_seq, i + 1);
     }
     QCOMPARE(first.entries_completed, 0u);
     reopen();  // the open range survives a restart
     auto second = s_->fan_out_group(kGroup, 8);
-    QCOMPARE(second.appended.size(), std::size_t{8});
+    QCOMPARE(appended(second).size(), std::size_t{8});
     for (std::size_t i = 0; i < 8; ++i)
-      QCOMPARE(second.appended[i].username, std::string(i < 4 ? "u2" : "u3"));
+      QCOMPARE(appended(second)[i].username, std::string(i < 4 ? "u2" : "u3"));
     QCOMPARE(second.entries_completed, 4u);  // u3 was the last device owed the range
     QVERIFY(!second.more);
 
@@ -212,11 +226,9 @@ class GroupStoreTest : public QObject {
     for (int steps = 0;; ++steps) {
       QVERIFY(steps < 50);
       auto step = s_->fan_out_group(kGroup, 64);
-      for (std::size_t i = 0; i < step.appended.size(); ++i) {
-        const auto& a = step.appended[i];
-        got[a.username].push_back(a.entry->conv_seq);
-        if (i == 0 || step.appended[i - 1].username != a.username) run_lengths.push_back(0);
-        ++run_lengths.back();
+      for (const auto& run : step.runs) {
+        for (const auto& e : run.entries) got[run.username].push_back(e->conv_seq);
+        run_lengths.push_back(run.entries.size());
       }
       if (!step.more) break;
     }
@@ -370,8 +382,8 @@ class GroupStoreTest : public QObject {
     QCOMPARE(real.seq, 1u);
     auto step = s_->fan_out_group(kGroup, 100);
     QVERIFY(!step.more);
-    QCOMPARE(step.appended.size(), std::size_t{2});
-    for (const auto& a : step.appended) QCOMPARE(a.entry->ciphertext, std::string("real"));
+    QCOMPARE(appended(step).size(), std::size_t{2});
+    for (const auto& a : appended(step)) QCOMPARE(a.entry->ciphertext, std::string("real"));
   }
 
   // An ack's reference-count change waits for the commit; a job rolled back takes its
@@ -474,16 +486,16 @@ class GroupStoreTest : public QObject {
     // between, before u2 and u3 have a row; the fan-out's own reference keeps it.
     auto first = s_->fan_out_group(kGroup, 2);
     QVERIFY(first.more);
-    QCOMPARE(first.appended.size(), std::size_t{1});  // u0 is the sender
+    QCOMPARE(appended(first).size(), std::size_t{1});  // u0 is the sender
     s_->delete_acked(users_[1].pk, s_->inbox_tail(users_[1].pk));
     QCOMPARE(rows("group_log"), std::int64_t{1});
     auto second = s_->fan_out_group(kGroup, 3);
     QVERIFY(!second.more);
-    QCOMPARE(second.appended.size(), std::size_t{2});
+    QCOMPARE(appended(second).size(), std::size_t{2});
     // One object shared by both live pushes, each with its own inbox_seq.
-    QCOMPARE(second.appended[0].entry.get(), second.appended[1].entry.get());
-    QCOMPARE(second.appended[0].entry->ciphertext, std::string("once"));
-    QCOMPARE(second.appended[1].inbox_seq, 1u);
+    QCOMPARE(appended(second)[0].entry.get(), appended(second)[1].entry.get());
+    QCOMPARE(appended(second)[0].entry->ciphertext, std::string("once"));
+    QCOMPARE(appended(second)[1].inbox_seq, 1u);
     QCOMPARE(rows("inbox WHERE ciphertext IS NOT NULL"), std::int64_t{0});
     QCOMPARE(rows("group_log"), std::int64_t{1});
     reopen();
@@ -610,10 +622,10 @@ class GroupStoreTest : public QObject {
     s_->append_group_log(kGroup, m);
     reopen();
     s_->savepoint();
-    QCOMPARE(s_->fan_out_group(kGroup, 100).appended.size(), std::size_t{2});
+    QCOMPARE(appended(s_->fan_out_group(kGroup, 100)).size(), std::size_t{2});
     s_->rollback_to_savepoint();
     QCOMPARE(s_->inbox_depth(), 0u);
-    QCOMPARE(s_->fan_out_group(kGroup, 100).appended.size(), std::size_t{2});
+    QCOMPARE(appended(s_->fan_out_group(kGroup, 100)).size(), std::size_t{2});
     QCOMPARE(s_->inbox_depth(), 2u);
   }
 };

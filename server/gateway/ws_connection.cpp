@@ -216,8 +216,11 @@ class WsConnection final : public GatewayConnection {
       reading_ = false;
       return;
     }
+    // Only an answer to our ping can be a pong; looking costs two system calls (how much
+    // is waiting, and a peek at it), which a busy connection would pay on every message.
+    const bool pong_expected = ping_sent_;
     on_traffic();
-    if (consume_pongs()) {
+    if (pong_expected && consume_pongs()) {
       reading_ = false;
       return do_read();  // parks again
     }
@@ -227,7 +230,9 @@ class WsConnection final : public GatewayConnection {
   // Answers to the sweep's pings are all an idle client sends. Read through Beast, each would
   // leave a read (and its buffer) pending until the client's next message, so pongs are taken
   // straight off the socket when the kernel holds nothing else. Sound only while parked:
-  // Beast's buffer is empty and it is between messages, so it misses no state.
+  // Beast's buffer is empty and it is between messages, so it misses no state. (A pong that
+  // comes after other traffic went through Beast like a message; that costs the read buffer
+  // until the next message, nothing else.)
   bool consume_pongs() {
     if constexpr (kParks) {
       auto& sock = socket();

@@ -66,6 +66,10 @@ struct SqliteStore::Impl {
     std::optional<std::vector<FanoutTarget>> devices;  // by pk; read when a fan-out needs them
     std::uint64_t newest_ts = 0;
     std::size_t bytes = 0;
+
+    std::span<const std::shared_ptr<InboxEntry>> slice(std::uint64_t from, std::uint64_t to) const {
+      return std::span(entries).subspan(from - lo, to - from + 1);
+    }
   };
   std::vector<LogRange> log_ranges;
   std::size_t log_range_bytes = 0;
@@ -364,6 +368,30 @@ struct SqliteStore::Impl {
     return nullptr;
   }
 
+  // Columns 0-4 of read_log and read_log_senders: what every use of a log entry needs.
+  static void read_log_head(SQLite::Statement& st, InboxEntry& e) {
+    e.conv_seq = as_u64(st.getColumn(0));
+    e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
+    e.sender = st.getColumn(2).getString();
+    e.sender_device = as_u32(st.getColumn(3));
+    e.sender_pk = st.getColumn(4).getInt64();
+  }
+
+  // A row or the fan-out names log entries that are not there: the store is inconsistent,
+  // and the job fails (so its device's replay or ack does) rather than skip entries and
+  // number the rest wrongly.
+  [[noreturn]] static void missing_log_entries(std::uint64_t lo, std::uint64_t end,
+                                              std::size_t found) {
+    throw std::runtime_error("group log: entries " + std::to_string(lo) + ".." +
+                             std::to_string(end) + " are named by an inbox row or the fan-out "
+                             "but only the first " + std::to_string(found) + " are stored");
+  }
+  [[noreturn]] static void range_row_mismatch(DevicePk device, std::uint64_t seq) {
+    throw std::runtime_error("inbox of device " + std::to_string(device) + ": the range row at seq " +
+                             std::to_string(seq) + " holds a different number of entries "
+                             "than its log entries give it; that inbox cannot be read past it");
+  }
+
   // Reads the group's log entries lo..end into the cache.
   LogRange& read_range(std::string_view group_id, std::uint64_t lo, std::uint64_t end) {
     LogRange r{std::string(group_id), lo, end, {}, std::nullopt, 0, 0};
@@ -375,11 +403,7 @@ struct SqliteStore::Impl {
       // One entry object per log entry, shared by every member's live push; each member's
       // inbox_seq travels beside it.
       auto e = std::make_shared<InboxEntry>();
-      e->conv_seq = as_u64(st.getColumn(0));
-      e->kind = static_cast<EntryKind>(st.getColumn(1).getInt());
-      e->sender = st.getColumn(2).getString();
-      e->sender_device = as_u32(st.getColumn(3));
-      e->sender_pk = st.getColumn(4).getInt64();
+      read_log_head(st, *e);
       e->client_msg_id = st.getColumn(5).getString();
       e->server_ts_ms = as_u64(st.getColumn(6));
       e->content_hint = as_u32(st.getColumn(7));
@@ -391,8 +415,7 @@ struct SqliteStore::Impl {
       r.entries.push_back(std::move(e));
     }
     st.reset();
-    if (r.entries.size() != end - lo + 1)
-      throw std::runtime_error("group log: an entry named by the fan-out or an inbox is missing");
+    if (r.entries.size() != end - lo + 1) missing_log_entries(lo, end, r.entries.size());
     while (!log_ranges.empty() && (log_ranges.size() >= kCachedRanges ||
                                    log_range_bytes + r.bytes > kCachedRangeBytes)) {
       log_range_bytes -= log_ranges.front().bytes;
@@ -408,7 +431,7 @@ struct SqliteStore::Impl {
                                                            std::uint64_t lo, std::uint64_t end) {
     auto* r = cached_range(group_id, lo, end, false);
     if (r == nullptr) r = &read_range(group_id, lo, end);
-    return std::span(r->entries).subspan(lo - r->lo, end - lo + 1);
+    return r->slice(lo, end);
   }
 
   // The open range [lo, end] of a group's fan-out with the devices owed it, read on first use.
@@ -435,7 +458,7 @@ struct SqliteStore::Impl {
   template <class F>
   void visit_senders(std::string_view group_id, std::uint64_t lo, std::uint64_t end, F&& f) {
     if (auto* r = cached_range(group_id, lo, end, false)) {
-      for (const auto& e : std::span(r->entries).subspan(lo - r->lo, end - lo + 1)) f(*e);
+      for (const auto& e : r->slice(lo, end)) f(*e);
       return;
     }
     auto& st = fresh(read_log_senders);
@@ -446,16 +469,12 @@ struct SqliteStore::Impl {
     e.group_id = std::string(group_id);
     auto next = lo;
     while (st.executeStep() && as_u64(st.getColumn(0)) == next) {
-      e.conv_seq = next++;
-      e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
-      e.sender = st.getColumn(2).getString();
-      e.sender_device = as_u32(st.getColumn(3));
-      e.sender_pk = st.getColumn(4).getInt64();
+      read_log_head(st, e);
+      ++next;
       f(e);
     }
     st.reset();
-    if (next != end + 1)
-      throw std::runtime_error("group log: an entry named by an inbox is missing");
+    if (next != end + 1) missing_log_entries(lo, end, next - lo);
   }
 
   void forget_log_ranges() {
@@ -511,7 +530,7 @@ struct SqliteStore::Impl {
       next_lo = e.conv_seq + 1;
       note_acked(acked, e);
     });
-    if (taken != take) throw std::runtime_error("inbox: a range row does not match the log");
+    if (taken != take) range_row_mismatch(device, seq);
     add_log_refs(group_id, lo, next_lo - 1, -1);
     auto& trim = fresh(trim_range);
     trim.bind(1, static_cast<std::int64_t>(seq - up_to));
@@ -827,13 +846,12 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
         if (Impl::sent_by(*e, device)) continue;
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
-        if (inbox_seq > seq) throw std::runtime_error("inbox: a range row does not match the log");
+        if (inbox_seq > seq) Impl::range_row_mismatch(device, seq);
         out.push_back(*e);
         out.back().inbox_seq = inbox_seq;
         bytes += e->ciphertext.size();
       }
-      if (!full() && inbox_seq != seq)
-        throw std::runtime_error("inbox: a range row does not match the log");
+      if (!full() && inbox_seq != seq) Impl::range_row_mismatch(device, seq);
       continue;
     }
     InboxEntry e;
@@ -1129,16 +1147,16 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     for (auto t = first; t != last; ++t) {
       done_device = t->pk;
       budget -= std::min(budget, entries.size());
-      const auto span = static_cast<std::uint64_t>(std::count_if(
-          entries.begin(), entries.end(), [&](const auto& e) { return !Impl::sent_by(*e, t->pk); }));
-      if (span == 0) continue;  // the device sent every entry of the range
-      const auto row_seq =
-          impl_->append_range(t->pk, group_id, lo, range_end, span, range.newest_ts);
-      ++range_rows;
-      auto& run = step.runs.emplace_back(FanoutRun{t->username, t->device_id, row_seq - span + 1, {}});
-      run.entries.reserve(span);
+      FanoutRun run{t->username, t->device_id, 0, {}};
+      run.entries.reserve(entries.size());
       for (const auto& e : entries)
         if (!Impl::sent_by(*e, t->pk)) run.entries.push_back(e);
+      if (run.entries.empty()) continue;  // the device sent every entry of the range
+      const auto span = run.entries.size();
+      run.first_seq =
+          impl_->append_range(t->pk, group_id, lo, range_end, span, range.newest_ts) - span + 1;
+      ++range_rows;
+      step.runs.push_back(std::move(run));
     }
     const bool complete = last == targets.end();
     // A row holds a reference to each entry of its range; the fan-out's own reference goes

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <tuple>
 
+#include "schema_undo.hpp"
 #include "store/sqlite_store.hpp"
 
 using namespace parley;
@@ -34,10 +35,6 @@ std::vector<Append> appended(const FanoutStep& step) {
       out.push_back({run.username, run.first_seq + i, run.entries[i]});
   return out;
 }
-
-// Takes an empty inbox back to before schema step 10, to test older steps.
-constexpr const char* kUndoStep10 =
-    "ALTER TABLE inbox DROP COLUMN span; ALTER TABLE inbox DROP COLUMN conv_last;";
 
 GroupLogEntry message(const std::string& body, DevicePk sender_pk) {
   GroupLogEntry e;
@@ -345,6 +342,41 @@ class GroupStoreTest : public QObject {
     QCOMPARE(s_->inbox_depth(), 0u);
   }
 
+  // A damaged file: a range row whose span does not match its log entries, or a log entry
+  // gone that a row names. Reading the inbox fails with a message naming the device and the
+  // row (or the entries), instead of numbering entries wrongly.
+  void damagedRangeRowIsReportedNotMisread() {
+    openGroup(2);
+    postMessages(1, 3, users_[0]);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    const auto damage = [&](const char* sql) {
+      s_->commit();
+      s_.reset();
+      {
+        SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+        db.exec(sql);
+      }
+      s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+      s_->begin();
+    };
+    const auto read_error = [&] {
+      try {
+        s_->read_inbox(users_[1].pk, 0, 100, 1u << 20);
+      } catch (const std::exception& e) {
+        return std::string(e.what());
+      }
+      return std::string();
+    };
+    damage("UPDATE inbox SET span = 2");  // seqs 2-3 for three entries
+    auto what = read_error();
+    QVERIFY2(what.find("device " + std::to_string(users_[1].pk)) != std::string::npos &&
+                 what.find("range row at seq 3") != std::string::npos,
+             what.c_str());
+    damage("UPDATE inbox SET span = 3; DELETE FROM group_log WHERE seq = 2");
+    what = read_error();
+    QVERIFY2(what.find("entries 1..3") != std::string::npos, what.c_str());
+  }
+
   // An ack that ends inside a range row and is rolled back leaves the row whole; retention
   // of a trimmed row releases what it still names.
   void trimmedRangeRollsBackAndIsPurged() {
@@ -417,8 +449,7 @@ class GroupStoreTest : public QObject {
       SQLite::Statement cursor(db, "UPDATE group_fanout SET done_seq = 0, done_device = ?");
       cursor.bind(1, users_[1].pk);  // entry 1 reached u0 and u1 (version 8's meaning)
       cursor.exec();
-      db.exec(std::string(kUndoStep10) + "ALTER TABLE group_fanout DROP COLUMN range_end;"
-              "PRAGMA user_version = 8");
+      db.exec(std::string(kUndoStep10) + kUndoStep9 + "PRAGMA user_version = 8");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
@@ -582,10 +613,9 @@ class GroupStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec("DROP TABLE group_log_refs; DROP TABLE delivery_marks;"
-              "DELETE FROM meta WHERE key = 'mark_version';"
-              "ALTER TABLE group_fanout DROP COLUMN range_end; PRAGMA user_version = 3;" +
-              std::string(kUndoStep10));
+      db.exec(std::string(kUndoStep10) + kUndoStep9 +
+              "DROP TABLE group_log_refs; DROP TABLE delivery_marks;"
+              "DELETE FROM meta WHERE key = 'mark_version'; PRAGMA user_version = 3;");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

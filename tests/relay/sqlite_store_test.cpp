@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "observability/metrics.hpp"
+#include "schema_undo.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 
@@ -226,7 +227,7 @@ class SqliteStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(R"sql(
+      db.exec(std::string(kUndoStep10) + kUndoStep9 + R"sql(
         DROP TABLE sent;
         CREATE TABLE sent(sender INTEGER NOT NULL, client_msg_id BLOB NOT NULL,
           conv_seq INTEGER NOT NULL, server_ts INTEGER NOT NULL,
@@ -235,9 +236,6 @@ class SqliteStoreTest : public QObject {
         INSERT INTO sent VALUES(7, zeroblob(16), 41, 900), (8, zeroblob(16), 3, 5000);
         DROP TABLE delivery_marks;
         DELETE FROM meta WHERE key = 'mark_version';
-        ALTER TABLE group_fanout DROP COLUMN range_end;
-        ALTER TABLE inbox DROP COLUMN span;
-        ALTER TABLE inbox DROP COLUMN conv_last;
         PRAGMA user_version = 4;
       )sql");
     }
@@ -330,8 +328,7 @@ class SqliteStoreTest : public QObject {
         }
         receipt.exec();
       }
-      db.exec("ALTER TABLE group_fanout DROP COLUMN range_end; ALTER TABLE inbox DROP COLUMN "
-              "span; ALTER TABLE inbox DROP COLUMN conv_last; PRAGMA user_version = 5");
+      db.exec(std::string(kUndoStep10) + kUndoStep9 + "PRAGMA user_version = 5");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

@@ -1,0 +1,11 @@
+#pragma once
+// SQL that takes a relay.db made by this relay back to an earlier schema step, so a test can
+// check the migrations after it on a file like the ones older relays left. Each undoes one
+// step's DDL; the test empties or rewrites the rows the older schema could not hold, and sets
+// PRAGMA user_version itself.
+
+// Step 9: the fan-out cursor's range_end.
+inline constexpr const char* kUndoStep9 = "ALTER TABLE group_fanout DROP COLUMN range_end;";
+// Step 10: range rows in the inbox.
+inline constexpr const char* kUndoStep10 =
+    "ALTER TABLE inbox DROP COLUMN span; ALTER TABLE inbox DROP COLUMN conv_last;";

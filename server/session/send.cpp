@@ -129,14 +129,19 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
         ack->set_duplicate(out->kind == SendOutcome::Kind::Duplicate);
         reply(request_id, f);
         ctx_.metrics.messages_stored.fetch_add(out->appended.size(), std::memory_order_relaxed);
+      },
+      bytes,
+      // The live push leaves from the store thread: straight to the recipient's connection,
+      // not by way of this one's thread (a hop and, when the two are on different threads,
+      // a wake-up more per message).
+      [out, recipient, &presence = ctx_.presence] {
         for (auto& [device, entry] : out->appended) {
-          if (auto s = ctx_.presence.find(recipient, device)) {
+          if (auto s = presence.find(recipient, device)) {
             const auto seq = entry->inbox_seq;
             s->notify_appended(seq, std::move(entry));
           }
         }
-      },
-      bytes);
+      });
 }
 
 void Session::on_typing(const wire::Typing& req) {

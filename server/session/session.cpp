@@ -159,24 +159,24 @@ void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t by
                      std::function<void()> on_commit) {
   ++pending_jobs_;
   pending_bytes_ += bytes;
-  ctx_.store.submit(std::move(work), [self = shared_from_this(), bytes, done = std::move(done),
-                                      on_commit = std::move(on_commit)](
-                                         store::JobStatus status) mutable {
-    if (status == store::JobStatus::Committed && on_commit) on_commit();
-    // Moved, not copied: the last reference must never be dropped on the store thread.
-    auto* session = self.get();
-    session->run_on_strand([self = std::move(self), status, bytes, done = std::move(done)] {
-      --self->pending_jobs_;
-      self->pending_bytes_ -= bytes;
-      done(status);  // even when closed: a committed send must still reach its recipient
-      if (self->draining_ && self->pending_jobs_ == 0 && !self->closed_) {
-        auto drain = std::move(*self->draining_);
-        self->close(drain.code, drain.reason);
-      } else if (self->reading_allowed()) {
-        self->resume_reading();
-      }
-    });
-  });
+  ctx_.store.submit(
+      std::move(work),
+      [self = shared_from_this(), bytes, done = std::move(done)](store::JobStatus status) mutable {
+        // Moved, not copied: the last reference must never be dropped on the store thread.
+        auto* session = self.get();
+        session->run_on_strand([self = std::move(self), status, bytes, done = std::move(done)] {
+          --self->pending_jobs_;
+          self->pending_bytes_ -= bytes;
+          done(status);  // even when closed: a committed send must still reach its recipient
+          if (self->draining_ && self->pending_jobs_ == 0 && !self->closed_) {
+            auto drain = std::move(*self->draining_);
+            self->close(drain.code, drain.reason);
+          } else if (self->reading_allowed()) {
+            self->resume_reading();
+          }
+        });
+      },
+      std::move(on_commit));
 }
 
 bool Session::store_failed(std::uint64_t request_id, store::JobStatus status) {

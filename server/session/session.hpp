@@ -101,9 +101,10 @@ class Session : public std::enable_shared_from_this<Session> {
   using JobDone = std::function<void(store::JobStatus)>;
   // Runs `work` in the store's next batch and `done` back on the strand after it commits.
   // `bytes`: payload the job holds, counted against the session's pending-bytes budget.
-  // `on_commit` runs on the store thread right after a successful commit, so what it posts
-  // to other connections leaves in commit order (done runs on this connection's thread,
-  // which may lag another connection's).
+  // `on_commit` runs on the store thread right after a successful commit, before any
+  // completion of that batch (store_worker.hpp), so what it posts to other connections
+  // leaves in commit order (done runs on this connection's thread, which may lag another
+  // connection's) and ahead of the replies the same commit releases.
   void submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes = 0,
               std::function<void()> on_commit = {});
   bool store_failed(std::uint64_t request_id, store::JobStatus status);

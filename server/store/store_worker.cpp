@@ -16,11 +16,11 @@ StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::si
 
 StoreWorker::~StoreWorker() { stop(); }
 
-void StoreWorker::submit(Work work, Done done) {
+void StoreWorker::submit(Work work, Done done, OnCommit on_commit) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
-      queue_.push_back(Job{std::move(work), std::move(done)});
+      queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit)});
       wake_.notify_one();
       return;
     }
@@ -86,6 +86,10 @@ void StoreWorker::run_batch(std::deque<Job>& batch) {
   const auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.observe_commit(std::chrono::duration<double>(elapsed).count(), batch.size());
   metrics_.inbox_depth.store(store_->inbox_depth());
+  if (committed) {
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (status[i] == JobStatus::Committed && batch[i].on_commit) batch[i].on_commit();
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(committed ? status[i] : JobStatus::Failed);
   }

@@ -34,6 +34,11 @@ class StoreWorker {
   // keep it short (posting onto the caller's executor; the fan-out also submits its next
   // step from here, so that step goes into the next batch).
   using Done = std::function<void(JobStatus)>;
+  // Runs on the store thread after a commit that made the job durable, before any job's
+  // `done`: what it posts to other connections (a live push, a delivery mark) is queued
+  // ahead of the batch's completions. A sender's SendAck and the mark its recipient's ack
+  // raised in the same batch then meet in the sender's send queue and leave in one write.
+  using OnCommit = std::function<void()>;
 
   StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::size_t max_queue,
               std::size_t max_batch = 1024);
@@ -42,7 +47,7 @@ class StoreWorker {
   StoreWorker& operator=(const StoreWorker&) = delete;
 
   // Any thread. Calls done(Rejected) at once when the queue is full or stopping.
-  void submit(Work work, Done done);
+  void submit(Work work, Done done, OnCommit on_commit = {});
 
   // Runs every queued job, then joins the thread. Later submits are rejected.
   void stop();
@@ -54,6 +59,7 @@ class StoreWorker {
   struct Job {
     Work work;
     Done done;
+    OnCommit on_commit;
   };
   void run();
   void run_batch(std::deque<Job>& batch);

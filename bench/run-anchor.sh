@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The reference broker on this machine: starts mosquitto (Debian's package, installed when
+# missing) on 127.0.0.1 with its defaults (in memory, QoS 1 as asked), and runs
+# parley-mqtt-anchor's shapes against it: 18,000 idle connections, 500 pairs closed loop W=1,
+# 500 pairs open loop at 10,000/s. Prints one Markdown table, like bench/run, whose pairs and
+# idle rows it is meant to be read beside. Plain MQTT over TCP: Debian 12's mosquitto has no
+# WebSocket listener, so the broker is spared the WebSocket framing Parley's relay does.
+#
+# Environment: BUILD_DIR (default <repo>/build/bench, shared with bench/run), JOBS (2),
+# SIZE=small for a quick pass.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$repo/build/bench}"
+size="${SIZE:-full}"
+
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "bench/run-anchor.sh: mosquitto is missing; install it (apt-get install mosquitto) or run as root" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto >&2
+fi
+mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+
+cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+  -DPARLEY_BUILD_BENCH=ON >/dev/null
+ninja -C "$build" -j "${JOBS:-2}" parley-mqtt-anchor >&2
+anchor="$build/bench/parley-mqtt-anchor"
+
+if [ "$size" = small ]; then idle=300; secs=2; else idle=18000; secs=10; fi
+
+work="$(mktemp -d)"
+broker_pid=""
+cleanup() {
+  if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A fresh broker per scenario, on a free loopback port.
+start_broker() {
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$work/mosquitto.conf"
+  (ulimit -n 20000 2>/dev/null || true; exec "$mosquitto_bin" -c "$work/mosquitto.conf" \
+     >"$work/broker.log" 2>&1) &
+  broker_pid=$!
+  for _ in $(seq 50); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  broker="127.0.0.1:$port"
+}
+
+stop_broker() {
+  kill "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  broker_pid=""
+}
+
+rows="$work/rows"
+run() {
+  echo "== parley-mqtt-anchor $*" >&2
+  start_broker
+  if ! (ulimit -n 20000 2>/dev/null || true
+        exec "$anchor" --broker "$broker" --broker-pid "$broker_pid" "$@") | tee -a "$rows" >&2; then
+    echo "| FAILED: parley-mqtt-anchor $* | 0 | - |" >>"$rows"
+  fi
+  stop_broker
+}
+
+run --scenario idle --connections "$idle"
+run --scenario pairs --pairs 500 --duration "$secs"
+run --scenario pairs --pairs 500 --rate 10000 --duration "$secs"
+
+echo
+echo "Reference broker ($({ "$mosquitto_bin" -h 2>/dev/null || true; } | head -1)), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+echo
+echo "| figure | value | unit |"
+echo "|---|---|---|"
+grep '^| ' "$rows"

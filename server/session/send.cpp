@@ -1,4 +1,5 @@
-// Sending: one durable write per recipient device, then the ack, then the live push.
+// Sending: one durable write per recipient device; once it commits, the live push (from the
+// store thread) and the ack (from this connection's thread).
 // Also the ephemeral signals that never touch the store: typing and presence subscriptions.
 #include <algorithm>
 #include <set>

@@ -167,7 +167,7 @@ void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t by
         session->run_on_strand([self = std::move(self), status, bytes, done = std::move(done)] {
           --self->pending_jobs_;
           self->pending_bytes_ -= bytes;
-          done(status);  // even when closed: a committed send must still reach its recipient
+          done(status);  // even when closed: a committed group send must still start its fan-out
           if (self->draining_ && self->pending_jobs_ == 0 && !self->closed_) {
             auto drain = std::move(*self->draining_);
             self->close(drain.code, drain.reason);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -435,6 +436,46 @@ class SqliteStoreTest : public QObject {
     check.begin();
     for (int t = 0; t < 4; ++t) QCOMPARE(check.next_conv_seq("k" + std::to_string(t)), 250u);
     check.rollback();
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+  }
+
+  // What a commit releases for other connections (live pushes, delivery marks: on_commit) is
+  // handed over before any completion of the same batch, and only for jobs that committed.
+  void workerRunsEveryOnCommitBeforeAnyDone() {
+    s_->commit();
+    s_.reset();
+    Metrics metrics;
+    StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal),
+                       metrics, 100);
+    std::mutex mutex;
+    std::vector<std::string> events;
+    auto note = [&](std::string e) {
+      std::lock_guard lock(mutex);
+      events.push_back(std::move(e));
+    };
+    // The first job holds the store thread, so the next five queue up into one batch.
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    worker.submit([released](Store&) { released.wait(); }, [](JobStatus) {});
+    for (int i = 0; i < 5; ++i) {
+      const auto id = std::to_string(i);
+      worker.submit(
+          [i](Store& s) {
+            s.next_conv_seq("order");
+            if (i == 2) throw std::runtime_error("boom");
+          },
+          [&, id](JobStatus st) { note("done " + id + (st == JobStatus::Committed ? "" : " failed")); },
+          [&, id] { note("commit " + id); });
+    }
+    release.set_value();
+    worker.stop();
+    worker.submit([](Store&) {}, [&](JobStatus) { note("done rejected"); },
+                  [&] { note("commit rejected"); });
+    QStringList seen;
+    for (const auto& e : events) seen << QString::fromStdString(e);
+    QCOMPARE(seen.join(", "), QStringLiteral("commit 0, commit 1, commit 3, commit 4, done 0, done 1, "
+                                             "done 2 failed, done 3, done 4, done rejected"));
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
   }

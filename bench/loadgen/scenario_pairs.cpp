@@ -8,14 +8,13 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "message_id.hpp"
+#include "open_loop.hpp"
 #include "report.hpp"
 #include "worker.hpp"
 
 namespace parley::loadgen {
 
 namespace {
-
-constexpr std::uint64_t kOpenLoopCap = 1000;  // in flight per pair before sends are skipped
 
 struct Pair {
   std::uint32_t index = 0;
@@ -101,14 +100,8 @@ struct Run {
   }
 
   void tick() {
-    const auto now = Clock::now();
-    for (auto& p : pairs) {
-      while (p.next_due <= now) {
-        if (p.in_flight < kOpenLoopCap) send(p, p.next_due);
-        else ++skipped;
-        p.next_due += interval;
-      }
-    }
+    send_due(pairs, Clock::now(), interval, [this](Pair& p, Clock::time_point due) { send(p, due); },
+             skipped);
     if (!sending) return;
     timer->expires_after(std::chrono::microseconds(500));
     timer->async_wait([this](boost::system::error_code ec) {
@@ -175,9 +168,7 @@ void run_pairs(Worker& w) {
             // Every worker offers its share of the rate over its pairs.
             run->interval = std::chrono::nanoseconds(
                 static_cast<std::int64_t>(1e9 * static_cast<double>(opt.pairs) / opt.rate));
-            for (std::size_t i = 0; i < run->pairs.size(); ++i)
-              run->pairs[i].next_due = start + run->interval * static_cast<std::int64_t>(i) /
-                                                   static_cast<std::int64_t>(run->pairs.size());
+            stagger_schedules(run->pairs, start, run->interval);
             run->timer = std::make_unique<net::steady_timer>(w.ioc());
             run->tick();
           } else {

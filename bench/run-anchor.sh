@@ -47,10 +47,15 @@ start_broker() {
      >"$work/broker.log" 2>&1) &
   broker_pid=$!
   for _ in $(seq 50); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      broker="127.0.0.1:$port"
+      return
+    fi
     sleep 0.1
   done
-  broker="127.0.0.1:$port"
+  echo "bench/run-anchor.sh: mosquitto did not listen on 127.0.0.1:$port within 5 s:" >&2
+  cat "$work/broker.log" >&2
+  exit 1
 }
 
 stop_broker() {

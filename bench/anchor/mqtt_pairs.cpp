@@ -8,13 +8,10 @@
 // the receiver, which PUBACKs. The payload carries the send time, latency is send to
 // delivery, and a closed loop sends the pair's next message on delivery, as parley-loadgen
 // does. One thread, one process: mosquitto itself is single-threaded.
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <deque>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,21 +19,20 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include "../loadgen/histogram.hpp"
+#include "../loadgen/endpoint.hpp"
 #include "../loadgen/open_loop.hpp"
+#include "../loadgen/pairs_window.hpp"
+#include "../loadgen/proc_status.hpp"
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
-using parley::loadgen::Histogram;
-using parley::loadgen::send_due;
-using parley::loadgen::stagger_schedules;
+using namespace parley::loadgen;  // the loadgen's schedule, window and /proc helpers
 
 namespace {
 
@@ -149,8 +145,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     });
   }
 
+  // The buffer grows in small steps: 18,000 idle connections each holding 64 KiB would put
+  // ~1.1 GiB of harness memory beside the broker being measured.
   void read() {
-    if (in_.size() - used_ < 4096) in_.resize(used_ + 65536);
+    if (in_.size() - used_ < 1024) in_.resize(used_ + 4096);
     socket_.async_read_some(net::buffer(in_.data() + used_, in_.size() - used_),
                             [self = shared_from_this()](auto ec, std::size_t n) {
                               if (ec) return self->fail("read: " + ec.message());
@@ -175,6 +173,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
           break;
         }
       }
+      // MQTT's remaining length takes at most 4 bytes; waiting for more would stall silently.
+      if (!complete && i == pos + 5) return fail("the broker sent a malformed packet length");
       if (!complete || used_ - i < len) break;
       const auto first = static_cast<std::uint8_t>(in_[pos]);
       Packet p{static_cast<std::uint8_t>(first >> 4), static_cast<std::uint8_t>(first & 0x0f),
@@ -212,42 +212,45 @@ std::uint16_t packet_id(std::string_view body, std::size_t at) {
                                     static_cast<std::uint8_t>(body[at + 1]));
 }
 
-// Opens n connections, `concurrency` at a time; calls done once all have a CONNACK.
+// Opens n connections, kConnectsInFlight at a time; calls done once all have a CONNACK, or
+// exits with a message if any failed.
+constexpr std::size_t kConnectsInFlight = 200;
+
+struct Connector : std::enable_shared_from_this<Connector> {
+  net::io_context& ioc;
+  tcp::endpoint ep;
+  std::string prefix;
+  std::vector<std::shared_ptr<Conn>>& out;
+  std::function<void()> done;
+  std::size_t next = 0, ok = 0, failed = 0;
+
+  Connector(net::io_context& i, tcp::endpoint e, std::string p, std::vector<std::shared_ptr<Conn>>& o,
+            std::function<void()> d)
+      : ioc(i), ep(e), prefix(std::move(p)), out(o), done(std::move(d)) {}
+
+  void launch() {
+    if (next >= out.size()) return;
+    const auto i = next++;
+    out[i] = std::make_shared<Conn>(ioc);
+    out[i]->start(ep, prefix + std::to_string(i), [self = shared_from_this()](bool good) {
+      good ? ++self->ok : ++self->failed;
+      if (self->ok + self->failed < self->out.size()) return self->launch();
+      if (self->failed) {
+        std::fprintf(stderr, "parley-mqtt-anchor: %zu of %zu connections failed\n", self->failed,
+                     self->out.size());
+        std::exit(1);
+      }
+      self->done();
+    });
+  }
+};
+
 void connect_all(net::io_context& ioc, const tcp::endpoint& ep, std::size_t n,
                  const std::string& prefix, std::vector<std::shared_ptr<Conn>>& out,
                  std::function<void()> done) {
-  struct State {
-    std::size_t next = 0, ok = 0, failed = 0;
-  };
-  auto st = std::make_shared<State>();
   out.resize(n);
-  auto launch = std::make_shared<std::function<void()>>();
-  *launch = [&ioc, ep, n, prefix, &out, st, launch, done] {
-    if (st->next >= n) return;
-    const auto i = st->next++;
-    out[i] = std::make_shared<Conn>(ioc);
-    out[i]->start(ep, prefix + std::to_string(i), [st, n, launch, done](bool ok) {
-      ok ? ++st->ok : ++st->failed;
-      if (st->ok + st->failed == n) {
-        if (st->failed) {
-          std::fprintf(stderr, "parley-mqtt-anchor: %zu connections failed\n", st->failed);
-          std::exit(1);
-        }
-        done();
-      } else {
-        (*launch)();
-      }
-    });
-  };
-  for (std::size_t k = 0; k < std::min<std::size_t>(n, 200); ++k) (*launch)();
-}
-
-long rss_kib(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
+  auto c = std::make_shared<Connector>(ioc, ep, prefix, out, std::move(done));
+  for (std::size_t k = 0; k < std::min(n, kConnectsInFlight); ++k) c->launch();
 }
 
 struct Options {
@@ -263,11 +266,11 @@ void row(const std::string& name, double value, const char* unit) {
 }
 
 void run_idle(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) {
-  const long before = o.broker_pid ? rss_kib(o.broker_pid) : -1;
+  const long before = o.broker_pid ? proc_kib("/proc/" + std::to_string(o.broker_pid) + "/status", "VmRSS") : -1;
   std::vector<std::shared_ptr<Conn>> conns;
   connect_all(ioc, ep, o.connections, "idle", conns, [&] {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
-    const long after = o.broker_pid ? rss_kib(o.broker_pid) : -1;
+    const long after = o.broker_pid ? proc_kib("/proc/" + std::to_string(o.broker_pid) + "/status", "VmRSS") : -1;
     if (before >= 0 && after >= 0)
       row("idle (" + std::to_string(o.connections) + " connections): broker RSS per connection",
           static_cast<double>(after - before) * 1024.0 / o.connections, "bytes");
@@ -287,19 +290,15 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
   };
   std::vector<Pair> pairs(o.pairs);
   std::vector<std::shared_ptr<Conn>> conns;
-  Histogram latency;
-  std::uint64_t delivered_in_window = 0, delivered = 0, sent = 0, pubacks = 0, skipped = 0;
-  Clock::time_point measure_from, measure_to;
+  PairsWindow window;
+  std::uint64_t sent = 0, pubacks = 0, skipped = 0;
   bool sending = false;
   std::string filler(std::max(o.payload_bytes, 16u), 'x');
   const bool open_loop = o.rate > 0;
-  const auto interval = open_loop ? std::chrono::nanoseconds(static_cast<std::int64_t>(
-                                        1e9 * static_cast<double>(o.pairs) / o.rate))
-                                  : std::chrono::nanoseconds(0);
+  const auto interval = open_loop ? per_pair_interval(o.pairs, o.rate) : std::chrono::nanoseconds(0);
 
   auto send = [&](Pair& p, Clock::time_point stamp) {
-    const std::int64_t ns = stamp.time_since_epoch().count();
-    std::memcpy(filler.data(), &ns, sizeof ns);
+    PairsWindow::stamp(filler, stamp);
     if (++p.next_id == 0) p.next_id = 1;
     p.tx->send(publish_packet(p.next_id, p.topic, filler));
     ++p.in_flight;
@@ -318,8 +317,7 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
 
   auto start = [&] {
     const auto t0 = Clock::now();
-    measure_from = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
-    measure_to = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+    window.open(t0, o.warmup, o.duration);
     sending = true;
     if (open_loop) {
       stagger_schedules(pairs, t0, interval);
@@ -327,7 +325,7 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
     } else {
       for (auto& p : pairs) send(p, Clock::now());
     }
-    stop_timer.expires_at(measure_to);
+    stop_timer.expires_at(window.closes());
     stop_timer.async_wait([&](auto) {
       sending = false;
       // Let what is in flight arrive (bounded), then stop.
@@ -353,24 +351,15 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
         }
         if (pk.type != 3) return;
         const auto now = Clock::now();
-        // PUBLISH: topic, then (QoS > 0) the packet id, then the payload.
-        const std::size_t topic_len = packet_id(pk.body, 0);
-        std::size_t at = 2 + topic_len;
+        // PUBLISH: topic, then (QoS > 0) the packet id, then the payload (send time first).
+        if (pk.body.size() < 2) return;
         const unsigned qos = (pk.flags >> 1) & 3;
-        if (qos > 0) {
-          p.rx->send(puback_packet(packet_id(pk.body, at)));
-          at += 2;
-        }
+        const std::size_t at = 2 + packet_id(pk.body, 0) + (qos > 0 ? 2 : 0);
+        if (pk.body.size() < at) return;
+        if (qos > 0) p.rx->send(puback_packet(packet_id(pk.body, at - 2)));
         if (pk.body.size() < at + 8) return;
-        std::int64_t ns = 0;
-        std::memcpy(&ns, pk.body.data() + at, sizeof ns);
-        const Clock::time_point stamp{Clock::duration(ns)};
-        ++delivered;
+        window.delivered(pk.body.data() + at, now);
         if (p.in_flight) --p.in_flight;
-        if (now >= measure_from && now < measure_to) ++delivered_in_window;
-        if (stamp >= measure_from && stamp < measure_to)
-          latency.record(static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::microseconds>(now - stamp).count()));
         if (sending && !open_loop) send(p, Clock::now());
       });
       p.rx->send(subscribe_packet(1, p.topic));
@@ -382,14 +371,16 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
   if (open_loop) tag += "open loop " + std::to_string(static_cast<long>(o.rate)) + "/s";
   else tag += "closed loop W=1";
   tag += ", QoS 1)";
-  row(tag + ": delivered", static_cast<double>(delivered_in_window) / o.duration, "msgs/s");
+  const auto& latency = window.latency();
+  row(tag + ": delivered", static_cast<double>(window.delivered_in_window()) / o.duration, "msgs/s");
   row(tag + ": latency p50", latency.percentile(0.50) / 1000.0, "ms");
   row(tag + ": latency p99", latency.percentile(0.99) / 1000.0, "ms");
   row(tag + ": latency p99.9", latency.percentile(0.999) / 1000.0, "ms");
   if (skipped) row(tag + ": sends skipped (pair window full)", static_cast<double>(skipped), "msgs");
-  row(tag + ": undelivered 2 s after the end", static_cast<double>(sent - delivered), "msgs");
+  row(tag + ": undelivered 2 s after the end", static_cast<double>(sent - window.delivered_total()), "msgs");
   std::fprintf(stderr, "parley-mqtt-anchor: sent %llu, delivered %llu, PUBACKs %llu\n",
-               static_cast<unsigned long long>(sent), static_cast<unsigned long long>(delivered),
+               static_cast<unsigned long long>(sent),
+               static_cast<unsigned long long>(window.delivered_total()),
                static_cast<unsigned long long>(pubacks));
   for (auto& c : conns) c->close();
 }
@@ -411,18 +402,13 @@ int main(int argc, char** argv) {
   app.add_option("--settle", o.settle, "idle: seconds to wait before measuring")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  const auto colon = o.broker.rfind(':');
-  if (colon == std::string::npos) {
-    std::fprintf(stderr, "parley-mqtt-anchor: --broker must be HOST:PORT\n");
+  tcp::endpoint ep;
+  try {
+    ep = parse_loopback_endpoint(o.broker, "--broker");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "parley-mqtt-anchor: %s\n", e.what());
     return 2;
   }
-  boost::system::error_code ec;
-  const auto addr = net::ip::make_address(o.broker.substr(0, colon), ec);
-  if (ec || !addr.is_loopback()) {
-    std::fprintf(stderr, "parley-mqtt-anchor: --broker must be a loopback address\n");
-    return 2;
-  }
-  const tcp::endpoint ep(addr, static_cast<unsigned short>(std::stoul(o.broker.substr(colon + 1))));
   net::io_context ioc(1);
   if (o.scenario == "idle") run_idle(ioc, ep, o);
   else run_pairs(ioc, ep, o);

@@ -17,19 +17,11 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "proc_status.hpp"
 
 namespace parley::loadgen {
 
 namespace {
-
-// A field in kB from a /proc file laid out as "Name:   123 kB"; -1 when unreadable.
-long proc_kib(const std::string& path, const std::string& field) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  return -1;
-}
 
 struct Child {
   pid_t pid = -1;

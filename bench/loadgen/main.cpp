@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "coordinator.hpp"
+#include "endpoint.hpp"
 #include "worker.hpp"
 
 int main(int argc, char** argv) {
@@ -83,6 +84,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  try {
+    (void)parley::loadgen::parse_loopback_endpoint(o.relay, "--relay");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "parley-loadgen: %s\n", e.what());
+    return 2;
+  }
 
   // Connections are descriptors: take the whole allowance (20,000 here).
   rlimit lim{};

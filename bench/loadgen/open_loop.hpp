@@ -12,6 +12,11 @@ namespace parley::loadgen {
 
 constexpr std::uint64_t kOpenLoopCap = 1000;  // in flight per pair before sends are skipped
 
+// The interval between one pair's sends when `pairs` pairs offer `rate` msgs/s together.
+inline std::chrono::nanoseconds per_pair_interval(double pairs, double rate) {
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * pairs / rate));
+}
+
 // Pairs: a range of objects with `next_due` (a steady_clock time_point) and `in_flight`.
 template <class Pairs>
 void stagger_schedules(Pairs& pairs, std::chrono::steady_clock::time_point start,

@@ -9,6 +9,7 @@
 
 #include "message_id.hpp"
 #include "open_loop.hpp"
+#include "pairs_window.hpp"
 #include "report.hpp"
 #include "worker.hpp"
 
@@ -31,9 +32,8 @@ struct Run {
   std::vector<Pair> pairs;
   std::string filler;
   bool sending = false;
-  Clock::time_point measure_from, measure_to;
-  Histogram latency;
-  std::uint64_t delivered_in_window = 0, sent_total = 0, delivered_total = 0, skipped = 0;
+  PairsWindow window;
+  std::uint64_t sent_total = 0, skipped = 0;
   std::uint64_t send_acks = 0, marks = 0, errors = 0, dropped = 0;
   std::chrono::nanoseconds interval{0};  // open loop: per pair
   std::unique_ptr<net::steady_timer> timer, stop_timer;
@@ -48,15 +48,15 @@ struct Run {
       return;
     }
     report::count("pairs_sent", sent_total);
-    report::count("pairs_delivered", delivered_total);
-    report::count("pairs_delivered_in_window", delivered_in_window);
+    report::count("pairs_delivered", window.delivered_total());
+    report::count("pairs_delivered_in_window", window.delivered_in_window());
     report::count("pairs_lost_in_flight", in_flight);
     report::count("pairs_send_acks", send_acks);
     report::count("pairs_delivery_marks", marks);
     report::count("pairs_errors", errors);
     report::count("pairs_skipped", skipped);
     report::count("pairs_dropped_connections", dropped);
-    report::histogram("pairs_latency", latency);
+    report::histogram("pairs_latency", window.latency());
     for (auto& p : pairs) {
       p.tx->close();
       p.rx->close();
@@ -73,8 +73,7 @@ struct Run {
     auto* m = s->add_messages();
     m->set_device_id(kDevice);
     std::string payload = filler;
-    const std::int64_t ns = stamp.time_since_epoch().count();
-    std::memcpy(payload.data(), &ns, sizeof ns);
+    PairsWindow::stamp(payload, stamp);
     std::memcpy(payload.data() + 8, &p.index, sizeof p.index);
     m->set_ciphertext(std::move(payload));
     f.set_request_id(seq);
@@ -87,15 +86,8 @@ struct Run {
     const auto now = Clock::now();
     p.rx_acker->delivered(d.inbox_seq());
     if (d.kind() != wire::MESSAGE || d.ciphertext().size() < 12) return;
-    std::int64_t ns = 0;
-    std::memcpy(&ns, d.ciphertext().data(), sizeof ns);
-    const Clock::time_point stamp{Clock::duration(ns)};
-    ++delivered_total;
+    window.delivered(d.ciphertext().data(), now);
     if (p.in_flight) --p.in_flight;
-    if (now >= measure_from && now < measure_to) ++delivered_in_window;
-    if (stamp >= measure_from && stamp < measure_to)
-      latency.record(static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(now - stamp).count()));
     if (sending && interval.count() == 0) send(p, Clock::now());  // closed loop: refill
   }
 
@@ -159,15 +151,11 @@ void run_pairs(Worker& w) {
         w.barrier("connected", [&w, run] {
           const auto& opt = w.options();
           const auto start = Clock::now();
-          run->measure_from = start + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(opt.warmup_seconds));
-          run->measure_to = run->measure_from + std::chrono::duration_cast<Clock::duration>(
-                                                    std::chrono::duration<double>(opt.duration_seconds));
+          run->window.open(start, opt.warmup_seconds, opt.duration_seconds);
           run->sending = true;
           if (opt.rate > 0) {
             // Every worker offers its share of the rate over its pairs.
-            run->interval = std::chrono::nanoseconds(
-                static_cast<std::int64_t>(1e9 * static_cast<double>(opt.pairs) / opt.rate));
+            run->interval = per_pair_interval(opt.pairs, opt.rate);
             stagger_schedules(run->pairs, start, run->interval);
             run->timer = std::make_unique<net::steady_timer>(w.ioc());
             run->tick();
@@ -177,7 +165,7 @@ void run_pairs(Worker& w) {
           }
           // Stop sending at the end of the window, let what is in flight arrive (bounded),
           // then report.
-          run->stop_timer = std::make_unique<net::steady_timer>(w.ioc(), run->measure_to);
+          run->stop_timer = std::make_unique<net::steady_timer>(w.ioc(), run->window.closes());
           run->stop_timer->async_wait([run](boost::system::error_code) {
             run->sending = false;
             run->drain_deadline = Clock::now() + std::chrono::seconds(10);

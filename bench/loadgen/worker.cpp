@@ -6,21 +6,13 @@
 #include <boost/asio/read_until.hpp>
 #include <cstdio>
 
+#include "endpoint.hpp"
 #include "report.hpp"
 
 namespace parley::loadgen {
 
-namespace {
-tcp::endpoint parse_endpoint(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("--relay must be HOST:PORT");
-  return {net::ip::make_address(text.substr(0, colon)),
-          static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
-}
-}  // namespace
-
 Worker::Worker(const Options& options)
-    : options_(options), relay_(parse_endpoint(options.relay)), stdin_(ioc_, ::dup(0)), watchdog_(ioc_) {}
+    : options_(options), relay_(parse_loopback_endpoint(options.relay, "--relay")), stdin_(ioc_, ::dup(0)), watchdog_(ioc_) {}
 
 const Identity& Worker::identity(std::uint64_t user) {
   auto& slot = identities_[user];

@@ -129,13 +129,13 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
         ack->set_server_ts_ms(out->ack.server_ts_ms);
         ack->set_duplicate(out->kind == SendOutcome::Kind::Duplicate);
         reply(request_id, f);
-        ctx_.metrics.messages_stored.fetch_add(out->appended.size(), std::memory_order_relaxed);
       },
       bytes,
       // The live push leaves from the store thread: straight to the recipient's connection,
       // not by way of this one's thread (a hop and, when the two are on different threads,
       // a wake-up more per message).
-      [out, recipient, &presence = ctx_.presence] {
+      [out, recipient, &presence = ctx_.presence, &metrics = ctx_.metrics] {
+        metrics.messages_stored.fetch_add(out->appended.size(), std::memory_order_relaxed);
         for (auto& [device, entry] : out->appended) {
           if (auto s = presence.find(recipient, device)) {
             const auto seq = entry->inbox_seq;

@@ -156,7 +156,7 @@ void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::s
 }
 
 void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes,
-                     std::function<void()> on_commit) {
+                     store::StoreWorker::OnCommit on_commit) {
   ++pending_jobs_;
   pending_bytes_ += bytes;
   ctx_.store.submit(

@@ -121,6 +121,27 @@ class LoadgenSmokeTest : public QObject {
       QCOMPARE(find(rows, "transfers not completed (uploads + downloads)"), 0.0);
     }
   }
+
+  // A bad --relay is refused before anything starts, saying what to give; a typo must never
+  // aim thousands of connections at another machine.
+  void badRelayAddressIsRefusedWithWhatToGive() {
+    const QList<QPair<QString, QString>> cases{
+        {"localhost", "must be HOST:PORT"},
+        {"127.0.0.1:abc", "port must be a number from 1 to 65535"},
+        {"127.0.0.1:70000", "port must be a number from 1 to 65535"},
+        {"relay.example:7700", "is not an IP address"},
+        {"192.0.2.1:7700", "is not a loopback address"},
+    };
+    for (const auto& [relay, says] : cases) {
+      QProcess p;
+      p.start(qEnvironmentVariable("PARLEY_LOADGEN_BIN"),
+              {"--scenario", "idle", "--connections", "1", "--relay", relay});
+      QVERIFY(p.waitForFinished(10000));
+      const auto err = QString::fromUtf8(p.readAllStandardError());
+      QVERIFY2(p.exitCode() == 2, qPrintable(relay + ": exit " + QString::number(p.exitCode()) + "\n" + err));
+      QVERIFY2(err.contains("--relay") && err.contains(says), qPrintable(relay + ": " + err));
+    }
+  }
 };
 
 QTEST_GUILESS_MAIN(LoadgenSmokeTest)

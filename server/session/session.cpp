@@ -156,7 +156,7 @@ void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::s
 }
 
 void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes,
-                     store::StoreWorker::OnCommit on_commit) {
+                     store::StoreWorker::OnCommit on_commit, store::Urgency urgency) {
   ++pending_jobs_;
   pending_bytes_ += bytes;
   ctx_.store.submit(
@@ -176,7 +176,7 @@ void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t by
           }
         });
       },
-      std::move(on_commit));
+      std::move(on_commit), urgency);
 }
 
 bool Session::store_failed(std::uint64_t request_id, store::JobStatus status) {

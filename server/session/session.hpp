@@ -106,7 +106,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // leaves in commit order (done runs on this connection's thread, which may lag another
   // connection's) and ahead of the replies the same commit releases.
   void submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes = 0,
-              store::StoreWorker::OnCommit on_commit = {});
+              store::StoreWorker::OnCommit on_commit = {},
+              store::Urgency urgency = store::Urgency::Prompt);
   bool store_failed(std::uint64_t request_id, store::JobStatus status);
 
   // auth.cpp

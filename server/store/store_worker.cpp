@@ -7,8 +7,12 @@
 namespace parley::store {
 
 StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::size_t max_queue,
-                         std::size_t max_batch)
-    : store_(std::move(store)), metrics_(metrics), max_queue_(max_queue), max_batch_(max_batch) {
+                         std::size_t max_batch, std::chrono::milliseconds unhurried_delay)
+    : store_(std::move(store)),
+      metrics_(metrics),
+      max_queue_(max_queue),
+      max_batch_(max_batch),
+      unhurried_delay_(unhurried_delay) {
   relay_id_ = store_->relay_id();
   metrics_.inbox_depth.store(store_->inbox_depth());
   thread_ = std::thread([this] { run(); });
@@ -16,11 +20,15 @@ StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::si
 
 StoreWorker::~StoreWorker() { stop(); }
 
-void StoreWorker::submit(Work work, Done done, OnCommit on_commit) {
+void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgency) {
+  const auto queued = urgency == Urgency::Unhurried ? std::chrono::steady_clock::now()
+                                                    : std::chrono::steady_clock::time_point{};
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
-      queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit)});
+      queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit), urgency, queued});
+      if (urgency == Urgency::Prompt) ++prompt_queued_;
+      // An unhurried job alone wakes the worker too: it waits out the delay from there.
       wake_.notify_one();
       return;
     }
@@ -45,8 +53,16 @@ void StoreWorker::run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
+      if (prompt_queued_ == 0) {
+        // Only unhurried jobs: wait for a prompt one to share the commit, up to the delay
+        // of the oldest.
+        wake_.wait_until(lock, queue_.front().queued + unhurried_delay_, [&] {
+          return stopping_ || prompt_queued_ > 0 || queue_.size() >= max_batch_;
+        });
+      }
       const std::size_t n = std::min(queue_.size(), max_batch_);
       for (std::size_t i = 0; i < n; ++i) {
+        if (queue_.front().urgency == Urgency::Prompt) --prompt_queued_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

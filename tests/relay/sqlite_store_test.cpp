@@ -479,6 +479,73 @@ class SqliteStoreTest : public QObject {
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
   }
+
+  // An unhurried job (a delete after an ack) does not get a commit of its own while a prompt
+  // job may come along to share one; alone, it commits once its delay is out; stop() does not
+  // wait the delay out.
+  void unhurriedJobsShareTheNextPromptCommit() {
+    s_->commit();
+    s_.reset();
+    using namespace std::chrono;
+    Metrics metrics;
+    auto commits = [&] {
+      const auto text = metrics.render();
+      const std::string key = "parley_store_commit_seconds_count ";
+      return std::stoul(text.substr(text.find(key) + key.size()));
+    };
+    // Completes with the time it committed at, or the epoch when it did not.
+    auto unhurried = [](StoreWorker& w, std::promise<steady_clock::time_point>& done) {
+      w.submit([](Store& s) { s.next_conv_seq("lazy"); },
+               [&done](JobStatus st) {
+                 done.set_value(st == JobStatus::Committed ? steady_clock::now()
+                                                           : steady_clock::time_point{});
+               },
+               {}, Urgency::Unhurried);
+    };
+    {
+      // A delay far longer than the test: only the prompt job can release it.
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
+                         metrics, 100, 1024, hours(1));
+      std::promise<steady_clock::time_point> lazy_done;
+      auto lazy = lazy_done.get_future();
+      unhurried(worker, lazy_done);
+      QCOMPARE(lazy.wait_for(milliseconds(200)), std::future_status::timeout);
+      QCOMPARE(commits(), 0ul);
+      std::promise<JobStatus> prompt_done;
+      worker.submit([](Store& s) { s.next_conv_seq("prompt"); },
+                    [&](JobStatus st) { prompt_done.set_value(st); });
+      QCOMPARE(lazy.wait_for(seconds(10)), std::future_status::ready);
+      QVERIFY(lazy.get() != steady_clock::time_point{});
+      QCOMPARE(prompt_done.get_future().get(), JobStatus::Committed);
+      QCOMPARE(commits(), 1ul);  // both in one commit
+
+      std::promise<steady_clock::time_point> last_done;
+      auto last = last_done.get_future();
+      unhurried(worker, last_done);
+      const auto stopping = steady_clock::now();
+      worker.stop();
+      QCOMPARE(last.wait_for(seconds(0)), std::future_status::ready);
+      const auto last_at = last.get();
+      QVERIFY(last_at != steady_clock::time_point{});
+      QVERIFY(last_at - stopping < seconds(30));
+    }
+    {
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
+                         metrics, 100, 1024, milliseconds(100));
+      std::promise<steady_clock::time_point> lazy_done;
+      auto lazy = lazy_done.get_future();
+      const auto submitted = steady_clock::now();
+      unhurried(worker, lazy_done);
+      QCOMPARE(lazy.wait_for(seconds(10)), std::future_status::ready);
+      QVERIFY(lazy.get() - submitted >= milliseconds(100));
+    }
+    SqliteStore check(dir_.path().toStdString(), Durability::Normal);
+    check.begin();
+    QCOMPARE(check.next_conv_seq("lazy"), 4u);  // three unhurried jobs committed before
+    check.rollback();
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+  }
 };
 
 QTEST_GUILESS_MAIN(SqliteStoreTest)

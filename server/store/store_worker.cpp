@@ -21,15 +21,19 @@ StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::si
 StoreWorker::~StoreWorker() { stop(); }
 
 void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgency) {
-  const auto queued = urgency == Urgency::Unhurried ? std::chrono::steady_clock::now()
-                                                    : std::chrono::steady_clock::time_point{};
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
+      const bool prompt = urgency == Urgency::Prompt;
+      // Taken under the lock, so the queue's front is always its oldest unhurried job.
+      const auto queued = prompt ? std::chrono::steady_clock::time_point{}
+                                 : std::chrono::steady_clock::now();
       queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit), urgency, queued});
-      if (urgency == Urgency::Prompt) ++prompt_queued_;
-      // An unhurried job alone wakes the worker too: it waits out the delay from there.
-      wake_.notify_one();
+      if (prompt) ++prompt_queued_;
+      // An unhurried job behind others changes nothing the worker waits for (it is busy, or
+      // waiting out the front job's delay), and a wake-up is dear: only the first one, or
+      // the one that fills a batch, wakes it.
+      if (prompt || queue_.size() == 1 || queue_.size() >= max_batch_) wake_.notify_one();
       return;
     }
   }

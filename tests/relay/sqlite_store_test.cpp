@@ -503,15 +503,16 @@ class SqliteStoreTest : public QObject {
                {}, Urgency::Unhurried);
     };
     {
-      // A delay far longer than the test: only the prompt job can release it.
+      // Declared before the worker, which may still complete into them as it is destroyed.
+      std::promise<steady_clock::time_point> lazy_done, next_done, last_done;
+      std::promise<JobStatus> prompt_done;
+      // A delay far longer than the waits below: only a prompt job or stop() releases it.
       StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
-                         metrics, 100, 1024, hours(1));
-      std::promise<steady_clock::time_point> lazy_done;
+                         metrics, 100, 1024, seconds(60));
       auto lazy = lazy_done.get_future();
       unhurried(worker, lazy_done);
       QCOMPARE(lazy.wait_for(milliseconds(200)), std::future_status::timeout);
       QCOMPARE(commits(), 0ul);
-      std::promise<JobStatus> prompt_done;
       worker.submit([](Store& s) { s.next_conv_seq("prompt"); },
                     [&](JobStatus st) { prompt_done.set_value(st); });
       QCOMPARE(lazy.wait_for(seconds(10)), std::future_status::ready);
@@ -519,20 +520,26 @@ class SqliteStoreTest : public QObject {
       QCOMPARE(prompt_done.get_future().get(), JobStatus::Committed);
       QCOMPARE(commits(), 1ul);  // both in one commit
 
-      std::promise<steady_clock::time_point> last_done;
+      // The prompt job was counted out when it ran: the next unhurried job waits again.
+      auto next = next_done.get_future();
+      unhurried(worker, next_done);
+      QCOMPARE(next.wait_for(milliseconds(200)), std::future_status::timeout);
       auto last = last_done.get_future();
       unhurried(worker, last_done);
       const auto stopping = steady_clock::now();
       worker.stop();
+      QCOMPARE(next.wait_for(seconds(0)), std::future_status::ready);
       QCOMPARE(last.wait_for(seconds(0)), std::future_status::ready);
+      QVERIFY(next.get() != steady_clock::time_point{});
       const auto last_at = last.get();
       QVERIFY(last_at != steady_clock::time_point{});
-      QVERIFY(last_at - stopping < seconds(30));
+      QVERIFY(last_at - stopping < seconds(10));  // not the 60 s delay
+      QCOMPARE(commits(), 2ul);
     }
     {
+      std::promise<steady_clock::time_point> lazy_done;
       StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
                          metrics, 100, 1024, milliseconds(100));
-      std::promise<steady_clock::time_point> lazy_done;
       auto lazy = lazy_done.get_future();
       const auto submitted = steady_clock::now();
       unhurried(worker, lazy_done);
@@ -541,7 +548,7 @@ class SqliteStoreTest : public QObject {
     }
     SqliteStore check(dir_.path().toStdString(), Durability::Normal);
     check.begin();
-    QCOMPARE(check.next_conv_seq("lazy"), 4u);  // three unhurried jobs committed before
+    QCOMPARE(check.next_conv_seq("lazy"), 5u);  // four unhurried jobs committed before
     check.rollback();
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

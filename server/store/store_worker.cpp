@@ -25,15 +25,13 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
       const bool prompt = urgency == Urgency::Prompt;
-      // Taken under the lock, so the queue's front is always its oldest unhurried job.
+      // Taken under the lock, so jobs are queued in the order of their times.
       const auto queued = prompt ? std::chrono::steady_clock::time_point{}
                                  : std::chrono::steady_clock::now();
       queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit), urgency, queued});
-      if (prompt) ++prompt_queued_;
-      // An unhurried job behind others changes nothing the worker waits for (it is busy, or
-      // waiting out the front job's delay), and a wake-up is dear: only the first one, or
-      // the one that fills a batch, wakes it.
-      if (prompt || queue_.size() == 1 || queue_.size() >= max_batch_) wake_.notify_one();
+      // An unhurried job behind others changes nothing for the worker (it is busy and takes
+      // the queue next), and a wake-up is dear: only a prompt job or the first one wakes it.
+      if (prompt || queue_.size() == 1) wake_.notify_one();
       return;
     }
   }
@@ -51,68 +49,101 @@ void StoreWorker::stop() {
 }
 
 void StoreWorker::run() {
-  std::deque<Job> batch;
+  Batch batch;
+  std::deque<Job> fresh;
   for (;;) {
+    bool stopping = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      if (prompt_queued_ == 0) {
-        // Only unhurried jobs: wait for a prompt one to share the commit, up to the delay
-        // of the oldest.
-        wake_.wait_until(lock, queue_.front().queued + unhurried_delay_, [&] {
-          return stopping_ || prompt_queued_ > 0 || queue_.size() >= max_batch_;
-        });
+      if (batch.jobs.empty()) {
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      } else {
+        // Only unhurried jobs so far, run but not committed: wait for more jobs (a prompt
+        // one to share the commit), up to the delay of the oldest.
+        wake_.wait_until(lock, batch.jobs.front().queued + unhurried_delay_,
+                         [&] { return stopping_ || !queue_.empty(); });
       }
-      const std::size_t n = std::min(queue_.size(), max_batch_);
+      stopping = stopping_;
+      if (batch.jobs.empty() && queue_.empty()) return;  // stopping and drained
+      const std::size_t n = std::min(queue_.size(), max_batch_ - batch.jobs.size());
       for (std::size_t i = 0; i < n; ++i) {
-        if (queue_.front().urgency == Urgency::Prompt) --prompt_queued_;
-        batch.push_back(std::move(queue_.front()));
+        fresh.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    run_batch(batch);
-    batch.clear();
+    execute(batch, fresh);
+    // Unhurried jobs alone are run at once but committed only with a prompt one, or when the
+    // oldest has waited its delay out: the prompt job's commit then need not run their
+    // statements too.
+    const bool due = batch.prompt || batch.broken || stopping || batch.jobs.size() >= max_batch_ ||
+                     std::chrono::steady_clock::now() >= batch.jobs.front().queued + unhurried_delay_;
+    if (due) finish(batch);
   }
 }
 
-void StoreWorker::run_batch(std::deque<Job>& batch) {
-  std::vector<JobStatus> status(batch.size(), JobStatus::Committed);
-  bool committed = false;
+void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
   const auto started = std::chrono::steady_clock::now();
-  try {
-    store_->begin();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (auto& job : fresh) {
+    batch.prompt = batch.prompt || job.urgency == Urgency::Prompt;
+    batch.jobs.push_back(std::move(job));
+    batch.status.push_back(JobStatus::Failed);
+    if (batch.broken) continue;
+    try {
+      if (!batch.open) {
+        store_->begin();
+        batch.open = true;
+      }
       store_->savepoint();
       try {
-        batch[i].work(*store_);
+        batch.jobs.back().work(*store_);
         store_->release_savepoint();
+        batch.status.back() = JobStatus::Committed;
       } catch (const std::exception& e) {
         spdlog::error("store: job failed and was rolled back: {}", e.what());
-        status[i] = JobStatus::Failed;
         store_->rollback_to_savepoint();
       }
+    } catch (const std::exception& e) {
+      // The transaction itself failed (BEGIN, a savepoint): every job in it fails.
+      spdlog::error("store: transaction failed: {}", e.what());
+      batch.broken = true;
     }
-    store_->commit();
-    committed = true;
-  } catch (const std::exception& e) {
-    spdlog::error("store: batch of {} failed to commit: {}", batch.size(), e.what());
+  }
+  fresh.clear();
+  batch.busy += std::chrono::steady_clock::now() - started;
+}
+
+void StoreWorker::finish(Batch& batch) {
+  const auto started = std::chrono::steady_clock::now();
+  bool committed = false;
+  if (batch.open && !batch.broken) {
+    try {
+      store_->commit();
+      committed = true;
+    } catch (const std::exception& e) {
+      spdlog::error("store: batch of {} failed to commit: {}", batch.jobs.size(), e.what());
+    }
+  }
+  if (batch.open && !committed) {
     try {
       store_->rollback();
     } catch (const std::exception&) {
       // Already rolled back by SQLite; nothing more to undo.
     }
   }
-  const auto elapsed = std::chrono::steady_clock::now() - started;
-  metrics_.observe_commit(std::chrono::duration<double>(elapsed).count(), batch.size());
+  batch.busy += std::chrono::steady_clock::now() - started;
+  metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
   metrics_.inbox_depth.store(store_->inbox_depth());
+  auto& jobs = batch.jobs;
   if (committed) {
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      if (status[i] == JobStatus::Committed && batch[i].on_commit) batch[i].on_commit();
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      if (batch.status[i] == JobStatus::Committed && jobs[i].on_commit) jobs[i].on_commit();
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done(committed ? status[i] : JobStatus::Failed);
-  }
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    jobs[i].done(committed ? batch.status[i] : JobStatus::Failed);
+  jobs.clear();
+  batch.status.clear();
+  batch.open = batch.broken = batch.prompt = false;
+  batch.busy = {};
 }
 
 }  // namespace parley::store

@@ -520,7 +520,7 @@ class SqliteStoreTest : public QObject {
       QCOMPARE(prompt_done.get_future().get(), JobStatus::Committed);
       QCOMPARE(commits(), 1ul);  // both in one commit
 
-      // The prompt job was counted out when it ran: the next unhurried job waits again.
+      // After that commit, the next unhurried job waits again.
       auto next = next_done.get_future();
       unhurried(worker, next_done);
       QCOMPARE(next.wait_for(milliseconds(200)), std::future_status::timeout);

@@ -1,7 +1,8 @@
 #pragma once
 // Owns the Store and the one thread that touches it. Jobs queue up while a commit is under
-// way; the next batch runs them all in one transaction (each in its own savepoint, so one
-// failing job does not undo the others) and one commit, i.e. one fsync for many sends.
+// way; the store thread then runs them all in one transaction (each in its own savepoint,
+// so one failing job does not undo the others) and one commit, i.e. one fsync for many
+// sends. A transaction holding only unhurried jobs (below) stays open across several takes.
 // Only after that commit does any job's completion run: nothing is acknowledged before it is
 // durable.
 //

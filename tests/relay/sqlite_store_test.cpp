@@ -506,11 +506,23 @@ class SqliteStoreTest : public QObject {
       // Declared before the worker, which may still complete into them as it is destroyed.
       std::promise<steady_clock::time_point> lazy_done, next_done, last_done;
       std::promise<JobStatus> prompt_done;
+      std::promise<void> lazy_ran;
       // A delay far longer than the waits below: only a prompt job or stop() releases it.
       StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
                          metrics, 100, 1024, seconds(60));
       auto lazy = lazy_done.get_future();
-      unhurried(worker, lazy_done);
+      worker.submit(
+          [&lazy_ran](Store& s) {
+            s.next_conv_seq("lazy");
+            lazy_ran.set_value();
+          },
+          [&lazy_done](JobStatus st) {
+            lazy_done.set_value(st == JobStatus::Committed ? steady_clock::now()
+                                                           : steady_clock::time_point{});
+          },
+          {}, Urgency::Unhurried);
+      // It runs at once, so that the prompt job's commit need not run it; it does not commit.
+      QCOMPARE(lazy_ran.get_future().wait_for(seconds(10)), std::future_status::ready);
       QCOMPARE(lazy.wait_for(milliseconds(200)), std::future_status::timeout);
       QCOMPARE(commits(), 0ul);
       worker.submit([](Store& s) { s.next_conv_seq("prompt"); },
@@ -546,9 +558,28 @@ class SqliteStoreTest : public QObject {
       QCOMPARE(lazy.wait_for(seconds(10)), std::future_status::ready);
       QVERIFY(lazy.get() - submitted >= milliseconds(100));
     }
+    {
+      // A full batch commits without waiting; a failing unhurried job fails alone.
+      std::promise<JobStatus> bad_done, good_done;
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
+                         metrics, 100, 2, seconds(60));
+      const auto before = commits();
+      worker.submit([](Store& s) {
+                      s.next_conv_seq("lazy");
+                      throw std::runtime_error("boom");
+                    },
+                    [&](JobStatus st) { bad_done.set_value(st); }, {}, Urgency::Unhurried);
+      worker.submit([](Store& s) { s.next_conv_seq("lazy"); },
+                    [&](JobStatus st) { good_done.set_value(st); }, {}, Urgency::Unhurried);
+      auto bad = bad_done.get_future(), good = good_done.get_future();
+      QCOMPARE(good.wait_for(seconds(10)), std::future_status::ready);
+      QCOMPARE(bad.get(), JobStatus::Failed);
+      QCOMPARE(good.get(), JobStatus::Committed);
+      QCOMPARE(commits(), before + 1);
+    }
     SqliteStore check(dir_.path().toStdString(), Durability::Normal);
     check.begin();
-    QCOMPARE(check.next_conv_seq("lazy"), 5u);  // four unhurried jobs committed before
+    QCOMPARE(check.next_conv_seq("lazy"), 6u);  // five unhurried jobs committed before
     check.rollback();
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();

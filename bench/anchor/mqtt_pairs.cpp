@@ -224,8 +224,8 @@ struct Connector : std::enable_shared_from_this<Connector> {
   std::function<void()> done;
   std::size_t next = 0, ok = 0, failed = 0;
 
-  Connector(net::io_context& i, tcp::endpoint e, std::string p, std::vector<std::shared_ptr<Conn>>& o,
-            std::function<void()> d)
+  Connector(net::io_context& i, tcp::endpoint e, std::string p,
+            std::vector<std::shared_ptr<Conn>>& o, std::function<void()> d)
       : ioc(i), ep(e), prefix(std::move(p)), out(o), done(std::move(d)) {}
 
   void launch() {
@@ -266,11 +266,11 @@ void row(const std::string& name, double value, const char* unit) {
 }
 
 void run_idle(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) {
-  const long before = o.broker_pid ? proc_kib("/proc/" + std::to_string(o.broker_pid) + "/status", "VmRSS") : -1;
+  const long before = o.broker_pid ? rss_kib(o.broker_pid) : -1;
   std::vector<std::shared_ptr<Conn>> conns;
   connect_all(ioc, ep, o.connections, "idle", conns, [&] {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
-    const long after = o.broker_pid ? proc_kib("/proc/" + std::to_string(o.broker_pid) + "/status", "VmRSS") : -1;
+    const long after = o.broker_pid ? rss_kib(o.broker_pid) : -1;
     if (before >= 0 && after >= 0)
       row("idle (" + std::to_string(o.connections) + " connections): broker RSS per connection",
           static_cast<double>(after - before) * 1024.0 / o.connections, "bytes");
@@ -295,7 +295,8 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
   bool sending = false;
   std::string filler(std::max(o.payload_bytes, 16u), 'x');
   const bool open_loop = o.rate > 0;
-  const auto interval = open_loop ? per_pair_interval(o.pairs, o.rate) : std::chrono::nanoseconds(0);
+  const auto interval =
+      open_loop ? per_pair_interval(o.pairs, o.rate) : std::chrono::nanoseconds(0);
 
   auto send = [&](Pair& p, Clock::time_point stamp) {
     PairsWindow::stamp(filler, stamp);
@@ -372,12 +373,14 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
   else tag += "closed loop W=1";
   tag += ", QoS 1)";
   const auto& latency = window.latency();
-  row(tag + ": delivered", static_cast<double>(window.delivered_in_window()) / o.duration, "msgs/s");
+  row(tag + ": delivered", static_cast<double>(window.delivered_in_window()) / o.duration,
+      "msgs/s");
   row(tag + ": latency p50", latency.percentile(0.50) / 1000.0, "ms");
   row(tag + ": latency p99", latency.percentile(0.99) / 1000.0, "ms");
   row(tag + ": latency p99.9", latency.percentile(0.999) / 1000.0, "ms");
   if (skipped) row(tag + ": sends skipped (pair window full)", static_cast<double>(skipped), "msgs");
-  row(tag + ": undelivered 2 s after the end", static_cast<double>(sent - window.delivered_total()), "msgs");
+  row(tag + ": undelivered 2 s after the end",
+      static_cast<double>(sent - window.delivered_total()), "msgs");
   std::fprintf(stderr, "parley-mqtt-anchor: sent %llu, delivered %llu, PUBACKs %llu\n",
                static_cast<unsigned long long>(sent),
                static_cast<unsigned long long>(window.delivered_total()),

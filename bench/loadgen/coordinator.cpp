@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstring>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -133,8 +132,7 @@ int coordinate(Options o, const char* self_path) {
     std::fprintf(stderr, "parley-loadgen: %s uses one worker\n", o.scenario.c_str());
     o.workers = 1;
   }
-  const std::string status = "/proc/" + std::to_string(o.relay_pid) + "/status";
-  auto rss = [&] { return o.relay_pid > 0 ? proc_kib(status, "VmRSS") : -1L; };
+  auto rss = [&] { return o.relay_pid > 0 ? rss_kib(o.relay_pid) : -1L; };
   auto slab = [] { return proc_kib("/proc/meminfo", "Slab"); };
 
   std::vector<Child> children;

@@ -16,7 +16,8 @@ inline boost::asio::ip::tcp::endpoint parse_loopback_endpoint(const std::string&
                                                               const std::string& option) {
   const auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
-    throw std::invalid_argument(option + " must be HOST:PORT on this machine, e.g. 127.0.0.1:7700 (got \"" +
+    throw std::invalid_argument(option +
+                                " must be HOST:PORT on this machine, e.g. 127.0.0.1:7700 (got \"" +
                                 text + "\")");
   const auto port_text = text.substr(colon + 1);
   unsigned long port = 0;
@@ -26,7 +27,8 @@ inline boost::asio::ip::tcp::endpoint parse_loopback_endpoint(const std::string&
     throw std::invalid_argument(option + ": the port must be a number from 1 to 65535 (got \"" +
                                 port_text + "\")");
   auto host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   boost::system::error_code bad;
   const auto address = boost::asio::ip::make_address(host, bad);
   if (bad)

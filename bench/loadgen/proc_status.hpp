@@ -14,4 +14,9 @@ inline long proc_kib(const std::string& path, const std::string& field) {
   return -1;
 }
 
+// The resident set of process `pid`, in KiB; -1 when it cannot be read.
+inline long rss_kib(long pid) {
+  return proc_kib("/proc/" + std::to_string(pid) + "/status", "VmRSS");
+}
+
 }  // namespace parley::loadgen

@@ -92,8 +92,9 @@ struct Run {
   }
 
   void tick() {
-    send_due(pairs, Clock::now(), interval, [this](Pair& p, Clock::time_point due) { send(p, due); },
-             skipped);
+    send_due(
+        pairs, Clock::now(), interval, [this](Pair& p, Clock::time_point due) { send(p, due); },
+        skipped);
     if (!sending) return;
     timer->expires_after(std::chrono::microseconds(500));
     timer->async_wait([this](boost::system::error_code ec) {

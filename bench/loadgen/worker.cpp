@@ -12,7 +12,10 @@
 namespace parley::loadgen {
 
 Worker::Worker(const Options& options)
-    : options_(options), relay_(parse_loopback_endpoint(options.relay, "--relay")), stdin_(ioc_, ::dup(0)), watchdog_(ioc_) {}
+    : options_(options),
+      relay_(parse_loopback_endpoint(options.relay, "--relay")),
+      stdin_(ioc_, ::dup(0)),
+      watchdog_(ioc_) {}
 
 const Identity& Worker::identity(std::uint64_t user) {
   auto& slot = identities_[user];

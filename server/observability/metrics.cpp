@@ -42,7 +42,8 @@ std::string Metrics::render() const {
   line("parley_group_fanout_deliveries_total", "counter",
        "Inbox entries written by group fan-out.", group_fanout_appends);
 
-  out += "# HELP parley_store_commit_seconds Store-thread time per group commit: its jobs' statements and the COMMIT, not the wait of unhurried jobs for company.\n";
+  out += "# HELP parley_store_commit_seconds Store-thread time per group commit: its jobs' "
+         "statements and the COMMIT, not the wait of unhurried jobs for company.\n";
   out += "# TYPE parley_store_commit_seconds histogram\n";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {

@@ -25,10 +25,8 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
       const bool prompt = urgency == Urgency::Prompt;
-      // Taken under the lock, so jobs are queued in the order of their times.
-      const auto queued = prompt ? std::chrono::steady_clock::time_point{}
-                                 : std::chrono::steady_clock::now();
-      queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit), urgency, queued});
+      const auto commit_by = prompt ? Clock::time_point::min() : Clock::now() + unhurried_delay_;
+      queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit), commit_by});
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a prompt job or the first one wakes it.
       if (prompt || queue_.size() == 1) wake_.notify_one();
@@ -60,8 +58,7 @@ void StoreWorker::run() {
       } else {
         // Only unhurried jobs so far, run but not committed: wait for more jobs (a prompt
         // one to share the commit), up to the delay of the oldest.
-        wake_.wait_until(lock, batch.jobs.front().queued + unhurried_delay_,
-                         [&] { return stopping_ || !queue_.empty(); });
+        wake_.wait_until(lock, batch.commit_by, [&] { return stopping_ || !queue_.empty(); });
       }
       stopping = stopping_;
       if (batch.jobs.empty() && queue_.empty()) return;  // stopping and drained
@@ -75,18 +72,17 @@ void StoreWorker::run() {
     // Unhurried jobs alone are run at once but committed only with a prompt one, or when the
     // oldest has waited its delay out: the prompt job's commit then need not run their
     // statements too.
-    const bool due = batch.prompt || batch.broken || stopping || batch.jobs.size() >= max_batch_ ||
-                     std::chrono::steady_clock::now() >= batch.jobs.front().queued + unhurried_delay_;
+    const bool due = batch.broken || stopping || batch.jobs.size() >= max_batch_ ||
+                     Clock::now() >= batch.commit_by;
     if (due) finish(batch);
   }
 }
 
 void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   for (auto& job : fresh) {
-    batch.prompt = batch.prompt || job.urgency == Urgency::Prompt;
+    batch.commit_by = std::min(batch.commit_by, job.commit_by);
     batch.jobs.push_back(std::move(job));
-    batch.status.push_back(JobStatus::Failed);
     if (batch.broken) continue;
     try {
       if (!batch.open) {
@@ -97,7 +93,7 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
       try {
         batch.jobs.back().work(*store_);
         store_->release_savepoint();
-        batch.status.back() = JobStatus::Committed;
+        batch.jobs.back().status = JobStatus::Committed;
       } catch (const std::exception& e) {
         spdlog::error("store: job failed and was rolled back: {}", e.what());
         store_->rollback_to_savepoint();
@@ -109,11 +105,11 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
     }
   }
   fresh.clear();
-  batch.busy += std::chrono::steady_clock::now() - started;
+  batch.busy += Clock::now() - started;
 }
 
 void StoreWorker::finish(Batch& batch) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = Clock::now();
   bool committed = false;
   if (batch.open && !batch.broken) {
     try {
@@ -130,19 +126,17 @@ void StoreWorker::finish(Batch& batch) {
       // Already rolled back by SQLite; nothing more to undo.
     }
   }
-  batch.busy += std::chrono::steady_clock::now() - started;
+  batch.busy += Clock::now() - started;
   metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
   metrics_.inbox_depth.store(store_->inbox_depth());
-  auto& jobs = batch.jobs;
   if (committed) {
-    for (std::size_t i = 0; i < jobs.size(); ++i)
-      if (batch.status[i] == JobStatus::Committed && jobs[i].on_commit) jobs[i].on_commit();
+    for (auto& job : batch.jobs)
+      if (job.status == JobStatus::Committed && job.on_commit) job.on_commit();
   }
-  for (std::size_t i = 0; i < jobs.size(); ++i)
-    jobs[i].done(committed ? batch.status[i] : JobStatus::Failed);
-  jobs.clear();
-  batch.status.clear();
-  batch.open = batch.broken = batch.prompt = false;
+  for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
+  batch.jobs.clear();  // keeps its capacity for the next transaction
+  batch.open = batch.broken = false;
+  batch.commit_by = Clock::time_point::max();
   batch.busy = {};
 }
 

@@ -77,21 +77,21 @@ class StoreWorker {
   const std::string& relay_id() const { return relay_id_; }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Job {
     Work work;
     Done done;
     OnCommit on_commit;
-    Urgency urgency;
-    std::chrono::steady_clock::time_point queued;  // set for unhurried jobs only
+    Clock::time_point commit_by;  // a prompt job: the distant past
+    JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
   };
   // The jobs of the transaction the store thread has open (store thread only).
   struct Batch {
     std::vector<Job> jobs;
-    std::vector<JobStatus> status;
     bool open = false;    // BEGIN ran
     bool broken = false;  // the transaction itself failed: every job in it fails
-    bool prompt = false;  // a prompt job is in it: commit now
-    std::chrono::steady_clock::duration busy{};  // running statements, not waiting
+    Clock::time_point commit_by = Clock::time_point::max();  // the earliest of its jobs'
+    Clock::duration busy{};  // running statements, not waiting
   };
   void run();
   void execute(Batch& batch, std::deque<Job>& fresh);  // in the open transaction

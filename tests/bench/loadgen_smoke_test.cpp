@@ -138,7 +138,8 @@ class LoadgenSmokeTest : public QObject {
               {"--scenario", "idle", "--connections", "1", "--relay", relay});
       QVERIFY(p.waitForFinished(10000));
       const auto err = QString::fromUtf8(p.readAllStandardError());
-      QVERIFY2(p.exitCode() == 2, qPrintable(relay + ": exit " + QString::number(p.exitCode()) + "\n" + err));
+      QVERIFY2(p.exitCode() == 2,
+               qPrintable(relay + ": exit " + QString::number(p.exitCode()) + "\n" + err));
       QVERIFY2(err.contains("--relay") && err.contains(says), qPrintable(relay + ": " + err));
     }
   }

@@ -32,6 +32,13 @@ InboxEntry message(const std::string& body, std::uint64_t ts = 1000) {
   return e;
 }
 
+// Group commits the worker has made so far, read from its metrics.
+unsigned long commits(const Metrics& metrics) {
+  const auto text = metrics.render();
+  const std::string key = "parley_store_commit_seconds_count ";
+  return std::stoul(text.substr(text.find(key) + key.size()));
+}
+
 }  // namespace
 
 class SqliteStoreTest : public QObject {
@@ -422,11 +429,9 @@ class SqliteStoreTest : public QObject {
     worker.stop();
     QCOMPARE(committed.load(), 996);
     QCOMPARE(failed.load(), 4);
-    const auto text = metrics.render();
-    const std::string key = "parley_store_commit_seconds_count ";
-    const auto commits = std::stoul(text.substr(text.find(key) + key.size()));
-    qInfo("1000 jobs in %lu commits", commits);
-    QVERIFY(commits < 1000);  // group commit: many jobs per transaction
+    const auto made = commits(metrics);
+    qInfo("1000 jobs in %lu commits", made);
+    QVERIFY(made < 1000);  // group commit: many jobs per transaction
     // A rejected job after stop runs its completion at once.
     bool rejected = false;
     worker.submit([](Store&) {}, [&](JobStatus st) { rejected = st == JobStatus::Rejected; });
@@ -465,7 +470,9 @@ class SqliteStoreTest : public QObject {
             s.next_conv_seq("order");
             if (i == 2) throw std::runtime_error("boom");
           },
-          [&, id](JobStatus st) { note("done " + id + (st == JobStatus::Committed ? "" : " failed")); },
+          [&, id](JobStatus st) {
+            note("done " + id + (st == JobStatus::Committed ? "" : " failed"));
+          },
           [&, id] { note("commit " + id); });
     }
     release.set_value();
@@ -488,19 +495,20 @@ class SqliteStoreTest : public QObject {
     s_.reset();
     using namespace std::chrono;
     Metrics metrics;
-    auto commits = [&] {
-      const auto text = metrics.render();
-      const std::string key = "parley_store_commit_seconds_count ";
-      return std::stoul(text.substr(text.find(key) + key.size()));
-    };
-    // Completes with the time it committed at, or the epoch when it did not.
-    auto unhurried = [](StoreWorker& w, std::promise<steady_clock::time_point>& done) {
-      w.submit([](Store& s) { s.next_conv_seq("lazy"); },
-               [&done](JobStatus st) {
-                 done.set_value(st == JobStatus::Committed ? steady_clock::now()
-                                                           : steady_clock::time_point{});
-               },
-               {}, Urgency::Unhurried);
+    // Completes with the time it committed at, or the epoch when it did not; `ran`, when
+    // given, is set as its work runs.
+    auto unhurried = [](StoreWorker& w, std::promise<steady_clock::time_point>& done,
+                        std::promise<void>* ran = nullptr) {
+      w.submit(
+          [ran](Store& s) {
+            s.next_conv_seq("lazy");
+            if (ran) ran->set_value();
+          },
+          [&done](JobStatus st) {
+            done.set_value(st == JobStatus::Committed ? steady_clock::now()
+                                                      : steady_clock::time_point{});
+          },
+          {}, Urgency::Unhurried);
     };
     {
       // Declared before the worker, which may still complete into them as it is destroyed.
@@ -511,26 +519,17 @@ class SqliteStoreTest : public QObject {
       StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
                          metrics, 100, 1024, seconds(60));
       auto lazy = lazy_done.get_future();
-      worker.submit(
-          [&lazy_ran](Store& s) {
-            s.next_conv_seq("lazy");
-            lazy_ran.set_value();
-          },
-          [&lazy_done](JobStatus st) {
-            lazy_done.set_value(st == JobStatus::Committed ? steady_clock::now()
-                                                           : steady_clock::time_point{});
-          },
-          {}, Urgency::Unhurried);
+      unhurried(worker, lazy_done, &lazy_ran);
       // It runs at once, so that the prompt job's commit need not run it; it does not commit.
       QCOMPARE(lazy_ran.get_future().wait_for(seconds(10)), std::future_status::ready);
       QCOMPARE(lazy.wait_for(milliseconds(200)), std::future_status::timeout);
-      QCOMPARE(commits(), 0ul);
+      QCOMPARE(commits(metrics), 0ul);
       worker.submit([](Store& s) { s.next_conv_seq("prompt"); },
                     [&](JobStatus st) { prompt_done.set_value(st); });
       QCOMPARE(lazy.wait_for(seconds(10)), std::future_status::ready);
       QVERIFY(lazy.get() != steady_clock::time_point{});
       QCOMPARE(prompt_done.get_future().get(), JobStatus::Committed);
-      QCOMPARE(commits(), 1ul);  // both in one commit
+      QCOMPARE(commits(metrics), 1ul);  // both in one commit
 
       // After that commit, the next unhurried job waits again.
       auto next = next_done.get_future();
@@ -546,7 +545,7 @@ class SqliteStoreTest : public QObject {
       const auto last_at = last.get();
       QVERIFY(last_at != steady_clock::time_point{});
       QVERIFY(last_at - stopping < seconds(10));  // not the 60 s delay
-      QCOMPARE(commits(), 2ul);
+      QCOMPARE(commits(metrics), 2ul);
     }
     {
       std::promise<steady_clock::time_point> lazy_done;
@@ -563,7 +562,7 @@ class SqliteStoreTest : public QObject {
       std::promise<JobStatus> bad_done, good_done;
       StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
                          metrics, 100, 2, seconds(60));
-      const auto before = commits();
+      const auto before = commits(metrics);
       worker.submit([](Store& s) {
                       s.next_conv_seq("lazy");
                       throw std::runtime_error("boom");
@@ -575,7 +574,7 @@ class SqliteStoreTest : public QObject {
       QCOMPARE(good.wait_for(seconds(10)), std::future_status::ready);
       QCOMPARE(bad.get(), JobStatus::Failed);
       QCOMPARE(good.get(), JobStatus::Committed);
-      QCOMPARE(commits(), before + 1);
+      QCOMPARE(commits(metrics), before + 1);
     }
     SqliteStore check(dir_.path().toStdString(), Durability::Normal);
     check.begin();

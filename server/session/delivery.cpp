@@ -51,30 +51,40 @@ void Session::maybe_sync_complete() {
 }
 
 void Session::pump() {
-  if (closed_ || fetching_) return;
-  // Entries already read from the store go first, as the send queue has room for them.
-  while (page_pos_ < page_.size()) {
-    if (!send_queue_has_room()) return;
+  if (closed_) return;
+  // Entries already read from the store go first, as the window and the send queue allow.
+  const auto window = ctx_.limits.delivery_window;
+  while (page_pos_ < page_.size() && in_flight() < window && send_queue_has_room()) {
     const auto& e = page_[page_pos_++];
     push_entry(e, e.inbox_seq);
   }
-  page_.clear();
-  page_pos_ = 0;
+  if (page_pos_ == page_.size()) {
+    page_.clear();
+    page_pos_ = 0;
+  }
   maybe_sync_complete();
-  if (draining_ || !send_queue_has_room()) return;
-  const auto window = ctx_.limits.delivery_window;
-  if (in_flight() >= window) return;
-  if (!tail_unknown_ && next_push_ > known_tail_) return;  // all caught up
+  read_ahead();
+}
 
-  const auto limit = std::min<std::uint64_t>(window - in_flight(), ctx_.limits.replay_page);
+// The next page is read while this one is pushed, so the store thread and this connection's
+// thread work side by side instead of taking turns. At most one read is in flight, and it
+// starts only while less than a page is held: two pages at most.
+void Session::read_ahead() {
+  if (fetching_ || draining_ || !send_queue_has_room()) return;
+  const auto page = ctx_.limits.replay_page;
+  const auto held = page_.size() - page_pos_;
+  if (held >= page) return;
+  const auto after = held ? page_.back().inbox_seq : next_push_ - 1;
+  if (!tail_unknown_ && after >= known_tail_) return;  // all caught up
+
   const auto budget = ctx_.limits.replay_page_bytes;
   fetching_ = true;
-  auto page = std::make_shared<std::vector<store::InboxEntry>>();
+  auto read = std::make_shared<std::vector<store::InboxEntry>>();
   submit(
-      [page, pk = device_pk_, after = next_push_ - 1, limit, budget](store::Store& s) {
-        *page = s.read_inbox(pk, after, limit, budget);
+      [read, pk = device_pk_, after, page, budget](store::Store& s) {
+        *read = s.read_inbox(pk, after, page, budget);
       },
-      [this, page, limit, budget](store::JobStatus status) {
+      [this, read, after, page, budget](store::JobStatus status) {
         fetching_ = false;
         if (closed_) return;
         if (status != store::JobStatus::Committed) {
@@ -84,16 +94,17 @@ void Session::pump() {
           return;
         }
         std::size_t bytes = 0;
-        for (const auto& e : *page) bytes += e.ciphertext.size();
-        if (page->size() < limit && bytes < budget) {
+        for (const auto& e : *read) bytes += e.ciphertext.size();
+        if (read->size() < page && bytes < budget) {
           // Reached the end of what is stored: every later append notifies us.
           tail_unknown_ = false;
-          if (!page->empty()) known_tail_ = std::max(known_tail_, page->back().inbox_seq);
-          known_tail_ = std::max(known_tail_, next_push_ - 1);
+          known_tail_ = std::max(known_tail_, read->empty() ? after : read->back().inbox_seq);
           if (!sync_target_) sync_target_ = known_tail_;
         }
-        page_ = std::move(*page);
+        page_.erase(page_.begin(), page_.begin() + static_cast<std::ptrdiff_t>(page_pos_));
         page_pos_ = 0;
+        page_.insert(page_.end(), std::make_move_iterator(read->begin()),
+                     std::make_move_iterator(read->end()));
         pump();
       });
 }

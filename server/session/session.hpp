@@ -154,6 +154,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void run_delete(std::uint64_t up_to);
   void flush_deferred_ack();  // submits the delete an ack of receipts only left waiting
   void pump();
+  void read_ahead();
   void maybe_sync_complete();
   // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members.
   void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq);
@@ -213,7 +214,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool fetching_ = false;
   std::optional<std::uint64_t> sync_target_;
   bool sync_sent_ = false;
-  // Entries read for replay but not yet queued (the send queue was full). At most one page.
+  // Entries read for replay but not yet pushed (the window or the send queue was full, or
+  // they are the page read ahead). At most two pages: read_ahead() reads while less than one
+  // is held.
   std::vector<store::InboxEntry> page_;
   std::size_t page_pos_ = 0;
 

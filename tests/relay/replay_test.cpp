@@ -1,5 +1,6 @@
 // 100,000 entries queued for an offline device replay in order, and the relay's memory does
-// not grow with the queue: it holds one window of entries at a time.
+// not grow with the queue: it holds one window of entries at a time. The delivery window
+// holds however the pages read ahead fall.
 #include <QtTest>
 
 #include "relay_process.hpp"
@@ -62,6 +63,49 @@ class ReplayTest : public QObject {
     // Growth bounded by one window plus SQLite's page cache, far below the queue's size.
     QVERIFY2(peak - before < queued_kib / 2,
              qPrintable(QString("relay grew by %1 KiB").arg(peak - before)));
+  }
+
+  // A client that does not ack gets one window and no more, and each ack opens the window by
+  // what it acknowledges. The relay reads 256-entry pages ahead of its pushes, so a window of
+  // 300 ends inside the second page and the third is read while the second is held.
+  void replayStopsAtTheDeliveryWindow() {
+    RelayProcess relay({"--delivery-window", "300", "--durability", "normal"});
+    QVERIFY(relay.start());
+    TestClient alice("w-alice"), bob("w-bob");
+    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
+    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
+    bob.disconnect();
+    const std::uint64_t kCount = 700;
+    std::deque<std::uint64_t> outstanding;
+    for (std::uint64_t i = 1; i <= kCount; ++i)
+      outstanding.push_back(alice.post(TestClient::sendFrame("w-bob", std::to_string(i))));
+    for (const auto id : outstanding) QVERIFY(alice.waitResponse(id));
+
+    QVERIFY(bob.connect(relay.url()));
+    QVERIFY(bob.login()->has_logged_in());
+    std::uint64_t received = 0;
+    const auto receiveUpTo = [&](std::uint64_t last) {
+      while (received < last) {
+        auto d = bob.waitDeliver();
+        if (!d || d->inbox_seq() != received + 1 || d->ciphertext() != std::to_string(received + 1))
+          return false;
+        ++received;
+      }
+      return !bob.waitDeliver(300);  // and nothing beyond it
+    };
+    const auto synced = [&](int timeout_ms) {
+      return bob.waitPush([](const auto& f) { return f.has_sync_complete(); }, timeout_ms);
+    };
+    QVERIFY2(receiveUpTo(300), qPrintable(QString("stopped at %1").arg(received)));
+    QVERIFY(!synced(0));
+    bob.ack(120);
+    QVERIFY2(receiveUpTo(420), qPrintable(QString("stopped at %1").arg(received)));
+    QVERIFY(!synced(0));
+    bob.ack(420);
+    QVERIFY2(receiveUpTo(kCount), qPrintable(QString("stopped at %1").arg(received)));
+    const auto done = synced(5000);  // once the last entry is queued, before its ack
+    QVERIFY(done);
+    QCOMPARE(done->sync_complete().inbox_seq(), kCount);
   }
 };
 

@@ -198,7 +198,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
     std::fprintf(stderr, "parley-mqtt-anchor: connection lost: %s\n", why.c_str());
   }
 
-  tcp::socket socket_;
+  // On the io_context's own executor type, like parley-loadgen's connections, so neither
+  // harness pays for a type-erased executor on every read and write.
+  net::basic_stream_socket<tcp, net::io_context::executor_type> socket_;
   std::string out_, pending_;
   bool writing_ = false, failed_ = false;
   std::vector<char> in_;

@@ -50,6 +50,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
 };
 
 // Takes an accepted socket through TLS (if configured) and HTTP to its handler.
-void serve_http(GatewayContext& ctx, tcp::socket socket);
+void serve_http(GatewayContext& ctx, Socket socket);
 
 }  // namespace parley

@@ -134,7 +134,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   void shutdown() {
     beast::error_code ec;
-    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream_).socket().shutdown(Socket::shutdown_send, ec);
   }
 
   GatewayContext& ctx_;
@@ -152,7 +152,7 @@ void resume_http(GatewayContext& ctx, Stream&& stream, beast::flat_buffer&& buff
 template void resume_http<PlainStream>(GatewayContext&, PlainStream&&, beast::flat_buffer&&);
 template void resume_http<TlsStream>(GatewayContext&, TlsStream&&, beast::flat_buffer&&);
 
-void serve_http(GatewayContext& ctx, tcp::socket socket) {
+void serve_http(GatewayContext& ctx, Socket socket) {
   if (ctx.tls) {
     std::make_shared<HttpSession<TlsStream>>(ctx, TlsStream(std::move(socket), *ctx.tls))->run();
   } else {

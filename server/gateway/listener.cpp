@@ -30,9 +30,7 @@ void Listener::accept() {
   // Connections are dealt round-robin to the I/O threads' io_contexts. Each is run by one
   // thread, so a connection's handlers never run concurrently and need no strand.
   auto& io = *connection_io_[next_io_++ % connection_io_.size()];
-  const net::any_io_executor executor = io.get_executor();
-  acceptor_.async_accept(executor, [self = shared_from_this()](boost::system::error_code ec,
-                                                               tcp::socket s) {
+  acceptor_.async_accept(io, [self = shared_from_this()](boost::system::error_code ec, Socket s) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
       // Typically EMFILE: out of file descriptors. Back off instead of spinning.

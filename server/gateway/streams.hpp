@@ -1,18 +1,20 @@
 #pragma once
 // The two transports a gateway serves: plain TCP (ws://) and TLS (wss://).
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "net/asio.hpp"
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
 namespace parley {
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = beast::basic_stream<tcp, IoExecutor>;
+using TlsStream = beast::ssl_stream<PlainStream>;
 using UpgradeRequest = http::request<http::empty_body>;
 
 struct GatewayContext;

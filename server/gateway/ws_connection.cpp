@@ -60,14 +60,14 @@ struct GatheredWrite {
   std::size_t count = 0;
 };
 
-// Stream: the WebSocket's next layer, tcp::socket (ws://) or TlsStream (wss://). No
+// Stream: the WebSocket's next layer, Socket (ws://) or TlsStream (wss://). No
 // permessage-deflate (the payloads are ciphertext), so the stream carries no deflate state.
 template <class Stream>
 class WsConnection final : public GatewayConnection {
-  static constexpr bool kParks = std::is_same_v<Stream, tcp::socket>;
+  static constexpr bool kParks = std::is_same_v<Stream, Socket>;
   // A plain connection owns its socket and lends it to a stream that exists only while the
   // connection is awake; a TLS stream owns its layers for the connection's whole life.
-  using Ws = websocket::stream<std::conditional_t<kParks, tcp::socket&, Stream>, false>;
+  using Ws = websocket::stream<std::conditional_t<kParks, Socket&, Stream>, false>;
   struct NoSocket {};
   static decltype(auto) own_socket(Stream& stream) {
     if constexpr (kParks) {
@@ -94,7 +94,7 @@ class WsConnection final : public GatewayConnection {
 
   void start(UpgradeRequest req) {
     gw_.connections.add(self());
-    // Beast's handshake timer takes over from the tcp_stream's; after the handshake the
+    // Beast's handshake timer takes over from the HTTP stream's; after the handshake the
     // liveness sweep watches the connection (no idle timer wait pending per connection).
     if constexpr (!kParks) beast::get_lowest_layer(*ws_).expires_never();
     configure(*ws_);
@@ -155,7 +155,7 @@ class WsConnection final : public GatewayConnection {
 
   bool resting() const { return !ws_.has_value(); }
 
-  net::any_io_executor executor() { return socket().get_executor(); }
+  IoExecutor executor() { return socket().get_executor(); }
 
   void on_accept(beast::error_code ec) {
     if (ec) return fail(ec, "accept");
@@ -199,7 +199,7 @@ class WsConnection final : public GatewayConnection {
     // left by a WebSocket write, two to five times its size, for as long as it waits.
     parked_ = true;
     socket().async_wait(
-        tcp::socket::wait_read,
+        Socket::wait_read,
         net::bind_allocator(net_alloc::ExactAllocator<void>(), [self = self()](beast::error_code ec) {
           self->on_readable(ec);
         }));
@@ -241,7 +241,7 @@ class WsConnection final : public GatewayConnection {
       if (ec || available == 0 || available > kMaxPongRun) return false;
       std::array<unsigned char, kMaxPongRun> bytes;
       const auto n = sock.receive(net::buffer(bytes.data(), available),
-                                    tcp::socket::message_peek, ec);
+                                    Socket::message_peek, ec);
       if (ec || n != available || !only_complete_pongs(std::span(bytes.data(), n))) return false;
       const auto taken = sock.receive(net::buffer(bytes.data(), n), 0, ec);
       return !ec && taken == n;
@@ -438,7 +438,7 @@ class WsConnection final : public GatewayConnection {
     socket().close(ignored);
   }
 
-  tcp::socket& socket() {
+  Socket& socket() {
     if constexpr (kParks) {
       return socket_;
     } else {
@@ -482,7 +482,7 @@ class WsConnection final : public GatewayConnection {
 
   GatewayContext& gw_;
   // Declared before ws_, which borrows it (plain connections).
-  [[no_unique_address]] std::conditional_t<kParks, tcp::socket, NoSocket> socket_;
+  [[no_unique_address]] std::conditional_t<kParks, Socket, NoSocket> socket_;
   std::optional<Ws> ws_;  // empty while a plain connection rests
   beast::flat_buffer buffer_;
   // On the heap and only while needed: a timer object is 120 bytes even with no wait
@@ -512,8 +512,8 @@ class WsConnection final : public GatewayConnection {
 template <class Stream>
 void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req) {
   if constexpr (std::is_same_v<Stream, PlainStream>) {
-    // The tcp_stream's timer served the HTTP request; the WebSocket needs only the socket.
-    std::make_shared<WsConnection<tcp::socket>>(ctx, stream.release_socket())
+    // The HTTP stream's timer served the request; the WebSocket needs only the socket.
+    std::make_shared<WsConnection<Socket>>(ctx, stream.release_socket())
         ->start(std::move(req));
   } else {
     std::make_shared<WsConnection<Stream>>(ctx, std::move(stream))->start(std::move(req));

@@ -170,7 +170,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
                                              std::move(self->buffer_));
                         beast::error_code ignored;
                         beast::get_lowest_layer(self->stream_).socket().shutdown(
-                            tcp::socket::shutdown_send, ignored);
+                            Socket::shutdown_send, ignored);
                         if (!self->parser_.is_done()) self->linger();
                       });
   }

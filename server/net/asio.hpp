@@ -13,3 +13,12 @@
 
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
+
+namespace parley {
+// A connection's executor: its I/O thread's io_context, named as such rather than as the
+// default any_io_executor. Every asynchronous step (Beast's reads and writes, each post)
+// then copies a pointer instead of copying, querying and destroying a type-erased executor,
+// which was ~6 % of the relay's CPU per message.
+using IoExecutor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, IoExecutor>;
+}  // namespace parley

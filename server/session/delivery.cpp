@@ -1,6 +1,6 @@
 // Delivery of a device's inbox: live pushes and replay share one cursor, so entries always
 // leave in inbox_seq order, and a window of unacknowledged entries bounds what is in flight
-// (a device with 100,000 waiting entries costs the relay one page of them at a time).
+// (a device with 100,000 waiting entries costs the relay two pages of them at a time).
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -56,10 +56,11 @@ void Session::pump() {
   const auto window = ctx_.limits.delivery_window;
   while (page_pos_ < page_.size() && in_flight() < window && send_queue_has_room()) {
     const auto& e = page_[page_pos_++];
+    page_bytes_ -= e.ciphertext.size();
     push_entry(e, e.inbox_seq);
   }
   if (page_pos_ == page_.size()) {
-    page_.clear();
+    page_ = {};  // its capacity too: an idle connection holds no page
     page_pos_ = 0;
   }
   maybe_sync_complete();
@@ -67,17 +68,20 @@ void Session::pump() {
 }
 
 // The next page is read while this one is pushed, so the store thread and this connection's
-// thread work side by side instead of taking turns. At most one read is in flight, and it
-// starts only while less than a page is held: two pages at most.
+// thread work side by side instead of taking turns. One read is in flight at most, and it
+// starts only while less than a page (in entries and in bytes) is held, so at most two
+// pages are held; and not while the window is full with entries still held, so a client
+// that stops acking holds the relay to what it already has.
 void Session::read_ahead() {
   if (fetching_ || draining_ || !send_queue_has_room()) return;
   const auto page = ctx_.limits.replay_page;
+  const auto budget = ctx_.limits.replay_page_bytes;
   const auto held = page_.size() - page_pos_;
-  if (held >= page) return;
+  if (held >= page || page_bytes_ >= budget) return;
+  if (held > 0 && in_flight() >= ctx_.limits.delivery_window) return;
   const auto after = held ? page_.back().inbox_seq : next_push_ - 1;
   if (!tail_unknown_ && after >= known_tail_) return;  // all caught up
 
-  const auto budget = ctx_.limits.replay_page_bytes;
   fetching_ = true;
   auto read = std::make_shared<std::vector<store::InboxEntry>>();
   submit(
@@ -101,10 +105,15 @@ void Session::read_ahead() {
           known_tail_ = std::max(known_tail_, read->empty() ? after : read->back().inbox_seq);
           if (!sync_target_) sync_target_ = known_tail_;
         }
-        page_.erase(page_.begin(), page_.begin() + static_cast<std::ptrdiff_t>(page_pos_));
+        page_bytes_ += bytes;
+        if (page_pos_ == page_.size()) {
+          page_ = std::move(*read);
+        } else {
+          page_.erase(page_.begin(), page_.begin() + static_cast<std::ptrdiff_t>(page_pos_));
+          page_.insert(page_.end(), std::make_move_iterator(read->begin()),
+                       std::make_move_iterator(read->end()));
+        }
         page_pos_ = 0;
-        page_.insert(page_.end(), std::make_move_iterator(read->begin()),
-                     std::make_move_iterator(read->end()));
         pump();
       });
 }

@@ -219,6 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // is held.
   std::vector<store::InboxEntry> page_;
   std::size_t page_pos_ = 0;
+  std::size_t page_bytes_ = 0;  // ciphertext of the entries not yet pushed
 
   // Delivery marks of this device (marks.cpp). Raised marks wait in pending_marks_ for the
   // next flush (one frame for many), and until the login's read of stored marks has been

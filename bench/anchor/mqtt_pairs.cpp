@@ -28,6 +28,7 @@
 #include "../loadgen/open_loop.hpp"
 #include "../loadgen/pairs_window.hpp"
 #include "../loadgen/proc_status.hpp"
+#include "net/asio.hpp"
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
@@ -198,9 +199,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
     std::fprintf(stderr, "parley-mqtt-anchor: connection lost: %s\n", why.c_str());
   }
 
-  // On the io_context's own executor type, like parley-loadgen's connections, so neither
-  // harness pays for a type-erased executor on every read and write.
-  net::basic_stream_socket<tcp, net::io_context::executor_type> socket_;
+  // The relay's and parley-loadgen's socket type (no type-erased executor), so neither
+  // harness pays more per read and write than the other.
+  parley::Socket socket_;
   std::string out_, pending_;
   bool writing_ = false, failed_ = false;
   std::vector<char> in_;

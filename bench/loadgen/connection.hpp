@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "identity.hpp"
+#include "net/asio.hpp"  // Socket: the relay's connection socket type, executor and all
 #include "parley.pb.h"
 
 namespace parley::loadgen {
@@ -22,10 +23,6 @@ using tcp = net::ip::tcp;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // Bound to the io_context's own executor type: every asynchronous step of Beast's
-  // WebSocket then copies a pointer, where the default any_io_executor copies, queries and
-  // destroys a type-erased executor (~10 % of the loadgen's CPU per delivered message).
-  using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
   using Done = std::function<void(const std::string& error)>;  // empty: success
   using FrameHandler = std::function<void(wire::ServerFrame& frame)>;
   using ClosedHandler = std::function<void(const std::string& why)>;
@@ -56,6 +53,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void closed(const std::string& why);
   bool handle_auth(wire::ServerFrame& f);
 
+  // On the io_context's own executor type, as the relay's are: the default any_io_executor
+  // was ~10 % of the loadgen's CPU per delivered message.
   beast::websocket::stream<Socket> ws_;
   tcp::endpoint relay_;
   beast::flat_buffer buffer_;

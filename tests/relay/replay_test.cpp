@@ -3,39 +3,66 @@
 // holds however the pages read ahead fall.
 #include <QtTest>
 
+#include <deque>
+#include <functional>
+#include <string>
+
 #include "relay_process.hpp"
 #include "test_client.hpp"
 
 using namespace parley;
 using namespace parley::test;
 
+namespace {
+
+// A relay for bulk sends: no rate limit in their way, and no fsync per commit (durability is
+// not what these tests are about).
+QStringList bulkRelay(QStringList extra = {}) {
+  return extra << "--rate" << "1000000" << "--rate-burst" << "1000000" << "--durability"
+               << "normal";
+}
+
+// Registers both on `relay` and leaves the recipient offline, its inbox to be filled.
+bool registerWithRecipientOffline(const RelayProcess& relay, TestClient& sender,
+                                  TestClient& recipient) {
+  const bool ok = sender.connect(relay.url()) && sender.registerAccount()->has_registered() &&
+                  recipient.connect(relay.url()) && recipient.registerAccount()->has_registered();
+  recipient.disconnect();
+  return ok;
+}
+
+// Sends `count` messages to `to`, body(i) for i from 0, with at most `in_flight` awaiting
+// their SendAck (so many share each commit); true when every one was acknowledged.
+bool sendAll(TestClient& sender, const std::string& to, int count,
+             const std::function<std::string(int)>& body, std::size_t in_flight) {
+  std::deque<std::uint64_t> outstanding;
+  for (int i = 0; i < count || !outstanding.empty();) {
+    if (i < count && outstanding.size() < in_flight) {
+      outstanding.push_back(sender.post(TestClient::sendFrame(to, body(i++))));
+      continue;
+    }
+    const auto r = sender.waitResponse(outstanding.front(), 20000);
+    if (!r || !r->has_send_ack()) return false;
+    outstanding.pop_front();
+  }
+  return true;
+}
+
+}  // namespace
+
 class ReplayTest : public QObject {
   Q_OBJECT
 
  private slots:
   void hundredThousandQueuedMessagesReplayInOrder() {
-    RelayProcess relay({"--rate", "1000000", "--rate-burst", "1000000", "--durability", "normal"});
+    RelayProcess relay(bulkRelay());
     QVERIFY(relay.start());
     TestClient alice("q-alice"), bob("q-bob");
-    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
-    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    bob.disconnect();
-
+    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
     const int kCount = 100000;
     const std::string filler(200, 'c');  // a typical small ciphertext
-    std::deque<std::uint64_t> outstanding;
-    for (int i = 0; i < kCount; ++i) {
-      outstanding.push_back(alice.post(TestClient::sendFrame("q-bob", std::to_string(i) + ":" + filler)));
-      if (outstanding.size() >= 200) {
-        auto r = alice.waitResponse(outstanding.front(), 20000);
-        QVERIFY(r && r->has_send_ack());
-        outstanding.pop_front();
-      }
-    }
-    while (!outstanding.empty()) {
-      QVERIFY(alice.waitResponse(outstanding.front(), 20000));
-      outstanding.pop_front();
-    }
+    QVERIFY(sendAll(alice, "q-bob", kCount,
+                    [&](int i) { return std::to_string(i) + ":" + filler; }, 200));
     alice.disconnect();
 
     const qint64 before = relay.rssKiB();
@@ -69,21 +96,12 @@ class ReplayTest : public QObject {
   // what it acknowledges. The relay reads 256-entry pages ahead of its pushes, so a window of
   // 300 ends inside the second page and the third is read while the second is held.
   void replayStopsAtTheDeliveryWindow() {
-    RelayProcess relay({"--delivery-window", "300", "--durability", "normal", "--rate", "1000000",
-                        "--rate-burst", "1000000"});
+    RelayProcess relay(bulkRelay({"--delivery-window", "300"}));
     QVERIFY(relay.start());
     TestClient alice("w-alice"), bob("w-bob");
-    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
-    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    bob.disconnect();
+    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
     const std::uint64_t kCount = 700;
-    std::deque<std::uint64_t> outstanding;
-    for (std::uint64_t i = 1; i <= kCount; ++i)
-      outstanding.push_back(alice.post(TestClient::sendFrame("w-bob", std::to_string(i))));
-    for (const auto id : outstanding) {
-      const auto r = alice.waitResponse(id);
-      QVERIFY(r && r->has_send_ack());
-    }
+    QVERIFY(sendAll(alice, "w-bob", kCount, [](int i) { return std::to_string(i + 1); }, 200));
 
     QVERIFY(bob.connect(relay.url()));
     QVERIFY(bob.login()->has_logged_in());
@@ -115,26 +133,13 @@ class ReplayTest : public QObject {
   // A client that stops acking while large entries wait: the relay holds what the window
   // let it push plus at most the page it had read, not the rest of the inbox page by page.
   void stalledClientHoldsNoMoreThanItsPages() {
-    RelayProcess relay({"--delivery-window", "10", "--durability", "normal", "--rate", "1000000",
-                        "--rate-burst", "1000000"});
+    RelayProcess relay(bulkRelay({"--delivery-window", "10"}));
     QVERIFY(relay.start());
     TestClient alice("b-alice"), bob("b-bob");
-    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
-    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    bob.disconnect();
+    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
     const int kCount = 120;
     const std::string big(200 * 1024, 'b');  // the largest ciphertext a device may get
-    std::deque<std::uint64_t> outstanding;
-    for (int i = 0; i < kCount; ++i) {
-      outstanding.push_back(alice.post(TestClient::sendFrame("b-bob", big)));
-      if (outstanding.size() >= 8 || i == kCount - 1) {
-        while (!outstanding.empty()) {
-          const auto r = alice.waitResponse(outstanding.front(), 20000);
-          QVERIFY(r && r->has_send_ack());
-          outstanding.pop_front();
-        }
-      }
-    }
+    QVERIFY(sendAll(alice, "b-bob", kCount, [&](int) { return big; }, 8));
     alice.disconnect();
 
     const qint64 before = relay.rssKiB();
@@ -151,7 +156,9 @@ class ReplayTest : public QObject {
     qInfo("relay grew by %lld KiB while the client held back (the rest: %lld KiB)", grown,
           rest_kib);
     bob.ack(10);
-    QCOMPARE(bob.waitDeliver(10000)->inbox_seq(), 11u);  // and the window opens again
+    const auto next = bob.waitDeliver(10000);  // and the window opens again
+    QVERIFY(next);
+    QCOMPARE(next->inbox_seq(), 11u);
     if (qEnvironmentVariableIsSet("PARLEY_SANITIZED"))
       QSKIP("delivery checked; memory is not measurable under a sanitizer");
     QVERIFY2(grown < rest_kib / 3, qPrintable(QString("relay grew by %1 KiB").arg(grown)));

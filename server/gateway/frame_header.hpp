@@ -2,15 +2,18 @@
 // The header of a WebSocket frame the relay sends (RFC 6455, section 5.2): one final, binary,
 // unmasked frame per message, no extensions (the relay negotiates no permessage-deflate).
 // What Beast would put before the same payload; the gateway writes it itself when it gathers
-// several queued frames into one socket write.
+// several queued frames into one socket write, followed by the frame's envelope (a shared
+// Deliver's, session/frame.hpp), so header and envelope are one buffer.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 
+#include "session/frame.hpp"
+
 namespace parley {
 
 struct FrameHeader {
-  std::array<unsigned char, 10> bytes;
+  std::array<unsigned char, 10 + Frame::kMaxEnvelope> bytes;
   std::uint8_t size;
 };
 
@@ -31,6 +34,15 @@ inline FrameHeader binary_frame_header(std::uint64_t payload_size) {
       h.bytes[2 + i] = static_cast<unsigned char>(payload_size >> (8 * (7 - i)));
     h.size = 10;
   }
+  return h;
+}
+
+// The WebSocket header of `frame`, then its envelope: everything before frame.bytes().
+inline FrameHeader frame_head(const Frame& frame) {
+  auto h = binary_frame_header(frame.size());
+  const std::span<unsigned char, Frame::kMaxEnvelope> after(h.bytes.data() + h.size,
+                                                             Frame::kMaxEnvelope);
+  h.size = static_cast<std::uint8_t>(h.size + frame.write_envelope(after));
   return h;
 }
 

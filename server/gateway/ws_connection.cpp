@@ -311,9 +311,9 @@ class WsConnection final : public GatewayConnection {
     // Delivery stops at the low-water mark, so only a reader that does not read while
     // replies and pushes keep coming reaches the bound.
     if (queue_.size() >= limits.send_queue_frames ||
-        queued_bytes_ + frame->size() > limits.send_queue_bytes)
+        queued_bytes_ + frame.size() > limits.send_queue_bytes)
       return drop_slow_consumer("send queue full");
-    queued_bytes_ += frame->size();
+    queued_bytes_ += frame.size();
     queue_.push_back(std::move(frame));
     if (!send_queue_has_room() && !stall_armed_) {
       // Delivery has paused for this connection; if the queue does not drain in time, the
@@ -362,9 +362,9 @@ class WsConnection final : public GatewayConnection {
     const auto n = std::min(queue_.size(), kMaxGather);
     for (std::size_t i = 0; i < n; ++i) {
       write->frames[i] = queue_[i];
-      write->headers[i] = binary_frame_header(queue_[i]->size());
+      write->headers[i] = frame_head(queue_[i]);
       write->buffers[2 * i] = net::buffer(write->headers[i].bytes.data(), write->headers[i].size);
-      write->buffers[2 * i + 1] = net::buffer(*queue_[i]);
+      write->buffers[2 * i + 1] = net::buffer(queue_[i].bytes());
     }
     write->count = n;
     const std::span<const net::const_buffer> buffers(write->buffers.data(), 2 * n);
@@ -375,8 +375,19 @@ class WsConnection final : public GatewayConnection {
   }
 
   void beast_write() {
-    auto frame = queue_.front();
-    ws().async_write(net::buffer(*frame), [self = self(), frame](beast::error_code ec, std::size_t) {
+    // Beast frames the payload itself: envelope and shared bytes. It owns them meanwhile, as
+    // the gathered write does.
+    struct Payload {
+      Frame frame;
+      std::array<unsigned char, Frame::kMaxEnvelope> envelope;
+      std::array<net::const_buffer, 2> buffers;
+    };
+    auto p = std::make_unique<Payload>();
+    p->frame = queue_.front();
+    const auto envelope_size = p->frame.write_envelope(p->envelope);
+    p->buffers = {net::buffer(p->envelope.data(), envelope_size), net::buffer(p->frame.bytes())};
+    const auto buffers = p->buffers;
+    ws().async_write(buffers, [self = self(), p = std::move(p)](beast::error_code ec, std::size_t) {
       self->on_write(ec, 1);
     });
   }
@@ -391,7 +402,7 @@ class WsConnection final : public GatewayConnection {
     if (queue_.empty()) return;  // aborted while the write was in flight
     gw_.relay.metrics.frames_out.fetch_add(frames, std::memory_order_relaxed);
     for (std::size_t i = 0; i < frames; ++i) {
-      queued_bytes_ -= queue_.front()->size();
+      queued_bytes_ -= queue_.front().size();
       queue_.pop_front();
     }
     // Give back what a burst grew, so an idle connection holds no queue storage.

@@ -94,10 +94,21 @@ void FanoutWorker::step(std::string group_id) {
           }
           metrics_.group_fanout_backlog.fetch_sub(
               static_cast<std::int64_t>(result->entries_completed), std::memory_order_relaxed);
+          // Each entry is encoded once, for the first member online, and its bytes are
+          // shared by every member's frame (session/frame.hpp).
+          std::unordered_map<const store::InboxEntry*, std::shared_ptr<const std::string>> bodies;
           for (auto& run : result->runs) {
             metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
-            if (auto s = presence_.find(run.username, run.device_id))
-              s->notify_appended(run.first_seq, std::move(run.entries));
+            auto s = presence_.find(run.username, run.device_id);
+            if (!s) continue;
+            std::vector<PushedEntry> pushed;
+            pushed.reserve(run.entries.size());
+            for (auto& e : run.entries) {
+              auto& body = bodies[e.get()];
+              if (!body) body = deliver_body(*e);
+              pushed.push_back({std::move(e), body});
+            }
+            s->notify_appended(run.first_seq, std::move(pushed));
           }
           if (!chained) finished(group_id, result->more);
         });

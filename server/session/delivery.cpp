@@ -20,15 +20,15 @@ void Session::notify_appended(std::uint64_t inbox_seq,
   });
 }
 
-void Session::notify_appended(std::uint64_t first_seq,
-                              std::vector<std::shared_ptr<const store::InboxEntry>> entries) {
+void Session::notify_appended(std::uint64_t first_seq, std::vector<PushedEntry> entries) {
   run_on_strand([self = shared_from_this(), first_seq, entries = std::move(entries)] {
     for (std::size_t i = 0; i < entries.size(); ++i)
-      self->on_appended(first_seq + i, entries[i].get());
+      self->on_appended(first_seq + i, entries[i].entry.get(), entries[i].deliver_body);
   });
 }
 
-void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry) {
+void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry,
+                          const std::shared_ptr<const std::string>& deliver_body) {
   if (closed_ || !authenticated_) return;
   known_tail_ = std::max(known_tail_, inbox_seq);
   // The common live case: nothing older is pending, so send the entry we were handed
@@ -36,7 +36,7 @@ void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entr
   if (entry && !fetching_ && !tail_unknown_ && inbox_seq == next_push_ &&
       page_pos_ == page_.size() && in_flight() < ctx_.limits.delivery_window &&
       send_queue_has_room()) {
-    push_entry(*entry, inbox_seq);
+    push_entry(*entry, inbox_seq, deliver_body);
     return;
   }
   pump();
@@ -118,31 +118,15 @@ void Session::read_ahead() {
       });
 }
 
-void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq) {
-  wire::ServerFrame f;
-  auto* d = f.mutable_deliver();
-  d->set_inbox_seq(inbox_seq);
-  d->set_kind(static_cast<wire::EntryKind>(e.kind));
-  d->set_sender(e.sender);
-  d->set_sender_device(e.sender_device);
-  d->set_client_msg_id(e.client_msg_id);
-  d->set_conv_seq(e.conv_seq);
-  d->set_server_ts_ms(e.server_ts_ms);
-  if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage) {
-    d->set_ciphertext(e.ciphertext);
-    d->set_content_hint(e.content_hint);
-  }
-  if (!e.group_id.empty()) d->set_group_id(e.group_id);
-  if (e.kind == store::EntryKind::GroupEvent &&
-      !d->mutable_event()->ParseFromString(e.ciphertext)) {
-    spdlog::error("event=bad_group_event inbox_seq={}", inbox_seq);
-  }
+void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
+                         std::shared_ptr<const std::string> deliver_body) {
+  if (!deliver_body) deliver_body = parley::deliver_body(e);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
     last_message_pushed_ = inbox_seq;
   next_push_ = inbox_seq + 1;
   last_pushed_ = inbox_seq;
   ctx_.metrics.entries_delivered.fetch_add(1, std::memory_order_relaxed);
-  reply(0, f);
+  send_bytes(Frame::deliver(std::move(deliver_body), inbox_seq));
 }
 
 void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit) {

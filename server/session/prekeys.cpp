@@ -87,7 +87,7 @@ void Session::on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyB
             if (auto owner = ctx_.presence.find(username, b.device_id)) {
               wire::ServerFrame low;
               low.mutable_prekeys_low()->set_one_time_prekeys_left(b.one_time_left);
-              owner->push(std::make_shared<const std::string>(low.SerializeAsString()));
+              owner->push(Frame::serialize(low));
             }
           }
         }

@@ -157,7 +157,7 @@ void Session::on_typing(const wire::Typing& req) {
   t->set_active(req.active());
   Frame frame;
   for (auto& s : ctx_.presence.find_all(recipient)) {
-    if (!frame) frame = std::make_shared<const std::string>(f.SerializeAsString());
+    if (!frame) frame = Frame::serialize(f);
     s->push(frame);
   }
 }

@@ -39,7 +39,7 @@ void Session::push_presence(const PresenceInfo& info) {
   p->set_username(info.username);
   p->set_online(info.online);
   p->set_last_seen_ms(info.last_seen_ms);
-  push(std::make_shared<const std::string>(f.SerializeAsString()));
+  push(Frame::serialize(f));
 }
 
 void Session::shutdown(std::uint16_t code, std::string reason) {
@@ -141,7 +141,7 @@ void Session::dispatch(wire::ClientFrame& frame) {
 
 void Session::reply(std::uint64_t request_id, wire::ServerFrame& frame) {
   frame.set_request_id(request_id);
-  send_bytes(std::make_shared<const std::string>(frame.SerializeAsString()));
+  send_bytes(Frame::serialize(frame));
 }
 
 void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,

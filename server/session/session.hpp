@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "presence/presence_registry.hpp"
+#include "session/frame.hpp"
 #include "session/rate_limiter.hpp"
 #include "session/relay_context.hpp"
 #include "store/records.hpp"
@@ -49,7 +50,12 @@ inline constexpr std::uint16_t kCloseDisplaced = 4001;     // same device connec
 inline constexpr std::uint16_t kCloseAuthTimeout = 4003;   // no login in time
 inline constexpr std::uint16_t kCloseRateAbuse = 4004;     // kept sending while rate-limited
 
-using Frame = std::shared_ptr<const std::string>;
+// A stored entry on its way to live devices, its Deliver encoded once for all of them
+// (frame.hpp).
+struct PushedEntry {
+  std::shared_ptr<const store::InboxEntry> entry;
+  std::shared_ptr<const std::string> deliver_body;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -63,8 +69,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void notify_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry);
   // Any thread: entries were committed as inbox_seqs first_seq, first_seq + 1, ... (a fan-out
   // run): one hand-off to the connection's thread for all of them.
-  void notify_appended(std::uint64_t first_seq,
-                       std::vector<std::shared_ptr<const store::InboxEntry>> entries);
+  void notify_appended(std::uint64_t first_seq, std::vector<PushedEntry> entries);
   // Any thread: a delivery mark of this device was raised (marks.cpp).
   void notify_mark(store::DeliveryMarkRecord mark);
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
@@ -156,10 +161,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void pump();
   void read_ahead();
   void maybe_sync_complete();
-  // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members.
-  void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq);
+  // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members,
+  // and so is its encoded `deliver_body` when given (else it is encoded here).
+  void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq,
+                  std::shared_ptr<const std::string> deliver_body = {});
   // On the strand: entry inbox_seq was committed (null: read it from the store).
-  void on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry);
+  void on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry,
+                   const std::shared_ptr<const std::string>& deliver_body = {});
   std::uint64_t in_flight() const { return last_pushed_ - acked_; }
 
   RelayContext& ctx_;

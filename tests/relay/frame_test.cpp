@@ -1,0 +1,138 @@
+// A Deliver encoded once and pushed with each device's own envelope (session/frame.hpp) must
+// be, byte for byte, the ServerFrame the relay would have serialized whole: clients parse
+// nothing else. Checked across the varint boundaries of inbox_seq and of the frame's length,
+// for every kind of entry, and through the gateway's WebSocket header (frame_header.hpp).
+#include <QtTest>
+
+#include <limits>
+
+#include "gateway/frame_header.hpp"
+#include "parley.pb.h"
+#include "session/frame.hpp"
+#include "store/records.hpp"
+
+using namespace parley;
+
+namespace {
+
+store::InboxEntry entry(store::EntryKind kind, std::size_t ciphertext_bytes) {
+  store::InboxEntry e;
+  e.kind = kind;
+  e.sender = "alice";
+  e.sender_device = 3;
+  e.client_msg_id = std::string(16, '\x07');
+  e.conv_seq = 41;
+  e.server_ts_ms = 1'790'000'000'000;
+  e.content_hint = 2;
+  if (kind == store::EntryKind::GroupEvent) {
+    wire::GroupEvent ev;
+    ev.set_kind(wire::GroupEvent::ADDED);
+    ev.set_actor("alice");
+    ev.add_targets(std::string(ciphertext_bytes, 'b'));
+    ev.set_epoch(9);
+    e.ciphertext = ev.SerializeAsString();
+  } else {
+    e.ciphertext.assign(ciphertext_bytes, '\xab');
+  }
+  if (kind != store::EntryKind::Message) e.group_id = std::string(16, 'g');
+  return e;
+}
+
+// What the relay serialized before frames shared their bytes: the whole ServerFrame.
+std::string whole_frame(const store::InboxEntry& e, std::uint64_t inbox_seq) {
+  wire::ServerFrame f;
+  auto* d = f.mutable_deliver();
+  d->set_inbox_seq(inbox_seq);
+  d->set_kind(static_cast<wire::EntryKind>(e.kind));
+  d->set_sender(e.sender);
+  d->set_sender_device(e.sender_device);
+  d->set_client_msg_id(e.client_msg_id);
+  d->set_conv_seq(e.conv_seq);
+  d->set_server_ts_ms(e.server_ts_ms);
+  if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage) {
+    d->set_ciphertext(e.ciphertext);
+    d->set_content_hint(e.content_hint);
+  }
+  if (!e.group_id.empty()) d->set_group_id(e.group_id);
+  if (e.kind == store::EntryKind::GroupEvent) d->mutable_event()->ParseFromString(e.ciphertext);
+  return f.SerializeAsString();
+}
+
+std::string on_the_wire(const Frame& f) {
+  std::array<unsigned char, Frame::kMaxEnvelope> envelope{};
+  const auto n = f.write_envelope(envelope);
+  return std::string(reinterpret_cast<const char*>(envelope.data()), n) + f.bytes();
+}
+
+constexpr std::uint64_t kSeqs[] = {1, 127, 128, 16'383, 16'384, 1ull << 32,
+                                   std::numeric_limits<std::uint64_t>::max()};
+// Around the frame length's one-, two- and three-byte varints, the WebSocket header's 126
+// and 65,536 thresholds, and the largest entry the relay takes (200 KiB).
+constexpr std::size_t kSizes[] = {0, 40, 60, 70, 120, 16'300, 16'400, 65'400, 65'600, 200 * 1024};
+
+}  // namespace
+
+class FrameTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void sharedDeliverIsTheWholeFrameByteForByte_data() {
+    QTest::addColumn<int>("kind");
+    for (auto kind : {store::EntryKind::Message, store::EntryKind::DeliveryReceipt,
+                      store::EntryKind::GroupMessage, store::EntryKind::GroupEvent})
+      QTest::addRow("kind %d", static_cast<int>(kind)) << static_cast<int>(kind);
+  }
+
+  void sharedDeliverIsTheWholeFrameByteForByte() {
+    QFETCH(int, kind);
+    for (const auto size : kSizes) {
+      const auto e = entry(static_cast<store::EntryKind>(kind), size);
+      const auto body = deliver_body(e);
+      for (const auto seq : kSeqs) {
+        const auto expected = whole_frame(e, seq);
+        const auto f = Frame::deliver(body, seq);
+        QCOMPARE(f.size(), expected.size());
+        QCOMPARE(f.envelope_size() + f.bytes().size(), expected.size());
+        const auto wire = on_the_wire(f);
+        if (wire != expected) QFAIL(qPrintable(QString("size %1 seq %2 differs").arg(size).arg(seq)));
+        wire::ServerFrame parsed;
+        QVERIFY(parsed.ParseFromString(wire));
+        QVERIFY(parsed.has_deliver());
+        QCOMPARE(parsed.request_id(), 0u);
+        QCOMPARE(parsed.deliver().inbox_seq(), seq);
+      }
+    }
+  }
+
+  void wholeFrameHasNoEnvelope() {
+    wire::ServerFrame f;
+    f.mutable_sync_complete()->set_inbox_seq(12);
+    const auto frame = Frame::serialize(f);
+    QCOMPARE(frame.envelope_size(), 0u);
+    QCOMPARE(on_the_wire(frame), f.SerializeAsString());
+    QCOMPARE(frame.size(), f.SerializeAsString().size());
+  }
+
+  // The gateway's gathered write: WebSocket header, envelope, shared bytes. Beast's framing
+  // of the whole payload must come out the same.
+  void headIsTheWebSocketHeaderOfTheWholeFrameThenTheEnvelope() {
+    for (const auto size : kSizes) {
+      const auto e = entry(store::EntryKind::GroupMessage, size);
+      const auto body = deliver_body(e);
+      for (const auto seq : kSeqs) {
+        const auto expected = whole_frame(e, seq);
+        const auto ws = binary_frame_header(expected.size());
+        const auto f = Frame::deliver(body, seq);
+        const auto head = frame_head(f);
+        const std::string got =
+            std::string(reinterpret_cast<const char*>(head.bytes.data()), head.size) + f.bytes();
+        const std::string want =
+            std::string(reinterpret_cast<const char*>(ws.bytes.data()), ws.size) + expected;
+        if (got != want) QFAIL(qPrintable(QString("size %1 seq %2 differs").arg(size).arg(seq)));
+      }
+    }
+  }
+};
+
+QTEST_GUILESS_MAIN(FrameTest)
+#include "frame_test.moc"

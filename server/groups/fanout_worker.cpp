@@ -6,6 +6,7 @@
 
 #include "observability/metrics.hpp"
 #include "presence/presence_registry.hpp"
+#include "session/deliver_bodies.hpp"
 #include "session/session.hpp"
 
 namespace parley::groups {
@@ -14,11 +15,13 @@ constexpr auto kRetryAfter = std::chrono::seconds(1);
 }  // namespace
 
 FanoutWorker::FanoutWorker(store::StoreWorker& store, PresenceRegistry& presence,
-                           Metrics& metrics, net::io_context::executor_type executor,
-                           std::size_t max_groups, std::size_t chunk)
+                           Metrics& metrics, DeliverBodies& bodies,
+                           net::io_context::executor_type executor, std::size_t max_groups,
+                           std::size_t chunk)
     : store_(store),
       presence_(presence),
       metrics_(metrics),
+      bodies_(bodies),
       executor_(executor),
       max_groups_(max_groups),
       chunk_(chunk) {}
@@ -94,8 +97,8 @@ void FanoutWorker::step(std::string group_id) {
           }
           metrics_.group_fanout_backlog.fetch_sub(
               static_cast<std::int64_t>(result->entries_completed), std::memory_order_relaxed);
-          // Each entry is encoded once, for the first member online, and its bytes are
-          // shared by every member's frame (session/frame.hpp).
+          // Each entry is encoded once (or found encoded, deliver_bodies.hpp), for the first
+          // member online, and its bytes are shared by every member's frame.
           std::unordered_map<const store::InboxEntry*, std::shared_ptr<const std::string>> bodies;
           for (auto& run : result->runs) {
             metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
@@ -105,7 +108,7 @@ void FanoutWorker::step(std::string group_id) {
             pushed.reserve(run.entries.size());
             for (auto& e : run.entries) {
               auto& body = bodies[e.get()];
-              if (!body) body = deliver_body(*e);
+              if (!body) body = bodies_.get(*e);
               pushed.push_back({std::move(e), body});
             }
             s->notify_appended(run.first_seq, std::move(pushed));

@@ -24,6 +24,7 @@
 #include "store/store_worker.hpp"
 
 namespace parley {
+class DeliverBodies;
 class Metrics;
 class PresenceRegistry;
 }  // namespace parley
@@ -33,7 +34,8 @@ namespace parley::groups {
 class FanoutWorker {
  public:
   FanoutWorker(store::StoreWorker& store, PresenceRegistry& presence, Metrics& metrics,
-               net::io_context::executor_type executor, std::size_t max_groups = 4,
+               DeliverBodies& bodies, net::io_context::executor_type executor,
+               std::size_t max_groups = 4,
                std::size_t chunk = 256);
 
   // Crash recovery, at start-up (before clients connect; blocks for one store job): finds
@@ -52,6 +54,7 @@ class FanoutWorker {
   store::StoreWorker& store_;
   PresenceRegistry& presence_;
   Metrics& metrics_;
+  DeliverBodies& bodies_;
   net::io_context::executor_type executor_;
   const std::size_t max_groups_;
   const std::size_t chunk_;

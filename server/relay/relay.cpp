@@ -22,6 +22,7 @@
 #include "media/upload_registry.hpp"
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
+#include "session/deliver_bodies.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 #include "util/clock.hpp"
@@ -166,11 +167,12 @@ int run_relay(const Config& cfg) {
   const auto stop_io = [&io] {
     for (auto& c : io) c->stop();
   };
-  groups::FanoutWorker fanout(*worker, presence, metrics, ioc.get_executor(), 4,
+  DeliverBodies deliver_bodies;
+  groups::FanoutWorker fanout(*worker, presence, metrics, deliver_bodies, ioc.get_executor(), 4,
                               cfg.limits.fanout_chunk);
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
   RelayContext relay{*worker, presence,      metrics, worker->relay_id(), cfg.limits,
-                     fanout,  group_limiter, media};
+                     fanout,  group_limiter, media,   deliver_bodies};
   ConnectionSet connections;
   GatewayContext gateway{relay, connections,
                          GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},

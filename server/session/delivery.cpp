@@ -7,6 +7,7 @@
 
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
+#include "session/deliver_bodies.hpp"
 #include "session/marks.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
@@ -120,7 +121,7 @@ void Session::read_ahead() {
 
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
                          std::shared_ptr<const std::string> deliver_body) {
-  if (!deliver_body) deliver_body = parley::deliver_body(e);
+  if (!deliver_body) deliver_body = ctx_.deliver_bodies.get(e);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
     last_message_pushed_ = inbox_seq;
   next_push_ = inbox_seq + 1;

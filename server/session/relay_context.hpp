@@ -6,6 +6,7 @@
 #include <string>
 
 namespace parley {
+class DeliverBodies;
 class Metrics;
 class PresenceRegistry;
 namespace store {
@@ -53,6 +54,7 @@ struct RelayContext {
   groups::FanoutWorker& fanout;
   groups::GroupLimiter& group_limiter;
   media::MediaContext& media;
+  DeliverBodies& deliver_bodies;
 };
 
 }  // namespace parley

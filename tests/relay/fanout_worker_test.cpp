@@ -12,6 +12,7 @@
 #include "net/asio.hpp"
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
+#include "session/deliver_bodies.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 
@@ -84,7 +85,8 @@ class FanoutWorkerTest : public QObject {
     auto guard = net::make_work_guard(ioc);
     // Two slots for five groups: they take turns, and group 0, the big one, ends up alone,
     // chaining its steps.
-    groups::FanoutWorker fanout(worker, presence, metrics, ioc.get_executor(), 2, 16);
+    DeliverBodies bodies;
+    groups::FanoutWorker fanout(worker, presence, metrics, bodies, ioc.get_executor(), 2, 16);
     fanout.recover();
     QCOMPARE(metrics.group_fanout_backlog.load(), static_cast<std::int64_t>(kTotal));
 

@@ -2,12 +2,14 @@
 // be, byte for byte, the ServerFrame the relay would have serialized whole: clients parse
 // nothing else. Checked across the varint boundaries of inbox_seq and of the frame's length,
 // for every kind of entry, and through the gateway's WebSocket header (frame_header.hpp).
+// DeliverBodies hands every member the same bytes for one group entry while any holds them.
 #include <QtTest>
 
 #include <limits>
 
 #include "gateway/frame_header.hpp"
 #include "parley.pb.h"
+#include "session/deliver_bodies.hpp"
 #include "session/frame.hpp"
 #include "store/records.hpp"
 
@@ -130,6 +132,55 @@ class FrameTest : public QObject {
             std::string(reinterpret_cast<const char*>(ws.bytes.data()), ws.size) + expected;
         if (got != want) QFAIL(qPrintable(QString("size %1 seq %2 differs").arg(size).arg(seq)));
       }
+    }
+  }
+
+  void groupEntriesShareOneBodyWhileHeld() {
+    DeliverBodies bodies;
+    auto e = entry(store::EntryKind::GroupMessage, 4096);
+    // Another member's copy of the same log entry, as read back from its own inbox.
+    auto copy = e;
+    copy.inbox_seq = 77;
+    auto first = bodies.get(e);
+    auto second = bodies.get(copy);
+    QCOMPARE(first.get(), second.get());
+    QCOMPARE(*first, *deliver_body(e));
+
+    auto next = e;
+    next.conv_seq = e.conv_seq + 1;
+    QVERIFY(bodies.get(next).get() != first.get());  // another log entry
+    auto other_group = e;
+    other_group.group_id = std::string(16, 'h');
+    QVERIFY(bodies.get(other_group).get() != first.get());
+
+    // A 1:1 message goes to one device: nothing to share, nothing kept.
+    const auto before = bodies.size_for_test();
+    auto direct = entry(store::EntryKind::Message, 100);
+    QVERIFY(bodies.get(direct).get() != bodies.get(direct).get());
+    QCOMPARE(bodies.size_for_test(), before);
+
+    // Released by every holder, a body is encoded again on next use (equal bytes).
+    const auto bytes = *first;
+    first.reset();
+    second.reset();
+    auto again = bodies.get(e);
+    QCOMPARE(*again, bytes);
+  }
+
+  void releasedBodiesAreForgotten() {
+    DeliverBodies bodies;
+    auto e = entry(store::EntryKind::GroupEvent, 10);
+    std::vector<std::shared_ptr<const std::string>> held;
+    for (std::uint64_t seq = 1; seq <= 5000; ++seq) {
+      e.conv_seq = seq;
+      auto body = bodies.get(e);
+      if (seq % 100 == 0) held.push_back(body);  // 50 still held by frames
+    }
+    // What no frame holds is pruned as entries are added: the map stays near what is held.
+    QVERIFY2(bodies.size_for_test() <= 2048, qPrintable(QString::number(bodies.size_for_test())));
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      e.conv_seq = 100 * (i + 1);
+      QCOMPARE(bodies.get(e).get(), held[i].get());
     }
   }
 };

@@ -141,7 +141,8 @@ int coordinate(Options o, const char* self_path) {
 
   Merged merged;
   long rss_base = -1, rss_half = -1, rss_connected = -1, slab_base = -1, slab_connected = -1;
-  // replay: before the drain and its peak; media: before the transfers and their peak.
+  // replay: before the drain and its peak; media: before the transfers and their peak;
+  // fanout: before the sends and their peak.
   long rss_before = -1, rss_peak = -1;
   bool failed = false;
   auto on_barrier = [&](const std::string& name) {
@@ -155,7 +156,8 @@ int coordinate(Options o, const char* self_path) {
       std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_seconds));
       rss_connected = rss();
       slab_connected = slab();
-    } else if (name == "filled" || (name == "connected" && o.scenario == "media")) {
+    } else if (name == "filled" || (name == "connected" && o.scenario == "media") ||
+               name == "ready") {
       rss_before = rss_peak = rss();
     }
   };
@@ -285,6 +287,10 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag + ": member deliveries", secs > 0 ? static_cast<double>(n["fanout_deliveries"]) / secs : 0, "deliveries/s");
     t.row(tag + ": sender ack p50", ms(h.percentile(0.50)), "ms", 2);
     t.row(tag + ": sender ack p99", ms(h.percentile(0.99)), "ms", 2);
+    if (rss_before >= 0) {
+      t.row(tag + ": relay RSS before the sends", static_cast<double>(rss_before) / 1024.0, "MiB", 1);
+      t.row(tag + ": relay peak RSS during the fan-out", static_cast<double>(rss_peak) / 1024.0, "MiB", 1);
+    }
     t.row(tag + ": deliveries missing, send errors",
           static_cast<double>(n["fanout_expected"] - n["fanout_deliveries"] + n["fanout_send_errors"]), "count");
     return n["fanout_deliveries"] == n["fanout_expected"] && n["fanout_send_errors"] == 0 ? 0 : 1;

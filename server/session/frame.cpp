@@ -24,9 +24,11 @@ Frame Frame::serialize(const wire::ServerFrame& frame) {
 
 std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) const {
   if (deliver_seq_ == 0) return 0;
-  static_assert(wire::ServerFrame::kDeliverFieldNumber < 2048 &&
+  static_assert(wire::ServerFrame::kDeliverFieldNumber >= 16 &&
+                    wire::ServerFrame::kDeliverFieldNumber < 2048 &&
                     wire::Deliver::kInboxSeqFieldNumber < 16,
                 "the envelope's tags take 2 and 1 bytes");
+  assert(deliver_length() < (std::uint64_t{1} << 35));  // fits kMaxEnvelope's 5-byte length
   auto* p = out.data();
   p = CodedOutputStream::WriteTagToArray(tag(wire::ServerFrame::kDeliverFieldNumber, kLengthDelimited), p);
   p = CodedOutputStream::WriteVarint64ToArray(deliver_length(), p);
@@ -49,7 +51,7 @@ std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& e) {
   }
   if (!e.group_id.empty()) d.set_group_id(e.group_id);
   if (e.kind == store::EntryKind::GroupEvent && !d.mutable_event()->ParseFromString(e.ciphertext))
-    spdlog::error("event=bad_group_event server_ts_ms={}", e.server_ts_ms);
+    spdlog::error("event=bad_group_event group_seq={}", e.conv_seq);
   return std::make_shared<const std::string>(d.SerializeAsString());
 }
 

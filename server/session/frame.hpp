@@ -7,6 +7,7 @@
 // order, and inbox_seq is Deliver's first), so the protocol does not know about it.
 #include <array>
 #include <bit>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,8 +32,11 @@ class Frame {
   // A whole serialized ServerFrame.
   explicit Frame(std::shared_ptr<const std::string> whole) : bytes_(std::move(whole)) {}
   static Frame serialize(const wire::ServerFrame& frame);
-  // The push of a Deliver encoded by deliver_body() to the device at `inbox_seq` (>= 1).
+  // The push of a Deliver encoded by deliver_body() to the device at `inbox_seq` (>= 1: 0
+  // would mark a whole frame). The body is at most an entry (200 KiB) and its fields, far
+  // below the 2^35 bytes the envelope's length varint can say.
   static Frame deliver(std::shared_ptr<const std::string> body, std::uint64_t inbox_seq) {
+    assert(inbox_seq >= 1);
     Frame f(std::move(body));
     f.deliver_seq_ = inbox_seq;
     return f;

@@ -162,7 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_ahead();
   void maybe_sync_complete();
   // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members,
-  // and so is its encoded `deliver_body` when given (else it is encoded here).
+  // and so is its encoded `deliver_body` (when not given, DeliverBodies finds or makes it).
   void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq,
                   std::shared_ptr<const std::string> deliver_body = {});
   // On the strand: entry inbox_seq was committed (null: read it from the store).

@@ -115,8 +115,9 @@ class FrameTest : public QObject {
     QCOMPARE(frame.size(), f.SerializeAsString().size());
   }
 
-  // The gateway's gathered write: WebSocket header, envelope, shared bytes. Beast's framing
-  // of the whole payload must come out the same.
+  // The gateway's gathered write: WebSocket header, envelope, shared bytes. They must equal
+  // the header of the whole frame's size (binary_frame_header, what Beast would write) and
+  // the whole frame. The sizes straddle the header's 126 and 65,536 thresholds.
   void headIsTheWebSocketHeaderOfTheWholeFrameThenTheEnvelope() {
     for (const auto size : kSizes) {
       const auto e = entry(store::EntryKind::GroupMessage, size);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <string_view>
 
 #include "session/frame.hpp"
 #include "store/records.hpp"

@@ -97,9 +97,8 @@ void FanoutWorker::step(std::string group_id) {
           }
           metrics_.group_fanout_backlog.fetch_sub(
               static_cast<std::int64_t>(result->entries_completed), std::memory_order_relaxed);
-          // Each entry is encoded once (or found encoded, deliver_bodies.hpp), for the first
-          // member online, and its bytes are shared by every member's frame.
-          std::unordered_map<const store::InboxEntry*, std::shared_ptr<const std::string>> bodies;
+          // Each entry is encoded for the first member online (deliver_bodies.hpp); the
+          // members after it find those bytes, held by the first one's PushedEntry.
           for (auto& run : result->runs) {
             metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
             auto s = presence_.find(run.username, run.device_id);
@@ -107,9 +106,8 @@ void FanoutWorker::step(std::string group_id) {
             std::vector<PushedEntry> pushed;
             pushed.reserve(run.entries.size());
             for (auto& e : run.entries) {
-              auto& body = bodies[e.get()];
-              if (!body) body = bodies_.get(*e);
-              pushed.push_back({std::move(e), body});
+              auto body = bodies_.get(*e);
+              pushed.push_back({std::move(e), std::move(body)});
             }
             s->notify_appended(run.first_seq, std::move(pushed));
           }

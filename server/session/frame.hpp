@@ -29,8 +29,7 @@ class Frame {
   static constexpr std::size_t kMaxEnvelope = 2 + 5 + 1 + 10;
 
   Frame() = default;
-  // A whole serialized ServerFrame.
-  explicit Frame(std::shared_ptr<const std::string> whole) : bytes_(std::move(whole)) {}
+  // A whole ServerFrame.
   static Frame serialize(const wire::ServerFrame& frame);
   // The push of a Deliver encoded by deliver_body() to the device at `inbox_seq` (>= 1: 0
   // would mark a whole frame). The body is at most an entry (200 KiB) and its fields, far
@@ -55,6 +54,7 @@ class Frame {
   const std::string& bytes() const { return *bytes_; }
 
  private:
+  explicit Frame(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
   static std::size_t varint_size(std::uint64_t v) {
     return static_cast<std::size_t>(std::bit_width(v | 1) + 6) / 7;
   }

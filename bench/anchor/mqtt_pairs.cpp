@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "../loadgen/cpu_meter.hpp"
 #include "../loadgen/endpoint.hpp"
 #include "../loadgen/open_loop.hpp"
 #include "../loadgen/pairs_window.hpp"
@@ -309,7 +310,17 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
     ++sent;
   };
 
-  net::steady_timer tick_timer(ioc), stop_timer(ioc);
+  // CPU read as the measured window opens and as it closes: the broker's, this harness's
+  // (one process) and the machine's, as parley-loadgen reads the relay's and its own.
+  CpuReading cpu_open, cpu_close;
+  auto read_cpu = [&] {
+    CpuReading r;
+    if (o.broker_pid) r.server_us = process_cpu_us(o.broker_pid);
+    r.client_us = process_cpu_us(::getpid());
+    r.machine = machine_cpu();
+    return r;
+  };
+  net::steady_timer tick_timer(ioc), stop_timer(ioc), cpu_timer(ioc);
   std::function<void()> tick = [&] {
     send_due(pairs, Clock::now(), interval, send, skipped);
     if (!sending) return;
@@ -329,8 +340,11 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
     } else {
       for (auto& p : pairs) send(p, Clock::now());
     }
+    cpu_timer.expires_at(window.opens());
+    cpu_timer.async_wait([&](auto) { cpu_open = read_cpu(); });
     stop_timer.expires_at(window.closes());
     stop_timer.async_wait([&](auto) {
+      cpu_close = read_cpu();
       sending = false;
       // Let what is in flight arrive (bounded), then stop.
       stop_timer.expires_after(std::chrono::seconds(2));
@@ -384,6 +398,17 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
   if (skipped) row(tag + ": sends skipped (pair window full)", static_cast<double>(skipped), "msgs");
   row(tag + ": undelivered 2 s after the end",
       static_cast<double>(sent - window.delivered_total()), "msgs");
+  const auto in_window = static_cast<double>(window.delivered_in_window());
+  if (in_window > 0 && cpu_close.machine.total >= 0) {
+    if (cpu_open.server_us >= 0 && cpu_close.server_us >= 0)
+      row(tag + ": broker CPU per delivered message",
+          static_cast<double>(cpu_close.server_us - cpu_open.server_us) / in_window, "µs");
+    if (cpu_open.client_us >= 0 && cpu_close.client_us >= 0)
+      row(tag + ": harness CPU per delivered message",
+          static_cast<double>(cpu_close.client_us - cpu_open.client_us) / in_window, "µs");
+    const auto busy = busy_percent(cpu_open.machine, cpu_close.machine);
+    if (busy >= 0) row(tag + ": machine CPU busy (all cores)", busy, "%");
+  }
   std::fprintf(stderr, "parley-mqtt-anchor: sent %llu, delivered %llu, PUBACKs %llu\n",
                static_cast<unsigned long long>(sent),
                static_cast<unsigned long long>(window.delivered_total()),

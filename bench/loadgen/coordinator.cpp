@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_meter.hpp"
 #include "histogram.hpp"
 #include "proc_status.hpp"
 
@@ -144,6 +145,25 @@ int coordinate(Options o, const char* self_path) {
   // replay: before the drain and its peak; media: before the transfers and their peak;
   // fanout: before the sends and their peak.
   long rss_before = -1, rss_peak = -1;
+  // pairs: CPU read when the workers' measured window opens and when it closes. They start
+  // it on the "connected" release; this loop wakes every 20 ms, so the readings are at most
+  // that late (0.2 % of a 10 s window).
+  using Clock = std::chrono::steady_clock;
+  // Unscheduled until then; each reading is taken once.
+  Clock::time_point window_opens = Clock::time_point::max(), window_closes = window_opens;
+  CpuReading cpu_open, cpu_close;
+  auto read_cpu = [&] {
+    CpuReading r;
+    if (o.relay_pid > 0) r.server_us = process_cpu_us(o.relay_pid);
+    r.client_us = 0;
+    for (const auto& c : children) {
+      const auto us = process_cpu_us(c.pid);
+      if (us < 0 || r.client_us < 0) r.client_us = -1;
+      else r.client_us += us;
+    }
+    r.machine = machine_cpu();
+    return r;
+  };
   bool failed = false;
   auto on_barrier = [&](const std::string& name) {
     if (name == "registered") {
@@ -156,6 +176,11 @@ int coordinate(Options o, const char* self_path) {
       std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_seconds));
       rss_connected = rss();
       slab_connected = slab();
+    } else if (name == "connected" && o.scenario == "pairs") {
+      window_opens = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(o.warmup_seconds));
+      window_closes = window_opens + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(o.duration_seconds));
     } else if (name == "filled" || (name == "connected" && o.scenario == "media") ||
                name == "ready") {
       rss_before = rss_peak = rss();
@@ -169,6 +194,14 @@ int coordinate(Options o, const char* self_path) {
       if (!c.eof) fds.push_back({c.from, POLLIN, 0});
     ::poll(fds.data(), fds.size(), 20);
     if (rss_peak >= 0) rss_peak = std::max(rss_peak, rss());
+    if (Clock::now() >= window_opens) {
+      cpu_open = read_cpu();
+      window_opens = Clock::time_point::max();
+    }
+    if (Clock::now() >= window_closes && cpu_open.machine.total >= 0) {
+      cpu_close = read_cpu();
+      window_closes = Clock::time_point::max();
+    }
     for (auto& c : children) {
       if (c.eof) continue;
       pollfd p{c.from, POLLIN, 0};
@@ -267,6 +300,19 @@ int coordinate(Options o, const char* self_path) {
     // Beyond the relay's capacity an open loop builds a backlog; what is still in flight
     // 10 s after the end is reported (overload), not counted as an error.
     t.row(tag.str() + ": undelivered 10 s after the end", static_cast<double>(n["pairs_lost_in_flight"]), "msgs");
+    // Per message delivered in the window, what the relay and the load generator spent, and
+    // how busy the machine was (they share it).
+    const auto in_window = static_cast<double>(n["pairs_delivered_in_window"]);
+    if (in_window > 0 && cpu_close.machine.total >= 0) {
+      if (cpu_open.server_us >= 0 && cpu_close.server_us >= 0)
+        t.row(tag.str() + ": relay CPU per delivered message",
+              static_cast<double>(cpu_close.server_us - cpu_open.server_us) / in_window, "µs", 1);
+      if (cpu_open.client_us >= 0 && cpu_close.client_us >= 0)
+        t.row(tag.str() + ": load generator CPU per delivered message",
+              static_cast<double>(cpu_close.client_us - cpu_open.client_us) / in_window, "µs", 1);
+      const auto busy = busy_percent(cpu_open.machine, cpu_close.machine);
+      if (busy >= 0) t.row(tag.str() + ": machine CPU busy (all cores)", busy, "%");
+    }
     return bad == 0 ? 0 : 1;
   }
   if (o.scenario == "replay") {

@@ -23,6 +23,7 @@ class PairsWindow {
     to_ = from_ + std::chrono::duration_cast<Clock::duration>(
                       std::chrono::duration<double>(duration_seconds));
   }
+  Clock::time_point opens() const { return from_; }
   Clock::time_point closes() const { return to_; }
 
   // Writes `due` into the payload's first 8 bytes (at least 8 long).

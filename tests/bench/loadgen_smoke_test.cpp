@@ -76,6 +76,12 @@ class LoadgenSmokeTest : public QObject {
     QCOMPARE(find(rows, "errors, dropped connections"), 0.0);
     QCOMPARE(find(rows, "undelivered 10 s after the end"), 0.0);
     QVERIFY(find(rows, "latency p99") >= find(rows, "latency p50"));
+    // What the window cost: the relay's and the two workers' CPU per message (a saturated
+    // loop keeps both busy for 1.5 s: hundreds of 10 ms clock ticks), and the machine's share.
+    QVERIFY(find(rows, "relay CPU per delivered message") > 0);
+    QVERIFY(find(rows, "load generator CPU per delivered message") > 0);
+    const double busy = find(rows, "machine CPU busy (all cores)");
+    QVERIFY2(busy > 0 && busy <= 100, qPrintable(QString::number(busy)));
     rows = runLoadgen(relay, {"--scenario", "pairs", "--pairs", "40", "--rate", "400",
                               "--warmup", "0.5", "--duration", "1.5"});
     // 400 msgs/s offered: the loadgen paces its sends, so never much more arrives; the

@@ -2,8 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -20,26 +22,56 @@ constexpr std::size_t kMaxHeld = (1u << 17) - 1;
 // in pages after the commit for a commit frame, and zero for every other frame.
 constexpr sqlite3_int64 kWalHeaderBytes = 32;
 constexpr int kFrameHeaderBytes = 24;
+// The WAL index's write lock: the first lock slot (wal.c, WAL_WRITE_LOCK).
+constexpr int kWalWriteLock = 0;
 
 std::atomic<std::uint64_t> g_writes_passed_down{0};
 sqlite3_vfs* g_default = nullptr;  // the VFS underneath, found when this one is registered
 sqlite3_vfs g_vfs{};
 
-// A WAL file as SQLite sees it: these methods, over the default VFS's file, which lives in
-// the same allocation right after it (SQLite allocates szOsFile bytes and never moves them).
+struct WalFile;
+
+// A connection's database file: the default VFS's file, watched for the two moments SQLite
+// depends on what its WAL holds (see main_shm_barrier and main_shm_lock).
+struct MainFile {
+  sqlite3_file base;
+  sqlite3_file* real;
+  const char* name;  // as SQLite passed it to xOpen: its WAL's name leads back to it
+  WalFile* wal;      // this connection's WAL file while open; guarded by g_links
+};
+
+// A connection's WAL file. Each file object is followed, in the same allocation, by the
+// default VFS's own (SQLite allocates szOsFile bytes and never moves them).
 struct WalFile {
   sqlite3_file base;
   sqlite3_file* real;
   std::vector<char>* held;  // bytes not yet written, for the file from held_at on
   sqlite3_int64 held_at;
   bool commit_page_next;  // the last write was a commit frame's header
+  MainFile* main;         // guarded by g_links
 };
-constexpr std::size_t kRealOffset = (sizeof(WalFile) + alignof(std::max_align_t) - 1) /
-                                    alignof(std::max_align_t) * alignof(std::max_align_t);
+
+// Open database files, so a WAL file can find its connection's (SQLite opens the database
+// first). Connections on other threads open and close files concurrently.
+std::mutex g_links;
+std::vector<MainFile*> g_mains;
+
+template <class File>
+constexpr std::size_t real_offset() {
+  constexpr auto align = alignof(std::max_align_t);
+  return (sizeof(File) + align - 1) / align * align;
+}
 
 WalFile* wal(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f); }
-sqlite3_file* real(sqlite3_file* f) { return wal(f)->real; }
-const sqlite3_io_methods& down(sqlite3_file* f) { return *real(f)->pMethods; }
+MainFile* main_file(sqlite3_file* f) { return reinterpret_cast<MainFile*>(f); }
+template <class File>
+sqlite3_file* real(sqlite3_file* f) {
+  return reinterpret_cast<File*>(f)->real;
+}
+template <class File>
+const sqlite3_io_methods& down(sqlite3_file* f) {
+  return *real<File>(f)->pMethods;
+}
 
 int write_down(WalFile* f, const void* data, int amount, sqlite3_int64 offset) {
   g_writes_passed_down.fetch_add(1, std::memory_order_relaxed);
@@ -48,26 +80,32 @@ int write_down(WalFile* f, const void* data, int amount, sqlite3_int64 offset) {
 
 // Writes what is held. The bytes are dropped even when the write fails: SQLite fails the
 // transaction on that error, and writing them later would put stale frames after newer ones.
-int flush(sqlite3_file* file) {
-  auto* f = wal(file);
+int flush(WalFile* f) {
+  f->commit_page_next = false;
   if (f->held->empty()) return SQLITE_OK;
   const int rc = write_down(f, f->held->data(), static_cast<int>(f->held->size()), f->held_at);
   f->held->clear();
   return rc;
 }
 
+// --- the WAL file ---------------------------------------------------------------------------
+
 int wal_close(sqlite3_file* file) {
   auto* f = wal(file);
-  const int flushed = flush(file);
-  const int closed = down(file).xClose(f->real);
+  const int flushed = flush(f);
+  {
+    std::lock_guard lock(g_links);
+    if (f->main != nullptr && f->main->wal == f) f->main->wal = nullptr;
+  }
+  const int closed = down<WalFile>(file).xClose(f->real);
   delete f->held;
   f->held = nullptr;
   return flushed != SQLITE_OK ? flushed : closed;
 }
 
 int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  return down(file).xRead(real(file), out, amount, offset);
+  if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  return down<WalFile>(file).xRead(real<WalFile>(file), out, amount, offset);
 }
 
 int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
@@ -76,20 +114,25 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
   const auto size = static_cast<std::size_t>(amount);
   const bool continues =
       !held.empty() && offset == f->held_at + static_cast<sqlite3_int64>(held.size());
+  const bool commit_page = f->commit_page_next && continues;
   if (!held.empty() && (!continues || held.size() + size > kMaxHeld)) {
-    if (const int rc = flush(file); rc != SQLITE_OK) return rc;
+    if (const int rc = flush(f); rc != SQLITE_OK) return rc;
   }
+  f->commit_page_next = false;
   if (size > kMaxHeld) return write_down(f, data, amount, offset);
   if (held.empty()) f->held_at = offset;
   const auto* bytes = static_cast<const char*>(data);
-  held.insert(held.end(), bytes, bytes + size);
-  // The commit frame's page ends the transaction: SQLite publishes the commit in the WAL index
-  // right after, where other connections (the sqlite3 shell, a second connection in a test)
-  // look for the frames, and with synchronous=NORMAL no sync follows to push them down.
-  if (f->commit_page_next) {
-    f->commit_page_next = false;
-    return flush(file);
+  try {
+    held.insert(held.end(), bytes, bytes + size);
+  } catch (const std::bad_alloc&) {
+    // No exception may cross SQLite's C frames: write what is held, then this, as they come.
+    if (const int rc = flush(f); rc != SQLITE_OK) return rc;
+    return write_down(f, data, amount, offset);
   }
+  // The page of a commit frame ends the transaction's frames: they go down now rather than at
+  // the sync or the WAL index update that follow (main_shm_barrier), which changes nothing
+  // but when.
+  if (commit_page) return flush(f);
   if (amount == kFrameHeaderBytes && offset >= kWalHeaderBytes) {
     const auto* h = static_cast<const unsigned char*>(data);
     f->commit_page_next = (h[4] | h[5] | h[6] | h[7]) != 0;
@@ -98,59 +141,140 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
 }
 
 int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  return down(file).xTruncate(real(file), size);
+  if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  return down<WalFile>(file).xTruncate(real<WalFile>(file), size);
 }
 
 int wal_sync(sqlite3_file* file, int flags) {
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  return down(file).xSync(real(file), flags);
+  if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  return down<WalFile>(file).xSync(real<WalFile>(file), flags);
 }
 
 int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  return down(file).xFileSize(real(file), size);
-}
-
-int wal_lock(sqlite3_file* file, int level) { return down(file).xLock(real(file), level); }
-int wal_unlock(sqlite3_file* file, int level) { return down(file).xUnlock(real(file), level); }
-int wal_check_reserved(sqlite3_file* file, int* out) {
-  return down(file).xCheckReservedLock(real(file), out);
+  if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  return down<WalFile>(file).xFileSize(real<WalFile>(file), size);
 }
 
 int wal_file_control(sqlite3_file* file, int op, void* arg) {
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  return down(file).xFileControl(real(file), op, arg);
+  if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  return down<WalFile>(file).xFileControl(real<WalFile>(file), op, arg);
 }
 
-int wal_sector_size(sqlite3_file* file) { return down(file).xSectorSize(real(file)); }
-int wal_device_characteristics(sqlite3_file* file) {
-  return down(file).xDeviceCharacteristics(real(file));
-}
-
-// A WAL file has no shared memory and is not memory-mapped by SQLite; these pass down for
-// completeness (after the held bytes, for a fetch).
-int wal_shm_map(sqlite3_file* file, int page, int page_size, int extend, void volatile** out) {
-  return down(file).xShmMap(real(file), page, page_size, extend, out);
-}
-int wal_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
-  return down(file).xShmLock(real(file), offset, n, flags);
-}
-void wal_shm_barrier(sqlite3_file* file) { down(file).xShmBarrier(real(file)); }
-int wal_shm_unmap(sqlite3_file* file, int delete_flag) {
-  return down(file).xShmUnmap(real(file), delete_flag);
-}
 int wal_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
   *out = nullptr;
-  if (const int rc = flush(file); rc != SQLITE_OK) return rc;
-  return down(file).xFetch(real(file), offset, amount, out);
-}
-int wal_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* p) {
-  return down(file).xUnfetch(real(file), offset, p);
+  if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  return down<WalFile>(file).xFetch(real<WalFile>(file), offset, amount, out);
 }
 
-// Version 3, as the unix VFS's files are; a default VFS with older files is not wrapped
-// (register() checks).
+// --- the database file ----------------------------------------------------------------------
+
+int main_close(sqlite3_file* file) {
+  auto* m = main_file(file);
+  {
+    std::lock_guard lock(g_links);
+    std::erase(g_mains, m);
+    if (m->wal != nullptr) m->wal->main = nullptr;
+  }
+  return down<MainFile>(file).xClose(m->real);
+}
+
+// SQLite calls the barrier while it writes the WAL index header, which is how a commit (and a
+// checkpoint's progress) becomes visible to other connections: every frame must be in the file
+// by then. With synchronous=FULL the sync before it has already flushed them; with NORMAL no
+// sync comes, and this is the last moment.
+void main_shm_barrier(sqlite3_file* file) {
+  auto* m = main_file(file);
+  // Only this connection's thread writes its WAL file, and it is the one calling.
+  if (m->wal != nullptr) flush(m->wal);
+  down<MainFile>(file).xShmBarrier(m->real);
+}
+
+// Releasing the write lock ends a write transaction. A commit's frames were flushed by the
+// barrier above; what can still be held are frames a rolled-back transaction spilled from its
+// cache. They are written while the lock is still held (past the WAL's valid end, where they
+// are harmless), never after another writer may have appended there.
+int main_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
+  auto* m = main_file(file);
+  if (m->wal != nullptr && offset == kWalWriteLock && (flags & SQLITE_SHM_UNLOCK) != 0 &&
+      (flags & SQLITE_SHM_EXCLUSIVE) != 0) {
+    // A failed write of stale frames does not keep the lock from being released.
+    flush(m->wal);
+  }
+  return down<MainFile>(file).xShmLock(m->real, offset, n, flags);
+}
+
+// --- the rest passes straight down, for either kind ----------------------------------------
+
+template <class File>
+int pass_read(sqlite3_file* f, void* out, int n, sqlite3_int64 at) {
+  return down<File>(f).xRead(real<File>(f), out, n, at);
+}
+template <class File>
+int pass_write(sqlite3_file* f, const void* in, int n, sqlite3_int64 at) {
+  return down<File>(f).xWrite(real<File>(f), in, n, at);
+}
+template <class File>
+int pass_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  return down<File>(f).xTruncate(real<File>(f), size);
+}
+template <class File>
+int pass_sync(sqlite3_file* f, int flags) {
+  return down<File>(f).xSync(real<File>(f), flags);
+}
+template <class File>
+int pass_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  return down<File>(f).xFileSize(real<File>(f), size);
+}
+template <class File>
+int pass_lock(sqlite3_file* f, int level) {
+  return down<File>(f).xLock(real<File>(f), level);
+}
+template <class File>
+int pass_unlock(sqlite3_file* f, int level) {
+  return down<File>(f).xUnlock(real<File>(f), level);
+}
+template <class File>
+int pass_check_reserved(sqlite3_file* f, int* out) {
+  return down<File>(f).xCheckReservedLock(real<File>(f), out);
+}
+template <class File>
+int pass_file_control(sqlite3_file* f, int op, void* arg) {
+  return down<File>(f).xFileControl(real<File>(f), op, arg);
+}
+template <class File>
+int pass_sector_size(sqlite3_file* f) {
+  return down<File>(f).xSectorSize(real<File>(f));
+}
+template <class File>
+int pass_device_characteristics(sqlite3_file* f) {
+  return down<File>(f).xDeviceCharacteristics(real<File>(f));
+}
+template <class File>
+int pass_shm_map(sqlite3_file* f, int page, int page_size, int extend, void volatile** out) {
+  return down<File>(f).xShmMap(real<File>(f), page, page_size, extend, out);
+}
+template <class File>
+int pass_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
+  return down<File>(f).xShmLock(real<File>(f), offset, n, flags);
+}
+template <class File>
+void pass_shm_barrier(sqlite3_file* f) {
+  down<File>(f).xShmBarrier(real<File>(f));
+}
+template <class File>
+int pass_shm_unmap(sqlite3_file* f, int delete_flag) {
+  return down<File>(f).xShmUnmap(real<File>(f), delete_flag);
+}
+template <class File>
+int pass_fetch(sqlite3_file* f, sqlite3_int64 at, int n, void** out) {
+  return down<File>(f).xFetch(real<File>(f), at, n, out);
+}
+template <class File>
+int pass_unfetch(sqlite3_file* f, sqlite3_int64 at, void* p) {
+  return down<File>(f).xUnfetch(real<File>(f), at, p);
+}
+
+// Version 3, as the unix VFS's files are (vfs_open opens older ones unwrapped).
 const sqlite3_io_methods kWalMethods = {
     3,
     wal_close,
@@ -159,33 +283,85 @@ const sqlite3_io_methods kWalMethods = {
     wal_truncate,
     wal_sync,
     wal_file_size,
-    wal_lock,
-    wal_unlock,
-    wal_check_reserved,
+    pass_lock<WalFile>,
+    pass_unlock<WalFile>,
+    pass_check_reserved<WalFile>,
     wal_file_control,
-    wal_sector_size,
-    wal_device_characteristics,
-    wal_shm_map,
-    wal_shm_lock,
-    wal_shm_barrier,
-    wal_shm_unmap,
+    pass_sector_size<WalFile>,
+    pass_device_characteristics<WalFile>,
+    pass_shm_map<WalFile>,
+    pass_shm_lock<WalFile>,
+    pass_shm_barrier<WalFile>,
+    pass_shm_unmap<WalFile>,
     wal_fetch,
-    wal_unfetch,
+    pass_unfetch<WalFile>,
 };
 
-int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
-  // Everything but a WAL file is the default VFS's own, in the same memory.
-  if ((flags & SQLITE_OPEN_WAL) == 0) return g_default->xOpen(g_default, name, file, flags, out_flags);
-  auto* f = wal(file);
+const sqlite3_io_methods kMainMethods = {
+    3,
+    main_close,
+    pass_read<MainFile>,
+    pass_write<MainFile>,
+    pass_truncate<MainFile>,
+    pass_sync<MainFile>,
+    pass_file_size<MainFile>,
+    pass_lock<MainFile>,
+    pass_unlock<MainFile>,
+    pass_check_reserved<MainFile>,
+    pass_file_control<MainFile>,
+    pass_sector_size<MainFile>,
+    pass_device_characteristics<MainFile>,
+    pass_shm_map<MainFile>,
+    main_shm_lock,
+    main_shm_barrier,
+    pass_shm_unmap<MainFile>,
+    pass_fetch<MainFile>,
+    pass_unfetch<MainFile>,
+};
+
+// Opens the default VFS's file behind a wrapper of type File; false (and nothing open, the
+// file then opened plainly in its place) when the default VFS's files are older than version 3.
+template <class File>
+int open_wrapped(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags,
+                 bool& wrapped) {
+  auto* f = reinterpret_cast<File*>(file);
   f->base.pMethods = nullptr;
-  f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);
+  f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + real_offset<File>());
   f->real->pMethods = nullptr;
   const int rc = g_default->xOpen(g_default, name, f->real, flags, out_flags);
-  if (rc != SQLITE_OK || f->real->pMethods == nullptr ||
-      f->real->pMethods->iVersion < kWalMethods.iVersion) {
+  if (rc != SQLITE_OK) {
     if (f->real->pMethods != nullptr) f->real->pMethods->xClose(f->real);
-    return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+    return rc;
   }
+  wrapped = f->real->pMethods->iVersion >= 3;
+  if (!wrapped) {
+    f->real->pMethods->xClose(f->real);
+    return g_default->xOpen(g_default, name, file, flags, out_flags);
+  }
+  return SQLITE_OK;
+}
+
+int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+  bool wrapped = false;
+  if ((flags & SQLITE_OPEN_MAIN_DB) != 0) {
+    const int rc = open_wrapped<MainFile>(name, file, flags, out_flags, wrapped);
+    if (rc != SQLITE_OK || !wrapped) return rc;
+    auto* m = main_file(file);
+    m->name = name;
+    m->wal = nullptr;
+    {
+      std::lock_guard lock(g_links);
+      g_mains.push_back(m);
+    }
+    m->base.pMethods = &kMainMethods;
+    return SQLITE_OK;
+  }
+  // Journals, temporary files: the default VFS's own, in the same memory.
+  if ((flags & SQLITE_OPEN_WAL) == 0) return g_default->xOpen(g_default, name, file, flags, out_flags);
+
+  const int rc = open_wrapped<WalFile>(name, file, flags, out_flags, wrapped);
+  if (rc != SQLITE_OK || !wrapped) return rc;
+  auto* f = wal(file);
   f->held = new (std::nothrow) std::vector<char>();
   if (f->held == nullptr) {
     f->real->pMethods->xClose(f->real);
@@ -193,6 +369,24 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
   }
   f->held_at = 0;
   f->commit_page_next = false;
+  f->main = nullptr;
+  {
+    // Without its database file (opened through another VFS), a WAL file is not held back:
+    // nothing would flush it when a commit is published.
+    std::lock_guard lock(g_links);
+    const char* db = sqlite3_filename_database(name);
+    for (auto* m : g_mains)
+      if (m->name == db && m->wal == nullptr) {
+        m->wal = f;
+        f->main = m;
+        break;
+      }
+  }
+  if (f->main == nullptr) {
+    delete f->held;
+    f->real->pMethods->xClose(f->real);
+    return g_default->xOpen(g_default, name, file, flags, out_flags);
+  }
   f->base.pMethods = &kWalMethods;
   return SQLITE_OK;
 }
@@ -227,7 +421,8 @@ const char* register_vfs() {
   // default VFS is used as it is.
   if (g_default == nullptr || g_default->iVersion < 2) return nullptr;
   g_vfs.iVersion = 2;
-  g_vfs.szOsFile = static_cast<int>(kRealOffset) + g_default->szOsFile;
+  g_vfs.szOsFile = static_cast<int>(std::max(real_offset<WalFile>(), real_offset<MainFile>())) +
+                   g_default->szOsFile;
   g_vfs.mxPathname = g_default->mxPathname;
   g_vfs.zName = kName;
   g_vfs.xOpen = vfs_open;

@@ -8,6 +8,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <filesystem>
 #include <string>
 
 #include "store/wal_write_batching.hpp"
@@ -18,6 +19,10 @@ using parley::store::wal_writes_passed_down;
 namespace {
 
 constexpr int kRowBytes = 1000;
+
+std::string row_bytes(int id, int shift = 0) {
+  return std::string(kRowBytes, static_cast<char>('a' + (id + shift) % 26));
+}
 
 SQLite::Database open_batching(const std::string& path, const char* synchronous) {
   SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0,
@@ -33,26 +38,43 @@ void insert_rows(SQLite::Database& db, int first, int count) {
   SQLite::Statement st(db, "INSERT INTO t(id, v) VALUES(?, ?)");
   for (int id = first; id < first + count; ++id) {
     st.bind(1, id);
-    st.bind(2, std::string(kRowBytes, static_cast<char>('a' + id % 26)));
+    st.bind(2, row_bytes(id));
     st.exec();
     st.reset();
   }
   db.exec("COMMIT");
 }
 
-// What a connection on the default VFS sees: row count, and whether every row holds its bytes.
-std::pair<int, bool> seen_by_default_vfs(const std::string& path) {
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
+// Rows in `db`, and whether every row holds its own bytes (shifted for ids below `shifted`).
+std::pair<int, bool> rows_of(SQLite::Database& db, int shifted = 0) {
   SQLite::Statement st(db, "SELECT id, v FROM t ORDER BY id");
   int rows = 0;
   bool intact = true;
   while (st.executeStep()) {
     ++rows;
     const int id = st.getColumn(0).getInt();
-    intact = intact && st.getColumn(1).getString() ==
-                           std::string(kRowBytes, static_cast<char>('a' + id % 26));
+    intact = intact && st.getColumn(1).getString() == row_bytes(id, id < shifted ? 1 : 0);
   }
   return {rows, intact};
+}
+
+// What a connection on the default VFS sees through the shared WAL index.
+std::pair<int, bool> seen_by_default_vfs(const std::string& path, int shifted = 0) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return rows_of(db, shifted);
+}
+
+// What a crash of this process would leave: the database and WAL files as they are now,
+// copied without the WAL index, so SQLite recovers from the WAL's frames and checksums alone.
+std::pair<int, bool> seen_after_a_crash(const std::string& path, int shifted = 0) {
+  namespace fs = std::filesystem;
+  const auto copy = path + ".crash";
+  fs::copy_file(path, copy, fs::copy_options::overwrite_existing);
+  fs::copy_file(path + "-wal", copy + "-wal", fs::copy_options::overwrite_existing);
+  fs::remove(copy + "-shm");
+  SQLite::Database db(copy, SQLite::OPEN_READWRITE);
+  if (db.execAndGet("PRAGMA integrity_check").getString() != "ok") return {-1, false};
+  return rows_of(db, shifted);
 }
 
 }  // namespace
@@ -77,10 +99,10 @@ class WalWriteBatchingTest : public QObject {
     QCOMPARE(wal_writes_passed_down() - before, std::uint64_t{1});
   }
 
-  // With synchronous=NORMAL nothing syncs at COMMIT, so the end of the commit frame is all
-  // that pushes the frames down before SQLite publishes them in the WAL index. The batching
-  // connection stays open (no close, no checkpoint): what the second one reads is what a
-  // crash of this process would have left.
+  // With synchronous=NORMAL nothing syncs at COMMIT: the frames must still be in the file
+  // before SQLite publishes the commit in the WAL index, for a second connection to read them
+  // and for a crash of this process (the files copied without the index) to keep them. The
+  // batching connection stays open throughout: no close, no checkpoint.
   void everyCommitIsInTheFileWhenCommitReturns_data() {
     QTest::addColumn<QString>("synchronous");
     QTest::newRow("NORMAL") << "NORMAL";
@@ -96,7 +118,68 @@ class WalWriteBatchingTest : public QObject {
       const auto [rows, intact] = seen_by_default_vfs(file);
       QCOMPARE(rows, (commit + 1) * 30);
       QVERIFY(intact);
+      const auto [kept, kept_intact] = seen_after_a_crash(file);
+      QCOMPARE(kept, (commit + 1) * 30);
+      QVERIFY(kept_intact);
     }
+    insert_rows(db, 1000, 1);  // a commit of a page or two
+    QCOMPARE(seen_by_default_vfs(file).first, 151);
+    QCOMPARE(seen_after_a_crash(file).first, 151);
+  }
+
+  // A transaction larger than its page cache spills frames to the WAL before it commits; when
+  // it changes a spilled page again SQLite overwrites that frame and, at the commit, rewrites
+  // the checksums of the frames after it (header by header, between reads). A crash right
+  // after COMMIT must keep all of it.
+  void aSpilledTransactionRewritingItsFramesSurvivesACrash() {
+    const auto file = path("spill.db");
+    auto db = open_batching(file, "NORMAL");
+    db.exec("PRAGMA cache_size=10");
+    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+    db.exec("BEGIN");
+    SQLite::Statement st(db, "INSERT INTO t(id, v) VALUES(?, ?)");
+    for (int id = 0; id < 400; ++id) {
+      st.bind(1, id);
+      st.bind(2, row_bytes(id));
+      st.exec();
+      st.reset();
+    }
+    SQLite::Statement update(db, "UPDATE t SET v = ? WHERE id = ?");
+    for (int id = 0; id < 100; ++id) {
+      update.bind(1, row_bytes(id, 1));
+      update.bind(2, id);
+      update.exec();
+      update.reset();
+    }
+    db.exec("COMMIT");
+    const auto [rows, intact] = seen_after_a_crash(file, 100);
+    QCOMPARE(rows, 400);
+    QVERIFY(intact);
+  }
+
+  // Frames a rolled-back transaction spilled must never land on top of what another writer
+  // commits after the rollback released the write lock.
+  void aRollbacksSpilledFramesNeverOverwriteAnotherWritersCommit() {
+    const auto file = path("two-writers.db");
+    auto a = open_batching(file, "NORMAL");
+    a.exec("PRAGMA cache_size=10");
+    a.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+    a.exec("BEGIN");
+    a.exec("WITH RECURSIVE n(i) AS (SELECT 5000 UNION ALL SELECT i + 1 FROM n WHERE i < 5400) "
+           "INSERT INTO t(id, v) SELECT i, zeroblob(1000) FROM n");
+    a.exec("ROLLBACK");
+    {
+      SQLite::Database b(file, SQLite::OPEN_READWRITE);
+      insert_rows(b, 0, 20);
+    }
+    insert_rows(a, 20, 20);
+    const auto [rows, intact] = seen_by_default_vfs(file);
+    QCOMPARE(rows, 40);
+    QVERIFY(intact);
+    const auto [kept, kept_intact] = seen_after_a_crash(file);
+    QCOMPARE(kept, 40);
+    QVERIFY(kept_intact);
+    QCOMPARE(a.execAndGet("PRAGMA integrity_check").getString(), std::string("ok"));
   }
 
   // Frames written mid-transaction (a page cache too small for it spills), a rollback that

@@ -47,8 +47,9 @@ struct WalFile {
   sqlite3_file* real;
   std::vector<char>* held;  // bytes not yet written, for the file from held_at on
   sqlite3_int64 held_at;
-  bool commit_page_next;  // the last write was a commit frame's header
-  MainFile* main;         // guarded by g_links
+  sqlite3_int64 last_read_at;  // where the last call read, if it was a read; else -1
+  bool commit_page_next;       // the last write was a commit frame's header
+  MainFile* main;              // guarded by g_links
 };
 
 // Open database files, so a WAL file can find its connection's (SQLite opens the database
@@ -105,12 +106,23 @@ int wal_close(sqlite3_file* file) {
 
 int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  wal(file)->last_read_at = offset;
   return down<WalFile>(file).xRead(real<WalFile>(file), out, amount, offset);
 }
 
 int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   auto* f = wal(file);
   auto& held = *f->held;
+  // A frame read and written back at once is a rewrite: after a transaction overwrote a frame
+  // it spilled, SQLite recomputes the checksums of the frames after it, reading each and then
+  // writing its header, the commit frame's last, once all the frames are out. Such a write
+  // goes straight down, so none of it can wait for a moment this VFS does not see.
+  const bool rewrite = offset == f->last_read_at;
+  f->last_read_at = -1;
+  if (rewrite) {
+    if (const int rc = flush(f); rc != SQLITE_OK) return rc;
+    return write_down(f, data, amount, offset);
+  }
   const auto size = static_cast<std::size_t>(amount);
   const bool continues =
       !held.empty() && offset == f->held_at + static_cast<sqlite3_int64>(held.size());
@@ -184,7 +196,10 @@ int main_close(sqlite3_file* file) {
 // sync comes, and this is the last moment.
 void main_shm_barrier(sqlite3_file* file) {
   auto* m = main_file(file);
-  // Only this connection's thread writes its WAL file, and it is the one calling.
+  // Only this connection's thread writes its WAL file, and it is the one calling. Normally
+  // nothing is held here: a commit's frames went down with its commit page, whose write
+  // reported any error to SQLite in time to fail the commit. A barrier cannot fail, so this
+  // flush is the fallback for any path that did not end that way.
   if (m->wal != nullptr) flush(m->wal);
   down<MainFile>(file).xShmBarrier(m->real);
 }
@@ -201,6 +216,15 @@ int main_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
     flush(m->wal);
   }
   return down<MainFile>(file).xShmLock(m->real, offset, n, flags);
+}
+
+// Leaving exclusive locking mode ends a write transaction with no shared-memory unlock (the
+// WAL index was in heap memory) but with the database file's own lock released: the same
+// moment as above.
+int main_unlock(sqlite3_file* file, int level) {
+  auto* m = main_file(file);
+  if (m->wal != nullptr) flush(m->wal);
+  return down<MainFile>(file).xUnlock(m->real, level);
 }
 
 // --- the rest passes straight down, for either kind ----------------------------------------
@@ -306,7 +330,7 @@ const sqlite3_io_methods kMainMethods = {
     pass_sync<MainFile>,
     pass_file_size<MainFile>,
     pass_lock<MainFile>,
-    pass_unlock<MainFile>,
+    main_unlock,
     pass_check_reserved<MainFile>,
     pass_file_control<MainFile>,
     pass_sector_size<MainFile>,
@@ -349,9 +373,12 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
     auto* m = main_file(file);
     m->name = name;
     m->wal = nullptr;
-    {
+    try {
       std::lock_guard lock(g_links);
       g_mains.push_back(m);
+    } catch (const std::bad_alloc&) {
+      m->real->pMethods->xClose(m->real);
+      return SQLITE_NOMEM;
     }
     m->base.pMethods = &kMainMethods;
     return SQLITE_OK;
@@ -368,6 +395,7 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
     return SQLITE_NOMEM;
   }
   f->held_at = 0;
+  f->last_read_at = -1;
   f->commit_page_next = false;
   f->main = nullptr;
   {

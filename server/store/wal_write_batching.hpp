@@ -9,10 +9,14 @@
 // This VFS passes everything to SQLite's default VFS, except that writes to a WAL file which
 // continue the previous one are held in a buffer and written as one, in order, before
 // anything that could look at the file or depend on it: a read, a sync, a size query, a
-// truncation, a file control, a write elsewhere in the file, closing it, and the end of every
-// commit (the page after a commit frame's header), since SQLite then makes the commit visible
-// to other connections through the WAL index. What reaches the file, and when it is synced,
-// is what SQLite asked for; only the number of calls changes.
+// truncation, a file control, a write elsewhere in the file, closing it, the end of a
+// commit's frames (the page after a commit frame's header), and three moments on the
+// connection's database file: the shared-memory barrier SQLite calls while it publishes a
+// commit in the WAL index, the release of the WAL write lock, and the release of the file's
+// own lock. A frame written back right after it was read (a checksum rewrite) is never held.
+// What reaches the file, and when it is synced, is what SQLite asked for; only the number of
+// calls changes. In exclusive locking mode (the WAL index in heap memory) SQLite calls no
+// barrier and no shared-memory lock; the commit page and the rewrite rule cover it there.
 #include <cstdint>
 
 namespace parley::store {

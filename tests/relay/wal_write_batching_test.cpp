@@ -131,9 +131,21 @@ class WalWriteBatchingTest : public QObject {
   // it changes a spilled page again SQLite overwrites that frame and, at the commit, rewrites
   // the checksums of the frames after it (header by header, between reads). A crash right
   // after COMMIT must keep all of it.
+  // Also in exclusive locking mode, where the WAL index is in heap memory and SQLite calls
+  // neither the barrier nor the lock this VFS otherwise watches.
+  void aSpilledTransactionRewritingItsFramesSurvivesACrash_data() {
+    QTest::addColumn<QString>("locking");
+    QTest::newRow("normal locking") << "NORMAL";
+    QTest::newRow("exclusive locking") << "EXCLUSIVE";
+  }
   void aSpilledTransactionRewritingItsFramesSurvivesACrash() {
-    const auto file = path("spill.db");
-    auto db = open_batching(file, "NORMAL");
+    QFETCH(QString, locking);
+    const auto file = path(("spill-" + locking + ".db").toUtf8().constData());
+    SQLite::Database db(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0,
+                        wal_write_batching_vfs());
+    db.exec(("PRAGMA locking_mode=" + locking).toStdString());
+    db.exec("PRAGMA journal_mode=WAL");
+    db.exec("PRAGMA synchronous=NORMAL");
     db.exec("PRAGMA cache_size=10");
     db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
     db.exec("BEGIN");

@@ -32,8 +32,9 @@ class SqliteMarks {
   std::vector<DeliveryMarkRecord> after(DevicePk owner, std::uint64_t after, std::size_t limit);
   std::uint64_t version() const { return version_; }
 
-  // The counter lives in memory and is written once per transaction that moved it, inside
-  // that transaction (before COMMIT), so the stored value always covers every stored row.
+  // The counter lives in memory; it is written inside a transaction (before COMMIT) when it
+  // has run 2^30 ahead of the stored value, so that value plus the run gap always covers
+  // every version given out (sqlite_marks.cpp).
   void before_commit();
   void committed() { saved_ = written_; }
   void rolled_back() { written_ = saved_; }

@@ -303,6 +303,32 @@ class SqliteStoreTest : public QObject {
     QVERIFY(s_->raise_delivery_mark(b->pk, a->pk, "", 1, 1, 106)->version > run_start);
   }
 
+  // The stored counter is written by a run's first commit, not by every commit that raises a
+  // mark, and the next run still starts above every version this one gave out.
+  void markVersionIsStoredOncePerRunAndTheNextRunStartsAboveIt() {
+    auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
+    auto b = s_->create_account("bob", std::string(32, 'k'), 2, 0);
+    s_->commit();
+    const auto stored = [&] {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READONLY);
+      return static_cast<std::uint64_t>(
+          db.execAndGet("SELECT value FROM meta WHERE key = 'mark_version'").getInt64());
+    };
+    const auto first_save = stored();  // written by this run's first commit
+    std::uint64_t last = 0;
+    for (std::uint64_t n = 1; n <= 50; ++n) {
+      s_->begin();
+      last = s_->raise_delivery_mark(a->pk, b->pk, "", n, n, 100 + n)->version;
+      s_->commit();
+      QCOMPARE(stored(), first_save);
+    }
+    QVERIFY(last > first_save);
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QVERIFY(s_->delivery_mark_version() > last);
+    QVERIFY(s_->raise_delivery_mark(a->pk, b->pk, "", 51, 51, 200)->version > last);
+  }
+
   // Step 6 on a version-5 file: the receipt entries waiting in inboxes become one mark per
   // (owner, reader, conversation) at the highest conv_seq, and leave the inbox without
   // taking its tail back.

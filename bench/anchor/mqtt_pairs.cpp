@@ -398,17 +398,10 @@ void run_pairs(net::io_context& ioc, const tcp::endpoint& ep, const Options& o) 
   if (skipped) row(tag + ": sends skipped (pair window full)", static_cast<double>(skipped), "msgs");
   row(tag + ": undelivered 2 s after the end",
       static_cast<double>(sent - window.delivered_total()), "msgs");
-  const auto in_window = static_cast<double>(window.delivered_in_window());
-  if (in_window > 0 && cpu_close.machine.total >= 0) {
-    if (cpu_open.server_us >= 0 && cpu_close.server_us >= 0)
-      row(tag + ": broker CPU per delivered message",
-          static_cast<double>(cpu_close.server_us - cpu_open.server_us) / in_window, "µs");
-    if (cpu_open.client_us >= 0 && cpu_close.client_us >= 0)
-      row(tag + ": harness CPU per delivered message",
-          static_cast<double>(cpu_close.client_us - cpu_open.client_us) / in_window, "µs");
-    const auto busy = busy_percent(cpu_open.machine, cpu_close.machine);
-    if (busy >= 0) row(tag + ": machine CPU busy (all cores)", busy, "%");
-  }
+  const auto cost = cost_per_message(cpu_open, cpu_close, window.delivered_in_window());
+  if (cost.server_us >= 0) row(tag + ": broker CPU per delivered message", cost.server_us, "µs");
+  if (cost.client_us >= 0) row(tag + ": harness CPU per delivered message", cost.client_us, "µs");
+  if (cost.busy_percent >= 0) row(tag + ": machine CPU busy (all cores)", cost.busy_percent, "%");
   std::fprintf(stderr, "parley-mqtt-anchor: sent %llu, delivered %llu, PUBACKs %llu\n",
                static_cast<unsigned long long>(sent),
                static_cast<unsigned long long>(window.delivered_total()),

@@ -198,7 +198,7 @@ int coordinate(Options o, const char* self_path) {
       cpu_open = read_cpu();
       window_opens = Clock::time_point::max();
     }
-    if (Clock::now() >= window_closes && cpu_open.machine.total >= 0) {
+    if (Clock::now() >= window_closes) {  // after window_opens, so read after it
       cpu_close = read_cpu();
       window_closes = Clock::time_point::max();
     }
@@ -302,17 +302,11 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag.str() + ": undelivered 10 s after the end", static_cast<double>(n["pairs_lost_in_flight"]), "msgs");
     // Per message delivered in the window, what the relay and the load generator spent, and
     // how busy the machine was (they share it).
-    const auto in_window = static_cast<double>(n["pairs_delivered_in_window"]);
-    if (in_window > 0 && cpu_close.machine.total >= 0) {
-      if (cpu_open.server_us >= 0 && cpu_close.server_us >= 0)
-        t.row(tag.str() + ": relay CPU per delivered message",
-              static_cast<double>(cpu_close.server_us - cpu_open.server_us) / in_window, "µs", 1);
-      if (cpu_open.client_us >= 0 && cpu_close.client_us >= 0)
-        t.row(tag.str() + ": load generator CPU per delivered message",
-              static_cast<double>(cpu_close.client_us - cpu_open.client_us) / in_window, "µs", 1);
-      const auto busy = busy_percent(cpu_open.machine, cpu_close.machine);
-      if (busy >= 0) t.row(tag.str() + ": machine CPU busy (all cores)", busy, "%");
-    }
+    const auto cost = cost_per_message(cpu_open, cpu_close, n["pairs_delivered_in_window"]);
+    if (cost.server_us >= 0) t.row(tag.str() + ": relay CPU per delivered message", cost.server_us, "µs", 1);
+    if (cost.client_us >= 0)
+      t.row(tag.str() + ": load generator CPU per delivered message", cost.client_us, "µs", 1);
+    if (cost.busy_percent >= 0) t.row(tag.str() + ": machine CPU busy (all cores)", cost.busy_percent, "%");
     return bad == 0 ? 0 : 1;
   }
   if (o.scenario == "replay") {

@@ -5,6 +5,7 @@
 // the machine's busy share tells a latency figure taken near saturation from one that is not.
 #include <unistd.h>
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -57,5 +58,24 @@ struct CpuReading {
   long long server_us = -1, client_us = -1;
   MachineCpu machine;
 };
+
+// What a window cost per delivered message, and how busy the machine was; -1 for a figure
+// whose readings are missing (a process that could not be read, no delivery, no window).
+struct CpuCost {
+  double server_us = -1, client_us = -1, busy_percent = -1;
+};
+
+inline CpuCost cost_per_message(const CpuReading& open, const CpuReading& close,
+                                std::uint64_t delivered) {
+  CpuCost c;
+  if (delivered == 0 || close.machine.total < 0) return c;
+  const auto per_message = [&](long long from, long long to) {
+    return from < 0 || to < 0 ? -1.0 : static_cast<double>(to - from) / static_cast<double>(delivered);
+  };
+  c.server_us = per_message(open.server_us, close.server_us);
+  c.client_us = per_message(open.client_us, close.client_us);
+  c.busy_percent = busy_percent(open.machine, close.machine);
+  return c;
+}
 
 }  // namespace parley::loadgen

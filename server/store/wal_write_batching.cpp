@@ -31,20 +31,25 @@ sqlite3_vfs g_vfs{};
 
 struct WalFile;
 
-// A connection's database file: the default VFS's file, watched for the two moments SQLite
-// depends on what its WAL holds (see main_shm_barrier and main_shm_lock).
-struct MainFile {
+// What both wrapped kinds of file begin with: the file as SQLite sees it, and the default
+// VFS's own file behind it, which lives in the same allocation at kRealOffset (SQLite
+// allocates szOsFile bytes and never moves them).
+struct Wrapped {
   sqlite3_file base;
   sqlite3_file* real;
+};
+
+// A connection's database file, watched for the moments SQLite depends on what its WAL holds
+// (main_shm_barrier, main_shm_lock, main_unlock).
+struct MainFile {
+  Wrapped w;
   const char* name;  // as SQLite passed it to xOpen: its WAL's name leads back to it
   WalFile* wal;      // this connection's WAL file while open; guarded by g_links
 };
 
-// A connection's WAL file. Each file object is followed, in the same allocation, by the
-// default VFS's own (SQLite allocates szOsFile bytes and never moves them).
+// A connection's WAL file.
 struct WalFile {
-  sqlite3_file base;
-  sqlite3_file* real;
+  Wrapped w;
   std::vector<char>* held;  // bytes not yet written, for the file from held_at on
   sqlite3_int64 held_at;
   sqlite3_int64 last_read_at;  // where the last call read, if it was a read; else -1
@@ -57,26 +62,19 @@ struct WalFile {
 std::mutex g_links;
 std::vector<MainFile*> g_mains;
 
-template <class File>
-constexpr std::size_t real_offset() {
+constexpr std::size_t kRealOffset = [] {
   constexpr auto align = alignof(std::max_align_t);
-  return (sizeof(File) + align - 1) / align * align;
-}
+  return (std::max(sizeof(WalFile), sizeof(MainFile)) + align - 1) / align * align;
+}();
 
 WalFile* wal(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f); }
 MainFile* main_file(sqlite3_file* f) { return reinterpret_cast<MainFile*>(f); }
-template <class File>
-sqlite3_file* real(sqlite3_file* f) {
-  return reinterpret_cast<File*>(f)->real;
-}
-template <class File>
-const sqlite3_io_methods& down(sqlite3_file* f) {
-  return *real<File>(f)->pMethods;
-}
+sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<Wrapped*>(f)->real; }
+const sqlite3_io_methods& down(sqlite3_file* f) { return *real(f)->pMethods; }
 
 int write_down(WalFile* f, const void* data, int amount, sqlite3_int64 offset) {
   g_writes_passed_down.fetch_add(1, std::memory_order_relaxed);
-  return f->real->pMethods->xWrite(f->real, data, amount, offset);
+  return f->w.real->pMethods->xWrite(f->w.real, data, amount, offset);
 }
 
 // Writes what is held. The bytes are dropped even when the write fails: SQLite fails the
@@ -98,7 +96,7 @@ int wal_close(sqlite3_file* file) {
     std::lock_guard lock(g_links);
     if (f->main != nullptr && f->main->wal == f) f->main->wal = nullptr;
   }
-  const int closed = down<WalFile>(file).xClose(f->real);
+  const int closed = down(file).xClose(f->w.real);
   delete f->held;
   f->held = nullptr;
   return flushed != SQLITE_OK ? flushed : closed;
@@ -107,7 +105,7 @@ int wal_close(sqlite3_file* file) {
 int wal_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
   wal(file)->last_read_at = offset;
-  return down<WalFile>(file).xRead(real<WalFile>(file), out, amount, offset);
+  return down(file).xRead(real(file), out, amount, offset);
 }
 
 int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
@@ -154,28 +152,28 @@ int wal_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
 
 int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
-  return down<WalFile>(file).xTruncate(real<WalFile>(file), size);
+  return down(file).xTruncate(real(file), size);
 }
 
 int wal_sync(sqlite3_file* file, int flags) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
-  return down<WalFile>(file).xSync(real<WalFile>(file), flags);
+  return down(file).xSync(real(file), flags);
 }
 
 int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
-  return down<WalFile>(file).xFileSize(real<WalFile>(file), size);
+  return down(file).xFileSize(real(file), size);
 }
 
 int wal_file_control(sqlite3_file* file, int op, void* arg) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
-  return down<WalFile>(file).xFileControl(real<WalFile>(file), op, arg);
+  return down(file).xFileControl(real(file), op, arg);
 }
 
 int wal_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
   *out = nullptr;
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
-  return down<WalFile>(file).xFetch(real<WalFile>(file), offset, amount, out);
+  return down(file).xFetch(real(file), offset, amount, out);
 }
 
 // --- the database file ----------------------------------------------------------------------
@@ -187,7 +185,7 @@ int main_close(sqlite3_file* file) {
     std::erase(g_mains, m);
     if (m->wal != nullptr) m->wal->main = nullptr;
   }
-  return down<MainFile>(file).xClose(m->real);
+  return down(file).xClose(real(file));
 }
 
 // SQLite calls the barrier while it writes the WAL index header, which is how a commit (and a
@@ -201,7 +199,7 @@ void main_shm_barrier(sqlite3_file* file) {
   // reported any error to SQLite in time to fail the commit. A barrier cannot fail, so this
   // flush is the fallback for any path that did not end that way.
   if (m->wal != nullptr) flush(m->wal);
-  down<MainFile>(file).xShmBarrier(m->real);
+  down(file).xShmBarrier(real(file));
 }
 
 // Releasing the write lock ends a write transaction. A commit's frames were flushed by the
@@ -215,7 +213,7 @@ int main_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
     // A failed write of stale frames does not keep the lock from being released.
     flush(m->wal);
   }
-  return down<MainFile>(file).xShmLock(m->real, offset, n, flags);
+  return down(file).xShmLock(real(file), offset, n, flags);
 }
 
 // Leaving exclusive locking mode ends a write transaction with no shared-memory unlock (the
@@ -224,78 +222,61 @@ int main_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
 int main_unlock(sqlite3_file* file, int level) {
   auto* m = main_file(file);
   if (m->wal != nullptr) flush(m->wal);
-  return down<MainFile>(file).xUnlock(m->real, level);
+  return down(file).xUnlock(real(file), level);
 }
 
-// --- the rest passes straight down, for either kind ----------------------------------------
+// --- the rest passes straight down, for either kind -----------------------------------------
 
-template <class File>
 int pass_read(sqlite3_file* f, void* out, int n, sqlite3_int64 at) {
-  return down<File>(f).xRead(real<File>(f), out, n, at);
+  return down(f).xRead(real(f), out, n, at);
 }
-template <class File>
 int pass_write(sqlite3_file* f, const void* in, int n, sqlite3_int64 at) {
-  return down<File>(f).xWrite(real<File>(f), in, n, at);
+  return down(f).xWrite(real(f), in, n, at);
 }
-template <class File>
 int pass_truncate(sqlite3_file* f, sqlite3_int64 size) {
-  return down<File>(f).xTruncate(real<File>(f), size);
+  return down(f).xTruncate(real(f), size);
 }
-template <class File>
 int pass_sync(sqlite3_file* f, int flags) {
-  return down<File>(f).xSync(real<File>(f), flags);
+  return down(f).xSync(real(f), flags);
 }
-template <class File>
 int pass_file_size(sqlite3_file* f, sqlite3_int64* size) {
-  return down<File>(f).xFileSize(real<File>(f), size);
+  return down(f).xFileSize(real(f), size);
 }
-template <class File>
 int pass_lock(sqlite3_file* f, int level) {
-  return down<File>(f).xLock(real<File>(f), level);
+  return down(f).xLock(real(f), level);
 }
-template <class File>
 int pass_unlock(sqlite3_file* f, int level) {
-  return down<File>(f).xUnlock(real<File>(f), level);
+  return down(f).xUnlock(real(f), level);
 }
-template <class File>
 int pass_check_reserved(sqlite3_file* f, int* out) {
-  return down<File>(f).xCheckReservedLock(real<File>(f), out);
+  return down(f).xCheckReservedLock(real(f), out);
 }
-template <class File>
 int pass_file_control(sqlite3_file* f, int op, void* arg) {
-  return down<File>(f).xFileControl(real<File>(f), op, arg);
+  return down(f).xFileControl(real(f), op, arg);
 }
-template <class File>
 int pass_sector_size(sqlite3_file* f) {
-  return down<File>(f).xSectorSize(real<File>(f));
+  return down(f).xSectorSize(real(f));
 }
-template <class File>
 int pass_device_characteristics(sqlite3_file* f) {
-  return down<File>(f).xDeviceCharacteristics(real<File>(f));
+  return down(f).xDeviceCharacteristics(real(f));
 }
-template <class File>
 int pass_shm_map(sqlite3_file* f, int page, int page_size, int extend, void volatile** out) {
-  return down<File>(f).xShmMap(real<File>(f), page, page_size, extend, out);
+  return down(f).xShmMap(real(f), page, page_size, extend, out);
 }
-template <class File>
 int pass_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-  return down<File>(f).xShmLock(real<File>(f), offset, n, flags);
+  return down(f).xShmLock(real(f), offset, n, flags);
 }
-template <class File>
 void pass_shm_barrier(sqlite3_file* f) {
-  down<File>(f).xShmBarrier(real<File>(f));
+  down(f).xShmBarrier(real(f));
 }
-template <class File>
 int pass_shm_unmap(sqlite3_file* f, int delete_flag) {
-  return down<File>(f).xShmUnmap(real<File>(f), delete_flag);
+  return down(f).xShmUnmap(real(f), delete_flag);
 }
-template <class File>
 int pass_fetch(sqlite3_file* f, sqlite3_int64 at, int n, void** out) {
-  return down<File>(f).xFetch(real<File>(f), at, n, out);
+  return down(f).xFetch(real(f), at, n, out);
 }
-template <class File>
 int pass_unfetch(sqlite3_file* f, sqlite3_int64 at, void* p) {
-  return down<File>(f).xUnfetch(real<File>(f), at, p);
+  return down(f).xUnfetch(real(f), at, p);
 }
 
 // Version 3, as the unix VFS's files are (vfs_open opens older ones unwrapped).
@@ -307,50 +288,50 @@ const sqlite3_io_methods kWalMethods = {
     wal_truncate,
     wal_sync,
     wal_file_size,
-    pass_lock<WalFile>,
-    pass_unlock<WalFile>,
-    pass_check_reserved<WalFile>,
+    pass_lock,
+    pass_unlock,
+    pass_check_reserved,
     wal_file_control,
-    pass_sector_size<WalFile>,
-    pass_device_characteristics<WalFile>,
-    pass_shm_map<WalFile>,
-    pass_shm_lock<WalFile>,
-    pass_shm_barrier<WalFile>,
-    pass_shm_unmap<WalFile>,
+    pass_sector_size,
+    pass_device_characteristics,
+    pass_shm_map,
+    pass_shm_lock,
+    pass_shm_barrier,
+    pass_shm_unmap,
     wal_fetch,
-    pass_unfetch<WalFile>,
+    pass_unfetch,
 };
 
 const sqlite3_io_methods kMainMethods = {
     3,
     main_close,
-    pass_read<MainFile>,
-    pass_write<MainFile>,
-    pass_truncate<MainFile>,
-    pass_sync<MainFile>,
-    pass_file_size<MainFile>,
-    pass_lock<MainFile>,
+    pass_read,
+    pass_write,
+    pass_truncate,
+    pass_sync,
+    pass_file_size,
+    pass_lock,
     main_unlock,
-    pass_check_reserved<MainFile>,
-    pass_file_control<MainFile>,
-    pass_sector_size<MainFile>,
-    pass_device_characteristics<MainFile>,
-    pass_shm_map<MainFile>,
+    pass_check_reserved,
+    pass_file_control,
+    pass_sector_size,
+    pass_device_characteristics,
+    pass_shm_map,
     main_shm_lock,
     main_shm_barrier,
-    pass_shm_unmap<MainFile>,
-    pass_fetch<MainFile>,
-    pass_unfetch<MainFile>,
+    pass_shm_unmap,
+    pass_fetch,
+    pass_unfetch,
 };
 
-// Opens the default VFS's file behind a wrapper of type File; false (and nothing open, the
-// file then opened plainly in its place) when the default VFS's files are older than version 3.
-template <class File>
+// Opens the default VFS's file behind `file`, whose methods the caller then sets. `wrapped`
+// comes back false when the default VFS's files are older than version 3: the file is then
+// opened plainly in its place instead.
 int open_wrapped(sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags,
                  bool& wrapped) {
-  auto* f = reinterpret_cast<File*>(file);
+  auto* f = reinterpret_cast<Wrapped*>(file);
   f->base.pMethods = nullptr;
-  f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + real_offset<File>());
+  f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);
   f->real->pMethods = nullptr;
   const int rc = g_default->xOpen(g_default, name, f->real, flags, out_flags);
   if (rc != SQLITE_OK) {
@@ -368,7 +349,7 @@ int open_wrapped(sqlite3_filename name, sqlite3_file* file, int flags, int* out_
 int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   bool wrapped = false;
   if ((flags & SQLITE_OPEN_MAIN_DB) != 0) {
-    const int rc = open_wrapped<MainFile>(name, file, flags, out_flags, wrapped);
+    const int rc = open_wrapped(name, file, flags, out_flags, wrapped);
     if (rc != SQLITE_OK || !wrapped) return rc;
     auto* m = main_file(file);
     m->name = name;
@@ -377,21 +358,21 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
       std::lock_guard lock(g_links);
       g_mains.push_back(m);
     } catch (const std::bad_alloc&) {
-      m->real->pMethods->xClose(m->real);
+      m->w.real->pMethods->xClose(m->w.real);
       return SQLITE_NOMEM;
     }
-    m->base.pMethods = &kMainMethods;
+    m->w.base.pMethods = &kMainMethods;
     return SQLITE_OK;
   }
   // Journals, temporary files: the default VFS's own, in the same memory.
   if ((flags & SQLITE_OPEN_WAL) == 0) return g_default->xOpen(g_default, name, file, flags, out_flags);
 
-  const int rc = open_wrapped<WalFile>(name, file, flags, out_flags, wrapped);
+  const int rc = open_wrapped(name, file, flags, out_flags, wrapped);
   if (rc != SQLITE_OK || !wrapped) return rc;
   auto* f = wal(file);
   f->held = new (std::nothrow) std::vector<char>();
   if (f->held == nullptr) {
-    f->real->pMethods->xClose(f->real);
+    f->w.real->pMethods->xClose(f->w.real);
     return SQLITE_NOMEM;
   }
   f->held_at = 0;
@@ -412,10 +393,10 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
   }
   if (f->main == nullptr) {
     delete f->held;
-    f->real->pMethods->xClose(f->real);
+    f->w.real->pMethods->xClose(f->w.real);
     return g_default->xOpen(g_default, name, file, flags, out_flags);
   }
-  f->base.pMethods = &kWalMethods;
+  f->w.base.pMethods = &kWalMethods;
   return SQLITE_OK;
 }
 
@@ -449,8 +430,7 @@ const char* register_vfs() {
   // default VFS is used as it is.
   if (g_default == nullptr || g_default->iVersion < 2) return nullptr;
   g_vfs.iVersion = 2;
-  g_vfs.szOsFile = static_cast<int>(std::max(real_offset<WalFile>(), real_offset<MainFile>())) +
-                   g_default->szOsFile;
+  g_vfs.szOsFile = static_cast<int>(kRealOffset) + g_default->szOsFile;
   g_vfs.mxPathname = g_default->mxPathname;
   g_vfs.zName = kName;
   g_vfs.xOpen = vfs_open;

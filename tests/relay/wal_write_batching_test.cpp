@@ -32,9 +32,8 @@ SQLite::Database open_batching(const std::string& path, const char* synchronous)
   return db;
 }
 
-// Inserts rows first..first+count-1 in one transaction, each kRowBytes of its own bytes.
-void insert_rows(SQLite::Database& db, int first, int count) {
-  db.exec("BEGIN");
+// Inserts rows first..first+count-1 in the open transaction, each kRowBytes of its own bytes.
+void insert_rows_in_transaction(SQLite::Database& db, int first, int count) {
   SQLite::Statement st(db, "INSERT INTO t(id, v) VALUES(?, ?)");
   for (int id = first; id < first + count; ++id) {
     st.bind(1, id);
@@ -42,6 +41,12 @@ void insert_rows(SQLite::Database& db, int first, int count) {
     st.exec();
     st.reset();
   }
+}
+
+// The same, in a transaction of their own.
+void insert_rows(SQLite::Database& db, int first, int count) {
+  db.exec("BEGIN");
+  insert_rows_in_transaction(db, first, count);
   db.exec("COMMIT");
 }
 
@@ -149,13 +154,7 @@ class WalWriteBatchingTest : public QObject {
     db.exec("PRAGMA cache_size=10");
     db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
     db.exec("BEGIN");
-    SQLite::Statement st(db, "INSERT INTO t(id, v) VALUES(?, ?)");
-    for (int id = 0; id < 400; ++id) {
-      st.bind(1, id);
-      st.bind(2, row_bytes(id));
-      st.exec();
-      st.reset();
-    }
+    insert_rows_in_transaction(db, 0, 400);
     SQLite::Statement update(db, "UPDATE t SET v = ? WHERE id = ?");
     for (int id = 0; id < 100; ++id) {
       update.bind(1, row_bytes(id, 1));

@@ -1,6 +1,9 @@
 #include "store/sqlite_marks.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <string>
 
 #include "store/sqlite_statement.hpp"
 
@@ -42,12 +45,14 @@ namespace {
 // then skip marks given it again, so each run starts this far above the stored counter
 // (gaps are harmless; 2^31 runs fit in the 63 bits a version may use).
 constexpr std::uint64_t kRunGap = std::uint64_t{1} << 32;
-// Because of that gap the stored counter need not follow every raise: it is written when the
-// versions have run this far ahead of it (the first commit of a run, then every 2^30 raises,
-// about a day at 10,000 a second), which keeps the next run's start at least 2^31 above every
-// version this one hands out even if a power loss took back the last write. A commit that
-// raised marks then writes the marks' pages only, not the meta row's page too: one WAL frame
-// in eight at moderate load (docs/performance.md).
+// Because of that gap the stored counter need not follow every raise. A run's start is
+// stored, and synced, before the run hands out any version: if a power loss then takes back
+// every commit of the run, the next one still starts above all its versions. After that it
+// is written when the versions have run this far ahead of it (every 2^30 raises, about a day
+// at 10,000 a second), which keeps the next run's start at least 2^31 above every version
+// this one hands out even if a power loss took back the last write. A commit that raised
+// marks then writes the marks' pages only, not the meta row's page too: one WAL frame in
+// eight at moderate load (docs/performance.md).
 constexpr std::uint64_t kSaveAhead = kRunGap / 4;
 }  // namespace
 
@@ -56,8 +61,18 @@ SqliteMarks::SqliteMarks(SQLite::Database& db) : st_(std::make_unique<Statements
   std::uint64_t stored = 0;
   if (st.executeStep()) stored = as_u64(st.getColumn(0));
   st.reset();
-  written_ = saved_ = stored;
   version_ = stored + kRunGap;
+  // One synced commit per start, whatever the durability: under synchronous=NORMAL a WAL
+  // commit is not synced, and the start must not be lost with the commits that follow it.
+  const auto synchronous = db.execAndGet("PRAGMA synchronous").getInt();
+  db.exec("PRAGMA synchronous=FULL");
+  {
+    SQLite::Transaction tx(db);
+    save(version_);
+    tx.commit();
+  }
+  db.exec("PRAGMA synchronous=" + std::to_string(synchronous));
+  written_ = saved_ = version_;
 }
 
 SqliteMarks::~SqliteMarks() = default;
@@ -127,11 +142,14 @@ std::vector<DeliveryMarkRecord> SqliteMarks::after(DevicePk owner, std::uint64_t
 }
 
 void SqliteMarks::before_commit() {
-  if (version_ - written_ < kSaveAhead) return;
+  if (version_ - written_ >= kSaveAhead) save(version_);
+}
+
+void SqliteMarks::save(std::uint64_t version) {
   auto& st = fresh(st_->save_version);
-  st.bind(1, static_cast<std::int64_t>(version_));
+  st.bind(1, static_cast<std::int64_t>(version));
   st.exec();
-  written_ = version_;
+  written_ = version;
 }
 
 }  // namespace parley::store

@@ -32,14 +32,17 @@ class SqliteMarks {
   std::vector<DeliveryMarkRecord> after(DevicePk owner, std::uint64_t after, std::size_t limit);
   std::uint64_t version() const { return version_; }
 
-  // The counter lives in memory; it is written inside a transaction (before COMMIT) when it
-  // has run 2^30 ahead of the stored value, so that value plus the run gap always covers
-  // every version given out (sqlite_marks.cpp).
+  // The counter lives in memory. Its start is stored (synced) when the store opens; after
+  // that it is written inside a transaction (before COMMIT) when it has run 2^30 ahead of
+  // the stored value, so that value plus the run gap always covers every version given out
+  // (sqlite_marks.cpp).
   void before_commit();
   void committed() { saved_ = written_; }
   void rolled_back() { written_ = saved_; }
 
  private:
+  void save(std::uint64_t version);
+
   struct Statements;
   std::unique_ptr<Statements> st_;
   std::uint64_t version_ = 0;  // the highest version handed out

@@ -124,6 +124,7 @@ void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
   if (!deliver_body) deliver_body = ctx_.deliver_bodies.get(e);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
     last_message_pushed_ = inbox_seq;
+  if (inbox_seq > last_pushed_ + 1) skipped_.push_back({last_pushed_ + 1, inbox_seq - 1});
   next_push_ = inbox_seq + 1;
   last_pushed_ = inbox_seq;
   ctx_.metrics.entries_delivered.fetch_add(1, std::memory_order_relaxed);
@@ -136,6 +137,7 @@ void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_
                        "ack beyond the last delivered inbox_seq " + std::to_string(limit));
   if (up_to <= acked_) return;  // old news
   acked_ = up_to;               // the window opens now; the delete follows
+  forget_skipped_through(up_to);
   if (last_message_pushed_ <= delete_wanted_ && up_to - delete_wanted_ < kDeferredAckLimit) {
     // Everything newly acknowledged is a group event: its delete raises no delivery mark and
     // nobody waits for it, and losing it (a crash, a failed job) only means the
@@ -147,6 +149,23 @@ void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_
     run_delete(up_to);
   }
   pump();
+}
+
+std::uint64_t Session::in_flight() const {
+  auto n = last_pushed_ - acked_;
+  for (const auto& s : skipped_) n -= s.last - s.first + 1;
+  return n;
+}
+
+void Session::forget_skipped_through(std::uint64_t seq) {
+  std::size_t gone = 0;
+  while (gone < skipped_.size() && skipped_[gone].last <= seq) ++gone;
+  skipped_.erase(skipped_.begin(), skipped_.begin() + static_cast<std::ptrdiff_t>(gone));
+  if (!skipped_.empty()) {
+    skipped_.front().first = std::max(skipped_.front().first, seq + 1);
+  } else if (gone > 0) {
+    skipped_.shrink_to_fit();
+  }
 }
 
 void Session::flush_deferred_ack() {

@@ -168,7 +168,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // On the strand: entry inbox_seq was committed (null: read it from the store).
   void on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry,
                    const std::shared_ptr<const std::string>& deliver_body = {});
-  std::uint64_t in_flight() const { return last_pushed_ - acked_; }
+  // Entries pushed and not acknowledged: (acked_, last_pushed_] less the seqs no entry had.
+  std::uint64_t in_flight() const;
+  void forget_skipped_through(std::uint64_t seq);  // acked up to seq
 
   RelayContext& ctx_;
   RateLimiter limiter_;
@@ -217,6 +219,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t last_message_pushed_ = 0;
   std::uint64_t last_pushed_ = 0;
   std::uint64_t next_push_ = 1;
+  // Seqs above acked_ that the pushes stepped over, as [first, last] runs in order: numbers
+  // retention removed, or the jump of a device's first entry in a new relay run
+  // (store/run_floor.hpp), which must not count as 2^32 entries in flight. Empty (and
+  // unallocated) nearly always.
+  struct SkippedSeqs {
+    std::uint64_t first, last;
+  };
+  std::vector<SkippedSeqs> skipped_;
   std::uint64_t known_tail_ = 0;
   bool tail_unknown_ = true;
   bool fetching_ = false;

@@ -1,9 +1,6 @@
 #include "store/sqlite_marks.hpp"
 
 #include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Transaction.h>
-
-#include <string>
 
 #include "store/sqlite_statement.hpp"
 
@@ -29,51 +26,20 @@ struct SqliteMarks::Statements {
               "LIMIT ?"),
         forget_member(db,
                       "DELETE FROM delivery_marks WHERE group_id = ? AND reader IN "
-                      "(SELECT id FROM devices WHERE user_id = ?)"),
-        load_version(db, "SELECT value FROM meta WHERE key = 'mark_version'"),
-        save_version(db,
-                     "INSERT INTO meta(key, value) VALUES('mark_version', ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value") {}
+                      "(SELECT id FROM devices WHERE user_id = ?)") {}
 
-  SQLite::Statement find, insert, update, after, forget_member, load_version, save_version;
+  SQLite::Statement find, insert, update, after, forget_member;
 };
 
-namespace {
-// Versions handed out in a previous run may be higher than the stored counter: with
-// --durability normal a power loss can take back commits whose marks were already pushed,
-// and a data directory can be restored from a backup. A client that saw such a version would
-// then skip marks given it again, so each run starts this far above the stored counter
-// (gaps are harmless; 2^31 runs fit in the 63 bits a version may use).
-constexpr std::uint64_t kRunGap = std::uint64_t{1} << 32;
-// Because of that gap the stored counter need not follow every raise. A run's start is
-// stored, and synced, before the run hands out any version: if a power loss then takes back
-// every commit of the run, the next one still starts above all its versions. After that it
-// is written when the versions have run this far ahead of it (every 2^30 raises, about a day
-// at 10,000 a second), which keeps the next run's start at least 2^31 above every version
-// this one hands out even if a power loss took back the last write. A commit that raised
-// marks then writes the marks' pages only, not the meta row's page too: one WAL frame in
-// eight at moderate load (docs/performance.md).
-constexpr std::uint64_t kSaveAhead = kRunGap / 4;
-}  // namespace
-
-SqliteMarks::SqliteMarks(SQLite::Database& db) : st_(std::make_unique<Statements>(db)) {
-  auto& st = fresh(st_->load_version);
-  std::uint64_t stored = 0;
-  if (st.executeStep()) stored = as_u64(st.getColumn(0));
-  st.reset();
-  version_ = stored + kRunGap;
-  // One synced commit per start, whatever the durability: under synchronous=NORMAL a WAL
-  // commit is not synced, and the start must not be lost with the commits that follow it.
-  const auto synchronous = db.execAndGet("PRAGMA synchronous").getInt();
-  db.exec("PRAGMA synchronous=FULL");
-  {
-    SQLite::Transaction tx(db);
-    save(version_);
-    tx.commit();
-  }
-  db.exec("PRAGMA synchronous=" + std::to_string(synchronous));
-  written_ = saved_ = version_;
-}
+// A version given out by a commit a power cut then took back may already be on a client,
+// which would skip a mark given it again: each run starts above every version the previous
+// one gave out (run_floor.hpp). The counter is stored when a run starts and then only every
+// 2^30 raises, not with every commit that raised a mark: one WAL frame in eight at moderate
+// load (docs/performance.md).
+SqliteMarks::SqliteMarks(SQLite::Database& db)
+    : st_(std::make_unique<Statements>(db)),
+      floor_(db, "mark_version", [] { return RunFloor::kRunGap; }),
+      version_(floor_.start()) {}
 
 SqliteMarks::~SqliteMarks() = default;
 
@@ -92,6 +58,7 @@ std::optional<MarkRaised> SqliteMarks::raise(DevicePk owner, DevicePk reader,
   if (exists && had_up_to >= up_to) return std::nullopt;  // a redelivery acknowledged again
   // A rolled-back job leaves a gap in the versions, which nothing relies on being dense.
   const auto next = ++version_;
+  floor_.handed_out(next);
   auto& st = fresh(exists ? st_->update : st_->insert);
   if (exists) {
     st.bind(1, static_cast<std::int64_t>(up_to));
@@ -139,17 +106,6 @@ std::vector<DeliveryMarkRecord> SqliteMarks::after(DevicePk owner, std::uint64_t
     out.push_back(std::move(m));
   }
   return out;
-}
-
-void SqliteMarks::before_commit() {
-  if (version_ - written_ >= kSaveAhead) save(version_);
-}
-
-void SqliteMarks::save(std::uint64_t version) {
-  auto& st = fresh(st_->save_version);
-  st.bind(1, static_cast<std::int64_t>(version));
-  st.exec();
-  written_ = version;
 }
 
 }  // namespace parley::store

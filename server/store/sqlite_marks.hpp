@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store/records.hpp"
+#include "store/run_floor.hpp"
 
 namespace SQLite {
 class Database;
@@ -32,22 +33,17 @@ class SqliteMarks {
   std::vector<DeliveryMarkRecord> after(DevicePk owner, std::uint64_t after, std::size_t limit);
   std::uint64_t version() const { return version_; }
 
-  // The counter lives in memory. Its start is stored (synced) when the store opens; after
-  // that it is written inside a transaction (before COMMIT) when it has run 2^30 ahead of
-  // the stored value, so that value plus the run gap always covers every version given out
-  // (sqlite_marks.cpp).
-  void before_commit();
-  void committed() { saved_ = written_; }
-  void rolled_back() { written_ = saved_; }
+  // The counter lives in memory; its floor is stored as the transaction commits
+  // (run_floor.hpp).
+  void before_commit() { floor_.before_commit(); }
+  void committed() { floor_.committed(); }
+  void rolled_back() { floor_.rolled_back(); }
 
  private:
-  void save(std::uint64_t version);
-
   struct Statements;
   std::unique_ptr<Statements> st_;
-  std::uint64_t version_ = 0;  // the highest version handed out
-  std::uint64_t written_ = 0;  // written in the open transaction
-  std::uint64_t saved_ = 0;    // committed
+  RunFloor floor_;
+  std::uint64_t version_;  // the highest version handed out
 };
 
 }  // namespace parley::store

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "store/run_floor.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_statement.hpp"
 #include "store/wal_write_batching.hpp"
@@ -27,6 +28,12 @@ constexpr std::uint64_t kFanoutRange = 64;
 
 struct SqliteStore::Impl {
   SQLite::Database db;
+  // Every inbox_seq this run gives is above it, so above every one an earlier run gave, even
+  // a seq whose commit a power cut took back after the device had it and acknowledged it
+  // (run_floor.hpp): the next entry must not take a number the device's cursor has passed.
+  // A relay's first run starts at 0; an upgraded one that never kept the floor starts above
+  // the highest seq it knows of.
+  RunFloor inbox_floor;
   std::uint64_t depth = 0;
   std::uint64_t depth_at_begin = 0;
   std::uint64_t depth_at_savepoint = 0;
@@ -101,6 +108,14 @@ struct SqliteStore::Impl {
 
   explicit Impl(const std::filesystem::path& dir, Durability durability)
       : db(open(dir, durability)),
+        inbox_floor(db, "inbox_seq_floor",
+                    [this] {
+                      const auto high = static_cast<std::uint64_t>(
+                          db.execAndGet("SELECT MAX(COALESCE((SELECT MAX(inbox_tail) FROM "
+                                        "devices), 0), COALESCE((SELECT MAX(seq) FROM inbox), 0))")
+                              .getInt64());
+                      return high == 0 ? 0 : high + RunFloor::kRunGap;
+                    }),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
@@ -342,7 +357,7 @@ struct SqliteStore::Impl {
     auto& st = fresh(load_tail);
     st.bind(1, device);
     if (!st.executeStep()) return nullptr;
-    return &(tails[device] = as_u64(st.getColumn(0)));
+    return &(tails[device] = std::max(as_u64(st.getColumn(0)), inbox_floor.start()));
   }
 
   std::uint64_t& tail_of(DevicePk device) {
@@ -497,6 +512,7 @@ struct SqliteStore::Impl {
                              std::uint64_t end, std::uint64_t span, std::uint64_t server_ts) {
     auto& tail = tail_of(device);
     tail += span;
+    inbox_floor.handed_out(tail);
     auto& st = fresh(insert_range);
     st.bind(1, device);
     st.bind(2, static_cast<std::int64_t>(tail));
@@ -562,6 +578,7 @@ struct SqliteStore::Impl {
   // Stores `e` as the device's next inbox entry and returns its inbox_seq.
   std::uint64_t append_row(DevicePk device, const InboxEntry& e) {
     const std::uint64_t seq = ++tail_of(device);
+    inbox_floor.handed_out(seq);
     auto& st = fresh(insert_inbox);
     st.bind(1, device);
     st.bind(2, static_cast<std::int64_t>(seq));
@@ -622,12 +639,15 @@ void SqliteStore::begin() {
 void SqliteStore::commit() {
   impl_->flush_log_refs();
   marks_->before_commit();
+  impl_->inbox_floor.before_commit();
   impl_->finish_statements();
   Impl::run(impl_->commit);
   marks_->committed();
+  impl_->inbox_floor.committed();
 }
 void SqliteStore::rollback() {
   marks_->rolled_back();
+  impl_->inbox_floor.rolled_back();
   impl_->forget_log_refs();
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database

@@ -17,7 +17,9 @@ struct DeviceRecord {
   DevicePk pk = 0;
   std::uint32_t device_id = 0;
   std::string identity_key;
-  std::uint64_t inbox_tail = 0;  // highest inbox_seq ever assigned to this device
+  // Highest inbox_seq ever assigned to this device, or this run's floor if higher
+  // (run_floor.hpp): the next entry gets a higher one.
+  std::uint64_t inbox_tail = 0;
 };
 
 struct SignedPrekeyRecord {

@@ -1,9 +1,10 @@
 #pragma once
 // Numbers the relay hands out before the commit that stores them is safe on disk, and that
 // clients keep: delivery mark versions and inbox_seqs. Under --durability normal a power cut
-// can take back the last commits after their numbers were pushed (and a data directory can
-// be restored from a backup), so a run must not count on, say, MAX(seq) to know where the
-// previous one stopped. Each run starts instead a fixed gap above a floor kept in `meta`:
+// can take back the last commits after their numbers were pushed, so a run must not count
+// on, say, MAX(seq) to know where the previous one stopped. (A data directory restored from
+// a backup is covered only if the backup was taken in the run just before: the runs after
+// it, and the floors they stored, are gone with it.) Each run starts instead a fixed gap above a floor kept in `meta`:
 // the run's start is stored, and synced, when the store opens, before anything is handed
 // out, and then again whenever the numbers have run a quarter of the gap ahead of the stored
 // value. So the next run starts at least half the gap above every number this one gave out,

@@ -25,7 +25,7 @@ mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
   -DPARLEY_BUILD_BENCH=ON >/dev/null
-ninja -C "$build" -j "${JOBS:-2}" parley-mqtt-anchor >&2
+ninja -C "$build" -j "${JOBS:-2}" parley-mqtt-anchor parley-pace >&2
 anchor="$build/bench/parley-mqtt-anchor"
 
 if [ "$size" = small ]; then idle=300; secs=2; else idle=18000; secs=10; fi
@@ -74,6 +74,14 @@ run() {
   fi
   stop_broker
 }
+
+# The machine's pace, as bench/run prints it: the broker's figures are read beside the relay's,
+# which may have been taken in a faster or slower hour.
+echo "== parley-pace" >&2
+pace_args=()
+if [ "$size" = small ]; then pace_args=(--quick); fi
+"$build/bench/parley-pace" "${pace_args[@]}" | tee -a "$rows" >&2 ||
+  echo "| FAILED: parley-pace | 0 | - |" >>"$rows"
 
 run --scenario idle --connections "$idle"
 run --scenario pairs --pairs 500 --duration "$secs"

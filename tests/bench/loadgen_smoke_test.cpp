@@ -1,6 +1,7 @@
 // parley-loadgen against a real relay, small and short: every scenario completes, its
 // counts add up (all sent messages delivered, all connections held), and several worker
-// processes merge into one table. Speed is not checked here; bench/run measures it.
+// processes merge into one table; and parley-pace prints its rows. Speed is not checked
+// here; bench/run measures it.
 #include <QProcess>
 #include <QRegularExpression>
 #include <QtTest>
@@ -53,7 +54,37 @@ class LoadgenSmokeTest : public QObject {
   }
 
  private slots:
-  void initTestCase() { QVERIFY(!qEnvironmentVariable("PARLEY_LOADGEN_BIN").isEmpty()); }
+  void initTestCase() {
+    QVERIFY(!qEnvironmentVariable("PARLEY_LOADGEN_BIN").isEmpty());
+    QVERIFY(!qEnvironmentVariable("PARLEY_PACE_BIN").isEmpty());
+  }
+
+  // bench/run's first rows: the machine's pace, three positive figures.
+  void paceToolPrintsItsThreeRows() {
+    QProcess p;
+    p.start(qEnvironmentVariable("PARLEY_PACE_BIN"), {"--quick", "--rounds", "3"});
+    QVERIFY(p.waitForFinished(30000));
+    const auto out = QString::fromUtf8(p.readAllStandardOutput());
+    QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,
+             qPrintable(out + QString::fromUtf8(p.readAllStandardError())));
+    static const QRegularExpression row(R"(^\| machine pace: (.+) \| ([0-9.]+) \| (.+) \|$)",
+                                        QRegularExpression::MultilineOption);
+    QStringList figures;
+    for (auto it = row.globalMatch(out); it.hasNext();) {
+      const auto m = it.next();
+      QVERIFY2(m.captured(2).toDouble() > 0, qPrintable(m.captured(0)));
+      figures << m.captured(1);
+    }
+    QCOMPARE(figures.size(), 3);
+    QVERIFY(figures[0].startsWith("integer loop"));
+    QVERIFY(figures[1].startsWith("system call"));
+    QVERIFY(figures[2].startsWith("loopback TCP round trip"));
+    QProcess bad;
+    bad.start(qEnvironmentVariable("PARLEY_PACE_BIN"), {"--rounds", "0"});
+    QVERIFY(bad.waitForFinished(10000));
+    QVERIFY(bad.exitCode() != 0);
+    QVERIFY(QString::fromUtf8(bad.readAllStandardError()).contains("--rounds"));
+  }
 
   void idleConnectionsAreHeldAcrossWorkers() {
     RelayProcess relay;

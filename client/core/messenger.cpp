@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTimer>
 #include <QVariant>
@@ -38,6 +39,20 @@ void Messenger::wireRelay() {
   relay_->onAuthFailed = [this](const wire::Error& e) {
     emit problem(QStringLiteral("the relay refused this profile's login: %1")
                      .arg(QString::fromStdString(e.reason())));
+  };
+  relay_->onResumePastInbox = [this] {
+    // What is still in a receive batch belongs to the old numbering too: stored first, so
+    // that nothing raises the cursor back after it is forgotten.
+    commitReceiveBatch();
+    QSqlQuery q(db_->db());
+    if (!q.exec("UPDATE settings SET value = 0 WHERE key = 'last_acked'")) {
+      emit problem(QStringLiteral("could not reset this profile's inbox position: %1")
+                       .arg(q.lastError().text()));
+      return;
+    }
+    emit problem(QStringLiteral(
+        "the relay has less of this device's inbox than this profile had already received "
+        "(its data was restored from a backup); receiving everything it still has again"));
   };
 }
 

@@ -131,11 +131,13 @@ void RelayClient::authenticate() {
       login->set_device_id(account_.device);
       login->set_challenge_nonce(c.nonce());
       login->set_signature(sig_bytes);
-      const auto resume = resume_ ? resume_(c.relay_id()) : Resume{};
+      auto resume = resume_ ? resume_(c.relay_id()) : Resume{};
+      if (resume_from_start_) resume.last_acked_inbox_seq = 0;
       login->set_last_acked_inbox_seq(resume.last_acked_inbox_seq);
       login->set_last_mark_version(resume.last_mark_version);
     }
-    request(f, [this](const wire::ServerFrame& resp) {
+    const bool sent_cursor = f.has_login() && f.login().last_acked_inbox_seq() > 0;
+    request(f, [this, sent_cursor](const wire::ServerFrame& resp) {
       if (registering_) {
         registering_ = false;
         auto done = std::move(register_done_);
@@ -149,9 +151,15 @@ void RelayClient::authenticate() {
       }
       if (resp.has_logged_in()) {
         attempt_ = 0;
+        resume_from_start_ = false;
         setState(State::Syncing);
         if (onLoggedIn) onLoggedIn(resp);
         return;
+      }
+      if (resp.has_error() && resp.error().code() == wire::INVALID_ACK && sent_cursor) {
+        resume_from_start_ = true;
+        if (onResumePastInbox) onResumePastInbox();
+        return authenticate();
       }
       if (resp.has_error() && resp.error().code() != wire::UNAVAILABLE) {
         running_ = false;  // refused: retrying the same credentials cannot help

@@ -63,6 +63,12 @@ class RelayClient : public QObject {
   std::function<void(const wire::ServerFrame&)> onLoggedIn;
   // Called when a login is refused (bad signature etc.): reconnecting would not help.
   std::function<void(const wire::Error&)> onAuthFailed;
+  // Called when the relay refuses the login's last_acked_inbox_seq as beyond this device's
+  // inbox: its data went back (a restored backup) past where this device had got. The
+  // cursor means nothing there any more, so the owner forgets it; the login is made again
+  // from the start of what the relay has (entries already processed come again and are
+  // dropped by message id).
+  std::function<void()> onResumePastInbox;
   // Called before every frame goes out (the messenger commits its receive batch there);
   // false drops the frame, since it may name or depend on state that was not saved.
   std::function<bool()> beforeSend;
@@ -90,6 +96,8 @@ class RelayClient : public QObject {
   Response register_done_;
   bool running_ = false;
   bool registering_ = false;
+  // The relay refused our inbox cursor: the next login sends 0, whatever resume_ says.
+  bool resume_from_start_ = false;
   std::uint64_t next_id_ = 1;
   struct Pending {
     Response done;

@@ -36,8 +36,9 @@ using Clock = std::chrono::steady_clock;
 // A socket descriptor closed with its scope.
 class Fd {
  public:
-  explicit Fd(int fd) : fd_(fd) {
-    if (fd_ < 0) fail("socket");
+  // `what` names the call that made `fd`, for the error when it failed.
+  Fd(int fd, const char* what) : fd_(fd) {
+    if (fd_ < 0) fail(what);
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
@@ -102,7 +103,7 @@ void no_delay(int fd) {
 
 // µs per 1-byte round trip over 127.0.0.1, blocking sockets, the echo on its own thread.
 double loopback_round_trip(int trips) {
-  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
+  Fd listener(::socket(AF_INET, SOCK_STREAM, 0), "socket");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -111,10 +112,10 @@ double loopback_round_trip(int trips) {
   if (::listen(listener.get(), 1) != 0) fail("listen");
   if (::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     fail("getsockname");
-  Fd client(::socket(AF_INET, SOCK_STREAM, 0));
+  Fd client(::socket(AF_INET, SOCK_STREAM, 0), "socket");
   if (::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     fail("connect");
-  Fd server(::accept(listener.get(), nullptr, nullptr));
+  Fd server(::accept(listener.get(), nullptr, nullptr), "accept");
   no_delay(client.get());
   no_delay(server.get());
 

@@ -140,7 +140,11 @@ void Session::on_login(std::uint64_t request_id, const wire::Login& req) {
         }
         if (last_acked > device->inbox_tail)
           return reply_error(request_id, wire::INVALID_ACK,
-                             "last_acked_inbox_seq is beyond this device's inbox");
+                             "last_acked_inbox_seq " + std::to_string(last_acked) +
+                                 " is beyond this device's inbox (" +
+                                 std::to_string(device->inbox_tail) +
+                                 "): this relay's data went back; log in with 0 to get what "
+                                 "it has");
         wire::ServerFrame f;
         auto* ok = f.mutable_logged_in();
         ok->set_username(username);

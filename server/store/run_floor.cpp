@@ -3,17 +3,19 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <utility>
+
 #include "store/sqlite_statement.hpp"
 
 namespace parley::store {
 
 struct RunFloor::Statements {
-  Statements(SQLite::Database& db, const std::string& key)
+  Statements(SQLite::Database& db, std::string key)
       : load(db, "SELECT value FROM meta WHERE key = ?"),
         save(db,
              "INSERT INTO meta(key, value) VALUES(?, ?) "
              "ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
-        key(key) {}
+        key(std::move(key)) {}
 
   SQLite::Statement load, save;
   std::string key;
@@ -26,7 +28,7 @@ constexpr std::uint64_t kSaveAhead = RunFloor::kRunGap / 4;
 
 RunFloor::RunFloor(SQLite::Database& db, std::string key,
                    const std::function<std::uint64_t()>& first_start)
-    : st_(std::make_unique<Statements>(db, key)) {
+    : st_(std::make_unique<Statements>(db, std::move(key))) {
   auto& load = fresh(st_->load);
   load.bind(1, st_->key);
   start_ = load.executeStep() ? as_u64(load.getColumn(0)) + kRunGap : first_start();

@@ -2,14 +2,14 @@
 // Numbers the relay hands out before the commit that stores them is safe on disk, and that
 // clients keep: delivery mark versions and inbox_seqs. Under --durability normal a power cut
 // can take back the last commits after their numbers were pushed, so a run must not count
-// on, say, MAX(seq) to know where the previous one stopped. (A data directory restored from
-// a backup is covered only if the backup was taken in the run just before: the runs after
-// it, and the floors they stored, are gone with it.) Each run starts instead a fixed gap above a floor kept in `meta`:
-// the run's start is stored, and synced, when the store opens, before anything is handed
-// out, and then again whenever the numbers have run a quarter of the gap ahead of the stored
-// value. So the next run starts at least half the gap above every number this one gave out,
-// even if a power cut took back the last write. Gaps are harmless for both uses; 2^31 runs
-// fit in the 63 bits a number may use.
+// on, say, MAX(seq) to know where the previous one stopped. Each run starts instead a fixed
+// gap above a floor kept in `meta`: the run's start is stored, and synced, when the store
+// opens, before anything is handed out, and then again whenever the numbers have run a
+// quarter of the gap ahead of the stored value. So the next run starts at least half the gap
+// above every number this one gave out, even if a power cut took back the last write. Gaps
+// are harmless for both uses; 2^31 runs fit in the 63 bits a number may use. (A data
+// directory restored from a backup is covered only if the backup was taken in the run just
+// before: the runs after it, and the floors they stored, are gone with it.)
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -46,12 +46,17 @@ class SqliteStoreTest : public QObject {
   QTemporaryDir dir_;
   std::unique_ptr<SqliteStore> s_;
 
+  // Opens the store (again) on the test's directory, a transaction begun: a new run of it.
+  void openStore() {
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+  }
+
  private slots:
   void init() {
     QVERIFY(dir_.isValid());
     QFile::remove(dir_.filePath("relay.db"));
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
   }
   void cleanup() {
     s_->commit();
@@ -62,8 +67,7 @@ class SqliteStoreTest : public QObject {
     const auto id = s_->relay_id();
     QCOMPARE(id.size(), std::size_t{16});
     s_->commit();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QCOMPARE(s_->relay_id(), id);
   }
 
@@ -122,8 +126,7 @@ class SqliteStoreTest : public QObject {
     };
     const auto reopen = [&] {
       s_->commit();
-      s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-      s_->begin();
+      openStore();
     };
     for (int i = 0; i < 3; ++i) append();
     QCOMPARE(s_->delete_acked(b->pk, 3).size(), std::size_t{1});
@@ -164,8 +167,7 @@ class SqliteStoreTest : public QObject {
   void inboxSeqsOfALostRunAreNotGivenAgain() {
     auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
     s_->commit();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     std::uint64_t lost = 0;
     for (int i = 0; i < 3; ++i) {
       auto e = message("lost");
@@ -173,8 +175,7 @@ class SqliteStoreTest : public QObject {
       lost = e.inbox_seq;
     }
     s_->rollback();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QVERIFY(s_->inbox_tail(b->pk) >= lost);  // a Login naming `lost` is accepted
     auto e = message("after");
     s_->append_inbox(b->pk, e);
@@ -195,8 +196,7 @@ class SqliteStoreTest : public QObject {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
       db.exec("DELETE FROM meta WHERE key = 'inbox_seq_floor'");
     }
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QCOMPARE(s_->inbox_tail(b->pk), 7 + (std::uint64_t{1} << 32));
     QCOMPARE(s_->read_inbox(b->pk, 0, 10, 1 << 20).size(), std::size_t{7});  // all still there
   }
@@ -236,8 +236,7 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->next_conv_seq("d:1:2"), 4u);
     QCOMPARE(s_->next_conv_seq("d:1:4"), 1u);
     s_->commit();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QCOMPARE(s_->next_conv_seq("d:1:2"), 5u);
     QCOMPARE(s_->next_conv_seq("d:1:4"), 2u);
     QCOMPARE(s_->next_conv_seq("d:1:3"), 2u);
@@ -296,8 +295,7 @@ class SqliteStoreTest : public QObject {
         PRAGMA user_version = 4;
       )sql");
     }
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     const std::string id(16, '\0');
     QCOMPARE(s_->find_sent(7, id)->conv_seq, 41u);
     QCOMPARE(s_->find_sent(8, id)->server_ts_ms, 5000u);
@@ -340,15 +338,13 @@ class SqliteStoreTest : public QObject {
     // (versions a lost commit gave out stay below the next start).
     constexpr auto kGap = std::uint64_t{1} << 32;
     const auto first_start = v1->version - 1;
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     const auto run_start = first_start + kGap;
     QCOMPARE(s_->delivery_mark_version(), run_start);
     const auto v4 = s_->raise_delivery_mark(b->pk, a->pk, "", 1, 1, 105);
     QVERIFY(v4 && v4->version == run_start + 1);
     s_->rollback();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QVERIFY(s_->delivery_marks_after(b->pk, 0, 10).empty());  // the raise was rolled back
     QCOMPARE(s_->delivery_mark_version(), run_start + kGap);
     QVERIFY(s_->raise_delivery_mark(b->pk, a->pk, "", 1, 1, 106)->version > v4->version);
@@ -361,14 +357,12 @@ class SqliteStoreTest : public QObject {
     auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
     auto b = s_->create_account("bob", std::string(32, 'k'), 2, 0);
     s_->commit();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     std::uint64_t lost = 0;
     for (std::uint64_t n = 1; n <= 3; ++n)
       lost = s_->raise_delivery_mark(a->pk, b->pk, "", n, n, 100 + n)->version;
     s_->rollback();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QVERIFY(s_->delivery_mark_version() > lost);
     QVERIFY(s_->raise_delivery_mark(a->pk, b->pk, "", 1, 1, 200)->version > lost);
   }
@@ -393,8 +387,7 @@ class SqliteStoreTest : public QObject {
       QCOMPARE(stored(), first_save);
     }
     QVERIFY(last > first_save);
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     QVERIFY(s_->delivery_mark_version() > last);
     QVERIFY(s_->raise_delivery_mark(a->pk, b->pk, "", 51, 51, 200)->version > last);
   }
@@ -434,8 +427,7 @@ class SqliteStoreTest : public QObject {
       }
       db.exec(std::string(kUndoStep10) + kUndoStep9 + "PRAGMA user_version = 5");
     }
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
     const auto marks = s_->delivery_marks_after(a->pk, 0, 10);
     QCOMPARE(marks.size(), std::size_t{2});
     QVERIFY(marks[0].group_id.empty());
@@ -476,8 +468,7 @@ class SqliteStoreTest : public QObject {
       QVERIFY(std::string(e.what()).find("newer") != std::string::npos);
     }
     QFile::remove(dir_.filePath("relay.db"));
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
   }
 
   // Lookups leave their statement on its first row (find_user, find_device); that must not
@@ -546,8 +537,7 @@ class SqliteStoreTest : public QObject {
     check.begin();
     for (int t = 0; t < 4; ++t) QCOMPARE(check.next_conv_seq("k" + std::to_string(t)), 250u);
     check.rollback();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
   }
 
   // What a commit releases for other connections (live pushes, delivery marks: on_commit) is
@@ -588,8 +578,7 @@ class SqliteStoreTest : public QObject {
     for (const auto& e : events) seen << QString::fromStdString(e);
     QCOMPARE(seen.join(", "), QStringLiteral("commit 0, commit 1, commit 3, commit 4, done 0, done 1, "
                                              "done 2 failed, done 3, done 4, done rejected"));
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
   }
 
   // An unhurried job (a delete after an ack) does not get a commit of its own while a prompt
@@ -685,8 +674,7 @@ class SqliteStoreTest : public QObject {
     check.begin();
     QCOMPARE(check.next_conv_seq("lazy"), 6u);  // five unhurried jobs committed before
     check.rollback();
-    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
-    s_->begin();
+    openStore();
   }
 };
 

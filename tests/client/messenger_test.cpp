@@ -711,17 +711,11 @@ class MessengerTest : public QObject {
     }
     const auto first = alice.send("rb-bob", "before the backup");
     QVERIFY(bob.waitReceived(first));
-    const QDir data(relay.dataDir());
     QTemporaryDir backup;
-    const auto copy = [](const QDir& from, const QDir& to) {
-      for (const auto& name : from.entryList({"relay.db", "relay.db-wal"}, QDir::Files))
-        if (!QFile::copy(from.filePath(name), to.filePath(name))) return false;
-      return true;
-    };
     alice.m.reset();
     bob.m.reset();
     QVERIFY(relay.terminate() == 0);
-    QVERIFY(copy(data, QDir(backup.path())));
+    QVERIFY(relay.copyStoreTo(backup.path()));
 
     QVERIFY(relay.start());  // a new run: bob's seqs move past the backup's floor
     QVERIFY(alice.reopen() && bob.reopen());
@@ -733,8 +727,7 @@ class MessengerTest : public QObject {
     alice.m.reset();
     bob.m.reset();
     QVERIFY(relay.terminate() == 0);
-    for (const auto& name : data.entryList({"relay.db*"}, QDir::Files)) QVERIFY(QFile::remove(data.filePath(name)));
-    QVERIFY(copy(QDir(backup.path()), data));
+    QVERIFY(relay.restoreStoreFrom(backup.path()));
 
     QVERIFY(relay.start());
     QVERIFY(alice.reopen());

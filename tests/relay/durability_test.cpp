@@ -139,10 +139,8 @@ class DurabilityTest : public QObject {
     bob.disconnect();
     relay.kill9();
     QVERIFY(relay.start());  // this run's start is stored before anything else
-    QDir data(relay.dataDir());
     QTemporaryDir snapshot;
-    for (const auto& name : data.entryList({"relay.db", "relay.db-wal"}, QDir::Files))
-      QVERIFY(QFile::copy(data.filePath(name), QDir(snapshot.path()).filePath(name)));
+    QVERIFY(relay.copyStoreTo(snapshot.path()));
 
     QVERIFY(alice.connect(relay.url()) && alice.login()->has_logged_in());
     QVERIFY(bob.connect(relay.url()) && bob.login()->has_logged_in());
@@ -158,9 +156,7 @@ class DurabilityTest : public QObject {
     relay.kill9();
     alice.disconnect();
     bob.disconnect();
-    for (const auto& name : data.entryList({"relay.db*"}, QDir::Files)) QVERIFY(data.remove(name));
-    for (const auto& name : QDir(snapshot.path()).entryList(QDir::Files))
-      QVERIFY(QFile::copy(QDir(snapshot.path()).filePath(name), data.filePath(name)));
+    QVERIFY(relay.restoreStoreFrom(snapshot.path()));
 
     QVERIFY(relay.start());
     QVERIFY(bob.connect(relay.url()));

@@ -1,5 +1,6 @@
 #include "relay_process.hpp"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QNetworkProxy>
@@ -106,6 +107,25 @@ double metric(RelayProcess& relay, const char* name) {
   for (const auto& line : body.split('\n'))
     if (line.startsWith(prefix)) return line.mid(prefix.size()).trimmed().toDouble();
   return -1;
+}
+
+namespace {
+bool copy_store(const QDir& from, const QDir& to) {
+  for (const auto& name : from.entryList({"relay.db", "relay.db-wal"}, QDir::Files))
+    if (!QFile::copy(from.filePath(name), to.filePath(name))) return false;
+  return true;
+}
+}  // namespace
+
+bool RelayProcess::copyStoreTo(const QString& dir) const {
+  return copy_store(QDir(dir_.path()), QDir(dir));
+}
+
+bool RelayProcess::restoreStoreFrom(const QString& dir) {
+  QDir data(dir_.path());
+  for (const auto& name : data.entryList({"relay.db*"}, QDir::Files))
+    if (!data.remove(name)) return false;
+  return copy_store(QDir(dir), data);
 }
 
 }  // namespace parley::test

@@ -27,6 +27,14 @@ class RelayProcess {
   QByteArray stderrLog();       // everything the relay logged so far
   QByteArray httpGet(const QString& path);  // a plain GET on the relay's port
 
+  // The store's files (relay.db and its WAL) copied into `dir` as they are now; false on any
+  // failure. Taken while the relay idles or is stopped, the copy is what a crash or a power
+  // cut at that moment would leave, or a backup.
+  bool copyStoreTo(const QString& dir) const;
+  // Replaces the store's files by the copy in `dir` (the relay stopped): the commits made
+  // since the copy are gone, as a power cut or a restored backup takes them.
+  bool restoreStoreFrom(const QString& dir);
+
  private:
   QTemporaryDir dir_;
   QStringList extra_;

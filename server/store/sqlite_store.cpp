@@ -15,6 +15,7 @@
 
 #include "store/run_floor.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_statement.hpp"
 #include "store/wal_write_batching.hpp"
 
@@ -269,7 +270,9 @@ struct SqliteStore::Impl {
   SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, load_conv, insert_conv, update_conv, insert_inbox;
-  SQLite::Statement insert_range, read_inbox, select_acked, delete_acked, row_after, trim_range;
+  SQLite::Statement insert_range;
+  RowStatement read_inbox, select_acked;
+  SQLite::Statement delete_acked, row_after, trim_range;
   SQLite::Statement purge_bound, purged_rows, raise_purged_tails, purge_inbox, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
@@ -851,22 +854,22 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
                                                 std::size_t limit, std::size_t max_bytes) {
-  auto& st = fresh(impl_->read_inbox);
+  auto& st = impl_->read_inbox.fresh();
   st.bind(1, device);
   st.bind(2, static_cast<std::int64_t>(after_seq));
   st.bind(3, static_cast<std::int64_t>(limit));  // rows; each holds at least one entry
   std::vector<InboxEntry> out;
   std::size_t bytes = 0;
   const auto full = [&] { return out.size() >= limit || bytes >= max_bytes; };
-  while (!full() && st.executeStep()) {
-    const auto seq = as_u64(st.getColumn(0));
-    if (!st.getColumn(12).isNull()) {
+  while (!full() && st.step()) {
+    const auto seq = st.u64(0);
+    if (!st.is_null(12)) {
       // A range row: its entries from the log, numbered up to its seq; an earlier read
       // may have stopped inside it.
-      const auto group_id = st.getColumn(10).getString();
-      auto inbox_seq = seq - as_u64(st.getColumn(11));
+      const auto group_id = st.bytes(10);
+      auto inbox_seq = seq - st.u64(11);
       for (const auto& e :
-           impl_->log_entries(group_id, as_u64(st.getColumn(6)), as_u64(st.getColumn(12)))) {
+           impl_->log_entries(group_id, st.u64(6), st.u64(12))) {
         if (Impl::sent_by(*e, device)) continue;
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
@@ -880,16 +883,16 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
     }
     InboxEntry e;
     e.inbox_seq = seq;
-    e.kind = static_cast<EntryKind>(st.getColumn(1).getInt());
-    e.sender = st.getColumn(2).getString();
-    e.sender_device = as_u32(st.getColumn(3));
-    e.sender_pk = st.getColumn(4).getInt64();
-    e.client_msg_id = st.getColumn(5).getString();
-    e.conv_seq = as_u64(st.getColumn(6));
-    e.server_ts_ms = as_u64(st.getColumn(7));
-    e.content_hint = as_u32(st.getColumn(8));
-    e.ciphertext = st.getColumn(9).getString();
-    if (!st.getColumn(10).isNull()) e.group_id = st.getColumn(10).getString();
+    e.kind = static_cast<EntryKind>(st.i64(1));
+    e.sender = st.bytes(2);
+    e.sender_device = st.u32(3);
+    e.sender_pk = st.i64(4);
+    e.client_msg_id = st.bytes(5);
+    e.conv_seq = st.u64(6);
+    e.server_ts_ms = st.u64(7);
+    e.content_hint = st.u32(8);
+    e.ciphertext = st.bytes(9);
+    if (!st.is_null(10)) e.group_id = st.bytes(10);
     bytes += e.ciphertext.size();
     out.push_back(std::move(e));
   }
@@ -906,23 +909,23 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
   };
   std::vector<Range> ranges;
   std::uint64_t deleted = 0;
-  auto& st = fresh(impl_->select_acked);
+  auto& st = impl_->select_acked.fresh();
   st.bind(1, device);
   st.bind(2, static_cast<std::int64_t>(up_to));
-  while (st.executeStep()) {
-    deleted += as_u64(st.getColumn(6));
-    if (!st.getColumn(7).isNull()) {
-      ranges.push_back({st.getColumn(5).getString(), as_u64(st.getColumn(3)), as_u64(st.getColumn(7))});
+  while (st.step()) {
+    deleted += st.u64(6);
+    if (!st.is_null(7)) {
+      ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
     }
     InboxEntry e;
-    e.kind = static_cast<EntryKind>(st.getColumn(4).getInt());
+    e.kind = static_cast<EntryKind>(st.i64(4));
     if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) continue;
-    e.sender = st.getColumn(0).getString();
-    e.sender_device = as_u32(st.getColumn(1));
-    e.sender_pk = st.getColumn(2).getInt64();
-    e.conv_seq = as_u64(st.getColumn(3));
-    if (!st.getColumn(5).isNull()) e.group_id = st.getColumn(5).getString();
+    e.sender = st.bytes(0);
+    e.sender_device = st.u32(1);
+    e.sender_pk = st.i64(2);
+    e.conv_seq = st.u64(3);
+    if (!st.is_null(5)) e.group_id = st.bytes(5);
     Impl::note_acked(acked, e);
   }
   for (const auto& r : ranges) {

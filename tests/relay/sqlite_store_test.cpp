@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "observability/metrics.hpp"
 #include "schema_undo.hpp"
+#include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 
@@ -469,6 +471,41 @@ class SqliteStoreTest : public QObject {
     }
     QFile::remove(dir_.filePath("relay.db"));
     openStore();
+  }
+
+  // The raw statement behind replay pages and acks: values as stored (a BLOB with a NUL
+  // byte, NULL, a negative integer), and errors raised as SQLite::Exception with SQLite's
+  // message, the statement usable again after a failed step.
+  void rowStatementReadsValuesAndReportsErrors() {
+    SQLite::Database db(":memory:", SQLite::OPEN_READWRITE);
+    try {
+      RowStatement bad(db, "SELEC 1");
+      QFAIL("prepared a statement that does not parse");
+    } catch (const SQLite::Exception& e) {
+      QVERIFY2(std::string(e.what()).find("syntax error") != std::string::npos, e.what());
+    }
+    RowStatement values(db, "SELECT ?1, NULL, x'00ff41', 'text'");
+    values.fresh().bind(1, -5);
+    QVERIFY(values.step());
+    QCOMPARE(values.i64(0), std::int64_t{-5});
+    QVERIFY(values.is_null(1));
+    QVERIFY(!values.is_null(2));
+    QCOMPARE(values.bytes(1), std::string());
+    QCOMPARE(values.bytes(2), std::string("\0\xff" "A", 3));
+    QCOMPARE(values.bytes(3), std::string("text"));
+    QVERIFY(!values.step());
+
+    RowStatement abs(db, "SELECT abs(?1)");
+    abs.fresh().bind(1, std::numeric_limits<std::int64_t>::min());
+    try {
+      abs.step();
+      QFAIL("abs() of the smallest integer did not fail");
+    } catch (const SQLite::Exception& e) {
+      QVERIFY2(std::string(e.what()).find("integer overflow") != std::string::npos, e.what());
+    }
+    abs.fresh().bind(1, -3);
+    QVERIFY(abs.step());
+    QCOMPARE(abs.u64(0), std::uint64_t{3});
   }
 
   // Lookups leave their statement on its first row (find_user, find_device); that must not

@@ -116,7 +116,11 @@ void Session::read_ahead() {
         }
         page_pos_ = 0;
         pump();
-      });
+      },
+      0, {},
+      // Committed entries are all it can see but unhurried deletes (store_worker.hpp), so
+      // it need not wait for their fsync, nor make one.
+      store::Urgency::ReadOnly);
 }
 
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,

@@ -24,12 +24,17 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
-      const bool prompt = urgency == Urgency::Prompt;
-      const auto commit_by = prompt ? Clock::time_point::min() : Clock::now() + unhurried_delay_;
-      queue_.push_back(Job{std::move(work), std::move(done), std::move(on_commit), commit_by});
+      const bool unhurried = urgency == Urgency::Unhurried;
+      const bool read_only = urgency == Urgency::ReadOnly;
+      const auto commit_by = urgency == Urgency::Prompt ? Clock::time_point::min()
+                             : read_only              ? Clock::time_point::max()
+                                                      : Clock::now() + unhurried_delay_;
+      queue_.push_back(
+          Job{std::move(work), std::move(done), std::move(on_commit), commit_by, read_only});
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
-      // the queue next), and a wake-up is dear: only a prompt job or the first one wakes it.
-      if (prompt || queue_.size() == 1) wake_.notify_one();
+      // the queue next), and a wake-up is dear: only a job someone waits on, or the first
+      // one, wakes it.
+      if (!unhurried || queue_.size() == 1) wake_.notify_one();
       return;
     }
   }
@@ -69,6 +74,10 @@ void StoreWorker::run() {
       }
     }
     execute(batch, fresh);
+    if (batch.jobs.empty() && batch.open) {
+      end_read_transaction(batch);
+      continue;
+    }
     // Unhurried jobs alone are run at once but committed only with a prompt one, or when the
     // oldest has waited its delay out: the prompt job's commit then need not run their
     // statements too.
@@ -102,10 +111,37 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
       // The transaction itself failed (BEGIN, a savepoint): every job in it fails.
       spdlog::error("store: transaction failed: {}", e.what());
       batch.broken = true;
+      continue;
+    }
+    auto& ran = batch.jobs.back();
+    if (ran.read_only && !batch.prompt_ran) {
+      // It saw nothing a commit could still take back but unhurried writes (see the header).
+      ran.done(ran.status);
+      batch.jobs.pop_back();
+    } else if (ran.commit_by == Clock::time_point::min()) {
+      batch.prompt_ran = true;
     }
   }
   fresh.clear();
   batch.busy += Clock::now() - started;
+}
+
+void StoreWorker::end_read_transaction(Batch& batch) {
+  // Only completed reads ran in it: its COMMIT writes nothing and syncs nothing, and ending
+  // it lets SQLite checkpoint past the snapshot it held.
+  try {
+    store_->commit();
+  } catch (const std::exception& e) {
+    spdlog::error("store: ending a read-only transaction failed: {}", e.what());
+    try {
+      store_->rollback();
+    } catch (const std::exception&) {
+      // Already rolled back by SQLite.
+    }
+  }
+  batch.open = batch.broken = batch.prompt_ran = false;
+  batch.commit_by = Clock::time_point::max();
+  batch.busy = {};
 }
 
 void StoreWorker::finish(Batch& batch) {
@@ -135,7 +171,7 @@ void StoreWorker::finish(Batch& batch) {
   }
   for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
   batch.jobs.clear();  // keeps its capacity for the next transaction
-  batch.open = batch.broken = false;
+  batch.open = batch.broken = batch.prompt_ran = false;
   batch.commit_by = Clock::time_point::max();
   batch.busy = {};
 }

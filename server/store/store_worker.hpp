@@ -13,6 +13,13 @@
 // (kUnhurriedDelay by default): no fsync of their own, and the prompt job's commit does not
 // wait for their statements. At low rates a send and, a moment before, the ack of the
 // message before it then share one commit; at high rates every batch has prompt jobs anyway.
+//
+// A job may be read-only: it writes nothing, so nothing of it waits on a commit. It
+// completes as soon as it ran, unless a prompt job ran before it in the open transaction
+// (it may have read that job's writes, which are not durable yet): then with that commit.
+// What else it can have read that is not durable yet is unhurried jobs' writes, which a
+// crash may take back harmlessly. A replay read then costs no fsync, and a drain does not
+// wait for the deletes that share its transaction to be synced.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,10 +41,11 @@ namespace parley::store {
 enum class Urgency {
   Prompt,     // commit as soon as possible
   Unhurried,  // may wait up to the worker's unhurried delay for a prompt job to share its commit
+  ReadOnly,   // writes nothing: completes once it ran (see above)
 };
 
 enum class JobStatus {
-  Committed,  // the job ran and its transaction is durable
+  Committed,  // the job ran and its transaction is durable (read-only: it ran)
   Failed,     // the job threw; its writes were rolled back
   Rejected,   // the queue was full or the worker is stopping; the job never ran
 };
@@ -82,7 +90,8 @@ class StoreWorker {
     Work work;
     Done done;
     OnCommit on_commit;
-    Clock::time_point commit_by;  // a prompt job: the distant past
+    Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
+    bool read_only = false;
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
   };
   // The jobs of the transaction the store thread has open (store thread only).
@@ -91,10 +100,12 @@ class StoreWorker {
     bool open = false;    // BEGIN ran
     bool broken = false;  // the transaction itself failed: every job in it fails
     Clock::time_point commit_by = Clock::time_point::max();  // the earliest of its jobs'
+    bool prompt_ran = false;  // a prompt job ran in it: later reads may see undurable writes
     Clock::duration busy{};  // running statements, not waiting
   };
   void run();
   void execute(Batch& batch, std::deque<Job>& fresh);  // in the open transaction
+  void end_read_transaction(Batch& batch);  // no job left waiting in it: nothing to sync
   void finish(Batch& batch);                           // commit, then complete every job
 
   std::unique_ptr<Store> store_;

@@ -713,6 +713,82 @@ class SqliteStoreTest : public QObject {
     check.rollback();
     openStore();
   }
+
+  // A read-only job (a replay page) completes once it ran, without a commit, even in a
+  // transaction an unhurried job keeps open; but after a prompt job in its transaction it
+  // waits for that commit, since it may have read writes that are not durable yet. A
+  // transaction left with only completed reads is ended, so it holds no lock.
+  void readOnlyJobsWaitOnlyForPromptWritesBeforeThem() {
+    s_->commit();
+    s_.reset();
+    using namespace std::chrono;
+    Metrics metrics;
+    std::mutex mutex;
+    std::vector<std::string> events;
+    auto note = [&](std::string e) {
+      std::lock_guard lock(mutex);
+      events.push_back(std::move(e));
+    };
+    {
+      std::promise<JobStatus> lazy_done, read_done;
+      std::promise<void> lazy_ran;
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
+                         metrics, 100, 1024, seconds(60));
+      worker.submit(
+          [&](Store& s) {
+            s.next_conv_seq("lazy");
+            lazy_ran.set_value();
+          },
+          [&](JobStatus st) { lazy_done.set_value(st); }, {}, Urgency::Unhurried);
+      QCOMPARE(lazy_ran.get_future().wait_for(seconds(10)), std::future_status::ready);
+      worker.submit([](Store& s) { s.find_user("nobody"); },
+                    [&](JobStatus st) { read_done.set_value(st); }, {}, Urgency::ReadOnly);
+      auto read = read_done.get_future();
+      QCOMPARE(read.wait_for(seconds(10)), std::future_status::ready);
+      QCOMPARE(read.get(), JobStatus::Committed);
+      auto lazy = lazy_done.get_future();
+      QCOMPARE(lazy.wait_for(milliseconds(100)), std::future_status::timeout);
+      QCOMPARE(commits(metrics), 0ul);
+      worker.stop();
+      QCOMPARE(lazy.get(), JobStatus::Committed);
+      QCOMPARE(commits(metrics), 1ul);
+    }
+    {
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
+                         metrics, 100, 1024, seconds(60));
+      const auto before = commits(metrics);
+      std::promise<JobStatus> alone_done;
+      worker.submit([](Store& s) { s.find_user("nobody"); },
+                    [&](JobStatus st) { alone_done.set_value(st); }, {}, Urgency::ReadOnly);
+      QCOMPARE(alone_done.get_future().get(), JobStatus::Committed);
+      // The worker ends that transaction right after the read's completion: another
+      // connection gets the write lock (BEGIN IMMEDIATE) once it has, within its timeout.
+      SQLite::Database other(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE,
+                             10000);
+      other.exec("BEGIN IMMEDIATE");
+      other.exec("COMMIT");
+      QCOMPARE(commits(metrics), before);
+
+      // The first job holds the store thread, so the next three queue up into one batch:
+      // a read before the prompt write completes at once, the read after it with its commit.
+      std::promise<void> release;
+      auto released = release.get_future().share();
+      worker.submit([released](Store&) { released.wait(); }, [](JobStatus) {});
+      worker.submit([](Store& s) { s.find_user("nobody"); },
+                    [&](JobStatus) { note("done read before"); }, {}, Urgency::ReadOnly);
+      worker.submit([](Store& s) { s.next_conv_seq("prompt"); },
+                    [&](JobStatus) { note("done write"); }, [&] { note("commit write"); });
+      worker.submit([](Store& s) { s.find_user("nobody"); },
+                    [&](JobStatus) { note("done read after"); }, {}, Urgency::ReadOnly);
+      release.set_value();
+      worker.stop();
+    }
+    QStringList seen;
+    for (const auto& e : events) seen << QString::fromStdString(e);
+    QCOMPARE(seen.join(", "),
+             QStringLiteral("done read before, commit write, done write, done read after"));
+    openStore();
+  }
 };
 
 QTEST_GUILESS_MAIN(SqliteStoreTest)

@@ -473,6 +473,25 @@ class SqliteStoreTest : public QObject {
     openStore();
   }
 
+  // "Keeps nothing after delivery": once an entry is acknowledged and the store closed,
+  // none of its bytes are left in relay.db (secure_delete), not even in free space.
+  void deliveredEntryLeavesNoBytesInTheDatabaseFile() {
+    auto bob = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    const std::string marker = "parley-secure-delete-marker-0123456789";
+    auto e = message(marker + std::string(200, 'z'));
+    s_->append_inbox(bob->pk, e);
+    s_->commit();
+    s_->begin();
+    s_->delete_acked(bob->pk, e.inbox_seq);
+    s_->commit();
+    s_.reset();  // the last connection checkpoints the WAL into relay.db and removes it
+    QFile db(dir_.filePath("relay.db"));
+    QVERIFY(db.open(QIODevice::ReadOnly));
+    QVERIFY(!db.readAll().contains(QByteArray::fromStdString(marker)));
+    QVERIFY(!QFileInfo::exists(dir_.filePath("relay.db-wal")));
+    openStore();
+  }
+
   // The raw statement behind replay pages and acks: values as stored (a BLOB with a NUL
   // byte, NULL, a negative integer), and errors raised as SQLite::Exception with SQLite's
   // message, the statement usable again after a failed step.

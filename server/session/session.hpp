@@ -104,7 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
                    std::uint32_t retry_after_ms = 0);
   using JobDone = std::function<void(store::JobStatus)>;
-  // Runs `work` in the store's next batch and `done` back on the strand after it commits.
+  // Runs `work` in the store's next batch and `done` back on the strand after it commits
+  // (a ReadOnly job's: once it ran, store_worker.hpp).
   // `bytes`: payload the job holds, counted against the session's pending-bytes budget.
   // `on_commit` runs on the store thread right after a successful commit, before any
   // completion of that batch (store_worker.hpp), so what it posts to other connections

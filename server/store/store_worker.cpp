@@ -127,8 +127,9 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
 }
 
 void StoreWorker::end_read_transaction(Batch& batch) {
-  // Only completed reads ran in it: its COMMIT writes nothing and syncs nothing, and ending
-  // it lets SQLite checkpoint past the snapshot it held.
+  // Only completed reads ran in it: its COMMIT has nothing of theirs to write or sync (at
+  // most a run floor's periodic save, store/run_floor.hpp), and ending it lets SQLite
+  // checkpoint past the snapshot it held.
   try {
     store_->commit();
   } catch (const std::exception& e) {

@@ -40,7 +40,10 @@ namespace parley::store {
 
 enum class Urgency {
   Prompt,     // commit as soon as possible
-  Unhurried,  // may wait up to the worker's unhurried delay for a prompt job to share its commit
+  // May wait up to the worker's unhurried delay for a prompt job to share its commit. Only
+  // for writes a crash may take back harmlessly *and* a read-only job may see before they
+  // are durable: never new inbox entries or log rows, which a replay read would push.
+  Unhurried,
   ReadOnly,   // writes nothing: completes once it ran (see above)
 };
 
@@ -53,14 +56,17 @@ enum class JobStatus {
 class StoreWorker {
  public:
   using Work = std::function<void(Store&)>;
-  // Runs on the store thread, right after the commit and before the next batch is taken:
-  // keep it short (posting onto the caller's executor; the fan-out also submits its next
-  // step from here, so that step goes into the next batch).
+  // Runs on the store thread, right after the commit and before the next batch is taken
+  // (a read-only job's: as soon as it ran, see above): keep it short (posting onto the
+  // caller's executor; the fan-out also submits its next step from here, so that step goes
+  // into the next batch).
   using Done = std::function<void(JobStatus)>;
-  // Runs on the store thread after a commit that made the job durable, before any job's
-  // `done`: what it posts to other connections (a live push, a delivery mark) is queued
-  // ahead of the batch's completions. A sender's SendAck and the mark its recipient's ack
-  // raised in the same batch then meet in the sender's send queue and leave in one write.
+  // Runs on the store thread after a commit that made the job durable, before the `done`
+  // of any job committed with it: what it posts to other connections (a live push, a
+  // delivery mark) is queued ahead of that batch's completions. A sender's SendAck and the
+  // mark its recipient's ack raised in the same batch then meet in the sender's send queue
+  // and leave in one write. A read-only job that completed before the commit is not held
+  // back for it.
   using OnCommit = std::function<void()>;
 
   // Long enough for the next send to come along at ~1,000 msgs/s; short enough that a
@@ -105,7 +111,9 @@ class StoreWorker {
   };
   void run();
   void execute(Batch& batch, std::deque<Job>& fresh);  // in the open transaction
-  void end_read_transaction(Batch& batch);  // no job left waiting in it: nothing to sync
+  // No job left waiting in it: ended at once. Not counted as a commit in the metrics,
+  // which count write transactions.
+  void end_read_transaction(Batch& batch);
   void finish(Batch& batch);                           // commit, then complete every job
 
   std::unique_ptr<Store> store_;

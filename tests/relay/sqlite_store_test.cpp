@@ -790,9 +790,17 @@ class SqliteStoreTest : public QObject {
 
       // The first job holds the store thread, so the next three queue up into one batch:
       // a read before the prompt write completes at once, the read after it with its commit.
-      std::promise<void> release;
+      // They are submitted only once it runs, so none of them shares its batch (it is a
+      // prompt job: a read after it would wait for its commit).
+      std::promise<void> release, holding;
       auto released = release.get_future().share();
-      worker.submit([released](Store&) { released.wait(); }, [](JobStatus) {});
+      worker.submit(
+          [released, &holding](Store&) {
+            holding.set_value();
+            released.wait();
+          },
+          [](JobStatus) {});
+      holding.get_future().wait();
       worker.submit([](Store& s) { s.find_user("nobody"); },
                     [&](JobStatus) { note("done read before"); }, {}, Urgency::ReadOnly);
       worker.submit([](Store& s) { s.next_conv_seq("prompt"); },

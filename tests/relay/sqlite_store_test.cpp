@@ -61,6 +61,7 @@ class SqliteStoreTest : public QObject {
     openStore();
   }
   void cleanup() {
+    if (!s_) return;  // a failed test that had closed the store: report it, do not crash
     s_->commit();
     s_.reset();
   }

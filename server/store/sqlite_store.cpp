@@ -14,8 +14,8 @@
 #include <unordered_map>
 
 #include "store/run_floor.hpp"
-#include "store/sqlite_schema.hpp"
 #include "store/sqlite_row_statement.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/sqlite_statement.hpp"
 #include "store/wal_write_batching.hpp"
 

@@ -24,17 +24,16 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
-      const bool unhurried = urgency == Urgency::Unhurried;
-      const bool read_only = urgency == Urgency::ReadOnly;
-      const auto commit_by = urgency == Urgency::Prompt ? Clock::time_point::min()
-                             : read_only              ? Clock::time_point::max()
-                                                      : Clock::now() + unhurried_delay_;
+      // A read-only job never makes its transaction due: it completes without the commit.
+      const auto commit_by = urgency == Urgency::Prompt      ? Clock::time_point::min()
+                             : urgency == Urgency::ReadOnly ? Clock::time_point::max()
+                                                            : Clock::now() + unhurried_delay_;
       queue_.push_back(
-          Job{std::move(work), std::move(done), std::move(on_commit), commit_by, read_only});
+          Job{std::move(work), std::move(done), std::move(on_commit), urgency, commit_by});
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
       // one, wakes it.
-      if (!unhurried || queue_.size() == 1) wake_.notify_one();
+      if (urgency != Urgency::Unhurried || queue_.size() == 1) wake_.notify_one();
       return;
     }
   }
@@ -75,7 +74,12 @@ void StoreWorker::run() {
     }
     execute(batch, fresh);
     if (batch.jobs.empty() && batch.open) {
-      end_read_transaction(batch);
+      // Only completed reads ran in it: its COMMIT has nothing of theirs to write or sync
+      // (at most a run floor's periodic save, store/run_floor.hpp), and ending it lets
+      // SQLite checkpoint past the snapshot it held. Not counted as a commit in the
+      // metrics, which count write transactions.
+      end_transaction(batch);
+      batch.restart();
       continue;
     }
     // Unhurried jobs alone are run at once but committed only with a prompt one, or when the
@@ -114,11 +118,11 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
       continue;
     }
     auto& ran = batch.jobs.back();
-    if (ran.read_only && !batch.prompt_ran) {
+    if (ran.urgency == Urgency::ReadOnly && !batch.prompt_ran) {
       // It saw nothing a commit could still take back but unhurried writes (see the header).
       ran.done(ran.status);
       batch.jobs.pop_back();
-    } else if (ran.commit_by == Clock::time_point::min()) {
+    } else if (ran.urgency == Urgency::Prompt) {
       batch.prompt_ran = true;
     }
   }
@@ -126,27 +130,7 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
   batch.busy += Clock::now() - started;
 }
 
-void StoreWorker::end_read_transaction(Batch& batch) {
-  // Only completed reads ran in it: its COMMIT has nothing of theirs to write or sync (at
-  // most a run floor's periodic save, store/run_floor.hpp), and ending it lets SQLite
-  // checkpoint past the snapshot it held.
-  try {
-    store_->commit();
-  } catch (const std::exception& e) {
-    spdlog::error("store: ending a read-only transaction failed: {}", e.what());
-    try {
-      store_->rollback();
-    } catch (const std::exception&) {
-      // Already rolled back by SQLite.
-    }
-  }
-  batch.open = batch.broken = batch.prompt_ran = false;
-  batch.commit_by = Clock::time_point::max();
-  batch.busy = {};
-}
-
-void StoreWorker::finish(Batch& batch) {
-  const auto started = Clock::now();
+bool StoreWorker::end_transaction(Batch& batch) {
   bool committed = false;
   if (batch.open && !batch.broken) {
     try {
@@ -163,6 +147,12 @@ void StoreWorker::finish(Batch& batch) {
       // Already rolled back by SQLite; nothing more to undo.
     }
   }
+  return committed;
+}
+
+void StoreWorker::finish(Batch& batch) {
+  const auto started = Clock::now();
+  const bool committed = end_transaction(batch);
   batch.busy += Clock::now() - started;
   metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
   metrics_.inbox_depth.store(store_->inbox_depth());
@@ -171,10 +161,7 @@ void StoreWorker::finish(Batch& batch) {
       if (job.status == JobStatus::Committed && job.on_commit) job.on_commit();
   }
   for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
-  batch.jobs.clear();  // keeps its capacity for the next transaction
-  batch.open = batch.broken = batch.prompt_ran = false;
-  batch.commit_by = Clock::time_point::max();
-  batch.busy = {};
+  batch.restart();
 }
 
 }  // namespace parley::store

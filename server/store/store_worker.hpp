@@ -96,8 +96,8 @@ class StoreWorker {
     Work work;
     Done done;
     OnCommit on_commit;
+    Urgency urgency;
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
-    bool read_only = false;
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
   };
   // The jobs of the transaction the store thread has open (store thread only).
@@ -108,12 +108,17 @@ class StoreWorker {
     Clock::time_point commit_by = Clock::time_point::max();  // the earliest of its jobs'
     bool prompt_ran = false;  // a prompt job ran in it: later reads may see undurable writes
     Clock::duration busy{};  // running statements, not waiting
+    // Ready for the next transaction; `jobs` keeps its capacity.
+    void restart() {
+      jobs.clear();
+      open = broken = prompt_ran = false;
+      commit_by = Clock::time_point::max();
+      busy = {};
+    }
   };
   void run();
   void execute(Batch& batch, std::deque<Job>& fresh);  // in the open transaction
-  // No job left waiting in it: ended at once. Not counted as a commit in the metrics,
-  // which count write transactions.
-  void end_read_transaction(Batch& batch);
+  bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job
 
   std::unique_ptr<Store> store_;

@@ -1,5 +1,8 @@
 #include "session/frame.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <spdlog/spdlog.h>
 
@@ -37,22 +40,76 @@ std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) co
   return static_cast<std::size_t>(p - out.data());
 }
 
-std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& e) {
-  wire::Deliver d;
-  d.set_kind(static_cast<wire::EntryKind>(e.kind));
-  d.set_sender(e.sender);
-  d.set_sender_device(e.sender_device);
-  d.set_client_msg_id(e.client_msg_id);
-  d.set_conv_seq(e.conv_seq);
-  d.set_server_ts_ms(e.server_ts_ms);
+namespace {
+// Deliver's fields (but inbox_seq, the envelope's) in field order, as protobuf would write
+// them: proto3 leaves out zeros and empty strings. `out` is a DeliverSizer or DeliverWriter.
+template <typename Out>
+void deliver_fields(const store::InboxEntry& e, std::string_view event, Out& out) {
+  using D = wire::Deliver;
+  out.varint(D::kKindFieldNumber, static_cast<std::uint64_t>(e.kind));
+  out.bytes(D::kSenderFieldNumber, e.sender);
+  out.varint(D::kSenderDeviceFieldNumber, e.sender_device);
+  out.bytes(D::kClientMsgIdFieldNumber, e.client_msg_id);
+  out.varint(D::kConvSeqFieldNumber, e.conv_seq);
+  out.varint(D::kServerTsMsFieldNumber, e.server_ts_ms);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage) {
-    d.set_ciphertext(e.ciphertext);
-    d.set_content_hint(e.content_hint);
+    out.bytes(D::kCiphertextFieldNumber, e.ciphertext);
+    out.varint(D::kContentHintFieldNumber, e.content_hint);
   }
-  if (!e.group_id.empty()) d.set_group_id(e.group_id);
-  if (e.kind == store::EntryKind::GroupEvent && !d.mutable_event()->ParseFromString(e.ciphertext))
-    spdlog::error("event=bad_group_event group_seq={}", e.conv_seq);
-  return std::make_shared<const std::string>(d.SerializeAsString());
+  out.bytes(D::kGroupIdFieldNumber, e.group_id);
+  // A message field: present, even when empty, on every group event.
+  if (e.kind == store::EntryKind::GroupEvent) out.bytes(D::kEventFieldNumber, event, true);
+}
+
+struct DeliverSizer {
+  std::size_t size = 0;
+  void varint(int field, std::uint64_t v) {
+    if (v != 0) size += CodedOutputStream::VarintSize32(tag(field, kVarint)) +
+                        CodedOutputStream::VarintSize64(v);
+  }
+  void bytes(int field, std::string_view v, bool always = false) {
+    if (v.empty() && !always) return;
+    size += CodedOutputStream::VarintSize32(tag(field, kLengthDelimited)) +
+            CodedOutputStream::VarintSize64(v.size()) + v.size();
+  }
+};
+
+struct DeliverWriter {
+  std::uint8_t* p;
+  void varint(int field, std::uint64_t v) {
+    if (v == 0) return;
+    p = CodedOutputStream::WriteTagToArray(tag(field, kVarint), p);
+    p = CodedOutputStream::WriteVarint64ToArray(v, p);
+  }
+  void bytes(int field, std::string_view v, bool always = false) {
+    if (v.empty() && !always) return;
+    p = CodedOutputStream::WriteTagToArray(tag(field, kLengthDelimited), p);
+    p = CodedOutputStream::WriteVarint64ToArray(v.size(), p);
+    p = std::copy(v.begin(), v.end(), p);
+  }
+};
+}  // namespace
+
+// Written field by field instead of through a wire::Deliver, which would copy the ciphertext
+// into the message and then again into its serialization: one allocation for the bytes and
+// one for the shared string, and the ciphertext copied once.
+std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& e) {
+  // A group event is stored as a serialized GroupEvent, written by the relay itself; it goes
+  // out as those bytes, checked first so that a damaged row cannot reach a client.
+  std::string_view event;
+  if (e.kind == store::EntryKind::GroupEvent) {
+    if (wire::GroupEvent check; check.ParseFromString(e.ciphertext))
+      event = e.ciphertext;
+    else
+      spdlog::error("event=bad_group_event group_seq={}", e.conv_seq);
+  }
+  DeliverSizer sizer;
+  deliver_fields(e, event, sizer);
+  auto body = std::make_shared<std::string>(sizer.size, '\0');
+  DeliverWriter writer{reinterpret_cast<std::uint8_t*>(body->data())};
+  deliver_fields(e, event, writer);
+  assert(writer.p == reinterpret_cast<std::uint8_t*>(body->data()) + body->size());
+  return body;
 }
 
 }  // namespace parley

@@ -2,7 +2,9 @@
 // store thread) and the ack (from this connection's thread).
 // Also the ephemeral signals that never touch the store: typing and presence subscriptions.
 #include <algorithm>
-#include <set>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -21,123 +23,144 @@ std::string conversation_key(store::UserId a, store::UserId b) {
   return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
 }
 
-struct SendOutcome {
+// One send, from the request to its reply: what the store job needs, and what it found.
+// One object shared by the job's three steps, so the request's strings are not copied into
+// each of them.
+struct PendingSend {
+  struct Payload {
+    std::uint32_t device;
+    std::string ciphertext;
+  };
+  // The request, and who sent it (copied: the store thread must not read the session).
+  std::string recipient;
+  std::string client_msg_id;
+  std::uint32_t content_hint = 0;
+  std::vector<Payload> payloads;  // by device_id
+  store::UserId me = 0;
+  std::string my_name;
+  std::uint32_t my_device = 0;
+  store::DevicePk my_pk = 0;
+
+  // The outcome.
   enum class Kind { Stored, Duplicate, UnknownRecipient, DeviceMismatch } kind = Kind::Stored;
   store::SentRecord ack;
   std::vector<std::uint32_t> devices;  // DeviceMismatch: the recipient's current devices
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const store::InboxEntry>>> appended;
+
+  // Store thread.
+  void run(store::Store& s);
 };
+
+void PendingSend::run(store::Store& s) {
+  if (auto seen = s.find_sent(me, client_msg_id)) {
+    kind = Kind::Duplicate;
+    ack = *seen;
+    return;
+  }
+  const auto rid = s.find_user(recipient);
+  if (!rid) {
+    kind = Kind::UnknownRecipient;
+    return;
+  }
+  // Both are ordered by device_id.
+  const auto have = s.devices_of(*rid);
+  if (!std::ranges::equal(have, payloads, {}, &store::DeviceRecord::device_id,
+                          &Payload::device)) {
+    kind = Kind::DeviceMismatch;
+    for (const auto& d : have) devices.push_back(d.device_id);
+    return;
+  }
+  ack = {s.next_conv_seq(conversation_key(me, *rid)), now_ms()};
+  appended.reserve(payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    auto e = std::make_shared<store::InboxEntry>();
+    e->kind = store::EntryKind::Message;
+    e->sender = my_name;
+    e->sender_device = my_device;
+    e->sender_pk = my_pk;
+    e->client_msg_id = client_msg_id;
+    e->conv_seq = ack.conv_seq;
+    e->server_ts_ms = ack.server_ts_ms;
+    e->content_hint = content_hint;
+    e->ciphertext = std::move(payloads[i].ciphertext);
+    s.append_inbox(have[i].pk, *e);
+    appended.emplace_back(have[i].device_id, std::move(e));
+  }
+  s.remember_sent(me, client_msg_id, ack);
+}
 
 }  // namespace
 
 void Session::on_send(std::uint64_t request_id, wire::Send& req) {
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "client_msg_id must be 16 bytes");
-  std::string recipient = fold_username(req.recipient());
-  if (recipient.empty())
+  auto send = std::make_shared<PendingSend>();
+  send->recipient = fold_username(req.recipient());
+  if (send->recipient.empty())
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");
   if (req.messages().empty())
     return reply_error(request_id, wire::BAD_REQUEST, "messages must name at least one device");
   if (static_cast<std::size_t>(req.messages_size()) > limits::kMaxDevicesPerSend)
     return reply_error(request_id, wire::BAD_REQUEST, "too many devices in one send");
-  std::set<std::uint32_t> device_ids;
+  std::size_t bytes = 0;
   for (const auto& m : req.messages()) {
     if (m.ciphertext().empty())
       return reply_error(request_id, wire::BAD_REQUEST, "ciphertext is empty");
     if (m.ciphertext().size() > limits::kMaxCiphertextBytes)
       return reply_error(request_id, wire::TOO_LARGE, "ciphertext exceeds 200 KiB");
-    if (!device_ids.insert(m.device_id()).second)
-      return reply_error(request_id, wire::BAD_REQUEST, "a device appears twice in messages");
-  }
-
-  // Move the payloads out of the parsed frame: they are copied once more, into the store.
-  struct Payload {
-    std::uint32_t device;
-    std::string ciphertext;
-  };
-  auto payloads = std::make_shared<std::vector<Payload>>();
-  std::size_t bytes = 0;
-  for (auto& m : *req.mutable_messages()) {
     bytes += m.ciphertext().size();
-    payloads->push_back({m.device_id(), std::move(*m.mutable_ciphertext())});
   }
+  // The payloads are moved out of the parsed frame: the store copies them once, into its row.
+  send->payloads.reserve(req.messages_size());
+  for (auto& m : *req.mutable_messages())
+    send->payloads.push_back({m.device_id(), std::move(*m.mutable_ciphertext())});
+  std::ranges::sort(send->payloads, {}, &PendingSend::Payload::device);
+  if (std::ranges::adjacent_find(send->payloads, {}, &PendingSend::Payload::device) !=
+      send->payloads.end())
+    return reply_error(request_id, wire::BAD_REQUEST, "a device appears twice in messages");
+  send->client_msg_id = std::move(*req.mutable_client_msg_id());
+  send->content_hint = req.content_hint();
+  send->me = user_id_;
+  send->my_name = username_;
+  send->my_device = device_id_;
+  send->my_pk = device_pk_;
 
-  auto out = std::make_shared<SendOutcome>();
   submit(
-      [out, payloads, recipient, me = user_id_, my_name = username_, my_device = device_id_,
-       my_pk = device_pk_, cmid = req.client_msg_id(), hint = req.content_hint()](store::Store& s) {
-        if (auto seen = s.find_sent(me, cmid)) {
-          out->kind = SendOutcome::Kind::Duplicate;
-          out->ack = *seen;
-          return;
-        }
-        const auto rid = s.find_user(recipient);
-        if (!rid) {
-          out->kind = SendOutcome::Kind::UnknownRecipient;
-          return;
-        }
-        const auto devices = s.devices_of(*rid);
-        std::vector<std::uint32_t> have, want;
-        for (const auto& d : devices) have.push_back(d.device_id);
-        for (const auto& p : *payloads) want.push_back(p.device);
-        std::sort(want.begin(), want.end());
-        if (have != want) {
-          out->kind = SendOutcome::Kind::DeviceMismatch;
-          out->devices = std::move(have);
-          return;
-        }
-        out->ack = {s.next_conv_seq(conversation_key(me, *rid)), now_ms()};
-        for (auto& p : *payloads) {
-          const auto& d = *std::find_if(devices.begin(), devices.end(),
-                                        [&](const auto& x) { return x.device_id == p.device; });
-          auto e = std::make_shared<store::InboxEntry>();
-          e->kind = store::EntryKind::Message;
-          e->sender = my_name;
-          e->sender_device = my_device;
-          e->sender_pk = my_pk;
-          e->client_msg_id = cmid;
-          e->conv_seq = out->ack.conv_seq;
-          e->server_ts_ms = out->ack.server_ts_ms;
-          e->content_hint = hint;
-          e->ciphertext = std::move(p.ciphertext);
-          s.append_inbox(d.pk, *e);
-          out->appended.emplace_back(d.device_id, std::move(e));
-        }
-        s.remember_sent(me, cmid, out->ack);
-      },
-      [this, request_id, out, recipient, cmid = req.client_msg_id()](store::JobStatus status) {
+      [send](store::Store& s) { send->run(s); },
+      [this, request_id, send](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
-        switch (out->kind) {
-          case SendOutcome::Kind::UnknownRecipient:
-            return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: " + recipient);
-          case SendOutcome::Kind::DeviceMismatch: {
+        switch (send->kind) {
+          case PendingSend::Kind::UnknownRecipient:
+            return reply_error(request_id, wire::UNKNOWN_RECIPIENT,
+                               "no such user: " + send->recipient);
+          case PendingSend::Kind::DeviceMismatch: {
             wire::ServerFrame f;
             auto* e = f.mutable_error();
             e->set_code(wire::DEVICE_MISMATCH);
             e->set_reason("the recipient's devices changed; fetch their prekey bundle again");
-            for (auto d : out->devices) e->add_devices(d);
+            for (auto d : send->devices) e->add_devices(d);
             ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
             return reply(request_id, f);
           }
-          case SendOutcome::Kind::Stored:
-          case SendOutcome::Kind::Duplicate: break;
+          case PendingSend::Kind::Stored:
+          case PendingSend::Kind::Duplicate: break;
         }
         wire::ServerFrame f;
         auto* ack = f.mutable_send_ack();
-        ack->set_client_msg_id(cmid);
-        ack->set_conv_seq(out->ack.conv_seq);
-        ack->set_server_ts_ms(out->ack.server_ts_ms);
-        ack->set_duplicate(out->kind == SendOutcome::Kind::Duplicate);
+        ack->set_client_msg_id(send->client_msg_id);
+        ack->set_conv_seq(send->ack.conv_seq);
+        ack->set_server_ts_ms(send->ack.server_ts_ms);
+        ack->set_duplicate(send->kind == PendingSend::Kind::Duplicate);
         reply(request_id, f);
       },
       bytes,
       // The live push leaves from the store thread: straight to the recipient's connection,
       // not by way of this one's thread (a hop and, when the two are on different threads,
       // a wake-up more per message).
-      [out, recipient, &presence = ctx_.presence, &metrics = ctx_.metrics] {
-        metrics.messages_stored.fetch_add(out->appended.size(), std::memory_order_relaxed);
-        for (auto& [device, entry] : out->appended) {
-          if (auto s = presence.find(recipient, device)) {
+      [send, &presence = ctx_.presence, &metrics = ctx_.metrics] {
+        metrics.messages_stored.fetch_add(send->appended.size(), std::memory_order_relaxed);
+        for (auto& [device, entry] : send->appended) {
+          if (auto s = presence.find(send->recipient, device)) {
             const auto seq = entry->inbox_seq;
             s->notify_appended(seq, std::move(entry));
           }

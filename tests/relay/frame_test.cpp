@@ -106,6 +106,41 @@ class FrameTest : public QObject {
     }
   }
 
+  // deliver_body() writes the fields itself: zeros and empty strings must be left out
+  // exactly as protobuf leaves them out, field by field.
+  void defaultFieldsAreLeftOutAsProtobufLeavesThemOut() {
+    for (auto kind : {store::EntryKind::Message, store::EntryKind::GroupMessage,
+                      store::EntryKind::GroupEvent}) {
+      for (int zeroed = 0; zeroed < 8; ++zeroed) {
+        auto e = entry(kind, 50);
+        switch (zeroed) {
+          case 0: e.sender.clear(); break;
+          case 1: e.sender_device = 0; break;
+          case 2: e.client_msg_id.clear(); break;
+          case 3: e.conv_seq = 0; break;
+          case 4: e.server_ts_ms = 0; break;
+          case 5: e.content_hint = 0; break;
+          case 6: e.ciphertext.clear(); break;
+          case 7: e.group_id.clear(); break;
+        }
+        const auto wire = on_the_wire(Frame::deliver(deliver_body(e), 5));
+        if (wire != whole_frame(e, 5))
+          QFAIL(qPrintable(QString("kind %1, field %2 zeroed").arg(int(kind)).arg(zeroed)));
+      }
+    }
+  }
+
+  // A group event row that does not parse is not passed on: the event goes out empty.
+  void damagedGroupEventGoesOutEmpty() {
+    auto e = entry(store::EntryKind::GroupEvent, 10);
+    e.ciphertext = "\xff\xff\xff";
+    wire::ServerFrame parsed;
+    QVERIFY(parsed.ParseFromString(on_the_wire(Frame::deliver(deliver_body(e), 9))));
+    QVERIFY(parsed.deliver().has_event());
+    QCOMPARE(parsed.deliver().event().ByteSizeLong(), 0u);
+    QCOMPARE(parsed.deliver().conv_seq(), e.conv_seq);
+  }
+
   void wholeFrameHasNoEnvelope() {
     wire::ServerFrame f;
     f.mutable_sync_complete()->set_inbox_seq(12);

@@ -1,13 +1,11 @@
 #include "session/session.hpp"
 
-#include <cstddef>
-
-#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
 #include "presence/presence_registry.hpp"
+#include "session/parsed_frame.hpp"
 #include "util/clock.hpp"
 
 namespace parley {
@@ -77,50 +75,6 @@ std::uint64_t peek_request_id(std::string_view bytes) {
   }
   return 0;
 }
-
-// Each I/O thread parses its frames into one arena, reset after every frame: a Send's
-// messages, repeated field and string objects (six heap objects, each allocated and freed
-// per frame) are carved from a block that lives as long as the thread. Strings longer than
-// the short-string buffer still own a heap buffer; on_send moves the ciphertext's out.
-// Frames are handled one at a time per thread, so the arena is never shared; a nested parse
-// (none exists) would take the heap.
-class ParseArena {
- public:
-  ParseArena() : arena_(block_, sizeof block_) {}
-  google::protobuf::Arena* take() { return in_use_ ? nullptr : (in_use_ = true, &arena_); }
-  void give_back() {
-    arena_.Reset();
-    in_use_ = false;
-  }
-
- private:
-  alignas(std::max_align_t) char block_[4096];
-  google::protobuf::Arena arena_;
-  bool in_use_ = false;
-};
-
-class ParsedFrame {
- public:
-  ParsedFrame() : arena_(thread_arena().take()) {
-    frame_ = google::protobuf::Arena::CreateMessage<wire::ClientFrame>(arena_);
-  }
-  ~ParsedFrame() {
-    if (arena_) thread_arena().give_back();
-    else delete frame_;
-  }
-  ParsedFrame(const ParsedFrame&) = delete;
-  ParsedFrame& operator=(const ParsedFrame&) = delete;
-  wire::ClientFrame& operator*() const { return *frame_; }
-  wire::ClientFrame* operator->() const { return frame_; }
-
- private:
-  static ParseArena& thread_arena() {
-    thread_local ParseArena arena;
-    return arena;
-  }
-  google::protobuf::Arena* arena_;
-  wire::ClientFrame* frame_;
-};
 }  // namespace
 
 void Session::on_frame(std::string_view bytes) {

@@ -3,6 +3,7 @@
 // nothing else. Checked across the varint boundaries of inbox_seq and of the frame's length,
 // for every kind of entry, and through the gateway's WebSocket header (frame_header.hpp).
 // DeliverBodies hands every member the same bytes for one group entry while any holds them.
+// Inbound, a ParsedFrame parses into its thread's arena and gives it back intact.
 #include <QtTest>
 
 #include <limits>
@@ -11,6 +12,7 @@
 #include "parley.pb.h"
 #include "session/deliver_bodies.hpp"
 #include "session/frame.hpp"
+#include "session/parsed_frame.hpp"
 #include "store/records.hpp"
 
 using namespace parley;
@@ -139,6 +141,48 @@ class FrameTest : public QObject {
     QVERIFY(parsed.deliver().has_event());
     QCOMPARE(parsed.deliver().event().ByteSizeLong(), 0u);
     QCOMPARE(parsed.deliver().conv_seq(), e.conv_seq);
+  }
+
+  // What a handler moves out of a parsed frame outlives it; a frame larger than the arena's
+  // block parses; a frame made while another is alive parses on the heap; the arena, reset,
+  // serves the next frame.
+  void parsedFramesShareTheThreadArenaSafely() {
+    wire::ClientFrame send;
+    send.set_request_id(7);
+    auto* m = send.mutable_send()->add_messages();
+    m->set_device_id(2);
+    m->set_ciphertext(std::string(300, '\x5a'));
+    const auto send_bytes = send.SerializeAsString();
+    wire::ClientFrame upload;
+    for (std::uint32_t i = 0; i < 200; ++i) {  // ~15 KiB of messages and strings
+      auto* k = upload.mutable_upload_prekeys()->add_one_time_prekeys();
+      k->set_id(i);
+      k->set_public_key(std::string(32, static_cast<char>(i)));
+    }
+    const auto upload_bytes = upload.SerializeAsString();
+
+    std::string moved;
+    {
+      ParsedFrame f;
+      QVERIFY(f->GetArena() != nullptr);
+      QVERIFY(f->ParseFromString(send_bytes));
+      moved = std::move(*f->mutable_send()->mutable_messages(0)->mutable_ciphertext());
+      ParsedFrame nested;
+      QVERIFY(nested->GetArena() == nullptr);
+      QVERIFY(nested->ParseFromString(upload_bytes));
+      QCOMPARE(nested->SerializeAsString(), upload_bytes);
+    }
+    QCOMPARE(moved, std::string(300, '\x5a'));
+    for (int round = 0; round < 3; ++round) {
+      ParsedFrame big;
+      QVERIFY(big->GetArena() != nullptr);
+      QVERIFY(big->ParseFromString(upload_bytes));
+      QCOMPARE(big->SerializeAsString(), upload_bytes);
+    }
+    ParsedFrame again;
+    QVERIFY(again->GetArena() != nullptr);
+    QVERIFY(again->ParseFromString(send_bytes));
+    QCOMPARE(again->SerializeAsString(), send_bytes);
   }
 
   void wholeFrameHasNoEnvelope() {

@@ -23,8 +23,8 @@ class ThreadArena {
   }
 
  private:
-  // A Send with one device takes well under 1 KiB of it; UploadPrekeys' 100 keys overflow
-  // into blocks from the heap, freed at the reset.
+  // A Send with one device takes well under 1 KiB of it; an UploadPrekeys of up to 200 keys
+  // overflows into blocks from the heap, freed at the reset.
   alignas(std::max_align_t) char block_[4096];
   google::protobuf::Arena arena_;
   bool in_use_ = false;
@@ -37,9 +37,14 @@ ThreadArena& thread_arena() {
 
 }  // namespace
 
-ParsedFrame::ParsedFrame()
-    : arena_(thread_arena().take()),
-      frame_(google::protobuf::Arena::CreateMessage<wire::ClientFrame>(arena_)) {}
+ParsedFrame::ParsedFrame() : arena_(thread_arena().take()) {
+  try {
+    frame_ = google::protobuf::Arena::CreateMessage<wire::ClientFrame>(arena_);
+  } catch (...) {
+    if (arena_) thread_arena().give_back();  // else every later frame would take the heap
+    throw;
+  }
+}
 
 ParsedFrame::~ParsedFrame() {
   if (arena_)

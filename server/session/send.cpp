@@ -2,6 +2,7 @@
 // store thread) and the ack (from this connection's thread).
 // Also the ephemeral signals that never touch the store: typing and presence subscriptions.
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,30 +95,34 @@ void PendingSend::run(store::Store& s) {
 void Session::on_send(std::uint64_t request_id, wire::Send& req) {
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "client_msg_id must be 16 bytes");
-  auto send = std::make_shared<PendingSend>();
-  send->recipient = fold_username(req.recipient());
-  if (send->recipient.empty())
+  auto recipient = fold_username(req.recipient());
+  if (recipient.empty())
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");
   if (req.messages().empty())
     return reply_error(request_id, wire::BAD_REQUEST, "messages must name at least one device");
   if (static_cast<std::size_t>(req.messages_size()) > limits::kMaxDevicesPerSend)
     return reply_error(request_id, wire::BAD_REQUEST, "too many devices in one send");
+  std::array<std::uint32_t, limits::kMaxDevicesPerSend> seen{};
   std::size_t bytes = 0;
-  for (const auto& m : req.messages()) {
+  for (int i = 0; i < req.messages_size(); ++i) {
+    const auto& m = req.messages(i);
     if (m.ciphertext().empty())
       return reply_error(request_id, wire::BAD_REQUEST, "ciphertext is empty");
     if (m.ciphertext().size() > limits::kMaxCiphertextBytes)
       return reply_error(request_id, wire::TOO_LARGE, "ciphertext exceeds 200 KiB");
+    if (std::find(seen.begin(), seen.begin() + i, m.device_id()) != seen.begin() + i)
+      return reply_error(request_id, wire::BAD_REQUEST, "a device appears twice in messages");
+    seen[static_cast<std::size_t>(i)] = m.device_id();
     bytes += m.ciphertext().size();
   }
+
+  auto send = std::make_shared<PendingSend>();
+  send->recipient = std::move(recipient);
   // The payloads are moved out of the parsed frame: the store copies them once, into its row.
-  send->payloads.reserve(req.messages_size());
+  send->payloads.reserve(static_cast<std::size_t>(req.messages_size()));
   for (auto& m : *req.mutable_messages())
     send->payloads.push_back({m.device_id(), std::move(*m.mutable_ciphertext())});
   std::ranges::sort(send->payloads, {}, &PendingSend::Payload::device);
-  if (std::ranges::adjacent_find(send->payloads, {}, &PendingSend::Payload::device) !=
-      send->payloads.end())
-    return reply_error(request_id, wire::BAD_REQUEST, "a device appears twice in messages");
   send->client_msg_id = std::move(*req.mutable_client_msg_id());
   send->content_hint = req.content_hint();
   send->me = user_id_;

@@ -86,7 +86,19 @@ class BadInputTest : public QObject {
     s->mutable_messages(0)->set_ciphertext("ok");
     s->add_messages()->set_device_id(1);
     s->mutable_messages(1)->set_ciphertext("dup");
-    QCOMPARE(alice->request(f)->error().code(), wire::BAD_REQUEST);
+    r = alice->request(f);
+    QCOMPARE(r->error().code(), wire::BAD_REQUEST);
+    QVERIFY(r->error().reason().find("twice") != std::string::npos);
+
+    // The first fault in message order is the one named.
+    auto* big = s->add_messages();
+    big->set_device_id(2);
+    big->set_ciphertext(std::string(201 * 1024, 'c'));
+    r = alice->request(f);
+    QCOMPARE(r->error().code(), wire::BAD_REQUEST);
+    QVERIFY(r->error().reason().find("twice") != std::string::npos);
+    s->mutable_messages(1)->set_device_id(3);
+    QCOMPARE(alice->request(f)->error().code(), wire::TOO_LARGE);
   }
 
   void ackBeyondDeliveredIsRefused() {

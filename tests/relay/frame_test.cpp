@@ -109,13 +109,20 @@ class FrameTest : public QObject {
   }
 
   // deliver_body() writes the fields itself: zeros and empty strings must be left out
-  // exactly as protobuf leaves them out, field by field.
-  void defaultFieldsAreLeftOutAsProtobufLeavesThemOut() {
-    for (auto kind : {store::EntryKind::Message, store::EntryKind::GroupMessage,
-                      store::EntryKind::GroupEvent}) {
-      for (int zeroed = 0; zeroed < 8; ++zeroed) {
+  // exactly as protobuf leaves them out, field by field, and the largest values encoded as
+  // protobuf encodes them.
+  void defaultAndLargestFieldsAreWrittenAsProtobufWritesThem() {
+    for (auto kind : {store::EntryKind::Message, store::EntryKind::DeliveryReceipt,
+                      store::EntryKind::GroupMessage, store::EntryKind::GroupEvent}) {
+      for (int zeroed = 0; zeroed < 9; ++zeroed) {
         auto e = entry(kind, 50);
         switch (zeroed) {
+          case 8:
+            e.sender_device = std::numeric_limits<std::uint32_t>::max();
+            e.conv_seq = std::numeric_limits<std::uint64_t>::max();
+            e.server_ts_ms = std::numeric_limits<std::uint64_t>::max();
+            e.content_hint = std::numeric_limits<std::uint32_t>::max();
+            break;
           case 0: e.sender.clear(); break;
           case 1: e.sender_device = 0; break;
           case 2: e.client_msg_id.clear(); break;

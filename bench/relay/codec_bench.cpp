@@ -50,20 +50,19 @@ store::InboxEntry stored_message(std::uint64_t seq, const std::string& body) {
   return e;
 }
 
-// The same Deliver through a wire::ServerFrame, whole.
-std::shared_ptr<const std::string> encode_deliver(std::uint64_t seq, const std::string& body) {
+// The same Deliver through a wire::ServerFrame, whole, as the relay encoded it before.
+std::shared_ptr<const std::string> encode_deliver(const store::InboxEntry& e) {
   wire::ServerFrame f;
   auto* d = f.mutable_deliver();
-  d->set_inbox_seq(seq);
-  d->set_kind(wire::MESSAGE);
-  d->set_sender("alice-the-sender");
-  d->set_sender_device(1);
-  d->set_client_msg_id(kClientMsgId);
-  d->set_conv_seq(seq);
-  d->set_server_ts_ms(1'790'000'000'000);
-  d->set_ciphertext(body);
-  d->set_content_hint(0);
-  f.set_request_id(0);
+  d->set_inbox_seq(e.inbox_seq);
+  d->set_kind(static_cast<wire::EntryKind>(e.kind));
+  d->set_sender(e.sender);
+  d->set_sender_device(e.sender_device);
+  d->set_client_msg_id(e.client_msg_id);
+  d->set_conv_seq(e.conv_seq);
+  d->set_server_ts_ms(e.server_ts_ms);
+  d->set_ciphertext(e.ciphertext);
+  d->set_content_hint(e.content_hint);
   return std::make_shared<const std::string>(f.SerializeAsString());
 }
 
@@ -122,10 +121,11 @@ void BM_EncodeDeliver(benchmark::State& state) {
 BENCHMARK(BM_EncodeDeliver)->Arg(200)->Arg(64 << 10);
 
 void BM_EncodeDeliverMessage(benchmark::State& state) {
-  const auto body = ciphertext(state.range(0));  // as read from the store: copied into the frame
-  std::uint64_t seq = 0;
+  auto entry = stored_message(0, ciphertext(state.range(0)));
   for (auto _ : state) {
-    auto frame = encode_deliver(++seq, body);
+    ++entry.conv_seq;
+    ++entry.inbox_seq;
+    auto frame = encode_deliver(entry);
     benchmark::DoNotOptimize(frame->data());
   }
   state.SetItemsProcessed(state.iterations());
@@ -148,7 +148,7 @@ BENCHMARK(BM_DecodeAck);
 
 // The receiving end of a Deliver (client or loadgen), for comparison with the encode.
 void BM_DecodeDeliver(benchmark::State& state) {
-  const auto frame = encode_deliver(1, ciphertext(state.range(0)));
+  const auto frame = encode_deliver(stored_message(1, ciphertext(state.range(0))));
   for (auto _ : state) {
     wire::ServerFrame f;
     if (!f.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) state.SkipWithError("parse failed");

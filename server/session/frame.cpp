@@ -41,10 +41,44 @@ std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) co
 }
 
 namespace {
-// Deliver's fields (but inbox_seq, the envelope's) in field order, as protobuf would write
-// them: proto3 leaves out zeros and empty strings. `out` is a DeliverSizer or DeliverWriter.
-template <typename Out>
-void deliver_fields(const store::InboxEntry& e, std::string_view event, Out& out) {
+// Deliver's fields as protobuf writes them: proto3 leaves out zeros and empty strings. Run
+// twice: first counting (no `out`), then appending to a string reserved at that size, so
+// the body is allocated once and not zero-filled first.
+class DeliverEncoder {
+ public:
+  explicit DeliverEncoder(std::string* out = nullptr) : out_(out) {}
+  std::size_t size() const { return size_; }
+
+  void varint(int field, std::uint64_t v) {
+    if (v != 0) head(tag(field, kVarint), v);
+  }
+  void bytes(int field, std::string_view v) {
+    if (!v.empty()) message(field, v);
+  }
+  // A message field: present even when empty.
+  void message(int field, std::string_view v) {
+    head(tag(field, kLengthDelimited), v.size());
+    put(v);
+  }
+
+ private:
+  void head(std::uint32_t field_tag, std::uint64_t v) {
+    std::array<std::uint8_t, 15> buf;  // a tag (<= 5 bytes) and a varint (<= 10)
+    auto* p = CodedOutputStream::WriteTagToArray(field_tag, buf.data());
+    p = CodedOutputStream::WriteVarint64ToArray(v, p);
+    put({reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(p - buf.data())});
+  }
+  void put(std::string_view v) {
+    size_ += v.size();
+    if (out_) out_->append(v);
+  }
+
+  std::string* out_;
+  std::size_t size_ = 0;
+};
+
+// Every field but inbox_seq, the envelope's (Frame::write_envelope), in field order.
+void deliver_fields(const store::InboxEntry& e, std::string_view event, DeliverEncoder& out) {
   using D = wire::Deliver;
   out.varint(D::kKindFieldNumber, static_cast<std::uint64_t>(e.kind));
   out.bytes(D::kSenderFieldNumber, e.sender);
@@ -57,42 +91,8 @@ void deliver_fields(const store::InboxEntry& e, std::string_view event, Out& out
     out.varint(D::kContentHintFieldNumber, e.content_hint);
   }
   out.bytes(D::kGroupIdFieldNumber, e.group_id);
-  // A message field: present, even when empty, on every group event.
-  if (e.kind == store::EntryKind::GroupEvent) out.bytes(D::kEventFieldNumber, event, true);
+  if (e.kind == store::EntryKind::GroupEvent) out.message(D::kEventFieldNumber, event);
 }
-
-struct DeliverSizer {
-  std::size_t size = 0;
-  void varint(int field, std::uint64_t v) {
-    if (v != 0) size += CodedOutputStream::VarintSize32(tag(field, kVarint)) +
-                        CodedOutputStream::VarintSize64(v);
-  }
-  void bytes(int field, std::string_view v, bool always = false) {
-    if (v.empty() && !always) return;
-    size += CodedOutputStream::VarintSize32(tag(field, kLengthDelimited)) +
-            CodedOutputStream::VarintSize64(v.size()) + v.size();
-  }
-};
-
-// Appends to a string reserved at the sizer's size: no zero-fill of up to 200 KiB first.
-struct DeliverWriter {
-  std::string& out;
-  void varint(int field, std::uint64_t v) {
-    if (v == 0) return;
-    std::array<std::uint8_t, 15> head;  // a tag (<= 5 bytes) and a varint (<= 10)
-    auto* p = CodedOutputStream::WriteTagToArray(tag(field, kVarint), head.data());
-    p = CodedOutputStream::WriteVarint64ToArray(v, p);
-    out.append(reinterpret_cast<const char*>(head.data()), static_cast<std::size_t>(p - head.data()));
-  }
-  void bytes(int field, std::string_view v, bool always = false) {
-    if (v.empty() && !always) return;
-    std::array<std::uint8_t, 15> head;
-    auto* p = CodedOutputStream::WriteTagToArray(tag(field, kLengthDelimited), head.data());
-    p = CodedOutputStream::WriteVarint64ToArray(v.size(), p);
-    out.append(reinterpret_cast<const char*>(head.data()), static_cast<std::size_t>(p - head.data()));
-    out.append(v);
-  }
-};
 }  // namespace
 
 // Written field by field instead of through a wire::Deliver, which would copy the ciphertext
@@ -111,13 +111,13 @@ std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& e) {
     else
       spdlog::error("event=bad_group_event group_seq={}", e.conv_seq);
   }
-  DeliverSizer sizer;
-  deliver_fields(e, event, sizer);
+  DeliverEncoder counter;
+  deliver_fields(e, event, counter);
   auto body = std::make_shared<std::string>();
-  body->reserve(sizer.size);
-  DeliverWriter writer{*body};
+  body->reserve(counter.size());
+  DeliverEncoder writer(body.get());
   deliver_fields(e, event, writer);
-  assert(body->size() == sizer.size);
+  assert(body->size() == counter.size());
   return body;
 }
 

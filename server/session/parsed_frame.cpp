@@ -37,17 +37,18 @@ ThreadArena& thread_arena() {
 
 }  // namespace
 
-ParsedFrame::ParsedFrame() : arena_(thread_arena().take()) {
+ParsedFrame::ParsedFrame() {
+  auto* arena = thread_arena().take();
   try {
-    frame_ = google::protobuf::Arena::CreateMessage<wire::ClientFrame>(arena_);
+    frame_ = google::protobuf::Arena::CreateMessage<wire::ClientFrame>(arena);
   } catch (...) {
-    if (arena_) thread_arena().give_back();  // else every later frame would take the heap
+    if (arena) thread_arena().give_back();  // else every later frame would take the heap
     throw;
   }
 }
 
 ParsedFrame::~ParsedFrame() {
-  if (arena_)
+  if (frame_->GetArena())
     thread_arena().give_back();
   else
     delete frame_;

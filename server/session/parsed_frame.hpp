@@ -9,9 +9,6 @@
 //
 // One ParsedFrame per thread at a time uses the arena (frames are handled one at a time);
 // another made meanwhile (none is) would parse into the heap instead.
-namespace google::protobuf {
-class Arena;
-}
 namespace parley::wire {
 class ClientFrame;
 }
@@ -29,8 +26,7 @@ class ParsedFrame {
   wire::ClientFrame* operator->() const { return frame_; }
 
  private:
-  google::protobuf::Arena* arena_;  // null: frame_ is on the heap
-  wire::ClientFrame* frame_;
+  wire::ClientFrame* frame_;  // on the thread's arena, or on the heap (GetArena() null)
 };
 
 }  // namespace parley

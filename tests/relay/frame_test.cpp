@@ -114,9 +114,9 @@ class FrameTest : public QObject {
   void defaultAndLargestFieldsAreWrittenAsProtobufWritesThem() {
     for (auto kind : {store::EntryKind::Message, store::EntryKind::DeliveryReceipt,
                       store::EntryKind::GroupMessage, store::EntryKind::GroupEvent}) {
-      for (int zeroed = 0; zeroed < 9; ++zeroed) {
+      for (int variant = 0; variant < 9; ++variant) {
         auto e = entry(kind, 50);
-        switch (zeroed) {
+        switch (variant) {
           case 8:
             e.sender_device = std::numeric_limits<std::uint32_t>::max();
             e.conv_seq = std::numeric_limits<std::uint64_t>::max();
@@ -134,7 +134,7 @@ class FrameTest : public QObject {
         }
         const auto wire = on_the_wire(Frame::deliver(deliver_body(e), 5));
         if (wire != whole_frame(e, 5))
-          QFAIL(qPrintable(QString("kind %1, field %2 zeroed").arg(int(kind)).arg(zeroed)));
+          QFAIL(qPrintable(QString("kind %1, variant %2").arg(int(kind)).arg(variant)));
       }
     }
   }

@@ -20,6 +20,9 @@ if(PARLEY_TSAN)
 endif()
 if(_parley_san)
   list(JOIN _parley_san "," _parley_san_list)
-  add_compile_options(-fsanitize=${_parley_san_list} -fno-omit-frame-pointer)
+  # libstdc++'s own checks ride along: a disengaged optional dereferenced or an index past a
+  # vector's end aborts there, where the sanitizers would see only a valid-looking read.
+  add_compile_options(-fsanitize=${_parley_san_list} -fno-omit-frame-pointer
+                      -D_GLIBCXX_ASSERTIONS)
   add_link_options(-fsanitize=${_parley_san_list})
 endif()

@@ -161,6 +161,9 @@ std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m) {
     if (!skip_to(next, h.previous_chain_length, fresh)) return std::nullopt;
     if (!dh_ratchet(next, h.dh)) return std::nullopt;
   }
+  // An initiator's session knows the responder's first ratchet key (their signed prekey)
+  // before any receiving chain exists: a header naming that key has nothing to open it.
+  if (!next.ckr) return std::nullopt;
   // Below nr in the current chain and not among the skipped keys: already used (replay).
   if (h.message_number < next.nr) return std::nullopt;
   if (!skip_to(next, h.message_number, fresh)) return std::nullopt;

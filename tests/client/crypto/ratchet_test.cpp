@@ -1,4 +1,5 @@
-// Double Ratchet: ordering, loss, replay, tampering, bounds, simultaneous starts, persistence.
+// Double Ratchet: ordering, loss, replay, tampering, forged headers, bounds, simultaneous
+// starts, persistence.
 #include <QtTest>
 
 #include <algorithm>
@@ -199,6 +200,32 @@ class RatchetTest : public QObject {
 
     QVERIFY(delivers(bob, m, "genuine"));
     QVERIFY(delivers(alice, bob.encrypt(text("still talking")), "still talking"));
+  }
+
+  // Before Bob answers, Alice's session holds his signed prekey as the peer's ratchet key but
+  // no receiving chain. A message naming that key (anyone can: the prekey is public) must be
+  // refused without touching the chain that is not there, and leave the session as it was.
+  void headerNamingTheSignedPrekeyBeforeAnyReplyIsRefused() {
+    const Party a, b;
+    auto init = x3dh_initiate(a.identity, b.bundle());
+    QVERIFY(init);
+    auto alice = RatchetSession::initiate(init->shared_secret, b.signed_prekey.public_key(),
+                                          init->associated_data);
+    const Bytes before = alice.serialize();
+    for (std::uint32_t n : {0u, 1u, 5u}) {
+      RatchetMessage forged;
+      forged.header = {b.signed_prekey.public_key(), 0, n};
+      forged.ciphertext = Bytes(40, 0);
+      QVERIFY(!alice.decrypt(forged));
+    }
+    QVERIFY(alice.serialize() == before);
+    // The session still works once Bob really answers.
+    auto resp = x3dh_respond(b.identity, b.signed_prekey, nullptr, a.identity.public_key(),
+                             init->ephemeral_key);
+    QVERIFY(resp);
+    auto bob = RatchetSession::respond(resp->shared_secret, b.signed_prekey, resp->associated_data);
+    QVERIFY(delivers(bob, alice.encrypt(text("hi bob")), "hi bob"));
+    QVERIFY(delivers(alice, bob.encrypt(text("hi alice")), "hi alice"));
   }
 
   void tooManySkippedRejected() {

@@ -23,6 +23,12 @@ constexpr int kInitialOneTimePrekeys = 100;
 Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
     : profile_(std::move(profile)), db_(std::move(db)),
       relay_(std::make_unique<RelayClient>(profile_.server)) {
+  // A contact whose identity key changed stays blocked across restarts until the user
+  // accepts the new key: the session that key opened is the newest one, and sending would
+  // otherwise pick it.
+  QSqlQuery q(db_->db());
+  q.exec("SELECT username FROM contacts WHERE pending_identity_key IS NOT NULL");
+  while (q.next()) blocked_peers_.insert(q.value(0).toString());
   wireRelay();
 }
 

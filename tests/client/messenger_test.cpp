@@ -600,6 +600,40 @@ class MessengerTest : public QObject {
     QCOMPARE(erin->ev->identityChanged.count("frank"), 1);
   }
 
+  // The other way to learn of a new key: its owner writes first. His message opens a session
+  // under the new key, the newest one; the block must hold across a restart too, or sending
+  // would pick that session before the user accepted the key.
+  void changedIdentityKeyLearnedFromAMessageHoldsAcrossARestart() {
+    auto* gina = registerUser("gina");
+    auto* hank = registerUser("hank");
+    QVERIFY(gina && hank);
+    const auto old_key = random_bytes(32);
+    bool ok = false;
+    sql(gina->dir, "INSERT INTO contacts(username, identity_key, verified, added_ms) VALUES(?, ?, 1, 1)",
+        {QString("hank"), old_key}, &ok);
+    QVERIFY(ok);
+
+    const auto hello = hank->send("gina", "it is me, with a new phone");
+    QVERIFY(gina->waitReceived(hello));
+    QVERIFY(spinUntil([&] { return gina->ev->identityChanged.contains("hank"); }, kWaitMs));
+    QCOMPARE(sql(gina->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'hank'").toInt(), 1);
+    const auto reply = gina->send("hank", "held until I accept");
+    QTest::qWait(500);
+    QCOMPARE(gina->m->outboxSize(), 1);
+
+    gina->m.reset();
+    QVERIFY(gina->reopen());
+    QVERIFY(gina->m->identityKeyChanged("hank"));
+    QTest::qWait(1000);
+    QCOMPARE(gina->m->outboxSize(), 1);
+    QVERIFY(!hank->ev->received.contains(qMakePair(QString("gina"), reply)));
+
+    gina->m->acceptIdentityKey("hank");
+    QVERIFY(hank->waitReceived(reply));
+    QCOMPARE(bodies(hank->m->history("gina")), (QStringList{"it is me, with a new phone",
+                                                           "held until I accept"}));
+  }
+
   void brokenHashChainIsFlagged() {
     auto& alice = user("alice");
     auto& bob = user("bob");

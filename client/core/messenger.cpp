@@ -1,5 +1,7 @@
 #include "messenger.hpp"
 
+#include <algorithm>
+
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
@@ -255,11 +257,14 @@ QList<qint64> Messenger::gaps(const QString& peer, qint64 from_seq) {
   // at its first number.
   const bool group = peer.startsWith(QLatin1Char('#')) || from_seq > 1;
   bool first = true;
-  while (q.next()) {
+  while (q.next() && out.size() < kMaxListedGaps) {
     if (group && first) expected = q.value(0).toLongLong();
     first = false;
     const auto seq = q.value(0).toLongLong();
-    for (; expected < seq; ++expected) out << expected;
+    // The numbers come from the relay, which may jump by billions: a hole is listed by its
+    // last kMaxListedPerHole numbers (those right before the next message), never walked.
+    expected = std::max(expected, seq - kMaxListedPerHole);
+    for (; expected < seq && out.size() < kMaxListedGaps; ++expected) out << expected;
     expected = seq + 1;
   }
   // Our own sends are numbered only when their SendAck arrives; if one was stored but its

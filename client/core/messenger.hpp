@@ -161,7 +161,10 @@ class Messenger : public QObject {
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
   // from_seq > 1: only holes after the first number seen at or above it (a view's window).
+  // Bounded: at most the last kMaxListedPerHole numbers of each hole, kMaxListedGaps in all.
   QList<qint64> gaps(const QString& peer, qint64 from_seq = 1);
+  static constexpr qint64 kMaxListedPerHole = 1000;
+  static constexpr qsizetype kMaxListedGaps = 10000;
   int outboxSize();
   // 60 digits, or empty with `error` when the peer's identity key is not known yet.
   QString safetyNumber(const QString& peer, QString* error);

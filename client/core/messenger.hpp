@@ -381,6 +381,10 @@ class Messenger : public QObject {
   bool storeAttachment(const QString& sender, const QString& peer, const QByteArray& id,
                        const e2e::Attachment& a, const QString& local_path);
   static bool validAttachment(const e2e::Attachment& a);
+  // Another sender's file already has this message id. Files are looked up by id alone
+  // (attachment(), fetchAttachment()), so a second one under the same id (a member copying
+  // the id of a message it saw) would stand in for the first: such a message is refused.
+  bool attachmentIdTaken(const QByteArray& id, const QString& sender);
   static QString attachmentBody(const e2e::Content& c);
 
   std::uint64_t lastAcked();

@@ -88,7 +88,8 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   const bool parsed = content.ParseFromArray(plain->data(), static_cast<int>(plain->size())) &&
                       (content.type() == e2e::GROUP_TEXT || content.type() == e2e::READ_RECEIPT ||
                        content.type() == e2e::GROUP_INFO ||
-                       (content.type() == e2e::ATTACHMENT && validAttachment(content.attachment()))) &&
+                       (content.type() == e2e::ATTACHMENT && validAttachment(content.attachment()) &&
+                        !attachmentIdTaken(e.client_msg_id, e.sender))) &&
                       qbytes(content.group_id()) == e.group_id;
   const bool attached = parsed && content.type() == e2e::ATTACHMENT;
   crypto::secure_zero(plain->data(), plain->size());

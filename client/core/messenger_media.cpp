@@ -81,6 +81,14 @@ bool Messenger::validAttachment(const e2e::Attachment& a) {
          a.width() <= 1'000'000 && a.height() <= 1'000'000;
 }
 
+bool Messenger::attachmentIdTaken(const QByteArray& id, const QString& sender) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT 1 FROM attachments WHERE client_msg_id = ? AND sender != ?");
+  q.addBindValue(id);
+  q.addBindValue(sender);
+  return !q.exec() || q.next();  // unreadable: refused too, never stored half-checked
+}
+
 QString Messenger::attachmentBody(const e2e::Content& c) {
   if (!c.text().empty()) return QString::fromStdString(c.text());
   return QString::fromStdString(c.attachment().file_name());

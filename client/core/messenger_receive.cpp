@@ -113,6 +113,12 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       }, Qt::QueuedConnection);
       return save_last_acked(db, d.inbox_seq());
     }
+    if (attached && attachmentIdTaken(id, sender)) {
+      QMetaObject::invokeMethod(this, [this, sender] {
+        emit problem(QStringLiteral("%1 sent a file under another message's id; ignored").arg(sender));
+      }, Qt::QueuedConnection);
+      return save_last_acked(db, d.inbox_seq());
+    }
 
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, 0)"

@@ -1,7 +1,8 @@
 // Files between two profiles through a real relay (Messenger::sendFile / fetchAttachment):
 // a 50 MiB round trip with the relay holding only ciphertext, an upload that survives the
 // relay being killed mid-way and continues from what the relay has, a tampered blob refused
-// with nothing saved, the relay's limits reaching the user as clear errors, and cancel.
+// with nothing saved, a file under another sender's message id refused, the relay's limits
+// reaching the user as clear errors, and cancel.
 #include <QtTest>
 
 #include <QBuffer>
@@ -9,6 +10,8 @@
 #include <QDirIterator>
 #include <QImage>
 #include <QRandomGenerator>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <unordered_map>
 
@@ -289,6 +292,51 @@ class MediaTest : public QObject {
     QVERIFY2(got.error.contains("tampered"), qPrintable(got.error));
     QVERIFY(QDir(path("bob4")).entryList(QDir::Files | QDir::Hidden).isEmpty());
     QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
+  }
+
+  // Files are looked up by message id alone, so a second file under an id another sender's
+  // file already has (a group member copying the id of a message it saw) would stand in for
+  // the first. It is refused: the first file stays what the id names.
+  void fileUnderAnotherMessagesIdIsRefused() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto carol = registerProfile(path("c6"), relay.url(), "carol");
+    auto bob = registerProfile(path("b6"), relay.url(), "bob");
+    QVERIFY(carol && bob);
+    bob->m.reset();  // offline: what carol sends waits in the relay
+    QVERIFY(writeFile(path("copied-id.bin"), randomBytes(1000)));
+    QString error;
+    const auto sent = carol->wait(carol->m->sendFile("bob", path("copied-id.bin"), {}, &error));
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    QCOMPARE(sent.msg.size(), 16);
+    const auto after = carol->m->sendText("bob", "and a line after it", &error);
+    QVERIFY(after);
+    {
+      // Bob already holds alice's file under that id.
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "first-file");
+      db.setDatabaseName(bob->dir + "/parley.db");
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      q.prepare("INSERT INTO attachments(sender, client_msg_id, peer, media_id, key, ciphertext_size,"
+                " sha256, plaintext_size, file_name, mime_type) VALUES('alice', ?, 'alice', ?, ?, 41,"
+                " ?, 24, 'alices.txt', 'text/plain')");
+      q.addBindValue(sent.msg);
+      q.addBindValue(QByteArray(16, 'm'));
+      q.addBindValue(QByteArray(32, 'k'));
+      q.addBindValue(QByteArray(32, 's'));
+      QVERIFY(q.exec());
+    }
+    QSqlDatabase::removeDatabase("first-file");
+    bob->m = Messenger::open(bob->dir, &error);
+    QVERIFY2(bob->m, qPrintable(error));
+    bob->attach();
+    bob->m->start();
+    QVERIFY(bob->waitReceived(*after));  // in order: the file came first
+    QVERIFY(!bob->received.contains(sent.msg));
+    const auto info = bob->m->attachment(sent.msg);
+    QVERIFY(info);
+    QCOMPARE(info->sender, QString("alice"));
+    QCOMPARE(info->fileName, QString("alices.txt"));
   }
 
   void limitsAndCancelReachTheUser() {

@@ -178,10 +178,16 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // Refused before its body was read: a client still sending it would get a reset, and a
   // reset makes it drop our answer unread. So read and discard what it sends for a while
   // (bounded in bytes and time) before closing, as web servers do ("lingering close").
+  // One deadline for all of it, set once: renewed per read, a client trickling a byte every
+  // few seconds held the connection and its buffer for as long as it liked.
   void linger() {
+    if (!lingering_) {
+      lingering_ = true;
+      beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+      piece_.resize(kLingerPieceBytes);
+      piece_.shrink_to_fit();
+    }
     if (lingered_ >= kLingerBytes) return;
-    piece_.resize(kPieceBytes);
-    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
     beast::get_lowest_layer(stream_).async_read_some(
         net::buffer(piece_), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
           if (ec) return;
@@ -497,7 +503,9 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   std::shared_ptr<media::UploadState> lease_;
   std::vector<char> piece_;
   std::size_t lingered_ = 0;
+  bool lingering_ = false;
   static constexpr std::size_t kLingerBytes = 16u << 20;
+  static constexpr std::size_t kLingerPieceBytes = 16 * 1024;  // discarded: no need for more
   static constexpr auto kLingerTime = std::chrono::seconds(5);
 };
 

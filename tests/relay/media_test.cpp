@@ -12,6 +12,11 @@
 #include <atomic>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "raw_http.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -284,6 +289,42 @@ class MediaTest : public QObject {
                                   {{"Upload-Offset", "0"}}, randomBytes(1000)});
     QCOMPARE(r.status, 401);
     QCOMPARE(head(relay.url(), a->upload_granted()).header("Upload-Offset"), QByteArray("0"));
+  }
+
+  // A request refused before its body was read is answered, then what the client still sends
+  // is read and discarded for at most 5 s in all: a client trickling a byte a second does not
+  // keep the connection (and the relay's buffer for it) open.
+  void lingeringAfterARefusalEndsOnTimeWhateverTheClientTrickles() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    // A plain socket: the relay half-closes after its answer, which QTcpSocket would take for
+    // the end of the connection.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    QVERIFY(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<quint16>(relay.url().port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    QVERIFY(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const QByteArray request = "PATCH /media/upload/" + QByteArray(32, 'a') +
+                               " HTTP/1.1\r\nHost: relay\r\nUpload-Offset: 0\r\n"
+                               "Content-Length: 1000000000\r\n\r\nxy";
+    QCOMPARE(::send(fd, request.constData(), static_cast<size_t>(request.size()), MSG_NOSIGNAL),
+             static_cast<ssize_t>(request.size()));
+    QByteArray answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, n);  // to its FIN
+    QVERIFY2(answer.startsWith("HTTP/1.1 401"), answer.constData());
+    QElapsedTimer since;
+    since.start();
+    bool closed = false;
+    while (!closed && since.elapsed() < 12000) {
+      closed = ::send(fd, "z", 1, MSG_NOSIGNAL) != 1;  // refused once the relay has closed
+      if (!closed) QTest::qWait(500);
+    }
+    ::close(fd);
+    QVERIFY2(closed, "still lingering after 12 s of a byte every half second");
+    QVERIFY2(since.elapsed() < 9000, qPrintable(QString::number(since.elapsed())));
   }
 
   void limitsHaveClearErrors() {

@@ -147,17 +147,33 @@ void Messenger::beginReceiveBatch() {
 
 bool Messenger::commitReceiveBatch() {
   if (!db_ || !db_->inBatch() || db_->commitBatch()) return true;
+  refetchFromLastAck(QStringLiteral("could not save received messages (is the disk full?); they"
+                                    " will be fetched from the relay again"));
+  return false;
+}
+
+// Acks are cumulative and the saved cursor only rises: once one entry could not be stored,
+// nothing after it may be stored or acknowledged either, or the relay would delete it. So the
+// whole batch goes (the entries before it come again, and are stored then).
+void Messenger::receiveFailed(const QString& what) {
+  db_->abortBatch();
+  refetchFromLastAck(what + QStringLiteral(" (is the disk full?); it will be fetched from the"
+                                           " relay again"));
+}
+
+void Messenger::refetchFromLastAck(const QString& why) {
+  if (receive_broken_) return;
   // Nothing of the batch is stored, and nothing was acknowledged (acks go out only after
   // the commit): reconnect so the relay sends it all again from the last saved ack.
+  receive_broken_ = true;
   ack_pending_ = 0;
   marks_paused_ = true;
-  emit problem(QStringLiteral("could not save received messages (is the disk full?); they will be"
-                              " fetched from the relay again"));
+  emit problem(why);
   QTimer::singleShot(0, this, [this] {
     relay_->stop();
+    receive_broken_ = false;
     start();
   });
-  return false;
 }
 
 void Messenger::onLoggedIn(const wire::ServerFrame& f) {
@@ -172,6 +188,7 @@ void Messenger::onLoggedIn(const wire::ServerFrame& f) {
 
 void Messenger::onPush(const wire::ServerFrame& f) {
   if (f.has_deliver()) {
+    if (receive_broken_) return;  // sent again after the reconnect
     beginReceiveBatch();
     return onDeliver(f.deliver());
   }

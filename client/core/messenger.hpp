@@ -298,6 +298,11 @@ class Messenger : public QObject {
   // that is not on disk.
   void beginReceiveBatch();
   bool commitReceiveBatch();  // false: the commit failed, nothing of the batch is stored
+  // A received entry could not be stored (`what`, for the user).
+  void receiveFailed(const QString& what);
+  // Nothing of the receive batch is kept or acknowledged; a new login has the relay send it
+  // all again from the last saved ack.
+  void refetchFromLastAck(const QString& why);
 
   // messenger_prekeys.cpp
   bool createPrekeys(int one_time_count);
@@ -404,6 +409,9 @@ class Messenger : public QObject {
   // until the reconnect's login asks the relay for them again.
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
+  // A received entry failed to store: the rest of this connection's deliveries are ignored
+  // until the reconnect refetchFromLastAck() starts.
+  bool receive_broken_ = false;
   QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
   QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};
   std::map<qint64, Transfer> transfers_;

@@ -221,7 +221,7 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
         trim.addBindValue(kMaxPendingGroupMessages);
         return q.exec() && trim.exec() && extra();
       });
-      if (!kept) return;  // not acknowledged: delivered again at the next login
+      if (!kept) return receiveFailed(QStringLiteral("could not keep a group message from %1").arg(e.sender));
       break;
     }
     case GroupOpen::Bad:
@@ -230,9 +230,7 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
                        .arg(e.sender));
       break;
     case GroupOpen::StoreFailed:
-      emit problem(QStringLiteral("could not store a group message from %1; it will be fetched again")
-                       .arg(e.sender));
-      return;
+      return receiveFailed(QStringLiteral("could not store a group message from %1").arg(e.sender));
   }
   scheduleAck(seq);
 }
@@ -335,8 +333,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
       db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
       return scheduleAck(d.inbox_seq());
     }
-    emit problem(QStringLiteral("could not store a group change; it will be fetched again"));
-    return;
+    return receiveFailed(QStringLiteral("could not store a group change"));
   }
   scheduleAck(d.inbox_seq());
   // New members (or a new group): they need our key.

@@ -160,10 +160,8 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     return save_last_acked(db, d.inbox_seq());
   });
   if (!stored) {
-    // Nothing was committed (session included): leave the entry unacknowledged so the next
-    // login delivers it again.
-    emit problem(QStringLiteral("could not store a message from %1; it will be fetched again").arg(sender));
-    return;
+    // Nothing was committed (session included).
+    return receiveFailed(QStringLiteral("could not store a message from %1").arg(sender));
   }
   if (inserted) {
     emit messageReceived(sender, id);
@@ -279,6 +277,7 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
 }
 
 void Messenger::scheduleAck(std::uint64_t seq) {
+  if (receive_broken_) return;
   ack_pending_ = std::max(ack_pending_, seq);
   if (ack_scheduled_) return;
   ack_scheduled_ = true;

@@ -656,6 +656,42 @@ class MessengerTest : public QObject {
                                                            "held until I accept"}));
   }
 
+  // Acks are cumulative: when one received message cannot be stored, the ones after it must
+  // not be acknowledged past it, or the relay deletes it. Here the store refuses one message
+  // (a trigger standing in for a full disk) that arrives with another behind it; both must
+  // arrive once the store works again.
+  void aMessageThatCannotBeStoredIsNotAcknowledgedPast() {
+    auto* quinn = registerUser("quinn");
+    auto* rosa = registerUser("rosa");
+    QVERIFY(quinn && rosa);
+    // Sessions first, so what follows is plain ratchet traffic.
+    const auto hi = quinn->send("rosa", "hi");
+    QVERIFY(rosa->waitReceived(hi));
+    rosa->m.reset();
+    const auto poison = quinn->send("rosa", "this one meets a full disk");
+    const auto after = quinn->send("rosa", "and this one comes after it");
+    QVERIFY(spinUntil([&] { return quinn->m->outboxSize() == 0; }, kWaitMs));
+    bool ok = false;
+    sql(rosa->dir,
+        "CREATE TRIGGER full_disk BEFORE INSERT ON messages WHEN NEW.body LIKE '%full disk%'"
+        " BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        {}, &ok);
+    QVERIFY(ok);
+    QVERIFY(rosa->open());
+    rosa->m->start();
+    QVERIFY(spinUntil([&] {
+      return rosa->ev->problems.filter("could not store a message from quinn").size() >= 1;
+    }, kWaitMs));
+    QTest::qWait(300);
+    QVERIFY(!rosa->ev->received.contains(qMakePair(QString("quinn"), after)));
+    sql(rosa->dir, "DROP TRIGGER full_disk", {}, &ok);
+    QVERIFY(ok);
+    QVERIFY(rosa->waitReceived(poison));
+    QVERIFY(rosa->waitReceived(after));
+    QCOMPARE(bodies(rosa->m->history("quinn")),
+             (QStringList{"hi", "this one meets a full disk", "and this one comes after it"}));
+  }
+
   void brokenHashChainIsFlagged() {
     auto& alice = user("alice");
     auto& bob = user("bob");

@@ -70,6 +70,12 @@ bool Database::beginBatch() {
   return batch_;
 }
 
+void Database::abortBatch() {
+  if (!batch_) return;
+  batch_ = false;
+  db_.rollback();
+}
+
 bool Database::commitBatch() {
   if (!batch_) return true;
   batch_ = false;

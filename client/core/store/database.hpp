@@ -34,6 +34,8 @@ class Database {
   bool beginBatch();
   // False when the commit failed: everything since beginBatch() is rolled back.
   bool commitBatch();
+  // Rolls back everything since beginBatch().
+  void abortBatch();
   bool inBatch() const { return batch_; }
 
  private:

@@ -14,6 +14,7 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "parley/username.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client {
@@ -39,6 +40,15 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   const auto sender = QString::fromStdString(d.sender());
   const auto id = qbytes(d.client_msg_id());
   if (d.kind() == wire::GROUP_EVENT) return onGroupEvent(d);
+  // Names arrive folded (the relay folds them at registration). Anything else is not a user:
+  // a look-alike of a contact ("Alice", trusted on first use as someone new), or a "#group"
+  // peer that would put a message into that group's history. Dropped, and acknowledged.
+  if (d.kind() != wire::DELIVERY_RECEIPT &&
+      (d.sender().empty() || fold_username(d.sender()) != d.sender())) {
+    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+    emit problem(QStringLiteral("the relay delivered a message from an invalid name; it was dropped"));
+    return scheduleAck(d.inbox_seq());
+  }
   if (d.kind() == wire::GROUP_MESSAGE) return onGroupDeliver(d);
   if (d.kind() == wire::DELIVERY_RECEIPT) {
     // Sent only by a relay from before delivery marks (docs/protocol.md 6.6). Delivery now

@@ -1,8 +1,9 @@
 // Delivery marks through the Messenger, against a fake relay (fake_relay.hpp) so the test
 // decides which marks arrive and when: one frame turning several messages Delivered, member
 // counts in a group (also through the model the GUI shows), a mark that arrives before the
-// SendAck numbering its message, last_mark_version kept and sent at every login, and a
-// DELIVERY_RECEIPT entry from an older relay acknowledged and ignored.
+// SendAck numbering its message, last_mark_version kept and sent at every login, a
+// DELIVERY_RECEIPT entry from an older relay acknowledged and ignored, and a sender that is
+// not a folded name dropped.
 #include <QtTest>
 
 #include <QSqlError>
@@ -326,6 +327,46 @@ class MarksMessengerTest : public QObject {
     QVERIFY(alice.start());
     QCOMPARE(relay.logins.last().last_acked_inbox_seq(), std::uint64_t(8));
     QVERIFY2(alice.problems.isEmpty(), qPrintable(alice.problems.join("; ")));
+  }
+
+  // Names arrive folded. A relay naming a look-alike ("Bob") or a group ("#…") as the sender
+  // of a 1:1 or group message gets it dropped and acknowledged, with no trace of that name.
+  void senderThatIsNotAFoldedNameIsDropped() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase&) { return true; }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    std::uint64_t seq = 0;
+    for (const auto& [sender, kind] :
+         {std::pair{std::string("Bob"), parley::wire::MESSAGE},
+          std::pair{kGroupPeer.toStdString(), parley::wire::MESSAGE},
+          std::pair{std::string(), parley::wire::MESSAGE},
+          std::pair{std::string("Carol"), parley::wire::GROUP_MESSAGE}}) {
+      parley::wire::ServerFrame f;
+      auto* d = f.mutable_deliver();
+      d->set_inbox_seq(++seq);
+      d->set_kind(kind);
+      d->set_sender(sender);
+      d->set_sender_device(1);
+      d->set_client_msg_id(msg_id(static_cast<int>(seq)).toStdString());
+      d->set_conv_seq(5);
+      d->set_server_ts_ms(5);
+      d->set_ciphertext("not for anyone");
+      if (kind == parley::wire::GROUP_MESSAGE) d->set_group_id(kGroup.toStdString());
+      relay.push(f);
+    }
+    QVERIFY(spinUntil([&] { return relay.acks.contains(seq); }, kWaitMs));
+    QCOMPARE(alice.problems.filter("invalid name").size(), 4);
+    alice.m.reset();
+    QString error;
+    auto db = Database::open(alice.dir + "/parley.db", &error);
+    QVERIFY(db);
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("SELECT COUNT(*) FROM seen_seqs") && q.next());
+    QCOMPARE(q.value(0).toInt(), 0);
+    QVERIFY(q.exec("SELECT COUNT(*) FROM pending_group_messages") && q.next());
+    QCOMPARE(q.value(0).toInt(), 0);
   }
 };
 

@@ -31,8 +31,12 @@ QString safe_file_name(const QString& name) {
   for (auto& c : out)
     if (c.unicode() < 0x20 || c == QLatin1Char('/') || c == QLatin1Char('\\') || c == QChar(0x7f))
       c = QLatin1Char('_');
-  while (out.startsWith(QLatin1Char('.'))) out.remove(0, 1);
-  out = out.trimmed();
+  // Until neither is left: " .bashrc" trimmed after its dots went would be hidden again.
+  for (QString before; before != out;) {
+    before = out;
+    out = out.trimmed();
+    while (out.startsWith(QLatin1Char('.'))) out.remove(0, 1);
+  }
   if (out.isEmpty()) out = QStringLiteral("attachment");
   return out.left(200);
 }

@@ -339,6 +339,26 @@ class MediaTest : public QObject {
     QCOMPARE(info->fileName, QString("alices.txt"));
   }
 
+  // The sender names the file; the receiver saves it under a name that is neither hidden nor
+  // a path, however the sender dressed it.
+  void receivedFileNameIsNeverHidden() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a7"), relay.url(), "alice");
+    auto bob = registerProfile(path("b7"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    QVERIFY(writeFile(path(" . .profile"), randomBytes(100)));
+    QString error;
+    const auto sent = alice->wait(alice->m->sendFile("bob", path(" . .profile"), {}, &error));
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    QVERIFY(bob->waitReceived(sent.msg));
+    QDir().mkpath(path("b7-downloads"));
+    const auto got = bob->wait(bob->m->fetchAttachment(sent.msg, path("b7-downloads"), &error));
+    QVERIFY2(got.error.isEmpty(), qPrintable(got.error));
+    QCOMPARE(QFileInfo(got.path).fileName(), QString("profile"));
+    QCOMPARE(QFileInfo(got.path).absolutePath(), QFileInfo(path("b7-downloads")).absoluteFilePath());
+  }
+
   void limitsAndCancelReachTheUser() {
     RelayProcess relay({"--media-max-bytes", "2000000", "--media-quota-bytes", "3000000"});
     QVERIFY(relay.start());

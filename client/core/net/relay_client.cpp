@@ -25,7 +25,9 @@ wire::ServerFrame unavailable(const char* why) {
 }  // namespace
 
 RelayClient::RelayClient(QUrl url, QObject* parent) : QObject(parent), url_(std::move(url)) {
-  socket_.setMaxAllowedIncomingMessageSize(16 << 20);
+  // The largest frame a relay sends is a Deliver of a 200 KiB ciphertext; 1 MiB leaves room
+  // for any field and future growth without letting a relay make us buffer 16 MiB frames.
+  socket_.setMaxAllowedIncomingMessageSize(1 << 20);
   connect(&socket_, &QWebSocket::connected, this, &RelayClient::onConnected);
   connect(&socket_, &QWebSocket::disconnected, this, &RelayClient::onDisconnected);
   connect(&socket_, &QWebSocket::binaryMessageReceived, this, &RelayClient::onBinary);

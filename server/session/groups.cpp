@@ -17,6 +17,7 @@
 #include "parley/username.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
+#include "util/utf8.hpp"
 
 namespace parley {
 
@@ -62,7 +63,7 @@ bool fold_all(const google::protobuf::RepeatedPtrField<std::string>& in,
   for (const auto& name : in) {
     auto folded = fold_username(name);
     if (folded.empty()) {
-      bad = name.substr(0, 64);
+      bad = utf8_prefix(name, 64);
       return false;
     }
     if (seen.insert(folded).second) out.push_back(std::move(folded));

@@ -15,6 +15,7 @@
 #include "parley/username.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
+#include "util/utf8.hpp"
 
 namespace parley {
 namespace {
@@ -198,7 +199,7 @@ void Session::on_subscribe_presence(std::uint64_t request_id, const wire::Subscr
     auto folded = fold_username(name);
     if (folded.empty())
       return reply_error(request_id, wire::INVALID_USERNAME,
-                         "invalid username: " + name.substr(0, 64));
+                         "invalid username: " + utf8_prefix(name, 64));
     targets.push_back(std::move(folded));
   }
   auto result = ctx_.presence.subscribe(username_, std::move(targets));

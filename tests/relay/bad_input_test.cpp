@@ -101,6 +101,20 @@ class BadInputTest : public QObject {
     QCOMPARE(alice->request(f)->error().code(), wire::TOO_LARGE);
   }
 
+  // An invalid name is echoed in the error, cut to 64 bytes on a character boundary: half a
+  // character would make the reply a frame the client cannot parse.
+  void invalidNameIsEchoedWholeCharactersOnly() {
+    auto alice = online(relay_, "u-alice");
+    std::string name = "a";
+    for (int i = 0; i < 40; ++i) name += "\xC3\xA4";  // ä: byte 64 falls inside one
+    wire::ClientFrame f;
+    f.mutable_subscribe_presence()->add_usernames(name);
+    auto r = alice->request(f);
+    QVERIFY2(r && r->has_error(), "no parseable answer");
+    QCOMPARE(r->error().code(), wire::INVALID_USERNAME);
+    QCOMPARE(r->error().reason(), "invalid username: " + name.substr(0, 63));
+  }
+
   void ackBeyondDeliveredIsRefused() {
     auto alice = online(relay_, "ack-alice");
     auto bob = online(relay_, "ack-bob");

@@ -294,6 +294,13 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
       }
     }
     const auto staged = lease_->writer->size();
+    // The running hash covers bytes the staging file no longer has (its blob was made, but
+    // recording it failed): start it again from what is staged, or the file finishes under
+    // the hash of nothing.
+    if (lease_->hashed > staged) {
+      lease_->hashed = 0;
+      lease_->hash = {};
+    }
     const auto offset = parse_u64(req_["Upload-Offset"]);
     if (!offset)
       return fail(http::status::bad_request, "bad_request",
@@ -402,9 +409,15 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     const auto size = lease_->size;
     store_job([id, sha](store::Store& s) { s.complete_media(id, sha, now_ms()); },
               [this, id, sha, size](bool ok) {
-                if (!ok)
+                if (!ok) {
+                  // The staged bytes became the blob; the retry sends them again.
+                  if (lease_) {
+                    lease_->hashed = 0;
+                    lease_->hash = {};
+                  }
                   return fail(http::status::service_unavailable, "unavailable",
                               "relay storage is busy; retry the last piece");
+                }
                 media_.uploads.forget(id);
                 lease_.reset();
                 spdlog::debug("event=upload_finished size={}", size);

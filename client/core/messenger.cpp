@@ -136,6 +136,7 @@ void Messenger::start() {
 
 void Messenger::stop() {
   commitReceiveBatch();
+  receive_broken_ = false;  // no refetch's reconnect after this
   relay_->stop();
 }
 
@@ -146,7 +147,11 @@ void Messenger::beginReceiveBatch() {
 }
 
 bool Messenger::commitReceiveBatch() {
-  if (!db_ || !db_->inBatch() || db_->commitBatch()) return true;
+  if (!db_ || !db_->inBatch()) return true;
+  if (db_->commitBatch()) {
+    refetches_ = 0;
+    return true;
+  }
   refetchFromLastAck(QStringLiteral("could not save received messages (is the disk full?); they"
                                     " will be fetched from the relay again"));
   return false;
@@ -169,10 +174,16 @@ void Messenger::refetchFromLastAck(const QString& why) {
   ack_pending_ = 0;
   marks_paused_ = true;
   emit problem(why);
-  QTimer::singleShot(0, this, [this] {
+  // Offline at once; back after 0.5 s, doubling to a minute while storing keeps failing, so
+  // a failure that does not go away (a full disk) does not become a reconnect loop.
+  const int delay_ms = std::min(60'000, 500 << std::min(refetches_++, 7));
+  QTimer::singleShot(0, this, [this, delay_ms] {
     relay_->stop();
-    receive_broken_ = false;
-    start();
+    QTimer::singleShot(delay_ms, this, [this] {
+      if (!receive_broken_) return;  // stopped (or started) by the user meanwhile
+      receive_broken_ = false;
+      start();
+    });
   });
 }
 

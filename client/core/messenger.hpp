@@ -410,8 +410,9 @@ class Messenger : public QObject {
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
   // A received entry failed to store: the rest of this connection's deliveries are ignored
-  // until the reconnect refetchFromLastAck() starts.
+  // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;
+  int refetches_ = 0;  // since a receive batch last committed: the reconnect's backoff
   QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
   QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};
   std::map<qint64, Transfer> transfers_;

@@ -25,12 +25,6 @@ constexpr int kInitialOneTimePrekeys = 100;
 Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
     : profile_(std::move(profile)), db_(std::move(db)),
       relay_(std::make_unique<RelayClient>(profile_.server)) {
-  // A contact whose identity key changed stays blocked across restarts until the user
-  // accepts the new key: the session that key opened is the newest one, and sending would
-  // otherwise pick it.
-  QSqlQuery q(db_->db());
-  q.exec("SELECT username FROM contacts WHERE pending_identity_key IS NOT NULL");
-  while (q.next()) blocked_peers_.insert(q.value(0).toString());
   wireRelay();
 }
 
@@ -162,8 +156,8 @@ bool Messenger::commitReceiveBatch() {
 // whole batch goes (the entries before it come again, and are stored then).
 void Messenger::receiveFailed(const QString& what) {
   db_->abortBatch();
-  refetchFromLastAck(what + QStringLiteral(" (is the disk full?); it will be fetched from the"
-                                           " relay again"));
+  refetchFromLastAck(what + QStringLiteral(" (is the disk full? free some space); it will be"
+                                           " fetched from the relay again"));
 }
 
 void Messenger::refetchFromLastAck(const QString& why) {
@@ -353,7 +347,6 @@ void Messenger::acceptIdentityKey(const QString& peer) {
     reencrypt.addBindValue(peer);
     return q.exec() && drop.exec() && reencrypt.exec();
   });
-  blocked_peers_.erase(peer);
   flushOutbox();
 }
 

@@ -401,7 +401,6 @@ class Messenger : public QObject {
   std::unique_ptr<Database> db_;
   std::unique_ptr<RelayClient> relay_;
   std::set<qint64> in_flight_;      // outbox seqs sent and not yet answered
-  std::set<QString> blocked_peers_; // identity key changed: nothing goes out until accepted
   std::set<QString> fetching_bundle_;  // one X3DH per peer at a time; the rest wait for it
   std::uint64_t ack_pending_ = 0;
   // Set when marks may have been lost from the store (a frame or a receive batch failed to

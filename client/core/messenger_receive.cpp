@@ -46,7 +46,8 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   if (d.kind() != wire::DELIVERY_RECEIPT &&
       (d.sender().empty() || fold_username(d.sender()) != d.sender())) {
     db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-    emit problem(QStringLiteral("the relay delivered a message from an invalid name; it was dropped"));
+    emit problem(QStringLiteral("the relay delivered a message under an invalid name and it was"
+                                " dropped; a relay should never do this, so tell its operator"));
     return scheduleAck(d.inbox_seq());
   }
   if (d.kind() == wire::GROUP_MESSAGE) return onGroupDeliver(d);
@@ -260,7 +261,6 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
       pend.addBindValue(identity_bytes);
       pend.addBindValue(sender);
       if (!pend.exec()) return false;
-      blocked_peers_.insert(sender);
       QMetaObject::invokeMethod(this, [this, sender] { emit identityKeyChangedFor(sender); },
                                 Qt::QueuedConnection);
     } else {

@@ -121,7 +121,11 @@ void Messenger::flushOutbox() {
   if (relay_->state() != RelayClient::State::Syncing && relay_->state() != RelayClient::State::Online)
     return;
   QSqlQuery q(db_->db());
-  q.exec("SELECT seq, peer, group_id FROM outbox ORDER BY seq");
+  // A peer whose identity key changed is blocked until the user accepts the new key: read
+  // from the contact each time, so the block holds across restarts and never drifts from
+  // what is stored.
+  q.exec("SELECT o.seq, o.peer, o.group_id, k.pending_identity_key IS NOT NULL FROM outbox o"
+         " LEFT JOIN contacts k ON k.username = o.peer ORDER BY o.seq");
   std::vector<std::pair<qint64, QByteArray>> ready;  // (seq, group of a GroupSend)
   // A group message waits while our sender key is still on its way to a member (unless that
   // member is blocked), so it rarely reaches anyone before the key that opens it.
@@ -131,8 +135,9 @@ void Messenger::flushOutbox() {
     const auto peer = q.value(1).toString();
     const auto group = q.value(2).toByteArray();
     const bool group_send = peer.startsWith(QLatin1Char('#'));
-    if (!group.isEmpty() && !group_send && !blocked_peers_.contains(peer)) key_in_flight.insert(group);
-    if (!in_flight_.contains(seq) && !blocked_peers_.contains(peer))
+    const bool blocked = q.value(3).toBool();
+    if (!group.isEmpty() && !group_send && !blocked) key_in_flight.insert(group);
+    if (!in_flight_.contains(seq) && !blocked)
       ready.emplace_back(seq, group_send ? group : QByteArray());
   }
   for (const auto& [seq, group] : ready)
@@ -254,7 +259,6 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
       pend.addBindValue(identity_bytes);
       pend.addBindValue(peer);
       pend.exec();
-      blocked_peers_.insert(peer);
       emit identityKeyChangedFor(peer);
       return;
     }

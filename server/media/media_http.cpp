@@ -171,22 +171,23 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
                         beast::error_code ignored;
                         beast::get_lowest_layer(self->stream_).socket().shutdown(
                             Socket::shutdown_send, ignored);
-                        if (!self->parser_.is_done()) self->linger();
+                        if (!self->parser_.is_done()) self->start_lingering();
                       });
   }
 
   // Refused before its body was read: a client still sending it would get a reset, and a
   // reset makes it drop our answer unread. So read and discard what it sends for a while
   // (bounded in bytes and time) before closing, as web servers do ("lingering close").
-  // One deadline for all of it, set once: renewed per read, a client trickling a byte every
+  // One deadline for all of it, set here: renewed per read, a client trickling a byte every
   // few seconds held the connection and its buffer for as long as it liked.
+  void start_lingering() {
+    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+    piece_.resize(kLingerPieceBytes);
+    piece_.shrink_to_fit();
+    linger();
+  }
+
   void linger() {
-    if (!lingering_) {
-      lingering_ = true;
-      beast::get_lowest_layer(stream_).expires_after(kLingerTime);
-      piece_.resize(kLingerPieceBytes);
-      piece_.shrink_to_fit();
-    }
     if (lingered_ >= kLingerBytes) return;
     beast::get_lowest_layer(stream_).async_read_some(
         net::buffer(piece_), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
@@ -294,13 +295,6 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
       }
     }
     const auto staged = lease_->writer->size();
-    // The running hash covers bytes the staging file no longer has (its blob was made, but
-    // recording it failed): start it again from what is staged, or the file finishes under
-    // the hash of nothing.
-    if (lease_->hashed > staged) {
-      lease_->hashed = 0;
-      lease_->hash = {};
-    }
     const auto offset = parse_u64(req_["Upload-Offset"]);
     if (!offset)
       return fail(http::status::bad_request, "bad_request",
@@ -385,11 +379,16 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
           rehash.update({buf.data(), n});
           off += n;
         }
-        up.hash = std::move(rehash);
-        up.hashed = up.size;
+        if (!result->ec) {  // a rehash cut short by an error is no hash of [0, size)
+          up.hash = std::move(rehash);
+          up.hashed = up.size;
+        }
       }
       if (!result->ec) {
         result->hash = up.hash.finish();
+        // finish() emptied the running hash: should this attempt not end in a record (the
+        // commit or the store job fails), the next one hashes from the start again.
+        up.hashed = 0;
         result->ec = self->media_.blobs.commit_staged(up.media_id, result->hash);
       }
       auto executor = self->stream_.get_executor();
@@ -400,8 +399,6 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   void record_finished(std::error_code ec, const media::Sha256& hash) {
     if (ec) {
       spdlog::error("event=media_commit_failed error=\"{}\"", ec.message());
-      lease_->hashed = 0;  // rehash on the next attempt
-      lease_->hash = {};
       return fail(http::status::internal_server_error, "storage", "cannot store the upload");
     }
     std::string sha(reinterpret_cast<const char*>(hash.data()), hash.size());
@@ -409,15 +406,9 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     const auto size = lease_->size;
     store_job([id, sha](store::Store& s) { s.complete_media(id, sha, now_ms()); },
               [this, id, sha, size](bool ok) {
-                if (!ok) {
-                  // The staged bytes became the blob; the retry sends them again.
-                  if (lease_) {
-                    lease_->hashed = 0;
-                    lease_->hash = {};
-                  }
+                if (!ok)
                   return fail(http::status::service_unavailable, "unavailable",
                               "relay storage is busy; retry the last piece");
-                }
                 media_.uploads.forget(id);
                 lease_.reset();
                 spdlog::debug("event=upload_finished size={}", size);
@@ -516,7 +507,6 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   std::shared_ptr<media::UploadState> lease_;
   std::vector<char> piece_;
   std::size_t lingered_ = 0;
-  bool lingering_ = false;
   static constexpr std::size_t kLingerBytes = 16u << 20;
   static constexpr std::size_t kLingerPieceBytes = 16 * 1024;  // discarded: no need for more
   static constexpr auto kLingerTime = std::chrono::seconds(5);

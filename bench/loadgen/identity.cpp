@@ -22,8 +22,10 @@ std::string_view Identity::public_key() const {
 
 std::string Identity::sign(AuthPurpose purpose, std::string_view relay_id, std::string_view nonce,
                            std::uint64_t server_time_ms) const {
-  const auto transcript =
-      auth_transcript(purpose, relay_id, nonce, server_time_ms, kDevice, username_);
+  return sign(auth_transcript(purpose, relay_id, nonce, server_time_ms, kDevice, username_));
+}
+
+std::string Identity::sign(std::string_view transcript) const {
   std::string signature(crypto_sign_BYTES, '\0');
   crypto_sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
                        reinterpret_cast<const unsigned char*>(transcript.data()), transcript.size(),

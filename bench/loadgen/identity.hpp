@@ -23,6 +23,8 @@ class Identity {
   // Signs the auth transcript for this user's device 1.
   std::string sign(AuthPurpose purpose, std::string_view relay_id, std::string_view nonce,
                    std::uint64_t server_time_ms) const;
+  // Signs any other transcript (a group change) with the same key.
+  std::string sign(std::string_view transcript) const;
 
  private:
   std::string username_;

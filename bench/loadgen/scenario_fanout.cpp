@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "message_id.hpp"
+#include "parley/group_change.hpp"
 #include "report.hpp"
 #include "worker.hpp"
 
@@ -179,9 +180,17 @@ void run_fanout(Worker& w) {
         wire::ClientFrame create;
         create.set_request_id(1);
         auto* c = create.mutable_create_group();
-        for (std::uint64_t u = 1; u < w.options().members; ++u)
-          c->add_members(w.identity(u).username());
         const auto& who = w.identity(0);
+        GroupChange change{GroupChangeKind::Created, who.username(), {}};
+        for (std::uint64_t u = 1; u < w.options().members; ++u) {
+          c->add_members(w.identity(u).username());
+          change.targets.push_back(w.identity(u).username());
+        }
+        std::string gid(16, '\0');
+        randombytes_buf(gid.data(), gid.size());
+        c->set_group_id(gid);
+        c->set_signature(who.sign(group_change_transcript(gid, 1, change.kind, change.actor, change.targets,
+                                                          *next_members({}, change))));
         f->sender = std::make_shared<Connection>(f->sender_ioc, w.relay());
         f->sender->open([&w, f, &who, create](const std::string& error) {
           if (!error.empty()) return net::post(w.ioc(), [&w, error] { w.fail("fanout: " + error); });

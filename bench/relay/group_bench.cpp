@@ -144,7 +144,7 @@ RunResult run(const QString& durability, int sends, int fanout_reps) {
 
   for (int size : {2, 100, 1000}) {
     std::vector<std::string> members(names.begin(), names.begin() + (size - 1));
-    auto r = sender->request(createGroupFrame(members), 30000);
+    auto r = sender->request(createGroupFrame(*sender, members), 30000);
     if (!r || !r->has_group_created()) fail("CreateGroup failed");
     const auto gid = r->group_created().group_id();
     if (!waitBacklogZero(relay, 60000)) fail("CREATED fan-out did not finish");

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "net/relay_client.hpp"
+#include "parley/group_change.hpp"
 #include "profile/profile.hpp"
 #include "store/database.hpp"
 
@@ -347,7 +348,7 @@ class Messenger : public QObject {
     qint64 server_ts_ms = 0;
     QByteArray ciphertext;
   };
-  enum class GroupOpen { Stored, Duplicate, NoKey, Bad, StoreFailed };
+  enum class GroupOpen { Stored, Duplicate, NoKey, Bad, NotMember, StoreFailed };
   void onGroupDeliver(const wire::Deliver& d);
   void onGroupEvent(const wire::Deliver& d);
   // Decrypts and stores one group message; `extra` runs inside the same transaction.
@@ -369,7 +370,42 @@ class Messenger : public QObject {
   // Queues a GROUP_INFO carrying `info` to the group (messenger_group_info.cpp).
   bool announceGroupInfo(const QByteArray& group_id, const GroupInfo& info, QString* error);
   bool isAdmin(const QByteArray& group_id, const QString& username);
-  void groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done);
+
+  // messenger_group_membership.cpp: signed membership changes, ours and the relay's events.
+  struct GroupState {
+    bool member = false;
+    qint64 epoch = 0;  // of the last change we took (0: none)
+    GroupSeats seats;  // joining order; empty unless member
+  };
+  GroupState groupState(const QByteArray& group_id);
+  struct SignedGroupChange {
+    std::string signature;
+    GroupSeats after;
+    qint64 epoch = 0;  // the group's after it
+  };
+  // Our change, made from the members we know and signed; nullopt with `why` if the rules
+  // refuse it (not an admin, not a member, nothing changes).
+  std::optional<SignedGroupChange> signGroupChange(const QByteArray& group_id, GroupChange change, QString* why);
+  // Signs `change`, asks the relay for it and, once made, applies it here with `applied`
+  // (inside the same transaction) before `done`.
+  using ChangeDone = std::function<bool()>;
+  void changeGroup(const QByteArray& group_id, GroupChange change, ChangeDone applied, Done done);
+  // Writes `after` as the group's members and `epoch` as its epoch (inside a transaction).
+  bool saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch);
+  // Records that `who` left at group seq `left_seq` (nullopt: our removal, seq not known yet).
+  bool noteDepartures(const QByteArray& group_id, const std::vector<std::string>& who, std::optional<qint64> left_seq);
+  // Whether `sender` was a member when group seq `conv_seq` was written.
+  bool wasMemberAt(const QByteArray& group_id, const QString& sender, qint64 conv_seq);
+  // The key `actor`'s changes must be signed with: ours, the contact's, or (a stranger) `offered`.
+  std::optional<crypto::PublicKey> actorKey(const QString& actor, const std::string& offered);
+  struct EventCheck {
+    enum Outcome { Refused, AlreadyApplied, Apply } outcome = Refused;
+    GroupChange change;
+    GroupSeats after;
+    crypto::PublicKey actor_key;
+    QString problem;  // Refused: why, with %1 for the group
+  };
+  EventCheck checkGroupEvent(const QByteArray& group_id, const wire::Deliver& d);
 
   // messenger_media.cpp
   struct Transfer {

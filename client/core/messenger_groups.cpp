@@ -6,6 +6,10 @@
 #include <QSqlQuery>
 #include <QVariant>
 
+#include <sodium.h>
+
+#include <algorithm>
+
 #include "crypto/sender_key.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
@@ -23,59 +27,41 @@ QString Messenger::groupPeer(const QByteArray& group_id) {
   return QLatin1Char('#') + QString::fromLatin1(group_id.toHex());
 }
 
-void Messenger::groupRequest(wire::ClientFrame f, const QByteArray& group_id, Done done) {
-  relay_->request(std::move(f), [this, group_id, done = std::move(done)](const wire::ServerFrame& r) {
-    if (r.has_error()) {
-      if (done) done(QString::fromStdString(r.error().reason()));
-      return;
-    }
-    if (r.has_group_updated()) {
-      QSqlQuery q(db_->db());
-      q.prepare("UPDATE groups SET epoch = MAX(epoch, ?) WHERE id = ?");
-      q.addBindValue(static_cast<qlonglong>(r.group_updated().epoch()));
-      q.addBindValue(group_id);
-      q.exec();
-    }
-    if (done) done({});
-  });
-}
-
 void Messenger::createGroup(const QString& name, const QStringList& members, GroupDone done) {
-  QStringList folded;
+  GroupChange change{GroupChangeKind::Created, {}, {}, false};
   for (const auto& m : members) {
     std::string why;
     const auto f = fold_username(m.toStdString(), &why);
     if (f.empty()) return done({}, QString::fromStdString(why));
-    if (QString::fromStdString(f) != profile_.username) folded << QString::fromStdString(f);
+    if (QString::fromStdString(f) != profile_.username &&
+        std::find(change.targets.begin(), change.targets.end(), f) == change.targets.end())
+      change.targets.push_back(f);
   }
-  folded.removeDuplicates();
+  // The id is ours: it is part of what we sign, so the relay cannot hand us another group's.
+  QByteArray gid(16, '\0');
+  randombytes_buf(gid.data(), static_cast<std::size_t>(gid.size()));
+  QString why;
+  auto signed_change = signGroupChange(gid, change, &why);
+  if (!signed_change) return done({}, why);
   wire::ClientFrame f;
   auto* c = f.mutable_create_group();
-  for (const auto& m : folded) c->add_members(m.toStdString());
-  relay_->request(f, [this, name, folded, done = std::move(done)](const wire::ServerFrame& r) {
+  for (const auto& m : change.targets) c->add_members(m);
+  c->set_group_id(sbytes(gid));
+  c->set_signature(signed_change->signature);
+  relay_->request(f, [this, name, gid, after = signed_change->after, done = std::move(done)](const wire::ServerFrame& r) {
     if (!r.has_group_created()) {
       return done({}, r.has_error() ? QString::fromStdString(r.error().reason())
                                     : QStringLiteral("unexpected answer from the relay"));
     }
-    const auto gid = qbytes(r.group_created().group_id());
+    if (qbytes(r.group_created().group_id()) != gid || r.group_created().epoch() != 1)
+      return done({}, QStringLiteral("the relay answered for another group"));
     const bool ok = db_->transaction([&] {
+      if (!saveGroupSeats(gid, after, 1)) return false;
       QSqlQuery g(db_->db());
-      g.prepare("INSERT INTO groups(id, name, epoch) VALUES(?, ?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET name = excluded.name");
-      g.addBindValue(gid);
+      g.prepare("UPDATE groups SET name = ? WHERE id = ?");
       g.addBindValue(name);
-      g.addBindValue(static_cast<qlonglong>(r.group_created().epoch()));
+      g.addBindValue(gid);
       if (!g.exec()) return false;
-      QStringList all = folded;
-      all << profile_.username;
-      for (const auto& m : all) {
-        QSqlQuery add(db_->db());
-        add.prepare("INSERT OR IGNORE INTO group_members(group_id, username, admin) VALUES(?, ?, ?)");
-        add.addBindValue(gid);
-        add.addBindValue(m);
-        add.addBindValue(m == profile_.username ? 1 : 0);
-        if (!add.exec()) return false;
-      }
       QSqlQuery conv(db_->db());
       conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
                    " ON CONFLICT(peer) DO NOTHING");
@@ -89,24 +75,67 @@ void Messenger::createGroup(const QString& name, const QStringList& members, Gro
   });
 }
 
+void Messenger::changeGroup(const QByteArray& group_id, GroupChange change, ChangeDone applied, Done done) {
+  QString why;
+  auto signed_change = signGroupChange(group_id, change, &why);
+  if (!signed_change) return done(why);
+  wire::ClientFrame f;
+  const auto gid = sbytes(group_id);
+  switch (change.kind) {
+    case GroupChangeKind::Added:
+      f.mutable_add_members()->set_group_id(gid);
+      for (const auto& t : change.targets) f.mutable_add_members()->add_usernames(t);
+      f.mutable_add_members()->set_signature(signed_change->signature);
+      break;
+    case GroupChangeKind::Removed:
+      f.mutable_remove_members()->set_group_id(gid);
+      for (const auto& t : change.targets) f.mutable_remove_members()->add_usernames(t);
+      f.mutable_remove_members()->set_signature(signed_change->signature);
+      break;
+    case GroupChangeKind::Left:
+      f.mutable_leave_group()->set_group_id(gid);
+      f.mutable_leave_group()->set_signature(signed_change->signature);
+      break;
+    default:
+      return done(QStringLiteral("unsupported group change"));
+  }
+  relay_->request(std::move(f), [this, group_id, change, sc = std::move(*signed_change),
+                                 applied = std::move(applied), done = std::move(done)](const wire::ServerFrame& r) {
+    if (r.has_error())
+      return done(r.error().code() == wire::GROUP_CHANGE_MISMATCH
+                      ? QStringLiteral("the group changed meanwhile; try again once its latest change has arrived")
+                      : QString::fromStdString(r.error().reason()));
+    if (!r.has_group_updated() || static_cast<qint64>(r.group_updated().epoch()) != sc.epoch)
+      return done(QStringLiteral("unexpected answer from the relay"));
+    // The change we signed is the one the relay made; its event, when it comes back, finds
+    // it applied.
+    const bool ok = db_->transaction([&] {
+      if (!saveGroupSeats(group_id, sc.after, sc.epoch)) return false;
+      if ((change.kind == GroupChangeKind::Removed || change.kind == GroupChangeKind::Left) &&
+          !noteDepartures(group_id, change.targets, std::nullopt))
+        return false;
+      return !applied || applied();
+    });
+    done(ok ? QString() : QStringLiteral("the change was made but could not be stored locally"));
+  });
+}
+
 void Messenger::addMembers(const QByteArray& group_id, const QStringList& users, Done done) {
   QString why;
   const auto folded = fold_usernames(users, &why);
   if (!folded) return done(why);
-  wire::ClientFrame f;
-  f.mutable_add_members()->set_group_id(sbytes(group_id));
-  for (const auto& u : *folded) f.mutable_add_members()->add_usernames(u.toStdString());
-  groupRequest(f, group_id, [this, group_id, folded = *folded, done = std::move(done)](const QString& error) {
+  GroupChange change{GroupChangeKind::Added, {}, {}, false};
+  const auto st = groupState(group_id);
+  for (const auto& u : *folded) {
+    const auto name = u.toStdString();
+    const bool member = std::any_of(st.seats.begin(), st.seats.end(), [&](const GroupSeat& s) { return s.username == name; });
+    if (!member && std::find(change.targets.begin(), change.targets.end(), name) == change.targets.end())
+      change.targets.push_back(name);
+  }
+  if (st.member && change.targets.empty()) return done({});  // all are members already
+  changeGroup(group_id, change, {}, [this, group_id, done = std::move(done)](const QString& error) {
     if (error.isEmpty()) {
-      // The ADDED event confirms it; send our key now rather than after the fan-out.
-      for (const auto& u : folded) {
-        QSqlQuery add(db_->db());
-        add.prepare("INSERT OR IGNORE INTO group_members(group_id, username, admin) VALUES(?, ?, 0)");
-        add.addBindValue(group_id);
-        add.addBindValue(u);
-        add.exec();
-      }
-      distributeSenderKey(group_id);
+      distributeSenderKey(group_id);  // now, rather than after the fan-out
       // New members learn the name and description with every member's sender key, but the
       // avatar is too big to repeat in each of those: the admin who added them sends it once
       // more to the group.
@@ -124,42 +153,26 @@ void Messenger::removeMembers(const QByteArray& group_id, const QStringList& use
   QString why;
   const auto folded = fold_usernames(users, &why);
   if (!folded) return done(why);
-  wire::ClientFrame f;
-  f.mutable_remove_members()->set_group_id(sbytes(group_id));
-  for (const auto& u : *folded) f.mutable_remove_members()->add_usernames(u.toStdString());
-  groupRequest(f, group_id, [this, group_id, folded = *folded, done = std::move(done)](const QString& error) {
-    if (error.isEmpty()) {
-      db_->transaction([&] {
-        for (const auto& u : folded) {
-          QSqlQuery del(db_->db());
-          del.prepare("DELETE FROM group_members WHERE group_id = ? AND username = ?");
-          del.addBindValue(group_id);
-          del.addBindValue(u);
-          if (!del.exec()) return false;
-        }
-        // The removed members hold our current key: the next message uses a new one.
-        QSqlQuery rot(db_->db());
-        rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ?");
-        rot.addBindValue(group_id);
-        return rot.exec();
-      });
-    }
-    done(error);
-  });
+  GroupChange change{GroupChangeKind::Removed, {}, {}, false};
+  for (const auto& u : *folded)
+    if (std::find(change.targets.begin(), change.targets.end(), u.toStdString()) == change.targets.end())
+      change.targets.push_back(u.toStdString());
+  changeGroup(group_id, change, [this, group_id] {
+    // The removed members hold our current key: the next message uses a new one.
+    QSqlQuery rot(db_->db());
+    rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ?");
+    rot.addBindValue(group_id);
+    return rot.exec();
+  }, std::move(done));
 }
 
 void Messenger::leaveGroup(const QByteArray& group_id, Done done) {
-  wire::ClientFrame f;
-  f.mutable_leave_group()->set_group_id(sbytes(group_id));
-  groupRequest(f, group_id, [this, group_id, done = std::move(done)](const QString& error) {
-    if (error.isEmpty()) {
-      QSqlQuery q(db_->db());
-      q.prepare("UPDATE groups SET left = 1, my_sender_key = NULL WHERE id = ?");
-      q.addBindValue(group_id);
-      q.exec();
-    }
-    done(error);
-  });
+  changeGroup(group_id, {GroupChangeKind::Left, {}, {profile_.username.toStdString()}}, [this, group_id] {
+    QSqlQuery q(db_->db());
+    q.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
+    q.addBindValue(group_id);
+    return q.exec();
+  }, std::move(done));
 }
 
 bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {

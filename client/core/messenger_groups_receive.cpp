@@ -1,5 +1,6 @@
-// Groups, receiving: membership events from the relay, sender keys arriving pairwise, group
-// messages (held until their sender key arrives), read receipts and name/description changes.
+// Groups, receiving: sender keys arriving pairwise, group messages (held until their sender
+// key arrives), read receipts and name/description changes. Membership events are checked in
+// messenger_group_membership.cpp.
 // Delivery of our group messages comes from the relay's delivery marks (messenger_marks.cpp).
 #include <QDateTime>
 #include <QSqlQuery>
@@ -70,6 +71,9 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     if (seen.exec() && seen.next())
       return db_->transaction(extra) ? GroupOpen::Duplicate : GroupOpen::StoreFailed;
   }
+  // Sender keys are kept from anyone (one may come before the change that adds its sender),
+  // but only a member's message opens: the relay's say-so does not make a member.
+  if (!wasMemberAt(e.group_id, e.sender, e.conv_seq)) return GroupOpen::NotMember;
   const auto header = crypto::sender_key_header(view(e.ciphertext));
   if (!header) return GroupOpen::Bad;
   const QByteArray key_id(reinterpret_cast<const char*>(header->first.data()),
@@ -229,6 +233,10 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
       emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
                        .arg(e.sender));
       break;
+    case GroupOpen::NotMember:
+      db_->transaction(extra);
+      emit problem(QStringLiteral("%1 is not a member of group %2; their message was dropped").arg(e.sender, peer));
+      break;
     case GroupOpen::StoreFailed:
       return receiveFailed(QStringLiteral("could not store a group message from %1").arg(e.sender));
   }
@@ -259,89 +267,14 @@ void Messenger::retryPendingGroupMessages(const QByteArray& group_id, const QStr
       return del.exec();
     };
     const auto result = openGroupMessage(r.e, drop);
-    if (result == GroupOpen::Bad) {
+    if (result == GroupOpen::Bad || result == GroupOpen::NotMember) {
       db_->transaction(drop);
-      emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
-                       .arg(sender));
+      emit problem(result == GroupOpen::Bad
+                       ? QStringLiteral("a group message from %1 could not be decrypted and was dropped").arg(sender)
+                       : QStringLiteral("%1 is not a member of group %2; their message was dropped")
+                             .arg(sender, groupPeer(group_id)));
     }
   }
-}
-
-void Messenger::onGroupEvent(const wire::Deliver& d) {
-  const auto gid = qbytes(d.group_id());
-  const auto peer = groupPeer(gid);
-  const auto& ev = d.event();
-  const auto epoch = static_cast<qlonglong>(ev.epoch());
-  bool member = false;
-  for (const auto& m : ev.members_after()) member |= QString::fromStdString(m.username()) == profile_.username;
-  const bool departure = ev.kind() == wire::GroupEvent::REMOVED || ev.kind() == wire::GroupEvent::LEFT;
-  const bool stored = gid.size() == 16 && db_->transaction([&] {
-    auto& db = db_->db();
-    QSqlQuery g(db);
-    g.prepare("INSERT INTO groups(id, epoch, left) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-              " epoch = MAX(epoch, excluded.epoch), left = excluded.left");
-    g.addBindValue(gid);
-    g.addBindValue(epoch);
-    g.addBindValue(member ? 0 : 1);
-    if (!g.exec()) return false;
-    QSqlQuery keep(db);  // key_sent survives: members keep the key they already have
-    keep.prepare("CREATE TEMP TABLE IF NOT EXISTS event_members(username TEXT PRIMARY KEY, admin INTEGER)");
-    if (!keep.exec()) return false;
-    QSqlQuery empty(db);
-    if (!empty.exec("DELETE FROM temp.event_members")) return false;
-    for (const auto& m : ev.members_after()) {
-      QSqlQuery add(db);
-      add.prepare("INSERT OR REPLACE INTO temp.event_members(username, admin) VALUES(?, ?)");
-      add.addBindValue(QString::fromStdString(m.username()));
-      add.addBindValue(m.admin() ? 1 : 0);
-      if (!add.exec()) return false;
-    }
-    QSqlQuery gone(db);
-    gone.prepare("DELETE FROM group_members WHERE group_id = ? AND username NOT IN"
-                 " (SELECT username FROM temp.event_members)");
-    gone.addBindValue(gid);
-    QSqlQuery upsert(db);
-    upsert.prepare("INSERT INTO group_members(group_id, username, admin)"
-                   " SELECT ?, username, admin FROM temp.event_members WHERE true"
-                   " ON CONFLICT(group_id, username) DO UPDATE SET admin = excluded.admin");
-    upsert.addBindValue(gid);
-    if (!gone.exec() || !upsert.exec()) return false;
-    if (!member) {
-      QSqlQuery out(db);
-      out.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
-      out.addBindValue(gid);
-      if (!out.exec()) return false;
-    } else if (departure) {
-      // Someone who held our key is gone: unless our key is already newer than this change
-      // (we removed them ourselves and have rotated), the next message uses a new key.
-      QSqlQuery rot(db);
-      rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ? AND my_sender_key IS NOT NULL"
-                  " AND key_distributed_epoch < ?");
-      rot.addBindValue(gid);
-      rot.addBindValue(epoch);
-      if (!rot.exec()) return false;
-    }
-    QSqlQuery conv(db);
-    conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
-                 " ON CONFLICT(peer) DO NOTHING");
-    conv.addBindValue(peer);
-    conv.addBindValue(QDateTime::currentMSecsSinceEpoch());
-    return conv.exec() && noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq());
-  });
-  if (!stored) {
-    if (gid.size() != 16) {
-      db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-      return scheduleAck(d.inbox_seq());
-    }
-    return receiveFailed(QStringLiteral("could not store a group change"));
-  }
-  scheduleAck(d.inbox_seq());
-  // New members (or a new group): they need our key.
-  if (member && (ev.kind() == wire::GroupEvent::CREATED || ev.kind() == wire::GroupEvent::ADDED))
-    distributeSenderKey(gid);
-  QStringList targets;
-  for (const auto& t : ev.targets()) targets << QString::fromStdString(t);
-  emit groupChanged(gid, static_cast<int>(ev.kind()), QString::fromStdString(ev.actor()), targets);
 }
 
 }  // namespace parley::client

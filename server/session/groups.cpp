@@ -13,6 +13,7 @@
 #include "groups/group_limiter.hpp"
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
+#include "parley/group_change.hpp"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "session/session.hpp"
@@ -36,6 +37,7 @@ struct GroupOutcome {
   bool duplicate = false;
   store::SentRecord ack;
   std::vector<store::GroupMemberRecord> members;
+  std::string identity_key;  // the actor's, for the event: members check its signature
 
   void fail(wire::ErrorCode code, std::string why) {
     error = code;
@@ -46,6 +48,7 @@ struct GroupOutcome {
 namespace {
 
 constexpr std::size_t kGroupIdBytes = 16;
+constexpr std::size_t kSignatureBytes = crypto_sign_BYTES;
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -107,7 +110,7 @@ std::vector<store::UserId> resolve(store::Store& s, const std::vector<std::strin
 }
 
 // A group needs an admin: when the last one leaves or is removed, the longest-standing
-// remaining member becomes one.
+// remaining member becomes one (next_members applies the same rule).
 void ensure_admin(store::Store& s, const std::string& gid) {
   const auto members = s.group_members(gid);
   if (members.empty()) return;
@@ -116,24 +119,75 @@ void ensure_admin(store::Store& s, const std::string& gid) {
   s.set_group_admin(gid, members.front().user_id, true);
 }
 
+GroupSeats seats_of(const std::vector<store::GroupMemberRecord>& members) {
+  GroupSeats out;
+  out.reserve(members.size());
+  for (const auto& m : members) out.push_back({m.username, m.admin});
+  return out;
+}
+
+// The change the relay is about to make, checked against the actor's signature before
+// anything is written: a client whose view of the group is stale (another admin changed
+// it first) signed another change, and members would refuse the event.
+struct SignedChange {
+  GroupChange change;
+  std::uint64_t epoch = 0;  // after the change
+  GroupSeats after;
+};
+
+std::optional<SignedChange> check_signature(store::Store& s, const std::string& gid,
+                                            std::uint64_t epoch, const GroupSeats& current,
+                                            GroupChange change, const std::string& signature,
+                                            const Actor& actor, GroupOutcome& out) {
+  std::string why;
+  auto after = next_members(current, change, &why);
+  if (!after) {
+    out.fail(wire::BAD_REQUEST, why);
+    return std::nullopt;
+  }
+  const auto device = s.find_device(actor.name, actor.device);
+  if (!device) throw std::runtime_error("a logged-in device has no record");
+  const auto transcript =
+      group_change_transcript(gid, epoch, change.kind, actor.name, change.targets, *after);
+  if (crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
+                                  reinterpret_cast<const unsigned char*>(transcript.data()),
+                                  transcript.size(),
+                                  reinterpret_cast<const unsigned char*>(device->identity_key.data())) != 0) {
+    out.fail(wire::GROUP_CHANGE_MISMATCH,
+             "the signature is not over this change at epoch " + std::to_string(epoch) +
+                 " (" + std::to_string(after->size()) +
+                 " members after it): the group may have changed since; sign it again from the"
+                 " latest membership event");
+    return std::nullopt;
+  }
+  out.identity_key = device->identity_key;
+  return SignedChange{std::move(change), epoch, std::move(*after)};
+}
+
 // Ends a membership change: bumps the epoch and appends the GROUP_EVENT describing it (with
-// the members after it) to the log. The event's seq is `seq`, read before the change, so
-// joined_seq/left_seq written by the change point at this very event.
+// the members after it and the actor's signature) to the log. The event's seq is `seq`, read
+// before the change, so joined_seq/left_seq written by the change point at this very event.
 void append_event(store::Store& s, const std::string& gid, std::uint64_t seq,
-                  wire::GroupEvent::Kind kind, const Actor& actor,
-                  const std::vector<std::string>& targets, GroupOutcome& out) {
+                  const SignedChange& change, const std::string& signature, const Actor& actor,
+                  GroupOutcome& out) {
   out.epoch = s.bump_group_epoch(gid);
   out.members = s.group_members(gid);
+  // What was written must be what was signed; a mismatch is a relay bug, and the job's
+  // rollback keeps it out of the log.
+  if (out.epoch != change.epoch || seats_of(out.members) != change.after)
+    throw std::runtime_error("a group change differs from the one signed");
   wire::GroupEvent ev;
-  ev.set_kind(kind);
+  ev.set_kind(static_cast<wire::GroupEvent::Kind>(change.change.kind));
   ev.set_actor(actor.name);
-  for (const auto& t : targets) ev.add_targets(t);
+  for (const auto& t : change.change.targets) ev.add_targets(t);
   for (const auto& m : out.members) {
     auto* gm = ev.add_members_after();
     gm->set_username(m.username);
     gm->set_admin(m.admin);
   }
   ev.set_epoch(out.epoch);
+  ev.set_signature(signature);
+  ev.set_actor_identity_key(out.identity_key);
   store::GroupLogEntry e;
   e.kind = store::EntryKind::GroupEvent;
   e.sender = actor.name;
@@ -169,23 +223,32 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
   if (!fold_all(req.members(), names, bad))
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad);
   std::erase(names, username_);
+  if (req.group_id().size() != kGroupIdBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  if (req.signature().size() != kSignatureBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
   const auto cap = ctx_.limits.max_group_members;
   if (names.size() + 1 > cap)
     return reply_error(request_id, wire::GROUP_FULL,
                        "a group has at most " + std::to_string(cap) + " members; this one would have " +
                            std::to_string(names.size() + 1));
-  std::string gid(kGroupIdBytes, '\0');
-  randombytes_buf(gid.data(), gid.size());
+  const auto& gid = req.group_id();
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid, names, actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+      [out, gid, names, sig = req.signature(),
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto ids = resolve(s, names, *out);
         if (out->error) return;
+        // The id is the creator's (it signs it): one that exists is refused, never joined.
+        if (s.find_group(gid)) return out->fail(wire::BAD_REQUEST, "group_id is already in use");
+        const auto change = check_signature(s, gid, 1, {},
+                                            {GroupChangeKind::Created, actor.name, names}, sig, actor, *out);
+        if (!change) return;
         s.create_group(gid, now_ms());
         const std::uint64_t seq = 1;
         s.add_group_member(gid, actor.id, true, seq);
         for (auto id : ids) s.add_group_member(gid, id, false, seq);
-        append_event(s, gid, seq, wire::GroupEvent::CREATED, actor, names, *out);
+        append_event(s, gid, seq, *change, sig, actor, *out);
       },
       [this, request_id, out, gid](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
@@ -219,9 +282,11 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
   std::vector<std::string> names;
   if (const auto bad = check_member_list(req.group_id(), req.usernames(), names))
     return reply_error(request_id, bad->first, bad->second);
+  if (req.signature().size() != kSignatureBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members,
+      [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members, sig = req.signature(),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -243,9 +308,12 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
                                " would be added");
         out->epoch = me->first.epoch;
         if (added.empty()) return;
+        const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
+                                            {GroupChangeKind::Added, actor.name, added}, sig, actor, *out);
+        if (!change) return;
         const auto seq = me->first.next_seq;
         for (auto id : added_ids) s.add_group_member(gid, id, false, seq);
-        append_event(s, gid, seq, wire::GroupEvent::ADDED, actor, added, *out);
+        append_event(s, gid, seq, *change, sig, actor, *out);
       },
       group_change_done(request_id, out, req.group_id()));
 }
@@ -254,9 +322,11 @@ void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMemb
   std::vector<std::string> names;
   if (const auto bad = check_member_list(req.group_id(), req.usernames(), names))
     return reply_error(request_id, bad->first, bad->second);
+  if (req.signature().size() != kSignatureBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid = req.group_id(), names,
+      [out, gid = req.group_id(), names, sig = req.signature(),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -269,26 +339,36 @@ void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMemb
           if (!s.find_group_member(gid, ids[i])) not_members.push_back(names[i]);
         if (!not_members.empty())
           return out->fail(wire::BAD_REQUEST, "not a member of this group: " + join(not_members));
+        const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
+                                            {GroupChangeKind::Removed, actor.name, names}, sig, actor, *out);
+        if (!change) return;
         const auto seq = me->first.next_seq;
         for (auto id : ids) s.end_group_membership(gid, id, seq);
         ensure_admin(s, gid);
-        append_event(s, gid, seq, wire::GroupEvent::REMOVED, actor, names, *out);
+        append_event(s, gid, seq, *change, sig, actor, *out);
       },
       group_change_done(request_id, out, req.group_id()));
 }
 
-void Session::on_leave_group(std::uint64_t request_id, const std::string& group_id) {
+void Session::on_leave_group(std::uint64_t request_id, const wire::LeaveGroup& req) {
+  const auto& group_id = req.group_id();
   if (group_id.size() != kGroupIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
+  if (req.signature().size() != kSignatureBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid = group_id, actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+      [out, gid = group_id, sig = req.signature(),
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
+        const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
+                                            {GroupChangeKind::Left, actor.name, {actor.name}}, sig, actor, *out);
+        if (!change) return;
         const auto seq = me->first.next_seq;
         s.end_group_membership(gid, actor.id, seq);
         ensure_admin(s, gid);
-        append_event(s, gid, seq, wire::GroupEvent::LEFT, actor, {actor.name}, *out);
+        append_event(s, gid, seq, *change, sig, actor, *out);
       },
       group_change_done(request_id, out, group_id));
 }
@@ -299,9 +379,11 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
   auto target = fold_username(req.username());
   if (target.empty())
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");
+  if (req.signature().size() != kSignatureBytes)
+    return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid = req.group_id(), target, admin = req.admin(),
+      [out, gid = req.group_id(), target, admin = req.admin(), sig = req.signature(),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -321,9 +403,12 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
             return out->fail(wire::BAD_REQUEST,
                              "a group needs an admin: make someone else admin first");
         }
+        const auto change = check_signature(
+            s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
+            {GroupChangeKind::AdminChanged, actor.name, {target}, admin}, sig, actor, *out);
+        if (!change) return;
         s.set_group_admin(gid, ids[0], admin);
-        append_event(s, gid, me->first.next_seq, wire::GroupEvent::ADMIN_CHANGED, actor, {target},
-                     *out);
+        append_event(s, gid, me->first.next_seq, *change, sig, actor, *out);
       },
       group_change_done(request_id, out, req.group_id()));
 }

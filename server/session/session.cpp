@@ -129,7 +129,7 @@ void Session::dispatch(wire::ClientFrame& frame) {
     case C::kCreateGroup: return on_create_group(rid, frame.create_group());
     case C::kAddMembers: return on_add_members(rid, frame.add_members());
     case C::kRemoveMembers: return on_remove_members(rid, frame.remove_members());
-    case C::kLeaveGroup: return on_leave_group(rid, frame.leave_group().group_id());
+    case C::kLeaveGroup: return on_leave_group(rid, frame.leave_group());
     case C::kSetAdmin: return on_set_admin(rid, frame.set_admin());
     case C::kGetGroup: return on_get_group(rid, frame.get_group().group_id());
     case C::kGroupSend: return on_group_send(rid, *frame.mutable_group_send());

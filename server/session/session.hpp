@@ -35,6 +35,7 @@ class SubscribePresence;
 class CreateGroup;
 class AddMembers;
 class RemoveMembers;
+class LeaveGroup;
 class SetAdmin;
 class GroupSend;
 class CreateUpload;
@@ -140,7 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // AddMembers, RemoveMembers, LeaveGroup and SetAdmin: one membership change each.
   void on_add_members(std::uint64_t request_id, const wire::AddMembers& req);
   void on_remove_members(std::uint64_t request_id, const wire::RemoveMembers& req);
-  void on_leave_group(std::uint64_t request_id, const std::string& group_id);
+  void on_leave_group(std::uint64_t request_id, const wire::LeaveGroup& req);
   void on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req);
   void on_get_group(std::uint64_t request_id, const std::string& group_id);
   void on_group_send(std::uint64_t request_id, wire::GroupSend& req);

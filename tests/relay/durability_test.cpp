@@ -183,7 +183,7 @@ class DurabilityTest : public QObject {
     TestClient alice("rc-alice"), bob("rc-bob");
     QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
     QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    auto created = alice.request(createGroupFrame({"rc-bob"}));
+    auto created = alice.request(createGroupFrame(alice, {"rc-bob"}));
     QVERIFY(created && created->has_group_created());
     auto event = [](TestClient& c) {
       return c.waitPush([](const wire::ServerFrame& x) {

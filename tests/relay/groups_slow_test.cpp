@@ -51,7 +51,7 @@ class GroupsSlowTest : public QObject {
     std::vector<std::string> names;
     std::vector<Identity> ids;
     QVERIFY(registerMany(relay, "k9g-", 499, names, &ids));
-    auto r = sender->request(createGroupFrame(names), 20000);
+    auto r = sender->request(createGroupFrame(*sender, names), 20000);
     QVERIFY(r && r->has_group_created());
     const auto gid = r->group_created().group_id();
     // The CREATED event reaches all 500 inboxes. (Wait for the depth itself: right after
@@ -148,7 +148,7 @@ class GroupsSlowTest : public QObject {
     QVERIFY(sender);
     std::vector<std::string> names;
     QVERIFY(registerMany(relay, "big-", 999, names));
-    auto r = sender->request(createGroupFrame(names), 20000);
+    auto r = sender->request(createGroupFrame(*sender, names), 20000);
     QVERIFY(r && r->has_group_created());
     const auto gid = r->group_created().group_id();
     QVERIFY(waitMetric(relay, "parley_inbox_depth", 1000, 30000));

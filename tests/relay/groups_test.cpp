@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include <sodium.h>
+
 #include "group_helpers.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -22,7 +24,7 @@ bool relogin(RelayProcess& relay, TestClient& c) {
 }
 
 std::string create(TestClient& c, const std::vector<std::string>& members) {
-  auto r = c.request(createGroupFrame(members));
+  auto r = c.request(createGroupFrame(c, members));
   if (!r || !r->has_group_created()) return {};
   return r->group_created().group_id();
 }
@@ -61,7 +63,7 @@ class GroupsTest : public QObject {
     auto eve = TestClient::registered(relay_.url(), "g-eve");
     QVERIFY(alice && bob && carol && dave && eve);
 
-    auto created = alice->request(createGroupFrame({"g-bob", "G-Carol"}));
+    auto created = alice->request(createGroupFrame(*alice, {"g-bob", "G-Carol"}));
     QVERIFY(created && created->has_group_created());
     const auto gid = created->group_created().group_id();
     QCOMPARE(gid.size(), std::size_t{16});
@@ -78,11 +80,11 @@ class GroupsTest : public QObject {
     QVERIFY(nextEvent(*alice));
 
     // A non-admin can neither add, nor remove, nor change admins.
-    auto r = bob->request(addMembersFrame(gid, {"g-dave"}));
+    auto r = bob->request(addMembersFrame(*bob, gid, {"g-dave"}));
     QVERIFY(isError(r, wire::FORBIDDEN));
     QVERIFY(QString::fromStdString(r->error().reason()).contains("admin"));
-    QVERIFY(isError(bob->request(removeMembersFrame(gid, {"g-carol"})), wire::FORBIDDEN));
-    QVERIFY(isError(bob->request(setAdminFrame(gid, "g-bob", true)), wire::FORBIDDEN));
+    QVERIFY(isError(bob->request(removeMembersFrame(*bob, gid, {"g-carol"})), wire::FORBIDDEN));
+    QVERIFY(isError(bob->request(setAdminFrame(*bob, gid, "g-bob", true)), wire::FORBIDDEN));
 
     // Outsiders cannot read or send; an unknown id looks the same.
     QVERIFY(isError(eve->request(getGroupFrame(gid)), wire::FORBIDDEN));
@@ -90,11 +92,11 @@ class GroupsTest : public QObject {
     QVERIFY(isError(eve->request(getGroupFrame(std::string(16, 'z'))), wire::FORBIDDEN));
 
     // Unknown users are named.
-    r = alice->request(addMembersFrame(gid, {"g-dave", "g-nobody"}));
+    r = alice->request(addMembersFrame(*alice, gid, {"g-dave", "g-nobody"}));
     QVERIFY(isError(r, wire::UNKNOWN_RECIPIENT));
     QVERIFY(QString::fromStdString(r->error().reason()).contains("g-nobody"));
 
-    r = alice->request(addMembersFrame(gid, {"g-dave"}));
+    r = alice->request(addMembersFrame(*alice, gid, {"g-dave"}));
     QVERIFY(r && r->has_group_updated());
     QCOMPARE(r->group_updated().epoch(), 2u);
     ev = nextEvent(*dave);
@@ -112,24 +114,24 @@ class GroupsTest : public QObject {
     QVERIFY(!admins.at("g-bob"));
 
     // Promoted, bob may remove.
-    QVERIFY(alice->request(setAdminFrame(gid, "g-bob", true))->has_group_updated());
-    r = bob->request(removeMembersFrame(gid, {"g-carol"}));
+    QVERIFY(alice->request(setAdminFrame(*alice, gid, "g-bob", true))->has_group_updated());
+    r = bob->request(removeMembersFrame(*bob, gid, {"g-carol"}));
     QVERIFY(r && r->has_group_updated());
     QCOMPARE(r->group_updated().epoch(), 4u);
     QVERIFY(isError(carol->request(groupSendFrame(gid, "after removal")), wire::FORBIDDEN));
     // Removing someone who is not a member is refused and names them.
-    r = bob->request(removeMembersFrame(gid, {"g-carol"}));
+    r = bob->request(removeMembersFrame(*bob, gid, {"g-carol"}));
     QVERIFY(isError(r, wire::BAD_REQUEST));
 
     // Anyone may leave.
-    r = dave->request(leaveFrame(gid));
+    r = dave->request(leaveFrame(*dave, gid));
     QVERIFY(r && r->has_group_updated());
     QVERIFY(isError(dave->request(getGroupFrame(gid)), wire::FORBIDDEN));
 
     // The last admin cannot demote themselves away; when admins leave, someone is promoted.
-    QVERIFY(alice->request(setAdminFrame(gid, "g-alice", false))->has_group_updated());
-    QVERIFY(isError(bob->request(setAdminFrame(gid, "g-bob", false)), wire::BAD_REQUEST));
-    QVERIFY(bob->request(leaveFrame(gid))->has_group_updated());
+    QVERIFY(alice->request(setAdminFrame(*alice, gid, "g-alice", false))->has_group_updated());
+    QVERIFY(isError(bob->request(setAdminFrame(*bob, gid, "g-bob", false)), wire::BAD_REQUEST));
+    QVERIFY(bob->request(leaveFrame(*bob, gid))->has_group_updated());
     info = alice->request(getGroupFrame(gid));
     QVERIFY(info && info->has_group_info());
     QCOMPARE(info->group_info().members_size(), 1);
@@ -258,7 +260,7 @@ class GroupsTest : public QObject {
     const auto gid = create(*a, {"rm-b", "rm-c"});
     QVERIFY(!gid.empty());
     QVERIFY(a->request(groupSendFrame(gid, "before"))->has_send_ack());
-    QVERIFY(a->request(removeMembersFrame(gid, {"rm-c"}))->has_group_updated());
+    QVERIFY(a->request(removeMembersFrame(*a, gid, {"rm-c"}))->has_group_updated());
     QVERIFY(a->request(groupSendFrame(gid, "after"))->has_send_ack());
 
     std::vector<wire::Deliver> got;
@@ -312,9 +314,9 @@ class GroupsTest : public QObject {
     const auto gid = create(*a, {});
     QVERIFY(!gid.empty());  // a group of one is allowed
     QVERIFY(isError(a->request(getGroupFrame("short")), wire::BAD_REQUEST));
-    QVERIFY(isError(a->request(leaveFrame("")), wire::BAD_REQUEST));
-    QVERIFY(isError(a->request(addMembersFrame(gid, {})), wire::BAD_REQUEST));
-    QVERIFY(isError(a->request(addMembersFrame(gid, {"Not a name!"})), wire::UNKNOWN_RECIPIENT));
+    QVERIFY(isError(a->request(leaveFrame(*a, "")), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(addMembersFrame(*a, gid, {})), wire::BAD_REQUEST));
+    QVERIFY(isError(a->request(addMembersFrame(*a, gid, {"Not a name!"})), wire::UNKNOWN_RECIPIENT));
     QVERIFY(isError(a->request(groupSendFrame(gid, "")), wire::BAD_REQUEST));
     QVERIFY(isError(a->request(groupSendFrame(gid, "x", "short-id")), wire::BAD_REQUEST));
     QVERIFY(isError(a->request(groupSendFrame(gid, std::string(200 * 1024 + 1, 'x'))),
@@ -329,21 +331,86 @@ class GroupsTest : public QObject {
     QCOMPARE(ack->send_ack().conv_seq(), 2u);
   }
 
+  // The relay makes a change only if its actor signed exactly that change at the epoch it
+  // will have, and hands the signature on to members with the actor's key.
+  void membershipChangesMustBeSignedByTheirActor() {
+    auto a = TestClient::registered(relay_.url(), "sig-a");
+    auto b = TestClient::registered(relay_.url(), "sig-b");
+    QVERIFY(a && b);
+    QVERIFY(registerOffline(relay_, "sig-c"));
+    QVERIFY(registerOffline(relay_, "sig-d"));
+    const auto gid = create(*a, {"sig-b"});
+    QVERIFY(!gid.empty());
+    auto ev = nextEvent(*b);
+    QVERIFY(ev);
+    const auto& created = ev->event();
+    QCOMPARE(created.actor_identity_key(), a->identity().public_key);
+    const GroupSeats seats{{"sig-a", true}, {"sig-b", false}};
+    const auto transcript = group_change_transcript(gid, 1, GroupChangeKind::Created, "sig-a", {"sig-b"}, seats);
+    QCOMPARE(crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(created.signature().data()),
+                                         reinterpret_cast<const unsigned char*>(transcript.data()),
+                                         transcript.size(),
+                                         reinterpret_cast<const unsigned char*>(a->identity().public_key.data())),
+             0);
+
+    // Signed by someone else (b signs what a asks for).
+    auto add = [&](const std::string& sig) {
+      wire::ClientFrame f;
+      f.mutable_add_members()->set_group_id(gid);
+      f.mutable_add_members()->add_usernames("sig-c");
+      f.mutable_add_members()->set_signature(sig);
+      return a->request(f);
+    };
+    const GroupSeats with_c{{"sig-a", true}, {"sig-b", false}, {"sig-c", false}};
+    const auto at2 = group_change_transcript(gid, 2, GroupChangeKind::Added, "sig-a", {"sig-c"}, with_c);
+    auto r = add(b->identity().sign(at2));
+    QVERIFY(isError(r, wire::GROUP_CHANGE_MISMATCH));
+    QVERIFY(QString::fromStdString(r->error().reason()).contains("epoch 2"));
+    // A different member list, or the epoch the group has now (a replay of an old change).
+    QVERIFY(isError(add(a->identity().sign(group_change_transcript(gid, 2, GroupChangeKind::Added, "sig-a",
+                                                                   {"sig-c"}, {{"sig-a", true}, {"sig-c", false}}))),
+                    wire::GROUP_CHANGE_MISMATCH));
+    QVERIFY(isError(add(a->identity().sign(group_change_transcript(gid, 1, GroupChangeKind::Added, "sig-a",
+                                                                   {"sig-c"}, with_c))),
+                    wire::GROUP_CHANGE_MISMATCH));
+    QVERIFY(isError(add("short"), wire::BAD_REQUEST));
+    // Nothing was changed by the refusals; the right signature is taken.
+    auto info = a->request(getGroupFrame(gid));
+    QVERIFY(info && info->has_group_info());
+    QCOMPARE(info->group_info().epoch(), 1u);
+    QCOMPARE(info->group_info().members_size(), 2);
+    r = add(a->identity().sign(at2));
+    QVERIFY(r && r->has_group_updated());
+    QCOMPARE(r->group_updated().epoch(), 2u);
+    ev = nextEvent(*b);
+    QVERIFY(ev && ev->event().kind() == wire::GroupEvent::ADDED);
+    QCOMPARE(ev->event().signature(), a->identity().sign(at2));
+
+    // A creator's id is its own: one in use is refused, never joined.
+    wire::ClientFrame again;
+    again.mutable_create_group()->set_group_id(gid);
+    again.mutable_create_group()->set_signature(a->identity().sign(
+        group_change_transcript(gid, 1, GroupChangeKind::Created, "sig-a", {}, {{"sig-a", true}})));
+    r = a->request(again);
+    QVERIFY(isError(r, wire::BAD_REQUEST));
+    QVERIFY(QString::fromStdString(r->error().reason()).contains("in use"));
+  }
+
   void memberCap() {
     RelayProcess relay({"--max-group-members", "3"});
     QVERIFY(relay.start());
     auto a = TestClient::registered(relay.url(), "cap-a");
     QVERIFY(a);
     for (auto n : {"cap-b", "cap-c", "cap-d"}) QVERIFY(registerOffline(relay, n));
-    auto r = a->request(createGroupFrame({"cap-b", "cap-c", "cap-d"}));
+    auto r = a->request(createGroupFrame(*a, {"cap-b", "cap-c", "cap-d"}));
     QVERIFY(isError(r, wire::GROUP_FULL));
     QVERIFY(QString::fromStdString(r->error().reason()).contains("3"));
     const auto gid = create(*a, {"cap-b", "cap-c"});
     QVERIFY(!gid.empty());
-    r = a->request(addMembersFrame(gid, {"cap-d"}));
+    r = a->request(addMembersFrame(*a, gid, {"cap-d"}));
     QVERIFY(isError(r, wire::GROUP_FULL));
-    QVERIFY(a->request(removeMembersFrame(gid, {"cap-c"}))->has_group_updated());
-    QVERIFY(a->request(addMembersFrame(gid, {"cap-d"}))->has_group_updated());
+    QVERIFY(a->request(removeMembersFrame(*a, gid, {"cap-c"}))->has_group_updated());
+    QVERIFY(a->request(addMembersFrame(*a, gid, {"cap-d"}))->has_group_updated());
   }
 
   void perGroupRateLimit() {

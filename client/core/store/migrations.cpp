@@ -168,8 +168,21 @@ bool step_8(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 9: signed membership changes. `seat` keeps members in joining order, which the
+// signed member lists use; a group's former members with the group seq of the event that
+// ended their membership (NULL: our own removal, whose event has not come back yet), so their
+// messages from before it still open.
+bool step_9(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE group_members ADD COLUMN seat INTEGER NOT NULL DEFAULT 0",
+      "UPDATE group_members SET seat = rowid",
+      "CREATE TABLE group_departures(group_id BLOB NOT NULL, username TEXT NOT NULL,"
+      " left_seq INTEGER, PRIMARY KEY(group_id, username))",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9};
 
 }  // namespace
 

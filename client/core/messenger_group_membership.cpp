@@ -1,0 +1,295 @@
+// Who is in a group. Every membership change is signed by its actor's identity key over the
+// members after it (common/parley/group_change.hpp); we sign ours from the members we know,
+// and take a change the relay delivers only if its actor signed it and it follows from the
+// members we know by the same rules. Our sender key goes only to members known this way, so a
+// relay cannot add a reader of its own (docs/protocol.md, "Signed membership changes").
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include <algorithm>
+
+#include "messenger.hpp"
+#include "messenger_internal.hpp"
+#include "parley/username.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+
+using detail::save_last_acked;
+
+namespace {
+
+bool folded(const std::string& name) { return !name.empty() && fold_username(name) == name; }
+
+}  // namespace
+
+Messenger::GroupState Messenger::groupState(const QByteArray& group_id) {
+  GroupState st;
+  QSqlQuery g(db_->db());
+  g.prepare("SELECT epoch, left FROM groups WHERE id = ?");
+  g.addBindValue(group_id);
+  if (!g.exec() || !g.next()) return st;
+  st.epoch = g.value(0).toLongLong();
+  st.member = !g.value(1).toBool();
+  if (!st.member) return st;
+  QSqlQuery m(db_->db());
+  m.prepare("SELECT username, admin FROM group_members WHERE group_id = ? ORDER BY seat");
+  m.addBindValue(group_id);
+  m.exec();
+  while (m.next()) st.seats.push_back({m.value(0).toString().toStdString(), m.value(1).toBool()});
+  return st;
+}
+
+std::optional<Messenger::SignedGroupChange> Messenger::signGroupChange(const QByteArray& group_id,
+                                                                      GroupChange change, QString* why) {
+  const auto st = groupState(group_id);
+  if (change.kind != GroupChangeKind::Created && !st.member) {
+    *why = QStringLiteral("not a member of this group");
+    return std::nullopt;
+  }
+  change.actor = profile_.username.toStdString();
+  std::string problem;
+  auto after = next_members(change.kind == GroupChangeKind::Created ? GroupSeats{} : st.seats, change, &problem);
+  if (!after) {
+    *why = QString::fromStdString(problem);
+    return std::nullopt;
+  }
+  const auto epoch = change.kind == GroupChangeKind::Created ? 1 : st.epoch + 1;
+  const auto transcript = group_change_transcript(sbytes(group_id), static_cast<std::uint64_t>(epoch),
+                                                  change.kind, change.actor, change.targets, *after);
+  const auto sig = profile_.identity.sign(crypto::ByteView(
+      reinterpret_cast<const std::uint8_t*>(transcript.data()), transcript.size()));
+  return SignedGroupChange{sbytes(sig.view()), std::move(*after), epoch};
+}
+
+bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch) {
+  auto& db = db_->db();
+  const auto me = profile_.username.toStdString();
+  const bool member = std::any_of(after.begin(), after.end(), [&](const GroupSeat& s) { return s.username == me; });
+  QSqlQuery g(db);
+  g.prepare("INSERT INTO groups(id, epoch, left) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " epoch = excluded.epoch, left = excluded.left");
+  g.addBindValue(group_id);
+  g.addBindValue(epoch);
+  g.addBindValue(member ? 0 : 1);
+  if (!g.exec()) return false;
+  QStringList names;
+  for (const auto& s : after) names << QString::fromStdString(s.username);
+  {
+    // Rows of members still in keep key_sent: they have the key they were sent.
+    QSqlQuery existing(db);
+    existing.prepare("SELECT username FROM group_members WHERE group_id = ?");
+    existing.addBindValue(group_id);
+    if (!existing.exec()) return false;
+    QStringList gone;
+    while (existing.next())
+      if (!names.contains(existing.value(0).toString())) gone << existing.value(0).toString();
+    for (const auto& name : gone) {
+      QSqlQuery del(db);
+      del.prepare("DELETE FROM group_members WHERE group_id = ? AND username = ?");
+      del.addBindValue(group_id);
+      del.addBindValue(name);
+      if (!del.exec()) return false;
+    }
+  }
+  for (qsizetype i = 0; i < names.size(); ++i) {
+    QSqlQuery up(db);
+    up.prepare("INSERT INTO group_members(group_id, username, admin, seat) VALUES(?, ?, ?, ?)"
+               " ON CONFLICT(group_id, username) DO UPDATE SET admin = excluded.admin, seat = excluded.seat");
+    up.addBindValue(group_id);
+    up.addBindValue(names[i]);
+    up.addBindValue(after[static_cast<std::size_t>(i)].admin ? 1 : 0);
+    up.addBindValue(i);
+    if (!up.exec()) return false;
+  }
+  return true;
+}
+
+bool Messenger::noteDepartures(const QByteArray& group_id, const std::vector<std::string>& who,
+                               std::optional<qint64> left_seq) {
+  for (const auto& name : who) {
+    QSqlQuery q(db_->db());
+    // A known seq replaces the NULL our own removal left; a later departure (after a re-add)
+    // replaces an earlier one.
+    q.prepare("INSERT INTO group_departures(group_id, username, left_seq) VALUES(?, ?, ?)"
+              " ON CONFLICT(group_id, username) DO UPDATE SET left_seq = CASE"
+              " WHEN excluded.left_seq IS NULL THEN NULL"
+              " WHEN group_departures.left_seq IS NULL THEN excluded.left_seq"
+              " ELSE MAX(group_departures.left_seq, excluded.left_seq) END");
+    q.addBindValue(group_id);
+    q.addBindValue(QString::fromStdString(name));
+    q.addBindValue(left_seq ? QVariant(*left_seq) : QVariant(QMetaType::fromType<qlonglong>()));
+    if (!q.exec()) return false;
+  }
+  return true;
+}
+
+bool Messenger::wasMemberAt(const QByteArray& group_id, const QString& sender, qint64 conv_seq) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?"
+            " UNION ALL SELECT 1 FROM group_departures WHERE group_id = ? AND username = ?"
+            " AND (left_seq IS NULL OR left_seq > ?)");
+  q.addBindValue(group_id);
+  q.addBindValue(sender);
+  q.addBindValue(group_id);
+  q.addBindValue(sender);
+  q.addBindValue(conv_seq);
+  return q.exec() && q.next();
+}
+
+std::optional<crypto::PublicKey> Messenger::actorKey(const QString& actor, const std::string& offered) {
+  if (actor == profile_.username) return profile_.identity.public_key();
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT identity_key FROM contacts WHERE username = ?");
+  q.addBindValue(actor);
+  if (q.exec() && q.next() && !q.value(0).isNull())
+    return crypto::PublicKey::from(view(q.value(0).toByteArray()));
+  // Never met: the relay's word for the key is all there is, as for a first prekey bundle.
+  // It is pinned (checkGroupEvent) so a later session with another key is held as a change.
+  return crypto::PublicKey::from(view(offered));
+}
+
+Messenger::EventCheck Messenger::checkGroupEvent(const QByteArray& group_id, const wire::Deliver& d) {
+  EventCheck c;
+  const auto& ev = d.event();
+  const auto kind = ev.kind();
+  if (kind < wire::GroupEvent::CREATED || kind > wire::GroupEvent::ADMIN_CHANGED || ev.actor() != d.sender() ||
+      !folded(ev.actor())) {
+    c.problem = QStringLiteral("a malformed change to the members of group %1 was ignored");
+    return c;
+  }
+  c.change.kind = static_cast<GroupChangeKind>(kind);
+  c.change.actor = ev.actor();
+  for (const auto& t : ev.targets()) {
+    if (!folded(t)) {
+      c.problem = QStringLiteral("a malformed change to the members of group %1 was ignored");
+      return c;
+    }
+    c.change.targets.push_back(t);
+  }
+  for (const auto& m : ev.members_after()) {
+    if (!folded(m.username())) {
+      c.problem = QStringLiteral("a malformed change to the members of group %1 was ignored");
+      return c;
+    }
+    c.after.push_back({m.username(), m.admin()});
+  }
+  const auto actor = QString::fromStdString(ev.actor());
+  const auto key = actorKey(actor, ev.actor_identity_key());
+  const auto sig = crypto::Signature::from(view(ev.signature()));
+  const auto transcript = group_change_transcript(sbytes(group_id), ev.epoch(), c.change.kind, c.change.actor,
+                                                  c.change.targets, c.after);
+  if (!key || !sig ||
+      !crypto::verify(*key, crypto::ByteView(reinterpret_cast<const std::uint8_t*>(transcript.data()),
+                                              transcript.size()), *sig)) {
+    c.problem = QStringLiteral("the relay sent group %1 a change to its members that %2 did not sign;"
+                               " it was ignored")
+                    .arg(QStringLiteral("%1"), actor);
+    return c;
+  }
+  c.actor_key = *key;
+  const auto st = groupState(group_id);
+  const auto epoch = static_cast<qint64>(ev.epoch());
+  const auto me = profile_.username.toStdString();
+  const auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), me) != v.end(); };
+  if (epoch <= st.epoch) {
+    // Ours, applied when the relay answered, or one handled before a restart.
+    c.outcome = EventCheck::AlreadyApplied;
+    return c;
+  }
+  if (st.member && epoch == st.epoch + 1) {
+    if (c.change.kind == GroupChangeKind::AdminChanged && c.change.targets.size() == 1)
+      for (const auto& s : c.after)
+        if (s.username == c.change.targets[0]) c.change.admin = s.admin;
+    std::string why;
+    const auto expected = next_members(st.seats, c.change, &why);
+    if (expected && *expected == c.after) {
+      c.outcome = EventCheck::Apply;
+      return c;
+    }
+  } else if (!st.member && (c.change.kind == GroupChangeKind::Created || c.change.kind == GroupChangeKind::Added) &&
+             in(c.change.targets)) {
+    // We join: the members before us are the actor's word, which it signed; it must be an
+    // admin among them, and a group is created only at epoch 1 with the creator as admin.
+    const bool admin_actor = std::any_of(c.after.begin(), c.after.end(), [&](const GroupSeat& s) {
+      return s.username == c.change.actor && s.admin;
+    });
+    const bool joined = std::any_of(c.after.begin(), c.after.end(), [&](const GroupSeat& s) { return s.username == me; });
+    const auto created = next_members({}, c.change);
+    if (admin_actor && joined && (c.change.kind != GroupChangeKind::Created || (epoch == 1 && created == c.after))) {
+      c.outcome = EventCheck::Apply;
+      return c;
+    }
+  }
+  c.problem = QStringLiteral("the relay sent group %1 a change to its members (epoch %2, by %3) that does not"
+                             " follow from the members known here (epoch %4); it was ignored")
+                  .arg(QStringLiteral("%1"), QString::number(epoch), actor, QString::number(st.epoch));
+  return c;
+}
+
+void Messenger::onGroupEvent(const wire::Deliver& d) {
+  const auto gid = qbytes(d.group_id());
+  const auto peer = groupPeer(gid);
+  const auto check = gid.size() == 16 ? checkGroupEvent(gid, d) : EventCheck{};
+  const auto& change = check.change;
+  const bool departure = change.kind == GroupChangeKind::Removed || change.kind == GroupChangeKind::Left;
+  const auto me = profile_.username.toStdString();
+  const bool member = std::any_of(check.after.begin(), check.after.end(),
+                                  [&](const GroupSeat& s) { return s.username == me; });
+  const auto epoch = static_cast<qlonglong>(d.event().epoch());
+  const bool stored = db_->transaction([&] {
+    auto& db = db_->db();
+    const auto done = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq()); };
+    if (check.outcome == EventCheck::Refused) return gid.size() == 16 ? done() : save_last_acked(db, d.inbox_seq());
+    if (departure && !noteDepartures(gid, change.targets, d.conv_seq())) return false;
+    if (check.outcome == EventCheck::AlreadyApplied) return done();
+    if (change.actor != me) {
+      QSqlQuery pin(db);  // first key we hear for this account (see actorKey)
+      pin.prepare("INSERT INTO contacts(username, identity_key, added_ms) VALUES(?, ?, ?)"
+                  " ON CONFLICT(username) DO UPDATE SET identity_key = excluded.identity_key"
+                  " WHERE contacts.identity_key IS NULL");
+      pin.addBindValue(QString::fromStdString(change.actor));
+      pin.addBindValue(qbytes(check.actor_key.view()));
+      pin.addBindValue(QDateTime::currentMSecsSinceEpoch());
+      if (!pin.exec()) return false;
+    }
+    if (!saveGroupSeats(gid, check.after, epoch)) return false;
+    if (!member) {
+      QSqlQuery out(db);
+      out.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
+      out.addBindValue(gid);
+      if (!out.exec()) return false;
+    } else if (departure) {
+      // Someone who held our key is gone: unless our key is already newer than this change
+      // (we removed them ourselves and have rotated), the next message uses a new key.
+      QSqlQuery rot(db);
+      rot.prepare("UPDATE groups SET needs_rotation = 1 WHERE id = ? AND my_sender_key IS NOT NULL"
+                  " AND key_distributed_epoch < ?");
+      rot.addBindValue(gid);
+      rot.addBindValue(epoch);
+      if (!rot.exec()) return false;
+    }
+    QSqlQuery conv(db);
+    conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
+                 " ON CONFLICT(peer) DO NOTHING");
+    conv.addBindValue(peer);
+    conv.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    return conv.exec() && done();
+  });
+  if (!stored) return receiveFailed(QStringLiteral("could not store a group change"));
+  scheduleAck(d.inbox_seq());
+  if (check.outcome == EventCheck::Refused) {
+    if (!check.problem.isEmpty()) emit problem(check.problem.arg(peer));
+    return;
+  }
+  // New members (or a new group): they need our key.
+  if (check.outcome == EventCheck::Apply && member &&
+      (change.kind == GroupChangeKind::Created || change.kind == GroupChangeKind::Added))
+    distributeSenderKey(gid);
+  QStringList targets;
+  for (const auto& t : change.targets) targets << QString::fromStdString(t);
+  emit groupChanged(gid, static_cast<int>(change.kind), QString::fromStdString(change.actor), targets);
+}
+
+}  // namespace parley::client

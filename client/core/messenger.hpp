@@ -352,7 +352,8 @@ class Messenger : public QObject {
   void onGroupDeliver(const wire::Deliver& d);
   void onGroupEvent(const wire::Deliver& d);
   // Decrypts and stores one group message; `extra` runs inside the same transaction.
-  GroupOpen openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra);
+  // `fresh`: just delivered (its sender's membership is checked), not kept waiting for a key.
+  GroupOpen openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra, bool fresh);
   // Called (inside the receiving transaction) for a pairwise SENDER_KEY Content.
   // `info_changed`: the group's name or description was set from it (we had none yet).
   bool storeSenderKey(const QString& sender, const e2e::Content& content, bool* info_changed);
@@ -374,6 +375,7 @@ class Messenger : public QObject {
   // messenger_group_membership.cpp: signed membership changes, ours and the relay's events.
   struct GroupState {
     bool member = false;
+    bool out_of_step = false;
     qint64 epoch = 0;  // of the last change we took (0: none)
     GroupSeats seats;  // joining order; empty unless member
   };
@@ -387,15 +389,16 @@ class Messenger : public QObject {
   // refuse it (not an admin, not a member, nothing changes).
   std::optional<SignedGroupChange> signGroupChange(const QByteArray& group_id, GroupChange change, QString* why);
   // Signs `change`, asks the relay for it and, once made, applies it here with `applied`
-  // (inside the same transaction) before `done`.
+  // (inside the same transaction) before `done`, unless its event came back first.
   using ChangeDone = std::function<bool()>;
   void changeGroup(const QByteArray& group_id, GroupChange change, ChangeDone applied, Done done);
-  // Writes `after` as the group's members and `epoch` as its epoch (inside a transaction).
+  // Writes `after` as the group's members and `epoch` as its epoch (inside a transaction);
+  // joining, fills an empty name and description from what its members' keys offered.
   bool saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch);
-  // Records that `who` left at group seq `left_seq` (nullopt: our removal, seq not known yet).
-  bool noteDepartures(const QByteArray& group_id, const std::vector<std::string>& who, std::optional<qint64> left_seq);
-  // Whether `sender` was a member when group seq `conv_seq` was written.
-  bool wasMemberAt(const QByteArray& group_id, const QString& sender, qint64 conv_seq);
+  bool isMember(const QByteArray& group_id, const QString& name);
+  // Whether a message from `sender` numbered `conv_seq` may open now: a member, or one we
+  // removed whose removal (at a later seq) has not come back to us yet.
+  bool mayWrite(const QByteArray& group_id, const QString& sender, qint64 conv_seq);
   // The key `actor`'s changes must be signed with: ours, the contact's, or (a stranger) `offered`.
   std::optional<crypto::PublicKey> actorKey(const QString& actor, const std::string& offered);
   struct EventCheck {
@@ -403,9 +406,15 @@ class Messenger : public QObject {
     GroupChange change;
     GroupSeats after;
     crypto::PublicKey actor_key;
-    QString problem;  // Refused: why, with %1 for the group
+    bool out_of_step = false;  // Refused: signed, but we missed a change before it
+    bool echo = false;         // AlreadyApplied: our own latest change coming back
+    QString problem;           // Refused: why, with %1 for the group
   };
   EventCheck checkGroupEvent(const QByteArray& group_id, const wire::Deliver& d);
+  // Groups joined before member lists were signed: takes the relay's order of the members if
+  // they and their admin flags are exactly ours (order adds no one); otherwise the group is
+  // out of step.
+  void adoptRelayOrder();
 
   // messenger_media.cpp
   struct Transfer {

@@ -27,11 +27,12 @@ bool folded(const std::string& name) { return !name.empty() && fold_username(nam
 Messenger::GroupState Messenger::groupState(const QByteArray& group_id) {
   GroupState st;
   QSqlQuery g(db_->db());
-  g.prepare("SELECT epoch, left FROM groups WHERE id = ?");
+  g.prepare("SELECT epoch, left, out_of_step FROM groups WHERE id = ?");
   g.addBindValue(group_id);
   if (!g.exec() || !g.next()) return st;
   st.epoch = g.value(0).toLongLong();
   st.member = !g.value(1).toBool();
+  st.out_of_step = g.value(2).toBool();
   if (!st.member) return st;
   QSqlQuery m(db_->db());
   m.prepare("SELECT username, admin FROM group_members WHERE group_id = ? ORDER BY seat");
@@ -69,7 +70,7 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
   const bool member = std::any_of(after.begin(), after.end(), [&](const GroupSeat& s) { return s.username == me; });
   QSqlQuery g(db);
   g.prepare("INSERT INTO groups(id, epoch, left) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-            " epoch = excluded.epoch, left = excluded.left");
+            " epoch = excluded.epoch, left = excluded.left, out_of_step = 0");
   g.addBindValue(group_id);
   g.addBindValue(epoch);
   g.addBindValue(member ? 0 : 1);
@@ -103,35 +104,37 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
     up.addBindValue(i);
     if (!up.exec()) return false;
   }
-  return true;
+  // A name and description offered with a member's key before we knew the member (an
+  // admin's first): filled in where we have none yet.
+  QSqlQuery offered(db);
+  offered.prepare("SELECT k.offered_name, k.offered_description FROM sender_keys k JOIN group_members m"
+                  " ON m.group_id = k.group_id AND m.username = k.sender WHERE k.group_id = ?"
+                  " AND k.offered_name != '' ORDER BY m.admin DESC, k.created_ms DESC LIMIT 1");
+  offered.addBindValue(group_id);
+  if (!offered.exec()) return false;
+  if (!offered.next()) return true;
+  QSqlQuery fill(db);
+  fill.prepare("UPDATE groups SET name = CASE WHEN name = '' THEN ? ELSE name END,"
+               " description = CASE WHEN info_seq < 0 AND description = '' THEN ? ELSE description END"
+               " WHERE id = ?");
+  fill.addBindValue(offered.value(0).toString());
+  fill.addBindValue(offered.value(1).toString());
+  fill.addBindValue(group_id);
+  return fill.exec();
 }
 
-bool Messenger::noteDepartures(const QByteArray& group_id, const std::vector<std::string>& who,
-                               std::optional<qint64> left_seq) {
-  for (const auto& name : who) {
-    QSqlQuery q(db_->db());
-    // A known seq replaces the NULL our own removal left; a later departure (after a re-add)
-    // replaces an earlier one.
-    q.prepare("INSERT INTO group_departures(group_id, username, left_seq) VALUES(?, ?, ?)"
-              " ON CONFLICT(group_id, username) DO UPDATE SET left_seq = CASE"
-              " WHEN excluded.left_seq IS NULL THEN NULL"
-              " WHEN group_departures.left_seq IS NULL THEN excluded.left_seq"
-              " ELSE MAX(group_departures.left_seq, excluded.left_seq) END");
-    q.addBindValue(group_id);
-    q.addBindValue(QString::fromStdString(name));
-    q.addBindValue(left_seq ? QVariant(*left_seq) : QVariant(QMetaType::fromType<qlonglong>()));
-    if (!q.exec()) return false;
-  }
-  return true;
-}
-
-bool Messenger::wasMemberAt(const QByteArray& group_id, const QString& sender, qint64 conv_seq) {
+bool Messenger::isMember(const QByteArray& group_id, const QString& name) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?"
-            " UNION ALL SELECT 1 FROM group_departures WHERE group_id = ? AND username = ?"
-            " AND (left_seq IS NULL OR left_seq > ?)");
+  q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?");
   q.addBindValue(group_id);
-  q.addBindValue(sender);
+  q.addBindValue(name);
+  return q.exec() && q.next();
+}
+
+bool Messenger::mayWrite(const QByteArray& group_id, const QString& sender, qint64 conv_seq) {
+  if (isMember(group_id, sender)) return true;
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT 1 FROM group_departures WHERE group_id = ? AND username = ? AND left_seq > ?");
   q.addBindValue(group_id);
   q.addBindValue(sender);
   q.addBindValue(conv_seq);
@@ -192,39 +195,52 @@ Messenger::EventCheck Messenger::checkGroupEvent(const QByteArray& group_id, con
   const auto st = groupState(group_id);
   const auto epoch = static_cast<qint64>(ev.epoch());
   const auto me = profile_.username.toStdString();
-  const auto in = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), me) != v.end(); };
+  const auto in = [&](const auto& list, auto&& match) { return std::any_of(list.begin(), list.end(), match); };
+  const bool named = in(c.change.targets, [&](const std::string& t) { return t == me; });
+  const bool in_after = in(c.after, [&](const GroupSeat& s) { return s.username == me; });
+  const bool admin_actor = in(c.after, [&](const GroupSeat& s) { return s.username == c.change.actor && s.admin; });
   if (epoch <= st.epoch) {
     // Ours, applied when the relay answered, or one handled before a restart.
     c.outcome = EventCheck::AlreadyApplied;
+    c.echo = c.change.actor == me && epoch == st.epoch;
     return c;
   }
   if (st.member && epoch == st.epoch + 1) {
     if (c.change.kind == GroupChangeKind::AdminChanged && c.change.targets.size() == 1)
       for (const auto& s : c.after)
         if (s.username == c.change.targets[0]) c.change.admin = s.admin;
-    std::string why;
-    const auto expected = next_members(st.seats, c.change, &why);
+    const auto expected = next_members(st.seats, c.change);
     if (expected && *expected == c.after) {
       c.outcome = EventCheck::Apply;
       return c;
     }
-  } else if (!st.member && (c.change.kind == GroupChangeKind::Created || c.change.kind == GroupChangeKind::Added) &&
-             in(c.change.targets)) {
-    // We join: the members before us are the actor's word, which it signed; it must be an
-    // admin among them, and a group is created only at epoch 1 with the creator as admin.
-    const bool admin_actor = std::any_of(c.after.begin(), c.after.end(), [&](const GroupSeat& s) {
-      return s.username == c.change.actor && s.admin;
-    });
-    const bool joined = std::any_of(c.after.begin(), c.after.end(), [&](const GroupSeat& s) { return s.username == me; });
+  } else if ((c.change.kind == GroupChangeKind::Created && epoch == 1 && c.change.actor == me && !st.member) ||
+             ((c.change.kind == GroupChangeKind::Created || c.change.kind == GroupChangeKind::Added) && named)) {
+    // We join (or, having missed a change, are added again): the members before us are the
+    // actor's word, which it signed; it must be an admin among them, and a group is created
+    // only at epoch 1 with the list the rule makes. Our own CREATED counts when the relay's
+    // answer to it was lost.
     const auto created = next_members({}, c.change);
-    if (admin_actor && joined && (c.change.kind != GroupChangeKind::Created || (epoch == 1 && created == c.after))) {
+    if (admin_actor && in_after &&
+        (c.change.kind != GroupChangeKind::Created || (epoch == 1 && created && *created == c.after))) {
       c.outcome = EventCheck::Apply;
       return c;
     }
+  } else if (st.member && named && !in_after && admin_actor && c.change.kind == GroupChangeKind::Removed) {
+    // Removed after a change we missed: an admin's signed word that we are out.
+    c.outcome = EventCheck::Apply;
+    return c;
   }
+  // Signed but not following what we know: a change never reached us (or the relay made this
+  // one up from real signatures). Nothing goes to the group until an admin's change brings
+  // us back in step.
+  c.out_of_step = st.member && epoch > st.epoch + 1;
   c.problem = QStringLiteral("the relay sent group %1 a change to its members (epoch %2, by %3) that does not"
                              " follow from the members known here (epoch %4); it was ignored")
                   .arg(QStringLiteral("%1"), QString::number(epoch), actor, QString::number(st.epoch));
+  if (c.out_of_step)
+    c.problem += QStringLiteral(". A change has not reached this device: nothing is sent to the group until an"
+                                " admin removes you and adds you again");
   return c;
 }
 
@@ -241,8 +257,19 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   const bool stored = db_->transaction([&] {
     auto& db = db_->db();
     const auto done = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq()); };
-    if (check.outcome == EventCheck::Refused) return gid.size() == 16 ? done() : save_last_acked(db, d.inbox_seq());
-    if (departure && !noteDepartures(gid, change.targets, d.conv_seq())) return false;
+    if (gid.size() != 16) return save_last_acked(db, d.inbox_seq());
+    if (check.outcome == EventCheck::Refused) {
+      QSqlQuery stuck(db);
+      stuck.prepare("UPDATE groups SET out_of_step = 1 WHERE id = ?");
+      stuck.addBindValue(gid);
+      return (!check.out_of_step || stuck.exec()) && done();
+    }
+    // Our removals whose event this is (or is past): their members' later messages are not.
+    QSqlQuery closed(db);
+    closed.prepare("DELETE FROM group_departures WHERE group_id = ? AND left_seq <= ?");
+    closed.addBindValue(gid);
+    closed.addBindValue(static_cast<qlonglong>(d.conv_seq()));
+    if (!closed.exec()) return false;
     if (check.outcome == EventCheck::AlreadyApplied) return done();
     if (change.actor != me) {
       QSqlQuery pin(db);  // first key we hear for this account (see actorKey)
@@ -283,6 +310,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
     if (!check.problem.isEmpty()) emit problem(check.problem.arg(peer));
     return;
   }
+  if (check.outcome == EventCheck::AlreadyApplied && !check.echo) return;  // a replay: shown before
   // New members (or a new group): they need our key.
   if (check.outcome == EventCheck::Apply && member &&
       (change.kind == GroupChangeKind::Created || change.kind == GroupChangeKind::Added))
@@ -290,6 +318,38 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   QStringList targets;
   for (const auto& t : change.targets) targets << QString::fromStdString(t);
   emit groupChanged(gid, static_cast<int>(change.kind), QString::fromStdString(change.actor), targets);
+}
+
+void Messenger::adoptRelayOrder() {
+  QSqlQuery q(db_->db());
+  q.exec("SELECT id, epoch FROM groups WHERE order_unchecked = 1 AND left = 0");
+  while (q.next()) {
+    const auto gid = q.value(0).toByteArray();
+    const auto epoch = q.value(1).toLongLong();
+    wire::ClientFrame f;
+    f.mutable_get_group()->set_group_id(sbytes(gid));
+    relay_->request(std::move(f), [this, gid, epoch](const wire::ServerFrame& r) {
+      if (!r.has_group_info() && !(r.has_error() && r.error().code() == wire::FORBIDDEN)) return;  // next login
+      const auto st = groupState(gid);
+      if (st.epoch != epoch) return;  // a change came meanwhile: next login
+      GroupSeats relay;
+      for (const auto& m : r.group_info().members()) relay.push_back({m.username(), m.admin()});
+      auto sorted = [](GroupSeats v) {
+        std::sort(v.begin(), v.end(), [](const GroupSeat& a, const GroupSeat& b) { return a.username < b.username; });
+        return v;
+      };
+      const bool same = r.has_group_info() && static_cast<qint64>(r.group_info().epoch()) == epoch &&
+                        sorted(relay) == sorted(st.seats);
+      db_->transaction([&] {
+        if (same && !saveGroupSeats(gid, relay, epoch)) return false;
+        QSqlQuery done(db_->db());
+        done.prepare("UPDATE groups SET order_unchecked = 0, out_of_step = ? WHERE id = ?");
+        done.addBindValue(same ? 0 : 1);
+        done.addBindValue(gid);
+        return done.exec();
+      });
+    });
+  }
 }
 
 }  // namespace parley::client

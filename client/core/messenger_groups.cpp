@@ -105,15 +105,26 @@ void Messenger::changeGroup(const QByteArray& group_id, GroupChange change, Chan
       return done(r.error().code() == wire::GROUP_CHANGE_MISMATCH
                       ? QStringLiteral("the group changed meanwhile; try again once its latest change has arrived")
                       : QString::fromStdString(r.error().reason()));
-    if (!r.has_group_updated() || static_cast<qint64>(r.group_updated().epoch()) != sc.epoch)
+    const auto& updated = r.group_updated();
+    if (!r.has_group_updated() || static_cast<qint64>(updated.epoch()) != sc.epoch || updated.seq() == 0)
       return done(QStringLiteral("unexpected answer from the relay"));
     // The change we signed is the one the relay made; its event, when it comes back, finds
-    // it applied.
+    // it applied. If the event (or a later change) came first, it is applied already.
     const bool ok = db_->transaction([&] {
+      if (groupState(group_id).epoch != sc.epoch - 1) return true;
       if (!saveGroupSeats(group_id, sc.after, sc.epoch)) return false;
-      if ((change.kind == GroupChangeKind::Removed || change.kind == GroupChangeKind::Left) &&
-          !noteDepartures(group_id, change.targets, std::nullopt))
-        return false;
+      if (change.kind == GroupChangeKind::Removed) {
+        // Entries before the removal may still be on their way to us; the removed members'
+        // among them open until the event itself arrives (onGroupEvent).
+        for (const auto& name : change.targets) {
+          QSqlQuery q(db_->db());
+          q.prepare("INSERT OR REPLACE INTO group_departures(group_id, username, left_seq) VALUES(?, ?, ?)");
+          q.addBindValue(group_id);
+          q.addBindValue(QString::fromStdString(name));
+          q.addBindValue(static_cast<qlonglong>(updated.seq()));
+          if (!q.exec()) return false;
+        }
+      }
       return !applied || applied();
     });
     done(ok ? QString() : QStringLiteral("the change was made but could not be stored locally"));
@@ -178,10 +189,11 @@ void Messenger::leaveGroup(const QByteArray& group_id, Done done) {
 bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
   auto& db = db_->db();
   QSqlQuery g(db);
-  g.prepare("SELECT my_sender_key, needs_rotation, left, name, epoch, description FROM groups"
+  g.prepare("SELECT my_sender_key, needs_rotation, left, name, epoch, description, out_of_step FROM groups"
             " WHERE id = ?");
   g.addBindValue(group_id);
-  if (!g.exec() || !g.next() || g.value(2).toBool()) return false;
+  // Out of step: our member list may hold someone removed in the change we missed.
+  if (!g.exec() || !g.next() || g.value(2).toBool() || g.value(6).toBool()) return false;
   const auto name = g.value(3).toString();
   const auto epoch = g.value(4).toLongLong();
   const auto description = g.value(5).toString();
@@ -266,7 +278,10 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   // Makes the key if needed, rotates it after a removal, and queues it for whoever lacks it
   // (those outbox entries come before this message's).
   if (!distributeSenderKey(group_id)) {
-    *error = QStringLiteral("not a member of this group");
+    *error = groupState(group_id).out_of_step
+                 ? QStringLiteral("a change to this group's members has not reached this device; ask an"
+                                  " admin to remove you and add you again")
+                 : QStringLiteral("not a member of this group");
     return std::nullopt;
   }
   auto& db = db_->db();

@@ -26,27 +26,32 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   auto& db = db_->db();
   const auto before = groupInfo(gid);
   // A group we have not heard of yet (its CREATED/ADDED event may still be on its way): kept
-  // as not-joined until the event says we are a member.
+  // as not-joined until the event says we are a member. The name and description it offers
+  // are taken now only from a member; otherwise they wait with the key (groupJoined).
   QSqlQuery g(db);
-  g.prepare("INSERT INTO groups(id, name, description, left) VALUES(?, ?, ?, 1) ON CONFLICT(id)"
-            " DO UPDATE SET"
-            " name = CASE WHEN groups.name = '' THEN excluded.name ELSE groups.name END,"
-            " description = CASE WHEN groups.info_seq < 0 AND groups.description = ''"
-            " THEN excluded.description ELSE groups.description END");
+  const bool member = isMember(gid, sender);
+  g.prepare("INSERT INTO groups(id, left) VALUES(?, 1) ON CONFLICT(id) DO UPDATE SET"
+            " name = CASE WHEN groups.name = '' AND ? THEN ? ELSE groups.name END,"
+            " description = CASE WHEN groups.info_seq < 0 AND groups.description = '' AND ?"
+            " THEN ? ELSE groups.description END");
   g.addBindValue(gid);
+  g.addBindValue(member ? 1 : 0);
   g.addBindValue(QString::fromStdString(content.text()));
+  g.addBindValue(member ? 1 : 0);
   g.addBindValue(QString::fromStdString(content.group_description()));
   auto state = qbytes(crypto::ByteView(receiver->serialize()));
   QSqlQuery k(db);
   // OR IGNORE: a redelivered distribution must not rewind a chain we have already used.
-  k.prepare("INSERT OR IGNORE INTO sender_keys(group_id, sender, key_id, state, created_ms)"
-            " VALUES(?, ?, ?, ?, ?)");
+  k.prepare("INSERT OR IGNORE INTO sender_keys(group_id, sender, key_id, state, created_ms,"
+            " offered_name, offered_description) VALUES(?, ?, ?, ?, ?, ?, ?)");
   k.addBindValue(gid);
   k.addBindValue(sender);
   k.addBindValue(QByteArray(reinterpret_cast<const char*>(dist->key_id.data()),
                             static_cast<qsizetype>(dist->key_id.size())));
   k.addBindValue(state);
   k.addBindValue(QDateTime::currentMSecsSinceEpoch());
+  k.addBindValue(QString::fromStdString(content.text()));
+  k.addBindValue(QString::fromStdString(content.group_description()));
   const bool ok = g.exec() && k.exec();
   crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
   if (ok) {
@@ -56,7 +61,8 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   return ok;
 }
 
-Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra) {
+Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std::function<bool()>& extra,
+                                                 bool fresh) {
   auto& db = db_->db();
   const auto peer = groupPeer(e.group_id);
   {
@@ -72,8 +78,10 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
       return db_->transaction(extra) ? GroupOpen::Duplicate : GroupOpen::StoreFailed;
   }
   // Sender keys are kept from anyone (one may come before the change that adds its sender),
-  // but only a member's message opens: the relay's say-so does not make a member.
-  if (!wasMemberAt(e.group_id, e.sender, e.conv_seq)) return GroupOpen::NotMember;
+  // but only a member's message opens: the relay's say-so does not make a member. Entries
+  // come in group order, so membership now is membership when it was written; a message
+  // kept for its key was checked when it came.
+  if (fresh && !mayWrite(e.group_id, e.sender, e.conv_seq)) return GroupOpen::NotMember;
   const auto header = crypto::sender_key_header(view(e.ciphertext));
   if (!header) return GroupOpen::Bad;
   const QByteArray key_id(reinterpret_cast<const char*>(header->first.data()),
@@ -201,7 +209,7 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
   const auto peer = groupPeer(e.group_id);
   const auto seq = d.inbox_seq();
   auto extra = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db_->db(), seq); };
-  switch (openGroupMessage(e, extra)) {
+  switch (openGroupMessage(e, extra, true)) {
     case GroupOpen::Stored:
     case GroupOpen::Duplicate:
       break;
@@ -266,13 +274,11 @@ void Messenger::retryPendingGroupMessages(const QByteArray& group_id, const QStr
       del.addBindValue(r.id);
       return del.exec();
     };
-    const auto result = openGroupMessage(r.e, drop);
-    if (result == GroupOpen::Bad || result == GroupOpen::NotMember) {
+    const auto result = openGroupMessage(r.e, drop, false);
+    if (result == GroupOpen::Bad) {
       db_->transaction(drop);
-      emit problem(result == GroupOpen::Bad
-                       ? QStringLiteral("a group message from %1 could not be decrypted and was dropped").arg(sender)
-                       : QStringLiteral("%1 is not a member of group %2; their message was dropped")
-                             .arg(sender, groupPeer(group_id)));
+      emit problem(QStringLiteral("a group message from %1 could not be decrypted and was dropped")
+                       .arg(sender));
     }
   }
 }

@@ -86,16 +86,16 @@ std::string group_change_transcript(std::string_view group_id, std::uint64_t epo
                                     const GroupSeats& members_after) {
   static constexpr std::string_view kDomain{"parley-group-change-v1\0", 23};
   std::string out;
-  out.reserve(kDomain.size() + group_id.size() + 8 + 1 + 33 + 2 + 33 * targets.size() + 2 +
+  out.reserve(kDomain.size() + group_id.size() + 8 + 1 + 33 + 4 + 33 * targets.size() + 4 +
               34 * members_after.size());
   out.append(kDomain);
   out.append(group_id);
   put_be(out, epoch, 8);
   out.push_back(static_cast<char>(kind));
   put_name(out, actor);
-  put_be(out, targets.size(), 2);
+  put_be(out, targets.size(), 4);
   for (const auto& t : targets) put_name(out, t);
-  put_be(out, members_after.size(), 2);
+  put_be(out, members_after.size(), 4);
   for (const auto& m : members_after) {
     put_name(out, m.username);
     out.push_back(m.admin ? 1 : 0);

@@ -40,8 +40,8 @@ std::optional<GroupSeats> next_members(const GroupSeats& current, const GroupCha
 
 // The bytes the actor signs: "parley-group-change-v1" 0x00 | group_id (16) |
 // epoch after the change (8, big-endian) | kind (1) | len(actor) (1) | actor |
-// count (2, big-endian) then len (1) | name per target |
-// count (2, big-endian) then len (1) | name | admin (1) per member after.
+// count (4, big-endian) then len (1) | name per target |
+// count (4, big-endian) then len (1) | name | admin (1) per member after.
 std::string group_change_transcript(std::string_view group_id, std::uint64_t epoch,
                                     GroupChangeKind kind, std::string_view actor,
                                     const std::vector<std::string>& targets,

@@ -33,6 +33,7 @@ struct GroupOutcome {
   std::string reason;
   std::uint32_t retry_after_ms = 0;
   std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;  // of the event a change appended
   bool appended = false;  // a log entry was written: kick the fan-out
   bool duplicate = false;
   store::SentRecord ack;
@@ -198,6 +199,7 @@ void append_event(store::Store& s, const std::string& gid, std::uint64_t seq,
   e.payload = ev.SerializeAsString();
   s.append_group_log(gid, e);
   if (e.seq != seq) throw std::runtime_error("group log seq moved during a change");
+  out.seq = e.seq;
   out.appended = true;
 }
 
@@ -274,6 +276,7 @@ Session::JobDone Session::group_change_done(std::uint64_t request_id,
     wire::ServerFrame f;
     f.mutable_group_updated()->set_group_id(gid);
     f.mutable_group_updated()->set_epoch(out->epoch);
+    f.mutable_group_updated()->set_seq(out->seq);
     reply(request_id, f);
   };
 }

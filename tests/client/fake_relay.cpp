@@ -72,6 +72,8 @@ void FakeRelay::onFrame(const QByteArray& bytes) {
     sends << s;
     if (!hold_send_acks) answerSend(static_cast<int>(sends.size()) - 1, false);
     return;
+  } else if (auto answered = answer ? answer(f) : std::nullopt) {
+    r = std::move(*answered);
   } else {
     r.mutable_error()->set_code(wire::UNAVAILABLE);
     r.mutable_error()->set_reason("not offered by the fake relay");

@@ -11,7 +11,9 @@
 #include <QUrl>
 #include <QWebSocket>
 #include <QWebSocketServer>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include "parley.pb.h"
 
@@ -41,6 +43,9 @@ class FakeRelay : public QObject {
   QList<Sent> sends;
   // True: Sends are numbered but not answered until answerSend().
   bool hold_send_acks = false;
+  // Answers any other request (group changes, ...) when set and it returns a frame;
+  // otherwise UNAVAILABLE.
+  std::function<std::optional<wire::ServerFrame>(const wire::ClientFrame&)> answer;
 
   // Answers sends[index] with its SendAck (`duplicate`: as the answer to a retry).
   void answerSend(int index, bool duplicate);

@@ -3,8 +3,11 @@
 // for them and it follows from the members we know; group messages open only from members.
 #include <QtTest>
 
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <memory>
+
+#include <sodium.h>
 
 #include "client_user.hpp"
 #include "crypto/keys.hpp"
@@ -12,6 +15,7 @@
 #include "messenger.hpp"
 #include "parley/group_change.hpp"
 #include "profile/profile.hpp"
+#include "store/database.hpp"
 #include "test_client.hpp"
 
 using namespace parley;
@@ -94,9 +98,9 @@ class GroupMembershipTest : public QObject {
   Q_OBJECT
   QTemporaryDir home_;
 
-  static QStringList members(Messenger& m) {
+  static QStringList members(Messenger& m, const QByteArray& group = kGroup) {
     QStringList out;
-    for (const auto& g : m.groupMembers(kGroup)) out << g.username + (g.admin ? "*" : "");
+    for (const auto& g : m.groupMembers(group)) out << g.username + (g.admin ? "*" : "");
     return out;
   }
 
@@ -110,7 +114,12 @@ class GroupMembershipTest : public QObject {
     FakeRelay relay;
     QVERIFY(relay.listen());
     const auto dir = home_.filePath("olive");
-    Profile p{dir, QStringLiteral("olive"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
+    auto olive_identity = crypto::IdentityKeyPair::generate();
+    const auto pv = olive_identity.public_key().view();
+    const std::string olive_public(reinterpret_cast<const char*>(pv.data()), pv.size());
+    const auto sv = olive_identity.secret_bytes();
+    std::vector<std::uint8_t> olive_secret(sv.begin(), sv.end());
+    Profile p{dir, QStringLiteral("olive"), relay.url(), 1, std::move(olive_identity)};
     QString error;
     QVERIFY2(p.save(&error), qPrintable(error));
     auto m = test::openClientProfile(dir);
@@ -176,15 +185,16 @@ class GroupMembershipTest : public QObject {
     const auto added_at = ++seq;
     QVERIFY(push(eventFrame(++inbox, added_at, {GroupChangeKind::Added, &amy, &amy, 2, {"cal"}, with_cal})));
     QCOMPARE(members(*m), (QStringList{"amy*", "bea", "cal", "olive"}));
-    // bea removed; a message of hers written before that still counts, one after it does not.
+    // bea's message before her removal is kept for its key; after the removal, nothing of hers
+    // opens, whatever number the relay gives it (entries come in group order).
+    before = problems.size();
+    QVERIFY(push(messageFrame(++inbox, ++seq, "bea")));
+    QCOMPARE(problems.size(), before);
     const GroupSeats no_bea{{"amy", true}, {"olive", false}, {"cal", false}};
     const auto removed_at = ++seq;
     QVERIFY(push(eventFrame(++inbox, removed_at, {GroupChangeKind::Removed, &amy, &amy, 3, {"bea"}, no_bea})));
     QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive"}));
-    before = problems.size();
     QVERIFY(push(messageFrame(++inbox, removed_at - 1, "bea")));
-    QCOMPARE(problems.size(), before);  // kept until her key comes
-    QVERIFY(push(messageFrame(++inbox, ++seq, "bea")));
     QCOMPARE(problems.size(), before + 1);
     QVERIFY(problems.last().contains("bea is not a member"));
 
@@ -209,6 +219,221 @@ class GroupMembershipTest : public QObject {
     QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Added, &amy, &amy, 3, {"mal"}, then_mal})));
     QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive"}));
     QVERIFY(m->groups().contains(kGroup));
+
+    // Our own change: amy makes us admin, we remove cal. The relay's answer applies it; cal's
+    // messages written before it may still be on their way and open, until the removal's own
+    // event comes back.
+    const GroupSeats olive_admin{{"amy", true}, {"olive", true}, {"cal", false}};
+    QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::AdminChanged, &amy, &amy, 4, {"olive"}, olive_admin})));
+    QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive*"}));
+    const auto cal_msg = ++seq;
+    const auto removal = ++seq;
+    std::string signed_removal;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_remove_members()) return std::nullopt;
+      signed_removal = f.remove_members().signature();
+      wire::ServerFrame r;
+      r.mutable_group_updated()->set_group_id(kGroup.toStdString());
+      r.mutable_group_updated()->set_epoch(5);
+      r.mutable_group_updated()->set_seq(removal);
+      return r;
+    };
+    QString removed_error = "pending";
+    m->removeMembers(kGroup, {"Cal"}, [&](const QString& e) { removed_error = e; });
+    QVERIFY(spinUntil([&] { return removed_error != "pending"; }, kWaitMs));
+    QCOMPARE(removed_error, QString());
+    QCOMPARE(members(*m), (QStringList{"amy*", "olive*"}));
+    const GroupSeats no_cal{{"amy", true}, {"olive", true}};
+    const auto ours = group_change_transcript(kGroup.toStdString(), 5, GroupChangeKind::Removed, "olive", {"cal"}, no_cal);
+    QCOMPARE(crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signed_removal.data()),
+                                         reinterpret_cast<const unsigned char*>(ours.data()), ours.size(),
+                                         reinterpret_cast<const unsigned char*>(olive_public.data())),
+             0);
+    before = problems.size();
+    QVERIFY(push(messageFrame(++inbox, cal_msg, "cal")));
+    QCOMPARE(problems.size(), before);
+    Signer olive{"olive"};
+    olive.key = *crypto::IdentityKeyPair::from_secret(olive_secret);
+    QVERIFY(push(eventFrame(++inbox, removal, {GroupChangeKind::Removed, &olive, &olive, 5, {"cal"}, no_cal})));
+    QCOMPARE(problems.size(), before);  // our own change coming back
+    QVERIFY(push(messageFrame(++inbox, cal_msg - 1, "cal")));
+    QCOMPARE(problems.size(), before + 1);
+    QVERIFY(problems.last().contains("cal is not a member"));
+
+    // The relay's answer to our change can come after its event and a later change: it must
+    // not put back what the later change undid (eve added by us, then removed by amy).
+    const GroupSeats with_eve{{"amy", true}, {"olive", true}, {"eve", false}};
+    const auto add_at = ++seq;
+    const auto undo_at = ++seq;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_add_members()) return std::nullopt;
+      relay.push(eventFrame(++inbox, add_at, {GroupChangeKind::Added, &olive, &olive, 6, {"eve"}, with_eve}));
+      relay.push(eventFrame(++inbox, undo_at, {GroupChangeKind::Removed, &amy, &amy, 7, {"eve"}, no_cal}));
+      wire::ServerFrame r;
+      r.mutable_group_updated()->set_group_id(kGroup.toStdString());
+      r.mutable_group_updated()->set_epoch(6);
+      r.mutable_group_updated()->set_seq(add_at);
+      return r;
+    };
+    QString add_error = "pending";
+    m->addMembers(kGroup, {"eve"}, [&](const QString& e) { add_error = e; });
+    QVERIFY(spinUntil([&] { return add_error != "pending"; }, kWaitMs));
+    QCOMPARE(add_error, QString());
+    QVERIFY(spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= inbox; }, kWaitMs));
+    QCOMPARE(members(*m), (QStringList{"amy*", "olive*"}));
+
+    // A change that never reached us (epoch 9 after 7): we stop sending to the group, since
+    // our list may hold someone removed in it, until an admin removes and re-adds us.
+    QVERIFY(refused({GroupChangeKind::Added, &amy, &amy, 9, {"dan"}, {{"amy", true}, {"olive", true}, {"dan", false}}},
+                    "has not reached this device"));
+    QString send_error;
+    QVERIFY(!m->groupSend(kGroup, "hello", &send_error));
+    QVERIFY2(send_error.contains("ask an admin"), qPrintable(send_error));
+    QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Removed, &amy, &amy, 10, {"olive"}, {{"amy", true}, {"dan", false}}})));
+    QVERIFY(!m->groups().contains(kGroup));
+    QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Added, &amy, &amy, 11, {"olive"},
+                                             {{"amy", true}, {"dan", false}, {"olive", false}}})));
+    QCOMPARE(members(*m), (QStringList{"amy*", "dan", "olive"}));
+    QVERIFY(m->groupSend(kGroup, "back in step", &send_error));
+  }
+
+  // The relay made our group but its answer was lost: the CREATED event, signed by us, makes
+  // us its member all the same.
+  void ourCreatedEventCountsWhenTheAnswerWasLost() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    const auto dir = home_.filePath("pia");
+    Profile p{dir, QStringLiteral("pia"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
+    QString error;
+    QVERIFY2(p.save(&error), qPrintable(error));
+    auto m = test::openClientProfile(dir);
+    QVERIFY(m);
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs));
+    wire::CreateGroup asked;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_create_group()) return std::nullopt;
+      asked = f.create_group();
+      wire::ServerFrame r;
+      r.mutable_error()->set_code(wire::UNAVAILABLE);
+      r.mutable_error()->set_reason("lost");
+      return r;
+    };
+    QString created_error;
+    bool answered = false;
+    m->createGroup("lost", {"Quin"}, [&](const QByteArray&, const QString& e) {
+      created_error = e;
+      answered = true;
+    });
+    QVERIFY(spinUntil([&] { return answered; }, kWaitMs));
+    QVERIFY(!created_error.isEmpty());
+    const auto gid = QByteArray::fromStdString(asked.group_id());
+    QCOMPARE(gid.size(), 16);
+    QVERIFY(!m->groups().contains(gid));
+
+    wire::ServerFrame f;
+    auto* d = f.mutable_deliver();
+    d->set_inbox_seq(1);
+    d->set_kind(wire::GROUP_EVENT);
+    d->set_sender("pia");
+    d->set_sender_device(1);
+    d->set_group_id(asked.group_id());
+    d->set_client_msg_id(std::string(16, '\0'));
+    d->set_conv_seq(1);
+    auto* ev = d->mutable_event();
+    ev->set_kind(wire::GroupEvent::CREATED);
+    ev->set_actor("pia");
+    ev->add_targets("quin");
+    auto* a = ev->add_members_after();
+    a->set_username("pia");
+    a->set_admin(true);
+    ev->add_members_after()->set_username("quin");
+    ev->set_epoch(1);
+    ev->set_signature(asked.signature());
+    relay.push(f);
+    QVERIFY(spinUntil([&] { return relay.acks.contains(1); }, kWaitMs));
+    QVERIFY(m->groups().contains(gid));
+    QCOMPARE(members(*m, gid), (QStringList{"pia*", "quin"}));
+  }
+
+  // A member list from before lists were signed keeps its members, and takes the relay's
+  // order of them (a creator stored itself last); one that differs from the relay's is out
+  // of step.
+  void aListFromBeforeSigningTakesTheRelaysOrderOnly() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    const auto dir = home_.filePath("rue");
+    auto rue_identity = crypto::IdentityKeyPair::generate();
+    const auto pv = rue_identity.public_key().view();
+    const std::string rue_public(reinterpret_cast<const char*>(pv.data()), pv.size());
+    Profile p{dir, QStringLiteral("rue"), relay.url(), 1, std::move(rue_identity)};
+    QString error;
+    QVERIFY2(p.save(&error), qPrintable(error));
+    const auto same = QByteArray(16, 's'), other = QByteArray(16, 'o');
+    {
+      auto db = Database::open(p.databasePath(), &error);
+      QVERIFY2(db, qPrintable(error));
+      for (const auto& gid : {same, other}) {
+        QSqlQuery g(db->db());
+        g.prepare("INSERT INTO groups(id, name, epoch, order_unchecked) VALUES(?, 'old', 3, 1)");
+        g.addBindValue(gid);
+        QVERIFY(g.exec());
+        int seat = 0;
+        for (const auto& [name, admin] : {std::pair{"bob", 0}, {"amy", 0}, {"rue", 1}}) {
+          QSqlQuery m(db->db());
+          m.prepare("INSERT INTO group_members(group_id, username, admin, seat) VALUES(?, ?, ?, ?)");
+          m.addBindValue(gid);
+          m.addBindValue(QString(name));
+          m.addBindValue(admin);
+          m.addBindValue(seat++);
+          QVERIFY(m.exec());
+        }
+      }
+    }
+    int asked = 0;
+    std::string removal_signature;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      wire::ServerFrame r;
+      if (f.has_get_group()) {
+        ++asked;
+        auto* info = r.mutable_group_info();
+        info->set_group_id(f.get_group().group_id());
+        info->set_epoch(3);
+        for (const auto& [name, admin] : {std::pair{"rue", true}, {"bob", false}, {"amy", false}}) {
+          auto* m = info->add_members();
+          m->set_username(name);
+          m->set_admin(admin);
+        }
+        if (f.get_group().group_id() == other.toStdString()) info->add_members()->set_username("mal");
+        return r;
+      }
+      if (!f.has_remove_members()) return std::nullopt;
+      removal_signature = f.remove_members().signature();
+      r.mutable_group_updated()->set_group_id(f.remove_members().group_id());
+      r.mutable_group_updated()->set_epoch(4);
+      r.mutable_group_updated()->set_seq(9);
+      return r;
+    };
+    auto m = test::openClientProfile(dir);
+    QVERIFY(m);
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online && asked == 2; }, kWaitMs));
+    QTest::qWait(100);
+
+    QString removed = "pending";
+    m->removeMembers(same, {"bob"}, [&](const QString& e) { removed = e; });
+    QVERIFY(spinUntil([&] { return removed != "pending"; }, kWaitMs));
+    QCOMPARE(removed, QString());
+    const auto t = group_change_transcript(same.toStdString(), 4, GroupChangeKind::Removed, "rue", {"bob"},
+                                           {{"rue", true}, {"amy", false}});
+    QCOMPARE(crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(removal_signature.data()),
+                                         reinterpret_cast<const unsigned char*>(t.data()), t.size(),
+                                         reinterpret_cast<const unsigned char*>(rue_public.data())),
+             0);
+    QCOMPARE(members(*m, other), (QStringList{"amy", "bob", "rue*"}));  // mal not taken
+    QString send_error;
+    QVERIFY(!m->groupSend(other, "hello", &send_error));
+    QVERIFY2(send_error.contains("ask an admin"), qPrintable(send_error));
   }
 };
 

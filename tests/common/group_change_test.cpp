@@ -84,7 +84,7 @@ class GroupChangeTest : public QObject {
                                            {{"ann", true}, {"dan", false}});
     const std::string expected = std::string("parley-group-change-v1\0", 23) + gid +
                                  std::string("\0\0\0\0\0\0\x01\x02", 8) + "\x02" + "\x03" "ann" +
-                                 std::string("\0\x01", 2) + "\x03" "dan" + std::string("\0\x02", 2) +
+                                 std::string("\0\0\0\x01", 4) + "\x03" "dan" + std::string("\0\0\0\x02", 4) +
                                  "\x03" "ann" "\x01" + "\x03" "dan" + std::string("\0", 1);
     QCOMPARE(QByteArray::fromStdString(t).toHex(), QByteArray::fromStdString(expected).toHex());
     const GroupSeats after{{"ann", true}, {"dan", false}};

@@ -169,15 +169,24 @@ bool step_8(QSqlDatabase& db, QString* error) {
 }
 
 // Version 9: signed membership changes. `seat` keeps members in joining order, which the
-// signed member lists use; a group's former members with the group seq of the event that
-// ended their membership (NULL: our own removal, whose event has not come back yet), so their
-// messages from before it still open.
+// signed member lists use. `out_of_step`: a signed change did not follow from the members
+// known here (one was missed), so nothing is sent to the group until it is resynchronised.
+// `group_departures`: our own removals whose event has not come back yet, with its group seq,
+// so the removed member's messages written before it still open. A member's SENDER_KEY
+// offers the group's name and description, kept with the key until that member is known.
 bool step_9(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE group_members ADD COLUMN seat INTEGER NOT NULL DEFAULT 0",
       "UPDATE group_members SET seat = rowid",
+      "ALTER TABLE groups ADD COLUMN out_of_step INTEGER NOT NULL DEFAULT 0",
+      // Member lists from before: their order may not be the relay's (a creator stored
+      // itself last), so it is compared with the relay's at the next login (adoptRelayOrder).
+      "ALTER TABLE groups ADD COLUMN order_unchecked INTEGER NOT NULL DEFAULT 0",
+      "UPDATE groups SET order_unchecked = 1 WHERE left = 0",
       "CREATE TABLE group_departures(group_id BLOB NOT NULL, username TEXT NOT NULL,"
-      " left_seq INTEGER, PRIMARY KEY(group_id, username))",
+      " left_seq INTEGER NOT NULL, PRIMARY KEY(group_id, username))",
+      "ALTER TABLE sender_keys ADD COLUMN offered_name TEXT",
+      "ALTER TABLE sender_keys ADD COLUMN offered_description TEXT",
   }, error);
 }
 

@@ -113,7 +113,11 @@ void Messenger::rotateSignedPrekeyIfDue() {
     old.prepare("DELETE FROM prekeys WHERE kind = 1 AND id < (SELECT MAX(id) FROM prekeys"
                 " WHERE kind = 1 AND created_ms < ?)");
     old.addBindValue(now - kKeepMs);
-    return old.exec() && insert_key(db, kSignedKind, next_id(db, kSignedKind), crypto::KeyPair::generate());
+    // A first message naming a dropped key cannot open anything any more: its record goes.
+    QSqlQuery seen(db);
+    seen.prepare("DELETE FROM x3dh_seen WHERE signed_prekey_id NOT IN (SELECT id FROM prekeys WHERE kind = 1)");
+    return old.exec() && seen.exec() &&
+           insert_key(db, kSignedKind, next_id(db, kSignedKind), crypto::KeyPair::generate());
   });
   if (ok) uploadPrekeys(true);
 }

@@ -237,6 +237,14 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     otp = load_prekey(db, 2, pre.one_time_prekey_id());
     if (!otp) return std::nullopt;  // already used: a replayed first message
   }
+  {
+    // Answered before (its session did not open this copy): a replay under another id.
+    QSqlQuery seen(db);
+    seen.prepare("SELECT 1 FROM x3dh_seen WHERE identity_key = ? AND ephemeral_key = ?");
+    seen.addBindValue(qbytes(pre.identity_key()));
+    seen.addBindValue(qbytes(pre.ephemeral_key()));
+    if (!seen.exec() || seen.next()) return std::nullopt;
+  }
   auto x = crypto::x3dh_respond(profile_.identity, *spk, otp ? &*otp : nullptr, *their_identity,
                                 *their_ephemeral);
   if (!x) return std::nullopt;
@@ -248,6 +256,8 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
   const auto identity_bytes = qbytes(pre.identity_key());
   const bool used_otp = pre.has_one_time_prekey();
   const auto otp_id = pre.one_time_prekey_id();
+  const auto ephemeral_bytes = qbytes(pre.ephemeral_key());
+  const auto spk_id = pre.signed_prekey_id();
   return Decrypted{qbytes(crypto::ByteView(*plain)), [=, this] {
     auto& tx = db_->db();
     QSqlQuery known(tx);
@@ -278,11 +288,16 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     add.addBindValue(device);
     add.addBindValue(state);
     add.addBindValue(now);
-    // A one-time prekey opens one session only.
+    // A one-time prekey opens one session only; so does a first message.
     QSqlQuery used(tx);
     used.prepare("DELETE FROM prekeys WHERE kind = 2 AND id = ?");
     used.addBindValue(otp_id);
-    return add.exec() && (!used_otp || used.exec());
+    QSqlQuery seen(tx);
+    seen.prepare("INSERT OR IGNORE INTO x3dh_seen(identity_key, ephemeral_key, signed_prekey_id) VALUES(?, ?, ?)");
+    seen.addBindValue(identity_bytes);
+    seen.addBindValue(ephemeral_bytes);
+    seen.addBindValue(static_cast<qlonglong>(spk_id));
+    return add.exec() && (!used_otp || used.exec()) && seen.exec();
   }};
 }
 

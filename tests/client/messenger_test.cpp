@@ -13,6 +13,7 @@
 
 #include "e2e.pb.h"
 #include "messenger.hpp"
+#include "profile/profile.hpp"
 #include "client_user.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -103,8 +104,8 @@ struct User {
 
 // One statement on a profile's database through a second connection (the Messenger's own
 // connection stays open; SQLite in WAL mode lets both work).
-QVariant sql(const QString& dir, const QString& statement, const QVariantList& binds = {},
-             bool* ok = nullptr) {
+QVariant sql_file(const QString& path, const QString& statement, const QVariantList& binds = {},
+                  bool* ok = nullptr) {
   // The messenger commits what it received at the end of an event-loop turn: let that turn
   // finish, so this connection sees it and is not locked out.
   QCoreApplication::processEvents();
@@ -114,7 +115,7 @@ QVariant sql(const QString& dir, const QString& statement, const QVariantList& b
   bool good = false;
   {
     auto db = QSqlDatabase::addDatabase("QSQLITE", name);
-    db.setDatabaseName(dir + "/parley.db");
+    db.setDatabaseName(path);
     if (db.open()) {
       QSqlQuery q(db);
       q.prepare(statement);
@@ -129,6 +130,11 @@ QVariant sql(const QString& dir, const QString& statement, const QVariantList& b
   QSqlDatabase::removeDatabase(name);
   if (ok) *ok = good;
   return first;
+}
+
+QVariant sql(const QString& dir, const QString& statement, const QVariantList& binds = {},
+             bool* ok = nullptr) {
+  return sql_file(dir + "/parley.db", statement, binds, ok);
 }
 
 QByteArray random_bytes(int n) {
@@ -690,6 +696,58 @@ class MessengerTest : public QObject {
     QVERIFY(rosa->waitReceived(after));
     QCOMPARE(bodies(rosa->m->history("quinn")),
              (QStringList{"hi", "this one meets a full disk", "and this one comes after it"}));
+  }
+
+  // A first message that names no one-time prekey, sent again under another id (by a relay,
+  // or by anyone who kept it): the copy opens nothing, rather than a second session that
+  // would become the one used for replies.
+  void replayedFirstMessageIsRefused() {
+    auto* sam = registerUser("sam");
+    auto* tia = registerUser("tia");
+    QVERIFY(sam && tia);
+    tia->m.reset();
+    const auto relay_db = relay_.dataDir() + "/relay.db";
+    bool ok = false;
+    // Her one-time prekeys are used up, so the first message names only the signed prekey.
+    sql_file(relay_db,
+             "DELETE FROM one_time_prekeys WHERE device IN (SELECT d.id FROM devices d"
+             " JOIN users u ON u.id = d.user_id WHERE u.username = 'tia')",
+             {}, &ok);
+    QVERIFY(ok);
+    const auto first = sam->send("tia", "only once");
+    QVERIFY(spinUntil([&] { return sam->m->outboxSize() == 0; }, kWaitMs));
+    const auto envelope = sql_file(relay_db,
+                                   "SELECT i.ciphertext FROM inbox i JOIN devices d ON d.id = i.device"
+                                   " JOIN users u ON u.id = d.user_id WHERE u.username = 'tia'"
+                                   " AND i.sender = 'sam' ORDER BY i.id DESC LIMIT 1")
+                              .toByteArray();
+    parley::e2e::Envelope env;
+    QVERIFY(env.ParseFromArray(envelope.constData(), static_cast<int>(envelope.size())));
+    QVERIFY(env.has_prekey() && !env.prekey().has_one_time_prekey());
+
+    // Sam's own device sends the same bytes again.
+    sam->m.reset();
+    QString error;
+    auto profile = Profile::load(sam->dir, &error);
+    QVERIFY2(profile, qPrintable(error));
+    const auto pub = profile->identity.public_key().view();
+    const auto secret = profile->identity.secret_bytes();
+    parley::test::Identity identity{std::string(reinterpret_cast<const char*>(pub.data()), pub.size()),
+                                    std::string(reinterpret_cast<const char*>(secret.data()), secret.size())};
+    parley::test::TestClient replay("sam", 1, identity);
+    QVERIFY(replay.connect(relay_.url()));
+    auto in = replay.login(0);
+    QVERIFY(in && in->has_logged_in());
+    auto acked = replay.send("tia", envelope.toStdString());
+    QVERIFY(acked && acked->has_send_ack());
+    replay.disconnect();
+
+    QVERIFY(tia->reopen());
+    QVERIFY(tia->waitReceived(first));
+    QVERIFY(spinUntil([&] { return !tia->ev->problems.filter("from sam could not be decrypted").isEmpty(); },
+                      kWaitMs));
+    QTest::qWait(300);
+    QCOMPARE(bodies(tia->m->history("sam")), QStringList{"only once"});
   }
 
   void brokenHashChainIsFlagged() {

@@ -190,8 +190,18 @@ bool step_9(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 10: every first message (X3DH) we answered, by the sender's identity and ephemeral
+// key, while the signed prekey it names is kept: without a one-time prekey, nothing else
+// stops the same first message from opening a second session.
+bool step_10(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "CREATE TABLE x3dh_seen(identity_key BLOB NOT NULL, ephemeral_key BLOB NOT NULL,"
+      " signed_prekey_id INTEGER NOT NULL, PRIMARY KEY(identity_key, ephemeral_key)) WITHOUT ROWID",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10};
 
 }  // namespace
 

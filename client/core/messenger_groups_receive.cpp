@@ -14,7 +14,9 @@
 
 namespace parley::client {
 
+using detail::kMaxPendingBytesPerSender;
 using detail::kMaxPendingGroupMessages;
+using detail::kMaxPendingPerSender;
 using detail::save_last_acked;
 
 bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& content, bool* info_changed) {
@@ -215,7 +217,10 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
       break;
     case GroupOpen::NoKey: {
       // The sender's key has not arrived yet (it is sent pairwise, just before). Acks are
-      // cumulative, so the entry is kept here rather than left unacknowledged.
+      // cumulative, so the entry is kept here rather than left unacknowledged. Each sender
+      // has a share of the room (count and bytes), so one member's junk under made-up key
+      // ids pushes out its own messages, not others'.
+      int evicted = 0;
       const bool kept = db_->transaction([&] {
         QSqlQuery q(db_->db());
         q.prepare("INSERT OR IGNORE INTO pending_group_messages(group_id, sender, client_msg_id,"
@@ -227,13 +232,32 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
         q.addBindValue(e.server_ts_ms);
         q.addBindValue(e.ciphertext);
         q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+        QSqlQuery share(db_->db());
+        share.prepare("DELETE FROM pending_group_messages WHERE id IN (SELECT id FROM (SELECT id,"
+                      " SUM(length(ciphertext)) OVER (ORDER BY id DESC) AS bytes,"
+                      " ROW_NUMBER() OVER (ORDER BY id DESC) AS n FROM pending_group_messages"
+                      " WHERE group_id = ? AND sender = ?) WHERE bytes > ? OR n > ?)");
+        share.addBindValue(e.group_id);
+        share.addBindValue(e.sender);
+        share.addBindValue(kMaxPendingBytesPerSender);
+        share.addBindValue(kMaxPendingPerSender);
         QSqlQuery trim(db_->db());
         trim.prepare("DELETE FROM pending_group_messages WHERE id <= (SELECT MAX(id) FROM"
                      " pending_group_messages) - ?");
         trim.addBindValue(kMaxPendingGroupMessages);
-        return q.exec() && trim.exec() && extra();
+        // numRowsAffected() reads the connection's last change count: taken after each.
+        if (!q.exec() || !share.exec()) return false;
+        evicted = share.numRowsAffected();
+        if (!trim.exec()) return false;
+        evicted += trim.numRowsAffected();
+        return extra();
       });
       if (!kept) return receiveFailed(QStringLiteral("could not keep a group message from %1").arg(e.sender));
+      if (evicted > 0)
+        emit problem(QStringLiteral("%1 group message(s) waiting for a sender's key in group %2 were dropped to"
+                                    " make room (%3 has sent many that no key of theirs opens yet)")
+                         .arg(evicted)
+                         .arg(peer, e.sender));
       break;
     }
     case GroupOpen::Bad:

@@ -9,7 +9,10 @@
 namespace parley::client::detail {
 
 constexpr int kMaxTextBytes = 64 * 1024;               // a TEXT or GROUP_TEXT body
-constexpr int kMaxPendingGroupMessages = 1000;         // waiting for their sender key
+// Group messages waiting for their sender key: in all, and per (group, sender).
+constexpr int kMaxPendingGroupMessages = 2000;
+constexpr int kMaxPendingPerSender = 100;
+constexpr int kMaxPendingBytesPerSender = 4 * 1024 * 1024;
 
 // A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
 QByteArray new_message_id();

@@ -84,11 +84,13 @@ wire::ServerFrame eventFrame(std::uint64_t inbox_seq, std::uint64_t conv_seq, co
 
 // A group message; its ciphertext opens nothing (no sender key), so a member's is kept
 // waiting for its key and a non-member's is dropped before that.
-wire::ServerFrame messageFrame(std::uint64_t inbox_seq, std::uint64_t conv_seq, const std::string& sender) {
+wire::ServerFrame messageFrame(std::uint64_t inbox_seq, std::uint64_t conv_seq, const std::string& sender,
+                               std::size_t size = 100) {
   auto f = deliver(inbox_seq, conv_seq, sender);
   f.mutable_deliver()->set_kind(wire::GROUP_MESSAGE);
-  f.mutable_deliver()->set_client_msg_id(std::string(15, 'm') + static_cast<char>(conv_seq));
-  f.mutable_deliver()->set_ciphertext(std::string(1, '\x01') + std::string(16, 'k') + std::string(100, 'c'));
+  f.mutable_deliver()->set_client_msg_id(std::string(14, 'm') + static_cast<char>(conv_seq >> 8) +
+                                         static_cast<char>(conv_seq & 0xff));
+  f.mutable_deliver()->set_ciphertext(std::string(1, '\x01') + std::string(16, 'k') + std::string(size, 'c'));
   return f;
 }
 
@@ -434,6 +436,55 @@ class GroupMembershipTest : public QObject {
     QString send_error;
     QVERIFY(!m->groupSend(other, "hello", &send_error));
     QVERIFY2(send_error.contains("ask an admin"), qPrintable(send_error));
+  }
+
+  // Messages waiting for their sender's key: one member's flood (by count or by size) pushes
+  // out its own, never another member's, and the user is told.
+  void oneMembersFloodDoesNotPushOutAnothersWaitingMessages() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    const auto dir = home_.filePath("uma");
+    Profile p{dir, QStringLiteral("uma"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
+    QString error;
+    QVERIFY2(p.save(&error), qPrintable(error));
+    auto m = test::openClientProfile(dir);
+    QVERIFY(m);
+    QStringList problems;
+    connect(m.get(), &Messenger::problem, m.get(), [&](const QString& s) { problems << s; });
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs));
+    const Signer amy{"amy"};
+    std::uint64_t inbox = 0, seq = 0;
+    auto push = [&](const wire::ServerFrame& f) {
+      relay.push(f);
+      const auto at = f.deliver().inbox_seq();
+      return spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= at; }, kWaitMs);
+    };
+    QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Created, &amy, &amy, 1, {"bea", "cal", "uma"},
+                                             {{"amy", true}, {"bea", false}, {"cal", false}, {"uma", false}}})));
+    QVERIFY(push(messageFrame(++inbox, ++seq, "amy")));
+    for (int i = 0; i < 101; ++i) QVERIFY(push(messageFrame(++inbox, ++seq, "bea")));
+    for (int i = 0; i < 25; ++i) QVERIFY(push(messageFrame(++inbox, ++seq, "cal", 180 * 1024)));
+    m.reset();
+    auto db = Database::open(p.databasePath(), &error);
+    QVERIFY2(db, qPrintable(error));
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("SELECT sender, COUNT(*), SUM(length(ciphertext)), MAX(conv_seq) FROM pending_group_messages"
+                   " GROUP BY sender ORDER BY sender"));
+    QVERIFY(q.next());
+    QCOMPARE(q.value(0).toString(), QString("amy"));
+    QCOMPARE(q.value(1).toInt(), 1);
+    QVERIFY(q.next());
+    QCOMPARE(q.value(0).toString(), QString("bea"));
+    QCOMPARE(q.value(1).toInt(), 100);
+    QCOMPARE(q.value(3).toLongLong(), 103LL);  // the newest kept
+    QVERIFY(q.next());
+    QCOMPARE(q.value(0).toString(), QString("cal"));
+    QVERIFY(q.value(1).toInt() < 25);
+    QVERIFY(q.value(2).toLongLong() <= 4 * 1024 * 1024);
+    QCOMPARE(q.value(3).toLongLong(), static_cast<qlonglong>(seq));
+    QVERIFY(!problems.filter("bea has sent many").isEmpty());
+    QVERIFY(!problems.filter("cal has sent many").isEmpty());
   }
 };
 

@@ -9,12 +9,16 @@ constexpr std::size_t kSecretBytes = 32;
 constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 }  // namespace
 
-MediaTokens::MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live)
-    : ttl_(ttl), max_live_(max_live) {}
+MediaTokens::MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live, std::size_t max_per_user)
+    : ttl_(ttl), max_live_(max_live), max_per_user_(max_per_user) {}
 
 void MediaTokens::prune(Clock::time_point now) {
   for (auto it = live_.begin(); it != live_.end();) {
     it = it->second.expires <= now ? live_.erase(it) : std::next(it);
+  }
+  for (auto it = by_user_.begin(); it != by_user_.end();) {
+    std::erase_if(it->second, [&](const std::string& id) { return !live_.contains(id); });
+    it = it->second.empty() ? by_user_.erase(it) : std::next(it);
   }
   next_prune_ = now + std::chrono::seconds(10);
 }
@@ -25,11 +29,19 @@ std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) {
   {
     std::lock_guard lock(mutex_);
     if (now >= next_prune_ || live_.size() >= max_live_) prune(now);
+    auto& mine = by_user_[grant.user];
+    while (!mine.empty() && !live_.contains(mine.front())) mine.pop_front();
+    if (mine.size() >= max_per_user_) {  // the user's oldest goes
+      live_.erase(mine.front());
+      mine.pop_front();
+    }
     if (live_.size() >= max_live_) {
       sodium_memzero(raw.data(), raw.size());
       return {};
     }
-    live_[raw.substr(0, kIdBytes)] = Entry{raw.substr(kIdBytes), grant, now + ttl_};
+    auto id = raw.substr(0, kIdBytes);
+    mine.push_back(id);
+    live_[std::move(id)] = Entry{raw.substr(kIdBytes), grant, now + ttl_};
   }
   std::string text(sodium_base64_ENCODED_LEN(raw.size(), kVariant), '\0');
   sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(raw.data()),

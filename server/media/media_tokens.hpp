@@ -7,6 +7,7 @@
 // Thread-safe: sessions issue tokens on their strands, HTTP requests check them on theirs.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,7 +30,9 @@ struct TokenGrant {
 class MediaTokens {
  public:
   using Clock = std::chrono::steady_clock;
-  MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live);
+  // At most `max_live` tokens in all and `max_per_user` for one user: a user's next token
+  // voids its oldest, so one user cannot use up everyone's.
+  MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live, std::size_t max_per_user);
 
   // Empty when max_live tokens are live (refuse with UNAVAILABLE).
   std::string issue(const TokenGrant& grant, Clock::time_point now = Clock::now());
@@ -47,8 +50,11 @@ class MediaTokens {
 
   const std::chrono::milliseconds ttl_;
   const std::size_t max_live_;
+  const std::size_t max_per_user_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> live_;  // by 16-byte id
+  // Each user's token ids, oldest first; ids already gone from live_ are dropped lazily.
+  std::unordered_map<store::UserId, std::deque<std::string>> by_user_;
   Clock::time_point next_prune_{};
 };
 

@@ -38,6 +38,11 @@ void Session::grant_upload(std::uint64_t request_id, const std::string& media_id
   auto token = ctx_.media.tokens.issue({media::TokenKind::Upload, user_id_, media_id, size});
   if (token.empty())
     return reply_error(request_id, wire::UNAVAILABLE, "too many media tokens in use; retry", 1000);
+  reply_upload_granted(request_id, media_id, size, std::move(token));
+}
+
+void Session::reply_upload_granted(std::uint64_t request_id, const std::string& media_id,
+                                   std::uint64_t size, std::string token) {
   wire::ServerFrame f;
   auto* g = f.mutable_upload_granted();
   g->set_media_id(media_id);
@@ -56,6 +61,12 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
                            std::to_string(limits.max_bytes) + " bytes (" + mib(limits.max_bytes) + ")");
   std::string media_id(kMediaIdBytes, '\0');
   randombytes_buf(media_id.data(), media_id.size());
+  // The token before the record: a record whose token could not be issued would hold the
+  // user's quota and an unfinished-upload slot, unknown to the client, until it expired.
+  auto token = std::make_shared<std::string>(
+      ctx_.media.tokens.issue({media::TokenKind::Upload, user_id_, media_id, req.size()}));
+  if (token->empty())
+    return reply_error(request_id, wire::UNAVAILABLE, "too many media tokens in use; retry", 1000);
   auto out = std::make_shared<MediaOutcome>();
   const auto owner = user_id_;
   const auto size = req.size();
@@ -79,12 +90,15 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
         }
         s.create_media({media_id, owner, size, {}, now, 0});
       },
-      [this, request_id, out, media_id, size](store::JobStatus status) {
-        if (store_failed(request_id, status)) return;
-        if (out->error != wire::ERROR_UNSPECIFIED)
+      [this, request_id, out, media_id, size, token](store::JobStatus status) {
+        // Unused, the token names no record and expires; its secret is wiped now.
+        if (store_failed(request_id, status)) return sodium_memzero(token->data(), token->size());
+        if (out->error != wire::ERROR_UNSPECIFIED) {
+          sodium_memzero(token->data(), token->size());
           return reply_error(request_id, out->error, out->reason);
+        }
         spdlog::debug("event=upload_created user={} size={}", username_, size);
-        grant_upload(request_id, media_id, size);
+        reply_upload_granted(request_id, media_id, size, std::move(*token));
       });
 }
 

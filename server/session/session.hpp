@@ -151,6 +151,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_resume_upload(std::uint64_t request_id, const std::string& media_id);
   void on_get_download_token(std::uint64_t request_id);
   void grant_upload(std::uint64_t request_id, const std::string& media_id, std::uint64_t size);
+  void reply_upload_granted(std::uint64_t request_id, const std::string& media_id, std::uint64_t size,
+                            std::string token);
 
   // marks.cpp
   void replay_marks(std::uint64_t after_version);

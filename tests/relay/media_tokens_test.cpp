@@ -1,0 +1,52 @@
+// Media tokens: a user's tokens are capped (its oldest is voided), so one user cannot use up
+// the relay's; expiry, the global cap and secrets still hold.
+#include <QtTest>
+
+#include "media/media_tokens.hpp"
+
+using parley::media::MediaTokens;
+using parley::media::TokenGrant;
+using parley::media::TokenKind;
+
+class MediaTokensTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void aUsersNextTokenVoidsItsOldestOnly() {
+    MediaTokens tokens(std::chrono::minutes(5), 1000, 3);
+    const auto now = MediaTokens::Clock::now();
+    std::vector<std::string> mine;
+    for (int i = 0; i < 4; ++i) mine.push_back(tokens.issue({TokenKind::Download, 1, {}, 0}, now));
+    const auto theirs = tokens.issue({TokenKind::Download, 2, {}, 0}, now);
+    QVERIFY(!tokens.check(mine[0], now));
+    for (int i = 1; i < 4; ++i) QVERIFY(tokens.check(mine[i], now));
+    QVERIFY(tokens.check(theirs, now));
+    QCOMPARE(tokens.check(theirs, now)->user, parley::store::UserId{2});
+  }
+
+  void theRelaysCapStillHoldsAcrossUsers() {
+    MediaTokens tokens(std::chrono::minutes(5), 4, 3);
+    const auto now = MediaTokens::Clock::now();
+    for (parley::store::UserId u = 1; u <= 4; ++u) QVERIFY(!tokens.issue({TokenKind::Download, u, {}, 0}, now).empty());
+    QVERIFY(tokens.issue({TokenKind::Download, 5, {}, 0}, now).empty());
+    // Once they expire there is room again.
+    QVERIFY(!tokens.issue({TokenKind::Download, 5, {}, 0}, now + std::chrono::minutes(6)).empty());
+  }
+
+  void expiredWrongOrMalformedTokensAreRefused() {
+    MediaTokens tokens(std::chrono::minutes(5), 10, 3);
+    const auto now = MediaTokens::Clock::now();
+    const auto t = tokens.issue({TokenKind::Upload, 7, std::string(16, 'm'), 42}, now);
+    const auto grant = tokens.check(t, now);
+    QVERIFY(grant && grant->kind == TokenKind::Upload && grant->size == 42);
+    QVERIFY(!tokens.check(t, now + std::chrono::minutes(5)));
+    auto wrong = t;
+    wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
+    QVERIFY(!tokens.check(wrong, now));
+    QVERIFY(!tokens.check("not a token", now));
+    QVERIFY(!tokens.check(std::string(200, 'A'), now));
+  }
+};
+
+QTEST_GUILESS_MAIN(MediaTokensTest)
+#include "media_tokens_test.moc"

@@ -147,7 +147,7 @@ int run_relay(const Config& cfg) {
     spdlog::error("cannot create the media directory in {}: {}", cfg.data_dir.string(), e.what());
     return 1;
   }
-  media::MediaTokens media_tokens(cfg.media.token_ttl, 1u << 16, 64);
+  media::MediaTokens media_tokens(cfg.media.token_ttl, 1u << 16, 256);  // 256: each download job asks for its own
   media::UploadRegistry uploads;
   net::thread_pool disk(1);
   media::MediaContext media{cfg.media, *blobs, media_tokens, uploads, disk.get_executor()};

@@ -100,6 +100,25 @@ class GroupMembershipTest : public QObject {
   Q_OBJECT
   QTemporaryDir home_;
 
+  // A saved profile for `name` on `relay`; its directory (empty on failure).
+  QString makeProfile(const FakeRelay& relay, const QString& name,
+                      crypto::IdentityKeyPair identity = crypto::IdentityKeyPair::generate()) {
+    const auto dir = home_.filePath(name);
+    Profile p{dir, name, relay.url(), 1, std::move(identity)};
+    QString error;
+    if (!p.save(&error)) qWarning("%s", qPrintable(error));
+    return error.isEmpty() ? dir : QString();
+  }
+  // Opens a profile and brings it online; what it reports goes to `problems`.
+  static std::unique_ptr<Messenger> online(const QString& dir, QStringList* problems) {
+    auto m = test::openClientProfile(dir);
+    if (!m) return nullptr;
+    connect(m.get(), &Messenger::problem, m.get(), [problems](const QString& s) { *problems << s; });
+    m->start();
+    if (!spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs)) return nullptr;
+    return m;
+  }
+
   static QStringList members(Messenger& m, const QByteArray& group = kGroup) {
     QStringList out;
     for (const auto& g : m.groupMembers(group)) out << g.username + (g.admin ? "*" : "");
@@ -115,24 +134,19 @@ class GroupMembershipTest : public QObject {
   void aRelayCannotChangeWhoIsInAGroup() {
     FakeRelay relay;
     QVERIFY(relay.listen());
-    const auto dir = home_.filePath("olive");
     auto olive_identity = crypto::IdentityKeyPair::generate();
     const auto pv = olive_identity.public_key().view();
     const std::string olive_public(reinterpret_cast<const char*>(pv.data()), pv.size());
     const auto sv = olive_identity.secret_bytes();
     std::vector<std::uint8_t> olive_secret(sv.begin(), sv.end());
-    Profile p{dir, QStringLiteral("olive"), relay.url(), 1, std::move(olive_identity)};
-    QString error;
-    QVERIFY2(p.save(&error), qPrintable(error));
-    auto m = test::openClientProfile(dir);
-    QVERIFY(m);
+    const auto dir = makeProfile(relay, "olive", std::move(olive_identity));
+    QVERIFY(!dir.isEmpty());
     QStringList problems;
     QList<int> changes;
-    connect(m.get(), &Messenger::problem, m.get(), [&](const QString& s) { problems << s; });
+    auto m = online(dir, &problems);
+    QVERIFY(m);
     connect(m.get(), &Messenger::groupChanged, m.get(),
             [&](const QByteArray&, int kind, const QString&, const QStringList&) { changes << kind; });
-    m->start();
-    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs));
 
     const Signer amy{"amy"}, bea{"bea"}, mal{"mal"};
     const GroupSeats three{{"amy", true}, {"bea", false}, {"olive", false}};
@@ -208,11 +222,8 @@ class GroupMembershipTest : public QObject {
 
     // The state holds across a restart: the next change must still follow epoch 3.
     m.reset();
-    m = test::openClientProfile(dir);
+    m = online(dir, &problems);
     QVERIFY(m);
-    connect(m.get(), &Messenger::problem, m.get(), [&](const QString& s) { problems << s; });
-    m->start();
-    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs));
     QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive"}));
     const GroupSeats then_mal{{"amy", true}, {"olive", false}, {"cal", false}, {"mal", false}};
     QVERIFY(refused({GroupChangeKind::Added, &amy, &amy, 5, {"mal"}, then_mal}, "does not follow"));
@@ -304,14 +315,10 @@ class GroupMembershipTest : public QObject {
   void ourCreatedEventCountsWhenTheAnswerWasLost() {
     FakeRelay relay;
     QVERIFY(relay.listen());
-    const auto dir = home_.filePath("pia");
-    Profile p{dir, QStringLiteral("pia"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
-    QString error;
-    QVERIFY2(p.save(&error), qPrintable(error));
-    auto m = test::openClientProfile(dir);
+    const auto dir = makeProfile(relay, "pia");
+    QStringList problems;
+    auto m = online(dir, &problems);
     QVERIFY(m);
-    m->start();
-    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs));
     wire::CreateGroup asked;
     relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
       if (!f.has_create_group()) return std::nullopt;
@@ -364,16 +371,15 @@ class GroupMembershipTest : public QObject {
   void aListFromBeforeSigningTakesTheRelaysOrderOnly() {
     FakeRelay relay;
     QVERIFY(relay.listen());
-    const auto dir = home_.filePath("rue");
     auto rue_identity = crypto::IdentityKeyPair::generate();
     const auto pv = rue_identity.public_key().view();
     const std::string rue_public(reinterpret_cast<const char*>(pv.data()), pv.size());
-    Profile p{dir, QStringLiteral("rue"), relay.url(), 1, std::move(rue_identity)};
+    const auto dir = makeProfile(relay, "rue", std::move(rue_identity));
+    QVERIFY(!dir.isEmpty());
     QString error;
-    QVERIFY2(p.save(&error), qPrintable(error));
     const auto same = QByteArray(16, 's'), other = QByteArray(16, 'o');
     {
-      auto db = Database::open(p.databasePath(), &error);
+      auto db = Database::open(dir + "/parley.db", &error);
       QVERIFY2(db, qPrintable(error));
       for (const auto& gid : {same, other}) {
         QSqlQuery g(db->db());
@@ -416,10 +422,10 @@ class GroupMembershipTest : public QObject {
       r.mutable_group_updated()->set_seq(9);
       return r;
     };
-    auto m = test::openClientProfile(dir);
+    QStringList problems;
+    auto m = online(dir, &problems);
     QVERIFY(m);
-    m->start();
-    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online && asked == 2; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return asked == 2; }, kWaitMs));
     QTest::qWait(100);
 
     QString removed = "pending";
@@ -443,16 +449,10 @@ class GroupMembershipTest : public QObject {
   void oneMembersFloodDoesNotPushOutAnothersWaitingMessages() {
     FakeRelay relay;
     QVERIFY(relay.listen());
-    const auto dir = home_.filePath("uma");
-    Profile p{dir, QStringLiteral("uma"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
-    QString error;
-    QVERIFY2(p.save(&error), qPrintable(error));
-    auto m = test::openClientProfile(dir);
-    QVERIFY(m);
+    const auto dir = makeProfile(relay, "uma");
     QStringList problems;
-    connect(m.get(), &Messenger::problem, m.get(), [&](const QString& s) { problems << s; });
-    m->start();
-    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, kWaitMs));
+    auto m = online(dir, &problems);
+    QVERIFY(m);
     const Signer amy{"amy"};
     std::uint64_t inbox = 0, seq = 0;
     auto push = [&](const wire::ServerFrame& f) {
@@ -466,7 +466,8 @@ class GroupMembershipTest : public QObject {
     for (int i = 0; i < 101; ++i) QVERIFY(push(messageFrame(++inbox, ++seq, "bea")));
     for (int i = 0; i < 25; ++i) QVERIFY(push(messageFrame(++inbox, ++seq, "cal", 180 * 1024)));
     m.reset();
-    auto db = Database::open(p.databasePath(), &error);
+    QString error;
+    auto db = Database::open(dir + "/parley.db", &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());
     QVERIFY(q.exec("SELECT sender, COUNT(*), SUM(length(ciphertext)), MAX(conv_seq) FROM pending_group_messages"

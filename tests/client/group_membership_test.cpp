@@ -82,6 +82,15 @@ wire::ServerFrame eventFrame(std::uint64_t inbox_seq, std::uint64_t conv_seq, co
   return f;
 }
 
+// The relay's answer to a membership change.
+wire::ServerFrame updated(const QByteArray& group, std::uint64_t epoch, std::uint64_t seq) {
+  wire::ServerFrame r;
+  r.mutable_group_updated()->set_group_id(group.toStdString());
+  r.mutable_group_updated()->set_epoch(epoch);
+  r.mutable_group_updated()->set_seq(seq);
+  return r;
+}
+
 // A group message; its ciphertext opens nothing (no sender key), so a member's is kept
 // waiting for its key and a non-member's is dropped before that.
 wire::ServerFrame messageFrame(std::uint64_t inbox_seq, std::uint64_t conv_seq, const std::string& sender,
@@ -245,11 +254,7 @@ class GroupMembershipTest : public QObject {
     relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
       if (!f.has_remove_members()) return std::nullopt;
       signed_removal = f.remove_members().signature();
-      wire::ServerFrame r;
-      r.mutable_group_updated()->set_group_id(kGroup.toStdString());
-      r.mutable_group_updated()->set_epoch(5);
-      r.mutable_group_updated()->set_seq(removal);
-      return r;
+      return updated(kGroup, 5, removal);
     };
     QString removed_error = "pending";
     m->removeMembers(kGroup, {"Cal"}, [&](const QString& e) { removed_error = e; });
@@ -282,11 +287,7 @@ class GroupMembershipTest : public QObject {
       if (!f.has_add_members()) return std::nullopt;
       relay.push(eventFrame(++inbox, add_at, {GroupChangeKind::Added, &olive, &olive, 6, {"eve"}, with_eve}));
       relay.push(eventFrame(++inbox, undo_at, {GroupChangeKind::Removed, &amy, &amy, 7, {"eve"}, no_cal}));
-      wire::ServerFrame r;
-      r.mutable_group_updated()->set_group_id(kGroup.toStdString());
-      r.mutable_group_updated()->set_epoch(6);
-      r.mutable_group_updated()->set_seq(add_at);
-      return r;
+      return updated(kGroup, 6, add_at);
     };
     QString add_error = "pending";
     m->addMembers(kGroup, {"eve"}, [&](const QString& e) { add_error = e; });
@@ -417,10 +418,7 @@ class GroupMembershipTest : public QObject {
       }
       if (!f.has_remove_members()) return std::nullopt;
       removal_signature = f.remove_members().signature();
-      r.mutable_group_updated()->set_group_id(f.remove_members().group_id());
-      r.mutable_group_updated()->set_epoch(4);
-      r.mutable_group_updated()->set_seq(9);
-      return r;
+      return updated(QByteArray::fromStdString(f.remove_members().group_id()), 4, 9);
     };
     QStringList problems;
     auto m = online(dir, &problems);

@@ -3,6 +3,8 @@
 #include <QSqlQuery>
 #include <QVariant>
 
+#include <algorithm>
+
 #include "messenger.hpp"
 #include "util/bytes.hpp"
 
@@ -12,6 +14,7 @@ constexpr int kSignedKind = 1;
 constexpr int kOneTimeKind = 2;
 constexpr std::uint32_t kLowWatermark = 20;
 constexpr int kTopUpTo = 100;
+constexpr int kMaxStored = 1000;  // one-time prekey secrets kept at most
 
 int next_id(QSqlDatabase& db, int kind) {
   QSqlQuery q(db);
@@ -124,7 +127,19 @@ void Messenger::rotateSignedPrekeyIfDue() {
 
 void Messenger::topUpPrekeys(std::uint32_t left) {
   if (left >= kLowWatermark) return;
-  if (createPrekeys(kTopUpTo - static_cast<int>(left))) uploadPrekeys(false);
+  // The relay's count is its word: keys made earlier and not uploaded yet are sent first,
+  // and no more are made past kMaxStored, however often it says the stock is empty.
+  auto& db = db_->db();
+  QSqlQuery waiting(db);
+  waiting.exec("SELECT COUNT(*) FROM prekeys WHERE kind = 2 AND id >= COALESCE((SELECT CAST(value AS INTEGER) FROM settings"
+               " WHERE key = 'otp_uploaded_below'), 1)");
+  QSqlQuery stored(db);
+  stored.exec("SELECT COUNT(*) FROM prekeys WHERE kind = 2");
+  const int unsent = waiting.next() ? waiting.value(0).toInt() : 0;
+  const int have = stored.next() ? stored.value(0).toInt() : 0;
+  const int make = std::min(kTopUpTo - static_cast<int>(left), kMaxStored - have);
+  if (unsent == 0 && make > 0 && !createPrekeys(make)) return;
+  if (unsent > 0 || make > 0) uploadPrekeys(false);
 }
 
 }  // namespace parley::client

@@ -29,6 +29,9 @@ void FakeRelay::onConnection() {
 void FakeRelay::onFrame(const QByteArray& bytes) {
   wire::ClientFrame f;
   if (!f.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size()))) return;
+  if (answer && !f.has_get_challenge() && !f.has_login()) {
+    if (auto answered = answer(f)) return reply(f.request_id(), std::move(*answered));
+  }
   wire::ServerFrame r;
   if (f.has_get_challenge()) {
     auto* c = r.mutable_challenge();
@@ -72,8 +75,6 @@ void FakeRelay::onFrame(const QByteArray& bytes) {
     sends << s;
     if (!hold_send_acks) answerSend(static_cast<int>(sends.size()) - 1, false);
     return;
-  } else if (auto answered = answer ? answer(f) : std::nullopt) {
-    r = std::move(*answered);
   } else {
     r.mutable_error()->set_code(wire::UNAVAILABLE);
     r.mutable_error()->set_reason("not offered by the fake relay");

@@ -43,8 +43,8 @@ class FakeRelay : public QObject {
   QList<Sent> sends;
   // True: Sends are numbered but not answered until answerSend().
   bool hold_send_acks = false;
-  // Answers any other request (group changes, ...) when set and it returns a frame;
-  // otherwise UNAVAILABLE.
+  // When set and it returns a frame, that answers any request but GetChallenge and Login
+  // (group changes, prekey uploads, ...); otherwise the built-in answer, or UNAVAILABLE.
   std::function<std::optional<wire::ServerFrame>(const wire::ClientFrame&)> answer;
 
   // Answers sends[index] with its SendAck (`duplicate`: as the answer to a retry).

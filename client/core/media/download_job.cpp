@@ -63,6 +63,7 @@ void DownloadJob::fetch() {
   checked_status_ = false;
   cache_->seek(offset_);
   reply_ = nam_.get(req);
+  watchErrorBody(reply_);
   connect(reply_, &QNetworkReply::readyRead, this, &DownloadJob::onData);
   connect(reply_, &QNetworkReply::finished, this, &DownloadJob::onDone);
 }
@@ -71,7 +72,7 @@ void DownloadJob::onData() {
   auto* reply = reply_.data();
   if (!reply || ended()) return;
   const auto status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-  if (status != 200 && status != 206) return;  // an error body: read in onDone
+  if (status != 200 && status != 206) return;  // an error body: watchErrorBody keeps it
   if (!checked_status_) {
     checked_status_ = true;
     // A 200 answers a Range the relay ignored: start over. A 206 must start where we are.

@@ -49,9 +49,24 @@ bool TransferJob::retryLater(const QString& why, std::function<void()> again) {
   return true;
 }
 
-// The relay's JSON error message when there is one, else Qt's description.
-QString TransferJob::httpError(QNetworkReply* reply) {
-  const auto body = QJsonDocument::fromJson(reply->readAll()).object();
+void TransferJob::keepErrorBody(QNetworkReply* reply) {
+  error_body_ += reply->read(std::max<qint64>(0, kMaxErrorBody - error_body_.size()));
+  if (reply->bytesAvailable() > 0) reply->abort();  // more than any error message of the relay's
+}
+
+void TransferJob::watchErrorBody(QNetworkReply* reply) {
+  error_reply_ = reply;  // a new request (a retry) has a body of its own
+  error_body_.clear();
+  connect(reply, &QNetworkReply::readyRead, this, [this, reply] {
+    const auto status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status < 200 || status >= 300) keepErrorBody(reply);
+  });
+}
+
+QString TransferJob::httpError(QNetworkReply* reply) const {
+  auto text = reply == error_reply_ ? error_body_ : QByteArray();
+  if (text.size() < kMaxErrorBody) text += reply->read(kMaxErrorBody - text.size());
+  const auto body = QJsonDocument::fromJson(text).object();
   const auto status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
   if (body.contains(QLatin1String("message")))
     return QStringLiteral("relay: %1 (HTTP %2)").arg(body.value(QLatin1String("message")).toString()).arg(status);

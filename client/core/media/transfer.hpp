@@ -41,7 +41,12 @@ class TransferJob : public QObject {
   void fail(const QString& error);
   bool ended() const { return ended_; }
   void end() { ended_ = true; }
-  static QString httpError(QNetworkReply* reply);
+  // The relay's error message (from the body kept by keepErrorBody), else Qt's description.
+  QString httpError(QNetworkReply* reply) const;
+  // Called for every request made: while its status is not a success, keeps the first
+  // kMaxErrorBody bytes of its body for httpError and aborts it past that, so a relay cannot
+  // make us buffer an endless error page.
+  void watchErrorBody(QNetworkReply* reply);
 
   RelayClient& relay_;
   QNetworkAccessManager& nam_;
@@ -51,8 +56,12 @@ class TransferJob : public QObject {
   int attempts_ = 0;
 
  private:
+  void keepErrorBody(QNetworkReply* reply);
   bool ended_ = false;
+  QByteArray error_body_;       // of error_reply_ (compared, never dereferenced)
+  const QNetworkReply* error_reply_ = nullptr;
   static constexpr int kMaxAttempts = 8;
+  static constexpr qsizetype kMaxErrorBody = 4096;
 };
 
 }  // namespace parley::client::media

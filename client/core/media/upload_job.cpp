@@ -60,6 +60,7 @@ QNetworkRequest UploadJob::request() const {
 void UploadJob::askOffset() {
   if (ended()) return;
   reply_ = nam_.head(request());
+  watchErrorBody(reply_);
   connect(reply_, &QNetworkReply::finished, this, [this, reply = reply_.data()] {
     reply->deleteLater();
     if (ended()) return;
@@ -100,6 +101,7 @@ void UploadJob::sendFrom(qint64 offset) {
   req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/octet-stream"));
   // The body is read from the file's current position: only bytes the relay lacks go out.
   reply_ = nam_.sendCustomRequest(req, "PATCH", file_.get());
+  watchErrorBody(reply_);
   connect(reply_, &QNetworkReply::uploadProgress, this, [this](qint64 sent, qint64) {
     if (sent > 0) attempts_ = 0;  // progress: the connection works again
     emit progress(offset_ + sent, static_cast<qint64>(size_));

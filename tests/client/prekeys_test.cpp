@@ -1,0 +1,69 @@
+// One-time prekeys against a relay that keeps saying the stock is empty (fake_relay.hpp):
+// the client tops up, but keeps at most a bounded number of secrets, and sends keys it made
+// earlier before making more.
+#include <QtTest>
+
+#include <QSqlQuery>
+#include <QTemporaryDir>
+
+#include "client_user.hpp"
+#include "crypto/keys.hpp"
+#include "fake_relay.hpp"
+#include "messenger.hpp"
+#include "profile/profile.hpp"
+#include "store/database.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::client;
+using parley::test::FakeRelay;
+using parley::test::spinUntil;
+
+class PrekeysTest : public QObject {
+  Q_OBJECT
+  QTemporaryDir home_;
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    QVERIFY(crypto::init());
+  }
+
+  void anEmptyStockSaidOverAndOverMakesBoundedKeys() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    int uploads = 0;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_upload_prekeys()) return std::nullopt;
+      ++uploads;
+      wire::ServerFrame r;
+      r.mutable_prekeys_stored()->set_one_time_prekeys_left(0);
+      return r;
+    };
+    const auto dir = home_.filePath("vic");
+    Profile p{dir, QStringLiteral("vic"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
+    QString error;
+    QVERIFY2(p.save(&error), qPrintable(error));
+    auto m = test::openClientProfile(dir);
+    QVERIFY(m);
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, 10000));
+    for (int i = 0; i < 30; ++i) {
+      wire::ServerFrame low;
+      low.mutable_prekeys_low()->set_one_time_prekeys_left(0);
+      relay.push(low);
+      QTest::qWait(20);
+    }
+    QVERIFY(spinUntil([&] { return uploads >= 10; }, 10000));
+    QTest::qWait(200);
+    m.reset();
+    auto db = Database::open(dir + "/parley.db", &error);
+    QVERIFY2(db, qPrintable(error));
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("SELECT COUNT(*) FROM prekeys WHERE kind = 2") && q.next());
+    QCOMPARE(q.value(0).toInt(), 1000);
+  }
+};
+
+QTEST_GUILESS_MAIN(PrekeysTest)
+#include "prekeys_test.moc"

@@ -88,6 +88,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Media bytes one user may have stored at once")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50))
       ->capture_default_str();
+  unsigned media_idle = 30;
+  app.add_option("--media-idle-seconds", media_idle,
+                 "An upload or download that makes no progress for this long is closed")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
   app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
@@ -125,6 +130,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.durable_fsync = durability == "full";
   c.retention = std::chrono::hours(24 * retention_days);
   c.media.retention = std::chrono::hours(24 * media_days);
+  c.media.idle = std::chrono::seconds(media_idle);
   c.dedup_window = std::chrono::hours(24 * dedup_days);
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
   c.idle_timeout = std::chrono::seconds(idle);

@@ -19,6 +19,9 @@ struct MediaLimits {
   std::chrono::hours retention{24 * 30};           // then the blob is deleted
   std::chrono::hours unfinished_ttl{24};           // abandoned uploads go after this
   std::chrono::milliseconds token_ttl{10 * 60 * 1000};
+  // A transfer whose next piece (a read of an upload, a write of a download) makes no
+  // progress for this long is closed; a slow link is fine, a stalled one is not.
+  std::chrono::seconds idle{30};
 };
 
 struct MediaContext {

@@ -25,7 +25,6 @@
 namespace parley {
 namespace {
 
-constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr std::size_t kPieceBytes = 256 * 1024;
 constexpr std::size_t kMediaIdBytes = 16;
 
@@ -162,17 +161,27 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     // The answer is built: the upload is free for the client's next request, which may come
     // (on another connection) as soon as the answer's bytes are out.
     release_lease();
-    http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec) return;
-                        if (res->keep_alive())
-                          return resume_http(self->ctx_, std::move(self->stream_),
-                                             std::move(self->buffer_));
-                        beast::error_code ignored;
-                        beast::get_lowest_layer(self->stream_).socket().shutdown(
-                            Socket::shutdown_send, ignored);
-                        if (!self->parser_.is_done()) self->start_lingering();
-                      });
+    write_piece(res, std::make_shared<http::response_serializer<Body>>(*res));
+  }
+
+  // Written piece by piece, each with its own deadline: one deadline for the whole answer
+  // cut every large download on a slow link off; a client that stops reading still goes.
+  template <class Body>
+  void write_piece(std::shared_ptr<http::response<Body>> res,
+                   std::shared_ptr<http::response_serializer<Body>> sr) {
+    beast::get_lowest_layer(stream_).expires_after(media_.limits.idle);
+    http::async_write_some(stream_, *sr,
+                           [self = this->shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
+                             if (ec) return;
+                             if (!sr->is_done()) return self->write_piece(res, sr);
+                             if (res->keep_alive())
+                               return resume_http(self->ctx_, std::move(self->stream_),
+                                                  std::move(self->buffer_));
+                             beast::error_code ignored;
+                             beast::get_lowest_layer(self->stream_).socket().shutdown(
+                                 Socket::shutdown_send, ignored);
+                             if (!self->parser_.is_done()) self->start_lingering();
+                           });
   }
 
   // Refused before its body was read: a client still sending it would get a reset, and a
@@ -319,7 +328,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     auto& body = parser_.get().body();
     body.data = piece_.data();
     body.size = piece_.size();
-    beast::get_lowest_layer(stream_).expires_after(kReadTimeout);
+    beast::get_lowest_layer(stream_).expires_after(media_.limits.idle);
     http::async_read(stream_, buffer_, parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_piece(ec);

@@ -327,6 +327,61 @@ class MediaTest : public QObject {
     QVERIFY2(since.elapsed() < 9000, qPrintable(QString::number(since.elapsed())));
   }
 
+  // A download is given time piece by piece: a slow reader gets the whole file however
+  // long it takes, a reader that stops is cut off after --media-idle-seconds.
+  void slowDownloadsFinishStalledOnesAreClosed() {
+    RelayProcess relay({"--media-idle-seconds", "2"});
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "slow-alice");
+    QVERIFY(alice);
+    const auto data = randomBytes(6 * 1024 * 1024);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+    QCOMPARE(patch(relay.url(), g, 0, data).status, 201);
+    const auto token = downloadToken(*alice);
+    // A small receive buffer, so the relay's writes wait on our reading.
+    auto open = [&] {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      const int small = 16 * 1024;
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<quint16>(relay.url().port()));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+      const QByteArray request = "GET /media/" + hexId(g.media_id()) + " HTTP/1.1\r\nHost: relay\r\n"
+                                 "Authorization: " + bearer(token) + "\r\nConnection: close\r\n\r\n";
+      ::send(fd, request.constData(), static_cast<size_t>(request.size()), MSG_NOSIGNAL);
+      return fd;
+    };
+    // Slow: a read every 20 ms of what the small window holds, about 4 s for the file, twice
+    // the idle limit. (The relay's writes resume in lumps, when the kernel has freed half of
+    // its send buffer, so the limit is per lump: a reader needs ~1 MB per idle period.)
+    int fd = open();
+    QVERIFY(fd >= 0);
+    QElapsedTimer took;
+    took.start();
+    qint64 got = 0;
+    char buf[64 * 1024];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      got += n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::close(fd);
+    QVERIFY2(took.elapsed() > 2500, qPrintable(QString::number(took.elapsed())));
+    QVERIFY2(got > data.size(), qPrintable(QString::number(got)));  // headers and the whole body
+    // Stalled: reads the start, then nothing for 4 s; the relay has closed meanwhile.
+    fd = open();
+    QVERIFY(fd >= 0);
+    got = ::recv(fd, buf, sizeof buf, 0);
+    QVERIFY(got > 0);
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got += n;
+    ::close(fd);
+    QVERIFY2(got < data.size(), qPrintable(QString::number(got)));
+  }
+
   void limitsHaveClearErrors() {
     RelayProcess relay({"--media-max-bytes", "1000000", "--media-quota-bytes", "2500000",
                         "--media-max-uploads", "2"});

@@ -421,6 +421,7 @@ class Messenger : public QObject {
     QPointer<media::TransferJob> job;  // null while encrypting
     std::shared_ptr<std::atomic<bool>> cancelled;
     QString temp_path;                 // the encrypted copy of a file being sent
+    QString reserved_path;             // a download's target, made empty when it started
   };
   QNetworkAccessManager& nam();
   void uploadEncrypted(qint64 id, const QString& peer, const QString& path, const QString& caption,

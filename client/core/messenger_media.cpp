@@ -42,14 +42,26 @@ QString safe_file_name(const QString& name) {
 }
 
 // `dir/name`, or `dir/stem (n).ext` when that exists: fetching never overwrites a file.
-QString free_path(const QString& dir, const QString& name) {
+// A name in `dir` nobody has, taken at once as an empty file (created exclusively), so another
+// download, or a file the user makes meanwhile, cannot be overwritten when ours is saved over
+// it at the end. Empty with `error` when none can be made.
+QString reserve_path(const QString& dir, const QString& name, QString* error) {
   const QFileInfo info(name);
   const QString stem = info.completeBaseName(), suffix = info.suffix();
-  QString candidate = QDir(dir).filePath(name);
-  for (int n = 1; QFileInfo::exists(candidate) && n < 10000; ++n)
-    candidate = QDir(dir).filePath(suffix.isEmpty() ? QStringLiteral("%1 (%2)").arg(stem).arg(n)
-                                                    : QStringLiteral("%1 (%2).%3").arg(stem).arg(n).arg(suffix));
-  return candidate;
+  for (int n = 0; n < 10000; ++n) {
+    const auto candidate =
+        QDir(dir).filePath(n == 0 ? name
+                           : suffix.isEmpty() ? QStringLiteral("%1 (%2)").arg(stem).arg(n)
+                                              : QStringLiteral("%1 (%2).%3").arg(stem).arg(n).arg(suffix));
+    QFile f(candidate);
+    if (f.open(QIODevice::WriteOnly | QIODevice::NewOnly)) return candidate;
+    if (!QFileInfo::exists(candidate)) {
+      *error = QStringLiteral("cannot create %1: %2").arg(candidate, f.errorString());
+      return {};
+    }
+  }
+  *error = QStringLiteral("%1 has 10,000 files named like %2 already").arg(dir, name);
+  return {};
 }
 
 QString random_hex() {
@@ -181,7 +193,7 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
   const qint64 id = next_transfer_++;
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   const auto temp = tmp_dir + QLatin1Char('/') + random_hex() + QStringLiteral(".enc");
-  transfers_[id] = Transfer{nullptr, cancelled, temp};
+  transfers_[id] = Transfer{nullptr, cancelled, temp, {}};
 
   // Encrypting (and reading the image for a preview) blocks on disk: a worker thread. The
   // key lives in the attachment message, built there and handed back whole.
@@ -259,6 +271,9 @@ void Messenger::endTransfer(qint64 id, const QString& error, const QByteArray& m
   const auto it = transfers_.find(id);
   if (it == transfers_.end()) return;
   if (!it->second.temp_path.isEmpty()) QFile::remove(it->second.temp_path);
+  // A download that did not finish gives its name back (still the empty file it made).
+  if (!error.isEmpty() && !it->second.reserved_path.isEmpty() && QFileInfo(it->second.reserved_path).size() == 0)
+    QFile::remove(it->second.reserved_path);
   if (it->second.job) it->second.job->deleteLater();
   transfers_.erase(it);
   if (error.isEmpty())
@@ -307,10 +322,12 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
   spec.sha256 = q.value(3).toByteArray();
   spec.cache_path = cache_dir + QLatin1Char('/') + QString::fromLatin1(spec.media_id.toHex()) +
                     QStringLiteral(".part");
-  spec.target_path = free_path(target_dir.absoluteFilePath(), safe_file_name(q.value(4).toString()));
+  spec.target_path = reserve_path(target_dir.absoluteFilePath(), safe_file_name(q.value(4).toString()), error);
+  if (spec.target_path.isEmpty()) return 0;
+  const auto reserved = spec.target_path;
   const qint64 id = next_transfer_++;
   auto* job = new media::DownloadJob(*relay_, nam(), media::media_base(profile_.server), std::move(spec), this);
-  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), {}};
+  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), {}, reserved};
   connect(job, &media::TransferJob::progress, this,
           [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
   connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });

@@ -205,9 +205,15 @@ class MediaTest : public QObject {
     QCOMPARE(got.path, path("bob-downloads/big.bin"));
     QVERIFY(readFile(got.path) == data);
     QCOMPARE(bob->m->attachment(sent.msg)->localPath, got.path);
-    // Fetching again never overwrites: a second copy beside it.
-    const auto again = bob->wait(bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error), 120000);
+    // Fetching again never overwrites: a second copy beside it. Two at once each take a
+    // name of their own when they start, not when they finish.
+    const auto second = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
+    const auto third = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
+    const auto again = bob->wait(second, 120000);
+    const auto and_again = bob->wait(third, 120000);
     QCOMPARE(again.path, path("bob-downloads/big (1).bin"));
+    QCOMPARE(and_again.path, path("bob-downloads/big (2).bin"));
+    QVERIFY(readFile(again.path) == data && readFile(and_again.path) == data);
     // The ciphertext cache is cleaned up after a successful download.
     QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
   }

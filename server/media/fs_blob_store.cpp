@@ -156,6 +156,7 @@ std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha2
   if (std::filesystem::exists(target, ec)) {
     // Same bytes already stored (content addressing): keep that copy.
     std::filesystem::remove(staged, ec);
+    claimed_.insert(hash);
     return {};
   }
   if (auto e = fsync_path(staged, O_RDONLY)) return e;
@@ -164,6 +165,7 @@ std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha2
   ::chmod(target.parent_path().c_str(), 0700);
   std::filesystem::rename(staged, target, ec);
   if (ec) return ec;
+  claimed_.insert(hash);
   // The rename is durable only once the directory entry is.
   return fsync_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
 }
@@ -177,9 +179,13 @@ std::unique_ptr<BlobReader> FsBlobStore::open_blob(const Sha256& hash, std::erro
   return open_reader(blob_path(hash), ec);
 }
 
-void FsBlobStore::remove_blob(const Sha256& hash) {
+bool FsBlobStore::remove_blob(const Sha256& hash) {
+  if (claimed_.contains(hash)) return false;
   std::error_code ec;
   std::filesystem::remove(blob_path(hash), ec);
+  return true;
 }
+
+void FsBlobStore::forget_claims() { claimed_.clear(); }
 
 }  // namespace parley::media

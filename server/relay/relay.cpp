@@ -56,6 +56,7 @@ void purge_media(store::StoreWorker& worker, media::MediaContext& media, std::ui
       [purged, &media](store::JobStatus st) {
         if (st != store::JobStatus::Committed || purged->records.empty()) return;
         net::post(media.disk, [purged, &media] {
+          std::size_t kept = 0;
           for (std::size_t i = 0; i < purged->records.size(); ++i) {
             const auto& m = purged->records[i];
             media.uploads.forget(m.id);
@@ -63,10 +64,12 @@ void purge_media(store::StoreWorker& worker, media::MediaContext& media, std::ui
             if (purged->blob_unused[i]) {
               media::Sha256 hash{};
               std::copy(m.sha256.begin(), m.sha256.end(), hash.begin());
-              media.blobs.remove_blob(hash);
+              // A blob an identical upload took meanwhile stays; the next round decides again.
+              kept += media.blobs.remove_blob(hash) ? 0 : 1;
             }
           }
-          spdlog::info("event=media_purge removed={}", purged->records.size());
+          media.blobs.forget_claims();
+          spdlog::info("event=media_purge removed={} blobs_kept_for_new_uploads={}", purged->records.size(), kept);
         });
       });
 }

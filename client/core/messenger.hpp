@@ -206,6 +206,9 @@ class Messenger : public QObject {
   // writes the outbox and returns the client_msg_id; the GroupSend follows.
   std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error);
   QList<GroupMember> groupMembers(const QByteArray& group_id);
+  // A signed change to the members did not follow from the ones known here (one was missed):
+  // nothing is sent to the group until an admin removes us and adds us again.
+  bool groupOutOfStep(const QByteArray& group_id);
   QList<QByteArray> groups();  // groups we are a member of
   static constexpr int kMaxGroupAvatarBytes = 64 * 1024;
   GroupInfo groupInfo(const QByteArray& group_id);
@@ -273,6 +276,7 @@ class Messenger : public QObject {
   void chainBroken(const QString& peer, const QByteArray& clientMsgId);
   void outboxDrained();
   // Groups. kind: the wire GroupEvent.Kind (CREATED, ADDED, REMOVED, LEFT, ADMIN_CHANGED).
+  void groupOutOfStepChanged(const QByteArray& group_id, bool outOfStep);
   void groupChanged(const QByteArray& group_id, int kind, const QString& actor,
                     const QStringList& targets);
   void groupMessageReceived(const QByteArray& group_id, const QString& sender,
@@ -375,7 +379,7 @@ class Messenger : public QObject {
   // messenger_group_membership.cpp: signed membership changes, ours and the relay's events.
   struct GroupState {
     bool member = false;
-    bool out_of_step = false;
+    bool out_of_step = false;  // groups.out_of_step: the epoch of a change we could not take
     qint64 epoch = 0;  // of the last change we took (0: none)
     GroupSeats seats;  // joining order; empty unless member
   };
@@ -406,7 +410,7 @@ class Messenger : public QObject {
     GroupChange change;
     GroupSeats after;
     crypto::PublicKey actor_key;
-    bool out_of_step = false;  // Refused: signed, but we missed a change before it
+    bool out_of_step = false;  // groups.out_of_step: the epoch of a change we could not take  // Refused: signed, but we missed a change before it
     bool echo = false;         // AlreadyApplied: our own latest change coming back
     QString problem;           // Refused: why, with %1 for the group
   };

@@ -69,8 +69,11 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
   const auto me = profile_.username.toStdString();
   const bool member = std::any_of(after.begin(), after.end(), [&](const GroupSeat& s) { return s.username == me; });
   QSqlQuery g(db);
+  // Out of step (the epoch of a signed change we could not take) ends when we join (an admin
+  // added us back) or leave, or reach that epoch by changes that each followed.
   g.prepare("INSERT INTO groups(id, epoch, left) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-            " epoch = excluded.epoch, left = excluded.left, out_of_step = 0");
+            " epoch = excluded.epoch, left = excluded.left, out_of_step = CASE WHEN groups.left = 1"
+            " OR excluded.left = 1 OR excluded.epoch >= groups.out_of_step THEN 0 ELSE groups.out_of_step END");
   g.addBindValue(group_id);
   g.addBindValue(epoch);
   g.addBindValue(member ? 0 : 1);
@@ -122,6 +125,8 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
   fill.addBindValue(group_id);
   return fill.exec();
 }
+
+bool Messenger::groupOutOfStep(const QByteArray& group_id) { return groupState(group_id).out_of_step; }
 
 bool Messenger::isMember(const QByteArray& group_id, const QString& name) {
   QSqlQuery q(db_->db());
@@ -254,13 +259,15 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   const bool member = std::any_of(check.after.begin(), check.after.end(),
                                   [&](const GroupSeat& s) { return s.username == me; });
   const auto epoch = static_cast<qlonglong>(d.event().epoch());
+  const bool was_out_of_step = gid.size() == 16 && groupOutOfStep(gid);
   const bool stored = db_->transaction([&] {
     auto& db = db_->db();
     const auto done = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq()); };
     if (gid.size() != 16) return save_last_acked(db, d.inbox_seq());
     if (check.outcome == EventCheck::Refused) {
       QSqlQuery stuck(db);
-      stuck.prepare("UPDATE groups SET out_of_step = 1 WHERE id = ?");
+      stuck.prepare("UPDATE groups SET out_of_step = MAX(out_of_step, ?) WHERE id = ?");
+      stuck.addBindValue(epoch);
       stuck.addBindValue(gid);
       return (!check.out_of_step || stuck.exec()) && done();
     }
@@ -306,6 +313,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   });
   if (!stored) return receiveFailed(QStringLiteral("could not store a group change"));
   scheduleAck(d.inbox_seq());
+  if (gid.size() == 16 && groupOutOfStep(gid) != was_out_of_step) emit groupOutOfStepChanged(gid, !was_out_of_step);
   if (check.outcome == EventCheck::Refused) {
     if (!check.problem.isEmpty()) emit problem(check.problem.arg(peer));
     return;
@@ -340,14 +348,15 @@ void Messenger::adoptRelayOrder() {
       };
       const bool same = r.has_group_info() && static_cast<qint64>(r.group_info().epoch()) == epoch &&
                         sorted(relay) == sorted(st.seats);
-      db_->transaction([&] {
+      const bool saved = db_->transaction([&] {
         if (same && !saveGroupSeats(gid, relay, epoch)) return false;
         QSqlQuery done(db_->db());
         done.prepare("UPDATE groups SET order_unchecked = 0, out_of_step = ? WHERE id = ?");
-        done.addBindValue(same ? 0 : 1);
+        done.addBindValue(same ? 0 : epoch + 1);  // until a change after this one is taken
         done.addBindValue(gid);
         return done.exec();
       });
+      if (saved && !same) emit groupOutOfStepChanged(gid, true);
     });
   }
 }

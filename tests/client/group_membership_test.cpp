@@ -156,6 +156,7 @@ class GroupMembershipTest : public QObject {
     QVERIFY(m);
     connect(m.get(), &Messenger::groupChanged, m.get(),
             [&](const QByteArray&, int kind, const QString&, const QStringList&) { changes << kind; });
+    QList<bool> out_of_step;  // groupOutOfStepChanged, after the restart below
 
     const Signer amy{"amy"}, bea{"bea"}, mal{"mal"};
     const GroupSeats three{{"amy", true}, {"bea", false}, {"olive", false}};
@@ -193,6 +194,7 @@ class GroupMembershipTest : public QObject {
     QVERIFY(refused({GroupChangeKind::Added, &bea, &bea, 2, {"cal"}, with_cal}, "does not follow"));
     // A change that skips one (epoch 3 after 1).
     QVERIFY(refused({GroupChangeKind::Added, &amy, &amy, 3, {"cal"}, with_cal}, "does not follow"));
+    QVERIFY(m->groupOutOfStep(kGroup));  // until a change at epoch 3 is taken
     // A promotion nobody signed: bea made admin "by amy".
     const GroupSeats bea_admin{{"amy", true}, {"bea", true}, {"olive", false}};
     QVERIFY(refused({GroupChangeKind::AdminChanged, &amy, &bea, 2, {"bea"}, bea_admin}, "did not sign"));
@@ -210,6 +212,7 @@ class GroupMembershipTest : public QObject {
     const auto added_at = ++seq;
     QVERIFY(push(eventFrame(++inbox, added_at, {GroupChangeKind::Added, &amy, &amy, 2, {"cal"}, with_cal})));
     QCOMPARE(members(*m), (QStringList{"amy*", "bea", "cal", "olive"}));
+    QVERIFY(m->groupOutOfStep(kGroup));
     // bea's message before her removal is kept for its key; after the removal, nothing of hers
     // opens, whatever number the relay gives it (entries come in group order).
     before = problems.size();
@@ -219,6 +222,7 @@ class GroupMembershipTest : public QObject {
     const auto removed_at = ++seq;
     QVERIFY(push(eventFrame(++inbox, removed_at, {GroupChangeKind::Removed, &amy, &amy, 3, {"bea"}, no_bea})));
     QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive"}));
+    QVERIFY(!m->groupOutOfStep(kGroup));  // epoch 3 reached by changes that each followed
     QVERIFY(push(messageFrame(++inbox, removed_at - 1, "bea")));
     QCOMPARE(problems.size(), before + 1);
     QVERIFY(problems.last().contains("bea is not a member"));
@@ -233,9 +237,12 @@ class GroupMembershipTest : public QObject {
     m.reset();
     m = online(dir, &problems);
     QVERIFY(m);
+    connect(m.get(), &Messenger::groupOutOfStepChanged, m.get(),
+            [&](const QByteArray&, bool on) { out_of_step << on; });
     QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive"}));
     const GroupSeats then_mal{{"amy", true}, {"olive", false}, {"cal", false}, {"mal", false}};
-    QVERIFY(refused({GroupChangeKind::Added, &amy, &amy, 5, {"mal"}, then_mal}, "does not follow"));
+    QVERIFY(refused({GroupChangeKind::Added, &amy, &amy, 4, {"mal"}, {{"amy", true}, {"mal", false}}},
+                    "does not follow"));
     QVERIFY(refused({GroupChangeKind::Added, &amy, &mal, 4, {"mal"}, then_mal}, "did not sign"));
     // Another change at an epoch already taken is not taken either.
     QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Added, &amy, &amy, 3, {"mal"}, then_mal})));
@@ -303,7 +310,11 @@ class GroupMembershipTest : public QObject {
     QString send_error;
     QVERIFY(!m->groupSend(kGroup, "hello", &send_error));
     QVERIFY2(send_error.contains("ask an admin"), qPrintable(send_error));
+    QVERIFY(m->groupOutOfStep(kGroup));
+    QCOMPARE(out_of_step, (QList<bool>{true}));
     QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Removed, &amy, &amy, 10, {"olive"}, {{"amy", true}, {"dan", false}}})));
+    QCOMPARE(out_of_step, (QList<bool>{true, false}));
+    QVERIFY(!m->groupOutOfStep(kGroup));
     QVERIFY(!m->groups().contains(kGroup));
     QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Added, &amy, &amy, 11, {"olive"},
                                              {{"amy", true}, {"dan", false}, {"olive", false}}})));

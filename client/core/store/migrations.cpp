@@ -169,8 +169,9 @@ bool step_8(QSqlDatabase& db, QString* error) {
 }
 
 // Version 9: signed membership changes. `seat` keeps members in joining order, which the
-// signed member lists use. `out_of_step`: a signed change did not follow from the members
-// known here (one was missed), so nothing is sent to the group until it is resynchronised.
+// signed member lists use. `out_of_step`: the epoch of a signed change that did not follow
+// from the members known here (one was missed; 0: none), so nothing is sent to the group
+// until it is taken up to that epoch or an admin adds us back.
 // `group_departures`: our own removals whose event has not come back yet, with its group seq,
 // so the removed member's messages written before it still open. A member's SENDER_KEY
 // offers the group's name and description, kept with the key until that member is known.

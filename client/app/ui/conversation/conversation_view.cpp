@@ -107,8 +107,10 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
                              .arg(t.warningBg.name(), t.separator.name(), t.warning.name()));
   banner_text_ = new QLabel(banner_);
   banner_text_->setWordWrap(true);
-  auto* compare = new QPushButton(tr("Compare safety number"), banner_);
-  auto* accept = new QPushButton(tr("Accept new key"), banner_);
+  compare_ = new QPushButton(tr("Compare safety number"), banner_);
+  accept_ = new QPushButton(tr("Accept new key"), banner_);
+  auto* compare = compare_;
+  auto* accept = accept_;
   accept->setObjectName(QStringLiteral("acceptKey"));
   auto* bh = new QHBoxLayout(banner_);
   bh->setContentsMargins(16, 8, 12, 8);
@@ -226,6 +228,9 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
     if (p == peer_) refreshBanner();
   });
   connect(messenger_, &Messenger::groupChanged, this, [this] { updateSubtitle(); });
+  connect(messenger_, &Messenger::groupOutOfStepChanged, this, [this](const QByteArray& gid, bool) {
+    if (isGroup() && group_id(peer_) == gid) refreshBanner();
+  });
 }
 
 ConversationView::~ConversationView() {
@@ -274,7 +279,18 @@ void ConversationView::setTitle(const QString& title) {
 }
 
 void ConversationView::refreshBanner() {
-  const bool changed = !isGroup() && !peer_.isEmpty() && messenger_->identityKeyChanged(peer_);
+  if (isGroup()) {
+    // Nothing to accept here: only an admin can bring this device back in step.
+    compare_->hide();
+    accept_->hide();
+    banner_text_->setText(tr("<b>A change to this group's members did not reach this device.</b> Nothing is "
+                             "sent to the group until an admin removes you and adds you again."));
+    banner_->setVisible(messenger_->groupOutOfStep(group_id(peer_)));
+    return;
+  }
+  compare_->show();
+  accept_->show();
+  const bool changed = !peer_.isEmpty() && messenger_->identityKeyChanged(peer_);
   banner_text_->setText(tr("<b>%1's safety number has changed.</b> They may have reinstalled Parley, or "
                            "someone may be intercepting. Messages to %1 are held until you accept the new key.")
                             .arg(peer_.toHtmlEscaped()));

@@ -101,6 +101,8 @@ class ConversationView : public QWidget {
   QToolButton* members_;
   QFrame* banner_;
   QLabel* banner_text_;
+  QPushButton* compare_;
+  QPushButton* accept_;
   MessageListView* list_;
   QLabel* drop_hint_;
   QLabel* error_;

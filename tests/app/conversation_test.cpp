@@ -316,6 +316,42 @@ class ConversationTest : public QObject {
     window_->openConversation("bob");
   }
 
+  // A group whose member list missed a change shows why nothing can be sent to it.
+  void groupOutOfStepShowsABanner() {
+    QByteArray gid;
+    QString error = "pending";
+    alice_->createGroup("steps", {"bob"}, [&](const QByteArray& id, const QString& e) {
+      gid = id;
+      error = e;
+    });
+    QVERIFY(spinUntil([&] { return error != "pending"; }, kGuiWaitMs));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    const auto peer = Messenger::groupPeer(gid);
+    window_->openConversation(peer);
+    QVERIFY(!window_->conversationView()->bannerVisible());
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "out-of-step");
+      db.setDatabaseName(home_.filePath("alice/parley.db"));
+      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      q.prepare("UPDATE groups SET out_of_step = 9 WHERE id = ?");
+      q.addBindValue(gid);
+      QVERIFY2(spinUntil([&] { return q.exec(); }, kGuiWaitMs), qPrintable(q.lastError().text()));
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("out-of-step");
+    window_->openConversation("bob");
+    window_->openConversation(peer);
+    QVERIFY(window_->conversationView()->bannerVisible());
+    auto* accept = window_->conversationView()->findChild<QPushButton*>("acceptKey");
+    QVERIFY(accept && !accept->isVisible());
+    if (const auto dir = qEnvironmentVariable("PARLEY_SCREENSHOT_DIR"); !dir.isEmpty())
+      window_->grab().save(dir + "/group-out-of-step.png");
+    window_->openConversation("bob");
+    QVERIFY(!window_->conversationView()->bannerVisible());
+  }
+
   void offlineShowsRetry() {
     auto* line = window_->connectionStatus();
     QCOMPARE(line->text(), QString("Online"));

@@ -6,10 +6,9 @@
 #include <QSqlQuery>
 #include <QVariant>
 
-#include <sodium.h>
-
 #include <algorithm>
 
+#include "crypto/secure_bytes.hpp"
 #include "crypto/sender_key.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
@@ -39,7 +38,7 @@ void Messenger::createGroup(const QString& name, const QStringList& members, Gro
   }
   // The id is ours: it is part of what we sign, so the relay cannot hand us another group's.
   QByteArray gid(16, '\0');
-  randombytes_buf(gid.data(), static_cast<std::size_t>(gid.size()));
+  crypto::random_bytes(reinterpret_cast<std::uint8_t*>(gid.data()), static_cast<std::size_t>(gid.size()));
   QString why;
   auto signed_change = signGroupChange(gid, change, &why);
   if (!signed_change) return done({}, why);

@@ -227,11 +227,14 @@ class GroupMembershipTest : public QObject {
     QCOMPARE(problems.size(), before + 1);
     QVERIFY(problems.last().contains("bea is not a member"));
 
-    // An old change again (the relay replaying amy's addition of cal): changes nothing.
+    // An old change again (the relay replaying amy's addition of cal): changes nothing, and
+    // is not shown again.
     before = problems.size();
+    const auto shown = changes.size();
     QVERIFY(push(eventFrame(++inbox, added_at, {GroupChangeKind::Added, &amy, &amy, 2, {"cal"}, with_cal})));
     QCOMPARE(members(*m), (QStringList{"amy*", "cal", "olive"}));
     QCOMPARE(problems.size(), before);
+    QCOMPARE(changes.size(), shown);
 
     // The state holds across a restart: the next change must still follow epoch 3.
     m.reset();

@@ -4,6 +4,8 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QFile>
+#include <QFileInfo>
 #include <QDir>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -28,7 +30,14 @@ Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
   wireRelay();
 }
 
-Messenger::~Messenger() { commitReceiveBatch(); }
+Messenger::~Messenger() {
+  commitReceiveBatch();
+  // Downloads that did not finish give back the names they reserved (still empty files).
+  for (auto& [id, t] : transfers_) {
+    t.cancelled->store(true);
+    if (!t.reserved_path.isEmpty() && QFileInfo(t.reserved_path).size() == 0) QFile::remove(t.reserved_path);
+  }
+}
 
 void Messenger::wireRelay() {
   connect(relay_.get(), &RelayClient::stateChanged, this, [this](RelayClient::State s) {

@@ -130,6 +130,16 @@ void Messenger::topUpPrekeys(std::uint32_t left) {
   // The relay's count is its word: keys made earlier and not uploaded yet are sent first,
   // and no more are made past kMaxStored, however often it says the stock is empty.
   auto& db = db_->db();
+  if (left == 0) {
+    // Every key uploaded was handed out. Ones handed out a month ago and never used are not
+    // coming back (a fetch that was not followed by a message, or a drain of the stock): their
+    // secrets go, so the cap below cannot stop us from ever uploading again.
+    QSqlQuery stale(db);
+    stale.prepare("DELETE FROM prekeys WHERE kind = 2 AND created_ms < ? AND id < COALESCE((SELECT"
+                  " CAST(value AS INTEGER) FROM settings WHERE key = 'otp_uploaded_below'), 1)");
+    stale.addBindValue(QDateTime::currentMSecsSinceEpoch() - 30LL * 24 * 3600 * 1000);
+    stale.exec();
+  }
   QSqlQuery waiting(db);
   waiting.exec("SELECT COUNT(*) FROM prekeys WHERE kind = 2 AND id >= COALESCE((SELECT CAST(value AS INTEGER) FROM settings"
                " WHERE key = 'otp_uploaded_below'), 1)");

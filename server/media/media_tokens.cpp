@@ -25,23 +25,25 @@ void MediaTokens::prune(Clock::time_point now) {
 
 std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) {
   std::string raw(kIdBytes + kSecretBytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
   {
     std::lock_guard lock(mutex_);
     if (now >= next_prune_ || live_.size() >= max_live_) prune(now);
     auto& mine = by_user_[grant.user];
-    while (!mine.empty() && !live_.contains(mine.front())) mine.pop_front();
-    if (mine.size() >= max_per_user_) {  // the user's oldest goes
-      live_.erase(mine.front());
-      mine.pop_front();
+    if (const auto shared = grant.kind == TokenKind::Download ? reusable_download(mine, now) : live_.end();
+        shared != live_.end()) {
+      raw = shared->first + shared->second.secret;
+    } else {
+      while (!mine.empty() && !live_.contains(mine.front())) mine.pop_front();
+      if (mine.size() >= max_per_user_) {  // the user's oldest goes
+        live_.erase(mine.front());
+        mine.pop_front();
+      }
+      if (live_.size() >= max_live_) return {};
+      randombytes_buf(raw.data(), raw.size());
+      auto id = raw.substr(0, kIdBytes);
+      mine.push_back(id);
+      live_[std::move(id)] = Entry{raw.substr(kIdBytes), grant, now + ttl_};
     }
-    if (live_.size() >= max_live_) {
-      sodium_memzero(raw.data(), raw.size());
-      return {};
-    }
-    auto id = raw.substr(0, kIdBytes);
-    mine.push_back(id);
-    live_[std::move(id)] = Entry{raw.substr(kIdBytes), grant, now + ttl_};
   }
   std::string text(sodium_base64_ENCODED_LEN(raw.size(), kVariant), '\0');
   sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(raw.data()),
@@ -49,6 +51,20 @@ std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) {
   text.resize(text.size() - 1);  // the terminating NUL
   sodium_memzero(raw.data(), raw.size());
   return text;
+}
+
+// A download token names no media, so the user's newest, while it has half its life left,
+// serves every download asked for meanwhile: a client starting many downloads at once (each
+// job asks) holds one token, rather than one per job, each voiding the oldest.
+std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::reusable_download(
+    const std::deque<std::string>& mine, Clock::time_point now) {
+  for (auto it = mine.rbegin(); it != mine.rend(); ++it) {
+    const auto found = live_.find(*it);
+    if (found != live_.end() && found->second.grant.kind == TokenKind::Download &&
+        found->second.expires - now >= ttl_ / 2)
+      return found;
+  }
+  return live_.end();
 }
 
 std::optional<TokenGrant> MediaTokens::check(std::string_view token, Clock::time_point now) {

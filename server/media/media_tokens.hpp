@@ -34,7 +34,8 @@ class MediaTokens {
   // voids its oldest, so one user cannot use up everyone's.
   MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live, std::size_t max_per_user);
 
-  // Empty when max_live tokens are live (refuse with UNAVAILABLE).
+  // Empty when max_live tokens are live (refuse with UNAVAILABLE). A download token asked for
+  // while the user's newest has half its life left is that one again.
   std::string issue(const TokenGrant& grant, Clock::time_point now = Clock::now());
   // The grant of a live token, or nullopt for an unknown, malformed or expired one.
   std::optional<TokenGrant> check(std::string_view token, Clock::time_point now = Clock::now());
@@ -47,6 +48,8 @@ class MediaTokens {
     Clock::time_point expires;
   };
   void prune(Clock::time_point now);
+  std::unordered_map<std::string, Entry>::iterator reusable_download(const std::deque<std::string>& mine,
+                                                                     Clock::time_point now);
 
   const std::chrono::milliseconds ttl_;
   const std::size_t max_live_;

@@ -16,12 +16,28 @@ class MediaTokensTest : public QObject {
     MediaTokens tokens(std::chrono::minutes(5), 1000, 3);
     const auto now = MediaTokens::Clock::now();
     std::vector<std::string> mine;
-    for (int i = 0; i < 4; ++i) mine.push_back(tokens.issue({TokenKind::Download, 1, {}, 0}, now));
+    for (int i = 0; i < 4; ++i)
+      mine.push_back(tokens.issue({TokenKind::Upload, 1, std::string(16, static_cast<char>('a' + i)), 1}, now));
     const auto theirs = tokens.issue({TokenKind::Download, 2, {}, 0}, now);
     QVERIFY(!tokens.check(mine[0], now));
     for (int i = 1; i < 4; ++i) QVERIFY(tokens.check(mine[i], now));
     QVERIFY(tokens.check(theirs, now));
     QCOMPARE(tokens.check(theirs, now)->user, parley::store::UserId{2});
+  }
+
+  // Download tokens name no media: many asked for at once are one token, so they cannot void
+  // each other; a fresh one comes once the shared one is past half its life.
+  void downloadTokensAskedForTogetherAreOne() {
+    MediaTokens tokens(std::chrono::minutes(10), 1000, 3);
+    const auto now = MediaTokens::Clock::now();
+    const auto first = tokens.issue({TokenKind::Download, 1, {}, 0}, now);
+    for (int i = 0; i < 300; ++i) QCOMPARE(tokens.issue({TokenKind::Download, 1, {}, 0}, now), first);
+    QVERIFY(tokens.check(first, now));
+    QVERIFY(tokens.issue({TokenKind::Download, 2, {}, 0}, now) != first);  // another user's own
+    const auto later = tokens.issue({TokenKind::Download, 1, {}, 0}, now + std::chrono::minutes(6));
+    QVERIFY(later != first);
+    QVERIFY(tokens.check(first, now + std::chrono::minutes(6)));  // still good until it expires
+    QVERIFY(tokens.check(later, now + std::chrono::minutes(6)));
   }
 
   void theRelaysCapStillHoldsAcrossUsers() {

@@ -155,6 +155,8 @@ bool decrypt_file(const QString& ciphertext, quint64 expected_size, const QByteA
                                "tampered with); nothing was saved"));
   if (!dec->finished())
     return fail(QStringLiteral("the downloaded file is truncated; nothing was saved"));
+  // Cancelled meanwhile, the name we reserved may be given back already: do not save over it.
+  if (cancelled.load()) return fail(QStringLiteral("cancelled"));
   if (!out.commit()) {
     *error = QStringLiteral("cannot save %1: %2").arg(target, out.errorString());
     return false;

@@ -126,7 +126,12 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
   return fill.exec();
 }
 
-bool Messenger::groupOutOfStep(const QByteArray& group_id) { return groupState(group_id).out_of_step; }
+bool Messenger::groupOutOfStep(const QByteArray& group_id) {
+  QSqlQuery q(db_->db());  // not groupState(): the member list is not needed
+  q.prepare("SELECT out_of_step FROM groups WHERE id = ?");
+  q.addBindValue(group_id);
+  return q.exec() && q.next() && q.value(0).toBool();
+}
 
 bool Messenger::isMember(const QByteArray& group_id, const QString& name) {
   QSqlQuery q(db_->db());

@@ -13,7 +13,6 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
-#include "parley/username.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client {
@@ -22,24 +21,28 @@ using detail::fold_usernames;
 using detail::kMaxTextBytes;
 using detail::new_message_id;
 
+namespace {
+std::vector<std::string> to_std(const QStringList& names) {
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(names.size()));
+  for (const auto& n : names) out.push_back(n.toStdString());
+  return out;
+}
+}  // namespace
+
 QString Messenger::groupPeer(const QByteArray& group_id) {
   return QLatin1Char('#') + QString::fromLatin1(group_id.toHex());
 }
 
 void Messenger::createGroup(const QString& name, const QStringList& members, GroupDone done) {
-  GroupChange change{GroupChangeKind::Created, {}, {}, false};
-  for (const auto& m : members) {
-    std::string why;
-    const auto f = fold_username(m.toStdString(), &why);
-    if (f.empty()) return done({}, QString::fromStdString(why));
-    if (QString::fromStdString(f) != profile_.username &&
-        std::find(change.targets.begin(), change.targets.end(), f) == change.targets.end())
-      change.targets.push_back(f);
-  }
+  QString why;
+  auto folded = fold_usernames(members, &why);
+  if (!folded) return done({}, why);
+  folded->removeAll(profile_.username);
+  GroupChange change{GroupChangeKind::Created, {}, to_std(*folded), false};
   // The id is ours: it is part of what we sign, so the relay cannot hand us another group's.
   QByteArray gid(16, '\0');
   crypto::random_bytes(reinterpret_cast<std::uint8_t*>(gid.data()), static_cast<std::size_t>(gid.size()));
-  QString why;
   auto signed_change = signGroupChange(gid, change, &why);
   if (!signed_change) return done({}, why);
   wire::ClientFrame f;
@@ -136,12 +139,9 @@ void Messenger::addMembers(const QByteArray& group_id, const QStringList& users,
   if (!folded) return done(why);
   GroupChange change{GroupChangeKind::Added, {}, {}, false};
   const auto st = groupState(group_id);
-  for (const auto& u : *folded) {
-    const auto name = u.toStdString();
-    const bool member = std::any_of(st.seats.begin(), st.seats.end(), [&](const GroupSeat& s) { return s.username == name; });
-    if (!member && std::find(change.targets.begin(), change.targets.end(), name) == change.targets.end())
+  for (const auto& name : to_std(*folded))
+    if (std::none_of(st.seats.begin(), st.seats.end(), [&](const GroupSeat& s) { return s.username == name; }))
       change.targets.push_back(name);
-  }
   if (st.member && change.targets.empty()) return done({});  // all are members already
   changeGroup(group_id, change, {}, [this, group_id, done = std::move(done)](const QString& error) {
     if (error.isEmpty()) {
@@ -163,10 +163,7 @@ void Messenger::removeMembers(const QByteArray& group_id, const QStringList& use
   QString why;
   const auto folded = fold_usernames(users, &why);
   if (!folded) return done(why);
-  GroupChange change{GroupChangeKind::Removed, {}, {}, false};
-  for (const auto& u : *folded)
-    if (std::find(change.targets.begin(), change.targets.end(), u.toStdString()) == change.targets.end())
-      change.targets.push_back(u.toStdString());
+  const GroupChange change{GroupChangeKind::Removed, {}, to_std(*folded), false};
   changeGroup(group_id, change, [this, group_id] {
     // The removed members hold our current key: the next message uses a new one.
     QSqlQuery rot(db_->db());

@@ -29,6 +29,7 @@ std::optional<QStringList> fold_usernames(const QStringList& users, QString* why
     }
     folded << QString::fromStdString(f);
   }
+  folded.removeDuplicates();  // "Bob" and "bob" are one account
   return folded;
 }
 

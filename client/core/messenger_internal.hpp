@@ -17,7 +17,8 @@ constexpr int kMaxPendingBytesPerSender = 4 * 1024 * 1024;
 // A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
 QByteArray new_message_id();
 
-// Folds every name; nullopt with the first one's problem in `why`.
+// Folds every name, each account once (first-seen order); nullopt with the first one's
+// problem in `why`.
 std::optional<QStringList> fold_usernames(const QStringList& users, QString* why);
 
 // Stores an unsigned counter in `settings` unless a higher value is already there.

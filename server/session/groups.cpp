@@ -110,14 +110,14 @@ std::vector<store::UserId> resolve(store::Store& s, const std::vector<std::strin
   return ids;
 }
 
-// A group needs an admin: when the last one leaves or is removed, the longest-standing
-// remaining member becomes one (next_members applies the same rule).
-void ensure_admin(store::Store& s, const std::string& gid) {
-  const auto members = s.group_members(gid);
-  if (members.empty()) return;
-  for (const auto& m : members)
-    if (m.admin) return;
-  s.set_group_admin(gid, members.front().user_id, true);
+// Gives members the admin flags of the signed list: after a departure that is the
+// promotion next_members() made when the last admin went, so the rule has one home.
+void apply_admin_flags(store::Store& s, const std::string& gid, const GroupSeats& after) {
+  for (const auto& m : s.group_members(gid)) {
+    const auto seat = std::find_if(after.begin(), after.end(),
+                                   [&](const GroupSeat& x) { return x.username == m.username; });
+    if (seat != after.end() && seat->admin != m.admin) s.set_group_admin(gid, m.user_id, seat->admin);
+  }
 }
 
 GroupSeats seats_of(const std::vector<store::GroupMemberRecord>& members) {
@@ -347,7 +347,7 @@ void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMemb
         if (!change) return;
         const auto seq = me->first.next_seq;
         for (auto id : ids) s.end_group_membership(gid, id, seq);
-        ensure_admin(s, gid);
+        apply_admin_flags(s, gid, change->after);
         append_event(s, gid, seq, *change, sig, actor, *out);
       },
       group_change_done(request_id, out, req.group_id()));
@@ -370,7 +370,7 @@ void Session::on_leave_group(std::uint64_t request_id, const wire::LeaveGroup& r
         if (!change) return;
         const auto seq = me->first.next_seq;
         s.end_group_membership(gid, actor.id, seq);
-        ensure_admin(s, gid);
+        apply_admin_flags(s, gid, change->after);
         append_event(s, gid, seq, *change, sig, actor, *out);
       },
       group_change_done(request_id, out, group_id));

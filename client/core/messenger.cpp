@@ -1,6 +1,7 @@
 #include "messenger.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include <QCoreApplication>
 #include <QDateTime>
@@ -12,7 +13,9 @@
 #include <QTimer>
 #include <QVariant>
 
+#include "crypto/ratchet.hpp"
 #include "crypto/safety_number.hpp"
+#include "crypto/x3dh.hpp"
 #include "e2e.pb.h"
 #include "parley/username.hpp"
 #include "sync/delivery_marks.hpp"
@@ -343,19 +346,45 @@ bool Messenger::identityKeyChanged(const QString& peer) {
 }
 
 void Messenger::acceptIdentityKey(const QString& peer) {
+  auto& db = db_->db();
   db_->transaction([&] {
-    QSqlQuery q(db_->db());
-    q.prepare("UPDATE contacts SET identity_key = pending_identity_key,"
-              " pending_identity_key = NULL, verified = 0"
-              " WHERE username = ? AND pending_identity_key IS NOT NULL");
-    q.addBindValue(peer);
-    QSqlQuery drop(db_->db());
-    drop.prepare("DELETE FROM sessions WHERE peer = ?");
-    drop.addBindValue(peer);
-    QSqlQuery reencrypt(db_->db());
+    QSqlQuery pending(db);
+    pending.prepare("SELECT pending_identity_key FROM contacts"
+                    " WHERE username = ? AND pending_identity_key IS NOT NULL");
+    pending.addBindValue(peer);
+    if (!pending.exec()) return false;
+    if (!pending.next()) return true;  // nothing to accept
+    const auto theirs = public_key(sbytes(pending.value(0).toByteArray()));
+    // Sessions under the old key go. One the new key opened stays: its owner keeps sending
+    // with that first message's header until we answer, and a second session from the same
+    // header is refused (one-time prekey used, x3dh_seen), so dropping it loses those messages.
+    std::vector<qint64> stale;
+    QSqlQuery sessions(db);
+    sessions.prepare("SELECT id, state FROM sessions WHERE peer = ?");
+    sessions.addBindValue(peer);
+    if (!sessions.exec()) return false;
+    while (sessions.next()) {
+      const auto session = crypto::RatchetSession::deserialize(view(sessions.value(1).toByteArray()));
+      if (!theirs || !session ||
+          !crypto::associated_data_binds(session->associated_data(), profile_.identity.public_key(),
+                                         *theirs))
+        stale.push_back(sessions.value(0).toLongLong());
+    }
+    for (const auto id : stale) {
+      QSqlQuery drop(db);
+      drop.prepare("DELETE FROM sessions WHERE id = ?");
+      drop.addBindValue(id);
+      if (!drop.exec()) return false;
+    }
+    QSqlQuery accept(db);
+    accept.prepare("UPDATE contacts SET identity_key = pending_identity_key,"
+                   " pending_identity_key = NULL, verified = 0 WHERE username = ?");
+    accept.addBindValue(peer);
+    // What was encrypted under the old sessions goes out again under the new key.
+    QSqlQuery reencrypt(db);
     reencrypt.prepare("UPDATE outbox SET envelope = NULL WHERE peer = ?");
     reencrypt.addBindValue(peer);
-    return q.exec() && drop.exec() && reencrypt.exec();
+    return accept.exec() && reencrypt.exec();
   });
   flushOutbox();
 }

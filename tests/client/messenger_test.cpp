@@ -1,7 +1,8 @@
 // The client core (Messenger) against a real relay on 127.0.0.1: offline delivery once and
 // in order with statuses up to read, redelivery dedup, simultaneous first messages (several
-// sessions per peer), an identity key change that holds the outbox until accepted, a broken
-// hash chain, gaps, history that survives a restart, and a relay restored from a backup.
+// sessions per peer), an identity key change that holds the outbox until accepted and keeps
+// the session the new key opened, a broken hash chain, gaps, history that survives a
+// restart, and a relay restored from a backup.
 #include <QtTest>
 
 #include <QRandomGenerator>
@@ -11,6 +12,8 @@
 #include <map>
 #include <memory>
 
+#include "crypto/keys.hpp"
+#include "crypto/ratchet.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "profile/profile.hpp"
@@ -660,6 +663,54 @@ class MessengerTest : public QObject {
     QVERIFY(pete->waitReceived(reply));
     QCOMPARE(bodies(pete->m->history("olga")), (QStringList{"it is me, with a new phone",
                                                            "held until I accept"}));
+  }
+
+  // Accepting a new key keeps the session that key opened: until it hears back, the peer
+  // goes on sending with its first message's header, and that header cannot open a second
+  // session. Sessions under the old key go.
+  void acceptingANewKeyKeepsTheSessionItOpened() {
+    auto* uma = registerUser("uma");
+    auto* vic = registerUser("vic");
+    QVERIFY(uma && vic);
+    const auto hello = vic->send("uma", "new phone, same vic");
+    QVERIFY(uma->waitReceived(hello));
+    const auto new_session = sql(uma->dir, "SELECT id FROM sessions WHERE peer = 'vic'").toLongLong();
+    // Make it look as if uma had known vic under another key, with a session under it.
+    const auto old_key = random_bytes(32);
+    const auto uma_key = sql(vic->dir, "SELECT identity_key FROM contacts WHERE username = 'uma'").toByteArray();
+    QCOMPARE(uma_key.size(), 32);
+    parley::crypto::Bytes ad(uma_key.begin(), uma_key.end());
+    ad.insert(ad.end(), old_key.begin(), old_key.end());
+    const auto root = random_bytes(32);
+    const auto old_session = parley::crypto::RatchetSession::initiate(
+        parley::crypto::Secret<32>(parley::crypto::ByteView(
+            reinterpret_cast<const std::uint8_t*>(root.constData()), 32)),
+        parley::crypto::KeyPair::generate().public_key(), ad);
+    const auto state = old_session.serialize();
+    bool ok = false;
+    sql(uma->dir, "INSERT INTO sessions(peer, device, state, last_used_ms) VALUES('vic', 1, ?, 1)",
+        {QByteArray(reinterpret_cast<const char*>(state.data()), static_cast<qsizetype>(state.size()))},
+        &ok);
+    QVERIFY(ok);
+    sql(uma->dir, "UPDATE contacts SET pending_identity_key = identity_key, identity_key = ?"
+        " WHERE username = 'vic'", {old_key}, &ok);
+    QVERIFY(ok);
+    QVERIFY(uma->m->identityKeyChanged("vic"));
+    QCOMPARE(sql(uma->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'vic'").toInt(), 2);
+
+    uma->m->acceptIdentityKey("vic");
+    QVERIFY(!uma->m->identityKeyChanged("vic"));
+    QCOMPARE(sql(uma->dir, "SELECT id FROM sessions WHERE peer = 'vic'").toLongLong(), new_session);
+    QCOMPARE(sql(uma->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'vic'").toInt(), 1);
+    // Vic has not heard from uma yet: this one still carries the first message's header.
+    const auto more = vic->send("uma", "did you get my first one?");
+    QVERIFY(uma->waitReceived(more));
+    const auto reply = uma->send("vic", "both, yes");
+    QVERIFY(vic->waitReceived(reply));
+    QCOMPARE(sql(uma->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'vic'").toInt(), 1);
+    QCOMPARE(bodies(uma->m->history("vic")),
+             (QStringList{"new phone, same vic", "did you get my first one?", "both, yes"}));
+    QVERIFY2(uma->ev->problems.isEmpty(), qPrintable(uma->ev->problems.join("; ")));
   }
 
   // Acks are cumulative: when one received message cannot be stored, the ones after it must

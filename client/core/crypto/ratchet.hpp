@@ -55,6 +55,8 @@ class RatchetSession {
   static std::optional<RatchetSession> deserialize(ByteView);
 
   std::size_t stored_skipped_keys() const { return skipped_.size(); }
+  // X3DH's Encode(IK_A) || Encode(IK_B): which identity keys this session belongs to.
+  ByteView associated_data() const { return ad_; }
 
  private:
   // Everything the ratchet steps mutate, small enough to copy per decrypt so that a failed

@@ -87,4 +87,12 @@ std::optional<X3dhResponse> x3dh_respond(const IdentityKeyPair& ours, const KeyP
   return out;
 }
 
+bool associated_data_binds(ByteView ad, const PublicKey& a, const PublicKey& b) {
+  const auto is = [&](const PublicKey& first, const PublicKey& second) {
+    return ad.size() == 64 && std::equal(first.bytes.begin(), first.bytes.end(), ad.begin()) &&
+           std::equal(second.bytes.begin(), second.bytes.end(), ad.begin() + 32);
+  };
+  return is(a, b) || is(b, a);
+}
+
 }  // namespace parley::crypto

@@ -43,4 +43,8 @@ std::optional<X3dhResponse> x3dh_respond(const IdentityKeyPair& ours, const KeyP
                                          const PublicKey& their_identity_key,
                                          const PublicKey& their_ephemeral_key);
 
+// Whether a session's associated data is that of an X3DH run between these two identity keys,
+// whichever of them started it: the identity a session is bound to, read from the session.
+bool associated_data_binds(ByteView associated_data, const PublicKey& a, const PublicKey& b);
+
 }  // namespace parley::crypto

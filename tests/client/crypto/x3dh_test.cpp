@@ -1,4 +1,5 @@
-// X3DH: both sides agree, bad bundles are refused, the associated data is ordered.
+// X3DH: both sides agree, bad bundles are refused, the associated data is ordered and tells
+// whose keys a session belongs to.
 #include <QtTest>
 
 #include "crypto/x3dh.hpp"
@@ -111,6 +112,22 @@ class X3dhTest : public QObject {
     const Bytes second(init->associated_data.begin() + 32, init->associated_data.end());
     QVERIFY(first == Bytes(alice.public_key().bytes.begin(), alice.public_key().bytes.end()));
     QVERIFY(second == Bytes(bob.identity.public_key().bytes.begin(), bob.identity.public_key().bytes.end()));
+  }
+
+  // What a stored session says about whose keys it belongs to, in either role.
+  void associatedDataBindsBothKeysOnly() {
+    const auto alice = IdentityKeyPair::generate();
+    const auto carol = IdentityKeyPair::generate();
+    const Bob bob;
+    const auto init = x3dh_initiate(alice, bob.bundle(false));
+    QVERIFY(init);
+    const auto& a = alice.public_key();
+    const auto& b = bob.identity.public_key();
+    QVERIFY(associated_data_binds(init->associated_data, a, b));
+    QVERIFY(associated_data_binds(init->associated_data, b, a));
+    QVERIFY(!associated_data_binds(init->associated_data, a, carol.public_key()));
+    QVERIFY(!associated_data_binds(init->associated_data, carol.public_key(), b));
+    QVERIFY(!associated_data_binds(ByteView(init->associated_data).first(32), a, b));
   }
 
   void smallOrderEphemeralRefused() {

@@ -92,6 +92,10 @@ struct SqliteStore::Impl {
     // (SQLITE_MISUSE) and change nothing, which is harmless.
     static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)memstatus_off;
+    // Savepoint sub-journals straight to the VFS's memory files (memory_temp_files.hpp), not
+    // first through SQLite's own in-memory journal (see temp_store below).
+    static const int subjournal_direct = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0);
+    (void)subjournal_direct;
     // NOMUTEX: the connection is only ever used by the store worker's thread (store.hpp),
     // so SQLite's per-call connection mutex would guard nothing. The VFS writes each commit's
     // WAL frames in one system call instead of two per frame (wal_write_batching.hpp).
@@ -102,7 +106,9 @@ struct SqliteStore::Impl {
     d.exec("PRAGMA journal_mode=WAL");
     d.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     d.exec("PRAGMA foreign_keys=ON");
-    d.exec("PRAGMA temp_store=MEMORY");
+    // Temporary files in memory either way: through this VFS, which keeps them in buffers it
+    // reuses (FILE hands them to it), or in SQLite's own memory journal.
+    d.exec(vfs != nullptr ? "PRAGMA temp_store=FILE" : "PRAGMA temp_store=MEMORY");
     // A delivered entry is deleted, and its bytes with it: SQLite zeroes deleted cells and
     // freed pages instead of leaving them readable in relay.db. Debian builds SQLite with
     // this on; set here so the relay does not depend on how its SQLite was built. It costs

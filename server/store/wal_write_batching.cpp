@@ -9,6 +9,8 @@
 #include <new>
 #include <vector>
 
+#include "store/memory_temp_files.hpp"
+
 namespace parley::store {
 namespace {
 
@@ -364,7 +366,8 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
     m->w.base.pMethods = &kMainMethods;
     return SQLITE_OK;
   }
-  // Journals, temporary files: the default VFS's own, in the same memory.
+  if (is_temporary_file(flags)) return open_memory_temp_file(file, flags, out_flags);
+  // The rollback journal (not used in WAL mode, but possible): the default VFS's own.
   if ((flags & SQLITE_OPEN_WAL) == 0) return g_default->xOpen(g_default, name, file, flags, out_flags);
 
   const int rc = open_wrapped(name, file, flags, out_flags, wrapped);
@@ -430,7 +433,8 @@ const char* register_vfs() {
   // default VFS is used as it is.
   if (g_default == nullptr || g_default->iVersion < 2) return nullptr;
   g_vfs.iVersion = 2;
-  g_vfs.szOsFile = static_cast<int>(kRealOffset) + g_default->szOsFile;
+  g_vfs.szOsFile = static_cast<int>(
+      std::max(kRealOffset + static_cast<std::size_t>(g_default->szOsFile), memory_temp_file_bytes()));
   g_vfs.mxPathname = g_default->mxPathname;
   g_vfs.zName = kName;
   g_vfs.xOpen = vfs_open;

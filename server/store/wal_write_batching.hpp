@@ -17,6 +17,9 @@
 // What reaches the file, and when it is synced, is what SQLite asked for; only the number of
 // calls changes. In exclusive locking mode (the WAL index in heap memory) SQLite calls no
 // barrier and no shared-memory lock; the commit page and the rewrite rule cover it there.
+//
+// SQLite's temporary files (savepoint sub-journals, temporary tables) it keeps in memory
+// (memory_temp_files.hpp); a connection sets PRAGMA temp_store=FILE for them to come here.
 #include <cstdint>
 
 namespace parley::store {

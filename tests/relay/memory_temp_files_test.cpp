@@ -1,0 +1,146 @@
+// SQLite's temporary files through the relay's VFS (store/memory_temp_files.hpp): a
+// savepoint's sub-journal and temporary tables live in memory, and a rolled-back savepoint
+// still restores every page it changed, transaction after transaction (the buffer is reused).
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+
+#include <string>
+
+#include "store/memory_temp_files.hpp"
+#include "store/wal_write_batching.hpp"
+
+using parley::store::memory_temp_bytes_written;
+using parley::store::wal_write_batching_vfs;
+
+namespace {
+
+constexpr int kRows = 2000;
+constexpr int kRowBytes = 1000;  // ~500 pages of 4 KiB: far past any one allocation
+
+std::string row_bytes(int id, int shift) {
+  return std::string(kRowBytes, static_cast<char>('a' + (id + shift) % 26));
+}
+
+// As the relay opens its store: WAL, and temporary files handed to the VFS.
+SQLite::Database open_store(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0,
+                      wal_write_batching_vfs());
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("PRAGMA temp_store=FILE");
+  return db;
+}
+
+// Rows whose bytes are not those of `shift` for ids below `shifted_below` and of 0 above.
+int wrong_rows(SQLite::Database& db, int shift, int shifted_below) {
+  SQLite::Statement st(db, "SELECT id, v FROM t ORDER BY id");
+  int wrong = 0, rows = 0;
+  while (st.executeStep()) {
+    ++rows;
+    const int id = st.getColumn(0).getInt();
+    wrong += st.getColumn(1).getString() != row_bytes(id, id < shifted_below ? shift : 0);
+  }
+  return wrong + (kRows - rows);
+}
+
+void shift_rows(SQLite::Database& db, int below) {
+  SQLite::Statement st(db, "UPDATE t SET v = ? WHERE id = ?");
+  for (int id = 0; id < below; ++id) {
+    st.bind(1, row_bytes(id, 1));
+    st.bind(2, id);
+    st.exec();
+    st.reset();
+  }
+}
+
+}  // namespace
+
+class MemoryTempFilesTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase() {
+    // Before SQLite initialises, as SqliteStore does: sub-journals straight to the VFS.
+    QCOMPARE(sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0), SQLITE_OK);
+    QVERIFY(wal_write_batching_vfs() != nullptr);
+  }
+
+  void aRolledBackSavepointRestoresEveryPageItChanged() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    auto db = open_store(dir.filePath("store.db").toStdString());
+    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    db.exec("BEGIN");
+    {
+      SQLite::Statement st(db, "INSERT INTO t(id, v) VALUES(?, ?)");
+      for (int id = 0; id < kRows; ++id) {
+        st.bind(1, id);
+        st.bind(2, row_bytes(id, 0));
+        st.exec();
+        st.reset();
+      }
+    }
+    db.exec("COMMIT");
+
+    // Three transactions in a row, each with a savepoint rolled back over every row and one
+    // released over some: the second and third reuse the first one's buffer.
+    for (int round = 1; round <= 3; ++round) {
+      db.exec("BEGIN");
+      db.exec("SAVEPOINT job");
+      const auto before = memory_temp_bytes_written();
+      shift_rows(db, kRows);
+      // The changed pages went to the sub-journal in memory (~2 MB of them).
+      QVERIFY2(memory_temp_bytes_written() - before >= std::uint64_t{kRows} * kRowBytes / 2,
+               "the sub-journal did not go through the memory files");
+      QCOMPARE(wrong_rows(db, 1, kRows), 0);
+      db.exec("ROLLBACK TO job");
+      db.exec("RELEASE job");
+      QCOMPARE(wrong_rows(db, 1, (round - 1) * 100), 0);  // as the last round left them
+      db.exec("SAVEPOINT job");
+      shift_rows(db, round * 100);
+      db.exec("RELEASE job");
+      db.exec("COMMIT");
+      QCOMPARE(wrong_rows(db, 1, round * 100), 0);
+    }
+    // What was committed is on disk, as another connection on SQLite's own VFS reads it.
+    SQLite::Database other(dir.filePath("store.db").toStdString(), SQLite::OPEN_READONLY);
+    QCOMPARE(wrong_rows(other, 1, 300), 0);
+  }
+
+  // Temporary tables (and the cache pages they spill) live in the same memory files.
+  void temporaryTablesWork() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    auto db = open_store(dir.filePath("temp.db").toStdString());
+    db.exec("PRAGMA temp.cache_size = 10");  // spill at once
+    db.exec("CREATE TEMP TABLE scratch(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+    const auto before = memory_temp_bytes_written();
+    db.exec("BEGIN");
+    {
+      SQLite::Statement st(db, "INSERT INTO scratch(id, v) VALUES(?, ?)");
+      for (int id = 0; id < kRows; ++id) {
+        st.bind(1, id);
+        st.bind(2, row_bytes(id, 3));
+        st.exec();
+        st.reset();
+      }
+    }
+    db.exec("COMMIT");
+    QVERIFY(memory_temp_bytes_written() - before >= std::uint64_t{kRows} * kRowBytes / 2);
+    SQLite::Statement st(db, "SELECT id, v FROM scratch ORDER BY v, id DESC");
+    int rows = 0, wrong = 0;
+    while (st.executeStep()) {
+      ++rows;
+      const int id = st.getColumn(0).getInt();
+      wrong += st.getColumn(1).getString() != row_bytes(id, 3);
+    }
+    QCOMPARE(rows, kRows);
+    QCOMPARE(wrong, 0);
+  }
+};
+
+QTEST_GUILESS_MAIN(MemoryTempFilesTest)
+#include "memory_temp_files_test.moc"

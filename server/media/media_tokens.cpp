@@ -67,25 +67,52 @@ std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::reusa
   return live_.end();
 }
 
+namespace {
+// The token's raw bytes (id || secret), or false for anything that is not a token.
+bool decode(std::string_view token, unsigned char (&raw)[kIdBytes + kSecretBytes]) {
+  std::size_t len = 0;
+  return token.size() <= 128 &&
+         sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
+                           kVariant) == 0 &&
+         len == sizeof raw;
+}
+}  // namespace
+
+std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::find_live(
+    const unsigned char* raw) {
+  const auto it = live_.find(std::string(reinterpret_cast<const char*>(raw), kIdBytes));
+  if (it == live_.end() ||
+      sodium_memcmp(it->second.secret.data(), raw + kIdBytes, kSecretBytes) != 0)
+    return live_.end();
+  return it;
+}
+
 std::optional<TokenGrant> MediaTokens::check(std::string_view token, Clock::time_point now) {
   unsigned char raw[kIdBytes + kSecretBytes];
-  std::size_t len = 0;
-  if (token.size() > 128 ||
-      sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
-                        kVariant) != 0 ||
-      len != sizeof raw)
-    return std::nullopt;
-  const std::string id(reinterpret_cast<const char*>(raw), kIdBytes);
+  if (!decode(token, raw)) return std::nullopt;
   std::optional<TokenGrant> out;
   {
     std::lock_guard lock(mutex_);
-    const auto it = live_.find(id);
-    if (it != live_.end() && it->second.expires > now &&
-        sodium_memcmp(it->second.secret.data(), raw + kIdBytes, kSecretBytes) == 0)
-      out = it->second.grant;
+    const auto it = find_live(raw);
+    if (it != live_.end() && it->second.expires > now) out = it->second.grant;
   }
   sodium_memzero(raw, sizeof raw);
   return out;
+}
+
+void MediaTokens::revoke(std::string_view token) {
+  unsigned char raw[kIdBytes + kSecretBytes];
+  if (!decode(token, raw)) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = find_live(raw); it != live_.end()) {
+      if (const auto mine = by_user_.find(it->second.grant.user); mine != by_user_.end())
+        std::erase(mine->second, it->first);
+      sodium_memzero(it->second.secret.data(), it->second.secret.size());
+      live_.erase(it);
+    }
+  }
+  sodium_memzero(raw, sizeof raw);
 }
 
 }  // namespace parley::media

@@ -39,6 +39,9 @@ class MediaTokens {
   std::string issue(const TokenGrant& grant, Clock::time_point now = Clock::now());
   // The grant of a live token, or nullopt for an unknown, malformed or expired one.
   std::optional<TokenGrant> check(std::string_view token, Clock::time_point now = Clock::now());
+  // Voids a token handed out but not used after all (its upload was never recorded), so it
+  // neither works nor counts against its user's cap. Anything but a live token: no effect.
+  void revoke(std::string_view token);
   std::chrono::milliseconds ttl() const { return ttl_; }
 
  private:
@@ -48,6 +51,8 @@ class MediaTokens {
     Clock::time_point expires;
   };
   void prune(Clock::time_point now);
+  // The live entry of a decoded token whose secret matches (constant time), or end().
+  std::unordered_map<std::string, Entry>::iterator find_live(const unsigned char* raw);
   std::unordered_map<std::string, Entry>::iterator reusable_download(const std::deque<std::string>& mine,
                                                                      Clock::time_point now);
 

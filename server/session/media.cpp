@@ -91,10 +91,15 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
         s.create_media({media_id, owner, size, {}, now, 0});
       },
       [this, request_id, out, media_id, size, token](store::JobStatus status) {
-        // Unused, the token names no record and expires; its secret is wiped now.
-        if (store_failed(request_id, status)) return sodium_memzero(token->data(), token->size());
-        if (out->error != wire::ERROR_UNSPECIFIED) {
+        // No record: the token is voided, so it does not count against the user's cap until
+        // it expires, and its secret is wiped.
+        const auto unused = [&] {
+          ctx_.media.tokens.revoke(*token);
           sodium_memzero(token->data(), token->size());
+        };
+        if (store_failed(request_id, status)) return unused();
+        if (out->error != wire::ERROR_UNSPECIFIED) {
+          unused();
           return reply_error(request_id, out->error, out->reason);
         }
         spdlog::debug("event=upload_created user={} size={}", username_, size);

@@ -25,6 +25,28 @@ class MediaTokensTest : public QObject {
     QCOMPARE(tokens.check(theirs, now)->user, parley::store::UserId{2});
   }
 
+  // A token voided because its upload was refused neither works nor counts against its
+  // user's cap; a wrong secret or another user's token voids nothing.
+  void aRevokedTokenIsGoneAndFreesItsPlace() {
+    MediaTokens tokens(std::chrono::minutes(5), 1000, 3);
+    const auto now = MediaTokens::Clock::now();
+    std::vector<std::string> mine;
+    for (int i = 0; i < 3; ++i)
+      mine.push_back(tokens.issue({TokenKind::Upload, 1, std::string(16, static_cast<char>('a' + i)), 1}, now));
+    auto forged = mine[2];
+    forged[30] = forged[30] == 'A' ? 'B' : 'A';  // same id, another secret
+    tokens.revoke(forged);
+    tokens.revoke("not a token");
+    QVERIFY(tokens.check(mine[2], now));
+    tokens.revoke(mine[2]);
+    QVERIFY(!tokens.check(mine[2], now));
+    // Two live: the next one takes the freed place and voids nothing.
+    const auto next = tokens.issue({TokenKind::Upload, 1, std::string(16, 'z'), 1}, now);
+    QVERIFY(tokens.check(mine[0], now));
+    QVERIFY(tokens.check(mine[1], now));
+    QVERIFY(tokens.check(next, now));
+  }
+
   // Download tokens name no media: many asked for at once are one token, so they cannot void
   // each other; a fresh one comes once the shared one is past half its life.
   void downloadTokensAskedForTogetherAreOne() {

@@ -335,6 +335,7 @@ class Messenger : public QObject {
   std::optional<Decrypted> decrypt(const QString& sender, std::uint32_t device,
                                    const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
+  void noteEvictions(const QString& peer, const QString& sender, int by_share, int by_total);
 
   // messenger_marks.cpp: delivery marks (sync/delivery_marks.hpp) applied and announced.
   void onDeliveryMarks(const wire::DeliveryMarks& frame);
@@ -453,6 +454,11 @@ class Messenger : public QObject {
   std::set<qint64> in_flight_;      // outbox seqs sent and not yet answered
   std::set<QString> fetching_bundle_;  // one X3DH per peer at a time; the rest wait for it
   std::uint64_t ack_pending_ = 0;
+  // Messages waiting for a sender's key that were dropped in this turn of the event loop, told
+  // once at its end: by (group peer, sender) over that sender's share, and the oldest of
+  // anyone's over the total.
+  std::map<std::pair<QString, QString>, int> evicted_by_share_;
+  int evicted_by_total_ = 0;
   // Set when marks may have been lost from the store (a frame or a receive batch failed to
   // commit): later frames would move last_mark_version past them, so every frame is ignored
   // until the reconnect's login asks the relay for them again.

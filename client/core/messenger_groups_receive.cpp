@@ -2,7 +2,10 @@
 // key arrives), read receipts and name/description changes. Membership events are checked in
 // messenger_group_membership.cpp.
 // Delivery of our group messages comes from the relay's delivery marks (messenger_marks.cpp).
+#include <algorithm>
+
 #include <QDateTime>
+#include <QTimer>
 #include <QSqlQuery>
 #include <QVariant>
 
@@ -220,7 +223,7 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
       // cumulative, so the entry is kept here rather than left unacknowledged. Each sender
       // has a share of the room (count and bytes), so one member's junk under made-up key
       // ids pushes out its own messages, not others'.
-      int evicted = 0;
+      int by_share = 0, by_total = 0;
       const bool kept = db_->transaction([&] {
         QSqlQuery q(db_->db());
         q.prepare("INSERT OR IGNORE INTO pending_group_messages(group_id, sender, client_msg_id,"
@@ -247,17 +250,13 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
         trim.addBindValue(kMaxPendingGroupMessages);
         // numRowsAffected() reads the connection's last change count: taken after each.
         if (!q.exec() || !share.exec()) return false;
-        evicted = share.numRowsAffected();
+        by_share = share.numRowsAffected();
         if (!trim.exec()) return false;
-        evicted += trim.numRowsAffected();
+        by_total = trim.numRowsAffected();
         return extra();
       });
       if (!kept) return receiveFailed(QStringLiteral("could not keep a group message from %1").arg(e.sender));
-      if (evicted > 0)
-        emit problem(QStringLiteral("%1 group message(s) waiting for a sender's key in group %2 were dropped to"
-                                    " make room (%3 has sent many that no key of theirs opens yet)")
-                         .arg(evicted)
-                         .arg(peer, e.sender));
+      noteEvictions(peer, e.sender, by_share, by_total);
       break;
     }
     case GroupOpen::Bad:
@@ -305,6 +304,30 @@ void Messenger::retryPendingGroupMessages(const QByteArray& group_id, const QStr
                        .arg(sender));
     }
   }
+}
+
+// A flood is told as one notice per sender and turn of the event loop (a replay delivers
+// many entries in one), not one per message; the total's trim names no sender, since the
+// oldest messages it drops may be anyone's.
+void Messenger::noteEvictions(const QString& peer, const QString& sender, int by_share, int by_total) {
+  if (by_share <= 0 && by_total <= 0) return;
+  const bool scheduled = !evicted_by_share_.empty() || evicted_by_total_ > 0;
+  if (by_share > 0) evicted_by_share_[{peer, sender}] += by_share;
+  evicted_by_total_ += std::max(by_total, 0);
+  if (scheduled) return;
+  QTimer::singleShot(0, this, [this] {
+    for (const auto& [key, count] : evicted_by_share_)
+      emit problem(QStringLiteral("%1 has sent many messages to group %2 that no key of theirs opens"
+                                  " yet; %3 of them were dropped")
+                       .arg(key.second, key.first)
+                       .arg(count));
+    if (evicted_by_total_ > 0)
+      emit problem(QStringLiteral("%1 of the oldest group messages waiting for a sender's key were"
+                                  " dropped to make room")
+                       .arg(evicted_by_total_));
+    evicted_by_share_.clear();
+    evicted_by_total_ = 0;
+  });
 }
 
 }  // namespace parley::client

@@ -498,6 +498,50 @@ class GroupMembershipTest : public QObject {
     QCOMPARE(q.value(3).toLongLong(), static_cast<qlonglong>(seq));
     QVERIFY(!problems.filter("bea has sent many").isEmpty());
     QVERIFY(!problems.filter("cal has sent many").isEmpty());
+    QVERIFY(problems.filter("oldest").isEmpty());
+  }
+
+  // Past the total (2,000 waiting, every sender within its share) the oldest go, whoever sent
+  // them, and the notice blames no one. Entries that arrive together are told together.
+  void theTotalsTrimBlamesNoSender() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    const auto dir = makeProfile(relay, "vera");
+    QStringList problems;
+    auto m = online(dir, &problems);
+    QVERIFY(m);
+    const Signer amy{"amy"};
+    std::vector<std::string> senders;
+    GroupSeats seats{{"amy", true}};
+    for (int i = 0; i < 21; ++i) {
+      senders.push_back(QStringLiteral("s%1").arg(i, 2, 10, QLatin1Char('0')).toStdString());
+      seats.push_back({senders.back(), false});
+    }
+    seats.push_back({"vera", false});
+    std::vector<std::string> targets;
+    for (std::size_t i = 1; i < seats.size(); ++i) targets.push_back(seats[i].username);
+    std::uint64_t inbox = 0, seq = 0;
+    relay.push(eventFrame(++inbox, ++seq, {GroupChangeKind::Created, &amy, &amy, 1, targets, seats}));
+    for (const auto& sender : senders)
+      for (int i = 0; i < 96; ++i) relay.push(messageFrame(++inbox, ++seq, sender));  // 2,016
+    QVERIFY(spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= inbox; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return !problems.filter("oldest").isEmpty(); }, kWaitMs));
+    QTest::qWait(50);  // the last turn's notice
+    int told = 0;
+    for (const auto& p : problems.filter("of the oldest group messages")) told += p.section(' ', 0, 0).toInt();
+    QCOMPARE(told, 16);
+    QVERIFY2(problems.filter("has sent many").isEmpty(), qPrintable(problems.join("; ")));
+    // Fewer notices than dropped messages: they come per turn of the event loop.
+    QVERIFY(problems.filter("of the oldest group messages").size() < 16);
+    m.reset();
+    QString error;
+    auto db = Database::open(dir + "/parley.db", &error);
+    QVERIFY2(db, qPrintable(error));
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("SELECT sender, COUNT(*) FROM pending_group_messages GROUP BY sender ORDER BY sender"));
+    QVERIFY(q.next());
+    QCOMPARE(q.value(0).toString(), QString("s00"));
+    QCOMPARE(q.value(1).toInt(), 96 - 16);
   }
 };
 

@@ -46,6 +46,19 @@ int wrong_rows(SQLite::Database& db, int shift, int shifted_below) {
   return wrong + (kRows - rows);
 }
 
+// kRows rows of their own bytes (shifted by `shift`) into `table`, in one transaction.
+void fill(SQLite::Database& db, const std::string& table, int shift) {
+  db.exec("BEGIN");
+  SQLite::Statement st(db, "INSERT INTO " + table + "(id, v) VALUES(?, ?)");
+  for (int id = 0; id < kRows; ++id) {
+    st.bind(1, id);
+    st.bind(2, row_bytes(id, shift));
+    st.exec();
+    st.reset();
+  }
+  db.exec("COMMIT");
+}
+
 void shift_rows(SQLite::Database& db, int below) {
   SQLite::Statement st(db, "UPDATE t SET v = ? WHERE id = ?");
   for (int id = 0; id < below; ++id) {
@@ -73,17 +86,7 @@ class MemoryTempFilesTest : public QObject {
     QVERIFY(dir.isValid());
     auto db = open_store(dir.filePath("store.db").toStdString());
     db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
-    db.exec("BEGIN");
-    {
-      SQLite::Statement st(db, "INSERT INTO t(id, v) VALUES(?, ?)");
-      for (int id = 0; id < kRows; ++id) {
-        st.bind(1, id);
-        st.bind(2, row_bytes(id, 0));
-        st.exec();
-        st.reset();
-      }
-    }
-    db.exec("COMMIT");
+    fill(db, "t", 0);
 
     // Three transactions in a row, each with a savepoint rolled back over every row and one
     // released over some: the second and third reuse the first one's buffer.
@@ -118,17 +121,7 @@ class MemoryTempFilesTest : public QObject {
     db.exec("PRAGMA temp.cache_size = 10");  // spill at once
     db.exec("CREATE TEMP TABLE scratch(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
     const auto before = memory_temp_bytes_written();
-    db.exec("BEGIN");
-    {
-      SQLite::Statement st(db, "INSERT INTO scratch(id, v) VALUES(?, ?)");
-      for (int id = 0; id < kRows; ++id) {
-        st.bind(1, id);
-        st.bind(2, row_bytes(id, 3));
-        st.exec();
-        st.reset();
-      }
-    }
-    db.exec("COMMIT");
+    fill(db, "scratch", 3);
     QVERIFY(memory_temp_bytes_written() - before >= std::uint64_t{kRows} * kRowBytes / 2);
     SQLite::Statement st(db, "SELECT id, v FROM scratch ORDER BY v, id DESC");
     int rows = 0, wrong = 0;

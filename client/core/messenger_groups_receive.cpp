@@ -3,6 +3,7 @@
 // messenger_group_membership.cpp.
 // Delivery of our group messages comes from the relay's delivery marks (messenger_marks.cpp).
 #include <algorithm>
+#include <utility>
 
 #include <QDateTime>
 #include <QTimer>
@@ -316,17 +317,18 @@ void Messenger::noteEvictions(const QString& peer, const QString& sender, int by
   evicted_by_total_ += std::max(by_total, 0);
   if (scheduled) return;
   QTimer::singleShot(0, this, [this] {
-    for (const auto& [key, count] : evicted_by_share_)
+    // Taken first: a slot that runs the event loop may bring more, told at their own turn.
+    const auto shares = std::exchange(evicted_by_share_, {});
+    const auto oldest = std::exchange(evicted_by_total_, 0);
+    for (const auto& [key, count] : shares)
       emit problem(QStringLiteral("%1 has sent many messages to group %2 that no key of theirs opens"
                                   " yet; %3 of them were dropped")
                        .arg(key.second, key.first)
                        .arg(count));
-    if (evicted_by_total_ > 0)
+    if (oldest > 0)
       emit problem(QStringLiteral("%1 of the oldest group messages waiting for a sender's key were"
                                   " dropped to make room")
-                       .arg(evicted_by_total_));
-    evicted_by_share_.clear();
-    evicted_by_total_ = 0;
+                       .arg(oldest));
   });
 }
 

@@ -29,6 +29,8 @@ std::vector<char>& bytes(sqlite3_file* f) { return *reinterpret_cast<MemoryFile*
 
 int mem_close(sqlite3_file* file) {
   auto* f = reinterpret_cast<MemoryFile*>(file);
+  // Page images of deleted entries are not left in the kept buffer (secure_delete's spirit).
+  if (!f->bytes->empty()) std::memset(f->bytes->data(), 0, f->bytes->size());
   if (!t_spare && f->bytes->capacity() <= kKeptCapacity) {
     f->bytes->clear();
     t_spare.reset(f->bytes);
@@ -58,10 +60,10 @@ int mem_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
   try {
     if (at > b.size()) b.resize(at);  // a hole reads as zeros
     const std::size_t overlap = std::min(n, b.size() - at);
-    std::memcpy(b.data() + at, in, overlap);
+    if (overlap > 0) std::memcpy(b.data() + at, in, overlap);
     // Journals are written at their end: appended, not zero-filled and then copied over.
     b.insert(b.end(), in + overlap, in + n);
-  } catch (const std::bad_alloc&) {
+  } catch (...) {  // no exception may cross SQLite's C frames
     return SQLITE_IOERR_NOMEM;
   }
   g_bytes_written.fetch_add(n, std::memory_order_relaxed);
@@ -71,6 +73,9 @@ int mem_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 of
 int mem_truncate(sqlite3_file* file, sqlite3_int64 size) {
   auto& b = bytes(file);
   if (static_cast<std::size_t>(size) < b.size()) b.resize(static_cast<std::size_t>(size));
+  // A file SQLite keeps open and empties instead (a temporary database's journal, which lives
+  // as long as the connection) gives back what a large transaction grew.
+  if (b.empty() && b.capacity() > kKeptCapacity) std::vector<char>().swap(b);
   return SQLITE_OK;
 }
 

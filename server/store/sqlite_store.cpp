@@ -3,6 +3,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -93,9 +94,14 @@ struct SqliteStore::Impl {
     static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)memstatus_off;
     // Savepoint sub-journals straight to the VFS's memory files (memory_temp_files.hpp), not
-    // first through SQLite's own in-memory journal (see temp_store below).
+    // first through SQLite's own in-memory journal (see temp_store below). Process-wide: a
+    // connection on another VFS with temp_store=FILE would write them to unlinked temporary
+    // files; the relay opens none. Refused if SQLite was initialised first: still correct,
+    // only slower, and said so.
     static const int subjournal_direct = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0);
-    (void)subjournal_direct;
+    if (subjournal_direct != SQLITE_OK)
+      spdlog::warn("store: SQLite was initialised before the store; savepoint journals use "
+                   "SQLite's own memory journal");
     // NOMUTEX: the connection is only ever used by the store worker's thread (store.hpp),
     // so SQLite's per-call connection mutex would guard nothing. The VFS writes each commit's
     // WAL frames in one system call instead of two per frame (wal_write_batching.hpp).

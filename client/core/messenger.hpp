@@ -380,7 +380,7 @@ class Messenger : public QObject {
   // messenger_group_membership.cpp: signed membership changes, ours and the relay's events.
   struct GroupState {
     bool member = false;
-    bool out_of_step = false;  // groups.out_of_step: the epoch of a change we could not take
+    bool out_of_step = false;  // groups.out_of_step is set (the epoch of a change we could not take)
     qint64 epoch = 0;  // of the last change we took (0: none)
     GroupSeats seats;  // joining order; empty unless member
   };
@@ -411,7 +411,7 @@ class Messenger : public QObject {
     GroupChange change;
     GroupSeats after;
     crypto::PublicKey actor_key;
-    bool out_of_step = false;  // groups.out_of_step: the epoch of a change we could not take  // Refused: signed, but we missed a change before it
+    bool out_of_step = false;  // Refused: signed, but we missed a change before it
     bool echo = false;         // AlreadyApplied: our own latest change coming back
     QString problem;           // Refused: why, with %1 for the group
   };

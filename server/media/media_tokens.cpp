@@ -7,6 +7,15 @@ namespace {
 constexpr std::size_t kIdBytes = 16;
 constexpr std::size_t kSecretBytes = 32;
 constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+
+// The token's raw bytes (id || secret), or false for anything that is not a token.
+bool decode(std::string_view token, unsigned char (&raw)[kIdBytes + kSecretBytes]) {
+  std::size_t len = 0;
+  return token.size() <= 128 &&
+         sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
+                           kVariant) == 0 &&
+         len == sizeof raw;
+}
 }  // namespace
 
 MediaTokens::MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live, std::size_t max_per_user)
@@ -66,17 +75,6 @@ std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::reusa
   }
   return live_.end();
 }
-
-namespace {
-// The token's raw bytes (id || secret), or false for anything that is not a token.
-bool decode(std::string_view token, unsigned char (&raw)[kIdBytes + kSecretBytes]) {
-  std::size_t len = 0;
-  return token.size() <= 128 &&
-         sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
-                           kVariant) == 0 &&
-         len == sizeof raw;
-}
-}  // namespace
 
 std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::find_live(
     const unsigned char* raw) {

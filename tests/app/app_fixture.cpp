@@ -8,6 +8,8 @@
 #include <QTimer>
 #include <QtTest>
 
+#include <memory>
+
 #include "client_user.hpp"
 #include "test_client.hpp"
 
@@ -23,6 +25,24 @@ void isolateSettings(const QString& dir) {
 
 std::unique_ptr<client::Messenger> registerUser(const QUrl& relay, const QString& dir, const QString& name) {
   return registerClientUser(relay, dir, name, kGuiWaitMs);
+}
+
+QByteArray createGroup(client::Messenger* m, const QString& name, const QStringList& members) {
+  // Shared with the callback, which may still come after a timeout.
+  struct Answer {
+    bool given = false;
+    QByteArray gid;
+    QString error = QStringLiteral("no answer from the relay");
+  };
+  auto answer = std::make_shared<Answer>();
+  m->createGroup(name, members, [answer](const QByteArray& id, const QString& e) {
+    *answer = {true, id, e};
+  });
+  if (!spinUntil([&] { return answer->given; }, kGuiWaitMs) || !answer->error.isEmpty()) {
+    qWarning("could not create group %s: %s", qPrintable(name), qPrintable(answer->error));
+    return {};
+  }
+  return answer->gid;
 }
 
 void screenshot(QWidget* w, const QString& name) {

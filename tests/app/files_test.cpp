@@ -310,14 +310,8 @@ class FilesTest : public QObject {
   }
 
   void filesInAGroup() {
-    QByteArray gid;
-    QString gerror = "pending";
-    alice_->createGroup("Hikers", {"bob"}, [&](const QByteArray& id, const QString& e) {
-      gid = id;
-      gerror = e;
-    });
-    QVERIFY(spinUntil([&] { return gerror != "pending"; }, kGuiWaitMs));
-    QVERIFY2(gerror.isEmpty(), qPrintable(gerror));
+    const auto gid = parley::test::createGroup(alice_.get(), "Hikers", {"bob"});
+    QVERIFY(!gid.isEmpty());
     const auto peer = Messenger::groupPeer(gid);
     aw_->openConversation(peer);
     drop(aw_->conversationView(), {QUrl::fromLocalFile(file("Trip plan.txt"))});

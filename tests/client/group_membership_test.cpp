@@ -103,6 +103,17 @@ wire::ServerFrame messageFrame(std::uint64_t inbox_seq, std::uint64_t conv_seq, 
   return f;
 }
 
+// Whether the client acknowledged everything up to the entry a pushed Deliver carries.
+bool acknowledged(const FakeRelay& relay, std::uint64_t inbox_seq) {
+  return spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= inbox_seq; }, kWaitMs);
+}
+
+// Pushes one Deliver and waits for the client to acknowledge it.
+bool pushAndWait(FakeRelay& relay, const wire::ServerFrame& f) {
+  relay.push(f);
+  return acknowledged(relay, f.deliver().inbox_seq());
+}
+
 }  // namespace
 
 class GroupMembershipTest : public QObject {
@@ -161,11 +172,7 @@ class GroupMembershipTest : public QObject {
     const Signer amy{"amy"}, bea{"bea"}, mal{"mal"};
     const GroupSeats three{{"amy", true}, {"bea", false}, {"olive", false}};
     std::uint64_t inbox = 0, seq = 0;
-    auto push = [&](const wire::ServerFrame& f) {
-      relay.push(f);
-      const auto at = f.deliver().inbox_seq();
-      return spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= at; }, kWaitMs);
-    };
+    auto push = [&](const wire::ServerFrame& f) { return pushAndWait(relay, f); };
     auto refused = [&](const Event& e, const char* why) {
       const auto before = problems.size();
       if (!push(eventFrame(++inbox, ++seq, e))) return false;
@@ -303,7 +310,7 @@ class GroupMembershipTest : public QObject {
     m->addMembers(kGroup, {"eve"}, [&](const QString& e) { add_error = e; });
     QVERIFY(spinUntil([&] { return add_error != "pending"; }, kWaitMs));
     QCOMPARE(add_error, QString());
-    QVERIFY(spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= inbox; }, kWaitMs));
+    QVERIFY(acknowledged(relay, inbox));
     QCOMPARE(members(*m), (QStringList{"amy*", "olive*"}));
 
     // A change that never reached us (epoch 9 after 7): we stop sending to the group, since
@@ -467,11 +474,7 @@ class GroupMembershipTest : public QObject {
     QVERIFY(m);
     const Signer amy{"amy"};
     std::uint64_t inbox = 0, seq = 0;
-    auto push = [&](const wire::ServerFrame& f) {
-      relay.push(f);
-      const auto at = f.deliver().inbox_seq();
-      return spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= at; }, kWaitMs);
-    };
+    auto push = [&](const wire::ServerFrame& f) { return pushAndWait(relay, f); };
     QVERIFY(push(eventFrame(++inbox, ++seq, {GroupChangeKind::Created, &amy, &amy, 1, {"bea", "cal", "uma"},
                                              {{"amy", true}, {"bea", false}, {"cal", false}, {"uma", false}}})));
     QVERIFY(push(messageFrame(++inbox, ++seq, "amy")));
@@ -524,7 +527,7 @@ class GroupMembershipTest : public QObject {
     relay.push(eventFrame(++inbox, ++seq, {GroupChangeKind::Created, &amy, &amy, 1, targets, seats}));
     for (const auto& sender : senders)
       for (int i = 0; i < 96; ++i) relay.push(messageFrame(++inbox, ++seq, sender));  // 2,016
-    QVERIFY(spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.last() >= inbox; }, kWaitMs));
+    QVERIFY(acknowledged(relay, inbox));
     QVERIFY(spinUntil([&] { return !problems.filter("oldest").isEmpty(); }, kWaitMs));
     QTest::qWait(50);  // the last turn's notice
     int told = 0;

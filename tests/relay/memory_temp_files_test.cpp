@@ -59,6 +59,14 @@ void fill(SQLite::Database& db, const std::string& table, int shift) {
   db.exec("COMMIT");
 }
 
+// A store at `path` with table t of kRows rows of their own bytes.
+SQLite::Database open_filled(const QString& path) {
+  auto db = open_store(path.toStdString());
+  db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+  fill(db, "t", 0);
+  return db;
+}
+
 void shift_rows(SQLite::Database& db, int below) {
   SQLite::Statement st(db, "UPDATE t SET v = ? WHERE id = ?");
   for (int id = 0; id < below; ++id) {
@@ -84,12 +92,11 @@ class MemoryTempFilesTest : public QObject {
   void aRolledBackSavepointRestoresEveryPageItChanged() {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    auto db = open_store(dir.filePath("store.db").toStdString());
-    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
-    fill(db, "t", 0);
+    auto db = open_filled(dir.filePath("store.db"));
 
     // Three transactions in a row, each with a savepoint rolled back over every row and one
-    // released over some: the second and third reuse the first one's buffer.
+    // released over some. Each journal (~2 MB) is past what is kept, so each transaction has
+    // a fresh buffer; aReusedBufferHoldsOnlyItsNewFile covers the kept one.
     for (int round = 1; round <= 3; ++round) {
       db.exec("BEGIN");
       db.exec("SAVEPOINT job");
@@ -121,9 +128,7 @@ class MemoryTempFilesTest : public QObject {
   void aReusedBufferHoldsOnlyItsNewFile() {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    auto db = open_store(dir.filePath("reuse.db").toStdString());
-    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
-    fill(db, "t", 0);
+    auto db = open_filled(dir.filePath("reuse.db"));
     // ~100 KB of page images: under what is kept.
     constexpr int kFew = 100;
     db.exec("BEGIN");

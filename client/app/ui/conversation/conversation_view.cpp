@@ -109,14 +109,12 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   banner_text_->setWordWrap(true);
   compare_ = new QPushButton(tr("Compare safety number"), banner_);
   accept_ = new QPushButton(tr("Accept new key"), banner_);
-  auto* compare = compare_;
-  auto* accept = accept_;
-  accept->setObjectName(QStringLiteral("acceptKey"));
+  accept_->setObjectName(QStringLiteral("acceptKey"));
   auto* bh = new QHBoxLayout(banner_);
   bh->setContentsMargins(16, 8, 12, 8);
   bh->addWidget(banner_text_, 1);
-  bh->addWidget(compare);
-  bh->addWidget(accept);
+  bh->addWidget(compare_);
+  bh->addWidget(accept_);
   banner_->hide();
 
   list_ = new MessageListView(this);
@@ -203,9 +201,9 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   });
 
   connect(contact_, &QToolButton::clicked, this, [this] { emit contactRequested(peer_); });
-  connect(compare, &QPushButton::clicked, this, [this] { emit contactRequested(peer_); });
+  connect(compare_, &QPushButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(members_, &QToolButton::clicked, this, [this] { emit membersRequested(peer_); });
-  connect(accept, &QPushButton::clicked, this, [this] {
+  connect(accept_, &QPushButton::clicked, this, [this] {
     messenger_->acceptIdentityKey(peer_);
     refreshBanner();
   });

@@ -281,8 +281,8 @@ void ConversationView::refreshBanner() {
     // Nothing to accept here: only an admin can bring this device back in step.
     compare_->hide();
     accept_->hide();
-    banner_text_->setText(tr("<b>A change to this group's members did not reach this device.</b> Nothing is "
-                             "sent to the group until an admin removes you and adds you again."));
+    banner_text_->setText(tr("<b>A change to this group's members did not reach this device.</b> Ask an "
+                             "admin to remove you and add you again; until then nothing you write is sent."));
     banner_->setVisible(messenger_->groupOutOfStep(group_id(peer_)));
     return;
   }
@@ -340,7 +340,6 @@ void ConversationView::send(const QString& text, const QStringList& files) {
     error_->hide();
     composer_->clearSent(true, {});
     list_->scrollToNewest();
-    emit sent(peer_);
     return;
   }
   // Each file is its own message; the text goes with the last one as its caption. A file
@@ -362,7 +361,6 @@ void ConversationView::send(const QString& text, const QStringList& files) {
   else
     error_->hide();
   list_->scrollToNewest();
-  if (!started.isEmpty()) emit sent(peer_);
 }
 
 ImageViewer* ConversationView::imageViewer() const { return viewer_; }

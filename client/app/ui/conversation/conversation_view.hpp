@@ -68,7 +68,6 @@ class ConversationView : public QWidget {
  signals:
   void contactRequested(const QString& peer);
   void membersRequested(const QString& peer);
-  void sent(const QString& peer);
 
  private:
   void send(const QString& text, const QStringList& files);

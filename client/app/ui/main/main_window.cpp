@@ -201,9 +201,14 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
           });
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
-  connect(view_, &ConversationView::sent, this, [this](const QString& peer) {
-    QTimer::singleShot(0, this, [this, peer] { selectInList(peer); });
-  });
+  // The open conversation stays selected when its row comes or moves: a new chat's or a new
+  // group's row appears after it was opened, a send or an arrival re-sorts the list.
+  const auto reselect = [this] {
+    if (const auto peer = currentPeer(); !peer.isEmpty()) selectInList(peer);
+  };
+  connect(filter_, &QAbstractItemModel::rowsInserted, this, reselect);
+  connect(filter_, &QAbstractItemModel::layoutChanged, this, reselect);
+  connect(filter_, &QAbstractItemModel::modelReset, this, reselect);
   connect(messenger_, &Messenger::groupInfoChanged, this, [this](const QByteArray& gid) {
     if (currentPeer() == Messenger::groupPeer(gid)) view_->setTitle(titleFor(messenger_, currentPeer()));
   });

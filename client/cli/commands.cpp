@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkProxy>
+#include <QRegularExpression>
 #include <QTimer>
 #include <cstdio>
 
@@ -170,7 +171,7 @@ int do_send(const Options& o) {
                    });
   QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
     QCoreApplication::exit(fail(peer + "'s identity key changed: compare safety numbers, then "
-                                       "run `verify " + peer + " --accept`", kExitIdentityChanged));
+                                       "run `verify " + peer + "`, compare its new number, then `verify " + peer + " --accept NUMBER`", kExitIdentityChanged));
   });
   m->start();
   exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
@@ -218,7 +219,7 @@ int do_send_file(const Options& o) {
                    });
   QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
     QCoreApplication::exit(fail(peer + "'s identity key changed: compare safety numbers, then "
-                                       "run `verify " + peer + " --accept`", kExitIdentityChanged));
+                                       "run `verify " + peer + "`, compare its new number, then `verify " + peer + " --accept NUMBER`", kExitIdentityChanged));
   });
   m->start();
   exit_after(o.timeout_s, kExitQueued);
@@ -372,9 +373,23 @@ int do_verify(const Options& o) {
   QString error;
   const auto number = m->safetyNumber(peer, &error);
   if (number.isEmpty()) return fail(error, kExitUnknownContact);
-  if (o.accept) m->acceptIdentityKey(peer);
-  emit_json({{"type", "safety_number"}, {"peer", peer}, {"safety_number", number},
-             {"identity_changed", m->identityKeyChanged(peer)}});
+  auto pending = m->pendingIdentityKey(peer, &error);
+  if (!o.accept.empty()) {
+    if (!pending) return fail(error, kExitError);
+    // Only the key whose number the user compared; digits only, as people copy them.
+    const auto digits = [](QString n) { return n.remove(QRegularExpression(QStringLiteral("\\s"))); };
+    if (digits(QString::fromStdString(o.accept)) != digits(pending->safety_number))
+      return fail("that is not the new safety number with " + peer + ": nothing accepted; run `verify " +
+                      peer + "` and compare again",
+                  kExitIdentityChanged);
+    if (!m->acceptIdentityKey(peer, pending->key, &error)) return fail(error, kExitError);
+    pending.reset();
+  }
+  QJsonObject out{{"type", "safety_number"}, {"peer", peer},
+                  {"safety_number", pending ? pending->safety_number : m->safetyNumber(peer, &error)},
+                  {"identity_changed", pending.has_value()}};
+  if (pending) out.insert("previous_safety_number", number);
+  emit_json(out);
   return kExitOk;
 }
 

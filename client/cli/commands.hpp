@@ -33,7 +33,7 @@ struct Options {
   int timeout_s = 0;
   int count = 0;
   bool mark_read = false;
-  bool accept = false;
+  std::string accept;              // verify --accept: the safety number the user compared
 };
 
 // Starts the command; returns an exit code, or kKeepRunning when it finishes later by

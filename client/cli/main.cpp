@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   cli.add_subcommand("contacts", "List contacts");
   auto* verify = cli.add_subcommand("verify", "Print the safety number shared with NAME");
   verify->add_option("name", o.name)->required();
-  verify->add_flag("--accept", o.accept, "Accept NAME's new identity key after comparing");
+  verify->add_option("--accept", o.accept,
+                     "Accept NAME's new identity key: the new safety number `verify NAME` printed,"
+                     " once compared with NAME (spaces optional)");
   cli.add_subcommand("status", "Connect and report the profile and connection state");
   auto* group = cli.add_subcommand(
       "group", "Groups: create NAME MEMBER... | add ID USER... | remove ID USER... | leave ID |"

@@ -320,15 +320,9 @@ int Messenger::outboxSize() {
   return q.next() ? q.value(0).toInt() : 0;
 }
 
-QString Messenger::safetyNumber(const QString& peer, QString* error) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT identity_key FROM contacts WHERE username = ?");
-  q.addBindValue(peer);
-  if (!q.exec() || !q.next() || q.value(0).isNull()) {
-    *error = QStringLiteral("no identity key for %1 yet: exchange a message first").arg(peer);
-    return {};
-  }
-  auto theirs = public_key(sbytes(q.value(0).toByteArray()));
+QString Messenger::safetyNumberWith(const QString& peer, const QByteArray& stored_key,
+                                   QString* error) const {
+  const auto theirs = public_key(sbytes(stored_key));
   if (!theirs) {
     *error = QStringLiteral("stored identity key for %1 is damaged").arg(peer);
     return {};
@@ -338,6 +332,17 @@ QString Messenger::safetyNumber(const QString& peer, QString* error) {
                                                       peer.toStdString()));
 }
 
+QString Messenger::safetyNumber(const QString& peer, QString* error) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT identity_key FROM contacts WHERE username = ?");
+  q.addBindValue(peer);
+  if (!q.exec() || !q.next() || q.value(0).isNull()) {
+    *error = QStringLiteral("no identity key for %1 yet: exchange a message first").arg(peer);
+    return {};
+  }
+  return safetyNumberWith(peer, q.value(0).toByteArray(), error);
+}
+
 bool Messenger::identityKeyChanged(const QString& peer) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT pending_identity_key IS NOT NULL FROM contacts WHERE username = ?");
@@ -345,16 +350,42 @@ bool Messenger::identityKeyChanged(const QString& peer) {
   return q.exec() && q.next() && q.value(0).toBool();
 }
 
-void Messenger::acceptIdentityKey(const QString& peer) {
+std::optional<Messenger::PendingIdentityKey> Messenger::pendingIdentityKey(const QString& peer,
+                                                                           QString* error) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT pending_identity_key FROM contacts"
+            " WHERE username = ? AND pending_identity_key IS NOT NULL");
+  q.addBindValue(peer);
+  if (!q.exec() || !q.next()) {
+    *error = QStringLiteral("%1's identity key has not changed").arg(peer);
+    return std::nullopt;
+  }
+  PendingIdentityKey pending{q.value(0).toByteArray(), {}};
+  pending.safety_number = safetyNumberWith(peer, pending.key, error);
+  if (pending.safety_number.isEmpty()) return std::nullopt;
+  return pending;
+}
+
+bool Messenger::acceptIdentityKey(const QString& peer, const QByteArray& key, QString* error) {
   auto& db = db_->db();
-  db_->transaction([&] {
+  enum class Outcome { accepted, none_pending, changed_again, store_failed };
+  Outcome outcome = Outcome::store_failed;
+  const bool committed = db_->transaction([&] {
     QSqlQuery pending(db);
     pending.prepare("SELECT pending_identity_key FROM contacts"
                     " WHERE username = ? AND pending_identity_key IS NOT NULL");
     pending.addBindValue(peer);
     if (!pending.exec()) return false;
-    if (!pending.next()) return true;  // nothing to accept
-    const auto theirs = public_key(sbytes(pending.value(0).toByteArray()));
+    if (!pending.next()) {
+      outcome = Outcome::none_pending;
+      return true;
+    }
+    // Public keys: equality, not secrecy, is what matters here.
+    if (pending.value(0).toByteArray() != key) {
+      outcome = Outcome::changed_again;
+      return true;
+    }
+    const auto theirs = public_key(sbytes(key));
     // Sessions under the old key go. One the new key opened stays: its owner keeps sending
     // with that first message's header until we answer, and a second session from the same
     // header is refused (one-time prekey used, x3dh_seen), so dropping it loses those messages.
@@ -384,9 +415,27 @@ void Messenger::acceptIdentityKey(const QString& peer) {
     QSqlQuery reencrypt(db);
     reencrypt.prepare("UPDATE outbox SET envelope = NULL WHERE peer = ?");
     reencrypt.addBindValue(peer);
-    return accept.exec() && reencrypt.exec();
+    if (!accept.exec() || !reencrypt.exec()) return false;
+    outcome = Outcome::accepted;
+    return true;
   });
-  flushOutbox();
+  if (!committed) outcome = Outcome::store_failed;
+  switch (outcome) {
+    case Outcome::accepted:
+      flushOutbox();
+      return true;
+    case Outcome::none_pending:
+      *error = QStringLiteral("%1's identity key has not changed: nothing to accept").arg(peer);
+      return false;
+    case Outcome::changed_again:
+      *error = QStringLiteral("%1's identity key changed again since you compared it: compare the "
+                              "new safety number first").arg(peer);
+      return false;
+    case Outcome::store_failed:
+      break;
+  }
+  *error = QStringLiteral("could not save the accepted key: %1").arg(db.lastError().text());
+  return false;
 }
 
 bool Messenger::noteSeq(const QString& peer, std::uint64_t conv_seq) {

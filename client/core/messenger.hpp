@@ -170,7 +170,18 @@ class Messenger : public QObject {
   // 60 digits, or empty with `error` when the peer's identity key is not known yet.
   QString safetyNumber(const QString& peer, QString* error);
   bool identityKeyChanged(const QString& peer);
-  void acceptIdentityKey(const QString& peer);
+  // The changed identity key waiting for the user's decision, and the safety number it would
+  // give: what the user compares before accepting it. Empty when no key is pending (or the
+  // pending one is damaged; `error` says which).
+  struct PendingIdentityKey {
+    QByteArray key;
+    QString safety_number;
+  };
+  std::optional<PendingIdentityKey> pendingIdentityKey(const QString& peer, QString* error);
+  // Trusts `key`, the pending key the user compared, in place of the old one. False with
+  // `error` when no key is pending or another one arrived since: accepting whatever is
+  // pending at the click would trust a key nobody looked at.
+  bool acceptIdentityKey(const QString& peer, const QByteArray& key, QString* error);
 
   // ---- History windows, search, verification (messenger_history.cpp) ----
   // Numbered messages with from_seq <= conv_seq < before_seq (before_seq < 0: no upper bound,
@@ -295,6 +306,8 @@ class Messenger : public QObject {
 
  private:
   Messenger(Profile profile, std::unique_ptr<Database> db);
+  // `stored_key` as kept in contacts; empty with `error` when it is not a key.
+  QString safetyNumberWith(const QString& peer, const QByteArray& stored_key, QString* error) const;
   void wireRelay();
   void onLoggedIn(const wire::ServerFrame& f);
   void onPush(const wire::ServerFrame& f);

@@ -93,6 +93,12 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "An upload or download that makes no progress for this long is closed")
       ->check(CLI::Range(1u, 3600u))
       ->capture_default_str();
+  unsigned media_min_rate_kib = 8;
+  app.add_option("--media-min-rate-kib", media_min_rate_kib,
+                 "Slowest average rate (KiB/s) an upload or download may keep once past its first"
+                 " idle period; slower ones are closed and resume from their offset")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
   app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
@@ -131,6 +137,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.retention = std::chrono::hours(24 * retention_days);
   c.media.retention = std::chrono::hours(24 * media_days);
   c.media.idle = std::chrono::seconds(media_idle);
+  c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
   c.idle_timeout = std::chrono::seconds(idle);

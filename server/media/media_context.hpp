@@ -1,6 +1,7 @@
 #pragma once
 // What the media endpoints and the media frames share; owned by the Relay, outlives every
 // connection.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -22,7 +23,19 @@ struct MediaLimits {
   // A transfer whose next piece (a read of an upload, a write of a download) makes no
   // progress for this long is closed; a slow link is fine, a stalled one is not.
   std::chrono::seconds idle{30};
+  // And the whole transfer must average at least this, once past its first idle period: a
+  // peer moving a few bytes per idle period would otherwise hold the connection (and an
+  // upload's lease) for as long as it liked. A cut transfer resumes from its offset.
+  std::uint64_t min_bytes_per_second = 8 * 1024;
 };
+
+// How long a transfer of `bytes` may take in all: the idle time, or the time `bytes` takes
+// at the slowest rate served, whichever is longer.
+inline std::chrono::seconds transfer_time(const MediaLimits& limits, std::uint64_t bytes) {
+  const auto rate = std::max<std::uint64_t>(limits.min_bytes_per_second, 1);
+  const auto at_rate = std::chrono::seconds((bytes + rate - 1) / rate);
+  return std::max(limits.idle, at_rate);
+}
 
 struct MediaContext {
   MediaLimits limits;

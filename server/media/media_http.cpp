@@ -161,15 +161,27 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     // The answer is built: the upload is free for the client's next request, which may come
     // (on another connection) as soon as the answer's bytes are out.
     release_lease();
+    start_transfer(res->payload_size().value_or(0));
     write_piece(res, std::make_shared<http::response_serializer<Body>>(*res));
   }
 
-  // Written piece by piece, each with its own deadline: one deadline for the whole answer
-  // cut every large download on a slow link off; a client that stops reading still goes.
+  // A transfer (an upload's body, an answer's) of `bytes` gets media::transfer_time for the
+  // whole of it, and each piece at most the idle time within that.
+  void start_transfer(std::uint64_t bytes) {
+    transfer_deadline_ = std::chrono::steady_clock::now() + media::transfer_time(media_.limits, bytes);
+  }
+  void expire_next_piece() {
+    beast::get_lowest_layer(stream_).expires_at(
+        std::min(std::chrono::steady_clock::now() + media_.limits.idle, transfer_deadline_));
+  }
+
+  // Written piece by piece, each with its own deadline: one deadline of the idle time for
+  // the whole answer cut every large download on a slow link off; a client that stops
+  // reading still goes, and so does one that reads too little for the answer's size.
   template <class Body>
   void write_piece(std::shared_ptr<http::response<Body>> res,
                    std::shared_ptr<http::response_serializer<Body>> sr) {
-    beast::get_lowest_layer(stream_).expires_after(media_.limits.idle);
+    expire_next_piece();
     http::async_write_some(stream_, *sr,
                            [self = this->shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
                              if (ec) return;
@@ -321,6 +333,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
                   "the body goes past the size reserved for this upload");
     parser_.body_limit(room);
     piece_.resize(kPieceBytes);
+    start_transfer(declared.value_or(room));
     read_piece();
   }
 
@@ -328,7 +341,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     auto& body = parser_.get().body();
     body.data = piece_.data();
     body.size = piece_.size();
-    beast::get_lowest_layer(stream_).expires_after(media_.limits.idle);
+    expire_next_piece();
     http::async_read(stream_, buffer_, parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_piece(ec);
@@ -516,6 +529,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   std::shared_ptr<media::UploadState> lease_;
   std::vector<char> piece_;
   std::size_t lingered_ = 0;
+  std::chrono::steady_clock::time_point transfer_deadline_;
   static constexpr std::size_t kLingerBytes = 16u << 20;
   static constexpr std::size_t kLingerPieceBytes = 16 * 1024;  // discarded: no need for more
   static constexpr auto kLingerTime = std::chrono::seconds(5);

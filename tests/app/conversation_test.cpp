@@ -73,6 +73,30 @@ class ConversationTest : public QObject {
     return -1;
   }
 
+  // Changes alice's profile database behind her messenger's back (a state the test cannot
+  // reach through the relay). Returns the statement's first value, if any.
+  QVariant alicesDb(const QString& statement, const QVariantList& binds = {}) {
+    QVariant result;
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "alices-db");
+      db.setDatabaseName(home_.filePath("alice/parley.db"));
+      // The messenger's own connection may be committing at this moment (WAL: wait for it).
+      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
+      if (!db.open()) return {};
+      QSqlQuery q(db);
+      q.prepare(statement);
+      for (const auto& b : binds) q.addBindValue(b);
+      // The messenger commits what it received once per event-loop turn, on this thread: let
+      // the loop run between attempts, or its open transaction keeps the file locked.
+      if (spinUntil([&] { return q.exec(); }, kGuiWaitMs) && q.next()) result = q.value(0);
+      if (q.lastError().isValid()) qWarning("alicesDb: %s", qPrintable(q.lastError().text()));
+      q.finish();
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("alices-db");
+    return result;
+  }
+
  private slots:
   void initTestCase() {
     QVERIFY(home_.isValid());
@@ -282,22 +306,9 @@ class ConversationTest : public QObject {
     auto frank = parley::test::registerUser(relay_.url(), home_.filePath("frank"), "frank");
     QVERIFY(frank);
     // Alice knew "frank" under another identity key (before he reinstalled, say).
-    {
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "old-key");
-      db.setDatabaseName(home_.filePath("alice/parley.db"));
-      // The messenger's own connection may be committing at this moment (WAL: wait for it).
-      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
-      QVERIFY(db.open());
-      QSqlQuery q(db);
-      // The messenger commits what it received once per event-loop turn, on this thread: let
-      // the loop run between attempts, or its open transaction keeps the file locked.
-      QVERIFY2(spinUntil([&] {
-        return q.exec("INSERT INTO contacts(username, identity_key, verified, added_ms)"
-                      " VALUES('frank', randomblob(32), 1, 1)");
-      }, kGuiWaitMs), qPrintable(q.lastError().text()));
-      db.close();
-    }
-    QSqlDatabase::removeDatabase("old-key");
+    alicesDb("INSERT INTO contacts(username, identity_key, verified, added_ms)"
+             " VALUES('frank', randomblob(32), 1, 1)");
+    QCOMPARE(alicesDb("SELECT COUNT(*) FROM contacts WHERE username = 'frank'").toInt(), 1);
     window_->openConversation("frank");
     QVERIFY(!window_->conversationView()->bannerVisible());
     auto* edit = window_->conversationView()->composer()->editor();
@@ -308,11 +319,37 @@ class ConversationTest : public QObject {
     const int r = listRowOf("frank");
     QVERIFY(r >= 0);
     QVERIFY(window_->conversationList()->model()->index(r, 0).data(ConversationListModel::IdentityChangedRole).toBool());
+    // The contact page shows the number the new key gives (frank's own, checked once he has
+    // heard from alice): that is what to compare before accepting.
+    QString shown;
+    {
+      ContactPage page(alice_.get(), "frank", window_.get());
+      shown = page.safetyNumberText().remove(QRegularExpression("\\s"));
+      QCOMPARE(shown.size(), 60);
+      page.show();
+      parley::test::screenshot(&page, "contact-page-changed-key");
+      QVERIFY(!page.acceptButton()->isHidden());
+      QVERIFY(page.verifyButton()->isHidden());
+      // Another key replaces it before the click: the page's accept must not take that one.
+      const auto compared = alicesDb("SELECT pending_identity_key FROM contacts WHERE username = 'frank'");
+      alicesDb("UPDATE contacts SET pending_identity_key = randomblob(32) WHERE username = 'frank'");
+      QTest::mouseClick(page.acceptButton(), Qt::LeftButton);
+      QVERIFY(alice_->identityKeyChanged("frank"));
+      auto* explanation = page.findChild<QLabel*>("safetyNumberExplanation");
+      QVERIFY(explanation);
+      QVERIFY2(explanation->text().contains("changed again"), qPrintable(explanation->text()));
+      QVERIFY(page.safetyNumberText().remove(QRegularExpression("\\s")) != shown);  // the newer one now
+      alicesDb("UPDATE contacts SET pending_identity_key = ? WHERE username = 'frank'", {compared});
+    }
+    QVERIFY(front());
     auto* accept = window_->conversationView()->findChild<QPushButton*>("acceptKey");
     QVERIFY(accept);
     QTest::mouseClick(accept, Qt::LeftButton);
     QVERIFY(!window_->conversationView()->bannerVisible());
     QVERIFY(spinUntil([&] { return status(0) >= int(MessageStatus::Delivered); }, kGuiWaitMs));
+    QString error;
+    QCOMPARE(alice_->safetyNumber("frank", &error).remove(' '), shown);
+    QCOMPARE(frank->safetyNumber("alice", &error).remove(' '), shown);
     window_->openConversation("bob");
   }
 
@@ -323,18 +360,8 @@ class ConversationTest : public QObject {
     const auto peer = Messenger::groupPeer(gid);
     window_->openConversation(peer);
     QVERIFY(!window_->conversationView()->bannerVisible());
-    {
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "out-of-step");
-      db.setDatabaseName(home_.filePath("alice/parley.db"));
-      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
-      QVERIFY(db.open());
-      QSqlQuery q(db);
-      q.prepare("UPDATE groups SET out_of_step = 9 WHERE id = ?");
-      q.addBindValue(gid);
-      QVERIFY2(spinUntil([&] { return q.exec(); }, kGuiWaitMs), qPrintable(q.lastError().text()));
-      db.close();
-    }
-    QSqlDatabase::removeDatabase("out-of-step");
+    alicesDb("UPDATE groups SET out_of_step = 9 WHERE id = ?", {gid});
+    QCOMPARE(alicesDb("SELECT out_of_step FROM groups WHERE id = ?", {gid}).toInt(), 9);
     window_->openConversation("bob");
     window_->openConversation(peer);
     QVERIFY(window_->conversationView()->bannerVisible());

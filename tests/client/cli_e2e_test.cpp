@@ -5,6 +5,8 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <csignal>
 
 #include "relay_process.hpp"
@@ -176,6 +178,50 @@ class CliE2eTest : public QObject {
     QCOMPARE(a[0].value("safety_number").toString(), b[0].value("safety_number").toString());
     QCOMPARE(a[0].value("safety_number").toString().remove(' ').size(), 60);
     QCOMPARE(alice.run({"verify", "stranger"}).code, 5);
+  }
+
+  // A changed identity key is accepted from the command line only with the number the user
+  // compared: `verify` prints the new one, and any other number accepts nothing.
+  void aChangedKeyIsAcceptedOnlyByTheNumberCompared() {
+    Cli alice(profile("alice"));
+    const auto before = of_type(alice.run({"verify", "bob"}).lines, "safety_number");
+    QCOMPARE(before.size(), 1);
+    QVERIFY(!before[0].value("identity_changed").toBool());
+    // As if alice had known bob under another key: his real one is now the changed one.
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "alices-db");
+      db.setDatabaseName(profile("alice") + "/parley.db");
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      QVERIFY(q.exec("UPDATE contacts SET pending_identity_key = identity_key,"
+                     " identity_key = randomblob(32) WHERE username = 'bob'"));
+      QCOMPARE(q.numRowsAffected(), 1);
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("alices-db");
+    const auto shown = of_type(alice.run({"verify", "bob"}).lines, "safety_number");
+    QCOMPARE(shown.size(), 1);
+    QVERIFY(shown[0].value("identity_changed").toBool());
+    const auto number = shown[0].value("safety_number").toString();
+    const auto previous = shown[0].value("previous_safety_number").toString();
+    QCOMPARE(number, before[0].value("safety_number").toString());  // bob's real key's number
+    QCOMPARE(QString(previous).remove(' ').size(), 60);
+    QVERIFY(previous != number);
+
+    const auto wrong = alice.run({"verify", "bob", "--accept", previous});
+    QCOMPARE(wrong.code, 6);
+    QVERIFY2(wrong.err.contains("nothing accepted"), wrong.err.constData());
+    QVERIFY(of_type(alice.run({"verify", "bob"}).lines, "safety_number")[0].value("identity_changed").toBool());
+
+    const auto right = alice.run({"verify", "bob", "--accept", QString(number).remove(' ')});
+    QCOMPARE(right.code, 0);
+    const auto after = of_type(right.lines, "safety_number");
+    QCOMPARE(after.size(), 1);
+    QVERIFY(!after[0].value("identity_changed").toBool());
+    QCOMPARE(after[0].value("safety_number").toString(), number);
+    const auto again = alice.run({"verify", "bob", "--accept", number});
+    QCOMPARE(again.code, 1);
+    QVERIFY2(again.err.contains("has not changed"), again.err.constData());
   }
 
   // Groups through the command line: create, send, read, an avatar from the admin only,

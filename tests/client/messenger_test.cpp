@@ -618,8 +618,13 @@ class MessengerTest : public QObject {
     QCOMPARE(erin->m->outboxSize(), 2);
     QVERIFY(frank->ev->received.isEmpty());
 
-    erin->m->acceptIdentityKey("frank");
+    QString error;
+    const auto pending = erin->m->pendingIdentityKey("frank", &error);
+    QVERIFY2(pending, qPrintable(error));
+    QVERIFY(erin->m->acceptIdentityKey("frank", pending->key, &error));
     QVERIFY(!erin->m->identityKeyChanged("frank"));
+    QVERIFY(!erin->m->acceptIdentityKey("frank", pending->key, &error));  // nothing pending now
+    QVERIFY(error.contains("nothing to accept"));
     QVERIFY(frank->waitReceived(id));
     QVERIFY(frank->waitReceived(id2));
     QVERIFY(erin->waitStatus(id, MessageStatus::Sent));
@@ -628,6 +633,8 @@ class MessengerTest : public QObject {
     QString e1, e2;
     QCOMPARE(erin->m->safetyNumber("frank", &e1), frank->m->safetyNumber("erin", &e2));
     QVERIFY(!erin->m->safetyNumber("frank", &e1).isEmpty());
+    // The number shown before accepting was the one the new key gives, as frank sees it.
+    QCOMPARE(pending->safety_number, frank->m->safetyNumber("erin", &e2));
     QCOMPARE(erin->ev->identityChanged.count("frank"), 1);
   }
 
@@ -659,7 +666,10 @@ class MessengerTest : public QObject {
     QCOMPARE(olga->m->outboxSize(), 1);
     QVERIFY(!pete->ev->received.contains(qMakePair(QString("olga"), reply)));
 
-    olga->m->acceptIdentityKey("pete");
+    QString error;
+    const auto pending = olga->m->pendingIdentityKey("pete", &error);
+    QVERIFY2(pending, qPrintable(error));
+    QVERIFY2(olga->m->acceptIdentityKey("pete", pending->key, &error), qPrintable(error));
     QVERIFY(pete->waitReceived(reply));
     QCOMPARE(bodies(pete->m->history("olga")), (QStringList{"it is me, with a new phone",
                                                            "held until I accept"}));
@@ -698,7 +708,10 @@ class MessengerTest : public QObject {
     QVERIFY(uma->m->identityKeyChanged("vic"));
     QCOMPARE(sql(uma->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'vic'").toInt(), 2);
 
-    uma->m->acceptIdentityKey("vic");
+    QString error;
+    const auto pending = uma->m->pendingIdentityKey("vic", &error);
+    QVERIFY2(pending, qPrintable(error));
+    QVERIFY2(uma->m->acceptIdentityKey("vic", pending->key, &error), qPrintable(error));
     QVERIFY(!uma->m->identityKeyChanged("vic"));
     QCOMPARE(sql(uma->dir, "SELECT id FROM sessions WHERE peer = 'vic'").toLongLong(), new_session);
     QCOMPARE(sql(uma->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'vic'").toInt(), 1);
@@ -711,6 +724,40 @@ class MessengerTest : public QObject {
     QCOMPARE(bodies(uma->m->history("vic")),
              (QStringList{"new phone, same vic", "did you get my first one?", "both, yes"}));
     QVERIFY2(uma->ev->problems.isEmpty(), qPrintable(uma->ev->problems.join("; ")));
+  }
+
+  // The user compares one new key's safety number; if another key replaces it before the
+  // click, accepting must not trust that one, which nobody compared.
+  void aKeyThatChangedAgainSinceTheComparisonIsNotAccepted() {
+    auto* wendy = registerUser("wendy");
+    QVERIFY(wendy);
+    const auto old_key = random_bytes(32);
+    const auto compared = random_bytes(32);
+    bool ok = false;
+    sql(wendy->dir, "INSERT INTO contacts(username, identity_key, verified, pending_identity_key, added_ms)"
+        " VALUES('xena', ?, 1, ?, 1)", {old_key, compared}, &ok);
+    QVERIFY(ok);
+    QString error;
+    const auto first = wendy->m->pendingIdentityKey("xena", &error);
+    QVERIFY2(first, qPrintable(error));
+    QCOMPARE(first->key, compared);
+    QVERIFY(first->safety_number != wendy->m->safetyNumber("xena", &error));
+
+    const auto newer = random_bytes(32);
+    sql(wendy->dir, "UPDATE contacts SET pending_identity_key = ? WHERE username = 'xena'", {newer}, &ok);
+    QVERIFY(ok);
+    QVERIFY(!wendy->m->acceptIdentityKey("xena", first->key, &error));
+    QVERIFY2(error.contains("changed again"), qPrintable(error));
+    QCOMPARE(sql(wendy->dir, "SELECT identity_key FROM contacts WHERE username = 'xena'").toByteArray(), old_key);
+    QVERIFY(wendy->m->identityKeyChanged("xena"));
+
+    const auto second = wendy->m->pendingIdentityKey("xena", &error);
+    QVERIFY2(second, qPrintable(error));
+    QVERIFY(second->safety_number != first->safety_number);
+    QVERIFY2(wendy->m->acceptIdentityKey("xena", second->key, &error), qPrintable(error));
+    QCOMPARE(sql(wendy->dir, "SELECT identity_key FROM contacts WHERE username = 'xena'").toByteArray(), newer);
+    QCOMPARE(sql(wendy->dir, "SELECT verified FROM contacts WHERE username = 'xena'").toInt(), 0);
+    QCOMPARE(wendy->m->safetyNumber("xena", &error), second->safety_number);
   }
 
   // Acks are cumulative: when one received message cannot be stored, the ones after it must

@@ -382,6 +382,83 @@ class MediaTest : public QObject {
     QVERIFY2(got < data.size(), qPrintable(QString::number(got)));
   }
 
+  // Past its first idle period a transfer must average --media-min-rate-kib: a peer that
+  // keeps every piece within the idle time but moves too little in all is cut, and what an
+  // upload sent stays for it to resume.
+  void transfersSlowerThanTheMinimumRateAreCut() {
+    // 12 MiB at 4 MiB/s: 3 s in all. The peers below keep every piece well within the idle
+    // time (~2 MiB/s), so only the overall deadline can cut them.
+    RelayProcess relay({"--media-min-rate-kib", "4096", "--media-idle-seconds", "2"});
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "rate-alice");
+    QVERIFY(alice);
+    const auto data = randomBytes(12 * 1024 * 1024);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+    auto connectTo = [&] {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<quint16>(relay.url().port()));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+      return fd;
+    };
+
+    // Upload: 64 KiB every 30 ms.
+    int fd = connectTo();
+    QVERIFY(fd >= 0);
+    const auto request_head = requestHead(patchRequest(g, 0, data));
+    QVERIFY(::send(fd, request_head.constData(), static_cast<size_t>(request_head.size()), MSG_NOSIGNAL) > 0);
+    QElapsedTimer took;
+    took.start();
+    qsizetype sent = 0;
+    constexpr qsizetype kPiece = 64 * 1024;
+    while (sent < data.size() && took.elapsed() < 10000) {
+      if (::send(fd, data.constData() + sent, kPiece, MSG_NOSIGNAL) != kPiece) break;
+      sent += kPiece;
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    ::close(fd);
+    QVERIFY2(sent < data.size(), qPrintable(QString::number(sent)));
+    QVERIFY2(took.elapsed() > 2500 && took.elapsed() < 6000, qPrintable(QString::number(took.elapsed())));
+    HttpResponse h;
+    QVERIFY(spinUntil([&] { return (h = head(relay.url(), g)).status == 200; }, 5000));
+    const auto kept = h.header("Upload-Offset").toLongLong();
+    QVERIFY2(kept > 0 && kept <= sent, h.header("Upload-Offset").constData());
+    QCOMPARE(patch(relay.url(), g, kept, data.mid(kept)).status, 201);  // resumed at full speed
+
+    // Download: at most 64 KiB every 30 ms.
+    const auto token = downloadToken(*alice);
+    fd = connectTo();
+    QVERIFY(fd >= 0);
+    const QByteArray request = "GET /media/" + hexId(g.media_id()) + " HTTP/1.1\r\nHost: relay\r\n"
+                               "Authorization: " + bearer(token) + "\r\nConnection: close\r\n\r\n";
+    QVERIFY(::send(fd, request.constData(), static_cast<size_t>(request.size()), MSG_NOSIGNAL) > 0);
+    took.restart();
+    qint64 got = 0;
+    bool ended = false;
+    std::vector<char> buf(kPiece);
+    while (took.elapsed() < 10000) {
+      const auto n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        ended = true;
+        break;
+      }
+      if (n > 0) got += n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    ::close(fd);
+    QVERIFY2(ended, "still open after 10 s");
+    QVERIFY2(got < data.size(), qPrintable(QString::number(got)));
+    QVERIFY2(took.elapsed() > 2500 && took.elapsed() < 6000, qPrintable(QString::number(took.elapsed())));
+    // A reader at loopback speed gets all of it.
+    const auto whole = get(relay.url(), token, g.media_id());
+    QCOMPARE(whole.status, 200);
+    QCOMPARE(whole.body, data);
+  }
+
   void limitsHaveClearErrors() {
     RelayProcess relay({"--media-max-bytes", "1000000", "--media-quota-bytes", "2500000",
                         "--media-max-uploads", "2"});

@@ -44,6 +44,7 @@ ContactPage::ContactPage(client::Messenger* messenger, const QString& peer, QWid
   qr_ = new QLabel(this);
   qr_->setAlignment(Qt::AlignCenter);
   explain_ = new QLabel(this);
+  explain_->setObjectName(QStringLiteral("safetyNumberExplanation"));
   explain_->setWordWrap(true);
   explain_->setStyleSheet(QStringLiteral("color: %1;").arg(Theme::current().muted.name()));
 
@@ -69,8 +70,12 @@ ContactPage::ContactPage(client::Messenger* messenger, const QString& peer, QWid
     refresh();
   });
   connect(accept_, &QPushButton::clicked, this, [this] {
-    messenger_->acceptIdentityKey(peer_);
+    // The key whose number is on screen, not whatever is pending now: a newer one has not
+    // been compared.
+    QString error;
+    const bool accepted = messenger_->acceptIdentityKey(peer_, shown_pending_key_, &error);
     refresh();
+    if (!accepted) explain_->setText(error);
   });
   refresh();
   resize(420, 560);
@@ -82,15 +87,18 @@ bool ContactPage::hasQrCode() const { return qr_->pixmap().isNull() == false; }
 void ContactPage::refresh() {
   const auto& t = Theme::current();
   QString error;
-  const auto number = messenger_->safetyNumber(peer_, &error);
+  // While a changed key waits, the number to compare is the one it would give.
+  const auto pending = messenger_->pendingIdentityKey(peer_, &error);
   const bool changed = messenger_->identityKeyChanged(peer_);
+  shown_pending_key_ = pending ? pending->key : QByteArray();
+  const auto number = pending ? pending->safety_number : messenger_->safetyNumber(peer_, &error);
   const bool verified = messenger_->isVerified(peer_);
-  accept_->setVisible(changed);
+  accept_->setVisible(pending.has_value());
+  verify_->setVisible(!changed && !number.isEmpty());
   if (number.isEmpty()) {
     number_->setText(QString());
     qr_->clear();
     explain_->setText(error);
-    verify_->hide();
     status_->setText(tr("No safety number yet"));
     return;
   }
@@ -101,13 +109,13 @@ void ContactPage::refresh() {
   number_->setText(rows.join(QLatin1Char('\n')));
   const auto img = qrCode(number, 6, Qt::black, Qt::white);
   qr_->setPixmap(QPixmap::fromImage(img));
-  verify_->setVisible(!changed);
   verify_->setText(verified ? tr("Clear verification") : tr("Mark as verified"));
   if (changed) {
     status_->setText(tr("⚠ Safety number changed"));
     status_->setStyleSheet(QStringLiteral("color: %1;").arg(t.warning.name()));
-    explain_->setText(tr("%1's identity key changed. Accept the new key to keep writing, then compare "
-                         "the new number before marking it verified.").arg(peer_));
+    explain_->setText(tr("%1's identity key changed. This is the new safety number: compare it with %1 "
+                         "in person or on a call, and accept the new key only if it matches.")
+                          .arg(peer_));
   } else {
     status_->setText(verified ? tr("✓ Verified") : tr("Not verified"));
     status_->setStyleSheet(QStringLiteral("color: %1;").arg(verified ? t.online.name() : t.muted.name()));

@@ -2,6 +2,7 @@
 // A contact's page: the safety number (60 digits) and the same number as a QR code to
 // compare in person or by scanning, whether it has been verified, and the buttons to mark it
 // verified or accept a changed key.
+#include <QByteArray>
 #include <QDialog>
 
 class QLabel;
@@ -19,6 +20,7 @@ class ContactPage : public QDialog {
   ContactPage(client::Messenger* messenger, const QString& peer, QWidget* parent = nullptr);
   QString safetyNumberText() const;
   QPushButton* verifyButton() const { return verify_; }
+  QPushButton* acceptButton() const { return accept_; }
   bool hasQrCode() const;
 
  private:
@@ -32,6 +34,7 @@ class ContactPage : public QDialog {
   QLabel* explain_;
   QPushButton* verify_;
   QPushButton* accept_;
+  QByteArray shown_pending_key_;  // the changed key whose number is on screen
 };
 
 }  // namespace parley::app

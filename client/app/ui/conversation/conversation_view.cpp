@@ -204,8 +204,10 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(compare_, &QPushButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(members_, &QToolButton::clicked, this, [this] { emit membersRequested(peer_); });
   connect(accept_, &QPushButton::clicked, this, [this] {
-    messenger_->acceptIdentityKey(peer_);
+    QString error;
+    const bool accepted = messenger_->acceptIdentityKey(peer_, banner_key_, &error);
     refreshBanner();
+    if (!accepted) banner_text_->setText(error.toHtmlEscaped());
   });
   connect(composer_, &Composer::sendRequested, this, &ConversationView::send);
   connect(composer_, &Composer::typingChanged, this, [this](bool active) {
@@ -287,7 +289,11 @@ void ConversationView::refreshBanner() {
     return;
   }
   compare_->show();
-  accept_->show();
+  QString no_key;
+  const auto pending = peer_.isEmpty() ? std::nullopt : messenger_->pendingIdentityKey(peer_, &no_key);
+  // Accept trusts the key this banner was shown for; one arriving later shows it again.
+  banner_key_ = pending ? pending->key : QByteArray();
+  accept_->setVisible(pending.has_value());
   const bool changed = !peer_.isEmpty() && messenger_->identityKeyChanged(peer_);
   banner_text_->setText(tr("<b>%1's safety number has changed.</b> They may have reinstalled Parley, or "
                            "someone may be intercepting. Messages to %1 are held until you accept the new key.")

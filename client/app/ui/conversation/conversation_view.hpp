@@ -5,6 +5,7 @@
 // uploads under way and the composer. One instance, pointed at one conversation at a time.
 //
 // Thread: the GUI thread.
+#include <QByteArray>
 #include <QPointer>
 #include <QWidget>
 #include <functional>
@@ -102,6 +103,7 @@ class ConversationView : public QWidget {
   QLabel* banner_text_;
   QPushButton* compare_;
   QPushButton* accept_;
+  QByteArray banner_key_;  // the changed identity key the banner asks about
   MessageListView* list_;
   QLabel* drop_hint_;
   QLabel* error_;

@@ -8,12 +8,14 @@
 // the small append/read_at calls noted below. No method throws; failures come back as
 // std::error_code.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace parley::media {
 
@@ -54,20 +56,17 @@ class BlobStore {
   // Bytes staged for `media_id` (0 when nothing is).
   virtual std::uint64_t staged_size(std::string_view media_id) = 0;
   // Makes the staged bytes of `media_id` durable as the blob `hash` (keeping an existing blob
-  // with that hash instead) and removes the staging area. The blob is then claimed: see
-  // remove_blob.
+  // with that hash instead) and removes the staging area. Whoever removes blobs must first
+  // ask BlobClaims whether one committed meanwhile.
   virtual std::error_code commit_staged(std::string_view media_id, const Sha256& hash) = 0;
   virtual void discard_staged(std::string_view media_id) = 0;
 
   virtual std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) = 0;
-  // Removes the blob, unless a commit claimed it since the last forget_claims(): retention
-  // decides a blob is unused from the records committed when it ran, and an identical upload
-  // finishing before the removal keeps that blob for a record the decision could not see.
-  // False when it was kept.
-  virtual bool remove_blob(const Sha256& hash) = 0;
-  // Called after each round of removals: claims older than that round's decision have
-  // their records committed by then (they are written right after the commit).
-  virtual void forget_claims() = 0;
+  virtual void remove_blob(const Sha256& hash) = 0;
+  // Blobs last written before `written_before`, at most `limit` of them, in no set order:
+  // what the orphan sweep checks against the records.
+  virtual std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
+                                         std::size_t limit) = 0;
 };
 
 }  // namespace parley::media

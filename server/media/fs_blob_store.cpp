@@ -91,6 +91,21 @@ std::unique_ptr<BlobReader> open_reader(const std::filesystem::path& path, std::
   return fd < 0 ? nullptr : std::make_unique<FileReader>(fd, size);
 }
 
+// Lower-case hex, as to_hex writes it; false for anything else.
+bool from_hex(std::string_view hex, Sha256& out) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
 std::error_code fsync_path(const std::filesystem::path& path, int flags) {
   Fd fd(::open(path.c_str(), flags | O_CLOEXEC));
   if (fd.get() < 0) return last_error();
@@ -156,7 +171,6 @@ std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha2
   if (std::filesystem::exists(target, ec)) {
     // Same bytes already stored (content addressing): keep that copy.
     std::filesystem::remove(staged, ec);
-    claimed_.insert(hash);
     return {};
   }
   if (auto e = fsync_path(staged, O_RDONLY)) return e;
@@ -165,7 +179,6 @@ std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha2
   ::chmod(target.parent_path().c_str(), 0700);
   std::filesystem::rename(staged, target, ec);
   if (ec) return ec;
-  claimed_.insert(hash);
   // The rename is durable only once the directory entry is.
   return fsync_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
 }
@@ -179,13 +192,27 @@ std::unique_ptr<BlobReader> FsBlobStore::open_blob(const Sha256& hash, std::erro
   return open_reader(blob_path(hash), ec);
 }
 
-bool FsBlobStore::remove_blob(const Sha256& hash) {
-  if (claimed_.contains(hash)) return false;
+void FsBlobStore::remove_blob(const Sha256& hash) {
   std::error_code ec;
   std::filesystem::remove(blob_path(hash), ec);
-  return true;
 }
 
-void FsBlobStore::forget_claims() { claimed_.clear(); }
+std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_point written_before,
+                                            std::size_t limit) {
+  std::vector<Sha256> out;
+  const auto cutoff = std::chrono::system_clock::to_time_t(written_before);
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(root_ / "blobs", ec), end;
+       !ec && it != end && out.size() < limit; it.increment(ec)) {
+    if (it.depth() != 1) continue;
+    const auto name = it->path().filename().string();
+    Sha256 hash{};
+    if (name.size() != hash.size() * 2 || !from_hex(name, hash)) continue;  // not ours
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff) continue;
+    out.push_back(hash);
+  }
+  return out;
+}
 
 }  // namespace parley::media

@@ -5,7 +5,6 @@
 // Files are 0600, directories 0700. A commit fsyncs the file, renames it into blobs/ and
 // fsyncs the directory, so a finished upload survives power loss.
 #include <filesystem>
-#include <set>
 
 #include "media/blob_store.hpp"
 
@@ -22,15 +21,15 @@ class FsBlobStore final : public BlobStore {
   std::error_code commit_staged(std::string_view media_id, const Sha256& hash) override;
   void discard_staged(std::string_view media_id) override;
   std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) override;
-  bool remove_blob(const Sha256& hash) override;
-  void forget_claims() override;
+  void remove_blob(const Sha256& hash) override;
+  std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
+                                 std::size_t limit) override;
 
   std::filesystem::path blob_path(const Sha256& hash) const;
   std::filesystem::path staged_path(std::string_view media_id) const;
 
  private:
   std::filesystem::path root_;
-  std::set<Sha256> claimed_;  // the disk thread's, like every call that changes files
 };
 
 }  // namespace parley::media

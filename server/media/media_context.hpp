@@ -9,6 +9,7 @@
 
 namespace parley::media {
 
+class BlobClaims;
 class BlobStore;
 class MediaTokens;
 class UploadRegistry;
@@ -40,6 +41,7 @@ inline std::chrono::seconds transfer_time(const MediaLimits& limits, std::uint64
 struct MediaContext {
   MediaLimits limits;
   BlobStore& blobs;
+  BlobClaims& claims;  // the disk thread's
   MediaTokens& tokens;
   UploadRegistry& uploads;
   // One thread for blocking disk work (fsync, rehashing, renames), so I/O threads only ever

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/gateway.hpp"
+#include "media/blob_claims.hpp"
 #include "media/blob_store.hpp"
 #include "media/media_context.hpp"
 #include "media/media_tokens.hpp"
@@ -412,6 +413,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
         // commit or the store job fails), the next one hashes from the start again.
         up.hashed = 0;
         result->ec = self->media_.blobs.commit_staged(up.media_id, result->hash);
+        // Until the record below is written, retention cannot see that this blob is used.
+        if (!result->ec) self->media_.claims.claim(result->hash);
       }
       auto executor = self->stream_.get_executor();
       net::post(executor, [self = std::move(self), result] { self->record_finished(result->ec, result->hash); });
@@ -427,7 +430,11 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     const auto id = lease_->media_id;
     const auto size = lease_->size;
     store_job([id, sha](store::Store& s) { s.complete_media(id, sha, now_ms()); },
-              [this, id, sha, size](bool ok) {
+              [this, id, sha, size, hash](bool ok) {
+                // Committed or not, the record's job is over: what retention decides from now
+                // on sees it, or there is none to see (the blob is then an orphan until a
+                // retry records it or the orphan sweep removes it).
+                net::post(media_.disk, [&claims = media_.claims, hash] { claims.release(hash); });
                 if (!ok)
                   return fail(http::status::service_unavailable, "unavailable",
                               "relay storage is busy; retry the last piece");

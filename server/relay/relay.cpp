@@ -16,8 +16,10 @@
 #include "gateway/liveness.hpp"
 #include "groups/fanout_worker.hpp"
 #include "groups/group_limiter.hpp"
+#include "media/blob_claims.hpp"
 #include "media/fs_blob_store.hpp"
 #include "media/media_context.hpp"
+#include "media/media_retention.hpp"
 #include "media/media_tokens.hpp"
 #include "media/upload_registry.hpp"
 #include "observability/metrics.hpp"
@@ -31,56 +33,21 @@ namespace parley {
 namespace {
 
 constexpr auto kMaintenanceEvery = std::chrono::minutes(1);
+constexpr unsigned kOrphanSweepEvery = 60;  // rounds
 constexpr auto kDrainLimit = std::chrono::seconds(5);
 
 std::uint64_t ms(std::chrono::hours h) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(h).count());
 }
 
-// Media retention: records go in a store job, then their bytes on the disk thread (a blob
-// only when no remaining record names it).
-void purge_media(store::StoreWorker& worker, media::MediaContext& media, std::uint64_t now) {
-  struct Purged {
-    std::vector<store::MediaRecord> records;
-    std::vector<bool> blob_unused;
-  };
-  auto purged = std::make_shared<Purged>();
-  const auto before = now - ms(media.limits.retention);
-  const auto unfinished_before = now - ms(media.limits.unfinished_ttl);
-  worker.submit(
-      [=](store::Store& s) {
-        purged->records = s.purge_media(before, unfinished_before);
-        for (const auto& m : purged->records)
-          purged->blob_unused.push_back(!m.sha256.empty() && !s.blob_referenced(m.sha256));
-      },
-      [purged, &media](store::JobStatus st) {
-        if (st != store::JobStatus::Committed || purged->records.empty()) return;
-        net::post(media.disk, [purged, &media] {
-          std::size_t kept = 0;
-          for (std::size_t i = 0; i < purged->records.size(); ++i) {
-            const auto& m = purged->records[i];
-            media.uploads.forget(m.id);
-            media.blobs.discard_staged(m.id);
-            if (purged->blob_unused[i]) {
-              media::Sha256 hash{};
-              std::copy(m.sha256.begin(), m.sha256.end(), hash.begin());
-              // A blob an identical upload took meanwhile stays; the next round decides again.
-              kept += media.blobs.remove_blob(hash) ? 0 : 1;
-            }
-          }
-          media.blobs.forget_claims();
-          spdlog::info("event=media_purge removed={} blobs_kept_for_new_uploads={}", purged->records.size(), kept);
-        });
-      });
-}
-
 // Retention: expired inbox entries, old dedup records, abandoned groups, stale last-seen,
-// expired media.
+// expired media; every hour (and at start), blobs no record names.
 void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
                           PresenceRegistry& presence, media::MediaContext& media,
-                          const Config& cfg) {
+                          const Config& cfg, unsigned round = 0) {
+  if (round % kOrphanSweepEvery == 0) media::sweep_orphan_blobs(worker, media);
   timer.expires_after(kMaintenanceEvery);
-  timer.async_wait([&timer, &worker, &presence, &media, &cfg](boost::system::error_code ec) {
+  timer.async_wait([&timer, &worker, &presence, &media, &cfg, round](boost::system::error_code ec) {
     if (ec) return;
     const auto now = now_ms();
     const auto inbox_before = now - ms(cfg.retention);
@@ -97,8 +64,8 @@ void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
                          removed->second);
         });
     presence.expire(now - ms(cfg.last_seen_ttl));
-    purge_media(worker, media, now);
-    schedule_maintenance(timer, worker, presence, media, cfg);
+    media::purge_expired_media(worker, media, now);
+    schedule_maintenance(timer, worker, presence, media, cfg, round + 1);
   });
 }
 
@@ -152,8 +119,9 @@ int run_relay(const Config& cfg) {
   }
   media::MediaTokens media_tokens(cfg.media.token_ttl, 1u << 16, 256);  // 256: each download job asks for its own
   media::UploadRegistry uploads;
+  media::BlobClaims claims;
   net::thread_pool disk(1);
-  media::MediaContext media{cfg.media, *blobs, media_tokens, uploads, disk.get_executor()};
+  media::MediaContext media{cfg.media, *blobs, claims, media_tokens, uploads, disk.get_executor()};
 
   LocalPresence presence;
   const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());

@@ -13,7 +13,9 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -262,6 +264,47 @@ class MediaTest : public QObject {
     auto r = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
     QCOMPARE(r.status, 201);
     QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
+  }
+
+  // A blob no record names (its record never written: a crash between the rename and the
+  // record, a retry that never came) is removed by the orphan sweep, which runs at start and
+  // hourly; a named blob stays, and so does a young one (it may be an upload finishing now).
+  void orphanBlobsAreSweptNamedOnesStay() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "orphan-alice");
+    QVERIFY(alice);
+    const auto data = randomBytes(100000);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    QCOMPARE(patch(relay.url(), granted->upload_granted(), 0, data).status, 201);
+    alice.reset();  // or the relay's drain waits for her
+    QCOMPARE(relay.terminate(), 0);
+
+    const QString blobs = relay.dataDir() + "/media/blobs/";
+    auto blobFile = [&](const QByteArray& hex) { return blobs + hex.left(2) + "/" + hex; };
+    auto plant = [&](const QByteArray& hex, bool old) {
+      QDir().mkpath(blobs + hex.left(2));
+      QFile f(blobFile(hex));
+      if (!f.open(QIODevice::WriteOnly) || f.write("ciphertext nobody records") <= 0) return false;
+      f.close();
+      const timespec when{::time(nullptr) - (old ? 7200 : 0), 0};
+      const timespec times[2] = {when, when};
+      return ::utimensat(AT_FDCWD, QFile::encodeName(blobFile(hex)).constData(), times, 0) == 0;
+    };
+    const auto named = sha256Hex(data);
+    QVERIFY(QFile::exists(blobFile(named)));
+    const timespec long_ago{::time(nullptr) - 7200, 0};
+    const timespec times[2] = {long_ago, long_ago};
+    QCOMPARE(::utimensat(AT_FDCWD, QFile::encodeName(blobFile(named)).constData(), times, 0), 0);
+    const auto orphan = sha256Hex("an orphan"), young = sha256Hex("a young orphan");
+    QVERIFY(plant(orphan, true));
+    QVERIFY(plant(young, false));
+
+    QVERIFY(relay.start());
+    QVERIFY2(spinUntil([&] { return !QFile::exists(blobFile(orphan)); }, 10000), "the orphan is still there");
+    QVERIFY(QFile::exists(blobFile(named)));
+    QVERIFY(QFile::exists(blobFile(young)));
   }
 
   void onlyTheUploaderWrites() {

@@ -95,8 +95,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   unsigned media_min_rate_kib = 8;
   app.add_option("--media-min-rate-kib", media_min_rate_kib,
-                 "Slowest average rate (KiB/s) an upload or download may keep once past its first"
-                 " idle period; slower ones are closed and resume from their offset")
+                 "Slowest rate (KiB/s) served: an upload or download of S bytes is closed after"
+                 " S at this rate or the idle time, whichever is longer (clients resume)")
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
   app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")

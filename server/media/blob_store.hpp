@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ using Sha256 = std::array<unsigned char, 32>;
 
 std::string to_hex(std::string_view bytes);
 std::string to_hex(const Sha256& hash);
+// The hash as the store keeps it (32 bytes), and back; nullopt unless exactly 32 bytes.
+std::string to_bytes(const Sha256& hash);
+std::optional<Sha256> sha256_from_bytes(std::string_view bytes);
 
 // Appends to one staged upload. Only one StagedWriter per media id exists at a time (the
 // UploadRegistry guarantees it). append() writes one bounded piece (at most a request
@@ -63,10 +67,11 @@ class BlobStore {
 
   virtual std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) = 0;
   virtual void remove_blob(const Sha256& hash) = 0;
-  // Blobs last written before `written_before`, at most `limit` of them, in no set order:
-  // what the orphan sweep checks against the records.
+  // Blobs last written before `written_before` whose hash sorts after `after` (all, if
+  // nullopt), in ascending order, at most `limit`: what the orphan sweep checks against the
+  // records, a slice at a time.
   virtual std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
-                                         std::size_t limit) = 0;
+                                         const std::optional<Sha256>& after, std::size_t limit) = 0;
 };
 
 }  // namespace parley::media

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace parley::media {
@@ -198,21 +199,43 @@ void FsBlobStore::remove_blob(const Sha256& hash) {
 }
 
 std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_point written_before,
-                                            std::size_t limit) {
+                                            const std::optional<Sha256>& after, std::size_t limit) {
   std::vector<Sha256> out;
   const auto cutoff = std::chrono::system_clock::to_time_t(written_before);
-  std::error_code ec;
-  for (std::filesystem::recursive_directory_iterator it(root_ / "blobs", ec), end;
-       !ec && it != end && out.size() < limit; it.increment(ec)) {
-    if (it.depth() != 1) continue;
-    const auto name = it->path().filename().string();
-    Sha256 hash{};
-    if (name.size() != hash.size() * 2 || !from_hex(name, hash)) continue;  // not ours
-    struct stat st {};
-    if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff) continue;
-    out.push_back(hash);
+  // Prefix directory by prefix directory (blobs/<aa>/), each sorted, from `after`'s on: the
+  // hashes come out in ascending order, so the next call resumes after the last one.
+  for (unsigned prefix = after ? (*after)[0] : 0; prefix < 256 && out.size() < limit; ++prefix) {
+    const char first = static_cast<char>(prefix);
+    const auto dir_name = to_hex(std::string_view(&first, 1));
+    std::vector<Sha256> here;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(root_ / "blobs" / dir_name, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      const auto name = it->path().filename().string();
+      Sha256 hash{};
+      // Only our names, in their own directory: anything else is not a blob of ours.
+      if (name.size() != hash.size() * 2 || !from_hex(name, hash) || hash[0] != prefix) continue;
+      if (after && hash <= *after) continue;
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff) continue;
+      here.push_back(hash);
+    }
+    std::sort(here.begin(), here.end());
+    const auto take = std::min(here.size(), limit - out.size());
+    out.insert(out.end(), here.begin(), here.begin() + static_cast<std::ptrdiff_t>(take));
   }
   return out;
+}
+
+std::string to_bytes(const Sha256& hash) {
+  return {reinterpret_cast<const char*>(hash.data()), hash.size()};
+}
+
+std::optional<Sha256> sha256_from_bytes(std::string_view bytes) {
+  Sha256 hash{};
+  if (bytes.size() != hash.size()) return std::nullopt;
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
 }
 
 }  // namespace parley::media

@@ -23,7 +23,7 @@ class FsBlobStore final : public BlobStore {
   std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) override;
   void remove_blob(const Sha256& hash) override;
   std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
-                                 std::size_t limit) override;
+                                 const std::optional<Sha256>& after, std::size_t limit) override;
 
   std::filesystem::path blob_path(const Sha256& hash) const;
   std::filesystem::path staged_path(std::string_view media_id) const;

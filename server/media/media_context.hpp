@@ -24,9 +24,9 @@ struct MediaLimits {
   // A transfer whose next piece (a read of an upload, a write of a download) makes no
   // progress for this long is closed; a slow link is fine, a stalled one is not.
   std::chrono::seconds idle{30};
-  // And the whole transfer must average at least this, once past its first idle period: a
-  // peer moving a few bytes per idle period would otherwise hold the connection (and an
-  // upload's lease) for as long as it liked. A cut transfer resumes from its offset.
+  // And a whole transfer of S bytes gets S at this rate, or the idle time if longer
+  // (transfer_time): a peer moving a few bytes per idle period would otherwise hold the
+  // connection (and an upload's lease) for as long as it liked. A cut transfer resumes.
   std::uint64_t min_bytes_per_second = 8 * 1024;
 };
 

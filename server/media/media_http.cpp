@@ -426,7 +426,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
       spdlog::error("event=media_commit_failed error=\"{}\"", ec.message());
       return fail(http::status::internal_server_error, "storage", "cannot store the upload");
     }
-    std::string sha(reinterpret_cast<const char*>(hash.data()), hash.size());
+    const auto sha = media::to_bytes(hash);
     const auto id = lease_->media_id;
     const auto size = lease_->size;
     store_job([id, sha](store::Store& s) { s.complete_media(id, sha, now_ms()); },
@@ -467,8 +467,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   }
 
   void serve_blob(const store::MediaRecord& m) {
-    media::Sha256 hash{};
-    std::copy(m.sha256.begin(), m.sha256.end(), hash.begin());
+    const auto hash = *media::sha256_from_bytes(m.sha256);  // checked by the caller
     std::error_code ec;
     std::shared_ptr<media::BlobReader> reader = media_.blobs.open_blob(hash, ec);
     if (!reader) {

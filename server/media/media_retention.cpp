@@ -11,20 +11,13 @@
 #include "media/media_context.hpp"
 #include "media/upload_registry.hpp"
 #include "store/store_worker.hpp"
+#include "util/clock.hpp"
 
 namespace parley::media {
 namespace {
 
 constexpr auto kOrphanAge = std::chrono::hours(1);
 constexpr std::size_t kOrphansPerSweep = 10'000;
-
-std::uint64_t ms(std::chrono::hours h) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(h).count());
-}
-
-std::string bytes_of(const Sha256& hash) {
-  return {reinterpret_cast<const char*>(hash.data()), hash.size()};
-}
 
 // Removes those of `unused` that no upload claimed since `decided_at`; the count removed.
 std::size_t remove_unused(MediaContext& media, const std::vector<Sha256>& unused,
@@ -48,17 +41,15 @@ void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::u
     BlobClaims::Clock::time_point decided_at;
   };
   auto purged = std::make_shared<Purged>();
-  const auto before = now_ms - ms(media.limits.retention);
-  const auto unfinished_before = now_ms - ms(media.limits.unfinished_ttl);
+  const auto before = now_ms - count_ms(media.limits.retention);
+  const auto unfinished_before = now_ms - count_ms(media.limits.unfinished_ttl);
   worker.submit(
       [=](store::Store& s) {
         purged->decided_at = BlobClaims::Clock::now();
         purged->records = s.purge_media(before, unfinished_before);
         for (const auto& m : purged->records) {
-          if (m.sha256.size() != Sha256{}.size() || s.blob_referenced(m.sha256)) continue;
-          Sha256 hash{};
-          std::copy(m.sha256.begin(), m.sha256.end(), hash.begin());
-          purged->unused.push_back(hash);
+          const auto hash = sha256_from_bytes(m.sha256);
+          if (hash && !s.blob_referenced(m.sha256)) purged->unused.push_back(*hash);
         }
       },
       [purged, &media](store::JobStatus st) {
@@ -76,8 +67,8 @@ void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::u
       });
 }
 
-void sweep_orphan_blobs(store::StoreWorker& worker, MediaContext& media) {
-  net::post(media.disk, [&worker, &media] {
+void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
+  net::post(media.disk, [this, &worker, &media] {
     struct Sweep {
       std::vector<Sha256> candidates;
       std::vector<Sha256> unused;
@@ -85,13 +76,18 @@ void sweep_orphan_blobs(store::StoreWorker& worker, MediaContext& media) {
     };
     auto sweep = std::make_shared<Sweep>();
     sweep->candidates =
-        media.blobs.list_blobs(std::chrono::system_clock::now() - kOrphanAge, kOrphansPerSweep);
+        media.blobs.list_blobs(std::chrono::system_clock::now() - kOrphanAge, after_, kOrphansPerSweep);
+    // A short slice reached the end: the next run starts over.
+    after_ = sweep->candidates.size() < kOrphansPerSweep ? std::nullopt
+                                                         : std::optional(sweep->candidates.back());
     if (sweep->candidates.empty()) return;
+    // A prompt job, though it writes nothing: its completion then means the batch it read
+    // in was committed, so no record it saw missing can come back with a rollback.
     worker.submit(
         [sweep](store::Store& s) {
           sweep->decided_at = BlobClaims::Clock::now();
           for (const auto& hash : sweep->candidates)
-            if (!s.blob_referenced(bytes_of(hash))) sweep->unused.push_back(hash);
+            if (!s.blob_referenced(to_bytes(hash))) sweep->unused.push_back(hash);
         },
         [sweep, &media](store::JobStatus st) {
           if (st != store::JobStatus::Committed || sweep->unused.empty()) return;

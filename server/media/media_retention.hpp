@@ -3,6 +3,9 @@
 // then their bytes on the disk thread; blobs no record names (an upload whose record never
 // got written, a crash between a blob's rename and its record) go in an hourly sweep.
 #include <cstdint>
+#include <optional>
+
+#include "media/blob_store.hpp"
 
 namespace parley::store {
 class StoreWorker;
@@ -16,7 +19,15 @@ struct MediaContext;
 // the blobs no remaining record names.
 void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::uint64_t now_ms);
 
-// Blobs last written over an hour ago that no record names, at most 10,000 per call.
-void sweep_orphan_blobs(store::StoreWorker& worker, MediaContext& media);
+// Blobs last written over an hour ago that no record names. Each run checks the next 10,000
+// in hash order, carrying on where the last one stopped and starting over past the end, so
+// the named blobs at the front cannot hide the orphans behind them.
+class OrphanSweep {
+ public:
+  void run(store::StoreWorker& worker, MediaContext& media);
+
+ private:
+  std::optional<Sha256> after_;  // the disk thread's
+};
 
 }  // namespace parley::media

@@ -36,22 +36,18 @@ constexpr auto kMaintenanceEvery = std::chrono::minutes(1);
 constexpr unsigned kOrphanSweepEvery = 60;  // rounds
 constexpr auto kDrainLimit = std::chrono::seconds(5);
 
-std::uint64_t ms(std::chrono::hours h) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(h).count());
-}
-
 // Retention: expired inbox entries, old dedup records, abandoned groups, stale last-seen,
 // expired media; every hour (and at start), blobs no record names.
 void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
                           PresenceRegistry& presence, media::MediaContext& media,
-                          const Config& cfg, unsigned round = 0) {
-  if (round % kOrphanSweepEvery == 0) media::sweep_orphan_blobs(worker, media);
+                          media::OrphanSweep& orphans, const Config& cfg, unsigned round = 0) {
+  if (round % kOrphanSweepEvery == 0) orphans.run(worker, media);
   timer.expires_after(kMaintenanceEvery);
-  timer.async_wait([&timer, &worker, &presence, &media, &cfg, round](boost::system::error_code ec) {
+  timer.async_wait([&timer, &worker, &presence, &media, &orphans, &cfg, round](boost::system::error_code ec) {
     if (ec) return;
     const auto now = now_ms();
-    const auto inbox_before = now - ms(cfg.retention);
-    const auto sent_before = now - ms(cfg.dedup_window);
+    const auto inbox_before = now - count_ms(cfg.retention);
+    const auto sent_before = now - count_ms(cfg.dedup_window);
     auto removed = std::make_shared<std::pair<std::uint64_t, std::uint64_t>>();
     worker.submit(
         [=](store::Store& s) {
@@ -63,9 +59,9 @@ void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
             spdlog::info("event=retention_purge removed={} groups_removed={}", removed->first,
                          removed->second);
         });
-    presence.expire(now - ms(cfg.last_seen_ttl));
+    presence.expire(now - count_ms(cfg.last_seen_ttl));
     media::purge_expired_media(worker, media, now);
-    schedule_maintenance(timer, worker, presence, media, cfg, round + 1);
+    schedule_maintenance(timer, worker, presence, media, orphans, cfg, round + 1);
   });
 }
 
@@ -167,7 +163,8 @@ int run_relay(const Config& cfg) {
   // maintenance run re-arming its timer.
   auto control = net::make_strand(ioc);
   net::steady_timer maintenance(control);
-  schedule_maintenance(maintenance, *worker, presence, media, cfg);
+  media::OrphanSweep orphans;
+  schedule_maintenance(maintenance, *worker, presence, media, orphans, cfg);
 
   net::steady_timer drain_timer(control);
   auto drain_deadline = std::chrono::steady_clock::now();

@@ -10,4 +10,7 @@ inline std::uint64_t now_ms() {
                                         .count());
 }
 
+// A duration (hours, minutes, ...) as the milliseconds the store's timestamps count.
+inline std::uint64_t count_ms(std::chrono::milliseconds d) { return static_cast<std::uint64_t>(d.count()); }
+
 }  // namespace parley

@@ -373,7 +373,7 @@ int do_verify(const Options& o) {
   QString error;
   const auto number = m->safetyNumber(peer, &error);
   if (number.isEmpty()) return fail(error, kExitUnknownContact);
-  auto pending = m->pendingIdentityKey(peer, &error);
+  const auto pending = m->pendingIdentityKey(peer, &error);
   if (!o.accept.empty()) {
     if (!pending) return fail(error, kExitError);
     // Only the key whose number the user compared; digits only, as people copy them.
@@ -383,10 +383,12 @@ int do_verify(const Options& o) {
                       peer + "` and compare again",
                   kExitIdentityChanged);
     if (!m->acceptIdentityKey(peer, pending->key, &error)) return fail(error, kExitError);
-    pending.reset();
+    emit_json({{"type", "safety_number"}, {"peer", peer}, {"safety_number", pending->safety_number},
+               {"identity_changed", false}});
+    return kExitOk;
   }
   QJsonObject out{{"type", "safety_number"}, {"peer", peer},
-                  {"safety_number", pending ? pending->safety_number : m->safetyNumber(peer, &error)},
+                  {"safety_number", pending ? pending->safety_number : number},
                   {"identity_changed", pending.has_value()}};
   if (pending) out.insert("previous_safety_number", number);
   emit_json(out);

@@ -350,17 +350,29 @@ bool Messenger::identityKeyChanged(const QString& peer) {
   return q.exec() && q.next() && q.value(0).toBool();
 }
 
-std::optional<Messenger::PendingIdentityKey> Messenger::pendingIdentityKey(const QString& peer,
-                                                                           QString* error) {
+std::optional<QByteArray> Messenger::pendingKeyOf(const QString& peer, QString* failure) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT pending_identity_key FROM contacts"
             " WHERE username = ? AND pending_identity_key IS NOT NULL");
   q.addBindValue(peer);
-  if (!q.exec() || !q.next()) {
-    *error = QStringLiteral("%1's identity key has not changed").arg(peer);
+  if (!q.exec()) {
+    *failure = q.lastError().text();
     return std::nullopt;
   }
-  PendingIdentityKey pending{q.value(0).toByteArray(), {}};
+  if (!q.next()) return std::nullopt;
+  return q.value(0).toByteArray();
+}
+
+std::optional<Messenger::PendingIdentityKey> Messenger::pendingIdentityKey(const QString& peer,
+                                                                           QString* error) {
+  QString failure;
+  auto key = pendingKeyOf(peer, &failure);
+  if (!key) {
+    *error = failure.isEmpty() ? QStringLiteral("%1's identity key has not changed").arg(peer)
+                               : QStringLiteral("cannot read %1's contact: %2").arg(peer, failure);
+    return std::nullopt;
+  }
+  PendingIdentityKey pending{std::move(*key), {}};
   pending.safety_number = safetyNumberWith(peer, pending.key, error);
   if (pending.safety_number.isEmpty()) return std::nullopt;
   return pending;
@@ -371,17 +383,15 @@ bool Messenger::acceptIdentityKey(const QString& peer, const QByteArray& key, QS
   enum class Outcome { accepted, none_pending, changed_again, store_failed };
   Outcome outcome = Outcome::store_failed;
   const bool committed = db_->transaction([&] {
-    QSqlQuery pending(db);
-    pending.prepare("SELECT pending_identity_key FROM contacts"
-                    " WHERE username = ? AND pending_identity_key IS NOT NULL");
-    pending.addBindValue(peer);
-    if (!pending.exec()) return false;
-    if (!pending.next()) {
+    QString failure;
+    const auto pending = pendingKeyOf(peer, &failure);
+    if (!failure.isEmpty()) return false;
+    if (!pending) {
       outcome = Outcome::none_pending;
       return true;
     }
     // Public keys: equality, not secrecy, is what matters here.
-    if (pending.value(0).toByteArray() != key) {
+    if (*pending != key) {
       outcome = Outcome::changed_again;
       return true;
     }

@@ -308,6 +308,8 @@ class Messenger : public QObject {
   Messenger(Profile profile, std::unique_ptr<Database> db);
   // `stored_key` as kept in contacts; empty with `error` when it is not a key.
   QString safetyNumberWith(const QString& peer, const QByteArray& stored_key, QString* error) const;
+  // contacts.pending_identity_key; nullopt when none, or when the read failed (`failure` set).
+  std::optional<QByteArray> pendingKeyOf(const QString& peer, QString* failure);
   void wireRelay();
   void onLoggedIn(const wire::ServerFrame& f);
   void onPush(const wire::ServerFrame& f);

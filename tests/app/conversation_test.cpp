@@ -311,40 +311,68 @@ class ConversationTest : public QObject {
     QCOMPARE(alicesDb("SELECT COUNT(*) FROM contacts WHERE username = 'frank'").toInt(), 1);
     window_->openConversation("frank");
     QVERIFY(!window_->conversationView()->bannerVisible());
+    QVERIFY(window_->conversationView()->subtitle().contains("verified"));
     auto* edit = window_->conversationView()->composer()->editor();
     QTest::keyClicks(edit, "are you the same frank?");
     QTest::keyClick(edit, Qt::Key_Return);
     QVERIFY(spinUntil([&] { return window_->conversationView()->bannerVisible(); }, kGuiWaitMs));
     QCOMPARE(status(0), int(MessageStatus::Queued));  // held until the key is accepted
+    // What was verified was the old key.
+    QVERIFY2(!window_->conversationView()->subtitle().contains("verified"),
+             qPrintable(window_->conversationView()->subtitle()));
     const int r = listRowOf("frank");
     QVERIFY(r >= 0);
     QVERIFY(window_->conversationList()->model()->index(r, 0).data(ConversationListModel::IdentityChangedRole).toBool());
-    // The contact page shows the number the new key gives (frank's own, checked once he has
-    // heard from alice): that is what to compare before accepting.
+    // The banner's button opens the contact page, which shows the number the new key gives
+    // (frank's own, checked once he has heard from alice): compared there, accepted there.
     QString shown;
-    {
-      ContactPage page(alice_.get(), "frank", window_.get());
-      shown = page.safetyNumberText().remove(QRegularExpression("\\s"));
+    bool page_done = false;
+    parley::test::onNextDialog([&](QWidget* d) {
+      auto* page = qobject_cast<ContactPage*>(d);
+      QVERIFY(page);
+      shown = page->safetyNumberText().remove(QRegularExpression("\\s"));
       QCOMPARE(shown.size(), 60);
-      page.show();
-      parley::test::screenshot(&page, "contact-page-changed-key");
-      QVERIFY(!page.acceptButton()->isHidden());
-      QVERIFY(page.verifyButton()->isHidden());
+      parley::test::screenshot(page, "contact-page-changed-key");
+      QVERIFY(!page->acceptButton()->isHidden());
+      QVERIFY(page->verifyButton()->isHidden());
       // Another key replaces it before the click: the page's accept must not take that one.
       const auto compared = alicesDb("SELECT pending_identity_key FROM contacts WHERE username = 'frank'");
       alicesDb("UPDATE contacts SET pending_identity_key = randomblob(32) WHERE username = 'frank'");
-      QTest::mouseClick(page.acceptButton(), Qt::LeftButton);
+      QTest::mouseClick(page->acceptButton(), Qt::LeftButton);
       QVERIFY(alice_->identityKeyChanged("frank"));
-      auto* explanation = page.findChild<QLabel*>("safetyNumberExplanation");
+      auto* explanation = page->findChild<QLabel*>("safetyNumberExplanation");
       QVERIFY(explanation);
       QVERIFY2(explanation->text().contains("changed again"), qPrintable(explanation->text()));
-      QVERIFY(page.safetyNumberText().remove(QRegularExpression("\\s")) != shown);  // the newer one now
+      QVERIFY(page->safetyNumberText().remove(QRegularExpression("\\s")) != shown);  // the newer one now
+      // The second click of a double click finds Accept off: the new number has to be read.
+      QVERIFY(!page->acceptButton()->isEnabled());
+      QTest::mouseClick(page->acceptButton(), Qt::LeftButton);
+      QVERIFY(alice_->identityKeyChanged("frank"));
+      // Back to the key compared first (as if the newer one had not come): the page shows it
+      // again when reopened, and that is the key accepted.
       alicesDb("UPDATE contacts SET pending_identity_key = ? WHERE username = 'frank'", {compared});
-    }
+      page->reject();
+      page_done = true;
+    });
+    auto* compare = window_->conversationView()->findChild<QPushButton*>("compareKey");
+    QVERIFY(compare);
+    QVERIFY(window_->conversationView()->findChild<QPushButton*>("acceptKey") == nullptr);
+    parley::test::screenshot(window_.get(), "identity-banner");
+    QTest::mouseClick(compare, Qt::LeftButton);
+    QVERIFY(page_done);
+    QVERIFY(window_->conversationView()->bannerVisible());
+    parley::test::onNextDialog([&](QWidget* d) {
+      auto* page = qobject_cast<ContactPage*>(d);
+      QVERIFY(page);
+      QCOMPARE(page->safetyNumberText().remove(QRegularExpression("\\s")), shown);
+      QTest::mouseClick(page->acceptButton(), Qt::LeftButton);
+      QVERIFY(!alice_->identityKeyChanged("frank"));
+      QVERIFY(page->acceptButton()->isHidden());
+      QVERIFY(!page->verifyButton()->isHidden());  // now it can be marked verified
+      page->accept();
+    });
+    QTest::mouseClick(compare, Qt::LeftButton);
     QVERIFY(front());
-    auto* accept = window_->conversationView()->findChild<QPushButton*>("acceptKey");
-    QVERIFY(accept);
-    QTest::mouseClick(accept, Qt::LeftButton);
     QVERIFY(!window_->conversationView()->bannerVisible());
     QVERIFY(spinUntil([&] { return status(0) >= int(MessageStatus::Delivered); }, kGuiWaitMs));
     QString error;
@@ -365,8 +393,8 @@ class ConversationTest : public QObject {
     window_->openConversation("bob");
     window_->openConversation(peer);
     QVERIFY(window_->conversationView()->bannerVisible());
-    auto* accept = window_->conversationView()->findChild<QPushButton*>("acceptKey");
-    QVERIFY(accept && !accept->isVisible());
+    auto* compare = window_->conversationView()->findChild<QPushButton*>("compareKey");
+    QVERIFY(compare && !compare->isVisible());
     parley::test::screenshot(window_.get(), "group-out-of-step");
     window_->openConversation("bob");
     QVERIFY(!window_->conversationView()->bannerVisible());

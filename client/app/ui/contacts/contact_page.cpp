@@ -4,6 +4,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
@@ -75,7 +76,12 @@ ContactPage::ContactPage(client::Messenger* messenger, const QString& peer, QWid
     QString error;
     const bool accepted = messenger_->acceptIdentityKey(peer_, shown_pending_key_, &error);
     refresh();
-    if (!accepted) explain_->setText(error);
+    if (accepted) return;
+    explain_->setText(error);
+    // The newer number is on screen now: a second click already on its way (a double
+    // click) must not accept it unread.
+    accept_->setEnabled(false);
+    QTimer::singleShot(kRecompareDelay, accept_, [b = accept_] { b->setEnabled(true); });
   });
   refresh();
   resize(420, 560);
@@ -91,7 +97,9 @@ void ContactPage::refresh() {
   const auto pending = messenger_->pendingIdentityKey(peer_, &error);
   const bool changed = messenger_->identityKeyChanged(peer_);
   shown_pending_key_ = pending ? pending->key : QByteArray();
-  const auto number = pending ? pending->safety_number : messenger_->safetyNumber(peer_, &error);
+  // Changed but unreadable (a damaged profile): the old number would be the wrong one.
+  const auto number = pending ? pending->safety_number
+                              : changed ? QString() : messenger_->safetyNumber(peer_, &error);
   const bool verified = messenger_->isVerified(peer_);
   accept_->setVisible(pending.has_value());
   verify_->setVisible(!changed && !number.isEmpty());
@@ -99,7 +107,7 @@ void ContactPage::refresh() {
     number_->setText(QString());
     qr_->clear();
     explain_->setText(error);
-    status_->setText(tr("No safety number yet"));
+    status_->setText(changed ? tr("⚠ Safety number changed") : tr("No safety number yet"));
     return;
   }
   // 12 groups of 5 digits in three rows of four, as people read them out.

@@ -23,6 +23,9 @@ class ContactPage : public QDialog {
   QPushButton* acceptButton() const { return accept_; }
   bool hasQrCode() const;
 
+  // After a refusal (the key changed again), Accept waits this long before it takes a click.
+  static constexpr int kRecompareDelay = 1500;
+
  private:
   void refresh();
 

@@ -107,14 +107,13 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
                              .arg(t.warningBg.name(), t.separator.name(), t.warning.name()));
   banner_text_ = new QLabel(banner_);
   banner_text_->setWordWrap(true);
-  compare_ = new QPushButton(tr("Compare safety number"), banner_);
-  accept_ = new QPushButton(tr("Accept new key"), banner_);
-  accept_->setObjectName(QStringLiteral("acceptKey"));
+  // No accept here: the key is accepted on the contact page, beside the number it gives.
+  compare_ = new QPushButton(tr("Compare and accept…"), banner_);
+  compare_->setObjectName(QStringLiteral("compareKey"));
   auto* bh = new QHBoxLayout(banner_);
   bh->setContentsMargins(16, 8, 12, 8);
   bh->addWidget(banner_text_, 1);
   bh->addWidget(compare_);
-  bh->addWidget(accept_);
   banner_->hide();
 
   list_ = new MessageListView(this);
@@ -203,12 +202,6 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(contact_, &QToolButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(compare_, &QPushButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(members_, &QToolButton::clicked, this, [this] { emit membersRequested(peer_); });
-  connect(accept_, &QPushButton::clicked, this, [this] {
-    QString error;
-    const bool accepted = messenger_->acceptIdentityKey(peer_, banner_key_, &error);
-    refreshBanner();
-    if (!accepted) banner_text_->setText(error.toHtmlEscaped());
-  });
   connect(composer_, &Composer::sendRequested, this, &ConversationView::send);
   connect(composer_, &Composer::typingChanged, this, [this](bool active) {
     if (!peer_.isEmpty() && !isGroup()) messenger_->setTyping(peer_, active);
@@ -225,7 +218,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
     updateSubtitle();
   });
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString& p) {
-    if (p == peer_) refreshBanner();
+    if (p == peer_) refreshIdentity();  // a changed key is no longer the verified one
   });
   connect(messenger_, &Messenger::groupChanged, this, [this] { updateSubtitle(); });
   connect(messenger_, &Messenger::groupOutOfStepChanged, this, [this](const QByteArray& gid, bool) {
@@ -278,25 +271,25 @@ void ConversationView::setTitle(const QString& title) {
   avatar_->setPixmap(picture.isNull() ? avatarPixmap(peer_, title, 40, devicePixelRatioF()) : picture);
 }
 
+void ConversationView::refreshIdentity() {
+  refreshBanner();
+  updateSubtitle();
+}
+
 void ConversationView::refreshBanner() {
   if (isGroup()) {
     // Nothing to accept here: only an admin can bring this device back in step.
     compare_->hide();
-    accept_->hide();
     banner_text_->setText(tr("<b>A change to this group's members did not reach this device.</b> Ask an "
                              "admin to remove you and add you again; until then nothing you write is sent."));
     banner_->setVisible(messenger_->groupOutOfStep(group_id(peer_)));
     return;
   }
   compare_->show();
-  QString no_key;
-  const auto pending = peer_.isEmpty() ? std::nullopt : messenger_->pendingIdentityKey(peer_, &no_key);
-  // Accept trusts the key this banner was shown for; one arriving later shows it again.
-  banner_key_ = pending ? pending->key : QByteArray();
-  accept_->setVisible(pending.has_value());
   const bool changed = !peer_.isEmpty() && messenger_->identityKeyChanged(peer_);
   banner_text_->setText(tr("<b>%1's safety number has changed.</b> They may have reinstalled Parley, or "
-                           "someone may be intercepting. Messages to %1 are held until you accept the new key.")
+                           "someone may be intercepting. Messages to %1 are held until you compare the "
+                           "new number with them and accept the new key.")
                             .arg(peer_.toHtmlEscaped()));
   banner_->setVisible(changed);
 }

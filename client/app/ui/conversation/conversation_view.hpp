@@ -5,7 +5,6 @@
 // uploads under way and the composer. One instance, pointed at one conversation at a time.
 //
 // Thread: the GUI thread.
-#include <QByteArray>
 #include <QPointer>
 #include <QWidget>
 #include <functional>
@@ -43,7 +42,8 @@ class ConversationView : public QWidget {
   // Loads history back to the message (a search result), selects it and scrolls to it.
   bool showMessage(qint64 message_id);
   void setTitle(const QString& title);
-  void refreshBanner();
+  // The banner and the header's "verified": after a key change, an accept or a verification.
+  void refreshIdentity();
 
   MessageListView* list() const { return list_; }
   Composer* composer() const { return composer_; }
@@ -73,6 +73,7 @@ class ConversationView : public QWidget {
  private:
   void send(const QString& text, const QStringList& files);
   void updateSubtitle();
+  void refreshBanner();
   void showError(const QString& text);
   bool download(const QModelIndex& index, int after, const QString& save_as);
   bool openFile(const QString& path, const QString& sender, bool outgoing);
@@ -102,8 +103,6 @@ class ConversationView : public QWidget {
   QFrame* banner_;
   QLabel* banner_text_;
   QPushButton* compare_;
-  QPushButton* accept_;
-  QByteArray banner_key_;  // the changed identity key the banner asks about
   MessageListView* list_;
   QLabel* drop_hint_;
   QLabel* error_;

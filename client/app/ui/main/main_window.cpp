@@ -351,7 +351,7 @@ void MainWindow::showSearch() {
 void MainWindow::showContact(const QString& peer) {
   ContactPage page(messenger_, peer, this);
   page.exec();
-  view_->refreshBanner();
+  view_->refreshIdentity();
   conversations_->reload();
 }
 

@@ -1,7 +1,12 @@
 # Warnings, sanitizers and ccache for every Parley target.
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
-  set(CMAKE_CXX_COMPILER_LAUNCHER "${CCACHE_PROGRAM}")
+  # Paths under the source tree hashed relative to it, and the build directory left out of
+  # the hash: a fresh checkout anywhere (CI's clean clone) reuses what any other checkout
+  # compiled, instead of building both presets from nothing.
+  set(CMAKE_CXX_COMPILER_LAUNCHER
+      "${CMAKE_COMMAND}" -E env "CCACHE_BASEDIR=${PROJECT_SOURCE_DIR}" CCACHE_NOHASHDIR=1
+      "${CCACHE_PROGRAM}")
 endif()
 
 add_library(parley_warnings INTERFACE)

@@ -198,14 +198,14 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
     sender = crypto::SenderKeySender::deserialize(view(g.value(0).toByteArray()));
   if (!sender) {
     sender = crypto::SenderKeySender::generate();
-    auto state = qbytes(crypto::ByteView(sender->serialize()));
+    const SecretBytes state(sender->serialize());
     const bool ok = db_->transaction([&] {
       QSqlQuery save(db);
       // key_distributed_epoch: the epoch this key was made at; a departure at a later epoch
       // means it must be replaced (see onGroupEvent).
       save.prepare("UPDATE groups SET my_sender_key = ?, needs_rotation = 0,"
                    " key_distributed_epoch = ? WHERE id = ?");
-      save.addBindValue(state);
+      save.addBindValue(state.get());
       save.addBindValue(epoch);
       save.addBindValue(group_id);
       QSqlQuery reset(db);  // nobody has the new key yet
@@ -213,7 +213,6 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
       reset.addBindValue(group_id);
       return save.exec() && reset.exec();
     });
-    crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
     if (!ok) return false;
   }
   const QByteArray key_id(reinterpret_cast<const char*>(sender->key_id().data()),
@@ -300,11 +299,11 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   // Encrypted now, so the outbox holds the exact bytes every retry resends and the chain
   // advances in the same commit as the message that used it.
   const auto ciphertext = qbytes(crypto::ByteView(sender->encrypt(view(plain), view(group_id))));
-  auto state = qbytes(crypto::ByteView(sender->serialize()));
+  const SecretBytes state(sender->serialize());
   const bool ok = db_->transaction([&] {
     QSqlQuery save(db);
     save.prepare("UPDATE groups SET my_sender_key = ? WHERE id = ?");
-    save.addBindValue(state);
+    save.addBindValue(state.get());
     save.addBindValue(group_id);
     if (!save.exec()) return false;
     if (visible) {
@@ -336,7 +335,6 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     out.addBindValue(group_id);
     return out.exec();
   });
-  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
   if (!ok) {
     *error = QStringLiteral("could not write the message to the local store");
     return std::nullopt;

@@ -45,7 +45,7 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   g.addBindValue(QString::fromStdString(content.text()));
   g.addBindValue(member ? 1 : 0);
   g.addBindValue(QString::fromStdString(content.group_description()));
-  auto state = qbytes(crypto::ByteView(receiver->serialize()));
+  const SecretBytes state(receiver->serialize());
   QSqlQuery k(db);
   // OR IGNORE: a redelivered distribution must not rewind a chain we have already used.
   k.prepare("INSERT OR IGNORE INTO sender_keys(group_id, sender, key_id, state, created_ms,"
@@ -54,12 +54,11 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   k.addBindValue(sender);
   k.addBindValue(QByteArray(reinterpret_cast<const char*>(dist->key_id.data()),
                             static_cast<qsizetype>(dist->key_id.size())));
-  k.addBindValue(state);
+  k.addBindValue(state.get());
   k.addBindValue(QDateTime::currentMSecsSinceEpoch());
   k.addBindValue(QString::fromStdString(content.text()));
   k.addBindValue(QString::fromStdString(content.group_description()));
   const bool ok = g.exec() && k.exec();
-  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
   if (ok) {
     const auto after = groupInfo(gid);
     *info_changed = after.name != before.name || after.description != before.description;
@@ -111,7 +110,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
                       qbytes(content.group_id()) == e.group_id;
   const bool attached = parsed && content.type() == e2e::ATTACHMENT;
   crypto::secure_zero(plain->data(), plain->size());
-  auto state = qbytes(crypto::ByteView(receiver->serialize()));
+  const SecretBytes state(receiver->serialize());
   const auto now = QDateTime::currentMSecsSinceEpoch();
   bool inserted = false;
   QList<QByteArray> newly_read;  // READ_RECEIPT: our messages this member had not read before
@@ -122,7 +121,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     // The chain moves past this key only together with the message it opened.
     QSqlQuery save(db);
     save.prepare("UPDATE sender_keys SET state = ? WHERE group_id = ? AND sender = ? AND key_id = ?");
-    save.addBindValue(state);
+    save.addBindValue(state.get());
     save.addBindValue(e.group_id);
     save.addBindValue(e.sender);
     save.addBindValue(key_id);
@@ -185,7 +184,6 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     conv.addBindValue(inserted ? 1 : 0);
     return conv.exec() && extra();
   });
-  crypto::secure_zero(state.data(), static_cast<std::size_t>(state.size()));
   if (!stored) return GroupOpen::StoreFailed;
   if (!parsed) return GroupOpen::Bad;
   for (const auto& read : newly_read)

@@ -212,13 +212,15 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     if (!session) continue;
     if (auto plain = session->decrypt(message)) {
       const auto session_id = s.value(0).toLongLong();
-      auto state = qbytes(crypto::ByteView(session->serialize()));
-      return Decrypted{qbytes(crypto::ByteView(*plain)), [this, session_id, state, now] {
+      const SecretBytes state(session->serialize());
+      auto text = qbytes(crypto::ByteView(*plain));
+      crypto::secure_zero(plain->data(), plain->size());
+      return Decrypted{std::move(text), [this, session_id, state, now] {
                          QSqlQuery save(db_->db());
                          // The peer answered in this session: no prekey header any more.
                          save.prepare("UPDATE sessions SET state = ?, prekey_header = NULL,"
                                       " last_used_ms = ? WHERE id = ?");
-                         save.addBindValue(state);
+                         save.addBindValue(state.get());
                          save.addBindValue(now);
                          save.addBindValue(session_id);
                          return save.exec();
@@ -252,13 +254,15 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
   auto plain = session.decrypt(message);
   if (!plain) return std::nullopt;
 
-  auto state = qbytes(crypto::ByteView(session.serialize()));
+  const SecretBytes state(session.serialize());
   const auto identity_bytes = qbytes(pre.identity_key());
   const bool used_otp = pre.has_one_time_prekey();
   const auto otp_id = pre.one_time_prekey_id();
   const auto ephemeral_bytes = qbytes(pre.ephemeral_key());
   const auto spk_id = pre.signed_prekey_id();
-  return Decrypted{qbytes(crypto::ByteView(*plain)), [=, this] {
+  auto text = qbytes(crypto::ByteView(*plain));
+  crypto::secure_zero(plain->data(), plain->size());
+  return Decrypted{std::move(text), [=, this] {
     auto& tx = db_->db();
     QSqlQuery known(tx);
     known.prepare("SELECT identity_key FROM contacts WHERE username = ?");
@@ -286,7 +290,7 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     add.prepare("INSERT INTO sessions(peer, device, state, last_used_ms) VALUES(?, ?, ?, ?)");
     add.addBindValue(sender);
     add.addBindValue(device);
-    add.addBindValue(state);
+    add.addBindValue(state.get());
     add.addBindValue(now);
     // A one-time prekey opens one session only; so does a first message.
     QSqlQuery used(tx);

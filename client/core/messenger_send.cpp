@@ -200,11 +200,11 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
     if (!s.value(2).isNull()) env.mutable_prekey()->ParseFromString(sbytes(s.value(2).toByteArray()));
     env.set_ratchet_header(sbytes(crypto::ByteView(message.header.encode())));
     env.set_ciphertext(sbytes(crypto::ByteView(message.ciphertext)));
-    const auto state = qbytes(crypto::ByteView(session->serialize()));
+    const SecretBytes state(session->serialize());
     const bool ok = db_->transaction([&] {
       QSqlQuery save(db);
       save.prepare("UPDATE sessions SET state = ? WHERE id = ?");
-      save.addBindValue(state);
+      save.addBindValue(state.get());
       save.addBindValue(session_id);
       QSqlQuery out(db);
       out.prepare("UPDATE outbox SET envelope = ? WHERE seq = ?");
@@ -287,11 +287,12 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
       contact.addBindValue(peer);
       contact.addBindValue(identity_bytes);
       contact.addBindValue(QDateTime::currentMSecsSinceEpoch());
+      const SecretBytes state(session.serialize());
       QSqlQuery add(db_->db());
       add.prepare("INSERT INTO sessions(peer, device, state, prekey_header, last_used_ms)"
                   " VALUES(?, 1, ?, ?, ?)");
       add.addBindValue(peer);
-      add.addBindValue(qbytes(crypto::ByteView(session.serialize())));
+      add.addBindValue(state.get());
       add.addBindValue(header);
       add.addBindValue(QDateTime::currentMSecsSinceEpoch());
       return contact.exec() && add.exec();

@@ -3,6 +3,8 @@
 // messenger uses exists, and transaction() keeps nothing of a body that fails.
 #include <QtTest>
 
+#include <algorithm>
+
 #include <QFileInfo>
 #include <QSqlQuery>
 #include <QSqlRecord>
@@ -11,6 +13,7 @@
 
 #include "messenger_internal.hpp"
 #include "store/database.hpp"
+#include "util/bytes.hpp"
 
 using parley::client::Database;
 
@@ -56,6 +59,19 @@ class StoreTest : public QObject {
 
  private slots:
   void initTestCase() { QVERIFY(dir_.isValid()); }
+
+  // A ratchet's serialized state is taken into the bytes bound to a query; the vector it was
+  // serialized into must not go back to the allocator with the keys in it.
+  void serializedSecretsAreWipedOnTheirWayToTheStore() {
+    parley::crypto::Bytes source(64, 0xab);
+    const auto* buffer = source.data();
+    const parley::client::SecretBytes state(std::move(source));
+    QCOMPARE(state.get(), QByteArray(64, '\xab'));
+    QVERIFY(source.empty());
+    // clear() kept the capacity: the buffer is still the vector's, and zero.
+    QVERIFY(source.capacity() >= 64 && source.data() == buffer);
+    QVERIFY(std::all_of(buffer, buffer + 64, [](std::uint8_t b) { return b == 0; }));
+  }
 
   void newFileGetsCurrentSchemaAndOwnerOnlyMode() {
     const auto file = path("new.db");

@@ -34,4 +34,25 @@ inline std::optional<crypto::PublicKey> public_key(const std::string& b) {
   return k;
 }
 
+// A serialized secret (a ratchet's or a sender key's state) on its way to a query. The
+// source is wiped at once; the copy is wiped by whichever SecretBytes lets it go last, unless
+// something else still shares it (wiping then would only detach a fresh copy). A query bound
+// to it shares it until the query goes: declare the query after this, so it goes first.
+class SecretBytes {
+ public:
+  explicit SecretBytes(crypto::Bytes&& source) : bytes_(qbytes(crypto::ByteView(source))) {
+    crypto::secure_zero(source.data(), source.size());
+    source.clear();
+  }
+  SecretBytes(const SecretBytes&) = default;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+  ~SecretBytes() {
+    if (!bytes_.isEmpty() && bytes_.isDetached()) crypto::secure_zero(bytes_.data(), static_cast<std::size_t>(bytes_.size()));
+  }
+  const QByteArray& get() const { return bytes_; }
+
+ private:
+  QByteArray bytes_;
+};
+
 }  // namespace parley::client

@@ -25,11 +25,12 @@ int next_id(QSqlDatabase& db, int kind) {
 }
 
 bool insert_key(QSqlDatabase& db, int kind, int id, const crypto::KeyPair& key) {
+  const SecretBytes secret(key.secret_bytes());
   QSqlQuery q(db);
   q.prepare("INSERT INTO prekeys(kind, id, secret, public_key, created_ms) VALUES(?, ?, ?, ?, ?)");
   q.addBindValue(kind);
   q.addBindValue(id);
-  q.addBindValue(qbytes(key.secret_bytes()));
+  q.addBindValue(secret.get());
   q.addBindValue(qbytes(crypto::ByteView(key.public_key().bytes)));
   q.addBindValue(QDateTime::currentMSecsSinceEpoch());
   return q.exec();

@@ -40,9 +40,9 @@ inline std::optional<crypto::PublicKey> public_key(const std::string& b) {
 // to it shares it until the query goes: declare the query after this, so it goes first.
 class SecretBytes {
  public:
+  explicit SecretBytes(crypto::ByteView secret) : bytes_(qbytes(secret)) {}
   explicit SecretBytes(crypto::Bytes&& source) : bytes_(qbytes(crypto::ByteView(source))) {
     crypto::secure_zero(source.data(), source.size());
-    source.clear();
   }
   SecretBytes(const SecretBytes&) = default;
   SecretBytes& operator=(const SecretBytes&) = delete;

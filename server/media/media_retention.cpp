@@ -17,7 +17,6 @@ namespace parley::media {
 namespace {
 
 constexpr auto kOrphanAge = std::chrono::hours(1);
-constexpr std::size_t kOrphansPerSweep = 10'000;
 
 // Removes those of `unused` that no upload claimed since `decided_at`; the count removed.
 std::size_t remove_unused(MediaContext& media, const std::vector<Sha256>& unused,
@@ -76,9 +75,9 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
     };
     auto sweep = std::make_shared<Sweep>();
     sweep->candidates =
-        media.blobs.list_blobs(std::chrono::system_clock::now() - kOrphanAge, after_, kOrphansPerSweep);
+        media.blobs.list_blobs(std::chrono::system_clock::now() - kOrphanAge, after_, per_run_);
     // A short slice reached the end: the next run starts over.
-    after_ = sweep->candidates.size() < kOrphansPerSweep ? std::nullopt
+    after_ = sweep->candidates.size() < per_run_ ? std::nullopt
                                                          : std::optional(sweep->candidates.back());
     if (sweep->candidates.empty()) return;
     // A prompt job, though it writes nothing: its completion then means the batch it read

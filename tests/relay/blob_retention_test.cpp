@@ -12,8 +12,18 @@
 #include <algorithm>
 #include <fstream>
 
+#include <boost/asio/thread_pool.hpp>
+#include <future>
+
 #include "media/blob_claims.hpp"
 #include "media/fs_blob_store.hpp"
+#include "media/media_context.hpp"
+#include "media/media_retention.hpp"
+#include "media/media_tokens.hpp"
+#include "media/upload_registry.hpp"
+#include "observability/metrics.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store_worker.hpp"
 
 using parley::media::BlobClaims;
 using parley::media::FsBlobStore;
@@ -148,6 +158,72 @@ class BlobRetentionTest : public QObject {
       after = got.back();
     }
     QVERIFY(seen == all);
+  }
+
+  // The sweep checks a slice per run and carries on after it: blobs that records name, at
+  // the front of the order, must not hide an orphan behind them.
+  void theSweepReachesOrphansBehindNamedBlobs() {
+    using namespace parley;
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::filesystem::path root = dir.path().toStdString();
+    FsBlobStore blobs(root / "media");
+    std::vector<Sha256> all;
+    for (int i = 0; i < 7; ++i) {
+      all.push_back(upload(blobs, std::string(15, 's') + static_cast<char>(i), "sweep " + std::to_string(i)));
+      QVERIFY(age(blobs.blob_path(all.back()), 2h));
+    }
+    std::sort(all.begin(), all.end());
+    Metrics metrics;
+    store::StoreWorker worker(std::make_unique<store::SqliteStore>(root, store::Durability::Normal),
+                              metrics, 1000);
+    boost::asio::thread_pool disk(1);
+    // Waits until everything the sweep started has run: its listing on the disk thread, its
+    // store job, then its removals on the disk thread.
+    const auto settle = [&] {
+      const auto through_disk = [&] {
+        std::promise<void> done;
+        net::post(disk.get_executor(), [&] { done.set_value(); });
+        done.get_future().wait();
+      };
+      through_disk();
+      std::promise<void> job;
+      worker.submit([](store::Store&) {}, [&](store::JobStatus) { job.set_value(); });
+      job.get_future().wait();
+      through_disk();
+    };
+    // Records name the first six in hash order; the last is an orphan.
+    std::promise<bool> named;
+    worker.submit(
+        [&](store::Store& s) {
+          const auto owner = s.create_account("owner", std::string(32, 'k'), 1, 1);
+          if (!owner) return;
+          for (int i = 0; i < 6; ++i) {
+            const auto id = std::string(15, 'r') + static_cast<char>(i);
+            s.create_media({id, owner->user_id, 100, {}, 1, 0});
+            s.complete_media(id, parley::media::to_bytes(all[static_cast<std::size_t>(i)]), 2);
+          }
+        },
+        [&](store::JobStatus st) { named.set_value(st == store::JobStatus::Committed); });
+    QVERIFY(named.get_future().get());
+
+    BlobClaims claims;
+    parley::media::MediaTokens tokens(std::chrono::minutes(10), 16, 16);
+    parley::media::UploadRegistry uploads;
+    parley::media::MediaContext media{parley::media::MediaLimits{}, blobs, claims, tokens, uploads,
+                                      disk.get_executor()};
+    parley::media::OrphanSweep sweep(3);  // three blobs a run
+    const auto orphan = blobs.blob_path(all.back());
+    for (int run = 0; run < 2; ++run) {  // the six named ones, three at a time
+      sweep.run(worker, media);
+      settle();
+      QVERIFY2(std::filesystem::exists(orphan), "reached before its slice");
+    }
+    sweep.run(worker, media);
+    settle();
+    QVERIFY2(!std::filesystem::exists(orphan), "the third run did not reach it");
+    for (std::size_t i = 0; i < 6; ++i) QVERIFY(std::filesystem::exists(blobs.blob_path(all[i])));
+    disk.join();
   }
 };
 

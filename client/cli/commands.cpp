@@ -151,6 +151,17 @@ int do_register(const Options& o) {
   return kKeepRunning;
 }
 
+// A send held because the peer's identity key changed: nothing more goes out until the user
+// compares the new number and accepts that key.
+void exit_when_identity_changes(Messenger* m) {
+  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
+    QCoreApplication::exit(fail(peer + "'s identity key changed; the message waits. Run `verify " + peer +
+                                    "` to see the new safety number, compare it with " + peer +
+                                    ", then run `verify " + peer + " --accept NUMBER`",
+                                kExitIdentityChanged));
+  });
+}
+
 int do_send(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
@@ -169,10 +180,7 @@ int do_send(const Options& o) {
                        QCoreApplication::exit(kExitOk);
                      }
                    });
-  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
-    QCoreApplication::exit(fail(peer + "'s identity key changed: compare safety numbers, then "
-                                       "run `verify " + peer + "`, compare its new number, then `verify " + peer + " --accept NUMBER`", kExitIdentityChanged));
-  });
+  exit_when_identity_changes(m);
   m->start();
   exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
   return kKeepRunning;
@@ -217,10 +225,7 @@ int do_send_file(const Options& o) {
                        QCoreApplication::exit(kExitOk);
                      }
                    });
-  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
-    QCoreApplication::exit(fail(peer + "'s identity key changed: compare safety numbers, then "
-                                       "run `verify " + peer + "`, compare its new number, then `verify " + peer + " --accept NUMBER`", kExitIdentityChanged));
-  });
+  exit_when_identity_changes(m);
   m->start();
   exit_after(o.timeout_s, kExitQueued);
   return kKeepRunning;
@@ -377,7 +382,9 @@ int do_verify(const Options& o) {
   if (!o.accept.empty()) {
     if (!pending) return fail(error, kExitError);
     // Only the key whose number the user compared; digits only, as people copy them.
-    const auto digits = [](QString n) { return n.remove(QRegularExpression(QStringLiteral("\\s"))); };
+    const auto digits = [](QString n) {
+      return n.remove(QRegularExpression(QStringLiteral("\\s")));
+    };
     if (digits(QString::fromStdString(o.accept)) != digits(pending->safety_number))
       return fail("that is not the new safety number with " + peer + ": nothing accepted; run `verify " +
                       peer + "` and compare again",

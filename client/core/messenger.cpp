@@ -382,8 +382,8 @@ bool Messenger::acceptIdentityKey(const QString& peer, const QByteArray& key, QS
   auto& db = db_->db();
   enum class Outcome { accepted, none_pending, changed_again, store_failed };
   Outcome outcome = Outcome::store_failed;
+  QString failure;  // why the store refused, for the user
   const bool committed = db_->transaction([&] {
-    QString failure;
     const auto pending = pendingKeyOf(peer, &failure);
     if (!failure.isEmpty()) return false;
     if (!pending) {
@@ -425,7 +425,12 @@ bool Messenger::acceptIdentityKey(const QString& peer, const QByteArray& key, QS
     QSqlQuery reencrypt(db);
     reencrypt.prepare("UPDATE outbox SET envelope = NULL WHERE peer = ?");
     reencrypt.addBindValue(peer);
-    if (!accept.exec() || !reencrypt.exec()) return false;
+    for (auto* q : {&accept, &reencrypt}) {
+      if (!q->exec()) {
+        failure = q->lastError().text();
+        return false;
+      }
+    }
     outcome = Outcome::accepted;
     return true;
   });
@@ -444,7 +449,8 @@ bool Messenger::acceptIdentityKey(const QString& peer, const QByteArray& key, QS
     case Outcome::store_failed:
       break;
   }
-  *error = QStringLiteral("could not save the accepted key: %1").arg(db.lastError().text());
+  *error = QStringLiteral("could not save the accepted key (nothing changed; try again): %1")
+               .arg(failure.isEmpty() ? db.lastError().text() : failure);
   return false;
 }
 

@@ -213,9 +213,7 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     if (auto plain = session->decrypt(message)) {
       const auto session_id = s.value(0).toLongLong();
       const SecretBytes state(session->serialize());
-      auto text = qbytes(crypto::ByteView(*plain));
-      crypto::secure_zero(plain->data(), plain->size());
-      return Decrypted{std::move(text), [this, session_id, state, now] {
+      return Decrypted{qbytes_wiping(*plain), [this, session_id, state, now] {
                          QSqlQuery save(db_->db());
                          // The peer answered in this session: no prekey header any more.
                          save.prepare("UPDATE sessions SET state = ?, prekey_header = NULL,"
@@ -260,9 +258,7 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
   const auto otp_id = pre.one_time_prekey_id();
   const auto ephemeral_bytes = qbytes(pre.ephemeral_key());
   const auto spk_id = pre.signed_prekey_id();
-  auto text = qbytes(crypto::ByteView(*plain));
-  crypto::secure_zero(plain->data(), plain->size());
-  return Decrypted{std::move(text), [=, this] {
+  return Decrypted{qbytes_wiping(*plain), [=, this] {
     auto& tx = db_->db();
     QSqlQuery known(tx);
     known.prepare("SELECT identity_key FROM contacts WHERE username = ?");

@@ -24,6 +24,8 @@ using Sha256 = std::array<unsigned char, 32>;
 
 std::string to_hex(std::string_view bytes);
 std::string to_hex(const Sha256& hash);
+// `hex` (either case) into `out`; false unless it is exactly 2 * out.size() hex digits.
+bool from_hex(std::string_view hex, std::span<unsigned char> out);
 // The hash as the store keeps it (32 bytes), and back; nullopt unless exactly 32 bytes.
 std::string to_bytes(const Sha256& hash);
 std::optional<Sha256> sha256_from_bytes(std::string_view bytes);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 
 namespace parley::media {
 namespace {
@@ -92,21 +93,6 @@ std::unique_ptr<BlobReader> open_reader(const std::filesystem::path& path, std::
   return fd < 0 ? nullptr : std::make_unique<FileReader>(fd, size);
 }
 
-// Lower-case hex, as to_hex writes it; false for anything else.
-bool from_hex(std::string_view hex, Sha256& out) {
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
-  return true;
-}
-
 std::error_code fsync_path(const std::filesystem::path& path, int flags) {
   Fd fd(::open(path.c_str(), flags | O_CLOEXEC));
   if (fd.get() < 0) return last_error();
@@ -125,6 +111,18 @@ std::string to_hex(std::string_view bytes) {
     out.push_back(kDigits[c & 15]);
   }
   return out;
+}
+
+bool from_hex(std::string_view hex, std::span<unsigned char> out) {
+  if (hex.size() != out.size() * 2) return false;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    unsigned v = 0;
+    const auto* first = hex.data() + 2 * i;
+    const auto [end, err] = std::from_chars(first, first + 2, v, 16);
+    if (err != std::errc{} || end != first + 2) return false;
+    out[i] = static_cast<unsigned char>(v);
+  }
+  return true;
 }
 
 std::string to_hex(const Sha256& hash) {
@@ -209,15 +207,17 @@ std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_poin
     const auto dir_name = to_hex(std::string_view(&first, 1));
     std::vector<Sha256> here;
     std::error_code ec;
-    for (std::filesystem::directory_iterator it(root_ / "blobs" / dir_name, ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (std::filesystem::directory_iterator it(root_ / "blobs" / dir_name, ec), end;
+         !ec && it != end; it.increment(ec)) {
       const auto name = it->path().filename().string();
       Sha256 hash{};
-      // Only our names, in their own directory: anything else is not a blob of ours.
-      if (name.size() != hash.size() * 2 || !from_hex(name, hash) || hash[0] != prefix) continue;
+      // Only our names (lower-case, as blob_path writes them), in their own directory:
+      // anything else is not a blob of ours.
+      if (!from_hex(name, hash) || name != to_hex(hash) || hash[0] != prefix) continue;
       if (after && hash <= *after) continue;
       struct stat st {};
-      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff) continue;
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
+        continue;
       here.push_back(hash);
     }
     std::sort(here.begin(), here.end());

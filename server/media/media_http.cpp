@@ -30,16 +30,9 @@ constexpr std::size_t kPieceBytes = 256 * 1024;
 constexpr std::size_t kMediaIdBytes = 16;
 
 std::optional<std::string> parse_media_id(std::string_view hex) {
-  if (hex.size() != kMediaIdBytes * 2) return std::nullopt;
-  std::string out(kMediaIdBytes, '\0');
-  for (std::size_t i = 0; i < kMediaIdBytes; ++i) {
-    unsigned v = 0;
-    const auto* first = hex.data() + 2 * i;
-    const auto [end, err] = std::from_chars(first, first + 2, v, 16);
-    if (err != std::errc{} || end != first + 2) return std::nullopt;
-    out[i] = static_cast<char>(v);
-  }
-  return out;
+  std::array<unsigned char, kMediaIdBytes> id{};
+  if (!media::from_hex(hex, id)) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(id.data()), id.size());
 }
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
@@ -169,7 +162,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // A transfer (an upload's body, an answer's) of `bytes` gets media::transfer_time for the
   // whole of it, and each piece at most the idle time within that.
   void start_transfer(std::uint64_t bytes) {
-    transfer_deadline_ = std::chrono::steady_clock::now() + media::transfer_time(media_.limits, bytes);
+    transfer_deadline_ =
+        std::chrono::steady_clock::now() + media::transfer_time(media_.limits, bytes);
   }
   void expire_next_piece() {
     beast::get_lowest_layer(stream_).expires_at(

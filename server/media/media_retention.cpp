@@ -92,8 +92,8 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
           if (st != store::JobStatus::Committed || sweep->unused.empty()) return;
           net::post(media.disk, [sweep, &media] {
             const auto removed = remove_unused(media, sweep->unused, sweep->decided_at);
-            spdlog::info("event=media_orphans_removed checked={} removed={}", sweep->candidates.size(),
-                         removed);
+            spdlog::info("event=media_orphans_removed checked={} removed={}",
+                         sweep->candidates.size(), removed);
           });
         });
   });

@@ -21,8 +21,8 @@ struct MediaContext;
 void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::uint64_t now_ms);
 
 // Blobs last written over an hour ago that no record names. Each run checks the next
-// `per_run` in hash order, carrying on where the last one stopped and starting over past the end, so
-// the named blobs at the front cannot hide the orphans behind them.
+// `per_run` in hash order, carrying on where the last one stopped and starting over past the
+// end, so the named blobs at the front cannot hide the orphans behind them.
 class OrphanSweep {
  public:
   explicit OrphanSweep(std::size_t per_run = 10'000) : per_run_(per_run) {}

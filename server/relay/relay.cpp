@@ -43,7 +43,8 @@ void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
                           media::OrphanSweep& orphans, const Config& cfg, unsigned round = 0) {
   if (round % kOrphanSweepEvery == 0) orphans.run(worker, media);
   timer.expires_after(kMaintenanceEvery);
-  timer.async_wait([&timer, &worker, &presence, &media, &orphans, &cfg, round](boost::system::error_code ec) {
+  timer.async_wait([&timer, &worker, &presence, &media, &orphans, &cfg,
+                    round](boost::system::error_code ec) {
     if (ec) return;
     const auto now = now_ms();
     const auto inbox_before = now - count_ms(cfg.retention);

@@ -11,6 +11,8 @@ inline std::uint64_t now_ms() {
 }
 
 // A duration (hours, minutes, ...) as the milliseconds the store's timestamps count.
-inline std::uint64_t count_ms(std::chrono::milliseconds d) { return static_cast<std::uint64_t>(d.count()); }
+inline std::uint64_t count_ms(std::chrono::milliseconds d) {
+  return static_cast<std::uint64_t>(d.count());
+}
 
 }  // namespace parley

@@ -34,6 +34,14 @@ inline std::optional<crypto::PublicKey> public_key(const std::string& b) {
   return k;
 }
 
+// `secret` copied out, and the source wiped: a decrypted plaintext or a serialized state must
+// not go back to the allocator readable.
+inline QByteArray qbytes_wiping(crypto::Bytes& secret) {
+  auto copy = qbytes(crypto::ByteView(secret));
+  crypto::secure_zero(secret.data(), secret.size());
+  return copy;
+}
+
 // A serialized secret (a ratchet's or a sender key's state) on its way to a query. The
 // source is wiped at once; the copy is wiped by whichever SecretBytes lets it go last, unless
 // something else still shares it (wiping then would only detach a fresh copy). A query bound
@@ -41,13 +49,12 @@ inline std::optional<crypto::PublicKey> public_key(const std::string& b) {
 class SecretBytes {
  public:
   explicit SecretBytes(crypto::ByteView secret) : bytes_(qbytes(secret)) {}
-  explicit SecretBytes(crypto::Bytes&& source) : bytes_(qbytes(crypto::ByteView(source))) {
-    crypto::secure_zero(source.data(), source.size());
-  }
+  explicit SecretBytes(crypto::Bytes&& source) : bytes_(qbytes_wiping(source)) {}
   SecretBytes(const SecretBytes&) = default;
   SecretBytes& operator=(const SecretBytes&) = delete;
   ~SecretBytes() {
-    if (!bytes_.isEmpty() && bytes_.isDetached()) crypto::secure_zero(bytes_.data(), static_cast<std::size_t>(bytes_.size()));
+    if (!bytes_.isEmpty() && bytes_.isDetached())
+      crypto::secure_zero(bytes_.data(), static_cast<std::size_t>(bytes_.size()));
   }
   const QByteArray& get() const { return bytes_; }
 

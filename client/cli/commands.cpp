@@ -151,15 +151,21 @@ int do_register(const Options& o) {
   return kKeepRunning;
 }
 
-// A send held because the peer's identity key changed: nothing more goes out until the user
-// compares the new number and accepts that key.
-void exit_when_identity_changes(Messenger* m) {
-  QObject::connect(m, &Messenger::identityKeyChangedFor, [](const QString& peer) {
-    QCoreApplication::exit(fail(peer + "'s identity key changed; the message waits. Run `verify " + peer +
-                                    "` to see the new safety number, compare it with " + peer +
-                                    ", then run `verify " + peer + " --accept NUMBER`",
-                                kExitIdentityChanged));
-  });
+// A message held because `peer`'s identity key changed: nothing more goes out to them until
+// the user compares the new number and accepts that key.
+void exit_held(const QString& peer) {
+  QCoreApplication::exit(fail(peer + "'s identity key changed; the message waits. Run `verify " + peer +
+                                  "` to see the new safety number, compare it with " + peer +
+                                  ", then run `verify " + peer + " --accept NUMBER`",
+                              kExitIdentityChanged));
+}
+
+// The change found during this run, or (`peer` given) already waiting before it: then no
+// signal comes, and waiting would end in a silent timeout.
+void exit_when_identity_changes(Messenger* m, const QString& already_for = {}) {
+  QObject::connect(m, &Messenger::identityKeyChangedFor, &exit_held);
+  if (!already_for.isEmpty() && m->identityKeyChanged(already_for))
+    QTimer::singleShot(0, [already_for] { exit_held(already_for); });
 }
 
 int do_send(const Options& o) {
@@ -180,7 +186,7 @@ int do_send(const Options& o) {
                        QCoreApplication::exit(kExitOk);
                      }
                    });
-  exit_when_identity_changes(m);
+  exit_when_identity_changes(m, QString::fromStdString(o.name).toLower());
   m->start();
   exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
   return kKeepRunning;
@@ -210,8 +216,12 @@ int do_send_file(const Options& o) {
   // The file is on the relay; the message announcing it goes through the outbox like a text.
   auto msg = std::make_shared<QByteArray>();
   QObject::connect(m, &Messenger::transferFinished,
-                   [transfer, msg](qint64 id, const QByteArray& which, const QString&) {
-                     if (id == transfer) *msg = which;
+                   [m, transfer, msg, peer = QString::fromStdString(o.name).toLower()](
+                       qint64 id, const QByteArray& which, const QString&) {
+                     if (id != transfer) return;
+                     *msg = which;
+                     // Uploaded; the message announcing it waits for an accepted key.
+                     if (m->identityKeyChanged(peer)) exit_held(peer);
                    });
   QObject::connect(m, &Messenger::messageStatusChanged,
                    [msg, o](const QString& peer, const QByteArray& which, int status) {

@@ -208,6 +208,11 @@ class CliE2eTest : public QObject {
     QCOMPARE(QString(previous).remove(' ').size(), 60);
     QVERIFY(previous != number);
 
+    // A send to him now is held, and says so at once rather than timing out in silence.
+    const auto held = alice.run({"send", "bob", "held until the key is accepted"}, 10000);
+    QCOMPARE(held.code, 6);
+    QVERIFY2(held.err.contains("`verify bob --accept NUMBER`"), held.err.constData());
+
     const auto wrong = alice.run({"verify", "bob", "--accept", previous});
     QCOMPARE(wrong.code, 6);
     QVERIFY2(wrong.err.contains("nothing accepted"), wrong.err.constData());
@@ -222,6 +227,14 @@ class CliE2eTest : public QObject {
     const auto again = alice.run({"verify", "bob", "--accept", number});
     QCOMPARE(again.code, 1);
     QVERIFY2(again.err.contains("has not changed"), again.err.constData());
+
+    // Accepted, the held message goes out first, before the next one.
+    QCOMPARE(alice.run({"send", "bob", "after accepting"}).code, 0);
+    Cli bob(profile("bob"));
+    const auto got = of_type(bob.run({"listen", "--count", "2", "--timeout", "20"}).lines, "message");
+    QCOMPARE(got.size(), 2);
+    QCOMPARE(got[0].value("text").toString(), QString("held until the key is accepted"));
+    QCOMPARE(got[1].value("text").toString(), QString("after accepting"));
   }
 
   // Groups through the command line: create, send, read, an avatar from the admin only,

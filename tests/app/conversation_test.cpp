@@ -346,6 +346,7 @@ class ConversationTest : public QObject {
       QVERIFY(page->safetyNumberText().remove(QRegularExpression("\\s")) != shown);  // the newer one now
       // The second click of a double click finds Accept off: the new number has to be read.
       QVERIFY(!page->acceptButton()->isEnabled());
+      parley::test::screenshot(page, "contact-page-changed-again");
       QTest::mouseClick(page->acceptButton(), Qt::LeftButton);
       QVERIFY(alice_->identityKeyChanged("frank"));
       // Back to the key compared first (as if the newer one had not come): the page shows it

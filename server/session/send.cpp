@@ -59,20 +59,20 @@ void PendingSend::run(store::Store& s) {
     ack = *seen;
     return;
   }
-  const auto rid = s.find_user(recipient);
-  if (!rid) {
+  const auto account = s.find_account(recipient);
+  if (!account) {
     kind = Kind::UnknownRecipient;
     return;
   }
   // Both are ordered by device_id.
-  const auto have = s.devices_of(*rid);
-  if (!std::ranges::equal(have, payloads, {}, &store::DeviceRecord::device_id,
+  const auto& have = account->devices;
+  if (!std::ranges::equal(have, payloads, {}, &store::DeviceAddress::device_id,
                           &Payload::device)) {
     kind = Kind::DeviceMismatch;
     for (const auto& d : have) devices.push_back(d.device_id);
     return;
   }
-  ack = {s.next_conv_seq(conversation_key(me, *rid)), now_ms()};
+  ack = {s.next_conv_seq(conversation_key(me, account->user_id)), now_ms()};
   appended.reserve(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     auto e = std::make_shared<store::InboxEntry>();

@@ -22,6 +22,18 @@ struct DeviceRecord {
   std::uint64_t inbox_tail = 0;
 };
 
+// One of a user's devices, as a send addresses it.
+struct DeviceAddress {
+  DevicePk pk = 0;
+  std::uint32_t device_id = 0;
+};
+
+// A user as a send finds it: its id and its devices, by device_id.
+struct Account {
+  UserId user_id = 0;
+  std::vector<DeviceAddress> devices;
+};
+
 struct SignedPrekeyRecord {
   std::uint32_t id = 0;
   std::string public_key;

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "store/account_cache.hpp"
 #include "store/run_floor.hpp"
 #include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_schema.hpp"
@@ -53,6 +54,7 @@ struct SqliteStore::Impl {
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
+  AccountCache accounts;
   // Log ranges used lately: a group's log entries lo..end and, for a fan-out range, the
   // devices owed them. A fan-out reads its open range once instead of at every step (a range
   // of 64 entries to 1,000 members takes 250 steps; the device query sorts every member),
@@ -147,9 +149,7 @@ struct SqliteStore::Impl {
                     "WHERE u.username = ? AND d.device_id = ?"),
         insert_user(db, "INSERT OR IGNORE INTO users(username, created_ms) VALUES(?, ?)"),
         insert_device(db, "INSERT INTO devices(user_id, device_id, identity_key) VALUES(?, ?, ?)"),
-        devices_of(db,
-                   "SELECT user_id, id, device_id, identity_key, inbox_tail FROM devices "
-                   "WHERE user_id = ? ORDER BY device_id"),
+        device_addresses(db, "SELECT id, device_id FROM devices WHERE user_id = ? ORDER BY device_id"),
         load_tail(db,
                   "SELECT MAX(d.inbox_tail, COALESCE((SELECT MAX(seq) FROM inbox "
                   "WHERE device = d.id), 0)) FROM devices d WHERE d.id = ?"),
@@ -283,7 +283,7 @@ struct SqliteStore::Impl {
   }
 
   SQLite::Statement begin, commit, rollback, savepoint, release, rollback_to;
-  SQLite::Statement find_user, find_device, insert_user, insert_device, devices_of;
+  SQLite::Statement find_user, find_device, insert_user, insert_device, device_addresses;
   SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, load_conv, insert_conv, update_conv, insert_inbox;
@@ -672,6 +672,7 @@ void SqliteStore::rollback() {
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->conv_seqs.clear();
+  impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->finish_statements();
   Impl::run(impl_->rollback);
@@ -689,6 +690,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
   impl_->tails.clear();
   impl_->conv_seqs.clear();
+  impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->take_back_log_refs();
   Impl::run(impl_->rollback_to);
@@ -707,6 +709,7 @@ std::string SqliteStore::relay_id() {
 }
 
 std::optional<UserId> SqliteStore::find_user(std::string_view username) {
+  if (auto known = impl_->accounts.find(username)) return known->user_id;
   auto& st = fresh(impl_->find_user);
   st.bind(1, std::string(username));
   if (!st.executeStep()) return std::nullopt;
@@ -743,12 +746,18 @@ std::optional<DeviceRecord> SqliteStore::create_account(std::string_view usernam
   return d;
 }
 
-std::vector<DeviceRecord> SqliteStore::devices_of(UserId user) {
-  auto& st = fresh(impl_->devices_of);
-  st.bind(1, user);
-  std::vector<DeviceRecord> out;
-  while (st.executeStep()) out.push_back(impl_->device_row(st));
-  return out;
+std::shared_ptr<const Account> SqliteStore::find_account(std::string_view username) {
+  if (auto known = impl_->accounts.find(username)) return known;
+  const auto user = find_user(username);
+  if (!user) return nullptr;  // not remembered: the name may be registered next
+  auto account = std::make_shared<Account>();
+  account->user_id = *user;
+  auto& st = fresh(impl_->device_addresses);
+  st.bind(1, *user);
+  while (st.executeStep())
+    account->devices.push_back({st.getColumn(0).getInt64(), as_u32(st.getColumn(1))});
+  impl_->accounts.put(username, account);
+  return account;
 }
 
 std::uint64_t SqliteStore::inbox_tail(DevicePk device) {

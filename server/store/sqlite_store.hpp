@@ -34,7 +34,7 @@ class SqliteStore final : public Store {
                                              std::string_view identity_key,
                                              std::uint32_t device_id,
                                              std::uint64_t now_ms) override;
-  std::vector<DeviceRecord> devices_of(UserId user) override;
+  std::shared_ptr<const Account> find_account(std::string_view username) override;
   std::uint64_t inbox_tail(DevicePk device) override;
 
   void set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) override;

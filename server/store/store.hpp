@@ -7,6 +7,7 @@
 // transaction that the worker opened; methods throw std::exception on storage failure and the
 // worker rolls the failing job back to its savepoint.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -40,7 +41,8 @@ class Store {
                                                      std::string_view identity_key,
                                                      std::uint32_t device_id,
                                                      std::uint64_t now_ms) = 0;  // nullopt: taken
-  virtual std::vector<DeviceRecord> devices_of(UserId user) = 0;
+  // The user and its devices, as a send addresses them; nullptr: no such user.
+  virtual std::shared_ptr<const Account> find_account(std::string_view username) = 0;
   virtual std::uint64_t inbox_tail(DevicePk device) = 0;
 
   // Prekeys.

@@ -83,7 +83,41 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(found->pk, a->pk);
     QCOMPARE(found->identity_key, std::string(32, 'k'));
     QVERIFY(!s_->find_device("alice", 2));
-    QCOMPARE(s_->devices_of(a->user_id).size(), std::size_t{1});
+    auto account = s_->find_account("alice");
+    QVERIFY(account);
+    QCOMPARE(account->user_id, a->user_id);
+    QCOMPARE(account->devices.size(), std::size_t{1});
+    QCOMPARE(account->devices[0].pk, a->pk);
+    QCOMPARE(account->devices[0].device_id, 1u);
+    QVERIFY(!s_->find_account("nobody"));
+  }
+
+  // Accounts are answered from memory once found. An account a rolled-back job made (a job
+  // or a whole batch) must not be found after the rollback, though a lookup inside the job
+  // remembered it; and a name looked up before it was registered is found once it is.
+  void accountLookupsForgetWhatARollbackUndid() {
+    QVERIFY(!s_->find_account("carol"));
+    s_->savepoint();
+    QVERIFY(s_->create_account("carol", std::string(32, 'c'), 3, 0));
+    QVERIFY(s_->find_account("carol"));
+    QVERIFY(s_->find_user("carol"));
+    s_->rollback_to_savepoint();
+    QVERIFY(!s_->find_account("carol"));
+    QVERIFY(!s_->find_user("carol"));
+
+    QVERIFY(s_->create_account("dave", std::string(32, 'd'), 4, 0));
+    QCOMPARE(s_->find_account("dave")->devices.size(), std::size_t{1});
+    s_->rollback();
+    s_->begin();
+    QVERIFY(!s_->find_account("dave"));
+    QVERIFY(!s_->find_user("dave"));
+
+    const auto carol = s_->create_account("carol", std::string(32, 'c'), 7, 0);
+    QVERIFY(carol);
+    const auto found = s_->find_account("carol");
+    QVERIFY(found);
+    QCOMPARE(found->user_id, carol->user_id);
+    QCOMPARE(found->devices[0].device_id, 7u);
   }
 
   void inboxAssignsSequencePerDeviceAndDeletesOnAck() {

@@ -1,0 +1,44 @@
+#pragma once
+// Accounts as a send addresses them (the user's id and devices), kept in memory by the store
+// so a send does not read the users and devices tables each time: those two lookups were
+// 9 % of the store thread's time in the pairs benchmark (docs/performance.md).
+//
+// An account never changes once made, and its devices are made with it (create_account is
+// the only writer of either table), so an entry cannot go stale while its row stands. It can
+// only be wrong about a row a rolled-back job wrote: the store drops everything on every
+// rollback, as it drops its tails. Bounded: a full map is emptied and refilled by the sends
+// that follow (an entry handed out lives on in its holder's shared_ptr).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "store/records.hpp"
+
+namespace parley::store {
+
+class AccountCache {
+ public:
+  static constexpr std::size_t kMaxEntries = 1 << 14;
+
+  std::shared_ptr<const Account> find(std::string_view username) const {
+    auto it = entries_.find(username);
+    return it != entries_.end() ? it->second : nullptr;
+  }
+  void put(std::string_view username, std::shared_ptr<const Account> account) {
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_.insert_or_assign(std::string(username), std::move(account));
+  }
+  void clear() { entries_.clear(); }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::shared_ptr<const Account>, Hash, std::equal_to<>> entries_;
+};
+
+}  // namespace parley::store

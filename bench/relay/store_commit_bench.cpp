@@ -5,6 +5,11 @@
 //   append_inbox  batches of 1, 16 or 256 appends in one transaction (a group commit)
 //   read_inbox    one replay page (16 or 256 entries, 1 MiB budget) from a 10,000-entry inbox
 //   delete_acked  one cumulative ack deleting 1, 16 or 256 entries, in its own commit
+//   message       the whole store work of one 1:1 message in the pairs benchmark (W=1): the
+//                 send job's calls as session/send.cpp makes them, and its recipient's ack
+//                 job (delete, delivery mark), for 500 pairs taking turns, 100 sends and the
+//                 previous 100 messages' acks per commit (about what the relay gathers at
+//                 saturation); CPU time per message with fsync 0
 // The second argument, fsync, is 1 for the relay's default durability (synchronous=FULL:
 // an fsync per commit) and 0 for --durability normal. Times are wall clock: the commit
 // mostly waits for the disk, which CPU time does not see.
@@ -16,6 +21,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "store/sqlite_store.hpp"
 
@@ -149,5 +156,96 @@ BENCHMARK(BM_StoreDeleteAcked)
     ->ArgsProduct({{1, 16, 256}, {1, 0}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// 500 senders and their 500 recipients, each with one device, in a fresh store.
+class PairsStore {
+ public:
+  static constexpr int kPairs = 500;
+  static constexpr int kPerCommit = 100;  // sends, and as many acks
+
+  explicit PairsStore(bool fsync) {
+    auto pattern = (std::filesystem::temp_directory_path() / "parley-relay-micro-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    store_ = std::make_unique<SqliteStore>(dir_, fsync ? Durability::Full : Durability::Normal);
+    store_->begin();
+    for (int i = 0; i < 2 * kPairs; ++i) {
+      const auto name = "user" + std::to_string(i);
+      users_.push_back({name, *store_->create_account(name, std::string(32, 'k'), 1, 1)});
+    }
+    store_->commit();
+  }
+  ~PairsStore() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  PairsStore(const PairsStore&) = delete;
+  PairsStore& operator=(const PairsStore&) = delete;
+
+  // One commit: the next kPerCommit sends, and the acks of the previous commit's. False if
+  // the store answered something a relay would not have.
+  bool batch() {
+    store_->begin();
+    for (const auto& [device, up_to] : to_ack_) {
+      store_->savepoint();
+      for (const auto& a : store_->delete_acked(device, up_to))
+        store_->raise_delivery_mark(a.sender_pk, device, a.group_id, a.from, a.up_to, 1);
+      store_->release_savepoint();
+    }
+    to_ack_.clear();
+    for (int i = 0; i < kPerCommit; ++i) {
+      const auto& from = users_[2 * (next_pair_ % kPairs)];
+      const auto& to = users_[2 * (next_pair_ % kPairs) + 1];
+      ++next_pair_;
+      std::string msg_id(16, '\0');
+      std::memcpy(msg_id.data(), &next_pair_, sizeof next_pair_);
+      store_->savepoint();
+      if (store_->find_sent(from.record.user_id, msg_id)) return false;
+      const auto account = store_->find_account(to.name);
+      if (!account || account->devices.size() != 1) return false;
+      InboxEntry e;
+      e.kind = EntryKind::Message;
+      e.sender = from.name;
+      e.sender_device = 1;
+      e.sender_pk = from.record.pk;
+      e.client_msg_id = msg_id;
+      e.conv_seq = store_->next_conv_seq("d:" + std::to_string(from.record.user_id) + ":" +
+                                         std::to_string(account->user_id));
+      e.server_ts_ms = 1'790'000'000'000 + next_pair_;
+      e.ciphertext.assign(kCiphertextBytes, '\xa5');
+      store_->append_inbox(account->devices[0].pk, e);
+      store_->remember_sent(from.record.user_id, msg_id, {e.conv_seq, e.server_ts_ms});
+      store_->release_savepoint();
+      to_ack_.emplace_back(account->devices[0].pk, e.inbox_seq);
+    }
+    store_->commit();
+    return true;
+  }
+
+ private:
+  struct User {
+    std::string name;
+    DeviceRecord record;
+  };
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::vector<User> users_;
+  std::vector<std::pair<DevicePk, std::uint64_t>> to_ack_;
+  std::uint64_t next_pair_ = 0;
+};
+
+void BM_StoreMessage(benchmark::State& state) {
+  PairsStore t(state.range(0) != 0);
+  for (int i = 0; i < 2 * PairsStore::kPairs / PairsStore::kPerCommit; ++i) t.batch();  // warm
+  for (auto _ : state) {
+    if (!t.batch()) {
+      state.SkipWithError("the store answered a send or an ack wrongly");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * PairsStore::kPerCommit);
+}
+BENCHMARK(BM_StoreMessage)->ArgNames({"fsync"})->Arg(0)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -43,11 +43,16 @@ struct SqliteStore::Impl {
 
   // Inbox tails: the last inbox_seq given to each device, kept here so that an append does
   // not also update the device's row (that update was a quarter of the store thread's time
-  // in the pairs benchmark). The rule that keeps it durable: devices.inbox_tail is raised
-  // to the tail before any of the device's entries is deleted, so the true tail is always
-  // max(devices.inbox_tail, MAX(inbox.seq)) and a lost entry here (restart, rollback,
-  // eviction) is rebuilt from the database.
+  // in the pairs benchmark). The rule that keeps it durable: a transaction that deletes any
+  // of a device's entries raises devices.inbox_tail to the tail before it commits, so in
+  // every committed state the true tail is max(devices.inbox_tail, MAX(inbox.seq)) and a
+  // tail lost here (restart, rollback, eviction between transactions) is rebuilt from the
+  // database. Inside a transaction the tail stays here from before the first delete to the
+  // commit: a job's rollback takes back only that job's changes (the journal), and eviction
+  // waits for the next transaction.
   std::unordered_map<DevicePk, std::uint64_t> tails;
+  std::vector<std::pair<DevicePk, std::optional<std::uint64_t>>> tails_journal;  // this job's
+  std::vector<DevicePk> tails_to_save;  // devices whose entries this transaction deleted
   static constexpr std::size_t kMaxCachedTails = 1 << 16;
   // Conversation sequences, cached the same way and dropped at the same moments, so a send
   // writes its conversation's row with a plain UPDATE: the upsert with RETURNING it replaces
@@ -376,6 +381,7 @@ struct SqliteStore::Impl {
     auto& st = fresh(load_tail);
     st.bind(1, device);
     if (!st.executeStep()) return nullptr;
+    tails_journal.emplace_back(device, std::nullopt);
     return &(tails[device] = std::max(as_u64(st.getColumn(0)), inbox_floor.start()));
   }
 
@@ -385,12 +391,41 @@ struct SqliteStore::Impl {
     return *tail;
   }
 
-  // Makes devices.inbox_tail cover every entry given so far, before some are deleted.
-  void save_tail(DevicePk device) {
-    auto& st = fresh(raise_tail);
-    st.bind(1, device);
-    st.bind(2, static_cast<std::int64_t>(tail_of(device)));
-    st.exec();
+  // The tail an append raises; the job's rollback puts the old value back.
+  std::uint64_t& tail_to_raise(DevicePk device) {
+    auto& tail = tail_of(device);
+    tails_journal.emplace_back(device, tail);
+    return tail;
+  }
+
+  void take_back_tails() {
+    for (auto it = tails_journal.rbegin(); it != tails_journal.rend(); ++it) {
+      if (it->second) tails[it->first] = *it->second;
+      else tails.erase(it->first);
+    }
+    tails_journal.clear();
+  }
+
+  // Some of the device's entries are about to be deleted: its tail is held here until the
+  // commit writes it (save_tails).
+  void note_deletion(DevicePk device) {
+    tail_of(device);
+    tails_to_save.push_back(device);
+  }
+
+  // Makes devices.inbox_tail cover every entry given so far, for each device whose entries
+  // this transaction deleted: one UPDATE per device per commit, not one per acknowledgement.
+  void save_tails() {
+    std::ranges::sort(tails_to_save);
+    const auto [end, _] = std::ranges::unique(tails_to_save);
+    tails_to_save.erase(end, tails_to_save.end());
+    for (const auto device : tails_to_save) {
+      auto& st = fresh(raise_tail);
+      st.bind(1, device);
+      st.bind(2, static_cast<std::int64_t>(tail_of(device)));
+      st.exec();
+    }
+    tails_to_save.clear();
   }
 
   // The cached range holding the group's log entries lo..end (exactly those when `exact`),
@@ -529,7 +564,7 @@ struct SqliteStore::Impl {
   // own, and returns the last inbox_seq it takes.
   std::uint64_t append_range(DevicePk device, std::string_view group_id, std::uint64_t lo,
                              std::uint64_t end, std::uint64_t span, std::uint64_t server_ts) {
-    auto& tail = tail_of(device);
+    auto& tail = tail_to_raise(device);
     tail += span;
     inbox_floor.handed_out(tail);
     auto& st = fresh(insert_range);
@@ -594,7 +629,7 @@ struct SqliteStore::Impl {
 
   // Stores `e` as the device's next inbox entry and returns its inbox_seq.
   std::uint64_t append_row(DevicePk device, const InboxEntry& e) {
-    const std::uint64_t seq = ++tail_of(device);
+    const std::uint64_t seq = ++tail_to_raise(device);
     inbox_floor.handed_out(seq);
     auto& st = fresh(insert_inbox);
     st.bind(1, device);
@@ -654,11 +689,13 @@ void SqliteStore::begin() {
   impl_->depth_at_begin = impl_->depth;
 }
 void SqliteStore::commit() {
+  impl_->save_tails();
   impl_->flush_log_refs();
   marks_->before_commit();
   impl_->inbox_floor.before_commit();
   impl_->finish_statements();
   Impl::run(impl_->commit);
+  impl_->tails_journal.clear();
   marks_->committed();
   impl_->inbox_floor.committed();
 }
@@ -668,6 +705,8 @@ void SqliteStore::rollback() {
   impl_->forget_log_refs();
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
+  impl_->tails_journal.clear();
+  impl_->tails_to_save.clear();
   impl_->conv_seqs.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
@@ -676,16 +715,18 @@ void SqliteStore::rollback() {
 }
 void SqliteStore::savepoint() {
   impl_->refs_journal.clear();
+  impl_->tails_journal.clear();
   Impl::run(impl_->savepoint);
   impl_->depth_at_savepoint = impl_->depth;
 }
 void SqliteStore::release_savepoint() {
   impl_->refs_journal.clear();
+  impl_->tails_journal.clear();
   Impl::run(impl_->release);
 }
 void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
-  impl_->tails.clear();
+  impl_->take_back_tails();
   impl_->conv_seqs.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
@@ -924,7 +965,7 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
 }
 
 std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to) {
-  impl_->save_tail(device);
+  impl_->note_deletion(device);
   std::vector<AckedMessages> acked;
   struct Range {
     std::string group_id;

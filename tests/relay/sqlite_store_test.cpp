@@ -197,6 +197,57 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->inbox_tail(12345), 0u);  // no such device
   }
 
+  // An ack does not write the device's tail; its transaction's commit does, once per device.
+  // Until then the tail is held in memory from the delete on, so a later job's rollback does
+  // not take back a number an earlier job of the same transaction gave and another
+  // acknowledged (the client has it once the batch commits).
+  void anAcknowledgedTailOutlivesRollbacksAndIsStoredByTheCommit() {
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    const auto append = [&] {
+      auto e = message("m");
+      s_->append_inbox(b->pk, e);
+      return e.inbox_seq;
+    };
+    s_->commit();
+    s_->begin();
+    s_->savepoint();
+    const auto first = append();
+    s_->release_savepoint();
+    s_->savepoint();
+    s_->delete_acked(b->pk, first);
+    s_->release_savepoint();
+    QCOMPARE(s_->inbox_depth(), 0u);
+    s_->savepoint();
+    QCOMPARE(append(), first + 1);
+    s_->rollback_to_savepoint();
+    s_->savepoint();
+    QCOMPARE(append(), first + 1);
+    s_->delete_acked(b->pk, first + 1);
+    s_->release_savepoint();
+    s_->commit();
+    // Nothing of bob's is left in the inbox, and an empty batch's rollback drops every
+    // cached tail: the next number comes from his device's row, which the commit raised.
+    s_->begin();
+    s_->rollback();
+    s_->begin();
+    QCOMPARE(s_->inbox_tail(b->pk), first + 1);
+    QCOMPARE(append(), first + 2);
+
+    // A tail not in memory when its entries are deleted is read before they go.
+    s_->commit();
+    s_->begin();
+    s_->rollback();
+    s_->begin();
+    s_->savepoint();
+    s_->delete_acked(b->pk, first + 2);
+    s_->release_savepoint();
+    s_->commit();
+    s_->begin();
+    s_->rollback();
+    s_->begin();
+    QCOMPARE(append(), first + 3);
+  }
+
   // A power cut under --durability normal can take back commits whose entries a device
   // already has and acknowledged (a rollback stands for that here). The run's start was
   // stored when it opened, so the next run's seqs are above all of the lost ones: none is

@@ -201,9 +201,12 @@ class PairsStore {
       std::string msg_id(16, '\0');
       std::memcpy(msg_id.data(), &next_pair_, sizeof next_pair_);
       store_->savepoint();
-      if (store_->find_sent(from.record.user_id, msg_id)) return false;
       const auto account = store_->find_account(to.name);
-      if (!account || account->devices.size() != 1) return false;
+      if (store_->find_sent(from.record.user_id, msg_id) || !account ||
+          account->devices.size() != 1) {
+        store_->rollback();
+        return false;
+      }
       InboxEntry e;
       e.kind = EntryKind::Message;
       e.sender = from.name;

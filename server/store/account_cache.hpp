@@ -6,7 +6,7 @@
 // An account never changes once made, and its devices are made with it (create_account is
 // the only writer of either table), so an entry cannot go stale while its row stands. It can
 // only be wrong about a row a rolled-back job wrote: the store drops everything on every
-// rollback, as it drops its tails. Bounded: a full map is emptied and refilled by the sends
+// rollback, a job's or a batch's. Bounded: a full map is emptied and refilled by the sends
 // that follow (an entry handed out lives on in its holder's shared_ptr).
 #include <cstddef>
 #include <memory>

@@ -53,8 +53,10 @@ struct SqliteStore::Impl {
   std::unordered_map<DevicePk, std::uint64_t> tails;
   std::vector<std::pair<DevicePk, std::optional<std::uint64_t>>> tails_journal;  // this job's
   std::vector<DevicePk> tails_to_save;  // devices whose entries this transaction deleted
+  std::size_t tails_to_save_at_savepoint = 0;
   static constexpr std::size_t kMaxCachedTails = 1 << 16;
-  // Conversation sequences, cached the same way and dropped at the same moments, so a send
+  // Conversation sequences, cached the same way (dropped on every rollback, a job's too, and
+  // between transactions when the map is full), so a send
   // writes its conversation's row with a plain UPDATE: the upsert with RETURNING it replaces
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
@@ -69,8 +71,8 @@ struct SqliteStore::Impl {
   // Membership cannot change inside a range, and a device registered after it opened was
   // not there when its entries were sent; a log entry never changes while a row names it.
   // Least recently used first, bounded in count and in bytes (payloads up to 200 KiB each),
-  // so groups taking turns in the fan-out worker keep theirs; dropped on every rollback,
-  // like the tails.
+  // so groups taking turns in the fan-out worker keep theirs; dropped on every rollback, a
+  // job's too.
   struct FanoutTarget {
     DevicePk pk;
     std::uint32_t device_id;
@@ -153,6 +155,8 @@ struct SqliteStore::Impl {
                     "FROM devices d JOIN users u ON u.id = d.user_id "
                     "WHERE u.username = ? AND d.device_id = ?"),
         insert_user(db, "INSERT OR IGNORE INTO users(username, created_ms) VALUES(?, ?)"),
+        // Only create_account writes these two: the account cache (account_cache.hpp) relies
+        // on an account and its devices never changing once made.
         insert_device(db, "INSERT INTO devices(user_id, device_id, identity_key) VALUES(?, ?, ?)"),
         device_addresses(db, "SELECT id, device_id FROM devices WHERE user_id = ? ORDER BY device_id"),
         load_tail(db,
@@ -718,15 +722,21 @@ void SqliteStore::savepoint() {
   impl_->tails_journal.clear();
   Impl::run(impl_->savepoint);
   impl_->depth_at_savepoint = impl_->depth;
+  impl_->tails_to_save_at_savepoint = impl_->tails_to_save.size();
 }
 void SqliteStore::release_savepoint() {
+  // The journals are cleared once the RELEASE has gone through: if it fails, the worker
+  // rolls the job back with them.
+  Impl::run(impl_->release);
   impl_->refs_journal.clear();
   impl_->tails_journal.clear();
-  Impl::run(impl_->release);
 }
 void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
   impl_->take_back_tails();
+  // Its deletes are undone: nothing of theirs to save (and a device it made may be gone).
+  impl_->tails_to_save.resize(
+      std::min(impl_->tails_to_save.size(), impl_->tails_to_save_at_savepoint));
   impl_->conv_seqs.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();

@@ -246,6 +246,19 @@ class SqliteStoreTest : public QObject {
     s_->rollback();
     s_->begin();
     QCOMPARE(append(), first + 3);
+
+    // A rolled-back job's deletes are undone: the commit saves no tail for them, not even of
+    // a device the job made (which is gone with it).
+    s_->savepoint();
+    const auto carol = s_->create_account("carol", std::string(32, 'c'), 1, 0);
+    QVERIFY(carol);
+    auto e = message("to carol");
+    s_->append_inbox(carol->pk, e);
+    s_->delete_acked(carol->pk, e.inbox_seq);
+    s_->rollback_to_savepoint();
+    QVERIFY_THROWS_NO_EXCEPTION(s_->commit());
+    s_->begin();
+    QVERIFY(!s_->find_account("carol"));
   }
 
   // A power cut under --durability normal can take back commits whose entries a device

@@ -33,16 +33,37 @@ using namespace parley::store;
 constexpr std::size_t kCiphertextBytes = 200;
 constexpr std::size_t kReplayPageBytes = 1u << 20;  // the relay's replay_page_bytes
 
-// A store in a temporary directory that goes away with it, with a recipient (alice) and a
-// sender (bob) whose device a receipt would go to.
-class TempStore {
+// SqliteStore, opened as the relay opens it (its pragmas), in a fresh temporary directory that
+// goes away with it.
+class ScratchStore {
  public:
-  explicit TempStore(bool fsync) {
+  explicit ScratchStore(bool fsync) {
     auto pattern = (std::filesystem::temp_directory_path() / "parley-relay-micro-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
     store_ = std::make_unique<SqliteStore>(dir_, fsync ? Durability::Full : Durability::Normal);
-    Store& s = *store_;
+  }
+  ~ScratchStore() {
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  ScratchStore(const ScratchStore&) = delete;
+  ScratchStore& operator=(const ScratchStore&) = delete;
+
+  SqliteStore& store() { return *store_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+// A store in a temporary directory that goes away with it, with a recipient (alice) and a
+// sender (bob) whose device a receipt would go to.
+class TempStore {
+ public:
+  explicit TempStore(bool fsync) : scratch_(fsync) {
+    Store& s = scratch_.store();
     s.begin();
     alice_ = s.create_account("alice", std::string(32, 'a'), 1, 1)->pk;
     bob_ = s.create_account("bob", std::string(32, 'b'), 1, 1)->pk;
@@ -54,15 +75,10 @@ class TempStore {
     entry_.client_msg_id.assign(16, '\0');
     entry_.ciphertext.assign(kCiphertextBytes, '\xa5');
   }
-  ~TempStore() {
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
   TempStore(const TempStore&) = delete;
   TempStore& operator=(const TempStore&) = delete;
 
-  Store& store() { return *store_; }
+  Store& store() { return scratch_.store(); }
   DevicePk alice() const { return alice_; }
 
   // One send job's append (a 200-byte message from bob), as its own savepoint; returns its
@@ -73,24 +89,23 @@ class TempStore {
     entry_.conv_seq = sent_;
     entry_.server_ts_ms = 1'790'000'000'000 + sent_;
     entry_.inbox_seq = 0;
-    store_->savepoint();
-    store_->append_inbox(alice_, entry_);
-    store_->release_savepoint();
+    scratch_.store().savepoint();
+    scratch_.store().append_inbox(alice_, entry_);
+    scratch_.store().release_savepoint();
     return entry_.inbox_seq;
   }
 
   // `n` appends in one commit; returns the last inbox_seq.
   std::uint64_t append_batch(std::int64_t n) {
-    store_->begin();
+    scratch_.store().begin();
     std::uint64_t last = 0;
     for (std::int64_t i = 0; i < n; ++i) last = append();
-    store_->commit();
+    scratch_.store().commit();
     return last;
   }
 
  private:
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
+  ScratchStore scratch_;
   DevicePk alice_ = 0, bob_ = 0;
   InboxEntry entry_;
   std::uint64_t sent_ = 0;
@@ -163,22 +178,13 @@ class PairsStore {
   static constexpr int kPairs = 500;
   static constexpr int kPerCommit = 100;  // sends, and as many acks
 
-  explicit PairsStore(bool fsync) {
-    auto pattern = (std::filesystem::temp_directory_path() / "parley-relay-micro-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    store_ = std::make_unique<SqliteStore>(dir_, fsync ? Durability::Full : Durability::Normal);
-    store_->begin();
+  explicit PairsStore(bool fsync) : scratch_(fsync) {
+    scratch_.store().begin();
     for (int i = 0; i < 2 * kPairs; ++i) {
       const auto name = "user" + std::to_string(i);
-      users_.push_back({name, *store_->create_account(name, std::string(32, 'k'), 1, 1)});
+      users_.push_back({name, *scratch_.store().create_account(name, std::string(32, 'k'), 1, 1)});
     }
-    store_->commit();
-  }
-  ~PairsStore() {
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    scratch_.store().commit();
   }
   PairsStore(const PairsStore&) = delete;
   PairsStore& operator=(const PairsStore&) = delete;
@@ -186,12 +192,12 @@ class PairsStore {
   // One commit: the next kPerCommit sends, and the acks of the previous commit's. False if
   // the store answered something a relay would not have.
   bool batch() {
-    store_->begin();
+    scratch_.store().begin();
     for (const auto& [device, up_to] : to_ack_) {
-      store_->savepoint();
-      for (const auto& a : store_->delete_acked(device, up_to))
-        store_->raise_delivery_mark(a.sender_pk, device, a.group_id, a.from, a.up_to, 1);
-      store_->release_savepoint();
+      scratch_.store().savepoint();
+      for (const auto& a : scratch_.store().delete_acked(device, up_to))
+        scratch_.store().raise_delivery_mark(a.sender_pk, device, a.group_id, a.from, a.up_to, 1);
+      scratch_.store().release_savepoint();
     }
     to_ack_.clear();
     for (int i = 0; i < kPerCommit; ++i) {
@@ -200,11 +206,11 @@ class PairsStore {
       ++next_pair_;
       std::string msg_id(16, '\0');
       std::memcpy(msg_id.data(), &next_pair_, sizeof next_pair_);
-      store_->savepoint();
-      const auto account = store_->find_account(to.name);
-      if (store_->find_sent(from.record.user_id, msg_id) || !account ||
+      scratch_.store().savepoint();
+      const auto account = scratch_.store().find_account(to.name);
+      if (scratch_.store().find_sent(from.record.user_id, msg_id) || !account ||
           account->devices.size() != 1) {
-        store_->rollback();
+        scratch_.store().rollback();
         return false;
       }
       InboxEntry e;
@@ -213,16 +219,16 @@ class PairsStore {
       e.sender_device = 1;
       e.sender_pk = from.record.pk;
       e.client_msg_id = msg_id;
-      e.conv_seq = store_->next_conv_seq("d:" + std::to_string(from.record.user_id) + ":" +
+      e.conv_seq = scratch_.store().next_conv_seq("d:" + std::to_string(from.record.user_id) + ":" +
                                          std::to_string(account->user_id));
       e.server_ts_ms = 1'790'000'000'000 + next_pair_;
       e.ciphertext.assign(kCiphertextBytes, '\xa5');
-      store_->append_inbox(account->devices[0].pk, e);
-      store_->remember_sent(from.record.user_id, msg_id, {e.conv_seq, e.server_ts_ms});
-      store_->release_savepoint();
+      scratch_.store().append_inbox(account->devices[0].pk, e);
+      scratch_.store().remember_sent(from.record.user_id, msg_id, {e.conv_seq, e.server_ts_ms});
+      scratch_.store().release_savepoint();
       to_ack_.emplace_back(account->devices[0].pk, e.inbox_seq);
     }
-    store_->commit();
+    scratch_.store().commit();
     return true;
   }
 
@@ -231,8 +237,7 @@ class PairsStore {
     std::string name;
     DeviceRecord record;
   };
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
+  ScratchStore scratch_;
   std::vector<User> users_;
   std::vector<std::pair<DevicePk, std::uint64_t>> to_ack_;
   std::uint64_t next_pair_ = 0;

@@ -400,14 +400,13 @@ int do_verify(const Options& o) {
                       peer + "` and compare again",
                   kExitIdentityChanged);
     if (!m->acceptIdentityKey(peer, pending->key, &error)) return fail(error, kExitError);
-    emit_json({{"type", "safety_number"}, {"peer", peer}, {"safety_number", pending->safety_number},
-               {"identity_changed", false}});
-    return kExitOk;
   }
+  // After an accept the pending key is the contact's key, and nothing waits any more.
+  const bool waiting = pending && o.accept.empty();
   QJsonObject out{{"type", "safety_number"}, {"peer", peer},
                   {"safety_number", pending ? pending->safety_number : number},
-                  {"identity_changed", pending.has_value()}};
-  if (pending) out.insert("previous_safety_number", number);
+                  {"identity_changed", waiting}};
+  if (waiting) out.insert("previous_safety_number", number);
   emit_json(out);
   return kExitOk;
 }

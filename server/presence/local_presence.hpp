@@ -2,10 +2,9 @@
 // The single-process PresenceRegistry. One mutex guards the maps; it is held only to copy
 // out pointers, never while sending (callers send after it returns).
 #include <mutex>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "presence/presence_registry.hpp"
+#include "util/string_map.hpp"
 
 namespace parley {
 
@@ -26,19 +25,15 @@ class LocalPresence final : public PresenceRegistry {
     std::uint32_t id;
     std::weak_ptr<Session> session;
   };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   template <class V>
-  using Map = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+  using Map = StringMap<V>;
 
   bool mutual(const std::string& a, const std::string& b) const;
   std::vector<std::shared_ptr<Session>> sessions_locked(std::string_view user) const;
 
   std::mutex mutex_;
   Map<std::vector<Device>> online_;                    // user -> its live devices
-  using Set = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+  using Set = StringSet;
   Map<Set> watching_;  // user -> whom it subscribed to
   Map<std::uint64_t> last_seen_;
 };

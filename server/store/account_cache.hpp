@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "store/records.hpp"
+#include "util/string_map.hpp"
 
 namespace parley::store {
 
@@ -31,14 +31,9 @@ class AccountCache {
     entries_.insert_or_assign(std::string(username), std::move(account));
   }
   void clear() { entries_.clear(); }
-  std::size_t size() const { return entries_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, std::shared_ptr<const Account>, Hash, std::equal_to<>> entries_;
+  StringMap<std::shared_ptr<const Account>> entries_;
 };
 
 }  // namespace parley::store

@@ -41,12 +41,6 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--idle-timeout", idle, "Seconds without any traffic before a connection is closed")
       ->check(CLI::Range(2u, 3600u))
       ->capture_default_str();
-  unsigned keep_reading = 1000;
-  app.add_option("--keep-reading-ms", keep_reading,
-                 "A connection sending again within this many ms keeps a read pending (faster, "
-                 "~4 KB more) until silent this long, instead of waiting for readability")
-      ->check(CLI::Range(10u, 60000u))
-      ->capture_default_str();
   app.add_option("--auth-timeout", auth, "Seconds a connection may stay logged out")
       ->check(CLI::Range(1u, 600u))
       ->capture_default_str();
@@ -147,7 +141,6 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.dedup_window = std::chrono::hours(24 * dedup_days);
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
   c.idle_timeout = std::chrono::seconds(idle);
-  c.keep_reading = std::chrono::milliseconds(keep_reading);
   c.limits.auth_timeout = std::chrono::seconds(auth);
   c.limits.write_stall = std::chrono::seconds(stall);
   return c;

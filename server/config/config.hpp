@@ -24,7 +24,6 @@ struct Config {
   std::chrono::hours dedup_window{24 * 7};
   std::chrono::hours last_seen_ttl{24 * 7};
   std::chrono::seconds idle_timeout{60};
-  std::chrono::milliseconds keep_reading{1000};
   std::size_t max_frame_bytes = 256 * 1024;  // at least limits::kMaxFrameBytes
   std::size_t store_queue = 65536;
   bool public_metrics = false;

@@ -1,18 +1,13 @@
 #pragma once
-// What a parked connection needs from a Beast WebSocket stream that Beast 1.81 has no
+// Two things a parked connection needs from a Beast WebSocket stream that Beast 1.81 has no
 // public API for. Its stream befriends its own test classes; this borrows one of those names
-// (no Beast test is linked into the relay). Re-check each against `impl_type`
+// (no Beast test is linked into the relay). Re-check both against `impl_type`
 // (websocket/impl/stream_impl.hpp) when upgrading Boost.
 //
 // * How many bytes the stream has read from its socket but not yet parsed. A connection
 //   parks on socket readability only when this is zero: Beast reads as much as its 1,536-byte
 //   buffer holds, so a client that pipelines frames can leave the next one there, and the
 //   socket would never turn readable for it.
-// * Whether a pending read is still between messages: waiting on the socket for a frame
-//   header with nothing of a message read yet, and not writing a pong. A busy connection keeps
-//   a read pending between messages; when it falls quiet the connection cancels that read to
-//   park, which loses nothing only in this state. (Beast fails a stream whose read was
-//   cancelled; the connection drops it and opens a new one, as below.)
 // * Opening a new stream as if its server handshake had just completed. A parked connection
 //   with nothing to write drops its stream (Beast allocates ~2.5 KB per stream, most of it
 //   that read buffer) and makes a new one on the socket when there is work again. Between
@@ -37,16 +32,6 @@ class read2_test {
   template <class NextLayer, bool Deflate>
   static std::size_t unparsed_bytes(const stream<NextLayer, Deflate>& ws) {
     return ws.impl_->rd_buf.size();
-  }
-  template <class NextLayer, bool Deflate>
-  static bool between_messages(const stream<NextLayer, Deflate>& ws) {
-    const auto& impl = *ws.impl_;
-    // rd_done: the last message ended and no data frame of the next has been parsed (Beast
-    // clears it at the next data frame's header). rd_remain: no frame payload is owed.
-    // rd_cont: no fragment came before, not even an empty one (which leaves rd_done set).
-    return impl.status_ == stream<NextLayer, Deflate>::status::open && impl.rd_done &&
-           !impl.rd_cont && impl.rd_remain == 0 && impl.rd_buf.size() == 0 &&
-           !impl.wr_block.is_locked();
   }
   template <class NextLayer, bool Deflate>
   static void open_as_server(stream<NextLayer, Deflate>& ws) {
@@ -83,12 +68,6 @@ namespace parley {
 template <class NextLayer, bool Deflate>
 std::size_t websocket_unparsed_bytes(const boost::beast::websocket::stream<NextLayer, Deflate>& ws) {
   return boost::beast::websocket::read2_test::unparsed_bytes(ws);
-}
-
-// A pending read may be cancelled without losing any bytes of a message (see above).
-template <class NextLayer, bool Deflate>
-bool websocket_between_messages(const boost::beast::websocket::stream<NextLayer, Deflate>& ws) {
-  return boost::beast::websocket::read2_test::between_messages(ws);
 }
 
 // Only on a stream that has never been used, over a socket whose WebSocket handshake has

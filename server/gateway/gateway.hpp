@@ -17,9 +17,6 @@ struct GatewayOptions {
   std::chrono::seconds idle_timeout{60};  // no traffic at all for this long: closed
   std::size_t max_frame_bytes = 256 * 1024;
   bool public_metrics = false;  // /metrics for any peer, not only loopback ones
-  // A ws:// connection that sends again within this long keeps a read pending instead of
-  // parking, until it has been silent this long (ws_connection.cpp says why).
-  std::chrono::milliseconds keep_reading{1000};
 };
 
 // State the gateway's pieces share; owned by the Relay, outlives every connection.

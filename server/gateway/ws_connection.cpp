@@ -12,15 +12,6 @@
 // reading. A parked connection with nothing to write also *rests*: it drops its Beast stream
 // (~2.5 KB, most of it Beast's read buffer) and keeps only the socket, making a new stream
 // when it has something to read or write (beast_internals.hpp says why that is sound).
-//
-// Parking costs a busy connection: Asio re-arms every readability wait with an epoll_ctl, and
-// a rested stream is made again on each wake-up (together ~5 % of the relay's time in pairs).
-// So a connection woken again within `keep_reading` of its last traffic turns *busy*: it
-// keeps a Beast read pending between messages, as an unparked connection would. A timer
-// looks every `keep_reading`; once the connection has been silent that long, it cancels the
-// pending read, but only while Beast is between messages with nothing of the next one read
-// (beast_internals.hpp). Beast fails a stream whose read was cancelled, so the connection
-// drops it and parks. A close or ping that comes meanwhile waits for that read to end.
 // TLS connections keep a read outstanding and their stream: OpenSSL may hold decrypted bytes
 // the socket will not signal again. Liveness (pings, the idle timeout) is the gateway's sweep
 // (liveness.hpp), not a timer per connection.
@@ -103,7 +94,6 @@ class WsConnection final : public GatewayConnection {
 
   ~WsConnection() override {
     if (resting()) gw_.relay.metrics.resting.fetch_sub(1, std::memory_order_relaxed);
-    if (busy_) gw_.relay.metrics.busy.fetch_sub(1, std::memory_order_relaxed);
     gw_.connections.remove(this);
   }
 
@@ -195,7 +185,7 @@ class WsConnection final : public GatewayConnection {
     if (reading_ || closing_) return;
     reading_ = true;
     if constexpr (kParks) {
-      if (!busy_ && (!ws_ || websocket_unparsed_bytes(*ws_) == 0)) return park();
+      if (!ws_ || websocket_unparsed_bytes(*ws_) == 0) return park();
     }
     read_message();
   }
@@ -234,85 +224,12 @@ class WsConnection final : public GatewayConnection {
     // Only an answer to our ping can be a pong; looking costs two system calls (how much
     // is waiting, and a peek at it), which a busy connection would pay on every message.
     const bool pong_expected = ping_sent_;
-    const auto previous_ms = last_received_ms();
     on_traffic();
     if (pong_expected && consume_pongs()) {
       reading_ = false;
       return do_read();  // parks again
     }
-    // Not at login: a connection that only logs in and idles never holds the busy state.
-    if (authenticated() && last_received_ms() - previous_ms < gw_.options.keep_reading.count())
-      become_busy();
     read_message();
-  }
-
-  void become_busy() {
-    busy_ = true;
-    gw_.relay.metrics.busy.fetch_add(1, std::memory_order_relaxed);
-    if (!quiet_timer_) quiet_timer_ = std::make_unique<net::steady_timer>(executor());
-    look_for_quiet_later();
-  }
-
-  void look_for_quiet_later() {
-    quiet_timer_->expires_after(gw_.options.keep_reading);
-    // The generation tells a stale expiry (queued before the timer was reset) from this one.
-    quiet_timer_->async_wait([weak = std::weak_ptr<WsConnection>(self()),
-                              generation = ++quiet_generation_](beast::error_code e) {
-      auto s = weak.lock();
-      if (!e && s && s->quiet_generation_ == generation) s->look_for_quiet();
-    });
-  }
-
-  // Busy, every keep_reading: a connection silent that long cancels its read to park.
-  void look_for_quiet() {
-    if constexpr (kParks) {
-      if (!busy_ || closing_) return;
-      if (quieting_) {
-        // The cancel found no read waiting on the socket: one had already received its bytes
-        // and Beast read on (on_read would have ended quieting otherwise). Start over.
-        quieting_ = false;
-        close_if_deferred();
-        if (closing_) return;
-      }
-      const bool silent =
-          now_steady_ms() - last_received_ms() >= gw_.options.keep_reading.count();
-      if (silent && !reading_) return leave_busy();  // paused (backpressure): do_read parks
-      if (silent && read_can_be_cancelled()) {
-        quieting_ = true;
-        beast::error_code ignored;
-        socket().cancel(ignored);
-      }
-      look_for_quiet_later();
-    }
-  }
-
-  // Cancelling the pending read loses nothing: Beast waits for the first byte of a message
-  // and writes nothing, and no operation of the connection's own is on the socket.
-  bool read_can_be_cancelled() const {
-    return ws_ && reading_ && !writing_ && !pinging_ && !close_code_ && buffer_.size() == 0 &&
-           websocket_between_messages(*ws_);
-  }
-
-  void leave_busy() {
-    busy_ = false;
-    gw_.relay.metrics.busy.fetch_sub(1, std::memory_order_relaxed);
-    quiet_timer_.reset();  // its wait ends: aborted
-  }
-
-  // The read cancelled to park ended, and Beast failed its stream; nothing of a message was
-  // in it (read_can_be_cancelled), so it is dropped and the connection parks on the socket.
-  void on_quieted() {
-    leave_busy();
-    gw_.relay.metrics.busy_ended.fetch_add(1, std::memory_order_relaxed);
-    ws_.reset();
-    gw_.relay.metrics.resting.fetch_add(1, std::memory_order_relaxed);
-    close_if_deferred();
-    if (!closing_ && reading_allowed()) do_read();
-  }
-
-  // A close that waited for a cancelled read (do_close).
-  void close_if_deferred() {
-    if (close_code_ && !closing_ && !writing_ && accepted_) do_close();
   }
 
   // Answers to the sweep's pings are all an idle client sends. Read through Beast, each would
@@ -340,10 +257,6 @@ class WsConnection final : public GatewayConnection {
 
   void on_read(beast::error_code ec) {
     reading_ = false;
-    if (std::exchange(quieting_, false)) {
-      if (ec == net::error::operation_aborted && !closing_) return on_quieted();
-      close_if_deferred();  // the cancel came after this read had its bytes
-    }
     if (ec) return fail(ec, "read");
     on_traffic();
     if (!ws().got_binary()) {
@@ -376,8 +289,7 @@ class WsConnection final : public GatewayConnection {
     if (silent >= gw_.options.idle_timeout) return abort_connection();
     // pinging_: traffic cleared ping_sent_ while an earlier ping still waits to be written;
     // a second one would be dropped when the first one's completion rests the stream.
-    // quieting_: the stream is about to fail; the next sweep pings on the new one.
-    if (ping_sent_ || pinging_ || quieting_ || silent < gw_.options.idle_timeout / 2) return;
+    if (ping_sent_ || pinging_ || silent < gw_.options.idle_timeout / 2) return;
     ping_sent_ = true;
     pinging_ = true;
     ws().async_ping({}, [self = self()](beast::error_code) {
@@ -522,8 +434,6 @@ class WsConnection final : public GatewayConnection {
   }
 
   void do_close() {
-    // The stream fails when the read cancelled to park ends: close on the next one then.
-    if (quieting_) return;
     closing_ = true;
     cancel_timers();
     websocket::close_reason why(static_cast<websocket::close_code>(*close_code_), close_reason_);
@@ -581,7 +491,6 @@ class WsConnection final : public GatewayConnection {
 
   void cancel_timers() {
     auth_timer_.reset();
-    quiet_timer_.reset();
     if (stall_timer_) stall_timer_->cancel();
     stall_armed_ = false;
   }
@@ -595,8 +504,6 @@ class WsConnection final : public GatewayConnection {
   // pending. The auth deadline goes at login; the stall timer is made by the first stall.
   std::unique_ptr<net::steady_timer> auth_timer_;
   std::unique_ptr<net::steady_timer> stall_timer_;
-  std::unique_ptr<net::steady_timer> quiet_timer_;  // while busy
-  std::uint32_t quiet_generation_ = 0;
   bool stall_armed_ = false;
   std::uint32_t stall_generation_ = 0;
   bool accepted_ = false;
@@ -607,8 +514,6 @@ class WsConnection final : public GatewayConnection {
   std::size_t queued_bytes_ = 0;
   bool reading_ = false;
   bool parked_ = false;    // a readability wait is pending instead of a read
-  bool busy_ = false;      // keeps a read pending between messages instead of parking
-  bool quieting_ = false;  // cancelled its read to park; that read has not ended yet
   bool pinging_ = false;   // a ping is being written
   bool writing_ = false;
   bool gathering_ = false;  // the write in flight is a gathered one, holding the write lock

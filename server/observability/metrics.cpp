@@ -23,11 +23,6 @@ std::string Metrics::render() const {
   line("parley_authenticated_connections", "gauge", "Logged-in connections.", authenticated);
   line("parley_resting_connections", "gauge",
        "Connections parked with nothing to write, holding no WebSocket stream.", resting);
-  line("parley_busy_connections", "gauge",
-       "Connections sending often enough to keep a read pending instead of parking.", busy);
-  line("parley_busy_periods_ended_total", "counter",
-       "Busy connections that fell silent and parked again (their pending read cancelled).",
-       busy_ended);
   line("parley_frames_in_total", "counter", "Frames received from clients.", frames_in);
   line("parley_frames_out_total", "counter", "Frames sent to clients.", frames_out);
   line("parley_messages_stored_total", "counter", "Messages written to inboxes.", messages_stored);

@@ -13,8 +13,6 @@ class Metrics {
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> authenticated{0};
   std::atomic<std::int64_t> resting{0};  // ws:// connections holding no WebSocket stream
-  std::atomic<std::int64_t> busy{0};     // ws:// connections reading without parking
-  std::atomic<std::uint64_t> busy_ended{0};  // busy connections parked again after silence
   std::atomic<std::uint64_t> frames_in{0};
   std::atomic<std::uint64_t> frames_out{0};
   std::atomic<std::uint64_t> messages_stored{0};

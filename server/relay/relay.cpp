@@ -143,8 +143,7 @@ int run_relay(const Config& cfg) {
                      fanout,  group_limiter, media,   deliver_bodies};
   ConnectionSet connections;
   GatewayContext gateway{relay, connections,
-                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics,
-                                        cfg.keep_reading},
+                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},
                          tls.get(), {}};
 
   std::shared_ptr<Listener> listener;

@@ -2,9 +2,7 @@
 // after login, across Beast's read buffer), a parked connection wakes for a client frame and
 // for a push, a resting one (its WebSocket stream dropped) for WebSocket pings, fragments and
 // a close, and liveness: a peer that answers pings stays, a silent one is dropped. Pings
-// answered while queued frames go out in gathered writes come between frames. A busy
-// connection reads without parking, and parks when silent without losing a byte of a message
-// that was arriving as it cancelled its read.
+// answered while queued frames go out in gathered writes come between frames.
 #include <QtTest>
 
 #include <set>
@@ -85,9 +83,7 @@ QByteArray pingBurst(std::uint64_t first_id, std::set<std::uint64_t>& ids) {
 
 class ConnectionTest : public QObject {
   Q_OBJECT
-  // A short keep-reading, so a connection left alone for 300 ms has parked again.
-  RelayProcess relay_{{"--idle-timeout", QString::number(kIdleTimeoutMs / 1000),
-                       "--keep-reading-ms", "100"}};
+  RelayProcess relay_{{"--idle-timeout", QString::number(kIdleTimeoutMs / 1000)}};
 
  private slots:
   void initTestCase() { QVERIFY(relay_.start()); }
@@ -222,93 +218,6 @@ class ConnectionTest : public QObject {
     QCOMPARE(close->payload.left(2), QByteArray("\x03\xe8", 2));
     QVERIFY(raw.waitDisconnected(3000));
     QVERIFY(spinUntil([&] { return resting() == 0; }, 3000));
-  }
-
-  // A connection that sends again soon after its last frame keeps a read pending instead of
-  // parking (the gauge says so), answers everything as before, and once silent cancels that
-  // read, drops its stream and parks, waking for the next request on a new stream.
-  void busyConnectionKeepsReadingThenParksWhenSilent() {
-    RelayProcess relay{{"--keep-reading-ms", "300"}};
-    QVERIFY(relay.start());
-    auto session = rawSession(relay.url(), "busy");
-    QVERIFY(session);
-    auto& raw = *session;
-    auto gauge = [&relay](const char* name) { return metric(relay, name); };
-    // The login alone does not make it busy (nor does the registering connection, gone).
-    QVERIFY(spinUntil([&] { return gauge("parley_resting_connections") == 1; }, 3000));
-    QVERIFY(spinUntil([&] { return gauge("parley_busy_connections") == 0; }, 3000));
-    const auto ended = gauge("parley_busy_periods_ended_total");
-
-    for (std::uint64_t id = 1; id <= 6; ++id) {
-      raw.sendFrame(paddedPing(id, 0));
-      QVERIFY(allAnswered(raw, {id}, isPong));
-      QTest::qWait(50);
-    }
-    QCOMPARE(gauge("parley_busy_connections"), 1.0);
-    QCOMPARE(gauge("parley_resting_connections"), 0.0);
-    // Busy: pipelined frames across Beast's buffer, and a WebSocket ping Beast answers.
-    std::set<std::uint64_t> ids;
-    QVERIFY(raw.sendInOneWrite(pingBurst(10, ids)));
-    QVERIFY(allAnswered(raw, ids, isPong));
-    raw.sendFrame("still there?", 9);
-    auto pong = raw.readFrame(3000);
-    while (pong && pong->opcode == 2) pong = raw.readFrame(3000);  // pushes skipped
-    QVERIFY(pong);
-    QCOMPARE(pong->opcode, 10);
-    QCOMPARE(pong->payload, QByteArray("still there?"));
-
-    QVERIFY(spinUntil([&] { return gauge("parley_busy_connections") == 0; }, 3000));
-    QCOMPARE(gauge("parley_busy_periods_ended_total"), ended + 1);
-    QVERIFY(spinUntil([&] { return gauge("parley_resting_connections") == 1; }, 3000));
-    raw.sendFrame(paddedPing(30, 0));
-    QVERIFY(allAnswered(raw, {30}, isPong));
-  }
-
-  // The busy timer cancels a read whenever the connection has been silent long enough, so a
-  // message can be arriving just then, or be half read: its first bytes of header or
-  // payload, its whole header, or its first fragment (even an empty one). Against a 10 ms keep-reading, requests sent whole or in
-  // pieces with pauses of 0-19 ms around them are each answered, and the connection stays.
-  void readsCancelledToParkLoseNothing() {
-    RelayProcess relay{{"--keep-reading-ms", "10"}};
-    QVERIFY(relay.start());
-    auto session = rawSession(relay.url(), "cancel-race");
-    QVERIFY(session);
-    auto& raw = *session;
-    const auto ended = metric(relay, "parley_busy_periods_ended_total");
-    for (std::uint64_t id = 1; id <= 240; ++id) {
-      const auto payload = paddedPing(id, id % 3 == 0 ? 600 : 8);
-      const auto frame = RawWsClient::encodeFrame(payload);
-      const int pause = static_cast<int>((id * 7) % 20);
-      // Where the frame is cut: inside its header, right after it, inside its payload.
-      const auto header = frame.size() - payload.size();
-      const qsizetype cuts[] = {1, header, header + payload.size() / 2};
-      switch (id % 6) {
-        case 0:
-          QVERIFY(raw.sendInOneWrite(frame));
-          break;
-        case 1:
-        case 2:
-        case 3:
-          QVERIFY(raw.sendInOneWrite(frame.left(cuts[id % 6 - 1])));
-          QTest::qWait(pause);
-          QVERIFY(raw.sendInOneWrite(frame.mid(cuts[id % 6 - 1])));
-          break;
-        case 4:  // in two fragments
-          raw.sendFrame(payload.left(2), 2, false);
-          QTest::qWait(pause);
-          raw.sendFrame(payload.mid(2), 0, true);
-          break;
-        default:  // after an empty first fragment (Beast skips it, but must expect more)
-          raw.sendFrame({}, 2, false);
-          QTest::qWait(pause);
-          raw.sendFrame(payload, 0, true);
-      }
-      QVERIFY2(allAnswered(raw, {id}, isPong), qPrintable(QString::number(id)));
-      QTest::qWait(pause);
-    }
-    // Not a run that never parked: busy periods came and went throughout.
-    const auto periods = metric(relay, "parley_busy_periods_ended_total") - ended;
-    QVERIFY2(periods >= 20, qPrintable(QString::number(periods)));
   }
 
   // Queued frames leave in gathered socket writes the connection frames itself; a pong

@@ -51,13 +51,25 @@ namespace {
 constexpr std::size_t kGroupIdBytes = 16;
 constexpr std::size_t kSignatureBytes = crypto_sign_BYTES;
 
+// Names in an error's reason: the first few, then how many more, so a request naming a
+// thousand unknown users gets a short answer, not a frame bigger than any other.
 std::string join(const std::vector<std::string>& names) {
+  constexpr std::size_t kListed = 10;
   std::string out;
-  for (const auto& n : names) {
+  for (std::size_t i = 0; i < std::min(names.size(), kListed); ++i) {
     if (!out.empty()) out += ", ";
-    out += n;
+    out += names[i];
   }
+  if (names.size() > kListed) out += " and " + std::to_string(names.size() - kListed) + " more";
   return out;
+}
+
+// More names than a group can hold are refused before any is folded or looked up: a
+// membership request is one store job, and its cost would otherwise be the client's choice.
+std::optional<std::pair<wire::ErrorCode, std::string>> check_name_count(int count,
+                                                                        std::size_t cap) {
+  if (static_cast<std::size_t>(count) <= cap) return std::nullopt;
+  return std::pair{wire::TOO_LARGE, "at most " + std::to_string(cap) + " usernames in one request"};
 }
 
 // Folds and de-duplicates names; false (with the bad name) if one does not fold.
@@ -79,9 +91,10 @@ bool fold_all(const google::protobuf::RepeatedPtrField<std::string>& in,
 // (each once). The (code, reason) to answer with when the request cannot be served.
 std::optional<std::pair<wire::ErrorCode, std::string>> check_member_list(
     const std::string& group_id, const google::protobuf::RepeatedPtrField<std::string>& in,
-    std::vector<std::string>& out) {
+    std::size_t cap, std::vector<std::string>& out) {
   if (group_id.size() != kGroupIdBytes)
     return std::pair{wire::BAD_REQUEST, std::string("group_id must be 16 bytes")};
+  if (auto too_many = check_name_count(in.size(), cap)) return too_many;
   if (std::string bad; !fold_all(in, out, bad))
     return std::pair{wire::UNKNOWN_RECIPIENT, "no such user: invalid username " + bad};
   if (out.empty()) return std::pair{wire::BAD_REQUEST, std::string("usernames is empty")};
@@ -220,6 +233,9 @@ std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of
 }  // namespace
 
 void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup& req) {
+  const auto cap = ctx_.limits.max_group_members;
+  if (const auto too_many = check_name_count(req.members_size(), cap))
+    return reply_error(request_id, too_many->first, too_many->second);
   std::vector<std::string> names;
   std::string bad;
   if (!fold_all(req.members(), names, bad))
@@ -229,7 +245,6 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
     return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
   if (req.signature().size() != kSignatureBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
-  const auto cap = ctx_.limits.max_group_members;
   if (names.size() + 1 > cap)
     return reply_error(request_id, wire::GROUP_FULL,
                        "a group has at most " + std::to_string(cap) + " members; this one would have " +
@@ -283,7 +298,8 @@ Session::JobDone Session::group_change_done(std::uint64_t request_id,
 
 void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& req) {
   std::vector<std::string> names;
-  if (const auto bad = check_member_list(req.group_id(), req.usernames(), names))
+  if (const auto bad =
+          check_member_list(req.group_id(), req.usernames(), ctx_.limits.max_group_members, names))
     return reply_error(request_id, bad->first, bad->second);
   if (req.signature().size() != kSignatureBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");
@@ -323,7 +339,8 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
 
 void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMembers& req) {
   std::vector<std::string> names;
-  if (const auto bad = check_member_list(req.group_id(), req.usernames(), names))
+  if (const auto bad =
+          check_member_list(req.group_id(), req.usernames(), ctx_.limits.max_group_members, names))
     return reply_error(request_id, bad->first, bad->second);
   if (req.signature().size() != kSignatureBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "signature must be 64 bytes");

@@ -321,6 +321,15 @@ class GroupsTest : public QObject {
     QVERIFY(isError(a->request(groupSendFrame(gid, "x", "short-id")), wire::BAD_REQUEST));
     QVERIFY(isError(a->request(groupSendFrame(gid, std::string(200 * 1024 + 1, 'x'))),
                     wire::TOO_LARGE));
+    // A refusal naming many unknown users lists the first ten and counts the rest.
+    std::vector<std::string> strangers;
+    for (int i = 0; i < 25; ++i) strangers.push_back("bad-nobody-" + std::to_string(i));
+    auto r = a->request(addMembersFrame(*a, gid, strangers));
+    QVERIFY(isError(r, wire::UNKNOWN_RECIPIENT));
+    const auto reason = QString::fromStdString(r->error().reason());
+    QVERIFY2(reason.contains("bad-nobody-9") && !reason.contains("bad-nobody-10") &&
+                 reason.endsWith("and 15 more"),
+             qPrintable(reason));
     // Group requests need a login like everything else.
     TestClient anon("bad-anon");
     QVERIFY(anon.connect(relay_.url()));
@@ -409,6 +418,14 @@ class GroupsTest : public QObject {
     QVERIFY(!gid.empty());
     r = a->request(addMembersFrame(*a, gid, {"cap-d"}));
     QVERIFY(isError(r, wire::GROUP_FULL));
+    // More names than a group holds are refused before any is looked up, in every request.
+    const std::vector<std::string> four{"cap-b", "cap-c", "cap-d", "cap-e"};
+    for (const auto& f : {createGroupFrame(*a, four), addMembersFrame(*a, gid, four),
+                          removeMembersFrame(*a, gid, four)}) {
+      r = a->request(f);
+      QVERIFY(isError(r, wire::TOO_LARGE));
+      QCOMPARE(r->error().reason(), std::string("at most 3 usernames in one request"));
+    }
     QVERIFY(a->request(removeMembersFrame(*a, gid, {"cap-c"}))->has_group_updated());
     QVERIFY(a->request(addMembersFrame(*a, gid, {"cap-d"}))->has_group_updated());
   }

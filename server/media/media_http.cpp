@@ -124,12 +124,21 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // `message` never contains tokens or content.
   void fail(http::status status, std::string_view code, std::string_view message,
             std::string_view allow = {}, std::optional<std::uint64_t> offset = {}) {
-    auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
-    res->set(http::field::content_type, "application/json");
-    res->set(http::field::cache_control, "no-store");
+    auto res = error_response(status, code, message);
     if (!allow.empty()) res->set(http::field::allow, allow);
     if (status == http::status::unauthorized) res->set(http::field::www_authenticate, "Bearer");
     if (offset) res->set("Upload-Offset", std::to_string(*offset));
+    send(std::move(res));
+  }
+
+  // The error's response, with no body in answer to a HEAD: Beast writes whatever body a
+  // response has, and bytes after a HEAD answer would be read as the next response.
+  std::shared_ptr<http::response<http::string_body>> error_response(http::status status,
+                                                                    std::string_view code,
+                                                                    std::string_view message) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
+    res->set(http::field::content_type, "application/json");
+    res->set(http::field::cache_control, "no-store");
     if (req_.method() != http::verb::head) {
       std::string body = "{\"error\":\"";
       body.append(code).append("\",\"message\":\"");
@@ -139,7 +148,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     }
     res->prepare_payload();
     if (req_.method() == http::verb::head) res->content_length(0);
-    send(std::move(res));
+    return res;
   }
 
   template <class Body>
@@ -485,12 +494,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     std::optional<ByteRange> range;
     if (req_.count(http::field::range)) range = parse_range(req_[http::field::range], size, &unsatisfiable);
     if (unsatisfiable) {
-      auto res = std::make_shared<http::response<http::string_body>>(
-          http::status::range_not_satisfiable, req_.version());
+      auto res = error_response(http::status::range_not_satisfiable, "range", "range outside the media");
       res->set(http::field::content_range, "bytes */" + std::to_string(size));
-      res->set(http::field::content_type, "application/json");
-      res->body() = "{\"error\":\"range\",\"message\":\"range outside the media\"}\n";
-      res->prepare_payload();
       return send(std::move(res));
     }
     const ByteRange span = range.value_or(ByteRange{0, size});

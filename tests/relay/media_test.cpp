@@ -164,6 +164,15 @@ class MediaTest : public QObject {
     QCOMPARE(d.body, data.right(10));
     d = get(relay.url(), token, g.media_id(), "bytes=" + QByteArray::number(data.size()) + "-");
     QCOMPARE(d.status, 416);
+    QCOMPARE(d.header("Content-Range"), "bytes */" + QByteArray::number(data.size()));
+    // The same as a HEAD: no body, or a kept-alive connection would read it as the next answer.
+    d = httpRequest(relay.url(), {"HEAD", "/media/" + hexId(g.media_id()),
+                                  {{"Authorization", bearer(token)},
+                                   {"Range", "bytes=" + QByteArray::number(data.size()) + "-"}},
+                                  {}});
+    QCOMPARE(d.status, 416);
+    QCOMPARE(d.header("Content-Range"), "bytes */" + QByteArray::number(data.size()));
+    QVERIFY2(d.body.isEmpty(), d.body.constData());
     // No token, a garbage token, an upload token: refused.
     QCOMPARE(get(relay.url(), {}, g.media_id()).status, 401);
     QCOMPARE(get(relay.url(), "AAAA", g.media_id()).status, 401);

@@ -49,4 +49,17 @@ bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
   return raise_setting(db, QStringLiteral("last_acked"), seq);
 }
 
+bool prune_sessions(QSqlDatabase& db, const QString& peer, std::uint32_t device) {
+  QSqlQuery q(db);
+  q.prepare("DELETE FROM sessions WHERE peer = ? AND device = ? AND id NOT IN"
+            " (SELECT id FROM sessions WHERE peer = ? AND device = ?"
+            " ORDER BY last_used_ms DESC, id DESC LIMIT ?)");
+  q.addBindValue(peer);
+  q.addBindValue(device);
+  q.addBindValue(peer);
+  q.addBindValue(device);
+  q.addBindValue(kSessionsKept);
+  return q.exec();
+}
+
 }  // namespace parley::client::detail

@@ -14,6 +14,10 @@ constexpr int kMaxPendingGroupMessages = 2000;
 constexpr int kMaxPendingPerSender = 100;
 constexpr int kMaxPendingBytesPerSender = 4 * 1024 * 1024;
 
+// Sessions with one device of a peer that are kept and tried on receipt: the newest (by
+// last use) and a few older ones, for when both sides started one at the same time.
+constexpr int kSessionsKept = 4;
+
 // A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
 QByteArray new_message_id();
 
@@ -26,5 +30,9 @@ bool raise_setting(QSqlDatabase& db, const QString& key, std::uint64_t value);
 // Records `seq` as the highest inbox entry handled (never lowers it); runs inside the
 // transaction that stored what the entry carried.
 bool save_last_acked(QSqlDatabase& db, std::uint64_t seq);
+// Deletes the sessions with (peer, device) beyond the kSessionsKept newest, which nothing
+// would use again. Without it, every first message a peer sends with a fresh ephemeral key
+// (no one-time prekey needed) stored one more session, skipped keys and all, for good.
+bool prune_sessions(QSqlDatabase& db, const QString& peer, std::uint32_t device);
 
 }  // namespace parley::client::detail

@@ -3,6 +3,7 @@
 // same transaction that stored it.
 #include <QCryptographicHash>
 #include <QDateTime>
+#include <QScopeGuard>
 #include <QSqlQuery>
 #include <QTimer>
 #include <QVariant>
@@ -21,7 +22,6 @@ namespace parley::client {
 
 using detail::save_last_acked;
 namespace {
-constexpr int kSessionsTried = 4;  // current + a few older ones (simultaneous starts)
 
 std::optional<crypto::KeyPair> load_prekey(QSqlDatabase& db, int kind, std::uint32_t id) {
   QSqlQuery q(db);
@@ -30,6 +30,9 @@ std::optional<crypto::KeyPair> load_prekey(QSqlDatabase& db, int kind, std::uint
   q.addBindValue(id);
   if (!q.exec() || !q.next()) return std::nullopt;
   auto secret = q.value(0).toByteArray();
+  // The query's cached row shares the bytes: let it go first, or data() below would make a
+  // private copy and wipe only that.
+  q.clear();
   auto key = crypto::KeyPair::from_secret(view(secret));
   sodium_memzero(secret.data(), static_cast<std::size_t>(secret.size()));
   return key;
@@ -72,6 +75,15 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   }
   auto decrypted = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
   e2e::Content content;
+  // What was decrypted (a text, or a group's chain key in a SENDER_KEY) does not go back to
+  // the allocator readable, however this returns; the group receive path wipes its own.
+  const auto wipe = qScopeGuard([&] {
+    if (decrypted && decrypted->plaintext.isDetached())
+      crypto::secure_zero(decrypted->plaintext.data(),
+                          static_cast<std::size_t>(decrypted->plaintext.size()));
+    if (auto* key = content.mutable_sender_key_distribution(); !key->empty())
+      crypto::secure_zero(key->data(), key->size());
+  });
   if (!decrypted || !content.ParseFromArray(decrypted->plaintext.constData(),
                                             static_cast<int>(decrypted->plaintext.size()))) {
     // It can never be decrypted; keeping it would block the inbox behind it.
@@ -205,7 +217,7 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
             " ORDER BY last_used_ms DESC, id DESC LIMIT ?");
   s.addBindValue(sender);
   s.addBindValue(device);
-  s.addBindValue(kSessionsTried);
+  s.addBindValue(detail::kSessionsKept);
   s.exec();
   while (s.next()) {
     auto session = crypto::RatchetSession::deserialize(view(s.value(1).toByteArray()));
@@ -297,7 +309,8 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     seen.addBindValue(identity_bytes);
     seen.addBindValue(ephemeral_bytes);
     seen.addBindValue(static_cast<qlonglong>(spk_id));
-    return add.exec() && (!used_otp || used.exec()) && seen.exec();
+    return add.exec() && detail::prune_sessions(tx, sender, device) &&
+           (!used_otp || used.exec()) && seen.exec();
   }};
 }
 

@@ -295,7 +295,7 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
       add.addBindValue(state.get());
       add.addBindValue(header);
       add.addBindValue(QDateTime::currentMSecsSinceEpoch());
-      return contact.exec() && add.exec();
+      return contact.exec() && add.exec() && detail::prune_sessions(db_->db(), peer, 1);
     });
     if (ok) {
       sendOutboxEntry(seq);

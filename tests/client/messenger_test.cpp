@@ -588,6 +588,27 @@ class MessengerTest : public QObject {
     QCOMPARE(carol->m->safetyNumber("dave", &e1), dave->m->safetyNumber("carol", &e2));
   }
 
+  // Every first message from a device opens a session; a peer that starts over and over
+  // (here: losing its sessions before each send, as an attacker would on purpose) leaves the
+  // receiver only the newest few, and the conversation goes on in the newest.
+  void sessionsWithOneDeviceAreBounded() {
+    auto* wes = registerUser("wes");
+    auto* xan = registerUser("xan");
+    QVERIFY(wes && xan);
+    QStringList sent;
+    for (int i = 0; i < 7; ++i) {
+      bool ok = false;
+      sql(wes->dir, "DELETE FROM sessions WHERE peer = 'xan'", {}, &ok);
+      QVERIFY(ok);
+      sent << QStringLiteral("start %1").arg(i);
+      QVERIFY(xan->waitReceived(wes->send("xan", sent.back())));
+    }
+    QCOMPARE(sql(xan->dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'wes'").toInt(), 4);
+    QCOMPARE(bodies(xan->m->history("wes")), sent);
+    QVERIFY(wes->waitReceived(xan->send("wes", "still here")));
+    QVERIFY(xan->waitReceived(wes->send("xan", "and so am I")));
+  }
+
   void changedIdentityKeyHoldsTheOutboxUntilAccepted() {
     auto* erin = registerUser("erin");
     auto* frank = registerUser("frank");

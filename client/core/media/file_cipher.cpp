@@ -2,6 +2,7 @@
 
 #include <QFile>
 #include <QSaveFile>
+#include <QScopeGuard>
 #include <vector>
 
 #include "crypto/sha256.hpp"
@@ -61,6 +62,7 @@ std::optional<EncryptedFile> encrypt_file(const QString& source, const QString& 
   result.ciphertext_size = crypto::kStreamHeaderBytes;
   std::vector<char> plain(crypto::kStreamChunkBytes * kRecordsPerBuffer);
   std::vector<char> cipher(crypto::kStreamRecordBytes * kRecordsPerBuffer);
+  const auto wipe = qScopeGuard([&] { crypto::secure_zero(plain.data(), plain.size()); });
   bool last = false;
   while (!last) {
     if (cancelled.load()) return fail(QStringLiteral("cancelled"));
@@ -128,6 +130,8 @@ bool decrypt_file(const QString& ciphertext, quint64 expected_size, const QByteA
       "the downloaded file is damaged or was tampered with (it does not decrypt); nothing was saved");
   std::vector<char> cipher(crypto::kStreamRecordBytes * kRecordsPerBuffer);
   std::vector<char> plain(crypto::kStreamChunkBytes * kRecordsPerBuffer);
+  // The file's bytes in the clear do not go back to the allocator readable.
+  const auto wipe = qScopeGuard([&] { crypto::secure_zero(plain.data(), plain.size()); });
   qint64 done = sizeof header;
   for (;;) {
     if (cancelled.load()) return fail(QStringLiteral("cancelled"));

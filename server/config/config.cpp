@@ -99,6 +99,12 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  " S at this rate or the idle time, whichever is longer (clients resume)")
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
+  std::uint64_t media_min_free_mib = 1024;
+  app.add_option("--media-min-free-mib", media_min_free_mib,
+                 "Disk (MiB) media may not take: an upload needs its size plus this free, and"
+                 " its bytes are refused below half of it (0: no check)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
+      ->capture_default_str();
   app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
@@ -136,6 +142,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.durable_fsync = durability == "full";
   c.retention = std::chrono::hours(24 * retention_days);
   c.media.retention = std::chrono::hours(24 * media_days);
+  c.media.min_free_bytes = media_min_free_mib << 20;
   c.media.idle = std::chrono::seconds(media_idle);
   c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);

@@ -18,6 +18,10 @@ struct MediaLimits {
   std::uint64_t max_bytes = 100ull << 20;          // one file's ciphertext
   std::uint64_t quota_bytes = 1ull << 30;          // all of one user's stored media
   std::uint32_t max_uploads = 4;                   // unfinished uploads per user
+  // Disk the media may not take, so the database (often on the same disk) can still grow:
+  // an upload is granted only with its size plus this free, and its bytes are refused
+  // once less than half of this is free (the client resumes later). 0: no check.
+  std::uint64_t min_free_bytes = 1ull << 30;
   std::chrono::hours retention{24 * 30};           // then the blob is deleted
   std::chrono::hours unfinished_ttl{24};           // abandoned uploads go after this
   std::chrono::milliseconds token_ttl{10 * 60 * 1000};

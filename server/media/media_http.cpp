@@ -335,10 +335,27 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     if (declared && *declared > room)
       return fail(http::status::payload_too_large, "too_large",
                   "the body goes past the size reserved for this upload");
+    if (disk_nearly_full()) return refuse_for_space(staged);
     parser_.body_limit(room);
     piece_.resize(kPieceBytes);
     start_transfer(declared.value_or(room));
     read_piece();
+  }
+
+  // Below half the reserve no more upload bytes are taken, so the database keeps room to
+  // grow; the client resumes from what the relay has once space is back.
+  bool disk_nearly_full() {
+    const auto reserve = media_.limits.min_free_bytes;
+    if (reserve == 0) return false;
+    std::error_code ec;
+    const auto free = media_.blobs.available_bytes(ec);
+    return ec || free < reserve / 2;
+  }
+
+  void refuse_for_space(std::uint64_t staged) {
+    spdlog::warn("event=media_disk_full reserve_bytes={}", media_.limits.min_free_bytes);
+    fail(http::status::insufficient_storage, "storage_full",
+         "the relay's disk is nearly full; resume the upload later", {}, staged);
   }
 
   void read_piece() {
@@ -358,6 +375,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     // connection: the client resumes after exactly what the relay has.
     const auto n = piece_.size() - parser_.get().body().size;
     if (n > 0) {
+      if (disk_nearly_full()) return refuse_for_space(lease_->writer->size());
       const std::span<const char> bytes(piece_.data(), n);
       const bool continuous = lease_->hashed == lease_->writer->size();
       if (auto werr = lease_->writer->append(bytes)) {

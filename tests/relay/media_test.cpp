@@ -293,6 +293,56 @@ class MediaTest : public QObject {
     QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
   }
 
+  // A relay whose disk is nearly full grants no new upload and takes no more bytes of one
+  // under way, both with an answer the client waits on; nothing staged is lost, and the
+  // upload finishes once there is room. (The reserve is raised past the disk instead.)
+  void aNearlyFullDiskRefusesUploadsAndKeepsWhatItHas() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "alice");
+    QVERIFY(alice);
+    const auto data = randomBytes(1 << 20);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto id = granted->upload_granted().media_id();
+    QCOMPARE(patch(relay.url(), granted->upload_granted(), 0, data.left(300000)).status, 204);
+    auto restart = [&](QStringList args) {
+      if (relay.terminate() != 0) return false;
+      relay.setExtraArgs(std::move(args));
+      if (!relay.start()) return false;
+      alice = std::make_unique<TestClient>("alice", 1, alice->identity());
+      if (!alice->connect(relay.url())) return false;
+      const auto in = alice->login();
+      return in && in->has_logged_in();
+    };
+    auto resume = [&] {
+      wire::ClientFrame f;
+      f.mutable_resume_upload()->set_media_id(id);
+      return alice->request(f);
+    };
+
+    QVERIFY(restart({"--media-min-free-mib", QString::number(1ull << 30)}));
+    auto r = createUpload(*alice, 10);
+    QVERIFY(r && r->has_error());
+    QCOMPARE(r->error().code(), wire::UNAVAILABLE);
+    QCOMPARE(r->error().retry_after_ms(), 60000u);
+    QVERIFY(QByteArray::fromStdString(r->error().reason()).contains("disk is nearly full"));
+    auto again = resume();
+    QVERIFY(again && again->has_upload_granted());
+    auto refused = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
+    QCOMPARE(refused.status, 507);
+    QCOMPARE(refused.header("Upload-Offset"), QByteArray("300000"));
+    QVERIFY(refused.body.contains("storage_full"));
+
+    QVERIFY(restart({}));
+    again = resume();
+    QVERIFY(again && again->has_upload_granted());
+    QCOMPARE(head(relay.url(), again->upload_granted()).header("Upload-Offset"), QByteArray("300000"));
+    auto done = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
+    QCOMPARE(done.status, 201);
+    QCOMPARE(done.header("ETag"), "\"" + sha256Hex(data) + "\"");
+  }
+
   // A blob no record names (its record never written: a crash between the rename and the
   // record, a retry that never came) is removed by the orphan sweep, which runs at start and
   // hourly; a named blob stays, and so does a young one (it may be an upload finishing now).

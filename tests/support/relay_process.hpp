@@ -15,6 +15,8 @@ class RelayProcess {
 
   // Starts (or restarts, on the same data directory) and waits for the listening line.
   bool start();
+  // The options (beyond the defaults) for the next start().
+  void setExtraArgs(QStringList extra_args) { extra_ = std::move(extra_args); }
   void kill9();                 // SIGKILL, then wait for the process to go
   int terminate();              // SIGTERM; returns the exit code (-1 if it had to be killed)
   void signalTerm();            // SIGTERM without waiting

@@ -105,6 +105,14 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  " its bytes are refused below half of it (0: no check)")
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30))
       ->capture_default_str();
+  app.add_option("--media-max-downloads", c.media.max_downloads,
+                 "Downloads one user may run at once (more get 503 and retry)")
+      ->check(CLI::Range(1u, 10000u))
+      ->capture_default_str();
+  app.add_option("--media-max-transfers", c.media.max_transfers,
+                 "Uploads and downloads the relay runs at once, in all (more get 503 and retry)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
   app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();

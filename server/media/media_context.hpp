@@ -12,12 +12,15 @@ namespace parley::media {
 class BlobClaims;
 class BlobStore;
 class MediaTokens;
+class TransferSlots;
 class UploadRegistry;
 
 struct MediaLimits {
   std::uint64_t max_bytes = 100ull << 20;          // one file's ciphertext
   std::uint64_t quota_bytes = 1ull << 30;          // all of one user's stored media
   std::uint32_t max_uploads = 4;                   // unfinished uploads per user
+  std::uint32_t max_downloads = 8;                 // downloads of one user at once
+  std::uint32_t max_transfers = 1024;              // uploads and downloads at once, in all
   // Disk the media may not take, so the database (often on the same disk) can still grow:
   // an upload is granted only with its size plus this free, and its bytes are refused
   // once less than half of this is free (the client resumes later). 0: no check.
@@ -48,6 +51,7 @@ struct MediaContext {
   BlobClaims& claims;  // the disk thread's
   MediaTokens& tokens;
   UploadRegistry& uploads;
+  TransferSlots& transfers;
   // One thread for blocking disk work (fsync, rehashing, renames), so I/O threads only ever
   // do bounded page-cache reads and writes.
   net::any_io_executor disk;

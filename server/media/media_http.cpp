@@ -1,6 +1,7 @@
 // HTTP media endpoints. One MediaSession per request: it checks the bearer token, looks the
 // upload up in the store, streams the body to the blob store in bounded pieces (hashing as
 // it goes), finishes the upload on the disk thread, and serves ranges of finished blobs.
+#include "media/transfer_slots.hpp"
 #include "media/media_http.hpp"
 
 #include <boost/beast/http/buffer_body.hpp>
@@ -336,6 +337,12 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
       return fail(http::status::payload_too_large, "too_large",
                   "the body goes past the size reserved for this upload");
     if (disk_nearly_full()) return refuse_for_space(staged);
+    if (auto slot = media_.transfers.upload()) {
+      slot_.emplace(std::move(*slot));
+    } else {
+      return fail(http::status::service_unavailable, "busy",
+                  "the relay is running as many transfers as it may; retry shortly", {}, staged);
+    }
     parser_.body_limit(room);
     piece_.resize(kPieceBytes);
     start_transfer(declared.value_or(room));
@@ -474,20 +481,21 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // ---- Download ----
 
   void download(const std::string& media_id) {
-    if (!authorize(media::TokenKind::Download)) return;
+    const auto grant = authorize(media::TokenKind::Download);
+    if (!grant) return;
     auto record = std::make_shared<std::optional<store::MediaRecord>>();
     store_job([record, media_id](store::Store& s) { *record = s.find_media(media_id); },
-              [this, record](bool ok) {
+              [this, record, user = grant->user](bool ok) {
                 if (!ok) return fail(http::status::service_unavailable, "unavailable",
                                      "relay storage is busy; retry");
                 if (!*record || (*record)->sha256.size() != 32)
                   return fail(http::status::not_found, "not_found",
                               "no such media (unfinished, expired or never uploaded)");
-                serve_blob(**record);
+                serve_blob(**record, user);
               });
   }
 
-  void serve_blob(const store::MediaRecord& m) {
+  void serve_blob(const store::MediaRecord& m, store::UserId user) {
     const auto hash = *media::sha256_from_bytes(m.sha256);  // checked by the caller
     std::error_code ec;
     std::shared_ptr<media::BlobReader> reader = media_.blobs.open_blob(hash, ec);
@@ -534,6 +542,13 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
       res->content_length(span.length);
       return send(std::move(res));
     }
+    // Only an answer with a body holds a place while it is written.
+    if (auto slot = media_.transfers.download(user)) {
+      slot_.emplace(std::move(*slot));
+    } else {
+      return fail(http::status::service_unavailable, "busy",
+                  "too many downloads at once (this user's or the relay's); retry shortly");
+    }
     auto res = std::make_shared<http::response<media::BlobRangeBody>>(status, req_.version());
     set_headers(*res);
     res->body() = {std::move(reader), span.first, span.length};
@@ -550,6 +565,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   http::request_header<> req_;
   bool keep_alive_;
   std::shared_ptr<media::UploadState> lease_;
+  // A running transfer's place (TransferSlots), held until this request's session ends.
+  std::optional<media::TransferSlots::Held> slot_;
   std::vector<char> piece_;
   std::size_t lingered_ = 0;
   std::chrono::steady_clock::time_point transfer_deadline_;

@@ -21,6 +21,7 @@
 #include "media/media_context.hpp"
 #include "media/media_retention.hpp"
 #include "media/media_tokens.hpp"
+#include "media/transfer_slots.hpp"
 #include "media/upload_registry.hpp"
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
@@ -117,8 +118,10 @@ int run_relay(const Config& cfg) {
   media::MediaTokens media_tokens(cfg.media.token_ttl, 1u << 16, 256);  // 256: each download job asks for its own
   media::UploadRegistry uploads;
   media::BlobClaims claims;
+  media::TransferSlots transfers(cfg.media.max_downloads, cfg.media.max_transfers);
   net::thread_pool disk(1);
-  media::MediaContext media{cfg.media, *blobs, claims, media_tokens, uploads, disk.get_executor()};
+  media::MediaContext media{cfg.media, *blobs,    claims, media_tokens, uploads,
+                            transfers, disk.get_executor()};
 
   LocalPresence presence;
   const unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());

@@ -15,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <future>
 
+#include "media/transfer_slots.hpp"
 #include "media/blob_claims.hpp"
 #include "media/fs_blob_store.hpp"
 #include "media/media_context.hpp"
@@ -210,8 +211,9 @@ class BlobRetentionTest : public QObject {
     BlobClaims claims;
     parley::media::MediaTokens tokens(std::chrono::minutes(10), 16, 16);
     parley::media::UploadRegistry uploads;
+    parley::media::TransferSlots transfers(8, 1024);
     parley::media::MediaContext media{parley::media::MediaLimits{}, blobs, claims, tokens, uploads,
-                                      disk.get_executor()};
+                                      transfers, disk.get_executor()};
     parley::media::OrphanSweep sweep(3);  // three blobs a run
     const auto orphan = blobs.blob_path(all.back());
     for (int run = 0; run < 2; ++run) {  // the six named ones, three at a time

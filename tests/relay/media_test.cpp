@@ -489,6 +489,64 @@ class MediaTest : public QObject {
     QVERIFY2(got < data.size(), qPrintable(QString::number(got)));
   }
 
+  // A download token serves any number of requests, but one user runs at most
+  // --media-max-downloads at once and the relay at most --media-max-transfers; the rest get
+  // 503 (the client retries), a HEAD is never counted, and a place comes back when its
+  // transfer ends.
+  void downloadsAtOnceAreBounded() {
+    RelayProcess relay({"--media-max-downloads", "2", "--media-max-transfers", "3"});
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "many-alice");
+    auto bob = TestClient::registered(relay.url(), "many-bob");
+    auto carol = TestClient::registered(relay.url(), "many-carol");
+    QVERIFY(alice && bob && carol);
+    const auto data = randomBytes(6 * 1024 * 1024);
+    auto granted = createUpload(*alice, data.size());
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+    QCOMPARE(patch(relay.url(), g, 0, data).status, 201);
+    const auto path = "/media/" + hexId(g.media_id());
+    // A download that reads its first bytes and then nothing: it holds its place.
+    auto stalled = [&](const std::string& token) {
+      const int fd = connectRaw(relay.url(), 16 * 1024);
+      if (fd < 0) return -1;
+      const QByteArray request = "GET " + path + " HTTP/1.1\r\nHost: relay\r\nAuthorization: " +
+                                 bearer(token) + "\r\nConnection: close\r\n\r\n";
+      ::send(fd, request.constData(), static_cast<size_t>(request.size()), MSG_NOSIGNAL);
+      char buf[1024];
+      if (::recv(fd, buf, sizeof buf, 0) <= 0) {
+        ::close(fd);
+        return -1;
+      }
+      return fd;
+    };
+    auto get_with = [&](const std::string& token) {
+      return get(relay.url(), token, g.media_id());
+    };
+    const auto alice_token = downloadToken(*alice);
+    const auto bob_token = downloadToken(*bob);
+    const auto carol_token = downloadToken(*carol);
+    const int a1 = stalled(alice_token);
+    const int a2 = stalled(alice_token);
+    QVERIFY(a1 >= 0 && a2 >= 0);
+    auto refused = get_with(alice_token);
+    QCOMPARE(refused.status, 503);
+    QVERIFY(refused.body.contains("busy"));
+    auto looked = httpRequest(relay.url(), {"HEAD", path, {{"Authorization", bearer(alice_token)}}, {}});
+    QCOMPARE(looked.status, 200);
+    auto other = get_with(bob_token);  // another user: the third of three
+    QCOMPARE(other.status, 200);
+    QCOMPARE(other.body, data);
+    const int b1 = stalled(bob_token);
+    QVERIFY(b1 >= 0);
+    QCOMPARE(get_with(carol_token).status, 503);  // the relay's three are taken
+    ::close(a1);
+    QVERIFY(spinUntil([&] { return get_with(alice_token).status == 200; }, 5000));
+    ::close(a2);
+    ::close(b1);
+    QVERIFY(spinUntil([&] { return get_with(carol_token).status == 200; }, 5000));
+  }
+
   // Past its first idle period a transfer must average --media-min-rate-kib: a peer that
   // keeps every piece within the idle time but moves too little in all is cut, and what an
   // upload sent stays for it to resume.

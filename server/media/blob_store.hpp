@@ -76,6 +76,11 @@ class BlobStore {
   // records, a slice at a time.
   virtual std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
                                          const std::optional<Sha256>& after, std::size_t limit) = 0;
+  // The same for staged uploads: media ids (16 bytes) whose staging was last written before
+  // `written_before`, after `after` in ascending order, at most `limit`.
+  virtual std::vector<std::string> list_staged(std::chrono::system_clock::time_point written_before,
+                                               const std::optional<std::string>& after,
+                                               std::size_t limit) = 0;
 };
 
 }  // namespace parley::media

@@ -232,6 +232,31 @@ std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_poin
   return out;
 }
 
+std::vector<std::string> FsBlobStore::list_staged(
+    std::chrono::system_clock::time_point written_before, const std::optional<std::string>& after,
+    std::size_t limit) {
+  std::vector<std::string> out;
+  const auto cutoff = std::chrono::system_clock::to_time_t(written_before);
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(root_ / "staging", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    std::string id(16, '\0');
+    // Only our names (lower-case hex of a 16-byte id, as staged_path writes them).
+    if (!from_hex(name, {reinterpret_cast<unsigned char*>(id.data()), id.size()}) ||
+        name != to_hex(id))
+      continue;
+    if (after && id <= *after) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
+      continue;
+    out.push_back(std::move(id));
+  }
+  std::sort(out.begin(), out.end());
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
 std::string to_bytes(const Sha256& hash) {
   return {reinterpret_cast<const char*>(hash.data()), hash.size()};
 }

@@ -25,6 +25,9 @@ class FsBlobStore final : public BlobStore {
   void remove_blob(const Sha256& hash) override;
   std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
                                  const std::optional<Sha256>& after, std::size_t limit) override;
+  std::vector<std::string> list_staged(std::chrono::system_clock::time_point written_before,
+                                       const std::optional<std::string>& after,
+                                       std::size_t limit) override;
 
   std::filesystem::path blob_path(const Sha256& hash) const;
   std::filesystem::path staged_path(std::string_view media_id) const;

@@ -457,15 +457,23 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     const auto sha = media::to_bytes(hash);
     const auto id = lease_->media_id;
     const auto size = lease_->size;
-    store_job([id, sha](store::Store& s) { s.complete_media(id, sha, now_ms()); },
-              [this, id, sha, size, hash](bool ok) {
+    auto recorded = std::make_shared<bool>(false);
+    store_job([id, sha, recorded](store::Store& s) { *recorded = s.complete_media(id, sha, now_ms()); },
+              [this, id, sha, size, hash, recorded](bool ok) {
                 // Committed or not, the record's job is over: what retention decides from now
                 // on sees it, or there is none to see (the blob is then an orphan until a
                 // retry records it or the orphan sweep removes it).
                 net::post(media_.disk, [&claims = media_.claims, hash] { claims.release(hash); });
+                // The staged bytes are a blob now: a retry starts the upload over (its HEAD
+                // says 0), so the answer says that, not "resend the last piece".
                 if (!ok)
                   return fail(http::status::service_unavailable, "unavailable",
-                              "relay storage is busy; retry the last piece");
+                              "relay storage is busy; send the upload again from its start");
+                // Retention purged the upload (unfinished for a day) while its last piece
+                // came: no record, so no 201 for media that would never download.
+                if (!*recorded)
+                  return fail(http::status::gone, "expired",
+                              "this upload expired before its last byte came; start a new one");
                 media_.uploads.forget(id);
                 lease_.reset();
                 spdlog::debug("event=upload_finished size={}", size);

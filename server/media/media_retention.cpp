@@ -68,6 +68,40 @@ void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::u
 
 void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
   net::post(media.disk, [this, &worker, &media] {
+    struct Staged {
+      std::vector<std::string> candidates;
+      std::vector<std::string> orphans;
+    };
+    auto staged = std::make_shared<Staged>();
+    staged->candidates =
+        media.blobs.list_staged(std::chrono::system_clock::now() - kOrphanAge, staged_after_, per_run_);
+    staged_after_ = staged->candidates.size() < per_run_
+                        ? std::nullopt
+                        : std::optional(staged->candidates.back());
+    if (staged->candidates.empty()) return;
+    worker.submit(
+        [staged](store::Store& s) {
+          for (const auto& id : staged->candidates) {
+            const auto m = s.find_media(id);
+            if (!m || !m->sha256.empty()) staged->orphans.push_back(id);
+          }
+        },
+        [staged, &media](store::JobStatus st) {
+          if (st != store::JobStatus::Committed || staged->orphans.empty()) return;
+          net::post(media.disk, [staged, &media] {
+            std::size_t removed = 0;
+            for (const auto& id : staged->orphans)
+              // Not while a PATCH writes it (its lease); no record means none can start.
+              media.uploads.look_if_idle(id, [&] {
+                media.blobs.discard_staged(id);
+                ++removed;
+              });
+            spdlog::info("event=media_staged_orphans_removed checked={} removed={}",
+                         staged->candidates.size(), removed);
+          });
+        });
+  });
+  net::post(media.disk, [this, &worker, &media] {
     struct Sweep {
       std::vector<Sha256> candidates;
       std::vector<Sha256> unused;

@@ -20,9 +20,11 @@ struct MediaContext;
 // the blobs no remaining record names.
 void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::uint64_t now_ms);
 
-// Blobs last written over an hour ago that no record names. Each run checks the next
-// `per_run` in hash order, carrying on where the last one stopped and starting over past the
-// end, so the named blobs at the front cannot hide the orphans behind them.
+// Blobs last written over an hour ago that no record names, and staged uploads last written
+// over an hour ago that no unfinished record names (a PATCH that raced retention's purge of
+// its upload made its staging file again). Each run checks the next `per_run` of each in
+// order, carrying on where the last one stopped and starting over past the end, so the named
+// ones at the front cannot hide the orphans behind them.
 class OrphanSweep {
  public:
   explicit OrphanSweep(std::size_t per_run = 10'000) : per_run_(per_run) {}
@@ -30,7 +32,8 @@ class OrphanSweep {
 
  private:
   std::size_t per_run_;
-  std::optional<Sha256> after_;  // the disk thread's
+  std::optional<Sha256> after_;  // the disk thread's, as is the next
+  std::optional<std::string> staged_after_;
 };
 
 }  // namespace parley::media

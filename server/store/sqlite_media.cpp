@@ -75,13 +75,13 @@ std::uint32_t SqliteMedia::unfinished(UserId owner, std::uint64_t since_ms) {
   return static_cast<std::uint32_t>(st.getColumn(0).getInt64());
 }
 
-void SqliteMedia::complete(std::string_view media_id, std::string_view sha256,
+bool SqliteMedia::complete(std::string_view media_id, std::string_view sha256,
                            std::uint64_t now_ms) {
   auto& st = fresh(st_->complete);
   bind_blob(st, 1, sha256);
   st.bind(2, i64(now_ms));
   bind_blob(st, 3, media_id);
-  st.exec();
+  return st.exec() > 0;
 }
 
 std::vector<MediaRecord> SqliteMedia::purge(std::uint64_t before_ms,

@@ -23,7 +23,7 @@ class SqliteMedia {
   std::optional<MediaRecord> find(std::string_view media_id);
   std::uint64_t bytes_of(UserId owner);
   std::uint32_t unfinished(UserId owner, std::uint64_t since_ms);
-  void complete(std::string_view media_id, std::string_view sha256, std::uint64_t now_ms);
+  bool complete(std::string_view media_id, std::string_view sha256, std::uint64_t now_ms);
   std::vector<MediaRecord> purge(std::uint64_t before_ms, std::uint64_t unfinished_before_ms);
   bool referenced(std::string_view sha256);
 

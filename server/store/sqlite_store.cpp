@@ -1312,9 +1312,9 @@ std::uint64_t SqliteStore::media_bytes(UserId owner) { return media_->bytes_of(o
 std::uint32_t SqliteStore::unfinished_uploads(UserId owner, std::uint64_t since_ms) {
   return media_->unfinished(owner, since_ms);
 }
-void SqliteStore::complete_media(std::string_view media_id, std::string_view sha256,
+bool SqliteStore::complete_media(std::string_view media_id, std::string_view sha256,
                                  std::uint64_t now_ms) {
-  media_->complete(media_id, sha256, now_ms);
+  return media_->complete(media_id, sha256, now_ms);
 }
 std::vector<MediaRecord> SqliteStore::purge_media(std::uint64_t before_ms,
                                                   std::uint64_t unfinished_before_ms) {

@@ -86,7 +86,7 @@ class SqliteStore final : public Store {
   std::optional<MediaRecord> find_media(std::string_view media_id) override;
   std::uint64_t media_bytes(UserId owner) override;
   std::uint32_t unfinished_uploads(UserId owner, std::uint64_t since_ms) override;
-  void complete_media(std::string_view media_id, std::string_view sha256,
+  bool complete_media(std::string_view media_id, std::string_view sha256,
                       std::uint64_t now_ms) override;
   std::vector<MediaRecord> purge_media(std::uint64_t before_ms,
                                        std::uint64_t unfinished_before_ms) override;

@@ -135,7 +135,8 @@ class Store {
   virtual std::uint64_t media_bytes(UserId owner) = 0;
   // Unfinished uploads of `owner` created at or after `since_ms`.
   virtual std::uint32_t unfinished_uploads(UserId owner, std::uint64_t since_ms) = 0;
-  virtual void complete_media(std::string_view media_id, std::string_view sha256,
+  // False when no upload has that id any more (retention purged it meanwhile).
+  virtual bool complete_media(std::string_view media_id, std::string_view sha256,
                               std::uint64_t now_ms) = 0;
   // Removes media created before `before_ms` and unfinished uploads created before
   // `unfinished_before_ms`; returns them so their bytes can be deleted.

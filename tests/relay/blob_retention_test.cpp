@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 
 #include <boost/asio/thread_pool.hpp>
 #include <future>
@@ -56,6 +57,50 @@ Sha256 hash_of(unsigned char fill) {
   h.fill(fill);
   return h;
 }
+
+// A store, a blob store and a disk thread in one temporary directory, and the media context a
+// sweep runs with.
+struct SweepRig {
+  QTemporaryDir dir;
+  std::filesystem::path root{dir.path().toStdString()};
+  FsBlobStore blobs{root / "media"};
+  parley::Metrics metrics;
+  parley::store::StoreWorker worker{
+      std::make_unique<parley::store::SqliteStore>(root, parley::store::Durability::Normal), metrics,
+      1000};
+  boost::asio::thread_pool disk{1};
+  BlobClaims claims;
+  parley::media::MediaTokens tokens{std::chrono::minutes(10), 16, 16};
+  parley::media::UploadRegistry uploads;
+  parley::media::TransferSlots transfers{8, 1024};
+  parley::media::MediaContext media{parley::media::MediaLimits{}, blobs, claims, tokens,
+                                    uploads, transfers, disk.get_executor()};
+
+  ~SweepRig() { disk.join(); }
+
+  // Runs `work` in a store job; true once it committed.
+  bool in_store(std::function<void(parley::store::Store&)> work) {
+    std::promise<bool> done;
+    worker.submit(std::move(work),
+                  [&](parley::store::JobStatus st) { done.set_value(st == parley::store::JobStatus::Committed); });
+    return done.get_future().get();
+  }
+
+  // Waits until everything a sweep started has run: its listing on the disk thread, its
+  // store job, then its removals on the disk thread.
+  void settle() {
+    const auto through_disk = [&] {
+      std::promise<void> done;
+      boost::asio::post(disk.get_executor(), [&] { done.set_value(); });
+      done.get_future().wait();
+    };
+    through_disk();
+    std::promise<void> job;
+    worker.submit([](parley::store::Store&) {}, [&](parley::store::JobStatus) { job.set_value(); });
+    job.get_future().wait();
+    through_disk();
+  }
+};
 
 }  // namespace
 
@@ -164,68 +209,76 @@ class BlobRetentionTest : public QObject {
   // The sweep checks a slice per run and carries on after it: blobs that records name, at
   // the front of the order, must not hide an orphan behind them.
   void theSweepReachesOrphansBehindNamedBlobs() {
-    using namespace parley;
-    QTemporaryDir dir;
-    QVERIFY(dir.isValid());
-    const std::filesystem::path root = dir.path().toStdString();
-    FsBlobStore blobs(root / "media");
+    SweepRig rig;
     std::vector<Sha256> all;
     for (int i = 0; i < 7; ++i) {
-      all.push_back(upload(blobs, std::string(15, 's') + static_cast<char>(i), "sweep " + std::to_string(i)));
-      QVERIFY(age(blobs.blob_path(all.back()), 2h));
+      all.push_back(upload(rig.blobs, std::string(15, 's') + static_cast<char>(i), "sweep " + std::to_string(i)));
+      QVERIFY(age(rig.blobs.blob_path(all.back()), 2h));
     }
     std::sort(all.begin(), all.end());
-    Metrics metrics;
-    store::StoreWorker worker(std::make_unique<store::SqliteStore>(root, store::Durability::Normal),
-                              metrics, 1000);
-    boost::asio::thread_pool disk(1);
-    // Waits until everything the sweep started has run: its listing on the disk thread, its
-    // store job, then its removals on the disk thread.
-    const auto settle = [&] {
-      const auto through_disk = [&] {
-        std::promise<void> done;
-        net::post(disk.get_executor(), [&] { done.set_value(); });
-        done.get_future().wait();
-      };
-      through_disk();
-      std::promise<void> job;
-      worker.submit([](store::Store&) {}, [&](store::JobStatus) { job.set_value(); });
-      job.get_future().wait();
-      through_disk();
-    };
     // Records name the first six in hash order; the last is an orphan.
-    std::promise<bool> named;
-    worker.submit(
-        [&](store::Store& s) {
-          const auto owner = s.create_account("owner", std::string(32, 'k'), 1, 1);
-          if (!owner) return;
-          for (int i = 0; i < 6; ++i) {
-            const auto id = std::string(15, 'r') + static_cast<char>(i);
-            s.create_media({id, owner->user_id, 100, {}, 1, 0});
-            s.complete_media(id, parley::media::to_bytes(all[static_cast<std::size_t>(i)]), 2);
-          }
-        },
-        [&](store::JobStatus st) { named.set_value(st == store::JobStatus::Committed); });
-    QVERIFY(named.get_future().get());
-
-    BlobClaims claims;
-    parley::media::MediaTokens tokens(std::chrono::minutes(10), 16, 16);
-    parley::media::UploadRegistry uploads;
-    parley::media::TransferSlots transfers(8, 1024);
-    parley::media::MediaContext media{parley::media::MediaLimits{}, blobs, claims, tokens, uploads,
-                                      transfers, disk.get_executor()};
+    QVERIFY(rig.in_store([&](parley::store::Store& s) {
+      const auto owner = s.create_account("owner", std::string(32, 'k'), 1, 1);
+      if (!owner) return;
+      for (int i = 0; i < 6; ++i) {
+        const auto id = std::string(15, 'r') + static_cast<char>(i);
+        s.create_media({id, owner->user_id, 100, {}, 1, 0});
+        s.complete_media(id, parley::media::to_bytes(all[static_cast<std::size_t>(i)]), 2);
+      }
+    }));
     parley::media::OrphanSweep sweep(3);  // three blobs a run
-    const auto orphan = blobs.blob_path(all.back());
+    const auto orphan = rig.blobs.blob_path(all.back());
     for (int run = 0; run < 2; ++run) {  // the six named ones, three at a time
-      sweep.run(worker, media);
-      settle();
+      sweep.run(rig.worker, rig.media);
+      rig.settle();
       QVERIFY2(std::filesystem::exists(orphan), "reached before its slice");
     }
-    sweep.run(worker, media);
-    settle();
+    sweep.run(rig.worker, rig.media);
+    rig.settle();
     QVERIFY2(!std::filesystem::exists(orphan), "the third run did not reach it");
-    for (std::size_t i = 0; i < 6; ++i) QVERIFY(std::filesystem::exists(blobs.blob_path(all[i])));
-    disk.join();
+    for (std::size_t i = 0; i < 6; ++i) QVERIFY(std::filesystem::exists(rig.blobs.blob_path(all[i])));
+  }
+
+  // Staged bytes of an upload no unfinished record names (a PATCH that raced the purge of
+  // its upload makes its staging file again) go too, once an hour old; those of an
+  // unfinished upload stay however old, and so do young ones and one a PATCH is writing.
+  void theSweepRemovesStagedUploadsNoRecordNames() {
+    SweepRig rig;
+    const std::string waiting(16, 'w'), finished(16, 'f'), purged(16, 'p'), young(16, 'y'),
+        writing(16, 'x');
+    for (const auto* id : {&waiting, &finished, &purged, &young, &writing}) {
+      std::error_code ec;
+      auto w = rig.blobs.open_staged(*id, ec);
+      QVERIFY(w && !w->append({"bytes", 5}));
+      if (id != &young) QVERIFY(age(rig.blobs.staged_path(*id), 2h));
+    }
+    QVERIFY(rig.in_store([&](parley::store::Store& s) {
+      const auto owner = s.create_account("stager", std::string(32, 'k'), 1, 1);
+      if (!owner) return;
+      s.create_media({waiting, owner->user_id, 100, {}, 1, 0});
+      s.create_media({finished, owner->user_id, 100, {}, 1, 0});
+      s.complete_media(finished, std::string(32, 'h'), 2);
+    }));
+    const auto lease = rig.uploads.lease(writing, 100);
+    QVERIFY(lease);
+    parley::media::OrphanSweep sweep(2);  // two a run: the cursor must carry on
+    for (int run = 0; run < 3; ++run) {
+      sweep.run(rig.worker, rig.media);
+      rig.settle();
+    }
+    QVERIFY(std::filesystem::exists(rig.blobs.staged_path(waiting)));
+    QVERIFY(!std::filesystem::exists(rig.blobs.staged_path(finished)));
+    QVERIFY(!std::filesystem::exists(rig.blobs.staged_path(purged)));
+    QVERIFY(std::filesystem::exists(rig.blobs.staged_path(young)));
+    QVERIFY(std::filesystem::exists(rig.blobs.staged_path(writing)));
+    // Once its PATCH has ended, the next sweep that reaches it removes it.
+    rig.uploads.release(writing);
+    for (int run = 0; run < 3; ++run) {
+      sweep.run(rig.worker, rig.media);
+      rig.settle();
+    }
+    QVERIFY(!std::filesystem::exists(rig.blobs.staged_path(writing)));
+    QVERIFY(std::filesystem::exists(rig.blobs.staged_path(waiting)));
   }
 };
 

@@ -98,6 +98,37 @@ QByteArray sha256Hex(const QByteArray& b) {
   return QCryptographicHash::hash(b, QCryptographicHash::Sha256).toHex();
 }
 
+// A relay with one user, alice, and a 1 MiB upload of hers with its first 300,000 bytes
+// staged; then restarts (with other options, or none) and asks for the upload again.
+struct HalfUpload {
+  RelayProcess relay;
+  std::unique_ptr<TestClient> alice;
+  QByteArray data = randomBytes(1 << 20);
+  wire::UploadGranted granted;
+
+  bool start() {
+    if (!relay.start() || !(alice = TestClient::registered(relay.url(), "alice"))) return false;
+    auto g = createUpload(*alice, static_cast<std::uint64_t>(data.size()));
+    if (!g || !g->has_upload_granted()) return false;
+    granted = g->upload_granted();
+    return patch(relay.url(), granted, 0, data.left(300000)).status == 204;
+  }
+  bool restart(QStringList args = {}) {
+    if (relay.terminate() != 0) return false;
+    relay.setExtraArgs(std::move(args));
+    if (!relay.start()) return false;
+    alice = std::make_unique<TestClient>("alice", 1, alice->identity());
+    if (!alice->connect(relay.url())) return false;
+    const auto in = alice->login();
+    return in && in->has_logged_in();
+  }
+  std::optional<wire::ServerFrame> resume() {
+    wire::ClientFrame f;
+    f.mutable_resume_upload()->set_media_id(granted.media_id());
+    return alice->request(f);
+  }
+};
+
 }  // namespace
 
 class MediaTest : public QObject {
@@ -266,81 +297,47 @@ class MediaTest : public QObject {
   }
 
   void resumedAfterRelayRestartHashesTheStagedBytes() {
-    RelayProcess relay;
-    QVERIFY(relay.start());
-    auto alice = TestClient::registered(relay.url(), "alice");
-    QVERIFY(alice);
-    const auto data = randomBytes(1 << 20);
-    auto granted = createUpload(*alice, data.size());
-    QVERIFY(granted && granted->has_upload_granted());
-    const auto id = granted->upload_granted().media_id();
-    QCOMPARE(patch(relay.url(), granted->upload_granted(), 0, data.left(300000)).status, 204);
-    QCOMPARE(relay.terminate(), 0);
-    QVERIFY(relay.start());
-    alice = std::make_unique<TestClient>("alice", 1, alice->identity());
-    QVERIFY(alice->connect(relay.url()));
-    QVERIFY(alice->login());
+    HalfUpload up;
+    QVERIFY(up.start());
+    const auto old_grant = up.granted;
+    QVERIFY(up.restart());
     // The old token died with the relay.
-    QCOMPARE(head(relay.url(), granted->upload_granted()).status, 401);
-    wire::ClientFrame f;
-    f.mutable_resume_upload()->set_media_id(id);
-    auto again = alice->request(f);
+    QCOMPARE(head(up.relay.url(), old_grant).status, 401);
+    auto again = up.resume();
     QVERIFY(again && again->has_upload_granted());
-    auto h = head(relay.url(), again->upload_granted());
+    auto h = head(up.relay.url(), again->upload_granted());
     QCOMPARE(h.header("Upload-Offset"), QByteArray("300000"));
-    auto r = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
+    auto r = patch(up.relay.url(), again->upload_granted(), 300000, up.data.mid(300000));
     QCOMPARE(r.status, 201);
-    QCOMPARE(r.header("ETag"), "\"" + sha256Hex(data) + "\"");
+    QCOMPARE(r.header("ETag"), "\"" + sha256Hex(up.data) + "\"");
   }
 
   // A relay whose disk is nearly full grants no new upload and takes no more bytes of one
   // under way, both with an answer the client waits on; nothing staged is lost, and the
   // upload finishes once there is room. (The reserve is raised past the disk instead.)
   void aNearlyFullDiskRefusesUploadsAndKeepsWhatItHas() {
-    RelayProcess relay;
-    QVERIFY(relay.start());
-    auto alice = TestClient::registered(relay.url(), "alice");
-    QVERIFY(alice);
-    const auto data = randomBytes(1 << 20);
-    auto granted = createUpload(*alice, data.size());
-    QVERIFY(granted && granted->has_upload_granted());
-    const auto id = granted->upload_granted().media_id();
-    QCOMPARE(patch(relay.url(), granted->upload_granted(), 0, data.left(300000)).status, 204);
-    auto restart = [&](QStringList args) {
-      if (relay.terminate() != 0) return false;
-      relay.setExtraArgs(std::move(args));
-      if (!relay.start()) return false;
-      alice = std::make_unique<TestClient>("alice", 1, alice->identity());
-      if (!alice->connect(relay.url())) return false;
-      const auto in = alice->login();
-      return in && in->has_logged_in();
-    };
-    auto resume = [&] {
-      wire::ClientFrame f;
-      f.mutable_resume_upload()->set_media_id(id);
-      return alice->request(f);
-    };
-
-    QVERIFY(restart({"--media-min-free-mib", QString::number(1ull << 30)}));
-    auto r = createUpload(*alice, 10);
+    HalfUpload up;
+    QVERIFY(up.start());
+    QVERIFY(up.restart({"--media-min-free-mib", QString::number(1ull << 30)}));
+    auto r = createUpload(*up.alice, 10);
     QVERIFY(r && r->has_error());
     QCOMPARE(r->error().code(), wire::UNAVAILABLE);
     QCOMPARE(r->error().retry_after_ms(), 60000u);
     QVERIFY(QByteArray::fromStdString(r->error().reason()).contains("disk is nearly full"));
-    auto again = resume();
+    auto again = up.resume();
     QVERIFY(again && again->has_upload_granted());
-    auto refused = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
+    auto refused = patch(up.relay.url(), again->upload_granted(), 300000, up.data.mid(300000));
     QCOMPARE(refused.status, 507);
     QCOMPARE(refused.header("Upload-Offset"), QByteArray("300000"));
     QVERIFY(refused.body.contains("storage_full"));
 
-    QVERIFY(restart({}));
-    again = resume();
+    QVERIFY(up.restart());
+    again = up.resume();
     QVERIFY(again && again->has_upload_granted());
-    QCOMPARE(head(relay.url(), again->upload_granted()).header("Upload-Offset"), QByteArray("300000"));
-    auto done = patch(relay.url(), again->upload_granted(), 300000, data.mid(300000));
+    QCOMPARE(head(up.relay.url(), again->upload_granted()).header("Upload-Offset"), QByteArray("300000"));
+    auto done = patch(up.relay.url(), again->upload_granted(), 300000, up.data.mid(300000));
     QCOMPARE(done.status, 201);
-    QCOMPARE(done.header("ETag"), "\"" + sha256Hex(data) + "\"");
+    QCOMPARE(done.header("ETag"), "\"" + sha256Hex(up.data) + "\"");
   }
 
   // A blob no record names (its record never written: a crash between the rename and the

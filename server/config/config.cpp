@@ -70,6 +70,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Members one group may have, its creator included")
       ->check(CLI::Range(2u, 10000u))  // an event lists them all: ~360 KB at 10,000
       ->capture_default_str();
+  app.add_option("--one-time-prekeys-per-hour", c.limits.one_time_prekeys_per_hour,
+                 "One-time prekeys of one user handed out per hour to all fetchers together"
+                 " (past it, bundles carry the signed prekey only)")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
   app.add_option("--group-rate", c.limits.group_rate_per_second,
                  "Messages per second one group may receive (all senders together)")
       ->check(CLI::PositiveNumber)

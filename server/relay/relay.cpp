@@ -16,6 +16,7 @@
 #include "gateway/liveness.hpp"
 #include "groups/fanout_worker.hpp"
 #include "groups/group_limiter.hpp"
+#include "session/keyed_rate_limiter.hpp"
 #include "media/blob_claims.hpp"
 #include "media/fs_blob_store.hpp"
 #include "media/media_context.hpp"
@@ -142,8 +143,13 @@ int run_relay(const Config& cfg) {
   groups::FanoutWorker fanout(*worker, presence, metrics, deliver_bodies, ioc.get_executor(), 4,
                               cfg.limits.fanout_chunk);
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
-  RelayContext relay{*worker, presence,      metrics, worker->relay_id(), cfg.limits,
-                     fanout,  group_limiter, media,   deliver_bodies};
+  KeyedRateLimiter<store::UserId> one_time_prekey_budget(
+      cfg.limits.one_time_prekeys_per_hour / 3600.0, cfg.limits.one_time_prekeys_per_hour);
+  RelayContext relay{*worker,       presence,
+                     metrics,       worker->relay_id(),
+                     cfg.limits,    fanout,
+                     group_limiter, one_time_prekey_budget,
+                     media,         deliver_bodies};
   ConnectionSet connections;
   GatewayContext gateway{relay, connections,
                          GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},

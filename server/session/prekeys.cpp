@@ -5,6 +5,7 @@
 #include "parley.pb.h"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
+#include "session/keyed_rate_limiter.hpp"
 #include "session/session.hpp"
 
 namespace parley {
@@ -58,8 +59,11 @@ void Session::on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyB
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");
   auto bundles = std::make_shared<std::optional<std::vector<store::BundleRecord>>>();
   submit(
-      [bundles, username](store::Store& s) {
-        if (auto user = s.find_user(username)) *bundles = s.take_bundles(*user);
+      [bundles, username, &budget = ctx_.one_time_prekey_budget](store::Store& s) {
+        // Past the owner's hourly budget the bundle carries the signed prekey only (X3DH
+        // works without a one-time key): fetches from many accounts cannot empty the stock.
+        if (auto user = s.find_user(username))
+          *bundles = s.take_bundles(*user, budget.take(*user, nullptr));
       },
       [this, request_id, bundles, username](store::JobStatus status) {
         if (store_failed(request_id, status)) return;

@@ -11,7 +11,10 @@ class Metrics;
 class PresenceRegistry;
 namespace store {
 class StoreWorker;
+using UserId = std::int64_t;
 }
+template <class Key>
+class KeyedRateLimiter;
 namespace groups {
 class FanoutWorker;
 class GroupLimiter;
@@ -35,6 +38,10 @@ struct SessionLimits {
   double rate_burst = 1000;
   double bundle_rate_per_second = 1;          // prekey bundle fetches, per connection
   double bundle_burst = 30;
+  // One-time prekeys handed out per user, to all fetchers together (a bucket of this many,
+  // refilled over an hour). Past it, bundles carry the signed prekey only: however many
+  // accounts fetch, a user's stock drains no faster than this, and its client refills it.
+  double one_time_prekeys_per_hour = 100;
   std::chrono::milliseconds auth_timeout{30000};
   std::chrono::milliseconds challenge_ttl{60000};
   std::uint32_t max_group_members = 1024;     // including the creator
@@ -53,6 +60,7 @@ struct RelayContext {
   SessionLimits limits;
   groups::FanoutWorker& fanout;
   groups::GroupLimiter& group_limiter;
+  KeyedRateLimiter<store::UserId>& one_time_prekey_budget;  // by the bundle's owner
   media::MediaContext& media;
   DeliverBodies& deliver_bodies;
 };

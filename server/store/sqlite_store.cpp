@@ -850,7 +850,7 @@ std::uint32_t SqliteStore::one_time_prekey_count(DevicePk device) {
   return as_u32(st.getColumn(0));
 }
 
-std::vector<BundleRecord> SqliteStore::take_bundles(UserId user) {
+std::vector<BundleRecord> SqliteStore::take_bundles(UserId user, bool one_time) {
   std::vector<BundleRecord> out;
   {
     auto& st = fresh(impl_->bundle_devices);
@@ -870,7 +870,7 @@ std::vector<BundleRecord> SqliteStore::take_bundles(UserId user) {
   for (auto& b : out) {
     auto& st = fresh(impl_->take_otp);
     st.bind(1, b.pk);
-    if (st.executeStep()) {
+    if (one_time && st.executeStep()) {
       b.one_time_prekey = OneTimePrekeyRecord{as_u32(st.getColumn(0)), st.getColumn(1).getString()};
       while (st.executeStep()) {
       }  // finish the DELETE ... RETURNING

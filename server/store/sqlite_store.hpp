@@ -42,7 +42,7 @@ class SqliteStore final : public Store {
   std::uint32_t add_one_time_prekeys(DevicePk device, std::span<const OneTimePrekeyRecord> keys,
                                      std::uint32_t cap) override;
   std::uint32_t one_time_prekey_count(DevicePk device) override;
-  std::vector<BundleRecord> take_bundles(UserId user) override;
+  std::vector<BundleRecord> take_bundles(UserId user, bool one_time) override;
 
   std::optional<SentRecord> find_sent(UserId sender, std::string_view client_msg_id) override;
   void remember_sent(UserId sender, std::string_view client_msg_id,

@@ -53,8 +53,9 @@ class Store {
                                              std::span<const OneTimePrekeyRecord> keys,
                                              std::uint32_t cap) = 0;
   virtual std::uint32_t one_time_prekey_count(DevicePk device) = 0;
-  // One bundle per device of `user`, each taking (deleting) at most one one-time prekey.
-  virtual std::vector<BundleRecord> take_bundles(UserId user) = 0;
+  // One bundle per device of `user`, each taking (deleting) at most one one-time prekey, and
+  // none unless `one_time` (then the signed prekey only).
+  virtual std::vector<BundleRecord> take_bundles(UserId user, bool one_time) = 0;
 
   // Sending.
   virtual std::optional<SentRecord> find_sent(UserId sender, std::string_view client_msg_id) = 0;

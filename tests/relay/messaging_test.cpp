@@ -290,6 +290,46 @@ class MessagingTest : public QObject {
     QVERIFY(low->prekeys_low().one_time_prekeys_left() < 10);
   }
 
+  // However many accounts fetch a user's bundle, at most --one-time-prekeys-per-hour of its
+  // one-time keys go out (all fetchers together); past that, bundles carry the signed
+  // prekey only, and the rest of the stock stays for later.
+  void oneTimePrekeysGoOutAtTheOwnersHourlyBudget() {
+    RelayProcess relay({"--one-time-prekeys-per-hour", "3"});
+    QVERIFY(relay.start());
+    auto owner = online(relay, "b-owner");
+    const auto spk = std::string(32, 's');
+    wire::ClientFrame up;
+    auto* u = up.mutable_upload_prekeys();
+    u->mutable_signed_prekey()->set_id(9);
+    u->mutable_signed_prekey()->set_public_key(spk);
+    u->mutable_signed_prekey()->set_signature(owner->identity().sign(spk));
+    for (int i = 1; i <= 12; ++i) {
+      auto* k = u->add_one_time_prekeys();
+      k->set_id(i);
+      k->set_public_key(std::string(32, static_cast<char>('a' + i)));
+    }
+    QVERIFY(owner->request(up));
+    wire::ClientFrame fetch;
+    fetch.mutable_fetch_prekey_bundle()->set_username("b-owner");
+    int with_one_time = 0;
+    for (const auto* name : {"b-first", "b-second", "b-third"}) {  // three accounts
+      auto asker = online(relay, name);
+      for (int i = 0; i < 2; ++i) {
+        auto b = asker->request(fetch);
+        QVERIFY(b && b->has_prekey_bundle());
+        const auto& dev = b->prekey_bundle().devices(0);
+        QCOMPARE(dev.signed_prekey().public_key(), spk);
+        with_one_time += dev.has_one_time_prekey() ? 1 : 0;
+      }
+    }
+    QCOMPARE(with_one_time, 3);
+    wire::ClientFrame count;  // an upload of nothing answers with the stock
+    count.mutable_upload_prekeys();
+    auto left = owner->request(count);
+    QVERIFY(left && left->has_prekeys_stored());
+    QCOMPARE(left->prekeys_stored().one_time_prekeys_left(), 9u);
+  }
+
   void signedPrekeyMustBeSignedByIdentity() {
     auto owner = online(relay_, "k-forger");
     wire::ClientFrame up;

@@ -311,14 +311,14 @@ class SqliteStoreTest : public QObject {
     s_->set_signed_prekey(a->pk, {7, std::string(32, 's'), std::string(64, 'g')});
     std::set<std::uint32_t> seen;
     for (int i = 0; i < 4; ++i) {
-      auto b = s_->take_bundles(a->user_id);
+      auto b = s_->take_bundles(a->user_id, true);
       QCOMPARE(b.size(), std::size_t{1});
       QVERIFY(b[0].one_time_prekey);
       QVERIFY(seen.insert(b[0].one_time_prekey->id).second);
       QCOMPARE(b[0].one_time_left, static_cast<std::uint32_t>(3 - i));
       QCOMPARE(b[0].signed_prekey->id, 7u);
     }
-    auto empty = s_->take_bundles(a->user_id);
+    auto empty = s_->take_bundles(a->user_id, true);
     QVERIFY(!empty[0].one_time_prekey);
     QVERIFY(empty[0].signed_prekey);
   }

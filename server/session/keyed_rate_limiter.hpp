@@ -1,0 +1,53 @@
+#pragma once
+// A token bucket per key, shared by every session: a group's sends (all its members
+// together), a user's one-time prekeys handed out (to all fetchers together). Any thread (one
+// mutex). Buckets that have refilled completely are forgotten once the map grows past a
+// bound, so memory follows the keys in use right now.
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "session/rate_limiter.hpp"
+
+namespace parley {
+
+template <class Key>
+class KeyedRateLimiter {
+ public:
+  KeyedRateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+
+  bool take(const Key& key, std::chrono::milliseconds* retry_after) {
+    const auto now = RateLimiter::Clock::now();
+    std::lock_guard lock(mutex_);
+    if (buckets_.size() >= kPruneAt) prune(now);
+    auto it = buckets_.try_emplace(key, rate_, burst_).first;
+    it->second.last_used = now;
+    return it->second.bucket.take(now, retry_after);
+  }
+
+ private:
+  static constexpr std::size_t kPruneAt = 65536;
+  struct Entry {
+    Entry(double rate, double burst) : bucket(rate, burst) {}
+    RateLimiter bucket;
+    RateLimiter::Clock::time_point last_used;
+  };
+  // A bucket idle for burst/rate seconds is full again: forgetting it changes nothing.
+  void prune(RateLimiter::Clock::time_point now) {
+    const auto full_after = std::chrono::duration<double>(burst_ / rate_);
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      if (now - it->second.last_used > full_after)
+        it = buckets_.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  const double rate_;
+  const double burst_;
+  std::mutex mutex_;
+  std::unordered_map<Key, Entry> buckets_;
+};
+
+}  // namespace parley

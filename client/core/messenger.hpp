@@ -479,6 +479,7 @@ class Messenger : public QObject {
   // until the reconnect's login asks the relay for them again.
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
+  bool retry_scheduled_ = false;  // an outbox flush waits for a rate limit to pass
   // A received entry failed to store: the rest of this connection's deliveries are ignored
   // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;

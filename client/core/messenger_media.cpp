@@ -24,12 +24,21 @@ constexpr int kMaxFileNameBytes = 255;
 constexpr int kMaxMimeBytes = 255;
 constexpr quint64 kMaxAttachmentBytes = 1ull << 40;  // far beyond any relay's limit
 
+// A character that reorders or hides text: a right-to-left override makes
+// "invoice\u202Efdp.hta" read "invoiceath.pdf".
+bool reorders_text(char16_t c) {
+  return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0x200E ||
+         c == 0x200F || c == 0x061C;
+}
+
 // The name a received file is saved under: no directories, no hidden or empty names, no
-// control characters; the sender chose it, so it is never trusted as a path.
+// control or direction-changing characters; the sender chose it, so it is never trusted as a
+// path, nor to show its real extension.
 QString safe_file_name(const QString& name) {
   QString out = QFileInfo(name).fileName();
   for (auto& c : out)
-    if (c.unicode() < 0x20 || c == QLatin1Char('/') || c == QLatin1Char('\\') || c == QChar(0x7f))
+    if (c.unicode() < 0x20 || (c.unicode() >= 0x7f && c.unicode() <= 0x9f) || c == QLatin1Char('/') ||
+        c == QLatin1Char('\\') || reorders_text(c.unicode()))
       c = QLatin1Char('_');
   // Until neither is left: " .bashrc" trimmed after its dots went would be hidden again.
   for (QString before; before != out;) {

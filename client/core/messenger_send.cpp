@@ -1,5 +1,6 @@
 // Sending: outbox first, then encryption (building a session from the peer's prekey bundle
 // when there is none), then Send with the same client_msg_id until the relay acknowledges.
+#include <algorithm>
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QSqlQuery>
@@ -369,9 +370,16 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   }
   // UNAVAILABLE, a dropped connection, a rate limit: the entry stays and goes again at the
   // next flush (after reconnecting, or after a short wait).
-  if (r.has_error() && r.error().code() == wire::RATE_LIMITED)
-    QTimer::singleShot(static_cast<int>(r.error().retry_after_ms()) + 10, this,
-                       [this] { flushOutbox(); });
+  // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
+  // outbox every few milliseconds, and a huge value overflowed the timer's int.
+  if (r.has_error() && r.error().code() == wire::RATE_LIMITED && !retry_scheduled_) {
+    retry_scheduled_ = true;
+    const auto wait = std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000);
+    QTimer::singleShot(static_cast<int>(wait), this, [this] {
+      retry_scheduled_ = false;
+      flushOutbox();
+    });
+  }
 }
 
 }  // namespace parley::client

@@ -401,6 +401,19 @@ class ConversationTest : public QObject {
     QVERIFY(!window_->conversationView()->bannerVisible());
   }
 
+  // A group's name is whatever its admin typed: shown as text, never as markup.
+  void groupNamesAreShownAsText() {
+    const QString name = QStringLiteral("<b>Not bold</b> & <i>co</i>");
+    const auto gid = parley::test::createGroup(alice_.get(), name, {"bob"});
+    QVERIFY(!gid.isEmpty());
+    window_->openConversation(Messenger::groupPeer(gid));
+    auto* title = window_->conversationView()->findChild<QLabel*>("conversationTitle");
+    QVERIFY(title);
+    QCOMPARE(title->text(), name);
+    QCOMPARE(title->textFormat(), Qt::PlainText);
+    window_->openConversation("bob");
+  }
+
   void offlineShowsRetry() {
     auto* line = window_->connectionStatus();
     QCOMPARE(line->text(), QString("Online"));

@@ -363,6 +363,16 @@ class MediaTest : public QObject {
     QVERIFY2(got.error.isEmpty(), qPrintable(got.error));
     QCOMPARE(QFileInfo(got.path).fileName(), QString("profile"));
     QCOMPARE(QFileInfo(got.path).absolutePath(), QFileInfo(path("b7-downloads")).absoluteFilePath());
+    // Nor one that hides its real extension: a right-to-left override would show
+    // "invoice\u202Efdp.hta" as "invoiceath.pdf".
+    const auto disguised = QStringLiteral("invoice\u202Efdp.hta");
+    QVERIFY(writeFile(path(disguised), randomBytes(100)));
+    const auto sent2 = alice->wait(alice->m->sendFile("bob", path(disguised), {}, &error));
+    QVERIFY2(sent2.error.isEmpty(), qPrintable(sent2.error));
+    QVERIFY(bob->waitReceived(sent2.msg));
+    const auto got2 = bob->wait(bob->m->fetchAttachment(sent2.msg, path("b7-downloads"), &error));
+    QVERIFY2(got2.error.isEmpty(), qPrintable(got2.error));
+    QCOMPARE(QFileInfo(got2.path).fileName(), QString("invoice_fdp.hta"));
   }
 
   void limitsAndCancelReachTheUser() {

@@ -21,11 +21,13 @@ ContactPage::ContactPage(client::Messenger* messenger, const QString& peer, QWid
   auto* avatar = new QLabel(this);
   avatar->setPixmap(avatarPixmap(peer, peer, 56, devicePixelRatioF()));
   auto* name = new QLabel(peer, this);
+  name->setTextFormat(Qt::PlainText);
   QFont nf = name->font();
   nf.setBold(true);
   nf.setPointSizeF(nf.pointSizeF() * 1.4);
   name->setFont(nf);
   status_ = new QLabel(this);
+  status_->setTextFormat(Qt::PlainText);
   status_->setObjectName(QStringLiteral("verificationStatus"));
   auto* who = new QVBoxLayout;
   who->addWidget(name);
@@ -35,6 +37,7 @@ ContactPage::ContactPage(client::Messenger* messenger, const QString& peer, QWid
   top->addLayout(who, 1);
 
   number_ = new QLabel(this);
+  number_->setTextFormat(Qt::PlainText);
   number_->setObjectName(QStringLiteral("safetyNumberText"));
   number_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   number_->setAlignment(Qt::AlignCenter);
@@ -45,6 +48,7 @@ ContactPage::ContactPage(client::Messenger* messenger, const QString& peer, QWid
   qr_ = new QLabel(this);
   qr_->setAlignment(Qt::AlignCenter);
   explain_ = new QLabel(this);
+  explain_->setTextFormat(Qt::PlainText);
   explain_->setObjectName(QStringLiteral("safetyNumberExplanation"));
   explain_->setWordWrap(true);
   explain_->setStyleSheet(QStringLiteral("color: %1;").arg(Theme::current().muted.name()));

@@ -28,6 +28,7 @@ NewChatDialog::NewChatDialog(const QStringList& contacts, const QString& own_nam
   contacts_->setVisible(contacts_->count() > 0);
   contacts_->setIconSize({28, 28});
   error_ = new QLabel(this);
+  error_->setTextFormat(Qt::PlainText);
   error_->setWordWrap(true);
   error_->setStyleSheet(QStringLiteral("color: %1;").arg(Theme::current().error.name()));
   error_->hide();

@@ -20,6 +20,7 @@
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
+#include "common/plain_text.hpp"
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
 #include "conversation/composer.hpp"
@@ -51,7 +52,12 @@ bool runs_code(const QString& path) {
       QStringLiteral("js"), QStringLiteral("jar"), QStringLiteral("sh"), QStringLiteral("run"),
       QStringLiteral("bin"), QStringLiteral("desktop"), QStringLiteral("appimage"), QStringLiteral("deb"),
       QStringLiteral("rpm"), QStringLiteral("dmg"), QStringLiteral("pkg"), QStringLiteral("app"),
-      QStringLiteral("command"), QStringLiteral("lnk"), QStringLiteral("py"), QStringLiteral("pl")};
+      QStringLiteral("command"), QStringLiteral("lnk"), QStringLiteral("py"), QStringLiteral("pl"),
+      QStringLiteral("hta"), QStringLiteral("cpl"), QStringLiteral("msc"), QStringLiteral("reg"),
+      QStringLiteral("wsf"), QStringLiteral("wsh"), QStringLiteral("vbe"), QStringLiteral("jse"),
+      QStringLiteral("pif"), QStringLiteral("scf"), QStringLiteral("url"), QStringLiteral("chm"),
+      QStringLiteral("iso"), QStringLiteral("img"), QStringLiteral("vhd"), QStringLiteral("vhdx"),
+      QStringLiteral("msix"), QStringLiteral("appx"), QStringLiteral("ps1xml"), QStringLiteral("psm1")};
   const QFileInfo info(path);
   return kinds.contains(info.suffix().toLower()) || info.isExecutable();
 }
@@ -70,11 +76,16 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   avatar_ = new QLabel(header);
   avatar_->setFixedSize(40, 40);
   title_label_ = new QLabel(header);
+  // Names, file names and errors come from peers: a QLabel would render them as HTML
+  // (Qt::AutoText), e.g. a group named <img src="/dev/zero">.
+  title_label_->setTextFormat(Qt::PlainText);
+  title_label_->setObjectName(QStringLiteral("conversationTitle"));
   QFont tf = title_label_->font();
   tf.setBold(true);
   tf.setPointSizeF(tf.pointSizeF() * 1.1);
   title_label_->setFont(tf);
   subtitle_ = new QLabel(header);
+  subtitle_->setTextFormat(Qt::PlainText);
   subtitle_->setObjectName(QStringLiteral("subtitle"));
   auto* titles = new QVBoxLayout;
   titles->setSpacing(0);
@@ -119,6 +130,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   list_ = new MessageListView(this);
   list_->setStyleSheet(QStringLiteral("QListView { background: %1; }").arg(t.window.name()));
   error_ = new QLabel(this);
+  error_->setTextFormat(Qt::PlainText);
   error_->setObjectName(QStringLiteral("sendError"));
   error_->setWordWrap(true);
   error_->setStyleSheet(QStringLiteral("color: %1; padding: 4px 16px;").arg(t.error.name()));
@@ -415,8 +427,8 @@ bool ConversationView::download(const QModelIndex& index, int after, const QStri
 
 bool ConversationView::openFile(const QString& path, const QString& sender, bool outgoing) {
   if (!outgoing && runs_code(path)) {
-    const auto answer = QMessageBox::warning(
-        this, tr("Open a program?"),
+    const auto answer = askPlain(
+        this, QMessageBox::Warning, tr("Open a program?"),
         tr("%1 can run programs on your computer. Open it only if you trust %2 and expected this file.")
             .arg(QFileInfo(path).fileName(), sender),
         QMessageBox::Open | QMessageBox::Cancel, QMessageBox::Cancel);

@@ -14,6 +14,7 @@
 #include <QToolTip>
 
 #include "common/avatar.hpp"
+#include "common/plain_text.hpp"
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
 #include "media/attachment_block.hpp"
@@ -431,7 +432,7 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
     QToolTip::hideText();
     return true;
   }
-  QToolTip::showText(e->globalPos(), text, view);
+  QToolTip::showText(e->globalPos(), plainTooltip(text), view);
   return true;
 }
 

@@ -117,6 +117,7 @@ void PendingFiles::rebuild() {
                               .arg(kPreview / 2));
     }
     auto* name = new QLabel(card);
+    name->setTextFormat(Qt::PlainText);
     name->setText(QFontMetrics(name->font()).elidedText(info.fileName(), Qt::ElideMiddle, 160));
     auto* size = new QLabel(sizeText(info.size()), card);
     size->setStyleSheet(QStringLiteral("color: %1;").arg(t.muted.name()));

@@ -49,9 +49,11 @@ void UploadList::rebuild() {
     row->widget = new QWidget(this);
     row->widget->setObjectName(QStringLiteral("upload"));
     auto* name = new QLabel(row->widget);
+    name->setTextFormat(Qt::PlainText);
     name->setText(QFontMetrics(name->font()).elidedText(t.fileName, Qt::ElideMiddle, 260));
     name->setToolTip(t.path);
     row->status = new QLabel(row->widget);
+    row->status->setTextFormat(Qt::PlainText);
     row->status->setObjectName(QStringLiteral("uploadStatus"));
     row->bar = new QProgressBar(row->widget);
     row->bar->setTextVisible(false);

@@ -32,6 +32,7 @@ CreateGroupDialog::CreateGroupDialog(const QStringList& contacts, const QString&
   others_->setObjectName(QStringLiteral("groupOthers"));
   others_->setPlaceholderText(tr("Other usernames, separated by commas"));
   error_ = new QLabel(this);
+  error_->setTextFormat(Qt::PlainText);
   error_->setWordWrap(true);
   error_->setStyleSheet(QStringLiteral("color: %1;").arg(Theme::current().error.name()));
   error_->hide();

@@ -15,6 +15,7 @@
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
+#include "common/plain_text.hpp"
 #include "messenger.hpp"
 #include "parley/username.hpp"
 #include "theme/theme.hpp"
@@ -44,6 +45,7 @@ GroupPanel::GroupPanel(client::Messenger* messenger, const QByteArray& group_id,
   remove_ = new QPushButton(tr("Remove selected"), this);
   leave_ = new QPushButton(tr("Leave group"), this);
   message_ = new QLabel(this);
+  message_->setTextFormat(Qt::PlainText);
   message_->setWordWrap(true);
 
   auto* name_row = new QHBoxLayout;
@@ -116,8 +118,9 @@ GroupPanel::GroupPanel(client::Messenger* messenger, const QByteArray& group_id,
     run(&client::Messenger::removeMembers, users, tr("Removed %1.").arg(users.join(QStringLiteral(", "))));
   });
   connect(leave_, &QPushButton::clicked, this, [this] {
-    if (QMessageBox::question(this, tr("Leave group"), tr("Leave “%1”? You will stop receiving its messages.")
-                                                           .arg(messenger_->groupName(group_id_))) != QMessageBox::Yes)
+    if (askPlain(this, QMessageBox::Question, tr("Leave group"),
+                 tr("Leave “%1”? You will stop receiving its messages.").arg(messenger_->groupName(group_id_)),
+                 QMessageBox::Yes | QMessageBox::No, QMessageBox::No) != QMessageBox::Yes)
       return;
     setBusy(true, tr("Leaving…"));
     QPointer<GroupPanel> self(this);

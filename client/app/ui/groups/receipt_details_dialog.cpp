@@ -18,6 +18,7 @@ ReceiptDetailsDialog::ReceiptDetailsDialog(client::Messenger* messenger, const Q
     : QDialog(parent) {
   setWindowTitle(tr("Receipts"));
   auto* quote = new QLabel(this);
+  quote->setTextFormat(Qt::PlainText);
   quote->setWordWrap(true);
   quote->setText(QFontMetrics(font()).elidedText(body.simplified(), Qt::ElideRight, 900));
   quote->setStyleSheet(QStringLiteral("color: %1;").arg(Theme::current().muted.name()));

@@ -15,6 +15,7 @@ using State = client::RelayClient::State;
 ConnectionStatus::ConnectionStatus(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("connectionStatus"));
   label_ = new QLabel(this);
+  label_->setTextFormat(Qt::PlainText);
   retry_ = new QPushButton(QIcon(QStringLiteral(":/parley/icons/retry.svg")), tr("Retry"), this);
   retry_->setObjectName(QStringLiteral("retry"));
   retry_->setToolTip(tr("Reconnect to the relay now"));

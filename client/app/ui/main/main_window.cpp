@@ -22,6 +22,7 @@
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
+#include "common/plain_text.hpp"
 #include "contacts/contact_page.hpp"
 #include "contacts/new_chat_dialog.hpp"
 #include "conversation/composer.hpp"
@@ -71,6 +72,7 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   me->setFixedSize(32, 32);
   me->setPixmap(avatarPixmap(messenger_->username(), messenger_->username(), 32, devicePixelRatioF()));
   auto* me_name = new QLabel(messenger_->username(), this);
+  me_name->setTextFormat(Qt::PlainText);
   QFont bold = me_name->font();
   bold.setBold(true);
   me_name->setFont(bold);
@@ -372,7 +374,8 @@ void MainWindow::createGroup() {
     if (!self) return;
     if (!error.isEmpty()) {
       self->statusBar()->clearMessage();
-      QMessageBox::warning(self, tr("New group"), tr("Could not create “%1”: %2").arg(name, error));
+      askPlain(self, QMessageBox::Warning, tr("New group"), tr("Could not create “%1”: %2").arg(name, error),
+               QMessageBox::Ok, QMessageBox::Ok);
       return;
     }
     self->statusBar()->clearMessage();

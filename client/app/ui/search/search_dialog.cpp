@@ -75,6 +75,7 @@ SearchDialog::SearchDialog(client::Messenger* messenger, QWidget* parent)
   results_->setItemDelegate(new ResultDelegate(results_));
   results_->setUniformItemSizes(true);
   summary_ = new QLabel(this);
+  summary_->setTextFormat(Qt::PlainText);
   summary_->setStyleSheet(QStringLiteral("color: %1;").arg(Theme::current().muted.name()));
   auto* v = new QVBoxLayout(this);
   v->addWidget(query_);

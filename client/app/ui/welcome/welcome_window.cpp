@@ -71,6 +71,7 @@ WelcomeWindow::WelcomeWindow(const QUrl& default_relay, const QStringList& profi
   form->addRow(QString(), hint_);
 
   error_ = new QLabel(card);
+  error_->setTextFormat(Qt::PlainText);
   error_->setObjectName(QStringLiteral("error"));
   error_->setWordWrap(true);
   error_->setTextInteractionFlags(Qt::TextSelectableByMouse);

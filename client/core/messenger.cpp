@@ -195,6 +195,7 @@ void Messenger::refetchFromLastAck(const QString& why) {
 
 void Messenger::onLoggedIn(const wire::ServerFrame& f) {
   if (f.has_logged_in()) {
+    presence_sent_ = false;  // a restarted relay has forgotten the set
     marks_paused_ = false;  // this login asked for every mark after the last one stored
     topUpPrekeys(f.logged_in().one_time_prekeys_left());
     if (!f.logged_in().has_signed_prekey()) uploadPrekeys(true);
@@ -231,9 +232,18 @@ std::uint64_t Messenger::lastAcked() {
 void Messenger::setTyping(const QString& peer, bool active) { relay_->typing(peer, active); }
 
 void Messenger::subscribePresence(const QStringList& peers) {
+  constexpr qsizetype kMaxWatched = 1000;  // the relay's limit per request
+  bool grew = false;
+  for (const auto& p : peers) {
+    if (presence_watched_.size() >= kMaxWatched || presence_watched_.contains(p)) continue;
+    presence_watched_ << p;
+    grew = true;
+  }
+  if (!grew && presence_sent_) return;
+  presence_sent_ = true;
   wire::ClientFrame f;
   auto* sub = f.mutable_subscribe_presence();
-  for (const auto& p : peers) sub->add_usernames(p.toStdString());
+  for (const auto& p : presence_watched_) sub->add_usernames(p.toStdString());
   relay_->request(f, [this](const wire::ServerFrame& r) {
     if (!r.has_presence_snapshot()) return;
     for (const auto& p : r.presence_snapshot().users())

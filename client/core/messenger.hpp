@@ -153,6 +153,9 @@ class Messenger : public QObject {
   // (peer "#" + hex id) that is one group message (sender key) naming every unseen message.
   void markRead(const QString& peer);
   void setTyping(const QString& peer, bool active);
+  // Adds `peers` to the people whose presence (and typing) this profile follows. The relay
+  // replaces its set with each request, so the whole set goes every time, and only when it
+  // grew or after a new login.
   void subscribePresence(const QStringList& peers);
 
   QList<StoredMessage> history(const QString& peer);
@@ -480,6 +483,8 @@ class Messenger : public QObject {
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
   bool retry_scheduled_ = false;  // an outbox flush waits for a rate limit to pass
+  QStringList presence_watched_;     // what subscribePresence was asked for, in order
+  bool presence_sent_ = false;       // ... and sent since the last login
   // A received entry failed to store: the rest of this connection's deliveries are ignored
   // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;

@@ -174,7 +174,14 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
       });
 }
 
+Session::FanoutLimits& Session::fanout_limits() {
+  if (!fanout_limits_) fanout_limits_ = std::make_unique<FanoutLimits>();
+  return *fanout_limits_;
+}
+
 void Session::on_typing(const wire::Typing& req) {
+  // Ephemeral and unanswered: over its limit a typing notice is dropped.
+  if (!fanout_limits().typing.take(std::chrono::steady_clock::now(), nullptr)) return;
   const auto recipient = fold_username(req.recipient());
   if (recipient.empty() || recipient == username_) return;  // ephemeral: nothing to report
   // Only to someone who follows this user's presence (a contact), so strangers cannot
@@ -192,6 +199,12 @@ void Session::on_typing(const wire::Typing& req) {
 }
 
 void Session::on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req) {
+  // Each change notifies every device of every mutual subscriber: flipping a large set back
+  // and forth was hundreds of thousands of pushes a second.
+  std::chrono::milliseconds retry{0};
+  if (!fanout_limits().subscribe.take(std::chrono::steady_clock::now(), &retry))
+    return reply_error(request_id, wire::RATE_LIMITED, "too many presence subscription changes",
+                       static_cast<std::uint32_t>(retry.count()));
   if (static_cast<std::size_t>(req.usernames_size()) > limits::kMaxPresenceSubscriptions)
     return reply_error(request_id, wire::TOO_LARGE, "at most 1000 presence subscriptions");
   std::vector<std::string> targets;

@@ -179,6 +179,15 @@ class Session : public std::enable_shared_from_this<Session> {
   RelayContext& ctx_;
   RateLimiter limiter_;
   RateLimiter bundle_limiter_;  // bundle fetches consume someone else's one-time prekeys
+  // SubscribePresence and Typing each reach every device of other users, so one frame of
+  // either is far more than one frame's work: limits of their own, made on first use (most
+  // connections are idle and never send either).
+  struct FanoutLimits {
+    RateLimiter subscribe{0.2, 5};  // a subscription set changes when contacts do
+    RateLimiter typing{2, 10};      // a typing notice every few seconds while writing
+  };
+  std::unique_ptr<FanoutLimits> fanout_limits_;
+  FanoutLimits& fanout_limits();
   std::uint32_t rate_strikes_ = 0;
   std::uint32_t pending_jobs_ = 0;
   std::size_t pending_bytes_ = 0;  // payload bytes held by this session's store jobs

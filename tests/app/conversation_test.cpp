@@ -214,6 +214,23 @@ class ConversationTest : public QObject {
     QVERIFY(!window_->conversationView()->composer()->typing());
   }
 
+  // Opening a chat adds its peer to the people followed; it used to replace them all, so
+  // after opening dave's chat bob's typing (and presence) no longer reached alice.
+  void openingAChatKeepsFollowingTheOthers() {
+    auto dave = parley::test::registerUser(relay_.url(), home_.filePath("dave"), "dave");
+    QVERIFY(dave);
+    window_->openConversation("bob");
+    window_->openConversation("dave");
+    bob_->setTyping("alice", true);
+    const int r = listRowOf("bob");
+    QVERIFY(r >= 0);
+    QVERIFY(spinUntil([&] {
+      return window_->conversationList()->model()->index(r, 0).data(ConversationListModel::TypingRole).toBool();
+    }, kGuiWaitMs));
+    bob_->setTyping("alice", false);
+    window_->openConversation("bob");
+  }
+
   void notificationsShowTextOnlyWhenAllowed() {
     QVERIFY(front());
     window_->openConversation("carol-not-here");  // another conversation is in front

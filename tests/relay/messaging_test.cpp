@@ -364,6 +364,31 @@ class MessagingTest : public QObject {
     QVERIFY(!bob->waitPush([](const auto& x) { return x.has_typing_event(); }, 300));
   }
 
+  // SubscribePresence and Typing reach other users' devices, so each has a limit of its own
+  // per connection: five subscription changes at once, then one per 5 s (RATE_LIMITED with
+  // the wait); ten typing notices at once, then two a second (the rest dropped: ephemeral).
+  void presenceAndTypingHaveLimitsOfTheirOwn() {
+    auto alice = online(relay_, "lim-alice");
+    auto bob = online(relay_, "lim-bob");
+    wire::ClientFrame sub;
+    sub.mutable_subscribe_presence()->add_usernames("lim-alice");
+    for (int i = 0; i < 5; ++i) {
+      auto r = bob->request(sub);
+      QVERIFY(r && r->has_presence_snapshot());
+    }
+    auto refused = bob->request(sub);
+    QVERIFY(refused && refused->has_error());
+    QCOMPARE(refused->error().code(), wire::RATE_LIMITED);
+    QVERIFY(refused->error().retry_after_ms() > 0);
+    wire::ClientFrame f;
+    f.mutable_typing()->set_recipient("lim-bob");
+    f.mutable_typing()->set_active(true);
+    for (int i = 0; i < 20; ++i) alice->post(f);
+    int seen = 0;
+    while (bob->waitPush([](const auto& x) { return x.has_typing_event(); }, 300)) ++seen;
+    QVERIFY2(seen >= 10 && seen <= 12, qPrintable(QString::number(seen)));  // + what refilled meanwhile
+  }
+
   void presenceIsMutual() {
     auto alice = online(relay_, "v-alice");
     auto bob = online(relay_, "v-bob");

@@ -18,6 +18,7 @@ QUrl FakeRelay::url() const {
 
 void FakeRelay::onConnection() {
   while (auto* socket = server_.nextPendingConnection()) {
+    ++connections;
     if (client_) client_->abort();  // a new connection displaces the old one, as on the relay
     client_ = socket;
     socket->setParent(this);
@@ -41,6 +42,8 @@ void FakeRelay::onFrame(const QByteArray& bytes) {
     c->set_expires_in_ms(30000);
   } else if (f.has_login()) {
     logins << f.login();
+    if (answer_login)
+      if (auto answered = answer_login(f.login())) return reply(f.request_id(), std::move(*answered));
     auto* in = r.mutable_logged_in();
     in->set_username(f.login().username());
     in->set_inbox_tail_seq(f.login().last_acked_inbox_seq());

@@ -46,6 +46,9 @@ class FakeRelay : public QObject {
   // When set and it returns a frame, that answers any request but GetChallenge and Login
   // (group changes, prekey uploads, ...); otherwise the built-in answer, or UNAVAILABLE.
   std::function<std::optional<wire::ServerFrame>(const wire::ClientFrame&)> answer;
+  // The same for Login: when it returns a frame, that is the answer instead of LoggedIn.
+  std::function<std::optional<wire::ServerFrame>(const wire::Login&)> answer_login;
+  int connections = 0;  // accepted so far
 
   // Answers sends[index] with its SendAck (`duplicate`: as the answer to a retry).
   void answerSend(int index, bool duplicate);

@@ -1,5 +1,6 @@
 #include "net/relay_client.hpp"
 
+#include <algorithm>
 #include <QDateTime>
 #include <QRandomGenerator>
 #include <QWebSocketHandshakeOptions>
@@ -12,6 +13,7 @@ constexpr int kRequestTimeoutMs = 15000;
 constexpr int kHeartbeatMs = 20000;
 constexpr int kDeadAfterMs = 45000;  // nothing heard for this long: reconnect
 constexpr int kMaxBackoffMs = 30000;
+constexpr qint64 kStableAfterMs = 60000;  // a connection up this long resets the backoff
 
 qint64 now_ms() { return QDateTime::currentMSecsSinceEpoch(); }
 
@@ -109,7 +111,13 @@ void RelayClient::authenticate() {
   wire::ClientFrame get;
   get.mutable_get_challenge();
   request(get, [this](const wire::ServerFrame& r) {
-    if (!r.has_challenge()) return;  // dropped meanwhile; the reconnect path retries
+    if (!r.has_challenge()) {
+      // Refused (the relay busy or stopping) or timed out on a connection still open: it
+      // would sit there "connecting" for good. Closing it makes the reconnect path retry.
+      if (r.has_error()) wait_at_least_ms_ = r.error().retry_after_ms();
+      socket_.close();
+      return;
+    }
     const auto& c = r.challenge();
     const auto name = account_.username.toStdString();
     const auto purpose = registering_ ? AuthPurpose::Register : AuthPurpose::Login;
@@ -144,7 +152,7 @@ void RelayClient::authenticate() {
         registering_ = false;
         auto done = std::move(register_done_);
         if (resp.has_registered()) {
-          attempt_ = 0;
+          logged_in_ms_ = now_ms();
           setState(State::Syncing);
           if (onLoggedIn) onLoggedIn(resp);
         }
@@ -152,7 +160,7 @@ void RelayClient::authenticate() {
         return;
       }
       if (resp.has_logged_in()) {
-        attempt_ = 0;
+        logged_in_ms_ = now_ms();
         resume_from_start_ = false;
         setState(State::Syncing);
         if (onLoggedIn) onLoggedIn(resp);
@@ -163,11 +171,19 @@ void RelayClient::authenticate() {
         if (onResumePastInbox) onResumePastInbox();
         return authenticate();
       }
-      if (resp.has_error() && resp.error().code() != wire::UNAVAILABLE) {
-        running_ = false;  // refused: retrying the same credentials cannot help
+      // A relay busy, stopping, rate limiting or failing to store, or a challenge that
+      // expired on the way, is worth another try (after the backoff, and at least the
+      // relay's retry_after); a refusal of these credentials is not.
+      const auto code = resp.has_error() ? resp.error().code() : wire::UNAVAILABLE;
+      const bool temporary = code == wire::UNAVAILABLE || code == wire::RATE_LIMITED ||
+                             code == wire::INTERNAL || code == wire::CHALLENGE_INVALID;
+      if (temporary) {
+        if (resp.has_error()) wait_at_least_ms_ = resp.error().retry_after_ms();
+      } else {
+        running_ = false;
         if (onAuthFailed) onAuthFailed(resp.error());
-        socket_.close();
       }
+      socket_.close();
     });
   });
 }
@@ -186,6 +202,10 @@ void RelayClient::onDisconnected() {
     }
   }
   setState(State::Offline);
+  // The backoff starts over only after a connection that lasted: a relay that logs us in
+  // and drops us at once would otherwise be reconnected to every half second.
+  if (logged_in_ms_ != 0 && now_ms() - logged_in_ms_ >= kStableAfterMs) attempt_ = 0;
+  logged_in_ms_ = 0;
   if (running_) scheduleReconnect();
 }
 
@@ -194,7 +214,10 @@ void RelayClient::scheduleReconnect() {
   const int base = std::min(kMaxBackoffMs, 500 << std::min(attempt_, 6));
   ++attempt_;
   const double jitter = 0.75 + QRandomGenerator::global()->generateDouble() * 0.5;
-  reconnect_.start(static_cast<int>(base * jitter));
+  const auto wait = std::max<qint64>(static_cast<qint64>(base * jitter),
+                                     std::min<qint64>(wait_at_least_ms_, kMaxBackoffMs));
+  wait_at_least_ms_ = 0;
+  reconnect_.start(static_cast<int>(wait));
 }
 
 void RelayClient::failPending() {

@@ -108,6 +108,8 @@ class RelayClient : public QObject {
   QTimer reconnect_;
   QTimer timeouts_;
   int attempt_ = 0;
+  qint64 logged_in_ms_ = 0;    // when this connection logged in (0: it did not)
+  qint64 wait_at_least_ms_ = 0;  // the relay's retry_after for the next reconnect
   qint64 last_heard_ms_ = 0;
 };
 

@@ -213,13 +213,18 @@ void Messenger::onPush(const wire::ServerFrame& f) {
   }
   if (f.has_delivery_marks()) return onDeliveryMarks(f.delivery_marks());
   if (f.has_prekeys_low()) return topUpPrekeys(f.prekeys_low().one_time_prekeys_left());
-  if (f.has_typing_event())
-    return emit typingChanged(QString::fromStdString(f.typing_event().sender()),
-                              f.typing_event().active());
+  // Only about people this profile follows: the relay sends nothing else, and state kept
+  // for names a relay made up would grow without a bound.
+  if (f.has_typing_event()) {
+    const auto sender = QString::fromStdString(f.typing_event().sender());
+    if (presence_watched_.contains(sender)) emit typingChanged(sender, f.typing_event().active());
+    return;
+  }
   if (f.has_presence_update()) {
     const auto& p = f.presence_update();
-    emit presenceChanged(QString::fromStdString(p.username()), p.online(),
-                         static_cast<qint64>(p.last_seen_ms()));
+    const auto who = QString::fromStdString(p.username());
+    if (presence_watched_.contains(who))
+      emit presenceChanged(who, p.online(), static_cast<qint64>(p.last_seen_ms()));
   }
 }
 
@@ -246,9 +251,11 @@ void Messenger::subscribePresence(const QStringList& peers) {
   for (const auto& p : presence_watched_) sub->add_usernames(p.toStdString());
   relay_->request(f, [this](const wire::ServerFrame& r) {
     if (!r.has_presence_snapshot()) return;
-    for (const auto& p : r.presence_snapshot().users())
-      emit presenceChanged(QString::fromStdString(p.username()), p.online(),
-                           static_cast<qint64>(p.last_seen_ms()));
+    for (const auto& p : r.presence_snapshot().users()) {
+      const auto who = QString::fromStdString(p.username());
+      if (presence_watched_.contains(who))
+        emit presenceChanged(who, p.online(), static_cast<qint64>(p.last_seen_ms()));
+    }
   });
 }
 

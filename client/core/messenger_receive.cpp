@@ -1,6 +1,8 @@
 // Receiving: decrypt (building a responder session from an X3DH header when needed), drop
 // duplicates, check the sender's hash chain, store, and acknowledge the inbox entry in the
 // same transaction that stored it.
+#include <limits>
+
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QScopeGuard>
@@ -51,6 +53,14 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
     emit problem(QStringLiteral("the relay delivered a message under an invalid name and it was"
                                 " dropped; a relay should never do this, so tell its operator"));
+    return scheduleAck(d.inbox_seq());
+  }
+  // Sequence numbers are stored as SQLite integers (signed 64-bit): one past that would be
+  // kept as a negative number, counted unread and never shown.
+  if (d.conv_seq() > static_cast<std::uint64_t>(std::numeric_limits<qint64>::max())) {
+    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
+    emit problem(QStringLiteral("the relay delivered a message from %1 with an impossible number and it"
+                                " was dropped").arg(sender));
     return scheduleAck(d.inbox_seq());
   }
   if (d.kind() == wire::GROUP_MESSAGE) return onGroupDeliver(d);

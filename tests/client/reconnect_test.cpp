@@ -1,6 +1,7 @@
-// How the client logs in again against a relay that says "not now" (fake_relay.hpp): a busy,
-// failing or rate-limiting relay is tried again after the backoff, a refusal of the
-// credentials is not, and a challenge refused leaves no connection hanging in "connecting".
+// How the client treats a relay's answers beside messages (fake_relay.hpp): a busy, failing
+// or rate-limiting relay is tried again after the backoff, a refusal of the credentials is
+// not, presence or typing pushed about people the profile does not follow is ignored, and a
+// conversation number no relay could give is refused.
 #include <QtTest>
 
 #include <QTemporaryDir>
@@ -83,6 +84,65 @@ class ReconnectTest : public QObject {
     QTest::qWait(1500);  // past the first backoff
     QCOMPARE(relay.connections, 1);
     QVERIFY(m->state() == RelayClient::State::Offline);
+  }
+
+  // Presence and typing about someone this profile does not follow are not taken: a relay
+  // making names up would otherwise grow the client's state without a bound.
+  void presenceOnlyAboutPeopleFollowed() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    relay.answer = [](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_subscribe_presence()) return std::nullopt;
+      wire::ServerFrame r;
+      r.mutable_presence_snapshot();
+      return r;
+    };
+    auto m = open(relay, QStringLiteral("tess"));
+    QVERIFY(m);
+    QStringList seen;
+    connect(m.get(), &Messenger::presenceChanged, this, [&](const QString& who, bool, qint64) { seen << who; });
+    connect(m.get(), &Messenger::typingChanged, this, [&](const QString& who, bool) { seen << who; });
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, 10000));
+    m->subscribePresence({QStringLiteral("uma")});
+    for (const auto* who : {"made-up", "uma"}) {
+      wire::ServerFrame p;
+      p.mutable_presence_update()->set_username(who);
+      p.mutable_presence_update()->set_online(true);
+      relay.push(p);
+      wire::ServerFrame t;
+      t.mutable_typing_event()->set_sender(who);
+      t.mutable_typing_event()->set_active(true);
+      relay.push(t);
+    }
+    QVERIFY(spinUntil([&] { return seen.size() >= 2; }, 5000));
+    QTest::qWait(100);
+    QCOMPARE(seen, (QStringList{"uma", "uma"}));
+  }
+
+  // A conv_seq past what SQLite keeps as an integer: dropped with a problem, and acknowledged
+  // so it does not block the inbox.
+  void anImpossibleConversationNumberIsRefused() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    auto m = open(relay, QStringLiteral("vera"));
+    QVERIFY(m);
+    QStringList problems;
+    connect(m.get(), &Messenger::problem, this, [&](const QString& p) { problems << p; });
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, 10000));
+    wire::ServerFrame f;
+    auto* d = f.mutable_deliver();
+    d->set_inbox_seq(1);
+    d->set_sender("walt");
+    d->set_sender_device(1);
+    d->set_kind(wire::MESSAGE);
+    d->set_conv_seq(std::uint64_t{1} << 63);
+    d->set_ciphertext("x");
+    d->set_client_msg_id(std::string(16, 'i'));
+    relay.push(f);
+    QVERIFY(spinUntil([&] { return !relay.acks.isEmpty() && relay.acks.back() == 1; }, 5000));
+    QVERIFY2(problems.filter("impossible number").size() == 1, qPrintable(problems.join("; ")));
   }
 };
 

@@ -428,6 +428,7 @@ class ConversationTest : public QObject {
     QVERIFY(title);
     QCOMPARE(title->text(), name);
     QCOMPARE(title->textFormat(), Qt::PlainText);
+    parley::test::screenshot(window_.get(), "group-name-as-text");
     window_->openConversation("bob");
   }
 

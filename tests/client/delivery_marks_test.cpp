@@ -253,6 +253,7 @@ class DeliveryMarksTest : public QObject {
     row("group id 15 bytes", mark("bob", 1, 5, 9, kGroup.left(15)));
     row("group id 17 bytes", mark("bob", 1, 5, 9, kGroup + 'x'));
     row("unknown group", mark("bob", 1, 5, 9, QByteArray(16, '\x7f')));
+    row("reader not a member of the group", mark("dave", 1, 5, 9, kGroup));
   }
   void invalidMarksAreIgnored() {
     QFETCH(QByteArray, mark);

@@ -20,6 +20,7 @@
 #include <QTemporaryDir>
 
 #include "app_fixture.hpp"
+#include "common/avatar.hpp"
 #include "contacts/contact_page.hpp"
 #include "contacts/new_chat_dialog.hpp"
 #include "conversation/composer.hpp"
@@ -428,6 +429,11 @@ class ConversationTest : public QObject {
     QVERIFY(title);
     QCOMPARE(title->text(), name);
     QCOMPARE(title->textFormat(), Qt::PlainText);
+    // Initials come from letters and digits only.
+    QCOMPARE(parley::app::initials(name), QString("BN"));
+    QCOMPARE(parley::app::initials(QStringLiteral("Weekend trip")), QString("WT"));
+    QCOMPARE(parley::app::initials(QStringLiteral("alice")), QString("Al"));
+    QCOMPARE(parley::app::initials(QStringLiteral("\U0001F389 party")), QString("Pa"));
     parley::test::screenshot(window_.get(), "group-name-as-text");
     window_->openConversation("bob");
   }

@@ -11,7 +11,9 @@ namespace parley::app {
 QString initials(const QString& name) {
   QString clean = name;
   if (clean.startsWith(QLatin1Char('#'))) clean.remove(0, 1);
-  const auto words = clean.split(QRegularExpression(QStringLiteral("[\\s._-]+")), Qt::SkipEmptyParts);
+  // Words are runs of letters and digits: punctuation ("<b>", "& co") makes no initial, and
+  // an emoji would give half a surrogate pair.
+  const auto words = clean.split(QRegularExpression(QStringLiteral("[^\\p{L}\\p{N}]+")), Qt::SkipEmptyParts);
   QString out;
   for (const auto& w : words) {
     out += w.at(0).toUpper();

@@ -233,6 +233,20 @@ class DeliveryMarksTest : public QObject {
     QCOMPARE(marks::last_version(db_->db()), std::uint64_t(7));
   }
 
+  // One stored row per reader device, and no more devices than an account can have: marks
+  // naming a 17th device of bob are skipped.
+  void aReaderHasAtMostSixteenDevices() {
+    addMessage("bob", 1, 1, MessageStatus::Sent);
+    parley::wire::DeliveryMarks f;
+    for (std::uint32_t device = 1; device <= 17; ++device)
+      *f.add_marks() = mark("bob", device, 1, device);
+    MarkEffects fx;
+    QVERIFY(apply(f, &fx));
+    QCOMPARE(scalar("SELECT COUNT(*) FROM delivery_marks WHERE reader = 'bob'").toInt(), 16);
+    QCOMPARE(scalar("SELECT COUNT(*) FROM delivery_marks WHERE reader = 'bob' AND reader_device = 17").toInt(), 0);
+    QCOMPARE(status(1), static_cast<int>(MessageStatus::Delivered));
+  }
+
   // Each of these is skipped without touching anything; the frame still counts as handled.
   void invalidMarksAreIgnored_data() {
     QTest::addColumn<QByteArray>("mark");

@@ -9,6 +9,7 @@
 
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "util/bytes.hpp"
 
@@ -104,6 +105,16 @@ std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire:
   const auto up_to = static_cast<qint64>(m.up_to_conv_seq());
   const auto from = static_cast<qint64>(m.from_conv_seq());
   if (up_to <= before) return up_to;  // resent after a login, or older than what we hold
+  if (!had) {
+    // A row per reader device: a relay naming device after device would add rows for good.
+    // No account has more devices than a Send may address.
+    QSqlQuery devices(db);
+    devices.prepare("SELECT COUNT(*) FROM delivery_marks WHERE peer = ? AND reader = ?");
+    devices.addBindValue(c.peer);
+    devices.addBindValue(QString::fromStdString(m.reader()));
+    if (!devices.exec() || !devices.next()) return std::nullopt;
+    if (devices.value(0).toLongLong() >= static_cast<qint64>(limits::kMaxDevicesPerSend)) return up_to;
+  }
   // A mark starting above what we hold is a new membership (or device): it starts there;
   // otherwise it continues the one we have.
   const qint64 start = !had || from > before ? from : prev.value(1).toLongLong();

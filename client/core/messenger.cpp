@@ -17,6 +17,7 @@
 #include "crypto/safety_number.hpp"
 #include "crypto/x3dh.hpp"
 #include "e2e.pb.h"
+#include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "sync/delivery_marks.hpp"
 #include "util/bytes.hpp"
@@ -237,7 +238,7 @@ std::uint64_t Messenger::lastAcked() {
 void Messenger::setTyping(const QString& peer, bool active) { relay_->typing(peer, active); }
 
 void Messenger::subscribePresence(const QStringList& peers) {
-  constexpr qsizetype kMaxWatched = 1000;  // the relay's limit per request
+  constexpr auto kMaxWatched = static_cast<qsizetype>(limits::kMaxPresenceSubscriptions);
   bool grew = false;
   for (const auto& p : peers) {
     if (presence_watched_.size() >= kMaxWatched || presence_watched_.contains(p)) continue;
@@ -250,7 +251,12 @@ void Messenger::subscribePresence(const QStringList& peers) {
   auto* sub = f.mutable_subscribe_presence();
   for (const auto& p : presence_watched_) sub->add_usernames(p.toStdString());
   relay_->request(f, [this](const wire::ServerFrame& r) {
-    if (!r.has_presence_snapshot()) return;
+    if (!r.has_presence_snapshot()) {
+      // Not taken (rate limited, or the connection dropped): the next call sends the set
+      // even if it has not grown.
+      presence_sent_ = false;
+      return;
+    }
     for (const auto& p : r.presence_snapshot().users()) {
       const auto who = QString::fromStdString(p.username());
       if (presence_watched_.contains(who))

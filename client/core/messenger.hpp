@@ -353,6 +353,9 @@ class Messenger : public QObject {
   std::optional<Decrypted> decrypt(const QString& sender, std::uint32_t device,
                                    const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
+  // An entry handled without storing anything (a duplicate, a relay's mistake): the cursor
+  // moves past it, `problem_text` (if any) goes to the user, and it is acknowledged.
+  void dropEntry(std::uint64_t seq, const QString& problem_text);
   void noteEvictions(const QString& peer, const QString& sender, int by_share, int by_total);
 
   // messenger_marks.cpp: delivery marks (sync/delivery_marks.hpp) applied and announced.

@@ -134,11 +134,7 @@ bool Messenger::groupOutOfStep(const QByteArray& group_id) {
 }
 
 bool Messenger::isMember(const QByteArray& group_id, const QString& name) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?");
-  q.addBindValue(group_id);
-  q.addBindValue(name);
-  return q.exec() && q.next();
+  return detail::is_member(db_->db(), group_id, name);
 }
 
 bool Messenger::mayWrite(const QByteArray& group_id, const QString& sender, qint64 conv_seq) {

@@ -49,6 +49,14 @@ bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
   return raise_setting(db, QStringLiteral("last_acked"), seq);
 }
 
+bool is_member(QSqlDatabase& db, const QByteArray& group_id, const QString& name) {
+  QSqlQuery q(db);
+  q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?");
+  q.addBindValue(group_id);
+  q.addBindValue(name);
+  return q.exec() && q.next();
+}
+
 bool prune_sessions(QSqlDatabase& db, const QString& peer, std::uint32_t device) {
   QSqlQuery q(db);
   q.prepare("DELETE FROM sessions WHERE peer = ? AND device = ? AND id NOT IN"

@@ -30,6 +30,8 @@ bool raise_setting(QSqlDatabase& db, const QString& key, std::uint64_t value);
 // Records `seq` as the highest inbox entry handled (never lowers it); runs inside the
 // transaction that stored what the entry carried.
 bool save_last_acked(QSqlDatabase& db, std::uint64_t seq);
+// Whether `name` is a current member of the group.
+bool is_member(QSqlDatabase& db, const QByteArray& group_id, const QString& name);
 // Deletes the sessions with (peer, device) beyond the kSessionsKept newest, which nothing
 // would use again. Without it, every first message a peer sends with a fresh ephemeral key
 // (no one-time prekey needed) stored one more session, skipped keys and all, for good.

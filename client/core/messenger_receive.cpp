@@ -49,26 +49,22 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   // a look-alike of a contact ("Alice", trusted on first use as someone new), or a "#group"
   // peer that would put a message into that group's history. Dropped, and acknowledged.
   if (d.kind() != wire::DELIVERY_RECEIPT &&
-      (d.sender().empty() || fold_username(d.sender()) != d.sender())) {
-    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-    emit problem(QStringLiteral("the relay delivered a message under an invalid name and it was"
-                                " dropped; a relay should never do this, so tell its operator"));
-    return scheduleAck(d.inbox_seq());
-  }
+      (d.sender().empty() || fold_username(d.sender()) != d.sender()))
+    return dropEntry(d.inbox_seq(), QStringLiteral("the relay delivered a message under an invalid name and"
+                                                   " it was dropped; a relay should never do this, so tell"
+                                                   " its operator"));
   // Sequence numbers are stored as SQLite integers (signed 64-bit): one past that would be
   // kept as a negative number, counted unread and never shown.
-  if (d.conv_seq() > static_cast<std::uint64_t>(std::numeric_limits<qint64>::max())) {
-    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-    emit problem(QStringLiteral("the relay delivered a message from %1 with an impossible number and it"
-                                " was dropped").arg(sender));
-    return scheduleAck(d.inbox_seq());
-  }
+  if (d.conv_seq() > static_cast<std::uint64_t>(std::numeric_limits<qint64>::max()))
+    return dropEntry(d.inbox_seq(),
+                     QStringLiteral("the relay delivered a message from %1 with an impossible number and it"
+                                    " was dropped; a relay should never do this, so tell its operator")
+                         .arg(sender));
   if (d.kind() == wire::GROUP_MESSAGE) return onGroupDeliver(d);
   if (d.kind() == wire::DELIVERY_RECEIPT) {
     // Sent only by a relay from before delivery marks (docs/protocol.md 6.6). Delivery now
     // comes from marks alone; the entry is acknowledged so it does not block the inbox.
-    db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-    return scheduleAck(d.inbox_seq());
+    return dropEntry(d.inbox_seq(), {});
   }
 
   {
@@ -78,10 +74,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?");
     seen.addBindValue(sender);
     seen.addBindValue(id);
-    if (seen.exec() && seen.next()) {
-      db_->transaction([&] { return save_last_acked(db_->db(), d.inbox_seq()); });
-      return scheduleAck(d.inbox_seq());
-    }
+    if (seen.exec() && seen.next()) return dropEntry(d.inbox_seq(), {});
   }
   auto decrypted = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
   e2e::Content content;
@@ -322,6 +315,12 @@ std::optional<Messenger::Decrypted> Messenger::decrypt(const QString& sender, st
     return add.exec() && detail::prune_sessions(tx, sender, device) &&
            (!used_otp || used.exec()) && seen.exec();
   }};
+}
+
+void Messenger::dropEntry(std::uint64_t seq, const QString& problem_text) {
+  db_->transaction([&] { return save_last_acked(db_->db(), seq); });
+  if (!problem_text.isEmpty()) emit problem(problem_text);
+  scheduleAck(seq);
 }
 
 void Messenger::scheduleAck(std::uint64_t seq) {

@@ -1,7 +1,6 @@
 // HTTP media endpoints. One MediaSession per request: it checks the bearer token, looks the
 // upload up in the store, streams the body to the blob store in bounded pieces (hashing as
 // it goes), finishes the upload on the disk thread, and serves ranges of finished blobs.
-#include "media/transfer_slots.hpp"
 #include "media/media_http.hpp"
 
 #include <boost/beast/http/buffer_body.hpp>
@@ -20,6 +19,7 @@
 #include "media/media_context.hpp"
 #include "media/media_tokens.hpp"
 #include "media/range_body.hpp"
+#include "media/transfer_slots.hpp"
 #include "media/upload_registry.hpp"
 #include "store/store_worker.hpp"
 #include "util/clock.hpp"

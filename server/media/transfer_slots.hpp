@@ -41,11 +41,6 @@ class TransferSlots {
   // An upload (bounded per user already: one writer per upload, --media-max-uploads).
   std::optional<Held> upload() { return take(std::nullopt); }
 
-  std::uint32_t running() const {
-    std::lock_guard lock(mutex_);
-    return running_;
-  }
-
  private:
   std::optional<Held> take(std::optional<store::UserId> user) {
     std::lock_guard lock(mutex_);
@@ -69,7 +64,7 @@ class TransferSlots {
 
   const std::uint32_t per_user_;
   const std::uint32_t total_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::uint32_t running_ = 0;
   std::unordered_map<store::UserId, std::uint32_t> by_user_;
 };

@@ -5,7 +5,6 @@
 // bound, so memory follows the keys in use right now.
 #include <chrono>
 #include <mutex>
-#include <string>
 #include <unordered_map>
 
 #include "session/rate_limiter.hpp"

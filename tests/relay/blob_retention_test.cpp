@@ -16,12 +16,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <future>
 
-#include "media/transfer_slots.hpp"
 #include "media/blob_claims.hpp"
 #include "media/fs_blob_store.hpp"
 #include "media/media_context.hpp"
 #include "media/media_retention.hpp"
 #include "media/media_tokens.hpp"
+#include "media/transfer_slots.hpp"
 #include "media/upload_registry.hpp"
 #include "observability/metrics.hpp"
 #include "store/sqlite_store.hpp"

@@ -55,11 +55,7 @@ std::optional<Conversation> place(QSqlDatabase& db, const QString& me, const wir
   if (!exists(db, "SELECT 1 FROM groups WHERE id = ?", gid)) return std::nullopt;
   // Only a member is counted: a relay naming others would show "delivered to 40 of 3" and
   // put made-up names in the receipt details.
-  QSqlQuery member(db);
-  member.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?");
-  member.addBindValue(gid);
-  member.addBindValue(reader);
-  if (!member.exec() || !member.next()) return std::nullopt;
+  if (!detail::is_member(db, gid, reader)) return std::nullopt;
   return Conversation{Messenger::groupPeer(gid), gid};
 }
 

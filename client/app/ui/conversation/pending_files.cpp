@@ -9,6 +9,7 @@
 
 #include "media/attachment_block.hpp"
 #include "theme/theme.hpp"
+#include "common/plain_text.hpp"
 
 namespace parley::app {
 
@@ -100,7 +101,7 @@ void PendingFiles::rebuild() {
     const QFileInfo info(path);
     auto* card = new QFrame;
     card->setObjectName(QStringLiteral("pendingFile"));
-    card->setToolTip(path);
+    card->setToolTip(plainTooltip(path));
     card->setStyleSheet(QStringLiteral("#pendingFile { background: %1; border: 1px solid %2; border-radius: 10px; }")
                             .arg(t.panel.name(), t.separator.name()));
     auto* icon = new QLabel(card);

@@ -8,6 +8,7 @@
 
 #include "media/attachment_block.hpp"
 #include "theme/theme.hpp"
+#include "common/plain_text.hpp"
 
 namespace parley::app {
 
@@ -51,7 +52,7 @@ void UploadList::rebuild() {
     auto* name = new QLabel(row->widget);
     name->setTextFormat(Qt::PlainText);
     name->setText(QFontMetrics(name->font()).elidedText(t.fileName, Qt::ElideMiddle, 260));
-    name->setToolTip(t.path);
+    name->setToolTip(plainTooltip(t.path));
     row->status = new QLabel(row->widget);
     row->status->setTextFormat(Qt::PlainText);
     row->status->setObjectName(QStringLiteral("uploadStatus"));

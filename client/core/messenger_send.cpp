@@ -131,6 +131,7 @@ void Messenger::flushOutbox() {
   // A group message waits while our sender key is still on its way to a member (unless that
   // member is blocked), so it rarely reaches anyone before the key that opens it.
   std::set<QByteArray> key_in_flight;
+  std::set<QString> probing;  // full inboxes whose oldest message was seen
   while (q.next()) {
     const auto seq = q.value(0).toLongLong();
     const auto peer = q.value(1).toString();
@@ -138,6 +139,7 @@ void Messenger::flushOutbox() {
     const bool group_send = peer.startsWith(QLatin1Char('#'));
     const bool blocked = q.value(3).toBool();
     if (!group.isEmpty() && !group_send && !blocked) key_in_flight.insert(group);
+    if (inbox_full_.contains(peer) && !probing.insert(peer).second) continue;
     if (!in_flight_.contains(seq) && !blocked)
       ready.emplace_back(seq, group_send ? group : QByteArray());
   }
@@ -344,7 +346,9 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     if (r.send_ack().duplicate())
       applyStoredMarks(peer, peer.startsWith(QLatin1Char('#')) ? group_id : QByteArray(), id,
                        conv_seq);
-    if (key_distribution) flushOutbox();  // group messages waiting for this key may go now
+    // Group messages waiting for this key may go now, and what waited behind a full inbox.
+    const bool had_room_again = inbox_full_.erase(peer) > 0;
+    if (key_distribution || had_room_again) flushOutbox();
     if (outboxSize() == 0) emit outboxDrained();
     return;
   }
@@ -368,11 +372,16 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
     return;
   }
-  // UNAVAILABLE, a dropped connection, a rate limit: the entry stays and goes again at the
-  // next flush (after reconnecting, or after a short wait).
+  // UNAVAILABLE, a dropped connection, a rate limit, a full inbox: the entry stays and goes
+  // again at the next flush (after reconnecting, or after a short wait).
+  const auto code = r.has_error() ? r.error().code() : wire::ERROR_UNSPECIFIED;
+  if (code == wire::INBOX_FULL && inbox_full_.insert(peer).second)
+    emit problem(QStringLiteral("%1 has too many undelivered messages waiting on the relay; "
+                                "yours will go once they catch up")
+                     .arg(peer));
   // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
   // outbox every few milliseconds, and a huge value overflowed the timer's int.
-  if (r.has_error() && r.error().code() == wire::RATE_LIMITED && !retry_scheduled_) {
+  if ((code == wire::RATE_LIMITED || code == wire::INBOX_FULL) && !retry_scheduled_) {
     retry_scheduled_ = true;
     const auto wait = std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000);
     QTimer::singleShot(static_cast<int>(wait), this, [this] {

@@ -60,6 +60,12 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Inbox entries in flight to a device before it must acknowledge")
       ->check(CLI::Range(1u, 100000u))
       ->capture_default_str();
+  std::uint64_t inbox_quota_mib = c.limits.inbox_quota_bytes >> 20;
+  app.add_option("--inbox-quota-mib", inbox_quota_mib,
+                 "Undelivered entries one device's inbox may hold (MiB); past it sends to that "
+                 "user are refused until the device catches up")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
+      ->capture_default_str();
   app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -156,6 +162,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.retention = std::chrono::hours(24 * retention_days);
   c.media.retention = std::chrono::hours(24 * media_days);
   c.media.min_free_bytes = media_min_free_mib << 20;
+  c.limits.inbox_quota_bytes = inbox_quota_mib << 20;
   c.media.idle = std::chrono::seconds(media_idle);
   c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);

@@ -32,6 +32,7 @@ std::string Metrics::render() const {
   line("parley_slow_consumers_dropped_total", "counter",
        "Connections cut off because their send queue overflowed or stalled.", slow_consumers_dropped);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
+  line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
        store_rejected);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);

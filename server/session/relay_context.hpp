@@ -30,6 +30,9 @@ struct SessionLimits {
   // this long, the reader is too slow: disconnect.
   std::chrono::milliseconds write_stall{20000};
   std::uint32_t delivery_window = 512;        // inbox entries pushed but not yet acked
+  // What one device's undelivered entries may weigh (Store::inbox_bytes): a bound on what
+  // anyone can make the relay keep for someone, since sending costs nothing.
+  std::uint64_t inbox_quota_bytes = std::uint64_t{256} << 20;
   std::uint32_t replay_page = 256;            // entries read from the store at once
   std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses
   std::size_t max_pending_bytes = 4u << 20;   // or payload bytes held by those jobs

@@ -20,6 +20,10 @@
 namespace parley {
 namespace {
 
+// A full inbox empties when its device comes online, which no one can predict: a sender
+// tries again every half minute, one frame per queued message.
+constexpr std::uint32_t kInboxFullRetryMs = 30000;
+
 // A 1:1 conversation is the unordered pair of its users.
 std::string conversation_key(store::UserId a, store::UserId b) {
   return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
@@ -42,11 +46,14 @@ struct PendingSend {
   std::string my_name;
   std::uint32_t my_device = 0;
   store::DevicePk my_pk = 0;
+  std::uint64_t inbox_quota = 0;  // bytes
 
   // The outcome.
-  enum class Kind { Stored, Duplicate, UnknownRecipient, DeviceMismatch } kind = Kind::Stored;
+  enum class Kind { Stored, Duplicate, UnknownRecipient, DeviceMismatch, InboxFull } kind =
+      Kind::Stored;
   store::SentRecord ack;
-  std::vector<std::uint32_t> devices;  // DeviceMismatch: the recipient's current devices
+  // DeviceMismatch: the recipient's current devices; InboxFull: those without room.
+  std::vector<std::uint32_t> devices;
   std::vector<std::pair<std::uint32_t, std::shared_ptr<const store::InboxEntry>>> appended;
 
   // Store thread.
@@ -70,6 +77,16 @@ void PendingSend::run(store::Store& s) {
                           &Payload::device)) {
     kind = Kind::DeviceMismatch;
     for (const auto& d : have) devices.push_back(d.device_id);
+    return;
+  }
+  // All devices or none: a message stored for some of them only would leave the others a gap
+  // in the conversation that no retry fills.
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    const auto adds = payloads[i].ciphertext.size() + store::Store::kInboxRowBytes;
+    if (s.inbox_bytes(have[i].pk) + adds > inbox_quota) devices.push_back(have[i].device_id);
+  }
+  if (!devices.empty()) {
+    kind = Kind::InboxFull;
     return;
   }
   ack = {s.next_conv_seq(conversation_key(me, account->user_id)), now_ms()};
@@ -130,6 +147,7 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
   send->my_name = username_;
   send->my_device = device_id_;
   send->my_pk = device_pk_;
+  send->inbox_quota = ctx_.limits.inbox_quota_bytes;
 
   submit(
       [send](store::Store& s) { send->run(s); },
@@ -145,6 +163,18 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
             e->set_code(wire::DEVICE_MISMATCH);
             e->set_reason("the recipient's devices changed; fetch their prekey bundle again");
             for (auto d : send->devices) e->add_devices(d);
+            ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
+            return reply(request_id, f);
+          }
+          case PendingSend::Kind::InboxFull: {
+            wire::ServerFrame f;
+            auto* e = f.mutable_error();
+            e->set_code(wire::INBOX_FULL);
+            e->set_reason(send->recipient + " has too many undelivered messages waiting on this "
+                          "relay; retry once they have caught up");
+            for (auto d : send->devices) e->add_devices(d);
+            e->set_retry_after_ms(kInboxFullRetryMs);
+            ctx_.metrics.inbox_full.fetch_add(1, std::memory_order_relaxed);
             ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
             return reply(request_id, f);
           }

@@ -61,6 +61,11 @@ struct SqliteStore::Impl {
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
+  // Each device's inbox_bytes (store.hpp), summed from its rows on first use and kept up by
+  // appends and acks, so the quota check on every send is a lookup. The table stays the
+  // truth: dropped on every rollback (a job's too) and purge, and between transactions when
+  // the map is full.
+  std::unordered_map<DevicePk, std::uint64_t> held;
   AccountCache accounts;
   // Log ranges used lately: a group's log entries lo..end and, for a fan-out range, the
   // devices owed them. A fan-out reads its open range once instead of at every step (a range
@@ -195,6 +200,9 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
                      "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
+        weigh_inbox(db,
+                    "SELECT COALESCE(SUM(LENGTH(ciphertext)), 0) + ? * COUNT(*) FROM inbox "
+                    "WHERE device = ?"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
                    "conv_seq, server_ts, content_hint, ciphertext, group_id, span, conv_last "
@@ -206,7 +214,7 @@ struct SqliteStore::Impl {
         // store thread in the pairs benchmark).
         select_acked(db,
                      "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, "
-                     "conv_last, seq FROM inbox WHERE device = ? ORDER BY seq"),
+                     "conv_last, seq, LENGTH(ciphertext) FROM inbox WHERE device = ? ORDER BY seq"),
         delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
         trim_range(db, "UPDATE inbox SET span = ?, conv_seq = ? WHERE device = ? AND seq = ?"),
         // Retention without an index on server_ts: a new row's rowid is above every row
@@ -295,7 +303,7 @@ struct SqliteStore::Impl {
   SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, load_conv, insert_conv, update_conv, insert_inbox;
-  SQLite::Statement insert_range;
+  SQLite::Statement insert_range, weigh_inbox;
   RowStatement read_inbox, select_acked;
   SQLite::Statement delete_acked, trim_range;
   SQLite::Statement purge_bound, purged_rows, raise_purged_tails, purge_inbox, purge_sent;
@@ -581,6 +589,7 @@ struct SqliteStore::Impl {
     st.bind(7, static_cast<std::int64_t>(end));
     st.exec();
     depth += span;
+    weigh(device, Store::kInboxRowBytes, +1);
     return tail;
   }
 
@@ -654,7 +663,27 @@ struct SqliteStore::Impl {
     }
     st.exec();
     ++depth;
+    weigh(device, e.ciphertext.size() + Store::kInboxRowBytes, +1);
     return seq;
+  }
+
+  // Adds (sign +1) or takes (-1) `bytes` from the device's inbox_bytes if it is cached; one
+  // not cached is summed from the table when asked for, changes included.
+  void weigh(DevicePk device, std::uint64_t bytes, int sign) {
+    auto it = held.find(device);
+    if (it == held.end()) return;
+    it->second = sign > 0 ? it->second + bytes : it->second - std::min(it->second, bytes);
+  }
+
+  std::uint64_t inbox_bytes(DevicePk device) {
+    if (auto it = held.find(device); it != held.end()) return it->second;
+    auto& st = fresh(weigh_inbox);
+    st.bind(1, static_cast<std::int64_t>(Store::kInboxRowBytes));
+    st.bind(2, device);
+    st.executeStep();
+    const auto bytes = as_u64(st.getColumn(0));
+    st.reset();
+    return held[device] = bytes;
   }
 
   static void run(SQLite::Statement& st) {
@@ -689,6 +718,7 @@ SqliteStore::~SqliteStore() = default;
 void SqliteStore::begin() {
   if (impl_->tails.size() > Impl::kMaxCachedTails) impl_->tails.clear();
   if (impl_->conv_seqs.size() > Impl::kMaxCachedTails) impl_->conv_seqs.clear();
+  if (impl_->held.size() > Impl::kMaxCachedTails) impl_->held.clear();
   Impl::run(impl_->begin);
   impl_->depth_at_begin = impl_->depth;
 }
@@ -712,6 +742,7 @@ void SqliteStore::rollback() {
   impl_->tails_journal.clear();
   impl_->tails_to_save.clear();
   impl_->conv_seqs.clear();
+  impl_->held.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->finish_statements();
@@ -738,6 +769,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->tails_to_save.resize(
       std::min(impl_->tails_to_save.size(), impl_->tails_to_save_at_savepoint));
   impl_->conv_seqs.clear();
+  impl_->held.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->take_back_log_refs();
@@ -926,6 +958,8 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
   e.inbox_seq = impl_->append_row(device, e);
 }
 
+std::uint64_t SqliteStore::inbox_bytes(DevicePk device) { return impl_->inbox_bytes(device); }
+
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
                                                 std::size_t limit, std::size_t max_bytes) {
   auto& st = impl_->read_inbox.fresh();
@@ -995,6 +1029,7 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
       break;
     }
     deleted += st.u64(6);
+    impl_->weigh(device, (st.is_null(9) ? 0 : st.u64(9)) + Store::kInboxRowBytes, -1);
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
@@ -1064,6 +1099,7 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   inbox.bind(2, below);
   inbox.exec();
   impl_->depth -= removed;
+  impl_->held.clear();
   auto& sent = fresh(impl_->purge_sent);
   sent.bind(1, static_cast<std::int64_t>(sent_before_ms));
   sent.exec();

@@ -49,6 +49,7 @@ class SqliteStore final : public Store {
                      const SentRecord& ack) override;
   std::uint64_t next_conv_seq(std::string_view conv_key) override;
   void append_inbox(DevicePk device, InboxEntry& entry) override;
+  std::uint64_t inbox_bytes(DevicePk device) override;
 
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) override;

@@ -64,6 +64,11 @@ class Store {
   virtual std::uint64_t next_conv_seq(std::string_view conv_key) = 0;
   // Assigns the device's next inbox_seq to `entry` and stores it.
   virtual void append_inbox(DevicePk device, InboxEntry& entry) = 0;
+  // What the device's undelivered entries weigh against its inbox quota: each entry's
+  // ciphertext plus kInboxRowBytes (a group range row, whose entries are stored once for the
+  // group: kInboxRowBytes alone).
+  virtual std::uint64_t inbox_bytes(DevicePk device) = 0;
+  static constexpr std::uint64_t kInboxRowBytes = 128;
 
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
   // ciphertext reaches `max_bytes` (always at least one).

@@ -962,6 +962,57 @@ class MessengerTest : public QObject {
     QVERIFY(!error.isEmpty());
   }
 
+  // The relay refuses messages past a recipient's inbox quota (INBOX_FULL). They stay
+  // queued, not failed; the user is told once; while the inbox is full only the oldest goes
+  // on each retry, and once one is taken the rest follow, in the order they were written.
+  void aFullInboxHoldsMessagesUntilThePeerCatchesUp() {
+    RelayProcess relay({"--inbox-quota-mib", "1"});
+    QVERIFY(relay.start());
+    QTemporaryDir home;
+    User alice, bob;
+    for (auto [u, name] : {std::pair<User*, const char*>{&alice, "qf-alice"}, {&bob, "qf-bob"}}) {
+      u->name = name;
+      u->dir = home.filePath(name);
+      u->m = parley::test::registerClientUser(relay.url(), u->dir, name, kWaitMs);
+      QVERIFY(u->m);
+      u->attach();
+    }
+    bob.m.reset();
+    // ~60 KB each: 1 MiB holds 17.
+    QStringList sent;
+    QList<QByteArray> ids;
+    for (int i = 0; i < 20; ++i) {
+      sent << QString::number(i) + QString(60000, QChar('a' + i));
+      ids << alice.send("qf-bob", sent.back());
+      QVERIFY(!ids.back().isEmpty());
+    }
+    const auto told = [&] {
+      return std::count_if(alice.ev->problems.begin(), alice.ev->problems.end(),
+                           [](const QString& p) { return p.contains("qf-bob") && p.contains("catch up"); });
+    };
+    QVERIFY(spinUntil([&] { return told() == 1; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_full_total") == 3; }, kWaitMs));
+    QCOMPARE(alice.m->outboxSize(), 3);
+    for (const auto& id : ids) QVERIFY(!alice.hasStatus(id, MessageStatus::Failed));
+
+    // Another message: the oldest of those waiting goes alone, and is refused again.
+    sent << "one more";
+    ids << alice.send("qf-bob", sent.back());
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_full_total") == 4; }, kWaitMs));
+    QTest::qWait(200);
+    QCOMPARE(metric(relay, "parley_inbox_full_total"), 4.0);
+    QCOMPARE(told(), 1);
+
+    QVERIFY(bob.reopen());
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 0; }, kWaitMs));
+    sent << "and the last";
+    ids << alice.send("qf-bob", sent.back());
+    QVERIFY(spinUntil([&] { return bob.ev->receivedCount(ids.back()) == 1; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return alice.m->outboxSize() == 0; }, kWaitMs));
+    QCOMPARE(bodies(bob.m->history("qf-alice")), sent);
+    for (const auto& id : ids) QCOMPARE(bob.ev->receivedCount(id), 1);
+  }
+
   // The relay's data goes back past where bob's profile had got (its directory restored from
   // a backup taken before its last restart, which its run floor cannot cover): the relay
   // refuses bob's Login cursor as beyond his inbox. The client forgets the cursor, logs in

@@ -328,6 +328,68 @@ class MessagingTest : public QObject {
     QCOMPARE(left->prekeys_stored().one_time_prekeys_left(), 9u);
   }
 
+  // A device's undelivered entries may weigh --inbox-quota-mib. Past it a send is refused
+  // with INBOX_FULL, kept nowhere, and goes once the device has caught up; the weight is
+  // the stored inbox's, so a restart keeps it. Other recipients are not affected.
+  void aFullInboxRefusesSendsUntilItsDeviceCatchesUp() {
+    RelayProcess relay({"--inbox-quota-mib", "1", "--rate", "100000", "--rate-burst", "100000"});
+    QVERIFY(relay.start());
+    auto alice = online(relay, "q-alice");
+    auto bob = online(relay, "q-bob");
+    auto carol = online(relay, "q-carol");
+    QVERIFY(alice && bob && carol);
+    bob->disconnect();
+    // 1 MiB holds five of the largest messages with their rows' 128 bytes each, not six.
+    const std::string big(200 * 1024, 'x');
+    const auto first = TestClient::randomId();
+    for (int i = 0; i < 5; ++i) {
+      auto ack = alice->send("q-bob", big, i == 0 ? first : TestClient::randomId());
+      QVERIFY(ack && ack->has_send_ack());
+    }
+    const auto sixth = TestClient::randomId();
+    auto full = alice->send("q-bob", big, sixth);
+    QVERIFY(full && full->has_error());
+    QCOMPARE(full->error().code(), wire::INBOX_FULL);
+    QCOMPARE(full->error().devices_size(), 1);
+    QCOMPARE(full->error().devices(0), 1u);
+    QVERIFY(full->error().retry_after_ms() >= 1000);
+    QVERIFY(full->error().reason().find("q-bob") != std::string::npos);
+    // A retry of a stored message is answered from the dedup window, full or not.
+    auto again = alice->send("q-bob", big, first);
+    QVERIFY(again && again->has_send_ack() && again->send_ack().duplicate());
+    // A small message has room: 1 MiB less five big entries leaves 23,936 bytes.
+    QVERIFY(alice->send("q-bob", std::string(20000, 'y'))->has_send_ack());
+    QCOMPARE(alice->send("q-bob", std::string(20000, 'y'))->error().code(), wire::INBOX_FULL);
+    // 3,808 bytes are left: the inbox is full for everyone, not for one sender.
+    QCOMPARE(carol->send("q-bob", std::string(4000, 'z'))->error().code(), wire::INBOX_FULL);
+    QVERIFY(alice->send("q-carol", big)->has_send_ack());  // others still receive
+    auto to_carol = carol->waitDeliver();
+    QVERIFY(to_carol);
+    carol->ack(to_carol->inbox_seq());
+    QVERIFY(QTest::qWaitFor([&] { return metric(relay, "parley_inbox_depth") == 6; }, 5000));
+    QCOMPARE(metric(relay, "parley_inbox_full_total"), 3.0);
+
+    QCOMPARE(relay.terminate(), 0);
+    QVERIFY(relay.start());
+    QVERIFY(alice->connect(relay.url()) && alice->login()->has_logged_in());
+    QCOMPARE(alice->send("q-bob", big, sixth)->error().code(), wire::INBOX_FULL);
+
+    // Bob drains and acknowledges: the refused message goes, next in the conversation.
+    QVERIFY(relogin(relay, *bob));
+    std::uint64_t last = 0;
+    for (int i = 0; i < 6; ++i) {
+      auto d = bob->waitDeliver();
+      QVERIFY2(d, qPrintable(QString("entry %1 missing").arg(i)));
+      last = d->inbox_seq();
+    }
+    bob->ack(last);
+    QVERIFY(QTest::qWaitFor([&] { return metric(relay, "parley_inbox_depth") == 0; }, 5000));
+    auto sent = alice->send("q-bob", big, sixth);
+    QVERIFY(sent && sent->has_send_ack());
+    QVERIFY(!sent->send_ack().duplicate());
+    QCOMPARE(sent->send_ack().conv_seq(), 7u);
+  }
+
   void signedPrekeyMustBeSignedByIdentity() {
     auto owner = online(relay_, "k-forger");
     wire::ClientFrame up;

@@ -361,6 +361,47 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(left[0].ciphertext, std::string("fresh"));
   }
 
+  // inbox_bytes is kept in memory (sqlite_store.cpp); summed again from the table it must
+  // agree, after appends, acks, a job rolled back, retention and a restart.
+  void inboxBytesFollowEveryChangeToTheInbox() {
+    constexpr std::uint64_t row = Store::kInboxRowBytes;
+    auto a = s_->create_account("alice", std::string(32, 'k'), 1, 0);
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    QCOMPARE(s_->inbox_bytes(b->pk), 0u);  // now cached: the appends below keep it
+    const auto append = [&](DevicePk device, std::size_t size, std::uint64_t ts) {
+      auto e = message(std::string(size, 'c'), ts);
+      s_->append_inbox(device, e);
+    };
+    append(b->pk, 100, 100);  // old: retention takes it
+    append(b->pk, 200, 5000);
+    append(b->pk, 300, 5000);
+    append(a->pk, 7, 5000);
+    QCOMPARE(s_->inbox_bytes(b->pk), 600 + 3 * row);
+    QCOMPARE(s_->inbox_bytes(a->pk), 7 + row);  // summed from the table
+
+    QCOMPARE(s_->purge(1000, 0), 1u);
+    QCOMPARE(s_->inbox_bytes(b->pk), 500 + 2 * row);
+
+    s_->delete_acked(b->pk, 2);
+    QCOMPARE(s_->inbox_bytes(b->pk), 300 + row);
+
+    s_->savepoint();
+    append(b->pk, 1000, 5000);
+    QCOMPARE(s_->inbox_bytes(b->pk), 1300 + 2 * row);
+    s_->rollback_to_savepoint();
+    QCOMPARE(s_->inbox_bytes(b->pk), 300 + row);
+
+    s_->commit();
+    openStore();
+    QCOMPARE(s_->inbox_bytes(b->pk), 300 + row);
+    s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
+    QCOMPARE(s_->inbox_bytes(b->pk), 0u);
+    s_->rollback();  // the ack with it
+    s_->begin();
+    QCOMPARE(s_->inbox_bytes(b->pk), 300 + row);
+    QCOMPARE(s_->inbox_bytes(a->pk), 7 + row);
+  }
+
   // Retention walks rowids (insertion order), not a server_ts index: an old row written
   // after a newer one (a group entry fanned out late) goes once the rows before it are old.
   void retentionFollowsInsertionOrder() {

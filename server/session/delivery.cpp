@@ -13,6 +13,15 @@
 #include "util/clock.hpp"
 
 namespace parley {
+namespace {
+
+// Inbox rows one delete job takes at most. An Ack covers at most the delivery window, but a
+// Login's last_acked_inbox_seq may cover a device's whole inbox (some two million rows under
+// the quota): deleted in one job, they would hold the single store thread, and every other
+// connection's commit behind it, for seconds.
+constexpr std::size_t kDeleteRowsPerJob = 1024;
+
+}  // namespace
 
 void Session::notify_appended(std::uint64_t inbox_seq,
                               std::shared_ptr<const store::InboxEntry> entry) {
@@ -185,12 +194,13 @@ void Session::run_delete(std::uint64_t up_to) {
   delete_running_ = true;
   const auto target = delete_wanted_;
   auto notices = std::make_shared<std::vector<MarkNotice>>();
+  auto reached = std::make_shared<std::uint64_t>(0);
   submit(
-      [notices, pk = device_pk_, target, me = username_, dev = device_id_](store::Store& s) {
-        const auto delivered = s.delete_acked(pk, target);
+      [notices, reached, pk = device_pk_, target, me = username_, dev = device_id_](store::Store& s) {
+        const auto delivered = s.delete_acked(pk, target, kDeleteRowsPerJob, *reached);
         *notices = raise_delivery_marks(s, delivered, pk, me, dev, now_ms());
       },
-      [this, notices, target](store::JobStatus status) {
+      [this, notices, reached](store::JobStatus status) {
         delete_running_ = false;
         if (status != store::JobStatus::Committed) {
           // The entries stay in the inbox. Reconnecting retries: the login's
@@ -199,7 +209,7 @@ void Session::run_delete(std::uint64_t up_to) {
           if (!closed_) close(1011, "storage error while acknowledging; reconnect");
           return;
         }
-        deleted_ = target;
+        deleted_ = *reached;  // short of the target when the rows ran over a job's share
         run_delete(delete_wanted_);
       },
       0,

@@ -1008,8 +1008,10 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
   return out;
 }
 
-std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to) {
+std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to,
+                                                     std::size_t max_rows, std::uint64_t& reached) {
   impl_->note_deletion(device);
+  reached = up_to;
   std::vector<AckedMessages> acked;
   struct Range {
     std::string group_id;
@@ -1018,16 +1020,24 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
   std::vector<Range> ranges;
   std::uint64_t deleted = 0;
   std::optional<Impl::RangeRow> straddled;
+  std::uint64_t last_row = 0;
   auto& st = impl_->select_acked.fresh();
   st.bind(1, device);
-  while (st.step()) {
-    if (const auto seq = st.u64(8); seq > up_to) {
+  for (std::size_t rows = 0; st.step(); ++rows) {
+    const auto seq = st.u64(8);
+    if (seq <= up_to && rows == max_rows) {
+      reached = last_row;
+      st.reset();
+      break;
+    }
+    if (seq > up_to) {
       // The first row after the ack: a range row that starts at or before it.
       if (!st.is_null(7) && seq - st.u64(6) < up_to)
         straddled = Impl::RangeRow{seq, st.u64(6), st.bytes(5), st.u64(3), st.u64(7)};
       st.reset();
       break;
     }
+    last_row = seq;
     deleted += st.u64(6);
     impl_->weigh(device, (st.is_null(9) ? 0 : st.u64(9)) + Store::kInboxRowBytes, -1);
     if (!st.is_null(7)) {
@@ -1053,7 +1063,7 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
   if (straddled) deleted += impl_->ack_range_head(device, up_to, *straddled, acked);
   auto& del = fresh(impl_->delete_acked);
   del.bind(1, device);
-  del.bind(2, static_cast<std::int64_t>(up_to));
+  del.bind(2, static_cast<std::int64_t>(reached));
   del.exec();
   impl_->depth -= deleted;
   return acked;

@@ -53,7 +53,9 @@ class SqliteStore final : public Store {
 
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) override;
-  std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to) override;
+  using Store::delete_acked;
+  std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to, std::size_t max_rows,
+                                          std::uint64_t& reached) override;
 
   std::optional<MarkRaised> raise_delivery_mark(DevicePk owner, DevicePk reader,
                                                 std::string_view group_id, std::uint64_t from,

@@ -7,6 +7,7 @@
 // transaction that the worker opened; methods throw std::exception on storage failure and the
 // worker rolls the failing job back to its savepoint.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -74,10 +75,18 @@ class Store {
   // ciphertext reaches `max_bytes` (always at least one).
   virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                              std::size_t limit, std::size_t max_bytes) = 0;
-  // Deletes every entry <= up_to and returns, per sending device and conversation, the
-  // MESSAGE and GROUP_MESSAGE entries deleted (their lowest and highest conv_seq), in no
-  // particular order, so the caller can raise delivery marks.
-  virtual std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to) = 0;
+  // Deletes the entries <= up_to, from the oldest, stopping after `max_rows` inbox rows, and
+  // returns, per sending device and conversation, the MESSAGE and GROUP_MESSAGE entries
+  // deleted (their lowest and highest conv_seq), in no particular order, so the caller can
+  // raise delivery marks. `reached` is set to the seq through which all are gone: up_to, or
+  // less when max_rows stopped it.
+  virtual std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to,
+                                                  std::size_t max_rows, std::uint64_t& reached) = 0;
+  // All of them.
+  std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to) {
+    std::uint64_t reached = 0;
+    return delete_acked(device, up_to, std::numeric_limits<std::size_t>::max(), reached);
+  }
 
   // Delivery marks (docs/protocol.md 6.6). Raises the mark of `owner`'s messages read by
   // `reader` in a conversation (1:1: empty group_id) to up_to, making it at `from` (the

@@ -92,6 +92,32 @@ class ReplayTest : public QObject {
              qPrintable(QString("relay grew by %1 KiB").arg(peak - before)));
   }
 
+  // A Login's last_acked_inbox_seq may cover a whole inbox. The relay deletes it in jobs of
+  // at most 1,024 rows, one after another, so the store thread is never held by one; all
+  // of it goes, and the sender's delivery mark reaches the last message.
+  void aLoginThatAcknowledgesAWholeInboxDeletesItInParts() {
+    RelayProcess relay(bulkRelay());
+    QVERIFY(relay.start());
+    TestClient alice("k-alice"), bob("k-bob");
+    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
+    const int kCount = 5000;
+    QVERIFY(sendAll(alice, "k-bob", kCount, [](int i) { return std::to_string(i); }, 200));
+    QCOMPARE(metric(relay, "parley_inbox_depth"), double(kCount));
+
+    QVERIFY(bob.connect(relay.url()));
+    QVERIFY(bob.login(kCount)->has_logged_in());
+    QVERIFY(QTest::qWaitFor([&] { return metric(relay, "parley_inbox_depth") == 0; }, 10000));
+    std::uint64_t marked = 0;
+    while (marked < kCount) {
+      auto m = alice.waitPush([](const auto& f) { return f.has_delivery_marks(); }, 5000);
+      QVERIFY2(m, qPrintable(QString("marks stopped at %1").arg(marked)));
+      for (const auto& mark : m->delivery_marks().marks())
+        marked = std::max<std::uint64_t>(marked, mark.up_to_conv_seq());
+    }
+    QCOMPARE(marked, std::uint64_t{kCount});
+    QVERIFY(!bob.waitDeliver(200));  // nothing is delivered again
+  }
+
   // A client that does not ack gets one window and no more, and each ack opens the window by
   // what it acknowledges. The relay reads 256-entry pages ahead of its pushes, so a window of
   // 300 ends inside the second page and the third is read while the second is held.

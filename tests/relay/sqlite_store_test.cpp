@@ -151,6 +151,34 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->inbox_tail(b->pk), 5u);  // the counter never goes back
   }
 
+  // An ack may be deleted in parts (a Login's can cover a whole inbox): each part takes the
+  // oldest rows, at most max_rows, and says how far it got.
+  void anAckIsDeletedInPartsOfAtMostMaxRows() {
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    for (int i = 0; i < 10; ++i) {
+      auto e = message("m" + std::to_string(i));
+      e.conv_seq = static_cast<std::uint64_t>(i + 1);
+      s_->append_inbox(b->pk, e);
+    }
+    std::uint64_t reached = 0;
+    auto acked = s_->delete_acked(b->pk, 8, 3, reached);
+    QCOMPARE(reached, 3u);
+    QCOMPARE(acked.size(), std::size_t{1});
+    QCOMPARE(acked[0].from, 1u);
+    QCOMPARE(acked[0].up_to, 3u);
+    QCOMPARE(s_->inbox_depth(), 7u);
+    QCOMPARE(s_->read_inbox(b->pk, 0, 100, 1 << 20).front().inbox_seq, 4u);
+    acked = s_->delete_acked(b->pk, 8, 5, reached);  // exactly what is left of the ack
+    QCOMPARE(reached, 8u);
+    QCOMPARE(acked[0].from, 4u);
+    QCOMPARE(acked[0].up_to, 8u);
+    acked = s_->delete_acked(b->pk, 10, 5, reached);  // fewer rows than the limit
+    QCOMPARE(reached, 10u);
+    QCOMPARE(acked[0].up_to, 10u);
+    QCOMPARE(s_->inbox_depth(), 0u);
+    QCOMPARE(s_->inbox_tail(b->pk), 10u);
+  }
+
   // The tail lives in memory between deletes (sqlite_store.cpp): a number once given is
   // never given again, across acks that empty the inbox, retention, restarts and rollbacks.
   // A restart is a new run, which starts 2^32 above the last (run_floor.hpp).

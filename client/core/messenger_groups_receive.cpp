@@ -208,7 +208,8 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
 
 void Messenger::onGroupDeliver(const wire::Deliver& d) {
   GroupEntry e{qbytes(d.group_id()), QString::fromStdString(d.sender()), qbytes(d.client_msg_id()),
-               static_cast<qint64>(d.conv_seq()), static_cast<qint64>(d.server_ts_ms()),
+               static_cast<qint64>(d.conv_seq()),
+               detail::relay_time(d.server_ts_ms(), QDateTime::currentMSecsSinceEpoch()),
                qbytes(d.ciphertext())};
   const auto peer = groupPeer(e.group_id);
   const auto seq = d.inbox_seq();

@@ -18,6 +18,17 @@ constexpr int kMaxPendingBytesPerSender = 4 * 1024 * 1024;
 // last use) and a few older ones, for when both sides started one at the same time.
 constexpr int kSessionsKept = 4;
 
+// A time the relay stamped, as the relay gave it, unless no honest relay could have: 0, or
+// more than a day ahead of our clock (which also covers values past what qint64 and
+// QDateTime hold). Then `now_ms`, when it reached us, stands in: a relay cannot date
+// messages or receipts into the future.
+inline qint64 relay_time(std::uint64_t server_ts_ms, qint64 now_ms) {
+  constexpr qint64 kClockSkewMs = 24LL * 3600 * 1000;
+  if (server_ts_ms == 0 || server_ts_ms > static_cast<std::uint64_t>(now_ms + kClockSkewMs))
+    return now_ms;
+  return static_cast<qint64>(server_ts_ms);
+}
+
 // A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
 QByteArray new_message_id();
 

@@ -167,7 +167,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     msg.addBindValue(static_cast<qlonglong>(d.conv_seq()));
     msg.addBindValue(attached ? attachmentBody(content) : QString::fromStdString(content.text()));
     msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
-    msg.addBindValue(static_cast<qlonglong>(d.server_ts_ms()));
+    msg.addBindValue(detail::relay_time(d.server_ts_ms(), now));
     msg.addBindValue(now);
     msg.addBindValue(chain_ok ? 1 : 0);
     if (!msg.exec()) return false;

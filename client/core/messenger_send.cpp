@@ -338,7 +338,8 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
       emit groupInfoChanged(group_id, profile_.username, QString::fromStdString(info.text()),
                             QString::fromStdString(info.group_description()));
     const auto conv_seq = static_cast<qint64>(r.send_ack().conv_seq());
-    setStatus(peer, id, MessageStatus::Sent, conv_seq, static_cast<qint64>(r.send_ack().server_ts_ms()));
+    setStatus(peer, id, MessageStatus::Sent, conv_seq,
+              detail::relay_time(r.send_ack().server_ts_ms(), QDateTime::currentMSecsSinceEpoch()));
     // Only a duplicate answer can follow a mark of its message: the first SendAck always
     // leaves before the message can be acknowledged, so a mark came first only when that
     // SendAck was lost with a dropped connection and this answers the retry.

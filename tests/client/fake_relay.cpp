@@ -92,7 +92,8 @@ void FakeRelay::answerSend(int index, bool duplicate) {
   auto* a = r.mutable_send_ack();
   a->set_client_msg_id(s.client_msg_id.toStdString());
   a->set_conv_seq(s.conv_seq);
-  a->set_server_ts_ms(static_cast<std::uint64_t>(QDateTime::currentMSecsSinceEpoch()));
+  a->set_server_ts_ms(send_ack_ts_ms != 0 ? send_ack_ts_ms
+                                          : static_cast<std::uint64_t>(QDateTime::currentMSecsSinceEpoch()));
   a->set_duplicate(duplicate);
   reply(s.request_id, r);
 }

@@ -43,6 +43,8 @@ class FakeRelay : public QObject {
   QList<Sent> sends;
   // True: Sends are numbered but not answered until answerSend().
   bool hold_send_acks = false;
+  // The SendAcks' server_ts_ms; 0: the current time.
+  std::uint64_t send_ack_ts_ms = 0;
   // When set and it returns a frame, that answers any request but GetChallenge and Login
   // (group changes, prekey uploads, ...); otherwise the built-in answer, or UNAVAILABLE.
   std::function<std::optional<wire::ServerFrame>(const wire::ClientFrame&)> answer;

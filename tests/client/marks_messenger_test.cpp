@@ -229,6 +229,37 @@ class MarksMessengerTest : public QObject {
     QCOMPARE(alice.group_delivery[2], std::make_tuple(kGroup, msg_id(2), 2));
   }
 
+  // A relay's times past tomorrow (here, past what qint64 holds) are not taken: the time
+  // they reached us stands in, for a SendAck and for a delivery mark alike.
+  void relayTimesFromTheFutureAreNotTaken() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    relay.send_ack_ts_ms = std::numeric_limits<std::uint64_t>::max();
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, kGroupPeer, 1) && queue(d, "bob", 2);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    const auto before = QDateTime::currentMSecsSinceEpoch();
+    QVERIFY(alice.start());
+    QVERIFY(alice.waitStatus(msg_id(1), MessageStatus::Sent));
+    QVERIFY(alice.waitStatus(msg_id(2), MessageStatus::Sent));
+    auto frame = marks_frame({{"bob", 1, kGroup, 1, 30}});
+    const auto in_two_days = static_cast<std::uint64_t>(QDateTime::currentMSecsSinceEpoch()) +
+                             2ull * 24 * 3600 * 1000;
+    frame.mutable_delivery_marks()->mutable_marks(0)->set_server_ts_ms(in_two_days);
+    relay.push(frame);
+    QVERIFY(spinUntil([&] { return alice.m->deliveredCount(kGroup, msg_id(1)) == 1; }, kWaitMs));
+    const auto after = QDateTime::currentMSecsSinceEpoch();
+    for (const auto& peer : {kGroupPeer, QStringLiteral("bob")})
+      for (const auto& s : alice.m->history(peer)) {
+        QVERIFY2(s.serverTsMs >= before && s.serverTsMs <= after, qPrintable(QString::number(s.serverTsMs)));
+      }
+    const auto details = alice.m->receiptDetails(kGroup, msg_id(1));
+    const auto bob = std::find_if(details.begin(), details.end(), [](const auto& r) { return r.member == "bob"; });
+    QVERIFY(bob != details.end());
+    QVERIFY2(bob->deliveredMs >= before && bob->deliveredMs <= after, qPrintable(QString::number(bob->deliveredMs)));
+  }
+
   // The SendAck is lost with the connection; the relay's marks cover the message before the
   // retry's duplicate SendAck tells us its number.
   void markBeforeTheSendAck() {

@@ -1,5 +1,6 @@
 #include "sync/delivery_marks.hpp"
 
+#include <QDateTime>
 #include <QSet>
 #include <QSqlQuery>
 #include <QVariant>
@@ -124,7 +125,7 @@ std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire:
   up.addBindValue(m.reader_device());
   up.addBindValue(start);
   up.addBindValue(up_to);
-  up.addBindValue(static_cast<qint64>(m.server_ts_ms()));
+  up.addBindValue(detail::relay_time(m.server_ts_ms(), QDateTime::currentMSecsSinceEpoch()));
   if (!up.exec()) return std::nullopt;
   return std::max(before, from - 1);
 }
@@ -168,7 +169,8 @@ bool apply_frame(QSqlDatabase& db, const QString& me, const wire::DeliveryMarks&
     while (q.next()) ids << q.value(0).toByteArray();
     const auto reader = QString::fromStdString(m.reader());
     for (const auto& id : ids)
-      if (!cover(db, me, *c, id, reader, static_cast<qint64>(m.server_ts_ms()), out)) return false;
+      if (!cover(db, me, *c, id, reader, detail::relay_time(m.server_ts_ms(), QDateTime::currentMSecsSinceEpoch()), out))
+        return false;
   }
   dedupe(out);
   return top == 0 || detail::raise_setting(db, QStringLiteral("last_mark_version"), top);

@@ -14,7 +14,6 @@
 #include "fake_relay.hpp"
 #include "messenger.hpp"
 #include "parley/group_change.hpp"
-#include "profile/profile.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
 
@@ -124,10 +123,7 @@ class GroupMembershipTest : public QObject {
   QString makeProfile(const FakeRelay& relay, const QString& name,
                       crypto::IdentityKeyPair identity = crypto::IdentityKeyPair::generate()) {
     const auto dir = home_.filePath(name);
-    Profile p{dir, name, relay.url(), 1, std::move(identity)};
-    QString error;
-    if (!p.save(&error)) qWarning("%s", qPrintable(error));
-    return error.isEmpty() ? dir : QString();
+    return test::saveNewClientProfile(relay.url(), dir, name, std::move(identity)) ? dir : QString();
   }
   // Opens a profile and brings it online; what it reports goes to `problems`.
   static std::unique_ptr<Messenger> online(const QString& dir, QStringList* problems) {

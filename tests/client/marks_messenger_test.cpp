@@ -17,7 +17,6 @@
 #include "fake_relay.hpp"
 #include "messenger.hpp"
 #include "models/message_model.hpp"
-#include "profile/profile.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
 
@@ -107,13 +106,9 @@ class MarksMessengerTest : public QObject {
   // alice); `seed` adds messages and outbox entries before the Messenger opens it.
   QString makeProfile(const FakeRelay& relay, const std::function<bool(QSqlDatabase&)>& seed) {
     const auto dir = home_.filePath(QStringLiteral("alice-%1").arg(++profiles_));
-    Profile p{dir, QStringLiteral("alice"), relay.url(), 1, parley::crypto::IdentityKeyPair::generate()};
+    if (!parley::test::saveNewClientProfile(relay.url(), dir, QStringLiteral("alice"))) return {};
     QString error;
-    if (!p.save(&error)) {
-      qWarning("%s", qPrintable(error));
-      return {};
-    }
-    auto db = Database::open(p.databasePath(), &error);
+    auto db = Database::open(dir + "/parley.db", &error);
     if (!db) {
       qWarning("%s", qPrintable(error));
       return {};

@@ -10,7 +10,6 @@
 #include "crypto/keys.hpp"
 #include "fake_relay.hpp"
 #include "messenger.hpp"
-#include "profile/profile.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
 
@@ -41,9 +40,7 @@ class PrekeysTest : public QObject {
       return r;
     };
     const auto dir = home_.filePath("vic");
-    Profile p{dir, QStringLiteral("vic"), relay.url(), 1, crypto::IdentityKeyPair::generate()};
-    QString error;
-    QVERIFY2(p.save(&error), qPrintable(error));
+    QVERIFY(test::saveNewClientProfile(relay.url(), dir, QStringLiteral("vic")));
     auto m = test::openClientProfile(dir);
     QVERIFY(m);
     m->start();
@@ -57,6 +54,7 @@ class PrekeysTest : public QObject {
     QVERIFY(spinUntil([&] { return uploads >= 10; }, 10000));
     QTest::qWait(200);
     m.reset();
+    QString error;
     auto db = Database::open(dir + "/parley.db", &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());

@@ -10,7 +10,6 @@
 #include "crypto/keys.hpp"
 #include "fake_relay.hpp"
 #include "messenger.hpp"
-#include "profile/profile.hpp"
 #include "test_client.hpp"
 
 using namespace parley;
@@ -35,9 +34,7 @@ class ReconnectTest : public QObject {
 
   std::unique_ptr<Messenger> open(const FakeRelay& relay, const QString& name) {
     const auto dir = home_.filePath(name);
-    Profile p{dir, name, relay.url(), 1, crypto::IdentityKeyPair::generate()};
-    QString error;
-    if (!p.save(&error)) return nullptr;
+    if (!test::saveNewClientProfile(relay.url(), dir, name)) return nullptr;
     return test::openClientProfile(dir);
   }
 

@@ -1,8 +1,18 @@
 #include "client_user.hpp"
 
+#include "profile/profile.hpp"
 #include "test_client.hpp"
 
 namespace parley::test {
+
+bool saveNewClientProfile(const QUrl& relay, const QString& dir, const QString& name,
+                          crypto::IdentityKeyPair identity) {
+  const client::Profile p{dir, name, relay, 1, std::move(identity)};
+  QString error;
+  if (p.save(&error)) return true;
+  qWarning("cannot save a profile in %s: %s", qPrintable(dir), qPrintable(error));
+  return false;
+}
 
 std::unique_ptr<client::Messenger> openClientProfile(const QString& dir) {
   QString error;

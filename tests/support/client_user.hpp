@@ -5,6 +5,7 @@
 #include <QUrl>
 #include <memory>
 
+#include "crypto/keys.hpp"
 #include "messenger.hpp"
 
 namespace parley::test {
@@ -13,6 +14,12 @@ namespace parley::test {
 // warning naming the reason) on failure or after `timeout_ms`.
 std::unique_ptr<client::Messenger> registerClientUser(const QUrl& relay, const QString& dir, const QString& name,
                                                       int timeout_ms = 15000);
+
+// Saves a new profile for `name` in `dir` naming `relay` (device 1), without registering:
+// for tests against a stand-in relay (fake_relay.hpp), which checks no signature. False
+// (with a warning naming the reason) on failure.
+bool saveNewClientProfile(const QUrl& relay, const QString& dir, const QString& name,
+                          crypto::IdentityKeyPair identity = crypto::IdentityKeyPair::generate());
 
 // Opens the existing profile in `dir` without connecting; null (with a warning naming the
 // reason) when it cannot be opened.

@@ -68,6 +68,16 @@ struct User {
   bool online() const { return m && m->state() == RelayClient::State::Online; }
   bool waitOnline() const { return spinUntil([this] { return online(); }, kWaitMs); }
 
+  // Registers `user` on `relay` in a new profile under `home`, online.
+  bool registerOn(const RelayProcess& relay, const QTemporaryDir& home, const char* user) {
+    name = user;
+    dir = home.filePath(name);
+    m = parley::test::registerClientUser(relay.url(), dir, name, kWaitMs);
+    if (!m) return false;
+    attach();
+    return true;
+  }
+
   // Opens the profile again (after `m` was destroyed), without connecting.
   bool open() {
     m = parley::test::openClientProfile(dir);
@@ -970,13 +980,7 @@ class MessengerTest : public QObject {
     QVERIFY(relay.start());
     QTemporaryDir home;
     User alice, bob;
-    for (auto [u, name] : {std::pair<User*, const char*>{&alice, "qf-alice"}, {&bob, "qf-bob"}}) {
-      u->name = name;
-      u->dir = home.filePath(name);
-      u->m = parley::test::registerClientUser(relay.url(), u->dir, name, kWaitMs);
-      QVERIFY(u->m);
-      u->attach();
-    }
+    QVERIFY(alice.registerOn(relay, home, "qf-alice") && bob.registerOn(relay, home, "qf-bob"));
     bob.m.reset();
     // ~60 KB each: 1 MiB holds 17.
     QStringList sent;
@@ -1022,13 +1026,7 @@ class MessengerTest : public QObject {
     QVERIFY(relay.start());
     QTemporaryDir home;
     User alice, bob;
-    for (auto [u, name] : {std::pair<User*, const char*>{&alice, "rb-alice"}, {&bob, "rb-bob"}}) {
-      u->name = name;
-      u->dir = home.filePath(name);
-      u->m = parley::test::registerClientUser(relay.url(), u->dir, name, kWaitMs);
-      QVERIFY(u->m);
-      u->attach();
-    }
+    QVERIFY(alice.registerOn(relay, home, "rb-alice") && bob.registerOn(relay, home, "rb-bob"));
     const auto first = alice.send("rb-bob", "before the backup");
     QVERIFY(bob.waitReceived(first));
     QTemporaryDir backup;

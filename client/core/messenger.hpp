@@ -486,9 +486,10 @@ class Messenger : public QObject {
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
   bool retry_scheduled_ = false;  // an outbox flush waits for a rate limit to pass
-  // Peers whose inbox on the relay was full: only their oldest queued message goes, on each
-  // retry, until one is taken; then the rest follow in order.
-  std::set<QString> inbox_full_;
+  // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
+  // refused: only their oldest queued message goes, on each retry, until one from there on
+  // is taken; then the rest follow in order.
+  std::map<QString, qint64> inbox_full_;
   QStringList presence_watched_;     // what subscribePresence was asked for, in order
   bool presence_sent_ = false;       // ... and sent since the last login
   // A received entry failed to store: the rest of this connection's deliveries are ignored

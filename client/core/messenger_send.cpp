@@ -138,7 +138,9 @@ void Messenger::flushOutbox() {
     const auto group = q.value(2).toByteArray();
     const bool group_send = peer.startsWith(QLatin1Char('#'));
     const bool blocked = q.value(3).toBool();
-    if (!group.isEmpty() && !group_send && !blocked) key_in_flight.insert(group);
+    // A sender key waiting on a member whose inbox is full does not hold the group up.
+    if (!group.isEmpty() && !group_send && !blocked && !inbox_full_.contains(peer))
+      key_in_flight.insert(group);
     if (inbox_full_.contains(peer) && !probing.insert(peer).second) continue;
     if (!in_flight_.contains(seq) && !blocked)
       ready.emplace_back(seq, group_send ? group : QByteArray());
@@ -348,7 +350,9 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
       applyStoredMarks(peer, peer.startsWith(QLatin1Char('#')) ? group_id : QByteArray(), id,
                        conv_seq);
     // Group messages waiting for this key may go now, and what waited behind a full inbox.
-    const bool had_room_again = inbox_full_.erase(peer) > 0;
+    const auto full = inbox_full_.find(peer);
+    const bool had_room_again = full != inbox_full_.end() && seq >= full->second;
+    if (had_room_again) inbox_full_.erase(full);
     if (key_distribution || had_room_again) flushOutbox();
     if (outboxSize() == 0) emit outboxDrained();
     return;
@@ -376,10 +380,14 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   // UNAVAILABLE, a dropped connection, a rate limit, a full inbox: the entry stays and goes
   // again at the next flush (after reconnecting, or after a short wait).
   const auto code = r.has_error() ? r.error().code() : wire::ERROR_UNSPECIFIED;
-  if (code == wire::INBOX_FULL && inbox_full_.insert(peer).second)
-    emit problem(QStringLiteral("%1 has too many undelivered messages waiting on the relay; "
+  if (code == wire::INBOX_FULL) {
+    const auto [full, added] = inbox_full_.try_emplace(peer, seq);
+    full->second = std::min(full->second, seq);
+    if (added)
+      emit problem(QStringLiteral("%1 has too many undelivered messages waiting on the relay; "
                                 "yours will go once they catch up")
-                     .arg(peer));
+                       .arg(peer));
+  }
   // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
   // outbox every few milliseconds, and a huge value overflowed the timer's int.
   if ((code == wire::RATE_LIMITED || code == wire::INBOX_FULL) && !retry_scheduled_) {

@@ -80,11 +80,11 @@ void PendingSend::run(store::Store& s) {
     return;
   }
   // All devices or none: a message stored for some of them only would leave the others a gap
-  // in the conversation that no retry fills.
-  for (std::size_t i = 0; i < payloads.size(); ++i) {
-    const auto adds = payloads[i].ciphertext.size() + store::Store::kInboxRowBytes;
-    if (s.inbox_bytes(have[i].pk) + adds > inbox_quota) devices.push_back(have[i].device_id);
-  }
+  // in the conversation that no retry fills. An inbox without room for the largest entry is
+  // full for every size alike, so a small message never overtakes a large one refused.
+  constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kInboxRowBytes;
+  for (std::size_t i = 0; i < payloads.size(); ++i)
+    if (s.inbox_bytes(have[i].pk) + kLargest > inbox_quota) devices.push_back(have[i].device_id);
   if (!devices.empty()) {
     kind = Kind::InboxFull;
     return;

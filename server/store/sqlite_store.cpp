@@ -223,8 +223,8 @@ struct SqliteStore::Impl {
         // row above it goes in a later pass, once the rows before it are old too.
         purge_bound(db, "SELECT id FROM inbox WHERE server_ts >= ? ORDER BY id LIMIT 1"),
         purged_rows(db,
-                    "SELECT span, group_id, conv_seq, conv_last FROM inbox "
-                    "WHERE id < ?2 AND server_ts < ?1"),
+                    "SELECT span, group_id, conv_seq, conv_last, device, LENGTH(ciphertext) "
+                    "FROM inbox WHERE id < ?2 AND server_ts < ?1"),
         raise_purged_tails(db,
                            "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
                            "FROM inbox WHERE device = devices.id)) WHERE id IN (SELECT device "
@@ -1011,6 +1011,7 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
 std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to,
                                                      std::size_t max_rows, std::uint64_t& reached) {
   impl_->note_deletion(device);
+  max_rows = std::max<std::size_t>(max_rows, 1);  // a part must take something, or its caller loops
   reached = up_to;
   std::vector<AckedMessages> acked;
   struct Range {
@@ -1096,6 +1097,9 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   std::uint64_t removed = 0;
   while (rows.executeStep()) {
     removed += as_u64(rows.getColumn(0));
+    // Kept, not dropped: summing a full inbox again costs a read of each of its rows.
+    impl_->weigh(rows.getColumn(4).getInt64(),
+                 (rows.getColumn(5).isNull() ? 0 : as_u64(rows.getColumn(5))) + Store::kInboxRowBytes, -1);
     if (!rows.getColumn(3).isNull())
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
                           as_u64(rows.getColumn(3)), -1);
@@ -1109,7 +1113,6 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   inbox.bind(2, below);
   inbox.exec();
   impl_->depth -= removed;
-  impl_->held.clear();
   auto& sent = fresh(impl_->purge_sent);
   sent.bind(1, static_cast<std::int64_t>(sent_before_ms));
   sent.exec();

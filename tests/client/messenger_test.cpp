@@ -982,7 +982,7 @@ class MessengerTest : public QObject {
     User alice, bob;
     QVERIFY(alice.registerOn(relay, home, "qf-alice") && bob.registerOn(relay, home, "qf-bob"));
     bob.m.reset();
-    // ~60 KB each: 1 MiB holds 17.
+    // ~60 KB each: the inbox is full once less than 200 KiB of its 1 MiB is left, after 14.
     QStringList sent;
     QList<QByteArray> ids;
     for (int i = 0; i < 20; ++i) {
@@ -995,16 +995,16 @@ class MessengerTest : public QObject {
                            [](const QString& p) { return p.contains("qf-bob") && p.contains("catch up"); });
     };
     QVERIFY(spinUntil([&] { return told() == 1; }, kWaitMs));
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_full_total") == 3; }, kWaitMs));
-    QCOMPARE(alice.m->outboxSize(), 3);
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_full_total") == 6; }, kWaitMs));
+    QCOMPARE(alice.m->outboxSize(), 6);
     for (const auto& id : ids) QVERIFY(!alice.hasStatus(id, MessageStatus::Failed));
 
     // Another message: the oldest of those waiting goes alone, and is refused again.
     sent << "one more";
     ids << alice.send("qf-bob", sent.back());
-    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_full_total") == 4; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_full_total") == 7; }, kWaitMs));
     QTest::qWait(200);
-    QCOMPARE(metric(relay, "parley_inbox_full_total"), 4.0);
+    QCOMPARE(metric(relay, "parley_inbox_full_total"), 7.0);
     QCOMPARE(told(), 1);
 
     QVERIFY(bob.reopen());

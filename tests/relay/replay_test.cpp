@@ -104,9 +104,14 @@ class ReplayTest : public QObject {
     QVERIFY(sendAll(alice, "k-bob", kCount, [](int i) { return std::to_string(i); }, 200));
     QCOMPARE(metric(relay, "parley_inbox_depth"), double(kCount));
 
+    const auto jobs_before = metric(relay, "parley_store_commit_jobs_total");
     QVERIFY(bob.connect(relay.url()));
     QVERIFY(bob.login(kCount)->has_logged_in());
     QVERIFY(QTest::qWaitFor([&] { return metric(relay, "parley_inbox_depth") == 0; }, 10000));
+    // The login and its reads, and five deletes of at most 1,024 rows (three jobs in all
+    // when one delete took everything).
+    const auto jobs = metric(relay, "parley_store_commit_jobs_total") - jobs_before;
+    QVERIFY2(jobs >= 7, qPrintable(QString("%1 store jobs").arg(jobs)));
     std::uint64_t marked = 0;
     while (marked < kCount) {
       auto m = alice.waitPush([](const auto& f) { return f.has_delivery_marks(); }, 5000);

@@ -196,7 +196,9 @@ void Messenger::refetchFromLastAck(const QString& why) {
 
 void Messenger::onLoggedIn(const wire::ServerFrame& f) {
   if (f.has_logged_in()) {
-    presence_sent_ = false;  // a restarted relay has forgotten the set
+    // A restarted relay has forgotten the set, and so would not tell us when someone goes.
+    presence_sent_ = false;
+    if (!presence_watched_.isEmpty()) sendPresenceSet();
     marks_paused_ = false;  // this login asked for every mark after the last one stored
     topUpPrekeys(f.logged_in().one_time_prekeys_left());
     if (!f.logged_in().has_signed_prekey()) uploadPrekeys(true);
@@ -242,10 +244,13 @@ void Messenger::subscribePresence(const QStringList& peers) {
   bool grew = false;
   for (const auto& p : peers) {
     if (presence_watched_.size() >= kMaxWatched || presence_watched_.contains(p)) continue;
-    presence_watched_ << p;
+    presence_watched_.insert(p);
     grew = true;
   }
-  if (!grew && presence_sent_) return;
+  if (grew || !presence_sent_) sendPresenceSet();
+}
+
+void Messenger::sendPresenceSet() {
   presence_sent_ = true;
   wire::ClientFrame f;
   auto* sub = f.mutable_subscribe_presence();
@@ -257,11 +262,15 @@ void Messenger::subscribePresence(const QStringList& peers) {
       presence_sent_ = false;
       return;
     }
+    // Someone followed but not in the snapshot does not follow us (or no longer): nothing
+    // is known of them now, and what was shown before may be stale.
+    QSet<QString> unseen = presence_watched_;
     for (const auto& p : r.presence_snapshot().users()) {
       const auto who = QString::fromStdString(p.username());
-      if (presence_watched_.contains(who))
-        emit presenceChanged(who, p.online(), static_cast<qint64>(p.last_seen_ms()));
+      if (!unseen.remove(who)) continue;
+      emit presenceChanged(who, p.online(), static_cast<qint64>(p.last_seen_ms()));
     }
+    for (const auto& who : unseen) emit presenceChanged(who, false, 0);
   });
 }
 

@@ -8,6 +8,7 @@
 #include <QList>
 #include <QObject>
 #include <QPointer>
+#include <QSet>
 #include <QString>
 #include <atomic>
 #include <functional>
@@ -353,6 +354,8 @@ class Messenger : public QObject {
   std::optional<Decrypted> decrypt(const QString& sender, std::uint32_t device,
                                    const QByteArray& envelope);
   void scheduleAck(std::uint64_t seq);
+  // Sends the whole presence_watched_ set (the relay replaces its set with each request).
+  void sendPresenceSet();
   // An entry handled without storing anything (a duplicate, a relay's mistake): the cursor
   // moves past it, `problem_text` (if any) goes to the user, and it is acknowledged.
   void dropEntry(std::uint64_t seq, const QString& problem_text);
@@ -490,8 +493,8 @@ class Messenger : public QObject {
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order.
   std::map<QString, qint64> inbox_full_;
-  QStringList presence_watched_;     // what subscribePresence was asked for, in order
-  bool presence_sent_ = false;       // ... and sent since the last login
+  QSet<QString> presence_watched_;  // what subscribePresence was asked for
+  bool presence_sent_ = false;      // ... and sent since the last login
   // A received entry failed to store: the rest of this connection's deliveries are ignored
   // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;

@@ -17,6 +17,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QStatusBar>
 #include <QTemporaryDir>
 
 #include "app_fixture.hpp"
@@ -458,6 +459,45 @@ class ConversationTest : public QObject {
     QVERIFY(spinUntil([&] { return line->text() == "Online"; }, kGuiWaitMs));
     QVERIFY(line->retryButton()->isHidden());
     QVERIFY(spinUntil([&] { return status(model()->rowCount() - 1) >= int(MessageStatus::Sent); }, kGuiWaitMs));
+  }
+
+  // Someone filled bob's inbox while he is away (the relay's quota, made small here): what
+  // alice writes waits with a clock, the status bar says why and that it will go, and it
+  // goes once bob has caught up.
+  void aFullInboxIsExplainedAndTheMessageWaits() {
+    relay_.terminate();
+    relay_.setExtraArgs({"--inbox-quota-mib", "1"});
+    QVERIFY(relay_.start());
+    QVERIFY(spinUntil([&] { return alice_->state() == State::Online; }, kGuiWaitMs));
+    bob_->stop();
+    auto filler = parley::test::TestClient::registered(relay_.url(), "filler");
+    QVERIFY(filler);
+    for (int i = 0; i < 5; ++i) QVERIFY(filler->send("bob", std::string(200 * 1024, 'x'))->has_send_ack());
+
+    window_->openConversation("bob");
+    const auto bobOnline = [&] {
+      return window_->conversationList()->model()->index(listRowOf("bob"), 0)
+          .data(ConversationListModel::OnlineRole).toBool();
+    };
+    QVERIFY(spinUntil([&] { return !bobOnline(); }, kGuiWaitMs));
+    auto* edit = window_->conversationView()->composer()->editor();
+    QTest::keyClicks(edit, "are you there?");
+    QTest::keyClick(edit, Qt::Key_Return);
+    QVERIFY(spinUntil([&] { return window_->statusBar()->currentMessage().contains("catch up"); }, kGuiWaitMs));
+    QCOMPARE(window_->statusBar()->currentMessage(),
+             QString("bob has too many undelivered messages waiting on the relay; yours will go once they catch up"));
+    const int last = model()->rowCount() - 1;
+    QCOMPARE(status(last), int(MessageStatus::Queued));
+    QVERIFY2(tickTooltip(last).startsWith("Queued"), qPrintable(tickTooltip(last)));
+    parley::test::screenshot(window_.get(), "inbox-full");
+
+    bob_->start();  // he drains the filler's messages (undecryptable) and the inbox empties
+    QVERIFY(spinUntil([&] { return parley::test::metric(relay_, "parley_inbox_depth") == 0; }, kGuiWaitMs));
+    QTest::keyClicks(edit, "there you are");
+    QTest::keyClick(edit, Qt::Key_Return);
+    QVERIFY(spinUntil([&] { return status(last) >= int(MessageStatus::Sent); }, kGuiWaitMs));
+    QVERIFY(spinUntil([&] { return status(last + 1) >= int(MessageStatus::Sent); }, kGuiWaitMs));
+    QCOMPARE(row(last).data(MessageModel::BodyRole).toString(), QString("are you there?"));
   }
 };
 

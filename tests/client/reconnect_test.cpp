@@ -112,9 +112,49 @@ class ReconnectTest : public QObject {
       t.mutable_typing_event()->set_active(true);
       relay.push(t);
     }
-    QVERIFY(spinUntil([&] { return seen.size() >= 2; }, 5000));
+    // uma's presence and typing, and the snapshot, which does not list her (not known).
+    QVERIFY(spinUntil([&] { return seen.size() >= 3; }, 5000));
     QTest::qWait(100);
-    QCOMPARE(seen, (QStringList{"uma", "uma"}));
+    QCOMPARE(seen, (QStringList{"uma", "uma", "uma"}));
+  }
+
+  // The relay forgets subscriptions when it restarts. After each login the client sends its
+  // set again by itself (not waiting for the app to ask), and someone the answer does not
+  // list is no longer shown online: nothing would say when they went.
+  void presenceIsFollowedAgainAfterAReconnect() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    QList<QStringList> sets;
+    bool list_uma = true;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_subscribe_presence()) return std::nullopt;
+      QStringList names;
+      for (const auto& n : f.subscribe_presence().usernames()) names << QString::fromStdString(n);
+      sets << names;
+      wire::ServerFrame r;
+      auto* snapshot = r.mutable_presence_snapshot();
+      if (list_uma) {
+        auto* u = snapshot->add_users();
+        u->set_username("uma");
+        u->set_online(true);
+      }
+      return r;
+    };
+    auto m = open(relay, QStringLiteral("ursula"));
+    QVERIFY(m);
+    QList<bool> uma;
+    connect(m.get(), &Messenger::presenceChanged, this, [&](const QString& who, bool online, qint64) {
+      if (who == "uma") uma << online;
+    });
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, 10000));
+    m->subscribePresence({QStringLiteral("uma")});
+    QVERIFY(spinUntil([&] { return uma == QList<bool>{true}; }, 5000));
+    list_uma = false;  // the restarted relay: uma no longer follows us back
+    relay.dropClient();
+    QVERIFY(spinUntil([&] { return sets.size() == 2; }, 10000));
+    QCOMPARE(sets[1], QStringList{"uma"});
+    QVERIFY(spinUntil([&] { return uma == (QList<bool>{true, false}); }, 5000));
   }
 
   // A conv_seq past what SQLite keeps as an integer: dropped with a problem, and acknowledged

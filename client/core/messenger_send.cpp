@@ -138,10 +138,10 @@ void Messenger::flushOutbox() {
     const auto group = q.value(2).toByteArray();
     const bool group_send = peer.startsWith(QLatin1Char('#'));
     const bool blocked = q.value(3).toBool();
+    const bool full = inbox_full_.contains(peer);
     // A sender key waiting on a member whose inbox is full does not hold the group up.
-    if (!group.isEmpty() && !group_send && !blocked && !inbox_full_.contains(peer))
-      key_in_flight.insert(group);
-    if (inbox_full_.contains(peer) && !probing.insert(peer).second) continue;
+    if (!group.isEmpty() && !group_send && !blocked && !full) key_in_flight.insert(group);
+    if (full && !probing.insert(peer).second) continue;
     if (!in_flight_.contains(seq) && !blocked)
       ready.emplace_back(seq, group_send ? group : QByteArray());
   }

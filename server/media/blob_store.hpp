@@ -68,8 +68,9 @@ class BlobStore {
   virtual void discard_staged(std::string_view media_id) = 0;
 
   virtual std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) = 0;
-  // Bytes free for new staged data and blobs (one statvfs; any thread).
-  virtual std::uint64_t available_bytes(std::error_code& ec) = 0;
+  // Whether at least `bytes` are free for new staged data and blobs; false also when that
+  // cannot be told (one statvfs; any thread).
+  virtual bool has_free(std::uint64_t bytes) = 0;
   virtual void remove_blob(const Sha256& hash) = 0;
   // Blobs last written before `written_before` whose hash sorts after `after` (all, if
   // nullopt), in ascending order, at most `limit`: what the orphan sweep checks against the

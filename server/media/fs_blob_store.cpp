@@ -157,9 +157,11 @@ std::unique_ptr<BlobReader> FsBlobStore::read_staged(std::string_view media_id,
   return open_reader(staged_path(media_id), ec);
 }
 
-std::uint64_t FsBlobStore::available_bytes(std::error_code& ec) {
+bool FsBlobStore::has_free(std::uint64_t bytes) {
   // What an unprivileged writer may still use (root's reserved blocks not counted).
-  return std::filesystem::space(root_, ec).available;
+  std::error_code ec;
+  const auto available = std::filesystem::space(root_, ec).available;
+  return !ec && available >= bytes;
 }
 
 std::uint64_t FsBlobStore::staged_size(std::string_view media_id) {

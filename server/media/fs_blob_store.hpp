@@ -21,7 +21,7 @@ class FsBlobStore final : public BlobStore {
   std::error_code commit_staged(std::string_view media_id, const Sha256& hash) override;
   void discard_staged(std::string_view media_id) override;
   std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) override;
-  std::uint64_t available_bytes(std::error_code& ec) override;
+  bool has_free(std::uint64_t bytes) override;
   void remove_blob(const Sha256& hash) override;
   std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
                                  const std::optional<Sha256>& after, std::size_t limit) override;

@@ -353,10 +353,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // grow; the client resumes from what the relay has once space is back.
   bool disk_nearly_full() {
     const auto reserve = media_.limits.min_free_bytes;
-    if (reserve == 0) return false;
-    std::error_code ec;
-    const auto free = media_.blobs.available_bytes(ec);
-    return ec || free < reserve / 2;
+    return reserve != 0 && !media_.blobs.has_free(reserve / 2);
   }
 
   void refuse_for_space(std::uint64_t staged) {

@@ -60,15 +60,11 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
     return reply_error(request_id, wire::TOO_LARGE,
                        "file too large: " + std::to_string(req.size()) + " bytes, the limit is " +
                            std::to_string(limits.max_bytes) + " bytes (" + mib(limits.max_bytes) + ")");
-  if (limits.min_free_bytes > 0) {
-    // The client waits and asks again (UNAVAILABLE): retention and finished downloads free
-    // space, and an operator may add some.
-    std::error_code ec;
-    const auto free = ctx_.media.blobs.available_bytes(ec);
-    if (ec || free < req.size() + limits.min_free_bytes)
-      return reply_error(request_id, wire::UNAVAILABLE,
-                         "the relay's disk is nearly full; the upload waits for space", 60000);
-  }
+  // The client waits and asks again (UNAVAILABLE): retention and finished downloads free
+  // space, and an operator may add some.
+  if (limits.min_free_bytes > 0 && !ctx_.media.blobs.has_free(req.size() + limits.min_free_bytes))
+    return reply_error(request_id, wire::UNAVAILABLE,
+                       "the relay's disk is nearly full; the upload waits for space", 60000);
   std::string media_id(kMediaIdBytes, '\0');
   randombytes_buf(media_id.data(), media_id.size());
   // The token before the record: a record whose token could not be issued would hold the

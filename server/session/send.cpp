@@ -21,7 +21,7 @@ namespace parley {
 namespace {
 
 // A full inbox empties when its device comes online, which no one can predict: a sender
-// tries again every half minute, one frame per queued message.
+// tries again every half minute (Parley's clients with the oldest message they hold back).
 constexpr std::uint32_t kInboxFullRetryMs = 30000;
 
 // A 1:1 conversation is the unordered pair of its users.
@@ -157,27 +157,16 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
           case PendingSend::Kind::UnknownRecipient:
             return reply_error(request_id, wire::UNKNOWN_RECIPIENT,
                                "no such user: " + send->recipient);
-          case PendingSend::Kind::DeviceMismatch: {
-            wire::ServerFrame f;
-            auto* e = f.mutable_error();
-            e->set_code(wire::DEVICE_MISMATCH);
-            e->set_reason("the recipient's devices changed; fetch their prekey bundle again");
-            for (auto d : send->devices) e->add_devices(d);
-            ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
-            return reply(request_id, f);
-          }
-          case PendingSend::Kind::InboxFull: {
-            wire::ServerFrame f;
-            auto* e = f.mutable_error();
-            e->set_code(wire::INBOX_FULL);
-            e->set_reason(send->recipient + " has too many undelivered messages waiting on this "
-                          "relay; retry once they have caught up");
-            for (auto d : send->devices) e->add_devices(d);
-            e->set_retry_after_ms(kInboxFullRetryMs);
+          case PendingSend::Kind::DeviceMismatch:
+            return reply_error(request_id, wire::DEVICE_MISMATCH,
+                               "the recipient's devices changed; fetch their prekey bundle again",
+                               0, send->devices);
+          case PendingSend::Kind::InboxFull:
             ctx_.metrics.inbox_full.fetch_add(1, std::memory_order_relaxed);
-            ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
-            return reply(request_id, f);
-          }
+            return reply_error(request_id, wire::INBOX_FULL,
+                               send->recipient + " has too many undelivered messages waiting on "
+                                                 "this relay; retry once they have caught up",
+                               kInboxFullRetryMs, send->devices);
           case PendingSend::Kind::Stored:
           case PendingSend::Kind::Duplicate: break;
         }

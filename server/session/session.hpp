@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,8 +103,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // session.cpp: dispatch and replies
   void dispatch(wire::ClientFrame& frame);
   void reply(std::uint64_t request_id, wire::ServerFrame& frame);
+  // `devices`: Error.devices (DEVICE_MISMATCH, INBOX_FULL).
   void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
-                   std::uint32_t retry_after_ms = 0);
+                   std::uint32_t retry_after_ms = 0, std::span<const std::uint32_t> devices = {});
   using JobDone = std::function<void(store::JobStatus)>;
   // Runs `work` in the store's next batch and `done` back on the strand after it commits
   // (a ReadOnly job's: once it ran, store_worker.hpp).

@@ -62,8 +62,8 @@ struct SqliteStore::Impl {
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
   // Each device's inbox_bytes (store.hpp), summed from its rows on first use and kept up by
-  // appends and acks, so the quota check on every send is a lookup. The table stays the
-  // truth: dropped on every rollback (a job's too) and purge, and between transactions when
+  // appends, acks and retention, so the quota check on every send is a lookup. The table
+  // stays the truth: dropped on every rollback (a job's too), and between transactions when
   // the map is full.
   std::unordered_map<DevicePk, std::uint64_t> held;
   AccountCache accounts;
@@ -214,7 +214,8 @@ struct SqliteStore::Impl {
         // store thread in the pairs benchmark).
         select_acked(db,
                      "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, "
-                     "conv_last, seq, LENGTH(ciphertext) FROM inbox WHERE device = ? ORDER BY seq"),
+                     "conv_last, seq, COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE device = ? "
+                     "ORDER BY seq"),
         delete_acked(db, "DELETE FROM inbox WHERE device = ? AND seq <= ?"),
         trim_range(db, "UPDATE inbox SET span = ?, conv_seq = ? WHERE device = ? AND seq = ?"),
         // Retention without an index on server_ts: a new row's rowid is above every row
@@ -223,8 +224,8 @@ struct SqliteStore::Impl {
         // row above it goes in a later pass, once the rows before it are old too.
         purge_bound(db, "SELECT id FROM inbox WHERE server_ts >= ? ORDER BY id LIMIT 1"),
         purged_rows(db,
-                    "SELECT span, group_id, conv_seq, conv_last, device, LENGTH(ciphertext) "
-                    "FROM inbox WHERE id < ?2 AND server_ts < ?1"),
+                    "SELECT span, group_id, conv_seq, conv_last, device, "
+                    "COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE id < ?2 AND server_ts < ?1"),
         raise_purged_tails(db,
                            "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
                            "FROM inbox WHERE device = devices.id)) WHERE id IN (SELECT device "
@@ -589,7 +590,7 @@ struct SqliteStore::Impl {
     st.bind(7, static_cast<std::int64_t>(end));
     st.exec();
     depth += span;
-    weigh(device, Store::kInboxRowBytes, +1);
+    adjust_weight(device, row_weight(0));
     return tail;
   }
 
@@ -663,16 +664,23 @@ struct SqliteStore::Impl {
     }
     st.exec();
     ++depth;
-    weigh(device, e.ciphertext.size() + Store::kInboxRowBytes, +1);
+    adjust_weight(device, row_weight(e.ciphertext.size()));
     return seq;
   }
 
-  // Adds (sign +1) or takes (-1) `bytes` from the device's inbox_bytes if it is cached; one
-  // not cached is summed from the table when asked for, changes included.
-  void weigh(DevicePk device, std::uint64_t bytes, int sign) {
+  // What one inbox row weighs in inbox_bytes: its ciphertext (none for a range row) and
+  // the row.
+  static std::int64_t row_weight(std::uint64_t ciphertext_bytes) {
+    return static_cast<std::int64_t>(ciphertext_bytes + Store::kInboxRowBytes);
+  }
+
+  // Changes the device's inbox_bytes by `delta` if it is cached; one not cached is summed
+  // from the table when asked for, changes included.
+  void adjust_weight(DevicePk device, std::int64_t delta) {
     auto it = held.find(device);
     if (it == held.end()) return;
-    it->second = sign > 0 ? it->second + bytes : it->second - std::min(it->second, bytes);
+    const auto next = static_cast<std::int64_t>(it->second) + delta;
+    it->second = next > 0 ? static_cast<std::uint64_t>(next) : 0;
   }
 
   std::uint64_t inbox_bytes(DevicePk device) {
@@ -1040,7 +1048,7 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
     }
     last_row = seq;
     deleted += st.u64(6);
-    impl_->weigh(device, (st.is_null(9) ? 0 : st.u64(9)) + Store::kInboxRowBytes, -1);
+    impl_->adjust_weight(device, -Impl::row_weight(st.u64(9)));
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
@@ -1098,8 +1106,7 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   while (rows.executeStep()) {
     removed += as_u64(rows.getColumn(0));
     // Kept, not dropped: summing a full inbox again costs a read of each of its rows.
-    impl_->weigh(rows.getColumn(4).getInt64(),
-                 (rows.getColumn(5).isNull() ? 0 : as_u64(rows.getColumn(5))) + Store::kInboxRowBytes, -1);
+    impl_->adjust_weight(rows.getColumn(4).getInt64(), -Impl::row_weight(as_u64(rows.getColumn(5))));
     if (!rows.getColumn(3).isNull())
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
                           as_u64(rows.getColumn(3)), -1);

@@ -87,9 +87,10 @@ bool cover(QSqlDatabase& db, const QString& me, const Conversation& c, const QBy
   return true;
 }
 
-// Raises the stored mark; the conv_seq below which it covers nothing new (the up_to it had,
-// or the mark's from − 1 if higher), or nullopt on a failed statement.
-std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire::DeliveryMark& m) {
+// Raises the stored mark (stamped `at_ms`); the conv_seq below which it covers nothing new
+// (the up_to it had, or the mark's from − 1 if higher), or nullopt on a failed statement.
+std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire::DeliveryMark& m,
+                            qint64 at_ms) {
   QSqlQuery prev(db);
   prev.prepare("SELECT up_to, from_seq FROM delivery_marks WHERE peer = ? AND reader = ? AND"
                " reader_device = ?");
@@ -125,7 +126,7 @@ std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire:
   up.addBindValue(m.reader_device());
   up.addBindValue(start);
   up.addBindValue(up_to);
-  up.addBindValue(detail::relay_time(m.server_ts_ms(), QDateTime::currentMSecsSinceEpoch()));
+  up.addBindValue(at_ms);
   if (!up.exec()) return std::nullopt;
   return std::max(before, from - 1);
 }
@@ -154,7 +155,8 @@ bool apply_frame(QSqlDatabase& db, const QString& me, const wire::DeliveryMarks&
     top = std::max(top, static_cast<std::uint64_t>(m.version()));
     const auto c = place(db, me, m);
     if (!c) continue;
-    const auto before = raise(db, *c, m);
+    const auto at_ms = detail::relay_time(m.server_ts_ms(), QDateTime::currentMSecsSinceEpoch());
+    const auto before = raise(db, *c, m, at_ms);
     if (!before) return false;
     const auto up_to = static_cast<qint64>(m.up_to_conv_seq());
     if (up_to <= *before) continue;
@@ -169,8 +171,7 @@ bool apply_frame(QSqlDatabase& db, const QString& me, const wire::DeliveryMarks&
     while (q.next()) ids << q.value(0).toByteArray();
     const auto reader = QString::fromStdString(m.reader());
     for (const auto& id : ids)
-      if (!cover(db, me, *c, id, reader, detail::relay_time(m.server_ts_ms(), QDateTime::currentMSecsSinceEpoch()), out))
-        return false;
+      if (!cover(db, me, *c, id, reader, at_ms, out)) return false;
   }
   dedupe(out);
   return top == 0 || detail::raise_setting(db, QStringLiteral("last_mark_version"), top);

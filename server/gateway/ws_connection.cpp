@@ -474,6 +474,13 @@ class WsConnection final : public GatewayConnection {
     net::post(executor(), std::move(fn));
   }
 
+  void post_job_done(std::unique_ptr<SessionJob> job) override {
+    const auto alloc = job->post_allocator();
+    net::post(executor(), net::bind_allocator(alloc, [job = std::move(job)]() mutable {
+                SessionJob::complete(std::move(job));
+              }));
+  }
+
   void fail(beast::error_code ec, const char* what) {
     const bool quiet = ec == net::error::operation_aborted || ec == websocket::error::closed ||
                        ec == net::error::eof || ec == net::error::connection_reset ||

@@ -193,14 +193,18 @@ void Session::run_delete(std::uint64_t up_to) {
   if (delete_running_ || delete_wanted_ <= deleted_) return;
   delete_running_ = true;
   const auto target = delete_wanted_;
-  auto notices = std::make_shared<std::vector<MarkNotice>>();
-  auto reached = std::make_shared<std::uint64_t>(0);
-  submit(
-      [notices, reached, pk = device_pk_, target, me = username_, dev = device_id_](store::Store& s) {
-        const auto delivered = s.delete_acked(pk, target, kDeleteRowsPerJob, *reached);
-        *notices = raise_delivery_marks(s, delivered, pk, me, dev, now_ms());
+  // What the job found: the marks to notify, and how far its share of the rows reached.
+  struct Delete {
+    std::vector<MarkNotice> notices;
+    std::uint64_t reached = 0;
+  };
+  submit_with(
+      Delete{},
+      [pk = device_pk_, target, me = username_, dev = device_id_](Delete& d, store::Store& s) {
+        const auto delivered = s.delete_acked(pk, target, kDeleteRowsPerJob, d.reached);
+        d.notices = raise_delivery_marks(s, delivered, pk, me, dev, now_ms());
       },
-      [this, notices, reached](store::JobStatus status) {
+      [this](Delete& d, store::JobStatus status) {
         delete_running_ = false;
         if (status != store::JobStatus::Committed) {
           // The entries stay in the inbox. Reconnecting retries: the login's
@@ -209,13 +213,13 @@ void Session::run_delete(std::uint64_t up_to) {
           if (!closed_) close(1011, "storage error while acknowledging; reconnect");
           return;
         }
-        deleted_ = *reached;  // short of the target when the rows ran over a job's share
+        deleted_ = d.reached;  // short of the target when the rows ran over a job's share
         run_delete(delete_wanted_);
       },
       0,
       // From the store thread, in commit order: a sending device must get its marks in
       // version order, and this connection's thread may lag another reader's.
-      [notices, &presence = ctx_.presence] { notify_marks(presence, *notices); },
+      [&presence = ctx_.presence](Delete& d) { notify_marks(presence, d.notices); },
       // Nobody waits on it (the window opened at the ack), and a crash before it commits
       // only means the entries come again and the client drops them: it may share the
       // commit of the next send instead of paying an fsync alone.

@@ -30,8 +30,8 @@ std::string conversation_key(store::UserId a, store::UserId b) {
 }
 
 // One send, from the request to its reply: what the store job needs, and what it found.
-// One object shared by the job's three steps, so the request's strings are not copied into
-// each of them.
+// The state of the send's one job (Session::submit_with), so the request's strings are not
+// copied into each of its steps.
 struct PendingSend {
   struct Payload {
     std::uint32_t device;
@@ -134,58 +134,58 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
     bytes += m.ciphertext().size();
   }
 
-  auto send = std::make_shared<PendingSend>();
-  send->recipient = std::move(recipient);
+  PendingSend pending;
+  pending.recipient = std::move(recipient);
   // The payloads are moved out of the parsed frame: the store copies them once, into its row.
-  send->payloads.reserve(static_cast<std::size_t>(req.messages_size()));
+  pending.payloads.reserve(static_cast<std::size_t>(req.messages_size()));
   for (auto& m : *req.mutable_messages())
-    send->payloads.push_back({m.device_id(), std::move(*m.mutable_ciphertext())});
-  std::ranges::sort(send->payloads, {}, &PendingSend::Payload::device);
-  send->client_msg_id = std::move(*req.mutable_client_msg_id());
-  send->content_hint = req.content_hint();
-  send->me = user_id_;
-  send->my_name = username_;
-  send->my_device = device_id_;
-  send->my_pk = device_pk_;
-  send->inbox_quota = ctx_.limits.inbox_quota_bytes;
+    pending.payloads.push_back({m.device_id(), std::move(*m.mutable_ciphertext())});
+  std::ranges::sort(pending.payloads, {}, &PendingSend::Payload::device);
+  pending.client_msg_id = std::move(*req.mutable_client_msg_id());
+  pending.content_hint = req.content_hint();
+  pending.me = user_id_;
+  pending.my_name = username_;
+  pending.my_device = device_id_;
+  pending.my_pk = device_pk_;
+  pending.inbox_quota = ctx_.limits.inbox_quota_bytes;
 
-  submit(
-      [send](store::Store& s) { send->run(s); },
-      [this, request_id, send](store::JobStatus status) {
+  submit_with(
+      std::move(pending), [](PendingSend& send, store::Store& s) { send.run(s); },
+      [this, request_id](PendingSend& send, store::JobStatus status) {
         if (store_failed(request_id, status)) return;
-        switch (send->kind) {
+        switch (send.kind) {
           case PendingSend::Kind::UnknownRecipient:
             return reply_error(request_id, wire::UNKNOWN_RECIPIENT,
-                               "no such user: " + send->recipient);
+                               "no such user: " + send.recipient);
           case PendingSend::Kind::DeviceMismatch:
             return reply_error(request_id, wire::DEVICE_MISMATCH,
                                "the recipient's devices changed; fetch their prekey bundle again",
-                               0, send->devices);
+                               0, send.devices);
           case PendingSend::Kind::InboxFull:
             ctx_.metrics.inbox_full.fetch_add(1, std::memory_order_relaxed);
             return reply_error(request_id, wire::INBOX_FULL,
-                               send->recipient + " has too many undelivered messages waiting on "
+                               send.recipient + " has too many undelivered messages waiting on "
                                                  "this relay; retry once they have caught up",
-                               kInboxFullRetryMs, send->devices);
+                               kInboxFullRetryMs, send.devices);
           case PendingSend::Kind::Stored:
           case PendingSend::Kind::Duplicate: break;
         }
         wire::ServerFrame f;
         auto* ack = f.mutable_send_ack();
-        ack->set_client_msg_id(send->client_msg_id);
-        ack->set_conv_seq(send->ack.conv_seq);
-        ack->set_server_ts_ms(send->ack.server_ts_ms);
-        ack->set_duplicate(send->kind == PendingSend::Kind::Duplicate);
+        ack->set_client_msg_id(std::move(send.client_msg_id));  // its last use
+        ack->set_conv_seq(send.ack.conv_seq);
+        ack->set_server_ts_ms(send.ack.server_ts_ms);
+        ack->set_duplicate(send.kind == PendingSend::Kind::Duplicate);
         reply(request_id, f);
       },
       bytes,
       // The live push leaves from the store thread: straight to the recipient's connection,
       // not by way of this one's thread (a hop and, when the two are on different threads,
       // a wake-up more per message).
-      [send, &presence = ctx_.presence, &metrics = ctx_.metrics] {
-        metrics.messages_stored.fetch_add(send->appended.size(), std::memory_order_relaxed);
-        for (auto& [device, entry] : send->appended) {
-          if (auto s = presence.find(send->recipient, device)) {
+      [&presence = ctx_.presence, &metrics = ctx_.metrics](PendingSend& send) {
+        metrics.messages_stored.fetch_add(send.appended.size(), std::memory_order_relaxed);
+        for (auto& [device, entry] : send.appended) {
+          if (auto s = presence.find(send.recipient, device)) {
             const auto seq = entry->inbox_seq;
             s->notify_appended(seq, std::move(entry));
           }

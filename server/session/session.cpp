@@ -157,28 +157,37 @@ void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::s
   reply(request_id, f);
 }
 
-void Session::submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes,
-                     store::StoreWorker::OnCommit on_commit, store::Urgency urgency) {
+void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency) {
   ++pending_jobs_;
-  pending_bytes_ += bytes;
-  ctx_.store.submit(
-      std::move(work),
-      [self = shared_from_this(), bytes, done = std::move(done)](store::JobStatus status) mutable {
-        // Moved, not copied: the last reference must never be dropped on the store thread.
-        auto* session = self.get();
-        session->run_on_strand([self = std::move(self), status, bytes, done = std::move(done)] {
-          --self->pending_jobs_;
-          self->pending_bytes_ -= bytes;
-          done(status);  // even when closed: a committed group send must still start its fan-out
-          if (self->draining_ && self->pending_jobs_ == 0 && !self->closed_) {
-            auto drain = std::move(*self->draining_);
-            self->close(drain.code, drain.reason);
-          } else if (self->reading_allowed()) {
-            self->resume_reading();
-          }
-        });
-      },
-      std::move(on_commit), urgency);
+  pending_bytes_ += job->bytes_;
+  ctx_.store.submit(std::move(job), urgency);
+}
+
+void SessionJob::done(store::JobStatus status, std::unique_ptr<store::Job>& self) {
+  status_ = status;
+  // Taken, not left to the store thread: the last reference to the session must never be
+  // dropped there.
+  std::unique_ptr<SessionJob> job(static_cast<SessionJob*>(self.release()));
+  auto& session = *session_;
+  session.post_job_done(std::move(job));
+}
+
+void SessionJob::complete(std::unique_ptr<SessionJob> job) {
+  const auto session = job->session_;
+  session->finish_job(*job);
+  job.reset();  // before `session`: the job's captures may refer to the session
+}
+
+void Session::finish_job(SessionJob& job) {
+  --pending_jobs_;
+  pending_bytes_ -= job.bytes_;
+  job.completed(job.status_);  // even when closed: a committed group send must still start its fan-out
+  if (draining_ && pending_jobs_ == 0 && !closed_) {
+    auto drain = std::move(*draining_);
+    close(drain.code, drain.reason);
+  } else if (reading_allowed()) {
+    resume_reading();
+  }
 }
 
 bool Session::store_failed(std::uint64_t request_id, store::JobStatus status) {

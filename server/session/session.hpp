@@ -19,6 +19,7 @@
 #include "session/frame.hpp"
 #include "session/rate_limiter.hpp"
 #include "session/relay_context.hpp"
+#include "session/session_job.hpp"
 #include "store/records.hpp"
 #include "store/store_worker.hpp"
 
@@ -98,6 +99,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // on_writable() instead of queueing more entries (replies and pushes still go out).
   virtual bool send_queue_has_room() const = 0;
   virtual void run_on_strand(std::function<void()> fn) = 0;
+  // Any thread: SessionJob::complete(job) on the strand, the post made in the job's own
+  // memory (job->post_allocator()).
+  virtual void post_job_done(std::unique_ptr<SessionJob> job) = 0;
 
  private:
   // session.cpp: dispatch and replies
@@ -107,16 +111,38 @@ class Session : public std::enable_shared_from_this<Session> {
   void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
                    std::uint32_t retry_after_ms = 0, std::span<const std::uint32_t> devices = {});
   using JobDone = std::function<void(store::JobStatus)>;
-  // Runs `work` in the store's next batch and `done` back on the strand after it commits
-  // (a ReadOnly job's: once it ran, store_worker.hpp).
+  // Runs `work(state, store)` in the store's next batch and `done(state, status)` back on the
+  // strand after it commits (a ReadOnly job's: once it ran, store_worker.hpp). The state and
+  // the three callables are one object, allocated once (session_job.hpp).
   // `bytes`: payload the job holds, counted against the session's pending-bytes budget.
-  // `on_commit` runs on the store thread right after a successful commit, before any
+  // `on_commit(state)` runs on the store thread right after a successful commit, before any
   // completion of that batch (store_worker.hpp), so what it posts to other connections
   // leaves in commit order (done runs on this connection's thread, which may lag another
   // connection's) and ahead of the replies the same commit releases.
-  void submit(store::StoreWorker::Work work, JobDone done, std::size_t bytes = 0,
-              store::StoreWorker::OnCommit on_commit = {},
-              store::Urgency urgency = store::Urgency::Prompt);
+  template <class State, class Work, class Done, class OnCommit = NoCommit>
+  void submit_with(State state, Work work, Done done, std::size_t bytes = 0,
+                   OnCommit on_commit = {}, store::Urgency urgency = store::Urgency::Prompt) {
+    start_job(std::make_unique<SessionTask<State, Work, Done, OnCommit>>(
+                  shared_from_this(), bytes, std::move(state), std::move(work), std::move(done),
+                  std::move(on_commit)),
+              urgency);
+  }
+  // The same for jobs whose callables share no state: work(store), done(status), on_commit().
+  struct Stateless {};
+  struct NoOp {
+    void operator()() const {}
+  };
+  template <class Work, class Done, class OnCommit = NoOp>
+  void submit(Work work, Done done, std::size_t bytes = 0, OnCommit on_commit = {},
+              store::Urgency urgency = store::Urgency::Prompt) {
+    submit_with(
+        Stateless{}, [w = std::move(work)](Stateless&, store::Store& s) mutable { w(s); },
+        [d = std::move(done)](Stateless&, store::JobStatus st) mutable { d(st); }, bytes,
+        [c = std::move(on_commit)](Stateless&) mutable { c(); }, urgency);
+  }
+  void start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency);
+  friend class SessionJob;
+  void finish_job(SessionJob& job);  // on the strand, from SessionJob::complete
   bool store_failed(std::uint64_t request_id, store::JobStatus status);
 
   // auth.cpp

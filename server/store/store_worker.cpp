@@ -20,7 +20,30 @@ StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::si
 
 StoreWorker::~StoreWorker() { stop(); }
 
+namespace {
+class FunctionJob final : public Job {
+ public:
+  FunctionJob(StoreWorker::Work work, StoreWorker::Done done, StoreWorker::OnCommit on_commit)
+      : work_(std::move(work)), done_(std::move(done)), on_commit_(std::move(on_commit)) {}
+  void run(Store& store) override { work_(store); }
+  void on_commit() override {
+    if (on_commit_) on_commit_();
+  }
+  void done(JobStatus status, std::unique_ptr<Job>&) override { done_(status); }
+
+ private:
+  StoreWorker::Work work_;
+  StoreWorker::Done done_;
+  StoreWorker::OnCommit on_commit_;
+};
+}  // namespace
+
 void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgency) {
+  submit(std::make_unique<FunctionJob>(std::move(work), std::move(done), std::move(on_commit)),
+         urgency);
+}
+
+void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
@@ -28,8 +51,7 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
       const auto commit_by = urgency == Urgency::Prompt      ? Clock::time_point::min()
                              : urgency == Urgency::ReadOnly ? Clock::time_point::max()
                                                             : Clock::now() + unhurried_delay_;
-      queue_.push_back(
-          Job{std::move(work), std::move(done), std::move(on_commit), urgency, commit_by});
+      queue_.push_back(Queued{std::move(job), urgency, commit_by});
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
       // one, wakes it.
@@ -37,7 +59,7 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
       return;
     }
   }
-  done(JobStatus::Rejected);
+  job->done(JobStatus::Rejected, job);
 }
 
 void StoreWorker::stop() {
@@ -52,7 +74,7 @@ void StoreWorker::stop() {
 
 void StoreWorker::run() {
   Batch batch;
-  std::deque<Job> fresh;
+  std::deque<Queued> fresh;
   for (;;) {
     bool stopping = false;
     {
@@ -91,7 +113,7 @@ void StoreWorker::run() {
   }
 }
 
-void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
+void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
   const auto started = Clock::now();
   for (auto& job : fresh) {
     batch.commit_by = std::min(batch.commit_by, job.commit_by);
@@ -104,7 +126,7 @@ void StoreWorker::execute(Batch& batch, std::deque<Job>& fresh) {
       }
       store_->savepoint();
       try {
-        batch.jobs.back().work(*store_);
+        batch.jobs.back().job->run(*store_);
         store_->release_savepoint();
         batch.jobs.back().status = JobStatus::Committed;
       } catch (const std::exception& e) {
@@ -158,7 +180,7 @@ void StoreWorker::finish(Batch& batch) {
   metrics_.inbox_depth.store(store_->inbox_depth());
   if (committed) {
     for (auto& job : batch.jobs)
-      if (job.status == JobStatus::Committed && job.on_commit) job.on_commit();
+      if (job.status == JobStatus::Committed) job.job->on_commit();
   }
   for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
   batch.restart();

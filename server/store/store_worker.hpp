@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/job.hpp"
 #include "store/store.hpp"
 
 namespace parley {
@@ -47,26 +48,23 @@ enum class Urgency {
   ReadOnly,   // writes nothing: completes once it ran (see above)
 };
 
-enum class JobStatus {
-  Committed,  // the job ran and its transaction is durable (read-only: it ran)
-  Failed,     // the job threw; its writes were rolled back
-  Rejected,   // the queue was full or the worker is stopping; the job never ran
-};
-
 class StoreWorker {
  public:
+  // A job's `done` runs on the store thread, right after the commit and before the next
+  // batch is taken (a read-only job's: as soon as it ran, see above): keep it short (posting
+  // onto the caller's executor; the fan-out also submits its next step from here, so that
+  // step goes into the next batch).
+  //
+  // Its `on_commit` runs on the store thread after a commit that made the job durable,
+  // before the `done` of any job committed with it: what it posts to other connections (a
+  // live push, a delivery mark) is queued ahead of that batch's completions. A sender's
+  // SendAck and the mark its recipient's ack raised in the same batch then meet in the
+  // sender's send queue and leave in one write. A read-only job that completed before the
+  // commit is not held back for it.
+  //
+  // The same three as functions, for callers off the hot paths (a Job made of them).
   using Work = std::function<void(Store&)>;
-  // Runs on the store thread, right after the commit and before the next batch is taken
-  // (a read-only job's: as soon as it ran, see above): keep it short (posting onto the
-  // caller's executor; the fan-out also submits its next step from here, so that step goes
-  // into the next batch).
   using Done = std::function<void(JobStatus)>;
-  // Runs on the store thread after a commit that made the job durable, before the `done`
-  // of any job committed with it: what it posts to other connections (a live push, a
-  // delivery mark) is queued ahead of that batch's completions. A sender's SendAck and the
-  // mark its recipient's ack raised in the same batch then meet in the sender's send queue
-  // and leave in one write. A read-only job that completed before the commit is not held
-  // back for it.
   using OnCommit = std::function<void()>;
 
   // Long enough for the next send to come along at ~1,000 msgs/s; short enough that a
@@ -82,6 +80,7 @@ class StoreWorker {
 
   // Any thread. Calls done(Rejected) at once when the queue is full or stopping. An unhurried
   // job's `done` may come up to the delay later than a prompt one's (never during stop()).
+  void submit(std::unique_ptr<Job> job, Urgency urgency = Urgency::Prompt);
   void submit(Work work, Done done, OnCommit on_commit = {}, Urgency urgency = Urgency::Prompt);
 
   // Runs every queued job, then joins the thread. Later submits are rejected.
@@ -92,17 +91,16 @@ class StoreWorker {
 
  private:
   using Clock = std::chrono::steady_clock;
-  struct Job {
-    Work work;
-    Done done;
-    OnCommit on_commit;
+  struct Queued {
+    std::unique_ptr<Job> job;
     Urgency urgency;
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
+    void done(JobStatus s) { job->done(s, job); }
   };
   // The jobs of the transaction the store thread has open (store thread only).
   struct Batch {
-    std::vector<Job> jobs;
+    std::vector<Queued> jobs;
     bool open = false;    // BEGIN ran
     bool broken = false;  // the transaction itself failed: every job in it fails
     Clock::time_point commit_by = Clock::time_point::max();  // the earliest of its jobs'
@@ -117,7 +115,7 @@ class StoreWorker {
     }
   };
   void run();
-  void execute(Batch& batch, std::deque<Job>& fresh);  // in the open transaction
+  void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job
 
@@ -130,7 +128,7 @@ class StoreWorker {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Job> queue_;
+  std::deque<Queued> queue_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -15,7 +15,7 @@ std::size_t DeliverBodies::KeyHash::operator()(const Key& k) const {
   return static_cast<std::size_t>(h ^ (k.seq * 0x9e3779b97f4a7c15ull));
 }
 
-std::shared_ptr<const std::string> DeliverBodies::get(const store::InboxEntry& entry) {
+SharedBytes DeliverBodies::get(const store::InboxEntry& entry) {
   Key key{};
   const bool shared = (entry.kind == store::EntryKind::GroupMessage ||
                        entry.kind == store::EntryKind::GroupEvent) &&
@@ -33,7 +33,7 @@ std::shared_ptr<const std::string> DeliverBodies::get(const store::InboxEntry& e
   std::lock_guard lock(mutex_);
   auto& slot = bodies_[key];
   if (auto theirs = slot.lock()) return theirs;
-  slot = body;
+  slot = SharedBytes::Weak(body);
   if (bodies_.size() >= prune_at_) {
     // Forget the bodies no frame holds any more; amortized over the inserts that follow.
     std::erase_if(bodies_, [](const auto& kv) { return kv.second.expired(); });

@@ -15,6 +15,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "session/shared_bytes.hpp"
 #include <unordered_map>
 
 namespace parley {
@@ -26,7 +28,7 @@ class DeliverBodies {
  public:
   // The body of `entry`, encoded on first use. Entries that are not a group's message or
   // event (nothing to share) are encoded every time.
-  std::shared_ptr<const std::string> get(const store::InboxEntry& entry);
+  SharedBytes get(const store::InboxEntry& entry);
 
   std::size_t size_for_test();
 
@@ -41,7 +43,7 @@ class DeliverBodies {
   };
 
   std::mutex mutex_;
-  std::unordered_map<Key, std::weak_ptr<const std::string>, KeyHash> bodies_;
+  std::unordered_map<Key, SharedBytes::Weak, KeyHash> bodies_;
   std::size_t prune_at_ = kMinPrune;
   static constexpr std::size_t kMinPrune = 1024;
 };

@@ -38,7 +38,7 @@ void Session::notify_appended(std::uint64_t first_seq, std::vector<PushedEntry> 
 }
 
 void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry,
-                          const std::shared_ptr<const std::string>& deliver_body) {
+                          const SharedBytes& deliver_body) {
   if (closed_ || !authenticated_) return;
   known_tail_ = std::max(known_tail_, inbox_seq);
   // The common live case: nothing older is pending, so send the entry we were handed
@@ -133,7 +133,7 @@ void Session::read_ahead() {
 }
 
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
-                         std::shared_ptr<const std::string> deliver_body) {
+                         SharedBytes deliver_body) {
   if (!deliver_body) deliver_body = ctx_.deliver_bodies.get(e);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
     last_message_pushed_ = inbox_seq;

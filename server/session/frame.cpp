@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "parley.pb.h"
+#include "session/field_encoder.hpp"
 #include "store/records.hpp"
 
 namespace parley {
@@ -22,7 +23,11 @@ constexpr int kLengthDelimited = 2;
 }  // namespace
 
 Frame Frame::serialize(const wire::ServerFrame& frame) {
-  return Frame(std::make_shared<const std::string>(frame.SerializeAsString()));
+  const auto size = frame.ByteSizeLong();
+  char* out = nullptr;
+  auto bytes = SharedBytes::allocate(size, out);
+  frame.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(out));
+  return Frame(std::move(bytes));
 }
 
 std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) const {
@@ -41,44 +46,8 @@ std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) co
 }
 
 namespace {
-// Deliver's fields as protobuf writes them: proto3 leaves out zeros and empty strings. Run
-// twice: first counting (no `out`), then appending to a string reserved at that size, so
-// the body is allocated once and not zero-filled first.
-class DeliverEncoder {
- public:
-  explicit DeliverEncoder(std::string* out = nullptr) : out_(out) {}
-  std::size_t size() const { return size_; }
-
-  void varint(int field, std::uint64_t v) {
-    if (v != 0) head(tag(field, kVarint), v);
-  }
-  void bytes(int field, std::string_view v) {
-    if (!v.empty()) message(field, v);
-  }
-  // A message field: present even when empty.
-  void message(int field, std::string_view v) {
-    head(tag(field, kLengthDelimited), v.size());
-    put(v);
-  }
-
- private:
-  void head(std::uint32_t field_tag, std::uint64_t v) {
-    std::array<std::uint8_t, 15> buf;  // a tag (<= 5 bytes) and a varint (<= 10)
-    auto* p = CodedOutputStream::WriteTagToArray(field_tag, buf.data());
-    p = CodedOutputStream::WriteVarint64ToArray(v, p);
-    put({reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(p - buf.data())});
-  }
-  void put(std::string_view v) {
-    size_ += v.size();
-    if (out_) out_->append(v);
-  }
-
-  std::string* out_;
-  std::size_t size_ = 0;
-};
-
 // Every field but inbox_seq, the envelope's (Frame::write_envelope), in field order.
-void deliver_fields(const store::InboxEntry& e, std::string_view event, DeliverEncoder& out) {
+void deliver_fields(const store::InboxEntry& e, std::string_view event, FieldEncoder& out) {
   using D = wire::Deliver;
   out.varint(D::kKindFieldNumber, static_cast<std::uint64_t>(e.kind));
   out.bytes(D::kSenderFieldNumber, e.sender);
@@ -96,9 +65,9 @@ void deliver_fields(const store::InboxEntry& e, std::string_view event, DeliverE
 }  // namespace
 
 // Written field by field instead of through a wire::Deliver, which would copy the ciphertext
-// into the message and then again into its serialization: one allocation for the bytes and
-// one for the shared string, and the ciphertext copied once.
-std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& e) {
+// into the message and then again into its serialization: one allocation, and the
+// ciphertext copied once.
+SharedBytes deliver_body(const store::InboxEntry& e) {
   // A group event is stored as a serialized GroupEvent, written by the relay itself; it goes
   // out as those bytes, checked first so that a damaged row cannot reach a client (it goes
   // out empty). Re-encoding it, as a wire::Deliver did, gave the same bytes for every row
@@ -111,14 +80,41 @@ std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& e) {
     else
       spdlog::error("event=bad_group_event group_seq={}", e.conv_seq);
   }
-  DeliverEncoder counter;
-  deliver_fields(e, event, counter);
-  auto body = std::make_shared<std::string>();
-  body->reserve(counter.size());
-  DeliverEncoder writer(body.get());
-  deliver_fields(e, event, writer);
-  assert(body->size() == counter.size());
-  return body;
+  return encode([&](FieldEncoder& out) { deliver_fields(e, event, out); });
+}
+
+Frame send_ack_frame(std::uint64_t request_id, const SendAckFields& ack) {
+  using F = wire::ServerFrame;
+  using A = wire::SendAck;
+  return Frame::whole(encode([&](FieldEncoder& out) {
+    out.varint(F::kRequestIdFieldNumber, request_id);
+    out.message(F::kSendAckFieldNumber, [&](FieldEncoder& a) {
+      a.bytes(A::kClientMsgIdFieldNumber, ack.client_msg_id);
+      a.varint(A::kConvSeqFieldNumber, ack.conv_seq);
+      a.varint(A::kServerTsMsFieldNumber, ack.server_ts_ms);
+      a.varint(A::kDuplicateFieldNumber, ack.duplicate ? 1 : 0);
+    });
+  }));
+}
+
+Frame delivery_marks_frame(std::span<const store::DeliveryMarkRecord> marks) {
+  using F = wire::ServerFrame;
+  using M = wire::DeliveryMark;
+  return Frame::whole(encode([&](FieldEncoder& out) {
+    out.message(F::kDeliveryMarksFieldNumber, [&](FieldEncoder& list) {
+      for (const auto& m : marks) {
+        list.message(wire::DeliveryMarks::kMarksFieldNumber, [&](FieldEncoder& d) {
+          d.bytes(M::kReaderFieldNumber, m.reader);
+          d.varint(M::kReaderDeviceFieldNumber, m.reader_device);
+          d.bytes(M::kGroupIdFieldNumber, m.group_id);
+          d.varint(M::kUpToConvSeqFieldNumber, m.up_to);
+          d.varint(M::kServerTsMsFieldNumber, m.acked_ms);
+          d.varint(M::kVersionFieldNumber, m.version);
+          d.varint(M::kFromConvSeqFieldNumber, m.from);
+        });
+      }
+    });
+  }));
 }
 
 }  // namespace parley

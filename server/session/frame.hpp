@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <string>
+#include <string_view>
+
+#include "session/shared_bytes.hpp"
 
 namespace parley {
 namespace wire {
@@ -20,6 +22,7 @@ class ServerFrame;
 }
 namespace store {
 struct InboxEntry;
+struct DeliveryMarkRecord;
 }
 
 class Frame {
@@ -31,19 +34,21 @@ class Frame {
   Frame() = default;
   // A whole ServerFrame.
   static Frame serialize(const wire::ServerFrame& frame);
+  // A whole ServerFrame encoded by hand (frame_encoding.hpp).
+  static Frame whole(SharedBytes bytes) { return Frame(std::move(bytes)); }
   // The push of a Deliver encoded by deliver_body() to the device at `inbox_seq` (>= 1: 0
   // would mark a whole frame). The body is at most an entry (200 KiB) and its fields, far
   // below the 2^35 bytes the envelope's length varint can say.
-  static Frame deliver(std::shared_ptr<const std::string> body, std::uint64_t inbox_seq) {
+  static Frame deliver(SharedBytes body, std::uint64_t inbox_seq) {
     assert(inbox_seq >= 1);
     Frame f(std::move(body));
     f.deliver_seq_ = inbox_seq;
     return f;
   }
 
-  explicit operator bool() const { return bytes_ != nullptr; }
+  explicit operator bool() const { return static_cast<bool>(bytes_); }
   // The ServerFrame's size on the wire: envelope and shared bytes.
-  std::size_t size() const { return envelope_size() + bytes_->size(); }
+  std::size_t size() const { return envelope_size() + bytes_.size(); }
   // What goes before bytes() on the wire: nothing for a whole frame.
   std::size_t envelope_size() const {
     if (deliver_seq_ == 0) return 0;
@@ -51,20 +56,31 @@ class Frame {
   }
   // Writes the envelope to `out`; returns its size.
   std::size_t write_envelope(std::span<unsigned char, kMaxEnvelope> out) const;
-  const std::string& bytes() const { return *bytes_; }
+  std::string_view bytes() const { return bytes_.view(); }
 
  private:
-  explicit Frame(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
+  explicit Frame(SharedBytes bytes) : bytes_(std::move(bytes)) {}
   static std::size_t varint_size(std::uint64_t v) {
     return static_cast<std::size_t>(std::bit_width(v | 1) + 6) / 7;
   }
-  std::uint64_t deliver_length() const { return 1 + varint_size(deliver_seq_) + bytes_->size(); }
+  std::uint64_t deliver_length() const { return 1 + varint_size(deliver_seq_) + bytes_.size(); }
 
-  std::shared_ptr<const std::string> bytes_;
+  SharedBytes bytes_;
   std::uint64_t deliver_seq_ = 0;  // nonzero: bytes_ is a Deliver body, pushed at this seq
 };
 
 // `entry` as a Deliver without its inbox_seq, for Frame::deliver.
-std::shared_ptr<const std::string> deliver_body(const store::InboxEntry& entry);
+SharedBytes deliver_body(const store::InboxEntry& entry);
+
+// The frames every 1:1 message makes besides its Deliver, encoded by hand (field_encoder.hpp).
+struct SendAckFields {
+  std::string_view client_msg_id;
+  std::uint64_t conv_seq = 0;
+  std::uint64_t server_ts_ms = 0;
+  bool duplicate = false;
+};
+Frame send_ack_frame(std::uint64_t request_id, const SendAckFields& ack);
+// A pushed DeliveryMarks (request_id 0).
+Frame delivery_marks_frame(std::span<const store::DeliveryMarkRecord> marks);
 
 }  // namespace parley

@@ -19,23 +19,12 @@ namespace {
 // Marks read per store job when a device logs in. A frame carries at most this many too.
 constexpr std::size_t kMarkPage = 256;
 
+// A pushed frame per page: a connection that logs in with thousands of marks waiting gets
+// them in frames of a page each.
 void send_marks(std::span<const store::DeliveryMarkRecord> marks,
-                const std::function<void(wire::ServerFrame&)>& reply) {
-  for (std::size_t i = 0; i < marks.size(); i += kMarkPage) {
-    wire::ServerFrame f;
-    auto* out = f.mutable_delivery_marks();
-    for (const auto& m : marks.subspan(i, std::min(kMarkPage, marks.size() - i))) {
-      auto* d = out->add_marks();
-      d->set_reader(m.reader);
-      d->set_reader_device(m.reader_device);
-      d->set_group_id(m.group_id);
-      d->set_from_conv_seq(m.from);
-      d->set_up_to_conv_seq(m.up_to);
-      d->set_server_ts_ms(m.acked_ms);
-      d->set_version(m.version);
-    }
-    reply(f);
-  }
+                const std::function<void(Frame)>& send) {
+  for (std::size_t i = 0; i < marks.size(); i += kMarkPage)
+    send(delivery_marks_frame(marks.subspan(i, std::min(kMarkPage, marks.size() - i))));
 }
 
 }  // namespace
@@ -92,7 +81,7 @@ void Session::flush_marks() {
           p.end());
   std::erase_if(p, [&](const auto& m) { return m.version <= marks_replayed_to_; });
   std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
-  send_marks(p, [this](wire::ServerFrame& f) { reply(0, f); });
+  send_marks(p, [this](Frame f) { send_bytes(std::move(f)); });
   // A group's sender can have had a thousand waiting; an idle connection keeps none.
   std::vector<store::DeliveryMarkRecord>().swap(p);
 }
@@ -114,7 +103,7 @@ void Session::replay_marks(std::uint64_t after_version) {
           close(1011, "relay busy or storage error during replay; reconnect");
           return;
         }
-        send_marks(*page, [this](wire::ServerFrame& f) { reply(0, f); });
+        send_marks(*page, [this](Frame f) { send_bytes(std::move(f)); });
         if (!page->empty()) marks_replayed_to_ = page->back().version;
         if (page->size() == kMarkPage) {
           if (draining_) return;  // closing: the next login reads the rest

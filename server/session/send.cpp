@@ -170,13 +170,9 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
           case PendingSend::Kind::Stored:
           case PendingSend::Kind::Duplicate: break;
         }
-        wire::ServerFrame f;
-        auto* ack = f.mutable_send_ack();
-        ack->set_client_msg_id(std::move(send.client_msg_id));  // its last use
-        ack->set_conv_seq(send.ack.conv_seq);
-        ack->set_server_ts_ms(send.ack.server_ts_ms);
-        ack->set_duplicate(send.kind == PendingSend::Kind::Duplicate);
-        reply(request_id, f);
+        send_bytes(send_ack_frame(request_id, {send.client_msg_id, send.ack.conv_seq,
+                                               send.ack.server_ts_ms,
+                                               send.kind == PendingSend::Kind::Duplicate}));
       },
       bytes,
       // The live push leaves from the store thread: straight to the recipient's connection,

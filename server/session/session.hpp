@@ -57,7 +57,7 @@ inline constexpr std::uint16_t kCloseRateAbuse = 4004;     // kept sending while
 // (frame.hpp).
 struct PushedEntry {
   std::shared_ptr<const store::InboxEntry> entry;
-  std::shared_ptr<const std::string> deliver_body;
+  SharedBytes deliver_body;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -196,10 +196,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members,
   // and so is its encoded `deliver_body` (when not given, DeliverBodies finds or makes it).
   void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq,
-                  std::shared_ptr<const std::string> deliver_body = {});
+                  SharedBytes deliver_body = {});
   // On the strand: entry inbox_seq was committed (null: read it from the store).
   void on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry,
-                   const std::shared_ptr<const std::string>& deliver_body = {});
+                   const SharedBytes& deliver_body = {});
   // Entries pushed and not acknowledged: (acked_, last_pushed_] less the seqs no entry had.
   std::uint64_t in_flight() const;
   void forget_skipped_through(std::uint64_t seq);  // acked up to seq

@@ -65,7 +65,7 @@ std::string whole_frame(const store::InboxEntry& e, std::uint64_t inbox_seq) {
 std::string on_the_wire(const Frame& f) {
   std::array<unsigned char, Frame::kMaxEnvelope> envelope{};
   const auto n = f.write_envelope(envelope);
-  return std::string(reinterpret_cast<const char*>(envelope.data()), n) + f.bytes();
+  return std::string(reinterpret_cast<const char*>(envelope.data()), n) + std::string(f.bytes());
 }
 
 constexpr std::uint64_t kSeqs[] = {1, 127, 128, 16'383, 16'384, 1ull << 32,
@@ -204,6 +204,69 @@ class FrameTest : public QObject {
   // The gateway's gathered write: WebSocket header, envelope, shared bytes. They must equal
   // the header of the whole frame's size (binary_frame_header, what Beast would write) and
   // the whole frame. The sizes straddle the header's 126 and 65,536 thresholds.
+  // SendAck and DeliveryMarks are written field by field (field_encoder.hpp): the bytes must
+  // be protobuf's, with every field at zero, at its largest, and in between.
+  void sendAckIsWrittenAsProtobufWritesIt() {
+    constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+    const std::string id(16, '\x01');
+    for (const auto request_id : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{300}, kMax})
+      for (const auto seq : {std::uint64_t{0}, std::uint64_t{127}, std::uint64_t{128}, kMax})
+        for (const bool duplicate : {false, true})
+          for (const auto& msg_id : {std::string(), id}) {
+            wire::ServerFrame f;
+            f.set_request_id(request_id);
+            auto* a = f.mutable_send_ack();
+            a->set_client_msg_id(msg_id);
+            a->set_conv_seq(seq);
+            a->set_server_ts_ms(seq == 0 ? 0 : 1'790'000'000'000);
+            a->set_duplicate(duplicate);
+            const auto got = send_ack_frame(
+                request_id, {msg_id, seq, seq == 0 ? 0u : 1'790'000'000'000u, duplicate});
+            QCOMPARE(got.envelope_size(), 0u);
+            if (std::string(got.bytes()) != f.SerializeAsString())
+              QFAIL(qPrintable(QString("request %1 seq %2 duplicate %3 id %4 differs")
+                                   .arg(request_id).arg(seq).arg(duplicate).arg(msg_id.size())));
+          }
+  }
+
+  void deliveryMarksAreWrittenAsProtobufWritesThem() {
+    constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+    std::vector<store::DeliveryMarkRecord> marks;
+    QCOMPARE(std::string(delivery_marks_frame(marks).bytes()),
+             [] {
+               wire::ServerFrame f;
+               f.mutable_delivery_marks();
+               return f.SerializeAsString();
+             }());
+    marks.push_back({});                                              // every field zero
+    marks.push_back({"bob", 1, "", 1, 7, 1'790'000'000'000, 12});     // 1:1
+    marks.push_back({"carol", 16, std::string(16, 'g'), 40, 41, 5, 13});  // a group's
+    marks.push_back({std::string(64, 'z'), 0xffffffff, std::string(16, '\xff'), kMax, kMax,
+                     kMax, kMax});
+    for (int i = 0; i < 300; ++i)  // a frame of 256 marks is ~10 KiB: a 2-byte length
+      marks.push_back({"reader" + std::to_string(i), static_cast<std::uint32_t>(i), "",
+                       static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i) * 1000,
+                       1'790'000'000'000, static_cast<std::uint64_t>(i) + 100});
+    for (const std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{4}, marks.size()}) {
+      wire::ServerFrame f;
+      auto* out = f.mutable_delivery_marks();
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& m = marks[i];
+        auto* d = out->add_marks();
+        d->set_reader(m.reader);
+        d->set_reader_device(m.reader_device);
+        d->set_group_id(m.group_id);
+        d->set_from_conv_seq(m.from);
+        d->set_up_to_conv_seq(m.up_to);
+        d->set_server_ts_ms(m.acked_ms);
+        d->set_version(m.version);
+      }
+      const auto got = delivery_marks_frame(std::span(marks).first(n));
+      if (std::string(got.bytes()) != f.SerializeAsString())
+        QFAIL(qPrintable(QString("%1 marks differ").arg(n)));
+    }
+  }
+
   void headIsTheWebSocketHeaderOfTheWholeFrameThenTheEnvelope() {
     for (const auto size : kSizes) {
       const auto e = entry(store::EntryKind::GroupMessage, size);
@@ -214,7 +277,8 @@ class FrameTest : public QObject {
         const auto f = Frame::deliver(body, seq);
         const auto head = frame_head(f);
         const std::string got =
-            std::string(reinterpret_cast<const char*>(head.bytes.data()), head.size) + f.bytes();
+            std::string(reinterpret_cast<const char*>(head.bytes.data()), head.size) +
+            std::string(f.bytes());
         const std::string want =
             std::string(reinterpret_cast<const char*>(ws.bytes.data()), ws.size) + expected;
         if (got != want) QFAIL(qPrintable(QString("size %1 seq %2 differs").arg(size).arg(seq)));
@@ -230,34 +294,34 @@ class FrameTest : public QObject {
     copy.inbox_seq = 77;
     auto first = bodies.get(e);
     auto second = bodies.get(copy);
-    QCOMPARE(first.get(), second.get());
-    QCOMPARE(*first, *deliver_body(e));
+    QCOMPARE(first.view().data(), second.view().data());
+    QCOMPARE(first.view(), deliver_body(e).view());
 
     auto next = e;
     next.conv_seq = e.conv_seq + 1;
-    QVERIFY(bodies.get(next).get() != first.get());  // another log entry
+    QVERIFY(bodies.get(next).view().data() != first.view().data());  // another log entry
     auto other_group = e;
     other_group.group_id = std::string(16, 'h');
-    QVERIFY(bodies.get(other_group).get() != first.get());
+    QVERIFY(bodies.get(other_group).view().data() != first.view().data());
 
     // A 1:1 message goes to one device: nothing to share, nothing kept.
     const auto before = bodies.size_for_test();
     auto direct = entry(store::EntryKind::Message, 100);
-    QVERIFY(bodies.get(direct).get() != bodies.get(direct).get());
+    QVERIFY(bodies.get(direct).view().data() != bodies.get(direct).view().data());
     QCOMPARE(bodies.size_for_test(), before);
 
     // Released by every holder, a body is encoded again on next use (equal bytes).
-    const auto bytes = *first;
-    first.reset();
-    second.reset();
+    const auto bytes = std::string(first.view());
+    first = {};
+    second = {};
     auto again = bodies.get(e);
-    QCOMPARE(*again, bytes);
+    QCOMPARE(std::string(again.view()), bytes);
   }
 
   void releasedBodiesAreForgotten() {
     DeliverBodies bodies;
     auto e = entry(store::EntryKind::GroupEvent, 10);
-    std::vector<std::shared_ptr<const std::string>> held;
+    std::vector<SharedBytes> held;
     for (std::uint64_t seq = 1; seq <= 5000; ++seq) {
       e.conv_seq = seq;
       auto body = bodies.get(e);
@@ -267,7 +331,7 @@ class FrameTest : public QObject {
     QVERIFY2(bodies.size_for_test() <= 2048, qPrintable(QString::number(bodies.size_for_test())));
     for (std::size_t i = 0; i < held.size(); ++i) {
       e.conv_seq = 100 * (i + 1);
-      QCOMPARE(bodies.get(e).get(), held[i].get());
+      QCOMPARE(bodies.get(e).view().data(), held[i].view().data());
     }
   }
 };

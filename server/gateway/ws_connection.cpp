@@ -470,15 +470,10 @@ class WsConnection final : public GatewayConnection {
     }
   }
 
-  void run_on_strand(std::function<void()> fn) override {
-    net::post(executor(), std::move(fn));
-  }
-
-  void post_job_done(std::unique_ptr<SessionJob> job) override {
-    const auto alloc = job->post_allocator();
-    net::post(executor(), net::bind_allocator(alloc, [job = std::move(job)]() mutable {
-                SessionJob::complete(std::move(job));
-              }));
+  void post_task(std::unique_ptr<StrandTask> task) override {
+    const auto alloc = task->post_allocator();
+    net::post(executor(),
+              net::bind_allocator(alloc, [task = std::move(task)] { task->on_strand(); }));
   }
 
   void fail(beast::error_code ec, const char* what) {

@@ -167,15 +167,15 @@ void SessionJob::done(store::JobStatus status, std::unique_ptr<store::Job>& self
   status_ = status;
   // Taken, not left to the store thread: the last reference to the session must never be
   // dropped there.
-  std::unique_ptr<SessionJob> job(static_cast<SessionJob*>(self.release()));
+  std::unique_ptr<StrandTask> task(static_cast<SessionJob*>(self.release()));
   auto& session = *session_;
-  session.post_job_done(std::move(job));
+  session.post_task(std::move(task));
 }
 
-void SessionJob::complete(std::unique_ptr<SessionJob> job) {
-  const auto session = job->session_;
-  session->finish_job(*job);
-  job.reset();  // before `session`: the job's captures may refer to the session
+void SessionJob::on_strand() {
+  // The job may hold the last reference to the session: it outlives this call.
+  const auto session = session_;
+  session->finish_job(*this);
 }
 
 void Session::finish_job(SessionJob& job) {

@@ -98,10 +98,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // False while the send queue is above its low-water mark; delivery then waits for
   // on_writable() instead of queueing more entries (replies and pushes still go out).
   virtual bool send_queue_has_room() const = 0;
-  virtual void run_on_strand(std::function<void()> fn) = 0;
-  // Any thread: SessionJob::complete(job) on the strand, the post made in the job's own
-  // memory (job->post_allocator()).
-  virtual void post_job_done(std::unique_ptr<SessionJob> job) = 0;
+  // Any thread: task->on_strand() on the strand, the post made in the task's own memory
+  // (task->post_allocator()).
+  virtual void post_task(std::unique_ptr<StrandTask> task) = 0;
+  template <class F>
+  void run_on_strand(F f) {
+    post_task(std::make_unique<StrandCall<F>>(std::move(f)));
+  }
 
  private:
   // session.cpp: dispatch and replies
@@ -142,7 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency);
   friend class SessionJob;
-  void finish_job(SessionJob& job);  // on the strand, from SessionJob::complete
+  void finish_job(SessionJob& job);  // on the strand, from SessionJob::on_strand
   bool store_failed(std::uint64_t request_id, store::JobStatus status);
 
   // auth.cpp

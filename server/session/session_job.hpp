@@ -1,69 +1,24 @@
 #pragma once
-// A connection's store job (store/job.hpp) that completes on the connection's thread. It
-// holds the session, so the session outlives its jobs, and the memory its completion is
-// posted in: the hop from the store thread costs no allocation (Asio's per-thread cache of
-// operation memory does not help there, since the store thread allocates and the I/O
-// thread frees). A request's whole store round trip is the one allocation of its job.
-#include <array>
+// A connection's store job (store/job.hpp) that completes on the connection's strand, as a
+// StrandTask posted in its own memory. It holds the session, so the session outlives its
+// jobs. A request's whole store round trip is the one allocation of its job.
 #include <cstddef>
 #include <memory>
-#include <new>
 #include <utility>
 
+#include "session/strand_task.hpp"
 #include "store/job.hpp"
 
 namespace parley {
 
 class Session;
 
-class SessionJob : public store::Job {
+class SessionJob : public store::Job, public StrandTask {
  public:
-  // Memory for the one operation that posts the completion, handed out by PostAllocator.
-  // Asio frees an operation's memory before it runs the handler, and the handler owns the
-  // job, so the memory outlives its use.
-  class PostMemory {
-   public:
-    void* allocate(std::size_t bytes) {
-      if (in_use_ || bytes > bytes_.size()) return ::operator new(bytes);
-      in_use_ = true;
-      return bytes_.data();
-    }
-    void deallocate(void* p, std::size_t bytes) noexcept {
-      if (p == bytes_.data()) {
-        in_use_ = false;
-      } else {
-        ::operator delete(p, bytes);
-      }
-    }
-
-   private:
-    // An Asio executor operation holding a handler of two pointers is 48 bytes here.
-    alignas(std::max_align_t) std::array<std::byte, 96> bytes_;
-    bool in_use_ = false;
-  };
-
-  template <class T>
-  struct PostAllocator {
-    using value_type = T;
-    explicit PostAllocator(PostMemory& m) noexcept : memory(&m) {}
-    template <class U>
-    PostAllocator(const PostAllocator<U>& other) noexcept : memory(other.memory) {}
-    T* allocate(std::size_t n) { return static_cast<T*>(memory->allocate(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { memory->deallocate(p, n * sizeof(T)); }
-    template <class U>
-    bool operator==(const PostAllocator<U>& other) const noexcept {
-      return memory == other.memory;
-    }
-    PostMemory* memory;
-  };
-
-  PostAllocator<void> post_allocator() { return PostAllocator<void>(post_memory_); }
   Session& session() const { return *session_; }
 
-  // On the session's strand: the session's bookkeeping, then completed(). `job` holds the
-  // last reference to the session at times, so it is released only after the session's
-  // part is over.
-  static void complete(std::unique_ptr<SessionJob> job);
+  // On the session's strand: the session's bookkeeping, then completed().
+  void on_strand() final;
 
  protected:
   SessionJob(std::shared_ptr<Session> session, std::size_t bytes)
@@ -78,7 +33,6 @@ class SessionJob : public store::Job {
   std::shared_ptr<Session> session_;
   std::size_t bytes_;  // payload held, counted against the session's pending-bytes budget
   store::JobStatus status_ = store::JobStatus::Failed;
-  PostMemory post_memory_;
 };
 
 // What a SessionTask does when nothing runs at its commit.

@@ -195,7 +195,7 @@ void Session::run_delete(std::uint64_t up_to) {
   const auto target = delete_wanted_;
   // What the job found: the marks to notify, and how far its share of the rows reached.
   struct Delete {
-    std::vector<MarkNotice> notices;
+    MarkNotices notices;
     std::uint64_t reached = 0;
   };
   submit_with(

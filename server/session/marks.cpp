@@ -29,11 +29,10 @@ void send_marks(std::span<const store::DeliveryMarkRecord> marks,
 
 }  // namespace
 
-std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
-                                             std::span<const store::AckedMessages> acked,
-                                             store::DevicePk reader_pk, const std::string& reader,
-                                             std::uint32_t reader_device, std::uint64_t now) {
-  std::vector<MarkNotice> notices;
+MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMessages> acked,
+                                 store::DevicePk reader_pk, const std::string& reader,
+                                 std::uint32_t reader_device, std::uint64_t now) {
+  MarkNotices notices;
   for (const auto& a : acked) {
     const auto raised =
         s.raise_delivery_mark(a.sender_pk, reader_pk, a.group_id, a.from, a.up_to, now);
@@ -45,7 +44,7 @@ std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
   return notices;
 }
 
-void notify_marks(PresenceRegistry& presence, std::vector<MarkNotice>& notices) {
+void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices) {
   for (auto& n : notices) {
     if (auto s = presence.find(n.owner, n.owner_device)) s->notify_mark(std::move(n.mark));
   }

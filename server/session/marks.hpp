@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "store/records.hpp"
 
 namespace parley {
@@ -20,16 +22,17 @@ struct MarkNotice {
   std::uint32_t owner_device = 0;
   store::DeliveryMarkRecord mark;
 };
+// An ack nearly always covers one conversation: its notice is kept in place.
+using MarkNotices = boost::container::small_vector<MarkNotice, 1>;
 
 // On the store thread, in the ack's job: raises the mark of every (sending device,
 // conversation) the ack covered to its highest conv_seq (a new mark starts at the lowest).
-std::vector<MarkNotice> raise_delivery_marks(store::Store& s,
-                                             std::span<const store::AckedMessages> acked,
-                                             store::DevicePk reader_pk, const std::string& reader,
-                                             std::uint32_t reader_device, std::uint64_t now);
+MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMessages> acked,
+                                 store::DevicePk reader_pk, const std::string& reader,
+                                 std::uint32_t reader_device, std::uint64_t now);
 
 // On the store thread, right after the commit (so marks leave in version order): hands each
 // mark to its owner's connection, if any.
-void notify_marks(PresenceRegistry& presence, std::vector<MarkNotice>& notices);
+void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices);
 
 }  // namespace parley

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
 #include <spdlog/spdlog.h>
 
 #include "observability/metrics.hpp"
@@ -41,7 +42,8 @@ struct PendingSend {
   std::string recipient;
   std::string client_msg_id;
   std::uint32_t content_hint = 0;
-  std::vector<Payload> payloads;  // by device_id
+  // By device_id. Most sends go to one device: kept in place, as are their entries.
+  boost::container::small_vector<Payload, 1> payloads;
   store::UserId me = 0;
   std::string my_name;
   std::uint32_t my_device = 0;
@@ -54,7 +56,8 @@ struct PendingSend {
   store::SentRecord ack;
   // DeviceMismatch: the recipient's current devices; InboxFull: those without room.
   std::vector<std::uint32_t> devices;
-  std::vector<std::pair<std::uint32_t, std::shared_ptr<const store::InboxEntry>>> appended;
+  boost::container::small_vector<std::pair<std::uint32_t, std::shared_ptr<const store::InboxEntry>>, 1>
+      appended;
 
   // Store thread.
   void run(store::Store& s);

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Allocations per delivered 1:1 message in the relay, per thread: pairs W=1 at a fixed offered
+# rate, with uprobes on jemalloc's operator new, malloc and aligned_alloc (what Asio's
+# operations use), counted by `perf stat --per-thread` over a few seconds in the middle of the
+# run and divided by the messages delivered in them. Figures only. Needs root and perf, and
+# the Release relay and loadgen of bench/run (build dir build/bench).
+#
+# Usage: bench/run-allocs.sh [RELAY_BIN] [RATE]   (defaults: build/bench's relay, 3000 msgs/s)
+# The thread that shows `malloc` is the store thread (SQLite allocates with malloc); of the
+# two I/O threads, one holds the senders' connections and the other the receivers' (the
+# loadgen connects them in turn and the listener deals connections round-robin).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$repo/build/bench}"
+relay="${1:-$build/server/parley-relay}"
+rate="${2:-3000}"
+measure=4
+lib="$(ldd "$relay" | awk '/libjemalloc/ {print $3}')"
+[[ -n "$lib" ]] || { echo "the relay does not link jemalloc (-DPARLEY_JEMALLOC=ON)" >&2; exit 1; }
+
+# Debian's libjemalloc has no debug names perf can resolve for operator new: probe by address.
+events=()
+for sym in _Znwm malloc aligned_alloc; do
+  name="parley_${sym}"
+  [[ "$sym" == _Znwm ]] && name=parley_operator_new
+  addr="$(nm -D "$lib" | awk -v s="$sym" '$3 == s {print $1}')"
+  perf probe -q -d "probe_libjemalloc:$name" 2>/dev/null || true
+  perf probe -q -x "$lib" -a "$name=0x$addr" >/dev/null
+  events+=("probe_libjemalloc:$name")
+done
+trap 'for e in "${events[@]}"; do perf probe -q -d "$e" 2>/dev/null || true; done; [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+
+dir="$(mktemp -d)"
+(ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$dir" --threads 2 \
+  --log-level warn --rate 1000000 --rate-burst 1000000 >"$dir/stdout" 2>"$dir/stderr") &
+pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
+addr="$(sed -n 's|.*listening on ws://\([0-9.]*:[0-9]*\).*|\1|p' "$dir/stdout")"
+"$build/bench/parley-loadgen" --relay "$addr" --scenario pairs --pairs 500 --window 1 \
+  --rate "$rate" --warmup 3 --duration 12 >"$dir/loadgen" 2>&1 &
+loadgen=$!
+sleep 9  # connections made, warm-up over
+perf stat -x, -e "$(IFS=,; echo "${events[*]}")" --per-thread -p "$pid" -- sleep "$measure" \
+  2>"$dir/perf" >/dev/null
+wait "$loadgen"
+grep -q "undelivered 10 s after the end | 0 |" "$dir/loadgen" || echo "warning: messages were left undelivered" >&2
+echo "| relay thread | allocator call | per delivered message |"
+echo "|---|---|---|"
+awk -F, -v m="$((rate * measure))" '$1 !~ /^#/ && NF > 2 && $2 + 0 > 0 {
+    sub(/probe_libjemalloc:parley_/, "", $4); sub(/operator_new/, "operator new", $4)
+    printf "| %s | %s | %.2f |\n", $1, $4, $2 / m
+    if ($4 == "malloc") sqlite += $2 / m; else own += $2 / m
+  } END {
+    printf "| all | operator new + aligned_alloc | %.2f |\n| all | malloc (SQLite) | %.2f |\n", own, sqlite
+  }' "$dir/perf"

@@ -2,7 +2,7 @@
 # Allocations per delivered 1:1 message in the relay, per thread: pairs W=1 at a fixed offered
 # rate, with uprobes on jemalloc's operator new, malloc and aligned_alloc (what Asio's
 # operations use), counted by `perf stat --per-thread` over a few seconds in the middle of the
-# run and divided by the messages delivered in them. Figures only. Needs root and perf, and
+# run and divided by the messages offered in them (the run fails unless all were delivered). Figures only. Needs root and perf, and
 # the Release relay and loadgen of bench/run (build dir build/bench).
 #
 # Usage: bench/run-allocs.sh [RELAY_BIN] [RATE]   (defaults: build/bench's relay, 3000 msgs/s)
@@ -19,19 +19,28 @@ measure=4
 lib="$(ldd "$relay" | awk '/libjemalloc/ {print $3}')"
 [[ -n "$lib" ]] || { echo "the relay does not link jemalloc (-DPARLEY_JEMALLOC=ON)" >&2; exit 1; }
 
-# Debian's libjemalloc has no debug names perf can resolve for operator new: probe by address.
+dir="$(mktemp -d)"
 events=()
+pid=""
+loadgen=""
+cleanup() {
+  [[ -n "$loadgen" ]] && kill "$loadgen" 2>/dev/null
+  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  for e in "${events[@]}"; do perf probe -q -d "$e" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# Debian's libjemalloc has no debug names perf can resolve for operator new: probe by address.
 for sym in _Znwm malloc aligned_alloc; do
   name="parley_${sym}"
   [[ "$sym" == _Znwm ]] && name=parley_operator_new
   addr="$(nm -D "$lib" | awk -v s="$sym" '$3 == s {print $1}')"
   perf probe -q -d "probe_libjemalloc:$name" 2>/dev/null || true
-  perf probe -q -x "$lib" -a "$name=0x$addr" >/dev/null
   events+=("probe_libjemalloc:$name")
+  perf probe -q -x "$lib" -a "$name=0x$addr" >/dev/null
 done
-trap 'for e in "${events[@]}"; do perf probe -q -d "$e" 2>/dev/null || true; done; [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 
-dir="$(mktemp -d)"
 (ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$dir" --threads 2 \
   --log-level warn --rate 1000000 --rate-burst 1000000 >"$dir/stdout" 2>"$dir/stderr") &
 pid=$!
@@ -44,7 +53,10 @@ sleep 9  # connections made, warm-up over
 perf stat -x, -e "$(IFS=,; echo "${events[*]}")" --per-thread -p "$pid" -- sleep "$measure" \
   2>"$dir/perf" >/dev/null
 wait "$loadgen"
-grep -q "undelivered 10 s after the end | 0 |" "$dir/loadgen" || echo "warning: messages were left undelivered" >&2
+loadgen=""
+# Divided by the messages offered in the window: the loadgen checks they were all delivered.
+grep -q "undelivered 10 s after the end | 0 |" "$dir/loadgen" ||
+  { echo "messages were left undelivered: the figures would be wrong" >&2; exit 1; }
 echo "| relay thread | allocator call | per delivered message |"
 echo "|---|---|---|"
 awk -F, -v m="$((rate * measure))" '$1 !~ /^#/ && NF > 2 && $2 + 0 > 0 {

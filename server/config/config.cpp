@@ -133,6 +133,22 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   app.add_flag("--public-metrics", c.public_metrics,
                "Serve /metrics to any peer (default: loopback peers only)");
+  app.add_option("--max-connections-per-address", c.max_connections_per_address,
+                 "WebSocket connections one client address (an IPv4 address, an IPv6 /64) may "
+                 "hold at once; 0: no limit. Loopback clients are not counted")
+      ->check(CLI::Range(0u, 10000000u))
+      ->capture_default_str();
+  app.add_option("--registrations-per-address-per-hour",
+                 c.limits.registrations_per_address_per_hour,
+                 "Accounts one client address may register per hour (a burst of as many, "
+                 "refilled over the hour); 0: no limit. Loopback clients are not counted")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  std::vector<std::string> trusted_proxies;
+  app.add_option("--trusted-proxy", trusted_proxies,
+                 "A reverse proxy (address or CIDR block, repeatable) whose X-Forwarded-For "
+                 "header names the client; set it when the relay runs behind one, or every "
+                 "client has the proxy's address");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -153,6 +169,16 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     c.listen_port = static_cast<std::uint16_t>(port);
     if (c.tls_cert.empty() != c.tls_key.empty())
       throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
+    std::vector<Cidr> blocks;
+    for (const auto& text : trusted_proxies) {
+      const auto block = Cidr::parse(text);
+      if (!block)
+        throw CLI::ValidationError("--trusted-proxy",
+                                   "expected an address or a CIDR block, e.g. 127.0.0.1 or "
+                                   "10.0.0.0/8, not '" + text + "'");
+      blocks.push_back(*block);
+    }
+    c.trusted_proxies = TrustedProxies(std::move(blocks));
   } catch (const CLI::ParseError& e) {
     // CLI11 prints help or the error; usage errors all exit 2, like other Unix tools.
     exit_code = app.exit(e) == 0 ? 0 : 2;

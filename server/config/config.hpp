@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "gateway/client_address.hpp"
 #include "media/media_context.hpp"
 #include "session/relay_context.hpp"
 
@@ -27,6 +28,8 @@ struct Config {
   std::size_t max_frame_bytes = 256 * 1024;  // at least limits::kMaxFrameBytes
   std::size_t store_queue = 65536;
   bool public_metrics = false;
+  std::uint32_t max_connections_per_address = 1000;  // 0: no limit
+  TrustedProxies trusted_proxies;
   std::string log_level = "info";
   SessionLimits limits;
   media::MediaLimits media;

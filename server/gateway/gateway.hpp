@@ -6,17 +6,20 @@
 #include <optional>
 #include <vector>
 
+#include "gateway/client_address.hpp"
 #include "net/asio.hpp"
 #include "session/relay_context.hpp"
 
 namespace parley {
 
 class ConnectionSet;
+class ConnectionsByAddress;
 
 struct GatewayOptions {
   std::chrono::seconds idle_timeout{60};  // no traffic at all for this long: closed
   std::size_t max_frame_bytes = 256 * 1024;
   bool public_metrics = false;  // /metrics for any peer, not only loopback ones
+  TrustedProxies trusted_proxies;  // whose X-Forwarded-For names the client
 };
 
 // State the gateway's pieces share; owned by the Relay, outlives every connection.
@@ -26,6 +29,7 @@ struct GatewayContext {
   GatewayOptions options;
   net::ssl::context* tls = nullptr;  // null: plain ws://
   std::atomic<bool> draining{false};
+  ConnectionsByAddress* connections_by_address = nullptr;  // null: no cap
 };
 
 // Starts accepting on `endpoint`; returns the bound endpoint (port 0 picks a free port).

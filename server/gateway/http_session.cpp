@@ -8,6 +8,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include "gateway/client_address.hpp"
+#include "gateway/connections_by_address.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/streams.hpp"
 #include "media/media_http.hpp"
@@ -91,7 +93,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       if (!offers_parley(req[http::field::sec_websocket_protocol]))
         return respond(req, http::status::bad_request,
                        "WebSocket clients must offer the subprotocol parley.v1\n");
-      return start_websocket(ctx_, std::move(stream_), std::move(req));
+      const auto from = client(req);
+      if (!from) return;  // the peer is gone
+      ClientOrigin origin;
+      if (!from->is_loopback()) origin.key = address_key(*from);
+      if (origin.key && ctx_.connections_by_address) {
+        if (!ctx_.connections_by_address->admit(*origin.key)) {
+          ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
+          return respond(req, http::status::too_many_requests,
+                         "too many connections from your address\n");
+        }
+        origin.counted = true;
+      }
+      return start_websocket(ctx_, std::move(stream_), std::move(req), origin);
     }
     if (req.method() != http::verb::get && req.method() != http::verb::head)
       return respond(req, http::status::method_not_allowed, "only GET\n");
@@ -101,18 +115,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       return respond(req, http::status::ok, "ok\n");
     }
     if (req.target() == "/metrics") {
-      // Traffic figures are for the operator: loopback peers only unless --public-metrics.
-      beast::error_code peer_ec;
-      const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(peer_ec);
-      auto address = peer.address();
-      if (address.is_v6() && address.to_v6().is_v4_mapped())
-        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
-      if (!ctx_.options.public_metrics && (peer_ec || !address.is_loopback()))
+      // Traffic figures are for the operator: loopback clients only unless --public-metrics.
+      // Through a trusted proxy the client is whoever the proxy says, not the proxy.
+      const auto from = client(req);
+      if (!ctx_.options.public_metrics && (!from || !from->is_loopback()))
         return respond(req, http::status::forbidden, "metrics are served to loopback only\n");
       return respond(req, http::status::ok, ctx_.relay.metrics.render(),
                      "text/plain; version=0.0.4");
     }
     return respond(req, http::status::not_found, "not found\n");
+  }
+
+  // The client's address (client_address.hpp); none when the peer is gone.
+  std::optional<net::ip::address> client(const UpgradeRequest& req) {
+    beast::error_code ec;
+    const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (ec) return std::nullopt;
+    std::string forwarded;
+    if (!ctx_.options.trusted_proxies.empty()) {
+      const auto [first, last] = req.equal_range("X-Forwarded-For");
+      for (auto it = first; it != last; ++it) {
+        if (!forwarded.empty()) forwarded += ',';
+        forwarded += it->value();
+      }
+    }
+    return client_address(peer.address(), forwarded, ctx_.options.trusted_proxies);
   }
 
   void respond(const UpgradeRequest& req, http::status status, std::string body,

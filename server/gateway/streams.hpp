@@ -6,7 +6,10 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <optional>
+
 #include "net/asio.hpp"
+#include "util/address_key.hpp"
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
@@ -19,12 +22,20 @@ using UpgradeRequest = http::request<http::empty_body>;
 
 struct GatewayContext;
 
+// Where a WebSocket connection comes from, for the per-address limits (client_address.hpp).
+struct ClientOrigin {
+  std::optional<AddressKey> key;  // none for a loopback client: not limited
+  bool counted = false;           // holds one of the key's connections (release on close)
+};
+
 // Completes the WebSocket handshake for `req` and runs the connection until it closes.
 template <class Stream>
-void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req);
+void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req, ClientOrigin origin);
 
-extern template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest);
-extern template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest);
+extern template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest,
+                                                  ClientOrigin);
+extern template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest,
+                                                ClientOrigin);
 
 // Reads the next request on a kept-alive connection (after a media response).
 template <class Stream>

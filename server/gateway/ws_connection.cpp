@@ -34,9 +34,11 @@
 
 #include "gateway/beast_internals.hpp"
 #include "gateway/connection_set.hpp"
+#include "gateway/connections_by_address.hpp"
 #include "gateway/frame_header.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/pong_frames.hpp"
+#include "gateway/post_task.hpp"
 #include "gateway/streams.hpp"
 #include "net/exact_allocator.hpp"
 #include "observability/metrics.hpp"
@@ -83,8 +85,10 @@ class WsConnection final : public GatewayConnection {
   }
 
  public:
-  WsConnection(GatewayContext& gw, Stream&& stream)
-      : GatewayConnection(gw.relay), gw_(gw), socket_(own_socket(stream)) {
+  WsConnection(GatewayContext& gw, Stream&& stream, ClientOrigin origin)
+      : GatewayConnection(gw.relay), gw_(gw), socket_(own_socket(stream)),
+        counted_(origin.counted) {
+    if (origin.key) set_client_address(*origin.key);
     if constexpr (kParks) {
       ws_.emplace(socket_);
     } else {
@@ -94,6 +98,7 @@ class WsConnection final : public GatewayConnection {
 
   ~WsConnection() override {
     if (resting()) gw_.relay.metrics.resting.fetch_sub(1, std::memory_order_relaxed);
+    if (counted_) gw_.connections_by_address->release(*client_address());
     gw_.connections.remove(this);
   }
 
@@ -470,10 +475,10 @@ class WsConnection final : public GatewayConnection {
     }
   }
 
+  // The task may run, and release the last reference to this connection, as soon as it is
+  // queued: nothing here touches `this` after net::post.
   void post_task(std::unique_ptr<StrandTask> task) override {
-    const auto alloc = task->post_allocator();
-    net::post(executor(),
-              net::bind_allocator(alloc, [task = std::move(task)] { task->on_strand(); }));
+    parley::post_task(executor(), std::move(task));
   }
 
   void fail(beast::error_code ec, const char* what) {
@@ -507,6 +512,7 @@ class WsConnection final : public GatewayConnection {
   std::unique_ptr<net::steady_timer> auth_timer_;
   std::unique_ptr<net::steady_timer> stall_timer_;
   bool stall_armed_ = false;
+  bool counted_ = false;  // holds one of its address's connections (connections_by_address)
   std::uint32_t stall_generation_ = 0;
   bool accepted_ = false;
   bool ping_sent_ = false;  // since the last traffic
@@ -527,17 +533,19 @@ class WsConnection final : public GatewayConnection {
 }  // namespace
 
 template <class Stream>
-void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req) {
+void start_websocket(GatewayContext& ctx, Stream&& stream, UpgradeRequest req, ClientOrigin origin) {
   if constexpr (std::is_same_v<Stream, PlainStream>) {
     // The HTTP stream's timer served the request; the WebSocket needs only the socket.
-    std::make_shared<WsConnection<Socket>>(ctx, stream.release_socket())
+    std::make_shared<WsConnection<Socket>>(ctx, stream.release_socket(), origin)
         ->start(std::move(req));
   } else {
-    std::make_shared<WsConnection<Stream>>(ctx, std::move(stream))->start(std::move(req));
+    std::make_shared<WsConnection<Stream>>(ctx, std::move(stream), origin)->start(std::move(req));
   }
 }
 
-template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest);
-template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest);
+template void start_websocket<PlainStream>(GatewayContext&, PlainStream&&, UpgradeRequest,
+                                           ClientOrigin);
+template void start_websocket<TlsStream>(GatewayContext&, TlsStream&&, UpgradeRequest,
+                                         ClientOrigin);
 
 }  // namespace parley

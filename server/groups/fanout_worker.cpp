@@ -109,7 +109,7 @@ void FanoutWorker::step(std::string group_id) {
               auto body = bodies_.get(*e);
               pushed.push_back({std::move(e), std::move(body)});
             }
-            s->notify_appended(run.first_seq, std::move(pushed));
+            Session::notify_appended(std::move(s), run.first_seq, std::move(pushed));
           }
           if (!chained) finished(group_id, result->more);
         });

@@ -33,6 +33,12 @@ std::string Metrics::render() const {
        "Connections cut off because their send queue overflowed or stalled.", slow_consumers_dropped);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
+  line("parley_connections_refused_by_address_total", "counter",
+       "WebSocket upgrades refused: the client address held its maximum of connections.",
+       connections_refused_by_address);
+  line("parley_registrations_refused_total", "counter",
+       "Registrations refused: the client address had used its registrations for now.",
+       registrations_refused);
   line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
        store_rejected);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);

@@ -21,6 +21,8 @@ class Metrics {
   std::atomic<std::uint64_t> slow_consumers_dropped{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> inbox_full{0};
+  std::atomic<std::uint64_t> connections_refused_by_address{0};  // over the cap per address
+  std::atomic<std::uint64_t> registrations_refused{0};           // over the budget per address
   std::atomic<std::uint64_t> store_rejected{0};
   std::atomic<std::uint64_t> inbox_depth{0};
   // Group log entries committed but not yet in every member's inbox (briefly below zero

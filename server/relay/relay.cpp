@@ -26,6 +26,7 @@
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
 #include "session/deliver_bodies.hpp"
+#include "gateway/connections_by_address.hpp"
 #include "session/keyed_rate_limiter.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
@@ -145,15 +146,25 @@ int run_relay(const Config& cfg) {
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
   KeyedRateLimiter<store::UserId> one_time_prekey_budget(
       cfg.limits.one_time_prekeys_per_hour / 3600.0, cfg.limits.one_time_prekeys_per_hour);
+  std::optional<KeyedRateLimiter<AddressKey, AddressKeyHash>> registrations_by_address;
+  if (cfg.limits.registrations_per_address_per_hour > 0)
+    registrations_by_address.emplace(cfg.limits.registrations_per_address_per_hour / 3600.0,
+                                     cfg.limits.registrations_per_address_per_hour);
   RelayContext relay{*worker,       presence,
                      metrics,       worker->relay_id(),
                      cfg.limits,    fanout,
                      group_limiter, one_time_prekey_budget,
-                     media,         deliver_bodies};
+                     media,         deliver_bodies,
+                     registrations_by_address ? &*registrations_by_address : nullptr};
   ConnectionSet connections;
+  std::optional<ConnectionsByAddress> connections_by_address;
+  if (cfg.max_connections_per_address > 0)
+    connections_by_address.emplace(cfg.max_connections_per_address);
   GatewayContext gateway{relay, connections,
-                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics},
-                         tls.get(), {}};
+                         GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics,
+                                        cfg.trusted_proxies},
+                         tls.get(), {},
+                         connections_by_address ? &*connections_by_address : nullptr};
 
   std::shared_ptr<Listener> listener;
   try {

@@ -77,6 +77,18 @@ void Session::on_register(std::uint64_t request_id, const wire::Register& req) {
   if (!verify(req.signature(), transcript, req.identity_key()))
     return reply_error(request_id, wire::BAD_SIGNATURE,
                        "signature does not verify with the identity key");
+  // Accounts cost nothing, and every per-account budget multiplies with them.
+  std::chrono::milliseconds retry{0};
+  if (client_address_ && ctx_.registrations_by_address &&
+      !ctx_.registrations_by_address->take(*client_address_, &retry)) {
+    ctx_.metrics.registrations_refused.fetch_add(1, std::memory_order_relaxed);
+    const auto minutes = std::max<std::int64_t>(
+        1, std::chrono::ceil<std::chrono::minutes>(retry).count());
+    return reply_error(request_id, wire::RATE_LIMITED,
+                       "too many accounts were registered from your address; try again in " +
+                           std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes"),
+                       static_cast<std::uint32_t>(std::min<std::int64_t>(retry.count(), UINT32_MAX)));
+  }
 
   auth_in_progress_ = true;
   auto created = std::make_shared<std::optional<store::DeviceRecord>>();

@@ -12,12 +12,10 @@
 // Thread-safety: any thread; one short critical section per lookup.
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <mutex>
-#include <string>
+#include <unordered_map>
 
 #include "session/shared_bytes.hpp"
-#include <unordered_map>
 
 namespace parley {
 namespace store {

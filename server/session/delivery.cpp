@@ -23,15 +23,18 @@ constexpr std::size_t kDeleteRowsPerJob = 1024;
 
 }  // namespace
 
-void Session::notify_appended(std::uint64_t inbox_seq,
+void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t inbox_seq,
                               std::shared_ptr<const store::InboxEntry> entry) {
-  run_on_strand([self = shared_from_this(), inbox_seq, entry = std::move(entry)] {
+  auto& session = *self;
+  session.run_on_strand([self = std::move(self), inbox_seq, entry = std::move(entry)] {
     self->on_appended(inbox_seq, entry.get());
   });
 }
 
-void Session::notify_appended(std::uint64_t first_seq, std::vector<PushedEntry> entries) {
-  run_on_strand([self = shared_from_this(), first_seq, entries = std::move(entries)] {
+void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t first_seq,
+                              std::vector<PushedEntry> entries) {
+  auto& session = *self;
+  session.run_on_strand([self = std::move(self), first_seq, entries = std::move(entries)] {
     for (std::size_t i = 0; i < entries.size(); ++i)
       self->on_appended(first_seq + i, entries[i].entry.get(), entries[i].deliver_body);
   });

@@ -7,6 +7,7 @@
 // encode() runs the same writer twice: counting, then writing into exactly that many bytes.
 #include <array>
 #include <cassert>
+#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -36,19 +37,26 @@ class FieldEncoder {
   }
   // A message field whose fields `write(FieldEncoder&)` writes: present even when empty.
   template <class Write>
+    requires std::invocable<const Write&, FieldEncoder&>
   void message(int field, const Write& write) {
     FieldEncoder counter;
     write(counter);
     head(tag(field, kLengthDelimited), counter.size());
-    write(*this);
+    if (out_) {
+      write(*this);
+    } else {
+      size_ += counter.size();  // counting: once is enough
+    }
   }
 
- private:
+  // A field's tag, as protobuf's encoding defines it.
   static constexpr int kVarint = 0;
   static constexpr int kLengthDelimited = 2;
   static constexpr std::uint32_t tag(int field, int wire_type) {
     return static_cast<std::uint32_t>(field) << 3 | static_cast<std::uint32_t>(wire_type);
   }
+
+ private:
   void head(std::uint32_t field_tag, std::uint64_t v) {
     using google::protobuf::io::CodedOutputStream;
     std::array<std::uint8_t, 15> buf;  // a tag (<= 5 bytes) and a varint (<= 10)
@@ -67,7 +75,8 @@ class FieldEncoder {
 
 // The bytes `write(FieldEncoder&)` writes, in one allocation of their exact size.
 template <class Write>
-SharedBytes encode(const Write& write) {
+  requires std::invocable<const Write&, FieldEncoder&>
+SharedBytes encode_fields(const Write& write) {
   FieldEncoder counter;
   write(counter);
   char* out = nullptr;

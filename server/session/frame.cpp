@@ -13,13 +13,9 @@
 namespace parley {
 namespace {
 using google::protobuf::io::CodedOutputStream;
-
-// A field's tag, as protobuf's encoding defines it.
-constexpr std::uint32_t tag(int field, int wire_type) {
-  return static_cast<std::uint32_t>(field) << 3 | static_cast<std::uint32_t>(wire_type);
-}
-constexpr int kVarint = 0;
-constexpr int kLengthDelimited = 2;
+constexpr auto tag = FieldEncoder::tag;
+constexpr int kVarint = FieldEncoder::kVarint;
+constexpr int kLengthDelimited = FieldEncoder::kLengthDelimited;
 }  // namespace
 
 Frame Frame::serialize(const wire::ServerFrame& frame) {
@@ -80,13 +76,13 @@ SharedBytes deliver_body(const store::InboxEntry& e) {
     else
       spdlog::error("event=bad_group_event group_seq={}", e.conv_seq);
   }
-  return encode([&](FieldEncoder& out) { deliver_fields(e, event, out); });
+  return encode_fields([&](FieldEncoder& out) { deliver_fields(e, event, out); });
 }
 
 Frame send_ack_frame(std::uint64_t request_id, const SendAckFields& ack) {
   using F = wire::ServerFrame;
   using A = wire::SendAck;
-  return Frame::whole(encode([&](FieldEncoder& out) {
+  return Frame::whole(encode_fields([&](FieldEncoder& out) {
     out.varint(F::kRequestIdFieldNumber, request_id);
     out.message(F::kSendAckFieldNumber, [&](FieldEncoder& a) {
       a.bytes(A::kClientMsgIdFieldNumber, ack.client_msg_id);
@@ -100,7 +96,7 @@ Frame send_ack_frame(std::uint64_t request_id, const SendAckFields& ack) {
 Frame delivery_marks_frame(std::span<const store::DeliveryMarkRecord> marks) {
   using F = wire::ServerFrame;
   using M = wire::DeliveryMark;
-  return Frame::whole(encode([&](FieldEncoder& out) {
+  return Frame::whole(encode_fields([&](FieldEncoder& out) {
     out.message(F::kDeliveryMarksFieldNumber, [&](FieldEncoder& list) {
       for (const auto& m : marks) {
         list.message(wire::DeliveryMarks::kMarksFieldNumber, [&](FieldEncoder& d) {

@@ -34,7 +34,7 @@ class Frame {
   Frame() = default;
   // A whole ServerFrame.
   static Frame serialize(const wire::ServerFrame& frame);
-  // A whole ServerFrame encoded by hand (frame_encoding.hpp).
+  // A whole ServerFrame encoded by hand (field_encoder.hpp).
   static Frame whole(SharedBytes bytes) { return Frame(std::move(bytes)); }
   // The push of a Deliver encoded by deliver_body() to the device at `inbox_seq` (>= 1: 0
   // would mark a whole frame). The body is at most an entry (200 KiB) and its fields, far

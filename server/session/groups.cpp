@@ -511,17 +511,12 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
             ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
           return reply_error(request_id, out->error, out->reason, out->retry_after_ms);
         }
-        wire::ServerFrame f;
-        auto* ack = f.mutable_send_ack();
-        ack->set_client_msg_id(cmid);
-        ack->set_conv_seq(out->ack.conv_seq);
-        ack->set_server_ts_ms(out->ack.server_ts_ms);
-        ack->set_duplicate(out->duplicate);
         if (out->appended) {  // counted before the ack goes out (see CreateGroup)
           ctx_.metrics.group_messages.fetch_add(1, std::memory_order_relaxed);
           ctx_.fanout.appended(gid);
         }
-        reply(request_id, f);
+        send_bytes(send_ack_frame(
+            request_id, {cmid, out->ack.conv_seq, out->ack.server_ts_ms, out->duplicate}));
       },
       bytes);
 }

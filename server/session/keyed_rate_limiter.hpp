@@ -1,7 +1,7 @@
 #pragma once
 // A token bucket per key, shared by every session: a group's sends (all its members
-// together), a user's one-time prekeys handed out (to all fetchers together). Any thread (one
-// mutex). Buckets that have refilled completely are forgotten once the map grows past a
+// together), a user's one-time prekeys handed out (to all fetchers together), the accounts
+// registered from one address. Any thread (one mutex). Buckets that have refilled completely are forgotten once the map grows past a
 // bound, so memory follows the keys in use right now.
 #include <chrono>
 #include <mutex>
@@ -11,7 +11,7 @@
 
 namespace parley {
 
-template <class Key>
+template <class Key, class Hash = std::hash<Key>>
 class KeyedRateLimiter {
  public:
   KeyedRateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
@@ -46,7 +46,7 @@ class KeyedRateLimiter {
   const double rate_;
   const double burst_;
   std::mutex mutex_;
-  std::unordered_map<Key, Entry> buckets_;
+  std::unordered_map<Key, Entry, Hash> buckets_;
 };
 
 }  // namespace parley

@@ -46,12 +46,14 @@ MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMe
 
 void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices) {
   for (auto& n : notices) {
-    if (auto s = presence.find(n.owner, n.owner_device)) s->notify_mark(std::move(n.mark));
+    if (auto s = presence.find(n.owner, n.owner_device))
+      Session::notify_mark(std::move(s), std::move(n.mark));
   }
 }
 
-void Session::notify_mark(store::DeliveryMarkRecord mark) {
-  run_on_strand([self = shared_from_this(), mark = std::move(mark)]() mutable {
+void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark) {
+  auto& session = *self;
+  session.run_on_strand([self = std::move(self), mark = std::move(mark)]() mutable {
     if (self->closed_ || !self->authenticated_) return;
     self->pending_marks_.push_back(std::move(mark));
     // Marks raised by many acks in a row (every member of a group acknowledging one message)

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <string>
 
+#include "session/keyed_rate_limiter.hpp"
+#include "util/address_key.hpp"
+
 namespace parley {
 class DeliverBodies;
 class Metrics;
@@ -13,8 +16,6 @@ namespace store {
 class StoreWorker;
 using UserId = std::int64_t;
 }
-template <class Key>
-class KeyedRateLimiter;
 namespace groups {
 class FanoutWorker;
 class GroupLimiter;
@@ -45,6 +46,9 @@ struct SessionLimits {
   // refilled over an hour). Past it, bundles carry the signed prekey only: however many
   // accounts fetch, a user's stock drains no faster than this, and its client refills it.
   double one_time_prekeys_per_hour = 100;
+  // Accounts registered from one address (util/address_key.hpp), a bucket of this many
+  // refilled over an hour; 0: no limit. Loopback peers are not counted.
+  double registrations_per_address_per_hour = 30;
   std::chrono::milliseconds auth_timeout{30000};
   std::chrono::milliseconds challenge_ttl{60000};
   std::uint32_t max_group_members = 1024;     // including the creator
@@ -66,6 +70,8 @@ struct RelayContext {
   KeyedRateLimiter<store::UserId>& one_time_prekey_budget;  // by the bundle's owner
   media::MediaContext& media;
   DeliverBodies& deliver_bodies;
+  // Registrations by the address they came from (null: no limit).
+  KeyedRateLimiter<AddressKey, AddressKeyHash>* registrations_by_address = nullptr;
 };
 
 }  // namespace parley

@@ -186,7 +186,7 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
         for (auto& [device, entry] : send.appended) {
           if (auto s = presence.find(send.recipient, device)) {
             const auto seq = entry->inbox_seq;
-            s->notify_appended(seq, std::move(entry));
+            Session::notify_appended(std::move(s), seq, std::move(entry));
           }
         }
       });

@@ -173,9 +173,8 @@ void SessionJob::done(store::JobStatus status, std::unique_ptr<store::Job>& self
 }
 
 void SessionJob::on_strand() {
-  // The job may hold the last reference to the session: it outlives this call.
-  const auto session = session_;
-  session->finish_job(*this);
+  // The posted handler owns this job until after the call, and the job the session.
+  session_->finish_job(*this);
 }
 
 void Session::finish_job(SessionJob& job) {

@@ -67,14 +67,19 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Any thread: a new entry was committed to this device's inbox. `entry` may be null (then
-  // the session reads it from the store when its turn comes).
-  void notify_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry);
-  // Any thread: entries were committed as inbox_seqs first_seq, first_seq + 1, ... (a fan-out
-  // run): one hand-off to the connection's thread for all of them.
-  void notify_appended(std::uint64_t first_seq, std::vector<PushedEntry> entries);
-  // Any thread: a delivery mark of this device was raised (marks.cpp).
-  void notify_mark(store::DeliveryMarkRecord mark);
+  // Any thread. These take the caller's reference to the session and move it into the post,
+  // so the caller never holds the last one: a connection that closed meanwhile is then
+  // destroyed on its own thread, never on the store thread.
+  // A new entry was committed to this device's inbox. `entry` may be null (then the session
+  // reads it from the store when its turn comes).
+  static void notify_appended(std::shared_ptr<Session> self, std::uint64_t inbox_seq,
+                              std::shared_ptr<const store::InboxEntry> entry);
+  // Entries were committed as inbox_seqs first_seq, first_seq + 1, ... (a fan-out run): one
+  // hand-off to the connection's thread for all of them.
+  static void notify_appended(std::shared_ptr<Session> self, std::uint64_t first_seq,
+                              std::vector<PushedEntry> entries);
+  // A delivery mark of this device was raised (marks.cpp).
+  static void notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark);
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
@@ -87,6 +92,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_frame(std::string_view bytes);
   void on_closed();
   bool authenticated() const { return authenticated_; }
+  // Where the connection comes from (gateway/client_address.hpp); none: not limited.
+  void set_client_address(const AddressKey& key) { client_address_ = key; }
+  const std::optional<AddressKey>& client_address() const { return client_address_; }
   bool reading_allowed() const;
   // The send queue has drained below its low-water mark again: continue delivery.
   void on_writable();
@@ -113,7 +121,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // `devices`: Error.devices (DEVICE_MISMATCH, INBOX_FULL).
   void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
                    std::uint32_t retry_after_ms = 0, std::span<const std::uint32_t> devices = {});
-  using JobDone = std::function<void(store::JobStatus)>;
   // Runs `work(state, store)` in the store's next batch and `done(state, status)` back on the
   // strand after it commits (a ReadOnly job's: once it ran, store_worker.hpp). The state and
   // the three callables are one object, allocated once (session_job.hpp).
@@ -132,10 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   // The same for jobs whose callables share no state: work(store), done(status), on_commit().
   struct Stateless {};
-  struct NoOp {
-    void operator()() const {}
-  };
-  template <class Work, class Done, class OnCommit = NoOp>
+  template <class Work, class Done, class OnCommit = NoCommit>
   void submit(Work work, Done done, std::size_t bytes = 0, OnCommit on_commit = {},
               store::Urgency urgency = store::Urgency::Prompt) {
     submit_with(
@@ -166,6 +170,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
 
   // groups.cpp
+  using JobDone = std::function<void(store::JobStatus)>;
   JobDone group_change_done(std::uint64_t request_id, std::shared_ptr<GroupOutcome> out,
                             std::string gid);
   void on_create_group(std::uint64_t request_id, const wire::CreateGroup& req);
@@ -220,6 +225,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<FanoutLimits> fanout_limits_;
   FanoutLimits& fanout_limits();
   std::uint32_t rate_strikes_ = 0;
+  std::optional<AddressKey> client_address_;
   std::uint32_t pending_jobs_ = 0;
   std::size_t pending_bytes_ = 0;  // payload bytes held by this session's store jobs
   bool closed_ = false;

@@ -15,7 +15,6 @@ class Session;
 
 class SessionJob : public store::Job, public StrandTask {
  public:
-  Session& session() const { return *session_; }
 
   // On the session's strand: the session's bookkeeping, then completed().
   void on_strand() final;
@@ -35,10 +34,10 @@ class SessionJob : public store::Job, public StrandTask {
   store::JobStatus status_ = store::JobStatus::Failed;
 };
 
-// What a SessionTask does when nothing runs at its commit.
+// What a job does at its commit when nothing runs then (with its state, or without).
 struct NoCommit {
-  template <class State>
-  void operator()(State&) const {}
+  template <class... State>
+  void operator()(State&...) const {}
 };
 
 // A SessionJob made of a request's state and three callables that take it: work(state,

@@ -4,7 +4,6 @@
 // and its buffer). Written once, through the pointer allocate() gives, before the first copy
 // is made.
 #include <cstddef>
-#include <cstring>
 #include <memory>
 #include <string_view>
 
@@ -19,7 +18,6 @@ class SharedBytes {
     data = bytes.get();
     return SharedBytes(std::move(bytes), size);
   }
-  static SharedBytes copy_of(std::string_view bytes);
 
   explicit operator bool() const { return data_ != nullptr; }
   std::string_view view() const { return {data_.get(), size_}; }
@@ -45,12 +43,5 @@ class SharedBytes {
   std::shared_ptr<const char[]> data_;
   std::size_t size_ = 0;
 };
-
-inline SharedBytes SharedBytes::copy_of(std::string_view bytes) {
-  char* out = nullptr;
-  auto b = allocate(bytes.size(), out);
-  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
-  return b;
-}
 
 }  // namespace parley

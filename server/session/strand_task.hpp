@@ -1,11 +1,13 @@
 #pragma once
-// Work handed to a connection's strand from another thread (the store thread's pushes and
-// completions, a mark raised by another connection's ack), carrying the memory it is posted
+// Work posted to a connection's strand (the store thread's pushes and completions, a mark
+// raised by another connection's ack, the marks' flush), carrying the memory it is posted
 // in. A post from the store thread would otherwise cost two allocations (a std::function and
 // Asio's operation; Asio's per-thread cache of operation memory does not help there, since
 // one thread allocates and another frees) on top of whatever the task itself holds.
 #include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <utility>
 
@@ -27,7 +29,10 @@ class StrandTask {
   class PostMemory {
    public:
     void* allocate(std::size_t bytes) {
-      if (in_use_ || bytes > bytes_.size()) return ::operator new(bytes);
+      if (in_use_ || bytes > bytes_.size()) {
+        fallbacks_.fetch_add(1, std::memory_order_relaxed);
+        return ::operator new(bytes);
+      }
       in_use_ = true;
       return bytes_.data();
     }
@@ -39,7 +44,12 @@ class StrandTask {
       }
     }
 
+    // Posts that did not fit (tests check there are none: a larger Asio operation would
+    // silently cost an allocation again).
+    static std::uint64_t fallbacks() { return fallbacks_.load(std::memory_order_relaxed); }
+
    private:
+    static inline std::atomic<std::uint64_t> fallbacks_{0};
     // An Asio executor operation holding a handler of two pointers is 48 bytes here.
     alignas(std::max_align_t) std::array<std::byte, 64> bytes_;
     bool in_use_ = false;

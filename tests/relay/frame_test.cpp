@@ -201,9 +201,6 @@ class FrameTest : public QObject {
     QCOMPARE(frame.size(), f.SerializeAsString().size());
   }
 
-  // The gateway's gathered write: WebSocket header, envelope, shared bytes. They must equal
-  // the header of the whole frame's size (binary_frame_header, what Beast would write) and
-  // the whole frame. The sizes straddle the header's 126 and 65,536 thresholds.
   // SendAck and DeliveryMarks are written field by field (field_encoder.hpp): the bytes must
   // be protobuf's, with every field at zero, at its largest, and in between.
   void sendAckIsWrittenAsProtobufWritesIt() {
@@ -267,6 +264,9 @@ class FrameTest : public QObject {
     }
   }
 
+  // The gateway's gathered write: WebSocket header, envelope, shared bytes. They must equal
+  // the header of the whole frame's size (binary_frame_header, what Beast would write) and
+  // the whole frame. The sizes straddle the header's 126 and 65,536 thresholds.
   void headIsTheWebSocketHeaderOfTheWholeFrameThenTheEnvelope() {
     for (const auto size : kSizes) {
       const auto e = entry(store::EntryKind::GroupMessage, size);

@@ -764,6 +764,52 @@ class SqliteStoreTest : public QObject {
     openStore();
   }
 
+  // A Job (store/job.hpp) whose completion keeps itself, as a connection's job does to post
+  // itself back: it must outlive the worker's hands in every path (committed, read-only and
+  // completed before the commit, rejected at submit), and be released once, where it went.
+  void jobsThatTakeThemselvesLiveOnAfterTheirCompletion() {
+    s_->commit();
+    s_.reset();
+    struct Kept : Job {
+      Kept(std::vector<std::unique_ptr<Job>>& keep, std::vector<JobStatus>& statuses,
+           std::atomic<int>& alive)
+          : keep(keep), statuses(statuses), alive(alive) {
+        ++alive;
+      }
+      ~Kept() override { --alive; }
+      void run(Store& s) override { s.next_conv_seq("kept"); }
+      void done(JobStatus status, std::unique_ptr<Job>& self) override {
+        statuses.push_back(status);
+        keep.push_back(std::move(self));
+      }
+      std::vector<std::unique_ptr<Job>>& keep;
+      std::vector<JobStatus>& statuses;
+      std::atomic<int>& alive;
+    };
+    Metrics metrics;
+    std::vector<std::unique_ptr<Job>> keep;  // written on the store thread, read after stop()
+    std::vector<JobStatus> statuses;
+    std::atomic<int> alive{0};
+    {
+      StoreWorker worker(
+          std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics, 100);
+      worker.submit(std::make_unique<Kept>(keep, statuses, alive));
+      worker.submit(std::make_unique<Kept>(keep, statuses, alive), Urgency::ReadOnly);
+      worker.submit(std::make_unique<Kept>(keep, statuses, alive), Urgency::Unhurried);
+      worker.stop();
+      QCOMPARE(keep.size(), 3u);
+      QCOMPARE(alive.load(), 3);
+      QVERIFY(std::ranges::all_of(statuses, [](auto st) { return st == JobStatus::Committed; }));
+      worker.submit(std::make_unique<Kept>(keep, statuses, alive));  // rejected: stopped
+      QCOMPARE(keep.size(), 4u);
+      QCOMPARE(statuses.back(), JobStatus::Rejected);
+      QCOMPARE(alive.load(), 4);
+    }
+    keep.clear();
+    QCOMPARE(alive.load(), 0);
+    openStore();
+  }
+
   // What a commit releases for other connections (live pushes, delivery marks: on_commit) is
   // handed over before any completion of the same batch, and only for jobs that committed.
   void workerRunsEveryOnCommitBeforeAnyDone() {

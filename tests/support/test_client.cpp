@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QNetworkProxy>
+#include <QNetworkRequest>
 #include <QEventLoop>
 #include <QTimer>
 #include <QWebSocketHandshakeOptions>
@@ -80,7 +81,9 @@ bool TestClient::connect(const QUrl& url, const QString& subprotocol) {
   });
   QWebSocketHandshakeOptions options;
   if (!subprotocol.isEmpty()) options.setSubprotocols({subprotocol});
-  socket_->open(url, options);
+  QNetworkRequest request(url);
+  for (const auto& [name, value] : headers_) request.setRawHeader(name, value);
+  socket_->open(request, options);
   return spinUntil([&] { return socket_->state() == QAbstractSocket::ConnectedState || closed_; },
                    5000) &&
          socket_->state() == QAbstractSocket::ConnectedState;

@@ -2,6 +2,8 @@
 // A real parley.v1 client for tests: a QWebSocket, an Ed25519 identity made with libsodium,
 // and blocking helpers that spin the event loop until the expected frame arrives.
 #include <QByteArray>
+#include <QList>
+#include <QPair>
 #include <QUrl>
 #include <QSslConfiguration>
 #include <QWebSocket>
@@ -30,6 +32,8 @@ class TestClient {
 
   // Used by the next connect() (wss:// URLs).
   void setSslConfiguration(const QSslConfiguration& c) { ssl_ = c; }
+  // Sent with the next connect()'s upgrade request, e.g. the X-Forwarded-For a proxy adds.
+  void setHeader(const QByteArray& name, const QByteArray& value) { headers_.append({name, value}); }
   // Opens the socket offering parley.v1 (or `subprotocol`); false on failure or timeout.
   bool connect(const QUrl& url, const QString& subprotocol = "parley.v1");
   void disconnect();
@@ -90,6 +94,7 @@ class TestClient {
   std::deque<wire::ServerFrame> pushes_;
   std::uint64_t next_id_ = 1;
   std::optional<QSslConfiguration> ssl_;
+  QList<QPair<QByteArray, QByteArray>> headers_;
   int close_code_ = -1;
   bool closed_ = false;
 };

@@ -1,0 +1,127 @@
+// Limits per client address (gateway/client_address.hpp): connections held at once and
+// accounts registered per hour. The relay sits "behind a proxy" at 127.0.0.1, trusted, so
+// the tests choose each connection's address with the X-Forwarded-For header a proxy adds.
+// Loopback clients are not counted.
+#include <QtTest>
+
+#include <memory>
+#include <vector>
+
+#include "raw_http.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+std::unique_ptr<TestClient> from(const QUrl& url, const QByteArray& address,
+                                 const std::string& name = "nobody") {
+  auto c = std::make_unique<TestClient>(name);
+  if (!address.isEmpty()) c->setHeader("X-Forwarded-For", address);
+  if (!c->connect(url)) return nullptr;
+  return c;
+}
+
+}  // namespace
+
+class AddressLimitsTest : public QObject {
+  Q_OBJECT
+  RelayProcess relay_{{"--trusted-proxy", "127.0.0.1", "--max-connections-per-address", "3",
+                       "--registrations-per-address-per-hour", "2"}};
+
+ private slots:
+  void initTestCase() { QVERIFY(relay_.start()); }
+
+  void anAddressHoldsAtMostItsConnections() {
+    std::vector<std::unique_ptr<TestClient>> held;
+    for (int i = 0; i < 3; ++i) {
+      held.push_back(from(relay_.url(), "203.0.113.7"));
+      QVERIFY(held.back());
+    }
+    QVERIFY(!from(relay_.url(), "203.0.113.7"));
+    QCOMPARE(metric(relay_, "parley_connections_refused_by_address_total"), 1.0);
+    // The client's own entries in front of the proxy's are not read: still 203.0.113.7.
+    QVERIFY(!from(relay_.url(), "198.51.100.50, 203.0.113.7"));
+    // Another address, and loopback clients (not counted), are not held back.
+    QVERIFY(from(relay_.url(), "203.0.113.8"));
+    std::vector<std::unique_ptr<TestClient>> local;
+    for (int i = 0; i < 5; ++i) {
+      local.push_back(from(relay_.url(), {}));
+      QVERIFY(local.back());
+    }
+    // A connection that ends gives its place back.
+    held.back()->disconnect();
+    held.pop_back();
+    std::unique_ptr<TestClient> again;
+    QVERIFY(QTest::qWaitFor([&] { return (again = from(relay_.url(), "203.0.113.7")) != nullptr; },
+                            5000));
+    QVERIFY(!from(relay_.url(), "203.0.113.7"));
+  }
+
+  void anIpv6ClientIsCountedByItsSlash64() {
+    std::vector<std::unique_ptr<TestClient>> held;
+    for (const char* a : {"2001:db8:1:2::1", "2001:db8:1:2::2", "[2001:db8:1:2:ffff::9]:4711"}) {
+      held.push_back(from(relay_.url(), a));
+      QVERIFY(held.back());
+    }
+    QVERIFY(!from(relay_.url(), "2001:db8:1:2::77"));
+    QVERIFY(from(relay_.url(), "2001:db8:1:3::1"));
+  }
+
+  void anAddressRegistersAtMostItsAccountsPerHour() {
+    std::vector<std::unique_ptr<TestClient>> registered;
+    for (const char* name : {"reg-one", "reg-two"}) {
+      registered.push_back(from(relay_.url(), "198.51.100.9", name));
+      QVERIFY(registered.back());
+      auto r = registered.back()->registerAccount();
+      QVERIFY(r && r->has_registered());
+    }
+    auto third = from(relay_.url(), "198.51.100.9", "reg-three");
+    QVERIFY(third);
+    auto r = third->registerAccount();
+    QVERIFY(r && r->has_error());
+    QCOMPARE(r->error().code(), wire::RATE_LIMITED);
+    QVERIFY2(r->error().reason().find("try again in 30 minutes") != std::string::npos,
+             r->error().reason().c_str());
+    QVERIFY(r->error().retry_after_ms() > 29 * 60 * 1000 &&
+            r->error().retry_after_ms() <= 30 * 60 * 1000);
+    QCOMPARE(metric(relay_, "parley_registrations_refused_total"), 1.0);
+    // Nothing was created: the name is free for an address with registrations left.
+    auto elsewhere = from(relay_.url(), "198.51.100.10", "reg-three");
+    QVERIFY(elsewhere);
+    r = elsewhere->registerAccount();
+    QVERIFY(r && r->has_registered());
+    // Logging in is not registering, and loopback clients are not counted.
+    auto& first = *registered.front();
+    first.disconnect();  // its address holds three: it may connect again once this one is gone
+    QVERIFY(QTest::qWaitFor([&] { return first.connect(relay_.url()); }, 5000));
+    auto l = first.login();
+    QVERIFY(l && l->has_logged_in());
+    for (const char* name : {"local-one", "local-two", "local-three"}) {
+      auto c = from(relay_.url(), {}, name);
+      QVERIFY(c);
+      QVERIFY(c->registerAccount()->has_registered());
+    }
+  }
+
+  void metricsThroughTheProxyAreTheClientsRequest() {
+    HttpRequest req;
+    req.path = "/metrics";
+    QCOMPARE(httpRequest(relay_.url(), req).status, 200);
+    req.headers = {{"X-Forwarded-For", "203.0.113.7"}};
+    QCOMPARE(httpRequest(relay_.url(), req).status, 403);
+  }
+
+  void badProxyBlocksAreRefusedAtStart() {
+    QProcess p;
+    p.start(qEnvironmentVariable("PARLEY_RELAY_BIN"), {"--trusted-proxy", "10.0.0.0/33"});
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitCode(), 2);
+    QVERIFY(p.readAllStandardError().contains("--trusted-proxy"));
+  }
+};
+
+QTEST_GUILESS_MAIN(AddressLimitsTest)
+#include "address_limits_test.moc"

@@ -1,0 +1,86 @@
+// Who a connection comes from (gateway/client_address.hpp): only a trusted proxy's word is
+// taken, walking X-Forwarded-For from the right; whatever the client wrote further left is
+// never read. Limits count IPv6 clients by their /64.
+#include <QtTest>
+
+#include "gateway/client_address.hpp"
+
+using namespace parley;
+
+namespace {
+
+net::ip::address ip(const char* text) { return net::ip::make_address(text); }
+
+TrustedProxies trust(std::initializer_list<const char*> blocks) {
+  std::vector<Cidr> out;
+  for (const auto* b : blocks) out.push_back(*Cidr::parse(b));
+  return TrustedProxies(std::move(out));
+}
+
+}  // namespace
+
+class ClientAddressTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void blocksParseAndContain() {
+    const auto lan = Cidr::parse("10.0.0.0/8");
+    QVERIFY(lan);
+    QVERIFY(lan->contains(ip("10.200.3.4")));
+    QVERIFY(!lan->contains(ip("11.0.0.1")));
+    QVERIFY(lan->contains(ip("::ffff:10.1.2.3")));  // an IPv4 client on a dual-stack socket
+    QVERIFY(!lan->contains(ip("2001:db8::1")));
+    const auto one = Cidr::parse(" 127.0.0.1 ");
+    QVERIFY(one && one->prefix == 32 && one->contains(ip("127.0.0.1")) &&
+            !one->contains(ip("127.0.0.2")));
+    const auto v6 = Cidr::parse("2001:db8:aa00::/40");
+    QVERIFY(v6 && v6->contains(ip("2001:db8:aaff::1")) && !v6->contains(ip("2001:db8:ab00::1")));
+    QVERIFY(Cidr::parse("0.0.0.0/0")->contains(ip("203.0.113.9")));
+    for (const char* bad : {"", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/8x", "host",
+                            "10.0.0.0/-1", "10.0.0.0/ 8"})
+      QVERIFY2(!Cidr::parse(bad), bad);
+  }
+
+  void anUntrustedPeerIsTheClientWhateverItSays() {
+    const auto none = trust({});
+    QCOMPARE(client_address(ip("203.0.113.7"), "198.51.100.1", none), ip("203.0.113.7"));
+    const auto other = trust({"10.0.0.0/8"});
+    QCOMPARE(client_address(ip("127.0.0.1"), "198.51.100.1", other), ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("::ffff:192.0.2.5"), "", other), ip("192.0.2.5"));
+  }
+
+  void aTrustedProxyNamesTheClient() {
+    const auto proxies = trust({"127.0.0.1", "10.0.0.0/8"});
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7", proxies), ip("203.0.113.7"));
+    // A chain of trusted proxies: the rightmost address none of them is.
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7, 10.0.0.2", proxies), ip("203.0.113.7"));
+    // What the client put in front of it is not read.
+    QCOMPARE(client_address(ip("127.0.0.1"), "1.2.3.4, 203.0.113.7", proxies), ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "10.9.9.9, 203.0.113.7, 10.0.0.2", proxies),
+             ip("203.0.113.7"));
+    // Ports, brackets and mapped addresses as proxies write them.
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7:4711", proxies), ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "[2001:db8::5]:4711", proxies), ip("2001:db8::5"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "2001:db8::5", proxies), ip("2001:db8::5"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "::ffff:203.0.113.7", proxies), ip("203.0.113.7"));
+    // No header, or one that does not parse where the walk needs it: the last address vouched for.
+    QCOMPARE(client_address(ip("127.0.0.1"), "", proxies), ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7, garbage", proxies), ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "garbage, 10.0.0.2", proxies), ip("10.0.0.2"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7,", proxies), ip("127.0.0.1"));
+    // A header naming only trusted proxies leaves the leftmost of them.
+    QCOMPARE(client_address(ip("127.0.0.1"), "10.0.0.3, 10.0.0.2", proxies), ip("10.0.0.3"));
+  }
+
+  void limitsCountAnIpv6ClientByItsSlash64() {
+    QCOMPARE(address_key(ip("2001:db8:1:2::1")), address_key(ip("2001:db8:1:2:ffff::9")));
+    QVERIFY(!(address_key(ip("2001:db8:1:2::1")) == address_key(ip("2001:db8:1:3::1"))));
+    QCOMPARE(address_key(ip("203.0.113.7")), address_key(ip("::ffff:203.0.113.7")));
+    QVERIFY(!(address_key(ip("203.0.113.7")) == address_key(ip("203.0.113.8"))));
+    // An IPv4 address and the IPv6 /64 with the same leading bytes are not one client.
+    QVERIFY(!(address_key(ip("203.0.113.7")) == address_key(ip("cb00:7107::"))));
+  }
+};
+
+QTEST_GUILESS_MAIN(ClientAddressTest)
+#include "client_address_test.moc"

@@ -1,0 +1,82 @@
+// Posts to a connection carry the memory of their Asio operation (session/strand_task.hpp,
+// gateway/post_task.hpp): every post must fit it (a larger operation would quietly cost an
+// allocation again), and a post still queued when its io_context goes must free cleanly (run
+// under ASan by the debug preset).
+#include <QtTest>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "gateway/post_task.hpp"
+#include "net/asio.hpp"
+#include "session/strand_task.hpp"
+
+using namespace parley;
+
+namespace {
+
+// Notes its run and its destruction; holds a shared_ptr as the relay's tasks hold a session.
+struct Probe {
+  std::shared_ptr<int> held = std::make_shared<int>(0);
+  std::atomic<int> ran{0};
+};
+
+std::unique_ptr<StrandTask> task(Probe& p) {
+  auto f = [held = p.held, &p] { p.ran.fetch_add(1); };
+  return std::make_unique<StrandCall<decltype(f)>>(std::move(f));
+}
+
+}  // namespace
+
+class StrandTaskTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void postsFitTheirMemory() {
+    net::io_context io(1);
+    Probe p;
+    const auto before = StrandTask::PostMemory::fallbacks();
+    for (int i = 0; i < 3; ++i) post_task(io.get_executor(), task(p));
+    // From another thread, as the store thread posts.
+    std::thread other([&] {
+      for (int i = 0; i < 3; ++i) post_task(io.get_executor(), task(p));
+    });
+    other.join();
+    io.run();
+    QCOMPARE(p.ran.load(), 6);
+    QCOMPARE(StrandTask::PostMemory::fallbacks(), before);
+    QCOMPARE(p.held.use_count(), 1L);  // every task was destroyed after it ran
+  }
+
+  void aPostStillQueuedWhenItsContextGoesIsFreed() {
+    Probe p;
+    {
+      net::io_context io(1);
+      post_task(io.get_executor(), task(p));
+      post_task(io.get_executor(), task(p));
+      QCOMPARE(p.held.use_count(), 3L);
+    }
+    QCOMPARE(p.ran.load(), 0);
+    QCOMPARE(p.held.use_count(), 1L);
+  }
+
+  void memoryInUseFallsBackToTheHeap() {
+    StrandTask::PostMemory m;
+    const auto before = StrandTask::PostMemory::fallbacks();
+    void* first = m.allocate(48);
+    void* second = m.allocate(48);  // the block is taken: a second request goes to the heap
+    QVERIFY(first != second);
+    QCOMPARE(StrandTask::PostMemory::fallbacks(), before + 1);
+    m.deallocate(second, 48);
+    m.deallocate(first, 48);
+    QCOMPARE(m.allocate(48), first);  // free again
+    m.deallocate(first, 48);
+    void* big = m.allocate(4096);     // too large for it
+    QVERIFY(big != first);
+    m.deallocate(big, 4096);
+  }
+};
+
+QTEST_GUILESS_MAIN(StrandTaskTest)
+#include "strand_task_test.moc"

@@ -31,6 +31,8 @@ constexpr int kInitialOneTimePrekeys = 100;
 Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
     : profile_(std::move(profile)), db_(std::move(db)),
       relay_(std::make_unique<RelayClient>(profile_.server)) {
+  retry_timer_.setSingleShot(true);
+  connect(&retry_timer_, &QTimer::timeout, this, [this] { flushOutbox(); });
   wireRelay();
 }
 

@@ -10,6 +10,7 @@
 #include <QPointer>
 #include <QSet>
 #include <QString>
+#include <QTimer>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -488,7 +489,9 @@ class Messenger : public QObject {
   // until the reconnect's login asks the relay for them again.
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
-  bool retry_scheduled_ = false;  // an outbox flush waits for a rate limit to pass
+  // An outbox flush waiting for a refusal to pass (a rate limit, a full inbox): the earliest
+  // of the waits the relay asked for.
+  QTimer retry_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order.

@@ -389,14 +389,13 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
                        .arg(peer));
   }
   // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
-  // outbox every few milliseconds, and a huge value overflowed the timer's int.
-  if ((code == wire::RATE_LIMITED || code == wire::INBOX_FULL) && !retry_scheduled_) {
-    retry_scheduled_ = true;
-    const auto wait = std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000);
-    QTimer::singleShot(static_cast<int>(wait), this, [this] {
-      retry_scheduled_ = false;
-      flushOutbox();
-    });
+  // outbox every few milliseconds, and a huge value overflowed the timer's int. The earliest
+  // wait wins: a rate limit's second must not sit behind a full inbox's half minute (the
+  // flush sends a full inbox only its oldest message anyway).
+  if (code == wire::RATE_LIMITED || code == wire::INBOX_FULL) {
+    const auto wait =
+        static_cast<int>(std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000));
+    if (!retry_timer_.isActive() || retry_timer_.remainingTime() > wait) retry_timer_.start(wait);
   }
 }
 

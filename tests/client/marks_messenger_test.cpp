@@ -1,11 +1,13 @@
-// Delivery marks through the Messenger, against a fake relay (fake_relay.hpp) so the test
-// decides which marks arrive and when: one frame turning several messages Delivered, member
+// Delivery marks and the outbox's retries through the Messenger, against a fake relay
+// (fake_relay.hpp) so the test decides what arrives and when. Retries: the earliest wait the
+// relay asked for wins. Marks: one frame turning several messages Delivered, member
 // counts in a group (also through the model the GUI shows), a mark that arrives before the
 // SendAck numbering its message, last_mark_version kept and sent at every login, a
 // DELIVERY_RECEIPT entry from an older relay acknowledged and ignored, and a sender that is
 // not a folded name dropped.
 #include <QtTest>
 
+#include <QElapsedTimer>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -315,6 +317,49 @@ class MarksMessengerTest : public QObject {
     QTest::qWait(200);
     QVERIFY(alice.statuses.value(msg_id(1)).size() == 1);
     QCOMPARE(setting(alice.dir, "last_mark_version"), qulonglong(41));
+  }
+
+  // A full inbox asks for half a minute and a rate limit for a second: the outbox goes again
+  // after the second (one timer served both, and the first refusal's wait held the other).
+  void theEarliestRetryWins() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    QStringList attempts;
+    QElapsedTimer limited_at;
+    qint64 retried_after_ms = -1;
+    relay.answer = [&](const parley::wire::ClientFrame& f) -> std::optional<parley::wire::ServerFrame> {
+      if (!f.has_send()) return std::nullopt;
+      const auto to = QString::fromStdString(f.send().recipient());
+      attempts << to;
+      parley::wire::ServerFrame r;
+      auto* e = r.mutable_error();
+      if (to == "bob") {
+        e->set_code(parley::wire::INBOX_FULL);
+        e->set_retry_after_ms(30000);
+        e->add_devices(1);
+        return r;
+      }
+      if (!limited_at.isValid()) {
+        limited_at.start();
+        e->set_code(parley::wire::RATE_LIMITED);
+        e->set_retry_after_ms(1000);
+        return r;
+      }
+      if (retried_after_ms < 0) retried_after_ms = limited_at.elapsed();
+      return std::nullopt;  // the built-in SendAck
+    };
+    // bob's message first: its refusal (30 s) comes before carol's (1 s).
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, "bob", 1) && queue(d, "carol", 2);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(alice.waitStatus(msg_id(2), MessageStatus::Sent));
+    QVERIFY2(retried_after_ms >= 900 && retried_after_ms < 5000,
+             qPrintable(QString::number(retried_after_ms)));
+    QCOMPARE(attempts.mid(0, 2), (QStringList{"bob", "carol"}));
+    // bob's waits its turn, queued, not failed.
+    QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Queued);
   }
 
   // An older relay's DELIVERY_RECEIPT entries: acknowledged, nothing else.

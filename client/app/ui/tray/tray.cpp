@@ -7,10 +7,17 @@
 
 #include "common/plural.hpp"
 #include "theme/theme.hpp"
+#ifdef PARLEY_DESKTOP_NOTIFIER
+#include "tray/desktop_notifier.hpp"
+#endif
 
 namespace parley::app {
 
 Tray::Tray(QWidget* window) : QObject(window), window_(window) {
+#ifdef PARLEY_DESKTOP_NOTIFIER
+  notifier_ = new DesktopNotifier(QDBusConnection::sessionBus(), this);
+  connect(notifier_, &DesktopNotifier::clicked, this, &Tray::notificationClicked);
+#endif
   if (QSystemTrayIcon::isSystemTrayAvailable()) {
     icon_ = new QSystemTrayIcon(badgeIcon(0), this);
     auto* menu = new QMenu(window);
@@ -84,6 +91,9 @@ void Tray::notify(const QString& peer, const QString& title, const QString& body
   const QString text = show_body ? body : tr("New message");
   last_ = title + QStringLiteral(": ") + text;
   last_peer_ = peer;
+#ifdef PARLEY_DESKTOP_NOTIFIER
+  if (notifier_->notify(peer, title, text)) return;
+#endif
   if (icon_ && icon_->isVisible()) icon_->showMessage(title, text, QSystemTrayIcon::Information, 5000);
   else if (window_) QApplication::alert(window_);
 }

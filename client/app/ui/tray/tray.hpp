@@ -3,8 +3,10 @@
 // messages in conversations the user is not looking at. The body appears only when the
 // "show message text in notifications" setting is on; otherwise only who wrote.
 //
-// Without a system tray (some desktops, Xvfb) notifications fall back to the window
-// manager's attention hint.
+// Where the desktop has a freedesktop notification service, notifications go there
+// (desktop_notifier.hpp: the body escaped for services that render markup); otherwise
+// through the tray icon's balloon, and without a system tray (some desktops, Xvfb) to the
+// window manager's attention hint.
 //
 // Thread: the GUI thread.
 #include <QIcon>
@@ -15,6 +17,8 @@
 class QWidget;
 
 namespace parley::app {
+
+class DesktopNotifier;
 
 class Tray : public QObject {
   Q_OBJECT
@@ -35,6 +39,7 @@ class Tray : public QObject {
  private:
   QPointer<QWidget> window_;
   QSystemTrayIcon* icon_ = nullptr;
+  DesktopNotifier* notifier_ = nullptr;  // null where there is no D-Bus
   int unread_ = 0;
   QString last_;
   QString last_peer_;

@@ -132,7 +132,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->check(CLI::Range(1u, 3650u))
       ->capture_default_str();
   app.add_flag("--public-metrics", c.public_metrics,
-               "Serve /metrics to any peer (default: loopback peers only)");
+               "Serve /metrics to any client (default: clients on this host only)");
   app.add_option("--max-connections-per-address", c.max_connections_per_address,
                  "WebSocket connections one client address (an IPv4 address, an IPv6 /64) may "
                  "hold at once; 0: no limit. Loopback clients are not counted")
@@ -142,7 +142,15 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  c.limits.registrations_per_address_per_hour,
                  "Accounts one client address may register per hour (a burst of as many, "
                  "refilled over the hour); 0: no limit. Loopback clients are not counted")
-      ->check(CLI::Range(0.0, 1e9))
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            double x = -1;
+            const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+            const bool ok = ec == std::errc() && end == v.data() + v.size() &&
+                            (x == 0 || (x >= 1 && x <= 1e9));
+            return ok ? std::string() : std::string("expected 0 (no limit) or 1 .. 1e9");
+          },
+          "0 or 1 .. 1e9"))
       ->capture_default_str();
   std::vector<std::string> trusted_proxies;
   app.add_option("--trusted-proxy", trusted_proxies,

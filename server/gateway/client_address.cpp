@@ -91,9 +91,10 @@ bool TrustedProxies::contains(const net::ip::address& a) const {
   return false;
 }
 
-net::ip::address client_address(const net::ip::address& peer, std::string_view forwarded_for,
-                                const TrustedProxies& trusted) {
+ClientAddress client_address(const net::ip::address& peer, std::string_view forwarded_for,
+                             const TrustedProxies& trusted) {
   auto client = unmapped(peer);
+  const bool forwarded = trusted.contains(client) && !forwarded_for.empty();
   while (trusted.contains(client) && !forwarded_for.empty()) {
     const auto comma = forwarded_for.rfind(',');
     const auto entry = comma == std::string_view::npos ? forwarded_for
@@ -104,7 +105,7 @@ net::ip::address client_address(const net::ip::address& peer, std::string_view f
     if (!next) break;
     client = *next;
   }
-  return client;
+  return {client, forwarded};
 }
 
 AddressKey address_key(const net::ip::address& candidate) {

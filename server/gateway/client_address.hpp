@@ -36,11 +36,22 @@ class TrustedProxies {
 // IPv4-mapped IPv6 addresses as IPv4, so one client has one address whatever the socket.
 net::ip::address unmapped(const net::ip::address& a);
 
-// The client's address: `peer` itself, unless it is a trusted proxy and `forwarded_for` (every
+// Where a request comes from.
+struct ClientAddress {
+  net::ip::address address;
+  // A trusted proxy forwarded it (with an X-Forwarded-For header): the address is not the
+  // relay's own host even when it reads as loopback, which only a misconfigured proxy
+  // passing the client's header through can produce.
+  bool forwarded = false;
+  // Not counted by the per-address limits, and shown /metrics: a client on the relay's host.
+  bool local() const { return !forwarded && address.is_loopback(); }
+};
+
+// The client: `peer` itself, unless it is a trusted proxy and `forwarded_for` (every
 // X-Forwarded-For header, in order, joined by commas) names an address it vouches for. An
 // entry that does not parse ends the walk at the last address vouched for.
-net::ip::address client_address(const net::ip::address& peer, std::string_view forwarded_for,
-                                const TrustedProxies& trusted);
+ClientAddress client_address(const net::ip::address& peer, std::string_view forwarded_for,
+                             const TrustedProxies& trusted);
 
 AddressKey address_key(const net::ip::address& a);
 

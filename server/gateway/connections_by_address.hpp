@@ -1,7 +1,9 @@
 #pragma once
 // How many WebSocket connections each client address (client_address.hpp) holds, against a
 // cap (--max-connections-per-address): accounts cost nothing, so without it one host could
-// open connections, each with its own budgets, until the relay ran out of descriptors.
+// open connections, each with its own budgets (frames per second, store jobs, send queue),
+// as many as it liked. HTTP connections that have not upgraded are not counted (each has 30 s
+// to send its request).
 // Any thread (one mutex); an address holding none is forgotten.
 #include <cstdint>
 #include <mutex>

@@ -22,6 +22,8 @@ namespace websocket = boost::beast::websocket;
 
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 
+std::atomic<bool> warned_untrusted_proxy{false};  // said once per process
+
 // True when the comma-separated Sec-WebSocket-Protocol offer contains parley.v1.
 bool offers_parley(std::string_view offer) {
   while (!offer.empty()) {
@@ -96,7 +98,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       const auto from = client(req);
       if (!from) return;  // the peer is gone
       ClientOrigin origin;
-      if (!from->is_loopback()) origin.key = address_key(*from);
+      if (!from->local()) origin.key = address_key(from->address);
       if (origin.key && ctx_.connections_by_address) {
         if (!ctx_.connections_by_address->admit(*origin.key)) {
           ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
@@ -118,7 +120,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       // Traffic figures are for the operator: loopback clients only unless --public-metrics.
       // Through a trusted proxy the client is whoever the proxy says, not the proxy.
       const auto from = client(req);
-      if (!ctx_.options.public_metrics && (!from || !from->is_loopback()))
+      if (!ctx_.options.public_metrics && (!from || !from->local()))
         return respond(req, http::status::forbidden, "metrics are served to loopback only\n");
       return respond(req, http::status::ok, ctx_.relay.metrics.render(),
                      "text/plain; version=0.0.4");
@@ -127,17 +129,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   // The client's address (client_address.hpp); none when the peer is gone.
-  std::optional<net::ip::address> client(const UpgradeRequest& req) {
+  std::optional<ClientAddress> client(const UpgradeRequest& req) {
     beast::error_code ec;
     const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (ec) return std::nullopt;
     std::string forwarded;
-    if (!ctx_.options.trusted_proxies.empty()) {
-      const auto [first, last] = req.equal_range("X-Forwarded-For");
-      for (auto it = first; it != last; ++it) {
-        if (!forwarded.empty()) forwarded += ',';
-        forwarded += it->value();
-      }
+    const auto [first, last] = req.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) {
+      if (!forwarded.empty()) forwarded += ',';
+      forwarded += it->value();
+    }
+    if (!forwarded.empty() && ctx_.options.trusted_proxies.empty() && unmapped(peer.address()).is_loopback() &&
+        !warned_untrusted_proxy.exchange(true)) {
+      // Most likely a reverse proxy on this host nobody named: every client then looks local.
+      spdlog::warn("event=forwarded_header_ignored reason=\"a loopback peer sent X-Forwarded-For; "
+                   "name the proxy with --trusted-proxy or every client it forwards counts as "
+                   "local\"");
     }
     return client_address(peer.address(), forwarded, ctx_.options.trusted_proxies);
   }

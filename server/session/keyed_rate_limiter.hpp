@@ -3,6 +3,7 @@
 // together), a user's one-time prekeys handed out (to all fetchers together), the accounts
 // registered from one address. Any thread (one mutex). Buckets that have refilled completely are forgotten once the map grows past a
 // bound, so memory follows the keys in use right now.
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <unordered_map>
@@ -19,7 +20,11 @@ class KeyedRateLimiter {
   bool take(const Key& key, std::chrono::milliseconds* retry_after) {
     const auto now = RateLimiter::Clock::now();
     std::lock_guard lock(mutex_);
-    if (buckets_.size() >= kPruneAt) prune(now);
+    if (buckets_.size() >= prune_at_) {
+      prune(now);
+      // Amortized: when most keys are still in use, the next pass waits for as many again.
+      prune_at_ = std::max(kPruneAt, 2 * buckets_.size());
+    }
     auto it = buckets_.try_emplace(key, rate_, burst_).first;
     it->second.last_used = now;
     return it->second.bucket.take(now, retry_after);
@@ -47,6 +52,7 @@ class KeyedRateLimiter {
   const double burst_;
   std::mutex mutex_;
   std::unordered_map<Key, Entry, Hash> buckets_;
+  std::size_t prune_at_ = kPruneAt;
 };
 
 }  // namespace parley

@@ -112,6 +112,18 @@ class AddressLimitsTest : public QObject {
     QCOMPARE(httpRequest(relay_.url(), req).status, 200);
     req.headers = {{"X-Forwarded-For", "203.0.113.7"}};
     QCOMPARE(httpRequest(relay_.url(), req).status, 403);
+    // A proxy that passed the client's own header through: "loopback" forwarded is not local.
+    req.headers = {{"X-Forwarded-For", "127.0.0.1"}};
+    QCOMPARE(httpRequest(relay_.url(), req).status, 403);
+  }
+
+  void aForwardedLoopbackAddressIsCounted() {
+    std::vector<std::unique_ptr<TestClient>> held;
+    for (int i = 0; i < 3; ++i) {
+      held.push_back(from(relay_.url(), "127.0.0.1"));
+      QVERIFY(held.back());
+    }
+    QVERIFY(!from(relay_.url(), "127.0.0.1"));
   }
 
   void badProxyBlocksAreRefusedAtStart() {

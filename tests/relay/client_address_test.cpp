@@ -43,33 +43,47 @@ class ClientAddressTest : public QObject {
 
   void anUntrustedPeerIsTheClientWhateverItSays() {
     const auto none = trust({});
-    QCOMPARE(client_address(ip("203.0.113.7"), "198.51.100.1", none), ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("203.0.113.7"), "198.51.100.1", none).address, ip("203.0.113.7"));
     const auto other = trust({"10.0.0.0/8"});
-    QCOMPARE(client_address(ip("127.0.0.1"), "198.51.100.1", other), ip("127.0.0.1"));
-    QCOMPARE(client_address(ip("::ffff:192.0.2.5"), "", other), ip("192.0.2.5"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "198.51.100.1", other).address, ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("::ffff:192.0.2.5"), "", other).address, ip("192.0.2.5"));
   }
 
   void aTrustedProxyNamesTheClient() {
     const auto proxies = trust({"127.0.0.1", "10.0.0.0/8"});
-    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7", proxies), ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7", proxies).address, ip("203.0.113.7"));
     // A chain of trusted proxies: the rightmost address none of them is.
-    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7, 10.0.0.2", proxies), ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7, 10.0.0.2", proxies).address, ip("203.0.113.7"));
     // What the client put in front of it is not read.
-    QCOMPARE(client_address(ip("127.0.0.1"), "1.2.3.4, 203.0.113.7", proxies), ip("203.0.113.7"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "10.9.9.9, 203.0.113.7, 10.0.0.2", proxies),
+    QCOMPARE(client_address(ip("127.0.0.1"), "1.2.3.4, 203.0.113.7", proxies).address, ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "10.9.9.9, 203.0.113.7, 10.0.0.2", proxies).address,
              ip("203.0.113.7"));
     // Ports, brackets and mapped addresses as proxies write them.
-    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7:4711", proxies), ip("203.0.113.7"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "[2001:db8::5]:4711", proxies), ip("2001:db8::5"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "2001:db8::5", proxies), ip("2001:db8::5"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "::ffff:203.0.113.7", proxies), ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7:4711", proxies).address, ip("203.0.113.7"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "[2001:db8::5]:4711", proxies).address, ip("2001:db8::5"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "2001:db8::5", proxies).address, ip("2001:db8::5"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "::ffff:203.0.113.7", proxies).address, ip("203.0.113.7"));
     // No header, or one that does not parse where the walk needs it: the last address vouched for.
-    QCOMPARE(client_address(ip("127.0.0.1"), "", proxies), ip("127.0.0.1"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7, garbage", proxies), ip("127.0.0.1"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "garbage, 10.0.0.2", proxies), ip("10.0.0.2"));
-    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7,", proxies), ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "", proxies).address, ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7, garbage", proxies).address, ip("127.0.0.1"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "garbage, 10.0.0.2", proxies).address, ip("10.0.0.2"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "203.0.113.7,", proxies).address, ip("127.0.0.1"));
     // A header naming only trusted proxies leaves the leftmost of them.
-    QCOMPARE(client_address(ip("127.0.0.1"), "10.0.0.3, 10.0.0.2", proxies), ip("10.0.0.3"));
+    QCOMPARE(client_address(ip("127.0.0.1"), "10.0.0.3, 10.0.0.2", proxies).address, ip("10.0.0.3"));
+  }
+
+  // Only a client on the relay's own host is local (not limited, shown /metrics): an address
+  // a proxy forwarded never is, even loopback, which a proxy passing the client's own
+  // header through would forward.
+  void onlyAnUnforwardedLoopbackPeerIsLocal() {
+    const auto proxies = trust({"127.0.0.1"});
+    QVERIFY(client_address(ip("127.0.0.1"), "", proxies).local());
+    QVERIFY(client_address(ip("::1"), "", trust({})).local());
+    QVERIFY(client_address(ip("127.0.0.1"), "127.0.0.1", trust({})).local());  // not trusted
+    QVERIFY(!client_address(ip("127.0.0.1"), "127.0.0.1", proxies).local());
+    QVERIFY(!client_address(ip("127.0.0.1"), "garbage", proxies).local());
+    QVERIFY(!client_address(ip("127.0.0.1"), "203.0.113.7", proxies).local());
+    QVERIFY(!client_address(ip("203.0.113.7"), "", proxies).local());
   }
 
   void limitsCountAnIpv6ClientByItsSlash64() {

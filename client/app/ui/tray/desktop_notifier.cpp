@@ -3,6 +3,7 @@
 #include <QDBusMessage>
 #include <QDBusPendingCallWatcher>
 #include <QDBusPendingReply>
+#include <QDBusServiceWatcher>
 #include <QVariantMap>
 
 namespace parley::app {
@@ -17,22 +18,52 @@ const QString kInterface = QStringLiteral("org.freedesktop.Notifications");
 DesktopNotifier::DesktopNotifier(QDBusConnection bus, QObject* parent)
     : QObject(parent), bus_(std::move(bus)) {
   if (!bus_.isConnected()) return;
+  bus_.connect(kService, kPath, kInterface, QStringLiteral("ActionInvoked"), this,
+               SLOT(onActionInvoked(uint, QString)));
+  bus_.connect(kService, kPath, kInterface, QStringLiteral("NotificationClosed"), this,
+               SLOT(onClosed(uint, uint)));
+  // A service started after us, or restarted, may do otherwise than the one asked: ask again.
+  watcher_ = new QDBusServiceWatcher(kService, bus_, QDBusServiceWatcher::WatchForOwnerChange, this);
+  connect(watcher_, &QDBusServiceWatcher::serviceOwnerChanged, this,
+          [this](const QString&, const QString&, const QString& owner) {
+            shown_.clear();  // its ids were the old service's
+            if (owner.isEmpty()) {
+              const bool was = available();
+              service_ = Service::Absent;
+              if (was) emit availableChanged();
+            } else {
+              askCapabilities();
+            }
+          });
+  askCapabilities();
+}
+
+void DesktopNotifier::askCapabilities() {
+  const bool was = available();
+  service_ = Service::Unknown;
+  if (was) emit availableChanged();
+  const int asked = ++asking_;
   // Asking starts a service the bus activates on demand.
   const auto call = QDBusMessage::createMethodCall(kService, kPath, kInterface,
                                                    QStringLiteral("GetCapabilities"));
   auto* watcher = new QDBusPendingCallWatcher(bus_.asyncCall(call), this);
-  connect(watcher, &QDBusPendingCallWatcher::finished, this, [this](QDBusPendingCallWatcher* w) {
+  connect(watcher, &QDBusPendingCallWatcher::finished, this, [this, asked](QDBusPendingCallWatcher* w) {
     w->deleteLater();
+    if (asked != asking_) return;  // a newer owner is being asked
     const QDBusPendingReply<QStringList> caps = *w;
-    if (caps.isError()) return;  // no service: the tray's balloon or the window's alert
+    auto held = std::exchange(held_, {});
+    if (caps.isError()) {
+      service_ = Service::Absent;
+      for (auto it = held.cbegin(); it != held.cend(); ++it)
+        emit unavailable(it.key(), it.value().first, it.value().second);
+      return;
+    }
     markup_ = caps.value().contains(QStringLiteral("body-markup"));
     actions_ = caps.value().contains(QStringLiteral("actions"));
-    bus_.connect(kService, kPath, kInterface, QStringLiteral("ActionInvoked"), this,
-                 SLOT(onActionInvoked(uint, QString)));
-    bus_.connect(kService, kPath, kInterface, QStringLiteral("NotificationClosed"), this,
-                 SLOT(onClosed(uint, uint)));
-    available_ = true;
+    service_ = Service::Present;
     emit availableChanged();
+    for (auto it = held.cbegin(); it != held.cend(); ++it)
+      notify(it.key(), it.value().first, it.value().second);
   });
 }
 
@@ -41,7 +72,11 @@ QString DesktopNotifier::bodyFor(const QString& text) const {
 }
 
 bool DesktopNotifier::notify(const QString& peer, const QString& summary, const QString& body) {
-  if (!available_) return false;
+  switch (service_) {
+    case Service::Absent: return false;
+    case Service::Unknown: held_.insert(peer, {summary, body}); return true;
+    case Service::Present: break;
+  }
   auto& shown = shown_[peer];
   if (shown.waiting) {
     shown.next.emplace(summary, body);
@@ -67,13 +102,14 @@ void DesktopNotifier::send(const QString& peer, const QString& summary, const QS
           [this, peer](QDBusPendingCallWatcher* w) {
             w->deleteLater();
             const QDBusPendingReply<uint> id = *w;
-            auto& s = shown_[peer];
-            s.waiting = false;
-            s.id = id.isError() ? 0 : id.value();
-            if (auto next = std::exchange(s.next, std::nullopt)) {
-              send(peer, next->first, next->second);
-            } else if (s.id == 0) {
-              shown_.remove(peer);
+            const auto it = shown_.find(peer);
+            if (it == shown_.end()) return;  // the service changed hands meanwhile
+            it->waiting = false;
+            it->id = id.isError() ? 0 : id.value();
+            if (auto next = std::exchange(it->next, std::nullopt)) {
+              notify(peer, next->first, next->second);
+            } else if (it->id == 0) {
+              shown_.erase(it);
             }
           });
 }

@@ -7,6 +7,11 @@
 // renders markup, and left as it is otherwise (escaped text on a plain-text service would
 // show "&lt;"). The summary (the sender or the group's name) is plain text by the spec.
 //
+// The service is asked for its capabilities at start and again whenever it changes hands
+// (started late, restarted). Until it has answered, notifications wait; if there turns out
+// to be none, they go to unavailable() for another way to show them. Neither path ever
+// hands the text to a service whose capabilities are unknown.
+//
 // One notification per conversation: a new message replaces the conversation's previous
 // notification. While the service has not answered a conversation's last one, newer ones
 // wait, the latest replacing the others, and go as its replacement once it has. Clicking a
@@ -21,6 +26,8 @@
 #include <optional>
 #include <utility>
 
+class QDBusServiceWatcher;
+
 namespace parley::app {
 
 class DesktopNotifier : public QObject {
@@ -29,33 +36,44 @@ class DesktopNotifier : public QObject {
   explicit DesktopNotifier(QDBusConnection bus = QDBusConnection::sessionBus(),
                            QObject* parent = nullptr);
 
-  // True once the service has answered (the constructor asks it for its capabilities).
-  bool available() const { return available_; }
-  // Hands a notification to the service; false when there is none (use another way).
+  // The service has answered and is there.
+  bool available() const { return service_ == Service::Present; }
+  // Takes a notification; false when there is no service (show it another way now).
   bool notify(const QString& peer, const QString& summary, const QString& body);
   // The body as the service is given it.
   QString bodyFor(const QString& text) const;
+  // A notification of `peer` is on screen as far as we know (tests).
+  bool showing(const QString& peer) const { return shown_.value(peer).id != 0; }
 
  signals:
   void availableChanged();
   void clicked(const QString& peer);
+  // Taken while the service was being asked, and there turned out to be none.
+  void unavailable(const QString& peer, const QString& summary, const QString& body);
 
  private slots:
   void onActionInvoked(uint id, const QString& action);
   void onClosed(uint id, uint reason);
 
  private:
-  QDBusConnection bus_;
-  bool available_ = false;
-  bool markup_ = true;  // until the service says otherwise: escaping is the safe side
-  bool actions_ = false;
+  enum class Service { Unknown, Present, Absent };
   struct Shown {
     uint id = 0;           // the service's, once it answered; 0: none yet
     bool waiting = false;  // a Notify is unanswered
     std::optional<std::pair<QString, QString>> next;  // summary and body to show after it
   };
+  void askCapabilities();
   void send(const QString& peer, const QString& summary, const QString& body);
+
+  QDBusConnection bus_;
+  QDBusServiceWatcher* watcher_ = nullptr;
+  Service service_ = Service::Absent;
+  int asking_ = 0;       // GetCapabilities calls made; only the latest answer counts
+  bool markup_ = true;   // until the service says otherwise: escaping is the safe side
+  bool actions_ = false;
   QHash<QString, Shown> shown_;  // by conversation
+  // Taken while the service was Unknown: the latest of each conversation.
+  QHash<QString, std::pair<QString, QString>> held_;
 };
 
 }  // namespace parley::app

@@ -17,6 +17,8 @@ Tray::Tray(QWidget* window) : QObject(window), window_(window) {
 #ifdef PARLEY_DESKTOP_NOTIFIER
   notifier_ = new DesktopNotifier(QDBusConnection::sessionBus(), this);
   connect(notifier_, &DesktopNotifier::clicked, this, &Tray::notificationClicked);
+  connect(notifier_, &DesktopNotifier::unavailable, this,
+          [this](const QString&, const QString& title, const QString& text) { showFallback(title, text); });
 #endif
   if (QSystemTrayIcon::isSystemTrayAvailable()) {
     icon_ = new QSystemTrayIcon(badgeIcon(0), this);
@@ -94,6 +96,10 @@ void Tray::notify(const QString& peer, const QString& title, const QString& body
 #ifdef PARLEY_DESKTOP_NOTIFIER
   if (notifier_->notify(peer, title, text)) return;
 #endif
+  showFallback(title, text);
+}
+
+void Tray::showFallback(const QString& title, const QString& text) {
   if (icon_ && icon_->isVisible()) icon_->showMessage(title, text, QSystemTrayIcon::Information, 5000);
   else if (window_) QApplication::alert(window_);
 }

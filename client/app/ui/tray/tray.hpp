@@ -37,6 +37,10 @@ class Tray : public QObject {
   void quitRequested();
 
  private:
+  // The tray icon's balloon, or the window's attention hint: where there is no
+  // notification service (the balloon then shows plain text).
+  void showFallback(const QString& title, const QString& text);
+
   QPointer<QWidget> window_;
   QSystemTrayIcon* icon_ = nullptr;
   DesktopNotifier* notifier_ = nullptr;  // null where there is no D-Bus

@@ -138,6 +138,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "hold at once; 0: no limit. Loopback clients are not counted")
       ->check(CLI::Range(0u, 10000000u))
       ->capture_default_str();
+  app.add_option("--connections-per-address-per-second", c.connections_per_address_per_second,
+                 "New WebSocket connections one client address may open per second (a burst of "
+                 "ten seconds' worth); 0: no limit. Loopback clients are not counted")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   app.add_option("--registrations-per-address-per-hour",
                  c.limits.registrations_per_address_per_hour,
                  "Accounts one client address may register per hour (a burst of as many, "

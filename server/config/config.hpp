@@ -29,6 +29,7 @@ struct Config {
   std::size_t store_queue = 65536;
   bool public_metrics = false;
   std::uint32_t max_connections_per_address = 1000;  // 0: no limit
+  double connections_per_address_per_second = 20;   // new ones, a burst of 10 s' worth; 0: none
   TrustedProxies trusted_proxies;
   std::string log_level = "info";
   SessionLimits limits;

@@ -30,6 +30,8 @@ struct GatewayContext {
   net::ssl::context* tls = nullptr;  // null: plain ws://
   std::atomic<bool> draining{false};
   ConnectionsByAddress* connections_by_address = nullptr;  // null: no cap
+  // WebSocket upgrades per client address and second (null: no limit).
+  KeyedRateLimiter<AddressKey, AddressKeyHash>* upgrades_by_address = nullptr;
 };
 
 // Starts accepting on `endpoint`; returns the bound endpoint (port 0 picks a free port).

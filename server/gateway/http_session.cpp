@@ -99,6 +99,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       if (!from) return;  // the peer is gone
       ClientOrigin origin;
       if (!from->local()) origin.key = address_key(from->address);
+      std::chrono::milliseconds wait{0};
+      if (origin.key && ctx_.upgrades_by_address &&
+          !ctx_.upgrades_by_address->take(*origin.key, &wait)) {
+        // Opening and closing connections within the cap still costs a handshake each, and a
+        // login an Ed25519 verification.
+        ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
+        const auto seconds = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+        return respond(req, http::status::too_many_requests,
+                       "too many new connections from your address; retry in " +
+                           std::to_string(seconds) + " s\n",
+                       "text/plain; charset=utf-8", seconds);
+      }
       if (origin.key && ctx_.connections_by_address) {
         if (!ctx_.connections_by_address->admit(*origin.key)) {
           ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
@@ -150,9 +162,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void respond(const UpgradeRequest& req, http::status status, std::string body,
-               const char* type = "text/plain; charset=utf-8") {
+               const char* type = "text/plain; charset=utf-8", std::int64_t retry_after_s = 0) {
     auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
     res->set(http::field::server, "parley-relay");
+    if (retry_after_s > 0) res->set(http::field::retry_after, std::to_string(retry_after_s));
     res->set(http::field::content_type, type);
     res->set(http::field::cache_control, "no-store");
     res->keep_alive(req.keep_alive() && status == http::status::ok);

@@ -34,7 +34,7 @@ std::string Metrics::render() const {
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_connections_refused_by_address_total", "counter",
-       "WebSocket upgrades refused: the client address held its maximum of connections.",
+       "WebSocket upgrades refused by the per-address limits (connections held, new per second).",
        connections_refused_by_address);
   line("parley_registrations_refused_total", "counter",
        "Registrations refused: the client address had used its registrations for now.",

@@ -160,11 +160,16 @@ int run_relay(const Config& cfg) {
   std::optional<ConnectionsByAddress> connections_by_address;
   if (cfg.max_connections_per_address > 0)
     connections_by_address.emplace(cfg.max_connections_per_address);
+  std::optional<KeyedRateLimiter<AddressKey, AddressKeyHash>> upgrades_by_address;
+  if (cfg.connections_per_address_per_second > 0)
+    upgrades_by_address.emplace(cfg.connections_per_address_per_second,
+                                std::max(1.0, 10 * cfg.connections_per_address_per_second));
   GatewayContext gateway{relay, connections,
                          GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics,
                                         cfg.trusted_proxies},
                          tls.get(), {},
-                         connections_by_address ? &*connections_by_address : nullptr};
+                         connections_by_address ? &*connections_by_address : nullptr,
+                         upgrades_by_address ? &*upgrades_by_address : nullptr};
 
   std::shared_ptr<Listener> listener;
   try {

@@ -4,6 +4,8 @@
 // Loopback clients are not counted.
 #include <QtTest>
 
+#include <QTcpSocket>
+
 #include <memory>
 #include <vector>
 
@@ -124,6 +126,38 @@ class AddressLimitsTest : public QObject {
       QVERIFY(held.back());
     }
     QVERIFY(!from(relay_.url(), "127.0.0.1"));
+  }
+
+  // Connections opened and closed within the cap still cost a handshake each: new ones per
+  // address and second are limited too (a burst of ten seconds' worth).
+  void anAddressOpensAtMostItsNewConnectionsPerSecond() {
+    RelayProcess relay({"--trusted-proxy", "127.0.0.1", "--connections-per-address-per-second",
+                        "0.5"});  // a burst of 5, then one every 2 s
+    QVERIFY(relay.start());
+    for (int i = 0; i < 5; ++i) {
+      auto c = from(relay.url(), "203.0.113.20");
+      QVERIFY(c);
+      c->disconnect();
+    }
+    QVERIFY(!from(relay.url(), "203.0.113.20"));
+    // What the refusal says, read off the wire.
+    QTcpSocket raw;
+    raw.connectToHost(relay.url().host(), static_cast<quint16>(relay.url().port()));
+    QVERIFY(raw.waitForConnected(5000));
+    raw.write("GET / HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+              "Sec-WebSocket-Protocol: parley.v1\r\nX-Forwarded-For: 203.0.113.20\r\n\r\n");
+    QByteArray answer;
+    QVERIFY(QTest::qWaitFor([&] {
+      answer += raw.readAll();
+      return answer.contains("\r\n\r\n") && answer.contains("retry in");
+    }, 5000));
+    QVERIFY2(answer.startsWith("HTTP/1.1 429"), answer.constData());
+    QVERIFY2(answer.contains("too many new connections from your address"), answer.constData());
+    QVERIFY2(answer.contains("\r\nRetry-After: "), answer.constData());
+    QVERIFY(from(relay.url(), "203.0.113.21"));  // another address
+    QVERIFY(from(relay.url(), {}));               // a local one
+    QVERIFY(QTest::qWaitFor([&] { return from(relay.url(), "203.0.113.20") != nullptr; }, 5000));
   }
 
   void badProxyBlocksAreRefusedAtStart() {

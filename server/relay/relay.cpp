@@ -185,6 +185,7 @@ int run_relay(const Config& cfg) {
   }
   auto liveness = std::make_shared<LivenessSweep>(
       ioc, connections, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.idle_timeout));
+  {  // The I/O objects of this block go at its end, while their io_contexts still exist.
   // Signals, maintenance and the drain share one strand, so stopping never races with a
   // maintenance run re-arming its timer.
   auto control = net::make_strand(ioc);
@@ -196,6 +197,8 @@ int run_relay(const Config& cfg) {
   auto drain_deadline = std::chrono::steady_clock::now();
   std::function<void()> wait_drained = [&] {
     if (connections.size() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
+      if (connections.size() > 0)
+        spdlog::warn("event=drain_deadline connections_left={}", connections.size());
       stop_io();
       return;
     }
@@ -240,9 +243,18 @@ int run_relay(const Config& cfg) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([c = io[i].get()] { c->run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  }
 
   worker->stop();  // every queued job runs and commits before we exit
   disk.join();
+  // Connections the drain's deadline left open are still held by handlers queued on the
+  // io_contexts. Destroy those handlers now, while the gateway state a connection's
+  // destructor reports to (the connection set, the address counts) still exists; declared
+  // after the io_contexts, it would otherwise go first.
+  listener.reset();
+  liveness.reset();
+  io_work.clear();
+  io.clear();
   spdlog::info("event=stopped");
   return 0;
 }

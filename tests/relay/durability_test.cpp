@@ -220,6 +220,22 @@ class DurabilityTest : public QObject {
     QCOMPARE(relay.waitExit(8000), 0);
     QVERIFY(relay.stderrLog().contains("event=stopped"));
   }
+
+  // A client that never answers the close: the relay stops at the drain's deadline with the
+  // connection still open, and destroys it cleanly (under ASan in the debug preset, where a
+  // connection outliving the state its destructor reports to would be a use after free).
+  void aClientThatNeverAnswersTheCloseDoesNotHoldTheExit() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    TestClient c("silent");
+    QVERIFY(c.connect(relay.url()) && c.registerAccount()->has_registered());
+    relay.signalTerm();
+    // No event loop runs while waiting: the client's socket never answers the relay's close.
+    QCOMPARE(relay.waitExit(15000), 0);
+    const auto log = relay.stderrLog();
+    QVERIFY2(log.contains("event=drain_deadline connections_left=1"), log.constData());
+    QVERIFY(log.contains("event=stopped"));
+  }
 };
 
 QTEST_GUILESS_MAIN(DurabilityTest)

@@ -143,19 +143,26 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "ten seconds' worth); 0: no limit. Loopback clients are not counted")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  // A budget per hour: 0 turns it off, and below 1 a bucket could never hold a whole one.
+  const CLI::Validator off_or_at_least_one(
+      [](const std::string& v) {
+        double x = -1;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+        const bool ok = ec == std::errc() && end == v.data() + v.size() &&
+                        (x == 0 || (x >= 1 && x <= 1e9));
+        return ok ? std::string() : std::string("expected 0 (no limit) or 1 .. 1e9");
+      },
+      "0 or 1 .. 1e9");
   app.add_option("--registrations-per-address-per-hour",
                  c.limits.registrations_per_address_per_hour,
                  "Accounts one client address may register per hour (a burst of as many, "
                  "refilled over the hour); 0: no limit. Loopback clients are not counted")
-      ->check(CLI::Validator(
-          [](const std::string& v) {
-            double x = -1;
-            const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-            const bool ok = ec == std::errc() && end == v.data() + v.size() &&
-                            (x == 0 || (x >= 1 && x <= 1e9));
-            return ok ? std::string() : std::string("expected 0 (no limit) or 1 .. 1e9");
-          },
-          "0 or 1 .. 1e9"))
+      ->check(off_or_at_least_one)
+      ->capture_default_str();
+  app.add_option("--registrations-per-network-per-hour", c.limits.registrations_per_network_per_hour,
+                 "Accounts one network (an IPv4 /24, an IPv6 /48) may register per hour, all its "
+                 "addresses together; 0: no limit")
+      ->check(off_or_at_least_one)
       ->capture_default_str();
   std::vector<std::string> trusted_proxies;
   app.add_option("--trusted-proxy", trusted_proxies,

@@ -150,12 +150,17 @@ int run_relay(const Config& cfg) {
   if (cfg.limits.registrations_per_address_per_hour > 0)
     registrations_by_address.emplace(cfg.limits.registrations_per_address_per_hour / 3600.0,
                                      cfg.limits.registrations_per_address_per_hour);
+  std::optional<KeyedRateLimiter<AddressKey, AddressKeyHash>> registrations_by_network;
+  if (cfg.limits.registrations_per_network_per_hour > 0)
+    registrations_by_network.emplace(cfg.limits.registrations_per_network_per_hour / 3600.0,
+                                     cfg.limits.registrations_per_network_per_hour);
   RelayContext relay{*worker,       presence,
                      metrics,       worker->relay_id(),
                      cfg.limits,    fanout,
                      group_limiter, one_time_prekey_budget,
                      media,         deliver_bodies,
-                     registrations_by_address ? &*registrations_by_address : nullptr};
+                     registrations_by_address ? &*registrations_by_address : nullptr,
+                     registrations_by_network ? &*registrations_by_network : nullptr};
   ConnectionSet connections;
   std::optional<ConnectionsByAddress> connections_by_address;
   if (cfg.max_connections_per_address > 0)

@@ -79,8 +79,11 @@ void Session::on_register(std::uint64_t request_id, const wire::Register& req) {
                        "signature does not verify with the identity key");
   // Accounts cost nothing, and every per-account budget multiplies with them.
   std::chrono::milliseconds retry{0};
-  if (client_address_ && ctx_.registrations_by_address &&
-      !ctx_.registrations_by_address->take(*client_address_, &retry)) {
+  const auto take = [&](auto* limiter, const AddressKey& key) {
+    return !limiter || limiter->take(key, &retry);
+  };
+  if (client_address_ && !(take(ctx_.registrations_by_address, *client_address_) &&
+                           take(ctx_.registrations_by_network, network_of(*client_address_)))) {
     ctx_.metrics.registrations_refused.fetch_add(1, std::memory_order_relaxed);
     const auto minutes = std::max<std::int64_t>(
         1, std::chrono::ceil<std::chrono::minutes>(retry).count());

@@ -49,6 +49,9 @@ struct SessionLimits {
   // Accounts registered from one address (util/address_key.hpp), a bucket of this many
   // refilled over an hour; 0: no limit. Loopback peers are not counted.
   double registrations_per_address_per_hour = 30;
+  // The same per network (util/address_key.hpp: an IPv4 /24, an IPv6 /48), since one holder
+  // of a routed /48 has 65,536 /64s; 0: no limit.
+  double registrations_per_network_per_hour = 300;
   std::chrono::milliseconds auth_timeout{30000};
   std::chrono::milliseconds challenge_ttl{60000};
   std::uint32_t max_group_members = 1024;     // including the creator
@@ -72,6 +75,7 @@ struct RelayContext {
   DeliverBodies& deliver_bodies;
   // Registrations by the address they came from (null: no limit).
   KeyedRateLimiter<AddressKey, AddressKeyHash>* registrations_by_address = nullptr;
+  KeyedRateLimiter<AddressKey, AddressKeyHash>* registrations_by_network = nullptr;
 };
 
 }  // namespace parley

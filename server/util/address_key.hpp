@@ -15,6 +15,17 @@ struct AddressKey {
   bool operator==(const AddressKey&) const = default;
 };
 
+// The network an address key belongs to, for budgets one holder of many addresses must not
+// multiply: an IPv4 /24 or an IPv6 /48 (what a site or a hosting customer is commonly
+// routed). Its family (24 or 48) keeps it apart from any address key.
+inline AddressKey network_of(const AddressKey& k) {
+  AddressKey n;
+  const std::size_t bytes = k.family == 4 ? 3 : 6;
+  for (std::size_t i = 0; i < bytes; ++i) n.bytes[i] = k.bytes[i];
+  n.family = k.family == 4 ? 24 : 48;
+  return n;
+}
+
 struct AddressKeyHash {
   std::size_t operator()(const AddressKey& k) const {
     std::uint64_t a, b;

@@ -31,7 +31,8 @@ std::unique_ptr<TestClient> from(const QUrl& url, const QByteArray& address,
 class AddressLimitsTest : public QObject {
   Q_OBJECT
   RelayProcess relay_{{"--trusted-proxy", "127.0.0.1", "--max-connections-per-address", "3",
-                       "--registrations-per-address-per-hour", "2"}};
+                       "--registrations-per-address-per-hour", "2",
+                       "--registrations-per-network-per-hour", "3"}};
 
  private slots:
   void initTestCase() { QVERIFY(relay_.start()); }
@@ -106,6 +107,31 @@ class AddressLimitsTest : public QObject {
       QVERIFY(c);
       QVERIFY(c->registerAccount()->has_registered());
     }
+  }
+
+  // One holder of many addresses: a network (IPv4 /24, IPv6 /48) registers at most its own
+  // budget, all its addresses together. 198.51.100.0/24 has used 3 of its 3 above.
+  void aNetworkRegistersAtMostItsAccountsPerHour() {
+    auto c = from(relay_.url(), "198.51.100.11", "net-four");
+    QVERIFY(c);
+    auto r = c->registerAccount();
+    QVERIFY(r && r->has_error());
+    QCOMPARE(r->error().code(), wire::RATE_LIMITED);
+    // IPv6: three /64s of one /48 register one each; a fourth /64 of it is refused, another
+    // /48 is not.
+    for (const auto& [a, name] : {std::pair{"2001:db8:7:1::1", "v6-one"},
+                                  std::pair{"2001:db8:7:2::1", "v6-two"},
+                                  std::pair{"2001:db8:7:3::1", "v6-three"}}) {
+      auto v6 = from(relay_.url(), a, name);
+      QVERIFY(v6);
+      QVERIFY2(v6->registerAccount()->has_registered(), a);
+    }
+    auto fourth = from(relay_.url(), "2001:db8:7:4::1", "v6-fourth");
+    QVERIFY(fourth);
+    QCOMPARE(fourth->registerAccount()->error().code(), wire::RATE_LIMITED);
+    auto other = from(relay_.url(), "2001:db8:8:1::1", "v6-other");
+    QVERIFY(other);
+    QVERIFY(other->registerAccount()->has_registered());
   }
 
   void metricsThroughTheProxyAreTheClientsRequest() {

@@ -34,6 +34,19 @@ std::optional<net::ip::address> parse_forwarded(std::string_view entry) {
   return parse_address(entry);
 }
 
+// An address's bytes, an IPv4 address's in the first four.
+std::array<unsigned char, 16> address_bytes(const net::ip::address& a) {
+  std::array<unsigned char, 16> out{};
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.begin());
+  } else {
+    const auto b = a.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), out.begin());
+  }
+  return out;
+}
+
 }  // namespace
 
 net::ip::address unmapped(const net::ip::address& a) {
@@ -45,19 +58,8 @@ net::ip::address unmapped(const net::ip::address& a) {
 bool Cidr::contains(const net::ip::address& candidate) const {
   const auto a = unmapped(candidate);
   if (a.is_v4() != network.is_v4()) return false;
-  const auto bytes = [](const net::ip::address& x) {
-    std::array<unsigned char, 16> out{};
-    if (x.is_v4()) {
-      const auto b = x.to_v4().to_bytes();
-      std::copy(b.begin(), b.end(), out.begin());
-    } else {
-      const auto b = x.to_v6().to_bytes();
-      std::copy(b.begin(), b.end(), out.begin());
-    }
-    return out;
-  };
-  const auto have = bytes(a);
-  const auto want = bytes(network);
+  const auto have = address_bytes(a);
+  const auto want = address_bytes(network);
   unsigned bits = prefix;
   for (std::size_t i = 0; bits > 0; ++i) {
     const unsigned take = bits >= 8 ? 8 : bits;
@@ -110,16 +112,11 @@ ClientAddress client_address(const net::ip::address& peer, std::string_view forw
 
 AddressKey address_key(const net::ip::address& candidate) {
   const auto a = unmapped(candidate);
+  const auto bytes = address_bytes(a);
   AddressKey key;
-  if (a.is_v4()) {
-    const auto b = a.to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), key.bytes.begin());
-    key.family = 4;
-  } else {
-    const auto b = a.to_v6().to_bytes();
-    std::copy(b.begin(), b.begin() + 8, key.bytes.begin());  // the /64
-    key.family = 6;
-  }
+  const std::size_t kept = a.is_v4() ? 4 : 8;  // an IPv6 address's /64
+  std::copy(bytes.begin(), bytes.begin() + kept, key.bytes.begin());
+  key.family = a.is_v4() ? 4 : 6;
   return key;
 }
 

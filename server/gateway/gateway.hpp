@@ -31,7 +31,7 @@ struct GatewayContext {
   std::atomic<bool> draining{false};
   ConnectionsByAddress* connections_by_address = nullptr;  // null: no cap
   // WebSocket upgrades per client address and second (null: no limit).
-  KeyedRateLimiter<AddressKey, AddressKeyHash>* upgrades_by_address = nullptr;
+  AddressRateLimiter* upgrades_by_address = nullptr;
 };
 
 // Starts accepting on `endpoint`; returns the bound endpoint (port 0 picks a free port).

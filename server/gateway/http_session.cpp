@@ -100,23 +100,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       ClientOrigin origin;
       if (!from->local()) origin.key = address_key(from->address);
       std::chrono::milliseconds wait{0};
+      // Opening and closing connections within the cap still costs a handshake each, and a
+      // login an Ed25519 verification.
       if (origin.key && ctx_.upgrades_by_address &&
           !ctx_.upgrades_by_address->take(*origin.key, &wait)) {
-        // Opening and closing connections within the cap still costs a handshake each, and a
-        // login an Ed25519 verification.
-        ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
-        const auto seconds = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
-        return respond(req, http::status::too_many_requests,
-                       "too many new connections from your address; retry in " +
-                           std::to_string(seconds) + " s\n",
-                       "text/plain; charset=utf-8", seconds);
+        const auto seconds =
+            std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+        return refuse_by_address(req, "too many new connections from your address; retry in " +
+                                          std::to_string(seconds) + " s\n",
+                                 seconds);
       }
       if (origin.key && ctx_.connections_by_address) {
-        if (!ctx_.connections_by_address->admit(*origin.key)) {
-          ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
-          return respond(req, http::status::too_many_requests,
-                         "too many connections from your address\n");
-        }
+        if (!ctx_.connections_by_address->admit(*origin.key))
+          return refuse_by_address(req,
+                                   "too many connections from your address; close some of them, "
+                                   "or retry once they have ended\n");
         origin.counted = true;
       }
       return start_websocket(ctx_, std::move(stream_), std::move(req), origin);
@@ -138,6 +136,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
                      "text/plain; version=0.0.4");
     }
     return respond(req, http::status::not_found, "not found\n");
+  }
+
+  // 429 for an upgrade over a per-address limit.
+  void refuse_by_address(const UpgradeRequest& req, std::string body, std::int64_t retry_after_s = 0) {
+    ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
+    respond(req, http::status::too_many_requests, std::move(body), "text/plain; charset=utf-8",
+            retry_after_s);
   }
 
   // The client's address (client_address.hpp); none when the peer is gone.

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/connection_set.hpp"
+#include "gateway/connections_by_address.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/liveness.hpp"
 #include "groups/fanout_worker.hpp"
@@ -26,7 +27,6 @@
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
 #include "session/deliver_bodies.hpp"
-#include "gateway/connections_by_address.hpp"
 #include "session/keyed_rate_limiter.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
@@ -146,26 +146,24 @@ int run_relay(const Config& cfg) {
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
   KeyedRateLimiter<store::UserId> one_time_prekey_budget(
       cfg.limits.one_time_prekeys_per_hour / 3600.0, cfg.limits.one_time_prekeys_per_hour);
-  std::optional<KeyedRateLimiter<AddressKey, AddressKeyHash>> registrations_by_address;
-  if (cfg.limits.registrations_per_address_per_hour > 0)
-    registrations_by_address.emplace(cfg.limits.registrations_per_address_per_hour / 3600.0,
-                                     cfg.limits.registrations_per_address_per_hour);
-  std::optional<KeyedRateLimiter<AddressKey, AddressKeyHash>> registrations_by_network;
-  if (cfg.limits.registrations_per_network_per_hour > 0)
-    registrations_by_network.emplace(cfg.limits.registrations_per_network_per_hour / 3600.0,
-                                     cfg.limits.registrations_per_network_per_hour);
+  // A budget of `per_hour` a bucket of as many refilled over the hour; none for 0.
+  const auto hourly = [](std::optional<AddressRateLimiter>& limiter, double per_hour) {
+    if (per_hour > 0) limiter.emplace(per_hour / 3600.0, per_hour);
+    return limiter ? &*limiter : nullptr;
+  };
+  std::optional<AddressRateLimiter> registrations_by_address, registrations_by_network;
   RelayContext relay{*worker,       presence,
                      metrics,       worker->relay_id(),
                      cfg.limits,    fanout,
                      group_limiter, one_time_prekey_budget,
                      media,         deliver_bodies,
-                     registrations_by_address ? &*registrations_by_address : nullptr,
-                     registrations_by_network ? &*registrations_by_network : nullptr};
+                     hourly(registrations_by_address, cfg.limits.registrations_per_address_per_hour),
+                     hourly(registrations_by_network, cfg.limits.registrations_per_network_per_hour)};
   ConnectionSet connections;
   std::optional<ConnectionsByAddress> connections_by_address;
   if (cfg.max_connections_per_address > 0)
     connections_by_address.emplace(cfg.max_connections_per_address);
-  std::optional<KeyedRateLimiter<AddressKey, AddressKeyHash>> upgrades_by_address;
+  std::optional<AddressRateLimiter> upgrades_by_address;
   if (cfg.connections_per_address_per_second > 0)
     upgrades_by_address.emplace(cfg.connections_per_address_per_second,
                                 std::max(1.0, 10 * cfg.connections_per_address_per_second));

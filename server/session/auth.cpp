@@ -88,7 +88,8 @@ void Session::on_register(std::uint64_t request_id, const wire::Register& req) {
     const auto minutes = std::max<std::int64_t>(
         1, std::chrono::ceil<std::chrono::minutes>(retry).count());
     return reply_error(request_id, wire::RATE_LIMITED,
-                       "too many accounts were registered from your address; try again in " +
+                       "too many accounts were registered from your address or network; try "
+                       "again in " +
                            std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes"),
                        static_cast<std::uint32_t>(std::min<std::int64_t>(retry.count(), UINT32_MAX)));
   }

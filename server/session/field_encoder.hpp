@@ -4,7 +4,8 @@
 // byte into them before serializing. Fields go in field-number order and proto3 leaves out
 // zeros and empty strings, so the bytes equal protobuf's own (frame_test checks them).
 //
-// encode() runs the same writer twice: counting, then writing into exactly that many bytes.
+// encode_fields() runs the same writer twice: counting, then writing into exactly that many
+// bytes.
 #include <array>
 #include <cassert>
 #include <concepts>

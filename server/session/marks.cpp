@@ -19,15 +19,14 @@ namespace {
 // Marks read per store job when a device logs in. A frame carries at most this many too.
 constexpr std::size_t kMarkPage = 256;
 
+}  // namespace
+
 // A pushed frame per page: a connection that logs in with thousands of marks waiting gets
 // them in frames of a page each.
-void send_marks(std::span<const store::DeliveryMarkRecord> marks,
-                const std::function<void(Frame)>& send) {
+void Session::send_marks(std::span<const store::DeliveryMarkRecord> marks) {
   for (std::size_t i = 0; i < marks.size(); i += kMarkPage)
-    send(delivery_marks_frame(marks.subspan(i, std::min(kMarkPage, marks.size() - i))));
+    send_bytes(delivery_marks_frame(marks.subspan(i, std::min(kMarkPage, marks.size() - i))));
 }
-
-}  // namespace
 
 MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMessages> acked,
                                  store::DevicePk reader_pk, const std::string& reader,
@@ -82,7 +81,7 @@ void Session::flush_marks() {
           p.end());
   std::erase_if(p, [&](const auto& m) { return m.version <= marks_replayed_to_; });
   std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
-  send_marks(p, [this](Frame f) { send_bytes(std::move(f)); });
+  send_marks(p);
   // A group's sender can have had a thousand waiting; an idle connection keeps none.
   std::vector<store::DeliveryMarkRecord>().swap(p);
 }
@@ -104,7 +103,7 @@ void Session::replay_marks(std::uint64_t after_version) {
           close(1011, "relay busy or storage error during replay; reconnect");
           return;
         }
-        send_marks(*page, [this](Frame f) { send_bytes(std::move(f)); });
+        send_marks(*page);
         if (!page->empty()) marks_replayed_to_ = page->back().version;
         if (page->size() == kMarkPage) {
           if (draining_) return;  // closing: the next login reads the rest

@@ -9,6 +9,9 @@
 #include "util/address_key.hpp"
 
 namespace parley {
+// A token bucket per client address or network (util/address_key.hpp).
+using AddressRateLimiter = KeyedRateLimiter<AddressKey, AddressKeyHash>;
+
 class DeliverBodies;
 class Metrics;
 class PresenceRegistry;
@@ -74,8 +77,8 @@ struct RelayContext {
   media::MediaContext& media;
   DeliverBodies& deliver_bodies;
   // Registrations by the address they came from (null: no limit).
-  KeyedRateLimiter<AddressKey, AddressKeyHash>* registrations_by_address = nullptr;
-  KeyedRateLimiter<AddressKey, AddressKeyHash>* registrations_by_network = nullptr;
+  AddressRateLimiter* registrations_by_address = nullptr;
+  AddressRateLimiter* registrations_by_network = nullptr;
 };
 
 }  // namespace parley

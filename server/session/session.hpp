@@ -193,6 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // marks.cpp
   void replay_marks(std::uint64_t after_version);
   void flush_marks();
+  void send_marks(std::span<const store::DeliveryMarkRecord> marks);
 
   // delivery.cpp
   void on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit);

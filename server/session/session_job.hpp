@@ -15,7 +15,6 @@ class Session;
 
 class SessionJob : public store::Job, public StrandTask {
  public:
-
   // On the session's strand: the session's bookkeeping, then completed().
   void on_strand() final;
 

@@ -28,9 +28,7 @@ DesktopNotifier::DesktopNotifier(QDBusConnection bus, QObject* parent)
           [this](const QString&, const QString&, const QString& owner) {
             shown_.clear();  // its ids were the old service's
             if (owner.isEmpty()) {
-              const bool was = available();
               service_ = Service::Absent;
-              if (was) emit availableChanged();
             } else {
               askCapabilities();
             }
@@ -39,9 +37,7 @@ DesktopNotifier::DesktopNotifier(QDBusConnection bus, QObject* parent)
 }
 
 void DesktopNotifier::askCapabilities() {
-  const bool was = available();
   service_ = Service::Unknown;
-  if (was) emit availableChanged();
   const int asked = ++asking_;
   // Asking starts a service the bus activates on demand.
   const auto call = QDBusMessage::createMethodCall(kService, kPath, kInterface,
@@ -61,7 +57,6 @@ void DesktopNotifier::askCapabilities() {
     markup_ = caps.value().contains(QStringLiteral("body-markup"));
     actions_ = caps.value().contains(QStringLiteral("actions"));
     service_ = Service::Present;
-    emit availableChanged();
     for (auto it = held.cbegin(); it != held.cend(); ++it)
       notify(it.key(), it.value().first, it.value().second);
   });

@@ -46,7 +46,6 @@ class DesktopNotifier : public QObject {
   bool showing(const QString& peer) const { return shown_.value(peer).id != 0; }
 
  signals:
-  void availableChanged();
   void clicked(const QString& peer);
   // Taken while the service was being asked, and there turned out to be none.
   void unavailable(const QString& peer, const QString& summary, const QString& body);

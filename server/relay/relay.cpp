@@ -121,6 +121,8 @@ int run_relay(const Config& cfg) {
   media::UploadRegistry uploads;
   media::BlobClaims claims;
   media::TransferSlots transfers(cfg.media.max_downloads, cfg.media.max_transfers);
+  // Its slices run on the disk thread, which the block below outlives: it goes after `disk`.
+  media::OrphanSweep orphans;
   net::thread_pool disk(1);
   media::MediaContext media{cfg.media, *blobs,    claims, media_tokens, uploads,
                             transfers, disk.get_executor()};
@@ -193,7 +195,6 @@ int run_relay(const Config& cfg) {
   // maintenance run re-arming its timer.
   auto control = net::make_strand(ioc);
   net::steady_timer maintenance(control);
-  media::OrphanSweep orphans;
   schedule_maintenance(maintenance, *worker, presence, media, orphans, cfg);
 
   net::steady_timer drain_timer(control);

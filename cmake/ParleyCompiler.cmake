@@ -27,7 +27,9 @@ if(_parley_san)
   list(JOIN _parley_san "," _parley_san_list)
   # libstdc++'s own checks ride along: a disengaged optional dereferenced or an index past a
   # vector's end aborts there, where the sanitizers would see only a valid-looking read.
-  add_compile_options(-fsanitize=${_parley_san_list} -fno-omit-frame-pointer
-                      -D_GLIBCXX_ASSERTIONS)
+  # A finding stops the program: UBSan would otherwise print and carry on, and a test that
+  # passed would hide it in its log.
+  add_compile_options(-fsanitize=${_parley_san_list} -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
   add_link_options(-fsanitize=${_parley_san_list})
 endif()

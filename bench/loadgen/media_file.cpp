@@ -41,6 +41,7 @@ std::array<boost::asio::const_buffer, 2> MediaFile::slice(std::uint64_t offset, 
 bool MediaFile::matches(std::uint64_t offset, std::span<const char> bytes) const {
   if (offset > size() || bytes.size() > size() - offset) return false;
   for (const auto& piece : slice(offset, bytes.size())) {
+    if (piece.size() == 0) continue;  // an unused slot: its null pointer is no memcmp argument
     if (std::memcmp(piece.data(), bytes.data(), piece.size()) != 0) return false;
     bytes = bytes.subspan(piece.size());
   }

@@ -205,6 +205,7 @@ void Messenger::onLoggedIn(const wire::ServerFrame& f) {
     topUpPrekeys(f.logged_in().one_time_prekeys_left());
     if (!f.logged_in().has_signed_prekey()) uploadPrekeys(true);
     rotateSignedPrekeyIfDue();
+    expireSkippedKeysIfDue();
     adoptRelayOrder();
   }
   flushOutbox();

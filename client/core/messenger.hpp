@@ -334,6 +334,8 @@ class Messenger : public QObject {
   void uploadPrekeys(bool include_signed, std::function<void(bool)> done = {});
   void topUpPrekeys(std::uint32_t left);
   void rotateSignedPrekeyIfDue();
+  // Once a day at most: skipped message keys past their age leave every stored session.
+  void expireSkippedKeysIfDue();
 
   // messenger_send.cpp
   std::optional<QByteArray> enqueue(const QString& peer, e2e::Content content, QString* error,

@@ -14,8 +14,10 @@
 
 #include "crypto/keys.hpp"
 #include "crypto/ratchet.hpp"
+#include "crypto/skipped_key_age.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
+#include "util/bytes.hpp"
 #include "profile/profile.hpp"
 #include "client_user.hpp"
 #include "relay_process.hpp"
@@ -953,6 +955,70 @@ class MessengerTest : public QObject {
     QCOMPARE(kate->find("jack", id).body, QString("welcome back"));
     QVERIFY2(kate->ev->problems.isEmpty(), qPrintable(kate->ev->problems.join("; ")));
     QCOMPARE(sql(kate->dir, "SELECT COUNT(*) FROM prekeys WHERE kind = 1").toInt(), 2);
+  }
+
+  void skippedKeysPastTheirAgeLeaveQuietSessions() {
+    auto* lena = registerUser("lena");
+    auto* mike = registerUser("mike");
+    QVERIFY(lena && mike);
+    const auto id = lena->send("mike", "one");
+    QVERIFY(mike->waitReceived(id));
+    mike->m.reset();
+
+    // Mike's session with Lena gets two skipped keys as a message that jumped ahead would
+    // leave them (format v2: the count, then dh, n, mk and when each was skipped), one
+    // skipped 46 days ago and one yesterday. No message will come to open either.
+    constexpr qint64 kDayMs = 24LL * 3600 * 1000;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QByteArray state = sql(mike->dir, "SELECT state FROM sessions WHERE peer = 'lena'").toByteArray();
+    const auto before = parley::crypto::RatchetSession::deserialize(parley::client::view(state));
+    QVERIFY(before && before->stored_skipped_keys() == 0);
+    auto be = [](std::uint64_t v, int bytes) {
+      QByteArray out;
+      for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) out.append(static_cast<char>(v >> shift));
+      return out;
+    };
+    auto with_keys = [&](const QList<qint64>& skipped_at) {
+      QByteArray out = state.left(state.size() - 4) + be(static_cast<std::uint64_t>(skipped_at.size()), 4);
+      std::uint32_t n = 7;
+      for (const auto at : skipped_at)
+        out += random_bytes(32) + be(n++, 4) + random_bytes(32) + be(static_cast<std::uint64_t>(at), 8);
+      return out;
+    };
+    std::function<int()> stored_keys = [&] {
+      const auto s = parley::crypto::RatchetSession::deserialize(
+          parley::client::view(sql(mike->dir, "SELECT state FROM sessions WHERE peer = 'lena'").toByteArray()));
+      return s ? static_cast<int>(s->stored_skipped_keys()) : -1;
+    };
+    bool ok = false;
+    sql(mike->dir, "UPDATE sessions SET state = ? WHERE peer = 'lena'",
+        {with_keys({now - 46 * kDayMs, now - kDayMs})}, &ok);
+    QVERIFY(ok);
+    QCOMPARE(stored_keys(), 2);
+
+    // Logging in drops the expired one and keeps the other.
+    QVERIFY(mike->reopen());
+    QVERIFY(spinUntil([&] { return stored_keys() == 1; }, kWaitMs));
+    mike->m.reset();
+
+    // At most once a day: another login within the day leaves an expired key alone...
+    sql(mike->dir, "UPDATE sessions SET state = ? WHERE peer = 'lena'",
+        {with_keys({now - 50 * kDayMs, now - kDayMs})}, &ok);
+    QVERIFY(ok);
+    QVERIFY(mike->reopen());
+    QTest::qWait(300);
+    QCOMPARE(stored_keys(), 2);
+    mike->m.reset();
+    // ...and the first login of the next day drops it.
+    sql(mike->dir, "UPDATE settings SET value = ? WHERE key = 'skipped_keys_expired_ms'",
+        {now - 2 * kDayMs}, &ok);
+    QVERIFY(ok);
+    QVERIFY(mike->reopen());
+    QVERIFY(spinUntil([&] { return stored_keys() == 1; }, kWaitMs));
+    QVERIFY2(mike->ev->problems.isEmpty(), qPrintable(mike->ev->problems.join("; ")));
+    // The session still works both ways.
+    const auto back = mike->send("lena", "still here");
+    QVERIFY(lena->waitReceived(back));
   }
 
   void unknownRecipientFails() {

@@ -10,6 +10,7 @@
 
 #include "crypto/aead.hpp"
 #include "crypto/hkdf.hpp"
+#include "crypto/skipped_key_age.hpp"
 
 namespace parley::crypto {
 
@@ -18,7 +19,8 @@ namespace {
 constexpr std::string_view kRootInfo = "Parley ratchet v1";
 constexpr std::string_view kMessageKeyInfo = "Parley message keys v1";
 constexpr std::array<std::uint8_t, 4> kMagic = {'P', 'R', 'S', 'S'};
-constexpr std::uint8_t kFormatVersion = 1;
+// 2 added when each skipped key was skipped; 1 is still read.
+constexpr std::uint8_t kFormatVersion = 2;
 
 ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -116,11 +118,12 @@ std::optional<Bytes> RatchetSession::open(const Secret<32>& mk, const RatchetMes
                       m.ciphertext, aead_ad(ad_, m.header));
 }
 
-bool RatchetSession::skip_to(Chains& c, std::uint32_t until, std::deque<SkippedKey>& out) {
+bool RatchetSession::skip_to(Chains& c, std::uint32_t until, std::uint64_t now_ms,
+                             std::deque<SkippedKey>& out) {
   if (std::uint64_t{c.nr} + kMaxSkip < until) return false;
   if (!c.ckr) return true;
   while (c.nr < until) {
-    out.push_back(SkippedKey{*c.dhr, c.nr, kdf_ck(*c.ckr)});
+    out.push_back(SkippedKey{*c.dhr, c.nr, kdf_ck(*c.ckr), now_ms});
     ++c.nr;
   }
   return true;
@@ -144,12 +147,27 @@ bool RatchetSession::dh_ratchet(Chains& c, const PublicKey& their_key) {
 }
 
 std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m) {
+  return decrypt(m, wall_clock_ms());
+}
+
+bool RatchetSession::expire_skipped(std::uint64_t now_ms) {
+  return std::erase_if(skipped_, [now_ms](const SkippedKey& k) {
+           return skipped_key_expired(k.skipped_ms, now_ms);
+         }) > 0;
+}
+
+std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m, std::uint64_t now_ms) {
   const RatchetHeader& h = m.header;
-  // A key skipped earlier: used once, then deleted (so a replay finds nothing).
+  // A key skipped earlier: used once, then deleted (so a replay finds nothing). An expired
+  // one opens nothing, as if it were gone already.
   for (auto it = skipped_.begin(); it != skipped_.end(); ++it) {
     if (it->n == h.message_number && it->dh == h.dh) {
+      if (skipped_key_expired(it->skipped_ms, now_ms)) return std::nullopt;
       auto pt = open(it->mk, m);
-      if (pt) skipped_.erase(it);
+      if (pt) {
+        skipped_.erase(it);
+        expire_skipped(now_ms);
+      }
       return pt;
     }
   }
@@ -158,7 +176,7 @@ std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m) {
   Chains next = st_;
   std::deque<SkippedKey> fresh;
   if (!next.dhr || *next.dhr != h.dh) {
-    if (!skip_to(next, h.previous_chain_length, fresh)) return std::nullopt;
+    if (!skip_to(next, h.previous_chain_length, now_ms, fresh)) return std::nullopt;
     if (!dh_ratchet(next, h.dh)) return std::nullopt;
   }
   // An initiator's session knows the responder's first ratchet key (their signed prekey)
@@ -166,7 +184,7 @@ std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m) {
   if (!next.ckr) return std::nullopt;
   // Below nr in the current chain and not among the skipped keys: already used (replay).
   if (h.message_number < next.nr) return std::nullopt;
-  if (!skip_to(next, h.message_number, fresh)) return std::nullopt;
+  if (!skip_to(next, h.message_number, now_ms, fresh)) return std::nullopt;
   const Secret<32> mk = kdf_ck(*next.ckr);
   ++next.nr;
   auto pt = open(mk, m);
@@ -175,23 +193,27 @@ std::optional<Bytes> RatchetSession::decrypt(const RatchetMessage& m) {
   st_ = std::move(next);
   for (auto& k : fresh) skipped_.push_back(std::move(k));
   while (skipped_.size() > kMaxStoredSkipped) skipped_.pop_front();
+  expire_skipped(now_ms);
   return pt;
 }
 
-// Format v1: "PRSS" | version | dhs secret(32) | flags (1 dhr, 2 cks, 4 ckr) | rk(32) |
+// Format v2: "PRSS" | version | dhs secret(32) | flags (1 dhr, 2 cks, 4 ckr) | rk(32) |
 // [dhr(32)] [cks(32)] [ckr(32)] | ns nr pn (BE32) | ad_len (BE32) ad | count (BE32) |
-// count * (dh(32) n(BE32) mk(32)).
+// count * (dh(32) n(BE32) mk(32) skipped_ms(BE64)). v1 had no skipped_ms.
 Bytes RatchetSession::serialize() const {
   // Allocated once at its exact size: growing it would leave unwiped copies of secrets behind.
   const std::size_t size = kMagic.size() + 1 + 32 + 1 + 32 +
                            32 * (std::size_t{st_.dhr.has_value()} + st_.cks.has_value() + st_.ckr.has_value()) +
-                           3 * 4 + 4 + ad_.size() + 4 + skipped_.size() * (32 + 4 + 32);
+                           3 * 4 + 4 + ad_.size() + 4 + skipped_.size() * (32 + 4 + 32 + 8);
   Bytes out(size);
   std::uint8_t* w = out.data();
   auto put = [&w](ByteView b) { w = std::copy(b.begin(), b.end(), w); };
   auto put_byte = [&w](std::uint8_t b) { *w++ = b; };
   auto put_be32 = [&w](std::uint32_t v) {
     for (int shift = 24; shift >= 0; shift -= 8) *w++ = static_cast<std::uint8_t>(v >> shift);
+  };
+  auto put_be64 = [&w](std::uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) *w++ = static_cast<std::uint8_t>(v >> shift);
   };
   put(kMagic);
   put_byte(kFormatVersion);
@@ -211,6 +233,7 @@ Bytes RatchetSession::serialize() const {
     put(k.dh.view());
     put_be32(k.n);
     put(k.mk.view());
+    put_be64(k.skipped_ms);
   }
   assert(w == out.data() + out.size());
   return out;
@@ -233,7 +256,8 @@ std::optional<RatchetSession> RatchetSession::deserialize(ByteView in) {
   auto magic = take(kMagic.size());
   if (!magic || !std::equal(magic->begin(), magic->end(), kMagic.begin())) return std::nullopt;
   auto version = take(1);
-  if (!version || (*version)[0] != kFormatVersion) return std::nullopt;
+  if (!version || ((*version)[0] != kFormatVersion && (*version)[0] != 1)) return std::nullopt;
+  const bool has_skipped_ms = (*version)[0] >= 2;
   auto dhs_secret = take(32);
   auto flags = take(1);
   auto rk = take(32);
@@ -270,12 +294,19 @@ std::optional<RatchetSession> RatchetSession::deserialize(ByteView in) {
   if (!ad || !count || *count > kMaxStoredSkipped) return std::nullopt;
 
   RatchetSession s(std::move(c), Bytes(ad->begin(), ad->end()));
+  const std::uint64_t read_ms = wall_clock_ms();
   for (std::uint32_t i = 0; i < *count; ++i) {
     auto dh_key = take(32);
     auto n = take_u32();
     auto mk = take(32);
     if (!dh_key || !n || !mk) return std::nullopt;
-    s.skipped_.push_back(SkippedKey{*PublicKey::from(*dh_key), *n, Secret<32>(*mk)});
+    std::uint64_t skipped_ms = read_ms;
+    if (has_skipped_ms) {
+      auto hi = take_u32(), lo = take_u32();
+      if (!hi || !lo) return std::nullopt;
+      skipped_ms = (std::uint64_t{*hi} << 32) | *lo;
+    }
+    s.skipped_.push_back(SkippedKey{*PublicKey::from(*dh_key), *n, Secret<32>(*mk), skipped_ms});
   }
   if (pos != in.size()) return std::nullopt;
   return s;

@@ -30,7 +30,8 @@ class RatchetSession {
  public:
   // Most message keys one message may make us skip (per chain, as in the spec)...
   static constexpr std::uint32_t kMaxSkip = 1000;
-  // ...and most skipped keys kept in total; the oldest are evicted first.
+  // ...and most skipped keys kept in total; the oldest are evicted first. None is kept
+  // longer than kMaxSkippedKeyAgeMs (crypto/skipped_key_age.hpp).
   static constexpr std::size_t kMaxStoredSkipped = 2000;
 
   // Alice (X3DH initiator): Bob's signed prekey is his first ratchet public key. Throws
@@ -45,11 +46,16 @@ class RatchetSession {
   bool can_send() const { return st_.cks.has_value(); }
   // Throws std::logic_error if !can_send().
   RatchetMessage encrypt(ByteView plaintext);
-  // nullopt on authentication failure, replay (key used or deleted), or too many skipped
-  // keys; the session is then exactly as before the call.
+  // nullopt on authentication failure, replay (key used, deleted or expired), or too many
+  // skipped keys; the session is then exactly as before the call. `now_ms` is the wall
+  // clock (wall_clock_ms()); a success also drops the keys that have expired by then.
+  std::optional<Bytes> decrypt(const RatchetMessage& message, std::uint64_t now_ms);
   std::optional<Bytes> decrypt(const RatchetMessage& message);
+  // Drops the skipped keys older than the maximum age at `now_ms`; true if any went.
+  bool expire_skipped(std::uint64_t now_ms);
 
-  // Versioned binary format including skipped keys. It holds secrets: the caller must only
+  // Versioned binary format including skipped keys and when each was skipped (a key read
+  // from the older format without that counts from the read). It holds secrets: the caller must only
   // store it encrypted, and should wipe its copy (secure_zero) after use.
   Bytes serialize() const;
   static std::optional<RatchetSession> deserialize(ByteView);
@@ -72,11 +78,13 @@ class RatchetSession {
     PublicKey dh;
     std::uint32_t n;
     Secret<32> mk;
+    std::uint64_t skipped_ms;  // wall clock
   };
 
   RatchetSession(Chains chains, Bytes associated_data)
       : st_(std::move(chains)), ad_(std::move(associated_data)) {}
-  static bool skip_to(Chains& c, std::uint32_t until, std::deque<SkippedKey>& out);
+  static bool skip_to(Chains& c, std::uint32_t until, std::uint64_t now_ms,
+                      std::deque<SkippedKey>& out);
   static bool dh_ratchet(Chains& c, const PublicKey& their_key);
   std::optional<Bytes> open(const Secret<32>& mk, const RatchetMessage& m) const;
 

@@ -8,6 +8,7 @@
 
 #include "crypto/aead.hpp"
 #include "crypto/hkdf.hpp"
+#include "crypto/skipped_key_age.hpp"
 
 namespace parley::crypto {
 
@@ -19,6 +20,8 @@ constexpr std::uint8_t kDistributionVersion = 1;
 constexpr std::array<std::uint8_t, 4> kSenderMagic = {'P', 'S', 'K', 'S'};
 constexpr std::array<std::uint8_t, 4> kReceiverMagic = {'P', 'S', 'K', 'R'};
 constexpr std::uint8_t kFormatVersion = 1;
+// The receiver's 2 added when each skipped key was skipped; 1 is still read.
+constexpr std::uint8_t kReceiverFormatVersion = 2;
 constexpr std::uint32_t kLastIteration = std::numeric_limits<std::uint32_t>::max();
 // Smallest possible message: header, an empty plaintext's tag, the signature.
 constexpr std::size_t kMinMessageBytes = kSenderKeyHeaderBytes + kAeadTagBytes + kSignatureBytes;
@@ -64,6 +67,11 @@ class Reader {
     auto v = take(4);
     if (!v) return std::nullopt;
     return get_u32(v->data());
+  }
+  std::optional<std::uint64_t> take_u64() {
+    auto hi = take_u32(), lo = take_u32();
+    if (!hi || !lo) return std::nullopt;
+    return (std::uint64_t{*hi} << 32) | *lo;
   }
   bool done() const { return pos_ == in_.size(); }
 
@@ -225,6 +233,17 @@ std::optional<SenderKeyReceiver> SenderKeyReceiver::from_distribution(const Send
 }
 
 std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView associated_data) {
+  return decrypt(message, associated_data, wall_clock_ms());
+}
+
+bool SenderKeyReceiver::expire_skipped(std::uint64_t now_ms) {
+  return std::erase_if(skipped_, [now_ms](const SkippedKey& k) {
+           return skipped_key_expired(k.skipped_ms, now_ms);
+         }) > 0;
+}
+
+std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView associated_data,
+                                                std::uint64_t now_ms) {
   const auto hdr = sender_key_header(message);
   if (!hdr || !constant_time_equal(hdr->first, key_id_)) return std::nullopt;
   const std::uint32_t n = hdr->second;
@@ -239,11 +258,16 @@ std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView assoc
 
   if (n < iteration_) {
     // A key skipped earlier: used once, then deleted (so a replay finds nothing). Below the
-    // chain and not stored: used already, evicted, or before our distribution.
+    // chain and not stored: used already, evicted, or before our distribution. An expired
+    // one opens nothing, as if it were gone already.
     for (auto it = skipped_.begin(); it != skipped_.end(); ++it) {
       if (it->iteration != n) continue;
+      if (skipped_key_expired(it->skipped_ms, now_ms)) return std::nullopt;
       auto pt = open(it->mk, header, ciphertext, associated_data);
-      if (pt) skipped_.erase(it);
+      if (pt) {
+        skipped_.erase(it);
+        expire_skipped(now_ms);
+      }
       return pt;
     }
     return std::nullopt;
@@ -254,7 +278,7 @@ std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView assoc
   // Work on copies; commit only once the message authenticates.
   Secret<32> ck = chain_key_;
   std::deque<SkippedKey> fresh;
-  for (std::uint32_t i = iteration_; i < n; ++i) fresh.push_back(SkippedKey{i, kdf_ck(ck)});
+  for (std::uint32_t i = iteration_; i < n; ++i) fresh.push_back(SkippedKey{i, kdf_ck(ck), now_ms});
   const Secret<32> mk = kdf_ck(ck);
   auto pt = open(mk, header, ciphertext, associated_data);
   if (!pt) return std::nullopt;
@@ -263,16 +287,18 @@ std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView assoc
   iteration_ = n + 1;
   for (auto& k : fresh) skipped_.push_back(std::move(k));
   while (skipped_.size() > kMaxStoredSkipped) skipped_.pop_front();
+  expire_skipped(now_ms);
   return pt;
 }
 
-// Format v1: "PSKR" | version | key_id (16) | iteration (BE32) | chain_key (32) |
-// signing_key (32) | count (BE32) | count * (iteration (BE32) | mk (32)), iterations increasing.
+// Format v2: "PSKR" | version | key_id (16) | iteration (BE32) | chain_key (32) |
+// signing_key (32) | count (BE32) | count * (iteration (BE32) | mk (32) | skipped_ms (BE64)),
+// iterations increasing. v1 had no skipped_ms.
 Bytes SenderKeyReceiver::serialize() const {
-  Bytes out(kReceiverMagic.size() + 1 + 16 + 4 + 32 + 32 + 4 + skipped_.size() * (4 + 32));
+  Bytes out(kReceiverMagic.size() + 1 + 16 + 4 + 32 + 32 + 4 + skipped_.size() * (4 + 32 + 8));
   Writer w(out);
   w.put(kReceiverMagic);
-  w.put_byte(kFormatVersion);
+  w.put_byte(kReceiverFormatVersion);
   w.put(key_id_);
   w.put_be32(iteration_);
   w.put(chain_key_.view());
@@ -281,6 +307,7 @@ Bytes SenderKeyReceiver::serialize() const {
   for (const auto& k : skipped_) {
     w.put_be32(k.iteration);
     w.put(k.mk.view());
+    w.put_be64(k.skipped_ms);
   }
   assert(w.pos() == out.data() + out.size());
   return out;
@@ -291,7 +318,9 @@ std::optional<SenderKeyReceiver> SenderKeyReceiver::deserialize(ByteView in) {
   auto magic = r.take(kReceiverMagic.size());
   if (!magic || !std::equal(magic->begin(), magic->end(), kReceiverMagic.begin())) return std::nullopt;
   auto version = r.take(1);
-  if (!version || (*version)[0] != kFormatVersion) return std::nullopt;
+  if (!version || ((*version)[0] != kReceiverFormatVersion && (*version)[0] != 1))
+    return std::nullopt;
+  const bool has_skipped_ms = (*version)[0] >= 2;
   auto id = r.take(16);
   auto iteration = r.take_u32();
   auto ck = r.take(32);
@@ -304,13 +333,15 @@ std::optional<SenderKeyReceiver> SenderKeyReceiver::deserialize(ByteView in) {
   SenderKeyId key_id;
   std::copy(id->begin(), id->end(), key_id.begin());
   SenderKeyReceiver s(key_id, *iteration, Secret<32>(*ck), signing_key);
+  const std::uint64_t read_ms = wall_clock_ms();
   for (std::uint32_t i = 0; i < *count; ++i) {
     auto n = r.take_u32();
     auto mk = r.take(32);
-    if (!n || !mk) return std::nullopt;
+    const auto skipped_ms = has_skipped_ms ? r.take_u64() : std::optional(read_ms);
+    if (!n || !mk || !skipped_ms) return std::nullopt;
     // Strictly increasing and below the chain: no duplicates, nothing the chain still gives.
     if (*n >= *iteration || (!s.skipped_.empty() && *n <= s.skipped_.back().iteration)) return std::nullopt;
-    s.skipped_.push_back(SkippedKey{*n, Secret<32>(*mk)});
+    s.skipped_.push_back(SkippedKey{*n, Secret<32>(*mk), *skipped_ms});
   }
   if (!r.done()) return std::nullopt;
   return s;

@@ -78,7 +78,8 @@ class SenderKeyReceiver {
  public:
   // Most message keys one message may make us skip...
   static constexpr std::uint32_t kMaxSkip = 1000;
-  // ...and most skipped keys kept in total; the oldest are evicted first.
+  // ...and most skipped keys kept in total; the oldest are evicted first. None is kept
+  // longer than kMaxSkippedKeyAgeMs (crypto/skipped_key_age.hpp).
   static constexpr std::size_t kMaxStoredSkipped = 2000;
 
   // nullopt if the signing key is not a usable Ed25519 public key or the chain is exhausted.
@@ -86,8 +87,13 @@ class SenderKeyReceiver {
 
   // Checks the key id, then the signature, then the AEAD. nullopt on any failure, a replay
   // (key used or never held), a message before the distribution's iteration, or one more
-  // than kMaxSkip ahead; the receiver is then exactly as before the call.
+  // than kMaxSkip ahead, or a skipped key that has expired; the receiver is then exactly as
+  // before the call. `now_ms` is the wall clock (wall_clock_ms()); a success also drops the
+  // keys that have expired by then.
+  std::optional<Bytes> decrypt(ByteView message, ByteView associated_data, std::uint64_t now_ms);
   std::optional<Bytes> decrypt(ByteView message, ByteView associated_data);
+  // Drops the skipped keys older than the maximum age at `now_ms`; true if any went.
+  bool expire_skipped(std::uint64_t now_ms);
 
   const SenderKeyId& key_id() const { return key_id_; }
   const PublicKey& signing_key() const { return signing_key_; }
@@ -102,6 +108,7 @@ class SenderKeyReceiver {
   struct SkippedKey {
     std::uint32_t iteration;
     Secret<32> mk;
+    std::uint64_t skipped_ms;  // wall clock
   };
   SenderKeyReceiver(const SenderKeyId& id, std::uint32_t iteration, Secret<32> chain_key,
                     const PublicKey& signing_key)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crypto/ratchet.hpp"
+#include "crypto/skipped_key_age.hpp"
 #include "crypto/x3dh.hpp"
 
 using namespace parley::crypto;
@@ -260,6 +261,57 @@ class RatchetTest : public QObject {
     }
     QCOMPARE(bob.stored_skipped_keys(), RatchetSession::kMaxStoredSkipped);
     QVERIFY(!bob.decrypt(oldest[0]));  // evicted first
+  }
+
+  void skippedKeysExpire() {
+    const std::uint64_t t0 = wall_clock_ms();
+    auto [alice, bob] = start();
+    const auto late = alice.encrypt(text("late"));
+    const auto later = alice.encrypt(text("later"));
+    const auto pt = bob.decrypt(alice.encrypt(text("now")), t0);
+    QVERIFY(pt && *pt == text("now"));
+    QCOMPARE(bob.stored_skipped_keys(), std::size_t{2});
+
+    // Within the age a skipped key opens its message...
+    auto young = RatchetSession::deserialize(bob.serialize());
+    QVERIFY(young && young->decrypt(late, t0 + kMaxSkippedKeyAgeMs));
+    // ...past it, it opens nothing, and the refusal changes nothing.
+    auto old = RatchetSession::deserialize(bob.serialize());
+    QVERIFY(old && !old->decrypt(late, t0 + kMaxSkippedKeyAgeMs + 1));
+    QCOMPARE(old->stored_skipped_keys(), std::size_t{2});
+    // The next message that opens drops every expired key.
+    const auto next = old->decrypt(alice.encrypt(text("next")), t0 + kMaxSkippedKeyAgeMs + 1);
+    QVERIFY(next && *next == text("next"));
+    QCOMPARE(old->stored_skipped_keys(), std::size_t{0});
+    QVERIFY(!old->decrypt(later, t0));
+
+    // A clock set back keeps them; expire_skipped drops them without a message.
+    QVERIFY(!bob.expire_skipped(t0 - 1000));
+    QVERIFY(!bob.expire_skipped(t0 + kMaxSkippedKeyAgeMs));
+    QCOMPARE(bob.stored_skipped_keys(), std::size_t{2});
+    QVERIFY(bob.expire_skipped(t0 + kMaxSkippedKeyAgeMs + 1));
+    QCOMPARE(bob.stored_skipped_keys(), std::size_t{0});
+  }
+
+  void whenAKeyWasSkippedSurvivesStorage() {
+    const std::uint64_t t0 = wall_clock_ms() - 30ull * 24 * 3600 * 1000;  // a month ago
+    auto [alice, bob] = start();
+    const auto late = alice.encrypt(text("late"));
+    QVERIFY(bob.decrypt(alice.encrypt(text("now")), t0));
+    const Bytes v2 = bob.serialize();
+    auto stored = RatchetSession::deserialize(v2);
+    QVERIFY(stored);
+    QVERIFY(stored->expire_skipped(t0 + kMaxSkippedKeyAgeMs + 1));
+
+    // The format before (version 1) had no time: its keys count from when they are read.
+    Bytes v1(v2.begin(), v2.end() - 8);
+    v1[4] = 1;
+    auto from_v1 = RatchetSession::deserialize(v1);
+    QVERIFY(from_v1);
+    QCOMPARE(from_v1->stored_skipped_keys(), std::size_t{1});
+    QVERIFY(!from_v1->expire_skipped(t0 + kMaxSkippedKeyAgeMs + 1));
+    const auto pt = from_v1->decrypt(late);
+    QVERIFY(pt && *pt == text("late"));
   }
 
   void simultaneousInitiation() {

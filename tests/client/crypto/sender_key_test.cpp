@@ -10,6 +10,7 @@
 #include "crypto/aead.hpp"
 #include "crypto/hkdf.hpp"
 #include "crypto/sender_key.hpp"
+#include "crypto/skipped_key_age.hpp"
 
 using namespace parley::crypto;
 
@@ -405,6 +406,44 @@ class SenderKeyTest : public QObject {
     QVERIFY(!contains(old_d.encode(), new_ck));
   }
 
+  void skippedKeysExpire() {
+    const std::uint64_t t0 = wall_clock_ms() - 30ull * 24 * 3600 * 1000;  // a month ago
+    auto sender = SenderKeySender::generate();
+    auto r = receiver_for(sender);
+    std::vector<Bytes> ms;
+    for (int i = 0; i < 4; ++i) ms.push_back(sender.encrypt(text(msg(i)), kAd));
+    QVERIFY(r.decrypt(ms[3], kAd, t0));  // 0..2 skipped at t0
+    QCOMPARE(r.stored_skipped_keys(), std::size_t{3});
+
+    // Within the age a skipped key opens its message; past it, nothing, and nothing changes.
+    QVERIFY(r.decrypt(ms[0], kAd, t0 + kMaxSkippedKeyAgeMs));
+    QVERIFY(!r.decrypt(ms[1], kAd, t0 + kMaxSkippedKeyAgeMs + 1));
+    QCOMPARE(r.stored_skipped_keys(), std::size_t{2});
+    // When each was skipped is stored with it.
+    auto stored = SenderKeyReceiver::deserialize(r.serialize());
+    QVERIFY(stored && !stored->decrypt(ms[1], kAd, t0 + kMaxSkippedKeyAgeMs + 1));
+    // The next message that opens drops every expired key.
+    QVERIFY(stored->decrypt(sender.encrypt(text("next"), kAd), kAd, t0 + kMaxSkippedKeyAgeMs + 1));
+    QCOMPARE(stored->stored_skipped_keys(), std::size_t{0});
+    // expire_skipped drops them without a message; a clock set back keeps them.
+    QVERIFY(!r.expire_skipped(t0 - 1000));
+    QVERIFY(r.expire_skipped(t0 + kMaxSkippedKeyAgeMs + 1));
+    QCOMPARE(r.stored_skipped_keys(), std::size_t{0});
+
+    // The format before (version 1) had no time: its keys count from when they are read.
+    auto r1 = receiver_for(sender);
+    std::vector<Bytes> more;
+    for (int i = 0; i < 2; ++i) more.push_back(sender.encrypt(text(msg(i)), kAd));
+    QVERIFY(r1.decrypt(more[1], kAd, t0));
+    const Bytes v2 = r1.serialize();
+    Bytes v1(v2.begin(), v2.end() - 8);
+    v1[4] = 1;
+    auto from_v1 = SenderKeyReceiver::deserialize(v1);
+    QVERIFY(from_v1);
+    QVERIFY(!from_v1->expire_skipped(t0 + kMaxSkippedKeyAgeMs + 1));
+    QVERIFY(delivers(*from_v1, more[0], msg(0)));
+  }
+
   void serializeMidStream() {
     auto sender = SenderKeySender::generate();
     auto r = receiver_for(sender);
@@ -478,15 +517,16 @@ class SenderKeyTest : public QObject {
     bad_pub.back() ^= 1;
     QVERIFY(!SenderKeySender::deserialize(bad_pub));
     // Receiver: an invalid signing key; skipped keys out of order or not below the chain.
-    const std::size_t pk_at = 4 + 1 + 16 + 4 + 32, entries_at = pk_at + 32 + 4;
+    // An entry: iteration (4), mk (32), when it was skipped (8).
+    const std::size_t pk_at = 4 + 1 + 16 + 4 + 32, entries_at = pk_at + 32 + 4, entry = 44;
     Bytes zero_pk = good_r;
     std::fill_n(zero_pk.begin() + static_cast<std::ptrdiff_t>(pk_at), 32, 0);
     QVERIFY(!SenderKeyReceiver::deserialize(zero_pk));
     Bytes dup = good_r;  // second entry's iteration := first's
-    std::copy_n(good_r.begin() + static_cast<std::ptrdiff_t>(entries_at), 4, dup.begin() + static_cast<std::ptrdiff_t>(entries_at + 36));
+    std::copy_n(good_r.begin() + static_cast<std::ptrdiff_t>(entries_at), 4, dup.begin() + static_cast<std::ptrdiff_t>(entries_at + entry));
     QVERIFY(!SenderKeyReceiver::deserialize(dup));
     Bytes at_chain = good_r;  // last entry's iteration (2) := 4, where the chain is
-    at_chain[entries_at + 2 * 36 + 3] = 4;
+    at_chain[entries_at + 2 * entry + 3] = 4;
     QVERIFY(!SenderKeyReceiver::deserialize(at_chain));
     Bytes huge_count = good_r;
     huge_count[entries_at - 4] = 0xFF;

@@ -149,6 +149,9 @@ class Messenger : public QObject {
   RelayClient::State state() const { return relay_->state(); }
   const QString& username() const { return profile_.username; }
 
+  // Why `peer`'s queued messages (a group: "#" + hex id) have not gone yet, in a sentence
+  // for the user; empty when nothing holds them but the round trip itself.
+  QString whyQueued(const QString& peer);
   // Writes the message to the outbox and returns its client_msg_id; sending follows.
   std::optional<QByteArray> sendText(const QString& peer, const QString& text, QString* error);
   // The user has seen `peer`'s messages: sends one read receipt for all of them. For a group

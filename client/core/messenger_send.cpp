@@ -149,6 +149,40 @@ void Messenger::flushOutbox() {
     if (group.isEmpty() || !key_in_flight.contains(group)) sendOutboxEntry(seq);
 }
 
+QString Messenger::whyQueued(const QString& peer) {
+  const auto state = relay_->state();
+  if (state != RelayClient::State::Syncing && state != RelayClient::State::Online)
+    return QStringLiteral("this device is not connected to the relay; it goes as soon as it "
+                          "reconnects");
+  // The same holds flushOutbox applies, in the order they win there.
+  if (peer.startsWith(QLatin1Char('#'))) {
+    QSqlQuery key(db_->db());
+    key.prepare("SELECT 1 FROM outbox WHERE peer NOT LIKE '#%' AND group_id = (SELECT group_id"
+                " FROM outbox WHERE peer = ? AND group_id IS NOT NULL LIMIT 1) LIMIT 1");
+    key.addBindValue(peer);
+    if (key.exec() && key.next())
+      return QStringLiteral("waiting until every member has this device's key for the group");
+  } else {
+    QSqlQuery held(db_->db());
+    held.prepare("SELECT 1 FROM contacts WHERE username = ? AND pending_identity_key IS NOT NULL");
+    held.addBindValue(peer);
+    if (held.exec() && held.next())
+      return QStringLiteral("held until you accept %1's new safety number: their identity key "
+                            "changed; compare it on their contact page")
+          .arg(peer);
+    if (inbox_full_.contains(peer))
+      return QStringLiteral("%1 has too many undelivered messages waiting on the relay; it goes "
+                            "once they catch up (tried again every 30 seconds)")
+          .arg(peer);
+    if (fetching_bundle_.contains(peer))
+      return QStringLiteral("setting up an encrypted session with %1").arg(peer);
+  }
+  if (retry_timer_.isActive())
+    return QStringLiteral("the relay asked this device to slow down; trying again in %1 s")
+        .arg((retry_timer_.remainingTime() + 999) / 1000);
+  return {};
+}
+
 void Messenger::sendOutboxEntry(qint64 seq) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT client_msg_id, peer, content, envelope, group_id FROM outbox WHERE seq = ?");

@@ -336,6 +336,8 @@ class ConversationTest : public QObject {
     QTest::keyClick(edit, Qt::Key_Return);
     QVERIFY(spinUntil([&] { return window_->conversationView()->bannerVisible(); }, kGuiWaitMs));
     QCOMPARE(status(0), int(MessageStatus::Queued));  // held until the key is accepted
+    QVERIFY2(tickTooltip(0).startsWith("Queued — held until you accept frank's new safety number"),
+             qPrintable(tickTooltip(0)));
     // What was verified was the old key.
     QVERIFY2(!window_->conversationView()->subtitle().contains("verified"),
              qPrintable(window_->conversationView()->subtitle()));
@@ -453,7 +455,8 @@ class ConversationTest : public QObject {
     QTest::keyClick(edit, Qt::Key_Return);
     const int last = model()->rowCount() - 1;
     QCOMPARE(status(last), int(MessageStatus::Queued));
-    QVERIFY2(tickTooltip(last).startsWith("Queued"), qPrintable(tickTooltip(last)));
+    QVERIFY2(tickTooltip(last).startsWith("Queued — this device is not connected to the relay"),
+             qPrintable(tickTooltip(last)));
     QVERIFY(relay_.start());
     QTest::mouseClick(line->retryButton(), Qt::LeftButton);
     QVERIFY(spinUntil([&] { return line->text() == "Online"; }, kGuiWaitMs));
@@ -488,7 +491,9 @@ class ConversationTest : public QObject {
              QString("bob has too many undelivered messages waiting on the relay; yours will go once they catch up"));
     const int last = model()->rowCount() - 1;
     QCOMPARE(status(last), int(MessageStatus::Queued));
-    QVERIFY2(tickTooltip(last).startsWith("Queued"), qPrintable(tickTooltip(last)));
+    QVERIFY2(tickTooltip(last).startsWith("Queued — bob has too many undelivered messages waiting "
+                                          "on the relay"),
+             qPrintable(tickTooltip(last)));
     parley::test::screenshot(window_.get(), "inbox-full");
 
     bob_->start();  // he drains the filler's messages (undecryptable) and the inbox empties

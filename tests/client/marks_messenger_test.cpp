@@ -354,6 +354,10 @@ class MarksMessengerTest : public QObject {
     }));
     QVERIFY(!alice.dir.isEmpty());
     QVERIFY(alice.start());
+    // While they wait, each says why (the conversation's tooltip).
+    QVERIFY(spinUntil([&] { return alice.m->whyQueued("carol").startsWith("the relay asked this device to slow down; trying again in "); }, 900));
+    QVERIFY2(alice.m->whyQueued("bob").startsWith("bob has too many undelivered messages waiting on the relay"),
+             qPrintable(alice.m->whyQueued("bob")));
     QVERIFY(alice.waitStatus(msg_id(2), MessageStatus::Sent));
     QVERIFY2(retried_after_ms >= 900 && retried_after_ms < 5000,
              qPrintable(QString::number(retried_after_ms)));

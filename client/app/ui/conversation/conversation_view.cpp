@@ -197,7 +197,11 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
     });
   });
 
-  list_->messageDelegate()->setStatusDetail([](const QModelIndex& index) -> QString {
+  list_->messageDelegate()->setStatusDetail([this](const QModelIndex& index) -> QString {
+    if (index.data(MessageModel::StatusRole).toInt() == static_cast<int>(client::MessageStatus::Queued)) {
+      const auto why = messenger_->whyQueued(peer_);
+      return why.isEmpty() ? QString() : tr("Queued — %1").arg(why);
+    }
     const int of = index.data(MessageModel::RecipientCountRole).toInt();
     if (of <= 0) return {};  // not our group message
     return tr("Delivered to %1 of %2 · read by %3 of %2")

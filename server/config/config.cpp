@@ -143,6 +143,16 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "ten seconds' worth); 0: no limit. Loopback clients are not counted")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  app.add_option("--max-connections-per-network", c.max_connections_per_network,
+                 "WebSocket connections one network (an IPv4 /24, an IPv6 /48) may hold at "
+                 "once, all its addresses together; 0: no limit")
+      ->check(CLI::Range(0u, 10000000u))
+      ->capture_default_str();
+  app.add_option("--connections-per-network-per-second", c.connections_per_network_per_second,
+                 "New WebSocket connections one network may open per second, all its addresses "
+                 "together (a burst of ten seconds' worth); 0: no limit")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   // A budget per hour: 0 turns it off, and below 1 a bucket could never hold a whole one.
   const CLI::Validator off_or_at_least_one(
       [](const std::string& v) {

@@ -30,6 +30,9 @@ struct Config {
   bool public_metrics = false;
   std::uint32_t max_connections_per_address = 1000;  // 0: no limit
   double connections_per_address_per_second = 20;   // new ones, a burst of 10 s' worth; 0: none
+  // The same for a network (an IPv4 /24, an IPv6 /48), its addresses together.
+  std::uint32_t max_connections_per_network = 10000;
+  double connections_per_network_per_second = 200;
   TrustedProxies trusted_proxies;
   std::string log_level = "info";
   SessionLimits limits;

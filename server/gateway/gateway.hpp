@@ -29,9 +29,10 @@ struct GatewayContext {
   GatewayOptions options;
   net::ssl::context* tls = nullptr;  // null: plain ws://
   std::atomic<bool> draining{false};
-  ConnectionsByAddress* connections_by_address = nullptr;  // null: no cap
-  // WebSocket upgrades per client address and second (null: no limit).
+  ConnectionsByAddress* connections_by_address = nullptr;  // null: no cap of either kind
+  // WebSocket upgrades per second per client address, and per network (null: no limit).
   AddressRateLimiter* upgrades_by_address = nullptr;
+  AddressRateLimiter* upgrades_by_network = nullptr;
 };
 
 // Starts accepting on `endpoint`; returns the bound endpoint (port 0 picks a free port).

@@ -102,19 +102,32 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       std::chrono::milliseconds wait{0};
       // Opening and closing connections within the cap still costs a handshake each, and a
       // login an Ed25519 verification.
-      if (origin.key && ctx_.upgrades_by_address &&
-          !ctx_.upgrades_by_address->take(*origin.key, &wait)) {
+      const auto too_many_new = [&](const char* whose) {
         const auto seconds =
             std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
-        return refuse_by_address(req, "too many new connections from your address; retry in " +
-                                          std::to_string(seconds) + " s\n",
-                                 seconds);
-      }
+        refuse_by_address(req, std::string("too many new connections from your ") + whose +
+                                   "; retry in " + std::to_string(seconds) + " s\n",
+                          seconds);
+      };
+      if (origin.key && ctx_.upgrades_by_address &&
+          !ctx_.upgrades_by_address->take(*origin.key, &wait))
+        return too_many_new("address");
+      if (origin.key && ctx_.upgrades_by_network &&
+          !ctx_.upgrades_by_network->take(network_of(*origin.key), &wait))
+        return too_many_new("network");
       if (origin.key && ctx_.connections_by_address) {
-        if (!ctx_.connections_by_address->admit(*origin.key))
-          return refuse_by_address(req,
-                                   "too many connections from your address; close some of them, "
-                                   "or retry once they have ended\n");
+        using Admission = ConnectionsByAddress::Admission;
+        switch (ctx_.connections_by_address->admit(*origin.key)) {
+          case Admission::AddressFull:
+            return refuse_by_address(req,
+                                     "too many connections from your address; close some of "
+                                     "them, or retry once they have ended\n");
+          case Admission::NetworkFull:
+            return refuse_by_address(req,
+                                     "too many connections from your network; retry once some "
+                                     "of them have ended\n");
+          case Admission::Admitted: break;
+        }
         origin.counted = true;
       }
       return start_websocket(ctx_, std::move(stream_), std::move(req), origin);
@@ -138,7 +151,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     return respond(req, http::status::not_found, "not found\n");
   }
 
-  // 429 for an upgrade over a per-address limit.
+  // 429 for an upgrade over a per-address or per-network limit.
   void refuse_by_address(const UpgradeRequest& req, std::string body, std::int64_t retry_after_s = 0) {
     ctx_.relay.metrics.connections_refused_by_address.fetch_add(1, std::memory_order_relaxed);
     respond(req, http::status::too_many_requests, std::move(body), "text/plain; charset=utf-8",

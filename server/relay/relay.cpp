@@ -163,18 +163,24 @@ int run_relay(const Config& cfg) {
                      hourly(registrations_by_network, cfg.limits.registrations_per_network_per_hour)};
   ConnectionSet connections;
   std::optional<ConnectionsByAddress> connections_by_address;
-  if (cfg.max_connections_per_address > 0)
-    connections_by_address.emplace(cfg.max_connections_per_address);
-  std::optional<AddressRateLimiter> upgrades_by_address;
-  if (cfg.connections_per_address_per_second > 0)
-    upgrades_by_address.emplace(cfg.connections_per_address_per_second,
-                                std::max(1.0, 10 * cfg.connections_per_address_per_second));
-  GatewayContext gateway{relay, connections,
+  if (cfg.max_connections_per_address > 0 || cfg.max_connections_per_network > 0)
+    connections_by_address.emplace(cfg.max_connections_per_address,
+                                   cfg.max_connections_per_network);
+  // New connections per second, a burst of ten seconds' worth; none for 0.
+  const auto per_second = [](std::optional<AddressRateLimiter>& limiter, double rate) {
+    if (rate > 0) limiter.emplace(rate, std::max(1.0, 10 * rate));
+    return limiter ? &*limiter : nullptr;
+  };
+  std::optional<AddressRateLimiter> upgrades_by_address, upgrades_by_network;
+  GatewayContext gateway{relay,
+                         connections,
                          GatewayOptions{cfg.idle_timeout, cfg.max_frame_bytes, cfg.public_metrics,
                                         cfg.trusted_proxies},
-                         tls.get(), {},
+                         tls.get(),
+                         {},
                          connections_by_address ? &*connections_by_address : nullptr,
-                         upgrades_by_address ? &*upgrades_by_address : nullptr};
+                         per_second(upgrades_by_address, cfg.connections_per_address_per_second),
+                         per_second(upgrades_by_network, cfg.connections_per_network_per_second)};
 
   std::shared_ptr<Listener> listener;
   try {

@@ -1,5 +1,5 @@
-// Limits per client address (gateway/client_address.hpp): connections held at once and
-// accounts registered per hour. The relay sits "behind a proxy" at 127.0.0.1, trusted, so
+// Limits per client address (gateway/client_address.hpp) and per network (an IPv4 /24, an
+// IPv6 /48): connections held at once, new ones per second and accounts registered per hour. The relay sits "behind a proxy" at 127.0.0.1, trusted, so
 // the tests choose each connection's address with the X-Forwarded-For header a proxy adds.
 // Loopback clients are not counted.
 #include <QtTest>
@@ -24,6 +24,24 @@ std::unique_ptr<TestClient> from(const QUrl& url, const QByteArray& address,
   if (!address.isEmpty()) c->setHeader("X-Forwarded-For", address);
   if (!c->connect(url)) return nullptr;
   return c;
+}
+
+// The relay's answer to a WebSocket upgrade from `address`, read off the wire once it is
+// complete (a refusal's body ends with a newline).
+QByteArray upgradeAnswer(const QUrl& url, const QByteArray& address) {
+  QTcpSocket raw;
+  raw.connectToHost(url.host(), static_cast<quint16>(url.port()));
+  if (!raw.waitForConnected(5000)) return {};
+  raw.write("GET / HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: parley.v1\r\nX-Forwarded-For: " + address + "\r\n\r\n");
+  QByteArray answer;
+  (void)QTest::qWaitFor([&] {  // a partial answer is returned as it is
+    answer += raw.readAll();
+    const auto end = answer.indexOf("\r\n\r\n");
+    return end >= 0 && (answer.startsWith("HTTP/1.1 101") || answer.endsWith("\n"));
+  }, 5000);
+  return answer;
 }
 
 }  // namespace
@@ -167,23 +185,63 @@ class AddressLimitsTest : public QObject {
     }
     QVERIFY(!from(relay.url(), "203.0.113.20"));
     // What the refusal says, read off the wire.
-    QTcpSocket raw;
-    raw.connectToHost(relay.url().host(), static_cast<quint16>(relay.url().port()));
-    QVERIFY(raw.waitForConnected(5000));
-    raw.write("GET / HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-              "Sec-WebSocket-Protocol: parley.v1\r\nX-Forwarded-For: 203.0.113.20\r\n\r\n");
-    QByteArray answer;
-    QVERIFY(QTest::qWaitFor([&] {
-      answer += raw.readAll();
-      return answer.contains("\r\n\r\n") && answer.contains("retry in");
-    }, 5000));
+    const auto answer = upgradeAnswer(relay.url(), "203.0.113.20");
     QVERIFY2(answer.startsWith("HTTP/1.1 429"), answer.constData());
     QVERIFY2(answer.contains("too many new connections from your address"), answer.constData());
     QVERIFY2(answer.contains("\r\nRetry-After: "), answer.constData());
     QVERIFY(from(relay.url(), "203.0.113.21"));  // another address
     QVERIFY(from(relay.url(), {}));               // a local one
     QVERIFY(QTest::qWaitFor([&] { return from(relay.url(), "203.0.113.20") != nullptr; }, 5000));
+  }
+
+  // The holder of a routed /48 has 65,536 /64s, each an address here; of a /24, 256
+  // addresses: a network (its addresses together) has caps of its own.
+  void aNetworkHoldsAtMostItsConnections() {
+    RelayProcess relay({"--trusted-proxy", "127.0.0.1", "--max-connections-per-address", "3",
+                        "--max-connections-per-network", "4"});
+    QVERIFY(relay.start());
+    std::vector<std::unique_ptr<TestClient>> held;
+    for (const char* a : {"203.0.113.30", "203.0.113.30", "203.0.113.30", "203.0.113.31",
+                          "2001:db8:5:1::1", "2001:db8:5:2::1", "2001:db8:5:3::1",
+                          "2001:db8:5:ffff::1"}) {
+      held.push_back(from(relay.url(), a));
+      QVERIFY2(held.back(), a);
+    }
+    // Each network is full, whichever of its addresses asks.
+    for (const char* a : {"203.0.113.32", "2001:db8:5:4::1"}) {
+      const auto answer = upgradeAnswer(relay.url(), a);
+      QVERIFY2(answer.startsWith("HTTP/1.1 429"), answer.constData());
+      QVERIFY2(answer.contains("too many connections from your network"), answer.constData());
+    }
+    // The address cap still comes first where it is reached.
+    QVERIFY(upgradeAnswer(relay.url(), "203.0.113.30").contains("from your address"));
+    // Other networks are not held back: the next /24, the next /48.
+    QVERIFY(from(relay.url(), "203.0.114.30"));
+    QVERIFY(from(relay.url(), "2001:db8:6:1::1"));
+    // A connection that ends gives its network's place back.
+    held[3]->disconnect();
+    std::unique_ptr<TestClient> again;
+    QVERIFY(QTest::qWaitFor([&] { return (again = from(relay.url(), "203.0.113.99")) != nullptr; },
+                            5000));
+    QVERIFY(!from(relay.url(), "203.0.113.98"));
+  }
+
+  void aNetworkOpensAtMostItsNewConnectionsPerSecond() {
+    RelayProcess relay({"--trusted-proxy", "127.0.0.1", "--connections-per-network-per-second",
+                        "0.5"});  // a burst of 5, then one every 2 s, for the whole /24
+    QVERIFY(relay.start());
+    for (int i = 0; i < 5; ++i) {
+      auto c = from(relay.url(), QByteArray("203.0.113.") + QByteArray::number(40 + i));
+      QVERIFY(c);
+      c->disconnect();
+    }
+    const auto answer = upgradeAnswer(relay.url(), "203.0.113.50");
+    QVERIFY2(answer.startsWith("HTTP/1.1 429"), answer.constData());
+    QVERIFY2(answer.contains("too many new connections from your network; retry in"),
+             answer.constData());
+    QVERIFY2(answer.contains("\r\nRetry-After: "), answer.constData());
+    QVERIFY(from(relay.url(), "203.0.114.50"));  // another network
+    QVERIFY(QTest::qWaitFor([&] { return from(relay.url(), "203.0.113.51") != nullptr; }, 5000));
   }
 
   void badProxyBlocksAreRefusedAtStart() {

@@ -233,6 +233,19 @@ class ConversationTest : public QObject {
     window_->openConversation("bob");
   }
 
+  // A message to a name the relay does not know fails, and its tick's tooltip says why.
+  void aMessageToNoOneSaysWhyItFailed() {
+    window_->openConversation("zed-not-here");
+    auto* edit = window_->conversationView()->composer()->editor();
+    QTest::keyClicks(edit, "anyone there?");
+    QTest::keyClick(edit, Qt::Key_Return);
+    QVERIFY(spinUntil([&] { return status(model()->rowCount() - 1) == int(MessageStatus::Failed); },
+                      kGuiWaitMs));
+    QCOMPARE(tickTooltip(model()->rowCount() - 1),
+             QString("Not sent — there is no user zed-not-here on this relay"));
+    window_->openConversation("bob");
+  }
+
   void notificationsShowTextOnlyWhenAllowed() {
     QVERIFY(front());
     window_->openConversation("carol-not-here");  // another conversation is in front

@@ -198,10 +198,16 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   });
 
   list_->messageDelegate()->setStatusDetail([this](const QModelIndex& index) -> QString {
-    if (index.data(MessageModel::StatusRole).toInt() == static_cast<int>(client::MessageStatus::Queued)) {
+    using client::MessageStatus;
+    const auto status = static_cast<MessageStatus>(index.data(MessageModel::StatusRole).toInt());
+    if (status == MessageStatus::Queued) {
       const auto why = messenger_->whyQueued(peer_);
       return why.isEmpty() ? QString() : tr("Queued — %1").arg(why);
     }
+    // The relay refuses a message for good for one reason per kind of conversation.
+    if (status == MessageStatus::Failed)
+      return isGroup() ? tr("Not sent — you are no longer a member of this group")
+                       : tr("Not sent — there is no user %1 on this relay").arg(peer_);
     const int of = index.data(MessageModel::RecipientCountRole).toInt();
     if (of <= 0) return {};  // not our group message
     return tr("Delivered to %1 of %2 · read by %3 of %2")

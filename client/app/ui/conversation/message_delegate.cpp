@@ -139,7 +139,7 @@ QString MessageDelegate::statusText(int status) {
     case MessageStatus::Sent: return tr("Sent — stored on the relay");
     case MessageStatus::Delivered: return tr("Delivered to their device");
     case MessageStatus::Read: return tr("Read");
-    case MessageStatus::Failed: return tr("Not sent — the relay refused it (unknown recipient?)");
+    case MessageStatus::Failed: return tr("Not sent — the relay refused it");
     case MessageStatus::Received: return tr("Received");
     case MessageStatus::Seen: return tr("Received and seen");
   }

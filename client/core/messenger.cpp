@@ -1,6 +1,7 @@
 #include "messenger.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include <QCoreApplication>
@@ -33,6 +34,9 @@ Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
       relay_(std::make_unique<RelayClient>(profile_.server)) {
   retry_timer_.setSingleShot(true);
   connect(&retry_timer_, &QTimer::timeout, this, [this] { flushOutbox(); });
+  key_expiry_timer_.setInterval(std::chrono::hours(1));
+  connect(&key_expiry_timer_, &QTimer::timeout, this, [this] { expireSkippedKeysIfDue(); });
+  key_expiry_timer_.start();
   wireRelay();
 }
 

@@ -337,7 +337,8 @@ class Messenger : public QObject {
   void uploadPrekeys(bool include_signed, std::function<void(bool)> done = {});
   void topUpPrekeys(std::uint32_t left);
   void rotateSignedPrekeyIfDue();
-  // Once a day at most: skipped message keys past their age leave every stored session.
+  // Once a day at most (at login, and checked hourly): skipped message keys past their age
+  // leave every stored session and sender key.
   void expireSkippedKeysIfDue();
 
   // messenger_send.cpp
@@ -497,6 +498,9 @@ class Messenger : public QObject {
   // An outbox flush waiting for a refusal to pass (a rate limit, a full inbox): the earliest
   // of the waits the relay asked for.
   QTimer retry_timer_;
+  qint64 rate_limited_until_ms_ = 0;  // the relay's last RATE_LIMITED wait, for whyQueued
+  // Hourly: a client that stays logged in for weeks still drops expired skipped keys.
+  QTimer key_expiry_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order.

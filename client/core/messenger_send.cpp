@@ -157,11 +157,16 @@ QString Messenger::whyQueued(const QString& peer) {
   // The same holds flushOutbox applies, in the order they win there.
   if (peer.startsWith(QLatin1Char('#'))) {
     QSqlQuery key(db_->db());
-    key.prepare("SELECT 1 FROM outbox WHERE peer NOT LIKE '#%' AND group_id = (SELECT group_id"
-                " FROM outbox WHERE peer = ? AND group_id IS NOT NULL LIMIT 1) LIMIT 1");
+    // Our sender key on its way to a member holds the group's messages, unless that member
+    // is blocked (a changed key) or has a full inbox.
+    key.prepare("SELECT o.peer FROM outbox o LEFT JOIN contacts k ON k.username = o.peer"
+                " WHERE o.peer NOT LIKE '#%' AND k.pending_identity_key IS NULL AND o.group_id ="
+                " (SELECT group_id FROM outbox WHERE peer = ? AND group_id IS NOT NULL LIMIT 1)");
     key.addBindValue(peer);
-    if (key.exec() && key.next())
-      return QStringLiteral("waiting until every member has this device's key for the group");
+    if (key.exec())
+      while (key.next())
+        if (!inbox_full_.contains(key.value(0).toString()))
+          return QStringLiteral("waiting until every member has this device's key for the group");
   } else {
     QSqlQuery held(db_->db());
     held.prepare("SELECT 1 FROM contacts WHERE username = ? AND pending_identity_key IS NOT NULL");
@@ -177,9 +182,10 @@ QString Messenger::whyQueued(const QString& peer) {
     if (fetching_bundle_.contains(peer))
       return QStringLiteral("setting up an encrypted session with %1").arg(peer);
   }
-  if (retry_timer_.isActive())
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  if (rate_limited_until_ms_ > now)
     return QStringLiteral("the relay asked this device to slow down; trying again in %1 s")
-        .arg((retry_timer_.remainingTime() + 999) / 1000);
+        .arg((rate_limited_until_ms_ - now + 999) / 1000);
   return {};
 }
 
@@ -430,6 +436,8 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     const auto wait =
         static_cast<int>(std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000));
     if (!retry_timer_.isActive() || retry_timer_.remainingTime() > wait) retry_timer_.start(wait);
+    if (code == wire::RATE_LIMITED)
+      rate_limited_until_ms_ = QDateTime::currentMSecsSinceEpoch() + wait;
   }
 }
 

@@ -109,12 +109,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
                                    "; retry in " + std::to_string(seconds) + " s\n",
                           seconds);
       };
+      // In this order so that a refused upgrade spends only its own address's budget: an
+      // address retrying at its cap must not use up its network's new connections.
       if (origin.key && ctx_.upgrades_by_address &&
           !ctx_.upgrades_by_address->take(*origin.key, &wait))
         return too_many_new("address");
-      if (origin.key && ctx_.upgrades_by_network &&
-          !ctx_.upgrades_by_network->take(network_of(*origin.key), &wait))
-        return too_many_new("network");
       if (origin.key && ctx_.connections_by_address) {
         using Admission = ConnectionsByAddress::Admission;
         switch (ctx_.connections_by_address->admit(*origin.key)) {
@@ -129,6 +128,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
           case Admission::Admitted: break;
         }
         origin.counted = true;
+      }
+      if (origin.key && ctx_.upgrades_by_network &&
+          !ctx_.upgrades_by_network->take(network_of(*origin.key), &wait)) {
+        if (origin.counted) ctx_.connections_by_address->release(*origin.key);
+        return too_many_new("network");
       }
       return start_websocket(ctx_, std::move(stream_), std::move(req), origin);
     }

@@ -121,7 +121,8 @@ int run_relay(const Config& cfg) {
   media::UploadRegistry uploads;
   media::BlobClaims claims;
   media::TransferSlots transfers(cfg.media.max_downloads, cfg.media.max_transfers);
-  // Its slices run on the disk thread, which the block below outlives: it goes after `disk`.
+  // Its slices run on the disk thread, which outlives the block below: declared before
+  // `disk`, it goes after it.
   media::OrphanSweep orphans;
   net::thread_pool disk(1);
   media::MediaContext media{cfg.media, *blobs,    claims, media_tokens, uploads,

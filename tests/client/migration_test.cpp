@@ -5,6 +5,9 @@
 #include <QSqlQuery>
 #include <QTemporaryDir>
 
+#include "crypto/ratchet.hpp"
+#include "crypto/sender_key.hpp"
+#include "crypto/x3dh.hpp"
 #include "store/database.hpp"
 #include "store/migrations.hpp"
 
@@ -134,6 +137,80 @@ class MigrationTest : public QObject {
                     " VALUES('carol', 'carol', 1, 13)"));  // up_to is required
     // Step 8: marks kept from version 7 cover from the start.
     QCOMPARE(scalar(db->db(), "SELECT COUNT(*) FROM delivery_marks WHERE from_seq = 1"), 3);
+  }
+
+  // Step 11: sessions and sender keys in state format 2 (when each skipped key was
+  // skipped), their keys counting from the upgrade; an unreadable state is left as it was.
+  void statesMoveToTheFormatThatDatesSkippedKeys() {
+    using namespace parley::crypto;
+    QVERIFY(init());
+    // A session and a sender key, each with one skipped key, as version 1 wrote them: the
+    // format 2 bytes without the 8-byte time at the end (each has one key, written last).
+    const IdentityKeyPair a = IdentityKeyPair::generate(), b = IdentityKeyPair::generate();
+    const KeyPair spk = KeyPair::generate();
+    PrekeyBundle bundle;
+    bundle.identity_key = b.public_key();
+    bundle.signed_prekey_id = 1;
+    bundle.signed_prekey = spk.public_key();
+    bundle.signed_prekey_signature = b.sign(spk.public_key().view());
+    auto init = x3dh_initiate(a, bundle);
+    QVERIFY(init);
+    auto resp = x3dh_respond(b, spk, nullptr, a.public_key(), init->ephemeral_key);
+    QVERIFY(resp);
+    auto alice = RatchetSession::initiate(init->shared_secret, spk.public_key(), init->associated_data);
+    auto bob = RatchetSession::respond(resp->shared_secret, spk, resp->associated_data);
+    const auto late = alice.encrypt(Bytes{1});
+    QVERIFY(bob.decrypt(alice.encrypt(Bytes{2})));
+    auto v1 = [](Bytes v2) {
+      v2.resize(v2.size() - 8);
+      v2[4] = 1;
+      return QByteArray(reinterpret_cast<const char*>(v2.data()), static_cast<qsizetype>(v2.size()));
+    };
+    auto sender = SenderKeySender::generate();
+    auto receiver = SenderKeyReceiver::from_distribution(sender.distribution());
+    QVERIFY(receiver);
+    const auto skipped = sender.encrypt(Bytes{3}, Bytes{});
+    QVERIFY(receiver->decrypt(sender.encrypt(Bytes{4}, Bytes{}), Bytes{}));
+
+    const auto file = dir_.filePath("states.db");
+    QVERIFY(make_old_profile(file, 10));
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "states");
+      db.setDatabaseName(file);
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      q.prepare("INSERT INTO sessions(peer, device, state, last_used_ms) VALUES('bob', 1, ?, 1),"
+                " ('bob', 1, x'00112233', 2)");
+      q.addBindValue(v1(bob.serialize()));
+      QVERIFY(q.exec());
+      q.prepare("INSERT INTO sender_keys(group_id, sender, key_id, state, created_ms)"
+                " VALUES(x'01', 'bob', x'02', ?, 1)");
+      q.addBindValue(v1(receiver->serialize()));
+      QVERIFY(q.exec());
+      q.finish();
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("states");
+
+    QString error;
+    auto db = Database::open(file, &error);
+    QVERIFY2(db, qPrintable(error));
+    auto state = [&](const char* sql) {
+      QSqlQuery q(db->db());
+      const auto bytes = q.exec(sql) && q.next() ? q.value(0).toByteArray() : QByteArray();
+      return Bytes(bytes.begin(), bytes.end());
+    };
+    auto session = state("SELECT state FROM sessions WHERE last_used_ms = 1");
+    QCOMPARE(int(session.at(4)), 2);
+    auto upgraded = RatchetSession::deserialize(session);
+    QVERIFY(upgraded && upgraded->stored_skipped_keys() == 1);
+    QVERIFY(upgraded->decrypt(late));
+    QVERIFY(state("SELECT state FROM sessions WHERE last_used_ms = 2") == (Bytes{0x00, 0x11, 0x22, 0x33}));
+    auto key = state("SELECT state FROM sender_keys");
+    QCOMPARE(int(key.at(4)), 2);
+    auto upgraded_key = SenderKeyReceiver::deserialize(key);
+    QVERIFY(upgraded_key && upgraded_key->stored_skipped_keys() == 1);
+    QVERIFY(upgraded_key->decrypt(skipped, Bytes{}));
   }
 };
 

@@ -228,9 +228,15 @@ class AddressLimitsTest : public QObject {
 
   void aNetworkOpensAtMostItsNewConnectionsPerSecond() {
     RelayProcess relay({"--trusted-proxy", "127.0.0.1", "--connections-per-network-per-second",
-                        "0.5"});  // a burst of 5, then one every 2 s, for the whole /24
+                        "0.5",  // a burst of 5, then one every 2 s, for the whole /24
+                        "--max-connections-per-address", "1"});
     QVERIFY(relay.start());
-    for (int i = 0; i < 5; ++i) {
+    auto held = from(relay.url(), "203.0.113.40");
+    QVERIFY(held);
+    // An address retrying at its own cap spends none of its network's budget.
+    for (int i = 0; i < 10; ++i)
+      QVERIFY(upgradeAnswer(relay.url(), "203.0.113.40").contains("too many connections from your address"));
+    for (int i = 1; i < 5; ++i) {
       auto c = from(relay.url(), QByteArray("203.0.113.") + QByteArray::number(40 + i));
       QVERIFY(c);
       c->disconnect();

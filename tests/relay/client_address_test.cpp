@@ -1,9 +1,10 @@
 // Who a connection comes from (gateway/client_address.hpp): only a trusted proxy's word is
 // taken, walking X-Forwarded-For from the right; whatever the client wrote further left is
-// never read. Limits count IPv6 clients by their /64.
+// never read. Limits count IPv6 clients by their /64, and networks (/24, /48) together.
 #include <QtTest>
 
 #include "gateway/client_address.hpp"
+#include "gateway/connections_by_address.hpp"
 
 using namespace parley;
 
@@ -93,6 +94,42 @@ class ClientAddressTest : public QObject {
     QVERIFY(!(address_key(ip("203.0.113.7")) == address_key(ip("203.0.113.8"))));
     // An IPv4 address and the IPv6 /64 with the same leading bytes are not one client.
     QVERIFY(!(address_key(ip("203.0.113.7")) == address_key(ip("cb00:7107::"))));
+  }
+
+  // Both caps, or either alone: what is admitted is released exactly, nothing is left held.
+  void connectionCapsCountAndReleaseTogether() {
+    using Admission = ConnectionsByAddress::Admission;
+    const auto a = address_key(ip("203.0.113.7")), b = address_key(ip("203.0.113.8"));
+    const auto net = network_of(a);
+    ConnectionsByAddress both(2, 3);
+    QVERIFY(both.admit(a) == Admission::Admitted);
+    QVERIFY(both.admit(a) == Admission::Admitted);
+    QVERIFY(both.admit(a) == Admission::AddressFull);
+    QVERIFY(both.admit(b) == Admission::Admitted);
+    QVERIFY(both.admit(b) == Admission::NetworkFull);
+    QCOMPARE(both.held_for_test(a), 2u);
+    QCOMPARE(both.held_for_test(net), 3u);
+    for (const auto& k : {a, a, b}) both.release(k);
+    QCOMPARE(both.held_for_test(a), 0u);
+    QCOMPARE(both.held_for_test(net), 0u);
+
+    ConnectionsByAddress address_only(1, 0);
+    QVERIFY(address_only.admit(a) == Admission::Admitted);
+    QVERIFY(address_only.admit(b) == Admission::Admitted);  // no network cap
+    QVERIFY(address_only.admit(a) == Admission::AddressFull);
+    QCOMPARE(address_only.held_for_test(net), 0u);
+    address_only.release(a);
+    QCOMPARE(address_only.held_for_test(a), 0u);
+    QCOMPARE(address_only.held_for_test(b), 1u);
+
+    ConnectionsByAddress network_only(0, 2);
+    QVERIFY(network_only.admit(a) == Admission::Admitted);
+    QVERIFY(network_only.admit(a) == Admission::Admitted);  // no address cap
+    QVERIFY(network_only.admit(b) == Admission::NetworkFull);
+    QCOMPARE(network_only.held_for_test(a), 0u);
+    network_only.release(a);
+    QVERIFY(network_only.admit(b) == Admission::Admitted);
+    QCOMPARE(network_only.held_for_test(net), 2u);
   }
 };
 

@@ -22,7 +22,7 @@ namespace {
 // not a finding, so it is not among them.
 bool has_sanitizer_report(const QByteArray& log) {
   return log.contains("ERROR: AddressSanitizer") || log.contains("LeakSanitizer: detected") ||
-         log.contains("runtime error:");
+         log.contains("WARNING: ThreadSanitizer") || log.contains(": runtime error: ");
 }
 
 }  // namespace
@@ -42,13 +42,15 @@ RelayProcess::~RelayProcess() {
       process_.waitForFinished(20);
     }
     if (process_.state() != QProcess::NotRunning) {
-      qWarning("relay did not stop within 15 s of SIGTERM; killing it");
+      // Its drain gives up after 5 s: a relay still running at 15 s hangs at exit.
       kill9();
-    } else {
-      log_ += process_.readAllStandardError();
-      stopped_here = true;
+      qFatal("the relay did not stop within 15 s of SIGTERM; its log ends:\n%s",
+             log_.right(12000).constData());
     }
+    stopped_here = true;
   }
+  // A relay that ended earlier (a test's kill, or a crash) may have said why since.
+  log_ += process_.readAllStandardError();
   bool bad_exit = stopped_here && (process_.exitStatus() != QProcess::NormalExit ||
                                    process_.exitCode() != 0);
   if (bad_exit && !has_sanitizer_report(log_) && log_.contains("Tracer caught signal") &&

@@ -51,7 +51,8 @@ class RatchetSession {
   // clock (wall_clock_ms()); a success also drops the keys that have expired by then.
   std::optional<Bytes> decrypt(const RatchetMessage& message, std::uint64_t now_ms);
   std::optional<Bytes> decrypt(const RatchetMessage& message);
-  // Drops the skipped keys older than the maximum age at `now_ms`; true if any went.
+  // Drops the skipped keys older than the maximum age at `now_ms`, and dates `now_ms` any
+  // dated later; true if anything changed (the state is then worth storing again).
   bool expire_skipped(std::uint64_t now_ms);
 
   // Versioned binary format including skipped keys and when each was skipped (a key read

@@ -19,7 +19,7 @@ constexpr std::uint8_t kMessageVersion = 1;
 constexpr std::uint8_t kDistributionVersion = 1;
 constexpr std::array<std::uint8_t, 4> kSenderMagic = {'P', 'S', 'K', 'S'};
 constexpr std::array<std::uint8_t, 4> kReceiverMagic = {'P', 'S', 'K', 'R'};
-constexpr std::uint8_t kFormatVersion = 1;
+constexpr std::uint8_t kSenderFormatVersion = 1;
 // The receiver's 2 added when each skipped key was skipped; 1 is still read.
 constexpr std::uint8_t kReceiverFormatVersion = 2;
 constexpr std::uint32_t kLastIteration = std::numeric_limits<std::uint32_t>::max();
@@ -198,7 +198,7 @@ Bytes SenderKeySender::serialize() const {
   Bytes out(kSenderMagic.size() + 1 + 16 + 4 + 32 + 64);
   Writer w(out);
   w.put(kSenderMagic);
-  w.put_byte(kFormatVersion);
+  w.put_byte(kSenderFormatVersion);
   w.put(key_id_);
   w.put_be32(iteration_);
   w.put(chain_key_.view());
@@ -212,7 +212,7 @@ std::optional<SenderKeySender> SenderKeySender::deserialize(ByteView in) {
   auto magic = r.take(kSenderMagic.size());
   if (!magic || !std::equal(magic->begin(), magic->end(), kSenderMagic.begin())) return std::nullopt;
   auto version = r.take(1);
-  if (!version || (*version)[0] != kFormatVersion) return std::nullopt;
+  if (!version || (*version)[0] != kSenderFormatVersion) return std::nullopt;
   auto id = r.take(16);
   auto iteration = r.take_u32();
   auto ck = r.take(32);
@@ -237,9 +237,17 @@ std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView assoc
 }
 
 bool SenderKeyReceiver::expire_skipped(std::uint64_t now_ms) {
+  bool redated = false;
+  for (auto& k : skipped_) {
+    if (k.skipped_ms > now_ms) {
+      k.skipped_ms = now_ms;
+      redated = true;
+    }
+  }
   return std::erase_if(skipped_, [now_ms](const SkippedKey& k) {
            return skipped_key_expired(k.skipped_ms, now_ms);
-         }) > 0;
+         }) > 0 ||
+         redated;
 }
 
 std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView associated_data,

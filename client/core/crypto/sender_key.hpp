@@ -92,7 +92,8 @@ class SenderKeyReceiver {
   // keys that have expired by then.
   std::optional<Bytes> decrypt(ByteView message, ByteView associated_data, std::uint64_t now_ms);
   std::optional<Bytes> decrypt(ByteView message, ByteView associated_data);
-  // Drops the skipped keys older than the maximum age at `now_ms`; true if any went.
+  // Drops the skipped keys older than the maximum age at `now_ms`, and dates `now_ms` any
+  // dated later; true if anything changed (the state is then worth storing again).
   bool expire_skipped(std::uint64_t now_ms);
 
   const SenderKeyId& key_id() const { return key_id_; }

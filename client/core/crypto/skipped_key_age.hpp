@@ -20,8 +20,8 @@ inline std::uint64_t wall_clock_ms() {
                                         .count());
 }
 
-// A clock set back makes keys look younger, never older: such a key stays until the clock
-// passes its age again.
+// A key dated after `now_ms` (skipped while the clock ran ahead, or stored so) is not expired
+// here; expire_skipped dates it `now_ms`, so it cannot outlive its age by a date far ahead.
 inline bool skipped_key_expired(std::uint64_t skipped_ms, std::uint64_t now_ms) {
   return now_ms > skipped_ms && now_ms - skipped_ms > kMaxSkippedKeyAgeMs;
 }

@@ -3,6 +3,15 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStringList>
+#include <QVariant>
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "crypto/ratchet.hpp"
+#include "crypto/sender_key.hpp"
+#include "util/bytes.hpp"
 
 namespace parley::client {
 namespace {
@@ -201,8 +210,52 @@ bool step_10(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Rewrites every readable `state` of `table` through `rewrite` (deserialize, serialize). An
+// unreadable one stays as it is: the paths that use it report it.
+template <class Rewrite>
+bool rewrite_states(QSqlDatabase& db, const char* table, Rewrite rewrite, QString* error) {
+  std::vector<std::pair<qint64, SecretBytes>> changed;
+  {
+    QSqlQuery rows(db);
+    if (!rows.exec(QStringLiteral("SELECT rowid, state FROM %1").arg(table))) {
+      *error = rows.lastError().text();
+      return false;
+    }
+    while (rows.next())
+      if (auto state = rewrite(view(rows.value(1).toByteArray())))
+        changed.emplace_back(rows.value(0).toLongLong(), SecretBytes(std::move(*state)));
+  }
+  for (const auto& [rowid, state] : changed) {
+    QSqlQuery save(db);
+    save.prepare(QStringLiteral("UPDATE %1 SET state = ? WHERE rowid = ?").arg(table));
+    save.addBindValue(state.get());
+    save.addBindValue(rowid);
+    if (!save.exec()) {
+      *error = save.lastError().text();
+      return false;
+    }
+  }
+  return true;
+}
+
+// Version 11: ratchet sessions and sender keys in their state format 2, which records when
+// each skipped message key was skipped (they expire: crypto/skipped_key_age.hpp). The keys
+// of format 1 count from now. Rewriting them here also makes an older Parley refuse the
+// profile with a clear error instead of failing to read every session.
+bool step_11(QSqlDatabase& db, QString* error) {
+  return rewrite_states(db, "sessions", [](crypto::ByteView b) {
+           auto s = crypto::RatchetSession::deserialize(b);
+           return s ? std::optional(s->serialize()) : std::nullopt;
+         }, error) &&
+         rewrite_states(db, "sender_keys", [](crypto::ByteView b) {
+           auto r = crypto::SenderKeyReceiver::deserialize(b);
+           return r ? std::optional(r->serialize()) : std::nullopt;
+         }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6,
+                           step_7, step_8, step_9, step_10, step_11};
 
 }  // namespace
 

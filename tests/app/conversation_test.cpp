@@ -243,6 +243,7 @@ class ConversationTest : public QObject {
                       kGuiWaitMs));
     QCOMPARE(tickTooltip(model()->rowCount() - 1),
              QString("Not sent — there is no user zed-not-here on this relay"));
+    parley::test::screenshot(window_.get(), "failed-to-no-one");
     window_->openConversation("bob");
   }
 

@@ -237,17 +237,7 @@ std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView assoc
 }
 
 bool SenderKeyReceiver::expire_skipped(std::uint64_t now_ms) {
-  bool redated = false;
-  for (auto& k : skipped_) {
-    if (k.skipped_ms > now_ms) {
-      k.skipped_ms = now_ms;
-      redated = true;
-    }
-  }
-  return std::erase_if(skipped_, [now_ms](const SkippedKey& k) {
-           return skipped_key_expired(k.skipped_ms, now_ms);
-         }) > 0 ||
-         redated;
+  return expire_skipped_keys(skipped_, now_ms);
 }
 
 std::optional<Bytes> SenderKeyReceiver::decrypt(ByteView message, ByteView associated_data,

@@ -26,4 +26,20 @@ inline bool skipped_key_expired(std::uint64_t skipped_ms, std::uint64_t now_ms) 
   return now_ms > skipped_ms && now_ms - skipped_ms > kMaxSkippedKeyAgeMs;
 }
 
+// Drops from `keys` (a deque or vector of skipped keys, each with `skipped_ms`) those expired
+// at `now_ms`, and dates `now_ms` any dated later; true if anything changed.
+template <class Keys>
+bool expire_skipped_keys(Keys& keys, std::uint64_t now_ms) {
+  bool redated = false;
+  for (auto& k : keys) {
+    if (k.skipped_ms > now_ms) {
+      k.skipped_ms = now_ms;
+      redated = true;
+    }
+  }
+  const auto dropped = std::erase_if(
+      keys, [now_ms](const auto& k) { return skipped_key_expired(k.skipped_ms, now_ms); });
+  return dropped > 0 || redated;
+}
+
 }  // namespace parley::crypto

@@ -63,9 +63,13 @@ struct SqliteStore::Impl {
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
   // Each device's inbox_bytes (store.hpp), summed from its rows on first use and kept up by
   // appends, acks and retention, so the quota check on every send is a lookup. The table
-  // stays the truth: dropped on every rollback (a job's too), and between transactions when
-  // the map is full.
+  // stays the truth: a job's rollback takes its changes back (held_journal), a whole
+  // transaction's drops the map, and so does a transaction begun with the map full. A sum
+  // reads every row of a device's inbox (up to ~2 million at the quota), so a failed job
+  // must not make every cached device pay it again.
   std::unordered_map<DevicePk, std::uint64_t> held;
+  std::vector<std::pair<DevicePk, std::optional<std::uint64_t>>> held_journal;  // this job's
+  std::uint64_t weighings = 0;  // sums from the table
   AccountCache accounts;
   // Log ranges used lately: a group's log entries lo..end and, for a fan-out range, the
   // devices owed them. A fan-out reads its open range once instead of at every step (a range
@@ -679,6 +683,7 @@ struct SqliteStore::Impl {
   void adjust_weight(DevicePk device, std::int64_t delta) {
     auto it = held.find(device);
     if (it == held.end()) return;
+    held_journal.emplace_back(device, it->second);
     const auto next = static_cast<std::int64_t>(it->second) + delta;
     it->second = next > 0 ? static_cast<std::uint64_t>(next) : 0;
   }
@@ -691,7 +696,17 @@ struct SqliteStore::Impl {
     st.executeStep();
     const auto bytes = as_u64(st.getColumn(0));
     st.reset();
+    ++weighings;
+    held_journal.emplace_back(device, std::nullopt);  // summed with this job's rows in it
     return held[device] = bytes;
+  }
+
+  void take_back_weights() {
+    for (auto it = held_journal.rbegin(); it != held_journal.rend(); ++it) {
+      if (it->second) held[it->first] = *it->second;
+      else held.erase(it->first);
+    }
+    held_journal.clear();
   }
 
   static void run(SQLite::Statement& st) {
@@ -738,6 +753,7 @@ void SqliteStore::commit() {
   impl_->finish_statements();
   Impl::run(impl_->commit);
   impl_->tails_journal.clear();
+  impl_->held_journal.clear();
   marks_->committed();
   impl_->inbox_floor.committed();
 }
@@ -751,6 +767,7 @@ void SqliteStore::rollback() {
   impl_->tails_to_save.clear();
   impl_->conv_seqs.clear();
   impl_->held.clear();
+  impl_->held_journal.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->finish_statements();
@@ -759,6 +776,7 @@ void SqliteStore::rollback() {
 void SqliteStore::savepoint() {
   impl_->refs_journal.clear();
   impl_->tails_journal.clear();
+  impl_->held_journal.clear();
   Impl::run(impl_->savepoint);
   impl_->depth_at_savepoint = impl_->depth;
   impl_->tails_to_save_at_savepoint = impl_->tails_to_save.size();
@@ -769,6 +787,7 @@ void SqliteStore::release_savepoint() {
   Impl::run(impl_->release);
   impl_->refs_journal.clear();
   impl_->tails_journal.clear();
+  impl_->held_journal.clear();
 }
 void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
@@ -777,7 +796,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->tails_to_save.resize(
       std::min(impl_->tails_to_save.size(), impl_->tails_to_save_at_savepoint));
   impl_->conv_seqs.clear();
-  impl_->held.clear();
+  impl_->take_back_weights();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->take_back_log_refs();
@@ -967,6 +986,7 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
 }
 
 std::uint64_t SqliteStore::inbox_bytes(DevicePk device) { return impl_->inbox_bytes(device); }
+std::uint64_t SqliteStore::inbox_weighings() const { return impl_->weighings; }
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
                                                 std::size_t limit, std::size_t max_bytes) {

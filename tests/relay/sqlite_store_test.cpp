@@ -413,11 +413,24 @@ class SqliteStoreTest : public QObject {
     s_->delete_acked(b->pk, 2);
     QCOMPARE(s_->inbox_bytes(b->pk), 300 + row);
 
+    // A job's rollback takes back its changes to the cached weights, and only those: no
+    // weight is summed from the table again (each sum reads a whole inbox).
+    const auto weighed = s_->inbox_weighings();
     s_->savepoint();
     append(b->pk, 1000, 5000);
     QCOMPARE(s_->inbox_bytes(b->pk), 1300 + 2 * row);
     s_->rollback_to_savepoint();
     QCOMPARE(s_->inbox_bytes(b->pk), 300 + row);
+    QCOMPARE(s_->inbox_weighings(), weighed);
+    // A weight first summed inside a job counted the job's rows: it goes with them.
+    auto c = s_->create_account("carol", std::string(32, 'k'), 1, 0);
+    s_->savepoint();
+    append(c->pk, 50, 5000);
+    QCOMPARE(s_->inbox_bytes(c->pk), 50 + row);
+    QCOMPARE(s_->inbox_weighings(), weighed + 1);
+    s_->rollback_to_savepoint();
+    QCOMPARE(s_->inbox_bytes(c->pk), 0u);
+    QCOMPARE(s_->inbox_weighings(), weighed + 2);
 
     s_->commit();
     openStore();

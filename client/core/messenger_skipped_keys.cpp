@@ -6,48 +6,14 @@
 #include <QSqlQuery>
 #include <QVariant>
 
-#include <vector>
+#include <optional>
 
 #include "crypto/ratchet.hpp"
 #include "crypto/sender_key.hpp"
-#include "crypto/skipped_key_age.hpp"
 #include "messenger.hpp"
-#include "util/bytes.hpp"
+#include "store/rewrite_states.hpp"
 
 namespace parley::client {
-namespace {
-
-// Rewrites each row of `table` whose state `Expire(bytes, now)` changed, in one transaction.
-// Expire returns the new state, or nullopt when nothing expired (or the state is unreadable:
-// the paths that use it report that).
-template <class Expire>
-bool expire_in(Database& db, const char* table, std::uint64_t now_ms, Expire expire) {
-  struct Changed {
-    qint64 rowid;
-    SecretBytes state;
-  };
-  std::vector<Changed> changed;
-  {
-    QSqlQuery rows(db.db());
-    if (!rows.exec(QStringLiteral("SELECT rowid, state FROM %1").arg(table))) return false;
-    while (rows.next())
-      if (auto state = expire(view(rows.value(1).toByteArray()), now_ms))
-        changed.push_back({rows.value(0).toLongLong(), SecretBytes(std::move(*state))});
-  }
-  if (changed.empty()) return true;
-  return db.transaction([&] {
-    for (const auto& c : changed) {
-      QSqlQuery save(db.db());
-      save.prepare(QStringLiteral("UPDATE %1 SET state = ? WHERE rowid = ?").arg(table));
-      save.addBindValue(c.state.get());
-      save.addBindValue(c.rowid);
-      if (!save.exec()) return false;
-    }
-    return true;
-  });
-}
-
-}  // namespace
 
 void Messenger::expireSkippedKeysIfDue() {
   constexpr qint64 kDayMs = 24LL * 3600 * 1000;
@@ -59,22 +25,25 @@ void Messenger::expireSkippedKeysIfDue() {
       now >= last.value(0).toLongLong())
     return;
   const auto now_ms = static_cast<std::uint64_t>(now);
-  const bool sessions = expire_in(*db_, "sessions", now_ms, [](crypto::ByteView bytes, std::uint64_t t) {
-    auto s = crypto::RatchetSession::deserialize(bytes);
-    return s && s->expire_skipped(t) ? std::optional(s->serialize()) : std::nullopt;
+  QString error;
+  const bool ok = db_->transaction([&] {
+    QSqlQuery mark(db);
+    mark.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES('skipped_keys_expired_ms', ?)");
+    mark.addBindValue(now);
+    return rewrite_states(db, "sessions", [now_ms](crypto::ByteView bytes) {
+             auto s = crypto::RatchetSession::deserialize(bytes);
+             return s && s->expire_skipped(now_ms) ? std::optional(s->serialize()) : std::nullopt;
+           }, &error) &&
+           rewrite_states(db, "sender_keys", [now_ms](crypto::ByteView bytes) {
+             auto r = crypto::SenderKeyReceiver::deserialize(bytes);
+             return r && r->expire_skipped(now_ms) ? std::optional(r->serialize()) : std::nullopt;
+           }, &error) &&
+           mark.exec();
   });
-  const bool sender_keys = expire_in(*db_, "sender_keys", now_ms, [](crypto::ByteView bytes, std::uint64_t t) {
-    auto r = crypto::SenderKeyReceiver::deserialize(bytes);
-    return r && r->expire_skipped(t) ? std::optional(r->serialize()) : std::nullopt;
-  });
-  if (!sessions || !sender_keys) {
-    emit problem(QStringLiteral("could not drop expired message keys: %1").arg(db.lastError().text()));
-    return;
-  }
-  QSqlQuery mark(db);
-  mark.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES('skipped_keys_expired_ms', ?)");
-  mark.addBindValue(now);
-  mark.exec();
+  if (!ok)
+    emit problem(QStringLiteral("could not drop expired message keys (tried again within the "
+                                "hour): %1")
+                     .arg(error.isEmpty() ? db.lastError().text() : error));
 }
 
 }  // namespace parley::client

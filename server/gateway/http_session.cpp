@@ -173,8 +173,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       if (!forwarded.empty()) forwarded += ',';
       forwarded += it->value();
     }
-    if (!forwarded.empty() && ctx_.options.trusted_proxies.empty() && unmapped(peer.address()).is_loopback() &&
-        !warned_untrusted_proxy.exchange(true)) {
+    if (!forwarded.empty() && ctx_.options.trusted_proxies.empty() &&
+        unmapped(peer.address()).is_loopback() && !warned_untrusted_proxy.exchange(true)) {
       // Most likely a reverse proxy on this host nobody named: every client then looks local.
       spdlog::warn("event=forwarded_header_ignored reason=\"a loopback peer sent X-Forwarded-For; "
                    "name the proxy with --trusted-proxy or every client it forwards counts as "

@@ -149,10 +149,15 @@ int run_relay(const Config& cfg) {
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
   KeyedRateLimiter<store::UserId> one_time_prekey_budget(
       cfg.limits.one_time_prekeys_per_hour / 3600.0, cfg.limits.one_time_prekeys_per_hour);
-  // A budget of `per_hour` a bucket of as many refilled over the hour; none for 0.
-  const auto hourly = [](std::optional<AddressRateLimiter>& limiter, double per_hour) {
-    if (per_hour > 0) limiter.emplace(per_hour / 3600.0, per_hour);
+  // A token bucket per address or network in `limiter`, or none (null) for a rate of 0.
+  const auto budget = [](std::optional<AddressRateLimiter>& limiter, double per_second,
+                         double burst) {
+    if (per_second > 0) limiter.emplace(per_second, burst);
     return limiter ? &*limiter : nullptr;
+  };
+  // Registrations: a bucket of an hour's worth, refilled over the hour.
+  const auto hourly = [&budget](std::optional<AddressRateLimiter>& limiter, double per_hour) {
+    return budget(limiter, per_hour / 3600.0, per_hour);
   };
   std::optional<AddressRateLimiter> registrations_by_address, registrations_by_network;
   RelayContext relay{*worker,       presence,
@@ -167,10 +172,9 @@ int run_relay(const Config& cfg) {
   if (cfg.max_connections_per_address > 0 || cfg.max_connections_per_network > 0)
     connections_by_address.emplace(cfg.max_connections_per_address,
                                    cfg.max_connections_per_network);
-  // New connections per second, a burst of ten seconds' worth; none for 0.
-  const auto per_second = [](std::optional<AddressRateLimiter>& limiter, double rate) {
-    if (rate > 0) limiter.emplace(rate, std::max(1.0, 10 * rate));
-    return limiter ? &*limiter : nullptr;
+  // New connections: a burst of ten seconds' worth.
+  const auto per_second = [&budget](std::optional<AddressRateLimiter>& limiter, double rate) {
+    return budget(limiter, rate, std::max(1.0, 10 * rate));
   };
   std::optional<AddressRateLimiter> upgrades_by_address, upgrades_by_network;
   GatewayContext gateway{relay,
@@ -198,62 +202,62 @@ int run_relay(const Config& cfg) {
   auto liveness = std::make_shared<LivenessSweep>(
       ioc, connections, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.idle_timeout));
   {  // The I/O objects of this block go at its end, while their io_contexts still exist.
-  // Signals, maintenance and the drain share one strand, so stopping never races with a
-  // maintenance run re-arming its timer.
-  auto control = net::make_strand(ioc);
-  net::steady_timer maintenance(control);
-  schedule_maintenance(maintenance, *worker, presence, media, orphans, cfg);
+    // Signals, maintenance and the drain share one strand, so stopping never races with a
+    // maintenance run re-arming its timer.
+    auto control = net::make_strand(ioc);
+    net::steady_timer maintenance(control);
+    schedule_maintenance(maintenance, *worker, presence, media, orphans, cfg);
 
-  net::steady_timer drain_timer(control);
-  auto drain_deadline = std::chrono::steady_clock::now();
-  std::function<void()> wait_drained = [&] {
-    if (connections.size() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
-      if (connections.size() > 0)
-        spdlog::warn("event=drain_deadline connections_left={}", connections.size());
-      stop_io();
-      return;
-    }
-    drain_timer.expires_after(std::chrono::milliseconds(20));
-    drain_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec) wait_drained();
+    net::steady_timer drain_timer(control);
+    auto drain_deadline = std::chrono::steady_clock::now();
+    std::function<void()> wait_drained = [&] {
+      if (connections.size() == 0 || std::chrono::steady_clock::now() > drain_deadline) {
+        if (connections.size() > 0)
+          spdlog::warn("event=drain_deadline connections_left={}", connections.size());
+        stop_io();
+        return;
+      }
+      drain_timer.expires_after(std::chrono::milliseconds(20));
+      drain_timer.async_wait([&](boost::system::error_code ec) {
+        if (!ec) wait_drained();
+      });
+    };
+
+    // Installed before the listening line is printed: a SIGTERM right after start drains too.
+    net::signal_set signals(control, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      spdlog::info("event=stopping signal={} connections={}", sig, connections.size());
+      gateway.draining = true;
+      listener->stop();
+      liveness->stop();
+      maintenance.cancel();
+      // Each connection stops reading, lets its submitted store jobs commit and answer, then
+      // closes with 1001.
+      connections.close_all(1001, "relay is restarting; reconnect");
+      drain_deadline = std::chrono::steady_clock::now() + kDrainLimit;
+      wait_drained();
     });
-  };
 
-  // Installed before the listening line is printed: a SIGTERM right after start drains too.
-  net::signal_set signals(control, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    spdlog::info("event=stopping signal={} connections={}", sig, connections.size());
-    gateway.draining = true;
-    listener->stop();
-    liveness->stop();
-    maintenance.cancel();
-    // Each connection stops reading, lets its submitted store jobs commit and answer, then
-    // closes with 1001.
-    connections.close_all(1001, "relay is restarting; reconnect");
-    drain_deadline = std::chrono::steady_clock::now() + kDrainLimit;
-    wait_drained();
-  });
+    // Crash recovery: resume the fan-out of every group log entry not yet in all its inboxes.
+    // Its store job is queued before any client can connect.
+    fanout.recover();
+    listener->start();
+    liveness->start();
+    const auto bound = listener->local_endpoint();
+    const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                              : bound.address().to_string();
+    // The one line scripts and tests read: where to connect.
+    std::printf("parley-relay listening on %s://%s:%u (data: %s)\n", tls ? "wss" : "ws",
+                host.c_str(), bound.port(), std::filesystem::absolute(cfg.data_dir).c_str());
+    std::fflush(stdout);
+    spdlog::info("event=started listen={}:{} threads={} tls={} fsync={}", host, bound.port(),
+                 threads, tls != nullptr, cfg.durable_fsync);
 
-  // Crash recovery: resume the fan-out of every group log entry not yet in all its inboxes.
-  // Its store job is queued before any client can connect.
-  fanout.recover();
-  listener->start();
-  liveness->start();
-  const auto bound = listener->local_endpoint();
-  const auto host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                            : bound.address().to_string();
-  // The one line scripts and tests read: where to connect.
-  std::printf("parley-relay listening on %s://%s:%u (data: %s)\n", tls ? "wss" : "ws",
-              host.c_str(), bound.port(), std::filesystem::absolute(cfg.data_dir).c_str());
-  std::fflush(stdout);
-  spdlog::info("event=started listen={}:{} threads={} tls={} fsync={}", host, bound.port(),
-               threads, tls != nullptr, cfg.durable_fsync);
-
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([c = io[i].get()] { c->run(); });
-  ioc.run();
-  for (auto& t : pool) t.join();
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([c = io[i].get()] { c->run(); });
+    ioc.run();
+    for (auto& t : pool) t.join();
   }
 
   worker->stop();  // every queued job runs and commits before we exit

@@ -1,7 +1,8 @@
 #pragma once
 // A token bucket per key, shared by every session: a group's sends (all its members
 // together), a user's one-time prekeys handed out (to all fetchers together), the accounts
-// registered from one address. Any thread (one mutex). Buckets that have refilled completely are forgotten once the map grows past a
+// registered and the connections opened from one address or network. Any thread (one
+// mutex). Buckets that have refilled completely are forgotten once the map grows past a
 // bound, so memory follows the keys in use right now.
 #include <algorithm>
 #include <chrono>

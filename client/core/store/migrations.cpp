@@ -6,12 +6,10 @@
 #include <QVariant>
 
 #include <optional>
-#include <utility>
-#include <vector>
 
 #include "crypto/ratchet.hpp"
 #include "crypto/sender_key.hpp"
-#include "util/bytes.hpp"
+#include "store/rewrite_states.hpp"
 
 namespace parley::client {
 namespace {
@@ -208,34 +206,6 @@ bool step_10(QSqlDatabase& db, QString* error) {
       "CREATE TABLE x3dh_seen(identity_key BLOB NOT NULL, ephemeral_key BLOB NOT NULL,"
       " signed_prekey_id INTEGER NOT NULL, PRIMARY KEY(identity_key, ephemeral_key)) WITHOUT ROWID",
   }, error);
-}
-
-// Rewrites every readable `state` of `table` through `rewrite` (deserialize, serialize). An
-// unreadable one stays as it is: the paths that use it report it.
-template <class Rewrite>
-bool rewrite_states(QSqlDatabase& db, const char* table, Rewrite rewrite, QString* error) {
-  std::vector<std::pair<qint64, SecretBytes>> changed;
-  {
-    QSqlQuery rows(db);
-    if (!rows.exec(QStringLiteral("SELECT rowid, state FROM %1").arg(table))) {
-      *error = rows.lastError().text();
-      return false;
-    }
-    while (rows.next())
-      if (auto state = rewrite(view(rows.value(1).toByteArray())))
-        changed.emplace_back(rows.value(0).toLongLong(), SecretBytes(std::move(*state)));
-  }
-  for (const auto& [rowid, state] : changed) {
-    QSqlQuery save(db);
-    save.prepare(QStringLiteral("UPDATE %1 SET state = ? WHERE rowid = ?").arg(table));
-    save.addBindValue(state.get());
-    save.addBindValue(rowid);
-    if (!save.exec()) {
-      *error = save.lastError().text();
-      return false;
-    }
-  }
-  return true;
 }
 
 // Version 11: ratchet sessions and sender keys in their state format 2, which records when

@@ -66,6 +66,13 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "user are refused until the device catches up")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
       ->capture_default_str();
+  std::uint64_t inbox_share_mib = c.limits.inbox_share_bytes >> 20;
+  app.add_option("--inbox-share-mib", inbox_share_mib,
+                 "Of one device's inbox, what one sender's undelivered messages may hold (MiB); "
+                 "past it that sender's messages to the user are refused until the device "
+                 "catches up, while others' still go")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
+      ->capture_default_str();
   app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -219,6 +226,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.media.retention = std::chrono::hours(24 * media_days);
   c.media.min_free_bytes = media_min_free_mib << 20;
   c.limits.inbox_quota_bytes = inbox_quota_mib << 20;
+  c.limits.inbox_share_bytes = inbox_share_mib << 20;
   c.media.idle = std::chrono::seconds(media_idle);
   c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);

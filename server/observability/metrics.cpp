@@ -33,6 +33,9 @@ std::string Metrics::render() const {
        "Connections cut off because their send queue overflowed or stalled.", slow_consumers_dropped);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
+  line("parley_inbox_share_full_total", "counter",
+       "Sends refused because the sender's share of a recipient's inbox was full.",
+       inbox_share_full);
   line("parley_connections_refused_by_address_total", "counter",
        "WebSocket upgrades refused by the per-address limits (connections held, new per second).",
        connections_refused_by_address);

@@ -37,6 +37,10 @@ struct SessionLimits {
   // What one device's undelivered entries may weigh (Store::inbox_bytes): a bound on what
   // anyone can make the relay keep for someone, since sending costs nothing.
   std::uint64_t inbox_quota_bytes = std::uint64_t{256} << 20;
+  // Of that, what one sender's 1:1 messages may weigh (Store::inbox_bytes_from), so one
+  // stranger cannot fill the inbox and hold up everyone else's messages: it takes
+  // quota / share accounts (8), each costing a registration.
+  std::uint64_t inbox_share_bytes = std::uint64_t{32} << 20;
   std::uint32_t replay_page = 256;            // entries read from the store at once
   std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses
   std::size_t max_pending_bytes = 4u << 20;   // or payload bytes held by those jobs

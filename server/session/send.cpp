@@ -49,12 +49,14 @@ struct PendingSend {
   std::uint32_t my_device = 0;
   store::DevicePk my_pk = 0;
   std::uint64_t inbox_quota = 0;  // bytes
+  std::uint64_t inbox_share = 0;  // bytes
 
   // The outcome.
-  enum class Kind { Stored, Duplicate, UnknownRecipient, DeviceMismatch, InboxFull } kind =
-      Kind::Stored;
+  enum class Kind { Stored, Duplicate, UnknownRecipient, DeviceMismatch, InboxFull, ShareFull }
+      kind = Kind::Stored;
   store::SentRecord ack;
-  // DeviceMismatch: the recipient's current devices; InboxFull: those without room.
+  // DeviceMismatch: the recipient's current devices; InboxFull and ShareFull: those without
+  // room.
   std::vector<std::uint32_t> devices;
   boost::container::small_vector<std::pair<std::uint32_t, std::shared_ptr<const store::InboxEntry>>, 1>
       appended;
@@ -84,12 +86,22 @@ void PendingSend::run(store::Store& s) {
   }
   // All devices or none: a message stored for some of them only would leave the others a gap
   // in the conversation that no retry fills. An inbox without room for the largest entry is
-  // full for every size alike, so a small message never overtakes a large one refused.
+  // full for every size alike, so a small message never overtakes a large one refused; the
+  // same holds for this sender's share of it. A user's own devices share no quota with
+  // themselves.
   constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kInboxRowBytes;
+  const bool shared = account->user_id != me && inbox_share < inbox_quota;
   for (std::size_t i = 0; i < payloads.size(); ++i)
     if (s.inbox_bytes(have[i].pk) + kLargest > inbox_quota) devices.push_back(have[i].device_id);
   if (!devices.empty()) {
     kind = Kind::InboxFull;
+    return;
+  }
+  for (std::size_t i = 0; shared && i < payloads.size(); ++i)
+    if (s.inbox_bytes_from(have[i].pk, my_name) + kLargest > inbox_share)
+      devices.push_back(have[i].device_id);
+  if (!devices.empty()) {
+    kind = Kind::ShareFull;
     return;
   }
   ack = {s.next_conv_seq(conversation_key(me, account->user_id)), now_ms()};
@@ -151,6 +163,7 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
   pending.my_device = device_id_;
   pending.my_pk = device_pk_;
   pending.inbox_quota = ctx_.limits.inbox_quota_bytes;
+  pending.inbox_share = ctx_.limits.inbox_share_bytes;
 
   submit_with(
       std::move(pending), [](PendingSend& send, store::Store& s) { send.run(s); },
@@ -169,6 +182,14 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
             return reply_error(request_id, wire::INBOX_FULL,
                                send.recipient + " has too many undelivered messages waiting on "
                                                  "this relay; retry once they have caught up",
+                               kInboxFullRetryMs, send.devices);
+          case PendingSend::Kind::ShareFull:
+            // The same code: to the sender the inbox is full either way, and it waits the same.
+            ctx_.metrics.inbox_share_full.fetch_add(1, std::memory_order_relaxed);
+            return reply_error(request_id, wire::INBOX_FULL,
+                               send.recipient + " has as many of your messages waiting on this "
+                                                 "relay as it keeps from one sender; retry once "
+                                                 "they have caught up",
                                kInboxFullRetryMs, send.devices);
           case PendingSend::Kind::Stored:
           case PendingSend::Kind::Duplicate: break;

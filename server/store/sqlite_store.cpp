@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "store/account_cache.hpp"
+#include "store/inbox_weights.hpp"
 #include "store/run_floor.hpp"
 #include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_schema.hpp"
@@ -61,14 +62,8 @@ struct SqliteStore::Impl {
   // built an ephemeral table per call and was 14 % of the store thread in the pairs
   // benchmark.
   std::unordered_map<std::string, std::uint64_t> conv_seqs;
-  // Each device's inbox_bytes (store.hpp), summed from its rows on first use and kept up by
-  // appends, acks and retention, so the quota check on every send is a lookup. The table
-  // stays the truth: a job's rollback takes its changes back (held_journal), a whole
-  // transaction's drops the map, and so does a transaction begun with the map full. A sum
-  // reads every row of a device's inbox (up to ~2 million at the quota), so a failed job
-  // must not make every cached device pay it again.
-  std::unordered_map<DevicePk, std::uint64_t> held;
-  std::vector<std::pair<DevicePk, std::optional<std::uint64_t>>> held_journal;  // this job's
+  // Each device's inbox weight, in all and by sender (inbox_weights.hpp).
+  InboxWeights held;
   std::uint64_t weighings = 0;  // sums from the table
   AccountCache accounts;
   // Log ranges used lately: a group's log entries lo..end and, for a fan-out range, the
@@ -204,9 +199,8 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
                      "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
-        weigh_inbox(db,
-                    "SELECT COALESCE(SUM(LENGTH(ciphertext)), 0) + ? * COUNT(*) FROM inbox "
-                    "WHERE device = ?"),
+        // Summed here row by row: a GROUP BY sender would sort the device's rows first.
+        weigh_inbox(db, "SELECT sender, COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE device = ?"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
                    "conv_seq, server_ts, content_hint, ciphertext, group_id, span, conv_last "
@@ -229,7 +223,8 @@ struct SqliteStore::Impl {
         purge_bound(db, "SELECT id FROM inbox WHERE server_ts >= ? ORDER BY id LIMIT 1"),
         purged_rows(db,
                     "SELECT span, group_id, conv_seq, conv_last, device, "
-                    "COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE id < ?2 AND server_ts < ?1"),
+                    "COALESCE(LENGTH(ciphertext), 0), sender FROM inbox "
+                    "WHERE id < ?2 AND server_ts < ?1"),
         raise_purged_tails(db,
                            "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
                            "FROM inbox WHERE device = devices.id)) WHERE id IN (SELECT device "
@@ -308,8 +303,8 @@ struct SqliteStore::Impl {
   SQLite::Statement load_tail, raise_tail;
   SQLite::Statement set_signed, has_signed, add_otp, count_otp, bundle_devices, take_otp;
   SQLite::Statement find_sent, insert_sent, load_conv, insert_conv, update_conv, insert_inbox;
-  SQLite::Statement insert_range, weigh_inbox;
-  RowStatement read_inbox, select_acked;
+  SQLite::Statement insert_range;
+  RowStatement weigh_inbox, read_inbox, select_acked;
   SQLite::Statement delete_acked, trim_range;
   SQLite::Statement purge_bound, purged_rows, raise_purged_tails, purge_inbox, purge_sent;
   SQLite::Statement insert_group, insert_fanout, find_group, group_members, add_member;
@@ -594,7 +589,7 @@ struct SqliteStore::Impl {
     st.bind(7, static_cast<std::int64_t>(end));
     st.exec();
     depth += span;
-    adjust_weight(device, row_weight(0));
+    held.adjust(device, {}, row_weight(0));
     return tail;
   }
 
@@ -668,7 +663,7 @@ struct SqliteStore::Impl {
     }
     st.exec();
     ++depth;
-    adjust_weight(device, row_weight(e.ciphertext.size()));
+    held.adjust(device, e.sender, row_weight(e.ciphertext.size()));
     return seq;
   }
 
@@ -678,35 +673,14 @@ struct SqliteStore::Impl {
     return static_cast<std::int64_t>(ciphertext_bytes + Store::kInboxRowBytes);
   }
 
-  // Changes the device's inbox_bytes by `delta` if it is cached; one not cached is summed
-  // from the table when asked for, changes included.
-  void adjust_weight(DevicePk device, std::int64_t delta) {
-    auto it = held.find(device);
-    if (it == held.end()) return;
-    held_journal.emplace_back(device, it->second);
-    const auto next = static_cast<std::int64_t>(it->second) + delta;
-    it->second = next > 0 ? static_cast<std::uint64_t>(next) : 0;
-  }
-
-  std::uint64_t inbox_bytes(DevicePk device) {
-    if (auto it = held.find(device); it != held.end()) return it->second;
-    auto& st = fresh(weigh_inbox);
-    st.bind(1, static_cast<std::int64_t>(Store::kInboxRowBytes));
-    st.bind(2, device);
-    st.executeStep();
-    const auto bytes = as_u64(st.getColumn(0));
-    st.reset();
+  const InboxWeights::Weight& weigh(DevicePk device) {
+    if (const auto* cached = held.find(device)) return *cached;
+    InboxWeights::Weight weight;
+    auto& st = weigh_inbox.fresh();
+    st.bind(1, device);
+    while (st.step()) weight.add_row(st.text(0), static_cast<std::uint64_t>(row_weight(st.u64(1))));
     ++weighings;
-    held_journal.emplace_back(device, std::nullopt);  // summed with this job's rows in it
-    return held[device] = bytes;
-  }
-
-  void take_back_weights() {
-    for (auto it = held_journal.rbegin(); it != held_journal.rend(); ++it) {
-      if (it->second) held[it->first] = *it->second;
-      else held.erase(it->first);
-    }
-    held_journal.clear();
+    return held.add_summed(device, std::move(weight));
   }
 
   static void run(SQLite::Statement& st) {
@@ -741,7 +715,7 @@ SqliteStore::~SqliteStore() = default;
 void SqliteStore::begin() {
   if (impl_->tails.size() > Impl::kMaxCachedTails) impl_->tails.clear();
   if (impl_->conv_seqs.size() > Impl::kMaxCachedTails) impl_->conv_seqs.clear();
-  if (impl_->held.size() > Impl::kMaxCachedTails) impl_->held.clear();
+  if (impl_->held.over_bounds()) impl_->held.clear();
   Impl::run(impl_->begin);
   impl_->depth_at_begin = impl_->depth;
 }
@@ -753,7 +727,7 @@ void SqliteStore::commit() {
   impl_->finish_statements();
   Impl::run(impl_->commit);
   impl_->tails_journal.clear();
-  impl_->held_journal.clear();
+  impl_->held.keep();
   marks_->committed();
   impl_->inbox_floor.committed();
 }
@@ -767,7 +741,6 @@ void SqliteStore::rollback() {
   impl_->tails_to_save.clear();
   impl_->conv_seqs.clear();
   impl_->held.clear();
-  impl_->held_journal.clear();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->finish_statements();
@@ -776,7 +749,7 @@ void SqliteStore::rollback() {
 void SqliteStore::savepoint() {
   impl_->refs_journal.clear();
   impl_->tails_journal.clear();
-  impl_->held_journal.clear();
+  impl_->held.keep();
   Impl::run(impl_->savepoint);
   impl_->depth_at_savepoint = impl_->depth;
   impl_->tails_to_save_at_savepoint = impl_->tails_to_save.size();
@@ -787,7 +760,7 @@ void SqliteStore::release_savepoint() {
   Impl::run(impl_->release);
   impl_->refs_journal.clear();
   impl_->tails_journal.clear();
-  impl_->held_journal.clear();
+  impl_->held.keep();
 }
 void SqliteStore::rollback_to_savepoint() {
   impl_->depth = impl_->depth_at_savepoint;
@@ -796,7 +769,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->tails_to_save.resize(
       std::min(impl_->tails_to_save.size(), impl_->tails_to_save_at_savepoint));
   impl_->conv_seqs.clear();
-  impl_->take_back_weights();
+  impl_->held.take_back();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
   impl_->take_back_log_refs();
@@ -985,7 +958,11 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
   e.inbox_seq = impl_->append_row(device, e);
 }
 
-std::uint64_t SqliteStore::inbox_bytes(DevicePk device) { return impl_->inbox_bytes(device); }
+std::uint64_t SqliteStore::inbox_bytes(DevicePk device) { return impl_->weigh(device).total; }
+
+std::uint64_t SqliteStore::inbox_bytes_from(DevicePk device, std::string_view sender) {
+  return impl_->weigh(device).from(sender);
+}
 std::uint64_t SqliteStore::inbox_weighings() const { return impl_->weighings; }
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
@@ -1068,7 +1045,7 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
     }
     last_row = seq;
     deleted += st.u64(6);
-    impl_->adjust_weight(device, -Impl::row_weight(st.u64(9)));
+    impl_->held.adjust(device, st.text(0), -Impl::row_weight(st.u64(9)));
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
@@ -1126,7 +1103,8 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   while (rows.executeStep()) {
     removed += as_u64(rows.getColumn(0));
     // Kept, not dropped: summing a full inbox again costs a read of each of its rows.
-    impl_->adjust_weight(rows.getColumn(4).getInt64(), -Impl::row_weight(as_u64(rows.getColumn(5))));
+    impl_->held.adjust(rows.getColumn(4).getInt64(), rows.getColumn(6).getText(),
+                       -Impl::row_weight(as_u64(rows.getColumn(5))));
     if (!rows.getColumn(3).isNull())
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
                           as_u64(rows.getColumn(3)), -1);

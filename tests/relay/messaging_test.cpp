@@ -390,6 +390,48 @@ class MessagingTest : public QObject {
     QCOMPARE(sent->send_ack().conv_seq(), 6u);
   }
 
+  // One sender fills only its share of an inbox (--inbox-share-mib): everyone else's
+  // messages still go in.
+  void oneSenderFillsOnlyItsShareOfAnInbox() {
+    RelayProcess relay({"--inbox-quota-mib", "2", "--inbox-share-mib", "1", "--rate", "100000",
+                        "--rate-burst", "100000"});
+    QVERIFY(relay.start());
+    auto alice = online(relay, "s-alice");
+    auto bob = online(relay, "s-bob");
+    auto carol = online(relay, "s-carol");
+    QVERIFY(alice && bob && carol);
+    bob->disconnect();
+    // 1 MiB holds five of the largest entries (204,928 bytes with the row), not six.
+    const std::string big(200 * 1024, 'x');
+    for (int i = 0; i < 5; ++i) QVERIFY(alice->send("s-bob", big)->has_send_ack());
+    const auto sixth = TestClient::randomId();
+    auto full = alice->send("s-bob", big, sixth);
+    QVERIFY(full && full->has_error());
+    QCOMPARE(full->error().code(), wire::INBOX_FULL);
+    QCOMPARE(full->error().devices_size(), 1);
+    QVERIFY(full->error().retry_after_ms() >= 1000);
+    QVERIFY2(full->error().reason().find("from one sender") != std::string::npos,
+             full->error().reason().c_str());
+    QCOMPARE(alice->send("s-bob", "small")->error().code(), wire::INBOX_FULL);
+    QVERIFY(carol->send("s-bob", big)->has_send_ack());
+    // A user's own devices take no share of its inbox, only the quota.
+    for (int i = 0; i < 6; ++i) QVERIFY(alice->send("s-alice", big)->has_send_ack());
+    QCOMPARE(metric(relay, "parley_inbox_share_full_total"), 2.0);
+    QCOMPARE(metric(relay, "parley_inbox_full_total"), 0.0);
+
+    // Once Bob has caught up, Alice's share is free again.
+    QVERIFY(relogin(relay, *bob));
+    std::uint64_t last = 0;
+    for (int i = 0; i < 6; ++i) {
+      auto d = bob->waitDeliver();
+      QVERIFY2(d, qPrintable(QString("entry %1 missing").arg(i)));
+      last = d->inbox_seq();
+    }
+    bob->ack(last);
+    QVERIFY(QTest::qWaitFor([&] { return alice->send("s-bob", big, sixth)->has_send_ack(); },
+                            5000));
+  }
+
   void signedPrekeyMustBeSignedByIdentity() {
     auto owner = online(relay_, "k-forger");
     wire::ClientFrame up;

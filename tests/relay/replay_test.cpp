@@ -17,9 +17,10 @@ namespace {
 
 // A relay for bulk sends: no rate limit in their way, and no fsync per commit (durability is
 // not what these tests are about).
+// One sender fills an inbox here, past one sender's share of it (32 MiB by default).
 QStringList bulkRelay(QStringList extra = {}) {
   return extra << "--rate" << "1000000" << "--rate-burst" << "1000000" << "--durability"
-               << "normal";
+               << "normal" << "--inbox-share-mib" << "256";
 }
 
 // Registers both on `relay` and leaves the recipient offline, its inbox to be filled.

@@ -443,6 +443,53 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->inbox_bytes(a->pk), 7 + row);
   }
 
+  // inbox_bytes_from (the share one sender may hold) is kept by the same changes as the
+  // total, and a sum from the table gives the same figures.
+  void inboxBytesAreKeptBySender() {
+    constexpr std::uint64_t row = Store::kInboxRowBytes;
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    QCOMPARE(s_->inbox_bytes(b->pk), 0u);  // cached from here on
+    const auto append = [&](std::string sender, std::size_t size, std::uint64_t ts) {
+      auto e = message(std::string(size, 'c'), ts);
+      e.sender = std::move(sender);
+      s_->append_inbox(b->pk, e);
+    };
+    append("alice", 100, 100);  // old: retention takes it
+    append("carol", 40, 5000);
+    append("alice", 200, 5000);
+    append("carol", 60, 5000);
+    const auto expect = [&](std::uint64_t alice, std::uint64_t carol) {
+      QCOMPARE(s_->inbox_bytes_from(b->pk, "alice"), alice);
+      QCOMPARE(s_->inbox_bytes_from(b->pk, "carol"), carol);
+      QCOMPARE(s_->inbox_bytes_from(b->pk, "dave"), 0u);
+      QCOMPARE(s_->inbox_bytes(b->pk), alice + carol);
+    };
+    expect(300 + 2 * row, 100 + 2 * row);
+
+    QCOMPARE(s_->purge(1000, 0), 1u);
+    expect(200 + row, 100 + 2 * row);
+    s_->delete_acked(b->pk, 2);  // carol's first
+    expect(200 + row, 60 + row);
+
+    const auto weighed = s_->inbox_weighings();
+    s_->savepoint();
+    append("dave", 10, 5000);
+    append("alice", 30, 5000);
+    s_->delete_acked(b->pk, 4);  // alice's and carol's older rows
+    QCOMPARE(s_->inbox_bytes_from(b->pk, "dave"), 10 + row);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, "alice"), 30 + row);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, "carol"), 0u);
+    s_->rollback_to_savepoint();
+    expect(200 + row, 60 + row);
+    QCOMPARE(s_->inbox_weighings(), weighed);
+
+    s_->commit();
+    openStore();  // summed again from the table
+    expect(200 + row, 60 + row);
+    s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
+    expect(0, 0);
+  }
+
   // Retention walks rowids (insertion order), not a server_ts index: an old row written
   // after a newer one (a group entry fanned out late) goes once the rows before it are old.
   void retentionFollowsInsertionOrder() {

@@ -1,0 +1,86 @@
+#pragma once
+// What each device's undelivered entries weigh against the inbox quota, in all and by
+// sender (Store::inbox_bytes, Store::inbox_bytes_from), kept by the store in memory so the
+// checks on every Send are lookups.
+//
+// The inbox table stays the truth. A device not cached here is summed from its rows by the
+// store (up to ~2 million reads at the quota), so the cache keeps what it can: a job's
+// rollback takes back only that job's changes (the journal, newest first), and only a whole
+// transaction's rollback, or a cache past its bounds between transactions, drops it all.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/records.hpp"
+#include "util/string_map.hpp"
+
+namespace parley::store {
+
+class InboxWeights {
+ public:
+  // Devices and (device, sender) pairs kept at most; past either the cache is dropped at the
+  // next transaction's start. A pair costs ~80 bytes, so this is ~20 MiB at worst.
+  static constexpr std::size_t kMaxDevices = 1 << 16;
+  static constexpr std::size_t kMaxSenders = 1 << 18;
+
+  struct Weight {
+    std::uint64_t total = 0;
+    // By the sending user's name. A group's range row (sender '') counts in the total only:
+    // its entries are stored once for the group, not in this inbox.
+    StringMap<std::uint64_t> by_sender;
+
+    std::uint64_t from(std::string_view sender) const {
+      auto it = by_sender.find(sender);
+      return it != by_sender.end() ? it->second : 0;
+    }
+    // One row, as the store sums them.
+    void add_row(std::string_view sender, std::uint64_t bytes) {
+      total += bytes;
+      if (sender.empty()) return;
+      if (auto it = by_sender.find(sender); it != by_sender.end()) {
+        it->second += bytes;
+      } else {
+        by_sender.emplace(std::string(sender), bytes);
+      }
+    }
+  };
+
+  // The device's weight, or null when it is not cached.
+  const Weight* find(DevicePk device) const {
+    auto it = devices_.find(device);
+    return it != devices_.end() ? &it->second : nullptr;
+  }
+  // Caches a device's weight summed from its rows (the running job's included): a rollback
+  // of the job forgets it with the rows.
+  const Weight& add_summed(DevicePk device, Weight weight);
+  // Changes a cached device's weight by a row of `bytes` from `sender` coming (delta > 0) or
+  // going; an uncached device is left for its sum to find.
+  void adjust(DevicePk device, std::string_view sender, std::int64_t delta);
+
+  // The running job's changes stay (its savepoint released, or the transaction committed).
+  void keep() { journal_.clear(); }
+  // The running job's changes go, newest first.
+  void take_back();
+  void clear();
+  bool over_bounds() const {
+    return devices_.size() > kMaxDevices || senders_ > kMaxSenders;
+  }
+
+ private:
+  struct Change {
+    DevicePk device;
+    bool summed;           // the job cached the device: taking it back forgets the device
+    std::string sender;    // otherwise what changed, and the values before
+    std::uint64_t total;
+    std::uint64_t from;
+  };
+
+  std::unordered_map<DevicePk, Weight> devices_;
+  std::size_t senders_ = 0;  // entries in every by_sender
+  std::vector<Change> journal_;
+};
+
+}  // namespace parley::store

@@ -30,6 +30,7 @@ void FakeRelay::onConnection() {
 void FakeRelay::onFrame(const QByteArray& bytes) {
   wire::ClientFrame f;
   if (!f.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size()))) return;
+  if (hold && !f.has_get_challenge() && !f.has_login() && hold(f)) return;
   if (answer && !f.has_get_challenge() && !f.has_login()) {
     if (auto answered = answer(f)) return reply(f.request_id(), std::move(*answered));
   }

@@ -48,6 +48,9 @@ class FakeRelay : public QObject {
   // When set and it returns a frame, that answers any request but GetChallenge and Login
   // (group changes, prekey uploads, ...); otherwise the built-in answer, or UNAVAILABLE.
   std::function<std::optional<wire::ServerFrame>(const wire::ClientFrame&)> answer;
+  // When set and it returns true, the request is recorded nowhere and never answered, like
+  // one a relay is still working on.
+  std::function<bool(const wire::ClientFrame&)> hold;
   // The same for Login: when it returns a frame, that is the answer instead of LoggedIn.
   std::function<std::optional<wire::ServerFrame>(const wire::Login&)> answer_login;
   int connections = 0;  // accepted so far

@@ -366,6 +366,39 @@ class MarksMessengerTest : public QObject {
     QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Queued);
   }
 
+  // The two reasons a message waits on this device's own work: a session being set up (the
+  // peer's bundle on its way), and our group key on its way to a member.
+  void aMessageWaitingOnASessionOrAGroupKeySaysSo() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    int fetches = 0;
+    relay.hold = [&](const parley::wire::ClientFrame& f) {
+      fetches += f.has_fetch_prekey_bundle() ? 1 : 0;
+      return f.has_fetch_prekey_bundle();
+    };
+    // Not yet encrypted (no envelope): dave's needs a session; erin's is our group key.
+    const auto unencrypted = [](QSqlDatabase& d, const QString& peer, int n, const QVariant& group) {
+      return exec(d, "INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
+                     " VALUES(?, 'alice', ?, 'hello', 0, 1)", {peer, msg_id(n)}) &&
+             exec(d, "INSERT INTO outbox(client_msg_id, peer, content, created_ms, group_id)"
+                     " VALUES(?, ?, x'00', 1, ?)", {msg_id(n), peer, group});
+    };
+    const QVariant none(QMetaType::fromType<QByteArray>());
+    Alice alice(makeProfile(relay, [&](QSqlDatabase& d) {
+      return unencrypted(d, "dave", 1, none) && unencrypted(d, "erin", 2, kGroup) &&
+             queue(d, kGroupPeer, 3);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(spinUntil([&] { return fetches == 2; }, kWaitMs));
+    QCOMPARE(alice.m->whyQueued("dave"), QStringLiteral("setting up an encrypted session with dave"));
+    QCOMPARE(alice.m->whyQueued(kGroupPeer),
+             QStringLiteral("waiting until every member has this device's key for the group"));
+    QTest::qWait(200);
+    QVERIFY(relay.sends.isEmpty());  // the group's message waits for its key
+    QCOMPARE(alice.stored(kGroupPeer, msg_id(3)), MessageStatus::Queued);
+  }
+
   // An older relay's DELIVERY_RECEIPT entries: acknowledged, nothing else.
   void legacyReceiptIsAckedAndIgnored() {
     FakeRelay relay;

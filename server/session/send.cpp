@@ -98,7 +98,7 @@ void PendingSend::run(store::Store& s) {
     return;
   }
   for (std::size_t i = 0; shared && i < payloads.size(); ++i)
-    if (s.inbox_bytes_from(have[i].pk, my_name) + kLargest > inbox_share)
+    if (s.inbox_bytes_from(have[i].pk, my_pk) + kLargest > inbox_share)
       devices.push_back(have[i].device_id);
   if (!devices.empty()) {
     kind = Kind::ShareFull;

@@ -1,5 +1,7 @@
 #include "store/inbox_weights.hpp"
 
+#include <algorithm>
+
 namespace parley::store {
 
 namespace {
@@ -15,21 +17,21 @@ std::uint64_t moved(std::uint64_t value, std::int64_t delta) {
 
 const InboxWeights::Weight& InboxWeights::add_summed(DevicePk device, Weight weight) {
   senders_ += weight.by_sender.size();
-  journal_.push_back({device, true, {}, 0, 0});
+  journal_.push_back({device, true, 0, 0, 0});
   return devices_.insert_or_assign(device, std::move(weight)).first->second;
 }
 
-void InboxWeights::adjust(DevicePk device, std::string_view sender, std::int64_t delta) {
+void InboxWeights::adjust(DevicePk device, DevicePk sender, std::int64_t delta) {
   auto it = devices_.find(device);
   if (it == devices_.end()) return;
   auto& weight = it->second;
-  journal_.push_back({device, false, std::string(sender), weight.total, weight.from(sender)});
+  journal_.push_back({device, false, sender, weight.total, weight.from(sender)});
   weight.total = moved(weight.total, delta);
-  if (sender.empty()) return;
+  if (sender == 0) return;
   auto from = weight.by_sender.find(sender);
   if (from == weight.by_sender.end()) {
     if (delta <= 0) return;
-    weight.by_sender.emplace(std::string(sender), static_cast<std::uint64_t>(delta));
+    weight.by_sender.emplace(sender, static_cast<std::uint64_t>(delta));
     ++senders_;
     return;
   }
@@ -53,7 +55,7 @@ void InboxWeights::take_back() {
       continue;
     }
     weight.total = change->total;
-    if (change->sender.empty()) continue;
+    if (change->sender == 0) continue;
     auto from = weight.by_sender.find(change->sender);
     if (change->from == 0) {
       if (from != weight.by_sender.end()) {
@@ -63,7 +65,7 @@ void InboxWeights::take_back() {
     } else if (from != weight.by_sender.end()) {
       from->second = change->from;
     } else {
-      weight.by_sender.emplace(std::move(change->sender), change->from);
+      weight.by_sender.emplace(change->sender, change->from);
       ++senders_;
     }
   }
@@ -73,6 +75,23 @@ void InboxWeights::take_back() {
 void InboxWeights::clear() {
   devices_.clear();
   senders_ = 0;
+  journal_.clear();
+}
+
+void InboxWeights::shed_if_over() {
+  if (devices_.size() <= kMaxDevices && senders_ <= kMaxSenders) return;
+  // Lightest first: a full inbox is what costs a long read to sum again, and an empty one
+  // costs next to nothing.
+  std::vector<std::pair<std::uint64_t, DevicePk>> by_weight;
+  by_weight.reserve(devices_.size());
+  for (const auto& [device, weight] : devices_) by_weight.emplace_back(weight.total, device);
+  std::ranges::sort(by_weight);
+  for (const auto& [total, device] : by_weight) {
+    if (devices_.size() <= kMaxDevices / 2 && senders_ <= kMaxSenders / 2) break;
+    auto it = devices_.find(device);
+    senders_ -= it->second.by_sender.size();
+    devices_.erase(it);
+  }
   journal_.clear();
 }
 

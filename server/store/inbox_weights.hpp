@@ -5,46 +5,42 @@
 //
 // The inbox table stays the truth. A device not cached here is summed from its rows by the
 // store (up to ~2 million reads at the quota), so the cache keeps what it can: a job's
-// rollback takes back only that job's changes (the journal, newest first), and only a whole
-// transaction's rollback, or a cache past its bounds between transactions, drops it all.
+// rollback takes back only that job's changes (the journal, newest first), a whole
+// transaction's rollback drops it all, and a cache past its bounds sheds its lightest
+// devices, the cheapest to sum again, so nobody can make the relay re-read full inboxes by
+// filling the cache with small ones.
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "store/records.hpp"
-#include "util/string_map.hpp"
 
 namespace parley::store {
 
 class InboxWeights {
  public:
-  // Devices and (device, sender) pairs kept at most; past either the cache is dropped at the
-  // next transaction's start. A pair costs ~80 bytes, so this is ~20 MiB at worst.
+  // Devices and (device, sender) pairs kept between transactions; past either the lightest
+  // devices go until both are at half. One batch of jobs may go past them until the next
+  // transaction starts: a pair costs ~40 bytes, so ~10 MiB plus that batch's.
   static constexpr std::size_t kMaxDevices = 1 << 16;
   static constexpr std::size_t kMaxSenders = 1 << 18;
 
   struct Weight {
     std::uint64_t total = 0;
-    // By the sending user's name. A group's range row (sender '') counts in the total only:
-    // its entries are stored once for the group, not in this inbox.
-    StringMap<std::uint64_t> by_sender;
+    // By the sending device (one per account, so one per user: protocol.md 3.2). A group's
+    // range row (sender 0) counts in the total only: its entries are stored once for the
+    // group, not in this inbox.
+    std::unordered_map<DevicePk, std::uint64_t> by_sender;
 
-    std::uint64_t from(std::string_view sender) const {
+    std::uint64_t from(DevicePk sender) const {
       auto it = by_sender.find(sender);
       return it != by_sender.end() ? it->second : 0;
     }
     // One row, as the store sums them.
-    void add_row(std::string_view sender, std::uint64_t bytes) {
+    void add_row(DevicePk sender, std::uint64_t bytes) {
       total += bytes;
-      if (sender.empty()) return;
-      if (auto it = by_sender.find(sender); it != by_sender.end()) {
-        it->second += bytes;
-      } else {
-        by_sender.emplace(std::string(sender), bytes);
-      }
+      if (sender != 0) by_sender[sender] += bytes;
     }
   };
 
@@ -58,22 +54,23 @@ class InboxWeights {
   const Weight& add_summed(DevicePk device, Weight weight);
   // Changes a cached device's weight by a row of `bytes` from `sender` coming (delta > 0) or
   // going; an uncached device is left for its sum to find.
-  void adjust(DevicePk device, std::string_view sender, std::int64_t delta);
+  void adjust(DevicePk device, DevicePk sender, std::int64_t delta);
 
   // The running job's changes stay (its savepoint released, or the transaction committed).
   void keep() { journal_.clear(); }
   // The running job's changes go, newest first.
   void take_back();
   void clear();
-  bool over_bounds() const {
-    return devices_.size() > kMaxDevices || senders_ > kMaxSenders;
-  }
+  // Between transactions: past its bounds, the lightest devices go.
+  void shed_if_over();
+
+  std::size_t devices() const { return devices_.size(); }
 
  private:
   struct Change {
     DevicePk device;
-    bool summed;           // the job cached the device: taking it back forgets the device
-    std::string sender;    // otherwise what changed, and the values before
+    bool summed;          // the job cached the device: taking it back forgets the device
+    DevicePk sender;      // otherwise what changed, and the values before
     std::uint64_t total;
     std::uint64_t from;
   };

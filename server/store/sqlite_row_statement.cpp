@@ -47,11 +47,4 @@ std::string RowStatement::bytes(int col) const {
   return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
 }
 
-std::string_view RowStatement::text(int col) const {
-  const void* p = sqlite3_column_blob(st_, col);
-  const int n = sqlite3_column_bytes(st_, col);
-  return p ? std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(n))
-           : std::string_view();
-}
-
 }  // namespace parley::store

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 struct sqlite3_stmt;
 
@@ -37,8 +36,6 @@ class RowStatement {
   std::uint32_t u32(int col) const { return static_cast<std::uint32_t>(i64(col)); }
   // The bytes of a TEXT or BLOB value (empty for NULL).
   std::string bytes(int col) const;
-  // The same, without a copy: valid until the next step or reset.
-  std::string_view text(int col) const;
 
  private:
   sqlite3* db_;

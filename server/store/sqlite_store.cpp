@@ -199,8 +199,12 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
                      "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
-        // Summed here row by row: a GROUP BY sender would sort the device's rows first.
-        weigh_inbox(db, "SELECT sender, COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE device = ?"),
+        // Summed here row by row: a GROUP BY sender would sort the device's rows first. A
+        // range row (conv_last set) counts as nobody's, even one schema step 10 made from an
+        // older group row that still names its sender.
+        weigh_inbox(db,
+                    "SELECT CASE WHEN conv_last IS NULL THEN sender_pk ELSE 0 END, "
+                    "COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE device = ?"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
                    "conv_seq, server_ts, content_hint, ciphertext, group_id, span, conv_last "
@@ -223,7 +227,7 @@ struct SqliteStore::Impl {
         purge_bound(db, "SELECT id FROM inbox WHERE server_ts >= ? ORDER BY id LIMIT 1"),
         purged_rows(db,
                     "SELECT span, group_id, conv_seq, conv_last, device, "
-                    "COALESCE(LENGTH(ciphertext), 0), sender FROM inbox "
+                    "COALESCE(LENGTH(ciphertext), 0), sender_pk FROM inbox "
                     "WHERE id < ?2 AND server_ts < ?1"),
         raise_purged_tails(db,
                            "UPDATE devices SET inbox_tail = MAX(inbox_tail, (SELECT MAX(seq) "
@@ -589,7 +593,7 @@ struct SqliteStore::Impl {
     st.bind(7, static_cast<std::int64_t>(end));
     st.exec();
     depth += span;
-    held.adjust(device, {}, row_weight(0));
+    held.adjust(device, 0, row_weight(0));
     return tail;
   }
 
@@ -663,7 +667,7 @@ struct SqliteStore::Impl {
     }
     st.exec();
     ++depth;
-    held.adjust(device, e.sender, row_weight(e.ciphertext.size()));
+    held.adjust(device, e.sender_pk, row_weight(e.ciphertext.size()));
     return seq;
   }
 
@@ -678,7 +682,7 @@ struct SqliteStore::Impl {
     InboxWeights::Weight weight;
     auto& st = weigh_inbox.fresh();
     st.bind(1, device);
-    while (st.step()) weight.add_row(st.text(0), static_cast<std::uint64_t>(row_weight(st.u64(1))));
+    while (st.step()) weight.add_row(st.i64(0), static_cast<std::uint64_t>(row_weight(st.u64(1))));
     ++weighings;
     return held.add_summed(device, std::move(weight));
   }
@@ -715,7 +719,7 @@ SqliteStore::~SqliteStore() = default;
 void SqliteStore::begin() {
   if (impl_->tails.size() > Impl::kMaxCachedTails) impl_->tails.clear();
   if (impl_->conv_seqs.size() > Impl::kMaxCachedTails) impl_->conv_seqs.clear();
-  if (impl_->held.over_bounds()) impl_->held.clear();
+  impl_->held.shed_if_over();
   Impl::run(impl_->begin);
   impl_->depth_at_begin = impl_->depth;
 }
@@ -960,7 +964,7 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
 
 std::uint64_t SqliteStore::inbox_bytes(DevicePk device) { return impl_->weigh(device).total; }
 
-std::uint64_t SqliteStore::inbox_bytes_from(DevicePk device, std::string_view sender) {
+std::uint64_t SqliteStore::inbox_bytes_from(DevicePk device, DevicePk sender) {
   return impl_->weigh(device).from(sender);
 }
 std::uint64_t SqliteStore::inbox_weighings() const { return impl_->weighings; }
@@ -1045,7 +1049,7 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
     }
     last_row = seq;
     deleted += st.u64(6);
-    impl_->held.adjust(device, st.text(0), -Impl::row_weight(st.u64(9)));
+    impl_->held.adjust(device, st.is_null(7) ? st.i64(2) : 0, -Impl::row_weight(st.u64(9)));
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
@@ -1100,15 +1104,20 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   rows.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   rows.bind(2, below);
   std::uint64_t removed = 0;
+  // The cached weights are kept, not dropped (summing a full inbox again costs a read of each
+  // of its rows), and changed once per (device, sender), not once per row.
+  std::map<std::pair<DevicePk, DevicePk>, std::int64_t> released;
   while (rows.executeStep()) {
     removed += as_u64(rows.getColumn(0));
-    // Kept, not dropped: summing a full inbox again costs a read of each of its rows.
-    impl_->held.adjust(rows.getColumn(4).getInt64(), rows.getColumn(6).getText(),
-                       -Impl::row_weight(as_u64(rows.getColumn(5))));
+    const auto device = rows.getColumn(4).getInt64();
+    if (impl_->held.find(device))
+      released[{device, rows.getColumn(3).isNull() ? rows.getColumn(6).getInt64() : 0}] -=
+          Impl::row_weight(as_u64(rows.getColumn(5)));
     if (!rows.getColumn(3).isNull())
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
                           as_u64(rows.getColumn(3)), -1);
   }
+  for (const auto& [key, delta] : released) impl_->held.adjust(key.first, key.second, delta);
   auto& raise = fresh(impl_->raise_purged_tails);
   raise.bind(1, static_cast<std::int64_t>(inbox_before_ms));
   raise.bind(2, below);

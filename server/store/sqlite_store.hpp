@@ -50,7 +50,7 @@ class SqliteStore final : public Store {
   std::uint64_t next_conv_seq(std::string_view conv_key) override;
   void append_inbox(DevicePk device, InboxEntry& entry) override;
   std::uint64_t inbox_bytes(DevicePk device) override;
-  std::uint64_t inbox_bytes_from(DevicePk device, std::string_view sender) override;
+  std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) override;
   // How many inbox weights were summed from the table (a cached one costs none).
   std::uint64_t inbox_weighings() const;
 

@@ -69,8 +69,10 @@ class Store {
   // ciphertext plus kInboxRowBytes (a group range row, whose entries are stored once for the
   // group: kInboxRowBytes alone).
   virtual std::uint64_t inbox_bytes(DevicePk device) = 0;
-  // The part of it that `sender` (a username) sent: 1:1 messages only.
-  virtual std::uint64_t inbox_bytes_from(DevicePk device, std::string_view sender) = 0;
+  // The part of it that the device `sender` sent: 1:1 messages only. (Every account has one
+  // device, so this is the part one user sent; a relay with several devices per account
+  // would sum its user's.)
+  virtual std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) = 0;
   static constexpr std::uint64_t kInboxRowBytes = 128;
 
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their

@@ -12,6 +12,7 @@
 
 #include "observability/metrics.hpp"
 #include "schema_undo.hpp"
+#include "store/inbox_weights.hpp"
 #include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
@@ -447,22 +448,23 @@ class SqliteStoreTest : public QObject {
   // total, and a sum from the table gives the same figures.
   void inboxBytesAreKeptBySender() {
     constexpr std::uint64_t row = Store::kInboxRowBytes;
+    constexpr DevicePk alice = 11, carol = 13, dave = 14;  // sending devices
     auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
     QCOMPARE(s_->inbox_bytes(b->pk), 0u);  // cached from here on
-    const auto append = [&](std::string sender, std::size_t size, std::uint64_t ts) {
+    const auto append = [&](DevicePk sender, std::size_t size, std::uint64_t ts) {
       auto e = message(std::string(size, 'c'), ts);
-      e.sender = std::move(sender);
+      e.sender_pk = sender;
       s_->append_inbox(b->pk, e);
     };
-    append("alice", 100, 100);  // old: retention takes it
-    append("carol", 40, 5000);
-    append("alice", 200, 5000);
-    append("carol", 60, 5000);
-    const auto expect = [&](std::uint64_t alice, std::uint64_t carol) {
-      QCOMPARE(s_->inbox_bytes_from(b->pk, "alice"), alice);
-      QCOMPARE(s_->inbox_bytes_from(b->pk, "carol"), carol);
-      QCOMPARE(s_->inbox_bytes_from(b->pk, "dave"), 0u);
-      QCOMPARE(s_->inbox_bytes(b->pk), alice + carol);
+    append(alice, 100, 100);  // old: retention takes it
+    append(carol, 40, 5000);
+    append(alice, 200, 5000);
+    append(carol, 60, 5000);
+    const auto expect = [&](std::uint64_t from_alice, std::uint64_t from_carol) {
+      QCOMPARE(s_->inbox_bytes_from(b->pk, alice), from_alice);
+      QCOMPARE(s_->inbox_bytes_from(b->pk, carol), from_carol);
+      QCOMPARE(s_->inbox_bytes_from(b->pk, dave), 0u);
+      QCOMPARE(s_->inbox_bytes(b->pk), from_alice + from_carol);
     };
     expect(300 + 2 * row, 100 + 2 * row);
 
@@ -473,12 +475,12 @@ class SqliteStoreTest : public QObject {
 
     const auto weighed = s_->inbox_weighings();
     s_->savepoint();
-    append("dave", 10, 5000);
-    append("alice", 30, 5000);
+    append(dave, 10, 5000);
+    append(alice, 30, 5000);
     s_->delete_acked(b->pk, 4);  // alice's and carol's older rows
-    QCOMPARE(s_->inbox_bytes_from(b->pk, "dave"), 10 + row);
-    QCOMPARE(s_->inbox_bytes_from(b->pk, "alice"), 30 + row);
-    QCOMPARE(s_->inbox_bytes_from(b->pk, "carol"), 0u);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, dave), 10 + row);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, alice), 30 + row);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, carol), 0u);
     s_->rollback_to_savepoint();
     expect(200 + row, 60 + row);
     QCOMPARE(s_->inbox_weighings(), weighed);
@@ -488,6 +490,40 @@ class SqliteStoreTest : public QObject {
     expect(200 + row, 60 + row);
     s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
     expect(0, 0);
+  }
+
+  // Past its bounds the cache sheds its lightest devices: a full inbox, the costly one to sum
+  // again, stays however many small ones someone makes the relay weigh.
+  void theWeightCacheShedsItsLightestDevicesFirst() {
+    InboxWeights weights;
+    const auto one_row = [](DevicePk sender, std::uint64_t bytes) {
+      InboxWeights::Weight w;
+      w.add_row(sender, bytes);
+      return w;
+    };
+    weights.add_summed(1, one_row(7, 256u << 20));  // a full inbox
+    for (DevicePk d = 2; d <= static_cast<DevicePk>(InboxWeights::kMaxDevices); ++d)
+      weights.add_summed(d, one_row(7, 200));
+    weights.keep();
+    weights.shed_if_over();  // at the bound, not past it
+    QCOMPARE(weights.devices(), InboxWeights::kMaxDevices);
+    weights.add_summed(0x10000000, one_row(7, 300));
+    weights.shed_if_over();
+    QCOMPARE(weights.devices(), InboxWeights::kMaxDevices / 2);
+    QVERIFY(weights.find(1));
+    QCOMPARE(weights.find(1)->from(7), std::uint64_t{256} << 20);
+    QVERIFY(weights.find(0x10000000));  // heavier than the ones that went
+
+    // Senders count too: one device that heard from more than the bound goes, if lightest.
+    weights.clear();
+    weights.add_summed(1, one_row(7, 256u << 20));
+    InboxWeights::Weight many;
+    for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
+      many.add_row(s, 128);
+    weights.add_summed(2, std::move(many));
+    weights.shed_if_over();
+    QCOMPARE(weights.devices(), std::size_t{1});
+    QVERIFY(weights.find(1));
   }
 
   // Retention walks rowids (insertion order), not a server_ts index: an old row written

@@ -113,7 +113,8 @@ void FanoutWorker::step(std::string group_id) {
           }
           if (!chained) finished(group_id, result->more);
         });
-      });
+      },
+      {}, store::Urgency::Background);
 }
 
 bool FanoutWorker::may_chain(const std::string& group_id) {

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "observability/metrics.hpp"
 
 namespace parley::store {
@@ -48,7 +51,9 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
       // A read-only job never makes its transaction due: it completes without the commit.
-      const auto commit_by = urgency == Urgency::Prompt      ? Clock::time_point::min()
+      const auto commit_by = urgency == Urgency::Prompt ||
+                                     urgency == Urgency::Background
+                                 ? Clock::time_point::min()
                              : urgency == Urgency::ReadOnly ? Clock::time_point::max()
                                                             : Clock::now() + unhurried_delay_;
       queue_.push_back(Queued{std::move(job), urgency, commit_by});
@@ -88,11 +93,7 @@ void StoreWorker::run() {
       }
       stopping = stopping_;
       if (batch.jobs.empty() && queue_.empty()) return;  // stopping and drained
-      const std::size_t n = std::min(queue_.size(), max_batch_ - batch.jobs.size());
-      for (std::size_t i = 0; i < n; ++i) {
-        fresh.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      take(max_batch_ - batch.jobs.size(), fresh);
     }
     execute(batch, fresh);
     if (batch.jobs.empty() && batch.open) {
@@ -111,6 +112,28 @@ void StoreWorker::run() {
                      Clock::now() >= batch.commit_by;
     if (due) finish(batch);
   }
+}
+
+// Under the mutex. Background jobs stay queued, in order, when a prompt job is among those
+// this transaction can take, unless they were passed over once already.
+void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
+  const auto reach = static_cast<std::ptrdiff_t>(std::min(queue_.size(), room));
+  const bool waited_on = std::any_of(queue_.begin(), queue_.begin() + reach, [](const Queued& q) {
+    return q.urgency == Urgency::Prompt;
+  });
+  std::deque<Queued> left;
+  while (!queue_.empty() && fresh.size() < room) {
+    auto q = std::move(queue_.front());
+    queue_.pop_front();
+    if (waited_on && q.urgency == Urgency::Background && !q.passed_over) {
+      q.passed_over = true;
+      left.push_back(std::move(q));
+    } else {
+      fresh.push_back(std::move(q));
+    }
+  }
+  queue_.insert(queue_.begin(), std::make_move_iterator(left.begin()),
+                std::make_move_iterator(left.end()));
 }
 
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {

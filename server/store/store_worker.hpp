@@ -14,6 +14,11 @@
 // wait for their statements. At low rates a send and, a moment before, the ack of the
 // message before it then share one commit; at high rates every batch has prompt jobs anyway.
 //
+// A job may be background: committed like a prompt one, but when a prompt job is queued with
+// it, left for the next transaction, once. A fan-out step (256 inbox appends) is one: a
+// sender's GroupSend or Send queued behind it then commits without the step's statements,
+// and the step goes in the transaction after, so it is late by one commit at most.
+//
 // A job may be read-only: it writes nothing, so nothing of it waits on a commit. It
 // completes as soon as it ran, unless a prompt job ran before it in the open transaction
 // (it may have read that job's writes, which are not durable yet): then with that commit.
@@ -46,6 +51,10 @@ enum class Urgency {
   // are durable: never new inbox entries or log rows, which a replay read would push.
   Unhurried,
   ReadOnly,   // writes nothing: completes once it ran (see above)
+  // Committed like a prompt job, but left for the next transaction when a job someone
+  // waits on is queued with it, at most once (a fan-out step: a sender's ack then does not
+  // wait for the step's statements).
+  Background,
 };
 
 class StoreWorker {
@@ -95,6 +104,7 @@ class StoreWorker {
     std::unique_ptr<Job> job;
     Urgency urgency;
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
+    bool passed_over = false;     // a background job left for a later transaction once
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
     void done(JobStatus s) { job->done(s, job); }
   };
@@ -115,6 +125,7 @@ class StoreWorker {
     }
   };
   void run();
+  void take(std::size_t room, std::deque<Queued>& fresh);  // from the queue, under the mutex
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job

@@ -1043,6 +1043,60 @@ class SqliteStoreTest : public QObject {
     openStore();
   }
 
+  // A background job (a fan-out step) queued with a prompt one is left for the next
+  // transaction, so the prompt job commits without waiting for its statements; but only
+  // once: a prompt job queued after it no longer overtakes it.
+  void backgroundJobsStepAsideOnceForAPromptJob() {
+    s_->commit();
+    s_.reset();
+    Metrics metrics;
+    std::mutex m;
+    std::vector<std::string> events;
+    const auto note = [&](std::string e) {
+      std::lock_guard lock(m);
+      events.push_back(std::move(e));
+    };
+    {
+      std::promise<void> gate_open, gate_entered;
+      auto gate = gate_open.get_future().share();
+      std::promise<void> all_done;
+      int left = 5;
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal),
+                         metrics, 100);
+      const auto job = [&](std::string name, Urgency urgency, std::function<void()> also = {}) {
+        worker.submit(
+            [&, name, also](Store& s) {
+              s.next_conv_seq(name);
+              note("run " + name);
+              if (also) also();
+            },
+            [&, name](JobStatus st) {
+              note("done " + name + (st == JobStatus::Committed ? "" : " failed"));
+              if (--left == 0) all_done.set_value();
+            },
+            {}, urgency);
+      };
+      // Holds the store thread until everything below is queued.
+      job("gate", Urgency::Prompt, [&] {
+        gate_entered.set_value();
+        gate.wait();
+      });
+      QCOMPARE(gate_entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+      job("step1", Urgency::Background);
+      job("send1", Urgency::Prompt, [&] {
+        // Queued while send1's transaction runs: step1, passed over once, goes first now.
+        job("send2", Urgency::Prompt);
+      });
+      job("step2", Urgency::Background);
+      gate_open.set_value();
+      QCOMPARE(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    }
+    const std::vector<std::string> expected{
+        "run gate",   "done gate",  "run send1", "done send1", "run step1",
+        "run step2",  "run send2",  "done step1", "done step2", "done send2"};
+    QCOMPARE(events, expected);
+  }
+
   // A read-only job (a replay page) completes once it ran, without a commit, even in a
   // transaction an unhurried job keeps open; but after a prompt job in its transaction it
   // waits for that commit, since it may have read writes that are not durable yet. A

@@ -78,8 +78,9 @@ void FanoutWorker::step(std::string group_id) {
         // On the store thread, right after the commit and before the next batch is taken:
         // a group still behind, with no other group waiting its turn, queues its next step
         // now, so that step goes into the very next batch with the acks that arrived
-        // meanwhile. Queued from the completion instead, the step missed that batch, and
-        // the acks alone made a commit of their own (half of all commits, each an fsync).
+        // meanwhile (or the one after, when a sender's job steps it aside: store_worker.hpp).
+        // Queued from the completion instead, the step missed that batch, and the acks
+        // alone made a commit of their own (half of all commits, each an fsync).
         const bool chained =
             status == store::JobStatus::Committed && result->more && may_chain(group_id);
         if (chained) step(group_id);

@@ -9,8 +9,8 @@
 // Bounded: at most `max_groups` groups have a job queued or running at once (one job per
 // group at a time, which also keeps each group's entries in order); further groups wait in a
 // FIFO. Jobs go through the ordinary store queue as background jobs (store_worker.hpp): they
-// interleave with other sessions' jobs, and a sender's job queued with a step commits before
-// it, so a step does not hold up a sender's ack.
+// interleave with other sessions' jobs, and a sender's job queued with a step usually commits
+// before it (a step steps aside once), so a step seldom holds up a sender's ack.
 //
 // Thread-safety: every public method may be called from any thread.
 #include <cstdint>

@@ -199,11 +199,13 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
                      "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
-        // Summed here row by row: a GROUP BY sender would sort the device's rows first. A
-        // range row (conv_last set) counts as nobody's, even one schema step 10 made from an
-        // older group row that still names its sender.
+        // Summed here row by row: a GROUP BY sender would sort the device's rows first. Only
+        // a 1:1 row counts as its sender's: not a range row (conv_last set), even one schema
+        // step 10 made from an older group row that still names its sender, nor a group row
+        // from before schema step 4 (its own copy of the entry, group_id set).
         weigh_inbox(db,
-                    "SELECT CASE WHEN conv_last IS NULL THEN sender_pk ELSE 0 END, "
+                    "SELECT CASE WHEN conv_last IS NULL AND group_id IS NULL THEN sender_pk "
+                    "ELSE 0 END, "
                     "COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE device = ?"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
@@ -667,7 +669,7 @@ struct SqliteStore::Impl {
     }
     st.exec();
     ++depth;
-    held.adjust(device, e.sender_pk, row_weight(e.ciphertext.size()));
+    held.adjust(device, e.group_id.empty() ? e.sender_pk : 0, row_weight(e.ciphertext.size()));
     return seq;
   }
 
@@ -1049,7 +1051,8 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
     }
     last_row = seq;
     deleted += st.u64(6);
-    impl_->held.adjust(device, st.is_null(7) ? st.i64(2) : 0, -Impl::row_weight(st.u64(9)));
+    impl_->held.adjust(device, st.is_null(7) && st.is_null(5) ? st.i64(2) : 0,
+                       -Impl::row_weight(st.u64(9)));
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
@@ -1111,7 +1114,9 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
     removed += as_u64(rows.getColumn(0));
     const auto device = rows.getColumn(4).getInt64();
     if (impl_->held.find(device))
-      released[{device, rows.getColumn(3).isNull() ? rows.getColumn(6).getInt64() : 0}] -=
+      released[{device, rows.getColumn(3).isNull() && rows.getColumn(1).isNull()
+                            ? rows.getColumn(6).getInt64()
+                            : 0}] -=
           Impl::row_weight(as_u64(rows.getColumn(5)));
     if (!rows.getColumn(3).isNull())
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),

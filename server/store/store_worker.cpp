@@ -57,6 +57,7 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
                              : urgency == Urgency::ReadOnly ? Clock::time_point::max()
                                                             : Clock::now() + unhurried_delay_;
       queue_.push_back(Queued{std::move(job), urgency, commit_by});
+      if (urgency == Urgency::Background) ++background_queued_;
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
       // one, wakes it.
@@ -114,26 +115,32 @@ void StoreWorker::run() {
   }
 }
 
-// Under the mutex. Background jobs stay queued, in order, when a prompt job is among those
-// this transaction can take, unless they were passed over once already.
+// Under the mutex. Background jobs stay queued, in order, when a job someone waits on (a
+// prompt or read-only one) is among those this transaction can take, unless they were passed
+// over once already.
 void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
   const auto reach = static_cast<std::ptrdiff_t>(std::min(queue_.size(), room));
-  const bool waited_on = std::any_of(queue_.begin(), queue_.begin() + reach, [](const Queued& q) {
-    return q.urgency == Urgency::Prompt;
-  });
-  std::deque<Queued> left;
+  const bool step_aside =
+      background_queued_ > 0 &&
+      std::any_of(queue_.begin(), queue_.begin() + reach, [](const Queued& q) {
+        return q.urgency == Urgency::Prompt || q.urgency == Urgency::ReadOnly;
+      });
   while (!queue_.empty() && fresh.size() < room) {
     auto q = std::move(queue_.front());
     queue_.pop_front();
-    if (waited_on && q.urgency == Urgency::Background && !q.passed_over) {
-      q.passed_over = true;
-      left.push_back(std::move(q));
-    } else {
-      fresh.push_back(std::move(q));
+    if (q.urgency == Urgency::Background) {
+      if (step_aside && !q.passed_over) {
+        q.passed_over = true;
+        stepped_aside_.push_back(std::move(q));
+        continue;
+      }
+      --background_queued_;
     }
+    fresh.push_back(std::move(q));
   }
-  queue_.insert(queue_.begin(), std::make_move_iterator(left.begin()),
-                std::make_move_iterator(left.end()));
+  queue_.insert(queue_.begin(), std::make_move_iterator(stepped_aside_.begin()),
+                std::make_move_iterator(stepped_aside_.end()));
+  stepped_aside_.clear();
 }
 
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
@@ -163,12 +170,12 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
       continue;
     }
     auto& ran = batch.jobs.back();
-    if (ran.urgency == Urgency::ReadOnly && !batch.prompt_ran) {
+    if (ran.urgency == Urgency::ReadOnly && !batch.lasting_writes_ran) {
       // It saw nothing a commit could still take back but unhurried writes (see the header).
       ran.done(ran.status);
       batch.jobs.pop_back();
-    } else if (ran.urgency == Urgency::Prompt) {
-      batch.prompt_ran = true;
+    } else if (ran.urgency == Urgency::Prompt || ran.urgency == Urgency::Background) {
+      batch.lasting_writes_ran = true;
     }
   }
   fresh.clear();

@@ -14,10 +14,13 @@
 // wait for their statements. At low rates a send and, a moment before, the ack of the
 // message before it then share one commit; at high rates every batch has prompt jobs anyway.
 //
-// A job may be background: committed like a prompt one, but when a prompt job is queued with
-// it, left for the next transaction, once. A fan-out step (256 inbox appends) is one: a
-// sender's GroupSend or Send queued behind it then commits without the step's statements,
-// and the step goes in the transaction after, so it is late by one commit at most.
+// A job may be background: committed like a prompt one, but when a prompt or read-only job is
+// among those the transaction can take, left for the next transaction, once. A fan-out step
+// (256 inbox appends) is one: a sender's GroupSend or Send queued behind it then commits
+// without the step's statements, and a replay page completes without waiting for its commit;
+// the step goes in the transaction after, so it is late by one commit at most. A read that
+// runs after a background job in its transaction waits for that commit, as after a prompt
+// one.
 //
 // A job may be read-only: it writes nothing, so nothing of it waits on a commit. It
 // completes as soon as it ran, unless a prompt job ran before it in the open transaction
@@ -51,9 +54,9 @@ enum class Urgency {
   // are durable: never new inbox entries or log rows, which a replay read would push.
   Unhurried,
   ReadOnly,   // writes nothing: completes once it ran (see above)
-  // Committed like a prompt job, but left for the next transaction when a job someone
-  // waits on is queued with it, at most once (a fan-out step: a sender's ack then does not
-  // wait for the step's statements).
+  // Committed like a prompt job, but left for the next transaction when a prompt or
+  // read-only job is among those the transaction can take, at most once (a fan-out step: a
+  // sender's ack or a replay page then does not wait for the step's statements).
   Background,
 };
 
@@ -62,7 +65,7 @@ class StoreWorker {
   // A job's `done` runs on the store thread, right after the commit and before the next
   // batch is taken (a read-only job's: as soon as it ran, see above): keep it short (posting
   // onto the caller's executor; the fan-out also submits its next step from here, so that
-  // step goes into the next batch).
+  // step goes into the next batch, or the one after when it steps aside, see Background).
   //
   // Its `on_commit` runs on the store thread after a commit that made the job durable,
   // before the `done` of any job committed with it: what it posts to other connections (a
@@ -114,12 +117,14 @@ class StoreWorker {
     bool open = false;    // BEGIN ran
     bool broken = false;  // the transaction itself failed: every job in it fails
     Clock::time_point commit_by = Clock::time_point::max();  // the earliest of its jobs'
-    bool prompt_ran = false;  // a prompt job ran in it: later reads may see undurable writes
+    // A prompt or background job ran in it: later reads may see writes that are not durable
+    // yet and that a crash must not take back (new inbox entries, log rows).
+    bool lasting_writes_ran = false;
     Clock::duration busy{};  // running statements, not waiting
     // Ready for the next transaction; `jobs` keeps its capacity.
     void restart() {
       jobs.clear();
-      open = broken = prompt_ran = false;
+      open = broken = lasting_writes_ran = false;
       commit_by = Clock::time_point::max();
       busy = {};
     }
@@ -140,6 +145,8 @@ class StoreWorker {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Queued> queue_;
+  std::size_t background_queued_ = 0;  // in queue_
+  std::vector<Queued> stepped_aside_;  // take()'s, kept for its capacity
   bool stopping_ = false;
   std::thread thread_;
 };

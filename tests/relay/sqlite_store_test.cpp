@@ -490,6 +490,21 @@ class SqliteStoreTest : public QObject {
     expect(200 + row, 60 + row);
     s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
     expect(0, 0);
+
+    // A group entry stored in the inbox itself (as before schema step 4) is nobody's share.
+    auto group_row = message(std::string(50, 'g'), 5000);
+    group_row.sender_pk = alice;
+    group_row.kind = EntryKind::GroupMessage;
+    group_row.group_id = std::string(16, 'G');
+    s_->append_inbox(b->pk, group_row);
+    QCOMPARE(s_->inbox_bytes(b->pk), 50 + row);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, alice), 0u);
+    s_->commit();
+    openStore();
+    QCOMPARE(s_->inbox_bytes(b->pk), 50 + row);
+    QCOMPARE(s_->inbox_bytes_from(b->pk, alice), 0u);
+    s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
+    QCOMPARE(s_->inbox_bytes(b->pk), 0u);
   }
 
   // Past its bounds the cache sheds its lightest devices: a full inbox, the costly one to sum
@@ -1094,6 +1109,68 @@ class SqliteStoreTest : public QObject {
     const std::vector<std::string> expected{
         "run gate",   "done gate",  "run send1", "done send1", "run step1",
         "run step2",  "run send2",  "done step1", "done step2", "done send2"};
+    QCOMPARE(events, expected);
+  }
+
+  // A read-only job (a replay page) steps a background job aside too, and completes at once;
+  // but one that runs after a background job in its transaction may have read the job's new
+  // entries, so it waits for that commit, as after a prompt job.
+  void aReadAfterABackgroundJobWaitsForItsCommit() {
+    s_->commit();
+    s_.reset();
+    Metrics metrics;
+    std::mutex m;
+    std::vector<std::string> events;
+    const auto note = [&](std::string e) {
+      std::lock_guard lock(m);
+      events.push_back(std::move(e));
+    };
+    {
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal),
+                         metrics, 100);
+      std::promise<void> all_done;
+      int left = 0;
+      const auto job = [&](std::string name, Urgency urgency, std::function<void()> also = {}) {
+        ++left;
+        worker.submit(
+            [&, name, also](Store& s) {
+              if (urgency != Urgency::ReadOnly) s.next_conv_seq(name);
+              note("run " + name);
+              if (also) also();
+            },
+            [&, name](JobStatus st) {
+              note("done " + name + (st == JobStatus::Committed ? "" : " failed"));
+              if (--left == 0) all_done.set_value();
+            },
+            {}, urgency);
+      };
+      // Runs `queue` while the store thread is held, then lets it go and waits for them all.
+      const auto round = [&](const std::function<void()>& queue) {
+        std::promise<void> open, entered;
+        auto gate = open.get_future().share();
+        all_done = {};
+        job("gate", Urgency::Prompt, [&entered, gate] {
+          entered.set_value();
+          gate.wait();
+        });
+        QCOMPARE(entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+        queue();
+        open.set_value();
+        QCOMPARE(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+      };
+      round([&] {
+        job("step1", Urgency::Background);
+        job("send1", Urgency::Prompt, [&] { job("read1", Urgency::ReadOnly); });
+      });
+      round([&] {
+        job("step2", Urgency::Background);
+        job("read2", Urgency::ReadOnly);
+      });
+    }
+    const std::vector<std::string> expected{
+        "run gate",  "done gate",  "run send1", "done send1", "run step1",  "run read1",
+        "done step1", "done read1", "run gate", "done gate",  "run read2",  "done read2",
+        "run step2", "done step2"};
     QCOMPARE(events, expected);
   }
 

@@ -192,6 +192,34 @@ class GroupsTest : public QObject {
     }
   }
 
+  // Many members online at once (a fan-out step tells them all as it commits): each one gets
+  // every message live, once and in order.
+  void everyOnlineMemberOfALargeGroupHearsInOrder() {
+    constexpr int kMembers = 70;
+    std::vector<std::unique_ptr<TestClient>> m;
+    std::vector<std::string> names;
+    for (int i = 0; i < kMembers; ++i) {
+      m.push_back(TestClient::registered(relay_.url(), "big-" + std::to_string(i)));
+      QVERIFY(m.back());
+      if (i > 0) names.push_back(m.back()->username());
+    }
+    const auto gid = create(*m[0], names);
+    QVERIFY(!gid.empty());
+    constexpr int kMessages = 5;
+    for (int k = 0; k < kMessages; ++k) m[0]->post(groupSendFrame(gid, "to all " + std::to_string(k)));
+    for (int i = 1; i < kMembers; ++i) {
+      std::uint64_t last = 0;
+      for (int k = 0; k < kMessages; ++k) {
+        auto d = nextGroupMessage(*m[static_cast<std::size_t>(i)]);
+        QVERIFY2(d, qPrintable(QString("member %1 missed message %2").arg(i).arg(k)));
+        QVERIFY(d->conv_seq() > last);
+        last = d->conv_seq();
+        QCOMPARE(d->ciphertext(), "to all " + std::to_string(k));
+      }
+      QVERIFY(!nextGroupMessage(*m[static_cast<std::size_t>(i)], 50));
+    }
+  }
+
   // Group entries are stored once and named by the members' inbox rows, 1:1 messages carry
   // their own ciphertext; an offline member's inbox mixing both replays in inbox order with
   // the right bodies, and again from where its acknowledgement left off.

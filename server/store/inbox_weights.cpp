@@ -22,12 +22,12 @@ const InboxWeights::Weight& InboxWeights::add_summed(DevicePk device, Weight wei
 }
 
 void InboxWeights::adjust(DevicePk device, DevicePk sender, std::int64_t delta) {
+  if (sender == 0) return;
   auto it = devices_.find(device);
   if (it == devices_.end()) return;
   auto& weight = it->second;
   journal_.push_back({device, false, sender, weight.total, weight.from(sender)});
   weight.total = moved(weight.total, delta);
-  if (sender == 0) return;
   auto from = weight.by_sender.find(sender);
   if (from == weight.by_sender.end()) {
     if (delta <= 0) return;
@@ -55,7 +55,6 @@ void InboxWeights::take_back() {
       continue;
     }
     weight.total = change->total;
-    if (change->sender == 0) continue;
     auto from = weight.by_sender.find(change->sender);
     if (change->from == 0) {
       if (from != weight.by_sender.end()) {

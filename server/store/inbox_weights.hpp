@@ -1,7 +1,9 @@
 #pragma once
-// What each device's undelivered entries weigh against the inbox quota, in all and by
+// What each device's undelivered 1:1 entries weigh against the inbox quota, in all and by
 // sender (Store::inbox_bytes, Store::inbox_bytes_from), kept by the store in memory so the
-// checks on every Send are lookups.
+// checks on every Send are lookups. Group rows weigh nothing here: the quota bounds what 1:1
+// Sends can make the relay keep, and a group's rows must not fill it, or anyone able to add
+// someone to groups could have their 1:1 messages refused.
 //
 // The inbox table stays the truth. A device not cached here is summed from its rows by the
 // store (up to ~2 million reads at the quota), so the cache keeps what it can: a job's
@@ -28,19 +30,17 @@ class InboxWeights {
 
   struct Weight {
     std::uint64_t total = 0;
-    // By the sending device (one per account, so one per user: protocol.md 3.2). A group's
-    // range row (sender 0) counts in the total only: its entries are stored once for the
-    // group, not in this inbox.
+    // By the sending device (one per account, so one per user: protocol.md 3.2).
     std::unordered_map<DevicePk, std::uint64_t> by_sender;
 
     std::uint64_t from(DevicePk sender) const {
       auto it = by_sender.find(sender);
       return it != by_sender.end() ? it->second : 0;
     }
-    // One row, as the store sums them.
+    // One 1:1 row, as the store sums them.
     void add_row(DevicePk sender, std::uint64_t bytes) {
       total += bytes;
-      if (sender != 0) by_sender[sender] += bytes;
+      by_sender[sender] += bytes;
     }
   };
 
@@ -53,7 +53,8 @@ class InboxWeights {
   // of the job forgets it with the rows.
   const Weight& add_summed(DevicePk device, Weight weight);
   // Changes a cached device's weight by a row of `bytes` from `sender` coming (delta > 0) or
-  // going; an uncached device is left for its sum to find.
+  // going; an uncached device is left for its sum to find, and a group's row (sender 0)
+  // changes nothing.
   void adjust(DevicePk device, DevicePk sender, std::int64_t delta);
 
   // The running job's changes stay (its savepoint released, or the transaction committed).

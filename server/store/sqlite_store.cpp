@@ -200,13 +200,12 @@ struct SqliteStore::Impl {
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
                      "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
         // Summed here row by row: a GROUP BY sender would sort the device's rows first. Only
-        // a 1:1 row counts as its sender's: not a range row (conv_last set), even one schema
-        // step 10 made from an older group row that still names its sender, nor a group row
-        // from before schema step 4 (its own copy of the entry, group_id set).
+        // 1:1 rows weigh: not a range row (conv_last set), even one schema step 10 made from
+        // an older group row that still names its sender, nor a group row from before schema
+        // step 4 (its own copy of the entry, group_id set).
         weigh_inbox(db,
-                    "SELECT CASE WHEN conv_last IS NULL AND group_id IS NULL THEN sender_pk "
-                    "ELSE 0 END, "
-                    "COALESCE(LENGTH(ciphertext), 0) FROM inbox WHERE device = ?"),
+                    "SELECT sender_pk, LENGTH(ciphertext) FROM inbox WHERE device = ? AND "
+                    "conv_last IS NULL AND group_id IS NULL"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
                    "conv_seq, server_ts, content_hint, ciphertext, group_id, span, conv_last "
@@ -595,7 +594,6 @@ struct SqliteStore::Impl {
     st.bind(7, static_cast<std::int64_t>(end));
     st.exec();
     depth += span;
-    held.adjust(device, 0, row_weight(0));
     return tail;
   }
 
@@ -673,8 +671,7 @@ struct SqliteStore::Impl {
     return seq;
   }
 
-  // What one inbox row weighs in inbox_bytes: its ciphertext (none for a range row) and
-  // the row.
+  // What one 1:1 row weighs in inbox_bytes: its ciphertext and the row.
   static std::int64_t row_weight(std::uint64_t ciphertext_bytes) {
     return static_cast<std::int64_t>(ciphertext_bytes + Store::kInboxRowBytes);
   }

@@ -65,9 +65,8 @@ class Store {
   virtual std::uint64_t next_conv_seq(std::string_view conv_key) = 0;
   // Assigns the device's next inbox_seq to `entry` and stores it.
   virtual void append_inbox(DevicePk device, InboxEntry& entry) = 0;
-  // What the device's undelivered entries weigh against its inbox quota: each entry's
-  // ciphertext plus kInboxRowBytes (a group range row, whose entries are stored once for the
-  // group: kInboxRowBytes alone).
+  // What the device's undelivered 1:1 entries weigh against its inbox quota: each one's
+  // ciphertext plus kInboxRowBytes. Group rows weigh nothing here (inbox_weights.hpp).
   virtual std::uint64_t inbox_bytes(DevicePk device) = 0;
   // The part of it that the device `sender` sent: 1:1 messages only. (Every account has one
   // device, so this is the part one user sent; a relay with several devices per account

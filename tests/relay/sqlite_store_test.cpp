@@ -42,6 +42,64 @@ unsigned long commits(const Metrics& metrics) {
   return std::stoul(text.substr(text.find(key) + key.size()));
 }
 
+// A store worker, the jobs a test queues on it, and the order in which they ran and
+// completed. The worker is the last member, so it stops (running what is left) while the
+// log still exists.
+class JobLog {
+ public:
+  JobLog(std::unique_ptr<Store> store, Metrics& metrics) : worker_(std::move(store), metrics, 100) {}
+
+  // Queues a job that notes when it runs (writing, unless read-only) and completes; `also`
+  // runs inside it.
+  void job(std::string name, Urgency urgency, std::function<void()> also = {}) {
+    ++left_;
+    worker_.submit(
+        [this, name, urgency, also](Store& s) {
+          if (urgency != Urgency::ReadOnly) s.next_conv_seq(name);
+          note("run " + name);
+          if (also) also();
+        },
+        [this, name](JobStatus st) {
+          note("done " + name + (st == JobStatus::Committed ? "" : " failed"));
+          if (--left_ == 0) all_done_.set_value();
+        },
+        {}, urgency);
+  }
+  // Runs `queue` while a prompt job "gate" holds the store thread, so all it queues is taken
+  // together, then lets it go: true once every job completed.
+  bool round(const std::function<void()>& queue) {
+    std::promise<void> open, entered;
+    auto gate = open.get_future().share();
+    all_done_ = {};
+    auto done = all_done_.get_future();
+    job("gate", Urgency::Prompt, [&entered, gate] {
+      entered.set_value();
+      gate.wait();
+    });
+    if (entered.get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      return false;
+    queue();
+    open.set_value();
+    return done.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  void note(std::string e) {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(e));
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<std::string> events_;
+  std::atomic<int> left_ = 0;
+  std::promise<void> all_done_;
+  StoreWorker worker_;
+};
+
 }  // namespace
 
 class SqliteStoreTest : public QObject {
@@ -1068,51 +1126,19 @@ class SqliteStoreTest : public QObject {
     s_->commit();
     s_.reset();
     Metrics metrics;
-    std::mutex m;
-    std::vector<std::string> events;
-    const auto note = [&](std::string e) {
-      std::lock_guard lock(m);
-      events.push_back(std::move(e));
-    };
-    {
-      std::promise<void> gate_open, gate_entered;
-      auto gate = gate_open.get_future().share();
-      std::promise<void> all_done;
-      int left = 5;
-      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal),
-                         metrics, 100);
-      const auto job = [&](std::string name, Urgency urgency, std::function<void()> also = {}) {
-        worker.submit(
-            [&, name, also](Store& s) {
-              s.next_conv_seq(name);
-              note("run " + name);
-              if (also) also();
-            },
-            [&, name](JobStatus st) {
-              note("done " + name + (st == JobStatus::Committed ? "" : " failed"));
-              if (--left == 0) all_done.set_value();
-            },
-            {}, urgency);
-      };
-      // Holds the store thread until everything below is queued.
-      job("gate", Urgency::Prompt, [&] {
-        gate_entered.set_value();
-        gate.wait();
-      });
-      QCOMPARE(gate_entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-      job("step1", Urgency::Background);
-      job("send1", Urgency::Prompt, [&] {
+    JobLog log(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics);
+    QVERIFY(log.round([&] {
+      log.job("step1", Urgency::Background);
+      log.job("send1", Urgency::Prompt, [&] {
         // Queued while send1's transaction runs: step1, passed over once, goes first now.
-        job("send2", Urgency::Prompt);
+        log.job("send2", Urgency::Prompt);
       });
-      job("step2", Urgency::Background);
-      gate_open.set_value();
-      QCOMPARE(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-    }
+      log.job("step2", Urgency::Background);
+    }));
     const std::vector<std::string> expected{
         "run gate",   "done gate",  "run send1", "done send1", "run step1",
         "run step2",  "run send2",  "done step1", "done step2", "done send2"};
-    QCOMPARE(events, expected);
+    QCOMPARE(log.events(), expected);
   }
 
   // A read-only job (a replay page) steps a background job aside too, and completes at once;
@@ -1122,59 +1148,20 @@ class SqliteStoreTest : public QObject {
     s_->commit();
     s_.reset();
     Metrics metrics;
-    std::mutex m;
-    std::vector<std::string> events;
-    const auto note = [&](std::string e) {
-      std::lock_guard lock(m);
-      events.push_back(std::move(e));
-    };
-    {
-      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal),
-                         metrics, 100);
-      std::promise<void> all_done;
-      int left = 0;
-      const auto job = [&](std::string name, Urgency urgency, std::function<void()> also = {}) {
-        ++left;
-        worker.submit(
-            [&, name, also](Store& s) {
-              if (urgency != Urgency::ReadOnly) s.next_conv_seq(name);
-              note("run " + name);
-              if (also) also();
-            },
-            [&, name](JobStatus st) {
-              note("done " + name + (st == JobStatus::Committed ? "" : " failed"));
-              if (--left == 0) all_done.set_value();
-            },
-            {}, urgency);
-      };
-      // Runs `queue` while the store thread is held, then lets it go and waits for them all.
-      const auto round = [&](const std::function<void()>& queue) {
-        std::promise<void> open, entered;
-        auto gate = open.get_future().share();
-        all_done = {};
-        job("gate", Urgency::Prompt, [&entered, gate] {
-          entered.set_value();
-          gate.wait();
-        });
-        QCOMPARE(entered.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-        queue();
-        open.set_value();
-        QCOMPARE(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-      };
-      round([&] {
-        job("step1", Urgency::Background);
-        job("send1", Urgency::Prompt, [&] { job("read1", Urgency::ReadOnly); });
-      });
-      round([&] {
-        job("step2", Urgency::Background);
-        job("read2", Urgency::ReadOnly);
-      });
-    }
+    JobLog log(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics);
+    QVERIFY(log.round([&] {
+      log.job("step1", Urgency::Background);
+      log.job("send1", Urgency::Prompt, [&] { log.job("read1", Urgency::ReadOnly); });
+    }));
+    QVERIFY(log.round([&] {
+      log.job("step2", Urgency::Background);
+      log.job("read2", Urgency::ReadOnly);
+    }));
     const std::vector<std::string> expected{
         "run gate",  "done gate",  "run send1", "done send1", "run step1",  "run read1",
         "done step1", "done read1", "run gate", "done gate",  "run read2",  "done read2",
         "run step2", "done step2"};
-    QCOMPARE(events, expected);
+    QCOMPARE(log.events(), expected);
   }
 
   // A read-only job (a replay page) completes once it ran, without a commit, even in a

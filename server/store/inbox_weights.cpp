@@ -1,6 +1,7 @@
 #include "store/inbox_weights.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace parley::store {
 
@@ -22,7 +23,6 @@ const InboxWeights::Weight& InboxWeights::add_summed(DevicePk device, Weight wei
 }
 
 void InboxWeights::adjust(DevicePk device, DevicePk sender, std::int64_t delta) {
-  if (sender == 0) return;
   auto it = devices_.find(device);
   if (it == devices_.end()) return;
   auto& weight = it->second;
@@ -79,13 +79,15 @@ void InboxWeights::clear() {
 
 void InboxWeights::shed_if_over() {
   if (devices_.size() <= kMaxDevices && senders_ <= kMaxSenders) return;
-  // Lightest first: a full inbox is what costs a long read to sum again, and an empty one
-  // costs next to nothing.
-  std::vector<std::pair<std::uint64_t, DevicePk>> by_weight;
-  by_weight.reserve(devices_.size());
-  for (const auto& [device, weight] : devices_) by_weight.emplace_back(weight.total, device);
-  std::ranges::sort(by_weight);
-  for (const auto& [total, device] : by_weight) {
+  // Cheapest first: a long inbox is what costs a long read to sum again, and an empty one
+  // next to nothing. (A device whose inbox grew since its sum may be dearer than it says;
+  // it costs one long read, and then says so.)
+  std::vector<std::tuple<std::uint64_t, std::uint64_t, DevicePk>> by_cost;
+  by_cost.reserve(devices_.size());
+  for (const auto& [device, weight] : devices_)
+    by_cost.emplace_back(weight.rows_read, weight.total, device);
+  std::ranges::sort(by_cost);
+  for (const auto& [rows, total, device] : by_cost) {
     if (devices_.size() <= kMaxDevices / 2 && senders_ <= kMaxSenders / 2) break;
     auto it = devices_.find(device);
     senders_ -= it->second.by_sender.size();

@@ -6,11 +6,12 @@
 // someone to groups could have their 1:1 messages refused.
 //
 // The inbox table stays the truth. A device not cached here is summed from its rows by the
-// store (up to ~2 million reads at the quota), so the cache keeps what it can: a job's
-// rollback takes back only that job's changes (the journal, newest first), a whole
-// transaction's rollback drops it all, and a cache past its bounds sheds its lightest
-// devices, the cheapest to sum again, so nobody can make the relay re-read full inboxes by
-// filling the cache with small ones.
+// store, a read of every row of its inbox, group rows too (~2 million 1:1 rows at the quota,
+// and group rows are bounded only by the groups' send rates), so the cache keeps what it
+// can: a job's rollback takes back only that job's changes (the journal, newest first), a
+// whole transaction's rollback drops it all, and a cache past its bounds sheds first the
+// devices whose last sum read fewest rows, the cheapest to sum again, so nobody can make the
+// relay re-read long inboxes by filling the cache with short ones.
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -22,14 +23,15 @@ namespace parley::store {
 
 class InboxWeights {
  public:
-  // Devices and (device, sender) pairs kept between transactions; past either the lightest
-  // devices go until both are at half. One batch of jobs may go past them until the next
+  // Devices and (device, sender) pairs kept between transactions; past either the devices
+  // cheapest to sum again go until both are at half. One batch of jobs may go past them until the next
   // transaction starts: a pair costs ~40 bytes, so ~10 MiB plus that batch's.
   static constexpr std::size_t kMaxDevices = 1 << 16;
   static constexpr std::size_t kMaxSenders = 1 << 18;
 
   struct Weight {
     std::uint64_t total = 0;
+    std::uint64_t rows_read = 0;  // by the sum that cached it: what summing it again costs
     // By the sending device (one per account, so one per user: protocol.md 3.2).
     std::unordered_map<DevicePk, std::uint64_t> by_sender;
 
@@ -52,9 +54,9 @@ class InboxWeights {
   // Caches a device's weight summed from its rows (the running job's included): a rollback
   // of the job forgets it with the rows.
   const Weight& add_summed(DevicePk device, Weight weight);
-  // Changes a cached device's weight by a row of `bytes` from `sender` coming (delta > 0) or
-  // going; an uncached device is left for its sum to find, and a group's row (sender 0)
-  // changes nothing.
+  // Changes a cached device's weight by a 1:1 row of `bytes` from `sender` coming (delta > 0)
+  // or going; an uncached device is left for its sum to find. (Group rows weigh nothing:
+  // the store does not call this for them.)
   void adjust(DevicePk device, DevicePk sender, std::int64_t delta);
 
   // The running job's changes stay (its savepoint released, or the transaction committed).
@@ -62,7 +64,7 @@ class InboxWeights {
   // The running job's changes go, newest first.
   void take_back();
   void clear();
-  // Between transactions: past its bounds, the lightest devices go.
+  // Between transactions: past its bounds, the devices cheapest to sum again go.
   void shed_if_over();
 
   std::size_t devices() const { return devices_.size(); }

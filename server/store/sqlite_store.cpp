@@ -200,12 +200,12 @@ struct SqliteStore::Impl {
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
                      "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
         // Summed here row by row: a GROUP BY sender would sort the device's rows first. Only
-        // 1:1 rows weigh: not a range row (conv_last set), even one schema step 10 made from
-        // an older group row that still names its sender, nor a group row from before schema
-        // step 4 (its own copy of the entry, group_id set).
+        // 1:1 rows weigh (group_id NULL): not a range row, nor a group row from before schema
+        // step 4 (its own copy of the entry). SQLite reads the group rows anyway (the index
+        // is on device and seq), so the count of every row is what a sum costs.
         weigh_inbox(db,
-                    "SELECT sender_pk, LENGTH(ciphertext) FROM inbox WHERE device = ? AND "
-                    "conv_last IS NULL AND group_id IS NULL"),
+                    "SELECT group_id IS NULL, sender_pk, COALESCE(LENGTH(ciphertext), 0) "
+                    "FROM inbox WHERE device = ?"),
         read_inbox(db,
                    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, "
                    "conv_seq, server_ts, content_hint, ciphertext, group_id, span, conv_last "
@@ -667,7 +667,7 @@ struct SqliteStore::Impl {
     }
     st.exec();
     ++depth;
-    held.adjust(device, e.group_id.empty() ? e.sender_pk : 0, row_weight(e.ciphertext.size()));
+    if (e.group_id.empty()) held.adjust(device, e.sender_pk, row_weight(e.ciphertext.size()));
     return seq;
   }
 
@@ -681,7 +681,10 @@ struct SqliteStore::Impl {
     InboxWeights::Weight weight;
     auto& st = weigh_inbox.fresh();
     st.bind(1, device);
-    while (st.step()) weight.add_row(st.i64(0), static_cast<std::uint64_t>(row_weight(st.u64(1))));
+    while (st.step()) {
+      ++weight.rows_read;
+      if (st.i64(0) != 0) weight.add_row(st.i64(1), static_cast<std::uint64_t>(row_weight(st.u64(2))));
+    }
     ++weighings;
     return held.add_summed(device, std::move(weight));
   }
@@ -1048,8 +1051,7 @@ std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint6
     }
     last_row = seq;
     deleted += st.u64(6);
-    impl_->held.adjust(device, st.is_null(7) && st.is_null(5) ? st.i64(2) : 0,
-                       -Impl::row_weight(st.u64(9)));
+    if (st.is_null(5)) impl_->held.adjust(device, st.i64(2), -Impl::row_weight(st.u64(9)));
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
       continue;
@@ -1110,11 +1112,8 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
   while (rows.executeStep()) {
     removed += as_u64(rows.getColumn(0));
     const auto device = rows.getColumn(4).getInt64();
-    if (impl_->held.find(device))
-      released[{device, rows.getColumn(3).isNull() && rows.getColumn(1).isNull()
-                            ? rows.getColumn(6).getInt64()
-                            : 0}] -=
-          Impl::row_weight(as_u64(rows.getColumn(5)));
+    if (rows.getColumn(1).isNull() && impl_->held.find(device))  // a 1:1 row (no group_id)
+      released[{device, rows.getColumn(6).getInt64()}] -= Impl::row_weight(as_u64(rows.getColumn(5)));
     if (!rows.getColumn(3).isNull())
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
                           as_u64(rows.getColumn(3)), -1);

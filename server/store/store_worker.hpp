@@ -23,8 +23,9 @@
 // one.
 //
 // A job may be read-only: it writes nothing, so nothing of it waits on a commit. It
-// completes as soon as it ran, unless a prompt job ran before it in the open transaction
-// (it may have read that job's writes, which are not durable yet): then with that commit.
+// completes as soon as it ran, unless a prompt or background job ran before it in the open
+// transaction (it may have read that job's writes, which are not durable yet): then with
+// that commit.
 // What else it can have read that is not durable yet is unhurried jobs' writes, which a
 // crash may take back harmlessly. A replay read then costs no fsync, and a drain does not
 // wait for the deletes that share its transaction to be synced.

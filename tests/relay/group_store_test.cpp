@@ -275,6 +275,7 @@ class GroupStoreTest : public QObject {
     QCOMPARE(acked.size(), std::size_t{1});
     QCOMPARE(acked[0].up_to, 4u);
     reopen();  // nothing cached: the rows are expanded from the log
+    QCOMPARE(s_->inbox_bytes(users_[1].pk), 0u);  // summed with its range row still there
     const auto rest = s_->read_inbox(users_[2].pk, 2, 100, 1u << 20);
     QCOMPARE(rest.size(), std::size_t{3});
     for (std::size_t i = 0; i < rest.size(); ++i) {

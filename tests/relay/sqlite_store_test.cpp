@@ -68,15 +68,16 @@ class JobLog {
   // Runs `queue` while a prompt job "gate" holds the store thread, so all it queues is taken
   // together, then lets it go: true once every job completed.
   bool round(const std::function<void()>& queue) {
-    std::promise<void> open, entered;
+    std::promise<void> open;
+    auto entered = std::make_shared<std::promise<void>>();  // outlives a round that timed out
     auto gate = open.get_future().share();
     all_done_ = {};
     auto done = all_done_.get_future();
-    job("gate", Urgency::Prompt, [&entered, gate] {
-      entered.set_value();
+    job("gate", Urgency::Prompt, [entered, gate] {
+      entered->set_value();
       gate.wait();
     });
-    if (entered.get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    if (entered->get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready)
       return false;
     queue();
     open.set_value();
@@ -551,7 +552,18 @@ class SqliteStoreTest : public QObject {
 
     // A group entry stored in the inbox itself (as before schema step 4) weighs nothing
     // against the 1:1 quota, as range rows do not (group_store_test), beside a 1:1 one that
-    // does.
+    // does; retention taking an old one takes nothing off either.
+    auto old_group_row = message(std::string(50, 'g'), 100);
+    old_group_row.sender_pk = carol;
+    old_group_row.kind = EntryKind::GroupMessage;
+    old_group_row.group_id = std::string(16, 'G');
+    s_->append_inbox(b->pk, old_group_row);
+    append(carol, 10, 5000);
+    expect(0, 10 + row);
+    QCOMPARE(s_->purge(1000, 0), 1u);
+    expect(0, 10 + row);
+    s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
+    expect(0, 0);
     auto group_row = message(std::string(50, 'g'), 5000);
     group_row.sender_pk = alice;
     group_row.kind = EntryKind::GroupMessage;
@@ -568,34 +580,39 @@ class SqliteStoreTest : public QObject {
     expect(0, 0);
   }
 
-  // Past its bounds the cache sheds its lightest devices: a full inbox, the costly one to sum
-  // again, stays however many small ones someone makes the relay weigh.
-  void theWeightCacheShedsItsLightestDevicesFirst() {
+  // Past its bounds the cache sheds first the devices cheapest to sum again (fewest rows
+  // read by their last sum): a long inbox stays, whether its rows are 1:1 messages or group
+  // rows that weigh nothing, however many short ones someone makes the relay weigh.
+  void theWeightCacheShedsTheCheapestToSumFirst() {
     InboxWeights weights;
-    const auto one_row = [](DevicePk sender, std::uint64_t bytes) {
+    const auto summed = [](std::uint64_t rows, std::uint64_t bytes) {
       InboxWeights::Weight w;
-      w.add_row(sender, bytes);
+      w.rows_read = rows;
+      if (bytes > 0) w.add_row(7, bytes);
       return w;
     };
-    weights.add_summed(1, one_row(7, 256u << 20));  // a full inbox
-    for (DevicePk d = 2; d <= static_cast<DevicePk>(InboxWeights::kMaxDevices); ++d)
-      weights.add_summed(d, one_row(7, 200));
+    weights.add_summed(1, summed(1'300'000, 256u << 20));  // a full inbox
+    weights.add_summed(2, summed(2'000'000, 0));           // group rows only
+    for (DevicePk d = 3; d <= static_cast<DevicePk>(InboxWeights::kMaxDevices); ++d)
+      weights.add_summed(d, summed(1, 200));
     weights.keep();
     weights.shed_if_over();  // at the bound, not past it
     QCOMPARE(weights.devices(), InboxWeights::kMaxDevices);
-    weights.add_summed(0x10000000, one_row(7, 300));
+    weights.add_summed(0x10000000, summed(2, 300));
     weights.shed_if_over();
     QCOMPARE(weights.devices(), InboxWeights::kMaxDevices / 2);
     QVERIFY(weights.find(1));
     QCOMPARE(weights.find(1)->from(7), std::uint64_t{256} << 20);
-    QVERIFY(weights.find(0x10000000));  // heavier than the ones that went
+    QVERIFY(weights.find(2));
+    QVERIFY(weights.find(0x10000000));  // dearer than the ones that went
 
-    // Senders count too: one device that heard from more than the bound goes, if lightest.
+    // Senders count too: one device that heard from more than the bound goes, if cheapest.
     weights.clear();
-    weights.add_summed(1, one_row(7, 256u << 20));
+    weights.add_summed(1, summed(1'300'000, 256u << 20));
     InboxWeights::Weight many;
     for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
       many.add_row(s, 128);
+    many.rows_read = InboxWeights::kMaxSenders + 1;
     weights.add_summed(2, std::move(many));
     weights.shed_if_over();
     QCOMPARE(weights.devices(), std::size_t{1});

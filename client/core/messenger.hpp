@@ -505,6 +505,7 @@ class Messenger : public QObject {
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order.
   std::map<QString, qint64> inbox_full_;
+  QSet<QString> inbox_share_full_;  // of those, the ones where it is our share that is full
   QSet<QString> presence_watched_;  // what subscribePresence was asked for
   bool presence_sent_ = false;      // ... and sent since the last login
   // A received entry failed to store: the rest of this connection's deliveries are ignored

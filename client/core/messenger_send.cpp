@@ -175,6 +175,11 @@ QString Messenger::whyQueued(const QString& peer) {
       return QStringLiteral("held until you accept %1's new safety number: their identity key "
                             "changed; compare it on their contact page")
           .arg(peer);
+    if (inbox_share_full_.contains(peer))
+      return QStringLiteral("the relay is holding as many of your messages for %1 as it keeps "
+                            "from one sender; it goes once they catch up (tried again every 30 "
+                            "seconds)")
+          .arg(peer);
     if (inbox_full_.contains(peer))
       return QStringLiteral("%1 has too many undelivered messages waiting on the relay; it goes "
                             "once they catch up (tried again every 30 seconds)")
@@ -392,7 +397,10 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     // Group messages waiting for this key may go now, and what waited behind a full inbox.
     const auto full = inbox_full_.find(peer);
     const bool had_room_again = full != inbox_full_.end() && seq >= full->second;
-    if (had_room_again) inbox_full_.erase(full);
+    if (had_room_again) {
+      inbox_full_.erase(full);
+      inbox_share_full_.remove(peer);
+    }
     if (key_distribution || had_room_again) flushOutbox();
     if (outboxSize() == 0) emit outboxDrained();
     return;
@@ -423,10 +431,17 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   if (code == wire::INBOX_FULL) {
     const auto [full, added] = inbox_full_.try_emplace(peer, seq);
     full->second = std::min(full->second, seq);
+    const bool share = r.error().sender_share_full();
+    if (share) inbox_share_full_.insert(peer);
+    else inbox_share_full_.remove(peer);
     if (added)
-      emit problem(QStringLiteral("%1 has too many undelivered messages waiting on the relay; "
-                                "yours will go once they catch up")
-                       .arg(peer));
+      emit problem(share ? QStringLiteral("the relay is holding as many of your messages for %1 as "
+                                          "it keeps from one sender; the rest will go once they "
+                                          "catch up")
+                                 .arg(peer)
+                         : QStringLiteral("%1 has too many undelivered messages waiting on the "
+                                          "relay; yours will go once they catch up")
+                               .arg(peer));
   }
   // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
   // outbox every few milliseconds, and a huge value overflowed the timer's int. The earliest

@@ -147,14 +147,18 @@ void Session::reply(std::uint64_t request_id, wire::ServerFrame& frame) {
 
 void Session::reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
                           std::uint32_t retry_after_ms, std::span<const std::uint32_t> devices) {
-  ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
   wire::ServerFrame f;
   auto* e = f.mutable_error();
   e->set_code(code);
   e->set_reason(std::string(reason));
   e->set_retry_after_ms(retry_after_ms);
   for (const auto d : devices) e->add_devices(d);
-  reply(request_id, f);
+  reply_error(request_id, f);
+}
+
+void Session::reply_error(std::uint64_t request_id, wire::ServerFrame& error) {
+  ctx_.metrics.errors_sent.fetch_add(1, std::memory_order_relaxed);
+  reply(request_id, error);
 }
 
 void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency) {

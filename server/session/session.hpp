@@ -121,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // `devices`: Error.devices (DEVICE_MISMATCH, INBOX_FULL).
   void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
                    std::uint32_t retry_after_ms = 0, std::span<const std::uint32_t> devices = {});
+  void reply_error(std::uint64_t request_id, wire::ServerFrame& error);  // one made up already
   // Runs `work(state, store)` in the store's next batch and `done(state, status)` back on the
   // strand after it commits (a ReadOnly job's: once it ran, store_worker.hpp). The state and
   // the three callables are one object, allocated once (session_job.hpp).

@@ -366,6 +366,36 @@ class MarksMessengerTest : public QObject {
     QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Queued);
   }
 
+  // A refusal of our share of someone's inbox (Error.sender_share_full) says so: it is our
+  // messages that fill it, not everyone's; the message waits the same.
+  void aFullShareSaysWhoseMessagesFillIt() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    relay.answer = [&](const parley::wire::ClientFrame& f) -> std::optional<parley::wire::ServerFrame> {
+      if (!f.has_send()) return std::nullopt;
+      parley::wire::ServerFrame r;
+      auto* e = r.mutable_error();
+      e->set_code(parley::wire::INBOX_FULL);
+      e->set_retry_after_ms(30000);
+      e->add_devices(1);
+      e->set_sender_share_full(f.send().recipient() == "bob");
+      return r;
+    };
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, "bob", 1) && queue(d, "carol", 2);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(spinUntil([&] { return alice.problems.size() == 2; }, kWaitMs));
+    QVERIFY2(alice.m->whyQueued("bob").startsWith(
+                 "the relay is holding as many of your messages for bob as it keeps from one sender"),
+             qPrintable(alice.m->whyQueued("bob")));
+    QVERIFY2(alice.m->whyQueued("carol").startsWith("carol has too many undelivered messages"),
+             qPrintable(alice.m->whyQueued("carol")));
+    QVERIFY(alice.problems.filter("as it keeps from one sender").size() == 1);
+    QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Queued);
+  }
+
   // The two reasons a message waits on this device's own work: a session being set up (the
   // peer's bundle on its way), and our group key on its way to a member.
   void aMessageWaitingOnASessionOrAGroupKeySaysSo() {

@@ -355,6 +355,7 @@ class MessagingTest : public QObject {
     QCOMPARE(full->error().devices(0), 1u);
     QVERIFY(full->error().retry_after_ms() >= 1000);
     QVERIFY(full->error().reason().find("q-bob") != std::string::npos);
+    QVERIFY(!full->error().sender_share_full());  // the whole inbox, not one sender's share
     // A retry of a stored message is answered from the dedup window, full or not.
     auto again = alice->send("q-bob", big, first);
     QVERIFY(again && again->has_send_ack() && again->send_ack().duplicate());
@@ -412,6 +413,7 @@ class MessagingTest : public QObject {
     QVERIFY(full->error().retry_after_ms() >= 1000);
     QVERIFY2(full->error().reason().find("from one sender") != std::string::npos,
              full->error().reason().c_str());
+    QVERIFY(full->error().sender_share_full());
     QCOMPARE(alice->send("s-bob", "small")->error().code(), wire::INBOX_FULL);
     QVERIFY(carol->send("s-bob", big)->has_send_ack());
     // A user's own devices take no share of its inbox, only the quota.

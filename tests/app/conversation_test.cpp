@@ -518,6 +518,38 @@ class ConversationTest : public QObject {
     QVERIFY(spinUntil([&] { return status(last + 1) >= int(MessageStatus::Sent); }, kGuiWaitMs));
     QCOMPARE(row(last).data(MessageModel::BodyRole).toString(), QString("are you there?"));
   }
+
+  // Alice alone has filled her share of bob's inbox (--inbox-share-mib, made small): the
+  // status bar and the clock's tooltip say it is her messages the relay is holding, not that
+  // bob's inbox is full for everyone.
+  void aFullShareIsExplainedAsOurs() {
+    relay_.terminate();
+    relay_.setExtraArgs({"--inbox-quota-mib", "4", "--inbox-share-mib", "1"});
+    QVERIFY(relay_.start());
+    QVERIFY(spinUntil([&] { return alice_->state() == State::Online; }, kGuiWaitMs));
+    bob_->stop();
+    window_->openConversation("bob");
+    // Long texts (60 KiB each) until the relay refuses one: about fourteen fit in 1 MiB.
+    const QString longText(60 * 1024, QLatin1Char('z'));
+    const auto refused = [&] {
+      return window_->statusBar()->currentMessage().contains("as it keeps from one sender");
+    };
+    for (int i = 0; i < 20 && !refused(); ++i) {
+      QString error;
+      QVERIFY2(alice_->sendText("bob", longText, &error), qPrintable(error));
+      spinUntil(refused, 300);
+    }
+    QVERIFY(spinUntil(refused, kGuiWaitMs));
+    QCOMPARE(window_->statusBar()->currentMessage(),
+             QString("the relay is holding as many of your messages for bob as it keeps from one "
+                     "sender; the rest will go once they catch up"));
+    const int last = model()->rowCount() - 1;
+    QCOMPARE(status(last), int(MessageStatus::Queued));
+    QVERIFY2(tickTooltip(last).startsWith("Queued — the relay is holding as many of your messages "
+                                          "for bob as it keeps from one sender"),
+             qPrintable(tickTooltip(last)));
+    parley::test::screenshot(window_.get(), "inbox-share-full");
+  }
 };
 
 QTEST_MAIN(ConversationTest)

@@ -553,28 +553,28 @@ class SqliteStoreTest : public QObject {
     // A group entry stored in the inbox itself (as before schema step 4) weighs nothing
     // against the 1:1 quota, as range rows do not (group_store_test), beside a 1:1 one that
     // does; retention taking an old one takes nothing off either.
-    auto old_group_row = message(std::string(50, 'g'), 100);
-    old_group_row.sender_pk = carol;
-    old_group_row.kind = EntryKind::GroupMessage;
-    old_group_row.group_id = std::string(16, 'G');
-    s_->append_inbox(b->pk, old_group_row);
+    const auto append_group_row = [&](DevicePk sender, std::uint64_t ts) {
+      auto e = message(std::string(50, 'g'), ts);
+      e.sender_pk = sender;
+      e.kind = EntryKind::GroupMessage;
+      e.group_id = std::string(16, 'G');
+      s_->append_inbox(b->pk, e);
+      return e.inbox_seq;
+    };
+    append_group_row(carol, 100);
     append(carol, 10, 5000);
     expect(0, 10 + row);
     QCOMPARE(s_->purge(1000, 0), 1u);
     expect(0, 10 + row);
     s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
     expect(0, 0);
-    auto group_row = message(std::string(50, 'g'), 5000);
-    group_row.sender_pk = alice;
-    group_row.kind = EntryKind::GroupMessage;
-    group_row.group_id = std::string(16, 'G');
-    s_->append_inbox(b->pk, group_row);
+    const auto group_seq = append_group_row(alice, 5000);
     append(carol, 70, 5000);
     expect(0, 70 + row);
     s_->commit();
     openStore();
     expect(0, 70 + row);
-    s_->delete_acked(b->pk, group_row.inbox_seq);  // its going takes nothing off either
+    s_->delete_acked(b->pk, group_seq);  // its going takes nothing off either
     expect(0, 70 + row);
     s_->delete_acked(b->pk, s_->inbox_tail(b->pk));
     expect(0, 0);

@@ -503,9 +503,15 @@ class Messenger : public QObject {
   QTimer key_expiry_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
   // refused: only their oldest queued message goes, on each retry, until one from there on
-  // is taken; then the rest follow in order.
-  std::map<QString, qint64> inbox_full_;
-  QSet<QString> inbox_share_full_;  // of those, the ones where it is our share that is full
+  // is taken; then the rest follow in order. `our_share`: it is our share of that inbox that
+  // is full (Error.sender_share_full), not the whole inbox.
+  struct FullInbox {
+    qint64 oldest_seq;
+    bool our_share;
+  };
+  std::map<QString, FullInbox> inbox_full_;
+  // What to say about a full inbox: "<who> has too many ..." or that our share is full.
+  static QString fullInboxReason(const QString& peer, bool our_share);
   QSet<QString> presence_watched_;  // what subscribePresence was asked for
   bool presence_sent_ = false;      // ... and sent since the last login
   // A received entry failed to store: the rest of this connection's deliveries are ignored

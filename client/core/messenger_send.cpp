@@ -149,6 +149,13 @@ void Messenger::flushOutbox() {
     if (group.isEmpty() || !key_in_flight.contains(group)) sendOutboxEntry(seq);
 }
 
+QString Messenger::fullInboxReason(const QString& peer, bool our_share) {
+  return (our_share ? QStringLiteral("the relay is holding as many of your messages for %1 as it "
+                                     "keeps from one sender")
+                    : QStringLiteral("%1 has too many undelivered messages waiting on the relay"))
+      .arg(peer);
+}
+
 QString Messenger::whyQueued(const QString& peer) {
   const auto state = relay_->state();
   if (state != RelayClient::State::Syncing && state != RelayClient::State::Online)
@@ -175,15 +182,9 @@ QString Messenger::whyQueued(const QString& peer) {
       return QStringLiteral("held until you accept %1's new safety number: their identity key "
                             "changed; compare it on their contact page")
           .arg(peer);
-    if (inbox_share_full_.contains(peer))
-      return QStringLiteral("the relay is holding as many of your messages for %1 as it keeps "
-                            "from one sender; it goes once they catch up (tried again every 30 "
-                            "seconds)")
-          .arg(peer);
-    if (inbox_full_.contains(peer))
-      return QStringLiteral("%1 has too many undelivered messages waiting on the relay; it goes "
-                            "once they catch up (tried again every 30 seconds)")
-          .arg(peer);
+    if (const auto full = inbox_full_.find(peer); full != inbox_full_.end())
+      return fullInboxReason(peer, full->second.our_share) +
+             QStringLiteral("; it goes once they catch up (tried again every 30 seconds)");
     if (fetching_bundle_.contains(peer))
       return QStringLiteral("setting up an encrypted session with %1").arg(peer);
   }
@@ -396,11 +397,8 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
                        conv_seq);
     // Group messages waiting for this key may go now, and what waited behind a full inbox.
     const auto full = inbox_full_.find(peer);
-    const bool had_room_again = full != inbox_full_.end() && seq >= full->second;
-    if (had_room_again) {
-      inbox_full_.erase(full);
-      inbox_share_full_.remove(peer);
-    }
+    const bool had_room_again = full != inbox_full_.end() && seq >= full->second.oldest_seq;
+    if (had_room_again) inbox_full_.erase(full);
     if (key_distribution || had_room_again) flushOutbox();
     if (outboxSize() == 0) emit outboxDrained();
     return;
@@ -429,19 +427,13 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   // again at the next flush (after reconnecting, or after a short wait).
   const auto code = r.has_error() ? r.error().code() : wire::ERROR_UNSPECIFIED;
   if (code == wire::INBOX_FULL) {
-    const auto [full, added] = inbox_full_.try_emplace(peer, seq);
-    full->second = std::min(full->second, seq);
     const bool share = r.error().sender_share_full();
-    if (share) inbox_share_full_.insert(peer);
-    else inbox_share_full_.remove(peer);
+    const auto [full, added] = inbox_full_.try_emplace(peer, FullInbox{seq, share});
+    full->second = {std::min(full->second.oldest_seq, seq), share};
     if (added)
-      emit problem(share ? QStringLiteral("the relay is holding as many of your messages for %1 as "
-                                          "it keeps from one sender; the rest will go once they "
-                                          "catch up")
-                                 .arg(peer)
-                         : QStringLiteral("%1 has too many undelivered messages waiting on the "
-                                          "relay; yours will go once they catch up")
-                               .arg(peer));
+      emit problem(fullInboxReason(peer, share) +
+                   (share ? QStringLiteral("; the rest will go once they catch up")
+                          : QStringLiteral("; yours will go once they catch up")));
   }
   // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
   // outbox every few milliseconds, and a huge value overflowed the timer's int. The earliest

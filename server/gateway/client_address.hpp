@@ -1,6 +1,7 @@
 #pragma once
 // Who a connection comes from, for the per-address and per-network limits
-// (connections_by_address.hpp, the registration budgets) and the loopback-only /metrics. Behind a reverse proxy (TLS termination) every peer is the proxy.
+// (connections_by_address.hpp, the registration budgets) and the loopback-only /metrics.
+// Behind a reverse proxy (TLS termination) every peer is the proxy.
 // A proxy the operator names (--trusted-proxy) appends the address it took the request from
 // to X-Forwarded-For; the client is then the rightmost entry that is not itself a trusted
 // proxy. Entries further left were written by the client or by proxies nobody vouches for,

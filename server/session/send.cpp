@@ -178,24 +178,23 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
                                "the recipient's devices changed; fetch their prekey bundle again",
                                0, send.devices);
           case PendingSend::Kind::InboxFull:
-            ctx_.metrics.inbox_full.fetch_add(1, std::memory_order_relaxed);
-            return reply_error(request_id, wire::INBOX_FULL,
-                               send.recipient + " has too many undelivered messages waiting on "
-                                                 "this relay; retry once they have caught up",
-                               kInboxFullRetryMs, send.devices);
           case PendingSend::Kind::ShareFull: {
-            // The same code: to the sender the inbox is full either way, and it waits the
-            // same; the flag lets its client say whose messages fill it.
-            ctx_.metrics.inbox_share_full.fetch_add(1, std::memory_order_relaxed);
+            // One code: to the sender the inbox is full either way, and it waits the same;
+            // the flag lets its client say whose messages fill it.
+            const bool share = send.kind == PendingSend::Kind::ShareFull;
+            (share ? ctx_.metrics.inbox_share_full : ctx_.metrics.inbox_full)
+                .fetch_add(1, std::memory_order_relaxed);
             wire::ServerFrame f;
             auto* e = f.mutable_error();
             e->set_code(wire::INBOX_FULL);
-            e->set_reason(send.recipient + " has as many of your messages waiting on this relay "
-                                           "as it keeps from one sender; retry once they have "
-                                           "caught up");
+            e->set_reason(send.recipient +
+                          (share ? " has as many of your messages waiting on this relay as it "
+                                   "keeps from one sender"
+                                 : " has too many undelivered messages waiting on this relay") +
+                          "; retry once they have caught up");
             e->set_retry_after_ms(kInboxFullRetryMs);
             for (const auto d : send.devices) e->add_devices(d);
-            e->set_sender_share_full(true);
+            e->set_sender_share_full(share);
             return reply_error(request_id, f);
           }
           case PendingSend::Kind::Stored:

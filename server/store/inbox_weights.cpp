@@ -26,21 +26,24 @@ void InboxWeights::adjust(DevicePk device, DevicePk sender, std::int64_t delta) 
   auto it = devices_.find(device);
   if (it == devices_.end()) return;
   auto& weight = it->second;
-  journal_.push_back({device, false, sender, weight.total, weight.from(sender)});
+  const auto from = weight.from(sender);
+  journal_.push_back({device, false, sender, weight.total, from});
   weight.total = moved(weight.total, delta);
-  auto from = weight.by_sender.find(sender);
-  if (from == weight.by_sender.end()) {
-    if (delta <= 0) return;
-    weight.by_sender.emplace(sender, static_cast<std::uint64_t>(delta));
-    ++senders_;
-    return;
-  }
-  from->second = moved(from->second, delta);
-  if (from->second == 0) {
+  set_from(weight, sender, moved(from, delta));
+}
+
+void InboxWeights::set_from(Weight& weight, DevicePk sender, std::uint64_t bytes) {
+  auto it = weight.by_sender.find(sender);
+  if (it != weight.by_sender.end() && bytes > 0) {
+    it->second = bytes;
+  } else if (it != weight.by_sender.end()) {
     // A sender whose rows have all gone leaves nothing behind: a device that once heard from
     // many people keeps only those still waiting.
-    weight.by_sender.erase(from);
+    weight.by_sender.erase(it);
     --senders_;
+  } else if (bytes > 0) {
+    weight.by_sender.emplace(sender, bytes);
+    ++senders_;
   }
 }
 
@@ -55,18 +58,7 @@ void InboxWeights::take_back() {
       continue;
     }
     weight.total = change->total;
-    auto from = weight.by_sender.find(change->sender);
-    if (change->from == 0) {
-      if (from != weight.by_sender.end()) {
-        weight.by_sender.erase(from);
-        --senders_;
-      }
-    } else if (from != weight.by_sender.end()) {
-      from->second = change->from;
-    } else {
-      weight.by_sender.emplace(change->sender, change->from);
-      ++senders_;
-    }
+    set_from(weight, change->sender, change->from);
   }
   journal_.clear();
 }

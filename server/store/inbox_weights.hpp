@@ -70,6 +70,9 @@ class InboxWeights {
   std::size_t devices() const { return devices_.size(); }
 
  private:
+  // A sender's part of `weight`: its entry holds `bytes`, or goes at 0.
+  void set_from(Weight& weight, DevicePk sender, std::uint64_t bytes);
+
   struct Change {
     DevicePk device;
     bool summed;          // the job cached the device: taking it back forgets the device

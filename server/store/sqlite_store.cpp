@@ -683,7 +683,8 @@ struct SqliteStore::Impl {
     st.bind(1, device);
     while (st.step()) {
       ++weight.rows_read;
-      if (st.i64(0) != 0) weight.add_row(st.i64(1), static_cast<std::uint64_t>(row_weight(st.u64(2))));
+      if (st.i64(0) != 0)
+        weight.add_row(st.i64(1), static_cast<std::uint64_t>(row_weight(st.u64(2))));
     }
     ++weighings;
     return held.add_summed(device, std::move(weight));

@@ -50,13 +50,7 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
-      // A read-only job never makes its transaction due: it completes without the commit.
-      const auto commit_by = urgency == Urgency::Prompt ||
-                                     urgency == Urgency::Background
-                                 ? Clock::time_point::min()
-                             : urgency == Urgency::ReadOnly ? Clock::time_point::max()
-                                                            : Clock::now() + unhurried_delay_;
-      queue_.push_back(Queued{std::move(job), urgency, commit_by});
+      queue_.push_back(Queued{std::move(job), urgency, due_by(urgency)});
       if (urgency == Urgency::Background) ++background_queued_;
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
@@ -66,6 +60,17 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
     }
   }
   job->done(JobStatus::Rejected, job);
+}
+
+StoreWorker::Clock::time_point StoreWorker::due_by(Urgency urgency) const {
+  switch (urgency) {
+    case Urgency::Prompt:
+    case Urgency::Background: return Clock::time_point::min();
+    // A read-only job never makes its transaction due: it completes without the commit.
+    case Urgency::ReadOnly: return Clock::time_point::max();
+    case Urgency::Unhurried: break;
+  }
+  return Clock::now() + unhurried_delay_;
 }
 
 void StoreWorker::stop() {

@@ -131,6 +131,7 @@ class StoreWorker {
     }
   };
   void run();
+  Clock::time_point due_by(Urgency urgency) const;  // a new job's Queued::commit_by
   void take(std::size_t room, std::deque<Queued>& fresh);  // from the queue, under the mutex
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?

@@ -113,6 +113,12 @@ class SqliteStoreTest : public QObject {
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
   }
+  // The test's store, committed and closed, opened again for a worker to own.
+  std::unique_ptr<SqliteStore> handOverStore() {
+    s_->commit();
+    s_.reset();
+    return std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+  }
 
  private slots:
   void init() {
@@ -1140,10 +1146,8 @@ class SqliteStoreTest : public QObject {
   // transaction, so the prompt job commits without waiting for its statements; but only
   // once: a prompt job queued after it no longer overtakes it.
   void backgroundJobsStepAsideOnceForAPromptJob() {
-    s_->commit();
-    s_.reset();
     Metrics metrics;
-    JobLog log(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics);
+    JobLog log(handOverStore(), metrics);
     QVERIFY(log.round([&] {
       log.job("step1", Urgency::Background);
       log.job("send1", Urgency::Prompt, [&] {
@@ -1162,10 +1166,8 @@ class SqliteStoreTest : public QObject {
   // but one that runs after a background job in its transaction may have read the job's new
   // entries, so it waits for that commit, as after a prompt job.
   void aReadAfterABackgroundJobWaitsForItsCommit() {
-    s_->commit();
-    s_.reset();
     Metrics metrics;
-    JobLog log(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics);
+    JobLog log(handOverStore(), metrics);
     QVERIFY(log.round([&] {
       log.job("step1", Urgency::Background);
       log.job("send1", Urgency::Prompt, [&] { log.job("read1", Urgency::ReadOnly); });

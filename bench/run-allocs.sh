@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Allocations per delivered 1:1 message in the relay, per thread: pairs W=1 at a fixed offered
-# rate, with uprobes on jemalloc's operator new, malloc and aligned_alloc (what Asio's
-# operations use), counted by `perf stat --per-thread` over a few seconds in the middle of the
-# run and divided by the messages offered in them (the run fails unless all were delivered). Figures only. Needs root and perf, and
-# the Release relay and loadgen of bench/run (build dir build/bench).
+# rate, with uprobes on jemalloc's operator new and aligned_alloc (ours and Asio's operations)
+# in one run and on malloc (SQLite's) in another, counted by `perf stat --per-thread` over a
+# few seconds in the middle of each run and divided by the messages offered in them (a run
+# fails unless all were delivered). Figures only. Needs root and perf, and the Release relay
+# and loadgen of bench/run (build dir build/bench).
+#
+# Each probe hit is a trap costing microseconds. Counted together, SQLite's malloc traps slowed
+# the store thread enough that its batches grew, and larger batches make fewer of the other
+# allocations per message: each run therefore probes one kind only.
 #
 # Usage: bench/run-allocs.sh [RELAY_BIN] [RATE]   (defaults: build/bench's relay, 3000 msgs/s)
 # The thread that shows `malloc` is the store thread (SQLite allocates with malloc); of the
@@ -23,46 +28,62 @@ dir="$(mktemp -d)"
 events=()
 pid=""
 loadgen=""
-cleanup() {
+stop_run() {
   [[ -n "$loadgen" ]] && kill "$loadgen" 2>/dev/null
   [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  loadgen=""
+  pid=""
+}
+cleanup() {
+  stop_run
   for e in "${events[@]}"; do perf probe -q -d "$e" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 trap cleanup EXIT
 
 # Debian's libjemalloc has no debug names perf can resolve for operator new: probe by address.
-for sym in _Znwm malloc aligned_alloc; do
-  name="parley_${sym}"
-  [[ "$sym" == _Znwm ]] && name=parley_operator_new
-  addr="$(nm -D "$lib" | awk -v s="$sym" '$3 == s {print $1}')"
-  perf probe -q -d "probe_libjemalloc:$name" 2>/dev/null || true
-  events+=("probe_libjemalloc:$name")
-  perf probe -q -x "$lib" -a "$name=0x$addr" >/dev/null
-done
+probe() {  # symbol name -> event
+  local addr
+  addr="$(nm -D "$lib" | awk -v s="$1" '$3 == s {print $1}')"
+  perf probe -q -d "probe_libjemalloc:$2" 2>/dev/null || true
+  events+=("probe_libjemalloc:$2")
+  perf probe -q -x "$lib" -a "$2=0x$addr" >/dev/null
+  echo "probe_libjemalloc:$2"
+}
+ours="$(probe _Znwm parley_operator_new),$(probe aligned_alloc parley_aligned_alloc)"
+sqlite="$(probe malloc parley_malloc)"
 
-(ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$dir" --threads 2 \
-  --log-level warn --rate 1000000 --rate-burst 1000000 >"$dir/stdout" 2>"$dir/stderr") &
-pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
-addr="$(sed -n 's|.*listening on ws://\([0-9.]*:[0-9]*\).*|\1|p' "$dir/stdout")"
-"$build/bench/parley-loadgen" --relay "$addr" --scenario pairs --pairs 500 --window 1 \
-  --rate "$rate" --warmup 3 --duration 12 >"$dir/loadgen" 2>&1 &
-loadgen=$!
-sleep 9  # connections made, warm-up over
-perf stat -x, -e "$(IFS=,; echo "${events[*]}")" --per-thread -p "$pid" -- sleep "$measure" \
-  2>"$dir/perf" >/dev/null
-wait "$loadgen"
-loadgen=""
-# Divided by the messages offered in the window: the loadgen checks they were all delivered.
-grep -q "undelivered 10 s after the end | 0 |" "$dir/loadgen" ||
-  { echo "messages were left undelivered: the figures would be wrong" >&2; exit 1; }
+count() {  # event list, output file
+  local data="$dir/data"
+  rm -rf "$data" && mkdir "$data"
+  (ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$data" --threads 2 \
+    --log-level warn --rate 1000000 --rate-burst 1000000 >"$dir/stdout" 2>"$dir/stderr") &
+  pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
+  local addr
+  addr="$(sed -n 's|.*listening on ws://\([0-9.]*:[0-9]*\).*|\1|p' "$dir/stdout")"
+  "$build/bench/parley-loadgen" --relay "$addr" --scenario pairs --pairs 500 --window 1 \
+    --rate "$rate" --warmup 3 --duration 12 >"$dir/loadgen" 2>&1 &
+  loadgen=$!
+  sleep 9  # connections made, warm-up over
+  perf stat -x, -e "$1" --per-thread -p "$pid" -- sleep "$measure" 2>"$2" >/dev/null
+  wait "$loadgen"
+  loadgen=""
+  # Divided by the messages offered in the window: the loadgen checks they were all delivered.
+  grep -q "undelivered 10 s after the end | 0 |" "$dir/loadgen" ||
+    { echo "messages were left undelivered: the figures would be wrong" >&2; exit 1; }
+  stop_run
+}
+count "$ours" "$dir/ours"
+count "$sqlite" "$dir/sqlite"
+
 echo "| relay thread | allocator call | per delivered message |"
 echo "|---|---|---|"
-awk -F, -v m="$((rate * measure))" '$1 !~ /^#/ && NF > 2 && $2 + 0 > 0 {
+cat "$dir/ours" "$dir/sqlite" | awk -F, -v m="$((rate * measure))" '
+  $1 !~ /^#/ && NF > 2 && $2 + 0 > 0 {
     sub(/probe_libjemalloc:parley_/, "", $4); sub(/operator_new/, "operator new", $4)
     printf "| %s | %s | %.2f |\n", $1, $4, $2 / m
     if ($4 == "malloc") sqlite += $2 / m; else own += $2 / m
   } END {
     printf "| all | operator new + aligned_alloc | %.2f |\n| all | malloc (SQLite) | %.2f |\n", own, sqlite
-  }' "$dir/perf"
+  }'

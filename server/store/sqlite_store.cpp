@@ -19,6 +19,7 @@
 #include "store/run_floor.hpp"
 #include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_small_blocks.hpp"
 #include "store/sqlite_statement.hpp"
 #include "store/wal_write_batching.hpp"
 
@@ -106,6 +107,11 @@ struct SqliteStore::Impl {
     // (SQLITE_MISUSE) and change nothing, which is harmless.
     static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)memstatus_off;
+    // Small blocks SQLite frees are kept per thread and handed out again, as its lookaside
+    // would if Debian's build had one (sqlite_small_blocks.hpp). Refused once SQLite has
+    // initialised, like the setting below, which says so for both.
+    static const bool small_blocks = sqlite_blocks::install();
+    (void)small_blocks;
     // Savepoint sub-journals straight to the VFS's memory files (memory_temp_files.hpp), not
     // first through SQLite's own in-memory journal (see temp_store below). Process-wide: a
     // connection on another VFS with temp_store=FILE would write them to unlinked temporary
@@ -114,7 +120,7 @@ struct SqliteStore::Impl {
     static const int subjournal_direct = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0);
     if (subjournal_direct != SQLITE_OK)
       spdlog::warn("store: SQLite was initialised before the store; savepoint journals use "
-                   "SQLite's own memory journal");
+                   "SQLite's own memory journal, and its small blocks go to malloc");
     // NOMUTEX: the connection is only ever used by the store worker's thread (store.hpp),
     // so SQLite's per-call connection mutex would guard nothing. The VFS writes each commit's
     // WAL frames in one system call instead of two per frame (wal_write_batching.hpp).

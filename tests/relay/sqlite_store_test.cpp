@@ -14,6 +14,7 @@
 #include "schema_undo.hpp"
 #include "store/inbox_weights.hpp"
 #include "store/sqlite_row_statement.hpp"
+#include "store/sqlite_small_blocks.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 
@@ -215,6 +216,21 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(s_->read_inbox(b->pk, 0, 100, 1 << 20).size(), std::size_t{2});
     QCOMPARE(s_->inbox_depth(), 3u);
     QCOMPARE(s_->inbox_tail(b->pk), 5u);  // the counter never goes back
+  }
+
+  // Opening the store gave SQLite the relay's small blocks (store/sqlite_small_blocks.hpp):
+  // what its statements allocate comes from the lists, not from malloc.
+  void sqliteAllocatesFromTheStoresSmallBlocks() {
+    auto b = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    const auto before = parley::store::sqlite_blocks::thread_counts();
+    for (int i = 0; i < 100; ++i) {
+      auto e = message("to bob " + std::to_string(i));
+      s_->append_inbox(b->pk, e);
+      s_->delete_acked(b->pk, e.inbox_seq);
+    }
+    const auto after = parley::store::sqlite_blocks::thread_counts();
+    QVERIFY2(after.reused - before.reused >= 200,
+             qPrintable(QString::number(after.reused - before.reused)));
   }
 
   // An ack may be deleted in parts (a Login's can cover a whole inbox): each part takes the

@@ -14,6 +14,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "store/sqlite_small_blocks.hpp"
 #include "store/wal_write_batching.hpp"
 
@@ -67,8 +71,16 @@ class SqliteSmallBlocksTest : public QObject {
     const auto before = blocks::thread_counts();
     void* a = blocks::allocate(100);
     blocks::release(a);
+#if defined(__SANITIZE_ADDRESS__)
+    // Kept, it is off limits: a use after SQLite freed it is still reported.
+    QVERIFY(__asan_address_is_poisoned(a));
+    QVERIFY(__asan_address_is_poisoned(static_cast<char*>(a) + 127));
+#endif
     void* b = blocks::allocate(120);  // the same class (128)
     QCOMPARE(b, a);
+#if defined(__SANITIZE_ADDRESS__)
+    QVERIFY(!__asan_address_is_poisoned(static_cast<char*>(b) + 127));  // all of it is ours again
+#endif
     void* c = blocks::allocate(300);  // another class: not that block
     QVERIFY(c != a);
     blocks::release(b);
@@ -124,8 +136,9 @@ class SqliteSmallBlocksTest : public QObject {
       intact = holds(b, 200, 5);
       blocks::release(b);
       kept_there = blocks::thread_counts().kept == 1;
-      reused_there = blocks::allocate(256) == b;
-      blocks::release(b);
+      void* again = blocks::allocate(256);
+      reused_there = again == b;
+      blocks::release(again);
     }).join();  // the thread's list is freed as it ends (LeakSanitizer checks in the debug preset)
     QVERIFY(intact);
     QVERIFY(kept_there);

@@ -4,12 +4,24 @@
 
 namespace parley {
 
+void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  const std::string_view sep = labels.empty() ? "" : ",";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep,
+                   bounds_[i], cumulative);
+  }
+  cumulative += counts_[bounds_.size()].load(std::memory_order_relaxed);
+  const std::string braces = labels.empty() ? "" : fmt::format("{{{}}}", labels);
+  fmt::format_to(std::back_inserter(out),
+                 "{0}_bucket{{{1}{2}le=\"+Inf\"}} {3}\n{0}_sum{4} {5}\n{0}_count{4} {3}\n", name,
+                 labels, sep, cumulative, braces,
+                 static_cast<double>(micros_.load(std::memory_order_relaxed)) / 1e6);
+}
+
 void Metrics::observe_commit(double seconds, std::size_t jobs) {
-  std::size_t i = 0;
-  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
-  commit_buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  commit_count_.fetch_add(1, std::memory_order_relaxed);
-  commit_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  commit_.observe(seconds);
   commit_jobs_.fetch_add(jobs, std::memory_order_relaxed);
 }
 
@@ -55,18 +67,12 @@ std::string Metrics::render() const {
   out += "# HELP parley_store_commit_seconds Store-thread time per group commit: its jobs' "
          "statements and the COMMIT, not the wait of unhurried jobs for company.\n";
   out += "# TYPE parley_store_commit_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    cumulative += commit_buckets_[i].load(std::memory_order_relaxed);
-    fmt::format_to(std::back_inserter(out), "parley_store_commit_seconds_bucket{{le=\"{}\"}} {}\n",
-                   kBuckets[i], cumulative);
-  }
-  cumulative += commit_buckets_[kBuckets.size()].load(std::memory_order_relaxed);
-  fmt::format_to(std::back_inserter(out),
-                 "parley_store_commit_seconds_bucket{{le=\"+Inf\"}} {0}\n"
-                 "parley_store_commit_seconds_sum {1}\n"
-                 "parley_store_commit_seconds_count {0}\n",
-                 cumulative, static_cast<double>(commit_micros_.load()) / 1e6);
+  commit_.render(out, "parley_store_commit_seconds", "");
+  out += "# HELP parley_send_ack_seconds From a Send or GroupSend read off its connection to its "
+         "SendAck handed back to the connection: the store's queue and durable commit included.\n";
+  out += "# TYPE parley_send_ack_seconds histogram\n";
+  send_ack.render(out, "parley_send_ack_seconds", "request=\"send\"");
+  group_send_ack.render(out, "parley_send_ack_seconds", "request=\"group_send\"");
   line("parley_store_commit_jobs_total", "counter", "Jobs committed in group commits.",
        commit_jobs_);
   return out;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "observability/histogram.hpp"
+
 namespace parley {
 
 class Metrics {
@@ -35,14 +37,20 @@ class Metrics {
   // Store thread only.
   void observe_commit(double seconds, std::size_t jobs);
 
+  // From a Send or GroupSend read off its connection to its SendAck handed to the connection
+  // (the store's queue and commit, and the hops there and back), on the connection's thread.
+  // Refusals and store failures are not timed.
+  Histogram send_ack{kAckBuckets};
+  Histogram group_send_ack{kAckBuckets};
+
   std::string render() const;
 
  private:
-  static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                                   0.05,   0.1,   0.2,   0.5,   1.0,  5.0};
-  std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> commit_buckets_{};
-  std::atomic<std::uint64_t> commit_count_{0};
-  std::atomic<std::uint64_t> commit_micros_{0};
+  static constexpr std::array<double, 12> kCommitBuckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                                         0.05,   0.1,   0.2,   0.5,   1.0,  5.0};
+  static constexpr std::array<double, 14> kAckBuckets{
+      0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.01, 0.025, 0.1, 1.0, 5.0};
+  Histogram commit_{kCommitBuckets};
   std::atomic<std::uint64_t> commit_jobs_{0};
 };
 

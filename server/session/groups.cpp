@@ -461,6 +461,7 @@ void Session::on_get_group(std::uint64_t request_id, const std::string& group_id
 }
 
 void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
+  const auto received = std::chrono::steady_clock::now();
   if (req.group_id().size() != kGroupIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
@@ -504,7 +505,8 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
         s.remember_sent(actor.id, cmid, out->ack);
         out->appended = true;
       },
-      [this, request_id, out, gid = req.group_id(), cmid = req.client_msg_id()](store::JobStatus status) {
+      [this, request_id, out, gid = req.group_id(), cmid = req.client_msg_id(),
+       received](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
         if (out->error) {
           if (out->error == wire::RATE_LIMITED)
@@ -517,6 +519,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
         }
         send_bytes(send_ack_frame(
             request_id, {cmid, out->ack.conv_seq, out->ack.server_ts_ms, out->duplicate}));
+        ctx_.metrics.group_send_ack.observe(seconds_since(received));
       },
       bytes);
 }

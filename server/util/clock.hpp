@@ -15,4 +15,9 @@ inline std::uint64_t count_ms(std::chrono::milliseconds d) {
   return static_cast<std::uint64_t>(d.count());
 }
 
+// Seconds from `start` to now, for the latency histograms.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace parley

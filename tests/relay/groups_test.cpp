@@ -338,6 +338,29 @@ class GroupsTest : public QObject {
     QVERIFY(!nextGroupMessage(*b, 300));
   }
 
+  // Each acked GroupSend is timed from its frame to its ack (parley_send_ack_seconds,
+  // request="group_send"); a refused one is not, and 1:1 sends' series does not move.
+  void groupSendsAreTimedUntilTheirAck() {
+    auto a = TestClient::registered(relay_.url(), "tm-a");
+    auto b = TestClient::registered(relay_.url(), "tm-b");
+    QVERIFY(a && b);
+    const auto gid = create(*a, {"tm-b"});
+    const char* groups = "parley_send_ack_seconds_count{request=\"group_send\"}";
+    const char* groups_inf = "parley_send_ack_seconds_bucket{request=\"group_send\",le=\"+Inf\"}";
+    const char* sends = "parley_send_ack_seconds_count{request=\"send\"}";
+    const double before = metric(relay_, groups), sends_before = metric(relay_, sends);
+    QVERIFY(before >= 0 && sends_before >= 0);
+    for (int i = 0; i < 3; ++i) {
+      auto ack = a->request(groupSendFrame(gid, "m" + std::to_string(i), TestClient::randomId()));
+      QVERIFY(ack && ack->has_send_ack());
+    }
+    auto refused = a->request(groupSendFrame(std::string(16, 'x'), "m", TestClient::randomId()));
+    QVERIFY(refused && refused->has_error());
+    QCOMPARE(metric(relay_, groups), before + 3);
+    QCOMPARE(metric(relay_, groups_inf), before + 3);
+    QCOMPARE(metric(relay_, sends), sends_before);
+  }
+
   void malformedGroupRequestsAreRefused() {
     auto a = TestClient::registered(relay_.url(), "bad-a");
     QVERIFY(a);

@@ -549,6 +549,25 @@ class MessagingTest : public QObject {
     QCOMPARE(first->waitClosed(), 4001);
   }
 
+  // Each acked Send is timed from its frame to its ack (parley_send_ack_seconds,
+  // request="send"), into buckets that add up to the count; a refused one is not timed.
+  void sendsAreTimedUntilTheirAck() {
+    auto alice = online(relay_, "tm-alice");
+    auto bob = online(relay_, "tm-bob");
+    const char* count = "parley_send_ack_seconds_count{request=\"send\"}";
+    const char* all = "parley_send_ack_seconds_bucket{request=\"send\",le=\"+Inf\"}";
+    const char* within_5s = "parley_send_ack_seconds_bucket{request=\"send\",le=\"5\"}";
+    const double before = metric(relay_, count);
+    QVERIFY(before >= 0);
+    for (int i = 0; i < 5; ++i) QVERIFY(alice->send("tm-bob", "m" + std::to_string(i))->has_send_ack());
+    auto refused = alice->send("tm-nobody", "m");
+    QVERIFY(refused && refused->has_error());
+    QCOMPARE(metric(relay_, count), before + 5);
+    QCOMPARE(metric(relay_, all), before + 5);
+    QCOMPARE(metric(relay_, within_5s), before + 5);  // loopback: none took seconds
+    QVERIFY(metric(relay_, "parley_send_ack_seconds_sum{request=\"send\"}") > 0);
+  }
+
   void healthAndMetrics() {
     QVERIFY(relay_.httpGet("/healthz").contains("200 OK"));
     const auto metrics = relay_.httpGet("/metrics");

@@ -31,6 +31,7 @@
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 #include "util/clock.hpp"
+#include "util/thread_name.hpp"
 
 namespace parley {
 namespace {
@@ -125,6 +126,7 @@ int run_relay(const Config& cfg) {
   // `disk`, it goes after it.
   media::OrphanSweep orphans;
   net::thread_pool disk(1);
+  net::post(disk, [] { name_this_thread("parley-disk"); });
   media::MediaContext media{cfg.media, *blobs,    claims, media_tokens, uploads,
                             transfers, disk.get_executor()};
 
@@ -255,7 +257,12 @@ int run_relay(const Config& cfg) {
                  threads, tls != nullptr, cfg.durable_fsync);
 
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([c = io[i].get()] { c->run(); });
+    for (unsigned i = 1; i < threads; ++i)
+      pool.emplace_back([c = io[i].get(), name = "parley-io-" + std::to_string(i)] {
+        name_this_thread(name.c_str());
+        c->run();
+      });
+    name_this_thread("parley-io-0");
     ioc.run();
     for (auto& t : pool) t.join();
   }

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "observability/metrics.hpp"
+#include "util/thread_name.hpp"
 
 namespace parley::store {
 
@@ -18,7 +19,10 @@ StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::si
       unhurried_delay_(unhurried_delay) {
   relay_id_ = store_->relay_id();
   metrics_.inbox_depth.store(store_->inbox_depth());
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("parley-store");
+    run();
+  });
 }
 
 StoreWorker::~StoreWorker() { stop(); }

@@ -1,4 +1,6 @@
 // Sending, delivery, acks, receipts, prekeys, typing and presence against a real relay.
+#include <QDir>
+#include <QFile>
 #include <QtTest>
 
 #include <deque>
@@ -566,6 +568,25 @@ class MessagingTest : public QObject {
     QCOMPARE(metric(relay_, all), before + 5);
     QCOMPARE(metric(relay_, within_5s), before + 5);  // loopback: none took seconds
     QVERIFY(metric(relay_, "parley_send_ack_seconds_sum{request=\"send\"}") > 0);
+  }
+
+  // Each of the relay's threads says what it is (top -H, perf, a debugger).
+  void threadsAreNamedForOperators() {
+#if defined(__linux__)
+    QStringList names;
+    const QDir tasks(QStringLiteral("/proc/%1/task").arg(relay_.pid()));
+    for (const auto& tid : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+      QFile comm(tasks.filePath(tid + "/comm"));
+      if (comm.open(QIODevice::ReadOnly)) names << QString::fromUtf8(comm.readAll()).trimmed();
+    }
+    names.sort();
+    QVERIFY2(names.contains("parley-io-0") && names.contains("parley-store") &&
+                 names.contains("parley-disk"),
+             qPrintable(names.join(' ')));
+    QVERIFY2(!names.contains("parley-relay"), qPrintable(names.join(' ')));  // none left unnamed
+#else
+    QSKIP("thread names are read from /proc");
+#endif
   }
 
   void healthAndMetrics() {

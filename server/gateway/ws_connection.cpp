@@ -38,7 +38,7 @@
 #include "gateway/frame_header.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/pong_frames.hpp"
-#include "gateway/post_task.hpp"
+#include "net/post_task.hpp"
 #include "gateway/streams.hpp"
 #include "net/exact_allocator.hpp"
 #include "observability/metrics.hpp"

@@ -6,7 +6,7 @@
 #include <memory>
 #include <utility>
 
-#include "session/strand_task.hpp"
+#include "net/strand_task.hpp"
 #include "store/job.hpp"
 
 namespace parley {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "net/post_task.hpp"
 #include "observability/metrics.hpp"
 #include "util/thread_name.hpp"
 
@@ -217,11 +218,17 @@ void StoreWorker::finish(Batch& batch) {
   batch.busy += Clock::now() - started;
   metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
   metrics_.inbox_depth.store(store_->inbox_depth());
-  if (committed) {
-    for (auto& job : batch.jobs)
-      if (job.status == JobStatus::Committed) job.job->on_commit();
+  {
+    // What the completions post to connections (live pushes, marks, the jobs' own
+    // completions) goes to each I/O thread as one chain when this scope ends: one lock of its
+    // queue and at most one wake-up per commit, not one per post (net/post_task.hpp).
+    PostBatch posts;
+    if (committed) {
+      for (auto& job : batch.jobs)
+        if (job.status == JobStatus::Committed) job.job->on_commit();
+    }
+    for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
   }
-  for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
   batch.restart();
 }
 

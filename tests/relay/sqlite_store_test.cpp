@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "observability/metrics.hpp"
+#include "net/asio.hpp"
+#include "net/post_task.hpp"
 #include "schema_undo.hpp"
 #include "store/inbox_weights.hpp"
 #include "store/sqlite_row_statement.hpp"
@@ -1176,6 +1178,35 @@ class SqliteStoreTest : public QObject {
         "run gate",   "done gate",  "run send1", "done send1", "run step1",
         "run step2",  "run send2",  "done step1", "done step2", "done send2"};
     QCOMPARE(log.events(), expected);
+  }
+
+  // What one commit's completions post to an io_context arrives there as one chain: a single
+  // poll_one runs them all, in order (net/post_task.hpp, PostBatch).
+  void aCommitsPostsReachAnIoContextAsOneChain() {
+    Metrics metrics;
+    net::io_context io(1);
+    std::vector<int> ran;
+    std::promise<void> open, all_done;
+    auto gate = open.get_future().share();
+    std::atomic<int> left{3};
+    {
+      StoreWorker worker(handOverStore(), metrics, 100);
+      worker.submit([gate](Store&) { gate.wait(); }, [](JobStatus) {});
+      for (int i = 1; i <= 3; ++i) {
+        worker.submit([i](Store& s) { s.next_conv_seq("c" + std::to_string(i)); },
+                      [&, i](JobStatus) {
+                        auto f = [&ran, i] { ran.push_back(i); };
+                        post_task(io.get_executor(),
+                                  std::make_unique<StrandCall<decltype(f)>>(std::move(f)));
+                        if (--left == 0) all_done.set_value();
+                      });
+      }
+      open.set_value();  // the three are queued behind the gate: one transaction, one commit
+      QVERIFY(all_done.get_future().wait_for(std::chrono::seconds(10)) ==
+              std::future_status::ready);
+    }
+    QCOMPARE(io.poll_one(), std::size_t{1});
+    QCOMPARE(ran, (std::vector<int>{1, 2, 3}));
   }
 
   // A read-only job (a replay page) steps a background job aside too, and completes at once;

@@ -1,5 +1,5 @@
-// Posts to a connection carry the memory of their Asio operation (session/strand_task.hpp,
-// gateway/post_task.hpp): every post must fit it (a larger operation would quietly cost an
+// Posts to a connection carry the memory of their Asio operation (net/strand_task.hpp,
+// net/post_task.hpp): every post must fit it (a larger operation would quietly cost an
 // allocation again), and a post still queued when its io_context goes must free cleanly (run
 // under ASan by the debug preset).
 #include <QtTest>
@@ -7,10 +7,11 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <vector>
 
-#include "gateway/post_task.hpp"
+#include "net/post_task.hpp"
 #include "net/asio.hpp"
-#include "session/strand_task.hpp"
+#include "net/strand_task.hpp"
 
 using namespace parley;
 
@@ -56,6 +57,56 @@ class StrandTaskTest : public QObject {
       post_task(io.get_executor(), task(p));
       post_task(io.get_executor(), task(p));
       QCOMPARE(p.held.use_count(), 3L);
+    }
+    QCOMPARE(p.ran.load(), 0);
+    QCOMPARE(p.held.use_count(), 1L);
+  }
+
+  // Inside a PostBatch, an io_context's tasks wait for the batch to close, then go as one
+  // operation (a single poll_one runs them all), in the order they were posted.
+  void aBatchPostsEachContextsTasksAsOneChainInOrder() {
+    net::io_context a(1), b(1);
+    std::vector<int> ran_a, ran_b;
+    auto note = [](std::vector<int>& into, int n) {
+      auto f = [&into, n] { into.push_back(n); };
+      return std::make_unique<StrandCall<decltype(f)>>(std::move(f));
+    };
+    const auto before = StrandTask::PostMemory::fallbacks();
+    {
+      PostBatch batch;
+      post_task(a.get_executor(), note(ran_a, 1));
+      post_task(b.get_executor(), note(ran_b, 1));
+      {
+        PostBatch inner;  // opened inside the other: it posts nothing of its own
+        post_task(a.get_executor(), note(ran_a, 2));
+      }
+      post_task(a.get_executor(), note(ran_a, 3));
+      QCOMPARE(a.poll(), std::size_t{0});  // nothing posted while the batch is open
+      QCOMPARE(b.poll(), std::size_t{0});
+      a.restart();
+      b.restart();
+    }
+    QCOMPARE(a.poll_one(), std::size_t{1});
+    QCOMPARE(ran_a, (std::vector<int>{1, 2, 3}));
+    QCOMPARE(b.poll_one(), std::size_t{1});
+    QCOMPARE(ran_b, (std::vector<int>{1}));
+    QCOMPARE(StrandTask::PostMemory::fallbacks(), before);  // the chain's post fits its head
+    // Closed, the batch no longer holds posts back.
+    a.restart();
+    post_task(a.get_executor(), note(ran_a, 4));
+    QCOMPARE(a.poll_one(), std::size_t{1});
+    QCOMPARE(ran_a.back(), 4);
+  }
+
+  void aChainStillQueuedWhenItsContextGoesIsFreed() {
+    Probe p;
+    {
+      net::io_context io(1);
+      {
+        PostBatch batch;
+        for (int i = 0; i < 3; ++i) post_task(io.get_executor(), task(p));
+      }
+      QCOMPARE(p.held.use_count(), 4L);
     }
     QCOMPARE(p.ran.load(), 0);
     QCOMPARE(p.held.use_count(), 1L);

@@ -72,6 +72,9 @@ class StrandTask {
 
   PostAllocator<void> post_allocator() { return PostAllocator<void>(post_memory_); }
 
+  // The next task of a chain posted as one (PostBatch, net/post_task.hpp).
+  StrandTask* next_in_batch = nullptr;
+
  private:
   PostMemory post_memory_;
 };

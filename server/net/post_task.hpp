@@ -1,0 +1,82 @@
+#pragma once
+// Posts a StrandTask (net/strand_task.hpp) to an executor, its Asio operation built in
+// the memory the task carries. Asio moves the handler (which owns the task) out of the
+// operation and frees the operation's memory before running it, also when an io_context is
+// destroyed with the post still queued, so the memory outlives its use.
+//
+// While a PostBatch is open on the calling thread, tasks for an io_context are chained
+// instead, and each io_context's chain is posted as one operation when the batch closes: the
+// store thread posts a commit's completions and live pushes (hundreds at saturation) with one
+// lock of each io_context's queue and at most one wake-up of its thread, instead of one each.
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "net/strand_task.hpp"
+
+namespace parley {
+
+// Owns a chain of tasks: runs them in order, or deletes what is left when destroyed unrun
+// (an io_context destroyed with the post still queued).
+class TaskChain {
+ public:
+  explicit TaskChain(StrandTask* head) : head_(head) {}
+  TaskChain(TaskChain&& o) noexcept : head_(std::exchange(o.head_, nullptr)) {}
+  TaskChain& operator=(TaskChain&&) = delete;
+  ~TaskChain() {
+    while (head_ != nullptr) delete std::exchange(head_, head_->next_in_batch);
+  }
+  void run() {
+    while (head_ != nullptr) {
+      std::unique_ptr<StrandTask> task(std::exchange(head_, head_->next_in_batch));
+      task->on_strand();
+    }
+  }
+
+ private:
+  StrandTask* head_;
+};
+
+// Open on a thread for a scope (the store thread's commit completions: StoreWorker::finish).
+// A batch opened inside another changes nothing: the outer one posts everything, so no task
+// overtakes one chained before it.
+class PostBatch {
+ public:
+  PostBatch();
+  ~PostBatch();  // posts each io_context's chain
+  PostBatch(const PostBatch&) = delete;
+  PostBatch& operator=(const PostBatch&) = delete;
+
+  // Chains `task` for `context` if a batch is open on this thread and has room for one more
+  // io_context; otherwise leaves it to the caller. An io_context is either chained or not for
+  // the whole batch, so its tasks keep their order either way.
+  static bool add(boost::asio::io_context& context, std::unique_ptr<StrandTask>& task);
+
+ private:
+  struct Run {
+    boost::asio::io_context* context = nullptr;
+    StrandTask* head = nullptr;
+    StrandTask* tail = nullptr;
+  };
+  const bool owner_;
+  std::array<Run, 16> runs_{};  // one per io_context (the relay has one per I/O thread)
+  std::size_t used_ = 0;
+};
+
+template <class Executor>
+void post_task(const Executor& executor, std::unique_ptr<StrandTask> task) {
+  if constexpr (std::is_same_v<Executor, boost::asio::io_context::executor_type>) {
+    if (PostBatch::add(executor.context(), task)) return;
+  }
+  const auto alloc = task->post_allocator();
+  boost::asio::post(executor, boost::asio::bind_allocator(
+                                  alloc, [task = std::move(task)] { task->on_strand(); }));
+}
+
+}  // namespace parley

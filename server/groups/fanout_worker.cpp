@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/post_task.hpp"
 #include "observability/metrics.hpp"
 #include "presence/presence_registry.hpp"
 #include "session/deliver_bodies.hpp"
@@ -84,7 +85,10 @@ void FanoutWorker::step(std::string group_id) {
         const bool chained =
             status == store::JobStatus::Committed && result->more && may_chain(group_id);
         if (chained) step(group_id);
-        net::post(executor_, [this, result, group_id, status, chained] {
+        // Through post_task: it joins this commit's chain to the I/O thread, behind the live
+        // pushes committed with it (net/post_task.hpp), so a member's 1:1 push of the same
+        // commit still reaches it first.
+        auto tell = [this, result, group_id, status, chained] {
           if (status != store::JobStatus::Committed) {
             // Nothing was written; the cursor is unchanged. The group keeps its slot and
             // tries again in a second (a stopped io_context simply never runs the retry;
@@ -113,7 +117,8 @@ void FanoutWorker::step(std::string group_id) {
             Session::notify_appended(std::move(s), run.first_seq, std::move(pushed));
           }
           if (!chained) finished(group_id, result->more);
-        });
+        };
+        post_task(executor_, std::make_unique<StrandCall<decltype(tell)>>(std::move(tell)));
       },
       {}, store::Urgency::Background);
 }

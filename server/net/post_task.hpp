@@ -4,12 +4,15 @@
 // operation and frees the operation's memory before running it, also when an io_context is
 // destroyed with the post still queued, so the memory outlives its use.
 //
-// While a PostBatch is open on the calling thread, tasks for an io_context are chained
-// instead, and each io_context's chain is posted as one operation when the batch closes: the
-// store thread posts a commit's completions and live pushes (hundreds at saturation) with one
-// lock of each io_context's queue and at most one wake-up of its thread, instead of one each.
+// While a PostBatch is open on the calling thread, tasks posted here to an io_context's own
+// executor are chained instead, and each io_context's chain is posted as one operation when
+// the batch closes (up to 16 io_contexts; tasks for more go one by one, each context's still
+// in order): the store thread posts a commit's completions and live pushes (hundreds at
+// saturation) with one lock of each io_context's queue and at most one wake-up of its thread,
+// instead of one each. Plain net::post calls are not batched.
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -32,11 +35,19 @@ class TaskChain {
   ~TaskChain() {
     while (head_ != nullptr) delete std::exchange(head_, head_->next_in_batch);
   }
+  // A task that throws does not cost the tasks after it (other connections' completions)
+  // their turn: they run, then the first exception goes on.
   void run() {
+    std::exception_ptr failed;
     while (head_ != nullptr) {
       std::unique_ptr<StrandTask> task(std::exchange(head_, head_->next_in_batch));
-      task->on_strand();
+      try {
+        task->on_strand();
+      } catch (...) {
+        if (!failed) failed = std::current_exception();
+      }
     }
+    if (failed) std::rethrow_exception(failed);
   }
 
  private:

@@ -70,7 +70,9 @@ class StoreWorker {
   //
   // Its `on_commit` runs on the store thread after a commit that made the job durable,
   // before the `done` of any job committed with it: what it posts to other connections (a
-  // live push, a delivery mark) is queued ahead of that batch's completions. A sender's
+  // live push, a delivery mark) is queued ahead of that batch's completions. Both run inside
+  // a PostBatch (net/post_task.hpp): their post_task calls reach each I/O thread as one chain,
+  // in that order, once all of them ran. A sender's
   // SendAck and the mark its recipient's ack raised in the same batch then meet in the
   // sender's send queue and leave in one write. A read-only job that completed before the
   // commit is not held back for it.

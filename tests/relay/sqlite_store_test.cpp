@@ -1186,12 +1186,20 @@ class SqliteStoreTest : public QObject {
     Metrics metrics;
     net::io_context io(1);
     std::vector<int> ran;
-    std::promise<void> open, all_done;
+    std::promise<void> open, entered, all_done;
     auto gate = open.get_future().share();
     std::atomic<int> left{3};
     {
       StoreWorker worker(handOverStore(), metrics, 100);
-      worker.submit([gate](Store&) { gate.wait(); }, [](JobStatus) {});
+      worker.submit(
+          [gate, &entered](Store&) {
+            entered.set_value();
+            gate.wait();
+          },
+          [](JobStatus) {});
+      // The gate holds the store thread before the three are queued, so one take gets them.
+      QVERIFY(entered.get_future().wait_for(std::chrono::seconds(10)) ==
+              std::future_status::ready);
       for (int i = 1; i <= 3; ++i) {
         worker.submit([i](Store& s) { s.next_conv_seq("c" + std::to_string(i)); },
                       [&, i](JobStatus) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -96,6 +97,30 @@ class StrandTaskTest : public QObject {
     post_task(a.get_executor(), note(ran_a, 4));
     QCOMPARE(a.poll_one(), std::size_t{1});
     QCOMPARE(ran_a.back(), 4);
+  }
+
+  // A chain holds other connections' tasks: one that throws does not cost them their turn.
+  void aTaskThatThrowsLetsTheRestOfItsChainRun() {
+    net::io_context io(1);
+    std::vector<int> ran;
+    {
+      PostBatch batch;
+      for (int i = 1; i <= 3; ++i) {
+        auto f = [&ran, i] {
+          if (i == 2) throw std::runtime_error("task 2 failed");
+          ran.push_back(i);
+        };
+        post_task(io.get_executor(), std::make_unique<StrandCall<decltype(f)>>(std::move(f)));
+      }
+    }
+    bool thrown = false;
+    try {
+      io.poll_one();
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    QVERIFY(thrown);  // the failure still goes on
+    QCOMPARE(ran, (std::vector<int>{1, 3}));
   }
 
   void aChainStillQueuedWhenItsContextGoesIsFreed() {

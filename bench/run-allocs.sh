@@ -11,8 +11,8 @@
 # allocations per message: each run therefore probes one kind only.
 #
 # Usage: bench/run-allocs.sh [RELAY_BIN] [RATE]   (defaults: build/bench's relay, 3000 msgs/s)
-# The thread that shows `malloc` is the store thread (SQLite allocates with malloc); of the
-# two I/O threads, one holds the senders' connections and the other the receivers' (the
+# Threads show by name: parley-store (SQLite allocates with malloc), and of the two I/O
+# threads parley-io-0 holds the senders' connections and parley-io-1 the receivers' (the
 # loadgen connects them in turn and the listener deals connections round-robin).
 set -euo pipefail
 

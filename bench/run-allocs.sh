@@ -12,8 +12,9 @@
 #
 # Usage: bench/run-allocs.sh [RELAY_BIN] [RATE]   (defaults: build/bench's relay, 3000 msgs/s)
 # Threads show by name: parley-store (SQLite allocates with malloc), and of the two I/O
-# threads parley-io-0 holds the senders' connections and parley-io-1 the receivers' (the
-# loadgen connects them in turn and the listener deals connections round-robin).
+# threads the main one (parley-relay, io_context 0) holds the senders' connections and
+# parley-io-1 the receivers' (the loadgen connects them in turn and the listener deals
+# connections round-robin).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -343,9 +343,10 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag + ": sender ack p99", ms(h.percentile(0.99)), "ms", 2);
     // The same acks as the relay timed them, frame read to ack handed back: the rest of the
     // figures above is the sockets and the sender's own thread waiting for a core.
-    if (const auto after = relay_acks(); after && relay_acks_before) {
-      const auto run = after->since(*relay_acks_before);
-      if (const auto p50 = run.quantile(0.50), p99 = run.quantile(0.99); p50 && p99) {
+    const auto after = relay_acks();
+    if (const auto run = after && relay_acks_before ? after->since(*relay_acks_before)
+                                                     : std::nullopt) {
+      if (const auto p50 = run->quantile(0.50), p99 = run->quantile(0.99); p50 && p99) {
         t.row(tag + ": sender ack p50 inside the relay (its histogram)", *p50 * 1000.0, "ms", 2);
         t.row(tag + ": sender ack p99 inside the relay (its histogram)", *p99 * 1000.0, "ms", 2);
       }

@@ -18,10 +18,14 @@ namespace parley::loadgen {
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-RelayHistogram RelayHistogram::since(const RelayHistogram& earlier) const {
+std::optional<RelayHistogram> RelayHistogram::since(const RelayHistogram& earlier) const {
+  if (earlier.buckets.size() != buckets.size()) return std::nullopt;
   RelayHistogram d = *this;
-  if (earlier.buckets.size() != buckets.size()) return d;
-  for (std::size_t i = 0; i < buckets.size(); ++i) d.buckets[i].second -= earlier.buckets[i].second;
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    if (earlier.buckets[i].first != buckets[i].first) return std::nullopt;
+    d.buckets[i].second -= earlier.buckets[i].second;
+    if (d.buckets[i].second < 0) return std::nullopt;
+  }
   return d;
 }
 

@@ -18,8 +18,9 @@ namespace parley::loadgen {
 struct RelayHistogram {
   std::vector<std::pair<double, double>> buckets;
 
-  // What was observed between `earlier` and this reading (same series, same bounds).
-  RelayHistogram since(const RelayHistogram& earlier) const;
+  // What was observed between `earlier` and this reading; nullopt unless both have the same
+  // bounds and no count went back (the relay restarted in between).
+  std::optional<RelayHistogram> since(const RelayHistogram& earlier) const;
   double count() const { return buckets.empty() ? 0 : buckets.back().second; }
   // Seconds at quantile q, linear within its bucket (as Prometheus' histogram_quantile); a
   // quantile in the +Inf bucket gives the highest finite bound. Empty: nullopt.

@@ -37,9 +37,10 @@ class Metrics {
   // Store thread only.
   void observe_commit(double seconds, std::size_t jobs);
 
-  // From a Send or GroupSend read off its connection to its SendAck handed to the connection
-  // (the store's queue and commit, and the hops there and back), on the connection's thread.
-  // Refusals and store failures are not timed.
+  // From a Send or GroupSend handed to its session (read off the connection, before the rate
+  // limit and parsing) to its SendAck handed back to the connection (the store's queue and
+  // commit, and the hops there and back), on the connection's thread. Refusals, store
+  // failures and acks to a connection closed meanwhile are not timed.
   Histogram send_ack{kAckBuckets};
   Histogram group_send_ack{kAckBuckets};
 

@@ -262,7 +262,7 @@ int run_relay(const Config& cfg) {
         name_this_thread(name.c_str());
         c->run();
       });
-    name_this_thread("parley-io-0");
+    // The main thread runs io_context 0 and keeps the process's name (ps, pgrep, killall).
     ioc.run();
     for (auto& t : pool) t.join();
   }

@@ -460,8 +460,8 @@ void Session::on_get_group(std::uint64_t request_id, const std::string& group_id
       });
 }
 
-void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
-  const auto received = std::chrono::steady_clock::now();
+void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
+                            std::chrono::steady_clock::time_point received) {
   if (req.group_id().size() != kGroupIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
@@ -519,7 +519,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req) {
         }
         send_bytes(send_ack_frame(
             request_id, {cmid, out->ack.conv_seq, out->ack.server_ts_ms, out->duplicate}));
-        ctx_.metrics.group_send_ack.observe(seconds_since(received));
+        if (!closed_) ctx_.metrics.group_send_ack.observe(seconds_since(received));
       },
       bytes);
 }

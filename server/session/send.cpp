@@ -125,8 +125,8 @@ void PendingSend::run(store::Store& s) {
 
 }  // namespace
 
-void Session::on_send(std::uint64_t request_id, wire::Send& req) {
-  const auto received = std::chrono::steady_clock::now();
+void Session::on_send(std::uint64_t request_id, wire::Send& req,
+                      std::chrono::steady_clock::time_point received) {
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "client_msg_id must be 16 bytes");
   auto recipient = fold_username(req.recipient());
@@ -204,7 +204,7 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req) {
         send_bytes(send_ack_frame(request_id, {send.client_msg_id, send.ack.conv_seq,
                                                send.ack.server_ts_ms,
                                                send.kind == PendingSend::Kind::Duplicate}));
-        ctx_.metrics.send_ack.observe(seconds_since(received));
+        if (!closed_) ctx_.metrics.send_ack.observe(seconds_since(received));  // sent, not dropped
       },
       bytes,
       // The live push leaves from the store thread: straight to the recipient's connection,

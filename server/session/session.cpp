@@ -81,7 +81,8 @@ void Session::on_frame(std::string_view bytes) {
   ctx_.metrics.frames_in.fetch_add(1, std::memory_order_relaxed);
   if (closed_ || draining_) return;  // a read already in flight when shutdown began
   std::chrono::milliseconds retry{0};
-  if (!limiter_.take(std::chrono::steady_clock::now(), &retry)) {
+  const auto received = std::chrono::steady_clock::now();
+  if (!limiter_.take(received, &retry)) {
     ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
     if (++rate_strikes_ > kMaxRateStrikes) {
       close(kCloseRateAbuse, "rate limit exceeded");
@@ -99,10 +100,10 @@ void Session::on_frame(std::string_view bytes) {
     return;
   }
   spdlog::trace("event=frame body={} bytes={}", static_cast<int>(frame->body_case()), bytes.size());
-  dispatch(*frame);
+  dispatch(*frame, received);
 }
 
-void Session::dispatch(wire::ClientFrame& frame) {
+void Session::dispatch(wire::ClientFrame& frame, std::chrono::steady_clock::time_point received) {
   const auto rid = frame.request_id();
   using C = wire::ClientFrame;
   switch (frame.body_case()) {
@@ -122,7 +123,7 @@ void Session::dispatch(wire::ClientFrame& frame) {
   switch (frame.body_case()) {
     case C::kUploadPrekeys: return on_upload_prekeys(rid, *frame.mutable_upload_prekeys());
     case C::kFetchPrekeyBundle: return on_fetch_bundle(rid, frame.fetch_prekey_bundle());
-    case C::kSend: return on_send(rid, *frame.mutable_send());
+    case C::kSend: return on_send(rid, *frame.mutable_send(), received);
     case C::kAck: return on_ack(rid, frame.ack().up_to_inbox_seq(), last_pushed_);
     case C::kTyping: return on_typing(frame.typing());
     case C::kSubscribePresence: return on_subscribe_presence(rid, frame.subscribe_presence());
@@ -132,7 +133,7 @@ void Session::dispatch(wire::ClientFrame& frame) {
     case C::kLeaveGroup: return on_leave_group(rid, frame.leave_group());
     case C::kSetAdmin: return on_set_admin(rid, frame.set_admin());
     case C::kGetGroup: return on_get_group(rid, frame.get_group().group_id());
-    case C::kGroupSend: return on_group_send(rid, *frame.mutable_group_send());
+    case C::kGroupSend: return on_group_send(rid, *frame.mutable_group_send(), received);
     case C::kCreateUpload: return on_create_upload(rid, frame.create_upload());
     case C::kResumeUpload: return on_resume_upload(rid, frame.resume_upload().media_id());
     case C::kGetDownloadToken: return on_get_download_token(rid);

@@ -116,7 +116,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   // session.cpp: dispatch and replies
-  void dispatch(wire::ClientFrame& frame);
+  // `received`: when on_frame got the frame (the ack latency histogram starts there).
+  void dispatch(wire::ClientFrame& frame, std::chrono::steady_clock::time_point received);
   void reply(std::uint64_t request_id, wire::ServerFrame& frame);
   // `devices`: Error.devices (DEVICE_MISMATCH, INBOX_FULL).
   void reply_error(std::uint64_t request_id, wire::ErrorCode code, std::string_view reason,
@@ -166,7 +167,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyBundle& req);
 
   // send.cpp
-  void on_send(std::uint64_t request_id, wire::Send& req);
+  void on_send(std::uint64_t request_id, wire::Send& req,
+               std::chrono::steady_clock::time_point received);
   void on_typing(const wire::Typing& req);
   void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
 
@@ -181,7 +183,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_leave_group(std::uint64_t request_id, const wire::LeaveGroup& req);
   void on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req);
   void on_get_group(std::uint64_t request_id, const std::string& group_id);
-  void on_group_send(std::uint64_t request_id, wire::GroupSend& req);
+  void on_group_send(std::uint64_t request_id, wire::GroupSend& req,
+                     std::chrono::steady_clock::time_point received);
 
   // media.cpp
   void on_create_upload(std::uint64_t request_id, const wire::CreateUpload& req);

@@ -334,8 +334,11 @@ int coordinate(Options o, const char* self_path) {
     return n["replay_received"] == o.messages && n["replay_send_errors"] == 0 ? 0 : 1;
   }
   if (o.scenario == "fanout") {
-    const std::string tag = "fanout (" + std::to_string(o.members) + " members, " +
-                            std::to_string(o.group_messages) + " messages)";
+    std::ostringstream tag_text;
+    tag_text << "fanout (" << o.members << " members, " << o.group_messages << " messages";
+    if (o.rate > 0) tag_text << ", open loop " << o.rate << " GroupSends/s offered";
+    tag_text << ")";
+    const std::string tag = tag_text.str();
     const double secs = static_cast<double>(n["fanout_elapsed_us"]) / 1e6;
     const auto& h = merged.histograms["fanout_ack_latency"];
     t.row(tag + ": member deliveries", secs > 0 ? static_cast<double>(n["fanout_deliveries"]) / secs : 0, "deliveries/s");
@@ -355,6 +358,8 @@ int coordinate(Options o, const char* self_path) {
       t.row(tag + ": relay RSS before the sends", static_cast<double>(rss_before) / 1024.0, "MiB", 1);
       t.row(tag + ": relay peak RSS during the fan-out", static_cast<double>(rss_peak) / 1024.0, "MiB", 1);
     }
+    if (n["fanout_skipped"])
+      t.row(tag + ": GroupSends skipped (1,000 in flight)", static_cast<double>(n["fanout_skipped"]), "msgs");
     t.row(tag + ": deliveries missing, send errors",
           static_cast<double>(n["fanout_expected"] - n["fanout_deliveries"] + n["fanout_send_errors"]), "count");
     return n["fanout_deliveries"] == n["fanout_expected"] && n["fanout_send_errors"] == 0 ? 0 : 1;

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--window", o.window, "pairs: messages in flight per pair (closed loop)")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
-  app.add_option("--rate", o.rate, "pairs: offered msgs/s over all pairs; 0 = closed loop")
+  app.add_option("--rate", o.rate, "pairs: offered msgs/s over all pairs; fanout: GroupSends/s offered; 0 = closed loop")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--warmup", o.warmup_seconds, "pairs: seconds before measuring")->capture_default_str();

@@ -1,7 +1,11 @@
 // fanout: one sender to a group of M members (all online, one device each). The sender
-// keeps a few GroupSends in flight and records each one's ack latency; members count and
-// acknowledge the deliveries; the rate is member deliveries from the first send to the
-// last delivery. One worker (a group lives in one process here), but the sender has a thread
+// keeps a few GroupSends in flight (closed loop) or sends them at a fixed rate (--rate: open
+// loop, each stamped with the time it was due, as pairs does) and records each one's ack
+// latency; members count and acknowledge the deliveries; the rate is member deliveries from
+// the first send to the last delivery. The open loop compares group sizes at the same
+// request rate: closed, a sender to 100 members sends ~10x as many GroupSends as one to 1,000
+// and the whole machine is saturated either way, so its ack latency mixes the group's size
+// with the load. One worker (a group lives in one process here), but the sender has a thread
 // and an io_context of its own, as a real sender has its own device: on the members' thread
 // its acks waited behind the reads of up to ~500,000 deliveries/s, which made its ack
 // latency the loadgen's, not the relay's.
@@ -16,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "message_id.hpp"
+#include "open_loop.hpp"
 #include "parley/group_change.hpp"
 #include "report.hpp"
 #include "worker.hpp"
@@ -28,6 +33,7 @@ struct Fanout {
   Worker* w = nullptr;
   std::uint64_t total = 0;
   std::uint64_t window = 0;
+  double rate = 0;  // GroupSends/s offered; 0: closed loop with `window` in flight
   std::size_t payload_bytes = 0;
 
   // The worker's thread.
@@ -44,9 +50,11 @@ struct Fanout {
   std::shared_ptr<Connection> sender;
   std::unique_ptr<Acker> sender_acker;
   std::string group_id;
-  std::uint64_t sent = 0, acked = 0, errors = 0, marks = 0;
+  std::uint64_t sent = 0, acked = 0, errors = 0, marks = 0, skipped = 0;
   std::vector<Clock::time_point> send_time;
   Histogram ack_latency;
+  std::unique_ptr<net::steady_timer> tick;  // open loop
+  Clock::time_point next_due;
   std::thread sender_thread;
 
   ~Fanout() {
@@ -55,18 +63,42 @@ struct Fanout {
   }
 
   // Sender thread.
+  void send_one(Clock::time_point stamp) {
+    wire::ClientFrame f;
+    auto* g = f.mutable_group_send();
+    const auto seq = ++sent;
+    g->set_group_id(group_id);
+    g->set_client_msg_id(new_message_id());
+    g->set_ciphertext(std::string(payload_bytes, 'g'));
+    f.set_request_id(seq);
+    send_time[seq] = stamp;
+    sender->send(f);
+  }
   void send_more() {
-    while (sent < total && sent - acked < window) {
-      wire::ClientFrame f;
-      auto* g = f.mutable_group_send();
-      const auto seq = ++sent;
-      g->set_group_id(group_id);
-      g->set_client_msg_id(new_message_id());
-      g->set_ciphertext(std::string(payload_bytes, 'g'));
-      f.set_request_id(seq);
-      send_time[seq] = Clock::now();
-      sender->send(f);
+    if (rate > 0) return;  // the schedule sends, not the acks
+    while (sent < total && sent - acked < window) send_one(Clock::now());
+  }
+  // Open loop: whatever came due. A send skipped (kOpenLoopCap in flight: the relay is
+  // overloaded) is one message fewer for the members to wait for.
+  void send_due() {
+    const auto interval = per_pair_interval(1, rate);
+    const auto now = Clock::now();
+    std::uint64_t newly_skipped = 0;
+    while (sent + skipped < total && next_due <= now) {
+      if (sent - acked < kOpenLoopCap) send_one(next_due);
+      else ++skipped, ++newly_skipped;
+      next_due += interval;
     }
+    if (newly_skipped > 0)
+      net::post(w->ioc(), [this, newly_skipped] {
+        expected -= newly_skipped * members.size();
+        if (delivered == expected) done();
+      });
+    if (sent + skipped == total) return;
+    tick->expires_at(next_due);
+    tick->async_wait([this](boost::system::error_code ec) {
+      if (!ec) send_due();
+    });
   }
 
   // Worker thread. Ready once the creator has its GroupCreated and every member its CREATED
@@ -76,7 +108,15 @@ struct Fanout {
     w->barrier("ready", [this] {
       started = Clock::now();
       measuring = true;
-      net::post(sender_ioc, [this] { send_more(); });
+      net::post(sender_ioc, [this] {
+        if (rate > 0) {
+          tick = std::make_unique<net::steady_timer>(sender_ioc);
+          next_due = Clock::now();
+          send_due();
+        } else {
+          send_more();
+        }
+      });
     });
   }
 
@@ -86,10 +126,11 @@ struct Fanout {
     finished = true;
     net::post(sender_ioc, [this] {
       struct Figures {
-        std::uint64_t errors, marks;
+        std::uint64_t errors, marks, skipped;
         Histogram latency;
       };
-      auto figures = std::make_shared<Figures>(Figures{errors, marks, ack_latency});
+      auto figures = std::make_shared<Figures>(Figures{errors, marks, skipped, ack_latency});
+      if (tick) tick->cancel();
       sender->close();
       net::post(w->ioc(), [this, figures] {
         report::count("fanout_deliveries", delivered);
@@ -97,6 +138,7 @@ struct Fanout {
         report::count("fanout_elapsed_us", micros_since(started));
         report::count("fanout_send_errors", figures->errors);
         report::count("fanout_delivery_marks", figures->marks);
+        report::count("fanout_skipped", figures->skipped);
         report::histogram("fanout_ack_latency", figures->latency);
         for (auto& c : members) c->close();
         w->finish();
@@ -146,6 +188,7 @@ void run_fanout(Worker& w) {
   r->w = &w;
   r->total = o.group_messages;
   r->window = o.group_window;
+  r->rate = o.rate;
   r->payload_bytes = o.payload_bytes;
   r->send_time.resize(r->total + 1);
   r->expected = r->total * (o.members - 1);

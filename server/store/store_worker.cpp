@@ -56,7 +56,7 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
       queue_.push_back(Queued{std::move(job), urgency, due_by(urgency)});
-      if (urgency == Urgency::Background) ++background_queued_;
+      if (may_step_aside(urgency)) ++unwaited_queued_;
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
       // one, wakes it.
@@ -125,26 +125,25 @@ void StoreWorker::run() {
   }
 }
 
-// Under the mutex. Background jobs stay queued, in order, when a job someone waits on (a
-// prompt or read-only one) is among those this transaction can take, unless they were passed
-// over once already.
+// Under the mutex. Jobs nobody waits on (unhurried and background ones) stay queued, in
+// order, when a job someone waits on (a prompt or read-only one) is among those this
+// transaction can take, unless they were passed over once already.
 void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
   const auto reach = static_cast<std::ptrdiff_t>(std::min(queue_.size(), room));
   const bool step_aside =
-      background_queued_ > 0 &&
-      std::any_of(queue_.begin(), queue_.begin() + reach, [](const Queued& q) {
-        return q.urgency == Urgency::Prompt || q.urgency == Urgency::ReadOnly;
-      });
+      unwaited_queued_ > 0 &&
+      std::any_of(queue_.begin(), queue_.begin() + reach,
+                  [](const Queued& q) { return !may_step_aside(q.urgency); });
   while (!queue_.empty() && fresh.size() < room) {
     auto q = std::move(queue_.front());
     queue_.pop_front();
-    if (q.urgency == Urgency::Background) {
+    if (may_step_aside(q.urgency)) {
       if (step_aside && !q.passed_over) {
         q.passed_over = true;
         stepped_aside_.push_back(std::move(q));
         continue;
       }
-      --background_queued_;
+      --unwaited_queued_;
     }
     fresh.push_back(std::move(q));
   }

@@ -13,6 +13,9 @@
 // (kUnhurriedDelay by default): no fsync of their own, and the prompt job's commit does not
 // wait for their statements. At low rates a send and, a moment before, the ack of the
 // message before it then share one commit; at high rates every batch has prompt jobs anyway.
+// Like a background job (below), an unhurried one queued with a prompt or read-only job is
+// left for the next transaction, once: a sender's ack then does not wait for the deletes
+// of the acks that arrived with it (a thousand members acknowledging a group message each).
 //
 // A job may be background: committed like a prompt one, but when a prompt or read-only job is
 // among those the transaction can take, left for the next transaction, once. A fan-out step
@@ -53,6 +56,7 @@ enum class Urgency {
   // May wait up to the worker's unhurried delay for a prompt job to share its commit. Only
   // for writes a crash may take back harmlessly *and* a read-only job may see before they
   // are durable: never new inbox entries or log rows, which a replay read would push.
+  // Steps aside once for a prompt or read-only job, as a background one does.
   Unhurried,
   ReadOnly,   // writes nothing: completes once it ran (see above)
   // Committed like a prompt job, but left for the next transaction when a prompt or
@@ -110,7 +114,7 @@ class StoreWorker {
     std::unique_ptr<Job> job;
     Urgency urgency;
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
-    bool passed_over = false;     // a background job left for a later transaction once
+    bool passed_over = false;     // an unwaited job left for a later transaction once
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
     void done(JobStatus s) { job->done(s, job); }
   };
@@ -133,6 +137,10 @@ class StoreWorker {
     }
   };
   void run();
+  // Nobody waits on its completion: it steps aside once for a job someone does wait on.
+  static bool may_step_aside(Urgency u) {
+    return u == Urgency::Unhurried || u == Urgency::Background;
+  }
   Clock::time_point due_by(Urgency urgency) const;  // a new job's Queued::commit_by
   void take(std::size_t room, std::deque<Queued>& fresh);  // from the queue, under the mutex
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
@@ -149,7 +157,7 @@ class StoreWorker {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Queued> queue_;
-  std::size_t background_queued_ = 0;  // in queue_
+  std::size_t unwaited_queued_ = 0;  // unhurried and background jobs in queue_
   std::vector<Queued> stepped_aside_;  // take()'s, kept for its capacity
   bool stopping_ = false;
   std::thread thread_;

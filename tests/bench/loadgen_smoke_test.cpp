@@ -143,6 +143,14 @@ class LoadgenSmokeTest : public QObject {
     // The relay's own timing of the same acks, read from its /metrics before and after.
     QVERIFY(find(rows, "sender ack p50 inside the relay (its histogram)") > 0);
     QVERIFY(find(rows, "sender ack p99 inside the relay (its histogram)") > 0);
+    // Open loop: 20 GroupSends at 100/s take at least 0.19 s from the first to the last, so
+    // the 59 members' 1,180 deliveries come at most ~6,200/s (closed, tens of thousands).
+    const auto paced = runLoadgen(relay, {"--scenario", "fanout", "--members", "60",
+                                          "--group-messages", "20", "--rate", "100"});
+    QVERIFY(has(paced, "open loop 100 GroupSends/s offered): member deliveries"));
+    const double rate = find(paced, "member deliveries");
+    QVERIFY2(rate > 0 && rate < 6300, qPrintable(QString::number(rate)));
+    QCOMPARE(find(paced, "deliveries missing, send errors"), 0.0);
   }
 
   // Whole-file requests as the client makes them, then pieces: PATCHes continuing at the

@@ -1180,6 +1180,30 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(log.events(), expected);
   }
 
+  // An unhurried job (an ack's delete) queued with a job someone waits on is left for the
+  // next transaction as well, once: a prompt job commits without its statements, and a read
+  // completes before it runs.
+  void unhurriedJobsStepAsideOnceForAWaitedOnJob() {
+    Metrics metrics;
+    JobLog log(handOverStore(), metrics);
+    QVERIFY(log.round([&] {
+      log.job("ack1", Urgency::Unhurried);
+      log.job("send1", Urgency::Prompt, [&] {
+        // Queued while send1's transaction runs: ack1, passed over once, goes first now.
+        log.job("send2", Urgency::Prompt);
+      });
+    }));
+    QVERIFY(log.round([&] {
+      log.job("ack2", Urgency::Unhurried);
+      log.job("read2", Urgency::ReadOnly);
+    }));
+    const std::vector<std::string> expected{
+        "run gate",  "done gate", "run send1", "done send1", "run ack1",  "run send2",
+        "done ack1", "done send2", "run gate", "done gate",  "run read2", "done read2",
+        "run ack2",  "done ack2"};
+    QCOMPARE(log.events(), expected);
+  }
+
   // What one commit's completions post to an io_context arrives there as one chain: a single
   // poll_one runs them all, in order (net/post_task.hpp, PostBatch).
   void aCommitsPostsReachAnIoContextAsOneChain() {

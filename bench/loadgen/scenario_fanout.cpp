@@ -3,7 +3,7 @@
 // loop, each stamped with the time it was due, as pairs does) and records each one's ack
 // latency; members count and acknowledge the deliveries; the rate is member deliveries from
 // the first send to the last delivery. The open loop compares group sizes at the same
-// request rate: closed, a sender to 100 members sends ~10x as many GroupSends as one to 1,000
+// request rate: closed, a sender to 100 members sends ~6x as many GroupSends as one to 1,000
 // and the whole machine is saturated either way, so its ack latency mixes the group's size
 // with the load. One worker (a group lives in one process here), but the sender has a thread
 // and an io_context of its own, as a real sender has its own device: on the members' thread
@@ -55,6 +55,7 @@ struct Fanout {
   Histogram ack_latency;
   std::unique_ptr<net::steady_timer> tick;  // open loop
   Clock::time_point next_due;
+  bool stopped = false;  // done(): a tick already queued when it was cancelled sends nothing
   std::thread sender_thread;
 
   ~Fanout() {
@@ -81,6 +82,7 @@ struct Fanout {
   // Open loop: whatever came due. A send skipped (kOpenLoopCap in flight: the relay is
   // overloaded) is one message fewer for the members to wait for.
   void send_due() {
+    if (stopped) return;
     const auto interval = per_pair_interval(1, rate);
     const auto now = Clock::now();
     std::uint64_t newly_skipped = 0;
@@ -130,6 +132,7 @@ struct Fanout {
         Histogram latency;
       };
       auto figures = std::make_shared<Figures>(Figures{errors, marks, skipped, ack_latency});
+      stopped = true;
       if (tick) tick->cancel();
       sender->close();
       net::post(w->ioc(), [this, figures] {
@@ -245,8 +248,14 @@ void run_fanout(Worker& w) {
           });
         });
         f->sender_thread = std::thread([f] { f->sender_ioc.run(); });
-        // Bounded: a run that loses deliveries ends and reports what it counted.
-        f->deadline = std::make_unique<net::steady_timer>(w.ioc(), std::chrono::seconds(120));
+        // Bounded: a run that loses deliveries ends and reports what it counted. An open
+        // loop's schedule is added to it.
+        const auto schedule = w.options().rate > 0
+                                  ? std::chrono::duration<double>(f->total / w.options().rate)
+                                  : std::chrono::duration<double>(0);
+        f->deadline = std::make_unique<net::steady_timer>(
+            w.ioc(), std::chrono::seconds(120) +
+                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(schedule));
         f->deadline->async_wait([&w, f](boost::system::error_code ec) {
           if (ec) return;
           if (!f->measuring) return w.fail("fanout: group not ready after 120 s");

@@ -134,12 +134,17 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
       unwaited_queued_ > 0 &&
       std::any_of(queue_.begin(), queue_.begin() + reach,
                   [](const Queued& q) { return !may_step_aside(q.urgency); });
-  while (!queue_.empty() && fresh.size() < room) {
+  // Only the jobs within reach are looked at: a burst of a thousand members' acks behind
+  // them is not walked under the mutex (submit waits on it), nor overtaken by jobs after them.
+  for (std::ptrdiff_t i = 0; i < reach; ++i) {
     auto q = std::move(queue_.front());
     queue_.pop_front();
     if (may_step_aside(q.urgency)) {
       if (step_aside && !q.passed_over) {
         q.passed_over = true;
+        // Its delay starts again: left out of this commit, it waits for the next job
+        // someone waits on rather than making a commit (an fsync) of its own.
+        if (q.urgency == Urgency::Unhurried) q.commit_by = std::max(q.commit_by, due_by(q.urgency));
         stepped_aside_.push_back(std::move(q));
         continue;
       }

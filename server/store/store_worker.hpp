@@ -12,10 +12,11 @@
 // commits them only with a prompt job, or once the oldest has waited the unhurried delay
 // (kUnhurriedDelay by default): no fsync of their own, and the prompt job's commit does not
 // wait for their statements. At low rates a send and, a moment before, the ack of the
-// message before it then share one commit; at high rates every batch has prompt jobs anyway.
-// Like a background job (below), an unhurried one queued with a prompt or read-only job is
-// left for the next transaction, once: a sender's ack then does not wait for the deletes
-// of the acks that arrived with it (a thousand members acknowledging a group message each).
+// message before it then share one commit (when the ack found the worker idle); at high rates
+// every batch has prompt jobs anyway. Like a background job (below), an unhurried one queued
+// with a prompt or read-only job is left for the next transaction, once, its delay started
+// again: a sender's ack then does not wait for the deletes of the acks that arrived with it
+// (a thousand members acknowledging a group message each).
 //
 // A job may be background: committed like a prompt one, but when a prompt or read-only job is
 // among those the transaction can take, left for the next transaction, once. A fan-out step

@@ -1204,6 +1204,40 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(log.events(), expected);
   }
 
+  // Left out of a commit, an unhurried job's delay starts again: one whose delay ran out
+  // while it was queued waits for the next prompt job instead of committing (an fsync) alone.
+  void aSteppedAsideUnhurriedJobWaitsForTheNextPromptCommit() {
+    using namespace std::chrono;
+    Metrics metrics;
+    std::promise<void> open, entered;
+    std::promise<JobStatus> ack_done, send1_done, send2_done;
+    auto ack = ack_done.get_future();
+    StoreWorker worker(handOverStore(), metrics, 100, 1024, milliseconds(1000));
+    worker.submit(
+        [gate = open.get_future().share(), &entered](Store& s) {
+          s.next_conv_seq("gate");
+          entered.set_value();
+          gate.wait();
+        },
+        [](JobStatus) {});
+    QCOMPARE(entered.get_future().wait_for(seconds(10)), std::future_status::ready);
+    worker.submit([](Store& s) { s.next_conv_seq("ack"); },
+                  [&](JobStatus st) { ack_done.set_value(st); }, {}, Urgency::Unhurried);
+    worker.submit([](Store& s) { s.next_conv_seq("send1"); },
+                  [&](JobStatus st) { send1_done.set_value(st); });
+    std::this_thread::sleep_for(milliseconds(1100));  // the ack's delay runs out in the queue
+    open.set_value();
+    QCOMPARE(send1_done.get_future().get(), JobStatus::Committed);
+    QCOMPARE(commits(metrics), 2ul);  // the gate's, then send1's without the ack
+    QCOMPARE(ack.wait_for(milliseconds(300)), std::future_status::timeout);
+    QCOMPARE(commits(metrics), 2ul);
+    worker.submit([](Store& s) { s.next_conv_seq("send2"); },
+                  [&](JobStatus st) { send2_done.set_value(st); });
+    QCOMPARE(send2_done.get_future().get(), JobStatus::Committed);
+    QCOMPARE(ack.get(), JobStatus::Committed);
+    QCOMPARE(commits(metrics), 3ul);  // the ack shared send2's commit
+  }
+
   // What one commit's completions post to an io_context arrives there as one chain: a single
   // poll_one runs them all, in order (net/post_task.hpp, PostBatch).
   void aCommitsPostsReachAnIoContextAsOneChain() {

@@ -10,13 +10,19 @@
 # the store thread enough that its batches grew, and larger batches make fewer of the other
 # allocations per message: each run therefore probes one kind only.
 #
-# Usage: bench/run-allocs.sh [RELAY_BIN] [RATE]   (defaults: build/bench's relay, 3000 msgs/s)
+# Usage: bench/run-allocs.sh [--sites] [RELAY_BIN] [RATE]   (defaults: build/bench's relay,
+# 3000 msgs/s). --sites adds a third run that records our allocations with their call stacks
+# (perf record, DWARF unwinding) and prints, per thread, the calls that made the most of them
+# (the three frames above the allocator): where to look first. The recorder's traps are
+# dearer than the counter's, so its per-message figures run a little low (batches grow).
 # Threads show by name: parley-store (SQLite allocates with malloc), and of the two I/O
 # threads the main one (parley-relay, io_context 0) holds the senders' connections and
 # parley-io-1 the receivers' (the loadgen connects them in turn and the listener deals
 # connections round-robin).
 set -euo pipefail
 
+sites=false
+if [[ "${1:-}" == --sites ]]; then sites=true; shift; fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$repo/build/bench}"
 relay="${1:-$build/server/parley-relay}"
@@ -54,7 +60,7 @@ probe() {  # symbol name -> event
 ours="$(probe _Znwm parley_operator_new),$(probe aligned_alloc parley_aligned_alloc)"
 sqlite="$(probe malloc parley_malloc)"
 
-count() {  # event list, output file
+count() {  # event list, output file; RECORD=1: perf record with call stacks instead
   local data="$dir/data"
   rm -rf "$data" && mkdir "$data"
   (ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$data" --threads 2 \
@@ -67,7 +73,12 @@ count() {  # event list, output file
     --rate "$rate" --warmup 3 --duration 12 >"$dir/loadgen" 2>&1 &
   loadgen=$!
   sleep 9  # connections made, warm-up over
-  perf stat -x, -e "$1" --per-thread -p "$pid" -- sleep "$measure" 2>"$2" >/dev/null
+  if [[ -n "${RECORD:-}" ]]; then
+    perf record -q -e "$1" --call-graph dwarf,16384 -p "$pid" -o "$2" -- sleep "$measure" \
+      2>/dev/null >/dev/null
+  else
+    perf stat -x, -e "$1" --per-thread -p "$pid" -- sleep "$measure" 2>"$2" >/dev/null
+  fi
   wait "$loadgen"
   loadgen=""
   # Divided by the messages offered in the window: the loadgen checks they were all delivered.
@@ -88,3 +99,28 @@ cat "$dir/ours" "$dir/sqlite" | awk -F, -v m="$((rate * measure))" '
   } END {
     printf "| all | operator new + aligned_alloc | %.2f |\n| all | malloc (SQLite) | %.2f |\n", own, sqlite
   }'
+
+if $sites; then
+  RECORD=1 count "$ours" "$dir/stacks"
+  echo
+  echo "| relay thread | allocated in (three frames above the allocator) | per delivered message |"
+  echo "|---|---|---|"
+  # perf script: a sample is a header line (the thread's name first), then one frame per line
+  # (address, symbol), then a blank line. Frame 0 is the allocator itself.
+  perf script -i "$dir/stacks" -F comm,ip,sym 2>/dev/null | awk '
+    function short(f) {
+      sub(/^[ \t]*[0-9a-f]+ /, "", f); gsub(/\(anonymous namespace\)/, "{anon}", f)
+      sub(/\(.*$/, "", f)
+      while (gsub(/<[^<>]*>/, "", f)) {}
+      return f
+    }
+    function flush() { if (thread != "") n[thread " | " key]++; thread = "" }
+    /^[^ \t]/ { flush(); thread = $1; depth = 0; key = ""; next }
+    /^[ \t]*$/ { flush(); next }
+    { if (depth >= 1 && depth <= 3) key = key (depth > 1 ? " <- " : "") short($0); depth++ }
+    END {
+      flush()
+      for (k in n) { split(k, part, " [|] "); printf "%s\t%d\t%s\n", part[1], n[k], part[2] }
+    }' | sort -t$'\t' -k1,1 -k2,2nr | awk -F'\t' -v m="$((rate * measure))" '
+      { if (++shown[$1] <= 12) printf "| %s | %s | %.2f |\n", $1, $3, $2 / m }'
+fi

@@ -114,13 +114,11 @@ if $sites; then
       while (gsub(/<[^<>]*>/, "", f)) {}
       return f
     }
-    function flush() { if (thread != "") n[thread " | " key]++; thread = "" }
+    function flush() { if (thread != "") n[thread "\t" key]++; thread = "" }
     /^[^ \t]/ { flush(); thread = $1; depth = 0; key = ""; next }
     /^[ \t]*$/ { flush(); next }
     { if (depth >= 1 && depth <= 3) key = key (depth > 1 ? " <- " : "") short($0); depth++ }
-    END {
-      flush()
-      for (k in n) { split(k, part, " [|] "); printf "%s\t%d\t%s\n", part[1], n[k], part[2] }
-    }' | sort -t$'\t' -k1,1 -k2,2nr | awk -F'\t' -v m="$((rate * measure))" '
-      { if (++shown[$1] <= 12) printf "| %s | %s | %.2f |\n", $1, $3, $2 / m }'
+    END { flush(); for (k in n) printf "%s\t%d\n", k, n[k] }' |
+    sort -t$'\t' -k1,1 -k3,3nr | awk -F'\t' -v m="$((rate * measure))" '
+      { if (++shown[$1] <= 12) printf "| %s | %s | %.2f |\n", $1, $2, $3 / m }'
 fi

@@ -143,7 +143,7 @@ int coordinate(Options o, const char* self_path) {
   // gained is this run's GroupSends (relay_metrics.hpp).
   const auto relay_endpoint = parse_loopback_endpoint(o.relay, "--relay");
   auto relay_acks = [&]() -> std::optional<RelayHistogram> {
-    const auto text = fetch_relay_metrics(relay_endpoint, std::chrono::seconds(5));
+    const auto text = fetch_relay_metrics(relay_endpoint);
     if (!text) return std::nullopt;
     return parse_relay_histogram(*text, "parley_send_ack_seconds", "request=\"group_send\"");
   };

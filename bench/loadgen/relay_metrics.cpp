@@ -3,20 +3,12 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <span>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include "http_client.hpp"
 
 namespace parley::loadgen {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 std::optional<RelayHistogram> RelayHistogram::since(const RelayHistogram& earlier) const {
   if (earlier.buckets.size() != buckets.size()) return std::nullopt;
@@ -46,28 +38,25 @@ std::optional<double> RelayHistogram::quantile(double q) const {
   return lower;
 }
 
-std::optional<std::string> fetch_relay_metrics(const boost::asio::ip::tcp::endpoint& relay,
-                                               std::chrono::milliseconds timeout) {
+std::optional<std::string> fetch_relay_metrics(const boost::asio::ip::tcp::endpoint& relay) {
+  constexpr std::uint64_t kMaxBytes = 1 << 20;  // a few KiB in practice
   boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::flat_buffer buffer;
-  http::request<http::empty_body> req{http::verb::get, "/metrics", 11};
-  req.set(http::field::host, relay.address().to_string());
-  http::response<http::string_body> res;
+  auto client = std::make_shared<HttpClient>(ioc, relay);
+  std::string body;
   bool ok = false;
-  stream.expires_after(timeout);
-  stream.async_connect(relay, [&](beast::error_code connected) {
-    if (connected) return;
-    http::async_write(stream, req, [&](beast::error_code written, std::size_t) {
-      if (written) return;
-      http::async_read(stream, buffer, res, [&](beast::error_code read, std::size_t) {
-        ok = !read && res.result() == http::status::ok;
+  client->get(
+      "/metrics", "", std::nullopt, kMaxBytes,
+      [&body](std::span<const char> piece) {
+        body.append(piece.data(), piece.size());
+        return true;
+      },
+      [&](HttpClient::Response r) {
+        ok = r.failure.empty() && r.status == 200;
+        client->close();  // kept alive otherwise, and the io_context would not run out
       });
-    });
-  });
   ioc.run();
   if (!ok) return std::nullopt;
-  return std::move(res.body());
+  return body;
 }
 
 std::optional<RelayHistogram> parse_relay_histogram(std::string_view text, std::string_view name,

@@ -3,7 +3,6 @@
 // address these tools take). A sender's ack latency measured by the load generator includes
 // its own scheduling on a machine it shares with the relay; the relay's histogram of the
 // same requests (parley_send_ack_seconds) says how much of it was the relay's.
-#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,9 +26,9 @@ struct RelayHistogram {
   std::optional<double> quantile(double q) const;
 };
 
-// GET /metrics from the relay, or nullopt (unreachable, refused, or past `timeout`).
-std::optional<std::string> fetch_relay_metrics(const boost::asio::ip::tcp::endpoint& relay,
-                                               std::chrono::milliseconds timeout);
+// GET /metrics from the relay (HttpClient, with its timeouts), or nullopt (unreachable,
+// refused, timed out).
+std::optional<std::string> fetch_relay_metrics(const boost::asio::ip::tcp::endpoint& relay);
 
 // The `_bucket` series of histogram `name` with the label set `labels` (e.g.
 // `request="group_send"`), or nullopt when the text has none.

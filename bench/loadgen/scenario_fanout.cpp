@@ -12,6 +12,7 @@
 //
 // Threads: the members' state is the worker's thread's; the sender's (sent, acked, send
 // times, the latency histogram) is the sender thread's. They meet only through posts.
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -250,15 +251,15 @@ void run_fanout(Worker& w) {
         f->sender_thread = std::thread([f] { f->sender_ioc.run(); });
         // Bounded: a run that loses deliveries ends and reports what it counted. An open
         // loop's schedule is added to it.
-        const auto schedule = w.options().rate > 0
-                                  ? std::chrono::duration<double>(f->total / w.options().rate)
-                                  : std::chrono::duration<double>(0);
-        f->deadline = std::make_unique<net::steady_timer>(
-            w.ioc(), std::chrono::seconds(120) +
-                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(schedule));
-        f->deadline->async_wait([&w, f](boost::system::error_code ec) {
+        const double rate = w.options().rate;
+        const auto limit = std::chrono::seconds(
+            120 + (rate > 0 ? static_cast<std::int64_t>(std::ceil(static_cast<double>(f->total) / rate)) : 0));
+        f->deadline = std::make_unique<net::steady_timer>(w.ioc(), limit);
+        f->deadline->async_wait([&w, f, limit](boost::system::error_code ec) {
           if (ec) return;
-          if (!f->measuring) return w.fail("fanout: group not ready after 120 s");
+          if (!f->measuring)
+            return w.fail("fanout: the group was not ready after " +
+                          std::to_string(limit.count()) + " s (its members' CREATED events)");
           f->done();
         });
       });

@@ -118,7 +118,7 @@ void FanoutWorker::step(std::string group_id) {
           }
           if (!chained) finished(group_id, result->more);
         };
-        post_task(executor_, std::make_unique<StrandCall<decltype(tell)>>(std::move(tell)));
+        post_task(executor_, strand_call(std::move(tell)));
       },
       {}, store::Urgency::Background);
 }

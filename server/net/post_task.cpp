@@ -13,11 +13,9 @@ PostBatch::~PostBatch() {
   if (!owner_) return;
   current = nullptr;
   for (std::size_t i = 0; i < used_; ++i) {
-    StrandTask* head = runs_[i].head;
-    const auto alloc = head->post_allocator();  // the chain's first task carries the post
-    boost::asio::post(runs_[i].context->get_executor(),
-                      boost::asio::bind_allocator(
-                          alloc, [chain = TaskChain(head)]() mutable { chain.run(); }));
+    StrandTask* head = runs_[i].head;  // the chain's first task carries the post
+    post_carried(runs_[i].context->get_executor(), *head,
+                 [chain = TaskChain(head)]() mutable { chain.run(); });
   }
 }
 

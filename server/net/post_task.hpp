@@ -80,14 +80,20 @@ class PostBatch {
   std::size_t used_ = 0;
 };
 
+// Posts `handler` (which owns `carrier`) with its Asio operation in `carrier`'s memory.
+template <class Executor, class Handler>
+void post_carried(const Executor& executor, StrandTask& carrier, Handler handler) {
+  boost::asio::post(executor,
+                    boost::asio::bind_allocator(carrier.post_allocator(), std::move(handler)));
+}
+
 template <class Executor>
 void post_task(const Executor& executor, std::unique_ptr<StrandTask> task) {
   if constexpr (std::is_same_v<Executor, boost::asio::io_context::executor_type>) {
     if (PostBatch::add(executor.context(), task)) return;
   }
-  const auto alloc = task->post_allocator();
-  boost::asio::post(executor, boost::asio::bind_allocator(
-                                  alloc, [task = std::move(task)] { task->on_strand(); }));
+  auto& carrier = *task;
+  post_carried(executor, carrier, [task = std::move(task)] { task->on_strand(); });
 }
 
 }  // namespace parley

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <utility>
 
@@ -89,5 +90,10 @@ class StrandCall final : public StrandTask {
  private:
   F f_;
 };
+
+template <class F>
+std::unique_ptr<StrandTask> strand_call(F f) {
+  return std::make_unique<StrandCall<F>>(std::move(f));
+}
 
 }  // namespace parley

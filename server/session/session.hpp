@@ -111,7 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
   virtual void post_task(std::unique_ptr<StrandTask> task) = 0;
   template <class F>
   void run_on_strand(F f) {
-    post_task(std::make_unique<StrandCall<F>>(std::move(f)));
+    post_task(strand_call(std::move(f)));
   }
 
  private:

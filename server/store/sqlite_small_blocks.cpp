@@ -35,11 +35,11 @@ std::size_t class_of(std::size_t usable) {
   return static_cast<std::size_t>(std::countr_zero(usable) - std::countr_zero(kClassBytes[0]));
 }
 
-std::size_t class_bytes_for(std::size_t bytes) {
-  return std::max(kClassBytes[0], std::bit_ceil(bytes));
+// What a block for `bytes` holds: its class's size, or past the classes malloc's rounded to 8.
+std::size_t usable_for(std::size_t bytes) {
+  if (bytes <= kLargestClass) return std::max(kClassBytes[0], std::bit_ceil(bytes));
+  return (bytes + 7) & ~std::size_t{7};
 }
-
-std::size_t round8(std::size_t bytes) { return (bytes + 7) & ~std::size_t{7}; }
 
 struct Node {
   Node* next;
@@ -52,7 +52,8 @@ struct Lists {
   Node* head[kClasses] = {};
   std::uint32_t count[kClasses] = {};
   ThreadCounts counts;
-  bool gone = false;  // the thread is ending: blocks go straight to malloc and free
+  bool owned = false;  // ListsOwner below is made for this thread
+  bool gone = false;   // the thread is ending: blocks go straight to malloc and free
 };
 
 thread_local constinit Lists lists;
@@ -62,7 +63,7 @@ unsigned char* base_of(void* block) { return static_cast<unsigned char*>(block) 
 std::size_t usable_of(void* block) { return *reinterpret_cast<std::uint64_t*>(base_of(block)); }
 
 struct ListsOwner {
-  bool armed = false;
+  bool armed = false;  // touched once, so the thread registers this destructor
   ~ListsOwner() {
     lists.gone = true;
     for (std::size_t c = 0; c < kClasses; ++c) {
@@ -88,8 +89,8 @@ void* with_header(void* raw, std::size_t usable) {
 void* alloc_bytes(std::size_t bytes) {
   if (bytes > kMaxRequest) return nullptr;
   Lists& l = lists;
-  if (bytes <= kLargestClass) {
-    const std::size_t usable = class_bytes_for(bytes);
+  const std::size_t usable = usable_for(bytes);
+  if (usable <= kLargestClass) {
     const std::size_t c = class_of(usable);
     if (Node* n = l.head[c]; n != nullptr) {
       PARLEY_UNPOISON(n, usable);
@@ -98,11 +99,8 @@ void* alloc_bytes(std::size_t bytes) {
       ++l.counts.reused;
       return n;
     }
-    ++l.counts.from_malloc;
-    return with_header(std::malloc(kHeader + usable), usable);
   }
   ++l.counts.from_malloc;
-  const std::size_t usable = round8(bytes);
   return with_header(std::malloc(kHeader + usable), usable);
 }
 
@@ -120,7 +118,10 @@ void release(void* block) {
   if (usable <= kLargestClass && !l.gone) {
     const std::size_t c = class_of(usable);
     if (l.count[c] < kKeptPerClass) {
-      if (!owner.armed) owner.armed = true;  // its first use registers its destructor
+      if (!l.owned) {  // the thread's first kept block: its lists are emptied when it ends
+        owner.armed = true;
+        l.owned = true;
+      }
       l.head[c] = ::new (block) Node{l.head[c]};
       ++l.count[c];
       ++l.counts.kept;
@@ -143,7 +144,7 @@ void* resize(void* block, int bytes) {
   if (usable > kLargestClass && want > kLargestClass) {
     // malloc's block stays malloc's: realloc may grow it in place.
     ++lists.counts.from_malloc;
-    const std::size_t grown = round8(want);
+    const std::size_t grown = usable_for(want);
     return with_header(std::realloc(base_of(block), kHeader + grown), grown);
   }
   void* moved = alloc_bytes(want);
@@ -158,7 +159,7 @@ int usable_bytes(void* block) { return block == nullptr ? 0 : static_cast<int>(u
 int round_up(int bytes) {
   const auto b = static_cast<std::size_t>(std::max(bytes, 1));
   if (b > kMaxRequest) return bytes;
-  return static_cast<int>(b <= kLargestClass ? class_bytes_for(b) : round8(b));
+  return static_cast<int>(usable_for(b));
 }
 
 ThreadCounts thread_counts() {

@@ -56,7 +56,7 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
       queue_.push_back(Queued{std::move(job), urgency, due_by(urgency)});
-      if (may_step_aside(urgency)) ++unwaited_queued_;
+      if (unwaited(urgency)) ++unwaited_queued_;
       // An unhurried job behind others changes nothing for the worker (it is busy and takes
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
       // one, wakes it.
@@ -133,18 +133,20 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
   const bool step_aside =
       unwaited_queued_ > 0 &&
       std::any_of(queue_.begin(), queue_.begin() + reach,
-                  [](const Queued& q) { return !may_step_aside(q.urgency); });
+                  [](const Queued& q) { return !unwaited(q.urgency); });
+  // A stepped-aside unhurried job's delay starts again: left out of this commit, it waits for
+  // the next job someone waits on rather than making a commit (an fsync) of its own. One
+  // clock read per take, not one per job of a burst, under the mutex.
+  const auto unhurried_restart = step_aside ? due_by(Urgency::Unhurried) : Clock::time_point{};
   // Only the jobs within reach are looked at: a burst of a thousand members' acks behind
   // them is not walked under the mutex (submit waits on it), nor overtaken by jobs after them.
   for (std::ptrdiff_t i = 0; i < reach; ++i) {
     auto q = std::move(queue_.front());
     queue_.pop_front();
-    if (may_step_aside(q.urgency)) {
+    if (unwaited(q.urgency)) {
       if (step_aside && !q.passed_over) {
         q.passed_over = true;
-        // Its delay starts again: left out of this commit, it waits for the next job
-        // someone waits on rather than making a commit (an fsync) of its own.
-        if (q.urgency == Urgency::Unhurried) q.commit_by = std::max(q.commit_by, due_by(q.urgency));
+        if (q.urgency == Urgency::Unhurried) q.commit_by = std::max(q.commit_by, unhurried_restart);
         stepped_aside_.push_back(std::move(q));
         continue;
       }

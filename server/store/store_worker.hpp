@@ -138,8 +138,9 @@ class StoreWorker {
     }
   };
   void run();
-  // Nobody waits on its completion: it steps aside once for a job someone does wait on.
-  static bool may_step_aside(Urgency u) {
+  // Nobody waits on its completion (unhurried, background): it steps aside once for a job
+  // someone does wait on.
+  static bool unwaited(Urgency u) {
     return u == Urgency::Unhurried || u == Urgency::Background;
   }
   Clock::time_point due_by(Urgency urgency) const;  // a new job's Queued::commit_by

@@ -104,6 +104,39 @@ class JobLog {
   StoreWorker worker_;
 };
 
+// Holds a worker's store thread in a prompt job until opened (or destroyed), so what is queued
+// meanwhile is taken in one batch. Made after the worker, so it opens before the worker stops.
+// `writes`: the job writes, and so makes a commit of its own.
+class StoreThreadGate {
+ public:
+  explicit StoreThreadGate(StoreWorker& worker, bool writes = false) {
+    auto entered = std::make_shared<std::promise<void>>();  // outlives a gate that timed out
+    auto in = entered->get_future();
+    worker.submit(
+        [shut = open_.get_future().share(), entered, writes](Store& s) {
+          if (writes) s.next_conv_seq("gate");
+          entered->set_value();
+          shut.wait();
+        },
+        [](JobStatus) {});
+    holding_ = in.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  }
+  ~StoreThreadGate() { open(); }
+  StoreThreadGate(const StoreThreadGate&) = delete;
+  StoreThreadGate& operator=(const StoreThreadGate&) = delete;
+
+  bool holding() const { return holding_; }  // the job runs: later submits queue behind it
+  void open() {
+    if (!opened_) open_.set_value();
+    opened_ = true;
+  }
+
+ private:
+  std::promise<void> open_;
+  bool holding_ = false;
+  bool opened_ = false;
+};
+
 }  // namespace
 
 class SqliteStoreTest : public QObject {
@@ -1026,11 +1059,8 @@ class SqliteStoreTest : public QObject {
   // What a commit releases for other connections (live pushes, delivery marks: on_commit) is
   // handed over before any completion of the same batch, and only for jobs that committed.
   void workerRunsEveryOnCommitBeforeAnyDone() {
-    s_->commit();
-    s_.reset();
     Metrics metrics;
-    StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal),
-                       metrics, 100);
+    StoreWorker worker(handOverStore(), metrics, 100);
     std::mutex mutex;
     std::vector<std::string> events;
     auto note = [&](std::string e) {
@@ -1038,9 +1068,8 @@ class SqliteStoreTest : public QObject {
       events.push_back(std::move(e));
     };
     // The first job holds the store thread, so the next five queue up into one batch.
-    std::promise<void> release;
-    auto released = release.get_future().share();
-    worker.submit([released](Store&) { released.wait(); }, [](JobStatus) {});
+    StoreThreadGate gate(worker);
+    QVERIFY(gate.holding());
     for (int i = 0; i < 5; ++i) {
       const auto id = std::to_string(i);
       worker.submit(
@@ -1053,7 +1082,7 @@ class SqliteStoreTest : public QObject {
           },
           [&, id] { note("commit " + id); });
     }
-    release.set_value();
+    gate.open();
     worker.stop();
     worker.submit([](Store&) {}, [&](JobStatus) { note("done rejected"); },
                   [&] { note("commit rejected"); });
@@ -1209,24 +1238,17 @@ class SqliteStoreTest : public QObject {
   void aSteppedAsideUnhurriedJobWaitsForTheNextPromptCommit() {
     using namespace std::chrono;
     Metrics metrics;
-    std::promise<void> open, entered;
     std::promise<JobStatus> ack_done, send1_done, send2_done;
     auto ack = ack_done.get_future();
     StoreWorker worker(handOverStore(), metrics, 100, 1024, milliseconds(1000));
-    worker.submit(
-        [gate = open.get_future().share(), &entered](Store& s) {
-          s.next_conv_seq("gate");
-          entered.set_value();
-          gate.wait();
-        },
-        [](JobStatus) {});
-    QCOMPARE(entered.get_future().wait_for(seconds(10)), std::future_status::ready);
+    StoreThreadGate gate(worker, true);
+    QVERIFY(gate.holding());
     worker.submit([](Store& s) { s.next_conv_seq("ack"); },
                   [&](JobStatus st) { ack_done.set_value(st); }, {}, Urgency::Unhurried);
     worker.submit([](Store& s) { s.next_conv_seq("send1"); },
                   [&](JobStatus st) { send1_done.set_value(st); });
     std::this_thread::sleep_for(milliseconds(1100));  // the ack's delay runs out in the queue
-    open.set_value();
+    gate.open();
     QCOMPARE(send1_done.get_future().get(), JobStatus::Committed);
     QCOMPARE(commits(metrics), 2ul);  // the gate's, then send1's without the ack
     QCOMPARE(ack.wait_for(milliseconds(300)), std::future_status::timeout);
@@ -1244,30 +1266,22 @@ class SqliteStoreTest : public QObject {
     Metrics metrics;
     net::io_context io(1);
     std::vector<int> ran;
-    std::promise<void> open, entered, all_done;
-    auto gate = open.get_future().share();
+    std::promise<void> all_done;
     std::atomic<int> left{3};
     {
       StoreWorker worker(handOverStore(), metrics, 100);
-      worker.submit(
-          [gate, &entered](Store&) {
-            entered.set_value();
-            gate.wait();
-          },
-          [](JobStatus) {});
       // The gate holds the store thread before the three are queued, so one take gets them.
-      QVERIFY(entered.get_future().wait_for(std::chrono::seconds(10)) ==
-              std::future_status::ready);
+      StoreThreadGate gate(worker);
+      QVERIFY(gate.holding());
       for (int i = 1; i <= 3; ++i) {
         worker.submit([i](Store& s) { s.next_conv_seq("c" + std::to_string(i)); },
                       [&, i](JobStatus) {
                         auto f = [&ran, i] { ran.push_back(i); };
-                        post_task(io.get_executor(),
-                                  std::make_unique<StrandCall<decltype(f)>>(std::move(f)));
+                        post_task(io.get_executor(), strand_call(std::move(f)));
                         if (--left == 0) all_done.set_value();
                       });
       }
-      open.set_value();  // the three are queued behind the gate: one transaction, one commit
+      gate.open();  // the three are queued behind the gate: one transaction, one commit
       QVERIFY(all_done.get_future().wait_for(std::chrono::seconds(10)) ==
               std::future_status::ready);
     }
@@ -1355,22 +1369,15 @@ class SqliteStoreTest : public QObject {
       // a read before the prompt write completes at once, the read after it with its commit.
       // They are submitted only once it runs, so none of them shares its batch (it is a
       // prompt job: a read after it would wait for its commit).
-      std::promise<void> release, holding;
-      auto released = release.get_future().share();
-      worker.submit(
-          [released, &holding](Store&) {
-            holding.set_value();
-            released.wait();
-          },
-          [](JobStatus) {});
-      holding.get_future().wait();
+      StoreThreadGate gate(worker);
+      QVERIFY(gate.holding());
       worker.submit([](Store& s) { s.find_user("nobody"); },
                     [&](JobStatus) { note("done read before"); }, {}, Urgency::ReadOnly);
       worker.submit([](Store& s) { s.next_conv_seq("prompt"); },
                     [&](JobStatus) { note("done write"); }, [&] { note("commit write"); });
       worker.submit([](Store& s) { s.find_user("nobody"); },
                     [&](JobStatus) { note("done read after"); }, {}, Urgency::ReadOnly);
-      release.set_value();
+      gate.open();
       worker.stop();
     }
     QStringList seen;

@@ -26,7 +26,7 @@ struct Probe {
 
 std::unique_ptr<StrandTask> task(Probe& p) {
   auto f = [held = p.held, &p] { p.ran.fetch_add(1); };
-  return std::make_unique<StrandCall<decltype(f)>>(std::move(f));
+  return strand_call(std::move(f));
 }
 
 }  // namespace
@@ -70,7 +70,7 @@ class StrandTaskTest : public QObject {
     std::vector<int> ran_a, ran_b;
     auto note = [](std::vector<int>& into, int n) {
       auto f = [&into, n] { into.push_back(n); };
-      return std::make_unique<StrandCall<decltype(f)>>(std::move(f));
+      return strand_call(std::move(f));
     };
     const auto before = StrandTask::PostMemory::fallbacks();
     {
@@ -110,7 +110,7 @@ class StrandTaskTest : public QObject {
           if (i == 2) throw std::runtime_error("task 2 failed");
           ran.push_back(i);
         };
-        post_task(io.get_executor(), std::make_unique<StrandCall<decltype(f)>>(std::move(f)));
+        post_task(io.get_executor(), strand_call(std::move(f)));
       }
     }
     bool thrown = false;

@@ -40,6 +40,7 @@
 #include "gateway/pong_frames.hpp"
 #include "net/post_task.hpp"
 #include "gateway/streams.hpp"
+#include "net/deferred_writes.hpp"
 #include "net/exact_allocator.hpp"
 #include "observability/metrics.hpp"
 
@@ -70,7 +71,7 @@ struct GatheredWrite {
 // Stream: the WebSocket's next layer, Socket (ws://) or TlsStream (wss://). No
 // permessage-deflate (the payloads are ciphertext), so the stream carries no deflate state.
 template <class Stream>
-class WsConnection final : public GatewayConnection {
+class WsConnection final : public GatewayConnection, public DeferredWrites::Writer {
   static constexpr bool kParks = std::is_same_v<Stream, Socket>;
   // A plain connection owns its socket and lends it to a stream that exists only while the
   // connection is awake; a TLS stream owns its layers for the connection's whole life.
@@ -270,7 +271,10 @@ class WsConnection final : public GatewayConnection {
                    "parley.v1 frames are binary");
     }
     const auto data = buffer_.cdata();
-    on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    {
+      DeferredWrites::Scope writes;  // a reply (or a push to a client on this thread) leaves now
+      on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
     buffer_.consume(buffer_.size());
     if (reading_allowed()) do_read();
   }
@@ -341,10 +345,20 @@ class WsConnection final : public GatewayConnection {
           });
     }
     if (!writing_ && accepted_) {
-      // Started after the handlers already waiting on this thread, so frames they queue for
-      // this client join it: a fan-out step's entries for one member, a reply and a push.
+      // Started when the handler queuing this frame ends, so what else it queues for this
+      // client joins the write; from outside such a handler, after those already waiting on
+      // this thread (net/deferred_writes.hpp).
       writing_ = true;
-      net::post(executor(), [self = self()] { self->do_write(); });
+      if (!DeferredWrites::defer(self())) net::post(executor(), [self = self()] { self->do_write(); });
+    }
+  }
+
+  void write_deferred() noexcept override {
+    try {
+      do_write();
+    } catch (const std::exception& e) {  // out of memory: this client is cut off, not stalled
+      spdlog::error("event=write_failed error=\"{}\"", e.what());
+      abort_connection();
     }
   }
 

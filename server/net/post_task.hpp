@@ -21,6 +21,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "net/deferred_writes.hpp"
 #include "net/strand_task.hpp"
 
 namespace parley {
@@ -36,8 +37,10 @@ class TaskChain {
     while (head_ != nullptr) delete std::exchange(head_, head_->next_in_batch);
   }
   // A task that throws does not cost the tasks after it (other connections' completions)
-  // their turn: they run, then the first exception goes on.
+  // their turn: they run, then the first exception goes on. Writes the tasks queue start when
+  // the whole chain has run (net/deferred_writes.hpp).
   void run() {
+    DeferredWrites::Scope writes;
     std::exception_ptr failed;
     while (head_ != nullptr) {
       std::unique_ptr<StrandTask> task(std::exchange(head_, head_->next_in_batch));
@@ -93,7 +96,10 @@ void post_task(const Executor& executor, std::unique_ptr<StrandTask> task) {
     if (PostBatch::add(executor.context(), task)) return;
   }
   auto& carrier = *task;
-  post_carried(executor, carrier, [task = std::move(task)] { task->on_strand(); });
+  post_carried(executor, carrier, [task = std::move(task)] {
+    DeferredWrites::Scope writes;
+    task->on_strand();
+  });
 }
 
 }  // namespace parley

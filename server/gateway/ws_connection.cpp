@@ -17,9 +17,11 @@
 // (liveness.hpp), not a timer per connection.
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <optional>
 #include <span>
 #include <type_traits>
+#include <utility>
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/container/devector.hpp>
@@ -272,7 +274,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     }
     const auto data = buffer_.cdata();
     {
-      DeferredWrites::Scope writes;  // a reply (or a push to a client on this thread) leaves now
+      DeferredWrites::Scope scope;  // a reply leaves when the frame is handled
       on_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     buffer_.consume(buffer_.size());
@@ -346,18 +348,24 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     }
     if (!writing_ && accepted_) {
       // Started when the handler queuing this frame ends, so what else it queues for this
-      // client joins the write; from outside such a handler, after those already waiting on
-      // this thread (net/deferred_writes.hpp).
-      writing_ = true;
-      if (!DeferredWrites::defer(self())) net::post(executor(), [self = self()] { self->do_write(); });
+      // client joins the write (net/deferred_writes.hpp). Every handler that queues frames
+      // opens a scope; posting is the fallback for one that would not.
+      const bool deferred = DeferredWrites::defer(self());
+      assert(!deferred || executor().running_in_this_thread());
+      if (!deferred) net::post(executor(), [self = self()] { self->write_deferred(); });
+      writing_ = true;  // once the write is sure to start
     }
   }
 
   void write_deferred() noexcept override {
     try {
       do_write();
-    } catch (const std::exception& e) {  // out of memory: this client is cut off, not stalled
+    } catch (const std::exception& e) {
+      // Out of memory: this client is cut off, not left waiting for a write that never
+      // starts, and Beast's own writes are not left waiting for the lock.
       spdlog::error("event=write_failed error=\"{}\"", e.what());
+      writing_ = false;
+      if (std::exchange(gathering_, false) && ws_) websocket_unlock_write(*ws_);
       abort_connection();
     }
   }
@@ -371,8 +379,8 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
 
   void do_write() {
     writing_ = true;
-    // Posted by send_bytes: an abort may have emptied the queue (or a failure ended the
-    // connection) since.
+    // Deferred or posted by send_bytes: an abort may have emptied the queue (or a failure
+    // ended the connection) since.
     if (closing_ || queue_.empty()) {
       writing_ = false;
       return;
@@ -380,9 +388,9 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     // A resting connection has no stream, so nothing of Beast's can be writing. Otherwise
     // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
     // front frame goes through Beast, which waits its turn.
+    auto write = std::make_unique<GatheredWrite>();  // before the lock: it may throw
     if (ws_ && !websocket_try_lock_write(*ws_)) return beast_write();
     gathering_ = true;
-    auto write = std::make_unique<GatheredWrite>();
     const auto n = std::min(queue_.size(), kMaxGather);
     for (std::size_t i = 0; i < n; ++i) {
       const auto& frame = write->frames.emplace_back(queue_[i]);
@@ -433,6 +441,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     if (stall_armed_ && send_queue_has_room()) {
       stall_armed_ = false;
       stall_timer_->cancel();
+      DeferredWrites::Scope scope;  // what it queues leaves now, not behind the thread's queue
       on_writable();  // may queue more entries
     }
     if (!queue_.empty()) {

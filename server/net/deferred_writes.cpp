@@ -11,29 +11,29 @@ struct ThreadWrites {
   // writers than any before it on this thread.
   std::vector<std::shared_ptr<DeferredWrites::Writer>> writers;
 };
-thread_local ThreadWrites writes;
+thread_local ThreadWrites thread_writes;
 
 }  // namespace
 
-DeferredWrites::Scope::Scope() : owner_(!writes.open) { writes.open = true; }
+DeferredWrites::Scope::Scope() : owner_(!thread_writes.open) { thread_writes.open = true; }
 
 DeferredWrites::Scope::~Scope() {
   if (!owner_) return;
   // By index: a write starting may defer another (it stays open until all have started).
-  for (std::size_t i = 0; i < writes.writers.size(); ++i) {
-    auto writer = std::move(writes.writers[i]);
+  for (std::size_t i = 0; i < thread_writes.writers.size(); ++i) {
+    auto writer = std::move(thread_writes.writers[i]);
     writer->write_deferred();
   }
-  writes.writers.clear();
-  writes.open = false;
+  thread_writes.writers.clear();
+  thread_writes.open = false;
 }
 
 bool DeferredWrites::defer(std::shared_ptr<Writer> writer) {
-  if (!writes.open) return false;
-  writes.writers.push_back(std::move(writer));
+  if (!thread_writes.open) return false;
+  thread_writes.writers.push_back(std::move(writer));
   return true;
 }
 
-std::size_t DeferredWrites::pending() { return writes.writers.size(); }
+std::size_t DeferredWrites::pending() { return thread_writes.writers.size(); }
 
 }  // namespace parley

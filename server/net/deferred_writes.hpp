@@ -6,14 +6,16 @@
 // queuing it may queue more for the same client (a fan-out step's entries for one member, a
 // reply and the push its commit released), and those should leave in the same write. Posting
 // the write did that, but put it at the back of the thread's queue: behind a fan-out step's
-// hundred writes to other members and their acks' reads, a sender's ack waited ~1.5 ms at
-// p99 with 1,000 members where it waited 0.25 ms with 100. A handler that queues frames
-// (a chain of store completions, a frame read) opens a Scope instead; writers deferred while
-// it is open start, in order, when it closes.
+// hundred writes to other members and their acks' reads, a sender's ack to 1,000 members
+// waited there long enough to double its p99 (docs/performance.md). A handler that queues
+// frames (a chain of store completions, a single posted task, a frame read, a send queue
+// that drained) opens a Scope instead; writers deferred while it is open start, in order,
+// when it closes.
 //
 // One thread per io_context: the scope open on this thread belongs to the io_context whose
-// handler is running, so a writer deferred here is on its own thread. With no scope open
-// (timers, the store thread) defer() refuses and the caller posts as before.
+// handler is running, so a writer deferred here is on its own thread (a connection queues
+// frames only on its own thread). With no scope open (the store thread, a handler that
+// opened none) defer() refuses and the caller posts.
 #include <cstddef>
 #include <memory>
 #include <vector>

@@ -40,7 +40,7 @@ class TaskChain {
   // their turn: they run, then the first exception goes on. Writes the tasks queue start when
   // the whole chain has run (net/deferred_writes.hpp).
   void run() {
-    DeferredWrites::Scope writes;
+    DeferredWrites::Scope scope;
     std::exception_ptr failed;
     while (head_ != nullptr) {
       std::unique_ptr<StrandTask> task(std::exchange(head_, head_->next_in_batch));
@@ -97,7 +97,7 @@ void post_task(const Executor& executor, std::unique_ptr<StrandTask> task) {
   }
   auto& carrier = *task;
   post_carried(executor, carrier, [task = std::move(task)] {
-    DeferredWrites::Scope writes;
+    DeferredWrites::Scope scope;
     task->on_strand();
   });
 }

@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,7 @@ class Writer final : public DeferredWrites::Writer,
       net::post(io_, [self = shared_from_this()] { self->write_deferred(); });
   }
 
+  // A connection's write is in flight until its completion; here it is done at once.
   void write_deferred() noexcept override {
     writing_ = false;
     events_.push_back("write " + name_);
@@ -91,6 +93,7 @@ class DeferredWritesTest : public QObject {
     QCOMPARE(DeferredWrites::pending(), std::size_t{0});
     QCOMPARE(io.poll(), std::size_t{0});  // nothing was posted
     QCOMPARE(a.use_count(), 1L);          // the scope let go of its writers
+    QVERIFY(!DeferredWrites::defer(a));   // closed, it takes no more
   }
 
   void aNestedScopeLeavesTheWritesToTheOuterOne() {
@@ -108,6 +111,7 @@ class DeferredWritesTest : public QObject {
     QCOMPARE(events, (Events{"write a", "write b"}));
   }
 
+  // No connection's write defers another today; should one, it must not be left behind.
   void aWriteDeferredWhileOthersStartStartsToo() {
     TwoWriters t;
     auto& [io, events, a, b] = t;
@@ -138,6 +142,25 @@ class DeferredWritesTest : public QObject {
     net::post(io, [&events] { events.push_back("waiting"); });
     io.run();
     QCOMPARE(events, (Events{"task", "task", "task", "write a", "write b", "waiting"}));
+  }
+
+  // A task that throws: the writes its chain deferred still start, and the failure goes on.
+  void aChainThatThrowsStillStartsItsWrites() {
+    TwoWriters t;
+    auto& [io, events, a, b] = t;
+    {
+      PostBatch batch;
+      auto queue_a = [a = a] { a->queue_frame(); };
+      auto fail = [] { throw std::runtime_error("task failed"); };
+      auto queue_b = [b = b] { b->queue_frame(); };
+      post_task(io.get_executor(), strand_call(std::move(queue_a)));
+      post_task(io.get_executor(), strand_call(std::move(fail)));
+      post_task(io.get_executor(), strand_call(std::move(queue_b)));
+    }
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, io.poll_one());
+    QCOMPARE(events, (Events{"write a", "write b"}));
+    QCOMPARE(DeferredWrites::pending(), std::size_t{0});
+    QVERIFY(!DeferredWrites::defer(a));  // the scope closed on the way out
   }
 
   void aSingleTasksWritesStartAheadOfWhatWaits() {

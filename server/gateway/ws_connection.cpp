@@ -352,7 +352,10 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       // opens a scope; posting is the fallback for one that would not.
       const bool deferred = DeferredWrites::defer(self());
       assert(!deferred || executor().running_in_this_thread());
-      if (!deferred) net::post(executor(), [self = self()] { self->write_deferred(); });
+      if (!deferred) {
+        gw_.relay.metrics.writes_posted.fetch_add(1, std::memory_order_relaxed);
+        net::post(executor(), [self = self()] { self->write_deferred(); });
+      }
       writing_ = true;  // once the write is sure to start
     }
   }

@@ -27,6 +27,10 @@ std::string Metrics::render() const {
   line("parley_errors_sent_total", "counter", "Error frames sent.", errors_sent);
   line("parley_slow_consumers_dropped_total", "counter",
        "Connections cut off because their send queue overflowed or stalled.", slow_consumers_dropped);
+  line("parley_writes_posted_total", "counter",
+       "Socket writes posted behind the I/O thread's queue because the handler queuing their "
+       "frame opened no scope (net/deferred_writes.hpp); 0 unless a path was missed.",
+       writes_posted);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_inbox_share_full_total", "counter",

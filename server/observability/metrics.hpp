@@ -21,6 +21,7 @@ class Metrics {
   std::atomic<std::uint64_t> entries_delivered{0};
   std::atomic<std::uint64_t> errors_sent{0};
   std::atomic<std::uint64_t> slow_consumers_dropped{0};
+  std::atomic<std::uint64_t> writes_posted{0};  // started without a handler's scope
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> inbox_full{0};
   std::atomic<std::uint64_t> inbox_share_full{0};

@@ -571,6 +571,34 @@ class MessagingTest : public QObject {
     QVERIFY(metric(relay_, "parley_send_ack_seconds_sum{request=\"send\"}") > 0);
   }
 
+  // A reply or push starts its write when the handler queuing it ends (a frame read, a
+  // commit's completions, a task), never posted behind the I/O thread's queue
+  // (net/deferred_writes.hpp): refusals answered from the read, acks and errors from the
+  // store, pushes, delivery marks and a presence snapshot.
+  void everyWriteStartsWhenItsHandlerEnds() {
+    auto alice = online(relay_, "dw-alice");
+    auto bob = online(relay_, "dw-bob");
+    QVERIFY(alice && bob);
+    const char* posted = "parley_writes_posted_total";
+    const double before = metric(relay_, posted);
+    QVERIFY(before >= 0);
+    auto ack = alice->send("dw-bob", "m1");
+    QVERIFY(ack && ack->has_send_ack());
+    auto d = bob->waitDeliver();
+    QVERIFY(d);
+    bob->ack(d->inbox_seq());
+    QVERIFY(!alice->waitMarks().empty());
+    auto empty = alice->send("dw-bob", "");  // refused while the frame is read
+    QVERIFY(empty && empty->has_error());
+    auto unknown = alice->send("dw-nobody", "m2");  // refused by the store
+    QVERIFY(unknown && unknown->has_error());
+    wire::ClientFrame sub;
+    sub.mutable_subscribe_presence()->add_usernames("dw-bob");
+    auto snapshot = alice->request(sub);
+    QVERIFY(snapshot && snapshot->has_presence_snapshot());
+    QCOMPARE(metric(relay_, posted), before);
+  }
+
   // Each of the relay's threads says what it is (top -H, perf, a debugger); the main thread
   // keeps the process's name, which ps, pgrep and killall look for.
   void threadsAreNamedForOperators() {

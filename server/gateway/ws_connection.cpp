@@ -177,7 +177,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     // Beast allows no close while the accept is still writing its response.
     if (close_code_) return do_close();
     if (gw_.draining.load()) return close(1001, "relay is restarting; reconnect");
-    if (!queue_.empty() && !writing_) do_write();
+    if (!queue_.empty() && !writing_) start_write();
     auth_timer_ =
         std::make_unique<net::steady_timer>(executor(), gw_.relay.limits.auth_timeout);
     // A weak reference: the timer must not keep a closed connection alive.
@@ -354,13 +354,13 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       assert(!deferred || executor().running_in_this_thread());
       if (!deferred) {
         gw_.relay.metrics.writes_posted.fetch_add(1, std::memory_order_relaxed);
-        net::post(executor(), [self = self()] { self->write_deferred(); });
+        net::post(executor(), [self = self()] { self->start_write(); });
       }
       writing_ = true;  // once the write is sure to start
     }
   }
 
-  void write_deferred() noexcept override {
+  void start_write() noexcept override {
     try {
       do_write();
     } catch (const std::exception& e) {
@@ -447,8 +447,9 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       DeferredWrites::Scope scope;  // what it queues leaves now, not behind the thread's queue
       on_writable();  // may queue more entries
     }
+    if (closing_) return;  // cut off meanwhile (a write that could not start)
     if (!queue_.empty()) {
-      if (!writing_) do_write();
+      if (!writing_) start_write();
       return;
     }
     if (close_code_) return do_close();

@@ -22,7 +22,7 @@ DeferredWrites::Scope::~Scope() {
   // By index: a write starting may defer another (it stays open until all have started).
   for (std::size_t i = 0; i < thread_writes.writers.size(); ++i) {
     auto writer = std::move(thread_writes.writers[i]);
-    writer->write_deferred();
+    writer->start_write();
   }
   thread_writes.writers.clear();
   thread_writes.open = false;

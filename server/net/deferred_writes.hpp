@@ -26,9 +26,9 @@ class DeferredWrites {
  public:
   class Writer {
    public:
-    // Starts the write deferred to the scope's end. Must not throw: nothing could retry it,
-    // and its connection would wait for that write forever.
-    virtual void write_deferred() noexcept = 0;
+    // Starts the writer's write (at the scope's end, when deferred). Must not throw: nothing
+    // could retry it, and its connection would wait for that write forever.
+    virtual void start_write() noexcept = 0;
 
    protected:
     ~Writer() = default;

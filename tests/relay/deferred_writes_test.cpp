@@ -32,11 +32,11 @@ class Writer final : public DeferredWrites::Writer,
     if (writing_) return;  // joins the write that is about to start
     writing_ = true;
     if (!DeferredWrites::defer(shared_from_this()))
-      net::post(io_, [self = shared_from_this()] { self->write_deferred(); });
+      net::post(io_, [self = shared_from_this()] { self->start_write(); });
   }
 
   // A connection's write is in flight until its completion; here it is done at once.
-  void write_deferred() noexcept override {
+  void start_write() noexcept override {
     writing_ = false;
     events_.push_back("write " + name_);
     if (then_) std::exchange(then_, nullptr)->queue_frame();

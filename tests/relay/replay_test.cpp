@@ -82,6 +82,8 @@ class ReplayTest : public QObject {
     }
     bob.ack(kCount);
     QVERIFY(bob.waitPush([](const auto& f) { return f.has_sync_complete(); }));
+    // Every page of the replay went out when its handler ended, none behind the thread's queue.
+    QCOMPARE(metric(relay, "parley_writes_posted_total"), 0.0);
     peak = std::max(peak, relay.rssKiB());
     const qint64 queued_kib = kCount * 260 / 1024;  // what holding the queue would cost
     qInfo("relay RSS before replay %lld KiB, peak during replay %lld KiB (queue ~%lld KiB)",

@@ -197,6 +197,32 @@ class ReplayTest : public QObject {
       QSKIP("delivery checked; memory is not measurable under a sanitizer");
     QVERIFY2(grown < rest_kib / 3, qPrintable(QString("relay grew by %1 KiB").arg(grown)));
   }
+
+  // A client that stops reading: its socket fills, then its send queue, and delivery pauses
+  // at the queue's low-water mark; as the queue drains it resumes (on_writable), and what it
+  // queues then leaves when that handler ends, not posted behind the I/O thread's queue.
+  void aDrainedSendQueueResumesDeliveryAtOnce() {
+    RelayProcess relay(bulkRelay({"--send-queue-bytes", "1048576"}));
+    QVERIFY(relay.start());
+    TestClient alice("w-alice"), bob("w-bob");
+    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
+    const int kCount = 120;  // 24 MiB: more than loopback's socket buffers hold
+    const std::string big(200 * 1024, 'w');
+    QVERIFY(sendAll(alice, "w-bob", kCount, [&](int) { return big; }, 8));
+    alice.disconnect();
+
+    QVERIFY(bob.connect(relay.url()));
+    QVERIFY(bob.login()->has_logged_in());
+    QTest::qSleep(1500);  // no event loop: bob reads nothing meanwhile
+    for (int i = 1; i <= kCount; ++i) {
+      const auto d = bob.waitDeliver(10000);
+      QVERIFY2(d && d->inbox_seq() == static_cast<std::uint64_t>(i),
+               qPrintable(QString("entry %1 missing").arg(i)));
+      if (i % 8 == 0) bob.ack(d->inbox_seq());
+    }
+    QCOMPARE(metric(relay, "parley_slow_consumers_dropped_total"), 0.0);
+    QCOMPARE(metric(relay, "parley_writes_posted_total"), 0.0);
+  }
 };
 
 QTEST_GUILESS_MAIN(ReplayTest)

@@ -40,10 +40,10 @@
 #include "gateway/frame_header.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/pong_frames.hpp"
-#include "net/post_task.hpp"
 #include "gateway/streams.hpp"
 #include "net/deferred_writes.hpp"
 #include "net/exact_allocator.hpp"
+#include "net/post_task.hpp"
 #include "observability/metrics.hpp"
 
 namespace websocket = boost::beast::websocket;
@@ -391,9 +391,9 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     // A resting connection has no stream, so nothing of Beast's can be writing. Otherwise
     // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
     // front frame goes through Beast, which waits its turn.
-    auto write = std::make_unique<GatheredWrite>();  // before the lock: it may throw
     if (ws_ && !websocket_try_lock_write(*ws_)) return beast_write();
-    gathering_ = true;
+    gathering_ = true;  // from here a throw releases the lock (start_write)
+    auto write = std::make_unique<GatheredWrite>();
     const auto n = std::min(queue_.size(), kMaxGather);
     for (std::size_t i = 0; i < n; ++i) {
       const auto& frame = write->frames.emplace_back(queue_[i]);

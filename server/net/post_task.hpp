@@ -10,6 +10,9 @@
 // in order): the store thread posts a commit's completions and live pushes (hundreds at
 // saturation) with one lock of each io_context's queue and at most one wake-up of its thread,
 // instead of one each. Plain net::post calls are not batched.
+//
+// A task, or a chain, runs inside a DeferredWrites::Scope: the socket writes it starts begin
+// when it is done (net/deferred_writes.hpp).
 #include <array>
 #include <cstddef>
 #include <exception>
@@ -37,8 +40,7 @@ class TaskChain {
     while (head_ != nullptr) delete std::exchange(head_, head_->next_in_batch);
   }
   // A task that throws does not cost the tasks after it (other connections' completions)
-  // their turn: they run, then the first exception goes on. Writes the tasks queue start when
-  // the whole chain has run (net/deferred_writes.hpp).
+  // their turn: they run, then the first exception goes on.
   void run() {
     DeferredWrites::Scope scope;
     std::exception_ptr failed;

@@ -49,6 +49,17 @@ bool sendAll(TestClient& sender, const std::string& to, int count,
   return true;
 }
 
+// Registers both and fills the offline recipient's inbox with `count` of the largest
+// ciphertexts a device may get (200 KiB each); the sender is gone after.
+bool queueLargest(const RelayProcess& relay, TestClient& sender, TestClient& recipient,
+                  int count) {
+  const std::string big(200 * 1024, 'b');
+  const bool ok = registerWithRecipientOffline(relay, sender, recipient) &&
+                  sendAll(sender, recipient.username(), count, [&](int) { return big; }, 8);
+  sender.disconnect();
+  return ok;
+}
+
 }  // namespace
 
 class ReplayTest : public QObject {
@@ -170,11 +181,8 @@ class ReplayTest : public QObject {
     RelayProcess relay(bulkRelay({"--delivery-window", "10"}));
     QVERIFY(relay.start());
     TestClient alice("b-alice"), bob("b-bob");
-    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
     const int kCount = 120;
-    const std::string big(200 * 1024, 'b');  // the largest ciphertext a device may get
-    QVERIFY(sendAll(alice, "b-bob", kCount, [&](int) { return big; }, 8));
-    alice.disconnect();
+    QVERIFY(queueLargest(relay, alice, bob, kCount));
 
     const qint64 before = relay.rssKiB();
     QVERIFY(bob.connect(relay.url()));
@@ -205,11 +213,8 @@ class ReplayTest : public QObject {
     RelayProcess relay(bulkRelay({"--send-queue-bytes", "1048576"}));
     QVERIFY(relay.start());
     TestClient alice("w-alice"), bob("w-bob");
-    QVERIFY(registerWithRecipientOffline(relay, alice, bob));
     const int kCount = 120;  // 24 MiB: more than loopback's socket buffers hold
-    const std::string big(200 * 1024, 'w');
-    QVERIFY(sendAll(alice, "w-bob", kCount, [&](int) { return big; }, 8));
-    alice.disconnect();
+    QVERIFY(queueLargest(relay, alice, bob, kCount));
 
     QVERIFY(bob.connect(relay.url()));
     QVERIFY(bob.login()->has_logged_in());

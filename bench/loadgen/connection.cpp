@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include <stdexcept>
+
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -87,6 +89,12 @@ bool Connection::handle_auth(wire::ServerFrame& f) {
                         : std::string("unexpected answer to authentication")));
   }
   return true;
+}
+
+void Connection::stamp_arrivals() {
+  beast::error_code ec;
+  ws_.next_layer().stamp_arrivals(ec);
+  if (ec) throw std::runtime_error("SO_TIMESTAMPNS: " + ec.message());
 }
 
 void Connection::send(const wire::ClientFrame& frame) {

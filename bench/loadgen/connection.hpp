@@ -12,8 +12,8 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "identity.hpp"
-#include "net/asio.hpp"  // Socket: the relay's connection socket type, executor and all
 #include "parley.pb.h"
+#include "stamped_socket.hpp"
 
 namespace parley::loadgen {
 
@@ -43,6 +43,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Called after a frame's handler when nothing more is buffered to parse: the end of what
   // one read brought, where a client's event loop would finish its turn.
   void on_burst_end(std::function<void()> h) { burst_end_handler_ = std::move(h); }
+  // From now on last_arrival() says when the bytes of the frame being handled reached this
+  // machine (stamped_socket.hpp). On an open connection.
+  void stamp_arrivals();
+  StampedSocket::Clock::time_point last_arrival() const { return ws_.next_layer().last_arrival(); }
   bool is_open() const { return open_; }
   Socket::executor_type get_executor() { return ws_.get_executor(); }
   std::size_t queued() const { return queue_.size(); }
@@ -55,7 +59,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // On the io_context's own executor type, as the relay's are: the default any_io_executor
   // was ~10 % of the loadgen's CPU per delivered message.
-  beast::websocket::stream<Socket> ws_;
+  beast::websocket::stream<StampedSocket> ws_;
   tcp::endpoint relay_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;

@@ -344,6 +344,11 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag + ": member deliveries", secs > 0 ? static_cast<double>(n["fanout_deliveries"]) / secs : 0, "deliveries/s");
     t.row(tag + ": sender ack p50", ms(h.percentile(0.50)), "ms", 2);
     t.row(tag + ": sender ack p99", ms(h.percentile(0.99)), "ms", 2);
+    // The same acks to when their bytes reached the machine: the figures above less the
+    // sender's thread waiting for a core (stamped_socket.hpp).
+    const auto& arrival = merged.histograms["fanout_ack_arrival"];
+    t.row(tag + ": sender ack p50 to its arrival", ms(arrival.percentile(0.50)), "ms", 2);
+    t.row(tag + ": sender ack p99 to its arrival", ms(arrival.percentile(0.99)), "ms", 2);
     // The same acks as the relay timed them, frame read to ack handed back: the rest of the
     // figures above is the sockets and the sender's own thread waiting for a core.
     const auto after = relay_acks();

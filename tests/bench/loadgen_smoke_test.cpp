@@ -143,6 +143,14 @@ class LoadgenSmokeTest : public QObject {
     // The relay's own timing of the same acks, read from its /metrics before and after.
     QVERIFY(find(rows, "sender ack p50 inside the relay (its histogram)") > 0);
     QVERIFY(find(rows, "sender ack p99 inside the relay (its histogram)") > 0);
+    // The same acks to the kernel's receive stamp: each came before its handling, so no
+    // percentile of them can be the later.
+    for (const char* q : {"p50", "p99"}) {
+      const double arrival = find(rows, QStringLiteral("sender ack %1 to its arrival").arg(q));
+      const double handled = find(rows, QStringLiteral("sender ack %1").arg(q));
+      QVERIFY2(arrival > 0 && arrival <= handled, qPrintable(QStringLiteral("%1: %2 against %3")
+                                                             .arg(q).arg(arrival).arg(handled)));
+    }
     // Open loop: 20 GroupSends at 100/s take at least 0.19 s from the first to the last, so
     // the 59 members' 1,180 deliveries come at most ~6,200/s (closed, tens of thousands).
     const auto paced = runLoadgen(relay, {"--scenario", "fanout", "--members", "60",

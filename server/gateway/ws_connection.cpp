@@ -3,7 +3,8 @@
 // immutable frames. Queued frames leave in one socket write, up to kMaxGather at a time,
 // framed by the connection itself (frame_header.hpp) under the stream's write lock
 // (beast_internals.hpp): a frame per write would be a sendmsg per frame, and a replay page or
-// a fan-out burst queues many.
+// a fan-out burst queues many. On a plain socket the write is made there and then, and only
+// what the kernel does not take waits for it asynchronously (do_write).
 //
 // Idle memory: a plain ws:// connection with nothing to read is *parked*: it waits for its
 // socket to become readable, holding no read buffer and no pending Beast read, and starts a
@@ -56,6 +57,9 @@ constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept w
 // Frames per socket write: a header and a payload buffer each, and Asio hands at most 64
 // buffers to one sendmsg.
 constexpr std::size_t kMaxGather = 32;
+// Socket writes made at once, one after another, before the rest of a long queue goes out
+// asynchronously: a connection with thousands of frames queued yields the thread.
+constexpr std::size_t kMaxWritesNow = 8;
 
 // One socket write of queued frames. It owns them, so an abort that clears the queue cannot
 // free a buffer the socket is still sending from. Fixed capacity, filled only as far as the
@@ -93,6 +97,8 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
         counted_(origin.counted) {
     if (origin.key) set_client_address(*origin.key);
     if constexpr (kParks) {
+      beast::error_code ignored;  // a socket that refuses is closed: every write then fails
+      socket_.non_blocking(true, ignored);
       ws_.emplace(socket_);
     } else {
       ws_.emplace(std::move(stream));
@@ -381,27 +387,76 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   }
 
   void do_write() {
-    writing_ = true;
-    // Deferred or posted by send_bytes: an abort may have emptied the queue (or a failure
-    // ended the connection) since.
-    if (closing_ || queue_.empty()) {
-      writing_ = false;
-      return;
+    for (std::size_t round = 0;; ++round) {
+      writing_ = true;
+      // Deferred or posted by send_bytes: an abort may have emptied the queue (or a failure
+      // ended the connection) since.
+      if (closing_ || queue_.empty()) {
+        writing_ = false;
+        return;
+      }
+      // A resting connection has no stream, so nothing of Beast's can be writing. Otherwise
+      // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
+      // front frame goes through Beast, which waits its turn.
+      if (ws_ && !websocket_try_lock_write(*ws_)) return beast_write();
+      gathering_ = true;  // from here a throw releases the lock (start_write)
+      const auto n = std::min(queue_.size(), kMaxGather);
+      // A plain socket is written at once, from the queue; only what the kernel does not take
+      // then (the client's socket is full) waits for it, in an asynchronous write that owns
+      // its frames. Asynchronous, even a write the kernel takes whole completes through the
+      // thread's queue, and until then this connection's next frames (a SendAck behind the
+      // delivery marks, say) wait behind every handler queued before that completion.
+      if constexpr (kParks) {
+        if (round < kMaxWritesNow) {
+          beast::error_code ec;
+          std::size_t bytes = 0;
+          const auto written = write_now(n, bytes, ec);
+          if (ec == net::error::would_block || (!ec && written < bytes)) {
+            gw_.relay.metrics.writes_waited.fetch_add(1, std::memory_order_relaxed);
+            return write_later(n, ec ? 0 : written);
+          }
+          writing_ = false;
+          gathering_ = false;
+          if (ws_) websocket_unlock_write(*ws_);
+          if (ec) return fail(ec, "write");
+          gw_.relay.metrics.writes_whole.fetch_add(1, std::memory_order_relaxed);
+          if (!wrote(n) || writing_) return;  // on_writable() may have started the next write
+          continue;
+        }
+      }
+      return write_later(n, 0);
     }
-    // A resting connection has no stream, so nothing of Beast's can be writing. Otherwise
-    // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
-    // front frame goes through Beast, which waits its turn.
-    if (ws_ && !websocket_try_lock_write(*ws_)) return beast_write();
-    gathering_ = true;  // from here a throw releases the lock (start_write)
+  }
+
+  // The queue's first `frames` (`bytes` in all) in one sendmsg, straight from the queue:
+  // returns what the kernel took; would_block when it took nothing.
+  std::size_t write_now(std::size_t frames, std::size_t& bytes, beast::error_code& ec) {
+    std::array<FrameHeader, kMaxGather> headers;  // not zeroed: only the first `frames` used
+    boost::container::static_vector<net::const_buffer, 2 * kMaxGather> buffers;
+    for (std::size_t i = 0; i < frames; ++i) {
+      const auto& frame = queue_[i];
+      headers[i] = frame_head(frame);
+      buffers.push_back(net::buffer(headers[i].bytes.data(), headers[i].size));
+      buffers.push_back(net::buffer(frame.bytes()));
+      bytes += headers[i].size + frame.bytes().size();
+    }
+    return socket_.write_some(std::span<const net::const_buffer>(buffers.data(), buffers.size()), ec);
+  }
+
+  // The queue's first `frames`, less the `skip` bytes already written, as an asynchronous
+  // write that owns them.
+  void write_later(std::size_t frames, std::size_t skip) {
     auto write = std::make_unique<GatheredWrite>();
-    const auto n = std::min(queue_.size(), kMaxGather);
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < frames; ++i) {
       const auto& frame = write->frames.emplace_back(queue_[i]);
       const auto& header = write->headers.emplace_back(frame_head(frame));
       write->buffers.push_back(net::buffer(header.bytes.data(), header.size));
       write->buffers.push_back(net::buffer(frame.bytes()));
     }
-    const std::span<const net::const_buffer> buffers(write->buffers.data(), write->buffers.size());
+    auto first = write->buffers.begin();
+    for (; skip > 0 && skip >= first->size(); ++first) skip -= first->size();
+    if (skip > 0) *first += skip;
+    const std::span<const net::const_buffer> buffers(first, write->buffers.end());
     net::async_write(next_layer(), buffers,
                      [self = self(), write = std::move(write)](beast::error_code ec, std::size_t) {
                        self->on_write(ec, write->frames.size());
@@ -433,7 +488,13 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       if (ws_) websocket_unlock_write(*ws_);
     }
     if (ec) return fail(ec, "write");
-    if (queue_.empty()) return;  // aborted while the write was in flight
+    if (wrote(frames) && !writing_) start_write();
+  }
+
+  // After the queue's first `frames` were written, with no write in flight: true when more
+  // is queued to write now.
+  bool wrote(std::size_t frames) {
+    if (queue_.empty()) return false;  // aborted while the write was in flight
     gw_.relay.metrics.frames_out.fetch_add(frames, std::memory_order_relaxed);
     for (std::size_t i = 0; i < frames; ++i) {
       queued_bytes_ -= queue_.front().size();
@@ -447,13 +508,14 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       DeferredWrites::Scope scope;  // what it queues leaves now, not behind the thread's queue
       on_writable();  // may queue more entries
     }
-    if (closing_) return;  // cut off meanwhile (a write that could not start)
-    if (!queue_.empty()) {
-      if (!writing_) start_write();
-      return;
+    if (closing_) return false;  // cut off meanwhile (a write that could not start)
+    if (!queue_.empty()) return true;
+    if (close_code_) {
+      do_close();
+      return false;
     }
-    if (close_code_) return do_close();
     rest();
+    return false;
   }
 
   // Flushes what is queued, then sends a close frame.

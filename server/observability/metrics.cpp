@@ -31,6 +31,14 @@ std::string Metrics::render() const {
        "Socket writes posted behind the I/O thread's queue because the handler queuing their "
        "frame opened no scope (net/deferred_writes.hpp); 0 unless a path was missed.",
        writes_posted);
+  line("parley_writes_whole_total", "counter",
+       "Socket writes to ws:// clients the kernel took whole as they were made, with no "
+       "completion to wait for.",
+       writes_whole);
+  line("parley_writes_waited_total", "counter",
+       "Socket writes to ws:// clients that found the socket's buffer full (the client reads "
+       "slower than it is sent to) and finished as it drained.",
+       writes_waited);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_inbox_share_full_total", "counter",

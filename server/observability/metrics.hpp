@@ -22,6 +22,8 @@ class Metrics {
   std::atomic<std::uint64_t> errors_sent{0};
   std::atomic<std::uint64_t> slow_consumers_dropped{0};
   std::atomic<std::uint64_t> writes_posted{0};  // started without a handler's scope
+  std::atomic<std::uint64_t> writes_whole{0};   // taken whole by the kernel as they were made
+  std::atomic<std::uint64_t> writes_waited{0};  // found the socket full, finished as it drained
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> inbox_full{0};
   std::atomic<std::uint64_t> inbox_share_full{0};

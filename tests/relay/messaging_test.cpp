@@ -574,14 +574,19 @@ class MessagingTest : public QObject {
   // A reply or push starts its write when the handler queuing it ends (a frame read, a
   // commit's completions, a task), never posted behind the I/O thread's queue
   // (net/deferred_writes.hpp): refusals answered from the read, acks and errors from the
-  // store, pushes, delivery marks and a presence snapshot.
+  // store, pushes, delivery marks and a presence snapshot. And the kernel takes each write
+  // whole as it is made: none waits for a completion (ws_connection.cpp, do_write).
   void everyWriteStartsWhenItsHandlerEnds() {
     auto alice = online(relay_, "dw-alice");
     auto bob = online(relay_, "dw-bob");
     QVERIFY(alice && bob);
     const char* posted = "parley_writes_posted_total";
+    const char* whole = "parley_writes_whole_total";
+    const char* waited = "parley_writes_waited_total";
     const double before = metric(relay_, posted);
     QCOMPARE(before, 0.0);  // nor were any before: the logins, syncs and earlier tests' frames
+    const double whole_before = metric(relay_, whole);
+    QCOMPARE(metric(relay_, waited), 0.0);  // every client here reads what it is sent
     auto ack = alice->send("dw-bob", "m1");
     QVERIFY(ack && ack->has_send_ack());
     auto d = bob->waitDeliver();
@@ -597,6 +602,11 @@ class MessagingTest : public QObject {
     auto snapshot = alice->request(sub);
     QVERIFY(snapshot && snapshot->has_presence_snapshot());
     QCOMPARE(metric(relay_, posted), before);
+    // The ack, the delivery, the mark, two refusals and the snapshot: each write its own or
+    // shared, at least one per client that was sent something.
+    const double writes = metric(relay_, whole) - whole_before;
+    QVERIFY2(writes >= 2, qPrintable(QString::number(writes)));
+    QCOMPARE(metric(relay_, waited), 0.0);
   }
 
   // Each of the relay's threads says what it is (top -H, perf, a debugger); the main thread

@@ -58,7 +58,9 @@ constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept w
 // buffers to one sendmsg.
 constexpr std::size_t kMaxGather = 32;
 // Socket writes made at once, one after another, before the rest of a long queue goes out
-// asynchronously: a connection with thousands of frames queued yields the thread.
+// asynchronously: a connection with thousands of frames queued yields the thread. (A send
+// queue drained below its low-water mark may refill at once from the replay pages already
+// read, at most two, and write them in the same handler.)
 constexpr std::size_t kMaxWritesNow = 8;
 
 // One socket write of queued frames. It owns them, so an abort that clears the queue cannot
@@ -97,8 +99,11 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
         counted_(origin.counted) {
     if (origin.key) set_client_address(*origin.key);
     if constexpr (kParks) {
-      beast::error_code ignored;  // a socket that refuses is closed: every write then fails
-      socket_.non_blocking(true, ignored);
+      // Writes are made at once (do_write). A socket that refuses is closed, so the
+      // handshake fails, rather than a write blocking the thread.
+      beast::error_code ec;
+      socket_.non_blocking(true, ec);
+      if (ec) socket_.close(ec);
       ws_.emplace(socket_);
     } else {
       ws_.emplace(std::move(stream));
@@ -184,6 +189,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     if (close_code_) return do_close();
     if (gw_.draining.load()) return close(1001, "relay is restarting; reconnect");
     if (!queue_.empty() && !writing_) start_write();
+    if (closing_) return;  // the write failed, or found a close to send
     auth_timer_ =
         std::make_unique<net::steady_timer>(executor(), gw_.relay.limits.auth_timeout);
     // A weak reference: the timer must not keep a closed connection alive.
@@ -370,13 +376,17 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
     try {
       do_write();
     } catch (const std::exception& e) {
-      // Out of memory: this client is cut off, not left waiting for a write that never
-      // starts, and Beast's own writes are not left waiting for the lock.
-      spdlog::error("event=write_failed error=\"{}\"", e.what());
-      writing_ = false;
-      if (std::exchange(gathering_, false) && ws_) websocket_unlock_write(*ws_);
-      abort_connection();
+      write_failed(e);
     }
+  }
+
+  // Out of memory, in a write that could not start (which gave back what it took: the flags,
+  // Beast's write lock) or in what a completed one ran (on_writable): this client is cut off,
+  // not left waiting for a write that never starts. A write still in flight ends with an
+  // error and cleans up after itself.
+  void write_failed(const std::exception& e) noexcept {
+    spdlog::error("event=write_failed error=\"{}\"", e.what());
+    abort_connection();
   }
 
   void drop_slow_consumer(const char* why) {
@@ -446,21 +456,29 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   // The queue's first `frames`, less the `skip` bytes already written, as an asynchronous
   // write that owns them.
   void write_later(std::size_t frames, std::size_t skip) {
-    auto write = std::make_unique<GatheredWrite>();
-    for (std::size_t i = 0; i < frames; ++i) {
-      const auto& frame = write->frames.emplace_back(queue_[i]);
-      const auto& header = write->headers.emplace_back(frame_head(frame));
-      write->buffers.push_back(net::buffer(header.bytes.data(), header.size));
-      write->buffers.push_back(net::buffer(frame.bytes()));
+    try {
+      auto write = std::make_unique<GatheredWrite>();
+      for (std::size_t i = 0; i < frames; ++i) {
+        const auto& frame = write->frames.emplace_back(queue_[i]);
+        const auto& header = write->headers.emplace_back(frame_head(frame));
+        write->buffers.push_back(net::buffer(header.bytes.data(), header.size));
+        write->buffers.push_back(net::buffer(frame.bytes()));
+      }
+      auto first = write->buffers.begin();
+      for (; skip > 0 && skip >= first->size(); ++first) skip -= first->size();
+      if (skip > 0) *first += skip;
+      const std::span<const net::const_buffer> buffers(first, write->buffers.end());
+      net::async_write(next_layer(), buffers,
+                       [self = self(), write = std::move(write)](beast::error_code ec, std::size_t) {
+                         self->on_write(ec, write->frames.size());
+                       });
+    } catch (...) {
+      // Not started: the lock goes back, so Beast's own writes are not left waiting for it.
+      writing_ = false;
+      gathering_ = false;
+      if (ws_) websocket_unlock_write(*ws_);
+      throw;
     }
-    auto first = write->buffers.begin();
-    for (; skip > 0 && skip >= first->size(); ++first) skip -= first->size();
-    if (skip > 0) *first += skip;
-    const std::span<const net::const_buffer> buffers(first, write->buffers.end());
-    net::async_write(next_layer(), buffers,
-                     [self = self(), write = std::move(write)](beast::error_code ec, std::size_t) {
-                       self->on_write(ec, write->frames.size());
-                     });
   }
 
   void beast_write() {
@@ -471,14 +489,19 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       std::array<unsigned char, Frame::kMaxEnvelope> envelope;
       std::array<net::const_buffer, 2> buffers;
     };
-    auto p = std::make_unique<Payload>();
-    p->frame = queue_.front();
-    const auto envelope_size = p->frame.write_envelope(p->envelope);
-    p->buffers = {net::buffer(p->envelope.data(), envelope_size), net::buffer(p->frame.bytes())};
-    const auto buffers = p->buffers;
-    ws().async_write(buffers, [self = self(), p = std::move(p)](beast::error_code ec, std::size_t) {
-      self->on_write(ec, 1);
-    });
+    try {
+      auto p = std::make_unique<Payload>();
+      p->frame = queue_.front();
+      const auto envelope_size = p->frame.write_envelope(p->envelope);
+      p->buffers = {net::buffer(p->envelope.data(), envelope_size), net::buffer(p->frame.bytes())};
+      const auto buffers = p->buffers;
+      ws().async_write(buffers, [self = self(), p = std::move(p)](beast::error_code ec, std::size_t) {
+        self->on_write(ec, 1);
+      });
+    } catch (...) {
+      writing_ = false;  // not started
+      throw;
+    }
   }
 
   void on_write(beast::error_code ec, std::size_t frames) {
@@ -488,7 +511,11 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       if (ws_) websocket_unlock_write(*ws_);
     }
     if (ec) return fail(ec, "write");
-    if (wrote(frames) && !writing_) start_write();
+    try {
+      if (wrote(frames) && !writing_) start_write();
+    } catch (const std::exception& e) {
+      write_failed(e);
+    }
   }
 
   // After the queue's first `frames` were written, with no write in flight: true when more

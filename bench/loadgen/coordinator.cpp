@@ -349,8 +349,8 @@ int coordinate(Options o, const char* self_path) {
     const auto& arrival = merged.histograms["fanout_ack_arrival"];
     t.row(tag + ": sender ack p50 to its arrival", ms(arrival.percentile(0.50)), "ms", 2);
     t.row(tag + ": sender ack p99 to its arrival", ms(arrival.percentile(0.99)), "ms", 2);
-    // The same acks as the relay timed them, frame read to ack handed back: the rest of the
-    // figures above is the sockets and the sender's own thread waiting for a core.
+    // The same acks as the relay timed them, frame read to ack handed back to its connection:
+    // the arrival figures add the GroupSend's way in, the ack's write and its way out.
     const auto after = relay_acks();
     if (const auto run = after && relay_acks_before ? after->since(*relay_acks_before)
                                                      : std::nullopt) {

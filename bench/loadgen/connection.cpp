@@ -1,7 +1,5 @@
 #include "connection.hpp"
 
-#include <stdexcept>
-
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -91,10 +89,10 @@ bool Connection::handle_auth(wire::ServerFrame& f) {
   return true;
 }
 
-void Connection::stamp_arrivals() {
+boost::system::error_code Connection::stamp_arrivals() {
   beast::error_code ec;
   ws_.next_layer().stamp_arrivals(ec);
-  if (ec) throw std::runtime_error("SO_TIMESTAMPNS: " + ec.message());
+  return ec;
 }
 
 void Connection::send(const wire::ClientFrame& frame) {
@@ -124,6 +122,9 @@ void Connection::read() {
     const bool ok = f.ParseFromArray(data.data(), static_cast<int>(data.size()));
     self->buffer_.consume(self->buffer_.size());
     if (!ok) return self->closed("relay sent an unparsable frame");
+    const auto& socket = self->ws_.next_layer();
+    self->arrival_exact_ = socket.last_read_stamped() && socket.last_read_drained() &&
+                           websocket_unparsed_bytes(self->ws_) == 0;
     if (!(self->auth_done_ && self->handle_auth(f)) && self->frame_handler_) self->frame_handler_(f);
     if (self->burst_end_handler_ && websocket_unparsed_bytes(self->ws_) == 0)
       self->burst_end_handler_();

@@ -44,9 +44,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // one read brought, where a client's event loop would finish its turn.
   void on_burst_end(std::function<void()> h) { burst_end_handler_ = std::move(h); }
   // From now on last_arrival() says when the bytes of the frame being handled reached this
-  // machine (stamped_socket.hpp). On an open connection.
-  void stamp_arrivals();
+  // machine (stamped_socket.hpp), at the latest. On an open connection.
+  boost::system::error_code stamp_arrivals();
   StampedSocket::Clock::time_point last_arrival() const { return ws_.next_layer().last_arrival(); }
+  // In a frame handler: the frame ended a read that carried a stamp and left nothing queued,
+  // so no later segment lent the read its stamp: last_arrival() is the frame's own.
+  bool arrival_exact() const { return arrival_exact_; }
+  // In a frame handler: the read that completed the frame carried the kernel's stamp.
+  bool arrival_stamped() const { return ws_.next_layer().last_read_stamped(); }
   bool is_open() const { return open_; }
   Socket::executor_type get_executor() { return ws_.get_executor(); }
   std::size_t queued() const { return queue_.size(); }
@@ -65,6 +70,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> queue_;
   bool writing_ = false;
   bool open_ = false;
+  bool arrival_exact_ = false;
   FrameHandler frame_handler_;
   ClosedHandler closed_handler_;
   std::function<void()> burst_end_handler_;

@@ -344,11 +344,20 @@ int coordinate(Options o, const char* self_path) {
     t.row(tag + ": member deliveries", secs > 0 ? static_cast<double>(n["fanout_deliveries"]) / secs : 0, "deliveries/s");
     t.row(tag + ": sender ack p50", ms(h.percentile(0.50)), "ms", 2);
     t.row(tag + ": sender ack p99", ms(h.percentile(0.99)), "ms", 2);
-    // The same acks to when their bytes reached the machine: the figures above less the
-    // sender's thread waiting for a core (stamped_socket.hpp).
+    // The same acks to when their bytes reached the machine (stamped_socket.hpp): at the
+    // latest, since marks arriving before the read lend it their stamp; then only the acks
+    // whose stamp is their own, and how many they were.
     const auto& arrival = merged.histograms["fanout_ack_arrival"];
     t.row(tag + ": sender ack p50 to its arrival", ms(arrival.percentile(0.50)), "ms", 2);
     t.row(tag + ": sender ack p99 to its arrival", ms(arrival.percentile(0.99)), "ms", 2);
+    t.row(tag + ": sender acks whose read the kernel stamped", static_cast<double>(n["fanout_ack_arrival_stamped"]), "acks");
+    const auto& exact = merged.histograms["fanout_ack_arrival_exact"];
+    t.row(tag + ": sender acks with their own arrival stamp", static_cast<double>(exact.total()), "acks");
+    t.row(tag + ": sender ack p50 to its own arrival stamp", ms(exact.percentile(0.50)), "ms", 2);
+    t.row(tag + ": sender ack p99 to its own arrival stamp", ms(exact.percentile(0.99)), "ms", 2);
+    if (n["fanout_ack_arrival_unplaced"])
+      t.row(tag + ": sender acks stamped before their send (clock stepped)",
+            static_cast<double>(n["fanout_ack_arrival_unplaced"]), "acks");
     // The same acks as the relay timed them, frame read to ack handed back to its connection:
     // the arrival figures add the GroupSend's way in, the ack's write and its way out.
     const auto after = relay_acks();

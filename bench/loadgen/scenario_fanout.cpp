@@ -11,9 +11,10 @@
 // latency the loadgen's, not the relay's.
 //
 // Each ack's latency is taken twice: when the sender's thread handles it, as a client sees it,
-// and when its bytes reached the machine (the kernel's receive stamp, stamped_socket.hpp),
-// which leaves out the sender's thread waiting for a core behind the members' thousands of
-// deliveries: what a sender on a machine of its own would see.
+// and when its bytes reached the machine (the kernel's receive stamp, stamped_socket.hpp).
+// The stamp does not move when the sender's thread waits for a core behind the members'
+// thousands of deliveries, but delivery marks arriving meanwhile lend it theirs: it is exact
+// only for an ack that ended a read which left nothing queued, and those are also kept apart.
 //
 // Threads: the members' state is the worker's thread's; the sender's (sent, acked, send
 // times, the latency histogram) is the sender thread's. They meet only through posts.
@@ -60,7 +61,10 @@ struct Fanout {
   std::uint64_t sent = 0, acked = 0, errors = 0, marks = 0, skipped = 0;
   std::vector<Clock::time_point> send_time;
   Histogram ack_latency;
-  Histogram ack_arrival;  // the same acks, to the kernel's receive stamp
+  Histogram ack_arrival;  // the same acks, to the kernel's receive stamp (at the latest)
+  Histogram ack_arrival_exact;  // those whose stamp is their own (Connection::arrival_exact)
+  std::uint64_t arrivals_unplaced = 0;   // dated before their send: not recorded
+  std::uint64_t arrivals_stamped = 0;    // acks whose read carried the kernel's stamp
   std::unique_ptr<net::steady_timer> tick;  // open loop
   Clock::time_point next_due;
   bool stopped = false;  // done(): a tick already queued when it was cancelled sends nothing
@@ -137,10 +141,12 @@ struct Fanout {
     net::post(sender_ioc, [this] {
       struct Figures {
         std::uint64_t errors, marks, skipped;
-        Histogram latency, arrival;
+        Histogram latency, arrival, arrival_exact;
+        std::uint64_t unplaced, stamped;
       };
-      auto figures =
-          std::make_shared<Figures>(Figures{errors, marks, skipped, ack_latency, ack_arrival});
+      auto figures = std::make_shared<Figures>(Figures{errors, marks, skipped, ack_latency, ack_arrival,
+                                                       ack_arrival_exact, arrivals_unplaced,
+                                                       arrivals_stamped});
       stopped = true;
       if (tick) tick->cancel();
       sender->close();
@@ -153,6 +159,9 @@ struct Fanout {
         report::count("fanout_skipped", figures->skipped);
         report::histogram("fanout_ack_latency", figures->latency);
         report::histogram("fanout_ack_arrival", figures->arrival);
+        report::histogram("fanout_ack_arrival_exact", figures->arrival_exact);
+        report::count("fanout_ack_arrival_unplaced", figures->unplaced);
+        report::count("fanout_ack_arrival_stamped", figures->stamped);
         for (auto& c : members) c->close();
         w->finish();
       });
@@ -171,9 +180,17 @@ struct Fanout {
       const auto seq = fr.request_id();
       if (seq >= 1 && seq <= total) {
         ack_latency.record(micros_since(send_time[seq]));
-        const auto arrived = sender->last_arrival() - send_time[seq];
-        ack_arrival.record(static_cast<std::uint64_t>(std::max<std::int64_t>(
-            0, std::chrono::duration_cast<std::chrono::microseconds>(arrived).count())));
+        // Before its send: a stamp the clocks could not place (a step of the real-time
+        // clock). Counted, not recorded as 0.
+        const auto arrived = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 sender->last_arrival() - send_time[seq]).count();
+        if (sender->arrival_stamped()) ++arrivals_stamped;
+        if (arrived < 0) {
+          ++arrivals_unplaced;
+        } else {
+          ack_arrival.record(static_cast<std::uint64_t>(arrived));
+          if (sender->arrival_exact()) ack_arrival_exact.record(static_cast<std::uint64_t>(arrived));
+        }
       }
       ++acked;
       send_more();
@@ -255,11 +272,8 @@ void run_fanout(Worker& w) {
         f->sender = std::make_shared<Connection>(f->sender_ioc, w.relay());
         f->sender->open([&w, f, &who, create](const std::string& error) {
           if (!error.empty()) return net::post(w.ioc(), [&w, error] { w.fail("fanout: " + error); });
-          try {
-            f->sender->stamp_arrivals();
-          } catch (const std::exception& e) {
-            return net::post(w.ioc(), [&w, why = std::string(e.what())] { w.fail("fanout: " + why); });
-          }
+          if (const auto ec = f->sender->stamp_arrivals())
+            return net::post(w.ioc(), [&w, why = ec.message()] { w.fail("fanout: SO_TIMESTAMPNS: " + why); });
           f->sender->authenticate(who, false, 0, [&w, f, create](const std::string& err) {
             if (!err.empty()) return net::post(w.ioc(), [&w, err] { w.fail("fanout: " + err); });
             f->sender_acker = std::make_unique<Acker>(f->sender);

@@ -22,6 +22,8 @@ bool StampedSocket::receive(iovec* iov, std::size_t count, std::size_t& n,
                             boost::system::error_code& ec) {
   n = 0;
   ec.clear();
+  last_stamped_ = false;
+  last_drained_ = false;
   if (count == 0) return true;
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
   msghdr msg{};
@@ -43,8 +45,12 @@ bool StampedSocket::receive(iovec* iov, std::size_t count, std::size_t& n,
     return true;
   }
   n = static_cast<std::size_t>(r);
+  std::size_t room = 0;
+  for (std::size_t i = 0; i < count; ++i) room += iov[i].iov_len;
+  last_drained_ = n < room;
   // The stamp is on the real-time clock, which NTP may slew: it becomes a steady time by the
-  // two clocks read together now, a moment after it, so a slew cannot move it measurably.
+  // two clocks read together now, a moment after it. Real time first: a pause between the two
+  // reads makes the age short and the arrival late, never early.
   timespec real_now{};
   ::clock_gettime(CLOCK_REALTIME, &real_now);
   const auto steady_now = Clock::now();
@@ -55,7 +61,10 @@ bool StampedSocket::receive(iovec* iov, std::size_t count, std::size_t& n,
     std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
     const auto age = std::chrono::seconds(real_now.tv_sec - stamp.tv_sec) +
                      std::chrono::nanoseconds(real_now.tv_nsec - stamp.tv_nsec);
-    if (age.count() >= 0) last_arrival_ = steady_now - std::chrono::duration_cast<Clock::duration>(age);
+    // A stamp from the future (the real-time clock stepped back) is no stamp.
+    if (age.count() < 0) continue;
+    last_arrival_ = steady_now - std::chrono::duration_cast<Clock::duration>(age);
+    last_stamped_ = true;
   }
   return true;
 }

@@ -1,10 +1,11 @@
 #pragma once
 // A TCP socket that can say when the bytes it read reached this machine: the kernel's receive
-// timestamp (SO_TIMESTAMPNS) of the last segment each read took. A latency measured to it
-// leaves out the time the reading thread then waited for a core, which on a 2-core machine
-// shared with the relay and hundreds of simulated clients is the load generator's cost, not
-// the relay's. Frames that share a read all get that read's stamp, the latest of theirs: an
-// arrival is never dated early.
+// timestamp (SO_TIMESTAMPNS) of the last segment each read took, which does not move when the
+// reading thread is late. Never early, but late when more bytes came before the read: frames
+// that share a read all get its stamp, the latest of theirs, and the kernel gives a segment
+// it appends to an unread one in its queue (coalescing) the newer stamp. A read that took
+// less than it had room for left nothing queued (last_read_drained()): then the stamp is
+// its last segment's own, and a frame that ends the read has its own arrival.
 //
 // Until stamp_arrivals() it reads as the plain socket does. After, each read waits for the
 // socket to be readable and takes the bytes with a recvmsg of its own (Asio passes no control
@@ -32,8 +33,13 @@ class StampedSocket : public Socket {
 
   // On an open socket.
   void stamp_arrivals(boost::system::error_code& ec);
-  // When the bytes of the last read arrived, on the steady clock.
+  // When the bytes of the last read arrived, on the steady clock ("now" if it had no stamp).
   Clock::time_point last_arrival() const { return last_arrival_; }
+  // The last read carried the kernel's stamp (the kernel turns stamping on for the machine a
+  // moment after the first socket asks).
+  bool last_read_stamped() const { return last_stamped_; }
+  // The last read took less than it had room for: nothing was left queued after it.
+  bool last_read_drained() const { return last_drained_; }
 
   template <class MutableBuffers, class Handler>
   void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
@@ -72,11 +78,13 @@ class StampedSocket : public Socket {
   bool receive(iovec* iov, std::size_t count, std::size_t& n, boost::system::error_code& ec);
 
   bool stamping_ = false;
+  bool last_stamped_ = false;
+  bool last_drained_ = false;
   Clock::time_point last_arrival_{};
 };
 
-// Beast closes a WebSocket's socket through these, found by argument-dependent lookup; its
-// own are for Asio's socket types and would take a StampedSocket only as a conversion.
+// Beast closes a WebSocket's socket through these, found by argument-dependent lookup: for
+// any other type its catch-all overload is chosen, which fails to compile.
 void teardown(boost::beast::role_type role, StampedSocket& socket, boost::system::error_code& ec);
 
 template <class Handler>

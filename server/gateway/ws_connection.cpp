@@ -409,7 +409,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       // Beast may be (a pong or a close frame it answers from inside a read, a ping): then the
       // front frame goes through Beast, which waits its turn.
       if (ws_ && !websocket_try_lock_write(*ws_)) return beast_write();
-      gathering_ = true;  // from here a throw releases the lock (start_write)
+      gathering_ = true;  // from here write_later releases the lock if its write cannot start
       const auto n = std::min(queue_.size(), kMaxGather);
       // A plain socket is written at once, from the queue; only what the kernel does not take
       // then (the client's socket is full) waits for it, in an asynchronous write that owns

@@ -95,6 +95,12 @@ boost::system::error_code Connection::stamp_arrivals() {
   return ec;
 }
 
+bool Connection::arrival_exact() const {
+  const auto& socket = ws_.next_layer();
+  return socket.last_read_stamped() && socket.last_read_drained() &&
+         websocket_unparsed_bytes(ws_) == 0;
+}
+
 void Connection::send(const wire::ClientFrame& frame) {
   if (!open_) return;
   queue_.push_back(frame.SerializeAsString());
@@ -122,9 +128,6 @@ void Connection::read() {
     const bool ok = f.ParseFromArray(data.data(), static_cast<int>(data.size()));
     self->buffer_.consume(self->buffer_.size());
     if (!ok) return self->closed("relay sent an unparsable frame");
-    const auto& socket = self->ws_.next_layer();
-    self->arrival_exact_ = socket.last_read_stamped() && socket.last_read_drained() &&
-                           websocket_unparsed_bytes(self->ws_) == 0;
     if (!(self->auth_done_ && self->handle_auth(f)) && self->frame_handler_) self->frame_handler_(f);
     if (self->burst_end_handler_ && websocket_unparsed_bytes(self->ws_) == 0)
       self->burst_end_handler_();

@@ -49,7 +49,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   StampedSocket::Clock::time_point last_arrival() const { return ws_.next_layer().last_arrival(); }
   // In a frame handler: the frame ended a read that carried a stamp and left nothing queued,
   // so no later segment lent the read its stamp: last_arrival() is the frame's own.
-  bool arrival_exact() const { return arrival_exact_; }
+  bool arrival_exact() const;
   // In a frame handler: the read that completed the frame carried the kernel's stamp.
   bool arrival_stamped() const { return ws_.next_layer().last_read_stamped(); }
   bool is_open() const { return open_; }
@@ -70,7 +70,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> queue_;
   bool writing_ = false;
   bool open_ = false;
-  bool arrival_exact_ = false;
   FrameHandler frame_handler_;
   ClosedHandler closed_handler_;
   std::function<void()> burst_end_handler_;

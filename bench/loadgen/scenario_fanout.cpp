@@ -18,7 +18,6 @@
 //
 // Threads: the members' state is the worker's thread's; the sender's (sent, acked, send
 // times, the latency histogram) is the sender thread's. They meet only through posts.
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -273,7 +272,11 @@ void run_fanout(Worker& w) {
         f->sender->open([&w, f, &who, create](const std::string& error) {
           if (!error.empty()) return net::post(w.ioc(), [&w, error] { w.fail("fanout: " + error); });
           if (const auto ec = f->sender->stamp_arrivals())
-            return net::post(w.ioc(), [&w, why = ec.message()] { w.fail("fanout: SO_TIMESTAMPNS: " + why); });
+            return net::post(w.ioc(), [&w, why = ec.message()] {
+              w.fail("fanout: the kernel refused receive timestamps (SO_TIMESTAMPNS) on the "
+                     "sender's socket, which time its acks to their arrival: " + why +
+                     "; run the loadgen on Linux");
+            });
           f->sender->authenticate(who, false, 0, [&w, f, create](const std::string& err) {
             if (!err.empty()) return net::post(w.ioc(), [&w, err] { w.fail("fanout: " + err); });
             f->sender_acker = std::make_unique<Acker>(f->sender);

@@ -18,6 +18,7 @@
 // (liveness.hpp), not a timer per connection.
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cassert>
 #include <optional>
 #include <span>
@@ -63,17 +64,38 @@ constexpr std::size_t kMaxGather = 32;
 // read, at most two, and write them in the same handler.)
 constexpr std::size_t kMaxWritesNow = 8;
 
-// One socket write of queued frames. It owns them, so an abort that clears the queue cannot
-// free a buffer the socket is still sending from. Fixed capacity, filled only as far as the
-// write goes: most writes carry one frame, and arrays of kMaxGather were zeroed on every
-// write (~2 KB, 1.4 % of the relay's time in pairs W=1). Never reallocated, so the buffers
-// may point into the headers. The empty constructor is what keeps make_unique from zeroing
-// the whole object first (value-initialisation of a class without one).
-struct GatheredWrite {
-  GatheredWrite() {}  // not `= default`, which value-initialisation would zero first
-  boost::container::static_vector<Frame, kMaxGather> frames;
+// What one socket write sends of the front frames of a send queue: a header and a payload
+// buffer each. Fixed capacity, filled only as far as the write goes: most writes carry one
+// frame, and arrays of kMaxGather were zeroed on every write (~2 KB, 1.4 % of the relay's
+// time in pairs W=1). Never reallocated, so the buffers may point into the headers. The
+// empty constructor is what keeps make_unique from zeroing the whole object first
+// (value-initialisation of a class without one).
+struct FrameBuffers {
+  FrameBuffers() {}  // not `= default`, which value-initialisation would zero first
   boost::container::static_vector<FrameHeader, kMaxGather> headers;
   boost::container::static_vector<net::const_buffer, 2 * kMaxGather> buffers;
+
+  // Adds the first `n` of `frames`, which must outlive the buffers; returns their bytes.
+  template <class Frames>
+  std::size_t add(const Frames& frames, std::size_t n) {
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& header = headers.emplace_back(frame_head(frames[i]));
+      const auto payload = frames[i].bytes();
+      buffers.push_back(net::buffer(header.bytes.data(), header.size));
+      buffers.push_back(net::buffer(payload));
+      bytes += header.size + payload.size();
+    }
+    return bytes;
+  }
+};
+
+// An asynchronous socket write of queued frames. It owns them, so an abort that clears the
+// queue cannot free a buffer the socket is still sending from.
+struct GatheredWrite {
+  GatheredWrite() {}  // as FrameBuffers
+  boost::container::static_vector<Frame, kMaxGather> frames;
+  FrameBuffers out;
 };
 
 // Stream: the WebSocket's next layer, Socket (ws://) or TlsStream (wss://). No
@@ -103,7 +125,10 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       // handshake fails, rather than a write blocking the thread.
       beast::error_code ec;
       socket_.non_blocking(true, ec);
-      if (ec) socket_.close(ec);
+      if (ec) {
+        spdlog::warn("event=socket_setup_failed op=non_blocking error=\"{}\"", ec.message());
+        socket_.close(ec);
+      }
       ws_.emplace(socket_);
     } else {
       ws_.emplace(std::move(stream));
@@ -419,7 +444,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       if constexpr (kParks) {
         if (round < kMaxWritesNow) {
           beast::error_code ec;
-          std::size_t bytes = 0;
+          std::size_t bytes;
           const auto written = write_now(n, bytes, ec);
           if (ec == net::error::would_block || (!ec && written < bytes)) {
             gw_.relay.metrics.writes_waited.fetch_add(1, std::memory_order_relaxed);
@@ -441,16 +466,9 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   // The queue's first `frames` (`bytes` in all) in one sendmsg, straight from the queue:
   // returns what the kernel took; would_block when it took nothing.
   std::size_t write_now(std::size_t frames, std::size_t& bytes, beast::error_code& ec) {
-    std::array<FrameHeader, kMaxGather> headers;  // not zeroed: only the first `frames` used
-    boost::container::static_vector<net::const_buffer, 2 * kMaxGather> buffers;
-    for (std::size_t i = 0; i < frames; ++i) {
-      const auto& frame = queue_[i];
-      headers[i] = frame_head(frame);
-      buffers.push_back(net::buffer(headers[i].bytes.data(), headers[i].size));
-      buffers.push_back(net::buffer(frame.bytes()));
-      bytes += headers[i].size + frame.bytes().size();
-    }
-    return socket_.write_some(std::span<const net::const_buffer>(buffers.data(), buffers.size()), ec);
+    FrameBuffers out;
+    bytes = out.add(queue_, frames);
+    return socket_.write_some(std::span<const net::const_buffer>(out.buffers.data(), out.buffers.size()), ec);
   }
 
   // The queue's first `frames`, less the `skip` bytes already written, as an asynchronous
@@ -458,17 +476,14 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   void write_later(std::size_t frames, std::size_t skip) {
     try {
       auto write = std::make_unique<GatheredWrite>();
-      for (std::size_t i = 0; i < frames; ++i) {
-        const auto& frame = write->frames.emplace_back(queue_[i]);
-        const auto& header = write->headers.emplace_back(frame_head(frame));
-        write->buffers.push_back(net::buffer(header.bytes.data(), header.size));
-        write->buffers.push_back(net::buffer(frame.bytes()));
-      }
-      auto first = write->buffers.begin();
+      write->frames.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(frames));
+      write->out.add(write->frames, frames);
+      auto& buffers = write->out.buffers;
+      auto first = buffers.begin();
       for (; skip > 0 && skip >= first->size(); ++first) skip -= first->size();
       if (skip > 0) *first += skip;
-      const std::span<const net::const_buffer> buffers(first, write->buffers.end());
-      net::async_write(next_layer(), buffers,
+      const std::span<const net::const_buffer> rest(first, buffers.end());
+      net::async_write(next_layer(), rest,
                        [self = self(), write = std::move(write)](beast::error_code ec, std::size_t) {
                          self->on_write(ec, write->frames.size());
                        });

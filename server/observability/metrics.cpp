@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "net/handler_memory.hpp"
+
 namespace parley {
 
 void Metrics::observe_commit(double seconds, std::size_t jobs) {
@@ -39,6 +41,10 @@ std::string Metrics::render() const {
        "Socket writes to ws:// clients that found the socket's buffer full (the client reads "
        "slower than it is sent to) and finished as it drained.",
        writes_waited);
+  line("parley_handler_memory_fallbacks_total", "counter",
+       "Asio operations that did not fit the memory their owner keeps for them and were "
+       "allocated (net/handler_memory.hpp); 0 unless Asio's operations outgrew it.",
+       net_alloc::handler_memory_fallbacks);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_inbox_share_full_total", "counter",

@@ -169,6 +169,7 @@ class ConnectionTest : public QObject {
   // Parked with nothing to write, a connection rests: it drops its WebSocket stream and makes
   // a new one for whatever comes next. A ping, a message in fragments and a close each
   // arrive at a resting connection (on a relay of its own, so the gauge counts only it).
+  // None of its parks allocated its wait.
   void restingConnectionAnswersPingsFragmentsAndClose() {
     RelayProcess relay;
     QVERIFY(relay.start());
@@ -218,6 +219,8 @@ class ConnectionTest : public QObject {
     QCOMPARE(close->payload.left(2), QByteArray("\x03\xe8", 2));
     QVERIFY(raw.waitDisconnected(3000));
     QVERIFY(spinUntil([&] { return resting() == 0; }, 3000));
+    // Every park's wait (and every task's post) was built in the memory kept for it.
+    QCOMPARE(metric(relay, "parley_handler_memory_fallbacks_total"), 0.0);
   }
 
   // Queued frames leave in gathered socket writes the connection frames itself; a pong

@@ -1,8 +1,9 @@
 #pragma once
-// The memory of one Asio operation, kept inside the object that starts that operation over
-// and over (a task's post, a parked connection's readability wait), so that starting it
-// allocates nothing. Asio frees an operation's memory before it runs the handler, so the
-// block is free again by the time the handler could start the next one.
+// The memory of one basic Asio operation, kept inside the object that starts that operation
+// over and over (a task's post, a parked connection's readability wait), so that starting it
+// allocates nothing. Asio frees a basic operation's memory before it runs the handler, so
+// the block is free again by the time the handler could start the next one. (Not for a
+// composed operation such as Beast's reads: it keeps its state while its inner ones run.)
 //
 // One operation at a time: a second one while the block is taken, or one larger than
 // `Size`, goes to the heap and is counted (tests check there are none: a larger Asio
@@ -52,7 +53,10 @@ class HandlerMemory {
     explicit Allocator(HandlerMemory& m) noexcept : memory(&m) {}
     template <class U>
     Allocator(const Allocator<U>& other) noexcept : memory(other.memory) {}
-    T* allocate(std::size_t n) { return static_cast<T*>(memory->allocate(n * sizeof(T))); }
+    T* allocate(std::size_t n) {
+      static_assert(alignof(T) <= alignof(std::max_align_t), "the block is max_align_t-aligned");
+      return static_cast<T*>(memory->allocate(n * sizeof(T)));
+    }
     void deallocate(T* p, std::size_t n) noexcept { memory->deallocate(p, n * sizeof(T)); }
     template <class U>
     bool operator==(const Allocator<U>& other) const noexcept {

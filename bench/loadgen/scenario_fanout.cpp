@@ -275,7 +275,8 @@ void run_fanout(Worker& w) {
             return net::post(w.ioc(), [&w, why = ec.message()] {
               w.fail("fanout: the kernel refused receive timestamps (SO_TIMESTAMPNS) on the "
                      "sender's socket, which time its acks to their arrival: " + why +
-                     "; run the loadgen on Linux");
+                     " (a seccomp or container policy can forbid it; the other scenarios do "
+                     "not need it)");
             });
           f->sender->authenticate(who, false, 0, [&w, f, create](const std::string& err) {
             if (!err.empty()) return net::post(w.ioc(), [&w, err] { w.fail("fanout: " + err); });

@@ -18,8 +18,8 @@
 // (liveness.hpp), not a timer per connection.
 #include <algorithm>
 #include <array>
-#include <cstddef>
 #include <cassert>
+#include <cstddef>
 #include <optional>
 #include <span>
 #include <type_traits>

@@ -21,9 +21,9 @@ class StrandTask {
   // On the strand; the task is destroyed right after.
   virtual void on_strand() = 0;
 
-  // Memory for the one operation that posts the task. The handler owns the task, and Asio
-  // frees the operation's memory before it runs the handler, so the memory outlives its use.
-  // An Asio executor operation holding a handler of two pointers is 48 bytes here.
+  // Memory for the one operation that posts the task (the handler owns the task, so the
+  // memory outlives its use). An Asio executor operation holding a handler of two pointers is
+  // 48 bytes here.
   using PostMemory = net_alloc::HandlerMemory<64>;
   PostMemory::Allocator<void> post_allocator() { return post_memory_.allocator(); }
 

@@ -1,5 +1,7 @@
 // Files: encrypt -> upload -> announce (sendFile), and download -> verify -> decrypt -> save
 // (fetchAttachment). The bytes move in media/ jobs; here they are tied to messages.
+#include <algorithm>
+
 #include <QDir>
 #include <QFileInfo>
 #include <QMimeDatabase>
@@ -202,7 +204,7 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
   const qint64 id = next_transfer_++;
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   const auto temp = tmp_dir + QLatin1Char('/') + random_hex() + QStringLiteral(".enc");
-  transfers_[id] = Transfer{nullptr, cancelled, temp, {}};
+  transfers_[id] = Transfer{nullptr, cancelled, temp, {}, {}};
 
   // Encrypting (and reading the image for a preview) blocks on disk: a worker thread. The
   // key lives in the attachment message, built there and handed back whole.
@@ -329,14 +331,27 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
   spec.key = crypto::StreamKey(view(key_bytes));
   spec.ciphertext_size = static_cast<quint64>(q.value(2).toLongLong());
   spec.sha256 = q.value(3).toByteArray();
-  spec.cache_path = cache_dir + QLatin1Char('/') + QString::fromLatin1(spec.media_id.toHex()) +
-                    QStringLiteral(".part");
   spec.target_path = reserve_path(target_dir.absoluteFilePath(), safe_file_name(q.value(4).toString()), error);
   if (spec.target_path.isEmpty()) return 0;
   const auto reserved = spec.target_path;
   const qint64 id = next_transfer_++;
+  // One cache file per attachment, kept when a download fails, so the next one resumes from
+  // it. A download of an attachment already being fetched gets a scratch file of its own,
+  // removed when it ends: sharing one, the first to finish removed it under the other, which
+  // then failed.
+  const auto stem = cache_dir + QLatin1Char('/') + QString::fromLatin1(spec.media_id.toHex());
+  spec.cache_path = stem + QStringLiteral(".part");
+  QString scratch;
+  const bool shared = std::any_of(transfers_.begin(), transfers_.end(),
+                                  [&](const auto& t) { return t.second.cache_path == spec.cache_path; });
+  if (shared) {
+    scratch = stem + QLatin1Char('.') + QString::number(id) + QStringLiteral(".part");
+    QFile::remove(scratch);  // a crash's leftover: this download starts afresh
+    spec.cache_path = scratch;
+  }
+  const auto cache_path = spec.cache_path;
   auto* job = new media::DownloadJob(*relay_, nam(), media::media_base(profile_.server), std::move(spec), this);
-  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), {}, reserved};
+  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), scratch, reserved, cache_path};
   connect(job, &media::TransferJob::progress, this,
           [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
   connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });

@@ -209,8 +209,11 @@ class MediaTest : public QObject {
     // name of their own when they start, not when they finish.
     const auto second = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
     const auto third = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
+    QVERIFY2(second > 0 && third > 0, qPrintable(error));
     const auto again = bob->wait(second, 120000);
     const auto and_again = bob->wait(third, 120000);
+    QVERIFY2(again.error.isEmpty(), qPrintable(again.error));
+    QVERIFY2(and_again.error.isEmpty(), qPrintable(and_again.error));
     QCOMPARE(again.path, path("bob-downloads/big (1).bin"));
     QCOMPARE(and_again.path, path("bob-downloads/big (2).bin"));
     QVERIFY(readFile(again.path) == data && readFile(and_again.path) == data);

@@ -18,6 +18,7 @@
 #include "crypto/safety_number.hpp"
 #include "crypto/x3dh.hpp"
 #include "e2e.pb.h"
+#include "media/transfer.hpp"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "sync/delivery_marks.hpp"
@@ -42,9 +43,14 @@ Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
 
 Messenger::~Messenger() {
   commitReceiveBatch();
-  // Downloads that did not finish give back the names they reserved (still empty files).
+  // Transfers do not outlive the messenger. Downloads that did not finish give back the names
+  // they reserved (still empty files); a transfer's own file (an upload's encrypted copy, a
+  // second download's scratch cache) goes, once its job has closed it. A download's shared
+  // .part stays, for the next fetch to resume from.
   for (auto& [id, t] : transfers_) {
     t.cancelled->store(true);
+    delete t.job.data();
+    if (!t.temp_path.isEmpty()) QFile::remove(t.temp_path);
     if (!t.reserved_path.isEmpty() && QFileInfo(t.reserved_path).size() == 0) QFile::remove(t.reserved_path);
   }
 }

@@ -346,7 +346,7 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
                                   [&](const auto& t) { return t.second.cache_path == spec.cache_path; });
   if (shared) {
     scratch = stem + QLatin1Char('.') + QString::number(id) + QStringLiteral(".part");
-    QFile::remove(scratch);  // a crash's leftover: this download starts afresh
+    QFile::remove(scratch);  // left by a process that died: this download starts afresh
     spec.cache_path = scratch;
   }
   const auto cache_path = spec.cache_path;

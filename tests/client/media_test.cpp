@@ -8,6 +8,7 @@
 #include <QBuffer>
 #include <QCryptographicHash>
 #include <QDirIterator>
+#include <QFileInfo>
 #include <QImage>
 #include <QRandomGenerator>
 #include <QSqlDatabase>
@@ -227,6 +228,20 @@ class MediaTest : public QObject {
     QCOMPARE(and_again.path, path("bob-downloads/big (2).bin"));
     QVERIFY(readFile(again.path) == data && readFile(and_again.path) == data);
     // The ciphertext cache is cleaned up after a successful download.
+    QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
+
+    // A second download cancelled takes its scratch cache with it; the first goes on with the
+    // shared one (<media id>.part, the only name with one dot) and cleans it up when done.
+    const auto fourth = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
+    const auto fifth = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);
+    QVERIFY2(fourth > 0 && fifth > 0, qPrintable(error));
+    bob->m->cancelTransfer(fifth);
+    QCOMPARE(bob->wait(fifth).error, QString("cancelled"));
+    for (const auto& f : filesUnder(bob->dir + "/media-in"))
+      QVERIFY2(QFileInfo(f).fileName().count(QLatin1Char('.')) == 1, qPrintable(f));
+    const auto fourth_done = bob->wait(fourth, 120000);
+    QVERIFY2(fourth_done.error.isEmpty(), qPrintable(fourth_done.error));
+    QVERIFY(readFile(fourth_done.path) == data);
     QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
   }
 

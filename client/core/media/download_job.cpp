@@ -12,7 +12,12 @@ namespace parley::client::media {
 DownloadJob::DownloadJob(RelayClient& relay, QNetworkAccessManager& nam, QUrl base, DownloadSpec spec,
                          QObject* parent)
     : TransferJob(relay, nam, std::move(base), parent), spec_(std::move(spec)) {
-  connect(this, &TransferJob::failed, this, [this] { cancelled_->store(true); });
+  // Connected first, so it runs before the messenger's handler, which may remove the cache
+  // file: Windows cannot remove a file that is still open.
+  connect(this, &TransferJob::failed, this, [this] {
+    cancelled_->store(true);
+    if (cache_) cache_->close();
+  });
 }
 
 DownloadJob::~DownloadJob() { cancelled_->store(true); }

@@ -43,13 +43,19 @@ Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
 
 Messenger::~Messenger() {
   commitReceiveBatch();
-  // Transfers do not outlive the messenger. Downloads that did not finish give back the names
-  // they reserved (still empty files); a transfer's own file (an upload's encrypted copy, a
-  // second download's scratch cache) goes, once its job has closed it. A download's shared
-  // .part stays, for the next fetch to resume from.
+  // Transfers do not outlive the messenger. Each job is ended quietly (its reply aborted
+  // before the file it uploads from goes, and nothing reported to this half-destroyed
+  // object), then its own file is removed: an upload's encrypted copy, a second download's
+  // scratch cache. A worker thread still encrypting or checking may hold that file open;
+  // on Windows it then stays. A download's shared .part stays, for the next fetch to resume
+  // from. Downloads that did not finish give back the names they reserved (still empty).
   for (auto& [id, t] : transfers_) {
     t.cancelled->store(true);
-    delete t.job.data();
+    if (t.job) {
+      t.job->disconnect(this);
+      t.job->cancel();
+      delete t.job.data();
+    }
     if (!t.temp_path.isEmpty()) QFile::remove(t.temp_path);
     if (!t.reserved_path.isEmpty() && QFileInfo(t.reserved_path).size() == 0) QFile::remove(t.reserved_path);
   }

@@ -456,8 +456,8 @@ class Messenger : public QObject {
   struct Transfer {
     QPointer<media::TransferJob> job;  // null while encrypting
     std::shared_ptr<std::atomic<bool>> cancelled;
-    QString temp_path;                 // removed when it ends: an upload's encrypted copy, a
-                                       // second download's scratch cache
+    QString temp_path;                 // removed when it ends or the messenger closes: an
+                                       // upload's encrypted copy, a second download's scratch
     QString reserved_path;             // a download's target, made empty when it started
     QString cache_path;                // a download's ciphertext, as it collects
   };

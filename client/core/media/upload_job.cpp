@@ -12,7 +12,11 @@ UploadJob::UploadJob(RelayClient& relay, QNetworkAccessManager& nam, QUrl base, 
     : TransferJob(relay, nam, std::move(base), parent),
       path_(std::move(ciphertext)),
       size_(size),
-      sha256_(std::move(sha256)) {}
+      sha256_(std::move(sha256)) {
+  // The reply reading it is aborted by then; closed before the messenger removes the file,
+  // which Windows refuses while it is open.
+  connect(this, &TransferJob::failed, this, [this] { file_.reset(); });
+}
 
 void UploadJob::start() { requestToken(); }
 

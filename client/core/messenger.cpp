@@ -45,10 +45,9 @@ Messenger::~Messenger() {
   commitReceiveBatch();
   // Transfers do not outlive the messenger. Each job is ended quietly (its reply aborted
   // before the file it uploads from goes, and nothing reported to this half-destroyed
-  // object), then its own file is removed: an upload's encrypted copy, a second download's
-  // scratch cache. A worker thread still encrypting or checking may hold that file open;
-  // on Windows it then stays. A download's shared .part stays, for the next fetch to resume
-  // from. Downloads that did not finish give back the names they reserved (still empty).
+  // object), then its files go as a failed transfer's do (endTransfer). A worker thread still
+  // encrypting or checking may hold one open; on Windows it then stays. A download's shared
+  // .part stays, for the next fetch to resume from.
   for (auto& [id, t] : transfers_) {
     t.cancelled->store(true);
     if (t.job) {
@@ -56,8 +55,7 @@ Messenger::~Messenger() {
       t.job->cancel();
       delete t.job.data();
     }
-    if (!t.temp_path.isEmpty()) QFile::remove(t.temp_path);
-    if (!t.reserved_path.isEmpty() && QFileInfo(t.reserved_path).size() == 0) QFile::remove(t.reserved_path);
+    removeFilesOf(t, true);
   }
 }
 

@@ -464,6 +464,8 @@ class Messenger : public QObject {
   QNetworkAccessManager& nam();
   void uploadEncrypted(qint64 id, const QString& peer, const QString& path, const QString& caption,
                        std::shared_ptr<e2e::Attachment> attachment);
+  // A transfer's own files when it ends (unfinished: failed, cancelled or cut off by close).
+  static void removeFilesOf(const Transfer& t, bool unfinished);
   void endTransfer(qint64 id, const QString& error, const QByteArray& msg_id = {},
                    const QString& path = {});
   // Inside the transaction that stores message (sender, id): its attachment row.

@@ -277,14 +277,18 @@ void Messenger::uploadEncrypted(qint64 id, const QString& peer, const QString& p
   job->start();
 }
 
+void Messenger::removeFilesOf(const Transfer& t, bool unfinished) {
+  if (!t.temp_path.isEmpty()) QFile::remove(t.temp_path);
+  // A download that did not finish gives its name back (still the empty file it made).
+  if (unfinished && !t.reserved_path.isEmpty() && QFileInfo(t.reserved_path).size() == 0)
+    QFile::remove(t.reserved_path);
+}
+
 void Messenger::endTransfer(qint64 id, const QString& error, const QByteArray& msg_id,
                             const QString& path) {
   const auto it = transfers_.find(id);
   if (it == transfers_.end()) return;
-  if (!it->second.temp_path.isEmpty()) QFile::remove(it->second.temp_path);
-  // A download that did not finish gives its name back (still the empty file it made).
-  if (!error.isEmpty() && !it->second.reserved_path.isEmpty() && QFileInfo(it->second.reserved_path).size() == 0)
-    QFile::remove(it->second.reserved_path);
+  removeFilesOf(it->second, !error.isEmpty());
   if (it->second.job) it->second.job->deleteLater();
   transfers_.erase(it);
   if (error.isEmpty())

@@ -14,49 +14,22 @@
 // an fsync per commit) and 0 for --durability normal. Times are wall clock: the commit
 // mostly waits for the disk, which CPU time does not see.
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 
 #include <cstring>
-#include <filesystem>
-#include <memory>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "scratch_store.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
 
 using namespace parley::store;
+using parley::bench::ScratchStore;
 
 constexpr std::size_t kCiphertextBytes = 200;
 constexpr std::size_t kReplayPageBytes = 1u << 20;  // the relay's replay_page_bytes
-
-// SqliteStore, opened as the relay opens it (its pragmas), in a fresh temporary directory that
-// goes away with it.
-class ScratchStore {
- public:
-  explicit ScratchStore(bool fsync) {
-    auto pattern = (std::filesystem::temp_directory_path() / "parley-relay-micro-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    store_ = std::make_unique<SqliteStore>(dir_, fsync ? Durability::Full : Durability::Normal);
-  }
-  ~ScratchStore() {
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  ScratchStore(const ScratchStore&) = delete;
-  ScratchStore& operator=(const ScratchStore&) = delete;
-
-  SqliteStore& store() { return *store_; }
-
- private:
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
-};
 
 // A store in a temporary directory that goes away with it, with a recipient (alice) and a
 // sender (bob) whose device a receipt would go to.

@@ -30,8 +30,8 @@ namespace {
 constexpr int kInitialOneTimePrekeys = 100;
 }
 
-Messenger::Messenger(Profile profile, std::unique_ptr<Database> db)
-    : profile_(std::move(profile)), db_(std::move(db)),
+Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::unique_ptr<Database> db)
+    : lock_(std::move(lock)), profile_(std::move(profile)), db_(std::move(db)),
       relay_(std::make_unique<RelayClient>(profile_.server)) {
   retry_timer_.setSingleShot(true);
   connect(&retry_timer_, &QTimer::timeout, this, [this] { flushOutbox(); });
@@ -110,12 +110,14 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
       return;
     }
     QString error;
+    std::unique_ptr<ProfileLock> lock;
     std::unique_ptr<Database> db;
-    if (!profile->save(&error) || !(db = Database::open(profile->databasePath(), &error))) {
+    if (!profile->save(&error) || !(lock = ProfileLock::acquire(profile->dir, &error)) ||
+        !(db = Database::open(profile->databasePath(), &error))) {
       done(nullptr, error, 0);
       return;
     }
-    std::unique_ptr<Messenger> m(new Messenger(std::move(*profile), std::move(db)));
+    std::unique_ptr<Messenger> m(new Messenger(std::move(lock), std::move(*profile), std::move(db)));
     // The registered connection becomes the messenger's: it is already logged in.
     m->relay_ = std::move(*relay);
     m->relay_->setParent(nullptr);
@@ -145,9 +147,13 @@ std::unique_ptr<Messenger> Messenger::open(const QString& dir, QString* error) {
   crypto::init();
   auto profile = Profile::load(dir, error);
   if (!profile) return nullptr;
+  auto lock = ProfileLock::acquire(dir, error);
+  if (!lock) return nullptr;
+  // Before any transfer of this process starts: whatever is left now is a dead process's.
+  lock->removeLeftovers();
   auto db = Database::open(profile->databasePath(), error);
   if (!db) return nullptr;
-  return std::unique_ptr<Messenger>(new Messenger(std::move(*profile), std::move(db)));
+  return std::unique_ptr<Messenger>(new Messenger(std::move(lock), std::move(*profile), std::move(db)));
 }
 
 void Messenger::start() {

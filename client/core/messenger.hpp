@@ -21,6 +21,7 @@
 #include "net/relay_client.hpp"
 #include "parley/group_change.hpp"
 #include "profile/profile.hpp"
+#include "profile/profile_lock.hpp"
 #include "store/database.hpp"
 
 class QNetworkAccessManager;
@@ -313,7 +314,7 @@ class Messenger : public QObject {
   void verificationChanged(const QString& peer, bool verified);
 
  private:
-  Messenger(Profile profile, std::unique_ptr<Database> db);
+  Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::unique_ptr<Database> db);
   // `stored_key` as kept in contacts; empty with `error` when it is not a key.
   QString safetyNumberWith(const QString& peer, const QByteArray& stored_key, QString* error) const;
   // contacts.pending_identity_key; nullopt when none, or when the read failed (`failure` set).
@@ -483,6 +484,7 @@ class Messenger : public QObject {
                  qint64 server_ts = 0);
   bool noteSeq(const QString& peer, std::uint64_t conv_seq);
 
+  std::unique_ptr<ProfileLock> lock_;  // first: released after everything else is closed
   Profile profile_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<RelayClient> relay_;

@@ -167,6 +167,24 @@ class CliE2eTest : public QObject {
     QCOMPARE(survivors, 1);
   }
 
+  // While `listen` holds Alice's profile, a second command on it is refused with who holds
+  // it, and sends nothing; once the listener is gone it goes through.
+  void aProfileIsUsedByOneCommandAtATime() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    std::unique_ptr<QProcess> listen(alice.spawn({"listen", "--timeout", "20"}));
+    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(profile("alice") + "/parley.lock"); }, 10000));
+    auto r = alice.run({"send", "bob", "while locked"});
+    QVERIFY2(r.code != 0 && r.err.contains("open in another Parley process") &&
+                 r.err.contains(QByteArray::number(listen->processId())),
+             r.err.constData());
+    listen->terminate();
+    QVERIFY(listen->waitForFinished(10000));
+    QCOMPARE(alice.run({"send", "bob", "after the listener"}).code, 0);
+    auto got = of_type(bob.run({"listen", "--count", "1", "--timeout", "15"}).lines, "message");
+    QCOMPARE(got.size(), 1);
+    QCOMPARE(got[0].value("text").toString(), QString("after the listener"));
+  }
+
   void unknownRecipientAndSafetyNumbers() {
     Cli alice(profile("alice")), bob(profile("bob"));
     auto r = alice.run({"send", "nobody-at-all", "hi"});

@@ -8,7 +8,10 @@
 #include <QRandomGenerator>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QLockFile>
 #include <QTemporaryDir>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <map>
 #include <memory>
 
@@ -31,6 +34,15 @@ using parley::test::spinUntil;
 namespace {
 
 constexpr int kWaitMs = 15000;
+
+// Makes an empty file `name` in `dir` (made if needed); returns its path.
+QString touch(const QString& dir, const QString& name) {
+  QDir().mkpath(dir);
+  const auto path = dir + "/" + name;
+  QFile f(path);
+  f.open(QIODevice::WriteOnly);
+  return path;
+}
 
 // Everything one profile's Messenger reported, across restarts of that Messenger.
 struct Events {
@@ -438,6 +450,49 @@ class MessengerTest : public QObject {
     QCOMPARE(sql(alice.dir, "SELECT COUNT(*) FROM sessions WHERE peer = 'bob'").toInt(), sessions);
     QVERIFY(alice.find("bob", b).chainOk);
     QVERIFY(bob.find("alice", a).chainOk);
+  }
+
+  // A profile is held by one messenger at a time. Another is refused, says who holds it, and
+  // touches nothing; once the holder is gone (closed, or its process dead with the lock left
+  // behind) the next one opens it and removes the files the dead process left.
+  void aProfileIsOpenInOneMessengerAtATime() {
+    auto& alice = user("alice");
+    QVERIFY(alice.m);
+    const auto hex = QString::fromLatin1(QByteArray(16, '\x5a').toHex());
+    const auto scratch = touch(alice.dir + "/media-in", hex + ".3.part");
+    const auto shared = touch(alice.dir + "/media-in", hex + ".part");
+    const auto upload = touch(alice.dir + "/media-out", QString::fromLatin1(QByteArray(16, '\x17').toHex()) + ".enc");
+    const auto other = touch(alice.dir + "/media-out", "notes.txt");
+    QString error;
+    QVERIFY(!Messenger::open(alice.dir, &error));
+    QVERIFY2(error.contains("open in another Parley process") &&
+                 error.contains(QString::number(QCoreApplication::applicationPid())),
+             qPrintable(error));
+    QVERIFY(QFile::exists(scratch) && QFile::exists(upload));
+
+    // The holder dies without unlocking: a child process takes the lock and exits at once.
+    alice.m.reset();
+    const auto lock_path = alice.dir + "/parley.lock";
+    const pid_t child = ::fork();
+    if (child == 0) {
+      QLockFile lock(lock_path);
+      _exit(lock.tryLock(0) ? 0 : 1);  // no destructor: the file stays
+    }
+    QVERIFY(child > 0);
+    int status = 0;
+    QCOMPARE(::waitpid(child, &status, 0), child);
+    QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    QVERIFY(QFile::exists(lock_path));
+
+    QVERIFY(alice.open());
+    QVERIFY(!QFile::exists(scratch));
+    QVERIFY(!QFile::exists(upload));
+    QVERIFY(QFile::exists(shared));  // a download resumes from it
+    QVERIFY(QFile::exists(other));   // not a name the messenger gives
+    QFile::remove(shared);
+    QFile::remove(other);
+    alice.m->start();
+    QVERIFY(alice.waitOnline());
   }
 
   void restartBeforeTheAckReachesTheRelayStoresOnce() {

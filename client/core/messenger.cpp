@@ -109,11 +109,25 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
           qApp, [relay, done, reason, code] { done(nullptr, reason, code); }, Qt::QueuedConnection);
       return;
     }
+    // Locked before anything is written, and checked again under the lock: another
+    // registration into the same folder may have finished meanwhile, and its identity key
+    // must not be overwritten.
     QString error;
     std::unique_ptr<ProfileLock> lock;
     std::unique_ptr<Database> db;
-    if (!profile->save(&error) || !(lock = ProfileLock::acquire(profile->dir, &error)) ||
-        !(db = Database::open(profile->databasePath(), &error))) {
+    if (!QDir().mkpath(profile->dir)) {
+      done(nullptr, QStringLiteral("cannot create %1").arg(profile->dir), 0);
+      return;
+    }
+    if (!(lock = ProfileLock::acquire(profile->dir, &error))) {
+      done(nullptr, error, 0);
+      return;
+    }
+    if (Profile::exists(profile->dir)) {
+      done(nullptr, QStringLiteral("%1 already holds a profile").arg(profile->dir), 0);
+      return;
+    }
+    if (!profile->save(&error) || !(db = Database::open(profile->databasePath(), &error))) {
       done(nullptr, error, 0);
       return;
     }

@@ -484,7 +484,9 @@ class Messenger : public QObject {
                  qint64 server_ts = 0);
   bool noteSeq(const QString& peer, std::uint64_t conv_seq);
 
-  std::unique_ptr<ProfileLock> lock_;  // first: released after everything else is closed
+  // First, so it is released after the members (the database, the relay connection); the
+  // QObject children (network manager, jobs awaiting deleteLater) go after it, harmlessly.
+  std::unique_ptr<ProfileLock> lock_;
   Profile profile_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<RelayClient> relay_;

@@ -171,8 +171,10 @@ class CliE2eTest : public QObject {
   // it, and sends nothing; once the listener is gone it goes through.
   void aProfileIsUsedByOneCommandAtATime() {
     Cli alice(profile("alice")), bob(profile("bob"));
+    const auto lock_path = profile("alice") + "/parley.lock";
+    QVERIFY(!QFile::exists(lock_path));  // so that the one below is the listener's
     std::unique_ptr<QProcess> listen(alice.spawn({"listen", "--timeout", "20"}));
-    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(profile("alice") + "/parley.lock"); }, 10000));
+    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(lock_path); }, 10000));
     auto r = alice.run({"send", "bob", "while locked"});
     QVERIFY2(r.code != 0 && r.err.contains("open in another Parley process") &&
                  r.err.contains(QByteArray::number(listen->processId())),

@@ -1,9 +1,14 @@
 #include "profile/profile_lock.hpp"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QLockFile>
 #include <QRegularExpression>
+#include <QSysInfo>
+#include <mutex>
+#include <set>
 
 namespace parley::client {
 namespace {
@@ -16,41 +21,73 @@ int remove_matching(const QString& dir, const QRegularExpression& name) {
   return removed;
 }
 
+// The profiles this process holds, by canonical path: a lock naming this process's pid that
+// is not among them was left by an earlier process that had the same pid (a container's
+// first process, say), which QLockFile cannot tell from this one.
+std::mutex held_mutex;
+std::set<QString> held;
+
+QString canonical(const QString& dir) {
+  const auto path = QFileInfo(dir).canonicalFilePath();
+  return path.isEmpty() ? QDir::cleanPath(QDir(dir).absolutePath()) : path;
+}
+
 }  // namespace
 
 ProfileLock::ProfileLock(QString dir, std::unique_ptr<QLockFile> file)
     : dir_(std::move(dir)), file_(std::move(file)) {}
 
-ProfileLock::~ProfileLock() = default;  // QLockFile unlocks and removes the file
+ProfileLock::~ProfileLock() {
+  file_->unlock();  // removes the file
+  std::lock_guard lock(held_mutex);
+  held.erase(canonical(dir_));
+}
 
 std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* error) {
+  const auto key = canonical(dir);
+  std::lock_guard lock(held_mutex);
+  if (held.contains(key)) {
+    *error = QStringLiteral("this profile is already open in this program");
+    return nullptr;
+  }
   auto file = std::make_unique<QLockFile>(dir + QStringLiteral("/parley.lock"));
   // Age says nothing here: a messenger holds its profile for days. QLockFile still takes over
-  // a lock whose process is gone (same host, pid not running).
+  // a lock whose process is gone: on the same machine, its pid not running or now another
+  // program's, or the machine rebooted since.
   file->setStaleLockTime(0);
-  if (file->tryLock(0)) return std::unique_ptr<ProfileLock>(new ProfileLock(dir, std::move(file)));
-  switch (file->error()) {
-    case QLockFile::LockFailedError: {
-      qint64 pid = 0;
-      QString host, app;
-      if (file->getLockInfo(&pid, &host, &app)) {
-        *error = QStringLiteral("this profile is open in another Parley process (%1, pid %2 on %3):"
-                                " close it first")
-                     .arg(app.isEmpty() ? QStringLiteral("unknown program") : app)
-                     .arg(pid)
-                     .arg(host.isEmpty() ? QStringLiteral("an unknown host") : host);
-      } else {
-        *error = QStringLiteral("this profile is open in another Parley process: close it first");
-      }
-      break;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (file->tryLock(0)) {
+      held.insert(key);
+      return std::unique_ptr<ProfileLock>(new ProfileLock(dir, std::move(file)));
     }
-    case QLockFile::PermissionError:
-      *error = QStringLiteral("cannot create %1: permission denied").arg(file->fileName());
-      break;
-    default:
-      *error = QStringLiteral("cannot lock the profile in %1").arg(dir);
-      break;
+    if (file->error() != QLockFile::LockFailedError) break;
+    qint64 pid = 0;
+    QString host, app;
+    const bool known = file->getLockInfo(&pid, &host, &app);
+    if (known && pid == QCoreApplication::applicationPid() &&
+        (host.isEmpty() || host == QSysInfo::machineHostName())) {
+      // Our pid, and not ours (see `held`): an earlier process's. removeStaleLockFile still
+      // refuses while another process holds the file's own lock.
+      if (attempt == 0 && file->removeStaleLockFile()) continue;
+    } else if (!known && attempt == 0) {
+      continue;  // unreadable: its holder may have been releasing it just then
+    }
+    const auto path = QDir::toNativeSeparators(file->fileName());
+    *error = known ? QStringLiteral("this profile is open in another Parley process (%1, pid %2 on %3): "
+                                    "close it first; if no such process is running, delete %4")
+                         .arg(app.isEmpty() ? QStringLiteral("unknown program") : app)
+                         .arg(pid)
+                         .arg(host.isEmpty() ? QStringLiteral("an unknown host") : host, path)
+                   : QStringLiteral("this profile is open in another Parley process: close it "
+                                    "first; if none is running, delete %1")
+                         .arg(path);
+    return nullptr;
   }
+  *error = file->error() == QLockFile::PermissionError
+               ? QStringLiteral("cannot create %1: permission denied or a read-only disk")
+                     .arg(QDir::toNativeSeparators(file->fileName()))
+               : QStringLiteral("cannot create %1 (is the disk full?)")
+                     .arg(QDir::toNativeSeparators(file->fileName()));
   return nullptr;
 }
 

@@ -3,8 +3,9 @@
 // CLI, say) would each advance the same ratchets and sender keys from their own copy of the
 // database, and each take the other's in-flight transfer files for leftovers: a profile is
 // held by `<dir>/parley.lock` (QLockFile) for as long as a Messenger has it open. A lock left
-// by a process that died (its pid gone) is taken over; one whose process still runs is
-// never taken, however old.
+// by a process that died is taken over (docs/architecture.md has QLockFile's rules, and the
+// one added here: a lock naming this process's pid that it does not hold); one whose process
+// still runs is never taken, however old.
 #include <QString>
 #include <memory>
 

@@ -94,51 +94,53 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   if (folded.empty()) return done(nullptr, QString::fromStdString(why), wire::INVALID_USERNAME);
   if (Profile::exists(dir))
     return done(nullptr, QStringLiteral("%1 already holds a profile").arg(dir), 0);
+  // The folder is locked before the relay is asked, and checked again under the lock: two
+  // registrations into one folder at once (two windows) would otherwise both take a name on
+  // the relay, and the second write over the first's identity key.
+  const bool made_dir = !QFileInfo::exists(dir);
+  if (!QDir().mkpath(dir)) return done(nullptr, QStringLiteral("cannot create %1").arg(dir), 0);
+  QString refused;
+  auto lock = ProfileLock::acquire(dir, &refused);
+  if (!lock || Profile::exists(dir)) {
+    if (lock) refused = QStringLiteral("%1 already holds a profile").arg(dir);
+    lock.reset();
+    if (made_dir) QDir().rmdir(dir);
+    return done(nullptr, refused, 0);
+  }
   crypto::init();
   auto profile = std::make_shared<Profile>(
       Profile{dir, QString::fromStdString(folded), server, 1, crypto::IdentityKeyPair::generate()});
   auto relay = std::make_shared<std::unique_ptr<RelayClient>>(std::make_unique<RelayClient>(server));
+  auto held = std::make_shared<std::unique_ptr<ProfileLock>>(std::move(lock));
   RelayClient::Account account{profile->username, profile->device, &profile->identity};
-  (*relay)->registerAccount(account, [profile, relay, done](const wire::ServerFrame& r) mutable {
-    if (!r.has_registered()) {
-      const auto code = r.has_error() ? static_cast<int>(r.error().code()) : 0;
-      const auto reason = r.has_error() ? QString::fromStdString(r.error().reason())
-                                        : QStringLiteral("unexpected answer from the relay");
-      // Let the socket finish closing outside its own signal handler.
+  (*relay)->registerAccount(account, [profile, relay, held, made_dir, done](const wire::ServerFrame& r) mutable {
+    // A failure is reported once the socket has finished closing, outside its own signal
+    // handler (the connection goes with the last reference to `relay`). Nothing stays on
+    // disk but what another process may have put there.
+    const auto fail = [&](const QString& reason, int code) {
+      held->reset();
+      if (made_dir) QDir().rmdir(profile->dir);  // only when empty
       QMetaObject::invokeMethod(
           qApp, [relay, done, reason, code] { done(nullptr, reason, code); }, Qt::QueuedConnection);
-      return;
+    };
+    if (!r.has_registered()) {
+      return fail(r.has_error() ? QString::fromStdString(r.error().reason())
+                                : QStringLiteral("unexpected answer from the relay"),
+                  r.has_error() ? static_cast<int>(r.error().code()) : 0);
     }
-    // Locked before anything is written, and checked again under the lock: another
-    // registration into the same folder may have finished meanwhile, and its identity key
-    // must not be overwritten.
     QString error;
-    std::unique_ptr<ProfileLock> lock;
     std::unique_ptr<Database> db;
-    if (!QDir().mkpath(profile->dir)) {
-      done(nullptr, QStringLiteral("cannot create %1").arg(profile->dir), 0);
-      return;
-    }
-    if (!(lock = ProfileLock::acquire(profile->dir, &error))) {
-      done(nullptr, error, 0);
-      return;
-    }
-    if (Profile::exists(profile->dir)) {
-      done(nullptr, QStringLiteral("%1 already holds a profile").arg(profile->dir), 0);
-      return;
-    }
-    if (!profile->save(&error) || !(db = Database::open(profile->databasePath(), &error))) {
-      done(nullptr, error, 0);
-      return;
-    }
-    std::unique_ptr<Messenger> m(new Messenger(std::move(lock), std::move(*profile), std::move(db)));
+    if (!profile->save(&error) || !(db = Database::open(profile->databasePath(), &error)))
+      return fail(error, 0);
+    std::unique_ptr<Messenger> m(new Messenger(std::move(*held), std::move(*profile), std::move(db)));
     // The registered connection becomes the messenger's: it is already logged in.
     m->relay_ = std::move(*relay);
     m->relay_->setParent(nullptr);
     m->wireRelay();
     if (!m->createPrekeys(kInitialOneTimePrekeys)) {
-      done(nullptr, QStringLiteral("cannot store prekeys"), 0);
-      return;
+      // We are inside the messenger's own connection callback: delete it later.
+      m.release()->deleteLater();
+      return done(nullptr, QStringLiteral("cannot store prekeys"), 0);
     }
     // From here the connection belongs to the messenger's account (its identity key
     // lives in the messenger now) and reconnects like any started one.

@@ -268,6 +268,35 @@ class MessengerTest : public QObject {
     // The identity file of a registered profile is private.
     QCOMPARE(QFile::permissions(user("alice").dir + "/identity.key") & 0x0077,
              QFileDevice::Permissions());
+
+    // Two registrations into one empty folder at once (two windows, say): the first holds the
+    // folder while the relay is asked, so the second is refused without taking a name, and
+    // cannot write over the first's identity key.
+    const auto shared_dir = home_.filePath("both");
+    auto first = std::make_shared<Result>(), second = std::make_shared<Result>();
+    std::unique_ptr<Messenger> kept;
+    Messenger::registerProfile(shared_dir, relay_.url(), "dora",
+                               [first, &kept](std::unique_ptr<Messenger> m, QString error, int) {
+                                 first->got = m != nullptr;
+                                 first->error = std::move(error);
+                                 kept = std::move(m);
+                                 first->done = true;
+                               });
+    Messenger::registerProfile(shared_dir, relay_.url(), "edna",
+                               [second](std::unique_ptr<Messenger> m, QString error, int) {
+                                 second->got = m != nullptr;
+                                 second->error = std::move(error);
+                                 second->done = true;
+                               });
+    QVERIFY(spinUntil([&] { return first->done && second->done; }, kWaitMs));
+    QVERIFY2(first->got != second->got, qPrintable(first->error + " / " + second->error));
+    const auto& loser = first->got ? second : first;
+    QVERIFY2(loser->error.contains("already"), qPrintable(loser->error));
+    QString error;
+    const auto profile = Profile::load(shared_dir, &error);
+    QVERIFY2(profile, qPrintable(error));
+    QCOMPARE(profile->username, first->got ? QString("dora") : QString("edna"));
+    kept.reset();
   }
 
   void sendTextRejectsBadInput() {

@@ -114,9 +114,22 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   auto held = std::make_shared<std::unique_ptr<ProfileLock>>(std::move(lock));
   RelayClient::Account account{profile->username, profile->device, &profile->identity};
   (*relay)->registerAccount(account, [profile, relay, held, made_dir, done](const wire::ServerFrame& r) mutable {
-    // A failure is reported once the socket has finished closing, outside its own signal
-    // handler (the connection goes with the last reference to `relay`). Nothing stays on
-    // disk but what another process may have put there.
+    // Every outcome is reported from the event loop, outside this connection's own signal
+    // handler: the connection goes with the last reference to `relay`, or with the messenger
+    // (a caller that drops it, say a closed window). A refusal leaves nothing on disk but
+    // what another process may have put there; a failure after the relay took the name
+    // leaves what was written by then.
+    // With a reason, `m` (if any) is only kept alive until then and the caller gets none.
+    const auto report = [done](std::unique_ptr<Messenger> m, QString reason, int code) {
+      auto shared = std::make_shared<std::unique_ptr<Messenger>>(std::move(m));
+      QMetaObject::invokeMethod(
+          qApp,
+          [shared, done, reason, code] {
+            if (!reason.isEmpty()) return done(nullptr, reason, code);
+            done(std::move(*shared), {}, 0);
+          },
+          Qt::QueuedConnection);
+    };
     const auto fail = [&](const QString& reason, int code) {
       held->reset();
       if (made_dir) QDir().rmdir(profile->dir);  // only when empty
@@ -138,23 +151,20 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
     m->relay_->setParent(nullptr);
     m->wireRelay();
     if (!m->createPrekeys(kInitialOneTimePrekeys)) {
-      // We are inside the messenger's own connection callback: delete it later.
-      m.release()->deleteLater();
-      return done(nullptr, QStringLiteral("cannot store prekeys"), 0);
+      m->relay_->stop();
+      return report(std::move(m), QStringLiteral("cannot store prekeys"), 0);
     }
     // From here the connection belongs to the messenger's account (its identity key
     // lives in the messenger now) and reconnects like any started one.
     m->start();
     auto* raw = m.get();
-    auto shared_done = std::make_shared<Registered>(std::move(done));
     auto holder = std::make_shared<std::unique_ptr<Messenger>>(std::move(m));
-    raw->uploadPrekeys(true, [holder, shared_done](bool ok) {
+    raw->uploadPrekeys(true, [holder, report](bool ok) {
       if (!ok) {
-        // We are inside the messenger's own connection callback: delete it later.
-        holder->release()->deleteLater();
-        return (*shared_done)(nullptr, QStringLiteral("cannot upload prekeys"), 0);
+        (*holder)->stop();
+        return report(std::move(*holder), QStringLiteral("cannot upload prekeys"), 0);
       }
-      (*shared_done)(std::move(*holder), {}, 0);
+      report(std::move(*holder), {}, 0);
     });
   });
 }

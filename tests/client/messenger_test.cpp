@@ -8,8 +8,12 @@
 #include <QRandomGenerator>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QFileInfo>
+#include <QHostAddress>
 #include <QLockFile>
 #include <QProcess>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <map>
 #include <memory>
@@ -240,6 +244,7 @@ class MessengerTest : public QObject {
     QVERIFY2(!taken->error.isEmpty(), "no reason given");
     QVERIFY(!Profile::exists(dir));
     QVERIFY(!QFile::exists(dir + "/identity.key"));
+    QVERIFY2(!QFileInfo::exists(dir), "the folder made for the refused registration stayed");
 
     auto invalid = std::make_shared<Result>();
     Messenger::registerProfile(home_.filePath("bad"), relay_.url(), "no spaces",
@@ -274,29 +279,61 @@ class MessengerTest : public QObject {
     // cannot write over the first's identity key.
     const auto shared_dir = home_.filePath("both");
     auto first = std::make_shared<Result>(), second = std::make_shared<Result>();
-    std::unique_ptr<Messenger> kept;
-    Messenger::registerProfile(shared_dir, relay_.url(), "dora",
-                               [first, &kept](std::unique_ptr<Messenger> m, QString error, int) {
-                                 first->got = m != nullptr;
-                                 first->error = std::move(error);
-                                 kept = std::move(m);
-                                 first->done = true;
-                               });
-    Messenger::registerProfile(shared_dir, relay_.url(), "edna",
-                               [second](std::unique_ptr<Messenger> m, QString error, int) {
-                                 second->got = m != nullptr;
-                                 second->error = std::move(error);
-                                 second->done = true;
-                               });
+    auto kept = std::make_shared<std::vector<std::unique_ptr<Messenger>>>();
+    const auto keep = [kept](std::shared_ptr<Result> into) {
+      return [kept, into](std::unique_ptr<Messenger> m, QString error, int code) {
+        into->got = m != nullptr;
+        into->error = std::move(error);
+        into->code = code;
+        if (m) kept->push_back(std::move(m));
+        into->done = true;
+      };
+    };
+    Messenger::registerProfile(shared_dir, relay_.url(), "dora", keep(first));
+    Messenger::registerProfile(shared_dir, relay_.url(), "edna", keep(second));
     QVERIFY(spinUntil([&] { return first->done && second->done; }, kWaitMs));
-    QVERIFY2(first->got != second->got, qPrintable(first->error + " / " + second->error));
-    const auto& loser = first->got ? second : first;
-    QVERIFY2(loser->error.contains("already"), qPrintable(loser->error));
+    QVERIFY2(first->got && !second->got, qPrintable(first->error + " / " + second->error));
+    QVERIFY2(second->error.contains("already"), qPrintable(second->error));
     QString error;
     const auto profile = Profile::load(shared_dir, &error);
     QVERIFY2(profile, qPrintable(error));
-    QCOMPARE(profile->username, first->got ? QString("dora") : QString("edna"));
-    kept.reset();
+    QCOMPARE(profile->username, QString("dora"));
+    // The refused one took no name: it registers elsewhere.
+    auto elsewhere = std::make_shared<Result>();
+    Messenger::registerProfile(home_.filePath("edna"), relay_.url(), "edna", keep(elsewhere));
+    QVERIFY(spinUntil([&] { return elsewhere->done; }, kWaitMs));
+    QVERIFY2(elsewhere->got, qPrintable(elsewhere->error));
+    kept->clear();
+  }
+
+  // A listener that accepts and never answers (another service on the port): the
+  // registration gives up with a reason after the connect deadline, and leaves the folder
+  // as it found it, unlocked.
+  void registrationToASilentListenerGivesUp() {
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    std::vector<std::unique_ptr<QTcpSocket>> accepted;
+    QObject::connect(&silent, &QTcpServer::newConnection, &silent, [&] {
+      while (auto* c = silent.nextPendingConnection()) accepted.emplace_back(c);
+    });
+    const auto dir = home_.filePath("silent");
+    struct Outcome {
+      bool done = false, got = false;
+      QString error;
+    };
+    auto out = std::make_shared<Outcome>();
+    Messenger::registerProfile(
+        dir, QUrl(QString("ws://127.0.0.1:%1").arg(silent.serverPort())), "quiet",
+        [out](std::unique_ptr<Messenger> m, QString error, int) {
+          out->got = m != nullptr;
+          out->error = std::move(error);
+          out->done = true;
+        });
+    QVERIFY(spinUntil([&] { return out->done; }, 30000));
+    QVERIFY(!out->got);
+    QVERIFY2(out->error.contains("no answer within"), qPrintable(out->error));
+    QVERIFY(!accepted.empty());  // it did connect: the WebSocket handshake is what never came
+    QVERIFY2(!QFileInfo::exists(dir), "the folder made for the failed registration stayed");
   }
 
   void sendTextRejectsBadInput() {
@@ -505,7 +542,7 @@ class MessengerTest : public QObject {
     for (int i = 0; i < 2; ++i) {
       QString error;
       QVERIFY(!Messenger::open(alice.dir, &error));
-      QVERIFY2(error.contains("already open in this program"), qPrintable(error));
+      QVERIFY2(error.contains("already open, or being registered, in this program"), qPrintable(error));
     }
     QVERIFY(QFile::exists(lock_path));
     QVERIFY(QFile::exists(scratch) && QFile::exists(upload));

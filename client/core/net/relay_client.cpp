@@ -10,6 +10,7 @@
 namespace parley::client {
 namespace {
 constexpr int kRequestTimeoutMs = 15000;
+constexpr int kConnectTimeoutMs = 15000;
 constexpr int kHeartbeatMs = 20000;
 constexpr int kDeadAfterMs = 45000;  // nothing heard for this long: reconnect
 constexpr int kMaxBackoffMs = 30000;
@@ -45,6 +46,14 @@ RelayClient::RelayClient(QUrl url, QObject* parent) : QObject(parent), url_(std:
   });
   reconnect_.setSingleShot(true);
   connect(&reconnect_, &QTimer::timeout, this, &RelayClient::open);
+  connect_deadline_.setSingleShot(true);
+  connect_deadline_.setInterval(kConnectTimeoutMs);
+  connect(&connect_deadline_, &QTimer::timeout, this, [this] {
+    connect_timed_out_ = true;
+    socket_.abort();
+    // abort() reports the disconnection itself only when the socket had got somewhere.
+    if (state_ == State::Connecting) onDisconnected();
+  });
   timeouts_.setInterval(1000);
   connect(&timeouts_, &QTimer::timeout, this, [this] {
     const auto now = now_ms();
@@ -87,6 +96,7 @@ void RelayClient::start(const Account& account,
 void RelayClient::stop() {
   running_ = false;
   reconnect_.stop();
+  connect_deadline_.stop();
   heartbeat_.stop();
   socket_.close();
   setState(State::Offline);
@@ -97,10 +107,13 @@ void RelayClient::open() {
   socket_.setProxy(proxy_);
   QWebSocketHandshakeOptions options;
   options.setSubprotocols({"parley.v1"});
+  connect_timed_out_ = false;
+  connect_deadline_.start();
   socket_.open(url_, options);
 }
 
 void RelayClient::onConnected() {
+  connect_deadline_.stop();
   last_heard_ms_ = now_ms();
   heartbeat_.start();
   timeouts_.start();
@@ -189,6 +202,7 @@ void RelayClient::authenticate() {
 }
 
 void RelayClient::onDisconnected() {
+  connect_deadline_.stop();
   heartbeat_.stop();
   timeouts_.stop();
   failPending();
@@ -196,8 +210,11 @@ void RelayClient::onDisconnected() {
     registering_ = false;
     if (auto done = std::move(register_done_)) {
       wire::ServerFrame f = unavailable("cannot reach the relay");
-      f.mutable_error()->set_reason(("cannot reach the relay at " + url_.toString() + ": " +
-                                     socket_.errorString()).toStdString());
+      const auto why = connect_timed_out_
+                           ? QStringLiteral("no answer within %1 s").arg(kConnectTimeoutMs / 1000)
+                           : socket_.errorString();
+      f.mutable_error()->set_reason(
+          ("cannot reach the relay at " + url_.toString() + ": " + why).toStdString());
       done(f);
     }
   }

@@ -107,6 +107,11 @@ class RelayClient : public QObject {
   QTimer heartbeat_;
   QTimer reconnect_;
   QTimer timeouts_;
+  // Opening (TCP, TLS, the WebSocket handshake) has this long: a listener that accepts and
+  // never answers (another service on the port, a stuck proxy) would otherwise leave the
+  // client connecting, and a registration waiting, for ever.
+  QTimer connect_deadline_;
+  bool connect_timed_out_ = false;
   int attempt_ = 0;
   qint64 logged_in_ms_ = 0;    // when this connection logged in (0: it did not)
   qint64 wait_at_least_ms_ = 0;  // the relay's retry_after for the next reconnect

@@ -47,7 +47,7 @@ std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* e
   const auto key = canonical(dir);
   std::lock_guard lock(held_mutex);
   if (held.contains(key)) {
-    *error = QStringLiteral("this profile is already open in this program");
+    *error = QStringLiteral("this profile is already open, or being registered, in this program");
     return nullptr;
   }
   auto file = std::make_unique<QLockFile>(dir + QStringLiteral("/parley.lock"));

@@ -34,13 +34,13 @@ QString canonical(const QString& dir) {
 
 }  // namespace
 
-ProfileLock::ProfileLock(QString dir, std::unique_ptr<QLockFile> file)
-    : dir_(std::move(dir)), file_(std::move(file)) {}
+ProfileLock::ProfileLock(QString dir, QString key, std::unique_ptr<QLockFile> file)
+    : dir_(std::move(dir)), key_(std::move(key)), file_(std::move(file)) {}
 
 ProfileLock::~ProfileLock() {
   file_->unlock();  // removes the file
   std::lock_guard lock(held_mutex);
-  held.erase(canonical(dir_));
+  held.erase(key_);
 }
 
 std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* error) {
@@ -58,7 +58,7 @@ std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* e
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (file->tryLock(0)) {
       held.insert(key);
-      return std::unique_ptr<ProfileLock>(new ProfileLock(dir, std::move(file)));
+      return std::unique_ptr<ProfileLock>(new ProfileLock(dir, key, std::move(file)));
     }
     if (file->error() != QLockFile::LockFailedError) break;
     qint64 pid = 0;

@@ -29,8 +29,9 @@ class ProfileLock {
   int removeLeftovers() const;
 
  private:
-  ProfileLock(QString dir, std::unique_ptr<QLockFile> file);
+  ProfileLock(QString dir, QString key, std::unique_ptr<QLockFile> file);
   QString dir_;
+  QString key_;  // the folder as this process's set of held profiles names it
   std::unique_ptr<QLockFile> file_;
 };
 

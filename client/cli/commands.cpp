@@ -144,7 +144,7 @@ int do_register(const Options& o) {
           return;
         }
         emit_json({{"type", "registered"}, {"username", m->username()}});
-        // We are inside the relay connection's callback: it must outlive this call.
+        // Lives until the application ends, which closes it after exit() below.
         m.release()->setParent(QCoreApplication::instance());
         QCoreApplication::exit(kExitOk);
       });

@@ -125,7 +125,10 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
       QMetaObject::invokeMethod(
           qApp,
           [shared, done, reason, code] {
-            if (!reason.isEmpty()) return done(nullptr, reason, code);
+            if (!reason.isEmpty()) {
+              shared->reset();  // its lock goes first: the caller may open the profile again
+              return done(nullptr, reason, code);
+            }
             done(std::move(*shared), {}, 0);
           },
           Qt::QueuedConnection);

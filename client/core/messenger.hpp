@@ -137,8 +137,11 @@ class Messenger : public QObject {
  public:
   using Registered = std::function<void(std::unique_ptr<Messenger>, QString error, int code)>;
 
-  // Creates a profile in `dir` and registers `name` on `server`. Nothing is written to disk
-  // unless the relay accepts the name. `code` is the wire ErrorCode on failure.
+  // Creates a profile in `dir` and registers `name` on `server`. Until the relay accepts the
+  // name only the folder and its lock exist, removed again on a refusal (left if the process
+  // dies meanwhile). `code` is the wire ErrorCode on failure. Refusals made before any
+  // connection (a bad name, a profile already there, the folder locked) are reported at once;
+  // every other outcome from the event loop.
   static void registerProfile(const QString& dir, const QUrl& server, const QString& name,
                               Registered done);
   // Opens an existing profile (does not connect yet).

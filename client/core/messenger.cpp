@@ -92,8 +92,8 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   std::string why;
   const auto folded = fold_username(name.toStdString(), &why);
   if (folded.empty()) return done(nullptr, QString::fromStdString(why), wire::INVALID_USERNAME);
-  if (Profile::exists(dir))
-    return done(nullptr, QStringLiteral("%1 already holds a profile").arg(dir), 0);
+  const auto already = QStringLiteral("%1 already holds a profile").arg(dir);
+  if (Profile::exists(dir)) return done(nullptr, already, 0);
   // The folder is locked before the relay is asked, and checked again under the lock: two
   // registrations into one folder at once (two windows) would otherwise both take a name on
   // the relay, and the second write over the first's identity key.
@@ -102,7 +102,7 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   QString refused;
   auto lock = ProfileLock::acquire(dir, &refused);
   if (!lock || Profile::exists(dir)) {
-    if (lock) refused = QStringLiteral("%1 already holds a profile").arg(dir);
+    if (lock) refused = already;
     lock.reset();
     if (made_dir) QDir().rmdir(dir);
     return done(nullptr, refused, 0);
@@ -120,11 +120,11 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
     // what another process may have put there; a failure after the relay took the name
     // leaves what was written by then.
     // With a reason, `m` (if any) is only kept alive until then and the caller gets none.
-    const auto report = [done](std::unique_ptr<Messenger> m, QString reason, int code) {
+    const auto report = [done, relay](std::unique_ptr<Messenger> m, QString reason, int code) {
       auto shared = std::make_shared<std::unique_ptr<Messenger>>(std::move(m));
       QMetaObject::invokeMethod(
           qApp,
-          [shared, done, reason, code] {
+          [shared, relay, done, reason, code] {
             if (!reason.isEmpty()) {
               shared->reset();  // its lock goes first: the caller may open the profile again
               return done(nullptr, reason, code);
@@ -136,8 +136,7 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
     const auto fail = [&](const QString& reason, int code) {
       held->reset();
       if (made_dir) QDir().rmdir(profile->dir);  // only when empty
-      QMetaObject::invokeMethod(
-          qApp, [relay, done, reason, code] { done(nullptr, reason, code); }, Qt::QueuedConnection);
+      report(nullptr, reason, code);
     };
     if (!r.has_registered()) {
       return fail(r.has_error() ? QString::fromStdString(r.error().reason())

@@ -342,7 +342,8 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
   // One cache file per attachment, kept when a download fails, so the next one resumes from
   // it. A download of an attachment already being fetched gets a scratch file of its own,
   // removed when it ends: sharing one, the first to finish removed it under the other, which
-  // then failed.
+  // then failed. (One a dead process left under the same name went when the profile was
+  // opened: ProfileLock::removeLeftovers.)
   const auto stem = cache_dir + QLatin1Char('/') + QString::fromLatin1(spec.media_id.toHex());
   spec.cache_path = stem + QStringLiteral(".part");
   QString scratch;
@@ -350,7 +351,6 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
                                   [&](const auto& t) { return t.second.cache_path == spec.cache_path; });
   if (shared) {
     scratch = stem + QLatin1Char('.') + QString::number(id) + QStringLiteral(".part");
-    QFile::remove(scratch);  // left by a process that died: this download starts afresh
     spec.cache_path = scratch;
   }
   const auto cache_path = spec.cache_path;

@@ -13,12 +13,10 @@
 namespace parley::client {
 namespace {
 
-int remove_matching(const QString& dir, const QRegularExpression& name) {
-  int removed = 0;
+void remove_matching(const QString& dir, const QRegularExpression& name) {
   const QDir d(dir);
   for (const auto& file : d.entryList(QDir::Files | QDir::Hidden))
-    if (name.match(file).hasMatch() && QFile::remove(d.filePath(file))) ++removed;
-  return removed;
+    if (name.match(file).hasMatch()) QFile::remove(d.filePath(file));
 }
 
 // The profiles this process holds, by canonical path: a lock naming this process's pid that
@@ -51,6 +49,7 @@ std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* e
     return nullptr;
   }
   auto file = std::make_unique<QLockFile>(dir + QStringLiteral("/parley.lock"));
+  const auto path = QDir::toNativeSeparators(file->fileName());
   // Age says nothing here: a messenger holds its profile for days. QLockFile still takes over
   // a lock whose process is gone: on the same machine, its pid not running or now another
   // program's, or the machine rebooted since.
@@ -72,7 +71,6 @@ std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* e
     } else if (!known && attempt == 0) {
       continue;  // unreadable: its holder may have been releasing it just then
     }
-    const auto path = QDir::toNativeSeparators(file->fileName());
     *error = known ? QStringLiteral("this profile is open in another Parley process (%1, pid %2 on %3): "
                                     "close it first; if no such process is running, delete %4")
                          .arg(app.isEmpty() ? QStringLiteral("unknown program") : app)
@@ -84,20 +82,18 @@ std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* e
     return nullptr;
   }
   *error = file->error() == QLockFile::PermissionError
-               ? QStringLiteral("cannot create %1: permission denied or a read-only disk")
-                     .arg(QDir::toNativeSeparators(file->fileName()))
-               : QStringLiteral("cannot create %1 (is the disk full?)")
-                     .arg(QDir::toNativeSeparators(file->fileName()));
+               ? QStringLiteral("cannot create %1: permission denied or a read-only disk").arg(path)
+               : QStringLiteral("cannot create %1 (is the disk full?)").arg(path);
   return nullptr;
 }
 
-int ProfileLock::removeLeftovers() const {
+void ProfileLock::removeLeftovers() const {
   // The names the messenger gives them (messenger_media.cpp): <32 hex>.enc for an upload's
   // copy, <hex media id>.<transfer id>.part for a scratch download.
   static const QRegularExpression upload(QStringLiteral("^[0-9a-f]{32}\\.enc$"));
   static const QRegularExpression scratch(QStringLiteral("^[0-9a-f]+\\.[0-9]+\\.part$"));
-  return remove_matching(dir_ + QStringLiteral("/media-out"), upload) +
-         remove_matching(dir_ + QStringLiteral("/media-in"), scratch);
+  remove_matching(dir_ + QStringLiteral("/media-out"), upload);
+  remove_matching(dir_ + QStringLiteral("/media-in"), scratch);
 }
 
 }  // namespace parley::client

@@ -1,7 +1,7 @@
 #pragma once
 // One process at a time per profile. Two messengers on one profile (the desktop app and the
-// CLI, say) would each advance the same ratchets and sender keys from their own copy of the
-// database, and each take the other's in-flight transfer files for leftovers: a profile is
+// CLI, say) would each advance the same ratchets and sender keys from their own in-memory
+// state over one database, and each take the other's in-flight transfer files for leftovers: a profile is
 // held by `<dir>/parley.lock` (QLockFile) for as long as a Messenger has it open. A lock left
 // by a process that died is taken over (docs/architecture.md has QLockFile's rules, and the
 // one added here: a lock naming this process's pid that it does not hold); one whose process
@@ -24,9 +24,8 @@ class ProfileLock {
   // Files a process that held this profile and died may have left: an upload's encrypted
   // copy (media-out/*.enc) and a second download's scratch cache (media-in/<id>.<n>.part).
   // Only the holder may remove them (no transfer of its own has started yet); a download's
-  // shared cache (media-in/<id>.part) stays, for the next fetch to resume from. Returns how
-  // many were removed.
-  int removeLeftovers() const;
+  // shared cache (media-in/<id>.part) stays, for the next fetch to resume from.
+  void removeLeftovers() const;
 
  private:
   ProfileLock(QString dir, QString key, std::unique_ptr<QLockFile> file);

@@ -27,7 +27,7 @@ void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t inbox
                               std::shared_ptr<const store::InboxEntry> entry) {
   auto& session = *self;
   session.run_on_strand([self = std::move(self), inbox_seq, entry = std::move(entry)] {
-    self->on_appended(inbox_seq, entry.get());
+    self->on_appended(inbox_seq, entry);
   });
 }
 
@@ -36,11 +36,12 @@ void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t first
   auto& session = *self;
   session.run_on_strand([self = std::move(self), first_seq, entries = std::move(entries)] {
     for (std::size_t i = 0; i < entries.size(); ++i)
-      self->on_appended(first_seq + i, entries[i].entry.get(), entries[i].deliver_body);
+      self->on_appended(first_seq + i, entries[i].entry, entries[i].deliver_body);
   });
 }
 
-void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entry,
+void Session::on_appended(std::uint64_t inbox_seq,
+                          const std::shared_ptr<const store::InboxEntry>& entry,
                           const SharedBytes& deliver_body) {
   if (closed_ || !authenticated_) return;
   known_tail_ = std::max(known_tail_, inbox_seq);
@@ -49,7 +50,7 @@ void Session::on_appended(std::uint64_t inbox_seq, const store::InboxEntry* entr
   if (entry && !fetching_ && !tail_unknown_ && inbox_seq == next_push_ &&
       page_pos_ == page_.size() && in_flight() < ctx_.limits.delivery_window &&
       send_queue_has_room()) {
-    push_entry(*entry, inbox_seq, deliver_body);
+    push_entry(*entry, inbox_seq, deliver_body, entry);
     return;
   }
   pump();
@@ -136,15 +137,23 @@ void Session::read_ahead() {
 }
 
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
-                         SharedBytes deliver_body) {
-  if (!deliver_body) deliver_body = ctx_.deliver_bodies.get(e);
+                         SharedBytes deliver_body,
+                         std::shared_ptr<const store::InboxEntry> shared) {
+  // A replayed entry, held by value in its page, is encoded into a body of its own.
+  Frame frame;
+  if (deliver_body)
+    frame = Frame::deliver(std::move(deliver_body), inbox_seq);
+  else if (shared && Frame::can_carry(e))
+    frame = Frame::message(std::move(shared), inbox_seq);
+  else
+    frame = Frame::deliver(ctx_.deliver_bodies.get(e), inbox_seq);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage)
     last_message_pushed_ = inbox_seq;
   if (inbox_seq > last_pushed_ + 1) skipped_.push_back({last_pushed_ + 1, inbox_seq - 1});
   next_push_ = inbox_seq + 1;
   last_pushed_ = inbox_seq;
   ctx_.metrics.entries_delivered.fetch_add(1, std::memory_order_relaxed);
-  send_bytes(Frame::deliver(std::move(deliver_body), inbox_seq));
+  send_bytes(std::move(frame));
 }
 
 void Session::on_ack(std::uint64_t request_id, std::uint64_t up_to, std::uint64_t limit) {

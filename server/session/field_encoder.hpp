@@ -50,6 +50,16 @@ class FieldEncoder {
     }
   }
 
+  // A field's tag and a varint: a varint field's whole encoding, or the head of a
+  // length-delimited one whose bytes are written elsewhere.
+  void head(std::uint32_t field_tag, std::uint64_t v) {
+    using google::protobuf::io::CodedOutputStream;
+    std::array<std::uint8_t, 15> buf;  // a tag (<= 5 bytes) and a varint (<= 10)
+    auto* p = CodedOutputStream::WriteTagToArray(field_tag, buf.data());
+    p = CodedOutputStream::WriteVarint64ToArray(v, p);
+    put({reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(p - buf.data())});
+  }
+
   // A field's tag, as protobuf's encoding defines it.
   static constexpr int kVarint = 0;
   static constexpr int kLengthDelimited = 2;
@@ -58,13 +68,6 @@ class FieldEncoder {
   }
 
  private:
-  void head(std::uint32_t field_tag, std::uint64_t v) {
-    using google::protobuf::io::CodedOutputStream;
-    std::array<std::uint8_t, 15> buf;  // a tag (<= 5 bytes) and a varint (<= 10)
-    auto* p = CodedOutputStream::WriteTagToArray(field_tag, buf.data());
-    p = CodedOutputStream::WriteVarint64ToArray(v, p);
-    put({reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(p - buf.data())});
-  }
   void put(std::string_view v) {
     if (out_ && !v.empty()) std::memcpy(out_ + size_, v.data(), v.size());
     size_ += v.size();

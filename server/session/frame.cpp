@@ -26,18 +26,60 @@ Frame Frame::serialize(const wire::ServerFrame& frame) {
   return Frame(std::move(bytes));
 }
 
+static_assert(wire::ServerFrame::kDeliverFieldNumber >= 16 &&
+                  wire::ServerFrame::kDeliverFieldNumber < 2048 &&
+                  wire::Deliver::kEventFieldNumber < 16,
+              "the envelope's tags take 2 bytes (deliver) and 1 byte (Deliver's fields)");
+
+namespace {
+// A stored message's fields between inbox_seq and the ciphertext's bytes, in the order the
+// envelope writes them: FieldEncoder's counting and writing are the one definition of both.
+void message_fields(const store::InboxEntry& e, FieldEncoder& out) {
+  using D = wire::Deliver;
+  out.varint(D::kKindFieldNumber, static_cast<std::uint64_t>(e.kind));
+  out.bytes(D::kSenderFieldNumber, e.sender);
+  out.varint(D::kSenderDeviceFieldNumber, e.sender_device);
+  out.bytes(D::kClientMsgIdFieldNumber, e.client_msg_id);
+  out.varint(D::kConvSeqFieldNumber, e.conv_seq);
+  out.varint(D::kServerTsMsFieldNumber, e.server_ts_ms);
+  out.varint(D::kContentHintFieldNumber, e.content_hint);
+  // The ciphertext's tag and length; its bytes follow the envelope.
+  if (!e.ciphertext.empty())
+    out.head(tag(D::kCiphertextFieldNumber, kLengthDelimited), e.ciphertext.size());
+}
+}  // namespace
+
+bool Frame::can_carry(const store::InboxEntry& e) {
+  return e.kind == store::EntryKind::Message && e.group_id.empty() &&
+         e.sender.size() <= kMaxSender && e.client_msg_id.size() <= kMaxClientMsgId &&
+         e.ciphertext.size() < (std::uint64_t{1} << 32);
+}
+
+Frame Frame::message(std::shared_ptr<const store::InboxEntry> entry, std::uint64_t inbox_seq) {
+  assert(entry && can_carry(*entry) && inbox_seq >= 1);
+  const auto* e = entry.get();
+  Frame f(SharedBytes::inside(std::move(entry), e->ciphertext));
+  f.deliver_seq_ = inbox_seq;
+  f.message_ = e;
+  FieldEncoder counter;
+  message_fields(*e, counter);
+  f.fields_size_ = static_cast<std::uint32_t>(counter.size());
+  return f;
+}
+
 std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) const {
   if (deliver_seq_ == 0) return 0;
-  static_assert(wire::ServerFrame::kDeliverFieldNumber >= 16 &&
-                    wire::ServerFrame::kDeliverFieldNumber < 2048 &&
-                    wire::Deliver::kInboxSeqFieldNumber < 16,
-                "the envelope's tags take 2 and 1 bytes");
-  assert(deliver_length() < (std::uint64_t{1} << 35));  // fits kMaxEnvelope's 5-byte length
+  assert(deliver_length() < (std::uint64_t{1} << 35));  // fits the envelope's 5-byte length
   auto* p = out.data();
   p = CodedOutputStream::WriteTagToArray(tag(wire::ServerFrame::kDeliverFieldNumber, kLengthDelimited), p);
   p = CodedOutputStream::WriteVarint64ToArray(deliver_length(), p);
   p = CodedOutputStream::WriteTagToArray(tag(wire::Deliver::kInboxSeqFieldNumber, kVarint), p);
   p = CodedOutputStream::WriteVarint64ToArray(deliver_seq_, p);
+  if (message_) {
+    FieldEncoder fields(reinterpret_cast<char*>(p));
+    message_fields(*message_, fields);
+    p += fields.size();
+  }
   return static_cast<std::size_t>(p - out.data());
 }
 

@@ -1,10 +1,17 @@
 #pragma once
 // A frame on its way to one client: the bytes of a serialized wire::ServerFrame, shared and
-// immutable. A group entry fanned out to many devices is encoded once as a Deliver without
-// its inbox_seq (deliver_body()); each device's frame shares those bytes and carries its own
-// inbox_seq, which the gateway writes in front of them as a small envelope. The client reads
-// exactly what serializing the whole ServerFrame would give (protobuf writes fields in number
-// order, and inbox_seq is Deliver's first), so the protocol does not know about it.
+// immutable, behind an envelope the gateway writes in front of them. Three kinds:
+// - whole: the bytes are the frame, the envelope empty;
+// - a shared Deliver: a group entry fanned out to many devices is encoded once as a Deliver
+//   without its inbox_seq (deliver_body()); each device's frame shares those bytes, and its
+//   envelope is the ServerFrame's deliver field and the device's inbox_seq. The client reads
+//   exactly what serializing the whole ServerFrame would give (protobuf writes fields in
+//   number order, and inbox_seq is Deliver's first);
+// - a stored 1:1 message pushed live: the bytes are the ciphertext in the very entry the
+//   store appended, and the envelope every other field. Its payload is never copied between
+//   the Send's parse and the socket, and the push allocates nothing. The one difference from
+//   protobuf's own encoding: content_hint comes before the ciphertext, not after it, as
+//   protobuf's encoding allows (a parser takes fields in any order, and every client parses).
 #include <array>
 #include <bit>
 #include <cassert>
@@ -27,9 +34,16 @@ struct DeliveryMarkRecord;
 
 class Frame {
  public:
-  // The envelope's largest size: ServerFrame.deliver's tag (2 bytes) and length (a 32-bit
-  // varint), Deliver.inbox_seq's tag (1) and value (a 64-bit varint).
-  static constexpr std::size_t kMaxEnvelope = 2 + 5 + 1 + 10;
+  // The largest envelope: a stored message's (message()). ServerFrame.deliver's tag (2
+  // bytes) and length (a 32-bit varint); then Deliver's fields, each a 1-byte tag and its
+  // value: inbox_seq, kind, sender (its length byte and at most kMaxSender bytes),
+  // sender_device, client_msg_id (its length byte and kMaxClientMsgId bytes), conv_seq,
+  // server_ts_ms, content_hint, and the ciphertext's length (a 32-bit varint).
+  static constexpr std::size_t kMaxSender = 32;
+  static constexpr std::size_t kMaxClientMsgId = 16;
+  static constexpr std::size_t kMaxEnvelope =
+      2 + 5 + (1 + 10) + (1 + 1) + (1 + 1 + kMaxSender) + (1 + 5) + (1 + 1 + kMaxClientMsgId) +
+      (1 + 10) + (1 + 10) + (1 + 5) + (1 + 5);
 
   Frame() = default;
   // A whole ServerFrame.
@@ -45,6 +59,13 @@ class Frame {
     f.deliver_seq_ = inbox_seq;
     return f;
   }
+  // Whether message() can carry `entry`: a 1:1 message whose sender and client_msg_id fit
+  // the envelope (every one the relay stores does: usernames have at most 32 bytes, and a
+  // Send's client_msg_id 16).
+  static bool can_carry(const store::InboxEntry& entry);
+  // The push of stored 1:1 message `entry` (can_carry) to its device at `inbox_seq` (>= 1),
+  // sending its ciphertext from the entry itself, which the frame keeps.
+  static Frame message(std::shared_ptr<const store::InboxEntry> entry, std::uint64_t inbox_seq);
 
   explicit operator bool() const { return static_cast<bool>(bytes_); }
   // The ServerFrame's size on the wire: envelope and shared bytes.
@@ -52,7 +73,7 @@ class Frame {
   // What goes before bytes() on the wire: nothing for a whole frame.
   std::size_t envelope_size() const {
     if (deliver_seq_ == 0) return 0;
-    return 2 + varint_size(deliver_length()) + 1 + varint_size(deliver_seq_);
+    return 2 + varint_size(deliver_length()) + deliver_length() - bytes_.size();
   }
   // Writes the envelope to `out`; returns its size.
   std::size_t write_envelope(std::span<unsigned char, kMaxEnvelope> out) const;
@@ -63,10 +84,19 @@ class Frame {
   static std::size_t varint_size(std::uint64_t v) {
     return static_cast<std::size_t>(std::bit_width(v | 1) + 6) / 7;
   }
-  std::uint64_t deliver_length() const { return 1 + varint_size(deliver_seq_) + bytes_.size(); }
+  // The Deliver's size: its fields in the envelope, then bytes_.
+  std::uint64_t deliver_length() const {
+    return 1 + varint_size(deliver_seq_) + fields_size_ + bytes_.size();
+  }
 
   SharedBytes bytes_;
-  std::uint64_t deliver_seq_ = 0;  // nonzero: bytes_ is a Deliver body, pushed at this seq
+  // Nonzero: a Deliver pushed at this seq, bytes_ its body (or its ciphertext: message_).
+  std::uint64_t deliver_seq_ = 0;
+  // A stored message whose ciphertext bytes_ is: its other fields go in the envelope. Kept
+  // alive by bytes_, which shares its ownership.
+  const store::InboxEntry* message_ = nullptr;
+  // The envelope's bytes of message_'s fields (after inbox_seq, up to the ciphertext's bytes).
+  std::uint32_t fields_size_ = 0;
 };
 
 // `entry` as a Deliver without its inbox_seq, for Frame::deliver.

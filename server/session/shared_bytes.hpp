@@ -19,6 +19,13 @@ class SharedBytes {
     return SharedBytes(std::move(bytes), size);
   }
 
+  // `bytes`, which live inside an object `owner` owns, sharing that ownership: no
+  // allocation, no copy.
+  template <class T>
+  static SharedBytes inside(std::shared_ptr<const T> owner, std::string_view bytes) {
+    return SharedBytes(std::shared_ptr<const char[]>(std::move(owner), bytes.data()), bytes.size());
+  }
+
   explicit operator bool() const { return data_ != nullptr; }
   std::string_view view() const { return {data_.get(), size_}; }
   std::size_t size() const { return size_; }

@@ -2,6 +2,8 @@
 // be, byte for byte, the ServerFrame the relay would have serialized whole: clients parse
 // nothing else. Checked across the varint boundaries of inbox_seq and of the frame's length,
 // for every kind of entry, and through the gateway's WebSocket header (frame_header.hpp).
+// A stored 1:1 message pushed from its entry (Frame::message) parses to the same ServerFrame,
+// sends the entry's own ciphertext bytes, and keeps the entry alive while it is held.
 // DeliverBodies hands every member the same bytes for one group entry while any holds them.
 // Inbound, a ParsedFrame parses into its thread's arena and gives it back intact.
 #include <QtTest>
@@ -137,6 +139,91 @@ class FrameTest : public QObject {
           QFAIL(qPrintable(QString("kind %1, variant %2").arg(int(kind)).arg(variant)));
       }
     }
+  }
+
+  // The envelope holds every field but the ciphertext's bytes, content_hint before the
+  // ciphertext: the bytes differ from protobuf's, the message parsed from them does not.
+  // Across the varint boundaries of the ciphertext's length, the frame's, inbox_seq's and
+  // every field's, through the WebSocket header too.
+  void storedMessageFrameParsesAsTheWholeFrame() {
+    for (const auto size : kSizes) {
+      for (int variant = 0; variant < 4; ++variant) {
+        auto e = entry(store::EntryKind::Message, size);
+        if (variant == 1) {  // the largest envelope
+          e.sender = std::string(Frame::kMaxSender, 's');
+          e.sender_device = std::numeric_limits<std::uint32_t>::max();
+          e.conv_seq = std::numeric_limits<std::uint64_t>::max();
+          e.server_ts_ms = std::numeric_limits<std::uint64_t>::max();
+          e.content_hint = std::numeric_limits<std::uint32_t>::max();
+        } else if (variant == 2) {  // zeros and empty strings, left out
+          e.sender.clear();
+          e.sender_device = 0;
+          e.client_msg_id.clear();
+          e.conv_seq = 0;
+          e.server_ts_ms = 0;
+          e.content_hint = 0;
+        } else if (variant == 3) {
+          e.content_hint = 300;
+        }
+        QVERIFY(Frame::can_carry(e));
+        const auto shared = std::make_shared<const store::InboxEntry>(e);
+        for (const auto seq : kSeqs) {
+          const auto expected = whole_frame(e, seq);
+          const auto f = Frame::message(shared, seq);
+          QVERIFY(f.envelope_size() <= Frame::kMaxEnvelope);
+          QCOMPARE(f.bytes().data(), shared->ciphertext.data());  // sent from the entry
+          const auto wire = on_the_wire(f);
+          QCOMPARE(wire.size(), f.size());
+          // Serialized again, the parsed message is protobuf's own bytes.
+          wire::ServerFrame parsed;
+          QVERIFY(parsed.ParseFromString(wire));
+          if (parsed.SerializeAsString() != expected)
+            QFAIL(qPrintable(QString("size %1 variant %2 seq %3 differs").arg(size).arg(variant).arg(seq)));
+          QCOMPARE(wire.size(), expected.size());  // the same fields, in another order
+
+          const auto head = frame_head(f);
+          const auto ws = binary_frame_header(expected.size());
+          QCOMPARE(std::string(reinterpret_cast<const char*>(head.bytes.data()), ws.size),
+                   std::string(reinterpret_cast<const char*>(ws.bytes.data()), ws.size));
+          QCOMPARE(std::string(reinterpret_cast<const char*>(head.bytes.data()) + ws.size,
+                               head.size - ws.size) + std::string(f.bytes()),
+                   wire);
+        }
+      }
+    }
+  }
+
+  void storedMessageFrameKeepsItsEntry() {
+    auto owned = std::make_shared<store::InboxEntry>(entry(store::EntryKind::Message, 300));
+    const std::weak_ptr<store::InboxEntry> watch = owned;
+    const auto expected = whole_frame(*owned, 4);
+    auto f = Frame::message(std::move(owned), 4);
+    QVERIFY(!watch.expired());
+    auto copy = f;
+    f = {};
+    QVERIFY(!watch.expired());
+    wire::ServerFrame parsed;
+    QVERIFY(parsed.ParseFromString(on_the_wire(copy)));
+    QCOMPARE(parsed.SerializeAsString(), expected);
+    copy = {};
+    QVERIFY(watch.expired());
+  }
+
+  // Anything the envelope cannot hold goes as an encoded body instead.
+  void onlyOneToOneMessagesThatFitTheEnvelopeAreCarried() {
+    QVERIFY(Frame::can_carry(entry(store::EntryKind::Message, 10)));
+    for (auto kind : {store::EntryKind::DeliveryReceipt, store::EntryKind::GroupMessage,
+                      store::EntryKind::GroupEvent})
+      QVERIFY(!Frame::can_carry(entry(kind, 10)));
+    auto e = entry(store::EntryKind::Message, 10);
+    e.group_id = std::string(16, 'g');
+    QVERIFY(!Frame::can_carry(e));
+    e = entry(store::EntryKind::Message, 10);
+    e.sender = std::string(Frame::kMaxSender + 1, 's');
+    QVERIFY(!Frame::can_carry(e));
+    e = entry(store::EntryKind::Message, 10);
+    e.client_msg_id = std::string(Frame::kMaxClientMsgId + 1, 'c');
+    QVERIFY(!Frame::can_carry(e));
   }
 
   // A group event row that does not parse is not passed on: the event goes out empty.

@@ -8,6 +8,7 @@
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
 #include "session/deliver_bodies.hpp"
+#include "session/frame.hpp"
 #include "session/marks.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
@@ -69,9 +70,16 @@ void Session::pump() {
   // Entries already read from the store go first, as the window and the send queue allow.
   const auto window = ctx_.limits.delivery_window;
   while (page_pos_ < page_.size() && in_flight() < window && send_queue_has_room()) {
-    const auto& e = page_[page_pos_++];
+    auto& e = page_[page_pos_++];
     page_bytes_ -= e.ciphertext.size();
-    push_entry(e, e.inbox_seq);
+    if (Frame::can_carry(e)) {
+      // Moved out of the page into an entry its frame owns: its ciphertext, as read from the
+      // store, is what the socket sends.
+      const auto shared = std::make_shared<const store::InboxEntry>(std::move(e));
+      push_entry(*shared, shared->inbox_seq, {}, shared);
+    } else {
+      push_entry(e, e.inbox_seq);
+    }
   }
   if (page_pos_ == page_.size()) {
     page_ = {};  // its capacity too: an idle connection holds no page
@@ -139,7 +147,6 @@ void Session::read_ahead() {
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
                          SharedBytes deliver_body,
                          std::shared_ptr<const store::InboxEntry> shared) {
-  // A replayed entry, held by value in its page, is encoded into a body of its own.
   Frame frame;
   if (deliver_body)
     frame = Frame::deliver(std::move(deliver_body), inbox_seq);

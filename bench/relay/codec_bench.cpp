@@ -1,7 +1,8 @@
 // Relay microbenchmarks, wire codec: the protobuf work the relay does per frame on the 1:1
 // path, through the relay's own code where it has its own: decoding a Send into the
-// thread's parse arena (session/parsed_frame.hpp), encoding the Deliver it pushes
-// (session/frame.hpp, deliver_body), encoding the SendAck (fields set one by one,
+// thread's parse arena (session/parsed_frame.hpp), the Deliver it pushes of a stored 1:1
+// message (session/frame.hpp, Frame::message and the gateway's header) and a Deliver body as
+// group entries are encoded (deliver_body), encoding the SendAck (fields set one by one,
 // SerializeAsString into a shared immutable buffer), decoding the cumulative Ack; and, for
 // scale, a client decoding a Deliver. The *Message variants do the same through a fresh
 // protobuf message, as the relay did before, for comparison. The argument is the ciphertext
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "gateway/frame_header.hpp"
 #include "parley.pb.h"
 #include "session/frame.hpp"
 #include "session/parsed_frame.hpp"
@@ -107,7 +109,25 @@ void BM_EncodeSendAck(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeSendAck);
 
-// What Session::push_entry sends for a stored message: its body, then the device's frame.
+// What Session::push_entry sends for a stored 1:1 message: a frame sharing the entry, and
+// the WebSocket header and envelope the gateway writes in front of its ciphertext.
+void BM_DeliverStoredMessage(benchmark::State& state) {
+  auto entry = std::make_shared<store::InboxEntry>(stored_message(0, ciphertext(state.range(0))));
+  FrameHeader head;
+  for (auto _ : state) {
+    ++entry->conv_seq;
+    const auto frame = Frame::message(entry, ++entry->inbox_seq);
+    write_frame_head(frame, head);
+    benchmark::DoNotOptimize(head.bytes.data());
+    benchmark::DoNotOptimize(frame.bytes().data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_DeliverStoredMessage)->Arg(200)->Arg(64 << 10);
+
+// A Deliver body as group entries are encoded (and 1:1 messages were until 2026-12-02), then
+// the device's frame.
 void BM_EncodeDeliver(benchmark::State& state) {
   auto entry = stored_message(0, ciphertext(state.range(0)));
   for (auto _ : state) {

@@ -84,7 +84,8 @@ struct FrameBuffers {
   std::size_t add(const Frames& frames, std::size_t n) {
     std::size_t bytes = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const auto& header = headers.emplace_back(frame_head(frames[i]));
+      auto& header = headers.emplace_back();
+      write_frame_head(frames[i], header);
       const auto payload = frames[i].bytes();
       buffers.push_back(net::buffer(header.bytes.data(), header.size));
       buffers.push_back(net::buffer(payload));

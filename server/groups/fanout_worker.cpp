@@ -102,8 +102,11 @@ void FanoutWorker::step(std::string group_id) {
           }
           metrics_.group_fanout_backlog.fetch_sub(
               static_cast<std::int64_t>(result->entries_completed), std::memory_order_relaxed);
-          // Each entry is encoded for the first member online (deliver_bodies.hpp); the
-          // members after it find those bytes, held by the first one's PushedEntry.
+          // Each entry is encoded for the first member online (deliver_bodies.hpp) and held
+          // here until the last has it: the members' own frames can be written and gone (on
+          // their threads) before this loop reaches the next member, and the next would
+          // encode it again.
+          std::unordered_map<const store::InboxEntry*, SharedBytes> held;
           for (auto& run : result->runs) {
             metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
             auto s = presence_.find(run.username, run.device_id);
@@ -111,8 +114,9 @@ void FanoutWorker::step(std::string group_id) {
             std::vector<PushedEntry> pushed;
             pushed.reserve(run.entries.size());
             for (auto& e : run.entries) {
-              auto body = bodies_.get(*e);
-              pushed.push_back({std::move(e), std::move(body)});
+              auto& body = held[e.get()];
+              if (!body) body = bodies_.get(*e);
+              pushed.push_back({std::move(e), body});
             }
             Session::notify_appended(std::move(s), run.first_seq, std::move(pushed));
           }

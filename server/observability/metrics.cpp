@@ -45,6 +45,11 @@ std::string Metrics::render() const {
        "Asio operations that did not fit the memory their owner keeps for them and were "
        "allocated (net/handler_memory.hpp); 0 unless Asio's operations outgrew it.",
        net_alloc::handler_memory_fallbacks);
+  line("parley_deliver_bodies_encoded_total", "counter",
+       "Deliver bodies encoded for pushes: one per group entry while any member's frame holds "
+       "it (session/deliver_bodies.hpp); 1:1 messages go out from their stored entry and "
+       "encode none.",
+       deliver_bodies_encoded);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_inbox_share_full_total", "counter",

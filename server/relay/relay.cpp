@@ -145,7 +145,7 @@ int run_relay(const Config& cfg) {
   const auto stop_io = [&io] {
     for (auto& c : io) c->stop();
   };
-  DeliverBodies deliver_bodies;
+  DeliverBodies deliver_bodies(&metrics.deliver_bodies_encoded);
   groups::FanoutWorker fanout(*worker, presence, metrics, deliver_bodies, ioc.get_executor(), 4,
                               cfg.limits.fanout_chunk);
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);

@@ -15,12 +15,17 @@ std::size_t DeliverBodies::KeyHash::operator()(const Key& k) const {
   return static_cast<std::size_t>(h ^ (k.seq * 0x9e3779b97f4a7c15ull));
 }
 
+SharedBytes DeliverBodies::encode(const store::InboxEntry& entry) {
+  if (encoded_) encoded_->fetch_add(1, std::memory_order_relaxed);
+  return deliver_body(entry);
+}
+
 SharedBytes DeliverBodies::get(const store::InboxEntry& entry) {
   Key key{};
   const bool shared = (entry.kind == store::EntryKind::GroupMessage ||
                        entry.kind == store::EntryKind::GroupEvent) &&
                       entry.group_id.size() == key.group_id.size();
-  if (!shared) return deliver_body(entry);
+  if (!shared) return encode(entry);
   std::memcpy(key.group_id.data(), entry.group_id.data(), key.group_id.size());
   key.seq = entry.conv_seq;
   {
@@ -29,7 +34,7 @@ SharedBytes DeliverBodies::get(const store::InboxEntry& entry) {
       if (auto body = it->second.lock()) return body;
   }
   // Encoded outside the lock; if another thread encoded it meanwhile, theirs is kept.
-  auto body = deliver_body(entry);
+  auto body = encode(entry);
   std::lock_guard lock(mutex_);
   auto& slot = bodies_[key];
   if (auto theirs = slot.lock()) return theirs;

@@ -11,6 +11,7 @@
 //
 // Thread-safety: any thread; one short critical section per lookup.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
@@ -24,6 +25,9 @@ struct InboxEntry;
 
 class DeliverBodies {
  public:
+  // `encoded`, if given, counts the bodies encoded (Metrics::deliver_bodies_encoded).
+  explicit DeliverBodies(std::atomic<std::uint64_t>* encoded = nullptr) : encoded_(encoded) {}
+
   // The body of `entry`, encoded on first use. Entries that are not a group's message or
   // event (nothing to share) are encoded every time.
   SharedBytes get(const store::InboxEntry& entry);
@@ -40,6 +44,9 @@ class DeliverBodies {
     std::size_t operator()(const Key& k) const;
   };
 
+  SharedBytes encode(const store::InboxEntry& entry);
+
+  std::atomic<std::uint64_t>* encoded_;
   std::mutex mutex_;
   std::unordered_map<Key, SharedBytes::Weak, KeyHash> bodies_;
   std::size_t prune_at_ = kMinPrune;

@@ -2,6 +2,7 @@
 // leave in inbox_seq order, and a window of unacknowledged entries bounds what is in flight
 // (a device with 100,000 waiting entries costs the relay two pages of them at a time).
 #include <algorithm>
+#include <cassert>
 
 #include <spdlog/spdlog.h>
 
@@ -27,22 +28,21 @@ constexpr std::size_t kDeleteRowsPerJob = 1024;
 void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t inbox_seq,
                               std::shared_ptr<const store::InboxEntry> entry) {
   auto& session = *self;
-  session.run_on_strand([self = std::move(self), inbox_seq, entry = std::move(entry)] {
-    self->on_appended(inbox_seq, entry);
+  session.run_on_strand([self = std::move(self), inbox_seq, entry = std::move(entry)]() mutable {
+    self->on_appended(inbox_seq, std::move(entry));
   });
 }
 
 void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t first_seq,
                               std::vector<PushedEntry> entries) {
   auto& session = *self;
-  session.run_on_strand([self = std::move(self), first_seq, entries = std::move(entries)] {
+  session.run_on_strand([self = std::move(self), first_seq, entries = std::move(entries)]() mutable {
     for (std::size_t i = 0; i < entries.size(); ++i)
-      self->on_appended(first_seq + i, entries[i].entry, entries[i].deliver_body);
+      self->on_appended(first_seq + i, std::move(entries[i].entry), entries[i].deliver_body);
   });
 }
 
-void Session::on_appended(std::uint64_t inbox_seq,
-                          const std::shared_ptr<const store::InboxEntry>& entry,
+void Session::on_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry,
                           const SharedBytes& deliver_body) {
   if (closed_ || !authenticated_) return;
   known_tail_ = std::max(known_tail_, inbox_seq);
@@ -51,7 +51,8 @@ void Session::on_appended(std::uint64_t inbox_seq,
   if (entry && !fetching_ && !tail_unknown_ && inbox_seq == next_push_ &&
       page_pos_ == page_.size() && in_flight() < ctx_.limits.delivery_window &&
       send_queue_has_room()) {
-    push_entry(*entry, inbox_seq, deliver_body, entry);
+    const auto& e = *entry;
+    push_entry(e, inbox_seq, deliver_body, std::move(entry));
     return;
   }
   pump();
@@ -147,6 +148,7 @@ void Session::read_ahead() {
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
                          SharedBytes deliver_body,
                          std::shared_ptr<const store::InboxEntry> shared) {
+  assert(!shared || shared.get() == &e);
   Frame frame;
   if (deliver_body)
     frame = Frame::deliver(std::move(deliver_body), inbox_seq);

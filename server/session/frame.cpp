@@ -26,10 +26,18 @@ Frame Frame::serialize(const wire::ServerFrame& frame) {
   return Frame(std::move(bytes));
 }
 
+// kMaxEnvelope counts 2 bytes for the deliver field's tag and 1 for each of Deliver's.
 static_assert(wire::ServerFrame::kDeliverFieldNumber >= 16 &&
-                  wire::ServerFrame::kDeliverFieldNumber < 2048 &&
-                  wire::Deliver::kEventFieldNumber < 16,
-              "the envelope's tags take 2 bytes (deliver) and 1 byte (Deliver's fields)");
+              wire::ServerFrame::kDeliverFieldNumber < 2048);
+static_assert([] {
+  using D = wire::Deliver;
+  for (int field : {D::kInboxSeqFieldNumber, D::kKindFieldNumber, D::kSenderFieldNumber,
+                    D::kSenderDeviceFieldNumber, D::kClientMsgIdFieldNumber,
+                    D::kConvSeqFieldNumber, D::kServerTsMsFieldNumber,
+                    D::kContentHintFieldNumber, D::kCiphertextFieldNumber})
+    if (field >= 16) return false;
+  return true;
+}());
 
 namespace {
 // A stored message's fields between inbox_seq and the ciphertext's bytes, in the order the
@@ -80,6 +88,7 @@ std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) co
     message_fields(*message_, fields);
     p += fields.size();
   }
+  assert(static_cast<std::size_t>(p - out.data()) == envelope_size());
   return static_cast<std::size_t>(p - out.data());
 }
 

@@ -7,10 +7,11 @@
 //   envelope is the ServerFrame's deliver field and the device's inbox_seq. The client reads
 //   exactly what serializing the whole ServerFrame would give (protobuf writes fields in
 //   number order, and inbox_seq is Deliver's first);
-// - a stored 1:1 message pushed live: the bytes are the ciphertext in the very entry the
-//   store appended, and the envelope every other field. Its payload is never copied between
-//   the Send's parse and the socket, and the push allocates nothing. The one difference from
-//   protobuf's own encoding: content_hint comes before the ciphertext, not after it, as
+// - a stored 1:1 message (message()): the bytes are the ciphertext in the stored entry
+//   itself, and the envelope every other field. Pushed live, that is the entry the send job
+//   appended, so the payload is not copied between the Send's parse and the socket and the
+//   push allocates nothing; replayed, the entry read back from the store. The one difference
+//   from protobuf's own encoding: content_hint comes before the ciphertext, not after it, as
 //   protobuf's encoding allows (a parser takes fields in any order, and every client parses).
 #include <array>
 #include <bit>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "session/shared_bytes.hpp"
 
@@ -46,6 +48,21 @@ class Frame {
       (1 + 10) + (1 + 10) + (1 + 5) + (1 + 5);
 
   Frame() = default;
+  Frame(const Frame&) = default;
+  Frame& operator=(const Frame&) = default;
+  // A moved-from frame is empty, its envelope too: it no longer holds message_'s entry.
+  Frame(Frame&& o) noexcept
+      : bytes_(std::exchange(o.bytes_, {})),
+        deliver_seq_(std::exchange(o.deliver_seq_, 0)),
+        message_(std::exchange(o.message_, nullptr)),
+        fields_size_(std::exchange(o.fields_size_, 0)) {}
+  Frame& operator=(Frame&& o) noexcept {
+    bytes_ = std::exchange(o.bytes_, {});
+    deliver_seq_ = std::exchange(o.deliver_seq_, 0);
+    message_ = std::exchange(o.message_, nullptr);
+    fields_size_ = std::exchange(o.fields_size_, 0);
+    return *this;
+  }
   // A whole ServerFrame.
   static Frame serialize(const wire::ServerFrame& frame);
   // A whole ServerFrame encoded by hand (field_encoder.hpp).

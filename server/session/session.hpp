@@ -208,12 +208,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void maybe_sync_complete();
   // `inbox_seq` is this device's: a fanned-out group entry is one object shared by members,
   // and so is its encoded `deliver_body` (when not given, DeliverBodies finds or makes it).
-  // A 1:1 message given `shared` (the entry, owned) goes out from it (Frame::message).
+  // A 1:1 message given `shared` (`entry` itself, owned) goes out from it (Frame::message).
   void push_entry(const store::InboxEntry& entry, std::uint64_t inbox_seq,
                   SharedBytes deliver_body = {},
                   std::shared_ptr<const store::InboxEntry> shared = {});
   // On the strand: entry inbox_seq was committed (null: read it from the store).
-  void on_appended(std::uint64_t inbox_seq, const std::shared_ptr<const store::InboxEntry>& entry,
+  void on_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry,
                    const SharedBytes& deliver_body = {});
   // Entries pushed and not acknowledged: (acked_, last_pushed_] less the seqs no entry had.
   std::uint64_t in_flight() const;

@@ -119,6 +119,10 @@ class MessagingTest : public QObject {
       if ((i + 1) % 100 == 0) bob->ack(d->inbox_seq());
     }
     QVERIFY(!bob->waitDeliver(200));
+    // Live or replayed, a 1:1 message went out from its stored entry (session/frame.hpp):
+    // no Deliver body was encoded for any message this relay has delivered so far.
+    QVERIFY(metric(relay_, "parley_entries_delivered_total") >= kQueued + kLive);
+    QCOMPARE(metric(relay_, "parley_deliver_bodies_encoded_total"), 0.0);
   }
 
   void conversationSequenceIsSharedByBothDirections() {

@@ -3,12 +3,16 @@
 // nothing else. Checked across the varint boundaries of inbox_seq and of the frame's length,
 // for every kind of entry, and through the gateway's WebSocket header (frame_header.hpp).
 // A stored 1:1 message pushed from its entry (Frame::message) parses to the same ServerFrame,
-// sends the entry's own ciphertext bytes, and keeps the entry alive while it is held.
+// sends the entry's own ciphertext bytes, keeps the entry alive while it is held, and
+// allocates nothing on its way to the socket (counted by this binary's operator new).
 // DeliverBodies hands every member the same bytes for one group entry while any holds them.
 // Inbound, a ParsedFrame parses into its thread's arena and gives it back intact.
 #include <QtTest>
 
+#include <atomic>
+#include <cstdlib>
 #include <limits>
+#include <new>
 
 #include "gateway/frame_header.hpp"
 #include "parley.pb.h"
@@ -18,6 +22,29 @@
 #include "store/records.hpp"
 
 using namespace parley;
+
+// Allocations made through operator new on this thread while counting (allocations_during).
+namespace {
+thread_local bool counting = false;
+thread_local std::size_t allocations = 0;
+
+template <class F>
+std::size_t allocations_during(F f) {
+  allocations = 0;
+  counting = true;
+  f();
+  counting = false;
+  return allocations;
+}
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -207,6 +234,34 @@ class FrameTest : public QObject {
     QCOMPARE(parsed.SerializeAsString(), expected);
     copy = {};
     QVERIFY(watch.expired());
+  }
+
+  // The push of a stored message, as the gateway writes it: the frame made, queued (copied),
+  // its header and envelope written, the frame let go: no allocation. A body's frame
+  // allocates nothing either; encoding the body is one allocation.
+  void storedMessagePushAllocatesNothing() {
+    const auto shared =
+        std::make_shared<const store::InboxEntry>(entry(store::EntryKind::Message, 4096));
+    FrameHeader head;
+    std::size_t written = 0;
+    const auto made = allocations_during([&] {
+      auto frame = Frame::message(shared, 7);
+      const auto queued = frame;
+      write_frame_head(queued, head);
+      written = head.size + queued.bytes().size();
+    });
+    QCOMPARE(made, 0u);
+    QCOMPARE(written, binary_frame_header(whole_frame(*shared, 7).size()).size +
+                          whole_frame(*shared, 7).size());
+
+    const auto group = entry(store::EntryKind::GroupMessage, 4096);
+    SharedBytes body;
+    QCOMPARE(allocations_during([&] { body = deliver_body(group); }), 1u);
+    QCOMPARE(allocations_during([&] {
+               const auto frame = Frame::deliver(body, 9);
+               write_frame_head(frame, head);
+             }),
+             0u);
   }
 
   // Anything the envelope cannot hold goes as an encoded body instead.

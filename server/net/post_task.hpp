@@ -46,8 +46,9 @@ class TaskChain {
     std::exception_ptr failed;
     while (head_ != nullptr) {
       std::unique_ptr<StrandTask> task(std::exchange(head_, head_->next_in_batch));
+      task->next_in_batch = nullptr;  // it may be chained again
       try {
-        task->on_strand();
+        task->on_strand(task);
       } catch (...) {
         if (!failed) failed = std::current_exception();
       }
@@ -98,9 +99,9 @@ void post_task(const Executor& executor, std::unique_ptr<StrandTask> task) {
     if (PostBatch::add(executor.context(), task)) return;
   }
   auto& carrier = *task;
-  post_carried(executor, carrier, [task = std::move(task)] {
+  post_carried(executor, carrier, [task = std::move(task)]() mutable {
     DeferredWrites::Scope scope;
-    task->on_strand();
+    task->on_strand(task);
   });
 }
 

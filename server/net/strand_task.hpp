@@ -18,8 +18,9 @@ class StrandTask {
   StrandTask(const StrandTask&) = delete;
   StrandTask& operator=(const StrandTask&) = delete;
 
-  // On the strand; the task is destroyed right after.
-  virtual void on_strand() = 0;
+  // On the strand. `self` owns the task, which is destroyed right after unless it took `self`
+  // (to post itself again: its post memory is free by then).
+  virtual void on_strand(std::unique_ptr<StrandTask>& self) = 0;
 
   // Memory for the one operation that posts the task (the handler owns the task, so the
   // memory outlives its use). An Asio executor operation holding a handler of two pointers is
@@ -39,7 +40,7 @@ template <class F>
 class StrandCall final : public StrandTask {
  public:
   explicit StrandCall(F f) : f_(std::move(f)) {}
-  void on_strand() override { f_(); }
+  void on_strand(std::unique_ptr<StrandTask>&) override { f_(); }
 
  private:
   F f_;

@@ -50,40 +50,86 @@ void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices) {
   }
 }
 
-void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark) {
-  auto& session = *self;
-  session.run_on_strand([self = std::move(self), mark = std::move(mark)]() mutable {
-    if (self->closed_ || !self->authenticated_) return;
-    self->pending_marks_.push_back(std::move(mark));
-    // Marks raised by many acks in a row (every member of a group acknowledging one message)
-    // leave in one frame: the flush runs after the notices already queued on the strand.
-    if (self->marks_flush_posted_) return;
-    self->marks_flush_posted_ = true;
-    self->run_on_strand([self] {
-      self->marks_flush_posted_ = false;
-      self->flush_marks();
-    });
-  });
-}
+// A raised mark on its way to its owner's connection. The first to arrive while no flush is
+// waiting becomes the flush: it is posted again, behind the notices already queued on the
+// strand, and gathers their marks before it sends them all in one frame (every member of a
+// group acknowledging one message raises the sender's marks in a row). A lone mark so costs
+// one task, not a task and a flush posted after it.
+class MarkTask final : public StrandTask {
+ public:
+  MarkTask(std::shared_ptr<Session> session, store::DeliveryMarkRecord mark)
+      : session_(std::move(session)) {
+    marks_.push_back(std::move(mark));
+  }
+  void on_strand(std::unique_ptr<StrandTask>& self) override { session_->on_mark(*this, self); }
 
-void Session::flush_marks() {
-  if (closed_ || !marks_replayed_ || pending_marks_.empty()) return;
-  auto& p = pending_marks_;
-  // Only the newest mark of each (reader, device, conversation) says anything, and one the
-  // login's read already sent at a higher version says nothing new.
+ private:
+  friend class Session;
+  std::shared_ptr<Session> session_;
+  boost::container::small_vector<store::DeliveryMarkRecord, 1> marks_;
+  bool flush_ = false;  // posted again to send what it gathered
+};
+
+namespace {
+
+// Only the newest mark of each (reader, device, conversation) says anything, and one the
+// login's read already sent (at or below `replayed_to`) says nothing new: what is left, by
+// version.
+template <class Marks>
+void keep_news(Marks& p, std::uint64_t replayed_to) {
   const auto key = [](const store::DeliveryMarkRecord& m) {
     return std::tie(m.reader, m.reader_device, m.group_id);
   };
-  std::sort(p.begin(), p.end(), [&](const auto& a, const auto& b) {
-    return key(a) < key(b) || (key(a) == key(b) && a.version > b.version);
-  });
-  p.erase(std::unique(p.begin(), p.end(), [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+  if (p.size() > 1) {
+    std::sort(p.begin(), p.end(), [&](const auto& a, const auto& b) {
+      return key(a) < key(b) || (key(a) == key(b) && a.version > b.version);
+    });
+    p.erase(std::unique(p.begin(), p.end(),
+                        [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+            p.end());
+  }
+  p.erase(std::remove_if(p.begin(), p.end(), [&](const auto& m) { return m.version <= replayed_to; }),
           p.end());
-  std::erase_if(p, [&](const auto& m) { return m.version <= marks_replayed_to_; });
   std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
-  send_marks(p);
+}
+
+}  // namespace
+
+void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark) {
+  auto& session = *self;
+  session.post_task(std::make_unique<MarkTask>(std::move(self), std::move(mark)));
+}
+
+void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
+  if (task.flush_) {
+    marks_flush_ = nullptr;
+    if (closed_) return;
+    keep_news(task.marks_, marks_replayed_to_);
+    send_marks({task.marks_.data(), task.marks_.size()});
+    return;
+  }
+  if (closed_ || !authenticated_) return;
+  if (!marks_replayed_) {
+    // Sent after the login's read of stored marks (flush_marks).
+    for (auto& m : task.marks_) pending_marks_.push_back(std::move(m));
+    return;
+  }
+  if (marks_flush_ != nullptr) {
+    for (auto& m : task.marks_) marks_flush_->marks_.push_back(std::move(m));
+    return;
+  }
+  task.flush_ = true;
+  post_task(std::move(self));  // runs after this handler, however it is posted
+  marks_flush_ = &task;        // not before: a post that throws has destroyed the task
+}
+
+// The marks raised while the login's read of stored marks was going out.
+void Session::flush_marks() {
+  if (closed_ || !marks_replayed_ || pending_marks_.empty()) return;
+  keep_news(pending_marks_, marks_replayed_to_);
+  send_marks(pending_marks_);
   // A group's sender can have had a thousand waiting; an idle connection keeps none.
-  std::vector<store::DeliveryMarkRecord>().swap(p);
+  std::vector<store::DeliveryMarkRecord>().swap(pending_marks_);
 }
 
 void Session::replay_marks(std::uint64_t after_version) {

@@ -177,7 +177,7 @@ void SessionJob::done(store::JobStatus status, std::unique_ptr<store::Job>& self
   session.post_task(std::move(task));
 }
 
-void SessionJob::on_strand() {
+void SessionJob::on_strand(std::unique_ptr<StrandTask>&) {
   // The posted handler owns this job until after the call, and the job the session.
   session_->finish_job(*this);
 }

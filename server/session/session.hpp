@@ -47,6 +47,7 @@ enum ErrorCode : int;
 namespace parley {
 
 struct GroupOutcome;  // groups.cpp
+class MarkTask;       // marks.cpp
 
 // WebSocket close codes the relay uses beyond RFC 6455's.
 inline constexpr std::uint16_t kCloseDisplaced = 4001;     // same device connected again
@@ -296,11 +297,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t page_pos_ = 0;
   std::size_t page_bytes_ = 0;  // ciphertext of the entries not yet pushed
 
-  // Delivery marks of this device (marks.cpp). Raised marks wait in pending_marks_ for the
-  // next flush (one frame for many), and until the login's read of stored marks has been
-  // sent (marks_replayed_), whose last version is marks_replayed_to_.
+  // Delivery marks of this device (marks.cpp). A raised mark waits in marks_flush_, the
+  // posted task that sends the marks gathered by the time it runs (one frame for many), or,
+  // until the login's read of stored marks has been sent (marks_replayed_, whose last
+  // version is marks_replayed_to_), in pending_marks_.
+  friend class MarkTask;
+  void on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self);
+  MarkTask* marks_flush_ = nullptr;  // owned by the strand's queue until it runs
   std::vector<store::DeliveryMarkRecord> pending_marks_;
-  bool marks_flush_posted_ = false;
   bool marks_replayed_ = false;
   bool marks_replay_waiting_ = false;  // the next page waits for the send queue to drain
   std::uint64_t marks_replayed_to_ = 0;

@@ -16,7 +16,7 @@ class Session;
 class SessionJob : public store::Job, public StrandTask {
  public:
   // On the session's strand: the session's bookkeeping, then completed().
-  void on_strand() final;
+  void on_strand(std::unique_ptr<StrandTask>& self) final;
 
  protected:
   SessionJob(std::shared_ptr<Session> session, std::size_t bytes)

@@ -234,6 +234,43 @@ class GroupsTest : public QObject {
              qPrintable(QString::number(bodies)));
   }
 
+  // Every member acknowledging one message raises the sender's mark for each of them. The
+  // marks that reach the sender's connection together leave in one frame (marks.cpp): all
+  // of them arrive, in fewer frames than marks.
+  void membersMarksReachTheSenderTogether() {
+    constexpr int kMembers = 40;
+    std::vector<std::unique_ptr<TestClient>> m;
+    std::vector<std::string> names;
+    for (int i = 0; i < kMembers; ++i) {
+      m.push_back(TestClient::registered(relay_.url(), "marks-" + std::to_string(i)));
+      QVERIFY(m.back());
+      if (i > 0) names.push_back(m.back()->username());
+    }
+    const auto gid = create(*m[0], names);
+    QVERIFY(!gid.empty());
+    QVERIFY(m[0]->request(groupSendFrame(gid, "mark me")));
+    std::vector<std::uint64_t> seqs(kMembers, 0);
+    for (int i = 1; i < kMembers; ++i) {
+      auto d = nextGroupMessage(*m[static_cast<std::size_t>(i)]);
+      QVERIFY2(d, qPrintable(QString("member %1 missed the message").arg(i)));
+      seqs[static_cast<std::size_t>(i)] = d->inbox_seq();
+    }
+    for (int i = 1; i < kMembers; ++i) m[static_cast<std::size_t>(i)]->ack(seqs[static_cast<std::size_t>(i)]);
+    std::set<std::string> readers;
+    int frames = 0;
+    while (readers.size() < names.size()) {
+      const auto marks = m[0]->waitMarks();
+      QVERIFY2(!marks.empty(), qPrintable(QString("%1 of %2 marks").arg(readers.size()).arg(names.size())));
+      ++frames;
+      for (const auto& mark : marks) {
+        QCOMPARE(mark.group_id(), gid);
+        QVERIFY(readers.insert(mark.reader()).second);  // each once
+      }
+    }
+    qInfo("%zu marks in %d frames", readers.size(), frames);
+    QVERIFY2(frames < static_cast<int>(names.size()), qPrintable(QString::number(frames)));
+  }
+
   // Group entries are stored once and named by the members' inbox rows, 1:1 messages carry
   // their own ciphertext; an offline member's inbox mixing both replays in inbox order with
   // the right bodies, and again from where its acknowledgement left off.

@@ -22,6 +22,7 @@ PostBatch::~PostBatch() {
 bool PostBatch::add(boost::asio::io_context& context, std::unique_ptr<StrandTask>& task) {
   PostBatch* b = current;
   if (b == nullptr) return false;
+  task->next_in_batch = nullptr;  // a task posting itself again was in a chain before
   for (std::size_t i = 0; i < b->used_; ++i) {
     if (b->runs_[i].context == &context) {
       b->runs_[i].tail->next_in_batch = task.get();

@@ -61,6 +61,10 @@ class MarkTask final : public StrandTask {
       : session_(std::move(session)) {
     marks_.push_back(std::move(mark));
   }
+  // A flush destroyed unrun (its io_context gone with it queued) leaves no pointer to itself.
+  ~MarkTask() override {
+    if (flush_ && session_ && session_->marks_flush_ == this) session_->marks_flush_ = nullptr;
+  }
   void on_strand(std::unique_ptr<StrandTask>& self) override { session_->on_mark(*this, self); }
 
  private:

@@ -107,7 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // False while the send queue is above its low-water mark; delivery then waits for
   // on_writable() instead of queueing more entries (replies and pushes still go out).
   virtual bool send_queue_has_room() const = 0;
-  // Any thread: task->on_strand() on the strand, the post made in the task's own memory
+  // Any thread: task->on_strand(task) on the strand, the post made in the task's own memory
   // (task->post_allocator()).
   virtual void post_task(std::unique_ptr<StrandTask> task) = 0;
   template <class F>

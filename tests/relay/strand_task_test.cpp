@@ -51,6 +51,47 @@ class StrandTaskTest : public QObject {
     QCOMPARE(p.held.use_count(), 1L);  // every task was destroyed after it ran
   }
 
+  // A task may take its own ownership while it runs and post itself again (a delivery mark
+  // becoming its connection's flush, session/marks.cpp), from a direct post and from a
+  // batch's chain: in its own memory, again, and freed if its io_context goes first.
+  void aTaskPostsItselfAgainInItsOwnMemory() {
+    struct Again final : StrandTask {
+      Again(net::io_context& io, int& runs, int times, std::shared_ptr<int> held)
+          : io(io), runs(runs), times(times), held(std::move(held)) {}
+      void on_strand(std::unique_ptr<StrandTask>& self) override {
+        if (++runs < times) post_task(io.get_executor(), std::move(self));
+      }
+      net::io_context& io;
+      int& runs;
+      int times;
+      std::shared_ptr<int> held;
+    };
+    const auto before = StrandTask::PostMemory::fallbacks();
+    auto held = std::make_shared<int>(0);
+    {
+      net::io_context io(1);
+      int direct = 0, chained_a = 0, chained_b = 0, dropped = 0;
+      post_task(io.get_executor(), std::make_unique<Again>(io, direct, 3, held));
+      {
+        PostBatch batch;  // two tasks: the first carries the chain's post
+        post_task(io.get_executor(), std::make_unique<Again>(io, chained_a, 2, held));
+        post_task(io.get_executor(), std::make_unique<Again>(io, chained_b, 2, held));
+      }
+      io.run();
+      QCOMPARE(direct, 3);
+      QCOMPARE(chained_a, 2);  // each ran, posted itself, and ran again
+      QCOMPARE(chained_b, 2);
+      QCOMPARE(held.use_count(), 1L);
+      post_task(io.get_executor(), std::make_unique<Again>(io, dropped, 5, held));
+      io.restart();
+      io.run_one();  // runs once, posts itself again, and is still queued when `io` goes
+      QCOMPARE(dropped, 1);
+      QCOMPARE(held.use_count(), 2L);
+    }
+    QCOMPARE(held.use_count(), 1L);
+    QCOMPARE(StrandTask::PostMemory::fallbacks(), before);
+  }
+
   void aPostStillQueuedWhenItsContextGoesIsFreed() {
     Probe p;
     {

@@ -3,7 +3,6 @@
 #include <array>
 #include <string_view>
 
-#include <google/protobuf/io/coded_stream.h>
 #include <spdlog/spdlog.h>
 
 #include "parley.pb.h"
@@ -12,7 +11,6 @@
 
 namespace parley {
 namespace {
-using google::protobuf::io::CodedOutputStream;
 constexpr auto tag = FieldEncoder::tag;
 constexpr int kVarint = FieldEncoder::kVarint;
 constexpr int kLengthDelimited = FieldEncoder::kLengthDelimited;
@@ -40,9 +38,9 @@ static_assert([] {
 }());
 
 namespace {
-// A stored message's fields between inbox_seq and the ciphertext's bytes, in the order the
-// envelope writes them: FieldEncoder's counting and writing are the one definition of both.
-void message_fields(const store::InboxEntry& e, FieldEncoder& out) {
+// Every Deliver's fields after inbox_seq up to the payload, in field order: a stored
+// message's envelope and an encoded body both start with them.
+void routing_fields(const store::InboxEntry& e, FieldEncoder& out) {
   using D = wire::Deliver;
   out.varint(D::kKindFieldNumber, static_cast<std::uint64_t>(e.kind));
   out.bytes(D::kSenderFieldNumber, e.sender);
@@ -50,6 +48,13 @@ void message_fields(const store::InboxEntry& e, FieldEncoder& out) {
   out.bytes(D::kClientMsgIdFieldNumber, e.client_msg_id);
   out.varint(D::kConvSeqFieldNumber, e.conv_seq);
   out.varint(D::kServerTsMsFieldNumber, e.server_ts_ms);
+}
+
+// A stored message's fields between inbox_seq and the ciphertext's bytes, in the order the
+// envelope writes them: FieldEncoder's counting and writing are the one definition of both.
+void message_fields(const store::InboxEntry& e, FieldEncoder& out) {
+  using D = wire::Deliver;
+  routing_fields(e, out);
   out.varint(D::kContentHintFieldNumber, e.content_hint);
   // The ciphertext's tag and length; its bytes follow the envelope.
   if (!e.ciphertext.empty())
@@ -78,30 +83,19 @@ Frame Frame::message(std::shared_ptr<const store::InboxEntry> entry, std::uint64
 std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) const {
   if (deliver_seq_ == 0) return 0;
   assert(deliver_length() < (std::uint64_t{1} << 35));  // fits the envelope's 5-byte length
-  auto* p = out.data();
-  p = CodedOutputStream::WriteTagToArray(tag(wire::ServerFrame::kDeliverFieldNumber, kLengthDelimited), p);
-  p = CodedOutputStream::WriteVarint64ToArray(deliver_length(), p);
-  p = CodedOutputStream::WriteTagToArray(tag(wire::Deliver::kInboxSeqFieldNumber, kVarint), p);
-  p = CodedOutputStream::WriteVarint64ToArray(deliver_seq_, p);
-  if (message_) {
-    FieldEncoder fields(reinterpret_cast<char*>(p));
-    message_fields(*message_, fields);
-    p += fields.size();
-  }
-  assert(static_cast<std::size_t>(p - out.data()) == envelope_size());
-  return static_cast<std::size_t>(p - out.data());
+  FieldEncoder envelope(reinterpret_cast<char*>(out.data()));
+  envelope.head(tag(wire::ServerFrame::kDeliverFieldNumber, kLengthDelimited), deliver_length());
+  envelope.head(tag(wire::Deliver::kInboxSeqFieldNumber, kVarint), deliver_seq_);
+  if (message_) message_fields(*message_, envelope);
+  assert(envelope.size() == envelope_size());
+  return envelope.size();
 }
 
 namespace {
 // Every field but inbox_seq, the envelope's (Frame::write_envelope), in field order.
 void deliver_fields(const store::InboxEntry& e, std::string_view event, FieldEncoder& out) {
   using D = wire::Deliver;
-  out.varint(D::kKindFieldNumber, static_cast<std::uint64_t>(e.kind));
-  out.bytes(D::kSenderFieldNumber, e.sender);
-  out.varint(D::kSenderDeviceFieldNumber, e.sender_device);
-  out.bytes(D::kClientMsgIdFieldNumber, e.client_msg_id);
-  out.varint(D::kConvSeqFieldNumber, e.conv_seq);
-  out.varint(D::kServerTsMsFieldNumber, e.server_ts_ms);
+  routing_fields(e, out);
   if (e.kind == store::EntryKind::Message || e.kind == store::EntryKind::GroupMessage) {
     out.bytes(D::kCiphertextFieldNumber, e.ciphertext);
     out.varint(D::kContentHintFieldNumber, e.content_hint);

@@ -29,6 +29,19 @@ std::string create(TestClient& c, const std::vector<std::string>& members) {
   return r->group_created().group_id();
 }
 
+// `n` clients registered as <prefix>0, <prefix>1, ... into `m`, the first creating a group
+// of them all: its id, or empty if a registration or the creation failed.
+std::string registeredGroup(RelayProcess& relay, const std::string& prefix, int n,
+                            std::vector<std::unique_ptr<TestClient>>& m) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    m.push_back(TestClient::registered(relay.url(), prefix + std::to_string(i)));
+    if (!m.back()) return {};
+    if (i > 0) names.push_back(m.back()->username());
+  }
+  return create(*m[0], names);
+}
+
 // Next GROUP_EVENT delivered to `c`.
 std::optional<wire::Deliver> nextEvent(TestClient& c, int timeout_ms = 5000) {
   auto f = c.waitPush([](const wire::ServerFrame& x) {
@@ -197,13 +210,7 @@ class GroupsTest : public QObject {
   void everyOnlineMemberOfALargeGroupHearsInOrder() {
     constexpr int kMembers = 70;
     std::vector<std::unique_ptr<TestClient>> m;
-    std::vector<std::string> names;
-    for (int i = 0; i < kMembers; ++i) {
-      m.push_back(TestClient::registered(relay_.url(), "big-" + std::to_string(i)));
-      QVERIFY(m.back());
-      if (i > 0) names.push_back(m.back()->username());
-    }
-    const auto gid = create(*m[0], names);
+    const auto gid = registeredGroup(relay_, "big-", kMembers, m);
     QVERIFY(!gid.empty());
     const char* encoded = "parley_deliver_bodies_encoded_total";
     const double encoded_before = metric(relay_, encoded);
@@ -239,14 +246,9 @@ class GroupsTest : public QObject {
   // of them arrive, in fewer frames than marks.
   void membersMarksReachTheSenderTogether() {
     constexpr int kMembers = 40;
+    constexpr std::size_t kReaders = kMembers - 1;
     std::vector<std::unique_ptr<TestClient>> m;
-    std::vector<std::string> names;
-    for (int i = 0; i < kMembers; ++i) {
-      m.push_back(TestClient::registered(relay_.url(), "marks-" + std::to_string(i)));
-      QVERIFY(m.back());
-      if (i > 0) names.push_back(m.back()->username());
-    }
-    const auto gid = create(*m[0], names);
+    const auto gid = registeredGroup(relay_, "marks-", kMembers, m);
     QVERIFY(!gid.empty());
     QVERIFY(m[0]->request(groupSendFrame(gid, "mark me")));
     std::vector<std::uint64_t> seqs(kMembers, 0);
@@ -258,9 +260,9 @@ class GroupsTest : public QObject {
     for (int i = 1; i < kMembers; ++i) m[static_cast<std::size_t>(i)]->ack(seqs[static_cast<std::size_t>(i)]);
     std::set<std::string> readers;
     int frames = 0;
-    while (readers.size() < names.size()) {
+    while (readers.size() < kReaders) {
       const auto marks = m[0]->waitMarks();
-      QVERIFY2(!marks.empty(), qPrintable(QString("%1 of %2 marks").arg(readers.size()).arg(names.size())));
+      QVERIFY2(!marks.empty(), qPrintable(QString("%1 of %2 marks").arg(readers.size()).arg(kReaders)));
       ++frames;
       for (const auto& mark : marks) {
         QCOMPARE(mark.group_id(), gid);
@@ -268,7 +270,7 @@ class GroupsTest : public QObject {
       }
     }
     qInfo("%zu marks in %d frames", readers.size(), frames);
-    QVERIFY2(frames < static_cast<int>(names.size()), qPrintable(QString::number(frames)));
+    QVERIFY2(frames < static_cast<int>(kReaders), qPrintable(QString::number(frames)));
   }
 
   // Group entries are stored once and named by the members' inbox rows, 1:1 messages carry

@@ -33,18 +33,14 @@ void InboxWeights::adjust(DevicePk device, DevicePk sender, std::int64_t delta) 
 }
 
 void InboxWeights::set_from(Weight& weight, DevicePk sender, std::uint64_t bytes) {
-  auto it = weight.by_sender.find(sender);
-  if (it != weight.by_sender.end() && bytes > 0) {
-    it->second = bytes;
-  } else if (it != weight.by_sender.end()) {
-    // A sender whose rows have all gone leaves nothing behind: a device that once heard from
-    // many people keeps only those still waiting.
-    weight.by_sender.erase(it);
-    --senders_;
-  } else if (bytes > 0) {
-    weight.by_sender.emplace(sender, bytes);
+  // A sender whose rows have all gone keeps its entry at 0, so that the next message of the
+  // conversation finds it instead of allocating it again (one node per message otherwise,
+  // made at the append and freed at the ack); shed_if_over drops such entries first.
+  auto [it, added] = weight.by_sender.try_emplace(sender, bytes);
+  if (added)
     ++senders_;
-  }
+  else
+    it->second = bytes;
 }
 
 void InboxWeights::take_back() {
@@ -71,6 +67,10 @@ void InboxWeights::clear() {
 
 void InboxWeights::shed_if_over() {
   if (devices_.size() <= kMaxDevices && senders_ <= kMaxSenders) return;
+  // Senders with nothing waiting go first: they cost nothing to forget (from() says 0
+  // without them), so a device that once heard from many people keeps only those waiting.
+  for (auto& [device, weight] : devices_)
+    senders_ -= std::erase_if(weight.by_sender, [](const auto& s) { return s.second == 0; });
   // Cheapest first: a long inbox is what costs a long read to sum again, and an empty one
   // next to nothing. (A device whose inbox grew since its sum may be dearer than it says;
   // it costs one long read, and then says so.)

@@ -23,8 +23,8 @@ namespace parley::store {
 
 class InboxWeights {
  public:
-  // Devices and (device, sender) pairs kept between transactions; past either the devices
-  // cheapest to sum again go until both are at half. One batch of jobs may go past them until the next
+  // Devices and (device, sender) pairs kept between transactions; past either, the pairs
+  // with nothing waiting go, then the devices cheapest to sum again until both are at half. One batch of jobs may go past them until the next
   // transaction starts: a pair costs ~40 bytes, so ~10 MiB plus that batch's.
   static constexpr std::size_t kMaxDevices = 1 << 16;
   static constexpr std::size_t kMaxSenders = 1 << 18;
@@ -68,9 +68,10 @@ class InboxWeights {
   void shed_if_over();
 
   std::size_t devices() const { return devices_.size(); }
+  std::size_t senders() const { return senders_; }
 
  private:
-  // A sender's part of `weight`: its entry holds `bytes`, or goes at 0.
+  // A sender's part of `weight`: its entry holds `bytes`, 0 included (shed_if_over).
   void set_from(Weight& weight, DevicePk sender, std::uint64_t bytes);
 
   struct Change {

@@ -324,6 +324,9 @@ struct SqliteStore::Impl {
       save_fanout, delete_log;
   SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, groups_behind;
 
+  // What the last delete_acked acknowledged, which it returns a view of.
+  std::vector<AckedMessages> acked;
+
   // Changes to log entries' reference counts, summed over the transaction and written at its
   // commit: each member's ack (and each fan-out step) changes the count of the same entries,
   // so a batch of many members' acks writes each count once instead of once per ack. The
@@ -1026,12 +1029,14 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
   return out;
 }
 
-std::vector<AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to,
-                                                     std::size_t max_rows, std::uint64_t& reached) {
+std::span<const AckedMessages> SqliteStore::delete_acked(DevicePk device, std::uint64_t up_to,
+                                                         std::size_t max_rows,
+                                                         std::uint64_t& reached) {
   impl_->note_deletion(device);
   max_rows = std::max<std::size_t>(max_rows, 1);  // a part must take something, or its caller loops
   reached = up_to;
-  std::vector<AckedMessages> acked;
+  auto& acked = impl_->acked;  // its storage kept from one ack to the next
+  acked.clear();
   struct Range {
     std::string group_id;
     std::uint64_t lo, end;

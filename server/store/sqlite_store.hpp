@@ -57,7 +57,7 @@ class SqliteStore final : public Store {
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) override;
   using Store::delete_acked;
-  std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to, std::size_t max_rows,
+  std::span<const AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to, std::size_t max_rows,
                                           std::uint64_t& reached) override;
 
   std::optional<MarkRaised> raise_delivery_mark(DevicePk owner, DevicePk reader,

@@ -82,11 +82,13 @@ class Store {
   // returns, per sending device and conversation, the MESSAGE and GROUP_MESSAGE entries
   // deleted (their lowest and highest conv_seq), in no particular order, so the caller can
   // raise delivery marks. `reached` is set to the seq through which all are gone: up_to, or
-  // less when max_rows stopped it.
-  virtual std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to,
-                                                  std::size_t max_rows, std::uint64_t& reached) = 0;
+  // less when max_rows stopped it. The list is the store's, valid until its next
+  // delete_acked: an ack job reads it at once, and needs no list of its own.
+  virtual std::span<const AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to,
+                                                      std::size_t max_rows,
+                                                      std::uint64_t& reached) = 0;
   // All of them.
-  std::vector<AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to) {
+  std::span<const AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to) {
     std::uint64_t reached = 0;
     return delete_acked(device, up_to, std::numeric_limits<std::size_t>::max(), reached);
   }

@@ -674,6 +674,28 @@ class SqliteStoreTest : public QObject {
     weights.shed_if_over();
     QCOMPARE(weights.devices(), std::size_t{1});
     QVERIFY(weights.find(1));
+
+    // A sender whose rows have all gone keeps its entry, at 0, for its next message; past the
+    // bound those entries go before any device does.
+    weights.clear();
+    weights.add_summed(1, summed(1'300'000, 256u << 20));
+    InboxWeights::Weight heard;
+    for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
+      heard.add_row(s, 128);
+    heard.rows_read = InboxWeights::kMaxSenders + 1;
+    weights.add_summed(2, std::move(heard));
+    weights.keep();
+    for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders); ++s)
+      weights.adjust(2, s, -128);
+    weights.keep();
+    QCOMPARE(weights.senders(), InboxWeights::kMaxSenders + 2);
+    QCOMPARE(weights.find(2)->total, std::uint64_t{128});
+    weights.shed_if_over();
+    QCOMPARE(weights.devices(), std::size_t{2});
+    QCOMPARE(weights.senders(), std::size_t{2});
+    const auto last = static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1;
+    QCOMPARE(weights.find(2)->from(last), std::uint64_t{128});
+    QCOMPARE(weights.find(2)->from(1), std::uint64_t{0});
   }
 
   // Retention walks rowids (insertion order), not a server_ts index: an old row written

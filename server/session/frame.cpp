@@ -1,6 +1,7 @@
 #include "session/frame.hpp"
 
 #include <array>
+#include <cstring>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -18,6 +19,13 @@ constexpr int kLengthDelimited = FieldEncoder::kLengthDelimited;
 
 Frame Frame::serialize(const wire::ServerFrame& frame) {
   const auto size = frame.ByteSizeLong();
+  if (size <= kMaxSmall) {
+    Frame f;
+    auto& small = f.rep_.emplace<Small>();
+    frame.SerializeWithCachedSizesToArray(small.bytes.data());
+    small.size = static_cast<std::uint8_t>(size);
+    return f;
+  }
   char* out = nullptr;
   auto bytes = SharedBytes::allocate(size, out);
   frame.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(out));
@@ -72,21 +80,27 @@ Frame Frame::message(std::shared_ptr<const store::InboxEntry> entry, std::uint64
   assert(entry && can_carry(*entry) && inbox_seq >= 1);
   const auto* e = entry.get();
   Frame f(SharedBytes::inside(std::move(entry), e->ciphertext));
-  f.deliver_seq_ = inbox_seq;
-  f.message_ = e;
+  auto& s = std::get<Shared>(f.rep_);
+  s.deliver_seq = inbox_seq;
+  s.message = e;
   FieldEncoder counter;
   message_fields(*e, counter);
-  f.fields_size_ = static_cast<std::uint32_t>(counter.size());
+  s.fields_size = static_cast<std::uint32_t>(counter.size());
   return f;
 }
 
 std::size_t Frame::write_envelope(std::span<unsigned char, kMaxEnvelope> out) const {
-  if (deliver_seq_ == 0) return 0;
-  assert(deliver_length() < (std::uint64_t{1} << 35));  // fits the envelope's 5-byte length
+  if (const auto* small = std::get_if<Small>(&rep_)) {
+    std::memcpy(out.data(), small->bytes.data(), small->size);
+    return small->size;
+  }
+  const auto& s = std::get<Shared>(rep_);
+  if (s.deliver_seq == 0) return 0;
+  assert(s.deliver_length() < (std::uint64_t{1} << 35));  // fits the envelope's 5-byte length
   FieldEncoder envelope(reinterpret_cast<char*>(out.data()));
-  envelope.head(tag(wire::ServerFrame::kDeliverFieldNumber, kLengthDelimited), deliver_length());
-  envelope.head(tag(wire::Deliver::kInboxSeqFieldNumber, kVarint), deliver_seq_);
-  if (message_) message_fields(*message_, envelope);
+  envelope.head(tag(wire::ServerFrame::kDeliverFieldNumber, kLengthDelimited), s.deliver_length());
+  envelope.head(tag(wire::Deliver::kInboxSeqFieldNumber, kVarint), s.deliver_seq);
+  if (s.message) message_fields(*s.message, envelope);
   assert(envelope.size() == envelope_size());
   return envelope.size();
 }
@@ -127,7 +141,7 @@ SharedBytes deliver_body(const store::InboxEntry& e) {
 Frame send_ack_frame(std::uint64_t request_id, const SendAckFields& ack) {
   using F = wire::ServerFrame;
   using A = wire::SendAck;
-  return Frame::whole(encode_fields([&](FieldEncoder& out) {
+  return Frame::encode([&](FieldEncoder& out) {
     out.varint(F::kRequestIdFieldNumber, request_id);
     out.message(F::kSendAckFieldNumber, [&](FieldEncoder& a) {
       a.bytes(A::kClientMsgIdFieldNumber, ack.client_msg_id);
@@ -135,13 +149,13 @@ Frame send_ack_frame(std::uint64_t request_id, const SendAckFields& ack) {
       a.varint(A::kServerTsMsFieldNumber, ack.server_ts_ms);
       a.varint(A::kDuplicateFieldNumber, ack.duplicate ? 1 : 0);
     });
-  }));
+  });
 }
 
 Frame delivery_marks_frame(std::span<const store::DeliveryMarkRecord> marks) {
   using F = wire::ServerFrame;
   using M = wire::DeliveryMark;
-  return Frame::whole(encode_fields([&](FieldEncoder& out) {
+  return Frame::encode([&](FieldEncoder& out) {
     out.message(F::kDeliveryMarksFieldNumber, [&](FieldEncoder& list) {
       for (const auto& m : marks) {
         list.message(wire::DeliveryMarks::kMarksFieldNumber, [&](FieldEncoder& d) {
@@ -155,7 +169,7 @@ Frame delivery_marks_frame(std::span<const store::DeliveryMarkRecord> marks) {
         });
       }
     });
-  }));
+  });
 }
 
 }  // namespace parley

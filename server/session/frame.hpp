@@ -1,6 +1,9 @@
 #pragma once
 // A frame on its way to one client: the bytes of a serialized wire::ServerFrame, shared and
-// immutable, behind an envelope the gateway writes in front of them. Three kinds:
+// immutable, behind an envelope the gateway writes in front of them. Four kinds:
+// - small: a whole frame of at most kMaxSmall bytes (a SendAck, a delivery mark, a typing
+//   notice) held in the Frame itself, so that making it allocates nothing; it goes out as
+//   the envelope, with no shared bytes;
 // - whole: the bytes are the frame, the envelope empty;
 // - a shared Deliver: a group entry fanned out to many devices is encoded once as a Deliver
 //   without its inbox_seq (deliver_body()); each device's frame shares those bytes, and its
@@ -22,7 +25,9 @@
 #include <span>
 #include <string_view>
 #include <utility>
+#include <variant>
 
+#include "session/field_encoder.hpp"
 #include "session/shared_bytes.hpp"
 
 namespace parley {
@@ -33,6 +38,39 @@ namespace store {
 struct InboxEntry;
 struct DeliveryMarkRecord;
 }
+
+// Frame's two representations, defined before it (a nested class with default member
+// initialisers is not default-constructible inside the enclosing class, which std::variant
+// needs).
+namespace frame_detail {
+inline std::size_t varint_size(std::uint64_t v) {
+  return static_cast<std::size_t>(std::bit_width(v | 1) + 6) / 7;
+}
+// The largest small frame: with its size byte, as large as a Shared, so holding it costs a
+// Frame only the variant's index (56 bytes in all, 48 before).
+inline constexpr std::size_t kMaxSmall = 47;
+
+struct Shared {
+  SharedBytes bytes;
+  // Nonzero: a Deliver pushed at this seq, `bytes` its body (or its ciphertext: message).
+  std::uint64_t deliver_seq = 0;
+  // A stored message whose ciphertext `bytes` is: its other fields go in the envelope.
+  // Kept alive by `bytes`, which shares its ownership.
+  const store::InboxEntry* message = nullptr;
+  // The envelope's bytes of message's fields (after inbox_seq, up to the ciphertext's).
+  std::uint32_t fields_size = 0;
+
+  // The Deliver's size: its fields in the envelope, then `bytes`.
+  std::uint64_t deliver_length() const {
+    return 1 + varint_size(deliver_seq) + fields_size + bytes.size();
+  }
+};
+struct Small {
+  Small() {}  // not `= default`, which emplace's value-initialisation would zero first
+  std::array<unsigned char, kMaxSmall> bytes;  // the first `size` written
+  std::uint8_t size = 0;
+};
+}  // namespace frame_detail
 
 class Frame {
  public:
@@ -47,33 +85,48 @@ class Frame {
       2 + 5 + (1 + 10) + (1 + 1) + (1 + 1 + kMaxSender) + (1 + 5) + (1 + 1 + kMaxClientMsgId) +
       (1 + 10) + (1 + 10) + (1 + 5) + (1 + 5);
 
+  static constexpr std::size_t kMaxSmall = frame_detail::kMaxSmall;
+  static_assert(kMaxSmall <= kMaxEnvelope);
+
   Frame() = default;
   Frame(const Frame&) = default;
   Frame& operator=(const Frame&) = default;
   // A moved-from frame is empty, its envelope too: it no longer holds message_'s entry.
-  Frame(Frame&& o) noexcept
-      : bytes_(std::exchange(o.bytes_, {})),
-        deliver_seq_(std::exchange(o.deliver_seq_, 0)),
-        message_(std::exchange(o.message_, nullptr)),
-        fields_size_(std::exchange(o.fields_size_, 0)) {}
+  Frame(Frame&& o) noexcept : rep_(std::exchange(o.rep_, Shared{})) {}
   Frame& operator=(Frame&& o) noexcept {
-    bytes_ = std::exchange(o.bytes_, {});
-    deliver_seq_ = std::exchange(o.deliver_seq_, 0);
-    message_ = std::exchange(o.message_, nullptr);
-    fields_size_ = std::exchange(o.fields_size_, 0);
+    rep_ = std::exchange(o.rep_, Shared{});
     return *this;
   }
   // A whole ServerFrame.
   static Frame serialize(const wire::ServerFrame& frame);
-  // A whole ServerFrame encoded by hand (field_encoder.hpp).
-  static Frame whole(SharedBytes bytes) { return Frame(std::move(bytes)); }
+  // A whole ServerFrame encoded by hand: the fields `write(FieldEncoder&)` writes, held in
+  // the frame when they fit (small), else in one allocation of their size.
+  template <class Write>
+    requires std::invocable<const Write&, FieldEncoder&>
+  static Frame encode(const Write& write) {
+    FieldEncoder counter;
+    write(counter);
+    Frame f;
+    char* out = nullptr;
+    if (counter.size() <= kMaxSmall) {
+      auto& small = f.rep_.emplace<Small>();
+      small.size = static_cast<std::uint8_t>(counter.size());
+      out = reinterpret_cast<char*>(small.bytes.data());
+    } else {
+      std::get<Shared>(f.rep_).bytes = SharedBytes::allocate(counter.size(), out);
+    }
+    FieldEncoder writer(out);
+    write(writer);
+    assert(writer.size() == counter.size());
+    return f;
+  }
   // The push of a Deliver encoded by deliver_body() to the device at `inbox_seq` (>= 1: 0
   // would mark a whole frame). The body is at most an entry (200 KiB) and its fields, far
   // below the 2^35 bytes the envelope's length varint can say.
   static Frame deliver(SharedBytes body, std::uint64_t inbox_seq) {
     assert(inbox_seq >= 1);
     Frame f(std::move(body));
-    f.deliver_seq_ = inbox_seq;
+    std::get<Shared>(f.rep_).deliver_seq = inbox_seq;
     return f;
   }
   // Whether message() can carry `entry`: a 1:1 message whose sender and client_msg_id fit
@@ -84,37 +137,35 @@ class Frame {
   // sending its ciphertext from the entry itself, which the frame keeps.
   static Frame message(std::shared_ptr<const store::InboxEntry> entry, std::uint64_t inbox_seq);
 
-  explicit operator bool() const { return static_cast<bool>(bytes_); }
+  explicit operator bool() const {
+    const auto* shared = std::get_if<Shared>(&rep_);
+    return !shared || shared->bytes;
+  }
   // The ServerFrame's size on the wire: envelope and shared bytes.
-  std::size_t size() const { return envelope_size() + bytes_.size(); }
-  // What goes before bytes() on the wire: nothing for a whole frame.
+  std::size_t size() const { return envelope_size() + bytes().size(); }
+  // What goes before bytes() on the wire: nothing for a whole frame, all of a small one.
   std::size_t envelope_size() const {
-    if (deliver_seq_ == 0) return 0;
-    return 2 + varint_size(deliver_length()) + deliver_length() - bytes_.size();
+    if (const auto* small = std::get_if<Small>(&rep_)) return small->size;
+    const auto& s = std::get<Shared>(rep_);
+    if (s.deliver_seq == 0) return 0;
+    return 2 + varint_size(s.deliver_length()) + s.deliver_length() - s.bytes.size();
   }
   // Writes the envelope to `out`; returns its size.
   std::size_t write_envelope(std::span<unsigned char, kMaxEnvelope> out) const;
-  std::string_view bytes() const { return bytes_.view(); }
+  std::string_view bytes() const {
+    const auto* shared = std::get_if<Shared>(&rep_);
+    return shared ? shared->bytes.view() : std::string_view{};
+  }
 
  private:
-  explicit Frame(SharedBytes bytes) : bytes_(std::move(bytes)) {}
-  static std::size_t varint_size(std::uint64_t v) {
-    return static_cast<std::size_t>(std::bit_width(v | 1) + 6) / 7;
-  }
-  // The Deliver's size: its fields in the envelope, then bytes_.
-  std::uint64_t deliver_length() const {
-    return 1 + varint_size(deliver_seq_) + fields_size_ + bytes_.size();
-  }
+  explicit Frame(SharedBytes bytes) : rep_(Shared{std::move(bytes)}) {}
+  static std::size_t varint_size(std::uint64_t v) { return frame_detail::varint_size(v); }
+  using Shared = frame_detail::Shared;
+  using Small = frame_detail::Small;
 
-  SharedBytes bytes_;
-  // Nonzero: a Deliver pushed at this seq, bytes_ its body (or its ciphertext: message_).
-  std::uint64_t deliver_seq_ = 0;
-  // A stored message whose ciphertext bytes_ is: its other fields go in the envelope. Kept
-  // alive by bytes_, which shares its ownership.
-  const store::InboxEntry* message_ = nullptr;
-  // The envelope's bytes of message_'s fields (after inbox_seq, up to the ciphertext's bytes).
-  std::uint32_t fields_size_ = 0;
+  std::variant<Shared, Small> rep_;
 };
+static_assert(sizeof(frame_detail::Small) <= sizeof(frame_detail::Shared));
 
 // `entry` as a Deliver without its inbox_seq, for Frame::deliver.
 SharedBytes deliver_body(const store::InboxEntry& entry);

@@ -237,8 +237,9 @@ class FrameTest : public QObject {
   }
 
   // The push of a stored message, as the gateway writes it: the frame made, queued (copied),
-  // its header and envelope written, the frame let go: no allocation. A body's frame
-  // allocates nothing either; encoding the body is one allocation.
+  // its header and envelope written, the frame let go: no allocation. Nor do the SendAck and
+  // the delivery mark a 1:1 message makes. A body's frame allocates nothing either; encoding
+  // the body is one allocation.
   void storedMessagePushAllocatesNothing() {
     const auto shared =
         std::make_shared<const store::InboxEntry>(entry(store::EntryKind::Message, 4096));
@@ -253,6 +254,23 @@ class FrameTest : public QObject {
     QCOMPARE(made, 0u);
     QCOMPARE(written, binary_frame_header(whole_frame(*shared, 7).size()).size +
                           whole_frame(*shared, 7).size());
+
+    // A 1:1 message's SendAck and its sender's delivery mark are held in their frames.
+    const std::string id(16, '\x01');
+    const std::vector<store::DeliveryMarkRecord> mark{
+        {"reader-fifteen1", 3, "", 41, 42, 1'790'000'000'000, 1'000'000}};
+    const auto write_small = [&](const Frame& frame) {
+      const auto queued = frame;
+      write_frame_head(queued, head);
+      written = head.size + queued.bytes().size();
+    };
+    QCOMPARE(allocations_during([&] {
+               write_small(send_ack_frame(1'000'000, {id, 1'000'000, 1'790'000'000'000, true}));
+             }),
+             0u);
+    QCOMPARE(written, 2 + send_ack_frame(1'000'000, {id, 1'000'000, 1'790'000'000'000, true}).size());
+    QCOMPARE(allocations_during([&] { write_small(delivery_marks_frame(mark)); }), 0u);
+    QCOMPARE(written, 2 + delivery_marks_frame(mark).size());
 
     const auto group = entry(store::EntryKind::GroupMessage, 4096);
     SharedBytes body;
@@ -334,13 +352,33 @@ class FrameTest : public QObject {
     QCOMPARE(again->SerializeAsString(), send_bytes);
   }
 
-  void wholeFrameHasNoEnvelope() {
-    wire::ServerFrame f;
-    f.mutable_sync_complete()->set_inbox_seq(12);
-    const auto frame = Frame::serialize(f);
-    QCOMPARE(frame.envelope_size(), 0u);
-    QCOMPARE(on_the_wire(frame), f.SerializeAsString());
-    QCOMPARE(frame.size(), f.SerializeAsString().size());
+  // A whole frame past kMaxSmall is its shared bytes, with no envelope; one within it is held
+  // in the Frame and goes out as the envelope. Either way the wire gets protobuf's bytes.
+  void wholeFrameIsItsBytesOrItsEnvelope() {
+    bool both = false;  // the sizes straddle kMaxSmall
+    for (const std::size_t reason : {std::size_t{0}, std::size_t{20}, std::size_t{42},
+                                     std::size_t{43}, std::size_t{44}, std::size_t{500}}) {
+      wire::ServerFrame f;
+      f.mutable_error()->set_reason(std::string(reason, 'r'));
+      const auto expected = f.SerializeAsString();
+      const auto frame = Frame::serialize(f);
+      QVERIFY(static_cast<bool>(frame));
+      QCOMPARE(on_the_wire(frame), expected);
+      QCOMPARE(frame.size(), expected.size());
+      const bool small = expected.size() <= Frame::kMaxSmall;
+      both |= expected.size() == Frame::kMaxSmall + 1;
+      QCOMPARE(frame.envelope_size(), small ? expected.size() : 0u);
+      QCOMPARE(frame.bytes().size(), small ? 0u : expected.size());
+
+      // Copies carry the same bytes; a moved-from frame is empty.
+      auto copy = frame;
+      QCOMPARE(on_the_wire(copy), expected);
+      const auto moved = std::move(copy);
+      QCOMPARE(on_the_wire(moved), expected);
+      QVERIFY(!copy);
+      QCOMPARE(copy.size(), 0u);
+    }
+    QVERIFY(both);
   }
 
   // SendAck and DeliveryMarks are written field by field (field_encoder.hpp): the bytes must
@@ -361,8 +399,8 @@ class FrameTest : public QObject {
             a->set_duplicate(duplicate);
             const auto got = send_ack_frame(
                 request_id, {msg_id, seq, seq == 0 ? 0u : 1'790'000'000'000u, duplicate});
-            QCOMPARE(got.envelope_size(), 0u);
-            if (std::string(got.bytes()) != f.SerializeAsString())
+            QCOMPARE(got.bytes().empty(), f.ByteSizeLong() <= Frame::kMaxSmall);
+            if (on_the_wire(got) != f.SerializeAsString())
               QFAIL(qPrintable(QString("request %1 seq %2 duplicate %3 id %4 differs")
                                    .arg(request_id).arg(seq).arg(duplicate).arg(msg_id.size())));
           }
@@ -371,7 +409,7 @@ class FrameTest : public QObject {
   void deliveryMarksAreWrittenAsProtobufWritesThem() {
     constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
     std::vector<store::DeliveryMarkRecord> marks;
-    QCOMPARE(std::string(delivery_marks_frame(marks).bytes()),
+    QCOMPARE(on_the_wire(delivery_marks_frame(marks)),
              [] {
                wire::ServerFrame f;
                f.mutable_delivery_marks();
@@ -401,7 +439,7 @@ class FrameTest : public QObject {
         d->set_version(m.version);
       }
       const auto got = delivery_marks_frame(std::span(marks).first(n));
-      if (std::string(got.bytes()) != f.SerializeAsString())
+      if (on_the_wire(got) != f.SerializeAsString())
         QFAIL(qPrintable(QString("%1 marks differ").arg(n)));
     }
   }

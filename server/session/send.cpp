@@ -63,6 +63,12 @@ struct PendingSend {
 
   // Store thread.
   void run(store::Store& s);
+
+  // The id the SendAck names: run() moves client_msg_id into the last entry it appends (a
+  // 16-byte string is past the short-string buffer: one allocation fewer per message).
+  std::string_view acked_msg_id() const {
+    return appended.empty() ? std::string_view(client_msg_id) : appended.back().second->client_msg_id;
+  }
 };
 
 void PendingSend::run(store::Store& s) {
@@ -105,6 +111,7 @@ void PendingSend::run(store::Store& s) {
     return;
   }
   ack = {s.next_conv_seq(conversation_key(me, account->user_id)), now_ms()};
+  s.remember_sent(me, client_msg_id, ack);
   appended.reserve(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     auto e = std::make_shared<store::InboxEntry>();
@@ -112,7 +119,7 @@ void PendingSend::run(store::Store& s) {
     e->sender = my_name;
     e->sender_device = my_device;
     e->sender_pk = my_pk;
-    e->client_msg_id = client_msg_id;
+    e->client_msg_id = i + 1 < payloads.size() ? client_msg_id : std::move(client_msg_id);
     e->conv_seq = ack.conv_seq;
     e->server_ts_ms = ack.server_ts_ms;
     e->content_hint = content_hint;
@@ -120,7 +127,6 @@ void PendingSend::run(store::Store& s) {
     s.append_inbox(have[i].pk, *e);
     appended.emplace_back(have[i].device_id, std::move(e));
   }
-  s.remember_sent(me, client_msg_id, ack);
 }
 
 }  // namespace
@@ -201,7 +207,7 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req,
           case PendingSend::Kind::Stored:
           case PendingSend::Kind::Duplicate: break;
         }
-        send_bytes(send_ack_frame(request_id, {send.client_msg_id, send.ack.conv_seq,
+        send_bytes(send_ack_frame(request_id, {send.acked_msg_id(), send.ack.conv_seq,
                                                send.ack.server_ts_ms,
                                                send.kind == PendingSend::Kind::Duplicate}));
         if (!closed_) ctx_.metrics.send_ack.observe(seconds_since(received));  // sent, not dropped
@@ -212,11 +218,10 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req,
       // a wake-up more per message).
       [&presence = ctx_.presence, &metrics = ctx_.metrics](PendingSend& send) {
         metrics.messages_stored.fetch_add(send.appended.size(), std::memory_order_relaxed);
-        for (auto& [device, entry] : send.appended) {
-          if (auto s = presence.find(send.recipient, device)) {
-            const auto seq = entry->inbox_seq;
-            Session::notify_appended(std::move(s), seq, std::move(entry));
-          }
+        // The entries are shared, not moved: the last holds the id the SendAck names.
+        for (const auto& [device, entry] : send.appended) {
+          if (auto s = presence.find(send.recipient, device))
+            Session::notify_appended(std::move(s), entry->inbox_seq, entry);
         }
       });
 }

@@ -1,7 +1,7 @@
 // parley-pace: how fast this machine is at the moment, in the three things the relay's
 // figures rest on: plain computation, a system call, and a loopback TCP round trip between
 // two threads (a send and a wake-up each way). The VMs these benchmarks run on drift by up
-// to 2x within an hour, mostly in the kernel's paths (docs/performance.md, "Machine"), so
+// to 2x within an hour, mostly in the kernel's paths (docs/performance-log.md, "Machines"), so
 // bench/run and bench/run-anchor.sh print these rows beside their figures: two runs taken
 // at different moments are compared knowing how fast the machine was for each.
 //

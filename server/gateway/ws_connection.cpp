@@ -670,7 +670,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   // What an idle connection held from the heap before. TLS connections do not park. Keep it
   // after the flags and the queue: placed between buffer_ and them, pairs ran 1-6 % slower
   // in six alternating rounds (relay CPU ~4 % higher), and here no slower
-  // (docs/performance.md).
+  // (docs/performance-log.md).
   [[no_unique_address]] std::conditional_t<kParks, ParkMemory, NoParkMemory> park_memory_;
 };
 

@@ -7,7 +7,7 @@
 // reply and the push its commit released), and those should leave in the same write. Posting
 // the write did that, but put it at the back of the thread's queue: behind a fan-out step's
 // hundred writes to other members and their acks' reads, a sender's ack to 1,000 members
-// waited there long enough to nearly double its p99 (docs/performance.md). A handler that
+// waited there long enough to nearly double its p99 (docs/performance-log.md). A handler that
 // queues frames (a chain of store completions, a single posted task, a frame read, a send
 // queue that drained) opens a Scope instead; writers deferred while it is open start, in
 // order, when it closes.

@@ -4,7 +4,7 @@
 // pushes live; a member that fell behind reads its entries back from its inbox later, and
 // gets the same bytes here instead of encoding a copy of its own. Without this, 1,000
 // members catching up on 4 KiB messages queued 1,000 encoded copies of each (a peak RSS of
-// up to 540 MiB in one fan-out run, against 24-39 MiB with it: docs/performance.md).
+// up to 540 MiB in one fan-out run, against 24-39 MiB with it: docs/performance-log.md).
 //
 // Keyed by (group id, log seq), which names one immutable log entry (UNIQUE in group_log).
 // Only weak references are kept: a body lives while a frame or a fan-out step holds it.

@@ -1,7 +1,7 @@
 #pragma once
 // Accounts as a send addresses them (the user's id and devices), kept in memory by the store
 // so a send does not read the users and devices tables each time: those two lookups were
-// 9 % of the store thread's time in the pairs benchmark (docs/performance.md).
+// 9 % of the store thread's time in the pairs benchmark (docs/performance-log.md).
 //
 // An account never changes once made, and its devices are made with it (create_account is
 // the only writer of either table), so an entry cannot go stale while its row stands. It can

@@ -7,7 +7,7 @@
 // that in 1 KiB chunks from sqlite3_malloc, freed when the savepoint is released: about five
 // allocations, each behind a full memory barrier (sqlite3_malloc's sqlite3_initialize
 // check), per page per job. These files keep one buffer per thread from one transaction to
-// the next, so a job's journal costs its page copies only (docs/performance.md, "Changes
+// the next, so a job's journal costs its page copies only (docs/performance-log.md, "Changes
 // measured"). Nothing reaches the disk, as with temp_store=MEMORY.
 #include <sqlite3.h>
 

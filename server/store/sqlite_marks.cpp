@@ -35,7 +35,7 @@ struct SqliteMarks::Statements {
 // which would skip a mark given it again: each run starts above every version the previous
 // one gave out (run_floor.hpp). The counter is stored when a run starts and then only every
 // 2^30 raises, not with every commit that raised a mark: one WAL frame in eight at moderate
-// load (docs/performance.md).
+// load (docs/performance-log.md).
 SqliteMarks::SqliteMarks(SQLite::Database& db)
     : st_(std::make_unique<Statements>(db)),
       floor_(db, "mark_version", [] { return RunFloor::kRunGap; }),

@@ -2,7 +2,7 @@
 // A prepared statement held by its raw handle, for the few statements that read many rows
 // per job: a replay page and the rows an ack deletes. SQLiteCpp's Column copies a shared_ptr
 // to its statement for every value read, and those copies were ~8 % of the store thread in
-// a replay drain (docs/performance.md); here a value is one sqlite3_column_* call.
+// a replay drain (docs/performance-log.md); here a value is one sqlite3_column_* call.
 // Everything else in the store keeps SQLiteCpp's Statement.
 #include <SQLiteCpp/Database.h>
 

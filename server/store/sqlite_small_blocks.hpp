@@ -6,7 +6,7 @@
 // set, all freed when the statement halts or the transaction ends. Its lookaside pool exists
 // to serve exactly those without the allocator, but Debian builds SQLite with
 // SQLITE_OMIT_LOOKASIDE, so each goes to malloc: ~20 per delivered 1:1 message
-// (docs/performance.md, "Changes measured"). This allocator keeps what SQLite frees in
+// (docs/performance-log.md, "Changes measured"). This allocator keeps what SQLite frees in
 // per-thread lists by size class and hands it out again, as lookaside would; blocks over the
 // largest class, and what does not fit in a full list, go to malloc and free.
 //

@@ -137,7 +137,7 @@ struct SqliteStore::Impl {
     // A delivered entry is deleted, and its bytes with it: SQLite zeroes deleted cells and
     // freed pages instead of leaving them readable in relay.db. Debian builds SQLite with
     // this on; set here so the relay does not depend on how its SQLite was built. It costs
-    // ~7 % of the store thread in a replay drain (docs/performance.md).
+    // ~7 % of the store thread in a replay drain (docs/performance-log.md).
     d.exec("PRAGMA secure_delete=ON");
     migrate_schema(d);
     return d;

@@ -4,7 +4,7 @@
 // SQLite appends a committed transaction to the WAL as frames, and writes each frame with two
 // calls: its 24-byte header, then its page. A commit of fifteen pages is thirty `pwrite`s; on
 // a machine where a system call is dear that costs far more than the bytes (measured here:
-// 54-69 µs against 5-8 µs for one write of the same 62 KB; docs/performance.md).
+// 54-69 µs against 5-8 µs for one write of the same 62 KB; docs/performance-log.md).
 //
 // This VFS passes everything to SQLite's default VFS, except that writes to a WAL file which
 // continue the previous one are held in a buffer and written as one, in order, before

@@ -3,8 +3,8 @@
 // unmasked frame per message, no extensions (the relay negotiates no permessage-deflate).
 // What Beast would put before the same payload; the gateway writes it itself when it gathers
 // several queued frames into one socket write, followed by the frame's envelope (a Deliver's
-// fields but its body or ciphertext, session/frame.hpp), so header and envelope are one
-// buffer.
+// fields but its body or ciphertext, or the whole of a small frame: session/frame.hpp), so
+// header and envelope are one buffer.
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -59,8 +59,8 @@ constexpr std::size_t kKeptQueueCapacity = 16;  // frames' worth of queue kept w
 // with this handler in Boost 1.81, with no room to spare (a larger one goes to the heap and
 // is counted, parley_handler_memory_fallbacks_total).
 using ParkMemory = net_alloc::HandlerMemory<104>;
-// Frames per socket write: a header and a payload buffer each, and Asio hands at most 64
-// buffers to one sendmsg.
+// Frames per socket write: a header and a payload buffer each (empty for a small frame,
+// which is all header: session/frame.hpp), and Asio hands at most 64 buffers to one sendmsg.
 constexpr std::size_t kMaxGather = 32;
 // Socket writes made at once, one after another, before the rest of a long queue goes out
 // asynchronously: a connection with thousands of frames queued yields the thread. (A send

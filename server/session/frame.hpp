@@ -91,7 +91,8 @@ class Frame {
   Frame() = default;
   Frame(const Frame&) = default;
   Frame& operator=(const Frame&) = default;
-  // A moved-from frame is empty, its envelope too: it no longer holds message_'s entry.
+  // A moved-from frame is empty, its envelope too: it no longer holds a stored message's
+  // entry.
   Frame(Frame&& o) noexcept : rep_(std::exchange(o.rep_, Shared{})) {}
   Frame& operator=(Frame&& o) noexcept {
     rep_ = std::exchange(o.rep_, Shared{});

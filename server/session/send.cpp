@@ -67,7 +67,8 @@ struct PendingSend {
   // The id the SendAck names: run() moves client_msg_id into the last entry it appends (a
   // 16-byte string is past the short-string buffer: one allocation fewer per message).
   std::string_view acked_msg_id() const {
-    return appended.empty() ? std::string_view(client_msg_id) : appended.back().second->client_msg_id;
+    if (appended.empty()) return client_msg_id;
+    return appended.back().second->client_msg_id;
   }
 };
 

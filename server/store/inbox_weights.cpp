@@ -54,7 +54,10 @@ void InboxWeights::take_back() {
       continue;
     }
     weight.total = change->total;
-    set_from(weight, change->sender, change->from);
+    // An entry the change never made (its making threw) is not made now: a rollback must
+    // not allocate.
+    if (change->from > 0 || weight.by_sender.contains(change->sender))
+      set_from(weight, change->sender, change->from);
   }
   journal_.clear();
 }
@@ -71,6 +74,10 @@ void InboxWeights::shed_if_over() {
   // without them), so a device that once heard from many people keeps only those waiting.
   for (auto& [device, weight] : devices_)
     senders_ -= std::erase_if(weight.by_sender, [](const auto& s) { return s.second == 0; });
+  if (devices_.size() <= kMaxDevices && senders_ <= kMaxSenders) {
+    journal_.clear();
+    return;  // no device need be summed again
+  }
   // Cheapest first: a long inbox is what costs a long read to sum again, and an empty one
   // next to nothing. (A device whose inbox grew since its sum may be dearer than it says;
   // it costs one long read, and then says so.)

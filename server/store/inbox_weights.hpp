@@ -9,9 +9,10 @@
 // store, a read of every row of its inbox, group rows too (~2 million 1:1 rows at the quota,
 // and group rows are bounded only by the groups' send rates), so the cache keeps what it
 // can: a job's rollback takes back only that job's changes (the journal, newest first), a
-// whole transaction's rollback drops it all, and a cache past its bounds sheds first the
-// devices whose last sum read fewest rows, the cheapest to sum again, so nobody can make the
-// relay re-read long inboxes by filling the cache with short ones.
+// whole transaction's rollback drops it all, and a cache past its bounds forgets first the
+// senders with nothing waiting (free to forget), then the devices whose last sum read fewest
+// rows, the cheapest to sum again, so nobody can make the relay re-read long inboxes by
+// filling the cache with short ones.
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -23,9 +24,10 @@ namespace parley::store {
 
 class InboxWeights {
  public:
-  // Devices and (device, sender) pairs kept between transactions; past either, the pairs
-  // with nothing waiting go, then the devices cheapest to sum again until both are at half. One batch of jobs may go past them until the next
-  // transaction starts: a pair costs ~40 bytes, so ~10 MiB plus that batch's.
+  // Devices and (device, sender) pairs kept between transactions. Past either, the pairs
+  // with nothing waiting go; if that is not enough, the devices cheapest to sum again go
+  // until both are at half. One batch of jobs may go past them until the next transaction
+  // starts: a pair costs ~40 bytes, so ~10 MiB plus that batch's.
   static constexpr std::size_t kMaxDevices = 1 << 16;
   static constexpr std::size_t kMaxSenders = 1 << 18;
 
@@ -64,7 +66,8 @@ class InboxWeights {
   // The running job's changes go, newest first.
   void take_back();
   void clear();
-  // Between transactions: past its bounds, the devices cheapest to sum again go.
+  // Between transactions: past its bounds, the senders with nothing waiting go, then if
+  // need be the devices cheapest to sum again.
   void shed_if_over();
 
   std::size_t devices() const { return devices_.size(); }

@@ -1035,8 +1035,11 @@ std::span<const AckedMessages> SqliteStore::delete_acked(DevicePk device, std::u
   impl_->note_deletion(device);
   max_rows = std::max<std::size_t>(max_rows, 1);  // a part must take something, or its caller loops
   reached = up_to;
-  auto& acked = impl_->acked;  // its storage kept from one ack to the next
+  // Its storage kept from one ack to the next, unless a large one (a long backlog of group
+  // range rows from many senders) grew it.
+  auto& acked = impl_->acked;
   acked.clear();
+  if (acked.capacity() > 64) acked.shrink_to_fit();
   struct Range {
     std::string group_id;
     std::uint64_t lo, end;

@@ -464,6 +464,19 @@ class FrameTest : public QObject {
         if (got != want) QFAIL(qPrintable(QString("size %1 seq %2 differs").arg(size).arg(seq)));
       }
     }
+    // A small frame is all header: the WebSocket header, then the frame itself.
+    const auto ack = send_ack_frame(300, {std::string(16, '\x02'), 5, 1'790'000'000'000, false});
+    QVERIFY(ack.bytes().empty());
+    wire::ServerFrame f;
+    f.set_request_id(300);
+    f.mutable_send_ack()->set_client_msg_id(std::string(16, '\x02'));
+    f.mutable_send_ack()->set_conv_seq(5);
+    f.mutable_send_ack()->set_server_ts_ms(1'790'000'000'000);
+    const auto expected = f.SerializeAsString();
+    const auto ws = binary_frame_header(expected.size());
+    const auto head = frame_head(ack);
+    QCOMPARE(std::string(reinterpret_cast<const char*>(head.bytes.data()), head.size),
+             std::string(reinterpret_cast<const char*>(ws.bytes.data()), ws.size) + expected);
   }
 
   void groupEntriesShareOneBodyWhileHeld() {

@@ -676,9 +676,13 @@ class SqliteStoreTest : public QObject {
     QVERIFY(weights.find(1));
 
     // A sender whose rows have all gone keeps its entry, at 0, for its next message; past the
-    // bound those entries go before any device does.
+    // bound those entries go, and no device goes with them when that is enough, however
+    // many are cached.
     weights.clear();
     weights.add_summed(1, summed(1'300'000, 256u << 20));
+    constexpr DevicePk kShort = 3;  // the first of many short inboxes
+    const auto shorts = static_cast<DevicePk>(InboxWeights::kMaxDevices / 2);
+    for (DevicePk d = kShort; d < kShort + shorts; ++d) weights.add_summed(d, summed(1, 0));
     InboxWeights::Weight heard;
     for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
       heard.add_row(s, 128);
@@ -691,7 +695,7 @@ class SqliteStoreTest : public QObject {
     QCOMPARE(weights.senders(), InboxWeights::kMaxSenders + 2);
     QCOMPARE(weights.find(2)->total, std::uint64_t{128});
     weights.shed_if_over();
-    QCOMPARE(weights.devices(), std::size_t{2});
+    QCOMPARE(weights.devices(), std::size_t{2} + shorts);
     QCOMPARE(weights.senders(), std::size_t{2});
     const auto last = static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1;
     QCOMPARE(weights.find(2)->from(last), std::uint64_t{128});

@@ -35,9 +35,10 @@ dir="$(mktemp -d)"
 events=()
 pid=""
 loadgen=""
+# Never fails: it runs in the EXIT trap too, where set -e would end the cleanup early.
 stop_run() {
-  [[ -n "$loadgen" ]] && kill "$loadgen" 2>/dev/null
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  if [[ -n "$loadgen" ]]; then kill "$loadgen" 2>/dev/null || true; fi
+  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   loadgen=""
   pid=""
 }
@@ -79,7 +80,7 @@ count() {  # event list, output file; RECORD=1: perf record with call stacks ins
   else
     perf stat -x, -e "$1" --per-thread -p "$pid" -- sleep "$measure" 2>"$2" >/dev/null
   fi
-  wait "$loadgen"
+  wait "$loadgen" || true  # its rows say whether every message arrived (checked next)
   loadgen=""
   # Divided by the messages offered in the window: the loadgen checks they were all delivered.
   grep -q "undelivered 10 s after the end | 0 |" "$dir/loadgen" ||

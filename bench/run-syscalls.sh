@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# System calls and context switches per delivered 1:1 message, per thread, in the relay and in
-# the reference broker at the same offered rate: pairs W=1 (500 pairs) against each in turn,
-# counted by `perf stat --per-thread` on the syscalls tracepoints over 4 s in the middle of the
-# run and divided by the messages offered in them. The machines here differ most in what a
+# System calls and context switches per 1:1 message, per thread, in the relay and in the
+# reference broker at the same offered rate: pairs W=1 (500 pairs) against each in turn,
+# counted by `perf stat --per-thread` (context switches, and the syscalls tracepoints of the
+# calls listed below, all that either makes on this path) over 4 s in the middle of the run
+# and divided by the messages offered in them; a run whose messages were not all delivered
+# gives a FAILED row instead. The machines here differ most in what a
 # system call and a wake-up cost (docs/performance.md, "Machines"), so this says how much of
 # each a message asks for, apart from their price. Figures only. Needs root and perf, Debian's
 # mosquitto (bench/run-anchor.sh installs it), and the Release builds of bench/run
@@ -27,21 +29,33 @@ for c in "${calls[@]}"; do events+=",syscalls:sys_enter_$c"; done
 dir="$(mktemp -d)"
 server=""
 client=""
+# Never fails: it runs in the EXIT trap too, where set -e would end the cleanup early.
 stop_run() {
-  [[ -n "$client" ]] && kill "$client" 2>/dev/null
-  [[ -n "$server" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  if [[ -n "$client" ]]; then kill "$client" 2>/dev/null || true; fi
+  if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   client=""
   server=""
 }
 trap 'stop_run; rm -rf "$dir"' EXIT
 
-# Counts over the measured seconds of the run already started ($server, $client), as rows.
+# Counts over the measured seconds of the run already started ($server, $client, writing
+# $dir/client), as rows.
 count() {  # name
-  sleep 7  # connections made, warm-up over
-  perf stat -x, -e "$events" --per-thread -p "$server" -- sleep "$measure" 2>"$dir/stat" >/dev/null
-  wait "$client" || { echo "| FAILED: $1 | 0 | - |"; client=""; stop_run; return; }
+  sleep 9  # connections made, warm-up over
+  if ! perf stat -x, -e "$events" --per-thread -p "$server" -- sleep "$measure" \
+      2>"$dir/stat" >/dev/null; then
+    stop_run
+    echo "| FAILED: $1: perf stat | 0 | - |"
+    return
+  fi
+  wait "$client" || true
   client=""
   stop_run
+  # Divided by the messages offered: both clients report those left undelivered.
+  if ! grep -Eq "undelivered[^|]*\| 0(\.00)? \|" "$dir/client"; then
+    echo "| FAILED: $1: messages left undelivered | 0 | - |"
+    return
+  fi
   # perf's lines: thread-tid,count,unit,event,...
   awk -F, -v m=$((rate * measure)) -v name="$1" '
     $2 ~ /^[0-9]+$/ {
@@ -69,18 +83,26 @@ server=$!
 for _ in $(seq 100); do grep -q "listening on" "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
 addr="$(sed -n 's|.*listening on ws://\([0-9.]*:[0-9]*\).*|\1|p' "$dir/stdout")"
 "$build/bench/parley-loadgen" --relay "$addr" --scenario pairs --pairs 500 --window 1 \
-  --rate "$rate" --warmup 3 --duration 12 >"$dir/loadgen" 2>&1 &
+  --rate "$rate" --warmup 3 --duration 12 >"$dir/client" 2>&1 &
 client=$!
 echo "| figure | value | unit |"
 echo "|---|---|---|"
 count "relay"
 
-port=18883
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$dir/mosquitto.conf"
 (ulimit -n 20000; exec "$mosquitto_bin" -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1) &
 server=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+listening=false
+for _ in $(seq 50); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then listening=true; break; fi
+  sleep 0.1
+done
+if ! $listening; then
+  echo "| FAILED: mosquitto did not listen on 127.0.0.1:$port | 0 | - |"
+  exit 0
+fi
 "$build/bench/parley-mqtt-anchor" --broker "127.0.0.1:$port" --broker-pid "$server" \
-  --scenario pairs --pairs 500 --rate "$rate" --duration 12 >"$dir/anchor" 2>&1 &
+  --scenario pairs --pairs 500 --rate "$rate" --duration 12 >"$dir/client" 2>&1 &
 client=$!
 count "mosquitto"

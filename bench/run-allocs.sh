@@ -32,7 +32,6 @@ lib="$(ldd "$relay" | awk '/libjemalloc/ {print $3}')"
 [[ -n "$lib" ]] || { echo "the relay does not link jemalloc (-DPARLEY_JEMALLOC=ON)" >&2; exit 1; }
 
 dir="$(mktemp -d)"
-events=()
 pid=""
 loadgen=""
 # Never fails: it runs in the EXIT trap too, where set -e would end the cleanup early.
@@ -54,10 +53,13 @@ probe() {  # symbol name -> event
   local addr
   addr="$(nm -D "$lib" | awk -v s="$1" '$3 == s {print $1}')"
   perf probe -q -d "probe_libjemalloc:$2" 2>/dev/null || true
-  events+=("probe_libjemalloc:$2")
   perf probe -q -x "$lib" -a "$2=0x$addr" >/dev/null
   echo "probe_libjemalloc:$2"
 }
+# The cleanup's list, set before the probes are added: probe() runs in a command substitution,
+# a subshell, so it could not add to it.
+events=(probe_libjemalloc:parley_operator_new probe_libjemalloc:parley_aligned_alloc
+        probe_libjemalloc:parley_malloc)
 ours="$(probe _Znwm parley_operator_new),$(probe aligned_alloc parley_aligned_alloc)"
 sqlite="$(probe malloc parley_malloc)"
 

@@ -28,16 +28,17 @@ build="${BUILD_DIR:-$repo/build/bench}"
 relay="${1:-$build/server/parley-relay}"
 rate="${2:-3000}"
 measure=4
+# shellcheck source=bench/lib/servers.sh
+source "$repo/bench/lib/servers.sh"
 lib="$(ldd "$relay" | awk '/libjemalloc/ {print $3}')"
 [[ -n "$lib" ]] || { echo "the relay does not link jemalloc (-DPARLEY_JEMALLOC=ON)" >&2; exit 1; }
 
 dir="$(mktemp -d)"
 pid=""
 loadgen=""
-# Never fails: it runs in the EXIT trap too, where set -e would end the cleanup early.
 stop_run() {
-  if [[ -n "$loadgen" ]]; then kill "$loadgen" 2>/dev/null || true; fi
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop_process "$loadgen"
+  stop_process "$pid"
   loadgen=""
   pid=""
 }
@@ -66,13 +67,9 @@ sqlite="$(probe malloc parley_malloc)"
 count() {  # event list, output file; RECORD=1: perf record with call stacks instead
   local data="$dir/data"
   rm -rf "$data" && mkdir "$data"
-  (ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$data" --threads 2 \
-    --log-level warn --rate 1000000 --rate-burst 1000000 >"$dir/stdout" 2>"$dir/stderr") &
-  pid=$!
-  for _ in $(seq 100); do grep -q "listening on" "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
-  local addr
-  addr="$(sed -n 's|.*listening on ws://\([0-9.]*:[0-9]*\).*|\1|p' "$dir/stdout")"
-  "$build/bench/parley-loadgen" --relay "$addr" --scenario pairs --pairs 500 --window 1 \
+  relay_start "$relay" "$data" || exit 1
+  pid=$relay_pid
+  "$build/bench/parley-loadgen" --relay "$relay_addr" --scenario pairs --pairs 500 --window 1 \
     --rate "$rate" --warmup 3 --duration 12 >"$dir/loadgen" 2>&1 &
   loadgen=$!
   sleep 9  # connections made, warm-up over

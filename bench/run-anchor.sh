@@ -22,6 +22,8 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto >&2
 fi
 mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+# shellcheck source=bench/lib/servers.sh
+source "$repo/bench/lib/servers.sh"
 
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
   -DPARLEY_BUILD_BENCH=ON >/dev/null
@@ -33,34 +35,18 @@ if [ "$size" = small ]; then idle=300; secs=2; else idle=18000; secs=10; fi
 work="$(mktemp -d)"
 broker_pid=""
 cleanup() {
-  if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
+  stop_process "$broker_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A fresh broker per scenario, on a free loopback port.
+# A fresh broker per scenario.
 start_broker() {
-  local port
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$work/mosquitto.conf"
-  (ulimit -n 20000 2>/dev/null || true; exec "$mosquitto_bin" -c "$work/mosquitto.conf" \
-     >"$work/broker.log" 2>&1) &
-  broker_pid=$!
-  for _ in $(seq 50); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      broker="127.0.0.1:$port"
-      return
-    fi
-    sleep 0.1
-  done
-  echo "bench/run-anchor.sh: mosquitto did not listen on 127.0.0.1:$port within 5 s:" >&2
-  cat "$work/broker.log" >&2
-  exit 1
+  broker_start "$work" || { echo "bench/run-anchor.sh: no broker" >&2; exit 1; }
 }
 
 stop_broker() {
-  kill "$broker_pid" 2>/dev/null || true
-  wait "$broker_pid" 2>/dev/null || true
+  stop_process "$broker_pid"
   broker_pid=""
 }
 

@@ -18,8 +18,10 @@ build="${BUILD_DIR:-$repo/build/bench}"
 relay="${1:-$build/server/parley-relay}"
 rate="${2:-3000}"
 measure=4
-mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
-[[ -x "$mosquitto_bin" ]] || { echo "mosquitto is missing: run bench/run-anchor.sh once" >&2; exit 1; }
+[[ -x "$(command -v mosquitto || echo /usr/sbin/mosquitto)" ]] ||
+  { echo "mosquitto is missing: run bench/run-anchor.sh once" >&2; exit 1; }
+# shellcheck source=bench/lib/servers.sh
+source "$repo/bench/lib/servers.sh"
 
 calls=(read write readv writev recvmsg sendmsg recvfrom sendto epoll_wait epoll_pwait epoll_ctl
        futex pread64 pwrite64 fdatasync fsync)
@@ -29,10 +31,9 @@ for c in "${calls[@]}"; do events+=",syscalls:sys_enter_$c"; done
 dir="$(mktemp -d)"
 server=""
 client=""
-# Never fails: it runs in the EXIT trap too, where set -e would end the cleanup early.
 stop_run() {
-  if [[ -n "$client" ]]; then kill "$client" 2>/dev/null || true; fi
-  if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  stop_process "$client"
+  stop_process "$server"
   client=""
   server=""
 }
@@ -75,34 +76,27 @@ count() {  # name
     }' "$dir/stat" | sort
 }
 
-data="$dir/relay-data"
-mkdir "$data"
-(ulimit -n 20000; exec "$relay" --listen 127.0.0.1:0 --data-dir "$data" --threads 2 \
-  --log-level warn --rate 1000000 --rate-burst 1000000 >"$dir/stdout" 2>"$dir/stderr") &
-server=$!
-for _ in $(seq 100); do grep -q "listening on" "$dir/stdout" 2>/dev/null && break; sleep 0.1; done
-addr="$(sed -n 's|.*listening on ws://\([0-9.]*:[0-9]*\).*|\1|p' "$dir/stdout")"
-"$build/bench/parley-loadgen" --relay "$addr" --scenario pairs --pairs 500 --window 1 \
-  --rate "$rate" --warmup 3 --duration 12 >"$dir/client" 2>&1 &
-client=$!
 echo "| figure | value | unit |"
 echo "|---|---|---|"
-count "relay"
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$dir/mosquitto.conf"
-(ulimit -n 20000; exec "$mosquitto_bin" -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1) &
-server=$!
-listening=false
-for _ in $(seq 50); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then listening=true; break; fi
-  sleep 0.1
-done
-if ! $listening; then
-  echo "| FAILED: mosquitto did not listen on 127.0.0.1:$port | 0 | - |"
-  exit 0
+data="$dir/relay-data"
+mkdir "$data"
+if relay_start "$relay" "$data"; then
+  server=$relay_pid
+  "$build/bench/parley-loadgen" --relay "$relay_addr" --scenario pairs --pairs 500 --window 1 \
+    --rate "$rate" --warmup 3 --duration 12 >"$dir/client" 2>&1 &
+  client=$!
+  count "relay"
+else
+  echo "| FAILED: relay: it did not start | 0 | - |"
 fi
-"$build/bench/parley-mqtt-anchor" --broker "127.0.0.1:$port" --broker-pid "$server" \
-  --scenario pairs --pairs 500 --rate "$rate" --duration 12 >"$dir/client" 2>&1 &
-client=$!
-count "mosquitto"
+
+if broker_start "$dir"; then
+  server=$broker_pid
+  "$build/bench/parley-mqtt-anchor" --broker "$broker" --broker-pid "$server" \
+    --scenario pairs --pairs 500 --rate "$rate" --duration 12 >"$dir/client" 2>&1 &
+  client=$!
+  count "mosquitto"
+else
+  echo "| FAILED: mosquitto: it did not start | 0 | - |"
+fi

@@ -45,8 +45,8 @@ class TaskChain {
     DeferredWrites::Scope scope;
     std::exception_ptr failed;
     while (head_ != nullptr) {
+      // Its next_in_batch is stale from here; PostBatch::add resets it if it is chained again.
       std::unique_ptr<StrandTask> task(std::exchange(head_, head_->next_in_batch));
-      task->next_in_batch = nullptr;  // it may be chained again
       try {
         task->on_strand(task);
       } catch (...) {

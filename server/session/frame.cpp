@@ -17,19 +17,23 @@ constexpr int kVarint = FieldEncoder::kVarint;
 constexpr int kLengthDelimited = FieldEncoder::kLengthDelimited;
 }  // namespace
 
-Frame Frame::serialize(const wire::ServerFrame& frame) {
-  const auto size = frame.ByteSizeLong();
+Frame Frame::with_room(std::size_t size, char*& out) {
+  Frame f;
   if (size <= kMaxSmall) {
-    Frame f;
     auto& small = f.rep_.emplace<Small>();
-    frame.SerializeWithCachedSizesToArray(small.bytes.data());
     small.size = static_cast<std::uint8_t>(size);
-    return f;
+    out = reinterpret_cast<char*>(small.bytes.data());
+  } else {
+    std::get<Shared>(f.rep_).bytes = SharedBytes::allocate(size, out);
   }
+  return f;
+}
+
+Frame Frame::serialize(const wire::ServerFrame& frame) {
   char* out = nullptr;
-  auto bytes = SharedBytes::allocate(size, out);
+  auto f = with_room(frame.ByteSizeLong(), out);
   frame.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t*>(out));
-  return Frame(std::move(bytes));
+  return f;
 }
 
 // kMaxEnvelope counts 2 bytes for the deliver field's tag and 1 for each of Deliver's.

@@ -107,15 +107,8 @@ class Frame {
   static Frame encode(const Write& write) {
     FieldEncoder counter;
     write(counter);
-    Frame f;
     char* out = nullptr;
-    if (counter.size() <= kMaxSmall) {
-      auto& small = f.rep_.emplace<Small>();
-      small.size = static_cast<std::uint8_t>(counter.size());
-      out = reinterpret_cast<char*>(small.bytes.data());
-    } else {
-      std::get<Shared>(f.rep_).bytes = SharedBytes::allocate(counter.size(), out);
-    }
+    auto f = with_room(counter.size(), out);
     FieldEncoder writer(out);
     write(writer);
     assert(writer.size() == counter.size());
@@ -149,7 +142,8 @@ class Frame {
     if (const auto* small = std::get_if<Small>(&rep_)) return small->size;
     const auto& s = std::get<Shared>(rep_);
     if (s.deliver_seq == 0) return 0;
-    return 2 + varint_size(s.deliver_length()) + s.deliver_length() - s.bytes.size();
+    return 2 + frame_detail::varint_size(s.deliver_length()) + s.deliver_length() -
+           s.bytes.size();
   }
   // Writes the envelope to `out`; returns its size.
   std::size_t write_envelope(std::span<unsigned char, kMaxEnvelope> out) const;
@@ -160,7 +154,9 @@ class Frame {
 
  private:
   explicit Frame(SharedBytes bytes) : rep_(Shared{std::move(bytes)}) {}
-  static std::size_t varint_size(std::uint64_t v) { return frame_detail::varint_size(v); }
+  // A whole frame of `size` bytes, to be written at `out`: held in the frame when it fits
+  // (small), else in one allocation of that size.
+  static Frame with_room(std::size_t size, char*& out);
   using Shared = frame_detail::Shared;
   using Small = frame_detail::Small;
 

@@ -35,12 +35,15 @@ void InboxWeights::adjust(DevicePk device, DevicePk sender, std::int64_t delta) 
 void InboxWeights::set_from(Weight& weight, DevicePk sender, std::uint64_t bytes) {
   // A sender whose rows have all gone keeps its entry at 0, so that the next message of the
   // conversation finds it instead of allocating it again (one node per message otherwise,
-  // made at the append and freed at the ack); shed_if_over drops such entries first.
-  auto [it, added] = weight.by_sender.try_emplace(sender, bytes);
-  if (added)
-    ++senders_;
-  else
+  // made at the append and freed at the ack); shed_if_over drops such entries first. An
+  // absent sender already weighs 0: none is made for it (nor by a rollback, which must not
+  // allocate).
+  if (auto it = weight.by_sender.find(sender); it != weight.by_sender.end()) {
     it->second = bytes;
+  } else if (bytes > 0) {
+    weight.by_sender.emplace(sender, bytes);
+    ++senders_;
+  }
 }
 
 void InboxWeights::take_back() {
@@ -54,10 +57,7 @@ void InboxWeights::take_back() {
       continue;
     }
     weight.total = change->total;
-    // An entry the change never made (its making threw) is not made now: a rollback must
-    // not allocate.
-    if (change->from > 0 || weight.by_sender.contains(change->sender))
-      set_from(weight, change->sender, change->from);
+    set_from(weight, change->sender, change->from);
   }
   journal_.clear();
 }
@@ -68,13 +68,17 @@ void InboxWeights::clear() {
   journal_.clear();
 }
 
+bool InboxWeights::within_bounds() const {
+  return devices_.size() <= kMaxDevices && senders_ <= kMaxSenders;
+}
+
 void InboxWeights::shed_if_over() {
-  if (devices_.size() <= kMaxDevices && senders_ <= kMaxSenders) return;
+  if (within_bounds()) return;
   // Senders with nothing waiting go first: they cost nothing to forget (from() says 0
   // without them), so a device that once heard from many people keeps only those waiting.
   for (auto& [device, weight] : devices_)
     senders_ -= std::erase_if(weight.by_sender, [](const auto& s) { return s.second == 0; });
-  if (devices_.size() <= kMaxDevices && senders_ <= kMaxSenders) {
+  if (within_bounds()) {
     journal_.clear();
     return;  // no device need be summed again
   }

@@ -76,6 +76,7 @@ class InboxWeights {
  private:
   // A sender's part of `weight`: its entry holds `bytes`, 0 included (shed_if_over).
   void set_from(Weight& weight, DevicePk sender, std::uint64_t bytes);
+  bool within_bounds() const;
 
   struct Change {
     DevicePk device;

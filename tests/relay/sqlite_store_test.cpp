@@ -648,6 +648,14 @@ class SqliteStoreTest : public QObject {
       if (bytes > 0) w.add_row(7, bytes);
       return w;
     };
+    // A device that heard from one sender more than the bound allows, 128 bytes each.
+    const auto heard_from_past_the_bound = [] {
+      InboxWeights::Weight w;
+      for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
+        w.add_row(s, 128);
+      w.rows_read = InboxWeights::kMaxSenders + 1;
+      return w;
+    };
     weights.add_summed(1, summed(1'300'000, 256u << 20));  // a full inbox
     weights.add_summed(2, summed(2'000'000, 0));           // group rows only
     for (DevicePk d = 3; d <= static_cast<DevicePk>(InboxWeights::kMaxDevices); ++d)
@@ -666,11 +674,7 @@ class SqliteStoreTest : public QObject {
     // Senders count too: one device that heard from more than the bound goes, if cheapest.
     weights.clear();
     weights.add_summed(1, summed(1'300'000, 256u << 20));
-    InboxWeights::Weight many;
-    for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
-      many.add_row(s, 128);
-    many.rows_read = InboxWeights::kMaxSenders + 1;
-    weights.add_summed(2, std::move(many));
+    weights.add_summed(2, heard_from_past_the_bound());
     weights.shed_if_over();
     QCOMPARE(weights.devices(), std::size_t{1});
     QVERIFY(weights.find(1));
@@ -683,11 +687,7 @@ class SqliteStoreTest : public QObject {
     constexpr DevicePk kShort = 3;  // the first of many short inboxes
     const auto shorts = static_cast<DevicePk>(InboxWeights::kMaxDevices / 2);
     for (DevicePk d = kShort; d < kShort + shorts; ++d) weights.add_summed(d, summed(1, 0));
-    InboxWeights::Weight heard;
-    for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders) + 1; ++s)
-      heard.add_row(s, 128);
-    heard.rows_read = InboxWeights::kMaxSenders + 1;
-    weights.add_summed(2, std::move(heard));
+    weights.add_summed(2, heard_from_past_the_bound());
     weights.keep();
     for (DevicePk s = 1; s <= static_cast<DevicePk>(InboxWeights::kMaxSenders); ++s)
       weights.adjust(2, s, -128);

@@ -60,6 +60,12 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Inbox entries in flight to a device before it must acknowledge")
       ->check(CLI::Range(1u, 100000u))
       ->capture_default_str();
+  unsigned mark_linger_ms = static_cast<unsigned>(c.limits.mark_linger.count());
+  app.add_option("--mark-linger-ms", mark_linger_ms,
+                 "How long a delivery mark may wait to share a write with other frames to its "
+                 "device (0: sent at once)")
+      ->check(CLI::Range(0u, 1000u))
+      ->capture_default_str();
   std::uint64_t inbox_quota_mib = c.limits.inbox_quota_bytes >> 20;
   app.add_option("--inbox-quota-mib", inbox_quota_mib,
                  "Undelivered entries one device's inbox may hold (MiB); past it sends to that "
@@ -234,6 +240,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.idle_timeout = std::chrono::seconds(idle);
   c.limits.auth_timeout = std::chrono::seconds(auth);
   c.limits.write_stall = std::chrono::seconds(stall);
+  c.limits.mark_linger = std::chrono::milliseconds(mark_linger_ms);
   return c;
 }
 

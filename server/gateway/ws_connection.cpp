@@ -44,6 +44,7 @@
 #include "gateway/pong_frames.hpp"
 #include "gateway/streams.hpp"
 #include "net/deferred_writes.hpp"
+#include "net/linger.hpp"
 #include "net/handler_memory.hpp"
 #include "net/post_task.hpp"
 #include "observability/metrics.hpp"
@@ -106,7 +107,9 @@ struct GatheredWrite {
 // Stream: the WebSocket's next layer, Socket (ws://) or TlsStream (wss://). No
 // permessage-deflate (the payloads are ciphertext), so the stream carries no deflate state.
 template <class Stream>
-class WsConnection final : public GatewayConnection, public DeferredWrites::Writer {
+class WsConnection final : public GatewayConnection,
+                           public DeferredWrites::Writer,
+                           public Linger::Waiter {
   static constexpr bool kParks = std::is_same_v<Stream, Socket>;
   // A plain connection owns its socket and lends it to a stream that exists only while the
   // connection is awake; a TLS stream owns its layers for the connection's whole life.
@@ -391,18 +394,35 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
               s->drop_slow_consumer("send queue stalled");
           });
     }
-    if (!writing_ && accepted_) {
-      // Started when the handler queuing this frame ends, so what else it queues for this
-      // client joins the write (net/deferred_writes.hpp). Every handler that queues frames
-      // opens a scope; posting is the fallback for one that would not.
-      const bool deferred = DeferredWrites::defer(self());
-      assert(!deferred || executor().running_in_this_thread());
-      if (!deferred) {
-        gw_.relay.metrics.writes_posted.fetch_add(1, std::memory_order_relaxed);
-        net::post(executor(), [self = self()] { self->start_write(); });
-      }
-      writing_ = true;  // once the write is sure to start
+    write_soon();
+  }
+
+  // Starts a write when the handler running ends, unless one is already coming, so that what
+  // else that handler queues for this client joins it (net/deferred_writes.hpp). Every
+  // handler that queues frames opens a scope; posting is the fallback for one that would not.
+  void write_soon() {
+    if (writing_ || !accepted_ || closing_) return;
+    const bool deferred = DeferredWrites::defer(self());
+    assert(!deferred || executor().running_in_this_thread());
+    if (!deferred) {
+      gw_.relay.metrics.writes_posted.fetch_add(1, std::memory_order_relaxed);
+      net::post(executor(), [self = self()] { self->start_write(); });
     }
+    writing_ = true;  // once the write is sure to start
+  }
+
+  void write_within(std::chrono::milliseconds delay) override {
+    if (delay.count() == 0) return write_soon();
+    if (lingering_) return;  // the wait under way will do
+    lingering_ = true;
+    Linger::of(executor().context()).add(self(), delay);
+  }
+
+  void linger_over() noexcept override {
+    lingering_ = false;
+    // A write in flight ends in wrote(), which then starts the one this asks for.
+    linger_due_ = writing_;
+    write_soon();  // no allocation: deferred, Linger::expire's scope is open
   }
 
   void start_write() noexcept override {
@@ -432,6 +452,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   void do_write() {
     for (std::size_t round = 0;; ++round) {
       writing_ = true;
+      if (!closing_) before_write();  // held delivery marks join this write
       // Deferred or posted by send_bytes: an abort may have emptied the queue (or a failure
       // ended the connection) since.
       if (closing_ || queue_.empty()) {
@@ -542,7 +563,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   }
 
   // After the queue's first `frames` were written, with no write in flight: true when more
-  // is queued to write now.
+  // is queued to write now, or held delivery marks are due (linger_over).
   bool wrote(std::size_t frames) {
     if (queue_.empty()) return false;  // aborted while the write was in flight
     gw_.relay.metrics.frames_out.fetch_add(frames, std::memory_order_relaxed);
@@ -559,7 +580,7 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
       on_writable();  // may queue more entries
     }
     if (closing_) return false;  // cut off meanwhile (a write that could not start)
-    if (!queue_.empty()) return true;
+    if (!queue_.empty() || std::exchange(linger_due_, false)) return true;
     if (close_code_) {
       do_close();
       return false;
@@ -664,6 +685,8 @@ class WsConnection final : public GatewayConnection, public DeferredWrites::Writ
   bool pinging_ = false;   // a ping is being written
   bool writing_ = false;
   bool gathering_ = false;  // the write in flight is a gathered one, holding the write lock
+  bool lingering_ = false;   // Linger will call back (write_within)
+  bool linger_due_ = false;  // it did while a write was in flight: write again after it
   bool closing_ = false;
   std::optional<std::uint16_t> close_code_;
   std::string close_reason_;

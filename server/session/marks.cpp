@@ -50,28 +50,22 @@ void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices) {
   }
 }
 
-// A raised mark on its way to its owner's connection. The first to arrive while no flush is
-// waiting becomes the flush: it is posted again, behind the notices already queued on the
-// strand, and gathers their marks before it sends them all in one frame (every member of a
-// group acknowledging one message raises the sender's marks in a row). A lone mark so costs
-// one task, not a task and a flush posted after it.
+// A raised mark on its way to its owner's connection. The first to arrive while none is held
+// stays with the session (Session::held_marks_) and gathers the marks that follow until the
+// connection's next write: a lone mark so costs one task, and a burst (every member of a
+// group acknowledging one message) one frame.
 class MarkTask final : public StrandTask {
  public:
   MarkTask(std::shared_ptr<Session> session, store::DeliveryMarkRecord mark)
       : session_(std::move(session)) {
     marks_.push_back(std::move(mark));
   }
-  // A flush destroyed unrun (its io_context gone with it queued) leaves no pointer to itself.
-  ~MarkTask() override {
-    if (flush_ && session_ && session_->marks_flush_ == this) session_->marks_flush_ = nullptr;
-  }
   void on_strand(std::unique_ptr<StrandTask>& self) override { session_->on_mark(*this, self); }
 
  private:
   friend class Session;
-  std::shared_ptr<Session> session_;
+  std::shared_ptr<Session> session_;  // let go of once the session holds the task
   boost::container::small_vector<store::DeliveryMarkRecord, 1> marks_;
-  bool flush_ = false;  // posted again to send what it gathered
 };
 
 namespace {
@@ -105,26 +99,29 @@ void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkReco
 }
 
 void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
-  if (task.flush_) {
-    marks_flush_ = nullptr;
-    if (closed_) return;
-    keep_news(task.marks_, marks_replayed_to_);
-    send_marks({task.marks_.data(), task.marks_.size()});
-    return;
-  }
   if (closed_ || !authenticated_) return;
   if (!marks_replayed_) {
     // Sent after the login's read of stored marks (flush_marks).
     for (auto& m : task.marks_) pending_marks_.push_back(std::move(m));
     return;
   }
-  if (marks_flush_ != nullptr) {
-    for (auto& m : task.marks_) marks_flush_->marks_.push_back(std::move(m));
+  if (held_marks_) {
+    auto& held = static_cast<MarkTask&>(*held_marks_).marks_;
+    for (auto& m : task.marks_) held.push_back(std::move(m));
     return;
   }
-  task.flush_ = true;
-  post_task(std::move(self));  // runs after this handler, however it is posted
-  marks_flush_ = &task;        // not before: a post that throws has destroyed the task
+  task.session_.reset();  // the session holds the task now: no cycle
+  held_marks_ = std::move(self);
+  write_within(ctx_.limits.mark_linger);
+}
+
+void Session::before_write() {
+  if (!held_marks_) return;
+  const auto held = std::move(held_marks_);
+  if (closed_) return;  // still stored: the next login reads them
+  auto& marks = static_cast<MarkTask&>(*held).marks_;
+  keep_news(marks, marks_replayed_to_);
+  send_marks({marks.data(), marks.size()});
 }
 
 // The marks raised while the login's read of stored marks was going out.

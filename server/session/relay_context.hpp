@@ -34,6 +34,10 @@ struct SessionLimits {
   // this long, the reader is too slow: disconnect.
   std::chrono::milliseconds write_stall{20000};
   std::uint32_t delivery_window = 512;        // inbox entries pushed but not yet acked
+  // How long a raised delivery mark may wait for another frame to its device to share a
+  // write with (0: it goes when the handler that raised it ends). A sender's next SendAck
+  // usually comes first; 100 ms is about where a delay stops feeling instant.
+  std::chrono::milliseconds mark_linger{100};
   // What one device's undelivered entries may weigh (Store::inbox_bytes): a bound on what
   // anyone can make the relay keep for someone, since sending costs nothing.
   std::uint64_t inbox_quota_bytes = std::uint64_t{256} << 20;

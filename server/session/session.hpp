@@ -99,6 +99,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_allowed() const;
   // The send queue has drained below its low-water mark again: continue delivery.
   void on_writable();
+  // A write is starting: what the session held back for company (delivery marks) joins it.
+  void before_write();
 
   // Session -> transport, on the strand (run_on_strand: any thread).
   virtual void send_bytes(Frame frame) = 0;
@@ -107,6 +109,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // False while the send queue is above its low-water mark; delivery then waits for
   // on_writable() instead of queueing more entries (replies and pushes still go out).
   virtual bool send_queue_has_room() const = 0;
+  // Start a write within `delay` (0: when this handler ends) even with nothing queued, so
+  // that before_write() runs; a write of the session's own may come first and do it.
+  virtual void write_within(std::chrono::milliseconds delay) = 0;
   // Any thread: task->on_strand(task) on the strand, the post made in the task's own memory
   // (task->post_allocator()).
   virtual void post_task(std::unique_ptr<StrandTask> task) = 0;
@@ -297,13 +302,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t page_pos_ = 0;
   std::size_t page_bytes_ = 0;  // ciphertext of the entries not yet pushed
 
-  // Delivery marks of this device (marks.cpp). A raised mark waits in marks_flush_, the
-  // posted task that sends the marks gathered by the time it runs (one frame for many), or,
-  // until the login's read of stored marks has been sent (marks_replayed_, whose last
-  // version is marks_replayed_to_), in pending_marks_.
+  // Delivery marks of this device (marks.cpp). A raised mark is held in held_marks_, the
+  // first one's task gathering those raised after it, until the connection's next write
+  // (before_write), which the session asks for within SessionLimits::mark_linger: one frame
+  // for many marks, mostly in a write that carries other frames too. Until the login's read
+  // of stored marks has been sent (marks_replayed_, whose last version is
+  // marks_replayed_to_), they wait in pending_marks_ instead.
   friend class MarkTask;
   void on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self);
-  MarkTask* marks_flush_ = nullptr;  // owned by the strand's queue until it runs
+  std::unique_ptr<StrandTask> held_marks_;  // a MarkTask
   std::vector<store::DeliveryMarkRecord> pending_marks_;
   bool marks_replayed_ = false;
   bool marks_replay_waiting_ = false;  // the next page waits for the send queue to drain

@@ -3,6 +3,8 @@
 // I/O thread, and only there; elsewhere the writer posts as before.
 #include <QtTest>
 
+#include <chrono>
+
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "net/asio.hpp"
 #include "net/deferred_writes.hpp"
+#include "net/linger.hpp"
 #include "net/post_task.hpp"
 #include "net/strand_task.hpp"
 
@@ -59,6 +62,32 @@ struct TwoWriters {
   Events events;
   std::shared_ptr<Writer> a = std::make_shared<Writer>("a", events, io);
   std::shared_ptr<Writer> b = std::make_shared<Writer>("b", events, io);
+};
+
+// A connection waiting for Linger (net/linger.hpp): notes when it is called back, whether a
+// write it starts then is deferred, and may wait again.
+class Lingerer final : public Linger::Waiter, public std::enable_shared_from_this<Lingerer> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit Lingerer(net::io_context& io) : io_(io) {}
+  void wait(std::chrono::milliseconds delay) { Linger::of(io_).add(shared_from_this(), delay); }
+  void linger_over() noexcept override {
+    called.push_back(Clock::now());
+    deferred = DeferredWrites::defer(std::make_shared<Noop>());
+    if (again > 0) {
+      --again;
+      wait(std::chrono::milliseconds(40));
+    }
+  }
+  std::vector<Clock::time_point> called;
+  bool deferred = false;
+  int again = 0;
+
+ private:
+  struct Noop final : DeferredWrites::Writer {
+    void start_write() noexcept override {}
+  };
+  net::io_context& io_;
 };
 
 }  // namespace
@@ -172,6 +201,48 @@ class DeferredWritesTest : public QObject {
     net::post(io, [&events] { events.push_back("waiting"); });
     io.run();
     QCOMPARE(events, (Events{"write a", "waiting"}));
+  }
+
+  // Each waiter is called back once, no sooner than 7/8 of its own delay after it was added
+  // (not when the one before it is), inside a scope; one that waits again from its call back
+  // is called in a later expiry, not the one running.
+  void lingerCallsEachWaiterBackOnceAfterItsOwnDelay() {
+    using namespace std::chrono;
+    net::io_context io(1);
+    auto first = std::make_shared<Lingerer>(io);
+    auto second = std::make_shared<Lingerer>(io);
+    second->again = 1;
+    const auto start = Lingerer::Clock::now();
+    first->wait(milliseconds(40));
+    net::steady_timer later(io, milliseconds(25));
+    Lingerer::Clock::time_point second_added;
+    later.async_wait([&](boost::system::error_code) {
+      second_added = Lingerer::Clock::now();
+      second->wait(milliseconds(40));
+    });
+    io.run();
+    QCOMPARE(first->called.size(), std::size_t{1});
+    QVERIFY(first->called[0] - start >= milliseconds(35));
+    QCOMPARE(second->called.size(), std::size_t{2});
+    QVERIFY(second->called[0] - second_added >= milliseconds(35));
+    QVERIFY(second->called[1] - second->called[0] >= milliseconds(35));
+    QVERIFY(first->deferred && second->deferred);
+    QCOMPARE(DeferredWrites::pending(), std::size_t{0});  // the expiry's scope started them
+    QCOMPARE(Linger::of(io).waiting(), std::size_t{0});
+  }
+
+  // An io_context destroyed with waiters lets go of them, without calling them back.
+  void lingerLetsGoOfItsWaitersWithItsIoContext() {
+    std::weak_ptr<Lingerer> gone;
+    {
+      net::io_context io(1);
+      auto waiter = std::make_shared<Lingerer>(io);
+      waiter->wait(std::chrono::milliseconds(1000));
+      gone = waiter;
+      io.run_for(std::chrono::milliseconds(10));
+      QVERIFY(waiter->called.empty());
+    }
+    QVERIFY(gone.expired());
   }
 };
 

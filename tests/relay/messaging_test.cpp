@@ -50,9 +50,14 @@ class MessagingTest : public QObject {
   Q_OBJECT
   // Bulk senders here: the per-connection rate limit has its own test.
   RelayProcess relay_{{"--rate", "100000", "--rate-burst", "100000"}};
+  // Delivery marks held for a second (the default is 100 ms), so that holding them shows.
+  RelayProcess lingering_{{"--mark-linger-ms", "1000"}};
 
  private slots:
-  void initTestCase() { QVERIFY(relay_.start()); }
+  void initTestCase() {
+    QVERIFY(relay_.start());
+    QVERIFY(lingering_.start());
+  }
 
   void sendToOnlineDevice() {
     auto alice = online(relay_, "m-alice");
@@ -224,6 +229,39 @@ class MessagingTest : public QObject {
     alice->ack(alice->waitDeliver()->inbox_seq());
     QCOMPARE(bob->waitMarks().at(0).up_to_conv_seq(), 2u);
     QVERIFY(alice->waitMarks(300).empty());
+  }
+
+  // A raised mark waits up to --mark-linger-ms for another frame to its device and leaves
+  // in that frame's write: here the sender's next SendAck, long before the linger is over.
+  void aMarkRidesOnTheSendersNextWrite() {
+    auto alice = TestClient::registered(lingering_.url(), "lr-alice");
+    auto bob = TestClient::registered(lingering_.url(), "lr-bob");
+    QVERIFY(alice && bob);
+    QVERIFY(alice->send("lr-bob", "one")->has_send_ack());
+    bob->ack(bob->waitDeliver()->inbox_seq());
+    QVERIFY(alice->waitMarks(300).empty());  // raised (the ack commits within ms), and held
+    QElapsedTimer since;
+    since.start();
+    QVERIFY(alice->send("lr-bob", "two")->has_send_ack());
+    const auto marks = alice->waitMarks(200);
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].up_to_conv_seq(), 1u);
+    QVERIFY2(since.elapsed() < 650, "the mark waited for its linger, not for the SendAck");
+  }
+
+  // With no other frame to ride on, the mark goes by itself once its linger is over.
+  void aMarkGoesAloneWhenItsLingerIsOver() {
+    auto alice = TestClient::registered(lingering_.url(), "la-alice");
+    auto bob = TestClient::registered(lingering_.url(), "la-bob");
+    QVERIFY(alice && bob);
+    QVERIFY(alice->send("la-bob", "one")->has_send_ack());
+    QElapsedTimer since;
+    since.start();
+    bob->ack(bob->waitDeliver()->inbox_seq());
+    const auto marks = alice->waitMarks(5000);
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].up_to_conv_seq(), 1u);
+    QVERIFY2(since.elapsed() >= 850, qPrintable(QString::number(since.elapsed())));
   }
 
   // Many readers acknowledging at once, on the relay's different I/O threads: the sender

@@ -1,0 +1,51 @@
+#include "net/linger.hpp"
+
+#include <utility>
+
+#include "net/deferred_writes.hpp"
+
+namespace parley {
+
+Linger::Linger(boost::asio::io_context& context)
+    : boost::asio::io_context::service(context), timer_(context) {}
+
+void Linger::add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay) {
+  waiting_.push_back(Waiting{Clock::now() + delay, delay / 8, std::move(waiter)});
+  if (!armed_) arm();
+}
+
+void Linger::arm() {
+  armed_ = true;
+  timer_.expires_at(waiting_.front().due);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) expire();
+  });
+}
+
+void Linger::expire() {
+  armed_ = false;
+  const auto now = Clock::now();
+  // Only those due by now: a waiter called back adds itself (or another) again at the back,
+  // due a whole delay later, and is not called again in this expiry.
+  std::size_t due = 0;
+  while (due < waiting_.size() && waiting_[due].due - waiting_[due].slack <= now) ++due;
+  {
+    DeferredWrites::Scope scope;
+    for (std::size_t i = 0; i < due; ++i) {
+      auto waiter = std::move(waiting_[i].waiter);
+      waiter->linger_over();
+    }
+  }
+  waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(due));
+  // Capacity a burst grew goes back, so a quiet thread holds none.
+  if (waiting_.empty() && waiting_.capacity() > 1024) waiting_.shrink_to_fit();
+  if (!waiting_.empty()) arm();
+}
+
+void Linger::shutdown() {
+  timer_.cancel();
+  armed_ = false;
+  waiting_.clear();
+}
+
+}  // namespace parley

@@ -411,15 +411,17 @@ class WsConnection final : public GatewayConnection,
     writing_ = true;  // once the write is sure to start
   }
 
+  // Each call is a wait of its own: the marks held now came after the last write, which took
+  // those an earlier wait was for, so they get their whole delay rather than what is left
+  // of that wait's.
   void write_within(std::chrono::milliseconds delay) override {
     if (delay.count() == 0) return write_soon();
-    if (lingering_) return;  // the wait under way will do
-    lingering_ = true;
-    Linger::of(executor().context()).add(self(), delay);
+    Linger::of(executor().context()).add(self(), delay, ++linger_token_);
   }
 
-  void linger_over() noexcept override {
-    lingering_ = false;
+  void linger_over(std::uint32_t token) noexcept override {
+    // An earlier wait's, or the marks left with a write meanwhile: nothing is due.
+    if (token != linger_token_ || !marks_held()) return;
     // A write in flight ends in wrote(), which then starts the one this asks for.
     linger_due_ = writing_;
     write_soon();  // no allocation: deferred, Linger::expire's scope is open
@@ -685,8 +687,8 @@ class WsConnection final : public GatewayConnection,
   bool pinging_ = false;   // a ping is being written
   bool writing_ = false;
   bool gathering_ = false;  // the write in flight is a gathered one, holding the write lock
-  bool lingering_ = false;   // Linger will call back (write_within)
-  bool linger_due_ = false;  // it did while a write was in flight: write again after it
+  bool linger_due_ = false;  // held marks came due while a write was in flight
+  std::uint32_t linger_token_ = 0;  // of the last wait asked for (write_within)
   bool closing_ = false;
   std::optional<std::uint16_t> close_code_;
   std::string close_reason_;

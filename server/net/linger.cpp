@@ -9,8 +9,9 @@ namespace parley {
 Linger::Linger(boost::asio::io_context& context)
     : boost::asio::io_context::service(context), timer_(context) {}
 
-void Linger::add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay) {
-  waiting_.push_back(Waiting{Clock::now() + delay, delay / 8, std::move(waiter)});
+void Linger::add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay,
+                 std::uint32_t token) {
+  waiting_.push_back(Waiting{Clock::now() + delay, delay / 8, std::move(waiter), token});
   if (!armed_) arm();
 }
 
@@ -33,7 +34,7 @@ void Linger::expire() {
     DeferredWrites::Scope scope;
     for (std::size_t i = 0; i < due; ++i) {
       auto waiter = std::move(waiting_[i].waiter);
-      waiter->linger_over();
+      waiter->linger_over(waiting_[i].token);
     }
   }
   waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(due));

@@ -11,6 +11,7 @@
 // timer is armed at most ~8 times per delay however many wait. Everything here runs on the
 // io_context's one thread.
 #include <chrono>
+#include <cstdint>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -23,9 +24,10 @@ class Linger final : public boost::asio::io_context::service {
  public:
   class Waiter {
    public:
-    // Called once per add(), inside a DeferredWrites::Scope (net/deferred_writes.hpp), so
-    // the writes it starts leave together at its end. Must not throw.
-    virtual void linger_over() noexcept = 0;
+    // Called once per add(), with the token given to it, inside a DeferredWrites::Scope
+    // (net/deferred_writes.hpp), so the writes it starts leave together at its end. Must
+    // not throw.
+    virtual void linger_over(std::uint32_t token) noexcept = 0;
 
    protected:
     ~Waiter() = default;
@@ -41,10 +43,12 @@ class Linger final : public boost::asio::io_context::service {
     return boost::asio::use_service<Linger>(context);
   }
 
-  // Calls waiter->linger_over() after `delay` (see above; each add is one call back). Keeps
-  // the waiter alive until then, or until the io_context is destroyed. Every caller of one
+  // Calls waiter->linger_over(token) after `delay` (see above; each add is one call back,
+  // so a waiter may be in more than once, its token telling which wait is over). Keeps the
+  // waiter alive until then, or until the io_context is destroyed. Every caller of one
   // io_context passes the same delay, so the waiters stay in the order they are due.
-  void add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay);
+  void add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay,
+           std::uint32_t token = 0);
 
   std::size_t waiting() const { return waiting_.size(); }
 
@@ -54,6 +58,7 @@ class Linger final : public boost::asio::io_context::service {
     Clock::time_point due;
     Clock::duration slack;  // an eighth of its delay: called back this early with others
     std::shared_ptr<Waiter> waiter;
+    std::uint32_t token;
   };
   void shutdown() override;  // drops the waiters: their io_context will run nothing more
   void arm();

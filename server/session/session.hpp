@@ -101,6 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_writable();
   // A write is starting: what the session held back for company (delivery marks) joins it.
   void before_write();
+  bool marks_held() const { return held_marks_ != nullptr; }
 
   // Session -> transport, on the strand (run_on_strand: any thread).
   virtual void send_bytes(Frame frame) = 0;

@@ -70,8 +70,11 @@ class Lingerer final : public Linger::Waiter, public std::enable_shared_from_thi
  public:
   using Clock = std::chrono::steady_clock;
   explicit Lingerer(net::io_context& io) : io_(io) {}
-  void wait(std::chrono::milliseconds delay) { Linger::of(io_).add(shared_from_this(), delay); }
-  void linger_over() noexcept override {
+  void wait(std::chrono::milliseconds delay) {
+    Linger::of(io_).add(shared_from_this(), delay, ++token_);
+  }
+  void linger_over(std::uint32_t token) noexcept override {
+    tokens.push_back(token);
     called.push_back(Clock::now());
     deferred = DeferredWrites::defer(std::make_shared<Noop>());
     if (again > 0) {
@@ -80,6 +83,7 @@ class Lingerer final : public Linger::Waiter, public std::enable_shared_from_thi
     }
   }
   std::vector<Clock::time_point> called;
+  std::vector<std::uint32_t> tokens;  // each call back's
   bool deferred = false;
   int again = 0;
 
@@ -88,6 +92,7 @@ class Lingerer final : public Linger::Waiter, public std::enable_shared_from_thi
     void start_write() noexcept override {}
   };
   net::io_context& io_;
+  std::uint32_t token_ = 0;
 };
 
 }  // namespace
@@ -226,6 +231,7 @@ class DeferredWritesTest : public QObject {
     QCOMPARE(second->called.size(), std::size_t{2});
     QVERIFY(second->called[0] - second_added >= milliseconds(35));
     QVERIFY(second->called[1] - second->called[0] >= milliseconds(35));
+    QCOMPARE(second->tokens, (std::vector<std::uint32_t>{1, 2}));
     QVERIFY(first->deferred && second->deferred);
     QCOMPARE(DeferredWrites::pending(), std::size_t{0});  // the expiry's scope started them
     QCOMPARE(Linger::of(io).waiting(), std::size_t{0});

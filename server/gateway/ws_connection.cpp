@@ -44,8 +44,8 @@
 #include "gateway/pong_frames.hpp"
 #include "gateway/streams.hpp"
 #include "net/deferred_writes.hpp"
-#include "net/linger.hpp"
 #include "net/handler_memory.hpp"
+#include "net/linger.hpp"
 #include "net/post_task.hpp"
 #include "observability/metrics.hpp"
 

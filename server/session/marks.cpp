@@ -110,7 +110,9 @@ void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
     for (auto& m : task.marks_) held.push_back(std::move(m));
     return;
   }
-  task.session_.reset();  // the session holds the task now: no cycle
+  // The session holds the task now, so the task lets go of the session (no cycle); `keep`
+  // holds it until this call returns.
+  const auto keep = std::move(task.session_);
   held_marks_ = std::move(self);
   write_within(ctx_.limits.mark_linger);
 }

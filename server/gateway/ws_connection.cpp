@@ -415,16 +415,25 @@ class WsConnection final : public GatewayConnection,
   // those an earlier wait was for, so they get their whole delay rather than what is left
   // of that wait's.
   void write_within(std::chrono::milliseconds delay) override {
-    if (delay.count() == 0) return write_soon();
+    if (delay.count() == 0) return write_for_marks();
     Linger::of(executor().context()).add(self(), delay, ++linger_token_);
   }
 
   void linger_over(std::uint32_t token) noexcept override {
     // An earlier wait's, or the marks left with a write meanwhile: nothing is due.
     if (token != linger_token_ || !marks_held()) return;
-    // A write in flight ends in wrote(), which then starts the one this asks for.
+    try {
+      write_for_marks();  // deferred: Linger::expire's scope is open
+    } catch (const std::exception& e) {
+      write_failed(e);
+    }
+  }
+
+  // A write that takes the held marks: the next one to start, or, when one is in flight, one
+  // more after it (wrote()).
+  void write_for_marks() {
     linger_due_ = writing_;
-    write_soon();  // no allocation: deferred, Linger::expire's scope is open
+    write_soon();
   }
 
   void start_write() noexcept override {
@@ -455,6 +464,7 @@ class WsConnection final : public GatewayConnection,
     for (std::size_t round = 0;; ++round) {
       writing_ = true;
       if (!closing_) before_write();  // held delivery marks join this write
+      linger_due_ = false;              // and no other write need follow for them
       // Deferred or posted by send_bytes: an abort may have emptied the queue (or a failure
       // ended the connection) since.
       if (closing_ || queue_.empty()) {
@@ -565,7 +575,7 @@ class WsConnection final : public GatewayConnection,
   }
 
   // After the queue's first `frames` were written, with no write in flight: true when more
-  // is queued to write now, or held delivery marks are due (linger_over).
+  // is queued to write now, or held delivery marks came due meanwhile (write_for_marks).
   bool wrote(std::size_t frames) {
     if (queue_.empty()) return false;  // aborted while the write was in flight
     gw_.relay.metrics.frames_out.fetch_add(frames, std::memory_order_relaxed);
@@ -582,11 +592,12 @@ class WsConnection final : public GatewayConnection,
       on_writable();  // may queue more entries
     }
     if (closing_) return false;  // cut off meanwhile (a write that could not start)
-    if (!queue_.empty() || std::exchange(linger_due_, false)) return true;
+    if (!queue_.empty()) return true;
     if (close_code_) {
       do_close();
       return false;
     }
+    if (std::exchange(linger_due_, false) && marks_held()) return true;
     rest();
     return false;
   }

@@ -9,18 +9,18 @@ namespace parley {
 Linger::Linger(boost::asio::io_context& context)
     : boost::asio::io_context::service(context), timer_(context) {}
 
-void Linger::add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay,
+void Linger::add(std::weak_ptr<Waiter> waiter, std::chrono::milliseconds delay,
                  std::uint32_t token) {
   waiting_.push_back(Waiting{Clock::now() + delay, delay / 8, std::move(waiter), token});
   if (!armed_) arm();
 }
 
 void Linger::arm() {
-  armed_ = true;
   timer_.expires_at(waiting_.front().due);
   timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) expire();
   });
+  armed_ = true;  // only once the wait is sure: a wait that threw is tried again by the next add
 }
 
 void Linger::expire() {
@@ -33,8 +33,8 @@ void Linger::expire() {
   {
     DeferredWrites::Scope scope;
     for (std::size_t i = 0; i < due; ++i) {
-      auto waiter = std::move(waiting_[i].waiter);
-      waiter->linger_over(waiting_[i].token);
+      // A waiter gone meanwhile (its connection closed) has nothing to write.
+      if (const auto waiter = waiting_[i].waiter.lock()) waiter->linger_over(waiting_[i].token);
     }
   }
   waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(due));

@@ -44,10 +44,11 @@ class Linger final : public boost::asio::io_context::service {
   }
 
   // Calls waiter->linger_over(token) after `delay` (see above; each add is one call back,
-  // so a waiter may be in more than once, its token telling which wait is over). Keeps the
-  // waiter alive until then, or until the io_context is destroyed. Every caller of one
-  // io_context passes the same delay, so the waiters stay in the order they are due.
-  void add(std::shared_ptr<Waiter> waiter, std::chrono::milliseconds delay,
+  // so a waiter may be in more than once, its token telling which wait is over), unless the
+  // waiter is gone by then: it is not kept alive for this (a closed connection goes at once,
+  // with its descriptor and its address's slot). Every caller of one io_context passes the
+  // same delay, so the waiters stay in the order they are due.
+  void add(std::weak_ptr<Waiter> waiter, std::chrono::milliseconds delay,
            std::uint32_t token = 0);
 
   std::size_t waiting() const { return waiting_.size(); }
@@ -57,10 +58,10 @@ class Linger final : public boost::asio::io_context::service {
   struct Waiting {
     Clock::time_point due;
     Clock::duration slack;  // an eighth of its delay: called back this early with others
-    std::shared_ptr<Waiter> waiter;
+    std::weak_ptr<Waiter> waiter;
     std::uint32_t token;
   };
-  void shutdown() override;  // drops the waiters: their io_context will run nothing more
+  void shutdown() override;  // forgets the waiters: their io_context will run nothing more
   void arm();
   void expire();
 

@@ -264,6 +264,20 @@ class MessagingTest : public QObject {
     QVERIFY2(since.elapsed() >= 850, qPrintable(QString::number(since.elapsed())));
   }
 
+  // --mark-linger-ms 0 holds nothing back: the mark goes when the ack's commit is done.
+  void aMarkGoesAtOnceWithoutALinger() {
+    RelayProcess relay({"--mark-linger-ms", "0"});
+    QVERIFY(relay.start());
+    auto alice = TestClient::registered(relay.url(), "l0-alice");
+    auto bob = TestClient::registered(relay.url(), "l0-bob");
+    QVERIFY(alice && bob);
+    QVERIFY(alice->send("l0-bob", "one")->has_send_ack());
+    bob->ack(bob->waitDeliver()->inbox_seq());
+    const auto marks = alice->waitMarks(5000);
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].up_to_conv_seq(), 1u);
+  }
+
   // Many readers acknowledging at once, on the relay's different I/O threads: the sender
   // still gets its marks in increasing version (it saves the highest it has processed, so one
   // overtaken by a higher one would be skipped at the next login), and ends with each

@@ -429,10 +429,10 @@ class WsConnection final : public GatewayConnection,
     }
   }
 
-  // A write that takes the held marks: the next one to start, or, when one is in flight, one
-  // more after it (wrote()).
+  // A write that takes the held marks: the next one to start (do_write), or, when a write is
+  // already coming or in flight, the queue now, which wrote() writes after it.
   void write_for_marks() {
-    linger_due_ = writing_;
+    if (writing_) return before_write();
     write_soon();
   }
 
@@ -464,7 +464,6 @@ class WsConnection final : public GatewayConnection,
     for (std::size_t round = 0;; ++round) {
       writing_ = true;
       if (!closing_) before_write();  // held delivery marks join this write
-      linger_due_ = false;              // and no other write need follow for them
       // Deferred or posted by send_bytes: an abort may have emptied the queue (or a failure
       // ended the connection) since.
       if (closing_ || queue_.empty()) {
@@ -575,7 +574,7 @@ class WsConnection final : public GatewayConnection,
   }
 
   // After the queue's first `frames` were written, with no write in flight: true when more
-  // is queued to write now, or held delivery marks came due meanwhile (write_for_marks).
+  // is queued to write now.
   bool wrote(std::size_t frames) {
     if (queue_.empty()) return false;  // aborted while the write was in flight
     gw_.relay.metrics.frames_out.fetch_add(frames, std::memory_order_relaxed);
@@ -597,7 +596,6 @@ class WsConnection final : public GatewayConnection,
       do_close();
       return false;
     }
-    if (std::exchange(linger_due_, false) && marks_held()) return true;
     rest();
     return false;
   }
@@ -698,7 +696,6 @@ class WsConnection final : public GatewayConnection,
   bool pinging_ = false;   // a ping is being written
   bool writing_ = false;
   bool gathering_ = false;  // the write in flight is a gathered one, holding the write lock
-  bool linger_due_ = false;  // held marks came due while a write was in flight
   std::uint32_t linger_token_ = 0;  // of the last wait asked for (write_within)
   bool closing_ = false;
   std::optional<std::uint16_t> close_code_;

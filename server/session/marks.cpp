@@ -114,7 +114,29 @@ void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
   // holds it until this call returns.
   const auto keep = std::move(task.session_);
   held_marks_ = std::move(self);
-  write_within(ctx_.limits.mark_linger);
+  write_within(marks_may_linger(std::chrono::steady_clock::now()) ? ctx_.limits.mark_linger
+                                                                   : std::chrono::milliseconds{0});
+}
+
+namespace {
+
+// Wraps every ~49.7 days; differences of two stay right across a wrap. One taken across
+// 2^32 ms of silence can make a single mark wait its linger needlessly: harmless.
+std::uint32_t steady_ms(std::chrono::steady_clock::time_point t) {
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace
+
+void Session::note_send(std::chrono::steady_clock::time_point at) {
+  const auto ms = steady_ms(at);
+  sends_often_ = ms - last_send_ms_ < ctx_.limits.mark_linger.count();
+  last_send_ms_ = ms;
+}
+
+bool Session::marks_may_linger(std::chrono::steady_clock::time_point now) const {
+  return sends_often_ && steady_ms(now) - last_send_ms_ < ctx_.limits.mark_linger.count();
 }
 
 void Session::before_write() {

@@ -333,6 +333,44 @@ class GroupsTest : public QObject {
     QVERIFY(alice->waitMarks(300).empty());
   }
 
+  // A member whose GroupSends come more often than --mark-linger-ms has the marks of its
+  // messages held for its next write (its next GroupSend's ack); one that sent once gets them
+  // when the ack's commit is done.
+  void groupMarksWaitOnlyForAMemberThatSendsOften() {
+    RelayProcess relay({"--mark-linger-ms", "1000"});
+    QVERIFY(relay.start());
+    std::vector<std::unique_ptr<TestClient>> m;
+    const auto gid = registeredGroup(relay, "gml", 2, m);
+    QVERIFY(!gid.empty());
+    auto& alice = *m[0];
+    auto& bob = *m[1];
+    QVERIFY(nextEvent(bob));  // CREATED, seq 1
+    auto sendAndAck = [&](const std::string& body) {
+      auto r = alice.request(groupSendFrame(gid, body));
+      QVERIFY(r && r->has_send_ack());
+      const auto d = nextGroupMessage(bob);
+      QVERIFY(d);
+      bob.ack(d->inbox_seq());
+    };
+    QElapsedTimer since;
+    since.start();
+    sendAndAck("one");  // seq 2, alice's first: not held (a hold lasts 875 ms at least)
+    if (QTest::currentTestFailed()) return;
+    auto marks = alice.waitMarks(5000);
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QVERIFY2(since.elapsed() < 700, qPrintable(QString::number(since.elapsed())));
+    sendAndAck("two");  // seq 3, right after: held
+    if (QTest::currentTestFailed()) return;
+    QVERIFY(alice.waitMarks(500).empty());
+    since.restart();
+    QVERIFY(alice.request(groupSendFrame(gid, "three"))->has_send_ack());
+    marks = alice.waitMarks(200);
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].up_to_conv_seq(), 3u);
+    QVERIFY2(since.elapsed() < 350, "the mark waited for its linger, not for the ack");
+  }
+
   void removedMemberGetsNothingAfterRemoval() {
     auto a = TestClient::registered(relay_.url(), "rm-a");
     auto b = TestClient::registered(relay_.url(), "rm-b");

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "raw_login.hpp"
+#include "raw_ws_client.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
 
@@ -313,6 +315,61 @@ class MessagingTest : public QObject {
     QCOMPARE(marks.size(), std::size_t{1});
     QCOMPARE(marks[0].up_to_conv_seq(), 2u);
     QVERIFY2(since.elapsed() < 600, qPrintable(QString::number(since.elapsed())));
+  }
+
+  // A held mark whose linger ends while a write to its device is in flight (the device has
+  // stopped reading and its socket is full) goes into the queue behind that write: it
+  // arrives once the device reads again, though nothing queued after that write could carry
+  // it. (Left held instead, it would wait for the device's next frame, which may never come.)
+  void aMarkDueDuringAStuckWriteFollowsIt() {
+    auto alice = TestClient::registered(lingering_.url(), "lw-alice");
+    auto bob = TestClient::registered(lingering_.url(), "lw-bob");
+    auto carol = TestClient::registered(lingering_.url(), "lw-carol");
+    QVERIFY(alice && bob && carol);
+    alice->disconnect();
+    RawWsClient raw;
+    QVERIFY(raw.open(lingering_.url(), "parley.v1", 4096, 536));
+    QVERIFY(rawLogin(raw, *alice));
+    raw.socket().setReadBufferSize(4096);  // reads only when the test asks
+    const auto waited = "parley_writes_waited_total";
+    const double waited_before = metric(lingering_, waited);
+
+    // Two quick messages: alice sends often, so the mark bob's ack raises is held.
+    QElapsedTimer since_send;
+    for (int i = 0; i < 2; ++i) {
+      auto f = TestClient::sendFrame("lw-bob", "m" + std::to_string(i));
+      f.set_request_id(100 + static_cast<std::uint64_t>(i));
+      raw.sendFrame(encodeClientFrame(f));
+      auto ack = decodeServerFrame(raw.readMessage());
+      while (ack && ack->request_id() == 0) ack = decodeServerFrame(raw.readMessage());  // SyncComplete
+      QVERIFY(ack && ack->has_send_ack());
+      since_send.start();
+    }
+    QVERIFY(bob->waitDeliver());
+    const auto last = bob->waitDeliver();
+    QVERIFY(last);
+    // Carol's message fills alice's socket, which alice does not read: the relay's write of
+    // it waits (and takes no mark: none is held yet). Checked at the end: a write counts as
+    // having waited when it finishes.
+    QVERIFY(carol->send("lw-alice", std::string(200 * 1024, 'c'))->has_send_ack());
+    QTest::qWait(100);
+    bob->ack(last->inbox_seq());
+    if (since_send.elapsed() > 800)
+      QSKIP("too slow here to be sure the mark was held (alice sent over 800 ms ago)");
+    // The mark's linger (at most 1 s) ends while that write still waits.
+    QTest::qWait(1500);
+    bool delivered = false;
+    std::optional<wire::DeliveryMarks> marks;
+    for (int i = 0; i < 4 && !(delivered && marks); ++i) {
+      const auto f = decodeServerFrame(raw.readMessage(3000));
+      QVERIFY2(f, delivered ? "no mark after the waiting write" : "no Deliver");
+      if (f->has_deliver()) delivered = true;
+      if (f->has_delivery_marks()) marks = f->delivery_marks();
+    }
+    QVERIFY(delivered && marks);
+    QCOMPARE(marks->marks_size(), 1);
+    QCOMPARE(marks->marks(0).up_to_conv_seq(), 2u);
+    QVERIFY(metric(lingering_, waited) > waited_before);
   }
 
   // --mark-linger-ms 0 holds nothing back: the mark goes when the ack's commit is done.

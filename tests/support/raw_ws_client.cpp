@@ -4,18 +4,21 @@
 #include <QNetworkProxy>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace parley::test {
 
-bool RawWsClient::open(const QUrl& url, const QByteArray& subprotocol, int receive_buffer) {
+bool RawWsClient::open(const QUrl& url, const QByteArray& subprotocol, int receive_buffer,
+                       int max_segment) {
   socket_.setProxy(QNetworkProxy::NoProxy);
   if (receive_buffer > 0) {
     // A fixed, small kernel receive buffer (no autotuning) must be set before connect.
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    if (max_segment > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &max_segment, sizeof max_segment);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<quint16>(url.port()));

@@ -12,8 +12,12 @@ namespace parley::test {
 class RawWsClient {
  public:
   // TCP connect and the HTTP upgrade; false if the relay did not answer 101.
-  // receive_buffer > 0 pins the kernel's receive buffer (SO_RCVBUF) to about that size.
-  bool open(const QUrl& url, const QByteArray& subprotocol = "parley.v1", int receive_buffer = 0);
+  // receive_buffer > 0 pins the kernel's receive buffer (SO_RCVBUF) to about that size;
+  // max_segment > 0 (with it) clamps the segment size the relay may send (TCP_MAXSEG), which
+  // keeps the relay's send buffer for this socket small too: on loopback its ~64 KiB segments
+  // let that buffer grow to megabytes, so one large frame could not fill it.
+  bool open(const QUrl& url, const QByteArray& subprotocol = "parley.v1", int receive_buffer = 0,
+            int max_segment = 0);
   // One masked frame (opcode 2 = binary, 1 = text, 0 = continuation, 8 = close, 9 = ping,
   // 10 = pong); `fin` false for a fragment that more fragments follow.
   void sendFrame(const QByteArray& payload, int opcode = 2, bool fin = true);

@@ -62,8 +62,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   unsigned mark_linger_ms = static_cast<unsigned>(c.limits.mark_linger.count());
   app.add_option("--mark-linger-ms", mark_linger_ms,
-                 "How long a delivery mark may wait to share a write with other frames to a "
-                 "device that sends more often than this (0: sent at once)")
+                 "How long a delivery mark that follows another to its device within this may "
+                 "wait to share a write with other frames (0: sent at once)")
       ->check(CLI::Range(0u, 1000u))
       ->capture_default_str();
   std::uint64_t inbox_quota_mib = c.limits.inbox_quota_bytes >> 20;

@@ -462,7 +462,6 @@ void Session::on_get_group(std::uint64_t request_id, const std::string& group_id
 
 void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
                             std::chrono::steady_clock::time_point received) {
-  note_send(received);
   if (req.group_id().size() != kGroupIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "group_id must be 16 bytes");
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)

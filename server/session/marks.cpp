@@ -53,7 +53,8 @@ void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices) {
 // A raised mark on its way to its owner's connection. The first to arrive while none is held
 // stays with the session (Session::held_marks_) and gathers the marks that follow until the
 // connection's next write: a lone mark so costs one task, and a burst (every member of a
-// group acknowledging one message) one frame.
+// group acknowledging one message) a frame for the marks of the first commit, which go at
+// once, and one for those the linger then gathers.
 class MarkTask final : public StrandTask {
  public:
   MarkTask(std::shared_ptr<Session> session, store::DeliveryMarkRecord mark)
@@ -98,6 +99,18 @@ void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkReco
   session.post_task(std::make_unique<MarkTask>(std::move(self), std::move(mark)));
 }
 
+namespace {
+
+// Wraps every ~49.7 days; the difference of two stays right across a wrap. One taken across
+// a multiple of 2^32 ms (or a first mark that early in the clock) can make a single mark
+// wait its linger needlessly: harmless.
+std::uint32_t steady_ms(std::chrono::steady_clock::time_point t) {
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+}  // namespace
+
 void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
   if (closed_ || !authenticated_) return;
   if (!marks_replayed_) {
@@ -105,6 +118,9 @@ void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
     for (auto& m : task.marks_) pending_marks_.push_back(std::move(m));
     return;
   }
+  const auto now = steady_ms(std::chrono::steady_clock::now());
+  const std::uint32_t since_last = now - last_mark_ms_;
+  last_mark_ms_ = now;
   if (held_marks_) {
     auto& held = static_cast<MarkTask&>(*held_marks_).marks_;
     for (auto& m : task.marks_) held.push_back(std::move(m));
@@ -114,29 +130,8 @@ void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
   // holds it until this call returns.
   const auto keep = std::move(task.session_);
   held_marks_ = std::move(self);
-  write_within(marks_may_linger(std::chrono::steady_clock::now()) ? ctx_.limits.mark_linger
-                                                                   : std::chrono::milliseconds{0});
-}
-
-namespace {
-
-// Wraps every ~49.7 days; differences of two stay right across a wrap. One taken across
-// 2^32 ms of silence can make a single mark wait its linger needlessly: harmless.
-std::uint32_t steady_ms(std::chrono::steady_clock::time_point t) {
-  return static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
-}  // namespace
-
-void Session::note_send(std::chrono::steady_clock::time_point at) {
-  const auto ms = steady_ms(at);
-  sends_often_ = ms - last_send_ms_ < ctx_.limits.mark_linger.count();
-  last_send_ms_ = ms;
-}
-
-bool Session::marks_may_linger(std::chrono::steady_clock::time_point now) const {
-  return sends_often_ && steady_ms(now) - last_send_ms_ < ctx_.limits.mark_linger.count();
+  const auto linger = ctx_.limits.mark_linger;
+  write_within(since_last < linger.count() ? linger : std::chrono::milliseconds{0});
 }
 
 void Session::before_write() {

@@ -134,7 +134,6 @@ void PendingSend::run(store::Store& s) {
 
 void Session::on_send(std::uint64_t request_id, wire::Send& req,
                       std::chrono::steady_clock::time_point received) {
-  note_send(received);
   if (req.client_msg_id().size() != limits::kClientMsgIdBytes)
     return reply_error(request_id, wire::BAD_REQUEST, "client_msg_id must be 16 bytes");
   auto recipient = fold_username(req.recipient());

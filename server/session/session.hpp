@@ -310,20 +310,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // of stored marks has been sent (marks_replayed_, whose last version is
   // marks_replayed_to_), they wait in pending_marks_ instead.
   //
-  // A mark waits only for a device that sends more often than the linger: its next SendAck
-  // then likely comes first. One that sends now and then (a person writing) would only have
-  // its mark go alone at the linger's end: later, and with a timer's wake-up of its own.
+  // Only a mark that follows another to this device within the linger waits: marks that come
+  // that often (a device sending many messages, whose next SendAck then likely comes first;
+  // a group's members acknowledging one message) have company coming. A mark after a quiet
+  // spell (a person writing now and then) goes at once: held, it would only go alone at the
+  // linger's end, later and with a timer's wake-up of its own.
   friend class MarkTask;
   void on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self);
-  void note_send(std::chrono::steady_clock::time_point at);  // a Send or GroupSend arrived
-  bool marks_may_linger(std::chrono::steady_clock::time_point now) const;
   std::unique_ptr<StrandTask> held_marks_;  // a MarkTask
   std::vector<store::DeliveryMarkRecord> pending_marks_;
   bool marks_replayed_ = false;
   bool marks_replay_waiting_ = false;  // the next page waits for the send queue to drain
-  // Beside the flags above, in what was padding: an idle connection pays nothing for them.
-  bool sends_often_ = false;        // the last two sends came less than a linger apart
-  std::uint32_t last_send_ms_ = 0;  // the steady clock's milliseconds, modulo 2^32
+  // When the last mark reached this session (the steady clock's milliseconds, modulo 2^32).
+  // Beside the flags above, in what was padding: an idle connection pays nothing for it.
+  std::uint32_t last_mark_ms_ = 0;
   std::uint64_t marks_replayed_to_ = 0;
 };
 

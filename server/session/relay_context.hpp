@@ -35,8 +35,9 @@ struct SessionLimits {
   std::chrono::milliseconds write_stall{20000};
   std::uint32_t delivery_window = 512;        // inbox entries pushed but not yet acked
   // How long a raised delivery mark may wait for another frame to its device to share a
-  // write with (0: it goes when the handler that raised it ends). A sender's next SendAck
-  // usually comes first; 100 ms is about where a delay stops feeling instant.
+  // write with, if it came less than this after the one before it (otherwise, and with 0,
+  // it goes when the handler that raised it ends). A busy sender's next SendAck usually
+  // comes first; 100 ms is about where a delay stops feeling instant.
   std::chrono::milliseconds mark_linger{100};
   // What one device's undelivered entries may weigh (Store::inbox_bytes): a bound on what
   // anyone can make the relay keep for someone, since sending costs nothing.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "session/session.hpp"
+#include "util/clock.hpp"
 
 namespace parley {
 
@@ -26,11 +27,7 @@ class GatewayConnection : public Session {
   // Milliseconds on Clock since its epoch; written on the connection's strand, read by the
   // sweep on another thread.
   Clock::rep last_received_ms() const { return last_rx_ms_.load(std::memory_order_relaxed); }
-  static Clock::rep now_steady_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               Clock::now().time_since_epoch())
-        .count();
-  }
+  static Clock::rep now_steady_ms() { return steady_now_ms(); }
 
  protected:
   void note_received() {

@@ -12,6 +12,7 @@
 #include "session/marks.hpp"
 #include "session/session.hpp"
 #include "store/store.hpp"
+#include "util/clock.hpp"
 
 namespace parley {
 namespace {
@@ -99,18 +100,6 @@ void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkReco
   session.post_task(std::make_unique<MarkTask>(std::move(self), std::move(mark)));
 }
 
-namespace {
-
-// Wraps every ~49.7 days; the difference of two stays right across a wrap. One taken across
-// a multiple of 2^32 ms (or a first mark that early in the clock) can make a single mark
-// wait its linger needlessly: harmless.
-std::uint32_t steady_ms(std::chrono::steady_clock::time_point t) {
-  return static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
-
-}  // namespace
-
 void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
   if (closed_ || !authenticated_) return;
   if (!marks_replayed_) {
@@ -118,7 +107,10 @@ void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
     for (auto& m : task.marks_) pending_marks_.push_back(std::move(m));
     return;
   }
-  const auto now = steady_ms(std::chrono::steady_clock::now());
+  // Modulo 2^32 ms (~49.7 days): the difference stays right across a wrap. One taken across
+  // a multiple of that (or a first mark that early in the clock) makes a single mark wait its
+  // linger needlessly: harmless.
+  const auto now = static_cast<std::uint32_t>(steady_now_ms());
   const std::uint32_t since_last = now - last_mark_ms_;
   last_mark_ms_ = now;
   if (held_marks_) {

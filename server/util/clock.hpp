@@ -10,6 +10,14 @@ inline std::uint64_t now_ms() {
                                         .count());
 }
 
+// Milliseconds on the steady clock since its epoch: for intervals kept as plain numbers
+// (an atomic, or 32 bits where a connection has only padding to spare).
+inline std::int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // A duration (hours, minutes, ...) as the milliseconds the store's timestamps count.
 inline std::uint64_t count_ms(std::chrono::milliseconds d) {
   return static_cast<std::uint64_t>(d.count());

@@ -233,6 +233,13 @@ class MessagingTest : public QObject {
     QVERIFY(alice->waitMarks(300).empty());
   }
 
+  // The conv_seq up to which the next DeliveryMarks push marks, if it holds exactly one
+  // mark; 0 if none came within `timeout_ms` or it holds several.
+  static std::uint64_t onlyMarkUpTo(TestClient& c, int timeout_ms = 5000) {
+    const auto marks = c.waitMarks(timeout_ms);
+    return marks.size() == 1 ? marks[0].up_to_conv_seq() : 0;
+  }
+
   // Alice sends two messages and Bob acknowledges the first: its mark reaches Alice at once
   // (no mark came before it). Returns Bob's delivery of the second, not yet acknowledged.
   static std::optional<wire::Deliver> firstMarkOfTwo(TestClient& alice, TestClient& bob) {
@@ -242,8 +249,7 @@ class MessagingTest : public QObject {
     auto second = bob.waitDeliver();
     if (!first || !second) return std::nullopt;
     bob.ack(first->inbox_seq());
-    const auto marks = alice.waitMarks(5000);
-    if (marks.size() != 1 || marks[0].up_to_conv_seq() != 1) return std::nullopt;
+    if (onlyMarkUpTo(alice) != 1) return std::nullopt;
     return second;
   }
 
@@ -251,8 +257,8 @@ class MessagingTest : public QObject {
   // for another frame to the device, and leaves in that frame's write: here the sender's next
   // SendAck, long before the linger is over.
   void aMarkRidesOnTheSendersNextWrite() {
-    auto alice = TestClient::registered(lingering_.url(), "lr-alice");
-    auto bob = TestClient::registered(lingering_.url(), "lr-bob");
+    auto alice = online(lingering_, "lr-alice");
+    auto bob = online(lingering_, "lr-bob");
     QVERIFY(alice && bob);
     const auto second = firstMarkOfTwo(*alice, *bob);
     QVERIFY(second);
@@ -263,34 +269,30 @@ class MessagingTest : public QObject {
     QElapsedTimer since;
     since.start();
     QVERIFY(alice->send("lr-bob", "two")->has_send_ack());
-    const auto marks = alice->waitMarks(200);
-    QCOMPARE(marks.size(), std::size_t{1});
-    QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QCOMPARE(onlyMarkUpTo(*alice, 200), 2u);
     // Its linger could not have let it go before 575 ms from here.
     QVERIFY2(since.elapsed() < 550, "the mark waited for its linger, not for the SendAck");
   }
 
   // With no other frame to ride on, a held mark goes by itself once its linger is over.
   void aMarkGoesAloneWhenItsLingerIsOver() {
-    auto alice = TestClient::registered(lingering_.url(), "la-alice");
-    auto bob = TestClient::registered(lingering_.url(), "la-bob");
+    auto alice = online(lingering_, "la-alice");
+    auto bob = online(lingering_, "la-bob");
     QVERIFY(alice && bob);
     const auto second = firstMarkOfTwo(*alice, *bob);
     QVERIFY(second);
     QElapsedTimer since;
     since.start();
     bob->ack(second->inbox_seq());
-    const auto marks = alice->waitMarks(5000);
-    QCOMPARE(marks.size(), std::size_t{1});
-    QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QCOMPARE(onlyMarkUpTo(*alice), 2u);
     QVERIFY2(since.elapsed() >= 850, qPrintable(QString::number(since.elapsed())));
   }
 
   // A device's first mark has no company coming (a person who sent one message): it goes
   // when the ack's commit is done, not at the linger's end.
   void aFirstMarkGoesAtOnce() {
-    auto alice = TestClient::registered(lingering_.url(), "lo-alice");
-    auto bob = TestClient::registered(lingering_.url(), "lo-bob");
+    auto alice = online(lingering_, "lo-alice");
+    auto bob = online(lingering_, "lo-bob");
     QVERIFY(alice && bob);
     QVERIFY(alice->send("lo-bob", "one")->has_send_ack());
     const auto d = bob->waitDeliver();
@@ -298,9 +300,7 @@ class MessagingTest : public QObject {
     QElapsedTimer since;
     since.start();
     bob->ack(d->inbox_seq());
-    const auto marks = alice->waitMarks(5000);
-    QCOMPARE(marks.size(), std::size_t{1});
-    QCOMPARE(marks[0].up_to_conv_seq(), 1u);
+    QCOMPARE(onlyMarkUpTo(*alice), 1u);
     // A held mark could not go before 875 ms.
     QVERIFY2(since.elapsed() < 600, qPrintable(QString::number(since.elapsed())));
   }
@@ -308,8 +308,8 @@ class MessagingTest : public QObject {
   // Nor does a mark wait when the last one to its device went longer than the linger ago:
   // here Bob acknowledges the second message 1.2 s after the first.
   void aMarkAfterAQuietSpellGoesAtOnce() {
-    auto alice = TestClient::registered(lingering_.url(), "lp-alice");
-    auto bob = TestClient::registered(lingering_.url(), "lp-bob");
+    auto alice = online(lingering_, "lp-alice");
+    auto bob = online(lingering_, "lp-bob");
     QVERIFY(alice && bob);
     const auto second = firstMarkOfTwo(*alice, *bob);
     QVERIFY(second);
@@ -317,9 +317,7 @@ class MessagingTest : public QObject {
     QElapsedTimer since;
     since.start();
     bob->ack(second->inbox_seq());
-    const auto marks = alice->waitMarks(5000);
-    QCOMPARE(marks.size(), std::size_t{1});
-    QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QCOMPARE(onlyMarkUpTo(*alice), 2u);
     QVERIFY2(since.elapsed() < 600, qPrintable(QString::number(since.elapsed())));
   }
 
@@ -328,9 +326,9 @@ class MessagingTest : public QObject {
   // arrives once the device reads again, though nothing queued after that write could carry
   // it. (Left held instead, it would wait for the device's next frame, which may never come.)
   void aMarkDueDuringAStuckWriteFollowsIt() {
-    auto alice = TestClient::registered(lingering_.url(), "lw-alice");
-    auto bob = TestClient::registered(lingering_.url(), "lw-bob");
-    auto carol = TestClient::registered(lingering_.url(), "lw-carol");
+    auto alice = online(lingering_, "lw-alice");
+    auto bob = online(lingering_, "lw-bob");
+    auto carol = online(lingering_, "lw-carol");
     QVERIFY(alice && bob && carol);
     alice->disconnect();
     RawWsClient raw;
@@ -388,15 +386,13 @@ class MessagingTest : public QObject {
   void aMarkGoesAtOnceWithoutALinger() {
     RelayProcess relay({"--mark-linger-ms", "0"});
     QVERIFY(relay.start());
-    auto alice = TestClient::registered(relay.url(), "l0-alice");
-    auto bob = TestClient::registered(relay.url(), "l0-bob");
+    auto alice = online(relay, "l0-alice");
+    auto bob = online(relay, "l0-bob");
     QVERIFY(alice && bob);
     const auto second = firstMarkOfTwo(*alice, *bob);
     QVERIFY(second);
     bob->ack(second->inbox_seq());
-    const auto marks = alice->waitMarks(5000);
-    QCOMPARE(marks.size(), std::size_t{1});
-    QCOMPARE(marks[0].up_to_conv_seq(), 2u);
+    QCOMPARE(onlyMarkUpTo(*alice), 2u);
   }
 
   // Many readers acknowledging at once, on the relay's different I/O threads: the sender

@@ -2,7 +2,7 @@
 // Every open connection, authenticated or not, so the relay can close them all on shutdown
 // and one sweep can find the ones that have been silent too long.
 #include <atomic>
-#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -18,24 +18,22 @@ namespace parley {
 class GatewayConnection : public Session {
  public:
   using Session::Session;
-  using Clock = std::chrono::steady_clock;
 
   // Any thread: the sweep found this connection silent for at least half the idle timeout.
   // The connection pings its peer, or drops it when the full timeout has passed.
   virtual void liveness_due() = 0;
 
-  // Milliseconds on Clock since its epoch; written on the connection's strand, read by the
-  // sweep on another thread.
-  Clock::rep last_received_ms() const { return last_rx_ms_.load(std::memory_order_relaxed); }
-  static Clock::rep now_steady_ms() { return steady_now_ms(); }
+  // steady_now_ms() when it last received anything; written on the connection's strand,
+  // read by the sweep on another thread.
+  std::int64_t last_received_ms() const { return last_rx_ms_.load(std::memory_order_relaxed); }
 
  protected:
   void note_received() {
-    last_rx_ms_.store(now_steady_ms(), std::memory_order_relaxed);
+    last_rx_ms_.store(steady_now_ms(), std::memory_order_relaxed);
   }
 
  private:
-  std::atomic<Clock::rep> last_rx_ms_{now_steady_ms()};
+  std::atomic<std::int64_t> last_rx_ms_{steady_now_ms()};
 };
 
 class ConnectionSet {
@@ -55,7 +53,7 @@ class ConnectionSet {
   }
   // Tells every connection silent for at least `silent_ms` (half the idle timeout). Only
   // those are touched, so idle connections that answer pings cost one check per sweep.
-  void sweep(GatewayConnection::Clock::rep now_ms, GatewayConnection::Clock::rep silent_ms) {
+  void sweep(std::int64_t now_ms, std::int64_t silent_ms) {
     for (auto& c : collect([&](const GatewayConnection* c) {
            return now_ms - c->last_received_ms() >= silent_ms;
          }))

@@ -1,6 +1,7 @@
 #include "gateway/liveness.hpp"
 
 #include "gateway/connection_set.hpp"
+#include "util/clock.hpp"
 
 namespace parley {
 
@@ -28,7 +29,7 @@ void LivenessSweep::schedule() {
   timer_.expires_after(period(idle_timeout_));
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->stopped_) return;
-    self->connections_.sweep(GatewayConnection::now_steady_ms(), (self->idle_timeout_ / 2).count());
+    self->connections_.sweep(steady_now_ms(), (self->idle_timeout_ / 2).count());
     self->schedule();
   });
 }

@@ -48,6 +48,7 @@
 #include "net/linger.hpp"
 #include "net/post_task.hpp"
 #include "observability/metrics.hpp"
+#include "util/clock.hpp"
 
 namespace websocket = boost::beast::websocket;
 
@@ -343,7 +344,7 @@ class WsConnection final : public GatewayConnection,
   // On the strand: silent for at least half the idle timeout when the sweep looked.
   void check_liveness() {
     if (closing_ || !accepted_) return;
-    const auto silent = std::chrono::milliseconds(now_steady_ms() - last_received_ms());
+    const auto silent = std::chrono::milliseconds(steady_now_ms() - last_received_ms());
     // No close frame: a peer that answers nothing would not read one either.
     if (silent >= gw_.options.idle_timeout) return abort_connection();
     // pinging_: traffic cleared ping_sent_ while an earlier ping still waits to be written;

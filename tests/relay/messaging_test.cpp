@@ -243,8 +243,10 @@ class MessagingTest : public QObject {
   // Alice sends two messages and Bob acknowledges the first: its mark reaches Alice at once
   // (no mark came before it). Returns Bob's delivery of the second, not yet acknowledged.
   static std::optional<wire::Deliver> firstMarkOfTwo(TestClient& alice, TestClient& bob) {
-    if (!alice.send(bob.username(), "zero")->has_send_ack()) return std::nullopt;
-    if (!alice.send(bob.username(), "one")->has_send_ack()) return std::nullopt;
+    for (const char* body : {"zero", "one"}) {
+      const auto r = alice.send(bob.username(), body);
+      if (!r || !r->has_send_ack()) return std::nullopt;
+    }
     const auto first = bob.waitDeliver();
     auto second = bob.waitDeliver();
     if (!first || !second) return std::nullopt;

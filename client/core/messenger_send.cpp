@@ -150,6 +150,12 @@ void Messenger::flushOutbox() {
 }
 
 QString Messenger::fullInboxReason(const QString& peer, bool our_share) {
+  // A group's refusal is about everything we sent to groups (the relay counts a sender's
+  // entries in all group logs together), so it names no group.
+  if (peer.startsWith(QLatin1Char('#')))
+    return our_share ? QStringLiteral("the relay is holding as many of your group messages as it "
+                                      "keeps from one sender until every member has them")
+                     : QStringLiteral("the relay has no room for this group's messages");
   return (our_share ? QStringLiteral("the relay is holding as many of your messages for %1 as it "
                                      "keeps from one sender")
                     : QStringLiteral("%1 has too many undelivered messages waiting on the relay"))
@@ -174,6 +180,9 @@ QString Messenger::whyQueued(const QString& peer) {
       while (key.next())
         if (!inbox_full_.contains(key.value(0).toString()))
           return QStringLiteral("waiting until every member has this device's key for the group");
+    if (const auto full = inbox_full_.find(peer); full != inbox_full_.end())
+      return fullInboxReason(peer, full->second.our_share) +
+             QStringLiteral("; it goes once they catch up (tried again every 30 seconds)");
   } else {
     QSqlQuery held(db_->db());
     held.prepare("SELECT 1 FROM contacts WHERE username = ? AND pending_identity_key IS NOT NULL");

@@ -79,6 +79,13 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "catches up, while others' still go")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
       ->capture_default_str();
+  std::uint64_t group_share_mib = c.limits.group_share_bytes >> 20;
+  app.add_option("--group-share-mib", group_share_mib,
+                 "What one user's group messages and membership events not yet received by "
+                 "every member may hold (MiB), all groups together; past it that user's group "
+                 "sends are refused until members catch up")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
+      ->capture_default_str();
   app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -233,6 +240,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.media.min_free_bytes = media_min_free_mib << 20;
   c.limits.inbox_quota_bytes = inbox_quota_mib << 20;
   c.limits.inbox_share_bytes = inbox_share_mib << 20;
+  c.limits.group_share_bytes = group_share_mib << 20;
   c.media.idle = std::chrono::seconds(media_idle);
   c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);

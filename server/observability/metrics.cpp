@@ -55,6 +55,10 @@ std::string Metrics::render() const {
   line("parley_inbox_share_full_total", "counter",
        "Sends refused because the sender's share of a recipient's inbox was full.",
        inbox_share_full);
+  line("parley_group_share_full_total", "counter",
+       "Group messages and membership changes refused because the sender's entries in group "
+       "logs, not yet received by every member, were at its share.",
+       group_share_full);
   line("parley_connections_refused_by_address_total", "counter",
        "WebSocket upgrades refused by the per-address limits (connections held, new per second).",
        connections_refused_by_address);

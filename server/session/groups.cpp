@@ -36,6 +36,7 @@ struct GroupOutcome {
   std::uint64_t seq = 0;  // of the event a change appended
   bool appended = false;  // a log entry was written: kick the fan-out
   bool duplicate = false;
+  bool share_full = false;  // INBOX_FULL: the actor's share of the group logs
   store::SentRecord ack;
   std::vector<store::GroupMemberRecord> members;
   std::string identity_key;  // the actor's, for the event: members check its signature
@@ -230,7 +231,35 @@ std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of
   return std::make_pair(*g, *m);
 }
 
+// Refuses (INBOX_FULL, Error.sender_share_full) what would take the actor's entries in group
+// logs past its share (SessionLimits::group_share_bytes); `adding`: the new entry's payload.
+// A membership change passes 1, as its event is made after the check: it goes while the
+// share is not yet reached. Leaving and removing are never refused, so nobody stays in a
+// group for want of room; each ends a membership that an add or a creation paid for.
+bool share_is_full(store::Store& s, const Actor& actor, std::uint64_t adding,
+                   std::uint64_t share, GroupOutcome& out) {
+  if (s.group_bytes_from(actor.pk) + adding <= share) return false;
+  out.fail(wire::INBOX_FULL,
+           "the relay is holding as many of your group messages as it keeps from one sender "
+           "until every member has them; retry once they have caught up");
+  out.retry_after_ms = kInboxFullRetryMs;
+  out.share_full = true;
+  return true;
+}
+
 }  // namespace
+
+void Session::reply_group_error(std::uint64_t request_id, const GroupOutcome& out) {
+  if (out.error == wire::RATE_LIMITED) ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  if (out.share_full) ctx_.metrics.group_share_full.fetch_add(1, std::memory_order_relaxed);
+  wire::ServerFrame f;
+  auto* e = f.mutable_error();
+  e->set_code(out.error);
+  e->set_reason(out.reason);
+  e->set_retry_after_ms(out.retry_after_ms);
+  e->set_sender_share_full(out.share_full);
+  reply_error(request_id, f);
+}
 
 void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup& req) {
   const auto cap = ctx_.limits.max_group_members;
@@ -252,12 +281,13 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
   const auto& gid = req.group_id();
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid, names, sig = req.signature(),
+      [out, gid, names, sig = req.signature(), share = ctx_.limits.group_share_bytes,
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto ids = resolve(s, names, *out);
         if (out->error) return;
         // The id is the creator's (it signs it): one that exists is refused, never joined.
         if (s.find_group(gid)) return out->fail(wire::BAD_REQUEST, "group_id is already in use");
+        if (share_is_full(s, actor, 1, share, *out)) return;
         const auto change = check_signature(s, gid, 1, {},
                                             {GroupChangeKind::Created, actor.name, names}, sig, actor, *out);
         if (!change) return;
@@ -269,7 +299,7 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
       },
       [this, request_id, out, gid](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
-        if (out->error) return reply_error(request_id, out->error, out->reason);
+        if (out->error) return reply_group_error(request_id, *out);
         wire::ServerFrame f;
         f.mutable_group_created()->set_group_id(gid);
         f.mutable_group_created()->set_epoch(out->epoch);
@@ -286,7 +316,7 @@ Session::JobDone Session::group_change_done(std::uint64_t request_id,
                                             std::shared_ptr<GroupOutcome> out, std::string gid) {
   return [this, request_id, out = std::move(out), gid = std::move(gid)](store::JobStatus status) {
     if (store_failed(request_id, status)) return;
-    if (out->error) return reply_error(request_id, out->error, out->reason);
+    if (out->error) return reply_group_error(request_id, *out);
     if (out->appended) ctx_.fanout.appended(gid);
     wire::ServerFrame f;
     f.mutable_group_updated()->set_group_id(gid);
@@ -306,6 +336,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members, sig = req.signature(),
+       share = ctx_.limits.group_share_bytes,
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -327,6 +358,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
                                " would be added");
         out->epoch = me->first.epoch;
         if (added.empty()) return;
+        if (share_is_full(s, actor, 1, share, *out)) return;
         const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
                                             {GroupChangeKind::Added, actor.name, added}, sig, actor, *out);
         if (!change) return;
@@ -404,6 +436,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), target, admin = req.admin(), sig = req.signature(),
+       share = ctx_.limits.group_share_bytes,
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -423,6 +456,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
             return out->fail(wire::BAD_REQUEST,
                              "a group needs an admin: make someone else admin first");
         }
+        if (share_is_full(s, actor, 1, share, *out)) return;
         const auto change = check_signature(
             s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
             {GroupChangeKind::AdminChanged, actor.name, {target}, admin}, sig, actor, *out);
@@ -446,7 +480,7 @@ void Session::on_get_group(std::uint64_t request_id, const std::string& group_id
       },
       [this, request_id, out, gid = group_id](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
-        if (out->error) return reply_error(request_id, out->error, out->reason);
+        if (out->error) return reply_group_error(request_id, *out);
         wire::ServerFrame f;
         auto* info = f.mutable_group_info();
         info->set_group_id(gid);
@@ -475,7 +509,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, payload, gid = req.group_id(), cmid = req.client_msg_id(), hint = req.content_hint(),
-       limiter = &ctx_.group_limiter,
+       limiter = &ctx_.group_limiter, share = ctx_.limits.group_share_bytes,
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         if (auto seen = s.find_sent(actor.id, cmid)) {  // a retry: answered, never limited
           out->duplicate = true;
@@ -484,6 +518,8 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         }
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
+        // Before the rate limit, so a refused send spends none of the group's budget.
+        if (share_is_full(s, actor, payload->size(), share, *out)) return;
         // Limited after the membership check, so outsiders cannot use up a group's budget.
         std::chrono::milliseconds retry{0};
         if (!limiter->take(gid, &retry)) {
@@ -508,11 +544,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
       [this, request_id, out, gid = req.group_id(), cmid = req.client_msg_id(),
        received](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
-        if (out->error) {
-          if (out->error == wire::RATE_LIMITED)
-            ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
-          return reply_error(request_id, out->error, out->reason, out->retry_after_ms);
-        }
+        if (out->error) return reply_group_error(request_id, *out);
         if (out->appended) {  // counted before the ack goes out (see CreateGroup)
           ctx_.metrics.group_messages.fetch_add(1, std::memory_order_relaxed);
           ctx_.fanout.appended(gid);

@@ -21,10 +21,6 @@
 namespace parley {
 namespace {
 
-// A full inbox empties when its device comes online, which no one can predict: a sender
-// tries again every half minute (Parley's clients with the oldest message they hold back).
-constexpr std::uint32_t kInboxFullRetryMs = 30000;
-
 // A 1:1 conversation is the unordered pair of its users.
 std::string conversation_key(store::UserId a, store::UserId b) {
   return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));

@@ -54,6 +54,11 @@ inline constexpr std::uint16_t kCloseDisplaced = 4001;     // same device connec
 inline constexpr std::uint16_t kCloseAuthTimeout = 4003;   // no login in time
 inline constexpr std::uint16_t kCloseRateAbuse = 4004;     // kept sending while rate-limited
 
+// INBOX_FULL's retry_after_ms. A full inbox, or a sender's full share of the group logs,
+// empties when devices come online, which no one can predict: a sender tries again every
+// half minute (Parley's clients with the oldest message they hold back).
+inline constexpr std::uint32_t kInboxFullRetryMs = 30000;
+
 // A stored entry on its way to live devices, its Deliver encoded once for all of them
 // (frame.hpp).
 struct PushedEntry {
@@ -183,6 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
   using JobDone = std::function<void(store::JobStatus)>;
   JobDone group_change_done(std::uint64_t request_id, std::shared_ptr<GroupOutcome> out,
                             std::string gid);
+  void reply_group_error(std::uint64_t request_id, const GroupOutcome& out);
   void on_create_group(std::uint64_t request_id, const wire::CreateGroup& req);
   // AddMembers, RemoveMembers, LeaveGroup and SetAdmin: one membership change each.
   void on_add_members(std::uint64_t request_id, const wire::AddMembers& req);

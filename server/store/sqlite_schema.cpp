@@ -249,9 +249,33 @@ void step_10(SQLite::Database& db) {
   )sql");
 }
 
+// Version 11: what each sender's entries in group logs weigh (their payloads' bytes), so a
+// GroupSend checks its sender's share with one read (Store::group_bytes_from). Triggers keep
+// it, so every way an entry comes or goes (an append, the last member's ack, retention, an
+// abandoned group, a rollback) moves it with the rows themselves. A sender with nothing left
+// in any log has no row: the relay keeps no trace of who once wrote to a group.
+void step_11(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE group_sender_bytes(
+      sender_pk INTEGER PRIMARY KEY,
+      bytes INTEGER NOT NULL);
+    INSERT INTO group_sender_bytes(sender_pk, bytes)
+      SELECT sender_pk, SUM(length(payload)) FROM group_log GROUP BY sender_pk;
+    CREATE TRIGGER group_log_weighs_in AFTER INSERT ON group_log BEGIN
+      INSERT INTO group_sender_bytes(sender_pk, bytes) VALUES(NEW.sender_pk, length(NEW.payload))
+        ON CONFLICT(sender_pk) DO UPDATE SET bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER group_log_weighs_out AFTER DELETE ON group_log BEGIN
+      UPDATE group_sender_bytes SET bytes = bytes - length(OLD.payload)
+        WHERE sender_pk = OLD.sender_pk;
+      DELETE FROM group_sender_bytes WHERE sender_pk = OLD.sender_pk AND bytes <= 0;
+    END;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5,
-                           step_6, step_7, step_8, step_9, step_10};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4,  step_5, step_6,
+                           step_7, step_8, step_9, step_10, step_11};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -302,6 +302,7 @@ struct SqliteStore::Impl {
         find_log_refs(db, "SELECT refs FROM group_log_refs WHERE group_id = ? AND seq = ?"),
         set_log_refs(db, "UPDATE group_log_refs SET refs = ? WHERE group_id = ? AND seq = ?"),
         delete_log_ref(db, "DELETE FROM group_log_refs WHERE group_id = ? AND seq = ?"),
+        group_bytes(db, "SELECT bytes FROM group_sender_bytes WHERE sender_pk = ?"),
         groups_behind(db,
                       "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
                       "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
@@ -322,7 +323,8 @@ struct SqliteStore::Impl {
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
   SQLite::Statement fanout_state, membership_change, read_log, read_log_senders, fanout_devices,
       save_fanout, delete_log;
-  SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, groups_behind;
+  SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, group_bytes;
+  SQLite::Statement groups_behind;
 
   // What the last delete_acked acknowledged, which it returns a view of.
   std::vector<AckedMessages> acked;
@@ -1279,6 +1281,12 @@ void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) 
   bind_blob(st, 10, e.payload);
   st.exec();
   Impl::exec_on_log_entry(impl_->insert_log_ref, group_id, e.seq);
+}
+
+std::uint64_t SqliteStore::group_bytes_from(DevicePk sender) {
+  auto& st = fresh(impl_->group_bytes);
+  st.bind(1, sender);
+  return st.executeStep() ? as_u64(st.getColumn(0)) : 0;
 }
 
 // Fan-out progress is (done_seq, done_device): every entry <= done_seq is in every inbox it

@@ -23,6 +23,7 @@
 
 using namespace parley::client;
 using parley::test::RelayProcess;
+using parley::test::metric;
 using parley::test::spinUntil;
 
 namespace {
@@ -474,6 +475,65 @@ class GroupTest : public QObject {
         QCOMPARE(rows(u->dir, "SELECT conv_seq FROM messages WHERE client_msg_id = ?", {id}).value(0).value(0),
                  seqs[0][0]);
     }
+  }
+
+  // The relay refuses group messages past the sender's share of the group logs (INBOX_FULL,
+  // sender_share_full). They stay queued, not failed; the user is told once, in words about
+  // group messages rather than anyone's inbox; once the members catch up, the rest follow in
+  // the order they were written.
+  void aFullShareOfTheGroupLogsHoldsMessagesUntilMembersCatchUp() {
+    RelayProcess relay({"--group-share-mib", "1"});
+    QVERIFY(relay.start());
+    QTemporaryDir home;
+    auto make = [&](const QString& name) {
+      auto u = std::make_unique<User>();
+      u->name = name;
+      u->dir = home.filePath(name);
+      u->m = parley::test::registerClientUser(relay.url(), u->dir, name, kWaitMs);
+      if (u->m) u->attach();
+      return u;
+    };
+    auto alice = make("gq-alice"), bob = make("gq-bob");
+    QVERIFY(alice->m && bob->m);
+    bool created = false;
+    QByteArray gid;
+    alice->m->createGroup("quota", {"gq-bob"}, [&](const QByteArray& id, const QString& e) {
+      QVERIFY2(e.isEmpty(), qPrintable(e));
+      gid = id;
+      created = true;
+    });
+    QVERIFY(spinUntil([&] { return created; }, kWaitMs));
+    bob->m->stop();
+    // ~60 KB each: after about 17 the MiB has no room for another.
+    QStringList sent;
+    QList<QByteArray> ids;
+    for (int i = 0; i < 20; ++i) {
+      sent << QString::number(i) + QString(60000, QChar('a' + i));
+      ids << alice->send(gid, sent.back());
+      QVERIFY(!ids.back().isEmpty());
+    }
+    const auto told = [&] {
+      return std::count_if(alice->problems.begin(), alice->problems.end(), [](const QString& p) {
+        return p.contains("your group messages") && p.contains("catch up");
+      });
+    };
+    QVERIFY(spinUntil([&] { return told() == 1; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_group_share_full_total") >= 1; }, kWaitMs));
+    const int queued = alice->m->outboxSize();
+    QVERIFY2(queued >= 2 && queued <= 5, qPrintable(QString::number(queued)));
+    QVERIFY(alice->m->whyQueued(Messenger::groupPeer(gid)).contains("your group messages"));
+    for (const auto& id : ids) QVERIFY(!alice->statuses.value(id).contains(static_cast<int>(MessageStatus::Failed)));
+
+    bob->m->start();
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_inbox_depth") == 0; }, kWaitMs));
+    sent << "and the last";
+    ids << alice->send(gid, sent.back());
+    QVERIFY(bob->waitGot(ids.back()));
+    QVERIFY(spinUntil([&] { return alice->m->outboxSize() == 0; }, kWaitMs));
+    const auto got = bob->bodies(gid);  // after what the group's creation shows, if anything
+    QVERIFY(got.size() >= sent.size());
+    QCOMPARE(got.mid(got.size() - sent.size()), sent);
+    QCOMPARE(told(), 1);
   }
 
   void removedMemberCannotRead() {

@@ -315,7 +315,8 @@ class GroupStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string("DELETE FROM inbox; UPDATE group_log_refs SET refs = 7;") + kUndoStep10 +
+      db.exec(std::string("DELETE FROM inbox; UPDATE group_log_refs SET refs = 7;") + kUndoStep11 +
+              kUndoStep10 +
               "PRAGMA user_version = 9");
       // Version 9's rows: one per member and entry, and u2's third naming a lost entry 9.
       SQLite::Statement row(db,
@@ -458,7 +459,7 @@ class GroupStoreTest : public QObject {
       SQLite::Statement cursor(db, "UPDATE group_fanout SET done_seq = 0, done_device = ?");
       cursor.bind(1, users_[1].pk);  // entry 1 reached u0 and u1 (version 8's meaning)
       cursor.exec();
-      db.exec(std::string(kUndoStep10) + kUndoStep9 + "PRAGMA user_version = 8");
+      db.exec(std::string(kUndoStep11) + kUndoStep10 + kUndoStep9 + "PRAGMA user_version = 8");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
@@ -612,6 +613,79 @@ class GroupStoreTest : public QObject {
     QCOMPARE(s_->inbox_depth(), 0u);
   }
 
+  // What a sender's log entries weigh (Store::group_bytes_from) follows them in and out: an
+  // append, a rolled-back one, the last member's ack, retention; a sender with nothing left
+  // in any log has no row.
+  void eachSendersEntriesWeighUntilTheyGo() {
+    openGroup(3);
+    auto weighed = [&](int user) { return s_->group_bytes_from(users_[static_cast<std::size_t>(user)].pk); };
+    auto big = message(std::string(1000, 'a'), users_[0].pk);
+    s_->append_group_log(kGroup, big);
+    auto small = message(std::string(300, 'b'), users_[1].pk);
+    s_->append_group_log(kGroup, small);
+    QCOMPARE(weighed(0), 1000u);
+    QCOMPARE(weighed(1), 300u);
+    QCOMPARE(weighed(2), 0u);
+    s_->savepoint();
+    auto ghost = message(std::string(50, 'g'), users_[0].pk);
+    s_->append_group_log(kGroup, ghost);
+    QCOMPARE(weighed(0), 1050u);
+    s_->rollback_to_savepoint();
+    QCOMPARE(weighed(0), 1000u);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    reopen();
+    QCOMPARE(weighed(0), 1000u);  // stored, not only in memory
+    // Each device has both in one row (a sender's own entry too, skipped when delivered), so
+    // both stay until the last of the three acknowledges.
+    for (int i : {2, 1}) {
+      s_->delete_acked(users_[static_cast<std::size_t>(i)].pk, s_->inbox_tail(users_[static_cast<std::size_t>(i)].pk));
+      commitBatch();  // reference counts fall at the commit
+      QCOMPARE(weighed(0), 1000u);
+      QCOMPARE(weighed(1), 300u);
+    }
+    s_->delete_acked(users_[0].pk, s_->inbox_tail(users_[0].pk));
+    commitBatch();
+    QCOMPARE(weighed(0), 0u);
+    QCOMPARE(weighed(1), 0u);
+    QCOMPARE(rows("group_sender_bytes"), std::int64_t{0});
+    // Retention takes the rows nobody acknowledged, and the entry with them.
+    auto late = message(std::string(40, 'c'), users_[1].pk);
+    s_->append_group_log(kGroup, late);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    commitBatch();
+    QCOMPARE(weighed(1), 40u);
+    QCOMPARE(rows("group_sender_bytes"), std::int64_t{1});
+    QCOMPARE(s_->purge(2000, 0), 2u);
+    commitBatch();
+    QCOMPARE(weighed(1), 0u);
+    QCOMPARE(rows("group_log"), std::int64_t{0});
+    QCOMPARE(rows("group_sender_bytes"), std::int64_t{0});
+  }
+
+  // Step 11 on a version-10 file weighs the entries already in the logs.
+  void schemaStep11WeighsTheEntriesAlreadyLogged() {
+    openGroup(2);
+    for (auto [size, user] : {std::pair{700, 0}, {200, 1}, {90, 0}}) {
+      auto m = message(std::string(static_cast<std::size_t>(size), 'w'), users_[static_cast<std::size_t>(user)].pk);
+      s_->append_group_log(kGroup, m);
+    }
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      db.exec(std::string(kUndoStep11) + "PRAGMA user_version = 10");
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    QCOMPARE(s_->group_bytes_from(users_[0].pk), 790u);
+    QCOMPARE(s_->group_bytes_from(users_[1].pk), 200u);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    for (int i = 0; i < 2; ++i) s_->delete_acked(users_[i].pk, s_->inbox_tail(users_[i].pk));
+    commitBatch();
+    QCOMPARE(s_->group_bytes_from(users_[0].pk), 0u);
+    QCOMPARE(rows("group_sender_bytes"), std::int64_t{0});
+  }
+
   // Schema step 4 on a version-3 file: a log entry whose fan-out was unfinished gets the
   // fan-out's reference, so it is fanned out and removed like a new one.
   void schemaStep4AdoptsUnfinishedEntries() {
@@ -622,7 +696,7 @@ class GroupStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string(kUndoStep10) + kUndoStep9 +
+      db.exec(std::string(kUndoStep11) + kUndoStep10 + kUndoStep9 +
               "DROP TABLE group_log_refs; DROP TABLE delivery_marks;"
               "DELETE FROM meta WHERE key = 'mark_version'; PRAGMA user_version = 3;");
     }

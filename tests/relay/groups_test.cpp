@@ -51,6 +51,19 @@ std::optional<wire::Deliver> nextEvent(TestClient& c, int timeout_ms = 5000) {
   return f->deliver();
 }
 
+// Reads what `c` is delivered until nothing comes for a while, and acknowledges all of it.
+// The number of entries read.
+int drainAndAck(TestClient& c) {
+  int n = 0;
+  std::uint64_t last = 0;
+  while (auto d = c.waitDeliver(1000)) {
+    last = std::max(last, d->inbox_seq());
+    ++n;
+  }
+  if (last > 0) c.ack(last);
+  return n;
+}
+
 std::optional<wire::Deliver> nextGroupMessage(TestClient& c, int timeout_ms = 5000) {
   auto f = c.waitPush([](const wire::ServerFrame& x) {
     return x.has_deliver() && x.deliver().kind() == wire::GROUP_MESSAGE;
@@ -569,6 +582,79 @@ class GroupsTest : public QObject {
     }
     QVERIFY(a->request(removeMembersFrame(*a, gid, {"cap-c"}))->has_group_updated());
     QVERIFY(a->request(addMembersFrame(*a, gid, {"cap-d"}))->has_group_updated());
+  }
+
+  // What one user's entries in group logs weigh until every member has them is bounded,
+  // all its groups together, to the byte (--group-share-mib): past it its GroupSends and the
+  // membership changes that would add an event are refused INBOX_FULL with
+  // sender_share_full, while other senders go on and removing still goes; once the members
+  // have caught up, the room is back.
+  void aSendersGroupEntriesStayWithinItsShare() {
+    RelayProcess relay({"--group-share-mib", "1", "--group-rate", "1000", "--group-rate-burst",
+                        "1000", "--rate", "100000", "--rate-burst", "100000"});
+    QVERIFY(relay.start());
+    auto a = TestClient::registered(relay.url(), "gs-a");
+    auto b = TestClient::registered(relay.url(), "gs-b");
+    auto c = TestClient::registered(relay.url(), "gs-c");
+    QVERIFY(a && b && c && registerOffline(relay, "gs-d"));
+    b->disconnect();  // everything stays until gs-b has it
+    const auto g1 = create(*a, {"gs-b", "gs-c"});
+    const auto g2 = create(*c, {"gs-a"});
+    QVERIFY(!g1.empty() && !g2.empty());
+    const std::string big(200 * 1024, 'x');
+    auto fullShare = [](const std::optional<wire::ServerFrame>& r) {
+      return isError(r, wire::INBOX_FULL) && r->error().sender_share_full() &&
+             r->error().retry_after_ms() == 30000 &&
+             QString::fromStdString(r->error().reason()).contains("group messages");
+    };
+    for (int i = 0; i < 5; ++i) QVERIFY(a->request(groupSendFrame(g1, big))->has_send_ack());
+    // All of it stays for gs-b: a sixth passes the MiB.
+    QVERIFY(fullShare(a->request(groupSendFrame(g1, big))));
+    // What gs-a holds: g1's CREATED event (as gs-c was pushed it) and five messages.
+    const auto created = c->waitPush([&](const wire::ServerFrame& x) {
+      return x.has_deliver() && x.deliver().group_id() == g1 && x.deliver().kind() == wire::GROUP_EVENT;
+    });
+    QVERIFY(created);
+    std::size_t stored = created->deliver().event().ByteSizeLong() + 5 * big.size();
+    // The room left is below 200 KiB. Halving it (a refusal stores nothing) fills it:
+    // `refused` is always more than the room.
+    std::size_t refused = big.size();
+    for (int probes = 0; refused > 1; ++probes) {
+      QVERIFY(probes < 40);
+      const auto size = refused / 2;
+      auto r = a->request(groupSendFrame(g2, std::string(size, 'p')));
+      QVERIFY(r);
+      if (r->has_send_ack()) {
+        refused -= size;
+        stored += size;
+      } else {
+        QVERIFY(fullShare(r));
+        refused = size;
+      }
+    }
+    QCOMPARE(stored, std::size_t{1} << 20);  // to the byte
+    const int refusals_before = static_cast<int>(metric(relay, "parley_group_share_full_total"));
+    // Not a byte more, in either group; an add or an admin change would log an event too.
+    QVERIFY(fullShare(a->request(groupSendFrame(g1, "1"))));
+    QVERIFY(fullShare(a->request(groupSendFrame(g2, "1"))));
+    QVERIFY(fullShare(a->request(addMembersFrame(*a, g1, {"gs-d"}))));
+    QVERIFY(fullShare(a->request(setAdminFrame(*a, g1, "gs-c", true))));
+    QVERIFY(fullShare(a->request(createGroupFrame(*a, {"gs-c"}))));
+    QCOMPARE(static_cast<int>(metric(relay, "parley_group_share_full_total")), refusals_before + 5);
+    // Others' entries are their own: gs-c still sends, to both groups.
+    QVERIFY(c->request(groupSendFrame(g1, big))->has_send_ack());
+    QVERIFY(c->request(groupSendFrame(g2, big))->has_send_ack());
+    // Removing is never refused: nobody stays in a group for want of room.
+    QVERIFY(a->request(removeMembersFrame(*a, g1, {"gs-c"}))->has_group_updated());
+    // gs-b comes online and takes everything; with every member caught up (the others
+    // acknowledge what they were pushed), gs-a has its room again.
+    QVERIFY(relogin(relay, *b));
+    QVERIFY(drainAndAck(*b) >= 7);  // gs-a's five messages in g1, gs-c's one, two events
+    for (auto* m : {c.get(), a.get()}) QVERIFY(drainAndAck(*m) > 0);
+    QVERIFY(spinUntil([&] {
+      auto r = a->request(groupSendFrame(g1, big));
+      return r && r->has_send_ack();
+    }, 5000));
   }
 
   void perGroupRateLimit() {

@@ -9,3 +9,7 @@ inline constexpr const char* kUndoStep9 = "ALTER TABLE group_fanout DROP COLUMN 
 // Step 10: range rows in the inbox.
 inline constexpr const char* kUndoStep10 =
     "ALTER TABLE inbox DROP COLUMN span; ALTER TABLE inbox DROP COLUMN conv_last;";
+// Step 11: each sender's weight in the group logs, and the triggers keeping it.
+inline constexpr const char* kUndoStep11 =
+    "DROP TRIGGER group_log_weighs_in; DROP TRIGGER group_log_weighs_out;"
+    "DROP TABLE group_sender_bytes;";

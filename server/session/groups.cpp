@@ -231,14 +231,15 @@ std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of
   return std::make_pair(*g, *m);
 }
 
-// Refuses (INBOX_FULL, Error.sender_share_full) what would take the actor's entries in group
-// logs past its share (SessionLimits::group_share_bytes); `adding`: the new entry's payload.
-// A membership change passes 1, as its event is made after the check: it goes while the
-// share is not yet reached. Leaving and removing are never refused, so nobody stays in a
-// group for want of room; each ends a membership that an add or a creation paid for.
-bool share_is_full(store::Store& s, const Actor& actor, std::uint64_t adding,
-                   std::uint64_t share, GroupOutcome& out) {
-  if (s.group_bytes_from(actor.pk) + adding <= share) return false;
+// Refuses (INBOX_FULL, Error.sender_share_full) what the actor would append to a group log
+// once its entries there leave less of its share (SessionLimits::group_share_bytes) than the
+// largest message takes. Every size alike, as a full inbox (send.cpp): a client offers its
+// whole queue again after a restart, and a small message must not overtake a large one
+// refused. A membership event, built after the check, may go past the share by its own size.
+// Leaving and removing are never refused, so nobody stays in a group for want of room; each
+// ends a membership that an add or a creation paid for.
+bool share_is_full(store::Store& s, const Actor& actor, std::uint64_t share, GroupOutcome& out) {
+  if (s.group_bytes_from(actor.pk) + limits::kMaxCiphertextBytes <= share) return false;
   out.fail(wire::INBOX_FULL,
            "the relay is holding as many of your group messages as it keeps from one sender "
            "until every member has them; retry once they have caught up");
@@ -287,7 +288,7 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
         if (out->error) return;
         // The id is the creator's (it signs it): one that exists is refused, never joined.
         if (s.find_group(gid)) return out->fail(wire::BAD_REQUEST, "group_id is already in use");
-        if (share_is_full(s, actor, 1, share, *out)) return;
+        if (share_is_full(s, actor, share, *out)) return;
         const auto change = check_signature(s, gid, 1, {},
                                             {GroupChangeKind::Created, actor.name, names}, sig, actor, *out);
         if (!change) return;
@@ -358,7 +359,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
                                " would be added");
         out->epoch = me->first.epoch;
         if (added.empty()) return;
-        if (share_is_full(s, actor, 1, share, *out)) return;
+        if (share_is_full(s, actor, share, *out)) return;
         const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
                                             {GroupChangeKind::Added, actor.name, added}, sig, actor, *out);
         if (!change) return;
@@ -456,7 +457,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
             return out->fail(wire::BAD_REQUEST,
                              "a group needs an admin: make someone else admin first");
         }
-        if (share_is_full(s, actor, 1, share, *out)) return;
+        if (share_is_full(s, actor, share, *out)) return;
         const auto change = check_signature(
             s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
             {GroupChangeKind::AdminChanged, actor.name, {target}, admin}, sig, actor, *out);
@@ -519,7 +520,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         // Before the rate limit, so a refused send spends none of the group's budget.
-        if (share_is_full(s, actor, payload->size(), share, *out)) return;
+        if (share_is_full(s, actor, share, *out)) return;
         // Limited after the membership check, so outsiders cannot use up a group's budget.
         std::chrono::milliseconds retry{0};
         if (!limiter->take(gid, &retry)) {

@@ -82,8 +82,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   std::uint64_t group_share_mib = c.limits.group_share_bytes >> 20;
   app.add_option("--group-share-mib", group_share_mib,
                  "What one user's group messages and membership events not yet received by "
-                 "every member may hold (MiB), all groups together; past it that user's group "
-                 "sends are refused until members catch up")
+                 "every member may hold (MiB), all groups together; once less than the largest "
+                 "message is left, that user's group sends are refused until members catch up")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
       ->capture_default_str();
   app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")

@@ -69,12 +69,20 @@ void Messenger::onDeliver(const wire::Deliver& d) {
 
   {
     // A redelivery of something already stored (e.g. an ack lost in a crash): its message
-    // key is spent, so do not even try to decrypt it again.
+    // key is spent, so do not even try to decrypt it again. Its number counts as seen, as a
+    // group's duplicate's does: a retry the relay stored again after its dedup window has a
+    // number of its own, and nothing is missing there.
     QSqlQuery seen(db_->db());
     seen.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?");
     seen.addBindValue(sender);
     seen.addBindValue(id);
-    if (seen.exec() && seen.next()) return dropEntry(d.inbox_seq(), {});
+    if (seen.exec() && seen.next()) {
+      if (!db_->transaction([&] {
+            return noteSeq(sender, d.conv_seq()) && save_last_acked(db_->db(), d.inbox_seq());
+          }))
+        return receiveFailed(QStringLiteral("could not store a message from %1").arg(sender));
+      return scheduleAck(d.inbox_seq());
+    }
   }
   auto decrypted = decrypt(sender, d.sender_device(), qbytes(d.ciphertext()));
   e2e::Content content;

@@ -1025,6 +1025,59 @@ class MessengerTest : public QObject {
     QCOMPARE(bodies(tia->m->history("sam")), QStringList{"only once"});
   }
 
+  // A retry whose SendAck was lost, coming after the relay's dedup window (--dedup-days), is
+  // stored again under a number of its own. The receiver drops the copy by its id, and
+  // counts that number as seen: nothing is missing there, so no gap is shown for it.
+  void aCopyStoredAgainAfterTheDedupWindowLeavesNoGap() {
+    auto* yara = registerUser("yara");
+    auto* zeke = registerUser("zeke");
+    QVERIFY(yara && zeke);
+    zeke->m.reset();
+    const auto relay_db = relay_.dataDir() + "/relay.db";
+    const auto first = yara->send("zeke", "once");
+    QVERIFY(spinUntil([&] { return yara->m->outboxSize() == 0; }, kWaitMs));
+    const auto envelope = sql_file(relay_db,
+                                   "SELECT i.ciphertext FROM inbox i JOIN devices d ON d.id = i.device"
+                                   " JOIN users u ON u.id = d.user_id WHERE u.username = 'zeke'"
+                                   " AND i.sender = 'yara' ORDER BY i.id DESC LIMIT 1")
+                              .toByteArray();
+    QVERIFY(!envelope.isEmpty());
+    // The window has passed for it: the relay no longer remembers the id.
+    bool ok = false;
+    sql_file(relay_db, "DELETE FROM sent WHERE sender = (SELECT id FROM users WHERE username = 'yara')",
+             {}, &ok);
+    QVERIFY(ok);
+
+    // Yara's device sends the same message again.
+    yara->m.reset();
+    QString error;
+    auto profile = Profile::load(yara->dir, &error);
+    QVERIFY2(profile, qPrintable(error));
+    const auto pub = profile->identity.public_key().view();
+    const auto secret = profile->identity.secret_bytes();
+    parley::test::Identity identity{std::string(reinterpret_cast<const char*>(pub.data()), pub.size()),
+                                    std::string(reinterpret_cast<const char*>(secret.data()), secret.size())};
+    parley::test::TestClient retry("yara", 1, identity);
+    QVERIFY(retry.connect(relay_.url()));
+    auto in = retry.login(0);
+    QVERIFY(in && in->has_logged_in());
+    auto acked = retry.send("zeke", envelope.toStdString(), first.toStdString());
+    QVERIFY(acked && acked->has_send_ack());
+    QVERIFY(!acked->send_ack().duplicate());
+    const auto copy_seq = static_cast<qint64>(acked->send_ack().conv_seq());
+    retry.disconnect();
+
+    QVERIFY(zeke->reopen());
+    QVERIFY(zeke->waitReceived(first));
+    QVERIFY(yara->reopen());
+    const auto next = yara->send("zeke", "and on");
+    QVERIFY(zeke->waitReceived(next));
+    QCOMPARE(zeke->find("yara", next).convSeq, copy_seq + 1);
+    QCOMPARE(zeke->m->gaps("yara"), QList<qint64>());
+    QCOMPARE(bodies(zeke->m->history("yara")), (QStringList{"once", "and on"}));
+    QVERIFY2(zeke->ev->problems.isEmpty(), qPrintable(zeke->ev->problems.join("; ")));
+  }
+
   void brokenHashChainIsFlagged() {
     auto& alice = user("alice");
     auto& bob = user("bob");

@@ -7,12 +7,12 @@
 //
 // The inbox table stays the truth. A device not cached here is summed from its rows by the
 // store, a read of every row of its inbox, group rows too (~2 million 1:1 rows at the quota,
-// and group rows are bounded only by the groups' send rates), so the cache keeps what it
-// can: a job's rollback takes back only that job's changes (the journal, newest first), a
-// whole transaction's rollback drops it all, and a cache past its bounds forgets first the
-// senders with nothing waiting (free to forget), then the devices whose last sum read fewest
-// rows, the cheapest to sum again, so nobody can make the relay re-read long inboxes by
-// filling the cache with short ones.
+// and group rows bounded only by their senders' shares of the group logs), so the cache
+// keeps what it can: a job's rollback takes back only that job's changes (the journal,
+// newest first), a whole transaction's rollback drops it all, and a cache past its bounds
+// forgets first the senders with nothing waiting (free to forget), then the devices whose
+// last sum read fewest rows, the cheapest to sum again, so nobody can make the relay re-read
+// long inboxes by filling the cache with short ones.
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>

@@ -239,7 +239,8 @@ std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of
 // Leaving and removing are never refused, so nobody stays in a group for want of room; each
 // ends a membership that an add or a creation paid for.
 bool share_is_full(store::Store& s, const Actor& actor, std::uint64_t share, GroupOutcome& out) {
-  if (s.group_bytes_from(actor.pk) + limits::kMaxCiphertextBytes <= share) return false;
+  constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kGroupEntryBytes;
+  if (s.group_bytes_from(actor.pk) + kLargest <= share) return false;
   out.fail(wire::INBOX_FULL,
            "the relay is holding as many of your group messages as it keeps from one sender "
            "until every member has them; retry once they have caught up");

@@ -249,8 +249,9 @@ void step_10(SQLite::Database& db) {
   )sql");
 }
 
-// Version 11: what each sender's entries in group logs weigh (their payloads' bytes), so a
-// GroupSend checks its sender's share with one read (Store::group_bytes_from). Triggers keep
+// Version 11: what each sender's entries in group logs weigh (each its payload's bytes plus
+// 128 for its rows, Store::kGroupEntryBytes), so a GroupSend checks its sender's share with
+// one read (Store::group_bytes_from). Triggers keep
 // it, so every way an entry comes or goes (an append, the last member's ack, retention, an
 // abandoned group, a rollback) moves it with the rows themselves. A sender with nothing left
 // in any log has no row: the relay keeps no trace of who once wrote to a group.
@@ -260,13 +261,14 @@ void step_11(SQLite::Database& db) {
       sender_pk INTEGER PRIMARY KEY,
       bytes INTEGER NOT NULL);
     INSERT INTO group_sender_bytes(sender_pk, bytes)
-      SELECT sender_pk, SUM(length(payload)) FROM group_log GROUP BY sender_pk;
+      SELECT sender_pk, SUM(length(payload) + 128) FROM group_log GROUP BY sender_pk;
     CREATE TRIGGER group_log_weighs_in AFTER INSERT ON group_log BEGIN
-      INSERT INTO group_sender_bytes(sender_pk, bytes) VALUES(NEW.sender_pk, length(NEW.payload))
+      INSERT INTO group_sender_bytes(sender_pk, bytes)
+        VALUES(NEW.sender_pk, length(NEW.payload) + 128)
         ON CONFLICT(sender_pk) DO UPDATE SET bytes = bytes + excluded.bytes;
     END;
     CREATE TRIGGER group_log_weighs_out AFTER DELETE ON group_log BEGIN
-      UPDATE group_sender_bytes SET bytes = bytes - length(OLD.payload)
+      UPDATE group_sender_bytes SET bytes = bytes - (length(OLD.payload) + 128)
         WHERE sender_pk = OLD.sender_pk;
       DELETE FROM group_sender_bytes WHERE sender_pk = OLD.sender_pk AND bytes <= 0;
     END;

@@ -141,11 +141,15 @@ class Store {
   virtual std::uint64_t bump_group_epoch(std::string_view group_id) = 0;
   // Assigns entry.seq = next_seq, stores the entry and advances next_seq.
   virtual void append_group_log(std::string_view group_id, GroupLogEntry& entry) = 0;
-  // What the log entries `sender` appended, in every group, still weigh (their payloads'
-  // bytes): kept until the last member acknowledges each (or retention takes it), so this is
-  // what the relay holds for that sender's group messages and membership events. (One device
-  // per account, so per user, as inbox_bytes_from.)
+  // What the log entries `sender` appended, in every group, still weigh (each its payload
+  // plus kGroupEntryBytes): kept until the last member acknowledges each (or retention takes
+  // it), so this is what the relay holds for that sender's group messages and membership
+  // events. (One device per account, so per user, as inbox_bytes_from.)
   virtual std::uint64_t group_bytes_from(DevicePk sender) = 0;
+  // An entry's rows (its log row and reference count), as kInboxRowBytes is an inbox row's,
+  // so a flood of tiny messages is weighed for what it costs. Schema step 11's triggers
+  // write the same 128.
+  static constexpr std::uint64_t kGroupEntryBytes = 128;
   // Durable fan-out: writes inbox entries for the next devices owed the next log entries,
   // at most `max_appends`, and records the progress in the same transaction.
   virtual FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) = 0;

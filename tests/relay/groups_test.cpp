@@ -615,8 +615,9 @@ class GroupsTest : public QObject {
       return x.has_deliver() && x.deliver().group_id() == g1 && x.deliver().kind() == wire::GROUP_EVENT;
     });
     QVERIFY(created);
-    const auto held = created->deliver().event().ByteSizeLong() + 4 * big.size();
-    const auto filler = (std::size_t{1} << 20) - held - big.size();
+    constexpr std::size_t row = 128;  // what each entry weighs beside its payload (kGroupEntryBytes)
+    const auto held = created->deliver().event().ByteSizeLong() + 4 * big.size() + 5 * row;
+    const auto filler = (std::size_t{1} << 20) - held - (big.size() + row) - row;
     QVERIFY(a->request(groupSendFrame(g2, std::string(filler, 'f')))->has_send_ack());
     QVERIFY(a->request(groupSendFrame(g1, "1"))->has_send_ack());
     QVERIFY(fullShare(a->request(groupSendFrame(g1, big))));
@@ -628,6 +629,21 @@ class GroupsTest : public QObject {
     QVERIFY(fullShare(a->request(setAdminFrame(*a, g1, "gs-c", true))));
     QVERIFY(fullShare(a->request(createGroupFrame(*a, {"gs-c"}))));
     QCOMPARE(static_cast<int>(metric(relay, "parley_group_share_full_total")), refusals_before + 5);
+    // A byte less than the largest entry's room (its payload and its rows) is full too: gs-e
+    // fills its own share to that in a group of its own.
+    auto e = TestClient::registered(relay.url(), "gs-e");
+    QVERIFY(e);
+    const auto g3 = create(*e, {"gs-b", "gs-c"});
+    QVERIFY(!g3.empty());
+    const auto created3 = c->waitPush([&](const wire::ServerFrame& x) {
+      return x.has_deliver() && x.deliver().group_id() == g3 && x.deliver().kind() == wire::GROUP_EVENT;
+    });
+    QVERIFY(created3);
+    for (int i = 0; i < 4; ++i) QVERIFY(e->request(groupSendFrame(g3, big))->has_send_ack());
+    const auto held3 = created3->deliver().event().ByteSizeLong() + 4 * big.size() + 5 * row;
+    const auto filler3 = (std::size_t{1} << 20) - held3 - (big.size() + row - 1) - row;
+    QVERIFY(e->request(groupSendFrame(g3, std::string(filler3, 'f')))->has_send_ack());
+    QVERIFY(fullShare(e->request(groupSendFrame(g3, "1"))));
     // Others' entries are their own: gs-c still sends, to both groups.
     QVERIFY(c->request(groupSendFrame(g1, big))->has_send_ack());
     QVERIFY(c->request(groupSendFrame(g2, big))->has_send_ack());

@@ -521,7 +521,8 @@ class Messenger : public QObject {
     bool our_share;
   };
   std::map<QString, FullInbox> inbox_full_;
-  // What to say about a full inbox: "<who> has too many ..." or that our share is full.
+  // What to say about a full inbox: "<who> has too many ..." or that our share is full (for a
+  // group, always our share of the group logs).
   static QString fullInboxReason(const QString& peer, bool our_share);
   QSet<QString> presence_watched_;  // what subscribePresence was asked for
   bool presence_sent_ = false;      // ... and sent since the last login

@@ -150,12 +150,11 @@ void Messenger::flushOutbox() {
 }
 
 QString Messenger::fullInboxReason(const QString& peer, bool our_share) {
-  // A group's refusal is about everything we sent to groups (the relay counts a sender's
-  // entries in all group logs together), so it names no group.
+  // A group's refusal is always our share of all group logs (protocol.md, "Groups"), so it
+  // names no group.
   if (peer.startsWith(QLatin1Char('#')))
-    return our_share ? QStringLiteral("the relay is holding as many of your group messages as it "
-                                      "keeps from one sender until every member has them")
-                     : QStringLiteral("the relay has no room for this group's messages");
+    return QStringLiteral("the relay is holding as many of your group messages as it keeps from "
+                          "one sender until every member has them");
   return (our_share ? QStringLiteral("the relay is holding as many of your messages for %1 as it "
                                      "keeps from one sender")
                     : QStringLiteral("%1 has too many undelivered messages waiting on the relay"))

@@ -6,6 +6,18 @@
 #include "parley/limits.hpp"
 
 namespace parley {
+namespace {
+
+// A limit kept in bytes and given in MiB (1 .. 2^30); its help shows the default in MiB.
+void add_mib_option(CLI::App& app, const std::string& name, std::uint64_t& bytes,
+                    const std::string& what) {
+  app.add_option_function<std::uint64_t>(
+         name, [&bytes](const std::uint64_t& mib) { bytes = mib << 20; }, what)
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
+      ->default_str(std::to_string(bytes >> 20));
+}
+
+}  // namespace
 
 std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   Config c;
@@ -66,26 +78,17 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "wait to share a write with other frames (0: sent at once)")
       ->check(CLI::Range(0u, 1000u))
       ->capture_default_str();
-  std::uint64_t inbox_quota_mib = c.limits.inbox_quota_bytes >> 20;
-  app.add_option("--inbox-quota-mib", inbox_quota_mib,
+  add_mib_option(app, "--inbox-quota-mib", c.limits.inbox_quota_bytes,
                  "Undelivered entries one device's inbox may hold (MiB); past it sends to that "
-                 "user are refused until the device catches up")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
-      ->capture_default_str();
-  std::uint64_t inbox_share_mib = c.limits.inbox_share_bytes >> 20;
-  app.add_option("--inbox-share-mib", inbox_share_mib,
+                 "user are refused until the device catches up");
+  add_mib_option(app, "--inbox-share-mib", c.limits.inbox_share_bytes,
                  "Of one device's inbox, what one sender's undelivered messages may hold (MiB); "
                  "past it that sender's messages to the user are refused until the device "
-                 "catches up, while others' still go")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
-      ->capture_default_str();
-  std::uint64_t group_share_mib = c.limits.group_share_bytes >> 20;
-  app.add_option("--group-share-mib", group_share_mib,
+                 "catches up, while others' still go");
+  add_mib_option(app, "--group-share-mib", c.limits.group_share_bytes,
                  "What one user's group messages and membership events not yet received by "
                  "every member may hold (MiB), all groups together; once less than the largest "
-                 "message is left, that user's group sends are refused until members catch up")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
-      ->capture_default_str();
+                 "message is left, that user's group sends are refused until members catch up");
   app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -238,9 +241,6 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.retention = std::chrono::hours(24 * retention_days);
   c.media.retention = std::chrono::hours(24 * media_days);
   c.media.min_free_bytes = media_min_free_mib << 20;
-  c.limits.inbox_quota_bytes = inbox_quota_mib << 20;
-  c.limits.inbox_share_bytes = inbox_share_mib << 20;
-  c.limits.group_share_bytes = group_share_mib << 20;
   c.media.idle = std::chrono::seconds(media_idle);
   c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);

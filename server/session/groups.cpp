@@ -36,7 +36,6 @@ struct GroupOutcome {
   std::uint64_t seq = 0;  // of the event a change appended
   bool appended = false;  // a log entry was written: kick the fan-out
   bool duplicate = false;
-  bool share_full = false;  // INBOX_FULL: the actor's share of the group logs
   store::SentRecord ack;
   std::vector<store::GroupMemberRecord> members;
   std::string identity_key;  // the actor's, for the event: members check its signature
@@ -245,21 +244,22 @@ bool share_is_full(store::Store& s, const Actor& actor, std::uint64_t share, Gro
            "the relay is holding as many of your group messages as it keeps from one sender "
            "until every member has them; retry once they have caught up");
   out.retry_after_ms = kInboxFullRetryMs;
-  out.share_full = true;
   return true;
 }
 
 }  // namespace
 
 void Session::reply_group_error(std::uint64_t request_id, const GroupOutcome& out) {
+  // A group request is only ever INBOX_FULL for its sender's share (share_is_full).
+  const bool share_full = out.error == wire::INBOX_FULL;
   if (out.error == wire::RATE_LIMITED) ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
-  if (out.share_full) ctx_.metrics.group_share_full.fetch_add(1, std::memory_order_relaxed);
+  if (share_full) ctx_.metrics.group_share_full.fetch_add(1, std::memory_order_relaxed);
   wire::ServerFrame f;
   auto* e = f.mutable_error();
   e->set_code(out.error);
   e->set_reason(out.reason);
   e->set_retry_after_ms(out.retry_after_ms);
-  e->set_sender_share_full(out.share_full);
+  e->set_sender_share_full(share_full);
   reply_error(request_id, f);
 }
 

@@ -102,6 +102,18 @@ QList<QVariantList> rows(const QString& dir, const QString& statement, const QVa
   return out;
 }
 
+// `name` registered on the relay at `url` in a new profile under `home`, online; null on
+// failure.
+std::unique_ptr<User> newUser(const QUrl& url, const QTemporaryDir& home, const QString& name) {
+  auto u = std::make_unique<User>();
+  u->name = name;
+  u->dir = home.filePath(name);
+  u->m = parley::test::registerClientUser(url, u->dir, name, kWaitMs);
+  if (!u->m) return nullptr;
+  u->attach();
+  return u;
+}
+
 QByteArray key_id_of(const QByteArray& ciphertext) {
   auto h = parley::crypto::sender_key_header(view(ciphertext));
   if (!h) return {};
@@ -117,12 +129,8 @@ class GroupTest : public QObject {
   std::map<QString, std::unique_ptr<User>> users_;
 
   User* registerUser(const QString& name) {
-    auto u = std::make_unique<User>();
-    u->name = name;
-    u->dir = home_.filePath(name);
-    u->m = parley::test::registerClientUser(relay_.url(), u->dir, name, kWaitMs);
-    if (!u->m) return nullptr;
-    u->attach();
+    auto u = newUser(relay_.url(), home_, name);
+    if (!u) return nullptr;
     auto* raw = u.get();
     users_[name] = std::move(u);
     return raw;
@@ -485,24 +493,10 @@ class GroupTest : public QObject {
     RelayProcess relay({"--group-share-mib", "1"});
     QVERIFY(relay.start());
     QTemporaryDir home;
-    auto make = [&](const QString& name) {
-      auto u = std::make_unique<User>();
-      u->name = name;
-      u->dir = home.filePath(name);
-      u->m = parley::test::registerClientUser(relay.url(), u->dir, name, kWaitMs);
-      if (u->m) u->attach();
-      return u;
-    };
-    auto alice = make("gq-alice"), bob = make("gq-bob");
-    QVERIFY(alice->m && bob->m);
-    bool created = false;
-    QByteArray gid;
-    alice->m->createGroup("quota", {"gq-bob"}, [&](const QByteArray& id, const QString& e) {
-      QVERIFY2(e.isEmpty(), qPrintable(e));
-      gid = id;
-      created = true;
-    });
-    QVERIFY(spinUntil([&] { return created; }, kWaitMs));
+    auto alice = newUser(relay.url(), home, "gq-alice"), bob = newUser(relay.url(), home, "gq-bob");
+    QVERIFY(alice && bob);
+    const auto gid = createGroup(*alice, "quota", {"gq-bob"});
+    QVERIFY(!gid.isEmpty());
     bob->m->stop();
     // ~55 KB each once sealed.
     QStringList sent;

@@ -176,6 +176,37 @@ QVariant sql(const QString& dir, const QString& statement, const QVariantList& b
   return sql_file(dir + "/parley.db", statement, binds, ok);
 }
 
+// The newest 1:1 ciphertext `from` has waiting in `to`'s inbox on the relay (relay.db).
+QByteArray lastCiphertextOnRelay(const RelayProcess& relay, const QString& from, const QString& to) {
+  return sql_file(relay.dataDir() + "/relay.db",
+                  "SELECT i.ciphertext FROM inbox i JOIN devices d ON d.id = i.device"
+                  " JOIN users u ON u.id = d.user_id WHERE u.username = ? AND i.sender = ?"
+                  " ORDER BY i.id DESC LIMIT 1",
+                  {to, from})
+      .toByteArray();
+}
+
+// A raw connection logged in as the device of the profile in `dir` (its Messenger closed),
+// to send what its client would not; null on failure.
+std::unique_ptr<parley::test::TestClient> rawDeviceOf(const RelayProcess& relay, const QString& dir,
+                                                      const QString& username) {
+  QString error;
+  auto profile = Profile::load(dir, &error);
+  if (!profile) {
+    qWarning("%s: %s", qPrintable(dir), qPrintable(error));
+    return nullptr;
+  }
+  const auto pub = profile->identity.public_key().view();
+  const auto secret = profile->identity.secret_bytes();
+  parley::test::Identity identity{std::string(reinterpret_cast<const char*>(pub.data()), pub.size()),
+                                  std::string(reinterpret_cast<const char*>(secret.data()), secret.size())};
+  auto c = std::make_unique<parley::test::TestClient>(username.toStdString(), 1, identity);
+  if (!c->connect(relay.url())) return nullptr;
+  const auto in = c->login(0);
+  if (!in || !in->has_logged_in()) return nullptr;
+  return c;
+}
+
 QByteArray random_bytes(int n) {
   QByteArray out(n, '\0');
   for (auto& c : out) c = static_cast<char>(QRandomGenerator::global()->bounded(256));
@@ -991,31 +1022,18 @@ class MessengerTest : public QObject {
     QVERIFY(ok);
     const auto first = sam->send("tia", "only once");
     QVERIFY(spinUntil([&] { return sam->m->outboxSize() == 0; }, kWaitMs));
-    const auto envelope = sql_file(relay_db,
-                                   "SELECT i.ciphertext FROM inbox i JOIN devices d ON d.id = i.device"
-                                   " JOIN users u ON u.id = d.user_id WHERE u.username = 'tia'"
-                                   " AND i.sender = 'sam' ORDER BY i.id DESC LIMIT 1")
-                              .toByteArray();
+    const auto envelope = lastCiphertextOnRelay(relay_, "sam", "tia");
     parley::e2e::Envelope env;
     QVERIFY(env.ParseFromArray(envelope.constData(), static_cast<int>(envelope.size())));
     QVERIFY(env.has_prekey() && !env.prekey().has_one_time_prekey());
 
     // Sam's own device sends the same bytes again.
     sam->m.reset();
-    QString error;
-    auto profile = Profile::load(sam->dir, &error);
-    QVERIFY2(profile, qPrintable(error));
-    const auto pub = profile->identity.public_key().view();
-    const auto secret = profile->identity.secret_bytes();
-    parley::test::Identity identity{std::string(reinterpret_cast<const char*>(pub.data()), pub.size()),
-                                    std::string(reinterpret_cast<const char*>(secret.data()), secret.size())};
-    parley::test::TestClient replay("sam", 1, identity);
-    QVERIFY(replay.connect(relay_.url()));
-    auto in = replay.login(0);
-    QVERIFY(in && in->has_logged_in());
-    auto acked = replay.send("tia", envelope.toStdString());
+    auto replay = rawDeviceOf(relay_, sam->dir, "sam");
+    QVERIFY(replay);
+    auto acked = replay->send("tia", envelope.toStdString());
     QVERIFY(acked && acked->has_send_ack());
-    replay.disconnect();
+    replay->disconnect();
 
     QVERIFY(tia->reopen());
     QVERIFY(tia->waitReceived(first));
@@ -1036,11 +1054,7 @@ class MessengerTest : public QObject {
     const auto relay_db = relay_.dataDir() + "/relay.db";
     const auto first = yara->send("zeke", "once");
     QVERIFY(spinUntil([&] { return yara->m->outboxSize() == 0; }, kWaitMs));
-    const auto envelope = sql_file(relay_db,
-                                   "SELECT i.ciphertext FROM inbox i JOIN devices d ON d.id = i.device"
-                                   " JOIN users u ON u.id = d.user_id WHERE u.username = 'zeke'"
-                                   " AND i.sender = 'yara' ORDER BY i.id DESC LIMIT 1")
-                              .toByteArray();
+    const auto envelope = lastCiphertextOnRelay(relay_, "yara", "zeke");
     QVERIFY(!envelope.isEmpty());
     // The window has passed for it: the relay no longer remembers the id.
     bool ok = false;
@@ -1050,22 +1064,13 @@ class MessengerTest : public QObject {
 
     // Yara's device sends the same message again.
     yara->m.reset();
-    QString error;
-    auto profile = Profile::load(yara->dir, &error);
-    QVERIFY2(profile, qPrintable(error));
-    const auto pub = profile->identity.public_key().view();
-    const auto secret = profile->identity.secret_bytes();
-    parley::test::Identity identity{std::string(reinterpret_cast<const char*>(pub.data()), pub.size()),
-                                    std::string(reinterpret_cast<const char*>(secret.data()), secret.size())};
-    parley::test::TestClient retry("yara", 1, identity);
-    QVERIFY(retry.connect(relay_.url()));
-    auto in = retry.login(0);
-    QVERIFY(in && in->has_logged_in());
-    auto acked = retry.send("zeke", envelope.toStdString(), first.toStdString());
+    auto retry = rawDeviceOf(relay_, yara->dir, "yara");
+    QVERIFY(retry);
+    auto acked = retry->send("zeke", envelope.toStdString(), first.toStdString());
     QVERIFY(acked && acked->has_send_ack());
     QVERIFY(!acked->send_ack().duplicate());
     const auto copy_seq = static_cast<qint64>(acked->send_ack().conv_seq());
-    retry.disconnect();
+    retry->disconnect();
 
     QVERIFY(zeke->reopen());
     QVERIFY(zeke->waitReceived(first));

@@ -607,18 +607,29 @@ class GroupsTest : public QObject {
              r->error().retry_after_ms() == 30000 &&
              QString::fromStdString(r->error().reason()).contains("group messages");
     };
-    for (int i = 0; i < 4; ++i) QVERIFY(a->request(groupSendFrame(g1, big))->has_send_ack());
-    // What gs-a holds now: g1's CREATED event (as gs-c was pushed it) and four messages. A
-    // filler in gs-c's group leaves exactly the largest message's room, which still takes a
-    // byte; then less is left and nothing goes, however small, in either group.
-    const auto created = c->waitPush([&](const wire::ServerFrame& x) {
-      return x.has_deliver() && x.deliver().group_id() == g1 && x.deliver().kind() == wire::GROUP_EVENT;
-    });
-    QVERIFY(created);
     constexpr std::size_t row = 128;  // what each entry weighs beside its payload (kGroupEntryBytes)
-    const auto held = created->deliver().event().ByteSizeLong() + 4 * big.size() + 5 * row;
-    const auto filler = (std::size_t{1} << 20) - held - (big.size() + row) - row;
-    QVERIFY(a->request(groupSendFrame(g2, std::string(filler, 'f')))->has_send_ack());
+    // Fills the MiB of `sender` until `room` is left: four of the largest messages to `gid`,
+    // whose CREATED event it logged (its size as gs-c was pushed it), then a filler to
+    // `filler_gid`.
+    auto fillLeaving = [&](TestClient& sender, const std::string& gid, const std::string& filler_gid,
+                           std::size_t room) {
+      const auto created = c->waitPush([&](const wire::ServerFrame& x) {
+        return x.has_deliver() && x.deliver().group_id() == gid && x.deliver().kind() == wire::GROUP_EVENT;
+      });
+      if (!created) return false;
+      for (int i = 0; i < 4; ++i) {
+        const auto r = sender.request(groupSendFrame(gid, big));
+        if (!r || !r->has_send_ack()) return false;
+      }
+      const auto held = created->deliver().event().ByteSizeLong() + 4 * big.size() + 5 * row;
+      const auto filler = (std::size_t{1} << 20) - held - room - row;
+      const auto r = sender.request(groupSendFrame(filler_gid, std::string(filler, 'f')));
+      return r && r->has_send_ack();
+    };
+    // gs-a, its filler in gs-c's group, is left exactly the largest entry's room (its payload
+    // and its rows), which still takes a byte; then less is left and nothing goes, however
+    // small, in either group.
+    QVERIFY(fillLeaving(*a, g1, g2, big.size() + row));
     QVERIFY(a->request(groupSendFrame(g1, "1"))->has_send_ack());
     QVERIFY(fullShare(a->request(groupSendFrame(g1, big))));
     const int refusals_before = static_cast<int>(metric(relay, "parley_group_share_full_total"));
@@ -629,20 +640,12 @@ class GroupsTest : public QObject {
     QVERIFY(fullShare(a->request(setAdminFrame(*a, g1, "gs-c", true))));
     QVERIFY(fullShare(a->request(createGroupFrame(*a, {"gs-c"}))));
     QCOMPARE(static_cast<int>(metric(relay, "parley_group_share_full_total")), refusals_before + 5);
-    // A byte less than the largest entry's room (its payload and its rows) is full too: gs-e
-    // fills its own share to that in a group of its own.
+    // A byte less than the largest entry's room is full too: gs-e, in a group of its own.
     auto e = TestClient::registered(relay.url(), "gs-e");
     QVERIFY(e);
     const auto g3 = create(*e, {"gs-b", "gs-c"});
     QVERIFY(!g3.empty());
-    const auto created3 = c->waitPush([&](const wire::ServerFrame& x) {
-      return x.has_deliver() && x.deliver().group_id() == g3 && x.deliver().kind() == wire::GROUP_EVENT;
-    });
-    QVERIFY(created3);
-    for (int i = 0; i < 4; ++i) QVERIFY(e->request(groupSendFrame(g3, big))->has_send_ack());
-    const auto held3 = created3->deliver().event().ByteSizeLong() + 4 * big.size() + 5 * row;
-    const auto filler3 = (std::size_t{1} << 20) - held3 - (big.size() + row - 1) - row;
-    QVERIFY(e->request(groupSendFrame(g3, std::string(filler3, 'f')))->has_send_ack());
+    QVERIFY(fillLeaving(*e, g3, g3, big.size() + row - 1));
     QVERIFY(fullShare(e->request(groupSendFrame(g3, "1"))));
     // Others' entries are their own: gs-c still sends, to both groups.
     QVERIFY(c->request(groupSendFrame(g1, big))->has_send_ack());

@@ -89,6 +89,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "What one user's group messages and membership events not yet received by "
                  "every member may hold (MiB), all groups together; once less than the largest "
                  "message is left, that user's group sends are refused until members catch up");
+  app.add_option("--group-pending-max", c.limits.group_pending_max,
+                 "Group messages and events of one user the fan-out may not yet have given to "
+                 "every member; past it that user's group sends wait (RATE_LIMITED)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
   app.add_option("--rate", c.limits.rate_per_second, "Frames per second one connection may send")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -59,6 +59,10 @@ std::string Metrics::render() const {
        "Group messages and membership changes refused because the sender's entries in group "
        "logs, not yet received by every member, were at its share.",
        group_share_full);
+  line("parley_group_pending_full_total", "counter",
+       "Group messages and membership changes asked to wait because as many of the sender's "
+       "entries as --group-pending-max were not yet fanned out to every member.",
+       group_pending_full);
   line("parley_connections_refused_by_address_total", "counter",
        "WebSocket upgrades refused by the per-address limits (connections held, new per second).",
        connections_refused_by_address);

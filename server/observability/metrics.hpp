@@ -28,6 +28,7 @@ class Metrics {
   std::atomic<std::uint64_t> inbox_full{0};
   std::atomic<std::uint64_t> inbox_share_full{0};
   std::atomic<std::uint64_t> group_share_full{0};
+  std::atomic<std::uint64_t> group_pending_full{0};
   std::atomic<std::uint64_t> connections_refused_by_address{0};  // over a per-address limit
   std::atomic<std::uint64_t> registrations_refused{0};           // over the budget per address
   std::atomic<std::uint64_t> store_rejected{0};

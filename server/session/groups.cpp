@@ -36,6 +36,7 @@ struct GroupOutcome {
   std::uint64_t seq = 0;  // of the event a change appended
   bool appended = false;  // a log entry was written: kick the fan-out
   bool duplicate = false;
+  bool pending_full = false;  // RATE_LIMITED by the sender's unfinished fan-out, not the group's rate
   store::SentRecord ack;
   std::vector<store::GroupMemberRecord> members;
   std::string identity_key;  // the actor's, for the event: members check its signature
@@ -230,30 +231,58 @@ std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of
   return std::make_pair(*g, *m);
 }
 
-// Refuses (INBOX_FULL, Error.sender_share_full) what the actor would append to a group log
-// once its entries there leave less of its share (SessionLimits::group_share_bytes) than the
-// largest message takes. Every size alike, as a full inbox (send.cpp): a client offers its
-// whole queue again after a restart, and a small message must not overtake a large one
-// refused. A membership event, built after the check, may go past the share by its own size.
+// What bounds one sender's entries in the group logs (SessionLimits).
+struct SenderBounds {
+  std::uint64_t share = 0;
+  std::uint32_t pending_max = 0;
+};
+SenderBounds sender_bounds(const SessionLimits& l) { return {l.group_share_bytes, l.group_pending_max}; }
+
+// The fan-out of `pending_max` entries to a large group takes about a second on a slow
+// machine; a client asked to wait tries again after half of that.
+constexpr std::uint32_t kPendingRetryMs = 500;
+
+// Refuses what the actor would append to a group log while the relay holds too much of its
+// already (Store::group_load_of):
+// - INBOX_FULL with Error.sender_share_full once its entries and the members' rows charged
+//   to them leave less of its share than the largest message takes. Every size alike, as a
+//   full inbox (send.cpp): a client offers its whole queue again after a restart, and a
+//   small message must not overtake a large one refused. A membership event, built after
+//   the check, may go past the share by its own size.
+// - RATE_LIMITED while `pending_max` of its entries are not yet fanned out to every member:
+//   their rows are weighed only as they are written, so this bounds what the share does not
+//   see yet.
 // Leaving and removing are never refused, so nobody stays in a group for want of room; each
 // ends a membership that an add or a creation paid for.
-bool share_is_full(store::Store& s, const Actor& actor, std::uint64_t share, GroupOutcome& out) {
+bool sender_must_wait(store::Store& s, const Actor& actor, SenderBounds bounds, GroupOutcome& out) {
   constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kGroupEntryBytes;
-  if (s.group_bytes_from(actor.pk) + kLargest <= share) return false;
-  out.fail(wire::INBOX_FULL,
-           "the relay is holding as many of your group messages as it keeps from one sender "
-           "until every member has them; retry once they have caught up");
-  out.retry_after_ms = kInboxFullRetryMs;
-  return true;
+  const auto load = s.group_load_of(actor.pk);
+  if (load.bytes + kLargest > bounds.share) {
+    out.fail(wire::INBOX_FULL,
+             "the relay is holding as many of your group messages as it keeps from one sender "
+             "until every member has them; retry once they have caught up");
+    out.retry_after_ms = kInboxFullRetryMs;
+    return true;
+  }
+  if (load.pending >= bounds.pending_max) {
+    out.fail(wire::RATE_LIMITED,
+             "the relay is still giving your earlier group messages to their members; retry "
+             "shortly");
+    out.retry_after_ms = kPendingRetryMs;
+    out.pending_full = true;
+    return true;
+  }
+  return false;
 }
 
 }  // namespace
 
 void Session::reply_group_error(std::uint64_t request_id, const GroupOutcome& out) {
-  // A group request is only ever INBOX_FULL for its sender's share (share_is_full).
+  // A group request is only ever INBOX_FULL for its sender's share (sender_must_wait).
   const bool share_full = out.error == wire::INBOX_FULL;
   if (out.error == wire::RATE_LIMITED) ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
   if (share_full) ctx_.metrics.group_share_full.fetch_add(1, std::memory_order_relaxed);
+  if (out.pending_full) ctx_.metrics.group_pending_full.fetch_add(1, std::memory_order_relaxed);
   wire::ServerFrame f;
   auto* e = f.mutable_error();
   e->set_code(out.error);
@@ -283,13 +312,13 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
   const auto& gid = req.group_id();
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid, names, sig = req.signature(), share = ctx_.limits.group_share_bytes,
+      [out, gid, names, sig = req.signature(), bounds = sender_bounds(ctx_.limits),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto ids = resolve(s, names, *out);
         if (out->error) return;
         // The id is the creator's (it signs it): one that exists is refused, never joined.
         if (s.find_group(gid)) return out->fail(wire::BAD_REQUEST, "group_id is already in use");
-        if (share_is_full(s, actor, share, *out)) return;
+        if (sender_must_wait(s, actor, bounds, *out)) return;
         const auto change = check_signature(s, gid, 1, {},
                                             {GroupChangeKind::Created, actor.name, names}, sig, actor, *out);
         if (!change) return;
@@ -338,7 +367,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members, sig = req.signature(),
-       share = ctx_.limits.group_share_bytes,
+       bounds = sender_bounds(ctx_.limits),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -360,7 +389,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
                                " would be added");
         out->epoch = me->first.epoch;
         if (added.empty()) return;
-        if (share_is_full(s, actor, share, *out)) return;
+        if (sender_must_wait(s, actor, bounds, *out)) return;
         const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
                                             {GroupChangeKind::Added, actor.name, added}, sig, actor, *out);
         if (!change) return;
@@ -438,7 +467,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), target, admin = req.admin(), sig = req.signature(),
-       share = ctx_.limits.group_share_bytes,
+       bounds = sender_bounds(ctx_.limits),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -458,7 +487,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
             return out->fail(wire::BAD_REQUEST,
                              "a group needs an admin: make someone else admin first");
         }
-        if (share_is_full(s, actor, share, *out)) return;
+        if (sender_must_wait(s, actor, bounds, *out)) return;
         const auto change = check_signature(
             s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
             {GroupChangeKind::AdminChanged, actor.name, {target}, admin}, sig, actor, *out);
@@ -511,7 +540,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, payload, gid = req.group_id(), cmid = req.client_msg_id(), hint = req.content_hint(),
-       limiter = &ctx_.group_limiter, share = ctx_.limits.group_share_bytes,
+       limiter = &ctx_.group_limiter, bounds = sender_bounds(ctx_.limits),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         if (auto seen = s.find_sent(actor.id, cmid)) {  // a retry: answered, never limited
           out->duplicate = true;
@@ -521,7 +550,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         // Before the rate limit, so a refused send spends none of the group's budget.
-        if (share_is_full(s, actor, share, *out)) return;
+        if (sender_must_wait(s, actor, bounds, *out)) return;
         // Limited after the membership check, so outsiders cannot use up a group's budget.
         std::chrono::milliseconds retry{0};
         if (!limiter->take(gid, &retry)) {

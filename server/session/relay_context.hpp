@@ -46,12 +46,18 @@ struct SessionLimits {
   // stranger cannot fill the inbox and hold up everyone else's messages: it takes
   // quota / share accounts (8), each costing a registration.
   std::uint64_t inbox_share_bytes = std::uint64_t{32} << 20;
-  // What one user's entries in group logs may weigh (Store::group_bytes_from): messages and
-  // membership events the relay keeps until every member has them. Groups are free to make
-  // and anyone may be added to one, so without it one account, with a member that never
-  // comes online, could make the relay keep its groups' send rate in bytes for the whole
-  // retention. About a month of a heavy sender's messages to groups with a member away.
+  // What one user's entries in group logs may weigh (Store::group_load_of): messages and
+  // membership events the relay keeps until every member has them, and the members' inbox
+  // rows charged to them. Groups are free to make and anyone may be added to one, so
+  // without it one account, with members that never come online, could make the relay keep
+  // its groups' send rate in bytes, and a row per member device for each message, for the
+  // whole retention. About a month of a heavy sender's messages to groups with a few
+  // members away (each member device away adds 128 bytes to each message).
   std::uint64_t group_share_bytes = std::uint64_t{128} << 20;
+  // Of one user's group entries, how many the fan-out may not yet have given to every
+  // member: their rows are weighed as they are written, so this bounds what the share
+  // does not see yet (at most this many times the largest group's devices).
+  std::uint32_t group_pending_max = 256;
   std::uint32_t replay_page = 256;            // entries read from the store at once
   std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses
   std::size_t max_pending_bytes = 4u << 20;   // or payload bytes held by those jobs

@@ -124,6 +124,13 @@ struct GroupMemberRecord {
   std::uint64_t joined_seq = 0;
 };
 
+// What one sender's group entries hold in the relay (Store::group_load_of).
+struct SenderGroupLoad {
+  std::uint64_t bytes = 0;    // its entries and the members' rows charged to them
+  std::uint64_t pending = 0;  // its entries not yet fanned out to every member
+  bool operator==(const SenderGroupLoad&) const = default;
+};
+
 // One entry of a group's ordered log: a message or a membership event.
 struct GroupLogEntry {
   std::uint64_t seq = 0;

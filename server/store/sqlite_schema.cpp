@@ -161,7 +161,7 @@ void step_5(SQLite::Database& db) {
 // the sender's inbox for every acknowledged message (an insert, and a delete once the sender
 // acknowledged it), one row per (sending device, receiving device, conversation) holds the
 // highest conv_seq the receiving device has acknowledged, raised in place. Receipt entries
-// still waiting become marks (their versions 1..n, which meta's mark_version continues), and
+// still pending become marks (their versions 1..n, which meta's mark_version continues), and
 // their devices' inbox tails are saved first, as every delete of inbox rows does.
 void step_6(SQLite::Database& db) {
   db.exec(R"sql(
@@ -275,9 +275,33 @@ void step_11(SQLite::Database& db) {
   )sql");
 }
 
+// Version 12: a member's range row weighs 128 bytes too, charged to the sender of the last
+// entry it names (kept in the row's sender_pk, unused by range rows until now), until it
+// goes: without it, one sender's entries within its share could still make the relay keep
+// a row per member device for each of them. And each sender's count of entries the fan-out
+// has not finished (`pending`): their rows are not yet weighed, so that count is bounded
+// apart. The store keeps both from here (SqliteStore's share_delta).
+void step_12(SQLite::Database& db) {
+  db.exec(R"sql(
+    ALTER TABLE group_sender_bytes ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+    UPDATE inbox SET sender_pk = COALESCE((SELECT l.sender_pk FROM group_log l
+      WHERE l.group_id = inbox.group_id AND l.seq = inbox.conv_last), 0)
+      WHERE conv_last IS NOT NULL;
+    UPDATE group_sender_bytes SET bytes = bytes + 128 * r.n
+      FROM (SELECT sender_pk, COUNT(*) AS n FROM inbox WHERE conv_last IS NOT NULL
+            GROUP BY sender_pk) r
+      WHERE r.sender_pk = group_sender_bytes.sender_pk;
+    UPDATE group_sender_bytes SET pending = w.n
+      FROM (SELECT l.sender_pk, COUNT(*) AS n FROM group_log l
+            JOIN group_fanout f ON f.group_id = l.group_id WHERE l.seq > f.done_seq
+            GROUP BY l.sender_pk) w
+      WHERE w.sender_pk = group_sender_bytes.sender_pk;
+  )sql");
+}
+
 using Step = void (*)(SQLite::Database&);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4,  step_5, step_6,
-                           step_7, step_8, step_9, step_10, step_11};
+constexpr Step kSteps[] = {step_1, step_2, step_3,  step_4,  step_5,  step_6,
+                           step_7, step_8, step_9, step_10, step_11, step_12};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 }  // namespace

@@ -9,6 +9,6 @@ namespace parley::store {
 // step in its own transaction. Throws when the file is newer than this relay understands.
 void migrate_schema(SQLite::Database& db);
 
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 }  // namespace parley::store

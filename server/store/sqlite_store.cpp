@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "store/account_cache.hpp"
+#include "store/deferred_sums.hpp"
 #include "store/inbox_weights.hpp"
 #include "store/run_floor.hpp"
 #include "store/sqlite_row_statement.hpp"
@@ -200,11 +201,12 @@ struct SqliteStore::Impl {
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, ciphertext, group_id) "
                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-        // A member's row for group entries names a range of the log (schema step 10).
+        // A member's row for group entries names a range of the log (schema step 10); its
+        // sender_pk is the sender its row is charged to (step 12).
         insert_range(db,
                      "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
                      "client_msg_id, conv_seq, server_ts, content_hint, group_id, span, "
-                     "conv_last) VALUES(?1, ?2, 0, '', 0, 0, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
+                     "conv_last) VALUES(?1, ?2, 0, '', 0, ?8, x'', ?3, ?4, 0, ?5, ?6, ?7)"),
         // Summed here row by row: a GROUP BY sender would sort the device's rows first. Only
         // 1:1 rows weigh (group_id NULL): not a range row, nor a group row from before schema
         // step 4 (its own copy of the entry). SQLite reads the group rows anyway (the index
@@ -302,7 +304,12 @@ struct SqliteStore::Impl {
         find_log_refs(db, "SELECT refs FROM group_log_refs WHERE group_id = ? AND seq = ?"),
         set_log_refs(db, "UPDATE group_log_refs SET refs = ? WHERE group_id = ? AND seq = ?"),
         delete_log_ref(db, "DELETE FROM group_log_refs WHERE group_id = ? AND seq = ?"),
-        group_bytes(db, "SELECT bytes FROM group_sender_bytes WHERE sender_pk = ?"),
+        group_share(db, "SELECT bytes, pending FROM group_sender_bytes WHERE sender_pk = ?"),
+        add_share(db,
+                  "INSERT INTO group_sender_bytes(sender_pk, bytes, pending) VALUES(?1, ?2, ?3) "
+                  "ON CONFLICT(sender_pk) DO UPDATE SET bytes = bytes + excluded.bytes, "
+                  "pending = pending + excluded.pending"),
+        drop_empty_share(db, "DELETE FROM group_sender_bytes WHERE sender_pk = ? AND bytes <= 0"),
         groups_behind(db,
                       "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
                       "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
@@ -323,44 +330,66 @@ struct SqliteStore::Impl {
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
   SQLite::Statement fanout_state, membership_change, read_log, read_log_senders, fanout_devices,
       save_fanout, delete_log;
-  SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref, group_bytes;
+  SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref;
+  SQLite::Statement group_share, add_share, drop_empty_share;
   SQLite::Statement groups_behind;
 
   // What the last delete_acked acknowledged, which it returns a view of.
   std::vector<AckedMessages> acked;
 
-  // Changes to log entries' reference counts, summed over the transaction and written at its
-  // commit: each member's ack (and each fan-out step) changes the count of the same entries,
-  // so a batch of many members' acks writes each count once instead of once per ack. The
-  // journal holds what the running job added, to take back if it is rolled back.
-  using RefDeltas = std::map<std::pair<std::string, std::uint64_t>, std::int64_t>;
-  RefDeltas refs_delta;
-  std::vector<std::pair<RefDeltas::iterator, std::int64_t>> refs_journal;
+  // Changes to log entries' reference counts, written at the commit (deferred_sums.hpp):
+  // each member's ack (and each fan-out step) changes the count of the same entries.
+  DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
+  // Changes to senders' rows in group_sender_bytes, written at the commit the same way and
+  // before the references (whose last release removes an entry, and with it its weight).
+  struct ShareDelta {
+    std::int64_t bytes = 0;    // range rows charged to the sender, Store::kGroupEntryBytes each
+    std::int64_t pending = 0;  // its entries the fan-out has not finished
+    ShareDelta& operator+=(const ShareDelta& o) {
+      bytes += o.bytes;
+      pending += o.pending;
+      return *this;
+    }
+    ShareDelta& operator-=(const ShareDelta& o) {
+      bytes -= o.bytes;
+      pending -= o.pending;
+      return *this;
+    }
+    bool operator==(const ShareDelta&) const = default;
+  };
+  DeferredSums<DevicePk, ShareDelta> share_delta;
 
   // Adds `delta` to the references of log entries lo..hi.
   void add_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
                     std::int64_t delta) {
-    if (delta == 0) return;
-    RefDeltas::key_type key{std::string(group_id), lo};
-    for (; key.second <= hi; ++key.second) {
-      auto it = refs_delta.try_emplace(key, 0).first;
-      it->second += delta;
-      refs_journal.emplace_back(it, delta);
-    }
+    for (auto seq = lo; seq <= hi; ++seq) refs_delta.add({std::string(group_id), seq}, delta);
   }
-  void take_back_log_refs() {
-    for (auto& [it, delta] : refs_journal) it->second -= delta;
-    refs_journal.clear();
+  void flush_deferred() {
+    share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
+      auto& add = fresh(add_share);
+      add.bind(1, sender);
+      add.bind(2, d.bytes);
+      add.bind(3, d.pending);
+      add.exec();
+      auto& drop = fresh(drop_empty_share);
+      drop.bind(1, sender);
+      drop.exec();
+    });
+    refs_delta.flush([this](const auto& key, std::int64_t delta) {
+      change_log_refs(key.first, key.second, delta);
+    });
   }
-  void flush_log_refs() {
-    refs_journal.clear();
-    for (const auto& [key, delta] : refs_delta)
-      if (delta != 0) change_log_refs(key.first, key.second, delta);
-    refs_delta.clear();
+  void keep_deferred() {
+    refs_delta.keep();
+    share_delta.keep();
   }
-  void forget_log_refs() {
-    refs_journal.clear();
-    refs_delta.clear();
+  void take_back_deferred() {
+    refs_delta.take_back();
+    share_delta.take_back();
+  }
+  void forget_deferred() {
+    refs_delta.forget();
+    share_delta.forget();
   }
 
   // Adds `delta` to the references of log entry (group_id, seq); at zero nothing names the
@@ -589,9 +618,11 @@ struct SqliteStore::Impl {
   }
 
   // Stores the device's range row for the group's log entries lo..end, `span` of them its
-  // own, and returns the last inbox_seq it takes.
+  // own, charged to `charged` (the sender of entry `end`), and returns the last inbox_seq it
+  // takes. The caller adds the charge to share_delta, once for all of a range's rows.
   std::uint64_t append_range(DevicePk device, std::string_view group_id, std::uint64_t lo,
-                             std::uint64_t end, std::uint64_t span, std::uint64_t server_ts) {
+                             std::uint64_t end, std::uint64_t span, std::uint64_t server_ts,
+                             DevicePk charged) {
     auto& tail = tail_to_raise(device);
     tail += span;
     inbox_floor.handed_out(tail);
@@ -603,6 +634,7 @@ struct SqliteStore::Impl {
     bind_blob(st, 5, group_id);
     st.bind(6, static_cast<std::int64_t>(span));
     st.bind(7, static_cast<std::int64_t>(end));
+    st.bind(8, charged);
     st.exec();
     depth += span;
     return tail;
@@ -739,7 +771,7 @@ void SqliteStore::begin() {
 }
 void SqliteStore::commit() {
   impl_->save_tails();
-  impl_->flush_log_refs();
+  impl_->flush_deferred();
   marks_->before_commit();
   impl_->inbox_floor.before_commit();
   impl_->finish_statements();
@@ -752,7 +784,7 @@ void SqliteStore::commit() {
 void SqliteStore::rollback() {
   marks_->rolled_back();
   impl_->inbox_floor.rolled_back();
-  impl_->forget_log_refs();
+  impl_->forget_deferred();
   impl_->depth = impl_->depth_at_begin;
   impl_->tails.clear();  // may hold tails of rolled-back appends; rebuilt from the database
   impl_->tails_journal.clear();
@@ -765,7 +797,7 @@ void SqliteStore::rollback() {
   Impl::run(impl_->rollback);
 }
 void SqliteStore::savepoint() {
-  impl_->refs_journal.clear();
+  impl_->keep_deferred();
   impl_->tails_journal.clear();
   impl_->held.keep();
   Impl::run(impl_->savepoint);
@@ -776,7 +808,7 @@ void SqliteStore::release_savepoint() {
   // The journals are cleared once the RELEASE has gone through: if it fails, the worker
   // rolls the job back with them.
   Impl::run(impl_->release);
-  impl_->refs_journal.clear();
+  impl_->keep_deferred();
   impl_->tails_journal.clear();
   impl_->held.keep();
 }
@@ -790,7 +822,7 @@ void SqliteStore::rollback_to_savepoint() {
   impl_->held.take_back();
   impl_->accounts.clear();
   impl_->forget_log_ranges();
-  impl_->take_back_log_refs();
+  impl_->take_back_deferred();
   Impl::run(impl_->rollback_to);
   Impl::run(impl_->release);
 }
@@ -1071,6 +1103,7 @@ std::span<const AckedMessages> SqliteStore::delete_acked(DevicePk device, std::u
     if (st.is_null(5)) impl_->held.adjust(device, st.i64(2), -Impl::row_weight(st.u64(9)));
     if (!st.is_null(7)) {
       ranges.push_back({st.bytes(5), st.u64(3), st.u64(7)});
+      impl_->share_delta.add(st.i64(2), {-static_cast<std::int64_t>(kGroupEntryBytes), 0});
       continue;
     }
     InboxEntry e;
@@ -1131,9 +1164,12 @@ std::uint64_t SqliteStore::purge(std::uint64_t inbox_before_ms, std::uint64_t se
     const auto device = rows.getColumn(4).getInt64();
     if (rows.getColumn(1).isNull() && impl_->held.find(device))  // a 1:1 row (no group_id)
       released[{device, rows.getColumn(6).getInt64()}] -= Impl::row_weight(as_u64(rows.getColumn(5)));
-    if (!rows.getColumn(3).isNull())
+    if (!rows.getColumn(3).isNull()) {
       impl_->add_log_refs(rows.getColumn(1).getString(), as_u64(rows.getColumn(2)),
                           as_u64(rows.getColumn(3)), -1);
+      impl_->share_delta.add(rows.getColumn(6).getInt64(),
+                             {-static_cast<std::int64_t>(kGroupEntryBytes), 0});
+    }
   }
   for (const auto& [key, delta] : released) impl_->held.adjust(key.first, key.second, delta);
   auto& raise = fresh(impl_->raise_purged_tails);
@@ -1281,12 +1317,21 @@ void SqliteStore::append_group_log(std::string_view group_id, GroupLogEntry& e) 
   bind_blob(st, 10, e.payload);
   st.exec();
   Impl::exec_on_log_entry(impl_->insert_log_ref, group_id, e.seq);
+  impl_->share_delta.add(e.sender_pk, {0, 1});
 }
 
-std::uint64_t SqliteStore::group_bytes_from(DevicePk sender) {
-  auto& st = fresh(impl_->group_bytes);
+SenderGroupLoad SqliteStore::group_load_of(DevicePk sender) {
+  const auto unwritten = impl_->share_delta.unwritten(sender);
+  std::int64_t bytes = unwritten.bytes, pending = unwritten.pending;
+  auto& st = fresh(impl_->group_share);
   st.bind(1, sender);
-  return st.executeStep() ? as_u64(st.getColumn(0)) : 0;
+  if (st.executeStep()) {
+    bytes += st.getColumn(0).getInt64();
+    pending += st.getColumn(1).getInt64();
+  }
+  st.reset();
+  return {static_cast<std::uint64_t>(std::max<std::int64_t>(bytes, 0)),
+          static_cast<std::uint64_t>(std::max<std::int64_t>(pending, 0))};
 }
 
 // Fan-out progress is (done_seq, done_device): every entry <= done_seq is in every inbox it
@@ -1331,6 +1376,10 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
     const auto& range = impl_->fanout_range(group_id, lo, range_end);
     const auto& entries = range.entries;
     const auto& targets = *range.devices;
+    // Each row is charged to the sender of the range's last entry, which the row names until
+    // it goes (an ack trims a row from its head), so that sender's weight holds the rows its
+    // messages keep in members' inboxes.
+    const DevicePk charged = entries.back()->sender_pk;
     // Device by device, each getting the whole range in one row: its entries arrive
     // together, in one socket write, and one acknowledgement covers them.
     const std::size_t devices = std::max<std::size_t>(1, budget / entries.size());
@@ -1348,16 +1397,19 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
         if (!Impl::sent_by(*e, t->pk)) run.entries.push_back(e);
       if (run.entries.empty()) continue;  // the device sent every entry of the range
       const auto span = run.entries.size();
-      run.first_seq =
-          impl_->append_range(t->pk, group_id, lo, range_end, span, range.newest_ts) - span + 1;
+      run.first_seq = impl_->append_range(t->pk, group_id, lo, range_end, span,
+                                          range.newest_ts, charged) - span + 1;
       ++range_rows;
       step.runs.push_back(std::move(run));
     }
     const bool complete = last == targets.end();
     // A row holds a reference to each entry of its range; the fan-out's own reference goes
-    // when the range completes.
+    // when the range completes, and so do its entries from the senders' pending counts.
     impl_->add_log_refs(group_id, lo, range_end, range_rows - (complete ? 1 : 0));
+    impl_->share_delta.add(
+        charged, {range_rows * static_cast<std::int64_t>(kGroupEntryBytes), 0});
     if (complete) {
+      for (const auto& e : entries) impl_->share_delta.add(e->sender_pk, {0, -1});
       step.entries_completed += entries.size();
       done_seq = range_end;
       done_device = 0;

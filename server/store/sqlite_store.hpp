@@ -85,7 +85,7 @@ class SqliteStore final : public Store {
                                                      UserId user) override;
   std::uint64_t bump_group_epoch(std::string_view group_id) override;
   void append_group_log(std::string_view group_id, GroupLogEntry& entry) override;
-  std::uint64_t group_bytes_from(DevicePk sender) override;
+  SenderGroupLoad group_load_of(DevicePk sender) override;
   FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) override;
   std::vector<std::string> groups_behind(std::uint64_t* entries_behind) override;
 

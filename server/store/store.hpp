@@ -141,14 +141,16 @@ class Store {
   virtual std::uint64_t bump_group_epoch(std::string_view group_id) = 0;
   // Assigns entry.seq = next_seq, stores the entry and advances next_seq.
   virtual void append_group_log(std::string_view group_id, GroupLogEntry& entry) = 0;
-  // What the log entries `sender` appended, in every group, still weigh (each its payload
-  // plus kGroupEntryBytes): kept until the last member acknowledges each (or retention takes
-  // it), so this is what the relay holds for that sender's group messages and membership
-  // events. (One device per account, so per user, as inbox_bytes_from.)
-  virtual std::uint64_t group_bytes_from(DevicePk sender) = 0;
-  // An entry's rows (its log row and reference count), as kInboxRowBytes is an inbox row's,
-  // so a flood of tiny messages is weighed for what it costs. Schema step 11's triggers
-  // write the same 128.
+  // What the relay holds for the group messages and membership events `sender` appended, in
+  // every group (one device per account, so per user, as inbox_bytes_from): each entry its
+  // payload plus kGroupEntryBytes, kept until the last member acknowledges it (or retention
+  // takes it), and kGroupEntryBytes for each member's inbox row charged to it (a row is
+  // charged to the sender of the last entry it names, until it goes); and how many of its
+  // entries the fan-out has not yet given to every member, whose rows are still to come.
+  virtual SenderGroupLoad group_load_of(DevicePk sender) = 0;
+  // An entry's rows (its log row and reference count), and a member's range row, as
+  // kInboxRowBytes is an inbox row's, so a flood of tiny messages is weighed for what it
+  // costs. Schema step 11's triggers and step 12 write the same 128.
   static constexpr std::uint64_t kGroupEntryBytes = 128;
   // Durable fan-out: writes inbox entries for the next devices owed the next log entries,
   // at most `max_appends`, and records the progress in the same transaction.

@@ -94,6 +94,33 @@ class GroupStoreTest : public QObject {
     return n;
   }
 
+  // Senders whose row in group_sender_bytes differs from what the tables hold: each entry
+  // its payload plus 128 (pending while beyond its group's done_seq), and 128 for each range
+  // row charged to it. Empty when they agree.
+  QString loadDrift() {
+    SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READONLY);
+    const char* expected = R"sql(
+      SELECT sender_pk, SUM(b), SUM(p) FROM (
+        SELECT l.sender_pk, length(l.payload) + 128 AS b, l.seq > f.done_seq AS p
+          FROM group_log l JOIN group_fanout f ON f.group_id = l.group_id
+        UNION ALL SELECT sender_pk, 128, 0 FROM inbox WHERE conv_last IS NOT NULL)
+      GROUP BY sender_pk)sql";
+    const std::string kept = "SELECT sender_pk, bytes, pending FROM group_sender_bytes";
+    QString out;
+    for (const auto& [sql, what] :
+         {std::pair{std::string(expected) + " EXCEPT " + kept, "the tables hold"},
+          std::pair{kept + " EXCEPT " + expected, "group_sender_bytes has"}}) {
+      SQLite::Statement st(db, sql);
+      while (st.executeStep())
+        out += QString("%1 for sender %2: %3 bytes, %4 pending; ")
+                   .arg(what)
+                   .arg(st.getColumn(0).getInt64())
+                   .arg(st.getColumn(1).getInt64())
+                   .arg(st.getColumn(2).getInt64());
+    }
+    return out;
+  }
+
   // The (seq, body) entries in one device's inbox that belong to the group.
   std::vector<std::pair<std::uint64_t, std::string>> groupInbox(const DeviceRecord& d) {
     std::vector<std::pair<std::uint64_t, std::string>> out;
@@ -112,9 +139,14 @@ class GroupStoreTest : public QObject {
     for (int i = 0; i < 7; ++i)
       users_.push_back(*s_->create_account("u" + std::to_string(i), std::string(32, 'k'), 1, 1));
   }
+  // Every test ends with each sender's load as the tables say it is, so every path that
+  // writes or removes a log entry or a range row (appends, fan-out, acks and trims,
+  // retention, rollbacks, migrations) is checked for keeping it.
   void cleanup() {
     s_->commit();
     s_.reset();
+    const auto drift = loadDrift();
+    QVERIFY2(drift.isEmpty(), qPrintable(drift));
   }
 
   void membershipHistoryDecidesWhoGetsWhat() {
@@ -315,7 +347,7 @@ class GroupStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string("DELETE FROM inbox; UPDATE group_log_refs SET refs = 7;") + kUndoStep11 +
+      db.exec(std::string("DELETE FROM inbox; UPDATE group_log_refs SET refs = 7;") + kUndoStep12 + kUndoStep11 +
               kUndoStep10 +
               "PRAGMA user_version = 9");
       // Version 9's rows: one per member and entry, and u2's third naming a lost entry 9.
@@ -459,7 +491,7 @@ class GroupStoreTest : public QObject {
       SQLite::Statement cursor(db, "UPDATE group_fanout SET done_seq = 0, done_device = ?");
       cursor.bind(1, users_[1].pk);  // entry 1 reached u0 and u1 (version 8's meaning)
       cursor.exec();
-      db.exec(std::string(kUndoStep11) + kUndoStep10 + kUndoStep9 + "PRAGMA user_version = 8");
+      db.exec(std::string(kUndoStep12) + kUndoStep11 + kUndoStep10 + kUndoStep9 + "PRAGMA user_version = 8");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
@@ -618,7 +650,8 @@ class GroupStoreTest : public QObject {
   // in any log has no row.
   void eachSendersEntriesWeighUntilTheyGo() {
     openGroup(3);
-    auto weighed = [&](int user) { return s_->group_bytes_from(users_[static_cast<std::size_t>(user)].pk); };
+    auto weighed = [&](int user) { return s_->group_load_of(users_[static_cast<std::size_t>(user)].pk).bytes; };
+    auto pending = [&](int user) { return s_->group_load_of(users_[static_cast<std::size_t>(user)].pk).pending; };
     constexpr auto row = Store::kGroupEntryBytes;  // each entry's rows, beside its payload
     auto big = message(std::string(1000, 'a'), users_[0].pk);
     s_->append_group_log(kGroup, big);
@@ -627,34 +660,48 @@ class GroupStoreTest : public QObject {
     QCOMPARE(weighed(0), 1000 + row);
     QCOMPARE(weighed(1), 300 + row);
     QCOMPARE(weighed(2), 0u);
+    QCOMPARE(pending(0), 1u);
+    commitBatch();  // the pending counts are written at the commit, and read back
+    QCOMPARE(pending(1), 1u);
     s_->savepoint();
     auto ghost = message(std::string(50, 'g'), users_[0].pk);
     s_->append_group_log(kGroup, ghost);
     QCOMPARE(weighed(0), 1050 + 2 * row);
+    QCOMPARE(pending(0), 2u);
     s_->rollback_to_savepoint();
     QCOMPARE(weighed(0), 1000 + row);
+    QCOMPARE(pending(0), 1u);
+    // One range, a row for each device (gs-0's has only the small one, gs-1's only the big
+    // one), all three charged to the sender of the range's last entry.
     QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QCOMPARE(pending(0), 0u);
+    QCOMPARE(pending(1), 0u);
+    QCOMPARE(weighed(1), 300 + row + 3 * row);
     reopen();
     QCOMPARE(weighed(0), 1000 + row);  // stored, not only in memory
-    // Each device has both in one row (a sender's own entry too, skipped when delivered), so
-    // both stay until the last of the three acknowledges.
+    QCOMPARE(weighed(1), 300 + row + 3 * row);
+    // Both entries stay until the last of the three acknowledges; each ack takes its row.
+    std::uint64_t rows_left = 3;
     for (int i : {2, 1}) {
       s_->delete_acked(users_[static_cast<std::size_t>(i)].pk, s_->inbox_tail(users_[static_cast<std::size_t>(i)].pk));
+      --rows_left;
+      QCOMPARE(weighed(1), 300 + row + rows_left * row);
       commitBatch();  // reference counts fall at the commit
       QCOMPARE(weighed(0), 1000 + row);
-      QCOMPARE(weighed(1), 300 + row);
+      QCOMPARE(weighed(1), 300 + row + rows_left * row);
     }
     s_->delete_acked(users_[0].pk, s_->inbox_tail(users_[0].pk));
     commitBatch();
     QCOMPARE(weighed(0), 0u);
     QCOMPARE(weighed(1), 0u);
     QCOMPARE(rows("group_sender_bytes"), std::int64_t{0});
-    // Retention takes the rows nobody acknowledged, and the entry with them.
+    // Retention takes the rows nobody acknowledged (gs-1 gets none of its own message), and
+    // the entry with them.
     auto late = message(std::string(40, 'c'), users_[1].pk);
     s_->append_group_log(kGroup, late);
     QVERIFY(!s_->fan_out_group(kGroup, 100).more);
     commitBatch();
-    QCOMPARE(weighed(1), 40 + row);
+    QCOMPARE(weighed(1), 40 + row + 2 * row);
     QCOMPARE(rows("group_sender_bytes"), std::int64_t{1});
     QCOMPARE(s_->purge(2000, 0), 2u);
     commitBatch();
@@ -663,7 +710,42 @@ class GroupStoreTest : public QObject {
     QCOMPARE(rows("group_sender_bytes"), std::int64_t{0});
   }
 
-  // Step 11 on a version-10 file weighs the entries already in the logs.
+  // A fan-out caught half-way through a range has charged the rows it wrote and still counts
+  // the range's entries as pending; an ack ending inside a row trims it and keeps its charge;
+  // a rolled-back step takes its charge back.
+  void rowsAreChargedAsTheyAreWritten() {
+    openGroup(4);
+    auto load = [&](int user) { return s_->group_load_of(users_[static_cast<std::size_t>(user)].pk); };
+    constexpr auto row = Store::kGroupEntryBytes;
+    postMessages(1, 1, users_[0]);
+    postMessages(2, 2, users_[1]);
+    // A budget of two appends for a range of two entries: one device per step.
+    QVERIFY(s_->fan_out_group(kGroup, 2).more);
+    QCOMPARE(load(1).bytes, 2 + row + row);
+    QCOMPARE(load(0).pending, 1u);
+    QCOMPARE(load(1).pending, 1u);
+    commitBatch();
+    s_->savepoint();
+    QVERIFY(s_->fan_out_group(kGroup, 2).more);
+    QCOMPARE(load(1).bytes, 2 + row + 2 * row);
+    s_->rollback_to_savepoint();
+    QCOMPARE(load(1).bytes, 2 + row + row);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QCOMPARE(load(0), (SenderGroupLoad{2 + row, 0}));
+    QCOMPARE(load(1), (SenderGroupLoad{2 + row + 4 * row, 0}));
+    commitBatch();
+    // u2's row names both entries: an ack of the first trims it, and the row keeps its charge.
+    const auto& u2 = users_[2];
+    s_->delete_acked(u2.pk, s_->inbox_tail(u2.pk) - 1);
+    commitBatch();
+    QCOMPARE(load(1).bytes, 2 + row + 4 * row);
+    s_->delete_acked(u2.pk, s_->inbox_tail(u2.pk));
+    commitBatch();
+    QCOMPARE(load(1).bytes, 2 + row + 3 * row);
+  }
+
+  // Steps 11 and 12 on a version-10 file weigh the entries already in the logs and count
+  // those not yet fanned out.
   void schemaStep11WeighsTheEntriesAlreadyLogged() {
     openGroup(2);
     for (auto [size, user] : {std::pair{700, 0}, {200, 1}, {90, 0}}) {
@@ -674,17 +756,42 @@ class GroupStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string(kUndoStep11) + "PRAGMA user_version = 10");
+      db.exec(std::string(kUndoStep12) + kUndoStep11 + "PRAGMA user_version = 10");
     }
     s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
     s_->begin();
-    QCOMPARE(s_->group_bytes_from(users_[0].pk), 790 + 2 * Store::kGroupEntryBytes);
-    QCOMPARE(s_->group_bytes_from(users_[1].pk), 200 + Store::kGroupEntryBytes);
+    QCOMPARE(s_->group_load_of(users_[0].pk), (SenderGroupLoad{790 + 2 * Store::kGroupEntryBytes, 2}));
+    QCOMPARE(s_->group_load_of(users_[1].pk), (SenderGroupLoad{200 + Store::kGroupEntryBytes, 1}));
     QVERIFY(!s_->fan_out_group(kGroup, 100).more);
     for (int i = 0; i < 2; ++i) s_->delete_acked(users_[i].pk, s_->inbox_tail(users_[i].pk));
     commitBatch();
-    QCOMPARE(s_->group_bytes_from(users_[0].pk), 0u);
+    QCOMPARE(s_->group_load_of(users_[0].pk), SenderGroupLoad{});
     QCOMPARE(rows("group_sender_bytes"), std::int64_t{0});
+  }
+
+  // Step 12 on a version-11 file charges the range rows already written to the sender of
+  // their last entry, and counts the entries of a range the fan-out is inside of.
+  void schemaStep12ChargesTheRowsAlreadyWritten() {
+    openGroup(3);
+    postMessages(1, 1, users_[0]);
+    postMessages(2, 2, users_[1]);
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    postMessages(3, 3, users_[1]);
+    QVERIFY(s_->fan_out_group(kGroup, 1).more);  // one of the three devices has m3
+    s_->commit();
+    s_.reset();
+    {
+      SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
+      db.exec(std::string(kUndoStep12) + "PRAGMA user_version = 11");
+      QCOMPARE(db.execAndGet("SELECT COUNT(*) FROM inbox WHERE sender_pk != 0").getInt64(), std::int64_t{0});
+    }
+    s_ = std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal);
+    s_->begin();
+    constexpr auto row = Store::kGroupEntryBytes;
+    QCOMPARE(s_->group_load_of(users_[0].pk), (SenderGroupLoad{2 + row, 0}));
+    QCOMPARE(s_->group_load_of(users_[1].pk), (SenderGroupLoad{4 + 2 * row + 4 * row, 1}));
+    QVERIFY(!s_->fan_out_group(kGroup, 100).more);
+    QCOMPARE(s_->group_load_of(users_[1].pk), (SenderGroupLoad{4 + 2 * row + 5 * row, 0}));
   }
 
   // Schema step 4 on a version-3 file: a log entry whose fan-out was unfinished gets the
@@ -697,7 +804,7 @@ class GroupStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string(kUndoStep11) + kUndoStep10 + kUndoStep9 +
+      db.exec(std::string(kUndoStep12) + kUndoStep11 + kUndoStep10 + kUndoStep9 +
               "DROP TABLE group_log_refs; DROP TABLE delivery_marks;"
               "DELETE FROM meta WHERE key = 'mark_version'; PRAGMA user_version = 3;");
     }

@@ -607,29 +607,36 @@ class GroupsTest : public QObject {
              r->error().retry_after_ms() == 30000 &&
              QString::fromStdString(r->error().reason()).contains("group messages");
     };
-    constexpr std::size_t row = 128;  // what each entry weighs beside its payload (kGroupEntryBytes)
-    // Fills the MiB of `sender` until `room` is left: four of the largest messages to `gid`,
-    // whose CREATED event it logged (its size as gs-c was pushed it), then a filler to
-    // `filler_gid`.
+    constexpr std::size_t row = 128;  // what each entry and each member's row weighs (kGroupEntryBytes)
+    // Each entry is fanned out before the next is sent, so it gets rows of its own: one per
+    // member device but its sender's for a message, every member's for an event (nobody
+    // acknowledges until the end, so none goes). Their weight is the sender's too.
+    auto fannedOut = [&] {
+      return spinUntil([&] { return metric(relay, "parley_group_fanout_backlog") == 0; }, 5000);
+    };
+    // Fills the MiB of `sender` until `room` is left: four of the largest messages to `gid`
+    // (three members), whose CREATED event it logged (its size as gs-c was pushed it), then a
+    // filler to `filler_gid`, a message that gets `filler_rows` rows.
     auto fillLeaving = [&](TestClient& sender, const std::string& gid, const std::string& filler_gid,
-                           std::size_t room) {
+                           std::size_t filler_rows, std::size_t room) {
       const auto created = c->waitPush([&](const wire::ServerFrame& x) {
         return x.has_deliver() && x.deliver().group_id() == gid && x.deliver().kind() == wire::GROUP_EVENT;
       });
-      if (!created) return false;
+      if (!created || !fannedOut()) return false;
       for (int i = 0; i < 4; ++i) {
         const auto r = sender.request(groupSendFrame(gid, big));
-        if (!r || !r->has_send_ack()) return false;
+        if (!r || !r->has_send_ack() || !fannedOut()) return false;
       }
-      const auto held = created->deliver().event().ByteSizeLong() + 4 * big.size() + 5 * row;
-      const auto filler = (std::size_t{1} << 20) - held - room - row;
+      const auto held = created->deliver().event().ByteSizeLong() + row + 3 * row +
+                        4 * (big.size() + row + 2 * row);
+      const auto filler = (std::size_t{1} << 20) - held - room - row - filler_rows * row;
       const auto r = sender.request(groupSendFrame(filler_gid, std::string(filler, 'f')));
-      return r && r->has_send_ack();
+      return r && r->has_send_ack() && fannedOut();
     };
-    // gs-a, its filler in gs-c's group, is left exactly the largest entry's room (its payload
-    // and its rows), which still takes a byte; then less is left and nothing goes, however
-    // small, in either group.
-    QVERIFY(fillLeaving(*a, g1, g2, big.size() + row));
+    // gs-a, its filler in gs-c's group (one row, gs-c's), is left exactly the largest entry's
+    // room (its payload and its log rows), which still takes a byte; then less is left (the
+    // byte and its rows) and nothing goes, however small, in either group.
+    QVERIFY(fillLeaving(*a, g1, g2, 1, big.size() + row));
     QVERIFY(a->request(groupSendFrame(g1, "1"))->has_send_ack());
     QVERIFY(fullShare(a->request(groupSendFrame(g1, big))));
     const int refusals_before = static_cast<int>(metric(relay, "parley_group_share_full_total"));
@@ -645,7 +652,7 @@ class GroupsTest : public QObject {
     QVERIFY(e);
     const auto g3 = create(*e, {"gs-b", "gs-c"});
     QVERIFY(!g3.empty());
-    QVERIFY(fillLeaving(*e, g3, g3, big.size() + row - 1));
+    QVERIFY(fillLeaving(*e, g3, g3, 2, big.size() + row - 1));
     QVERIFY(fullShare(e->request(groupSendFrame(g3, "1"))));
     // Others' entries are their own: gs-c still sends, to both groups.
     QVERIFY(c->request(groupSendFrame(g1, big))->has_send_ack());
@@ -661,6 +668,47 @@ class GroupsTest : public QObject {
       auto r = a->request(groupSendFrame(g1, big));
       return r && r->has_send_ack();
     }, 5000));
+  }
+
+  // A sender with --group-pending-max of its entries not yet fanned out to every member
+  // waits (their rows are weighed only as they are written), whatever the group's rate
+  // allows, and goes on once the fan-out is done.
+  void aSendersUnfinishedFanOutIsBounded() {
+    // One row per fan-out job, so the fan-out to 20 members takes 20 jobs per entry.
+    RelayProcess relay({"--group-pending-max", "2", "--fanout-chunk", "1", "--group-rate", "1000",
+                        "--group-rate-burst", "1000", "--rate", "100000", "--rate-burst", "100000"});
+    QVERIFY(relay.start());
+    auto a = TestClient::registered(relay.url(), "gp-a");
+    QVERIFY(a);
+    std::vector<std::string> names;
+    for (int i = 0; i < 20; ++i) {
+      names.push_back("gp-" + std::to_string(i));
+      QVERIFY(registerOffline(relay, names.back()));
+    }
+    const auto g = create(*a, names);
+    QVERIFY(!g.empty());
+    std::vector<std::uint64_t> rids;
+    for (int i = 0; i < 20; ++i) rids.push_back(a->post(groupSendFrame(g, "m" + std::to_string(i))));
+    int acked = 0, waited = 0;
+    for (auto rid : rids) {
+      const auto r = a->waitResponse(rid);
+      QVERIFY(r);
+      if (r->has_send_ack()) {
+        ++acked;
+        continue;
+      }
+      QVERIFY(isError(r, wire::RATE_LIMITED));
+      QCOMPARE(r->error().retry_after_ms(), 500u);
+      QVERIFY(!r->error().sender_share_full());
+      QVERIFY(QString::fromStdString(r->error().reason()).contains("earlier group messages"));
+      ++waited;
+    }
+    QCOMPARE(acked + waited, 20);
+    QVERIFY(acked >= 1);
+    QVERIFY(waited >= 1);
+    QCOMPARE(static_cast<int>(metric(relay, "parley_group_pending_full_total")), waited);
+    QVERIFY(spinUntil([&] { return metric(relay, "parley_group_fanout_backlog") == 0; }, 10000));
+    QVERIFY(a->request(groupSendFrame(g, "later"))->has_send_ack());
   }
 
   void perGroupRateLimit() {

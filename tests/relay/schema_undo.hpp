@@ -13,3 +13,9 @@ inline constexpr const char* kUndoStep10 =
 inline constexpr const char* kUndoStep11 =
     "DROP TRIGGER group_log_weighs_in; DROP TRIGGER group_log_weighs_out;"
     "DROP TABLE group_sender_bytes;";
+// Step 12: range rows charged to senders, and the senders' pending counts.
+inline constexpr const char* kUndoStep12 =
+    "UPDATE group_sender_bytes SET bytes = bytes - 128 * (SELECT COUNT(*) FROM inbox i"
+    " WHERE i.conv_last IS NOT NULL AND i.sender_pk = group_sender_bytes.sender_pk);"
+    "UPDATE inbox SET sender_pk = 0 WHERE conv_last IS NOT NULL;"
+    "ALTER TABLE group_sender_bytes DROP COLUMN pending;";

@@ -725,7 +725,7 @@ class SqliteStoreTest : public QObject {
     s_.reset();
     {
       SQLite::Database db(dir_.filePath("relay.db").toStdString(), SQLite::OPEN_READWRITE);
-      db.exec(std::string(kUndoStep11) + kUndoStep10 + kUndoStep9 + R"sql(
+      db.exec(std::string(kUndoStep12) + kUndoStep11 + kUndoStep10 + kUndoStep9 + R"sql(
         DROP TABLE sent;
         CREATE TABLE sent(sender INTEGER NOT NULL, client_msg_id BLOB NOT NULL,
           conv_seq INTEGER NOT NULL, server_ts INTEGER NOT NULL,
@@ -867,7 +867,7 @@ class SqliteStoreTest : public QObject {
         }
         receipt.exec();
       }
-      db.exec(std::string(kUndoStep11) + kUndoStep10 + kUndoStep9 + "PRAGMA user_version = 5");
+      db.exec(std::string(kUndoStep12) + kUndoStep11 + kUndoStep10 + kUndoStep9 + "PRAGMA user_version = 5");
     }
     openStore();
     const auto marks = s_->delivery_marks_after(a->pk, 0, 10);

@@ -5,8 +5,10 @@
 
 # relay_start BIN DATA_DIR [OPTION...]: a relay on a free port of 127.0.0.1 over DATA_DIR
 # (its stdout and stderr written there), with its default durability and the
-# per-connection and per-group rate limits lifted: one load-generator connection stands
-# for a very busy client, and the limits would cap the figures, not the relay. Threads:
+# per-connection and per-group rate limits lifted, and the bound on one sender's group
+# entries not yet fanned out: one load-generator connection stands for a very busy client
+# (the fanout scenario keeps up to 1,000 GroupSends in flight), and the limits would cap
+# the figures, not the relay. Threads:
 # RELAY_THREADS (2). Sets relay_pid and relay_addr (HOST:PORT).
 relay_start() {
   local bin="$1" dir="$2"
@@ -15,7 +17,7 @@ relay_start() {
   (ulimit -n 20000 2>/dev/null || true
    exec "$bin" --listen 127.0.0.1:0 --data-dir "$dir" --threads "${RELAY_THREADS:-2}" \
      --log-level warn --rate 1000000 --rate-burst 1000000 \
-     --group-rate 100000 --group-rate-burst 100000 "$@" \
+     --group-rate 100000 --group-rate-burst 100000 --group-pending-max 1000000 "$@" \
      >"$dir/stdout" 2>"$dir/stderr") &
   relay_pid=$!
   for _ in $(seq 100); do

@@ -309,7 +309,6 @@ struct SqliteStore::Impl {
                   "INSERT INTO group_sender_bytes(sender_pk, bytes, pending) VALUES(?1, ?2, ?3) "
                   "ON CONFLICT(sender_pk) DO UPDATE SET bytes = bytes + excluded.bytes, "
                   "pending = pending + excluded.pending"),
-        drop_empty_share(db, "DELETE FROM group_sender_bytes WHERE sender_pk = ? AND bytes <= 0"),
         groups_behind(db,
                       "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
                       "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
@@ -331,7 +330,7 @@ struct SqliteStore::Impl {
   SQLite::Statement fanout_state, membership_change, read_log, read_log_senders, fanout_devices,
       save_fanout, delete_log;
   SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref;
-  SQLite::Statement group_share, add_share, drop_empty_share;
+  SQLite::Statement group_share, add_share;
   SQLite::Statement groups_behind;
 
   // What the last delete_acked acknowledged, which it returns a view of.
@@ -365,15 +364,14 @@ struct SqliteStore::Impl {
     for (auto seq = lo; seq <= hi; ++seq) refs_delta.add({std::string(group_id), seq}, delta);
   }
   void flush_deferred() {
+    // A sender's row goes with its last entry (schema step 11's trigger), which a row
+    // charged to it outlives by no batch: the row names that entry.
     share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
       auto& add = fresh(add_share);
       add.bind(1, sender);
       add.bind(2, d.bytes);
       add.bind(3, d.pending);
       add.exec();
-      auto& drop = fresh(drop_empty_share);
-      drop.bind(1, sender);
-      drop.exec();
     });
     refs_delta.flush([this](const auto& key, std::int64_t delta) {
       change_log_refs(key.first, key.second, delta);

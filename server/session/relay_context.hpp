@@ -57,7 +57,7 @@ struct SessionLimits {
   // Of one user's group entries, how many the fan-out may not yet have given to every
   // member: their rows are weighed as they are written, so this bounds what the share
   // does not see yet (at most this many times the largest group's devices).
-  std::uint32_t group_pending_max = 256;
+  std::uint32_t group_pending_max = 64;
   std::uint32_t replay_page = 256;            // entries read from the store at once
   std::uint32_t max_pending_jobs = 256;       // store jobs in flight before reading pauses
   std::size_t max_pending_bytes = 4u << 20;   // or payload bytes held by those jobs

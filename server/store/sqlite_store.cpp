@@ -361,7 +361,9 @@ struct SqliteStore::Impl {
   // Adds `delta` to the references of log entries lo..hi.
   void add_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
                     std::int64_t delta) {
-    for (auto seq = lo; seq <= hi; ++seq) refs_delta.add({std::string(group_id), seq}, delta);
+    if (delta == 0) return;
+    std::pair<std::string, std::uint64_t> key{std::string(group_id), lo};  // one copy of the id
+    for (; key.second <= hi; ++key.second) refs_delta.add(key, delta);
   }
   void flush_deferred() {
     // A sender's row goes with its last entry (schema step 11's trigger), which a row

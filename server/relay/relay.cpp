@@ -17,6 +17,7 @@
 #include "gateway/liveness.hpp"
 #include "groups/fanout_worker.hpp"
 #include "groups/group_limiter.hpp"
+#include "groups/sender_holds.hpp"
 #include "media/blob_claims.hpp"
 #include "media/fs_blob_store.hpp"
 #include "media/media_context.hpp"
@@ -149,6 +150,7 @@ int run_relay(const Config& cfg) {
   groups::FanoutWorker fanout(*worker, presence, metrics, deliver_bodies, ioc.get_executor(), 4,
                               cfg.limits.fanout_chunk);
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
+  groups::SenderHolds group_holds;
   KeyedRateLimiter<store::UserId> one_time_prekey_budget(
       cfg.limits.one_time_prekeys_per_hour / 3600.0, cfg.limits.one_time_prekeys_per_hour);
   // A token bucket per address or network in `limiter`, or none (null) for a rate of 0.
@@ -165,7 +167,8 @@ int run_relay(const Config& cfg) {
   RelayContext relay{*worker,       presence,
                      metrics,       worker->relay_id(),
                      cfg.limits,    fanout,
-                     group_limiter, one_time_prekey_budget,
+                     group_limiter, group_holds,
+                     one_time_prekey_budget,
                      media,         deliver_bodies,
                      hourly(registrations_by_address, cfg.limits.registrations_per_address_per_hour),
                      hourly(registrations_by_network, cfg.limits.registrations_per_network_per_hour)};

@@ -11,6 +11,7 @@
 
 #include "groups/fanout_worker.hpp"
 #include "groups/group_limiter.hpp"
+#include "groups/sender_holds.hpp"
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
 #include "parley/group_change.hpp"
@@ -231,17 +232,33 @@ std::optional<std::pair<store::GroupRecord, store::GroupMemberRecord>> member_of
   return std::make_pair(*g, *m);
 }
 
-// What bounds one sender's entries in the group logs (SessionLimits).
+// What bounds one sender's entries in the group logs (SessionLimits), and who is held.
 struct SenderBounds {
   std::uint64_t share = 0;
   std::uint32_t pending_max = 0;
+  groups::SenderHolds* holds = nullptr;
 };
-SenderBounds sender_bounds(const SessionLimits& l) { return {l.group_share_bytes, l.group_pending_max}; }
+SenderBounds sender_bounds(const RelayContext& ctx) {
+  return {ctx.limits.group_share_bytes, ctx.limits.group_pending_max, &ctx.group_holds};
+}
 
 // The fan-out of 64 entries (the default pending_max) to 1,000 members takes about a fifth
 // of a second on a slow machine (~300,000 rows a second); a client asked to wait tries
-// again after a little more than that.
+// again after a little more than that (Parley's after a second).
 constexpr std::uint32_t kPendingRetryMs = 500;
+
+// Refuses a request the sender sent behind one of its own to the same group that was just
+// refused (groups/sender_holds.hpp), so it is not logged ahead of that one.
+bool held(const SenderBounds& bounds, const Actor& actor, const std::string& gid,
+          GroupOutcome& out) {
+  const auto wait = bounds.holds->held_for(actor.pk, gid, groups::SenderHolds::Clock::now());
+  if (wait.count() == 0) return false;
+  out.fail(wire::RATE_LIMITED,
+           "an earlier message of yours to this group was asked to wait; this one waits with "
+           "it, so they stay in order");
+  out.retry_after_ms = static_cast<std::uint32_t>(wait.count());
+  return true;
+}
 
 // Refuses what the actor would append to a group log while the relay holds too much of its
 // already (Store::group_load_of):
@@ -253,9 +270,15 @@ constexpr std::uint32_t kPendingRetryMs = 500;
 // - RATE_LIMITED while `pending_max` of its entries are not yet fanned out to every member:
 //   their rows are weighed only as they are written, so this bounds what the share does not
 //   see yet.
+// The second holds the sender for the group (groups/sender_holds.hpp), as the group's rate
+// does: both clear within moments, so a request sent just behind the refused one could
+// otherwise go first. A full share clears when members come online, and refuses every size
+// alike meanwhile.
 // Leaving and removing are never refused, so nobody stays in a group for want of room; each
 // ends a membership that an add or a creation paid for.
-bool sender_must_wait(store::Store& s, const Actor& actor, SenderBounds bounds, GroupOutcome& out) {
+bool sender_must_wait(store::Store& s, const Actor& actor, const std::string& gid,
+                      const SenderBounds& bounds, GroupOutcome& out) {
+  if (held(bounds, actor, gid, out)) return true;
   constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kGroupEntryBytes;
   const auto load = s.group_load_of(actor.pk);
   if (load.bytes + kLargest > bounds.share) {
@@ -271,6 +294,7 @@ bool sender_must_wait(store::Store& s, const Actor& actor, SenderBounds bounds, 
              "shortly");
     out.retry_after_ms = kPendingRetryMs;
     out.pending_full = true;
+    bounds.holds->hold(actor.pk, gid, groups::SenderHolds::Clock::now());
     return true;
   }
   return false;
@@ -313,13 +337,13 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
   const auto& gid = req.group_id();
   auto out = std::make_shared<GroupOutcome>();
   submit(
-      [out, gid, names, sig = req.signature(), bounds = sender_bounds(ctx_.limits),
+      [out, gid, names, sig = req.signature(), bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto ids = resolve(s, names, *out);
         if (out->error) return;
         // The id is the creator's (it signs it): one that exists is refused, never joined.
         if (s.find_group(gid)) return out->fail(wire::BAD_REQUEST, "group_id is already in use");
-        if (sender_must_wait(s, actor, bounds, *out)) return;
+        if (sender_must_wait(s, actor, gid, bounds, *out)) return;
         const auto change = check_signature(s, gid, 1, {},
                                             {GroupChangeKind::Created, actor.name, names}, sig, actor, *out);
         if (!change) return;
@@ -368,7 +392,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members, sig = req.signature(),
-       bounds = sender_bounds(ctx_.limits),
+       bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -390,7 +414,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
                                " would be added");
         out->epoch = me->first.epoch;
         if (added.empty()) return;
-        if (sender_must_wait(s, actor, bounds, *out)) return;
+        if (sender_must_wait(s, actor, gid, bounds, *out)) return;
         const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
                                             {GroupChangeKind::Added, actor.name, added}, sig, actor, *out);
         if (!change) return;
@@ -468,7 +492,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = req.group_id(), target, admin = req.admin(), sig = req.signature(),
-       bounds = sender_bounds(ctx_.limits),
+       bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
@@ -488,7 +512,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
             return out->fail(wire::BAD_REQUEST,
                              "a group needs an admin: make someone else admin first");
         }
-        if (sender_must_wait(s, actor, bounds, *out)) return;
+        if (sender_must_wait(s, actor, gid, bounds, *out)) return;
         const auto change = check_signature(
             s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
             {GroupChangeKind::AdminChanged, actor.name, {target}, admin}, sig, actor, *out);
@@ -541,7 +565,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, payload, gid = req.group_id(), cmid = req.client_msg_id(), hint = req.content_hint(),
-       limiter = &ctx_.group_limiter, bounds = sender_bounds(ctx_.limits),
+       limiter = &ctx_.group_limiter, bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
         if (auto seen = s.find_sent(actor.id, cmid)) {  // a retry: answered, never limited
           out->duplicate = true;
@@ -551,12 +575,13 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         // Before the rate limit, so a refused send spends none of the group's budget.
-        if (sender_must_wait(s, actor, bounds, *out)) return;
+        if (sender_must_wait(s, actor, gid, bounds, *out)) return;
         // Limited after the membership check, so outsiders cannot use up a group's budget.
         std::chrono::milliseconds retry{0};
         if (!limiter->take(gid, &retry)) {
           out->fail(wire::RATE_LIMITED, "this group is receiving too many messages; slow down");
           out->retry_after_ms = static_cast<std::uint32_t>(retry.count());
+          bounds.holds->hold(actor.pk, gid, groups::SenderHolds::Clock::now());
           return;
         }
         store::GroupLogEntry e;

@@ -25,7 +25,10 @@ class RateLimiter {
   }
 
  private:
+  // A time before the last refill (read before this bucket was made, or by another thread
+  // first) refills nothing: taken as negative, it would take tokens away.
   void refill(Clock::time_point now) {
+    if (now <= last_) return;
     const double elapsed = std::chrono::duration<double>(now - last_).count();
     last_ = now;
     tokens_ = std::min(burst_, tokens_ + elapsed * rate_);

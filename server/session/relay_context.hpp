@@ -22,6 +22,7 @@ using UserId = std::int64_t;
 namespace groups {
 class FanoutWorker;
 class GroupLimiter;
+class SenderHolds;
 }  // namespace groups
 namespace media {
 struct MediaContext;
@@ -94,6 +95,7 @@ struct RelayContext {
   SessionLimits limits;
   groups::FanoutWorker& fanout;
   groups::GroupLimiter& group_limiter;
+  groups::SenderHolds& group_holds;  // store thread only (groups/sender_holds.hpp)
   KeyedRateLimiter<store::UserId>& one_time_prekey_budget;  // by the bundle's owner
   media::MediaContext& media;
   DeliverBodies& deliver_bodies;

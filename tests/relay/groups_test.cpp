@@ -692,28 +692,72 @@ class GroupsTest : public QObject {
     };
     QVERIFY(fannedOut());  // the CREATED event is everyone's
     // Twenty at once: the relay has read them all long before the first one's 20 fan-out
-    // jobs are done, so exactly two go.
+    // jobs are done, so two go, the third waits for them, and the rest, sent behind it, wait
+    // with it (held for a second), so none is logged ahead of it.
     std::vector<std::uint64_t> rids;
     for (int i = 0; i < 20; ++i) rids.push_back(a->post(groupSendFrame(g, "m" + std::to_string(i))));
-    int acked = 0, waited = 0;
-    for (auto rid : rids) {
-      const auto r = a->waitResponse(rid);
+    for (std::size_t i = 0; i < rids.size(); ++i) {
+      const auto r = a->waitResponse(rids[i]);
       QVERIFY(r);
-      if (r->has_send_ack()) {
-        ++acked;
+      if (i < 2) {
+        QVERIFY(r->has_send_ack());
         continue;
       }
       QVERIFY(isError(r, wire::RATE_LIMITED));
-      QCOMPARE(r->error().retry_after_ms(), 500u);
       QVERIFY(!r->error().sender_share_full());
-      QVERIFY(QString::fromStdString(r->error().reason()).contains("earlier group messages"));
-      ++waited;
+      const auto reason = QString::fromStdString(r->error().reason());
+      if (i == 2) {
+        QCOMPARE(r->error().retry_after_ms(), 500u);
+        QVERIFY2(reason.contains("still giving your earlier group messages"), qPrintable(reason));
+      } else {
+        QVERIFY(r->error().retry_after_ms() > 0 && r->error().retry_after_ms() <= 1000);
+        QVERIFY2(reason.contains("waits with it, so they stay in order"), qPrintable(reason));
+      }
     }
-    QCOMPARE(acked, 2);
-    QCOMPARE(waited, 18);
-    QCOMPARE(static_cast<int>(metric(relay, "parley_group_pending_full_total")), waited);
+    QCOMPARE(static_cast<int>(metric(relay, "parley_group_pending_full_total")), 1);
+    // Within the second it is held still, whatever the fan-out has done meanwhile.
+    const auto again = a->request(groupSendFrame(g, "m2"));
+    QVERIFY(isError(again, wire::RATE_LIMITED));
+    QVERIFY(QString::fromStdString(again->error().reason()).contains("so they stay in order"));
+    // Offered again after the wait, the client's way, the rest go in order.
+    QTest::qWait(1000);
     QVERIFY(fannedOut());
-    QVERIFY(a->request(groupSendFrame(g, "later"))->has_send_ack());
+    for (int i = 2; i < 20; ++i) {
+      const auto r = a->request(groupSendFrame(g, "m" + std::to_string(i)));
+      QVERIFY(r && r->has_send_ack());
+      QCOMPARE(r->send_ack().conv_seq(), std::uint64_t(i) + 2);  // after the CREATED event, m0, m1
+      QVERIFY(fannedOut());
+    }
+  }
+
+  // Refused by the group's rate, a sender is held for that group for a second: a message it
+  // sent behind the refused one waits too, even once the group has room again, so it is
+  // not logged ahead of it. Its other groups are not held.
+  void aSenderRefusedByTheRateIsHeldForThatGroup() {
+    // A token each 200 ms, a burst of 1 (which a bucket once refused as its first token).
+    RelayProcess relay({"--group-rate", "5", "--group-rate-burst", "1"});
+    QVERIFY(relay.start());
+    auto a = TestClient::registered(relay.url(), "rh-a");
+    QVERIFY(a && registerOffline(relay, "rh-b"));
+    const auto g1 = create(*a, {"rh-b"});
+    const auto g2 = create(*a, {"rh-b"});
+    QVERIFY(!g1.empty() && !g2.empty());
+    const auto first = a->post(groupSendFrame(g1, "m0"));
+    const auto second = a->post(groupSendFrame(g1, "m1"));
+    const auto taken = a->waitResponse(first);
+    QVERIFY2(taken && taken->has_send_ack(), taken && taken->has_error() ? taken->error().reason().c_str() : "");
+    const auto refused = a->waitResponse(second);
+    QVERIFY(isError(refused, wire::RATE_LIMITED));
+    QVERIFY(refused->error().retry_after_ms() <= 200);  // the group's next token
+    QTest::qWait(300);  // the group has a token again
+    const auto behind = a->request(groupSendFrame(g1, "m2"));
+    QVERIFY(isError(behind, wire::RATE_LIMITED));
+    QVERIFY(QString::fromStdString(behind->error().reason()).contains("so they stay in order"));
+    QVERIFY(a->request(groupSendFrame(g2, "elsewhere"))->has_send_ack());
+    QTest::qWait(1000);
+    const auto retried = a->request(groupSendFrame(g1, "m1"));
+    QVERIFY(retried && retried->has_send_ack());
+    QCOMPARE(retried->send_ack().conv_seq(), std::uint64_t{3});  // after the CREATED event and m0
   }
 
   void perGroupRateLimit() {

@@ -1,0 +1,50 @@
+// The relay's small waiting rules: a token bucket (session/rate_limiter.hpp), one per key
+// (keyed_rate_limiter.hpp), and the holds that keep a refused sender's group messages in
+// order (groups/sender_holds.hpp).
+#include <QtTest>
+
+#include <chrono>
+
+#include "groups/sender_holds.hpp"
+#include "session/keyed_rate_limiter.hpp"
+#include "session/rate_limiter.hpp"
+
+using namespace parley;
+using namespace std::chrono_literals;
+
+class RateLimitsTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  // A bucket is full when made, even when the time it is asked with was read just before
+  // (KeyedRateLimiter reads the clock, then makes the key's bucket): a bucket of one took
+  // that earlier time as a negative refill and refused its first token.
+  void aNewBucketGivesItsWholeBurst() {
+    const auto before = RateLimiter::Clock::now();
+    RateLimiter one(1.0, 1.0);
+    std::chrono::milliseconds retry{0};
+    QVERIFY(one.take(before, &retry));
+    QVERIFY(!one.take(before + 10ms, &retry));
+    QVERIFY(retry > 900ms && retry <= 1000ms);
+    QVERIFY(one.take(before + 1010ms, &retry));
+    KeyedRateLimiter<int> per_key(1.0, 1.0);
+    QVERIFY(per_key.take(7, &retry));
+    QVERIFY(!per_key.take(7, &retry));
+    QVERIFY(per_key.take(8, &retry));  // each key its own bucket
+  }
+
+  void aHoldIsPerSenderAndGroupAndEnds() {
+    groups::SenderHolds holds;
+    const auto t = groups::SenderHolds::Clock::now();
+    QCOMPARE(holds.held_for(1, "g", t), 0ms);
+    holds.hold(1, "g", t);
+    QCOMPARE(holds.held_for(1, "g", t), groups::SenderHolds::kHoldFor);
+    QCOMPARE(holds.held_for(1, "g", t + 400ms), 600ms);
+    QCOMPARE(holds.held_for(1, "h", t), 0ms);
+    QCOMPARE(holds.held_for(2, "g", t), 0ms);
+    QCOMPARE(holds.held_for(1, "g", t + groups::SenderHolds::kHoldFor), 0ms);
+  }
+};
+
+QTEST_GUILESS_MAIN(RateLimitsTest)
+#include "rate_limits_test.moc"

@@ -521,6 +521,13 @@ class Messenger : public QObject {
     bool our_share;
   };
   std::map<QString, FullInbox> inbox_full_;
+  // Peers one of whose messages the relay asked to wait (RATE_LIMITED), with the outbox seq of
+  // the oldest refused: handled as a full inbox is, oldest alone until one from there on is
+  // taken. The messages sent behind a refused one are refused too (the relay holds a group's
+  // sender for a second, protocol.md "Order behind a refusal"); were they all offered again
+  // at once, the first could be refused once more and one behind it taken just as the hold
+  // ends, ahead of it.
+  std::map<QString, qint64> asked_to_wait_;
   // What to say about a full inbox: "<who> has too many ..." or that our share is full (for a
   // group, always our share of the group logs).
   static QString fullInboxReason(const QString& peer, bool our_share);

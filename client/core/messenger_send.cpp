@@ -141,7 +141,7 @@ void Messenger::flushOutbox() {
     const bool full = inbox_full_.contains(peer);
     // A sender key waiting on a member whose inbox is full does not hold the group up.
     if (!group.isEmpty() && !group_send && !blocked && !full) key_in_flight.insert(group);
-    if (full && !probing.insert(peer).second) continue;
+    if ((full || asked_to_wait_.contains(peer)) && !probing.insert(peer).second) continue;
     if (!in_flight_.contains(seq) && !blocked)
       ready.emplace_back(seq, group_send ? group : QByteArray());
   }
@@ -403,11 +403,15 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     if (r.send_ack().duplicate())
       applyStoredMarks(peer, peer.startsWith(QLatin1Char('#')) ? group_id : QByteArray(), id,
                        conv_seq);
-    // Group messages waiting for this key may go now, and what waited behind a full inbox.
+    // Group messages waiting for this key may go now, and what waited behind a full inbox or
+    // behind a message the relay asked to wait.
     const auto full = inbox_full_.find(peer);
     const bool had_room_again = full != inbox_full_.end() && seq >= full->second.oldest_seq;
     if (had_room_again) inbox_full_.erase(full);
-    if (key_distribution || had_room_again) flushOutbox();
+    const auto waited = asked_to_wait_.find(peer);
+    const bool waited_enough = waited != asked_to_wait_.end() && seq >= waited->second;
+    if (waited_enough) asked_to_wait_.erase(waited);
+    if (key_distribution || had_room_again || waited_enough) flushOutbox();
     if (outboxSize() == 0) emit outboxDrained();
     return;
   }
@@ -451,8 +455,11 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     const auto wait =
         static_cast<int>(std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000));
     if (!retry_timer_.isActive() || retry_timer_.remainingTime() > wait) retry_timer_.start(wait);
-    if (code == wire::RATE_LIMITED)
+    if (code == wire::RATE_LIMITED) {
       rate_limited_until_ms_ = QDateTime::currentMSecsSinceEpoch() + wait;
+      const auto [waiting, added] = asked_to_wait_.try_emplace(peer, seq);
+      if (!added) waiting->second = std::min(waiting->second, seq);
+    }
   }
 }
 

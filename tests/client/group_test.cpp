@@ -545,6 +545,44 @@ class GroupTest : public QObject {
     QCOMPARE(told(), 2);  // once by each of the two messengers
   }
 
+  // The relay asks a sender to wait while its earlier group messages are still being given
+  // to their members; the client sends its queue without waiting for answers, so the
+  // messages behind a refused one are already on their way. They wait with it (the relay
+  // holds the sender for the group), the client offers the oldest alone until it is taken,
+  // and all arrive in the order they were written. (Offering the whole queue again instead
+  // let a later message in ahead in two runs of three: one sent just as a hold ended.)
+  void aBurstThatTheRelayAsksToWaitKeepsItsOrder() {
+    // Two pending entries at most, and one member row per fan-out job: a burst outruns it.
+    RelayProcess relay({"--group-pending-max", "2", "--fanout-chunk", "1"});
+    QVERIFY(relay.start());
+    QTemporaryDir home;
+    auto alice = newUser(relay.url(), home, "gb-alice"), bob = newUser(relay.url(), home, "gb-bob");
+    QVERIFY(alice && bob);
+    QStringList members{"gb-bob"};
+    for (int i = 0; i < 8; ++i) {  // members away, so each entry takes ten fan-out jobs
+      const auto name = QStringLiteral("gb-away%1").arg(i);
+      QVERIFY(newUser(relay.url(), home, name));
+      members << name;
+    }
+    const auto gid = createGroup(*alice, "burst", members);
+    QVERIFY(!gid.isEmpty());
+    QVERIFY(spinUntil([&] { return bob->m->groupMembers(gid).size() == 10; }, kWaitMs));
+    QStringList sent;
+    QList<QByteArray> ids;
+    for (int i = 0; i < 30; ++i) {
+      sent << QStringLiteral("burst %1").arg(i);
+      ids << alice->send(gid, sent.back());
+    }
+    QVERIFY(spinUntil([&] { return bob->got(ids.back()); }, 4 * kWaitMs));
+    QVERIFY(spinUntil([&] { return alice->m->outboxSize() == 0; }, kWaitMs));
+    QVERIFY(metric(relay, "parley_group_pending_full_total") >= 1);
+    const auto got = bob->bodies(gid);
+    QVERIFY(got.size() >= sent.size());
+    QCOMPARE(got.mid(got.size() - sent.size()), sent);
+    QVERIFY(bob->m->gaps(Messenger::groupPeer(gid)).isEmpty());
+    for (const auto& id : ids) QVERIFY(!alice->statuses.value(id).contains(static_cast<int>(MessageStatus::Failed)));
+  }
+
   void removedMemberCannotRead() {
     QVERIFY(gid_.size() == 16);
     auto& alice = user("alice");

@@ -251,7 +251,7 @@ void step_10(SQLite::Database& db) {
 
 // Version 11: what each sender's entries in group logs weigh (each its payload's bytes plus
 // 128 for its rows, Store::kGroupEntryBytes), so a GroupSend checks its sender's share with
-// one read (Store::group_bytes_from). Triggers keep it, so every way an entry comes or goes
+// one read (Store::group_load_of since step 12). Triggers keep it, so every way an entry comes or goes
 // (an append, the last member's ack, retention, an abandoned group, a rollback) moves it
 // with the rows themselves. A sender with nothing left in any log has no row: the relay
 // keeps no trace of who once wrote to a group.

@@ -645,9 +645,9 @@ class GroupStoreTest : public QObject {
     QCOMPARE(s_->inbox_depth(), 0u);
   }
 
-  // What a sender's log entries weigh (Store::group_bytes_from) follows them in and out: an
-  // append, a rolled-back one, the last member's ack, retention; a sender with nothing left
-  // in any log has no row.
+  // What a sender's log entries and the rows charged to them weigh (Store::group_load_of)
+  // follows them in and out: an append, a rolled-back one, the fan-out, each member's ack,
+  // retention; a sender with nothing left in any log has no row.
   void eachSendersEntriesWeighUntilTheyGo() {
     openGroup(3);
     auto weighed = [&](int user) { return s_->group_load_of(users_[static_cast<std::size_t>(user)].pk).bytes; };

@@ -506,10 +506,14 @@ class Messenger : public QObject {
   // until the reconnect's login asks the relay for them again.
   bool marks_paused_ = false;
   bool ack_scheduled_ = false;
-  // An outbox flush waiting for a refusal to pass (a rate limit, a full inbox): the earliest
-  // of the waits the relay asked for.
+  // An outbox flush waiting for a refusal or a failure to pass (a rate limit, a full inbox, a
+  // busy relay): the earliest of the waits the relay asked for. retryOutboxIn starts it.
   QTimer retry_timer_;
-  qint64 rate_limited_until_ms_ = 0;  // the relay's last RATE_LIMITED wait, for whyQueued
+  qint64 retry_due_ms_ = 0;
+  void retryOutboxIn(std::uint32_t relay_wait_ms, const QString& why);
+  // The last such wait but a full inbox's, for whyQueued: "<why>; trying again in N s".
+  QString retry_note_;
+  qint64 retry_note_until_ms_ = 0;
   // Hourly: a client that stays logged in for weeks still drops expired skipped keys.
   QTimer key_expiry_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
@@ -521,12 +525,12 @@ class Messenger : public QObject {
     bool our_share;
   };
   std::map<QString, FullInbox> inbox_full_;
-  // Peers one of whose messages the relay asked to wait (RATE_LIMITED), with the outbox seq of
-  // the oldest refused: handled as a full inbox is, oldest alone until one from there on is
-  // taken. The messages sent behind a refused one are refused too (the relay holds a group's
-  // sender for a second, protocol.md "Order behind a refusal"); were they all offered again
-  // at once, the first could be refused once more and one behind it taken just as the hold
-  // ends, ahead of it.
+  // Peers one of whose messages the relay asked to wait (RATE_LIMITED) or could not take
+  // (UNAVAILABLE, INTERNAL, a lost connection), with the outbox seq of the oldest refused:
+  // handled as a full inbox is, oldest alone until one from there on is taken. The messages
+  // sent behind a refused one are refused too (the relay holds the sender for a second,
+  // protocol.md "Order behind a refusal"); were they all offered again at once, the first
+  // could be refused once more and one behind it taken just as the hold ends, ahead of it.
   std::map<QString, qint64> asked_to_wait_;
   // What to say about a full inbox: "<who> has too many ..." or that our share is full (for a
   // group, always our share of the group logs).

@@ -197,9 +197,10 @@ QString Messenger::whyQueued(const QString& peer) {
       return QStringLiteral("setting up an encrypted session with %1").arg(peer);
   }
   const auto now = QDateTime::currentMSecsSinceEpoch();
-  if (rate_limited_until_ms_ > now)
-    return QStringLiteral("the relay asked this device to slow down; trying again in %1 s")
-        .arg((rate_limited_until_ms_ - now + 999) / 1000);
+  if (retry_note_until_ms_ > now)
+    return QStringLiteral("%1; trying again in %2 s")
+        .arg(retry_note_)
+        .arg((retry_note_until_ms_ - now + 999) / 1000);
   return {};
 }
 
@@ -296,7 +297,9 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
         del.exec();
         emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
       }
-      return;  // otherwise retried at the next flush
+      // Otherwise (busy, rate limited, no answer) asked again after the relay's wait.
+      return retryOutboxIn(r.error().retry_after_ms(),
+                           QStringLiteral("could not fetch %1's keys from the relay").arg(peer));
     }
     if (!r.has_prekey_bundle() || r.prekey_bundle().devices_size() == 0) return;
     const auto& dev = r.prekey_bundle().devices(0);
@@ -435,8 +438,10 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
     return;
   }
-  // UNAVAILABLE, a dropped connection, a rate limit, a full inbox: the entry stays and goes
-  // again at the next flush (after reconnecting, or after a short wait).
+  // Anything else leaves the entry queued. A refusal for a while (a rate, a full inbox), a
+  // relay too busy to take it or one that failed to store it (UNAVAILABLE, INTERNAL, also said
+  // for a request that had no answer in time) and a lost connection all end: it goes again
+  // after the relay's wait, or when the connection is back.
   const auto code = r.has_error() ? r.error().code() : wire::ERROR_UNSPECIFIED;
   if (code == wire::INBOX_FULL) {
     const bool share = r.error().sender_share_full();
@@ -446,20 +451,36 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
       emit problem(fullInboxReason(peer, share) +
                    (share ? QStringLiteral("; the rest will go once they catch up")
                           : QStringLiteral("; yours will go once they catch up")));
+    return retryOutboxIn(r.error().retry_after_ms(), {});
   }
+  if (code == wire::RATE_LIMITED || code == wire::UNAVAILABLE || code == wire::INTERNAL) {
+    // Messages sent behind this one may have been taken meanwhile (the relay holds most of
+    // them back, protocol.md "Order behind a refusal"): the oldest goes alone first.
+    const auto [waiting, added] = asked_to_wait_.try_emplace(peer, seq);
+    if (!added) waiting->second = std::min(waiting->second, seq);
+    retryOutboxIn(r.error().retry_after_ms(),
+                  code == wire::RATE_LIMITED ? QStringLiteral("the relay asked this device to slow down")
+                  : code == wire::INTERNAL   ? QStringLiteral("the relay could not store it")
+                                             : QStringLiteral("the relay is busy or out of reach"));
+  }
+}
+
+void Messenger::retryOutboxIn(std::uint32_t relay_wait_ms, const QString& why) {
   // The wait is the relay's word, kept between 1 s and a minute: 0 would resend the whole
   // outbox every few milliseconds, and a huge value overflowed the timer's int. The earliest
   // wait wins: a rate limit's second must not sit behind a full inbox's half minute (the
-  // flush sends a full inbox only its oldest message anyway).
-  if (code == wire::RATE_LIMITED || code == wire::INBOX_FULL) {
-    const auto wait =
-        static_cast<int>(std::clamp<std::uint32_t>(r.error().retry_after_ms(), 1000, 60000));
-    if (!retry_timer_.isActive() || retry_timer_.remainingTime() > wait) retry_timer_.start(wait);
-    if (code == wire::RATE_LIMITED) {
-      rate_limited_until_ms_ = QDateTime::currentMSecsSinceEpoch() + wait;
-      const auto [waiting, added] = asked_to_wait_.try_emplace(peer, seq);
-      if (!added) waiting->second = std::min(waiting->second, seq);
-    }
+  // flush sends a full inbox only its oldest message anyway). whyQueued names the wait that
+  // set the timer: the first refusal, not the holds that followed it.
+  // (Compared with the due time kept here: a coarse timer's remainingTime() may read a little
+  // past the interval it was given.)
+  const auto wait = static_cast<int>(std::clamp<std::uint32_t>(relay_wait_ms, 1000, 60000));
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  if (retry_timer_.isActive() && retry_due_ms_ <= now + wait) return;
+  retry_due_ms_ = now + wait;
+  retry_timer_.start(wait);
+  if (!why.isEmpty()) {
+    retry_note_ = why;
+    retry_note_until_ms_ = retry_due_ms_;
   }
 }
 

@@ -68,6 +68,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Seconds a reader may leave its send queue full before it is disconnected")
       ->check(CLI::Range(1u, 600u))
       ->capture_default_str();
+  app.add_option("--store-queue", c.store_queue,
+                 "Store jobs queued relay-wide; past it requests are refused (UNAVAILABLE) until "
+                 "the store catches up")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--delivery-window", c.limits.delivery_window,
                  "Inbox entries in flight to a device before it must acknowledge")
       ->check(CLI::Range(1u, 100000u))

@@ -12,6 +12,10 @@ namespace parley {
 namespace {
 // A client that keeps sending through this many refusals in a row is cut off.
 constexpr std::uint32_t kMaxRateStrikes = 200;
+// How long a refusal holds the connection's messages back (held_back). A client waits at
+// least this long before it offers a refused message again (Parley's clamps every wait to
+// a second), so the hold has always ended by then.
+constexpr std::chrono::milliseconds kHoldFor{1000};
 }  // namespace
 
 Session::Session(RelayContext& ctx)
@@ -84,6 +88,7 @@ void Session::on_frame(std::string_view bytes) {
   const auto received = std::chrono::steady_clock::now();
   if (!limiter_.take(received, &retry)) {
     ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+    held_until_ = received + kHoldFor;
     if (++rate_strikes_ > kMaxRateStrikes) {
       close(kCloseRateAbuse, "rate limit exceeded");
       return;
@@ -120,6 +125,15 @@ void Session::dispatch(wire::ClientFrame& frame, std::chrono::steady_clock::time
     default: break;
   }
   if (!authenticated_) return reply_error(rid, wire::UNAUTHENTICATED, "log in first");
+  switch (frame.body_case()) {
+    case C::kSend:
+    case C::kGroupSend:
+    case C::kAddMembers:
+    case C::kSetAdmin:
+      if (held_back(rid, received)) return;
+      break;
+    default: break;
+  }
   switch (frame.body_case()) {
     case C::kUploadPrekeys: return on_upload_prekeys(rid, *frame.mutable_upload_prekeys());
     case C::kFetchPrekeyBundle: return on_fetch_bundle(rid, frame.fetch_prekey_bundle());
@@ -165,7 +179,26 @@ void Session::reply_error(std::uint64_t request_id, wire::ServerFrame& error) {
 void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency) {
   ++pending_jobs_;
   pending_bytes_ += job->bytes_;
-  ctx_.store.submit(std::move(job), urgency);
+  if (!ctx_.store.submit(std::move(job), urgency))
+    held_until_ = std::chrono::steady_clock::now() + kHoldFor;  // its UNAVAILABLE is on its way
+}
+
+// Messages (Send, GroupSend) and the group changes that take a place in a group's log
+// (AddMembers, SetAdmin) arriving while the connection is held. A client sends its queue
+// without waiting for each answer; once one of its requests is refused for a moment (the
+// frame rate, a full store queue), those behind it are already on their way, and taken a
+// moment later they would be numbered ahead of it. Refused as well, they are offered again
+// after it, in order. A held refusal does not renew the hold, so a client that offers its
+// whole queue again is not starved.
+bool Session::held_back(std::uint64_t request_id, std::chrono::steady_clock::time_point now) {
+  if (now >= held_until_) return false;
+  ctx_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  reply_error(request_id, wire::RATE_LIMITED,
+              "an earlier request of yours was asked to wait; this one waits with it, so they "
+              "stay in order",
+              static_cast<std::uint32_t>(
+                  std::chrono::ceil<std::chrono::milliseconds>(held_until_ - now).count()));
+  return true;
 }
 
 void SessionJob::done(store::JobStatus status, std::unique_ptr<store::Job>& self) {

@@ -245,6 +245,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<FanoutLimits> fanout_limits_;
   FanoutLimits& fanout_limits();
   std::uint32_t rate_strikes_ = 0;
+  // After a frame the rate limit refused, or a store job refused for a full queue, this
+  // connection's messages and group changes wait until then (held_back).
+  std::chrono::steady_clock::time_point held_until_{};
+  bool held_back(std::uint64_t request_id, std::chrono::steady_clock::time_point now);
   std::optional<AddressKey> client_address_;
   std::uint32_t pending_jobs_ = 0;
   std::size_t pending_bytes_ = 0;  // payload bytes held by this session's store jobs

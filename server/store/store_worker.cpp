@@ -51,7 +51,7 @@ void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgen
          urgency);
 }
 
-void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
+bool StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < max_queue_) {
@@ -61,10 +61,11 @@ void StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {
       // the queue next), and a wake-up is dear: only a job someone waits on, or the first
       // one, wakes it.
       if (urgency != Urgency::Unhurried || queue_.size() == 1) wake_.notify_one();
-      return;
+      return true;
     }
   }
   job->done(JobStatus::Rejected, job);
+  return false;
 }
 
 StoreWorker::Clock::time_point StoreWorker::due_by(Urgency urgency) const {

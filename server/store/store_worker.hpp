@@ -98,9 +98,10 @@ class StoreWorker {
   StoreWorker(const StoreWorker&) = delete;
   StoreWorker& operator=(const StoreWorker&) = delete;
 
-  // Any thread. Calls done(Rejected) at once when the queue is full or stopping. An unhurried
-  // job's `done` may come up to the delay later than a prompt one's (never during stop()).
-  void submit(std::unique_ptr<Job> job, Urgency urgency = Urgency::Prompt);
+  // Any thread. Calls done(Rejected) at once when the queue is full or stopping, and returns
+  // false. An unhurried job's `done` may come up to the delay later than a prompt one's
+  // (never during stop()).
+  bool submit(std::unique_ptr<Job> job, Urgency urgency = Urgency::Prompt);
   void submit(Work work, Done done, OnCommit on_commit = {}, Urgency urgency = Urgency::Prompt);
 
   // Runs every queued job, then joins the thread. Later submits are rejected.

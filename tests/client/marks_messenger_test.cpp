@@ -1,10 +1,10 @@
 // Delivery marks and the outbox's retries through the Messenger, against a fake relay
 // (fake_relay.hpp) so the test decides what arrives and when. Retries: the earliest wait the
-// relay asked for wins. Marks: one frame turning several messages Delivered, member
-// counts in a group (also through the model the GUI shows), a mark that arrives before the
-// SendAck numbering its message, last_mark_version kept and sent at every login, a
-// DELIVERY_RECEIPT entry from an older relay acknowledged and ignored, and a sender that is
-// not a folded name dropped.
+// relay asked for wins; a busy or failing relay is asked again, in order. Marks: one frame
+// turning several messages Delivered, member counts in a group (also through the model the
+// GUI shows), a mark that arrives before the SendAck numbering its message,
+// last_mark_version kept and sent at every login, a DELIVERY_RECEIPT entry from an older
+// relay acknowledged and ignored, and a sender that is not a folded name dropped.
 #include <QtTest>
 
 #include <QElapsedTimer>
@@ -364,6 +364,103 @@ class MarksMessengerTest : public QObject {
     QCOMPARE(attempts.mid(0, 2), (QStringList{"bob", "carol"}));
     // bob's waits its turn, queued, not failed.
     QCOMPARE(alice.stored("bob", msg_id(1)), MessageStatus::Queued);
+  }
+
+  // A relay too busy to take a message (UNAVAILABLE) or failing to store it (INTERNAL) is
+  // asked again after its wait, with no other flush to prompt it; the messages behind it
+  // (held, as the relay holds them) go only once the oldest is taken, so they keep their
+  // order. A bundle fetch that fails is asked again the same way.
+  void aBusyOrFailingRelayIsAskedAgainInOrder_data() {
+    QTest::addColumn<int>("code");
+    QTest::addColumn<QString>("why");
+    QTest::newRow("unavailable") << int(parley::wire::UNAVAILABLE) << "the relay is busy or out of reach";
+    QTest::newRow("internal") << int(parley::wire::INTERNAL) << "the relay could not store it";
+  }
+  void aBusyOrFailingRelayIsAskedAgainInOrder() {
+    QFETCH(int, code);
+    QFETCH(QString, why);
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    QList<int> attempts;  // the last byte of each Send's id, as it arrived
+    QElapsedTimer refused_at;
+    qint64 retried_after_ms = -1;
+    relay.answer = [&](const parley::wire::ClientFrame& f) -> std::optional<parley::wire::ServerFrame> {
+      if (!f.has_send()) return std::nullopt;
+      const int n = static_cast<unsigned char>(f.send().client_msg_id().back());
+      attempts << n;
+      parley::wire::ServerFrame r;
+      auto* e = r.mutable_error();
+      if (attempts.size() == 1) {
+        refused_at.start();
+        e->set_code(static_cast<parley::wire::ErrorCode>(code));
+        e->set_retry_after_ms(1000);
+        return r;
+      }
+      if (attempts.size() <= 3) {  // sent behind it: held, as the relay holds them
+        e->set_code(parley::wire::RATE_LIMITED);
+        e->set_retry_after_ms(900);
+        return r;
+      }
+      if (retried_after_ms < 0) retried_after_ms = refused_at.elapsed();
+      return std::nullopt;  // the built-in SendAck
+    };
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, "bob", 1) && queue(d, "bob", 2) && queue(d, "bob", 3);
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(spinUntil([&] { return attempts.size() == 3; }, kWaitMs));
+    QVERIFY2(alice.m->whyQueued("bob").startsWith(why + "; trying again in "),
+             qPrintable(alice.m->whyQueued("bob")));
+    for (int n : {1, 2, 3}) QVERIFY(alice.waitStatus(msg_id(n), MessageStatus::Sent));
+    QVERIFY2(retried_after_ms >= 800 && retried_after_ms < 5000, qPrintable(QString::number(retried_after_ms)));
+    // The oldest went alone and was answered before the others followed (the fake relay
+    // answers as it reads, so a message sent with it would be listed before its answer).
+    QCOMPARE(attempts, (QList<int>{1, 2, 3, 1, 2, 3}));
+    QCOMPARE(relay.sends.size(), 3);
+    for (int i = 0; i < 3; ++i) QCOMPARE(relay.sends[i].client_msg_id, msg_id(i + 1));
+    QCOMPARE(alice.m->outboxSize(), 0);
+  }
+
+  // The bug this mends: alone in the outbox, nothing else flushed it, so a message the
+  // relay could not take stayed queued while the connection stayed up.
+  void aLoneMessageTheRelayCouldNotTakeIsAskedAgain() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    int attempts = 0;
+    relay.answer = [&](const parley::wire::ClientFrame& f) -> std::optional<parley::wire::ServerFrame> {
+      if (!f.has_send() || ++attempts > 1) return std::nullopt;
+      parley::wire::ServerFrame r;
+      r.mutable_error()->set_code(parley::wire::UNAVAILABLE);  // no retry_after: at least 1 s
+      return r;
+    };
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) { return queue(d, "bob", 1); }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QVERIFY(alice.waitStatus(msg_id(1), MessageStatus::Sent));
+    QCOMPARE(attempts, 2);
+  }
+
+  void aBundleFetchThatFailsIsAskedAgain() {
+    FakeRelay relay;  // answers FetchPrekeyBundle with UNAVAILABLE ("not offered")
+    QVERIFY(relay.listen());
+    QElapsedTimer since;
+    QList<qint64> fetches;
+    relay.answer = [&](const parley::wire::ClientFrame& f) -> std::optional<parley::wire::ServerFrame> {
+      if (f.has_fetch_prekey_bundle()) fetches << (since.isValid() ? since.elapsed() : (since.start(), 0));
+      return std::nullopt;
+    };
+    Alice alice(makeProfile(relay, [](QSqlDatabase&) { return true; }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    QString error;
+    QVERIFY2(alice.m->sendText("dave", "hello dave", &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return fetches.size() >= 3; }, kWaitMs));
+    QVERIFY2(fetches[1] >= 900, qPrintable(QString::number(fetches[1])));  // the relay's wait, at least 1 s
+    QVERIFY2(alice.m->whyQueued("dave").startsWith("could not fetch dave's keys from the relay; trying again in ") ||
+                 alice.m->whyQueued("dave").startsWith("setting up an encrypted session with dave"),
+             qPrintable(alice.m->whyQueued("dave")));
+    QCOMPARE(alice.m->outboxSize(), 1);
   }
 
   // A refusal of our share of someone's inbox (Error.sender_share_full) says so: it is our

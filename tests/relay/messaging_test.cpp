@@ -1,5 +1,6 @@
 // Sending, delivery, acks, receipts, prekeys, typing and presence against a real relay.
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QtTest>
 
@@ -643,6 +644,104 @@ class MessagingTest : public QObject {
     alice->post(f);
     QVERIFY(relogin(relay_, *bob));
     QVERIFY(!bob->waitPush([](const auto& x) { return x.has_typing_event(); }, 300));
+  }
+
+  // Once the frame rate refuses one of a connection's messages, the messages it sent behind
+  // it wait for a second too, even once the rate would take them again, so none is numbered
+  // ahead of the refused one; offered again in order after the second, they keep it. Frames
+  // that are not messages (a ping) go as the rate allows.
+  void aConnectionRefusedByTheFrameRateHoldsItsMessagesBack() {
+    RelayProcess relay({"--rate", "20", "--rate-burst", "12"});  // a token each 50 ms
+    QVERIFY(relay.start());
+    auto alice = online(relay, "fr-alice");
+    auto bob = online(relay, "fr-bob");
+    QVERIFY(alice && bob);
+    QTest::qWait(700);  // the burst is whole again after the login's frames
+    constexpr int kCount = 20;
+    std::vector<std::uint64_t> rids;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kCount; ++i) {
+      ids.push_back(TestClient::randomId());
+      rids.push_back(alice->post(TestClient::sendFrame("fr-bob", "m" + std::to_string(i), ids.back())));
+    }
+    int taken = 0;
+    for (int i = 0; i < kCount; ++i) {
+      auto r = alice->waitResponse(rids[static_cast<std::size_t>(i)]);
+      QVERIFY(r);
+      if (r->has_send_ack()) {
+        QCOMPARE(i, taken);  // none after a refused one
+        QCOMPARE(r->send_ack().conv_seq(), std::uint64_t(i + 1));
+        ++taken;
+      } else {
+        QVERIFY(r->has_error());
+        QCOMPARE(r->error().code(), wire::RATE_LIMITED);
+      }
+    }
+    QVERIFY2(taken >= 10 && taken < kCount, qPrintable(QString::number(taken)));
+    QElapsedTimer since;
+    since.start();
+    QTest::qWait(300);  // the rate has tokens again; the hold has not ended
+    wire::ClientFrame ping;
+    ping.mutable_ping();
+    QVERIFY(alice->request(ping)->has_pong());
+    auto behind = alice->request(TestClient::sendFrame("fr-bob", "late"));
+    QVERIFY(behind && behind->has_error());
+    QCOMPARE(behind->error().code(), wire::RATE_LIMITED);
+    QVERIFY2(QString::fromStdString(behind->error().reason()).contains("so they stay in order"),
+             behind->error().reason().c_str());
+    QVERIFY(behind->error().retry_after_ms() > 0 && behind->error().retry_after_ms() <= 1000);
+    QTest::qWait(std::max<int>(0, 1100 - static_cast<int>(since.elapsed())));
+    for (int i = taken; i < kCount; ++i) {
+      auto r = alice->send("fr-bob", "m" + std::to_string(i), ids[static_cast<std::size_t>(i)]);
+      QVERIFY2(r && r->has_send_ack(), r && r->has_error() ? r->error().reason().c_str() : "no answer");
+      QCOMPARE(r->send_ack().conv_seq(), std::uint64_t(i + 1));
+    }
+    for (int i = 0; i < kCount; ++i) {
+      auto d = bob->waitDeliver();
+      QVERIFY(d);
+      QCOMPARE(d->ciphertext(), "m" + std::to_string(i));
+    }
+  }
+
+  // The same once a Send finds the store queue full (here one job long, so a burst finds it
+  // full while a commit runs): the Sends behind it are held for a second, even once the queue
+  // has room again.
+  void aConnectionRefusedByAFullStoreQueueHoldsItsMessagesBack() {
+    RelayProcess relay({"--store-queue", "1", "--rate", "100000", "--rate-burst", "100000"});
+    QVERIFY(relay.start());
+    auto alice = online(relay, "sq-alice");
+    QVERIFY(alice && TestClient::registered(relay.url(), "sq-bob"));  // offline: no acks
+    int taken = 0;
+    bool refused = false;
+    // Bounded: a burst that finds the queue full every time is all but certain at the first.
+    for (int burst = 0; burst < 5 && !refused; ++burst) {
+      std::vector<std::uint64_t> rids;
+      for (int i = 0; i < 30; ++i)
+        rids.push_back(alice->post(TestClient::sendFrame("sq-bob", "m" + std::to_string(taken + i))));
+      for (auto rid : rids) {
+        auto r = alice->waitResponse(rid);
+        QVERIFY(r);
+        if (r->has_send_ack()) {
+          QVERIFY2(!refused, "a Send was taken behind a refused one");
+          QCOMPARE(r->send_ack().conv_seq(), std::uint64_t(++taken));
+        } else {
+          QVERIFY(r->has_error());
+          if (!refused) QCOMPARE(r->error().code(), wire::UNAVAILABLE);  // the first refused
+          refused = true;
+        }
+      }
+    }
+    QVERIFY(refused);
+    QTest::qWait(200);  // the queue is empty again; the hold has not ended
+    auto behind = alice->request(TestClient::sendFrame("sq-bob", "late"));
+    QVERIFY(behind && behind->has_error());
+    QCOMPARE(behind->error().code(), wire::RATE_LIMITED);
+    QVERIFY2(QString::fromStdString(behind->error().reason()).contains("so they stay in order"),
+             behind->error().reason().c_str());
+    QTest::qWait(1000);
+    auto after = alice->request(TestClient::sendFrame("sq-bob", "after"));
+    QVERIFY2(after && after->has_send_ack(), after && after->has_error() ? after->error().reason().c_str() : "");
+    QCOMPARE(after->send_ack().conv_seq(), std::uint64_t(taken + 1));
   }
 
   // SubscribePresence and Typing reach other users' devices, so each has a limit of its own

@@ -1065,14 +1065,14 @@ class SqliteStoreTest : public QObject {
     {
       StoreWorker worker(
           std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics, 100);
-      worker.submit(std::make_unique<Kept>(keep, statuses, alive));
-      worker.submit(std::make_unique<Kept>(keep, statuses, alive), Urgency::ReadOnly);
-      worker.submit(std::make_unique<Kept>(keep, statuses, alive), Urgency::Unhurried);
+      QVERIFY(worker.submit(std::make_unique<Kept>(keep, statuses, alive)));
+      QVERIFY(worker.submit(std::make_unique<Kept>(keep, statuses, alive), Urgency::ReadOnly));
+      QVERIFY(worker.submit(std::make_unique<Kept>(keep, statuses, alive), Urgency::Unhurried));
       worker.stop();
       QCOMPARE(keep.size(), 3u);
       QCOMPARE(alive.load(), 3);
       QVERIFY(std::ranges::all_of(statuses, [](auto st) { return st == JobStatus::Committed; }));
-      worker.submit(std::make_unique<Kept>(keep, statuses, alive));  // rejected: stopped
+      QVERIFY(!worker.submit(std::make_unique<Kept>(keep, statuses, alive)));  // rejected: stopped
       QCOMPARE(keep.size(), 4u);
       QCOMPARE(statuses.back(), JobStatus::Rejected);
       QCOMPARE(alive.load(), 4);

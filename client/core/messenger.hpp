@@ -274,7 +274,26 @@ class Messenger : public QObject {
   // ciphertext (resuming after dropped connections) and then sends `peer` the message that
   // carries the key, hash, name, type and (images) a thumbnail. transferFinished names the
   // new message's client_msg_id; its delivery is reported like a text's.
+  // The file is kept in the profile's queue of files to send (below) until its message is
+  // queued, so one the app was sending when it quit or crashed is still there when it opens;
+  // a transfer that fails leaves the queue, since its caller hears why.
   qint64 sendFile(const QString& peer, const QString& path, const QString& caption, QString* error);
+  // sendFile in two steps, for a view that sends a conversation's files one at a time:
+  // queueFile checks the file and records it (its id, 0 with `error`); sendQueuedFile starts
+  // it (a transfer id, as sendFile returns). A queued file stays until its message is queued,
+  // its transfer is cancelled, or forgetFile; a failed transfer leaves it queued, to try again.
+  // queuedFiles lists them oldest first, each with the client_msg_id its message will have.
+  struct QueuedFile {
+    qint64 id = 0;
+    QString peer;
+    QString path;
+    QString caption;
+    QByteArray clientMsgId;
+  };
+  qint64 queueFile(const QString& peer, const QString& path, const QString& caption, QString* error);
+  qint64 sendQueuedFile(qint64 file, QString* error);
+  void forgetFile(qint64 file);
+  QList<QueuedFile> queuedFiles();
   // Downloads the file of message `clientMsgId` (Range requests, resumable), checks its
   // SHA-256, decrypts it and saves it in `dir` under its (sanitised) name, never overwriting
   // an existing file. transferFinished names the saved path.
@@ -346,8 +365,10 @@ class Messenger : public QObject {
   void expireSkippedKeysIfDue();
 
   // messenger_send.cpp
+  // `client_msg_id`: the id the message takes (a queued file's); a new one when empty.
   std::optional<QByteArray> enqueue(const QString& peer, e2e::Content content, QString* error,
-                                    const QByteArray& group_id = {});
+                                    const QByteArray& group_id = {},
+                                    const QByteArray& client_msg_id = {});
   void flushOutbox();
   void sendOutboxEntry(qint64 seq);
   void encryptEntry(qint64 seq, const QString& peer, const QByteArray& content);
@@ -404,7 +425,8 @@ class Messenger : public QObject {
   // Encrypts `content` (GROUP_TEXT, READ_RECEIPT, GROUP_INFO) with our sender key and queues
   // it as a GroupSend; `text` non-empty: also stored as our visible message.
   std::optional<QByteArray> enqueueGroup(const QByteArray& group_id, e2e::Content content,
-                                         const QString& text, QString* error);
+                                         const QString& text, QString* error,
+                                         const QByteArray& client_msg_id = {});
   // Sets name, description and avatar from a GROUP_INFO if `seq` is newer than the one that
   // set them (inside a transaction); true when it changed.
   bool applyGroupInfo(const QByteArray& group_id, const e2e::Content& info, qint64 seq);
@@ -464,10 +486,12 @@ class Messenger : public QObject {
                                        // upload's encrypted copy, a second download's scratch
     QString reserved_path;             // a download's target, made empty when it started
     QString cache_path;                // a download's ciphertext, as it collects
+    qint64 file = 0;                   // an upload's row in file_sends
+    bool forget_on_failure = false;    // sendFile's: the caller reports a failure, not the queue
   };
   QNetworkAccessManager& nam();
-  void uploadEncrypted(qint64 id, const QString& peer, const QString& path, const QString& caption,
-                       std::shared_ptr<e2e::Attachment> attachment);
+  void uploadEncrypted(qint64 id, const QueuedFile& file, std::shared_ptr<e2e::Attachment> attachment);
+  std::optional<QueuedFile> queuedFile(qint64 file);
   // A transfer's own files when it ends (unfinished: failed, cancelled or cut off by close).
   static void removeFilesOf(const Transfer& t, bool unfinished);
   void endTransfer(qint64 id, const QString& error, const QByteArray& msg_id = {},

@@ -269,7 +269,8 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
 }
 
 std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2e::Content content,
-                                                  const QString& text, QString* error) {
+                                                  const QString& text, QString* error,
+                                                  const QByteArray& client_msg_id) {
   // Makes the key if needed, rotates it after a removal, and queues it for whoever lacks it
   // (those outbox entries come before this message's).
   if (!distributeSenderKey(group_id)) {
@@ -290,7 +291,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     return std::nullopt;
   }
   const bool visible = !text.isEmpty();
-  const auto id = new_message_id();
+  const auto id = client_msg_id.isEmpty() ? new_message_id() : client_msg_id;
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto peer = groupPeer(group_id);
   content.set_client_ts_ms(static_cast<std::uint64_t>(now));

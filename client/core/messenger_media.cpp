@@ -2,10 +2,12 @@
 // (fetchAttachment). The bytes move in media/ jobs; here they are tied to messages.
 #include <algorithm>
 
+#include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
 #include <QMimeDatabase>
 #include <QNetworkAccessManager>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QThread>
 
@@ -16,6 +18,7 @@
 #include "media/thumbnail.hpp"
 #include "media/upload_job.hpp"
 #include "messenger.hpp"
+#include "messenger_internal.hpp"
 #include "parley/username.hpp"
 #include "util/bytes.hpp"
 
@@ -164,8 +167,20 @@ std::optional<AttachmentInfo> Messenger::attachment(const QByteArray& clientMsgI
   return a;
 }
 
-qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const QString& caption,
+qint64 Messenger::sendFile(const QString& peer, const QString& path, const QString& caption,
                            QString* error) {
+  const auto file = queueFile(peer, path, caption, error);
+  if (!file) return 0;
+  const auto id = sendQueuedFile(file, error);
+  if (id)
+    transfers_[id].forget_on_failure = true;
+  else
+    forgetFile(file);
+  return id;
+}
+
+qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const QString& caption,
+                            QString* error) {
   QString peer;
   if (raw_peer.startsWith(QLatin1Char('#'))) {
     // A group: the file goes to every member under the group's sender key, like a text.
@@ -195,6 +210,92 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
     *error = QStringLiteral("the caption is longer than 64 KiB");
     return 0;
   }
+  // The message's id is chosen now: should the app stop between queuing the message and
+  // forgetting the file, the message under that id says the file went (queuedFiles).
+  QSqlQuery q(db_->db());
+  q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms)"
+            " VALUES(?, ?, ?, ?, ?)");
+  q.addBindValue(peer);
+  q.addBindValue(info.absoluteFilePath());
+  q.addBindValue(caption.isNull() ? QStringLiteral("") : caption);  // a null QString binds NULL
+  q.addBindValue(detail::new_message_id());
+  q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+  if (!q.exec()) {
+    *error = QStringLiteral("cannot record the file to send: %1").arg(q.lastError().text());
+    return 0;
+  }
+  return q.lastInsertId().toLongLong();
+}
+
+QList<Messenger::QueuedFile> Messenger::queuedFiles() {
+  // A file whose message was queued just before the app stopped has gone: forgotten here.
+  QSqlQuery gone(db_->db());
+  gone.prepare("DELETE FROM file_sends WHERE client_msg_id IN"
+               " (SELECT client_msg_id FROM messages WHERE sender = ?)");
+  gone.addBindValue(profile_.username);
+  gone.exec();
+  QList<QueuedFile> out;
+  QSqlQuery q(db_->db());
+  q.exec("SELECT id, peer, path, caption, client_msg_id FROM file_sends ORDER BY id");
+  while (q.next())
+    out << QueuedFile{q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(),
+                      q.value(3).toString(), q.value(4).toByteArray()};
+  return out;
+}
+
+std::optional<Messenger::QueuedFile> Messenger::queuedFile(qint64 file) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT peer, path, caption, client_msg_id FROM file_sends WHERE id = ?");
+  q.addBindValue(file);
+  if (!q.exec() || !q.next()) return std::nullopt;
+  return QueuedFile{file, q.value(0).toString(), q.value(1).toString(), q.value(2).toString(),
+                    q.value(3).toByteArray()};
+}
+
+void Messenger::forgetFile(qint64 file) {
+  QSqlQuery q(db_->db());
+  q.prepare("DELETE FROM file_sends WHERE id = ?");
+  q.addBindValue(file);
+  q.exec();
+}
+
+qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
+  const auto file = queuedFile(file_id);
+  if (!file) {
+    *error = QStringLiteral("that file is no longer waiting to be sent");
+    return 0;
+  }
+  for (const auto& [other, t] : transfers_)
+    if (t.file == file_id) {
+      *error = QStringLiteral("that file is already being sent");
+      return 0;
+    }
+  {
+    QSqlQuery sent(db_->db());
+    sent.prepare("SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?");
+    sent.addBindValue(profile_.username);
+    sent.addBindValue(file->clientMsgId);
+    if (sent.exec() && sent.next()) {
+      forgetFile(file_id);
+      *error = QStringLiteral("that file was sent already");
+      return 0;
+    }
+  }
+  // Checked again: a file queued before a restart may have gone, or we may have left the group.
+  if (file->peer.startsWith(QLatin1Char('#'))) {
+    bool member = false;
+    for (const auto& m : groupMembers(QByteArray::fromHex(file->peer.mid(1).toLatin1())))
+      member = member || m.username == profile_.username;
+    if (!member) {
+      *error = QStringLiteral("not a member of this group");
+      return 0;
+    }
+  }
+  const QFileInfo info(file->path);
+  if (!info.exists() || !info.isFile() || !info.isReadable()) {
+    *error = QStringLiteral("cannot read %1: not a readable file").arg(file->path);
+    return 0;
+  }
   const auto tmp_dir = profile_.dir + QStringLiteral("/media-out");
   if (!QDir().mkpath(tmp_dir)) {
     *error = QStringLiteral("cannot create %1").arg(tmp_dir);
@@ -204,13 +305,13 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
   const qint64 id = next_transfer_++;
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   const auto temp = tmp_dir + QLatin1Char('/') + random_hex() + QStringLiteral(".enc");
-  transfers_[id] = Transfer{nullptr, cancelled, temp, {}, {}};
+  transfers_[id] = Transfer{nullptr, cancelled, temp, {}, {}, file_id};
 
   // Encrypting (and reading the image for a preview) blocks on disk: a worker thread. The
   // key lives in the attachment message, built there and handed back whole.
   auto attachment = std::make_shared<e2e::Attachment>();
   auto failure = std::make_shared<QString>();
-  const auto source = info.absoluteFilePath();
+  const auto source = file->path;
   const auto mime = QMimeDatabase().mimeTypeForFile(info).name();
   auto* worker = QThread::create([attachment, failure, cancelled, source, temp, mime] {
     auto key = crypto::new_stream_key();
@@ -231,17 +332,17 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
     }
   });
   connect(worker, &QThread::finished, worker, &QObject::deleteLater);
-  connect(worker, &QThread::finished, this, [this, id, peer, source, caption, attachment, failure] {
+  connect(worker, &QThread::finished, this, [this, id, file = *file, attachment, failure] {
     if (!transfers_.count(id)) return;
     if (!failure->isEmpty()) return endTransfer(id, *failure);
-    uploadEncrypted(id, peer, source, caption, attachment);
+    uploadEncrypted(id, file, attachment);
   });
   worker->start();
   return id;
 }
 
-void Messenger::uploadEncrypted(qint64 id, const QString& peer, const QString& path,
-                                const QString& caption, std::shared_ptr<e2e::Attachment> attachment) {
+void Messenger::uploadEncrypted(qint64 id, const QueuedFile& file,
+                                std::shared_ptr<e2e::Attachment> attachment) {
   auto& t = transfers_[id];
   if (t.cancelled->load()) return endTransfer(id, QStringLiteral("cancelled"));
   auto* job = new media::UploadJob(*relay_, nam(), media::media_base(profile_.server), t.temp_path,
@@ -252,28 +353,30 @@ void Messenger::uploadEncrypted(qint64 id, const QString& peer, const QString& p
           [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
   connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });
   connect(job, &media::TransferJob::failed, this, [this, id](const QString& e) { endTransfer(id, e); });
-  connect(job, &media::UploadJob::finished, this,
-          [this, id, peer, path, caption, attachment](const QByteArray& media_id) {
-            attachment->set_media_id(media_id.toStdString());
-            e2e::Content content;
-            content.set_type(e2e::ATTACHMENT);
-            content.set_text(caption.toStdString());
-            *content.mutable_attachment() = *attachment;
-            QString error;
-            const auto body = attachmentBody(content);
-            const auto msg = peer.startsWith(QLatin1Char('#'))
-                                 ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), body,
-                                                &error)
-                                 : enqueue(peer, std::move(content), &error);
-            if (!msg) return endTransfer(id, error);
-            QSqlQuery q(db_->db());
-            q.prepare("UPDATE attachments SET local_path = ? WHERE sender = ? AND client_msg_id = ?");
-            q.addBindValue(path);
-            q.addBindValue(profile_.username);
-            q.addBindValue(*msg);
-            q.exec();
-            endTransfer(id, {}, *msg, path);
-          });
+  connect(job, &media::UploadJob::finished, this, [this, id, file, attachment](const QByteArray& media_id) {
+    attachment->set_media_id(media_id.toStdString());
+    e2e::Content content;
+    content.set_type(e2e::ATTACHMENT);
+    content.set_text(file.caption.toStdString());
+    *content.mutable_attachment() = *attachment;
+    QString error;
+    const auto body = attachmentBody(content);
+    const auto msg =
+        file.peer.startsWith(QLatin1Char('#'))
+            ? enqueueGroup(QByteArray::fromHex(file.peer.mid(1).toLatin1()), std::move(content), body,
+                           &error, file.clientMsgId)
+            : enqueue(file.peer, std::move(content), &error, {}, file.clientMsgId);
+    if (!msg) return endTransfer(id, error);
+    // Had the app stopped right here, queuedFiles would find the message and forget the file.
+    forgetFile(file.id);
+    QSqlQuery q(db_->db());
+    q.prepare("UPDATE attachments SET local_path = ? WHERE sender = ? AND client_msg_id = ?");
+    q.addBindValue(file.path);
+    q.addBindValue(profile_.username);
+    q.addBindValue(*msg);
+    q.exec();
+    endTransfer(id, {}, *msg, file.path);
+  });
   job->start();
 }
 
@@ -289,6 +392,7 @@ void Messenger::endTransfer(qint64 id, const QString& error, const QByteArray& m
   const auto it = transfers_.find(id);
   if (it == transfers_.end()) return;
   removeFilesOf(it->second, !error.isEmpty());
+  if (!error.isEmpty() && it->second.forget_on_failure) forgetFile(it->second.file);
   if (it->second.job) it->second.job->deleteLater();
   transfers_.erase(it);
   if (error.isEmpty())
@@ -301,6 +405,8 @@ void Messenger::cancelTransfer(qint64 id) {
   const auto it = transfers_.find(id);
   if (it == transfers_.end()) return;
   it->second.cancelled->store(true);
+  // An upload cancelled is a file the user no longer wants sent.
+  if (it->second.file) forgetFile(it->second.file);
   if (it->second.job) return it->second.job->cancel();  // failed("cancelled") ends it
   // Still encrypting: the worker stops at its next buffer and reports "cancelled".
 }

@@ -51,7 +51,8 @@ std::optional<QByteArray> Messenger::sendText(const QString& peer, const QString
 }
 
 std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Content content,
-                                             QString* error, const QByteArray& group_id) {
+                                             QString* error, const QByteArray& group_id,
+                                             const QByteArray& client_msg_id) {
   std::string why;
   const auto folded = fold_username(raw_peer.toStdString(), &why);
   if (folded.empty()) {
@@ -59,7 +60,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     return std::nullopt;
   }
   const QString peer = QString::fromStdString(folded);
-  const auto id = new_message_id();
+  const auto id = client_msg_id.isEmpty() ? new_message_id() : client_msg_id;
   const auto now = QDateTime::currentMSecsSinceEpoch();
   content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   const bool attached = content.type() == e2e::ATTACHMENT;

@@ -4,7 +4,8 @@
 // and the document's name and size; a click downloads the picture and opens it in the
 // image viewer, a click downloads the document and a second click opens it; "Save as…"
 // copies it out; a download and an upload can be cancelled. Refused files (a folder, an
-// empty file) get a clear error and stay out of the message. Then the same in a group.
+// empty file) get a clear error and stay out of the message. Then the same in a group, and
+// files still being sent when the app quits, sent when it opens again.
 //
 // With PARLEY_SCREENSHOT_DIR set it also saves the files screens (scripts/screenshots.sh).
 #include <QtTest>
@@ -307,6 +308,7 @@ class FilesTest : public QObject {
     QVERIFY(spinUntil([&] { return aview->uploads()->rows() == 0; }, kGuiWaitMs));
     QTest::qWait(300);
     QCOMPARE(amodel->rowCount(), before);
+    QVERIFY(alice_->queuedFiles().isEmpty());
   }
 
   void filesInAGroup() {
@@ -330,6 +332,57 @@ class FilesTest : public QObject {
     QVERIFY(view->saveFileAs(model->index(row, 0), target));  // downloads first
     QVERIFY(spinUntil([&] { return QFileInfo::exists(target); }, kGuiWaitMs));
     QCOMPARE(readAll(target), readAll(file("Trip plan.txt")));
+  }
+
+  // Alice quits while one file uploads and another waits its turn; when she opens the app
+  // again both are listed and sent, in the order she attached them, once each.
+  void filesBeingSentWhenTheAppQuitsAreSentWhenItOpens() {
+    QByteArray big(6 * 1024 * 1024, '\0');
+    for (int i = 0; i < big.size(); ++i) big[i] = char((i * 197) ^ (i >> 11));
+    QVERIFY(writeFile(file("first.bin"), big));
+    QVERIFY(writeFile(file("second.txt"), "the second file, attached after the first\n"));
+    aw_->openConversation("bob");
+    auto* aview = aw_->conversationView();
+    QVERIFY(writeFile(file("not this one.txt"), "attached by mistake\n"));
+    aview->composer()->addFiles({file("first.bin"), file("second.txt"), file("not this one.txt")});
+    QTest::keyClick(aview->composer()->editor(), Qt::Key_Return);
+    QCOMPARE(aview->uploads()->rows(), 3);
+    // One waiting its turn is cancelled: it is not sent later either.
+    const auto waiting = aview->transfers()->uploadsIn("bob");
+    QCOMPARE(waiting.size(), 3);
+    QVERIFY(waiting[2].waiting);
+    aview->transfers()->cancel(waiting[2].id);
+    QCOMPARE(aview->uploads()->rows(), 2);
+    aw_.reset();
+    alice_.reset();
+
+    QString error;
+    alice_ = Messenger::open(home_.filePath("alice"), &error);
+    QVERIFY2(alice_, qPrintable(error));
+    QCOMPARE(alice_->queuedFiles().size(), 2);
+    aw_ = std::make_unique<MainWindow>(alice_.get(), home_.filePath("alice"));
+    aw_->resize(1000, 700);
+    aw_->show();
+    QVERIFY(QTest::qWaitForWindowExposed(aw_.get()));
+    aw_->openConversation("bob");
+    QCOMPARE(aw_->conversationView()->uploads()->rows(), 2);
+    alice_->start();
+
+    bw_->openConversation("alice");
+    auto* bmodel = bw_->conversationView()->list()->model();
+    QVERIFY(spinUntil([&] { return rowWithFile(bmodel, "second.txt") >= 0; }, kGuiWaitMs));
+    const int first = rowWithFile(bmodel, "first.bin");
+    QVERIFY(first >= 0);
+    QVERIFY(first < rowWithFile(bmodel, "second.txt"));
+    QVERIFY(spinUntil([&] { return aw_->conversationView()->uploads()->rows() == 0; }, kGuiWaitMs));
+    QVERIFY(alice_->queuedFiles().isEmpty());
+    int copies = 0;
+    for (int i = 0; i < bmodel->rowCount(); ++i) {
+      const auto a = bmodel->index(i, 0).data(MessageModel::AttachmentRole).value<AttachmentInfo>();
+      copies += a.fileName == "first.bin" || a.fileName == "second.txt";
+    }
+    QCOMPARE(copies, 2);
+    QCOMPARE(rowWithFile(bmodel, "not this one.txt"), -1);
   }
 };
 

@@ -2,7 +2,8 @@
 // a 50 MiB round trip with the relay holding only ciphertext, an upload that survives the
 // relay being killed mid-way and continues from what the relay has, a tampered blob refused
 // with nothing saved, a file under another sender's message id refused, the relay's limits
-// reaching the user as clear errors, and cancel.
+// reaching the user as clear errors, and cancel; a file being sent when the app stops sent,
+// once, when it opens again.
 #include <QtTest>
 
 #include <QBuffer>
@@ -81,6 +82,19 @@ struct Profile {
   Outcome wait(qint64 id, int timeout_ms = kWaitMs) {
     spinUntil([&] { return outcome(id).done; }, timeout_ms);
     return outcome(id);
+  }
+  // Opens the profile again after `m` was closed, and starts it.
+  bool reopen() {
+    QString error;
+    transfers.clear();  // the new messenger counts its transfers from 1 again
+    m = Messenger::open(dir, &error);
+    if (!m) {
+      qWarning("open %s: %s", qPrintable(dir), qPrintable(error));
+      return false;
+    }
+    attach();
+    m->start();
+    return true;
   }
   bool waitReceived(const QByteArray& id) {
     return spinUntil([&] { return received.contains(id); }, kWaitMs);
@@ -367,10 +381,7 @@ class MediaTest : public QObject {
       QVERIFY(q.exec());
     }
     QSqlDatabase::removeDatabase("first-file");
-    bob->m = Messenger::open(bob->dir, &error);
-    QVERIFY2(bob->m, qPrintable(error));
-    bob->attach();
-    bob->m->start();
+    QVERIFY(bob->reopen());
     QVERIFY(bob->waitReceived(*after));  // in order: the file came first
     QVERIFY(!bob->received.contains(sent.msg));
     const auto info = bob->m->attachment(sent.msg);
@@ -409,6 +420,75 @@ class MediaTest : public QObject {
     QCOMPARE(QFileInfo(got2.path).fileName(), QString("invoice_fdp.hta"));
   }
 
+  // A file being sent when the app stops is still queued when it opens, under the message id
+  // it was given, and goes exactly once; one whose message was queued is not sent again.
+  void aFileBeingSentWhenTheAppStopsIsSentWhenItOpens() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a8"), relay.url(), "alice");
+    auto bob = registerProfile(path("b8"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    const auto data = randomBytes(24 << 20);
+    QVERIFY(writeFile(path("kept.bin"), data));
+    QString error;
+    const auto file = alice->m->queueFile("bob", path("kept.bin"), "the kept one", &error);
+    QVERIFY2(file > 0, qPrintable(error));
+    auto queued = alice->m->queuedFiles();
+    QCOMPARE(queued.size(), 1);
+    QCOMPARE(queued[0].id, file);
+    QCOMPARE(queued[0].peer, QString("bob"));
+    QCOMPARE(queued[0].caption, QString("the kept one"));
+    QCOMPARE(queued[0].clientMsgId.size(), 16);
+    const auto msg_id = queued[0].clientMsgId;
+
+    const auto up = alice->m->sendQueuedFile(file, &error);
+    QVERIFY2(up > 0, qPrintable(error));
+    QCOMPARE(alice->m->sendQueuedFile(file, &error), 0);
+    QVERIFY2(error.contains("already being sent"), qPrintable(error));
+    // The app stops part-way through the upload.
+    QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (2 << 20); }, kWaitMs));
+    QVERIFY(!alice->outcome(up).done);
+    alice->m.reset();
+    QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+    QVERIFY(alice->reopen());
+    queued = alice->m->queuedFiles();
+    QCOMPARE(queued.size(), 1);
+    QCOMPARE(queued[0].id, file);
+    QCOMPARE(queued[0].clientMsgId, msg_id);
+    const auto sent = alice->wait(alice->m->sendQueuedFile(file, &error), 120000);
+    QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
+    QCOMPARE(sent.msg, msg_id);
+    QVERIFY(alice->m->queuedFiles().isEmpty());
+    QCOMPARE(alice->m->sendQueuedFile(file, &error), 0);
+    QVERIFY2(error.contains("no longer waiting"), qPrintable(error));
+    QVERIFY(bob->waitReceived(msg_id));
+
+    // Stopped between queuing the message and forgetting the file: the message says it went.
+    alice->m.reset();
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "queued-file");
+      db.setDatabaseName(alice->dir + "/parley.db");
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms)"
+                " VALUES('bob', ?, '', ?, 0)");
+      q.addBindValue(path("kept.bin"));
+      q.addBindValue(msg_id);
+      QVERIFY(q.exec());
+    }
+    QSqlDatabase::removeDatabase("queued-file");
+    QVERIFY(alice->reopen());
+    QVERIFY(alice->m->queuedFiles().isEmpty());
+    const auto after = alice->m->sendText("bob", "and a line after it", &error);
+    QVERIFY(after);
+    QVERIFY(bob->waitReceived(*after));
+    QCOMPARE(bob->received.count(msg_id), 1);
+    QDir().mkpath(path("bob8"));
+    const auto got = bob->wait(bob->m->fetchAttachment(msg_id, path("bob8"), &error));
+    QVERIFY2(got.error.isEmpty(), qPrintable(got.error));
+    QVERIFY(readFile(got.path) == data);
+  }
+
   void limitsAndCancelReachTheUser() {
     RelayProcess relay({"--media-max-bytes", "2000000", "--media-quota-bytes", "3000000"});
     QVERIFY(relay.start());
@@ -425,10 +505,23 @@ class MediaTest : public QObject {
     r = alice->wait(alice->m->sendFile("bob", path("ok.bin"), {}, &error));
     QVERIFY2(r.error.contains("quota"), qPrintable(r.error));
     QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+    // sendFile's caller was told: nothing is left queued to send again.
+    QVERIFY(alice->m->queuedFiles().isEmpty());
+    // A queued file whose transfer fails stays queued, to be tried again, until forgotten.
+    const auto file = alice->m->queueFile("bob", path("toolarge.bin"), {}, &error);
+    QVERIFY2(file > 0, qPrintable(error));
+    r = alice->wait(alice->m->sendQueuedFile(file, &error));
+    QVERIFY2(r.error.contains("too large"), qPrintable(r.error));
+    QCOMPARE(alice->m->queuedFiles().size(), 1);
+    alice->m->forgetFile(file);
+    QVERIFY(alice->m->queuedFiles().isEmpty());
 
     // Bad input is refused at once.
     QCOMPARE(alice->m->sendFile("bob", path("missing.bin"), {}, &error), 0);
     QVERIFY(error.contains("cannot read"));
+    QCOMPARE(alice->m->queueFile("bob", path("missing.bin"), {}, &error), 0);
+    QVERIFY(error.contains("cannot read"));
+    QVERIFY(alice->m->queuedFiles().isEmpty());
     QCOMPARE(bob->m->fetchAttachment(QByteArray(16, 'x'), path("."), &error), 0);
 
     // Cancel: reported once, nothing left behind.
@@ -437,6 +530,13 @@ class MediaTest : public QObject {
     r = alice->wait(id);
     QCOMPARE(r.error, QString("cancelled"));
     QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+    // A queued file's transfer cancelled: the user no longer wants it sent.
+    const auto queued = alice->m->queueFile("bob", path("ok.bin"), {}, &error);
+    const auto started = alice->m->sendQueuedFile(queued, &error);
+    QVERIFY2(started > 0, qPrintable(error));
+    alice->m->cancelTransfer(started);
+    QCOMPARE(alice->wait(started).error, QString("cancelled"));
+    QVERIFY(alice->m->queuedFiles().isEmpty());
   }
 };
 

@@ -13,7 +13,7 @@ namespace parley::client {
 
 class Database {
  public:
-  static constexpr int kSchemaVersion = 11;
+  static constexpr int kSchemaVersion = 12;
 
   // Opens (creating with mode 0600) and migrates. Null with `error` set on failure.
   static std::unique_ptr<Database> open(const QString& path, QString* error);

@@ -223,9 +223,19 @@ bool step_11(QSqlDatabase& db, QString* error) {
          }, error);
 }
 
+// Version 12: the files the user sent whose message is not queued yet (being encrypted or
+// uploaded, or waiting their turn), so quitting or a crash does not lose them; each with the
+// client_msg_id its message will take.
+bool step_12(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "CREATE TABLE file_sends(id INTEGER PRIMARY KEY, peer TEXT NOT NULL, path TEXT NOT NULL,"
+      " caption TEXT NOT NULL, client_msg_id BLOB NOT NULL UNIQUE, created_ms INTEGER NOT NULL)",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4, step_5, step_6,
-                           step_7, step_8, step_9, step_10, step_11};
+constexpr Step kSteps[] = {step_1, step_2, step_3, step_4,  step_5,  step_6,
+                           step_7, step_8, step_9, step_10, step_11, step_12};
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "media/transfer_tracker.hpp"
 
 #include <QFileInfo>
+#include <QSet>
 #include <algorithm>
 
 #include "messenger.hpp"
@@ -15,29 +16,53 @@ TransferTracker::TransferTracker(Messenger* messenger, QObject* parent)
   connect(messenger_, &Messenger::transferFinished, this,
           [this](qint64 job, const QByteArray&, const QString& path) { onFinished(job, path); });
   connect(messenger_, &Messenger::transferFailed, this, &TransferTracker::onFailed);
+  QSet<QString> peers;
+  for (const auto& f : messenger_->queuedFiles()) {
+    Transfer t;
+    t.id = next_id_++;
+    t.upload = true;
+    t.waiting = true;
+    t.file = f.id;
+    t.peer = f.peer;
+    t.path = f.path;
+    t.caption = f.caption;
+    t.fileName = QFileInfo(f.path).fileName();
+    transfers_.insert(t.id, t);
+    peers.insert(f.peer);
+  }
+  for (const auto& peer : peers) startNext(peer);
 }
 
 qint64 TransferTracker::upload(const QString& peer, const QString& path, const QString& caption,
                                QString* error) {
   Transfer t;
-  t.id = next_id_++;
   t.upload = true;
   t.peer = peer;
   t.path = path;
   t.caption = caption;
   t.fileName = QFileInfo(path).fileName();
+  t.file = messenger_->queueFile(peer, path, caption, error);
+  if (!t.file) return 0;
+  if (!add(t, error)) {
+    messenger_->forgetFile(t.file);
+    return 0;
+  }
+  return next_id_ - 1;
+}
+
+bool TransferTracker::add(Transfer t, QString* error) {
+  t.id = next_id_++;
   const bool busy = std::any_of(transfers_.cbegin(), transfers_.cend(), [&](const Transfer& o) {
-    return o.upload && o.peer == peer && o.error.isEmpty();
+    return o.upload && o.peer == t.peer && o.error.isEmpty();
   });
-  if (busy) {
-    t.waiting = true;
-  } else {
-    t.job = messenger_->sendFile(peer, path, caption, error);
-    if (!t.job) return 0;
+  t.waiting = busy;
+  if (!busy) {
+    t.job = messenger_->sendQueuedFile(t.file, error);
+    if (!t.job) return false;
   }
   transfers_.insert(t.id, t);
-  emit uploadsChanged(peer);
-  return t.id;
+  emit uploadsChanged(t.peer);
+  return true;
 }
 
 void TransferTracker::startNext(const QString& peer) {
@@ -51,7 +76,7 @@ void TransferTracker::startNext(const QString& peer) {
     if (!next) return;
     QString error;
     next->waiting = false;
-    next->job = messenger_->sendFile(peer, next->path, next->caption, &error);
+    next->job = messenger_->sendQueuedFile(next->file, &error);
     if (next->job) break;
     // Refused now (the file went away meanwhile): listed as failed, and on to the next.
     next->error = error;
@@ -89,7 +114,8 @@ void TransferTracker::cancel(qint64 id) {
   const auto it = transfers_.find(id);
   if (it == transfers_.end()) return;
   if (it->job) return messenger_->cancelTransfer(it->job);  // onFailed("cancelled") follows
-  // Waiting or failed: it never reached the messenger.
+  // Waiting or failed: only queued in the messenger.
+  if (it->upload) messenger_->forgetFile(it->file);
   const auto peer = it->peer;
   transfers_.erase(it);
   emit uploadsChanged(peer);
@@ -98,18 +124,26 @@ void TransferTracker::cancel(qint64 id) {
 qint64 TransferTracker::retry(qint64 id, QString* error) {
   const auto it = transfers_.find(id);
   if (it == transfers_.end() || !it->upload || it->error.isEmpty()) return 0;
+  // The same queued file, listed again as the newest: it goes after what waits now.
   const auto old = *it;
+  auto again = old;
+  again.error.clear();
+  again.job = 0;
+  again.done = again.total = 0;
   transfers_.erase(it);
-  const qint64 fresh = upload(old.peer, old.path, old.caption, error);
-  if (!fresh) transfers_.insert(old.id, old);  // still failed, still listed
-  emit uploadsChanged(old.peer);
-  return fresh;
+  if (!add(again, error)) {
+    transfers_.insert(old.id, old);  // still failed, still listed
+    emit uploadsChanged(old.peer);
+    return 0;
+  }
+  return next_id_ - 1;
 }
 
 void TransferTracker::dismiss(qint64 id) {
   const auto it = transfers_.find(id);
   if (it == transfers_.end() || it->error.isEmpty()) return;
   const auto peer = it->peer;
+  messenger_->forgetFile(it->file);
   transfers_.erase(it);
   emit uploadsChanged(peer);
 }

@@ -6,9 +6,11 @@
 //
 // Uploads into one conversation go one at a time, in the order the user attached them, so
 // their messages arrive in that order (each message is sent when its upload ends); the
-// rest wait in the list. A failed upload stays listed with its reason until the user
-// retries or dismisses it, so a file is never silently not sent. Cancelled transfers
-// disappear.
+// rest wait in the list. Each is in the messenger's queue of files to send from the moment
+// it is listed (Messenger::queueFile), so one that was uploading or waiting when the app
+// quit is listed, and sent, when it opens again. A failed upload stays listed with its
+// reason until the user retries or dismisses it, so a file is never silently not sent.
+// Cancelled transfers disappear, and leave the messenger's queue.
 //
 // Transfers are named by the tracker's own ids (a waiting upload has no messenger id yet).
 //
@@ -30,6 +32,7 @@ class TransferTracker : public QObject {
   struct Transfer {
     qint64 id = 0;        // the tracker's
     qint64 job = 0;       // the messenger's transfer id; 0 while waiting or after failing
+    qint64 file = 0;      // uploads: the messenger's queued file
     bool upload = false;
     bool waiting = false; // an upload behind another one in the same conversation
     QString peer;         // the conversation
@@ -44,6 +47,8 @@ class TransferTracker : public QObject {
     QString saveAs;       // After::SaveAs: where the user wants a copy
   };
 
+  // Lists the files the messenger still has queued to send (from an earlier run) and starts
+  // each conversation's first.
   explicit TransferTracker(client::Messenger* messenger, QObject* parent = nullptr);
 
   // 0 with `error` set when the messenger refuses at once.
@@ -74,6 +79,9 @@ class TransferTracker : public QObject {
   void onFinished(qint64 job, const QString& path);
   void onFailed(qint64 job, const QString& error);
   void announce(const Transfer& t);
+  // Lists `t` (a new id) and starts it, or lets it wait behind the one running in its
+  // conversation; false with `error` when the messenger refuses it at once.
+  bool add(Transfer t, QString* error);
   // Starts the oldest waiting upload of `peer` when none is running there.
   void startNext(const QString& peer);
 

@@ -39,6 +39,7 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   connect(&key_expiry_timer_, &QTimer::timeout, this, [this] { expireSkippedKeysIfDue(); });
   key_expiry_timer_.start();
   wireRelay();
+  removeStaleCopies();
 }
 
 Messenger::~Messenger() {
@@ -47,7 +48,8 @@ Messenger::~Messenger() {
   // before the file it uploads from goes, and nothing reported to this half-destroyed
   // object), then its files go as a failed transfer's do (endTransfer). A worker thread still
   // encrypting or checking may hold one open; on Windows it then stays. A download's shared
-  // .part stays, for the next fetch to resume from.
+  // .part stays, for the next fetch to resume from, and a queued file's encrypted copy, for
+  // the next run to go on uploading.
   for (auto& [id, t] : transfers_) {
     t.cancelled->store(true);
     if (t.job) {

@@ -482,16 +482,24 @@ class Messenger : public QObject {
   struct Transfer {
     QPointer<media::TransferJob> job;  // null while encrypting
     std::shared_ptr<std::atomic<bool>> cancelled;
-    QString temp_path;                 // removed when it ends or the messenger closes: an
-                                       // upload's encrypted copy, a second download's scratch
+    QString temp_path;                 // removed when it ends or the messenger closes: a
+                                       // second download's scratch, a cancelled upload's copy
     QString reserved_path;             // a download's target, made empty when it started
     QString cache_path;                // a download's ciphertext, as it collects
     qint64 file = 0;                   // an upload's row in file_sends
     bool forget_on_failure = false;    // sendFile's: the caller reports a failure, not the queue
   };
   QNetworkAccessManager& nam();
-  void uploadEncrypted(qint64 id, const QueuedFile& file, std::shared_ptr<e2e::Attachment> attachment);
+  // `earlier`: the media id of an upload of this copy begun by an earlier try, to go on with.
+  void uploadEncrypted(qint64 id, const QueuedFile& file, std::shared_ptr<e2e::Attachment> attachment,
+                       const QByteArray& earlier);
   std::optional<QueuedFile> queuedFile(qint64 file);
+  // A queued file's encrypted copy, `<profile>/media-out/file-<id>.enc`: made once, kept with
+  // the row (its attachment and upload's media id in file_sends), so a later try goes on
+  // uploading it instead of starting again under a new key.
+  QString copyOf(qint64 file) const;
+  std::optional<std::pair<e2e::Attachment, QByteArray>> copyRecordOf(qint64 file);
+  void removeStaleCopies();
   // A transfer's own files when it ends (unfinished: failed, cancelled or cut off by close).
   static void removeFilesOf(const Transfer& t, bool unfinished);
   void endTransfer(qint64 id, const QString& error, const QByteArray& msg_id = {},

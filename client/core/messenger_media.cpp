@@ -7,6 +7,8 @@
 #include <QFileInfo>
 #include <QMimeDatabase>
 #include <QNetworkAccessManager>
+#include <QRegularExpression>
+#include <QSet>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QThread>
@@ -76,12 +78,6 @@ QString reserve_path(const QString& dir, const QString& name, QString* error) {
   }
   *error = QStringLiteral("%1 has 10,000 files named like %2 already").arg(dir, name);
   return {};
-}
-
-QString random_hex() {
-  QByteArray b(16, '\0');
-  crypto::random_bytes(reinterpret_cast<std::uint8_t*>(b.data()), static_cast<std::size_t>(b.size()));
-  return QString::fromLatin1(b.toHex());
 }
 
 }  // namespace
@@ -230,10 +226,13 @@ qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const 
 QList<Messenger::QueuedFile> Messenger::queuedFiles() {
   // A file whose message was queued just before the app stopped has gone: forgotten here.
   QSqlQuery gone(db_->db());
-  gone.prepare("DELETE FROM file_sends WHERE client_msg_id IN"
+  gone.prepare("SELECT id FROM file_sends WHERE client_msg_id IN"
                " (SELECT client_msg_id FROM messages WHERE sender = ?)");
   gone.addBindValue(profile_.username);
-  gone.exec();
+  QList<qint64> sent;
+  if (gone.exec())
+    while (gone.next()) sent << gone.value(0).toLongLong();
+  for (const auto file : sent) forgetFile(file);
   QList<QueuedFile> out;
   QSqlQuery q(db_->db());
   q.exec("SELECT id, peer, path, caption, client_msg_id FROM file_sends ORDER BY id");
@@ -257,6 +256,39 @@ void Messenger::forgetFile(qint64 file) {
   q.prepare("DELETE FROM file_sends WHERE id = ?");
   q.addBindValue(file);
   q.exec();
+  QFile::remove(copyOf(file));
+}
+
+QString Messenger::copyOf(qint64 file) const {
+  return profile_.dir + QStringLiteral("/media-out/file-%1.enc").arg(file);
+}
+
+void Messenger::removeStaleCopies() {
+  // A copy whose file is no longer queued: forgotten while a job still held it open (Windows
+  // refuses to delete an open file), or the row went with a crash in between.
+  QSet<qint64> queued;
+  QSqlQuery q(db_->db());
+  if (!q.exec("SELECT id FROM file_sends")) return;
+  while (q.next()) queued.insert(q.value(0).toLongLong());
+  static const QRegularExpression name(QStringLiteral("^file-([0-9]+)\\.enc$"));
+  const QDir dir(profile_.dir + QStringLiteral("/media-out"));
+  for (const auto& entry : dir.entryList(QDir::Files)) {
+    const auto m = name.match(entry);
+    if (m.hasMatch() && !queued.contains(m.captured(1).toLongLong())) QFile::remove(dir.filePath(entry));
+  }
+}
+
+std::optional<std::pair<e2e::Attachment, QByteArray>> Messenger::copyRecordOf(qint64 file) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT attachment, media_id FROM file_sends WHERE id = ? AND attachment IS NOT NULL");
+  q.addBindValue(file);
+  if (!q.exec() || !q.next()) return std::nullopt;
+  const auto blob = q.value(0).toByteArray();
+  e2e::Attachment a;
+  if (!a.ParseFromArray(blob.constData(), static_cast<int>(blob.size())) ||
+      a.key().size() != crypto::StreamKey::size() || a.ciphertext_sha256().size() != 32)
+    return std::nullopt;
+  return std::pair{std::move(a), q.value(1).toByteArray()};
 }
 
 qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
@@ -291,8 +323,10 @@ qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
       return 0;
     }
   }
+  // The encrypted copy an earlier try left, with its key and upload: reused when it checks.
+  auto earlier = copyRecordOf(file_id);
   const QFileInfo info(file->path);
-  if (!info.exists() || !info.isFile() || !info.isReadable()) {
+  if (!earlier && (!info.exists() || !info.isFile() || !info.isReadable())) {
     *error = QStringLiteral("cannot read %1: not a readable file").arg(file->path);
     return 0;
   }
@@ -304,27 +338,39 @@ qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
   QFile::setPermissions(tmp_dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
   const qint64 id = next_transfer_++;
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  const auto temp = tmp_dir + QLatin1Char('/') + random_hex() + QStringLiteral(".enc");
-  transfers_[id] = Transfer{nullptr, cancelled, temp, {}, {}, file_id};
+  // The copy is the queued file's, kept until it is forgotten, so a later run can go on
+  // uploading it (removeStaleCopies, forgetFile): not a transfer's temporary file.
+  const auto copy = copyOf(file_id);
+  transfers_[id] = Transfer{nullptr, cancelled, {}, {}, {}, file_id};
 
-  // Encrypting (and reading the image for a preview) blocks on disk: a worker thread. The
-  // key lives in the attachment message, built there and handed back whole.
+  // Checking the copy, or encrypting (and reading an image for a preview), blocks on disk: a
+  // worker thread. The key lives in the attachment message, built there and handed back whole.
   auto attachment = std::make_shared<e2e::Attachment>();
+  auto reused = std::make_shared<bool>(false);
+  if (earlier) *attachment = earlier->first;
   auto failure = std::make_shared<QString>();
   const auto source = file->path;
-  const auto mime = QMimeDatabase().mimeTypeForFile(info).name();
-  auto* worker = QThread::create([attachment, failure, cancelled, source, temp, mime] {
+  const auto mime = earlier ? QString() : QMimeDatabase().mimeTypeForFile(info).name();
+  auto* worker = QThread::create([attachment, reused, failure, cancelled, source, copy, mime] {
+    if (attachment->ciphertext_size() > 0 &&
+        media::file_matches(copy, attachment->ciphertext_size(), qbytes(attachment->ciphertext_sha256()),
+                            *cancelled)) {
+      *reused = true;
+      return;
+    }
     auto key = crypto::new_stream_key();
     // Not reported as progress: encryption runs at disk speed, the upload is what takes time.
-    auto encrypted = media::encrypt_file(source, temp, key, nullptr, *cancelled, failure.get());
+    auto encrypted = media::encrypt_file(source, copy, key, nullptr, *cancelled, failure.get());
     if (!encrypted) return;
+    const auto type = mime.isEmpty() ? QMimeDatabase().mimeTypeForFile(source).name() : mime;
+    attachment->Clear();
     attachment->set_key(key.data(), key.size());
     attachment->set_ciphertext_size(encrypted->ciphertext_size);
     attachment->set_ciphertext_sha256(encrypted->sha256.toStdString());
     attachment->set_plaintext_size(encrypted->plaintext_size);
     attachment->set_file_name(QFileInfo(source).fileName().toStdString().substr(0, kMaxFileNameBytes));
-    attachment->set_mime_type(mime.toStdString().substr(0, kMaxMimeBytes));
-    if (mime.startsWith(QLatin1String("image/"))) {
+    attachment->set_mime_type(type.toStdString().substr(0, kMaxMimeBytes));
+    if (type.startsWith(QLatin1String("image/"))) {
       const auto preview = media::make_preview(source);
       attachment->set_width(static_cast<std::uint32_t>(preview.width));
       attachment->set_height(static_cast<std::uint32_t>(preview.height));
@@ -332,23 +378,38 @@ qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
     }
   });
   connect(worker, &QThread::finished, worker, &QObject::deleteLater);
-  connect(worker, &QThread::finished, this, [this, id, file = *file, attachment, failure] {
-    if (!transfers_.count(id)) return;
-    if (!failure->isEmpty()) return endTransfer(id, *failure);
-    uploadEncrypted(id, file, attachment);
-  });
+  connect(worker, &QThread::finished, this,
+          [this, id, file = *file, attachment, reused, failure, upload = earlier ? earlier->second : QByteArray()] {
+            if (!transfers_.count(id)) return;
+            if (!failure->isEmpty()) return endTransfer(id, *failure);
+            if (*reused) return uploadEncrypted(id, file, attachment, upload);
+            // A new copy under a new key: whatever an earlier upload holds is not its bytes.
+            QSqlQuery q(db_->db());
+            q.prepare("UPDATE file_sends SET attachment = ?, media_id = NULL WHERE id = ?");
+            q.addBindValue(qbytes(attachment->SerializeAsString()));
+            q.addBindValue(file.id);
+            q.exec();
+            uploadEncrypted(id, file, attachment, {});
+          });
   worker->start();
   return id;
 }
 
 void Messenger::uploadEncrypted(qint64 id, const QueuedFile& file,
-                                std::shared_ptr<e2e::Attachment> attachment) {
+                                std::shared_ptr<e2e::Attachment> attachment, const QByteArray& earlier) {
   auto& t = transfers_[id];
   if (t.cancelled->load()) return endTransfer(id, QStringLiteral("cancelled"));
-  auto* job = new media::UploadJob(*relay_, nam(), media::media_base(profile_.server), t.temp_path,
+  auto* job = new media::UploadJob(*relay_, nam(), media::media_base(profile_.server), copyOf(file.id),
                                    attachment->ciphertext_size(), qbytes(attachment->ciphertext_sha256()),
-                                   this);
+                                   earlier, this);
   t.job = job;
+  connect(job, &media::UploadJob::reserved, this, [this, file_id = file.id](const QByteArray& media_id) {
+    QSqlQuery q(db_->db());
+    q.prepare("UPDATE file_sends SET media_id = ? WHERE id = ?");
+    q.addBindValue(media_id);
+    q.addBindValue(file_id);
+    q.exec();
+  });
   connect(job, &media::TransferJob::progress, this,
           [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
   connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });
@@ -405,8 +466,15 @@ void Messenger::cancelTransfer(qint64 id) {
   const auto it = transfers_.find(id);
   if (it == transfers_.end()) return;
   it->second.cancelled->store(true);
-  // An upload cancelled is a file the user no longer wants sent.
-  if (it->second.file) forgetFile(it->second.file);
+  // An upload cancelled is a file the user no longer wants sent. Its copy goes when the
+  // transfer ends, once the job has closed it.
+  if (it->second.file) {
+    QSqlQuery q(db_->db());
+    q.prepare("DELETE FROM file_sends WHERE id = ?");
+    q.addBindValue(it->second.file);
+    q.exec();
+    it->second.temp_path = copyOf(it->second.file);
+  }
   if (it->second.job) return it->second.job->cancel();  // failed("cancelled") ends it
   // Still encrypting: the worker stops at its next buffer and reports "cancelled".
 }

@@ -3,7 +3,7 @@
 // relay being killed mid-way and continues from what the relay has, a tampered blob refused
 // with nothing saved, a file under another sender's message id refused, the relay's limits
 // reaching the user as clear errors, and cancel; a file being sent when the app stops sent,
-// once, when it opens again.
+// once, when it opens again, going on from what the relay has when what was left checks out.
 #include <QtTest>
 
 #include <QBuffer>
@@ -253,8 +253,8 @@ class MediaTest : public QObject {
     QVERIFY(readFile(fourth_done.path) == data);
     QVERIFY(filesUnder(bob->dir + "/media-in").isEmpty());
 
-    // Closing the messenger mid-upload removes the encrypted copy: the upload cannot be
-    // resumed by the next one (its key was never stored).
+    // Closing the messenger mid-upload keeps the encrypted copy with the queued file, for the
+    // next one to go on with; forgetting the file removes it.
     const auto again_up = alice->m->sendFile("bob", path("big.bin"), "once more", &error);
     QVERIFY2(again_up > 0, qPrintable(error));
     spinUntil([&] { return alice->outcome(again_up).done || alice->outcome(again_up).last_done > 0; },
@@ -262,6 +262,12 @@ class MediaTest : public QObject {
     if (!alice->outcome(again_up).done) {  // 50 MiB: nearly always still under way
       QCOMPARE(filesUnder(alice->dir + "/media-out").size(), 1);
       alice->m.reset();
+      QCOMPARE(filesUnder(alice->dir + "/media-out").size(), 1);
+      QVERIFY(alice->reopen());
+      const auto queued = alice->m->queuedFiles();
+      QCOMPARE(queued.size(), 1);
+      QCOMPARE(queued[0].caption, QString("once more"));
+      alice->m->forgetFile(queued[0].id);
       QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
     }
   }
@@ -449,7 +455,9 @@ class MediaTest : public QObject {
     QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (2 << 20); }, kWaitMs));
     QVERIFY(!alice->outcome(up).done);
     alice->m.reset();
-    QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
+    // The encrypted copy stays with the queued file, to go on with.
+    QCOMPARE(filesUnder(alice->dir + "/media-out"),
+             QStringList{alice->dir + QString("/media-out/file-%1.enc").arg(file)});
     QVERIFY(alice->reopen());
     queued = alice->m->queuedFiles();
     QCOMPARE(queued.size(), 1);
@@ -458,7 +466,11 @@ class MediaTest : public QObject {
     const auto sent = alice->wait(alice->m->sendQueuedFile(file, &error), 120000);
     QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error));
     QCOMPARE(sent.msg, msg_id);
+    // It went on from what the relay had, not from 0.
+    QVERIFY(!sent.resumed.isEmpty());
+    QVERIFY2(sent.resumed.front() > (2 << 20), qPrintable(QString::number(sent.resumed.front())));
     QVERIFY(alice->m->queuedFiles().isEmpty());
+    QVERIFY(filesUnder(alice->dir + "/media-out").isEmpty());
     QCOMPARE(alice->m->sendQueuedFile(file, &error), 0);
     QVERIFY2(error.contains("no longer waiting"), qPrintable(error));
     QVERIFY(bob->waitReceived(msg_id));
@@ -487,6 +499,82 @@ class MediaTest : public QObject {
     const auto got = bob->wait(bob->m->fetchAttachment(msg_id, path("bob8"), &error));
     QVERIFY2(got.error.isEmpty(), qPrintable(got.error));
     QVERIFY(readFile(got.path) == data);
+  }
+
+  // What an earlier run left is checked before it is used: an upload the relay no longer has
+  // is made again, and a damaged encrypted copy is encrypted again; either way the file
+  // arrives whole. A copy no queued file names is removed when the profile opens.
+  void whatAnEarlierRunLeftIsCheckedBeforeItIsUsed() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a9"), relay.url(), "alice");
+    auto bob = registerProfile(path("b9"), relay.url(), "bob");
+    QVERIFY(alice && bob);
+    QDir().mkpath(path("bob9"));
+    const auto data = randomBytes(24 << 20);
+    QVERIFY(writeFile(path("checked.bin"), data));
+    // Queues and starts the file, and closes the profile part-way through its upload.
+    auto stopMidUpload = [&](qint64* file) {
+      QString error;
+      *file = alice->m->queueFile("bob", path("checked.bin"), {}, &error);
+      QVERIFY2(*file > 0, qPrintable(error));
+      const auto up = alice->m->sendQueuedFile(*file, &error);
+      QVERIFY2(up > 0, qPrintable(error));
+      QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (2 << 20); }, kWaitMs));
+      QVERIFY(!alice->outcome(up).done);
+      alice->m.reset();
+    };
+    auto sendAndCheck = [&](qint64 file) {
+      QString error;
+      const auto sent = alice->wait(alice->m->sendQueuedFile(file, &error), 120000);
+      QVERIFY2(sent.error.isEmpty(), qPrintable(sent.error + error));
+      QVERIFY(sent.resumed.isEmpty());  // a new upload, from 0
+      QVERIFY(bob->waitReceived(sent.msg));
+      const auto got = bob->wait(bob->m->fetchAttachment(sent.msg, path("bob9"), &error));
+      QVERIFY2(got.error.isEmpty(), qPrintable(got.error + error));
+      QVERIFY(readFile(got.path) == data);
+    };
+    auto editRow = [&](const QString& sql, const QVariant& value, qint64 file) {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "earlier-run");
+      db.setDatabaseName(alice->dir + "/parley.db");
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      q.prepare(sql);
+      q.addBindValue(value);
+      q.addBindValue(file);
+      QVERIFY(q.exec());
+      QCOMPARE(q.numRowsAffected(), 1);
+    };
+
+    // The relay no longer has the upload the row names.
+    qint64 file = 0;
+    stopMidUpload(&file);
+    if (QTest::currentTestFailed()) return;
+    editRow("UPDATE file_sends SET media_id = ? WHERE id = ? AND media_id IS NOT NULL", randomBytes(16), file);
+    QSqlDatabase::removeDatabase("earlier-run");
+    QVERIFY(alice->reopen());
+    sendAndCheck(file);
+    if (QTest::currentTestFailed()) return;
+
+    // The encrypted copy was damaged (one byte, the size unchanged).
+    stopMidUpload(&file);
+    if (QTest::currentTestFailed()) return;
+    const auto copy = alice->dir + QString("/media-out/file-%1.enc").arg(file);
+    {
+      QFile f(copy);
+      QVERIFY(f.open(QIODevice::ReadWrite));
+      QVERIFY(f.seek(1 << 20));
+      char c = 0;
+      QVERIFY(f.getChar(&c));
+      QVERIFY(f.seek(1 << 20));
+      QVERIFY(f.putChar(static_cast<char>(c ^ 0x5a)));
+    }
+    // And a copy nothing names any more.
+    QVERIFY(writeFile(alice->dir + "/media-out/file-999999.enc", "left over"));
+    QVERIFY(alice->reopen());
+    QVERIFY(!QFileInfo::exists(alice->dir + "/media-out/file-999999.enc"));
+    QVERIFY(QFileInfo::exists(copy));
+    sendAndCheck(file);
   }
 
   void limitsAndCancelReachTheUser() {

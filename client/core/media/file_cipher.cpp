@@ -93,6 +93,23 @@ std::optional<EncryptedFile> encrypt_file(const QString& source, const QString& 
   return result;
 }
 
+bool file_matches(const QString& path, quint64 size, const QByteArray& sha256,
+                  const std::atomic<bool>& cancelled) {
+  QFile in(path);
+  if (!in.open(QIODevice::ReadOnly) || static_cast<quint64>(in.size()) != size) return false;
+  crypto::Sha256Stream hash;
+  std::vector<char> buffer(crypto::kStreamRecordBytes * kRecordsPerBuffer);
+  for (;;) {
+    if (cancelled.load()) return false;
+    const auto n = read_full(in, buffer.data(), static_cast<qint64>(buffer.size()));
+    if (n < 0) return false;
+    if (n == 0) break;
+    hash.update(view(buffer.data(), n));
+  }
+  const auto digest = hash.finish();
+  return QByteArray(reinterpret_cast<const char*>(digest.data()), digest.size()) == sha256;
+}
+
 bool decrypt_file(const QString& ciphertext, quint64 expected_size, const QByteArray& expected_sha256,
                   const crypto::StreamKey& key, const QString& target, const Progress& progress,
                   const std::atomic<bool>& cancelled, QString* error) {

@@ -27,6 +27,11 @@ std::optional<EncryptedFile> encrypt_file(const QString& source, const QString& 
                                           const crypto::StreamKey& key, const Progress& progress,
                                           const std::atomic<bool>& cancelled, QString* error);
 
+// True when the file at `path` has `size` bytes hashing to `sha256` (an encrypted copy kept
+// from an earlier run, checked before it is uploaded again: a crash may have cut it short).
+bool file_matches(const QString& path, quint64 size, const QByteArray& sha256,
+                  const std::atomic<bool>& cancelled);
+
 // Checks that `ciphertext` has `expected_size` bytes and hashes to `expected_sha256`, and
 // decrypts it into `target` through a temporary file that is renamed into place only when
 // every record authenticated, the final one included, and the hash matched. On any failure

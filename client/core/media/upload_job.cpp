@@ -8,11 +8,14 @@
 namespace parley::client::media {
 
 UploadJob::UploadJob(RelayClient& relay, QNetworkAccessManager& nam, QUrl base, QString ciphertext,
-                     quint64 size, QByteArray sha256, QObject* parent)
+                     quint64 size, QByteArray sha256, QByteArray earlier, QObject* parent)
     : TransferJob(relay, nam, std::move(base), parent),
       path_(std::move(ciphertext)),
       size_(size),
-      sha256_(std::move(sha256)) {
+      sha256_(std::move(sha256)),
+      media_id_(std::move(earlier)),
+      sent_before_(!media_id_.isEmpty()),
+      earlier_(sent_before_) {
   // The reply reading it is aborted by then; closed before the messenger removes the file,
   // which Windows refuses while it is open.
   connect(this, &TransferJob::failed, this, [this] { file_.reset(); });
@@ -40,13 +43,27 @@ void UploadJob::onToken(const wire::ServerFrame& f) {
     // ask again. Anything else is final.
     if (e.code() == wire::UNAVAILABLE || e.code() == wire::RATE_LIMITED || e.code() == wire::UNAUTHENTICATED)
       return void(retryLater(QString::fromStdString(e.reason()), [this] { requestToken(); }));
+    // An earlier run's upload the relay no longer has (expired, or its data went back): the
+    // same ciphertext goes again under a new reservation.
+    if (earlier_ && (e.code() == wire::MEDIA_NOT_FOUND || e.code() == wire::FORBIDDEN)) {
+      earlier_ = false;
+      media_id_.clear();
+      sent_before_ = false;
+      return requestToken();
+    }
     return fail(QStringLiteral("the relay refused the upload: %1").arg(QString::fromStdString(e.reason())));
   }
   if (!f.has_upload_granted() || f.upload_granted().media_id().size() != 16 ||
       f.upload_granted().size() != size_)
     return fail(QStringLiteral("the relay sent a malformed upload grant"));
-  media_id_ = QByteArray::fromStdString(f.upload_granted().media_id());
+  const auto granted = QByteArray::fromStdString(f.upload_granted().media_id());
+  if (!media_id_.isEmpty() && granted != media_id_)
+    return fail(QStringLiteral("the relay granted a different upload than the one asked for"));
+  const bool fresh = media_id_.isEmpty();
+  earlier_ = false;
+  media_id_ = granted;
   token_ = QByteArray::fromStdString(f.upload_granted().token());
+  if (fresh) emit reserved(media_id_);
   // A fresh reservation starts at 0; after a drop the relay says where to continue.
   if (!sent_before_) return sendFrom(0);
   askOffset();

@@ -18,12 +18,16 @@ namespace parley::client::media {
 class UploadJob : public TransferJob {
   Q_OBJECT
  public:
-  // `ciphertext`: the encrypted file, `size` bytes hashing to `sha256`.
+  // `ciphertext`: the encrypted file, `size` bytes hashing to `sha256`. `earlier`: the media
+  // id of an upload of it begun before (by an earlier run): continued from what the relay
+  // has, or begun afresh when the relay no longer has it.
   UploadJob(RelayClient& relay, QNetworkAccessManager& nam, QUrl base, QString ciphertext,
-            quint64 size, QByteArray sha256, QObject* parent = nullptr);
+            quint64 size, QByteArray sha256, QByteArray earlier = {}, QObject* parent = nullptr);
   void start() override;
 
  signals:
+  // The relay reserved a new upload: the id to give the next job, should this one not end.
+  void reserved(const QByteArray& media_id);
   void finished(const QByteArray& media_id);
 
  private:
@@ -43,6 +47,7 @@ class UploadJob : public TransferJob {
   std::unique_ptr<QFile> file_;
   qint64 offset_ = 0;
   bool sent_before_ = false;
+  bool earlier_ = false;  // media_id_ came from an earlier run, not yet confirmed by the relay
 };
 
 }  // namespace parley::client::media

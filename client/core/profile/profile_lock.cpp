@@ -88,8 +88,9 @@ std::unique_ptr<ProfileLock> ProfileLock::acquire(const QString& dir, QString* e
 }
 
 void ProfileLock::removeLeftovers() const {
-  // The names the messenger gives them (messenger_media.cpp): <32 hex>.enc for an upload's
-  // copy, <hex media id>.<transfer id>.part for a scratch download.
+  // The names the messenger gives them (messenger_media.cpp): <hex media id>.<transfer id>.part
+  // for a scratch download, and <32 hex>.enc for an upload's copy made before schema 12 (now
+  // file-<id>.enc, kept with its queued file: Messenger::removeStaleCopies).
   static const QRegularExpression upload(QStringLiteral("^[0-9a-f]{32}\\.enc$"));
   static const QRegularExpression scratch(QStringLiteral("^[0-9a-f]+\\.[0-9]+\\.part$"));
   remove_matching(dir_ + QStringLiteral("/media-out"), upload);

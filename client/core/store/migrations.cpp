@@ -225,11 +225,13 @@ bool step_11(QSqlDatabase& db, QString* error) {
 
 // Version 12: the files the user sent whose message is not queued yet (being encrypted or
 // uploaded, or waiting their turn), so quitting or a crash does not lose them; each with the
-// client_msg_id its message will take.
+// client_msg_id its message will take and, once encrypted, the attachment (key, size, hash)
+// of its encrypted copy and the media id of its upload, so a later run goes on uploading.
 bool step_12(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "CREATE TABLE file_sends(id INTEGER PRIMARY KEY, peer TEXT NOT NULL, path TEXT NOT NULL,"
-      " caption TEXT NOT NULL, client_msg_id BLOB NOT NULL UNIQUE, created_ms INTEGER NOT NULL)",
+      " caption TEXT NOT NULL, client_msg_id BLOB NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+      " attachment BLOB, media_id BLOB)",
   }, error);
 }
 

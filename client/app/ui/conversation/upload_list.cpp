@@ -32,6 +32,9 @@ UploadList::UploadList(TransferTracker* tracker, QWidget* parent) : QWidget(pare
   hide();
 }
 
+// The rows' widgets are our children, deleted by QWidget; their bookkeeping is not.
+UploadList::~UploadList() { qDeleteAll(rows_); }
+
 void UploadList::setConversation(const QString& peer) {
   peer_ = peer;
   rebuild();

@@ -18,6 +18,7 @@ class UploadList : public QWidget {
   Q_OBJECT
  public:
   UploadList(TransferTracker* tracker, QWidget* parent = nullptr);
+  ~UploadList() override;
   void setConversation(const QString& peer);
   int rows() const { return static_cast<int>(rows_.size()); }
 

@@ -208,7 +208,8 @@ int do_send_file(const Options& o) {
   });
   QObject::connect(m, &Messenger::transferResumed, [transfer](qint64 id, qint64 offset) {
     if (id == transfer)
-      std::fprintf(stderr, "parley-cli: connection lost; resuming at %.1f MiB\n", offset / 1048576.0);
+      std::fprintf(stderr, "parley-cli: the relay has %.1f MiB of it already; sending the rest\n",
+                   offset / 1048576.0);
   });
   QObject::connect(m, &Messenger::transferFailed, [transfer](qint64 id, const QString& why) {
     if (id == transfer) QCoreApplication::exit(fail(why, kExitError));

@@ -276,7 +276,9 @@ class Messenger : public QObject {
   // new message's client_msg_id; its delivery is reported like a text's.
   // The file is kept in the profile's queue of files to send (below) until its message is
   // queued, so one the app was sending when it quit or crashed is still there when it opens;
-  // a transfer that fails leaves the queue, since its caller hears why.
+  // a transfer that fails leaves the queue, since its caller hears why. The same file to the
+  // same conversation with the same caption, left queued by an earlier process that stopped
+  // part-way (a command run again), goes on instead of being queued twice.
   qint64 sendFile(const QString& peer, const QString& path, const QString& caption, QString* error);
   // sendFile in two steps, for a view that sends a conversation's files one at a time:
   // queueFile checks the file and records it (its id, 0 with `error`); sendQueuedFile starts
@@ -494,6 +496,9 @@ class Messenger : public QObject {
   void uploadEncrypted(qint64 id, const QueuedFile& file, std::shared_ptr<e2e::Attachment> attachment,
                        const QByteArray& earlier);
   std::optional<QueuedFile> queuedFile(qint64 file);
+  // The conversation a file goes to, as file_sends names it: a folded username, or a group
+  // we are a member of; nullopt with `error` otherwise.
+  std::optional<QString> filePeer(const QString& raw_peer, QString* error);
   // A queued file's encrypted copy, `<profile>/media-out/file-<id>.enc`: made once, kept with
   // the row (its attachment and upload's media id in file_sends), so a later try goes on
   // uploading it instead of starting again under a new key.

@@ -163,21 +163,31 @@ std::optional<AttachmentInfo> Messenger::attachment(const QByteArray& clientMsgI
   return a;
 }
 
-qint64 Messenger::sendFile(const QString& peer, const QString& path, const QString& caption,
+qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const QString& caption,
                            QString* error) {
-  const auto file = queueFile(peer, path, caption, error);
+  // The same file to the same conversation, queued by an earlier call whose process stopped
+  // before it ended (the same command run again): that send goes on, from what it uploaded.
+  qint64 file = 0;
+  if (const auto peer = filePeer(raw_peer, error)) {
+    const auto absolute = QFileInfo(path).absoluteFilePath();
+    for (const auto& f : queuedFiles()) {
+      const bool running = std::any_of(transfers_.begin(), transfers_.end(),
+                                       [&](const auto& t) { return t.second.file == f.id; });
+      if (!running && f.peer == *peer && f.path == absolute && f.caption == caption) file = f.id;
+    }
+  }
+  const bool earlier = file != 0;
+  if (!earlier) file = queueFile(raw_peer, path, caption, error);
   if (!file) return 0;
   const auto id = sendQueuedFile(file, error);
   if (id)
     transfers_[id].forget_on_failure = true;
-  else
+  else if (!earlier)
     forgetFile(file);
   return id;
 }
 
-qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const QString& caption,
-                            QString* error) {
-  QString peer;
+std::optional<QString> Messenger::filePeer(const QString& raw_peer, QString* error) {
   if (raw_peer.startsWith(QLatin1Char('#'))) {
     // A group: the file goes to every member under the group's sender key, like a text.
     const auto gid = QByteArray::fromHex(raw_peer.mid(1).toLatin1());
@@ -185,18 +195,24 @@ qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const 
     for (const auto& m : groupMembers(gid)) member = member || m.username == profile_.username;
     if (gid.size() != 16 || !member) {
       *error = QStringLiteral("not a member of this group");
-      return 0;
+      return std::nullopt;
     }
-    peer = groupPeer(gid);
-  } else {
-    std::string why;
-    const auto folded = fold_username(raw_peer.toStdString(), &why);
-    if (folded.empty()) {
-      *error = QString::fromStdString(why);
-      return 0;
-    }
-    peer = QString::fromStdString(folded);
+    return groupPeer(gid);
   }
+  std::string why;
+  const auto folded = fold_username(raw_peer.toStdString(), &why);
+  if (folded.empty()) {
+    *error = QString::fromStdString(why);
+    return std::nullopt;
+  }
+  return QString::fromStdString(folded);
+}
+
+qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const QString& caption,
+                            QString* error) {
+  const auto target = filePeer(raw_peer, error);
+  if (!target) return 0;
+  const auto& peer = *target;
   const QFileInfo info(path);
   if (!info.exists() || !info.isFile() || !info.isReadable()) {
     *error = QStringLiteral("cannot read %1: not a readable file").arg(path);

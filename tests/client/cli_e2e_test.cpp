@@ -1,12 +1,16 @@
 // End to end through parley-cli and a real relay: two profiles, offline delivery in order,
-// statuses up to read, an outbox that survives a killed process, and a relay that never
-// sees plaintext.
+// statuses up to read, an outbox and a file upload that survive a killed process, and a
+// relay that never sees plaintext.
 #include <QtTest>
 
+#include <QDeadlineTimer>
+#include <QDirIterator>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRandomGenerator>
 #include <QSqlDatabase>
 #include <QSqlQuery>
+#include <QThread>
 #include <csignal>
 
 #include "relay_process.hpp"
@@ -165,6 +169,64 @@ class CliE2eTest : public QObject {
     int survivors = 0;
     for (const auto& m : history) survivors += m.value("text").toString() == "survivor";
     QCOMPARE(survivors, 1);
+  }
+
+  // A send-file killed part-way through its upload goes on when the same command runs again:
+  // from what the relay has, as one message, the file whole.
+  void aKilledFileSendGoesOnWhenRunAgain() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    QByteArray data(64 << 20, Qt::Uninitialized);
+    for (qsizetype i = 0; i < data.size(); i += 4) {
+      const quint32 v = QRandomGenerator::global()->generate();
+      memcpy(data.data() + i, &v, 4);
+    }
+    const auto path = home_.filePath("film.bin");
+    {
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::WriteOnly) && f.write(data) == data.size());
+    }
+    // What the relay has staged: every file under its data directory but the store's.
+    auto staged = [&] {
+      qint64 n = 0;
+      QDirIterator it(relay_.dataDir(), QDir::Files, QDirIterator::Subdirectories);
+      while (it.hasNext()) {
+        const QFileInfo f(it.next());
+        if (!f.fileName().startsWith("relay.db")) n += f.size();
+      }
+      return n;
+    };
+    const auto before = staged();
+    std::unique_ptr<QProcess> send(alice.spawn({"send-file", "bob", path}));
+    QDeadlineTimer deadline(30000);
+    while (staged() - before < (4 << 20) && !deadline.hasExpired() && send->state() == QProcess::Running)
+      QThread::msleep(2);
+    ::kill(static_cast<pid_t>(relay_.pid()), SIGSTOP);
+    const bool mid_way = staged() - before < data.size();
+    send->kill();
+    send->waitForFinished();
+    ::kill(static_cast<pid_t>(relay_.pid()), SIGCONT);
+    QVERIFY2(mid_way, "the upload ended before it could be cut short");
+
+    const auto again = alice.run({"send-file", "bob", path}, 60000);
+    QVERIFY2(again.code == 0, again.err.constData());
+    QVERIFY2(again.err.contains("of it already; sending the rest"), again.err.constData());
+    const auto sent = of_type(again.lines, "sent");
+    QCOMPARE(sent.size(), 1);
+    const auto id = sent[0].value("id").toString();
+
+    auto got = bob.run({"listen", "--count", "1", "--timeout", "15"});
+    const auto messages = of_type(got.lines, "message");
+    QCOMPARE(messages.size(), 1);
+    QCOMPARE(messages[0].value("id").toString(), id);
+    const auto into = home_.filePath("bob-films");
+    QVERIFY(QDir().mkpath(into));
+    const auto fetched = bob.run({"fetch", id, into}, 60000);
+    QVERIFY2(fetched.code == 0, fetched.err.constData());
+    QFile out(into + "/film.bin");
+    QVERIFY(out.open(QIODevice::ReadOnly));
+    QVERIFY(out.readAll() == data);
+    // Nothing is left queued to go again.
+    QVERIFY(QDir(profile("alice") + "/media-out").entryList(QDir::Files).isEmpty());
   }
 
   // While `listen` holds Alice's profile, a second command on it is refused with who holds

@@ -78,8 +78,14 @@ struct Profile {
     if (!p) p = std::make_shared<Outcome>();
     return *p;
   }
-  // Runs until transfer `id` ends; its outcome.
+  // Runs until transfer `id` ends; its outcome (0, refused at once, ends it at once).
   Outcome wait(qint64 id, int timeout_ms = kWaitMs) {
+    if (id == 0) {
+      Outcome refused;
+      refused.done = true;
+      refused.error = QStringLiteral("refused at once: no transfer id");
+      return refused;
+    }
     spinUntil([&] { return outcome(id).done; }, timeout_ms);
     return outcome(id);
   }

@@ -366,6 +366,7 @@ class FilesTest : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(aw_.get()));
     aw_->openConversation("bob");
     QCOMPARE(aw_->conversationView()->uploads()->rows(), 2);
+    screenshot(aw_.get(), "files-after-restart");
     alice_->start();
 
     bw_->openConversation("alice");

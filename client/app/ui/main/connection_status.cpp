@@ -16,6 +16,8 @@ ConnectionStatus::ConnectionStatus(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("connectionStatus"));
   label_ = new QLabel(this);
   label_->setTextFormat(Qt::PlainText);
+  // Beside Retry the offline line is wider than the sidebar: it wraps rather than being cut.
+  label_->setWordWrap(true);
   retry_ = new QPushButton(QIcon(QStringLiteral(":/parley/icons/retry.svg")), tr("Retry"), this);
   retry_->setObjectName(QStringLiteral("retry"));
   retry_->setToolTip(tr("Reconnect to the relay now"));

@@ -2,7 +2,7 @@
 # Refreshes docs/screenshots/ from the two-window GUI test (real relay, offscreen platform):
 # welcome, a conversation with several message states, a group (also in the dark palette),
 # contact verification, the group members panel; and from the files test, a conversation
-# with pictures and a file.
+# with pictures and a file, and the uploads the app lists again after a restart.
 # Builds the ci preset's test if needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include <algorithm>
+
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
@@ -381,6 +383,25 @@ int do_contacts(const Options& o) {
   return kExitOk;
 }
 
+int do_queued(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto files = m->queuedFiles();
+  if (o.forget > 0) {
+    const bool known = std::any_of(files.begin(), files.end(),
+                                   [&](const Messenger::QueuedFile& f) { return f.id == o.forget; });
+    if (!known) return fail(QStringLiteral("no queued file has id %1").arg(o.forget), kExitUsage);
+    m->forgetFile(o.forget);
+    emit_json({{"type", "forgotten"}, {"id", o.forget}});
+    return kExitOk;
+  }
+  for (const auto& f : files)
+    emit_json({{"type", "queued_file"}, {"id", f.id}, {"peer", f.peer}, {"path", f.path},
+               {"caption", f.caption}, {"msg_id", QString::fromLatin1(f.clientMsgId.toHex())}});
+  return kExitOk;
+}
+
 int do_verify(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
@@ -587,6 +608,7 @@ int run(const Options& o) {
   if (o.command == "register") return do_register(o);
   if (o.command == "send") return do_send(o);
   if (o.command == "send-file") return do_send_file(o);
+  if (o.command == "queued") return do_queued(o);
   if (o.command == "fetch") return do_fetch(o);
   if (o.command == "listen") return do_listen(o);
   if (o.command == "history") return do_history(o);

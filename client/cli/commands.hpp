@@ -34,6 +34,7 @@ struct Options {
   int count = 0;
   bool mark_read = false;
   std::string accept;              // verify --accept: the safety number the user compared
+  long long forget = 0;            // queued --forget: a queued file's id
 };
 
 // Starts the command; returns an exit code, or kKeepRunning when it finishes later by

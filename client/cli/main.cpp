@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
   auto* history = cli.add_subcommand("history", "Print the conversation with NAME");
   history->add_option("name", o.name)->required();
   cli.add_subcommand("contacts", "List contacts");
+  auto* queued = cli.add_subcommand(
+      "queued", "List the files queued to send but not sent (a send-file stopped part-way; run it "
+                "again to go on), or forget one with --forget ID");
+  queued->add_option("--forget", o.forget, "The id `queued` printed: drop that file and its encrypted copy")
+      ->check(CLI::PositiveNumber);
   auto* verify = cli.add_subcommand("verify", "Print the safety number shared with NAME");
   verify->add_option("name", o.name)->required();
   verify->add_option("--accept", o.accept,

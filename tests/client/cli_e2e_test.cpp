@@ -206,6 +206,10 @@ class CliE2eTest : public QObject {
     send->waitForFinished();
     ::kill(static_cast<pid_t>(relay_.pid()), SIGCONT);
     QVERIFY2(mid_way, "the upload ended before it could be cut short");
+    auto queued = of_type(alice.run({"queued"}).lines, "queued_file");
+    QCOMPARE(queued.size(), 1);
+    QCOMPARE(queued[0].value("path").toString(), path);
+    QCOMPARE(queued[0].value("peer").toString(), QString("bob"));
 
     const auto again = alice.run({"send-file", "bob", path}, 60000);
     QVERIFY2(again.code == 0, again.err.constData());
@@ -226,6 +230,27 @@ class CliE2eTest : public QObject {
     QVERIFY(out.open(QIODevice::ReadOnly));
     QVERIFY(out.readAll() == data);
     // Nothing is left queued to go again.
+    QVERIFY(of_type(alice.run({"queued"}).lines, "queued_file").isEmpty());
+    QVERIFY(QDir(profile("alice") + "/media-out").entryList(QDir::Files).isEmpty());
+
+    // One stopped and not wanted any more is forgotten, with its encrypted copy.
+    send.reset(alice.spawn({"send-file", "bob", path, "--caption", "never mind"}));
+    deadline.setRemainingTime(30000);
+    while (QDir(profile("alice") + "/media-out").entryList(QDir::Files).isEmpty() && !deadline.hasExpired())
+      QThread::msleep(2);
+    send->kill();
+    send->waitForFinished();
+    queued = of_type(alice.run({"queued"}).lines, "queued_file");
+    QCOMPARE(queued.size(), 1);
+    QCOMPARE(queued[0].value("caption").toString(), QString("never mind"));
+    const auto bad = alice.run({"queued", "--forget", "999999"});
+    QCOMPARE(bad.code, 2);
+    QVERIFY2(bad.err.contains("no queued file has id 999999"), bad.err.constData());
+    const auto id_text = QString::number(queued[0].value("id").toInteger());
+    const auto forgot = alice.run({"queued", "--forget", id_text});
+    QCOMPARE(forgot.code, 0);
+    QCOMPARE(of_type(forgot.lines, "forgotten").size(), 1);
+    QVERIFY(of_type(alice.run({"queued"}).lines, "queued_file").isEmpty());
     QVERIFY(QDir(profile("alice") + "/media-out").entryList(QDir::Files).isEmpty());
   }
 

@@ -31,6 +31,7 @@
 #include "messenger.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley;
 
@@ -47,9 +48,8 @@ double median(std::vector<double> v) {
 bool write_history(const QString& db_path, const QString& me, const QString& peer, int count) {
   bool ok = false;
   {
-    auto db = QSqlDatabase::addDatabase("QSQLITE", "bench-fill");
-    db.setDatabaseName(db_path);
-    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");  // the messenger may be committing
+    auto db = parley::test::sealedDatabase(db_path, "bench-fill");
+    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000;QSQLITE_OPEN_URI");  // the messenger may be committing
     ok = db.open() && db.transaction();
     QSqlQuery m(db), s(db);
     ok = ok && m.prepare("INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"

@@ -13,6 +13,7 @@
 // today: one UPDATE of sessions outside the transaction, so a commit of its own. That is
 // the store's whole share of receiving a message in an established session.
 #include <benchmark/benchmark.h>
+#include <sodium.h>
 
 #include <QByteArray>
 #include <QCoreApplication>
@@ -28,6 +29,7 @@
 #include <memory>
 
 #include "crypto/secure_bytes.hpp"
+#include "profile/store_key.hpp"
 #include "store/database.hpp"
 
 namespace {
@@ -64,7 +66,9 @@ void BM_StoreInsertReceivedMessage(benchmark::State& state) {
   QTemporaryDir dir;
   if (!dir.isValid()) fail(QStringLiteral("no temporary directory"));
   QString error;
-  auto store = Database::open(dir.filePath(QStringLiteral("profile.sqlite")), &error);
+  parley::client::StoreKey key;  // every page sealed, as a profile's store is
+  randombytes_buf(key.data(), key.size());
+  auto store = Database::open(dir.filePath(QStringLiteral("profile.sqlite")), key.view(), &error);
   if (!store) fail(error);
   auto& db = store->db();
   switch (state.range(0)) {

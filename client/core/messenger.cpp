@@ -111,7 +111,7 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   }
   crypto::init();
   auto profile = std::make_shared<Profile>(
-      Profile{dir, QString::fromStdString(folded), server, 1, crypto::IdentityKeyPair::generate()});
+      Profile{dir, QString::fromStdString(folded), server, 1, crypto::IdentityKeyPair::generate(), StoreKey{}});
   auto relay = std::make_shared<std::unique_ptr<RelayClient>>(std::make_unique<RelayClient>(server));
   auto held = std::make_shared<std::unique_ptr<ProfileLock>>(std::move(lock));
   RelayClient::Account account{profile->username, profile->device, &profile->identity};
@@ -147,7 +147,8 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
     }
     QString error;
     std::unique_ptr<Database> db;
-    if (!profile->save(&error) || !(db = Database::open(profile->databasePath(), &error)))
+    if (!profile->save(&error) ||
+        !(db = Database::open(profile->databasePath(), profile->storeKey.view(), &error)))
       return fail(error, 0);
     std::unique_ptr<Messenger> m(new Messenger(std::move(*held), std::move(*profile), std::move(db)));
     // The registered connection becomes the messenger's: it is already logged in.
@@ -173,15 +174,19 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   });
 }
 
-std::unique_ptr<Messenger> Messenger::open(const QString& dir, QString* error) {
+std::unique_ptr<Messenger> Messenger::open(const QString& dir, const QString& passphrase,
+                                           QString* error, store_key::Status* status) {
   crypto::init();
-  auto profile = Profile::load(dir, error);
-  if (!profile) return nullptr;
+  if (status) *status = store_key::Status::missing;
+  if (!Profile::exists(dir)) return Profile::load(dir, error), nullptr;  // says why
+  // Locked first: loading a profile from before encryption at rest seals its files.
   auto lock = ProfileLock::acquire(dir, error);
   if (!lock) return nullptr;
+  auto profile = Profile::load(dir, passphrase, error, status);
+  if (!profile) return nullptr;
   // Before any transfer of this process starts: whatever is left now is a dead process's.
   lock->removeLeftovers();
-  auto db = Database::open(profile->databasePath(), error);
+  auto db = Database::open(profile->databasePath(), profile->storeKey.view(), error);
   if (!db) return nullptr;
   return std::unique_ptr<Messenger>(new Messenger(std::move(lock), std::move(*profile), std::move(db)));
 }
@@ -564,6 +569,12 @@ void Messenger::setStatus(const QString& peer, const QByteArray& id, MessageStat
   q.addBindValue(id);
   q.addBindValue(static_cast<int>(s));
   if (q.exec() && q.numRowsAffected() > 0) emit messageStatusChanged(peer, id, static_cast<int>(s));
+}
+
+bool Messenger::hasPassphrase() const { return store_key::isProtected(profile_.dir); }
+
+bool Messenger::setPassphrase(const QString& passphrase, QString* error) {
+  return store_key::write(profile_.dir, profile_.storeKey, passphrase, error);
 }
 
 }  // namespace parley::client

@@ -144,8 +144,18 @@ class Messenger : public QObject {
   // every other outcome from the event loop.
   static void registerProfile(const QString& dir, const QUrl& server, const QString& name,
                               Registered done);
-  // Opens an existing profile (does not connect yet).
-  static std::unique_ptr<Messenger> open(const QString& dir, QString* error);
+  // Opens an existing profile (does not connect yet), unlocking it with `passphrase` (empty:
+  // it has none). On failure `status`, when given, tells a passphrase to ask for (locked,
+  // wrong_passphrase) from every other failure.
+  static std::unique_ptr<Messenger> open(const QString& dir, const QString& passphrase,
+                                         QString* error, store_key::Status* status = nullptr);
+  static std::unique_ptr<Messenger> open(const QString& dir, QString* error) {
+    return open(dir, QString(), error);
+  }
+  // The passphrase the profile's store key is kept under: setting, changing or (empty)
+  // removing it rewrites store.key only, so it is quick whatever the history's size.
+  bool hasPassphrase() const;
+  bool setPassphrase(const QString& passphrase, QString* error);
   ~Messenger() override;
 
   void start();  // connect, log in, stay connected

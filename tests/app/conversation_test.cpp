@@ -37,6 +37,7 @@
 #include "test_client.hpp"
 #include "theme/theme.hpp"
 #include "tray/tray.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::app;
 using parley::client::ConversationListModel;
@@ -80,10 +81,9 @@ class ConversationTest : public QObject {
   QVariant alicesDb(const QString& statement, const QVariantList& binds = {}) {
     QVariant result;
     {
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "alices-db");
-      db.setDatabaseName(home_.filePath("alice/parley.db"));
+      auto db = parley::test::sealedDatabase(home_.filePath("alice/parley.db"), "alices-db");
       // The messenger's own connection may be committing at this moment (WAL: wait for it).
-      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");
+      db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000;QSQLITE_OPEN_URI");
       if (!db.open()) return {};
       QSqlQuery q(db);
       q.prepare(statement);

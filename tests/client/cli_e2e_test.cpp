@@ -14,6 +14,7 @@
 #include <csignal>
 
 #include "relay_process.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::test;
 
@@ -296,8 +297,7 @@ class CliE2eTest : public QObject {
     QVERIFY(!before[0].value("identity_changed").toBool());
     // As if alice had known bob under another key: his real one is now the changed one.
     {
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "alices-db");
-      db.setDatabaseName(profile("alice") + "/parley.db");
+      auto db = parley::test::sealedDatabase(profile("alice") + "/parley.db", "alices-db");
       QVERIFY(db.open());
       QSqlQuery q(db);
       QVERIFY(q.exec("UPDATE contacts SET pending_identity_key = identity_key,"

@@ -11,6 +11,7 @@
 #include "messenger.hpp"
 #include "store/database.hpp"
 #include "sync/delivery_marks.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::client;
 using parley::client::marks::MarkEffects;
@@ -103,7 +104,7 @@ class DeliveryMarksTest : public QObject {
   // A fresh store per test, with a conversation with bob and a group (bob, carol and us).
   void init() {
     QString error;
-    db_ = Database::open(dir_.filePath(QStringLiteral("p%1.db").arg(++file_)), &error);
+    db_ = parley::test::openStore(dir_.filePath(QStringLiteral("p%1.db").arg(++file_)), &error);
     QVERIFY2(db_, qPrintable(error));
     QVERIFY(exec("INSERT INTO conversations(peer, last_activity_ms) VALUES('bob', 1), (?, 1)",
                  {Messenger::groupPeer(kGroup)}));

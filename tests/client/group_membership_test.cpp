@@ -16,6 +16,7 @@
 #include "parley/group_change.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley;
 using namespace parley::client;
@@ -397,7 +398,7 @@ class GroupMembershipTest : public QObject {
     QString error;
     const auto same = QByteArray(16, 's'), other = QByteArray(16, 'o');
     {
-      auto db = Database::open(dir + "/parley.db", &error);
+      auto db = parley::test::openStore(dir + "/parley.db", &error);
       QVERIFY2(db, qPrintable(error));
       for (const auto& gid : {same, other}) {
         QSqlQuery g(db->db());
@@ -478,7 +479,7 @@ class GroupMembershipTest : public QObject {
     for (int i = 0; i < 25; ++i) QVERIFY(push(messageFrame(++inbox, ++seq, "cal", 180 * 1024)));
     m.reset();
     QString error;
-    auto db = Database::open(dir + "/parley.db", &error);
+    auto db = parley::test::openStore(dir + "/parley.db", &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());
     QVERIFY(q.exec("SELECT sender, COUNT(*), SUM(length(ciphertext)), MAX(conv_seq) FROM pending_group_messages"
@@ -532,7 +533,7 @@ class GroupMembershipTest : public QObject {
     QVERIFY2(problems.filter("has sent many").isEmpty(), qPrintable(problems.join("; ")));
     m.reset();
     QString error;
-    auto db = Database::open(dir + "/parley.db", &error);
+    auto db = parley::test::openStore(dir + "/parley.db", &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());
     QVERIFY(q.exec("SELECT sender, COUNT(*) FROM pending_group_messages GROUP BY sender ORDER BY sender"));

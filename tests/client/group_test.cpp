@@ -20,6 +20,7 @@
 #include "relay_process.hpp"
 #include "test_client.hpp"
 #include "util/bytes.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::client;
 using parley::test::RelayProcess;
@@ -82,8 +83,7 @@ QList<QVariantList> rows(const QString& dir, const QString& statement, const QVa
   const QString name = QStringLiteral("group-test-%1").arg(++n);
   QList<QVariantList> out;
   {
-    auto db = QSqlDatabase::addDatabase("QSQLITE", name);
-    db.setDatabaseName(dir + "/parley.db");
+    auto db = parley::test::sealedDatabase(dir + "/parley.db", name);
     if (db.open()) {
       QSqlQuery q(db);
       q.prepare(statement);

@@ -21,6 +21,7 @@
 #include "models/message_model.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::client;
 using parley::test::FakeRelay;
@@ -110,7 +111,7 @@ class MarksMessengerTest : public QObject {
     const auto dir = home_.filePath(QStringLiteral("alice-%1").arg(++profiles_));
     if (!parley::test::saveNewClientProfile(relay.url(), dir, QStringLiteral("alice"))) return {};
     QString error;
-    auto db = Database::open(dir + "/parley.db", &error);
+    auto db = parley::test::openStore(dir + "/parley.db", &error);
     if (!db) {
       qWarning("%s", qPrintable(error));
       return {};
@@ -139,7 +140,7 @@ class MarksMessengerTest : public QObject {
   }
   static qulonglong setting(const QString& dir, const char* key) {
     QString error;
-    auto db = Database::open(dir + "/parley.db", &error);
+    auto db = parley::test::openStore(dir + "/parley.db", &error);
     QSqlQuery q(db->db());
     q.prepare("SELECT value FROM settings WHERE key = ?");
     q.addBindValue(QString::fromLatin1(key));
@@ -595,7 +596,7 @@ class MarksMessengerTest : public QObject {
     QCOMPARE(alice.problems.filter("invalid name").size(), 4);
     alice.m.reset();
     QString error;
-    auto db = Database::open(alice.dir + "/parley.db", &error);
+    auto db = parley::test::openStore(alice.dir + "/parley.db", &error);
     QVERIFY(db);
     QSqlQuery q(db->db());
     QVERIFY(q.exec("SELECT COUNT(*) FROM seen_seqs") && q.next());

@@ -20,6 +20,7 @@
 #include "messenger.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::client;
 using parley::test::RelayProcess;
@@ -379,8 +380,7 @@ class MediaTest : public QObject {
     QVERIFY(after);
     {
       // Bob already holds alice's file under that id.
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "first-file");
-      db.setDatabaseName(bob->dir + "/parley.db");
+      auto db = parley::test::sealedDatabase(bob->dir + "/parley.db", "first-file");
       QVERIFY(db.open());
       QSqlQuery q(db);
       q.prepare("INSERT INTO attachments(sender, client_msg_id, peer, media_id, key, ciphertext_size,"
@@ -484,8 +484,7 @@ class MediaTest : public QObject {
     // Stopped between queuing the message and forgetting the file: the message says it went.
     alice->m.reset();
     {
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "queued-file");
-      db.setDatabaseName(alice->dir + "/parley.db");
+      auto db = parley::test::sealedDatabase(alice->dir + "/parley.db", "queued-file");
       QVERIFY(db.open());
       QSqlQuery q(db);
       q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms)"
@@ -541,8 +540,7 @@ class MediaTest : public QObject {
       QVERIFY(readFile(got.path) == data);
     };
     auto editRow = [&](const QString& sql, const QVariant& value, qint64 file) {
-      auto db = QSqlDatabase::addDatabase("QSQLITE", "earlier-run");
-      db.setDatabaseName(alice->dir + "/parley.db");
+      auto db = parley::test::sealedDatabase(alice->dir + "/parley.db", "earlier-run");
       QVERIFY(db.open());
       QSqlQuery q(db);
       q.prepare(sql);

@@ -28,6 +28,7 @@
 #include "client_user.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::client;
 using parley::test::RelayProcess;
@@ -153,8 +154,7 @@ QVariant sql_file(const QString& path, const QString& statement, const QVariantL
   QVariant first;
   bool good = false;
   {
-    auto db = QSqlDatabase::addDatabase("QSQLITE", name);
-    db.setDatabaseName(path);
+    auto db = parley::test::sealedDatabase(path, name);
     if (db.open()) {
       QSqlQuery q(db);
       q.prepare(statement);

@@ -10,6 +10,7 @@
 #include "crypto/x3dh.hpp"
 #include "store/database.hpp"
 #include "store/migrations.hpp"
+#include "sealed_db.hpp"
 
 using parley::client::Database;
 
@@ -67,7 +68,7 @@ class MigrationTest : public QObject {
     QVERIFY(make_old_profile(file, version));
 
     QString error;
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     QCOMPARE(db->schemaVersion(), Database::kSchemaVersion);
     auto& d = db->db();
@@ -101,7 +102,7 @@ class MigrationTest : public QObject {
     const auto file = dir_.filePath("attachments.db");
     QVERIFY(make_old_profile(file, 5));
     QString error;
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());
     QVERIFY(q.exec("INSERT INTO attachments(sender, client_msg_id, peer, media_id, key,"
@@ -122,7 +123,7 @@ class MigrationTest : public QObject {
     const auto file = dir_.filePath("delivery-marks.db");
     QVERIFY(make_old_profile(file, 6));
     QString error;
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     QCOMPARE(db->schemaVersion(), Database::kSchemaVersion);
     QSqlQuery q(db->db());
@@ -193,7 +194,7 @@ class MigrationTest : public QObject {
     QSqlDatabase::removeDatabase("states");
 
     QString error;
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     auto state = [&](const char* sql) {
       QSqlQuery q(db->db());

@@ -16,6 +16,7 @@
 #include "models/message_model.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley::client;
 using parley::test::RelayProcess;
@@ -31,9 +32,8 @@ constexpr int kHole = 100;  // a conv_seq never seen there
 bool write_history(const QString& db_path) {
   bool ok = true;
   {
-    auto db = QSqlDatabase::addDatabase("QSQLITE", "fill");
-    db.setDatabaseName(db_path);
-    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000");  // the messenger may be committing
+    auto db = parley::test::sealedDatabase(db_path, "fill");
+    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=5000;QSQLITE_OPEN_URI");  // the messenger may be committing
     ok = db.open() && db.transaction();
     QSqlQuery q(db);
     ok = ok && q.exec("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES('zed', 1000, 3)");

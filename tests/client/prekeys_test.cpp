@@ -13,6 +13,7 @@
 #include "messenger.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
+#include "sealed_db.hpp"
 
 using namespace parley;
 using namespace parley::client;
@@ -63,7 +64,7 @@ class PrekeysTest : public QObject {
     QCOMPARE(uploaded.size(), std::size_t{1000});
     m.reset();
     QString error;
-    auto db = Database::open(dir + "/parley.db", &error);
+    auto db = parley::test::openStore(dir + "/parley.db", &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());
     QVERIFY(q.exec("SELECT COUNT(*) FROM prekeys WHERE kind = 2") && q.next());

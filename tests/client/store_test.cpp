@@ -14,6 +14,7 @@
 #include "messenger_internal.hpp"
 #include "store/database.hpp"
 #include "util/bytes.hpp"
+#include "sealed_db.hpp"
 
 using parley::client::Database;
 
@@ -37,8 +38,7 @@ bool set_user_version(const QString& path, int version) {
   const QString name = QStringLiteral("raw-%1").arg(version);
   bool ok = false;
   {
-    auto db = QSqlDatabase::addDatabase("QSQLITE", name);
-    db.setDatabaseName(path);
+    auto db = parley::test::sealedDatabase(path, name);
     if (db.open()) {
       QSqlQuery q(db);
       ok = q.exec(QStringLiteral("PRAGMA user_version = %1").arg(version));
@@ -75,7 +75,7 @@ class StoreTest : public QObject {
     const auto file = path("new.db");
     QVERIFY(!QFile::exists(file));
     QString error;
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     QCOMPARE(db->schemaVersion(), Database::kSchemaVersion);
     struct stat st {};
@@ -92,7 +92,7 @@ class StoreTest : public QObject {
     QVERIFY(QFile::setPermissions(file, QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup |
                                             QFile::ReadOther));
     QString error;
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     struct stat st {};
     QCOMPARE(::stat(QFile::encodeName(file).constData(), &st), 0);
@@ -103,12 +103,12 @@ class StoreTest : public QObject {
     const auto file = path("reopen.db");
     QString error;
     {
-      auto db = Database::open(file, &error);
+      auto db = parley::test::openStore(file, &error);
       QVERIFY2(db, qPrintable(error));
       QSqlQuery q(db->db());
       QVERIFY(q.exec("INSERT INTO settings(key, value) VALUES('marker', 'kept')"));
     }
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY2(db, qPrintable(error));
     QCOMPARE(db->schemaVersion(), Database::kSchemaVersion);
     // Data survives (no table was recreated) and there is still one table of each name.
@@ -118,7 +118,7 @@ class StoreTest : public QObject {
     QCOMPARE(q.value(0).toString(), QString("kept"));
     QCOMPARE(tables(db->db()).removeDuplicates(), 0);
     // Two handles on one file at once are independent connections.
-    auto second = Database::open(file, &error);
+    auto second = parley::test::openStore(file, &error);
     QVERIFY2(second, qPrintable(error));
     QCOMPARE(count(second->db(), "SELECT COUNT(*) FROM settings WHERE key = 'marker'"), 1);
   }
@@ -127,12 +127,12 @@ class StoreTest : public QObject {
     const auto file = path("future.db");
     QString error;
     {
-      auto db = Database::open(file, &error);
+      auto db = parley::test::openStore(file, &error);
       QVERIFY2(db, qPrintable(error));
     }
     QVERIFY(set_user_version(file, Database::kSchemaVersion + 1));
     error.clear();
-    auto db = Database::open(file, &error);
+    auto db = parley::test::openStore(file, &error);
     QVERIFY(!db);
     QVERIFY2(error.contains("newer"), qPrintable(error));
     QVERIFY2(error.contains(QString::number(Database::kSchemaVersion + 1)), qPrintable(error));
@@ -141,7 +141,7 @@ class StoreTest : public QObject {
 
   void everyTableTheMessengerUsesExists() {
     QString error;
-    auto db = Database::open(path("tables.db"), &error);
+    auto db = parley::test::openStore(path("tables.db"), &error);
     QVERIFY2(db, qPrintable(error));
     const auto have = tables(db->db());
     for (const char* t : {"settings", "prekeys", "contacts", "conversations", "messages",
@@ -182,7 +182,7 @@ class StoreTest : public QObject {
 
   void pragmasForDurability() {
     QString error;
-    auto db = Database::open(path("pragmas.db"), &error);
+    auto db = parley::test::openStore(path("pragmas.db"), &error);
     QVERIFY2(db, qPrintable(error));
     QSqlQuery q(db->db());
     QVERIFY(q.exec("PRAGMA journal_mode") && q.next());
@@ -195,7 +195,7 @@ class StoreTest : public QObject {
 
   void transactionRollsBackWhenTheBodyFails() {
     QString error;
-    auto db = Database::open(path("tx.db"), &error);
+    auto db = parley::test::openStore(path("tx.db"), &error);
     QVERIFY2(db, qPrintable(error));
     auto insert = [&](const QString& key) {
       QSqlQuery q(db->db());
@@ -217,7 +217,7 @@ class StoreTest : public QObject {
     QCOMPARE(count(db->db(), "SELECT COUNT(*) FROM settings WHERE key IN ('d', 'e')"), 2);
 
     // Committed data is visible to another connection; rolled-back data never was.
-    auto other = Database::open(path("tx.db"), &error);
+    auto other = parley::test::openStore(path("tx.db"), &error);
     QVERIFY2(other, qPrintable(error));
     QCOMPARE(count(other->db(), "SELECT COUNT(*) FROM settings"), 2);
 
@@ -230,7 +230,7 @@ class StoreTest : public QObject {
   // The last processed inbox entry only moves up, also across a 64-bit value Qt binds as text.
   void lastAckedNeverGoesDown() {
     QString error;
-    auto db = Database::open(path("acked.db"), &error);
+    auto db = parley::test::openStore(path("acked.db"), &error);
     QVERIFY2(db, qPrintable(error));
     using parley::client::detail::save_last_acked;
     QVERIFY(save_last_acked(db->db(), 40));
@@ -242,7 +242,7 @@ class StoreTest : public QObject {
 
   void unwritablePathIsReported() {
     QString error;
-    auto db = Database::open(path("no/such/dir/x.db"), &error);
+    auto db = parley::test::openStore(path("no/such/dir/x.db"), &error);
     QVERIFY(!db);
     QVERIFY2(error.contains("no/such/dir"), qPrintable(error));
   }

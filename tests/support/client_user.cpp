@@ -7,7 +7,7 @@ namespace parley::test {
 
 bool saveNewClientProfile(const QUrl& relay, const QString& dir, const QString& name,
                           crypto::IdentityKeyPair identity) {
-  const client::Profile p{dir, name, relay, 1, std::move(identity)};
+  client::Profile p{dir, name, relay, 1, std::move(identity), {}};
   QString error;
   if (p.save(&error)) return true;
   qWarning("cannot save a profile in %s: %s", qPrintable(dir), qPrintable(error));

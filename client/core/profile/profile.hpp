@@ -1,13 +1,17 @@
 #pragma once
 // A profile directory: one account on one relay. Mode 0700; its files 0600.
-//   profile.json   username, relay URL, device id (no secrets)
-//   identity.key   the Ed25519 identity secret key (64 bytes)
-//   parley.db      the local store (store/database.hpp)
+//   profile.json     username, relay URL, device id (no secrets)
+//   store.key        the store key, as it is or under a passphrase (store_key.hpp)
+//   identity.sealed  the Ed25519 identity secret key (64 bytes), sealed with the store key
+//   parley.db        the local store (store/database.hpp), sealed with the store key
+// A profile from before encryption at rest had identity.key (the secret as it is) and a
+// plain parley.db; the first load gives it a store key and seals both.
 #include <QString>
 #include <QUrl>
 #include <optional>
 
 #include "crypto/keys.hpp"
+#include "profile/store_key.hpp"
 
 namespace parley::client {
 
@@ -17,13 +21,21 @@ struct Profile {
   QUrl server;
   std::uint32_t device = 1;
   crypto::IdentityKeyPair identity;
+  StoreKey storeKey;
 
   QString databasePath() const { return dir + "/parley.db"; }
 
   static bool exists(const QString& dir);
-  static std::optional<Profile> load(const QString& dir, QString* error);
-  // Writes profile.json and identity.key atomically; creates `dir` if needed.
-  bool save(QString* error) const;
+  // Unlocks with `passphrase` (empty: the profile has none). On failure `status`, when
+  // given, tells a passphrase to ask for (locked, wrong_passphrase) from the rest.
+  static std::optional<Profile> load(const QString& dir, const QString& passphrase,
+                                     QString* error, store_key::Status* status = nullptr);
+  static std::optional<Profile> load(const QString& dir, QString* error) {
+    return load(dir, QString(), error);
+  }
+  // A new profile's files, each written atomically: store.key (a fresh store key, under
+  // `passphrase` unless empty), identity.sealed, profile.json. Creates `dir` if needed.
+  bool save(QString* error, const QString& passphrase = QString());
 };
 
 }  // namespace parley::client

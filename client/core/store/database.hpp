@@ -1,7 +1,9 @@
 #pragma once
 // The client's local store: one SQLite file per profile through Qt Sql, schema brought up to
 // date by numbered migrations. Every multi-step change runs in one transaction, so a crash
-// at any point leaves the file as it was before or after the change.
+// at any point leaves the file as it was before or after the change. Every page of the file
+// and of its WAL is sealed under the profile's store key (sealed_vfs.hpp); a file from before
+// that (no room reserved in its pages) is sealed when first opened.
 //
 // Thread: the thread that opened it (Qt Sql connections are per thread).
 #include <QSqlDatabase>
@@ -9,14 +11,21 @@
 #include <functional>
 #include <memory>
 
+#include "crypto/secure_bytes.hpp"
+
 namespace parley::client {
+namespace sealed {
+class KeyBinding;
+}
 
 class Database {
  public:
   static constexpr int kSchemaVersion = 12;
 
-  // Opens (creating with mode 0600) and migrates. Null with `error` set on failure.
-  static std::unique_ptr<Database> open(const QString& path, QString* error);
+  // Opens (creating with mode 0600) with `store_key` (32 bytes) and migrates. Null with
+  // `error` set on failure; a key that does not open the file (or a damaged file) says so.
+  static std::unique_ptr<Database> open(const QString& path, crypto::ByteView store_key,
+                                        QString* error);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -39,7 +48,8 @@ class Database {
   bool inBatch() const { return batch_; }
 
  private:
-  explicit Database(QSqlDatabase db) : db_(std::move(db)) {}
+  Database(std::unique_ptr<sealed::KeyBinding> key, QSqlDatabase db);
+  std::unique_ptr<sealed::KeyBinding> key_;  // outlives the connection: the WAL opens late
   QSqlDatabase db_;
   bool batch_ = false;
 };

@@ -1,0 +1,28 @@
+#pragma once
+// Tests that build a store by hand or change one behind its messenger's back: a raw Qt Sql
+// connection to a sealed store, keyed as Parley keys it.
+#include <QSqlDatabase>
+#include <QString>
+#include <memory>
+
+#include "profile/store_key.hpp"
+#include "store/database.hpp"
+
+namespace parley::test {
+
+// The key tests give stores that belong to no profile.
+const client::StoreKey& testStoreKey();
+
+// Adds a connection named `name` to the sealed store at `path`, keyed by the profile it is in
+// (its store.key, with no passphrase) or, in a folder that holds no profile, by
+// testStoreKey(); a plain SQLite file (the relay's) as it is. `options` as for
+// QSqlDatabase::setConnectOptions. Remove it as usual.
+QSqlDatabase sealedDatabase(const QString& path, const QString& name, const QString& options = {});
+
+// The key sealedDatabase uses for the store at `path`.
+client::StoreKey storeKeyFor(const QString& path);
+
+// Database::open with that key.
+std::unique_ptr<client::Database> openStore(const QString& path, QString* error);
+
+}  // namespace parley::test

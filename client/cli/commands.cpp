@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "messenger.hpp"
+#include "passphrase_input.hpp"
 
 namespace parley::cli {
 namespace {
@@ -109,6 +110,18 @@ std::optional<QNetworkProxy> parse_proxy(const std::string& text) {
   return std::nullopt;
 }
 
+// The passphrase given for the profile without asking: --passphrase-file, else
+// PARLEY_PASSPHRASE; empty when neither is given. nullopt (with `code` set) on a bad file.
+std::optional<QString> given_passphrase(const Options& o, int* code) {
+  if (!o.passphrase_file.empty()) {
+    QString error;
+    auto p = readPassphraseFile(o.passphrase_file, &error);
+    if (!p) *code = fail(error, kExitUsage);
+    return p;
+  }
+  return qEnvironmentVariable("PARLEY_PASSPHRASE");
+}
+
 // The messenger of a running command; lives until the process exits.
 Messenger* open_or_fail(const Options& o, int* code) {
   const auto proxy = parse_proxy(o.proxy);
@@ -116,10 +129,26 @@ Messenger* open_or_fail(const Options& o, int* code) {
     *code = fail("--proxy must look like socks5://127.0.0.1:1080 or http://127.0.0.1:3128", kExitUsage);
     return nullptr;
   }
+  auto passphrase = given_passphrase(o, code);
+  if (!passphrase) return nullptr;
+  const auto dir = QString::fromStdString(o.profile);
   QString error;
-  auto m = Messenger::open(QString::fromStdString(o.profile), &error);
+  client::store_key::Status status;
+  auto m = Messenger::open(dir, *passphrase, &error, &status);
+  if (!m && status == client::store_key::Status::locked) {
+    passphrase = askPassphrase("Passphrase: ");
+    if (!passphrase) {
+      *code = fail(error + QStringLiteral(": give it with --passphrase-file FILE or PARLEY_PASSPHRASE,"
+                                          " or run parley-cli on a terminal to be asked"),
+                   kExitLocked);
+      return nullptr;
+    }
+    m = Messenger::open(dir, *passphrase, &error, &status);
+  }
   if (!m) {
-    *code = fail(error, kExitError);
+    const bool locked = status == client::store_key::Status::locked ||
+                        status == client::store_key::Status::wrong_passphrase;
+    *code = fail(error, locked ? kExitLocked : kExitError);
     return nullptr;
   }
   m->setProxy(*proxy);
@@ -134,6 +163,9 @@ void exit_after(int seconds, int code) {
 }
 
 int do_register(const Options& o) {
+  int bad_file = 0;
+  const auto passphrase = given_passphrase(o, &bad_file);
+  if (!passphrase) return bad_file;
   Messenger::registerProfile(
       QString::fromStdString(o.profile), QUrl(QString::fromStdString(o.server)),
       QString::fromStdString(o.name), [](std::unique_ptr<Messenger> m, QString error, int code) {
@@ -149,8 +181,41 @@ int do_register(const Options& o) {
         // Lives until the application ends, which closes it after exit() below.
         m.release()->setParent(QCoreApplication::instance());
         QCoreApplication::exit(kExitOk);
-      });
+      },
+      *passphrase);
   return kKeepRunning;
+}
+
+// `passphrase set`: a new passphrase from --new-passphrase-file, or asked twice. At least
+// 8 characters: it is all that stands between a copied profile and its history.
+int do_passphrase(const Options& o) {
+  if (o.passphrase_action != "set" && o.passphrase_action != "remove")
+    return fail("passphrase takes set or remove", kExitUsage);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  QString next;
+  if (o.passphrase_action == "set") {
+    if (!o.new_passphrase_file.empty()) {
+      QString error;
+      auto p = readPassphraseFile(o.new_passphrase_file, &error);
+      if (!p) return fail(error, kExitUsage);
+      next = *p;
+    } else {
+      auto first = askPassphrase("New passphrase: ");
+      if (!first)
+        return fail("no terminal to ask the new passphrase on: give it with --new-passphrase-file FILE",
+                    kExitUsage);
+      auto again = askPassphrase("The same again: ");
+      if (!again || *again != *first) return fail("the two passphrases differ; nothing changed", kExitUsage);
+      next = *first;
+    }
+    if (next.size() < 8) return fail("a passphrase needs at least 8 characters; nothing changed", kExitUsage);
+  }
+  QString error;
+  if (!m->setPassphrase(next, &error)) return fail(error, kExitError);
+  emit_json({{"type", "passphrase"}, {"protected", !next.isEmpty()}});
+  return kExitOk;
 }
 
 // A message held because `peer`'s identity key changed: nothing more goes out to them until
@@ -606,6 +671,7 @@ int do_group(const Options& o) {
 
 int run(const Options& o) {
   if (o.command == "register") return do_register(o);
+  if (o.command == "passphrase") return do_passphrase(o);
   if (o.command == "send") return do_send(o);
   if (o.command == "send-file") return do_send_file(o);
   if (o.command == "queued") return do_queued(o);

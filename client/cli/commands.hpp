@@ -13,6 +13,7 @@ inline constexpr int kExitUnreachable = 4;
 inline constexpr int kExitUnknownContact = 5;
 inline constexpr int kExitIdentityChanged = 6;
 inline constexpr int kExitQueued = 7;  // not acknowledged in time; stays in the outbox
+inline constexpr int kExitLocked = 8;  // the profile's passphrase was not given, or was wrong
 inline constexpr int kKeepRunning = -1;
 
 struct Options {
@@ -35,6 +36,9 @@ struct Options {
   bool mark_read = false;
   std::string accept;              // verify --accept: the safety number the user compared
   long long forget = 0;            // queued --forget: a queued file's id
+  std::string passphrase_file;     // --passphrase-file: the profile's passphrase, first line
+  std::string passphrase_action;   // passphrase: set or remove
+  std::string new_passphrase_file; // passphrase set --new-passphrase-file
 };
 
 // Starts the command; returns an exit code, or kKeepRunning when it finishes later by

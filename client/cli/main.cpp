@@ -15,6 +15,15 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
   cli.add_option("--profile", o.profile, "Profile directory (created by `register`)")->required();
   cli.add_option("--proxy", o.proxy, "Reach the relay through socks5://HOST:PORT or http://HOST:PORT");
+  cli.add_option("--passphrase-file", o.passphrase_file,
+                 "The profile's passphrase, the file's first line (else PARLEY_PASSPHRASE, else asked on"
+                 " the terminal); with register, protects the new profile");
+  auto* passphrase = cli.add_subcommand(
+      "passphrase", "Protect the profile with a passphrase (set) or stop protecting it (remove)");
+  passphrase->add_option("action", o.passphrase_action, "set or remove")->required()
+      ->check(CLI::IsMember({"set", "remove"}));
+  passphrase->add_option("--new-passphrase-file", o.new_passphrase_file,
+                         "set: the new passphrase, the file's first line (else asked twice on the terminal)");
   auto* reg = cli.add_subcommand("register", "Create a profile and register NAME on the relay");
   reg->add_option("--server", o.server, "Relay URL, e.g. ws://127.0.0.1:7700")->required();
   reg->add_option("name", o.name, "Username")->required();

@@ -90,7 +90,7 @@ void Messenger::wireRelay() {
 }
 
 void Messenger::registerProfile(const QString& dir, const QUrl& server, const QString& name,
-                                Registered done) {
+                                Registered done, const QString& passphrase) {
   std::string why;
   const auto folded = fold_username(name.toStdString(), &why);
   if (folded.empty()) return done(nullptr, QString::fromStdString(why), wire::INVALID_USERNAME);
@@ -115,7 +115,7 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
   auto relay = std::make_shared<std::unique_ptr<RelayClient>>(std::make_unique<RelayClient>(server));
   auto held = std::make_shared<std::unique_ptr<ProfileLock>>(std::move(lock));
   RelayClient::Account account{profile->username, profile->device, &profile->identity};
-  (*relay)->registerAccount(account, [profile, relay, held, made_dir, done](const wire::ServerFrame& r) mutable {
+  (*relay)->registerAccount(account, [profile, relay, held, made_dir, done, passphrase](const wire::ServerFrame& r) mutable {
     // Every outcome is reported from the event loop, outside this connection's own signal
     // handler: the connection goes with the last reference to `relay`, or with the messenger
     // (a caller that drops it, say a closed window). A refusal leaves nothing on disk but
@@ -147,7 +147,7 @@ void Messenger::registerProfile(const QString& dir, const QUrl& server, const QS
     }
     QString error;
     std::unique_ptr<Database> db;
-    if (!profile->save(&error) ||
+    if (!profile->save(&error, passphrase) ||
         !(db = Database::open(profile->databasePath(), profile->storeKey.view(), &error)))
       return fail(error, 0);
     std::unique_ptr<Messenger> m(new Messenger(std::move(*held), std::move(*profile), std::move(db)));

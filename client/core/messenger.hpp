@@ -142,8 +142,9 @@ class Messenger : public QObject {
   // dies meanwhile). `code` is the wire ErrorCode on failure. Refusals made before any
   // connection (a bad name, a profile already there, the folder locked) are reported at once;
   // every other outcome from the event loop.
+  // `passphrase`, unless empty, protects the new profile's store key from the start.
   static void registerProfile(const QString& dir, const QUrl& server, const QString& name,
-                              Registered done);
+                              Registered done, const QString& passphrase = QString());
   // Opens an existing profile (does not connect yet), unlocking it with `passphrase` (empty:
   // it has none). On failure `status`, when given, tells a passphrase to ask for (locked,
   // wrong_passphrase) from every other failure.

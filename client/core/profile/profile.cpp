@@ -76,7 +76,7 @@ std::optional<crypto::IdentityKeyPair> read_identity(const QString& dir, const S
 std::optional<crypto::IdentityKeyPair> seal_plain_identity(const QString& dir, const StoreKey& store,
                                                            QString* error) {
   QFile key(dir + "/identity.key");
-  if (!key.open(QIODevice::ReadWrite)) {
+  if (!key.exists() || !key.open(QIODevice::ReadWrite)) {
     *error = QStringLiteral("the profile in %1 has no identity key").arg(dir);
     return std::nullopt;
   }

@@ -88,6 +88,10 @@ bool write(const QString& dir, const StoreKey& key, const QString& passphrase, Q
     out.append(reinterpret_cast<const char*>(nonce), kNonceSize);
     out.append(reinterpret_cast<const char*>(box), kBoxSize);
   }
+  // The file it replaces still names its bytes after the rename: they are overwritten
+  // then, so a key once kept without a passphrase is not left on the disk beside the new one.
+  QFile old(path(dir));
+  const bool had_old = old.exists() && old.open(QIODevice::ReadWrite);
   QSaveFile f(path(dir));
   bool ok = f.open(QIODevice::WriteOnly);
   if (ok) {
@@ -95,8 +99,15 @@ bool write(const QString& dir, const StoreKey& key, const QString& passphrase, Q
     ok = f.write(out) == out.size() && f.commit();
   }
   sodium_memzero(out.data(), static_cast<std::size_t>(out.size()));
-  if (!ok) *error = QStringLiteral("cannot write %1: %2").arg(path(dir), f.errorString());
-  return ok;
+  if (!ok) {
+    *error = QStringLiteral("cannot write %1: %2").arg(path(dir), f.errorString());
+    return false;
+  }
+  if (had_old) {
+    old.write(QByteArray(old.size(), '\0'));
+    old.flush();
+  }
+  return true;
 }
 
 Unlocked unlock(const QString& dir, const QString& passphrase) {

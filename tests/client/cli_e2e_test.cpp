@@ -94,6 +94,55 @@ class CliE2eTest : public QObject {
     }
   }
 
+  // A profile protected from registration: nothing opens it without the passphrase, every
+  // refusal says what to do, and what it stores is sealed on disk.
+  void aProtectedProfileAsksForItsPassphrase() {
+    const auto write = [&](const QString& name, const QByteArray& text) {
+      QFile f(home_.filePath(name));
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(text);
+    };
+    write("pam.pass", "correct horse battery\n");
+    write("wrong.pass", "correct horse battery staple\n");
+    write("short.pass", "7 chars\n");
+    const auto pass = home_.filePath("pam.pass");
+    Cli pam(profile("pam"));
+    auto r = pam.run({"--passphrase-file", pass, "register", "--server", relay_.url().toString(), "pam"});
+    QCOMPARE(r.code, 0);
+    auto locked = pam.run({"contacts"});  // no terminal here: told how to give it
+    QCOMPARE(locked.code, 8);
+    QVERIFY2(locked.err.contains("protected by a passphrase") && locked.err.contains("--passphrase-file"),
+             locked.err.constData());
+    auto wrong = pam.run({"--passphrase-file", home_.filePath("wrong.pass"), "contacts"});
+    QCOMPARE(wrong.code, 8);
+    QVERIFY2(wrong.err.contains("wrong passphrase"), wrong.err.constData());
+    const QString secret = "for pam's eyes only, about the surprise";
+    QCOMPARE(pam.run({"--passphrase-file", pass, "send", "alice", secret}).code, 0);
+    const auto stored = read_all_files(profile("pam"));
+    QVERIFY(!stored.contains(secret.toUtf8()));
+    QVERIFY(!stored.contains("surprise"));
+    // The passphrase changes only with one of at least 8 characters, given somehow.
+    auto too_short = pam.run({"--passphrase-file", pass, "passphrase", "set", "--new-passphrase-file",
+                              home_.filePath("short.pass")});
+    QCOMPARE(too_short.code, 2);
+    QVERIFY2(too_short.err.contains("at least 8"), too_short.err.constData());
+    auto no_terminal = pam.run({"--passphrase-file", pass, "passphrase", "set"});
+    QCOMPARE(no_terminal.code, 2);
+    QVERIFY2(no_terminal.err.contains("--new-passphrase-file"), no_terminal.err.constData());
+    QCOMPARE(pam.run({"contacts"}).code, 8);
+    // Removed: opens as any profile does, its history still there.
+    auto removed = pam.run({"--passphrase-file", pass, "passphrase", "remove"});
+    QCOMPARE(removed.code, 0);
+    QCOMPARE(of_type(removed.lines, "passphrase").value(0).value("protected").toBool(), false);
+    auto history = of_type(pam.run({"history", "alice"}).lines, "message");
+    QCOMPARE(history.size(), 1);
+    QCOMPARE(history[0].value("text").toString(), secret);
+    auto again = pam.run({"passphrase", "set", "--new-passphrase-file", home_.filePath("wrong.pass")});
+    QCOMPARE(again.code, 0);
+    QCOMPARE(pam.run({"--passphrase-file", pass, "contacts"}).code, 8);
+    QCOMPARE(pam.run({"--passphrase-file", home_.filePath("wrong.pass"), "contacts"}).code, 0);
+  }
+
   void registerErrorsAreClear() {
     auto taken = Cli(profile("bob-again")).run({"register", "--server", relay_.url().toString(), "BOB"});
     QCOMPARE(taken.code, 3);

@@ -1,6 +1,7 @@
 #include "app_controller.hpp"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QSettings>
 #include <QStandardPaths>
 
@@ -8,6 +9,7 @@
 #include "messenger.hpp"
 #include "parley.pb.h"
 #include "parley/username.hpp"
+#include "passphrase/unlock_dialog.hpp"
 #include "welcome/welcome_window.hpp"
 
 namespace parley::app {
@@ -118,13 +120,38 @@ void AppController::createAccount(const QUrl& relay, const QString& username) {
 
 void AppController::openProfile(const QString& dir) {
   QString error;
-  auto m = client::Messenger::open(dir, &error);
+  auto status = client::store_key::Status::ok;
+  auto m = client::Messenger::open(dir, QString(), &error, &status);
+  if (!m && status == client::store_key::Status::locked) {
+    m = unlock(dir, &error);
+    if (!m && error.isEmpty()) return showWelcome();  // cancelled: back to the profile list
+  }
   if (!m) {
     showWelcome(tr("Could not open the profile in %1: %2").arg(dir, error));
     return;
   }
   m->start();
   showMain(std::move(m), dir);
+}
+
+std::unique_ptr<client::Messenger> AppController::unlock(const QString& dir, QString* error) {
+  error->clear();
+  std::unique_ptr<client::Messenger> opened;
+  // The folder's name, as the welcome screen lists it: the username is in the profile, which
+  // is not open yet.
+  const auto name = QFileInfo(dir).fileName().isEmpty() ? dir : QFileInfo(dir).fileName();
+  QWidget* over = welcome_ && welcome_->isVisible() ? welcome_.data() : nullptr;
+  UnlockDialog dialog(name, [&](const QString& passphrase) {
+    auto status = client::store_key::Status::ok;
+    QString why;
+    opened = client::Messenger::open(dir, passphrase, &why, &status);
+    if (opened) return UnlockDialog::Outcome::unlocked;
+    if (status == client::store_key::Status::wrong_passphrase) return UnlockDialog::Outcome::wrong_passphrase;
+    *error = why;
+    return UnlockDialog::Outcome::failed;
+  }, over);
+  dialog.exec();
+  return opened;
 }
 
 void AppController::showMain(std::unique_ptr<client::Messenger> m, const QString& dir) {

@@ -1,6 +1,7 @@
 #pragma once
 // Which screen the app shows: the welcome screen until a profile is open, then the main
-// window. Owns the Messenger (the main window only borrows it) and resolves --profile.
+// window; a profile kept under a passphrase asks for it first (passphrase/unlock_dialog.hpp).
+// Owns the Messenger (the main window only borrows it) and resolves --profile.
 //
 // Profiles live under profilesRoot() (~/.local/share/parley/profiles), one folder per
 // account; --profile takes a name there or a path to a folder anywhere.
@@ -50,6 +51,9 @@ class AppController : public QObject {
   void showWelcome(const QString& error = {});
   void createAccount(const QUrl& relay, const QString& username);
   void openProfile(const QString& dir);
+  // Asks for the passphrase of the locked profile in `dir` until it opens or the user gives
+  // up: null then, with `error` empty when they cancelled.
+  std::unique_ptr<client::Messenger> unlock(const QString& dir, QString* error);
   void showMain(std::unique_ptr<client::Messenger> m, const QString& dir);
   void closeMain();
 

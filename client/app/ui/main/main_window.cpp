@@ -34,6 +34,7 @@
 #include "main/connection_status.hpp"
 #include "messenger.hpp"
 #include "models/conversation_list_model.hpp"
+#include "passphrase/passphrase_actions.hpp"
 #include "search/search_dialog.hpp"
 #include "theme/theme.hpp"
 #include "tray/tray.hpp"
@@ -261,6 +262,10 @@ void MainWindow::buildMenus() {
     group->addAction(a);
     connect(a, &QAction::triggered, this, [key = key] { QSettings().setValue(QStringLiteral("theme"), key); });
   }
+  settings_menu->addSeparator();
+  auto* passphrase = new PassphraseActions(messenger_, settings_menu, this);
+  connect(passphrase, &PassphraseActions::changed, this,
+          [this](const QString& message) { statusBar()->showMessage(message, 6000); });
 
   // Esc: clear the filter, else close the open conversation. Dialogs close themselves.
   auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this);

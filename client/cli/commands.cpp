@@ -119,7 +119,10 @@ std::optional<QString> given_passphrase(const Options& o, int* code) {
     if (!p) *code = fail(error, kExitUsage);
     return p;
   }
-  return qEnvironmentVariable("PARLEY_PASSPHRASE");
+  // Read once, then taken out of the environment, so no program this one starts inherits it.
+  const QString passphrase = qEnvironmentVariable("PARLEY_PASSPHRASE");
+  qunsetenv("PARLEY_PASSPHRASE");
+  return passphrase;
 }
 
 // The messenger of a running command; lives until the process exits.

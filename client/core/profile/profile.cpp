@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "util/durable_files.hpp"
+
 namespace parley::client {
 namespace {
 
@@ -59,7 +61,7 @@ bool write_identity(const QString& dir, const crypto::IdentityKeyPair& identity,
 
 std::optional<crypto::IdentityKeyPair> read_identity(const QString& dir, const StoreKey& store) {
   QFile f(dir + "/identity.sealed");
-  if (!f.open(QIODevice::ReadOnly)) return std::nullopt;
+  if (!f.open(QIODevice::ReadOnly | QIODevice::Unbuffered)) return std::nullopt;
   const QByteArray in = f.read(kSealedSize + 1);
   if (in.size() != kSealedSize || !in.startsWith(kIdentityMagic)) return std::nullopt;
   const auto* nonce = reinterpret_cast<const unsigned char*>(in.constData()) + kMagicSize;
@@ -76,7 +78,7 @@ std::optional<crypto::IdentityKeyPair> read_identity(const QString& dir, const S
 std::optional<crypto::IdentityKeyPair> seal_plain_identity(const QString& dir, const StoreKey& store,
                                                            QString* error) {
   QFile key(dir + "/identity.key");
-  if (!key.exists() || !key.open(QIODevice::ReadWrite)) {
+  if (!key.exists() || !key.open(QIODevice::ReadOnly | QIODevice::Unbuffered)) {
     *error = QStringLiteral("the profile in %1 has no identity key").arg(dir);
     return std::nullopt;
   }
@@ -89,11 +91,9 @@ std::optional<crypto::IdentityKeyPair> seal_plain_identity(const QString& dir, c
     return std::nullopt;
   }
   if (!write_identity(dir, *identity, store, error)) return std::nullopt;
-  key.seek(0);
-  key.write(QByteArray(key.size(), '\0'));
-  key.flush();
+  files::syncPath(dir);
   key.close();
-  key.remove();
+  files::shred(dir + "/identity.key");
   return identity;
 }
 

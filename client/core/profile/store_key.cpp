@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "util/durable_files.hpp"
+
 namespace parley::client::store_key {
 namespace {
 
@@ -91,7 +93,7 @@ bool write(const QString& dir, const StoreKey& key, const QString& passphrase, Q
   // The file it replaces still names its bytes after the rename: they are overwritten
   // then, so a key once kept without a passphrase is not left on the disk beside the new one.
   QFile old(path(dir));
-  const bool had_old = old.exists() && old.open(QIODevice::ReadWrite);
+  const bool had_old = old.exists() && old.open(QIODevice::ReadWrite | QIODevice::Unbuffered);
   QSaveFile f(path(dir));
   bool ok = f.open(QIODevice::WriteOnly);
   if (ok) {
@@ -103,10 +105,8 @@ bool write(const QString& dir, const StoreKey& key, const QString& passphrase, Q
     *error = QStringLiteral("cannot write %1: %2").arg(path(dir), f.errorString());
     return false;
   }
-  if (had_old) {
-    old.write(QByteArray(old.size(), '\0'));
-    old.flush();
-  }
+  files::syncPath(dir);
+  if (had_old) files::overwrite(old);
   return true;
 }
 
@@ -119,7 +119,7 @@ Unlocked unlock(const QString& dir, const QString& passphrase) {
   }
   result.status = Status::damaged;
   result.error = QStringLiteral("the profile's store.key in %1 is damaged").arg(dir);
-  if (!f.open(QIODevice::ReadOnly)) {
+  if (!f.open(QIODevice::ReadOnly | QIODevice::Unbuffered)) {
     result.error = QStringLiteral("cannot read %1: %2").arg(path(dir), f.errorString());
     return result;
   }

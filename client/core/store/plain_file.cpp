@@ -11,39 +11,13 @@
 #include <filesystem>
 
 #include "store/sealed_vfs.hpp"
+#include "util/durable_files.hpp"
 
-#ifdef Q_OS_WIN
-#include <io.h>
-#else
-#include <fcntl.h>
-#include <unistd.h>
-#endif
 
 namespace parley::client {
 namespace {
 
 constexpr char kMagic[] = "SQLite format 3";  // and its NUL: 16 bytes
-
-bool sync_descriptor(int fd) {
-#ifdef Q_OS_WIN
-  return _commit(fd) == 0;
-#else
-  return ::fsync(fd) == 0;
-#endif
-}
-
-bool sync_path(const QString& path) {
-#ifdef Q_OS_WIN
-  QFile f(path);
-  return f.open(QIODevice::ReadWrite) && sync_descriptor(f.handle());
-#else
-  const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = sync_descriptor(fd);
-  ::close(fd);
-  return ok;
-#endif
-}
 
 void remove_with_companions(const QString& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) QFile::remove(path + suffix);
@@ -83,9 +57,15 @@ bool make_sealed_copy(const QString& path, const QString& copy, const sealed::Ke
     return false;
   }
   QSqlQuery q(plain.db());
-  // Whatever its WAL holds goes into the copy too: the checkpoint brings it into the file.
-  if (!q.exec("PRAGMA wal_checkpoint(TRUNCATE)")) {
+  // Nothing the copy sorts may spill into a plain temporary file.
+  if (!q.exec("PRAGMA temp_store=MEMORY")) {
     *error = QStringLiteral("cannot encrypt %1: %2").arg(path, q.lastError().text());
+    return false;
+  }
+  // Whatever its WAL holds goes into the copy too: the checkpoint brings it into the file.
+  // Busy (another process has the store open) leaves part of it out: refused.
+  if (!q.exec("PRAGMA wal_checkpoint(TRUNCATE)") || !q.next() || q.value(0).toInt() != 0) {
+    *error = QStringLiteral("cannot encrypt %1 while another program has it open").arg(path);
     return false;
   }
   q.finish();
@@ -104,27 +84,33 @@ bool make_sealed_copy(const QString& path, const QString& copy, const sealed::Ke
   return true;
 }
 
-bool check_sealed_copy(const QString& copy, const sealed::KeyBinding& key, QString* error) {
-  Connection sealed_db(key.uri(copy));
+int user_version(QSqlDatabase& db) {
+  QSqlQuery q(db);
+  return q.exec("PRAGMA user_version") && q.next() ? q.value(0).toInt() : -1;
+}
+
+// The copy must exist (mode=rw: never made empty here), be whole, and be the same version.
+bool check_sealed_copy(const QString& path, const QString& copy, const sealed::KeyBinding& key,
+                       QString* error) {
+  int version = -1;
+  {
+    Connection plain(path);
+    if (plain.db().open()) version = user_version(plain.db());
+  }
+  Connection sealed_db(key.uri(copy) + QStringLiteral("&mode=rw"));
+  if (!sealed_db.db().open()) {
+    *error = QStringLiteral("the encrypted copy of the profile's store did not check out; the "
+                            "store was left as it was");
+    return false;
+  }
   QSqlQuery q(sealed_db.db());
-  if (!sealed_db.db().open() || !q.exec("PRAGMA integrity_check") || !q.next() ||
-      q.value(0).toString() != QLatin1String("ok")) {
+  if (!q.exec("PRAGMA integrity_check") || !q.next() || q.value(0).toString() != QLatin1String("ok") ||
+      version < 0 || user_version(sealed_db.db()) != version) {
     *error = QStringLiteral("the encrypted copy of the profile's store did not check out; the "
                             "store was left as it was");
     return false;
   }
   return true;
-}
-
-// Overwrites the plain store's bytes through `file`, which still names them after the rename.
-void overwrite(QFile& file) {
-  const qint64 size = file.size();
-  const QByteArray zeros(64 * 1024, '\0');
-  file.seek(0);
-  for (qint64 done = 0; done < size; done += zeros.size())
-    file.write(zeros.constData(), std::min<qint64>(zeros.size(), size - done));
-  file.flush();
-  sync_descriptor(file.handle());
 }
 
 }  // namespace
@@ -142,15 +128,17 @@ PlainFile plainFileState(const QString& path) {
 bool sealPlainFile(const QString& path, const sealed::KeyBinding& key, QString* error) {
   const QString copy = path + QStringLiteral(".sealing");
   remove_with_companions(copy);  // an earlier attempt's, cut short
-  if (!make_sealed_copy(path, copy, key, error) || !check_sealed_copy(copy, key, error) ||
-      !sync_path(copy)) {
+  if (!make_sealed_copy(path, copy, key, error) || !check_sealed_copy(path, copy, key, error) ||
+      !files::syncPath(copy)) {
     if (error->isEmpty()) *error = QStringLiteral("cannot write %1").arg(copy);
     remove_with_companions(copy);
     return false;
   }
   QFile plain(path);
-  const bool can_overwrite = plain.open(QIODevice::ReadWrite);
-  QFile::remove(path + "-wal");  // emptied by the checkpoint; a plain WAL must not meet the sealed file
+  const bool can_overwrite = plain.open(QIODevice::ReadWrite | QIODevice::Unbuffered);
+  // Emptied by the checkpoint (its old frames, plain, overwritten first); a plain WAL must not
+  // meet the sealed file.
+  files::shred(path + "-wal");
   QFile::remove(path + "-shm");
   std::error_code ec;
   std::filesystem::rename(QFile::encodeName(copy).constData(), QFile::encodeName(path).constData(), ec);
@@ -160,8 +148,8 @@ bool sealPlainFile(const QString& path, const sealed::KeyBinding& key, QString* 
     remove_with_companions(copy);
     return false;
   }
-  sync_path(QFileInfo(path).absolutePath());
-  if (can_overwrite) overwrite(plain);
+  files::syncPath(QFileInfo(path).absolutePath());
+  if (can_overwrite) files::overwrite(plain);
   return true;
 }
 

@@ -34,9 +34,10 @@ struct Registry {
   std::uint64_t next = 1;
   std::map<std::uint64_t, crypto::Secret<kKeyBytes>> keys;
 };
+// Never destroyed: bindings held by other objects with static storage may go after it.
 Registry& registry() {
-  static Registry r;
-  return r;
+  static auto* r = new Registry;
+  return *r;
 }
 
 thread_local bool t_authentication_failed = false;
@@ -48,6 +49,8 @@ struct SealedFile {
   Kind kind;
   unsigned char key[kKeyBytes];
   sqlite3_file* real;  // the platform's file, in the same allocation after this struct
+  // Journal: where the checksum of a page record that did not open lies (-1: none).
+  sqlite3_int64 refused_checksum_at;
 };
 
 sqlite3_vfs* g_real = nullptr;
@@ -80,7 +83,8 @@ void seal_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t
       nonce, f->key);
 }
 
-bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno) {
+// `quiet`: a failure the caller handles as SQLite would a torn write, not as an error.
+bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno, bool quiet = false) {
   const int start = pgno == 1 ? kPlainHeader : 0;
   unsigned char nonce[kNonce];
   unsigned char tag[kTag];
@@ -97,7 +101,7 @@ bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t
     sodium_memzero(page + size - kReserveBytes, kReserveBytes);
     return true;
   }
-  t_authentication_failed = true;
+  if (!quiet) t_authentication_failed = true;
   return false;
 }
 
@@ -110,8 +114,23 @@ unsigned char* scratch(const void* data, int size) {
   return buffer.data();
 }
 
+// Whether the database file holds a page after page 1 that opens with the file's key: told
+// apart from page 1 alone, which a power cut during a checkpoint can leave torn.
+bool key_opens_a_later_page(SealedFile* f, int page_size) {
+  std::vector<unsigned char> page(static_cast<std::size_t>(page_size));
+  const bool opens = f->real->pMethods->xRead(f->real, page.data(), page_size, page_size) == SQLITE_OK &&
+                     open_page(f, page.data(), page_size, 2, true);
+  sodium_memzero(page.data(), page.size());
+  return opens;
+}
+
 // Reads [offset, offset + amount) of the database when it is not one whole page (SQLite
 // reads the 100-byte header so): each page it touches is read and opened whole.
+//
+// Page 1 that does not open while a later page does (the key is right) was torn by a crash
+// in a checkpoint, whose WAL SQLite has not reset and reads page 1 from: the header is
+// answered with its readable 24 bytes and zeros, which is all SQLite takes from it before
+// it reads page 1 through the WAL. A page 1 missing from the WAL still fails there, closed.
 int read_part_of_database(SealedFile* f, unsigned char* out, int amount, sqlite3_int64 offset) {
   unsigned char head[kPlainHeader];
   int rc = f->real->pMethods->xRead(f->real, head, kPlainHeader, 0);
@@ -127,23 +146,32 @@ int read_part_of_database(SealedFile* f, unsigned char* out, int amount, sqlite3
     return SQLITE_IOERR_DATA;
   }
   std::vector<unsigned char> page(static_cast<std::size_t>(page_size));
+  const auto wipe = [&page] { sodium_memzero(page.data(), page.size()); };
   bool short_read = false;
   for (sqlite3_int64 at = offset; at < offset + amount;) {
     const sqlite3_int64 first = at / page_size * page_size;
+    const auto pgno = static_cast<std::uint64_t>(first / page_size) + 1;
     rc = f->real->pMethods->xRead(f->real, page.data(), page_size, first);
     if (rc == SQLITE_IOERR_SHORT_READ) {
       std::fill(page.begin(), page.end(), 0);
       short_read = true;
     } else if (rc != SQLITE_OK) {
+      wipe();
       return rc;
-    } else if (!open_page(f, page.data(), page_size, static_cast<std::uint64_t>(first / page_size) + 1)) {
-      return SQLITE_IOERR_DATA;
+    } else if (!open_page(f, page.data(), page_size, pgno, pgno == 1)) {
+      if (pgno != 1 || !key_opens_a_later_page(f, page_size)) {
+        t_authentication_failed = true;
+        wipe();
+        return SQLITE_IOERR_DATA;
+      }
+      std::memcpy(page.data(), head, kPlainHeader);
+      std::fill(page.begin() + kPlainHeader, page.end(), 0);
     }
     const sqlite3_int64 end = std::min(first + page_size, offset + amount);
     std::memcpy(out + (at - offset), page.data() + (at - first), static_cast<std::size_t>(end - at));
     at = end;
   }
-  sodium_memzero(page.data(), page.size());
+  wipe();
   return short_read ? SQLITE_IOERR_SHORT_READ : SQLITE_OK;
 }
 
@@ -177,11 +205,12 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
       // A page alone: a frame SQLite already trusts, so a page that does not open is an error.
       if (is_page_size(amount)) return open_page(f, out, amount, 0) ? SQLITE_OK : SQLITE_IOERR_DATA;
       // A whole frame (header, then page): read while recovering the WAL after a crash. A
-      // frame torn by the crash does not open; it is handed on as zeros, which its checksum
-      // refuses, so recovery ends there as it would on a plain file.
-      if (is_page_size(amount - 24) && !open_page(f, out + 24, amount - 24, 0)) {
+      // frame torn by the crash does not open; it is handed on as zeros under salts turned
+      // over, which SQLite refuses whatever the zeros' checksum (a freed page is all zeros
+      // too), so recovery ends there as it would on a plain file.
+      if (is_page_size(amount - 24) && !open_page(f, out + 24, amount - 24, 0, true)) {
         std::memset(out + 24, 0, static_cast<std::size_t>(amount - 24));
-        t_authentication_failed = false;
+        for (int i = 8; i < 16; ++i) out[i] = static_cast<unsigned char>(~out[i]);
       }
       return SQLITE_OK;  // headers: plain
     }
@@ -189,10 +218,14 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
       const int rc = f->real->pMethods->xRead(f->real, buffer, amount, offset);
       if (rc != SQLITE_OK) return rc;
       // A page record while rolling back: as a torn WAL frame, a torn record is left to the
-      // journal's checksum, which ends the playback there.
-      if (is_page_size(amount) && offset % kSector != 0 && !open_page(f, out, amount, 0)) {
+      // journal's checksum, which ends the playback there. Its checksum, read next, is
+      // turned over so that it cannot match the zeros.
+      if (is_page_size(amount) && offset % kSector != 0 && !open_page(f, out, amount, 0, true)) {
         std::memset(out, 0, static_cast<std::size_t>(amount));
-        t_authentication_failed = false;
+        f->refused_checksum_at = offset + amount;
+      } else if (amount == 4 && offset == f->refused_checksum_at) {
+        for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(~out[i]);
+        f->refused_checksum_at = -1;
       }
       return SQLITE_OK;
     }
@@ -279,6 +312,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
   f->base.pMethods = nullptr;
   f->real = reinterpret_cast<sqlite3_file*>(f + 1);
   f->real->pMethods = nullptr;
+  f->refused_checksum_at = -1;
   if (name == nullptr) return SQLITE_CANTOPEN;  // a temporary file: never on disk unsealed
   const char* database = nullptr;
   if (flags & SQLITE_OPEN_MAIN_DB) {

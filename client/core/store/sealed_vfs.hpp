@@ -8,8 +8,9 @@
 // The first 24 bytes of page 1 stay readable, as SQLite needs them to learn the page size
 // and the reserve before it can read a page; they are authenticated with the rest of page 1.
 // A database page is bound to its page number, so pages moved within the file are refused.
-// Rollback journals and temporary files are refused outright: the profile runs in WAL mode
-// with temp_store=MEMORY, and refusing keeps anything unsealed off the disk should that change.
+// A rollback journal's page records are sealed too. Temporary files and super-journals are
+// refused outright: the store keeps temp_store=MEMORY, and refusing keeps anything unsealed
+// off the disk should that change.
 //
 // A connection names its key by a slot in the URI (`?vfs=parley-sealed&keyslot=N`), never by
 // the key itself; KeyBinding holds the slot for as long as files may be opened with it.

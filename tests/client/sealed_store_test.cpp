@@ -320,6 +320,39 @@ class SealedStoreTest : public QObject {
     QCOMPARE(count_messages(db->db()), 200);
   }
 
+  // A crash in the middle of a transaction in rollback-journal mode, after SQLite spilled
+  // changed pages into the file: the journal's sealed pages put the file back as it was.
+  void aHotJournalRollsBackThroughTheSeal() {
+    const auto file = path("hot-live.db");
+    const auto crashed = path("hot.db");
+    const auto key = random_key();
+    QString error;
+    auto db = Database::open(file, key.view(), &error);
+    QVERIFY2(db, qPrintable(error));
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("PRAGMA journal_mode=DELETE"));
+    q.finish();
+    QVERIFY(insert_marked(db->db(), 1, 2000));
+    QVERIFY(q.exec("PRAGMA cache_size=10"));  // so the transaction below spills into the file
+    const auto before = file_bytes(file);
+    QVERIFY(db->db().transaction());
+    QVERIFY(q.exec("UPDATE messages SET body = 'changed, never committed' WHERE body LIKE 'MARKER%'"));
+    QVERIFY(QFile::exists(file + "-journal"));
+    QVERIFY(file_bytes(file) != before);  // spilled
+    for (const char* suffix : {"", "-journal"}) {
+      QFile::remove(crashed + suffix);
+      QVERIFY(QFile::copy(file + suffix, crashed + suffix));
+    }
+    QVERIFY(!file_bytes(crashed + "-journal").contains(kMarker));
+    QVERIFY(db->db().rollback());
+    auto reopened = Database::open(crashed, key.view(), &error);
+    QVERIFY2(reopened, qPrintable(error));
+    QCOMPARE(count_messages(reopened->db()), 2000);
+    QSqlQuery check(reopened->db());
+    QVERIFY(check.exec("PRAGMA integrity_check") && check.next());
+    QCOMPARE(check.value(0).toString(), QString("ok"));
+  }
+
   // Temporary files are refused, so sorts and indexes bigger than SQLite's cache must stay
   // in memory (temp_store=MEMORY) rather than fail.
   void bigSortsAndIndexesStayInMemory() {

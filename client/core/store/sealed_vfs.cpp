@@ -51,7 +51,16 @@ struct SealedFile {
   sqlite3_file* real;  // the platform's file, in the same allocation after this struct
   // Journal: where the checksum of a page record that did not open lies (-1: none).
   sqlite3_int64 refused_checksum_at;
+  // What was last written or read just before a page: a WAL frame's header (24 bytes) or a
+  // journal record's page number (4), and where; -1: nothing yet.
+  sqlite3_int64 prefix_at;
+  unsigned char prefix[24];
 };
+
+// A WAL page is bound to its frame header's page number and salts (bytes 0..3 and 8..15),
+// a journal page to its record's page number: the bytes SQLite writes just before the page.
+constexpr int kWalPrefix = 24;
+constexpr int kJournalPrefix = 4;
 
 sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
@@ -60,23 +69,36 @@ SealedFile* sealed(sqlite3_file* f) { return reinterpret_cast<SealedFile*>(f); }
 
 bool is_page_size(sqlite3_int64 n) { return n >= 512 && n <= 65536 && (n & (n - 1)) == 0; }
 
-// Associated data: the kind of file, the page number (0 outside the database) and, for page
-// 1, the bytes left readable, so they cannot be changed either.
-std::size_t associated(unsigned char* ad, Kind kind, std::uint64_t pgno, const unsigned char* page) {
+// Associated data: the kind of file, the page number in the database (0 outside it), and
+// for page 1 the bytes left readable, so they cannot be changed either; in a WAL the frame
+// header's page number and salts, in a journal the record's page number (`prefix`).
+constexpr int kMaxAd = 9 + kPlainHeader;
+std::size_t associated(unsigned char* ad, Kind kind, std::uint64_t pgno, const unsigned char* page,
+                       const unsigned char* prefix) {
   ad[0] = static_cast<unsigned char>(kind);
   for (int i = 0; i < 8; ++i) ad[1 + i] = static_cast<unsigned char>(pgno >> (8 * i));
+  if (kind == Kind::wal) {
+    std::memcpy(ad + 9, prefix, 4);
+    std::memcpy(ad + 13, prefix + 8, 8);
+    return 21;
+  }
+  if (kind == Kind::journal) {
+    std::memcpy(ad + 9, prefix, kJournalPrefix);
+    return 9 + kJournalPrefix;
+  }
   if (pgno != 1) return 9;
   std::memcpy(ad + 9, page, kPlainHeader);
   return 9 + kPlainHeader;
 }
 
-void seal_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno) {
+void seal_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno,
+               const unsigned char* prefix = nullptr) {
   const int start = pgno == 1 ? kPlainHeader : 0;
   unsigned char* nonce = page + size - kReserveBytes;
   unsigned char* tag = nonce + kNonce;
   randombytes_buf(nonce, kNonce);
-  unsigned char ad[9 + kPlainHeader];
-  const auto ad_size = associated(ad, f->kind, pgno, page);
+  unsigned char ad[kMaxAd];
+  const auto ad_size = associated(ad, f->kind, pgno, page, prefix);
   crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
       page + start, tag, nullptr, page + start,
       static_cast<unsigned long long>(size - kReserveBytes - start), ad, ad_size, nullptr,
@@ -84,14 +106,15 @@ void seal_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t
 }
 
 // `quiet`: a failure the caller handles as SQLite would a torn write, not as an error.
-bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno, bool quiet = false) {
+bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno, bool quiet = false,
+               const unsigned char* prefix = nullptr) {
   const int start = pgno == 1 ? kPlainHeader : 0;
   unsigned char nonce[kNonce];
   unsigned char tag[kTag];
   std::memcpy(nonce, page + size - kReserveBytes, kNonce);
   std::memcpy(tag, page + size - kTag, kTag);
-  unsigned char ad[9 + kPlainHeader];
-  const auto ad_size = associated(ad, f->kind, pgno, page);
+  unsigned char ad[kMaxAd];
+  const auto ad_size = associated(ad, f->kind, pgno, page, prefix);
   if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
           page + start, nullptr, page + start,
           static_cast<unsigned long long>(size - kReserveBytes - start), tag, ad, ad_size,
@@ -122,6 +145,21 @@ bool key_opens_a_later_page(SealedFile* f, int page_size) {
                      open_page(f, page.data(), page_size, 2, true);
   sodium_memzero(page.data(), page.size());
   return opens;
+}
+
+// The `n` bytes before `offset`: as SQLite just wrote or read them, else from the file.
+const unsigned char* prefix_of(SealedFile* f, sqlite3_int64 offset, int n) {
+  if (f->prefix_at == offset - n) return f->prefix;
+  f->prefix_at = -1;
+  if (offset < n || f->real->pMethods->xRead(f->real, f->prefix, n, offset - n) != SQLITE_OK)
+    std::memset(f->prefix, 0, sizeof f->prefix);  // the page will not open: refused as damaged
+  return f->prefix;
+}
+
+// `bytes` (n of them) are at `offset`: the prefix of a page that may follow.
+void remember_prefix(SealedFile* f, const void* bytes, int n, sqlite3_int64 offset) {
+  std::memcpy(f->prefix, bytes, static_cast<std::size_t>(n));
+  f->prefix_at = offset;
 }
 
 // Reads [offset, offset + amount) of the database when it is not one whole page (SQLite
@@ -200,15 +238,25 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
                  : SQLITE_IOERR_DATA;
     }
     case Kind::wal: {
+      // A page alone: a frame SQLite already trusts, so a page that does not open is an
+      // error. Read with its frame header, which it is bound to, in one call.
+      if (is_page_size(amount) && offset >= 32 + kWalPrefix) {
+        thread_local std::vector<unsigned char> frame;
+        frame.resize(static_cast<std::size_t>(amount) + kWalPrefix);
+        const int rc = f->real->pMethods->xRead(f->real, frame.data(), amount + kWalPrefix, offset - kWalPrefix);
+        if (rc != SQLITE_OK) return rc;
+        const bool opened = open_page(f, frame.data() + kWalPrefix, amount, 0, false, frame.data());
+        if (opened) std::memcpy(out, frame.data() + kWalPrefix, static_cast<std::size_t>(amount));
+        sodium_memzero(frame.data(), frame.size());
+        return opened ? SQLITE_OK : SQLITE_IOERR_DATA;
+      }
       const int rc = f->real->pMethods->xRead(f->real, buffer, amount, offset);
       if (rc != SQLITE_OK) return rc;
-      // A page alone: a frame SQLite already trusts, so a page that does not open is an error.
-      if (is_page_size(amount)) return open_page(f, out, amount, 0) ? SQLITE_OK : SQLITE_IOERR_DATA;
       // A whole frame (header, then page): read while recovering the WAL after a crash. A
       // frame torn by the crash does not open; it is handed on as zeros under salts turned
       // over, which SQLite refuses whatever the zeros' checksum (a freed page is all zeros
       // too), so recovery ends there as it would on a plain file.
-      if (is_page_size(amount - 24) && !open_page(f, out + 24, amount - 24, 0, true)) {
+      if (is_page_size(amount - 24) && !open_page(f, out + 24, amount - 24, 0, true, out)) {
         std::memset(out + 24, 0, static_cast<std::size_t>(amount - 24));
         for (int i = 8; i < 16; ++i) out[i] = static_cast<unsigned char>(~out[i]);
       }
@@ -220,12 +268,15 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
       // A page record while rolling back: as a torn WAL frame, a torn record is left to the
       // journal's checksum, which ends the playback there. Its checksum, read next, is
       // turned over so that it cannot match the zeros.
-      if (is_page_size(amount) && offset % kSector != 0 && !open_page(f, out, amount, 0, true)) {
+      if (is_page_size(amount) && offset % kSector != 0 &&
+          !open_page(f, out, amount, 0, true, prefix_of(f, offset, kJournalPrefix))) {
         std::memset(out, 0, static_cast<std::size_t>(amount));
         f->refused_checksum_at = offset + amount;
       } else if (amount == 4 && offset == f->refused_checksum_at) {
         for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(~out[i]);
         f->refused_checksum_at = -1;
+      } else if (amount == kJournalPrefix) {
+        remember_prefix(f, out, kJournalPrefix, offset);
       }
       return SQLITE_OK;
     }
@@ -247,19 +298,25 @@ int x_write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64 of
       return f->real->pMethods->xWrite(f->real, page, amount, offset);
     }
     case Kind::wal:
-      if (amount == 24 || amount == 32) break;  // frame and file headers
+      if (amount == 32) break;  // the file's header
+      if (amount == kWalPrefix) {  // a frame's header: the page that follows is bound to it
+        remember_prefix(f, buffer, kWalPrefix, offset);
+        break;
+      }
       if (!is_page_size(amount)) return SQLITE_IOERR_WRITE;
       {
         auto* page = scratch(buffer, amount);
-        seal_page(f, page, amount, 0);
+        seal_page(f, page, amount, 0, prefix_of(f, offset, kWalPrefix));
         return f->real->pMethods->xWrite(f->real, page, amount, offset);
       }
     case Kind::journal:
       if (is_page_size(amount) && offset % kSector != 0) {
         auto* page = scratch(buffer, amount);
-        seal_page(f, page, amount, 0);
+        seal_page(f, page, amount, 0, prefix_of(f, offset, kJournalPrefix));
         return f->real->pMethods->xWrite(f->real, page, amount, offset);
       }
+      if (amount == kJournalPrefix && offset % kSector != 0)
+        remember_prefix(f, buffer, kJournalPrefix, offset);
       // The header (zeros but for its own fields), page numbers and checksums: plain.
       if (amount > 4 && offset % kSector != 0) return SQLITE_IOERR_WRITE;
       break;
@@ -313,6 +370,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
   f->real = reinterpret_cast<sqlite3_file*>(f + 1);
   f->real->pMethods = nullptr;
   f->refused_checksum_at = -1;
+  f->prefix_at = -1;
   if (name == nullptr) return SQLITE_CANTOPEN;  // a temporary file: never on disk unsealed
   const char* database = nullptr;
   if (flags & SQLITE_OPEN_MAIN_DB) {

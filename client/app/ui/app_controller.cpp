@@ -137,9 +137,9 @@ void AppController::openProfile(const QString& dir) {
 std::unique_ptr<client::Messenger> AppController::unlock(const QString& dir, QString* error) {
   error->clear();
   std::unique_ptr<client::Messenger> opened;
-  // The folder's name, as the welcome screen lists it: the username is in the profile, which
-  // is not open yet.
-  const auto name = QFileInfo(dir).fileName().isEmpty() ? dir : QFileInfo(dir).fileName();
+  // Whose profile: its username, readable before unlocking; else the folder's name.
+  auto name = client::Profile::usernameIn(dir);
+  if (name.isEmpty()) name = QFileInfo(dir).fileName().isEmpty() ? dir : QFileInfo(dir).fileName();
   QWidget* over = welcome_ && welcome_->isVisible() ? welcome_.data() : nullptr;
   UnlockDialog dialog(name, [&](const QString& passphrase) {
     auto status = client::store_key::Status::ok;

@@ -101,6 +101,12 @@ std::optional<crypto::IdentityKeyPair> seal_plain_identity(const QString& dir, c
 
 bool Profile::exists(const QString& dir) { return QFile::exists(dir + "/profile.json"); }
 
+QString Profile::usernameIn(const QString& dir) {
+  QFile meta(dir + "/profile.json");
+  if (!meta.open(QIODevice::ReadOnly)) return {};
+  return QJsonDocument::fromJson(meta.readAll()).object().value("username").toString();
+}
+
 std::optional<Profile> Profile::load(const QString& dir, const QString& passphrase, QString* error,
                                      store_key::Status* status) {
   store_key::Status ignored;

@@ -26,6 +26,9 @@ struct Profile {
   QString databasePath() const { return dir + "/parley.db"; }
 
   static bool exists(const QString& dir);
+  // The username in profile.json, which is readable before the profile is unlocked (empty
+  // when there is none), so an unlock prompt can say whose profile it is.
+  static QString usernameIn(const QString& dir);
   // Unlocks with `passphrase` (empty: the profile has none). On failure `status`, when
   // given, tells a passphrase to ask for (locked, wrong_passphrase) from the rest.
   static std::optional<Profile> load(const QString& dir, const QString& passphrase,

@@ -320,6 +320,45 @@ class SealedStoreTest : public QObject {
     QCOMPARE(count_messages(db->db()), 200);
   }
 
+  // A transaction bigger than SQLite's cache spills pages into the WAL before its commit and
+  // then writes some of them again: SQLite overwrites those frames in place, writes the
+  // frames after them with zero salts, and puts the real salts and checksums in at commit.
+  // Every page must open after that, and after a crash.
+  void aTransactionThatRewritesItsOwnFramesCommitsWhole() {
+    const auto file = path("rewrites-live.db");
+    const auto crashed = path("rewrites.db");
+    const auto key = random_key();
+    QString error;
+    auto db = Database::open(file, key.view(), &error);
+    QVERIFY2(db, qPrintable(error));
+    QSqlQuery q(db->db());
+    QVERIFY(q.exec("PRAGMA wal_autocheckpoint=0"));
+    QVERIFY(q.exec("PRAGMA cache_size=10"));
+    QVERIFY(insert_marked(db->db(), 1, 300));
+    QVERIFY(db->db().transaction());
+    QSqlQuery add(db->db());
+    add.prepare("INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms)"
+                " VALUES('bob', 'bob', ?, ?, ?, 5, 1)");
+    for (int round = 0; round < 4; ++round) {
+      QVERIFY(q.exec(QStringLiteral("UPDATE messages SET body = body || ' %1' WHERE body LIKE 'MARKER%'").arg(round)));
+      for (int i = 0; i < 50; ++i) {
+        add.addBindValue(QUuid::createUuid().toRfc4122());
+        add.addBindValue(1000 + round * 100 + i);
+        add.addBindValue(QStringLiteral("%1 added in round %2").arg(kMarker).arg(round));
+        QVERIFY(add.exec());
+      }
+    }
+    QVERIFY(db->db().commit());
+    QCOMPARE(count_messages(db->db()), 300 + 4 * 50);
+    QVERIFY(q.exec("PRAGMA integrity_check") && q.next());
+    QCOMPARE(q.value(0).toString(), QString("ok"));
+    q.finish();
+    copy_as_crashed(file, crashed);
+    auto reopened = Database::open(crashed, key.view(), &error);
+    QVERIFY2(reopened, qPrintable(error));
+    QCOMPARE(count_messages(reopened->db()), 500);
+  }
+
   // A crash in the middle of a transaction in rollback-journal mode, after SQLite spilled
   // changed pages into the file: the journal's sealed pages put the file back as it was.
   void aHotJournalRollsBackThroughTheSeal() {

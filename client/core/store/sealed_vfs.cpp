@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace parley::client::sealed {
@@ -51,8 +52,11 @@ struct SealedFile {
   sqlite3_file* real;  // the platform's file, in the same allocation after this struct
   // Journal: where the checksum of a page record that did not open lies (-1: none).
   sqlite3_int64 refused_checksum_at;
-  // What was last written or read just before a page: a WAL frame's header (24 bytes) or a
-  // journal record's page number (4), and where; -1: nothing yet.
+  // What this handle's previous call wrote or read, when that was a WAL frame's header (24
+  // bytes) or a journal record's page number (4), and where; -1 otherwise. Only the call
+  // right before counts: another connection may rewrite the file between two of ours (a
+  // WAL restarted under new salts), but not between a header and its page, which SQLite
+  // writes under one lock.
   sqlite3_int64 prefix_at;
   unsigned char prefix[24];
 };
@@ -69,31 +73,32 @@ SealedFile* sealed(sqlite3_file* f) { return reinterpret_cast<SealedFile*>(f); }
 
 bool is_page_size(sqlite3_int64 n) { return n >= 512 && n <= 65536 && (n & (n - 1)) == 0; }
 
-// Associated data: the kind of file, the page number in the database (0 outside it), and
-// for page 1 the bytes left readable, so they cannot be changed either; in a WAL the frame
-// header's page number and salts, in a journal the record's page number (`prefix`).
+// Associated data: the kind of file and where the page is in it (in the database its page
+// number; in a WAL or journal its byte offset), and what says which page it is there: page
+// 1's readable bytes, a WAL frame header's page number, a journal record's. (Not a frame's
+// salts: SQLite writes a frame first with zero salts when it will rewrite the transaction's
+// checksums at commit, then the real ones.)
 constexpr int kMaxAd = 9 + kPlainHeader;
-std::size_t associated(unsigned char* ad, Kind kind, std::uint64_t pgno, const unsigned char* page,
+std::size_t associated(unsigned char* ad, Kind kind, std::uint64_t where, const unsigned char* page,
                        const unsigned char* prefix) {
   ad[0] = static_cast<unsigned char>(kind);
-  for (int i = 0; i < 8; ++i) ad[1 + i] = static_cast<unsigned char>(pgno >> (8 * i));
-  if (kind == Kind::wal) {
-    std::memcpy(ad + 9, prefix, 4);
-    std::memcpy(ad + 13, prefix + 8, 8);
-    return 21;
+  for (int i = 0; i < 8; ++i) ad[1 + i] = static_cast<unsigned char>(where >> (8 * i));
+  if (kind != Kind::database) {
+    std::memcpy(ad + 9, prefix, 4);  // the page number in both the frame header and the record
+    return 13;
   }
-  if (kind == Kind::journal) {
-    std::memcpy(ad + 9, prefix, kJournalPrefix);
-    return 9 + kJournalPrefix;
-  }
-  if (pgno != 1) return 9;
+  if (where != 1) return 9;
   std::memcpy(ad + 9, page, kPlainHeader);
   return 9 + kPlainHeader;
 }
 
+// The part of a page that is sealed: all of it before the reserve, but for page 1's first
+// 24 bytes.
+int sealed_from(Kind kind, std::uint64_t where) { return kind == Kind::database && where == 1 ? kPlainHeader : 0; }
+
 void seal_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno,
                const unsigned char* prefix = nullptr) {
-  const int start = pgno == 1 ? kPlainHeader : 0;
+  const int start = sealed_from(f->kind, pgno);
   unsigned char* nonce = page + size - kReserveBytes;
   unsigned char* tag = nonce + kNonce;
   randombytes_buf(nonce, kNonce);
@@ -108,7 +113,7 @@ void seal_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t
 // `quiet`: a failure the caller handles as SQLite would a torn write, not as an error.
 bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t pgno, bool quiet = false,
                const unsigned char* prefix = nullptr) {
-  const int start = pgno == 1 ? kPlainHeader : 0;
+  const int start = sealed_from(f->kind, pgno);
   unsigned char nonce[kNonce];
   unsigned char tag[kTag];
   std::memcpy(nonce, page + size - kReserveBytes, kNonce);
@@ -147,10 +152,10 @@ bool key_opens_a_later_page(SealedFile* f, int page_size) {
   return opens;
 }
 
-// The `n` bytes before `offset`: as SQLite just wrote or read them, else from the file.
-const unsigned char* prefix_of(SealedFile* f, sqlite3_int64 offset, int n) {
-  if (f->prefix_at == offset - n) return f->prefix;
-  f->prefix_at = -1;
+// The `n` bytes before `offset`: as the previous call wrote or read them (`previous_at`),
+// else from the file.
+const unsigned char* prefix_of(SealedFile* f, sqlite3_int64 previous_at, sqlite3_int64 offset, int n) {
+  if (previous_at == offset - n) return f->prefix;
   if (offset < n || f->real->pMethods->xRead(f->real, f->prefix, n, offset - n) != SQLITE_OK)
     std::memset(f->prefix, 0, sizeof f->prefix);  // the page will not open: refused as damaged
   return f->prefix;
@@ -222,6 +227,7 @@ int x_close(sqlite3_file* file) {
 
 int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
   auto* f = sealed(file);
+  const sqlite3_int64 previous_at = std::exchange(f->prefix_at, -1);
   auto* out = static_cast<unsigned char*>(buffer);
   switch (f->kind) {
     case Kind::database: {
@@ -245,7 +251,8 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
         frame.resize(static_cast<std::size_t>(amount) + kWalPrefix);
         const int rc = f->real->pMethods->xRead(f->real, frame.data(), amount + kWalPrefix, offset - kWalPrefix);
         if (rc != SQLITE_OK) return rc;
-        const bool opened = open_page(f, frame.data() + kWalPrefix, amount, 0, false, frame.data());
+        const bool opened = open_page(f, frame.data() + kWalPrefix, amount,
+                                      static_cast<std::uint64_t>(offset), false, frame.data());
         if (opened) std::memcpy(out, frame.data() + kWalPrefix, static_cast<std::size_t>(amount));
         sodium_memzero(frame.data(), frame.size());
         return opened ? SQLITE_OK : SQLITE_IOERR_DATA;
@@ -256,7 +263,8 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
       // frame torn by the crash does not open; it is handed on as zeros under salts turned
       // over, which SQLite refuses whatever the zeros' checksum (a freed page is all zeros
       // too), so recovery ends there as it would on a plain file.
-      if (is_page_size(amount - 24) && !open_page(f, out + 24, amount - 24, 0, true, out)) {
+      if (is_page_size(amount - 24) &&
+          !open_page(f, out + 24, amount - 24, static_cast<std::uint64_t>(offset + 24), true, out)) {
         std::memset(out + 24, 0, static_cast<std::size_t>(amount - 24));
         for (int i = 8; i < 16; ++i) out[i] = static_cast<unsigned char>(~out[i]);
       }
@@ -269,7 +277,8 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
       // journal's checksum, which ends the playback there. Its checksum, read next, is
       // turned over so that it cannot match the zeros.
       if (is_page_size(amount) && offset % kSector != 0 &&
-          !open_page(f, out, amount, 0, true, prefix_of(f, offset, kJournalPrefix))) {
+          !open_page(f, out, amount, static_cast<std::uint64_t>(offset), true,
+                     prefix_of(f, previous_at, offset, kJournalPrefix))) {
         std::memset(out, 0, static_cast<std::size_t>(amount));
         f->refused_checksum_at = offset + amount;
       } else if (amount == 4 && offset == f->refused_checksum_at) {
@@ -286,6 +295,7 @@ int x_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
 
 int x_write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64 offset) {
   auto* f = sealed(file);
+  const sqlite3_int64 previous_at = std::exchange(f->prefix_at, -1);
   const auto* in = static_cast<const unsigned char*>(buffer);
   switch (f->kind) {
     case Kind::database: {
@@ -306,13 +316,15 @@ int x_write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64 of
       if (!is_page_size(amount)) return SQLITE_IOERR_WRITE;
       {
         auto* page = scratch(buffer, amount);
-        seal_page(f, page, amount, 0, prefix_of(f, offset, kWalPrefix));
+        seal_page(f, page, amount, static_cast<std::uint64_t>(offset),
+                  prefix_of(f, previous_at, offset, kWalPrefix));
         return f->real->pMethods->xWrite(f->real, page, amount, offset);
       }
     case Kind::journal:
       if (is_page_size(amount) && offset % kSector != 0) {
         auto* page = scratch(buffer, amount);
-        seal_page(f, page, amount, 0, prefix_of(f, offset, kJournalPrefix));
+        seal_page(f, page, amount, static_cast<std::uint64_t>(offset),
+                  prefix_of(f, previous_at, offset, kJournalPrefix));
         return f->real->pMethods->xWrite(f->real, page, amount, offset);
       }
       if (amount == kJournalPrefix && offset % kSector != 0)
@@ -326,6 +338,7 @@ int x_write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64 of
 
 // The rest goes straight to the platform's file.
 int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  sealed(f)->prefix_at = -1;
   return sealed(f)->real->pMethods->xTruncate(sealed(f)->real, size);
 }
 int x_sync(sqlite3_file* f, int flags) { return sealed(f)->real->pMethods->xSync(sealed(f)->real, flags); }

@@ -588,6 +588,7 @@ class Messenger : public QObject {
   // A received entry failed to store: the rest of this connection's deliveries are ignored
   // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;
+  bool outbox_unreadable_ = false;  // said once, until the outbox reads whole again
   int refetches_ = 0;  // since a receive batch last committed: the reconnect's backoff
   QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
   QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};

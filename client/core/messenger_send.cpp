@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <QCryptographicHash>
 #include <QDateTime>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QVariant>
 
@@ -145,6 +146,16 @@ void Messenger::flushOutbox() {
     if ((full || asked_to_wait_.contains(peer)) && !probing.insert(peer).second) continue;
     if (!in_flight_.contains(seq) && !blocked)
       ready.emplace_back(seq, group_send ? group : QByteArray());
+  }
+  // A read that fails part-way (a damaged or tampered store: its pages are sealed) would
+  // otherwise leave the rest of the queue unsent without a word. What was read still goes;
+  // the rest is tried at the next flush.
+  if (q.lastError().isValid() != outbox_unreadable_) {
+    outbox_unreadable_ = !outbox_unreadable_;
+    if (outbox_unreadable_)
+      emit problem(QStringLiteral("could not read every queued message from this device's store (%1);"
+                                  " the ones it could read are being sent")
+                       .arg(q.lastError().text()));
   }
   for (const auto& [seq, group] : ready)
     if (group.isEmpty() || !key_in_flight.contains(group)) sendOutboxEntry(seq);

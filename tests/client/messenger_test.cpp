@@ -1004,6 +1004,52 @@ class MessengerTest : public QObject {
              (QStringList{"hi", "this one meets a full disk", "and this one comes after it"}));
   }
 
+  // A store damaged (or tampered with) where the outbox lies: the messages before the bad
+  // page still go, and the user is told, once, that the rest could not be read, instead of
+  // their staying queued without a word.
+  void anOutboxThatCannotBeReadWholeIsSaid() {
+    RelayProcess relay;  // its own: the shared one has taken many registrations by now
+    QVERIFY(relay.start());
+    QTemporaryDir home;
+    User uma_user, vic_user;
+    QVERIFY(uma_user.registerOn(relay, home, "uma") && vic_user.registerOn(relay, home, "vic"));
+    auto* uma = &uma_user;
+    auto* vic = &vic_user;
+    QVERIFY(uma->waitOnline());
+    uma->m->stop();
+    // Big enough that the outbox spans many pages.
+    for (int i = 0; i < 60; ++i) QVERIFY(!uma->send("vic", QString::number(i) + QString(3000, QChar('q'))).isEmpty());
+    uma->m.reset();  // closed: the WAL goes into the file
+    QList<int> pages;
+    {
+      auto db = parley::test::sealedDatabase(uma->dir + "/parley.db", "outbox-pages");
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      QVERIFY2(q.exec("SELECT pageno FROM dbstat WHERE name = 'outbox' AND pagetype = 'leaf' ORDER BY pageno"),
+               qPrintable(q.lastError().text()));
+      while (q.next()) pages << q.value(0).toInt();
+      q.finish();
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("outbox-pages");
+    QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size())));
+    {
+      QFile f(uma->dir + "/parley.db");
+      QVERIFY(f.open(QIODevice::ReadWrite));
+      const qint64 at = qint64(pages.last() - 1) * 4096 + 2000;  // the last leaf: the newest
+      f.seek(at);
+      char c = 0;
+      f.getChar(&c);
+      f.seek(at);
+      f.putChar(static_cast<char>(c ^ 0x40));
+    }
+    QVERIFY(uma->reopen());
+    QVERIFY(spinUntil([&] { return uma->ev->problems.join('\n').contains("could not read every queued message"); },
+                      kWaitMs));
+    QCOMPARE(uma->ev->problems.filter("could not read every queued message").size(), 1);
+    QVERIFY(spinUntil([&] { return vic->ev->received.size() >= 10; }, kWaitMs));  // the first ones went
+  }
+
   // A first message that names no one-time prekey, sent again under another id (by a relay,
   // or by anyone who kept it): the copy opens nothing, rather than a second session that
   // would become the one used for replies.

@@ -2,11 +2,9 @@
 
 #include <QFile>
 #include <QFileInfo>
-#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QUuid>
-#include <sqlite3.h>
 
 #include "store/migrations.hpp"
 #include "store/plain_file.hpp"
@@ -15,12 +13,6 @@
 namespace parley::client {
 
 namespace {
-
-// The handle under Qt's connection, for what Qt Sql has no words for.
-sqlite3* handle_of(const QSqlDatabase& db) {
-  const QVariant v = db.driver()->handle();
-  return qstrcmp(v.typeName(), "sqlite3*") == 0 ? *static_cast<sqlite3* const*>(v.data()) : nullptr;
-}
 
 QString explain(const QString& path, const QString& what) {
   if (sealed::lastFailureWasAuthentication())
@@ -81,9 +73,7 @@ std::unique_ptr<Database> Database::open(const QString& path, crypto::ByteView s
   }
   if (fresh) {
     // Room for each page's nonce and tag, before the first page exists.
-    int reserve = sealed::kReserveBytes;
-    sqlite3* h = handle_of(db);
-    if (!h || sqlite3_file_control(h, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK)
+    if (!sealed::reserveRoom(db))
       return fail(QStringLiteral("cannot reserve room for its encryption"));
   }
   QSqlQuery pragma(db);

@@ -2,11 +2,9 @@
 
 #include <QFile>
 #include <QFileInfo>
-#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QUuid>
-#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -43,11 +41,6 @@ class Connection {
   QSqlDatabase db_;
 };
 
-sqlite3* handle_of(const QSqlDatabase& db) {
-  const QVariant v = db.driver()->handle();
-  return qstrcmp(v.typeName(), "sqlite3*") == 0 ? *static_cast<sqlite3* const*>(v.data()) : nullptr;
-}
-
 // The sealed copy at `copy`, synced. The plain file is only read.
 bool make_sealed_copy(const QString& path, const QString& copy, const sealed::KeyBinding& key,
                       QString* error) {
@@ -69,9 +62,7 @@ bool make_sealed_copy(const QString& path, const QString& copy, const sealed::Ke
     return false;
   }
   q.finish();
-  int reserve = sealed::kReserveBytes;  // the copy's pages get room for nonce and tag
-  sqlite3* h = handle_of(plain.db());
-  if (!h || sqlite3_file_control(h, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK) {
+  if (!sealed::reserveRoom(plain.db())) {  // the copy's pages get room for nonce and tag
     *error = QStringLiteral("cannot encrypt %1: SQLite would not reserve room in its pages").arg(path);
     return false;
   }

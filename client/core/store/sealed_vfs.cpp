@@ -1,6 +1,8 @@
 #include "store/sealed_vfs.hpp"
 
 #include <QFileInfo>
+#include <QSqlDatabase>
+#include <QSqlDriver>
 #include <QUrl>
 #include <QUrlQuery>
 #include <sodium.h>
@@ -459,6 +461,15 @@ QString KeyBinding::uri(const QString& path) const {
   query.addQueryItem(QStringLiteral("keyslot"), QString::number(slot_));
   url.setQuery(query);
   return QString::fromUtf8(url.toEncoded());
+}
+
+bool reserveRoom(const QSqlDatabase& db) {
+  // The handle under Qt's connection: Qt Sql has no words for this.
+  const QVariant v = db.driver()->handle();
+  if (qstrcmp(v.typeName(), "sqlite3*") != 0) return false;
+  sqlite3* handle = *static_cast<sqlite3* const*>(v.data());
+  int reserve = kReserveBytes;
+  return handle && sqlite3_file_control(handle, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) == SQLITE_OK;
 }
 
 bool lastFailureWasAuthentication() { return t_authentication_failed; }

@@ -15,6 +15,8 @@
 // A connection names its key by a slot in the URI (`?vfs=parley-sealed&keyslot=N`), never by
 // the key itself; KeyBinding holds the slot for as long as files may be opened with it.
 #include <QString>
+
+class QSqlDatabase;
 #include <cstdint>
 
 #include "crypto/secure_bytes.hpp"
@@ -27,6 +29,11 @@ inline constexpr std::size_t kKeyBytes = 32;
 
 // Registers the VFS with SQLite (once; safe from any thread). False if SQLite refused.
 bool install();
+
+// Asks SQLite to leave kReserveBytes at the end of every page of `db`'s main database: at
+// once for an empty one, from its next VACUUM (or VACUUM INTO copy) for one with pages.
+// False when SQLite refused.
+bool reserveRoom(const QSqlDatabase& db);
 
 // A store key made available to the VFS under a slot number until destruction.
 class KeyBinding {

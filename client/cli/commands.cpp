@@ -29,6 +29,8 @@ void emit_json(const QJsonObject& o) {
   std::fflush(stdout);
 }
 
+bool store_damaged = false;
+
 int fail(const QString& message, int code) {
   std::fprintf(stderr, "parley-cli: %s\n", message.toUtf8().constData());
   return code;
@@ -157,7 +159,10 @@ Messenger* open_or_fail(const Options& o, int* code) {
   m->setProxy(*proxy);
   auto* raw = m.release();
   raw->setParent(QCoreApplication::instance());
-  QObject::connect(raw, &Messenger::problem, [](const QString& p) { fail(p, 0); });
+  QObject::connect(raw, &Messenger::problem, [raw](const QString& p) {
+    if (raw->storeDamaged()) store_damaged = true;
+    fail(p, 0);
+  });
   return raw;
 }
 
@@ -671,6 +676,8 @@ int do_group(const Options& o) {
 }
 
 }  // namespace
+
+bool storeWasDamaged() { return store_damaged; }
 
 int run(const Options& o) {
   if (o.command == "register") return do_register(o);

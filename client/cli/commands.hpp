@@ -16,6 +16,10 @@ inline constexpr int kExitQueued = 7;  // not acknowledged in time; stays in the
 inline constexpr int kExitLocked = 8;  // the profile's passphrase was not given, or was wrong
 inline constexpr int kKeepRunning = -1;
 
+// Whether the profile's store showed damage during this run (said on stderr): what was
+// printed may be incomplete, so a run that would exit 0 exits kExitError instead.
+bool storeWasDamaged();
+
 struct Options {
   std::string command;
   std::string profile;

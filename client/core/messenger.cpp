@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <vector>
 
 #include <QCoreApplication>
@@ -38,6 +39,22 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   key_expiry_timer_.setInterval(std::chrono::hours(1));
   connect(&key_expiry_timer_, &QTimer::timeout, this, [this] { expireSkippedKeysIfDue(); });
   key_expiry_timer_.start();
+  // A page that fails its check ends the query that read it, which most reads here take as
+  // "no more rows": without this the user would see a shorter history, or a peer without
+  // its session, and not know why.
+  db_->onDamage([this] {
+    if (std::exchange(store_damage_said_, true)) return;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+          emit problem(QStringLiteral(
+              "parts of this device's store (%1) do not open: the file was damaged, or changed "
+              "outside Parley, and what is in them is left out. To get it back, quit Parley and "
+              "restore the profile's folder from a backup.")
+                           .arg(QDir::toNativeSeparators(profile_.databasePath())));
+        },
+        Qt::QueuedConnection);
+  });
   wireRelay();
   removeStaleCopies();
 }

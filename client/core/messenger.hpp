@@ -157,6 +157,9 @@ class Messenger : public QObject {
   // removing it rewrites store.key only, so it is quick whatever the history's size.
   bool hasPassphrase() const;
   bool setPassphrase(const QString& passphrase, QString* error);
+  // A page of the store failed its check since this was opened (problem() says so, once):
+  // what reads returned since may be incomplete.
+  bool storeDamaged() const { return store_damage_said_; }
   ~Messenger() override;
 
   void start();  // connect, log in, stay connected
@@ -589,6 +592,7 @@ class Messenger : public QObject {
   // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;
   bool outbox_unreadable_ = false;  // said once, until the outbox reads whole again
+  bool store_damage_said_ = false;  // a page of the store failed its check: said once
   int refetches_ = 0;  // since a receive batch last committed: the reconnect's backoff
   QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
   QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};

@@ -14,6 +14,7 @@
 #include <csignal>
 
 #include "relay_process.hpp"
+#include "client_user.hpp"
 #include "sealed_db.hpp"
 
 using namespace parley::test;
@@ -141,6 +142,32 @@ class CliE2eTest : public QObject {
     QCOMPARE(again.code, 0);
     QCOMPARE(pam.run({"--passphrase-file", pass, "contacts"}).code, 8);
     QCOMPARE(pam.run({"--passphrase-file", home_.filePath("wrong.pass"), "contacts"}).code, 0);
+  }
+
+  // A store page that fails its check: the history prints what it could read, says why on
+  // stderr and exits 1, so a script does not take a short history for the whole.
+  void aDamagedStoreIsSaidAndFailsTheCommand() {
+    const auto dir = profile("dora");
+    QCOMPARE(Cli(dir).run({"register", "--server", relay_.url().toString(), "dora"}).code, 0);
+    {
+      auto m = parley::test::openClientProfile(dir);  // not started: the messages stay queued
+      QVERIFY(m);
+      QString error;
+      for (int i = 0; i < 40; ++i)
+        QVERIFY2(m->sendText("alice", QString::number(i) + QString(3000, QChar('d')), &error), qPrintable(error));
+    }
+    auto whole = Cli(dir).run({"history", "alice"});
+    QCOMPARE(whole.code, 0);
+    QCOMPARE(of_type(whole.lines, "message").size(), 40);
+    QString error;
+    const auto pages = parley::test::leafPagesOf(dir + "/parley.db", "messages", &error);
+    QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size()) + error));
+    QVERIFY(parley::test::flipByteInPage(dir + "/parley.db", pages[pages.size() / 2]));
+    auto damaged = Cli(dir).run({"history", "alice"});
+    QCOMPARE(damaged.code, 1);
+    QVERIFY(of_type(damaged.lines, "message").size() < 40);
+    QVERIFY2(damaged.err.contains("do not open") && damaged.err.contains("from a backup"), damaged.err.constData());
+    QCOMPARE(damaged.err.count("do not open"), 1);
   }
 
   void registerErrorsAreClear() {

@@ -1020,34 +1020,41 @@ class MessengerTest : public QObject {
     // Big enough that the outbox spans many pages.
     for (int i = 0; i < 60; ++i) QVERIFY(!uma->send("vic", QString::number(i) + QString(3000, QChar('q'))).isEmpty());
     uma->m.reset();  // closed: the WAL goes into the file
-    QList<int> pages;
-    {
-      auto db = parley::test::sealedDatabase(uma->dir + "/parley.db", "outbox-pages");
-      QVERIFY(db.open());
-      QSqlQuery q(db);
-      QVERIFY2(q.exec("SELECT pageno FROM dbstat WHERE name = 'outbox' AND pagetype = 'leaf' ORDER BY pageno"),
-               qPrintable(q.lastError().text()));
-      while (q.next()) pages << q.value(0).toInt();
-      q.finish();
-      db.close();
-    }
-    QSqlDatabase::removeDatabase("outbox-pages");
-    QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size())));
-    {
-      QFile f(uma->dir + "/parley.db");
-      QVERIFY(f.open(QIODevice::ReadWrite));
-      const qint64 at = qint64(pages.last() - 1) * 4096 + 2000;  // the last leaf: the newest
-      f.seek(at);
-      char c = 0;
-      f.getChar(&c);
-      f.seek(at);
-      f.putChar(static_cast<char>(c ^ 0x40));
-    }
+    QString error;
+    const auto pages = parley::test::leafPagesOf(uma->dir + "/parley.db", "outbox", &error);
+    QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size()) + error));
+    QVERIFY(parley::test::flipByteInPage(uma->dir + "/parley.db", pages.last()));  // the newest
     QVERIFY(uma->reopen());
     QVERIFY(spinUntil([&] { return uma->ev->problems.join('\n').contains("could not read every queued message"); },
                       kWaitMs));
     QCOMPARE(uma->ev->problems.filter("could not read every queued message").size(), 1);
     QVERIFY(spinUntil([&] { return vic->ev->received.size() >= 10; }, kWaitMs));  // the first ones went
+  }
+
+  // A store page that fails its check (a bad disk, or a hand) ends the query that reads it;
+  // the history then shows what it could read, and the user is told why, once.
+  void aDamagedStoreIsSaidOnceAndShowsWhatItCanRead() {
+    auto* uma = registerUser("una");
+    QVERIFY(uma);
+    uma->m->stop();
+    for (int i = 0; i < 60; ++i) QVERIFY(!uma->send("vic", QString::number(i) + QString(3000, QChar('q'))).isEmpty());
+    QCOMPARE(uma->m->history("vic").size(), 60);
+    QVERIFY(uma->ev->problems.isEmpty());
+    uma->m.reset();
+    QString error;
+    const auto pages = parley::test::leafPagesOf(uma->dir + "/parley.db", "messages", &error);
+    QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size()) + error));
+    QVERIFY(parley::test::flipByteInPage(uma->dir + "/parley.db", pages[pages.size() / 2]));
+    QVERIFY(uma->open());
+    const auto shown = uma->m->history("vic").size();
+    QVERIFY2(shown < 60, qPrintable(QString::number(shown)));
+    uma->m->history("vic");
+    QVERIFY(spinUntil([&] { return !uma->ev->problems.filter("do not open").isEmpty(); }, kWaitMs));
+    QTest::qWait(50);  // a second report would be queued by now
+    const auto said = uma->ev->problems.filter("do not open");
+    QCOMPARE(said.size(), 1);
+    QVERIFY2(said[0].contains("parley.db") && said[0].contains("restore the profile's folder from a backup"),
+             qPrintable(said[0]));
   }
 
   // A first message that names no one-time prekey, sent again under another id (by a relay,

@@ -101,7 +101,10 @@ class ProfileKeyTest : public QObject {
     write(good.left(good.size() - 1));
     QCOMPARE(store_key::unlock(d, "correct horse battery").status, Status::damaged);
     write(QByteArray("not a key file at all"));
-    QCOMPARE(store_key::unlock(d, QString()).status, Status::damaged);
+    const auto garbage = store_key::unlock(d, QString());
+    QCOMPARE(garbage.status, Status::damaged);
+    QVERIFY2(garbage.error.contains("is damaged") && garbage.error.contains("from a backup"),
+             qPrintable(garbage.error));  // says what to do
     QFile::remove(store_key::path(d));
     QCOMPARE(store_key::unlock(d, QString()).status, Status::missing);
   }
@@ -154,7 +157,7 @@ class ProfileKeyTest : public QObject {
     // A lost store.key is said plainly: nothing else can open the profile.
     QFile::remove(store_key::path(d));
     QVERIFY(!Profile::load(d, QString(), &error, &status));
-    QVERIFY2(error.contains("lost its store.key"), qPrintable(error));
+    QVERIFY2(error.contains("lost its store.key") && error.contains("from a backup"), qPrintable(error));
   }
 };
 

@@ -62,6 +62,25 @@ int count_messages(QSqlDatabase& db) {
   return q.exec("SELECT COUNT(*) FROM messages WHERE body LIKE 'MARKER%'") && q.next() ? q.value(0).toInt() : -1;
 }
 
+// Opens the store at `path` (a crash's, not yet recovered) through the VFS alone, with a
+// listener bound before its WAL is first read, and counts the messages: how many pages the
+// VFS reported refused, or -1 when the messages were not all there.
+int recovery_refusals(const QString& path, const StoreKey& key) {
+  parley::client::sealed::KeyBinding binding(key.view());
+  int told = 0;
+  binding.onRefused([&told] { ++told; });
+  int counted = -1;
+  {
+    auto db = QSqlDatabase::addDatabase("QSQLITE", "recovery");
+    db.setConnectOptions("QSQLITE_OPEN_URI");
+    db.setDatabaseName(binding.uri(path));
+    if (db.open()) counted = count_messages(db);
+    db.close();
+  }
+  QSqlDatabase::removeDatabase("recovery");
+  return counted == 30 ? told : -1;
+}
+
 // The store's files as a crash would leave them: the database and its WAL (not the shared
 // memory index, which a crash loses with the machine), copied while the connection is open.
 void copy_as_crashed(const QString& from, const QString& to) {
@@ -156,9 +175,12 @@ class SealedStoreTest : public QObject {
         for (qsizetype i = torn_at; i < torn_at + 64; ++i) wal[i] = static_cast<char>(wal[i] ^ 0x5a);
       }
       QVERIFY(write_bytes(crashed + "-wal", wal));
+      QVERIFY(QFile::copy(crashed, crashed + "-raw") && QFile::copy(crashed + "-wal", crashed + "-raw-wal"));
       auto reopened = Database::open(crashed, key.view(), &error);
       QVERIFY2(reopened, qPrintable(error));
       QCOMPARE(count_messages(reopened->db()), 30);
+      // The torn frame is what a crash leaves, not damage: whoever listens is not told.
+      QCOMPARE(recovery_refusals(crashed + "-raw", key), 0);
     }
   }
 
@@ -215,7 +237,8 @@ class SealedStoreTest : public QObject {
       QVERIFY(insert_marked(db->db(), 1, 5));
     }
     QVERIFY(!Database::open(file, random_key().view(), &error));
-    QVERIFY2(error.contains("do not open with this profile's key"), qPrintable(error));
+    QVERIFY2(error.contains("do not open with this profile's key") && error.contains("from a backup"),
+             qPrintable(error));
   }
 
   // One changed byte anywhere in a page, or two pages swapped: the page is refused, never
@@ -244,9 +267,12 @@ class SealedStoreTest : public QObject {
       parley::client::sealed::clearLastFailure();
       auto db = Database::open(file, key.view(), &error);
       if (db) {
+        int told = 0;
+        db->onDamage([&told] { ++told; });
         QSqlQuery q(db->db());
         QVERIFY(!q.exec("PRAGMA integrity_check") || !q.next() || q.value(0).toString() != "ok");
         QVERIFY(parley::client::sealed::lastFailureWasAuthentication());
+        QVERIFY(told > 0);
       } else {
         QVERIFY2(error.contains("do not open"), qPrintable(error));
       }
@@ -254,7 +280,13 @@ class SealedStoreTest : public QObject {
     QVERIFY(write_bytes(file, original));
     auto db = Database::open(file, key.view(), &error);
     QVERIFY2(db, qPrintable(error));
+    int told = 0;
+    db->onDamage([&told] { ++told; });
     QCOMPARE(count_messages(db->db()), 300);
+    QSqlQuery check(db->db());
+    QVERIFY(check.exec("PRAGMA integrity_check") && check.next());
+    QCOMPARE(check.value(0).toString(), QString("ok"));
+    QCOMPARE(told, 0);
   }
 
   // A store from before encryption at rest, with part of its history still in its WAL.

@@ -1,5 +1,7 @@
-
+#include <QFile>
 #include <QFileInfo>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +54,35 @@ QSqlDatabase sealedDatabase(const QString& path, const QString& name, const QStr
                                          : options + QStringLiteral(";QSQLITE_OPEN_URI"));
   db.setDatabaseName(binding->uri(path));
   return db;
+}
+
+QList<int> leafPagesOf(const QString& path, const QString& table, QString* error) {
+  QList<int> pages;
+  const QString name = QStringLiteral("leaf-pages");
+  {
+    auto db = sealedDatabase(path, name);
+    QSqlQuery q(db);
+    if (!db.open() || !q.prepare("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno")) {
+      *error = db.lastError().text() + q.lastError().text();
+    } else {
+      q.addBindValue(table);
+      if (!q.exec()) *error = q.lastError().text();
+      while (q.next()) pages << q.value(0).toInt();
+    }
+    q.finish();
+    db.close();
+  }
+  QSqlDatabase::removeDatabase(name);
+  return pages;
+}
+
+bool flipByteInPage(const QString& path, int page) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadWrite)) return false;
+  const qint64 at = qint64(page - 1) * 4096 + 2000;
+  char c = 0;
+  if (!f.seek(at) || !f.getChar(&c) || !f.seek(at)) return false;
+  return f.putChar(static_cast<char>(c ^ 0x40));
 }
 
 }  // namespace parley::test

@@ -87,7 +87,7 @@ std::optional<crypto::IdentityKeyPair> seal_plain_identity(const QString& dir, c
       reinterpret_cast<const std::uint8_t*>(secret.constData()), static_cast<std::size_t>(secret.size())));
   sodium_memzero(secret.data(), static_cast<std::size_t>(secret.size()));
   if (!identity) {
-    *error = QStringLiteral("the profile in %1 is damaged").arg(dir);
+    *error = QStringLiteral("the profile in %1 is damaged; restore its folder from a backup").arg(dir);
     return std::nullopt;
   }
   if (!write_identity(dir, *identity, store, error)) return std::nullopt;
@@ -120,7 +120,7 @@ std::optional<Profile> Profile::load(const QString& dir, const QString& passphra
   }
   const auto json = QJsonDocument::fromJson(meta.readAll()).object();
   if (json.value("username").toString().isEmpty()) {
-    *error = QStringLiteral("the profile in %1 is damaged").arg(dir);
+    *error = QStringLiteral("the profile in %1 is damaged; restore its folder from a backup").arg(dir);
     return std::nullopt;
   }
   auto unlocked = store_key::unlock(dir, passphrase);
@@ -133,7 +133,7 @@ std::optional<Profile> Profile::load(const QString& dir, const QString& passphra
     unlocked.status = store_key::Status::ok;
   } else if (unlocked.status == store_key::Status::missing) {
     *error = QStringLiteral("the profile in %1 has lost its store.key, without which it cannot be "
-                            "opened")
+                            "opened; restore the profile's folder from a backup")
                  .arg(dir);
     return std::nullopt;
   }
@@ -146,7 +146,9 @@ std::optional<Profile> Profile::load(const QString& dir, const QString& passphra
   if (QFile::exists(dir + "/identity.sealed")) {
     identity = read_identity(dir, unlocked.key);
     if (!identity) {
-      *error = QStringLiteral("the identity key of the profile in %1 is damaged").arg(dir);
+      *error = QStringLiteral("the identity key of the profile in %1 is damaged; restore the "
+                            "profile's folder from a backup")
+                 .arg(dir);
       return std::nullopt;
     }
     if (plain_identity) seal_plain_identity(dir, unlocked.key, error);  // a crash's leftover

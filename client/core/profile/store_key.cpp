@@ -118,7 +118,9 @@ Unlocked unlock(const QString& dir, const QString& passphrase) {
     return result;
   }
   result.status = Status::damaged;
-  result.error = QStringLiteral("the profile's store.key in %1 is damaged").arg(dir);
+  result.error = QStringLiteral("the profile's store.key in %1 is damaged, and without it the profile "
+                                "cannot be opened; restore the profile's folder from a backup")
+                     .arg(dir);
   if (!f.open(QIODevice::ReadOnly | QIODevice::Unbuffered)) {
     result.error = QStringLiteral("cannot read %1: %2").arg(path(dir), f.errorString());
     return result;

@@ -17,7 +17,8 @@ namespace {
 QString explain(const QString& path, const QString& what) {
   if (sealed::lastFailureWasAuthentication())
     return QStringLiteral("cannot open %1: its pages do not open with this profile's key (the file "
-                          "is damaged, or is not this profile's)")
+                          "is damaged, or is not this profile's); restore the profile's folder "
+                          "from a backup")
         .arg(path);
   return QStringLiteral("cannot open %1: %2").arg(path, what);
 }
@@ -100,11 +101,14 @@ Database::Database(std::unique_ptr<sealed::KeyBinding> key, QSqlDatabase db)
     : key_(std::move(key)), db_(std::move(db)) {}
 
 Database::~Database() {
+  key_->onRefused({});  // whoever listens may be going before us
   const QString name = db_.connectionName();
   db_.close();
   db_ = QSqlDatabase();
   QSqlDatabase::removeDatabase(name);
 }
+
+void Database::onDamage(std::function<void()> tell) { key_->onRefused(std::move(tell)); }
 
 int Database::schemaVersion() {
   QSqlQuery q(db_);

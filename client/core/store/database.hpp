@@ -31,6 +31,11 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   QSqlDatabase& db() { return db_; }
+
+  // `tell` runs each time a page read fails its check (the file was damaged or changed
+  // outside Parley), from inside the SQLite call that read it: it must not use the store.
+  // The query that read the page fails; what was read before it stands.
+  void onDamage(std::function<void()> tell);
   int schemaVersion();
 
   // Runs `body` in a transaction: committed if it returns true, rolled back otherwise.

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -30,12 +31,17 @@ constexpr std::uint64_t kPageKeyId = 1;
 // page records (4 bytes of page number first) never do.
 constexpr sqlite3_int64 kSector = 512;
 
-// Page keys by slot. The VFS copies a key into each file it opens, so a slot may go as soon
-// as nothing is left to open (the database and its WAL or journal).
+// Page keys by slot, and whom to tell of a page refused under each. The VFS copies a key
+// into each file it opens, so a slot may go as soon as nothing is left to open (the database
+// and its WAL or journal).
+struct Slot {
+  crypto::Secret<kKeyBytes> key;
+  std::function<void()> on_refused;
+};
 struct Registry {
   std::mutex mutex;
   std::uint64_t next = 1;
-  std::map<std::uint64_t, crypto::Secret<kKeyBytes>> keys;
+  std::map<std::uint64_t, Slot> bound;
 };
 // Never destroyed: bindings held by other objects with static storage may go after it.
 Registry& registry() {
@@ -50,6 +56,7 @@ enum class Kind : unsigned char { database = 'D', wal = 'W', journal = 'J' };
 struct SealedFile {
   sqlite3_file base;  // first: this is the sqlite3_file SQLite sees
   Kind kind;
+  std::uint64_t slot;  // whose key: for telling of a page refused
   unsigned char key[kKeyBytes];
   sqlite3_file* real;  // the platform's file, in the same allocation after this struct
   // Journal: where the checksum of a page record that did not open lies (-1: none).
@@ -72,6 +79,20 @@ sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
 
 SealedFile* sealed(sqlite3_file* f) { return reinterpret_cast<SealedFile*>(f); }
+
+// A page of `f` failed authentication where no crash explains it: damage or tampering (or,
+// while opening, another key). Told to the slot's owner outside the lock, which it may need.
+void refused(const SealedFile* f) {
+  t_authentication_failed = true;
+  std::function<void()> tell;
+  {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    const auto it = r.bound.find(f->slot);
+    if (it != r.bound.end()) tell = it->second.on_refused;
+  }
+  if (tell) tell();
+}
 
 bool is_page_size(sqlite3_int64 n) { return n >= 512 && n <= 65536 && (n & (n - 1)) == 0; }
 
@@ -131,7 +152,7 @@ bool open_page(const SealedFile* f, unsigned char* page, int size, std::uint64_t
     sodium_memzero(page + size - kReserveBytes, kReserveBytes);
     return true;
   }
-  if (!quiet) t_authentication_failed = true;
+  if (!quiet) refused(f);
   return false;
 }
 
@@ -187,7 +208,7 @@ int read_part_of_database(SealedFile* f, unsigned char* out, int amount, sqlite3
   int page_size = head[16] << 8 | head[17];
   if (page_size == 1) page_size = 65536;
   if (!is_page_size(page_size)) {
-    t_authentication_failed = true;
+    refused(f);
     return SQLITE_IOERR_DATA;
   }
   std::vector<unsigned char> page(static_cast<std::size_t>(page_size));
@@ -205,7 +226,7 @@ int read_part_of_database(SealedFile* f, unsigned char* out, int amount, sqlite3
       return rc;
     } else if (!open_page(f, page.data(), page_size, pgno, pgno == 1)) {
       if (pgno != 1 || !key_opens_a_later_page(f, page_size)) {
-        t_authentication_failed = true;
+        refused(f);
         wipe();
         return SQLITE_IOERR_DATA;
       }
@@ -400,13 +421,13 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
   } else {
     return SQLITE_CANTOPEN;  // super-journals, temporary and transient files
   }
-  const auto slot = static_cast<std::uint64_t>(sqlite3_uri_int64(database, "keyslot", 0));
+  f->slot = static_cast<std::uint64_t>(sqlite3_uri_int64(database, "keyslot", 0));
   {
     auto& r = registry();
     std::lock_guard lock(r.mutex);
-    const auto it = r.keys.find(slot);
-    if (it == r.keys.end()) return SQLITE_CANTOPEN;
-    std::memcpy(f->key, it->second.data(), kKeyBytes);
+    const auto it = r.bound.find(f->slot);
+    if (it == r.bound.end()) return SQLITE_CANTOPEN;
+    std::memcpy(f->key, it->second.key.data(), kKeyBytes);
   }
   const int rc = g_real->xOpen(g_real, name, f->real, flags, out_flags);
   if (rc != SQLITE_OK) {
@@ -445,13 +466,19 @@ KeyBinding::KeyBinding(crypto::ByteView store_key) {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
   slot_ = r.next++;
-  r.keys.emplace(slot_, page_key);
+  r.bound.emplace(slot_, Slot{page_key, {}});
 }
 
 KeyBinding::~KeyBinding() {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
-  r.keys.erase(slot_);
+  r.bound.erase(slot_);
+}
+
+void KeyBinding::onRefused(std::function<void()> tell) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.bound.at(slot_).on_refused = std::move(tell);
 }
 
 QString KeyBinding::uri(const QString& path) const {

@@ -18,6 +18,7 @@
 
 class QSqlDatabase;
 #include <cstdint>
+#include <functional>
 
 #include "crypto/secure_bytes.hpp"
 
@@ -45,6 +46,11 @@ class KeyBinding {
 
   // `file:` URI for `path` through the VFS with this key, for Qt's QSQLITE_OPEN_URI.
   QString uri(const QString& path) const;
+
+  // `tell` runs each time a page of a file opened with this key fails authentication where
+  // no crash explains it (damage, tampering, or another key), on the thread that read it
+  // and from inside SQLite: it must not use the connection. Empty: no one is told.
+  void onRefused(std::function<void()> tell);
 
  private:
   std::uint64_t slot_;

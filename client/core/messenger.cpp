@@ -14,6 +14,7 @@
 #include <QSqlQuery>
 #include <QTimer>
 #include <QVariant>
+#include <sodium.h>
 
 #include "crypto/ratchet.hpp"
 #include "crypto/safety_number.hpp"
@@ -592,6 +593,13 @@ bool Messenger::hasPassphrase() const { return store_key::isProtected(profile_.d
 
 bool Messenger::setPassphrase(const QString& passphrase, QString* error) {
   return store_key::write(profile_.dir, profile_.storeKey, passphrase, error);
+}
+
+bool Messenger::passphraseIs(const QString& candidate) const {
+  if (candidate.isEmpty()) return false;
+  const auto unlocked = store_key::unlock(profile_.dir, candidate);
+  return unlocked.status == store_key::Status::ok &&
+         sodium_memcmp(unlocked.key.data(), profile_.storeKey.data(), profile_.storeKey.size()) == 0;
 }
 
 }  // namespace parley::client

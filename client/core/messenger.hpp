@@ -157,6 +157,10 @@ class Messenger : public QObject {
   // removing it rewrites store.key only, so it is quick whatever the history's size.
   bool hasPassphrase() const;
   bool setPassphrase(const QString& passphrase, QString* error);
+  // Whether `candidate` is the passphrase the store key is kept under now: asked before the
+  // passphrase is changed or removed, so an unlocked profile left alone is not enough for
+  // that. Derives a key (~0.7 s); like setPassphrase, safe beside the GUI thread's use.
+  bool passphraseIs(const QString& candidate) const;
   // A page of the store failed its check since this was opened (problem() says so, once):
   // what reads returned since may be incomplete.
   bool storeDamaged() const { return store_damage_said_; }

@@ -1,11 +1,13 @@
 // A profile's passphrase through the app, as a person would use it: protect the open profile
 // from the Settings menu (a too short and a mismatched passphrase are refused first); the
 // next open asks for it: Cancel goes back to the profile list, a wrong passphrase keeps the
-// dialog with an error, the right one opens the main window; changing it, then removing it
-// (after confirming) lets the profile open without any dialog.
+// dialog with an error, the right one opens the main window; changing it and removing it
+// each ask for the current passphrase (a wrong one changes nothing), after which the profile
+// opens without any dialog.
 //
-// With PARLEY_SCREENSHOT_DIR set it saves the protect dialog (protect-with-passphrase.png)
-// and the unlock dialog with its error (unlock-profile.png).
+// With PARLEY_SCREENSHOT_DIR set it saves the protect dialog (protect-with-passphrase.png),
+// the unlock dialog with its error (unlock-profile.png) and the change dialog after a wrong
+// current passphrase (change-passphrase.png).
 #include <QtTest>
 
 #include <QAction>
@@ -72,6 +74,7 @@ class PassphraseTest : public QObject {
     onNextDialog([&](QWidget* d) {
       auto* dialog = qobject_cast<PassphraseDialog*>(d);
       QVERIFY(dialog);
+      QVERIFY(!dialog->currentEdit());  // none yet
       QCOMPARE(dialog->passphraseEdit()->echoMode(), QLineEdit::Password);
       dialog->passphraseEdit()->setText(kPassphrase);
       dialog->repeatEdit()->setText(kPassphrase);
@@ -158,15 +161,33 @@ class PassphraseTest : public QObject {
     QVERIFY(spinUntil([&] { return app.messenger()->state() == parley::client::RelayClient::State::Online; },
                       kGuiWaitMs));
 
-    // Change it: the new one is what store.key opens with afterwards.
+    // Change it: the current passphrase first (a wrong one changes nothing and keeps the new
+    // one typed), then the new one is what store.key opens with.
     const QString changed_to = QStringLiteral("another long passphrase");
     bool changed = false;
     onNextDialog([&](QWidget* d) {
       auto* dialog = qobject_cast<PassphraseDialog*>(d);
       QVERIFY(dialog);
       QCOMPARE(dialog->windowTitle(), QString("Change passphrase"));
+      QVERIFY(dialog->currentEdit());
+      QCOMPARE(dialog->currentEdit()->echoMode(), QLineEdit::Password);
+      QCOMPARE(dialog->focusWidget(), static_cast<QWidget*>(dialog->currentEdit()));
       dialog->passphraseEdit()->setText(changed_to);
       dialog->repeatEdit()->setText(changed_to);
+      QTest::mouseClick(dialog->saveButton(), Qt::LeftButton);
+      QVERIFY2(dialog->errorText().contains("this profile has now"), qPrintable(dialog->errorText()));
+      dialog->currentEdit()->setText("not the passphrase");
+      QTest::mouseClick(dialog->saveButton(), Qt::LeftButton);
+      QVERIFY(!dialog->saveButton()->isEnabled());  // checking it on the worker
+      QVERIFY(spinUntil([&] { return dialog->saveButton()->isEnabled(); }, kGuiWaitMs));
+      QVERIFY2(dialog->errorText().contains("not this profile's passphrase"), qPrintable(dialog->errorText()));
+      QVERIFY(dialog->isVisible());
+      QVERIFY(dialog->currentEdit()->text().isEmpty());
+      QCOMPARE(dialog->passphraseEdit()->text(), changed_to);
+      QCOMPARE(dialog->focusWidget(), static_cast<QWidget*>(dialog->currentEdit()));
+      parley::test::screenshot(dialog, "change-passphrase");
+      QVERIFY(parley::client::store_key::unlock(dir(), kPassphrase).status == parley::client::store_key::Status::ok);
+      QTest::keyClicks(dialog->currentEdit(), kPassphrase);
       QTest::mouseClick(dialog->saveButton(), Qt::LeftButton);
       QVERIFY(spinUntil([&] { return !dialog->isVisible(); }, kGuiWaitMs));
       QCOMPARE(dialog->result(), int(QDialog::Accepted));
@@ -176,16 +197,25 @@ class PassphraseTest : public QObject {
     QVERIFY(changed);
     QVERIFY(parley::client::store_key::unlock(dir(), changed_to).status == parley::client::store_key::Status::ok);
 
-    // Remove it: a confirmation first.
+    // Remove it: the current passphrase again, the old one no longer being it.
     auto* remove = action(main, "removePassphrase");
     QVERIFY(remove && remove->isVisible());
     bool confirmed = false;
     onNextDialog([&](QWidget* d) {
-      auto* box = qobject_cast<QMessageBox*>(d);
-      QVERIFY(box);
-      auto* confirm = box->findChild<QPushButton*>("confirmRemove");
-      QVERIFY(confirm);
-      QTest::mouseClick(confirm, Qt::LeftButton);
+      auto* dialog = qobject_cast<PassphraseDialog*>(d);
+      QVERIFY(dialog);
+      QCOMPARE(dialog->windowTitle(), QString("Remove passphrase"));
+      QVERIFY(!dialog->passphraseEdit() && !dialog->repeatEdit());
+      QCOMPARE(dialog->saveButton()->text(), QString("Remove passphrase"));
+      QTest::keyClicks(dialog->currentEdit(), kPassphrase);
+      QTest::keyClick(dialog->currentEdit(), Qt::Key_Return);
+      QVERIFY(spinUntil([&] { return !dialog->errorText().isEmpty(); }, kGuiWaitMs));
+      QVERIFY2(dialog->errorText().contains("not this profile's passphrase"), qPrintable(dialog->errorText()));
+      QVERIFY(app.messenger()->hasPassphrase());
+      QTest::keyClicks(dialog->currentEdit(), changed_to);
+      QTest::keyClick(dialog->currentEdit(), Qt::Key_Return);
+      QVERIFY(spinUntil([&] { return !dialog->isVisible(); }, kGuiWaitMs));
+      QCOMPARE(dialog->result(), int(QDialog::Accepted));
       confirmed = true;
     });
     remove->trigger();

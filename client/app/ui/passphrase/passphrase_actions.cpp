@@ -1,10 +1,8 @@
 #include "passphrase/passphrase_actions.hpp"
 
+#include <QAction>
 #include <QMenu>
-#include <QMessageBox>
-#include <QPushButton>
 
-#include "common/plain_text.hpp"
 #include "messenger.hpp"
 #include "passphrase/passphrase_dialog.hpp"
 
@@ -33,7 +31,8 @@ void PassphraseActions::refresh() {
 
 void PassphraseActions::setOrChange() {
   const bool had = messenger_->hasPassphrase();
-  PassphraseDialog dialog(messenger_, messenger_->username(), window_);
+  PassphraseDialog dialog(messenger_, had ? PassphraseDialog::Mode::change : PassphraseDialog::Mode::protect,
+                          messenger_->username(), window_);
   const bool saved = dialog.exec() == QDialog::Accepted;
   refresh();
   if (saved)
@@ -41,27 +40,10 @@ void PassphraseActions::setOrChange() {
 }
 
 void PassphraseActions::remove() {
-  QMessageBox box(QMessageBox::Warning, tr("Remove passphrase"),
-                  tr("Remove the passphrase of %1?").arg(messenger_->username()), QMessageBox::Cancel, window_);
-  box.setTextFormat(Qt::PlainText);
-  box.setInformativeText(tr("The profile will open without asking, and anyone who can read your files on "
-                            "this computer can read its messages."));
-  auto* confirm = box.addButton(tr("Remove passphrase"), QMessageBox::DestructiveRole);
-  confirm->setObjectName(QStringLiteral("confirmRemove"));
-  box.setDefaultButton(QMessageBox::Cancel);
-  box.exec();
-  if (box.clickedButton() != confirm) return;
-  // No key derivation without a passphrase: this is quick enough for the GUI thread.
-  QString error;
-  const bool removed = messenger_->setPassphrase(QString(), &error);
+  PassphraseDialog dialog(messenger_, PassphraseDialog::Mode::remove, messenger_->username(), window_);
+  const bool removed = dialog.exec() == QDialog::Accepted;
   refresh();
-  if (!removed) {
-    askPlain(window_, QMessageBox::Warning, tr("Remove passphrase"),
-             tr("The passphrase could not be removed; the profile still asks for it.\n\n%1").arg(error),
-             QMessageBox::Ok, QMessageBox::Ok);
-    return;
-  }
-  emit changed(tr("This profile no longer has a passphrase."));
+  if (removed) emit changed(tr("This profile no longer has a passphrase."));
 }
 
 }  // namespace parley::app

@@ -1,7 +1,8 @@
 #pragma once
 // The menu entries for the open profile's passphrase: "Protect with a passphrase…" while it
 // has none, "Change passphrase…" and "Remove passphrase…" once it has one. Each shows what
-// it changed through changed(), and a failure in a message box.
+// it changed through changed(); the dialog asks for the current passphrase before changing or
+// removing it, and says what went wrong.
 //
 // Thread: the GUI thread. Borrows the Messenger, like the main window that owns this.
 #include <QObject>

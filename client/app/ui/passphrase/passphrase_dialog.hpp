@@ -1,8 +1,10 @@
 #pragma once
-// Sets or changes the passphrase the open profile's store key is kept under: the new one
-// typed twice, at least kMinLength characters. Saving derives a key (~0.7 s, Argon2id), so it
-// runs on a worker thread while the dialog shows itself busy; it accepts once the new
-// passphrase is on disk, and reports a failure in a message box.
+// Sets, changes or removes the passphrase the open profile's store key is kept under. A new
+// one is typed twice, at least kMinLength characters; changing or removing asks for the
+// current one first, so a profile left unlocked is not enough to take its protection away.
+// Each check or new key takes a derivation (~0.7 s, Argon2id), so saving runs on a worker
+// thread while the dialog shows itself busy; it accepts once store.key is rewritten. A wrong
+// current passphrase is said in the dialog, a failure to write in a message box.
 //
 // Thread: the GUI thread. Borrows the Messenger; the destructor waits for a save in flight,
 // so the Messenger must outlive the dialog (the main window that owns it is deleted first).
@@ -24,10 +26,14 @@ class PassphraseDialog : public QDialog {
   Q_OBJECT
  public:
   static constexpr int kMinLength = 8;
+  enum class Mode { protect, change, remove };
 
-  PassphraseDialog(client::Messenger* messenger, const QString& profile_name, QWidget* parent = nullptr);
+  PassphraseDialog(client::Messenger* messenger, Mode mode, const QString& profile_name,
+                   QWidget* parent = nullptr);
   ~PassphraseDialog() override;
 
+  // Null where the mode has no such field: current in protect, new ones in remove.
+  QLineEdit* currentEdit() const { return current_; }
   QLineEdit* passphraseEdit() const { return first_; }
   QLineEdit* repeatEdit() const { return second_; }
   QPushButton* saveButton() const { return save_; }
@@ -41,18 +47,22 @@ class PassphraseDialog : public QDialog {
   void saved();
   void setBusy(bool busy);
   void showError(const QString& text);
+  QString saveLabel(bool busy) const;
 
   client::Messenger* messenger_;
-  bool changing_;
-  QLineEdit* first_;
-  QLineEdit* second_;
+  Mode mode_;
+  QLineEdit* current_ = nullptr;
+  QLineEdit* first_ = nullptr;
+  QLineEdit* second_ = nullptr;
   QLabel* error_;
   QPushButton* save_;
   QPushButton* cancel_;
   std::unique_ptr<QThread> worker_;
   // Written by the worker, read on the GUI thread once it has finished.
   bool ok_ = false;
+  bool wrong_current_ = false;
   QString failure_;
+  QString next_;  // the new passphrase while it is saved: back in its fields if `current` was wrong
 };
 
 }  // namespace parley::app

@@ -11,7 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libgl-dev
   qt6-svg-dev qt6-qpa-plugins libqrencode-dev
-  xvfb xauth fonts-dejavu-core fonts-noto-color-emoji dbus-daemon
+  xvfb xauth fonts-dejavu-core fonts-noto-color-emoji dbus-daemon desktop-file-utils
   python3
 )
 

@@ -152,6 +152,8 @@ class DebTest : public QObject {
     QFile desktop(root + "/usr/share/applications/parley.desktop");
     QVERIFY(desktop.open(QIODevice::ReadOnly));
     QVERIFY(desktop.readAll().contains("\nExec=parley %U\n"));  // the binary the package installs on PATH
+    const auto valid = run("desktop-file-validate", {desktop.fileName()});
+    QVERIFY2(valid.code == 0 && valid.out.isEmpty(), valid.out + valid.err);  // warnings count too
   }
 };
 

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -29,7 +30,9 @@ void emit_json(const QJsonObject& o) {
   std::fflush(stdout);
 }
 
-bool store_damaged = false;
+// The profile this run opened (one per run), for its store's health at the end.
+Messenger* opened = nullptr;
+bool damage_said = false;
 
 int fail(const QString& message, int code) {
   std::fprintf(stderr, "parley-cli: %s\n", message.toUtf8().constData());
@@ -159,10 +162,12 @@ Messenger* open_or_fail(const Options& o, int* code) {
   m->setProxy(*proxy);
   auto* raw = m.release();
   raw->setParent(QCoreApplication::instance());
-  QObject::connect(raw, &Messenger::problem, [raw](const QString& p) {
-    if (raw->storeDamaged()) store_damaged = true;
-    fail(p, 0);
+  QObject::connect(raw, &Messenger::problem, [](const QString& p) { fail(p, 0); });
+  QObject::connect(raw, &Messenger::storeDamageFound, [](const QString& report) {
+    damage_said = true;
+    fail(report, 0);
   });
+  opened = raw;
   return raw;
 }
 
@@ -677,7 +682,12 @@ int do_group(const Options& o) {
 
 }  // namespace
 
-bool storeWasDamaged() { return store_damaged; }
+int finish(int code) {
+  // From the messenger's flag, not its signal: the loop may have stopped before that came.
+  if (!opened || !opened->storeDamaged()) return code;
+  if (!std::exchange(damage_said, true)) fail(opened->storeDamageReport(), 0);
+  return code == kExitOk ? kExitDamaged : code;
+}
 
 int run(const Options& o) {
   if (o.command == "register") return do_register(o);

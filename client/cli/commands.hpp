@@ -14,11 +14,14 @@ inline constexpr int kExitUnknownContact = 5;
 inline constexpr int kExitIdentityChanged = 6;
 inline constexpr int kExitQueued = 7;  // not acknowledged in time; stays in the outbox
 inline constexpr int kExitLocked = 8;  // the profile's passphrase was not given, or was wrong
+// Done, but a page of the profile's store did not open on the way (said on stderr): what was
+// printed may be incomplete. Anything the command changed was changed.
+inline constexpr int kExitDamaged = 9;
 inline constexpr int kKeepRunning = -1;
 
-// Whether the profile's store showed damage during this run (said on stderr): what was
-// printed may be incomplete, so a run that would exit 0 exits kExitError instead.
-bool storeWasDamaged();
+// The exit code for a run that ended with `code`: kExitDamaged instead of kExitOk when the
+// profile's store showed damage, which is said on stderr by now if it was not already.
+int finish(int code);
 
 struct Options {
   std::string command;

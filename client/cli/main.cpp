@@ -97,11 +97,8 @@ int main(int argc, char** argv) {
   int code = 0;
   QTimer::singleShot(0, [&] {
     code = parley::cli::run(o);
-    if (code == parley::cli::kKeepRunning) return;
-    QCoreApplication::sendPostedEvents();  // problems the command's reads queued, said first
-    QCoreApplication::exit(code);
+    if (code != parley::cli::kKeepRunning) QCoreApplication::exit(code);
   });
   const int loop_code = app.exec();
-  const int result = code == parley::cli::kKeepRunning ? loop_code : code;
-  return result == parley::cli::kExitOk && parley::cli::storeWasDamaged() ? parley::cli::kExitError : result;
+  return parley::cli::finish(code == parley::cli::kKeepRunning ? loop_code : code);
 }

@@ -43,18 +43,11 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   // A page that fails its check ends the query that read it, which most reads here take as
   // "no more rows": without this the user would see a shorter history, or a peer without
   // its session, and not know why.
+  // Said after the query, which may be in the middle of other work; storeDamaged() is true
+  // at once, for whoever must not take what it read for the whole.
   db_->onDamage([this] {
-    if (std::exchange(store_damage_said_, true)) return;
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-          emit problem(QStringLiteral(
-              "parts of this device's store (%1) do not open: the file was damaged, or changed "
-              "outside Parley, and what is in them is left out. To get it back, quit Parley and "
-              "restore the profile's folder from a backup.")
-                           .arg(QDir::toNativeSeparators(profile_.databasePath())));
-        },
-        Qt::QueuedConnection);
+    if (std::exchange(store_damaged_, true)) return;
+    QMetaObject::invokeMethod(this, [this] { emit storeDamageFound(storeDamageReport()); }, Qt::QueuedConnection);
   });
   wireRelay();
   removeStaleCopies();
@@ -595,11 +588,26 @@ bool Messenger::setPassphrase(const QString& passphrase, QString* error) {
   return store_key::write(profile_.dir, profile_.storeKey, passphrase, error);
 }
 
-bool Messenger::passphraseIs(const QString& candidate) const {
+QString Messenger::storeDamageReport() const {
+  return QStringLiteral("parts of this device's store (%1) do not open: the file was damaged, or changed "
+                        "outside Parley, and what is in them is left out. To get it back, quit Parley and "
+                        "restore the profile's folder from a backup.")
+      .arg(QDir::toNativeSeparators(profile_.databasePath()));
+}
+
+bool Messenger::passphraseIs(const QString& candidate, QString* error) const {
+  error->clear();
   if (candidate.isEmpty()) return false;
   const auto unlocked = store_key::unlock(profile_.dir, candidate);
-  return unlocked.status == store_key::Status::ok &&
-         sodium_memcmp(unlocked.key.data(), profile_.storeKey.data(), profile_.storeKey.size()) == 0;
+  if (unlocked.status == store_key::Status::wrong_passphrase) return false;
+  if (unlocked.status != store_key::Status::ok) {
+    *error = unlocked.error;
+    return false;
+  }
+  if (!hasPassphrase()) return false;  // a key kept as it is opens with anything typed
+  if (sodium_memcmp(unlocked.key.data(), profile_.storeKey.data(), profile_.storeKey.size()) == 0) return true;
+  *error = QStringLiteral("store.key in %1 no longer holds the key this profile was opened with").arg(profile_.dir);
+  return false;
 }
 
 }  // namespace parley::client

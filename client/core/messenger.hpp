@@ -159,11 +159,17 @@ class Messenger : public QObject {
   bool setPassphrase(const QString& passphrase, QString* error);
   // Whether `candidate` is the passphrase the store key is kept under now: asked before the
   // passphrase is changed or removed, so an unlocked profile left alone is not enough for
-  // that. Derives a key (~0.7 s); like setPassphrase, safe beside the GUI thread's use.
-  bool passphraseIs(const QString& candidate) const;
-  // A page of the store failed its check since this was opened (problem() says so, once):
-  // what reads returned since may be incomplete.
-  bool storeDamaged() const { return store_damage_said_; }
+  // that. False with `error` empty for another passphrase (or a profile without one), with
+  // `error` set when it could not be told (store.key unreadable or damaged, no memory for
+  // the derivation). Derives a key (~0.7 s); like setPassphrase, safe beside the GUI
+  // thread's use.
+  bool passphraseIs(const QString& candidate, QString* error) const;
+  // A page of the store failed its check since this was opened: what reads returned since
+  // may be incomplete. True from inside the read that met it; storeDamageFound() follows
+  // once, after that read's caller is done.
+  bool storeDamaged() const { return store_damaged_; }
+  // What to tell the user of it: what is wrong and what to do.
+  QString storeDamageReport() const;
   ~Messenger() override;
 
   void start();  // connect, log in, stay connected
@@ -353,6 +359,8 @@ class Messenger : public QObject {
   void groupInfoChanged(const QByteArray& group_id, const QString& actor, const QString& name,
                         const QString& description);
   void problem(const QString& text);  // for the user; never contains secrets
+  // The store is damaged (storeDamaged()): said once per messenger, with storeDamageReport().
+  void storeDamageFound(const QString& report);
   void verificationChanged(const QString& peer, bool verified);
 
  private:
@@ -596,7 +604,7 @@ class Messenger : public QObject {
   // until the reconnect refetchFromLastAck() starts (or stop()).
   bool receive_broken_ = false;
   bool outbox_unreadable_ = false;  // said once, until the outbox reads whole again
-  bool store_damage_said_ = false;  // a page of the store failed its check: said once
+  bool store_damaged_ = false;  // a page of the store failed its check: said once
   int refetches_ = 0;  // since a receive batch last committed: the reconnect's backoff
   QNetworkAccessManager* nam_ = nullptr;  // made on first use, child of this
   QNetworkProxy proxy_{QNetworkProxy::DefaultProxy};

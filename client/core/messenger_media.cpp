@@ -286,6 +286,7 @@ void Messenger::removeStaleCopies() {
   QSqlQuery q(db_->db());
   if (!q.exec("SELECT id FROM file_sends")) return;
   while (q.next()) queued.insert(q.value(0).toLongLong());
+  if (q.lastError().isValid()) return;  // not every queued file was read: its copy may be one
   static const QRegularExpression name(QStringLiteral("^file-([0-9]+)\\.enc$"));
   const QDir dir(profile_.dir + QStringLiteral("/media-out"));
   for (const auto& entry : dir.entryList(QDir::Files)) {

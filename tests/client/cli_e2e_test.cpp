@@ -145,7 +145,7 @@ class CliE2eTest : public QObject {
   }
 
   // A store page that fails its check: the history prints what it could read, says why on
-  // stderr and exits 1, so a script does not take a short history for the whole.
+  // stderr and exits 9, so a script does not take a short history for the whole.
   void aDamagedStoreIsSaidAndFailsTheCommand() {
     const auto dir = profile("dora");
     QCOMPARE(Cli(dir).run({"register", "--server", relay_.url().toString(), "dora"}).code, 0);
@@ -164,7 +164,7 @@ class CliE2eTest : public QObject {
     QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size()) + error));
     QVERIFY(parley::test::flipByteInPage(dir + "/parley.db", pages[pages.size() / 2]));
     auto damaged = Cli(dir).run({"history", "alice"});
-    QCOMPARE(damaged.code, 1);
+    QCOMPARE(damaged.code, 9);
     QVERIFY(of_type(damaged.lines, "message").size() < 40);
     QVERIFY2(damaged.err.contains("do not open") && damaged.err.contains("from a backup"), damaged.err.constData());
     QCOMPARE(damaged.err.count("do not open"), 1);

@@ -506,6 +506,36 @@ class MediaTest : public QObject {
     QVERIFY(readFile(got.path) == data);
   }
 
+  // A damaged page of the queue of files to send cuts its scan short: the encrypted copies
+  // of the files it could not read stay (they may be ones still waiting), rather than being
+  // taken for copies no queued file names.
+  void copiesStayWhenTheQueueCannotBeReadWhole() {
+    RelayProcess relay;
+    QVERIFY(relay.start());
+    auto alice = registerProfile(path("a12"), relay.url(), "alice");
+    QVERIFY(alice);
+    alice->m->stop();
+    QVERIFY(writeFile(path("many.bin"), randomBytes(1000)));
+    QDir().mkpath(alice->dir + "/media-out");
+    QStringList copies;
+    for (int i = 0; i < 400; ++i) {  // the index the scan reads spans a few pages
+      QString error;
+      const auto file = alice->m->queueFile("bob", path("many.bin"), QString("file %1").arg(i), &error);
+      QVERIFY2(file > 0, qPrintable(error));
+      copies << alice->dir + QString("/media-out/file-%1.enc").arg(file);
+      QVERIFY(writeFile(copies.last(), "ciphertext"));  // as an earlier run's encryption left it
+    }
+    alice->m.reset();
+    QString error;
+    // The scan reads the ids from the index of client_msg_id (smaller than the table).
+    const auto pages = parley::test::leafPagesOf(alice->dir + "/parley.db", "sqlite_autoindex_file_sends_1", &error);
+    QVERIFY2(pages.size() >= 2, qPrintable(QString::number(pages.size()) + error));
+    QVERIFY(parley::test::flipByteInPage(alice->dir + "/parley.db", pages.last()));  // not the first it reads
+    QVERIFY(alice->reopen());
+    QVERIFY(alice->m->storeDamaged());
+    for (const auto& copy : copies) QVERIFY2(QFile::exists(copy), qPrintable(copy));
+  }
+
   // What an earlier run left is checked before it is used: an upload the relay no longer has
   // is made again, and a damaged encrypted copy is encrypted again; either way the file
   // arrives whole. A copy no queued file names is removed when the profile opens.

@@ -25,6 +25,7 @@
 #include "messenger.hpp"
 #include "util/bytes.hpp"
 #include "profile/profile.hpp"
+#include "profile/store_key.hpp"
 #include "client_user.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -64,6 +65,7 @@ struct Events {
   QStringList identityChanged;
   QList<QPair<QString, QByteArray>> chainBroken;
   QStringList problems;
+  QStringList damage;  // storeDamageFound
 
   int receivedCount(const QByteArray& id) const {
     int n = 0;
@@ -90,6 +92,8 @@ struct User {
     QObject::connect(raw, &Messenger::chainBroken, raw,
                      [e](const QString& peer, const QByteArray& id) { e->chainBroken.append({peer, id}); });
     QObject::connect(raw, &Messenger::problem, raw, [e](const QString& text) { e->problems.append(text); });
+    QObject::connect(raw, &Messenger::storeDamageFound, raw,
+                     [e](const QString& report) { e->damage.append(report); });
   }
 
   bool online() const { return m && m->state() == RelayClient::State::Online; }
@@ -1046,15 +1050,40 @@ class MessengerTest : public QObject {
     QVERIFY2(pages.size() >= 4, qPrintable(QString::number(pages.size()) + error));
     QVERIFY(parley::test::flipByteInPage(uma->dir + "/parley.db", pages[pages.size() / 2]));
     QVERIFY(uma->open());
+    QVERIFY(!uma->m->storeDamaged());
     const auto shown = uma->m->history("vic").size();
     QVERIFY2(shown < 60, qPrintable(QString::number(shown)));
+    QVERIFY(uma->m->storeDamaged());  // at once, before the report comes
     uma->m->history("vic");
-    QVERIFY(spinUntil([&] { return !uma->ev->problems.filter("do not open").isEmpty(); }, kWaitMs));
+    QVERIFY(spinUntil([&] { return !uma->ev->damage.isEmpty(); }, kWaitMs));
     QTest::qWait(50);  // a second report would be queued by now
-    const auto said = uma->ev->problems.filter("do not open");
+    const auto said = uma->ev->damage;
     QCOMPARE(said.size(), 1);
+    QCOMPARE(said[0], uma->m->storeDamageReport());
+    QVERIFY(uma->ev->problems.filter("do not open").isEmpty());  // its own signal, not a passing problem
     QVERIFY2(said[0].contains("parley.db") && said[0].contains("restore the profile's folder from a backup"),
              qPrintable(said[0]));
+  }
+
+  // The check before a passphrase is changed or removed tells a wrong passphrase apart from
+  // a key file it cannot read, and says no for a profile without one.
+  void passphraseIsToldApartFromAnUnreadableKeyFile() {
+    auto* kofi = registerUser("kofi");
+    QVERIFY(kofi);
+    QString error;
+    QVERIFY(!kofi->m->passphraseIs("correct horse battery", &error));
+    QVERIFY(error.isEmpty());
+    QVERIFY(kofi->m->setPassphrase("correct horse battery", &error));
+    QVERIFY2(kofi->m->passphraseIs("correct horse battery", &error), qPrintable(error));
+    QVERIFY(!kofi->m->passphraseIs("correct horse battery!", &error));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    {
+      QFile key(parley::client::store_key::path(kofi->dir));
+      QVERIFY(key.open(QIODevice::WriteOnly | QIODevice::Truncate));
+      key.write("PARLEYK1 not a key file");
+    }
+    QVERIFY(!kofi->m->passphraseIs("correct horse battery", &error));
+    QVERIFY2(error.contains("damaged"), qPrintable(error));
   }
 
   // A first message that names no one-time prekey, sent again under another id (by a relay,

@@ -216,22 +216,21 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
     if (currentPeer() == Messenger::groupPeer(gid)) view_->setTitle(titleFor(messenger_, currentPeer()));
   });
   connect(messenger_, &Messenger::problem, this, [this](const QString& text) {
-    // A damaged store is said once, and stays until dismissed: what the window shows from
-    // then on may be incomplete, which a status line gone in ten seconds would not tell.
-    if (messenger_->storeDamaged() && !store_damage_shown_) {
-      store_damage_shown_ = true;
-      QString detail = text;
-      detail[0] = detail[0].toUpper();
-      auto* box = new QMessageBox(QMessageBox::Warning, tr("Damaged profile"),
-                                  tr("This profile's store is damaged.") + QStringLiteral("\n\n") + detail,
-                                  QMessageBox::Ok, this);
-      box->setObjectName(QStringLiteral("storeDamaged"));
-      box->setTextFormat(Qt::PlainText);
-      connect(box, &QDialog::finished, box, &QObject::deleteLater);
-      box->open();
-      return;
-    }
     statusBar()->showMessage(text, 10000);
+  });
+  // A damaged store stays said until dismissed: what the window shows from then on may be
+  // incomplete, which a status line gone in ten seconds would not tell. (Once: the
+  // messenger says it once.)
+  connect(messenger_, &Messenger::storeDamageFound, this, [this](const QString& report) {
+    QString detail = report;
+    detail[0] = detail[0].toUpper();
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Damaged profile"),
+                                tr("This profile's store is damaged.") + QStringLiteral("\n\n") + detail,
+                                QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("storeDamaged"));
+    box->setTextFormat(Qt::PlainText);
+    connect(box, &QDialog::finished, box, &QObject::deleteLater);
+    box->open();
   });
   statusBar()->setSizeGripEnabled(false);
   statusBar()->hide();

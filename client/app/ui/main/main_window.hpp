@@ -82,7 +82,6 @@ class MainWindow : public QMainWindow {
   QWidget* placeholder_;
   ConversationView* view_;
   Tray* tray_;
-  bool store_damage_shown_ = false;
 };
 
 }  // namespace parley::app

@@ -153,9 +153,14 @@ void PassphraseDialog::trySave() {
   // setPassphrase and passphraseIs only read what Messenger::open fixed (the folder, the
   // store key) and read or rewrite store.key, so they may run beside the GUI thread's use of
   // the Messenger.
-  worker_.reset(QThread::create([this, current, passphrase] {
-    wrong_current_ = !current.isEmpty() && !messenger_->passphraseIs(current);
-    ok_ = !wrong_current_ && messenger_->setPassphrase(passphrase, &failure_);
+  worker_.reset(QThread::create([this, check = current_ != nullptr, current, passphrase] {
+    ok_ = wrong_current_ = check_failed_ = false;
+    failure_.clear();
+    if (check && !messenger_->passphraseIs(current, &failure_)) {
+      (failure_.isEmpty() ? wrong_current_ : check_failed_) = true;
+      return;
+    }
+    ok_ = messenger_->setPassphrase(passphrase, &failure_);
   }));
   connect(worker_.get(), &QThread::finished, this, &PassphraseDialog::saved);
   worker_->start();
@@ -180,11 +185,12 @@ void PassphraseDialog::saved() {
     current_->setFocus();
     return;
   }
-  askPlain(this, QMessageBox::Warning, windowTitle(),
-           (mode_ == Mode::remove ? tr("The passphrase could not be removed; the profile still asks for it.")
-                                  : tr("The passphrase could not be saved; the profile still opens as before.")) +
-               QStringLiteral("\n\n") + failure_,
-           QMessageBox::Ok, QMessageBox::Ok);
+  const QString what = check_failed_ ? tr("The current passphrase could not be checked; nothing was changed.")
+                      : mode_ == Mode::remove
+                          ? tr("The passphrase could not be removed; the profile still asks for it.")
+                          : tr("The passphrase could not be saved; the profile still opens as before.");
+  askPlain(this, QMessageBox::Warning, windowTitle(), what + QStringLiteral("\n\n") + failure_, QMessageBox::Ok,
+           QMessageBox::Ok);
   (current_ ? current_ : first_)->setFocus();
 }
 

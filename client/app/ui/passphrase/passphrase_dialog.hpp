@@ -61,6 +61,7 @@ class PassphraseDialog : public QDialog {
   // Written by the worker, read on the GUI thread once it has finished.
   bool ok_ = false;
   bool wrong_current_ = false;
+  bool check_failed_ = false;  // the current passphrase could not be checked (failure_ says why)
   QString failure_;
   QString next_;  // the new passphrase while it is saved: back in its fields if `current` was wrong
 };

@@ -41,10 +41,9 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   connect(&key_expiry_timer_, &QTimer::timeout, this, [this] { expireSkippedKeysIfDue(); });
   key_expiry_timer_.start();
   // A page that fails its check ends the query that read it, which most reads here take as
-  // "no more rows": without this the user would see a shorter history, or a peer without
-  // its session, and not know why.
-  // Said after the query, which may be in the middle of other work; storeDamaged() is true
-  // at once, for whoever must not take what it read for the whole.
+  // "no more rows": without this the user would see a shorter history, or a peer without its
+  // session, and not know why. storeDamaged() is true at once, for whoever must not take what
+  // it read for the whole; the report waits until the query's caller is done.
   db_->onDamage([this] {
     if (std::exchange(store_damaged_, true)) return;
     QMetaObject::invokeMethod(this, [this] { emit storeDamageFound(storeDamageReport()); }, Qt::QueuedConnection);
@@ -606,7 +605,9 @@ bool Messenger::passphraseIs(const QString& candidate, QString* error) const {
   }
   if (!hasPassphrase()) return false;  // a key kept as it is opens with anything typed
   if (sodium_memcmp(unlocked.key.data(), profile_.storeKey.data(), profile_.storeKey.size()) == 0) return true;
-  *error = QStringLiteral("store.key in %1 no longer holds the key this profile was opened with").arg(profile_.dir);
+  *error = QStringLiteral("store.key in %1 no longer holds the key this profile was opened with (another "
+                          "copy of Parley changed it?); quit Parley and open the profile again")
+               .arg(profile_.dir);
   return false;
 }
 

@@ -51,6 +51,16 @@ enum class MessageStatus : int {
   Seen = 11,      // someone else's message, read receipt sent
 };
 
+// The message a reply answers (Content.quote).
+struct Reply {
+  QByteArray clientMsgId;  // empty: the message answers none
+  QString author;
+  // The quoted message's text as this device has it; when it does not have it, what the
+  // reply quoted of it.
+  QString text;
+  qint64 messageId = 0;    // the quoted message's local row; 0 when this device does not have it
+};
+
 struct StoredMessage {
   qint64 id = 0;
   QString peer;
@@ -63,6 +73,7 @@ struct StoredMessage {
   qint64 serverTsMs = 0;
   bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
   bool hasAttachment = false;  // Messenger::attachment(clientMsgId) has the file's details
+  Reply reply;
 };
 
 // One full-text search result (Messenger::search).
@@ -181,7 +192,10 @@ class Messenger : public QObject {
   // for the user; empty when nothing holds them but the round trip itself.
   QString whyQueued(const QString& peer);
   // Writes the message to the outbox and returns its client_msg_id; sending follows.
-  std::optional<QByteArray> sendText(const QString& peer, const QString& text, QString* error);
+  // `reply_to`, unless 0, is the local id (StoredMessage::id) of a message of this
+  // conversation that this one answers: the message carries its sender, id and first words.
+  std::optional<QByteArray> sendText(const QString& peer, const QString& text, QString* error,
+                                     qint64 reply_to = 0);
   // The user has seen `peer`'s messages: sends one read receipt for all of them. For a group
   // (peer "#" + hex id) that is one group message (sender key) naming every unseen message.
   void markRead(const QString& peer);
@@ -250,8 +264,14 @@ class Messenger : public QObject {
   void removeMembers(const QByteArray& group_id, const QStringList& users, Done done);
   void leaveGroup(const QByteArray& group_id, Done done);
   // Encrypts with our sender key (a new one first if a member left since the last message),
-  // writes the outbox and returns the client_msg_id; the GroupSend follows.
-  std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error);
+  // writes the outbox and returns the client_msg_id; the GroupSend follows. `reply_to` as
+  // for sendText.
+  std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error,
+                                      qint64 reply_to = 0);
+  // The local id of the message `client_msg_id` in conversation `peer` ("#" + hex for a
+  // group), for naming it in reply_to; 0 when there is none, or when two senders' messages
+  // there share the id (then `ambiguous` is set).
+  qint64 messageIdOf(const QString& peer, const QByteArray& client_msg_id, bool* ambiguous = nullptr);
   QList<GroupMember> groupMembers(const QByteArray& group_id);
   // A signed change to the members did not follow from the ones known here (one was missed):
   // nothing is sent to the group until an admin removes us and adds us again.
@@ -544,6 +564,13 @@ class Messenger : public QObject {
   // the id of a message it saw) would stand in for the first: such a message is refused.
   bool attachmentIdTaken(const QByteArray& id, const QString& sender);
   static QString attachmentBody(const e2e::Content& c);
+  // Replies (messenger_replies.cpp). Sets content's quote from message `reply_to` of the
+  // conversation `peer`; false with `error` when it is not there.
+  bool quoteMessage(const QString& peer, qint64 reply_to, e2e::Content& content, QString* error);
+  // A received content's quote, kept if well-formed and naming someone who can be quoted in
+  // this conversation (`parties`, empty: anyone, as in a group); otherwise cleared, and the
+  // user told that `sender`'s reply is shown without it. The message itself is kept.
+  void checkQuote(e2e::Content& content, const QString& sender, const QStringList& parties);
 
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,

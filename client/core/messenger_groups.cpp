@@ -255,7 +255,7 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
 }
 
 std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const QString& text,
-                                               QString* error) {
+                                               QString* error, qint64 reply_to) {
   const auto utf8 = text.toUtf8();
   if (utf8.isEmpty() || utf8.size() > kMaxTextBytes) {
     *error = utf8.isEmpty() ? QStringLiteral("the message is empty")
@@ -265,6 +265,7 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
   e2e::Content content;
   content.set_type(e2e::GROUP_TEXT);
   content.set_text(utf8.toStdString());
+  if (reply_to != 0 && !quoteMessage(groupPeer(group_id), reply_to, content, error)) return std::nullopt;
   return enqueueGroup(group_id, std::move(content), text, error);
 }
 
@@ -314,13 +315,14 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       conv.addBindValue(peer);
       conv.addBindValue(now);
       QSqlQuery msg(db);
-      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
-                  " VALUES(?, ?, ?, ?, 0, ?)");
+      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
+                  " reply_to, reply_author, reply_text) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
       msg.addBindValue(text);
       msg.addBindValue(now);
+      detail::bind_quote(msg, content);
       if (!conv.exec() || !msg.exec()) return false;
       if (content.type() == e2e::ATTACHMENT && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

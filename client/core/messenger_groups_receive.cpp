@@ -161,8 +161,11 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
       return extra();
     }
     QSqlQuery msg(db);
+    // Anyone may be quoted in a group: a member who has left, or one this device never saw.
+    checkQuote(content, e.sender, {});
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
-                " client_ts_ms, server_ts_ms, received_ms, chain_ok) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1)");
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text)"
+                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?)");
     msg.addBindValue(peer);
     msg.addBindValue(e.sender);
     msg.addBindValue(e.client_msg_id);
@@ -171,6 +174,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     msg.addBindValue(static_cast<qlonglong>(content.client_ts_ms()));
     msg.addBindValue(e.server_ts_ms);
     msg.addBindValue(now);
+    detail::bind_quote(msg, content);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))

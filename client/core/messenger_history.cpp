@@ -11,10 +11,16 @@
 namespace parley::client {
 namespace {
 
+// A reply's quoted message is looked up in the same conversation by (sender, id), the
+// messages' unique key: its own text when this device has it, the quoted words otherwise.
 constexpr const char* kMessageColumns =
     "id, peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms, server_ts_ms, chain_ok,"
     " EXISTS(SELECT 1 FROM attachments a WHERE a.sender = messages.sender"
-    " AND a.client_msg_id = messages.client_msg_id)";
+    " AND a.client_msg_id = messages.client_msg_id),"
+    " reply_to, reply_author, COALESCE((SELECT q.body FROM messages q WHERE q.sender ="
+    " messages.reply_author AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer),"
+    " reply_text), (SELECT q.id FROM messages q WHERE q.sender = messages.reply_author AND"
+    " q.client_msg_id = messages.reply_to AND q.peer = messages.peer)";
 
 StoredMessage read_message(const QSqlQuery& q) {
   StoredMessage m;
@@ -29,6 +35,12 @@ StoredMessage read_message(const QSqlQuery& q) {
   m.serverTsMs = q.value(8).toLongLong();
   m.chainOk = q.value(9).toBool();
   m.hasAttachment = q.value(10).toBool();
+  if (!q.value(11).isNull()) {
+    m.reply.clientMsgId = q.value(11).toByteArray();
+    m.reply.author = q.value(12).toString();
+    m.reply.text = q.value(13).toString();
+    m.reply.messageId = q.value(14).toLongLong();
+  }
   return m;
 }
 

@@ -5,6 +5,12 @@
 #include <QStringList>
 #include <cstdint>
 #include <optional>
+#include <string>
+
+class QSqlQuery;
+namespace parley::e2e {
+class Content;
+}
 
 namespace parley::client::detail {
 
@@ -28,6 +34,19 @@ inline qint64 relay_time(std::uint64_t server_ts_ms, qint64 now_ms) {
     return now_ms;
   return static_cast<qint64>(server_ts_ms);
 }
+
+// Replies (messenger_replies.cpp). The most of a quoted message's text a reply carries.
+constexpr int kMaxQuoteChars = 160;   // UTF-16 units: at most 480 bytes of UTF-8
+constexpr int kMaxQuoteBytes = 512;   // what a receiver accepts
+// The start of `body` as a reply quotes it: at most kMaxQuoteChars, not splitting a pair.
+QString quote_snippet(const QString& body);
+// Why a received quote cannot be used (empty: it can): an id that is not 16 bytes, an
+// author that is not a folded username, a text past kMaxQuoteBytes.
+QString quote_problem(const std::string& client_msg_id, const std::string& author,
+                      const std::string& text);
+// Adds the message columns (reply_to, reply_author, reply_text) of `content`'s quote, NULL
+// when it has none, to `q`'s bound values.
+void bind_quote(QSqlQuery& q, const e2e::Content& content);
 
 // A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
 QByteArray new_message_id();

@@ -154,6 +154,8 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       return save_last_acked(db, d.inbox_seq());
     }
 
+    // In a conversation of two, a reply quotes one of the two.
+    checkQuote(content, sender, {sender, profile_.username});
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, 0)"
                  " ON CONFLICT(peer) DO NOTHING");
@@ -162,7 +164,8 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     QSqlQuery msg(db);
     // UNIQUE(sender, client_msg_id): a redelivery inserts nothing.
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
-                " client_ts_ms, server_ts_ms, received_ms, chain_ok) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?)");
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text)"
+                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, ?)");
     QSqlQuery prev(db);
     prev.prepare("SELECT peer_chain_hash FROM conversations WHERE peer = ?");
     prev.addBindValue(sender);
@@ -178,6 +181,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     msg.addBindValue(detail::relay_time(d.server_ts_ms(), now));
     msg.addBindValue(now);
     msg.addBindValue(chain_ok ? 1 : 0);
+    detail::bind_quote(msg, content);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(sender, sender, id, content.attachment(), {}))

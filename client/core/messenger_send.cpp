@@ -35,7 +35,7 @@ QByteArray prekey_header_bytes(const crypto::IdentityKeyPair& me, const crypto::
 }  // namespace
 
 std::optional<QByteArray> Messenger::sendText(const QString& peer, const QString& text,
-                                              QString* error) {
+                                              QString* error, qint64 reply_to) {
   const auto utf8 = text.toUtf8();
   if (utf8.isEmpty()) {
     *error = QStringLiteral("the message is empty");
@@ -48,6 +48,15 @@ std::optional<QByteArray> Messenger::sendText(const QString& peer, const QString
   e2e::Content c;
   c.set_type(e2e::TEXT);
   c.set_text(utf8.toStdString());
+  if (reply_to != 0) {
+    std::string why;
+    const auto folded = QString::fromStdString(fold_username(peer.toStdString(), &why));
+    if (folded.isEmpty()) {
+      *error = QString::fromStdString(why);
+      return std::nullopt;
+    }
+    if (!quoteMessage(folded, reply_to, c, error)) return std::nullopt;
+  }
   return enqueue(peer, std::move(c), error);
 }
 
@@ -90,13 +99,14 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
       chain.addBindValue(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256));
       chain.addBindValue(peer);
       QSqlQuery msg(db);
-      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms)"
-                  " VALUES(?, ?, ?, ?, 0, ?)");
+      msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
+                  " reply_to, reply_author, reply_text) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
       msg.addBindValue(attached ? attachmentBody(content) : QString::fromStdString(content.text()));
       msg.addBindValue(now);
+      detail::bind_quote(msg, content);
       if (!chain.exec() || !msg.exec()) return false;
       if (attached && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "messenger.hpp"
+#include "parley/username.hpp"
 #include "passphrase_input.hpp"
 
 namespace parley::cli {
@@ -83,16 +84,41 @@ class ProgressPrinter {
 };
 
 QJsonObject message_json(const client::StoredMessage& m) {
-  return {{"type", "message"},
-          {"peer", m.peer},
-          {"from", m.sender},
-          {"id", QString::fromLatin1(m.clientMsgId.toHex())},
-          {"conv_seq", m.convSeq},
-          {"text", m.body},
-          {"status", status_name(static_cast<int>(m.status))},
-          {"client_ts_ms", m.clientTsMs},
-          {"server_ts_ms", m.serverTsMs},
-          {"chain_ok", m.chainOk}};
+  QJsonObject json{{"type", "message"},
+                   {"peer", m.peer},
+                   {"from", m.sender},
+                   {"id", QString::fromLatin1(m.clientMsgId.toHex())},
+                   {"conv_seq", m.convSeq},
+                   {"text", m.body},
+                   {"status", status_name(static_cast<int>(m.status))},
+                   {"client_ts_ms", m.clientTsMs},
+                   {"server_ts_ms", m.serverTsMs},
+                   {"chain_ok", m.chainOk}};
+  if (!m.reply.clientMsgId.isEmpty())
+    json["reply_to"] = QJsonObject{{"id", QString::fromLatin1(m.reply.clientMsgId.toHex())},
+                                   {"from", m.reply.author},
+                                   {"text", m.reply.text}};
+  return json;
+}
+
+// The local id of the message `hex` names in conversation `peer`, for --reply-to (0: the
+// option was not given); nullopt with `error` when it names none, or two.
+std::optional<qint64> reply_target(Messenger* m, const QString& peer, const std::string& hex,
+                                   QString* error) {
+  if (hex.empty()) return 0;
+  const auto id = QByteArray::fromHex(QByteArray::fromStdString(hex));
+  if (id.size() != 16 || id.toHex() != QByteArray::fromStdString(hex).toLower()) {
+    *error = QStringLiteral("--reply-to: %1 is not a message id (32 hex digits)").arg(QString::fromStdString(hex));
+    return std::nullopt;
+  }
+  bool ambiguous = false;
+  const auto local = m->messageIdOf(peer, id, &ambiguous);
+  if (local != 0) return local;
+  *error = ambiguous ? QStringLiteral("--reply-to: two messages in this conversation have the id %1")
+                           .arg(QString::fromStdString(hex))
+                     : QStringLiteral("--reply-to: no message with the id %1 in this conversation")
+                           .arg(QString::fromStdString(hex));
+  return std::nullopt;
 }
 
 QString group_event_name(int kind) {
@@ -253,7 +279,11 @@ int do_send(const Options& o) {
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
   QString error;
-  const auto id = m->sendText(QString::fromStdString(o.name), QString::fromStdString(o.text), &error);
+  // A name that does not fold is sendText's to refuse, with its reason.
+  const auto to = QString::fromStdString(fold_username(o.name));
+  const auto reply_to = to.isEmpty() ? std::optional<qint64>(0) : reply_target(m, to, o.reply_to, &error);
+  if (!reply_to) return fail(error, kExitUsage);
+  const auto id = m->sendText(QString::fromStdString(o.name), QString::fromStdString(o.text), &error, *reply_to);
   if (!id) return fail(error, kExitUsage);
   QObject::connect(m, &Messenger::messageStatusChanged,
                    [id = *id](const QString& peer, const QByteArray& which, int status) {
@@ -635,9 +665,11 @@ int do_group(const Options& o) {
   } else if (action == "send") {
     // Encrypted once the inbox is synced, so a removal waiting there rotates our key first.
     auto id = std::make_shared<QByteArray>();
-    when_online(m, [m, gid, text = rest.front(), id] {
+    when_online(m, [m, gid, hex, text = rest.front(), id, reply_hex = o.reply_to] {
       QString error;
-      const auto queued = m->groupSend(gid, text, &error);
+      const auto reply_to = reply_target(m, "#" + hex, reply_hex, &error);
+      if (!reply_to) return QCoreApplication::exit(fail(error, kExitUsage));
+      const auto queued = m->groupSend(gid, text, &error, *reply_to);
       if (!queued) return QCoreApplication::exit(fail(error, kExitUsage));
       *id = *queued;
     });

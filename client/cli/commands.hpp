@@ -31,6 +31,7 @@ struct Options {
   std::string text;
   std::string path;                // send-file: the file; fetch: the directory
   std::string msg_id;              // fetch: hex client_msg_id
+  std::string reply_to;            // send, group send: hex client_msg_id of the message answered
   std::string proxy;
   std::vector<std::string> subscribe;
   std::string group_action;        // group: create, add, remove, leave, send, members, rename

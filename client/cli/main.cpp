@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   send->add_option("name", o.name)->required();
   send->add_option("text", o.text)->required();
   send->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
+  send->add_option("--reply-to", o.reply_to,
+                   "Answer the message with this id (hex, as `history` or `listen` printed)");
   auto* send_file = cli.add_subcommand(
       "send-file", "Encrypt the file at PATH, upload it and send it to NAME (progress on stderr)");
   send_file->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
@@ -76,6 +78,8 @@ int main(int argc, char** argv) {
   auto* description = group->add_option("--description", o.description,
                                          "rename: the group's new description (admins only)");
   group->add_flag("--clear", o.clear, "avatar: remove the group's avatar (admins only)");
+  group->add_option("--reply-to", o.reply_to,
+                    "send: answer the group's message with this id (hex, as `history` or `listen` printed)");
   group->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay");
   try {
     cli.parse(argc, argv);

@@ -225,6 +225,38 @@ class CliE2eTest : public QObject {
     QVERIFY(of_type(bob.run({"history", "alice"}).lines, "gap").isEmpty());
   }
 
+  // --reply-to names a message by the id history printed; the answer carries its quote, and
+  // an id that names nothing here is refused before anything is queued.
+  void aReplyQuotesTheMessageItAnswers() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    const auto sent = of_type(alice.run({"send", "bob", "Which platform?"}).lines, "sent");
+    QCOMPARE(sent.size(), 1);
+    const auto question = sent[0].value("id").toString();
+    auto heard = of_type(bob.run({"listen", "--count", "1", "--timeout", "15"}).lines, "message");
+    QCOMPARE(heard.size(), 1);
+    QCOMPARE(heard[0].value("id").toString(), question);
+
+    auto refused = bob.run({"send", "alice", "Four", "--reply-to", QString(32, '0')});
+    QCOMPARE(refused.code, 2);
+    QVERIFY2(refused.err.contains("no message with the id"), refused.err.constData());
+    refused = bob.run({"send", "alice", "Four", "--reply-to", "xyz"});
+    QCOMPARE(refused.code, 2);
+    QVERIFY2(refused.err.contains("not a message id"), refused.err.constData());
+
+    QCOMPARE(bob.run({"send", "alice", "Platform four", "--reply-to", question}).code, 0);
+    auto got = of_type(alice.run({"listen", "--count", "1", "--timeout", "15"}).lines, "message");
+    QCOMPARE(got.size(), 1);
+    QCOMPARE(got[0].value("text").toString(), QString("Platform four"));
+    const auto quote = got[0].value("reply_to").toObject();
+    QCOMPARE(quote.value("id").toString(), question);
+    QCOMPARE(quote.value("from").toString(), QString("alice"));
+    QCOMPARE(quote.value("text").toString(), QString("Which platform?"));
+    // Bob's history has the same, and no stray "Four" was queued by the refusals.
+    const auto bobs = of_type(bob.run({"history", "alice"}).lines, "message");
+    QCOMPARE(bobs.last().value("reply_to").toObject().value("id").toString(), question);
+    for (const auto& m : bobs) QVERIFY(m.value("text").toString() != "Four");
+  }
+
   void outboxSurvivesAKilledSender() {
     Cli alice(profile("alice")), bob(profile("bob"));
     // The relay is frozen, so the send cannot be acknowledged; then the sender is killed.

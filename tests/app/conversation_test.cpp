@@ -28,6 +28,7 @@
 #include "conversation/conversation_view.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
+#include "conversation/reply_bar.hpp"
 #include "main/connection_status.hpp"
 #include "main/main_window.hpp"
 #include "models/conversation_list_model.hpp"
@@ -318,6 +319,80 @@ class ConversationTest : public QObject {
     search.queryEdit()->setText("\"hello AND NEAR(");
     search.runSearch();
     QCOMPARE(search.results()->count(), 0);
+  }
+
+  // "Reply" on a message: the bar above the field says what is answered, Enter sends the
+  // answer with its quote (drawn in the bubble), a click on the quote shows the message it
+  // answers, Escape stops replying, and files are not sent as a reply.
+  void aReplyQuotesWhatItAnswersAndLeadsBackToIt() {
+    QVERIFY(front());
+    QString error;
+    const auto question = bob_->sendText("alice", "Which train do we take?", &error);
+    QVERIFY2(question, qPrintable(error));
+    const auto row_saying = [&](const QString& body) {
+      for (int r = 0; r < model()->rowCount(); ++r)
+        if (row(r).data(MessageModel::BodyRole).toString() == body) return r;
+      return -1;
+    };
+    QVERIFY(spinUntil([&] { return row_saying("Which train do we take?") >= 0; }, kGuiWaitMs));
+    const int q_row = row_saying("Which train do we take?");
+
+    auto* view = window_->conversationView();
+    auto* list = view->list();
+    auto* composer = view->composer();
+    emit list->replyRequested(row(q_row));  // what the context menu's "Reply" does
+    auto* bar = composer->replyBar();
+    QVERIFY(bar->isVisible());
+    QCOMPARE(bar->findChild<QLabel*>("replyTitle")->text(), QString("Replying to bob"));
+    QCOMPARE(bar->quotedText(), QString("Which train do we take?"));
+    QVERIFY(composer->editor()->hasFocus());
+    // Escape stops replying; asked again, it is back.
+    QTest::keyClick(composer->editor(), Qt::Key_Escape);
+    QVERIFY(!bar->isVisible());
+    QCOMPARE(composer->replyTo(), qint64(0));
+    emit list->replyRequested(row(q_row));
+    QVERIFY(bar->isVisible());
+
+    // Files while replying are refused with a reason, and nothing is sent.
+    const int before_files = model()->rowCount();
+    emit composer->sendRequested(QString(), {home_.filePath("no-such-file.txt")});
+    QVERIFY(view->findChild<QLabel*>("sendError")->text().contains("reply carries text only"));
+    QCOMPARE(model()->rowCount(), before_files);
+
+    QTest::keyClicks(composer->editor(), "The 9:40 from platform 4");
+    parley::test::screenshot(window_.get(), "replying");
+    QTest::keyClick(composer->editor(), Qt::Key_Return);
+    QVERIFY(!bar->isVisible());
+    const auto answer = row(row_saying("The 9:40 from platform 4"));
+    QCOMPARE(answer.data(MessageModel::BodyRole).toString(), QString("The 9:40 from platform 4"));
+    QCOMPARE(answer.data(MessageModel::ReplyAuthorRole).toString(), QString("bob"));
+    QCOMPARE(answer.data(MessageModel::ReplyMessageIdRole).toLongLong(),
+             row(q_row).data(MessageModel::MessageIdRole).toLongLong());
+    // Bob's client has the answer with its quote.
+    const auto answer_id = answer.data(MessageModel::ClientMsgIdRole).toByteArray();
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob_->history("alice"))
+        if (m.clientMsgId == answer_id) return m.reply.clientMsgId == *question;
+      return false;
+    }, kGuiWaitMs));
+
+    // The bubble is taller than one without a quote, and its quote is a button.
+    list->scrollToNewest();
+    QApplication::processEvents();
+    auto* delegate = list->messageDelegate();
+    const QRect rect = list->visualRect(answer);
+    QPoint on_quote;
+    for (int y = rect.top(); y <= rect.bottom() && on_quote.isNull(); y += 2)
+      for (int x = rect.left(); x <= rect.right(); x += 4)
+        if (delegate->hitTest(rect, answer, {x, y}) == MessageDelegate::Hit::Quote) {
+          on_quote = {x, y};
+          break;
+        }
+    QVERIFY(!on_quote.isNull());
+    parley::test::screenshot(window_.get(), "reply");
+    list->setCurrentIndex(row(0));
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, on_quote);
+    QCOMPARE(list->currentIndex().data(MessageModel::BodyRole).toString(), QString("Which train do we take?"));
   }
 
   void filterBoxAndCtrlK() {

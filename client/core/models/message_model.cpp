@@ -138,7 +138,8 @@ void MessageModel::apply(QList<StoredMessage> fresh) {
       const auto& a = rows_[i];
       const auto& b = fresh[i];
       const bool changed = a.status != b.status || a.convSeq != b.convSeq ||
-                           a.serverTsMs != b.serverTsMs || a.body != b.body || a.chainOk != b.chainOk;
+                           a.serverTsMs != b.serverTsMs || a.body != b.body || a.chainOk != b.chainOk ||
+                           a.reply.messageId != b.reply.messageId || a.reply.text != b.reply.text;
       rows_[i] = fresh[i];
       if (changed) emit dataChanged(index(i), index(i));
       continue;
@@ -211,6 +212,10 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case MessageIdRole: return m.id;
     case TimeRole: return m.serverTsMs > 0 ? m.serverTsMs : m.clientTsMs;
     case HasAttachmentRole: return m.hasAttachment;
+    case ReplyAuthorRole: return m.reply.author;
+    case ReplyFromMeRole: return !m.reply.author.isEmpty() && m.reply.author == messenger_->username();
+    case ReplyTextRole: return m.reply.text;
+    case ReplyMessageIdRole: return m.reply.messageId;
     case AttachmentRole: {
       if (!m.hasAttachment) return {};
       auto it = attachments_.find(m.clientMsgId);
@@ -251,7 +256,9 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {DeliveredCountRole, "deliveredCount"}, {ReadCountRole, "readCount"},
           {RecipientCountRole, "recipientCount"},
           {MessageIdRole, "messageId"}, {TimeRole, "time"},           {GapBeforeRole, "gapBefore"},
-          {HasAttachmentRole, "hasAttachment"}, {AttachmentRole, "attachment"}, {CaptionRole, "caption"}};
+          {HasAttachmentRole, "hasAttachment"}, {AttachmentRole, "attachment"}, {CaptionRole, "caption"},
+          {ReplyAuthorRole, "replyAuthor"}, {ReplyFromMeRole, "replyFromMe"},
+          {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"}};
 }
 
 }  // namespace parley::client

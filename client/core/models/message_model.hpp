@@ -42,6 +42,12 @@ class MessageModel : public QAbstractListModel {
     AttachmentRole,
     // What the sender wrote with a file (empty when they wrote nothing); the text otherwise.
     CaptionRole,
+    // A reply: who wrote the message it answers (empty: no reply), whether that was us, its
+    // text (this device's copy, else the quoted words), and its local id (0: not here).
+    ReplyAuthorRole,
+    ReplyFromMeRole,
+    ReplyTextRole,
+    ReplyMessageIdRole,
   };
   static constexpr int kPageSize = 200;
 

@@ -15,6 +15,7 @@
 #include <QVBoxLayout>
 
 #include "conversation/pending_files.hpp"
+#include "conversation/reply_bar.hpp"
 #include "theme/theme.hpp"
 
 namespace parley::app {
@@ -42,6 +43,15 @@ void ComposerEdit::insertFromMimeData(const QMimeData* source) {
   emit filesInserted(files);
 }
 
+bool ComposerEdit::event(QEvent* e) {
+  if (e->type() == QEvent::ShortcutOverride && claims_escape_ &&
+      static_cast<QKeyEvent*>(e)->key() == Qt::Key_Escape) {
+    e->accept();
+    return true;
+  }
+  return QPlainTextEdit::event(e);
+}
+
 void ComposerEdit::keyPressEvent(QKeyEvent* e) {
   const bool enter = e->key() == Qt::Key_Return || e->key() == Qt::Key_Enter;
   if (enter && !(e->modifiers() & Qt::ShiftModifier)) {
@@ -50,6 +60,10 @@ void ComposerEdit::keyPressEvent(QKeyEvent* e) {
   }
   if (enter) {
     insertPlainText(QStringLiteral("\n"));
+    return;
+  }
+  if (e->key() == Qt::Key_Escape && claims_escape_) {
+    emit escaped();
     return;
   }
   QPlainTextEdit::keyPressEvent(e);
@@ -84,6 +98,7 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
   attach_->setAutoRaise(true);
   attach_->setToolTip(tr("Attach files (or drop or paste them here)"));
   pending_ = new PendingFiles(this);
+  reply_ = new ReplyBar(this);
   auto* h = new QHBoxLayout;
   h->setContentsMargins(12, 8, 12, 10);
   h->setSpacing(8);
@@ -94,7 +109,10 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
   v->setContentsMargins(0, 0, 0, 0);
   v->setSpacing(0);
   v->addWidget(pending_);
+  v->addWidget(reply_);
   v->addLayout(h);
+  connect(edit_, &ComposerEdit::escaped, this, &Composer::clearReply);
+  connect(reply_, &ReplyBar::cancelled, this, [this] { edit_->setClaimsEscape(false); });
   connect(attach_, &QToolButton::clicked, this, &Composer::chooseFiles);
   connect(pending_, &PendingFiles::changed, this, &Composer::updateSendEnabled);
   connect(edit_, &ComposerEdit::filesInserted, this, &Composer::add);
@@ -116,6 +134,7 @@ void Composer::setConversation(const QString& peer, const QString& title) {
     if (!pending_->isEmpty()) draft_files_.insert(peer_, pending_->files());
   }
   peer_ = peer;
+  clearReply();  // a reply answers a message of the conversation it was started in
   const QSignalBlocker block(edit_);  // a restored draft is not typing
   edit_->setPlainText(drafts_.take(peer));
   edit_->moveCursor(QTextCursor::End);
@@ -137,6 +156,20 @@ void Composer::clearSent(bool text, const QStringList& files) {
   for (const auto& f : files) pending_->remove(f);
   updateSendEnabled();
 }
+
+void Composer::setReply(qint64 message_id, const QString& author, const QString& author_shown,
+                        const QString& text) {
+  reply_->setTarget(message_id, author, author_shown, text);
+  edit_->setClaimsEscape(true);
+  edit_->setFocus();
+}
+
+void Composer::clearReply() {
+  reply_->clear();
+  edit_->setClaimsEscape(false);
+}
+
+qint64 Composer::replyTo() const { return reply_->messageId(); }
 
 void Composer::updateSendEnabled() {
   send_->setEnabled(!edit_->toPlainText().trimmed().isEmpty() || !pending_->isEmpty());

@@ -6,7 +6,8 @@
 //
 // Files come in three ways — the paperclip button, dropping them, pasting them (or a
 // copied picture, saved as a PNG first) — and wait above the text field (PendingFiles)
-// until the message is sent; the text then goes with the last one as its caption.
+// until the message is sent; the text then goes with the last one as its caption. A reply
+// shows what it answers above them (ReplyBar).
 //
 // Thread: the GUI thread.
 #include <QHash>
@@ -21,6 +22,7 @@ class QToolButton;
 namespace parley::app {
 
 class PendingFiles;
+class ReplyBar;
 
 // What a drop or a paste carries that Parley sends as files: local files, or else a picture.
 struct DroppedFiles {
@@ -34,15 +36,23 @@ class ComposerEdit : public QPlainTextEdit {
   Q_OBJECT
  public:
   using QPlainTextEdit::QPlainTextEdit;
+  // While set, Escape is the field's (escaped()) rather than the window's shortcut, which
+  // closes the conversation: it stops a reply first.
+  void setClaimsEscape(bool claims) { claims_escape_ = claims; }
 
  signals:
   void submitted();
+  void escaped();
   void filesInserted(const parley::app::DroppedFiles& files);
 
  protected:
+  bool event(QEvent* e) override;
   void keyPressEvent(QKeyEvent* e) override;
   bool canInsertFromMimeData(const QMimeData* source) const override;
   void insertFromMimeData(const QMimeData* source) override;
+
+ private:
+  bool claims_escape_ = false;
 };
 
 class Composer : public QWidget {
@@ -64,6 +74,12 @@ class Composer : public QWidget {
   void add(const DroppedFiles& files);
   // After a send: empties the text and the files that went.
   void clearSent(bool text, const QStringList& files);
+  // The next message answers message `message_id` (its local id); shown above the field
+  // until it is sent, the user stops replying, or the conversation changes.
+  void setReply(qint64 message_id, const QString& author, const QString& author_shown, const QString& text);
+  void clearReply();
+  qint64 replyTo() const;
+  ReplyBar* replyBar() const { return reply_; }
   bool typing() const { return typing_; }
   static constexpr int kTypingIdleMs = 5000;
 
@@ -84,6 +100,7 @@ class Composer : public QWidget {
   QToolButton* send_;
   QToolButton* attach_;
   PendingFiles* pending_;
+  ReplyBar* reply_;
   QString paste_dir_;
   QHash<QString, QStringList> draft_files_;
   QTimer idle_;

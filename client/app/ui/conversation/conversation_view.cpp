@@ -225,6 +225,18 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(compare_, &QPushButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(members_, &QToolButton::clicked, this, [this] { emit membersRequested(peer_); });
   connect(composer_, &Composer::sendRequested, this, &ConversationView::send);
+  connect(list_, &MessageListView::replyRequested, this, [this](const QModelIndex& index) {
+    using client::MessageModel;
+    const auto author = index.data(MessageModel::SenderRole).toString();
+    const bool mine = index.data(MessageModel::OutgoingRole).toBool();
+    composer_->setReply(index.data(MessageModel::MessageIdRole).toLongLong(), author,
+                        mine ? tr("yourself") : author, index.data(MessageModel::BodyRole).toString());
+  });
+  connect(list_, &MessageListView::quoteActivated, this, [this](const QModelIndex& index) {
+    const auto quoted = index.data(client::MessageModel::ReplyMessageIdRole).toLongLong();
+    if (quoted == 0 || !showMessage(quoted))
+      showError(tr("The message this answers is not on this device"));
+  });
   connect(composer_, &Composer::typingChanged, this, [this](bool active) {
     if (!peer_.isEmpty() && !isGroup()) messenger_->setTyping(peer_, active);
   });
@@ -354,15 +366,21 @@ void ConversationView::showError(const QString& text) {
 void ConversationView::send(const QString& text, const QStringList& files) {
   if (peer_.isEmpty()) return;
   QString error;
+  const auto reply_to = composer_->replyTo();
   if (files.isEmpty()) {
-    const auto id = isGroup() ? messenger_->groupSend(group_id(peer_), text, &error)
-                              : messenger_->sendText(peer_, text, &error);
+    const auto id = isGroup() ? messenger_->groupSend(group_id(peer_), text, &error, reply_to)
+                              : messenger_->sendText(peer_, text, &error, reply_to);
     if (!id) return showError(tr("Not sent: %1").arg(error));
     error_->hide();
     composer_->clearSent(true, {});
+    composer_->clearReply();
     list_->scrollToNewest();
     return;
   }
+  // A reply carries words; files go as messages of their own. Nothing is sent, so nothing
+  // the user chose goes without what they meant it to answer.
+  if (reply_to != 0)
+    return showError(tr("A reply carries text only: send the files on their own, or stop replying (Esc)"));
   // Each file is its own message; the text goes with the last one as its caption. A file
   // refused at once stays attached (with the text, if it was the captioned one).
   QStringList started, problems;

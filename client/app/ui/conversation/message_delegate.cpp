@@ -38,6 +38,8 @@ constexpr int kGapH = 30;
 constexpr int kTicksW = 18;
 constexpr int kRadius = 14;
 constexpr int kImagePad = 4;      // around a picture inside its bubble
+constexpr int kQuoteBar = 3;      // a reply's quote: the bar in its author's colour
+constexpr int kQuotePad = 7;
 
 QString display_text(QString body) {
   // QTextLayout breaks lines only at U+2028.
@@ -76,6 +78,18 @@ QFont small_font(const QFont& f) {
   QFont s = f;
   s.setPointSizeF(f.pointSizeF() * 0.8);
   return s;
+}
+
+// The first line of a quoted text, as the quote block shows it.
+QString quote_line(const QModelIndex& index) {
+  auto text = index.data(client::MessageModel::ReplyTextRole).toString().simplified();
+  return text.isEmpty() ? QCoreApplication::translate("parley::app::MessageDelegate", "a file") : text;
+}
+
+QString quote_author(const QModelIndex& index) {
+  return index.data(client::MessageModel::ReplyFromMeRole).toBool()
+             ? QCoreApplication::translate("parley::app::MessageDelegate", "You")
+             : index.data(client::MessageModel::ReplyAuthorRole).toString();
 }
 
 void draw_check(QPainter& p, QPointF at, qreal s) {
@@ -232,6 +246,18 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
   const Text text = has_text ? measure(index, l.wrap) : Text{};
   const int footer_w = meta(index).footer_width;
   static const int footer_h = QFontMetrics(small_font(view_->font())).height();
+  // A reply's quote: its author over one line of what it answers, as wide as they need.
+  const bool quoted = !index.data(M::ReplyAuthorRole).toString().isEmpty();
+  int quote_w = 0, quote_h = 0;
+  if (quoted) {
+    QFont bold = small_font(view_->font());
+    bold.setBold(true);
+    const QFontMetrics sm(small_font(view_->font()));
+    quote_w = std::min(max_text, kQuoteBar + 2 * kQuotePad +
+                                     std::max(QFontMetrics(bold).horizontalAdvance(quote_author(index)),
+                                              sm.horizontalAdvance(quote_line(index))));
+    quote_h = 2 * sm.height() + 2 * 5;
+  }
 
   // The text part: the message, or a file's caption, with the footer after its last line
   // when it fits there.
@@ -251,9 +277,14 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
   int bubble_w = std::max(has_text ? text_w + 2 * kPadX : 0, has_file ? block.width() + 2 * block_pad : 0);
   bubble_w = std::max(bubble_w, 24 + 2 * kPadX);
   if (name_h) bubble_w = std::max(bubble_w, std::min(max_text, 80) + 2 * kPadX);
+  if (quoted) bubble_w = std::max(bubble_w, quote_w + 2 * kPadX);
   const int x = out ? row.right() - kSide - bubble_w + 1 : row.left() + kSide;
   if (name_h) l.name = QRect(x + kPadX, y + kPadY, bubble_w - 2 * kPadX, name_h);
-  int cursor = y + (name_h ? kPadY + name_h : (has_file ? block_pad : kPadY));
+  int cursor = y + (name_h ? kPadY + name_h : (has_file && !quoted ? block_pad : kPadY));
+  if (quoted) {
+    l.quote = QRect(x + kPadX, cursor, bubble_w - 2 * kPadX, quote_h);
+    cursor = l.quote.bottom() + 1 + 6;
+  }
   if (has_file) {
     l.attachment = QRect(x + (bubble_w - block.width()) / 2, cursor, block.width(), block.height());
     if (!l.image) l.attachment.moveLeft(x + kPadX);
@@ -281,8 +312,11 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
 }
 
 MessageDelegate::Hit MessageDelegate::hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const {
-  if (!index.isValid() || !index.data(M::HasAttachmentRole).toBool()) return Hit::None;
+  if (!index.isValid()) return Hit::None;
+  const bool quoted = !index.data(M::ReplyAuthorRole).toString().isEmpty();
+  if (!quoted && !index.data(M::HasAttachmentRole).toBool()) return Hit::None;
   const auto l = layoutFor(row, index);
+  if (l.quote.contains(pos)) return Hit::Quote;
   if (!l.attachment.contains(pos)) return Hit::None;
   const auto* running = transfers_ ? transfers_->downloadOf(index.data(M::ClientMsgIdRole).toByteArray()) : nullptr;
   if (running && actionRect(l.attachment, l.image).contains(pos)) return Hit::Cancel;
@@ -366,6 +400,34 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->drawText(l.name, Qt::AlignLeft | Qt::AlignTop, sender);
   }
 
+  if (!l.quote.isNull()) {
+    const auto author = index.data(M::ReplyAuthorRole).toString();
+    const QColor accent = avatarColor(author);
+    QColor shade = fg;
+    shade.setAlphaF(0.07);
+    QPainterPath block;
+    block.addRoundedRect(QRectF(l.quote), 6, 6);
+    p->fillPath(block, shade);
+    p->save();
+    p->setClipPath(block);
+    p->fillRect(QRect(l.quote.left(), l.quote.top(), kQuoteBar, l.quote.height()), accent);
+    p->restore();
+    const QRect inner = l.quote.adjusted(kQuoteBar + kQuotePad, 5, -kQuotePad, -5);
+    QFont bold = small;
+    bold.setBold(true);
+    p->setFont(bold);
+    p->setPen(accent);
+    const int line_h = QFontMetrics(small).height();
+    p->drawText(QRect(inner.left(), inner.top(), inner.width(), line_h), Qt::AlignLeft | Qt::AlignVCenter,
+                QFontMetrics(bold).elidedText(quote_author(index), Qt::ElideRight, inner.width()));
+    p->setFont(small);
+    QColor quoted_fg = fg;
+    quoted_fg.setAlphaF(0.75);
+    p->setPen(quoted_fg);
+    p->drawText(QRect(inner.left(), inner.top() + line_h, inner.width(), line_h), Qt::AlignLeft | Qt::AlignVCenter,
+                QFontMetrics(small).elidedText(quote_line(index), Qt::ElideRight, inner.width()));
+  }
+
   if (!l.attachment.isNull()) {
     const auto file = index.data(M::AttachmentRole).value<client::AttachmentInfo>();
     AttachmentLook look;
@@ -421,6 +483,10 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
   if (l.footer.adjusted(-4, -4, 4, 4).contains(e->pos()))
     text = (index.data(M::OutgoingRole).toBool() ? statusTooltip(index) + QStringLiteral("\n") : QString()) +
            fullTime(index.data(M::TimeRole).toLongLong());
+  else if (l.quote.contains(e->pos()))
+    text = index.data(M::ReplyMessageIdRole).toLongLong() != 0
+               ? tr("Click to show the message this answers")
+               : tr("The message this answers is not on this device; these are its first words as quoted");
   else if (l.gap.contains(e->pos()))
     text = tr("The relay numbered messages here that have not arrived yet; they are fetched "
               "automatically and will appear in order.");

@@ -139,6 +139,7 @@ void MessageListView::mouseReleaseEvent(QMouseEvent* e) {
   const auto hit = delegate_->hitTest(visualRect(index), index, e->position().toPoint());
   if (hit == MessageDelegate::Hit::Cancel) emit fileCancelRequested(index);
   if (hit == MessageDelegate::Hit::File) emit fileActivated(index);
+  if (hit == MessageDelegate::Hit::Quote) emit quoteActivated(index);
   e->accept();
 }
 
@@ -165,6 +166,12 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   if (!index.isValid()) return;
   if (!selectionModel()->isSelected(index)) setCurrentIndex(index);
   QMenu menu(this);
+  // Only a message the relay has numbered can be answered: the answer names it by its id,
+  // and one of ours still queued may yet fail.
+  if (index.data(MessageModel::ConvSeqRole).toLongLong() >= 0) {
+    connect(menu.addAction(tr("Reply")), &QAction::triggered, this, [this, index] { emit replyRequested(index); });
+    menu.addSeparator();
+  }
   auto* copy = menu.addAction(tr("Copy"));
   copy->setShortcut(QKeySequence::Copy);
   connect(copy, &QAction::triggered, this, [this] { QApplication::clipboard()->setText(selectedText()); });

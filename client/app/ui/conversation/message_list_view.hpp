@@ -48,6 +48,9 @@ class MessageListView : public QListView {
  signals:
   // "Receipts…" in the context menu of one of our group messages.
   void receiptsRequested(const QModelIndex& index);
+  // "Reply" in a message's context menu; a click on a reply's quote.
+  void replyRequested(const QModelIndex& index);
+  void quoteActivated(const QModelIndex& index);
   // A click on a message's file (open, view or download it), on the cross of its download
   // in progress, or "Save as…" in its context menu.
   void fileActivated(const QModelIndex& index);

@@ -1,0 +1,89 @@
+#include "conversation/reply_bar.hpp"
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPainter>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include "common/avatar.hpp"
+#include "theme/theme.hpp"
+
+namespace parley::app {
+
+ReplyBar::ReplyBar(QWidget* parent) : QWidget(parent) {
+  setObjectName(QStringLiteral("replyBar"));
+  title_ = new QLabel(this);
+  title_->setObjectName(QStringLiteral("replyTitle"));
+  title_->setTextFormat(Qt::PlainText);
+  text_ = new QLabel(this);
+  text_->setObjectName(QStringLiteral("replyText"));
+  text_->setTextFormat(Qt::PlainText);
+  text_->setMinimumWidth(40);
+  text_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  QFont bold = title_->font();
+  bold.setBold(true);
+  title_->setFont(bold);
+  close_ = new QToolButton(this);
+  close_->setObjectName(QStringLiteral("replyClose"));
+  close_->setText(QStringLiteral("✕"));
+  close_->setAutoRaise(true);
+  close_->setToolTip(tr("Stop replying (Esc)"));
+  auto* words = new QVBoxLayout;
+  words->setContentsMargins(0, 0, 0, 0);
+  words->setSpacing(1);
+  words->addWidget(title_);
+  words->addWidget(text_);
+  auto* h = new QHBoxLayout(this);
+  h->setContentsMargins(22, 6, 12, 2);
+  h->addLayout(words, 1);
+  h->addWidget(close_, 0, Qt::AlignVCenter);
+  connect(close_, &QToolButton::clicked, this, [this] {
+    clear();
+    emit cancelled();
+  });
+  hide();
+}
+
+void ReplyBar::setTarget(qint64 message_id, const QString& author, const QString& author_shown,
+                         const QString& text) {
+  message_id_ = message_id;
+  author_ = author;
+  full_text_ = text.simplified();
+  title_->setText(tr("Replying to %1").arg(author_shown));
+  QPalette p = title_->palette();
+  p.setColor(QPalette::WindowText, avatarColor(author));
+  title_->setPalette(p);
+  QPalette q = text_->palette();
+  q.setColor(QPalette::WindowText, Theme::current().muted);
+  text_->setPalette(q);
+  elide();
+  show();
+  update();
+}
+
+void ReplyBar::clear() {
+  message_id_ = 0;
+  author_.clear();
+  full_text_.clear();
+  hide();
+}
+
+QString ReplyBar::quotedText() const { return full_text_; }
+
+void ReplyBar::elide() {
+  const QString shown = full_text_.isEmpty() ? tr("a file") : full_text_;
+  text_->setText(text_->fontMetrics().elidedText(shown, Qt::ElideRight, std::max(40, text_->width())));
+}
+
+void ReplyBar::resizeEvent(QResizeEvent* e) {
+  QWidget::resizeEvent(e);
+  elide();
+}
+
+void ReplyBar::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.fillRect(QRect(12, 6, 3, height() - 8), avatarColor(author_));
+}
+
+}  // namespace parley::app

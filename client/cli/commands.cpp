@@ -309,8 +309,16 @@ int do_send_file(const Options& o) {
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
   QString error;
-  const auto transfer = m->sendFile(QString::fromStdString(o.name), QString::fromStdString(o.path),
-                                    QString::fromStdString(o.text), &error);
+  const auto name = QString::fromStdString(o.name);
+  // The conversation's key: a group's "#" and hex id, or the folded name (one that does not
+  // fold is sendFile's to refuse, with its reason).
+  const auto conversation = name.startsWith(QLatin1Char('#')) ? name.toLower()
+                                                               : QString::fromStdString(fold_username(o.name));
+  const auto reply_to =
+      conversation.isEmpty() ? std::optional<qint64>(0) : reply_target(m, conversation, o.reply_to, &error);
+  if (!reply_to) return fail(error, kExitUsage);
+  const auto transfer = m->sendFile(name, QString::fromStdString(o.path), QString::fromStdString(o.text),
+                                    &error, *reply_to);
   if (transfer == 0) return fail(error, kExitUsage);
   auto printer = std::make_shared<ProgressPrinter>("uploaded");
   QObject::connect(m, &Messenger::transferProgress, [transfer, printer](qint64 id, qint64 done, qint64 total) {

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   send_file->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   send_file->add_option("path", o.path)->required()->check(CLI::ExistingFile);
   send_file->add_option("--caption", o.text, "Text shown with the file");
+  send_file->add_option("--reply-to", o.reply_to,
+                        "Answer the message with this id (hex, as `history` or `listen` printed)");
   send_file->add_option("--timeout", o.timeout_s, "Give up after this many seconds (default: none)");
   auto* fetch = cli.add_subcommand(
       "fetch", "Download, verify and decrypt the file of message MSGID into DIR (progress on stderr)");

@@ -323,7 +323,8 @@ class Messenger : public QObject {
   // a transfer that fails leaves the queue, since its caller hears why. The same file to the
   // same conversation with the same caption, left queued by an earlier process that stopped
   // part-way (a command run again), goes on instead of being queued twice.
-  qint64 sendFile(const QString& peer, const QString& path, const QString& caption, QString* error);
+  qint64 sendFile(const QString& peer, const QString& path, const QString& caption, QString* error,
+                  qint64 reply_to = 0);
   // sendFile in two steps, for a view that sends a conversation's files one at a time:
   // queueFile checks the file and records it (its id, 0 with `error`); sendQueuedFile starts
   // it (a transfer id, as sendFile returns). A queued file stays until its message is queued,
@@ -335,8 +336,11 @@ class Messenger : public QObject {
     QString path;
     QString caption;
     QByteArray clientMsgId;
+    QByteArray quote;  // a serialised e2e::Quote when the file's message answers another
   };
-  qint64 queueFile(const QString& peer, const QString& path, const QString& caption, QString* error);
+  // `reply_to` as for sendText: the quote is taken now, and goes with the file's message.
+  qint64 queueFile(const QString& peer, const QString& path, const QString& caption, QString* error,
+                   qint64 reply_to = 0);
   qint64 sendQueuedFile(qint64 file, QString* error);
   void forgetFile(qint64 file);
   QList<QueuedFile> queuedFiles();

@@ -164,7 +164,7 @@ std::optional<AttachmentInfo> Messenger::attachment(const QByteArray& clientMsgI
 }
 
 qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const QString& caption,
-                           QString* error) {
+                           QString* error, qint64 reply_to) {
   // The same file to the same conversation, queued by an earlier call whose process stopped
   // before it ended (the same command run again): that send goes on, from what it uploaded.
   qint64 file = 0;
@@ -177,7 +177,7 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
     }
   }
   const bool earlier = file != 0;
-  if (!earlier) file = queueFile(raw_peer, path, caption, error);
+  if (!earlier) file = queueFile(raw_peer, path, caption, error, reply_to);
   if (!file) return 0;
   const auto id = sendQueuedFile(file, error);
   if (id)
@@ -209,7 +209,7 @@ std::optional<QString> Messenger::filePeer(const QString& raw_peer, QString* err
 }
 
 qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const QString& caption,
-                            QString* error) {
+                            QString* error, qint64 reply_to) {
   const auto target = filePeer(raw_peer, error);
   if (!target) return 0;
   const auto& peer = *target;
@@ -222,16 +222,23 @@ qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const 
     *error = QStringLiteral("the caption is longer than 64 KiB");
     return 0;
   }
+  QByteArray quote;
+  if (reply_to != 0) {
+    e2e::Content answering;
+    if (!quoteMessage(peer, reply_to, answering, error)) return 0;
+    quote = qbytes(answering.quote().SerializeAsString());
+  }
   // The message's id is chosen now: should the app stop between queuing the message and
   // forgetting the file, the message under that id says the file went (queuedFiles).
   QSqlQuery q(db_->db());
-  q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms)"
-            " VALUES(?, ?, ?, ?, ?)");
+  q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms, quote)"
+            " VALUES(?, ?, ?, ?, ?, ?)");
   q.addBindValue(peer);
   q.addBindValue(info.absoluteFilePath());
   q.addBindValue(caption.isNull() ? QStringLiteral("") : caption);  // a null QString binds NULL
   q.addBindValue(detail::new_message_id());
   q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+  q.addBindValue(quote.isEmpty() ? QVariant(QMetaType::fromType<QByteArray>()) : QVariant(quote));
   if (!q.exec()) {
     *error = QStringLiteral("cannot record the file to send: %1").arg(q.lastError().text());
     return 0;
@@ -251,20 +258,20 @@ QList<Messenger::QueuedFile> Messenger::queuedFiles() {
   for (const auto file : sent) forgetFile(file);
   QList<QueuedFile> out;
   QSqlQuery q(db_->db());
-  q.exec("SELECT id, peer, path, caption, client_msg_id FROM file_sends ORDER BY id");
+  q.exec("SELECT id, peer, path, caption, client_msg_id, quote FROM file_sends ORDER BY id");
   while (q.next())
     out << QueuedFile{q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(),
-                      q.value(3).toString(), q.value(4).toByteArray()};
+                      q.value(3).toString(), q.value(4).toByteArray(), q.value(5).toByteArray()};
   return out;
 }
 
 std::optional<Messenger::QueuedFile> Messenger::queuedFile(qint64 file) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT peer, path, caption, client_msg_id FROM file_sends WHERE id = ?");
+  q.prepare("SELECT peer, path, caption, client_msg_id, quote FROM file_sends WHERE id = ?");
   q.addBindValue(file);
   if (!q.exec() || !q.next()) return std::nullopt;
   return QueuedFile{file, q.value(0).toString(), q.value(1).toString(), q.value(2).toString(),
-                    q.value(3).toByteArray()};
+                    q.value(3).toByteArray(), q.value(4).toByteArray()};
 }
 
 void Messenger::forgetFile(qint64 file) {
@@ -437,6 +444,11 @@ void Messenger::uploadEncrypted(qint64 id, const QueuedFile& file,
     content.set_type(e2e::ATTACHMENT);
     content.set_text(file.caption.toStdString());
     *content.mutable_attachment() = *attachment;
+    // Made by queueFile from a message of ours: a quote that no longer parses (a damaged
+    // row) leaves the file going without it rather than not at all.
+    if (!file.quote.isEmpty() &&
+        !content.mutable_quote()->ParseFromArray(file.quote.constData(), static_cast<int>(file.quote.size())))
+      content.clear_quote();
     QString error;
     const auto body = attachmentBody(content);
     const auto msg =

@@ -323,7 +323,7 @@ class ConversationTest : public QObject {
 
   // "Reply" on a message: the bar above the field says what is answered, Enter sends the
   // answer with its quote (drawn in the bubble), a click on the quote shows the message it
-  // answers, Escape stops replying, and files are not sent as a reply.
+  // answers, Escape stops replying, and a file can be the answer.
   void aReplyQuotesWhatItAnswersAndLeadsBackToIt() {
     QVERIFY(front());
     QString error;
@@ -352,12 +352,6 @@ class ConversationTest : public QObject {
     QCOMPARE(composer->replyTo(), qint64(0));
     emit list->replyRequested(row(q_row));
     QVERIFY(bar->isVisible());
-
-    // Files while replying are refused with a reason, and nothing is sent.
-    const int before_files = model()->rowCount();
-    emit composer->sendRequested(QString(), {home_.filePath("no-such-file.txt")});
-    QVERIFY(view->findChild<QLabel*>("sendError")->text().contains("reply carries text only"));
-    QCOMPARE(model()->rowCount(), before_files);
 
     QTest::keyClicks(composer->editor(), "The 9:40 from platform 4");
     parley::test::screenshot(window_.get(), "replying");
@@ -393,6 +387,20 @@ class ConversationTest : public QObject {
     list->setCurrentIndex(row(0));
     QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, on_quote);
     QCOMPARE(list->currentIndex().data(MessageModel::BodyRole).toString(), QString("Which train do we take?"));
+
+    // Files answer too: the quote goes with the last one, the one the text is the caption of.
+    QFile ticket(home_.filePath("ticket.txt"));
+    QVERIFY(ticket.open(QIODevice::WriteOnly));
+    ticket.write("SEAT 42A\n");
+    ticket.close();
+    emit list->replyRequested(row(row_saying("Which train do we take?")));
+    emit composer->sendRequested("the tickets", {ticket.fileName()});
+    QVERIFY(!bar->isVisible());
+    QVERIFY(spinUntil([&] {
+      const int r = row_saying("the tickets");
+      return r >= 0 && row(r).data(MessageModel::HasAttachmentRole).toBool() &&
+             row(r).data(MessageModel::ReplyAuthorRole).toString() == "bob";
+    }, kGuiWaitMs));
   }
 
   void filterBoxAndCtrlK() {

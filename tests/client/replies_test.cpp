@@ -221,6 +221,36 @@ class RepliesTest : public QObject {
     QCOMPARE(alices.reply.messageId, alice.find(peer, *plan_id).id);
   }
 
+  // A file answers a message like a text does: the quote is taken when it is queued and
+  // goes with its message once uploaded.
+  void aFileCanAnswerAMessage() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto ask = send(alice, "bob", "Can you send the ticket?");
+    QVERIFY(bob.waitReceived(ask));
+    const auto asked = bob.find("alice", ask);
+    QVERIFY(asked.id != 0);
+    QFile ticket(home_.filePath("ticket.txt"));
+    QVERIFY(ticket.open(QIODevice::WriteOnly));
+    ticket.write("SEAT 42A\n");
+    ticket.close();
+    QString error;
+    QCOMPARE(bob.m->sendFile("alice", ticket.fileName(), "here", &error, 987654321), qint64(0));
+    QVERIFY2(error.contains("not in this conversation"), qPrintable(error));
+    QVERIFY2(bob.m->sendFile("alice", ticket.fileName(), "here", &error, asked.id) != 0, qPrintable(error));
+    StoredMessage got;
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : alice.m->history("bob"))
+        if (m.hasAttachment && m.body == "here") got = m;
+      return got.id != 0;
+    }, kWaitMs));
+    QCOMPARE(got.reply.clientMsgId, ask);
+    QCOMPARE(got.reply.author, QString("alice"));
+    QCOMPARE(got.reply.text, QString("Can you send the ticket?"));
+    QCOMPARE(got.reply.messageId, alice.find("bob", ask).id);
+    QCOMPARE(bob.find("alice", got.clientMsgId).reply.clientMsgId, ask);
+  }
+
   void aQuoteOutsideTheRulesIsDroppedAndTheAnswerKept() {
     auto& alice = user("alice");
     auto& bob = user("bob");

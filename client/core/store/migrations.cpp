@@ -236,12 +236,14 @@ bool step_12(QSqlDatabase& db, QString* error) {
 }
 
 // Version 13: replies. The message a message answers (Content.quote): its sender and id, and
-// the start of its text as the reply quoted it, shown when this device lacks the original.
+// the start of its text as the reply quoted it, shown when this device lacks the original;
+// and for a file queued as a reply, the quote its message will carry (a serialised Quote).
 bool step_13(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE messages ADD COLUMN reply_to BLOB",
       "ALTER TABLE messages ADD COLUMN reply_author TEXT",
       "ALTER TABLE messages ADD COLUMN reply_text TEXT",
+      "ALTER TABLE file_sends ADD COLUMN quote BLOB",
   }, error);
 }
 

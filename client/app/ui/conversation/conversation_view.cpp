@@ -377,19 +377,17 @@ void ConversationView::send(const QString& text, const QStringList& files) {
     list_->scrollToNewest();
     return;
   }
-  // A reply carries words; files go as messages of their own. Nothing is sent, so nothing
-  // the user chose goes without what they meant it to answer.
-  if (reply_to != 0)
-    return showError(tr("A reply carries text only: send the files on their own, or stop replying (Esc)"));
-  // Each file is its own message; the text goes with the last one as its caption. A file
-  // refused at once stays attached (with the text, if it was the captioned one).
+  // Each file is its own message; the text goes with the last one as its caption, and so
+  // does a reply's quote. A file refused at once stays attached (with the text and the reply,
+  // if it was the captioned one).
   QStringList started, problems;
   bool caption_sent = text.isEmpty();
   for (int i = 0; i < files.size(); ++i) {
     const bool last = i == files.size() - 1;
-    if (transfers_->upload(peer_, files[i], last ? text : QString(), &error)) {
+    if (transfers_->upload(peer_, files[i], last ? text : QString(), &error, last ? reply_to : 0)) {
       started << files[i];
       caption_sent = caption_sent || last;
+      if (last) composer_->clearReply();
     } else {
       problems << tr("%1: %2").arg(QFileInfo(files[i]).fileName(), error);
     }

@@ -97,7 +97,8 @@ QJsonObject message_json(const client::StoredMessage& m) {
   if (!m.reply.clientMsgId.isEmpty())
     json["reply_to"] = QJsonObject{{"id", QString::fromLatin1(m.reply.clientMsgId.toHex())},
                                    {"from", m.reply.author},
-                                   {"text", m.reply.text}};
+                                   {"text", m.reply.text},
+                                   {"on_device", m.reply.messageId != 0}};
   return json;
 }
 
@@ -595,9 +596,10 @@ int do_group(const Options& o) {
   const bool avatar_args_ok = action != "avatar" || (o.clear ? a.size() == 1 : a.size() == 2);
   if (a.size() < need || (two && a.size() != 2) ||
       ((action == "leave" || action == "members" || action == "info") && a.size() != 1) ||
-      !avatar_args_ok || (o.has_description && action != "rename") || (o.clear && action != "avatar"))
+      !avatar_args_ok || (o.has_description && action != "rename") || (o.clear && action != "avatar") ||
+      (!o.reply_to.empty() && action != "send"))
     return fail("usage: group create NAME MEMBER... | add ID USER... | remove ID USER... |"
-                " leave ID | send ID TEXT | members ID | rename ID NAME [--description TEXT] |"
+                " leave ID | send ID TEXT [--reply-to MSGID] | members ID | rename ID NAME [--description TEXT] |"
                 " avatar ID (FILE | --clear) | info ID | receipts ID MSGID",
                 kExitUsage);
   QByteArray gid;

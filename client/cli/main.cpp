@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   cli.add_subcommand("status", "Connect and report the profile and connection state");
   auto* group = cli.add_subcommand(
       "group", "Groups: create NAME MEMBER... | add ID USER... | remove ID USER... | leave ID |"
-               " send ID TEXT | members ID | rename ID NAME [--description TEXT] |"
+               " send ID TEXT [--reply-to MSGID] | members ID | rename ID NAME [--description TEXT] |"
                " avatar ID (FILE | --clear) | info ID | receipts ID MSGID"
                " (ID is the hex group id `create` prints, MSGID a message id `send` prints)");
   group->add_option("action", o.group_action,

@@ -56,7 +56,8 @@ struct Reply {
   QByteArray clientMsgId;  // empty: the message answers none
   QString author;
   // The quoted message's text as this device has it; when it does not have it, what the
-  // reply quoted of it.
+  // reply quoted of it (unverified: a view says so), except for a message of ours, which
+  // would be here: then empty.
   QString text;
   qint64 messageId = 0;    // the quoted message's local row; 0 when this device does not have it
 };

@@ -86,6 +86,10 @@ QList<StoredMessage> Messenger::historySlice(const QString& peer, qint64 from_se
     unnumbered.exec();
     while (unnumbered.next()) out.push_back(read_message(unnumbered));
   }
+  // Every message we sent is on this device (one device per account, and history is kept),
+  // so a quote of ours that is not here quotes words we never sent: they are not shown.
+  for (auto& m : out)
+    if (m.reply.messageId == 0 && m.reply.author == profile_.username) m.reply.text.clear();
   return out;
 }
 

@@ -167,13 +167,21 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
                            QString* error, qint64 reply_to) {
   // The same file to the same conversation, queued by an earlier call whose process stopped
   // before it ended (the same command run again): that send goes on, from what it uploaded.
+  // The same means answering the same message too.
   qint64 file = 0;
   if (const auto peer = filePeer(raw_peer, error)) {
+    QByteArray quote;
+    if (reply_to != 0) {
+      e2e::Content answering;
+      if (!quoteMessage(*peer, reply_to, answering, error)) return 0;
+      quote = qbytes(answering.quote().SerializeAsString());
+    }
     const auto absolute = QFileInfo(path).absoluteFilePath();
     for (const auto& f : queuedFiles()) {
       const bool running = std::any_of(transfers_.begin(), transfers_.end(),
                                        [&](const auto& t) { return t.second.file == f.id; });
-      if (!running && f.peer == *peer && f.path == absolute && f.caption == caption) file = f.id;
+      if (!running && f.peer == *peer && f.path == absolute && f.caption == caption && f.quote == quote)
+        file = f.id;
     }
   }
   const bool earlier = file != 0;

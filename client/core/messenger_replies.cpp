@@ -4,6 +4,7 @@
 // device that has it shows its own copy (messenger_history.cpp), which a sender cannot
 // misquote.
 #include <QSqlQuery>
+#include <QStringDecoder>
 #include <QVariant>
 
 #include "e2e.pb.h"
@@ -22,13 +23,22 @@ QString quote_snippet(const QString& body) {
   return body.left(end);
 }
 
+namespace {
+bool is_utf8(const std::string& bytes) {
+  QStringDecoder decode(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+  const QString text = decode(QByteArrayView(bytes.data(), static_cast<qsizetype>(bytes.size())));
+  return !decode.hasError();
+}
+}  // namespace
+
 QString quote_problem(const std::string& client_msg_id, const std::string& author,
                       const std::string& text) {
   if (client_msg_id.size() != 16) return QStringLiteral("its message id is not 16 bytes");
-  if (author.empty() || fold_username(author) != author)
+  if (author.empty() || !is_utf8(author) || fold_username(author) != author)
     return QStringLiteral("its author is not a username");
   if (text.size() > static_cast<std::size_t>(kMaxQuoteBytes))
     return QStringLiteral("its text is longer than %1 bytes").arg(kMaxQuoteBytes);
+  if (!is_utf8(text)) return QStringLiteral("its text is not UTF-8");
   return {};
 }
 
@@ -41,8 +51,8 @@ void bind_quote(QSqlQuery& q, const e2e::Content& content) {
   }
   const auto& quote = content.quote();
   q.addBindValue(qbytes(quote.client_msg_id()));
-  q.addBindValue(QString::fromStdString(quote.author()));
-  q.addBindValue(QString::fromStdString(quote.text()));
+  q.addBindValue(QString::fromUtf8(quote.author()));
+  q.addBindValue(QString::fromUtf8(quote.text()));
 }
 
 }  // namespace detail
@@ -68,7 +78,7 @@ void Messenger::checkQuote(e2e::Content& content, const QString& sender, const Q
   if (!content.has_quote()) return;
   const auto& quote = content.quote();
   auto why = detail::quote_problem(quote.client_msg_id(), quote.author(), quote.text());
-  if (why.isEmpty() && !parties.isEmpty() && !parties.contains(QString::fromStdString(quote.author())))
+  if (why.isEmpty() && !parties.isEmpty() && !parties.contains(QString::fromUtf8(quote.author())))
     why = QStringLiteral("it names someone outside this conversation");
   if (why.isEmpty()) return;
   content.clear_quote();

@@ -350,6 +350,13 @@ class ConversationTest : public QObject {
     QTest::keyClick(composer->editor(), Qt::Key_Escape);
     QVERIFY(!bar->isVisible());
     QCOMPARE(composer->replyTo(), qint64(0));
+    QCOMPARE(window_->currentPeer(), QString("bob"));  // the chat stays open
+    // From the message list too: Esc stops the reply first, and closes nothing.
+    emit list->replyRequested(row(q_row));
+    list->setFocus();
+    QTest::keyClick(list, Qt::Key_Escape);
+    QVERIFY(!bar->isVisible());
+    QCOMPARE(window_->currentPeer(), QString("bob"));
     emit list->replyRequested(row(q_row));
     QVERIFY(bar->isVisible());
 

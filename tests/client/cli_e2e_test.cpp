@@ -251,6 +251,7 @@ class CliE2eTest : public QObject {
     QCOMPARE(quote.value("id").toString(), question);
     QCOMPARE(quote.value("from").toString(), QString("alice"));
     QCOMPARE(quote.value("text").toString(), QString("Which platform?"));
+    QVERIFY(quote.value("on_device").toBool());
     // Bob's history has the same, and no stray "Four" was queued by the refusals.
     const auto bobs = of_type(bob.run({"history", "alice"}).lines, "message");
     QCOMPARE(bobs.last().value("reply_to").toObject().value("id").toString(), question);

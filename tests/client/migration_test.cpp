@@ -83,6 +83,10 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM groups WHERE avatar IS NOT NULL"), 0);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_receipts WHERE at_ms IS NOT NULL"), 0);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_reads WHERE at_ms IS NOT NULL"), 0);
+    // Steps 13 and 14: earlier messages answer nothing, and nothing queued carries a quote.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE reply_to IS NULL AND reply_author IS NULL"
+                       " AND reply_text IS NULL"), scalar(d, "SELECT COUNT(*) FROM messages"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM file_sends WHERE quote IS NOT NULL"), 0);
     // Step 5: history written before the search index existed is found, and the triggers
     // keep the index in step with later inserts, edits and deletes.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'upgrades'"), 1);

@@ -88,6 +88,34 @@ class RepliesTest : public QObject {
   }
   User& user(const QString& name) { return *users_.at(name); }
 
+  // Sends `text` from `from` (its messenger closed and opened again around it) with a quote
+  // written into its outbox row before it leaves, as no Parley client would make it.
+  QByteArray sendWithQuote(User& from, const QString& to, const QString& text, const QByteArray& id,
+                           const QByteArray& author, const QByteArray& quoted) {
+    from.m.reset();
+    from.m = parley::test::openClientProfile(from.dir);
+    if (!from.m) return {};
+    from.attach();
+    const auto sent = send(from, to, text);
+    from.m.reset();
+    QVariant stored;
+    if (sent.isEmpty() || !sql(from.dir, "SELECT content FROM outbox WHERE client_msg_id = ?", {sent}, &stored))
+      return {};
+    parley::e2e::Content content;
+    if (!content.ParseFromString(stored.toByteArray().toStdString())) return {};
+    auto* quote = content.mutable_quote();
+    quote->set_client_msg_id(id.toStdString());
+    quote->set_author(author.toStdString());
+    quote->set_text(quoted.toStdString());
+    const auto bytes = QByteArray::fromStdString(content.SerializeAsString());
+    if (!sql(from.dir, "UPDATE outbox SET content = ? WHERE client_msg_id = ?", {bytes, sent})) return {};
+    from.m = parley::test::openClientProfile(from.dir);
+    if (!from.m) return {};
+    from.attach();
+    from.m->start();
+    return sent;
+  }
+
   QByteArray send(User& from, const QString& to, const QString& text, qint64 reply_to = 0) {
     QString error;
     const auto id = from.m->sendText(to, text, &error, reply_to);
@@ -251,43 +279,72 @@ class RepliesTest : public QObject {
     QCOMPARE(bob.find("alice", got.clientMsgId).reply.clientMsgId, ask);
   }
 
-  void aQuoteOutsideTheRulesIsDroppedAndTheAnswerKept() {
-    auto& alice = user("alice");
-    auto& bob = user("bob");
-    // Alice writes a reply while offline, and her outbox copy is given a quote naming a
-    // third person before it leaves (as another client could send): Bob keeps the text.
-    alice.m.reset();
-    alice.m = parley::test::openClientProfile(alice.dir);
-    QVERIFY(alice.m);
-    alice.attach();
-    const auto id = send(alice, "bob", "about what carol said");
-    QVERIFY(!id.isEmpty());
-    const auto dir = alice.dir;
-    alice.m.reset();
-    QVariant stored;
-    QVERIFY(sql(dir, "SELECT content FROM outbox WHERE client_msg_id = ?", {id}, &stored));
-    parley::e2e::Content content;
-    QVERIFY(content.ParseFromString(stored.toByteArray().toStdString()));
-    auto* quote = content.mutable_quote();
-    quote->set_client_msg_id(std::string(16, '\x07'));
-    quote->set_author("carol");
-    quote->set_text("something carol never wrote here");
-    const auto bytes = QByteArray::fromStdString(content.SerializeAsString());
-    QVERIFY(sql(dir, "UPDATE outbox SET content = ? WHERE client_msg_id = ?", {bytes, id}));
-    alice.m = parley::test::openClientProfile(dir);
-    QVERIFY(alice.m);
-    alice.attach();
-    alice.m->start();
+  // Each quote a client of ours would never send, put into the sender's outbox before it
+  // leaves (as another client could send it): the receiver keeps the text, drops the quote
+  // and says why.
+  void aQuoteOutsideTheRulesIsDroppedAndTheAnswerKept_data() {
+    QTest::addColumn<QByteArray>("id");
+    QTest::addColumn<QByteArray>("author");
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<QString>("why");
+    const QByteArray id(16, '\x07');
+    QTest::newRow("third person") << id << QByteArray("carol") << QByteArray("never said") << "outside this conversation";
+    QTest::newRow("short id") << id.left(15) << QByteArray("bob") << QByteArray("x") << "not 16 bytes";
+    QTest::newRow("not folded") << id << QByteArray("Bob") << QByteArray("x") << "not a username";
+    QTest::newRow("long text") << id << QByteArray("bob") << QByteArray(600, 'x') << "longer than 512";
+    QTest::newRow("not utf-8") << id << QByteArray("bob") << QByteArray("caf\xc3") << "not UTF-8";
+    QTest::newRow("author not utf-8") << id << QByteArray("b\xff" "b") << QByteArray("x") << "not a username";
+  }
 
-    QVERIFY(bob.waitReceived(id));
-    const auto got = bob.find("alice", id);
-    QCOMPARE(got.body, QString("about what carol said"));
+  void aQuoteOutsideTheRulesIsDroppedAndTheAnswerKept() {
+    QFETCH(QByteArray, id);
+    QFETCH(QByteArray, author);
+    QFETCH(QByteArray, text);
+    QFETCH(QString, why);
+    auto& bob = user("bob");
+    bob.problems.clear();
+    const auto body = QStringLiteral("answer (%1)").arg(QTest::currentDataTag());
+    const auto sent = sendWithQuote(user("alice"), "bob", body, id, author, text);
+    QVERIFY(!sent.isEmpty());
+    QVERIFY(bob.waitReceived(sent));
+    const auto got = bob.find("alice", sent);
+    QCOMPARE(got.body, body);
     QVERIFY(got.reply.clientMsgId.isEmpty());
     QVERIFY(got.reply.author.isEmpty());
     QVERIFY(spinUntil([&] { return !bob.problems.isEmpty(); }, kWaitMs));
-    QVERIFY2(bob.problems.last().contains("alice answered a message") &&
-                 bob.problems.last().contains("outside this conversation"),
+    QVERIFY2(bob.problems.last().contains("alice answered a message") && bob.problems.last().contains(why),
              qPrintable(bob.problems.last()));
+  }
+
+  // A quote is looked up in its own conversation only: Bob's message to Carol, named in
+  // Alice's answer to Bob, is not what Alice answered, and its words are not shown for it.
+  void aQuoteIsMatchedOnlyInItsOwnConversation() {
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto to_carol = send(bob, "carol", "a secret for carol");
+    QVERIFY(carol.waitReceived(to_carol));
+    const auto sent = sendWithQuote(user("alice"), "bob", "what did you tell carol?", to_carol, "bob",
+                                    "guessing");
+    QVERIFY(bob.waitReceived(sent));
+    const auto got = bob.find("alice", sent);
+    QCOMPARE(got.reply.clientMsgId, to_carol);
+    QCOMPARE(got.reply.messageId, qint64(0));
+    // Bob's own message is not on this device under this conversation: his words are never
+    // put in his mouth, neither Carol's copy nor Alice's.
+    QVERIFY2(got.reply.text.isEmpty(), qPrintable(got.reply.text));
+  }
+
+  // Someone else's message this device does not have shows the words the reply quoted.
+  void aQuoteOfAnotherNotHereShowsItsQuotedWords() {
+    auto& bob = user("bob");
+    bob.problems.clear();
+    const auto sent = sendWithQuote(user("alice"), "bob", "as I said", QByteArray(16, '\x09'), "alice",
+                                    "an old message");
+    QVERIFY(bob.waitReceived(sent));
+    const auto got = bob.find("alice", sent);
+    QCOMPARE(got.reply.messageId, qint64(0));
+    QCOMPARE(got.reply.text, QString("an old message"));
+    QVERIFY2(bob.problems.isEmpty(), qPrintable(bob.problems.join("; ")));
   }
 };
 

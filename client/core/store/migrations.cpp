@@ -236,20 +236,24 @@ bool step_12(QSqlDatabase& db, QString* error) {
 }
 
 // Version 13: replies. The message a message answers (Content.quote): its sender and id, and
-// the start of its text as the reply quoted it, shown when this device lacks the original;
-// and for a file queued as a reply, the quote its message will carry (a serialised Quote).
+// the start of its text as the reply quoted it, shown when this device lacks the original.
 bool step_13(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE messages ADD COLUMN reply_to BLOB",
       "ALTER TABLE messages ADD COLUMN reply_author TEXT",
       "ALTER TABLE messages ADD COLUMN reply_text TEXT",
-      "ALTER TABLE file_sends ADD COLUMN quote BLOB",
   }, error);
+}
+
+// Version 14: a file queued as a reply keeps the quote its message will carry (a serialised
+// Quote), taken when it was queued.
+bool step_14(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {"ALTER TABLE file_sends ADD COLUMN quote BLOB"}, error);
 }
 
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2, step_3, step_4,  step_5,  step_6,  step_7,
-                           step_8, step_9, step_10, step_11, step_12, step_13};
+                           step_8, step_9, step_10, step_11, step_12, step_13, step_14};
 
 }  // namespace
 

@@ -45,7 +45,8 @@ void ComposerEdit::insertFromMimeData(const QMimeData* source) {
 
 bool ComposerEdit::event(QEvent* e) {
   if (e->type() == QEvent::ShortcutOverride && claims_escape_ &&
-      static_cast<QKeyEvent*>(e)->key() == Qt::Key_Escape) {
+      static_cast<QKeyEvent*>(e)->key() == Qt::Key_Escape &&
+      static_cast<QKeyEvent*>(e)->modifiers() == Qt::NoModifier) {
     e->accept();
     return true;
   }
@@ -62,7 +63,7 @@ void ComposerEdit::keyPressEvent(QKeyEvent* e) {
     insertPlainText(QStringLiteral("\n"));
     return;
   }
-  if (e->key() == Qt::Key_Escape && claims_escape_) {
+  if (e->key() == Qt::Key_Escape && e->modifiers() == Qt::NoModifier && claims_escape_) {
     emit escaped();
     return;
   }
@@ -132,9 +133,13 @@ void Composer::setConversation(const QString& peer, const QString& title) {
   if (!peer_.isEmpty()) {
     drafts_.insert(peer_, edit_->toPlainText());
     if (!pending_->isEmpty()) draft_files_.insert(peer_, pending_->files());
+    if (reply_->messageId() != 0) draft_replies_.insert(peer_, reply_->target());
   }
   peer_ = peer;
-  clearReply();  // a reply answers a message of the conversation it was started in
+  // A reply answers a message of the conversation it was started in: it goes and comes back
+  // with that conversation's draft.
+  clearReply();
+  if (const auto reply = draft_replies_.take(peer); reply.messageId != 0) setReply(reply);
   const QSignalBlocker block(edit_);  // a restored draft is not typing
   edit_->setPlainText(drafts_.take(peer));
   edit_->moveCursor(QTextCursor::End);
@@ -157,9 +162,8 @@ void Composer::clearSent(bool text, const QStringList& files) {
   updateSendEnabled();
 }
 
-void Composer::setReply(qint64 message_id, const QString& author, const QString& author_shown,
-                        const QString& text) {
-  reply_->setTarget(message_id, author, author_shown, text);
+void Composer::setReply(const ReplyTarget& target) {
+  reply_->setTarget(target);
   edit_->setClaimsEscape(true);
   edit_->setFocus();
 }

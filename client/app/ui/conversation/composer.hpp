@@ -16,13 +16,14 @@
 #include <QStringList>
 #include <QTimer>
 
+#include "conversation/reply_bar.hpp"
+
 class QMimeData;
 class QToolButton;
 
 namespace parley::app {
 
 class PendingFiles;
-class ReplyBar;
 
 // What a drop or a paste carries that Parley sends as files: local files, or else a picture.
 struct DroppedFiles {
@@ -74,9 +75,9 @@ class Composer : public QWidget {
   void add(const DroppedFiles& files);
   // After a send: empties the text and the files that went.
   void clearSent(bool text, const QStringList& files);
-  // The next message answers message `message_id` (its local id); shown above the field
-  // until it is sent, the user stops replying, or the conversation changes.
-  void setReply(qint64 message_id, const QString& author, const QString& author_shown, const QString& text);
+  // The next message answers `target`; shown above the field until it is sent or the user
+  // stops replying, and kept with the conversation's draft while another is open.
+  void setReply(const ReplyTarget& target);
   void clearReply();
   qint64 replyTo() const;
   ReplyBar* replyBar() const { return reply_; }
@@ -107,6 +108,7 @@ class Composer : public QWidget {
   bool typing_ = false;
   QString peer_;
   QHash<QString, QString> drafts_;
+  QHash<QString, ReplyTarget> draft_replies_;
 };
 
 }  // namespace parley::app

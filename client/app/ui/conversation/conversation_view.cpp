@@ -24,6 +24,7 @@
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
 #include "conversation/composer.hpp"
+#include "conversation/reply_bar.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
 #include "conversation/pending_files.hpp"
@@ -229,8 +230,8 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
     using client::MessageModel;
     const auto author = index.data(MessageModel::SenderRole).toString();
     const bool mine = index.data(MessageModel::OutgoingRole).toBool();
-    composer_->setReply(index.data(MessageModel::MessageIdRole).toLongLong(), author,
-                        mine ? tr("yourself") : author, index.data(MessageModel::BodyRole).toString());
+    composer_->setReply({index.data(MessageModel::MessageIdRole).toLongLong(), author,
+                         mine ? tr("yourself") : author, index.data(MessageModel::BodyRole).toString()});
   });
   connect(list_, &MessageListView::quoteActivated, this, [this](const QModelIndex& index) {
     const auto quoted = index.data(client::MessageModel::ReplyMessageIdRole).toLongLong();

@@ -80,16 +80,30 @@ QFont small_font(const QFont& f) {
   return s;
 }
 
+// Whether this device has the message a reply answers. When it does not, the quote shows
+// the words the reply's sender says it had, marked as such: anyone can write those.
+bool quote_on_device(const QModelIndex& index) {
+  return index.data(client::MessageModel::ReplyMessageIdRole).toLongLong() != 0;
+}
+
 // The first line of a quoted text, as the quote block shows it.
 QString quote_line(const QModelIndex& index) {
   auto text = index.data(client::MessageModel::ReplyTextRole).toString().simplified();
-  return text.isEmpty() ? QCoreApplication::translate("parley::app::MessageDelegate", "a file") : text;
+  if (!text.isEmpty()) return text;
+  return quote_on_device(index) ? QCoreApplication::translate("parley::app::MessageDelegate", "a file")
+                                : QCoreApplication::translate("parley::app::MessageDelegate", "a message not on this device");
 }
 
+// The author line: who wrote it, and, when the message is not here, that the words below
+// are only the reply's account of it.
 QString quote_author(const QModelIndex& index) {
   return index.data(client::MessageModel::ReplyFromMeRole).toBool()
              ? QCoreApplication::translate("parley::app::MessageDelegate", "You")
              : index.data(client::MessageModel::ReplyAuthorRole).toString();
+}
+QString quote_caveat(const QModelIndex& index) {
+  return quote_on_device(index) ? QString()
+                                : QCoreApplication::translate("parley::app::MessageDelegate", " · not on this device");
 }
 
 void draw_check(QPainter& p, QPointF at, qreal s) {
@@ -254,7 +268,8 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
     bold.setBold(true);
     const QFontMetrics sm(small_font(view_->font()));
     quote_w = std::min(max_text, kQuoteBar + 2 * kQuotePad +
-                                     std::max(QFontMetrics(bold).horizontalAdvance(quote_author(index)),
+                                     std::max(QFontMetrics(bold).horizontalAdvance(quote_author(index)) +
+                                                  sm.horizontalAdvance(quote_caveat(index)),
                                               sm.horizontalAdvance(quote_line(index))));
     quote_h = 2 * sm.height() + 2 * 5;
   }
@@ -418,14 +433,25 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->setFont(bold);
     p->setPen(accent);
     const int line_h = QFontMetrics(small).height();
-    p->drawText(QRect(inner.left(), inner.top(), inner.width(), line_h), Qt::AlignLeft | Qt::AlignVCenter,
-                QFontMetrics(bold).elidedText(quote_author(index), Qt::ElideRight, inner.width()));
-    p->setFont(small);
+    const QString who = QFontMetrics(bold).elidedText(quote_author(index), Qt::ElideRight, inner.width());
+    p->drawText(QRect(inner.left(), inner.top(), inner.width(), line_h), Qt::AlignLeft | Qt::AlignVCenter, who);
     QColor quoted_fg = fg;
     quoted_fg.setAlphaF(0.75);
+    const bool here = quote_on_device(index);
+    QFont words = small;
+    words.setItalic(!here);
+    if (!here) {
+      const int used = QFontMetrics(bold).horizontalAdvance(who);
+      p->setFont(small);
+      p->setPen(quoted_fg);
+      p->drawText(QRect(inner.left() + used, inner.top(), std::max(0, inner.width() - used), line_h),
+                  Qt::AlignLeft | Qt::AlignVCenter,
+                  QFontMetrics(small).elidedText(quote_caveat(index), Qt::ElideRight, std::max(0, inner.width() - used)));
+    }
+    p->setFont(words);
     p->setPen(quoted_fg);
     p->drawText(QRect(inner.left(), inner.top() + line_h, inner.width(), line_h), Qt::AlignLeft | Qt::AlignVCenter,
-                QFontMetrics(small).elidedText(quote_line(index), Qt::ElideRight, inner.width()));
+                QFontMetrics(words).elidedText(quote_line(index), Qt::ElideRight, inner.width()));
   }
 
   if (!l.attachment.isNull()) {

@@ -168,8 +168,12 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   QMenu menu(this);
   // Only a message the relay has numbered can be answered: the answer names it by its id,
   // and one of ours still queued may yet fail.
+  // The row may move while the menu is open (a gap filled above it): the action follows it.
   if (index.data(MessageModel::ConvSeqRole).toLongLong() >= 0) {
-    connect(menu.addAction(tr("Reply")), &QAction::triggered, this, [this, index] { emit replyRequested(index); });
+    connect(menu.addAction(tr("Reply")), &QAction::triggered, this,
+            [this, row = QPersistentModelIndex(index)] {
+              if (row.isValid()) emit replyRequested(row);
+            });
     menu.addSeparator();
   }
   auto* copy = menu.addAction(tr("Copy"));

@@ -45,14 +45,12 @@ ReplyBar::ReplyBar(QWidget* parent) : QWidget(parent) {
   hide();
 }
 
-void ReplyBar::setTarget(qint64 message_id, const QString& author, const QString& author_shown,
-                         const QString& text) {
-  message_id_ = message_id;
-  author_ = author;
-  full_text_ = text.simplified();
-  title_->setText(tr("Replying to %1").arg(author_shown));
+void ReplyBar::setTarget(const ReplyTarget& target) {
+  target_ = target;
+  target_.text = target.text.simplified();
+  title_->setText(tr("Replying to %1").arg(target_.authorShown));
   QPalette p = title_->palette();
-  p.setColor(QPalette::WindowText, avatarColor(author));
+  p.setColor(QPalette::WindowText, avatarColor(target_.author));
   title_->setPalette(p);
   QPalette q = text_->palette();
   q.setColor(QPalette::WindowText, Theme::current().muted);
@@ -63,16 +61,12 @@ void ReplyBar::setTarget(qint64 message_id, const QString& author, const QString
 }
 
 void ReplyBar::clear() {
-  message_id_ = 0;
-  author_.clear();
-  full_text_.clear();
+  target_ = {};
   hide();
 }
 
-QString ReplyBar::quotedText() const { return full_text_; }
-
 void ReplyBar::elide() {
-  const QString shown = full_text_.isEmpty() ? tr("a file") : full_text_;
+  const QString shown = target_.text.isEmpty() ? tr("a file") : target_.text;
   text_->setText(text_->fontMetrics().elidedText(shown, Qt::ElideRight, std::max(40, text_->width())));
 }
 
@@ -83,7 +77,7 @@ void ReplyBar::resizeEvent(QResizeEvent* e) {
 
 void ReplyBar::paintEvent(QPaintEvent*) {
   QPainter p(this);
-  p.fillRect(QRect(12, 6, 3, height() - 8), avatarColor(author_));
+  p.fillRect(QRect(12, 6, 3, height() - 8), avatarColor(target_.author));
 }
 
 }  // namespace parley::app

@@ -10,16 +10,24 @@ class QToolButton;
 
 namespace parley::app {
 
+// The message the next one answers.
+struct ReplyTarget {
+  qint64 messageId = 0;  // its local id; 0: no reply
+  QString author;
+  QString authorShown;   // the name to show ("yourself" for our own message)
+  QString text;
+};
+
 class ReplyBar : public QWidget {
   Q_OBJECT
  public:
   explicit ReplyBar(QWidget* parent = nullptr);
 
-  // `author_shown`: the name to show ("You" for our own message).
-  void setTarget(qint64 message_id, const QString& author, const QString& author_shown, const QString& text);
+  void setTarget(const ReplyTarget& target);
   void clear();
-  qint64 messageId() const { return message_id_; }
-  QString quotedText() const;
+  const ReplyTarget& target() const { return target_; }
+  qint64 messageId() const { return target_.messageId; }
+  QString quotedText() const { return target_.text; }
   QToolButton* closeButton() const { return close_; }
 
  signals:
@@ -35,9 +43,7 @@ class ReplyBar : public QWidget {
   QLabel* title_;
   QLabel* text_;
   QToolButton* close_;
-  qint64 message_id_ = 0;
-  QString author_;
-  QString full_text_;
+  ReplyTarget target_;
 };
 
 }  // namespace parley::app

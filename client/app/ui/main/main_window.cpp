@@ -281,9 +281,15 @@ void MainWindow::buildMenus() {
   connect(passphrase, &PassphraseActions::changed, this,
           [this](const QString& message) { statusBar()->showMessage(message, 6000); });
 
-  // Esc: clear the filter, else close the open conversation. Dialogs close themselves.
+  // Esc: stop a reply being written, else clear the filter, else close the open
+  // conversation. Dialogs close themselves. (The message field takes Esc itself while it
+  // has the focus and a reply is pending.)
   auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this);
   connect(esc, &QShortcut::activated, this, [this] {
+    if (right_->currentWidget() == view_ && view_->composer()->replyTo() != 0) {
+      view_->composer()->clearReply();
+      return;
+    }
     if (!filter_box_->text().isEmpty()) {
       filter_box_->clear();
       return;

@@ -408,6 +408,29 @@ class ConversationTest : public QObject {
       return r >= 0 && row(r).data(MessageModel::HasAttachmentRole).toBool() &&
              row(r).data(MessageModel::ReplyAuthorRole).toString() == "bob";
     }, kGuiWaitMs));
+
+    // Without the answered message (a history restored from before it), the quote shows the
+    // words the reply carried, marked as not on this device, and a click says so.
+    alicesDb("DELETE FROM messages WHERE body = 'Which train do we take?'");
+    model()->reload();
+    QVERIFY(spinUntil([&] { return row_saying("Which train do we take?") < 0; }, kGuiWaitMs));
+    const auto orphan = row(row_saying("The 9:40 from platform 4"));
+    QCOMPARE(orphan.data(MessageModel::ReplyMessageIdRole).toLongLong(), qint64(0));
+    QCOMPARE(orphan.data(MessageModel::ReplyTextRole).toString(), QString("Which train do we take?"));
+    list->scrollTo(orphan);
+    QApplication::processEvents();
+    const QRect orphan_rect = list->visualRect(orphan);
+    QPoint on_orphan;
+    for (int y = orphan_rect.top(); y <= orphan_rect.bottom() && on_orphan.isNull(); y += 2)
+      for (int x = orphan_rect.left(); x <= orphan_rect.right(); x += 4)
+        if (delegate->hitTest(orphan_rect, orphan, {x, y}) == MessageDelegate::Hit::Quote) {
+          on_orphan = {x, y};
+          break;
+        }
+    QVERIFY(!on_orphan.isNull());
+    parley::test::screenshot(window_.get(), "reply-not-on-device");
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, on_orphan);
+    QVERIFY(view->findChild<QLabel*>("sendError")->text().contains("not on this device"));
   }
 
   void filterBoxAndCtrlK() {

@@ -377,18 +377,19 @@ class ConversationTest : public QObject {
       return false;
     }, kGuiWaitMs));
 
-    // The bubble is taller than one without a quote, and its quote is a button.
+    // Its quote is a button.
     list->scrollToNewest();
     QApplication::processEvents();
-    auto* delegate = list->messageDelegate();
-    const QRect rect = list->visualRect(answer);
-    QPoint on_quote;
-    for (int y = rect.top(); y <= rect.bottom() && on_quote.isNull(); y += 2)
-      for (int x = rect.left(); x <= rect.right(); x += 4)
-        if (delegate->hitTest(rect, answer, {x, y}) == MessageDelegate::Hit::Quote) {
-          on_quote = {x, y};
-          break;
-        }
+    // A point of the row's quote, where a click lands on it (null: it has none).
+    const auto quote_point = [list](const QModelIndex& index) {
+      const QRect rect = list->visualRect(index);
+      for (int y = rect.top(); y <= rect.bottom(); y += 2)
+        for (int x = rect.left(); x <= rect.right(); x += 4)
+          if (list->messageDelegate()->hitTest(rect, index, {x, y}) == MessageDelegate::Hit::Quote)
+            return QPoint(x, y);
+      return QPoint();
+    };
+    const QPoint on_quote = quote_point(answer);
     QVERIFY(!on_quote.isNull());
     parley::test::screenshot(window_.get(), "reply");
     list->setCurrentIndex(row(0));
@@ -419,14 +420,7 @@ class ConversationTest : public QObject {
     QCOMPARE(orphan.data(MessageModel::ReplyTextRole).toString(), QString("Which train do we take?"));
     list->scrollTo(orphan);
     QApplication::processEvents();
-    const QRect orphan_rect = list->visualRect(orphan);
-    QPoint on_orphan;
-    for (int y = orphan_rect.top(); y <= orphan_rect.bottom() && on_orphan.isNull(); y += 2)
-      for (int x = orphan_rect.left(); x <= orphan_rect.right(); x += 4)
-        if (delegate->hitTest(orphan_rect, orphan, {x, y}) == MessageDelegate::Hit::Quote) {
-          on_orphan = {x, y};
-          break;
-        }
+    const QPoint on_orphan = quote_point(orphan);
     QVERIFY(!on_orphan.isNull());
     parley::test::screenshot(window_.get(), "reply-not-on-device");
     QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, on_orphan);

@@ -62,6 +62,13 @@ struct Reply {
   qint64 messageId = 0;    // the quoted message's local row; 0 when this device does not have it
 };
 
+// One person's reaction to a message.
+struct Reaction {
+  QString reactor;
+  QString emoji;
+  bool operator==(const Reaction&) const = default;
+};
+
 struct StoredMessage {
   qint64 id = 0;
   QString peer;
@@ -75,6 +82,7 @@ struct StoredMessage {
   bool chainOk = true;  // false: the sender's hash chain did not link (dropped/reordered)
   bool hasAttachment = false;  // Messenger::attachment(clientMsgId) has the file's details
   Reply reply;
+  QList<Reaction> reactions;  // by reactor's name
 };
 
 // One full-text search result (Messenger::search).
@@ -269,6 +277,11 @@ class Messenger : public QObject {
   // for sendText.
   std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error,
                                       qint64 reply_to = 0);
+  // Reacts to message `message_id` (its local id) of conversation `peer` ("#" + hex for a
+  // group) with `emoji`, replacing our earlier reaction to it; an empty `emoji` takes ours
+  // back. Stored here at once and sent to the conversation; false with `error` when the
+  // message is not there or the emoji is not one (at most 32 bytes, no control characters).
+  bool react(const QString& peer, qint64 message_id, const QString& emoji, QString* error);
   // The local id of the message `client_msg_id` in conversation `peer` ("#" + hex for a
   // group), for naming it in reply_to; 0 when there is none, or when two senders' messages
   // there share the id (then `ambiguous` is set).
@@ -362,6 +375,9 @@ class Messenger : public QObject {
   void stateChanged(parley::client::RelayClient::State state);
   void messageReceived(const QString& peer, const QByteArray& clientMsgId);
   void messageSent(const QString& peer, const QByteArray& clientMsgId);  // queued locally
+  // The reactions to message (sender, clientMsgId) of conversation `peer` changed (ours or
+  // someone else's).
+  void reactionsChanged(const QString& peer, const QString& sender, const QByteArray& clientMsgId);
   void messageStatusChanged(const QString& peer, const QByteArray& clientMsgId, int status);
   void typingChanged(const QString& peer, bool active);
   void presenceChanged(const QString& peer, bool online, qint64 lastSeenMs);
@@ -576,6 +592,15 @@ class Messenger : public QObject {
   // this conversation (`parties`, empty: anyone, as in a group); otherwise cleared, and the
   // user told that `sender`'s reply is shown without it. The message itself is kept.
   void checkQuote(e2e::Content& content, const QString& sender, const QStringList& parties);
+  // Reactions (messenger_reactions.cpp). Inside the transaction that handles a received
+  // REACTION in conversation `peer` from `reactor`: stores it unless malformed (said to the
+  // user) or older than the reactor's last one to that message; `parties` as for checkQuote.
+  bool storeReaction(const QString& peer, const QString& reactor, const e2e::Content& content,
+                     const QStringList& parties);
+  // Inside a transaction: reactor's reaction (empty: taken back) as of at_ms, unless an
+  // equally new or newer one is stored; true also when it was older (nothing to do).
+  bool saveReaction(const QString& peer, const QString& target_sender, const QByteArray& target_id,
+                    const QString& reactor, const QString& emoji, qint64 at_ms);
 
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,

@@ -20,7 +20,12 @@ constexpr const char* kMessageColumns =
     " reply_to, reply_author, COALESCE((SELECT q.body FROM messages q WHERE q.sender ="
     " messages.reply_author AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer),"
     " reply_text), (SELECT q.id FROM messages q WHERE q.sender = messages.reply_author AND"
-    " q.client_msg_id = messages.reply_to AND q.peer = messages.peer)";
+    " q.client_msg_id = messages.reply_to AND q.peer = messages.peer),"
+    // Reactions through their key's index: "reactor<US>emoji" joined by <RS> (neither a
+    // username nor an emoji holds a control character).
+    " (SELECT group_concat(r.reactor || char(31) || r.emoji, char(30)) FROM reactions r"
+    " WHERE r.peer = messages.peer AND r.target_sender = messages.sender AND"
+    " r.target_id = messages.client_msg_id AND r.emoji != '')";
 
 StoredMessage read_message(const QSqlQuery& q) {
   StoredMessage m;
@@ -40,6 +45,14 @@ StoredMessage read_message(const QSqlQuery& q) {
     m.reply.author = q.value(12).toString();
     m.reply.text = q.value(13).toString();
     m.reply.messageId = q.value(14).toLongLong();
+  }
+  if (!q.value(15).isNull()) {
+    for (const auto& one : q.value(15).toString().split(QChar(30), Qt::SkipEmptyParts)) {
+      const auto parts = one.split(QChar(31));
+      if (parts.size() == 2) m.reactions.push_back({parts[0], parts[1]});
+    }
+    std::sort(m.reactions.begin(), m.reactions.end(),
+              [](const Reaction& a, const Reaction& b) { return a.reactor < b.reactor; });
   }
   return m;
 }

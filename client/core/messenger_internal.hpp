@@ -48,6 +48,11 @@ QString quote_problem(const std::string& client_msg_id, const std::string& autho
 // when it has none, to `q`'s bound values.
 void bind_quote(QSqlQuery& q, const e2e::Content& content);
 
+// Reactions (messenger_reactions.cpp): why a reaction cannot be used (empty: it can).
+constexpr int kMaxReactionBytes = 32;
+QString reaction_problem(const std::string& client_msg_id, const std::string& author,
+                         const std::string& emoji);
+
 // A new client_msg_id: time-ordered, 74 random bits (parley/message_id.hpp).
 QByteArray new_message_id();
 

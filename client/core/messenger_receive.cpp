@@ -130,6 +130,11 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       }
       return save_last_acked(db, d.inbox_seq());
     }
+    if (content.type() == e2e::REACTION) {
+      // In a conversation of two, a reaction is to a message of one of the two.
+      return storeReaction(sender, sender, content, {sender, profile_.username}) &&
+             save_last_acked(db, d.inbox_seq());
+    }
     if (content.type() == e2e::SENDER_KEY) {
       got_sender_key = storeSenderKey(sender, content, &group_named);
       if (!got_sender_key)

@@ -82,8 +82,9 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
                  " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
     conv.addBindValue(peer);
     conv.addBindValue(now);
-    // A sender-key distribution is group plumbing, not a conversation with the member.
-    if (content.type() != e2e::SENDER_KEY && !conv.exec()) return false;
+    // A sender-key distribution is group plumbing, not a conversation with the member; a
+    // reaction does not move its conversation up the list.
+    if (content.type() != e2e::SENDER_KEY && content.type() != e2e::REACTION && !conv.exec()) return false;
     if (visible) {
       // Link into our hash chain for this conversation.
       QSqlQuery prev(db);

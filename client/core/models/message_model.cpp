@@ -33,6 +33,9 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
   connect(messenger_, &Messenger::messageReceived, this, [this](const QString& p, const QByteArray&) {
     if (p == peer_) refresh();
   });
+  connect(messenger_, &Messenger::reactionsChanged, this, [this](const QString& p, const QString&, const QByteArray&) {
+    if (p == peer_) refresh();
+  });
   connect(messenger_, &Messenger::messageSent, this, [this](const QString& p, const QByteArray&) {
     if (p == peer_) refresh();
   });
@@ -139,7 +142,8 @@ void MessageModel::apply(QList<StoredMessage> fresh) {
       const auto& b = fresh[i];
       const bool changed = a.status != b.status || a.convSeq != b.convSeq ||
                            a.serverTsMs != b.serverTsMs || a.body != b.body || a.chainOk != b.chainOk ||
-                           a.reply.messageId != b.reply.messageId || a.reply.text != b.reply.text;
+                           a.reply.messageId != b.reply.messageId || a.reply.text != b.reply.text ||
+                           a.reactions != b.reactions;
       rows_[i] = fresh[i];
       if (changed) emit dataChanged(index(i), index(i));
       continue;
@@ -216,6 +220,23 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ReplyFromMeRole: return !m.reply.author.isEmpty() && m.reply.author == messenger_->username();
     case ReplyTextRole: return m.reply.text;
     case ReplyMessageIdRole: return m.reply.messageId;
+    case ReactionsRole: {
+      QVariantList out;
+      QHash<QString, int> at;
+      for (const auto& r : m.reactions) {
+        auto it = at.find(r.emoji);
+        if (it == at.end()) {
+          it = at.insert(r.emoji, static_cast<int>(out.size()));
+          out << QVariantMap{{"emoji", r.emoji}, {"count", 0}, {"mine", false}, {"who", QStringList()}};
+        }
+        auto entry = out[*it].toMap();
+        entry["count"] = entry["count"].toInt() + 1;
+        entry["mine"] = entry["mine"].toBool() || r.reactor == messenger_->username();
+        entry["who"] = entry["who"].toStringList() << r.reactor;
+        out[*it] = entry;
+      }
+      return out;
+    }
     case AttachmentRole: {
       if (!m.hasAttachment) return {};
       auto it = attachments_.find(m.clientMsgId);
@@ -258,7 +279,8 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {MessageIdRole, "messageId"}, {TimeRole, "time"},           {GapBeforeRole, "gapBefore"},
           {HasAttachmentRole, "hasAttachment"}, {AttachmentRole, "attachment"}, {CaptionRole, "caption"},
           {ReplyAuthorRole, "replyAuthor"}, {ReplyFromMeRole, "replyFromMe"},
-          {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"}};
+          {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"},
+          {ReactionsRole, "reactions"}};
 }
 
 }  // namespace parley::client

@@ -48,6 +48,9 @@ class MessageModel : public QAbstractListModel {
     ReplyFromMeRole,
     ReplyTextRole,
     ReplyMessageIdRole,
+    // The reactions, one entry per emoji in order of first appearance by reactor name:
+    // QVariantMap{"emoji": QString, "count": int, "mine": bool, "who": QStringList}.
+    ReactionsRole,
   };
   static constexpr int kPageSize = 200;
 

@@ -251,9 +251,20 @@ bool step_14(QSqlDatabase& db, QString* error) {
   return exec_all(db, {"ALTER TABLE file_sends ADD COLUMN quote BLOB"}, error);
 }
 
+// Version 15: reactions. Each person's one reaction to a message (named by its sender and id
+// within the conversation), with the reactor's clock so a late older one does not replace a
+// newer one; a reaction taken back stays as an empty emoji for the same reason.
+bool step_15(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "CREATE TABLE reactions(peer TEXT NOT NULL, target_sender TEXT NOT NULL, target_id BLOB NOT NULL,"
+      " reactor TEXT NOT NULL, emoji TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+      " PRIMARY KEY(peer, target_sender, target_id, reactor))",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
-constexpr Step kSteps[] = {step_1, step_2, step_3, step_4,  step_5,  step_6,  step_7,
-                           step_8, step_9, step_10, step_11, step_12, step_13, step_14};
+constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
+                           step_9, step_10, step_11, step_12, step_13, step_14, step_15};
 
 }  // namespace
 

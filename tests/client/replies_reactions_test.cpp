@@ -7,6 +7,7 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -72,7 +73,7 @@ bool sql(const QString& dir, const QString& statement, const QVariantList& binds
 
 }  // namespace
 
-class RepliesTest : public QObject {
+class RepliesReactionsTest : public QObject {
   Q_OBJECT
   RelayProcess relay_;
   QTemporaryDir home_;
@@ -88,32 +89,54 @@ class RepliesTest : public QObject {
   }
   User& user(const QString& name) { return *users_.at(name); }
 
-  // Sends `text` from `from` (its messenger closed and opened again around it) with a quote
-  // written into its outbox row before it leaves, as no Parley client would make it.
-  QByteArray sendWithQuote(User& from, const QString& to, const QString& text, const QByteArray& id,
-                           const QByteArray& author, const QByteArray& quoted) {
+  // Queues something from `from` while it is offline (`queue`, on its messenger), then changes
+  // the newest outbox row's content with `doctor` before it leaves, as no Parley client would
+  // write it, and brings `from` online. Returns that row's client_msg_id (empty on failure).
+  QByteArray sendDoctored(User& from, const std::function<bool(Messenger&)>& queue,
+                          const std::function<void(parley::e2e::Content&)>& doctor) {
     from.m.reset();
     from.m = parley::test::openClientProfile(from.dir);
     if (!from.m) return {};
     from.attach();
-    const auto sent = send(from, to, text);
+    if (!queue(*from.m)) return {};
     from.m.reset();
-    QVariant stored;
-    if (sent.isEmpty() || !sql(from.dir, "SELECT content FROM outbox WHERE client_msg_id = ?", {sent}, &stored))
+    QVariant sent, stored;
+    if (!sql(from.dir, "SELECT client_msg_id FROM outbox ORDER BY seq DESC LIMIT 1", {}, &sent) ||
+        !sql(from.dir, "SELECT content FROM outbox WHERE client_msg_id = ?", {sent}, &stored))
       return {};
     parley::e2e::Content content;
     if (!content.ParseFromString(stored.toByteArray().toStdString())) return {};
-    auto* quote = content.mutable_quote();
-    quote->set_client_msg_id(id.toStdString());
-    quote->set_author(author.toStdString());
-    quote->set_text(quoted.toStdString());
+    doctor(content);
     const auto bytes = QByteArray::fromStdString(content.SerializeAsString());
     if (!sql(from.dir, "UPDATE outbox SET content = ? WHERE client_msg_id = ?", {bytes, sent})) return {};
     from.m = parley::test::openClientProfile(from.dir);
     if (!from.m) return {};
     from.attach();
     from.m->start();
-    return sent;
+    return sent.toByteArray();
+  }
+
+  // Sends `text` with a quote no Parley client would make.
+  QByteArray sendWithQuote(User& from, const QString& to, const QString& text, const QByteArray& id,
+                           const QByteArray& author, const QByteArray& quoted) {
+    return sendDoctored(
+        from, [&](Messenger& m) {
+          QString error;
+          return m.sendText(to, text, &error).has_value();
+        },
+        [&](parley::e2e::Content& content) {
+          auto* quote = content.mutable_quote();
+          quote->set_client_msg_id(id.toStdString());
+          quote->set_author(author.toStdString());
+          quote->set_text(quoted.toStdString());
+        });
+  }
+
+  // The reactions `u` has to message `id` of `peer`, as "reactor:emoji".
+  static QStringList reactionsOf(const User& u, const QString& peer, const QByteArray& id) {
+    QStringList out;
+    for (const auto& r : u.find(peer, id).reactions) out << r.reactor + ":" + r.emoji;
+    return out;
   }
 
   QByteArray send(User& from, const QString& to, const QString& text, qint64 reply_to = 0) {
@@ -346,7 +369,119 @@ class RepliesTest : public QObject {
     QCOMPARE(got.reply.text, QString("an old message"));
     QVERIFY2(bob.problems.isEmpty(), qPrintable(bob.problems.join("; ")));
   }
+
+  // Reactions: one per person per message, replaced by their newer one, taken back with an
+  // empty emoji; never a message of its own; the conversation does not move up for one.
+  void aReactionIsOnePerPersonAndCanBeChangedOrTakenBack() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.problems.clear();
+    const auto asked = send(alice, "bob", "Pizza tonight?");
+    QVERIFY(bob.waitReceived(asked));
+    QVERIFY(spinUntil([&] { return alice.find("bob", asked).convSeq >= 0; }, kWaitMs));
+    const auto target = bob.find("alice", asked).id;
+    const auto messages_before = alice.m->history("bob").size();
+    QString error;
+    QVERIFY2(bob.m->react("alice", target, QString::fromUtf8("👍"), &error), qPrintable(error));
+    QCOMPARE(reactionsOf(bob, "alice", asked), QStringList{QString::fromUtf8("bob:👍")});
+    QVERIFY(spinUntil([&] { return reactionsOf(alice, "bob", asked) == QStringList{QString::fromUtf8("bob:👍")}; },
+                      kWaitMs));
+    // Alice's own reaction to her message sits beside Bob's.
+    QVERIFY2(alice.m->react("bob", alice.find("bob", asked).id, QString::fromUtf8("❤️"), &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return reactionsOf(bob, "alice", asked).size() == 2; }, kWaitMs));
+    QCOMPARE(reactionsOf(bob, "alice", asked),
+             (QStringList{QString::fromUtf8("alice:❤️"), QString::fromUtf8("bob:👍")}));
+    // Bob changes his, then takes it back.
+    QVERIFY(bob.m->react("alice", target, QString::fromUtf8("😂"), &error));
+    QVERIFY(spinUntil([&] { return reactionsOf(alice, "bob", asked).contains(QString::fromUtf8("bob:😂")); },
+                      kWaitMs));
+    QCOMPARE(reactionsOf(alice, "bob", asked).size(), 2);
+    QVERIFY(bob.m->react("alice", target, QString(), &error));
+    QVERIFY(spinUntil([&] { return reactionsOf(alice, "bob", asked) == QStringList{QString::fromUtf8("alice:❤️")}; },
+                      kWaitMs));
+    QCOMPARE(reactionsOf(bob, "alice", asked), QStringList{QString::fromUtf8("alice:❤️")});
+    QCOMPARE(alice.m->history("bob").size(), messages_before);  // no message of its own
+    QVERIFY2(bob.problems.isEmpty(), qPrintable(bob.problems.join("; ")));
+  }
+
+  void aReactionNeedsAMessageOfTheConversationAndAnEmoji() {
+    auto& alice = user("alice");
+    auto& carol = user("carol");
+    const auto to_carol = send(alice, "carol", "hello carol");
+    QVERIFY(carol.waitReceived(to_carol));
+    QVERIFY(spinUntil([&] { return alice.find("carol", to_carol).convSeq >= 0; }, kWaitMs));
+    const auto mine = alice.find("carol", to_carol).id;
+    QString error;
+    QVERIFY(!alice.m->react("bob", mine, QString::fromUtf8("👍"), &error));
+    QVERIFY2(error.contains("not in this conversation"), qPrintable(error));
+    QVERIFY(!alice.m->react("carol", mine, QString(40, QChar('x')), &error));
+    QVERIFY2(error.contains("longer than 32 bytes"), qPrintable(error));
+    QVERIFY(!alice.m->react("carol", mine, "a b", &error));
+    QVERIFY2(error.contains("spaces"), qPrintable(error));
+    QVERIFY(reactionsOf(alice, "carol", to_carol).isEmpty());
+  }
+
+  // Each person's newest reaction wins by their clock: an older one that arrives later
+  // changes nothing.
+  void anOlderReactionArrivingLateChangesNothing() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto asked = send(bob, "alice", "Cinema?");
+    QVERIFY(alice.waitReceived(asked));
+    QVERIFY(spinUntil([&] { return bob.find("alice", asked).convSeq >= 0; }, kWaitMs));
+    QString error;
+    QVERIFY(alice.m->react("bob", alice.find("bob", asked).id, QString::fromUtf8("🎬"), &error));
+    QVERIFY(spinUntil([&] { return reactionsOf(bob, "alice", asked) == QStringList{QString::fromUtf8("alice:🎬")}; },
+                      kWaitMs));
+    const auto late = sendDoctored(
+        alice, [&](Messenger& m) { return m.react("bob", m.messageIdOf("bob", asked), QString::fromUtf8("👎"), &error); },
+        [](parley::e2e::Content& c) { c.set_client_ts_ms(1); });
+    QVERIFY(!late.isEmpty());
+    QVERIFY(bob.waitReceived(send(alice, "bob", "after the late one")));
+    QCOMPARE(reactionsOf(bob, "alice", asked), QStringList{QString::fromUtf8("alice:🎬")});
+  }
+
+  void aReactionOutsideTheRulesIsIgnoredAndSaid() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.problems.clear();
+    const auto asked = send(bob, "alice", "Tea?");
+    QVERIFY(alice.waitReceived(asked));
+    QString error;
+    const auto odd = sendDoctored(
+        alice, [&](Messenger& m) { return m.react("bob", m.messageIdOf("bob", asked), QString::fromUtf8("🍵"), &error); },
+        [](parley::e2e::Content& c) { c.mutable_reaction()->set_author("carol"); });
+    QVERIFY(!odd.isEmpty());
+    QVERIFY(spinUntil([&] { return !bob.problems.isEmpty(); }, kWaitMs));
+    QVERIFY2(bob.problems.last().contains("alice sent a reaction") &&
+                 bob.problems.last().contains("outside this conversation"),
+             qPrintable(bob.problems.last()));
+    QVERIFY(reactionsOf(bob, "alice", asked).isEmpty());
+  }
+
+  void membersSeeEachOthersReactions() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    QByteArray gid;
+    QString error;
+    alice.m->createGroup("film", {"bob", "carol"}, [&](const QByteArray& id, const QString& e) {
+      gid = id;
+      error = e;
+    });
+    QVERIFY(spinUntil([&] { return !gid.isEmpty() || !error.isEmpty(); }, kWaitMs));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    const QString peer = "#" + QString::fromLatin1(gid.toHex());
+    const auto said = alice.m->groupSend(gid, "Friday 8pm?", &error);
+    QVERIFY2(said, qPrintable(error));
+    QVERIFY(carol.waitReceived(*said));
+    QVERIFY(bob.waitReceived(*said));
+    QVERIFY2(carol.m->react(peer, carol.find(peer, *said).id, QString::fromUtf8("✅"), &error), qPrintable(error));
+    const QStringList expected{QString::fromUtf8("carol:✅")};
+    QVERIFY(spinUntil([&] { return reactionsOf(alice, peer, *said) == expected; }, kWaitMs));
+    QVERIFY(spinUntil([&] { return reactionsOf(bob, peer, *said) == expected; }, kWaitMs));
+  }
 };
 
-QTEST_GUILESS_MAIN(RepliesTest)
-#include "replies_test.moc"
+QTEST_GUILESS_MAIN(RepliesReactionsTest)
+#include "replies_reactions_test.moc"

@@ -1,0 +1,115 @@
+// Reactions: one emoji per person per message, end-to-end encrypted like any content
+// (a pairwise REACTION, or one inside the group's sender-key ciphertext), never shown as a
+// message of its own. Each person's newest reaction to a message wins, by their own clock:
+// only they can move it, and a reaction delayed behind a newer one must not undo it.
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QStringDecoder>
+#include <QVariant>
+
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "messenger_internal.hpp"
+#include "parley/username.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+namespace detail {
+
+QString reaction_problem(const std::string& client_msg_id, const std::string& author,
+                         const std::string& emoji) {
+  if (client_msg_id.size() != 16) return QStringLiteral("its message id is not 16 bytes");
+  QStringDecoder decode(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+  const QString name = decode(QByteArrayView(author.data(), static_cast<qsizetype>(author.size())));
+  if (decode.hasError() || author.empty() || fold_username(author) != author)
+    return QStringLiteral("its author is not a username");
+  if (emoji.size() > static_cast<std::size_t>(kMaxReactionBytes))
+    return QStringLiteral("its emoji is longer than %1 bytes").arg(kMaxReactionBytes);
+  QStringDecoder decode_emoji(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+  const QString text = decode_emoji(QByteArrayView(emoji.data(), static_cast<qsizetype>(emoji.size())));
+  if (decode_emoji.hasError()) return QStringLiteral("its emoji is not UTF-8");
+  for (const auto c : text)
+    if (c.category() == QChar::Other_Control || c.isSpace())
+      return QStringLiteral("its emoji holds control characters or spaces");
+  return {};
+}
+
+}  // namespace detail
+
+bool Messenger::saveReaction(const QString& peer, const QString& target_sender, const QByteArray& target_id,
+                             const QString& reactor, const QString& emoji, qint64 at_ms) {
+  QSqlQuery q(db_->db());
+  q.prepare("INSERT INTO reactions(peer, target_sender, target_id, reactor, emoji, at_ms)"
+            " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(peer, target_sender, target_id, reactor)"
+            " DO UPDATE SET emoji = excluded.emoji, at_ms = excluded.at_ms"
+            " WHERE excluded.at_ms >= reactions.at_ms");
+  q.addBindValue(peer);
+  q.addBindValue(target_sender);
+  q.addBindValue(target_id);
+  q.addBindValue(reactor);
+  q.addBindValue(emoji.isNull() ? QStringLiteral("") : emoji);  // a null QString binds NULL
+  q.addBindValue(at_ms);
+  if (!q.exec()) return false;
+  if (q.numRowsAffected() > 0)
+    QMetaObject::invokeMethod(this, [this, peer, target_sender, target_id] {
+      emit reactionsChanged(peer, target_sender, target_id);
+    }, Qt::QueuedConnection);
+  return true;
+}
+
+bool Messenger::storeReaction(const QString& peer, const QString& reactor, const e2e::Content& content,
+                              const QStringList& parties) {
+  const auto& r = content.reaction();
+  auto why = detail::reaction_problem(r.client_msg_id(), r.author(), r.emoji());
+  const auto author = QString::fromUtf8(r.author());
+  if (why.isEmpty() && !parties.isEmpty() && !parties.contains(author))
+    why = QStringLiteral("it names someone outside this conversation");
+  if (!why.isEmpty()) {
+    QMetaObject::invokeMethod(this, [this, reactor, why] {
+      emit problem(QStringLiteral("%1 sent a reaction that cannot be used (%2); ignored").arg(reactor, why));
+    }, Qt::QueuedConnection);
+    return true;  // handled: nothing to keep
+  }
+  return saveReaction(peer, author, qbytes(r.client_msg_id()), reactor, QString::fromUtf8(r.emoji()),
+                      static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX)));
+}
+
+bool Messenger::react(const QString& peer, qint64 message_id, const QString& emoji, QString* error) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT sender, client_msg_id FROM messages WHERE id = ? AND peer = ? AND conv_seq IS NOT NULL");
+  q.addBindValue(message_id);
+  q.addBindValue(peer);
+  if (!q.exec() || !q.next()) {
+    *error = QStringLiteral("the message to react to is not in this conversation, or not sent yet");
+    return false;
+  }
+  const auto author = q.value(0).toString();
+  const auto target = q.value(1).toByteArray();
+  const auto utf8 = emoji.toUtf8();
+  if (const auto why = detail::reaction_problem(sbytes(target), author.toStdString(), utf8.toStdString());
+      !why.isEmpty()) {
+    *error = QStringLiteral("not a reaction: %1").arg(why.mid(4));  // "its emoji …" → "emoji …"
+    return false;
+  }
+  e2e::Content content;
+  content.set_type(e2e::REACTION);
+  auto* r = content.mutable_reaction();
+  r->set_client_msg_id(sbytes(target));
+  r->set_author(author.toStdString());
+  r->set_emoji(utf8.toStdString());
+  // Our copy takes a time from before the enqueue stamps the one sent, so the two agree on
+  // which of our reactions is newer.
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  const bool queued = peer.startsWith(QLatin1Char('#'))
+                          ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), {}, error)
+                                .has_value()
+                          : enqueue(peer, std::move(content), error).has_value();
+  if (!queued) return false;
+  if (!db_->transaction([&] { return saveReaction(peer, author, target, profile_.username, emoji, now); })) {
+    *error = QStringLiteral("the reaction was sent but could not be stored on this device");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace parley::client

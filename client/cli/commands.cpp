@@ -94,6 +94,11 @@ QJsonObject message_json(const client::StoredMessage& m) {
                    {"client_ts_ms", m.clientTsMs},
                    {"server_ts_ms", m.serverTsMs},
                    {"chain_ok", m.chainOk}};
+  if (!m.reactions.isEmpty()) {
+    QJsonArray reactions;
+    for (const auto& r : m.reactions) reactions.append(QJsonObject{{"from", r.reactor}, {"emoji", r.emoji}});
+    json["reactions"] = reactions;
+  }
   if (!m.reply.clientMsgId.isEmpty())
     json["reply_to"] = QJsonObject{{"id", QString::fromLatin1(m.reply.clientMsgId.toHex())},
                                    {"from", m.reply.author},
@@ -102,23 +107,23 @@ QJsonObject message_json(const client::StoredMessage& m) {
   return json;
 }
 
-// The local id of the message `hex` names in conversation `peer`, for --reply-to (0: the
-// option was not given); nullopt with `error` when it names none, or two.
-std::optional<qint64> reply_target(Messenger* m, const QString& peer, const std::string& hex,
-                                   QString* error) {
+// The local id of the message `hex` names in conversation `peer`, for --reply-to or react
+// (`what`, which errors name; 0: no id given); nullopt with `error` when it names none, or two.
+std::optional<qint64> message_target(Messenger* m, const QString& peer, const std::string& hex,
+                                     const QString& what, QString* error) {
   if (hex.empty()) return 0;
   const auto id = QByteArray::fromHex(QByteArray::fromStdString(hex));
   if (id.size() != 16 || id.toHex() != QByteArray::fromStdString(hex).toLower()) {
-    *error = QStringLiteral("--reply-to: %1 is not a message id (32 hex digits)").arg(QString::fromStdString(hex));
+    *error = QStringLiteral("%1: %2 is not a message id (32 hex digits)").arg(what, QString::fromStdString(hex));
     return std::nullopt;
   }
   bool ambiguous = false;
   const auto local = m->messageIdOf(peer, id, &ambiguous);
   if (local != 0) return local;
-  *error = ambiguous ? QStringLiteral("--reply-to: two messages in this conversation have the id %1")
-                           .arg(QString::fromStdString(hex))
-                     : QStringLiteral("--reply-to: no message with the id %1 in this conversation")
-                           .arg(QString::fromStdString(hex));
+  *error = ambiguous ? QStringLiteral("%1: two messages in this conversation have the id %2")
+                           .arg(what, QString::fromStdString(hex))
+                     : QStringLiteral("%1: no message with the id %2 in this conversation")
+                           .arg(what, QString::fromStdString(hex));
   return std::nullopt;
 }
 
@@ -282,7 +287,7 @@ int do_send(const Options& o) {
   QString error;
   // A name that does not fold is sendText's to refuse, with its reason.
   const auto to = QString::fromStdString(fold_username(o.name));
-  const auto reply_to = to.isEmpty() ? std::optional<qint64>(0) : reply_target(m, to, o.reply_to, &error);
+  const auto reply_to = to.isEmpty() ? std::optional<qint64>(0) : message_target(m, to, o.reply_to, "--reply-to", &error);
   if (!reply_to) return fail(error, kExitUsage);
   const auto id = m->sendText(QString::fromStdString(o.name), QString::fromStdString(o.text), &error, *reply_to);
   if (!id) return fail(error, kExitUsage);
@@ -304,6 +309,33 @@ int do_send(const Options& o) {
 }
 
 void when_online(Messenger* m, std::function<void()> f);
+void exit_when_drained(Messenger* m);
+
+int do_react(const Options& o) {
+  if (o.clear == !o.text.empty())
+    return fail("usage: react NAME MSGID (EMOJI | --remove)", kExitUsage);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto name = QString::fromStdString(o.name);
+  const auto conversation = name.startsWith(QLatin1Char('#')) ? name.toLower()
+                                                               : QString::fromStdString(fold_username(o.name));
+  if (conversation.isEmpty()) return fail("not a username: " + name, kExitUsage);
+  QString error;
+  const auto target = message_target(m, conversation, o.msg_id, "react", &error);
+  if (!target) return fail(error, kExitUsage);
+  // Sent once the inbox is synced: in a group, a removal waiting there rotates our key first.
+  when_online(m, [m, conversation, target = *target, emoji = QString::fromStdString(o.text),
+                  id = QString::fromStdString(o.msg_id).toLower()] {
+    QString why;
+    if (!m->react(conversation, target, emoji, &why)) return QCoreApplication::exit(fail(why, kExitUsage));
+    emit_json({{"type", "reacted"}, {"peer", conversation}, {"id", id}, {"emoji", emoji}});
+    exit_when_drained(m);
+  });
+  m->start();
+  exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
+  return kKeepRunning;
+}
 
 int do_send_file(const Options& o) {
   int code = 0;
@@ -316,7 +348,7 @@ int do_send_file(const Options& o) {
   const auto conversation = name.startsWith(QLatin1Char('#')) ? name.toLower()
                                                                : QString::fromStdString(fold_username(o.name));
   const auto reply_to =
-      conversation.isEmpty() ? std::optional<qint64>(0) : reply_target(m, conversation, o.reply_to, &error);
+      conversation.isEmpty() ? std::optional<qint64>(0) : message_target(m, conversation, o.reply_to, "--reply-to", &error);
   if (!reply_to) return fail(error, kExitUsage);
   const auto transfer = m->sendFile(name, QString::fromStdString(o.path), QString::fromStdString(o.text),
                                     &error, *reply_to);
@@ -404,6 +436,17 @@ int do_listen(const Options& o) {
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
   auto received = std::make_shared<int>(0);
+  QObject::connect(m, &Messenger::reactionsChanged,
+                   [m](const QString& peer, const QString& sender, const QByteArray& id) {
+                     for (const auto& msg : m->history(peer)) {
+                       if (msg.clientMsgId != id || msg.sender != sender) continue;
+                       QJsonArray reactions;
+                       for (const auto& r : msg.reactions)
+                         reactions.append(QJsonObject{{"from", r.reactor}, {"emoji", r.emoji}});
+                       emit_json({{"type", "reactions"}, {"peer", peer}, {"id", QString::fromLatin1(id.toHex())},
+                                  {"from", sender}, {"reactions", reactions}});
+                     }
+                   });
   QObject::connect(m, &Messenger::messageReceived,
                    [m, o, received](const QString& peer, const QByteArray& id) {
                      const bool group = peer.startsWith(QLatin1Char('#'));
@@ -677,7 +720,7 @@ int do_group(const Options& o) {
     auto id = std::make_shared<QByteArray>();
     when_online(m, [m, gid, hex, text = rest.front(), id, reply_hex = o.reply_to] {
       QString error;
-      const auto reply_to = reply_target(m, "#" + hex, reply_hex, &error);
+      const auto reply_to = message_target(m, "#" + hex, reply_hex, "--reply-to", &error);
       if (!reply_to) return QCoreApplication::exit(fail(error, kExitUsage));
       const auto queued = m->groupSend(gid, text, &error, *reply_to);
       if (!queued) return QCoreApplication::exit(fail(error, kExitUsage));
@@ -738,6 +781,7 @@ int run(const Options& o) {
   if (o.command == "send-file") return do_send_file(o);
   if (o.command == "queued") return do_queued(o);
   if (o.command == "fetch") return do_fetch(o);
+  if (o.command == "react") return do_react(o);
   if (o.command == "listen") return do_listen(o);
   if (o.command == "history") return do_history(o);
   if (o.command == "contacts") return do_contacts(o);

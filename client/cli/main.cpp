@@ -41,6 +41,14 @@ int main(int argc, char** argv) {
   send_file->add_option("--reply-to", o.reply_to,
                         "Answer the message with this id (hex, as `history` or `listen` printed)");
   send_file->add_option("--timeout", o.timeout_s, "Give up after this many seconds (default: none)");
+  auto* react = cli.add_subcommand(
+      "react", "React to message MSGID of the conversation with NAME (or # and a group id) with EMOJI,"
+               " replacing your earlier reaction to it, or take yours back (--remove)");
+  react->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  react->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")->required();
+  react->add_option("emoji", o.text, "The reaction, e.g. 👍 (at most 32 bytes)");
+  react->add_flag("--remove", o.clear, "Take your reaction back");
+  react->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
   auto* fetch = cli.add_subcommand(
       "fetch", "Download, verify and decrypt the file of message MSGID into DIR (progress on stderr)");
   fetch->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")

@@ -258,6 +258,41 @@ class CliE2eTest : public QObject {
     for (const auto& m : bobs) QVERIFY(m.value("text").toString() != "Four");
   }
 
+  // react puts an emoji on a message by its id; listen says the reactions changed, history
+  // lists them; --remove takes ours back, and bad use is refused.
+  void reactionsThroughTheCli() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    const auto sent = of_type(alice.run({"send", "bob", "Dinner at 7?"}).lines, "sent");
+    QCOMPARE(sent.size(), 1);
+    const auto id = sent[0].value("id").toString();
+    QCOMPARE(of_type(bob.run({"listen", "--count", "1", "--timeout", "15"}).lines, "message").size(), 1);
+
+    QCOMPARE(bob.run({"react", "alice", id}).code, 2);                       // neither emoji nor --remove
+    QCOMPARE(bob.run({"react", "alice", id, "👍", "--remove"}).code, 2);     // both
+    auto refused = bob.run({"react", "alice", QString(32, 'a'), "👍"});
+    QCOMPARE(refused.code, 2);
+    QVERIFY2(refused.err.contains("react: no message with the id"), refused.err.constData());
+
+    const auto reacted = bob.run({"react", "alice", id, "👍"});
+    QCOMPARE(reacted.code, 0);
+    QCOMPARE(of_type(reacted.lines, "reacted").size(), 1);
+    auto heard = of_type(alice.run({"listen", "--timeout", "3"}).lines, "reactions");
+    QVERIFY(!heard.isEmpty());
+    QCOMPARE(heard.last().value("id").toString(), id);
+    const auto list = heard.last().value("reactions").toArray();
+    QCOMPARE(list.size(), 1);
+    QCOMPARE(list[0].toObject().value("from").toString(), QString("bob"));
+    QCOMPARE(list[0].toObject().value("emoji").toString(), QString("👍"));
+    auto mine = of_type(alice.run({"history", "bob"}).lines, "message");
+    for (const auto& m : mine)
+      if (m.value("id").toString() == id) QCOMPARE(m.value("reactions").toArray().size(), 1);
+
+    QCOMPARE(bob.run({"react", "alice", id, "--remove"}).code, 0);
+    alice.run({"listen", "--timeout", "3"});
+    for (const auto& m : of_type(alice.run({"history", "bob"}).lines, "message"))
+      if (m.value("id").toString() == id) QVERIFY(!m.contains("reactions"));
+  }
+
   void outboxSurvivesAKilledSender() {
     Cli alice(profile("alice")), bob(profile("bob"));
     // The relay is frozen, so the send cannot be acknowledged; then the sender is killed.

@@ -427,6 +427,59 @@ class ConversationTest : public QObject {
     QVERIFY(view->findChild<QLabel*>("sendError")->text().contains("not on this device"));
   }
 
+  // Reactions show as pills under the bubble, one per emoji with its count; a click on one
+  // adds ours or takes it back; "React" in the context menu sets ours.
+  void reactionsShowAsPillsAndToggle() {
+    QVERIFY(front());
+    auto* list = window_->conversationView()->list();
+    const auto row_saying = [&](const QString& body) {
+      for (int r = 0; r < model()->rowCount(); ++r)
+        if (row(r).data(MessageModel::BodyRole).toString() == body) return r;
+      return -1;
+    };
+    const auto reactions = [&] {
+      return row(row_saying("The 9:40 from platform 4")).data(MessageModel::ReactionsRole).toList();
+    };
+    QByteArray id;
+    for (const auto& m : bob_->history("alice"))
+      if (m.body == "The 9:40 from platform 4") id = m.clientMsgId;
+    QVERIFY(!id.isEmpty());
+    QString error;
+    QVERIFY2(bob_->react("alice", bob_->messageIdOf("alice", id), QString::fromUtf8("👍"), &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return reactions().size() == 1; }, kGuiWaitMs));
+    QCOMPARE(reactions()[0].toMap()["emoji"].toString(), QString::fromUtf8("👍"));
+    QVERIFY(!reactions()[0].toMap()["mine"].toBool());
+
+    auto index = row(row_saying("The 9:40 from platform 4"));
+    list->scrollTo(index);
+    QApplication::processEvents();
+    auto pills = list->messageDelegate()->reactionPills(list->visualRect(index), index);
+    QCOMPARE(pills.size(), 1);
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, pills[0].first.center());
+    QVERIFY(spinUntil([&] { return reactions().size() == 1 && reactions()[0].toMap()["count"].toInt() == 2; },
+                      kGuiWaitMs));
+    QVERIFY(reactions()[0].toMap()["mine"].toBool());
+    parley::test::screenshot(window_.get(), "reactions");
+    // Bob sees both.
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob_->history("alice"))
+        if (m.clientMsgId == id) return m.reactions.size() == 2;
+      return false;
+    }, kGuiWaitMs));
+    // Clicked again, ours goes; the menu's React sets another.
+    index = row(row_saying("The 9:40 from platform 4"));
+    pills = list->messageDelegate()->reactionPills(list->visualRect(index), index);
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, pills[0].first.center());
+    QVERIFY(spinUntil([&] { return reactions().size() == 1 && reactions()[0].toMap()["count"].toInt() == 1; },
+                      kGuiWaitMs));
+    emit list->reactRequested(row(row_saying("The 9:40 from platform 4")), QString::fromUtf8("❤️"));
+    QVERIFY(spinUntil([&] { return reactions().size() == 2; }, kGuiWaitMs));
+    // In order of the reactors' names: Alice's first.
+    QCOMPARE(reactions()[0].toMap()["emoji"].toString(), QString::fromUtf8("❤️"));
+    QVERIFY(reactions()[0].toMap()["mine"].toBool());
+    QVERIFY(!reactions()[1].toMap()["mine"].toBool());
+  }
+
   void filterBoxAndCtrlK() {
     QVERIFY(front());
     QTest::keySequence(window_.get(), QKeySequence("Ctrl+K"));

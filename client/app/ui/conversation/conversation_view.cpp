@@ -233,6 +233,18 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
     composer_->setReply({index.data(MessageModel::MessageIdRole).toLongLong(), author,
                          mine ? tr("yourself") : author, index.data(MessageModel::BodyRole).toString()});
   });
+  const auto react = [this](const QModelIndex& index, const QString& emoji) {
+    QString error;
+    if (!messenger_->react(peer_, index.data(client::MessageModel::MessageIdRole).toLongLong(), emoji, &error))
+      showError(tr("Reaction not sent: %1").arg(error));
+  };
+  connect(list_, &MessageListView::reactRequested, this, react);
+  connect(list_, &MessageListView::reactionClicked, this, [react](const QModelIndex& index, const QString& emoji) {
+    // A click on a pill adds ours, or takes ours back when it is ours.
+    for (const auto& r : index.data(client::MessageModel::ReactionsRole).toList())
+      if (r.toMap()["emoji"].toString() == emoji && r.toMap()["mine"].toBool()) return react(index, QString());
+    react(index, emoji);
+  });
   connect(list_, &MessageListView::quoteActivated, this, [this](const QModelIndex& index) {
     const auto quoted = index.data(client::MessageModel::ReplyMessageIdRole).toLongLong();
     if (quoted == 0 || !showMessage(quoted))

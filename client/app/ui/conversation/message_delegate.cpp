@@ -322,16 +322,47 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
   else
     l.footer = QRect(l.bubble.right() - kPadX - footer_w + 1, l.bubble.bottom() - kPadY - footer_h + 2,
                      footer_w, footer_h);
-  l.height = l.bubble.bottom() - row.top() + 1 + 2;
+  // Reactions: pills from the bubble's outer edge, overlapping its bottom a little.
+  const auto reactions = index.data(M::ReactionsRole).toList();
+  int bottom_edge = l.bubble.bottom();
+  if (!reactions.isEmpty()) {
+    const QFontMetrics sm(small_font(view_->font()));
+    const int pill_h = sm.height() + 6;
+    int px = out ? l.bubble.right() - 6 : l.bubble.left() + 6;
+    const int py = l.bubble.bottom() - 3;
+    for (const auto& r : reactions) {
+      const auto m = r.toMap();
+      const auto label = m["emoji"].toString() + QStringLiteral(" ") + QString::number(m["count"].toInt());
+      const int w = sm.horizontalAdvance(label) + 14;
+      const QRect pill = out ? QRect(px - w + 1, py, w, pill_h) : QRect(px, py, w, pill_h);
+      l.pills.push_back({pill, m["emoji"].toString()});
+      px = out ? pill.left() - 4 : pill.right() + 5;
+    }
+    bottom_edge = py + pill_h - 1;
+  }
+  l.height = bottom_edge - row.top() + 1 + 2;
   return l;
+}
+
+QList<QPair<QRect, QString>> MessageDelegate::reactionPills(const QRect& row, const QModelIndex& index) const {
+  return layoutFor(row, index).pills;
+}
+
+QString MessageDelegate::reactionAt(const QRect& row, const QModelIndex& index, const QPoint& pos) const {
+  for (const auto& [rect, emoji] : reactionPills(row, index))
+    if (rect.contains(pos)) return emoji;
+  return {};
 }
 
 MessageDelegate::Hit MessageDelegate::hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const {
   if (!index.isValid()) return Hit::None;
   const bool quoted = !index.data(M::ReplyAuthorRole).toString().isEmpty();
-  if (!quoted && !index.data(M::HasAttachmentRole).toBool()) return Hit::None;
+  const bool reacted = !index.data(M::ReactionsRole).toList().isEmpty();
+  if (!quoted && !reacted && !index.data(M::HasAttachmentRole).toBool()) return Hit::None;
   const auto l = layoutFor(row, index);
   if (l.quote.contains(pos)) return Hit::Quote;
+  for (const auto& pill : l.pills)
+    if (pill.first.contains(pos)) return Hit::Reaction;
   if (!l.attachment.contains(pos)) return Hit::None;
   const auto* running = transfers_ ? transfers_->downloadOf(index.data(M::ClientMsgIdRole).toByteArray()) : nullptr;
   if (running && actionRect(l.attachment, l.image).contains(pos)) return Hit::Cancel;
@@ -497,6 +528,19 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
   if (out)
     paint_ticks(*p, QRect(x, l.footer.top(), kTicksW, l.footer.height()),
                 index.data(M::StatusRole).toInt(), faded);
+
+  // Reactions: a pill per emoji, ours outlined in the accent colour.
+  const auto reactions = index.data(M::ReactionsRole).toList();
+  for (int i = 0; i < l.pills.size() && i < reactions.size(); ++i) {
+    const auto m = reactions[i].toMap();
+    const QRect pill = l.pills[i].first;
+    p->setPen(m["mine"].toBool() ? QPen(t.accent, 1.2) : QPen(t.separator, 1));
+    p->setBrush(t.window);
+    p->drawRoundedRect(QRectF(pill).adjusted(0.5, 0.5, -0.5, -0.5), pill.height() / 2.0, pill.height() / 2.0);
+    p->setFont(small);
+    p->setPen(t.text);
+    p->drawText(pill, Qt::AlignCenter, m["emoji"].toString() + QStringLiteral(" ") + QString::number(m["count"].toInt()));
+  }
   p->restore();
 }
 
@@ -509,7 +553,12 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
   if (l.footer.adjusted(-4, -4, 4, 4).contains(e->pos()))
     text = (index.data(M::OutgoingRole).toBool() ? statusTooltip(index) + QStringLiteral("\n") : QString()) +
            fullTime(index.data(M::TimeRole).toLongLong());
-  else if (l.quote.contains(e->pos()))
+  else if (const auto emoji = reactionAt(option.rect, index, e->pos()); !emoji.isEmpty()) {
+    for (const auto& r : index.data(M::ReactionsRole).toList())
+      if (r.toMap()["emoji"].toString() == emoji)
+        text = tr("%1 by %2").arg(emoji, r.toMap()["who"].toStringList().join(QStringLiteral(", "))) +
+               QLatin1Char('\n') + (r.toMap()["mine"].toBool() ? tr("Click to take yours back") : tr("Click to add yours"));
+  } else if (l.quote.contains(e->pos()))
     text = index.data(M::ReplyMessageIdRole).toLongLong() != 0
                ? tr("Click to show the message this answers")
                : tr("The message this answers is not on this device; these are its first words as quoted");

@@ -2,8 +2,9 @@
 // Paints one message of a conversation (never a widget per message): a day separator when
 // the day changes, a "waiting for earlier messages" marker where the relay's numbering has a
 // hole still being filled, the sender's name in groups, the bubble (ours right, theirs
-// left) with its time and status ticks, and above a reply's words the message it answers
-// (a click there shows that message). Text metrics are cached per message and width, so
+// left) with its time and status ticks, above a reply's words the message it answers (a
+// click there shows that message), and under the bubble its reactions, one pill per emoji
+// with its count (a click on one adds or takes back ours). Text metrics are cached per message and width, so
 // a long conversation lays out and scrolls without re-measuring.
 //
 // Double-click (or F2) opens a read-only text field over the bubble, for selecting part of
@@ -33,11 +34,14 @@ class MessageDelegate : public QStyledItemDelegate {
   // Where downloads in progress are looked up, to paint their progress.
   void setTransfers(const TransferTracker* transfers) { transfers_ = transfers; }
   // What a click at `pos` (in view coordinates, for the row at `row`) would hit.
-  enum class Hit { None, File, Cancel, Quote };
+  enum class Hit { None, File, Cancel, Quote, Reaction };
   Hit hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const;
   // Where the message's file is drawn, and its round button / the middle of its picture.
   QRect attachmentRect(const QRect& row, const QModelIndex& index) const;
   QRect actionRectFor(const QRect& row, const QModelIndex& index) const;
+  // The emoji of the reaction pill at `pos` (empty: none there), and where each pill is.
+  QString reactionAt(const QRect& row, const QModelIndex& index, const QPoint& pos) const;
+  QList<QPair<QRect, QString>> reactionPills(const QRect& row, const QModelIndex& index) const;
   // Extra status text for a tooltip (a group message's "delivered to N of M").
   void setStatusDetail(std::function<QString(const QModelIndex&)> f) { detail_ = std::move(f); }
   void clearCache() {
@@ -77,6 +81,7 @@ class MessageDelegate : public QStyledItemDelegate {
   };
   struct Layout {
     QRect separator, gap, name, quote, bubble, attachment, text, footer;
+    QList<QPair<QRect, QString>> pills;  // reactions under the bubble: where, which emoji
     bool footer_inline = false;
     bool image = false;            // the attachment is shown as a picture
     bool footer_on_image = false;  // no caption: the time sits on the picture

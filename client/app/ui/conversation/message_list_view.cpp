@@ -140,6 +140,8 @@ void MessageListView::mouseReleaseEvent(QMouseEvent* e) {
   if (hit == MessageDelegate::Hit::Cancel) emit fileCancelRequested(index);
   if (hit == MessageDelegate::Hit::File) emit fileActivated(index);
   if (hit == MessageDelegate::Hit::Quote) emit quoteActivated(index);
+  if (hit == MessageDelegate::Hit::Reaction)
+    emit reactionClicked(index, delegate_->reactionAt(visualRect(index), index, e->position().toPoint()));
   e->accept();
 }
 
@@ -174,6 +176,22 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
             [this, row = QPersistentModelIndex(index)] {
               if (row.isValid()) emit replyRequested(row);
             });
+    auto* react = menu.addMenu(tr("React"));
+    react->setObjectName(QStringLiteral("reactMenu"));
+    for (const auto* emoji : {"👍", "❤️", "😂", "😮", "😢", "🙏"})
+      connect(react->addAction(QString::fromUtf8(emoji)), &QAction::triggered, this,
+              [this, row = QPersistentModelIndex(index), e = QString::fromUtf8(emoji)] {
+                if (row.isValid()) emit reactRequested(row, e);
+              });
+    bool mine = false;
+    for (const auto& r : index.data(MessageModel::ReactionsRole).toList()) mine = mine || r.toMap()["mine"].toBool();
+    if (mine) {
+      react->addSeparator();
+      connect(react->addAction(tr("Remove my reaction")), &QAction::triggered, this,
+              [this, row = QPersistentModelIndex(index)] {
+                if (row.isValid()) emit reactRequested(row, QString());
+              });
+    }
     menu.addSeparator();
   }
   auto* copy = menu.addAction(tr("Copy"));

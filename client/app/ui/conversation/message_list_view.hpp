@@ -51,6 +51,10 @@ class MessageListView : public QListView {
   // "Reply" in a message's context menu; a click on a reply's quote.
   void replyRequested(const QModelIndex& index);
   void quoteActivated(const QModelIndex& index);
+  // "React" in the context menu (an empty emoji: "Remove my reaction"), or a click on one of
+  // the message's reaction pills (adds ours, or takes ours back).
+  void reactRequested(const QModelIndex& index, const QString& emoji);
+  void reactionClicked(const QModelIndex& index, const QString& emoji);
   // A click on a message's file (open, view or download it), on the cross of its download
   // in progress, or "Save as…" in its context menu.
   void fileActivated(const QModelIndex& index);

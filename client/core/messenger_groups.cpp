@@ -295,7 +295,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   const auto id = client_msg_id.isEmpty() ? new_message_id() : client_msg_id;
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto peer = groupPeer(group_id);
-  content.set_client_ts_ms(static_cast<std::uint64_t>(now));
+  if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));  // as enqueue
   content.set_group_id(sbytes(group_id));
   const auto plain = qbytes(content.SerializeAsString());
   // Encrypted now, so the outbox holds the exact bytes every retry resends and the chain

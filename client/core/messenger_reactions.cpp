@@ -28,8 +28,11 @@ QString reaction_problem(const std::string& client_msg_id, const std::string& au
   QStringDecoder decode_emoji(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
   const QString text = decode_emoji(QByteArrayView(emoji.data(), static_cast<qsizetype>(emoji.size())));
   if (decode_emoji.hasError()) return QStringLiteral("its emoji is not UTF-8");
+  // Invisible format characters (zero-width space, bidi controls) would make reactions that
+  // look alike count apart; the joiner that builds emoji sequences stays allowed.
   for (const auto c : text)
-    if (c.category() == QChar::Other_Control || c.isSpace())
+    if (c.category() == QChar::Other_Control || c.isSpace() ||
+        (c.category() == QChar::Other_Format && c.unicode() != 0x200D))
       return QStringLiteral("its emoji holds control characters or spaces");
   return {};
 }
@@ -38,17 +41,24 @@ QString reaction_problem(const std::string& client_msg_id, const std::string& au
 
 bool Messenger::saveReaction(const QString& peer, const QString& target_sender, const QByteArray& target_id,
                              const QString& reactor, const QString& emoji, qint64 at_ms) {
+  // Only for a message this device has (or, in a group, one waiting for its sender's key):
+  // a reaction to anything else shows nowhere, and keeping it would let anyone grow this
+  // table without bound with reactions to made-up ids.
   QSqlQuery q(db_->db());
   q.prepare("INSERT INTO reactions(peer, target_sender, target_id, reactor, emoji, at_ms)"
-            " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(peer, target_sender, target_id, reactor)"
+            " SELECT :peer, :sender, :id, :reactor, :emoji, :at WHERE EXISTS(SELECT 1 FROM messages"
+            " WHERE sender = :sender AND client_msg_id = :id AND peer = :peer) OR EXISTS(SELECT 1"
+            " FROM pending_group_messages WHERE sender = :sender AND client_msg_id = :id AND"
+            " '#' || lower(hex(group_id)) = :peer)"
+            " ON CONFLICT(peer, target_sender, target_id, reactor)"
             " DO UPDATE SET emoji = excluded.emoji, at_ms = excluded.at_ms"
             " WHERE excluded.at_ms >= reactions.at_ms");
-  q.addBindValue(peer);
-  q.addBindValue(target_sender);
-  q.addBindValue(target_id);
-  q.addBindValue(reactor);
-  q.addBindValue(emoji.isNull() ? QStringLiteral("") : emoji);  // a null QString binds NULL
-  q.addBindValue(at_ms);
+  q.bindValue(QStringLiteral(":peer"), peer);
+  q.bindValue(QStringLiteral(":sender"), target_sender);
+  q.bindValue(QStringLiteral(":id"), target_id);
+  q.bindValue(QStringLiteral(":reactor"), reactor);
+  q.bindValue(QStringLiteral(":emoji"), emoji.isNull() ? QStringLiteral("") : emoji);  // null binds NULL
+  q.bindValue(QStringLiteral(":at"), at_ms);
   if (!q.exec()) return false;
   if (q.numRowsAffected() > 0)
     QMetaObject::invokeMethod(this, [this, peer, target_sender, target_id] {
@@ -91,21 +101,29 @@ bool Messenger::react(const QString& peer, qint64 message_id, const QString& emo
     *error = QStringLiteral("not a reaction: %1").arg(why.mid(4));  // "its emoji …" → "emoji …"
     return false;
   }
+  // Newer than our last reaction to it even if the clock went back meanwhile, or the change
+  // would lose to it here and everywhere; the enqueue keeps this time on what it sends.
+  qint64 at = QDateTime::currentMSecsSinceEpoch();
+  QSqlQuery last(db_->db());
+  last.prepare("SELECT at_ms FROM reactions WHERE peer = ? AND target_sender = ? AND target_id = ? AND reactor = ?");
+  last.addBindValue(peer);
+  last.addBindValue(author);
+  last.addBindValue(target);
+  last.addBindValue(profile_.username);
+  if (last.exec() && last.next()) at = std::max(at, last.value(0).toLongLong() + 1);
   e2e::Content content;
   content.set_type(e2e::REACTION);
+  content.set_client_ts_ms(static_cast<std::uint64_t>(at));
   auto* r = content.mutable_reaction();
   r->set_client_msg_id(sbytes(target));
   r->set_author(author.toStdString());
   r->set_emoji(utf8.toStdString());
-  // Our copy takes a time from before the enqueue stamps the one sent, so the two agree on
-  // which of our reactions is newer.
-  const auto now = QDateTime::currentMSecsSinceEpoch();
   const bool queued = peer.startsWith(QLatin1Char('#'))
                           ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), {}, error)
                                 .has_value()
                           : enqueue(peer, std::move(content), error).has_value();
   if (!queued) return false;
-  if (!db_->transaction([&] { return saveReaction(peer, author, target, profile_.username, emoji, now); })) {
+  if (!db_->transaction([&] { return saveReaction(peer, author, target, profile_.username, QString::fromUtf8(utf8), at); })) {
     *error = QStringLiteral("the reaction was sent but could not be stored on this device");
     return false;
   }

@@ -72,7 +72,9 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
   const QString peer = QString::fromStdString(folded);
   const auto id = client_msg_id.isEmpty() ? new_message_id() : client_msg_id;
   const auto now = QDateTime::currentMSecsSinceEpoch();
-  content.set_client_ts_ms(static_cast<std::uint64_t>(now));
+  // A content that carries its own time (a reaction, newer than the last by our clock)
+  // keeps it.
+  if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   const bool attached = content.type() == e2e::ATTACHMENT;
   const bool visible = content.type() == e2e::TEXT || attached;
   const bool ok = db_->transaction([&] {

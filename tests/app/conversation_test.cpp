@@ -455,6 +455,7 @@ class ConversationTest : public QObject {
     QApplication::processEvents();
     auto pills = list->messageDelegate()->reactionPills(list->visualRect(index), index);
     QCOMPARE(pills.size(), 1);
+    QVERIFY(list->visualRect(index).contains(pills[0].first));  // within its row: drawn and clickable
     QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, pills[0].first.center());
     QVERIFY(spinUntil([&] { return reactions().size() == 1 && reactions()[0].toMap()["count"].toInt() == 2; },
                       kGuiWaitMs));

@@ -381,6 +381,12 @@ class RepliesReactionsTest : public QObject {
     QVERIFY(spinUntil([&] { return alice.find("bob", asked).convSeq >= 0; }, kWaitMs));
     const auto target = bob.find("alice", asked).id;
     const auto messages_before = alice.m->history("bob").size();
+    const auto summary = [&]() -> ConversationSummary {
+      for (const auto& c : alice.m->conversations())
+        if (c.peer == "bob") return c;
+      return {};
+    };
+    const auto before = summary();
     QString error;
     QVERIFY2(bob.m->react("alice", target, QString::fromUtf8("👍"), &error), qPrintable(error));
     QCOMPARE(reactionsOf(bob, "alice", asked), QStringList{QString::fromUtf8("bob:👍")});
@@ -401,6 +407,9 @@ class RepliesReactionsTest : public QObject {
                       kWaitMs));
     QCOMPARE(reactionsOf(bob, "alice", asked), QStringList{QString::fromUtf8("alice:❤️")});
     QCOMPARE(alice.m->history("bob").size(), messages_before);  // no message of its own
+    // Nor does the conversation move up or count anything unread for a reaction.
+    QCOMPARE(summary().lastActivityMs, before.lastActivityMs);
+    QCOMPARE(summary().unread, before.unread);
     QVERIFY2(bob.problems.isEmpty(), qPrintable(bob.problems.join("; ")));
   }
 
@@ -457,6 +466,53 @@ class RepliesReactionsTest : public QObject {
                  bob.problems.last().contains("outside this conversation"),
              qPrintable(bob.problems.last()));
     QVERIFY(reactionsOf(bob, "alice", asked).isEmpty());
+  }
+
+  // Reactions no Parley client would send: each ignored, said to the user but for one to a
+  // message that is not here, which is dropped without a word and leaves no row.
+  void aReactionThatCannotBeUsedLeavesNothing_data() {
+    QTest::addColumn<QByteArray>("id");       // empty: the real message's
+    QTest::addColumn<QByteArray>("emoji");
+    QTest::addColumn<QString>("why");         // empty: dropped quietly
+    QTest::newRow("short id") << QByteArray(15, '\x05') << QByteArray("x") << "not 16 bytes";
+    QTest::newRow("long emoji") << QByteArray() << QByteArray(33, 'x') << "longer than 32 bytes";
+    QTest::newRow("control") << QByteArray() << QByteArray("a\x07") << "control characters";
+    QTest::newRow("zero width") << QByteArray() << QByteArray("\xe2\x80\x8b\xf0\x9f\x91\x8d") << "control characters";
+    QTest::newRow("not utf-8") << QByteArray() << QByteArray("\xc3") << "not UTF-8";
+    QTest::newRow("made-up message") << QByteArray(16, '\x06') << QByteArray("x") << QString();
+  }
+
+  void aReactionThatCannotBeUsedLeavesNothing() {
+    QFETCH(QByteArray, id);
+    QFETCH(QByteArray, emoji);
+    QFETCH(QString, why);
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    bob.problems.clear();
+    const auto asked = send(bob, "alice", QStringLiteral("Question (%1)").arg(QTest::currentDataTag()));
+    QVERIFY(alice.waitReceived(asked));
+    QString error;
+    const auto sent = sendDoctored(
+        alice, [&](Messenger& m) { return m.react("bob", m.messageIdOf("bob", asked), "ok", &error); },
+        [&](parley::e2e::Content& c) {
+          if (!id.isEmpty()) c.mutable_reaction()->set_client_msg_id(id.toStdString());
+          c.mutable_reaction()->set_emoji(emoji.toStdString());
+        });
+    QVERIFY(!sent.isEmpty());
+    // A message sent after it has arrived: the reaction was handled before it.
+    QVERIFY(bob.waitReceived(send(alice, "bob", QStringLiteral("after (%1)").arg(QTest::currentDataTag()))));
+    QVERIFY(reactionsOf(bob, "alice", asked).isEmpty());
+    QVariant rows;
+    QVERIFY(sql(bob.dir, "SELECT COUNT(*) FROM reactions WHERE reactor = 'alice' AND target_id = ?",
+                {id.isEmpty() ? asked : id}, &rows));
+    QCOMPARE(rows.toInt(), 0);
+    if (why.isEmpty()) {
+      QVERIFY2(bob.problems.isEmpty(), qPrintable(bob.problems.join("; ")));
+    } else {
+      QVERIFY(spinUntil([&] { return !bob.problems.isEmpty(); }, kWaitMs));
+      QVERIFY2(bob.problems.last().contains("alice sent a reaction") && bob.problems.last().contains(why),
+               qPrintable(bob.problems.last()));
+    }
   }
 
   void membersSeeEachOthersReactions() {

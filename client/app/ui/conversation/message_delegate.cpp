@@ -106,6 +106,12 @@ QString quote_caveat(const QModelIndex& index) {
                                 : QCoreApplication::translate("parley::app::MessageDelegate", " · not on this device");
 }
 
+// A reaction pill's words: the emoji (any 32 bytes a sender chose, so cut short) and count.
+QString pill_label(const QVariantMap& reaction, const QFontMetrics& fm) {
+  return fm.elidedText(reaction["emoji"].toString(), Qt::ElideRight, 60) + QStringLiteral(" ") +
+         QString::number(reaction["count"].toInt());
+}
+
 void draw_check(QPainter& p, QPointF at, qreal s) {
   QPainterPath path;
   path.moveTo(at + QPointF(0, s * 0.5));
@@ -326,14 +332,19 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
   const auto reactions = index.data(M::ReactionsRole).toList();
   int bottom_edge = l.bubble.bottom();
   if (!reactions.isEmpty()) {
+    // In lines as wide as a bubble may be, so many different emoji stay on screen.
     const QFontMetrics sm(small_font(view_->font()));
     const int pill_h = sm.height() + 6;
-    int px = out ? l.bubble.right() - 6 : l.bubble.left() + 6;
-    const int py = l.bubble.bottom() - 3;
+    const int start = out ? l.bubble.right() - 6 : l.bubble.left() + 6;
+    const int room = max_text + 2 * kPadX - 12;
+    int px = start, py = l.bubble.bottom() - 3;
     for (const auto& r : reactions) {
       const auto m = r.toMap();
-      const auto label = m["emoji"].toString() + QStringLiteral(" ") + QString::number(m["count"].toInt());
-      const int w = sm.horizontalAdvance(label) + 14;
+      const int w = sm.horizontalAdvance(pill_label(m, sm)) + 14;
+      if (px != start && std::abs(px - start) + w > room) {
+        px = start;
+        py += pill_h + 3;
+      }
       const QRect pill = out ? QRect(px - w + 1, py, w, pill_h) : QRect(px, py, w, pill_h);
       l.pills.push_back({pill, m["emoji"].toString()});
       px = out ? pill.left() - 4 : pill.right() + 5;
@@ -539,7 +550,7 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->drawRoundedRect(QRectF(pill).adjusted(0.5, 0.5, -0.5, -0.5), pill.height() / 2.0, pill.height() / 2.0);
     p->setFont(small);
     p->setPen(t.text);
-    p->drawText(pill, Qt::AlignCenter, m["emoji"].toString() + QStringLiteral(" ") + QString::number(m["count"].toInt()));
+    p->drawText(pill, Qt::AlignCenter, pill_label(m, QFontMetrics(small)));
   }
   p->restore();
 }

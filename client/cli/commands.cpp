@@ -103,7 +103,10 @@ QJsonObject message_json(const client::StoredMessage& m) {
     json["reply_to"] = QJsonObject{{"id", QString::fromLatin1(m.reply.clientMsgId.toHex())},
                                    {"from", m.reply.author},
                                    {"text", m.reply.text},
-                                   {"on_device", m.reply.messageId != 0}};
+                                   {"on_device", m.reply.messageId != 0},
+                                   {"unsent", m.reply.unsent}};
+  if (m.editedMs > 0) json["edited_ms"] = m.editedMs;
+  if (m.unsent) json["unsent"] = true;
   return json;
 }
 
@@ -311,30 +314,81 @@ int do_send(const Options& o) {
 void when_online(Messenger* m, std::function<void()> f);
 void exit_when_drained(Messenger* m);
 
-int do_react(const Options& o) {
-  if (o.clear == !o.text.empty())
-    return fail("usage: react NAME MSGID (EMOJI | --remove)", kExitUsage);
+// NAME as a conversation: a folded username, or "#" and a group id; empty when it is neither.
+QString conversation_of(const std::string& name) {
+  const auto raw = QString::fromStdString(name);
+  return raw.startsWith(QLatin1Char('#')) ? raw.toLower() : QString::fromStdString(fold_username(name));
+}
+
+// Opens the profile, finds message MSGID of conversation NAME (for `what`) and, once the
+// inbox is synced (in a group, a removal waiting there rotates our key first), runs `act`
+// on it: true with the JSON to print, then exits once the outbox is drained; false with the
+// reason, then exits with a usage error.
+using MessageAction = std::function<bool(Messenger*, const QString& conversation, qint64 message,
+                                         QJsonObject* out, QString* why)>;
+int act_on_message_online(const Options& o, const QString& what, MessageAction act) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
-  const auto name = QString::fromStdString(o.name);
-  const auto conversation = name.startsWith(QLatin1Char('#')) ? name.toLower()
-                                                               : QString::fromStdString(fold_username(o.name));
-  if (conversation.isEmpty()) return fail("not a username: " + name, kExitUsage);
+  const auto conversation = conversation_of(o.name);
+  if (conversation.isEmpty()) return fail("not a username: " + QString::fromStdString(o.name), kExitUsage);
   QString error;
-  const auto target = message_target(m, conversation, o.msg_id, "react", &error);
+  const auto target = message_target(m, conversation, o.msg_id, what, &error);
   if (!target) return fail(error, kExitUsage);
-  // Sent once the inbox is synced: in a group, a removal waiting there rotates our key first.
-  when_online(m, [m, conversation, target = *target, emoji = QString::fromStdString(o.text),
-                  id = QString::fromStdString(o.msg_id).toLower()] {
+  when_online(m, [m, conversation, target = *target, act = std::move(act)] {
     QString why;
-    if (!m->react(conversation, target, emoji, &why)) return QCoreApplication::exit(fail(why, kExitUsage));
-    emit_json({{"type", "reacted"}, {"peer", conversation}, {"id", id}, {"emoji", emoji}});
+    QJsonObject out;
+    if (!act(m, conversation, target, &out, &why)) return QCoreApplication::exit(fail(why, kExitUsage));
+    emit_json(out);
     exit_when_drained(m);
   });
   m->start();
   exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
   return kKeepRunning;
+}
+
+int do_react(const Options& o) {
+  if (o.clear == !o.text.empty())
+    return fail("usage: react NAME MSGID (EMOJI | --remove)", kExitUsage);
+  return act_on_message_online(
+      o, "react", [emoji = QString::fromStdString(o.text), id = QString::fromStdString(o.msg_id).toLower()](
+                      Messenger* m, const QString& conversation, qint64 target, QJsonObject* out, QString* why) {
+        if (!m->react(conversation, target, emoji, why)) return false;
+        *out = {{"type", "reacted"}, {"peer", conversation}, {"id", id}, {"emoji", emoji}};
+        return true;
+      });
+}
+
+int do_edit(const Options& o) {
+  return act_on_message_online(
+      o, "edit", [text = QString::fromStdString(o.text), id = QString::fromStdString(o.msg_id).toLower()](
+                     Messenger* m, const QString& conversation, qint64 target, QJsonObject* out, QString* why) {
+        if (!m->editMessage(conversation, target, text, why)) return false;
+        *out = {{"type", "edited"}, {"peer", conversation}, {"id", id}, {"text", text}};
+        return true;
+      });
+}
+
+int do_delete(const Options& o) {
+  const auto id = QString::fromStdString(o.msg_id).toLower();
+  if (o.for_everyone)
+    return act_on_message_online(o, "delete", [id](Messenger* m, const QString& conversation, qint64 target,
+                                                   QJsonObject* out, QString* why) {
+      if (!m->unsendMessage(conversation, target, why)) return false;
+      *out = {{"type", "deleted"}, {"peer", conversation}, {"id", id}, {"for_everyone", true}};
+      return true;
+    });
+  // From this device only: nothing to send, so no connection.
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto conversation = conversation_of(o.name);
+  if (conversation.isEmpty()) return fail("not a username: " + QString::fromStdString(o.name), kExitUsage);
+  QString error;
+  const auto target = message_target(m, conversation, o.msg_id, "delete", &error);
+  if (!target || !m->deleteLocally(conversation, *target, &error)) return fail(error, kExitUsage);
+  emit_json({{"type", "deleted"}, {"peer", conversation}, {"id", id}, {"for_everyone", false}});
+  return kExitOk;
 }
 
 int do_send_file(const Options& o) {
@@ -445,6 +499,17 @@ int do_listen(const Options& o) {
                          reactions.append(QJsonObject{{"from", r.reactor}, {"emoji", r.emoji}});
                        emit_json({{"type", "reactions"}, {"peer", peer}, {"id", QString::fromLatin1(id.toHex())},
                                   {"from", sender}, {"reactions", reactions}});
+                     }
+                   });
+  QObject::connect(m, &Messenger::messageRevised,
+                   [m](const QString& peer, const QString& sender, const QByteArray& id) {
+                     // The message as it is now: edited, or taken back ("unsent"). One
+                     // deleted from this device only is in no history: nothing to print.
+                     for (const auto& msg : m->history(peer)) {
+                       if (msg.clientMsgId != id || msg.sender != sender) continue;
+                       auto json = message_json(msg);
+                       json["type"] = "revised";
+                       emit_json(json);
                      }
                    });
   QObject::connect(m, &Messenger::messageReceived,
@@ -782,6 +847,8 @@ int run(const Options& o) {
   if (o.command == "queued") return do_queued(o);
   if (o.command == "fetch") return do_fetch(o);
   if (o.command == "react") return do_react(o);
+  if (o.command == "edit") return do_edit(o);
+  if (o.command == "delete") return do_delete(o);
   if (o.command == "listen") return do_listen(o);
   if (o.command == "history") return do_history(o);
   if (o.command == "contacts") return do_contacts(o);

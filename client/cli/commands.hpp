@@ -38,6 +38,7 @@ struct Options {
   std::string description;         // group rename: --description
   bool has_description = false;    // --description given (it may be empty)
   bool clear = false;              // group avatar: --clear
+  bool for_everyone = false;       // delete: --for-everyone
   std::vector<std::string> args;   // group: the action's arguments
   int timeout_s = 0;
   int count = 0;

@@ -49,6 +49,20 @@ int main(int argc, char** argv) {
   react->add_option("emoji", o.text, "The reaction, e.g. 👍 (at most 32 bytes)");
   react->add_flag("--remove", o.clear, "Take your reaction back");
   react->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
+  auto* edit = cli.add_subcommand(
+      "edit", "Replace the words of your message MSGID to NAME (or # and a group id) with TEXT, for"
+              " everyone (a file: its caption; empty for none); within a day of sending it");
+  edit->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  edit->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")->required();
+  edit->add_option("text", o.text, "The new words")->required();
+  edit->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
+  auto* remove = cli.add_subcommand(
+      "delete", "Delete message MSGID of the conversation with NAME (or # and a group id) from this"
+                " device, or, with --for-everyone, take your own message back for everyone");
+  remove->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  remove->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")->required();
+  remove->add_flag("--for-everyone", o.for_everyone, "Take your message back for everyone (within a day of sending it)");
+  remove->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
   auto* fetch = cli.add_subcommand(
       "fetch", "Download, verify and decrypt the file of message MSGID into DIR (progress on stderr)");
   fetch->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")

@@ -350,12 +350,12 @@ QList<ConversationSummary> Messenger::conversations() {
   QList<ConversationSummary> out;
   QSqlQuery q(db_->db());
   // Each conversation's last message, found once, with its file if it has one (a picture is
-  // a file with a thumbnail).
+  // a file with a thumbnail). One deleted from this device is not there to be the last.
   q.exec("SELECT c.peer, c.last_activity_ms, c.unread, m.body,"
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
-         " a.file_name, length(a.thumbnail) > 0"
+         " a.file_name, length(a.thumbnail) > 0, m.removed = 1"
          " FROM conversations c"
-         " LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE peer = c.peer)"
+         " LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE peer = c.peer AND removed != 2)"
          " LEFT JOIN attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id"
          " ORDER BY c.last_activity_ms DESC");
   while (q.next()) {
@@ -367,6 +367,7 @@ QList<ConversationSummary> Messenger::conversations() {
     c.identityChanged = q.value(4).toBool();
     c.lastFileName = q.value(5).toString();
     c.lastFileIsImage = q.value(6).toBool();
+    c.lastUnsent = q.value(7).toBool();
     out.push_back(c);
   }
   return out;

@@ -39,6 +39,10 @@ namespace parley::client::marks {
 struct MarkEffects;
 }
 
+namespace parley::client::detail {
+struct RevisionTarget;  // messenger_revisions.cpp
+}
+
 namespace parley::client {
 
 enum class MessageStatus : int {
@@ -60,6 +64,7 @@ struct Reply {
   // would be here: then empty.
   QString text;
   qint64 messageId = 0;    // the quoted message's local row; 0 when this device does not have it
+  bool unsent = false;     // its sender took it back: no words to show
 };
 
 // One person's reaction to a message.
@@ -83,6 +88,8 @@ struct StoredMessage {
   bool hasAttachment = false;  // Messenger::attachment(clientMsgId) has the file's details
   Reply reply;
   QList<Reaction> reactions;  // by reactor's name
+  qint64 editedMs = 0;  // the sender's time of the edit `body` shows; 0: never edited
+  bool unsent = false;  // its sender took it back for everyone: no words, file or quote left
 };
 
 // One full-text search result (Messenger::search).
@@ -147,6 +154,7 @@ struct ConversationSummary {
   QString lastMessage;       // its text; for a file, the caption or else the file's name
   QString lastFileName;      // the last message's file; empty when it has none
   bool lastFileIsImage = false;
+  bool lastUnsent = false;   // the last message was taken back by its sender
   qint64 lastActivityMs = 0;
   int unread = 0;
   bool identityChanged = false;
@@ -282,6 +290,23 @@ class Messenger : public QObject {
   // back. Stored here at once and sent to the conversation; false with `error` when the
   // message is not there or the emoji is not one (at most 32 bytes, no control characters).
   bool react(const QString& peer, qint64 message_id, const QString& emoji, QString* error);
+  // Edits and deletion (messenger_revisions.cpp). Our message `message_id` of conversation
+  // `peer` gets new words (a file: its caption, empty for none), or is taken back for
+  // everyone: here at once, and sent to the conversation. Only within kReviseWindowMs of its
+  // sending, and not one taken back; false with `error` otherwise.
+  static constexpr qint64 kReviseWindowMs = 24LL * 3600 * 1000;
+  bool editMessage(const QString& peer, qint64 message_id, const QString& text, QString* error);
+  bool unsendMessage(const QString& peer, qint64 message_id, QString* error);
+  // Deletes message `message_id` (anyone's) from this device only: its words, file and
+  // reactions go, and it no longer shows. Not one of ours the relay has not taken yet.
+  bool deleteLocally(const QString& peer, qint64 message_id, QString* error);
+  // What may be done to the message now, for a view's menu.
+  struct Revisable {
+    bool edit = false;    // ours, a text or a file, not taken back, within the window
+    bool unsend = false;  // ours, not taken back, within the window
+    bool remove = false;  // here, and not an unsent one of ours
+  };
+  Revisable revisable(const QString& peer, qint64 message_id);
   // The local id of the message `client_msg_id` in conversation `peer` ("#" + hex for a
   // group), for naming it in reply_to; 0 when there is none, or when two senders' messages
   // there share the id (then `ambiguous` is set).
@@ -378,6 +403,9 @@ class Messenger : public QObject {
   // The reactions to message (sender, clientMsgId) of conversation `peer` changed (ours or
   // someone else's).
   void reactionsChanged(const QString& peer, const QString& sender, const QByteArray& clientMsgId);
+  // Message (sender, clientMsgId) of conversation `peer` was edited, taken back by its
+  // sender, or deleted from this device.
+  void messageRevised(const QString& peer, const QString& sender, const QByteArray& clientMsgId);
   void messageStatusChanged(const QString& peer, const QByteArray& clientMsgId, int status);
   void typingChanged(const QString& peer, bool active);
   void presenceChanged(const QString& peer, bool online, qint64 lastSeenMs);
@@ -601,6 +629,20 @@ class Messenger : public QObject {
   // equally new or newer one is stored; true also when it was older (nothing to do).
   bool saveReaction(const QString& peer, const QString& target_sender, const QByteArray& target_id,
                     const QString& reactor, const QString& emoji, qint64 at_ms);
+
+  // Edits and deletion (messenger_revisions.cpp). Inside the transaction that handles a
+  // received EDIT or UNSEND from `sender` in conversation `peer`, delivered by the relay at
+  // `relay_ms`: applies it to the sender's message unless malformed or too late (said to the
+  // user), older than the edit shown, or the message is not here.
+  bool storeRevision(const QString& peer, const QString& sender, const e2e::Content& content,
+                     qint64 relay_ms);
+  enum class Revision { Edit, Unsend, DeleteHere };
+  // Inside a transaction: applies `kind` to message `t` of conversation `peer`; an edit only
+  // if `at_ms` is not older than the one shown, and only to a message still there.
+  bool reviseRow(const detail::RevisionTarget& t, const QString& peer, Revision kind, const QString& text,
+                 qint64 at_ms);
+  // Our EDIT or UNSEND of our message `message_id`: checked, queued, then applied here.
+  bool sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text, QString* error);
 
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,

@@ -105,6 +105,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   const bool parsed = content.ParseFromArray(plain->data(), static_cast<int>(plain->size())) &&
                       (content.type() == e2e::GROUP_TEXT || content.type() == e2e::READ_RECEIPT ||
                        content.type() == e2e::GROUP_INFO || content.type() == e2e::REACTION ||
+                       content.type() == e2e::EDIT || content.type() == e2e::UNSEND ||
                        (content.type() == e2e::ATTACHMENT && validAttachment(content.attachment()) &&
                         !attachmentIdTaken(e.client_msg_id, e.sender))) &&
                       qbytes(content.group_id()) == e.group_id;
@@ -136,6 +137,8 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
       if (!done.exec()) return false;
       if (content.type() == e2e::REACTION) {
         if (!storeReaction(peer, e.sender, content, {})) return false;
+      } else if (content.type() == e2e::EDIT || content.type() == e2e::UNSEND) {
+        if (!storeRevision(peer, e.sender, content, e.server_ts_ms)) return false;
       } else if (content.type() == e2e::READ_RECEIPT) {
         for (const auto& raw : content.read_client_msg_ids()) {
           const auto read = qbytes(raw);

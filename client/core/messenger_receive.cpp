@@ -135,6 +135,9 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       return storeReaction(sender, sender, content, {sender, profile_.username}) &&
              save_last_acked(db, d.inbox_seq());
     }
+    if (content.type() == e2e::EDIT || content.type() == e2e::UNSEND)
+      return storeRevision(sender, sender, content, detail::relay_time(d.server_ts_ms(), now)) &&
+             save_last_acked(db, d.inbox_seq());
     if (content.type() == e2e::SENDER_KEY) {
       got_sender_key = storeSenderKey(sender, content, &group_named);
       if (!got_sender_key)

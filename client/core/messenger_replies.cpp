@@ -60,11 +60,11 @@ void bind_quote(QSqlQuery& q, const e2e::Content& content) {
 bool Messenger::quoteMessage(const QString& peer, qint64 reply_to, e2e::Content& content,
                              QString* error) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT sender, client_msg_id, body FROM messages WHERE id = ? AND peer = ?");
+  q.prepare("SELECT sender, client_msg_id, body FROM messages WHERE id = ? AND peer = ? AND removed = 0");
   q.addBindValue(reply_to);
   q.addBindValue(peer);
   if (!q.exec() || !q.next()) {
-    *error = QStringLiteral("the message to reply to is not in this conversation");
+    *error = QStringLiteral("the message to reply to is not in this conversation (or was deleted)");
     return false;
   }
   auto* quote = content.mutable_quote();
@@ -91,7 +91,7 @@ void Messenger::checkQuote(e2e::Content& content, const QString& sender, const Q
 
 qint64 Messenger::messageIdOf(const QString& peer, const QByteArray& client_msg_id, bool* ambiguous) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT id FROM messages WHERE peer = ? AND client_msg_id = ? LIMIT 2");
+  q.prepare("SELECT id FROM messages WHERE peer = ? AND client_msg_id = ? AND removed != 2 LIMIT 2");
   q.addBindValue(peer);
   q.addBindValue(client_msg_id);
   qint64 id = 0;

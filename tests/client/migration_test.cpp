@@ -87,6 +87,9 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE reply_to IS NULL AND reply_author IS NULL"
                        " AND reply_text IS NULL"), scalar(d, "SELECT COUNT(*) FROM messages"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM file_sends WHERE quote IS NOT NULL"), 0);
+    // Step 16: earlier messages were never edited and are all still there to show.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE edited_ms IS NULL AND removed = 0"),
+             scalar(d, "SELECT COUNT(*) FROM messages"));
     // Step 5: history written before the search index existed is found, and the triggers
     // keep the index in step with later inserts, edits and deletes.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'upgrades'"), 1);

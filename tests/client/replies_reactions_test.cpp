@@ -4,117 +4,30 @@
 // and a reply can only name a message of its own conversation.
 #include <QtTest>
 
-#include <QSqlError>
-#include <QSqlQuery>
-#include <QTemporaryDir>
 #include <functional>
-#include <map>
-#include <memory>
 
-#include "client_user.hpp"
+#include "chat_users.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
-#include "relay_process.hpp"
-#include "sealed_db.hpp"
 #include "test_client.hpp"
 
 using namespace parley::client;
-using parley::test::RelayProcess;
 using parley::test::spinUntil;
 
 namespace {
 
 constexpr int kWaitMs = 15000;
+using User = parley::test::ChatUser;
 
-struct User {
-  QString name;
-  QString dir;
-  std::unique_ptr<Messenger> m;
-  QList<QByteArray> received;
-  QStringList problems;
-
-  void attach() {
-    QObject::connect(m.get(), &Messenger::messageReceived, m.get(),
-                     [this](const QString&, const QByteArray& id) { received << id; });
-    QObject::connect(m.get(), &Messenger::problem, m.get(), [this](const QString& p) { problems << p; });
-  }
-  StoredMessage find(const QString& peer, const QByteArray& id) const {
-    for (const auto& s : m->history(peer))
-      if (s.clientMsgId == id) return s;
-    return {};
-  }
-  bool waitReceived(const QByteArray& id) const {
-    return spinUntil([&] { return received.contains(id); }, kWaitMs);
-  }
-};
-
-// One statement on a closed profile's database.
 bool sql(const QString& dir, const QString& statement, const QVariantList& binds, QVariant* first = nullptr) {
-  static int n = 0;
-  const QString name = QStringLiteral("replies-test-%1").arg(++n);
-  bool ok = false;
-  {
-    auto db = parley::test::sealedDatabase(dir + "/parley.db", name);
-    if (db.open()) {
-      QSqlQuery q(db);
-      q.prepare(statement);
-      for (const auto& b : binds) q.addBindValue(b);
-      ok = q.exec();
-      if (!ok) qWarning("%s: %s", qPrintable(statement), qPrintable(q.lastError().text()));
-      if (ok && first && q.next()) *first = q.value(0);
-      q.finish();
-      db.close();
-    }
-  }
-  QSqlDatabase::removeDatabase(name);
-  return ok;
+  return parley::test::profileSql(dir, statement, binds, first);
 }
 
 }  // namespace
 
-class RepliesReactionsTest : public QObject {
+class RepliesReactionsTest : public QObject, parley::test::ChatUsers {
   Q_OBJECT
-  RelayProcess relay_;
-  QTemporaryDir home_;
-  std::map<QString, std::unique_ptr<User>> users_;
-
-  User& join(const QString& name) {
-    auto u = std::make_unique<User>();
-    u->name = name;
-    u->dir = home_.filePath(name);
-    u->m = parley::test::registerClientUser(relay_.url(), u->dir, name, kWaitMs);
-    if (u->m) u->attach();
-    return *(users_[name] = std::move(u));
-  }
-  User& user(const QString& name) { return *users_.at(name); }
-
-  // Queues something from `from` while it is offline (`queue`, on its messenger), then changes
-  // the newest outbox row's content with `doctor` before it leaves, as no Parley client would
-  // write it, and brings `from` online. Returns that row's client_msg_id (empty on failure).
-  QByteArray sendDoctored(User& from, const std::function<bool(Messenger&)>& queue,
-                          const std::function<void(parley::e2e::Content&)>& doctor) {
-    from.m.reset();
-    from.m = parley::test::openClientProfile(from.dir);
-    if (!from.m) return {};
-    from.attach();
-    if (!queue(*from.m)) return {};
-    from.m.reset();
-    QVariant sent, stored;
-    if (!sql(from.dir, "SELECT client_msg_id FROM outbox ORDER BY seq DESC LIMIT 1", {}, &sent) ||
-        !sql(from.dir, "SELECT content FROM outbox WHERE client_msg_id = ?", {sent}, &stored))
-      return {};
-    parley::e2e::Content content;
-    if (!content.ParseFromString(stored.toByteArray().toStdString())) return {};
-    doctor(content);
-    const auto bytes = QByteArray::fromStdString(content.SerializeAsString());
-    if (!sql(from.dir, "UPDATE outbox SET content = ? WHERE client_msg_id = ?", {bytes, sent})) return {};
-    from.m = parley::test::openClientProfile(from.dir);
-    if (!from.m) return {};
-    from.attach();
-    from.m->start();
-    return sent.toByteArray();
-  }
 
   // Sends `text` with a quote no Parley client would make.
   QByteArray sendWithQuote(User& from, const QString& to, const QString& text, const QByteArray& id,
@@ -137,13 +50,6 @@ class RepliesReactionsTest : public QObject {
     QStringList out;
     for (const auto& r : u.find(peer, id).reactions) out << r.reactor + ":" + r.emoji;
     return out;
-  }
-
-  QByteArray send(User& from, const QString& to, const QString& text, qint64 reply_to = 0) {
-    QString error;
-    const auto id = from.m->sendText(to, text, &error, reply_to);
-    if (!id) qWarning("sendText: %s", qPrintable(error));
-    return id.value_or(QByteArray());
   }
 
  private slots:

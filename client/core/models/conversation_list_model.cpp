@@ -8,6 +8,9 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   auto refresh = [this](const QString&, const QByteArray&) { reload(); };
   connect(messenger_, &Messenger::messageReceived, this, refresh);
   connect(messenger_, &Messenger::messageSent, this, refresh);
+  // An edit or a deletion can change the last message's words.
+  connect(messenger_, &Messenger::messageRevised, this,
+          [this](const QString&, const QString&, const QByteArray&) { reload(); });
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its
   // details (name, avatar, member count): messages arriving do not.
@@ -119,6 +122,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case PeerRole: return c.peer;
     case LastMessageRole: return c.lastMessage;
     case LastFileRole: return c.lastFileName;
+    case LastUnsentRole: return c.lastUnsent;
     case LastFileIsImageRole: return c.lastFileIsImage;
     case LastActivityRole: return c.lastActivityMs;
     case UnreadRole: return c.unread;
@@ -140,7 +144,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
 }
 
 QHash<int, QByteArray> ConversationListModel::roleNames() const {
-  return {{PeerRole, "peer"},         {LastMessageRole, "lastMessage"}, {LastFileRole, "lastFile"}, {LastFileIsImageRole, "lastFileIsImage"}, {LastActivityRole, "lastActivity"},
+  return {{PeerRole, "peer"},         {LastMessageRole, "lastMessage"}, {LastFileRole, "lastFile"}, {LastFileIsImageRole, "lastFileIsImage"}, {LastUnsentRole, "lastUnsent"}, {LastActivityRole, "lastActivity"},
           {UnreadRole, "unread"},     {OnlineRole, "online"},           {LastSeenRole, "lastSeen"},
           {TypingRole, "typing"},     {IdentityChangedRole, "identityChanged"},
           {TitleRole, "title"},       {IsGroupRole, "isGroup"},          {GroupIdRole, "groupId"},

@@ -30,6 +30,7 @@ class ConversationListModel : public QAbstractListModel {
     AvatarRole,       // groups: the encoded image (QByteArray), empty when none
     LastFileRole,     // the last message's file name; empty when it carries no file
     LastFileIsImageRole,
+    LastUnsentRole,   // the last message was taken back by its sender
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);

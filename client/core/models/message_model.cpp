@@ -1,6 +1,7 @@
 #include "models/message_model.hpp"
 
 #include <QHash>
+#include <QSet>
 
 namespace parley::client {
 
@@ -34,6 +35,9 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
     if (p == peer_) refresh();
   });
   connect(messenger_, &Messenger::reactionsChanged, this, [this](const QString& p, const QString&, const QByteArray&) {
+    if (p == peer_) refresh();
+  });
+  connect(messenger_, &Messenger::messageRevised, this, [this](const QString& p, const QString&, const QByteArray&) {
     if (p == peer_) refresh();
   });
   connect(messenger_, &Messenger::messageSent, this, [this](const QString& p, const QByteArray&) {
@@ -102,6 +106,18 @@ void MessageModel::apply(QList<StoredMessage> fresh) {
   const bool gaps_changed = std::set<qint64>(g.begin(), g.end()) != gaps_;
   gaps_ = std::set<qint64>(g.begin(), g.end());
 
+  // Messages deleted from this device leave the window in place, not by a reset, so the
+  // view keeps its scroll position.
+  {
+    QSet<qint64> kept;
+    for (const auto& m : fresh) kept.insert(m.id);
+    for (int i = static_cast<int>(rows_.size()) - 1; i >= 0; --i) {
+      if (kept.contains(rows_[i].id)) continue;
+      beginRemoveRows({}, i, i);
+      rows_.removeAt(i);
+      endRemoveRows();
+    }
+  }
   // Usual case: the old window is a subsequence of the new one (messages arrived, possibly
   // filling a gap). Insert them where they go; update what changed in place.
   bool subsequence = true;
@@ -143,7 +159,9 @@ void MessageModel::apply(QList<StoredMessage> fresh) {
       const bool changed = a.status != b.status || a.convSeq != b.convSeq ||
                            a.serverTsMs != b.serverTsMs || a.body != b.body || a.chainOk != b.chainOk ||
                            a.reply.messageId != b.reply.messageId || a.reply.text != b.reply.text ||
-                           a.reactions != b.reactions;
+                           a.reactions != b.reactions || a.editedMs != b.editedMs ||
+                           a.unsent != b.unsent || a.reply.unsent != b.reply.unsent ||
+                           a.hasAttachment != b.hasAttachment;
       rows_[i] = fresh[i];
       if (changed) emit dataChanged(index(i), index(i));
       continue;
@@ -220,6 +238,9 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ReplyFromMeRole: return !m.reply.author.isEmpty() && m.reply.author == messenger_->username();
     case ReplyTextRole: return m.reply.text;
     case ReplyMessageIdRole: return m.reply.messageId;
+    case ReplyUnsentRole: return m.reply.unsent;
+    case EditedRole: return m.editedMs;
+    case UnsentRole: return m.unsent;
     case ReactionsRole: {
       QVariantList out;
       QHash<QString, int> at;
@@ -280,7 +301,8 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {HasAttachmentRole, "hasAttachment"}, {AttachmentRole, "attachment"}, {CaptionRole, "caption"},
           {ReplyAuthorRole, "replyAuthor"}, {ReplyFromMeRole, "replyFromMe"},
           {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"},
-          {ReactionsRole, "reactions"}};
+          {ReactionsRole, "reactions"}, {EditedRole, "edited"}, {UnsentRole, "unsent"},
+          {ReplyUnsentRole, "replyUnsent"}};
 }
 
 }  // namespace parley::client

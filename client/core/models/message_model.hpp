@@ -51,6 +51,9 @@ class MessageModel : public QAbstractListModel {
     // The reactions, one entry per emoji in order of first appearance by reactor name:
     // QVariantMap{"emoji": QString, "count": int, "mine": bool, "who": QStringList}.
     ReactionsRole,
+    EditedRole,        // the sender's time of the edit shown (ms since the epoch); 0: never edited
+    UnsentRole,        // its sender took it back for everyone: nothing of it is left but that
+    ReplyUnsentRole,   // the message this one answers was taken back by its sender
   };
   static constexpr int kPageSize = 200;
 

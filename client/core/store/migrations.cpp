@@ -262,9 +262,22 @@ bool step_15(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 16: edits and deletion. `edited_ms`: the sender's time of the edit the body now
+// shows (NULL: never edited), so a late older edit does not replace a newer one. `removed`:
+// 1 taken back by its sender for everyone, 2 deleted from this device; the row stays, its
+// words, quote and file gone, so its number still counts as received (no gap) and a late
+// edit or reaction finds nothing to bring back.
+bool step_16(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE messages ADD COLUMN edited_ms INTEGER",
+      "ALTER TABLE messages ADD COLUMN removed INTEGER NOT NULL DEFAULT 0",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
-                           step_9, step_10, step_11, step_12, step_13, step_14, step_15};
+                           step_9, step_10, step_11, step_12, step_13, step_14, step_15,
+                           step_16};
 
 }  // namespace
 

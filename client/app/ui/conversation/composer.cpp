@@ -13,6 +13,7 @@
 #include <QToolButton>
 #include <QUrl>
 #include <QVBoxLayout>
+#include <utility>
 
 #include "conversation/pending_files.hpp"
 #include "conversation/reply_bar.hpp"
@@ -112,8 +113,11 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
   v->addWidget(pending_);
   v->addWidget(reply_);
   v->addLayout(h);
-  connect(edit_, &ComposerEdit::escaped, this, &Composer::clearReply);
-  connect(reply_, &ReplyBar::cancelled, this, [this] { edit_->setClaimsEscape(false); });
+  connect(edit_, &ComposerEdit::escaped, this, [this] { editing() ? finishEdit() : clearReply(); });
+  connect(reply_, &ReplyBar::cancelled, this, [this] {
+    if (editing()) return finishEdit();
+    edit_->setClaimsEscape(false);
+  });
   connect(attach_, &QToolButton::clicked, this, &Composer::chooseFiles);
   connect(pending_, &PendingFiles::changed, this, &Composer::updateSendEnabled);
   connect(edit_, &ComposerEdit::filesInserted, this, &Composer::add);
@@ -130,6 +134,7 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
 void Composer::setConversation(const QString& peer, const QString& title) {
   if (peer == peer_) return;
   setTyping(false);
+  finishEdit();  // an edit is of a message here: given up
   if (!peer_.isEmpty()) {
     drafts_.insert(peer_, edit_->toPlainText());
     if (!pending_->isEmpty()) draft_files_.insert(peer_, pending_->files());
@@ -151,9 +156,51 @@ void Composer::setConversation(const QString& peer, const QString& title) {
 
 void Composer::submit() {
   const auto text = edit_->toPlainText().trimmed();
+  if (editing()) {
+    if (text.isEmpty() && !editing_.file) return;
+    return emit editRequested(editing_.messageId, text);
+  }
   if (text.isEmpty() && pending_->isEmpty()) return;
   setTyping(false);
   emit sendRequested(text, pending_->files());
+}
+
+void Composer::startEdit(const ReplyTarget& target) {
+  if (!editing()) {
+    text_before_edit_ = edit_->toPlainText();
+    reply_before_edit_ = reply_->target();
+  }
+  editing_ = target;
+  editing_.editing = true;
+  reply_->setTarget(editing_);
+  {
+    const QSignalBlocker block(edit_);  // the message's own words are not typing
+    edit_->setPlainText(target.text);
+  }
+  edit_->moveCursor(QTextCursor::End);
+  edit_->setClaimsEscape(true);
+  attach_->setEnabled(false);  // an edit changes words only
+  updateSendEnabled();
+  fitHeight();
+  edit_->setFocus();
+}
+
+void Composer::finishEdit() {
+  if (!editing()) return;
+  editing_ = {};
+  {
+    const QSignalBlocker block(edit_);
+    edit_->setPlainText(text_before_edit_);
+  }
+  edit_->moveCursor(QTextCursor::End);
+  text_before_edit_.clear();
+  attach_->setEnabled(true);
+  if (const auto reply = std::exchange(reply_before_edit_, {}); reply.messageId != 0)
+    setReply(reply);
+  else
+    clearReply();
+  updateSendEnabled();
+  fitHeight();
 }
 
 void Composer::clearSent(bool text, const QStringList& files) {
@@ -176,6 +223,7 @@ void Composer::clearReply() {
 qint64 Composer::replyTo() const { return reply_->messageId(); }
 
 void Composer::updateSendEnabled() {
+  if (editing()) return send_->setEnabled(editing_.file || !edit_->toPlainText().trimmed().isEmpty());
   send_->setEnabled(!edit_->toPlainText().trimmed().isEmpty() || !pending_->isEmpty());
 }
 

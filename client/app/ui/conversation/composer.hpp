@@ -80,12 +80,20 @@ class Composer : public QWidget {
   void setReply(const ReplyTarget& target);
   void clearReply();
   qint64 replyTo() const;
+  // Edits our message `target` (target.editing): the field takes its words until the edit is
+  // sent (finishEdit) or given up (Escape, the cross, another conversation); then the draft
+  // and the reply that were there come back.
+  void startEdit(const ReplyTarget& target);
+  void finishEdit();
+  qint64 editing() const { return editing_.messageId; }
   ReplyBar* replyBar() const { return reply_; }
   bool typing() const { return typing_; }
   static constexpr int kTypingIdleMs = 5000;
 
  signals:
   void sendRequested(const QString& text, const QStringList& files);
+  // Send while editing: the message's new words (empty only for a file's caption).
+  void editRequested(qint64 message_id, const QString& text);
   void typingChanged(bool active);
   void problem(const QString& text);
 
@@ -109,6 +117,10 @@ class Composer : public QWidget {
   QString peer_;
   QHash<QString, QString> drafts_;
   QHash<QString, ReplyTarget> draft_replies_;
+  // While editing: the message, and the draft and reply it set aside.
+  ReplyTarget editing_;
+  QString text_before_edit_;
+  ReplyTarget reply_before_edit_;
 };
 
 }  // namespace parley::app

@@ -245,6 +245,27 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
       if (r.toMap()["emoji"].toString() == emoji && r.toMap()["mine"].toBool()) return react(index, QString());
     react(index, emoji);
   });
+  list_->setChangesAllowed([this](const QModelIndex& index) -> MessageListView::Changes {
+    const auto r = messenger_->revisable(peer_, index.data(client::MessageModel::MessageIdRole).toLongLong());
+    return {r.edit, r.remove || r.unsend};
+  });
+  connect(list_, &MessageListView::editRequested, this, [this](const QModelIndex& index) {
+    using client::MessageModel;
+    ReplyTarget target;
+    target.messageId = index.data(MessageModel::MessageIdRole).toLongLong();
+    target.author = index.data(MessageModel::SenderRole).toString();
+    target.text = index.data(MessageModel::CaptionRole).toString();
+    target.editing = true;
+    target.file = index.data(MessageModel::HasAttachmentRole).toBool();
+    composer_->startEdit(target);
+  });
+  connect(composer_, &Composer::editRequested, this, [this](qint64 message_id, const QString& text) {
+    QString error;
+    if (!messenger_->editMessage(peer_, message_id, text, &error)) return showError(tr("Not edited: %1").arg(error));
+    error_->hide();
+    composer_->finishEdit();
+  });
+  connect(list_, &MessageListView::deleteRequested, this, &ConversationView::confirmDelete);
   connect(list_, &MessageListView::quoteActivated, this, [this](const QModelIndex& index) {
     const auto quoted = index.data(client::MessageModel::ReplyMessageIdRole).toLongLong();
     if (quoted == 0 || !showMessage(quoted))
@@ -368,6 +389,36 @@ void ConversationView::updateSubtitle() {
     text += tr(" · verified");
   subtitle_->setText(text);
   subtitle_->setStyleSheet(QStringLiteral("color: %1;").arg(color.name()));
+}
+
+void ConversationView::confirmDelete(const QModelIndex& index) {
+  const auto id = index.data(client::MessageModel::MessageIdRole).toLongLong();
+  const auto allowed = messenger_->revisable(peer_, id);
+  QMessageBox box(QMessageBox::Question, tr("Delete message"), QString(), QMessageBox::Cancel, this);
+  box.setObjectName(QStringLiteral("deleteDialog"));
+  box.setText(allowed.unsend ? tr("Delete this message for everyone in the conversation, or only from this device?")
+                             : tr("Delete this message from this device? Others keep their copy."));
+  QPushButton* everyone = nullptr;
+  QPushButton* here = nullptr;
+  if (allowed.unsend) {
+    everyone = box.addButton(tr("Delete for everyone"), QMessageBox::DestructiveRole);
+    everyone->setObjectName(QStringLiteral("deleteForEveryone"));
+  }
+  if (allowed.remove) {
+    here = box.addButton(tr("Delete for me"), QMessageBox::DestructiveRole);
+    here->setObjectName(QStringLiteral("deleteHere"));
+  }
+  box.setDefaultButton(QMessageBox::Cancel);
+  box.exec();
+  QString error;
+  if (everyone && box.clickedButton() == everyone) {
+    // Gone from the field too if it was being edited.
+    if (composer_->editing() == id) composer_->finishEdit();
+    if (!messenger_->unsendMessage(peer_, id, &error)) showError(tr("Not deleted: %1").arg(error));
+  } else if (here && box.clickedButton() == here) {
+    if (composer_->editing() == id) composer_->finishEdit();
+    if (!messenger_->deleteLocally(peer_, id, &error)) showError(tr("Not deleted: %1").arg(error));
+  }
 }
 
 void ConversationView::showError(const QString& text) {

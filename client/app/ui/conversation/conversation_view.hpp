@@ -75,6 +75,8 @@ class ConversationView : public QWidget {
   void updateSubtitle();
   void refreshBanner();
   void showError(const QString& text);
+  // "Delete…": for everyone (ours, within the window) or from this device, as the user picks.
+  void confirmDelete(const QModelIndex& index);
   bool download(const QModelIndex& index, int after, const QString& save_as);
   bool openFile(const QString& path, const QString& sender, bool outgoing);
   void viewImage(const QString& path, const QString& title, const QString& sender, bool outgoing);

@@ -80,6 +80,24 @@ QFont small_font(const QFont& f) {
   return s;
 }
 
+// The words a bubble shows: the message's (a file's caption), or, for one its sender took
+// back, that it was; that note is drawn in italics.
+bool unsent(const QModelIndex& index) { return index.data(client::MessageModel::UnsentRole).toBool(); }
+QString bubble_text(const QModelIndex& index) {
+  if (!unsent(index)) return display_text(index.data(client::MessageModel::CaptionRole).toString());
+  return index.data(client::MessageModel::OutgoingRole).toBool()
+             ? QCoreApplication::translate("parley::app::MessageDelegate", "You deleted this message")
+             : QCoreApplication::translate("parley::app::MessageDelegate", "This message was deleted");
+}
+QColor faded_of(QColor c) {
+  c.setAlphaF(0.6);
+  return c;
+}
+QFont bubble_font(const QModelIndex& index, QFont f) {
+  f.setItalic(unsent(index));
+  return f;
+}
+
 // Whether this device has the message a reply answers. When it does not, the quote shows
 // the words the reply's sender says it had, marked as such: anyone can write those.
 bool quote_on_device(const QModelIndex& index) {
@@ -88,6 +106,8 @@ bool quote_on_device(const QModelIndex& index) {
 
 // The first line of a quoted text, as the quote block shows it.
 QString quote_line(const QModelIndex& index) {
+  if (index.data(client::MessageModel::ReplyUnsentRole).toBool())
+    return QCoreApplication::translate("parley::app::MessageDelegate", "a deleted message");
   auto text = index.data(client::MessageModel::ReplyTextRole).toString().simplified();
   if (!text.isEmpty()) return text;
   return quote_on_device(index) ? QCoreApplication::translate("parley::app::MessageDelegate", "a file")
@@ -209,11 +229,13 @@ const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) con
   const auto id = index.data(M::MessageIdRole).toLongLong();
   const auto time = index.data(M::TimeRole).toLongLong();
   auto it = meta_.find(id);
-  if (it != meta_.end() && it->time_ms == time) return *it;
+  if (it != meta_.end() && it->time_ms == time && it->edited_ms == index.data(M::EditedRole).toLongLong())
+    return *it;
   Meta m;
   m.time_ms = time;
   m.day = localDay(time).toJulianDay();
-  m.clock = clockTime(time);
+  m.edited_ms = index.data(M::EditedRole).toLongLong();
+  m.clock = m.edited_ms > 0 ? tr("edited %1").arg(clockTime(time)) : clockTime(time);
   const QFontMetrics sm(small_font(view_->font()));
   m.footer_width = sm.horizontalAdvance(m.clock);
   if (index.data(M::OutgoingRole).toBool()) m.footer_width += 4 + kTicksW;
@@ -223,11 +245,12 @@ const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) con
 
 const MessageDelegate::Text& MessageDelegate::measure(const QModelIndex& index, int max_width) const {
   const auto id = index.data(M::MessageIdRole).toLongLong();
+  const auto source = bubble_text(index);
   auto it = cache_.find(id);
-  if (it != cache_.end() && it->width == max_width) return *it;
-  QTextLayout layout(display_text(index.data(M::CaptionRole).toString()), view_->font());
+  if (it != cache_.end() && it->width == max_width && it->source == source) return *it;
+  QTextLayout layout(source, bubble_font(index, view_->font()));
   const auto lines = lay_out(layout, max_width);
-  Text t{max_width, QSizeF(std::ceil(lines.widest), std::ceil(lines.height)), lines.last};
+  Text t{source, max_width, QSizeF(std::ceil(lines.widest), std::ceil(lines.height)), lines.last};
   return *cache_.insert(id, t);
 }
 
@@ -506,15 +529,14 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     paintAttachment(*p, l.attachment, file, look, base);
   }
   if (!l.text.isNull()) {
-    QTextLayout layout(display_text(index.data(M::CaptionRole).toString()), base);
+    QTextLayout layout(bubble_text(index), bubble_font(index, base));
     lay_out(layout, l.wrap);
-    p->setPen(fg);
+    p->setPen(unsent(index) ? faded_of(fg) : fg);
     layout.draw(p, l.text.topLeft());
   }
 
-  // Footer: [⚠] time [ticks]
-  QColor faded = fg;
-  faded.setAlphaF(0.6);
+  // Footer: [⚠] [edited] time [ticks]
+  QColor faded = faded_of(fg);
   p->setFont(small);
   const QFontMetrics sm(small);
   if (l.footer_on_image) {
@@ -561,10 +583,13 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
     return QStyledItemDelegate::helpEvent(e, view, option, index);
   const auto l = layoutFor(option.rect, index);
   QString text;
-  if (l.footer.adjusted(-4, -4, 4, 4).contains(e->pos()))
+  if (l.footer.adjusted(-4, -4, 4, 4).contains(e->pos())) {
     text = (index.data(M::OutgoingRole).toBool() ? statusTooltip(index) + QStringLiteral("\n") : QString()) +
            fullTime(index.data(M::TimeRole).toLongLong());
-  else if (const auto emoji = reactionAt(option.rect, index, e->pos()); !emoji.isEmpty()) {
+    // The sender's clock, as the edit carried it.
+    if (const auto edited = index.data(M::EditedRole).toLongLong(); edited > 0)
+      text += QLatin1Char('\n') + tr("Edited %1").arg(fullTime(edited));
+  } else if (const auto emoji = reactionAt(option.rect, index, e->pos()); !emoji.isEmpty()) {
     for (const auto& r : index.data(M::ReactionsRole).toList())
       if (r.toMap()["emoji"].toString() == emoji)
         text = tr("%1 by %2").arg(emoji, r.toMap()["who"].toStringList().join(QStringLiteral(", "))) +

@@ -66,6 +66,7 @@ class MessageDelegate : public QStyledItemDelegate {
 
  private:
   struct Text {
+    QString source;      // what was measured: an edit changes it
     int width = 0;       // the wrapping width it was measured at
     QSizeF size;
     qreal last_line = 0; // width of the last line, to fit the time beside it
@@ -75,6 +76,7 @@ class MessageDelegate : public QStyledItemDelegate {
   // conversions are the expensive part of laying out thousands of rows.
   struct Meta {
     qint64 time_ms = -1;
+    qint64 edited_ms = 0;  // the edit shown ("edited" before the time)
     qint64 day = 0;      // local day (Julian day number)
     QString clock;
     int footer_width = 0;

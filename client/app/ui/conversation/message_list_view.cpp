@@ -171,7 +171,9 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   // Only a message the relay has numbered can be answered: the answer names it by its id,
   // and one of ours still queued may yet fail.
   // The row may move while the menu is open (a gap filled above it): the action follows it.
-  if (index.data(MessageModel::ConvSeqRole).toLongLong() >= 0) {
+  // One its sender took back has nothing left to answer or react to.
+  const bool unsent = index.data(MessageModel::UnsentRole).toBool();
+  if (index.data(MessageModel::ConvSeqRole).toLongLong() >= 0 && !unsent) {
     connect(menu.addAction(tr("Reply")), &QAction::triggered, this,
             [this, row = QPersistentModelIndex(index)] {
               if (row.isValid()) emit replyRequested(row);
@@ -207,6 +209,17 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   if (window_ && window_->isGroup() && index.data(MessageModel::OutgoingRole).toBool())
     connect(menu.addAction(tr("Receipts…")), &QAction::triggered, this,
             [this, index] { emit receiptsRequested(index); });
+  if (const auto changes = changes_ ? changes_(index) : Changes{}; changes.edit || changes.remove) {
+    menu.addSeparator();
+    if (changes.edit)
+      connect(menu.addAction(tr("Edit")), &QAction::triggered, this, [this, row = QPersistentModelIndex(index)] {
+        if (row.isValid()) emit editRequested(row);
+      });
+    if (changes.remove)
+      connect(menu.addAction(tr("Delete…")), &QAction::triggered, this, [this, row = QPersistentModelIndex(index)] {
+        if (row.isValid()) emit deleteRequested(row);
+      });
+  }
   menu.addSeparator();
   auto* all = menu.addAction(tr("Select all"));
   all->setShortcut(QKeySequence::SelectAll);

@@ -9,6 +9,7 @@
 // that logic would pull in the whole history page by page.
 #include <QIdentityProxyModel>
 #include <QListView>
+#include <functional>
 
 namespace parley::client {
 class MessageModel;
@@ -44,6 +45,13 @@ class MessageListView : public QListView {
   bool atBottom() const { return at_bottom_; }
   // Whole messages of the selected rows, oldest first.
   QString selectedText() const;
+  // Which of Edit and Delete… the context menu offers for a message (the messenger knows:
+  // whose it is, how old, whether the relay has it).
+  struct Changes {
+    bool edit = false;
+    bool remove = false;  // for everyone, or from this device
+  };
+  void setChangesAllowed(std::function<Changes(const QModelIndex&)> f) { changes_ = std::move(f); }
 
  signals:
   // "Receipts…" in the context menu of one of our group messages.
@@ -60,6 +68,9 @@ class MessageListView : public QListView {
   void fileActivated(const QModelIndex& index);
   void fileCancelRequested(const QModelIndex& index);
   void fileSaveRequested(const QModelIndex& index);
+  // "Edit" and "Delete…" in a message's context menu.
+  void editRequested(const QModelIndex& index);
+  void deleteRequested(const QModelIndex& index);
 
  protected:
   void keyPressEvent(QKeyEvent* e) override;
@@ -77,6 +88,7 @@ class MessageListView : public QListView {
 
   MessageDelegate* delegate_;
   MessageWindow* window_ = nullptr;
+  std::function<Changes(const QModelIndex&)> changes_;
   bool at_bottom_ = true;
   bool fetching_ = false;
   QPersistentModelIndex pressed_file_;  // a press on a file, activated on release over it

@@ -48,9 +48,10 @@ ReplyBar::ReplyBar(QWidget* parent) : QWidget(parent) {
 void ReplyBar::setTarget(const ReplyTarget& target) {
   target_ = target;
   target_.text = target.text.simplified();
-  title_->setText(tr("Replying to %1").arg(target_.authorShown));
+  title_->setText(target_.editing ? tr("Editing your message") : tr("Replying to %1").arg(target_.authorShown));
+  close_->setToolTip(target_.editing ? tr("Stop editing (Esc)") : tr("Stop replying (Esc)"));
   QPalette p = title_->palette();
-  p.setColor(QPalette::WindowText, avatarColor(target_.author));
+  p.setColor(QPalette::WindowText, accent());
   title_->setPalette(p);
   QPalette q = text_->palette();
   q.setColor(QPalette::WindowText, Theme::current().muted);
@@ -60,13 +61,17 @@ void ReplyBar::setTarget(const ReplyTarget& target) {
   update();
 }
 
+QColor ReplyBar::accent() const {
+  return target_.editing ? Theme::current().accent : avatarColor(target_.author);
+}
+
 void ReplyBar::clear() {
   target_ = {};
   hide();
 }
 
 void ReplyBar::elide() {
-  const QString shown = target_.text.isEmpty() ? tr("a file") : target_.text;
+  const QString shown = !target_.text.isEmpty() ? target_.text : target_.editing ? tr("no caption") : tr("a file");
   text_->setText(text_->fontMetrics().elidedText(shown, Qt::ElideRight, std::max(40, text_->width())));
 }
 
@@ -77,7 +82,7 @@ void ReplyBar::resizeEvent(QResizeEvent* e) {
 
 void ReplyBar::paintEvent(QPaintEvent*) {
   QPainter p(this);
-  p.fillRect(QRect(12, 6, 3, height() - 8), avatarColor(target_.author));
+  p.fillRect(QRect(12, 6, 3, height() - 8), accent());
 }
 
 }  // namespace parley::app

@@ -1,6 +1,7 @@
 #pragma once
-// Above the message field while the next message answers an earlier one: whom and what it
-// answers, in the quote's colours, and a cross (or Escape in the field) to stop replying.
+// Above the message field while the next message answers an earlier one (whom and what it
+// answers, in the quote's colours) or while one of ours is being edited (its words as they
+// were), with a cross (or Escape in the field) to stop.
 //
 // Thread: the GUI thread.
 #include <QWidget>
@@ -10,12 +11,14 @@ class QToolButton;
 
 namespace parley::app {
 
-// The message the next one answers.
+// The message the next one answers, or the one being edited.
 struct ReplyTarget {
-  qint64 messageId = 0;  // its local id; 0: no reply
+  qint64 messageId = 0;  // its local id; 0: none
   QString author;
   QString authorShown;   // the name to show ("yourself" for our own message)
   QString text;
+  bool editing = false;  // ours, being edited: the field holds its words
+  bool file = false;     // a file: its words are a caption, which may be left empty
 };
 
 class ReplyBar : public QWidget {
@@ -39,6 +42,7 @@ class ReplyBar : public QWidget {
 
  private:
   void elide();
+  QColor accent() const;  // the bar's and title's colour
 
   QLabel* title_;
   QLabel* text_;

@@ -15,6 +15,7 @@ namespace parley::app {
 using M = client::ConversationListModel;
 
 QString ConversationDelegate::previewText(const QModelIndex& index) {
+  if (index.data(M::LastUnsentRole).toBool()) return tr("Message deleted");
   const auto text = index.data(M::LastMessageRole).toString().simplified();
   const auto file = index.data(M::LastFileRole).toString();
   if (file.isEmpty()) return text;

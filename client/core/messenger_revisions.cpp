@@ -1,0 +1,261 @@
+// Edits and deletion. A sender changes or takes back a message of their own for everyone
+// (EDIT, UNSEND: end-to-end encrypted like any content, pairwise or inside the group's
+// sender-key ciphertext, never a message of their own); anyone deletes any message from
+// their own device. The row stays, emptied, so its number still counts as received (no gap
+// shows) and nothing late, an older edit or a reaction, can bring its words back.
+#include <QDateTime>
+#include <QSqlQuery>
+#include <QStringDecoder>
+#include <QVariant>
+
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "messenger_internal.hpp"
+#include "util/bytes.hpp"
+
+namespace parley::client {
+namespace detail {
+
+// A message as an edit or a deletion finds it.
+struct RevisionTarget {
+  qint64 id = 0;
+  QString sender;
+  QByteArray client_msg_id;
+  int status = 0;
+  int removed = 0;
+  qint64 server_ts_ms = 0;  // 0: the relay has not taken it yet (ours, queued)
+  qint64 edited_ms = 0;
+  bool file = false;
+  QString file_name;
+};
+
+}  // namespace detail
+namespace {
+
+using Target = detail::RevisionTarget;
+
+// A receiver's margin over the sender's window: an edit made just in time may reach the
+// relay a little later (a slow connection, a clock that runs behind the relay's).
+constexpr qint64 kReviseGraceMs = 3600LL * 1000;
+
+// Why a received EDIT or UNSEND cannot be used (empty: it can).
+QString revision_problem(const e2e::Content& c) {
+  const auto& e = c.edit();
+  if (e.client_msg_id().size() != 16) return QStringLiteral("its message id is not 16 bytes");
+  if (c.type() == e2e::UNSEND) return e.text().empty() ? QString() : QStringLiteral("it carries words");
+  if (e.text().size() > static_cast<std::size_t>(detail::kMaxTextBytes))
+    return QStringLiteral("its text is longer than 64 KiB");
+  QStringDecoder decode(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+  // Decoding happens when the result becomes a QString, not before.
+  const QString text = decode(QByteArrayView(e.text().data(), static_cast<qsizetype>(e.text().size())));
+  if (decode.hasError()) return QStringLiteral("its text is not UTF-8");
+  return {};
+}
+
+constexpr const char* kTargetColumns =
+    "m.id, m.sender, m.client_msg_id, m.status, m.removed, COALESCE(m.server_ts_ms, 0),"
+    " COALESCE(m.edited_ms, 0), a.client_msg_id IS NOT NULL, a.file_name FROM messages m LEFT JOIN"
+    " attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id";
+
+std::optional<Target> read_target(QSqlQuery& q) {
+  if (!q.exec() || !q.next()) return std::nullopt;
+  Target t;
+  t.id = q.value(0).toLongLong();
+  t.sender = q.value(1).toString();
+  t.client_msg_id = q.value(2).toByteArray();
+  t.status = q.value(3).toInt();
+  t.removed = q.value(4).toInt();
+  t.server_ts_ms = q.value(5).toLongLong();
+  t.edited_ms = q.value(6).toLongLong();
+  t.file = q.value(7).toBool();
+  t.file_name = q.value(8).toString();
+  return t;
+}
+
+std::optional<Target> target_by_row(QSqlDatabase& db, const QString& peer, qint64 id) {
+  QSqlQuery q(db);
+  q.prepare(QStringLiteral("SELECT %1 WHERE m.id = ? AND m.peer = ?").arg(QLatin1String(kTargetColumns)));
+  q.addBindValue(id);
+  q.addBindValue(peer);
+  return read_target(q);
+}
+
+std::optional<Target> target_by_id(QSqlDatabase& db, const QString& peer, const QString& sender,
+                                   const QByteArray& client_msg_id) {
+  QSqlQuery q(db);
+  q.prepare(QStringLiteral("SELECT %1 WHERE m.peer = ? AND m.sender = ? AND m.client_msg_id = ?")
+                .arg(QLatin1String(kTargetColumns)));
+  q.addBindValue(peer);
+  q.addBindValue(sender);
+  q.addBindValue(client_msg_id);
+  return read_target(q);
+}
+
+bool exec(QSqlQuery& q, std::initializer_list<QVariant> values) {
+  for (const auto& v : values) q.addBindValue(v);
+  return q.exec();
+}
+
+}  // namespace
+
+bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, const QString& text,
+                          qint64 at_ms) {
+  auto& db = db_->db();
+  bool changed = false;
+  if (kind == Revision::Edit) {
+    if (t.removed != 0) return true;  // nothing left to edit
+    QSqlQuery q(db);
+    q.prepare("UPDATE messages SET body = ?, edited_ms = ? WHERE id = ? AND removed = 0 AND"
+              " (edited_ms IS NULL OR edited_ms <= ?)");
+    // A file without a caption shows its name, as when it came.
+    if (!exec(q, {t.file && text.isEmpty() ? t.file_name : text, at_ms, t.id, at_ms})) return false;
+    changed = q.numRowsAffected() > 0;
+  } else {
+    // Words, quote and file go; what is left says only that a message was here.
+    QSqlQuery row(db);
+    row.prepare("UPDATE messages SET body = '', reply_to = NULL, reply_author = NULL, reply_text = NULL,"
+                " removed = ? WHERE id = ? AND removed != 2");
+    QSqlQuery file(db);
+    file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ?");
+    QSqlQuery reactions(db);
+    reactions.prepare("DELETE FROM reactions WHERE peer = ? AND target_sender = ? AND target_id = ?");
+    if (!exec(row, {kind == Revision::Unsend ? 1 : 2, t.id}) ||
+        !exec(file, {t.sender, t.client_msg_id}) || !exec(reactions, {peer, t.sender, t.client_msg_id}))
+      return false;
+    changed = row.numRowsAffected() > 0;
+    if (kind == Revision::Unsend) {
+      // Taken back means from the replies that quoted it too. (Deleted here only, it is just
+      // not on this device: its replies still carry their quote.)
+      QSqlQuery quotes(db);
+      quotes.prepare("UPDATE messages SET reply_text = NULL WHERE peer = ? AND reply_author = ? AND"
+                     " reply_to = ? AND reply_text IS NOT NULL");
+      if (!exec(quotes, {peer, t.sender, t.client_msg_id})) return false;
+      changed = changed || quotes.numRowsAffected() > 0;
+    }
+  }
+  if (changed)
+    QMetaObject::invokeMethod(this, [this, peer, sender = t.sender, id = t.client_msg_id] {
+      emit messageRevised(peer, sender, id);
+    }, Qt::QueuedConnection);
+  return true;
+}
+
+bool Messenger::storeRevision(const QString& peer, const QString& sender, const e2e::Content& content,
+                              qint64 relay_ms) {
+  const auto warn = [this, sender](const QString& why) {
+    QMetaObject::invokeMethod(this, [this, sender, why] {
+      emit problem(QStringLiteral("%1 sent a change to a message that cannot be used (%2); ignored").arg(sender, why));
+    }, Qt::QueuedConnection);
+    return true;  // handled: nothing to keep
+  };
+  if (const auto why = revision_problem(content); !why.isEmpty()) return warn(why);
+  const auto& e = content.edit();
+  // Only the sender's own message: the content's sender is the one the ratchet or the sender
+  // key vouches for, so no one can change another's words.
+  const auto t = target_by_id(db_->db(), peer, sender, qbytes(e.client_msg_id()));
+  if (!t) return true;  // not on this device (never was, or a member who joined later)
+  if (t->server_ts_ms > 0 && relay_ms - t->server_ts_ms > kReviseWindowMs + kReviseGraceMs)
+    return warn(QStringLiteral("the message is more than a day old"));
+  const auto text = QString::fromUtf8(e.text());
+  if (content.type() == e2e::EDIT && text.isEmpty() && !t->file)
+    return warn(QStringLiteral("it would leave the message empty"));
+  return reviseRow(*t, peer, content.type() == e2e::EDIT ? Revision::Edit : Revision::Unsend, text,
+                   static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX)));
+}
+
+Messenger::Revisable Messenger::revisable(const QString& peer, qint64 message_id) {
+  Revisable r;
+  const auto t = target_by_row(db_->db(), peer, message_id);
+  if (!t || t->removed == 2) return r;
+  const bool ours = t->sender == profile_.username;
+  const bool in_time = t->server_ts_ms == 0 ||
+                       QDateTime::currentMSecsSinceEpoch() - t->server_ts_ms <= kReviseWindowMs;
+  const bool open = ours && t->removed == 0 && t->status != static_cast<int>(MessageStatus::Failed) && in_time;
+  r.edit = open;
+  r.unsend = open;
+  r.remove = t->status != static_cast<int>(MessageStatus::Queued);
+  return r;
+}
+
+bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text,
+                             QString* error) {
+  const auto t = target_by_row(db_->db(), peer, message_id);
+  const bool edit = kind == Revision::Edit;
+  if (!t || t->removed == 2 || t->sender != profile_.username) {
+    *error = edit ? QStringLiteral("only your own messages in this conversation can be edited")
+                  : QStringLiteral("only your own messages in this conversation can be deleted for everyone");
+    return false;
+  }
+  if (t->removed == 1) {
+    *error = QStringLiteral("the message was already deleted for everyone");
+    return false;
+  }
+  if (t->status == static_cast<int>(MessageStatus::Failed)) {
+    *error = QStringLiteral("the message was never delivered");
+    return false;
+  }
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  if (t->server_ts_ms > 0 && now - t->server_ts_ms > kReviseWindowMs) {
+    *error = edit ? QStringLiteral("a message can only be edited within a day of sending it")
+                  : QStringLiteral("a message can only be deleted for everyone within a day of sending it");
+    return false;
+  }
+  const auto utf8 = text.toUtf8();
+  if (edit) {
+    if (utf8.isEmpty() && !t->file) {
+      *error = QStringLiteral("the new text is empty (delete the message instead)");
+      return false;
+    }
+    if (utf8.size() > detail::kMaxTextBytes) {
+      *error = QStringLiteral("the new text is longer than 64 KiB");
+      return false;
+    }
+  }
+  // Newer than our last edit of it even if the clock went back meanwhile, or the change would
+  // lose to it here and everywhere; the enqueue keeps this time on what it sends.
+  const qint64 at = std::max(now, t->edited_ms + 1);
+  e2e::Content content;
+  content.set_type(edit ? e2e::EDIT : e2e::UNSEND);
+  content.set_client_ts_ms(static_cast<std::uint64_t>(at));
+  auto* e = content.mutable_edit();
+  e->set_client_msg_id(sbytes(t->client_msg_id));
+  if (edit) e->set_text(utf8.toStdString());
+  const bool queued = peer.startsWith(QLatin1Char('#'))
+                          ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), {}, error)
+                                .has_value()
+                          : enqueue(peer, std::move(content), error).has_value();
+  if (!queued) return false;
+  if (!db_->transaction([&] { return reviseRow(*t, peer, kind, QString::fromUtf8(utf8), at); })) {
+    *error = QStringLiteral("the change was sent but could not be stored on this device");
+    return false;
+  }
+  return true;
+}
+
+bool Messenger::editMessage(const QString& peer, qint64 message_id, const QString& text, QString* error) {
+  return sendRevision(peer, message_id, Revision::Edit, text, error);
+}
+
+bool Messenger::unsendMessage(const QString& peer, qint64 message_id, QString* error) {
+  return sendRevision(peer, message_id, Revision::Unsend, {}, error);
+}
+
+bool Messenger::deleteLocally(const QString& peer, qint64 message_id, QString* error) {
+  const auto t = target_by_row(db_->db(), peer, message_id);
+  if (!t || t->removed == 2) {
+    *error = QStringLiteral("the message is not in this conversation");
+    return false;
+  }
+  // Still in the outbox: it is on its way, and deleting it here would not stop it.
+  if (t->status == static_cast<int>(MessageStatus::Queued)) {
+    *error = QStringLiteral("the message is still being sent; delete it once the relay has it");
+    return false;
+  }
+  if (!db_->transaction([&] { return reviseRow(*t, peer, Revision::DeleteHere, {}, 0); })) {
+    *error = QStringLiteral("could not delete the message from the local store");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace parley::client

@@ -1,0 +1,414 @@
+// Edits and deletion through the client core against a real relay: an edit replaces a
+// message's words for everyone, newest by its sender's clock; only the sender can change
+// or take back a message, only within a day, and what is taken back leaves no words, file,
+// reactions or quotes behind; deleting from this device hides a message here only.
+#include <QtTest>
+
+#include <QDateTime>
+#include <QFile>
+
+#include "chat_users.hpp"
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "test_client.hpp"
+
+using namespace parley::client;
+using parley::test::ChatUser;
+using parley::test::profileSql;
+using parley::test::spinUntil;
+
+namespace {
+constexpr int kWaitMs = 15000;
+constexpr qint64 kTwoDaysMs = 2LL * 24 * 3600 * 1000;
+}  // namespace
+
+class EditsTest : public QObject, parley::test::ChatUsers {
+  Q_OBJECT
+
+  // Waits until `u`'s copy of message `id` of `peer` satisfies `done`.
+  static bool waitFor(const ChatUser& u, const QString& peer, const QByteArray& id,
+                      const std::function<bool(const StoredMessage&)>& done) {
+    return spinUntil([&] { return done(u.find(peer, id)); }, kWaitMs);
+  }
+
+  // A message from `from` to `to` that `to` has.
+  QByteArray delivered(ChatUser& from, ChatUser& to, const QString& text) {
+    const auto id = send(from, to.name, text);
+    if (id.isEmpty() || !to.waitReceived(id)) return {};
+    return id;
+  }
+
+  // `from` sends an EDIT (or UNSEND) of its message `id` to `to`, changed by `doctor`
+  // before it leaves: what a client other than Parley could send.
+  bool sendDoctoredChange(ChatUser& from, const QString& to, const QByteArray& id,
+                          const std::function<void(parley::e2e::Content&)>& doctor) {
+    return !sendDoctored(
+                from, [&](Messenger& m) {
+                  QString error;
+                  const bool ok = m.editMessage(to, m.messageIdOf(to, id), "placeholder edit", &error);
+                  if (!ok) qWarning("editMessage: %s", qPrintable(error));
+                  return ok;
+                },
+                doctor)
+                .isEmpty();
+  }
+
+  // Waits until `u` has been told of more problems than `before`.
+  static bool waitProblem(const ChatUser& u, int before) {
+    return spinUntil([&] { return u.problems.size() > before; }, kWaitMs);
+  }
+
+  QByteArray makeGroup(ChatUser& admin, const QStringList& members) {
+    QByteArray gid;
+    QString error;
+    admin.m->createGroup("edits", members, [&](const QByteArray& id, const QString& e) {
+      gid = id;
+      error = e;
+    });
+    if (!spinUntil([&] { return !gid.isEmpty() || !error.isEmpty(); }, kWaitMs)) return {};
+    if (!error.isEmpty()) qWarning("createGroup: %s", qPrintable(error));
+    return gid;
+  }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(home_.isValid());
+    QVERIFY(relay_.start());
+    QVERIFY(join("alice").m);
+    QVERIFY(join("bob").m);
+    QVERIFY(join("carol").m);
+  }
+  void cleanupTestCase() { users_.clear(); }
+
+  void anEditReplacesTheWordsForBoth() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "Meet at 6?");
+    QVERIFY(!id.isEmpty());
+    int revised = 0;
+    QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
+                     [&](const QString& peer, const QString& sender, const QByteArray& which) {
+                       revised += peer == "alice" && sender == "alice" && which == id;
+                     });
+    const int unread_before = [&] {
+      for (const auto& c : bob.m->conversations())
+        if (c.peer == "alice") return c.unread;
+      return -1;
+    }();
+
+    QString error;
+    const auto mine = alice.find("bob", id);
+    QVERIFY(alice.m->revisable("bob", mine.id).edit);
+    QVERIFY2(alice.m->editMessage("bob", mine.id, "Meet at 7?", &error), qPrintable(error));
+    // Ours at once.
+    QCOMPARE(alice.find("bob", id).body, QString("Meet at 7?"));
+    QVERIFY(alice.find("bob", id).editedMs > 0);
+
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.body == "Meet at 7?"; }));
+    const auto theirs = bob.find("alice", id);
+    QCOMPARE(theirs.editedMs, alice.find("bob", id).editedMs);
+    QVERIFY(spinUntil([&] { return revised == 1; }, kWaitMs));
+    // An edit is no new message: nothing more unread, nothing received.
+    for (const auto& c : bob.m->conversations())
+      if (c.peer == "alice") QCOMPARE(c.unread, unread_before);
+    QCOMPARE(bob.received.count(id), 1);
+    // Search finds the new words, not the old.
+    QString search_error;
+    QCOMPARE(bob.m->search("7?", 10, &search_error).size(), 1);
+    QVERIFY(bob.m->search("6?", 10, &search_error).isEmpty());
+
+    // A second edit wins over the first.
+    QVERIFY2(alice.m->editMessage("bob", mine.id, "Meet at 8?", &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.body == "Meet at 8?"; }));
+    QVERIFY(bob.find("alice", id).editedMs > theirs.editedMs);
+    QVERIFY2(bob.problems.isEmpty(), qPrintable(bob.problems.join("; ")));
+  }
+
+  void onlyTheSendersOwnMessageCanBeChanged() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto from_bob = delivered(bob, alice, "my words");
+    QVERIFY(!from_bob.isEmpty());
+    const auto row = alice.find("bob", from_bob).id;
+    QString error;
+    QVERIFY(!alice.m->revisable("bob", row).edit);
+    QVERIFY(!alice.m->revisable("bob", row).unsend);
+    QVERIFY(alice.m->revisable("bob", row).remove);
+    QVERIFY(!alice.m->editMessage("bob", row, "not mine", &error));
+    QVERIFY2(error.contains("only your own"), qPrintable(error));
+    QVERIFY(!alice.m->unsendMessage("bob", row, &error));
+    QVERIFY2(error.contains("only your own"), qPrintable(error));
+
+    const auto to_carol = delivered(alice, carol, "for carol");
+    QVERIFY(!to_carol.isEmpty());
+    const auto elsewhere = alice.find("carol", to_carol).id;
+    QVERIFY(!alice.m->editMessage("bob", elsewhere, "wrong chat", &error));
+    QVERIFY(error.contains("only your own"));
+    QVERIFY(!alice.m->editMessage("carol", elsewhere, "", &error));
+    QVERIFY2(error.contains("empty"), qPrintable(error));
+    QVERIFY(!alice.m->editMessage("carol", elsewhere, QString(64 * 1024 + 1, QChar('x')), &error));
+    QVERIFY2(error.contains("64 KiB"), qPrintable(error));
+    QCOMPARE(alice.find("carol", to_carol).body, QString("for carol"));
+    QCOMPARE(alice.find("bob", from_bob).body, QString("my words"));
+
+    // Carol names Alice's message to Bob in an edit of her own: the sender of a change is the
+    // one the session vouches for, so it can only name Carol's messages; Bob's copy of
+    // Alice's stays as it was.
+    const auto alices = delivered(alice, bob, "Alice wrote this");
+    QVERIFY(!alices.isEmpty());
+    const auto carols = delivered(carol, bob, "Carol wrote this");
+    QVERIFY(!carols.isEmpty());
+    QVERIFY(sendDoctoredChange(carol, "bob", carols, [&](parley::e2e::Content& c) {
+      c.mutable_edit()->set_client_msg_id(alices.toStdString());
+      c.mutable_edit()->set_text("forged");
+    }));
+    // Carol's later message shows the change was handled (in order) before it.
+    const auto after = send(carol, "bob", "after the forgery");
+    QVERIFY(bob.waitReceived(after));
+    QCOMPARE(bob.find("alice", alices).body, QString("Alice wrote this"));
+    QCOMPARE(bob.find("alice", alices).editedMs, qint64(0));
+    QCOMPARE(bob.find("carol", carols).body, QString("Carol wrote this"));
+  }
+
+  void aLateOlderEditChangesNothing() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "version 1");
+    QVERIFY(!id.isEmpty());
+    QString error;
+    QVERIFY(alice.m->editMessage("bob", alice.find("bob", id).id, "version 2", &error));
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.body == "version 2"; }));
+    // An edit stamped before version 2 arrives after it.
+    QVERIFY(sendDoctoredChange(alice, "bob", id, [](parley::e2e::Content& c) {
+      c.set_client_ts_ms(1000);
+      c.mutable_edit()->set_text("stale");
+    }));
+    const auto after = send(alice, "bob", "marker after the stale edit");
+    QVERIFY(bob.waitReceived(after));
+    QCOMPARE(bob.find("alice", id).body, QString("version 2"));
+  }
+
+  void unusableChangesAreRefusedAndSaidSo() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "keep me");
+    QVERIFY(!id.isEmpty());
+    const struct {
+      const char* name;
+      std::function<void(parley::e2e::Content&)> doctor;
+      const char* problem;
+    } cases[] = {
+        {"15-byte id", [&](parley::e2e::Content& c) { c.mutable_edit()->set_client_msg_id(id.left(15).toStdString()); },
+         "16 bytes"},
+        {"non-UTF-8 text", [](parley::e2e::Content& c) { c.mutable_edit()->set_text("bad \xff\xfe"); }, "UTF-8"},
+        {"too long", [](parley::e2e::Content& c) { c.mutable_edit()->set_text(std::string(64 * 1024 + 1, 'x')); },
+         "64 KiB"},
+        {"empty text", [](parley::e2e::Content& c) { c.mutable_edit()->set_text(""); }, "empty"},
+        {"unsend with words",
+         [](parley::e2e::Content& c) {
+           c.set_type(parley::e2e::UNSEND);
+           c.mutable_edit()->set_text("words");
+         },
+         "carries words"},
+    };
+    for (const auto& k : cases) {
+      const int before = static_cast<int>(bob.problems.size());
+      QVERIFY2(sendDoctoredChange(alice, "bob", id, k.doctor), k.name);
+      QVERIFY2(waitProblem(bob, before), k.name);
+      QVERIFY2(bob.problems.last().contains(k.problem), qPrintable(bob.problems.last()));
+      QVERIFY2(bob.problems.last().contains("alice"), qPrintable(bob.problems.last()));
+      const auto m = bob.find("alice", id);
+      QCOMPARE(m.body, QString("keep me"));
+      QVERIFY(!m.unsent);
+    }
+  }
+
+  void aChangeComesOnlyWithinADay() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "old news");
+    QVERIFY(!id.isEmpty());
+    // Bob's copy says the relay took it two days ago: Alice's edit now is too late for him.
+    const auto two_days_ago = QDateTime::currentMSecsSinceEpoch() - kTwoDaysMs;
+    bob.m.reset();
+    QVERIFY(profileSql(bob.dir, "UPDATE messages SET server_ts_ms = ? WHERE client_msg_id = ?", {two_days_ago, id}));
+    QVERIFY(bob.reopen());
+    const int before = static_cast<int>(bob.problems.size());
+    QString error;
+    QVERIFY2(alice.m->editMessage("bob", alice.find("bob", id).id, "rewritten history", &error), qPrintable(error));
+    QVERIFY(waitProblem(bob, before));
+    QVERIFY2(bob.problems.last().contains("more than a day old"), qPrintable(bob.problems.last()));
+    QCOMPARE(bob.find("alice", id).body, QString("old news"));
+
+    // Alice's side refuses a message the relay took two days ago.
+    alice.m.reset();
+    QVERIFY(profileSql(alice.dir, "UPDATE messages SET server_ts_ms = ? WHERE client_msg_id = ?", {two_days_ago, id}));
+    QVERIFY(alice.reopen());
+    const auto row = alice.find("bob", id).id;
+    QVERIFY(!alice.m->revisable("bob", row).edit);
+    QVERIFY(!alice.m->revisable("bob", row).unsend);
+    QVERIFY(alice.m->revisable("bob", row).remove);
+    QVERIFY(!alice.m->editMessage("bob", row, "again", &error));
+    QVERIFY2(error.contains("within a day"), qPrintable(error));
+    QVERIFY(!alice.m->unsendMessage("bob", row, &error));
+    QVERIFY2(error.contains("within a day"), qPrintable(error));
+    QVERIFY(spinUntil([&] { return alice.m->state() == RelayClient::State::Online; }, kWaitMs));
+  }
+
+  void unsendingLeavesNothingBehind() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "I regret this");
+    QVERIFY(!id.isEmpty());
+    QString error;
+    const auto bobs_row = bob.find("alice", id).id;
+    QVERIFY2(bob.m->react("alice", bobs_row, QString::fromUtf8("😮"), &error), qPrintable(error));
+    const auto answer = send(bob, "alice", "What do you regret?", bobs_row);
+    QVERIFY(alice.waitReceived(answer));
+    QVERIFY(waitFor(alice, "bob", id, [](const StoredMessage& m) { return !m.reactions.isEmpty(); }));
+
+    const auto row = alice.find("bob", id).id;
+    QVERIFY(alice.m->revisable("bob", row).unsend);
+    QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
+    for (auto* u : {&alice, &bob}) {
+      const QString peer = u == &alice ? "bob" : "alice";
+      QVERIFY(waitFor(*u, peer, id, [](const StoredMessage& m) { return m.unsent; }));
+      const auto gone = u->find(peer, id);
+      QVERIFY(gone.body.isEmpty());
+      QVERIFY(gone.reactions.isEmpty());
+      // The row stays, so no number is missing.
+      QVERIFY(gone.convSeq > 0);
+      QVERIFY(u->m->gaps(peer).isEmpty());
+      // The answer no longer quotes its words.
+      const auto reply = u->find(peer, answer);
+      QCOMPARE(reply.reply.clientMsgId, id);
+      QVERIFY(reply.reply.unsent);
+      QVERIFY(reply.reply.text.isEmpty());
+      QString search_error;
+      QVERIFY(u->m->search("regret this", 10, &search_error).isEmpty());
+    }
+    // Nothing is left to change, answer or react to.
+    QVERIFY(!alice.m->editMessage("bob", row, "back", &error));
+    QVERIFY2(error.contains("already deleted"), qPrintable(error));
+    QVERIFY(!alice.m->revisable("bob", row).edit);
+    QVERIFY(!bob.m->react("alice", bobs_row, QString::fromUtf8("👍"), &error));
+    QVERIFY(!bob.m->sendText("alice", "quoting nothing", &error, bobs_row));
+    // An edit sent after it (another client could) does not bring words back.
+    const auto other = delivered(alice, bob, "another message");
+    QVERIFY(!other.isEmpty());
+    QVERIFY(sendDoctoredChange(alice, "bob", other, [&](parley::e2e::Content& c) {
+      c.mutable_edit()->set_client_msg_id(id.toStdString());
+      c.mutable_edit()->set_text("revived");
+    }));
+    const auto marker = send(alice, "bob", "marker after the revival");
+    QVERIFY(bob.waitReceived(marker));
+    QVERIFY(bob.find("alice", id).body.isEmpty());
+    // The conversation list says what happened to a last message taken back.
+    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", marker).id, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] {
+      for (const auto& c : bob.m->conversations())
+        if (c.peer == "alice") return c.lastUnsent;
+      return false;
+    }, kWaitMs));
+  }
+
+  void aFilesCaptionCanChangeAndTheFileBeTakenBack() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QFile ticket(home_.filePath("boarding.txt"));
+    QVERIFY(ticket.open(QIODevice::WriteOnly));
+    ticket.write("GATE 12\n");
+    ticket.close();
+    QString error;
+    QVERIFY2(alice.m->sendFile("bob", ticket.fileName(), "my pass", &error) != 0, qPrintable(error));
+    StoredMessage got;
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob.m->history("alice"))
+        if (m.hasAttachment && m.body == "my pass") got = m;
+      return got.id != 0;
+    }, kWaitMs));
+    const auto row = alice.find("bob", got.clientMsgId).id;
+    QVERIFY(alice.m->revisable("bob", row).edit);
+    // No caption: the file shows its name again.
+    QVERIFY2(alice.m->editMessage("bob", row, "", &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", got.clientMsgId, [](const StoredMessage& m) { return m.body == "boarding.txt"; }));
+    QVERIFY2(alice.m->editMessage("bob", row, "gate changed", &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", got.clientMsgId, [](const StoredMessage& m) { return m.body == "gate changed"; }));
+    QVERIFY(bob.m->attachment(got.clientMsgId).has_value());
+
+    QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", got.clientMsgId, [](const StoredMessage& m) { return m.unsent; }));
+    QVERIFY(!bob.find("alice", got.clientMsgId).hasAttachment);
+    QVERIFY(!bob.m->attachment(got.clientMsgId).has_value());
+    QVERIFY(!alice.m->attachment(got.clientMsgId).has_value());
+  }
+
+  void deletingHereHidesOnlyHere() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "delete me on your side");
+    QVERIFY(!id.isEmpty());
+    const auto answer = send(alice, "bob", "a reply to it", alice.find("bob", id).id);
+    QVERIFY(bob.waitReceived(answer));
+    const auto row = bob.find("alice", id).id;
+    QString error;
+    QVERIFY(bob.m->revisable("alice", row).remove);
+    QVERIFY2(bob.m->deleteLocally("alice", row, &error), qPrintable(error));
+    QCOMPARE(bob.find("alice", id).id, qint64(0));  // not in the history
+    QVERIFY(bob.m->gaps("alice").isEmpty());          // and not missing either
+    QCOMPARE(bob.m->messageIdOf("alice", id), qint64(0));
+    // The reply still carries its quote, now of a message not on this device.
+    const auto reply = bob.find("alice", answer).reply;
+    QCOMPARE(reply.messageId, qint64(0));
+    QCOMPARE(reply.text, QString("delete me on your side"));
+    QVERIFY(!reply.unsent);
+    // Alice still has it, and her edit does not bring it back for Bob.
+    QCOMPARE(alice.find("bob", id).body, QString("delete me on your side"));
+    QVERIFY(alice.m->editMessage("bob", alice.find("bob", id).id, "edited after", &error));
+    const auto marker = send(alice, "bob", "marker after the edit");
+    QVERIFY(bob.waitReceived(marker));
+    QCOMPARE(bob.find("alice", id).id, qint64(0));
+    QVERIFY(!bob.m->deleteLocally("alice", row, &error));
+    QVERIFY2(error.contains("not in this conversation"), qPrintable(error));
+
+    // One of ours still in the outbox cannot be deleted here: it would go anyway.
+    QVERIFY(alice.reopen(false));
+    const auto queued = alice.m->sendText("bob", "still queued", &error);
+    QVERIFY(queued);
+    const auto queued_row = alice.find("bob", *queued).id;
+    QVERIFY(!alice.m->revisable("bob", queued_row).remove);
+    QVERIFY(!alice.m->deleteLocally("bob", queued_row, &error));
+    QVERIFY2(error.contains("still being sent"), qPrintable(error));
+    alice.m->start();
+    QVERIFY(bob.waitReceived(*queued));
+  }
+
+  void groupMembersSeeEditsAndUnsends() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto gid = makeGroup(alice, {"bob", "carol"});
+    QVERIFY(!gid.isEmpty());
+    const QString peer = "#" + QString::fromLatin1(gid.toHex());
+    QString error;
+    const auto said = alice.m->groupSend(gid, "Dinner Friday?", &error);
+    QVERIFY2(said, qPrintable(error));
+    QVERIFY(bob.waitReceived(*said));
+    QVERIFY(carol.waitReceived(*said));
+    QVERIFY2(alice.m->editMessage(peer, alice.find(peer, *said).id, "Dinner Saturday?", &error), qPrintable(error));
+    for (auto* u : {&bob, &carol})
+      QVERIFY(waitFor(*u, peer, *said, [](const StoredMessage& m) { return m.body == "Dinner Saturday?"; }));
+    // Bob cannot change Alice's group message.
+    QVERIFY(!bob.m->editMessage(peer, bob.find(peer, *said).id, "Bob's version", &error));
+    QVERIFY2(alice.m->unsendMessage(peer, alice.find(peer, *said).id, &error), qPrintable(error));
+    for (auto* u : {&bob, &carol}) {
+      QVERIFY(waitFor(*u, peer, *said, [](const StoredMessage& m) { return m.unsent; }));
+      QVERIFY(u->find(peer, *said).body.isEmpty());
+    }
+    QVERIFY2(carol.problems.isEmpty(), qPrintable(carol.problems.join("; ")));
+  }
+};
+
+QTEST_GUILESS_MAIN(EditsTest)
+#include "edits_test.moc"

@@ -1,0 +1,60 @@
+#pragma once
+// People talking through a real relay, for tests of what travels inside conversations
+// (replies, reactions, edits): each a profile with its messenger, the messages it was told
+// of and the problems it was shown, and a way to make one send what no Parley client would.
+#include <QByteArray>
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+#include <QVariant>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "messenger.hpp"
+#include "relay_process.hpp"
+
+namespace parley::e2e {
+class Content;
+}
+
+namespace parley::test {
+
+struct ChatUser {
+  QString name;
+  QString dir;
+  std::unique_ptr<client::Messenger> m;
+  QList<QByteArray> received;  // messageReceived ids
+  QStringList problems;        // what problem() said
+
+  void attach();  // connects received and problems to m
+  // Closes the profile and opens it again (after a change to its files), connecting to the
+  // relay if `start`; false when it cannot be opened.
+  bool reopen(bool start = true);
+  client::StoredMessage find(const QString& peer, const QByteArray& id) const;
+  bool waitReceived(const QByteArray& id, int timeout_ms = 15000) const;
+};
+
+// One statement on a closed profile's database; `first` gets the first row's first column.
+bool profileSql(const QString& dir, const QString& statement, const QVariantList& binds,
+                QVariant* first = nullptr);
+
+class ChatUsers {
+ protected:
+  // Registers `name` on relay_ in a profile under home_ (m null on failure).
+  ChatUser& join(const QString& name);
+  ChatUser& user(const QString& name) { return *users_.at(name); }
+  QByteArray send(ChatUser& from, const QString& to, const QString& text, qint64 reply_to = 0);
+  // Queues something from `from` while it is offline (`queue`, on its messenger), then changes
+  // the newest outbox row's content with `doctor` before it leaves, as no Parley client would
+  // write it, and brings `from` online. Returns that row's client_msg_id (empty on failure).
+  QByteArray sendDoctored(ChatUser& from, const std::function<bool(client::Messenger&)>& queue,
+                          const std::function<void(e2e::Content&)>& doctor);
+
+  RelayProcess relay_;
+  QTemporaryDir home_;
+  std::map<QString, std::unique_ptr<ChatUser>> users_;
+};
+
+}  // namespace parley::test

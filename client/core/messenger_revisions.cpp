@@ -119,10 +119,11 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ?");
     QSqlQuery reactions(db);
     reactions.prepare("DELETE FROM reactions WHERE peer = ? AND target_sender = ? AND target_id = ?");
-    if (!exec(row, {kind == Revision::Unsend ? 1 : 2, t.id}) ||
-        !exec(file, {t.sender, t.client_msg_id}) || !exec(reactions, {peer, t.sender, t.client_msg_id}))
-      return false;
+    // Counted at once: SQLite reports the connection's last statement, whichever query asks.
+    if (!exec(row, {kind == Revision::Unsend ? 1 : 2, t.id})) return false;
     changed = row.numRowsAffected() > 0;
+    if (!exec(file, {t.sender, t.client_msg_id}) || !exec(reactions, {peer, t.sender, t.client_msg_id}))
+      return false;
     if (kind == Revision::Unsend) {
       // Taken back means from the replies that quoted it too. (Deleted here only, it is just
       // not on this device: its replies still carry their quote.)

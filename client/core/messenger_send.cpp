@@ -85,8 +85,10 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     conv.addBindValue(peer);
     conv.addBindValue(now);
     // A sender-key distribution is group plumbing, not a conversation with the member; a
-    // reaction does not move its conversation up the list.
-    if (content.type() != e2e::SENDER_KEY && content.type() != e2e::REACTION && !conv.exec()) return false;
+    // reaction or a change to an earlier message does not move its conversation up the list.
+    const bool moves_up = content.type() != e2e::SENDER_KEY && content.type() != e2e::REACTION &&
+                          content.type() != e2e::EDIT && content.type() != e2e::UNSEND;
+    if (moves_up && !conv.exec()) return false;
     if (visible) {
       // Link into our hash chain for this conversation.
       QSqlQuery prev(db);

@@ -297,6 +297,56 @@ class CliE2eTest : public QObject {
     QVERIFY(!after.contains("reactions"));
   }
 
+  void editsAndDeletionThroughTheCli() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    const auto sent = of_type(alice.run({"send", "bob", "See you at the station"}).lines, "sent");
+    QCOMPARE(sent.size(), 1);
+    const auto id = sent[0].value("id").toString();
+    QCOMPARE(of_type(bob.run({"listen", "--count", "1", "--timeout", "15"}).lines, "message").size(), 1);
+    const auto message_in = [&](Cli& who, const QString& peer) {
+      for (const auto& m : of_type(who.run({"history", peer}).lines, "message"))
+        if (m.value("id").toString() == id) return m;
+      return QJsonObject();
+    };
+
+    // Bob cannot edit Alice's words; a made-up id names nothing.
+    auto refused = bob.run({"edit", "alice", id, "Bob's words"});
+    QCOMPARE(refused.code, 2);
+    QVERIFY2(refused.err.contains("only your own"), refused.err.constData());
+    refused = alice.run({"edit", "bob", QString(32, 'a'), "x"});
+    QCOMPARE(refused.code, 2);
+    QVERIFY2(refused.err.contains("edit: no message with the id"), refused.err.constData());
+
+    const auto edited = alice.run({"edit", "bob", id, "See you at the bus stop"});
+    QCOMPARE(edited.code, 0);
+    QCOMPARE(of_type(edited.lines, "edited").size(), 1);
+    auto heard = of_type(bob.run({"listen", "--timeout", "3"}).lines, "revised");
+    QVERIFY(!heard.isEmpty());
+    QCOMPARE(heard.last().value("id").toString(), id);
+    QCOMPARE(heard.last().value("text").toString(), QString("See you at the bus stop"));
+    QVERIFY(heard.last().value("edited_ms").toDouble() > 0);
+    QCOMPARE(message_in(bob, "alice").value("text").toString(), QString("See you at the bus stop"));
+
+    const auto gone = alice.run({"delete", "bob", id, "--for-everyone"});
+    QCOMPARE(gone.code, 0);
+    QCOMPARE(of_type(gone.lines, "deleted")[0].value("for_everyone").toBool(), true);
+    heard = of_type(bob.run({"listen", "--timeout", "3"}).lines, "revised");
+    QVERIFY(!heard.isEmpty());
+    QVERIFY(heard.last().value("unsent").toBool());
+    QCOMPARE(heard.last().value("text").toString(), QString());
+    QVERIFY(message_in(bob, "alice").value("unsent").toBool());
+
+    // From this device only: Bob's history loses it, Alice's keeps the trace.
+    const auto here = bob.run({"delete", "alice", id});
+    QCOMPARE(here.code, 0);
+    QCOMPARE(of_type(here.lines, "deleted")[0].value("for_everyone").toBool(), false);
+    QVERIFY(message_in(bob, "alice").isEmpty());
+    QVERIFY(message_in(alice, "bob").value("unsent").toBool());
+    refused = bob.run({"delete", "alice", id});
+    QCOMPARE(refused.code, 2);
+    QVERIFY2(refused.err.contains("no message with the id"), refused.err.constData());
+  }
+
   void outboxSurvivesAKilledSender() {
     Cli alice(profile("alice")), bob(profile("bob"));
     // The relay is frozen, so the send cannot be acknowledged; then the sender is killed.

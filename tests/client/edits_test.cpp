@@ -96,6 +96,14 @@ class EditsTest : public QObject, parley::test::ChatUsers {
       return -1;
     }();
 
+    const auto activity = [](const ChatUser& u, const QString& peer) {
+      for (const auto& c : u.m->conversations())
+        if (c.peer == peer) return c.lastActivityMs;
+      return qint64(-1);
+    };
+    const auto alices_activity = activity(alice, "bob");
+    QTest::qWait(5);  // a bump would show in the time
+
     QString error;
     const auto mine = alice.find("bob", id);
     QVERIFY(alice.m->revisable("bob", mine.id).edit);
@@ -112,6 +120,7 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     for (const auto& c : bob.m->conversations())
       if (c.peer == "alice") QCOMPARE(c.unread, unread_before);
     QCOMPARE(bob.received.count(id), 1);
+    QCOMPARE(activity(alice, "bob"), alices_activity);  // no move up the list either
     // Search finds the new words, not the old.
     QString search_error;
     QCOMPARE(bob.m->search("7?", 10, &search_error).size(), 1);
@@ -269,6 +278,9 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QVERIFY(waitFor(alice, "bob", id, [](const StoredMessage& m) { return !m.reactions.isEmpty(); }));
 
     const auto row = alice.find("bob", id).id;
+    int told = 0;  // views refresh on it
+    QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
+                     [&](const QString&, const QString&, const QByteArray& which) { told += which == id; });
     QVERIFY(alice.m->revisable("bob", row).unsend);
     QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
     for (auto* u : {&alice, &bob}) {
@@ -288,6 +300,8 @@ class EditsTest : public QObject, parley::test::ChatUsers {
       QString search_error;
       QVERIFY(u->m->search("regret this", 10, &search_error).isEmpty());
     }
+    QVERIFY(spinUntil([&] { return told > 0; }, kWaitMs));
+    QCOMPARE(told, 1);
     // Nothing is left to change, answer or react to.
     QVERIFY(!alice.m->editMessage("bob", row, "back", &error));
     QVERIFY2(error.contains("already deleted"), qPrintable(error));

@@ -11,6 +11,8 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QListWidget>
+#include <QMenu>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
@@ -18,6 +20,7 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStatusBar>
+#include <QToolButton>
 #include <QTemporaryDir>
 
 #include "app_fixture.hpp"
@@ -479,6 +482,128 @@ class ConversationTest : public QObject {
     QCOMPARE(reactions()[0].toMap()["emoji"].toString(), QString::fromUtf8("❤️"));
     QVERIFY(reactions()[0].toMap()["mine"].toBool());
     QVERIFY(!reactions()[1].toMap()["mine"].toBool());
+  }
+
+  void editsAndDeletionFromTheMenu() {
+    QVERIFY(front());
+    auto* view = window_->conversationView();
+    auto* list = view->list();
+    auto* composer = view->composer();
+    const auto row_with = [&](const QByteArray& id) {
+      for (int r = 0; r < model()->rowCount(); ++r)
+        if (row(r).data(MessageModel::ClientMsgIdRole).toByteArray() == id) return r;
+      return -1;
+    };
+    // The context menu's entries for a row, read while it is open, then closed.
+    const auto menu_of = [&](const QModelIndex& index) {
+      QStringList entries;
+      QTimer::singleShot(0, [&] {
+        auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+        if (!menu) return;
+        for (const auto* a : menu->actions()) entries << a->text();
+        menu->close();
+      });
+      list->scrollTo(index);
+      const QPoint at = list->visualRect(index).center();
+      QContextMenuEvent e(QContextMenuEvent::Mouse, at, list->viewport()->mapToGlobal(at));
+      QApplication::sendEvent(list->viewport(), &e);
+      return entries;
+    };
+    // Answers the Delete dialog with the button named `choice` (after reading which it offers).
+    QStringList offered;
+    const auto answer_delete = [&](const QString& choice) {
+      offered.clear();
+      QTimer::singleShot(0, [&offered, choice] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (!box) return;
+        for (auto* b : box->findChildren<QPushButton*>())
+          if (!b->objectName().isEmpty()) offered << b->objectName();
+        if (auto* b = box->findChild<QPushButton*>(choice)) return b->click();
+        box->reject();
+      });
+    };
+
+    // One of ours, numbered by the relay and at Bob's.
+    QTest::keyClicks(composer->editor(), "Lunch at 12?");
+    QTest::keyClick(composer->editor(), Qt::Key_Return);
+    QByteArray ours;
+    QVERIFY(spinUntil([&] {
+      const int r = model()->rowCount() - 1;
+      if (row(r).data(MessageModel::ConvSeqRole).toLongLong() < 0) return false;
+      ours = row(r).data(MessageModel::ClientMsgIdRole).toByteArray();
+      return row(r).data(MessageModel::BodyRole).toString() == "Lunch at 12?";
+    }, kGuiWaitMs));
+    QVERIFY(menu_of(row(row_with(ours))).contains("Edit"));
+    QVERIFY(menu_of(row(row_with(ours))).contains("Delete…"));
+
+    // Edit: the field takes its words under the bar; Esc gives up and the draft comes back.
+    QTest::keyClicks(composer->editor(), "half-typed draft");
+    emit list->editRequested(row(row_with(ours)));
+    auto* bar = composer->replyBar();
+    QVERIFY(bar->isVisible());
+    QCOMPARE(bar->findChild<QLabel*>("replyTitle")->text(), QString("Editing your message"));
+    QCOMPARE(composer->editor()->toPlainText(), QString("Lunch at 12?"));
+    QVERIFY(!composer->attachButton()->isEnabled());
+    QTest::keyClick(composer->editor(), Qt::Key_Escape);
+    QVERIFY(!bar->isVisible());
+    QCOMPARE(composer->editor()->toPlainText(), QString("half-typed draft"));
+    QCOMPARE(window_->currentPeer(), QString("bob"));
+    QVERIFY(composer->attachButton()->isEnabled());
+
+    emit list->editRequested(row(row_with(ours)));
+    composer->editor()->selectAll();
+    QTest::keyClicks(composer->editor(), "Lunch at 1?");
+    parley::test::screenshot(window_.get(), "editing");
+    QTest::keyClick(composer->editor(), Qt::Key_Return);
+    QVERIFY(!bar->isVisible());
+    QCOMPARE(composer->editor()->toPlainText(), QString("half-typed draft"));
+    QVERIFY(spinUntil([&] { return row(row_with(ours)).data(MessageModel::BodyRole).toString() == "Lunch at 1?"; },
+                      kGuiWaitMs));
+    QVERIFY(row(row_with(ours)).data(MessageModel::EditedRole).toLongLong() > 0);
+    QCOMPARE(model()->rowCount(), row_with(ours) + 1);  // no new message
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob_->history("alice"))
+        if (m.clientMsgId == ours) return m.body == "Lunch at 1?";
+      return false;
+    }, kGuiWaitMs));
+    parley::test::screenshot(window_.get(), "edited");
+
+    // Bob's message: no Edit; deleting it is for this device only.
+    QString error;
+    const auto theirs = bob_->sendText("alice", "Sure, see you", &error);
+    QVERIFY2(theirs, qPrintable(error));
+    QVERIFY(spinUntil([&] { return row_with(*theirs) >= 0; }, kGuiWaitMs));
+    const auto their_menu = menu_of(row(row_with(*theirs)));
+    QVERIFY(!their_menu.contains("Edit"));
+    QVERIFY(their_menu.contains("Delete…"));
+
+    // Ours, for everyone: it stays as a note that it was deleted, at Bob's too.
+    answer_delete("deleteForEveryone");
+    emit list->deleteRequested(row(row_with(ours)));
+    QVERIFY(offered.contains("deleteForEveryone") && offered.contains("deleteHere"));
+    QVERIFY(spinUntil([&] { return row(row_with(ours)).data(MessageModel::UnsentRole).toBool(); }, kGuiWaitMs));
+    QVERIFY(row(row_with(ours)).data(MessageModel::BodyRole).toString().isEmpty());
+    QVERIFY(!menu_of(row(row_with(ours))).contains("Reply"));
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob_->history("alice"))
+        if (m.clientMsgId == ours) return m.unsent;
+      return false;
+    }, kGuiWaitMs));
+    parley::test::screenshot(window_.get(), "deleted");
+
+    // Bob's, from here: the dialog offers only that, and the row goes.
+    const int rows = model()->rowCount();
+    answer_delete("deleteHere");
+    emit list->deleteRequested(row(row_with(*theirs)));
+    QCOMPARE(offered, QStringList{"deleteHere"});
+    QVERIFY(spinUntil([&] { return row_with(*theirs) < 0; }, kGuiWaitMs));
+    QCOMPARE(model()->rowCount(), rows - 1);
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob_->history("alice"))
+        if (m.clientMsgId == *theirs) return true;
+      return false;
+    }, kGuiWaitMs));  // still Bob's
+    composer->editor()->clear();
   }
 
   void filterBoxAndCtrlK() {

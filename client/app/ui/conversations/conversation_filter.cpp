@@ -8,7 +8,10 @@ using client::ConversationListModel;
 
 void ConversationFilter::setText(const QString& text) {
   text_ = text.trimmed();
-  invalidateFilter();
+  // The whole mapping rebuilt as a layout change, which carries persistent indexes (the
+  // view's current and hovered rows) along: invalidateFilter()'s row-by-row removal met one
+  // it had left stale and crashed in parent() after a message arrived.
+  invalidate();
 }
 
 bool ConversationFilter::filterAcceptsRow(int row, const QModelIndex& parent) const {

@@ -210,7 +210,10 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
     if (const auto peer = currentPeer(); !peer.isEmpty()) selectInList(peer);
   };
   connect(filter_, &QAbstractItemModel::rowsInserted, this, reselect);
-  connect(filter_, &QAbstractItemModel::layoutChanged, this, reselect);
+  // After a re-sort, once every listener has caught up: a selection made from inside the
+  // proxy's layoutChanged was one of the ways its persistent indexes went stale (see
+  // ConversationFilter::setText).
+  connect(filter_, &QAbstractItemModel::layoutChanged, this, reselect, Qt::QueuedConnection);
   connect(filter_, &QAbstractItemModel::modelReset, this, reselect);
   connect(messenger_, &Messenger::groupInfoChanged, this, [this](const QByteArray& gid) {
     if (currentPeer() == Messenger::groupPeer(gid)) view_->setTitle(titleFor(messenger_, currentPeer()));

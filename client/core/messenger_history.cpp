@@ -51,8 +51,9 @@ StoredMessage read_message(const QSqlQuery& q) {
     m.reply.text = q.value(13).toString();
     m.reply.messageId = q.value(14).toLongLong();
   }
-  m.editedMs = q.value(16).isNull() ? 0 : q.value(16).toLongLong();
   m.unsent = q.value(17).toInt() == 1;
+  // Taken back, it has no words left whose edit to show.
+  m.editedMs = q.value(16).isNull() || m.unsent ? 0 : q.value(16).toLongLong();
   m.reply.unsent = q.value(18).toBool();
   if (!q.value(15).isNull()) {
     for (const auto& one : q.value(15).toString().split(QChar(30), Qt::SkipEmptyParts)) {

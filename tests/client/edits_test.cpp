@@ -198,6 +198,29 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QCOMPARE(bob.find("alice", id).body, QString("version 2"));
   }
 
+  void anEditAfterTheClockWentBackStillWins() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "first words");
+    QVERIFY(!id.isEmpty());
+    // Alice's clock ran an hour ahead for her last edit, and has since been put right.
+    const qint64 ahead = QDateTime::currentMSecsSinceEpoch() + 3600 * 1000;
+    QVERIFY(sendDoctoredChange(alice, "bob", id, [&](parley::e2e::Content& c) {
+      c.set_client_ts_ms(static_cast<std::uint64_t>(ahead));
+      c.mutable_edit()->set_text("edited with the clock ahead");
+    }));
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.body == "edited with the clock ahead"; }));
+    alice.m.reset();
+    QVERIFY(profileSql(alice.dir, "UPDATE messages SET edited_ms = ? WHERE client_msg_id = ?", {ahead, id}));
+    QVERIFY(alice.reopen());
+    // Her next edit is stamped after that one, so it still wins everywhere.
+    QString error;
+    QVERIFY2(alice.m->editMessage("bob", alice.find("bob", id).id, "edited after the clock went back", &error),
+             qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.body == "edited after the clock went back"; }));
+    QVERIFY(bob.find("alice", id).editedMs > ahead);
+  }
+
   void unusableChangesAreRefusedAndSaidSo() {
     auto& alice = user("alice");
     auto& bob = user("bob");
@@ -281,6 +304,9 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     int told = 0;  // views refresh on it
     QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
                      [&](const QString&, const QString&, const QByteArray& which) { told += which == id; });
+    QVERIFY2(alice.m->editMessage("bob", row, "I regret this a lot", &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.editedMs > 0; }));
+    QVERIFY(spinUntil([&] { return told == 1; }, kWaitMs));  // the edit's
     QVERIFY(alice.m->revisable("bob", row).unsend);
     QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
     for (auto* u : {&alice, &bob}) {
@@ -289,6 +315,7 @@ class EditsTest : public QObject, parley::test::ChatUsers {
       const auto gone = u->find(peer, id);
       QVERIFY(gone.body.isEmpty());
       QVERIFY(gone.reactions.isEmpty());
+      QCOMPARE(gone.editedMs, qint64(0));
       // The row stays, so no number is missing.
       QVERIFY(gone.convSeq > 0);
       QVERIFY(u->m->gaps(peer).isEmpty());
@@ -300,8 +327,8 @@ class EditsTest : public QObject, parley::test::ChatUsers {
       QString search_error;
       QVERIFY(u->m->search("regret this", 10, &search_error).isEmpty());
     }
-    QVERIFY(spinUntil([&] { return told > 0; }, kWaitMs));
-    QCOMPARE(told, 1);
+    QVERIFY(spinUntil([&] { return told > 1; }, kWaitMs));  // and the unsend's
+    QCOMPARE(told, 2);
     // Nothing is left to change, answer or react to.
     QVERIFY(!alice.m->editMessage("bob", row, "back", &error));
     QVERIFY2(error.contains("already deleted"), qPrintable(error));
@@ -318,8 +345,26 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     const auto marker = send(alice, "bob", "marker after the revival");
     QVERIFY(bob.waitReceived(marker));
     QVERIFY(bob.find("alice", id).body.isEmpty());
+    // Nor does a late reaction to it (Bob's, sent as if from a client that missed the unsend).
+    QVERIFY(!sendDoctored(
+                 bob, [&](Messenger& m) {
+                   QString why;
+                   return m.react("alice", m.messageIdOf("alice", other), QString::fromUtf8("👍"), &why);
+                 },
+                 [&](parley::e2e::Content& c) { c.mutable_reaction()->set_client_msg_id(id.toStdString()); })
+                 .isEmpty());
+    const auto after_reaction = send(bob, "alice", "marker after the late reaction");
+    QVERIFY(alice.waitReceived(after_reaction));
+    QVERIFY(alice.find("bob", id).reactions.isEmpty());
+    // Its trace deleted here too, the reply would fall back on the words it carried: those
+    // went with the unsend.
+    QVERIFY2(bob.m->deleteLocally("alice", bobs_row, &error), qPrintable(error));
+    QCOMPARE(bob.find("alice", answer).reply.messageId, qint64(0));
+    QVERIFY(bob.find("alice", answer).reply.text.isEmpty());
     // The conversation list says what happened to a last message taken back.
-    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", marker).id, &error), qPrintable(error));
+    const auto last_words = delivered(alice, bob, "last words");
+    QVERIFY(!last_words.isEmpty());
+    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", last_words).id, &error), qPrintable(error));
     QVERIFY(spinUntil([&] {
       for (const auto& c : bob.m->conversations())
         if (c.peer == "alice") return c.lastUnsent;
@@ -396,6 +441,12 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QVERIFY2(error.contains("still being sent"), qPrintable(error));
     alice.m->start();
     QVERIFY(bob.waitReceived(*queued));
+    // Deleted here, the last message no longer stands for the conversation in the list.
+    QVERIFY2(bob.m->deleteLocally("alice", bob.find("alice", *queued).id, &error), qPrintable(error));
+    QString last;
+    for (const auto& c : bob.m->conversations())
+      if (c.peer == "alice") last = c.lastMessage;
+    QCOMPARE(last, QString("marker after the edit"));
   }
 
   void groupMembersSeeEditsAndUnsends() {

@@ -86,10 +86,12 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     const auto id = delivered(alice, bob, "Meet at 6?");
     QVERIFY(!id.isEmpty());
     int revised = 0;
-    QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
-                     [&](const QString& peer, const QString& sender, const QByteArray& which) {
-                       revised += peer == "alice" && sender == "alice" && which == id;
-                     });
+    // Bob's messenger outlives this test: the counter goes with it.
+    const auto counting = QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
+                                           [&](const QString& peer, const QString& sender, const QByteArray& which) {
+                                             revised += peer == "alice" && sender == "alice" && which == id;
+                                           });
+    const auto stop_counting = qScopeGuard([counting] { QObject::disconnect(counting); });
     const int unread_before = [&] {
       for (const auto& c : bob.m->conversations())
         if (c.peer == "alice") return c.unread;
@@ -302,8 +304,9 @@ class EditsTest : public QObject, parley::test::ChatUsers {
 
     const auto row = alice.find("bob", id).id;
     int told = 0;  // views refresh on it
-    QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
-                     [&](const QString&, const QString&, const QByteArray& which) { told += which == id; });
+    const auto counting = QObject::connect(bob.m.get(), &Messenger::messageRevised, bob.m.get(),
+                                           [&](const QString&, const QString&, const QByteArray& which) { told += which == id; });
+    const auto stop_counting = qScopeGuard([counting] { QObject::disconnect(counting); });
     QVERIFY2(alice.m->editMessage("bob", row, "I regret this a lot", &error), qPrintable(error));
     QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.editedMs > 0; }));
     QVERIFY(spinUntil([&] { return told == 1; }, kWaitMs));  // the edit's

@@ -304,7 +304,7 @@ class Messenger : public QObject {
   struct Revisable {
     bool edit = false;    // ours, a text or a file, not taken back, within the window
     bool unsend = false;  // ours, not taken back, within the window
-    bool remove = false;  // here, and not an unsent one of ours
+    bool remove = false;  // here, and not one of ours still waiting in the outbox
   };
   Revisable revisable(const QString& peer, qint64 message_id);
   // The local id of the message `client_msg_id` in conversation `peer` ("#" + hex for a
@@ -641,6 +641,8 @@ class Messenger : public QObject {
   // if `at_ms` is not older than the one shown, and only to a message still there.
   bool reviseRow(const detail::RevisionTarget& t, const QString& peer, Revision kind, const QString& text,
                  qint64 at_ms);
+  // What the user sees of message `t` now: its text, or a file's caption (empty: none).
+  QString currentWords(const detail::RevisionTarget& t);
   // Our EDIT or UNSEND of our message `message_id`: checked, queued, then applied here.
   bool sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text, QString* error);
 

@@ -178,6 +178,15 @@ Messenger::Revisable Messenger::revisable(const QString& peer, qint64 message_id
   return r;
 }
 
+QString Messenger::currentWords(const detail::RevisionTarget& t) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT body FROM messages WHERE id = ?");
+  q.addBindValue(t.id);
+  if (!q.exec() || !q.next()) return {};
+  const auto body = q.value(0).toString();
+  return t.file && body == t.file_name ? QString() : body;  // a file's body is its name when uncaptioned
+}
+
 bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text,
                              QString* error) {
   const auto t = target_by_row(db_->db(), peer, message_id);
@@ -202,6 +211,7 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
     return false;
   }
   const auto utf8 = text.toUtf8();
+  if (edit && text == currentWords(*t)) return true;  // nothing to change: nothing sent
   if (edit) {
     if (utf8.isEmpty() && !t->file) {
       *error = QStringLiteral("the new text is empty (delete the message instead)");

@@ -550,6 +550,14 @@ class ConversationTest : public QObject {
     QCOMPARE(window_->currentPeer(), QString("bob"));
     QVERIFY(composer->attachButton()->isEnabled());
 
+    // Reply chosen during an edit gives the edit up: Enter then sends a new message.
+    emit list->editRequested(row(row_with(ours)));
+    emit list->replyRequested(row(row_with(ours)));
+    QCOMPARE(composer->editing(), qint64(0));
+    QCOMPARE(composer->editor()->toPlainText(), QString("half-typed draft"));
+    QCOMPARE(bar->findChild<QLabel*>("replyTitle")->text(), QString("Replying to yourself"));
+    QTest::keyClick(composer->editor(), Qt::Key_Escape);
+
     emit list->editRequested(row(row_with(ours)));
     composer->editor()->selectAll();
     QTest::keyClicks(composer->editor(), "Lunch at 1?");

@@ -45,7 +45,9 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     return !sendDoctored(
                 from, [&](Messenger& m) {
                   QString error;
-                  const bool ok = m.editMessage(to, m.messageIdOf(to, id), "placeholder edit", &error);
+                  // New words each time: the same words again would send nothing.
+                  static int n = 0;
+                  const bool ok = m.editMessage(to, m.messageIdOf(to, id), QString("placeholder edit %1").arg(++n), &error);
                   if (!ok) qWarning("editMessage: %s", qPrintable(error));
                   return ok;
                 },
@@ -127,6 +129,13 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QString search_error;
     QCOMPARE(bob.m->search("7?", 10, &search_error).size(), 1);
     QVERIFY(bob.m->search("6?", 10, &search_error).isEmpty());
+
+    // The same words again change and send nothing.
+    const auto stamped = alice.find("bob", id).editedMs;
+    const int queued = alice.m->outboxSize();
+    QVERIFY2(alice.m->editMessage("bob", mine.id, "Meet at 7?", &error), qPrintable(error));
+    QCOMPARE(alice.find("bob", id).editedMs, stamped);
+    QCOMPARE(alice.m->outboxSize(), queued);
 
     // A second edit wins over the first.
     QVERIFY2(alice.m->editMessage("bob", mine.id, "Meet at 8?", &error), qPrintable(error));

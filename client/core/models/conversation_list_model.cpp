@@ -11,9 +11,6 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   // An edit or a deletion can change the last message's words.
   connect(messenger_, &Messenger::messageRevised, this,
           [this](const QString&, const QString&, const QByteArray&) { reload(); });
-  // An edit or a deletion can change the last message's words.
-  connect(messenger_, &Messenger::messageRevised, this,
-          [this](const QString&, const QString&, const QByteArray&) { reload(); });
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its
   // details (name, avatar, member count): messages arriving do not.

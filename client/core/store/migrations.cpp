@@ -271,6 +271,8 @@ bool step_16(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE messages ADD COLUMN edited_ms INTEGER",
       "ALTER TABLE messages ADD COLUMN removed INTEGER NOT NULL DEFAULT 0",
+      // The conversation list's last message, skipping those deleted here, from an index.
+      "CREATE INDEX messages_peer_shown ON messages(peer, id) WHERE removed != 2",
   }, error);
 }
 

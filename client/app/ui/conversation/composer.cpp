@@ -210,6 +210,7 @@ void Composer::clearSent(bool text, const QStringList& files) {
 }
 
 void Composer::setReply(const ReplyTarget& target) {
+  finishEdit();  // a reply is a new message: the edit under way is given up first
   reply_->setTarget(target);
   edit_->setClaimsEscape(true);
   edit_->setFocus();
@@ -262,6 +263,7 @@ void Composer::addImage(const QImage& image) {
 }
 
 void Composer::add(const DroppedFiles& files) {
+  if (editing()) return emit problem(tr("Finish or stop the edit before adding files"));
   if (!files.paths.isEmpty())
     addFiles(files.paths);
   else if (!files.image.isNull())
@@ -273,7 +275,8 @@ void Composer::onTextChanged() {
   const bool empty = edit_->toPlainText().trimmed().isEmpty();
   updateSendEnabled();
   fitHeight();
-  if (empty) return setTyping(false);
+  // Rewording a sent message is not writing to the peer.
+  if (empty || editing()) return setTyping(false);
   setTyping(true);
   idle_.start();
 }

@@ -320,6 +320,26 @@ QString conversation_of(const std::string& name) {
   return raw.startsWith(QLatin1Char('#')) ? raw.toLower() : QString::fromStdString(fold_username(name));
 }
 
+// Message MSGID of conversation NAME in the opened profile (named `what` in errors); nullopt
+// once the failure is told, with the exit code in `code`.
+struct MessageAt {
+  Messenger* m;
+  QString conversation;
+  qint64 message;
+};
+std::optional<MessageAt> message_at(const Options& o, const QString& what, int* code) {
+  auto* m = open_or_fail(o, code);
+  if (!m) return std::nullopt;
+  const auto conversation = conversation_of(o.name);
+  QString error = conversation.isEmpty() ? "not a username: " + QString::fromStdString(o.name) : QString();
+  const auto target = conversation.isEmpty() ? std::nullopt : message_target(m, conversation, o.msg_id, what, &error);
+  if (!target) {
+    *code = fail(error, kExitUsage);
+    return std::nullopt;
+  }
+  return MessageAt{m, conversation, *target};
+}
+
 // Opens the profile, finds message MSGID of conversation NAME (for `what`) and, once the
 // inbox is synced (in a group, a removal waiting there rotates our key first), runs `act`
 // on it: true with the JSON to print, then exits once the outbox is drained; false with the
@@ -328,14 +348,10 @@ using MessageAction = std::function<bool(Messenger*, const QString& conversation
                                          QJsonObject* out, QString* why)>;
 int act_on_message_online(const Options& o, const QString& what, MessageAction act) {
   int code = 0;
-  auto* m = open_or_fail(o, &code);
-  if (!m) return code;
-  const auto conversation = conversation_of(o.name);
-  if (conversation.isEmpty()) return fail("not a username: " + QString::fromStdString(o.name), kExitUsage);
-  QString error;
-  const auto target = message_target(m, conversation, o.msg_id, what, &error);
-  if (!target) return fail(error, kExitUsage);
-  when_online(m, [m, conversation, target = *target, act = std::move(act)] {
+  const auto at = message_at(o, what, &code);
+  if (!at) return code;
+  auto* m = at->m;
+  when_online(m, [m, conversation = at->conversation, target = at->message, act = std::move(act)] {
     QString why;
     QJsonObject out;
     if (!act(m, conversation, target, &out, &why)) return QCoreApplication::exit(fail(why, kExitUsage));
@@ -380,14 +396,11 @@ int do_delete(const Options& o) {
     });
   // From this device only: nothing to send, so no connection.
   int code = 0;
-  auto* m = open_or_fail(o, &code);
-  if (!m) return code;
-  const auto conversation = conversation_of(o.name);
-  if (conversation.isEmpty()) return fail("not a username: " + QString::fromStdString(o.name), kExitUsage);
+  const auto at = message_at(o, "delete", &code);
+  if (!at) return code;
   QString error;
-  const auto target = message_target(m, conversation, o.msg_id, "delete", &error);
-  if (!target || !m->deleteLocally(conversation, *target, &error)) return fail(error, kExitUsage);
-  emit_json({{"type", "deleted"}, {"peer", conversation}, {"id", id}, {"for_everyone", false}});
+  if (!at->m->deleteLocally(at->conversation, at->message, &error)) return fail(error, kExitUsage);
+  emit_json({{"type", "deleted"}, {"peer", at->conversation}, {"id", id}, {"for_everyone", false}});
   return kExitOk;
 }
 

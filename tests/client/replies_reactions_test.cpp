@@ -53,13 +53,7 @@ class RepliesReactionsTest : public QObject, parley::test::ChatUsers {
   }
 
  private slots:
-  void initTestCase() {
-    QVERIFY(home_.isValid());
-    QVERIFY(relay_.start());
-    QVERIFY(join("alice").m);
-    QVERIFY(join("bob").m);
-    QVERIFY(join("carol").m);
-  }
+  void initTestCase() { QVERIFY(startWith({"alice", "bob", "carol"})); }
   void cleanupTestCase() { users_.clear(); }
 
   void snippetsStopAtALimitWithoutSplittingACharacter() {

@@ -56,6 +56,16 @@ bool profileSql(const QString& dir, const QString& statement, const QVariantList
   return ok;
 }
 
+bool ChatUsers::startWith(const QStringList& names) {
+  if (!home_.isValid() || !relay_.start()) {
+    qWarning("no scratch folder or relay");
+    return false;
+  }
+  for (const auto& name : names)
+    if (!join(name).m) return false;
+  return true;
+}
+
 ChatUser& ChatUsers::join(const QString& name) {
   auto u = std::make_unique<ChatUser>();
   u->name = name;

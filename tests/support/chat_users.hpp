@@ -42,6 +42,8 @@ bool profileSql(const QString& dir, const QString& statement, const QVariantList
 
 class ChatUsers {
  protected:
+  // Starts relay_ and registers each of `names`; false (with a warning) on any failure.
+  bool startWith(const QStringList& names);
   // Registers `name` on relay_ in a profile under home_ (m null on failure).
   ChatUser& join(const QString& name);
   ChatUser& user(const QString& name) { return *users_.at(name); }

@@ -40,6 +40,14 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   key_expiry_timer_.setInterval(std::chrono::hours(1));
   connect(&key_expiry_timer_, &QTimer::timeout, this, [this] { expireSkippedKeysIfDue(); });
   key_expiry_timer_.start();
+  scrub_timer_.setSingleShot(true);
+  scrub_timer_.setInterval(std::chrono::seconds(2));
+  connect(&scrub_timer_, &QTimer::timeout, this, [this] {
+    if (db_->inBatch()) return scrub_timer_.start();  // a replay in progress: after it
+    if (!db_->scrubRemovedWords())
+      emit problem(QStringLiteral("could not clear deleted words from the local search index; "
+                                  "trying again after the next change"));
+  });
   // A page that fails its check ends the query that read it, which most reads here take as
   // "no more rows": without this the user would see a shorter history, or a peer without its
   // session, and not know why. storeDamaged() is true at once, for whoever must not take what
@@ -54,6 +62,7 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
 
 Messenger::~Messenger() {
   commitReceiveBatch();
+  if (scrub_timer_.isActive()) db_->scrubRemovedWords();  // not left for a next run
   // Transfers do not outlive the messenger. Each job is ended quietly (its reply aborted
   // before the file it uploads from goes, and nothing reported to this half-destroyed
   // object), then its files go as a failed transfer's do (endTransfer). A worker thread still

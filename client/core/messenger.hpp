@@ -619,7 +619,8 @@ class Messenger : public QObject {
   // A received content's quote, kept if well-formed and naming someone who can be quoted in
   // this conversation (`parties`, empty: anyone, as in a group); otherwise cleared, and the
   // user told that `sender`'s reply is shown without it. The message itself is kept.
-  void checkQuote(e2e::Content& content, const QString& sender, const QStringList& parties);
+  // A quote of a message of `peer` taken back keeps no words.
+  void checkQuote(e2e::Content& content, const QString& peer, const QString& sender, const QStringList& parties);
   // Reactions (messenger_reactions.cpp). Inside the transaction that handles a received
   // REACTION in conversation `peer` from `reactor`: stores it unless malformed (said to the
   // user) or older than the reactor's last one to that message; `parties` as for checkQuote.
@@ -636,13 +637,24 @@ class Messenger : public QObject {
   // user), older than the edit shown, or the message is not here.
   bool storeRevision(const QString& peer, const QString& sender, const e2e::Content& content,
                      qint64 relay_ms);
-  enum class Revision { Edit, Unsend, DeleteHere };
+  // Inside the transaction that stores a group message which waited for its sender's key:
+  // the change to it that waited too, if any.
+  bool applyHeldRevision(const QString& peer, const QString& sender, const QByteArray& client_msg_id);
+  // Checks a received change against message `t` (window, not emptying a text) and applies it.
+  bool applyRevision(const detail::RevisionTarget& t, const QString& peer, bool unsend, const QString& text,
+                     qint64 at_ms, qint64 relay_ms);
+  bool refuseRevision(const QString& sender, const QString& why);  // tells the user; true
+  enum class Revision { Edit, Unsend, DeleteHere, Withdraw };
   // Inside a transaction: applies `kind` to message `t` of conversation `peer`; an edit only
   // if `at_ms` is not older than the one shown, and only to a message still there.
   bool reviseRow(const detail::RevisionTarget& t, const QString& peer, Revision kind, const QString& text,
                  qint64 at_ms);
   // What the user sees of message `t` now: its text, or a file's caption (empty: none).
   QString currentWords(const detail::RevisionTarget& t);
+  // Our queued message `t`, never handed to the relay, taken out of the outbox and deleted
+  // here; the 1:1 messages queued after it are linked to what preceded it.
+  enum class Withdrawal { Done, NotPossible, Failed };
+  Withdrawal withdrawQueued(const QString& peer, const detail::RevisionTarget& t);
   // Our EDIT or UNSEND of our message `message_id`: checked, queued, then applied here.
   bool sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text, QString* error);
 
@@ -680,6 +692,9 @@ class Messenger : public QObject {
   qint64 retry_note_until_ms_ = 0;
   // Hourly: a client that stays logged in for weeks still drops expired skipped keys.
   QTimer key_expiry_timer_;
+  // Shortly after words were taken out of messages (one run for a burst of changes): the
+  // store keeps no copy of them (Database::scrubRemovedWords).
+  QTimer scrub_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order. `our_share`: it is our share of that inbox that

@@ -167,7 +167,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     }
     QSqlQuery msg(db);
     // Anyone may be quoted in a group: a member who has left, or one this device never saw.
-    checkQuote(content, e.sender, {});
+    checkQuote(content, peer, e.sender, {});
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
                 " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text)"
                 " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?)");
@@ -184,6 +184,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))
       return false;
+    if (inserted && !fresh && !applyHeldRevision(peer, e.sender, e.client_msg_id)) return false;
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, ?)"
                  " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"

@@ -163,7 +163,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     }
 
     // In a conversation of two, a reply quotes one of the two.
-    checkQuote(content, sender, {sender, profile_.username});
+    checkQuote(content, sender, sender, {sender, profile_.username});
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, 0)"
                  " ON CONFLICT(peer) DO NOTHING");

@@ -74,13 +74,24 @@ bool Messenger::quoteMessage(const QString& peer, qint64 reply_to, e2e::Content&
   return true;
 }
 
-void Messenger::checkQuote(e2e::Content& content, const QString& sender, const QStringList& parties) {
+void Messenger::checkQuote(e2e::Content& content, const QString& peer, const QString& sender,
+                           const QStringList& parties) {
   if (!content.has_quote()) return;
   const auto& quote = content.quote();
   auto why = detail::quote_problem(quote.client_msg_id(), quote.author(), quote.text());
   if (why.isEmpty() && !parties.isEmpty() && !parties.contains(QString::fromUtf8(quote.author())))
     why = QStringLiteral("it names someone outside this conversation");
-  if (why.isEmpty()) return;
+  if (why.isEmpty()) {
+    // A reply written before its message was taken back, arriving after: the words it quotes
+    // are not kept either.
+    QSqlQuery unsent(db_->db());
+    unsent.prepare("SELECT 1 FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ? AND removed = 1");
+    unsent.addBindValue(peer);
+    unsent.addBindValue(QString::fromUtf8(quote.author()));
+    unsent.addBindValue(qbytes(quote.client_msg_id()));
+    if (unsent.exec() && unsent.next()) content.mutable_quote()->clear_text();
+    return;
+  }
   content.clear_quote();
   QMetaObject::invokeMethod(this, [this, sender, why] {
     emit problem(QStringLiteral("%1 answered a message, but the quote cannot be used (%2); the "

@@ -3,6 +3,7 @@
 // sender-key ciphertext, never a message of their own); anyone deletes any message from
 // their own device. The row stays, emptied, so its number still counts as received (no gap
 // shows) and nothing late, an older edit or a reaction, can bring its words back.
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QSqlQuery>
 #include <QStringDecoder>
@@ -124,7 +125,7 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     changed = row.numRowsAffected() > 0;
     if (!exec(file, {t.sender, t.client_msg_id}) || !exec(reactions, {peer, t.sender, t.client_msg_id}))
       return false;
-    if (kind == Revision::Unsend) {
+    if (kind != Revision::DeleteHere) {
       // Taken back means from the replies that quoted it too. (Deleted here only, it is just
       // not on this device: its replies still carry their quote.)
       QSqlQuery quotes(db);
@@ -136,6 +137,7 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
   }
   if (changed)
     QMetaObject::invokeMethod(this, [this, peer, sender = t.sender, id = t.client_msg_id] {
+      scrub_timer_.start();
       emit messageRevised(peer, sender, id);
     }, Qt::QueuedConnection);
   return true;
@@ -143,25 +145,56 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
 
 bool Messenger::storeRevision(const QString& peer, const QString& sender, const e2e::Content& content,
                               qint64 relay_ms) {
-  const auto warn = [this, sender](const QString& why) {
-    QMetaObject::invokeMethod(this, [this, sender, why] {
-      emit problem(QStringLiteral("%1 sent a change to a message that cannot be used (%2); ignored").arg(sender, why));
-    }, Qt::QueuedConnection);
-    return true;  // handled: nothing to keep
-  };
-  if (const auto why = revision_problem(content); !why.isEmpty()) return warn(why);
+  if (const auto why = revision_problem(content); !why.isEmpty()) return refuseRevision(sender, why);
   const auto& e = content.edit();
+  const auto id = qbytes(e.client_msg_id());
+  const bool unsend = content.type() == e2e::UNSEND;
+  const auto text = QString::fromUtf8(e.text());
+  const auto at = static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX));
   // Only the sender's own message: the content's sender is the one the ratchet or the sender
   // key vouches for, so no one can change another's words.
-  const auto t = target_by_id(db_->db(), peer, sender, qbytes(e.client_msg_id()));
-  if (!t) return true;  // not on this device (never was, or a member who joined later)
-  if (t->server_ts_ms > 0 && relay_ms - t->server_ts_ms > kReviseWindowMs + kReviseGraceMs)
-    return warn(QStringLiteral("the message is more than a day old"));
-  const auto text = QString::fromUtf8(e.text());
-  if (content.type() == e2e::EDIT && text.isEmpty() && !t->file)
-    return warn(QStringLiteral("it would leave the message empty"));
-  return reviseRow(*t, peer, content.type() == e2e::EDIT ? Revision::Edit : Revision::Unsend, text,
-                   static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX)));
+  const auto t = target_by_id(db_->db(), peer, sender, id);
+  if (t) return applyRevision(*t, peer, unsend, text, at, relay_ms);
+  if (!peer.startsWith(QLatin1Char('#'))) return true;  // not on this device: nothing to change
+  // A group message may still wait for its sender's key (a key sent after the message, which
+  // this change opened with): the change waits with it. Anything else is not on this device
+  // (never was, or a member who joined later) and is dropped.
+  QSqlQuery hold(db_->db());
+  hold.prepare("INSERT INTO pending_revisions(group_id, sender, client_msg_id, unsend, text, at_ms, relay_ms)"
+               " SELECT group_id, sender, client_msg_id, ?, ?, ?, ? FROM pending_group_messages"
+               " WHERE group_id = ? AND sender = ? AND client_msg_id = ? LIMIT 1"
+               " ON CONFLICT(group_id, sender, client_msg_id) DO UPDATE SET unsend = excluded.unsend,"
+               " text = excluded.text, at_ms = excluded.at_ms, relay_ms = excluded.relay_ms"
+               " WHERE pending_revisions.unsend = 0 AND (excluded.unsend = 1 OR excluded.at_ms >= pending_revisions.at_ms)");
+  return exec(hold, {unsend ? 1 : 0, text, at, relay_ms, QByteArray::fromHex(peer.mid(1).toLatin1()), sender, id});
+}
+
+bool Messenger::applyHeldRevision(const QString& peer, const QString& sender, const QByteArray& client_msg_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("SELECT unsend, text, at_ms, relay_ms FROM pending_revisions WHERE group_id = ? AND sender = ?"
+            " AND client_msg_id = ?");
+  if (!exec(q, {QByteArray::fromHex(peer.mid(1).toLatin1()), sender, client_msg_id})) return false;
+  if (!q.next()) return true;
+  const auto t = target_by_id(db_->db(), peer, sender, client_msg_id);
+  // The row goes with its waiting message, in the caller's transaction.
+  return !t || applyRevision(*t, peer, q.value(0).toBool(), q.value(1).toString(), q.value(2).toLongLong(),
+                             q.value(3).toLongLong());
+}
+
+bool Messenger::refuseRevision(const QString& sender, const QString& why) {
+  QMetaObject::invokeMethod(this, [this, sender, why] {
+    emit problem(QStringLiteral("%1 sent a change to a message that cannot be used (%2); ignored").arg(sender, why));
+  }, Qt::QueuedConnection);
+  return true;  // handled: nothing to keep
+}
+
+bool Messenger::applyRevision(const detail::RevisionTarget& t, const QString& peer, bool unsend,
+                              const QString& text, qint64 at_ms, qint64 relay_ms) {
+  if (t.server_ts_ms > 0 && relay_ms - t.server_ts_ms > kReviseWindowMs + kReviseGraceMs)
+    return refuseRevision(t.sender, QStringLiteral("the message is more than a day old"));
+  if (!unsend && text.isEmpty() && !t.file)
+    return refuseRevision(t.sender, QStringLiteral("it would leave the message empty"));
+  return reviseRow(t, peer, unsend ? Revision::Unsend : Revision::Edit, text, at_ms);
 }
 
 Messenger::Revisable Messenger::revisable(const QString& peer, qint64 message_id) {
@@ -210,6 +243,18 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
                   : QStringLiteral("a message can only be deleted for everyone within a day of sending it");
     return false;
   }
+  if (!edit && t->status == static_cast<int>(MessageStatus::Queued)) {
+    // Not sent yet: taken out of the outbox, so its words never leave this device.
+    switch (withdrawQueued(peer, *t)) {
+      case Withdrawal::Done:
+        return true;
+      case Withdrawal::Failed:
+        *error = QStringLiteral("could not take the message out of the local outbox");
+        return false;
+      case Withdrawal::NotPossible:
+        break;  // it may have reached the relay: taken back as any sent message is
+    }
+  }
   const auto utf8 = text.toUtf8();
   if (edit && text == currentWords(*t)) return true;  // nothing to change: nothing sent
   if (edit) {
@@ -241,6 +286,70 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
     return false;
   }
   return true;
+}
+
+Messenger::Withdrawal Messenger::withdrawQueued(const QString& peer, const detail::RevisionTarget& t) {
+  auto& db = db_->db();
+  QSqlQuery q(db);
+  q.prepare("SELECT seq, content, attempted FROM outbox WHERE client_msg_id = ? AND peer = ?");
+  if (!exec(q, {t.client_msg_id, peer}) || !q.next()) return Withdrawal::NotPossible;
+  const auto seq = q.value(0).toLongLong();
+  if (q.value(2).toBool() || in_flight_.contains(seq)) return Withdrawal::NotPossible;
+  // 1:1 messages are linked by a hash chain inside the encryption (protocol.md, "Hash
+  // chain"): the ones queued after this one are linked to it again as if it had never been,
+  // so the peer sees no break. They must not have left either.
+  struct Relinked {
+    qint64 seq;
+    e2e::Content content;
+  };
+  std::vector<Relinked> later;
+  QByteArray chain;  // what the next one links to
+  const bool group = peer.startsWith(QLatin1Char('#'));
+  if (!group) {
+    e2e::Content mine;
+    const auto bytes = q.value(1).toByteArray();
+    if (!mine.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size()))) return Withdrawal::NotPossible;
+    chain = qbytes(mine.previous_hash());
+    QSqlQuery rest(db);
+    rest.prepare("SELECT seq, content, attempted FROM outbox WHERE peer = ? AND group_id IS NULL AND seq > ?"
+                 " ORDER BY seq");
+    if (!exec(rest, {peer, seq})) return Withdrawal::Failed;
+    while (rest.next()) {
+      Relinked r{rest.value(0).toLongLong(), {}};
+      const auto b = rest.value(1).toByteArray();
+      if (!r.content.ParseFromArray(b.constData(), static_cast<int>(b.size()))) return Withdrawal::NotPossible;
+      if (r.content.type() != e2e::TEXT && r.content.type() != e2e::ATTACHMENT) continue;  // not chained
+      if (rest.value(2).toBool() || in_flight_.contains(r.seq)) return Withdrawal::NotPossible;
+      later.push_back(std::move(r));
+    }
+  }
+  const auto me = profile_.username.toStdString();
+  const bool ok = db_->transaction([&] {
+    QSqlQuery del(db);
+    del.prepare("DELETE FROM outbox WHERE seq = ?");
+    if (!exec(del, {seq})) return false;
+    if (group) return reviseRow(t, peer, Revision::Withdraw, {}, 0);
+    for (auto& r : later) {
+      if (chain.isEmpty()) r.content.clear_previous_hash();
+      else r.content.set_previous_hash(sbytes(chain));
+      // A reply to it waiting behind it: its words were never to leave.
+      if (r.content.has_quote() && r.content.quote().author() == me &&
+          qbytes(r.content.quote().client_msg_id()) == t.client_msg_id)
+        r.content.mutable_quote()->clear_text();
+      const auto bytes = qbytes(r.content.SerializeAsString());
+      QSqlQuery up(db);
+      up.prepare("UPDATE outbox SET content = ?, envelope = NULL WHERE seq = ?");  // encrypted anew
+      if (!exec(up, {bytes, r.seq})) return false;
+      chain = QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
+    }
+    QSqlQuery head(db);
+    head.prepare("UPDATE conversations SET last_chain_hash = ? WHERE peer = ?");
+    return exec(head, {chain.isEmpty() ? QVariant(QMetaType::fromType<QByteArray>()) : QVariant(chain), peer}) &&
+           reviseRow(t, peer, Revision::Withdraw, {}, 0);
+  });
+  if (!ok) return Withdrawal::Failed;
+  if (outboxSize() == 0) emit outboxDrained();
+  return Withdrawal::Done;
 }
 
 bool Messenger::editMessage(const QString& peer, qint64 message_id, const QString& text, QString* error) {

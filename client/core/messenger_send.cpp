@@ -238,8 +238,16 @@ void Messenger::sendOutboxEntry(qint64 seq) {
   if (!q.exec() || !q.next()) return;
   const auto id = q.value(0).toByteArray();
   const auto peer = q.value(1).toString();
+  // From here the relay may have it, answered or not: no longer ours alone to take back.
+  const auto attempted = [this, seq] {
+    QSqlQuery mark(db_->db());
+    mark.prepare("UPDATE outbox SET attempted = 1 WHERE seq = ? AND attempted = 0");
+    mark.addBindValue(seq);
+    return mark.exec();
+  };
   if (peer.startsWith(QLatin1Char('#'))) {
     // A group message: one sender-key ciphertext, encrypted when it was queued.
+    if (!attempted()) return;  // tried again at the next flush
     in_flight_.insert(seq);
     wire::ClientFrame f;
     auto* g = f.mutable_group_send();
@@ -251,6 +259,7 @@ void Messenger::sendOutboxEntry(qint64 seq) {
   }
   if (q.value(3).isNull()) return encryptEntry(seq, peer, q.value(2).toByteArray());
 
+  if (!attempted()) return;
   in_flight_.insert(seq);
   wire::ClientFrame f;
   auto* s = f.mutable_send();

@@ -479,6 +479,166 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     }
     QVERIFY2(carol.problems.isEmpty(), qPrintable(carol.problems.join("; ")));
   }
+
+  // A group change can open before its message: the sender made a new key in between, and
+  // this device still waits for the old one. The change waits with the message and applies
+  // when it opens.
+  void aGroupChangeWaitsForItsMessagesKey() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& dave = join("dave");
+    auto& erin = join("erin");
+    QVERIFY(dave.m && erin.m);
+    const auto gid = makeGroup(alice, {"bob", "dave", "erin"});
+    QVERIFY(!gid.isEmpty());
+    const QString peer = "#" + QString::fromLatin1(gid.toHex());
+    QString error;
+    const auto hello = alice.m->groupSend(gid, "hello all", &error);
+    QVERIFY2(hello, qPrintable(error));
+    QVERIFY(bob.waitReceived(*hello));
+    // Bob goes away and loses Alice's key, as if it had not reached him yet.
+    bob.m.reset();
+    const auto hidden = QByteArray(16, '\x5a');
+    QVariant real_key;
+    QVERIFY(profileSql(bob.dir, "SELECT key_id FROM sender_keys WHERE group_id = ? AND sender = 'alice'", {gid},
+                       &real_key));
+    QVERIFY(profileSql(bob.dir, "UPDATE sender_keys SET key_id = ? WHERE group_id = ? AND sender = 'alice'",
+                       {hidden, gid}));
+    const auto noon = alice.m->groupSend(gid, "Meet at noon", &error);
+    const auto oops = alice.m->groupSend(gid, "the wrong group, sorry", &error);
+    QVERIFY(noon && oops);
+    // A removal: Alice's next group message goes under a new key, which Bob gets.
+    const auto removeMember = [&](const QString& who) {
+      QString result = "pending";
+      alice.m->removeMembers(gid, {who}, [&](const QString& e) { result = e; });
+      return spinUntil([&] { return result != "pending"; }, kWaitMs) && result.isEmpty();
+    };
+    QVERIFY(removeMember("dave"));
+    QVERIFY2(alice.m->editMessage(peer, alice.find(peer, *noon).id, "Meet at one", &error), qPrintable(error));
+    QVERIFY2(alice.m->unsendMessage(peer, alice.find(peer, *oops).id, &error), qPrintable(error));
+    const auto marker = alice.m->groupSend(gid, "marker under the new key", &error);
+    QVERIFY(marker);
+    QVERIFY(bob.reopen());
+    QVERIFY(bob.waitReceived(*marker));
+    QVERIFY(bob.find(peer, *noon).clientMsgId.isEmpty());  // still waiting for its key
+    bob.m.reset();
+    QVariant held;
+    QVERIFY(profileSql(bob.dir, "SELECT COUNT(*) FROM pending_revisions", {}, &held));
+    QCOMPARE(held.toInt(), 2);
+    // The old key comes back; the next new key (after another removal) makes Bob try again.
+    QVERIFY(profileSql(bob.dir, "UPDATE sender_keys SET key_id = ? WHERE key_id = ?", {real_key, hidden}));
+    QVERIFY(bob.reopen());
+    QVERIFY(removeMember("erin"));
+    const auto again = alice.m->groupSend(gid, "and another key", &error);
+    QVERIFY(again);
+    QVERIFY(bob.waitReceived(*again));
+    QVERIFY(waitFor(bob, peer, *noon, [](const StoredMessage& m) { return m.body == "Meet at one"; }));
+    QVERIFY(bob.find(peer, *noon).editedMs > 0);
+    QVERIFY(waitFor(bob, peer, *oops, [](const StoredMessage& m) { return m.unsent && m.body.isEmpty(); }));
+    bob.m.reset();
+    QVERIFY(profileSql(bob.dir, "SELECT COUNT(*) FROM pending_revisions", {}, &held));
+    QCOMPARE(held.toInt(), 0);
+    QVERIFY(bob.reopen());
+  }
+
+  // Taking back a message that has not left yet takes it out of the outbox: its words never
+  // leave, nothing shows a gap or a broken chain, and a reply queued behind it no longer
+  // carries them.
+  void aQueuedMessageTakenBackNeverLeaves() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QVERIFY(alice.reopen(false));  // offline: everything queues
+    QString error;
+    const auto first = alice.m->sendText("bob", "queued before", &error);
+    const auto secret = alice.m->sendText("bob", "the door code is 4711", &error);
+    QVERIFY(first && secret);
+    const auto reply = alice.m->sendText("bob", "(ignore that)", &error, alice.find("bob", *secret).id);
+    const auto after = alice.m->sendText("bob", "queued after", &error);
+    QVERIFY(reply && after);
+    const auto row = alice.find("bob", *secret).id;
+    QVERIFY(alice.m->revisable("bob", row).unsend);
+    QVERIFY(!alice.m->revisable("bob", row).remove);
+    QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
+    QVERIFY(alice.find("bob", *secret).clientMsgId.isEmpty());  // gone from this device too
+    QCOMPARE(alice.m->outboxSize(), 3);
+    QVERIFY(alice.find("bob", *reply).reply.text.isEmpty());
+    QVERIFY(alice.m->search("4711", 10, &error).isEmpty());
+    alice.m->start();
+    QVERIFY(bob.waitReceived(*after));
+    for (const auto& id : {*first, *reply, *after}) QVERIFY(bob.received.contains(id));
+    QVERIFY(!bob.received.contains(*secret));
+    QVERIFY(bob.find("alice", *secret).clientMsgId.isEmpty());
+    QVERIFY(bob.m->gaps("alice").isEmpty());
+    for (const auto& id : {*first, *reply, *after}) QVERIFY(bob.find("alice", id).chainOk);
+    const auto answer = bob.find("alice", *reply);
+    QCOMPARE(answer.reply.clientMsgId, *secret);
+    QVERIFY(answer.reply.text.isEmpty());
+    QVERIFY(bob.m->search("4711", 10, &error).isEmpty());
+    QVERIFY2(bob.problems.filter("chain").isEmpty(), qPrintable(bob.problems.join("; ")));
+    // Once it may have reached the relay, it is taken back as any sent message is.
+    QVERIFY(alice.reopen(false));
+    const auto tried = alice.m->sendText("bob", "sent once already", &error);
+    QVERIFY(tried);
+    alice.m.reset();
+    QVERIFY(profileSql(alice.dir, "UPDATE outbox SET attempted = 1", {}));
+    QVERIFY(alice.reopen(false));
+    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", *tried).id, &error), qPrintable(error));
+    QVERIFY(alice.find("bob", *tried).unsent);
+    QCOMPARE(alice.m->outboxSize(), 2);  // the message, then its UNSEND
+    alice.m->start();
+    QVERIFY(waitFor(bob, "alice", *tried, [](const StoredMessage& m) { return m.unsent; }));
+  }
+
+  // The search index keeps a removed entry's terms in its older segments until they merge:
+  // after a message is taken back, they are merged away.
+  void wordsTakenBackLeaveTheSearchIndex() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    for (int i = 0; i < 5; ++i) QVERIFY(!delivered(alice, bob, QString("filler %1 for the index").arg(i)).isEmpty());
+    const auto id = delivered(alice, bob, "zanzibarquokka is my password");
+    QVERIFY(!id.isEmpty());
+    QString error;
+    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", id).id, &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.unsent; }));
+    QTest::qWait(2500);  // the scrub follows a burst of changes
+    for (auto* u : {&alice, &bob}) {
+      u->m.reset();
+      QVariant left;
+      QVERIFY(profileSql(u->dir, "SELECT COUNT(*) FROM messages_fts_data WHERE instr(block, 'zanzibarquokka') > 0",
+                         {}, &left));
+      QCOMPARE(left.toInt(), 0);
+      QVERIFY(u->reopen());
+    }
+  }
+
+  // A reply written before the message it quotes was taken back, and arriving after, keeps
+  // none of its words.
+  void aReplyArrivingAfterAnUnsendKeepsNoWords() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    const auto id = delivered(alice, bob, "forget I said this");
+    QVERIFY(!id.isEmpty());
+    QVERIFY(bob.reopen(false));  // Bob answers offline: the reply waits
+    QString error;
+    const auto answer = bob.m->sendText("alice", "said what?", &error, bob.find("alice", id).id);
+    QVERIFY(answer);
+    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", id).id, &error), qPrintable(error));
+    bob.m->start();
+    QVERIFY(alice.waitReceived(*answer));
+    QVERIFY(alice.find("bob", *answer).reply.unsent);
+    QVERIFY(waitFor(bob, "alice", id, [](const StoredMessage& m) { return m.unsent; }));
+    QVERIFY(bob.find("alice", *answer).reply.text.isEmpty());
+    // Not on screen, and not in the store either (where it would show again once the trace
+    // of the message is deleted here).
+    for (auto* u : {&alice, &bob}) {
+      u->m.reset();
+      QVariant words;
+      QVERIFY(profileSql(u->dir, "SELECT COALESCE(reply_text, '') FROM messages WHERE client_msg_id = ?",
+                         {*answer}, &words));
+      QCOMPARE(words.toString(), QString());
+      QVERIFY(u->reopen());
+    }
+  }
 };
 
 QTEST_GUILESS_MAIN(EditsTest)

@@ -90,6 +90,16 @@ class MigrationTest : public QObject {
     // Step 16: earlier messages were never edited and are all still there to show.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE edited_ms IS NULL AND removed = 0"),
              scalar(d, "SELECT COUNT(*) FROM messages"));
+    // Step 17: an entry not yet encrypted cannot have left; changes that wait for their
+    // group message go with it.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM outbox WHERE attempted = 0"), 1);
+    QSqlQuery held(d);
+    QVERIFY(held.exec("INSERT INTO pending_group_messages(group_id, sender, client_msg_id, conv_seq,"
+                      " server_ts_ms, ciphertext, received_ms) VALUES(x'aa', 'amy', x'bb', 1, 1, x'cc', 1)"));
+    QVERIFY(held.exec("INSERT INTO pending_revisions(group_id, sender, client_msg_id, unsend, text, at_ms,"
+                      " relay_ms) VALUES(x'aa', 'amy', x'bb', 0, 'new words', 2, 2)"));
+    QVERIFY(held.exec("DELETE FROM pending_group_messages WHERE client_msg_id = x'bb'"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM pending_revisions"), 0);
     // Step 5: history written before the search index existed is found, and the triggers
     // keep the index in step with later inserts, edits and deletes.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'upgrades'"), 1);

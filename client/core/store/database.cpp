@@ -130,6 +130,13 @@ bool Database::transaction(const std::function<bool()>& body) {
   return false;
 }
 
+bool Database::scrubRemovedWords() {
+  if (batch_) return false;
+  QSqlQuery q(db_);
+  return q.exec("INSERT INTO messages_fts(messages_fts) VALUES('optimize')") &&
+         q.exec("PRAGMA wal_checkpoint(TRUNCATE)") && q.next() && q.value(0).toInt() == 0;
+}
+
 bool Database::beginBatch() {
   if (batch_) return true;
   batch_ = db_.transaction();

@@ -276,10 +276,32 @@ bool step_16(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 17: changes that wait, and messages that never left. `outbox.attempted`: the entry
+// has been handed to the relay at least once, so it may be there even without an answer; an
+// entry never attempted can be taken back without a trace (an unsend of a queued message).
+// Group entries are encrypted when queued and 1:1 ones when first sent, so those already
+// encrypted count as attempted. `pending_revisions`: an EDIT or UNSEND for a group message
+// still waiting for its sender's key, applied when the message opens; one per message, the
+// one that would win (an unsend over any edit, else the newest edit), and gone with the
+// waiting message however it goes (opened, or dropped for room).
+bool step_17(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE outbox ADD COLUMN attempted INTEGER NOT NULL DEFAULT 0",
+      "UPDATE outbox SET attempted = 1 WHERE envelope IS NOT NULL",
+      "CREATE TABLE pending_revisions(group_id BLOB NOT NULL, sender TEXT NOT NULL,"
+      " client_msg_id BLOB NOT NULL, unsend INTEGER NOT NULL, text TEXT NOT NULL,"
+      " at_ms INTEGER NOT NULL, relay_ms INTEGER NOT NULL,"
+      " PRIMARY KEY(group_id, sender, client_msg_id)) WITHOUT ROWID",
+      "CREATE TRIGGER pending_revisions_follow AFTER DELETE ON pending_group_messages BEGIN"
+      " DELETE FROM pending_revisions WHERE group_id = old.group_id AND sender = old.sender AND"
+      " client_msg_id = old.client_msg_id; END",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16};
+                           step_16, step_17};
 
 }  // namespace
 

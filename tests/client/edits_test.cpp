@@ -183,6 +183,28 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QCOMPARE(bob.find("alice", alices).body, QString("Alice wrote this"));
     QCOMPARE(bob.find("alice", alices).editedMs, qint64(0));
     QCOMPARE(bob.find("carol", carols).body, QString("Carol wrote this"));
+
+    // In the same conversation too: Bob names the message Alice sent him, in an edit and an
+    // unsend of his own; Alice's copy of her words stays as it was.
+    const auto bobs = delivered(bob, alice, "Bob wrote this");
+    QVERIFY(!bobs.isEmpty());
+    for (const auto unsend : {false, true}) {
+      QVERIFY(sendDoctoredChange(bob, "alice", bobs, [&](parley::e2e::Content& c) {
+        c.mutable_edit()->set_client_msg_id(alices.toStdString());
+        if (unsend) {
+          c.set_type(parley::e2e::UNSEND);
+          c.mutable_edit()->clear_text();
+        } else {
+          c.mutable_edit()->set_text("Bob's words in Alice's mouth");
+        }
+      }));
+      const auto marker = send(bob, "alice", "after the forgery in our chat");
+      QVERIFY(alice.waitReceived(marker));
+      const auto mine = alice.find("bob", alices);
+      QCOMPARE(mine.body, QString("Alice wrote this"));
+      QCOMPARE(mine.editedMs, qint64(0));
+      QVERIFY(!mine.unsent);
+    }
   }
 
   void aLateOlderEditChangesNothing() {
@@ -277,6 +299,20 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QVERIFY(waitProblem(bob, before));
     QVERIFY2(bob.problems.last().contains("more than a day old"), qPrintable(bob.problems.last()));
     QCOMPARE(bob.find("alice", id).body, QString("old news"));
+
+    // An hour's grace past the day, for a change made just in time that reached the relay
+    // a little later: Bob's copy was taken a day and half an hour ago.
+    const auto late_but_in_grace = delivered(alice, bob, "just in time");
+    QVERIFY(!late_but_in_grace.isEmpty());
+    bob.m.reset();
+    QVERIFY(profileSql(bob.dir, "UPDATE messages SET server_ts_ms = ? WHERE client_msg_id = ?",
+                       {QDateTime::currentMSecsSinceEpoch() - Messenger::kReviseWindowMs - 1800 * 1000,
+                        late_but_in_grace}));
+    QVERIFY(bob.reopen());
+    QVERIFY2(alice.m->editMessage("bob", alice.find("bob", late_but_in_grace).id, "just in time, edited", &error),
+             qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", late_but_in_grace,
+                    [](const StoredMessage& m) { return m.body == "just in time, edited"; }));
 
     // Alice's side refuses a message the relay took two days ago.
     alice.m.reset();

@@ -585,7 +585,12 @@ class Messenger : public QObject {
     QString cache_path;                // a download's ciphertext, as it collects
     qint64 file = 0;                   // an upload's row in file_sends
     bool forget_on_failure = false;    // sendFile's: the caller reports a failure, not the queue
+    QByteArray msg_id;                 // a download's message
   };
+  // After a message with a file was taken back or deleted here: its downloads stop, and what
+  // this device keeps of it goes (a copy downloaded inside the profile folder, the partial
+  // ciphertext kept for resuming); a copy saved outside the profile is the user's and stays.
+  void dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path);
   QNetworkAccessManager& nam();
   // `earlier`: the media id of an upload of this copy begun by an earlier try, to go on with.
   void uploadEncrypted(qint64 id, const QueuedFile& file, std::shared_ptr<e2e::Attachment> attachment,

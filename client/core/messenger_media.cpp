@@ -373,7 +373,7 @@ qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
   // The copy is the queued file's, kept until it is forgotten, so a later run can go on
   // uploading it (removeStaleCopies, forgetFile): not a transfer's temporary file.
   const auto copy = copyOf(file_id);
-  transfers_[id] = Transfer{nullptr, cancelled, {}, {}, {}, file_id};
+  transfers_[id] = Transfer{nullptr, cancelled, {}, {}, {}, file_id, false, {}};
 
   // Checking the copy, or encrypting (and reading an image for a preview), blocks on disk: a
   // worker thread. The key lives in the attachment message, built there and handed back whole.
@@ -516,6 +516,22 @@ void Messenger::cancelTransfer(qint64 id) {
   // Still encrypting: the worker stops at its next buffer and reports "cancelled".
 }
 
+void Messenger::dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path) {
+  std::vector<qint64> running;
+  for (const auto& [id, t] : transfers_)
+    if (!msg_id.isEmpty() && t.msg_id == msg_id) running.push_back(id);
+  for (const auto id : running) cancelTransfer(id);
+  const auto inside = [this](const QString& path) {
+    const auto profile = QFileInfo(profile_.dir).canonicalFilePath();
+    const auto file = QFileInfo(path).canonicalFilePath();
+    return !profile.isEmpty() && file.startsWith(profile + QLatin1Char('/'));
+  };
+  if (!local_path.isEmpty() && inside(local_path)) QFile::remove(local_path);
+  if (!media_id.isEmpty())
+    QFile::remove(profile_.dir + QStringLiteral("/media-in/") + QString::fromLatin1(media_id.toHex()) +
+                  QStringLiteral(".part"));
+}
+
 qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& dir, QString* error) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT media_id, key, ciphertext_size, sha256, file_name FROM attachments"
@@ -566,7 +582,8 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
   }
   const auto cache_path = spec.cache_path;
   auto* job = new media::DownloadJob(*relay_, nam(), media::media_base(profile_.server), std::move(spec), this);
-  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), scratch, reserved, cache_path};
+  transfers_[id] = Transfer{job, std::make_shared<std::atomic<bool>>(false), scratch, reserved, cache_path,
+                            0, false, clientMsgId};
   connect(job, &media::TransferJob::progress, this,
           [this, id](qint64 done, qint64 total) { emit transferProgress(id, done, total); });
   connect(job, &media::TransferJob::resumed, this, [this, id](qint64 offset) { emit transferResumed(id, offset); });

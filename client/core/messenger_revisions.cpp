@@ -116,6 +116,15 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     QSqlQuery row(db);
     row.prepare("UPDATE messages SET body = '', reply_to = NULL, reply_author = NULL, reply_text = NULL,"
                 " removed = ? WHERE id = ? AND removed != 2");
+    QSqlQuery kept(db);
+    kept.prepare("SELECT media_id, local_path FROM attachments WHERE sender = ? AND client_msg_id = ?");
+    if (!exec(kept, {t.sender, t.client_msg_id})) return false;
+    if (kept.next()) {
+      // Once the change is stored (queued: after the transaction).
+      QMetaObject::invokeMethod(this, [this, id = t.client_msg_id, media = kept.value(0).toByteArray(),
+                                       path = kept.value(1).toString()] { dropFileOf(id, media, path); },
+                                Qt::QueuedConnection);
+    }
     QSqlQuery file(db);
     file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ?");
     QSqlQuery reactions(db);

@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include <QDateTime>
+#include <QDir>
 #include <QFile>
 
 #include "chat_users.hpp"
@@ -437,12 +438,46 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QVERIFY2(alice.m->editMessage("bob", row, "gate changed", &error), qPrintable(error));
     QVERIFY(waitFor(bob, "alice", got.clientMsgId, [](const StoredMessage& m) { return m.body == "gate changed"; }));
     QVERIFY(bob.m->attachment(got.clientMsgId).has_value());
+    // Bob downloads it into his profile, as the app does.
+    const auto fetch = [&](const QByteArray& id, const QString& dir) {
+      QString path, failure;
+      if (!QDir().mkpath(dir)) return path;
+      const auto done = QObject::connect(bob.m.get(), &Messenger::transferFinished, bob.m.get(),
+                                         [&](qint64, const QByteArray&, const QString& saved) { path = saved; });
+      const auto failed = QObject::connect(bob.m.get(), &Messenger::transferFailed, bob.m.get(),
+                                           [&](qint64, const QString& e) { failure = e; });
+      QString why;
+      if (bob.m->fetchAttachment(id, dir, &why) != 0)
+        spinUntil([&] { return !path.isEmpty() || !failure.isEmpty(); }, kWaitMs);
+      QObject::disconnect(done);
+      QObject::disconnect(failed);
+      return path;
+    };
+    const auto kept = fetch(got.clientMsgId, bob.dir + "/files");
+    QVERIFY(QFile::exists(kept));
 
     QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
     QVERIFY(waitFor(bob, "alice", got.clientMsgId, [](const StoredMessage& m) { return m.unsent; }));
     QVERIFY(!bob.find("alice", got.clientMsgId).hasAttachment);
     QVERIFY(!bob.m->attachment(got.clientMsgId).has_value());
     QVERIFY(!alice.m->attachment(got.clientMsgId).has_value());
+    // The copy the app kept goes with it.
+    QVERIFY(spinUntil([&] { return !QFile::exists(kept); }, kWaitMs));
+
+    // A copy Bob saved to a folder of his own is his, and stays.
+    QVERIFY2(alice.m->sendFile("bob", ticket.fileName(), "second pass", &error) != 0, qPrintable(error));
+    StoredMessage second;
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : bob.m->history("alice"))
+        if (m.hasAttachment && m.body == "second pass") second = m;
+      return second.id != 0;
+    }, kWaitMs));
+    const auto saved = fetch(second.clientMsgId, home_.filePath("bobs-downloads"));
+    QVERIFY(QFile::exists(saved));
+    QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", second.clientMsgId).id, &error), qPrintable(error));
+    QVERIFY(waitFor(bob, "alice", second.clientMsgId, [](const StoredMessage& m) { return m.unsent; }));
+    QTest::qWait(100);  // the file's clean-up follows the change
+    QVERIFY(QFile::exists(saved));
   }
 
   void deletingHereHidesOnlyHere() {

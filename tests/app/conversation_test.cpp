@@ -261,6 +261,16 @@ class ConversationTest : public QObject {
     QSettings().setValue("notifications/showText", true);
     QVERIFY(bob_->sendText("alice", "see you at 5", &error));
     QVERIFY(spinUntil([&] { return window_->tray()->lastNotification() == "bob: see you at 5"; }, kGuiWaitMs));
+    // An edit changes the notification's words; taking the message back takes them away.
+    const auto bobs = [&](const QString& text) {
+      for (const auto& m : bob_->history("alice"))
+        if (m.body == text) return m.id;
+      return qint64(0);
+    };
+    QVERIFY(bob_->editMessage("alice", bobs("see you at 5"), "see you at 6", &error));
+    QVERIFY(spinUntil([&] { return window_->tray()->lastNotification() == "bob: see you at 6"; }, kGuiWaitMs));
+    QVERIFY(bob_->unsendMessage("alice", bobs("see you at 6"), &error));
+    QVERIFY(spinUntil([&] { return window_->tray()->lastNotification().isEmpty(); }, kGuiWaitMs));
     QSettings().setValue("notifications/showText", false);
     // Back to bob's conversation: what arrived meanwhile is read now.
     window_->openConversation("bob");

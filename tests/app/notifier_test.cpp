@@ -36,6 +36,7 @@ class FakeNotifications : public QObject, protected QDBusContext {
   };
   QStringList caps;
   QList<Shown> shown;
+  QList<uint> closed;  // CloseNotification calls
   uint next = 1;
   bool hold = false;  // answer only at release()
   QList<QDBusMessage> held;
@@ -62,6 +63,8 @@ class FakeNotifications : public QObject, protected QDBusContext {
     }
     return id;
   }
+
+  void CloseNotification(uint id) { closed.append(id); }
 
  signals:
   void ActionInvoked(uint id, const QString& action_key);
@@ -124,6 +127,7 @@ class NotifierTest : public QObject {
 
   void init() {
     fake_.shown.clear();
+    fake_.closed.clear();
     fake_.next = 1;
     fake_.hold = false;
     fake_.held.clear();
@@ -175,6 +179,45 @@ class NotifierTest : public QObject {
     QVERIFY(n.notify("bob", "bob", "fourth"));
     QVERIFY(QTest::qWaitFor([&] { return fake_.shown.size() == 4; }, kWaitMs));
     QCOMPARE(fake_.shown[3].replaces, 0u);
+  }
+
+  // A message taken back takes its notification with it: at once when it shows, once the
+  // service has answered when it is on its way, and not at all when a newer one replaced it.
+  void aNotificationTakenBackIsClosed() {
+    fake_.caps = {"body"};
+    DesktopNotifier n(newClient());
+    QVERIFY(QTest::qWaitFor([&] { return n.available(); }, kWaitMs));
+    QVERIFY(n.notify("bob", "bob", "the code is 4711"));
+    QVERIFY(QTest::qWaitFor([&] { return n.showing("bob"); }, kWaitMs));
+    n.close("bob");
+    QVERIFY(QTest::qWaitFor([&] { return fake_.closed.size() == 1; }, kWaitMs));
+    QCOMPARE(fake_.closed.first(), 1u);
+    QVERIFY(!n.showing("bob"));
+    n.close("bob");  // nothing left to close
+    n.close("nobody");
+
+    fake_.hold = true;
+    QVERIFY(n.notify("carol", "carol", "meet at the back door"));
+    QVERIFY(QTest::qWaitFor([&] { return fake_.held.size() == 1; }, kWaitMs));
+    n.close("carol");
+    fake_.hold = false;
+    fake_.release();
+    QVERIFY(QTest::qWaitFor([&] { return fake_.closed.size() == 2; }, kWaitMs));
+    QCOMPARE(fake_.closed.last(), 2u);
+
+    fake_.hold = true;
+    QVERIFY(n.notify("dan", "dan", "first"));
+    QVERIFY(QTest::qWaitFor([&] { return fake_.held.size() == 1; }, kWaitMs));
+    n.close("dan");
+    QVERIFY(n.notify("dan", "dan", "a newer message"));  // replaces rather than closes
+    fake_.hold = false;
+    fake_.release();
+    QVERIFY(QTest::qWaitFor([&] { return fake_.shown.size() == 4; }, kWaitMs));
+    QCOMPARE(fake_.shown.last().body, QStringLiteral("a newer message"));
+    QCOMPARE(fake_.shown.last().replaces, 3u);
+    QTest::qWait(100);
+    QCOMPARE(fake_.closed.size(), 2);
+    QVERIFY(n.showing("dan"));
   }
 
   void aPlainTextServiceGetsTheTextAsItIs() {

@@ -20,6 +20,7 @@
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <optional>
 
 #include "common/avatar.hpp"
 #include "common/plain_text.hpp"
@@ -202,6 +203,7 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
           [this](const QByteArray& gid, const QString& sender, const QByteArray& id) {
             onArrived(Messenger::groupPeer(gid), sender, id);
           });
+  connect(messenger_, &Messenger::messageRevised, this, &MainWindow::onRevised);
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
   // The open conversation stays selected when its row comes or moves: a new chat's or a new
@@ -352,9 +354,28 @@ void MainWindow::onArrived(const QString& peer, const QString& sender, const QBy
   for (const auto& m : messenger_->historySlice(peer, 0, -1, 20))
     if (m.clientMsgId == id && m.sender == sender) body = m.body;
   if (body.isEmpty()) return;  // not a visible message
-  const bool group = peer.startsWith(QLatin1Char('#'));
-  const auto title = group ? tr("%1 in %2").arg(sender, titleFor(messenger_, peer)) : sender;
-  tray_->notify(peer, title, body, QSettings().value(kShowText, false).toBool());
+  tray_->notify(peer, notificationTitle(peer, sender), body, QSettings().value(kShowText, false).toBool());
+  notified_.insert(peer, {sender, id});
+}
+
+void MainWindow::onRevised(const QString& peer, const QString& sender, const QByteArray& id) {
+  const auto it = notified_.constFind(peer);
+  if (it == notified_.cend() || it->first != sender || it->second != id) return;
+  std::optional<client::StoredMessage> now;
+  for (const auto& m : messenger_->historySlice(peer, 0, -1, 50))
+    if (m.clientMsgId == id && m.sender == sender) now = m;
+  if (!now || now->unsent || now->body.isEmpty()) {
+    // Taken back: its words leave the screen too.
+    notified_.erase(it);
+    return tray_->withdraw(peer);
+  }
+  const bool show_text = QSettings().value(kShowText, false).toBool();
+  if (!show_text) return;  // the notification says only who wrote: still true
+  tray_->notify(peer, notificationTitle(peer, sender), now->body, show_text);
+}
+
+QString MainWindow::notificationTitle(const QString& peer, const QString& sender) const {
+  return peer.startsWith(QLatin1Char('#')) ? tr("%1 in %2").arg(sender, titleFor(messenger_, peer)) : sender;
 }
 
 void MainWindow::startNewChat() {

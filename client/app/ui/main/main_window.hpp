@@ -4,6 +4,7 @@
 // really in front of the user; notifications for the others.
 //
 // Thread: the GUI thread. Borrows the Messenger (AppController owns it).
+#include <QHash>
 #include <QMainWindow>
 #include <QPointer>
 #include <memory>
@@ -65,6 +66,9 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void markReadIfInFront();
   void onArrived(const QString& peer, const QString& sender, const QByteArray& id);
+  // A message changed or taken back: so is its notification, if it is the one showing.
+  void onRevised(const QString& peer, const QString& sender, const QByteArray& id);
+  QString notificationTitle(const QString& peer, const QString& sender) const;
   void selectInList(const QString& peer);
   void closeConversation();
   void showMembers(const QString& peer);
@@ -82,6 +86,8 @@ class MainWindow : public QMainWindow {
   QWidget* placeholder_;
   ConversationView* view_;
   Tray* tray_;
+  // Per conversation, the sender and id of the message its notification shows.
+  QHash<QString, std::pair<QString, QByteArray>> notified_;
 };
 
 }  // namespace parley::app

@@ -75,6 +75,7 @@ bool DesktopNotifier::notify(const QString& peer, const QString& summary, const 
   auto& shown = shown_[peer];
   if (shown.waiting) {
     shown.next.emplace(summary, body);
+    shown.close = false;  // replaced rather than closed
     return true;
   }
   send(peer, summary, body);
@@ -101,12 +102,35 @@ void DesktopNotifier::send(const QString& peer, const QString& summary, const QS
             if (it == shown_.end()) return;  // the service changed hands meanwhile
             it->waiting = false;
             it->id = id.isError() ? 0 : id.value();
-            if (auto next = std::exchange(it->next, std::nullopt)) {
+            if (it->close) {
+              closeNow(it->id);
+              shown_.erase(it);
+            } else if (auto next = std::exchange(it->next, std::nullopt)) {
               notify(peer, next->first, next->second);
             } else if (it->id == 0) {
               shown_.erase(it);
             }
           });
+}
+
+void DesktopNotifier::close(const QString& peer) {
+  held_.remove(peer);
+  const auto it = shown_.find(peer);
+  if (it == shown_.end()) return;
+  it->next.reset();
+  if (it->waiting) {
+    it->close = true;
+    return;
+  }
+  closeNow(it->id);
+  shown_.erase(it);
+}
+
+void DesktopNotifier::closeNow(uint id) {
+  if (id == 0) return;
+  auto call = QDBusMessage::createMethodCall(kService, kPath, kInterface, QStringLiteral("CloseNotification"));
+  call << id;
+  bus_.asyncCall(call);  // nothing to do with the answer: closed, or already gone
 }
 
 void DesktopNotifier::onActionInvoked(uint id, const QString& action) {

@@ -40,6 +40,9 @@ class DesktopNotifier : public QObject {
   bool available() const { return service_ == Service::Present; }
   // Takes a notification; false when there is no service (show it another way now).
   bool notify(const QString& peer, const QString& summary, const QString& body);
+  // Takes `peer`'s notification off the screen (its message was taken back); one the
+  // service has not answered yet is closed as soon as it has, unless a newer one replaces it.
+  void close(const QString& peer);
   // The body as the service is given it.
   QString bodyFor(const QString& text) const;
   // A notification of `peer` is on screen as far as we know (tests).
@@ -60,7 +63,9 @@ class DesktopNotifier : public QObject {
     uint id = 0;           // the service's, once it answered; 0: none yet
     bool waiting = false;  // a Notify is unanswered
     std::optional<std::pair<QString, QString>> next;  // summary and body to show after it
+    bool close = false;    // taken back while the Notify was unanswered
   };
+  void closeNow(uint id);
   void askCapabilities();
   void send(const QString& peer, const QString& summary, const QString& body);
 

@@ -99,6 +99,16 @@ void Tray::notify(const QString& peer, const QString& title, const QString& body
   showFallback(title, text);
 }
 
+void Tray::withdraw(const QString& peer) {
+  if (last_peer_ == peer) {
+    last_.clear();
+    last_peer_.clear();
+  }
+#ifdef PARLEY_DESKTOP_NOTIFIER
+  notifier_->close(peer);
+#endif
+}
+
 void Tray::showFallback(const QString& title, const QString& text) {
   if (icon_ && icon_->isVisible()) icon_->showMessage(title, text, QSystemTrayIcon::Information, 5000);
   else if (window_) QApplication::alert(window_);

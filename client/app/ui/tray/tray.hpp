@@ -28,6 +28,9 @@ class Tray : public QObject {
   void setUnread(int unread);
   int unread() const { return unread_; }
   void notify(const QString& peer, const QString& title, const QString& body, bool show_body);
+  // `peer`'s notification is taken back (its message was): off the screen where the
+  // notification service can do that, and out of lastNotification.
+  void withdraw(const QString& peer);
   // The last notification's text, for tests and for the tray tooltip.
   QString lastNotification() const { return last_; }
   static QIcon badgeIcon(int unread);

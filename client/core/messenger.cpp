@@ -44,7 +44,8 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   scrub_timer_.setInterval(std::chrono::seconds(2));
   connect(&scrub_timer_, &QTimer::timeout, this, [this] {
     if (db_->inBatch()) return scrub_timer_.start();  // a replay in progress: after it
-    if (!db_->scrubRemovedWords())
+    scrub_due_ = !db_->scrubRemovedWords();
+    if (scrub_due_)
       emit problem(QStringLiteral("could not clear deleted words from the local search index; "
                                   "trying again after the next change"));
   });
@@ -62,7 +63,8 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
 
 Messenger::~Messenger() {
   commitReceiveBatch();
-  if (scrub_timer_.isActive()) db_->scrubRemovedWords();  // not left for a next run
+  settleRemovals(true);
+  if (scrub_due_) db_->scrubRemovedWords();  // not left for a next run
   // Transfers do not outlive the messenger. Each job is ended quietly (its reply aborted
   // before the file it uploads from goes, and nothing reported to this half-destroyed
   // object), then its files go as a failed transfer's do (endTransfer). A worker thread still

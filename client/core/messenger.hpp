@@ -590,7 +590,18 @@ class Messenger : public QObject {
   // After a message with a file was taken back or deleted here: its downloads stop, and what
   // this device keeps of it goes (a copy downloaded inside the profile folder, the partial
   // ciphertext kept for resuming); a copy saved outside the profile is the user's and stays.
-  void dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path);
+  void dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path, bool closing);
+  // Noted by reviseRow inside its transaction, carried out after it (settleRemovals): a
+  // removal that was rolled back drops nothing; one made just before the messenger closes,
+  // or by a command that never runs the event loop, is carried out when it closes.
+  struct FileDrop {
+    QString sender;
+    QByteArray msg_id, media_id;
+    QString local_path;
+  };
+  std::vector<FileDrop> file_drops_;
+  bool scrub_due_ = false;
+  void settleRemovals(bool closing = false);
   QNetworkAccessManager& nam();
   // `earlier`: the media id of an upload of this copy begun by an earlier try, to go on with.
   void uploadEncrypted(qint64 id, const QueuedFile& file, std::shared_ptr<e2e::Attachment> attachment,

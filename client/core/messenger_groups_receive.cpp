@@ -79,8 +79,12 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     seen.addBindValue(e.client_msg_id);
     seen.addBindValue(e.sender);
     seen.addBindValue(e.client_msg_id);
+    // A change that waited with it (applied already unless it opened meanwhile on another
+    // path) is applied before the waiting copy goes.
     if (seen.exec() && seen.next())
-      return db_->transaction(extra) ? GroupOpen::Duplicate : GroupOpen::StoreFailed;
+      return db_->transaction([&] { return applyHeldRevision(peer, e.sender, e.client_msg_id) && extra(); })
+                 ? GroupOpen::Duplicate
+                 : GroupOpen::StoreFailed;
   }
   // Sender keys are kept from anyone (one may come before the change that adds its sender),
   // but only a member's message opens: the relay's say-so does not make a member. Entries
@@ -184,7 +188,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))
       return false;
-    if (inserted && !fresh && !applyHeldRevision(peer, e.sender, e.client_msg_id)) return false;
+    if (inserted && !applyHeldRevision(peer, e.sender, e.client_msg_id)) return false;
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, ?)"
                  " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"

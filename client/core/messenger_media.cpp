@@ -516,17 +516,23 @@ void Messenger::cancelTransfer(qint64 id) {
   // Still encrypting: the worker stops at its next buffer and reports "cancelled".
 }
 
-void Messenger::dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path) {
+void Messenger::dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path,
+                           bool closing) {
   std::vector<qint64> running;
   for (const auto& [id, t] : transfers_)
-    if (!msg_id.isEmpty() && t.msg_id == msg_id) running.push_back(id);
+    if (!closing && !msg_id.isEmpty() && t.msg_id == msg_id) running.push_back(id);
   for (const auto id : running) cancelTransfer(id);
-  const auto inside = [this](const QString& path) {
-    const auto profile = QFileInfo(profile_.dir).canonicalFilePath();
-    const auto file = QFileInfo(path).canonicalFilePath();
-    return !profile.isEmpty() && file.startsWith(profile + QLatin1Char('/'));
-  };
-  if (!local_path.isEmpty() && inside(local_path)) QFile::remove(local_path);
+  // Only a copy inside the profile, by its real place (a link there from outside is not
+  // one), and one no other message names.
+  const auto profile = QFileInfo(profile_.dir).canonicalFilePath();
+  const auto file = local_path.isEmpty() ? QString() : QFileInfo(local_path).canonicalFilePath();
+  if (!profile.isEmpty() && !file.isEmpty() && QFileInfo(local_path).absoluteFilePath() == file &&
+      file.startsWith(profile + QLatin1Char('/'))) {
+    QSqlQuery other(db_->db());
+    other.prepare("SELECT 1 FROM attachments WHERE local_path = ?");
+    other.addBindValue(local_path);
+    if (other.exec() && !other.next()) QFile::remove(file);
+  }
   if (!media_id.isEmpty())
     QFile::remove(profile_.dir + QStringLiteral("/media-in/") + QString::fromLatin1(media_id.toHex()) +
                   QStringLiteral(".part"));

@@ -119,12 +119,8 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     QSqlQuery kept(db);
     kept.prepare("SELECT media_id, local_path FROM attachments WHERE sender = ? AND client_msg_id = ?");
     if (!exec(kept, {t.sender, t.client_msg_id})) return false;
-    if (kept.next()) {
-      // Once the change is stored (queued: after the transaction).
-      QMetaObject::invokeMethod(this, [this, id = t.client_msg_id, media = kept.value(0).toByteArray(),
-                                       path = kept.value(1).toString()] { dropFileOf(id, media, path); },
-                                Qt::QueuedConnection);
-    }
+    if (kept.next())
+      file_drops_.push_back({t.sender, t.client_msg_id, kept.value(0).toByteArray(), kept.value(1).toString()});
     QSqlQuery file(db);
     file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ?");
     QSqlQuery reactions(db);
@@ -144,10 +140,11 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
       changed = changed || quotes.numRowsAffected() > 0;
     }
   }
-  if (changed)
-    QMetaObject::invokeMethod(this, [this, peer, sender = t.sender, id = t.client_msg_id] {
-      scrub_timer_.start();
-      emit messageRevised(peer, sender, id);
+  scrub_due_ = scrub_due_ || changed;
+  if (changed || !file_drops_.empty())
+    QMetaObject::invokeMethod(this, [this, peer, sender = t.sender, id = t.client_msg_id, changed] {
+      settleRemovals();
+      if (changed) emit messageRevised(peer, sender, id);
     }, Qt::QueuedConnection);
   return true;
 }
@@ -206,6 +203,19 @@ bool Messenger::applyRevision(const detail::RevisionTarget& t, const QString& pe
   return reviseRow(t, peer, unsend ? Revision::Unsend : Revision::Edit, text, at_ms);
 }
 
+void Messenger::settleRemovals(bool closing) {
+  for (const auto& drop : std::exchange(file_drops_, {})) {
+    QSqlQuery still(db_->db());
+    still.prepare("SELECT 1 FROM attachments WHERE sender = ? AND client_msg_id = ?");
+    if (!exec(still, {drop.sender, drop.msg_id}) || still.next()) continue;  // rolled back
+    dropFileOf(drop.msg_id, drop.media_id, drop.sender == profile_.username ? QString() : drop.local_path,
+               closing);
+  }
+  // One run a couple of seconds after the first of a burst of changes, not pushed back by
+  // each later one (a peer's stream of edits would put it off for good).
+  if (scrub_due_ && !closing && !scrub_timer_.isActive()) scrub_timer_.start();
+}
+
 Messenger::Revisable Messenger::revisable(const QString& peer, qint64 message_id) {
   Revisable r;
   const auto t = target_by_row(db_->db(), peer, message_id);
@@ -231,6 +241,12 @@ QString Messenger::currentWords(const detail::RevisionTarget& t) {
 
 bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text,
                              QString* error) {
+  // Not inside a receive batch still open: a failure there would roll this back after the
+  // user was told it was done.
+  if (!commitReceiveBatch()) {
+    *error = QStringLiteral("could not store what was just received; try again");
+    return false;
+  }
   const auto t = target_by_row(db_->db(), peer, message_id);
   const bool edit = kind == Revision::Edit;
   if (!t || t->removed == 2 || t->sender != profile_.username) {
@@ -297,66 +313,118 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
   return true;
 }
 
+namespace {
+
+e2e::Content parsed(const QByteArray& bytes, bool* ok) {
+  e2e::Content c;
+  *ok = c.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size()));
+  return c;
+}
+
+}  // namespace
+
 Messenger::Withdrawal Messenger::withdrawQueued(const QString& peer, const detail::RevisionTarget& t) {
   auto& db = db_->db();
+  const bool group = peer.startsWith(QLatin1Char('#'));
+  const auto me = profile_.username.toStdString();
   QSqlQuery q(db);
-  q.prepare("SELECT seq, content, attempted FROM outbox WHERE client_msg_id = ? AND peer = ?");
+  q.prepare("SELECT seq, content, attempted, envelope IS NULL FROM outbox WHERE client_msg_id = ? AND peer = ?");
   if (!exec(q, {t.client_msg_id, peer}) || !q.next()) return Withdrawal::NotPossible;
   const auto seq = q.value(0).toLongLong();
-  if (q.value(2).toBool() || in_flight_.contains(seq)) return Withdrawal::NotPossible;
-  // 1:1 messages are linked by a hash chain inside the encryption (protocol.md, "Hash
-  // chain"): the ones queued after this one are linked to it again as if it had never been,
-  // so the peer sees no break. They must not have left either.
+  // In flight and not yet encrypted: the peer's keys are being fetched; nothing has left.
+  const bool fetching_keys = !group && q.value(3).toBool();
+  if (q.value(2).toBool() || (in_flight_.contains(seq) && !fetching_keys)) return Withdrawal::NotPossible;
+  const auto own_bytes = q.value(1).toByteArray();
+  bool ok = false;
+  const auto mine = parsed(own_bytes, &ok);
+  if (!ok) return Withdrawal::NotPossible;
+  const auto names_it = [&](const e2e::Content& c) {
+    return ((c.type() == e2e::EDIT || c.type() == e2e::UNSEND) && qbytes(c.edit().client_msg_id()) == t.client_msg_id) ||
+           (c.type() == e2e::REACTION && c.reaction().author() == me &&
+            qbytes(c.reaction().client_msg_id()) == t.client_msg_id);
+  };
+  const auto quotes_it = [&](const e2e::Content& c) {
+    return c.has_quote() && c.quote().author() == me && qbytes(c.quote().client_msg_id()) == t.client_msg_id;
+  };
+  {
+    // A file answering it, still being encrypted or uploaded, would carry its words.
+    QSqlQuery files(db);
+    files.prepare("SELECT quote FROM file_sends WHERE peer = ? AND quote IS NOT NULL");
+    if (!exec(files, {peer})) return Withdrawal::Failed;
+    while (files.next()) {
+      e2e::Quote quote;
+      const auto b = files.value(0).toByteArray();
+      if (!quote.ParseFromArray(b.constData(), static_cast<int>(b.size())) ||
+          (quote.author() == me && qbytes(quote.client_msg_id()) == t.client_msg_id))
+        return Withdrawal::NotPossible;
+    }
+  }
+  // What was queued after it: changes naming it go with it; in 1:1, the messages are linked
+  // by a hash chain inside the encryption (protocol.md, "Hash chain") and are linked again
+  // as if it had never been, so the peer sees no break. None of these may have left. A group
+  // message is encrypted when queued, so one quoting it cannot lose the words any more.
   struct Relinked {
     qint64 seq;
     e2e::Content content;
   };
   std::vector<Relinked> later;
-  QByteArray chain;  // what the next one links to
-  const bool group = peer.startsWith(QLatin1Char('#'));
-  if (!group) {
-    e2e::Content mine;
-    const auto bytes = q.value(1).toByteArray();
-    if (!mine.ParseFromArray(bytes.constData(), static_cast<int>(bytes.size()))) return Withdrawal::NotPossible;
-    chain = qbytes(mine.previous_hash());
-    QSqlQuery rest(db);
-    rest.prepare("SELECT seq, content, attempted FROM outbox WHERE peer = ? AND group_id IS NULL AND seq > ?"
-                 " ORDER BY seq");
-    if (!exec(rest, {peer, seq})) return Withdrawal::Failed;
-    while (rest.next()) {
-      Relinked r{rest.value(0).toLongLong(), {}};
-      const auto b = rest.value(1).toByteArray();
-      if (!r.content.ParseFromArray(b.constData(), static_cast<int>(b.size()))) return Withdrawal::NotPossible;
-      if (r.content.type() != e2e::TEXT && r.content.type() != e2e::ATTACHMENT) continue;  // not chained
-      if (rest.value(2).toBool() || in_flight_.contains(r.seq)) return Withdrawal::NotPossible;
-      later.push_back(std::move(r));
+  std::vector<qint64> changes;
+  QByteArray head = QCryptographicHash::hash(own_bytes, QCryptographicHash::Sha256);  // as it stands
+  QSqlQuery rest(db);
+  rest.prepare(group ? "SELECT seq, content, attempted FROM outbox WHERE peer = ? AND seq > ? ORDER BY seq"
+                     : "SELECT seq, content, attempted FROM outbox WHERE peer = ? AND group_id IS NULL AND seq > ?"
+                       " ORDER BY seq");
+  if (!exec(rest, {peer, seq})) return Withdrawal::Failed;
+  while (rest.next()) {
+    const auto r_seq = rest.value(0).toLongLong();
+    const auto bytes = rest.value(1).toByteArray();
+    auto content = parsed(bytes, &ok);
+    if (!ok) return Withdrawal::NotPossible;
+    const bool gone = rest.value(2).toBool() || in_flight_.contains(r_seq);
+    const bool chained = !group && (content.type() == e2e::TEXT || content.type() == e2e::ATTACHMENT);
+    if (names_it(content)) {
+      if (gone) return Withdrawal::NotPossible;
+      changes.push_back(r_seq);
+    } else if (group && quotes_it(content)) {
+      return Withdrawal::NotPossible;
+    } else if (chained) {
+      if (gone) return Withdrawal::NotPossible;
+      head = QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
+      later.push_back({r_seq, std::move(content)});
     }
   }
-  const auto me = profile_.username.toStdString();
-  const bool ok = db_->transaction([&] {
+  if (!group) {
+    // The chain's head must be the last of these: otherwise a message of ours after it has
+    // already left, linked to it, and relinking would break the peer's chain.
+    QSqlQuery h(db);
+    h.prepare("SELECT last_chain_hash FROM conversations WHERE peer = ?");
+    if (!exec(h, {peer}) || !h.next() || h.value(0).toByteArray() != head) return Withdrawal::NotPossible;
+  }
+  QByteArray chain = qbytes(mine.previous_hash());  // what the next one links to
+  const bool stored = db_->transaction([&] {
     QSqlQuery del(db);
     del.prepare("DELETE FROM outbox WHERE seq = ?");
     if (!exec(del, {seq})) return false;
+    for (const auto c : changes)
+      if (!exec(del, {c})) return false;
     if (group) return reviseRow(t, peer, Revision::Withdraw, {}, 0);
     for (auto& r : later) {
       if (chain.isEmpty()) r.content.clear_previous_hash();
       else r.content.set_previous_hash(sbytes(chain));
       // A reply to it waiting behind it: its words were never to leave.
-      if (r.content.has_quote() && r.content.quote().author() == me &&
-          qbytes(r.content.quote().client_msg_id()) == t.client_msg_id)
-        r.content.mutable_quote()->clear_text();
+      if (quotes_it(r.content)) r.content.mutable_quote()->clear_text();
       const auto bytes = qbytes(r.content.SerializeAsString());
       QSqlQuery up(db);
       up.prepare("UPDATE outbox SET content = ?, envelope = NULL WHERE seq = ?");  // encrypted anew
       if (!exec(up, {bytes, r.seq})) return false;
       chain = QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
     }
-    QSqlQuery head(db);
-    head.prepare("UPDATE conversations SET last_chain_hash = ? WHERE peer = ?");
-    return exec(head, {chain.isEmpty() ? QVariant(QMetaType::fromType<QByteArray>()) : QVariant(chain), peer}) &&
+    QSqlQuery set_head(db);
+    set_head.prepare("UPDATE conversations SET last_chain_hash = ? WHERE peer = ?");
+    return exec(set_head, {chain.isEmpty() ? QVariant(QMetaType::fromType<QByteArray>()) : QVariant(chain), peer}) &&
            reviseRow(t, peer, Revision::Withdraw, {}, 0);
   });
-  if (!ok) return Withdrawal::Failed;
+  if (!stored) return Withdrawal::Failed;
   if (outboxSize() == 0) emit outboxDrained();
   return Withdrawal::Done;
 }

@@ -629,11 +629,15 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     const auto row = alice.find("bob", *secret).id;
     QVERIFY(alice.m->revisable("bob", row).unsend);
     QVERIFY(!alice.m->revisable("bob", row).remove);
+    // An edit queued for it goes with it: it would carry its new words.
+    QVERIFY2(alice.m->editMessage("bob", row, "the door code is 4712", &error), qPrintable(error));
+    QCOMPARE(alice.m->outboxSize(), 5);
     QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
     QVERIFY(alice.find("bob", *secret).clientMsgId.isEmpty());  // gone from this device too
     QCOMPARE(alice.m->outboxSize(), 3);
     QVERIFY(alice.find("bob", *reply).reply.text.isEmpty());
     QVERIFY(alice.m->search("4711", 10, &error).isEmpty());
+    QVERIFY(alice.m->search("4712", 10, &error).isEmpty());
     alice.m->start();
     QVERIFY(bob.waitReceived(*after));
     for (const auto& id : {*first, *reply, *after}) QVERIFY(bob.received.contains(id));
@@ -646,6 +650,39 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QVERIFY(answer.reply.text.isEmpty());
     QVERIFY(bob.m->search("4711", 10, &error).isEmpty());
     QVERIFY2(bob.problems.filter("chain").isEmpty(), qPrintable(bob.problems.join("; ")));
+
+    // In a group, a reply queued behind it was encrypted with its words when queued: it is
+    // then taken back the way a sent message is, and the reply loses the words at the other
+    // end.
+    const auto gid = makeGroup(alice, {"bob"});
+    QVERIFY(!gid.isEmpty());
+    const QString group = "#" + QString::fromLatin1(gid.toHex());
+    QVERIFY(alice.reopen(false));
+    const auto said = alice.m->groupSend(gid, "group secret 9090", &error);
+    QVERIFY(said);
+    const auto answered = alice.m->groupSend(gid, "(not that)", &error, alice.find(group, *said).id);
+    QVERIFY(answered);
+    QVERIFY2(alice.m->unsendMessage(group, alice.find(group, *said).id, &error), qPrintable(error));
+    QVERIFY(alice.find(group, *said).unsent);  // still there, taken back for everyone
+    alice.m->start();
+    QVERIFY(bob.waitReceived(*answered));
+    QVERIFY(waitFor(bob, group, *said, [](const StoredMessage& m) { return m.unsent; }));
+    QVERIFY(waitFor(bob, group, *answered, [](const StoredMessage& m) { return m.reply.text.isEmpty(); }));
+
+    // A message of ours after it has left already (here, its outbox row gone as after its
+    // answer): relinking would break the chain there, so it is taken back as a sent one is.
+    auto& carol = user("carol");
+    QVERIFY(alice.reopen(false));
+    const auto one = alice.m->sendText("carol", "one", &error);
+    const auto two = alice.m->sendText("carol", "two", &error);
+    QVERIFY(one && two);
+    alice.m.reset();
+    QVERIFY(profileSql(alice.dir, "DELETE FROM outbox WHERE client_msg_id = ?", {*two}));
+    QVERIFY(alice.reopen(false));
+    QVERIFY2(alice.m->unsendMessage("carol", alice.find("carol", *one).id, &error), qPrintable(error));
+    QVERIFY(alice.find("carol", *one).unsent);
+    alice.m->start();
+    QVERIFY(waitFor(carol, "alice", *one, [](const StoredMessage& m) { return m.unsent; }));
     // Once it may have reached the relay, it is taken back as any sent message is.
     QVERIFY(alice.reopen(false));
     const auto tried = alice.m->sendText("bob", "sent once already", &error);

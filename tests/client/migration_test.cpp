@@ -90,9 +90,9 @@ class MigrationTest : public QObject {
     // Step 16: earlier messages were never edited and are all still there to show.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE edited_ms IS NULL AND removed = 0"),
              scalar(d, "SELECT COUNT(*) FROM messages"));
-    // Step 17: an entry not yet encrypted cannot have left; changes that wait for their
-    // group message go with it.
-    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM outbox WHERE attempted = 0"), 1);
+    // Step 17: an entry from before may have left; changes that wait for their group
+    // message go with it.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM outbox WHERE attempted = 1"), 1);
     QSqlQuery held(d);
     QVERIFY(held.exec("INSERT INTO pending_group_messages(group_id, sender, client_msg_id, conv_seq,"
                       " server_ts_ms, ciphertext, received_ms) VALUES(x'aa', 'amy', x'bb', 1, 1, x'cc', 1)"));

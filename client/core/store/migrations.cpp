@@ -279,15 +279,15 @@ bool step_16(QSqlDatabase& db, QString* error) {
 // Version 17: changes that wait, and messages that never left. `outbox.attempted`: the entry
 // has been handed to the relay at least once, so it may be there even without an answer; an
 // entry never attempted can be taken back without a trace (an unsend of a queued message).
-// Group entries are encrypted when queued and 1:1 ones when first sent, so those already
-// encrypted count as attempted. `pending_revisions`: an EDIT or UNSEND for a group message
+// Entries from before cannot say (one re-encrypted after a changed key was accepted may have
+// left before), so they all count as attempted. `pending_revisions`: an EDIT or UNSEND for a group message
 // still waiting for its sender's key, applied when the message opens; one per message, the
 // one that would win (an unsend over any edit, else the newest edit), and gone with the
 // waiting message however it goes (opened, or dropped for room).
 bool step_17(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE outbox ADD COLUMN attempted INTEGER NOT NULL DEFAULT 0",
-      "UPDATE outbox SET attempted = 1 WHERE envelope IS NOT NULL",
+      "UPDATE outbox SET attempted = 1",
       "CREATE TABLE pending_revisions(group_id BLOB NOT NULL, sender TEXT NOT NULL,"
       " client_msg_id BLOB NOT NULL, unsend INTEGER NOT NULL, text TEXT NOT NULL,"
       " at_ms INTEGER NOT NULL, relay_ms INTEGER NOT NULL,"

@@ -599,7 +599,12 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
     u.prepare("UPDATE attachments SET local_path = ? WHERE client_msg_id = ?");
     u.addBindValue(saved);
     u.addBindValue(clientMsgId);
-    u.exec();
+    if (u.exec() && u.numRowsAffected() == 0) {
+      // Taken back or deleted here while it came: no copy is kept for it in the profile (one
+      // saved to a folder of the user's own is theirs).
+      dropFileOf(clientMsgId, {}, saved, true);
+      if (!QFile::exists(saved)) return endTransfer(id, QStringLiteral("the message was deleted"));
+    }
     endTransfer(id, {}, clientMsgId, saved);
   });
   job->start();

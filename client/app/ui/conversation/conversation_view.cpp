@@ -396,8 +396,11 @@ void ConversationView::confirmDelete(const QModelIndex& index) {
   const auto allowed = messenger_->revisable(peer_, id);
   QMessageBox box(QMessageBox::Question, tr("Delete message"), QString(), QMessageBox::Cancel, this);
   box.setObjectName(QStringLiteral("deleteDialog"));
-  box.setText(allowed.unsend ? tr("Delete this message for everyone in the conversation, or only from this device?")
-                             : tr("Delete this message from this device? Others keep their copy."));
+  // Ours, still queued: only for everyone, where it is taken back before it leaves when it can be.
+  box.setText(allowed.unsend && !allowed.remove
+                  ? tr("This message has not been sent yet. Delete it for everyone?")
+              : allowed.unsend ? tr("Delete this message for everyone in the conversation, or only from this device?")
+                               : tr("Delete this message from this device? Others keep their copy."));
   QPushButton* everyone = nullptr;
   QPushButton* here = nullptr;
   if (allowed.unsend) {

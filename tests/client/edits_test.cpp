@@ -423,13 +423,8 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     ticket.write("GATE 12\n");
     ticket.close();
     QString error;
-    QVERIFY2(alice.m->sendFile("bob", ticket.fileName(), "my pass", &error) != 0, qPrintable(error));
-    StoredMessage got;
-    QVERIFY(spinUntil([&] {
-      for (const auto& m : bob.m->history("alice"))
-        if (m.hasAttachment && m.body == "my pass") got = m;
-      return got.id != 0;
-    }, kWaitMs));
+    const auto got = sendFile(alice, bob, ticket.fileName(), "my pass");
+    QVERIFY(got.id != 0);
     const auto row = alice.find("bob", got.clientMsgId).id;
     QVERIFY(alice.m->revisable("bob", row).edit);
     // No caption: the file shows its name again.
@@ -465,13 +460,8 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     QVERIFY(spinUntil([&] { return !QFile::exists(kept); }, kWaitMs));
 
     // A copy Bob saved to a folder of his own is his, and stays.
-    QVERIFY2(alice.m->sendFile("bob", ticket.fileName(), "second pass", &error) != 0, qPrintable(error));
-    StoredMessage second;
-    QVERIFY(spinUntil([&] {
-      for (const auto& m : bob.m->history("alice"))
-        if (m.hasAttachment && m.body == "second pass") second = m;
-      return second.id != 0;
-    }, kWaitMs));
+    const auto second = sendFile(alice, bob, ticket.fileName(), "second pass");
+    QVERIFY(second.id != 0);
     const auto saved = fetch(second.clientMsgId, home_.filePath("bobs-downloads"));
     QVERIFY(QFile::exists(saved));
     QVERIFY2(alice.m->unsendMessage("bob", alice.find("bob", second.clientMsgId).id, &error), qPrintable(error));

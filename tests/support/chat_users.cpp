@@ -99,4 +99,20 @@ QByteArray ChatUsers::sendDoctored(ChatUser& from, const std::function<bool(clie
   return sent.toByteArray();
 }
 
+client::StoredMessage ChatUsers::sendFile(ChatUser& from, ChatUser& to, const QString& path, const QString& caption,
+                                          qint64 reply_to) {
+  QString error;
+  client::StoredMessage got;
+  if (from.m->sendFile(to.name, path, caption, &error, reply_to) == 0) {
+    qWarning("sendFile: %s", qPrintable(error));
+    return got;
+  }
+  spinUntil([&] {
+    for (const auto& m : to.m->history(from.name))
+      if (m.hasAttachment && m.body == caption) got = m;
+    return got.id != 0;
+  }, 15000);
+  return got;
+}
+
 }  // namespace parley::test

@@ -48,6 +48,10 @@ class ChatUsers {
   ChatUser& join(const QString& name);
   ChatUser& user(const QString& name) { return *users_.at(name); }
   QByteArray send(ChatUser& from, const QString& to, const QString& text, qint64 reply_to = 0);
+  // `from` sends the file at `path` to `to` with `caption` (answering `reply_to`); the message
+  // as `to` keeps it once it is there (id 0 if it never came).
+  client::StoredMessage sendFile(ChatUser& from, ChatUser& to, const QString& path, const QString& caption,
+                                 qint64 reply_to = 0);
   // Queues something from `from` while it is offline (`queue`, on its messenger), then changes
   // the newest outbox row's content with `doctor` before it leaves, as no Parley client would
   // write it, and brings `from` online. Returns that row's client_msg_id (empty on failure).

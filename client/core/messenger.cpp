@@ -366,7 +366,7 @@ QList<ConversationSummary> Messenger::conversations() {
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
          " a.file_name, length(a.thumbnail) > 0, m.removed = 1"
          " FROM conversations c"
-         " LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE peer = c.peer AND removed != 2)"
+         " LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE peer = c.peer AND removed != 2 AND removed != 3)"
          " LEFT JOIN attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id"
          " ORDER BY c.last_activity_ms DESC");
   while (q.next()) {

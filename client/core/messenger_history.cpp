@@ -18,18 +18,19 @@ constexpr const char* kMessageColumns =
     " EXISTS(SELECT 1 FROM attachments a WHERE a.sender = messages.sender"
     " AND a.client_msg_id = messages.client_msg_id),"
     // A quoted message deleted from this device (removed 2) is not here: the quote's words
-    // show; one its sender took back (removed 1) shows as that, with no words.
+    // show; one its sender took back (removed 1, or 3 once deleted here too) shows as that,
+    // with no words.
     " reply_to, reply_author, COALESCE((SELECT q.body FROM messages q WHERE q.sender ="
     " messages.reply_author AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer"
-    " AND q.removed != 2), reply_text), (SELECT q.id FROM messages q WHERE q.sender ="
+    " AND q.removed < 2), reply_text), (SELECT q.id FROM messages q WHERE q.sender ="
     " messages.reply_author AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer"
-    " AND q.removed != 2),"
+    " AND q.removed < 2),"
     // Reactions through their key's index: "reactor<US>emoji" joined by <RS> (neither a
     // username nor an emoji holds a control character).
     " (SELECT group_concat(r.reactor || char(31) || r.emoji, char(30)) FROM reactions r"
     " WHERE r.peer = messages.peer AND r.target_sender = messages.sender AND"
     " r.target_id = messages.client_msg_id AND r.emoji != ''),"
-    " edited_ms, removed, (SELECT q.removed = 1 FROM messages q WHERE q.sender = messages.reply_author"
+    " edited_ms, removed, (SELECT q.removed IN (1, 3) FROM messages q WHERE q.sender = messages.reply_author"
     " AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer)";
 
 StoredMessage read_message(const QSqlQuery& q) {
@@ -85,7 +86,7 @@ QList<StoredMessage> Messenger::historySlice(const QString& peer, qint64 from_se
   QSqlQuery q(db_->db());
   // Newest first so LIMIT keeps the newest; reversed below. The (peer, conv_seq) index
   // serves both the range and the order.
-  QString sql = QStringLiteral("SELECT %1 FROM messages WHERE peer = ? AND conv_seq >= ? AND removed != 2")
+  QString sql = QStringLiteral("SELECT %1 FROM messages WHERE peer = ? AND conv_seq >= ? AND removed < 2")
                     .arg(QLatin1String(kMessageColumns));
   if (before_seq >= 0) sql += QStringLiteral(" AND conv_seq < ?");
   sql += QStringLiteral(" ORDER BY conv_seq DESC, id DESC");
@@ -101,7 +102,7 @@ QList<StoredMessage> Messenger::historySlice(const QString& peer, qint64 from_se
   if (before_seq < 0) {
     // Our sends the relay has not numbered yet, oldest first, after everything numbered.
     QSqlQuery unnumbered(db_->db());
-    unnumbered.prepare(QStringLiteral("SELECT %1 FROM messages WHERE peer = ? AND conv_seq IS NULL AND removed != 2"
+    unnumbered.prepare(QStringLiteral("SELECT %1 FROM messages WHERE peer = ? AND conv_seq IS NULL AND removed < 2"
                                       " ORDER BY id")
                            .arg(QLatin1String(kMessageColumns)));
     unnumbered.addBindValue(peer);

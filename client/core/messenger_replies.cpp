@@ -85,7 +85,7 @@ void Messenger::checkQuote(e2e::Content& content, const QString& peer, const QSt
     // A reply written before its message was taken back, arriving after: the words it quotes
     // are not kept either.
     QSqlQuery unsent(db_->db());
-    unsent.prepare("SELECT 1 FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ? AND removed = 1");
+    unsent.prepare("SELECT 1 FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ? AND removed IN (1, 3)");
     unsent.addBindValue(peer);
     unsent.addBindValue(QString::fromUtf8(quote.author()));
     unsent.addBindValue(qbytes(quote.client_msg_id()));
@@ -102,7 +102,7 @@ void Messenger::checkQuote(e2e::Content& content, const QString& peer, const QSt
 
 qint64 Messenger::messageIdOf(const QString& peer, const QByteArray& client_msg_id, bool* ambiguous) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT id FROM messages WHERE peer = ? AND client_msg_id = ? AND removed != 2 LIMIT 2");
+  q.prepare("SELECT id FROM messages WHERE peer = ? AND client_msg_id = ? AND removed < 2 LIMIT 2");
   q.addBindValue(peer);
   q.addBindValue(client_msg_id);
   qint64 id = 0;

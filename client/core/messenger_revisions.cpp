@@ -115,7 +115,12 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     // Words, quote and file go; what is left says only that a message was here.
     QSqlQuery row(db);
     row.prepare("UPDATE messages SET body = '', reply_to = NULL, reply_author = NULL, reply_text = NULL,"
-                " removed = ? WHERE id = ? AND removed != 2");
+                " removed = ? WHERE id = ? AND removed = ?");
+    // Taken back by its sender (1), deleted here (2), or both (3): a message taken back stays
+    // known as such once deleted here, so a reply to it arriving later keeps no words either.
+    const bool taken_back = t.removed == 1 || t.removed == 3 || kind == Revision::Unsend;
+    const bool gone_here = t.removed >= 2 || kind != Revision::Unsend;
+    const int removed = taken_back && gone_here ? 3 : taken_back ? 1 : 2;
     QSqlQuery kept(db);
     kept.prepare("SELECT media_id, local_path FROM attachments WHERE sender = ? AND client_msg_id = ?");
     if (!exec(kept, {t.sender, t.client_msg_id})) return false;
@@ -126,7 +131,7 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     QSqlQuery reactions(db);
     reactions.prepare("DELETE FROM reactions WHERE peer = ? AND target_sender = ? AND target_id = ?");
     // Counted at once: SQLite reports the connection's last statement, whichever query asks.
-    if (!exec(row, {kind == Revision::Unsend ? 1 : 2, t.id})) return false;
+    if (!exec(row, {removed, t.id, t.removed})) return false;
     changed = row.numRowsAffected() > 0;
     if (!exec(file, {t.sender, t.client_msg_id}) || !exec(reactions, {peer, t.sender, t.client_msg_id}))
       return false;
@@ -219,7 +224,7 @@ void Messenger::settleRemovals(bool closing) {
 Messenger::Revisable Messenger::revisable(const QString& peer, qint64 message_id) {
   Revisable r;
   const auto t = target_by_row(db_->db(), peer, message_id);
-  if (!t || t->removed == 2) return r;
+  if (!t || t->removed >= 2) return r;
   const bool ours = t->sender == profile_.username;
   const bool in_time = t->server_ts_ms == 0 ||
                        QDateTime::currentMSecsSinceEpoch() - t->server_ts_ms <= kReviseWindowMs;
@@ -249,7 +254,7 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
   }
   const auto t = target_by_row(db_->db(), peer, message_id);
   const bool edit = kind == Revision::Edit;
-  if (!t || t->removed == 2 || t->sender != profile_.username) {
+  if (!t || t->removed >= 2 || t->sender != profile_.username) {
     *error = edit ? QStringLiteral("only your own messages in this conversation can be edited")
                   : QStringLiteral("only your own messages in this conversation can be deleted for everyone");
     return false;
@@ -439,7 +444,7 @@ bool Messenger::unsendMessage(const QString& peer, qint64 message_id, QString* e
 
 bool Messenger::deleteLocally(const QString& peer, qint64 message_id, QString* error) {
   const auto t = target_by_row(db_->db(), peer, message_id);
-  if (!t || t->removed == 2) {
+  if (!t || t->removed >= 2) {
     *error = QStringLiteral("the message is not in this conversation");
     return false;
   }

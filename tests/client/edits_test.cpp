@@ -740,6 +740,26 @@ class EditsTest : public QObject, parley::test::ChatUsers {
       QCOMPARE(words.toString(), QString());
       QVERIFY(u->reopen());
     }
+
+    // Also when Alice has deleted the trace of it here before the reply comes.
+    const auto again = delivered(alice, bob, "forget this one too");
+    QVERIFY(!again.isEmpty());
+    QVERIFY(bob.reopen(false));
+    const auto second = bob.m->sendText("alice", "this one?", &error, bob.find("alice", again).id);
+    QVERIFY(second);
+    const auto row = alice.find("bob", again).id;
+    QVERIFY2(alice.m->unsendMessage("bob", row, &error), qPrintable(error));
+    QVERIFY2(alice.m->deleteLocally("bob", row, &error), qPrintable(error));
+    QVERIFY(alice.find("bob", again).clientMsgId.isEmpty());
+    bob.m->start();
+    QVERIFY(alice.waitReceived(*second));
+    QVERIFY(alice.find("bob", *second).reply.unsent);
+    alice.m.reset();
+    QVariant words;
+    QVERIFY(profileSql(alice.dir, "SELECT COALESCE(reply_text, '') FROM messages WHERE client_msg_id = ?",
+                       {*second}, &words));
+    QCOMPARE(words.toString(), QString());
+    QVERIFY(alice.reopen());
   }
 };
 

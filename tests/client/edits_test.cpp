@@ -744,6 +744,8 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     // Also when Alice has deleted the trace of it here before the reply comes.
     const auto again = delivered(alice, bob, "forget this one too");
     QVERIFY(!again.isEmpty());
+    // Bob may have it before Alice has the relay's answer: deleting here waits for that.
+    QVERIFY(waitFor(alice, "bob", again, [](const StoredMessage& m) { return m.status != MessageStatus::Queued; }));
     QVERIFY(bob.reopen(false));
     const auto second = bob.m->sendText("alice", "this one?", &error, bob.find("alice", again).id);
     QVERIFY(second);

@@ -271,6 +271,7 @@ class Messenger : public QObject {
   // A group's messages live under the conversation peer groupPeer(id) = "#" + hex(id), so
   // history(), gaps(), markRead-free models and conversations() work per group.
   static QString groupPeer(const QByteArray& group_id);
+  static QByteArray groupIdOf(const QString& peer);  // groupPeer's inverse
   // `error` empty on success. Membership changes need the relay (online).
   using GroupDone = std::function<void(const QByteArray& group_id, const QString& error)>;
   using Done = std::function<void(const QString& error)>;
@@ -590,7 +591,8 @@ class Messenger : public QObject {
   // After a message with a file was taken back or deleted here: its downloads stop, and what
   // this device keeps of it goes (a copy downloaded inside the profile folder, the partial
   // ciphertext kept for resuming); a copy saved outside the profile is the user's and stays.
-  void dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path, bool closing);
+  void dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path,
+                  bool stop_downloads);
   // Noted by reviseRow inside its transaction, carried out after it (settleRemovals): a
   // removal that was rolled back drops nothing; one made just before the messenger closes,
   // or by a command that never runs the event loop, is carried out when it closes.

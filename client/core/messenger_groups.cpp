@@ -34,6 +34,8 @@ QString Messenger::groupPeer(const QByteArray& group_id) {
   return QLatin1Char('#') + QString::fromLatin1(group_id.toHex());
 }
 
+QByteArray Messenger::groupIdOf(const QString& peer) { return QByteArray::fromHex(peer.mid(1).toLatin1()); }
+
 void Messenger::createGroup(const QString& name, const QStringList& members, GroupDone done) {
   QString why;
   auto folded = fold_usernames(members, &why);

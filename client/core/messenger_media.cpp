@@ -198,7 +198,7 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
 std::optional<QString> Messenger::filePeer(const QString& raw_peer, QString* error) {
   if (raw_peer.startsWith(QLatin1Char('#'))) {
     // A group: the file goes to every member under the group's sender key, like a text.
-    const auto gid = QByteArray::fromHex(raw_peer.mid(1).toLatin1());
+    const auto gid = groupIdOf(raw_peer);
     bool member = false;
     for (const auto& m : groupMembers(gid)) member = member || m.username == profile_.username;
     if (gid.size() != 16 || !member) {
@@ -348,7 +348,7 @@ qint64 Messenger::sendQueuedFile(qint64 file_id, QString* error) {
   // Checked again: a file queued before a restart may have gone, or we may have left the group.
   if (file->peer.startsWith(QLatin1Char('#'))) {
     bool member = false;
-    for (const auto& m : groupMembers(QByteArray::fromHex(file->peer.mid(1).toLatin1())))
+    for (const auto& m : groupMembers(groupIdOf(file->peer)))
       member = member || m.username == profile_.username;
     if (!member) {
       *error = QStringLiteral("not a member of this group");
@@ -461,7 +461,7 @@ void Messenger::uploadEncrypted(qint64 id, const QueuedFile& file,
     const auto body = attachmentBody(content);
     const auto msg =
         file.peer.startsWith(QLatin1Char('#'))
-            ? enqueueGroup(QByteArray::fromHex(file.peer.mid(1).toLatin1()), std::move(content), body,
+            ? enqueueGroup(groupIdOf(file.peer), std::move(content), body,
                            &error, file.clientMsgId)
             : enqueue(file.peer, std::move(content), &error, {}, file.clientMsgId);
     if (!msg) return endTransfer(id, error);
@@ -517,10 +517,10 @@ void Messenger::cancelTransfer(qint64 id) {
 }
 
 void Messenger::dropFileOf(const QByteArray& msg_id, const QByteArray& media_id, const QString& local_path,
-                           bool closing) {
+                           bool stop_downloads) {
   std::vector<qint64> running;
   for (const auto& [id, t] : transfers_)
-    if (!closing && !msg_id.isEmpty() && t.msg_id == msg_id) running.push_back(id);
+    if (stop_downloads && !msg_id.isEmpty() && t.msg_id == msg_id) running.push_back(id);
   for (const auto id : running) cancelTransfer(id);
   // Only a copy inside the profile, by its real place (a link there from outside is not
   // one), and one no other message names.
@@ -602,7 +602,7 @@ qint64 Messenger::fetchAttachment(const QByteArray& clientMsgId, const QString& 
     if (u.exec() && u.numRowsAffected() == 0) {
       // Taken back or deleted here while it came: no copy is kept for it in the profile (one
       // saved to a folder of the user's own is theirs).
-      dropFileOf(clientMsgId, {}, saved, true);
+      dropFileOf(clientMsgId, {}, saved, false);  // this download is the one ending
       if (!QFile::exists(saved)) return endTransfer(id, QStringLiteral("the message was deleted"));
     }
     endTransfer(id, {}, clientMsgId, saved);

@@ -120,7 +120,7 @@ bool Messenger::react(const QString& peer, qint64 message_id, const QString& emo
   r->set_author(author.toStdString());
   r->set_emoji(utf8.toStdString());
   const bool queued = peer.startsWith(QLatin1Char('#'))
-                          ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), {}, error)
+                          ? enqueueGroup(groupIdOf(peer), std::move(content), {}, error)
                                 .has_value()
                           : enqueue(peer, std::move(content), error).has_value();
   if (!queued) return false;

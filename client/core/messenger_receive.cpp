@@ -371,7 +371,7 @@ void Messenger::markRead(const QString& peer) {
       for (const auto& id : ids) receipt.add_read_client_msg_ids(sbytes(id));
       QString error;
       // Not a member any more: the messages are still marked seen here.
-      if (!enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(receipt), {}, &error))
+      if (!enqueueGroup(groupIdOf(peer), std::move(receipt), {}, &error))
         emit problem(QStringLiteral("could not send a group read receipt: %1").arg(error));
     }
     QSqlQuery upd(db_->db());

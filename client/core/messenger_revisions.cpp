@@ -121,20 +121,17 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
     const bool taken_back = t.removed == 1 || t.removed == 3 || kind == Revision::Unsend;
     const bool gone_here = t.removed >= 2 || kind != Revision::Unsend;
     const int removed = taken_back && gone_here ? 3 : taken_back ? 1 : 2;
-    QSqlQuery kept(db);
-    kept.prepare("SELECT media_id, local_path FROM attachments WHERE sender = ? AND client_msg_id = ?");
-    if (!exec(kept, {t.sender, t.client_msg_id})) return false;
-    if (kept.next())
-      file_drops_.push_back({t.sender, t.client_msg_id, kept.value(0).toByteArray(), kept.value(1).toString()});
     QSqlQuery file(db);
-    file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ?");
+    file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ? RETURNING media_id, local_path");
     QSqlQuery reactions(db);
     reactions.prepare("DELETE FROM reactions WHERE peer = ? AND target_sender = ? AND target_id = ?");
     // Counted at once: SQLite reports the connection's last statement, whichever query asks.
     if (!exec(row, {removed, t.id, t.removed})) return false;
     changed = row.numRowsAffected() > 0;
-    if (!exec(file, {t.sender, t.client_msg_id}) || !exec(reactions, {peer, t.sender, t.client_msg_id}))
-      return false;
+    if (!exec(file, {t.sender, t.client_msg_id})) return false;
+    if (file.next())
+      file_drops_.push_back({t.sender, t.client_msg_id, file.value(0).toByteArray(), file.value(1).toString()});
+    if (!exec(reactions, {peer, t.sender, t.client_msg_id})) return false;
     if (kind != Revision::DeleteHere) {
       // Taken back means from the replies that quoted it too. (Deleted here only, it is just
       // not on this device: its replies still carry their quote.)
@@ -177,14 +174,14 @@ bool Messenger::storeRevision(const QString& peer, const QString& sender, const 
                " ON CONFLICT(group_id, sender, client_msg_id) DO UPDATE SET unsend = excluded.unsend,"
                " text = excluded.text, at_ms = excluded.at_ms, relay_ms = excluded.relay_ms"
                " WHERE pending_revisions.unsend = 0 AND (excluded.unsend = 1 OR excluded.at_ms >= pending_revisions.at_ms)");
-  return exec(hold, {unsend ? 1 : 0, text, at, relay_ms, QByteArray::fromHex(peer.mid(1).toLatin1()), sender, id});
+  return exec(hold, {unsend ? 1 : 0, text, at, relay_ms, groupIdOf(peer), sender, id});
 }
 
 bool Messenger::applyHeldRevision(const QString& peer, const QString& sender, const QByteArray& client_msg_id) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT unsend, text, at_ms, relay_ms FROM pending_revisions WHERE group_id = ? AND sender = ?"
             " AND client_msg_id = ?");
-  if (!exec(q, {QByteArray::fromHex(peer.mid(1).toLatin1()), sender, client_msg_id})) return false;
+  if (!exec(q, {groupIdOf(peer), sender, client_msg_id})) return false;
   if (!q.next()) return true;
   const auto t = target_by_id(db_->db(), peer, sender, client_msg_id);
   // The row goes with its waiting message, in the caller's transaction.
@@ -214,7 +211,7 @@ void Messenger::settleRemovals(bool closing) {
     still.prepare("SELECT 1 FROM attachments WHERE sender = ? AND client_msg_id = ?");
     if (!exec(still, {drop.sender, drop.msg_id}) || still.next()) continue;  // rolled back
     dropFileOf(drop.msg_id, drop.media_id, drop.sender == profile_.username ? QString() : drop.local_path,
-               closing);
+               !closing);  // closing ends every transfer anyway
   }
   // One run a couple of seconds after the first of a burst of changes, not pushed back by
   // each later one (a peer's stream of edits would put it off for good).
@@ -279,7 +276,7 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
       case Withdrawal::Done:
         return true;
       case Withdrawal::Failed:
-        *error = QStringLiteral("could not take the message out of the local outbox");
+        *error = QStringLiteral("could not take the message out of the local outbox; try again");
         return false;
       case Withdrawal::NotPossible:
         break;  // it may have reached the relay: taken back as any sent message is
@@ -307,7 +304,7 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
   e->set_client_msg_id(sbytes(t->client_msg_id));
   if (edit) e->set_text(utf8.toStdString());
   const bool queued = peer.startsWith(QLatin1Char('#'))
-                          ? enqueueGroup(QByteArray::fromHex(peer.mid(1).toLatin1()), std::move(content), {}, error)
+                          ? enqueueGroup(groupIdOf(peer), std::move(content), {}, error)
                                 .has_value()
                           : enqueue(peer, std::move(content), error).has_value();
   if (!queued) return false;

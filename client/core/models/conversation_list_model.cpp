@@ -45,7 +45,7 @@ void ConversationListModel::reload() {
   // and kept until the group changes.
   for (const auto& c : fresh) {
     if (!c.peer.startsWith(QLatin1Char('#')) || groups_.contains(c.peer)) continue;
-    const auto gid = QByteArray::fromHex(c.peer.mid(1).toLatin1());
+    const auto gid = Messenger::groupIdOf(c.peer);
     const auto info = messenger_->groupInfo(gid);
     groups_.insert(c.peer, {info.name, static_cast<int>(messenger_->groupMembers(gid).size()), info.avatar});
   }
@@ -136,7 +136,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     }
     case IsGroupRole: return groups_.contains(c.peer);
     case GroupIdRole:
-      return groups_.contains(c.peer) ? QByteArray::fromHex(c.peer.mid(1).toLatin1()) : QByteArray();
+      return groups_.contains(c.peer) ? Messenger::groupIdOf(c.peer) : QByteArray();
     case MemberCountRole: return groups_.value(c.peer).members;
     case AvatarRole: return groups_.value(c.peer).avatar;
     default: return {};

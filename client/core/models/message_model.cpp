@@ -7,7 +7,7 @@ namespace parley::client {
 
 MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
     : QAbstractListModel(parent), messenger_(messenger), peer_(std::move(peer)) {
-  if (peer_.startsWith(QLatin1Char('#'))) group_id_ = QByteArray::fromHex(peer_.mid(1).toLatin1());
+  if (peer_.startsWith(QLatin1Char('#'))) group_id_ = Messenger::groupIdOf(peer_);
   reload();
   if (!group_id_.isEmpty()) {
     connect(messenger_, &Messenger::groupDeliveryChanged, this,

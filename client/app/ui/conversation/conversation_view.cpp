@@ -43,7 +43,6 @@ using client::MessageModel;
 using client::Messenger;
 
 namespace {
-QByteArray group_id(const QString& peer) { return QByteArray::fromHex(peer.mid(1).toLatin1()); }
 
 // Files that run code when opened; from someone else, opening one asks first.
 bool runs_code(const QString& path) {
@@ -217,7 +216,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
         .arg(index.data(MessageModel::ReadCountRole).toInt());
   });
   connect(list_, &MessageListView::receiptsRequested, this, [this](const QModelIndex& index) {
-    ReceiptDetailsDialog dialog(messenger_, group_id(peer_), index.data(MessageModel::ClientMsgIdRole).toByteArray(),
+    ReceiptDetailsDialog dialog(messenger_, Messenger::groupIdOf(peer_), index.data(MessageModel::ClientMsgIdRole).toByteArray(),
                                 index.data(MessageModel::BodyRole).toString(), this);
     dialog.exec();
   });
@@ -290,7 +289,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   });
   connect(messenger_, &Messenger::groupChanged, this, [this] { updateSubtitle(); });
   connect(messenger_, &Messenger::groupOutOfStepChanged, this, [this](const QByteArray& gid, bool) {
-    if (isGroup() && group_id(peer_) == gid) refreshBanner();
+    if (isGroup() && Messenger::groupIdOf(peer_) == gid) refreshBanner();
   });
 }
 
@@ -335,7 +334,7 @@ void ConversationView::setTitle(const QString& title) {
   title_ = title;
   title_label_->setText(title);
   QPixmap picture;
-  if (isGroup()) picture = imageAvatar(messenger_->groupAvatar(group_id(peer_)), 40, devicePixelRatioF());
+  if (isGroup()) picture = imageAvatar(messenger_->groupAvatar(Messenger::groupIdOf(peer_)), 40, devicePixelRatioF());
   avatar_->setPixmap(picture.isNull() ? avatarPixmap(peer_, title, 40, devicePixelRatioF()) : picture);
 }
 
@@ -350,7 +349,7 @@ void ConversationView::refreshBanner() {
     compare_->hide();
     banner_text_->setText(tr("<b>A change to this group's members did not reach this device.</b> Ask an "
                              "admin to remove you and add you again; until then nothing you write is sent."));
-    banner_->setVisible(messenger_->groupOutOfStep(group_id(peer_)));
+    banner_->setVisible(messenger_->groupOutOfStep(Messenger::groupIdOf(peer_)));
     return;
   }
   compare_->show();
@@ -371,7 +370,7 @@ void ConversationView::updateSubtitle() {
   QString text;
   QColor color = t.muted;
   if (isGroup()) {
-    const auto n = messenger_->groupMembers(group_id(peer_)).size();
+    const auto n = messenger_->groupMembers(Messenger::groupIdOf(peer_)).size();
     text = counted(static_cast<qint64>(n), tr("member"), tr("members"));
   } else if (typing_) {
     text = tr("typing…");
@@ -435,7 +434,7 @@ void ConversationView::send(const QString& text, const QStringList& files) {
   QString error;
   const auto reply_to = composer_->replyTo();
   if (files.isEmpty()) {
-    const auto id = isGroup() ? messenger_->groupSend(group_id(peer_), text, &error, reply_to)
+    const auto id = isGroup() ? messenger_->groupSend(Messenger::groupIdOf(peer_), text, &error, reply_to)
                               : messenger_->sendText(peer_, text, &error, reply_to);
     if (!id) return showError(tr("Not sent: %1").arg(error));
     error_->hide();

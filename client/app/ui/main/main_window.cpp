@@ -47,13 +47,12 @@ using client::Messenger;
 using State = client::RelayClient::State;
 
 namespace {
-QByteArray group_id(const QString& peer) { return QByteArray::fromHex(peer.mid(1).toLatin1()); }
 const QString kShowText = QStringLiteral("notifications/showText");
 }  // namespace
 
 QString MainWindow::titleFor(Messenger* m, const QString& peer) {
   if (!peer.startsWith(QLatin1Char('#'))) return peer;
-  const auto name = m->groupName(group_id(peer));
+  const auto name = m->groupName(Messenger::groupIdOf(peer));
   return name.isEmpty() ? tr("Unnamed group") : name;
 }
 
@@ -407,7 +406,7 @@ void MainWindow::showContact(const QString& peer) {
 }
 
 void MainWindow::showMembers(const QString& peer) {
-  GroupPanel panel(messenger_, group_id(peer), this);
+  GroupPanel panel(messenger_, Messenger::groupIdOf(peer), this);
   connect(&panel, &GroupPanel::left, this, [this] { closeConversation(); });
   panel.exec();
   if (currentPeer() == peer) view_->setTitle(titleFor(messenger_, peer));

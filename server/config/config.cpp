@@ -29,6 +29,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "Directory for relay.db (created if missing)")
       ->capture_default_str();
+  app.add_option("--postgres", c.postgres,
+                 "Keep the store in this PostgreSQL database instead of relay.db: a libpq "
+                 "connection string or postgresql:// URI (put a password in PGPASSFILE, not "
+                 "here: the command line is public)")
+      ->envname("PARLEY_POSTGRES");
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve wss:// instead of ws://")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);

@@ -17,6 +17,9 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 7700;
   std::filesystem::path data_dir = "parley-data";
+  // Empty: the embedded store (relay.db in data_dir). Else a libpq connection string or
+  // postgresql:// URI: the store of a multi-gateway tier (store/postgres/).
+  std::string postgres;
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
   unsigned threads = 0;  // 0: one per core

@@ -29,6 +29,7 @@
 #include "presence/local_presence.hpp"
 #include "session/deliver_bodies.hpp"
 #include "session/keyed_rate_limiter.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
 #include "util/clock.hpp"
@@ -96,11 +97,19 @@ int run_relay(const Config& cfg) {
   Metrics metrics;
   std::unique_ptr<store::StoreWorker> worker;
   try {
-    auto db = std::make_unique<store::SqliteStore>(
-        cfg.data_dir, cfg.durable_fsync ? store::Durability::Full : store::Durability::Normal);
+    std::unique_ptr<store::Store> db;
+    if (cfg.postgres.empty()) {
+      db = std::make_unique<store::SqliteStore>(
+          cfg.data_dir, cfg.durable_fsync ? store::Durability::Full : store::Durability::Normal);
+    } else {
+      db = std::make_unique<store::PostgresStore>(cfg.postgres);
+    }
     worker = std::make_unique<store::StoreWorker>(std::move(db), metrics, cfg.store_queue);
   } catch (const std::exception& e) {
-    spdlog::error("cannot open the store in {}: {}", cfg.data_dir.string(), e.what());
+    // Not the connection string: it may hold a password.
+    spdlog::error("cannot open the store {}: {}",
+                  cfg.postgres.empty() ? "in " + cfg.data_dir.string() : "in PostgreSQL",
+                  e.what());
     return 1;
   }
 

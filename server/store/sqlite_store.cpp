@@ -26,12 +26,6 @@
 
 namespace parley::store {
 
-// Log entries a fan-out range takes at most. Each member device gets the range's entries in
-// one step and one inbox row, so up to this many reach it in two socket writes (of 32 frames)
-// and an acknowledgement or two. 64 rather than 32: ~10 % more fan-out deliveries/s, the
-// acks (a page or two of the WAL each) being most of what a delivery still costs the store.
-constexpr std::uint64_t kFanoutRange = 64;
-
 struct SqliteStore::Impl {
   SQLite::Database db;
   // Every inbox_seq this run gives is above it, so above every one an earlier run gave, even

@@ -152,6 +152,12 @@ class Store {
   // kInboxRowBytes is an inbox row's, so a flood of tiny messages is weighed for what it
   // costs. Schema step 11's triggers and step 12 write the same 128.
   static constexpr std::uint64_t kGroupEntryBytes = 128;
+  // Log entries a fan-out range takes at most. Each member device gets the range's entries
+  // in one step and one inbox row, so up to this many reach it in two socket writes (of 32
+  // frames) and an acknowledgement or two. 64 rather than 32: ~10 % more fan-out
+  // deliveries/s with SQLite, the acks (a page or two of the WAL each) being most of what a
+  // delivery still costs the store.
+  static constexpr std::uint64_t kFanoutRange = 64;
   // Durable fan-out: writes inbox entries for the next devices owed the next log entries,
   // at most `max_appends`, and records the progress in the same transaction.
   virtual FanoutStep fan_out_group(std::string_view group_id, std::size_t max_appends) = 0;

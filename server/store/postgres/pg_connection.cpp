@@ -1,0 +1,174 @@
+#include "store/postgres/pg_connection.hpp"
+
+#include <endian.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace parley::store::pg {
+namespace {
+
+// Type OIDs (pg_type.h, stable across releases).
+constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25;
+
+Oid oid_of(char c) {
+  switch (c) {
+    case 'i': return kInt8;
+    case 'b': return kBytea;
+    case 't': return kText;
+    default: throw std::logic_error("pg statement: unknown parameter type letter");
+  }
+}
+
+std::string first_line(const char* msg) {
+  std::string s = msg != nullptr ? msg : "";
+  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+}  // namespace
+
+Params& Params::i64(std::int64_t v) {
+  if (int_count_ == static_cast<int>(std::size(ints_)))
+    throw std::logic_error("pg statement: more than 16 integer parameters");
+  auto& slot = ints_[int_count_++];
+  slot = htobe64(static_cast<std::uint64_t>(v));
+  values_.push_back(reinterpret_cast<const char*>(&slot));
+  lengths_.push_back(8);
+  formats_.push_back(1);
+  return *this;
+}
+
+Params& Params::bytes(std::string_view v) {
+  // libpq reads a binary parameter by its length; a null pointer is a NULL value.
+  static const char kEmpty = '\0';
+  values_.push_back(v.data() != nullptr ? v.data() : &kEmpty);
+  lengths_.push_back(static_cast<int>(v.size()));
+  formats_.push_back(1);
+  return *this;
+}
+
+Params& Params::null() {
+  values_.push_back(nullptr);
+  lengths_.push_back(0);
+  formats_.push_back(1);
+  return *this;
+}
+
+Result::Result(pg_result* r) : r_(r) {}
+Result::Result(Result&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+Result& Result::operator=(Result&& o) noexcept {
+  if (this != &o) {
+    PQclear(r_);
+    r_ = std::exchange(o.r_, nullptr);
+  }
+  return *this;
+}
+Result::~Result() { PQclear(r_); }
+
+int Result::rows() const { return r_ != nullptr ? PQntuples(r_) : 0; }
+
+bool Result::is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+
+std::int64_t Result::i64(int row, int col) const {
+  if (is_null(row, col)) throw std::runtime_error("pg result: NULL where a number was expected");
+  const char* v = PQgetvalue(r_, row, col);
+  switch (PQftype(r_, col)) {
+    case kInt8: {
+      std::uint64_t x;
+      std::memcpy(&x, v, 8);
+      return static_cast<std::int64_t>(be64toh(x));
+    }
+    case kInt4: {
+      std::uint32_t x;
+      std::memcpy(&x, v, 4);
+      return static_cast<std::int32_t>(be32toh(x));
+    }
+    case kInt2: {
+      std::uint16_t x;
+      std::memcpy(&x, v, 2);
+      return static_cast<std::int16_t>(be16toh(x));
+    }
+    case kBool: return *v != 0;
+    default: throw std::runtime_error("pg result: column is not an integer (a missing ::bigint?)");
+  }
+}
+
+bool Result::boolean(int row, int col) const { return i64(row, col) != 0; }
+
+std::string Result::bytes(int row, int col) const {
+  if (is_null(row, col)) return {};
+  const auto t = PQftype(r_, col);
+  if (t != kBytea && t != kText && t != 1043 /* varchar */)
+    throw std::runtime_error("pg result: column is not bytes or text");
+  return std::string(PQgetvalue(r_, row, col), static_cast<std::size_t>(PQgetlength(r_, row, col)));
+}
+
+std::uint64_t Result::affected() const {
+  const char* n = PQcmdTuples(r_);
+  return n != nullptr && *n != '\0' ? std::stoull(n) : 0;
+}
+
+Connection::Connection(const std::string& conninfo) {
+  conn_ = PQconnectdb(conninfo.c_str());
+  if (conn_ == nullptr) throw Error("postgresql: out of memory", "");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    const auto why = first_line(PQerrorMessage(conn_));
+    PQfinish(conn_);
+    conn_ = nullptr;
+    throw Error("postgresql: cannot connect: " + why, "");
+  }
+  // Nothing the server says goes to the relay's stderr on its own (libpq prints notices by
+  // default); failures come back as exceptions.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+}
+
+Connection::~Connection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+bool Connection::ensure_open() {
+  if (PQstatus(conn_) == CONNECTION_OK) return true;
+  PQreset(conn_);
+  prepared_.clear();
+  return PQstatus(conn_) == CONNECTION_OK;
+}
+
+Result Connection::check(pg_result* r, const char* what) {
+  Result owned(r);
+  const auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return owned;
+  std::string sqlstate;
+  std::string msg;
+  if (r != nullptr) {
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) sqlstate = s;
+    msg = first_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+  }
+  if (msg.empty()) msg = first_line(PQerrorMessage(conn_));
+  throw Error(std::string("postgresql: ") + what + ": " + msg, sqlstate);
+}
+
+void Connection::exec(const char* sql) { check(PQexec(conn_, sql), "statement failed"); }
+
+Result Connection::query(const char* sql) {
+  return check(PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1), "query failed");
+}
+
+Result Connection::run(const Statement& st, const Params& params) {
+  if (std::find(prepared_.begin(), prepared_.end(), st.name) == prepared_.end()) {
+    std::vector<Oid> types;
+    for (const char* t = st.types; *t != '\0'; ++t) types.push_back(oid_of(*t));
+    check(PQprepare(conn_, st.name, st.sql, static_cast<int>(types.size()), types.data()),
+          st.name);
+    prepared_.push_back(st.name);
+  }
+  if (params.size() != static_cast<int>(std::strlen(st.types)))
+    throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
+  return check(PQexecPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
+                              params.formats(), 1),
+               st.name);
+}
+
+}  // namespace parley::store::pg

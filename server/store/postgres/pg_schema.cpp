@@ -1,0 +1,209 @@
+#include "store/postgres/pg_schema.hpp"
+
+#include <string>
+
+namespace parley::store::pg {
+namespace {
+
+// Version 1: what SQLite's twelve steps (sqlite_schema.cpp) arrived at, with three changes
+// for several relays writing at once:
+// * a log entry's reference count is a column of the entry (group_log.refs), changed by one
+//   UPDATE, not a table of its own read and then written;
+// * each device's inbox weight by sender is a table kept by triggers (inbox_weights), where
+//   SQLite sums a device's rows once and keeps the sum in the one relay's memory;
+// * the relay-wide mark counter is a sequence (a raise locks its owner's device row first,
+//   so one owner's versions commit in order: postgres_store.cpp).
+// Byte strings are bytea; names (users, senders) are text, as the relay validates them.
+// A version's steps and its number are committed together.
+void step_1(Connection& db) {
+  db.exec(R"sql(
+    CREATE TABLE meta(key text PRIMARY KEY, value bytea NOT NULL);
+    CREATE TABLE users(
+      id bigserial PRIMARY KEY,
+      username text NOT NULL UNIQUE,
+      created_ms bigint NOT NULL);
+    CREATE TABLE devices(
+      id bigserial PRIMARY KEY,
+      user_id bigint NOT NULL REFERENCES users(id),
+      device_id bigint NOT NULL,
+      identity_key bytea NOT NULL,
+      inbox_tail bigint NOT NULL DEFAULT 0,
+      signed_prekey_id bigint,
+      signed_prekey bytea,
+      signed_prekey_sig bytea,
+      UNIQUE(user_id, device_id));
+    CREATE TABLE one_time_prekeys(
+      device bigint NOT NULL REFERENCES devices(id),
+      key_id bigint NOT NULL,
+      public_key bytea NOT NULL,
+      PRIMARY KEY(device, key_id));
+    CREATE TABLE conversations(
+      conv_key bytea PRIMARY KEY,
+      last_seq bigint NOT NULL);
+    CREATE TABLE sent(
+      client_msg_id bytea NOT NULL,
+      sender bigint NOT NULL,
+      conv_seq bigint NOT NULL,
+      server_ts bigint NOT NULL,
+      PRIMARY KEY(client_msg_id, sender));
+    CREATE INDEX sent_by_time ON sent(server_ts);
+    CREATE TABLE inbox(
+      device bigint NOT NULL REFERENCES devices(id),
+      seq bigint NOT NULL,
+      kind bigint NOT NULL,
+      sender text NOT NULL,
+      sender_device bigint NOT NULL,
+      sender_pk bigint NOT NULL,
+      client_msg_id bytea NOT NULL,
+      conv_seq bigint NOT NULL,
+      server_ts bigint NOT NULL,
+      content_hint bigint NOT NULL,
+      ciphertext bytea,
+      group_id bytea,
+      span bigint NOT NULL DEFAULT 1,
+      conv_last bigint,
+      PRIMARY KEY(device, seq));
+    CREATE INDEX inbox_by_time ON inbox(server_ts);
+    CREATE TABLE inbox_weights(
+      device bigint NOT NULL,
+      sender_pk bigint NOT NULL,
+      bytes bigint NOT NULL,
+      PRIMARY KEY(device, sender_pk));
+    CREATE FUNCTION inbox_weighs_in() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO inbox_weights(device, sender_pk, bytes)
+        VALUES(NEW.device, NEW.sender_pk, COALESCE(length(NEW.ciphertext), 0) + 128)
+        ON CONFLICT(device, sender_pk) DO UPDATE SET bytes = inbox_weights.bytes + excluded.bytes;
+      RETURN NULL;
+    END $$;
+    CREATE FUNCTION inbox_weighs_out() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE inbox_weights SET bytes = bytes - (COALESCE(length(OLD.ciphertext), 0) + 128)
+        WHERE device = OLD.device AND sender_pk = OLD.sender_pk;
+      DELETE FROM inbox_weights WHERE device = OLD.device AND sender_pk = OLD.sender_pk
+        AND bytes <= 0;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER inbox_weighs_in AFTER INSERT ON inbox FOR EACH ROW
+      WHEN (NEW.group_id IS NULL) EXECUTE FUNCTION inbox_weighs_in();
+    CREATE TRIGGER inbox_weighs_out AFTER DELETE ON inbox FOR EACH ROW
+      WHEN (OLD.group_id IS NULL) EXECUTE FUNCTION inbox_weighs_out();
+
+    CREATE TABLE groups(
+      id bytea PRIMARY KEY,
+      created_ms bigint NOT NULL,
+      next_seq bigint NOT NULL DEFAULT 1,
+      epoch bigint NOT NULL DEFAULT 0);
+    CREATE TABLE group_members(
+      id bigserial PRIMARY KEY,
+      group_id bytea NOT NULL REFERENCES groups(id),
+      user_id bigint NOT NULL REFERENCES users(id),
+      admin boolean NOT NULL,
+      joined_seq bigint NOT NULL,
+      left_seq bigint);
+    CREATE INDEX group_members_by_group ON group_members(group_id, user_id);
+    CREATE TABLE group_log(
+      group_id bytea NOT NULL REFERENCES groups(id),
+      seq bigint NOT NULL,
+      kind bigint NOT NULL,
+      sender text NOT NULL,
+      sender_device bigint NOT NULL,
+      sender_pk bigint NOT NULL,
+      client_msg_id bytea NOT NULL,
+      server_ts bigint NOT NULL,
+      content_hint bigint NOT NULL,
+      payload bytea NOT NULL,
+      refs bigint NOT NULL DEFAULT 1,
+      PRIMARY KEY(group_id, seq));
+    CREATE TABLE group_fanout(
+      group_id bytea PRIMARY KEY REFERENCES groups(id),
+      done_seq bigint NOT NULL DEFAULT 0,
+      done_device bigint NOT NULL DEFAULT 0,
+      range_end bigint NOT NULL DEFAULT 0);
+    CREATE TABLE group_sender_bytes(
+      sender_pk bigint PRIMARY KEY,
+      bytes bigint NOT NULL,
+      pending bigint NOT NULL DEFAULT 0);
+    CREATE FUNCTION group_log_weighs_in() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO group_sender_bytes(sender_pk, bytes)
+        VALUES(NEW.sender_pk, length(NEW.payload) + 128)
+        ON CONFLICT(sender_pk) DO UPDATE SET bytes = group_sender_bytes.bytes + excluded.bytes;
+      RETURN NULL;
+    END $$;
+    CREATE FUNCTION group_log_weighs_out() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE group_sender_bytes SET bytes = bytes - (length(OLD.payload) + 128)
+        WHERE sender_pk = OLD.sender_pk;
+      DELETE FROM group_sender_bytes WHERE sender_pk = OLD.sender_pk AND bytes <= 0;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER group_log_weighs_in AFTER INSERT ON group_log FOR EACH ROW
+      EXECUTE FUNCTION group_log_weighs_in();
+    CREATE TRIGGER group_log_weighs_out AFTER DELETE ON group_log FOR EACH ROW
+      EXECUTE FUNCTION group_log_weighs_out();
+
+    CREATE TABLE delivery_marks(
+      owner bigint NOT NULL REFERENCES devices(id),
+      reader bigint NOT NULL REFERENCES devices(id),
+      group_id bytea NOT NULL,
+      from_seq bigint NOT NULL,
+      up_to bigint NOT NULL,
+      acked_ms bigint NOT NULL,
+      version bigint NOT NULL,
+      PRIMARY KEY(owner, reader, group_id));
+    CREATE INDEX delivery_marks_by_group ON delivery_marks(group_id, reader);
+    CREATE INDEX delivery_marks_by_version ON delivery_marks(owner, version);
+    CREATE SEQUENCE mark_version;
+
+    CREATE TABLE media(
+      id bytea PRIMARY KEY,
+      owner bigint NOT NULL REFERENCES users(id),
+      size bigint NOT NULL,
+      sha256 bytea,
+      created_ms bigint NOT NULL,
+      completed_ms bigint);
+    CREATE INDEX media_by_owner ON media(owner, created_ms);
+    CREATE INDEX media_by_created ON media(created_ms);
+    CREATE INDEX media_by_sha256 ON media(sha256);
+  )sql");
+}
+
+using Step = void (*)(Connection&);
+constexpr Step kSteps[] = {step_1};
+static_assert(std::size(kSteps) == kSchemaVersion);
+
+// Any constant, the same in every relay: the key of the lock held while the schema changes.
+constexpr const char* kLock = "SELECT pg_advisory_xact_lock(5072617261)";
+
+}  // namespace
+
+void migrate_schema(Connection& db) {
+  for (;;) {
+    db.exec("BEGIN");
+    try {
+      db.exec(kLock);
+      db.exec("CREATE TABLE IF NOT EXISTS parley_schema(version integer NOT NULL)");
+      auto r = db.query("SELECT version FROM parley_schema");
+      const int current = r.empty() ? 0 : static_cast<int>(r.i64(0, 0));
+      if (current > kSchemaVersion) {
+        throw std::runtime_error("the database has Parley schema version " +
+                                 std::to_string(current) + ", newer than this relay (" +
+                                 std::to_string(kSchemaVersion) + "); upgrade parley-relay");
+      }
+      if (current == kSchemaVersion) {
+        db.exec("COMMIT");
+        return;
+      }
+      kSteps[current](db);
+      db.exec(r.empty() ? "INSERT INTO parley_schema(version) VALUES(1)"
+                        : "UPDATE parley_schema SET version = version + 1");
+      db.exec("COMMIT");
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+}  // namespace parley::store::pg

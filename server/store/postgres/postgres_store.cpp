@@ -1,0 +1,1113 @@
+#include "store/postgres/postgres_store.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "store/account_cache.hpp"
+#include "store/deferred_sums.hpp"
+#include "store/postgres/pg_connection.hpp"
+#include "store/postgres/pg_schema.hpp"
+
+namespace parley::store {
+namespace {
+
+using pg::Params;
+using pg::Statement;
+
+// Every statement the store runs, prepared on first use. Parameter types: i bigint, b bytea,
+// t text (pg_connection.hpp).
+namespace sql {
+constexpr Statement kFindUser{"find_user", "SELECT id FROM users WHERE username = $1", "t"};
+constexpr Statement kFindDevice{
+    "find_device",
+    "SELECT d.user_id, d.id, d.device_id, d.identity_key, d.inbox_tail FROM devices d "
+    "JOIN users u ON u.id = d.user_id WHERE u.username = $1 AND d.device_id = $2",
+    "ti"};
+constexpr Statement kInsertUser{
+    "insert_user",
+    "INSERT INTO users(username, created_ms) VALUES($1, $2) ON CONFLICT (username) DO NOTHING "
+    "RETURNING id",
+    "ti"};
+// Only create_account writes users and devices but for the inbox tail and prekeys: the
+// account cache relies on an account and its devices never changing once made.
+constexpr Statement kInsertDevice{
+    "insert_device",
+    "INSERT INTO devices(user_id, device_id, identity_key) VALUES($1, $2, $3) RETURNING id",
+    "iib"};
+constexpr Statement kDeviceAddresses{
+    "device_addresses", "SELECT id, device_id FROM devices WHERE user_id = $1 ORDER BY device_id",
+    "i"};
+constexpr Statement kTail{"tail", "SELECT inbox_tail FROM devices WHERE id = $1", "i"};
+// The device's row stays locked to the commit, so the seqs of one inbox commit in the order
+// they were given, whichever relay gave them: a reader never sees seq n+1 before n.
+constexpr Statement kTakeSeqs{
+    "take_seqs",
+    "UPDATE devices SET inbox_tail = inbox_tail + $2 WHERE id = $1 RETURNING inbox_tail", "ii"};
+constexpr Statement kSetSigned{
+    "set_signed",
+    "UPDATE devices SET signed_prekey_id = $1, signed_prekey = $2, signed_prekey_sig = $3 "
+    "WHERE id = $4",
+    "ibbi"};
+constexpr Statement kHasSigned{"has_signed",
+                               "SELECT signed_prekey IS NOT NULL FROM devices WHERE id = $1", "i"};
+constexpr Statement kAddOtp{
+    "add_otp",
+    "INSERT INTO one_time_prekeys(device, key_id, public_key) VALUES($1, $2, $3) "
+    "ON CONFLICT DO NOTHING",
+    "iib"};
+constexpr Statement kCountOtp{"count_otp",
+                              "SELECT COUNT(*) FROM one_time_prekeys WHERE device = $1", "i"};
+constexpr Statement kBundleDevices{
+    "bundle_devices",
+    "SELECT id, device_id, identity_key, signed_prekey_id, signed_prekey, signed_prekey_sig "
+    "FROM devices WHERE user_id = $1 ORDER BY device_id",
+    "i"};
+// SKIP LOCKED: two fetches at once on two relays take two different keys, neither waits.
+constexpr Statement kTakeOtp{
+    "take_otp",
+    "DELETE FROM one_time_prekeys WHERE device = $1 AND key_id = (SELECT key_id FROM "
+    "one_time_prekeys WHERE device = $1 ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING key_id, public_key",
+    "i"};
+constexpr Statement kFindSent{
+    "find_sent", "SELECT conv_seq, server_ts FROM sent WHERE sender = $1 AND client_msg_id = $2",
+    "ib"};
+constexpr Statement kInsertSent{
+    "insert_sent",
+    "INSERT INTO sent(sender, client_msg_id, conv_seq, server_ts) VALUES($1, $2, $3, $4)",
+    "ibii"};
+constexpr Statement kNextConv{
+    "next_conv",
+    "INSERT INTO conversations(conv_key, last_seq) VALUES($1, 1) ON CONFLICT (conv_key) "
+    "DO UPDATE SET last_seq = conversations.last_seq + 1 RETURNING last_seq",
+    "b"};
+constexpr Statement kInsertInbox{
+    "insert_inbox",
+    "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, client_msg_id, "
+    "conv_seq, server_ts, content_hint, ciphertext, group_id) "
+    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    "iiitiibiiibb"};
+// A member's row for group entries names a range of the log; its sender_pk is the sender it
+// is charged to (sqlite_schema.cpp, steps 10 and 12).
+constexpr Statement kInsertRange{
+    "insert_range",
+    "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, client_msg_id, "
+    "conv_seq, server_ts, content_hint, group_id, span, conv_last) "
+    "VALUES($1, $2, 0, '', 0, $8, ''::bytea, $3, $4, 0, $5, $6, $7)",
+    "iiiibiii"};
+constexpr Statement kWeigh{
+    "weigh", "SELECT COALESCE(SUM(bytes), 0)::bigint FROM inbox_weights WHERE device = $1", "i"};
+constexpr Statement kWeighFrom{
+    "weigh_from", "SELECT bytes FROM inbox_weights WHERE device = $1 AND sender_pk = $2", "ii"};
+// Rows in order up to `limit`, and none after the byte budget is reached (a row is taken
+// while the bytes before it are under it), so a page of large messages is not all fetched
+// to be dropped. A range row's entries are in the log, weighed as they are read.
+constexpr Statement kReadInbox{
+    "read_inbox",
+    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, conv_seq, server_ts, "
+    "content_hint, ciphertext, group_id, span, conv_last FROM (SELECT *, SUM(COALESCE("
+    "length(ciphertext), 0)) OVER (ORDER BY seq) - COALESCE(length(ciphertext), 0) AS before "
+    "FROM inbox WHERE device = $1 AND seq > $2 ORDER BY seq LIMIT $3) r WHERE before < $4 "
+    "ORDER BY seq",
+    "iiii"};
+constexpr Statement kSelectAcked{
+    "select_acked",
+    "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq "
+    "FROM inbox WHERE device = $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+    "iii"};
+constexpr Statement kFirstAfter{
+    "first_after",
+    "SELECT seq, span, group_id, conv_seq, conv_last FROM inbox WHERE device = $1 AND seq > $2 "
+    "ORDER BY seq LIMIT 1",
+    "ii"};
+constexpr Statement kDeleteAcked{"delete_acked",
+                                 "DELETE FROM inbox WHERE device = $1 AND seq <= $2", "ii"};
+constexpr Statement kTrimRange{
+    "trim_range", "UPDATE inbox SET span = $1, conv_seq = $2 WHERE device = $3 AND seq = $4",
+    "iiii"};
+constexpr Statement kPurgeInbox{
+    "purge_inbox",
+    "DELETE FROM inbox WHERE server_ts < $1 RETURNING span, group_id, conv_seq, conv_last, "
+    "sender_pk",
+    "i"};
+constexpr Statement kPurgeSent{"purge_sent", "DELETE FROM sent WHERE server_ts < $1", "i"};
+constexpr Statement kDepth{"depth", "SELECT COALESCE(SUM(span), 0)::bigint FROM inbox", ""};
+
+constexpr Statement kInsertGroup{"insert_group",
+                                 "INSERT INTO groups(id, created_ms) VALUES($1, $2)", "bi"};
+constexpr Statement kInsertFanout{"insert_fanout",
+                                  "INSERT INTO group_fanout(group_id) VALUES($1)", "b"};
+constexpr Statement kFindGroup{"find_group", "SELECT next_seq, epoch FROM groups WHERE id = $1",
+                               "b"};
+constexpr Statement kGroupMembers{
+    "group_members",
+    "SELECT m.user_id, u.username, m.admin, m.joined_seq FROM group_members m "
+    "JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 AND m.left_seq IS NULL "
+    "ORDER BY m.joined_seq, m.id",
+    "b"};
+constexpr Statement kAddMember{
+    "add_member",
+    "INSERT INTO group_members(group_id, user_id, admin, joined_seq) VALUES($1, $2, $3 <> 0, $4)",
+    "biii"};
+constexpr Statement kEndMember{
+    "end_member",
+    "UPDATE group_members SET left_seq = $1 WHERE group_id = $2 AND user_id = $3 "
+    "AND left_seq IS NULL",
+    "ibi"};
+constexpr Statement kSetAdmin{
+    "set_admin",
+    "UPDATE group_members SET admin = $1 <> 0 WHERE group_id = $2 AND user_id = $3 "
+    "AND left_seq IS NULL",
+    "ibi"};
+constexpr Statement kFindMember{
+    "find_member",
+    "SELECT m.user_id, u.username, m.admin, m.joined_seq FROM group_members m "
+    "JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 AND m.user_id = $2 "
+    "AND m.left_seq IS NULL",
+    "bi"};
+constexpr Statement kBumpEpoch{
+    "bump_epoch", "UPDATE groups SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch", "b"};
+// The group's row stays locked to the commit: log seqs commit in the order they were given.
+constexpr Statement kBumpGroupSeq{
+    "bump_group_seq",
+    "UPDATE groups SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1", "b"};
+constexpr Statement kInsertLog{
+    "insert_log",
+    "INSERT INTO group_log(group_id, seq, kind, sender, sender_device, sender_pk, client_msg_id, "
+    "server_ts, content_hint, payload) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    "biitiibiib"};
+// Locked: one relay at a time moves a group's fan-out; another one's step waits and then
+// goes on from where this one left it.
+constexpr Statement kFanoutState{
+    "fanout_state",
+    "SELECT f.done_seq, f.done_device, f.range_end, g.next_seq FROM group_fanout f "
+    "JOIN groups g ON g.id = f.group_id WHERE f.group_id = $1 FOR UPDATE OF f",
+    "b"};
+// The first seq in ($2, $3] at which a member joins or (having left at the seq before) stops
+// getting entries: a fan-out range ends before it.
+constexpr Statement kMembershipChange{
+    "membership_change",
+    "SELECT MIN(c) FROM (SELECT joined_seq AS c FROM group_members WHERE group_id = $1 "
+    "AND joined_seq > $2 AND joined_seq <= $3 UNION ALL SELECT left_seq + 1 FROM group_members "
+    "WHERE group_id = $1 AND left_seq + 1 > $2 AND left_seq + 1 <= $3) c",
+    "bii"};
+constexpr Statement kReadLog{
+    "read_log",
+    "SELECT seq, kind, sender, sender_device, sender_pk, client_msg_id, server_ts, content_hint, "
+    "payload FROM group_log WHERE group_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+    "bii"};
+constexpr Statement kReadLogSenders{
+    "read_log_senders",
+    "SELECT seq, kind, sender, sender_device, sender_pk FROM group_log "
+    "WHERE group_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+    "bii"};
+constexpr Statement kFanoutDevices{
+    "fanout_devices",
+    "SELECT d.id, d.device_id, u.username FROM group_members m "
+    "JOIN devices d ON d.user_id = m.user_id JOIN users u ON u.id = m.user_id "
+    "WHERE m.group_id = $1 AND m.joined_seq <= $2 AND (m.left_seq IS NULL OR m.left_seq >= $2) "
+    "ORDER BY d.id",
+    "bi"};
+constexpr Statement kSaveFanout{
+    "save_fanout",
+    "UPDATE group_fanout SET done_seq = $1, done_device = $2, range_end = $3 WHERE group_id = $4",
+    "iiib"};
+constexpr Statement kChangeRefs{
+    "change_refs",
+    "UPDATE group_log SET refs = refs + $3 WHERE group_id = $1 AND seq = $2 RETURNING refs",
+    "bii"};
+constexpr Statement kDeleteLog{"delete_log",
+                               "DELETE FROM group_log WHERE group_id = $1 AND seq = $2", "bi"};
+constexpr Statement kGroupShare{
+    "group_share", "SELECT bytes, pending FROM group_sender_bytes WHERE sender_pk = $1", "i"};
+constexpr Statement kAddShare{
+    "add_share",
+    "INSERT INTO group_sender_bytes(sender_pk, bytes, pending) VALUES($1, $2, $3) "
+    "ON CONFLICT(sender_pk) DO UPDATE SET bytes = group_sender_bytes.bytes + excluded.bytes, "
+    "pending = group_sender_bytes.pending + excluded.pending",
+    "iii"};
+constexpr Statement kGroupsBehind{
+    "groups_behind",
+    "SELECT f.group_id, g.next_seq - 1 - f.done_seq FROM group_fanout f "
+    "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1",
+    ""};
+// Locked (and so waited for) while the group is removed: a membership change on another relay
+// commits first, and the group is then not abandoned.
+constexpr Statement kAbandonedGroups{
+    "abandoned_groups",
+    "SELECT g.id FROM groups g JOIN group_fanout f ON f.group_id = g.id "
+    "WHERE f.done_seq >= g.next_seq - 1 AND NOT EXISTS(SELECT 1 FROM group_members m "
+    "WHERE m.group_id = g.id AND m.left_seq IS NULL) AND NOT EXISTS(SELECT 1 FROM group_log l "
+    "WHERE l.group_id = g.id) FOR UPDATE OF g",
+    ""};
+constexpr Statement kDropMembers{"drop_members",
+                                 "DELETE FROM group_members WHERE group_id = $1", "b"};
+constexpr Statement kDropFanout{"drop_fanout", "DELETE FROM group_fanout WHERE group_id = $1",
+                                "b"};
+constexpr Statement kDropGroupMarks{"drop_group_marks",
+                                    "DELETE FROM delivery_marks WHERE group_id = $1", "b"};
+constexpr Statement kDropGroup{"drop_group", "DELETE FROM groups WHERE id = $1", "b"};
+
+// A raise takes the owner's device row first and holds it to the commit, so one owner's
+// versions (its devices' resume points) commit in the order the sequence gave them.
+constexpr Statement kLockOwner{"lock_owner",
+                               "SELECT 1 FROM devices WHERE id = $1 FOR NO KEY UPDATE", "i"};
+constexpr Statement kFindMark{
+    "find_mark",
+    "SELECT up_to, from_seq FROM delivery_marks WHERE owner = $1 AND reader = $2 "
+    "AND group_id = $3",
+    "iib"};
+constexpr Statement kInsertMark{
+    "insert_mark",
+    "INSERT INTO delivery_marks(owner, reader, group_id, from_seq, up_to, acked_ms, version) "
+    "VALUES($1, $2, $3, $4, $5, $6, nextval('mark_version')) RETURNING version",
+    "iibiii"};
+constexpr Statement kUpdateMark{
+    "update_mark",
+    "UPDATE delivery_marks SET up_to = $1, acked_ms = $2, version = nextval('mark_version') "
+    "WHERE owner = $3 AND reader = $4 AND group_id = $5 RETURNING version",
+    "iiiib"};
+constexpr Statement kMarksAfter{
+    "marks_after",
+    "SELECT u.username, d.device_id, m.group_id, m.from_seq, m.up_to, m.acked_ms, m.version "
+    "FROM delivery_marks m JOIN devices d ON d.id = m.reader JOIN users u ON u.id = d.user_id "
+    "WHERE m.owner = $1 AND m.version > $2 ORDER BY m.version LIMIT $3",
+    "iii"};
+constexpr Statement kMarkVersion{
+    "mark_version", "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM mark_version", ""};
+constexpr Statement kForgetMember{
+    "forget_member",
+    "DELETE FROM delivery_marks WHERE group_id = $1 AND reader IN "
+    "(SELECT id FROM devices WHERE user_id = $2)",
+    "bi"};
+
+constexpr Statement kInsertMedia{
+    "insert_media", "INSERT INTO media(id, owner, size, created_ms) VALUES($1, $2, $3, $4)",
+    "biii"};
+constexpr Statement kFindMedia{
+    "find_media",
+    "SELECT id, owner, size, sha256, created_ms, completed_ms FROM media WHERE id = $1", "b"};
+constexpr Statement kMediaBytes{
+    "media_bytes", "SELECT COALESCE(SUM(size), 0)::bigint FROM media WHERE owner = $1", "i"};
+constexpr Statement kUnfinished{
+    "unfinished",
+    "SELECT COUNT(*) FROM media WHERE owner = $1 AND sha256 IS NULL AND created_ms >= $2", "ii"};
+constexpr Statement kCompleteMedia{
+    "complete_media", "UPDATE media SET sha256 = $1, completed_ms = $2 WHERE id = $3", "bib"};
+constexpr Statement kPurgeMedia{
+    "purge_media",
+    "DELETE FROM media WHERE created_ms < $1 OR (sha256 IS NULL AND created_ms < $2) "
+    "RETURNING id, owner, size, sha256, created_ms, completed_ms",
+    "ii"};
+constexpr Statement kBlobReferenced{"blob_referenced",
+                                    "SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1", "b"};
+}  // namespace sql
+
+// LIMIT takes a bigint: "all" (SIZE_MAX) becomes the largest one.
+std::int64_t limit_of(std::size_t n) {
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
+}
+
+MediaRecord media_row(const pg::Result& r, int row) {
+  MediaRecord m;
+  m.id = r.bytes(row, 0);
+  m.owner = r.i64(row, 1);
+  m.size = r.u64(row, 2);
+  m.sha256 = r.bytes(row, 3);
+  m.created_ms = r.u64(row, 4);
+  if (!r.is_null(row, 5)) m.completed_ms = r.u64(row, 5);
+  return m;
+}
+
+GroupMemberRecord member_row(const pg::Result& r, int row) {
+  return {r.i64(row, 0), r.bytes(row, 1), r.boolean(row, 2), r.u64(row, 3)};
+}
+
+}  // namespace
+
+struct PostgresStore::Impl {
+  pg::Connection db;
+  // Counted at start and at each purge; this relay's own writes move it in between, taken
+  // back with them by a rollback.
+  std::uint64_t depth = 0, depth_at_begin = 0, depth_at_savepoint = 0;
+  AccountCache accounts;
+  std::vector<AckedMessages> acked;  // what the last delete_acked returned a view of
+
+  // Changes to log entries' reference counts and senders' shares, summed over the
+  // transaction and written at its commit, shares first (deferred_sums.hpp, as in
+  // SqliteStore): every member's ack changes the counts of the same entries.
+  DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
+  struct ShareDelta {
+    std::int64_t bytes = 0;
+    std::int64_t pending = 0;
+    ShareDelta& operator+=(const ShareDelta& o) {
+      bytes += o.bytes;
+      pending += o.pending;
+      return *this;
+    }
+    ShareDelta& operator-=(const ShareDelta& o) {
+      bytes -= o.bytes;
+      pending -= o.pending;
+      return *this;
+    }
+    bool operator==(const ShareDelta&) const = default;
+  };
+  DeferredSums<DevicePk, ShareDelta> share_delta;
+
+  // The fan-out's open range: its log entries and the devices owed them, read once for the
+  // many steps a range to a large group takes. Neither changes while the range is open
+  // (membership changes end a range; entries never change), whichever relay moves the
+  // fan-out; dropped on every rollback.
+  struct FanoutTarget {
+    DevicePk pk;
+    std::uint32_t device_id;
+    std::string username;
+  };
+  struct LogRange {
+    std::string group_id;
+    std::uint64_t lo = 0, end = 0;
+    std::vector<std::shared_ptr<InboxEntry>> entries;
+    std::vector<FanoutTarget> devices;
+    std::uint64_t newest_ts = 0;
+  };
+  std::optional<LogRange> open_range;
+
+  explicit Impl(const std::string& conninfo) : db(conninfo) {
+    pg::migrate_schema(db);
+    depth = db.run(sql::kDepth).u64(0, 0);
+  }
+
+  // ---- Group log ----
+
+  [[noreturn]] static void missing_log_entries(std::uint64_t lo, std::uint64_t end,
+                                              std::size_t found) {
+    throw std::runtime_error("group log: entries " + std::to_string(lo) + ".." +
+                             std::to_string(end) + " are named by an inbox row or the fan-out "
+                             "but only the first " + std::to_string(found) + " are stored");
+  }
+  [[noreturn]] static void range_row_mismatch(DevicePk device, std::uint64_t seq) {
+    throw std::runtime_error("inbox of device " + std::to_string(device) +
+                             ": the range row at seq " + std::to_string(seq) +
+                             " holds a different number of entries than its log entries give "
+                             "it; that inbox cannot be read past it");
+  }
+
+  static void log_head(const pg::Result& r, int row, InboxEntry& e) {
+    e.conv_seq = r.u64(row, 0);
+    e.kind = static_cast<EntryKind>(r.i64(row, 1));
+    e.sender = r.bytes(row, 2);
+    e.sender_device = r.u32(row, 3);
+    e.sender_pk = r.i64(row, 4);
+  }
+
+  // The group's log entries lo..end, whole.
+  std::vector<std::shared_ptr<InboxEntry>> read_log(std::string_view group_id, std::uint64_t lo,
+                                                    std::uint64_t end,
+                                                    std::uint64_t* newest_ts = nullptr) {
+    if (open_range && open_range->group_id == group_id && open_range->lo <= lo &&
+        open_range->end >= end) {
+      const auto& all = open_range->entries;
+      return {all.begin() + static_cast<std::ptrdiff_t>(lo - open_range->lo),
+              all.begin() + static_cast<std::ptrdiff_t>(end - open_range->lo + 1)};
+    }
+    const auto r = db.run(sql::kReadLog, Params().bytes(group_id).u64(lo).u64(end));
+    std::vector<std::shared_ptr<InboxEntry>> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      // One object per entry, shared by every member's live push.
+      auto e = std::make_shared<InboxEntry>();
+      log_head(r, i, *e);
+      if (e->conv_seq != lo + out.size()) break;
+      e->client_msg_id = r.bytes(i, 5);
+      e->server_ts_ms = r.u64(i, 6);
+      e->content_hint = r.u32(i, 7);
+      e->ciphertext = r.bytes(i, 8);
+      e->group_id = std::string(group_id);
+      if (newest_ts != nullptr) *newest_ts = std::max(*newest_ts, e->server_ts_ms);
+      out.push_back(std::move(e));
+    }
+    if (out.size() != end - lo + 1) missing_log_entries(lo, end, out.size());
+    return out;
+  }
+
+  const LogRange& fanout_range(std::string_view group_id, std::uint64_t lo, std::uint64_t end) {
+    if (open_range && open_range->group_id == group_id && open_range->lo == lo &&
+        open_range->end == end)
+      return *open_range;
+    open_range.reset();
+    LogRange range{std::string(group_id), lo, end, {}, {}, 0};
+    range.entries = read_log(group_id, lo, end, &range.newest_ts);
+    const auto r = db.run(sql::kFanoutDevices, Params().bytes(group_id).u64(lo));
+    for (int i = 0; i < r.rows(); ++i) range.devices.push_back({r.i64(i, 0), r.u32(i, 1), r.bytes(i, 2)});
+    return open_range.emplace(std::move(range));
+  }
+
+  // Calls f(entry) for the log entries lo..end in order, with their seq, kind and sender.
+  template <class F>
+  void visit_senders(std::string_view group_id, std::uint64_t lo, std::uint64_t end, F&& f) {
+    const auto r = db.run(sql::kReadLogSenders, Params().bytes(group_id).u64(lo).u64(end));
+    InboxEntry e;
+    e.group_id = std::string(group_id);
+    auto next = lo;
+    for (int i = 0; i < r.rows() && r.u64(i, 0) == next; ++i, ++next) {
+      log_head(r, i, e);
+      f(e);
+    }
+    if (next != end + 1) missing_log_entries(lo, end, next - lo);
+  }
+
+  void add_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
+                    std::int64_t delta) {
+    if (delta == 0) return;
+    std::pair<std::string, std::uint64_t> key{std::string(group_id), lo};
+    for (; key.second <= hi; ++key.second) refs_delta.add(key, delta);
+  }
+
+  void flush_deferred() {
+    share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
+      db.run(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
+    });
+    refs_delta.flush([this](const auto& key, std::int64_t delta) {
+      const auto r = db.run(sql::kChangeRefs, Params().bytes(key.first).u64(key.second).i64(delta));
+      // At zero nothing names the entry any more (fan-out finished, every row acknowledged).
+      if (!r.empty() && r.i64(0, 0) <= 0)
+        db.run(sql::kDeleteLog, Params().bytes(key.first).u64(key.second));
+    });
+  }
+
+  void forget_caches() {
+    accounts.clear();
+    open_range.reset();
+  }
+
+  // ---- Inbox ----
+
+  static bool sent_by(const InboxEntry& e, DevicePk device) {
+    return e.kind == EntryKind::GroupMessage && e.sender_pk == device;
+  }
+
+  static void note_acked(std::vector<AckedMessages>& acked, const InboxEntry& e) {
+    if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) return;
+    auto same = std::find_if(acked.begin(), acked.end(), [&](const AckedMessages& a) {
+      return a.sender_pk == e.sender_pk && a.group_id == e.group_id;
+    });
+    if (same == acked.end()) {
+      acked.push_back({e.sender, e.sender_device, e.sender_pk, e.group_id, e.conv_seq, e.conv_seq});
+      return;
+    }
+    same->from = std::min(same->from, e.conv_seq);
+    same->up_to = std::max(same->up_to, e.conv_seq);
+  }
+
+  // Takes the device's next `n` inbox seqs and returns the last.
+  std::uint64_t take_seqs(DevicePk device, std::uint64_t n) {
+    const auto r = db.run(sql::kTakeSeqs, Params().i64(device).u64(n));
+    if (r.empty()) throw std::runtime_error("inbox: unknown device");
+    return r.u64(0, 0);
+  }
+
+  std::uint64_t append_range(DevicePk device, std::string_view group_id, std::uint64_t lo,
+                             std::uint64_t end, std::uint64_t span, std::uint64_t server_ts,
+                             DevicePk charged) {
+    const auto seq = take_seqs(device, span);
+    db.run(sql::kInsertRange, Params()
+                                  .i64(device)
+                                  .u64(seq)
+                                  .u64(lo)
+                                  .u64(server_ts)
+                                  .bytes(group_id)
+                                  .u64(span)
+                                  .u64(end)
+                                  .i64(charged));
+    depth += span;
+    return seq;
+  }
+
+  struct RangeRow {
+    std::uint64_t seq = 0, span = 0;
+    std::string group_id;
+    std::uint64_t lo = 0, end = 0;
+  };
+
+  // An ack ending inside a range row acknowledges its head: the row keeps the rest.
+  std::uint64_t ack_range_head(DevicePk device, std::uint64_t up_to, const RangeRow& row) {
+    const auto take = up_to - (row.seq - row.span);
+    std::uint64_t taken = 0, next_lo = row.lo;
+    visit_senders(row.group_id, row.lo, row.end, [&](const InboxEntry& e) {
+      if (taken == take || sent_by(e, device)) return;
+      ++taken;
+      next_lo = e.conv_seq + 1;
+      note_acked(acked, e);
+    });
+    if (taken != take) range_row_mismatch(device, row.seq);
+    add_log_refs(row.group_id, row.lo, next_lo - 1, -1);
+    db.run(sql::kTrimRange,
+           Params().u64(row.seq - up_to).u64(next_lo).i64(device).u64(row.seq));
+    return take;
+  }
+};
+
+PostgresStore::PostgresStore(const std::string& conninfo)
+    : impl_(std::make_unique<Impl>(conninfo)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+void PostgresStore::begin() {
+  if (!impl_->db.ensure_open()) throw pg::Error("postgresql: connection lost; retrying", "");
+  impl_->db.exec("BEGIN");
+  impl_->depth_at_begin = impl_->depth;
+}
+void PostgresStore::commit() {
+  impl_->flush_deferred();
+  impl_->db.exec("COMMIT");
+}
+void PostgresStore::rollback() {
+  impl_->refs_delta.forget();
+  impl_->share_delta.forget();
+  impl_->depth = impl_->depth_at_begin;
+  impl_->forget_caches();
+  impl_->db.exec("ROLLBACK");
+}
+void PostgresStore::savepoint() {
+  impl_->refs_delta.keep();
+  impl_->share_delta.keep();
+  impl_->db.exec("SAVEPOINT job");
+  impl_->depth_at_savepoint = impl_->depth;
+}
+void PostgresStore::release_savepoint() {
+  impl_->db.exec("RELEASE job");
+  impl_->refs_delta.keep();
+  impl_->share_delta.keep();
+}
+void PostgresStore::rollback_to_savepoint() {
+  impl_->depth = impl_->depth_at_savepoint;
+  impl_->refs_delta.take_back();
+  impl_->share_delta.take_back();
+  impl_->forget_caches();
+  impl_->db.exec("ROLLBACK TO job");
+  impl_->db.exec("RELEASE job");
+}
+
+// Shared by every relay on the database: the first to start makes it.
+std::string PostgresStore::relay_id() {
+  std::string id(16, '\0');
+  randombytes_buf(id.data(), id.size());
+  static constexpr Statement kPut{
+      "put_relay_id",
+      "INSERT INTO meta(key, value) VALUES('relay_id', $1) ON CONFLICT (key) DO NOTHING", "b"};
+  static constexpr Statement kGet{"get_relay_id",
+                                  "SELECT value FROM meta WHERE key = 'relay_id'", ""};
+  impl_->db.run(kPut, Params().bytes(id));
+  return impl_->db.run(kGet).bytes(0, 0);
+}
+
+std::optional<UserId> PostgresStore::find_user(std::string_view username) {
+  if (auto known = impl_->accounts.find(username)) return known->user_id;
+  const auto r = impl_->db.run(sql::kFindUser, Params().text(username));
+  if (r.empty()) return std::nullopt;
+  return r.i64(0, 0);
+}
+
+std::optional<DeviceRecord> PostgresStore::find_device(std::string_view username,
+                                                       std::uint32_t device_id) {
+  const auto r = impl_->db.run(sql::kFindDevice, Params().text(username).u64(device_id));
+  if (r.empty()) return std::nullopt;
+  return DeviceRecord{r.i64(0, 0), r.i64(0, 1), r.u32(0, 2), r.bytes(0, 3), r.u64(0, 4)};
+}
+
+std::optional<DeviceRecord> PostgresStore::create_account(std::string_view username,
+                                                          std::string_view identity_key,
+                                                          std::uint32_t device_id,
+                                                          std::uint64_t now_ms) {
+  const auto user = impl_->db.run(sql::kInsertUser, Params().text(username).u64(now_ms));
+  if (user.empty()) return std::nullopt;
+  DeviceRecord d;
+  d.user_id = user.i64(0, 0);
+  d.device_id = device_id;
+  d.identity_key = std::string(identity_key);
+  d.pk = impl_->db.run(sql::kInsertDevice, Params().i64(d.user_id).u64(device_id).bytes(identity_key))
+             .i64(0, 0);
+  return d;
+}
+
+std::shared_ptr<const Account> PostgresStore::find_account(std::string_view username) {
+  if (auto known = impl_->accounts.find(username)) return known;
+  const auto user = find_user(username);
+  if (!user) return nullptr;  // not remembered: the name may be registered next
+  auto account = std::make_shared<Account>();
+  account->user_id = *user;
+  const auto r = impl_->db.run(sql::kDeviceAddresses, Params().i64(*user));
+  for (int i = 0; i < r.rows(); ++i) account->devices.push_back({r.i64(i, 0), r.u32(i, 1)});
+  impl_->accounts.put(username, account);
+  return account;
+}
+
+std::uint64_t PostgresStore::inbox_tail(DevicePk device) {
+  const auto r = impl_->db.run(sql::kTail, Params().i64(device));
+  return r.empty() ? 0 : r.u64(0, 0);
+}
+
+void PostgresStore::set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) {
+  impl_->db.run(sql::kSetSigned,
+                Params().u64(key.id).bytes(key.public_key).bytes(key.signature).i64(device));
+}
+
+bool PostgresStore::has_signed_prekey(DevicePk device) {
+  const auto r = impl_->db.run(sql::kHasSigned, Params().i64(device));
+  return !r.empty() && r.boolean(0, 0);
+}
+
+std::uint32_t PostgresStore::add_one_time_prekeys(DevicePk device,
+                                                  std::span<const OneTimePrekeyRecord> keys,
+                                                  std::uint32_t cap) {
+  std::uint32_t count = one_time_prekey_count(device);
+  for (const auto& k : keys) {
+    if (count >= cap) break;
+    count += static_cast<std::uint32_t>(
+        impl_->db.run(sql::kAddOtp, Params().i64(device).u64(k.id).bytes(k.public_key)).affected());
+  }
+  return count;
+}
+
+std::uint32_t PostgresStore::one_time_prekey_count(DevicePk device) {
+  return impl_->db.run(sql::kCountOtp, Params().i64(device)).u32(0, 0);
+}
+
+std::vector<BundleRecord> PostgresStore::take_bundles(UserId user, bool one_time) {
+  std::vector<BundleRecord> out;
+  const auto r = impl_->db.run(sql::kBundleDevices, Params().i64(user));
+  for (int i = 0; i < r.rows(); ++i) {
+    BundleRecord b;
+    b.pk = r.i64(i, 0);
+    b.device_id = r.u32(i, 1);
+    b.identity_key = r.bytes(i, 2);
+    if (!r.is_null(i, 4))
+      b.signed_prekey = SignedPrekeyRecord{r.u32(i, 3), r.bytes(i, 4), r.bytes(i, 5)};
+    out.push_back(std::move(b));
+  }
+  for (auto& b : out) {
+    if (one_time) {
+      const auto k = impl_->db.run(sql::kTakeOtp, Params().i64(b.pk));
+      if (!k.empty()) b.one_time_prekey = OneTimePrekeyRecord{k.u32(0, 0), k.bytes(0, 1)};
+    }
+    b.one_time_left = one_time_prekey_count(b.pk);
+  }
+  return out;
+}
+
+std::optional<SentRecord> PostgresStore::find_sent(UserId sender,
+                                                   std::string_view client_msg_id) {
+  const auto r = impl_->db.run(sql::kFindSent, Params().i64(sender).bytes(client_msg_id));
+  if (r.empty()) return std::nullopt;
+  return SentRecord{r.u64(0, 0), r.u64(0, 1)};
+}
+
+void PostgresStore::remember_sent(UserId sender, std::string_view client_msg_id,
+                                  const SentRecord& ack) {
+  impl_->db.run(sql::kInsertSent, Params()
+                                      .i64(sender)
+                                      .bytes(client_msg_id)
+                                      .u64(ack.conv_seq)
+                                      .u64(ack.server_ts_ms));
+}
+
+std::uint64_t PostgresStore::next_conv_seq(std::string_view conv_key) {
+  return impl_->db.run(sql::kNextConv, Params().bytes(conv_key)).u64(0, 0);
+}
+
+void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
+  e.inbox_seq = impl_->take_seqs(device, 1);
+  Params p;
+  p.i64(device)
+      .u64(e.inbox_seq)
+      .i64(static_cast<int>(e.kind))
+      .text(e.sender)
+      .u64(e.sender_device)
+      .i64(e.sender_pk)
+      .bytes(e.client_msg_id)
+      .u64(e.conv_seq)
+      .u64(e.server_ts_ms)
+      .u64(e.content_hint)
+      .bytes(e.ciphertext);
+  if (e.group_id.empty()) p.null();
+  else p.bytes(e.group_id);
+  impl_->db.run(sql::kInsertInbox, p);
+  ++impl_->depth;
+}
+
+std::uint64_t PostgresStore::inbox_bytes(DevicePk device) {
+  return impl_->db.run(sql::kWeigh, Params().i64(device)).u64(0, 0);
+}
+
+std::uint64_t PostgresStore::inbox_bytes_from(DevicePk device, DevicePk sender) {
+  const auto r = impl_->db.run(sql::kWeighFrom, Params().i64(device).i64(sender));
+  return r.empty() ? 0 : r.u64(0, 0);
+}
+
+std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t after_seq,
+                                                  std::size_t limit, std::size_t max_bytes) {
+  const auto r = impl_->db.run(
+      sql::kReadInbox,
+      Params().i64(device).u64(after_seq).i64(limit_of(limit)).i64(limit_of(max_bytes)));
+  std::vector<InboxEntry> out;
+  std::size_t bytes = 0;
+  const auto full = [&] { return out.size() >= limit || bytes >= max_bytes; };
+  for (int i = 0; i < r.rows() && !full(); ++i) {
+    const auto seq = r.u64(i, 0);
+    if (!r.is_null(i, 12)) {
+      // A range row: its entries from the log, numbered up to its seq; an earlier read may
+      // have stopped inside it.
+      const auto group_id = r.bytes(i, 10);
+      auto inbox_seq = seq - r.u64(i, 11);
+      for (const auto& e : impl_->read_log(group_id, r.u64(i, 6), r.u64(i, 12))) {
+        if (Impl::sent_by(*e, device)) continue;
+        if (++inbox_seq <= after_seq) continue;
+        if (full()) break;
+        if (inbox_seq > seq) Impl::range_row_mismatch(device, seq);
+        out.push_back(*e);
+        out.back().inbox_seq = inbox_seq;
+        bytes += e->ciphertext.size();
+      }
+      if (!full() && inbox_seq != seq) Impl::range_row_mismatch(device, seq);
+      continue;
+    }
+    InboxEntry e;
+    e.inbox_seq = seq;
+    e.kind = static_cast<EntryKind>(r.i64(i, 1));
+    e.sender = r.bytes(i, 2);
+    e.sender_device = r.u32(i, 3);
+    e.sender_pk = r.i64(i, 4);
+    e.client_msg_id = r.bytes(i, 5);
+    e.conv_seq = r.u64(i, 6);
+    e.server_ts_ms = r.u64(i, 7);
+    e.content_hint = r.u32(i, 8);
+    e.ciphertext = r.bytes(i, 9);
+    e.group_id = r.bytes(i, 10);
+    bytes += e.ciphertext.size();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std::uint64_t up_to,
+                                                           std::size_t max_rows,
+                                                           std::uint64_t& reached) {
+  auto& impl = *impl_;
+  max_rows = std::max<std::size_t>(max_rows, 1);  // a part must take something, or its caller loops
+  reached = up_to;
+  auto& acked = impl.acked;
+  acked.clear();
+  if (acked.capacity() > 64) acked.shrink_to_fit();
+  // One row more than may go: if it is there, the part stops before it.
+  const auto rows = impl.db.run(
+      sql::kSelectAcked,
+      Params().i64(device).u64(up_to).i64(limit_of(max_rows == SIZE_MAX ? max_rows : max_rows + 1)));
+  const bool cut = static_cast<std::size_t>(rows.rows()) > max_rows;
+  const int taking = cut ? static_cast<int>(max_rows) : rows.rows();
+  if (cut) reached = rows.u64(taking - 1, 8);
+  std::uint64_t deleted = 0;
+  for (int i = 0; i < taking; ++i) {
+    deleted += rows.u64(i, 6);
+    if (!rows.is_null(i, 7)) {
+      const auto group_id = rows.bytes(i, 5);
+      const auto lo = rows.u64(i, 3), end = rows.u64(i, 7);
+      impl.visit_senders(group_id, lo, end, [&](const InboxEntry& e) {
+        if (!Impl::sent_by(e, device)) Impl::note_acked(acked, e);
+      });
+      impl.add_log_refs(group_id, lo, end, -1);
+      impl.share_delta.add(rows.i64(i, 2), {-static_cast<std::int64_t>(kGroupEntryBytes), 0});
+      continue;
+    }
+    InboxEntry e;
+    e.kind = static_cast<EntryKind>(rows.i64(i, 4));
+    if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) continue;
+    e.sender = rows.bytes(i, 0);
+    e.sender_device = rows.u32(i, 1);
+    e.sender_pk = rows.i64(i, 2);
+    e.conv_seq = rows.u64(i, 3);
+    e.group_id = rows.bytes(i, 5);
+    Impl::note_acked(acked, e);
+  }
+  if (!cut) {
+    // The first row after the ack: a range row the ack ends inside.
+    const auto next = impl.db.run(sql::kFirstAfter, Params().i64(device).u64(up_to));
+    if (!next.empty() && !next.is_null(0, 4) && next.u64(0, 0) - next.u64(0, 1) < up_to) {
+      deleted += impl.ack_range_head(
+          device, up_to,
+          {next.u64(0, 0), next.u64(0, 1), next.bytes(0, 2), next.u64(0, 3), next.u64(0, 4)});
+    }
+  }
+  impl.db.run(sql::kDeleteAcked, Params().i64(device).u64(reached));
+  impl.depth -= std::min(impl.depth, deleted);
+  return acked;
+}
+
+std::optional<MarkRaised> PostgresStore::raise_delivery_mark(DevicePk owner, DevicePk reader,
+                                                             std::string_view group_id,
+                                                             std::uint64_t from,
+                                                             std::uint64_t up_to,
+                                                             std::uint64_t acked_ms) {
+  auto& db = impl_->db;
+  db.run(sql::kLockOwner, Params().i64(owner));
+  const auto look = db.run(sql::kFindMark, Params().i64(owner).i64(reader).bytes(group_id));
+  if (look.empty()) {
+    const auto v = db.run(sql::kInsertMark, Params()
+                                                .i64(owner)
+                                                .i64(reader)
+                                                .bytes(group_id)
+                                                .u64(from)
+                                                .u64(up_to)
+                                                .u64(acked_ms));
+    return MarkRaised{v.u64(0, 0), from};
+  }
+  if (look.u64(0, 0) >= up_to) return std::nullopt;  // a redelivery acknowledged again
+  const auto v = db.run(sql::kUpdateMark,
+                        Params().u64(up_to).u64(acked_ms).i64(owner).i64(reader).bytes(group_id));
+  return MarkRaised{v.u64(0, 0), look.u64(0, 1)};
+}
+
+std::vector<DeliveryMarkRecord> PostgresStore::delivery_marks_after(DevicePk owner,
+                                                                    std::uint64_t after_version,
+                                                                    std::size_t limit) {
+  const auto r = impl_->db.run(sql::kMarksAfter,
+                               Params().i64(owner).u64(after_version).i64(limit_of(limit)));
+  std::vector<DeliveryMarkRecord> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.bytes(i, 0), r.u32(i, 1), r.bytes(i, 2), r.u64(i, 3), r.u64(i, 4),
+                   r.u64(i, 5), r.u64(i, 6)});
+  }
+  return out;
+}
+
+std::uint64_t PostgresStore::delivery_mark_version() {
+  return impl_->db.run(sql::kMarkVersion).u64(0, 0);
+}
+
+std::uint64_t PostgresStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
+  auto& impl = *impl_;
+  const auto rows = impl.db.run(sql::kPurgeInbox, Params().u64(inbox_before_ms));
+  std::uint64_t removed = 0;
+  for (int i = 0; i < rows.rows(); ++i) {
+    removed += rows.u64(i, 0);
+    if (rows.is_null(i, 3)) continue;
+    // A range row releases its log entries, as an ack does.
+    impl.add_log_refs(rows.bytes(i, 1), rows.u64(i, 2), rows.u64(i, 3), -1);
+    impl.share_delta.add(rows.i64(i, 4), {-static_cast<std::int64_t>(kGroupEntryBytes), 0});
+  }
+  impl.db.run(sql::kPurgeSent, Params().u64(sent_before_ms));
+  // Counted again, with what other relays wrote; this transaction's own deletes included.
+  impl.depth = impl.db.run(sql::kDepth).u64(0, 0);
+  return removed;
+}
+
+std::uint64_t PostgresStore::purge_abandoned_groups() {
+  auto& db = impl_->db;
+  const auto groups = db.run(sql::kAbandonedGroups);
+  for (int i = 0; i < groups.rows(); ++i) {
+    const auto id = groups.bytes(i, 0);
+    db.run(sql::kDropMembers, Params().bytes(id));
+    db.run(sql::kDropFanout, Params().bytes(id));
+    db.run(sql::kDropGroupMarks, Params().bytes(id));
+    db.run(sql::kDropGroup, Params().bytes(id));
+  }
+  if (groups.rows() > 0) impl_->open_range.reset();  // a group made again starts a new log
+  return static_cast<std::uint64_t>(groups.rows());
+}
+
+std::uint64_t PostgresStore::inbox_depth() { return impl_->depth; }
+
+// ---- Groups ----
+
+void PostgresStore::create_group(std::string_view group_id, std::uint64_t now_ms) {
+  impl_->db.run(sql::kInsertGroup, Params().bytes(group_id).u64(now_ms));
+  impl_->db.run(sql::kInsertFanout, Params().bytes(group_id));
+}
+
+std::optional<GroupRecord> PostgresStore::find_group(std::string_view group_id) {
+  const auto r = impl_->db.run(sql::kFindGroup, Params().bytes(group_id));
+  if (r.empty()) return std::nullopt;
+  return GroupRecord{r.u64(0, 0), r.u64(0, 1)};
+}
+
+std::vector<GroupMemberRecord> PostgresStore::group_members(std::string_view group_id) {
+  const auto r = impl_->db.run(sql::kGroupMembers, Params().bytes(group_id));
+  std::vector<GroupMemberRecord> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(member_row(r, i));
+  return out;
+}
+
+void PostgresStore::add_group_member(std::string_view group_id, UserId user, bool admin,
+                                     std::uint64_t joined_seq) {
+  impl_->db.run(sql::kAddMember,
+                Params().bytes(group_id).i64(user).i64(admin ? 1 : 0).u64(joined_seq));
+  impl_->db.run(sql::kForgetMember, Params().bytes(group_id).i64(user));
+}
+
+void PostgresStore::end_group_membership(std::string_view group_id, UserId user,
+                                         std::uint64_t left_seq) {
+  impl_->db.run(sql::kEndMember, Params().u64(left_seq).bytes(group_id).i64(user));
+}
+
+void PostgresStore::set_group_admin(std::string_view group_id, UserId user, bool admin) {
+  impl_->db.run(sql::kSetAdmin, Params().i64(admin ? 1 : 0).bytes(group_id).i64(user));
+}
+
+std::optional<GroupMemberRecord> PostgresStore::find_group_member(std::string_view group_id,
+                                                                  UserId user) {
+  const auto r = impl_->db.run(sql::kFindMember, Params().bytes(group_id).i64(user));
+  if (r.empty()) return std::nullopt;
+  return member_row(r, 0);
+}
+
+std::uint64_t PostgresStore::bump_group_epoch(std::string_view group_id) {
+  const auto r = impl_->db.run(sql::kBumpEpoch, Params().bytes(group_id));
+  if (r.empty()) throw std::runtime_error("bump_group_epoch: no such group");
+  return r.u64(0, 0);
+}
+
+void PostgresStore::append_group_log(std::string_view group_id, GroupLogEntry& e) {
+  const auto r = impl_->db.run(sql::kBumpGroupSeq, Params().bytes(group_id));
+  if (r.empty()) throw std::runtime_error("append_group_log: no such group");
+  e.seq = r.u64(0, 0);
+  impl_->db.run(sql::kInsertLog, Params()
+                                     .bytes(group_id)
+                                     .u64(e.seq)
+                                     .i64(static_cast<int>(e.kind))
+                                     .text(e.sender)
+                                     .u64(e.sender_device)
+                                     .i64(e.sender_pk)
+                                     .bytes(e.client_msg_id)
+                                     .u64(e.server_ts_ms)
+                                     .u64(e.content_hint)
+                                     .bytes(e.payload));
+  impl_->share_delta.add(e.sender_pk, {0, 1});
+}
+
+SenderGroupLoad PostgresStore::group_load_of(DevicePk sender) {
+  const auto unwritten = impl_->share_delta.unwritten(sender);
+  std::int64_t bytes = unwritten.bytes, pending = unwritten.pending;
+  const auto r = impl_->db.run(sql::kGroupShare, Params().i64(sender));
+  if (!r.empty()) {
+    bytes += r.i64(0, 0);
+    pending += r.i64(0, 1);
+  }
+  return {static_cast<std::uint64_t>(std::max<std::int64_t>(bytes, 0)),
+          static_cast<std::uint64_t>(std::max<std::int64_t>(pending, 0))};
+}
+
+// The same cursor and ranges as SqliteStore::fan_out_group (sqlite_store.cpp), under the
+// cursor row's lock.
+FanoutStep PostgresStore::fan_out_group(std::string_view group_id, std::size_t max_appends) {
+  auto& impl = *impl_;
+  FanoutStep step;
+  const auto state = impl.db.run(sql::kFanoutState, Params().bytes(group_id));
+  if (state.empty()) return step;
+  std::uint64_t done_seq = state.u64(0, 0), range_end = state.u64(0, 2),
+                last_seq = state.u64(0, 3) - 1;
+  DevicePk done_device = state.i64(0, 1);
+  std::size_t budget = max_appends;
+  while (budget > 0 && (range_end > done_seq || done_seq < last_seq)) {
+    const auto lo = done_seq + 1;
+    if (range_end <= done_seq) {
+      range_end = std::min(last_seq, done_seq + kFanoutRange);
+      const auto change =
+          impl.db.run(sql::kMembershipChange, Params().bytes(group_id).u64(lo).u64(range_end));
+      if (!change.empty() && !change.is_null(0, 0)) range_end = change.u64(0, 0) - 1;
+      done_device = 0;
+    }
+    const auto& range = impl.fanout_range(group_id, lo, range_end);
+    const auto& entries = range.entries;
+    const auto& targets = range.devices;
+    const DevicePk charged = entries.back()->sender_pk;
+    const std::size_t devices = std::max<std::size_t>(1, budget / entries.size());
+    auto first = std::upper_bound(targets.begin(), targets.end(), done_device,
+                                  [](DevicePk pk, const auto& t) { return pk < t.pk; });
+    const auto last = first + static_cast<std::ptrdiff_t>(
+                                  std::min<std::size_t>(devices, targets.end() - first));
+    std::int64_t range_rows = 0;
+    for (auto t = first; t != last; ++t) {
+      done_device = t->pk;
+      budget -= std::min(budget, entries.size());
+      FanoutRun run{t->username, t->device_id, 0, {}};
+      run.entries.reserve(entries.size());
+      for (const auto& e : entries)
+        if (!Impl::sent_by(*e, t->pk)) run.entries.push_back(e);
+      if (run.entries.empty()) continue;  // the device sent every entry of the range
+      const auto span = run.entries.size();
+      run.first_seq =
+          impl.append_range(t->pk, group_id, lo, range_end, span, range.newest_ts, charged) -
+          span + 1;
+      ++range_rows;
+      step.runs.push_back(std::move(run));
+    }
+    const bool complete = last == targets.end();
+    impl.add_log_refs(group_id, lo, range_end, range_rows - (complete ? 1 : 0));
+    impl.share_delta.add(charged,
+                         {range_rows * static_cast<std::int64_t>(kGroupEntryBytes), 0});
+    if (complete) {
+      for (const auto& e : entries) impl.share_delta.add(e->sender_pk, {0, -1});
+      step.entries_completed += entries.size();
+      done_seq = range_end;
+      done_device = 0;
+    }
+  }
+  impl.db.run(sql::kSaveFanout,
+              Params().u64(done_seq).i64(done_device).u64(range_end).bytes(group_id));
+  step.more = done_seq < last_seq || range_end > done_seq;
+  return step;
+}
+
+std::vector<std::string> PostgresStore::groups_behind(std::uint64_t* entries_behind) {
+  const auto r = impl_->db.run(sql::kGroupsBehind);
+  std::vector<std::string> out;
+  std::uint64_t total = 0;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back(r.bytes(i, 0));
+    total += r.u64(i, 1);
+  }
+  if (entries_behind) *entries_behind = total;
+  return out;
+}
+
+// ---- Media ----
+
+void PostgresStore::create_media(const MediaRecord& m) {
+  impl_->db.run(sql::kInsertMedia, Params().bytes(m.id).i64(m.owner).u64(m.size).u64(m.created_ms));
+}
+
+std::optional<MediaRecord> PostgresStore::find_media(std::string_view media_id) {
+  const auto r = impl_->db.run(sql::kFindMedia, Params().bytes(media_id));
+  if (r.empty()) return std::nullopt;
+  return media_row(r, 0);
+}
+
+std::uint64_t PostgresStore::media_bytes(UserId owner) {
+  return impl_->db.run(sql::kMediaBytes, Params().i64(owner)).u64(0, 0);
+}
+
+std::uint32_t PostgresStore::unfinished_uploads(UserId owner, std::uint64_t since_ms) {
+  return impl_->db.run(sql::kUnfinished, Params().i64(owner).u64(since_ms)).u32(0, 0);
+}
+
+bool PostgresStore::complete_media(std::string_view media_id, std::string_view sha256,
+                                   std::uint64_t now_ms) {
+  return impl_->db.run(sql::kCompleteMedia, Params().bytes(sha256).u64(now_ms).bytes(media_id))
+             .affected() > 0;
+}
+
+std::vector<MediaRecord> PostgresStore::purge_media(std::uint64_t before_ms,
+                                                    std::uint64_t unfinished_before_ms) {
+  const auto r = impl_->db.run(sql::kPurgeMedia, Params().u64(before_ms).u64(unfinished_before_ms));
+  std::vector<MediaRecord> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(media_row(r, i));
+  return out;
+}
+
+bool PostgresStore::blob_referenced(std::string_view sha256) {
+  return !impl_->db.run(sql::kBlobReferenced, Params().bytes(sha256)).empty();
+}
+
+}  // namespace parley::store

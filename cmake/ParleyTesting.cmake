@@ -22,3 +22,35 @@ function(parley_add_test)
     TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "${env}")
 endfunction()
+
+# The multi-gateway store under test: one throwaway PostgreSQL cluster for the whole run
+# (scripts/test-postgres), on a Unix socket under /tmp (a socket path must be short), made
+# before the tests that need it and removed after them.
+string(MD5 _parley_build_hash "${PROJECT_BINARY_DIR}")
+string(SUBSTRING "${_parley_build_hash}" 0 10 _parley_build_hash)
+set(PARLEY_TEST_PG_DIR "/tmp/parley-pg-${_parley_build_hash}")
+set(PARLEY_TEST_PG "host=${PARLEY_TEST_PG_DIR} user=parley dbname=postgres")
+
+function(parley_postgres_cluster)
+  add_test(NAME postgres_cluster_start
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-postgres start ${PARLEY_TEST_PG_DIR})
+  add_test(NAME postgres_cluster_stop
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-postgres stop ${PARLEY_TEST_PG_DIR})
+  set_tests_properties(postgres_cluster_start PROPERTIES FIXTURES_SETUP postgres LABELS postgres
+    TIMEOUT 120)
+  set_tests_properties(postgres_cluster_stop PROPERTIES FIXTURES_CLEANUP postgres LABELS postgres
+    TIMEOUT 60)
+endfunction()
+
+# Runs test NAME (already added by parley_add_test) a second time, as NAME_postgres, with
+# every relay it starts keeping its store in a database of its own on the test cluster.
+function(parley_postgres_variant NAME)
+  get_test_property(${NAME} LABELS labels)
+  get_test_property(${NAME} TIMEOUT timeout)
+  get_test_property(${NAME} ENVIRONMENT env)
+  list(APPEND labels postgres)
+  list(APPEND env "PARLEY_TEST_POSTGRES=${PARLEY_TEST_PG}")
+  add_test(NAME ${NAME}_postgres COMMAND ${NAME})
+  set_tests_properties(${NAME}_postgres PROPERTIES
+    LABELS "${labels}" TIMEOUT ${timeout} ENVIRONMENT "${env}" FIXTURES_REQUIRED postgres)
+endfunction()

@@ -1,6 +1,8 @@
 #pragma once
 // Starts the real parley-relay binary (PARLEY_RELAY_BIN) on 127.0.0.1 with a throwaway data
-// directory, and reads the URL it prints.
+// directory, and reads the URL it prints. With PARLEY_TEST_POSTGRES set (a libpq connection
+// string for a test cluster, scripts/test-postgres), its store is a database of its own made
+// there instead of relay.db: the same tests then run against the multi-gateway store.
 #include <QProcess>
 #include <QStringList>
 #include <QTemporaryDir>
@@ -23,6 +25,8 @@ class RelayProcess {
   int waitExit(int timeout_ms); // exit code, or -1 if still running or killed by a signal
 
   QUrl url() const { return url_; }
+  // The --postgres connection string of its store; empty when the store is relay.db.
+  QString postgres() const { return postgres_; }
   QString dataDir() const { return dir_.path(); }
   qint64 pid() const { return process_.processId(); }
   qint64 rssKiB() const;        // VmRSS from /proc
@@ -40,6 +44,7 @@ class RelayProcess {
  private:
   QTemporaryDir dir_;
   QStringList extra_;
+  QString postgres_;
   QProcess process_;
   QUrl url_;
   QByteArray log_;

@@ -1,0 +1,354 @@
+// The PostgreSQL store as several gateways use it: two stores (two relays' connections) on
+// one database at once, each from its own thread as each relay's store worker would. What
+// SQLite got from being the only writer has to hold under row locks: one inbox's seqs are
+// given and committed in order (a reader following it never sees a later seq before an
+// earlier one), a conversation's seqs never repeat, one owner's mark versions commit in
+// order, a group's fan-out goes on from where another relay left it, and the relay id is one.
+// The relay-level behaviour on this store is covered by the *_postgres variants of the
+// integration tests (tests/CMakeLists.txt).
+#include <QtTest>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "store/postgres/pg_connection.hpp"
+#include "store/postgres/postgres_store.hpp"
+
+using namespace parley::store;
+
+namespace {
+
+InboxEntry message(const std::string& body, DevicePk sender_pk) {
+  InboxEntry e;
+  e.kind = EntryKind::Message;
+  e.sender = "s" + std::to_string(sender_pk);
+  e.sender_device = 1;
+  e.sender_pk = sender_pk;
+  e.client_msg_id = std::string(16, 'm');
+  e.conv_seq = 1;
+  e.server_ts_ms = 1000;
+  e.ciphertext = body;
+  return e;
+}
+
+GroupLogEntry group_message(const std::string& body, DevicePk sender_pk) {
+  GroupLogEntry e;
+  e.kind = EntryKind::GroupMessage;
+  e.sender = "s" + std::to_string(sender_pk);
+  e.sender_device = 1;
+  e.sender_pk = sender_pk;
+  e.client_msg_id = std::string(16, 'g');
+  e.server_ts_ms = 1000;
+  e.payload = body;
+  return e;
+}
+
+// Runs f(store) in one transaction and commits it.
+template <class F>
+auto in_tx(PostgresStore& s, F&& f) {
+  s.begin();
+  if constexpr (std::is_void_v<decltype(f(s))>) {
+    f(s);
+    s.commit();
+  } else {
+    auto r = f(s);
+    s.commit();
+    return r;
+  }
+}
+
+}  // namespace
+
+class PostgresStoreTest : public QObject {
+  Q_OBJECT
+  std::string cluster_;
+  std::string db_;  // this case's database
+  int made_ = 0;
+
+  std::unique_ptr<PostgresStore> open() { return std::make_unique<PostgresStore>(db_); }
+
+  DeviceRecord account(PostgresStore& s, const std::string& name) {
+    return *in_tx(s, [&](Store& st) { return st.create_account(name, std::string(32, 'k'), 1, 1); });
+  }
+
+ private slots:
+  void initTestCase() {
+    cluster_ = qEnvironmentVariable("PARLEY_TEST_POSTGRES").toStdString();
+    if (cluster_.empty())
+      QFAIL("PARLEY_TEST_POSTGRES is not set: run this through ctest, which starts the test "
+            "cluster (scripts/test-postgres)");
+  }
+
+  void init() {
+    const auto name = "store_" + std::to_string(QCoreApplication::applicationPid()) + "_" +
+                      std::to_string(++made_);
+    pg::Connection(cluster_).exec(("CREATE DATABASE " + name).c_str());
+    db_ = cluster_ + " dbname=" + name;
+  }
+
+  // Both relays sign logins with the one id the database holds, whichever started first.
+  void twoRelaysShareOneId() {
+    auto a = open();
+    auto b = open();
+    const auto id = a->relay_id();
+    QCOMPARE(id.size(), std::size_t{16});
+    QCOMPARE(b->relay_id(), id);
+    QCOMPARE(open()->relay_id(), id);
+  }
+
+  // Two relays append to one inbox at once, several entries per transaction, while a third
+  // connection reads it as a device would, from its cursor: it must never see a seq before
+  // every earlier one is there (it would move its cursor past the missing one for good).
+  void oneInboxTakesAppendsFromTwoRelaysInOrder() {
+    auto setup = open();
+    const auto bob = account(*setup, "bob");
+    constexpr int kPerRelay = 300, kPerTx = 3;
+    std::atomic<bool> writing{true};
+    auto writer = [&](DevicePk sender) {
+      auto s = open();
+      for (int i = 0; i < kPerRelay; i += kPerTx) {
+        s->begin();
+        for (int j = 0; j < kPerTx; ++j) {
+          auto e = message(std::to_string(sender) + ":" + std::to_string(i + j), sender);
+          s->append_inbox(bob.pk, e);
+        }
+        s->commit();
+      }
+    };
+    std::uint64_t cursor = 0;
+    std::vector<std::string> seen;
+    bool out_of_order = false;
+    std::thread reader([&] {
+      auto s = open();
+      auto read = [&] {
+        for (const auto& e : in_tx(*s, [&](Store& st) { return st.read_inbox(bob.pk, cursor, 1000, 1 << 30); })) {
+          if (e.inbox_seq != cursor + 1) out_of_order = true;
+          cursor = e.inbox_seq;
+          seen.push_back(e.ciphertext);
+        }
+      };
+      while (writing) read();
+      read();
+    });
+    std::thread a(writer, 1001), b(writer, 1002);
+    a.join();
+    b.join();
+    writing = false;
+    reader.join();
+    QVERIFY2(!out_of_order, "the reader saw an inbox seq before an earlier one");
+    QCOMPARE(cursor, std::uint64_t{2 * kPerRelay});
+    QCOMPARE(seen.size(), std::size_t{2 * kPerRelay});
+    // Each relay's entries in the order it appended them.
+    std::map<std::string, int> next;
+    for (const auto& body : seen) {
+      const auto colon = body.find(':');
+      QCOMPARE(std::stoi(body.substr(colon + 1)), next[body.substr(0, colon)]++);
+    }
+    QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_tail(bob.pk); }), std::uint64_t{2 * kPerRelay});
+    // The weights the triggers keep: every entry, by sender.
+    const auto weight = in_tx(*setup, [&](Store& st) { return st.inbox_bytes_from(bob.pk, 1001); });
+    std::uint64_t expected = 0;
+    for (const auto& body : seen)
+      if (body.starts_with("1001:")) expected += body.size() + Store::kInboxRowBytes;
+    QCOMPARE(weight, expected);
+  }
+
+  // Two relays give a conversation's next seq at once: every number once, none skipped.
+  void aConversationsSeqsNeverRepeat() {
+    constexpr int kPerRelay = 200;
+    std::vector<std::uint64_t> got[2];
+    auto taker = [&](int which) {
+      auto s = open();
+      for (int i = 0; i < kPerRelay; ++i)
+        got[which].push_back(in_tx(*s, [](Store& st) { return st.next_conv_seq("alice|bob"); }));
+    };
+    std::thread a(taker, 0), b(taker, 1);
+    a.join();
+    b.join();
+    std::set<std::uint64_t> all(got[0].begin(), got[0].end());
+    all.insert(got[1].begin(), got[1].end());
+    QCOMPARE(all.size(), std::size_t{2 * kPerRelay});
+    QCOMPARE(*all.begin(), std::uint64_t{1});
+    QCOMPARE(*all.rbegin(), std::uint64_t{2 * kPerRelay});
+    QVERIFY(std::is_sorted(got[0].begin(), got[0].end()));
+  }
+
+  // Marks of one owner raised on two relays at once (two readers' acks) while the owner's
+  // device follows them by version. Relay a's raise takes a version and has not committed
+  // when relay b's would take the next: had b's committed first, the device would move its
+  // resume point past a's version before a's mark was there, and never get it. So b's raise
+  // waits for a's commit.
+  void oneOwnersMarksCommitInVersionOrder() {
+    auto setup = open();
+    const auto alice = account(*setup, "alice");
+    const auto r1 = account(*setup, "reader1");
+    const auto r2 = account(*setup, "reader2");
+    auto a = open();
+    auto b = open();
+    auto device = open();
+    std::uint64_t version = 0;
+    std::map<std::string, std::uint64_t> known;  // reader -> up_to, as the device learnt it
+    auto follow = [&] {
+      for (const auto& m : in_tx(*device, [&](Store& st) { return st.delivery_marks_after(alice.pk, version, 50); })) {
+        QVERIFY(m.version > version);
+        version = m.version;
+        known[m.reader] = m.up_to;
+      }
+    };
+    a->begin();
+    QVERIFY(a->raise_delivery_mark(alice.pk, r1.pk, "", 1, 3, 1));
+    std::atomic<bool> b_done{false};
+    std::thread other([&] {
+      b->begin();
+      b->raise_delivery_mark(alice.pk, r2.pk, "", 1, 4, 1);
+      b->commit();
+      b_done = true;
+    });
+    // Time enough for b to commit, had it not waited.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    QVERIFY(!b_done);
+    follow();
+    a->commit();
+    other.join();
+    follow();
+    QCOMPARE(known["reader1"], std::uint64_t{3});
+    QCOMPARE(known["reader2"], std::uint64_t{4});
+    QCOMPARE(in_tx(*setup, [](Store& st) { return st.delivery_mark_version(); }), std::uint64_t{2});
+    // Raised again to the same point (a redelivery acknowledged again): nothing changes.
+    QVERIFY(!in_tx(*setup, [&](Store& st) { return st.raise_delivery_mark(alice.pk, r1.pk, "", 1, 3, 1); }));
+    // Raised further: the mark keeps where it started and gets a new version.
+    const auto raised = in_tx(*setup, [&](Store& st) { return st.raise_delivery_mark(alice.pk, r1.pk, "", 9, 5, 1); });
+    QVERIFY(raised);
+    QCOMPARE(raised->from, std::uint64_t{1});
+    QCOMPARE(raised->version, std::uint64_t{3});
+  }
+
+  // A group's fan-out moved by one relay a step at a time and finished by another: every
+  // member device gets every entry once, in order, as one inbox row per range; an ack from
+  // the other relay releases the log.
+  void aFanOutGoesOnFromWhereAnotherRelayLeftIt() {
+    auto a = open();
+    auto b = open();
+    std::vector<DeviceRecord> members;
+    for (int i = 0; i < 12; ++i) members.push_back(account(*a, "m" + std::to_string(i)));
+    const std::string gid(16, 'G');
+    in_tx(*a, [&](Store& st) {
+      st.create_group(gid, 1);
+      for (const auto& m : members) st.add_group_member(gid, m.user_id, false, 1);
+      for (int i = 0; i < 5; ++i) {
+        auto e = group_message("body" + std::to_string(i), members.back().pk);
+        st.append_group_log(gid, e);
+      }
+    });
+    QCOMPARE(in_tx(*a, [&](Store& st) { return st.group_load_of(members.back().pk).pending; }), std::uint64_t{5});
+    // Two devices' worth on relay a (the sender's device, last by pk, gets none), the rest
+    // on relay b.
+    auto first = in_tx(*a, [&](Store& st) { return st.fan_out_group(gid, 10); });
+    QVERIFY(first.more);
+    QCOMPARE(first.runs.size(), std::size_t{2});
+    std::size_t runs = first.runs.size();
+    for (int steps = 0;; ++steps) {
+      QVERIFY(steps < 10);
+      const auto rest = in_tx(*b, [&](Store& st) { return st.fan_out_group(gid, 10); });
+      runs += rest.runs.size();
+      if (!rest.more) break;
+    }
+    QCOMPARE(runs, members.size() - 1);  // the sender has its own
+    QCOMPARE(in_tx(*b, [&](Store& st) { return st.group_load_of(members.back().pk).pending; }), std::uint64_t{0});
+    for (std::size_t i = 0; i + 1 < members.size(); ++i) {
+      const auto got = in_tx(*(i % 2 ? a : b), [&](Store& st) { return st.read_inbox(members[i].pk, 0, 100, 1 << 20); });
+      QCOMPARE(got.size(), std::size_t{5});
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        QCOMPARE(got[k].inbox_seq, k + 1);
+        QCOMPARE(got[k].ciphertext, "body" + std::to_string(k));
+        QCOMPARE(got[k].group_id, gid);
+      }
+    }
+    // Every member acknowledges, half on each relay, the first in two parts (an ack ending
+    // inside the range row): the entries leave the log with the last ack.
+    for (std::size_t i = 0; i + 1 < members.size(); ++i) {
+      auto& s = *(i % 2 ? b : a);
+      if (i == 0) {
+        const auto acked = in_tx(s, [&](Store& st) {
+          const auto marks = st.delete_acked(members[i].pk, 2);
+          return std::vector<AckedMessages>(marks.begin(), marks.end());
+        });
+        QCOMPARE(acked.size(), std::size_t{1});
+        QCOMPARE(acked[0].from, std::uint64_t{1});
+        QCOMPARE(acked[0].up_to, std::uint64_t{2});
+        const auto left = in_tx(s, [&](Store& st) { return st.read_inbox(members[i].pk, 2, 100, 1 << 20); });
+        QCOMPARE(left.size(), std::size_t{3});
+        QCOMPARE(left.front().ciphertext, std::string("body2"));
+      }
+      in_tx(s, [&](Store& st) { st.delete_acked(members[i].pk, 5); });
+    }
+    QCOMPARE(in_tx(*a, [&](Store& st) { return st.group_load_of(members.back().pk); }), SenderGroupLoad{});
+    pg::Connection check(db_);
+    QCOMPARE(check.query("SELECT COUNT(*) FROM group_log").i64(0, 0), std::int64_t{0});
+    QCOMPARE(check.query("SELECT COUNT(*) FROM inbox").i64(0, 0), std::int64_t{0});
+  }
+
+  // A job that fails takes back only its own writes; the transaction goes on and commits the
+  // others. A duplicate send record is such a failure (another relay remembered it first).
+  void aFailedJobRollsBackAlone() {
+    auto s = open();
+    const auto bob = account(*s, "bob");
+    s->begin();
+    s->savepoint();
+    auto kept = message("kept", 7);
+    s->append_inbox(bob.pk, kept);
+    s->remember_sent(7, "id-1", {1, 1});
+    s->release_savepoint();
+    s->savepoint();
+    auto lost = message("lost", 7);
+    s->append_inbox(bob.pk, lost);
+    QVERIFY_THROWS_EXCEPTION(pg::Error, s->remember_sent(7, "id-1", {2, 2}));
+    s->rollback_to_savepoint();
+    s->commit();
+    const auto got = in_tx(*s, [&](Store& st) { return st.read_inbox(bob.pk, 0, 10, 1 << 20); });
+    QCOMPARE(got.size(), std::size_t{1});
+    QCOMPARE(got[0].ciphertext, std::string("kept"));
+    QCOMPARE(got[0].inbox_seq, std::uint64_t{1});
+    QCOMPARE(s->inbox_depth(), std::uint64_t{1});
+    // The seq the rolled-back job took is given again: nothing saw it.
+    auto next = message("next", 7);
+    in_tx(*s, [&](Store& st) { st.append_inbox(bob.pk, next); });
+    QCOMPARE(next.inbox_seq, std::uint64_t{2});
+  }
+
+  // The server ends the relay's connection (a restart, a failover): the next transaction
+  // connects again, prepared statements and all.
+  void aLostConnectionIsMadeAgain() {
+    auto s = open();
+    const auto bob = account(*s, "bob");
+    pg::Connection admin(db_);
+    admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+               "pg_backend_pid() AND datname = current_database()");
+    // The first use finds it gone and fails, as a job would, with the transaction.
+    QVERIFY_THROWS_EXCEPTION(std::exception, in_tx(*s, [&](Store& st) { return st.inbox_tail(bob.pk); }));
+    try {
+      s->rollback();
+    } catch (const std::exception&) {
+    }
+    auto e = message("after", 3);
+    in_tx(*s, [&](Store& st) { st.append_inbox(bob.pk, e); });
+    QCOMPARE(e.inbox_seq, std::uint64_t{1});
+  }
+
+  // Bad configuration says why, without the password.
+  void aBadConnectionStringSaysWhy() {
+    try {
+      PostgresStore s(cluster_ + " dbname=no_such_database password=hunter2");
+      QFAIL("connected to a database that does not exist");
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      QVERIFY2(what.find("no_such_database") != std::string::npos, what.c_str());
+      QVERIFY(what.find("hunter2") == std::string::npos);
+    }
+  }
+};
+
+QTEST_GUILESS_MAIN(PostgresStoreTest)
+#include "postgres_store_test.moc"

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libsqlitecpp-dev openssl libjemalloc-dev
-  libpq-dev postgresql
+  libpq-dev postgresql libhiredis-dev redis-server
   libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev
   qt6-base-dev qt6-websockets-dev libqt6sql6-sqlite libgl-dev

@@ -2,8 +2,10 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cstdio>
 
 #include "parley/limits.hpp"
+#include "routing/redis_link.hpp"
 
 namespace parley {
 namespace {
@@ -34,6 +36,10 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "connection string or postgresql:// URI (put a password in PGPASSFILE, not "
                  "here: the command line is public)")
       ->envname("PARLEY_POSTGRES");
+  app.add_option("--redis", c.redis,
+                 "Route to devices on other gateways through this Redis (HOST:PORT or "
+                 "unix:PATH); needs --postgres, the store the gateways share")
+      ->envname("PARLEY_REDIS");
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve wss:// instead of ws://")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
@@ -251,6 +257,19 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     // CLI11 prints help or the error; usage errors all exit 2, like other Unix tools.
     exit_code = app.exit(e) == 0 ? 0 : 2;
     return std::nullopt;
+  }
+  if (!c.redis.empty()) {
+    if (c.postgres.empty()) {
+      std::fprintf(stderr, "--redis: gateways routing to each other must share one store; "
+                           "give --postgres too\n");
+      exit_code = 2;
+      return std::nullopt;
+    }
+    if (!routing::RedisLink::valid_address(c.redis)) {
+      std::fprintf(stderr, "--redis: expected HOST:PORT or unix:PATH, not '%s'\n", c.redis.c_str());
+      exit_code = 2;
+      return std::nullopt;
+    }
   }
   c.durable_fsync = durability == "full";
   c.retention = std::chrono::hours(24 * retention_days);

@@ -20,6 +20,9 @@ struct Config {
   // Empty: the embedded store (relay.db in data_dir). Else a libpq connection string or
   // postgresql:// URI: the store of a multi-gateway tier (store/postgres/).
   std::string postgres;
+  // Empty: no other gateways. Else HOST:PORT or unix:PATH of the Redis that gateways sharing
+  // the PostgreSQL store route through (routing/redis_router.hpp).
+  std::string redis;
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
   unsigned threads = 0;  // 0: one per core

@@ -7,6 +7,7 @@
 #include "net/post_task.hpp"
 #include "observability/metrics.hpp"
 #include "presence/presence_registry.hpp"
+#include "routing/device_router.hpp"
 #include "session/deliver_bodies.hpp"
 #include "session/session.hpp"
 
@@ -110,7 +111,13 @@ void FanoutWorker::step(std::string group_id) {
           for (auto& run : result->runs) {
             metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
             auto s = presence_.find(run.username, run.device_id);
-            if (!s) continue;
+            if (!s) {
+              // The range's last seq: the device's gateway reads the rest from the store.
+              if (router_ && !run.entries.empty())
+                router_->appended(run.username, run.device_id,
+                                  run.first_seq + run.entries.size() - 1);
+              continue;
+            }
             std::vector<PushedEntry> pushed;
             pushed.reserve(run.entries.size());
             for (auto& e : run.entries) {

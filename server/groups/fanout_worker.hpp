@@ -28,6 +28,9 @@ namespace parley {
 class DeliverBodies;
 class Metrics;
 class PresenceRegistry;
+namespace routing {
+class DeviceRouter;
+}
 }  // namespace parley
 
 namespace parley::groups {
@@ -38,6 +41,10 @@ class FanoutWorker {
                DeliverBodies& bodies, net::io_context::executor_type executor,
                std::size_t max_groups = 4,
                std::size_t chunk = 256);
+
+  // Gateways sharing a store: members connected elsewhere are told through it. Before
+  // recover().
+  void set_router(routing::DeviceRouter* router) { router_ = router; }
 
   // Crash recovery, at start-up (before clients connect; blocks for one store job): finds
   // every group whose fan-out is behind its log and resumes it.
@@ -54,6 +61,7 @@ class FanoutWorker {
 
   store::StoreWorker& store_;
   PresenceRegistry& presence_;
+  routing::DeviceRouter* router_ = nullptr;
   Metrics& metrics_;
   DeliverBodies& bodies_;
   net::io_context::executor_type executor_;

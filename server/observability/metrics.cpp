@@ -72,6 +72,14 @@ std::string Metrics::render() const {
   line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
        store_rejected);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);
+  line("parley_routing_commands_sent_total", "counter",
+       "Routing commands Redis ran: presence entries, and notices to other gateways.",
+       routing_commands_sent);
+  line("parley_routed_notices_received_total", "counter",
+       "Notices other gateways published to this one.", routed_notices_received);
+  line("parley_routed_notices_dropped_total", "counter",
+       "Notices for other gateways given up (Redis unreachable or the queue full).",
+       routed_notices_dropped);
   line("parley_group_messages_total", "counter", "Group messages stored (one per GroupSend).",
        group_messages);
   line("parley_group_fanout_backlog", "gauge",

@@ -27,6 +27,8 @@
 #include "media/upload_registry.hpp"
 #include "observability/metrics.hpp"
 #include "presence/local_presence.hpp"
+#include "routing/redis_router.hpp"
+#include "routing/routed_to_sessions.hpp"
 #include "session/deliver_bodies.hpp"
 #include "session/keyed_rate_limiter.hpp"
 #include "store/postgres/postgres_store.hpp"
@@ -181,6 +183,21 @@ int run_relay(const Config& cfg) {
                      media,         deliver_bodies,
                      hourly(registrations_by_address, cfg.limits.registrations_per_address_per_hour),
                      hourly(registrations_by_network, cfg.limits.registrations_per_network_per_hour)};
+  // Gateways sharing the store reach each other's devices through Redis. Its threads call
+  // into the presence registry and post to the I/O threads: declared after both, it stops
+  // before they go.
+  routing::RoutedToSessions routed(presence);
+  std::unique_ptr<routing::RedisRouter> router;
+  if (!cfg.redis.empty()) {
+    try {
+      router = std::make_unique<routing::RedisRouter>(cfg.redis, routed, metrics);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    relay.router = router.get();
+    fanout.set_router(router.get());
+  }
   ConnectionSet connections;
   std::optional<ConnectionsByAddress> connections_by_address;
   if (cfg.max_connections_per_address > 0 || cfg.max_connections_per_network > 0)

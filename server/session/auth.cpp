@@ -7,6 +7,7 @@
 #include "parley/auth_transcript.hpp"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
+#include "routing/device_router.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
 
@@ -190,6 +191,7 @@ void Session::become_authenticated(const store::DeviceRecord& device, std::strin
   if (attached.displaced && attached.displaced.get() != this)
     attached.displaced->shutdown(kCloseDisplaced, "this device connected again elsewhere");
   for (auto& n : attached.notices) n.to->push_presence(n.about);
+  if (ctx_.router) ctx_.router->attached(username_, device_id_);
 
   // Marks raised from now on reach this session; the read below finds every earlier one.
   // A new device has none.

@@ -240,7 +240,9 @@ void Session::run_delete(std::uint64_t up_to) {
       0,
       // From the store thread, in commit order: a sending device must get its marks in
       // version order, and this connection's thread may lag another reader's.
-      [&presence = ctx_.presence](Delete& d) { notify_marks(presence, d.notices); },
+      [&presence = ctx_.presence, router = ctx_.router](Delete& d) {
+        notify_marks(presence, router, d.notices);
+      },
       // Nobody waits on it (the window opened at the ack), and a crash before it commits
       // only means the entries come again and the client drops them: it may share the
       // commit of the next send instead of paying an fsync alone.

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "parley.pb.h"
+#include "routing/device_router.hpp"
 #include "session/marks.hpp"
 #include "session/session.hpp"
 #include "store/store.hpp"
@@ -44,10 +45,13 @@ MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMe
   return notices;
 }
 
-void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices) {
+void notify_marks(PresenceRegistry& presence, routing::DeviceRouter* router,
+                  std::span<MarkNotice> notices) {
   for (auto& n : notices) {
     if (auto s = presence.find(n.owner, n.owner_device))
       Session::notify_mark(std::move(s), std::move(n.mark));
+    else if (router)
+      router->mark_raised(n.owner, n.owner_device, n.mark);
   }
 }
 

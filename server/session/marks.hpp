@@ -12,6 +12,9 @@
 namespace parley {
 
 class PresenceRegistry;
+namespace routing {
+class DeviceRouter;
+}
 namespace store {
 class Store;
 }
@@ -33,6 +36,8 @@ MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMe
 
 // On the store thread, right after the commit (so marks leave in version order): hands each
 // mark to its owner's connection, if any.
-void notify_marks(PresenceRegistry& presence, std::span<MarkNotice> notices);
+// Pushes each to its owner's connection here, or through `router` (if any) to its gateway.
+void notify_marks(PresenceRegistry& presence, routing::DeviceRouter* router,
+                  std::span<MarkNotice> notices);
 
 }  // namespace parley

@@ -24,6 +24,9 @@ class FanoutWorker;
 class GroupLimiter;
 class SenderHolds;
 }  // namespace groups
+namespace routing {
+class DeviceRouter;
+}
 namespace media {
 struct MediaContext;
 }
@@ -102,6 +105,8 @@ struct RelayContext {
   // Registrations by the address they came from (null: no limit).
   AddressRateLimiter* registrations_by_address = nullptr;
   AddressRateLimiter* registrations_by_network = nullptr;
+  // Gateways sharing a store reach each other's devices through it; null: a relay alone.
+  routing::DeviceRouter* router = nullptr;
 };
 
 }  // namespace parley

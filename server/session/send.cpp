@@ -14,6 +14,7 @@
 #include "parley.pb.h"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
+#include "routing/device_router.hpp"
 #include "session/session.hpp"
 #include "util/clock.hpp"
 #include "util/utf8.hpp"
@@ -213,12 +214,14 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req,
       // The live push leaves from the store thread: straight to the recipient's connection,
       // not by way of this one's thread (a hop and, when the two are on different threads,
       // a wake-up more per message).
-      [&presence = ctx_.presence, &metrics = ctx_.metrics](PendingSend& send) {
+      [&presence = ctx_.presence, &metrics = ctx_.metrics, router = ctx_.router](PendingSend& send) {
         metrics.messages_stored.fetch_add(send.appended.size(), std::memory_order_relaxed);
         // The entries are shared, not moved: the last holds the id the SendAck names.
         for (const auto& [device, entry] : send.appended) {
           if (auto s = presence.find(send.recipient, device))
             Session::notify_appended(std::move(s), entry->inbox_seq, entry);
+          else if (router)
+            router->appended(send.recipient, device, entry->inbox_seq);
         }
       });
 }

@@ -5,6 +5,7 @@
 #include "observability/metrics.hpp"
 #include "parley.pb.h"
 #include "presence/presence_registry.hpp"
+#include "routing/device_router.hpp"
 #include "session/parsed_frame.hpp"
 #include "util/clock.hpp"
 
@@ -63,6 +64,7 @@ void Session::on_closed() {
     ctx_.metrics.authenticated.fetch_sub(1, std::memory_order_relaxed);
     auto notices = ctx_.presence.detach(username_, device_id_, this, now_ms());
     for (auto& n : notices) n.to->push_presence(n.about);
+    if (ctx_.router) ctx_.router->detached(username_, device_id_);
   }
 }
 

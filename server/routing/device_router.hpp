@@ -1,0 +1,47 @@
+#pragma once
+// Reaching a device connected to another gateway. A relay alone has none (RelayContext's
+// router is null); gateways sharing one store and one Redis route through RedisRouter.
+//
+// Only notices cross: "the device's inbox has entries up to seq n", "a delivery mark of the
+// device was raised", "this device connected elsewhere". The entries themselves are in the
+// shared store, which the device's own gateway reads, so a notice lost on the way (Redis
+// restarting, a full queue) delays delivery to the device's next read or login, and loses
+// nothing.
+#include <cstdint>
+#include <string>
+
+#include "store/records.hpp"
+
+namespace parley::routing {
+
+class DeviceRouter {
+ public:
+  virtual ~DeviceRouter() = default;
+
+  // A connection of the device logged in here / closed here. Any thread; once each per
+  // connection.
+  virtual void attached(const std::string& user, std::uint32_t device) = 0;
+  virtual void detached(const std::string& user, std::uint32_t device) = 0;
+
+  // For a device not connected here (any thread, the store thread's commits among them):
+  // tells the gateway that holds it, if any, without waiting.
+  virtual void appended(const std::string& user, std::uint32_t device,
+                        std::uint64_t inbox_seq) = 0;
+  virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
+                           const store::DeliveryMarkRecord& mark) = 0;
+};
+
+// What a gateway does with the notices other gateways send it (wired in relay.cpp to the
+// presence registry's local sessions).
+class RoutedNotices {
+ public:
+  virtual ~RoutedNotices() = default;
+  virtual void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) = 0;
+  virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
+                           store::DeliveryMarkRecord mark) = 0;
+  // The device logged in on another gateway: its connection here (if still the one from
+  // before) goes.
+  virtual void displaced(const std::string& user, std::uint32_t device) = 0;
+};
+
+}  // namespace parley::routing

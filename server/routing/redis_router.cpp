@@ -1,0 +1,312 @@
+#include "routing/redis_router.hpp"
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "observability/metrics.hpp"
+#include "parley/username.hpp"
+#include "util/clock.hpp"
+
+namespace parley::routing {
+namespace {
+
+// KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice. Publishes to the
+// device's gateway unless that is this one (a connection that just closed here).
+constexpr const char* kRoute =
+    "local g = redis.call('GET', KEYS[1]) "
+    "if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, ARGV[2]) end "
+    "return 0";
+// KEYS[1]; ARGV[1] this gateway, ARGV[2] the TTL, ARGV[3] the displacement notice, sent to
+// the gateway that held the device before, if another.
+constexpr const char* kAttach =
+    "local old = redis.call('GET', KEYS[1]) "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+    "if old and old ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. old, ARGV[3]) end "
+    "return 0";
+// Forgets the device only if it is still this gateway's.
+constexpr const char* kDetach =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0";
+// Keeps the entry alive, unless another gateway has the device now.
+constexpr const char* kRefresh =
+    "local g = redis.call('GET', KEYS[1]) "
+    "if g == false or g == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end "
+    "return 0";
+
+constexpr std::size_t kQueueLimit = 1 << 16;
+constexpr std::size_t kPipeline = 512;
+
+std::string random_id() {
+  unsigned char raw[8];
+  randombytes_buf(raw, sizeof raw);
+  char hex[2 * sizeof raw + 1];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  return hex;
+}
+
+template <class T>
+bool number(std::string_view s, T& out) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && end == s.data() + s.size() && !s.empty();
+}
+
+std::vector<std::string_view> fields(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    const auto sp = s.find(' ');
+    out.push_back(s.substr(0, sp));
+    if (sp == std::string_view::npos) break;
+    s.remove_prefix(sp + 1);
+  }
+  return out;
+}
+
+bool username(std::string_view s, std::string& out) {
+  out = std::string(s);
+  return !out.empty() && fold_username(out) == out;
+}
+
+std::string hex(std::string_view bytes) {
+  if (bytes.empty()) return "-";
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                 bytes.size());
+  out.pop_back();
+  return out;
+}
+
+bool unhex(std::string_view s, std::string& out) {
+  out.clear();
+  if (s == "-") return true;
+  if (s.size() % 2 != 0 || s.size() > 128) return false;
+  out.resize(s.size() / 2);
+  std::size_t len = 0;
+  return sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(),
+                        s.size(), nullptr, &len, nullptr) == 0 &&
+         len == out.size();
+}
+
+}  // namespace
+
+std::string RedisRouter::key_of(const std::string& user, std::uint32_t device) {
+  return "parley:at:" + user + ":" + std::to_string(device);
+}
+
+RedisRouter::RedisRouter(const std::string& address, RoutedNotices& inbound, Metrics& metrics,
+                         std::chrono::seconds presence_ttl)
+    : inbound_(inbound),
+      metrics_(metrics),
+      gateway_(random_id()),
+      ttl_(presence_ttl),
+      sender_(address, std::chrono::seconds(5)),
+      receiver_(address, std::chrono::milliseconds(0)) {
+  std::string why;
+  if (!sender_.connect(why) || !receiver_.connect(why))
+    throw std::runtime_error("cannot reach Redis at the --redis address: " + why);
+  if (!receiver_.send({"SUBSCRIBE", "parley:gw:" + gateway_}, why))
+    throw std::runtime_error("cannot subscribe on Redis: " + why);
+  send_thread_ = std::thread([this] { send_loop(); });
+  receive_thread_ = std::thread([this] { receive_loop(); });
+  spdlog::info("event=routing_started gateway={}", gateway_);
+}
+
+RedisRouter::~RedisRouter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  receiver_.interrupt();
+  send_thread_.join();
+  receive_thread_.join();
+}
+
+void RedisRouter::queue(Command c) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= kQueueLimit) {
+      metrics_.routed_notices_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    queue_.push_back(std::move(c));
+  }
+  wake_.notify_one();
+}
+
+void RedisRouter::attached(const std::string& user, std::uint32_t device) {
+  const auto now = now_ms();
+  const auto key = key_of(user, device);
+  {
+    std::lock_guard lock(mutex_);
+    auto& l = local_[key];
+    ++l.connections;
+    l.since_ms = now;
+  }
+  queue({"EVAL", kAttach, "1", key, gateway_, std::to_string(ttl_.count()),
+         "D " + user + " " + std::to_string(device) + " " + std::to_string(now)});
+}
+
+void RedisRouter::detached(const std::string& user, std::uint32_t device) {
+  const auto key = key_of(user, device);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = local_.find(key);
+    if (it == local_.end() || --it->second.connections > 0) return;
+    local_.erase(it);
+  }
+  queue({"EVAL", kDetach, "1", key, gateway_});
+}
+
+void RedisRouter::appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) {
+  queue({"EVAL", kRoute, "1", key_of(user, device), gateway_,
+         "A " + user + " " + std::to_string(device) + " " + std::to_string(inbox_seq)});
+}
+
+void RedisRouter::mark_raised(const std::string& owner, std::uint32_t owner_device,
+                              const store::DeliveryMarkRecord& m) {
+  std::string notice = "M " + owner + " " + std::to_string(owner_device) + " " + m.reader + " " +
+                       std::to_string(m.reader_device) + " " + hex(m.group_id) + " " +
+                       std::to_string(m.from) + " " + std::to_string(m.up_to) + " " +
+                       std::to_string(m.acked_ms) + " " + std::to_string(m.version);
+  queue({"EVAL", kRoute, "1", key_of(owner, owner_device), gateway_, std::move(notice)});
+}
+
+void RedisRouter::refresh_commands(std::vector<Command>& out) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, local] : local_)
+    out.push_back({"EVAL", kRefresh, "1", key, gateway_, std::to_string(ttl_.count())});
+}
+
+void RedisRouter::send_loop() {
+  using Clock = std::chrono::steady_clock;
+  auto next_refresh = Clock::now() + ttl_ / 3;
+  std::vector<Command> batch;
+  std::string why;
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    batch.clear();
+    bool refresh = false;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, next_refresh,
+                       [&] { return stopping_ || refresh_now_ || !queue_.empty(); });
+      if (stopping_) return;
+      refresh = std::exchange(refresh_now_, false) || Clock::now() >= next_refresh;
+      while (!queue_.empty() && batch.size() < kPipeline) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (refresh) {
+      refresh_commands(batch);
+      next_refresh = Clock::now() + ttl_ / 3;
+    }
+    if (batch.empty()) continue;
+    if (!sender_.connected() && !sender_.connect(why)) {
+      // Notices are hints (device_router.hpp): these are given up; the entries wait in the
+      // store for the devices' next reads.
+      metrics_.routed_notices_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
+      spdlog::warn("event=routing_unreachable reason=\"{}\"", why);
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, backoff, [&] { return stopping_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      refresh_now_ = true;  // Redis may have restarted empty: say again where our devices are
+      continue;
+    }
+    backoff = std::chrono::milliseconds(100);
+    std::size_t errors = 0;
+    if (!sender_.pipeline(batch, errors, why)) {
+      metrics_.routed_notices_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
+      spdlog::warn("event=routing_failed reason=\"{}\"", why);
+      continue;
+    }
+    if (errors > 0) spdlog::warn("event=routing_errors count={}", errors);
+    metrics_.routing_commands_sent.fetch_add(batch.size() - errors, std::memory_order_relaxed);
+  }
+}
+
+void RedisRouter::receive_loop() {
+  std::string why;
+  auto backoff = std::chrono::milliseconds(100);
+  const auto displaces = [this](const std::string& user, std::uint32_t device,
+                                std::uint64_t since_ms) {
+    std::lock_guard lock(mutex_);
+    auto it = local_.find(key_of(user, device));
+    return it != local_.end() && it->second.since_ms < since_ms;
+  };
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    if (!receiver_.connected()) {
+      if (!receiver_.connect(why) || !receiver_.send({"SUBSCRIBE", "parley:gw:" + gateway_}, why)) {
+        spdlog::warn("event=routing_unreachable reason=\"{}\"", why);
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, backoff, [&] { return stopping_; });
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(100);
+      {
+        std::lock_guard lock(mutex_);
+        refresh_now_ = true;
+      }
+      wake_.notify_all();
+    }
+    redisReply* r = receiver_.next_reply(why);
+    if (r == nullptr) continue;  // reconnects above (or stops)
+    // ["message", channel, payload]; the subscription's own confirmation is skipped.
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        std::string_view(r->element[0]->str, r->element[0]->len) == "message" &&
+        r->element[2]->type == REDIS_REPLY_STRING) {
+      const std::string_view notice(r->element[2]->str, r->element[2]->len);
+      if (dispatch(notice, inbound_, displaces)) {
+        metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        spdlog::warn("event=routing_bad_notice bytes={}", notice.size());
+      }
+    }
+    RedisLink::free_reply(r);
+  }
+}
+
+bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to,
+                           const std::function<bool(const std::string&, std::uint32_t,
+                                                    std::uint64_t)>& displaces) {
+  if (notice.size() > 1024) return false;
+  const auto f = fields(notice);
+  if (f.size() < 4 || f[0].size() != 1) return false;
+  std::string user;
+  std::uint32_t device = 0;
+  if (!username(f[1], user) || !number(f[2], device)) return false;
+  switch (f[0][0]) {
+    case 'A': {
+      std::uint64_t seq = 0;
+      if (f.size() != 4 || !number(f[3], seq)) return false;
+      to.appended(user, device, seq);
+      return true;
+    }
+    case 'D': {
+      std::uint64_t since = 0;
+      if (f.size() != 4 || !number(f[3], since)) return false;
+      if (displaces(user, device, since)) to.displaced(user, device);
+      return true;
+    }
+    case 'M': {
+      store::DeliveryMarkRecord m;
+      if (f.size() != 10 || !username(f[3], m.reader) || !number(f[4], m.reader_device) ||
+          !unhex(f[5], m.group_id) || !number(f[6], m.from) || !number(f[7], m.up_to) ||
+          !number(f[8], m.acked_ms) || !number(f[9], m.version))
+        return false;
+      to.mark_raised(user, device, std::move(m));
+      return true;
+    }
+    default: return false;
+  }
+}
+
+}  // namespace parley::routing

@@ -1,0 +1,84 @@
+#pragma once
+// Routing between gateways through Redis (docs/architecture.md, section 8.3).
+//
+// Presence in Redis: parley:at:<user>:<device> names the gateway holding the device, with a
+// TTL its gateway keeps refreshing, so a gateway that dies takes its entries with it within
+// the TTL and nothing about presence is ever durable. Each gateway subscribes to its own
+// channel, parley:gw:<id>. A notice for a device is one EVAL: look the device up and publish
+// to its gateway's channel, in one round trip, atomically.
+//
+// Two threads, each with its own connection: one sends (a bounded queue, pipelined), one
+// reads the subscription. Neither ever blocks a caller: the store thread's commits queue a
+// notice and go on.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "routing/device_router.hpp"
+#include "routing/redis_link.hpp"
+
+namespace parley {
+class Metrics;
+}
+
+namespace parley::routing {
+
+class RedisRouter final : public DeviceRouter {
+ public:
+  // Connects both links once (throws with the reason if Redis cannot be reached, so a
+  // misconfigured gateway stops at start), then runs its threads until destroyed.
+  RedisRouter(const std::string& address, RoutedNotices& inbound, Metrics& metrics,
+              std::chrono::seconds presence_ttl = std::chrono::seconds(120));
+  ~RedisRouter() override;
+
+  void attached(const std::string& user, std::uint32_t device) override;
+  void detached(const std::string& user, std::uint32_t device) override;
+  void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
+  void mark_raised(const std::string& owner, std::uint32_t owner_device,
+                   const store::DeliveryMarkRecord& mark) override;
+
+  const std::string& gateway_id() const { return gateway_; }
+
+  // Parses one notice as published; false for anything malformed (never trusted blindly:
+  // whoever can write to Redis could send anything).
+  static bool dispatch(std::string_view notice, RoutedNotices& to,
+                       const std::function<bool(const std::string&, std::uint32_t,
+                                                std::uint64_t)>& displaces);
+
+ private:
+  using Command = std::vector<std::string>;
+  void queue(Command c);
+  void send_loop();
+  void receive_loop();
+  void refresh_commands(std::vector<Command>& out);
+  static std::string key_of(const std::string& user, std::uint32_t device);
+
+  RoutedNotices& inbound_;
+  Metrics& metrics_;
+  const std::string gateway_;  // 16 hex digits, new at every start
+  const std::chrono::seconds ttl_;
+  RedisLink sender_, receiver_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Command> queue_;
+  bool stopping_ = false;
+  bool refresh_now_ = false;
+  // The devices connected here: how many connections each has (one, but for a moment
+  // while a newer one displaces an older), and when the newest logged in.
+  struct Local {
+    int connections = 0;
+    std::uint64_t since_ms = 0;
+  };
+  std::unordered_map<std::string, Local> local_;  // by key_of
+
+  std::thread send_thread_, receive_thread_;
+};
+
+}  // namespace parley::routing

@@ -1,0 +1,23 @@
+#include "routing/routed_to_sessions.hpp"
+
+#include "session/session.hpp"
+
+namespace parley::routing {
+
+void RoutedToSessions::appended(const std::string& user, std::uint32_t device,
+                                std::uint64_t inbox_seq) {
+  // No entry in hand: the session reads it from the shared store, where it is committed.
+  if (auto s = presence_.find(user, device)) Session::notify_appended(std::move(s), inbox_seq, std::shared_ptr<const store::InboxEntry>{});
+}
+
+void RoutedToSessions::mark_raised(const std::string& owner, std::uint32_t owner_device,
+                                   store::DeliveryMarkRecord mark) {
+  if (auto s = presence_.find(owner, owner_device)) Session::notify_mark(std::move(s), std::move(mark));
+}
+
+void RoutedToSessions::displaced(const std::string& user, std::uint32_t device) {
+  if (auto s = presence_.find(user, device))
+    s->shutdown(kCloseDisplaced, "this device connected again elsewhere");
+}
+
+}  // namespace parley::routing

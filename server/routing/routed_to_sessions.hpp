@@ -1,0 +1,24 @@
+#pragma once
+// Notices from other gateways handed to this gateway's connections (the presence registry
+// says which): an inbox that grew is read from the store, a mark pushed, a displaced
+// connection closed. A device not connected here (it just left) is skipped: it reads what
+// waits at its next login.
+#include "presence/presence_registry.hpp"
+#include "routing/device_router.hpp"
+
+namespace parley::routing {
+
+class RoutedToSessions final : public RoutedNotices {
+ public:
+  explicit RoutedToSessions(PresenceRegistry& presence) : presence_(presence) {}
+
+  void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
+  void mark_raised(const std::string& owner, std::uint32_t owner_device,
+                   store::DeliveryMarkRecord mark) override;
+  void displaced(const std::string& user, std::uint32_t device) override;
+
+ private:
+  PresenceRegistry& presence_;
+};
+
+}  // namespace parley::routing

@@ -31,6 +31,21 @@ string(SUBSTRING "${_parley_build_hash}" 0 10 _parley_build_hash)
 set(PARLEY_TEST_PG_DIR "/tmp/parley-pg-${_parley_build_hash}")
 set(PARLEY_TEST_PG "host=${PARLEY_TEST_PG_DIR} user=parley dbname=postgres")
 
+set(PARLEY_TEST_REDIS_DIR "/tmp/parley-redis-${_parley_build_hash}")
+set(PARLEY_TEST_REDIS "unix:${PARLEY_TEST_REDIS_DIR}/redis.sock")
+
+# A throwaway Redis for the run (scripts/test-redis), for the tests of several gateways.
+function(parley_redis_server)
+  add_test(NAME redis_server_start
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-redis start ${PARLEY_TEST_REDIS_DIR})
+  add_test(NAME redis_server_stop
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-redis stop ${PARLEY_TEST_REDIS_DIR})
+  set_tests_properties(redis_server_start PROPERTIES FIXTURES_SETUP redis LABELS postgres
+    TIMEOUT 60)
+  set_tests_properties(redis_server_stop PROPERTIES FIXTURES_CLEANUP redis LABELS postgres
+    TIMEOUT 60)
+endfunction()
+
 function(parley_postgres_cluster)
   add_test(NAME postgres_cluster_start
     COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-postgres start ${PARLEY_TEST_PG_DIR})

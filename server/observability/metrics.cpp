@@ -77,9 +77,9 @@ std::string Metrics::render() const {
        routing_commands_sent);
   line("parley_routed_notices_received_total", "counter",
        "Notices other gateways published to this one.", routed_notices_received);
-  line("parley_routed_notices_dropped_total", "counter",
+  line("parley_routing_commands_dropped_total", "counter",
        "Notices for other gateways given up (Redis unreachable or the queue full).",
-       routed_notices_dropped);
+       routing_commands_dropped);
   line("parley_group_messages_total", "counter", "Group messages stored (one per GroupSend).",
        group_messages);
   line("parley_group_fanout_backlog", "gauge",

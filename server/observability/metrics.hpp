@@ -38,7 +38,7 @@ class Metrics {
   // or the queue full; the entries wait in the store all the same).
   std::atomic<std::uint64_t> routing_commands_sent{0};
   std::atomic<std::uint64_t> routed_notices_received{0};
-  std::atomic<std::uint64_t> routed_notices_dropped{0};
+  std::atomic<std::uint64_t> routing_commands_dropped{0};
   // Group log entries committed but not yet in every member's inbox (briefly below zero
   // while a completion races the append's own count).
   std::atomic<std::int64_t> group_fanout_backlog{0};

@@ -127,7 +127,7 @@ void RedisRouter::queue(Command c) {
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= kQueueLimit) {
-      metrics_.routed_notices_dropped.fetch_add(1, std::memory_order_relaxed);
+      metrics_.routing_commands_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     queue_.push_back(std::move(c));
@@ -207,7 +207,7 @@ void RedisRouter::send_loop() {
     if (!sender_.connected() && !sender_.connect(why)) {
       // Notices are hints (device_router.hpp): these are given up; the entries wait in the
       // store for the devices' next reads.
-      metrics_.routed_notices_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
+      metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_unreachable reason=\"{}\"", why);
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, backoff, [&] { return stopping_; });
@@ -218,7 +218,7 @@ void RedisRouter::send_loop() {
     backoff = std::chrono::milliseconds(100);
     std::size_t errors = 0;
     if (!sender_.pipeline(batch, errors, why)) {
-      metrics_.routed_notices_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
+      metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_failed reason=\"{}\"", why);
       continue;
     }

@@ -25,24 +25,6 @@ bool has_sanitizer_report(const QByteArray& log) {
          log.contains("WARNING: ThreadSanitizer") || log.contains(": runtime error: ");
 }
 
-// With PARLEY_TEST_POSTGRES set, a new empty database on that cluster and the connection
-// string for it; "" if it could not be made (said why); a null string without the variable.
-QString fresh_postgres_database() {
-  const QString cluster = qEnvironmentVariable("PARLEY_TEST_POSTGRES");
-  if (cluster.isEmpty()) return {};
-  static int made = 0;
-  const QString name = QStringLiteral("parley_%1_%2").arg(QCoreApplication::applicationPid()).arg(++made);
-  QProcess psql;
-  psql.start("psql", {cluster, "-qAtc", "CREATE DATABASE " + name});
-  if (!psql.waitForFinished(30000) || psql.exitStatus() != QProcess::NormalExit ||
-      psql.exitCode() != 0) {
-    qWarning("cannot make a test database on PARLEY_TEST_POSTGRES (%s): %s", qPrintable(cluster),
-             psql.readAllStandardError().constData());
-    return QStringLiteral("");
-  }
-  return cluster + " dbname=" + name;
-}
-
 }  // namespace
 
 // Every relay a test starts is stopped as an operator stops it, and the exit is checked:
@@ -82,6 +64,22 @@ RelayProcess::~RelayProcess() {
            log_.right(12000).constData());
 }
 
+QString freshPostgresDatabase() {
+  const QString cluster = qEnvironmentVariable("PARLEY_TEST_POSTGRES");
+  if (cluster.isEmpty()) return {};
+  static int made = 0;
+  const QString name = QStringLiteral("parley_%1_%2").arg(QCoreApplication::applicationPid()).arg(++made);
+  QProcess psql;
+  psql.start("psql", {cluster, "-qAtc", "CREATE DATABASE " + name});
+  if (!psql.waitForFinished(30000) || psql.exitStatus() != QProcess::NormalExit ||
+      psql.exitCode() != 0) {
+    qWarning("cannot make a test database on PARLEY_TEST_POSTGRES (%s): %s", qPrintable(cluster),
+             psql.readAllStandardError().constData());
+    return QStringLiteral("");
+  }
+  return cluster + " dbname=" + name;
+}
+
 bool RelayProcess::start() {
   const QString bin = qEnvironmentVariable("PARLEY_RELAY_BIN");
   if (bin.isEmpty()) {
@@ -93,8 +91,9 @@ bool RelayProcess::start() {
       url_.isValid() ? QStringLiteral("127.0.0.1:%1").arg(url_.port()) : "127.0.0.1:0";
   QStringList args{"--listen", listen, "--data-dir", dir_.path(), "--threads", "2",
                    "--log-level", "debug"};
-  if (postgres_.isEmpty() && !(postgres_ = fresh_postgres_database()).isNull() &&
-      postgres_.isEmpty())
+  // A test that names its own store (several gateways on one database) keeps it.
+  if (postgres_.isEmpty() && !extra_.contains("--postgres") &&
+      !(postgres_ = freshPostgresDatabase()).isNull() && postgres_.isEmpty())
     return false;
   if (!postgres_.isEmpty()) args += {"--postgres", postgres_};
   args += extra_;

@@ -50,6 +50,11 @@ class RelayProcess {
   QByteArray log_;
 };
 
+// With PARLEY_TEST_POSTGRES set (the test cluster), a new empty database there and the
+// libpq connection string for it; "" if it could not be made (said why); a null string
+// without the variable.
+QString freshPostgresDatabase();
+
 // The value of one un-labelled metric from the relay's /metrics, or -1.
 double metric(RelayProcess& relay, const char* name);
 

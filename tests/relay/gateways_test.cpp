@@ -1,0 +1,174 @@
+// Two gateways as the multi-gateway tier runs them: two parley-relay processes on one
+// PostgreSQL database (the shared store) and one Redis (presence and routing), each holding
+// its own connections. A device connected to one gets, live, what was sent on the other:
+// 1:1 messages, group messages and delivery marks. A device logging in on one closes its
+// older connection on the other. A device gone from both gets what waits at its next login
+// on either. Test clusters: scripts/test-postgres and scripts/test-redis (CTest fixtures).
+#include <QProcess>
+#include <QtTest>
+
+#include "group_helpers.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::test;
+
+namespace {
+
+std::optional<wire::Deliver> nextOfKind(TestClient& c, wire::EntryKind kind, int timeout_ms = 5000) {
+  auto f = c.waitPush([kind](const wire::ServerFrame& x) {
+    return x.has_deliver() && x.deliver().kind() == kind;
+  }, timeout_ms);
+  if (!f) return std::nullopt;
+  return f->deliver();
+}
+
+// What Redis holds for a key (redis-cli on the test server's socket); "" when none.
+QString redisGet(const QString& key) {
+  const auto address = qEnvironmentVariable("PARLEY_TEST_REDIS");
+  QProcess cli;
+  cli.start("redis-cli", {"-s", address.mid(QStringLiteral("unix:").size()), "GET", key});
+  if (!cli.waitForFinished(5000)) return "(redis-cli did not answer)";
+  return QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
+}
+
+}  // namespace
+
+class GatewaysTest : public QObject {
+  Q_OBJECT
+  std::unique_ptr<RelayProcess> a_, b_;
+
+ private slots:
+  void init() {
+    const auto redis = qEnvironmentVariable("PARLEY_TEST_REDIS");
+    if (redis.isEmpty() || qEnvironmentVariable("PARLEY_TEST_POSTGRES").isEmpty())
+      QFAIL("PARLEY_TEST_REDIS and PARLEY_TEST_POSTGRES are not set: run this through ctest, "
+            "which starts both test servers");
+    const auto db = freshPostgresDatabase();
+    QVERIFY(!db.isEmpty());
+    const QStringList shared{"--postgres", db, "--redis", redis};
+    a_ = std::make_unique<RelayProcess>(shared);
+    b_ = std::make_unique<RelayProcess>(shared);
+    QVERIFY(a_->start());
+    QVERIFY(b_->start());
+  }
+
+  void cleanup() {
+    a_.reset();
+    b_.reset();
+  }
+
+  // Alice on gateway a, Bob on gateway b: Bob has her message the moment it is stored, not
+  // at his next login, and Alice has his delivery mark the moment he acknowledges it.
+  void aMessageAndItsMarkCrossGateways() {
+    auto alice = TestClient::registered(a_->url(), "x-alice");
+    auto bob = TestClient::registered(b_->url(), "x-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(redisGet("parley:at:x-bob:1").size(), 16);
+    QTRY_COMPARE(redisGet("parley:at:x-alice:1").size(), 16);
+    QVERIFY(redisGet("parley:at:x-bob:1") != redisGet("parley:at:x-alice:1"));
+    auto sent = alice->send("x-bob", "ciphertext for bob");
+    QVERIFY(sent && sent->has_send_ack());
+    // Well before any login or poll would bring it: pushed.
+    auto got = bob->waitDeliver(3000);
+    QVERIFY2(got, "the message did not reach the other gateway's connection");
+    QCOMPARE(got->ciphertext(), std::string("ciphertext for bob"));
+    QCOMPARE(got->sender(), std::string("x-alice"));
+    bob->ack(got->inbox_seq());
+    const auto marks = alice->waitMarks();
+    QCOMPARE(marks.size(), std::size_t{1});
+    QCOMPARE(marks[0].reader(), std::string("x-bob"));
+    QCOMPARE(marks[0].up_to_conv_seq(), sent->send_ack().conv_seq());
+    QVERIFY(metric(*b_, "parley_routed_notices_received_total") >= 1);
+    QVERIFY(metric(*a_, "parley_routed_notices_received_total") >= 1);
+  }
+
+  // A group whose members are on both gateways: one GroupSend on a, fanned out there, reaches
+  // the member on b as it reaches the member on a.
+  void aGroupMessageReachesMembersOnBothGateways() {
+    auto alice = TestClient::registered(a_->url(), "y-alice");
+    auto bob = TestClient::registered(b_->url(), "y-bob");
+    auto carol = TestClient::registered(a_->url(), "y-carol");
+    QVERIFY(alice && bob && carol);
+    auto created = alice->request(createGroupFrame(*alice, {"y-bob", "y-carol"}));
+    QVERIFY(created && created->has_group_created());
+    const auto gid = created->group_created().group_id();
+    QVERIFY(alice->request(groupSendFrame(gid, "to the group")));
+    for (auto* member : {bob.get(), carol.get()}) {
+      auto d = nextOfKind(*member, wire::GROUP_MESSAGE);
+      QVERIFY2(d, qPrintable(QString::fromStdString(member->username()) + " missed it"));
+      QCOMPARE(d->ciphertext(), std::string("to the group"));
+      QCOMPARE(d->group_id(), gid);
+    }
+  }
+
+  // Bob's device logs in again on the other gateway: his connection on the first is closed
+  // as displaced, as on one relay, and Redis names the new gateway.
+  void aLoginOnTheOtherGatewayClosesTheOldConnection() {
+    auto first = TestClient::registered(a_->url(), "z-bob");
+    QVERIFY(first);
+    QTRY_COMPARE(redisGet("parley:at:z-bob:1").size(), 16);
+    const auto on_a = redisGet("parley:at:z-bob:1");
+    TestClient second("z-bob", 1, first->identity());
+    QVERIFY(second.connect(b_->url()));
+    QVERIFY(second.login()->has_logged_in());
+    QCOMPARE(first->waitClosed(), 4001);
+    // The old connection's going does not take the new one's entry with it.
+    QTRY_VERIFY(redisGet("parley:at:z-bob:1") != on_a);
+    QCOMPARE(redisGet("parley:at:z-bob:1").size(), 16);
+    QTest::qWait(300);
+    QCOMPARE(redisGet("parley:at:z-bob:1").size(), 16);
+    // And once more on the same gateway: the connection it replaces there leaves the
+    // device's entry to the new one, which still gets, live, what is sent on the other.
+    const auto on_b = redisGet("parley:at:z-bob:1");
+    TestClient third("z-bob", 1, first->identity());
+    QVERIFY(third.connect(b_->url()));
+    QVERIFY(third.login()->has_logged_in());
+    QCOMPARE(second.waitClosed(), 4001);
+    QTest::qWait(300);
+    QCOMPARE(redisGet("parley:at:z-bob:1"), on_b);
+    auto alice = TestClient::registered(a_->url(), "z-alice");
+    QVERIFY(alice && alice->send("z-bob", "still here?"));
+    auto got = third.waitDeliver(3000);
+    QVERIFY(got);
+    QCOMPARE(got->ciphertext(), std::string("still here?"));
+  }
+
+  // A device that left keeps no presence in Redis, and what is sent meanwhile waits in the
+  // shared store for its next login, whichever gateway that is on.
+  void aDeviceGoneFromBothGetsItsMessagesOnEither() {
+    auto alice = TestClient::registered(a_->url(), "w-alice");
+    auto bob = TestClient::registered(b_->url(), "w-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(redisGet("parley:at:w-bob:1").size(), 16);
+    bob->disconnect();
+    QTRY_COMPARE(redisGet("parley:at:w-bob:1"), QString());
+    QVERIFY(alice->send("w-bob", "while you were away"));
+    TestClient again("w-bob", 1, bob->identity());
+    QVERIFY(again.connect(a_->url()));
+    QVERIFY(again.login()->has_logged_in());
+    auto got = again.waitDeliver();
+    QVERIFY(got);
+    QCOMPARE(got->ciphertext(), std::string("while you were away"));
+  }
+
+  // Routing needs the shared store: a relay given Redis without PostgreSQL refuses to start,
+  // saying why, as it does an address it cannot parse.
+  void redisWithoutASharedStoreIsRefused() {
+    QProcess relay;
+    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
+                {"--listen", "127.0.0.1:0", "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS")});
+    QVERIFY(relay.waitForFinished(10000));
+    QCOMPARE(relay.exitCode(), 2);
+    QVERIFY(relay.readAllStandardError().contains("--postgres"));
+    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
+                {"--listen", "127.0.0.1:0", "--postgres", "host=/nonexistent", "--redis", "no-port"});
+    QVERIFY(relay.waitForFinished(10000));
+    QCOMPARE(relay.exitCode(), 2);
+    QVERIFY(relay.readAllStandardError().contains("HOST:PORT"));
+  }
+};
+
+QTEST_GUILESS_MAIN(GatewaysTest)
+#include "gateways_test.moc"

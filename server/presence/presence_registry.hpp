@@ -1,7 +1,9 @@
 #pragma once
-// Who is connected where, and who may see whom online. Ephemeral by design: it lives in memory
-// (a Redis-backed registry for the multi-gateway tier implements the same interface) and is
-// rebuilt by clients as they reconnect; nothing here is ever written to the durable store.
+// Who is connected to this gateway, and who may see whom online. Ephemeral by design: it
+// lives in memory and is rebuilt by clients as they reconnect; nothing here is ever written
+// to the durable store. Devices connected to other gateways are reached through routing/
+// (Redis keys and notices), not through this registry; subscriptions do not cross gateways
+// yet (docs/architecture.md, 8.3).
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -298,6 +298,9 @@ int run_relay(const Config& cfg) {
 
   worker->stop();  // every queued job runs and commits before we exit
   disk.join();
+  // Nothing calls the router any more (the store thread and the I/O threads are done), and
+  // what it receives must not reach sessions whose io_contexts are about to go.
+  router.reset();
   // Connections the drain's deadline left open are still held by handlers queued on the
   // io_contexts. Destroy those handlers now, while the gateway state a connection's
   // destructor reports to (the connection set, the address counts) still exists; declared

@@ -118,8 +118,13 @@ RedisRouter::~RedisRouter() {
     stopping_ = true;
   }
   wake_.notify_all();
-  receiver_.interrupt();
   send_thread_.join();
+  // An interrupt can land while the receiver is between connections, and its next read
+  // would then block: interrupted until it has left.
+  while (!receive_done_) {
+    receiver_.interrupt();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   receive_thread_.join();
 }
 
@@ -220,6 +225,8 @@ void RedisRouter::send_loop() {
     if (!sender_.pipeline(batch, errors, why)) {
       metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_failed reason=\"{}\"", why);
+      std::lock_guard lock(mutex_);
+      refresh_now_ = true;  // as after any lost connection: set our devices' keys again
       continue;
     }
     if (errors > 0) spdlog::warn("event=routing_errors count={}", errors);
@@ -228,6 +235,10 @@ void RedisRouter::send_loop() {
 }
 
 void RedisRouter::receive_loop() {
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = true; }
+  } done{receive_done_};
   std::string why;
   auto backoff = std::chrono::milliseconds(100);
   const auto displaces = [this](const std::string& user, std::uint32_t device,

@@ -10,6 +10,7 @@
 // Two threads, each with its own connection: one sends (a bounded queue, pipelined), one
 // reads the subscription. Neither ever blocks a caller: the store thread's commits queue a
 // notice and go on.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -78,6 +79,7 @@ class RedisRouter final : public DeviceRouter {
   };
   std::unordered_map<std::string, Local> local_;  // by key_of
 
+  std::atomic<bool> receive_done_{false};
   std::thread send_thread_, receive_thread_;
 };
 

@@ -91,6 +91,9 @@ class GatewaysTest : public QObject {
     auto bob = TestClient::registered(b_->url(), "y-bob");
     auto carol = TestClient::registered(a_->url(), "y-carol");
     QVERIFY(alice && bob && carol);
+    // Routing knows a device once its login's key is in Redis (a notice sent before goes
+    // nowhere: docs/architecture.md, 8.3).
+    QTRY_COMPARE(redisGet("parley:at:y-bob:1").size(), 16);
     auto created = alice->request(createGroupFrame(*alice, {"y-bob", "y-carol"}));
     QVERIFY(created && created->has_group_created());
     const auto gid = created->group_created().group_id();

@@ -347,6 +347,15 @@ class PostgresStoreTest : public QObject {
       QVERIFY2(what.find("no_such_database") != std::string::npos, what.c_str());
       QVERIFY(what.find("hunter2") == std::string::npos);
     }
+    // libpq would quote the token it stopped at: here, the password.
+    try {
+      PostgresStore s(cluster_ + " password=hunter2%zz nonsense");
+      QFAIL("a connection string that does not parse was taken");
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      QVERIFY2(what.find("does not parse") != std::string::npos, what.c_str());
+      QVERIFY2(what.find("hunter2") == std::string::npos, what.c_str());
+    }
   }
 };
 

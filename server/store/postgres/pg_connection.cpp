@@ -112,6 +112,16 @@ std::uint64_t Result::affected() const {
 }
 
 Connection::Connection(const std::string& conninfo) {
+  // libpq's parse errors quote the token they stopped at, which may be the password: a
+  // string that does not parse is refused here, saying only that.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    PQfreemem(parse_error);
+    throw Error("postgresql: the connection string does not parse (key=value pairs or a "
+                "postgresql:// URI)", "");
+  }
+  PQconninfoFree(parsed);
   conn_ = PQconnectdb(conninfo.c_str());
   if (conn_ == nullptr) throw Error("postgresql: out of memory", "");
   if (PQstatus(conn_) != CONNECTION_OK) {

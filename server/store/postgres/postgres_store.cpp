@@ -113,15 +113,19 @@ constexpr Statement kReadInbox{
     "FROM inbox WHERE device = $1 AND seq > $2 ORDER BY seq LIMIT $3) r WHERE before < $4 "
     "ORDER BY seq",
     "iiii"};
+// Locked, as the rows the ack then deletes or trims: two deletes of one inbox at once (an ack
+// on each gateway while a device moves, or an ack and retention) would otherwise both count
+// the same rows and release their log entries twice. The second waits, and then skips the
+// rows the first deleted.
 constexpr Statement kSelectAcked{
     "select_acked",
     "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq "
-    "FROM inbox WHERE device = $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+    "FROM inbox WHERE device = $1 AND seq <= $2 ORDER BY seq LIMIT $3 FOR UPDATE",
     "iii"};
 constexpr Statement kFirstAfter{
     "first_after",
     "SELECT seq, span, group_id, conv_seq, conv_last FROM inbox WHERE device = $1 AND seq > $2 "
-    "ORDER BY seq LIMIT 1",
+    "ORDER BY seq LIMIT 1 FOR UPDATE",
     "ii"};
 constexpr Statement kDeleteAcked{"delete_acked",
                                  "DELETE FROM inbox WHERE device = $1 AND seq <= $2", "ii"};
@@ -131,7 +135,7 @@ constexpr Statement kTrimRange{
 constexpr Statement kPurgeInbox{
     "purge_inbox",
     "DELETE FROM inbox WHERE server_ts < $1 RETURNING span, group_id, conv_seq, conv_last, "
-    "sender_pk",
+    "sender_pk",  // what it releases is what it deleted, whatever an ack took meanwhile
     "i"};
 constexpr Statement kPurgeSent{"purge_sent", "DELETE FROM sent WHERE server_ts < $1", "i"};
 constexpr Statement kDepth{"depth", "SELECT COALESCE(SUM(span), 0)::bigint FROM inbox", ""};
@@ -361,7 +365,8 @@ struct PostgresStore::Impl {
   // The fan-out's open range: its log entries and the devices owed them, read once for the
   // many steps a range to a large group takes. Neither changes while the range is open
   // (membership changes end a range; entries never change), whichever relay moves the
-  // fan-out; dropped on every rollback.
+  // fan-out; dropped on every rollback. (A group another relay removes as abandoned and a
+  // client then makes again with the same id is not noticed here: docs/architecture.md, 8.1.)
   struct FanoutTarget {
     DevicePk pk;
     std::uint32_t device_id;

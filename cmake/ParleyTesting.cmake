@@ -34,26 +34,14 @@ set(PARLEY_TEST_PG "host=${PARLEY_TEST_PG_DIR} user=parley dbname=postgres")
 set(PARLEY_TEST_REDIS_DIR "/tmp/parley-redis-${_parley_build_hash}")
 set(PARLEY_TEST_REDIS "unix:${PARLEY_TEST_REDIS_DIR}/redis.sock")
 
-# A throwaway Redis for the run (scripts/test-redis), for the tests of several gateways.
-function(parley_redis_server)
-  add_test(NAME redis_server_start
-    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-redis start ${PARLEY_TEST_REDIS_DIR})
-  add_test(NAME redis_server_stop
-    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-redis stop ${PARLEY_TEST_REDIS_DIR})
-  set_tests_properties(redis_server_start PROPERTIES FIXTURES_SETUP redis LABELS postgres
-    TIMEOUT 60)
-  set_tests_properties(redis_server_stop PROPERTIES FIXTURES_CLEANUP redis LABELS postgres
-    TIMEOUT 60)
-endfunction()
-
-function(parley_postgres_cluster)
-  add_test(NAME postgres_cluster_start
-    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-postgres start ${PARLEY_TEST_PG_DIR})
-  add_test(NAME postgres_cluster_stop
-    COMMAND ${PROJECT_SOURCE_DIR}/scripts/test-postgres stop ${PARLEY_TEST_PG_DIR})
-  set_tests_properties(postgres_cluster_start PROPERTIES FIXTURES_SETUP postgres LABELS postgres
+# A throwaway server for the whole run, started by scripts/SCRIPT in DIR before the tests
+# needing FIXTURE and removed after them: NAME_start and NAME_stop.
+function(parley_test_server NAME SCRIPT DIR FIXTURE)
+  add_test(NAME ${NAME}_start COMMAND ${PROJECT_SOURCE_DIR}/scripts/${SCRIPT} start ${DIR})
+  add_test(NAME ${NAME}_stop COMMAND ${PROJECT_SOURCE_DIR}/scripts/${SCRIPT} stop ${DIR})
+  set_tests_properties(${NAME}_start PROPERTIES FIXTURES_SETUP ${FIXTURE} LABELS postgres
     TIMEOUT 120)
-  set_tests_properties(postgres_cluster_stop PROPERTIES FIXTURES_CLEANUP postgres LABELS postgres
+  set_tests_properties(${NAME}_stop PROPERTIES FIXTURES_CLEANUP ${FIXTURE} LABELS postgres
     TIMEOUT 60)
 endfunction()
 

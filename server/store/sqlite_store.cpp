@@ -17,6 +17,7 @@
 #include "store/account_cache.hpp"
 #include "store/deferred_sums.hpp"
 #include "store/inbox_weights.hpp"
+#include "store/range_rows.hpp"
 #include "store/run_floor.hpp"
 #include "store/sqlite_row_statement.hpp"
 #include "store/sqlite_schema.hpp"
@@ -333,23 +334,6 @@ struct SqliteStore::Impl {
   // Changes to log entries' reference counts, written at the commit (deferred_sums.hpp):
   // each member's ack (and each fan-out step) changes the count of the same entries.
   DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
-  // Changes to senders' rows in group_sender_bytes, written at the commit the same way and
-  // before the references (whose last release removes an entry, and with it its weight).
-  struct ShareDelta {
-    std::int64_t bytes = 0;    // range rows charged to the sender, Store::kGroupEntryBytes each
-    std::int64_t pending = 0;  // its entries the fan-out has not finished
-    ShareDelta& operator+=(const ShareDelta& o) {
-      bytes += o.bytes;
-      pending += o.pending;
-      return *this;
-    }
-    ShareDelta& operator-=(const ShareDelta& o) {
-      bytes -= o.bytes;
-      pending -= o.pending;
-      return *this;
-    }
-    bool operator==(const ShareDelta&) const = default;
-  };
   DeferredSums<DevicePk, ShareDelta> share_delta;
 
   // Adds `delta` to the references of log entries lo..hi.
@@ -501,21 +485,6 @@ struct SqliteStore::Impl {
     e.sender_pk = st.getColumn(4).getInt64();
   }
 
-  // A row or the fan-out names log entries that are not there: the store is inconsistent,
-  // and the job fails (so its device's replay or ack does) rather than skip entries and
-  // number the rest wrongly.
-  [[noreturn]] static void missing_log_entries(std::uint64_t lo, std::uint64_t end,
-                                              std::size_t found) {
-    throw std::runtime_error("group log: entries " + std::to_string(lo) + ".." +
-                             std::to_string(end) + " are named by an inbox row or the fan-out "
-                             "but only the first " + std::to_string(found) + " are stored");
-  }
-  [[noreturn]] static void range_row_mismatch(DevicePk device, std::uint64_t seq) {
-    throw std::runtime_error("inbox of device " + std::to_string(device) + ": the range row at seq " +
-                             std::to_string(seq) + " holds a different number of entries "
-                             "than its log entries give it; that inbox cannot be read past it");
-  }
-
   // Reads the group's log entries lo..end into the cache.
   LogRange& read_range(std::string_view group_id, std::uint64_t lo, std::uint64_t end) {
     LogRange r{std::string(group_id), lo, end, {}, std::nullopt, 0, 0};
@@ -606,11 +575,6 @@ struct SqliteStore::Impl {
     log_range_bytes = 0;
   }
 
-  // A range row stands for its log entries less the device's own messages (it has those).
-  static bool sent_by(const InboxEntry& e, DevicePk device) {
-    return e.kind == EntryKind::GroupMessage && e.sender_pk == device;
-  }
-
   // Stores the device's range row for the group's log entries lo..end, `span` of them its
   // own, charged to `charged` (the sender of entry `end`), and returns the last inbox_seq it
   // takes. The caller adds the charge to share_delta, once for all of a range's rows.
@@ -665,20 +629,6 @@ struct SqliteStore::Impl {
     trim.bind(4, static_cast<std::int64_t>(seq));
     trim.exec();
     return take;
-  }
-
-  // Counts an acknowledged entry into its (sending device, conversation)'s run.
-  static void note_acked(std::vector<AckedMessages>& acked, const InboxEntry& e) {
-    if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) return;
-    auto same = std::find_if(acked.begin(), acked.end(), [&](const AckedMessages& a) {
-      return a.sender_pk == e.sender_pk && a.group_id == e.group_id;
-    });
-    if (same == acked.end()) {
-      acked.push_back({e.sender, e.sender_device, e.sender_pk, e.group_id, e.conv_seq, e.conv_seq});
-      return;
-    }
-    same->from = std::min(same->from, e.conv_seq);
-    same->up_to = std::max(same->up_to, e.conv_seq);
   }
 
   // Stores `e` as the device's next inbox entry and returns its inbox_seq.
@@ -1027,15 +977,15 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
       auto inbox_seq = seq - st.u64(11);
       for (const auto& e :
            impl_->log_entries(group_id, st.u64(6), st.u64(12))) {
-        if (Impl::sent_by(*e, device)) continue;
+        if (sent_by(*e, device)) continue;
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
-        if (inbox_seq > seq) Impl::range_row_mismatch(device, seq);
+        if (inbox_seq > seq) range_row_mismatch(device, seq);
         out.push_back(*e);
         out.back().inbox_seq = inbox_seq;
         bytes += e->ciphertext.size();
       }
-      if (!full() && inbox_seq != seq) Impl::range_row_mismatch(device, seq);
+      if (!full() && inbox_seq != seq) range_row_mismatch(device, seq);
       continue;
     }
     InboxEntry e;
@@ -1108,11 +1058,11 @@ std::span<const AckedMessages> SqliteStore::delete_acked(DevicePk device, std::u
     e.sender_pk = st.i64(2);
     e.conv_seq = st.u64(3);
     if (!st.is_null(5)) e.group_id = st.bytes(5);
-    Impl::note_acked(acked, e);
+    note_acked(acked, e);
   }
   for (const auto& r : ranges) {
     impl_->visit_senders(r.group_id, r.lo, r.end, [&](const InboxEntry& e) {
-      if (!Impl::sent_by(e, device)) Impl::note_acked(acked, e);
+      if (!sent_by(e, device)) note_acked(acked, e);
     });
     impl_->add_log_refs(r.group_id, r.lo, r.end, -1);
   }
@@ -1388,7 +1338,7 @@ FanoutStep SqliteStore::fan_out_group(std::string_view group_id, std::size_t max
       FanoutRun run{t->username, t->device_id, 0, {}};
       run.entries.reserve(entries.size());
       for (const auto& e : entries)
-        if (!Impl::sent_by(*e, t->pk)) run.entries.push_back(e);
+        if (!sent_by(*e, t->pk)) run.entries.push_back(e);
       if (run.entries.empty()) continue;  // the device sent every entry of the range
       const auto span = run.entries.size();
       run.first_seq = impl_->append_range(t->pk, group_id, lo, range_end, span,

@@ -39,6 +39,11 @@ struct Statement {
 
 class Params {
  public:
+  Params() = default;
+  // values_ points into ints_: a copy would point into the original.
+  Params(const Params&) = delete;
+  Params& operator=(const Params&) = delete;
+
   Params& i64(std::int64_t v);
   Params& u64(std::uint64_t v) { return i64(static_cast<std::int64_t>(v)); }
   // Bytes are not copied: the caller keeps them alive until the statement ran.

@@ -10,6 +10,7 @@
 #include "store/deferred_sums.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/pg_schema.hpp"
+#include "store/range_rows.hpp"
 
 namespace parley::store {
 namespace {
@@ -345,21 +346,6 @@ struct PostgresStore::Impl {
   // transaction and written at its commit, shares first (deferred_sums.hpp, as in
   // SqliteStore): every member's ack changes the counts of the same entries.
   DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
-  struct ShareDelta {
-    std::int64_t bytes = 0;
-    std::int64_t pending = 0;
-    ShareDelta& operator+=(const ShareDelta& o) {
-      bytes += o.bytes;
-      pending += o.pending;
-      return *this;
-    }
-    ShareDelta& operator-=(const ShareDelta& o) {
-      bytes -= o.bytes;
-      pending -= o.pending;
-      return *this;
-    }
-    bool operator==(const ShareDelta&) const = default;
-  };
   DeferredSums<DevicePk, ShareDelta> share_delta;
 
   // The fan-out's open range: its log entries and the devices owed them, read once for the
@@ -387,19 +373,6 @@ struct PostgresStore::Impl {
   }
 
   // ---- Group log ----
-
-  [[noreturn]] static void missing_log_entries(std::uint64_t lo, std::uint64_t end,
-                                              std::size_t found) {
-    throw std::runtime_error("group log: entries " + std::to_string(lo) + ".." +
-                             std::to_string(end) + " are named by an inbox row or the fan-out "
-                             "but only the first " + std::to_string(found) + " are stored");
-  }
-  [[noreturn]] static void range_row_mismatch(DevicePk device, std::uint64_t seq) {
-    throw std::runtime_error("inbox of device " + std::to_string(device) +
-                             ": the range row at seq " + std::to_string(seq) +
-                             " holds a different number of entries than its log entries give "
-                             "it; that inbox cannot be read past it");
-  }
 
   static void log_head(const pg::Result& r, int row, InboxEntry& e) {
     e.conv_seq = r.u64(row, 0);
@@ -489,23 +462,6 @@ struct PostgresStore::Impl {
   }
 
   // ---- Inbox ----
-
-  static bool sent_by(const InboxEntry& e, DevicePk device) {
-    return e.kind == EntryKind::GroupMessage && e.sender_pk == device;
-  }
-
-  static void note_acked(std::vector<AckedMessages>& acked, const InboxEntry& e) {
-    if (e.kind != EntryKind::Message && e.kind != EntryKind::GroupMessage) return;
-    auto same = std::find_if(acked.begin(), acked.end(), [&](const AckedMessages& a) {
-      return a.sender_pk == e.sender_pk && a.group_id == e.group_id;
-    });
-    if (same == acked.end()) {
-      acked.push_back({e.sender, e.sender_device, e.sender_pk, e.group_id, e.conv_seq, e.conv_seq});
-      return;
-    }
-    same->from = std::min(same->from, e.conv_seq);
-    same->up_to = std::max(same->up_to, e.conv_seq);
-  }
 
   // Takes the device's next `n` inbox seqs and returns the last.
   std::uint64_t take_seqs(DevicePk device, std::uint64_t n) {
@@ -768,15 +724,15 @@ std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t
       const auto group_id = r.bytes(i, 10);
       auto inbox_seq = seq - r.u64(i, 11);
       for (const auto& e : impl_->read_log(group_id, r.u64(i, 6), r.u64(i, 12))) {
-        if (Impl::sent_by(*e, device)) continue;
+        if (sent_by(*e, device)) continue;
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
-        if (inbox_seq > seq) Impl::range_row_mismatch(device, seq);
+        if (inbox_seq > seq) range_row_mismatch(device, seq);
         out.push_back(*e);
         out.back().inbox_seq = inbox_seq;
         bytes += e->ciphertext.size();
       }
-      if (!full() && inbox_seq != seq) Impl::range_row_mismatch(device, seq);
+      if (!full() && inbox_seq != seq) range_row_mismatch(device, seq);
       continue;
     }
     InboxEntry e;
@@ -820,7 +776,7 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
       const auto group_id = rows.bytes(i, 5);
       const auto lo = rows.u64(i, 3), end = rows.u64(i, 7);
       impl.visit_senders(group_id, lo, end, [&](const InboxEntry& e) {
-        if (!Impl::sent_by(e, device)) Impl::note_acked(acked, e);
+        if (!sent_by(e, device)) note_acked(acked, e);
       });
       impl.add_log_refs(group_id, lo, end, -1);
       impl.share_delta.add(rows.i64(i, 2), {-static_cast<std::int64_t>(kGroupEntryBytes), 0});
@@ -834,7 +790,7 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
     e.sender_pk = rows.i64(i, 2);
     e.conv_seq = rows.u64(i, 3);
     e.group_id = rows.bytes(i, 5);
-    Impl::note_acked(acked, e);
+    note_acked(acked, e);
   }
   if (!cut) {
     // The first row after the ack: a range row the ack ends inside.
@@ -1039,7 +995,7 @@ FanoutStep PostgresStore::fan_out_group(std::string_view group_id, std::size_t m
       FanoutRun run{t->username, t->device_id, 0, {}};
       run.entries.reserve(entries.size());
       for (const auto& e : entries)
-        if (!Impl::sent_by(*e, t->pk)) run.entries.push_back(e);
+        if (!sent_by(*e, t->pk)) run.entries.push_back(e);
       if (run.entries.empty()) continue;  // the device sent every entry of the range
       const auto span = run.entries.size();
       run.first_seq =

@@ -54,6 +54,10 @@ std::vector<std::string> worker_args(const Options& o, const char* self, int ind
           "--media-files", num(o.media_files), "--media-bytes", num(o.media_bytes),
           "--media-chunk-bytes", num(o.media_chunk_bytes)};
   if (o.no_register) args.push_back("--no-register");
+  if (!o.gateways.empty()) {
+    args.push_back("--gateways");
+    args.push_back(o.gateways);
+  }
   return args;
 }
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -39,6 +40,19 @@ inline boost::asio::ip::tcp::endpoint parse_loopback_endpoint(const std::string&
                                 " is not a loopback address; these tools only load this machine "
                                 "(127.0.0.0/8 or ::1)");
   return {address, static_cast<unsigned short>(port)};
+}
+
+// --gateways: comma-separated HOST:PORT, each checked as above; empty gives none.
+inline std::vector<boost::asio::ip::tcp::endpoint> parse_gateways(const std::string& text) {
+  std::vector<boost::asio::ip::tcp::endpoint> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto comma = text.find(',', start);
+    const auto end = comma == std::string::npos ? text.size() : comma;
+    out.push_back(parse_loopback_endpoint(text.substr(start, end - start), "--gateways"));
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace parley::loadgen

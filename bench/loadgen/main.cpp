@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"idle", "pairs", "replay", "fanout", "media"}));
   app.add_option("--relay", o.relay, "Relay HOST:PORT (plain ws://)")->capture_default_str();
   app.add_option("--relay-pid", o.relay_pid, "Relay process id, for its memory figures");
+  app.add_option("--gateways", o.gateways,
+                 "Gateways HOST:PORT,HOST:PORT,... sharing one store: users spread over them, "
+                 "a pair's sender and receiver on different ones (--relay: the first's figures)");
   app.add_option("--label", o.label, "Put in front of every figure's name, e.g. the relay's settings");
   app.add_option("--prefix", o.prefix, "User name prefix (default: fresh per run)");
   app.add_flag("--no-register", o.no_register,
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     (void)parley::loadgen::parse_loopback_endpoint(o.relay, "--relay");
+    (void)parley::loadgen::parse_gateways(o.gateways);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "parley-loadgen: %s\n", e.what());
     return 2;

@@ -9,6 +9,9 @@ namespace parley::loadgen {
 struct Options {
   std::string scenario;              // idle | pairs | replay | fanout | media
   std::string relay = "127.0.0.1:7700";
+  // Gateways of one multi-gateway relay tier (comma-separated HOST:PORT), instead of
+  // --relay for the users' connections; empty: every user on --relay.
+  std::string gateways;
   long relay_pid = 0;                // for RSS figures; 0: not reported
   std::string label;                 // prefixed to every figure, e.g. the relay's settings
   std::string prefix;                // user name prefix; random per run when empty

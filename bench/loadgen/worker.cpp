@@ -14,6 +14,7 @@ namespace parley::loadgen {
 Worker::Worker(const Options& options)
     : options_(options),
       relay_(parse_loopback_endpoint(options.relay, "--relay")),
+      gateways_(parse_gateways(options.gateways)),
       stdin_(ioc_, ::dup(0)),
       watchdog_(ioc_) {}
 
@@ -46,7 +47,7 @@ void Worker::connect_all(std::vector<std::uint64_t> users, bool register_first,
   st->launch = [this, st, register_first] {
     const auto pos = st->next++;
     const auto& who = identity(st->users[pos]);
-    auto conn = std::make_shared<Connection>(ioc_, relay_);
+    auto conn = std::make_shared<Connection>(ioc_, relay_for(st->users[pos]));
     auto complete = [this, st, pos, conn](const std::string& error) {
       if (error.empty()) {
         st->conns[pos] = conn;

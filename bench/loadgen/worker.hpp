@@ -36,6 +36,12 @@ class Worker {
   unsigned count() const { return options_.workers; }
   const Identity& identity(std::uint64_t user);
   const tcp::endpoint& relay() const { return relay_; }
+  // Where `user` connects: --relay, or with --gateways gateway (u + u/2) mod n, which puts
+  // users 2i and 2i+1 (pair i's sender and receiver) on different gateways, and pair i+1
+  // the other way round.
+  const tcp::endpoint& relay_for(std::uint64_t user) const {
+    return gateways_.empty() ? relay_ : gateways_[(user + user / 2) % gateways_.size()];
+  }
   // This worker's users among 0..total-1 (every count()-th, from index()).
   std::vector<std::uint64_t> share(std::uint64_t total) const;
 
@@ -59,6 +65,7 @@ class Worker {
   Options options_;
   net::io_context ioc_;
   tcp::endpoint relay_;
+  std::vector<tcp::endpoint> gateways_;
   std::map<std::uint64_t, std::unique_ptr<Identity>> identities_;
   net::posix::stream_descriptor stdin_;
   net::steady_timer watchdog_;

@@ -45,6 +45,7 @@ void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::u
   worker.submit(
       [=](store::Store& s) {
         purged->decided_at = BlobClaims::Clock::now();
+        purged->unused.clear();  // a run again starts afresh (store/job.hpp)
         purged->records = s.purge_media(before, unfinished_before);
         for (const auto& m : purged->records) {
           const auto hash = sha256_from_bytes(m.sha256);
@@ -81,6 +82,7 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
     if (staged->candidates.empty()) return;
     worker.submit(
         [staged](store::Store& s) {
+          staged->orphans.clear();  // a run again starts afresh (store/job.hpp)
           for (const auto& id : staged->candidates) {
             const auto m = s.find_media(id);
             if (!m || !m->sha256.empty()) staged->orphans.push_back(id);
@@ -119,6 +121,7 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
     worker.submit(
         [sweep](store::Store& s) {
           sweep->decided_at = BlobClaims::Clock::now();
+          sweep->unused.clear();  // a run again starts afresh (store/job.hpp)
           for (const auto& hash : sweep->candidates)
             if (!s.blob_referenced(to_bytes(hash))) sweep->unused.push_back(hash);
         },

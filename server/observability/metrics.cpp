@@ -71,6 +71,10 @@ std::string Metrics::render() const {
        registrations_refused);
   line("parley_store_rejected_total", "counter", "Store jobs refused (queue full or stopping).",
        store_rejected);
+  line("parley_store_conflicts_retried_total", "counter",
+       "Store jobs that met another gateway's row locks (a deadlock or a lock wait past the "
+       "limit) and ran again in a later transaction.",
+       store_conflicts_retried);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);
   line("parley_routing_commands_sent_total", "counter",
        "Routing commands Redis ran: presence entries, and notices to other gateways.",

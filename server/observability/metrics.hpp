@@ -32,6 +32,9 @@ class Metrics {
   std::atomic<std::uint64_t> connections_refused_by_address{0};  // over a per-address limit
   std::atomic<std::uint64_t> registrations_refused{0};           // over the budget per address
   std::atomic<std::uint64_t> store_rejected{0};
+  // Jobs that met another writer's locks (several gateways on one PostgreSQL) and were run
+  // again in a later transaction.
+  std::atomic<std::uint64_t> store_conflicts_retried{0};
   std::atomic<std::uint64_t> inbox_depth{0};
   // Routing through Redis (routing/redis_router.hpp): commands run (presence entries and
   // notices to other gateways), notices received, and commands given up (Redis unreachable

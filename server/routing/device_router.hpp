@@ -3,7 +3,8 @@
 // router is null); gateways sharing one store and one Redis route through RedisRouter.
 //
 // Only notices cross: "the device's inbox has entries up to seq n", "a delivery mark of the
-// device was raised", "this device connected elsewhere". The entries themselves are in the
+// device was raised", "this device connected elsewhere", "the device is running out of
+// one-time prekeys", "read again what is stored". The entries themselves are in the
 // shared store, which the device's own gateway reads, so a notice lost on the way (Redis
 // restarting, a full queue) delays delivery to the device's next read or login, and loses
 // nothing.
@@ -29,6 +30,8 @@ class DeviceRouter {
                         std::uint64_t inbox_seq) = 0;
   virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
                            const store::DeliveryMarkRecord& mark) = 0;
+  virtual void prekeys_low(const std::string& user, std::uint32_t device,
+                           std::uint32_t one_time_left) = 0;
 };
 
 // What a gateway does with the notices other gateways send it (wired in relay.cpp to the
@@ -39,9 +42,14 @@ class RoutedNotices {
   virtual void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) = 0;
   virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
                            store::DeliveryMarkRecord mark) = 0;
+  virtual void prekeys_low(const std::string& user, std::uint32_t device,
+                           std::uint32_t one_time_left) = 0;
   // The device logged in on another gateway: its connection here (if still the one from
   // before) goes.
   virtual void displaced(const std::string& user, std::uint32_t device) = 0;
+  // Notices for the device may have gone elsewhere or nowhere (its login here, Redis coming
+  // back): its connection reads its inbox and marks from the store again.
+  virtual void rescan(const std::string& user, std::uint32_t device) = 0;
 };
 
 }  // namespace parley::routing

@@ -8,31 +8,49 @@
 
 #include "observability/metrics.hpp"
 #include "parley/username.hpp"
-#include "util/clock.hpp"
 
 namespace parley::routing {
 namespace {
 
+// A device's key holds "<gateway>:<attach>": the gateway holding it and that gateway's
+// number for the login (attach_counter_), so a displacement notice can say which login it
+// ends without comparing two hosts' clocks.
+//
 // KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice. Publishes to the
 // device's gateway unless that is this one (a connection that just closed here).
 constexpr const char* kRoute =
-    "local g = redis.call('GET', KEYS[1]) "
+    "local v = redis.call('GET', KEYS[1]) "
+    "local g = v and string.match(v, '^(%x+):') "
     "if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, ARGV[2]) end "
     "return 0";
-// KEYS[1]; ARGV[1] this gateway, ARGV[2] the TTL, ARGV[3] the displacement notice, sent to
-// the gateway that held the device before, if another.
+// KEYS[1]; ARGV[1] this gateway, ARGV[2] the TTL, ARGV[3] this login's number, ARGV[4]
+// "user device". The gateway that held the device before, if another, is told which of its
+// logins ended (D). This gateway is told to wake the new login (W) once the key is set: a
+// notice published before went elsewhere or nowhere, so the login reads the store again
+// after anything such a notice announced.
 constexpr const char* kAttach =
-    "local old = redis.call('GET', KEYS[1]) "
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
-    "if old and old ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. old, ARGV[3]) end "
+    "local v = redis.call('GET', KEYS[1]) "
+    "redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2]) "
+    "local g, n = nil, nil "
+    "if v then g, n = string.match(v, '^(%x+):(%d+)$') end "
+    "if g and g ~= ARGV[1] then "
+    "  redis.call('PUBLISH', 'parley:gw:' .. g, 'D ' .. ARGV[4] .. ' ' .. n) end "
+    "redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], 'W ' .. ARGV[4]) "
     "return 0";
 // Forgets the device only if it is still this gateway's.
 constexpr const char* kDetach =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0";
-// Keeps the entry alive, unless another gateway has the device now.
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v and string.match(v, '^(%x+):') == ARGV[1] then redis.call('DEL', KEYS[1]) end "
+    "return 0";
+// Keeps the entry alive, unless another gateway has the device now. ARGV[3] the newest
+// login's number; ARGV[4], if given, a wake notice for this gateway (after Redis was away,
+// when notices for the device may have been lost).
 constexpr const char* kRefresh =
-    "local g = redis.call('GET', KEYS[1]) "
-    "if g == false or g == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end "
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == false or string.match(v, '^(%x+):') == ARGV[1] then "
+    "  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2]) "
+    "  if ARGV[4] then redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], ARGV[4]) end "
+    "end "
     "return 0";
 
 constexpr std::size_t kQueueLimit = 1 << 16;
@@ -141,16 +159,16 @@ void RedisRouter::queue(Command c) {
 }
 
 void RedisRouter::attached(const std::string& user, std::uint32_t device) {
-  const auto now = now_ms();
   const auto key = key_of(user, device);
+  std::uint64_t number = 0;
   {
     std::lock_guard lock(mutex_);
     auto& l = local_[key];
     ++l.connections;
-    l.since_ms = now;
+    l.attach = number = ++attach_counter_;
   }
   queue({"EVAL", kAttach, "1", key, gateway_, std::to_string(ttl_.count()),
-         "D " + user + " " + std::to_string(device) + " " + std::to_string(now)});
+         std::to_string(number), user + " " + std::to_string(device)});
 }
 
 void RedisRouter::detached(const std::string& user, std::uint32_t device) {
@@ -178,10 +196,24 @@ void RedisRouter::mark_raised(const std::string& owner, std::uint32_t owner_devi
   queue({"EVAL", kRoute, "1", key_of(owner, owner_device), gateway_, std::move(notice)});
 }
 
-void RedisRouter::refresh_commands(std::vector<Command>& out) {
+void RedisRouter::prekeys_low(const std::string& user, std::uint32_t device,
+                              std::uint32_t one_time_left) {
+  queue({"EVAL", kRoute, "1", key_of(user, device), gateway_,
+         "P " + user + " " + std::to_string(device) + " " + std::to_string(one_time_left)});
+}
+
+void RedisRouter::refresh_commands(std::vector<Command>& out, bool wake) {
   std::lock_guard lock(mutex_);
-  for (const auto& [key, local] : local_)
-    out.push_back({"EVAL", kRefresh, "1", key, gateway_, std::to_string(ttl_.count())});
+  const auto ttl = std::to_string(ttl_.count());
+  for (const auto& [key, local] : local_) {
+    out.push_back({"EVAL", kRefresh, "1", key, gateway_, ttl, std::to_string(local.attach)});
+    // "parley:at:<user>:<device>" -> "W <user> <device>" (a name has no ':').
+    if (wake) {
+      auto subject = key.substr(std::string_view("parley:at:").size());
+      subject[subject.rfind(':')] = ' ';
+      out.back().push_back("W " + subject);
+    }
+  }
 }
 
 void RedisRouter::send_loop() {
@@ -192,20 +224,22 @@ void RedisRouter::send_loop() {
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
     batch.clear();
-    bool refresh = false;
+    bool refresh = false, wake = false;
     {
       std::unique_lock lock(mutex_);
       wake_.wait_until(lock, next_refresh,
                        [&] { return stopping_ || refresh_now_ || !queue_.empty(); });
       if (stopping_) return;
-      refresh = std::exchange(refresh_now_, false) || Clock::now() >= next_refresh;
+      // After Redis was away, notices for our devices may have been lost: they read again.
+      wake = std::exchange(refresh_now_, false);
+      refresh = wake || Clock::now() >= next_refresh;
       while (!queue_.empty() && batch.size() < kPipeline) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     if (refresh) {
-      refresh_commands(batch);
+      refresh_commands(batch, wake);
       next_refresh = Clock::now() + ttl_ / 3;
     }
     if (batch.empty()) continue;
@@ -241,11 +275,12 @@ void RedisRouter::receive_loop() {
   } done{receive_done_};
   std::string why;
   auto backoff = std::chrono::milliseconds(100);
+  // A notice ending login n here ends the device's connection if none newer came since.
   const auto displaces = [this](const std::string& user, std::uint32_t device,
-                                std::uint64_t since_ms) {
+                                std::uint64_t ended) {
     std::lock_guard lock(mutex_);
     auto it = local_.find(key_of(user, device));
-    return it != local_.end() && it->second.since_ms < since_ms;
+    return it != local_.end() && it->second.attach <= ended;
   };
   for (;;) {
     {
@@ -261,19 +296,23 @@ void RedisRouter::receive_loop() {
         continue;
       }
       backoff = std::chrono::milliseconds(100);
+    }
+    redisReply* r = receiver_.next_reply(why);
+    if (r == nullptr) continue;  // reconnects above (or stops)
+    // ["subscribe", channel, 1] confirms the subscription; ["message", channel, payload].
+    const auto kind = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                              r->element[0]->type == REDIS_REPLY_STRING
+                          ? std::string_view(r->element[0]->str, r->element[0]->len)
+                          : std::string_view();
+    if (kind == "subscribe") {
+      // Listening (again): what was published to us meanwhile is lost, so our devices' keys
+      // are set again and their connections read the store again (refresh_commands).
       {
         std::lock_guard lock(mutex_);
         refresh_now_ = true;
       }
       wake_.notify_all();
-    }
-    redisReply* r = receiver_.next_reply(why);
-    if (r == nullptr) continue;  // reconnects above (or stops)
-    // ["message", channel, payload]; the subscription's own confirmation is skipped.
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        std::string_view(r->element[0]->str, r->element[0]->len) == "message" &&
-        r->element[2]->type == REDIS_REPLY_STRING) {
+    } else if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
       const std::string_view notice(r->element[2]->str, r->element[2]->len);
       if (dispatch(notice, inbound_, displaces)) {
         metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
@@ -290,7 +329,7 @@ bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to,
                                                     std::uint64_t)>& displaces) {
   if (notice.size() > 1024) return false;
   const auto f = fields(notice);
-  if (f.size() < 4 || f[0].size() != 1) return false;
+  if (f.size() < 3 || f[0].size() != 1) return false;
   std::string user;
   std::uint32_t device = 0;
   if (!username(f[1], user) || !number(f[2], device)) return false;
@@ -302,9 +341,20 @@ bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to,
       return true;
     }
     case 'D': {
-      std::uint64_t since = 0;
-      if (f.size() != 4 || !number(f[3], since)) return false;
-      if (displaces(user, device, since)) to.displaced(user, device);
+      std::uint64_t ended = 0;
+      if (f.size() != 4 || !number(f[3], ended)) return false;
+      if (displaces(user, device, ended)) to.displaced(user, device);
+      return true;
+    }
+    case 'P': {
+      std::uint32_t left = 0;
+      if (f.size() != 4 || !number(f[3], left)) return false;
+      to.prekeys_low(user, device, left);
+      return true;
+    }
+    case 'W': {
+      if (f.size() != 3) return false;
+      to.rescan(user, device);
       return true;
     }
     case 'M': {

@@ -43,11 +43,14 @@ class RedisRouter final : public DeviceRouter {
   void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
   void mark_raised(const std::string& owner, std::uint32_t owner_device,
                    const store::DeliveryMarkRecord& mark) override;
+  void prekeys_low(const std::string& user, std::uint32_t device,
+                   std::uint32_t one_time_left) override;
 
   const std::string& gateway_id() const { return gateway_; }
 
   // Parses one notice as published; false for anything malformed (never trusted blindly:
-  // whoever can write to Redis could send anything).
+  // whoever can write to Redis could send anything). `displaces(user, device, n)`: whether
+  // a notice that login n of the device here ended applies to its current connection.
   static bool dispatch(std::string_view notice, RoutedNotices& to,
                        const std::function<bool(const std::string&, std::uint32_t,
                                                 std::uint64_t)>& displaces);
@@ -57,7 +60,9 @@ class RedisRouter final : public DeviceRouter {
   void queue(Command c);
   void send_loop();
   void receive_loop();
-  void refresh_commands(std::vector<Command>& out);
+  // Every local device's key set again; with `wake`, each device's connection told to read
+  // the store again too.
+  void refresh_commands(std::vector<Command>& out, bool wake);
   static std::string key_of(const std::string& user, std::uint32_t device);
 
   RoutedNotices& inbound_;
@@ -72,12 +77,15 @@ class RedisRouter final : public DeviceRouter {
   bool stopping_ = false;
   bool refresh_now_ = false;
   // The devices connected here: how many connections each has (one, but for a moment
-  // while a newer one displaces an older), and when the newest logged in.
+  // while a newer one displaces an older), and the newest one's login number. Numbers grow
+  // for the gateway's life, never reused, so a late notice ending an old login here cannot
+  // end a newer one.
   struct Local {
     int connections = 0;
-    std::uint64_t since_ms = 0;
+    std::uint64_t attach = 0;
   };
   std::unordered_map<std::string, Local> local_;  // by key_of
+  std::uint64_t attach_counter_ = 0;
 
   std::atomic<bool> receive_done_{false};
   std::thread send_thread_, receive_thread_;

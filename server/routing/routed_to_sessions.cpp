@@ -1,5 +1,7 @@
 #include "routing/routed_to_sessions.hpp"
 
+#include "parley.pb.h"
+#include "session/frame.hpp"
 #include "session/session.hpp"
 
 namespace parley::routing {
@@ -13,6 +15,19 @@ void RoutedToSessions::appended(const std::string& user, std::uint32_t device,
 void RoutedToSessions::mark_raised(const std::string& owner, std::uint32_t owner_device,
                                    store::DeliveryMarkRecord mark) {
   if (auto s = presence_.find(owner, owner_device)) Session::notify_mark(std::move(s), std::move(mark));
+}
+
+void RoutedToSessions::prekeys_low(const std::string& user, std::uint32_t device,
+                                   std::uint32_t one_time_left) {
+  if (auto s = presence_.find(user, device)) {
+    wire::ServerFrame low;
+    low.mutable_prekeys_low()->set_one_time_prekeys_left(one_time_left);
+    s->push(Frame::serialize(low));
+  }
+}
+
+void RoutedToSessions::rescan(const std::string& user, std::uint32_t device) {
+  if (auto s = presence_.find(user, device)) Session::notify_rescan(std::move(s));
 }
 
 void RoutedToSessions::displaced(const std::string& user, std::uint32_t device) {

@@ -1,7 +1,7 @@
 #pragma once
 // Notices from other gateways handed to this gateway's connections (the presence registry
-// says which): an inbox that grew is read from the store, a mark pushed, a displaced
-// connection closed. A device not connected here (it just left) is skipped: it reads what
+// says which): an inbox that grew is read from the store, a mark or a prekey warning pushed,
+// a displaced connection closed, a connection whose notices may have gone astray re-read. A device not connected here (it just left) is skipped: it reads what
 // waits at its next login.
 #include "presence/presence_registry.hpp"
 #include "routing/device_router.hpp"
@@ -15,7 +15,10 @@ class RoutedToSessions final : public RoutedNotices {
   void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
   void mark_raised(const std::string& owner, std::uint32_t owner_device,
                    store::DeliveryMarkRecord mark) override;
+  void prekeys_low(const std::string& user, std::uint32_t device,
+                   std::uint32_t one_time_left) override;
   void displaced(const std::string& user, std::uint32_t device) override;
+  void rescan(const std::string& user, std::uint32_t device) override;
 
  private:
   PresenceRegistry& presence_;

@@ -42,6 +42,24 @@ void Session::notify_appended(std::shared_ptr<Session> self, std::uint64_t first
   });
 }
 
+void Session::notify_rescan(std::shared_ptr<Session> self) {
+  auto& session = *self;
+  session.run_on_strand([self = std::move(self)] { self->on_rescan(); });
+}
+
+void Session::on_rescan() {
+  if (closed_ || !authenticated_) return;
+  ++rescans_;
+  tail_unknown_ = true;
+  if (marks_replayed_) {
+    marks_replayed_ = false;  // live marks wait in pending_marks_ meanwhile, as at login
+    replay_marks(marks_replayed_to_);
+  } else {
+    marks_rescan_ = true;
+  }
+  pump();
+}
+
 void Session::on_appended(std::uint64_t inbox_seq, std::shared_ptr<const store::InboxEntry> entry,
                           const SharedBytes& deliver_body) {
   if (closed_ || !authenticated_) return;
@@ -106,12 +124,13 @@ void Session::read_ahead() {
   if (!tail_unknown_ && after >= known_tail_) return;  // all caught up
 
   fetching_ = true;
+  const auto rescans = rescans_;
   auto read = std::make_shared<std::vector<store::InboxEntry>>();
   submit(
       [read, pk = device_pk_, after, page, budget](store::Store& s) {
         *read = s.read_inbox(pk, after, page, budget);
       },
-      [this, read, after, page, budget](store::JobStatus status) {
+      [this, read, after, page, budget, rescans](store::JobStatus status) {
         fetching_ = false;
         if (closed_) return;
         if (status != store::JobStatus::Committed) {
@@ -122,7 +141,7 @@ void Session::read_ahead() {
         }
         std::size_t bytes = 0;
         for (const auto& e : *read) bytes += e.ciphertext.size();
-        if (read->size() < page && bytes < budget) {
+        if (read->size() < page && bytes < budget && rescans == rescans_) {
           // Reached the end of what is stored: every later append notifies us.
           tail_unknown_ = false;
           known_tail_ = std::max(known_tail_, read->empty() ? after : read->back().inbox_seq);

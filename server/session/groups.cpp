@@ -339,6 +339,7 @@ void Session::on_create_group(std::uint64_t request_id, const wire::CreateGroup&
   submit(
       [out, gid, names, sig = req.signature(), bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto ids = resolve(s, names, *out);
         if (out->error) return;
         // The id is the creator's (it signs it): one that exists is refused, never joined.
@@ -394,6 +395,7 @@ void Session::on_add_members(std::uint64_t request_id, const wire::AddMembers& r
       [out, gid = req.group_id(), names, cap = ctx_.limits.max_group_members, sig = req.signature(),
        bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         if (!me->second.admin) return out->fail(wire::FORBIDDEN, "only a group admin can add members");
@@ -436,6 +438,7 @@ void Session::on_remove_members(std::uint64_t request_id, const wire::RemoveMemb
   submit(
       [out, gid = req.group_id(), names, sig = req.signature(),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         if (!me->second.admin)
@@ -468,6 +471,7 @@ void Session::on_leave_group(std::uint64_t request_id, const wire::LeaveGroup& r
   submit(
       [out, gid = group_id, sig = req.signature(),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         const auto change = check_signature(s, gid, me->first.epoch + 1, seats_of(s.group_members(gid)),
@@ -494,6 +498,7 @@ void Session::on_set_admin(std::uint64_t request_id, const wire::SetAdmin& req) 
       [out, gid = req.group_id(), target, admin = req.admin(), sig = req.signature(),
        bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto me = member_of(s, gid, actor.id, *out);
         if (!me) return;
         if (!me->second.admin)
@@ -529,6 +534,7 @@ void Session::on_get_group(std::uint64_t request_id, const std::string& group_id
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, gid = group_id, me = user_id_](store::Store& s) {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto m = member_of(s, gid, me, *out);
         if (!m) return;
         out->epoch = m->first.epoch;
@@ -565,8 +571,11 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, payload, gid = req.group_id(), cmid = req.client_msg_id(), hint = req.content_hint(),
-       limiter = &ctx_.group_limiter, bounds = sender_bounds(ctx_),
-       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) {
+       limiter = &ctx_.group_limiter, allowed = std::optional<bool>{},
+       retry = std::chrono::milliseconds{0},
+       bounds = sender_bounds(ctx_),
+       actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) mutable {
+        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
         if (auto seen = s.find_sent(actor.id, cmid)) {  // a retry: answered, never limited
           out->duplicate = true;
           out->ack = *seen;
@@ -577,8 +586,9 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         // Before the rate limit, so a refused send spends none of the group's budget.
         if (sender_must_wait(s, actor, gid, bounds, *out)) return;
         // Limited after the membership check, so outsiders cannot use up a group's budget.
-        std::chrono::milliseconds retry{0};
-        if (!limiter->take(gid, &retry)) {
+        // Asked once: a run again (store/job.hpp) has the first answer.
+        if (!allowed) allowed = limiter->take(gid, &retry);
+        if (!*allowed) {
           out->fail(wire::RATE_LIMITED, "this group is receiving too many messages; slow down");
           out->retry_after_ms = static_cast<std::uint32_t>(retry.count());
           bounds.holds->hold(actor.pk, gid, groups::SenderHolds::Clock::now());
@@ -592,7 +602,14 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         e.client_msg_id = cmid;
         e.server_ts_ms = now_ms();
         e.content_hint = hint;
+        // Lent to the entry and given back, stored or not: the store copies it into its row,
+        // and a run again needs it whole.
         e.payload = std::move(*payload);
+        struct GiveBack {
+          std::string& from;
+          std::string& to;
+          ~GiveBack() { to = std::move(from); }
+        } give_back{e.payload, *payload};
         s.append_group_log(gid, e);
         out->ack = {e.seq, e.server_ts_ms};
         s.remember_sent(actor.id, cmid, out->ack);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <tuple>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -175,6 +176,7 @@ void Session::replay_marks(std::uint64_t after_version) {
           marks_replay_waiting_ = true;
           return;
         }
+        if (std::exchange(marks_rescan_, false)) return replay_marks(marks_replayed_to_);
         marks_replayed_ = true;
         flush_marks();
       });

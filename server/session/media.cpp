@@ -80,6 +80,7 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
   const auto unfinished_since = now - ms(limits.unfinished_ttl);
   submit(
       [=, &limits](store::Store& s) {
+        *out = MediaOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto used = s.media_bytes(owner);
         if (used + size > limits.quota_bytes) {
           out->error = wire::QUOTA_EXCEEDED;
@@ -120,6 +121,7 @@ void Session::on_resume_upload(std::uint64_t request_id, const std::string& medi
   const auto owner = user_id_;
   submit(
       [=](store::Store& s) {
+        *out = MediaOutcome{};  // a run again starts afresh (store/job.hpp)
         const auto m = s.find_media(media_id);
         if (!m) {
           out->error = wire::MEDIA_NOT_FOUND;

@@ -5,6 +5,7 @@
 #include "parley.pb.h"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
+#include "routing/device_router.hpp"
 #include "session/keyed_rate_limiter.hpp"
 #include "session/session.hpp"
 
@@ -59,11 +60,16 @@ void Session::on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyB
     return reply_error(request_id, wire::UNKNOWN_RECIPIENT, "no such user: invalid username");
   auto bundles = std::make_shared<std::optional<std::vector<store::BundleRecord>>>();
   submit(
-      [bundles, username, &budget = ctx_.one_time_prekey_budget](store::Store& s) {
+      [bundles, username, &budget = ctx_.one_time_prekey_budget,
+       granted = std::optional<bool>{}](store::Store& s) mutable {
         // Past the owner's hourly budget the bundle carries the signed prekey only (X3DH
         // works without a one-time key): fetches from many accounts cannot empty the stock.
-        if (auto user = s.find_user(username))
-          *bundles = s.take_bundles(*user, budget.take(*user, nullptr));
+        // Asked once: a run again (store/job.hpp) has the first answer.
+        bundles->reset();
+        if (auto user = s.find_user(username)) {
+          if (!granted) granted = budget.take(*user, nullptr);
+          *bundles = s.take_bundles(*user, *granted);
+        }
       },
       [this, request_id, bundles, username](store::JobStatus status) {
         if (store_failed(request_id, status)) return;
@@ -92,6 +98,8 @@ void Session::on_fetch_bundle(std::uint64_t request_id, const wire::FetchPrekeyB
               wire::ServerFrame low;
               low.mutable_prekeys_low()->set_one_time_prekeys_left(b.one_time_left);
               owner->push(Frame::serialize(low));
+            } else if (ctx_.router) {
+              ctx_.router->prekeys_low(username, b.device_id, b.one_time_left);
             }
           }
         }

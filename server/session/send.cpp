@@ -55,11 +55,15 @@ struct PendingSend {
   // DeviceMismatch: the recipient's current devices; InboxFull and ShareFull: those without
   // room.
   std::vector<std::uint32_t> devices;
-  boost::container::small_vector<std::pair<std::uint32_t, std::shared_ptr<const store::InboxEntry>>, 1>
+  // Mutable while the job runs: a run that meets a conflict takes its payloads back.
+  boost::container::small_vector<std::pair<std::uint32_t, std::shared_ptr<store::InboxEntry>>, 1>
       appended;
 
   // Store thread.
   void run(store::Store& s);
+  // Before a run again (store/job.hpp): what an earlier run moved into its entries comes
+  // back, and its outcome is forgotten.
+  void start_over();
 
   // The id the SendAck names: run() moves client_msg_id into the last entry it appends (a
   // 16-byte string is past the short-string buffer: one allocation fewer per message).
@@ -69,7 +73,19 @@ struct PendingSend {
   }
 };
 
+void PendingSend::start_over() {
+  kind = Kind::Stored;
+  devices.clear();
+  for (std::size_t i = 0; i < appended.size(); ++i)
+    payloads[i].ciphertext = std::move(appended[i].second->ciphertext);
+  // Only the last payload's entry takes the id (never empty: 16 bytes).
+  if (client_msg_id.empty() && !appended.empty())
+    client_msg_id = std::move(appended.back().second->client_msg_id);
+  appended.clear();
+}
+
 void PendingSend::run(store::Store& s) {
+  start_over();
   if (auto seen = s.find_sent(me, client_msg_id)) {
     kind = Kind::Duplicate;
     ack = *seen;
@@ -122,8 +138,10 @@ void PendingSend::run(store::Store& s) {
     e->server_ts_ms = ack.server_ts_ms;
     e->content_hint = content_hint;
     e->ciphertext = std::move(payloads[i].ciphertext);
-    s.append_inbox(have[i].pk, *e);
-    appended.emplace_back(have[i].device_id, std::move(e));
+    // Kept before the append, so that a throw in it leaves the payload where start_over()
+    // finds it.
+    auto& entry = *appended.emplace_back(have[i].device_id, std::move(e)).second;
+    s.append_inbox(have[i].pk, entry);
   }
 }
 

@@ -86,6 +86,9 @@ class Session : public std::enable_shared_from_this<Session> {
                               std::vector<PushedEntry> entries);
   // A delivery mark of this device was raised (marks.cpp).
   static void notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark);
+  // Notices for this device may have been lost (routing/device_router.hpp): read its inbox
+  // and its marks from the store again, from where this connection is.
+  static void notify_rescan(std::shared_ptr<Session> self);
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
@@ -209,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // marks.cpp
   void replay_marks(std::uint64_t after_version);
+  void on_rescan();
   void flush_marks();
   void send_marks(std::span<const store::DeliveryMarkRecord> marks);
 
@@ -304,6 +308,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t known_tail_ = 0;
   bool tail_unknown_ = true;
   bool fetching_ = false;
+  // Counts rescans (notify_rescan): a read that started before one cannot end the
+  // tail_unknown_ it set.
+  std::uint8_t rescans_ = 0;
   std::optional<std::uint64_t> sync_target_;
   bool sync_sent_ = false;
   // Entries read for replay but not yet pushed (the window or the send queue was full, or
@@ -331,6 +338,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<store::DeliveryMarkRecord> pending_marks_;
   bool marks_replayed_ = false;
   bool marks_replay_waiting_ = false;  // the next page waits for the send queue to drain
+  bool marks_rescan_ = false;  // a rescan came while marks were replayed: read once more
   // When the last mark reached this session (the steady clock's milliseconds, modulo 2^32).
   // Beside the flags above, in what was padding: an idle connection pays nothing for it.
   std::uint32_t last_mark_ms_ = 0;

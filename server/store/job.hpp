@@ -24,7 +24,10 @@ class Job {
   Job& operator=(const Job&) = delete;
 
   // Store thread, inside the batch's transaction and the job's own savepoint. Throwing rolls
-  // back this job's writes only.
+  // back this job's writes only. A job that threw because another writer held what it needed
+  // (Store::conflicted: several gateways on PostgreSQL) runs again in a later transaction, so
+  // run() must leave nothing behind but store writes until it returns: it sets its results,
+  // never adds to them.
   virtual void run(Store& store) = 0;
   // Store thread, after the commit that made the job durable and before the `done` of any
   // job committed with it (store_worker.hpp says why).

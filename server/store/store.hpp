@@ -7,6 +7,7 @@
 // transaction that the worker opened; methods throw std::exception on storage failure and the
 // worker rolls the failing job back to its savepoint.
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -30,6 +31,13 @@ class Store {
   virtual void savepoint() = 0;
   virtual void release_savepoint() = 0;
   virtual void rollback_to_savepoint() = 0;
+  // Whether `e`, thrown by a job or a commit, says only that another writer held what it
+  // needed (a deadlock, a lock wait past its limit): run again later, it can succeed. Never
+  // so for a store with one writer.
+  virtual bool conflicted(const std::exception& e) const {
+    (void)e;
+    return false;
+  }
 
   // 16 random bytes made when the data directory was first used; signed in every login.
   virtual std::string relay_id() = 0;

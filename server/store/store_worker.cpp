@@ -114,14 +114,15 @@ void StoreWorker::run() {
       // SQLite checkpoint past the snapshot it held. Not counted as a commit in the
       // metrics, which count write transactions.
       end_transaction(batch);
+      put_back(batch.put_back);
       batch.restart();
       continue;
     }
     // Unhurried jobs alone are run at once but committed only with a prompt one, or when the
     // oldest has waited its delay out: the prompt job's commit then need not run their
     // statements too.
-    const bool due = batch.broken || stopping || batch.jobs.size() >= max_batch_ ||
-                     Clock::now() >= batch.commit_by;
+    const bool due = batch.broken || stopping || !batch.put_back.empty() ||
+                     batch.jobs.size() >= max_batch_ || Clock::now() >= batch.commit_by;
     if (due) finish(batch);
   }
 }
@@ -163,6 +164,11 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
   const auto started = Clock::now();
   for (auto& job : fresh) {
+    if (!batch.put_back.empty()) {
+      // Behind a job that met a conflict: it keeps its place in front of them.
+      batch.put_back.push_back(std::move(job));
+      continue;
+    }
     batch.commit_by = std::min(batch.commit_by, job.commit_by);
     batch.jobs.push_back(std::move(job));
     if (batch.broken) continue;
@@ -177,8 +183,17 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
         store_->release_savepoint();
         batch.jobs.back().status = JobStatus::Committed;
       } catch (const std::exception& e) {
-        spdlog::error("store: job failed and was rolled back: {}", e.what());
         store_->rollback_to_savepoint();
+        if (store_->conflicted(e) && may_retry(batch.jobs.back())) {
+          // Another gateway holds a row it needs, maybe waiting on one of ours: this
+          // transaction ends at once with what ran before, releasing its locks, and the job
+          // runs again first in the next. Its work is undone, so it may (job.hpp).
+          metrics_.store_conflicts_retried.fetch_add(1, std::memory_order_relaxed);
+          batch.put_back.push_back(std::move(batch.jobs.back()));
+          batch.jobs.pop_back();
+          continue;
+        }
+        spdlog::error("store: job failed and was rolled back: {}", e.what());
       }
     } catch (const std::exception& e) {
       // The transaction itself failed (BEGIN, a savepoint): every job in it fails.
@@ -200,13 +215,15 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 }
 
 bool StoreWorker::end_transaction(Batch& batch) {
-  bool committed = false;
+  bool committed = false, conflicted = false;
   if (batch.open && !batch.broken) {
     try {
       store_->commit();
       committed = true;
     } catch (const std::exception& e) {
-      spdlog::error("store: batch of {} failed to commit: {}", batch.jobs.size(), e.what());
+      conflicted = store_->conflicted(e);
+      if (!conflicted)
+        spdlog::error("store: batch of {} failed to commit: {}", batch.jobs.size(), e.what());
     }
   }
   if (batch.open && !committed) {
@@ -216,7 +233,39 @@ bool StoreWorker::end_transaction(Batch& batch) {
       // Already rolled back by SQLite; nothing more to undo.
     }
   }
+  if (conflicted) {
+    // The commit's own writes (store/deferred_sums.hpp) met another writer's locks: the
+    // whole batch is undone and runs again, in order, ahead of later jobs. A job that threw
+    // for its own reasons fails as it would have.
+    std::vector<Queued> again;
+    for (auto& job : batch.jobs)
+      if (job.status == JobStatus::Committed && may_retry(job)) again.push_back(std::move(job));
+    metrics_.store_conflicts_retried.fetch_add(again.size(), std::memory_order_relaxed);
+    // Those left fail with the batch (finish).
+    std::erase_if(batch.jobs, [](const Queued& q) { return !q.job; });
+    for (auto& job : batch.put_back) again.push_back(std::move(job));
+    batch.put_back = std::move(again);
+  }
   return committed;
+}
+
+bool StoreWorker::may_retry(Queued& q) {
+  // Two gateways locking each other's rows in turn give way each time; a few rounds are
+  // plenty, and a job cannot go round for ever.
+  constexpr std::uint8_t kMaxConflicts = 5;
+  if (q.conflicts >= kMaxConflicts) return false;
+  ++q.conflicts;
+  return true;
+}
+
+void StoreWorker::put_back(std::vector<Queued>& jobs) {
+  if (jobs.empty()) return;
+  std::lock_guard lock(mutex_);
+  for (const auto& q : jobs)
+    if (unwaited(q.urgency)) ++unwaited_queued_;
+  queue_.insert(queue_.begin(), std::make_move_iterator(jobs.begin()),
+                std::make_move_iterator(jobs.end()));
+  jobs.clear();
 }
 
 void StoreWorker::finish(Batch& batch) {
@@ -236,6 +285,7 @@ void StoreWorker::finish(Batch& batch) {
     }
     for (auto& job : batch.jobs) job.done(committed ? job.status : JobStatus::Failed);
   }
+  put_back(batch.put_back);
   batch.restart();
 }
 

@@ -117,6 +117,7 @@ class StoreWorker {
     Urgency urgency;
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
     bool passed_over = false;     // an unwaited job left for a later transaction once
+    std::uint8_t conflicts = 0;   // times it met another writer's locks and was put back
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
     void done(JobStatus s) { job->done(s, job); }
   };
@@ -125,6 +126,9 @@ class StoreWorker {
     std::vector<Queued> jobs;
     bool open = false;    // BEGIN ran
     bool broken = false;  // the transaction itself failed: every job in it fails
+    // A job met another writer's locks: it and every job after it wait, in order, for the
+    // next transaction (put_back), and this one commits what ran before it.
+    std::vector<Queued> put_back;
     Clock::time_point commit_by = Clock::time_point::max();  // the earliest of its jobs'
     // A prompt or background job ran in it: later reads may see writes that are not durable
     // yet and that a crash must not take back (new inbox entries, log rows).
@@ -133,6 +137,7 @@ class StoreWorker {
     // Ready for the next transaction; `jobs` keeps its capacity.
     void restart() {
       jobs.clear();
+      put_back.clear();
       open = broken = lasting_writes_ran = false;
       commit_by = Clock::time_point::max();
       busy = {};
@@ -149,6 +154,9 @@ class StoreWorker {
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job
+  // A job that met a conflict goes back unless it has met too many: false then.
+  static bool may_retry(Queued& q);
+  void put_back(std::vector<Queued>& jobs);  // at the queue's front, in order
 
   std::unique_ptr<Store> store_;
   Metrics& metrics_;

@@ -24,13 +24,26 @@ std::optional<wire::Deliver> nextOfKind(TestClient& c, wire::EntryKind kind, int
   return f->deliver();
 }
 
-// What Redis holds for a key (redis-cli on the test server's socket); "" when none.
-QString redisGet(const QString& key) {
+// A command run by redis-cli on the test server's socket; what it printed.
+QString redis(const QStringList& command) {
   const auto address = qEnvironmentVariable("PARLEY_TEST_REDIS");
   QProcess cli;
-  cli.start("redis-cli", {"-s", address.mid(QStringLiteral("unix:").size()), "GET", key});
+  cli.start("redis-cli", QStringList{"-s", address.mid(QStringLiteral("unix:").size())} + command);
   if (!cli.waitForFinished(5000)) return "(redis-cli did not answer)";
   return QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
+}
+
+// The gateway a device's key names ("" when none): the key holds "<gateway>:<login>".
+QString gatewayOf(const QString& key) {
+  const auto value = redis({"GET", key});
+  const auto colon = value.indexOf(':');
+  if (colon != 16) return value.isEmpty() ? QString() : "(malformed: " + value + ")";
+  return value.left(colon);
+}
+
+std::uint64_t loginNumberOf(const QString& key) {
+  const auto value = redis({"GET", key});
+  return value.mid(value.indexOf(':') + 1).toULongLong();
 }
 
 }  // namespace
@@ -65,9 +78,9 @@ class GatewaysTest : public QObject {
     auto alice = TestClient::registered(a_->url(), "x-alice");
     auto bob = TestClient::registered(b_->url(), "x-bob");
     QVERIFY(alice && bob);
-    QTRY_COMPARE(redisGet("parley:at:x-bob:1").size(), 16);
-    QTRY_COMPARE(redisGet("parley:at:x-alice:1").size(), 16);
-    QVERIFY(redisGet("parley:at:x-bob:1") != redisGet("parley:at:x-alice:1"));
+    QTRY_COMPARE(gatewayOf("parley:at:x-bob:1").size(), 16);
+    QTRY_COMPARE(gatewayOf("parley:at:x-alice:1").size(), 16);
+    QVERIFY(gatewayOf("parley:at:x-bob:1") != gatewayOf("parley:at:x-alice:1"));
     auto sent = alice->send("x-bob", "ciphertext for bob");
     QVERIFY(sent && sent->has_send_ack());
     // Well before any login or poll would bring it: pushed.
@@ -93,7 +106,7 @@ class GatewaysTest : public QObject {
     QVERIFY(alice && bob && carol);
     // Routing knows a device once its login's key is in Redis (a notice sent before goes
     // nowhere: docs/architecture.md, 8.3).
-    QTRY_COMPARE(redisGet("parley:at:y-bob:1").size(), 16);
+    QTRY_COMPARE(gatewayOf("parley:at:y-bob:1").size(), 16);
     auto created = alice->request(createGroupFrame(*alice, {"y-bob", "y-carol"}));
     QVERIFY(created && created->has_group_created());
     const auto gid = created->group_created().group_id();
@@ -111,26 +124,26 @@ class GatewaysTest : public QObject {
   void aLoginOnTheOtherGatewayClosesTheOldConnection() {
     auto first = TestClient::registered(a_->url(), "z-bob");
     QVERIFY(first);
-    QTRY_COMPARE(redisGet("parley:at:z-bob:1").size(), 16);
-    const auto on_a = redisGet("parley:at:z-bob:1");
+    QTRY_COMPARE(gatewayOf("parley:at:z-bob:1").size(), 16);
+    const auto on_a = gatewayOf("parley:at:z-bob:1");
     TestClient second("z-bob", 1, first->identity());
     QVERIFY(second.connect(b_->url()));
     QVERIFY(second.login()->has_logged_in());
     QCOMPARE(first->waitClosed(), 4001);
     // The old connection's going does not take the new one's entry with it.
-    QTRY_VERIFY(redisGet("parley:at:z-bob:1") != on_a);
-    QCOMPARE(redisGet("parley:at:z-bob:1").size(), 16);
+    QTRY_VERIFY(gatewayOf("parley:at:z-bob:1") != on_a);
+    QCOMPARE(gatewayOf("parley:at:z-bob:1").size(), 16);
     QTest::qWait(300);
-    QCOMPARE(redisGet("parley:at:z-bob:1").size(), 16);
+    QCOMPARE(gatewayOf("parley:at:z-bob:1").size(), 16);
     // And once more on the same gateway: the connection it replaces there leaves the
     // device's entry to the new one, which still gets, live, what is sent on the other.
-    const auto on_b = redisGet("parley:at:z-bob:1");
+    const auto on_b = gatewayOf("parley:at:z-bob:1");
     TestClient third("z-bob", 1, first->identity());
     QVERIFY(third.connect(b_->url()));
     QVERIFY(third.login()->has_logged_in());
     QCOMPARE(second.waitClosed(), 4001);
     QTest::qWait(300);
-    QCOMPARE(redisGet("parley:at:z-bob:1"), on_b);
+    QCOMPARE(gatewayOf("parley:at:z-bob:1"), on_b);
     auto alice = TestClient::registered(a_->url(), "z-alice");
     QVERIFY(alice && alice->send("z-bob", "still here?"));
     auto got = third.waitDeliver(3000);
@@ -144,9 +157,9 @@ class GatewaysTest : public QObject {
     auto alice = TestClient::registered(a_->url(), "w-alice");
     auto bob = TestClient::registered(b_->url(), "w-bob");
     QVERIFY(alice && bob);
-    QTRY_COMPARE(redisGet("parley:at:w-bob:1").size(), 16);
+    QTRY_COMPARE(gatewayOf("parley:at:w-bob:1").size(), 16);
     bob->disconnect();
-    QTRY_COMPARE(redisGet("parley:at:w-bob:1"), QString());
+    QTRY_COMPARE(gatewayOf("parley:at:w-bob:1"), QString());
     QVERIFY(alice->send("w-bob", "while you were away"));
     TestClient again("w-bob", 1, bob->identity());
     QVERIFY(again.connect(a_->url()));
@@ -154,6 +167,77 @@ class GatewaysTest : public QObject {
     auto got = again.waitDeliver();
     QVERIFY(got);
     QCOMPARE(got->ciphertext(), std::string("while you were away"));
+  }
+
+  // A displacement notice names the login it ends: one that ended an older login of the
+  // device here (late, or forged) leaves the newer connection alone; the one naming it
+  // closes it. Neither compares clocks. Malformed notices are dropped.
+  void aDisplacementNoticeEndsOnlyTheLoginItNames() {
+    auto bob = TestClient::registered(a_->url(), "d-bob");
+    QVERIFY(bob);
+    QTRY_COMPARE(gatewayOf("parley:at:d-bob:1").size(), 16);
+    const auto channel = "parley:gw:" + gatewayOf("parley:at:d-bob:1");
+    const auto login = loginNumberOf("parley:at:d-bob:1");
+    QVERIFY(login >= 1);
+    for (const auto& junk : {"D d-bob 1", "D D-Bob 1 99", "D d-bob one 99", "X d-bob 1 99",
+                             "W d-bob 1 2", "P d-bob 1 -1"})
+      QCOMPARE(redis({"PUBLISH", channel, junk}), QString("1"));
+    QCOMPARE(redis({"PUBLISH", channel, QString("D d-bob 1 %1").arg(login - 1)}), QString("1"));
+    QCOMPARE(bob->waitClosed(500), -1);
+    QVERIFY(bob->send("d-bob", "to myself, still connected"));
+    QCOMPARE(redis({"PUBLISH", channel, QString("D d-bob 1 %1").arg(login)}), QString("1"));
+    QCOMPARE(bob->waitClosed(), 4001);
+  }
+
+  // Notices published while a device's key was missing (Redis restarted empty, a login's
+  // first moments) went nowhere. When a gateway's link to Redis comes back, it sets its
+  // devices' keys again and each connection reads the store again: the message that was
+  // announced to no one arrives anyway, without another notice or a new login.
+  void aNoticeLostWhileRedisWasAwayIsMadeUp() {
+    auto alice = TestClient::registered(a_->url(), "r-alice");
+    auto bob = TestClient::registered(b_->url(), "r-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:r-bob:1").size(), 16);
+    const auto on_b = gatewayOf("parley:at:r-bob:1");
+    // Bob's own login was woken once its key was set (the login's wake notice).
+    QTRY_VERIFY(metric(*b_, "parley_routed_notices_received_total") >= 1);
+    QCOMPARE(redis({"DEL", "parley:at:r-bob:1"}), QString("1"));
+    QVERIFY(alice->send("r-bob", "announced to nobody"));
+    QVERIFY2(!bob->waitDeliver(1000), "delivered without a notice: the test proves nothing");
+    QVERIFY(redis({"CLIENT", "KILL", "TYPE", "pubsub"}).toInt() >= 2);
+    auto got = bob->waitDeliver(5000);
+    QVERIFY2(got, "the message waited for a notice that was lost");
+    QCOMPARE(got->ciphertext(), std::string("announced to nobody"));
+    QTRY_COMPARE(gatewayOf("parley:at:r-bob:1"), on_b);
+  }
+
+  // A device running out of one-time prekeys hears of it wherever it is connected, not only
+  // when the fetch that used them up came through its own gateway.
+  void thePrekeyWarningReachesTheOwnerOnTheOtherGateway() {
+    auto owner = TestClient::registered(b_->url(), "p-owner");
+    auto asker = TestClient::registered(a_->url(), "p-asker");
+    QVERIFY(owner && asker);
+    QTRY_COMPARE(gatewayOf("parley:at:p-owner:1").size(), 16);
+    wire::ClientFrame up;
+    auto* u = up.mutable_upload_prekeys();
+    const std::string spk(32, 's');
+    u->mutable_signed_prekey()->set_id(1);
+    u->mutable_signed_prekey()->set_public_key(spk);
+    u->mutable_signed_prekey()->set_signature(owner->identity().sign(spk));
+    for (std::uint32_t i = 1; i <= 3; ++i) {
+      auto* k = u->add_one_time_prekeys();
+      k->set_id(i);
+      k->set_public_key(std::string(32, static_cast<char>('a' + i)));
+    }
+    auto stored = owner->request(up);
+    QVERIFY(stored && stored->has_prekeys_stored());
+    wire::ClientFrame fetch;
+    fetch.mutable_fetch_prekey_bundle()->set_username("p-owner");
+    auto bundle = asker->request(fetch);
+    QVERIFY(bundle && bundle->has_prekey_bundle());
+    auto low = owner->waitPush([](const auto& f) { return f.has_prekeys_low(); }, 3000);
+    QVERIFY2(low, "the owner on the other gateway was not told");
+    QCOMPARE(low->prekeys_low().one_time_prekeys_left(), 2u);
   }
 
   // Routing needs the shared store: a relay given Redis without PostgreSQL refuses to start,

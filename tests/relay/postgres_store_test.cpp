@@ -9,12 +9,16 @@
 #include <QtTest>
 
 #include <atomic>
+#include <chrono>
+#include <latch>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "observability/metrics.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/postgres_store.hpp"
+#include "store/store_worker.hpp"
 
 using namespace parley::store;
 
@@ -200,10 +204,22 @@ class PostgresStoreTest : public QObject {
     a->begin();
     QVERIFY(a->raise_delivery_mark(alice.pk, r1.pk, "", 1, 3, 1));
     std::atomic<bool> b_done{false};
+    std::atomic<int> b_gave_up{0};
     std::thread other([&] {
-      b->begin();
-      b->raise_delivery_mark(alice.pk, r2.pk, "", 1, 4, 1);
-      b->commit();
+      // As b's store worker would: a wait given up (lock_timeout) is rolled back and tried
+      // again.
+      for (;;) {
+        try {
+          b->begin();
+          b->raise_delivery_mark(alice.pk, r2.pk, "", 1, 4, 1);
+          b->commit();
+          break;
+        } catch (const std::exception& e) {
+          b->rollback();
+          if (!b->conflicted(e)) return;
+          ++b_gave_up;
+        }
+      }
       b_done = true;
     });
     // Time enough for b to commit, had it not waited.
@@ -212,6 +228,8 @@ class PostgresStoreTest : public QObject {
     follow();
     a->commit();
     other.join();
+    QVERIFY(b_done);
+    QVERIFY(b_gave_up >= 1);  // 300 ms is past the lock wait a gateway allows
     follow();
     QCOMPARE(known["reader1"], std::uint64_t{3});
     QCOMPARE(known["reader2"], std::uint64_t{4});
@@ -316,6 +334,54 @@ class PostgresStoreTest : public QObject {
     auto next = message("next", 7);
     in_tx(*s, [&](Store& st) { st.append_inbox(bob.pk, next); });
     QCOMPARE(next.inbox_seq, std::uint64_t{2});
+  }
+
+  // Two gateways' store workers each take a batch that appends to bob's inbox and then to
+  // carol's, in opposite orders: each holds the row the other waits for. PostgreSQL would
+  // stall both until it found the deadlock (a second), then fail a job. Each worker instead
+  // gives up the wait (lock_timeout), commits what ran before it and runs the job again
+  // first in its next transaction: every job commits, and each inbox has both entries once.
+  void aDeadlockBetweenTwoGatewaysIsRunAgain() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto bob = account(*setup, "bob"), carol = account(*setup, "carol");
+    parley::Metrics metrics_a, metrics_b;
+    StoreWorker a(open(), metrics_a, 100, 64, 10ms), b(open(), metrics_b, 100, 64, 10ms);
+    std::atomic<int> committed{0}, failed{0};
+    const auto done = [&](JobStatus s) { ++(s == JobStatus::Committed ? committed : failed); };
+    // Each worker is held in a first batch until both jobs of its second are queued, so
+    // they run in one transaction, one after the other.
+    std::latch entered(2), release(1), first_locks(2);
+    std::atomic<bool> a_first{false}, b_first{false};
+    for (auto* w : {&a, &b})
+      w->submit([&](Store&) { entered.count_down(); release.wait(); }, done);
+    entered.wait();
+    const auto append = [&](DevicePk to, DevicePk sender, std::atomic<bool>* first) {
+      return [&, to, sender, first](Store& s) {
+        auto e = message("from " + std::to_string(sender), sender);
+        s.append_inbox(to, e);
+        // Both first jobs hold their row before either second job asks for the other's.
+        if (first != nullptr && !first->exchange(true)) {
+          first_locks.count_down();
+          first_locks.wait();
+        }
+      };
+    };
+    a.submit(append(bob.pk, 7001, &a_first), done);
+    a.submit(append(carol.pk, 7001, nullptr), done);
+    b.submit(append(carol.pk, 7002, &b_first), done);
+    b.submit(append(bob.pk, 7002, nullptr), done);
+    release.count_down();
+    QTRY_COMPARE_WITH_TIMEOUT(committed + failed, 6, 20000);
+    QCOMPARE(failed.load(), 0);
+    QVERIFY(metrics_a.store_conflicts_retried + metrics_b.store_conflicts_retried >= 1);
+    for (const auto& who : {bob, carol}) {
+      const auto entries = in_tx(*setup, [&](Store& st) { return st.read_inbox(who.pk, 0, 10, 1 << 20); });
+      QCOMPARE(entries.size(), std::size_t{2});
+      QCOMPARE(entries[0].inbox_seq, std::uint64_t{1});
+      QCOMPARE(entries[1].inbox_seq, std::uint64_t{2});
+      QVERIFY(entries[0].sender_pk != entries[1].sender_pk);
+    }
   }
 
   // The server ends the relay's connection (a restart, a failover): the next transaction

@@ -143,7 +143,19 @@ bool Connection::ensure_open() {
   if (PQstatus(conn_) == CONNECTION_OK) return true;
   PQreset(conn_);
   prepared_.clear();
-  return PQstatus(conn_) == CONNECTION_OK;
+  if (PQstatus(conn_) != CONNECTION_OK) return false;
+  if (session_sql_ == nullptr) return true;
+  try {
+    exec(session_sql_);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void Connection::set_session(const char* sql) {
+  exec(sql);
+  session_sql_ = sql;
 }
 
 Result Connection::check(pg_result* r, const char* what) {

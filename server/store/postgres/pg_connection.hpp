@@ -105,12 +105,16 @@ class Connection {
   Result run(const Statement& st) { return run(st, Params{}); }
 
   // A connection the server or the network dropped is made again before the next
-  // transaction (its prepared statements with it); true if it is usable.
+  // transaction (its prepared statements and session settings with it); true if it is
+  // usable.
   bool ensure_open();
+  // Session settings (SET ...): run now, and again on every connection made again.
+  void set_session(const char* sql);
 
  private:
   Result check(pg_result* r, const char* what);
   pg_conn* conn_ = nullptr;
+  const char* session_sql_ = nullptr;
   std::vector<const char*> prepared_;  // names, for this connection
 };
 

@@ -369,6 +369,13 @@ struct PostgresStore::Impl {
 
   explicit Impl(const std::string& conninfo) : db(conninfo) {
     pg::migrate_schema(db);
+    // Two gateways' batches can lock the same rows (devices' inbox tails, mark owners, the
+    // weight rows their triggers keep) in opposite orders. PostgreSQL finds such a deadlock
+    // only after deadlock_timeout (1 s by default), both gateways stalled meanwhile; a
+    // shorter wait gives up first, and the StoreWorker ends its batch there and runs the job
+    // again in the next (store_worker.cpp). Set after the schema, whose advisory lock a
+    // second gateway starting at once may wait longer for.
+    db.set_session("SET lock_timeout = '200ms'");
     depth = db.run(sql::kDepth).u64(0, 0);
   }
 
@@ -550,6 +557,14 @@ void PostgresStore::rollback_to_savepoint() {
   impl_->forget_caches();
   impl_->db.exec("ROLLBACK TO job");
   impl_->db.exec("RELEASE job");
+}
+
+bool PostgresStore::conflicted(const std::exception& e) const {
+  const auto* error = dynamic_cast<const pg::Error*>(&e);
+  if (error == nullptr) return false;
+  const auto& state = error->sqlstate();
+  // deadlock_detected, serialization_failure, lock_not_available (lock_timeout)
+  return state == "40P01" || state == "40001" || state == "55P03";
 }
 
 // Shared by every relay on the database: the first to start makes it.

@@ -25,6 +25,7 @@ class PostgresStore final : public Store {
   void savepoint() override;
   void release_savepoint() override;
   void rollback_to_savepoint() override;
+  bool conflicted(const std::exception& e) const override;
 
   std::string relay_id() override;
 

@@ -143,6 +143,7 @@ bool Connection::ensure_open() {
   if (PQstatus(conn_) == CONNECTION_OK) return true;
   PQreset(conn_);
   prepared_.clear();
+  deferred_.clear();
   if (PQstatus(conn_) != CONNECTION_OK) return false;
   if (session_sql_ == nullptr) return true;
   try {
@@ -172,13 +173,33 @@ Result Connection::check(pg_result* r, const char* what) {
   throw Error(std::string("postgresql: ") + what + ": " + msg, sqlstate);
 }
 
-void Connection::exec(const char* sql) { check(PQexec(conn_, sql), "statement failed"); }
+void Connection::exec(const char* sql) {
+  if (deferred_.empty()) {
+    check(PQexec(conn_, sql), "statement failed");
+    return;
+  }
+  deferred_ += "; ";
+  deferred_ += sql;
+  const auto all = std::move(deferred_);
+  deferred_.clear();
+  check(PQexec(conn_, all.c_str()), "statement failed");
+}
+
+void Connection::defer(std::string_view sql) {
+  if (!deferred_.empty()) deferred_ += "; ";
+  deferred_ += sql;
+}
 
 Result Connection::query(const char* sql) {
   return check(PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1), "query failed");
 }
 
 Result Connection::run(const Statement& st, const Params& params) {
+  if (!deferred_.empty()) {
+    const auto all = std::move(deferred_);
+    deferred_.clear();
+    check(PQexec(conn_, all.c_str()), "statement failed");
+  }
   if (std::find(prepared_.begin(), prepared_.end(), st.name) == prepared_.end()) {
     std::vector<Oid> types;
     for (const char* t = st.types; *t != '\0'; ++t) types.push_back(oid_of(*t));

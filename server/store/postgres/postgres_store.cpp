@@ -525,7 +525,7 @@ PostgresStore::~PostgresStore() = default;
 
 void PostgresStore::begin() {
   if (!impl_->db.ensure_open()) throw pg::Error("postgresql: connection lost; retrying", "");
-  impl_->db.exec("BEGIN");
+  impl_->db.defer("BEGIN");
   impl_->depth_at_begin = impl_->depth;
 }
 void PostgresStore::commit() {
@@ -537,6 +537,7 @@ void PostgresStore::rollback() {
   impl_->share_delta.forget();
   impl_->depth = impl_->depth_at_begin;
   impl_->forget_caches();
+  impl_->db.discard_deferred();
   impl_->db.exec("ROLLBACK");
 }
 void PostgresStore::savepoint() {
@@ -546,7 +547,7 @@ void PostgresStore::savepoint() {
   impl_->depth_at_savepoint = impl_->depth;
 }
 void PostgresStore::release_savepoint() {
-  impl_->db.exec("RELEASE job");
+  impl_->db.defer("RELEASE job");
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
 }
@@ -556,7 +557,7 @@ void PostgresStore::rollback_to_savepoint() {
   impl_->share_delta.take_back();
   impl_->forget_caches();
   impl_->db.exec("ROLLBACK TO job");
-  impl_->db.exec("RELEASE job");
+  impl_->db.defer("RELEASE job");
 }
 
 bool PostgresStore::conflicted(const std::exception& e) const {

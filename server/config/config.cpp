@@ -79,6 +79,11 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Seconds a reader may leave its send queue full before it is disconnected")
       ->check(CLI::Range(1u, 600u))
       ->capture_default_str();
+  app.add_option("--store-connections", c.store_connections,
+                 "With --postgres: database connections, each with its own store thread, over "
+                 "which the connections' sends, reads and acknowledgements are spread (each one "
+                 "waits for a round trip per statement; several overlap) [default: 4]")
+      ->check(CLI::Range(1u, 64u));
   app.add_option("--store-queue", c.store_queue,
                  "Store jobs queued relay-wide; past it requests are refused (UNAVAILABLE) until "
                  "the store catches up")
@@ -258,6 +263,13 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     exit_code = app.exit(e) == 0 ? 0 : 2;
     return std::nullopt;
   }
+  if (c.store_connections > 1 && c.postgres.empty()) {
+    std::fprintf(stderr, "--store-connections: SQLite has one writer; more connections need "
+                         "--postgres\n");
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (c.store_connections == 0) c.store_connections = c.postgres.empty() ? 1 : 4;
   if (!c.redis.empty()) {
     if (c.postgres.empty()) {
       std::fprintf(stderr, "--redis: gateways routing to each other must share one store; "

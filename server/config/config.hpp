@@ -33,6 +33,9 @@ struct Config {
   std::chrono::seconds idle_timeout{60};
   std::size_t max_frame_bytes = 256 * 1024;  // at least limits::kMaxFrameBytes
   std::size_t store_queue = 65536;
+  // Store connections (each with its thread) for connections' sends, reads and acks; 0: the
+  // default, 4 on PostgreSQL, 1 on SQLite (its single writer).
+  unsigned store_connections = 0;
   bool public_metrics = false;
   std::uint32_t max_connections_per_address = 1000;  // 0: no limit
   double connections_per_address_per_second = 20;   // new ones, a burst of 10 s' worth; 0: none

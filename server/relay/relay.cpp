@@ -98,15 +98,31 @@ int run_relay(const Config& cfg) {
 
   Metrics metrics;
   std::unique_ptr<store::StoreWorker> worker;
+  // More store connections (PostgreSQL): the connections' own lanes beside `worker`.
+  std::vector<std::unique_ptr<store::StoreWorker>> more_workers;
   try {
-    std::unique_ptr<store::Store> db;
     if (cfg.postgres.empty()) {
-      db = std::make_unique<store::SqliteStore>(
-          cfg.data_dir, cfg.durable_fsync ? store::Durability::Full : store::Durability::Normal);
+      worker = std::make_unique<store::StoreWorker>(
+          std::make_unique<store::SqliteStore>(
+              cfg.data_dir, cfg.durable_fsync ? store::Durability::Full : store::Durability::Normal),
+          metrics, cfg.store_queue);
     } else {
-      db = std::make_unique<store::PostgresStore>(cfg.postgres);
+      auto first = std::make_unique<store::PostgresStore>(cfg.postgres);
+      // Several stores count the inbox depth together, and the count sets the metric.
+      const auto depth = first->shared_depth();
+      const bool shared = cfg.store_connections > 1;
+      if (shared) {
+        depth->gauge = &metrics.inbox_depth;
+        depth->add(0);
+      }
+      worker = std::make_unique<store::StoreWorker>(std::move(first), metrics, cfg.store_queue,
+                                                    1024, store::StoreWorker::kUnhurriedDelay,
+                                                    /*publishes_depth=*/!shared);
+      for (unsigned i = 1; i < cfg.store_connections; ++i)
+        more_workers.push_back(std::make_unique<store::StoreWorker>(
+            std::make_unique<store::PostgresStore>(cfg.postgres, depth), metrics, cfg.store_queue,
+            1024, store::StoreWorker::kUnhurriedDelay, /*publishes_depth=*/false));
     }
-    worker = std::make_unique<store::StoreWorker>(std::move(db), metrics, cfg.store_queue);
   } catch (const std::exception& e) {
     // Not the connection string: it may hold a password.
     spdlog::error("cannot open the store {}: {}",
@@ -197,6 +213,10 @@ int run_relay(const Config& cfg) {
     }
     relay.router = router.get();
     fanout.set_router(router.get());
+  }
+  if (!more_workers.empty()) {
+    relay.lanes.push_back(worker.get());
+    for (auto& w : more_workers) relay.lanes.push_back(w.get());
   }
   ConnectionSet connections;
   std::optional<ConnectionsByAddress> connections_by_address;
@@ -296,7 +316,10 @@ int run_relay(const Config& cfg) {
     for (auto& t : pool) t.join();
   }
 
-  worker->stop();  // every queued job runs and commits before we exit
+  // Every queued job runs and commits before we exit; the lanes first, whose completions can
+  // still queue work (a group's fan-out) on the first.
+  for (auto& w : more_workers) w->stop();
+  worker->stop();
   disk.join();
   // Nothing calls the router any more (the store thread and the I/O threads are done), and
   // what it receives must not reach sessions whose io_contexts are about to go.

@@ -161,7 +161,7 @@ void Session::read_ahead() {
       0, {},
       // Committed entries are all it can see but unhurried deletes (store_worker.hpp), so
       // it need not wait for their fsync, nor make one.
-      store::Urgency::ReadOnly);
+      store::Urgency::ReadOnly, store::Lane::Own);
 }
 
 void Session::push_entry(const store::InboxEntry& e, std::uint64_t inbox_seq,
@@ -265,7 +265,7 @@ void Session::run_delete(std::uint64_t up_to) {
       // Nobody waits on it (the window opened at the ack), and a crash before it commits
       // only means the entries come again and the client drops them: it may share the
       // commit of the next send instead of paying an fsync alone.
-      store::Urgency::Unhurried);
+      store::Urgency::Unhurried, store::Lane::Own);
 }
 
 }  // namespace parley

@@ -179,7 +179,8 @@ void Session::replay_marks(std::uint64_t after_version) {
         if (std::exchange(marks_rescan_, false)) return replay_marks(marks_replayed_to_);
         marks_replayed_ = true;
         flush_marks();
-      });
+      },
+      0, {}, store::Urgency::Prompt, store::Lane::Own);
 }
 
 void Session::on_writable() {

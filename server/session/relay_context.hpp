@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "session/keyed_rate_limiter.hpp"
 #include "util/address_key.hpp"
@@ -91,6 +92,9 @@ struct SessionLimits {
 };
 
 struct RelayContext {
+  // Every job but those of a connection's own lane (Session::submit with store::Lane::Own):
+  // logins, groups, prekeys, media, fan-out, maintenance, whose shared state (group holds,
+  // the prekey budget) only this worker's thread touches.
   store::StoreWorker& store;
   PresenceRegistry& presence;
   Metrics& metrics;
@@ -107,6 +111,9 @@ struct RelayContext {
   AddressRateLimiter* registrations_by_network = nullptr;
   // Gateways sharing a store reach each other's devices through it; null: a relay alone.
   routing::DeviceRouter* router = nullptr;
+  // With --store-connections N > 1 (PostgreSQL): N workers, each connection's 1:1 sends,
+  // inbox reads, acks and mark reads on one of them (the first is `store`). Empty: `store`.
+  std::vector<store::StoreWorker*> lanes{};
 };
 
 }  // namespace parley

@@ -241,7 +241,8 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req,
           else if (router)
             router->appended(send.recipient, device, entry->inbox_seq);
         }
-      });
+      },
+      store::Urgency::Prompt, store::Lane::Own);
 }
 
 Session::FanoutLimits& Session::fanout_limits() {

@@ -178,10 +178,21 @@ void Session::reply_error(std::uint64_t request_id, wire::ServerFrame& error) {
   reply(request_id, error);
 }
 
-void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency) {
+void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency,
+                        store::Lane lane) {
   ++pending_jobs_;
   pending_bytes_ += job->bytes_;
-  if (!ctx_.store.submit(std::move(job), urgency))
+  // A connection's lane follows from its address (mixed: sessions come from one size class
+  // of the allocator, so the low bits repeat), which costs no memory; its jobs on that lane
+  // stay in order among themselves.
+  const auto lane_of = [this] {
+    const auto mixed = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this)) *
+                       0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>(mixed >> 32) % ctx_.lanes.size();
+  };
+  auto& worker = lane == store::Lane::Own && !ctx_.lanes.empty() ? *ctx_.lanes[lane_of()]
+                                                                 : ctx_.store;
+  if (!worker.submit(std::move(job), urgency))
     held_until_ = std::chrono::steady_clock::now() + kHoldFor;  // its UNAVAILABLE is on its way
 }
 

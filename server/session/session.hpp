@@ -146,25 +146,29 @@ class Session : public std::enable_shared_from_this<Session> {
   // completion of that batch (store_worker.hpp), so what it posts to other connections
   // leaves in commit order (done runs on this connection's thread, which may lag another
   // connection's) and ahead of the replies the same commit releases.
+  // `lane`: Own for the connection's hot path (1:1 sends, inbox reads, acks, mark reads),
+  // which may then run on a worker of its own (RelayContext::lanes); everything else Shared.
   template <class State, class Work, class Done, class OnCommit = NoCommit>
   void submit_with(State state, Work work, Done done, std::size_t bytes = 0,
-                   OnCommit on_commit = {}, store::Urgency urgency = store::Urgency::Prompt) {
+                   OnCommit on_commit = {}, store::Urgency urgency = store::Urgency::Prompt,
+                   store::Lane lane = store::Lane::Shared) {
     start_job(std::make_unique<SessionTask<State, Work, Done, OnCommit>>(
                   shared_from_this(), bytes, std::move(state), std::move(work), std::move(done),
                   std::move(on_commit)),
-              urgency);
+              urgency, lane);
   }
   // The same for jobs whose callables share no state: work(store), done(status), on_commit().
   struct Stateless {};
   template <class Work, class Done, class OnCommit = NoCommit>
   void submit(Work work, Done done, std::size_t bytes = 0, OnCommit on_commit = {},
-              store::Urgency urgency = store::Urgency::Prompt) {
+              store::Urgency urgency = store::Urgency::Prompt,
+              store::Lane lane = store::Lane::Shared) {
     submit_with(
         Stateless{}, [w = std::move(work)](Stateless&, store::Store& s) mutable { w(s); },
         [d = std::move(done)](Stateless&, store::JobStatus st) mutable { d(st); }, bytes,
-        [c = std::move(on_commit)](Stateless&) mutable { c(); }, urgency);
+        [c = std::move(on_commit)](Stateless&) mutable { c(); }, urgency, lane);
   }
-  void start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency);
+  void start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency, store::Lane lane);
   friend class SessionJob;
   void finish_job(SessionJob& job);  // on the strand, from SessionJob::on_strand
   bool store_failed(std::uint64_t request_id, store::JobStatus status);

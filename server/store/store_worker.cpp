@@ -12,14 +12,16 @@
 namespace parley::store {
 
 StoreWorker::StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::size_t max_queue,
-                         std::size_t max_batch, std::chrono::milliseconds unhurried_delay)
+                         std::size_t max_batch, std::chrono::milliseconds unhurried_delay,
+                         bool publishes_depth)
     : store_(std::move(store)),
       metrics_(metrics),
       max_queue_(max_queue),
       max_batch_(max_batch),
-      unhurried_delay_(unhurried_delay) {
+      unhurried_delay_(unhurried_delay),
+      publishes_depth_(publishes_depth) {
   relay_id_ = store_->relay_id();
-  metrics_.inbox_depth.store(store_->inbox_depth());
+  if (publishes_depth_) metrics_.inbox_depth.store(store_->inbox_depth());
   thread_ = std::thread([this] {
     name_this_thread("parley-store");
     run();
@@ -273,7 +275,7 @@ void StoreWorker::finish(Batch& batch) {
   const bool committed = end_transaction(batch);
   batch.busy += Clock::now() - started;
   metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
-  metrics_.inbox_depth.store(store_->inbox_depth());
+  if (publishes_depth_) metrics_.inbox_depth.store(store_->inbox_depth());
   {
     // What the completions post to connections (live pushes, marks, the jobs' own
     // completions) goes to each I/O thread as one chain when this scope ends: one lock of its

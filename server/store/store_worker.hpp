@@ -52,6 +52,10 @@ class Metrics;
 
 namespace parley::store {
 
+// Which worker a connection's job goes to (Session::submit): the relay's first, or the
+// connection's own lane (RelayContext::lanes).
+enum class Lane { Shared, Own };
+
 enum class Urgency {
   Prompt,     // commit as soon as possible
   // May wait up to the worker's unhurried delay for a prompt job to share its commit. Only
@@ -91,9 +95,12 @@ class StoreWorker {
   // delivery mark raised by an ack is not noticeably late.
   static constexpr std::chrono::milliseconds kUnhurriedDelay{2};
 
+  // `publishes_depth`: whether it sets the inbox-depth gauge after each commit (one of a
+  // relay's several workers does; each sees only its own writes).
   StoreWorker(std::unique_ptr<Store> store, Metrics& metrics, std::size_t max_queue,
               std::size_t max_batch = 1024,
-              std::chrono::milliseconds unhurried_delay = kUnhurriedDelay);
+              std::chrono::milliseconds unhurried_delay = kUnhurriedDelay,
+              bool publishes_depth = true);
   ~StoreWorker();
   StoreWorker(const StoreWorker&) = delete;
   StoreWorker& operator=(const StoreWorker&) = delete;
@@ -163,6 +170,7 @@ class StoreWorker {
   const std::size_t max_queue_;
   const std::size_t max_batch_;
   const std::chrono::milliseconds unhurried_delay_;
+  const bool publishes_depth_;
   std::string relay_id_;
 
   std::mutex mutex_;

@@ -254,6 +254,12 @@ class GatewaysTest : public QObject {
     QVERIFY(relay.waitForFinished(10000));
     QCOMPARE(relay.exitCode(), 2);
     QVERIFY(relay.readAllStandardError().contains("HOST:PORT"));
+    // SQLite has one writer: more store connections need PostgreSQL.
+    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
+                {"--listen", "127.0.0.1:0", "--store-connections", "2"});
+    QVERIFY(relay.waitForFinished(10000));
+    QCOMPARE(relay.exitCode(), 2);
+    QVERIFY(relay.readAllStandardError().contains("--postgres"));
   }
 };
 

@@ -9,8 +9,9 @@ namespace {
 // for several relays writing at once:
 // * a log entry's reference count is a column of the entry (group_log.refs), changed by one
 //   UPDATE, not a table of its own read and then written;
-// * each device's inbox weight by sender is a table kept by triggers (inbox_weights), where
-//   SQLite sums a device's rows once and keeps the sum in the one relay's memory;
+// * each device's inbox weight by sender is a table kept by triggers (inbox_weights; what
+//   leaves it counted apart since version 2), where SQLite sums a device's rows once and
+//   keeps the sum in the one relay's memory;
 // * the relay-wide mark counter is a sequence (a raise locks its owner's device row first,
 //   so one owner's versions commit in order: postgres_store.cpp).
 // Byte strings are bytea; names (users, senders) are text, as the relay validates them.
@@ -169,8 +170,30 @@ void step_1(Connection& db) {
   )sql");
 }
 
+// What leaves an inbox is summed in a table of its own: a send of one sender's message to a
+// device and that device's acknowledgement of the one before no longer update the same
+// row, which either writer held to its commit while the other waited (and, with other rows
+// taken in the other order, deadlocked). A device's weight from a sender is what came in
+// less what went out; both only grow.
+void step_2(Connection& db) {
+  db.exec(R"sql(
+    CREATE TABLE inbox_weights_out(
+      device bigint NOT NULL,
+      sender_pk bigint NOT NULL,
+      bytes bigint NOT NULL,
+      PRIMARY KEY(device, sender_pk));
+    CREATE OR REPLACE FUNCTION inbox_weighs_out() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO inbox_weights_out(device, sender_pk, bytes)
+        VALUES(OLD.device, OLD.sender_pk, COALESCE(length(OLD.ciphertext), 0) + 128)
+        ON CONFLICT(device, sender_pk) DO UPDATE SET bytes = inbox_weights_out.bytes + excluded.bytes;
+      RETURN NULL;
+    END $$;
+  )sql");
+}
+
 using Step = void (*)(Connection&);
-constexpr Step kSteps[] = {step_1};
+constexpr Step kSteps[] = {step_1, step_2};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 // Any constant, the same in every relay: the key of the lock held while the schema changes.

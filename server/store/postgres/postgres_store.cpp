@@ -100,9 +100,16 @@ constexpr Statement kInsertRange{
     "VALUES($1, $2, 0, '', 0, $8, ''::bytea, $3, $4, 0, $5, $6, $7)",
     "iiiibiii"};
 constexpr Statement kWeigh{
-    "weigh", "SELECT COALESCE(SUM(bytes), 0)::bigint FROM inbox_weights WHERE device = $1", "i"};
+    "weigh",
+    "SELECT ((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1) - "
+    "(SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE device = $1))::bigint",
+    "i"};
 constexpr Statement kWeighFrom{
-    "weigh_from", "SELECT bytes FROM inbox_weights WHERE device = $1 AND sender_pk = $2", "ii"};
+    "weigh_from",
+    "SELECT ((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1 AND "
+    "sender_pk = $2) - (SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE "
+    "device = $1 AND sender_pk = $2))::bigint",
+    "ii"};
 // Rows in order up to `limit`, and none after the byte budget is reached (a row is taken
 // while the bytes before it are under it), so a page of large messages is not all fetched
 // to be dropped. A range row's entries are in the log, weighed as they are read.
@@ -338,7 +345,10 @@ struct PostgresStore::Impl {
   pg::Connection db;
   // Counted at start and at each purge; this relay's own writes move it in between, taken
   // back with them by a rollback.
-  std::uint64_t depth = 0, depth_at_begin = 0, depth_at_savepoint = 0;
+  // Entries in all inboxes as of the last commit (shared with this relay's other stores),
+  // and what this transaction changed so far.
+  std::shared_ptr<SharedDepth> depth;
+  std::int64_t depth_change = 0, depth_change_at_savepoint = 0;
   AccountCache accounts;
   std::vector<AckedMessages> acked;  // what the last delete_acked returned a view of
 
@@ -367,7 +377,8 @@ struct PostgresStore::Impl {
   };
   std::optional<LogRange> open_range;
 
-  explicit Impl(const std::string& conninfo) : db(conninfo) {
+  Impl(const std::string& conninfo, std::shared_ptr<SharedDepth> shared)
+      : db(conninfo), depth(std::move(shared)) {
     pg::migrate_schema(db);
     // Two gateways' batches can lock the same rows (devices' inbox tails, mark owners, the
     // weight rows their triggers keep) in opposite orders. PostgreSQL finds such a deadlock
@@ -376,7 +387,10 @@ struct PostgresStore::Impl {
     // again in the next (store_worker.cpp). Set after the schema, whose advisory lock a
     // second gateway starting at once may wait longer for.
     db.set_session("SET lock_timeout = '200ms'");
-    depth = db.run(sql::kDepth).u64(0, 0);
+    if (!depth) {
+      depth = std::make_shared<SharedDepth>();
+      depth->set(db.run(sql::kDepth).i64(0, 0));
+    }
   }
 
   // ---- Group log ----
@@ -490,7 +504,7 @@ struct PostgresStore::Impl {
                                   .u64(span)
                                   .u64(end)
                                   .i64(charged));
-    depth += span;
+    depth_change += static_cast<std::int64_t>(span);
     return seq;
   }
 
@@ -518,24 +532,25 @@ struct PostgresStore::Impl {
   }
 };
 
-PostgresStore::PostgresStore(const std::string& conninfo)
-    : impl_(std::make_unique<Impl>(conninfo)) {}
+PostgresStore::PostgresStore(const std::string& conninfo, std::shared_ptr<SharedDepth> depth)
+    : impl_(std::make_unique<Impl>(conninfo, std::move(depth))) {}
 
 PostgresStore::~PostgresStore() = default;
 
 void PostgresStore::begin() {
   if (!impl_->db.ensure_open()) throw pg::Error("postgresql: connection lost; retrying", "");
   impl_->db.defer("BEGIN");
-  impl_->depth_at_begin = impl_->depth;
+  impl_->depth_change = 0;
 }
 void PostgresStore::commit() {
   impl_->flush_deferred();
   impl_->db.exec("COMMIT");
+  impl_->depth->add(std::exchange(impl_->depth_change, 0));
 }
 void PostgresStore::rollback() {
   impl_->refs_delta.forget();
   impl_->share_delta.forget();
-  impl_->depth = impl_->depth_at_begin;
+  impl_->depth_change = 0;
   impl_->forget_caches();
   impl_->db.discard_deferred();
   impl_->db.exec("ROLLBACK");
@@ -544,7 +559,7 @@ void PostgresStore::savepoint() {
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
   impl_->db.exec("SAVEPOINT job");
-  impl_->depth_at_savepoint = impl_->depth;
+  impl_->depth_change_at_savepoint = impl_->depth_change;
 }
 void PostgresStore::release_savepoint() {
   impl_->db.defer("RELEASE job");
@@ -552,7 +567,7 @@ void PostgresStore::release_savepoint() {
   impl_->share_delta.keep();
 }
 void PostgresStore::rollback_to_savepoint() {
-  impl_->depth = impl_->depth_at_savepoint;
+  impl_->depth_change = impl_->depth_change_at_savepoint;
   impl_->refs_delta.take_back();
   impl_->share_delta.take_back();
   impl_->forget_caches();
@@ -712,7 +727,7 @@ void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
   if (e.group_id.empty()) p.null();
   else p.bytes(e.group_id);
   impl_->db.run(sql::kInsertInbox, p);
-  ++impl_->depth;
+  ++impl_->depth_change;
 }
 
 std::uint64_t PostgresStore::inbox_bytes(DevicePk device) {
@@ -818,7 +833,7 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
     }
   }
   impl.db.run(sql::kDeleteAcked, Params().i64(device).u64(reached));
-  impl.depth -= std::min(impl.depth, deleted);
+  impl.depth_change -= static_cast<std::int64_t>(deleted);
   return acked;
 }
 
@@ -875,8 +890,10 @@ std::uint64_t PostgresStore::purge(std::uint64_t inbox_before_ms, std::uint64_t 
     impl.share_delta.add(rows.i64(i, 4), {-static_cast<std::int64_t>(kGroupEntryBytes), 0});
   }
   impl.db.run(sql::kPurgeSent, Params().u64(sent_before_ms));
-  // Counted again, with what other relays wrote; this transaction's own deletes included.
-  impl.depth = impl.db.run(sql::kDepth).u64(0, 0);
+  // Counted again, with what other relays wrote; this transaction's own deletes included
+  // (a rollback leaves the count as it is until the next purge).
+  impl.depth->set(impl.db.run(sql::kDepth).i64(0, 0));
+  impl.depth_change = impl.depth_change_at_savepoint = 0;
   return removed;
 }
 
@@ -894,7 +911,27 @@ std::uint64_t PostgresStore::purge_abandoned_groups() {
   return static_cast<std::uint64_t>(groups.rows());
 }
 
-std::uint64_t PostgresStore::inbox_depth() { return impl_->depth; }
+std::uint64_t PostgresStore::inbox_depth() {
+  const auto n = static_cast<std::int64_t>(impl_->depth->get()) + impl_->depth_change;
+  return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+}
+
+std::shared_ptr<SharedDepth> PostgresStore::shared_depth() const { return impl_->depth; }
+
+void SharedDepth::set(std::int64_t n) {
+  std::lock_guard lock(mutex);
+  entries = n;
+  if (gauge != nullptr) gauge->store(get_locked());
+}
+void SharedDepth::add(std::int64_t n) {
+  std::lock_guard lock(mutex);
+  entries += n;
+  if (gauge != nullptr) gauge->store(get_locked());
+}
+std::uint64_t SharedDepth::get() {
+  std::lock_guard lock(mutex);
+  return get_locked();
+}
 
 // ---- Groups ----
 

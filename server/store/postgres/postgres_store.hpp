@@ -5,18 +5,38 @@
 // members are fixed) and takes row locks where SQLite relied on being the only writer:
 // a device's inbox seq, a conversation's seq, a group's log seq and fan-out cursor, and the
 // order of one device's delivery-mark versions (docs/architecture.md, "Scaling seams").
+#include <atomic>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "store/store.hpp"
 
 namespace parley::store {
 
+// The inbox depth of one relay's several stores (--store-connections), each adding what its
+// commits changed; `gauge`, if set, follows it (the metric), set under the same lock so two
+// stores' updates never land out of order.
+struct SharedDepth {
+  std::mutex mutex;
+  std::int64_t entries = 0;
+  std::atomic<std::uint64_t>* gauge = nullptr;
+  void set(std::int64_t n);  // a recount
+  void add(std::int64_t n);  // a commit's changes
+  std::uint64_t get();
+
+ private:
+  std::uint64_t get_locked() const { return entries > 0 ? static_cast<std::uint64_t>(entries) : 0; }
+};
+
 class PostgresStore final : public Store {
  public:
   // `conninfo`: a libpq connection string or postgresql:// URI. Connects and brings the
-  // schema up to date; throws if either fails.
-  explicit PostgresStore(const std::string& conninfo);
+  // schema up to date; throws if either fails. `depth`: shared with the relay's other
+  // stores; none: counted here, from the database.
+  explicit PostgresStore(const std::string& conninfo, std::shared_ptr<SharedDepth> depth = {});
+  std::shared_ptr<SharedDepth> shared_depth() const;
   ~PostgresStore() override;
 
   void begin() override;

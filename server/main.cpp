@@ -2,6 +2,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "config/config.hpp"
@@ -11,6 +12,10 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   auto config = parley::parse_config(argc, argv, exit_code);
   if (!config) return exit_code;
+  // A write to a peer that has gone must fail with EPIPE, not end the process: hiredis
+  // writes with plain write(2), so Redis restarting would otherwise take every gateway down
+  // with it. (Asio and libpq already avoid the signal on their own sockets.)
+  std::signal(SIGPIPE, SIG_IGN);
   if (sodium_init() < 0) {
     std::fprintf(stderr, "parley-relay: libsodium failed to initialise\n");
     return 1;

@@ -336,9 +336,19 @@ void Messenger::sendPresenceSet() {
   for (const auto& p : presence_watched_) sub->add_usernames(p.toStdString());
   relay_->request(f, [this](const wire::ServerFrame& r) {
     if (!r.has_presence_snapshot()) {
-      // Not taken (rate limited, or the connection dropped): the next call sends the set
-      // even if it has not grown.
+      // Not taken: the next call sends the set even if it has not grown. A relay asking us
+      // to come back (rate limited; Redis away among gateways) gets it again then by itself,
+      // unless a login or a call sent it meanwhile; a dropped connection's next login does.
       presence_sent_ = false;
+      const auto retry_ms = r.has_error() ? r.error().retry_after_ms() : 0;
+      if (retry_ms > 0)
+        QTimer::singleShot(std::chrono::milliseconds(std::min<std::uint32_t>(retry_ms, 60'000)),
+                           this, [this] {
+                             const auto state = relay_->state();
+                             if (!presence_sent_ && (state == RelayClient::State::Syncing ||
+                                                     state == RelayClient::State::Online))
+                               sendPresenceSet();
+                           });
       return;
     }
     // Someone followed but not in the snapshot does not follow us (or no longer): nothing

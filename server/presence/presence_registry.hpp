@@ -2,8 +2,10 @@
 // Who is connected to this gateway, and who may see whom online. Ephemeral by design: it
 // lives in memory and is rebuilt by clients as they reconnect; nothing here is ever written
 // to the durable store. Devices connected to other gateways are reached through routing/
-// (Redis keys and notices), not through this registry; subscriptions do not cross gateways
-// yet (docs/architecture.md, 8.3).
+// (Redis keys and notices), not through this registry. Among gateways the subscriptions,
+// last-seen times and the mutual rule live in Redis instead (routing/redis_router.cpp), and
+// this registry only maps devices to their connections here: with no subscription in it,
+// it makes no presence notice of its own.
 #include <cstdint>
 #include <memory>
 #include <string>

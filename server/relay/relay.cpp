@@ -206,7 +206,9 @@ int run_relay(const Config& cfg) {
   std::unique_ptr<routing::RedisRouter> router;
   if (!cfg.redis.empty()) {
     try {
-      router = std::make_unique<routing::RedisRouter>(cfg.redis, routed, metrics);
+      router = std::make_unique<routing::RedisRouter>(
+          cfg.redis, routed, metrics,
+          std::chrono::duration_cast<std::chrono::seconds>(cfg.last_seen_ttl));
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
       return 1;

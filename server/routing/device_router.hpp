@@ -4,13 +4,18 @@
 //
 // Only notices cross: "the device's inbox has entries up to seq n", "a delivery mark of the
 // device was raised", "this device connected elsewhere", "the device is running out of
-// one-time prekeys", "read again what is stored". The entries themselves are in the
-// shared store, which the device's own gateway reads, so a notice lost on the way (Redis
-// restarting, a full queue) delays delivery to the device's next read or login, and loses
-// nothing.
+// one-time prekeys", "read again what is stored"; and, per user, presence updates and
+// typing. The entries themselves are in the shared store, which the device's own gateway
+// reads, so a notice lost on the way (Redis restarting, a full queue) delays delivery to
+// the device's next read or login, and loses nothing. (A presence or typing notice lost is
+// lost, as either is when a connection drops: both are ephemeral by design.)
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "presence/presence_registry.hpp"
 #include "store/records.hpp"
 
 namespace parley::routing {
@@ -32,6 +37,21 @@ class DeviceRouter {
                            const store::DeliveryMarkRecord& mark) = 0;
   virtual void prekeys_low(const std::string& user, std::uint32_t device,
                            std::uint32_t one_time_left) = 0;
+
+  // Presence and typing across gateways (docs/protocol.md, 8): the subscriptions, last-seen
+  // times and who is online live in Redis, not in any gateway's PresenceRegistry, so the
+  // mutual rule is decided in one place whatever gateway each side is on.
+  //
+  // Replaces `user`'s subscription set (`targets` folded, without repeats) and tells the
+  // targets that newly see or no longer see `user`. `done` gets the snapshot (one entry per
+  // mutual target), or nullopt when Redis could not answer; it runs on the router's thread
+  // and must only hand the result on.
+  using Snapshot = std::optional<std::vector<PresenceInfo>>;
+  virtual void subscribe(const std::string& user, std::vector<std::string> targets,
+                         std::function<void(Snapshot)> done) = 0;
+  // A typing notice from `sender`, for `recipient`'s devices wherever they are, if the
+  // recipient follows the sender.
+  virtual void typing(const std::string& recipient, const std::string& sender, bool active) = 0;
 };
 
 // What a gateway does with the notices other gateways send it (wired in relay.cpp to the
@@ -47,6 +67,10 @@ class RoutedNotices {
   // The device logged in on another gateway: its connection here (if still the one from
   // before) goes.
   virtual void displaced(const std::string& user, std::uint32_t device) = 0;
+  // To every connection here of `user`: a presence update about another user, a typing
+  // event from one.
+  virtual void presence(const std::string& user, PresenceInfo about) = 0;
+  virtual void typing(const std::string& user, const std::string& sender, bool active) = 0;
   // Notices for the device may have gone elsewhere or nowhere (its login here, Redis coming
   // back): its connection reads its inbox and marks from the store again.
   virtual void rescan(const std::string& user, std::uint32_t device) = 0;

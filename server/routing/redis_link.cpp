@@ -95,20 +95,24 @@ int append(redisContext* ctx, const std::vector<std::string>& command) {
 }  // namespace
 
 bool RedisLink::pipeline(const std::vector<std::vector<std::string>>& commands,
-                         std::size_t& errors, std::string& why) {
+                         std::size_t& errors, std::size_t& answered, std::string& why,
+                         const EachReply& each) {
+  answered = 0;
   if (ctx_ == nullptr) {
     why = "not connected";
     return false;
   }
   for (const auto& c : commands) append(ctx_, c);
-  for (std::size_t i = 0; i < commands.size(); ++i) {
+  for (; answered < commands.size(); ++answered) {
     void* reply = nullptr;
     if (redisGetReply(ctx_, &reply) != REDIS_OK || reply == nullptr) {
       why = error_of(ctx_);
       close();
       return false;
     }
-    if (static_cast<redisReply*>(reply)->type == REDIS_REPLY_ERROR) ++errors;
+    const auto& r = *static_cast<redisReply*>(reply);
+    if (r.type == REDIS_REPLY_ERROR) ++errors;
+    if (each) each(answered, r);
     freeReplyObject(reply);
   }
   return true;

@@ -3,6 +3,7 @@
 // failure. `address` is HOST:PORT or unix:PATH.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,12 @@ class RedisLink {
   // From any thread: makes a blocking read on this link return (with an error).
   void interrupt();
 
-  // Sends the commands in one write and reads every reply; false (and the link closed) on
-  // an I/O or protocol error. A reply that is a Redis error counts in `errors`.
+  // Sends the commands in one write and reads every reply, handing the i-th to `each` (if
+  // set) before freeing it; false (and the link closed) on an I/O or protocol error, with
+  // `answered` the replies read before it. A reply that is a Redis error counts in `errors`.
+  using EachReply = std::function<void(std::size_t, const redisReply&)>;
   bool pipeline(const std::vector<std::vector<std::string>>& commands, std::size_t& errors,
-                std::string& why);
+                std::size_t& answered, std::string& why, const EachReply& each = {});
   // Sends one command without reading its reply (SUBSCRIBE).
   bool send(const std::vector<std::string>& command, std::string& why);
   // Blocks for the next reply; nullptr (and the link closed) on error. Free it with

@@ -12,10 +12,48 @@
 namespace parley::routing {
 namespace {
 
-// A device's key holds "<gateway>:<attach>": the gateway holding it and that gateway's
-// number for the login (attach_counter_), so a displacement notice can say which login it
-// ends without comparing two hosts' clocks.
+// Keys (none durable: each has a TTL, and Redis restarting empty loses only what clients
+// and gateways set again):
+//   parley:at:<user>:<device>  "<gateway>:<login>": the gateway holding the device and that
+//                              gateway's number for the login (attach_counter_), so a
+//                              displacement notice can say which login it ends without
+//                              comparing two hosts' clocks. TTL ttl_, refreshed.
+//   parley:on:<user>           the user's device ids that have such a key (members whose key
+//                              expired with a dead gateway are dropped when read).
+//   parley:sub:<user>          whom the user subscribed to (a set), kept while the user is
+//                              online and for seen_ttl_ after.
+//   parley:seen:<user>         when the user's last device left (ms), for seen_ttl_.
+// Every presence decision is made inside one script, atomically, so two gateways never
+// disagree about who is online or mutual.
 //
+// What the scripts share: the gateways holding a device of u, each once; whether a and b
+// subscribed to each other; a notice to every gateway holding a device of u; u's presence
+// to every mutual subscriber.
+const std::string kPrelude = R"lua(
+local function gw(v) return v and string.match(v, '^(%x+):') end
+local function gateways(u)
+  local out, seen = {}, {}
+  for _, d in ipairs(redis.call('SMEMBERS', 'parley:on:' .. u)) do
+    local g = gw(redis.call('GET', 'parley:at:' .. u .. ':' .. d))
+    if not g then redis.call('SREM', 'parley:on:' .. u, d)
+    elseif not seen[g] then seen[g] = true; out[#out + 1] = g end
+  end
+  return out
+end
+local function mutual(a, b)
+  return a ~= b and redis.call('SISMEMBER', 'parley:sub:' .. a, b) == 1 and
+         redis.call('SISMEMBER', 'parley:sub:' .. b, a) == 1
+end
+local function tell(u, notice)
+  for _, g in ipairs(gateways(u)) do redis.call('PUBLISH', 'parley:gw:' .. g, notice) end
+end
+local function announce(u, online, seen)
+  for _, t in ipairs(redis.call('SMEMBERS', 'parley:sub:' .. u)) do
+    if mutual(u, t) then tell(t, 'S ' .. t .. ' ' .. u .. ' ' .. online .. ' ' .. seen) end
+  end
+end
+)lua";
+
 // KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice. Publishes to the
 // device's gateway unless that is this one (a connection that just closed here).
 constexpr const char* kRoute =
@@ -24,34 +62,100 @@ constexpr const char* kRoute =
     "if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, ARGV[2]) end "
     "return 0";
 // KEYS[1]; ARGV[1] this gateway, ARGV[2] the TTL, ARGV[3] this login's number, ARGV[4]
-// "user device". The gateway that held the device before, if another, is told which of its
-// logins ended (D). This gateway is told to wake the new login (W) once the key is set: a
-// notice published before went elsewhere or nowhere, so the login reads the store again
-// after anything such a notice announced.
-constexpr const char* kAttach =
-    "local v = redis.call('GET', KEYS[1]) "
-    "redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2]) "
-    "local g, n = nil, nil "
-    "if v then g, n = string.match(v, '^(%x+):(%d+)$') end "
-    "if g and g ~= ARGV[1] then "
-    "  redis.call('PUBLISH', 'parley:gw:' .. g, 'D ' .. ARGV[4] .. ' ' .. n) end "
-    "redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], 'W ' .. ARGV[4]) "
-    "return 0";
-// Forgets the device only if it is still this gateway's.
-constexpr const char* kDetach =
-    "local v = redis.call('GET', KEYS[1]) "
-    "if v and string.match(v, '^(%x+):') == ARGV[1] then redis.call('DEL', KEYS[1]) end "
-    "return 0";
-// Keeps the entry alive, unless another gateway has the device now. ARGV[3] the newest
-// login's number; ARGV[4], if given, a wake notice for this gateway (after Redis was away,
-// when notices for the device may have been lost).
-constexpr const char* kRefresh =
-    "local v = redis.call('GET', KEYS[1]) "
-    "if v == false or string.match(v, '^(%x+):') == ARGV[1] then "
-    "  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2]) "
-    "  if ARGV[4] then redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], ARGV[4]) end "
-    "end "
-    "return 0";
+// "user device", ARGV[5] the user, ARGV[6] the device, ARGV[7] the subscriptions' TTL. The
+// gateway that held the device before, if another, is told which of its logins ended (D).
+// This gateway is told to wake the new login (W) once the key is set: a notice published
+// before went elsewhere or nowhere, so the login reads the store again after anything such
+// a notice announced. The user's first device online tells its mutual subscribers.
+const std::string kAttach = kPrelude + R"lua(
+local u, on = ARGV[5], 'parley:on:' .. ARGV[5]
+local was_online = #gateways(u) > 0
+local v = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2])
+redis.call('SADD', on, ARGV[6])
+redis.call('EXPIRE', on, ARGV[2])
+local g, n = nil, nil
+if v then g, n = string.match(v, '^(%x+):(%d+)$') end
+if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, 'D ' .. ARGV[4] .. ' ' .. n) end
+redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], 'W ' .. ARGV[4])
+if not was_online then
+  redis.call('DEL', 'parley:seen:' .. u)
+  redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[7])
+  announce(u, '1', '0')
+end
+return 0
+)lua";
+// Forgets the device only if it is still this gateway's. ARGV[1] this gateway, ARGV[2] the
+// user, ARGV[3] the device, ARGV[4] now (ms), ARGV[5] the subscriptions' TTL. The user's
+// last device leaving records last-seen and tells its mutual subscribers.
+const std::string kDetach = kPrelude + R"lua(
+local v = redis.call('GET', KEYS[1])
+if gw(v) ~= ARGV[1] then return 0 end
+local u = ARGV[2]
+redis.call('DEL', KEYS[1])
+redis.call('SREM', 'parley:on:' .. u, ARGV[3])
+if #gateways(u) == 0 then
+  redis.call('SET', 'parley:seen:' .. u, ARGV[4], 'EX', ARGV[5])
+  redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[5])
+  announce(u, '0', ARGV[4])
+end
+return 0
+)lua";
+// Keeps the entry alive, unless another gateway has the device now. ARGV[1] this gateway,
+// ARGV[2] the TTL, ARGV[3] the newest login's number, ARGV[4] the user, ARGV[5] the device,
+// ARGV[6] the subscriptions' TTL (kept while the user is online); ARGV[7], if given, a wake
+// notice for this gateway (after Redis was away, when notices for the device may have been
+// lost).
+const std::string kRefresh = kPrelude + R"lua(
+local v = redis.call('GET', KEYS[1])
+if v ~= false and gw(v) ~= ARGV[1] then return 0 end
+local on = 'parley:on:' .. ARGV[4]
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2])
+redis.call('SADD', on, ARGV[5])
+redis.call('EXPIRE', on, ARGV[2])
+redis.call('EXPIRE', 'parley:sub:' .. ARGV[4], ARGV[6])
+if ARGV[7] then redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], ARGV[7]) end
+return 0
+)lua";
+// ARGV[1] the user, ARGV[2] the subscriptions' TTL, ARGV[3..] its new set (no repeats).
+// Returns the snapshot, three strings per mutual target (name, online 0/1, last-seen ms),
+// and tells the targets that newly see the user online, and those that no longer see it.
+const std::string kSubscribe = kPrelude + R"lua(
+local u = ARGV[1]
+local key = 'parley:sub:' .. u
+local before = {}
+for _, t in ipairs(redis.call('SMEMBERS', key)) do
+  if mutual(u, t) then before[t] = true end
+end
+redis.call('DEL', key)
+if #ARGV >= 3 then
+  redis.call('SADD', key, unpack(ARGV, 3))
+  redis.call('EXPIRE', key, ARGV[2])
+end
+local online = #gateways(u) > 0
+local out = {}
+for i = 3, #ARGV do
+  local t = ARGV[i]
+  if mutual(u, t) then
+    out[#out + 1] = t
+    out[#out + 1] = #gateways(t) > 0 and '1' or '0'
+    out[#out + 1] = redis.call('GET', 'parley:seen:' .. t) or '0'
+    if online and not before[t] then tell(t, 'S ' .. t .. ' ' .. u .. ' 1 0') end
+  end
+end
+for t in pairs(before) do
+  if redis.call('SISMEMBER', key, t) == 0 then tell(t, 'S ' .. t .. ' ' .. u .. ' 0 0') end
+end
+return out
+)lua";
+// ARGV[1] the recipient, ARGV[2] the sender, ARGV[3] 0 or 1: to the recipient's devices,
+// wherever they are, if the recipient follows the sender.
+const std::string kTyping = kPrelude + R"lua(
+if redis.call('SISMEMBER', 'parley:sub:' .. ARGV[1], ARGV[2]) == 1 then
+  tell(ARGV[1], 'Y ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+end
+return 0
+)lua";
 
 constexpr std::size_t kQueueLimit = 1 << 16;
 constexpr std::size_t kPipeline = 512;
@@ -113,11 +217,12 @@ std::string RedisRouter::key_of(const std::string& user, std::uint32_t device) {
 }
 
 RedisRouter::RedisRouter(const std::string& address, RoutedNotices& inbound, Metrics& metrics,
-                         std::chrono::seconds presence_ttl)
+                         std::chrono::seconds last_seen_ttl, std::chrono::seconds presence_ttl)
     : inbound_(inbound),
       metrics_(metrics),
       gateway_(random_id()),
       ttl_(presence_ttl),
+      seen_ttl_(std::to_string(last_seen_ttl.count())),
       sender_(address, std::chrono::seconds(5)),
       receiver_(address, std::chrono::milliseconds(0)) {
   std::string why;
@@ -146,16 +251,17 @@ RedisRouter::~RedisRouter() {
   receive_thread_.join();
 }
 
-void RedisRouter::queue(Command c) {
+void RedisRouter::queue(Command c, Reply reply) {
   {
     std::lock_guard lock(mutex_);
-    if (queue_.size() >= kQueueLimit) {
-      metrics_.routing_commands_dropped.fetch_add(1, std::memory_order_relaxed);
+    if (queue_.size() < kQueueLimit) {
+      queue_.push_back({std::move(c), std::move(reply)});
+      wake_.notify_one();
       return;
     }
-    queue_.push_back(std::move(c));
   }
-  wake_.notify_one();
+  metrics_.routing_commands_dropped.fetch_add(1, std::memory_order_relaxed);
+  if (reply) reply(nullptr);
 }
 
 void RedisRouter::attached(const std::string& user, std::uint32_t device) {
@@ -167,8 +273,9 @@ void RedisRouter::attached(const std::string& user, std::uint32_t device) {
     ++l.connections;
     l.attach = number = ++attach_counter_;
   }
+  const auto dev = std::to_string(device);
   queue({"EVAL", kAttach, "1", key, gateway_, std::to_string(ttl_.count()),
-         std::to_string(number), user + " " + std::to_string(device)});
+         std::to_string(number), user + " " + dev, user, dev, seen_ttl_});
 }
 
 void RedisRouter::detached(const std::string& user, std::uint32_t device) {
@@ -179,7 +286,10 @@ void RedisRouter::detached(const std::string& user, std::uint32_t device) {
     if (it == local_.end() || --it->second.connections > 0) return;
     local_.erase(it);
   }
-  queue({"EVAL", kDetach, "1", key, gateway_});
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  queue({"EVAL", kDetach, "1", key, gateway_, user, std::to_string(device),
+         std::to_string(now.count()), seen_ttl_});
 }
 
 void RedisRouter::appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) {
@@ -202,28 +312,69 @@ void RedisRouter::prekeys_low(const std::string& user, std::uint32_t device,
          "P " + user + " " + std::to_string(device) + " " + std::to_string(one_time_left)});
 }
 
+void RedisRouter::subscribe(const std::string& user, std::vector<std::string> targets,
+                            std::function<void(Snapshot)> done) {
+  Command c{"EVAL", kSubscribe, "0", user, seen_ttl_};
+  c.insert(c.end(), std::make_move_iterator(targets.begin()),
+           std::make_move_iterator(targets.end()));
+  queue(std::move(c), [done = std::move(done)](const redisReply* r) {
+    done(r != nullptr ? parse_snapshot(*r) : std::nullopt);
+  });
+}
+
+void RedisRouter::typing(const std::string& recipient, const std::string& sender, bool active) {
+  queue({"EVAL", kTyping, "0", recipient, sender, active ? "1" : "0"});
+}
+
 void RedisRouter::refresh_commands(std::vector<Command>& out, bool wake) {
   std::lock_guard lock(mutex_);
   const auto ttl = std::to_string(ttl_.count());
   for (const auto& [key, local] : local_) {
-    out.push_back({"EVAL", kRefresh, "1", key, gateway_, ttl, std::to_string(local.attach)});
-    // "parley:at:<user>:<device>" -> "W <user> <device>" (a name has no ':').
-    if (wake) {
-      auto subject = key.substr(std::string_view("parley:at:").size());
-      subject[subject.rfind(':')] = ' ';
-      out.back().push_back("W " + subject);
-    }
+    // "parley:at:<user>:<device>" (a name has no ':').
+    const auto subject = std::string_view(key).substr(std::string_view("parley:at:").size());
+    const auto colon = subject.rfind(':');
+    std::string user(subject.substr(0, colon)), device(subject.substr(colon + 1));
+    out.push_back({"EVAL", kRefresh, "1", key, gateway_, ttl, std::to_string(local.attach), user,
+                   device, seen_ttl_});
+    if (wake) out.back().push_back("W " + user + " " + device);
   }
+}
+
+DeviceRouter::Snapshot RedisRouter::parse_snapshot(const redisReply& r) {
+  if (r.type != REDIS_REPLY_ARRAY || r.elements % 3 != 0) return std::nullopt;
+  std::vector<PresenceInfo> out;
+  for (std::size_t i = 0; i < r.elements; i += 3) {
+    std::string_view f[3];
+    for (int k = 0; k < 3; ++k) {
+      const auto* e = r.element[i + k];
+      if (e->type != REDIS_REPLY_STRING) return std::nullopt;
+      f[k] = std::string_view(e->str, e->len);
+    }
+    PresenceInfo info;
+    if (!username(f[0], info.username) || (f[1] != "0" && f[1] != "1") ||
+        !number(f[2], info.last_seen_ms))
+      return std::nullopt;
+    info.online = f[1] == "1";
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 void RedisRouter::send_loop() {
   using Clock = std::chrono::steady_clock;
   auto next_refresh = Clock::now() + ttl_ / 3;
   std::vector<Command> batch;
+  std::vector<Reply> replies;  // batch[i]'s, where someone waits for it
   std::string why;
+  // Whoever waits for a reply that will not come is told (nullptr), outside the lock.
+  const auto unanswered = [&](std::size_t from) {
+    for (std::size_t i = from; i < replies.size(); ++i)
+      if (replies[i]) replies[i](nullptr);
+  };
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
     batch.clear();
+    replies.clear();
     bool refresh = false, wake = false;
     {
       std::unique_lock lock(mutex_);
@@ -234,7 +385,8 @@ void RedisRouter::send_loop() {
       wake = std::exchange(refresh_now_, false);
       refresh = wake || Clock::now() >= next_refresh;
       while (!queue_.empty() && batch.size() < kPipeline) {
-        batch.push_back(std::move(queue_.front()));
+        batch.push_back(std::move(queue_.front().command));
+        replies.push_back(std::move(queue_.front().reply));
         queue_.pop_front();
       }
     }
@@ -248,6 +400,7 @@ void RedisRouter::send_loop() {
       // store for the devices' next reads.
       metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_unreachable reason=\"{}\"", why);
+      unanswered(0);
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, backoff, [&] { return stopping_; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
@@ -255,10 +408,14 @@ void RedisRouter::send_loop() {
       continue;
     }
     backoff = std::chrono::milliseconds(100);
-    std::size_t errors = 0;
-    if (!sender_.pipeline(batch, errors, why)) {
+    std::size_t errors = 0, answered = 0;
+    const auto each = [&](std::size_t i, const redisReply& r) {
+      if (i < replies.size() && replies[i]) replies[i](&r);
+    };
+    if (!sender_.pipeline(batch, errors, answered, why, each)) {
       metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_failed reason=\"{}\"", why);
+      unanswered(answered);
       std::lock_guard lock(mutex_);
       refresh_now_ = true;  // as after any lost connection: set our devices' keys again
       continue;
@@ -331,8 +488,30 @@ bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to,
   const auto f = fields(notice);
   if (f.size() < 3 || f[0].size() != 1) return false;
   std::string user;
+  if (!username(f[1], user)) return false;
+  const auto flag = [](std::string_view s, bool& out) {
+    out = s == "1";
+    return s == "0" || s == "1";
+  };
+  // Per user: "S user about online last_seen", "Y user sender active".
+  if (f[0][0] == 'S') {
+    PresenceInfo about;
+    if (f.size() != 5 || !username(f[2], about.username) || about.username == user ||
+        !flag(f[3], about.online) || !number(f[4], about.last_seen_ms))
+      return false;
+    to.presence(user, std::move(about));
+    return true;
+  }
+  if (f[0][0] == 'Y') {
+    std::string sender;
+    bool active = false;
+    if (f.size() != 4 || !username(f[2], sender) || sender == user || !flag(f[3], active))
+      return false;
+    to.typing(user, sender, active);
+    return true;
+  }
   std::uint32_t device = 0;
-  if (!username(f[1], user) || !number(f[2], device)) return false;
+  if (!number(f[2], device)) return false;
   switch (f[0][0]) {
     case 'A': {
       std::uint64_t seq = 0;

@@ -1,11 +1,13 @@
 #pragma once
-// Routing between gateways through Redis (docs/architecture.md, section 8.3).
+// Routing between gateways through Redis (docs/architecture.md, section 8.2).
 //
 // Presence in Redis: parley:at:<user>:<device> names the gateway holding the device, with a
 // TTL its gateway keeps refreshing, so a gateway that dies takes its entries with it within
-// the TTL and nothing about presence is ever durable. Each gateway subscribes to its own
-// channel, parley:gw:<id>. A notice for a device is one EVAL: look the device up and publish
-// to its gateway's channel, in one round trip, atomically.
+// the TTL and nothing about presence is ever durable. Presence subscriptions and last-seen
+// times are there too, so the mutual rule is decided once for all gateways. Each gateway
+// subscribes to its own channel, parley:gw:<id>. A notice is one EVAL: look the device (or
+// the user's devices) up and publish to its gateway's channel, in one round trip,
+// atomically.
 //
 // Two threads, each with its own connection: one sends (a bounded queue, pipelined), one
 // reads the subscription. Neither ever blocks a caller: the store thread's commits queue a
@@ -24,6 +26,8 @@
 #include "routing/device_router.hpp"
 #include "routing/redis_link.hpp"
 
+struct redisReply;
+
 namespace parley {
 class Metrics;
 }
@@ -34,7 +38,10 @@ class RedisRouter final : public DeviceRouter {
  public:
   // Connects both links once (throws with the reason if Redis cannot be reached, so a
   // misconfigured gateway stops at start), then runs its threads until destroyed.
+  // `last_seen_ttl`: how long a user's subscriptions and last-seen time outlive its last
+  // connection (--last-seen-days); `presence_ttl`: a device's entry, refreshed every third.
   RedisRouter(const std::string& address, RoutedNotices& inbound, Metrics& metrics,
+              std::chrono::seconds last_seen_ttl,
               std::chrono::seconds presence_ttl = std::chrono::seconds(120));
   ~RedisRouter() override;
 
@@ -45,6 +52,9 @@ class RedisRouter final : public DeviceRouter {
                    const store::DeliveryMarkRecord& mark) override;
   void prekeys_low(const std::string& user, std::uint32_t device,
                    std::uint32_t one_time_left) override;
+  void subscribe(const std::string& user, std::vector<std::string> targets,
+                 std::function<void(Snapshot)> done) override;
+  void typing(const std::string& recipient, const std::string& sender, bool active) override;
 
   const std::string& gateway_id() const { return gateway_; }
 
@@ -57,7 +67,11 @@ class RedisRouter final : public DeviceRouter {
 
  private:
   using Command = std::vector<std::string>;
-  void queue(Command c);
+  // Gets a command's reply on the sending thread, or nullptr when none will come (the queue
+  // full, Redis away).
+  using Reply = std::function<void(const redisReply*)>;
+  void queue(Command c, Reply reply = nullptr);
+  static Snapshot parse_snapshot(const redisReply& r);
   void send_loop();
   void receive_loop();
   // Every local device's key set again; with `wake`, each device's connection told to read
@@ -69,11 +83,16 @@ class RedisRouter final : public DeviceRouter {
   Metrics& metrics_;
   const std::string gateway_;  // 16 hex digits, new at every start
   const std::chrono::seconds ttl_;
+  const std::string seen_ttl_;  // seconds
   RedisLink sender_, receiver_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Command> queue_;
+  struct Queued {
+    Command command;
+    Reply reply;
+  };
+  std::deque<Queued> queue_;
   bool stopping_ = false;
   bool refresh_now_ = false;
   // The devices connected here: how many connections each has (one, but for a moment

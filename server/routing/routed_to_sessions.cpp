@@ -30,6 +30,18 @@ void RoutedToSessions::rescan(const std::string& user, std::uint32_t device) {
   if (auto s = presence_.find(user, device)) Session::notify_rescan(std::move(s));
 }
 
+void RoutedToSessions::presence(const std::string& user, PresenceInfo about) {
+  for (auto& s : presence_.find_all(user)) s->push_presence(about);
+}
+
+void RoutedToSessions::typing(const std::string& user, const std::string& sender, bool active) {
+  Frame frame;
+  for (auto& s : presence_.find_all(user)) {
+    if (!frame) frame = Session::typing_event(sender, active);
+    s->push(frame);
+  }
+}
+
 void RoutedToSessions::displaced(const std::string& user, std::uint32_t device) {
   if (auto s = presence_.find(user, device))
     s->shutdown(kCloseDisplaced, "this device connected again elsewhere");

@@ -1,8 +1,9 @@
 #pragma once
 // Notices from other gateways handed to this gateway's connections (the presence registry
 // says which): an inbox that grew is read from the store, a mark or a prekey warning pushed,
-// a displaced connection closed, a connection whose notices may have gone astray re-read. A device not connected here (it just left) is skipped: it reads what
-// waits at its next login.
+// a displaced connection closed, a connection whose notices may have gone astray re-read,
+// presence and typing pushed to every connection of the user. A device not connected here
+// (it just left) is skipped: it reads what waits at its next login.
 #include "presence/presence_registry.hpp"
 #include "routing/device_router.hpp"
 
@@ -19,6 +20,8 @@ class RoutedToSessions final : public RoutedNotices {
                    std::uint32_t one_time_left) override;
   void displaced(const std::string& user, std::uint32_t device) override;
   void rescan(const std::string& user, std::uint32_t device) override;
+  void presence(const std::string& user, PresenceInfo about) override;
+  void typing(const std::string& user, const std::string& sender, bool active) override;
 
  private:
   PresenceRegistry& presence_;

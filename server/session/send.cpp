@@ -256,17 +256,22 @@ void Session::on_typing(const wire::Typing& req) {
   const auto recipient = fold_username(req.recipient());
   if (recipient.empty() || recipient == username_) return;  // ephemeral: nothing to report
   // Only to someone who follows this user's presence (a contact), so strangers cannot
-  // flood a device with typing events.
+  // flood a device with typing events. Among gateways the subscriptions are in Redis.
+  if (ctx_.router) return ctx_.router->typing(recipient, username_, req.active());
   if (!ctx_.presence.watches(recipient, username_)) return;
-  wire::ServerFrame f;
-  auto* t = f.mutable_typing_event();
-  t->set_sender(username_);
-  t->set_active(req.active());
   Frame frame;
   for (auto& s : ctx_.presence.find_all(recipient)) {
-    if (!frame) frame = Frame::serialize(f);
+    if (!frame) frame = typing_event(username_, req.active());
     s->push(frame);
   }
+}
+
+Frame Session::typing_event(const std::string& sender, bool active) {
+  wire::ServerFrame f;
+  auto* t = f.mutable_typing_event();
+  t->set_sender(sender);
+  t->set_active(active);
+  return Frame::serialize(f);
 }
 
 void Session::on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req) {
@@ -286,11 +291,33 @@ void Session::on_subscribe_presence(std::uint64_t request_id, const wire::Subscr
                          "invalid username: " + utf8_prefix(name, 64));
     targets.push_back(std::move(folded));
   }
+  if (ctx_.router) {
+    // Decided in Redis for every gateway at once; the answer comes back to the strand.
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+    ctx_.router->subscribe(
+        username_, std::move(targets),
+        [self = shared_from_this(), request_id](routing::DeviceRouter::Snapshot visible) {
+          self->run_on_strand([self, request_id, visible = std::move(visible)] {
+            if (self->closed_) return;
+            if (!visible)
+              return self->reply_error(request_id, wire::UNAVAILABLE,
+                                       "presence is unavailable for a moment; retry", 1000);
+            self->reply_presence_snapshot(request_id, *visible);
+          });
+        });
+    return;
+  }
   auto result = ctx_.presence.subscribe(username_, std::move(targets));
   for (auto& n : result.notices) n.to->push_presence(n.about);
+  reply_presence_snapshot(request_id, result.visible);
+}
+
+void Session::reply_presence_snapshot(std::uint64_t request_id,
+                                      const std::vector<PresenceInfo>& visible) {
   wire::ServerFrame f;
   auto* snapshot = f.mutable_presence_snapshot();
-  for (const auto& info : result.visible) {
+  for (const auto& info : visible) {
     auto* p = snapshot->add_users();
     p->set_username(info.username);
     p->set_online(info.online);

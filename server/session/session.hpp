@@ -92,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
+  static Frame typing_event(const std::string& sender, bool active);
   // Any thread: stop reading, let the store jobs already submitted finish (their replies
   // still go out), then close. For relay shutdown and displacement by a newer connection.
   void shutdown(std::uint16_t code, std::string reason);
@@ -190,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
                std::chrono::steady_clock::time_point received);
   void on_typing(const wire::Typing& req);
   void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
+  void reply_presence_snapshot(std::uint64_t request_id, const std::vector<PresenceInfo>& visible);
 
   // groups.cpp
   using JobDone = std::function<void(store::JobStatus)>;

@@ -157,6 +157,42 @@ class ReconnectTest : public QObject {
     QVERIFY(spinUntil([&] { return uma == (QList<bool>{true, false}); }, 5000));
   }
 
+  // A subscription the relay cannot take now (UNAVAILABLE: gateways whose Redis is away;
+  // RATE_LIMITED) is sent again once the time it names has passed, without the app asking,
+  // and the answer then shows who is online.
+  void aRefusedSubscriptionIsSentAgainWhenTheRelaySays() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    int asked = 0;
+    relay.answer = [&](const wire::ClientFrame& f) -> std::optional<wire::ServerFrame> {
+      if (!f.has_subscribe_presence()) return std::nullopt;
+      wire::ServerFrame r;
+      if (++asked == 1) {
+        r.mutable_error()->set_code(wire::UNAVAILABLE);
+        r.mutable_error()->set_retry_after_ms(300);
+        return r;
+      }
+      auto* u = r.mutable_presence_snapshot()->add_users();
+      u->set_username("uma");
+      u->set_online(true);
+      return r;
+    };
+    auto m = open(relay, QStringLiteral("xena"));
+    QVERIFY(m);
+    QList<bool> uma;
+    connect(m.get(), &Messenger::presenceChanged, this, [&](const QString& who, bool online, qint64) {
+      if (who == "uma") uma << online;
+    });
+    m->start();
+    QVERIFY(spinUntil([&] { return m->state() == RelayClient::State::Online; }, 10000));
+    m->subscribePresence({QStringLiteral("uma")});
+    QVERIFY(spinUntil([&] { return asked == 1; }, 5000));
+    QTest::qWait(150);
+    QCOMPARE(asked, 1);  // not before the time named
+    QVERIFY(spinUntil([&] { return uma == QList<bool>{true}; }, 5000));
+    QCOMPARE(asked, 2);
+  }
+
   // A conv_seq past what SQLite keeps as an integer: dropped with a problem, and acknowledged
   // so it does not block the inbox.
   void anImpossibleConversationNumberIsRefused() {

@@ -1,9 +1,9 @@
 // Two gateways as the multi-gateway tier runs them: two parley-relay processes on one
 // PostgreSQL database (the shared store) and one Redis (presence and routing), each holding
 // its own connections. A device connected to one gets, live, what was sent on the other:
-// 1:1 messages, group messages and delivery marks. A device logging in on one closes its
-// older connection on the other. A device gone from both gets what waits at its next login
-// on either. Test clusters: scripts/test-postgres and scripts/test-redis (CTest fixtures).
+// 1:1 messages, group messages, delivery marks, presence and typing. A device logging in on
+// one closes its older connection on the other. A device gone from both gets what waits at
+// its next login on either. Test clusters: scripts/test-postgres and scripts/test-redis (CTest fixtures).
 #include <QProcess>
 #include <QtTest>
 
@@ -46,11 +46,20 @@ std::uint64_t loginNumberOf(const QString& key) {
   return value.mid(value.indexOf(':') + 1).toULongLong();
 }
 
+// SubscribePresence with `names`; the answer.
+std::optional<wire::ServerFrame> subscribe(TestClient& c, const std::vector<std::string>& names) {
+  wire::ClientFrame f;
+  auto* sub = f.mutable_subscribe_presence();  // an empty list is a valid request
+  for (const auto& n : names) sub->add_usernames(n);
+  return c.request(f);
+}
+
 }  // namespace
 
 class GatewaysTest : public QObject {
   Q_OBJECT
   std::unique_ptr<RelayProcess> a_, b_;
+  QString db_;  // their shared store
 
  private slots:
   void init() {
@@ -58,9 +67,9 @@ class GatewaysTest : public QObject {
     if (redis.isEmpty() || qEnvironmentVariable("PARLEY_TEST_POSTGRES").isEmpty())
       QFAIL("PARLEY_TEST_REDIS and PARLEY_TEST_POSTGRES are not set: run this through ctest, "
             "which starts both test servers");
-    const auto db = freshPostgresDatabase();
-    QVERIFY(!db.isEmpty());
-    const QStringList shared{"--postgres", db, "--redis", redis};
+    db_ = freshPostgresDatabase();
+    QVERIFY(!db_.isEmpty());
+    const QStringList shared{"--postgres", db_, "--redis", redis};
     a_ = std::make_unique<RelayProcess>(shared);
     b_ = std::make_unique<RelayProcess>(shared);
     QVERIFY(a_->start());
@@ -238,6 +247,145 @@ class GatewaysTest : public QObject {
     auto low = owner->waitPush([](const auto& f) { return f.has_prekeys_low(); }, 3000);
     QVERIFY2(low, "the owner on the other gateway was not told");
     QCOMPARE(low->prekeys_low().one_time_prekeys_left(), 2u);
+  }
+
+  // Presence is mutual whatever gateway each side is on: the subscriptions live in Redis,
+  // and each change reaches every device of every mutual subscriber, as on one relay
+  // (messaging_test's presenceIsMutual, here with Alice and Eve on a and Bob on b).
+  void presenceIsMutualAcrossGateways() {
+    auto alice = TestClient::registered(a_->url(), "g-alice");
+    auto bob = TestClient::registered(b_->url(), "g-bob");
+    auto eve = TestClient::registered(a_->url(), "g-eve");
+    QVERIFY(alice && bob && eve);
+    for (const auto* key : {"parley:at:g-alice:1", "parley:at:g-bob:1", "parley:at:g-eve:1"})
+      QTRY_COMPARE(gatewayOf(key).size(), 16);
+    const auto presence = [](const wire::ServerFrame& x) { return x.has_presence_update(); };
+    // Eve watches Alice, who does not watch her: Eve learns nothing.
+    QCOMPARE(subscribe(*eve, {"g-alice"})->presence_snapshot().users_size(), 0);
+    QCOMPARE(subscribe(*alice, {"g-bob"})->presence_snapshot().users_size(), 0);
+    auto b = subscribe(*bob, {"g-alice", "G-Alice", "g-eve"});  // a repeat counts once
+    QVERIFY(b && b->has_presence_snapshot());
+    QCOMPARE(b->presence_snapshot().users_size(), 1);
+    QCOMPARE(b->presence_snapshot().users(0).username(), std::string("g-alice"));
+    QVERIFY(b->presence_snapshot().users(0).online());
+    auto on = alice->waitPush(presence);
+    QVERIFY2(on, "Bob's subscription on b did not reach Alice on a");
+    QCOMPARE(on->presence_update().username(), std::string("g-bob"));
+    QVERIFY(on->presence_update().online());
+    // Subscriptions outlive the connection, but not for ever: they carry a TTL.
+    QVERIFY(redis({"TTL", "parley:sub:g-bob"}).toInt() > 0);
+
+    bob->disconnect();
+    auto off = alice->waitPush(presence);
+    QVERIFY(off);
+    QCOMPARE(off->presence_update().username(), std::string("g-bob"));
+    QVERIFY(!off->presence_update().online());
+    QVERIFY(off->presence_update().last_seen_ms() > 0);
+    QVERIFY(!eve->waitPush(presence, 200));
+    // Alice subscribing again sees Bob's last-seen time, kept in Redis.
+    auto again = subscribe(*alice, {"g-bob"});
+    QCOMPARE(again->presence_snapshot().users_size(), 1);
+    QVERIFY(!again->presence_snapshot().users(0).online());
+    QCOMPARE(again->presence_snapshot().users(0).last_seen_ms(),
+             off->presence_update().last_seen_ms());
+
+    // Back, now on a: his subscriptions were kept, so Alice hears he is online.
+    TestClient bob_again("g-bob", 1, bob->identity());
+    QVERIFY(bob_again.connect(a_->url()));
+    QVERIFY(bob_again.login()->has_logged_in());
+    auto back = alice->waitPush(presence);
+    QVERIFY(back && back->presence_update().online());
+    // His device moving to b is not going offline and coming back: Alice hears nothing.
+    TestClient bob_moved("g-bob", 1, bob->identity());
+    QVERIFY(bob_moved.connect(b_->url()));
+    QVERIFY(bob_moved.login()->has_logged_in());
+    QCOMPARE(bob_again.waitClosed(), 4001);
+    QVERIFY(!alice->waitPush(presence, 500));
+
+    // Alice stops following Bob: he is told she is no longer visible, and her leaving later
+    // reaches him no more.
+    QCOMPARE(subscribe(*alice, {})->presence_snapshot().users_size(), 0);
+    auto gone = bob_moved.waitPush(presence);
+    QVERIFY(gone);
+    QCOMPARE(gone->presence_update().username(), std::string("g-alice"));
+    QVERIFY(!gone->presence_update().online());
+    QCOMPARE(gone->presence_update().last_seen_ms(), 0u);
+    alice->disconnect();
+    QVERIFY(!bob_moved.waitPush(presence, 300));
+  }
+
+  // Typing reaches a recipient on the other gateway who follows the typist, and nobody
+  // else's; notices forged or malformed on the channel are dropped.
+  void typingCrossesGatewaysToContactsOnly() {
+    auto alice = TestClient::registered(a_->url(), "k-alice");
+    auto bob = TestClient::registered(b_->url(), "k-bob");
+    auto stranger = TestClient::registered(a_->url(), "k-stranger");
+    QVERIFY(alice && bob && stranger);
+    QTRY_COMPARE(gatewayOf("parley:at:k-bob:1").size(), 16);
+    QVERIFY(subscribe(*bob, {"k-alice"}));  // Bob follows Alice: she is a contact
+    const auto channel = "parley:gw:" + gatewayOf("parley:at:k-bob:1");
+    for (const auto& junk : {"Y k-bob k-alice 2", "Y k-bob K-Alice 1", "Y k-bob k-bob 1",
+                             "S k-bob k-alice 1", "S k-bob k-alice yes 0", "S k-bob k-bob 1 0"})
+      QCOMPARE(redis({"PUBLISH", channel, junk}), QString("1"));
+    wire::ClientFrame f;
+    f.mutable_typing()->set_recipient("k-bob");
+    f.mutable_typing()->set_active(true);
+    stranger->post(f);  // not followed by Bob: dropped
+    alice->post(f);
+    auto t = bob->waitPush([](const auto& x) { return x.has_typing_event() || x.has_presence_update(); });
+    QVERIFY2(t && t->has_typing_event(), "no typing event, or a malformed notice got through");
+    QCOMPARE(t->typing_event().sender(), std::string("k-alice"));
+    QVERIFY(t->typing_event().active());
+    QVERIFY(!bob->waitPush([](const auto& x) { return x.has_typing_event(); }, 300));
+  }
+
+  // With Redis away nobody can say who is mutual: a subscription is refused for a moment
+  // (UNAVAILABLE, with a retry time), not answered with an empty snapshot that the client
+  // would take for "no contact is visible". Once Redis is back it is answered again.
+  void aSubscriptionWhileRedisIsAwayIsRefusedForAMoment() {
+    QTemporaryDir dir;
+    const auto socket = dir.filePath("redis.sock");
+    QProcess redis_server;
+    const QStringList args{"--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
+                           "--save", "", "--appendonly", "no", "--dir", dir.path()};
+    const auto start_redis = [&] {
+      redis_server.start("redis-server", args);
+      QTRY_VERIFY(QFileInfo::exists(socket));
+    };
+    start_redis();
+    RelayProcess gateway({"--postgres", db_, "--redis", "unix:" + socket});
+    QVERIFY(gateway.start());
+    auto alice = TestClient::registered(gateway.url(), "u-alice");
+    QVERIFY(alice);
+    QVERIFY(subscribe(*alice, {"u-bob"})->has_presence_snapshot());
+
+    redis_server.kill();
+    QVERIFY(redis_server.waitForFinished(5000));
+    QFile::remove(socket);
+    auto refused = subscribe(*alice, {"u-bob"});
+    QVERIFY2(refused && refused->has_error(),
+             refused ? refused->DebugString().c_str() : "no answer");
+    QCOMPARE(refused->error().code(), wire::UNAVAILABLE);
+    QCOMPARE(refused->error().retry_after_ms(), 1000u);
+    // Asked again while the gateway cannot even connect: the same.
+    auto again = subscribe(*alice, {"u-bob"});
+    QVERIFY(again && again->has_error());
+    QCOMPARE(again->error().code(), wire::UNAVAILABLE);
+
+    // Back (empty): the gateway sets its devices' keys again, and answers again.
+    start_redis();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+          QProcess cli;
+          cli.start("redis-cli", {"-s", socket, "EXISTS", "parley:at:u-alice:1"});
+          return cli.waitForFinished(5000) && cli.readAllStandardOutput().trimmed() == "1";
+        }(),
+        15000);
+    auto answered = subscribe(*alice, {"u-bob"});
+    QVERIFY2(answered && answered->has_presence_snapshot(),
+             answered ? answered->DebugString().c_str() : "no answer");
+    redis_server.kill();
+    redis_server.waitForFinished(5000);
   }
 
   // Routing needs the shared store: a relay given Redis without PostgreSQL refuses to start,

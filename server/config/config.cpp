@@ -1,8 +1,14 @@
 #include "config/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 
 #include "parley/limits.hpp"
 #include "routing/redis_link.hpp"
@@ -17,6 +23,34 @@ void add_mib_option(CLI::App& app, const std::string& name, std::uint64_t& bytes
          name, [&bytes](const std::uint64_t& mib) { bytes = mib << 20; }, what)
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
       ->default_str(std::to_string(bytes >> 20));
+}
+
+// The first line of `path` (without its line ending) into `out`; "" on success, else why
+// not. The file must be the owner's alone, as libpq asks of a password file: a secret
+// others can read is no longer one.
+std::string read_secret_file(const std::string& path, std::string& out) {
+  const auto where = "--redis-password-file " + path + ": ";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return where + std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return where + "not a regular file";
+  if ((st.st_mode & 077) != 0)
+    return where + "group or others may read it; chmod 600 it (the password is a secret)";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return where + std::strerror(errno);
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  std::string_view text(buf, n);
+  text = text.substr(0, text.find_first_of("\r\n"));
+  std::string why;
+  if (text.empty())
+    why = where + "the first line is empty";
+  else if (text.size() == n && n == sizeof buf)
+    why = where + "longer than 1023 bytes";
+  else
+    out.assign(text);
+  sodium_memzero(buf, sizeof buf);
+  return why;
 }
 
 }  // namespace
@@ -40,6 +74,14 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "Route to devices on other gateways through this Redis (HOST:PORT or "
                  "unix:PATH); needs --postgres, the store the gateways share")
       ->envname("PARLEY_REDIS");
+  std::string redis_password_file;
+  app.add_option("--redis-password-file", redis_password_file,
+                 "File whose first line is the password for Redis's AUTH (owner-only: mode "
+                 "0600 or stricter, as PGPASSFILE); without it, no AUTH")
+      ->envname("PARLEY_REDIS_PASSWORD_FILE");
+  app.add_option("--redis-user", c.redis_credentials.user,
+                 "Redis ACL user to AUTH as (Redis 6 and later; default: the default user)")
+      ->envname("PARLEY_REDIS_USER");
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve wss:// instead of ws://")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
@@ -279,6 +321,20 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     }
     if (!routing::RedisLink::valid_address(c.redis)) {
       std::fprintf(stderr, "--redis: expected HOST:PORT or unix:PATH, not '%s'\n", c.redis.c_str());
+      exit_code = 2;
+      return std::nullopt;
+    }
+  }
+  if (!redis_password_file.empty() || !c.redis_credentials.user.empty()) {
+    std::string why;
+    if (c.redis.empty())
+      why = "--redis-password-file and --redis-user need --redis";
+    else if (redis_password_file.empty())
+      why = "--redis-user needs --redis-password-file";
+    else
+      why = read_secret_file(redis_password_file, c.redis_credentials.password);
+    if (!why.empty()) {
+      std::fprintf(stderr, "%s\n", why.c_str());
       exit_code = 2;
       return std::nullopt;
     }

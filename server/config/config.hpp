@@ -9,6 +9,7 @@
 
 #include "gateway/client_address.hpp"
 #include "media/media_context.hpp"
+#include "routing/redis_link.hpp"
 #include "session/relay_context.hpp"
 
 namespace parley {
@@ -23,6 +24,7 @@ struct Config {
   // Empty: no other gateways. Else HOST:PORT or unix:PATH of the Redis that gateways sharing
   // the PostgreSQL store route through (routing/redis_router.hpp).
   std::string redis;
+  routing::RedisCredentials redis_credentials;  // from --redis-user, --redis-password-file
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
   unsigned threads = 0;  // 0: one per core

@@ -207,7 +207,7 @@ int run_relay(const Config& cfg) {
   if (!cfg.redis.empty()) {
     try {
       router = std::make_unique<routing::RedisRouter>(
-          cfg.redis, routed, metrics,
+          cfg.redis, cfg.redis_credentials, routed, metrics,
           std::chrono::duration_cast<std::chrono::seconds>(cfg.last_seen_ttl));
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());

@@ -1,6 +1,7 @@
 #include "routing/redis_link.hpp"
 
 #include <hiredis/hiredis.h>
+#include <sodium.h>
 #include <sys/socket.h>
 
 #include <charconv>
@@ -39,12 +40,43 @@ std::string error_of(redisContext* ctx) {
   return ctx != nullptr && ctx->err != 0 ? std::string(ctx->errstr) : std::string("no reply");
 }
 
+int append(redisContext* ctx, const std::vector<std::string>& command) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  for (const auto& a : command) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+}
+
+// Runs one command and waits for its reply; false with `why` on an error reply or none.
+bool command_ok(redisContext* ctx, const std::vector<std::string>& command, std::string& why) {
+  void* reply = nullptr;
+  if (append(ctx, command) != REDIS_OK || redisGetReply(ctx, &reply) != REDIS_OK ||
+      reply == nullptr) {
+    why = error_of(ctx);
+    return false;
+  }
+  const auto* r = static_cast<redisReply*>(reply);
+  const bool ok = r->type != REDIS_REPLY_ERROR;
+  if (!ok) why = std::string(r->str, r->len);
+  freeReplyObject(reply);
+  return ok;
+}
+
 }  // namespace
 
-RedisLink::RedisLink(std::string address, std::chrono::milliseconds read_timeout)
-    : address_(std::move(address)), read_timeout_(read_timeout) {}
+RedisLink::RedisLink(std::string address, std::chrono::milliseconds read_timeout,
+                     RedisCredentials credentials)
+    : address_(std::move(address)),
+      read_timeout_(read_timeout),
+      credentials_(std::move(credentials)) {}
 
-RedisLink::~RedisLink() { close(); }
+RedisLink::~RedisLink() {
+  close();
+  sodium_memzero(credentials_.password.data(), credentials_.password.size());
+}
 
 bool RedisLink::valid_address(const std::string& address) {
   Target t;
@@ -66,7 +98,22 @@ bool RedisLink::connect(std::string& why) {
     close();
     return false;
   }
-  if (read_timeout_.count() > 0) redisSetTimeout(ctx_, to_timeval(read_timeout_));
+  // Before anything else, so that a Redis asking for a password (or refusing this one)
+  // stops a gateway at start with Redis's reason, not with every later notice failing.
+  redisSetTimeout(ctx_, connect_timeout);
+  std::vector<std::string> auth{"AUTH"};
+  if (!credentials_.password.empty()) {
+    if (!credentials_.user.empty()) auth.push_back(credentials_.user);
+    auth.push_back(credentials_.password);
+  }
+  const bool ok = (auth.size() == 1 || command_ok(ctx_, auth, why)) &&
+                  command_ok(ctx_, {"PING"}, why);
+  if (auth.size() > 1) sodium_memzero(auth.back().data(), auth.back().size());
+  if (!ok) {
+    close();
+    return false;
+  }
+  redisSetTimeout(ctx_, to_timeval(read_timeout_));
   if (!t.unix_socket) redisEnableKeepAlive(ctx_);
   fd_ = ctx_->fd;
   return true;
@@ -81,18 +128,6 @@ void RedisLink::close() {
 void RedisLink::interrupt() {
   if (const int fd = fd_.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
-
-namespace {
-int append(redisContext* ctx, const std::vector<std::string>& command) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const auto& a : command) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  return redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
-}
-}  // namespace
 
 bool RedisLink::pipeline(const std::vector<std::vector<std::string>>& commands,
                          std::size_t& errors, std::size_t& answered, std::string& why,

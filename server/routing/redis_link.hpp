@@ -12,14 +12,24 @@ struct redisReply;
 
 namespace parley::routing {
 
+// Who the gateway is to Redis: AUTH with a password, and a user name for Redis 6 ACLs (or
+// none: the default user). Empty password: no AUTH.
+struct RedisCredentials {
+  std::string user;
+  std::string password;
+};
+
 class RedisLink {
  public:
-  RedisLink(std::string address, std::chrono::milliseconds read_timeout);
+  RedisLink(std::string address, std::chrono::milliseconds read_timeout,
+            RedisCredentials credentials = {});
   ~RedisLink();
   RedisLink(const RedisLink&) = delete;
   RedisLink& operator=(const RedisLink&) = delete;
 
-  // Connects (closing any earlier connection); false with `why` set on failure.
+  // Connects (closing any earlier connection), authenticates and checks that Redis takes
+  // commands (PING); false with `why` set on failure (Redis's own words for a refusal, which
+  // never repeat the password).
   bool connect(std::string& why);
   bool connected() const { return ctx_ != nullptr; }
   void close();
@@ -45,6 +55,7 @@ class RedisLink {
  private:
   std::string address_;
   std::chrono::milliseconds read_timeout_;
+  RedisCredentials credentials_;
   redisContext* ctx_ = nullptr;
   std::atomic<int> fd_{-1};
 };

@@ -216,18 +216,19 @@ std::string RedisRouter::key_of(const std::string& user, std::uint32_t device) {
   return "parley:at:" + user + ":" + std::to_string(device);
 }
 
-RedisRouter::RedisRouter(const std::string& address, RoutedNotices& inbound, Metrics& metrics,
+RedisRouter::RedisRouter(const std::string& address, const RedisCredentials& credentials,
+                         RoutedNotices& inbound, Metrics& metrics,
                          std::chrono::seconds last_seen_ttl, std::chrono::seconds presence_ttl)
     : inbound_(inbound),
       metrics_(metrics),
       gateway_(random_id()),
       ttl_(presence_ttl),
       seen_ttl_(std::to_string(last_seen_ttl.count())),
-      sender_(address, std::chrono::seconds(5)),
-      receiver_(address, std::chrono::milliseconds(0)) {
+      sender_(address, std::chrono::seconds(5), credentials),
+      receiver_(address, std::chrono::milliseconds(0), credentials) {
   std::string why;
   if (!sender_.connect(why) || !receiver_.connect(why))
-    throw std::runtime_error("cannot reach Redis at the --redis address: " + why);
+    throw std::runtime_error("--redis " + address + ": " + why);
   if (!receiver_.send({"SUBSCRIBE", "parley:gw:" + gateway_}, why))
     throw std::runtime_error("cannot subscribe on Redis: " + why);
   send_thread_ = std::thread([this] { send_loop(); });

@@ -40,8 +40,8 @@ class RedisRouter final : public DeviceRouter {
   // misconfigured gateway stops at start), then runs its threads until destroyed.
   // `last_seen_ttl`: how long a user's subscriptions and last-seen time outlive its last
   // connection (--last-seen-days); `presence_ttl`: a device's entry, refreshed every third.
-  RedisRouter(const std::string& address, RoutedNotices& inbound, Metrics& metrics,
-              std::chrono::seconds last_seen_ttl,
+  RedisRouter(const std::string& address, const RedisCredentials& credentials,
+              RoutedNotices& inbound, Metrics& metrics, std::chrono::seconds last_seen_ttl,
               std::chrono::seconds presence_ttl = std::chrono::seconds(120));
   ~RedisRouter() override;
 

@@ -54,6 +54,42 @@ std::optional<wire::ServerFrame> subscribe(TestClient& c, const std::vector<std:
   return c.request(f);
 }
 
+// A Redis of the test's own, on a Unix socket in a temporary directory, keeping nothing on
+// disk: for tests that stop it or configure it (the shared one serves the others).
+class OwnRedis {
+ public:
+  explicit OwnRedis(QStringList extra = {}) : extra_(std::move(extra)) {}
+  ~OwnRedis() { stop(); }
+  bool start() {
+    process_.start("redis-server", QStringList{"--port", "0", "--unixsocket", socket(),
+                                               "--unixsocketperm", "700", "--save", "",
+                                               "--appendonly", "no", "--dir", dir_.path()} +
+                                       extra_);
+    for (int i = 0; i < 100 && !QFileInfo::exists(socket()); ++i) QTest::qWait(50);
+    return QFileInfo::exists(socket());
+  }
+  void stop() {
+    if (process_.state() != QProcess::NotRunning) {
+      process_.kill();
+      process_.waitForFinished(5000);
+    }
+    QFile::remove(socket());
+  }
+  QString socket() const { return dir_.filePath("redis.sock"); }
+  QString address() const { return "unix:" + socket(); }
+  QString cli(const QStringList& command) const {
+    QProcess cli;
+    cli.start("redis-cli", QStringList{"-s", socket()} + command);
+    if (!cli.waitForFinished(5000)) return "(redis-cli did not answer)";
+    return QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
+  }
+
+ private:
+  QTemporaryDir dir_;
+  QStringList extra_;
+  QProcess process_;
+};
+
 }  // namespace
 
 class GatewaysTest : public QObject {
@@ -343,25 +379,15 @@ class GatewaysTest : public QObject {
   // (UNAVAILABLE, with a retry time), not answered with an empty snapshot that the client
   // would take for "no contact is visible". Once Redis is back it is answered again.
   void aSubscriptionWhileRedisIsAwayIsRefusedForAMoment() {
-    QTemporaryDir dir;
-    const auto socket = dir.filePath("redis.sock");
-    QProcess redis_server;
-    const QStringList args{"--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
-                           "--save", "", "--appendonly", "no", "--dir", dir.path()};
-    const auto start_redis = [&] {
-      redis_server.start("redis-server", args);
-      QTRY_VERIFY(QFileInfo::exists(socket));
-    };
-    start_redis();
-    RelayProcess gateway({"--postgres", db_, "--redis", "unix:" + socket});
+    OwnRedis redis;
+    QVERIFY(redis.start());
+    RelayProcess gateway({"--postgres", db_, "--redis", redis.address()});
     QVERIFY(gateway.start());
     auto alice = TestClient::registered(gateway.url(), "u-alice");
     QVERIFY(alice);
     QVERIFY(subscribe(*alice, {"u-bob"})->has_presence_snapshot());
 
-    redis_server.kill();
-    QVERIFY(redis_server.waitForFinished(5000));
-    QFile::remove(socket);
+    redis.stop();
     auto refused = subscribe(*alice, {"u-bob"});
     QVERIFY2(refused && refused->has_error(),
              refused ? refused->DebugString().c_str() : "no answer");
@@ -373,19 +399,55 @@ class GatewaysTest : public QObject {
     QCOMPARE(again->error().code(), wire::UNAVAILABLE);
 
     // Back (empty): the gateway sets its devices' keys again, and answers again.
-    start_redis();
-    QTRY_VERIFY_WITH_TIMEOUT(
-        [&] {
-          QProcess cli;
-          cli.start("redis-cli", {"-s", socket, "EXISTS", "parley:at:u-alice:1"});
-          return cli.waitForFinished(5000) && cli.readAllStandardOutput().trimmed() == "1";
-        }(),
-        15000);
+    QVERIFY(redis.start());
+    QTRY_COMPARE_WITH_TIMEOUT(redis.cli({"EXISTS", "parley:at:u-alice:1"}), QString("1"), 15000);
     auto answered = subscribe(*alice, {"u-bob"});
     QVERIFY2(answered && answered->has_presence_snapshot(),
              answered ? answered->DebugString().c_str() : "no answer");
-    redis_server.kill();
-    redis_server.waitForFinished(5000);
+  }
+
+  // A Redis that asks for a password gets it from a file only its owner can read (never the
+  // command line, which anyone on the host can see). Without it, or with a wrong one, the
+  // gateway stops at start with Redis's reason and without repeating what it sent.
+  void aRedisPasswordComesFromAnOwnerOnlyFile() {
+    OwnRedis redis({"--requirepass", "correct horse"});
+    QVERIFY(redis.start());
+    QTemporaryDir dir;
+    const auto secret = [&](const QString& name, const QByteArray& text, bool others_read) {
+      QFile f(dir.filePath(name));
+      f.open(QIODevice::WriteOnly);
+      f.write(text);
+      f.setPermissions(QFile::ReadOwner | QFile::WriteOwner |
+                       (others_read ? QFile::ReadOther : QFile::Permissions{}));
+      return f.fileName();
+    };
+    const auto run = [&](const QStringList& extra) {
+      QProcess relay;
+      relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
+                  QStringList{"--listen", "127.0.0.1:0", "--data-dir", dir.filePath("data"),
+                              "--postgres", db_, "--redis", redis.address()} + extra);
+      if (!relay.waitForFinished(15000)) return std::make_pair(-1, QByteArray("still running"));
+      return std::make_pair(relay.exitCode(), relay.readAllStandardError());
+    };
+    auto [code, err] = run({});
+    QVERIFY2(code != 0 && err.contains("NOAUTH"), err.constData());
+    std::tie(code, err) = run({"--redis-password-file", secret("wrong", "a guess\n", false)});
+    QVERIFY2(code != 0 && err.contains("WRONGPASS"), err.constData());
+    QVERIFY(!err.contains("a guess"));
+    std::tie(code, err) = run({"--redis-password-file", secret("open", "correct horse\n", true)});
+    QCOMPARE(code, 2);
+    QVERIFY2(err.contains("chmod 600"), err.constData());
+    std::tie(code, err) = run({"--redis-user", "parley"});
+    QCOMPARE(code, 2);
+    QVERIFY2(err.contains("needs --redis-password-file"), err.constData());
+
+    RelayProcess gateway({"--postgres", db_, "--redis", redis.address(), "--redis-password-file",
+                          secret("right", "correct horse\n", false)});
+    QVERIFY(gateway.start());
+    auto alice = TestClient::registered(gateway.url(), "w-alice");
+    QVERIFY(alice);
+    QVERIFY(subscribe(*alice, {"w-bob"})->has_presence_snapshot());
+    QVERIFY(!gateway.stderrLog().contains("correct horse"));
   }
 
   // Routing needs the shared store: a relay given Redis without PostgreSQL refuses to start,

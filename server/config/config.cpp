@@ -127,8 +127,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "waits for a round trip per statement; several overlap) [default: 4]")
       ->check(CLI::Range(1u, 64u));
   app.add_option("--store-queue", c.store_queue,
-                 "Store jobs queued relay-wide; past it requests are refused (UNAVAILABLE) until "
-                 "the store catches up")
+                 "Store jobs queued relay-wide (shared equally among --store-connections); past "
+                 "it requests are refused (UNAVAILABLE) until the store catches up")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   app.add_option("--delivery-window", c.limits.delivery_window,

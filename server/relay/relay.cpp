@@ -115,13 +115,17 @@ int run_relay(const Config& cfg) {
         depth->gauge = &metrics.inbox_depth;
         depth->add(0);
       }
-      worker = std::make_unique<store::StoreWorker>(std::move(first), metrics, cfg.store_queue,
-                                                    1024, store::StoreWorker::kUnhurriedDelay,
+      // --store-queue bounds the relay's queued jobs (and so their memory): shared among
+      // the connections.
+      const std::size_t queue =
+          std::max<std::size_t>(1, (cfg.store_queue + cfg.store_connections - 1) / cfg.store_connections);
+      worker = std::make_unique<store::StoreWorker>(std::move(first), metrics, queue, 1024,
+                                                    store::StoreWorker::kUnhurriedDelay,
                                                     /*publishes_depth=*/!shared);
       for (unsigned i = 1; i < cfg.store_connections; ++i)
         more_workers.push_back(std::make_unique<store::StoreWorker>(
-            std::make_unique<store::PostgresStore>(cfg.postgres, depth), metrics, cfg.store_queue,
-            1024, store::StoreWorker::kUnhurriedDelay, /*publishes_depth=*/false));
+            std::make_unique<store::PostgresStore>(cfg.postgres, depth), metrics, queue, 1024,
+            store::StoreWorker::kUnhurriedDelay, /*publishes_depth=*/false));
     }
   } catch (const std::exception& e) {
     // Not the connection string: it may hold a password.

@@ -9,6 +9,7 @@
 // reads, so a notice lost on the way (Redis restarting, a full queue) delays delivery to
 // the device's next read or login, and loses nothing. (A presence or typing notice lost is
 // lost, as either is when a connection drops: both are ephemeral by design.)
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -25,8 +26,10 @@ class DeviceRouter {
   virtual ~DeviceRouter() = default;
 
   // A connection of the device logged in here / closed here. Any thread; once each per
-  // connection.
-  virtual void attached(const std::string& user, std::uint32_t device) = 0;
+  // connection. `login` gets the login's number on this gateway before anything can name
+  // it (a displacement notice ends only the login it names).
+  virtual void attached(const std::string& user, std::uint32_t device,
+                        std::atomic<std::uint64_t>& login) = 0;
   virtual void detached(const std::string& user, std::uint32_t device) = 0;
 
   // For a device not connected here (any thread, the store thread's commits among them):
@@ -64,9 +67,9 @@ class RoutedNotices {
                            store::DeliveryMarkRecord mark) = 0;
   virtual void prekeys_low(const std::string& user, std::uint32_t device,
                            std::uint32_t one_time_left) = 0;
-  // The device logged in on another gateway: its connection here (if still the one from
-  // before) goes.
-  virtual void displaced(const std::string& user, std::uint32_t device) = 0;
+  // The device logged in on another gateway, ending login `ended` here: its connection here
+  // goes if it is that login or an older one (not one that came since).
+  virtual void displaced(const std::string& user, std::uint32_t device, std::uint64_t ended) = 0;
   // To every connection here of `user`: a presence update about another user, a typing
   // event from one.
   virtual void presence(const std::string& user, PresenceInfo about) = 0;

@@ -265,7 +265,8 @@ void RedisRouter::queue(Command c, Reply reply) {
   if (reply) reply(nullptr);
 }
 
-void RedisRouter::attached(const std::string& user, std::uint32_t device) {
+void RedisRouter::attached(const std::string& user, std::uint32_t device,
+                           std::atomic<std::uint64_t>& login) {
   const auto key = key_of(user, device);
   std::uint64_t number = 0;
   {
@@ -274,6 +275,7 @@ void RedisRouter::attached(const std::string& user, std::uint32_t device) {
     ++l.connections;
     l.attach = number = ++attach_counter_;
   }
+  login.store(number);
   const auto dev = std::to_string(device);
   queue({"EVAL", kAttach, "1", key, gateway_, std::to_string(ttl_.count()),
          std::to_string(number), user + " " + dev, user, dev, seen_ttl_});
@@ -365,7 +367,10 @@ void RedisRouter::send_loop() {
   using Clock = std::chrono::steady_clock;
   auto next_refresh = Clock::now() + ttl_ / 3;
   std::vector<Command> batch;
-  std::vector<Reply> replies;  // batch[i]'s, where someone waits for it
+  // For batch[i] from the queue (the refresh's own come after): who waits for its reply,
+  // and whether it was sent once already.
+  std::vector<Reply> replies;
+  std::vector<char> sent_before;
   std::string why;
   // Whoever waits for a reply that will not come is told (nullptr), outside the lock.
   const auto unanswered = [&](std::size_t from) {
@@ -376,6 +381,7 @@ void RedisRouter::send_loop() {
   for (;;) {
     batch.clear();
     replies.clear();
+    sent_before.clear();
     bool refresh = false, wake = false;
     {
       std::unique_lock lock(mutex_);
@@ -388,6 +394,7 @@ void RedisRouter::send_loop() {
       while (!queue_.empty() && batch.size() < kPipeline) {
         batch.push_back(std::move(queue_.front().command));
         replies.push_back(std::move(queue_.front().reply));
+        sent_before.push_back(queue_.front().sent_before);
         queue_.pop_front();
       }
     }
@@ -414,11 +421,27 @@ void RedisRouter::send_loop() {
       if (i < replies.size() && replies[i]) replies[i](&r);
     };
     if (!sender_.pipeline(batch, errors, answered, why, each)) {
-      metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_failed reason=\"{}\"", why);
-      unanswered(answered);
-      std::lock_guard lock(mutex_);
-      refresh_now_ = true;  // as after any lost connection: set our devices' keys again
+      // The link broke before every reply came (Redis slow past the timeout, a link cut):
+      // Redis ran some of the rest, or none. Each goes once more, first, on the next link:
+      // every command here may run twice (a notice twice is a hint twice, a subscription set
+      // twice the same set). Otherwise notices for devices on other gateways would be lost
+      // while those gateways' own subscriptions, and so their wakes, never broke.
+      std::vector<Reply> given_up;
+      {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = std::min(replies.size(), batch.size()); i-- > answered;) {
+          if (sent_before[i]) {
+            given_up.push_back(std::move(replies[i]));
+            continue;
+          }
+          queue_.push_front({std::move(batch[i]), std::move(replies[i]), true});
+        }
+        refresh_now_ = true;  // as after any lost connection: set our devices' keys again
+      }
+      metrics_.routing_commands_dropped.fetch_add(given_up.size(), std::memory_order_relaxed);
+      for (auto& reply : given_up)
+        if (reply) reply(nullptr);
       continue;
     }
     if (errors > 0) spdlog::warn("event=routing_errors count={}", errors);
@@ -433,13 +456,6 @@ void RedisRouter::receive_loop() {
   } done{receive_done_};
   std::string why;
   auto backoff = std::chrono::milliseconds(100);
-  // A notice ending login n here ends the device's connection if none newer came since.
-  const auto displaces = [this](const std::string& user, std::uint32_t device,
-                                std::uint64_t ended) {
-    std::lock_guard lock(mutex_);
-    auto it = local_.find(key_of(user, device));
-    return it != local_.end() && it->second.attach <= ended;
-  };
   for (;;) {
     {
       std::lock_guard lock(mutex_);
@@ -472,7 +488,7 @@ void RedisRouter::receive_loop() {
       wake_.notify_all();
     } else if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
       const std::string_view notice(r->element[2]->str, r->element[2]->len);
-      if (dispatch(notice, inbound_, displaces)) {
+      if (dispatch(notice, inbound_)) {
         metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
       } else {
         spdlog::warn("event=routing_bad_notice bytes={}", notice.size());
@@ -482,9 +498,7 @@ void RedisRouter::receive_loop() {
   }
 }
 
-bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to,
-                           const std::function<bool(const std::string&, std::uint32_t,
-                                                    std::uint64_t)>& displaces) {
+bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to) {
   if (notice.size() > 1024) return false;
   const auto f = fields(notice);
   if (f.size() < 3 || f[0].size() != 1) return false;
@@ -523,7 +537,7 @@ bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to,
     case 'D': {
       std::uint64_t ended = 0;
       if (f.size() != 4 || !number(f[3], ended)) return false;
-      if (displaces(user, device, ended)) to.displaced(user, device);
+      to.displaced(user, device, ended);
       return true;
     }
     case 'P': {

@@ -45,7 +45,8 @@ class RedisRouter final : public DeviceRouter {
               std::chrono::seconds presence_ttl = std::chrono::seconds(120));
   ~RedisRouter() override;
 
-  void attached(const std::string& user, std::uint32_t device) override;
+  void attached(const std::string& user, std::uint32_t device,
+                std::atomic<std::uint64_t>& login) override;
   void detached(const std::string& user, std::uint32_t device) override;
   void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
   void mark_raised(const std::string& owner, std::uint32_t owner_device,
@@ -59,11 +60,8 @@ class RedisRouter final : public DeviceRouter {
   const std::string& gateway_id() const { return gateway_; }
 
   // Parses one notice as published; false for anything malformed (never trusted blindly:
-  // whoever can write to Redis could send anything). `displaces(user, device, n)`: whether
-  // a notice that login n of the device here ended applies to its current connection.
-  static bool dispatch(std::string_view notice, RoutedNotices& to,
-                       const std::function<bool(const std::string&, std::uint32_t,
-                                                std::uint64_t)>& displaces);
+  // whoever can write to Redis could send anything).
+  static bool dispatch(std::string_view notice, RoutedNotices& to);
 
  private:
   using Command = std::vector<std::string>;
@@ -91,14 +89,16 @@ class RedisRouter final : public DeviceRouter {
   struct Queued {
     Command command;
     Reply reply;
+    bool sent_before = false;  // its link broke before its reply: it is not sent a third time
   };
   std::deque<Queued> queue_;
   bool stopping_ = false;
   bool refresh_now_ = false;
   // The devices connected here: how many connections each has (one, but for a moment
-  // while a newer one displaces an older), and the newest one's login number. Numbers grow
-  // for the gateway's life, never reused, so a late notice ending an old login here cannot
-  // end a newer one.
+  // while a newer one displaces an older), and the newest one's login number (what the
+  // device's key names). Numbers grow for the gateway's life, never reused, so a late
+  // notice ending an old login here cannot end a newer one (each session keeps its own:
+  // Session::route_login).
   struct Local {
     int connections = 0;
     std::uint64_t attach = 0;

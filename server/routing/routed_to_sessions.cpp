@@ -42,8 +42,11 @@ void RoutedToSessions::typing(const std::string& user, const std::string& sender
   }
 }
 
-void RoutedToSessions::displaced(const std::string& user, std::uint32_t device) {
-  if (auto s = presence_.find(user, device))
+void RoutedToSessions::displaced(const std::string& user, std::uint32_t device,
+                                 std::uint64_t ended) {
+  // Checked against the connection found, not against the gateway's count: a login here
+  // between the two would otherwise be closed by a notice meant for the one before it.
+  if (auto s = presence_.find(user, device); s && s->route_login() <= ended)
     s->shutdown(kCloseDisplaced, "this device connected again elsewhere");
 }
 

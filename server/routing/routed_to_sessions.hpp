@@ -18,7 +18,7 @@ class RoutedToSessions final : public RoutedNotices {
                    store::DeliveryMarkRecord mark) override;
   void prekeys_low(const std::string& user, std::uint32_t device,
                    std::uint32_t one_time_left) override;
-  void displaced(const std::string& user, std::uint32_t device) override;
+  void displaced(const std::string& user, std::uint32_t device, std::uint64_t ended) override;
   void rescan(const std::string& user, std::uint32_t device) override;
   void presence(const std::string& user, PresenceInfo about) override;
   void typing(const std::string& user, const std::string& sender, bool active) override;

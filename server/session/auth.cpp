@@ -191,7 +191,7 @@ void Session::become_authenticated(const store::DeviceRecord& device, std::strin
   if (attached.displaced && attached.displaced.get() != this)
     attached.displaced->shutdown(kCloseDisplaced, "this device connected again elsewhere");
   for (auto& n : attached.notices) n.to->push_presence(n.about);
-  if (ctx_.router) ctx_.router->attached(username_, device_id_);
+  if (ctx_.router) ctx_.router->attached(username_, device_id_, route_login_);
 
   // Marks raised from now on reach this session; the read below finds every earlier one.
   // A new device has none.

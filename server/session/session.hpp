@@ -5,9 +5,11 @@
 //
 // Threading: every member is touched only on the connection's strand. The public methods
 // marked "any thread" post onto it first.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -93,6 +95,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
   static Frame typing_event(const std::string& sender, bool active);
+  // This connection's login number on its gateway (routing/device_router.hpp); none yet:
+  // the largest, so that no displacement notice can name it. Any thread.
+  std::uint64_t route_login() const { return route_login_.load(); }
   // Any thread: stop reading, let the store jobs already submitted finish (their replies
   // still go out), then close. For relay shutdown and displacement by a newer connection.
   void shutdown(std::uint16_t code, std::string reason);
@@ -316,7 +321,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool fetching_ = false;
   // Counts rescans (notify_rescan): a read that started before one cannot end the
   // tail_unknown_ it set.
-  std::uint8_t rescans_ = 0;
+  std::uint32_t rescans_ = 0;
+  std::atomic<std::uint64_t> route_login_{std::numeric_limits<std::uint64_t>::max()};
   std::optional<std::uint64_t> sync_target_;
   bool sync_sent_ = false;
   // Entries read for replay but not yet pushed (the window or the send queue was full, or

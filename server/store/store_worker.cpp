@@ -180,6 +180,8 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
         batch.open = true;
       }
       store_->savepoint();
+      // A job back from a batch whose commit failed ran before; only this run counts.
+      batch.jobs.back().status = JobStatus::Failed;
       try {
         batch.jobs.back().job->run(*store_);
         store_->release_savepoint();

@@ -256,6 +256,22 @@ class GatewaysTest : public QObject {
     QTRY_COMPARE(gatewayOf("parley:at:r-bob:1"), on_b);
   }
 
+  // Redis drops the gateways' command links but not their subscriptions (a timeout, a
+  // proxy restarting): no gateway wakes its devices, since none lost what was published to
+  // it. A notice that was on a broken link is sent again on the next, so it is not lost.
+  void aNoticeOnABrokenCommandLinkIsSentAgain() {
+    auto alice = TestClient::registered(a_->url(), "l-alice");
+    auto bob = TestClient::registered(b_->url(), "l-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:l-bob:1").size(), 16);
+    QTRY_COMPARE(gatewayOf("parley:at:l-alice:1").size(), 16);
+    QVERIFY(redis({"CLIENT", "KILL", "TYPE", "normal"}).toInt() >= 2);
+    QVERIFY(alice->send("l-bob", "sent as the link broke"));
+    auto got = bob->waitDeliver(3000);
+    QVERIFY2(got, "the notice on the broken link was lost");
+    QCOMPARE(got->ciphertext(), std::string("sent as the link broke"));
+  }
+
   // A device running out of one-time prekeys hears of it wherever it is connected, not only
   // when the fetch that used them up came through its own gateway.
   void thePrekeyWarningReachesTheOwnerOnTheOtherGateway() {

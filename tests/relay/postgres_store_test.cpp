@@ -384,6 +384,51 @@ class PostgresStoreTest : public QObject {
     }
   }
 
+  // A batch whose commit meets another writer's lock (its deferred sums) runs again. A job
+  // that then fails for its own reasons fails: its first run's work was rolled back with
+  // the commit, so it must not be reported committed (a send would be acknowledged, and its
+  // entry pushed with a seq the next message takes again).
+  void aJobFailingWhenRunAgainAfterACommitConflictFails() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto sender = account(*setup, "sender"), member = account(*setup, "member"),
+               other_member = account(*setup, "other-member");
+    const std::string gid(16, 'C');
+    in_tx(*setup, [&](Store& st) {
+      st.create_group(gid, 1);
+      for (const auto& m : {sender, member, other_member})
+        st.add_group_member(gid, m.user_id, false, 1);
+      auto e = group_message("to the group", sender.pk);
+      st.append_group_log(gid, e);
+    });
+    // A fan-out step to two members adds to the entry's reference count, which is written
+    // at the commit (deferred_sums.hpp). Another writer holds the entry's row: that write waits, and
+    // gives up.
+    pg::Connection other(db_);
+    other.exec("BEGIN");
+    other.exec("SELECT 1 FROM group_log FOR UPDATE");
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> runs{0}, status{-1};
+    std::atomic<std::size_t> fanned{0};
+    worker.submit(
+        [&](Store& st) {
+          if (runs.fetch_add(1) > 0) {
+            other.exec("ROLLBACK");  // the way is clear now, but this run fails on its own
+            throw std::runtime_error("refused the second time");
+          }
+          fanned = st.fan_out_group(gid, 10).runs.size();
+        },
+        [&](JobStatus s) { status = static_cast<int>(s); });
+    QTRY_VERIFY_WITH_TIMEOUT(status.load() >= 0, 10000);
+    QCOMPARE(fanned.load(), std::size_t{2});  // the members' devices: the sender's gets none
+    QCOMPARE(runs.load(), 2);
+    QVERIFY(metrics.store_conflicts_retried >= 1);
+    QCOMPARE(status.load(), static_cast<int>(JobStatus::Failed));
+    // Nothing of either run stayed: the member's inbox is empty.
+    QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_tail(member.pk); }), std::uint64_t{0});
+  }
+
   // The server ends the relay's connection (a restart, a failover): the next transaction
   // connects again, prepared statements and all.
   void aLostConnectionIsMadeAgain() {

@@ -79,6 +79,12 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "File whose first line is the password for Redis's AUTH (owner-only: mode "
                  "0600 or stricter, as PGPASSFILE); without it, no AUTH")
       ->envname("PARLEY_REDIS_PASSWORD_FILE");
+  unsigned take_over_seconds = 60;
+  app.add_option("--fanout-take-over-seconds", take_over_seconds,
+                 "With --redis: how often to look for group fan-outs that stopped half-done (a "
+                 "gateway died) and take over those that were behind at the last look too")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
   app.add_option("--redis-user", c.redis_credentials.user,
                  "Redis ACL user to AUTH as (Redis 6 and later; default: the default user)")
       ->envname("PARLEY_REDIS_USER");
@@ -347,6 +353,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.media.min_bytes_per_second = std::uint64_t{media_min_rate_kib} * 1024;
   c.dedup_window = std::chrono::hours(24 * dedup_days);
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
+  c.fanout_take_over = std::chrono::seconds(take_over_seconds);
   c.idle_timeout = std::chrono::seconds(idle);
   c.limits.auth_timeout = std::chrono::seconds(auth);
   c.limits.write_stall = std::chrono::seconds(stall);

@@ -25,6 +25,8 @@ struct Config {
   // the PostgreSQL store route through (routing/redis_router.hpp).
   std::string redis;
   routing::RedisCredentials redis_credentials;  // from --redis-user, --redis-password-file
+  // Among gateways: how often to look for group fan-outs another gateway left half-done.
+  std::chrono::seconds fanout_take_over{60};
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
   unsigned threads = 0;  // 0: one per core

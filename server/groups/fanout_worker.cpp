@@ -47,6 +47,28 @@ void FanoutWorker::recover() {
   for (const auto& g : behind) kick(g);
 }
 
+void FanoutWorker::take_over_stalled() {
+  auto behind = std::make_shared<std::vector<std::string>>();
+  store_.submit([behind](store::Store& s) { *behind = s.groups_behind(nullptr); },
+                [this, behind](store::JobStatus st) {
+                  if (st != store::JobStatus::Committed) return;
+                  std::vector<std::string> stalled;
+                  {
+                    std::lock_guard lock(mutex_);
+                    std::unordered_set<std::string> now(behind->begin(), behind->end());
+                    for (const auto& g : now)
+                      if (behind_before_.contains(g) && !active_.contains(g) &&
+                          !waiting_set_.contains(g))
+                        stalled.push_back(g);
+                    behind_before_ = std::move(now);
+                  }
+                  if (!stalled.empty())
+                    spdlog::info("event=fanout_take_over groups={}", stalled.size());
+                  for (const auto& g : stalled) kick(g);
+                },
+                {}, store::Urgency::ReadOnly);
+}
+
 void FanoutWorker::appended(const std::string& group_id) {
   metrics_.group_fanout_backlog.fetch_add(1, std::memory_order_relaxed);
   kick(group_id);

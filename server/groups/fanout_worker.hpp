@@ -51,6 +51,13 @@ class FanoutWorker {
   void recover();
   // A log entry was committed for `group_id`: fan it out.
   void appended(const std::string& group_id);
+  // Among gateways, called every so often (any thread): groups whose fan-out was behind at
+  // the last call and still is, and that this gateway is not fanning out, are taken over.
+  // A gateway that died mid-way leaves such a group behind until someone sends to it again;
+  // a live one's group is taken at worst in parallel, which the fan-out's row lock makes
+  // one after the other. The backlog gauge is this gateway's view and can go below zero
+  // for what it finishes of another's.
+  void take_over_stalled();
 
  private:
   void kick(const std::string& group_id);
@@ -73,6 +80,7 @@ class FanoutWorker {
   std::unordered_map<std::string, bool> active_;
   std::deque<std::string> waiting_;
   std::unordered_set<std::string> waiting_set_;
+  std::unordered_set<std::string> behind_before_;  // at the last take_over_stalled()
 };
 
 }  // namespace parley::groups

@@ -74,6 +74,17 @@ void schedule_maintenance(net::steady_timer& timer, store::StoreWorker& worker,
   });
 }
 
+// Among gateways: fan-outs another gateway left half-done are taken over (FanoutWorker).
+void schedule_take_over(net::steady_timer& timer, groups::FanoutWorker& fanout,
+                        std::chrono::seconds every) {
+  timer.expires_after(every);
+  timer.async_wait([&timer, &fanout, every](boost::system::error_code ec) {
+    if (ec) return;
+    fanout.take_over_stalled();
+    schedule_take_over(timer, fanout, every);
+  });
+}
+
 std::unique_ptr<net::ssl::context> make_tls(const Config& cfg) {
   if (cfg.tls_cert.empty()) return nullptr;
   auto tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
@@ -264,6 +275,8 @@ int run_relay(const Config& cfg) {
     auto control = net::make_strand(ioc);
     net::steady_timer maintenance(control);
     schedule_maintenance(maintenance, *worker, presence, media, orphans, cfg);
+    net::steady_timer take_over(control);
+    if (router) schedule_take_over(take_over, fanout, cfg.fanout_take_over);
 
     net::steady_timer drain_timer(control);
     auto drain_deadline = std::chrono::steady_clock::now();
@@ -289,6 +302,7 @@ int run_relay(const Config& cfg) {
       listener->stop();
       liveness->stop();
       maintenance.cancel();
+      take_over.cancel();
       // Each connection stops reading, lets its submitted store jobs commit and answer, then
       // closes with 1001.
       connections.close_all(1001, "relay is restarting; reconnect");

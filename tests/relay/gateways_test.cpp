@@ -272,6 +272,59 @@ class GatewaysTest : public QObject {
     QCOMPARE(got->ciphertext(), std::string("sent as the link broke"));
   }
 
+  // A gateway killed in the middle of a group's fan-out: another gateway finds the fan-out
+  // still behind at two looks (--fanout-take-over-seconds apart) and finishes it, with no
+  // new send to the group and no restart. The member last in the fan-out's order, who had
+  // not got everything, gets the rest, in order, once.
+  void aFanOutADeadGatewayLeftIsTakenOver() {
+    const auto redis = qEnvironmentVariable("PARLEY_TEST_REDIS");
+    const QStringList shared{"--postgres", db_, "--redis", redis};
+    // One inbox row per step: the fan-out of 40 entries to 60 members takes a while.
+    RelayProcess dying(shared + QStringList{"--fanout-chunk", "1", "--group-rate", "1000",
+                                            "--group-rate-burst", "1000"});
+    RelayProcess survivor(shared + QStringList{"--fanout-take-over-seconds", "3"});
+    QVERIFY(dying.start());
+    QVERIFY(survivor.start());
+    std::vector<std::string> members;
+    for (int i = 0; i < 59; ++i) {
+      members.push_back("t-m" + std::to_string(i));
+      QVERIFY(registerOffline(survivor, members.back()));
+    }
+    // Registered last, so last in every round of the fan-out.
+    auto watcher = TestClient::registered(survivor.url(), "t-watcher");
+    QVERIFY(watcher);
+    members.push_back("t-watcher");
+    auto sender = TestClient::registered(dying.url(), "t-sender");
+    QVERIFY(sender);
+    auto created = sender->request(createGroupFrame(*sender, members));
+    QVERIFY(created && created->has_group_created());
+    const auto gid = created->group_created().group_id();
+    constexpr int kMessages = 40;
+    std::vector<std::uint64_t> asked;
+    for (int i = 0; i < kMessages; ++i)
+      asked.push_back(sender->post(groupSendFrame(gid, "m" + std::to_string(i))));
+    for (auto id : asked) {
+      auto r = sender->waitResponse(id, 10000);
+      QVERIFY2(r && r->has_send_ack(), r ? r->DebugString().c_str() : "no answer");
+    }
+    dying.kill9();
+    std::vector<std::string> got;
+    while (auto d = nextOfKind(*watcher, wire::GROUP_MESSAGE, 300)) got.push_back(d->ciphertext());
+    qInfo("the watcher had %zu of %d at the kill", got.size(), kMessages);
+    QVERIFY2(got.size() < std::size_t{kMessages},
+             "the fan-out was done before the kill: the test proves nothing");
+    while (got.size() < std::size_t{kMessages}) {
+      auto d = nextOfKind(*watcher, wire::GROUP_MESSAGE, 15000);
+      QVERIFY2(d, qPrintable(QString("%1 of %2 arrived: the rest were not taken over")
+                                 .arg(got.size())
+                                 .arg(kMessages)));
+      got.push_back(d->ciphertext());
+    }
+    for (int i = 0; i < kMessages; ++i) QCOMPARE(got[i], "m" + std::to_string(i));
+    QVERIFY(!nextOfKind(*watcher, wire::GROUP_MESSAGE, 300));
+    QVERIFY(survivor.stderrLog().contains("event=fanout_take_over"));
+  }
+
   // A device running out of one-time prekeys hears of it wherever it is connected, not only
   // when the fetch that used them up came through its own gateway.
   void thePrekeyWarningReachesTheOwnerOnTheOtherGateway() {

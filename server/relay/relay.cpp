@@ -129,7 +129,7 @@ int run_relay(const Config& cfg) {
       // --store-queue bounds the relay's queued jobs (and so their memory): shared among
       // the connections.
       const std::size_t queue =
-          std::max<std::size_t>(1, (cfg.store_queue + cfg.store_connections - 1) / cfg.store_connections);
+          (cfg.store_queue + cfg.store_connections - 1) / cfg.store_connections;
       worker = std::make_unique<store::StoreWorker>(std::move(first), metrics, queue, 1024,
                                                     store::StoreWorker::kUnhurriedDelay,
                                                     /*publishes_depth=*/!shared);

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <charconv>
 
 #include "observability/metrics.hpp"
@@ -56,11 +57,12 @@ end
 
 // KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice. Publishes to the
 // device's gateway unless that is this one (a connection that just closed here).
-constexpr const char* kRoute =
-    "local v = redis.call('GET', KEYS[1]) "
-    "local g = v and string.match(v, '^(%x+):') "
-    "if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, ARGV[2]) end "
-    "return 0";
+const std::string kRoute = R"lua(
+local v = redis.call('GET', KEYS[1])
+local g = v and string.match(v, '^(%x+):')
+if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, ARGV[2]) end
+return 0
+)lua";
 // KEYS[1]; ARGV[1] this gateway, ARGV[2] the TTL, ARGV[3] this login's number, ARGV[4]
 // "user device", ARGV[5] the user, ARGV[6] the device, ARGV[7] the subscriptions' TTL. The
 // gateway that held the device before, if another, is told which of its logins ended (D).
@@ -157,6 +159,11 @@ end
 return 0
 )lua";
 
+// By RedisRouter::Script. Sent by their SHA-1 (EVALSHA), not their text: a refresh, every
+// 40 s for every device, would otherwise carry 1.3 KB of script for 40 bytes of name.
+const std::array<const std::string*, RedisRouter::kScripts> kScriptText{
+    &kRoute, &kAttach, &kDetach, &kRefresh, &kSubscribe, &kTyping};
+
 constexpr std::size_t kQueueLimit = 1 << 16;
 constexpr std::size_t kPipeline = 512;
 
@@ -227,8 +234,13 @@ RedisRouter::RedisRouter(const std::string& address, const RedisCredentials& cre
       sender_(address, std::chrono::seconds(5), credentials),
       receiver_(address, std::chrono::milliseconds(0), credentials) {
   std::string why;
-  if (!sender_.connect(why) || !receiver_.connect(why))
+  if (!sender_.connect(why) || !load_scripts(why) || !receiver_.connect(why)) {
+    // Redis's own words; with what to do where a password is the matter.
+    if (why.starts_with("NOAUTH") || why.starts_with("WRONGPASS") || why.starts_with("ERR AUTH"))
+      why += " (the gateway's Redis password is read from --redis-password-file, its ACL "
+             "user from --redis-user)";
     throw std::runtime_error("--redis " + address + ": " + why);
+  }
   if (!receiver_.send({"SUBSCRIBE", "parley:gw:" + gateway_}, why))
     throw std::runtime_error("cannot subscribe on Redis: " + why);
   send_thread_ = std::thread([this] { send_loop(); });
@@ -252,6 +264,27 @@ RedisRouter::~RedisRouter() {
   receive_thread_.join();
 }
 
+bool RedisRouter::load_scripts(std::string& why) {
+  std::vector<Command> loads;
+  for (const auto* text : kScriptText) loads.push_back({"SCRIPT", "LOAD", *text});
+  std::size_t errors = 0, answered = 0;
+  std::array<std::string, kScripts> shas;
+  const auto each = [&](std::size_t i, const redisReply& r) {
+    if (r.type == REDIS_REPLY_STRING) shas[i].assign(r.str, r.len);
+    if (r.type == REDIS_REPLY_ERROR) why.assign(r.str, r.len);
+  };
+  const bool ok = sender_.pipeline(loads, errors, answered, why, each);
+  if (!ok) return false;
+  if (errors > 0) {
+    sender_.close();
+    return false;
+  }
+  // Set once, before the threads start; every later load gives the same (a script's SHA-1
+  // is of its text), and other threads read them meanwhile.
+  if (shas_[0].empty()) shas_ = std::move(shas);
+  return true;
+}
+
 void RedisRouter::queue(Command c, Reply reply) {
   {
     std::lock_guard lock(mutex_);
@@ -272,12 +305,14 @@ void RedisRouter::attached(const std::string& user, std::uint32_t device,
   {
     std::lock_guard lock(mutex_);
     auto& l = local_[key];
+    l.user = user;
+    l.device = device;
     ++l.connections;
     l.attach = number = ++attach_counter_;
   }
   login.store(number);
   const auto dev = std::to_string(device);
-  queue({"EVAL", kAttach, "1", key, gateway_, std::to_string(ttl_.count()),
+  queue({"EVALSHA", sha(Script::Attach), "1", key, gateway_, std::to_string(ttl_.count()),
          std::to_string(number), user + " " + dev, user, dev, seen_ttl_});
 }
 
@@ -291,12 +326,12 @@ void RedisRouter::detached(const std::string& user, std::uint32_t device) {
   }
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  queue({"EVAL", kDetach, "1", key, gateway_, user, std::to_string(device),
+  queue({"EVALSHA", sha(Script::Detach), "1", key, gateway_, user, std::to_string(device),
          std::to_string(now.count()), seen_ttl_});
 }
 
 void RedisRouter::appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) {
-  queue({"EVAL", kRoute, "1", key_of(user, device), gateway_,
+  queue({"EVALSHA", sha(Script::Route), "1", key_of(user, device), gateway_,
          "A " + user + " " + std::to_string(device) + " " + std::to_string(inbox_seq)});
 }
 
@@ -306,18 +341,18 @@ void RedisRouter::mark_raised(const std::string& owner, std::uint32_t owner_devi
                        std::to_string(m.reader_device) + " " + hex(m.group_id) + " " +
                        std::to_string(m.from) + " " + std::to_string(m.up_to) + " " +
                        std::to_string(m.acked_ms) + " " + std::to_string(m.version);
-  queue({"EVAL", kRoute, "1", key_of(owner, owner_device), gateway_, std::move(notice)});
+  queue({"EVALSHA", sha(Script::Route), "1", key_of(owner, owner_device), gateway_, std::move(notice)});
 }
 
 void RedisRouter::prekeys_low(const std::string& user, std::uint32_t device,
                               std::uint32_t one_time_left) {
-  queue({"EVAL", kRoute, "1", key_of(user, device), gateway_,
+  queue({"EVALSHA", sha(Script::Route), "1", key_of(user, device), gateway_,
          "P " + user + " " + std::to_string(device) + " " + std::to_string(one_time_left)});
 }
 
 void RedisRouter::subscribe(const std::string& user, std::vector<std::string> targets,
                             std::function<void(Snapshot)> done) {
-  Command c{"EVAL", kSubscribe, "0", user, seen_ttl_};
+  Command c{"EVALSHA", sha(Script::Subscribe), "0", user, seen_ttl_};
   c.insert(c.end(), std::make_move_iterator(targets.begin()),
            std::make_move_iterator(targets.end()));
   queue(std::move(c), [done = std::move(done)](const redisReply* r) {
@@ -326,20 +361,17 @@ void RedisRouter::subscribe(const std::string& user, std::vector<std::string> ta
 }
 
 void RedisRouter::typing(const std::string& recipient, const std::string& sender, bool active) {
-  queue({"EVAL", kTyping, "0", recipient, sender, active ? "1" : "0"});
+  queue({"EVALSHA", sha(Script::Typing), "0", recipient, sender, active ? "1" : "0"});
 }
 
 void RedisRouter::refresh_commands(std::vector<Command>& out, bool wake) {
   std::lock_guard lock(mutex_);
   const auto ttl = std::to_string(ttl_.count());
   for (const auto& [key, local] : local_) {
-    // "parley:at:<user>:<device>" (a name has no ':').
-    const auto subject = std::string_view(key).substr(std::string_view("parley:at:").size());
-    const auto colon = subject.rfind(':');
-    std::string user(subject.substr(0, colon)), device(subject.substr(colon + 1));
-    out.push_back({"EVAL", kRefresh, "1", key, gateway_, ttl, std::to_string(local.attach), user,
-                   device, seen_ttl_});
-    if (wake) out.back().push_back("W " + user + " " + device);
+    const auto device = std::to_string(local.device);
+    out.push_back({"EVALSHA", sha(Script::Refresh), "1", key, gateway_, ttl,
+                   std::to_string(local.attach), local.user, device, seen_ttl_});
+    if (wake) out.back().push_back("W " + local.user + " " + device);
   }
 }
 
@@ -372,11 +404,6 @@ void RedisRouter::send_loop() {
   std::vector<Reply> replies;
   std::vector<char> sent_before;
   std::string why;
-  // Whoever waits for a reply that will not come is told (nullptr), outside the lock.
-  const auto unanswered = [&](std::size_t from) {
-    for (std::size_t i = from; i < replies.size(); ++i)
-      if (replies[i]) replies[i](nullptr);
-  };
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
     batch.clear();
@@ -403,12 +430,13 @@ void RedisRouter::send_loop() {
       next_refresh = Clock::now() + ttl_ / 3;
     }
     if (batch.empty()) continue;
-    if (!sender_.connected() && !sender_.connect(why)) {
+    if (!sender_.connected() && !(sender_.connect(why) && load_scripts(why))) {
       // Notices are hints (device_router.hpp): these are given up; the entries wait in the
-      // store for the devices' next reads.
+      // store for the devices' next reads. Whoever waits for a reply is told none will come.
       metrics_.routing_commands_dropped.fetch_add(batch.size(), std::memory_order_relaxed);
       spdlog::warn("event=routing_unreachable reason=\"{}\"", why);
-      unanswered(0);
+      for (auto& reply : replies)
+        if (reply) reply(nullptr);
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, backoff, [&] { return stopping_; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
@@ -417,7 +445,10 @@ void RedisRouter::send_loop() {
     }
     backoff = std::chrono::milliseconds(100);
     std::size_t errors = 0, answered = 0;
+    bool unloaded = false;  // Redis answered NOSCRIPT: its scripts were flushed by hand
     const auto each = [&](std::size_t i, const redisReply& r) {
+      unloaded = unloaded || (r.type == REDIS_REPLY_ERROR &&
+                              std::string_view(r.str, r.len).starts_with("NOSCRIPT"));
       if (i < replies.size() && replies[i]) replies[i](&r);
     };
     if (!sender_.pipeline(batch, errors, answered, why, each)) {
@@ -444,6 +475,9 @@ void RedisRouter::send_loop() {
         if (reply) reply(nullptr);
       continue;
     }
+    // Those commands failed as any refused one does; the next batch comes on a new link,
+    // which loads the scripts again.
+    if (unloaded) sender_.close();
     if (errors > 0) spdlog::warn("event=routing_errors count={}", errors);
     metrics_.routing_commands_sent.fetch_add(batch.size() - errors, std::memory_order_relaxed);
   }

@@ -12,6 +12,7 @@
 // Two threads, each with its own connection: one sends (a bounded queue, pipelined), one
 // reads the subscription. Neither ever blocks a caller: the store thread's commits queue a
 // notice and go on.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -59,6 +60,11 @@ class RedisRouter final : public DeviceRouter {
 
   const std::string& gateway_id() const { return gateway_; }
 
+  // The Lua scripts (redis_router.cpp), each loaded on every new command link and called by
+  // its SHA-1.
+  enum class Script { Route, Attach, Detach, Refresh, Subscribe, Typing };
+  static constexpr std::size_t kScripts = 6;
+
   // Parses one notice as published; false for anything malformed (never trusted blindly:
   // whoever can write to Redis could send anything).
   static bool dispatch(std::string_view notice, RoutedNotices& to);
@@ -70,6 +76,10 @@ class RedisRouter final : public DeviceRouter {
   using Reply = std::function<void(const redisReply*)>;
   void queue(Command c, Reply reply = nullptr);
   static Snapshot parse_snapshot(const redisReply& r);
+  const std::string& sha(Script s) const { return shas_[static_cast<std::size_t>(s)]; }
+  // SCRIPT LOAD of every script on the command link (Redis forgets them when it restarts);
+  // false with `why` when Redis refused or the link broke.
+  bool load_scripts(std::string& why);
   void send_loop();
   void receive_loop();
   // Every local device's key set again; with `wake`, each device's connection told to read
@@ -83,6 +93,7 @@ class RedisRouter final : public DeviceRouter {
   const std::chrono::seconds ttl_;
   const std::string seen_ttl_;  // seconds
   RedisLink sender_, receiver_;
+  std::array<std::string, kScripts> shas_;  // set by the first load_scripts, then fixed
 
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -100,6 +111,8 @@ class RedisRouter final : public DeviceRouter {
   // notice ending an old login here cannot end a newer one (each session keeps its own:
   // Session::route_login).
   struct Local {
+    std::string user;
+    std::uint32_t device = 0;
     int connections = 0;
     std::uint64_t attach = 0;
   };

@@ -24,13 +24,18 @@ std::optional<wire::Deliver> nextOfKind(TestClient& c, wire::EntryKind kind, int
   return f->deliver();
 }
 
-// A command run by redis-cli on the test server's socket; what it printed.
-QString redis(const QStringList& command) {
-  const auto address = qEnvironmentVariable("PARLEY_TEST_REDIS");
+// A command run by redis-cli on the Redis at `socket`; what it printed.
+QString redisAt(const QString& socket, const QStringList& command) {
   QProcess cli;
-  cli.start("redis-cli", QStringList{"-s", address.mid(QStringLiteral("unix:").size())} + command);
+  cli.start("redis-cli", QStringList{"-s", socket} + command);
   if (!cli.waitForFinished(5000)) return "(redis-cli did not answer)";
   return QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
+}
+
+// The same on the test server the gateways share.
+QString redis(const QStringList& command) {
+  return redisAt(qEnvironmentVariable("PARLEY_TEST_REDIS").mid(QStringLiteral("unix:").size()),
+                 command);
 }
 
 // The gateway a device's key names ("" when none): the key holds "<gateway>:<login>".
@@ -77,12 +82,7 @@ class OwnRedis {
   }
   QString socket() const { return dir_.filePath("redis.sock"); }
   QString address() const { return "unix:" + socket(); }
-  QString cli(const QStringList& command) const {
-    QProcess cli;
-    cli.start("redis-cli", QStringList{"-s", socket()} + command);
-    if (!cli.waitForFinished(5000)) return "(redis-cli did not answer)";
-    return QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
-  }
+  QString cli(const QStringList& command) const { return redisAt(socket(), command); }
 
  private:
   QTemporaryDir dir_;
@@ -325,6 +325,26 @@ class GatewaysTest : public QObject {
     QVERIFY(survivor.stderrLog().contains("event=fanout_take_over"));
   }
 
+  // The gateways call their scripts by SHA-1. Redis forgetting them without a restart
+  // (SCRIPT FLUSH by hand) costs the commands of one batch, not routing: the next batch
+  // goes on a new link that loads them again, and the message it announces brings the one
+  // whose notice was refused with it.
+  void routingOutlivesFlushedScripts() {
+    auto alice = TestClient::registered(a_->url(), "s-alice");
+    auto bob = TestClient::registered(b_->url(), "s-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:s-bob:1").size(), 16);
+    QCOMPARE(redis({"SCRIPT", "FLUSH"}), QString("OK"));
+    QVERIFY(alice->send("s-bob", "first"));
+    QTest::qWait(200);
+    QVERIFY(alice->send("s-bob", "second"));
+    for (const auto* body : {"first", "second"}) {
+      auto got = bob->waitDeliver(3000);
+      QVERIFY2(got, "routing stopped once Redis forgot the scripts");
+      QCOMPARE(got->ciphertext(), std::string(body));
+    }
+  }
+
   // A device running out of one-time prekeys hears of it wherever it is connected, not only
   // when the fetch that used them up came through its own gateway.
   void thePrekeyWarningReachesTheOwnerOnTheOtherGateway() {
@@ -500,6 +520,7 @@ class GatewaysTest : public QObject {
     };
     auto [code, err] = run({});
     QVERIFY2(code != 0 && err.contains("NOAUTH"), err.constData());
+    QVERIFY2(err.contains("--redis-password-file"), err.constData());  // says what to do
     std::tie(code, err) = run({"--redis-password-file", secret("wrong", "a guess\n", false)});
     QVERIFY2(code != 0 && err.contains("WRONGPASS"), err.constData());
     QVERIFY(!err.contains("a guess"));

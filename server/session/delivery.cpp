@@ -51,12 +51,12 @@ void Session::on_rescan() {
   if (closed_ || !authenticated_) return;
   ++rescans_;
   tail_unknown_ = true;
-  if (marks_replayed_) {
-    marks_replayed_ = false;  // live marks wait in pending_marks_ meanwhile, as at login
-    replay_marks(marks_replayed_to_);
-  } else {
+  // Rescans come only among gateways, where marks are read from the store anyway
+  // (marks_from_store): one more read, after the last.
+  if (marks_replayed_)
+    read_new_marks();
+  else
     marks_rescan_ = true;
-  }
   pump();
 }
 

@@ -108,10 +108,51 @@ void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkReco
 void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
   if (closed_ || !authenticated_) return;
   if (!marks_replayed_) {
+    if (marks_from_store()) {
+      marks_rescan_ = true;  // the login's read goes on until it has this one
+      return;
+    }
     // Sent after the login's read of stored marks (flush_marks).
     for (auto& m : task.marks_) pending_marks_.push_back(std::move(m));
     return;
   }
+  if (marks_from_store()) return read_new_marks();
+  hold_marks(task, self);
+}
+
+void Session::read_new_marks() {
+  if (mark_read_running_) {
+    mark_read_again_ = true;
+    return;
+  }
+  mark_read_running_ = true;
+  auto page = std::make_shared<std::vector<store::DeliveryMarkRecord>>();
+  submit(
+      [page, pk = device_pk_, after = marks_replayed_to_](store::Store& s) {
+        *page = s.delivery_marks_after(pk, after, kMarkPage);
+      },
+      [this, page](store::JobStatus status) {
+        mark_read_running_ = false;
+        if (closed_) return;
+        if (status != store::JobStatus::Committed) {
+          // The marks stay stored; the next login reads them.
+          spdlog::warn("event=mark_read_failed user={} device={}", username_, device_id_);
+          close(1011, "relay busy or storage error; reconnect");
+          return;
+        }
+        if (!page->empty()) {
+          marks_replayed_to_ = page->back().version;
+          std::unique_ptr<StrandTask> task = std::make_unique<MarkTask>(nullptr, page->front());
+          auto& marks = static_cast<MarkTask&>(*task).marks_;
+          marks.insert(marks.end(), page->begin() + 1, page->end());
+          hold_marks(static_cast<MarkTask&>(*task), task);
+        }
+        if (std::exchange(mark_read_again_, false) || page->size() == kMarkPage) read_new_marks();
+      },
+      0, {}, store::Urgency::Prompt, store::Lane::Own);
+}
+
+void Session::hold_marks(MarkTask& task, std::unique_ptr<StrandTask>& self) {
   // Modulo 2^32 ms (~49.7 days): the difference stays right across a wrap. One taken across
   // a multiple of that (or a first mark that early in the clock) makes a single mark wait its
   // linger needlessly: harmless.
@@ -136,7 +177,8 @@ void Session::before_write() {
   const auto held = std::move(held_marks_);
   if (closed_) return;  // still stored: the next login reads them
   auto& marks = static_cast<MarkTask&>(*held).marks_;
-  keep_news(marks, marks_replayed_to_);
+  // Read from the store after the last read, they are all news, and the cursor is past them.
+  keep_news(marks, marks_from_store() ? 0 : marks_replayed_to_);
   send_marks({marks.data(), marks.size()});
 }
 

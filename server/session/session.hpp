@@ -344,13 +344,25 @@ class Session : public std::enable_shared_from_this<Session> {
   // a group's members acknowledging one message) have company coming. A mark after a quiet
   // spell (a person writing now and then) goes at once: held, it would only go alone at the
   // linger's end, later and with a timer's wake-up of its own.
+  //
+  // With several writers (store connections, gateways) a mark can reach this session after
+  // a newer one, each writer telling it after its own commit. Their commits are in version
+  // order (the owner's row is held to each), so once a mark is heard of every older one is
+  // stored: a mark heard of then only starts a read of the marks after the last one read
+  // (read_new_marks, one at a time, and one more if more came meanwhile), whose result is
+  // held and sent as above, in order.
   friend class MarkTask;
   void on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self);
+  void hold_marks(MarkTask& task, std::unique_ptr<StrandTask>& self);
+  bool marks_from_store() const { return ctx_.lanes.size() > 1 || ctx_.router != nullptr; }
+  void read_new_marks();
   std::unique_ptr<StrandTask> held_marks_;  // a MarkTask
   std::vector<store::DeliveryMarkRecord> pending_marks_;
   bool marks_replayed_ = false;
   bool marks_replay_waiting_ = false;  // the next page waits for the send queue to drain
   bool marks_rescan_ = false;  // a rescan came while marks were replayed: read once more
+  bool mark_read_running_ = false;  // read_new_marks
+  bool mark_read_again_ = false;    // a mark was heard of during it
   // When the last mark reached this session (the steady clock's milliseconds, modulo 2^32).
   // Beside the flags above, in what was padding: an idle connection pays nothing for it.
   std::uint32_t last_mark_ms_ = 0;

@@ -28,13 +28,13 @@ void add_mib_option(CLI::App& app, const std::string& name, std::uint64_t& bytes
 // The first line of `path` (without its line ending) into `out`; "" on success, else why
 // not. The file must be the owner's alone, as libpq asks of a password file: a secret
 // others can read is no longer one.
-std::string read_secret_file(const std::string& path, std::string& out) {
-  const auto where = "--redis-password-file " + path + ": ";
+std::string read_secret_file(const std::string& flag, const std::string& path, std::string& out) {
+  const auto where = flag + " " + path + ": ";
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return where + std::strerror(errno);
   if (!S_ISREG(st.st_mode)) return where + "not a regular file";
   if ((st.st_mode & 077) != 0)
-    return where + "group or others may read it; chmod 600 it (the password is a secret)";
+    return where + "group or others may read it; chmod 600 it (it holds a secret)";
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return where + std::strerror(errno);
   char buf[1024];
@@ -224,6 +224,14 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--media-max-uploads", c.media.max_uploads, "Unfinished uploads one user may have")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
+  app.add_option("--media-dir", c.media_dir,
+                 "Where uploads and media blobs live (default: DATA/media). Gateways of a tier give"
+                 " one shared directory, with the same --media-key-file, so media crosses them");
+  std::string media_key_file;
+  app.add_option("--media-key-file", media_key_file,
+                 "File whose first line (32+ characters, e.g. `openssl rand -base64 32`) keys the"
+                 " media tokens; the same file on every gateway lets each check the others' tokens"
+                 " (owner-only: mode 600). Default: a key of this process's own");
   unsigned media_days = 30;
   app.add_option("--media-retention-days", media_days, "Uploaded media is deleted after this")
       ->check(CLI::Range(1u, 3650u))
@@ -338,7 +346,26 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
     else if (redis_password_file.empty())
       why = "--redis-user needs --redis-password-file";
     else
-      why = read_secret_file(redis_password_file, c.redis_credentials.password);
+      why = read_secret_file("--redis-password-file", redis_password_file, c.redis_credentials.password);
+    if (!why.empty()) {
+      std::fprintf(stderr, "%s\n", why.c_str());
+      exit_code = 2;
+      return std::nullopt;
+    }
+  }
+  if (!media_key_file.empty()) {
+    std::string line;
+    auto why = read_secret_file("--media-key-file", media_key_file, line);
+    if (why.empty() && line.size() < 32)
+      why = "--media-key-file " + media_key_file + ": the first line is " + std::to_string(line.size()) +
+            " characters; give at least 32 random ones (e.g. `openssl rand -base64 32`)";
+    if (why.empty()) {
+      c.media_token_key.assign(crypto_generichash_BYTES, '\0');
+      crypto_generichash(reinterpret_cast<unsigned char*>(c.media_token_key.data()),
+                         c.media_token_key.size(), reinterpret_cast<const unsigned char*>(line.data()),
+                         line.size(), nullptr, 0);
+    }
+    sodium_memzero(line.data(), line.size());
     if (!why.empty()) {
       std::fprintf(stderr, "%s\n", why.c_str());
       exit_code = 2;

@@ -18,6 +18,12 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 7700;
   std::filesystem::path data_dir = "parley-data";
+  // Empty: data_dir/media. Gateways of a tier give one shared directory (a network
+  // filesystem with POSIX locks and atomic rename), so media crosses gateways.
+  std::filesystem::path media_dir;
+  // From --media-key-file: the key signing media tokens, the same on every gateway of a tier
+  // (32 bytes, a hash of the file's first line). Empty: a random key of this process's own.
+  std::string media_token_key;
   // Empty: the embedded store (relay.db in data_dir). Else a libpq connection string or
   // postgresql:// URI: the store of a multi-gateway tier (store/postgres/).
   std::string postgres;

@@ -30,8 +30,9 @@ bool from_hex(std::string_view hex, std::span<unsigned char> out);
 std::string to_bytes(const Sha256& hash);
 std::optional<Sha256> sha256_from_bytes(std::string_view bytes);
 
-// Appends to one staged upload. Only one StagedWriter per media id exists at a time (the
-// UploadRegistry guarantees it). append() writes one bounded piece (at most a request
+// Appends to one staged upload. Only one StagedWriter per media id exists at a time, across
+// every process sharing the store (open_staged refuses a second with
+// std::errc::device_or_resource_busy). append() writes one bounded piece (at most a request
 // buffer, 256 KiB) and may run on an I/O thread.
 class StagedWriter {
  public:
@@ -59,19 +60,26 @@ class BlobStore {
                                                     std::error_code& ec) = 0;
   virtual std::unique_ptr<BlobReader> read_staged(std::string_view media_id,
                                                   std::error_code& ec) = 0;
-  // Bytes staged for `media_id` (0 when nothing is).
-  virtual std::uint64_t staged_size(std::string_view media_id) = 0;
-  // Makes the staged bytes of `media_id` durable as the blob `hash` (keeping an existing blob
-  // with that hash instead) and removes the staging area. Whoever removes blobs must first
-  // ask BlobClaims whether one committed meanwhile.
+  // Bytes staged for `media_id` (0 when nothing is); nullopt while a writer, in this process
+  // or another sharing the store, holds it.
+  virtual std::optional<std::uint64_t> idle_staged_size(std::string_view media_id) = 0;
+  // Makes the staged bytes of `media_id` durable as the blob `hash` (replacing an existing
+  // blob with that hash, which has the same bytes, so the blob counts as written now) and
+  // removes the staging area. Whoever removes blobs must first ask BlobClaims whether one
+  // committed meanwhile in this process; remove_blob's time covers other processes.
   virtual std::error_code commit_staged(std::string_view media_id, const Sha256& hash) = 0;
+  // Removes the staging area, unless a writer (of any process sharing the store) holds it.
   virtual void discard_staged(std::string_view media_id) = 0;
 
   virtual std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) = 0;
   // Whether at least `bytes` are free for new staged data and blobs; false also when that
   // cannot be told (one statvfs; any thread).
   virtual bool has_free(std::uint64_t bytes) = 0;
-  virtual void remove_blob(const Sha256& hash) = 0;
+  // Removes the blob unless it was written at or after `unless_written_since`: an upload of
+  // the same bytes in another process sharing the store may have committed it, its record
+  // not yet written. Atomic against such a commit. True when it removed the blob.
+  virtual bool remove_blob(const Sha256& hash,
+                           std::chrono::system_clock::time_point unless_written_since) = 0;
   // Blobs last written before `written_before` whose hash sorts after `after` (all, if
   // nullopt), in ascending order, at most `limit`: what the orphan sweep checks against the
   // records, a slice at a time.

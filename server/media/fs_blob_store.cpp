@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <random>
+#include <utility>
 
 namespace parley::media {
 namespace {
@@ -23,6 +26,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -93,6 +97,40 @@ std::unique_ptr<BlobReader> open_reader(const std::filesystem::path& path, std::
   return fd < 0 ? nullptr : std::make_unique<FileReader>(fd, size);
 }
 
+// A lock on the whole file held by this open file description (not the process), so a
+// second open of the same file is refused in this process as in any other.
+bool lock_whole(int fd, short type, std::error_code& ec) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return true;
+  ec = errno == EAGAIN || errno == EACCES ? std::make_error_code(std::errc::device_or_resource_busy)
+                                          : last_error();
+  return false;
+}
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+std::chrono::system_clock::time_point time_of(const struct timespec& t) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(t.tv_sec) +
+                                                                      std::chrono::nanoseconds(t.tv_nsec)));
+}
+
+// Where remove_blob puts a blob while it decides: unique per call, so two processes
+// removing the same hash never share one.
+constexpr std::string_view kAside = ".removing-";
+std::filesystem::path aside_path(const std::filesystem::path& blob) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(random()));
+  auto out = blob;
+  out += std::string(kAside) + suffix;
+  return out;
+}
+
 std::error_code fsync_path(const std::filesystem::path& path, int flags) {
   Fd fd(::open(path.c_str(), flags | O_CLOEXEC));
   if (fd.get() < 0) return last_error();
@@ -147,9 +185,25 @@ std::filesystem::path FsBlobStore::blob_path(const Sha256& hash) const {
 
 std::unique_ptr<StagedWriter> FsBlobStore::open_staged(std::string_view media_id,
                                                        std::error_code& ec) {
-  std::uint64_t size = 0;
-  const int fd = open_sized(staged_path(media_id), O_WRONLY | O_CREAT, size, ec);
-  return fd < 0 ? nullptr : std::make_unique<FileWriter>(fd, size);
+  const auto path = staged_path(media_id);
+  // discard_staged may unlink the file between our open and our lock (it locks first too):
+  // what we locked is then gone, and we open what the path names now.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::uint64_t size = 0;
+    Fd fd(open_sized(path, O_WRONLY | O_CREAT, size, ec));
+    if (fd.get() < 0) return nullptr;
+    if (!lock_whole(fd.get(), F_WRLCK, ec)) return nullptr;
+    struct stat mine {}, named {};
+    if (::fstat(fd.get(), &mine) != 0) {
+      ec = last_error();
+      return nullptr;
+    }
+    if (::stat(path.c_str(), &named) == 0 && same_file(mine, named))
+      // The size as of the lock: another process's writer may have appended before it let go.
+      return std::make_unique<FileWriter>(fd.release(), static_cast<std::uint64_t>(mine.st_size));
+  }
+  ec = std::make_error_code(std::errc::device_or_resource_busy);
+  return nullptr;
 }
 
 std::unique_ptr<BlobReader> FsBlobStore::read_staged(std::string_view media_id,
@@ -164,22 +218,32 @@ bool FsBlobStore::has_free(std::uint64_t bytes) {
   return !ec && available >= bytes;
 }
 
-std::uint64_t FsBlobStore::staged_size(std::string_view media_id) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(staged_path(media_id), ec);
-  return ec ? 0 : size;
+std::optional<std::uint64_t> FsBlobStore::idle_staged_size(std::string_view media_id) {
+  Fd fd(::open(staged_path(media_id).c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return 0;
+  // Asks whether a writer holds it without taking a lock that would make the writer's next
+  // PATCH busy.
+  struct flock fl {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  struct stat st {};
+  if (::fcntl(fd.get(), F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK) return std::nullopt;
+  if (::fstat(fd.get(), &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_size);
 }
 
 std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha256& hash) {
   const auto staged = staged_path(media_id);
   const auto target = blob_path(hash);
   std::error_code ec;
-  if (std::filesystem::exists(target, ec)) {
-    // Same bytes already stored (content addressing): keep that copy.
-    std::filesystem::remove(staged, ec);
-    return {};
+  {
+    // Written now, whatever its pieces' times: an existing blob this replaces (the same
+    // bytes) counts as written now too, which is what keeps remove_blob in any process off
+    // it until this upload's record is in.
+    Fd fd(::open(staged.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return last_error();
+    if (::futimens(fd.get(), nullptr) != 0 || ::fsync(fd.get()) != 0) return last_error();
   }
-  if (auto e = fsync_path(staged, O_RDONLY)) return e;
   std::filesystem::create_directories(target.parent_path(), ec);
   if (ec) return ec;
   ::chmod(target.parent_path().c_str(), 0700);
@@ -190,17 +254,36 @@ std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha2
 }
 
 void FsBlobStore::discard_staged(std::string_view media_id) {
+  const auto path = staged_path(media_id);
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   std::error_code ec;
-  std::filesystem::remove(staged_path(media_id), ec);
+  // Held by a writer of another process: it goes on, and whatever is left is the orphan
+  // sweep's. The lock is kept over the unlink, so no writer starts on the file meanwhile.
+  if (fd.get() < 0 || !lock_whole(fd.get(), F_WRLCK, ec)) return;
+  ::unlink(path.c_str());
 }
 
 std::unique_ptr<BlobReader> FsBlobStore::open_blob(const Sha256& hash, std::error_code& ec) {
   return open_reader(blob_path(hash), ec);
 }
 
-void FsBlobStore::remove_blob(const Sha256& hash) {
-  std::error_code ec;
-  std::filesystem::remove(blob_path(hash), ec);
+bool FsBlobStore::remove_blob(const Sha256& hash,
+                              std::chrono::system_clock::time_point unless_written_since) {
+  // Aside first, then look: a commit of the same bytes after the rename makes a new file at
+  // the blob's name, untouched by what follows; one before it shows in the time.
+  const auto path = blob_path(hash);
+  const auto aside = aside_path(path);
+  if (::rename(path.c_str(), aside.c_str()) != 0) return false;  // gone already
+  struct stat st {};
+  if (::stat(aside.c_str(), &st) == 0 && time_of(st.st_mtim) < unless_written_since) {
+    ::unlink(aside.c_str());
+    return true;
+  }
+  // Back under its name (over a newer commit of the same bytes, if one came), durably: a
+  // record may name it.
+  ::rename(aside.c_str(), path.c_str());
+  fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+  return false;
 }
 
 std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_point written_before,
@@ -217,6 +300,15 @@ std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_poin
     for (std::filesystem::directory_iterator it(root_ / "blobs" / dir_name, ec), end;
          !ec && it != end; it.increment(ec)) {
       const auto name = it->path().filename().string();
+      if (const auto at = name.find(kAside); at != std::string::npos) {
+        // Left aside by a remover that stopped between its two renames: put back, since it
+        // may have been a commit's; if unused, the next sweep removes it. (One aside only a
+        // moment ago is put back too if the blob is that old: harmless, the blob is kept.)
+        struct stat st {};
+        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff)
+          ::rename(it->path().c_str(), (it->path().parent_path() / name.substr(0, at)).c_str());
+        continue;
+      }
       Sha256 hash{};
       // Only our names (lower-case, as blob_path writes them), in their own directory:
       // anything else is not a blob of ours.

@@ -4,6 +4,11 @@
 //   <root>/blobs/<aa>/<sha256 hex>  finished ciphertext, <aa> the hash's first byte
 // Files are 0600, directories 0700. A commit fsyncs the file, renames it into blobs/ and
 // fsyncs the directory, so a finished upload survives power loss.
+//
+// Several relays may share one root (gateways of a tier on a network filesystem with POSIX
+// locks and atomic rename): a staged file's writer holds an open-file-description write lock
+// on it, and a blob is removed by renaming it aside first and checking its time there, so
+// an identical upload committing meanwhile is never lost.
 #include <filesystem>
 
 #include "media/blob_store.hpp"
@@ -17,12 +22,13 @@ class FsBlobStore final : public BlobStore {
 
   std::unique_ptr<StagedWriter> open_staged(std::string_view media_id, std::error_code& ec) override;
   std::unique_ptr<BlobReader> read_staged(std::string_view media_id, std::error_code& ec) override;
-  std::uint64_t staged_size(std::string_view media_id) override;
+  std::optional<std::uint64_t> idle_staged_size(std::string_view media_id) override;
   std::error_code commit_staged(std::string_view media_id, const Sha256& hash) override;
   void discard_staged(std::string_view media_id) override;
   std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) override;
   bool has_free(std::uint64_t bytes) override;
-  void remove_blob(const Sha256& hash) override;
+  bool remove_blob(const Sha256& hash,
+                   std::chrono::system_clock::time_point unless_written_since) override;
   std::vector<Sha256> list_blobs(std::chrono::system_clock::time_point written_before,
                                  const std::optional<Sha256>& after, std::size_t limit) override;
   std::vector<std::string> list_staged(std::chrono::system_clock::time_point written_before,

@@ -265,10 +265,10 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     // A HEAD looks at the staged bytes before it reads the record, so the two cannot
     // disagree: a PATCH that finishes the upload in between makes the record say finished.
     // The look takes no lease (a HEAD holding one could make the client's next PATCH busy,
-    // its bytes thrown away); empty while a PATCH writes.
+    // its bytes thrown away); empty while a PATCH writes, here or on another gateway.
     const bool head = req_.method() == http::verb::head;
     std::optional<std::uint64_t> staged;
-    if (head) media_.uploads.look_if_idle(media_id, [&] { staged = media_.blobs.staged_size(media_id); });
+    if (head) media_.uploads.look_if_idle(media_id, [&] { staged = media_.blobs.idle_staged_size(media_id); });
     auto record = std::make_shared<std::optional<store::MediaRecord>>();
     store_job([record, media_id](store::Store& s) { *record = s.find_media(media_id); },
               [this, record, user = grant->user, head, staged](bool ok) {
@@ -315,6 +315,9 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     if (!lease_->writer) {
       std::error_code ec;
       lease_->writer = media_.blobs.open_staged(m.id, ec);
+      if (ec == std::errc::device_or_resource_busy)  // a PATCH on another gateway
+        return fail(http::status::conflict, "upload_busy",
+                    "another request is writing this upload; retry when it ends");
       if (!lease_->writer) {
         spdlog::error("event=media_stage_failed error=\"{}\"", ec.message());
         return fail(http::status::internal_server_error, "storage", "cannot store the upload");

@@ -17,16 +17,26 @@ namespace parley::media {
 namespace {
 
 constexpr auto kOrphanAge = std::chrono::hours(1);
+// How long an idle upload's running hash is kept for its next PATCH.
+constexpr auto kUploadStateKept = std::chrono::hours(1);
 
-// Removes those of `unused` that no upload claimed since `decided_at`; the count removed.
-std::size_t remove_unused(MediaContext& media, const std::vector<Sha256>& unused,
-                          BlobClaims::Clock::time_point decided_at) {
+// When the store said no record names a blob.
+struct Decision {
+  BlobClaims::Clock::time_point at;                  // for this process's claims
+  std::chrono::system_clock::time_point wall;        // for the blob's time (other gateways')
+  static Decision now() { return {BlobClaims::Clock::now(), std::chrono::system_clock::now()}; }
+};
+
+// Removes those of `unused` that no upload claimed since the decision; the count removed.
+// Uploads of other gateways sharing the blobs cannot claim here: a blob written within
+// BlobClaims::kMemory before the decision (a commit whose record may still be coming, give
+// or take the gateways' clock skew) is kept instead.
+std::size_t remove_unused(MediaContext& media, const std::vector<Sha256>& unused, const Decision& decided) {
   media.claims.prune();
   std::size_t removed = 0;
   for (const auto& hash : unused) {
-    if (!media.claims.may_remove(hash, decided_at)) continue;
-    media.blobs.remove_blob(hash);
-    ++removed;
+    if (!media.claims.may_remove(hash, decided.at)) continue;
+    if (media.blobs.remove_blob(hash, decided.wall - BlobClaims::kMemory)) ++removed;
   }
   return removed;
 }
@@ -34,17 +44,18 @@ std::size_t remove_unused(MediaContext& media, const std::vector<Sha256>& unused
 }  // namespace
 
 void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::uint64_t now_ms) {
+  media.uploads.drop_idle(std::chrono::steady_clock::now() - kUploadStateKept);
   struct Purged {
     std::vector<store::MediaRecord> records;
     std::vector<Sha256> unused;
-    BlobClaims::Clock::time_point decided_at;
+    Decision decided;
   };
   auto purged = std::make_shared<Purged>();
   const auto before = now_ms - count_ms(media.limits.retention);
   const auto unfinished_before = now_ms - count_ms(media.limits.unfinished_ttl);
   worker.submit(
       [=](store::Store& s) {
-        purged->decided_at = BlobClaims::Clock::now();
+        purged->decided = Decision::now();
         purged->unused.clear();  // a run again starts afresh (store/job.hpp)
         purged->records = s.purge_media(before, unfinished_before);
         for (const auto& m : purged->records) {
@@ -59,8 +70,9 @@ void purge_expired_media(store::StoreWorker& worker, MediaContext& media, std::u
             media.uploads.forget(m.id);
             media.blobs.discard_staged(m.id);
           }
-          const auto removed = remove_unused(media, purged->unused, purged->decided_at);
-          // Kept: an identical upload took the blob meanwhile; its record names it now.
+          const auto removed = remove_unused(media, purged->unused, purged->decided);
+          // Kept: an identical upload took the blob meanwhile (here or on another gateway);
+          // its record names it now.
           spdlog::info("event=media_purge removed={} blobs_removed={} blobs_kept_for_new_uploads={}",
                        purged->records.size(), removed, purged->unused.size() - removed);
         });
@@ -107,7 +119,7 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
     struct Sweep {
       std::vector<Sha256> candidates;
       std::vector<Sha256> unused;
-      BlobClaims::Clock::time_point decided_at;
+      Decision decided;
     };
     auto sweep = std::make_shared<Sweep>();
     sweep->candidates =
@@ -120,7 +132,7 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
     // in was committed, so no record it saw missing can come back with a rollback.
     worker.submit(
         [sweep](store::Store& s) {
-          sweep->decided_at = BlobClaims::Clock::now();
+          sweep->decided = Decision::now();
           sweep->unused.clear();  // a run again starts afresh (store/job.hpp)
           for (const auto& hash : sweep->candidates)
             if (!s.blob_referenced(to_bytes(hash))) sweep->unused.push_back(hash);
@@ -128,7 +140,7 @@ void OrphanSweep::run(store::StoreWorker& worker, MediaContext& media) {
         [sweep, &media](store::JobStatus st) {
           if (st != store::JobStatus::Committed || sweep->unused.empty()) return;
           net::post(media.disk, [sweep, &media] {
-            const auto removed = remove_unused(media, sweep->unused, sweep->decided_at);
+            const auto removed = remove_unused(media, sweep->unused, sweep->decided);
             spdlog::info("event=media_orphans_removed checked={} removed={}",
                          sweep->candidates.size(), removed);
           });

@@ -2,115 +2,83 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace parley::media {
 namespace {
-constexpr std::size_t kIdBytes = 16;
-constexpr std::size_t kSecretBytes = 32;
+// version ‖ kind ‖ user ‖ expires (ms since the epoch) ‖ size ‖ media id ‖ MAC, integers
+// little-endian. A download token's media id is zeros (it names none).
+constexpr unsigned char kVersion = 1;
+constexpr std::size_t kMediaIdBytes = 16;
+constexpr std::size_t kBodyBytes = 1 + 1 + 8 + 8 + 8 + kMediaIdBytes;
+constexpr std::size_t kTokenBytes = kBodyBytes + crypto_auth_BYTES;
 constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+static_assert(MediaTokens::kKeyBytes == crypto_auth_KEYBYTES);
 
-// The token's raw bytes (id || secret), or false for anything that is not a token.
-bool decode(std::string_view token, unsigned char (&raw)[kIdBytes + kSecretBytes]) {
-  std::size_t len = 0;
-  return token.size() <= 128 &&
-         sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
-                           kVariant) == 0 &&
-         len == sizeof raw;
+void put_u64(unsigned char* at, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) at[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+std::uint64_t get_u64(const unsigned char* at) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | at[i];
+  return v;
+}
+std::int64_t epoch_ms(MediaTokens::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 }  // namespace
 
-MediaTokens::MediaTokens(std::chrono::milliseconds ttl, std::size_t max_live, std::size_t max_per_user)
-    : ttl_(ttl), max_live_(max_live), max_per_user_(max_per_user) {}
-
-void MediaTokens::prune(Clock::time_point now) {
-  for (auto it = live_.begin(); it != live_.end();) {
-    it = it->second.expires <= now ? live_.erase(it) : std::next(it);
-  }
-  for (auto it = by_user_.begin(); it != by_user_.end();) {
-    std::erase_if(it->second, [&](const std::string& id) { return !live_.contains(id); });
-    it = it->second.empty() ? by_user_.erase(it) : std::next(it);
-  }
-  next_prune_ = now + std::chrono::seconds(10);
+MediaTokens::MediaTokens(std::chrono::milliseconds ttl) : ttl_(ttl) {
+  crypto_auth_keygen(key_.data());
 }
 
-std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) {
-  std::string raw(kIdBytes + kSecretBytes, '\0');
-  {
-    std::lock_guard lock(mutex_);
-    if (now >= next_prune_ || live_.size() >= max_live_) prune(now);
-    auto& mine = by_user_[grant.user];
-    if (const auto shared = grant.kind == TokenKind::Download ? reusable_download(mine, now) : live_.end();
-        shared != live_.end()) {
-      raw = shared->first + shared->second.secret;
-    } else {
-      while (!mine.empty() && !live_.contains(mine.front())) mine.pop_front();
-      if (mine.size() >= max_per_user_) {  // the user's oldest goes
-        live_.erase(mine.front());
-        mine.pop_front();
-      }
-      if (live_.size() >= max_live_) return {};
-      randombytes_buf(raw.data(), raw.size());
-      auto id = raw.substr(0, kIdBytes);
-      mine.push_back(id);
-      live_[std::move(id)] = Entry{raw.substr(kIdBytes), grant, now + ttl_};
-    }
+MediaTokens::MediaTokens(std::chrono::milliseconds ttl, std::span<const unsigned char, kKeyBytes> key)
+    : ttl_(ttl) {
+  std::memcpy(key_.data(), key.data(), key_.size());
+}
+
+MediaTokens::~MediaTokens() { sodium_memzero(key_.data(), key_.size()); }
+
+std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) const {
+  unsigned char raw[kTokenBytes] = {};
+  raw[0] = kVersion;
+  raw[1] = grant.kind == TokenKind::Upload ? 1 : 0;
+  put_u64(raw + 2, static_cast<std::uint64_t>(grant.user));
+  put_u64(raw + 10, static_cast<std::uint64_t>(epoch_ms(now + ttl_)));
+  if (grant.kind == TokenKind::Upload) {
+    put_u64(raw + 18, grant.size);
+    std::memcpy(raw + 26, grant.media_id.data(), std::min(grant.media_id.size(), kMediaIdBytes));
   }
-  std::string text(sodium_base64_ENCODED_LEN(raw.size(), kVariant), '\0');
-  sodium_bin2base64(text.data(), text.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), kVariant);
+  crypto_auth(raw + kBodyBytes, raw, kBodyBytes, key_.data());
+  std::string text(sodium_base64_ENCODED_LEN(kTokenBytes, kVariant), '\0');
+  sodium_bin2base64(text.data(), text.size(), raw, kTokenBytes, kVariant);
   text.resize(text.size() - 1);  // the terminating NUL
-  sodium_memzero(raw.data(), raw.size());
   return text;
 }
 
-// A download token names no media, so the user's newest, while it has half its life left,
-// serves every download asked for meanwhile: a client starting many downloads at once (each
-// job asks) holds one token, rather than one per job, each voiding the oldest.
-std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::reusable_download(
-    const std::deque<std::string>& mine, Clock::time_point now) {
-  for (auto it = mine.rbegin(); it != mine.rend(); ++it) {
-    const auto found = live_.find(*it);
-    if (found != live_.end() && found->second.grant.kind == TokenKind::Download &&
-        found->second.expires - now >= ttl_ / 2)
-      return found;
+std::optional<TokenGrant> MediaTokens::check(std::string_view token, Clock::time_point now) const {
+  unsigned char raw[kTokenBytes];
+  std::size_t len = 0;
+  if (token.size() > 2 * kTokenBytes ||
+      sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &len, nullptr,
+                        kVariant) != 0 ||
+      len != kTokenBytes)
+    return std::nullopt;
+  // crypto_auth_verify compares in constant time.
+  if (crypto_auth_verify(raw + kBodyBytes, raw, kBodyBytes, key_.data()) != 0 || raw[0] != kVersion ||
+      raw[1] > 1)
+    return std::nullopt;
+  const auto expires = get_u64(raw + 10);
+  if (static_cast<std::int64_t>(expires) <= epoch_ms(now)) return std::nullopt;
+  TokenGrant grant;
+  grant.user = static_cast<store::UserId>(get_u64(raw + 2));
+  if (raw[1] == 1) {
+    grant.kind = TokenKind::Upload;
+    grant.size = get_u64(raw + 18);
+    grant.media_id.assign(reinterpret_cast<const char*>(raw + 26), kMediaIdBytes);
   }
-  return live_.end();
-}
-
-std::unordered_map<std::string, MediaTokens::Entry>::iterator MediaTokens::find_live(
-    const unsigned char* raw) {
-  const auto it = live_.find(std::string(reinterpret_cast<const char*>(raw), kIdBytes));
-  if (it == live_.end() ||
-      sodium_memcmp(it->second.secret.data(), raw + kIdBytes, kSecretBytes) != 0)
-    return live_.end();
-  return it;
-}
-
-std::optional<TokenGrant> MediaTokens::check(std::string_view token, Clock::time_point now) {
-  unsigned char raw[kIdBytes + kSecretBytes];
-  if (!decode(token, raw)) return std::nullopt;
-  std::optional<TokenGrant> out;
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = find_live(raw);
-    if (it != live_.end() && it->second.expires > now) out = it->second.grant;
-  }
-  sodium_memzero(raw, sizeof raw);
-  return out;
-}
-
-void MediaTokens::revoke(std::string_view token) {
-  unsigned char raw[kIdBytes + kSecretBytes];
-  if (!decode(token, raw)) return;
-  {
-    std::lock_guard lock(mutex_);
-    if (const auto it = find_live(raw); it != live_.end()) {
-      if (const auto mine = by_user_.find(it->second.grant.user); mine != by_user_.end())
-        std::erase(mine->second, it->first);
-      sodium_memzero(it->second.secret.data(), it->second.secret.size());
-      live_.erase(it);
-    }
-  }
-  sodium_memzero(raw, sizeof raw);
+  return grant;
 }
 
 }  // namespace parley::media

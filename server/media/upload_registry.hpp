@@ -4,6 +4,7 @@
 //
 // Thread-safe. A lease's UploadState is touched only by the request holding the lease, and
 // the lease passes between threads through the registry's mutex.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -41,11 +42,17 @@ class UploadRegistry {
   }
   // The upload finished or was purged: drop its state.
   void forget(const std::string& media_id);
+  // Drops the state of uploads nobody has leased since `before`: among gateways sharing the
+  // blobs, one finished or purged elsewhere is never forgotten here otherwise. One resumed
+  // later hashes its staged bytes again when it finishes.
+  void drop_idle(std::chrono::steady_clock::time_point before);
+  std::size_t size();
 
  private:
   struct Slot {
     std::shared_ptr<UploadState> state;
     bool leased = false;
+    std::chrono::steady_clock::time_point used{};
   };
   std::mutex mutex_;
   std::unordered_map<std::string, Slot> uploads_;

@@ -155,13 +155,23 @@ int run_relay(const Config& cfg) {
   }
 
   std::unique_ptr<media::BlobStore> blobs;
+  const auto media_dir = cfg.media_dir.empty() ? cfg.data_dir / "media" : cfg.media_dir;
   try {
-    blobs = std::make_unique<media::FsBlobStore>(cfg.data_dir / "media");
+    blobs = std::make_unique<media::FsBlobStore>(media_dir);
   } catch (const std::exception& e) {
-    spdlog::error("cannot create the media directory in {}: {}", cfg.data_dir.string(), e.what());
+    spdlog::error("cannot create the media directory {}: {}", media_dir.string(), e.what());
     return 1;
   }
-  media::MediaTokens media_tokens(cfg.media.token_ttl, 1u << 16, 256);  // 256: each download job asks for its own
+  auto media_tokens = cfg.media_token_key.empty()
+                          ? std::make_unique<media::MediaTokens>(cfg.media.token_ttl)
+                          : std::make_unique<media::MediaTokens>(
+                                cfg.media.token_ttl,
+                                std::span<const unsigned char, media::MediaTokens::kKeyBytes>(
+                                    reinterpret_cast<const unsigned char*>(cfg.media_token_key.data()),
+                                    media::MediaTokens::kKeyBytes));
+  if (!cfg.redis.empty() && (cfg.media_dir.empty() || cfg.media_token_key.empty()))
+    spdlog::warn("event=media_not_shared detail=\"media uploaded through this gateway is served by it "
+                 "alone: give every gateway the same --media-dir and --media-key-file\"");
   media::UploadRegistry uploads;
   media::BlobClaims claims;
   media::TransferSlots transfers(cfg.media.max_downloads, cfg.media.max_transfers);
@@ -170,7 +180,7 @@ int run_relay(const Config& cfg) {
   media::OrphanSweep orphans;
   net::thread_pool disk(1);
   net::post(disk, [] { name_this_thread("parley-disk"); });
-  media::MediaContext media{cfg.media, *blobs,    claims, media_tokens, uploads,
+  media::MediaContext media{cfg.media, *blobs,    claims, *media_tokens, uploads,
                             transfers, disk.get_executor()};
 
   LocalPresence presence;

@@ -36,10 +36,8 @@ struct MediaOutcome {
 
 void Session::grant_upload(std::uint64_t request_id, const std::string& media_id,
                            std::uint64_t size) {
-  auto token = ctx_.media.tokens.issue({media::TokenKind::Upload, user_id_, media_id, size});
-  if (token.empty())
-    return reply_error(request_id, wire::UNAVAILABLE, "too many media tokens in use; retry", 1000);
-  reply_upload_granted(request_id, media_id, size, std::move(token));
+  reply_upload_granted(request_id, media_id, size,
+                       ctx_.media.tokens.issue({media::TokenKind::Upload, user_id_, media_id, size}));
 }
 
 void Session::reply_upload_granted(std::uint64_t request_id, const std::string& media_id,
@@ -67,12 +65,6 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
                        "the relay's disk is nearly full; the upload waits for space", 60000);
   std::string media_id(kMediaIdBytes, '\0');
   randombytes_buf(media_id.data(), media_id.size());
-  // The token before the record: a record whose token could not be issued would hold the
-  // user's quota and an unfinished-upload slot, unknown to the client, until it expired.
-  auto token = std::make_shared<std::string>(
-      ctx_.media.tokens.issue({media::TokenKind::Upload, user_id_, media_id, req.size()}));
-  if (token->empty())
-    return reply_error(request_id, wire::UNAVAILABLE, "too many media tokens in use; retry", 1000);
   auto out = std::make_shared<MediaOutcome>();
   const auto owner = user_id_;
   const auto size = req.size();
@@ -97,20 +89,11 @@ void Session::on_create_upload(std::uint64_t request_id, const wire::CreateUploa
         }
         s.create_media({media_id, owner, size, {}, now, 0});
       },
-      [this, request_id, out, media_id, size, token](store::JobStatus status) {
-        // No record: the token is voided, so it does not count against the user's cap until
-        // it expires, and its secret is wiped.
-        const auto unused = [&] {
-          ctx_.media.tokens.revoke(*token);
-          sodium_memzero(token->data(), token->size());
-        };
-        if (store_failed(request_id, status)) return unused();
-        if (out->error != wire::ERROR_UNSPECIFIED) {
-          unused();
-          return reply_error(request_id, out->error, out->reason);
-        }
+      [this, request_id, out, media_id, size](store::JobStatus status) {
+        if (store_failed(request_id, status)) return;
+        if (out->error != wire::ERROR_UNSPECIFIED) return reply_error(request_id, out->error, out->reason);
         spdlog::debug("event=upload_created user={} size={}", username_, size);
-        reply_upload_granted(request_id, media_id, size, std::move(*token));
+        grant_upload(request_id, media_id, size);
       });
 }
 
@@ -142,12 +125,9 @@ void Session::on_resume_upload(std::uint64_t request_id, const std::string& medi
 }
 
 void Session::on_get_download_token(std::uint64_t request_id) {
-  auto token = ctx_.media.tokens.issue({media::TokenKind::Download, user_id_, {}, 0});
-  if (token.empty())
-    return reply_error(request_id, wire::UNAVAILABLE, "too many media tokens in use; retry", 1000);
   wire::ServerFrame f;
   auto* t = f.mutable_download_token();
-  t->set_token(std::move(token));
+  t->set_token(ctx_.media.tokens.issue({media::TokenKind::Download, user_id_, {}, 0}));
   t->set_expires_in_ms(static_cast<std::uint32_t>(ctx_.media.tokens.ttl().count()));
   reply(request_id, f);
 }

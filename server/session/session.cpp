@@ -182,12 +182,14 @@ void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency,
                         store::Lane lane) {
   ++pending_jobs_;
   pending_bytes_ += job->bytes_;
-  // A connection's lane follows from its address (mixed: sessions come from one size class
-  // of the allocator, so the low bits repeat), which costs no memory; its jobs on that lane
-  // stay in order among themselves.
+  // A device's lane follows from who it is, so its jobs on that lane stay in order among
+  // themselves across its connections too: the acks' deletes of the connection it left come
+  // before the replay of the one it logs in with. (Own jobs come after login; before it, the
+  // connection's address stands in.) Mixed: the low bits of ids and addresses repeat.
   const auto lane_of = [this] {
-    const auto mixed = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this)) *
-                       0x9E3779B97F4A7C15ull;
+    const auto who = user_id_ != 0 ? static_cast<std::uint64_t>(user_id_) * 64 + device_id_
+                                   : static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this));
+    const auto mixed = who * 0x9E3779B97F4A7C15ull;
     return static_cast<std::size_t>(mixed >> 32) % ctx_.lanes.size();
   };
   auto& worker = lane == store::Lane::Own && !ctx_.lanes.empty() ? *ctx_.lanes[lane_of()]

@@ -70,7 +70,7 @@ struct SweepRig {
       1000};
   boost::asio::thread_pool disk{1};
   BlobClaims claims;
-  parley::media::MediaTokens tokens{std::chrono::minutes(10), 16, 16};
+  parley::media::MediaTokens tokens{std::chrono::minutes(10)};
   parley::media::UploadRegistry uploads;
   parley::media::TransferSlots transfers{8, 1024};
   parley::media::MediaContext media{parley::media::MediaLimits{}, blobs, claims, tokens,
@@ -177,9 +177,110 @@ class BlobRetentionTest : public QObject {
     QCOMPARE(listed.size(), std::size_t{1});
     QVERIFY(listed.front() == old_blob);
     QCOMPARE(blobs.list_blobs(std::chrono::system_clock::now() + 1min, std::nullopt, 100).size(), std::size_t{2});
-    blobs.remove_blob(old_blob);
+    QVERIFY(blobs.remove_blob(old_blob, std::chrono::system_clock::now() - 1h));
     QVERIFY(!std::filesystem::exists(blobs.blob_path(old_blob)));
     QVERIFY(blobs.list_blobs(std::chrono::system_clock::now() - 1h, std::nullopt, 100).empty());
+  }
+
+  // Gateways of a tier share one media directory: an upload is written by one request at a
+  // time across them, a look (HEAD) or a sweep never cuts in on a writer, and the next
+  // writer, wherever it runs, starts from what the last one left.
+  void relaysSharingTheBlobsNeverWriteOneUploadAtOnce() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::filesystem::path root(dir.path().toStdString());
+    FsBlobStore a(root), b(root);
+    const std::string id(16, 'u');
+    std::error_code ec;
+    auto wa = a.open_staged(id, ec);
+    QVERIFY(wa);
+    QVERIFY(!wa->append(std::string_view("abc")));
+    QVERIFY(!b.open_staged(id, ec));
+    QVERIFY(ec == std::errc::device_or_resource_busy);
+    QVERIFY(!a.open_staged(id, ec));  // nor a second writer in the same relay
+    QVERIFY(!b.idle_staged_size(id));
+    b.discard_staged(id);
+    QVERIFY(std::filesystem::exists(a.staged_path(id)));
+    wa.reset();
+    QCOMPARE(b.idle_staged_size(id), std::optional<std::uint64_t>(3));
+    auto wb = b.open_staged(id, ec);
+    QVERIFY(wb);
+    QCOMPARE(wb->size(), std::uint64_t{3});
+    wb.reset();
+    b.discard_staged(id);
+    QVERIFY(!std::filesystem::exists(a.staged_path(id)));
+    QCOMPARE(a.idle_staged_size(id), std::optional<std::uint64_t>(0));
+  }
+
+  // Retention on one gateway decided a blob was unused; an upload of the same bytes on
+  // another committed it since (its claim is in that gateway's memory, not here) and its
+  // record is coming. The blob's time keeps it.
+  void aBlobAnotherRelayCommittedSinceIsKept() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::filesystem::path root(dir.path().toStdString());
+    FsBlobStore here(root), there(root);
+    const std::string bytes = "the same ciphertext, uploaded twice";
+    const auto h = upload(here, std::string(16, '1'), bytes);
+    QVERIFY(age(here.blob_path(h), 2h));
+    const auto decided = std::chrono::system_clock::now();
+    // There, the upload's bytes were staged long ago (resumed after a restart, say): the
+    // commit is what dates the blob.
+    const std::string id(16, '2');
+    std::error_code ec;
+    auto w = there.open_staged(id, ec);
+    QVERIFY(w && !w->append({bytes.data(), bytes.size()}));
+    w.reset();
+    QVERIFY(age(there.staged_path(id), 2h));
+    QVERIFY(!there.commit_staged(id, h));
+    QVERIFY(!here.remove_blob(h, decided - BlobClaims::kMemory));
+    QVERIFY(std::filesystem::exists(here.blob_path(h)));
+    // Nothing but the blob is left in its directory (the aside name went back).
+    QCOMPARE(std::distance(std::filesystem::directory_iterator(here.blob_path(h).parent_path()),
+                          std::filesystem::directory_iterator{}),
+             1);
+    // Written long before the decision: removed.
+    QVERIFY(age(here.blob_path(h), 2h));
+    QVERIFY(here.remove_blob(h, decided - BlobClaims::kMemory));
+    QVERIFY(!std::filesystem::exists(here.blob_path(h)));
+    QVERIFY(!here.remove_blob(h, decided));  // gone already
+  }
+
+  // An upload finished on another gateway is never forgotten here by name: its state goes
+  // once idle, never while a request holds it.
+  void idleUploadStateIsDropped() {
+    parley::media::UploadRegistry uploads;
+    const std::string idle(16, 'i'), busy(16, 'b');
+    QVERIFY(uploads.lease(idle, 10));
+    uploads.release(idle);
+    QVERIFY(uploads.lease(busy, 10));
+    const auto later = std::chrono::steady_clock::now() + 1s;
+    uploads.drop_idle(std::chrono::steady_clock::now() - 1h);
+    QCOMPARE(uploads.size(), std::size_t{2});
+    uploads.drop_idle(later);
+    QCOMPARE(uploads.size(), std::size_t{1});
+    QVERIFY(!uploads.lease(busy, 10));  // still held
+    uploads.release(busy);
+    uploads.drop_idle(later + 1h);
+    QCOMPARE(uploads.size(), std::size_t{0});
+  }
+
+  // A remover that stopped between putting a blob aside and deciding leaves it under another
+  // name; the sweep's listing puts it back.
+  void aBlobLeftAsideIsPutBack() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    FsBlobStore blobs(std::filesystem::path(dir.path().toStdString()));
+    const auto h = upload(blobs, std::string(16, '3'), "left aside");
+    auto aside = blobs.blob_path(h);
+    aside += ".removing-00000000000000ff";
+    std::filesystem::rename(blobs.blob_path(h), aside);
+    QVERIFY(blobs.list_blobs(std::chrono::system_clock::now() - 1h, std::nullopt, 100).empty());
+    QVERIFY(std::filesystem::exists(aside));  // as new as its blob: perhaps a removal now
+    QVERIFY(age(aside, 2h));
+    blobs.list_blobs(std::chrono::system_clock::now() - 1h, std::nullopt, 100);
+    QVERIFY(std::filesystem::exists(blobs.blob_path(h)));
+    QVERIFY(!std::filesystem::exists(aside));
   }
 
   // The sweep checks a slice at a time: slices come in hash order and each resumes after the

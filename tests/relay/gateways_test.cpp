@@ -4,10 +4,12 @@
 // 1:1 messages, group messages, delivery marks, presence and typing. A device logging in on
 // one closes its older connection on the other. A device gone from both gets what waits at
 // its next login on either. Test clusters: scripts/test-postgres and scripts/test-redis (CTest fixtures).
+#include <QCryptographicHash>
 #include <QProcess>
 #include <QtTest>
 
 #include "group_helpers.hpp"
+#include "media_requests.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
 
@@ -89,6 +91,17 @@ class OwnRedis {
   QStringList extra_;
   QProcess process_;
 };
+
+// A file holding `text`, readable by its owner alone unless `others_read`; its path.
+QString secretFile(const QTemporaryDir& dir, const QString& name, const QByteArray& text,
+                   bool others_read = false) {
+  QFile f(dir.filePath(name));
+  f.open(QIODevice::WriteOnly);
+  f.write(text);
+  f.setPermissions(QFile::ReadOwner | QFile::WriteOwner |
+                   (others_read ? QFile::ReadOther : QFile::Permissions{}));
+  return f.fileName();
+}
 
 }  // namespace
 
@@ -503,12 +516,7 @@ class GatewaysTest : public QObject {
     QVERIFY(redis.start());
     QTemporaryDir dir;
     const auto secret = [&](const QString& name, const QByteArray& text, bool others_read) {
-      QFile f(dir.filePath(name));
-      f.open(QIODevice::WriteOnly);
-      f.write(text);
-      f.setPermissions(QFile::ReadOwner | QFile::WriteOwner |
-                       (others_read ? QFile::ReadOther : QFile::Permissions{}));
-      return f.fileName();
+      return secretFile(dir, name, text, others_read);
     };
     const auto run = [&](const QStringList& extra) {
       QProcess relay;
@@ -538,6 +546,64 @@ class GatewaysTest : public QObject {
     QVERIFY(alice);
     QVERIFY(subscribe(*alice, {"w-bob"})->has_presence_snapshot());
     QVERIFY(!gateway.stderrLog().contains("correct horse"));
+  }
+
+  // Gateways given one media directory and one token key: an upload begun on one goes on
+  // with the same token on the other, and a file uploaded through one downloads through the
+  // other with that one's token. A gateway with another key refuses them; a key file others
+  // may read, or one too short, stops a gateway at start.
+  void mediaCrossesGatewaysSharingTheirBlobsAndKey() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const auto key = secretFile(dir, "media.key", "S3bQ0Zb1v1nH2yG8kq9rjvH1mX3yZb8l0xq3cVq1hWc=\n");
+    const auto redis = qEnvironmentVariable("PARLEY_TEST_REDIS");
+    const QStringList tier{"--postgres", db_, "--redis", redis, "--media-dir", dir.filePath("media"),
+                           "--media-key-file", key};
+    RelayProcess c(tier), d(tier);
+    QVERIFY(c.start());
+    QVERIFY(d.start());
+    auto alice = TestClient::registered(c.url(), "m-alice");
+    auto bob = TestClient::registered(d.url(), "m-bob");
+    QVERIFY(alice && bob);
+    QByteArray data(600 * 1000, Qt::Uninitialized);
+    for (qsizetype i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7919) >> 3);
+    const auto granted = createUpload(*alice, static_cast<std::uint64_t>(data.size()));
+    QVERIFY(granted && granted->has_upload_granted());
+    const auto g = granted->upload_granted();
+    QCOMPARE(patch(c.url(), g, 0, data.left(250000)).status, 204);
+    // Her connection to c drops; the rest goes through d, with c's token.
+    const auto h = head(d.url(), g);
+    QCOMPARE(h.status, 200);
+    QCOMPARE(h.header("Upload-Offset"), QByteArray("250000"));
+    const auto done = patch(d.url(), g, 250000, data.mid(250000));
+    QCOMPARE(done.status, 201);
+    QCOMPARE(done.header("ETag"),
+             "\"" + QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex() + "\"");
+    // Bob, on d, downloads it through c with d's token, and a range of it through d.
+    const auto token = downloadToken(*bob);
+    QVERIFY(!token.empty());
+    QCOMPARE(get(c.url(), token, g.media_id()).body, data);
+    const auto part = get(d.url(), token, g.media_id(), "bytes=599990-");
+    QCOMPARE(part.status, 206);
+    QCOMPARE(part.body, data.right(10));
+    // Gateways a and b have keys of their own: neither takes the tier's tokens.
+    QCOMPARE(get(a_->url(), token, g.media_id()).status, 401);
+    QCOMPARE(head(b_->url(), g).status, 401);
+
+    const auto refused = [&](const QString& file) {
+      QProcess relay;
+      relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
+                  {"--listen", "127.0.0.1:0", "--media-key-file", file});
+      relay.waitForFinished(10000);
+      return std::make_pair(relay.exitCode(), relay.readAllStandardError());
+    };
+    auto [code, err] = refused(secretFile(dir, "open.key", "S3bQ0Zb1v1nH2yG8kq9rjvH1mX3yZb8l0xq3cVq1hWc=\n", true));
+    QCOMPARE(code, 2);
+    QVERIFY2(err.contains("chmod 600"), err.constData());
+    std::tie(code, err) = refused(secretFile(dir, "short.key", "password\n"));
+    QCOMPARE(code, 2);
+    QVERIFY2(err.contains("at least 32"), err.constData());
+    QVERIFY(!err.contains("password"));
   }
 
   // Routing needs the shared store: a relay given Redis without PostgreSQL refuses to start,

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "media_requests.hpp"
 #include "raw_http.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -32,48 +33,6 @@ QByteArray randomBytes(qsizetype n) {
   QByteArray b(n, Qt::Uninitialized);
   QRandomGenerator::global()->fillRange(reinterpret_cast<quint32*>(b.data()), n / 4);
   return b;
-}
-
-std::optional<wire::ServerFrame> createUpload(TestClient& c, std::uint64_t size) {
-  wire::ClientFrame f;
-  f.mutable_create_upload()->set_size(size);
-  return c.request(f);
-}
-
-QByteArray hexId(const std::string& id) { return QByteArray::fromStdString(id).toHex(); }
-
-QByteArray bearer(const std::string& token) { return "Bearer " + QByteArray::fromStdString(token); }
-
-HttpRequest patchRequest(const wire::UploadGranted& g, qint64 offset, const QByteArray& body,
-                         qsizetype cut_after = -1) {
-  return {"PATCH", "/media/upload/" + hexId(g.media_id()),
-          {{"Authorization", bearer(g.token())}, {"Upload-Offset", QByteArray::number(offset)}},
-          body, cut_after};
-}
-
-HttpResponse patch(const QUrl& url, const wire::UploadGranted& g, qint64 offset, const QByteArray& body,
-                   qsizetype cut_after = -1) {
-  return httpRequest(url, patchRequest(g, offset, body, cut_after));
-}
-
-HttpResponse head(const QUrl& url, const wire::UploadGranted& g) {
-  return httpRequest(url, {"HEAD", "/media/upload/" + hexId(g.media_id()),
-                           {{"Authorization", bearer(g.token())}}, {}});
-}
-
-std::string downloadToken(TestClient& c) {
-  wire::ClientFrame f;
-  f.mutable_get_download_token();
-  auto r = c.request(f);
-  return r && r->has_download_token() ? r->download_token().token() : std::string();
-}
-
-HttpResponse get(const QUrl& url, const std::string& token, const std::string& media_id,
-                 const QByteArray& range = {}) {
-  HttpRequest req{"GET", "/media/" + hexId(media_id), {}, {}};
-  if (!token.empty()) req.headers.append({"Authorization", bearer(token)});
-  if (!range.isEmpty()) req.headers.append({"Range", range});
-  return httpRequest(url, req);
 }
 
 // A plain socket to the relay at `url` (-1 on failure), for tests that pace their own reads

@@ -79,6 +79,13 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
                  "File whose first line is the password for Redis's AUTH (owner-only: mode "
                  "0600 or stricter, as PGPASSFILE); without it, no AUTH")
       ->envname("PARLEY_REDIS_PASSWORD_FILE");
+  unsigned presence_ttl_seconds = 120;
+  app.add_option("--presence-ttl-seconds", presence_ttl_seconds,
+                 "With --redis: how long a device's entry outlives its gateway's last refresh "
+                 "(refreshed every third of it); a gateway silent this long is taken for dead "
+                 "and its users shown offline")
+      ->check(CLI::Range(3u, 3600u))
+      ->capture_default_str();
   unsigned take_over_seconds = 60;
   app.add_option("--fanout-take-over-seconds", take_over_seconds,
                  "With --redis: how often to look for group fan-outs that stopped half-done (a "
@@ -381,6 +388,7 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   c.dedup_window = std::chrono::hours(24 * dedup_days);
   c.last_seen_ttl = std::chrono::hours(24 * last_seen_days);
   c.fanout_take_over = std::chrono::seconds(take_over_seconds);
+  c.presence_ttl = std::chrono::seconds(presence_ttl_seconds);
   c.idle_timeout = std::chrono::seconds(idle);
   c.limits.auth_timeout = std::chrono::seconds(auth);
   c.limits.write_stall = std::chrono::seconds(stall);

@@ -31,6 +31,9 @@ struct Config {
   // the PostgreSQL store route through (routing/redis_router.hpp).
   std::string redis;
   routing::RedisCredentials redis_credentials;  // from --redis-user, --redis-password-file
+  // Among gateways: how long a device's entry in Redis outlives its gateway's last refresh
+  // (every third of it); a dead gateway's users are shown offline after about this long.
+  std::chrono::seconds presence_ttl{120};
   // Among gateways: how often to look for group fan-outs another gateway left half-done.
   std::chrono::seconds fanout_take_over{60};
   std::filesystem::path tls_cert;

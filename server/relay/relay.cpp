@@ -233,7 +233,7 @@ int run_relay(const Config& cfg) {
     try {
       router = std::make_unique<routing::RedisRouter>(
           cfg.redis, cfg.redis_credentials, routed, metrics,
-          std::chrono::duration_cast<std::chrono::seconds>(cfg.last_seen_ttl));
+          std::chrono::duration_cast<std::chrono::seconds>(cfg.last_seen_ttl), cfg.presence_ttl);
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
       return 1;

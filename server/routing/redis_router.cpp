@@ -18,12 +18,20 @@ namespace {
 //   parley:at:<user>:<device>  "<gateway>:<login>": the gateway holding the device and that
 //                              gateway's number for the login (attach_counter_), so a
 //                              displacement notice can say which login it ends without
-//                              comparing two hosts' clocks. TTL ttl_, refreshed.
+//                              comparing two hosts' clocks. TTL key_ttl_, refreshed every
+//                              third of it: the net under a lost logout, since a dead
+//                              gateway's keys are taken by the others (below).
 //   parley:on:<user>           the user's device ids that have such a key (members whose key
 //                              expired with a dead gateway are dropped when read).
 //   parley:sub:<user>          whom the user subscribed to (a set), kept while the user is
 //                              online and for seen_ttl_ after.
 //   parley:seen:<user>         when the user's last device left (ms), for seen_ttl_.
+//   parley:gateways            every live gateway (a sorted set), scored by when it is to
+//                              be taken for dead (its last beat + its ttl_, Redis's clock,
+//                              s); it beats every ttl_ / 3.
+//   parley:beats               each of those gateways' last beat (a hash, s).
+//   parley:held:<gateway>      "<user> <device>" of each device the gateway holds, so that
+//                              once it stops beating another can say its users went offline.
 // Every presence decision is made inside one script, atomically, so two gateways never
 // disagree about who is online or mutual.
 //
@@ -76,9 +84,13 @@ local v = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2])
 redis.call('SADD', on, ARGV[6])
 redis.call('EXPIRE', on, ARGV[2])
+redis.call('SADD', 'parley:held:' .. ARGV[1], ARGV[4])
 local g, n = nil, nil
 if v then g, n = string.match(v, '^(%x+):(%d+)$') end
-if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, 'D ' .. ARGV[4] .. ' ' .. n) end
+if g and g ~= ARGV[1] then
+  redis.call('SREM', 'parley:held:' .. g, ARGV[4])
+  redis.call('PUBLISH', 'parley:gw:' .. g, 'D ' .. ARGV[4] .. ' ' .. n)
+end
 redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], 'W ' .. ARGV[4])
 if not was_online then
   redis.call('DEL', 'parley:seen:' .. u)
@@ -91,9 +103,10 @@ return 0
 // user, ARGV[3] the device, ARGV[4] now (ms), ARGV[5] the subscriptions' TTL. The user's
 // last device leaving records last-seen and tells its mutual subscribers.
 const std::string kDetach = kPrelude + R"lua(
+local u = ARGV[2]
+redis.call('SREM', 'parley:held:' .. ARGV[1], u .. ' ' .. ARGV[3])
 local v = redis.call('GET', KEYS[1])
 if gw(v) ~= ARGV[1] then return 0 end
-local u = ARGV[2]
 redis.call('DEL', KEYS[1])
 redis.call('SREM', 'parley:on:' .. u, ARGV[3])
 if #gateways(u) == 0 then
@@ -107,15 +120,22 @@ return 0
 // ARGV[2] the TTL, ARGV[3] the newest login's number, ARGV[4] the user, ARGV[5] the device,
 // ARGV[6] the subscriptions' TTL (kept while the user is online); ARGV[7], if given, a wake
 // notice for this gateway (after Redis was away, when notices for the device may have been
-// lost).
+// lost). A user found offline (this gateway was taken for dead while Redis was out of its
+// reach, or Redis restarted empty) is online again for its mutual subscribers.
 const std::string kRefresh = kPrelude + R"lua(
 local v = redis.call('GET', KEYS[1])
 if v ~= false and gw(v) ~= ARGV[1] then return 0 end
-local on = 'parley:on:' .. ARGV[4]
+local u, on = ARGV[4], 'parley:on:' .. ARGV[4]
+local was_online = #gateways(u) > 0
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'EX', ARGV[2])
 redis.call('SADD', on, ARGV[5])
 redis.call('EXPIRE', on, ARGV[2])
-redis.call('EXPIRE', 'parley:sub:' .. ARGV[4], ARGV[6])
+redis.call('SADD', 'parley:held:' .. ARGV[1], u .. ' ' .. ARGV[5])
+redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[6])
+if not was_online then
+  redis.call('DEL', 'parley:seen:' .. u)
+  announce(u, '1', '0')
+end
 if ARGV[7] then redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], ARGV[7]) end
 return 0
 )lua";
@@ -159,10 +179,49 @@ end
 return 0
 )lua";
 
+// This gateway beats, and takes up to ARGV[4] devices of one gateway that has not beaten
+// for its presence TTL: their keys still naming it go, and each of their users left with
+// no device online is offline, last seen at that gateway's last beat, for its mutual
+// subscribers. ARGV[1] this gateway, ARGV[2] its TTL (s), ARGV[3] the subscriptions' TTL.
+// Returns 1 while that gateway has devices left to take (the caller beats again at once).
+// Times are Redis's (TIME), so no two gateways' clocks are compared, and each gateway's
+// deadline is its own TTL's.
+const std::string kBeat = kPrelude + R"lua(
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZADD', 'parley:gateways', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', 'parley:beats', ARGV[1], now)
+local dead = redis.call('ZRANGEBYSCORE', 'parley:gateways', '-inf', '(' .. now, 'LIMIT', 0, 1)[1]
+if not dead then return 0 end
+local held = 'parley:held:' .. dead
+local last = string.format('%d', tonumber(redis.call('HGET', 'parley:beats', dead) or now) * 1000)
+local users = {}
+for _, e in ipairs(redis.call('SPOP', held, ARGV[4])) do
+  local u, d = string.match(e, '^(%S+) (%d+)$')
+  if u then
+    local key = 'parley:at:' .. u .. ':' .. d
+    local g = gw(redis.call('GET', key))
+    if g == dead then redis.call('DEL', key) end
+    if g == dead or not g then redis.call('SREM', 'parley:on:' .. u, d) end
+    users[u] = true
+  end
+end
+for u in pairs(users) do
+  if #gateways(u) == 0 and redis.call('EXISTS', 'parley:seen:' .. u) == 0 then
+    redis.call('SET', 'parley:seen:' .. u, last, 'EX', ARGV[3])
+    redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[3])
+    announce(u, '0', last)
+  end
+end
+if redis.call('SCARD', held) > 0 then return 1 end
+redis.call('ZREM', 'parley:gateways', dead)
+redis.call('HDEL', 'parley:beats', dead)
+return 0
+)lua";
+
 // By RedisRouter::Script. Sent by their SHA-1 (EVALSHA), not their text: a refresh, every
 // 40 s for every device, would otherwise carry 1.3 KB of script for 40 bytes of name.
 const std::array<const std::string*, RedisRouter::kScripts> kScriptText{
-    &kRoute, &kAttach, &kDetach, &kRefresh, &kSubscribe, &kTyping};
+    &kRoute, &kAttach, &kDetach, &kRefresh, &kSubscribe, &kTyping, &kBeat};
 
 constexpr std::size_t kQueueLimit = 1 << 16;
 constexpr std::size_t kPipeline = 512;
@@ -230,6 +289,7 @@ RedisRouter::RedisRouter(const std::string& address, const RedisCredentials& cre
       metrics_(metrics),
       gateway_(random_id()),
       ttl_(presence_ttl),
+      key_ttl_(presence_ttl * kKeyTtlTimesBeat),
       seen_ttl_(std::to_string(last_seen_ttl.count())),
       sender_(address, std::chrono::seconds(5), credentials),
       receiver_(address, std::chrono::milliseconds(0), credentials) {
@@ -312,7 +372,7 @@ void RedisRouter::attached(const std::string& user, std::uint32_t device,
   }
   login.store(number);
   const auto dev = std::to_string(device);
-  queue({"EVALSHA", sha(Script::Attach), "1", key, gateway_, std::to_string(ttl_.count()),
+  queue({"EVALSHA", sha(Script::Attach), "1", key, gateway_, std::to_string(key_ttl_.count()),
          std::to_string(number), user + " " + dev, user, dev, seen_ttl_});
 }
 
@@ -364,9 +424,17 @@ void RedisRouter::typing(const std::string& recipient, const std::string& sender
   queue({"EVALSHA", sha(Script::Typing), "0", recipient, sender, active ? "1" : "0"});
 }
 
+void RedisRouter::beat() {
+  queue({"EVALSHA", sha(Script::Beat), "0", gateway_, std::to_string(ttl_.count()), seen_ttl_,
+         std::to_string(kDevicesTakenPerBeat)},
+        [this](const redisReply* r) {
+          if (r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer == 1) beat();
+        });
+}
+
 void RedisRouter::refresh_commands(std::vector<Command>& out, bool wake) {
   std::lock_guard lock(mutex_);
-  const auto ttl = std::to_string(ttl_.count());
+  const auto ttl = std::to_string(key_ttl_.count());
   for (const auto& [key, local] : local_) {
     const auto device = std::to_string(local.device);
     out.push_back({"EVALSHA", sha(Script::Refresh), "1", key, gateway_, ttl,
@@ -397,7 +465,8 @@ DeviceRouter::Snapshot RedisRouter::parse_snapshot(const redisReply& r) {
 
 void RedisRouter::send_loop() {
   using Clock = std::chrono::steady_clock;
-  auto next_refresh = Clock::now() + ttl_ / 3;
+  auto next_refresh = Clock::now() + key_ttl_ / 3;
+  auto next_beat = Clock::now();
   std::vector<Command> batch;
   // For batch[i] from the queue (the refresh's own come after): who waits for its reply,
   // and whether it was sent once already.
@@ -412,8 +481,9 @@ void RedisRouter::send_loop() {
     bool refresh = false, wake = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, next_refresh,
-                       [&] { return stopping_ || refresh_now_ || !queue_.empty(); });
+      wake_.wait_until(lock, std::min(next_refresh, next_beat), [&] {
+        return stopping_ || refresh_now_ || !queue_.empty() || Clock::now() >= next_beat;
+      });
       if (stopping_) return;
       // After Redis was away, notices for our devices may have been lost: they read again.
       wake = std::exchange(refresh_now_, false);
@@ -427,7 +497,11 @@ void RedisRouter::send_loop() {
     }
     if (refresh) {
       refresh_commands(batch, wake);
-      next_refresh = Clock::now() + ttl_ / 3;
+      next_refresh = Clock::now() + key_ttl_ / 3;
+    }
+    if (Clock::now() >= next_beat) {
+      beat();  // in the next batch
+      next_beat = Clock::now() + ttl_ / 3;
     }
     if (batch.empty()) continue;
     if (!sender_.connected() && !(sender_.connect(why) && load_scripts(why))) {

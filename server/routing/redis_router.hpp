@@ -3,7 +3,8 @@
 //
 // Presence in Redis: parley:at:<user>:<device> names the gateway holding the device, with a
 // TTL its gateway keeps refreshing, so a gateway that dies takes its entries with it within
-// the TTL and nothing about presence is ever durable. Presence subscriptions and last-seen
+// the TTL and nothing about presence is ever durable. Gateways beat; once one has not for
+// the TTL, the others say its users went offline. Presence subscriptions and last-seen
 // times are there too, so the mutual rule is decided once for all gateways. Each gateway
 // subscribes to its own channel, parley:gw:<id>. A notice is one EVAL: look the device (or
 // the user's devices) up and publish to its gateway's channel, in one round trip,
@@ -40,7 +41,8 @@ class RedisRouter final : public DeviceRouter {
   // Connects both links once (throws with the reason if Redis cannot be reached, so a
   // misconfigured gateway stops at start), then runs its threads until destroyed.
   // `last_seen_ttl`: how long a user's subscriptions and last-seen time outlive its last
-  // connection (--last-seen-days); `presence_ttl`: a device's entry, refreshed every third.
+  // connection (--last-seen-days); `presence_ttl`: how long a gateway that stops beating
+  // (every third of it) is taken for alive.
   RedisRouter(const std::string& address, const RedisCredentials& credentials,
               RoutedNotices& inbound, Metrics& metrics, std::chrono::seconds last_seen_ttl,
               std::chrono::seconds presence_ttl = std::chrono::seconds(120));
@@ -62,8 +64,11 @@ class RedisRouter final : public DeviceRouter {
 
   // The Lua scripts (redis_router.cpp), each loaded on every new command link and called by
   // its SHA-1.
-  enum class Script { Route, Attach, Detach, Refresh, Subscribe, Typing };
-  static constexpr std::size_t kScripts = 6;
+  enum class Script { Route, Attach, Detach, Refresh, Subscribe, Typing, Beat };
+  static constexpr std::size_t kScripts = 7;
+  // Devices of a dead gateway one beat takes: a bounded script (Redis runs one at a time),
+  // beaten again at once while more are left.
+  static constexpr std::size_t kDevicesTakenPerBeat = 500;
 
   // Parses one notice as published; false for anything malformed (never trusted blindly:
   // whoever can write to Redis could send anything).
@@ -85,12 +90,19 @@ class RedisRouter final : public DeviceRouter {
   // Every local device's key set again; with `wake`, each device's connection told to read
   // the store again too.
   void refresh_commands(std::vector<Command>& out, bool wake);
+  // Queues this gateway's beat, which also takes a share of a dead gateway's devices.
+  void beat();
   static std::string key_of(const std::string& user, std::uint32_t device);
 
   RoutedNotices& inbound_;
   Metrics& metrics_;
   const std::string gateway_;  // 16 hex digits, new at every start
   const std::chrono::seconds ttl_;
+  // A device's key: refreshed every third of it, a net under a logout lost on its way (a
+  // dead gateway's keys are taken by the others at once), so long, since every device's
+  // refresh is the one load on Redis that grows with connections rather than with traffic.
+  static constexpr int kKeyTtlTimesBeat = 30;
+  const std::chrono::seconds key_ttl_;
   const std::string seen_ttl_;  // seconds
   RedisLink sender_, receiver_;
   std::array<std::string, kScripts> shas_;  // set by the first load_scripts, then fixed

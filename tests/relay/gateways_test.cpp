@@ -5,8 +5,11 @@
 // one closes its older connection on the other. A device gone from both gets what waits at
 // its next login on either. Test clusters: scripts/test-postgres and scripts/test-redis (CTest fixtures).
 #include <QCryptographicHash>
+#include <QDateTime>
 #include <QProcess>
 #include <QtTest>
+
+#include <csignal>
 
 #include "group_helpers.hpp"
 #include "media_requests.hpp"
@@ -450,6 +453,79 @@ class GatewaysTest : public QObject {
     QCOMPARE(gone->presence_update().last_seen_ms(), 0u);
     alice->disconnect();
     QVERIFY(!bob_moved.waitPush(presence, 300));
+  }
+
+  // A gateway that dies says nothing; once it has not beaten for its presence TTL, a live
+  // one tells the dead one's users' mutual subscribers they went offline, last seen at its
+  // last beat, and their keys go. Each gateway's deadline is its own (a and b keep 120 s).
+  void aDeadGatewaysUsersGoOffline() {
+    const QStringList tier{"--postgres", db_, "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS"),
+                           "--presence-ttl-seconds", "3"};
+    RelayProcess c(tier), d(tier);
+    QVERIFY(c.start());
+    QVERIFY(d.start());
+    auto alice = TestClient::registered(c.url(), "z-alice");
+    auto bob = TestClient::registered(d.url(), "z-bob");
+    auto eve = TestClient::registered(a_->url(), "z-eve");  // on a gateway of a 120 s TTL
+    QVERIFY(alice && bob && eve);
+    QTRY_COMPARE(gatewayOf("parley:at:z-alice:1").size(), 16);
+    const auto dead = gatewayOf("parley:at:z-alice:1");
+    QVERIFY(subscribe(*alice, {"z-bob"}));
+    QVERIFY(subscribe(*eve, {"z-bob"}));
+    auto b = subscribe(*bob, {"z-alice", "z-eve"});
+    QVERIFY(b && b->presence_snapshot().users_size() == 2);
+    const auto presence = [](const wire::ServerFrame& x) { return x.has_presence_update(); };
+    const auto before = static_cast<std::uint64_t>(QDateTime::currentMSecsSinceEpoch());
+    c.kill9();
+    auto off = bob->waitPush(presence, 15000);
+    QVERIFY2(off, "nobody said Alice's gateway died");
+    QCOMPARE(off->presence_update().username(), std::string("z-alice"));
+    QVERIFY(!off->presence_update().online());
+    // Her last beat: at most a third of the TTL before the kill (and within a second of
+    // this machine's clock, Redis's being its own).
+    QVERIFY(off->presence_update().last_seen_ms() + 2000 >= before - 1000);
+    QVERIFY(off->presence_update().last_seen_ms() <= before + 1000);
+    QCOMPARE(redis({"EXISTS", "parley:at:z-alice:1"}), QString("0"));
+    QCOMPARE(redis({"EXISTS", "parley:held:" + dead}), QString("0"));
+    QCOMPARE(redis({"ZSCORE", "parley:gateways", dead}), QString());
+    // Eve, on a gateway still beating, stays online.
+    QVERIFY(!bob->waitPush(presence, 500));
+    auto again = subscribe(*bob, {"z-alice", "z-eve"});
+    QCOMPARE(again->presence_snapshot().users_size(), 2);
+    for (const auto& u : again->presence_snapshot().users())
+      QCOMPARE(u.online(), u.username() == "z-eve");
+  }
+
+  // A gateway silent past its deadline is taken for dead (here: stopped, as a long pause or
+  // a cut link would leave it); once back, with its link to Redis made again, it finds its
+  // users offline and says they are online again.
+  void aGatewayTakenForDeadSaysItsUsersAreBack() {
+    const QStringList tier{"--postgres", db_, "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS"),
+                           "--presence-ttl-seconds", "3"};
+    RelayProcess c(tier), d(tier);
+    QVERIFY(c.start());
+    QVERIFY(d.start());
+    auto alice = TestClient::registered(c.url(), "y-alice");
+    auto bob = TestClient::registered(d.url(), "y-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:y-alice:1").size(), 16);
+    const auto hers = gatewayOf("parley:at:y-alice:1");
+    QVERIFY(subscribe(*alice, {"y-bob"}));
+    QVERIFY(subscribe(*bob, {"y-alice"})->presence_snapshot().users(0).online());
+    const auto presence = [](const wire::ServerFrame& x) { return x.has_presence_update(); };
+    QCOMPARE(::kill(static_cast<pid_t>(c.pid()), SIGSTOP), 0);
+    auto off = bob->waitPush(presence, 10000);
+    QCOMPARE(::kill(static_cast<pid_t>(c.pid()), SIGCONT), 0);
+    QVERIFY2(off, "the silent gateway was not taken for dead");
+    QVERIFY(!off->presence_update().online());
+    // Its command link cut (not the subscriptions: a notice published while d's was being
+    // made again would be lost), as after a link lost to a pause: it sets its keys again.
+    QVERIFY(redis({"CLIENT", "KILL", "TYPE", "normal"}).toInt() >= 2);
+    auto back = bob->waitPush(presence, 10000);
+    QVERIFY2(back, "the gateway back did not say its user is online");
+    QCOMPARE(back->presence_update().username(), std::string("y-alice"));
+    QVERIFY(back->presence_update().online());
+    QCOMPARE(gatewayOf("parley:at:y-alice:1"), hers);
   }
 
   // Typing reaches a recipient on the other gateway who follows the typist, and nobody

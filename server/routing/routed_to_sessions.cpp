@@ -31,7 +31,7 @@ void RoutedToSessions::rescan(const std::string& user, std::uint32_t device) {
 }
 
 void RoutedToSessions::presence(const std::string& user, PresenceInfo about) {
-  for (auto& s : presence_.find_all(user)) s->push_presence(about);
+  for (auto& s : presence_.find_all(user)) Session::notify_presence(std::move(s), about);
 }
 
 void RoutedToSessions::typing(const std::string& user, const std::string& sender, bool active) {

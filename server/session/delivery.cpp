@@ -57,6 +57,7 @@ void Session::on_rescan() {
     read_new_marks();
   else
     marks_rescan_ = true;
+  resync_presence();
   pump();
 }
 

@@ -91,6 +91,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Notices for this device may have been lost (routing/device_router.hpp): read its inbox
   // and its marks from the store again, from where this connection is.
   static void notify_rescan(std::shared_ptr<Session> self);
+  // A presence change from another gateway (routing/): pushed on the strand, and remembered
+  // while a resync_presence is on its way, whose snapshot may be older than it.
+  static void notify_presence(std::shared_ptr<Session> self, PresenceInfo about);
   // Any thread: push a ready-made frame (presence, typing, prekey warnings).
   void push(Frame frame);
   void push_presence(const PresenceInfo& info);
@@ -197,6 +200,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_typing(const wire::Typing& req);
   void on_subscribe_presence(std::uint64_t request_id, const wire::SubscribePresence& req);
   void reply_presence_snapshot(std::uint64_t request_id, const std::vector<PresenceInfo>& visible);
+  // Among gateways, after notices to this gateway may have been lost (or Redis restarted
+  // empty): the subscription set again and every target's presence pushed as it is now.
+  void resync_presence();
 
   // groups.cpp
   using JobDone = std::function<void(store::JobStatus)>;
@@ -288,6 +294,19 @@ class Session : public std::enable_shared_from_this<Session> {
   store::UserId user_id_ = 0;
   store::DevicePk device_pk_ = 0;
   std::string identity_key_;
+  // Among gateways: the last presence subscription Redis took from this connection (sorted,
+  // folded), for resync_presence. Empty and unused on one relay, whose LocalPresence holds it.
+  std::vector<std::string> presence_targets_;
+  // While resyncs are on their way: whom notices spoke of meanwhile. A notice reaching the
+  // strand before a snapshot's reply is the newer, or no older than it (each gateway's
+  // notices come in Redis's order), so the snapshot does not overrule it.
+  unsigned presence_resyncs_ = 0;
+  std::vector<std::string> presence_heard_;
+  // The client's own SubscribePresence requests on their way to Redis (a resync then would
+  // set the older set after the newer), and how many were taken (a resync's snapshot of
+  // an older set is not pushed).
+  unsigned presence_subscribing_ = 0;
+  std::uint64_t presence_generation_ = 0;
 
   // Delivery cursor. Entries (acked_, last_pushed_] are on the wire; next_push_ is the next
   // seq to send; known_tail_ the highest seq known to exist. tail_unknown_ until the first

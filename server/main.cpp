@@ -9,6 +9,11 @@
 #include "relay/relay.hpp"
 
 int main(int argc, char** argv) {
+  // First: reading the config already hashes and wipes secrets (--media-key-file).
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "parley-relay: libsodium failed to initialise\n");
+    return 1;
+  }
   int exit_code = 0;
   auto config = parley::parse_config(argc, argv, exit_code);
   if (!config) return exit_code;
@@ -16,10 +21,6 @@ int main(int argc, char** argv) {
   // writes with plain write(2), so Redis restarting would otherwise take every gateway down
   // with it. (Asio and libpq already avoid the signal on their own sockets.)
   std::signal(SIGPIPE, SIG_IGN);
-  if (sodium_init() < 0) {
-    std::fprintf(stderr, "parley-relay: libsodium failed to initialise\n");
-    return 1;
-  }
   // Logs go to stderr; stdout carries only the "listening on" line that scripts read.
   spdlog::set_default_logger(spdlog::stderr_logger_mt("relay"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");

@@ -63,11 +63,16 @@ class BlobStore {
   // Bytes staged for `media_id` (0 when nothing is); nullopt while a writer, in this process
   // or another sharing the store, holds it.
   virtual std::optional<std::uint64_t> idle_staged_size(std::string_view media_id) = 0;
-  // Makes the staged bytes of `media_id` durable as the blob `hash` (replacing an existing
-  // blob with that hash, which has the same bytes, so the blob counts as written now) and
-  // removes the staging area. Whoever removes blobs must first ask BlobClaims whether one
+  // Makes the staged bytes of `media_id` durable as the blob `hash`, or keeps an existing
+  // blob with that hash (the same bytes), which then counts as written now. The staging
+  // area stays, and with it the writer's hold, until drop_staged: its holder drops it once
+  // the upload's record is written, so no request on another gateway sees the upload
+  // neither staged nor finished. Whoever removes blobs must first ask BlobClaims whether one
   // committed meanwhile in this process; remove_blob's time covers other processes.
   virtual std::error_code commit_staged(std::string_view media_id, const Sha256& hash) = 0;
+  // Removes a committed upload's staging area; by the holder of its StagedWriter, before
+  // closing it.
+  virtual void drop_staged(std::string_view media_id) = 0;
   // Removes the staging area, unless a writer (of any process sharing the store) holds it.
   virtual void discard_staged(std::string_view media_id) = 0;
 

@@ -1,10 +1,13 @@
 #include "media/fs_blob_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -220,38 +223,46 @@ bool FsBlobStore::has_free(std::uint64_t bytes) {
 
 std::optional<std::uint64_t> FsBlobStore::idle_staged_size(std::string_view media_id) {
   Fd fd(::open(staged_path(media_id).c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return 0;
+  // Nothing staged; any other failure is answered as busy (ask again), not as "from 0".
+  if (fd.get() < 0) return errno == ENOENT ? std::optional<std::uint64_t>(0) : std::nullopt;
   // Asks whether a writer holds it without taking a lock that would make the writer's next
   // PATCH busy.
   struct flock fl {};
   fl.l_type = F_RDLCK;
   fl.l_whence = SEEK_SET;
   struct stat st {};
-  if (::fcntl(fd.get(), F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK) return std::nullopt;
-  if (::fstat(fd.get(), &st) != 0) return 0;
+  if (::fcntl(fd.get(), F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK || ::fstat(fd.get(), &st) != 0)
+    return std::nullopt;
   return static_cast<std::uint64_t>(st.st_size);
 }
 
 std::error_code FsBlobStore::commit_staged(std::string_view media_id, const Sha256& hash) {
   const auto staged = staged_path(media_id);
   const auto target = blob_path(hash);
+  // Written now, whatever its pieces' times, should it become the blob: what keeps a
+  // removal deciding now in another process off it until this upload's record is in.
+  if (::utimensat(AT_FDCWD, staged.c_str(), nullptr, 0) != 0) return last_error();
+  if (auto e = fsync_path(staged, O_RDONLY)) return e;
   std::error_code ec;
-  {
-    // Written now, whatever its pieces' times: an existing blob this replaces (the same
-    // bytes) counts as written now too, which is what keeps remove_blob in any process off
-    // it until this upload's record is in.
-    Fd fd(::open(staged.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return last_error();
-    if (::futimens(fd.get(), nullptr) != 0 || ::fsync(fd.get()) != 0) return last_error();
-  }
   std::filesystem::create_directories(target.parent_path(), ec);
   if (ec) return ec;
   ::chmod(target.parent_path().c_str(), 0700);
-  std::filesystem::rename(staged, target, ec);
-  if (ec) return ec;
-  // The rename is durable only once the directory entry is.
-  return fsync_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
+  // Either the blob is there and its time is renewed (so a removal deciding now keeps it:
+  // remove_blob), or the staged file becomes it. A removal renaming it aside between the
+  // two leaves the name free for the link; a commit elsewhere taking the name first leaves
+  // a blob to renew. The blob keeps its inode: a download streaming it is not cut.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (::utimensat(AT_FDCWD, target.c_str(), nullptr, 0) == 0) return {};
+    if (errno != ENOENT) return last_error();
+    if (::link(staged.c_str(), target.c_str()) == 0)
+      // The new name is durable only once the directory entry is.
+      return fsync_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
+    if (errno != EEXIST) return last_error();
+  }
+  return std::make_error_code(std::errc::device_or_resource_busy);
 }
+
+void FsBlobStore::drop_staged(std::string_view media_id) { ::unlink(staged_path(media_id).c_str()); }
 
 void FsBlobStore::discard_staged(std::string_view media_id) {
   const auto path = staged_path(media_id);
@@ -279,11 +290,21 @@ bool FsBlobStore::remove_blob(const Sha256& hash,
     ::unlink(aside.c_str());
     return true;
   }
-  // Back under its name (over a newer commit of the same bytes, if one came), durably: a
-  // record may name it.
-  ::rename(aside.c_str(), path.c_str());
-  fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+  put_back(aside, path);
   return false;
+}
+
+void FsBlobStore::put_back(const std::filesystem::path& aside, const std::filesystem::path& path) {
+  // Linked, not renamed: a commit of the same bytes that took the name meanwhile keeps its
+  // file and its newer time. Durably: a record may name it.
+  if (::link(aside.c_str(), path.c_str()) == 0) {
+    fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+  } else if (errno != EEXIST) {
+    // Left aside for the next listing to put back; meanwhile downloads of it fail.
+    spdlog::error("event=media_blob_put_back_failed error=\"{}\"", std::strerror(errno));
+    return;
+  }
+  ::unlink(aside.c_str());
 }
 
 std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_point written_before,
@@ -301,12 +322,12 @@ std::vector<Sha256> FsBlobStore::list_blobs(std::chrono::system_clock::time_poin
          !ec && it != end; it.increment(ec)) {
       const auto name = it->path().filename().string();
       if (const auto at = name.find(kAside); at != std::string::npos) {
-        // Left aside by a remover that stopped between its two renames: put back, since it
-        // may have been a commit's; if unused, the next sweep removes it. (One aside only a
-        // moment ago is put back too if the blob is that old: harmless, the blob is kept.)
+        // Left aside by a remover that stopped between its two renames, or failed to put it
+        // back: put back, since a record may name it; if unused, a later sweep removes it.
+        // (One a remover is deciding on now is put back too: harmless, the blob is kept.)
         struct stat st {};
-        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff)
-          ::rename(it->path().c_str(), (it->path().parent_path() / name.substr(0, at)).c_str());
+        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+          put_back(it->path(), it->path().parent_path() / name.substr(0, at));
         continue;
       }
       Sha256 hash{};

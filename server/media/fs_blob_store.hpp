@@ -24,6 +24,7 @@ class FsBlobStore final : public BlobStore {
   std::unique_ptr<BlobReader> read_staged(std::string_view media_id, std::error_code& ec) override;
   std::optional<std::uint64_t> idle_staged_size(std::string_view media_id) override;
   std::error_code commit_staged(std::string_view media_id, const Sha256& hash) override;
+  void drop_staged(std::string_view media_id) override;
   void discard_staged(std::string_view media_id) override;
   std::unique_ptr<BlobReader> open_blob(const Sha256& hash, std::error_code& ec) override;
   bool has_free(std::uint64_t bytes) override;
@@ -39,6 +40,9 @@ class FsBlobStore final : public BlobStore {
   std::filesystem::path staged_path(std::string_view media_id) const;
 
  private:
+  // A blob remove_blob put aside, back under its name unless a commit took the name since.
+  static void put_back(const std::filesystem::path& aside, const std::filesystem::path& path);
+
   std::filesystem::path root_;
 };
 

@@ -418,8 +418,10 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     };
     auto result = std::make_shared<Result>();
     net::post(media_.disk, [self = this->shared_from_this(), result]() mutable {
+      // The writer stays open, and so its hold on the staged file, until the record is
+      // written (record_finished): a request on another gateway meanwhile finds the upload
+      // busy, never neither staged nor finished.
       auto& up = *self->lease_;
-      up.writer.reset();
       if (up.hashed != up.size) {
         media::Sha256Stream rehash;
         auto reader = self->media_.blobs.read_staged(up.media_id, result->ec);
@@ -456,34 +458,47 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
     }
     const auto sha = media::to_bytes(hash);
     const auto id = lease_->media_id;
-    const auto size = lease_->size;
     auto recorded = std::make_shared<bool>(false);
     store_job([id, sha, recorded](store::Store& s) { *recorded = s.complete_media(id, sha, now_ms()); },
-              [this, id, sha, size, hash, recorded](bool ok) {
+              [this, hash, recorded](bool ok) {
                 // Committed or not, the record's job is over: what retention decides from now
                 // on sees it, or there is none to see (the blob is then an orphan until a
-                // retry records it or the orphan sweep removes it).
-                net::post(media_.disk, [&claims = media_.claims, hash] { claims.release(hash); });
-                // The staged bytes are a blob now: a retry starts the upload over (its HEAD
-                // says 0), so the answer says that, not "resend the last piece".
-                if (!ok)
-                  return fail(http::status::service_unavailable, "unavailable",
-                              "relay storage is busy; send the upload again from its start");
-                // Retention purged the upload (unfinished for a day) while its last piece
-                // came: no record, so no 201 for media that would never download.
-                if (!*recorded)
-                  return fail(http::status::gone, "expired",
-                              "this upload expired before its last byte came; start a new one");
-                media_.uploads.forget(id);
-                lease_.reset();
-                spdlog::debug("event=upload_finished size={}", size);
-                auto res = std::make_shared<http::response<http::empty_body>>(http::status::created,
-                                                                              req_.version());
-                res->set("Upload-Offset", std::to_string(size));
-                res->set(http::field::etag, "\"" + media::to_hex(sha) + "\"");
-                res->set(http::field::cache_control, "no-store");
-                send(std::move(res));
+                // retry records it or the orphan sweep removes it). The staged name goes
+                // while the writer still holds it, then the writer; the answer after.
+                auto executor = stream_.get_executor();
+                net::post(media_.disk, [self = this->shared_from_this(), up = lease_, hash, ok,
+                                        recorded, executor] {
+                  self->media_.claims.release(hash);
+                  self->media_.blobs.drop_staged(up->media_id);
+                  up->writer.reset();
+                  net::post(executor, [self, hash, ok, recorded] { self->answer_finished(hash, ok, *recorded); });
+                });
               });
+  }
+
+  void answer_finished(const media::Sha256& hash, bool ok, bool recorded) {
+    const auto sha = media::to_bytes(hash);
+    const auto id = lease_->media_id;
+    const auto size = lease_->size;
+    // The staged bytes are a blob now: a retry starts the upload over (its HEAD
+    // says 0), so the answer says that, not "resend the last piece".
+    if (!ok)
+      return fail(http::status::service_unavailable, "unavailable",
+                  "relay storage is busy; send the upload again from its start");
+    // Retention purged the upload (unfinished for a day) while its last piece
+    // came: no record, so no 201 for media that would never download.
+    if (!recorded)
+      return fail(http::status::gone, "expired",
+                  "this upload expired before its last byte came; start a new one");
+    media_.uploads.forget(id);
+    lease_.reset();
+    spdlog::debug("event=upload_finished size={}", size);
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::created,
+                                                                  req_.version());
+    res->set("Upload-Offset", std::to_string(size));
+    res->set(http::field::etag, "\"" + media::to_hex(sha) + "\"");
+    res->set(http::field::cache_control, "no-store");
+    send(std::move(res));
   }
 
   // ---- Download ----

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace parley::media {
@@ -47,6 +48,7 @@ std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) c
   put_u64(raw + 2, static_cast<std::uint64_t>(grant.user));
   put_u64(raw + 10, static_cast<std::uint64_t>(epoch_ms(now + ttl_)));
   if (grant.kind == TokenKind::Upload) {
+    assert(grant.media_id.size() == kMediaIdBytes);
     put_u64(raw + 18, grant.size);
     std::memcpy(raw + 26, grant.media_id.data(), std::min(grant.media_id.size(), kMediaIdBytes));
   }
@@ -54,6 +56,7 @@ std::string MediaTokens::issue(const TokenGrant& grant, Clock::time_point now) c
   std::string text(sodium_base64_ENCODED_LEN(kTokenBytes, kVariant), '\0');
   sodium_bin2base64(text.data(), text.size(), raw, kTokenBytes, kVariant);
   text.resize(text.size() - 1);  // the terminating NUL
+  sodium_memzero(raw, sizeof raw);  // a bearer token
   return text;
 }
 

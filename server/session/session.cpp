@@ -182,10 +182,11 @@ void Session::start_job(std::unique_ptr<SessionJob> job, store::Urgency urgency,
                         store::Lane lane) {
   ++pending_jobs_;
   pending_bytes_ += job->bytes_;
-  // A device's lane follows from who it is, so its jobs on that lane stay in order among
-  // themselves across its connections too: the acks' deletes of the connection it left come
-  // before the replay of the one it logs in with. (Own jobs come after login; before it, the
-  // connection's address stands in.) Mixed: the low bits of ids and addresses repeat.
+  // A device's lane follows from who it is, so its jobs stay on one worker across its
+  // connections: the acks' deletes of the connection it left mostly come before the replay
+  // of the one it logs in with (an ack's delete may step aside for a read: store_worker).
+  // (Own jobs come after login; before it, the connection's address stands in.) Mixed: the
+  // low bits of ids and addresses repeat.
   const auto lane_of = [this] {
     const auto who = user_id_ != 0 ? static_cast<std::uint64_t>(user_id_) * 64 + device_id_
                                    : static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this));

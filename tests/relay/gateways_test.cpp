@@ -6,6 +6,7 @@
 // its next login on either. Test clusters: scripts/test-postgres and scripts/test-redis (CTest fixtures).
 #include <QCryptographicHash>
 #include <QDateTime>
+#include <QDir>
 #include <QProcess>
 #include <QtTest>
 
@@ -699,6 +700,7 @@ class GatewaysTest : public QObject {
     QCOMPARE(done.status, 201);
     QCOMPARE(done.header("ETag"),
              "\"" + QCryptographicHash::hash(data, QCryptographicHash::Sha256).toHex() + "\"");
+    QVERIFY(QDir(dir.filePath("media/staging")).isEmpty());  // its staged name went with the record
     // Bob, on d, downloads it through c with d's token, and a range of it through d.
     const auto token = downloadToken(*bob);
     QVERIFY(!token.empty());
@@ -713,7 +715,7 @@ class GatewaysTest : public QObject {
     const auto refused = [&](const QString& file) {
       QProcess relay;
       relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                  {"--listen", "127.0.0.1:0", "--media-key-file", file});
+                  {"--listen", "127.0.0.1:0", "--data-dir", dir.filePath("refused"), "--media-key-file", file});
       relay.waitForFinished(10000);
       return std::make_pair(relay.exitCode(), relay.readAllStandardError());
     };

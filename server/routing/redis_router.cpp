@@ -61,6 +61,15 @@ local function announce(u, online, seen)
     if mutual(u, t) then tell(t, 'S ' .. t .. ' ' .. u .. ' ' .. online .. ' ' .. seen) end
   end
 end
+local function came_online(u)
+  redis.call('DEL', 'parley:seen:' .. u)
+  announce(u, '1', '0')
+end
+local function went_offline(u, seen, seen_ttl)
+  redis.call('SET', 'parley:seen:' .. u, seen, 'EX', seen_ttl)
+  redis.call('EXPIRE', 'parley:sub:' .. u, seen_ttl)
+  announce(u, '0', seen)
+end
 )lua";
 
 // KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice. Publishes to the
@@ -93,9 +102,8 @@ if g and g ~= ARGV[1] then
 end
 redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], 'W ' .. ARGV[4])
 if not was_online then
-  redis.call('DEL', 'parley:seen:' .. u)
   redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[7])
-  announce(u, '1', '0')
+  came_online(u)
 end
 return 0
 )lua";
@@ -109,11 +117,7 @@ local v = redis.call('GET', KEYS[1])
 if gw(v) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', 'parley:on:' .. u, ARGV[3])
-if #gateways(u) == 0 then
-  redis.call('SET', 'parley:seen:' .. u, ARGV[4], 'EX', ARGV[5])
-  redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[5])
-  announce(u, '0', ARGV[4])
-end
+if #gateways(u) == 0 then went_offline(u, ARGV[4], ARGV[5]) end
 return 0
 )lua";
 // Keeps the entry alive, unless another gateway has the device now. ARGV[1] this gateway,
@@ -132,10 +136,7 @@ redis.call('SADD', on, ARGV[5])
 redis.call('EXPIRE', on, ARGV[2])
 redis.call('SADD', 'parley:held:' .. ARGV[1], u .. ' ' .. ARGV[5])
 redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[6])
-if not was_online then
-  redis.call('DEL', 'parley:seen:' .. u)
-  announce(u, '1', '0')
-end
+if not was_online then came_online(u) end
 if ARGV[7] then redis.call('PUBLISH', 'parley:gw:' .. ARGV[1], ARGV[7]) end
 return 0
 )lua";
@@ -207,9 +208,7 @@ for _, e in ipairs(redis.call('SPOP', held, ARGV[4])) do
 end
 for u in pairs(users) do
   if #gateways(u) == 0 and redis.call('EXISTS', 'parley:seen:' .. u) == 0 then
-    redis.call('SET', 'parley:seen:' .. u, last, 'EX', ARGV[3])
-    redis.call('EXPIRE', 'parley:sub:' .. u, ARGV[3])
-    announce(u, '0', last)
+    went_offline(u, last, ARGV[3])
   end
 end
 if redis.call('SCARD', held) > 0 then return 1 end
@@ -219,7 +218,7 @@ return 0
 )lua";
 
 // By RedisRouter::Script. Sent by their SHA-1 (EVALSHA), not their text: a refresh, every
-// 40 s for every device, would otherwise carry 1.3 KB of script for 40 bytes of name.
+// 20 minutes for every device, would otherwise carry 1.3 KB of script for 40 bytes of name.
 const std::array<const std::string*, RedisRouter::kScripts> kScriptText{
     &kRoute, &kAttach, &kDetach, &kRefresh, &kSubscribe, &kTyping, &kBeat};
 

@@ -21,10 +21,12 @@
 #include "relay_process.hpp"
 #include "test_client.hpp"
 #include "sealed_db.hpp"
+#include "tcp_gate.hpp"
 
 using namespace parley::client;
 using parley::test::RelayProcess;
 using parley::test::spinUntil;
+using parley::test::TcpGate;
 
 namespace {
 
@@ -306,7 +308,9 @@ class MediaTest : public QObject {
   void uploadResumesAfterTheRelayDies() {
     RelayProcess relay;
     QVERIFY(relay.start());
-    auto alice = registerProfile(path("a3"), relay.url(), "alice");
+    TcpGate gate(relay.url());
+    QVERIFY(gate.listen());
+    auto alice = registerProfile(path("a3"), gate.url(), "alice");
     auto bob = registerProfile(path("b3"), relay.url(), "bob");
     QVERIFY(alice && bob);
     const auto data = randomBytes(60 << 20);
@@ -314,8 +318,16 @@ class MediaTest : public QObject {
     QString error;
     const auto up = alice->m->sendFile("bob", path("resume.bin"), {}, &error);
     QVERIFY(up > 0);
-    // Kill the relay once a good part is across, and bring it back on the same port.
-    QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (20 << 20); }, kWaitMs));
+    // Kill the relay once a good part is across (and no more, tcp_gate.hpp), and bring it
+    // back on the same port.
+    gate.holdNextUpload(20 << 20);
+    QVERIFY(spinUntil([&] { return gate.holding(); }, kWaitMs));
+    // Killed once it has written half of that: a busy relay reads behind what was sent.
+    const auto staged = relay.dataDir() + "/media/staging";
+    QVERIFY(spinUntil([&] {
+      const auto files = QDir(staged).entryInfoList(QDir::Files);
+      return files.size() == 1 && files[0].size() > (10 << 20);
+    }, kWaitMs));
     relay.kill9();
     QVERIFY(relay.start());
     const auto sent = alice->wait(up, 120000);
@@ -437,7 +449,9 @@ class MediaTest : public QObject {
   void aFileBeingSentWhenTheAppStopsIsSentWhenItOpens() {
     RelayProcess relay;
     QVERIFY(relay.start());
-    auto alice = registerProfile(path("a8"), relay.url(), "alice");
+    TcpGate gate(relay.url());
+    QVERIFY(gate.listen());
+    auto alice = registerProfile(path("a8"), gate.url(), "alice");
     auto bob = registerProfile(path("b8"), relay.url(), "bob");
     QVERIFY(alice && bob);
     const auto data = randomBytes(24 << 20);
@@ -453,14 +467,16 @@ class MediaTest : public QObject {
     QCOMPARE(queued[0].clientMsgId.size(), 16);
     const auto msg_id = queued[0].clientMsgId;
 
+    gate.holdNextUpload(3 << 20);
     const auto up = alice->m->sendQueuedFile(file, &error);
     QVERIFY2(up > 0, qPrintable(error));
     QCOMPARE(alice->m->sendQueuedFile(file, &error), 0);
     QVERIFY2(error.contains("already being sent"), qPrintable(error));
-    // The app stops part-way through the upload.
-    QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (2 << 20); }, kWaitMs));
+    // The app stops part-way through the upload (tcp_gate.hpp: part-way for the relay too).
+    QVERIFY(spinUntil([&] { return gate.holding(); }, kWaitMs));
     QVERIFY(!alice->outcome(up).done);
     alice->m.reset();
+    gate.dropHeld();
     // The encrypted copy stays with the queued file, to go on with.
     QCOMPARE(filesUnder(alice->dir + "/media-out"),
              QStringList{alice->dir + QString("/media-out/file-%1.enc").arg(file)});
@@ -542,7 +558,9 @@ class MediaTest : public QObject {
   void whatAnEarlierRunLeftIsCheckedBeforeItIsUsed() {
     RelayProcess relay;
     QVERIFY(relay.start());
-    auto alice = registerProfile(path("a9"), relay.url(), "alice");
+    TcpGate gate(relay.url());
+    QVERIFY(gate.listen());
+    auto alice = registerProfile(path("a9"), gate.url(), "alice");
     auto bob = registerProfile(path("b9"), relay.url(), "bob");
     QVERIFY(alice && bob);
     QDir().mkpath(path("bob9"));
@@ -553,11 +571,13 @@ class MediaTest : public QObject {
       QString error;
       *file = alice->m->queueFile("bob", path("checked.bin"), {}, &error);
       QVERIFY2(*file > 0, qPrintable(error));
+      gate.holdNextUpload(3 << 20);
       const auto up = alice->m->sendQueuedFile(*file, &error);
       QVERIFY2(up > 0, qPrintable(error));
-      QVERIFY(spinUntil([&] { return alice->outcome(up).last_done > (2 << 20); }, kWaitMs));
+      QVERIFY(spinUntil([&] { return gate.holding(); }, kWaitMs));
       QVERIFY(!alice->outcome(up).done);
       alice->m.reset();
+      gate.dropHeld();
     };
     auto sendAndCheck = [&](qint64 file) {
       QString error;

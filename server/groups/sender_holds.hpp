@@ -10,18 +10,24 @@
 //
 // Store thread only: read and written by the group requests' store jobs, whose order is the
 // order the relay takes them in. Holds that have run out are forgotten once the map grows
-// past a bound, so memory follows the senders held right now.
+// past a bound, so memory follows the senders held right now. A hold follows the
+// transaction of the job that placed it (store/transaction_memory.hpp): when that is rolled
+// back and its jobs run again, a job that passed before is not refused for a hold placed
+// after it, nor the refused one for its own hold, which would change its answer.
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "store/records.hpp"
+#include "store/transaction_memory.hpp"
 
 namespace parley::groups {
 
-class SenderHolds {
+class SenderHolds final : public store::TransactionMemory {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kHoldFor{1000};
@@ -32,7 +38,19 @@ class SenderHolds {
       std::erase_if(holds_, [&](const auto& h) { return h.second <= now; });
       prune_at_ = std::max(kPruneAt, 2 * holds_.size());
     }
-    holds_[{sender, group_id}] = now + kHoldFor;
+    Key key{sender, group_id};
+    const auto [it, placed] = holds_.try_emplace(key, now + kHoldFor);
+    journal_.push_back({std::move(key), placed ? std::nullopt : std::optional(it->second)});
+    it->second = now + kHoldFor;
+  }
+
+  void committed() override { journal_.clear(); }
+  void rolled_back() override {
+    for (auto change = journal_.rbegin(); change != journal_.rend(); ++change) {
+      if (change->was) holds_[change->key] = *change->was;
+      else holds_.erase(change->key);
+    }
+    journal_.clear();
   }
 
   // How much longer `sender`'s requests to `group_id` wait (0: they go).
@@ -52,6 +70,11 @@ class SenderHolds {
   };
   static constexpr std::size_t kPruneAt = 65536;
   std::unordered_map<Key, Clock::time_point, KeyHash> holds_;
+  struct Change {
+    Key key;
+    std::optional<Clock::time_point> was;  // none: the hold was placed, not moved
+  };
+  std::vector<Change> journal_;  // this transaction's holds, oldest first
   std::size_t prune_at_ = kPruneAt;
 };
 

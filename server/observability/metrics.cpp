@@ -75,6 +75,10 @@ std::string Metrics::render() const {
        "Store jobs that met another gateway's row locks (a deadlock or a lock wait past the "
        "limit) and ran again in a later transaction.",
        store_conflicts_retried);
+  line("parley_store_batches_started_over_total", "counter",
+       "Store transactions rolled back and run again, each job in a savepoint, because a job "
+       "failed (that job alone fails).",
+       store_batches_started_over);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);
   line("parley_routing_commands_sent_total", "counter",
        "Routing commands Redis ran: presence entries, and notices to other gateways.",

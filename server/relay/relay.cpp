@@ -108,6 +108,8 @@ int run_relay(const Config& cfg) {
   ::chmod(cfg.data_dir.c_str(), 0700);
 
   Metrics metrics;
+  // Changed by the group jobs on the first worker's thread, with its transactions.
+  groups::SenderHolds group_holds;
   std::unique_ptr<store::StoreWorker> worker;
   // More store connections (PostgreSQL): the connections' own lanes beside `worker`.
   std::vector<std::unique_ptr<store::StoreWorker>> more_workers;
@@ -138,6 +140,7 @@ int run_relay(const Config& cfg) {
             std::make_unique<store::PostgresStore>(cfg.postgres, depth), metrics, queue, 1024,
             store::StoreWorker::kUnhurriedDelay, /*publishes_depth=*/false));
     }
+    worker->follow(group_holds);
   } catch (const std::exception& e) {
     // Not the connection string: it may hold a password.
     spdlog::error("cannot open the store {}: {}",
@@ -202,7 +205,6 @@ int run_relay(const Config& cfg) {
   groups::FanoutWorker fanout(*worker, presence, metrics, deliver_bodies, ioc.get_executor(), 4,
                               cfg.limits.fanout_chunk);
   groups::GroupLimiter group_limiter(cfg.limits.group_rate_per_second, cfg.limits.group_rate_burst);
-  groups::SenderHolds group_holds;
   KeyedRateLimiter<store::UserId> one_time_prekey_budget(
       cfg.limits.one_time_prekeys_per_hour / 3600.0, cfg.limits.one_time_prekeys_per_hour);
   // A token bucket per address or network in `limiter`, or none (null) for a rate of 0.

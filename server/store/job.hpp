@@ -23,11 +23,13 @@ class Job {
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
-  // Store thread, inside the batch's transaction and the job's own savepoint. Throwing rolls
-  // back this job's writes only. A job that threw because another writer held what it needed
-  // (Store::conflicted: several gateways on PostgreSQL) runs again in a later transaction, so
-  // run() must leave nothing behind but store writes until it returns: it sets its results,
-  // never adds to them.
+  // Store thread, inside the batch's transaction. Throwing fails this job alone, but may run
+  // it and the jobs before it again: the transaction runs without savepoints and, when a job
+  // throws, is rolled back and run again with one per job (store_worker.hpp). A job that
+  // threw because another writer held what it needed (Store::conflicted: several gateways on
+  // PostgreSQL) runs again in a later transaction. So run() must leave nothing behind but
+  // store writes, and changes to memory its worker follows (transaction_memory.hpp), until
+  // it returns: it sets its results, never adds to them.
   virtual void run(Store& store) = 0;
   // Store thread, after the commit that made the job durable and before the `done` of any
   // job committed with it (store_worker.hpp says why).

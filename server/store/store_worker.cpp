@@ -81,6 +81,11 @@ StoreWorker::Clock::time_point StoreWorker::due_by(Urgency urgency) const {
   return Clock::now() + unhurried_delay_;
 }
 
+void StoreWorker::follow(TransactionMemory& memory) {
+  std::lock_guard lock(mutex_);
+  memories_.push_back(&memory);
+}
+
 void StoreWorker::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -165,7 +170,9 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
 
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
   const auto started = Clock::now();
-  for (auto& job : fresh) {
+  while (!fresh.empty()) {
+    auto job = std::move(fresh.front());
+    fresh.pop_front();
     if (!batch.put_back.empty()) {
       // Behind a job that met a conflict: it keeps its place in front of them.
       batch.put_back.push_back(std::move(job));
@@ -176,17 +183,25 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
     if (batch.broken) continue;
     try {
       if (!batch.open) {
+        // A job put back after meeting another writer's locks may well meet them again.
+        if (batch.jobs.back().conflicts > 0) batch.guarded = true;
         store_->begin();
         batch.open = true;
       }
-      store_->savepoint();
+      if (batch.guarded) store_->savepoint();
       // A job back from a batch whose commit failed ran before; only this run counts.
       batch.jobs.back().status = JobStatus::Failed;
       try {
         batch.jobs.back().job->run(*store_);
-        store_->release_savepoint();
+        if (batch.guarded) store_->release_savepoint();
         batch.jobs.back().status = JobStatus::Committed;
       } catch (const std::exception& e) {
+        if (!batch.guarded) {
+          if (store_->conflicted(e))
+            metrics_.store_conflicts_retried.fetch_add(1, std::memory_order_relaxed);
+          start_over_guarded(batch, fresh);
+          continue;
+        }
         store_->rollback_to_savepoint();
         if (store_->conflicted(e) && may_retry(batch.jobs.back())) {
           // Another gateway holds a row it needs, maybe waiting on one of ours: this
@@ -214,8 +229,29 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
       batch.lasting_writes_ran = true;
     }
   }
-  fresh.clear();
   batch.busy += Clock::now() - started;
+}
+
+// A job threw in a transaction without savepoints, so its writes cannot be taken back alone:
+// the whole transaction is, and its jobs run again from the first, this time each in a
+// savepoint (the job contract allows a second run, job.hpp). A read-only job answered
+// before the failure is not run again: what it saw came from the jobs before it, which run
+// again as they ran. At most one start-over per transaction, so a job that throws costs at
+// most the jobs before it run twice.
+void StoreWorker::start_over_guarded(Batch& batch, std::deque<Queued>& fresh) {
+  metrics_.store_batches_started_over.fetch_add(1, std::memory_order_relaxed);
+  try {
+    store_->rollback();
+  } catch (const std::exception&) {
+    // SQLite already rolled it back (a full disk, an I/O error): the state is the same.
+  }
+  for (auto* memory : memories_) memory->rolled_back();
+  batch.open = false;
+  batch.guarded = true;
+  batch.lasting_writes_ran = false;
+  fresh.insert(fresh.begin(), std::make_move_iterator(batch.jobs.begin()),
+               std::make_move_iterator(batch.jobs.end()));
+  batch.jobs.clear();
 }
 
 bool StoreWorker::end_transaction(Batch& batch) {
@@ -236,6 +272,10 @@ bool StoreWorker::end_transaction(Batch& batch) {
     } catch (const std::exception&) {
       // Already rolled back by SQLite; nothing more to undo.
     }
+  }
+  for (auto* memory : memories_) {
+    if (committed) memory->committed();
+    else memory->rolled_back();
   }
   if (conflicted) {
     // The commit's own writes (store/deferred_sums.hpp) met another writer's locks: the

@@ -44,6 +44,29 @@ class RateLimitsTest : public QObject {
     QCOMPARE(holds.held_for(2, "g", t), 0ms);
     QCOMPARE(holds.held_for(1, "g", t + groups::SenderHolds::kHoldFor), 0ms);
   }
+
+  // Holds follow their store transaction: a rolled-back one's go (placed ones removed, moved
+  // ones back where they were), a committed one's stay, and each transaction takes back
+  // only its own.
+  void aHoldGoesWithItsRolledBackTransaction() {
+    groups::SenderHolds holds;
+    const auto t = groups::SenderHolds::Clock::now();
+    holds.hold(1, "g", t);
+    holds.committed();
+    holds.hold(1, "g", t + 300ms);  // moved
+    holds.hold(2, "g", t + 300ms);  // placed
+    holds.hold(2, "g", t + 500ms);  // moved again in the same transaction
+    QCOMPARE(holds.held_for(1, "g", t + 300ms), groups::SenderHolds::kHoldFor);
+    QCOMPARE(holds.held_for(2, "g", t + 500ms), groups::SenderHolds::kHoldFor);
+    holds.rolled_back();
+    QCOMPARE(holds.held_for(1, "g", t + 300ms), 700ms);  // the committed hold, as it was
+    QCOMPARE(holds.held_for(2, "g", t + 500ms), 0ms);
+    holds.hold(2, "g", t + 500ms);
+    holds.committed();
+    holds.rolled_back();  // nothing of its own to take back
+    QCOMPARE(holds.held_for(2, "g", t + 500ms), groups::SenderHolds::kHoldFor);
+    QCOMPARE(holds.held_for(1, "g", t + 300ms), 700ms);
+  }
 };
 
 QTEST_GUILESS_MAIN(RateLimitsTest)

@@ -3,6 +3,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <array>
 #include <atomic>
 #include <future>
 #include <limits>
@@ -1116,6 +1117,68 @@ class SqliteStoreTest : public QObject {
     for (const auto& e : events) seen << QString::fromStdString(e);
     QCOMPARE(seen.join(", "), QStringLiteral("commit 0, commit 1, commit 3, commit 4, done 0, done 1, "
                                              "done 2 failed, done 3, done 4, done rejected"));
+    openStore();
+  }
+
+  // A transaction runs its jobs without savepoints; when one throws, it is rolled back and
+  // runs again from its first job, each in a savepoint: the jobs before the failing one run
+  // twice, the failing one fails alone, those after it run once, all in one commit.
+  void aFailingJobStartsItsTransactionOverWithSavepoints() {
+    Metrics metrics;
+    StoreWorker worker(handOverStore(), metrics, 100);
+    // Memory beside the store hears of the rollback before the jobs run again.
+    struct Memory final : TransactionMemory {
+      std::atomic<int> commits{0}, rollbacks{0};
+      void committed() override { ++commits; }
+      void rolled_back() override { ++rollbacks; }
+    } memory;
+    worker.follow(memory);
+    std::array<std::atomic<int>, 5> runs{};
+    std::array<std::atomic<int>, 5> committed{};
+    std::atomic<int> completed{0};
+    auto submit_all = [&](int failing) {
+      for (int i = 0; i < 5; ++i) {
+        worker.submit(
+            [&, i, failing](Store& s) {
+              ++runs[i];
+              s.next_conv_seq("again" + std::to_string(i));
+              if (i == failing) throw std::runtime_error("boom");
+            },
+            [&, i](JobStatus st) {
+              if (st == JobStatus::Committed) ++committed[i];
+              ++completed;
+            });
+      }
+    };
+    const auto before = commits(metrics);
+    {
+      StoreThreadGate gate(worker);  // the five are queued behind it: one batch
+      QVERIFY(gate.holding());
+      submit_all(2);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(completed.load(), 5, 10000);
+    QCOMPARE(commits(metrics), before + 2);  // the gate's, the five jobs'
+    const std::array<int, 5> expected_runs{2, 2, 2, 1, 1};
+    for (int i = 0; i < 5; ++i) QCOMPARE(runs[i].load(), expected_runs[i]);
+    QCOMPARE(committed[2].load(), 0);
+    QCOMPARE(metrics.store_batches_started_over.load(), 1u);
+    QCOMPARE(memory.rollbacks.load(), 1);
+    QCOMPARE(memory.commits.load(), 2);
+
+    for (auto& r : runs) r = 0;
+    submit_all(-1);  // nothing throws: each job runs once, nothing starts over
+    worker.stop();
+    for (auto& r : runs) QCOMPARE(r.load(), 1);
+    QCOMPARE(metrics.store_batches_started_over.load(), 1u);
+    QCOMPARE(memory.rollbacks.load(), 1);
+    for (int i = 0; i < 5; ++i) QCOMPARE(committed[i].load(), i == 2 ? 1 : 2);
+    SqliteStore check(dir_.path().toStdString(), Durability::Normal);
+    check.begin();
+    // Each committed run advanced its sequence once, however often it ran: the first run of
+    // a job that ran twice was rolled back.
+    for (int i = 0; i < 5; ++i)
+      QCOMPARE(check.next_conv_seq("again" + std::to_string(i)), i == 2 ? 2u : 3u);
+    check.rollback();
     openStore();
   }
 

@@ -67,10 +67,8 @@ class GroupStore {
     e.server_ts_ms = now_ms();
     e.payload.assign(kCiphertextBytes, '\xa5');
     s.begin();
-    s.savepoint();
     s.append_group_log(kGroup, e);
     s.remember_sent(sender.user, e.client_msg_id, {e.seq, e.server_ts_ms});
-    s.release_savepoint();
     s.commit();
     return e.seq == sent_;
   }
@@ -81,9 +79,7 @@ class GroupStore {
     std::size_t delivered = 0;
     s.begin();
     for (bool more = true; more;) {
-      s.savepoint();
       auto step = s.fan_out_group(kGroup, kFanoutChunk);
-      s.release_savepoint();
       for (const auto& run : step.runs) {
         auto& m = member(run.username);
         for (std::size_t i = 0; i < run.entries.size(); ++i) m.seqs.push_back(run.first_seq + i);
@@ -108,10 +104,8 @@ class GroupStore {
         if (jobs > 1) s.commit();
         s.begin();
       }
-      s.savepoint();
       for (const auto& a : s.delete_acked(m.pk, up_to))
         if (s.raise_delivery_mark(a.sender_pk, m.pk, a.group_id, a.from, a.up_to, now_ms())) ++raised;
-      s.release_savepoint();
     }
     if (jobs > 0) s.commit();
     return raised;

@@ -1,7 +1,8 @@
 // Relay microbenchmarks, store: the inbox operations of the 1:1 path on SqliteStore, opened
 // the way the relay opens it (its own pragmas: WAL, synchronous FULL or NORMAL) in a fresh
 // temporary directory ($TMPDIR, else /tmp), and driven only through the Store interface
-// (store/store.hpp) the StoreWorker uses: a transaction per batch, a savepoint per job.
+// (store/store.hpp) the StoreWorker uses: a transaction per batch, its jobs without
+// savepoints (a transaction takes them only when it starts over, store_worker.hpp).
 //   append_inbox  batches of 1, 16 or 256 appends in one transaction (a group commit)
 //   read_inbox    one replay page (16 or 256 entries, 1 MiB budget) from a 10,000-entry inbox
 //   delete_acked  one cumulative ack deleting 1, 16 or 256 entries, in its own commit
@@ -54,17 +55,14 @@ class TempStore {
   Store& store() { return scratch_.store(); }
   DevicePk alice() const { return alice_; }
 
-  // One send job's append (a 200-byte message from bob), as its own savepoint; returns its
-  // inbox_seq.
+  // One send job's append (a 200-byte message from bob); returns its inbox_seq.
   std::uint64_t append() {
     ++sent_;
     std::memcpy(entry_.client_msg_id.data(), &sent_, sizeof sent_);
     entry_.conv_seq = sent_;
     entry_.server_ts_ms = 1'790'000'000'000 + sent_;
     entry_.inbox_seq = 0;
-    scratch_.store().savepoint();
     scratch_.store().append_inbox(alice_, entry_);
-    scratch_.store().release_savepoint();
     return entry_.inbox_seq;
   }
 
@@ -104,9 +102,7 @@ void BM_StoreReadInbox(benchmark::State& state) {
   std::uint64_t after = 0;
   for (auto _ : state) {
     t.store().begin();
-    t.store().savepoint();
     const auto page = t.store().read_inbox(t.alice(), after, limit, kReplayPageBytes);
-    t.store().release_savepoint();
     t.store().commit();
     if (page.size() != std::min<std::size_t>(limit, last - after)) {
       state.SkipWithError("read_inbox returned a short page");
@@ -127,9 +123,7 @@ void BM_StoreDeleteAcked(benchmark::State& state) {
     const auto up_to = t.append_batch(n);
     state.ResumeTiming();
     t.store().begin();
-    t.store().savepoint();
     benchmark::DoNotOptimize(t.store().delete_acked(t.alice(), up_to));
-    t.store().release_savepoint();
     t.store().commit();
     // delete_acked returns one run per sender for the delivery marks, not one per entry.
     if (t.store().inbox_depth() != 0) {
@@ -167,10 +161,8 @@ class PairsStore {
   bool batch() {
     scratch_.store().begin();
     for (const auto& [device, up_to] : to_ack_) {
-      scratch_.store().savepoint();
       for (const auto& a : scratch_.store().delete_acked(device, up_to))
         scratch_.store().raise_delivery_mark(a.sender_pk, device, a.group_id, a.from, a.up_to, 1);
-      scratch_.store().release_savepoint();
     }
     to_ack_.clear();
     for (int i = 0; i < kPerCommit; ++i) {
@@ -179,7 +171,6 @@ class PairsStore {
       ++next_pair_;
       std::string msg_id(16, '\0');
       std::memcpy(msg_id.data(), &next_pair_, sizeof next_pair_);
-      scratch_.store().savepoint();
       const auto account = scratch_.store().find_account(to.name);
       if (scratch_.store().find_sent(from.record.user_id, msg_id) || !account ||
           account->devices.size() != 1) {
@@ -198,7 +189,6 @@ class PairsStore {
       e.ciphertext.assign(kCiphertextBytes, '\xa5');
       scratch_.store().append_inbox(account->devices[0].pk, e);
       scratch_.store().remember_sent(from.record.user_id, msg_id, {e.conv_seq, e.server_ts_ms});
-      scratch_.store().release_savepoint();
       to_ack_.emplace_back(account->devices[0].pk, e.inbox_seq);
     }
     scratch_.store().commit();

@@ -35,7 +35,8 @@ class Metrics {
   // Jobs that met another writer's locks (several gateways on one PostgreSQL) and were run
   // again in a later transaction.
   std::atomic<std::uint64_t> store_conflicts_retried{0};
-  // Transactions rolled back and run again, each job in a savepoint, because a job threw.
+  // Transactions rolled back and run again, each job in a savepoint, because a job threw
+  // (not for another writer's locks: those are store_conflicts_retried).
   std::atomic<std::uint64_t> store_batches_started_over{0};
   std::atomic<std::uint64_t> inbox_depth{0};
   // Routing through Redis (routing/redis_router.hpp): commands run (presence entries and

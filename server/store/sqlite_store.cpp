@@ -704,8 +704,8 @@ SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durab
 
 SqliteStore::~SqliteStore() = default;
 
-// inbox_depth is kept in memory, so it is snapshotted with the transaction and savepoint
-// and restored when they roll back.
+// inbox_depth is kept in memory, so it is snapshotted with the transaction and a savepoint
+// (when a job has one) and restored when they roll back.
 void SqliteStore::begin() {
   if (impl_->tails.size() > Impl::kMaxCachedTails) impl_->tails.clear();
   if (impl_->conv_seqs.size() > Impl::kMaxCachedTails) impl_->conv_seqs.clear();

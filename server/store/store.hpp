@@ -4,8 +4,9 @@
 // for the multi-gateway tier implements the same interface.
 //
 // Contract: a Store is used from exactly one thread (the StoreWorker's), always inside a
-// transaction that the worker opened; methods throw std::exception on storage failure and the
-// worker rolls the failing job back to its savepoint.
+// transaction that the worker opened; methods throw std::exception on storage failure, and the
+// worker rolls the transaction back and runs its jobs again, each in a savepoint, so that the
+// failing one is rolled back alone (store_worker.hpp).
 #include <cstdint>
 #include <exception>
 #include <limits>

@@ -182,9 +182,10 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
     batch.jobs.push_back(std::move(job));
     if (batch.broken) continue;
     try {
+      // A job put back after meeting another writer's locks may well meet them again: it
+      // and the jobs after it in its transaction run in savepoints.
+      if (batch.jobs.back().conflicts > 0) batch.guarded = true;
       if (!batch.open) {
-        // A job put back after meeting another writer's locks may well meet them again.
-        if (batch.jobs.back().conflicts > 0) batch.guarded = true;
         store_->begin();
         batch.open = true;
       }
@@ -197,9 +198,7 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
         batch.jobs.back().status = JobStatus::Committed;
       } catch (const std::exception& e) {
         if (!batch.guarded) {
-          if (store_->conflicted(e))
-            metrics_.store_conflicts_retried.fetch_add(1, std::memory_order_relaxed);
-          start_over_guarded(batch, fresh);
+          start_over(batch, fresh, store_->conflicted(e) && may_retry(batch.jobs.back()));
           continue;
         }
         store_->rollback_to_savepoint();
@@ -233,13 +232,17 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 }
 
 // A job threw in a transaction without savepoints, so its writes cannot be taken back alone:
-// the whole transaction is, and its jobs run again from the first, this time each in a
-// savepoint (the job contract allows a second run, job.hpp). A read-only job answered
+// the whole transaction is. Its jobs then run again from the first, this time each in a
+// savepoint (the job contract allows a second run, job.hpp); at most once per transaction,
+// so a job that throws costs at most the jobs before it run twice. A read-only job answered
 // before the failure is not run again: what it saw came from the jobs before it, which run
-// again as they ran. At most one start-over per transaction, so a job that throws costs at
-// most the jobs before it run twice.
-void StoreWorker::start_over_guarded(Batch& batch, std::deque<Queued>& fresh) {
-  metrics_.store_batches_started_over.fetch_add(1, std::memory_order_relaxed);
+// again as they ran.
+// A job that met another writer's locks (`conflicted`) instead goes back to the queue with
+// every job of the transaction and those after it, in order, as it would have with the
+// jobs before it committed (below): the rollback released every lock this transaction held,
+// which is what the other writer waits for, and the transaction that takes them again runs
+// that job in a savepoint.
+void StoreWorker::start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted) {
   try {
     store_->rollback();
   } catch (const std::exception&) {
@@ -247,10 +250,18 @@ void StoreWorker::start_over_guarded(Batch& batch, std::deque<Queued>& fresh) {
   }
   for (auto* memory : memories_) memory->rolled_back();
   batch.open = false;
-  batch.guarded = true;
   batch.lasting_writes_ran = false;
-  fresh.insert(fresh.begin(), std::make_move_iterator(batch.jobs.begin()),
-               std::make_move_iterator(batch.jobs.end()));
+  if (conflicted) {
+    metrics_.store_conflicts_retried.fetch_add(1, std::memory_order_relaxed);
+    for (auto& job : batch.jobs) batch.put_back.push_back(std::move(job));
+    for (auto& job : fresh) batch.put_back.push_back(std::move(job));
+    fresh.clear();
+  } else {
+    metrics_.store_batches_started_over.fetch_add(1, std::memory_order_relaxed);
+    batch.guarded = true;
+    fresh.insert(fresh.begin(), std::make_move_iterator(batch.jobs.begin()),
+                 std::make_move_iterator(batch.jobs.end()));
+  }
   batch.jobs.clear();
 }
 
@@ -316,7 +327,9 @@ void StoreWorker::finish(Batch& batch) {
   const auto started = Clock::now();
   const bool committed = end_transaction(batch);
   batch.busy += Clock::now() - started;
-  metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
+  // A transaction rolled back for a conflict before it committed anything is not one.
+  if (!batch.jobs.empty())
+    metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
   if (publishes_depth_) metrics_.inbox_depth.store(store_->inbox_depth());
   {
     // What the completions post to connections (live pushes, marks, the jobs' own

@@ -113,7 +113,8 @@ class StoreWorker {
   void submit(Work work, Done done, OnCommit on_commit = {}, Urgency urgency = Urgency::Prompt);
 
   // Memory beside the store that its jobs change (store/transaction_memory.hpp), told of
-  // every commit and rollback from now on. Call it before submitting a job that changes it.
+  // every commit and rollback from now on. Before the first job is submitted: the store
+  // thread reads the list at every transaction's end without the mutex.
   void follow(TransactionMemory& memory);
 
   // Runs every queued job, then joins the thread. Later submits are rejected.
@@ -149,7 +150,7 @@ class StoreWorker {
     // Each job runs in a savepoint of its own. A transaction starts without them (SQLite
     // copies every page a job first changes into its savepoint's journal: a seventh of the
     // store thread's time in the pairs benchmark), and starts over with them when a job
-    // throws (start_over_guarded).
+    // throws (start_over).
     bool guarded = false;
     // Ready for the next transaction; `jobs` keeps its capacity.
     void restart() {
@@ -169,7 +170,7 @@ class StoreWorker {
   Clock::time_point due_by(Urgency urgency) const;  // a new job's Queued::commit_by
   void take(std::size_t room, std::deque<Queued>& fresh);  // from the queue, under the mutex
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
-  void start_over_guarded(Batch& batch, std::deque<Queued>& fresh);  // a job threw
+  void start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted);  // a job threw
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job
   // A job that met a conflict goes back unless it has met too many: false then.
@@ -183,8 +184,8 @@ class StoreWorker {
   const std::chrono::milliseconds unhurried_delay_;
   const bool publishes_depth_;
   std::string relay_id_;
-  // Added under mutex_ before the jobs that change them are submitted (submit takes it too),
-  // read by the store thread.
+  // Added under mutex_ before the first job is submitted (submit takes it too), read by the
+  // store thread.
   std::vector<TransactionMemory*> memories_;
 
   std::mutex mutex_;

@@ -25,6 +25,13 @@ TcpGate::TcpGate(QUrl relay) : relay_(std::move(relay)) {
   connect(&server_, &QTcpServer::newConnection, this, &TcpGate::accept);
 }
 
+TcpGate::~TcpGate() {
+  // The client sockets go with the server, after this object's members: their handlers
+  // must not run into a half-destroyed gate.
+  for (auto* client : server_.findChildren<QTcpSocket*>()) client->disconnect();
+  held_ = nullptr;
+}
+
 bool TcpGate::listen() { return server_.listen(QHostAddress::LocalHost, 0); }
 
 QUrl TcpGate::url() const {
@@ -52,23 +59,28 @@ void TcpGate::accept() {
     // Bounded, so that bytes not read stay in the kernel and stall the client's writes.
     client->setReadBufferSize(64 * 1024);
     relay->connectToHost(QHostAddress::LocalHost, static_cast<quint16>(relay_.port()));
+    // Each handler is tied to an object that outlives what it touches (the pipe goes with the
+    // client socket) and reaches the other socket through a QPointer: either side may be gone.
     connect(client, &QTcpSocket::readyRead, pipe, [this, pipe] { fromClient(pipe); });
     connect(relay, &QTcpSocket::readyRead, pipe, [pipe] {
-      if (pipe->client) pipe->client->write(pipe->relay->readAll());
+      if (pipe->client && pipe->relay) pipe->client->write(pipe->relay->readAll());
     });
-    connect(client, &QTcpSocket::disconnected, this, [this, pipe, relay, client] {
+    connect(client, &QTcpSocket::disconnected, pipe, [this, pipe] {
       if (held_ == pipe) held_ = nullptr;
-      relay->disconnectFromHost();  // after what was passed on
-      client->deleteLater();
+      if (pipe->relay) pipe->relay->disconnectFromHost();  // after what was passed on
+      pipe->client->deleteLater();
     });
-    connect(relay, &QTcpSocket::disconnected, this, [client = QPointer(client), relay] {
+    connect(relay, &QTcpSocket::disconnected, relay, [client = QPointer(client), relay] {
       if (client) client->disconnectFromHost();
       relay->deleteLater();
     });
-    connect(relay, &QTcpSocket::errorOccurred, this,
+    connect(relay, &QTcpSocket::errorOccurred, relay,
             [client = QPointer(client), relay](QAbstractSocket::SocketError) {
-              // The relay is gone (killed, refused): so is the client's connection.
-              if (client && relay->state() != QAbstractSocket::ConnectedState) client->abort();
+              if (relay->state() == QAbstractSocket::ConnectedState) return;
+              // The relay is gone or refused us (killed, restarting): so is the client's
+              // connection, as it would be without the gate.
+              if (client) client->abort();
+              relay->deleteLater();
             });
     fromClient(pipe);
   }

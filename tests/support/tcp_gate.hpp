@@ -23,6 +23,7 @@ class TcpGate : public QObject {
   Q_OBJECT
  public:
   explicit TcpGate(QUrl relay);
+  ~TcpGate() override;
   bool listen();  // on a free port of 127.0.0.1
   QUrl url() const;  // the relay's URL with the gate's port
   void holdNextUpload(qint64 bytes);

@@ -296,20 +296,22 @@ void Session::on_subscribe_presence(std::uint64_t request_id, const wire::Subscr
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     auto kept = targets;
-    ++presence_subscribing_;
+    if (!routed_presence_) routed_presence_ = std::make_unique<RoutedPresence>();
+    ++routed_presence_->subscribing;
     ctx_.router->subscribe(
         username_, std::move(targets),
         [self = shared_from_this(), request_id, kept = std::move(kept)](
             routing::DeviceRouter::Snapshot visible) mutable {
           self->run_on_strand([self, request_id, visible = std::move(visible),
                                kept = std::move(kept)]() mutable {
-            --self->presence_subscribing_;
+            auto& routed = *self->routed_presence_;
+            --routed.subscribing;
             if (self->closed_) return;
             if (!visible)
               return self->reply_error(request_id, wire::UNAVAILABLE,
                                        "presence is unavailable for a moment; retry", 1000);
-            self->presence_targets_ = std::move(kept);
-            ++self->presence_generation_;
+            routed.targets = std::move(kept);
+            ++routed.generation;
             self->reply_presence_snapshot(request_id, *visible);
           });
         });
@@ -324,34 +326,38 @@ void Session::notify_presence(std::shared_ptr<Session> self, PresenceInfo about)
   auto& session = *self;
   session.run_on_strand([self = std::move(self), about = std::move(about)] {
     if (self->closed_) return;
-    if (self->presence_resyncs_ > 0) self->presence_heard_.push_back(about.username);
+    if (self->routed_presence_ && self->routed_presence_->resyncs > 0)
+      self->routed_presence_->heard.push_back(about.username);
     self->push_presence(about);
   });
 }
 
 void Session::resync_presence() {
   // A SubscribePresence on its way sets the set again itself, and its snapshot answers it.
-  if (!ctx_.router || presence_targets_.empty() || presence_subscribing_ > 0) return;
-  ++presence_resyncs_;
-  const auto generation = presence_generation_;
+  if (!ctx_.router || !routed_presence_) return;
+  auto& routed = *routed_presence_;
+  if (routed.targets.empty() || routed.subscribing > 0) return;
+  ++routed.resyncs;
+  const auto generation = routed.generation;
   // Subscribing again with the same set tells nobody anything new if Redis kept it, and
   // restores it, telling its mutual targets, if Redis lost it.
   ctx_.router->subscribe(
-      username_, presence_targets_,
+      username_, routed.targets,
       [self = shared_from_this(), generation](routing::DeviceRouter::Snapshot visible) {
         self->run_on_strand([self, generation, visible = std::move(visible)] {
-          auto heard = std::move(self->presence_heard_);
-          if (--self->presence_resyncs_ > 0) self->presence_heard_ = heard;  // still wanted
+          auto& state = *self->routed_presence_;
+          auto heard = std::move(state.heard);
+          if (--state.resyncs > 0) state.heard = heard;  // still wanted
           // Redis away again: the wake that follows its return comes back here. A newer
           // SubscribePresence was answered with its own snapshot.
-          if (self->closed_ || !visible || generation != self->presence_generation_) return;
+          if (self->closed_ || !visible || generation != state.generation) return;
           const auto newer = [&](const std::string& t) {
             return std::find(heard.begin(), heard.end(), t) != heard.end();
           };
           // Both in name order (the targets sorted, the snapshot in their order): a target
           // missing from the snapshot is not (or no longer) visible.
           auto seen = visible->begin();
-          for (const auto& t : self->presence_targets_) {
+          for (const auto& t : state.targets) {
             const bool found = seen != visible->end() && seen->username == t;
             if (!newer(t)) self->push_presence(found ? *seen : PresenceInfo{t, false, 0});
             if (found) ++seen;

@@ -294,19 +294,24 @@ class Session : public std::enable_shared_from_this<Session> {
   store::UserId user_id_ = 0;
   store::DevicePk device_pk_ = 0;
   std::string identity_key_;
-  // Among gateways: the last presence subscription Redis took from this connection (sorted,
-  // folded), for resync_presence. Empty and unused on one relay, whose LocalPresence holds it.
-  std::vector<std::string> presence_targets_;
-  // While resyncs are on their way: whom notices spoke of meanwhile. A notice reaching the
-  // strand before a snapshot's reply is the newer, or no older than it (each gateway's
-  // notices come in Redis's order), so the snapshot does not overrule it.
-  unsigned presence_resyncs_ = 0;
-  std::vector<std::string> presence_heard_;
-  // The client's own SubscribePresence requests on their way to Redis (a resync then would
-  // set the older set after the newer), and how many were taken (a resync's snapshot of
-  // an older set is not pushed).
-  unsigned presence_subscribing_ = 0;
-  std::uint64_t presence_generation_ = 0;
+  // Among gateways, what resync_presence needs; made at the connection's first
+  // SubscribePresence, so an idle connection and every one on a single relay (whose
+  // LocalPresence holds the subscriptions) carry only the pointer.
+  struct RoutedPresence {
+    // The last subscription Redis took from this connection (sorted, folded).
+    std::vector<std::string> targets;
+    // While resyncs are on their way: whom notices spoke of meanwhile. A notice reaching
+    // the strand before a snapshot's reply is the newer, or no older than it (each
+    // gateway's notices come in Redis's order), so the snapshot does not overrule it.
+    unsigned resyncs = 0;
+    std::vector<std::string> heard;
+    // The client's own SubscribePresence requests on their way to Redis (a resync then
+    // would set the older set after the newer), and how many were taken (a resync's
+    // snapshot of an older set is not pushed).
+    unsigned subscribing = 0;
+    std::uint64_t generation = 0;
+  };
+  std::unique_ptr<RoutedPresence> routed_presence_;
 
   // Delivery cursor. Entries (acked_, last_pushed_] are on the wire; next_push_ is the next
   // seq to send; known_tail_ the highest seq known to exist. tail_unknown_ until the first

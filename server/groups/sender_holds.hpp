@@ -38,9 +38,8 @@ class SenderHolds final : public store::TransactionMemory {
       std::erase_if(holds_, [&](const auto& h) { return h.second <= now; });
       prune_at_ = std::max(kPruneAt, 2 * holds_.size());
     }
-    Key key{sender, group_id};
-    const auto [it, placed] = holds_.try_emplace(key, now + kHoldFor);
-    journal_.push_back({std::move(key), placed ? std::nullopt : std::optional(it->second)});
+    const auto [it, placed] = holds_.try_emplace(Key{sender, group_id}, now + kHoldFor);
+    journal_.push_back({it->first, placed ? std::nullopt : std::optional(it->second)});
     it->second = now + kHoldFor;
   }
 

@@ -4,12 +4,13 @@
 //
 // A store job runs in a savepoint when its transaction started over (store_worker.hpp), and a
 // statement that may fail partway (a trigger's, a multi-row one) in a statement journal;
-// SQLite copies each page the job or statement first changes into that sub-journal. Its own in-memory journal (PRAGMA temp_store=MEMORY) stores
-// that in 1 KiB chunks from sqlite3_malloc, freed when the savepoint is released: about five
-// allocations, each behind a full memory barrier (sqlite3_malloc's sqlite3_initialize
-// check), per page per job. These files keep one buffer per thread from one transaction to
-// the next, so a job's journal costs its page copies only (docs/performance-log.md, "Changes
-// measured"). Nothing reaches the disk, as with temp_store=MEMORY.
+// SQLite copies each page the job or statement first changes into that sub-journal. Its own
+// in-memory journal (PRAGMA temp_store=MEMORY) stores that in 1 KiB chunks from
+// sqlite3_malloc, freed when the savepoint is released: about five allocations, each behind
+// a full memory barrier (sqlite3_malloc's sqlite3_initialize check), per page per job. These
+// files keep one buffer per thread from one transaction to the next, so a job's journal
+// costs its page copies only (docs/performance-log.md, "Changes measured"). Nothing reaches
+// the disk, as with temp_store=MEMORY.
 #include <sqlite3.h>
 
 #include <cstddef>

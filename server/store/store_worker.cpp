@@ -197,12 +197,13 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
         if (batch.guarded) store_->release_savepoint();
         batch.jobs.back().status = JobStatus::Committed;
       } catch (const std::exception& e) {
+        const bool retry = store_->conflicted(e) && may_retry(batch.jobs.back());
         if (!batch.guarded) {
-          start_over(batch, fresh, store_->conflicted(e) && may_retry(batch.jobs.back()));
+          start_over(batch, fresh, retry);
           continue;
         }
         store_->rollback_to_savepoint();
-        if (store_->conflicted(e) && may_retry(batch.jobs.back())) {
+        if (retry) {
           // Another gateway holds a row it needs, maybe waiting on one of ours: this
           // transaction ends at once with what ran before, releasing its locks, and the job
           // runs again first in the next. Its work is undone, so it may (job.hpp).
@@ -243,12 +244,7 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 // which is what the other writer waits for, and the transaction that takes them again runs
 // that job in a savepoint.
 void StoreWorker::start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted) {
-  try {
-    store_->rollback();
-  } catch (const std::exception&) {
-    // SQLite already rolled it back (a full disk, an I/O error): the state is the same.
-  }
-  for (auto* memory : memories_) memory->rolled_back();
+  roll_back();
   batch.open = false;
   batch.lasting_writes_ran = false;
   if (conflicted) {
@@ -265,6 +261,16 @@ void StoreWorker::start_over(Batch& batch, std::deque<Queued>& fresh, bool confl
   batch.jobs.clear();
 }
 
+// The open transaction, and what the memories it follows changed in it.
+void StoreWorker::roll_back() {
+  try {
+    store_->rollback();
+  } catch (const std::exception&) {
+    // SQLite already rolled it back (a full disk, an I/O error): the state is the same.
+  }
+  for (auto* memory : memories_) memory->rolled_back();
+}
+
 bool StoreWorker::end_transaction(Batch& batch) {
   bool committed = false, conflicted = false;
   if (batch.open && !batch.broken) {
@@ -277,16 +283,10 @@ bool StoreWorker::end_transaction(Batch& batch) {
         spdlog::error("store: batch of {} failed to commit: {}", batch.jobs.size(), e.what());
     }
   }
-  if (batch.open && !committed) {
-    try {
-      store_->rollback();
-    } catch (const std::exception&) {
-      // Already rolled back by SQLite; nothing more to undo.
-    }
-  }
-  for (auto* memory : memories_) {
-    if (committed) memory->committed();
-    else memory->rolled_back();
+  if (committed) {
+    for (auto* memory : memories_) memory->committed();
+  } else if (batch.open) {
+    roll_back();
   }
   if (conflicted) {
     // The commit's own writes (store/deferred_sums.hpp) met another writer's locks: the

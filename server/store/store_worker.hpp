@@ -2,7 +2,8 @@
 // Owns the Store and the one thread that touches it. Jobs queue up while a commit is under
 // way; the store thread then runs them all in one transaction and one commit, i.e. one fsync
 // for many sends. One failing job does not undo the others: the transaction then starts
-// over with each job in its own savepoint (Batch::guarded). A transaction holding only unhurried jobs (below) stays open across several takes.
+// over with each job in its own savepoint (Batch::guarded). A transaction holding only
+// unhurried jobs (below) stays open across several takes.
 // Only after that commit does any job's completion run: nothing is acknowledged before it is
 // durable.
 //
@@ -171,6 +172,7 @@ class StoreWorker {
   void take(std::size_t room, std::deque<Queued>& fresh);  // from the queue, under the mutex
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
   void start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted);  // a job threw
+  void roll_back();
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job
   // A job that met a conflict goes back unless it has met too many: false then.

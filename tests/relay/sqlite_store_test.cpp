@@ -1124,18 +1124,20 @@ class SqliteStoreTest : public QObject {
   // runs again from its first job, each in a savepoint: the jobs before the failing one run
   // twice, the failing one fails alone, those after it run once, all in one commit.
   void aFailingJobStartsItsTransactionOverWithSavepoints() {
+    // Declared before the worker, so that its thread never outlives what it touches, even
+    // when a failed check returns early.
     Metrics metrics;
-    StoreWorker worker(handOverStore(), metrics, 100);
     // Memory beside the store hears of the rollback before the jobs run again.
     struct Memory final : TransactionMemory {
       std::atomic<int> commits{0}, rollbacks{0};
       void committed() override { ++commits; }
       void rolled_back() override { ++rollbacks; }
     } memory;
-    worker.follow(memory);
     std::array<std::atomic<int>, 5> runs{};
     std::array<std::atomic<int>, 5> committed{};
     std::atomic<int> completed{0};
+    StoreWorker worker(handOverStore(), metrics, 100);
+    worker.follow(memory);
     auto submit_all = [&](int failing) {
       for (int i = 0; i < 5; ++i) {
         worker.submit(

@@ -1,8 +1,11 @@
 #include "tcp_gate.hpp"
 
 #include <QHostAddress>
+#include <QPointer>
+#include <QTcpSocket>
 
 #include <algorithm>
+#include <utility>
 
 namespace parley::test {
 
@@ -101,9 +104,10 @@ void TcpGate::fromClient(Pipe* pipe) {
       pipe->pending = pipe->head.mid(end + 4);
       pipe->head.truncate(end + 4);
       const auto lower = pipe->head.toLower();
-      const auto length_at = lower.indexOf("\r\ncontent-length:");
+      constexpr QByteArrayView kLength("\r\ncontent-length:");
+      const auto length_at = lower.indexOf(kLength);
       if (length_at >= 0) {
-        const auto from = length_at + 17;
+        const auto from = length_at + kLength.size();
         pipe->body_left = lower.mid(from, lower.indexOf("\r\n", from) - from).trimmed().toLongLong();
       }
       pipe->raw = lower.contains("\r\nupgrade:");

@@ -10,12 +10,8 @@
 // passed, as a connection that broke there would be (a client that stops is not noticed on
 // its own: its end is in the bytes the gate no longer reads).
 #include <QObject>
-#include <QPointer>
 #include <QTcpServer>
-#include <QTcpSocket>
 #include <QUrl>
-
-#include <utility>
 
 namespace parley::test {
 

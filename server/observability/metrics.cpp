@@ -77,7 +77,7 @@ std::string Metrics::render() const {
        store_conflicts_retried);
   line("parley_store_batches_started_over_total", "counter",
        "Store transactions rolled back and run again, each job in a savepoint, because a job "
-       "threw (a relay bug or an I/O error).",
+       "threw or the commit failed (a relay bug or an I/O error).",
        store_batches_started_over);
   line("parley_inbox_depth", "gauge", "Entries waiting in all inboxes.", inbox_depth);
   line("parley_routing_commands_sent_total", "counter",

@@ -111,15 +111,18 @@ void PendingSend::run(store::Store& s) {
   // themselves.
   constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kInboxRowBytes;
   const bool shared = account->user_id != me && inbox_share < inbox_quota;
-  for (std::size_t i = 0; i < payloads.size(); ++i)
-    if (s.inbox_bytes(have[i].pk) + kLargest > inbox_quota) devices.push_back(have[i].device_id);
+  std::array<std::uint64_t, limits::kMaxDevicesPerSend> from_me;  // on_send checked the size
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    const auto load = s.inbox_load(have[i].pk, my_pk);
+    from_me[i] = load.from_sender;
+    if (load.total + kLargest > inbox_quota) devices.push_back(have[i].device_id);
+  }
   if (!devices.empty()) {
     kind = Kind::InboxFull;
     return;
   }
   for (std::size_t i = 0; shared && i < payloads.size(); ++i)
-    if (s.inbox_bytes_from(have[i].pk, my_pk) + kLargest > inbox_share)
-      devices.push_back(have[i].device_id);
+    if (from_me[i] + kLargest > inbox_share) devices.push_back(have[i].device_id);
   if (!devices.empty()) {
     kind = Kind::ShareFull;
     return;

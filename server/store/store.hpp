@@ -82,6 +82,12 @@ class Store {
   // would sum its user's.)
   virtual std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) = 0;
   static constexpr std::uint64_t kInboxRowBytes = 128;
+  // Both of the above, for a send, which checks the two: one statement in a store across
+  // the network instead of two round trips.
+  struct InboxLoad {
+    std::uint64_t total = 0, from_sender = 0;
+  };
+  virtual InboxLoad inbox_load(DevicePk device, DevicePk sender) = 0;
 
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
   // ciphertext reaches `max_bytes` (always at least one).

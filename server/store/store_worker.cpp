@@ -184,7 +184,7 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
     try {
       // A job put back after meeting another writer's locks may well meet them again: it
       // and the jobs after it in its transaction run in savepoints.
-      if (batch.jobs.back().conflicts > 0) batch.guarded = true;
+      if (batch.jobs.back().conflicts > 0 || batch.jobs.back().guarded) batch.guarded = true;
       if (!batch.open) {
         store_->begin();
         batch.open = true;
@@ -272,21 +272,38 @@ void StoreWorker::roll_back() {
 }
 
 bool StoreWorker::end_transaction(Batch& batch) {
-  bool committed = false, conflicted = false;
+  bool committed = false, conflicted = false, again_guarded = false;
   if (batch.open && !batch.broken) {
     try {
       store_->commit();
       committed = true;
     } catch (const std::exception& e) {
       conflicted = store_->conflicted(e);
+      // A store may send a job's last writes with the COMMIT (PostgreSQL's pipeline), so
+      // what failed here may be one job's own: the jobs run again, each in a savepoint,
+      // where it fails alone. Once: a transaction of guarded jobs that fails to commit fails.
+      again_guarded = !conflicted && !batch.guarded;
       if (!conflicted)
-        spdlog::error("store: batch of {} failed to commit: {}", batch.jobs.size(), e.what());
+        spdlog::error("store: batch of {} failed to commit{}: {}", batch.jobs.size(),
+                      again_guarded ? " (its jobs run again, each in a savepoint)" : "",
+                      e.what());
     }
   }
   if (committed) {
     for (auto* memory : memories_) memory->committed();
   } else if (batch.open) {
     roll_back();
+  }
+  if (again_guarded) {
+    metrics_.store_batches_started_over.fetch_add(1, std::memory_order_relaxed);
+    std::vector<Queued> again;
+    for (auto& job : batch.jobs) {
+      job.guarded = true;
+      again.push_back(std::move(job));
+    }
+    batch.jobs.clear();
+    for (auto& job : batch.put_back) again.push_back(std::move(job));
+    batch.put_back = std::move(again);
   }
   if (conflicted) {
     // The commit's own writes (store/deferred_sums.hpp) met another writer's locks: the

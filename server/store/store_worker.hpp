@@ -2,7 +2,8 @@
 // Owns the Store and the one thread that touches it. Jobs queue up while a commit is under
 // way; the store thread then runs them all in one transaction and one commit, i.e. one fsync
 // for many sends. One failing job does not undo the others: the transaction then starts
-// over with each job in its own savepoint (Batch::guarded). A transaction holding only
+// over with each job in its own savepoint (Batch::guarded), as it does when its COMMIT
+// fails (a store may send a job's last writes with it). A transaction holding only
 // unhurried jobs (below) stays open across several takes.
 // Only after that commit does any job's completion run: nothing is acknowledged before it is
 // durable.
@@ -132,6 +133,7 @@ class StoreWorker {
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
     bool passed_over = false;     // an unwaited job left for a later transaction once
     std::uint8_t conflicts = 0;   // times it met another writer's locks and was put back
+    bool guarded = false;         // runs in a savepoint: its transaction failed to commit
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
     void done(JobStatus s) { job->done(s, job); }
   };
@@ -151,7 +153,7 @@ class StoreWorker {
     // Each job runs in a savepoint of its own. A transaction starts without them (SQLite
     // copies every page a job first changes into its savepoint's journal: a seventh of the
     // store thread's time in the pairs benchmark), and starts over with them when a job
-    // throws (start_over).
+    // throws (start_over) or the commit fails (end_transaction).
     bool guarded = false;
     // Ready for the next transaction; `jobs` keeps its capacity.
     void restart() {

@@ -310,6 +310,8 @@ class PostgresStoreTest : public QObject {
 
   // A job that fails takes back only its own writes; the transaction goes on and commits the
   // others. A duplicate send record is such a failure (another relay remembered it first).
+  // Its INSERT waits in the pipeline, so it fails with the savepoint's release, which the
+  // store worker calls inside the job's own try.
   void aFailedJobRollsBackAlone() {
     auto s = open();
     const auto bob = account(*s, "bob");
@@ -322,7 +324,8 @@ class PostgresStoreTest : public QObject {
     s->savepoint();
     auto lost = message("lost", 7);
     s->append_inbox(bob.pk, lost);
-    QVERIFY_THROWS_EXCEPTION(pg::Error, s->remember_sent(7, "id-1", {2, 2}));
+    s->remember_sent(7, "id-1", {2, 2});
+    QVERIFY_THROWS_EXCEPTION(pg::Error, s->release_savepoint());
     s->rollback_to_savepoint();
     s->commit();
     const auto got = in_tx(*s, [&](Store& st) { return st.read_inbox(bob.pk, 0, 10, 1 << 20); });
@@ -334,6 +337,42 @@ class PostgresStoreTest : public QObject {
     auto next = message("next", 7);
     in_tx(*s, [&](Store& st) { st.append_inbox(bob.pk, next); });
     QCOMPARE(next.inbox_seq, std::uint64_t{2});
+  }
+
+  // Writes whose outcome no job reads go with the next round trip, for the last job of a
+  // batch its COMMIT: a job's own failure then fails the commit. The batch runs again, each
+  // job in a savepoint, and only the job that failed fails; the others commit, once.
+  void aJobFailingAtTheCommitFailsAlone() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto bob = account(*setup, "bob");
+    in_tx(*setup, [&](Store& st) { st.remember_sent(9, "taken", {1, 1}); });
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> committed{0}, failed{0}, kept_runs{0};
+    const auto done = [&](JobStatus s) { ++(s == JobStatus::Committed ? committed : failed); };
+    // Held in a first batch until the two jobs of the second are queued.
+    std::latch entered(1), release(1);
+    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
+    entered.wait();
+    worker.submit(
+        [&](Store& st) {
+          ++kept_runs;
+          auto e = message("kept", 9);
+          st.append_inbox(bob.pk, e);
+        },
+        done);
+    // Another relay remembered this id first: the INSERT fails, but only at the COMMIT.
+    worker.submit([&](Store& st) { st.remember_sent(9, "taken", {2, 2}); }, done);
+    release.count_down();
+    QTRY_COMPARE_WITH_TIMEOUT(committed + failed, 3, 10000);
+    QCOMPARE(failed.load(), 1);
+    QCOMPARE(kept_runs.load(), 2);
+    QCOMPARE(metrics.store_batches_started_over.load(), std::uint64_t{1});
+    const auto got = in_tx(*setup, [&](Store& st) { return st.read_inbox(bob.pk, 0, 10, 1 << 20); });
+    QCOMPARE(got.size(), std::size_t{1});
+    QCOMPARE(got[0].ciphertext, std::string("kept"));
+    QCOMPARE(got[0].inbox_seq, std::uint64_t{1});
   }
 
   // Two gateways' store workers each take a batch that appends to bob's inbox and then to

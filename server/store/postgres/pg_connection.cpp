@@ -140,11 +140,15 @@ Connection::~Connection() {
 }
 
 bool Connection::ensure_open() {
-  if (PQstatus(conn_) == CONNECTION_OK) return true;
+  // A pipeline still open here lost its Sync (round_trip): the connection is made again.
+  if (PQstatus(conn_) == CONNECTION_OK && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF)
+    return true;
   PQreset(conn_);
   prepared_.clear();
-  deferred_.clear();
+  queued_.clear();
   if (PQstatus(conn_) != CONNECTION_OK) return false;
+  // A pipeline the lost connection was in ends with it.
+  if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
   if (session_sql_ == nullptr) return true;
   try {
     exec(session_sql_);
@@ -173,45 +177,144 @@ Result Connection::check(pg_result* r, const char* what) {
   throw Error(std::string("postgresql: ") + what + ": " + msg, sqlstate);
 }
 
+void Connection::enter_pipeline() {
+  if (!queued_.empty()) return;
+  if (PQenterPipelineMode(conn_) != 1)
+    throw Error("postgresql: cannot start a pipeline: " + first_line(PQerrorMessage(conn_)), "");
+}
+
+bool Connection::is_prepared(const char* name) const {
+  return std::find(prepared_.begin(), prepared_.end(), name) != prepared_.end();
+}
+
+void Connection::send_prepare(const Statement& st) {
+  std::vector<Oid> types;
+  for (const char* t = st.types; *t != '\0'; ++t) types.push_back(oid_of(*t));
+  if (PQsendPrepare(conn_, st.name, st.sql, static_cast<int>(types.size()), types.data()) != 1)
+    throw Error(std::string("postgresql: ") + st.name + ": " + first_line(PQerrorMessage(conn_)),
+                "");
+  // Taken as prepared from here, so a second use in the same pipeline does not prepare it
+  // again; round_trip forgets it if the server refused.
+  prepared_.push_back(st.name);
+  queued_.push_back({st.name, true});
+}
+
+void Connection::queue(const Statement& st, const Params& params) {
+  if (params.size() != static_cast<int>(std::strlen(st.types)))
+    throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
+  enter_pipeline();
+  if (!is_prepared(st.name)) send_prepare(st);
+  if (PQsendQueryPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
+                          params.formats(), 1) != 1)
+    throw Error(std::string("postgresql: ") + st.name + ": " + first_line(PQerrorMessage(conn_)),
+                "");
+  queued_.push_back({st.name, false});
+}
+
+void Connection::defer(const char* sql) {
+  enter_pipeline();
+  if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1) != 1)
+    throw Error("postgresql: statement failed: " + first_line(PQerrorMessage(conn_)), "");
+  queued_.push_back({sql, false});
+}
+
+void Connection::discard_queued() {
+  if (queued_.empty()) return;
+  try {
+    round_trip(false);
+  } catch (const Error&) {
+    // What failed is rolled back next; a lost connection is found by the ROLLBACK.
+  }
+}
+
+Result Connection::round_trip(bool keep_last) {
+  auto items = std::move(queued_);
+  queued_.clear();
+  std::optional<Error> failed;
+  Result last;
+  const auto forget_prepared = [&](const Queued& q) {
+    if (q.prepares) std::erase(prepared_, q.what);
+  };
+  if (PQpipelineSync(conn_) != 1) {
+    // Nothing was read: the connection is gone (ensure_open makes it again).
+    for (const auto& q : items) forget_prepared(q);
+    throw Error("postgresql: connection lost: " + first_line(PQerrorMessage(conn_)), "");
+  }
+  bool lost = false;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    pg_result* r = lost ? nullptr : PQgetResult(conn_);
+    if (r == nullptr) {
+      // The connection broke: no result will come for this statement or the ones after.
+      lost = true;
+      forget_prepared(items[i]);
+      if (!failed)
+        failed.emplace("postgresql: connection lost: " + first_line(PQerrorMessage(conn_)), "");
+      continue;
+    }
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_PIPELINE_ABORTED) {
+      // Skipped by the server after an earlier statement failed.
+      forget_prepared(items[i]);
+      PQclear(r);
+    } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      forget_prepared(items[i]);
+      try {
+        check(r, items[i].what);
+      } catch (const Error& e) {
+        if (!failed) failed.emplace(e);
+      }
+    } else if (keep_last && i + 1 == items.size()) {
+      last = Result(r);
+    } else {
+      PQclear(r);
+    }
+    // Each statement's results end with a null.
+    while (pg_result* more = PQgetResult(conn_)) PQclear(more);
+  }
+  if (!lost) {
+    pg_result* sync = PQgetResult(conn_);
+    if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) lost = true;
+    PQclear(sync);
+  }
+  if (!lost) PQexitPipelineMode(conn_);
+  if (failed) throw *failed;
+  if (lost) throw Error("postgresql: connection lost: " + first_line(PQerrorMessage(conn_)), "");
+  return last;
+}
+
 void Connection::exec(const char* sql) {
-  if (deferred_.empty()) {
+  if (queued_.empty()) {
     check(PQexec(conn_, sql), "statement failed");
     return;
   }
-  deferred_ += "; ";
-  deferred_ += sql;
-  const auto all = std::move(deferred_);
-  deferred_.clear();
-  check(PQexec(conn_, all.c_str()), "statement failed");
-}
-
-void Connection::defer(std::string_view sql) {
-  if (!deferred_.empty()) deferred_ += "; ";
-  deferred_ += sql;
+  if (std::strchr(sql, ';') != nullptr) {
+    // Several statements go only by the simple protocol, outside a pipeline.
+    round_trip(false);
+    check(PQexec(conn_, sql), "statement failed");
+    return;
+  }
+  defer(sql);
+  round_trip(false);
 }
 
 Result Connection::query(const char* sql) {
-  return check(PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1), "query failed");
+  if (queued_.empty())
+    return check(PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1),
+                 "query failed");
+  defer(sql);
+  return round_trip(true);
 }
 
 Result Connection::run(const Statement& st, const Params& params) {
-  if (!deferred_.empty()) {
-    const auto all = std::move(deferred_);
-    deferred_.clear();
-    check(PQexec(conn_, all.c_str()), "statement failed");
+  if (queued_.empty() && is_prepared(st.name)) {
+    if (params.size() != static_cast<int>(std::strlen(st.types)))
+      throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
+    return check(PQexecPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
+                                params.formats(), 1),
+                 st.name);
   }
-  if (std::find(prepared_.begin(), prepared_.end(), st.name) == prepared_.end()) {
-    std::vector<Oid> types;
-    for (const char* t = st.types; *t != '\0'; ++t) types.push_back(oid_of(*t));
-    check(PQprepare(conn_, st.name, st.sql, static_cast<int>(types.size()), types.data()),
-          st.name);
-    prepared_.push_back(st.name);
-  }
-  if (params.size() != static_cast<int>(std::strlen(st.types)))
-    throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
-  return check(PQexecPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
-                              params.formats(), 1),
-               st.name);
+  queue(st, params);
+  return round_trip(true);
 }
 
 }  // namespace parley::store::pg

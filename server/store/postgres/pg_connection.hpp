@@ -97,19 +97,28 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Plain SQL, possibly several statements, no parameters; what defer() holds goes first.
+  // Every call below is one round trip to the server, carrying whatever queue() and defer()
+  // hold in front of it (a libpq pipeline, ended by a Sync), so statements whose outcome
+  // nothing reads cost no round trip of their own. A queued statement's error is thrown by
+  // the call that carries it, after the rest of the pipeline was skipped by the server.
+
+  // Plain SQL, possibly several statements (those alone, after a round trip for the queue).
   void exec(const char* sql);
-  // Plain SQL whose outcome nothing waits for (BEGIN, RELEASE): sent in front of the next
-  // exec(), or alone before the next run(). A transaction of jobs then costs one round trip
-  // fewer per job ("RELEASE job; SAVEPOINT job") and one fewer to begin.
-  void defer(std::string_view sql);
-  // Before a ROLLBACK: in a failed transaction a deferred RELEASE would fail, and with it
-  // the statements after it in the same string.
-  void discard_deferred() { deferred_.clear(); }
   Result query(const char* sql);  // one statement, no parameters, binary results
-  // Prepares `st` on this connection the first time, then runs it.
+  // Prepares `st` on this connection the first time (in the same round trip), then runs it.
   Result run(const Statement& st, const Params& params);
   Result run(const Statement& st) { return run(st, Params{}); }
+
+  // A statement whose result nothing reads (an INSERT, a lock): sent with the next round
+  // trip. `params` may go once this returns: libpq has copied them into its buffer.
+  void queue(const Statement& st, const Params& params);
+  // One plain statement (BEGIN, SAVEPOINT, RELEASE), queued likewise.
+  void defer(const char* sql);
+  // Before a ROLLBACK: what is queued is sent and its outcome dropped. In a failed
+  // transaction the queued statements fail, and the server would skip a ROLLBACK sent in
+  // the same pipeline after them.
+  void discard_queued();
+  bool has_queued() const { return !queued_.empty(); }
 
   // A connection the server or the network dropped is made again before the next
   // transaction (its prepared statements and session settings with it); true if it is
@@ -120,9 +129,21 @@ class Connection {
 
  private:
   Result check(pg_result* r, const char* what);
+  // Sends what is queued and a Sync, reads every result in order; returns the last one's if
+  // `keep_last`. Throws the first error after reading to the Sync.
+  Result round_trip(bool keep_last);
+  void enter_pipeline();
+  void send_prepare(const Statement& st);
+  bool is_prepared(const char* name) const;
+
+  // What a queued statement was, to name it in an error and to forget a prepare that failed.
+  struct Queued {
+    const char* what;  // a statement's name, or the plain SQL
+    bool prepares;     // a PQsendPrepare of `what`
+  };
   pg_conn* conn_ = nullptr;
   const char* session_sql_ = nullptr;
-  std::string deferred_;
+  std::vector<Queued> queued_;
   std::vector<const char*> prepared_;  // names, for this connection
 };
 

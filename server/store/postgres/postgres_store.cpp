@@ -110,6 +110,14 @@ constexpr Statement kWeighFrom{
     "sender_pk = $2) - (SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE "
     "device = $1 AND sender_pk = $2))::bigint",
     "ii"};
+constexpr Statement kLoad{
+    "load",
+    "SELECT ((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1) - "
+    "(SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE device = $1))::bigint, "
+    "((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1 AND sender_pk = $2) "
+    "- (SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE device = $1 AND "
+    "sender_pk = $2))::bigint",
+    "ii"};
 // Rows in order up to `limit`, and none after the byte budget is reached (a row is taken
 // while the bytes before it are under it), so a page of large messages is not all fetched
 // to be dropped. A range row's entries are in the log, weighed as they are read.
@@ -124,17 +132,14 @@ constexpr Statement kReadInbox{
 // Locked, as the rows the ack then deletes or trims: two deletes of one inbox at once (an ack
 // on each gateway while a device moves, or an ack and retention) would otherwise both count
 // the same rows and release their log entries twice. The second waits, and then skips the
-// rows the first deleted.
+// rows the first deleted. With them, in the same round trip, the first row after the ack,
+// which may be a range row the ack ends inside.
 constexpr Statement kSelectAcked{
     "select_acked",
     "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq "
-    "FROM inbox WHERE device = $1 AND seq <= $2 ORDER BY seq LIMIT $3 FOR UPDATE",
+    "FROM inbox WHERE device = $1 AND seq <= COALESCE((SELECT MIN(seq) FROM inbox WHERE "
+    "device = $1 AND seq > $2), $2) ORDER BY seq LIMIT $3 FOR UPDATE",
     "iii"};
-constexpr Statement kFirstAfter{
-    "first_after",
-    "SELECT seq, span, group_id, conv_seq, conv_last FROM inbox WHERE device = $1 AND seq > $2 "
-    "ORDER BY seq LIMIT 1 FOR UPDATE",
-    "ii"};
 constexpr Statement kDeleteAcked{"delete_acked",
                                  "DELETE FROM inbox WHERE device = $1 AND seq <= $2", "ii"};
 constexpr Statement kTrimRange{
@@ -267,21 +272,22 @@ constexpr Statement kDropGroup{"drop_group", "DELETE FROM groups WHERE id = $1",
 // versions (its devices' resume points) commit in the order the sequence gave them.
 constexpr Statement kLockOwner{"lock_owner",
                                "SELECT 1 FROM devices WHERE id = $1 FOR NO KEY UPDATE", "i"};
-constexpr Statement kFindMark{
-    "find_mark",
-    "SELECT up_to, from_seq FROM delivery_marks WHERE owner = $1 AND reader = $2 "
-    "AND group_id = $3",
-    "iib"};
+// Raised where it is lower, in one round trip; no row back is either no mark yet or a
+// redelivery acknowledged again, which the insert then tells apart.
+constexpr Statement kRaiseMark{
+    "raise_mark",
+    "UPDATE delivery_marks SET up_to = $1, acked_ms = $2, version = nextval('mark_version') "
+    "WHERE owner = $3 AND reader = $4 AND group_id = $5 AND up_to < $1 "
+    "RETURNING version, from_seq",
+    "iiiib"};
+// Only where there is none (the owner's row lock keeps another relay from making it
+// meanwhile), so a redelivery's ack takes no version from the sequence.
 constexpr Statement kInsertMark{
     "insert_mark",
     "INSERT INTO delivery_marks(owner, reader, group_id, from_seq, up_to, acked_ms, version) "
-    "VALUES($1, $2, $3, $4, $5, $6, nextval('mark_version')) RETURNING version",
+    "SELECT $1, $2, $3, $4, $5, $6, nextval('mark_version') WHERE NOT EXISTS (SELECT 1 FROM "
+    "delivery_marks WHERE owner = $1 AND reader = $2 AND group_id = $3) RETURNING version",
     "iibiii"};
-constexpr Statement kUpdateMark{
-    "update_mark",
-    "UPDATE delivery_marks SET up_to = $1, acked_ms = $2, version = nextval('mark_version') "
-    "WHERE owner = $3 AND reader = $4 AND group_id = $5 RETURNING version",
-    "iiiib"};
 constexpr Statement kMarksAfter{
     "marks_after",
     "SELECT u.username, d.device_id, m.group_id, m.from_seq, m.up_to, m.acked_ms, m.version "
@@ -467,13 +473,13 @@ struct PostgresStore::Impl {
 
   void flush_deferred() {
     share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
-      db.run(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
+      db.queue(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
     });
     refs_delta.flush([this](const auto& key, std::int64_t delta) {
       const auto r = db.run(sql::kChangeRefs, Params().bytes(key.first).u64(key.second).i64(delta));
       // At zero nothing names the entry any more (fan-out finished, every row acknowledged).
       if (!r.empty() && r.i64(0, 0) <= 0)
-        db.run(sql::kDeleteLog, Params().bytes(key.first).u64(key.second));
+        db.queue(sql::kDeleteLog, Params().bytes(key.first).u64(key.second));
     });
   }
 
@@ -495,15 +501,15 @@ struct PostgresStore::Impl {
                              std::uint64_t end, std::uint64_t span, std::uint64_t server_ts,
                              DevicePk charged) {
     const auto seq = take_seqs(device, span);
-    db.run(sql::kInsertRange, Params()
-                                  .i64(device)
-                                  .u64(seq)
-                                  .u64(lo)
-                                  .u64(server_ts)
-                                  .bytes(group_id)
-                                  .u64(span)
-                                  .u64(end)
-                                  .i64(charged));
+    db.queue(sql::kInsertRange, Params()
+                                    .i64(device)
+                                    .u64(seq)
+                                    .u64(lo)
+                                    .u64(server_ts)
+                                    .bytes(group_id)
+                                    .u64(span)
+                                    .u64(end)
+                                    .i64(charged));
     depth_change += static_cast<std::int64_t>(span);
     return seq;
   }
@@ -526,8 +532,8 @@ struct PostgresStore::Impl {
     });
     if (taken != take) range_row_mismatch(device, row.seq);
     add_log_refs(row.group_id, row.lo, next_lo - 1, -1);
-    db.run(sql::kTrimRange,
-           Params().u64(row.seq - up_to).u64(next_lo).i64(device).u64(row.seq));
+    db.queue(sql::kTrimRange,
+             Params().u64(row.seq - up_to).u64(next_lo).i64(device).u64(row.seq));
     return take;
   }
 };
@@ -552,17 +558,18 @@ void PostgresStore::rollback() {
   impl_->share_delta.forget();
   impl_->depth_change = 0;
   impl_->forget_caches();
-  impl_->db.discard_deferred();
+  impl_->db.discard_queued();
   impl_->db.exec("ROLLBACK");
 }
 void PostgresStore::savepoint() {
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
-  impl_->db.exec("SAVEPOINT job");
+  impl_->db.defer("SAVEPOINT job");
   impl_->depth_change_at_savepoint = impl_->depth_change;
 }
+// A round trip: what the job queued fails here, in its own savepoint, not in a later job's.
 void PostgresStore::release_savepoint() {
-  impl_->db.defer("RELEASE job");
+  impl_->db.exec("RELEASE job");
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
 }
@@ -571,6 +578,7 @@ void PostgresStore::rollback_to_savepoint() {
   impl_->refs_delta.take_back();
   impl_->share_delta.take_back();
   impl_->forget_caches();
+  impl_->db.discard_queued();
   impl_->db.exec("ROLLBACK TO job");
   impl_->db.defer("RELEASE job");
 }
@@ -643,8 +651,8 @@ std::uint64_t PostgresStore::inbox_tail(DevicePk device) {
 }
 
 void PostgresStore::set_signed_prekey(DevicePk device, const SignedPrekeyRecord& key) {
-  impl_->db.run(sql::kSetSigned,
-                Params().u64(key.id).bytes(key.public_key).bytes(key.signature).i64(device));
+  impl_->db.queue(sql::kSetSigned,
+                  Params().u64(key.id).bytes(key.public_key).bytes(key.signature).i64(device));
 }
 
 bool PostgresStore::has_signed_prekey(DevicePk device) {
@@ -699,11 +707,11 @@ std::optional<SentRecord> PostgresStore::find_sent(UserId sender,
 
 void PostgresStore::remember_sent(UserId sender, std::string_view client_msg_id,
                                   const SentRecord& ack) {
-  impl_->db.run(sql::kInsertSent, Params()
-                                      .i64(sender)
-                                      .bytes(client_msg_id)
-                                      .u64(ack.conv_seq)
-                                      .u64(ack.server_ts_ms));
+  impl_->db.queue(sql::kInsertSent, Params()
+                                        .i64(sender)
+                                        .bytes(client_msg_id)
+                                        .u64(ack.conv_seq)
+                                        .u64(ack.server_ts_ms));
 }
 
 std::uint64_t PostgresStore::next_conv_seq(std::string_view conv_key) {
@@ -726,7 +734,7 @@ void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
       .bytes(e.ciphertext);
   if (e.group_id.empty()) p.null();
   else p.bytes(e.group_id);
-  impl_->db.run(sql::kInsertInbox, p);
+  impl_->db.queue(sql::kInsertInbox, p);
   ++impl_->depth_change;
 }
 
@@ -737,6 +745,11 @@ std::uint64_t PostgresStore::inbox_bytes(DevicePk device) {
 std::uint64_t PostgresStore::inbox_bytes_from(DevicePk device, DevicePk sender) {
   const auto r = impl_->db.run(sql::kWeighFrom, Params().i64(device).i64(sender));
   return r.empty() ? 0 : r.u64(0, 0);
+}
+
+Store::InboxLoad PostgresStore::inbox_load(DevicePk device, DevicePk sender) {
+  const auto r = impl_->db.run(sql::kLoad, Params().i64(device).i64(sender));
+  return {r.u64(0, 0), r.u64(0, 1)};
 }
 
 std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t after_seq,
@@ -793,12 +806,14 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
   auto& acked = impl.acked;
   acked.clear();
   if (acked.capacity() > 64) acked.shrink_to_fit();
-  // One row more than may go: if it is there, the part stops before it.
-  const auto rows = impl.db.run(
-      sql::kSelectAcked,
-      Params().i64(device).u64(up_to).i64(limit_of(max_rows == SIZE_MAX ? max_rows : max_rows + 1)));
-  const bool cut = static_cast<std::size_t>(rows.rows()) > max_rows;
-  const int taking = cut ? static_cast<int>(max_rows) : rows.rows();
+  // Up to one row more than may go, and the row after the ack: if the first is there, the
+  // part stops before it.
+  const auto limit = limit_of(max_rows == SIZE_MAX ? max_rows : max_rows + 1);
+  const auto rows = impl.db.run(sql::kSelectAcked, Params().i64(device).u64(up_to).i64(limit));
+  int upto_rows = rows.rows();
+  if (upto_rows > 0 && rows.u64(upto_rows - 1, 8) > up_to) --upto_rows;
+  const bool cut = static_cast<std::size_t>(upto_rows) > max_rows;
+  const int taking = cut ? static_cast<int>(max_rows) : upto_rows;
   if (cut) reached = rows.u64(taking - 1, 8);
   std::uint64_t deleted = 0;
   for (int i = 0; i < taking; ++i) {
@@ -823,16 +838,15 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
     e.group_id = rows.bytes(i, 5);
     note_acked(acked, e);
   }
-  if (!cut) {
+  if (!cut && upto_rows < rows.rows()) {
     // The first row after the ack: a range row the ack ends inside.
-    const auto next = impl.db.run(sql::kFirstAfter, Params().i64(device).u64(up_to));
-    if (!next.empty() && !next.is_null(0, 4) && next.u64(0, 0) - next.u64(0, 1) < up_to) {
-      deleted += impl.ack_range_head(
-          device, up_to,
-          {next.u64(0, 0), next.u64(0, 1), next.bytes(0, 2), next.u64(0, 3), next.u64(0, 4)});
-    }
+    const int n = upto_rows;
+    const auto seq = rows.u64(n, 8), span = rows.u64(n, 6);
+    if (!rows.is_null(n, 7) && seq - span < up_to)
+      deleted += impl.ack_range_head(device, up_to,
+                                     {seq, span, rows.bytes(n, 5), rows.u64(n, 3), rows.u64(n, 7)});
   }
-  impl.db.run(sql::kDeleteAcked, Params().i64(device).u64(reached));
+  impl.db.queue(sql::kDeleteAcked, Params().i64(device).u64(reached));
   impl.depth_change -= static_cast<std::int64_t>(deleted);
   return acked;
 }
@@ -843,22 +857,19 @@ std::optional<MarkRaised> PostgresStore::raise_delivery_mark(DevicePk owner, Dev
                                                              std::uint64_t up_to,
                                                              std::uint64_t acked_ms) {
   auto& db = impl_->db;
-  db.run(sql::kLockOwner, Params().i64(owner));
-  const auto look = db.run(sql::kFindMark, Params().i64(owner).i64(reader).bytes(group_id));
-  if (look.empty()) {
-    const auto v = db.run(sql::kInsertMark, Params()
-                                                .i64(owner)
-                                                .i64(reader)
-                                                .bytes(group_id)
-                                                .u64(from)
-                                                .u64(up_to)
-                                                .u64(acked_ms));
-    return MarkRaised{v.u64(0, 0), from};
-  }
-  if (look.u64(0, 0) >= up_to) return std::nullopt;  // a redelivery acknowledged again
-  const auto v = db.run(sql::kUpdateMark,
-                        Params().u64(up_to).u64(acked_ms).i64(owner).i64(reader).bytes(group_id));
-  return MarkRaised{v.u64(0, 0), look.u64(0, 1)};
+  db.queue(sql::kLockOwner, Params().i64(owner));
+  const auto raised = db.run(
+      sql::kRaiseMark, Params().u64(up_to).u64(acked_ms).i64(owner).i64(reader).bytes(group_id));
+  if (!raised.empty()) return MarkRaised{raised.u64(0, 0), raised.u64(0, 1)};
+  const auto made = db.run(sql::kInsertMark, Params()
+                                                 .i64(owner)
+                                                 .i64(reader)
+                                                 .bytes(group_id)
+                                                 .u64(from)
+                                                 .u64(up_to)
+                                                 .u64(acked_ms));
+  if (made.empty()) return std::nullopt;  // a redelivery acknowledged again
+  return MarkRaised{made.u64(0, 0), from};
 }
 
 std::vector<DeliveryMarkRecord> PostgresStore::delivery_marks_after(DevicePk owner,
@@ -902,10 +913,10 @@ std::uint64_t PostgresStore::purge_abandoned_groups() {
   const auto groups = db.run(sql::kAbandonedGroups);
   for (int i = 0; i < groups.rows(); ++i) {
     const auto id = groups.bytes(i, 0);
-    db.run(sql::kDropMembers, Params().bytes(id));
-    db.run(sql::kDropFanout, Params().bytes(id));
-    db.run(sql::kDropGroupMarks, Params().bytes(id));
-    db.run(sql::kDropGroup, Params().bytes(id));
+    db.queue(sql::kDropMembers, Params().bytes(id));
+    db.queue(sql::kDropFanout, Params().bytes(id));
+    db.queue(sql::kDropGroupMarks, Params().bytes(id));
+    db.queue(sql::kDropGroup, Params().bytes(id));
   }
   if (groups.rows() > 0) impl_->open_range.reset();  // a group made again starts a new log
   return static_cast<std::uint64_t>(groups.rows());
@@ -936,8 +947,8 @@ std::uint64_t SharedDepth::get() {
 // ---- Groups ----
 
 void PostgresStore::create_group(std::string_view group_id, std::uint64_t now_ms) {
-  impl_->db.run(sql::kInsertGroup, Params().bytes(group_id).u64(now_ms));
-  impl_->db.run(sql::kInsertFanout, Params().bytes(group_id));
+  impl_->db.queue(sql::kInsertGroup, Params().bytes(group_id).u64(now_ms));
+  impl_->db.queue(sql::kInsertFanout, Params().bytes(group_id));
 }
 
 std::optional<GroupRecord> PostgresStore::find_group(std::string_view group_id) {
@@ -955,18 +966,18 @@ std::vector<GroupMemberRecord> PostgresStore::group_members(std::string_view gro
 
 void PostgresStore::add_group_member(std::string_view group_id, UserId user, bool admin,
                                      std::uint64_t joined_seq) {
-  impl_->db.run(sql::kAddMember,
-                Params().bytes(group_id).i64(user).i64(admin ? 1 : 0).u64(joined_seq));
-  impl_->db.run(sql::kForgetMember, Params().bytes(group_id).i64(user));
+  impl_->db.queue(sql::kAddMember,
+                  Params().bytes(group_id).i64(user).i64(admin ? 1 : 0).u64(joined_seq));
+  impl_->db.queue(sql::kForgetMember, Params().bytes(group_id).i64(user));
 }
 
 void PostgresStore::end_group_membership(std::string_view group_id, UserId user,
                                          std::uint64_t left_seq) {
-  impl_->db.run(sql::kEndMember, Params().u64(left_seq).bytes(group_id).i64(user));
+  impl_->db.queue(sql::kEndMember, Params().u64(left_seq).bytes(group_id).i64(user));
 }
 
 void PostgresStore::set_group_admin(std::string_view group_id, UserId user, bool admin) {
-  impl_->db.run(sql::kSetAdmin, Params().i64(admin ? 1 : 0).bytes(group_id).i64(user));
+  impl_->db.queue(sql::kSetAdmin, Params().i64(admin ? 1 : 0).bytes(group_id).i64(user));
 }
 
 std::optional<GroupMemberRecord> PostgresStore::find_group_member(std::string_view group_id,
@@ -986,17 +997,17 @@ void PostgresStore::append_group_log(std::string_view group_id, GroupLogEntry& e
   const auto r = impl_->db.run(sql::kBumpGroupSeq, Params().bytes(group_id));
   if (r.empty()) throw std::runtime_error("append_group_log: no such group");
   e.seq = r.u64(0, 0);
-  impl_->db.run(sql::kInsertLog, Params()
-                                     .bytes(group_id)
-                                     .u64(e.seq)
-                                     .i64(static_cast<int>(e.kind))
-                                     .text(e.sender)
-                                     .u64(e.sender_device)
-                                     .i64(e.sender_pk)
-                                     .bytes(e.client_msg_id)
-                                     .u64(e.server_ts_ms)
-                                     .u64(e.content_hint)
-                                     .bytes(e.payload));
+  impl_->db.queue(sql::kInsertLog, Params()
+                                       .bytes(group_id)
+                                       .u64(e.seq)
+                                       .i64(static_cast<int>(e.kind))
+                                       .text(e.sender)
+                                       .u64(e.sender_device)
+                                       .i64(e.sender_pk)
+                                       .bytes(e.client_msg_id)
+                                       .u64(e.server_ts_ms)
+                                       .u64(e.content_hint)
+                                       .bytes(e.payload));
   impl_->share_delta.add(e.sender_pk, {0, 1});
 }
 
@@ -1068,8 +1079,8 @@ FanoutStep PostgresStore::fan_out_group(std::string_view group_id, std::size_t m
       done_device = 0;
     }
   }
-  impl.db.run(sql::kSaveFanout,
-              Params().u64(done_seq).i64(done_device).u64(range_end).bytes(group_id));
+  impl.db.queue(sql::kSaveFanout,
+                Params().u64(done_seq).i64(done_device).u64(range_end).bytes(group_id));
   step.more = done_seq < last_seq || range_end > done_seq;
   return step;
 }
@@ -1089,7 +1100,8 @@ std::vector<std::string> PostgresStore::groups_behind(std::uint64_t* entries_beh
 // ---- Media ----
 
 void PostgresStore::create_media(const MediaRecord& m) {
-  impl_->db.run(sql::kInsertMedia, Params().bytes(m.id).i64(m.owner).u64(m.size).u64(m.created_ms));
+  impl_->db.queue(sql::kInsertMedia,
+                  Params().bytes(m.id).i64(m.owner).u64(m.size).u64(m.created_ms));
 }
 
 std::optional<MediaRecord> PostgresStore::find_media(std::string_view media_id) {

@@ -73,6 +73,7 @@ class PostgresStore final : public Store {
   void append_inbox(DevicePk device, InboxEntry& entry) override;
   std::uint64_t inbox_bytes(DevicePk device) override;
   std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) override;
+  InboxLoad inbox_load(DevicePk device, DevicePk sender) override;
 
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) override;

@@ -952,16 +952,11 @@ void SqliteStore::append_inbox(DevicePk device, InboxEntry& e) {
   e.inbox_seq = impl_->append_row(device, e);
 }
 
-std::uint64_t SqliteStore::inbox_bytes(DevicePk device) { return impl_->weigh(device).total; }
-
-std::uint64_t SqliteStore::inbox_bytes_from(DevicePk device, DevicePk sender) {
-  return impl_->weigh(device).from(sender);
-}
-
 Store::InboxLoad SqliteStore::inbox_load(DevicePk device, DevicePk sender) {
   const auto& weight = impl_->weigh(device);
   return {weight.total, weight.from(sender)};
 }
+
 std::uint64_t SqliteStore::inbox_weighings() const { return impl_->weighings; }
 
 std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,

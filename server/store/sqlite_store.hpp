@@ -49,8 +49,6 @@ class SqliteStore final : public Store {
                      const SentRecord& ack) override;
   std::uint64_t next_conv_seq(std::string_view conv_key) override;
   void append_inbox(DevicePk device, InboxEntry& entry) override;
-  std::uint64_t inbox_bytes(DevicePk device) override;
-  std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) override;
   InboxLoad inbox_load(DevicePk device, DevicePk sender) override;
   // How many inbox weights were summed from the table (a cached one costs none).
   std::uint64_t inbox_weighings() const;

@@ -74,20 +74,22 @@ class Store {
   virtual std::uint64_t next_conv_seq(std::string_view conv_key) = 0;
   // Assigns the device's next inbox_seq to `entry` and stores it.
   virtual void append_inbox(DevicePk device, InboxEntry& entry) = 0;
-  // What the device's undelivered 1:1 entries weigh against its inbox quota: each one's
-  // ciphertext plus kInboxRowBytes. Group rows weigh nothing here (inbox_weights.hpp).
-  virtual std::uint64_t inbox_bytes(DevicePk device) = 0;
-  // The part of it that the device `sender` sent: 1:1 messages only. (Every account has one
+  // What the device's undelivered 1:1 entries weigh against its inbox quota (`total`: each
+  // one's ciphertext plus kInboxRowBytes; group rows weigh nothing here, inbox_weights.hpp),
+  // and the part of it the device `sender` sent (1:1 messages only; every account has one
   // device, so this is the part one user sent; a relay with several devices per account
-  // would sum its user's.)
-  virtual std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) = 0;
-  static constexpr std::uint64_t kInboxRowBytes = 128;
-  // Both of the above, for a send, which checks the two: one statement in a store across
-  // the network instead of two round trips.
+  // would sum its user's). Both at once: a send checks the two, and a store across the
+  // network answers them in one statement.
   struct InboxLoad {
     std::uint64_t total = 0, from_sender = 0;
   };
   virtual InboxLoad inbox_load(DevicePk device, DevicePk sender) = 0;
+  std::uint64_t inbox_bytes(DevicePk device) { return inbox_load(device, kNoDevice).total; }
+  std::uint64_t inbox_bytes_from(DevicePk device, DevicePk sender) {
+    return inbox_load(device, sender).from_sender;
+  }
+  static constexpr DevicePk kNoDevice = 0;  // device keys start at 1
+  static constexpr std::uint64_t kInboxRowBytes = 128;
 
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
   // ciphertext reaches `max_bytes` (always at least one).

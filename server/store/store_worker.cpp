@@ -296,14 +296,10 @@ bool StoreWorker::end_transaction(Batch& batch) {
   }
   if (again_guarded) {
     metrics_.store_batches_started_over.fetch_add(1, std::memory_order_relaxed);
-    std::vector<Queued> again;
-    for (auto& job : batch.jobs) {
-      job.guarded = true;
-      again.push_back(std::move(job));
-    }
+    for (auto& job : batch.jobs) job.guarded = true;
+    put_in_front(batch, {std::make_move_iterator(batch.jobs.begin()),
+                         std::make_move_iterator(batch.jobs.end())});
     batch.jobs.clear();
-    for (auto& job : batch.put_back) again.push_back(std::move(job));
-    batch.put_back = std::move(again);
   }
   if (conflicted) {
     // The commit's own writes (store/deferred_sums.hpp) met another writer's locks: the
@@ -315,10 +311,15 @@ bool StoreWorker::end_transaction(Batch& batch) {
     metrics_.store_conflicts_retried.fetch_add(again.size(), std::memory_order_relaxed);
     // Those left fail with the batch (finish).
     std::erase_if(batch.jobs, [](const Queued& q) { return !q.job; });
-    for (auto& job : batch.put_back) again.push_back(std::move(job));
-    batch.put_back = std::move(again);
+    put_in_front(batch, std::move(again));
   }
   return committed;
+}
+
+// `jobs` run again, in order, before those already put back.
+void StoreWorker::put_in_front(Batch& batch, std::vector<Queued> jobs) {
+  for (auto& job : batch.put_back) jobs.push_back(std::move(job));
+  batch.put_back = std::move(jobs);
 }
 
 bool StoreWorker::may_retry(Queued& q) {

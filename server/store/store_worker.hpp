@@ -175,6 +175,7 @@ class StoreWorker {
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
   void start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted);  // a job threw
   void roll_back();
+  static void put_in_front(Batch& batch, std::vector<Queued> jobs);
   bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
   void finish(Batch& batch);                           // commit, then complete every job
   // A job that met a conflict goes back unless it has met too many: false then.

@@ -28,6 +28,11 @@ std::string first_line(const char* msg) {
   return s;
 }
 
+void check_params(const Statement& st, const Params& params) {
+  if (params.size() != static_cast<int>(std::strlen(st.types)))
+    throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
+}
+
 }  // namespace
 
 Params& Params::i64(std::int64_t v) {
@@ -177,10 +182,13 @@ Result Connection::check(pg_result* r, const char* what) {
   throw Error(std::string("postgresql: ") + what + ": " + msg, sqlstate);
 }
 
+Error Connection::client_error(const char* what) const {
+  return Error(std::string("postgresql: ") + what + ": " + first_line(PQerrorMessage(conn_)), "");
+}
+
 void Connection::enter_pipeline() {
   if (!queued_.empty()) return;
-  if (PQenterPipelineMode(conn_) != 1)
-    throw Error("postgresql: cannot start a pipeline: " + first_line(PQerrorMessage(conn_)), "");
+  if (PQenterPipelineMode(conn_) != 1) throw client_error("cannot start a pipeline");
 }
 
 bool Connection::is_prepared(const char* name) const {
@@ -191,8 +199,7 @@ void Connection::send_prepare(const Statement& st) {
   std::vector<Oid> types;
   for (const char* t = st.types; *t != '\0'; ++t) types.push_back(oid_of(*t));
   if (PQsendPrepare(conn_, st.name, st.sql, static_cast<int>(types.size()), types.data()) != 1)
-    throw Error(std::string("postgresql: ") + st.name + ": " + first_line(PQerrorMessage(conn_)),
-                "");
+    throw client_error(st.name);
   // Taken as prepared from here, so a second use in the same pipeline does not prepare it
   // again; round_trip forgets it if the server refused.
   prepared_.push_back(st.name);
@@ -200,21 +207,19 @@ void Connection::send_prepare(const Statement& st) {
 }
 
 void Connection::queue(const Statement& st, const Params& params) {
-  if (params.size() != static_cast<int>(std::strlen(st.types)))
-    throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
+  check_params(st, params);
   enter_pipeline();
   if (!is_prepared(st.name)) send_prepare(st);
   if (PQsendQueryPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
                           params.formats(), 1) != 1)
-    throw Error(std::string("postgresql: ") + st.name + ": " + first_line(PQerrorMessage(conn_)),
-                "");
+    throw client_error(st.name);
   queued_.push_back({st.name, false});
 }
 
 void Connection::defer(const char* sql) {
   enter_pipeline();
   if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1) != 1)
-    throw Error("postgresql: statement failed: " + first_line(PQerrorMessage(conn_)), "");
+    throw client_error(sql);
   queued_.push_back({sql, false});
 }
 
@@ -238,7 +243,7 @@ Result Connection::round_trip(bool keep_last) {
   if (PQpipelineSync(conn_) != 1) {
     // Nothing was read: the connection is gone (ensure_open makes it again).
     for (const auto& q : items) forget_prepared(q);
-    throw Error("postgresql: connection lost: " + first_line(PQerrorMessage(conn_)), "");
+    throw client_error("connection lost");
   }
   bool lost = false;
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -247,8 +252,7 @@ Result Connection::round_trip(bool keep_last) {
       // The connection broke: no result will come for this statement or the ones after.
       lost = true;
       forget_prepared(items[i]);
-      if (!failed)
-        failed.emplace("postgresql: connection lost: " + first_line(PQerrorMessage(conn_)), "");
+      if (!failed) failed.emplace(client_error("connection lost"));
       continue;
     }
     const auto status = PQresultStatus(r);
@@ -278,7 +282,7 @@ Result Connection::round_trip(bool keep_last) {
   }
   if (!lost) PQexitPipelineMode(conn_);
   if (failed) throw *failed;
-  if (lost) throw Error("postgresql: connection lost: " + first_line(PQerrorMessage(conn_)), "");
+  if (lost) throw client_error("connection lost");
   return last;
 }
 
@@ -307,8 +311,7 @@ Result Connection::query(const char* sql) {
 
 Result Connection::run(const Statement& st, const Params& params) {
   if (queued_.empty() && is_prepared(st.name)) {
-    if (params.size() != static_cast<int>(std::strlen(st.types)))
-      throw std::logic_error(std::string("pg statement ") + st.name + ": wrong parameter count");
+    check_params(st, params);
     return check(PQexecPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
                                 params.formats(), 1),
                  st.name);

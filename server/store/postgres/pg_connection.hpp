@@ -118,7 +118,6 @@ class Connection {
   // transaction the queued statements fail, and the server would skip a ROLLBACK sent in
   // the same pipeline after them.
   void discard_queued();
-  bool has_queued() const { return !queued_.empty(); }
 
   // A connection the server or the network dropped is made again before the next
   // transaction (its prepared statements and session settings with it); true if it is
@@ -129,6 +128,8 @@ class Connection {
 
  private:
   Result check(pg_result* r, const char* what);
+  // libpq's own complaint (a send that failed, a lost connection), after `what`.
+  Error client_error(const char* what) const;
   // Sends what is queued and a Sync, reads every result in order; returns the last one's if
   // `keep_last`. Throws the first error after reading to the Sync.
   Result round_trip(bool keep_last);

@@ -99,17 +99,6 @@ constexpr Statement kInsertRange{
     "conv_seq, server_ts, content_hint, group_id, span, conv_last) "
     "VALUES($1, $2, 0, '', 0, $8, ''::bytea, $3, $4, 0, $5, $6, $7)",
     "iiiibiii"};
-constexpr Statement kWeigh{
-    "weigh",
-    "SELECT ((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1) - "
-    "(SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE device = $1))::bigint",
-    "i"};
-constexpr Statement kWeighFrom{
-    "weigh_from",
-    "SELECT ((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1 AND "
-    "sender_pk = $2) - (SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights_out WHERE "
-    "device = $1 AND sender_pk = $2))::bigint",
-    "ii"};
 constexpr Statement kLoad{
     "load",
     "SELECT ((SELECT COALESCE(SUM(bytes), 0) FROM inbox_weights WHERE device = $1) - "
@@ -738,15 +727,6 @@ void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
   ++impl_->depth_change;
 }
 
-std::uint64_t PostgresStore::inbox_bytes(DevicePk device) {
-  return impl_->db.run(sql::kWeigh, Params().i64(device)).u64(0, 0);
-}
-
-std::uint64_t PostgresStore::inbox_bytes_from(DevicePk device, DevicePk sender) {
-  const auto r = impl_->db.run(sql::kWeighFrom, Params().i64(device).i64(sender));
-  return r.empty() ? 0 : r.u64(0, 0);
-}
-
 Store::InboxLoad PostgresStore::inbox_load(DevicePk device, DevicePk sender) {
   const auto r = impl_->db.run(sql::kLoad, Params().i64(device).i64(sender));
   return {r.u64(0, 0), r.u64(0, 1)};
@@ -838,13 +818,12 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
     e.group_id = rows.bytes(i, 5);
     note_acked(acked, e);
   }
-  if (!cut && upto_rows < rows.rows()) {
+  if (const int after = upto_rows; !cut && after < rows.rows()) {
     // The first row after the ack: a range row the ack ends inside.
-    const int n = upto_rows;
-    const auto seq = rows.u64(n, 8), span = rows.u64(n, 6);
-    if (!rows.is_null(n, 7) && seq - span < up_to)
-      deleted += impl.ack_range_head(device, up_to,
-                                     {seq, span, rows.bytes(n, 5), rows.u64(n, 3), rows.u64(n, 7)});
+    const auto seq = rows.u64(after, 8), span = rows.u64(after, 6);
+    if (!rows.is_null(after, 7) && seq - span < up_to)
+      deleted += impl.ack_range_head(
+          device, up_to, {seq, span, rows.bytes(after, 5), rows.u64(after, 3), rows.u64(after, 7)});
   }
   impl.db.queue(sql::kDeleteAcked, Params().i64(device).u64(reached));
   impl.depth_change -= static_cast<std::int64_t>(deleted);

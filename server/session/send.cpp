@@ -86,22 +86,28 @@ void PendingSend::start_over() {
 
 void PendingSend::run(store::Store& s) {
   start_over();
-  if (auto seen = s.find_sent(me, client_msg_id)) {
+  const auto account = s.find_account(recipient);
+  // Both are ordered by device_id.
+  const bool matched = account && std::ranges::equal(account->devices, payloads, {},
+                                                     &store::DeviceAddress::device_id,
+                                                     &Payload::device);
+  // Loads are read only for the devices the message can go to; a retry is answered first,
+  // whatever became of the recipient since.
+  std::array<store::Store::InboxLoad, limits::kMaxDevicesPerSend> loads;  // on_send checked
+  std::span<const store::DeviceAddress> have;
+  if (matched) have = account->devices;
+  if (auto seen = s.check_send(me, client_msg_id, my_pk, have, loads)) {
     kind = Kind::Duplicate;
     ack = *seen;
     return;
   }
-  const auto account = s.find_account(recipient);
   if (!account) {
     kind = Kind::UnknownRecipient;
     return;
   }
-  // Both are ordered by device_id.
-  const auto& have = account->devices;
-  if (!std::ranges::equal(have, payloads, {}, &store::DeviceAddress::device_id,
-                          &Payload::device)) {
+  if (!matched) {
     kind = Kind::DeviceMismatch;
-    for (const auto& d : have) devices.push_back(d.device_id);
+    for (const auto& d : account->devices) devices.push_back(d.device_id);
     return;
   }
   // All devices or none: a message stored for some of them only would leave the others a gap
@@ -111,24 +117,20 @@ void PendingSend::run(store::Store& s) {
   // themselves.
   constexpr auto kLargest = limits::kMaxCiphertextBytes + store::Store::kInboxRowBytes;
   const bool shared = account->user_id != me && inbox_share < inbox_quota;
-  std::array<std::uint64_t, limits::kMaxDevicesPerSend> from_me;  // on_send checked the size
-  for (std::size_t i = 0; i < payloads.size(); ++i) {
-    const auto load = s.inbox_load(have[i].pk, my_pk);
-    from_me[i] = load.from_sender;
-    if (load.total + kLargest > inbox_quota) devices.push_back(have[i].device_id);
-  }
+  for (std::size_t i = 0; i < have.size(); ++i)
+    if (loads[i].total + kLargest > inbox_quota) devices.push_back(have[i].device_id);
   if (!devices.empty()) {
     kind = Kind::InboxFull;
     return;
   }
-  for (std::size_t i = 0; shared && i < payloads.size(); ++i)
-    if (from_me[i] + kLargest > inbox_share) devices.push_back(have[i].device_id);
+  for (std::size_t i = 0; shared && i < have.size(); ++i)
+    if (loads[i].from_sender + kLargest > inbox_share) devices.push_back(have[i].device_id);
   if (!devices.empty()) {
     kind = Kind::ShareFull;
     return;
   }
-  ack = {s.next_conv_seq(conversation_key(me, account->user_id)), now_ms()};
-  s.remember_sent(me, client_msg_id, ack);
+  const auto server_ts = now_ms();
+  std::array<store::Store::Append, limits::kMaxDevicesPerSend> appends;
   appended.reserve(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     auto e = std::make_shared<store::InboxEntry>();
@@ -137,15 +139,17 @@ void PendingSend::run(store::Store& s) {
     e->sender_device = my_device;
     e->sender_pk = my_pk;
     e->client_msg_id = i + 1 < payloads.size() ? client_msg_id : std::move(client_msg_id);
-    e->conv_seq = ack.conv_seq;
-    e->server_ts_ms = ack.server_ts_ms;
+    e->server_ts_ms = server_ts;
     e->content_hint = content_hint;
     e->ciphertext = std::move(payloads[i].ciphertext);
     // Kept before the append, so that a throw in it leaves the payload where start_over()
     // finds it.
-    auto& entry = *appended.emplace_back(have[i].device_id, std::move(e)).second;
-    s.append_inbox(have[i].pk, entry);
+    appends[i] = {have[i].pk, appended.emplace_back(have[i].device_id, std::move(e)).second.get()};
   }
+  ack = {s.append_message(conversation_key(me, account->user_id),
+                          std::span(appends.data(), payloads.size())),
+         server_ts};
+  s.remember_sent(me, acked_msg_id(), ack);
 }
 
 }  // namespace

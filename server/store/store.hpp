@@ -91,6 +91,37 @@ class Store {
   static constexpr DevicePk kNoDevice = 0;  // device keys start at 1
   static constexpr std::uint64_t kInboxRowBytes = 128;
 
+  // A 1:1 send's two steps, each read at once (a store across the network: one round trip
+  // each, where the calls they are made of take one per statement).
+  //
+  // What a send reads before it writes: the sent record if `sender_user` stored
+  // `client_msg_id` before (`loads` then left as they were), else the inbox_load of each of
+  // `devices` with `sender` into `loads` (as many as `devices`).
+  virtual std::optional<SentRecord> check_send(UserId sender_user, std::string_view client_msg_id,
+                                               DevicePk sender,
+                                               std::span<const DeviceAddress> devices,
+                                               std::span<InboxLoad> loads) {
+    auto seen = find_sent(sender_user, client_msg_id);
+    if (seen) return seen;
+    for (std::size_t i = 0; i < devices.size(); ++i) loads[i] = inbox_load(devices[i].pk, sender);
+    return std::nullopt;
+  }
+  // One message to each of its recipient's devices: the conversation's next seq (returned,
+  // and each entry's conv_seq), then each entry appended as append_inbox does.
+  struct Append {
+    DevicePk device = 0;
+    InboxEntry* entry = nullptr;
+  };
+  virtual std::uint64_t append_message(std::string_view conv_key,
+                                       std::span<const Append> appends) {
+    const auto conv_seq = next_conv_seq(conv_key);
+    for (const auto& a : appends) {
+      a.entry->conv_seq = conv_seq;
+      append_inbox(a.device, *a.entry);
+    }
+    return conv_seq;
+  }
+
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
   // ciphertext reaches `max_bytes` (always at least one).
   virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,

@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "observability/metrics.hpp"
 #include "store/postgres/pg_connection.hpp"
@@ -177,6 +178,80 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(*all.begin(), std::uint64_t{1});
     QCOMPARE(*all.rbegin(), std::uint64_t{2 * kPerRelay});
     QVERIFY(std::is_sorted(got[0].begin(), got[0].end()));
+  }
+
+  // A send's reads (its sent record, each device's load) and its seqs (the conversation's,
+  // each device's inbox seq) are taken in one round trip each: they are what the calls they
+  // stand for, made one by one (Store's own check_send and append_message), give.
+  void aSendsReadsAndSeqsTogetherAreWhatTheyAreOneByOne() {
+    auto s = open();
+    const auto alice = account(*s, "alice");
+    const auto bob = account(*s, "bob");
+    const auto carol = account(*s, "carol");
+    const std::vector<DeviceAddress> to{{bob.pk, 1}, {carol.pk, 1}};
+    in_tx(*s, [&](Store& st) {
+      for (const auto& [device, from, bytes] : {std::tuple{bob.pk, alice.pk, 100},
+                                                 {bob.pk, carol.pk, 30}, {carol.pk, alice.pk, 7}}) {
+        auto e = message(std::string(bytes, 'x'), from);
+        st.append_inbox(device, e);
+      }
+    });
+    const std::string id(16, 'i');
+    in_tx(*s, [&](Store& st) {
+      Store::InboxLoad together[2], one_by_one[2];
+      QVERIFY(!st.check_send(alice.user_id, id, alice.pk, to, together));
+      QVERIFY(!st.Store::check_send(alice.user_id, id, alice.pk, to, one_by_one));
+      QCOMPARE(together[0].total, 100 + 30 + 2 * Store::kInboxRowBytes);
+      QCOMPARE(together[0].from_sender, 100 + Store::kInboxRowBytes);
+      QCOMPARE(together[1].from_sender, 7 + Store::kInboxRowBytes);
+      for (int i = 0; i < 2; ++i) {
+        QCOMPARE(together[i].total, one_by_one[i].total);
+        QCOMPARE(together[i].from_sender, one_by_one[i].from_sender);
+      }
+    });
+
+    // Two messages each way, the second one by one; then the first is a retry.
+    InboxEntry entries[4];
+    const auto append = [&](bool one_by_one, InboxEntry* e) {
+      const Store::Append appends[] = {{bob.pk, &e[0]}, {carol.pk, &e[1]}};
+      return in_tx(*s, [&](Store& st) {
+        return one_by_one ? st.Store::append_message("alice|bob+carol", appends)
+                          : st.append_message("alice|bob+carol", appends);
+      });
+    };
+    for (auto& e : entries) e = message("m", alice.pk);
+    QCOMPARE(append(false, entries), std::uint64_t{1});
+    QCOMPARE(append(true, entries + 2), std::uint64_t{2});
+    const std::uint64_t want[][2] = {{1, 3}, {1, 2}, {2, 4}, {2, 3}};  // conv_seq, inbox_seq
+    for (int i = 0; i < 4; ++i) {
+      QCOMPARE(entries[i].conv_seq, want[i][0]);
+      QCOMPARE(entries[i].inbox_seq, want[i][1]);
+    }
+    const auto stored = in_tx(*s, [&](Store& st) { return st.read_inbox(bob.pk, 2, 10, 1 << 20); });
+    QCOMPARE(stored.size(), std::size_t{2});
+    QCOMPARE(stored[0].conv_seq, std::uint64_t{1});
+    QCOMPARE(stored[1].inbox_seq, std::uint64_t{4});
+
+    in_tx(*s, [&](Store& st) { st.remember_sent(alice.user_id, id, {41, 5000}); });
+    in_tx(*s, [&](Store& st) {
+      Store::InboxLoad untouched[2] = {{1, 2}, {3, 4}};
+      const auto seen = st.check_send(alice.user_id, id, alice.pk, to, untouched);
+      QVERIFY(seen);
+      QCOMPARE(seen->conv_seq, std::uint64_t{41});
+      QCOMPARE(seen->server_ts_ms, std::uint64_t{5000});
+      QCOMPARE(untouched[1].from_sender, std::uint64_t{4});
+      // Without devices (a recipient unknown or addressed wrongly), the record alone.
+      QVERIFY(st.check_send(alice.user_id, id, alice.pk, {}, {}));
+      QVERIFY(!st.check_send(bob.user_id, id, bob.pk, {}, {}));
+    });
+
+    // A device that is not there fails the message, as append_inbox would.
+    s->begin();
+    auto lost = message("lost", alice.pk);
+    const Store::Append nowhere[] = {{bob.pk, &entries[0]}, {carol.pk + 100, &lost}};
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, s->append_message("alice|bob+carol", nowhere));
+    s->rollback();
+    QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_tail(bob.pk); }), std::uint64_t{4});
   }
 
   // Marks of one owner raised on two relays at once (two readers' acks) while the owner's

@@ -203,40 +203,55 @@ void Connection::send_prepare(const Statement& st) {
   // Taken as prepared from here, so a second use in the same pipeline does not prepare it
   // again; round_trip forgets it if the server refused.
   prepared_.push_back(st.name);
-  queued_.push_back({st.name, true});
+  queued_.push_back({st.name, true, false});
 }
 
-void Connection::queue(const Statement& st, const Params& params) {
+void Connection::send_query(const Statement& st, const Params& params, bool read) {
   check_params(st, params);
   enter_pipeline();
   if (!is_prepared(st.name)) send_prepare(st);
   if (PQsendQueryPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
                           params.formats(), 1) != 1)
     throw client_error(st.name);
-  queued_.push_back({st.name, false});
+  queued_.push_back({st.name, false, read});
 }
 
-void Connection::defer(const char* sql) {
+void Connection::queue(const Statement& st, const Params& params) {
+  send_query(st, params, false);
+}
+
+void Connection::queue_read(const Statement& st, const Params& params) {
+  send_query(st, params, true);
+}
+
+std::vector<Result> Connection::read_queued() {
+  round_trip();
+  return std::move(kept_);
+}
+
+void Connection::send_sql(const char* sql, bool read) {
   enter_pipeline();
   if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1) != 1)
     throw client_error(sql);
-  queued_.push_back({sql, false});
+  queued_.push_back({sql, false, read});
 }
+
+void Connection::defer(const char* sql) { send_sql(sql, false); }
 
 void Connection::discard_queued() {
   if (queued_.empty()) return;
   try {
-    round_trip(false);
+    round_trip();
   } catch (const Error&) {
     // What failed is rolled back next; a lost connection is found by the ROLLBACK.
   }
 }
 
-Result Connection::round_trip(bool keep_last) {
+void Connection::round_trip() {
   auto items = std::move(queued_);
   queued_.clear();
+  kept_.clear();
   std::optional<Error> failed;
-  Result last;
   const auto forget_prepared = [&](const Queued& q) {
     if (q.prepares) std::erase(prepared_, q.what);
   };
@@ -267,8 +282,8 @@ Result Connection::round_trip(bool keep_last) {
       } catch (const Error& e) {
         if (!failed) failed.emplace(e);
       }
-    } else if (keep_last && i + 1 == items.size()) {
-      last = Result(r);
+    } else if (items[i].read) {
+      kept_.emplace_back(r);
     } else {
       PQclear(r);
     }
@@ -283,7 +298,6 @@ Result Connection::round_trip(bool keep_last) {
   if (!lost) PQexitPipelineMode(conn_);
   if (failed) throw *failed;
   if (lost) throw client_error("connection lost");
-  return last;
 }
 
 void Connection::exec(const char* sql) {
@@ -293,20 +307,21 @@ void Connection::exec(const char* sql) {
   }
   if (std::strchr(sql, ';') != nullptr) {
     // Several statements go only by the simple protocol, outside a pipeline.
-    round_trip(false);
+    round_trip();
     check(PQexec(conn_, sql), "statement failed");
     return;
   }
   defer(sql);
-  round_trip(false);
+  round_trip();
 }
 
 Result Connection::query(const char* sql) {
   if (queued_.empty())
     return check(PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1),
                  "query failed");
-  defer(sql);
-  return round_trip(true);
+  send_sql(sql, true);
+  round_trip();
+  return std::move(kept_.back());
 }
 
 Result Connection::run(const Statement& st, const Params& params) {
@@ -316,8 +331,9 @@ Result Connection::run(const Statement& st, const Params& params) {
                                 params.formats(), 1),
                  st.name);
   }
-  queue(st, params);
-  return round_trip(true);
+  queue_read(st, params);
+  round_trip();
+  return std::move(kept_.back());
 }
 
 }  // namespace parley::store::pg

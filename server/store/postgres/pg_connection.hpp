@@ -112,6 +112,10 @@ class Connection {
   // A statement whose result nothing reads (an INSERT, a lock): sent with the next round
   // trip. `params` may go once this returns: libpq has copied them into its buffer.
   void queue(const Statement& st, const Params& params);
+  // A statement whose result is read, queued likewise: read_queued(), before any other call
+  // that reads, sends the queue and returns these results in the order they were queued.
+  void queue_read(const Statement& st, const Params& params);
+  std::vector<Result> read_queued();
   // One plain statement (BEGIN, SAVEPOINT, RELEASE), queued likewise.
   void defer(const char* sql);
   // Before a ROLLBACK: what is queued is sent and its outcome dropped. In a failed
@@ -130,9 +134,12 @@ class Connection {
   Result check(pg_result* r, const char* what);
   // libpq's own complaint (a send that failed, a lost connection), after `what`.
   Error client_error(const char* what) const;
-  // Sends what is queued and a Sync, reads every result in order; returns the last one's if
-  // `keep_last`. Throws the first error after reading to the Sync.
-  Result round_trip(bool keep_last);
+  // Sends what is queued and a Sync, reads every result in order, keeping those queued to be
+  // read in kept_. Throws the first error after reading to the Sync.
+  void round_trip();
+  // Queue a statement; `read`: its result is kept.
+  void send_query(const Statement& st, const Params& params, bool read);
+  void send_sql(const char* sql, bool read);
   void enter_pipeline();
   void send_prepare(const Statement& st);
   bool is_prepared(const char* name) const;
@@ -141,10 +148,12 @@ class Connection {
   struct Queued {
     const char* what;  // a statement's name, or the plain SQL
     bool prepares;     // a PQsendPrepare of `what`
+    bool read;         // its result is kept
   };
   pg_conn* conn_ = nullptr;
   const char* session_sql_ = nullptr;
   std::vector<Queued> queued_;
+  std::vector<Result> kept_;
   std::vector<const char*> prepared_;  // names, for this connection
 };
 

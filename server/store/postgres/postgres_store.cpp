@@ -480,8 +480,14 @@ struct PostgresStore::Impl {
   // ---- Inbox ----
 
   // Takes the device's next `n` inbox seqs and returns the last.
+  // A 1:1 entry's row at its inbox_seq, written with the next round trip.
+  void queue_row(DevicePk device, const InboxEntry& e);
+
   std::uint64_t take_seqs(DevicePk device, std::uint64_t n) {
-    const auto r = db.run(sql::kTakeSeqs, Params().i64(device).u64(n));
+    return last_taken(db.run(sql::kTakeSeqs, Params().i64(device).u64(n)));
+  }
+  // The last seq kTakeSeqs took.
+  static std::uint64_t last_taken(const pg::Result& r) {
     if (r.empty()) throw std::runtime_error("inbox: unknown device");
     return r.u64(0, 0);
   }
@@ -709,6 +715,43 @@ std::uint64_t PostgresStore::next_conv_seq(std::string_view conv_key) {
 
 void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
   e.inbox_seq = impl_->take_seqs(device, 1);
+  impl_->queue_row(device, e);
+}
+
+std::optional<SentRecord> PostgresStore::check_send(UserId sender_user,
+                                                    std::string_view client_msg_id,
+                                                    DevicePk sender,
+                                                    std::span<const DeviceAddress> devices,
+                                                    std::span<InboxLoad> loads) {
+  auto& db = impl_->db;
+  db.queue_read(sql::kFindSent, Params().i64(sender_user).bytes(client_msg_id));
+  for (const auto& d : devices) db.queue_read(sql::kLoad, Params().i64(d.pk).i64(sender));
+  const auto r = db.read_queued();
+  if (!r[0].empty()) return SentRecord{r[0].u64(0, 0), r[0].u64(0, 1)};
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    loads[i] = {r[i + 1].u64(0, 0), r[i + 1].u64(0, 1)};
+  return std::nullopt;
+}
+
+// The conversation's row is locked before the devices', as next_conv_seq and append_inbox
+// lock them one after the other.
+std::uint64_t PostgresStore::append_message(std::string_view conv_key,
+                                            std::span<const Append> appends) {
+  auto& db = impl_->db;
+  db.queue_read(sql::kNextConv, Params().bytes(conv_key));
+  for (const auto& a : appends) db.queue_read(sql::kTakeSeqs, Params().i64(a.device).u64(1));
+  const auto r = db.read_queued();
+  const auto conv_seq = r[0].u64(0, 0);
+  for (std::size_t i = 0; i < appends.size(); ++i) {
+    auto& e = *appends[i].entry;
+    e.conv_seq = conv_seq;
+    e.inbox_seq = Impl::last_taken(r[i + 1]);
+    impl_->queue_row(appends[i].device, e);
+  }
+  return conv_seq;
+}
+
+void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
   Params p;
   p.i64(device)
       .u64(e.inbox_seq)
@@ -723,8 +766,8 @@ void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
       .bytes(e.ciphertext);
   if (e.group_id.empty()) p.null();
   else p.bytes(e.group_id);
-  impl_->db.queue(sql::kInsertInbox, p);
-  ++impl_->depth_change;
+  db.queue(sql::kInsertInbox, p);
+  ++depth_change;
 }
 
 Store::InboxLoad PostgresStore::inbox_load(DevicePk device, DevicePk sender) {

@@ -72,6 +72,11 @@ class PostgresStore final : public Store {
   std::uint64_t next_conv_seq(std::string_view conv_key) override;
   void append_inbox(DevicePk device, InboxEntry& entry) override;
   InboxLoad inbox_load(DevicePk device, DevicePk sender) override;
+  std::optional<SentRecord> check_send(UserId sender_user, std::string_view client_msg_id,
+                                       DevicePk sender, std::span<const DeviceAddress> devices,
+                                       std::span<InboxLoad> loads) override;
+  std::uint64_t append_message(std::string_view conv_key,
+                               std::span<const Append> appends) override;
 
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) override;

@@ -37,6 +37,8 @@ struct GroupOutcome {
   std::uint64_t seq = 0;  // of the event a change appended
   bool appended = false;  // a log entry was written: kick the fan-out
   bool duplicate = false;
+  // GroupSend: the group limiter's answer, kept from the first run that asked it.
+  std::optional<bool> limiter_answer;
   bool pending_full = false;  // RATE_LIMITED by the sender's unfinished fan-out, not the group's rate
   store::SentRecord ack;
   std::vector<store::GroupMemberRecord> members;
@@ -571,11 +573,14 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
   auto out = std::make_shared<GroupOutcome>();
   submit(
       [out, payload, gid = req.group_id(), cmid = req.client_msg_id(), hint = req.content_hint(),
-       limiter = &ctx_.group_limiter, allowed = std::optional<bool>{},
-       retry = std::chrono::milliseconds{0},
+       limiter = &ctx_.group_limiter, retry = std::chrono::milliseconds{0},
        bounds = sender_bounds(ctx_),
        actor = Actor{user_id_, username_, device_id_, device_pk_}](store::Store& s) mutable {
-        *out = GroupOutcome{};  // a run again starts afresh (store/job.hpp)
+        // A run again starts afresh (store/job.hpp), but for the limiter's answer: asked
+        // once, so a send is never refused for the token its own first run took.
+        const auto asked = out->limiter_answer;
+        *out = GroupOutcome{};
+        out->limiter_answer = asked;
         if (auto seen = s.find_sent(actor.id, cmid)) {  // a retry: answered, never limited
           out->duplicate = true;
           out->ack = *seen;
@@ -586,7 +591,7 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
         // Before the rate limit, so a refused send spends none of the group's budget.
         if (sender_must_wait(s, actor, gid, bounds, *out)) return;
         // Limited after the membership check, so outsiders cannot use up a group's budget.
-        // Asked once: a run again (store/job.hpp) has the first answer.
+        auto& allowed = out->limiter_answer;
         if (!allowed) allowed = limiter->take(gid, &retry);
         if (!*allowed) {
           out->fail(wire::RATE_LIMITED, "this group is receiving too many messages; slow down");
@@ -617,6 +622,11 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
       },
       [this, request_id, out, gid = req.group_id(), cmid = req.client_msg_id(),
        received](store::JobStatus status) {
+        // A token taken by a run whose message was not kept in the end (its job failed, or
+        // its batch lost the commit and the run again was refused) was not spent.
+        if (out->limiter_answer.value_or(false) && !(status == store::JobStatus::Committed &&
+                                                     out->appended))
+          ctx_.group_limiter.give_back(gid);
         if (store_failed(request_id, status)) return;
         if (out->error) return reply_group_error(request_id, *out);
         if (out->appended) {  // counted before the ack goes out (see CreateGroup)

@@ -30,6 +30,11 @@ class KeyedRateLimiter {
     it->second.last_used = now;
     return it->second.bucket.take(now, retry_after);
   }
+  // See RateLimiter::give_back. A bucket forgotten meanwhile was full.
+  void give_back(const Key& key) {
+    std::lock_guard lock(mutex_);
+    if (auto it = buckets_.find(key); it != buckets_.end()) it->second.bucket.give_back();
+  }
 
  private:
   static constexpr std::size_t kPruneAt = 65536;

@@ -23,6 +23,8 @@ class RateLimiter {
       *retry_after = std::chrono::milliseconds(static_cast<long>((1.0 - tokens_) / rate_ * 1000) + 1);
     return false;
   }
+  // A token taken for something that then did not happen comes back (never past the burst).
+  void give_back() { tokens_ = std::min(burst_, tokens_ + 1.0); }
 
  private:
   // A time before the last refill (read before this bucket was made, or by another thread

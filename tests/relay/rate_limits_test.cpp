@@ -33,6 +33,29 @@ class RateLimitsTest : public QObject {
     QVERIFY(per_key.take(8, &retry));  // each key its own bucket
   }
 
+  // A token given back (a group send whose message was not kept in the end) can be taken
+  // again, by its key only, and never fills a bucket past its burst.
+  void aTokenGivenBackCanBeTakenAgain() {
+    KeyedRateLimiter<int> per_key(0.001, 2.0);  // refills nothing within the test
+    std::chrono::milliseconds retry{0};
+    QVERIFY(per_key.take(1, &retry));
+    QVERIFY(per_key.take(1, &retry));
+    QVERIFY(!per_key.take(1, &retry));
+    per_key.give_back(1);
+    QVERIFY(per_key.take(1, &retry));
+    QVERIFY(!per_key.take(1, &retry));
+    per_key.give_back(2);  // never asked: nothing to give back, its burst stays 2
+    QVERIFY(per_key.take(2, &retry));
+    QVERIFY(per_key.take(2, &retry));
+    QVERIFY(!per_key.take(2, &retry));
+    per_key.give_back(1);
+    per_key.give_back(1);
+    per_key.give_back(1);  // one more than was taken
+    QVERIFY(per_key.take(1, &retry));
+    QVERIFY(per_key.take(1, &retry));
+    QVERIFY(!per_key.take(1, &retry));
+  }
+
   void aHoldIsPerSenderAndGroupAndEnds() {
     groups::SenderHolds holds;
     const auto t = groups::SenderHolds::Clock::now();

@@ -543,6 +543,48 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_tail(member.pk); }), std::uint64_t{0});
   }
 
+  // A transaction begins with its first statement that writes or locks rows: one that only
+  // read holds nothing open on the server (no round trip to end it), while one that wrote
+  // is one transaction, its reads after the write seeing it, until it commits or rolls back.
+  void aTransactionBeginsWithItsFirstWrite() {
+    pg::Connection c(db_), admin(db_);
+    c.exec("CREATE TABLE counter(n bigint); INSERT INTO counter VALUES (0)");
+    const pg::Statement kPid{"pid", "SELECT pg_backend_pid()::bigint", ""};
+    const pg::Statement kRead{"read_n", "SELECT n FROM counter", ""};
+    const pg::Statement kBump{"bump_n", "UPDATE counter SET n = n + 1", ""};
+    const pg::Statement kLock{"lock_n", "SELECT n FROM counter FOR UPDATE", ""};
+    const pg::Statement kState{"state", "SELECT state FROM pg_stat_activity WHERE pid = $1", "i"};
+    const auto pid = c.run(kPid).i64(0, 0);
+    const auto state = [&] { return admin.run(kState, pg::Params().i64(pid)).bytes(0, 0); };
+    const auto n = [&] { return c.run(kRead).i64(0, 0); };
+
+    c.begin();
+    QCOMPARE(n(), 0);
+    QCOMPARE(state(), std::string("idle"));
+    c.queue(kBump, {});
+    QCOMPARE(n(), 1);  // the read carries the queued write, inside the transaction
+    QCOMPARE(state(), std::string("idle in transaction"));
+    c.rollback();
+    QCOMPARE(state(), std::string("idle"));
+    QCOMPARE(n(), 0);
+
+    c.begin();
+    c.run(kLock);  // a lock is taken inside the transaction, to be held to its end
+    QCOMPARE(state(), std::string("idle in transaction"));
+    c.commit();
+    QCOMPARE(state(), std::string("idle"));
+
+    c.begin();
+    c.begin_now();
+    c.defer("SAVEPOINT s");
+    c.queue(kBump, {});
+    c.exec("ROLLBACK TO s");
+    c.queue(kBump, {});
+    c.commit();
+    QCOMPARE(n(), 1);
+    QCOMPARE(state(), std::string("idle"));
+  }
+
   // The server ends the relay's connection (a restart, a failover): the next transaction
   // connects again, prepared statements and all.
   void aLostConnectionIsMadeAgain() {

@@ -151,6 +151,7 @@ bool Connection::ensure_open() {
   PQreset(conn_);
   prepared_.clear();
   queued_.clear();
+  tx_ = Tx::None;
   if (PQstatus(conn_) != CONNECTION_OK) return false;
   // A pipeline the lost connection was in ends with it.
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
@@ -206,8 +207,37 @@ void Connection::send_prepare(const Statement& st) {
   queued_.push_back({st.name, true, false});
 }
 
+bool Connection::needs_begin(const Statement& st) const {
+  if (tx_ != Tx::Pending) return false;
+  if (std::strncmp(st.sql, "SELECT ", 7) != 0) return true;
+  for (const char* lock : {" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE"})
+    if (std::strstr(st.sql, lock) != nullptr) return true;
+  return false;
+}
+
+void Connection::begin() { tx_ = Tx::Pending; }
+
+void Connection::begin_now() {
+  if (tx_ != Tx::Pending) return;
+  send_sql("BEGIN", false);
+  tx_ = Tx::Begun;
+}
+
+void Connection::commit() {
+  // A COMMIT that fails leaves the transaction begun: the caller's rollback() ends it.
+  if (tx_ == Tx::Begun) exec("COMMIT");
+  tx_ = Tx::None;
+}
+
+void Connection::rollback() {
+  const bool begun = std::exchange(tx_, Tx::None) == Tx::Begun;
+  discard_queued();
+  if (begun) exec("ROLLBACK");
+}
+
 void Connection::send_query(const Statement& st, const Params& params, bool read) {
   check_params(st, params);
+  if (needs_begin(st)) begin_now();
   enter_pipeline();
   if (!is_prepared(st.name)) send_prepare(st);
   if (PQsendQueryPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
@@ -325,7 +355,7 @@ Result Connection::query(const char* sql) {
 }
 
 Result Connection::run(const Statement& st, const Params& params) {
-  if (queued_.empty() && is_prepared(st.name)) {
+  if (queued_.empty() && is_prepared(st.name) && !needs_begin(st)) {
     check_params(st, params);
     return check(PQexecPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
                                 params.formats(), 1),

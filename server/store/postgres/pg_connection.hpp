@@ -30,7 +30,9 @@ class Error : public std::runtime_error {
 
 // Parameter types a statement declares, one letter each: i = bigint, b = bytea, t = text.
 // Declared rather than left to the server to infer, so a binary bigint is never read as an
-// int4 where an expression leaves its type open.
+// int4 where an expression leaves its type open. A statement that starts with SELECT and
+// locks no rows (no FOR UPDATE / SHARE) is taken to change nothing, so it may run before its
+// transaction's BEGIN (Connection::begin): it must call no function that writes.
 struct Statement {
   const char* name;
   const char* sql;
@@ -123,6 +125,15 @@ class Connection {
   // the same pipeline after them.
   void discard_queued();
 
+  // Transactions, READ COMMITTED. begin() sends nothing: BEGIN goes in front of the first
+  // statement that writes or locks rows, or of begin_now(). Reads before it run each as a
+  // transaction of its own, which sees what it would have seen inside, since the transaction
+  // had not changed anything yet; so one that only read ends without a round trip.
+  void begin();
+  void begin_now();  // before a SAVEPOINT
+  void commit();
+  void rollback();
+
   // A connection the server or the network dropped is made again before the next
   // transaction (its prepared statements and session settings with it); true if it is
   // usable.
@@ -140,6 +151,8 @@ class Connection {
   // Queue a statement; `read`: its result is kept.
   void send_query(const Statement& st, const Params& params, bool read);
   void send_sql(const char* sql, bool read);
+  // Whether `st` needs the transaction begun first (it writes or locks rows).
+  bool needs_begin(const Statement& st) const;
   void enter_pipeline();
   void send_prepare(const Statement& st);
   bool is_prepared(const char* name) const;
@@ -152,6 +165,7 @@ class Connection {
   };
   pg_conn* conn_ = nullptr;
   const char* session_sql_ = nullptr;
+  enum class Tx { None, Pending, Begun } tx_ = Tx::None;
   std::vector<Queued> queued_;
   std::vector<Result> kept_;
   std::vector<const char*> prepared_;  // names, for this connection

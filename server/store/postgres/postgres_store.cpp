@@ -479,10 +479,10 @@ struct PostgresStore::Impl {
 
   // ---- Inbox ----
 
-  // Takes the device's next `n` inbox seqs and returns the last.
   // A 1:1 entry's row at its inbox_seq, written with the next round trip.
   void queue_row(DevicePk device, const InboxEntry& e);
 
+  // Takes the device's next `n` inbox seqs and returns the last.
   std::uint64_t take_seqs(DevicePk device, std::uint64_t n) {
     return last_taken(db.run(sql::kTakeSeqs, Params().i64(device).u64(n)));
   }
@@ -540,12 +540,12 @@ PostgresStore::~PostgresStore() = default;
 
 void PostgresStore::begin() {
   if (!impl_->db.ensure_open()) throw pg::Error("postgresql: connection lost; retrying", "");
-  impl_->db.defer("BEGIN");
+  impl_->db.begin();
   impl_->depth_change = 0;
 }
 void PostgresStore::commit() {
   impl_->flush_deferred();
-  impl_->db.exec("COMMIT");
+  impl_->db.commit();
   impl_->depth->add(std::exchange(impl_->depth_change, 0));
 }
 void PostgresStore::rollback() {
@@ -553,12 +553,12 @@ void PostgresStore::rollback() {
   impl_->share_delta.forget();
   impl_->depth_change = 0;
   impl_->forget_caches();
-  impl_->db.discard_queued();
-  impl_->db.exec("ROLLBACK");
+  impl_->db.rollback();
 }
 void PostgresStore::savepoint() {
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
+  impl_->db.begin_now();
   impl_->db.defer("SAVEPOINT job");
   impl_->depth_change_at_savepoint = impl_->depth_change;
 }

@@ -243,7 +243,7 @@ void Session::run_delete(std::uint64_t up_to) {
       Delete{},
       [pk = device_pk_, target, me = username_, dev = device_id_](Delete& d, store::Store& s) {
         const auto delivered = s.delete_acked(pk, target, kDeleteRowsPerJob, d.reached);
-        d.notices = raise_delivery_marks(s, delivered, pk, me, dev, now_ms());
+        raise_delivery_marks(d.notices, s, delivered, pk, me, dev, now_ms());
       },
       [this](Delete& d, store::JobStatus status) {
         delete_running_ = false;

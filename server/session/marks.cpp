@@ -31,24 +31,28 @@ void Session::send_marks(std::span<const store::DeliveryMarkRecord> marks) {
     send_bytes(delivery_marks_frame(marks.subspan(i, std::min(kMarkPage, marks.size() - i))));
 }
 
-MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMessages> acked,
-                                 store::DevicePk reader_pk, const std::string& reader,
-                                 std::uint32_t reader_device, std::uint64_t now) {
-  MarkNotices notices;
+void raise_delivery_marks(MarkNotices& notices, store::Store& s,
+                          std::span<const store::AckedMessages> acked, store::DevicePk reader_pk,
+                          const std::string& reader, std::uint32_t reader_device,
+                          std::uint64_t now) {
+  notices.clear();
+  // Each notice's `raised` is set by the commit: none may move meanwhile.
+  notices.reserve(acked.size());
   for (const auto& a : acked) {
-    const auto raised =
-        s.raise_delivery_mark(a.sender_pk, reader_pk, a.group_id, a.from, a.up_to, now);
-    if (!raised) continue;  // already that high: a redelivery acknowledged again
-    notices.push_back({a.sender, a.sender_device,
-                       store::DeliveryMarkRecord{reader, reader_device, a.group_id, raised->from,
-                                                 a.up_to, now, raised->version}});
+    auto& n = notices.emplace_back(MarkNotice{
+        a.sender, a.sender_device,
+        store::DeliveryMarkRecord{reader, reader_device, a.group_id, 0, a.up_to, now, 0}, {}});
+    s.raise_delivery_mark_by_commit(a.sender_pk, reader_pk, a.group_id, a.from, a.up_to, now,
+                                    n.raised);
   }
-  return notices;
 }
 
 void notify_marks(PresenceRegistry& presence, routing::DeviceRouter* router,
                   std::span<MarkNotice> notices) {
   for (auto& n : notices) {
+    if (!n.raised) continue;  // already that high: a redelivery acknowledged again
+    n.mark.from = n.raised->from;
+    n.mark.version = n.raised->version;
     if (auto s = presence.find(n.owner, n.owner_device))
       Session::notify_mark(std::move(s), std::move(n.mark));
     else if (router)

@@ -23,16 +23,20 @@ class Store;
 struct MarkNotice {
   std::string owner;
   std::uint32_t owner_device = 0;
-  store::DeliveryMarkRecord mark;
+  store::DeliveryMarkRecord mark;  // its version and `from` are raised's, once committed
+  std::optional<store::MarkRaised> raised;  // none: it already was that high
 };
 // An ack nearly always covers one conversation: its notice is kept in place.
 using MarkNotices = boost::container::small_vector<MarkNotice, 1>;
 
 // On the store thread, in the ack's job: raises the mark of every (sending device,
 // conversation) the ack covered to its highest conv_seq (a new mark starts at the lowest).
-MarkNotices raise_delivery_marks(store::Store& s, std::span<const store::AckedMessages> acked,
-                                 store::DevicePk reader_pk, const std::string& reader,
-                                 std::uint32_t reader_device, std::uint64_t now);
+// What each raise did is set in `notices` (made afresh) by the commit, so they must stay
+// where they are until then: the job's own state.
+void raise_delivery_marks(MarkNotices& notices, store::Store& s,
+                          std::span<const store::AckedMessages> acked, store::DevicePk reader_pk,
+                          const std::string& reader, std::uint32_t reader_device,
+                          std::uint64_t now);
 
 // On the store thread, right after the commit (so marks leave in version order): hands each
 // mark to its owner's connection, if any.

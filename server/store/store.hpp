@@ -149,6 +149,15 @@ class Store {
                                                         std::string_view group_id,
                                                         std::uint64_t from, std::uint64_t up_to,
                                                         std::uint64_t acked_ms) = 0;
+  // The same, for a job that reads the outcome only once its transaction committed:
+  // `raised` is set by then (a store across the network reads it with a later round trip,
+  // at the latest the COMMIT's, and so saves one). `raised` stays where it is until then.
+  virtual void raise_delivery_mark_by_commit(DevicePk owner, DevicePk reader,
+                                             std::string_view group_id, std::uint64_t from,
+                                             std::uint64_t up_to, std::uint64_t acked_ms,
+                                             std::optional<MarkRaised>& raised) {
+    raised = raise_delivery_mark(owner, reader, group_id, from, up_to, acked_ms);
+  }
   // The marks of `owner` with a version above `after_version`, by version, at most `limit`.
   virtual std::vector<DeliveryMarkRecord> delivery_marks_after(DevicePk owner,
                                                                std::uint64_t after_version,

@@ -254,6 +254,43 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_tail(bob.pk); }), std::uint64_t{4});
   }
 
+  // A mark raised for a job that reads the outcome after its commit (an ack's) does what
+  // raise_delivery_mark does, in one statement read with a later round trip: made at `from`
+  // where there is none, raised where it is lower, left (no version taken) where it is not.
+  void aMarkRaisedByTheCommitIsTheMarkRaisedAtOnce() {
+    auto s = open();
+    const auto alice = account(*s, "alice");
+    const auto bob = account(*s, "bob");
+    const auto carol = account(*s, "carol");
+    const auto by_commit = [&](DevicePk reader, std::uint64_t from, std::uint64_t up_to) {
+      std::optional<MarkRaised> raised;
+      in_tx(*s, [&](Store& st) {
+        st.raise_delivery_mark_by_commit(alice.pk, reader, "", from, up_to, 7, raised);
+      });
+      return raised;
+    };
+    const auto made = by_commit(bob.pk, 3, 5);
+    QVERIFY(made);
+    QCOMPARE(made->from, std::uint64_t{3});
+    const auto higher = by_commit(bob.pk, 1, 9);
+    QVERIFY(higher);
+    QCOMPARE(higher->from, std::uint64_t{3});  // a mark keeps where it started
+    QVERIFY(higher->version > made->version);
+    QVERIFY(!by_commit(bob.pk, 1, 9));  // a redelivery acknowledged again
+    QVERIFY(!by_commit(bob.pk, 1, 4));
+    // The next version is the one after: neither of those took one.
+    const auto at_once = in_tx(*s, [&](Store& st) {
+      return st.raise_delivery_mark(alice.pk, carol.pk, "", 2, 2, 7);
+    });
+    QVERIFY(at_once);
+    QCOMPARE(at_once->version, higher->version + 1);
+    const auto marks = in_tx(*s, [&](Store& st) { return st.delivery_marks_after(alice.pk, 0, 10); });
+    QCOMPARE(marks.size(), std::size_t{2});
+    QCOMPARE(marks[0].reader, std::string("bob"));
+    QCOMPARE(marks[0].up_to, std::uint64_t{9});
+    QCOMPARE(marks[0].version, higher->version);
+  }
+
   // Marks of one owner raised on two relays at once (two readers' acks) while the owner's
   // device follows them by version. Relay a's raise takes a version and has not committed
   // when relay b's would take the next: had b's committed first, the device would move its

@@ -235,7 +235,7 @@ void Connection::rollback() {
   if (begun) exec("ROLLBACK");
 }
 
-void Connection::send_query(const Statement& st, const Params& params, bool read) {
+void Connection::send_query(const Statement& st, const Params& params, bool read, Then then) {
   check_params(st, params);
   if (needs_begin(st)) begin_now();
   enter_pipeline();
@@ -243,7 +243,7 @@ void Connection::send_query(const Statement& st, const Params& params, bool read
   if (PQsendQueryPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
                           params.formats(), 1) != 1)
     throw client_error(st.name);
-  queued_.push_back({st.name, false, read});
+  queued_.push_back({st.name, false, read, std::move(then)});
 }
 
 void Connection::queue(const Statement& st, const Params& params) {
@@ -252,6 +252,10 @@ void Connection::queue(const Statement& st, const Params& params) {
 
 void Connection::queue_read(const Statement& st, const Params& params) {
   send_query(st, params, true);
+}
+
+void Connection::queue_read(const Statement& st, const Params& params, Then then) {
+  send_query(st, params, false, std::move(then));
 }
 
 std::vector<Result> Connection::read_queued() {
@@ -314,6 +318,8 @@ void Connection::round_trip() {
       }
     } else if (items[i].read) {
       kept_.emplace_back(r);
+    } else if (items[i].then) {
+      items[i].then(Result(r));
     } else {
       PQclear(r);
     }

@@ -5,6 +5,7 @@
 // errors as exceptions. The server's primary message only: its DETAIL can quote a row's
 // values (a duplicate key), which may be message metadata the relay must not log.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -118,6 +119,10 @@ class Connection {
   // that reads, sends the queue and returns these results in the order they were queued.
   void queue_read(const Statement& st, const Params& params);
   std::vector<Result> read_queued();
+  // A statement whose result `then` takes whenever a round trip reads it (the next one,
+  // whichever call makes it); a statement that failed or was skipped never calls it.
+  using Then = std::function<void(const Result&)>;
+  void queue_read(const Statement& st, const Params& params, Then then);
   // One plain statement (BEGIN, SAVEPOINT, RELEASE), queued likewise.
   void defer(const char* sql);
   // Before a ROLLBACK: what is queued is sent and its outcome dropped. In a failed
@@ -149,7 +154,7 @@ class Connection {
   // read in kept_. Throws the first error after reading to the Sync.
   void round_trip();
   // Queue a statement; `read`: its result is kept.
-  void send_query(const Statement& st, const Params& params, bool read);
+  void send_query(const Statement& st, const Params& params, bool read, Then then = {});
   void send_sql(const char* sql, bool read);
   // Whether `st` needs the transaction begun first (it writes or locks rows).
   bool needs_begin(const Statement& st) const;
@@ -162,6 +167,7 @@ class Connection {
     const char* what;  // a statement's name, or the plain SQL
     bool prepares;     // a PQsendPrepare of `what`
     bool read;         // its result is kept
+    Then then = {};    // or handed to this
   };
   pg_conn* conn_ = nullptr;
   const char* session_sql_ = nullptr;

@@ -277,6 +277,18 @@ constexpr Statement kInsertMark{
     "SELECT $1, $2, $3, $4, $5, $6, nextval('mark_version') WHERE NOT EXISTS (SELECT 1 FROM "
     "delivery_marks WHERE owner = $1 AND reader = $2 AND group_id = $3) RETURNING version",
     "iibiii"};
+// Both at once, for a raise whose outcome is read later: the insert's NOT EXISTS sees the
+// rows as they were before the update, so it makes a mark only where there was none.
+constexpr Statement kRaiseOrMakeMark{
+    "raise_or_make_mark",
+    "WITH raised AS (UPDATE delivery_marks SET up_to = $5, acked_ms = $6, version = "
+    "nextval('mark_version') WHERE owner = $1 AND reader = $2 AND group_id = $3 AND up_to < $5 "
+    "RETURNING version, from_seq), made AS (INSERT INTO delivery_marks(owner, reader, group_id, "
+    "from_seq, up_to, acked_ms, version) SELECT $1, $2, $3, $4, $5, $6, nextval('mark_version') "
+    "WHERE NOT EXISTS (SELECT 1 FROM delivery_marks WHERE owner = $1 AND reader = $2 AND "
+    "group_id = $3) RETURNING version, from_seq) SELECT version, from_seq FROM raised UNION ALL "
+    "SELECT version, from_seq FROM made",
+    "iibiii"};
 constexpr Statement kMarksAfter{
     "marks_after",
     "SELECT u.username, d.device_id, m.group_id, m.from_seq, m.up_to, m.acked_ms, m.version "
@@ -892,6 +904,20 @@ std::optional<MarkRaised> PostgresStore::raise_delivery_mark(DevicePk owner, Dev
                                                  .u64(acked_ms));
   if (made.empty()) return std::nullopt;  // a redelivery acknowledged again
   return MarkRaised{made.u64(0, 0), from};
+}
+
+void PostgresStore::raise_delivery_mark_by_commit(DevicePk owner, DevicePk reader,
+                                                  std::string_view group_id, std::uint64_t from,
+                                                  std::uint64_t up_to, std::uint64_t acked_ms,
+                                                  std::optional<MarkRaised>& raised) {
+  auto& db = impl_->db;
+  db.queue(sql::kLockOwner, Params().i64(owner));
+  raised.reset();
+  db.queue_read(sql::kRaiseOrMakeMark,
+                Params().i64(owner).i64(reader).bytes(group_id).u64(from).u64(up_to).u64(acked_ms),
+                [&raised](const pg::Result& r) {
+                  if (!r.empty()) raised = MarkRaised{r.u64(0, 0), r.u64(0, 1)};
+                });
 }
 
 std::vector<DeliveryMarkRecord> PostgresStore::delivery_marks_after(DevicePk owner,

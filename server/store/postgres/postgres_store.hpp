@@ -89,6 +89,10 @@ class PostgresStore final : public Store {
                                                 std::string_view group_id, std::uint64_t from,
                                                 std::uint64_t up_to,
                                                 std::uint64_t acked_ms) override;
+  void raise_delivery_mark_by_commit(DevicePk owner, DevicePk reader, std::string_view group_id,
+                                     std::uint64_t from, std::uint64_t up_to,
+                                     std::uint64_t acked_ms,
+                                     std::optional<MarkRaised>& raised) override;
   std::vector<DeliveryMarkRecord> delivery_marks_after(DevicePk owner,
                                                        std::uint64_t after_version,
                                                        std::size_t limit) override;

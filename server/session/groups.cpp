@@ -623,7 +623,9 @@ void Session::on_group_send(std::uint64_t request_id, wire::GroupSend& req,
       [this, request_id, out, gid = req.group_id(), cmid = req.client_msg_id(),
        received](store::JobStatus status) {
         // A token taken by a run whose message was not kept in the end (its job failed, or
-        // its batch lost the commit and the run again was refused) was not spent.
+        // its batch lost the commit and the run again was refused) was not spent. (A
+        // connection to the database lost after its COMMIT went out may have kept it: one
+        // token of the group's budget, for a send its client retries anyway.)
         if (out->limiter_answer.value_or(false) && !(status == store::JobStatus::Committed &&
                                                      out->appended))
           ctx_.group_limiter.give_back(gid);

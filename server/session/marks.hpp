@@ -24,7 +24,9 @@ struct MarkNotice {
   std::string owner;
   std::uint32_t owner_device = 0;
   store::DeliveryMarkRecord mark;  // its version and `from` are raised's, once committed
-  std::optional<store::MarkRaised> raised;  // none: it already was that high
+  // What the raise did (none: it already was that high). Set by a round trip of the job's
+  // transaction, which may still roll back: only on_commit reads it.
+  std::optional<store::MarkRaised> raised;
 };
 // An ack nearly always covers one conversation: its notice is kept in place.
 using MarkNotices = boost::container::small_vector<MarkNotice, 1>;

@@ -487,6 +487,47 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(got[0].inbox_seq, std::uint64_t{1});
   }
 
+  // A mark raised by the commit, in a batch whose COMMIT fails (another job's queued
+  // insert) and which runs again with each job in a savepoint: what the job's commit hook
+  // reads is the raise that committed, never the rolled-back one's.
+  void aMarkRaisedByTheCommitSurvivesABatchRunAgain() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto alice = account(*setup, "alice");
+    const auto bob = account(*setup, "bob");
+    in_tx(*setup, [&](Store& st) { st.remember_sent(9, "taken", {1, 1}); });
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> finished{0};
+    std::optional<MarkRaised> raised;
+    std::atomic<std::uint64_t> seen_version{0}, seen_from{0};
+    std::latch entered(1), release(1);
+    worker.submit([&](Store&) { entered.count_down(); release.wait(); },
+                  [&](JobStatus) { ++finished; });
+    entered.wait();
+    worker.submit(
+        [&](Store& st) {
+          st.raise_delivery_mark_by_commit(alice.pk, bob.pk, "", 4, 6, 1, raised);
+        },
+        [&](JobStatus) { ++finished; },
+        [&] {
+          if (!raised) return;
+          seen_version = raised->version;
+          seen_from = raised->from;
+        });
+    worker.submit([&](Store& st) { st.remember_sent(9, "taken", {2, 2}); },
+                  [&](JobStatus) { ++finished; });
+    release.count_down();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 3, 10000);
+    QCOMPARE(metrics.store_batches_started_over.load(), std::uint64_t{1});
+    const auto marks = in_tx(*setup, [&](Store& st) { return st.delivery_marks_after(alice.pk, 0, 10); });
+    QCOMPARE(marks.size(), std::size_t{1});
+    QVERIFY(seen_version.load() != 0);
+    QCOMPARE(seen_version.load(), marks[0].version);
+    QCOMPARE(seen_from.load(), std::uint64_t{4});
+    QCOMPARE(marks[0].up_to, std::uint64_t{6});
+  }
+
   // Two gateways' store workers each take a batch that appends to bob's inbox and then to
   // carol's, in opposite orders: each holds the row the other waits for. PostgreSQL would
   // stall both until it found the deadlock (a second), then fail a job. Each worker instead

@@ -210,8 +210,10 @@ void Connection::send_prepare(const Statement& st) {
 bool Connection::needs_begin(const Statement& st) const {
   if (tx_ != Tx::Pending) return false;
   if (std::strncmp(st.sql, "SELECT ", 7) != 0) return true;
-  for (const char* lock : {" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE"})
-    if (std::strstr(st.sql, lock) != nullptr) return true;
+  // Row locks, and the functions that change something from a SELECT.
+  for (const char* sign : {" FOR UPDATE", " FOR NO KEY UPDATE", " FOR SHARE", " FOR KEY SHARE",
+                           "nextval(", "setval(", "pg_advisory"})
+    if (std::strstr(st.sql, sign) != nullptr) return true;
   return false;
 }
 
@@ -226,6 +228,7 @@ void Connection::begin_now() {
 void Connection::commit() {
   // A COMMIT that fails leaves the transaction begun: the caller's rollback() ends it.
   if (tx_ == Tx::Begun) exec("COMMIT");
+  else if (!queued_.empty()) round_trip();  // reads alone, whose results are still owed
   tx_ = Tx::None;
 }
 

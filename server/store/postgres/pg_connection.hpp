@@ -31,9 +31,10 @@ class Error : public std::runtime_error {
 
 // Parameter types a statement declares, one letter each: i = bigint, b = bytea, t = text.
 // Declared rather than left to the server to infer, so a binary bigint is never read as an
-// int4 where an expression leaves its type open. A statement that starts with SELECT and
-// locks no rows (no FOR UPDATE / SHARE) is taken to change nothing, so it may run before its
-// transaction's BEGIN (Connection::begin): it must call no function that writes.
+// int4 where an expression leaves its type open. A statement that starts with SELECT, locks
+// no rows (no FOR UPDATE / SHARE) and calls none of nextval, setval, pg_advisory_* is taken
+// to change nothing, so it may run before its transaction's BEGIN (Connection::begin): keys
+// in capitals, as this store writes them, and no other function that writes.
 struct Statement {
   const char* name;
   const char* sql;

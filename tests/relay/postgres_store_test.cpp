@@ -653,8 +653,7 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(state(), std::string("idle"));
 
     c.begin();
-    c.begin_now();
-    c.defer("SAVEPOINT s");
+    c.defer("SAVEPOINT s");  // a transaction not begun begins with it
     c.queue(kBump, {});
     c.exec("ROLLBACK TO s");
     c.queue(kBump, {});

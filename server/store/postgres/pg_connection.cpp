@@ -204,7 +204,7 @@ void Connection::send_prepare(const Statement& st) {
   // Taken as prepared from here, so a second use in the same pipeline does not prepare it
   // again; round_trip forgets it if the server refused.
   prepared_.push_back(st.name);
-  queued_.push_back({st.name, true, false});
+  queued_.push_back({st.name, true});
 }
 
 bool Connection::needs_begin(const Statement& st) const {
@@ -221,7 +221,7 @@ void Connection::begin() { tx_ = Tx::Pending; }
 
 void Connection::begin_now() {
   if (tx_ != Tx::Pending) return;
-  send_sql("BEGIN", false);
+  send_sql("BEGIN", {});
   tx_ = Tx::Begun;
 }
 
@@ -238,7 +238,7 @@ void Connection::rollback() {
   if (begun) exec("ROLLBACK");
 }
 
-void Connection::send_query(const Statement& st, const Params& params, bool read, Then then) {
+void Connection::send_query(const Statement& st, const Params& params, Then then) {
   check_params(st, params);
   if (needs_begin(st)) begin_now();
   enter_pipeline();
@@ -246,19 +246,17 @@ void Connection::send_query(const Statement& st, const Params& params, bool read
   if (PQsendQueryPrepared(conn_, st.name, params.size(), params.values(), params.lengths(),
                           params.formats(), 1) != 1)
     throw client_error(st.name);
-  queued_.push_back({st.name, false, read, std::move(then)});
+  queued_.push_back({st.name, false, std::move(then)});
 }
 
-void Connection::queue(const Statement& st, const Params& params) {
-  send_query(st, params, false);
-}
+void Connection::queue(const Statement& st, const Params& params) { send_query(st, params, {}); }
 
 void Connection::queue_read(const Statement& st, const Params& params) {
-  send_query(st, params, true);
+  send_query(st, params, keep());
 }
 
 void Connection::queue_read(const Statement& st, const Params& params, Then then) {
-  send_query(st, params, false, std::move(then));
+  send_query(st, params, std::move(then));
 }
 
 std::vector<Result> Connection::read_queued() {
@@ -266,14 +264,17 @@ std::vector<Result> Connection::read_queued() {
   return std::move(kept_);
 }
 
-void Connection::send_sql(const char* sql, bool read) {
+void Connection::send_sql(const char* sql, Then then) {
   enter_pipeline();
   if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1) != 1)
     throw client_error(sql);
-  queued_.push_back({sql, false, read});
+  queued_.push_back({sql, false, std::move(then)});
 }
 
-void Connection::defer(const char* sql) { send_sql(sql, false); }
+void Connection::defer(const char* sql) {
+  begin_now();
+  send_sql(sql, {});
+}
 
 void Connection::discard_queued() {
   if (queued_.empty()) return;
@@ -319,8 +320,6 @@ void Connection::round_trip() {
       } catch (const Error& e) {
         if (!failed) failed.emplace(e);
       }
-    } else if (items[i].read) {
-      kept_.emplace_back(r);
     } else if (items[i].then) {
       items[i].then(Result(r));
     } else {
@@ -350,7 +349,7 @@ void Connection::exec(const char* sql) {
     check(PQexec(conn_, sql), "statement failed");
     return;
   }
-  defer(sql);
+  send_sql(sql, {});
   round_trip();
 }
 
@@ -358,7 +357,7 @@ Result Connection::query(const char* sql) {
   if (queued_.empty())
     return check(PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 1),
                  "query failed");
-  send_sql(sql, true);
+  send_sql(sql, keep());
   round_trip();
   return std::move(kept_.back());
 }

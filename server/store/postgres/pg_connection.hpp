@@ -122,9 +122,10 @@ class Connection {
   std::vector<Result> read_queued();
   // A statement whose result `then` takes whenever a round trip reads it (the next one,
   // whichever call makes it); a statement that failed or was skipped never calls it.
-  using Then = std::function<void(const Result&)>;
+  using Then = std::function<void(Result)>;
   void queue_read(const Statement& st, const Params& params, Then then);
-  // One plain statement (BEGIN, SAVEPOINT, RELEASE), queued likewise.
+  // One plain statement inside the transaction (SAVEPOINT, RELEASE), queued likewise: a
+  // transaction not begun yet begins with it.
   void defer(const char* sql);
   // Before a ROLLBACK: what is queued is sent and its outcome dropped. In a failed
   // transaction the queued statements fail, and the server would skip a ROLLBACK sent in
@@ -132,11 +133,10 @@ class Connection {
   void discard_queued();
 
   // Transactions, READ COMMITTED. begin() sends nothing: BEGIN goes in front of the first
-  // statement that writes or locks rows, or of begin_now(). Reads before it run each as a
+  // statement that writes or locks rows, or of a defer(). Reads before it run each as a
   // transaction of its own, which sees what it would have seen inside, since the transaction
   // had not changed anything yet; so one that only read ends without a round trip.
   void begin();
-  void begin_now();  // before a SAVEPOINT
   void commit();
   void rollback();
 
@@ -151,12 +151,17 @@ class Connection {
   Result check(pg_result* r, const char* what);
   // libpq's own complaint (a send that failed, a lost connection), after `what`.
   Error client_error(const char* what) const;
-  // Sends what is queued and a Sync, reads every result in order, keeping those queued to be
-  // read in kept_. Throws the first error after reading to the Sync.
+  // Sends what is queued and a Sync, reads every result in order, handing each to its
+  // statement's Then. Throws the first error after reading to the Sync.
   void round_trip();
-  // Queue a statement; `read`: its result is kept.
-  void send_query(const Statement& st, const Params& params, bool read, Then then = {});
-  void send_sql(const char* sql, bool read);
+  // Queue a statement; its result goes to `then` (none: dropped).
+  void send_query(const Statement& st, const Params& params, Then then);
+  void send_sql(const char* sql, Then then);
+  // A Then that keeps the result in kept_, for read_queued() and the calls that read.
+  Then keep() {
+    return [this](Result r) { kept_.push_back(std::move(r)); };
+  }
+  void begin_now();
   // Whether `st` needs the transaction begun first (it writes or locks rows).
   bool needs_begin(const Statement& st) const;
   void enter_pipeline();
@@ -167,8 +172,7 @@ class Connection {
   struct Queued {
     const char* what;  // a statement's name, or the plain SQL
     bool prepares;     // a PQsendPrepare of `what`
-    bool read;         // its result is kept
-    Then then = {};    // or handed to this
+    Then then = {};    // takes its result
   };
   pg_conn* conn_ = nullptr;
   const char* session_sql_ = nullptr;

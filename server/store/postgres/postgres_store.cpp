@@ -261,24 +261,9 @@ constexpr Statement kDropGroup{"drop_group", "DELETE FROM groups WHERE id = $1",
 // versions (its devices' resume points) commit in the order the sequence gave them.
 constexpr Statement kLockOwner{"lock_owner",
                                "SELECT 1 FROM devices WHERE id = $1 FOR NO KEY UPDATE", "i"};
-// Raised where it is lower, in one round trip; no row back is either no mark yet or a
-// redelivery acknowledged again, which the insert then tells apart.
-constexpr Statement kRaiseMark{
-    "raise_mark",
-    "UPDATE delivery_marks SET up_to = $1, acked_ms = $2, version = nextval('mark_version') "
-    "WHERE owner = $3 AND reader = $4 AND group_id = $5 AND up_to < $1 "
-    "RETURNING version, from_seq",
-    "iiiib"};
-// Only where there is none (the owner's row lock keeps another relay from making it
-// meanwhile), so a redelivery's ack takes no version from the sequence.
-constexpr Statement kInsertMark{
-    "insert_mark",
-    "INSERT INTO delivery_marks(owner, reader, group_id, from_seq, up_to, acked_ms, version) "
-    "SELECT $1, $2, $3, $4, $5, $6, nextval('mark_version') WHERE NOT EXISTS (SELECT 1 FROM "
-    "delivery_marks WHERE owner = $1 AND reader = $2 AND group_id = $3) RETURNING version",
-    "iibiii"};
-// Both at once, for a raise whose outcome is read later: the insert's NOT EXISTS sees the
-// rows as they were before the update, so it makes a mark only where there was none.
+// Raised where it is lower, or made where there is none (the owner's row lock keeps another
+// relay from making it meanwhile), in one statement, so a redelivery's ack takes no version
+// from the sequence: the insert's NOT EXISTS sees the rows as they were before the update.
 constexpr Statement kRaiseOrMakeMark{
     "raise_or_make_mark",
     "WITH raised AS (UPDATE delivery_marks SET up_to = $5, acked_ms = $6, version = "
@@ -570,7 +555,6 @@ void PostgresStore::rollback() {
 void PostgresStore::savepoint() {
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
-  impl_->db.begin_now();
   impl_->db.defer("SAVEPOINT job");
   impl_->depth_change_at_savepoint = impl_->depth_change;
 }
@@ -885,25 +869,16 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
   return acked;
 }
 
+// At once: the raise, read by a round trip of its own.
 std::optional<MarkRaised> PostgresStore::raise_delivery_mark(DevicePk owner, DevicePk reader,
                                                              std::string_view group_id,
                                                              std::uint64_t from,
                                                              std::uint64_t up_to,
                                                              std::uint64_t acked_ms) {
-  auto& db = impl_->db;
-  db.queue(sql::kLockOwner, Params().i64(owner));
-  const auto raised = db.run(
-      sql::kRaiseMark, Params().u64(up_to).u64(acked_ms).i64(owner).i64(reader).bytes(group_id));
-  if (!raised.empty()) return MarkRaised{raised.u64(0, 0), raised.u64(0, 1)};
-  const auto made = db.run(sql::kInsertMark, Params()
-                                                 .i64(owner)
-                                                 .i64(reader)
-                                                 .bytes(group_id)
-                                                 .u64(from)
-                                                 .u64(up_to)
-                                                 .u64(acked_ms));
-  if (made.empty()) return std::nullopt;  // a redelivery acknowledged again
-  return MarkRaised{made.u64(0, 0), from};
+  std::optional<MarkRaised> raised;
+  raise_delivery_mark_by_commit(owner, reader, group_id, from, up_to, acked_ms, raised);
+  impl_->db.read_queued();
+  return raised;
 }
 
 void PostgresStore::raise_delivery_mark_by_commit(DevicePk owner, DevicePk reader,

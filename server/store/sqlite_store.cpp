@@ -126,6 +126,14 @@ struct SqliteStore::Impl {
                        vfs != nullptr ? vfs : "");
     d.exec("PRAGMA journal_mode=WAL");
     d.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    // With NORMAL no commit syncs the WAL, so an automatic checkpoint syncs all of it written
+    // since the last one, inside the commit that ran it: at SQLite's 1,000 pages that held
+    // ~1 % of commits 2-5 ms and doubled the open loop's p99. A quarter of it keeps that
+    // sync near a millisecond. FULL keeps the default: its commits have synced their frames,
+    // and checkpointing more often only writes the same pages to relay.db more often
+    // (docs/performance-log.md, "Checkpoints every 250 pages").
+    if (durability == Durability::Normal)
+      d.exec("PRAGMA wal_autocheckpoint=" + std::to_string(SqliteStore::kNormalCheckpointPages));
     d.exec("PRAGMA foreign_keys=ON");
     // Temporary files in memory either way: through this VFS, which keeps them in buffers it
     // reuses (FILE hands them to it), or in SQLite's own memory journal.

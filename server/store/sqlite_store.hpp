@@ -18,6 +18,10 @@ class SqliteStore final : public Store {
   SqliteStore(const std::filesystem::path& data_dir, Durability durability);
   ~SqliteStore() override;
 
+  // WAL pages between automatic checkpoints under Durability::Normal (SQLite's default,
+  // 1,000, under Full): see open() in the .cpp.
+  static constexpr int kNormalCheckpointPages = 250;
+
   void begin() override;
   void commit() override;
   void rollback() override;

@@ -933,6 +933,33 @@ class SqliteStoreTest : public QObject {
     openStore();
   }
 
+  // Under Durability::Normal no commit syncs the WAL, so a checkpoint syncs all of it
+  // written since the last: the store checkpoints every kNormalCheckpointPages, and the WAL
+  // file (reused from its start after each checkpoint) never grows much past that, where
+  // SQLite's default would let it reach ~4 MB.
+  void normalDurabilityCheckpointsOftenEnoughToKeepTheWalSmall() {
+    auto bob = s_->create_account("bob", std::string(32, 'k'), 1, 0);
+    s_->commit();
+    constexpr qint64 kFrame = 4096 + 24;  // a page and its WAL frame header
+    qint64 largest = 0;
+    for (int i = 0; i < 400; ++i) {
+      s_->begin();
+      auto e = message(std::string(8000, static_cast<char>('a' + i % 26)));
+      s_->append_inbox(bob->pk, e);
+      s_->commit();
+      // Each commit writes an entry's two overflow pages and its B-tree pages: 400 of them
+      // write well over SQLite's default of 1,000 pages between checkpoints.
+      largest = std::max(largest, QFileInfo(dir_.filePath("relay.db-wal")).size());
+    }
+    s_->begin();  // as cleanup() expects, whatever the verdict
+    // A checkpoint runs after the commit that crossed the threshold: one commit's frames
+    // (a few pages) past it at most.
+    const qint64 bound = (SqliteStore::kNormalCheckpointPages + 16) * kFrame + 32;
+    QVERIFY2(largest <= bound, qPrintable(QString("WAL reached %1 bytes, bound %2")
+                                              .arg(largest)
+                                              .arg(bound)));
+  }
+
   // The raw statement behind replay pages and acks: values as stored (a BLOB with a NUL
   // byte, NULL, a negative integer), and errors raised as SQLite::Exception with SQLite's
   // message, the statement usable again after a failed step.

@@ -61,9 +61,13 @@ struct PendingSend {
 
   // Store thread.
   void run(store::Store& s);
+  // Before run(), with the batch's other sends: check_send's reads, asked for ahead.
+  void read_ahead(store::Store& s);
   // Before a run again (store/job.hpp): what an earlier run moved into its entries comes
   // back, and its outcome is forgotten.
   void start_over();
+  std::span<const store::DeviceAddress> devices_to_weigh(
+      const std::shared_ptr<const store::Account>& account) const;
 
   // The id the SendAck names: run() moves client_msg_id into the last entry it appends (a
   // 16-byte string is past the short-string buffer: one allocation fewer per message).
@@ -84,18 +88,30 @@ void PendingSend::start_over() {
   appended.clear();
 }
 
-void PendingSend::run(store::Store& s) {
-  start_over();
-  const auto account = s.find_account(recipient);
-  // Both are ordered by device_id.
+// The devices a send's check_send weighs: the recipient's, when they are the ones it was
+// encrypted for (both ordered by device_id); none otherwise.
+std::span<const store::DeviceAddress> PendingSend::devices_to_weigh(
+    const std::shared_ptr<const store::Account>& account) const {
   const bool matched = account && std::ranges::equal(account->devices, payloads, {},
                                                      &store::DeviceAddress::device_id,
                                                      &Payload::device);
+  if (!matched) return {};
+  return account->devices;
+}
+
+void PendingSend::read_ahead(store::Store& s) {
+  // The id as run() will find it, even on a run again (acked_msg_id).
+  s.read_send_ahead(me, acked_msg_id(), my_pk, devices_to_weigh(s.find_account(recipient)));
+}
+
+void PendingSend::run(store::Store& s) {
+  start_over();
+  const auto account = s.find_account(recipient);
   // Loads are read only for the devices the message can go to; a retry is answered first,
   // whatever became of the recipient since.
   std::array<store::Store::InboxLoad, limits::kMaxDevicesPerSend> loads;  // on_send checked
-  std::span<const store::DeviceAddress> have;
-  if (matched) have = account->devices;
+  const auto have = devices_to_weigh(account);
+  const bool matched = !have.empty();  // a send has a payload (on_send)
   if (auto seen = s.check_send(me, client_msg_id, my_pk, have, loads)) {
     kind = Kind::Duplicate;
     ack = *seen;

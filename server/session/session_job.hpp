@@ -53,6 +53,10 @@ class SessionTask final : public SessionJob {
         on_commit_(std::move(on_commit)) {}
 
   void run(store::Store& store) override { work_(state_, store); }
+  // A state that knows what its run will read asks for it ahead (store/job.hpp).
+  void read_ahead(store::Store& store) override {
+    if constexpr (requires { state_.read_ahead(store); }) state_.read_ahead(store);
+  }
   void on_commit() override { on_commit_(state_); }
 
  private:

@@ -31,6 +31,10 @@ class Job {
   // store writes, and changes to memory its worker follows (transaction_memory.hpp), until
   // it returns: it sets its results, never adds to them.
   virtual void run(Store& store) = 0;
+  // Store thread, before run() when other jobs were taken with this one: asks the store to
+  // read ahead what run() will read (Store::read_send_ahead), so the batch's reads share a
+  // round trip. Reads only; run() must not depend on it having been called.
+  virtual void read_ahead(Store& /*store*/) {}
   // Store thread, after the commit that made the job durable and before the `done` of any
   // job committed with it (store_worker.hpp says why).
   virtual void on_commit() {}

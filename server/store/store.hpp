@@ -106,6 +106,15 @@ class Store {
     for (std::size_t i = 0; i < devices.size(); ++i) loads[i] = inbox_load(devices[i].pk, sender);
     return std::nullopt;
   }
+  // check_send's reads for a send the batch will run, sent ahead with the other sends' in
+  // one round trip by read_ahead() (a store across the network; here: nothing). check_send
+  // answers from them when nothing this transaction wrote since could have changed them,
+  // and reads for itself otherwise. forget_read_ahead() drops what was read and not used.
+  virtual bool reads_ahead() const { return false; }  // whether the calls below do anything
+  virtual void read_send_ahead(UserId /*sender_user*/, std::string_view /*client_msg_id*/,
+                               DevicePk /*sender*/, std::span<const DeviceAddress> /*devices*/) {}
+  virtual void read_ahead() {}
+  virtual void forget_read_ahead() {}
   // One message to each of its recipient's devices: the conversation's next seq (returned,
   // and each entry's conv_seq), then each entry appended as append_inbox does.
   struct Append {

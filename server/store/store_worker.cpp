@@ -170,6 +170,8 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
 
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
   const auto started = Clock::now();
+  if (fresh.size() > 1 && batch.put_back.empty() && !batch.broken && store_->reads_ahead())
+    read_ahead(batch, fresh);
   while (!fresh.empty()) {
     auto job = std::move(fresh.front());
     fresh.pop_front();
@@ -230,6 +232,27 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
     }
   }
   batch.busy += Clock::now() - started;
+}
+
+// Each job's first reads, for all of them in one round trip where the store crosses the
+// network, instead of one each as they run in turn. Outside a transaction a failure there is
+// the reads' own: each job reads for itself and meets it again, or not. Inside one, the round
+// trip also carried what earlier jobs queued (PostgreSQL's pipeline), whose error is theirs
+// and may have ended the transaction: it runs again from its first job, as when a job throws.
+void StoreWorker::read_ahead(Batch& batch, std::deque<Queued>& fresh) {
+  try {
+    store_->forget_read_ahead();  // nothing of an earlier round's stays to be used
+    for (const auto& queued : fresh) queued.job->read_ahead(*store_);
+    store_->read_ahead();
+  } catch (const std::exception& e) {
+    store_->forget_read_ahead();
+    if (!batch.open) {
+      spdlog::warn("store: reading ahead failed; each job reads for itself: {}", e.what());
+      return;
+    }
+    spdlog::error("store: transaction failed while reading ahead: {}", e.what());
+    start_over(batch, fresh, false);
+  }
 }
 
 // A job threw in a transaction without savepoints, so its writes cannot be taken back alone:

@@ -173,6 +173,7 @@ class StoreWorker {
   Clock::time_point due_by(Urgency urgency) const;  // a new job's Queued::commit_by
   void take(std::size_t room, std::deque<Queued>& fresh);  // from the queue, under the mutex
   void execute(Batch& batch, std::deque<Queued>& fresh);  // in the open transaction
+  void read_ahead(Batch& batch, std::deque<Queued>& fresh);  // before a run of several jobs
   void start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted);  // a job threw
   void roll_back();
   static void put_in_front(Batch& batch, std::vector<Queued> jobs);

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <latch>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -24,6 +26,22 @@
 using namespace parley::store;
 
 namespace {
+
+// A store job made of functions, for tests that need its every hook; a hook not given does
+// nothing.
+struct FunctionJob final : Job {
+  std::function<void(Store&)> ahead, work;
+  std::function<void(JobStatus)> finish;
+  void read_ahead(Store& st) override {
+    if (ahead) ahead(st);
+  }
+  void run(Store& st) override {
+    if (work) work(st);
+  }
+  void done(JobStatus status, std::unique_ptr<Job>&) override {
+    if (finish) finish(status);
+  }
+};
 
 InboxEntry message(const std::string& body, DevicePk sender_pk) {
   InboxEntry e;
@@ -252,6 +270,77 @@ class PostgresStoreTest : public QObject {
     QVERIFY_THROWS_EXCEPTION(std::runtime_error, s->append_message("alice|bob+carol", nowhere));
     s->rollback();
     QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_tail(bob.pk); }), std::uint64_t{4});
+  }
+
+  // A batch's sends read ahead together (one round trip): check_send answers from what was
+  // read then, unless this transaction wrote since what those reads could not show (the
+  // inbox of one of its devices, its own sent record), where it reads again.
+  void aSendReadAheadAnswersUnlessThisTransactionWroteSince() {
+    auto s = open();
+    auto other = open();  // another gateway
+    const auto alice = account(*s, "alice");
+    const auto bob = account(*s, "bob");
+    const auto carol = account(*s, "carol");
+    const std::vector<DeviceAddress> to_bob{{bob.pk, 1}}, to_carol{{carol.pk, 1}};
+    const std::string retried(16, 'r'), fresh(16, 'f'), again(16, 'a');
+    in_tx(*s, [&](Store& st) { st.remember_sent(alice.user_id, retried, {7, 700}); });
+    const auto load = [&](Store& st, DevicePk device) {
+      return st.inbox_load(device, alice.pk).total;
+    };
+    in_tx(*s, [&](Store& st) {
+      st.read_send_ahead(alice.user_id, retried, alice.pk, to_bob);
+      st.read_send_ahead(alice.user_id, fresh, alice.pk, to_bob);
+      st.read_send_ahead(alice.user_id, again, alice.pk, to_carol);
+      st.read_ahead();
+      // Committed by another gateway after the reads: what was read ahead does not show it,
+      // as a read of the send's own a moment earlier would not have.
+      in_tx(*other, [&](Store& o) {
+        auto e = message(std::string(50, 'o'), alice.pk);
+        o.append_inbox(bob.pk, e);
+      });
+      Store::InboxLoad loads[1] = {{1, 2}};
+      const auto seen = st.check_send(alice.user_id, retried, alice.pk, to_bob, loads);
+      QVERIFY(seen);
+      QCOMPARE(seen->conv_seq, std::uint64_t{7});
+      QCOMPARE(loads[0].total, std::uint64_t{1});  // a retry leaves them as they were
+      QVERIFY(!st.check_send(alice.user_id, fresh, alice.pk, to_bob, loads));
+      QCOMPARE(loads[0].total, std::uint64_t{0});  // as read ahead, before the other's entry
+      QCOMPARE(load(st, bob.pk), 50 + Store::kInboxRowBytes);
+
+      // This transaction's own append to carol's inbox, after the reads: read again.
+      auto mine = message(std::string(20, 'm'), alice.pk);
+      st.append_inbox(carol.pk, mine);
+      QVERIFY(!st.check_send(alice.user_id, again, alice.pk, to_carol, loads));
+      QCOMPARE(loads[0].total, 20 + Store::kInboxRowBytes);
+    });
+    in_tx(*s, [&](Store& st) {
+      // Its own sent record, stored after the reads: the send is a retry now.
+      st.read_send_ahead(alice.user_id, again, alice.pk, to_carol);
+      st.read_send_ahead(bob.user_id, fresh, bob.pk, to_carol);
+      st.read_ahead();
+      st.remember_sent(alice.user_id, again, {9, 900});
+      Store::InboxLoad loads[1];
+      const auto seen = st.check_send(alice.user_id, again, alice.pk, to_carol, loads);
+      QVERIFY(seen);
+      QCOMPARE(seen->conv_seq, std::uint64_t{9});
+      // Asked with other devices than were read ahead (the account changed meanwhile): read.
+      QVERIFY(!st.check_send(bob.user_id, fresh, bob.pk, to_bob, loads));
+      QCOMPARE(loads[0].total, 50 + Store::kInboxRowBytes);
+    });
+    in_tx(*s, [&](Store& st) {
+      // Read ahead and not used by the commit: gone with it.
+      st.read_send_ahead(carol.user_id, fresh, carol.pk, to_bob);
+      st.read_ahead();
+    });
+    in_tx(*other, [&](Store& o) {
+      auto e = message(std::string(10, 'o'), carol.pk);
+      o.append_inbox(bob.pk, e);
+    });
+    in_tx(*s, [&](Store& st) {
+      Store::InboxLoad loads[1];
+      QVERIFY(!st.check_send(carol.user_id, fresh, carol.pk, to_bob, loads));
+      QCOMPARE(loads[0].total, 50 + 10 + 2 * Store::kInboxRowBytes);
+    });
   }
 
   // A mark raised for a job that reads the outcome after its commit (an ack's) does what
@@ -528,6 +617,100 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(marks[0].up_to, std::uint64_t{6});
   }
 
+  // A worker that takes several jobs at once reads what they will read ahead, before the
+  // first runs: the second send here weighs bob's inbox as it was then, not after the entry
+  // another gateway committed while the first ran (as it would, reading for itself).
+  void aWorkerReadsItsBatchsSendsAheadBeforeRunningThem() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    auto other = open();  // another gateway, used by the first job only
+    const auto alice = account(*setup, "alice");
+    const auto bob = account(*setup, "bob");
+    const std::vector<DeviceAddress> to_bob{{bob.pk, 1}};
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> finished{0};
+    std::latch entered(1), release(1);
+    worker.submit([&](Store&) { entered.count_down(); release.wait(); },
+                  [&](JobStatus) { ++finished; });
+    entered.wait();
+    const std::string first(16, '1'), second(16, '2');
+    std::uint64_t weighed = 1;
+    auto a = std::make_unique<FunctionJob>();
+    a->finish = [&](JobStatus) { ++finished; };
+    a->ahead = [&](Store& st) { st.read_send_ahead(alice.user_id, first, alice.pk, to_bob); };
+    a->work = [&](Store&) {
+      in_tx(*other, [&](Store& o) {
+        auto e = message(std::string(50, 'o'), alice.pk);
+        o.append_inbox(bob.pk, e);
+      });
+    };
+    auto b = std::make_unique<FunctionJob>();
+    b->finish = [&](JobStatus) { ++finished; };
+    b->ahead = [&](Store& st) { st.read_send_ahead(alice.user_id, second, alice.pk, to_bob); };
+    b->work = [&](Store& st) {
+      Store::InboxLoad loads[1];
+      if (!st.check_send(alice.user_id, second, alice.pk, to_bob, loads)) weighed = loads[0].total;
+    };
+    worker.submit(std::move(a));
+    worker.submit(std::move(b));
+    release.count_down();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 3, 10000);
+    QCOMPARE(weighed, std::uint64_t{0});
+    QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_load(bob.pk, alice.pk).total; }),
+             50 + Store::kInboxRowBytes);
+  }
+
+  // The round trip that reads a batch's sends ahead also carries what its earlier jobs
+  // queued; when one of those fails there, the transaction runs again from its first job,
+  // each in a savepoint, as when a job throws: the failing job fails alone, and no COMMIT
+  // is sent for a transaction the server already ended (which PostgreSQL would answer with
+  // a ROLLBACK, not an error).
+  void aReadAheadCarryingAnEarlierJobsFailureRunsTheTransactionAgain() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto alice = account(*setup, "alice");
+    const auto bob = account(*setup, "bob");
+    in_tx(*setup, [&](Store& st) { st.remember_sent(9, "taken", {1, 1}); });
+    const std::vector<DeviceAddress> to_bob{{bob.pk, 1}};
+    parley::Metrics metrics;
+    // A long unhurried delay: the first job's transaction stays open for the sends it queues.
+    StoreWorker worker(open(), metrics, 100, 64, 5000ms);
+    std::mutex mutex;
+    std::vector<std::pair<std::string, JobStatus>> outcomes;
+    const auto step = [&](std::string name) {
+      auto job = std::make_unique<FunctionJob>();
+      job->finish = [&, name](JobStatus status) {
+        std::lock_guard lock(mutex);
+        outcomes.emplace_back(name, status);
+      };
+      return job;
+    };
+    bool submitted = false;  // store thread only
+    auto first = step("taken");
+    first->work = [&](Store& st) {
+      st.remember_sent(9, "taken", {2, 2});  // queued; fails at the next round trip
+      if (std::exchange(submitted, true)) return;
+      for (const char* id : {"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"}) {
+        auto send = step(id);
+        send->ahead = [&, id = std::string(id)](Store& s) {
+          s.read_send_ahead(alice.user_id, id, alice.pk, to_bob);
+        };
+        worker.submit(std::move(send));
+      }
+    };
+    worker.submit(std::move(first), Urgency::Unhurried);
+    QTRY_COMPARE_WITH_TIMEOUT(([&] {
+                                std::lock_guard lock(mutex);
+                                return outcomes.size();
+                              }()),
+                              std::size_t{3}, 10000);
+    std::lock_guard lock(mutex);
+    for (const auto& [name, status] : outcomes)
+      QCOMPARE(status, name == "taken" ? JobStatus::Failed : JobStatus::Committed);
+    QCOMPARE(metrics.store_batches_started_over.load(), std::uint64_t{1});
+  }
+
   // Two gateways' store workers each take a batch that appends to bob's inbox and then to
   // carol's, in opposite orders: each holds the row the other waits for. PostgreSQL would
   // stall both until it found the deadlock (a second), then fail a job. Each worker instead
@@ -660,6 +843,32 @@ class PostgresStoreTest : public QObject {
     c.commit();
     QCOMPARE(n(), 1);
     QCOMPARE(state(), std::string("idle"));
+  }
+
+  // A transaction an error ended cannot be committed: PostgreSQL answers the COMMIT with a
+  // ROLLBACK, which commit() reports as the failure it is.
+  void aCommitOfAFailedTransactionIsAnError() {
+    pg::Connection c(db_);
+    c.exec("CREATE TABLE once(k bigint PRIMARY KEY)");
+    const pg::Statement kPut{"put_once", "INSERT INTO once VALUES ($1)", "i"};
+    const pg::Statement kCount{"count_once", "SELECT count(*)::bigint FROM once", ""};
+    c.begin();
+    c.queue(kPut, pg::Params().i64(1));
+    c.queue(kPut, pg::Params().i64(1));
+    try {
+      c.run(kCount);
+      QFAIL("a duplicate key went through");
+    } catch (const pg::Error& e) {
+      QCOMPARE(e.sqlstate(), std::string("23505"));
+    }
+    try {
+      c.commit();
+      QFAIL("a failed transaction was committed");
+    } catch (const pg::Error& e) {
+      QCOMPARE(e.sqlstate(), std::string("25P02"));
+    }
+    c.rollback();
+    QCOMPARE(c.run(kCount).i64(0, 0), 0);
   }
 
   // The server ends the relay's connection (a restart, a failover): the next transaction

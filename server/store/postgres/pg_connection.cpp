@@ -116,6 +116,11 @@ std::uint64_t Result::affected() const {
   return n != nullptr && *n != '\0' ? std::stoull(n) : 0;
 }
 
+std::string_view Result::command() const {
+  const char* tag = r_ != nullptr ? PQcmdStatus(r_) : nullptr;
+  return tag != nullptr ? tag : "";
+}
+
 Connection::Connection(const std::string& conninfo) {
   // libpq's parse errors quote the token they stopped at, which may be the password: a
   // string that does not parse is refused here, saying only that.
@@ -227,8 +232,15 @@ void Connection::begin_now() {
 
 void Connection::commit() {
   // A COMMIT that fails leaves the transaction begun: the caller's rollback() ends it.
-  if (tx_ == Tx::Begun) exec("COMMIT");
-  else if (!queued_.empty()) round_trip();  // reads alone, whose results are still owed
+  if (tx_ == Tx::Begun) {
+    // In a transaction an error already ended, PostgreSQL answers COMMIT with a ROLLBACK,
+    // not an error: that must not pass for a commit. (Every error is thrown by the round
+    // trip that carries it, so this is a second line, not the first.)
+    if (query("COMMIT").command() == "ROLLBACK")
+      throw Error("COMMIT: the transaction had failed, and was rolled back", "25P02");
+  } else if (!queued_.empty()) {
+    round_trip();  // reads alone, whose results are still owed
+  }
   tx_ = Tx::None;
 }
 

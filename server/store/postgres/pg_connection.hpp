@@ -87,6 +87,8 @@ class Result {
   std::string bytes(int row, int col) const;  // bytea or text; NULL reads as empty
   // Rows a command changed (INSERT, UPDATE, DELETE).
   std::uint64_t affected() const;
+  // The command's tag ("COMMIT", "ROLLBACK", "INSERT 0 1", ...).
+  std::string_view command() const;
 
  private:
   pg_result* r_ = nullptr;

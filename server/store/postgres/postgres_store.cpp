@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "store/account_cache.hpp"
 #include "store/deferred_sums.hpp"
@@ -474,6 +475,70 @@ struct PostgresStore::Impl {
     open_range.reset();
   }
 
+  // ---- Sends' reads, read ahead for a batch (Store::read_send_ahead) ----
+
+  // What check_send would read for one send, as read in the round trip read_ahead() made.
+  struct SendAhead {
+    DevicePk sender = 0;
+    std::vector<DevicePk> devices;
+    int answers = 0;  // results taken: the sent record's, then each device's load
+    std::optional<SentRecord> sent;
+    std::vector<InboxLoad> loads;
+  };
+  // Keyed by the sender's user id (8 bytes) and the client_msg_id.
+  std::unordered_map<std::string, SendAhead> sends_ahead;
+  // Since the round trip that read them, what this transaction wrote that they may not show:
+  // inboxes written (each device, or all), sent records stored.
+  std::vector<DevicePk> inboxes_written;
+  bool all_inboxes_written = false;
+  std::vector<std::string> sent_written;
+
+  static std::string send_key(UserId sender, std::string_view client_msg_id) {
+    std::string key(reinterpret_cast<const char*>(&sender), sizeof sender);
+    key.append(client_msg_id);
+    return key;
+  }
+  void inbox_written(DevicePk device) {
+    if (!sends_ahead.empty()) inboxes_written.push_back(device);
+  }
+  // Which reading ahead a queued read belongs to: one whose entries were forgotten (a failed
+  // round trip may leave reads queued for the next) finds nothing to fill.
+  std::uint64_t ahead_round = 0;
+  SendAhead* send_ahead(const std::string& key, std::uint64_t round) {
+    if (round != ahead_round) return nullptr;
+    const auto it = sends_ahead.find(key);
+    return it == sends_ahead.end() ? nullptr : &it->second;
+  }
+  void forget_sends_ahead() {
+    ++ahead_round;
+    sends_ahead.clear();
+    inboxes_written.clear();
+    all_inboxes_written = false;
+    sent_written.clear();
+  }
+  // The reads of one send, taken if they still say what reading now would.
+  std::optional<SendAhead> take_send_ahead(UserId sender_user, std::string_view client_msg_id,
+                                           DevicePk sender,
+                                           std::span<const DeviceAddress> devices) {
+    if (sends_ahead.empty()) return std::nullopt;
+    auto key = send_key(sender_user, client_msg_id);
+    const auto it = sends_ahead.find(key);
+    if (it == sends_ahead.end()) return std::nullopt;
+    auto ahead = std::move(it->second);
+    sends_ahead.erase(it);
+    const auto answered = 1 + static_cast<int>(ahead.devices.size());
+    if (ahead.answers != answered || ahead.sender != sender ||
+        !std::ranges::equal(ahead.devices, devices, {}, {}, &DeviceAddress::pk))
+      return std::nullopt;
+    if (std::ranges::find(sent_written, key) != sent_written.end()) return std::nullopt;
+    if (!ahead.sent) {  // the loads count
+      if (all_inboxes_written) return std::nullopt;
+      for (const auto d : ahead.devices)
+        if (std::ranges::find(inboxes_written, d) != inboxes_written.end()) return std::nullopt;
+    }
+    return ahead;
+  }
+
   // ---- Inbox ----
 
   // A 1:1 entry's row at its inbox_seq, written with the next round trip.
@@ -493,6 +558,7 @@ struct PostgresStore::Impl {
                              std::uint64_t end, std::uint64_t span, std::uint64_t server_ts,
                              DevicePk charged) {
     const auto seq = take_seqs(device, span);
+    inbox_written(device);
     db.queue(sql::kInsertRange, Params()
                                     .i64(device)
                                     .u64(seq)
@@ -541,11 +607,13 @@ void PostgresStore::begin() {
   impl_->depth_change = 0;
 }
 void PostgresStore::commit() {
+  impl_->forget_sends_ahead();
   impl_->flush_deferred();
   impl_->db.commit();
   impl_->depth->add(std::exchange(impl_->depth_change, 0));
 }
 void PostgresStore::rollback() {
+  impl_->forget_sends_ahead();
   impl_->refs_delta.forget();
   impl_->share_delta.forget();
   impl_->depth_change = 0;
@@ -698,6 +766,7 @@ std::optional<SentRecord> PostgresStore::find_sent(UserId sender,
 
 void PostgresStore::remember_sent(UserId sender, std::string_view client_msg_id,
                                   const SentRecord& ack) {
+  if (!impl_->sends_ahead.empty()) impl_->sent_written.push_back(Impl::send_key(sender, client_msg_id));
   impl_->db.queue(sql::kInsertSent, Params()
                                         .i64(sender)
                                         .bytes(client_msg_id)
@@ -714,11 +783,57 @@ void PostgresStore::append_inbox(DevicePk device, InboxEntry& e) {
   impl_->queue_row(device, e);
 }
 
+void PostgresStore::read_send_ahead(UserId sender_user, std::string_view client_msg_id,
+                                    DevicePk sender, std::span<const DeviceAddress> devices) {
+  auto& impl = *impl_;
+  auto key = Impl::send_key(sender_user, client_msg_id);
+  auto [it, made] = impl.sends_ahead.try_emplace(key);
+  if (!made) return;  // the same send twice in one batch: the first asked
+  auto& ahead = it->second;
+  ahead.sender = sender;
+  for (const auto& d : devices) ahead.devices.push_back(d.pk);
+  ahead.loads.resize(devices.size());
+  const auto round = impl.ahead_round;
+  impl.db.queue_read(sql::kFindSent, Params().i64(sender_user).bytes(client_msg_id),
+                     [&impl, key, round](pg::Result r) {
+                       if (auto* a = impl.send_ahead(key, round)) {
+                         if (!r.empty()) a->sent = SentRecord{r.u64(0, 0), r.u64(0, 1)};
+                         ++a->answers;
+                       }
+                     });
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    impl.db.queue_read(sql::kLoad, Params().i64(devices[i].pk).i64(sender),
+                       [&impl, key, round, i](pg::Result r) {
+                         if (auto* a = impl.send_ahead(key, round)) {
+                           a->loads[i] = {r.u64(0, 0), r.u64(0, 1)};
+                           ++a->answers;
+                         }
+                       });
+}
+
+void PostgresStore::read_ahead() {
+  auto& impl = *impl_;
+  if (impl.sends_ahead.empty()) return;
+  impl.inboxes_written.clear();
+  impl.all_inboxes_written = false;
+  impl.sent_written.clear();
+  // A read of an account that was not cached may have carried them already.
+  if (std::ranges::any_of(impl.sends_ahead, [](const auto& s) { return s.second.answers == 0; }))
+    impl.db.read_queued();
+}
+
+void PostgresStore::forget_read_ahead() { impl_->forget_sends_ahead(); }
+
 std::optional<SentRecord> PostgresStore::check_send(UserId sender_user,
                                                     std::string_view client_msg_id,
                                                     DevicePk sender,
                                                     std::span<const DeviceAddress> devices,
                                                     std::span<InboxLoad> loads) {
+  if (auto ahead = impl_->take_send_ahead(sender_user, client_msg_id, sender, devices)) {
+    if (ahead->sent) return ahead->sent;
+    std::ranges::copy(ahead->loads, loads.begin());
+    return std::nullopt;
+  }
   auto& db = impl_->db;
   db.queue_read(sql::kFindSent, Params().i64(sender_user).bytes(client_msg_id));
   for (const auto& d : devices) db.queue_read(sql::kLoad, Params().i64(d.pk).i64(sender));
@@ -748,6 +863,7 @@ std::uint64_t PostgresStore::append_message(std::string_view conv_key,
 }
 
 void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
+  inbox_written(device);
   Params p;
   p.i64(device)
       .u64(e.inbox_seq)
@@ -820,6 +936,7 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
                                                            std::size_t max_rows,
                                                            std::uint64_t& reached) {
   auto& impl = *impl_;
+  impl.inbox_written(device);
   max_rows = std::max<std::size_t>(max_rows, 1);  // a part must take something, or its caller loops
   reached = up_to;
   auto& acked = impl.acked;
@@ -914,6 +1031,7 @@ std::uint64_t PostgresStore::delivery_mark_version() {
 
 std::uint64_t PostgresStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
   auto& impl = *impl_;
+  impl.all_inboxes_written = true;
   const auto rows = impl.db.run(sql::kPurgeInbox, Params().u64(inbox_before_ms));
   std::uint64_t removed = 0;
   for (int i = 0; i < rows.rows(); ++i) {

@@ -75,6 +75,11 @@ class PostgresStore final : public Store {
   std::optional<SentRecord> check_send(UserId sender_user, std::string_view client_msg_id,
                                        DevicePk sender, std::span<const DeviceAddress> devices,
                                        std::span<InboxLoad> loads) override;
+  bool reads_ahead() const override { return true; }
+  void read_send_ahead(UserId sender_user, std::string_view client_msg_id, DevicePk sender,
+                       std::span<const DeviceAddress> devices) override;
+  void read_ahead() override;
+  void forget_read_ahead() override;
   std::uint64_t append_message(std::string_view conv_key,
                                std::span<const Append> appends) override;
 

@@ -170,7 +170,10 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
 
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
   const auto started = Clock::now();
-  if (fresh.size() > 1 && batch.put_back.empty() && !batch.broken && store_->reads_ahead())
+  // Not in a guarded transaction (run again, or after a conflict): the rare path, where a
+  // failure of the round trip would otherwise start it over a second time.
+  if (fresh.size() > 1 && batch.put_back.empty() && !batch.broken && !batch.guarded &&
+      store_->reads_ahead())
     read_ahead(batch, fresh);
   while (!fresh.empty()) {
     auto job = std::move(fresh.front());
@@ -238,7 +241,9 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 // network, instead of one each as they run in turn. Outside a transaction a failure there is
 // the reads' own: each job reads for itself and meets it again, or not. Inside one, the round
 // trip also carried what earlier jobs queued (PostgreSQL's pipeline), whose error is theirs
-// and may have ended the transaction: it runs again from its first job, as when a job throws.
+// and may have ended the transaction: it runs again from its first job, each in a savepoint,
+// as when a job throws. (A lock another writer held is met again there, by its own job, and
+// counted and put back as a conflict then.)
 void StoreWorker::read_ahead(Batch& batch, std::deque<Queued>& fresh) {
   try {
     store_->forget_read_ahead();  // nothing of an earlier round's stays to be used
@@ -316,6 +321,8 @@ bool StoreWorker::end_transaction(Batch& batch) {
     for (auto* memory : memories_) memory->committed();
   } else if (batch.open) {
     roll_back();
+  } else {
+    store_->forget_read_ahead();  // read for a transaction that never began (BEGIN failed)
   }
   if (again_guarded) {
     metrics_.store_batches_started_over.fetch_add(1, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <latch>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -340,6 +341,23 @@ class PostgresStoreTest : public QObject {
       Store::InboxLoad loads[1];
       QVERIFY(!st.check_send(carol.user_id, fresh, carol.pk, to_bob, loads));
       QCOMPARE(loads[0].total, 50 + 10 + 2 * Store::kInboxRowBytes);
+    });
+    in_tx(*s, [&](Store& st) {
+      // An ack emptying part of bob's inbox after the reads: read again.
+      st.read_send_ahead(carol.user_id, again, carol.pk, to_bob);
+      st.read_ahead();
+      st.delete_acked(bob.pk, 1);
+      Store::InboxLoad loads[1];
+      QVERIFY(!st.check_send(carol.user_id, again, carol.pk, to_bob, loads));
+      QCOMPARE(loads[0].total, 10 + Store::kInboxRowBytes);
+    });
+    in_tx(*s, [&](Store& st) {
+      // A purge after the reads, here of every sent record: the retry is no longer one.
+      st.read_send_ahead(alice.user_id, retried, alice.pk, to_bob);
+      st.read_ahead();
+      st.purge(0, std::numeric_limits<std::uint64_t>::max() / 2);
+      Store::InboxLoad loads[1];
+      QVERIFY(!st.check_send(alice.user_id, retried, alice.pk, to_bob, loads));
     });
   }
 

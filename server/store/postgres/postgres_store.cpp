@@ -488,9 +488,8 @@ struct PostgresStore::Impl {
   // Keyed by the sender's user id (8 bytes) and the client_msg_id.
   std::unordered_map<std::string, SendAhead> sends_ahead;
   // Since the round trip that read them, what this transaction wrote that they may not show:
-  // inboxes written (each device, or all), sent records stored.
+  // inboxes written, sent records stored. (A purge, which writes anywhere, forgets them.)
   std::vector<DevicePk> inboxes_written;
-  bool all_inboxes_written = false;
   std::vector<std::string> sent_written;
 
   static std::string send_key(UserId sender, std::string_view client_msg_id) {
@@ -513,7 +512,6 @@ struct PostgresStore::Impl {
     ++ahead_round;
     sends_ahead.clear();
     inboxes_written.clear();
-    all_inboxes_written = false;
     sent_written.clear();
   }
   // The reads of one send, taken if they still say what reading now would.
@@ -532,7 +530,6 @@ struct PostgresStore::Impl {
       return std::nullopt;
     if (std::ranges::find(sent_written, key) != sent_written.end()) return std::nullopt;
     if (!ahead.sent) {  // the loads count
-      if (all_inboxes_written) return std::nullopt;
       for (const auto d : ahead.devices)
         if (std::ranges::find(inboxes_written, d) != inboxes_written.end()) return std::nullopt;
     }
@@ -815,7 +812,6 @@ void PostgresStore::read_ahead() {
   auto& impl = *impl_;
   if (impl.sends_ahead.empty()) return;
   impl.inboxes_written.clear();
-  impl.all_inboxes_written = false;
   impl.sent_written.clear();
   // A read of an account that was not cached may have carried them already.
   if (std::ranges::any_of(impl.sends_ahead, [](const auto& s) { return s.second.answers == 0; }))
@@ -1031,7 +1027,8 @@ std::uint64_t PostgresStore::delivery_mark_version() {
 
 std::uint64_t PostgresStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
   auto& impl = *impl_;
-  impl.all_inboxes_written = true;
+  // It deletes inbox rows and sent records anywhere: nothing read ahead holds after it.
+  impl.forget_sends_ahead();
   const auto rows = impl.db.run(sql::kPurgeInbox, Params().u64(inbox_before_ms));
   std::uint64_t removed = 0;
   for (int i = 0; i < rows.rows(); ++i) {

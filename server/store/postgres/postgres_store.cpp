@@ -332,6 +332,15 @@ GroupMemberRecord member_row(const pg::Result& r, int row) {
   return {r.i64(row, 0), r.bytes(row, 1), r.boolean(row, 2), r.u64(row, 3)};
 }
 
+// kFindSent's answer: none, or the record.
+std::optional<SentRecord> sent_row(const pg::Result& r) {
+  if (r.empty()) return std::nullopt;
+  return SentRecord{r.u64(0, 0), r.u64(0, 1)};
+}
+
+// kLoad's answer.
+Store::InboxLoad load_row(const pg::Result& r) { return {r.u64(0, 0), r.u64(0, 1)}; }
+
 }  // namespace
 
 struct PostgresStore::Impl {
@@ -478,19 +487,18 @@ struct PostgresStore::Impl {
   // ---- Sends' reads, read ahead for a batch (Store::read_send_ahead) ----
 
   // What check_send would read for one send, as read in the round trip read_ahead() made.
+  // What this transaction writes after it spoils it where the reads could not show the
+  // write: an inbox it weighed (its loads), its sent record (all of it; a purge: all).
   struct SendAhead {
     DevicePk sender = 0;
     std::vector<DevicePk> devices;
     int answers = 0;  // results taken: the sent record's, then each device's load
     std::optional<SentRecord> sent;
     std::vector<InboxLoad> loads;
+    bool loads_spoilt = false;
   };
   // Keyed by the sender's user id (8 bytes) and the client_msg_id.
   std::unordered_map<std::string, SendAhead> sends_ahead;
-  // Since the round trip that read them, what this transaction wrote that they may not show:
-  // inboxes written, sent records stored. (A purge, which writes anywhere, forgets them.)
-  std::vector<DevicePk> inboxes_written;
-  std::vector<std::string> sent_written;
 
   static std::string send_key(UserId sender, std::string_view client_msg_id) {
     std::string key(reinterpret_cast<const char*>(&sender), sizeof sender);
@@ -498,7 +506,12 @@ struct PostgresStore::Impl {
     return key;
   }
   void inbox_written(DevicePk device) {
-    if (!sends_ahead.empty()) inboxes_written.push_back(device);
+    for (auto& [key, ahead] : sends_ahead)
+      if (std::ranges::find(ahead.devices, device) != ahead.devices.end())
+        ahead.loads_spoilt = true;
+  }
+  void sent_written(UserId sender, std::string_view client_msg_id) {
+    if (!sends_ahead.empty()) sends_ahead.erase(send_key(sender, client_msg_id));
   }
   // Which reading ahead a queued read belongs to: one whose entries were forgotten (a failed
   // round trip may leave reads queued for the next) finds nothing to fill.
@@ -511,8 +524,6 @@ struct PostgresStore::Impl {
   void forget_sends_ahead() {
     ++ahead_round;
     sends_ahead.clear();
-    inboxes_written.clear();
-    sent_written.clear();
   }
   // The reads of one send, taken if they still say what reading now would.
   std::optional<SendAhead> take_send_ahead(UserId sender_user, std::string_view client_msg_id,
@@ -528,11 +539,7 @@ struct PostgresStore::Impl {
     if (ahead.answers != answered || ahead.sender != sender ||
         !std::ranges::equal(ahead.devices, devices, {}, {}, &DeviceAddress::pk))
       return std::nullopt;
-    if (std::ranges::find(sent_written, key) != sent_written.end()) return std::nullopt;
-    if (!ahead.sent) {  // the loads count
-      for (const auto d : ahead.devices)
-        if (std::ranges::find(inboxes_written, d) != inboxes_written.end()) return std::nullopt;
-    }
+    if (!ahead.sent && ahead.loads_spoilt) return std::nullopt;  // a retry needs no loads
     return ahead;
   }
 
@@ -756,14 +763,12 @@ std::vector<BundleRecord> PostgresStore::take_bundles(UserId user, bool one_time
 
 std::optional<SentRecord> PostgresStore::find_sent(UserId sender,
                                                    std::string_view client_msg_id) {
-  const auto r = impl_->db.run(sql::kFindSent, Params().i64(sender).bytes(client_msg_id));
-  if (r.empty()) return std::nullopt;
-  return SentRecord{r.u64(0, 0), r.u64(0, 1)};
+  return sent_row(impl_->db.run(sql::kFindSent, Params().i64(sender).bytes(client_msg_id)));
 }
 
 void PostgresStore::remember_sent(UserId sender, std::string_view client_msg_id,
                                   const SentRecord& ack) {
-  if (!impl_->sends_ahead.empty()) impl_->sent_written.push_back(Impl::send_key(sender, client_msg_id));
+  impl_->sent_written(sender, client_msg_id);
   impl_->db.queue(sql::kInsertSent, Params()
                                         .i64(sender)
                                         .bytes(client_msg_id)
@@ -794,7 +799,7 @@ void PostgresStore::read_send_ahead(UserId sender_user, std::string_view client_
   impl.db.queue_read(sql::kFindSent, Params().i64(sender_user).bytes(client_msg_id),
                      [&impl, key, round](pg::Result r) {
                        if (auto* a = impl.send_ahead(key, round)) {
-                         if (!r.empty()) a->sent = SentRecord{r.u64(0, 0), r.u64(0, 1)};
+                         a->sent = sent_row(r);
                          ++a->answers;
                        }
                      });
@@ -802,7 +807,7 @@ void PostgresStore::read_send_ahead(UserId sender_user, std::string_view client_
     impl.db.queue_read(sql::kLoad, Params().i64(devices[i].pk).i64(sender),
                        [&impl, key, round, i](pg::Result r) {
                          if (auto* a = impl.send_ahead(key, round)) {
-                           a->loads[i] = {r.u64(0, 0), r.u64(0, 1)};
+                           a->loads[i] = load_row(r);
                            ++a->answers;
                          }
                        });
@@ -810,9 +815,6 @@ void PostgresStore::read_send_ahead(UserId sender_user, std::string_view client_
 
 void PostgresStore::read_ahead() {
   auto& impl = *impl_;
-  if (impl.sends_ahead.empty()) return;
-  impl.inboxes_written.clear();
-  impl.sent_written.clear();
   // A read of an account that was not cached may have carried them already.
   if (std::ranges::any_of(impl.sends_ahead, [](const auto& s) { return s.second.answers == 0; }))
     impl.db.read_queued();
@@ -834,9 +836,8 @@ std::optional<SentRecord> PostgresStore::check_send(UserId sender_user,
   db.queue_read(sql::kFindSent, Params().i64(sender_user).bytes(client_msg_id));
   for (const auto& d : devices) db.queue_read(sql::kLoad, Params().i64(d.pk).i64(sender));
   const auto r = db.read_queued();
-  if (!r[0].empty()) return SentRecord{r[0].u64(0, 0), r[0].u64(0, 1)};
-  for (std::size_t i = 0; i < devices.size(); ++i)
-    loads[i] = {r[i + 1].u64(0, 0), r[i + 1].u64(0, 1)};
+  if (auto seen = sent_row(r[0])) return seen;
+  for (std::size_t i = 0; i < devices.size(); ++i) loads[i] = load_row(r[i + 1]);
   return std::nullopt;
 }
 
@@ -879,8 +880,7 @@ void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
 }
 
 Store::InboxLoad PostgresStore::inbox_load(DevicePk device, DevicePk sender) {
-  const auto r = impl_->db.run(sql::kLoad, Params().i64(device).i64(sender));
-  return {r.u64(0, 0), r.u64(0, 1)};
+  return load_row(impl_->db.run(sql::kLoad, Params().i64(device).i64(sender)));
 }
 
 std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t after_seq,

@@ -50,6 +50,11 @@ std::string Metrics::render() const {
        "it (session/deliver_bodies.hpp); 1:1 messages go out from their stored entry and "
        "encode none.",
        deliver_bodies_encoded);
+  line("parley_marks_out_of_order_total", "counter",
+       "Delivery marks that reached their device's connection not following the last one it "
+       "has (with several store connections or gateways, before an older one's notice, or "
+       "while a read of its marks ran): each reads the device's stored marks after that one.",
+       marks_out_of_order);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);
   line("parley_inbox_share_full_total", "counter",

@@ -51,6 +51,7 @@ class Metrics {
   std::atomic<std::uint64_t> group_fanout_appends{0};  // inbox entries written by fan-out
   std::atomic<std::uint64_t> group_messages{0};        // GroupSends stored
   std::atomic<std::uint64_t> deliver_bodies_encoded{0};  // DeliverBodies::get's encodes
+  std::atomic<std::uint64_t> marks_out_of_order{0};  // Session::on_mark's reads
 
   // Store thread only.
   void observe_commit(double seconds, std::size_t jobs);

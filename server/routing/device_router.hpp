@@ -36,8 +36,10 @@ class DeviceRouter {
   // tells the gateway that holds it, if any, without waiting.
   virtual void appended(const std::string& user, std::uint32_t device,
                         std::uint64_t inbox_seq) = 0;
+  // `follows`: MarkRaised::follows, which the owner's gateway uses as its own raises'.
   virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
-                           const store::DeliveryMarkRecord& mark) = 0;
+                           const store::DeliveryMarkRecord& mark,
+                           std::optional<std::uint64_t> follows) = 0;
   virtual void prekeys_low(const std::string& user, std::uint32_t device,
                            std::uint32_t one_time_left) = 0;
 
@@ -64,7 +66,8 @@ class RoutedNotices {
   virtual ~RoutedNotices() = default;
   virtual void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) = 0;
   virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
-                           store::DeliveryMarkRecord mark) = 0;
+                           store::DeliveryMarkRecord mark,
+                           std::optional<std::uint64_t> follows) = 0;
   virtual void prekeys_low(const std::string& user, std::uint32_t device,
                            std::uint32_t one_time_left) = 0;
   // The device logged in on another gateway, ending login `ended` here: its connection here

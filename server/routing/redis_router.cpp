@@ -395,11 +395,13 @@ void RedisRouter::appended(const std::string& user, std::uint32_t device, std::u
 }
 
 void RedisRouter::mark_raised(const std::string& owner, std::uint32_t owner_device,
-                              const store::DeliveryMarkRecord& m) {
+                              const store::DeliveryMarkRecord& m,
+                              std::optional<std::uint64_t> follows) {
   std::string notice = "M " + owner + " " + std::to_string(owner_device) + " " + m.reader + " " +
                        std::to_string(m.reader_device) + " " + hex(m.group_id) + " " +
                        std::to_string(m.from) + " " + std::to_string(m.up_to) + " " +
                        std::to_string(m.acked_ms) + " " + std::to_string(m.version);
+  if (follows) notice += " " + std::to_string(*follows);
   queue({"EVALSHA", sha(Script::Route), "1", key_of(owner, owner_device), gateway_, std::move(notice)});
 }
 
@@ -659,12 +661,16 @@ bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to) {
       return true;
     }
     case 'M': {
+      // The eleventh field, `follows`, is left out where the raise did not read it (and by
+      // gateways from before it: a mixed tier during an upgrade).
       store::DeliveryMarkRecord m;
-      if (f.size() != 10 || !username(f[3], m.reader) || !number(f[4], m.reader_device) ||
-          !unhex(f[5], m.group_id) || !number(f[6], m.from) || !number(f[7], m.up_to) ||
-          !number(f[8], m.acked_ms) || !number(f[9], m.version))
+      std::optional<std::uint64_t> follows;
+      if ((f.size() != 10 && f.size() != 11) || !username(f[3], m.reader) ||
+          !number(f[4], m.reader_device) || !unhex(f[5], m.group_id) || !number(f[6], m.from) ||
+          !number(f[7], m.up_to) || !number(f[8], m.acked_ms) || !number(f[9], m.version) ||
+          (f.size() == 11 && !number(f[10], follows.emplace())))
         return false;
-      to.mark_raised(user, device, std::move(m));
+      to.mark_raised(user, device, std::move(m), follows);
       return true;
     }
     default: return false;

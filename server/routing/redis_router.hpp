@@ -53,7 +53,8 @@ class RedisRouter final : public DeviceRouter {
   void detached(const std::string& user, std::uint32_t device) override;
   void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
   void mark_raised(const std::string& owner, std::uint32_t owner_device,
-                   const store::DeliveryMarkRecord& mark) override;
+                   const store::DeliveryMarkRecord& mark,
+                   std::optional<std::uint64_t> follows) override;
   void prekeys_low(const std::string& user, std::uint32_t device,
                    std::uint32_t one_time_left) override;
   void subscribe(const std::string& user, std::vector<std::string> targets,

@@ -13,8 +13,10 @@ void RoutedToSessions::appended(const std::string& user, std::uint32_t device,
 }
 
 void RoutedToSessions::mark_raised(const std::string& owner, std::uint32_t owner_device,
-                                   store::DeliveryMarkRecord mark) {
-  if (auto s = presence_.find(owner, owner_device)) Session::notify_mark(std::move(s), std::move(mark));
+                                   store::DeliveryMarkRecord mark,
+                                   std::optional<std::uint64_t> follows) {
+  if (auto s = presence_.find(owner, owner_device))
+    Session::notify_mark(std::move(s), std::move(mark), follows);
 }
 
 void RoutedToSessions::prekeys_low(const std::string& user, std::uint32_t device,

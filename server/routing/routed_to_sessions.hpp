@@ -15,7 +15,7 @@ class RoutedToSessions final : public RoutedNotices {
 
   void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
   void mark_raised(const std::string& owner, std::uint32_t owner_device,
-                   store::DeliveryMarkRecord mark) override;
+                   store::DeliveryMarkRecord mark, std::optional<std::uint64_t> follows) override;
   void prekeys_low(const std::string& user, std::uint32_t device,
                    std::uint32_t one_time_left) override;
   void displaced(const std::string& user, std::uint32_t device, std::uint64_t ended) override;

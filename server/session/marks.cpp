@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "parley.pb.h"
+#include "observability/metrics.hpp"
 #include "routing/device_router.hpp"
 #include "session/marks.hpp"
 #include "session/session.hpp"
@@ -54,9 +55,9 @@ void notify_marks(PresenceRegistry& presence, routing::DeviceRouter* router,
     n.mark.from = n.raised->from;
     n.mark.version = n.raised->version;
     if (auto s = presence.find(n.owner, n.owner_device))
-      Session::notify_mark(std::move(s), std::move(n.mark));
+      Session::notify_mark(std::move(s), std::move(n.mark), n.raised->follows);
     else if (router)
-      router->mark_raised(n.owner, n.owner_device, n.mark);
+      router->mark_raised(n.owner, n.owner_device, n.mark, n.raised->follows);
   }
 }
 
@@ -67,8 +68,9 @@ void notify_marks(PresenceRegistry& presence, routing::DeviceRouter* router,
 // once, and one for those the linger then gathers.
 class MarkTask final : public StrandTask {
  public:
-  MarkTask(std::shared_ptr<Session> session, store::DeliveryMarkRecord mark)
-      : session_(std::move(session)) {
+  MarkTask(std::shared_ptr<Session> session, store::DeliveryMarkRecord mark,
+           std::optional<std::uint64_t> follows = {})
+      : session_(std::move(session)), follows_(follows) {
     marks_.push_back(std::move(mark));
   }
   void on_strand(std::unique_ptr<StrandTask>& self) override { session_->on_mark(*this, self); }
@@ -77,6 +79,7 @@ class MarkTask final : public StrandTask {
   friend class Session;
   std::shared_ptr<Session> session_;  // let go of once the session holds the task
   boost::container::small_vector<store::DeliveryMarkRecord, 1> marks_;
+  std::optional<std::uint64_t> follows_;  // the first mark's MarkRaised::follows
 };
 
 namespace {
@@ -104,9 +107,10 @@ void keep_news(Marks& p, std::uint64_t replayed_to) {
 
 }  // namespace
 
-void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark) {
+void Session::notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark,
+                          std::optional<std::uint64_t> follows) {
   auto& session = *self;
-  session.post_task(std::make_unique<MarkTask>(std::move(self), std::move(mark)));
+  session.post_task(std::make_unique<MarkTask>(std::move(self), std::move(mark), follows));
 }
 
 void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
@@ -120,7 +124,19 @@ void Session::on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self) {
     for (auto& m : task.marks_) pending_marks_.push_back(std::move(m));
     return;
   }
-  if (marks_from_store()) return read_new_marks();
+  if (marks_from_store()) {
+    const auto version = task.marks_.front().version;
+    // Read already (a read's last version is at or past it, and the owner's older marks
+    // committed before it), or given by a raise that came after it.
+    if (version <= marks_replayed_to_) return;
+    // The owner's next mark: it follows the last one this device has, so none is missing
+    // in between. While a read runs, its answer may or may not hold this one: read again.
+    if (task.follows_ != marks_replayed_to_ || mark_read_running_) {
+      ctx_.metrics.marks_out_of_order.fetch_add(1, std::memory_order_relaxed);
+      return read_new_marks();
+    }
+    marks_replayed_to_ = version;
+  }
   hold_marks(task, self);
 }
 

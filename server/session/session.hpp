@@ -86,8 +86,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // hand-off to the connection's thread for all of them.
   static void notify_appended(std::shared_ptr<Session> self, std::uint64_t first_seq,
                               std::vector<PushedEntry> entries);
-  // A delivery mark of this device was raised (marks.cpp).
-  static void notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark);
+  // A delivery mark of this device was raised (marks.cpp), right after the owner's mark of
+  // version `follows` where the store says so.
+  static void notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark,
+                          std::optional<std::uint64_t> follows = {});
   // Notices for this device may have been lost (routing/device_router.hpp): read its inbox
   // and its marks from the store again, from where this connection is.
   static void notify_rescan(std::shared_ptr<Session> self);
@@ -372,9 +374,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // With several writers (store connections, gateways) a mark can reach this session after
   // a newer one, each writer telling it after its own commit. Their commits are in version
   // order (the owner's row is held to each), so once a mark is heard of every older one is
-  // stored: a mark heard of then only starts a read of the marks after the last one read
-  // (read_new_marks, one at a time, and one more if more came meanwhile), whose result is
-  // held and sent as above, in order.
+  // stored. A mark that follows the last one this session has (the raise read the owner's
+  // newest version before it: MarkRaised::follows) is held as above; any other starts a read
+  // of the marks after the last one it has (read_new_marks, one at a time, and one more if
+  // more came meanwhile), whose result is held and sent as above, in order.
   friend class MarkTask;
   void on_mark(MarkTask& task, std::unique_ptr<StrandTask>& self);
   void hold_marks(MarkTask& task, std::unique_ptr<StrandTask>& self);

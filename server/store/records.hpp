@@ -103,6 +103,11 @@ struct DeliveryMarkRecord {
 struct MarkRaised {
   std::uint64_t version = 0;
   std::uint64_t from = 0;
+  // The version of the owner's newest mark just before this one (0: it had none), where the
+  // store reads it: with several writers a device hearing of this mark has missed none if
+  // it has heard of that one (Session::on_mark). SQLite, one writer telling marks in
+  // version order, leaves it unread.
+  std::optional<std::uint64_t> follows;
 };
 
 struct SentRecord {

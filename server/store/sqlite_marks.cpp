@@ -77,7 +77,7 @@ std::optional<MarkRaised> SqliteMarks::raise(DevicePk owner, DevicePk reader,
     st.bind(7, static_cast<std::int64_t>(next));
   }
   st.exec();
-  return MarkRaised{next, start};
+  return MarkRaised{next, start, std::nullopt};  // its one writer tells marks in order
 }
 
 void SqliteMarks::forget_member(std::string_view group_id, UserId user) {

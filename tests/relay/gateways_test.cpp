@@ -158,6 +158,8 @@ class GatewaysTest : public QObject {
     QCOMPARE(marks[0].up_to_conv_seq(), sent->send_ack().conv_seq());
     QVERIFY(metric(*b_, "parley_routed_notices_received_total") >= 1);
     QVERIFY(metric(*a_, "parley_routed_notices_received_total") >= 1);
+    // The notice said which of Alice's marks it follows (none): sent without a read.
+    QCOMPARE(metric(*a_, "parley_marks_out_of_order_total"), 0.0);
   }
 
   // A group whose members are on both gateways: one GroupSend on a, fanned out there, reaches

@@ -364,6 +364,7 @@ class PostgresStoreTest : public QObject {
   // A mark raised for a job that reads the outcome after its commit (an ack's) does what
   // raise_delivery_mark does, in one statement read with a later round trip: made at `from`
   // where there is none, raised where it is lower, left (no version taken) where it is not.
+  // Each raise says which of the owner's versions it follows: the owner's newest before it.
   void aMarkRaisedByTheCommitIsTheMarkRaisedAtOnce() {
     auto s = open();
     const auto alice = account(*s, "alice");
@@ -379,10 +380,14 @@ class PostgresStoreTest : public QObject {
     const auto made = by_commit(bob.pk, 3, 5);
     QVERIFY(made);
     QCOMPARE(made->from, std::uint64_t{3});
+    QCOMPARE(made->follows, std::optional<std::uint64_t>{0});  // alice's first
+    // Another owner's mark takes a version in between, which alice's next does not follow.
+    QVERIFY(in_tx(*s, [&](Store& st) { return st.raise_delivery_mark(bob.pk, carol.pk, "", 1, 1, 7); }));
     const auto higher = by_commit(bob.pk, 1, 9);
     QVERIFY(higher);
     QCOMPARE(higher->from, std::uint64_t{3});  // a mark keeps where it started
-    QVERIFY(higher->version > made->version);
+    QVERIFY(higher->version > made->version + 1);
+    QCOMPARE(higher->follows, std::optional<std::uint64_t>{made->version});
     QVERIFY(!by_commit(bob.pk, 1, 9));  // a redelivery acknowledged again
     QVERIFY(!by_commit(bob.pk, 1, 4));
     // The next version is the one after: neither of those took one.
@@ -391,11 +396,16 @@ class PostgresStoreTest : public QObject {
     });
     QVERIFY(at_once);
     QCOMPARE(at_once->version, higher->version + 1);
+    QCOMPARE(at_once->follows, std::optional<std::uint64_t>{higher->version});
     const auto marks = in_tx(*s, [&](Store& st) { return st.delivery_marks_after(alice.pk, 0, 10); });
     QCOMPARE(marks.size(), std::size_t{2});
     QCOMPARE(marks[0].reader, std::string("bob"));
     QCOMPARE(marks[0].up_to, std::uint64_t{9});
     QCOMPARE(marks[0].version, higher->version);
+    // The newest of alice's marks, not the one raised.
+    const auto again = by_commit(bob.pk, 1, 12);
+    QVERIFY(again);
+    QCOMPARE(again->follows, std::optional<std::uint64_t>{at_once->version});
   }
 
   // Marks of one owner raised on two relays at once (two readers' acks) while the owner's
@@ -421,7 +431,9 @@ class PostgresStoreTest : public QObject {
       }
     };
     a->begin();
-    QVERIFY(a->raise_delivery_mark(alice.pk, r1.pk, "", 1, 3, 1));
+    const auto a_raised = a->raise_delivery_mark(alice.pk, r1.pk, "", 1, 3, 1);
+    QVERIFY(a_raised);
+    std::optional<MarkRaised> b_raised;
     std::atomic<bool> b_done{false};
     std::atomic<int> b_gave_up{0};
     std::thread other([&] {
@@ -430,7 +442,7 @@ class PostgresStoreTest : public QObject {
       for (;;) {
         try {
           b->begin();
-          b->raise_delivery_mark(alice.pk, r2.pk, "", 1, 4, 1);
+          b_raised = b->raise_delivery_mark(alice.pk, r2.pk, "", 1, 4, 1);
           b->commit();
           break;
         } catch (const std::exception& e) {
@@ -449,6 +461,9 @@ class PostgresStoreTest : public QObject {
     other.join();
     QVERIFY(b_done);
     QVERIFY(b_gave_up >= 1);  // 300 ms is past the lock wait a gateway allows
+    // b's raise, run after a's commit, says it follows a's: a device that has a's has all.
+    QVERIFY(b_raised);
+    QCOMPARE(b_raised->follows, std::optional<std::uint64_t>{a_raised->version});
     follow();
     QCOMPARE(known["reader1"], std::uint64_t{3});
     QCOMPARE(known["reader2"], std::uint64_t{4});

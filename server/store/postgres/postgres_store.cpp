@@ -265,15 +265,19 @@ constexpr Statement kLockOwner{"lock_owner",
 // Raised where it is lower, or made where there is none (the owner's row lock keeps another
 // relay from making it meanwhile), in one statement, so a redelivery's ack takes no version
 // from the sequence: the insert's NOT EXISTS sees the rows as they were before the update.
+// It also answers the owner's newest version before it (`before`, seen as the statement
+// began, so not this raise's): every raise of the owner committed before this one took the
+// owner's row, so a device that has heard of that version has missed none.
 constexpr Statement kRaiseOrMakeMark{
     "raise_or_make_mark",
-    "WITH raised AS (UPDATE delivery_marks SET up_to = $5, acked_ms = $6, version = "
+    "WITH before AS (SELECT coalesce(max(version), 0) AS v FROM delivery_marks WHERE owner = $1), "
+    "raised AS (UPDATE delivery_marks SET up_to = $5, acked_ms = $6, version = "
     "nextval('mark_version') WHERE owner = $1 AND reader = $2 AND group_id = $3 AND up_to < $5 "
     "RETURNING version, from_seq), made AS (INSERT INTO delivery_marks(owner, reader, group_id, "
     "from_seq, up_to, acked_ms, version) SELECT $1, $2, $3, $4, $5, $6, nextval('mark_version') "
     "WHERE NOT EXISTS (SELECT 1 FROM delivery_marks WHERE owner = $1 AND reader = $2 AND "
-    "group_id = $3) RETURNING version, from_seq) SELECT version, from_seq FROM raised UNION ALL "
-    "SELECT version, from_seq FROM made",
+    "group_id = $3) RETURNING version, from_seq) SELECT version, from_seq, before.v FROM raised, "
+    "before UNION ALL SELECT version, from_seq, before.v FROM made, before",
     "iibiii"};
 constexpr Statement kMarksAfter{
     "marks_after",
@@ -1004,7 +1008,7 @@ void PostgresStore::raise_delivery_mark_by_commit(DevicePk owner, DevicePk reade
   db.queue_read(sql::kRaiseOrMakeMark,
                 Params().i64(owner).i64(reader).bytes(group_id).u64(from).u64(up_to).u64(acked_ms),
                 [&raised](const pg::Result& r) {
-                  if (!r.empty()) raised = MarkRaised{r.u64(0, 0), r.u64(0, 1)};
+                  if (!r.empty()) raised = MarkRaised{r.u64(0, 0), r.u64(0, 1), r.u64(0, 2)};
                 });
 }
 

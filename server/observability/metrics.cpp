@@ -53,7 +53,8 @@ std::string Metrics::render() const {
   line("parley_marks_out_of_order_total", "counter",
        "Delivery marks that reached their device's connection not following the last one it "
        "has (with several store connections or gateways, before an older one's notice, or "
-       "while a read of its marks ran): each reads the device's stored marks after that one.",
+       "while a read of its marks ran), for which the device's stored marks after that one "
+       "are read (one read at a time, shared by the marks that arrive meanwhile).",
        marks_out_of_order);
   line("parley_rate_limited_total", "counter", "Requests refused by the rate limit.", rate_limited);
   line("parley_inbox_full_total", "counter", "Sends refused by a recipient's inbox quota.", inbox_full);

@@ -662,13 +662,13 @@ bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to) {
     }
     case 'M': {
       // The eleventh field, `follows`, is left out where the raise did not read it (and by
-      // gateways from before it: a mixed tier during an upgrade).
+      // gateways from before it: a mixed tier during an upgrade). A mark follows an older one.
       store::DeliveryMarkRecord m;
       std::optional<std::uint64_t> follows;
       if ((f.size() != 10 && f.size() != 11) || !username(f[3], m.reader) ||
           !number(f[4], m.reader_device) || !unhex(f[5], m.group_id) || !number(f[6], m.from) ||
           !number(f[7], m.up_to) || !number(f[8], m.acked_ms) || !number(f[9], m.version) ||
-          (f.size() == 11 && !number(f[10], follows.emplace())))
+          (f.size() == 11 && (!number(f[10], follows.emplace()) || *follows >= m.version)))
         return false;
       to.mark_raised(user, device, std::move(m), follows);
       return true;

@@ -212,15 +212,19 @@ void Session::flush_marks() {
 }
 
 void Session::replay_marks(std::uint64_t after_version) {
-  auto page = std::make_shared<std::vector<store::DeliveryMarkRecord>>();
+  struct Page {
+    std::vector<store::DeliveryMarkRecord> marks;
+    std::uint64_t after = 0;  // where it was read from
+  };
+  auto read = std::make_shared<Page>();
   submit(
-      [page, pk = device_pk_, after_version](store::Store& s) {
+      [read, pk = device_pk_, after_version](store::Store& s) {
         // A resume point beyond every version was given by another relay (a data directory
         // started afresh): everything this relay has is new to the device.
-        const auto after = after_version > s.delivery_mark_version() ? 0 : after_version;
-        *page = s.delivery_marks_after(pk, after, kMarkPage);
+        read->after = after_version > s.delivery_mark_version() ? 0 : after_version;
+        read->marks = s.delivery_marks_after(pk, read->after, kMarkPage);
       },
-      [this, page](store::JobStatus status) {
+      [this, read](store::JobStatus status) {
         if (closed_) return;
         if (status != store::JobStatus::Committed) {
           // The marks stay stored; the next login reads them again.
@@ -228,9 +232,12 @@ void Session::replay_marks(std::uint64_t after_version) {
           close(1011, "relay busy or storage error during replay; reconnect");
           return;
         }
-        send_marks(*page);
-        if (!page->empty()) marks_replayed_to_ = page->back().version;
-        if (page->size() == kMarkPage) {
+        const auto& page = read->marks;
+        send_marks(page);
+        // The device has every mark up to where it asked from, too: a live mark that follows
+        // that one needs no read (on_mark), after a login that found nothing new.
+        marks_replayed_to_ = std::max(marks_replayed_to_, page.empty() ? read->after : page.back().version);
+        if (page.size() == kMarkPage) {
           if (draining_) return;  // closing: the next login reads the rest
           // A device with many marks must not fill its send queue with them (a slow reader
           // would be cut off): the next page waits for the queue to drain, like entries.

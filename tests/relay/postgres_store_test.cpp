@@ -406,6 +406,15 @@ class PostgresStoreTest : public QObject {
     const auto again = by_commit(bob.pk, 1, 12);
     QVERIFY(again);
     QCOMPARE(again->follows, std::optional<std::uint64_t>{at_once->version});
+    // Two raises in one transaction (a batch's two acks): the second follows the first.
+    std::optional<MarkRaised> first, second;
+    in_tx(*s, [&](Store& st) {
+      st.raise_delivery_mark_by_commit(alice.pk, carol.pk, "", 1, 5, 7, first);
+      st.raise_delivery_mark_by_commit(alice.pk, bob.pk, "", 1, 15, 7, second);
+    });
+    QVERIFY(first && second);
+    QCOMPARE(first->follows, std::optional<std::uint64_t>{again->version});
+    QCOMPARE(second->follows, std::optional<std::uint64_t>{first->version});
   }
 
   // Marks of one owner raised on two relays at once (two readers' acks) while the owner's

@@ -162,10 +162,9 @@ void PendingSend::run(store::Store& s) {
     // finds it.
     appends[i] = {have[i].pk, appended.emplace_back(have[i].device_id, std::move(e)).second.get()};
   }
-  ack = {s.append_message(conversation_key(me, account->user_id),
-                          std::span(appends.data(), payloads.size())),
-         server_ts};
-  s.remember_sent(me, acked_msg_id(), ack);
+  ack = {0, server_ts};
+  s.append_message_by_commit(conversation_key(me, account->user_id),
+                             std::span(appends.data(), payloads.size()), me, acked_msg_id(), ack);
 }
 
 }  // namespace

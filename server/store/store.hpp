@@ -130,6 +130,17 @@ class Store {
     }
     return conv_seq;
   }
+  // append_message, then remember_sent of `ack` (its server_ts_ms set) for it, for a job that
+  // reads the seqs only once its transaction committed: `ack.conv_seq` and the entries' seqs
+  // are set by then (a store across the network takes them server-side, read with a later
+  // round trip, at the latest the COMMIT's, and so saves one). They stay where they are until
+  // then.
+  virtual void append_message_by_commit(std::string_view conv_key,
+                                        std::span<const Append> appends, UserId sender_user,
+                                        std::string_view client_msg_id, SentRecord& ack) {
+    ack.conv_seq = append_message(conv_key, appends);
+    remember_sent(sender_user, client_msg_id, ack);
+  }
 
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
   // ciphertext reaches `max_bytes` (always at least one).

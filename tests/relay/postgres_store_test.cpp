@@ -273,6 +273,68 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_tail(bob.pk); }), std::uint64_t{4});
   }
 
+  // A send's job reads its seqs only after its commit (append_message_by_commit): the same
+  // seqs and sent record as append_message and remember_sent, taken server-side with no
+  // round trip of their own; a device that is not there fails the transaction.
+  void aMessageAppendedByTheCommitIsTheMessageAppendedAtOnce() {
+    auto s = open();
+    const auto alice = account(*s, "alice");
+    const auto bob = account(*s, "bob");
+    const auto carol = account(*s, "carol");
+    const std::string conv = "alice|bob+carol";
+    InboxEntry at_once[2], by_commit[4];
+    for (auto& e : at_once) e = message("now", alice.pk);
+    for (auto& e : by_commit) e = message("later", alice.pk);
+    const Store::Append now[] = {{bob.pk, &at_once[0]}, {carol.pk, &at_once[1]}};
+    QCOMPARE(in_tx(*s, [&](Store& st) { return st.append_message(conv, now); }), std::uint64_t{1});
+    // Two messages in one transaction, then a third alone; before the commit nothing is read.
+    SentRecord acks[3] = {{0, 5001}, {0, 5002}, {0, 5003}};
+    const std::string ids[3] = {std::string(16, 'x'), std::string(16, 'y'), std::string(16, 'z')};
+    const Store::Append first[] = {{bob.pk, &by_commit[0]}, {carol.pk, &by_commit[1]}};
+    const Store::Append second[] = {{bob.pk, &by_commit[2]}};
+    const Store::Append third[] = {{carol.pk, &by_commit[3]}};
+    s->begin();
+    s->append_message_by_commit(conv, first, alice.user_id, ids[0], acks[0]);
+    s->append_message_by_commit(conv, second, alice.user_id, ids[1], acks[1]);
+    QCOMPARE(acks[1].conv_seq, std::uint64_t{0});
+    s->commit();
+    in_tx(*s, [&](Store& st) { st.append_message_by_commit(conv, third, alice.user_id, ids[2], acks[2]); });
+    const std::uint64_t want[][2] = {{2, 2}, {2, 2}, {3, 3}, {4, 3}};  // conv_seq, inbox_seq
+    for (int i = 0; i < 4; ++i) {
+      QCOMPARE(by_commit[i].conv_seq, want[i][0]);
+      QCOMPARE(by_commit[i].inbox_seq, want[i][1]);
+    }
+    for (int i = 0; i < 3; ++i) QCOMPARE(acks[i].conv_seq, std::uint64_t(i + 2));
+    in_tx(*s, [&](Store& st) {
+      for (int i = 0; i < 3; ++i) {
+        const auto seen = st.find_sent(alice.user_id, ids[i]);
+        QVERIFY(seen);
+        QCOMPARE(seen->conv_seq, acks[i].conv_seq);
+        QCOMPARE(seen->server_ts_ms, acks[i].server_ts_ms);
+      }
+      const auto stored = st.read_inbox(carol.pk, 0, 10, 1 << 20);
+      QCOMPARE(stored.size(), std::size_t{3});
+      QCOMPARE(stored[1].conv_seq, std::uint64_t{2});
+      QCOMPARE(stored[2].conv_seq, std::uint64_t{4});
+      QCOMPARE(stored[2].inbox_seq, std::uint64_t{3});
+      QCOMPARE(stored[2].ciphertext, std::string("later"));
+      QCOMPARE(stored[2].client_msg_id, by_commit[3].client_msg_id);
+    });
+
+    // A device that is not there fails the message, as append_message would.
+    auto lost = message("lost", alice.pk);
+    SentRecord lost_ack{0, 1};
+    const Store::Append nowhere[] = {{bob.pk, &by_commit[0]}, {carol.pk + 100, &lost}};
+    s->begin();
+    s->append_message_by_commit(conv, nowhere, alice.user_id, std::string(16, 'w'), lost_ack);
+    QVERIFY_THROWS_EXCEPTION(pg::Error, s->commit());
+    s->rollback();
+    in_tx(*s, [&](Store& st) {
+      QCOMPARE(st.inbox_tail(bob.pk), std::uint64_t{3});
+      QVERIFY(!st.find_sent(alice.user_id, std::string(16, 'w')));
+    });
+  }
+
   // A batch's sends read ahead together (one round trip): check_send answers from what was
   // read then, unless this transaction wrote since what those reads could not show (the
   // inbox of one of its devices, its own sent record), where it reads again.

@@ -86,12 +86,33 @@ constexpr Statement kNextConv{
     "INSERT INTO conversations(conv_key, last_seq) VALUES($1, 1) ON CONFLICT (conv_key) "
     "DO UPDATE SET last_seq = conversations.last_seq + 1 RETURNING last_seq",
     "b"};
+// A message's conversation seq and its sent record in one statement, and each device's entry
+// with its inbox seq in another: what next_conv, insert_sent, take_seqs and insert_inbox do,
+// taken server-side, so a send waits for no round trip of its own (append_message_by_commit).
+// The locks are next_conv's and take_seqs', in the same order. A device gone meanwhile leaves
+// the entry's seq null, which its column refuses: the statement fails as take_seqs' caller
+// does.
+constexpr Statement kAppendConv{
+    "append_conv",
+    "WITH conv AS (INSERT INTO conversations(conv_key, last_seq) VALUES($1, 1) ON CONFLICT "
+    "(conv_key) DO UPDATE SET last_seq = conversations.last_seq + 1 RETURNING last_seq) "
+    "INSERT INTO sent(sender, client_msg_id, conv_seq, server_ts) SELECT $2, $3, last_seq, $4 "
+    "FROM conv RETURNING conv_seq",
+    "bibi"};
+constexpr Statement kAppendRow{
+    "append_row",
+    "WITH tail AS (UPDATE devices SET inbox_tail = inbox_tail + 1 WHERE id = $1 RETURNING "
+    "inbox_tail) INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
+    "client_msg_id, conv_seq, server_ts, content_hint, ciphertext, group_id) VALUES($1, "
+    "(SELECT inbox_tail FROM tail), $2, $3, $4, $5, $6, (SELECT last_seq FROM conversations "
+    "WHERE conv_key = $11), $7, $8, $9, $10) RETURNING seq, conv_seq",
+    "iitiibiibbb"};
 constexpr Statement kInsertInbox{
     "insert_inbox",
     "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, client_msg_id, "
     "conv_seq, server_ts, content_hint, ciphertext, group_id) "
-    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    "iiitiibiiibb"};
+    "VALUES($1, $2, $3, $4, $5, $6, $7, $12, $8, $9, $10, $11)",
+    "iiitiibiibbi"};
 // A member's row for group entries names a range of the log; its sender_pk is the sender it
 // is charged to (sqlite_schema.cpp, steps 10 and 12).
 constexpr Statement kInsertRange{
@@ -551,6 +572,9 @@ struct PostgresStore::Impl {
 
   // A 1:1 entry's row at its inbox_seq, written with the next round trip.
   void queue_row(DevicePk device, const InboxEntry& e);
+  // The entry's columns but its device and seqs, in the order kInsertInbox and kAppendRow
+  // take them (kind through group_id, the seqs after).
+  static void entry_params(Params& p, const InboxEntry& e);
 
   // Takes the device's next `n` inbox seqs and returns the last.
   std::uint64_t take_seqs(DevicePk device, std::uint64_t n) {
@@ -863,22 +887,50 @@ std::uint64_t PostgresStore::append_message(std::string_view conv_key,
   return conv_seq;
 }
 
-void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
-  inbox_written(device);
-  Params p;
-  p.i64(device)
-      .u64(e.inbox_seq)
-      .i64(static_cast<int>(e.kind))
+void PostgresStore::append_message_by_commit(std::string_view conv_key,
+                                             std::span<const Append> appends,
+                                             UserId sender_user, std::string_view client_msg_id,
+                                             SentRecord& ack) {
+  auto& impl = *impl_;
+  impl.sent_written(sender_user, client_msg_id);
+  impl.db.queue_read(
+      sql::kAppendConv,
+      Params().bytes(conv_key).i64(sender_user).bytes(client_msg_id).u64(ack.server_ts_ms),
+      [&ack](const pg::Result& r) { ack.conv_seq = r.u64(0, 0); });
+  for (const auto& a : appends) {
+    auto& e = *a.entry;
+    impl.inbox_written(a.device);
+    Params p;
+    p.i64(a.device);
+    Impl::entry_params(p, e);
+    p.bytes(conv_key);
+    impl.db.queue_read(sql::kAppendRow, p, [&e](const pg::Result& r) {
+      e.inbox_seq = r.u64(0, 0);
+      e.conv_seq = r.u64(0, 1);
+    });
+    ++impl.depth_change;
+  }
+}
+
+void PostgresStore::Impl::entry_params(Params& p, const InboxEntry& e) {
+  p.i64(static_cast<int>(e.kind))
       .text(e.sender)
       .u64(e.sender_device)
       .i64(e.sender_pk)
       .bytes(e.client_msg_id)
-      .u64(e.conv_seq)
       .u64(e.server_ts_ms)
       .u64(e.content_hint)
       .bytes(e.ciphertext);
   if (e.group_id.empty()) p.null();
   else p.bytes(e.group_id);
+}
+
+void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
+  inbox_written(device);
+  Params p;
+  p.i64(device).u64(e.inbox_seq);
+  entry_params(p, e);
+  p.u64(e.conv_seq);
   db.queue(sql::kInsertInbox, p);
   ++depth_change;
 }

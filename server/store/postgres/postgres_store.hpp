@@ -80,6 +80,9 @@ class PostgresStore final : public Store {
                        std::span<const DeviceAddress> devices) override;
   void read_ahead() override;
   void forget_read_ahead() override;
+  void append_message_by_commit(std::string_view conv_key, std::span<const Append> appends,
+                                UserId sender_user, std::string_view client_msg_id,
+                                SentRecord& ack) override;
   std::uint64_t append_message(std::string_view conv_key,
                                std::span<const Append> appends) override;
 

@@ -269,15 +269,23 @@ void StoreWorker::read_ahead(Batch& batch, std::deque<Queued>& fresh) {
 // A job that met another writer's locks (`conflicted`) instead goes back to the queue with
 // every job of the transaction and those after it, in order, as it would have with the
 // jobs before it committed (below): the rollback released every lock this transaction held,
-// which is what the other writer waits for, and the transaction that takes them again runs
-// that job in a savepoint.
+// which is what the other writer waits for. The transaction that takes them again runs each
+// of this one's jobs in a savepoint: the lock may have been met by an earlier job's queued
+// statements, carried by this job's round trip (PostgreSQL's pipeline), so which job needs
+// it is not known until each ends with a round trip of its own. Guarding only the job that
+// threw left the earlier one unguarded in front of it, its statements again carried by the
+// guarded job's, and in front of its deferred SAVEPOINT, which an error then skipped: the
+// rollback to it failed, and the whole batch with it.
 void StoreWorker::start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted) {
   roll_back();
   batch.open = false;
   batch.lasting_writes_ran = false;
   if (conflicted) {
     metrics_.store_conflicts_retried.fetch_add(1, std::memory_order_relaxed);
-    for (auto& job : batch.jobs) batch.put_back.push_back(std::move(job));
+    for (auto& job : batch.jobs) {
+      job.guarded = true;
+      batch.put_back.push_back(std::move(job));
+    }
     for (auto& job : fresh) batch.put_back.push_back(std::move(job));
     fresh.clear();
   } else {

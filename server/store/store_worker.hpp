@@ -133,7 +133,9 @@ class StoreWorker {
     Clock::time_point commit_by;  // a prompt job: the distant past; read-only: the far future
     bool passed_over = false;     // an unwaited job left for a later transaction once
     std::uint8_t conflicts = 0;   // times it met another writer's locks and was put back
-    bool guarded = false;         // runs in a savepoint: its transaction failed to commit
+    // Runs in a savepoint: its transaction failed to commit, or met another writer's locks
+    // without savepoints (start_over).
+    bool guarded = false;
     JobStatus status = JobStatus::Failed;  // Committed once its work ran without throwing
     void done(JobStatus s) { job->done(s, job); }
   };

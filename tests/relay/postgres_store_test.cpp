@@ -863,6 +863,52 @@ class PostgresStoreTest : public QObject {
     }
   }
 
+  // A send's statements are read by a later round trip (append_message_by_commit), so a lock
+  // another writer holds on its inbox is met in the next job's round trip. The transaction
+  // then goes back to the queue with every job in it guarded (each in a savepoint, whose
+  // RELEASE is a round trip), so the send meets the lock in its own run from then on, and
+  // is put back alone until the way is clear: every job commits, none fails with the batch.
+  void aLockMetByAnEarlierJobsQueuedWritesIsRunAgain() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto alice = account(*setup, "alice"), bob = account(*setup, "bob"),
+               carol = account(*setup, "carol");
+    pg::Connection other(db_);
+    other.exec("BEGIN");
+    other.exec(("SELECT 1 FROM devices WHERE id = " + std::to_string(bob.pk) + " FOR UPDATE").c_str());
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> committed{0}, failed{0};
+    const auto done = [&](JobStatus st) { ++(st == JobStatus::Committed ? committed : failed); };
+    std::latch entered(1), release(1);
+    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
+    entered.wait();
+    auto entry = std::make_shared<InboxEntry>();
+    SentRecord ack{0, 1};
+    std::atomic<int> send_runs{0};
+    worker.submit(
+        [&](Store& st) {
+          ++send_runs;
+          *entry = message("to bob", alice.pk);
+          ack = {0, 1};
+          const Store::Append to_bob[] = {{bob.pk, entry.get()}};
+          st.append_message_by_commit("alice|bob", to_bob, alice.user_id, std::string(16, 's'), ack);
+        },
+        done);
+    // A job whose round trip carries the send's statements.
+    worker.submit([&](Store& st) { (void)st.inbox_tail(carol.pk); }, done);
+    release.count_down();
+    // Held through two rounds: the first meets it in the second job, the next in the send.
+    QTRY_VERIFY_WITH_TIMEOUT(metrics.store_conflicts_retried >= 2, 10000);
+    other.exec("ROLLBACK");
+    QTRY_COMPARE_WITH_TIMEOUT(committed + failed, 3, 10000);
+    QCOMPARE(failed.load(), 0);
+    QVERIFY(send_runs >= 3);
+    QCOMPARE(ack.conv_seq, std::uint64_t{1});
+    QCOMPARE(entry->inbox_seq, std::uint64_t{1});
+    QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_tail(bob.pk); }), std::uint64_t{1});
+  }
+
   // A batch whose commit meets another writer's lock (its deferred sums) runs again. A job
   // that then fails for its own reasons fails: its first run's work was rolled back with
   // the commit, so it must not be reported committed (a send would be acknowledged, and its

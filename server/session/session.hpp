@@ -89,7 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // A delivery mark of this device was raised (marks.cpp), right after the owner's mark of
   // version `follows` where the store says so.
   static void notify_mark(std::shared_ptr<Session> self, store::DeliveryMarkRecord mark,
-                          std::optional<std::uint64_t> follows = {});
+                          std::optional<std::uint64_t> follows);
   // Notices for this device may have been lost (routing/device_router.hpp): read its inbox
   // and its marks from the store again, from where this connection is.
   static void notify_rescan(std::shared_ptr<Session> self);

@@ -199,9 +199,10 @@ class PostgresStoreTest : public QObject {
     QVERIFY(std::is_sorted(got[0].begin(), got[0].end()));
   }
 
-  // A send's reads (its sent record, each device's load) and its seqs (the conversation's,
-  // each device's inbox seq) are taken in one round trip each: they are what the calls they
-  // stand for, made one by one (Store's own check_send and append_message), give.
+  // A send's reads (its sent record, each device's load) are taken in one round trip and its
+  // seqs (the conversation's, each device's inbox seq) server-side, read with the commit:
+  // they are what the calls they stand for, made one by one (Store's own check_send and
+  // append_message), give.
   void aSendsReadsAndSeqsTogetherAreWhatTheyAreOneByOne() {
     auto s = open();
     const auto alice = account(*s, "alice");
@@ -233,10 +234,12 @@ class PostgresStoreTest : public QObject {
     InboxEntry entries[4];
     const auto append = [&](bool one_by_one, InboxEntry* e) {
       const Store::Append appends[] = {{bob.pk, &e[0]}, {carol.pk, &e[1]}};
-      return in_tx(*s, [&](Store& st) {
-        return one_by_one ? st.Store::append_message("alice|bob+carol", appends)
-                          : st.append_message("alice|bob+carol", appends);
+      SentRecord ack{0, 5000};
+      in_tx(*s, [&](Store& st) {
+        if (one_by_one) ack.conv_seq = st.Store::append_message("alice|bob+carol", appends);
+        else st.append_message_by_commit("alice|bob+carol", appends, alice.user_id, std::string(16, 't'), ack);
       });
+      return ack.conv_seq;
     };
     for (auto& e : entries) e = message("m", alice.pk);
     QCOMPARE(append(false, entries), std::uint64_t{1});

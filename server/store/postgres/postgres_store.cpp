@@ -869,24 +869,6 @@ std::optional<SentRecord> PostgresStore::check_send(UserId sender_user,
   return std::nullopt;
 }
 
-// The conversation's row is locked before the devices', as next_conv_seq and append_inbox
-// lock them one after the other.
-std::uint64_t PostgresStore::append_message(std::string_view conv_key,
-                                            std::span<const Append> appends) {
-  auto& db = impl_->db;
-  db.queue_read(sql::kNextConv, Params().bytes(conv_key));
-  for (const auto& a : appends) db.queue_read(sql::kTakeSeqs, Params().i64(a.device).u64(1));
-  const auto r = db.read_queued();
-  const auto conv_seq = r[0].u64(0, 0);
-  for (std::size_t i = 0; i < appends.size(); ++i) {
-    auto& e = *appends[i].entry;
-    e.conv_seq = conv_seq;
-    e.inbox_seq = Impl::last_taken(r[i + 1]);
-    impl_->queue_row(appends[i].device, e);
-  }
-  return conv_seq;
-}
-
 void PostgresStore::append_message_by_commit(std::string_view conv_key,
                                              std::span<const Append> appends,
                                              UserId sender_user, std::string_view client_msg_id,

@@ -80,11 +80,11 @@ class PostgresStore final : public Store {
                        std::span<const DeviceAddress> devices) override;
   void read_ahead() override;
   void forget_read_ahead() override;
+  // Store::append_message stays Store's own (one round trip per seq): a send takes its
+  // seqs here, server-side.
   void append_message_by_commit(std::string_view conv_key, std::span<const Append> appends,
                                 UserId sender_user, std::string_view client_msg_id,
                                 SentRecord& ack) override;
-  std::uint64_t append_message(std::string_view conv_key,
-                               std::span<const Append> appends) override;
 
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) override;

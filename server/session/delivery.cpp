@@ -234,16 +234,21 @@ void Session::run_delete(std::uint64_t up_to) {
   if (delete_running_ || delete_wanted_ <= deleted_) return;
   delete_running_ = true;
   const auto target = delete_wanted_;
-  // What the job found: the marks to notify, and how far its share of the rows reached.
+  // What the job deletes, and what it found: the marks to notify, and how far its share of
+  // the rows reached.
   struct Delete {
+    store::DevicePk device;
+    std::uint64_t up_to;
     MarkNotices notices;
     std::uint64_t reached = 0;
+    // With the batch's other jobs' reads (store/job.hpp).
+    void read_ahead(store::Store& s) { s.read_acked_ahead(device, up_to, kDeleteRowsPerJob); }
   };
   submit_with(
-      Delete{},
-      [pk = device_pk_, target, me = username_, dev = device_id_](Delete& d, store::Store& s) {
-        const auto delivered = s.delete_acked(pk, target, kDeleteRowsPerJob, d.reached);
-        raise_delivery_marks(d.notices, s, delivered, pk, me, dev, now_ms());
+      Delete{device_pk_, target, {}, 0},
+      [me = username_, dev = device_id_](Delete& d, store::Store& s) {
+        const auto delivered = s.delete_acked(d.device, d.up_to, kDeleteRowsPerJob, d.reached);
+        raise_delivery_marks(d.notices, s, delivered, d.device, me, dev, now_ms());
       },
       [this](Delete& d, store::JobStatus status) {
         delete_running_ = false;

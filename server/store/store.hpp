@@ -106,13 +106,18 @@ class Store {
     for (std::size_t i = 0; i < devices.size(); ++i) loads[i] = inbox_load(devices[i].pk, sender);
     return std::nullopt;
   }
-  // check_send's reads for a send the batch will run, sent ahead with the other sends' in
+  // check_send's reads for a send the batch will run, sent ahead with the other jobs' in
   // one round trip by read_ahead() (a store across the network; here: nothing). check_send
   // answers from them when nothing this transaction wrote since could have changed them,
   // and reads for itself otherwise. forget_read_ahead() drops what was read and not used.
   virtual bool reads_ahead() const { return false; }  // whether the calls below do anything
   virtual void read_send_ahead(UserId /*sender_user*/, std::string_view /*client_msg_id*/,
                                DevicePk /*sender*/, std::span<const DeviceAddress> /*devices*/) {}
+  // delete_acked's read for an ack the batch will run, likewise (its rows locked as
+  // delete_acked locks them, so the worker begins the transaction first): the device's next
+  // delete_acked answers from it if asked the same, and reads for itself otherwise.
+  virtual void read_acked_ahead(DevicePk /*device*/, std::uint64_t /*up_to*/,
+                                std::size_t /*max_rows*/) {}
   virtual void read_ahead() {}
   virtual void forget_read_ahead() {}
   // One message to each of its recipient's devices: the conversation's next seq (returned,

@@ -238,8 +238,10 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 }
 
 // Each job's first reads, for all of them in one round trip where the store crosses the
-// network, instead of one each as they run in turn. Outside a transaction a failure there is
-// the reads' own: each job reads for itself and meets it again, or not. Inside one, the round
+// network, instead of one each as they run in turn. They are made in the transaction, begun
+// first, because some lock the rows they read (an ack's) until the commit. Before any job
+// ran in it, a failure there is the reads' own: whatever they began is rolled back, and each
+// job reads for itself in a transaction begun again, meeting it again or not. After, the round
 // trip also carried what earlier jobs queued (PostgreSQL's pipeline), whose error is theirs
 // and may have ended the transaction: it runs again from its first job, each in a savepoint,
 // as when a job throws. (A lock another writer held is met again there, by its own job, and
@@ -247,12 +249,18 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 void StoreWorker::read_ahead(Batch& batch, std::deque<Queued>& fresh) {
   try {
     store_->forget_read_ahead();  // nothing of an earlier round's stays to be used
+    if (!batch.open) {
+      store_->begin();
+      batch.open = true;
+    }
     for (const auto& queued : fresh) queued.job->read_ahead(*store_);
     store_->read_ahead();
   } catch (const std::exception& e) {
     store_->forget_read_ahead();
-    if (!batch.open) {
+    if (batch.jobs.empty()) {
       spdlog::warn("store: reading ahead failed; each job reads for itself: {}", e.what());
+      if (batch.open) roll_back();
+      batch.open = false;
       return;
     }
     spdlog::error("store: transaction failed while reading ahead: {}", e.what());

@@ -426,6 +426,98 @@ class PostgresStoreTest : public QObject {
     });
   }
 
+  // An ack read ahead with the batch's other reads is read inside the transaction: its rows
+  // are locked from then on, as delete_acked's own read locks them. The device's next
+  // delete_acked takes it, and answers from it if asked what it answers (past the rows this
+  // transaction appended since, which an ack never reaches); asked anything else, or after
+  // another delete of the device took it, or after a purge, it reads for itself.
+  void anAckReadAheadHoldsItsRowsAndAnswersTheDevicesNextDelete() {
+    auto s = open();
+    const auto alice = account(*s, "alice");
+    const auto bob = account(*s, "bob");
+    const auto carol = account(*s, "carol");
+    const auto append = [&](Store& st, const DeviceRecord& from, std::uint64_t conv_seq) {
+      auto e = message("m" + std::to_string(conv_seq), from.pk);
+      e.conv_seq = conv_seq;
+      st.append_inbox(bob.pk, e);
+    };
+    in_tx(*s, [&](Store& st) {
+      for (std::uint64_t i = 1; i <= 4; ++i) append(st, alice, i);
+    });
+    pg::Connection other(db_);  // another gateway
+    // A delete asking what the reads ahead below ask (a part of 1,024 rows), for a copy.
+    const auto acked_by = [&](Store& st, std::uint64_t up_to) {
+      std::uint64_t reached = 0;
+      const auto acked = st.delete_acked(bob.pk, up_to, 1024, reached);
+      return std::vector<AckedMessages>(acked.begin(), acked.end());
+    };
+    const auto bob_row = [&](const std::string& sql, int seq) {
+      other.exec((sql + " device = " + std::to_string(bob.pk) + " AND seq = " +
+                  std::to_string(seq)).c_str());
+    };
+    bob_row("DELETE FROM inbox WHERE", 3);
+    // Whether a transaction other than `other`'s holds bob's first row.
+    const auto first_row_locked = [&] {
+      other.exec("BEGIN");
+      std::string state;
+      try {
+        other.exec(("SELECT 1 FROM inbox WHERE device = " + std::to_string(bob.pk) +
+                    " AND seq = 1 FOR UPDATE NOWAIT").c_str());
+      } catch (const pg::Error& e) {
+        state = e.sqlstate();
+      }
+      other.exec("ROLLBACK");
+      return state;
+    };
+    QCOMPARE(first_row_locked(), std::string());
+    in_tx(*s, [&](Store& st) {
+      st.read_acked_ahead(bob.pk, 4, 1024);
+      st.read_ahead();
+      QCOMPARE(first_row_locked(), std::string("55P03"));  // lock_not_available
+      // A row below the ack committed by another writer after the reads (which no relay
+      // does: an inbox's seqs are given in order) shows where the answer comes from: the
+      // reads, which did not see it.
+      bob_row(
+          "INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, client_msg_id, "
+          "conv_seq, server_ts, content_hint, ciphertext) SELECT device, 3, kind, 'carol', 1, " +
+              std::to_string(carol.pk) +
+              ", client_msg_id, 1, server_ts, content_hint, ciphertext FROM inbox WHERE",
+          4);
+      append(st, alice, 5);  // this transaction's own, after the reads
+      const auto acked = acked_by(st, 4);
+      QCOMPARE(acked.size(), std::size_t{1});
+      QCOMPARE(acked[0].sender_pk, alice.pk);
+      QCOMPARE(acked[0].from, std::uint64_t{1});
+      QCOMPARE(acked[0].up_to, std::uint64_t{4});
+    });
+    QCOMPARE(first_row_locked(), std::string());  // the commit let them go
+    in_tx(*s, [&](Store& st) {
+      for (std::uint64_t i = 6; i <= 8; ++i) append(st, alice, i);  // seqs 6 to 8
+    });
+    in_tx(*s, [&](Store& st) {
+      // Read ahead for one ack, asked another: read again. The delete asking what was read
+      // ahead comes second, and finds it taken.
+      st.read_acked_ahead(bob.pk, 7, 1024);
+      st.read_ahead();
+      auto acked = acked_by(st, 6);
+      QCOMPARE(acked.size(), std::size_t{1});
+      QCOMPARE(acked[0].from, std::uint64_t{5});
+      QCOMPARE(acked[0].up_to, std::uint64_t{6});
+      acked = acked_by(st, 7);
+      QCOMPARE(acked.size(), std::size_t{1});
+      QCOMPARE(acked[0].from, std::uint64_t{7});
+      QCOMPARE(acked[0].up_to, std::uint64_t{7});
+    });
+    in_tx(*s, [&](Store& st) {
+      // A purge after the reads deletes rows anywhere: read again, and nothing is left.
+      st.read_acked_ahead(bob.pk, 8, 1024);
+      st.read_ahead();
+      st.purge(std::numeric_limits<std::uint64_t>::max() / 2, 0);
+      QCOMPARE(acked_by(st, 8).size(), std::size_t{0});
+    });
+    QCOMPARE(s->inbox_depth(), std::uint64_t{0});
+  }
+
   // A mark raised for a job that reads the outcome after its commit (an ack's) does what
   // raise_delivery_mark does, in one statement read with a later round trip: made at `from`
   // where there is none, raised where it is lower, left (no version taken) where it is not.
@@ -766,6 +858,101 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(weighed, std::uint64_t{0});
     QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_load(bob.pk, alice.pk).total; }),
              50 + Store::kInboxRowBytes);
+  }
+
+  // A worker reads its batch's acks ahead inside the transaction, which it begins first: the
+  // rows are locked from the read on, before the batch's first job runs, and held to the
+  // commit, as a delete's own read would hold them.
+  void aWorkerHoldsItsBatchsAckedRowsFromReadingAhead() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto alice = account(*setup, "alice");
+    const auto bob = account(*setup, "bob");
+    in_tx(*setup, [&](Store& st) {
+      for (int i = 0; i < 2; ++i) {
+        auto e = message("to bob", alice.pk);
+        st.append_inbox(bob.pk, e);
+      }
+    });
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> finished{0}, failed{0};
+    const auto done = [&](JobStatus st) {
+      if (st != JobStatus::Committed) ++failed;
+      ++finished;
+    };
+    std::latch entered(1), release(1);
+    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
+    entered.wait();
+    pg::Connection other(db_);
+    std::string seen = "not run";
+    auto first = std::make_unique<FunctionJob>();
+    first->finish = done;
+    first->work = [&](Store&) {
+      other.exec("BEGIN");
+      seen.clear();
+      try {
+        other.exec(("SELECT 1 FROM inbox WHERE device = " + std::to_string(bob.pk) +
+                    " FOR UPDATE NOWAIT").c_str());
+      } catch (const pg::Error& e) {
+        seen = e.sqlstate();
+      }
+      other.exec("ROLLBACK");
+    };
+    std::size_t acked = 0;
+    auto ack = std::make_unique<FunctionJob>();
+    ack->finish = done;
+    ack->ahead = [&](Store& st) { st.read_acked_ahead(bob.pk, 2, 1024); };
+    ack->work = [&](Store& st) { acked = st.delete_acked(bob.pk, 2).size(); };
+    worker.submit(std::move(first));
+    worker.submit(std::move(ack));
+    release.count_down();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 3, 10000);
+    QCOMPARE(failed.load(), 0);
+    QCOMPARE(QString::fromStdString(seen), QString("55P03"));  // lock_not_available: held by the worker's reads
+    QCOMPARE(acked, std::size_t{1});
+    QCOMPARE(in_tx(*setup, [&](Store& st) { return st.read_inbox(bob.pk, 0, 10, 1 << 20).size(); }),
+             std::size_t{0});
+  }
+
+  // Reading ahead meets another writer's lock before any job of the batch ran: what the reads
+  // began is rolled back, and each job reads for itself in a transaction begun again, the
+  // ack meeting the lock in its own run and waiting its turn until the way is clear. Nothing
+  // fails.
+  void aReadAheadMeetingALockBeforeAnyJobRanLetsEachJobReadForItself() {
+    using namespace std::chrono_literals;
+    auto setup = open();
+    const auto alice = account(*setup, "alice");
+    const auto bob = account(*setup, "bob");
+    in_tx(*setup, [&](Store& st) {
+      auto e = message("to bob", alice.pk);
+      st.append_inbox(bob.pk, e);
+    });
+    pg::Connection other(db_);
+    other.exec("BEGIN");
+    other.exec(("SELECT 1 FROM inbox WHERE device = " + std::to_string(bob.pk) + " FOR UPDATE").c_str());
+    parley::Metrics metrics;
+    StoreWorker worker(open(), metrics, 100, 64, 10ms);
+    std::atomic<int> committed{0}, failed{0};
+    const auto done = [&](JobStatus st) { ++(st == JobStatus::Committed ? committed : failed); };
+    std::latch entered(1), release(1);
+    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
+    entered.wait();
+    std::atomic<std::size_t> acked{99};
+    auto ack = std::make_unique<FunctionJob>();
+    ack->finish = done;
+    ack->ahead = [&](Store& st) { st.read_acked_ahead(bob.pk, 1, 1024); };
+    ack->work = [&](Store& st) { acked = st.delete_acked(bob.pk, 1).size(); };
+    worker.submit(std::move(ack));
+    worker.submit([&](Store& st) { st.remember_sent(alice.user_id, std::string(16, 'x'), {1, 1}); },
+                  done);
+    release.count_down();
+    QTRY_VERIFY_WITH_TIMEOUT(metrics.store_conflicts_retried >= 1, 10000);
+    other.exec("ROLLBACK");
+    QTRY_COMPARE_WITH_TIMEOUT(committed + failed, 3, 10000);
+    QCOMPARE(failed.load(), 0);
+    QCOMPARE(acked.load(), std::size_t{1});
+    QCOMPARE(metrics.store_batches_started_over.load(), std::uint64_t{0});
   }
 
   // The round trip that reads a batch's sends ahead also carries what its earlier jobs

@@ -342,6 +342,14 @@ std::int64_t limit_of(std::size_t n) {
       std::min<std::uint64_t>(n, std::numeric_limits<std::int64_t>::max()));
 }
 
+// kSelectAcked's LIMIT for a part of at most `max_rows` rows (at least one: a part must take
+// something, or its caller loops): one row more than may go, so that the part stops before
+// it when it is there, and the row after the ack.
+std::int64_t acked_rows_limit(std::size_t max_rows) {
+  max_rows = std::max<std::size_t>(max_rows, 1);
+  return limit_of(max_rows == SIZE_MAX ? max_rows : max_rows + 1);
+}
+
 MediaRecord media_row(const pg::Result& r, int row) {
   MediaRecord m;
   m.id = r.bytes(row, 0);
@@ -546,9 +554,37 @@ struct PostgresStore::Impl {
     const auto it = sends_ahead.find(key);
     return it == sends_ahead.end() ? nullptr : &it->second;
   }
-  void forget_sends_ahead() {
+  // ---- Acks' reads, read ahead for a batch (Store::read_acked_ahead) ----
+
+  // kSelectAcked's rows for one ack, read and locked inside the transaction by the round
+  // trip read_ahead() made. Nothing but this transaction's own deletes can change them
+  // before the ack's job runs: the locks keep other writers' deletes out, and what is
+  // appended meanwhile goes past the device's tail, where an ack never reaches (it names
+  // entries pushed, so committed) and where a row after the ack matters only as a range the
+  // ack ends inside, which a new row cannot be. So the device's next delete_acked takes
+  // them, and uses them if it asks what they answer.
+  struct AckedAhead {
+    std::uint64_t up_to = 0;
+    std::int64_t limit = 0;
+    std::optional<pg::Result> rows;
+  };
+  std::unordered_map<DevicePk, AckedAhead> acked_ahead;
+
+  std::optional<pg::Result> take_acked_ahead(DevicePk device, std::uint64_t up_to,
+                                             std::int64_t limit) {
+    if (acked_ahead.empty()) return std::nullopt;
+    const auto it = acked_ahead.find(device);
+    if (it == acked_ahead.end()) return std::nullopt;
+    auto ahead = std::move(it->second);
+    acked_ahead.erase(it);
+    if (ahead.up_to != up_to || ahead.limit != limit) return std::nullopt;
+    return std::move(ahead.rows);
+  }
+
+  void forget_reads_ahead() {
     ++ahead_round;
     sends_ahead.clear();
+    acked_ahead.clear();
   }
   // The reads of one send, taken if they still say what reading now would.
   std::optional<SendAhead> take_send_ahead(UserId sender_user, std::string_view client_msg_id,
@@ -639,13 +675,13 @@ void PostgresStore::begin() {
   impl_->depth_change = 0;
 }
 void PostgresStore::commit() {
-  impl_->forget_sends_ahead();
+  impl_->forget_reads_ahead();
   impl_->flush_deferred();
   impl_->db.commit();
   impl_->depth->add(std::exchange(impl_->depth_change, 0));
 }
 void PostgresStore::rollback() {
-  impl_->forget_sends_ahead();
+  impl_->forget_reads_ahead();
   impl_->refs_delta.forget();
   impl_->share_delta.forget();
   impl_->depth_change = 0;
@@ -841,14 +877,32 @@ void PostgresStore::read_send_ahead(UserId sender_user, std::string_view client_
                        });
 }
 
+void PostgresStore::read_acked_ahead(DevicePk device, std::uint64_t up_to,
+                                     std::size_t max_rows) {
+  auto& impl = *impl_;
+  const auto limit = acked_rows_limit(max_rows);
+  auto [it, made] = impl.acked_ahead.try_emplace(device);
+  if (!made) return;  // two acks of one device in a batch: the first asks, the second reads
+  it->second.up_to = up_to;
+  it->second.limit = limit;
+  const auto round = impl.ahead_round;
+  impl.db.queue_read(sql::kSelectAcked, Params().i64(device).u64(up_to).i64(limit),
+                     [&impl, device, round](pg::Result r) {
+                       if (round != impl.ahead_round) return;
+                       const auto a = impl.acked_ahead.find(device);
+                       if (a != impl.acked_ahead.end()) a->second.rows = std::move(r);
+                     });
+}
+
 void PostgresStore::read_ahead() {
   auto& impl = *impl_;
   // A read of an account that was not cached may have carried them already.
-  if (std::ranges::any_of(impl.sends_ahead, [](const auto& s) { return s.second.answers == 0; }))
+  if (std::ranges::any_of(impl.sends_ahead, [](const auto& s) { return s.second.answers == 0; }) ||
+      std::ranges::any_of(impl.acked_ahead, [](const auto& a) { return !a.second.rows; }))
     impl.db.read_queued();
 }
 
-void PostgresStore::forget_read_ahead() { impl_->forget_sends_ahead(); }
+void PostgresStore::forget_read_ahead() { impl_->forget_reads_ahead(); }
 
 std::optional<SentRecord> PostgresStore::check_send(UserId sender_user,
                                                     std::string_view client_msg_id,
@@ -976,10 +1030,11 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
   auto& acked = impl.acked;
   acked.clear();
   if (acked.capacity() > 64) acked.shrink_to_fit();
-  // Up to one row more than may go, and the row after the ack: if the first is there, the
-  // part stops before it.
-  const auto limit = limit_of(max_rows == SIZE_MAX ? max_rows : max_rows + 1);
-  const auto rows = impl.db.run(sql::kSelectAcked, Params().i64(device).u64(up_to).i64(limit));
+  const auto limit = acked_rows_limit(max_rows);
+  auto ahead = impl.take_acked_ahead(device, up_to, limit);
+  const auto rows = ahead ? std::move(*ahead)
+                          : impl.db.run(sql::kSelectAcked,
+                                        Params().i64(device).u64(up_to).i64(limit));
   int upto_rows = rows.rows();
   if (upto_rows > 0 && rows.u64(upto_rows - 1, 8) > up_to) --upto_rows;
   const bool cut = static_cast<std::size_t>(upto_rows) > max_rows;
@@ -1066,7 +1121,7 @@ std::uint64_t PostgresStore::delivery_mark_version() {
 std::uint64_t PostgresStore::purge(std::uint64_t inbox_before_ms, std::uint64_t sent_before_ms) {
   auto& impl = *impl_;
   // It deletes inbox rows and sent records anywhere: nothing read ahead holds after it.
-  impl.forget_sends_ahead();
+  impl.forget_reads_ahead();
   const auto rows = impl.db.run(sql::kPurgeInbox, Params().u64(inbox_before_ms));
   std::uint64_t removed = 0;
   for (int i = 0; i < rows.rows(); ++i) {

@@ -78,6 +78,7 @@ class PostgresStore final : public Store {
   bool reads_ahead() const override { return true; }
   void read_send_ahead(UserId sender_user, std::string_view client_msg_id, DevicePk sender,
                        std::span<const DeviceAddress> devices) override;
+  void read_acked_ahead(DevicePk device, std::uint64_t up_to, std::size_t max_rows) override;
   void read_ahead() override;
   void forget_read_ahead() override;
   // Store::append_message stays Store's own (one round trip per seq): a send takes its

@@ -170,10 +170,12 @@ void StoreWorker::take(std::size_t room, std::deque<Queued>& fresh) {
 
 void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
   const auto started = Clock::now();
-  // Not in a guarded transaction (run again, or after a conflict): the rare path, where a
-  // failure of the round trip would otherwise start it over a second time.
+  // Not in a guarded transaction (run again, or after a conflict), nor for jobs back from
+  // a conflict: the rare paths, where a failure of the round trip would start the
+  // transaction over a second time, or a lock met again cost its wait twice.
   if (fresh.size() > 1 && batch.put_back.empty() && !batch.broken && !batch.guarded &&
-      store_->reads_ahead())
+      store_->reads_ahead() &&
+      std::ranges::none_of(fresh, [](const Queued& q) { return q.conflicts > 0 || q.guarded; }))
     read_ahead(batch, fresh);
   while (!fresh.empty()) {
     auto job = std::move(fresh.front());
@@ -239,9 +241,11 @@ void StoreWorker::execute(Batch& batch, std::deque<Queued>& fresh) {
 
 // Each job's first reads, for all of them in one round trip where the store crosses the
 // network, instead of one each as they run in turn. They are made in the transaction, begun
-// first, because some lock the rows they read (an ack's) until the commit. Before any job
-// ran in it, a failure there is the reads' own: whatever they began is rolled back, and each
-// job reads for itself in a transaction begun again, meeting it again or not. After, the round
+// first, because some lock the rows they read (an ack's) until the commit; those do not wait
+// for a lock another writer holds, but fail at once. Before any job ran in it, a failure
+// there is the reads' own: whatever they began is rolled back, and each job reads for itself
+// in a transaction begun again, meeting it again or not (a held lock: each job in a
+// savepoint, so that only the one that needs it goes back to the queue). After, the round
 // trip also carried what earlier jobs queued (PostgreSQL's pipeline), whose error is theirs
 // and may have ended the transaction: it runs again from its first job, each in a savepoint,
 // as when a job throws. (A lock another writer held is met again there, by its own job, and
@@ -258,9 +262,15 @@ void StoreWorker::read_ahead(Batch& batch, std::deque<Queued>& fresh) {
   } catch (const std::exception& e) {
     store_->forget_read_ahead();
     if (batch.jobs.empty()) {
-      spdlog::warn("store: reading ahead failed; each job reads for itself: {}", e.what());
       if (batch.open) roll_back();
       batch.open = false;
+      // A row another writer holds (the reads do not wait for it): the job that needs it
+      // meets it in its own run, in a savepoint, and alone goes back to the queue.
+      if (store_->conflicted(e)) {
+        batch.guarded = true;
+        return;
+      }
+      spdlog::warn("store: reading ahead failed; each job reads for itself: {}", e.what());
       return;
     }
     spdlog::error("store: transaction failed while reading ahead: {}", e.what());

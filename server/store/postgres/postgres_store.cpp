@@ -144,13 +144,16 @@ constexpr Statement kReadInbox{
 // on each gateway while a device moves, or an ack and retention) would otherwise both count
 // the same rows and release their log entries twice. The second waits, and then skips the
 // rows the first deleted. With them, in the same round trip, the first row after the ack,
-// which may be a range row the ack ends inside.
-constexpr Statement kSelectAcked{
-    "select_acked",
-    "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq "
-    "FROM inbox WHERE device = $1 AND seq <= COALESCE((SELECT MIN(seq) FROM inbox WHERE "
-    "device = $1 AND seq > $2), $2) ORDER BY seq LIMIT $3 FOR UPDATE",
-    "iii"};
+// which may be a range row the ack ends inside. Read ahead for a batch (StoreWorker::
+// read_ahead), before the jobs in front of the ack ran, it fails at once on a row another
+// writer holds rather than wait, so that only the ack's own read waits, in its own run.
+#define PARLEY_SELECT_ACKED                                                                    \
+  "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq "   \
+  "FROM inbox WHERE device = $1 AND seq <= COALESCE((SELECT MIN(seq) FROM inbox WHERE "        \
+  "device = $1 AND seq > $2), $2) ORDER BY seq LIMIT $3 FOR UPDATE"
+constexpr Statement kSelectAcked{"select_acked", PARLEY_SELECT_ACKED, "iii"};
+constexpr Statement kSelectAckedAhead{"select_acked_ahead", PARLEY_SELECT_ACKED " NOWAIT", "iii"};
+#undef PARLEY_SELECT_ACKED
 constexpr Statement kDeleteAcked{"delete_acked",
                                  "DELETE FROM inbox WHERE device = $1 AND seq <= $2", "ii"};
 constexpr Statement kTrimRange{
@@ -886,7 +889,7 @@ void PostgresStore::read_acked_ahead(DevicePk device, std::uint64_t up_to,
   it->second.up_to = up_to;
   it->second.limit = limit;
   const auto round = impl.ahead_round;
-  impl.db.queue_read(sql::kSelectAcked, Params().i64(device).u64(up_to).i64(limit),
+  impl.db.queue_read(sql::kSelectAckedAhead, Params().i64(device).u64(up_to).i64(limit),
                      [&impl, device, round](pg::Result r) {
                        if (round != impl.ahead_round) return;
                        const auto a = impl.acked_ahead.find(device);

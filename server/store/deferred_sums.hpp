@@ -26,6 +26,13 @@ class DeferredSums {
     const auto it = sums_.find(key);
     return it == sums_.end() ? Delta{} : it->second;
   }
+  // What is summed for the keys from `lo` to `hi` (both included) and not yet written.
+  Delta unwritten_between(const Key& lo, const Key& hi) const {
+    Delta sum{};
+    for (auto it = sums_.lower_bound(lo); it != sums_.end() && !(hi < it->first); ++it)
+      sum += it->second;
+    return sum;
+  }
   // The running job's changes stay (its savepoint was released, or a new one begins).
   void keep() { journal_.clear(); }
   // The running job was rolled back to its savepoint.

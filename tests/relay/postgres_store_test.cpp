@@ -338,9 +338,48 @@ class PostgresStoreTest : public QObject {
     });
   }
 
+  // Since schema step 3 a relay weighs the 1:1 rows it writes and deletes itself, summed over
+  // its transaction and written at the commit. A relay of an earlier version on the same
+  // database (the gateways upgraded one by one) does not say so on its connections, and the
+  // triggers go on weighing its rows, and only its.
+  void anEarlierRelaysRowsAreStillWeighedByTheTriggers() {
+    auto s = open();
+    const auto alice = account(*s, "alice");
+    const auto bob = account(*s, "bob");
+    const auto weight = [&] {
+      return in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, alice.pk); });
+    };
+    in_tx(*s, [&](Store& st) {
+      auto e = message(std::string(10, 'n'), alice.pk);
+      st.append_inbox(bob.pk, e);
+      QCOMPARE(st.inbox_bytes_from(bob.pk, alice.pk), 10 + Store::kInboxRowBytes);  // unwritten
+    });
+    QCOMPARE(weight(), 10 + Store::kInboxRowBytes);
+    pg::Connection earlier(db_);
+    const auto bob_row = " device = " + std::to_string(bob.pk) + " AND seq = ";
+    earlier.exec(("INSERT INTO inbox(device, seq, kind, sender, sender_device, sender_pk, "
+                  "client_msg_id, conv_seq, server_ts, content_hint, ciphertext) SELECT device, "
+                  "2, kind, sender, sender_device, sender_pk, client_msg_id, 2, server_ts, "
+                  "content_hint, ciphertext || ciphertext FROM inbox WHERE" + bob_row + "1")
+                     .c_str());
+    QCOMPARE(weight(), 10 + 20 + 2 * Store::kInboxRowBytes);
+    earlier.exec(("DELETE FROM inbox WHERE" + bob_row + "1").c_str());
+    QCOMPARE(weight(), 20 + Store::kInboxRowBytes);
+    in_tx(*s, [&](Store& st) { st.delete_acked(bob.pk, 2); });
+    QCOMPARE(weight(), std::uint64_t{0});
+    // Each row once in, once out, whoever wrote it.
+    const auto sums = earlier.query(
+        ("SELECT (SELECT bytes FROM inbox_weights WHERE device = " + std::to_string(bob.pk) +
+         "), (SELECT bytes FROM inbox_weights_out WHERE device = " + std::to_string(bob.pk) + ")")
+            .c_str());
+    QCOMPARE(sums.u64(0, 0), 10 + 20 + 2 * Store::kInboxRowBytes);
+    QCOMPARE(sums.u64(0, 1), 10 + 20 + 2 * Store::kInboxRowBytes);
+  }
+
   // A batch's sends read ahead together (one round trip): check_send answers from what was
-  // read then, unless this transaction wrote since what those reads could not show (the
-  // inbox of one of its devices, its own sent record), where it reads again.
+  // read then, with what this transaction moved in and out of the inboxes since (written at
+  // its commit, so no read shows it), unless it stored the send's own sent record since,
+  // where it reads again.
   void aSendReadAheadAnswersUnlessThisTransactionWroteSince() {
     auto s = open();
     auto other = open();  // another gateway
@@ -373,7 +412,7 @@ class PostgresStoreTest : public QObject {
       QCOMPARE(loads[0].total, std::uint64_t{0});  // as read ahead, before the other's entry
       QCOMPARE(load(st, bob.pk), 50 + Store::kInboxRowBytes);
 
-      // This transaction's own append to carol's inbox, after the reads: read again.
+      // This transaction's own append to carol's inbox, after the reads: counted with them.
       auto mine = message(std::string(20, 'm'), alice.pk);
       st.append_inbox(carol.pk, mine);
       QVERIFY(!st.check_send(alice.user_id, again, alice.pk, to_carol, loads));
@@ -408,7 +447,7 @@ class PostgresStoreTest : public QObject {
       QCOMPARE(loads[0].total, 50 + 10 + 2 * Store::kInboxRowBytes);
     });
     in_tx(*s, [&](Store& st) {
-      // An ack emptying part of bob's inbox after the reads: read again.
+      // An ack emptying part of bob's inbox after the reads: taken from them.
       st.read_send_ahead(carol.user_id, again, carol.pk, to_bob);
       st.read_ahead();
       st.delete_acked(bob.pk, 1);
@@ -516,6 +555,10 @@ class PostgresStoreTest : public QObject {
       QCOMPARE(acked_by(st, 8).size(), std::size_t{0});
     });
     QCOMPARE(s->inbox_depth(), std::uint64_t{0});
+    // What the purge deleted left alice's weight there (the weights of the rows it and the
+    // acks deleted, written at their commits).
+    QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, alice.pk); }),
+             std::uint64_t{0});
   }
 
   // A mark raised for a job that reads the outcome after its commit (an ack's) does what
@@ -733,6 +776,9 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(got[0].ciphertext, std::string("kept"));
     QCOMPARE(got[0].inbox_seq, std::uint64_t{1});
     QCOMPARE(s->inbox_depth(), std::uint64_t{1});
+    // Its weight went with it (the relay's own, written at the commit).
+    QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, 7); }),
+             4 + Store::kInboxRowBytes);
     // The seq the rolled-back job took is given again: nothing saw it.
     auto next = message("next", 7);
     in_tx(*s, [&](Store& st) { st.append_inbox(bob.pk, next); });

@@ -11,13 +11,15 @@ namespace parley::store::pg {
 namespace {
 
 // Type OIDs (pg_type.h, stable across releases).
-constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25;
+constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25,
+              kInt8Array = 1016;
 
 Oid oid_of(char c) {
   switch (c) {
     case 'i': return kInt8;
     case 'b': return kBytea;
     case 't': return kText;
+    case 'I': return kInt8Array;
     default: throw std::logic_error("pg statement: unknown parameter type letter");
   }
 }
@@ -51,6 +53,32 @@ Params& Params::bytes(std::string_view v) {
   static const char kEmpty = '\0';
   values_.push_back(v.data() != nullptr ? v.data() : &kEmpty);
   lengths_.push_back(static_cast<int>(v.size()));
+  formats_.push_back(1);
+  return *this;
+}
+
+Params& Params::i64_array(std::span<const std::int64_t> v) {
+  if (v.empty()) throw std::logic_error("pg statement: an empty bigint[] parameter");
+  const auto put32 = [](std::string& out, std::uint32_t x) {
+    x = htobe32(x);
+    out.append(reinterpret_cast<const char*>(&x), sizeof x);
+  };
+  // Dimensions, no NULLs, element type; the one dimension's length and lower bound; then
+  // each element's length and value.
+  auto& out = arrays_.emplace_back();
+  out.reserve(20 + 12 * v.size());
+  put32(out, 1);
+  put32(out, 0);
+  put32(out, kInt8);
+  put32(out, static_cast<std::uint32_t>(v.size()));
+  put32(out, 1);
+  for (const auto x : v) {
+    put32(out, 8);
+    const auto be = htobe64(static_cast<std::uint64_t>(x));
+    out.append(reinterpret_cast<const char*>(&be), sizeof be);
+  }
+  values_.push_back(out.data());
+  lengths_.push_back(static_cast<int>(out.size()));
   formats_.push_back(1);
   return *this;
 }

@@ -5,9 +5,11 @@
 // errors as exceptions. The server's primary message only: its DETAIL can quote a row's
 // values (a duplicate key), which may be message metadata the relay must not log.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,7 +31,8 @@ class Error : public std::runtime_error {
   std::string sqlstate_;
 };
 
-// Parameter types a statement declares, one letter each: i = bigint, b = bytea, t = text.
+// Parameter types a statement declares, one letter each: i = bigint, b = bytea, t = text,
+// I = bigint[].
 // Declared rather than left to the server to infer, so a binary bigint is never read as an
 // int4 where an expression leaves its type open. A statement that starts with SELECT, locks
 // no rows (no FOR UPDATE / SHARE) and calls none of nextval, setval, pg_advisory_* is taken
@@ -52,6 +55,9 @@ class Params {
   Params& u64(std::uint64_t v) { return i64(static_cast<std::int64_t>(v)); }
   // Bytes are not copied: the caller keeps them alive until the statement ran.
   Params& bytes(std::string_view v);
+  // A bigint[] (type letter I), in PostgreSQL's binary array form, copied. Not empty: an
+  // empty array has another form, and nothing here sends one.
+  Params& i64_array(std::span<const std::int64_t> v);
   Params& text(std::string_view v) { return bytes(v); }
   Params& null();
 
@@ -67,6 +73,7 @@ class Params {
   // Network-order copies of the integers, at fixed addresses (values_ points into it).
   std::uint64_t ints_[16] = {};
   int int_count_ = 0;
+  std::deque<std::string> arrays_;  // at fixed addresses, as ints_
 };
 
 class Result {

@@ -5,7 +5,7 @@
 
 namespace parley::store::pg {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 void migrate_schema(Connection& db);
 

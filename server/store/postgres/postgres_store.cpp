@@ -147,10 +147,10 @@ constexpr Statement kReadInbox{
 // which may be a range row the ack ends inside. Read ahead for a batch (StoreWorker::
 // read_ahead), before the jobs in front of the ack ran, it fails at once on a row another
 // writer holds rather than wait, so that only the ack's own read waits, in its own run.
-#define PARLEY_SELECT_ACKED                                                                    \
-  "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq "   \
-  "FROM inbox WHERE device = $1 AND seq <= COALESCE((SELECT MIN(seq) FROM inbox WHERE "        \
-  "device = $1 AND seq > $2), $2) ORDER BY seq LIMIT $3 FOR UPDATE"
+#define PARLEY_SELECT_ACKED                                                                 \
+  "SELECT sender, sender_device, sender_pk, conv_seq, kind, group_id, span, conv_last, seq, " \
+  "COALESCE(length(ciphertext), 0) FROM inbox WHERE device = $1 AND seq <= COALESCE((SELECT " \
+  "MIN(seq) FROM inbox WHERE device = $1 AND seq > $2), $2) ORDER BY seq LIMIT $3 FOR UPDATE"
 constexpr Statement kSelectAcked{"select_acked", PARLEY_SELECT_ACKED, "iii"};
 constexpr Statement kSelectAckedAhead{"select_acked_ahead", PARLEY_SELECT_ACKED " NOWAIT", "iii"};
 #undef PARLEY_SELECT_ACKED
@@ -159,11 +159,25 @@ constexpr Statement kDeleteAcked{"delete_acked",
 constexpr Statement kTrimRange{
     "trim_range", "UPDATE inbox SET span = $1, conv_seq = $2 WHERE device = $3 AND seq = $4",
     "iiii"};
+// What it releases and weighs out is what it deleted, whatever an ack took meanwhile.
 constexpr Statement kPurgeInbox{
     "purge_inbox",
     "DELETE FROM inbox WHERE server_ts < $1 RETURNING span, group_id, conv_seq, conv_last, "
-    "sender_pk",  // what it releases is what it deleted, whatever an ack took meanwhile
+    "sender_pk, device, COALESCE(length(ciphertext), 0)",
     "i"};
+// What this relay's transaction moved into and out of its inboxes' weights, written at its
+// commit, one row per device and sender (pg_schema.cpp, step 3), in key order.
+constexpr Statement kAddWeightsIn{
+    "add_weights_in",
+    "INSERT INTO inbox_weights(device, sender_pk, bytes) SELECT * FROM unnest($1, $2, $3) "
+    "ON CONFLICT(device, sender_pk) DO UPDATE SET bytes = inbox_weights.bytes + excluded.bytes",
+    "III"};
+constexpr Statement kAddWeightsOut{
+    "add_weights_out",
+    "INSERT INTO inbox_weights_out(device, sender_pk, bytes) SELECT * FROM unnest($1, $2, $3) "
+    "ON CONFLICT(device, sender_pk) DO UPDATE SET bytes = inbox_weights_out.bytes + "
+    "excluded.bytes",
+    "III"};
 constexpr Statement kPurgeSent{"purge_sent", "DELETE FROM sent WHERE server_ts < $1", "i"};
 constexpr Statement kDepth{"depth", "SELECT COALESCE(SUM(span), 0)::bigint FROM inbox", ""};
 
@@ -379,6 +393,22 @@ Store::InboxLoad load_row(const pg::Result& r) { return {r.u64(0, 0), r.u64(0, 1
 
 }  // namespace
 
+// What a transaction moved into and out of one device's inbox weight from one sender.
+struct WeightDelta {
+  std::int64_t in = 0, out = 0;
+  WeightDelta& operator+=(const WeightDelta& o) {
+    in += o.in;
+    out += o.out;
+    return *this;
+  }
+  WeightDelta& operator-=(const WeightDelta& o) {
+    in -= o.in;
+    out -= o.out;
+    return *this;
+  }
+  bool operator==(const WeightDelta&) const = default;
+};
+
 struct PostgresStore::Impl {
   pg::Connection db;
   // Counted at start and at each purge; this relay's own writes move it in between, taken
@@ -395,6 +425,34 @@ struct PostgresStore::Impl {
   // SqliteStore): every member's ack changes the counts of the same entries.
   DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
   DeferredSums<DevicePk, ShareDelta> share_delta;
+  // The same for the inbox weights, by device and sender: the 1:1 rows this relay writes
+  // and deletes, weighed as the triggers of relays before schema step 3 weigh theirs
+  // (pg_schema.cpp). A batch's sends and acks each touch a row of their own, so this is
+  // one statement per batch instead of one trigger call per row.
+  DeferredSums<std::pair<DevicePk, DevicePk>, WeightDelta> weight_delta;
+
+  static std::int64_t row_weight(std::uint64_t ciphertext_bytes) {
+    return static_cast<std::int64_t>(ciphertext_bytes + kInboxRowBytes);
+  }
+  void weigh_in(DevicePk device, const InboxEntry& e) {
+    if (e.group_id.empty())
+      weight_delta.add({device, e.sender_pk}, {row_weight(e.ciphertext.size()), 0});
+  }
+  void weigh_out(DevicePk device, DevicePk sender, std::uint64_t ciphertext_bytes) {
+    weight_delta.add({device, sender}, {0, row_weight(ciphertext_bytes)});
+  }
+  // A load as the committed weights give it (kLoad), and what this transaction changed.
+  InboxLoad with_unwritten(DevicePk device, DevicePk sender, InboxLoad load) const {
+    constexpr auto kLeast = std::numeric_limits<DevicePk>::min();
+    constexpr auto kMost = std::numeric_limits<DevicePk>::max();
+    const auto all = weight_delta.unwritten_between({device, kLeast}, {device, kMost});
+    const auto from = weight_delta.unwritten({device, sender});
+    const auto moved = [](std::uint64_t v, const WeightDelta& d) {
+      return static_cast<std::uint64_t>(std::max<std::int64_t>(
+          0, static_cast<std::int64_t>(v) + d.in - d.out));
+    };
+    return {moved(load.total, all), moved(load.from_sender, from)};
+  }
 
   // The fan-out's open range: its log entries and the devices owed them, read once for the
   // many steps a range to a large group takes. Neither changes while the range is open
@@ -424,7 +482,8 @@ struct PostgresStore::Impl {
     // shorter wait gives up first, and the StoreWorker ends its batch there and runs the job
     // again in the next (store_worker.cpp). Set after the schema, whose advisory lock a
     // second gateway starting at once may wait longer for.
-    db.set_session("SET lock_timeout = '200ms'");
+    // And it weighs its inbox rows itself, at its commits (pg_schema.cpp, step 3).
+    db.set_session("SET lock_timeout = '200ms'; SET parley.writer_weighs_inbox = 'on'");
     if (!depth) {
       depth = std::make_shared<SharedDepth>();
       depth->set(db.run(sql::kDepth).i64(0, 0));
@@ -504,6 +563,19 @@ struct PostgresStore::Impl {
   }
 
   void flush_deferred() {
+    std::vector<std::int64_t> in[3], out[3];  // devices, senders, bytes
+    weight_delta.flush([&](const std::pair<DevicePk, DevicePk>& key, const WeightDelta& d) {
+      for (auto [sums, bytes] : {std::pair{in, d.in}, std::pair{out, d.out}}) {
+        if (bytes == 0) continue;
+        sums[0].push_back(key.first);
+        sums[1].push_back(key.second);
+        sums[2].push_back(bytes);
+      }
+    });
+    for (auto [sums, st] :
+         {std::pair{in, &sql::kAddWeightsIn}, std::pair{out, &sql::kAddWeightsOut}})
+      if (!sums[0].empty())
+        db.queue(*st, Params().i64_array(sums[0]).i64_array(sums[1]).i64_array(sums[2]));
     share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
       db.queue(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
     });
@@ -524,14 +596,14 @@ struct PostgresStore::Impl {
 
   // What check_send would read for one send, as read in the round trip read_ahead() made.
   // What this transaction writes after it spoils it where the reads could not show the
-  // write: an inbox it weighed (its loads), its sent record (all of it; a purge: all).
+  // write: its sent record (all of it; a purge: all). The loads are the committed weights,
+  // to which check_send adds what this transaction changed since, as to a load read then.
   struct SendAhead {
     DevicePk sender = 0;
     std::vector<DevicePk> devices;
     int answers = 0;  // results taken: the sent record's, then each device's load
     std::optional<SentRecord> sent;
     std::vector<InboxLoad> loads;
-    bool loads_spoilt = false;
   };
   // Keyed by the sender's user id (8 bytes) and the client_msg_id.
   std::unordered_map<std::string, SendAhead> sends_ahead;
@@ -540,11 +612,6 @@ struct PostgresStore::Impl {
     std::string key(reinterpret_cast<const char*>(&sender), sizeof sender);
     key.append(client_msg_id);
     return key;
-  }
-  void inbox_written(DevicePk device) {
-    for (auto& [key, ahead] : sends_ahead)
-      if (std::ranges::find(ahead.devices, device) != ahead.devices.end())
-        ahead.loads_spoilt = true;
   }
   void sent_written(UserId sender, std::string_view client_msg_id) {
     if (!sends_ahead.empty()) sends_ahead.erase(send_key(sender, client_msg_id));
@@ -603,7 +670,6 @@ struct PostgresStore::Impl {
     if (ahead.answers != answered || ahead.sender != sender ||
         !std::ranges::equal(ahead.devices, devices, {}, {}, &DeviceAddress::pk))
       return std::nullopt;
-    if (!ahead.sent && ahead.loads_spoilt) return std::nullopt;  // a retry needs no loads
     return ahead;
   }
 
@@ -629,7 +695,6 @@ struct PostgresStore::Impl {
                              std::uint64_t end, std::uint64_t span, std::uint64_t server_ts,
                              DevicePk charged) {
     const auto seq = take_seqs(device, span);
-    inbox_written(device);
     db.queue(sql::kInsertRange, Params()
                                     .i64(device)
                                     .u64(seq)
@@ -687,6 +752,7 @@ void PostgresStore::rollback() {
   impl_->forget_reads_ahead();
   impl_->refs_delta.forget();
   impl_->share_delta.forget();
+  impl_->weight_delta.forget();
   impl_->depth_change = 0;
   impl_->forget_caches();
   impl_->db.rollback();
@@ -694,6 +760,7 @@ void PostgresStore::rollback() {
 void PostgresStore::savepoint() {
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
+  impl_->weight_delta.keep();
   impl_->db.defer("SAVEPOINT job");
   impl_->depth_change_at_savepoint = impl_->depth_change;
 }
@@ -702,11 +769,13 @@ void PostgresStore::release_savepoint() {
   impl_->db.exec("RELEASE job");
   impl_->refs_delta.keep();
   impl_->share_delta.keep();
+  impl_->weight_delta.keep();
 }
 void PostgresStore::rollback_to_savepoint() {
   impl_->depth_change = impl_->depth_change_at_savepoint;
   impl_->refs_delta.take_back();
   impl_->share_delta.take_back();
+  impl_->weight_delta.take_back();
   impl_->forget_caches();
   impl_->db.discard_queued();
   impl_->db.exec("ROLLBACK TO job");
@@ -912,17 +981,20 @@ std::optional<SentRecord> PostgresStore::check_send(UserId sender_user,
                                                     DevicePk sender,
                                                     std::span<const DeviceAddress> devices,
                                                     std::span<InboxLoad> loads) {
-  if (auto ahead = impl_->take_send_ahead(sender_user, client_msg_id, sender, devices)) {
+  auto& impl = *impl_;
+  if (auto ahead = impl.take_send_ahead(sender_user, client_msg_id, sender, devices)) {
     if (ahead->sent) return ahead->sent;
-    std::ranges::copy(ahead->loads, loads.begin());
+    for (std::size_t i = 0; i < devices.size(); ++i)
+      loads[i] = impl.with_unwritten(devices[i].pk, sender, ahead->loads[i]);
     return std::nullopt;
   }
-  auto& db = impl_->db;
+  auto& db = impl.db;
   db.queue_read(sql::kFindSent, Params().i64(sender_user).bytes(client_msg_id));
   for (const auto& d : devices) db.queue_read(sql::kLoad, Params().i64(d.pk).i64(sender));
   const auto r = db.read_queued();
   if (auto seen = sent_row(r[0])) return seen;
-  for (std::size_t i = 0; i < devices.size(); ++i) loads[i] = load_row(r[i + 1]);
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    loads[i] = impl.with_unwritten(devices[i].pk, sender, load_row(r[i + 1]));
   return std::nullopt;
 }
 
@@ -938,7 +1010,7 @@ void PostgresStore::append_message_by_commit(std::string_view conv_key,
       [&ack](const pg::Result& r) { ack.conv_seq = r.u64(0, 0); });
   for (const auto& a : appends) {
     auto& e = *a.entry;
-    impl.inbox_written(a.device);
+    impl.weigh_in(a.device, e);
     Params p;
     p.i64(a.device);
     Impl::entry_params(p, e);
@@ -965,7 +1037,7 @@ void PostgresStore::Impl::entry_params(Params& p, const InboxEntry& e) {
 }
 
 void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
-  inbox_written(device);
+  weigh_in(device, e);
   Params p;
   p.i64(device).u64(e.inbox_seq);
   entry_params(p, e);
@@ -975,7 +1047,8 @@ void PostgresStore::Impl::queue_row(DevicePk device, const InboxEntry& e) {
 }
 
 Store::InboxLoad PostgresStore::inbox_load(DevicePk device, DevicePk sender) {
-  return load_row(impl_->db.run(sql::kLoad, Params().i64(device).i64(sender)));
+  const auto committed = impl_->db.run(sql::kLoad, Params().i64(device).i64(sender));
+  return impl_->with_unwritten(device, sender, load_row(committed));
 }
 
 std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t after_seq,
@@ -1027,7 +1100,6 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
                                                            std::size_t max_rows,
                                                            std::uint64_t& reached) {
   auto& impl = *impl_;
-  impl.inbox_written(device);
   max_rows = std::max<std::size_t>(max_rows, 1);  // a part must take something, or its caller loops
   reached = up_to;
   auto& acked = impl.acked;
@@ -1046,6 +1118,7 @@ std::span<const AckedMessages> PostgresStore::delete_acked(DevicePk device, std:
   std::uint64_t deleted = 0;
   for (int i = 0; i < taking; ++i) {
     deleted += rows.u64(i, 6);
+    if (rows.is_null(i, 5)) impl.weigh_out(device, rows.i64(i, 2), rows.u64(i, 9));
     if (!rows.is_null(i, 7)) {
       const auto group_id = rows.bytes(i, 5);
       const auto lo = rows.u64(i, 3), end = rows.u64(i, 7);
@@ -1129,6 +1202,7 @@ std::uint64_t PostgresStore::purge(std::uint64_t inbox_before_ms, std::uint64_t 
   std::uint64_t removed = 0;
   for (int i = 0; i < rows.rows(); ++i) {
     removed += rows.u64(i, 0);
+    if (rows.is_null(i, 1)) impl.weigh_out(rows.i64(i, 5), rows.i64(i, 4), rows.u64(i, 6));
     if (rows.is_null(i, 3)) continue;
     // A range row releases its log entries, as an ack does.
     impl.add_log_refs(rows.bytes(i, 1), rows.u64(i, 2), rows.u64(i, 3), -1);

@@ -555,6 +555,11 @@ class PostgresStoreTest : public QObject {
       QCOMPARE(acked_by(st, 8).size(), std::size_t{0});
     });
     QCOMPARE(s->inbox_depth(), std::uint64_t{0});
+    // Carol's row, slipped in below the ack after the reads, went with the ack's DELETE
+    // without being weighed out: the relay weighs what it read, and no relay writes below an
+    // ack. Her weight there stays, which is how this test's made-up row shows.
+    QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, carol.pk); }),
+             2 + Store::kInboxRowBytes);
     // What the purge deleted left alice's weight there (the weights of the rows it and the
     // acks deleted, written at their commits).
     QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, alice.pk); }),
@@ -1284,6 +1289,9 @@ class PostgresStoreTest : public QObject {
     auto e = message("after", 3);
     in_tx(*s, [&](Store& st) { st.append_inbox(bob.pk, e); });
     QCOMPARE(e.inbox_seq, std::uint64_t{1});
+    // With its session settings: the row is weighed once, by the relay, not by the trigger too.
+    QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, 3); }),
+             5 + Store::kInboxRowBytes);
   }
 
   // Bad configuration says why, without the password.

@@ -179,7 +179,8 @@ Connection::~Connection() {
 
 bool Connection::ensure_open() {
   // A pipeline still open here lost its Sync (round_trip): the connection is made again.
-  if (PQstatus(conn_) == CONNECTION_OK && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF)
+  if (PQstatus(conn_) == CONNECTION_OK && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
+      session_set_)
     return true;
   PQreset(conn_);
   prepared_.clear();
@@ -189,8 +190,11 @@ bool Connection::ensure_open() {
   // A pipeline the lost connection was in ends with it.
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
   if (session_sql_ == nullptr) return true;
+  // Until its settings are back, the connection is not usable: the next call makes it again.
+  session_set_ = false;
   try {
     exec(session_sql_);
+    session_set_ = true;
     return true;
   } catch (const Error&) {
     return false;

@@ -185,6 +185,10 @@ class Connection {
   };
   pg_conn* conn_ = nullptr;
   const char* session_sql_ = nullptr;
+  // False once making the connection again failed to run session_sql_ on it: a relay's
+  // connection without its settings would wait on locks for ever, and have its inbox rows
+  // weighed twice (pg_schema.cpp, step 3).
+  bool session_set_ = true;
   enum class Tx { None, Pending, Begun } tx_ = Tx::None;
   std::vector<Queued> queued_;
   std::vector<Result> kept_;

@@ -477,7 +477,7 @@ struct PostgresStore::Impl {
       : db(conninfo), depth(std::move(shared)) {
     pg::migrate_schema(db);
     // Two gateways' batches can lock the same rows (devices' inbox tails, mark owners, the
-    // weight rows their triggers keep) in opposite orders. PostgreSQL finds such a deadlock
+    // weight rows written at their commits) in opposite orders. PostgreSQL finds such a deadlock
     // only after deadlock_timeout (1 s by default), both gateways stalled meanwhile; a
     // shorter wait gives up first, and the StoreWorker ends its batch there and runs the job
     // again in the next (store_worker.cpp). Set after the schema, whose advisory lock a

@@ -69,6 +69,42 @@ GroupLogEntry group_message(const std::string& body, DevicePk sender_pk) {
   return e;
 }
 
+// Holds a worker in a batch of its own until release(), so that the jobs submitted meanwhile
+// are taken together in its next batch. Released when it goes, if not before, so that a test
+// that fails early does not leave the worker waiting.
+class HeldWorker {
+ public:
+  HeldWorker(StoreWorker& worker, std::function<void(JobStatus)> done) {
+    worker.submit([this](Store&) { entered_.count_down(); release_.wait(); }, std::move(done));
+    entered_.wait();
+  }
+  HeldWorker(const HeldWorker&) = delete;
+  HeldWorker& operator=(const HeldWorker&) = delete;
+  ~HeldWorker() { release(); }
+  void release() {
+    if (!std::exchange(released_, true)) release_.count_down();
+  }
+
+ private:
+  std::latch entered_{1}, release_{1};
+  bool released_ = false;
+};
+
+// Tries to lock the inbox rows `where` names from `db`, at once, in a transaction of its
+// own: the SQLSTATE it met, empty when they were free (55P03, lock_not_available, when
+// another transaction holds one).
+std::string try_locking_inbox(pg::Connection& db, const std::string& where) {
+  db.exec("BEGIN");
+  std::string state;
+  try {
+    db.exec(("SELECT 1 FROM inbox WHERE " + where + " FOR UPDATE NOWAIT").c_str());
+  } catch (const pg::Error& e) {
+    state = e.sqlstate();
+  }
+  db.exec("ROLLBACK");
+  return state;
+}
+
 // Runs f(store) in one transaction and commits it.
 template <class F>
 auto in_tx(PostgresStore& s, F&& f) {
@@ -497,16 +533,7 @@ class PostgresStoreTest : public QObject {
     bob_row("DELETE FROM inbox WHERE", 3);
     // Whether a transaction other than `other`'s holds bob's first row.
     const auto first_row_locked = [&] {
-      other.exec("BEGIN");
-      std::string state;
-      try {
-        other.exec(("SELECT 1 FROM inbox WHERE device = " + std::to_string(bob.pk) +
-                    " AND seq = 1 FOR UPDATE NOWAIT").c_str());
-      } catch (const pg::Error& e) {
-        state = e.sqlstate();
-      }
-      other.exec("ROLLBACK");
-      return state;
+      return try_locking_inbox(other, "device = " + std::to_string(bob.pk) + " AND seq = 1");
     };
     QCOMPARE(first_row_locked(), std::string());
     in_tx(*s, [&](Store& st) {
@@ -803,9 +830,7 @@ class PostgresStoreTest : public QObject {
     std::atomic<int> committed{0}, failed{0}, kept_runs{0};
     const auto done = [&](JobStatus s) { ++(s == JobStatus::Committed ? committed : failed); };
     // Held in a first batch until the two jobs of the second are queued.
-    std::latch entered(1), release(1);
-    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
-    entered.wait();
+    HeldWorker held(worker, done);
     worker.submit(
         [&](Store& st) {
           ++kept_runs;
@@ -815,7 +840,7 @@ class PostgresStoreTest : public QObject {
         done);
     // Another relay remembered this id first: the INSERT fails, but only at the COMMIT.
     worker.submit([&](Store& st) { st.remember_sent(9, "taken", {2, 2}); }, done);
-    release.count_down();
+    held.release();
     QTRY_COMPARE_WITH_TIMEOUT(committed + failed, 3, 10000);
     QCOMPARE(failed.load(), 1);
     QCOMPARE(kept_runs.load(), 2);
@@ -840,10 +865,7 @@ class PostgresStoreTest : public QObject {
     std::atomic<int> finished{0};
     std::optional<MarkRaised> raised;
     std::atomic<std::uint64_t> seen_version{0}, seen_from{0};
-    std::latch entered(1), release(1);
-    worker.submit([&](Store&) { entered.count_down(); release.wait(); },
-                  [&](JobStatus) { ++finished; });
-    entered.wait();
+    HeldWorker held(worker, [&](JobStatus) { ++finished; });
     worker.submit(
         [&](Store& st) {
           st.raise_delivery_mark_by_commit(alice.pk, bob.pk, "", 4, 6, 1, raised);
@@ -856,7 +878,7 @@ class PostgresStoreTest : public QObject {
         });
     worker.submit([&](Store& st) { st.remember_sent(9, "taken", {2, 2}); },
                   [&](JobStatus) { ++finished; });
-    release.count_down();
+    held.release();
     QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 3, 10000);
     QCOMPARE(metrics.store_batches_started_over.load(), std::uint64_t{1});
     const auto marks = in_tx(*setup, [&](Store& st) { return st.delivery_marks_after(alice.pk, 0, 10); });
@@ -880,10 +902,7 @@ class PostgresStoreTest : public QObject {
     parley::Metrics metrics;
     StoreWorker worker(open(), metrics, 100, 64, 10ms);
     std::atomic<int> finished{0};
-    std::latch entered(1), release(1);
-    worker.submit([&](Store&) { entered.count_down(); release.wait(); },
-                  [&](JobStatus) { ++finished; });
-    entered.wait();
+    HeldWorker held(worker, [&](JobStatus) { ++finished; });
     const std::string first(16, '1'), second(16, '2');
     std::uint64_t weighed = 1;
     auto a = std::make_unique<FunctionJob>();
@@ -904,7 +923,7 @@ class PostgresStoreTest : public QObject {
     };
     worker.submit(std::move(a));
     worker.submit(std::move(b));
-    release.count_down();
+    held.release();
     QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 3, 10000);
     QCOMPARE(weighed, std::uint64_t{0});
     QCOMPARE(in_tx(*setup, [&](Store& st) { return st.inbox_load(bob.pk, alice.pk).total; }),
@@ -932,23 +951,13 @@ class PostgresStoreTest : public QObject {
       if (st != JobStatus::Committed) ++failed;
       ++finished;
     };
-    std::latch entered(1), release(1);
-    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
-    entered.wait();
+    HeldWorker held(worker, done);
     pg::Connection other(db_);
     std::string seen = "not run";
     auto first = std::make_unique<FunctionJob>();
     first->finish = done;
     first->work = [&](Store&) {
-      other.exec("BEGIN");
-      seen.clear();
-      try {
-        other.exec(("SELECT 1 FROM inbox WHERE device = " + std::to_string(bob.pk) +
-                    " FOR UPDATE NOWAIT").c_str());
-      } catch (const pg::Error& e) {
-        seen = e.sqlstate();
-      }
-      other.exec("ROLLBACK");
+      seen = try_locking_inbox(other, "device = " + std::to_string(bob.pk));
     };
     std::size_t acked = 0;
     auto ack = std::make_unique<FunctionJob>();
@@ -960,7 +969,7 @@ class PostgresStoreTest : public QObject {
     };
     worker.submit(std::move(first));
     worker.submit(std::move(ack));
-    release.count_down();
+    held.release();
     QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 3, 10000);
     QCOMPARE(failed.load(), 0);
     QCOMPARE(QString::fromStdString(seen), QString("55P03"));  // lock_not_available: held by the worker's reads
@@ -989,9 +998,7 @@ class PostgresStoreTest : public QObject {
     StoreWorker worker(open(), metrics, 100, 64, 10ms);
     std::atomic<int> committed{0}, failed{0};
     const auto done = [&](JobStatus st) { ++(st == JobStatus::Committed ? committed : failed); };
-    std::latch entered(1), release(1);
-    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
-    entered.wait();
+    HeldWorker held(worker, done);
     std::atomic<std::uint64_t> conflicts_at_first{99};
     worker.submit([&](Store& st) { st.remember_sent(alice.user_id, std::string(16, 'x'), {1, 1}); },
                   [&](JobStatus st) {
@@ -1004,7 +1011,7 @@ class PostgresStoreTest : public QObject {
     ack->ahead = [&](Store& st) { st.read_acked_ahead(bob.pk, 1, 1024); };
     ack->work = [&](Store& st) { acked = st.delete_acked(bob.pk, 1).size(); };
     worker.submit(std::move(ack));
-    release.count_down();
+    held.release();
     // The job before the ack commits while the lock is still held, in the first batch, where
     // only the ack met it (unguarded, both would have gone back, and met it again).
     QTRY_COMPARE_WITH_TIMEOUT(committed.load(), 2, 10000);
@@ -1131,9 +1138,7 @@ class PostgresStoreTest : public QObject {
     StoreWorker worker(open(), metrics, 100, 64, 10ms);
     std::atomic<int> committed{0}, failed{0};
     const auto done = [&](JobStatus st) { ++(st == JobStatus::Committed ? committed : failed); };
-    std::latch entered(1), release(1);
-    worker.submit([&](Store&) { entered.count_down(); release.wait(); }, done);
-    entered.wait();
+    HeldWorker held(worker, done);
     auto entry = std::make_shared<InboxEntry>();
     SentRecord ack{0, 1};
     std::atomic<int> send_runs{0};
@@ -1148,7 +1153,7 @@ class PostgresStoreTest : public QObject {
         done);
     // A job whose round trip carries the send's statements.
     worker.submit([&](Store& st) { (void)st.inbox_tail(carol.pk); }, done);
-    release.count_down();
+    held.release();
     // Held through two rounds: the first meets it in the second job, the next in the send.
     QTRY_VERIFY_WITH_TIMEOUT(metrics.store_conflicts_retried >= 2, 10000);
     other.exec("ROLLBACK");

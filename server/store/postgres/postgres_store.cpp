@@ -477,12 +477,12 @@ struct PostgresStore::Impl {
       : db(conninfo), depth(std::move(shared)) {
     pg::migrate_schema(db);
     // Two gateways' batches can lock the same rows (devices' inbox tails, mark owners, the
-    // weight rows written at their commits) in opposite orders. PostgreSQL finds such a deadlock
-    // only after deadlock_timeout (1 s by default), both gateways stalled meanwhile; a
-    // shorter wait gives up first, and the StoreWorker ends its batch there and runs the job
-    // again in the next (store_worker.cpp). Set after the schema, whose advisory lock a
-    // second gateway starting at once may wait longer for.
-    // And it weighs its inbox rows itself, at its commits (pg_schema.cpp, step 3).
+    // weight rows written at their commits) in opposite orders. PostgreSQL finds such a
+    // deadlock only after deadlock_timeout (1 s by default), both gateways stalled
+    // meanwhile; a shorter wait gives up first, and the StoreWorker ends its batch there and
+    // runs the job again in the next (store_worker.cpp). Set after the schema, whose
+    // advisory lock a second gateway starting at once may wait longer for. And the relay
+    // weighs its inbox rows itself, at its commits (pg_schema.cpp, step 3).
     db.set_session("SET lock_timeout = '200ms'; SET parley.writer_weighs_inbox = 'on'");
     if (!depth) {
       depth = std::make_shared<SharedDepth>();
@@ -563,19 +563,26 @@ struct PostgresStore::Impl {
   }
 
   void flush_deferred() {
-    std::vector<std::int64_t> in[3], out[3];  // devices, senders, bytes
-    weight_delta.flush([&](const std::pair<DevicePk, DevicePk>& key, const WeightDelta& d) {
-      for (auto [sums, bytes] : {std::pair{in, d.in}, std::pair{out, d.out}}) {
-        if (bytes == 0) continue;
-        sums[0].push_back(key.first);
-        sums[1].push_back(key.second);
-        sums[2].push_back(bytes);
+    // One table's rows, as the columns its statement takes.
+    struct WeightRows {
+      std::vector<std::int64_t> devices, senders, bytes;
+      void add(const std::pair<DevicePk, DevicePk>& key, std::int64_t moved) {
+        if (moved == 0) return;
+        devices.push_back(key.first);
+        senders.push_back(key.second);
+        bytes.push_back(moved);
       }
+    } in, out;
+    weight_delta.flush([&](const auto& key, const WeightDelta& d) {
+      in.add(key, d.in);
+      out.add(key, d.out);
     });
-    for (auto [sums, st] :
-         {std::pair{in, &sql::kAddWeightsIn}, std::pair{out, &sql::kAddWeightsOut}})
-      if (!sums[0].empty())
-        db.queue(*st, Params().i64_array(sums[0]).i64_array(sums[1]).i64_array(sums[2]));
+    const auto write = [this](const Statement& st, const WeightRows& rows) {
+      if (rows.devices.empty()) return;
+      db.queue(st, Params().i64_array(rows.devices).i64_array(rows.senders).i64_array(rows.bytes));
+    };
+    write(sql::kAddWeightsIn, in);
+    write(sql::kAddWeightsOut, out);
     share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
       db.queue(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
     });

@@ -21,6 +21,7 @@
 
 #include "observability/metrics.hpp"
 #include "store/postgres/pg_connection.hpp"
+#include "store/postgres/pg_schema.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/store_worker.hpp"
 
@@ -128,6 +129,18 @@ class PostgresStoreTest : public QObject {
   int made_ = 0;
 
   std::unique_ptr<PostgresStore> open() { return std::make_unique<PostgresStore>(db_); }
+
+  // A database as a relay of schema 2 left it, as far as step 3 cares: its version (step 3
+  // only makes the triggers again, so it may run over its own result).
+  void schema_back_to_2() {
+    open();
+    pg::Connection(db_).exec("UPDATE parley_schema SET version = 2");
+  }
+
+  int schema_version() {
+    const auto r = pg::Connection(db_).query("SELECT version FROM parley_schema");
+    return static_cast<int>(r.i64(0, 0));
+  }
 
   DeviceRecord account(PostgresStore& s, const std::string& name) {
     return *in_tx(s, [&](Store& st) { return st.create_account(name, std::string(32, 'k'), 1, 1); });
@@ -1297,6 +1310,75 @@ class PostgresStoreTest : public QObject {
     // With its session settings: the row is weighed once, by the relay, not by the trigger too.
     QCOMPARE(in_tx(*s, [&](Store& st) { return st.inbox_bytes_from(bob.pk, 3); }),
              5 + Store::kInboxRowBytes);
+  }
+
+  // Upgrading the schema while other gateways run: step 3 drops and makes the inbox's
+  // triggers, which takes the inbox's strongest lock. Behind a long transaction of another
+  // gateway, its wait would queue every later statement on the inbox behind it (the whole
+  // tier stalled); it waits briefly at a time instead, and is done once that transaction ends.
+  void anUpgradeWaitingForALockDoesNotHoldUpTheOtherGateways() {
+    schema_back_to_2();
+    pg::Connection holder(db_);
+    holder.exec("BEGIN; SELECT count(*) FROM inbox");  // a long reader of another gateway
+    std::atomic<bool> done{false};
+    std::string failed;
+    std::thread upgrade([&] {
+      try {
+        pg::Connection c(db_);
+        pg::migrate_schema(c, {std::chrono::milliseconds(100), std::chrono::seconds(30)});
+      } catch (const std::exception& e) {
+        failed = e.what();
+      }
+      done = true;
+    });
+    auto end_both = qScopeGuard([&] {
+      try {
+        holder.exec("COMMIT");
+      } catch (const std::exception&) {
+      }
+      upgrade.join();
+    });
+    // Another gateway's reads of the inbox go on meanwhile; queued behind an unbounded wait
+    // they would fail at their own lock_timeout.
+    pg::Connection other(db_);
+    other.exec("SET lock_timeout = '2s'");
+    for (int i = 0; i < 10; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        QCOMPARE(other.query("SELECT count(*) FROM inbox").i64(0, 0), 0);
+      } catch (const std::exception& e) {
+        const std::string why = "another gateway's read waited behind the upgrade: ";
+        QFAIL((why + e.what()).c_str());
+      }
+      QVERIFY(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    QVERIFY(!done);
+    end_both.dismiss();  // the reader ends, and the upgrade goes through
+    holder.exec("COMMIT");
+    upgrade.join();
+    QVERIFY2(failed.empty(), failed.c_str());
+    QCOMPARE(schema_version(), 3);
+  }
+
+  // A step that cannot take its locks at all gives up with a reason, having changed nothing.
+  void anUpgradeThatCannotLockItsTablesSaysWhy() {
+    schema_back_to_2();
+    pg::Connection holder(db_);
+    holder.exec("BEGIN; SELECT count(*) FROM inbox");
+    try {
+      pg::Connection c(db_);
+      pg::migrate_schema(c, {std::chrono::milliseconds(50), std::chrono::milliseconds(400)});
+      QFAIL("the step ran under another transaction's lock");
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      QVERIFY2(what.find("schema step 3 could not lock its tables") != std::string::npos,
+               what.c_str());
+    }
+    QCOMPARE(schema_version(), 2);
+    holder.exec("COMMIT");
+    open();
+    QCOMPARE(schema_version(), 3);
   }
 
   // Bad configuration says why, without the password.

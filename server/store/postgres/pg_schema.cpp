@@ -1,6 +1,13 @@
 #include "store/postgres/pg_schema.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
 #include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace parley::store::pg {
 namespace {
@@ -222,14 +229,20 @@ constexpr const char* kLock = "SELECT pg_advisory_xact_lock(5072617261)";
 
 }  // namespace
 
-void migrate_schema(Connection& db) {
-  for (;;) {
+void migrate_schema(Connection& db, const MigrationWaits& waits) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + waits.give_up;
+  auto pause = std::chrono::milliseconds(50);
+  for (int attempt = 1;; ++attempt) {
+    int current = 0;
     db.exec("BEGIN");
     try {
+      // Unbounded: a relay starting beside another that is upgrading waits for it.
       db.exec(kLock);
+      db.exec(("SET LOCAL lock_timeout = " + std::to_string(waits.lock_wait.count())).c_str());
       db.exec("CREATE TABLE IF NOT EXISTS parley_schema(version integer NOT NULL)");
       auto r = db.query("SELECT version FROM parley_schema");
-      const int current = r.empty() ? 0 : static_cast<int>(r.i64(0, 0));
+      current = r.empty() ? 0 : static_cast<int>(r.i64(0, 0));
       if (current > kSchemaVersion) {
         throw std::runtime_error("the database has Parley schema version " +
                                  std::to_string(current) + ", newer than this relay (" +
@@ -243,6 +256,21 @@ void migrate_schema(Connection& db) {
       db.exec(r.empty() ? "INSERT INTO parley_schema(version) VALUES(1)"
                         : "UPDATE parley_schema SET version = version + 1");
       db.exec("COMMIT");
+      attempt = 0;  // the next step has its own tries
+      pause = std::chrono::milliseconds(50);
+    } catch (const Error& e) {
+      db.exec("ROLLBACK");
+      if (e.sqlstate() != "55P03") throw;  // lock_not_available: the lock wait ran out
+      if (Clock::now() + pause > deadline) {
+        const auto seconds = std::chrono::duration<double>(waits.give_up).count();
+        throw std::runtime_error(fmt::format(
+            "schema step {} could not lock its tables in {} tries over {:g} s: a long "
+            "transaction holds them (see pg_stat_activity); end it and start the relay again",
+            current + 1, attempt, seconds));
+      }
+      spdlog::warn("event=schema_step_waiting step={} attempt={}", current + 1, attempt);
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     } catch (...) {
       db.exec("ROLLBACK");
       throw;

@@ -189,11 +189,11 @@ bool Connection::ensure_open() {
   if (PQstatus(conn_) != CONNECTION_OK) return false;
   // A pipeline the lost connection was in ends with it.
   if (PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
-  if (session_sql_ == nullptr) return true;
+  if (session_sql_.empty()) return true;
   // Until its settings are back, the connection is not usable: the next call makes it again.
   session_set_ = false;
   try {
-    exec(session_sql_);
+    exec(session_sql_.c_str());
     session_set_ = true;
     return true;
   } catch (const Error&) {
@@ -201,9 +201,9 @@ bool Connection::ensure_open() {
   }
 }
 
-void Connection::set_session(const char* sql) {
-  exec(sql);
-  session_sql_ = sql;
+void Connection::set_session(std::string sql) {
+  exec(sql.c_str());
+  session_sql_ = std::move(sql);
 }
 
 Result Connection::check(pg_result* r, const char* what) {

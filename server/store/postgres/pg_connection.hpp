@@ -154,7 +154,7 @@ class Connection {
   // usable.
   bool ensure_open();
   // Session settings (SET ...): run now, and again on every connection made again.
-  void set_session(const char* sql);
+  void set_session(std::string sql);
 
  private:
   Result check(pg_result* r, const char* what);
@@ -184,7 +184,7 @@ class Connection {
     Then then = {};    // takes its result
   };
   pg_conn* conn_ = nullptr;
-  const char* session_sql_ = nullptr;
+  std::string session_sql_;  // empty: none
   // False once making the connection again failed to run session_sql_ on it: a relay's
   // connection without its settings would wait on locks for ever, and have its inbox rows
   // weighed twice (pg_schema.cpp, step 3).

@@ -225,21 +225,56 @@ constexpr Step kSteps[] = {step_1, step_2, step_3};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 // Any constant, the same in every relay: the key of the lock held while the schema changes.
-constexpr const char* kLock = "SELECT pg_advisory_xact_lock(5072617261)";
+constexpr const char* kLockKey = "5072617261";
+
+// Holds the schema's advisory lock for the whole migration, at session level: a lock taken per
+// transaction would go to the next starting relay at each rolled-back try, which would queue
+// its own request for the same table lock at once and fill the pause meant for the traffic.
+// Waited for without a bound whatever the server's default lock_timeout: a relay starting
+// beside one that is upgrading waits for it.
+class SchemaLock {
+ public:
+  explicit SchemaLock(Connection& db) : db_(db) {
+    db_.exec("BEGIN");
+    try {
+      db_.exec("SET LOCAL lock_timeout = 0");
+      db_.exec((std::string("SELECT pg_advisory_lock(") + kLockKey + ")").c_str());
+      db_.exec("COMMIT");  // a session-level lock outlives the transaction that took it
+    } catch (...) {
+      db_.exec("ROLLBACK");
+      throw;
+    }
+  }
+  ~SchemaLock() {
+    try {
+      db_.exec((std::string("SELECT pg_advisory_unlock(") + kLockKey + ")").c_str());
+    } catch (const std::exception&) {
+      // A connection gone took the lock with it.
+    }
+  }
+  SchemaLock(const SchemaLock&) = delete;
+  SchemaLock& operator=(const SchemaLock&) = delete;
+
+ private:
+  Connection& db_;
+};
 
 }  // namespace
 
 void migrate_schema(Connection& db, const MigrationWaits& waits) {
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + waits.give_up;
-  auto pause = std::chrono::milliseconds(50);
-  for (int attempt = 1;; ++attempt) {
-    int current = 0;
+  constexpr auto kFirstPause = std::chrono::milliseconds(50);
+  const SchemaLock lock(db);
+  const auto set_wait = fmt::format("SET LOCAL lock_timeout = '{}ms'", waits.lock_wait.count());
+  // A step's tries: counted, and timed from its first lock wait that ran out.
+  int tries = 0;
+  Clock::time_point first_try;
+  auto pause = kFirstPause;
+  for (;;) {
+    int current = -1;  // not read yet
     db.exec("BEGIN");
     try {
-      // Unbounded: a relay starting beside another that is upgrading waits for it.
-      db.exec(kLock);
-      db.exec(("SET LOCAL lock_timeout = " + std::to_string(waits.lock_wait.count())).c_str());
+      db.exec(set_wait.c_str());
       db.exec("CREATE TABLE IF NOT EXISTS parley_schema(version integer NOT NULL)");
       auto r = db.query("SELECT version FROM parley_schema");
       current = r.empty() ? 0 : static_cast<int>(r.i64(0, 0));
@@ -256,19 +291,24 @@ void migrate_schema(Connection& db, const MigrationWaits& waits) {
       db.exec(r.empty() ? "INSERT INTO parley_schema(version) VALUES(1)"
                         : "UPDATE parley_schema SET version = version + 1");
       db.exec("COMMIT");
-      attempt = 0;  // the next step has its own tries
-      pause = std::chrono::milliseconds(50);
+      tries = 0;
+      pause = kFirstPause;
     } catch (const Error& e) {
       db.exec("ROLLBACK");
       if (e.sqlstate() != "55P03") throw;  // lock_not_available: the lock wait ran out
-      if (Clock::now() + pause > deadline) {
-        const auto seconds = std::chrono::duration<double>(waits.give_up).count();
+      const auto what = current < 0 ? std::string("the schema's version table")
+                                    : "schema step " + std::to_string(current + 1);
+      const auto now = Clock::now();
+      if (tries++ == 0) first_try = now;
+      if (now - first_try + pause > waits.give_up) {
+        const auto seconds = std::chrono::duration<double>(now - first_try).count();
         throw std::runtime_error(fmt::format(
-            "schema step {} could not lock its tables in {} tries over {:g} s: a long "
-            "transaction holds them (see pg_stat_activity); end it and start the relay again",
-            current + 1, attempt, seconds));
+            "{} could not lock its tables: {} waits of {} ms ran out over {:.1f} s; a long "
+            "transaction holds them (see pg_stat_activity): end it and start the relay again",
+            what, tries, waits.lock_wait.count(), seconds));
       }
-      spdlog::warn("event=schema_step_waiting step={} attempt={}", current + 1, attempt);
+      spdlog::warn("event=schema_step_waiting step={} tries={}",
+                   current < 0 ? "version_table" : std::to_string(current + 1), tries);
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     } catch (...) {

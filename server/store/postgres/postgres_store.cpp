@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "store/account_cache.hpp"
 #include "store/deferred_sums.hpp"
 #include "store/postgres/pg_connection.hpp"
@@ -483,7 +485,8 @@ struct PostgresStore::Impl {
     // runs the job again in the next (store_worker.cpp). Set after the schema, whose
     // advisory lock a second gateway starting at once may wait longer for. And the relay
     // weighs its inbox rows itself, at its commits (pg_schema.cpp, step 3).
-    db.set_session("SET lock_timeout = '200ms'; SET parley.writer_weighs_inbox = 'on'");
+    db.set_session(fmt::format("SET lock_timeout = '{}ms'; SET parley.writer_weighs_inbox = 'on'",
+                               pg::kStatementLockWait.count()));
     if (!depth) {
       depth = std::make_shared<SharedDepth>();
       depth->set(db.run(sql::kDepth).i64(0, 0));

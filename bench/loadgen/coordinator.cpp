@@ -165,7 +165,7 @@ int coordinate(Options o, const char* self_path) {
   long rss_before = -1, rss_peak = -1;
   // pairs: CPU read when the workers' measured window opens and when it closes. They start
   // it on the "connected" release; this loop wakes every 20 ms, so the readings are at most
-  // that late (0.2 % of a 10 s window).
+  // that late (0.2 % of a 10 s window). fanout: at its "ready" and "fanned" barriers.
   using Clock = std::chrono::steady_clock;
   // Unscheduled until then; each reading is taken once.
   Clock::time_point window_opens = Clock::time_point::max(), window_closes = window_opens;
@@ -202,6 +202,10 @@ int coordinate(Options o, const char* self_path) {
     } else if (name == "filled" || (name == "connected" && o.scenario == "media") ||
                name == "ready") {
       rss_before = rss_peak = rss();
+      // fanout: the window is the sends, from the release to the last delivery ("fanned").
+      if (name == "ready") cpu_open = read_cpu();
+    } else if (name == "fanned") {
+      cpu_close = read_cpu();
     }
   };
 
@@ -376,6 +380,15 @@ int coordinate(Options o, const char* self_path) {
       t.row(tag + ": relay RSS before the sends", static_cast<double>(rss_before) / 1024.0, "MiB", 1);
       t.row(tag + ": relay peak RSS during the fan-out", static_cast<double>(rss_peak) / 1024.0, "MiB", 1);
     }
+    // What the fan-out cost per member delivery, and how busy the machine was: a sender's ack
+    // taken on a saturated machine waited for CPU, whatever the group's size.
+    const auto cost = cost_per_message(cpu_open, cpu_close, n["fanout_deliveries"]);
+    if (cost.server_us >= 0)
+      t.row(tag + ": relay CPU per member delivery", cost.server_us, "µs", 2);
+    if (cost.client_us >= 0)
+      t.row(tag + ": load generator CPU per member delivery", cost.client_us, "µs", 2);
+    if (cost.busy_percent >= 0)
+      t.row(tag + ": machine CPU busy (all cores)", cost.busy_percent, "%");
     if (n["fanout_skipped"])
       t.row(tag + ": GroupSends skipped (1,000 in flight)", static_cast<double>(n["fanout_skipped"]), "msgs");
     t.row(tag + ": deliveries missing, send errors",

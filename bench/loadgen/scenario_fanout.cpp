@@ -48,6 +48,13 @@ struct Fanout {
   std::vector<std::unique_ptr<Acker>> ackers;
   std::uint64_t members_ready = 0, delivered = 0, expected = 0;
   bool group_known = false, measuring = false, finished = false;
+  std::uint64_t elapsed_us = 0;  // first send to last delivery (done())
+  // The sender's figures, taken on its thread and handed to the worker's.
+  struct Figures {
+    std::uint64_t errors, marks, skipped;
+    Histogram latency, arrival, arrival_exact;
+    std::uint64_t unplaced, stamped;
+  };
   Clock::time_point started;
   std::unique_ptr<net::steady_timer> deadline;
 
@@ -137,34 +144,37 @@ struct Fanout {
   void done() {
     if (finished) return;
     finished = true;
+    elapsed_us = micros_since(started);
     net::post(sender_ioc, [this] {
-      struct Figures {
-        std::uint64_t errors, marks, skipped;
-        Histogram latency, arrival, arrival_exact;
-        std::uint64_t unplaced, stamped;
-      };
       auto figures = std::make_shared<Figures>(Figures{errors, marks, skipped, ack_latency, ack_arrival,
                                                        ack_arrival_exact, arrivals_unplaced,
                                                        arrivals_stamped});
       stopped = true;
       if (tick) tick->cancel();
       sender->close();
+      // The coordinator reads the processes' CPU at this barrier, the fan-out's end, before
+      // the members' teardown adds to it.
       net::post(w->ioc(), [this, figures] {
-        report::count("fanout_deliveries", delivered);
-        report::count("fanout_expected", expected);
-        report::count("fanout_elapsed_us", micros_since(started));
-        report::count("fanout_send_errors", figures->errors);
-        report::count("fanout_delivery_marks", figures->marks);
-        report::count("fanout_skipped", figures->skipped);
-        report::histogram("fanout_ack_latency", figures->latency);
-        report::histogram("fanout_ack_arrival", figures->arrival);
-        report::histogram("fanout_ack_arrival_exact", figures->arrival_exact);
-        report::count("fanout_ack_arrival_unplaced", figures->unplaced);
-        report::count("fanout_ack_arrival_stamped", figures->stamped);
-        for (auto& c : members) c->close();
-        w->finish();
+        w->barrier("fanned", [this, figures] { report_and_close(*figures); });
       });
     });
+  }
+
+  // Worker thread.
+  void report_and_close(const Figures& figures) {
+    report::count("fanout_deliveries", delivered);
+    report::count("fanout_expected", expected);
+    report::count("fanout_elapsed_us", elapsed_us);
+    report::count("fanout_send_errors", figures.errors);
+    report::count("fanout_delivery_marks", figures.marks);
+    report::count("fanout_skipped", figures.skipped);
+    report::histogram("fanout_ack_latency", figures.latency);
+    report::histogram("fanout_ack_arrival", figures.arrival);
+    report::histogram("fanout_ack_arrival_exact", figures.arrival_exact);
+    report::count("fanout_ack_arrival_unplaced", figures.unplaced);
+    report::count("fanout_ack_arrival_stamped", figures.stamped);
+    for (auto& c : members) c->close();
+    w->finish();
   }
 
   // Sender thread: everything the sender receives.

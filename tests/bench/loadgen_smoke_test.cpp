@@ -161,6 +161,12 @@ class LoadgenSmokeTest : public QObject {
     const double rate = find(paced, "member deliveries");
     QVERIFY2(rate > 0 && rate < 6300, qPrintable(QString::number(rate)));
     QCOMPARE(find(paced, "deliveries missing, send errors"), 0.0);
+    // What the fan-out cost, read at its first send and its last delivery (0.19 s at least:
+    // tens of the machine's clock ticks; the processes' own may be few, so only >= 0).
+    QVERIFY(find(paced, "relay CPU per member delivery") >= 0);
+    QVERIFY(find(paced, "load generator CPU per member delivery") >= 0);
+    const double busy = find(paced, "machine CPU busy (all cores)");
+    QVERIFY2(busy >= 0 && busy <= 100, qPrintable(QString::number(busy)));
   }
 
   // Whole-file requests as the client makes them, then pieces: PATCHes continuing at the

@@ -203,7 +203,7 @@ int coordinate(Options o, const char* self_path) {
                name == "ready") {
       rss_before = rss_peak = rss();
       // fanout: the window is the sends, from the release to the last delivery ("fanned").
-      if (name == "ready") cpu_open = read_cpu();
+      if (name == "ready" && o.scenario == "fanout") cpu_open = read_cpu();
     } else if (name == "fanned") {
       cpu_close = read_cpu();
     }

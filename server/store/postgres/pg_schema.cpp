@@ -225,7 +225,7 @@ constexpr Step kSteps[] = {step_1, step_2, step_3};
 static_assert(std::size(kSteps) == kSchemaVersion);
 
 // Any constant, the same in every relay: the key of the lock held while the schema changes.
-constexpr const char* kLockKey = "5072617261";
+#define PARLEY_SCHEMA_LOCK_KEY "5072617261"
 
 // Holds the schema's advisory lock for the whole migration, at session level: a lock taken per
 // transaction would go to the next starting relay at each rolled-back try, which would queue
@@ -238,7 +238,7 @@ class SchemaLock {
     db_.exec("BEGIN");
     try {
       db_.exec("SET LOCAL lock_timeout = 0");
-      db_.exec((std::string("SELECT pg_advisory_lock(") + kLockKey + ")").c_str());
+      db_.exec("SELECT pg_advisory_lock(" PARLEY_SCHEMA_LOCK_KEY ")");
       db_.exec("COMMIT");  // a session-level lock outlives the transaction that took it
     } catch (...) {
       db_.exec("ROLLBACK");
@@ -247,7 +247,7 @@ class SchemaLock {
   }
   ~SchemaLock() {
     try {
-      db_.exec((std::string("SELECT pg_advisory_unlock(") + kLockKey + ")").c_str());
+      db_.exec("SELECT pg_advisory_unlock(" PARLEY_SCHEMA_LOCK_KEY ")");
     } catch (const std::exception&) {
       // A connection gone took the lock with it.
     }
@@ -259,17 +259,53 @@ class SchemaLock {
   Connection& db_;
 };
 
+// One step's tries at its table locks, each given up after MigrationWaits::lock_wait: the
+// pause before the next, or, once they have gone on for give_up, why the relay cannot start.
+class LockTries {
+ public:
+  explicit LockTries(const MigrationWaits& waits) : waits_(waits) {}
+
+  // The step went through: the next one starts afresh.
+  void reset() {
+    tries_ = 0;
+    pause_ = kFirstPause;
+  }
+
+  // After a wait that ran out, for `step` (0: the version table, not read yet): sleeps
+  // before the next try, or throws.
+  void pause_or_give_up(int step) {
+    const auto now = Clock::now();
+    if (tries_++ == 0) first_ = now;
+    if (now - first_ + pause_ > waits_.give_up) {
+      const auto what = step == 0 ? std::string("the schema's version table")
+                                  : "schema step " + std::to_string(step);
+      throw std::runtime_error(fmt::format(
+          "{} could not lock its tables: {} waits of {} ms ran out over {:.1f} s; a long "
+          "transaction holds them (see pg_stat_activity): end it and start the relay again",
+          what, tries_, waits_.lock_wait.count(),
+          std::chrono::duration<double>(now - first_).count()));
+    }
+    spdlog::warn("event=schema_step_waiting step={} tries={}",
+                 step == 0 ? "version_table" : std::to_string(step), tries_);
+    std::this_thread::sleep_for(pause_);
+    pause_ = std::min(pause_ * 2, kLongestPause);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kFirstPause{50}, kLongestPause{2000};
+  const MigrationWaits& waits_;
+  int tries_ = 0;
+  Clock::time_point first_;  // when the first wait ran out
+  std::chrono::milliseconds pause_ = kFirstPause;
+};
+
 }  // namespace
 
 void migrate_schema(Connection& db, const MigrationWaits& waits) {
-  using Clock = std::chrono::steady_clock;
-  constexpr auto kFirstPause = std::chrono::milliseconds(50);
   const SchemaLock lock(db);
   const auto set_wait = fmt::format("SET LOCAL lock_timeout = '{}ms'", waits.lock_wait.count());
-  // A step's tries: counted, and timed from its first lock wait that ran out.
-  int tries = 0;
-  Clock::time_point first_try;
-  auto pause = kFirstPause;
+  LockTries tries(waits);
   for (;;) {
     int current = -1;  // not read yet
     db.exec("BEGIN");
@@ -291,31 +327,18 @@ void migrate_schema(Connection& db, const MigrationWaits& waits) {
       db.exec(r.empty() ? "INSERT INTO parley_schema(version) VALUES(1)"
                         : "UPDATE parley_schema SET version = version + 1");
       db.exec("COMMIT");
-      tries = 0;
-      pause = kFirstPause;
+      tries.reset();
     } catch (const Error& e) {
       db.exec("ROLLBACK");
       if (e.sqlstate() != "55P03") throw;  // lock_not_available: the lock wait ran out
-      const auto what = current < 0 ? std::string("the schema's version table")
-                                    : "schema step " + std::to_string(current + 1);
-      const auto now = Clock::now();
-      if (tries++ == 0) first_try = now;
-      if (now - first_try + pause > waits.give_up) {
-        const auto seconds = std::chrono::duration<double>(now - first_try).count();
-        throw std::runtime_error(fmt::format(
-            "{} could not lock its tables: {} waits of {} ms ran out over {:.1f} s; a long "
-            "transaction holds them (see pg_stat_activity): end it and start the relay again",
-            what, tries, waits.lock_wait.count(), seconds));
-      }
-      spdlog::warn("event=schema_step_waiting step={} tries={}",
-                   current < 0 ? "version_table" : std::to_string(current + 1), tries);
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+      tries.pause_or_give_up(current + 1);
     } catch (...) {
       db.exec("ROLLBACK");
       throw;
     }
   }
 }
+
+#undef PARLEY_SCHEMA_LOCK_KEY
 
 }  // namespace parley::store::pg

@@ -134,10 +134,12 @@ void FanoutWorker::step(std::string group_id) {
             metrics_.group_fanout_appends.fetch_add(run.entries.size(), std::memory_order_relaxed);
             auto s = presence_.find(run.username, run.device_id);
             if (!s) {
-              // The range's last seq: the device's gateway reads the rest from the store.
+              // The range's last seq: the device's gateway reads the range from the store. Not
+              // carried: each member's notice would carry its own copy of an entry the store
+              // keeps once, through Redis's one thread.
               if (router_ && !run.entries.empty())
                 router_->appended(run.username, run.device_id,
-                                  run.first_seq + run.entries.size() - 1);
+                                  run.first_seq + run.entries.size() - 1, nullptr);
               continue;
             }
             std::vector<PushedEntry> pushed;

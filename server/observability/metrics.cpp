@@ -91,6 +91,10 @@ std::string Metrics::render() const {
        routing_commands_sent);
   line("parley_routed_notices_received_total", "counter",
        "Notices other gateways published to this one.", routed_notices_received);
+  line("parley_routed_entries_received_total", "counter",
+       "Of those, notices that carried their 1:1 entry, for a connection here to push without "
+       "reading the store.",
+       routed_entries_received);
   line("parley_routing_commands_dropped_total", "counter",
        "Notices for other gateways given up (Redis unreachable or the queue full).",
        routing_commands_dropped);

@@ -40,10 +40,12 @@ class Metrics {
   std::atomic<std::uint64_t> store_batches_started_over{0};
   std::atomic<std::uint64_t> inbox_depth{0};
   // Routing through Redis (routing/redis_router.hpp): commands run (presence entries and
-  // notices to other gateways), notices received, and commands given up (Redis unreachable
-  // or the queue full; the entries wait in the store all the same).
+  // notices to other gateways), notices received (and of those, how many carried their
+  // entry), and commands given up (Redis unreachable or the queue full; the entries wait in
+  // the store all the same).
   std::atomic<std::uint64_t> routing_commands_sent{0};
   std::atomic<std::uint64_t> routed_notices_received{0};
+  std::atomic<std::uint64_t> routed_entries_received{0};
   std::atomic<std::uint64_t> routing_commands_dropped{0};
   // Group log entries committed but not yet in every member's inbox (briefly below zero
   // while a completion races the append's own count).

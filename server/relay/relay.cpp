@@ -3,12 +3,14 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <boost/asio/ssl/context.hpp>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include "gateway/connection_set.hpp"
@@ -83,6 +85,24 @@ void schedule_take_over(net::steady_timer& timer, groups::FanoutWorker& fanout,
     fanout.take_over_stalled();
     schedule_take_over(timer, fanout, every);
   });
+}
+
+// The gateways' shared routing key, read from (or, by the first gateway, made in) the store,
+// before any connection: the routing's MACs need it from its first notice. Throws when the
+// store cannot give it.
+routing::notices::Key routing_key(store::StoreWorker& worker) {
+  auto read = std::make_shared<std::string>();
+  std::promise<store::JobStatus> status;
+  auto done = status.get_future();
+  worker.submit([read](store::Store& s) { *read = s.routing_key(); },
+                [&status](store::JobStatus st) { status.set_value(st); });
+  const auto st = done.get();
+  routing::notices::Key key;
+  const bool ok = st == store::JobStatus::Committed && read->size() == key.bytes.size();
+  if (ok) std::copy(read->begin(), read->end(), key.bytes.begin());
+  sodium_memzero(read->data(), read->size());
+  if (!ok) throw std::runtime_error("the store did not give the gateways' routing key");
+  return key;
 }
 
 std::unique_ptr<net::ssl::context> make_tls(const Config& cfg) {
@@ -229,12 +249,12 @@ int run_relay(const Config& cfg) {
   // Gateways sharing the store reach each other's devices through Redis. Its threads call
   // into the presence registry and post to the I/O threads: declared after both, it stops
   // before they go.
-  routing::RoutedToSessions routed(presence);
+  routing::RoutedToSessions routed(presence, metrics);
   std::unique_ptr<routing::RedisRouter> router;
   if (!cfg.redis.empty()) {
     try {
       router = std::make_unique<routing::RedisRouter>(
-          cfg.redis, cfg.redis_credentials, routed, metrics,
+          cfg.redis, cfg.redis_credentials, routing_key(*worker), routed, metrics,
           std::chrono::duration_cast<std::chrono::seconds>(cfg.last_seen_ttl), cfg.presence_ttl);
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());

@@ -2,16 +2,18 @@
 // Reaching a device connected to another gateway. A relay alone has none (RelayContext's
 // router is null); gateways sharing one store and one Redis route through RedisRouter.
 //
-// Only notices cross: "the device's inbox has entries up to seq n", "a delivery mark of the
-// device was raised", "this device connected elsewhere", "the device is running out of
-// one-time prekeys", "read again what is stored"; and, per user, presence updates and
-// typing. The entries themselves are in the shared store, which the device's own gateway
-// reads, so a notice lost on the way (Redis restarting, a full queue) delays delivery to
-// the device's next read or login, and loses nothing. (A presence or typing notice lost is
+// Only notices cross: "the device's inbox has entries up to seq n" (with a small 1:1 entry
+// itself, to push without a read), "a delivery mark of the device was raised", "this device
+// connected elsewhere", "the device is running out of one-time prekeys", "read again what is
+// stored"; and, per user, presence updates and typing. Every entry is in the shared store,
+// committed before its notice leaves, which the device's own gateway reads, so a notice lost
+// on the way (Redis restarting, a full queue) delays delivery to the device's next read or
+// login, and loses nothing. (A presence or typing notice lost is
 // lost, as either is when a connection drops: both are ephemeral by design.)
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,9 +35,10 @@ class DeviceRouter {
   virtual void detached(const std::string& user, std::uint32_t device) = 0;
 
   // For a device not connected here (any thread, the store thread's commits among them):
-  // tells the gateway that holds it, if any, without waiting.
-  virtual void appended(const std::string& user, std::uint32_t device,
-                        std::uint64_t inbox_seq) = 0;
+  // tells the gateway that holds it, if any, without waiting. `entry`, when given, is the
+  // committed entry at `inbox_seq`, which the notice may carry (routing/notices.hpp).
+  virtual void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq,
+                        const store::InboxEntry* entry) = 0;
   // `follows`: MarkRaised::follows, which the owner's gateway uses as its own raises'.
   virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
                            const store::DeliveryMarkRecord& mark,
@@ -64,7 +67,9 @@ class DeviceRouter {
 class RoutedNotices {
  public:
   virtual ~RoutedNotices() = default;
-  virtual void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) = 0;
+  // `entry`: the entry at `inbox_seq` when the notice carried it, else null.
+  virtual void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq,
+                        std::shared_ptr<const store::InboxEntry> entry) = 0;
   virtual void mark_raised(const std::string& owner, std::uint32_t owner_device,
                            store::DeliveryMarkRecord mark,
                            std::optional<std::uint64_t> follows) = 0;

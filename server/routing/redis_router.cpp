@@ -5,10 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <charconv>
 
 #include "observability/metrics.hpp"
-#include "parley/username.hpp"
 
 namespace parley::routing {
 namespace {
@@ -32,6 +30,9 @@ namespace {
 //   parley:beats               each of those gateways' last beat (a hash, s).
 //   parley:held:<gateway>      "<user> <device>" of each device the gateway holds, so that
 //                              once it stops beating another can say its users went offline.
+//   parley:notices             the version of the notices each of those gateways reads (a
+//                              hash, routing/notices.hpp), set with its beat; a gateway
+//                              missing from it reads version 1.
 // Every presence decision is made inside one script, atomically, so two gateways never
 // disagree about who is online or mutual.
 //
@@ -72,12 +73,18 @@ local function went_offline(u, seen, seen_ttl)
 end
 )lua";
 
-// KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice. Publishes to the
-// device's gateway unless that is this one (a connection that just closed here).
+// KEYS[1] the device's key; ARGV[1] this gateway, ARGV[2] the notice, ARGV[3] (if given)
+// its form for a gateway reading notices of version 1. Publishes to the device's gateway
+// unless that is this one (a connection that just closed here).
 const std::string kRoute = R"lua(
 local v = redis.call('GET', KEYS[1])
 local g = v and string.match(v, '^(%x+):')
-if g and g ~= ARGV[1] then redis.call('PUBLISH', 'parley:gw:' .. g, ARGV[2]) end
+if not g or g == ARGV[1] then return 0 end
+local notice = ARGV[2]
+if ARGV[3] and (tonumber(redis.call('HGET', 'parley:notices', g)) or 1) < 2 then
+  notice = ARGV[3]
+end
+redis.call('PUBLISH', 'parley:gw:' .. g, notice)
 return 0
 )lua";
 // KEYS[1]; ARGV[1] this gateway, ARGV[2] the TTL, ARGV[3] this login's number, ARGV[4]
@@ -183,14 +190,15 @@ return 0
 // This gateway beats, and takes up to ARGV[4] devices of one gateway that has not beaten
 // for its presence TTL: their keys still naming it go, and each of their users left with
 // no device online is offline, last seen at that gateway's last beat, for its mutual
-// subscribers. ARGV[1] this gateway, ARGV[2] its TTL (s), ARGV[3] the subscriptions' TTL.
-// Returns 1 while that gateway has devices left to take (the caller beats again at once).
+// subscribers. ARGV[1] this gateway, ARGV[2] its TTL (s), ARGV[3] the subscriptions' TTL,
+// ARGV[5] the version of the notices it reads. Returns 1 while that gateway has devices left to take (the caller beats again at once).
 // Times are Redis's (TIME), so no two gateways' clocks are compared, and each gateway's
 // deadline is its own TTL's.
 const std::string kBeat = kPrelude + R"lua(
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZADD', 'parley:gateways', now + tonumber(ARGV[2]), ARGV[1])
 redis.call('HSET', 'parley:beats', ARGV[1], now)
+redis.call('HSET', 'parley:notices', ARGV[1], ARGV[5])
 local dead = redis.call('ZRANGEBYSCORE', 'parley:gateways', '-inf', '(' .. now, 'LIMIT', 0, 1)[1]
 if not dead then return 0 end
 local held = 'parley:held:' .. dead
@@ -214,6 +222,7 @@ end
 if redis.call('SCARD', held) > 0 then return 1 end
 redis.call('ZREM', 'parley:gateways', dead)
 redis.call('HDEL', 'parley:beats', dead)
+redis.call('HDEL', 'parley:notices', dead)
 return 0
 )lua";
 
@@ -233,48 +242,6 @@ std::string random_id() {
   return hex;
 }
 
-template <class T>
-bool number(std::string_view s, T& out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && end == s.data() + s.size() && !s.empty();
-}
-
-std::vector<std::string_view> fields(std::string_view s) {
-  std::vector<std::string_view> out;
-  while (!s.empty()) {
-    const auto sp = s.find(' ');
-    out.push_back(s.substr(0, sp));
-    if (sp == std::string_view::npos) break;
-    s.remove_prefix(sp + 1);
-  }
-  return out;
-}
-
-bool username(std::string_view s, std::string& out) {
-  out = std::string(s);
-  return !out.empty() && fold_username(out) == out;
-}
-
-std::string hex(std::string_view bytes) {
-  if (bytes.empty()) return "-";
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                 bytes.size());
-  out.pop_back();
-  return out;
-}
-
-bool unhex(std::string_view s, std::string& out) {
-  out.clear();
-  if (s == "-") return true;
-  if (s.size() % 2 != 0 || s.size() > 128) return false;
-  out.resize(s.size() / 2);
-  std::size_t len = 0;
-  return sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(),
-                        s.size(), nullptr, &len, nullptr) == 0 &&
-         len == out.size();
-}
-
 }  // namespace
 
 std::string RedisRouter::key_of(const std::string& user, std::uint32_t device) {
@@ -282,10 +249,11 @@ std::string RedisRouter::key_of(const std::string& user, std::uint32_t device) {
 }
 
 RedisRouter::RedisRouter(const std::string& address, const RedisCredentials& credentials,
-                         RoutedNotices& inbound, Metrics& metrics,
+                         const notices::Key& key, RoutedNotices& inbound, Metrics& metrics,
                          std::chrono::seconds last_seen_ttl, std::chrono::seconds presence_ttl)
     : inbound_(inbound),
       metrics_(metrics),
+      key_(key),
       gateway_(random_id()),
       ttl_(presence_ttl),
       key_ttl_(presence_ttl * kKeyTtlTimesBeat),
@@ -389,26 +357,27 @@ void RedisRouter::detached(const std::string& user, std::uint32_t device) {
          std::to_string(now.count()), seen_ttl_});
 }
 
-void RedisRouter::appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) {
-  queue({"EVALSHA", sha(Script::Route), "1", key_of(user, device), gateway_,
-         "A " + user + " " + std::to_string(device) + " " + std::to_string(inbox_seq)});
+void RedisRouter::route(const std::string& user, std::uint32_t device, notices::Notice notice) {
+  Command c{"EVALSHA", sha(Script::Route), "1", key_of(user, device), gateway_,
+            std::move(notice.full)};
+  if (!notice.older.empty()) c.push_back(std::move(notice.older));
+  queue(std::move(c));
+}
+
+void RedisRouter::appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq,
+                           const store::InboxEntry* entry) {
+  route(user, device, notices::appended(user, device, inbox_seq, entry, key_));
 }
 
 void RedisRouter::mark_raised(const std::string& owner, std::uint32_t owner_device,
                               const store::DeliveryMarkRecord& m,
                               std::optional<std::uint64_t> follows) {
-  std::string notice = "M " + owner + " " + std::to_string(owner_device) + " " + m.reader + " " +
-                       std::to_string(m.reader_device) + " " + hex(m.group_id) + " " +
-                       std::to_string(m.from) + " " + std::to_string(m.up_to) + " " +
-                       std::to_string(m.acked_ms) + " " + std::to_string(m.version);
-  if (follows) notice += " " + std::to_string(*follows);
-  queue({"EVALSHA", sha(Script::Route), "1", key_of(owner, owner_device), gateway_, std::move(notice)});
+  route(owner, owner_device, notices::mark_raised(owner, owner_device, m, follows));
 }
 
 void RedisRouter::prekeys_low(const std::string& user, std::uint32_t device,
                               std::uint32_t one_time_left) {
-  queue({"EVALSHA", sha(Script::Route), "1", key_of(user, device), gateway_,
-         "P " + user + " " + std::to_string(device) + " " + std::to_string(one_time_left)});
+  route(user, device, {notices::prekeys_low(user, device, one_time_left), {}});
 }
 
 void RedisRouter::subscribe(const std::string& user, std::vector<std::string> targets,
@@ -427,7 +396,7 @@ void RedisRouter::typing(const std::string& recipient, const std::string& sender
 
 void RedisRouter::beat() {
   queue({"EVALSHA", sha(Script::Beat), "0", gateway_, std::to_string(ttl_.count()), seen_ttl_,
-         std::to_string(kDevicesTakenPerBeat)},
+         std::to_string(kDevicesTakenPerBeat), std::to_string(notices::kVersion)},
         [this](const redisReply* r) {
           if (r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer == 1) beat();
         });
@@ -455,8 +424,8 @@ DeviceRouter::Snapshot RedisRouter::parse_snapshot(const redisReply& r) {
       f[k] = std::string_view(e->str, e->len);
     }
     PresenceInfo info;
-    if (!username(f[0], info.username) || (f[1] != "0" && f[1] != "1") ||
-        !number(f[2], info.last_seen_ms))
+    if (!notices::username(f[0], info.username) || (f[1] != "0" && f[1] != "1") ||
+        !notices::number(f[2], info.last_seen_ms))
       return std::nullopt;
     info.online = f[1] == "1";
     out.push_back(std::move(info));
@@ -597,83 +566,13 @@ void RedisRouter::receive_loop() {
       wake_.notify_all();
     } else if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
       const std::string_view notice(r->element[2]->str, r->element[2]->len);
-      if (dispatch(notice, inbound_)) {
+      if (notices::dispatch(notice, inbound_, key_)) {
         metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
       } else {
         spdlog::warn("event=routing_bad_notice bytes={}", notice.size());
       }
     }
     RedisLink::free_reply(r);
-  }
-}
-
-bool RedisRouter::dispatch(std::string_view notice, RoutedNotices& to) {
-  if (notice.size() > 1024) return false;
-  const auto f = fields(notice);
-  if (f.size() < 3 || f[0].size() != 1) return false;
-  std::string user;
-  if (!username(f[1], user)) return false;
-  const auto flag = [](std::string_view s, bool& out) {
-    out = s == "1";
-    return s == "0" || s == "1";
-  };
-  // Per user: "S user about online last_seen", "Y user sender active".
-  if (f[0][0] == 'S') {
-    PresenceInfo about;
-    if (f.size() != 5 || !username(f[2], about.username) || about.username == user ||
-        !flag(f[3], about.online) || !number(f[4], about.last_seen_ms))
-      return false;
-    to.presence(user, std::move(about));
-    return true;
-  }
-  if (f[0][0] == 'Y') {
-    std::string sender;
-    bool active = false;
-    if (f.size() != 4 || !username(f[2], sender) || sender == user || !flag(f[3], active))
-      return false;
-    to.typing(user, sender, active);
-    return true;
-  }
-  std::uint32_t device = 0;
-  if (!number(f[2], device)) return false;
-  switch (f[0][0]) {
-    case 'A': {
-      std::uint64_t seq = 0;
-      if (f.size() != 4 || !number(f[3], seq)) return false;
-      to.appended(user, device, seq);
-      return true;
-    }
-    case 'D': {
-      std::uint64_t ended = 0;
-      if (f.size() != 4 || !number(f[3], ended)) return false;
-      to.displaced(user, device, ended);
-      return true;
-    }
-    case 'P': {
-      std::uint32_t left = 0;
-      if (f.size() != 4 || !number(f[3], left)) return false;
-      to.prekeys_low(user, device, left);
-      return true;
-    }
-    case 'W': {
-      if (f.size() != 3) return false;
-      to.rescan(user, device);
-      return true;
-    }
-    case 'M': {
-      // The eleventh field, `follows`, is left out where the raise did not read it (and by
-      // gateways from before it: a mixed tier during an upgrade). A mark follows an older one.
-      store::DeliveryMarkRecord m;
-      std::optional<std::uint64_t> follows;
-      if ((f.size() != 10 && f.size() != 11) || !username(f[3], m.reader) ||
-          !number(f[4], m.reader_device) || !unhex(f[5], m.group_id) || !number(f[6], m.from) ||
-          !number(f[7], m.up_to) || !number(f[8], m.acked_ms) || !number(f[9], m.version) ||
-          (f.size() == 11 && (!number(f[10], follows.emplace()) || *follows >= m.version)))
-        return false;
-      to.mark_raised(user, device, std::move(m), follows);
-      return true;
-    }
-    default: return false;
   }
 }
 

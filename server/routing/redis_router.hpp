@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "routing/device_router.hpp"
+#include "routing/notices.hpp"
 #include "routing/redis_link.hpp"
 
 struct redisReply;
@@ -43,15 +44,18 @@ class RedisRouter final : public DeviceRouter {
   // `last_seen_ttl`: how long a user's subscriptions and last-seen time outlive its last
   // connection (--last-seen-days); `presence_ttl`: how long a gateway that stops beating
   // (every third of it) is taken for alive.
+  // `key`: the gateways' shared routing key (Store::routing_key), copied.
   RedisRouter(const std::string& address, const RedisCredentials& credentials,
-              RoutedNotices& inbound, Metrics& metrics, std::chrono::seconds last_seen_ttl,
+              const notices::Key& key, RoutedNotices& inbound, Metrics& metrics,
+              std::chrono::seconds last_seen_ttl,
               std::chrono::seconds presence_ttl = std::chrono::seconds(120));
   ~RedisRouter() override;
 
   void attached(const std::string& user, std::uint32_t device,
                 std::atomic<std::uint64_t>& login) override;
   void detached(const std::string& user, std::uint32_t device) override;
-  void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq) override;
+  void appended(const std::string& user, std::uint32_t device, std::uint64_t inbox_seq,
+                const store::InboxEntry* entry) override;
   void mark_raised(const std::string& owner, std::uint32_t owner_device,
                    const store::DeliveryMarkRecord& mark,
                    std::optional<std::uint64_t> follows) override;
@@ -71,9 +75,6 @@ class RedisRouter final : public DeviceRouter {
   // beaten again at once while more are left.
   static constexpr std::size_t kDevicesTakenPerBeat = 500;
 
-  // Parses one notice as published; false for anything malformed (never trusted blindly:
-  // whoever can write to Redis could send anything).
-  static bool dispatch(std::string_view notice, RoutedNotices& to);
 
  private:
   using Command = std::vector<std::string>;
@@ -81,6 +82,8 @@ class RedisRouter final : public DeviceRouter {
   // full, Redis away).
   using Reply = std::function<void(const redisReply*)>;
   void queue(Command c, Reply reply = nullptr);
+  // A notice for a device, by way of the gateway that holds it (the Route script).
+  void route(const std::string& user, std::uint32_t device, notices::Notice notice);
   static Snapshot parse_snapshot(const redisReply& r);
   const std::string& sha(Script s) const { return shas_[static_cast<std::size_t>(s)]; }
   // SCRIPT LOAD of every script on the command link (Redis forgets them when it restarts);
@@ -97,6 +100,7 @@ class RedisRouter final : public DeviceRouter {
 
   RoutedNotices& inbound_;
   Metrics& metrics_;
+  const notices::Key key_;
   const std::string gateway_;  // 16 hex digits, new at every start
   const std::chrono::seconds ttl_;
   // A device's key: refreshed every third of it, a net under a logout lost on its way (a

@@ -1,5 +1,6 @@
 #include "routing/routed_to_sessions.hpp"
 
+#include "observability/metrics.hpp"
 #include "parley.pb.h"
 #include "session/frame.hpp"
 #include "session/session.hpp"
@@ -7,9 +8,13 @@
 namespace parley::routing {
 
 void RoutedToSessions::appended(const std::string& user, std::uint32_t device,
-                                std::uint64_t inbox_seq) {
-  // No entry in hand: the session reads it from the shared store, where it is committed.
-  if (auto s = presence_.find(user, device)) Session::notify_appended(std::move(s), inbox_seq, std::shared_ptr<const store::InboxEntry>{});
+                                std::uint64_t inbox_seq,
+                                std::shared_ptr<const store::InboxEntry> entry) {
+  // Without an entry in hand (or one the session cannot push next) the session reads the
+  // shared store, where every entry is committed before its notice is published.
+  if (entry) metrics_.routed_entries_received.fetch_add(1, std::memory_order_relaxed);
+  if (auto s = presence_.find(user, device))
+    Session::notify_appended(std::move(s), inbox_seq, std::move(entry));
 }
 
 void RoutedToSessions::mark_raised(const std::string& owner, std::uint32_t owner_device,

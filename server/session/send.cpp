@@ -261,7 +261,7 @@ void Session::on_send(std::uint64_t request_id, wire::Send& req,
           if (auto s = presence.find(send.recipient, device))
             Session::notify_appended(std::move(s), entry->inbox_seq, entry);
           else if (router)
-            router->appended(send.recipient, device, entry->inbox_seq);
+            router->appended(send.recipient, device, entry->inbox_seq, entry.get());
         }
       },
       store::Urgency::Prompt, store::Lane::Own);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,13 @@ class Store {
 
   // 16 random bytes made when the data directory was first used; signed in every login.
   virtual std::string relay_id() = 0;
+  // 32 random bytes made by the first gateway on a shared store, read by every other: the
+  // key of the MACs on the entries gateways hand each other through Redis
+  // (routing/notices.hpp), which Redis must not be able to forge. Secret: the caller zeroes
+  // it once copied. Only a store that gateways share has one.
+  virtual std::string routing_key() {
+    throw std::logic_error("only a store shared among gateways has a routing key");
+  }
 
   // Accounts. `username` is always already case-folded.
   virtual std::optional<UserId> find_user(std::string_view username) = 0;

@@ -158,8 +158,67 @@ class GatewaysTest : public QObject {
     QCOMPARE(marks[0].up_to_conv_seq(), sent->send_ack().conv_seq());
     QVERIFY(metric(*b_, "parley_routed_notices_received_total") >= 1);
     QVERIFY(metric(*a_, "parley_routed_notices_received_total") >= 1);
+    // The notice carried the message: b pushed it without reading the store.
+    QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 1.0);
     // The notice said which of Alice's marks it follows (none): sent without a read.
     QCOMPARE(metric(*a_, "parley_marks_out_of_order_total"), 0.0);
+  }
+
+  // A tier being upgraded: a gateway that reads notices of version 1, or has not said which
+  // it reads, gets their older form, which it can parse. The message still crosses live,
+  // read from the store there instead of carried.
+  void aGatewayReadingOlderNoticesGetsTheirOlderForm() {
+    auto alice = TestClient::registered(a_->url(), "o-alice");
+    auto bob = TestClient::registered(b_->url(), "o-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:o-bob:1").size(), 16);
+    const auto b = gatewayOf("parley:at:o-bob:1");
+    QTRY_COMPARE(redis({"HGET", "parley:notices", b}), QString("2"));  // said with its beat
+    const auto crosses = [&](const std::string& text) {
+      if (!alice->send("o-bob", text)) return false;
+      auto got = bob->waitDeliver(3000);
+      if (!got || got->ciphertext() != text) return false;
+      bob->ack(got->inbox_seq());
+      return true;
+    };
+    QCOMPARE(redis({"HSET", "parley:notices", b, "1"}), QString("0"));
+    QVERIFY2(crosses("read from the store"), "the older form did not reach the gateway");
+    QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 0.0);
+    QCOMPARE(redis({"HDEL", "parley:notices", b}), QString("1"));
+    QVERIFY(crosses("read from the store again"));
+    QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 0.0);
+    QCOMPARE(redis({"HSET", "parley:notices", b, "2"}), QString("1"));
+    QVERIFY(crosses("carried"));
+    QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 1.0);
+  }
+
+  // An entry carried without the gateways' key (kept in the store, never in Redis) is
+  // refused: whoever can publish on Redis cannot push a made-up message in place of the
+  // stored one at that seq, whose ack would then delete the real one.
+  void aCarriedEntryNeedsTheGatewaysKey() {
+    auto alice = TestClient::registered(a_->url(), "f-alice");
+    auto bob = TestClient::registered(b_->url(), "f-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:f-bob:1").size(), 16);
+    const auto channel = "parley:gw:" + gatewayOf("parley:at:f-bob:1");
+    QVERIFY(alice->send("f-bob", "one"));
+    auto got = bob->waitDeliver(3000);
+    QVERIFY(got);
+    const auto next = got->inbox_seq() + 1;
+    bob->ack(got->inbox_seq());
+    // Bob's next entry as a carried notice announces it, its MAC made without the key.
+    const auto forged = QString("A f-bob 1 %1 f-alice 1 1 000102030405060708090a0b0c0d0e0f 9 "
+                                "1764000000000 0 Zm9yZ2Vk %2")
+                            .arg(next)
+                            .arg(QString(43, 'A'));
+    QCOMPARE(redis({"PUBLISH", channel, forged}), QString("1"));
+    QVERIFY2(!bob->waitDeliver(500), "a forged entry was pushed");
+    QVERIFY(alice->send("f-bob", "two"));
+    got = bob->waitDeliver(3000);
+    QVERIFY(got);
+    QCOMPARE(got->inbox_seq(), next);
+    QCOMPARE(got->ciphertext(), std::string("two"));
+    QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 2.0);
   }
 
   // A group whose members are on both gateways: one GroupSend on a, fanned out there, reaches

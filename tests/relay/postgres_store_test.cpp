@@ -171,6 +171,19 @@ class PostgresStoreTest : public QObject {
     QCOMPARE(open()->relay_id(), id);
   }
 
+  // The gateways' routing key, too: one per database, made by whichever asked first, 32
+  // random bytes, and not the relay id (which every client sees).
+  void twoRelaysShareOneRoutingKey() {
+    auto a = open();
+    auto b = open();
+    const auto key = b->routing_key();
+    QCOMPARE(key.size(), std::size_t{32});
+    QVERIFY(key != std::string(32, '\0'));
+    QCOMPARE(a->routing_key(), key);
+    QVERIFY(a->relay_id().find(key.substr(0, 16)) == std::string::npos);
+    QCOMPARE(open()->routing_key(), key);
+  }
+
   // Two relays append to one inbox at once, several entries per transaction, while a third
   // connection reads it as a device would, from its cursor: it must never see a seq before
   // every earlier one is there (it would move its cursor past the missing one for good).

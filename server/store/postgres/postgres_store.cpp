@@ -800,18 +800,29 @@ bool PostgresStore::conflicted(const std::exception& e) const {
   return state == "40P01" || state == "40001" || state == "55P03";
 }
 
-// Shared by every relay on the database: the first to start makes it.
-std::string PostgresStore::relay_id() {
-  std::string id(16, '\0');
-  randombytes_buf(id.data(), id.size());
+namespace {
+
+// A value in `meta` that every relay on the database shares: `size` random bytes, made by
+// whichever asks first. The bytes made here are zeroed whether or not they were kept (the
+// routing key is a secret).
+std::string shared_random(pg::Connection& db, std::string_view key, std::size_t size) {
   static constexpr Statement kPut{
-      "put_relay_id",
-      "INSERT INTO meta(key, value) VALUES('relay_id', $1) ON CONFLICT (key) DO NOTHING", "b"};
-  static constexpr Statement kGet{"get_relay_id",
-                                  "SELECT value FROM meta WHERE key = 'relay_id'", ""};
-  impl_->db.run(kPut, Params().bytes(id));
-  return impl_->db.run(kGet).bytes(0, 0);
+      "put_meta_once", "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING",
+      "tb"};
+  static constexpr Statement kGet{"get_meta", "SELECT value FROM meta WHERE key = $1", "t"};
+  std::string made(size, '\0');
+  randombytes_buf(made.data(), made.size());
+  db.run(kPut, Params().text(key).bytes(made));
+  sodium_memzero(made.data(), made.size());
+  return db.run(kGet, Params().text(key)).bytes(0, 0);
 }
+
+}  // namespace
+
+std::string PostgresStore::relay_id() { return shared_random(impl_->db, "relay_id", 16); }
+
+// Every gateway on the database MACs the entries it carries with it (routing/notices.hpp).
+std::string PostgresStore::routing_key() { return shared_random(impl_->db, "routing_key", 32); }
 
 std::optional<UserId> PostgresStore::find_user(std::string_view username) {
   if (auto known = impl_->accounts.find(username)) return known->user_id;

@@ -48,6 +48,7 @@ class PostgresStore final : public Store {
   bool conflicted(const std::exception& e) const override;
 
   std::string relay_id() override;
+  std::string routing_key() override;
 
   std::optional<UserId> find_user(std::string_view username) override;
   std::optional<DeviceRecord> find_device(std::string_view username,

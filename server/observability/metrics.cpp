@@ -26,6 +26,10 @@ std::string Metrics::render() const {
   line("parley_messages_stored_total", "counter", "Messages written to inboxes.", messages_stored);
   line("parley_entries_delivered_total", "counter", "Inbox entries pushed to devices.",
        entries_delivered);
+  line("parley_inbox_reads_total", "counter",
+       "Inbox pages read from the store for a connection: at login, after a gap, and for "
+       "entries announced without being handed over.",
+       inbox_reads);
   line("parley_errors_sent_total", "counter", "Error frames sent.", errors_sent);
   line("parley_slow_consumers_dropped_total", "counter",
        "Connections cut off because their send queue overflowed or stalled.", slow_consumers_dropped);
@@ -95,6 +99,10 @@ std::string Metrics::render() const {
        "Of those, notices that carried their 1:1 entry, for a connection here to push without "
        "reading the store.",
        routed_entries_received);
+  line("parley_routed_entries_refused_total", "counter",
+       "Notices whose carried entry was refused (its MAC, its form, or its age), each then "
+       "read from the store.",
+       routed_entries_refused);
   line("parley_routing_commands_dropped_total", "counter",
        "Notices for other gateways given up (Redis unreachable or the queue full).",
        routing_commands_dropped);

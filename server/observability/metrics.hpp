@@ -19,6 +19,7 @@ class Metrics {
   std::atomic<std::uint64_t> frames_out{0};
   std::atomic<std::uint64_t> messages_stored{0};
   std::atomic<std::uint64_t> entries_delivered{0};
+  std::atomic<std::uint64_t> inbox_reads{0};
   std::atomic<std::uint64_t> errors_sent{0};
   std::atomic<std::uint64_t> slow_consumers_dropped{0};
   std::atomic<std::uint64_t> writes_posted{0};  // started without a handler's scope
@@ -41,11 +42,12 @@ class Metrics {
   std::atomic<std::uint64_t> inbox_depth{0};
   // Routing through Redis (routing/redis_router.hpp): commands run (presence entries and
   // notices to other gateways), notices received (and of those, how many carried their
-  // entry), and commands given up (Redis unreachable or the queue full; the entries wait in
+  // entry, and how many carried one that was refused and read instead), and commands given up (Redis unreachable or the queue full; the entries wait in
   // the store all the same).
   std::atomic<std::uint64_t> routing_commands_sent{0};
   std::atomic<std::uint64_t> routed_notices_received{0};
   std::atomic<std::uint64_t> routed_entries_received{0};
+  std::atomic<std::uint64_t> routed_entries_refused{0};
   std::atomic<std::uint64_t> routing_commands_dropped{0};
   // Group log entries committed but not yet in every member's inbox (briefly below zero
   // while a completion races the append's own count).

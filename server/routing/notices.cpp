@@ -93,23 +93,27 @@ bool mac_holds(std::string_view notice, const Key& key) {
                             key.bytes.data()) == 0;
 }
 
+// What carried_entry below accepts, but for the sender's name, which the relay folded.
 bool carries(const store::InboxEntry& e) {
   return e.kind == store::EntryKind::Message && e.group_id.empty() && !e.ciphertext.empty() &&
          e.ciphertext.size() <= kCarriedCiphertextMax &&
-         e.client_msg_id.size() == limits::kClientMsgIdBytes && !e.sender.empty();
+         e.client_msg_id.size() == limits::kClientMsgIdBytes && !e.sender.empty() &&
+         e.sender_device <= limits::kMaxDeviceId && e.sender_pk > 0;
 }
 
 // The entry of a 13-field 'A' notice: f[4..11] (f[12] is its MAC).
 bool carried_entry(const std::vector<std::string_view>& f, std::uint64_t seq,
-                   store::InboxEntry& e) {
+                   std::uint64_t now_ms, store::InboxEntry& e) {
   e.inbox_seq = seq;
   e.kind = store::EntryKind::Message;
   return username(f[4], e.sender) && number(f[5], e.sender_device) &&
          e.sender_device <= limits::kMaxDeviceId && number(f[6], e.sender_pk) &&
          e.sender_pk > 0 && f[7] != "-" && unhex(f[7], e.client_msg_id) &&
          e.client_msg_id.size() == limits::kClientMsgIdBytes && number(f[8], e.conv_seq) &&
-         number(f[9], e.server_ts_ms) && number(f[10], e.content_hint) &&
-         unbase64(f[11], kCarriedCiphertextMax, e.ciphertext);
+         number(f[9], e.server_ts_ms) &&
+         (e.server_ts_ms > now_ms ? e.server_ts_ms - now_ms : now_ms - e.server_ts_ms) <=
+             kCarriedFreshnessMs &&
+         number(f[10], e.content_hint) && unbase64(f[11], kCarriedCiphertextMax, e.ciphertext);
 }
 
 }  // namespace
@@ -155,12 +159,14 @@ std::string prekeys_low(const std::string& user, std::uint32_t device, std::uint
   return "P " + user + " " + std::to_string(device) + " " + std::to_string(left);
 }
 
-bool dispatch(std::string_view notice, RoutedNotices& to, const Key& key) {
-  if (notice.size() > kMaxBytes) return false;
+Dispatched dispatch(std::string_view notice, RoutedNotices& to, const Key& key,
+                    std::uint64_t now_ms) {
+  constexpr auto kHanded = Dispatched::Handed, kMalformed = Dispatched::Malformed;
+  if (notice.size() > kMaxBytes) return kMalformed;
   const auto f = fields(notice);
-  if (f.size() < 3 || f[0].size() != 1) return false;
+  if (f.size() < 3 || f[0].size() != 1) return kMalformed;
   std::string user;
-  if (!username(f[1], user)) return false;
+  if (!username(f[1], user)) return kMalformed;
   const auto flag = [](std::string_view s, bool& out) {
     out = s == "1";
     return s == "0" || s == "1";
@@ -170,49 +176,52 @@ bool dispatch(std::string_view notice, RoutedNotices& to, const Key& key) {
     PresenceInfo about;
     if (f.size() != 5 || !username(f[2], about.username) || about.username == user ||
         !flag(f[3], about.online) || !number(f[4], about.last_seen_ms))
-      return false;
+      return kMalformed;
     to.presence(user, std::move(about));
-    return true;
+    return kHanded;
   }
   if (f[0][0] == 'Y') {
     std::string sender;
     bool active = false;
     if (f.size() != 4 || !username(f[2], sender) || sender == user || !flag(f[3], active))
-      return false;
+      return kMalformed;
     to.typing(user, sender, active);
-    return true;
+    return kHanded;
   }
   std::uint32_t device = 0;
-  if (!number(f[2], device)) return false;
+  if (!number(f[2], device)) return kMalformed;
   switch (f[0][0]) {
     case 'A': {
       std::uint64_t seq = 0;
-      if ((f.size() != 4 && f.size() != 13) || !number(f[3], seq) || seq == 0) return false;
+      if ((f.size() != 4 && f.size() != 13) || !number(f[3], seq) || seq == 0) return kMalformed;
       if (f.size() == 4) {
         to.appended(user, device, seq, nullptr);
-        return true;
+        return kHanded;
       }
       auto entry = std::make_shared<store::InboxEntry>();
-      if (!mac_holds(notice, key) || !carried_entry(f, seq, *entry)) return false;
+      if (!mac_holds(notice, key) || !carried_entry(f, seq, now_ms, *entry)) {
+        to.appended(user, device, seq, nullptr);
+        return Dispatched::EntryRefused;
+      }
       to.appended(user, device, seq, std::move(entry));
-      return true;
+      return kHanded;
     }
     case 'D': {
       std::uint64_t ended = 0;
-      if (f.size() != 4 || !number(f[3], ended)) return false;
+      if (f.size() != 4 || !number(f[3], ended)) return kMalformed;
       to.displaced(user, device, ended);
-      return true;
+      return kHanded;
     }
     case 'P': {
       std::uint32_t left = 0;
-      if (f.size() != 4 || !number(f[3], left)) return false;
+      if (f.size() != 4 || !number(f[3], left)) return kMalformed;
       to.prekeys_low(user, device, left);
-      return true;
+      return kHanded;
     }
     case 'W': {
-      if (f.size() != 3) return false;
+      if (f.size() != 3) return kMalformed;
       to.rescan(user, device);
-      return true;
+      return kHanded;
     }
     case 'M': {
       // The eleventh field, `follows`, is left out where the raise did not read it (and for
@@ -223,11 +232,11 @@ bool dispatch(std::string_view notice, RoutedNotices& to, const Key& key) {
           !number(f[4], m.reader_device) || !unhex(f[5], m.group_id) || !number(f[6], m.from) ||
           !number(f[7], m.up_to) || !number(f[8], m.acked_ms) || !number(f[9], m.version) ||
           (f.size() == 11 && (!number(f[10], follows.emplace()) || *follows >= m.version)))
-        return false;
+        return kMalformed;
       to.mark_raised(user, device, std::move(m), follows);
-      return true;
+      return kHanded;
     }
-    default: return false;
+    default: return kMalformed;
   }
 }
 

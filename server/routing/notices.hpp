@@ -41,7 +41,8 @@ inline constexpr std::size_t kMaxBytes = 4096;
 // sees: whoever can publish on Redis could otherwise push a made-up entry in place of the
 // stored one at that seq, and the device's ack of it would delete the real one. Other notices
 // are hints that cost at most a read, a late mark or a reconnect, and are only checked for
-// form.
+// form. (A made-up announcement costs one read: Session::read_ahead trusts the store's end
+// over it.)
 inline constexpr std::size_t kKeyBytes = 32;
 struct Key {
   Key() = default;
@@ -70,10 +71,24 @@ Notice mark_raised(const std::string& owner, std::uint32_t owner_device,
 // "P user device left".
 std::string prekeys_low(const std::string& user, std::uint32_t device, std::uint32_t left);
 
-// Parses one notice as published and hands it to `to`; false for anything malformed or, for
-// a carried entry, not made with `key` (never trusted blindly: whoever can write to Redis
-// could send anything).
-bool dispatch(std::string_view notice, RoutedNotices& to, const Key& key);
+// A carried entry whose server time is further than this from the receiving gateway's clock
+// is not pushed from the notice (but read from the store): a notice held up that long is
+// read anyway, and an old notice replayed after the store was restored from a backup, when
+// seqs are handed out again, cannot stand in for the entry now at its seq.
+inline constexpr std::uint64_t kCarriedFreshnessMs = 5 * 60 * 1000;
+
+enum class Dispatched {
+  Handed,        // handed to `to` as published
+  EntryRefused,  // an 'A' whose carried entry was refused: handed on as a bare announcement
+  Malformed,     // nothing handed on
+};
+
+// Parses one notice as published and hands it to `to` (never trusted blindly: whoever can
+// write to Redis could send anything). A carried entry not made with `key`, malformed, or
+// stamped further than kCarriedFreshnessMs from `now_ms` is dropped and its announcement
+// kept, which costs the device's gateway a read, as any bare announcement does.
+Dispatched dispatch(std::string_view notice, RoutedNotices& to, const Key& key,
+                    std::uint64_t now_ms);
 
 // Field parsers, shared with the presence snapshot's reply. A number parses whole; a name
 // must be non-empty and fold to itself.

@@ -7,6 +7,7 @@
 #include <array>
 
 #include "observability/metrics.hpp"
+#include "util/clock.hpp"
 
 namespace parley::routing {
 namespace {
@@ -233,6 +234,9 @@ const std::array<const std::string*, RedisRouter::kScripts> kScriptText{
 
 constexpr std::size_t kQueueLimit = 1 << 16;
 constexpr std::size_t kPipeline = 512;
+// Commands queued past which a notice goes in its older (smaller) form: a few pipelines'
+// worth, so at most ~3 MB of carried entries wait in the queue.
+constexpr std::size_t kCarryBelowQueued = 1024;
 
 std::string random_id() {
   unsigned char raw[8];
@@ -358,6 +362,13 @@ void RedisRouter::detached(const std::string& user, std::uint32_t device) {
 }
 
 void RedisRouter::route(const std::string& user, std::uint32_t device, notices::Notice notice) {
+  if (!notice.older.empty()) {
+    // Behind a backlog (Redis slow or away) the older form goes alone: it is a tenth of a
+    // carried entry's bytes in the queue and in Redis's buffers, and a notice that late is
+    // as good read from the store.
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= kCarryBelowQueued) notice.full = std::exchange(notice.older, {});
+  }
   Command c{"EVALSHA", sha(Script::Route), "1", key_of(user, device), gateway_,
             std::move(notice.full)};
   if (!notice.older.empty()) c.push_back(std::move(notice.older));
@@ -566,10 +577,18 @@ void RedisRouter::receive_loop() {
       wake_.notify_all();
     } else if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
       const std::string_view notice(r->element[2]->str, r->element[2]->len);
-      if (notices::dispatch(notice, inbound_, key_)) {
-        metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        spdlog::warn("event=routing_bad_notice bytes={}", notice.size());
+      switch (notices::dispatch(notice, inbound_, key_, now_ms())) {
+        case notices::Dispatched::EntryRefused:
+          // Announced all the same: the device's connection reads the entry from the store.
+          metrics_.routed_entries_refused.fetch_add(1, std::memory_order_relaxed);
+          spdlog::warn("event=routing_entry_refused bytes={}", notice.size());
+          [[fallthrough]];
+        case notices::Dispatched::Handed:
+          metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case notices::Dispatched::Malformed:
+          spdlog::warn("event=routing_bad_notice bytes={}", notice.size());
+          break;
       }
     }
     RedisLink::free_reply(r);

@@ -125,13 +125,15 @@ void Session::read_ahead() {
   if (!tail_unknown_ && after >= known_tail_) return;  // all caught up
 
   fetching_ = true;
+  ctx_.metrics.inbox_reads.fetch_add(1, std::memory_order_relaxed);
   const auto rescans = rescans_;
+  const auto announced = known_tail_;
   auto read = std::make_shared<std::vector<store::InboxEntry>>();
   submit(
       [read, pk = device_pk_, after, page, budget](store::Store& s) {
         *read = s.read_inbox(pk, after, page, budget);
       },
-      [this, read, after, page, budget, rescans](store::JobStatus status) {
+      [this, read, after, page, budget, rescans, announced](store::JobStatus status) {
         fetching_ = false;
         if (closed_) return;
         if (status != store::JobStatus::Committed) {
@@ -143,9 +145,14 @@ void Session::read_ahead() {
         std::size_t bytes = 0;
         for (const auto& e : *read) bytes += e.ciphertext.size();
         if (read->size() < page && bytes < budget && rescans == rescans_) {
-          // Reached the end of what is stored: every later append notifies us.
+          // Reached the end of what is stored: every later append notifies us. Every entry
+          // is committed before it is announced, so the store has what was announced before
+          // this read began: a higher tail announced then names nothing (a forged notice,
+          // an entry retention removed) and would have the session read again for ever.
+          // One announced during the read may have been committed after it.
           tail_unknown_ = false;
-          known_tail_ = std::max(known_tail_, read->empty() ? after : read->back().inbox_seq);
+          const auto end = read->empty() ? after : read->back().inbox_seq;
+          known_tail_ = known_tail_ == announced ? end : std::max(known_tail_, end);
           if (!sync_target_) sync_target_ = known_tail_;
         }
         page_bytes_ += bytes;

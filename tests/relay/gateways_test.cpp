@@ -10,6 +10,8 @@
 #include <QProcess>
 #include <QtTest>
 
+#include <sodium.h>
+
 #include <csignal>
 #include <map>
 
@@ -56,6 +58,15 @@ QString gatewayOf(const QString& key) {
 std::uint64_t loginNumberOf(const QString& key) {
   const auto value = redis({"GET", key});
   return value.mid(value.indexOf(':') + 1).toULongLong();
+}
+
+// Whether the one device logged in on `gateway` has made the two inbox reads of its login
+// (the login's own, and the one its wake notice asks for), so that the count stays put until
+// something else makes it read.
+bool loginReadsDone(RelayProcess& gateway) {
+  for (int i = 0; i < 100 && metric(gateway, "parley_inbox_reads_total") < 2; ++i) QTest::qWait(50);
+  QTest::qWait(100);
+  return metric(gateway, "parley_inbox_reads_total") == 2;
 }
 
 // SubscribePresence with `names`; the answer.
@@ -144,6 +155,8 @@ class GatewaysTest : public QObject {
     QTRY_COMPARE(gatewayOf("parley:at:x-bob:1").size(), 16);
     QTRY_COMPARE(gatewayOf("parley:at:x-alice:1").size(), 16);
     QVERIFY(gatewayOf("parley:at:x-bob:1") != gatewayOf("parley:at:x-alice:1"));
+    QVERIFY(loginReadsDone(*b_));
+    const auto reads = metric(*b_, "parley_inbox_reads_total");
     auto sent = alice->send("x-bob", "ciphertext for bob");
     QVERIFY(sent && sent->has_send_ack());
     // Well before any login or poll would bring it: pushed.
@@ -160,6 +173,7 @@ class GatewaysTest : public QObject {
     QVERIFY(metric(*a_, "parley_routed_notices_received_total") >= 1);
     // The notice carried the message: b pushed it without reading the store.
     QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 1.0);
+    QCOMPARE(metric(*b_, "parley_inbox_reads_total"), reads);
     // The notice said which of Alice's marks it follows (none): sent without a read.
     QCOMPARE(metric(*a_, "parley_marks_out_of_order_total"), 0.0);
   }
@@ -168,12 +182,19 @@ class GatewaysTest : public QObject {
   // it reads, gets their older form, which it can parse. The message still crosses live,
   // read from the store there instead of carried.
   void aGatewayReadingOlderNoticesGetsTheirOlderForm() {
+    // b beats (and says again which version it reads) every 20 minutes, not every 40 s, so no
+    // beat undoes what the test writes.
+    b_ = std::make_unique<RelayProcess>(QStringList{"--postgres", db_, "--redis",
+                                                    qEnvironmentVariable("PARLEY_TEST_REDIS"),
+                                                    "--presence-ttl-seconds", "3600"});
+    QVERIFY(b_->start());
     auto alice = TestClient::registered(a_->url(), "o-alice");
     auto bob = TestClient::registered(b_->url(), "o-bob");
     QVERIFY(alice && bob);
     QTRY_COMPARE(gatewayOf("parley:at:o-bob:1").size(), 16);
     const auto b = gatewayOf("parley:at:o-bob:1");
     QTRY_COMPARE(redis({"HGET", "parley:notices", b}), QString("2"));  // said with its beat
+    QVERIFY(loginReadsDone(*b_));
     const auto crosses = [&](const std::string& text) {
       if (!alice->send("o-bob", text)) return false;
       auto got = bob->waitDeliver(3000);
@@ -188,37 +209,58 @@ class GatewaysTest : public QObject {
     QVERIFY(crosses("read from the store again"));
     QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 0.0);
     QCOMPARE(redis({"HSET", "parley:notices", b, "2"}), QString("1"));
+    const auto reads = metric(*b_, "parley_inbox_reads_total");
     QVERIFY(crosses("carried"));
     QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 1.0);
+    QCOMPARE(metric(*b_, "parley_inbox_reads_total"), reads);
   }
 
   // An entry carried without the gateways' key (kept in the store, never in Redis) is
-  // refused: whoever can publish on Redis cannot push a made-up message in place of the
-  // stored one at that seq, whose ack would then delete the real one.
+  // refused, its announcement kept: whoever can publish on Redis cannot push a made-up
+  // message in place of the stored one at that seq, whose ack would then delete the real
+  // one. A made-up announcement costs one read, not a read for ever.
   void aCarriedEntryNeedsTheGatewaysKey() {
     auto alice = TestClient::registered(a_->url(), "f-alice");
     auto bob = TestClient::registered(b_->url(), "f-bob");
     QVERIFY(alice && bob);
     QTRY_COMPARE(gatewayOf("parley:at:f-bob:1").size(), 16);
     const auto channel = "parley:gw:" + gatewayOf("parley:at:f-bob:1");
+    QVERIFY(loginReadsDone(*b_));
     QVERIFY(alice->send("f-bob", "one"));
     auto got = bob->waitDeliver(3000);
     QVERIFY(got);
     const auto next = got->inbox_seq() + 1;
     bob->ack(got->inbox_seq());
-    // Bob's next entry as a carried notice announces it, its MAC made without the key.
-    const auto forged = QString("A f-bob 1 %1 f-alice 1 1 000102030405060708090a0b0c0d0e0f 9 "
-                                "1764000000000 0 Zm9yZ2Vk %2")
-                            .arg(next)
-                            .arg(QString(43, 'A'));
-    QCOMPARE(redis({"PUBLISH", channel, forged}), QString("1"));
+    // Bob's next entry as a carried notice announces it, well formed and fresh, its MAC made
+    // under a key of the forger's own.
+    auto text = QString("A f-bob 1 %1 f-alice 1 1 000102030405060708090a0b0c0d0e0f 9 %2 0 Zm9yZ2Vk")
+                    .arg(next)
+                    .arg(QDateTime::currentMSecsSinceEpoch())
+                    .toStdString();
+    unsigned char key[crypto_auth_KEYBYTES], mac[crypto_auth_BYTES];
+    randombytes_buf(key, sizeof key);
+    crypto_auth(mac, reinterpret_cast<const unsigned char*>(text.data()), text.size(), key);
+    char b64[sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    sodium_bin2base64(b64, sizeof b64, mac, sizeof mac, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    text += std::string(" ") + b64;
+    const auto reads = metric(*b_, "parley_inbox_reads_total");
+    QCOMPARE(redis({"PUBLISH", channel, QString::fromStdString(text)}), QString("1"));
     QVERIFY2(!bob->waitDeliver(500), "a forged entry was pushed");
+    QCOMPARE(metric(*b_, "parley_routed_entries_refused_total"), 1.0);
+    // Announced all the same, so read once, and found not to be there.
+    QCOMPARE(metric(*b_, "parley_inbox_reads_total"), reads + 1);
+    // An announcement of a seq far ahead, as anyone on Redis can make: read once, then the
+    // store's word stands (before, the session read again after every empty read).
+    QCOMPARE(redis({"PUBLISH", channel, "A f-bob 1 999999999"}), QString("1"));
+    QTest::qWait(500);
+    QCOMPARE(metric(*b_, "parley_inbox_reads_total"), reads + 2);
     QVERIFY(alice->send("f-bob", "two"));
     got = bob->waitDeliver(3000);
     QVERIFY(got);
     QCOMPARE(got->inbox_seq(), next);
     QCOMPARE(got->ciphertext(), std::string("two"));
     QCOMPARE(metric(*b_, "parley_routed_entries_received_total"), 2.0);
+    QCOMPARE(metric(*b_, "parley_inbox_reads_total"), reads + 2);  // "two" came carried
   }
 
   // A group whose members are on both gateways: one GroupSend on a, fanned out there, reaches

@@ -1,7 +1,9 @@
 // The notices gateways publish to each other through Redis (routing/notices.hpp): what one
 // gateway writes, another reads back field for field; a 1:1 entry is carried only when small,
 // and only under the gateways' key; a notice whose full form an older gateway would refuse
-// comes with the older form; anything malformed, forged or tampered with is refused whole.
+// comes with the older form. A carried entry forged, tampered with, malformed or stale is
+// refused and its announcement kept (the entry is then read from the store); anything else
+// malformed is refused whole.
 #include <sodium.h>
 
 #include <QtTest>
@@ -44,7 +46,15 @@ struct Recorded final : RoutedNotices {
   void typing(const std::string&, const std::string&, bool) override { ++others; }
   void rescan(const std::string&, std::uint32_t) override { ++others; }
   std::size_t total() const { return appends.size() + marks.size() + others; }
+  bool any_entry() const {
+    for (const auto& a : appends)
+      if (a.entry) return true;
+    return false;
+  }
 };
+
+constexpr std::uint64_t kSent = 1'764'000'000'123;  // the entries' server time
+constexpr std::uint64_t kNow = kSent + 40;          // the receiving gateway's clock
 
 notices::Key randomKey() {
   notices::Key k;
@@ -61,7 +71,7 @@ store::InboxEntry message(std::uint64_t seq, std::size_t ciphertext_bytes) {
   e.sender_pk = 41;
   e.client_msg_id = std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\xfe\xff", 16);
   e.conv_seq = 17;
-  e.server_ts_ms = 1'764'000'000'123;
+  e.server_ts_ms = kSent;
   e.content_hint = 2;
   e.ciphertext.resize(ciphertext_bytes);
   for (std::size_t i = 0; i < ciphertext_bytes; ++i)
@@ -104,7 +114,7 @@ class RoutingNoticesTest : public QObject {
       QCOMPARE(n.older, std::string("A bob 2 9"));
       QVERIFY(n.full.size() <= notices::kMaxBytes);
       Recorded got;
-      QVERIFY(notices::dispatch(n.full, got, key));
+      QVERIFY(notices::dispatch(n.full, got, key, kNow) == notices::Dispatched::Handed);
       QCOMPARE(got.appends.size(), std::size_t{1});
       const auto& a = got.appends[0];
       QCOMPARE(a.user, std::string("bob"));
@@ -123,7 +133,7 @@ class RoutingNoticesTest : public QObject {
       QVERIFY(a.entry->ciphertext == e.ciphertext);
       QVERIFY(a.entry->group_id.empty());
       Recorded bare;
-      QVERIFY(notices::dispatch(n.older, bare, key));
+      QVERIFY(notices::dispatch(n.older, bare, key, kNow) == notices::Dispatched::Handed);
       QCOMPARE(bare.appends.size(), std::size_t{1});
       QCOMPARE(bare.appends[0].seq, std::uint64_t{9});
       QVERIFY(!bare.appends[0].entry);
@@ -149,14 +159,17 @@ class RoutingNoticesTest : public QObject {
     }
   }
 
-  // Made with another key, or changed on the way in any field: refused whole, nothing
-  // handed on. Redis can drop or repeat a carried entry, not make or alter one.
+  // Made with another key, or changed on the way in any field: the entry is refused, and at
+  // most an announcement handed on. Redis can drop or repeat a carried entry, not make or
+  // alter one.
   void aForgedOrAlteredEntryIsRefused() {
     const auto key = randomKey();
     const auto e = message(7, 64);
     const auto n = notices::appended("bob", 1, 7, &e, key);
     Recorded got;
-    QVERIFY(!notices::dispatch(n.full, got, randomKey()));
+    QVERIFY(notices::dispatch(n.full, got, randomKey(), kNow) == notices::Dispatched::EntryRefused);
+    QCOMPARE(got.appends.size(), std::size_t{1});
+    QCOMPARE(got.appends[0].seq, std::uint64_t{7});  // announced: Bob's gateway reads it
     const auto f = split(n.full);
     QCOMPARE(f.size(), std::size_t{13});
     for (std::size_t i = 1; i < f.size(); ++i) {
@@ -164,17 +177,41 @@ class RoutingNoticesTest : public QObject {
       auto& x = changed[i];
       // Another value of the same form: a digit, a letter or a base64 character changed.
       x[0] = x[0] == '1' ? '2' : x[0] == 'b' ? 'c' : x[0] == 'A' ? 'B' : x[0] == '0' ? '1' : 'A';
-      QVERIFY2(!notices::dispatch(join(changed), got, key), ("field " + std::to_string(i)).c_str());
+      QVERIFY2(notices::dispatch(join(changed), got, key, kNow) != notices::Dispatched::Handed,
+               ("field " + std::to_string(i)).c_str());
     }
     auto without_mac = f;
     without_mac.pop_back();
-    QVERIFY(!notices::dispatch(join(without_mac), got, key));
-    QCOMPARE(got.total(), std::size_t{0});
-    QVERIFY(notices::dispatch(n.full, got, key));  // the original still reads
+    QVERIFY(notices::dispatch(join(without_mac), got, key, kNow) == notices::Dispatched::Malformed);
+    QVERIFY(!got.any_entry());
+    QVERIFY(notices::dispatch(n.full, got, key, kNow) == notices::Dispatched::Handed);
+    QVERIFY(got.any_entry());  // the original still reads
+  }
+
+  // A carried entry stamped more than five minutes from the receiving gateway's clock, either
+  // way, is read from the store instead: a notice replayed from before a restore of the store
+  // cannot stand in for the entry now at its seq.
+  void aStaleEntryIsReadInstead() {
+    const auto key = randomKey();
+    const auto e = message(7, 64);
+    const auto n = notices::appended("bob", 1, 7, &e, key);
+    const auto window = notices::kCarriedFreshnessMs;
+    for (const auto now : {kSent - window, kSent + window}) {
+      Recorded got;
+      QVERIFY(notices::dispatch(n.full, got, key, now) == notices::Dispatched::Handed);
+      QVERIFY(got.any_entry());
+    }
+    for (const auto now : {kSent - window - 1, kSent + window + 1}) {
+      Recorded got;
+      QVERIFY(notices::dispatch(n.full, got, key, now) == notices::Dispatched::EntryRefused);
+      QCOMPARE(got.appends.size(), std::size_t{1});
+      QVERIFY(!got.any_entry());
+    }
   }
 
   // Well-formed is checked before anything is handed on, MAC or not: each of these, signed
-  // with the right key, is still refused.
+  // with the right key, is refused (a bad announcement whole; a bad entry with its
+  // announcement kept).
   void aMalformedCarriedEntryIsRefused() {
     const auto key = randomKey();
     const auto e = message(7, 64);
@@ -211,12 +248,17 @@ class RoutingNoticesTest : public QObject {
       sodium_bin2base64(b64, sizeof b64, mac, sizeof mac, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
       text += std::string(" ") + b64;
       Recorded got;
-      QVERIFY2(!notices::dispatch(text, got, key), ("field " + std::to_string(i) + " = " + value.substr(0, 20)).c_str());
-      QCOMPARE(got.total(), std::size_t{0});
+      const auto what = "field " + std::to_string(i) + " = " + value.substr(0, 20);
+      QVERIFY2(notices::dispatch(text, got, key, kNow) ==
+                   (i == 3 ? notices::Dispatched::Malformed : notices::Dispatched::EntryRefused),
+               what.c_str());
+      QVERIFY2(!got.any_entry(), what.c_str());
     }
     Recorded got;
-    QVERIFY(!notices::dispatch(std::string(notices::kMaxBytes + 1, 'A'), got, key));
-    QVERIFY(!notices::dispatch("A bob 1 7 alice", got, key));  // neither form's length
+    QVERIFY(notices::dispatch(std::string(notices::kMaxBytes + 1, 'A'), got, key, kNow) ==
+            notices::Dispatched::Malformed);
+    QVERIFY(notices::dispatch("A bob 1 7 alice", got, key, kNow) ==
+            notices::Dispatched::Malformed);  // neither form's length
     QCOMPARE(got.total(), std::size_t{0});
   }
 
@@ -233,13 +275,14 @@ class RoutingNoticesTest : public QObject {
     QCOMPARE(without.full, with.older);
     QVERIFY(without.older.empty());
     Recorded got;
-    QVERIFY(notices::dispatch(with.full, got, key));
-    QVERIFY(notices::dispatch(with.older, got, key));
+    QVERIFY(notices::dispatch(with.full, got, key, kNow) == notices::Dispatched::Handed);
+    QVERIFY(notices::dispatch(with.older, got, key, kNow) == notices::Dispatched::Handed);
     QCOMPARE(got.marks.size(), std::size_t{2});
     QCOMPARE(got.marks[0].second, std::optional<std::uint64_t>(11));
     QCOMPARE(got.marks[1].second, std::optional<std::uint64_t>());
     QCOMPARE(got.marks[0].first.up_to, std::uint64_t{9});
-    QVERIFY(!notices::dispatch("M alice 1 bob 2 - 5 9 1764000000000 12 12", got, key));  // follows itself
+    QVERIFY(notices::dispatch("M alice 1 bob 2 - 5 9 1764000000000 12 12", got, key, kNow) ==
+            notices::Dispatched::Malformed);  // follows itself
   }
 };
 

@@ -804,7 +804,7 @@ namespace {
 
 // A value in `meta` that every relay on the database shares: `size` random bytes, made by
 // whichever asks first. The bytes made here are zeroed whether or not they were kept (the
-// routing key is a secret).
+// routing key is a secret; libpq's copies in its buffers are not ours to zero).
 std::string shared_random(pg::Connection& db, std::string_view key, std::size_t size) {
   static constexpr Statement kPut{
       "put_meta_once", "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING",

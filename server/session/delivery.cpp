@@ -127,7 +127,13 @@ void Session::read_ahead() {
   fetching_ = true;
   ctx_.metrics.inbox_reads.fetch_add(1, std::memory_order_relaxed);
   const auto rescans = rescans_;
-  const auto announced = known_tail_;
+  // While the read is in flight known_tail_ holds only what is announced meanwhile. Every
+  // entry is committed before it is announced, so the read finds what was announced before
+  // it began; a higher tail announced then names nothing (a forged notice, an entry
+  // retention removed) and would have the session read again for ever. One announced during
+  // the read may have been committed after it began, so it stands. A read that stops short
+  // of the end gives the earlier announcements back.
+  const auto announced = std::exchange(known_tail_, 0);
   auto read = std::make_shared<std::vector<store::InboxEntry>>();
   submit(
       [read, pk = device_pk_, after, page, budget](store::Store& s) {
@@ -145,15 +151,13 @@ void Session::read_ahead() {
         std::size_t bytes = 0;
         for (const auto& e : *read) bytes += e.ciphertext.size();
         if (read->size() < page && bytes < budget && rescans == rescans_) {
-          // Reached the end of what is stored: every later append notifies us. Every entry
-          // is committed before it is announced, so the store has what was announced before
-          // this read began: a higher tail announced then names nothing (a forged notice,
-          // an entry retention removed) and would have the session read again for ever.
-          // One announced during the read may have been committed after it.
+          // Reached the end of what is stored: every later append notifies us.
           tail_unknown_ = false;
           const auto end = read->empty() ? after : read->back().inbox_seq;
-          known_tail_ = known_tail_ == announced ? end : std::max(known_tail_, end);
-          if (!sync_target_) sync_target_ = known_tail_;
+          known_tail_ = std::max(known_tail_, end);
+          if (!sync_target_) sync_target_ = end;  // the store's word, not an announcement's
+        } else {
+          known_tail_ = std::max(known_tail_, announced);
         }
         page_bytes_ += bytes;
         if (page_pos_ == page_.size()) {

@@ -61,11 +61,12 @@ std::uint64_t loginNumberOf(const QString& key) {
 }
 
 // Whether the one device logged in on `gateway` has made the two inbox reads of its login
-// (the login's own, and the one its wake notice asks for), so that the count stays put until
-// something else makes it read.
+// (the login's own, and the one its wake notice asks for) and they are over, so that the
+// count stays put until something else makes it read. (A read is counted when it starts;
+// one takes a few milliseconds.)
 bool loginReadsDone(RelayProcess& gateway) {
   for (int i = 0; i < 100 && metric(gateway, "parley_inbox_reads_total") < 2; ++i) QTest::qWait(50);
-  QTest::qWait(100);
+  QTest::qWait(300);
   return metric(gateway, "parley_inbox_reads_total") == 2;
 }
 

@@ -484,8 +484,12 @@ struct PostgresStore::Impl {
     // meanwhile; a shorter wait gives up first, and the StoreWorker ends its batch there and
     // runs the job again in the next (store_worker.cpp). Set after the schema, whose
     // advisory lock a second gateway starting at once may wait longer for. And the relay
-    // weighs its inbox rows itself, at its commits (pg_schema.cpp, step 3).
-    db.set_session(fmt::format("SET lock_timeout = '{}ms'; SET parley.writer_weighs_inbox = 'on'",
+    // weighs its inbox rows itself, at its commits (pg_schema.cpp, step 3). Each statement
+    // sees what was committed before it began, whatever the server's default isolation: a
+    // device's inbox read, made after an append was announced to it, must see the append
+    // even in a transaction that began before it (Session::read_ahead).
+    db.set_session(fmt::format("SET lock_timeout = '{}ms'; SET parley.writer_weighs_inbox = 'on'; "
+                               "SET default_transaction_isolation = 'read committed'",
                                pg::kStatementLockWait.count()));
     if (!depth) {
       depth = std::make_shared<SharedDepth>();

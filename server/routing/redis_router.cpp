@@ -578,11 +578,17 @@ void RedisRouter::receive_loop() {
     } else if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
       const std::string_view notice(r->element[2]->str, r->element[2]->len);
       switch (notices::dispatch(notice, inbound_, key_, now_ms())) {
-        case notices::Dispatched::EntryRefused:
+        case notices::Dispatched::EntryRefused: {
           // Announced all the same: the device's connection reads the entry from the store.
-          metrics_.routed_entries_refused.fetch_add(1, std::memory_order_relaxed);
-          spdlog::warn("event=routing_entry_refused bytes={}", notice.size());
+          // Said on the first and then at each power of two: a clock skewed past the window
+          // refuses every carried entry, and a line per message would flood the log.
+          const auto n = metrics_.routed_entries_refused.fetch_add(1, std::memory_order_relaxed) + 1;
+          if ((n & (n - 1)) == 0)
+            spdlog::warn("event=routing_entry_refused count={} hint=\"a MAC not made with this "
+                         "tier's routing key, or a gateway clock more than {} s off\"",
+                         n, notices::kCarriedFreshnessMs / 1000);
           [[fallthrough]];
+        }
         case notices::Dispatched::Handed:
           metrics_.routed_notices_received.fetch_add(1, std::memory_order_relaxed);
           break;

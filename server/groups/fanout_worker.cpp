@@ -1,7 +1,5 @@
 #include "groups/fanout_worker.hpp"
 
-#include <future>
-
 #include <spdlog/spdlog.h>
 
 #include "net/post_task.hpp"
@@ -32,11 +30,8 @@ void FanoutWorker::recover() {
   // Waits for the one query, so the backlog gauge is right before the first client connects.
   std::vector<std::string> behind;
   std::uint64_t entries = 0;
-  std::promise<store::JobStatus> done;
-  auto status = done.get_future();
-  store_.submit([&](store::Store& s) { behind = s.groups_behind(&entries); },
-                [&done](store::JobStatus st) { done.set_value(st); });
-  if (status.get() != store::JobStatus::Committed) {
+  if (store_.run_and_wait([&](store::Store& s) { behind = s.groups_behind(&entries); }) !=
+      store::JobStatus::Committed) {
     spdlog::error("event=fanout_recovery_failed");
     return;
   }

@@ -42,8 +42,8 @@ class Metrics {
   std::atomic<std::uint64_t> inbox_depth{0};
   // Routing through Redis (routing/redis_router.hpp): commands run (presence entries and
   // notices to other gateways), notices received (and of those, how many carried their
-  // entry, and how many carried one that was refused and read instead), and commands given up (Redis unreachable or the queue full; the entries wait in
-  // the store all the same).
+  // entry, and how many carried one that was refused and read instead), and commands given
+  // up (Redis unreachable or the queue full; the entries wait in the store all the same).
   std::atomic<std::uint64_t> routing_commands_sent{0};
   std::atomic<std::uint64_t> routed_notices_received{0};
   std::atomic<std::uint64_t> routed_entries_received{0};

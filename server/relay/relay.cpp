@@ -3,13 +3,13 @@
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <boost/asio/ssl/context.hpp>
+#include <fmt/format.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -88,20 +88,26 @@ void schedule_take_over(net::steady_timer& timer, groups::FanoutWorker& fanout,
 }
 
 // The gateways' shared routing key, read from (or, by the first gateway, made in) the store,
-// before any connection: the routing's MACs need it from its first notice. Throws when the
-// store cannot give it.
+// before any connection: the routing's MACs need it from its first notice. Throws, saying
+// what to do, when the store cannot give it.
 routing::notices::Key routing_key(store::StoreWorker& worker) {
-  auto read = std::make_shared<std::string>();
-  std::promise<store::JobStatus> status;
-  auto done = status.get_future();
-  worker.submit([read](store::Store& s) { *read = s.routing_key(); },
-                [&status](store::JobStatus st) { status.set_value(st); });
-  const auto st = done.get();
+  std::string read;
+  if (worker.run_and_wait([&read](store::Store& s) { read = s.routing_key(); }) !=
+      store::JobStatus::Committed)
+    throw std::runtime_error(
+        "cannot read or make the gateways' routing key (meta.routing_key): see the store's "
+        "error above; the database must be reachable and writable by this gateway's role");
   routing::notices::Key key;
-  const bool ok = st == store::JobStatus::Committed && read->size() == key.bytes.size();
-  if (ok) std::copy(read->begin(), read->end(), key.bytes.begin());
-  sodium_memzero(read->data(), read->size());
-  if (!ok) throw std::runtime_error("the store did not give the gateways' routing key");
+  const bool fits = read.size() == key.bytes.size();
+  if (fits) std::copy(read.begin(), read.end(), key.bytes.begin());
+  const auto size = read.size();
+  sodium_memzero(read.data(), read.size());
+  if (!fits)
+    throw std::runtime_error(fmt::format(
+        "the gateways' routing key in the database (meta.routing_key) is {} bytes, not {}: "
+        "with every gateway stopped, DELETE FROM meta WHERE key = 'routing_key'; the first to "
+        "start again makes a new one",
+        size, key.bytes.size()));
   return key;
 }
 

@@ -8,8 +8,8 @@
 // stored"; and, per user, presence updates and typing. Every entry is in the shared store,
 // committed before its notice leaves, which the device's own gateway reads, so a notice lost
 // on the way (Redis restarting, a full queue) delays delivery to the device's next read or
-// login, and loses nothing. (A presence or typing notice lost is
-// lost, as either is when a connection drops: both are ephemeral by design.)
+// login, and loses nothing. (A presence or typing notice lost is lost, as either is when a
+// connection drops: both are ephemeral by design.)
 #include <atomic>
 #include <cstdint>
 #include <functional>

@@ -93,27 +93,27 @@ bool mac_holds(std::string_view notice, const Key& key) {
                             key.bytes.data()) == 0;
 }
 
-// What carried_entry below accepts, but for the sender's name, which the relay folded.
-bool carries(const store::InboxEntry& e) {
+// What an 'A' notice may carry, checked where it is made and again where it is read: a 1:1
+// message, small, with every field a stored one has.
+bool carriable(const store::InboxEntry& e) {
   return e.kind == store::EntryKind::Message && e.group_id.empty() && !e.ciphertext.empty() &&
          e.ciphertext.size() <= kCarriedCiphertextMax &&
          e.client_msg_id.size() == limits::kClientMsgIdBytes && !e.sender.empty() &&
          e.sender_device <= limits::kMaxDeviceId && e.sender_pk > 0;
 }
 
-// The entry of a 13-field 'A' notice: f[4..11] (f[12] is its MAC).
+// The entry of a 13-field 'A' notice: f[4..11] (f[12] is its MAC), stamped within
+// kCarriedFreshnessMs of now_ms.
 bool carried_entry(const std::vector<std::string_view>& f, std::uint64_t seq,
                    std::uint64_t now_ms, store::InboxEntry& e) {
   e.inbox_seq = seq;
   e.kind = store::EntryKind::Message;
   return username(f[4], e.sender) && number(f[5], e.sender_device) &&
-         e.sender_device <= limits::kMaxDeviceId && number(f[6], e.sender_pk) &&
-         e.sender_pk > 0 && f[7] != "-" && unhex(f[7], e.client_msg_id) &&
-         e.client_msg_id.size() == limits::kClientMsgIdBytes && number(f[8], e.conv_seq) &&
-         number(f[9], e.server_ts_ms) &&
+         number(f[6], e.sender_pk) && unhex(f[7], e.client_msg_id) && number(f[8], e.conv_seq) &&
+         number(f[9], e.server_ts_ms) && number(f[10], e.content_hint) &&
+         unbase64(f[11], kCarriedCiphertextMax, e.ciphertext) && carriable(e) &&
          (e.server_ts_ms > now_ms ? e.server_ts_ms - now_ms : now_ms - e.server_ts_ms) <=
-             kCarriedFreshnessMs &&
-         number(f[10], e.content_hint) && unbase64(f[11], kCarriedCiphertextMax, e.ciphertext);
+             kCarriedFreshnessMs;
 }
 
 }  // namespace
@@ -129,7 +129,7 @@ Notice appended(const std::string& user, std::uint32_t device, std::uint64_t inb
                 const store::InboxEntry* entry, const Key& key) {
   Notice n;
   n.full = "A " + user + " " + std::to_string(device) + " " + std::to_string(inbox_seq);
-  if (entry == nullptr || entry->inbox_seq != inbox_seq || !carries(*entry)) return n;
+  if (entry == nullptr || entry->inbox_seq != inbox_seq || !carriable(*entry)) return n;
   n.older = n.full;
   const auto& e = *entry;
   n.full += " " + e.sender + " " + std::to_string(e.sender_device) + " " +

@@ -192,7 +192,8 @@ return 0
 // for its presence TTL: their keys still naming it go, and each of their users left with
 // no device online is offline, last seen at that gateway's last beat, for its mutual
 // subscribers. ARGV[1] this gateway, ARGV[2] its TTL (s), ARGV[3] the subscriptions' TTL,
-// ARGV[5] the version of the notices it reads. Returns 1 while that gateway has devices left to take (the caller beats again at once).
+// ARGV[5] the version of the notices it reads. Returns 1 while that gateway has devices
+// left to take (the caller beats again at once).
 // Times are Redis's (TIME), so no two gateways' clocks are compared, and each gateway's
 // deadline is its own TTL's.
 const std::string kBeat = kPrelude + R"lua(

@@ -3,8 +3,8 @@
 // says which): an inbox that grew is pushed from the entry the notice carried, or read from
 // the store; a mark or a prekey warning pushed, a displaced connection closed, a connection
 // whose notices may have gone astray re-read, presence and typing pushed to every
-// connection of the user. A device not connected here
-// (it just left) is skipped: it reads what waits at its next login.
+// connection of the user. A device not connected here (it just left) is skipped: it reads
+// what waits at its next login.
 #include "presence/presence_registry.hpp"
 #include "routing/device_router.hpp"
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <iterator>
 
 #include "net/post_task.hpp"
@@ -51,6 +52,13 @@ class FunctionJob final : public Job {
 void StoreWorker::submit(Work work, Done done, OnCommit on_commit, Urgency urgency) {
   submit(std::make_unique<FunctionJob>(std::move(work), std::move(done), std::move(on_commit)),
          urgency);
+}
+
+JobStatus StoreWorker::run_and_wait(Work work) {
+  std::promise<JobStatus> status;
+  auto done = status.get_future();
+  submit(std::move(work), [&status](JobStatus st) { status.set_value(st); });
+  return done.get();
 }
 
 bool StoreWorker::submit(std::unique_ptr<Job> job, Urgency urgency) {

@@ -113,6 +113,9 @@ class StoreWorker {
   // (never during stop()).
   bool submit(std::unique_ptr<Job> job, Urgency urgency = Urgency::Prompt);
   void submit(Work work, Done done, OnCommit on_commit = {}, Urgency urgency = Urgency::Prompt);
+  // Runs `work` as a prompt job and waits for it: for start-up reads, from any thread but the
+  // store's own. Committed, or why not (a failure is logged by the worker).
+  JobStatus run_and_wait(Work work);
 
   // Memory beside the store that its jobs change (store/transaction_memory.hpp), told of
   // every commit and rollback from now on. Before the first job is submitted: the store

@@ -264,6 +264,33 @@ class GatewaysTest : public QObject {
     QCOMPARE(metric(*b_, "parley_inbox_reads_total"), reads + 2);  // "two" came carried
   }
 
+  // A routing key damaged in the database (edited by hand, or restored from elsewhere) stops a
+  // gateway at start with what to do, rather than have it MAC with a key the others do not
+  // share. The gateways already running keep theirs.
+  void aDamagedRoutingKeyStopsAGatewayAndSaysWhatToDo() {
+    QProcess psql;
+    psql.start("psql", {db_, "-qAtc", "UPDATE meta SET value = '\\x0102' WHERE key = 'routing_key'"});
+    QVERIFY(psql.waitForFinished(30000) && psql.exitCode() == 0);
+    QTemporaryDir dir;
+    QProcess relay;
+    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
+                {"--listen", "127.0.0.1:0", "--data-dir", dir.path(), "--postgres", db_,
+                 "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS")});
+    QVERIFY(relay.waitForFinished(15000));
+    const auto err = relay.readAllStandardError();
+    QVERIFY2(relay.exitCode() != 0, err.constData());
+    QVERIFY2(err.contains("is 2 bytes, not 32") &&
+                 err.contains("DELETE FROM meta WHERE key = 'routing_key'"),
+             err.constData());
+    auto alice = TestClient::registered(a_->url(), "r-alice");
+    auto bob = TestClient::registered(b_->url(), "r-bob");
+    QVERIFY(alice && bob);
+    QTRY_COMPARE(gatewayOf("parley:at:r-bob:1").size(), 16);
+    QVERIFY(alice->send("r-bob", "still carried"));
+    const auto got = bob->waitDeliver(3000);
+    QVERIFY(got && got->ciphertext() == "still carried");
+  }
+
   // A group whose members are on both gateways: one GroupSend on a, fanned out there, reaches
   // the member on b as it reaches the member on a.
   void aGroupMessageReachesMembersOnBothGateways() {

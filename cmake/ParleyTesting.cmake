@@ -1,8 +1,11 @@
-# parley_add_test(NAME name SOURCES ... LIBS ... LABELS unit|integration|slow [TIMEOUT s])
+# parley_add_test(NAME name SOURCES ... LIBS ... LABELS unit|integration|slow [TIMEOUT s]
+#                 [COST s])
 # One Qt Test executable per test file; runs headless and finds the relay binary through
-# PARLEY_RELAY_BIN so integration tests start the real process.
+# PARLEY_RELAY_BIN so integration tests start the real process. COST, about how long it runs
+# (seconds, ci preset), lets ctest start the longest first: run several at once, one of them
+# started last would otherwise finish the run alone.
 function(parley_add_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT;COST" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE Qt6::Test parley_warnings ${T_LIBS})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
@@ -21,6 +24,9 @@ function(parley_add_test)
     LABELS "${T_LABELS}"
     TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "${env}")
+  if(T_COST)
+    set_tests_properties(${T_NAME} PROPERTIES COST ${T_COST})
+  endif()
 endfunction()
 
 # The multi-gateway store under test: one throwaway PostgreSQL cluster for the whole run
@@ -51,9 +57,13 @@ function(parley_postgres_variant NAME)
   get_test_property(${NAME} LABELS labels)
   get_test_property(${NAME} TIMEOUT timeout)
   get_test_property(${NAME} ENVIRONMENT env)
+  get_test_property(${NAME} COST cost)
   list(APPEND labels postgres)
   list(APPEND env "PARLEY_TEST_POSTGRES=${PARLEY_TEST_PG}")
   add_test(NAME ${NAME}_postgres COMMAND ${NAME})
   set_tests_properties(${NAME}_postgres PROPERTIES
     LABELS "${labels}" TIMEOUT ${timeout} ENVIRONMENT "${env}" FIXTURES_REQUIRED postgres)
+  if(cost)
+    set_tests_properties(${NAME}_postgres PROPERTIES COST ${cost})
+  endif()
 endfunction()

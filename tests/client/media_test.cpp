@@ -15,7 +15,8 @@
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
-#include <unordered_map>
+#include <algorithm>
+#include <vector>
 
 #include "messenger.hpp"
 #include "relay_process.hpp"
@@ -153,27 +154,41 @@ QStringList filesUnder(const QString& dir) {
 // True when some 64-byte window of `plain` starting at a multiple of 64 occurs anywhere in
 // `blob`: every plaintext run of 127 bytes or more would contain one. A rolling hash over
 // every position of the blob, checked against the windows' hashes, then compared byte by byte.
+// A bitmap of the hashes' low bits turns away nearly every position before the sorted search:
+// 50 MiB are 52 million positions, and a hash map's lookup for each took most of a minute
+// in the sanitizers' unoptimised build.
 bool containsPlaintextWindow(const QByteArray& plain, const QByteArray& blob) {
   constexpr qsizetype kW = 64;
   constexpr quint64 kBase = 1099511628211ull;
+  constexpr quint64 kBitmapBits = quint64{1} << 27;
   quint64 top = 1;  // kBase^(kW-1)
   for (qsizetype i = 1; i < kW; ++i) top *= kBase;
-  auto hash_of = [&](const char* p) {
+  auto hash_of = [&](const unsigned char* p) {
     quint64 h = 0;
-    for (qsizetype i = 0; i < kW; ++i) h = h * kBase + static_cast<unsigned char>(p[i]);
+    for (qsizetype i = 0; i < kW; ++i) h = h * kBase + p[i];
     return h;
   };
-  std::unordered_multimap<quint64, qsizetype> windows;
+  const auto* p = reinterpret_cast<const unsigned char*>(plain.constData());
+  const auto* b = reinterpret_cast<const unsigned char*>(blob.constData());
+  std::vector<std::pair<quint64, qsizetype>> windows;  // (hash, offset), sorted
+  std::vector<quint64> bitmap(kBitmapBits / 64);
   windows.reserve(static_cast<std::size_t>(plain.size() / kW));
-  for (qsizetype off = 0; off + kW <= plain.size(); off += kW) windows.emplace(hash_of(plain.constData() + off), off);
+  for (qsizetype off = 0; off + kW <= plain.size(); off += kW) {
+    const auto h = hash_of(p + off);
+    windows.emplace_back(h, off);
+    bitmap[(h % kBitmapBits) / 64] |= quint64{1} << (h % 64);
+  }
+  std::sort(windows.begin(), windows.end());
   if (blob.size() < kW) return false;
-  quint64 h = hash_of(blob.constData());
+  quint64 h = hash_of(b);
   for (qsizetype pos = 0;; ++pos) {
-    const auto range = windows.equal_range(h);
-    for (auto it = range.first; it != range.second; ++it)
-      if (memcmp(plain.constData() + it->second, blob.constData() + pos, kW) == 0) return true;
+    if (bitmap[(h % kBitmapBits) / 64] >> (h % 64) & 1) {
+      for (auto it = std::lower_bound(windows.begin(), windows.end(), std::pair{h, qsizetype{0}});
+           it != windows.end() && it->first == h; ++it)
+        if (memcmp(p + it->second, b + pos, kW) == 0) return true;
+    }
     if (pos + kW >= blob.size()) return false;
-    h = (h - top * static_cast<unsigned char>(blob[pos])) * kBase + static_cast<unsigned char>(blob[pos + kW]);
+    h = (h - top * b[pos]) * kBase + b[pos + kW];
   }
 }
 
@@ -220,6 +235,8 @@ class MediaTest : public QObject {
     const auto blob = readFile(blobs.front());
     QCOMPARE(blob.size(), sent.total);
     QVERIFY(!containsPlaintextWindow(data, blob));
+    // The check itself finds a run of 127 plaintext bytes hidden at an odd place.
+    QVERIFY(containsPlaintextWindow(data, blob.left(1001) + data.mid(777777, 127) + blob.mid(1001, 5000)));
 
     QDir().mkpath(path("bob-downloads"));
     const auto down = bob->m->fetchAttachment(sent.msg, path("bob-downloads"), &error);

@@ -35,13 +35,7 @@ RelayProcess::~RelayProcess() {
   bool stopped_here = false;
   if (process_.state() != QProcess::NotRunning) {
     process_.terminate();
-    QElapsedTimer t;
-    t.start();
-    while (process_.state() != QProcess::NotRunning && t.elapsed() < 15000) {
-      if (QCoreApplication::instance()) QCoreApplication::processEvents();
-      process_.waitForFinished(20);
-    }
-    if (process_.state() != QProcess::NotRunning) {
+    if (!waitTurningEvents(15000)) {
       // Its drain gives up after 5 s: a relay still running at 15 s hangs at exit.
       kill9();
       qFatal("the relay did not stop within 15 s of SIGTERM; its log ends:\n%s",
@@ -123,9 +117,21 @@ void RelayProcess::kill9() {
   log_ += process_.readAllStandardError();
 }
 
+// The clients of this thread answer the relay's close while it drains: a client left open
+// would otherwise hold every stop for the drain's whole 5 s.
+bool RelayProcess::waitTurningEvents(int timeout_ms) {
+  QElapsedTimer t;
+  t.start();
+  while (process_.state() != QProcess::NotRunning && t.elapsed() < timeout_ms) {
+    if (QCoreApplication::instance()) QCoreApplication::processEvents();
+    process_.waitForFinished(20);
+  }
+  return process_.state() == QProcess::NotRunning;
+}
+
 int RelayProcess::terminate() {
   process_.terminate();
-  if (!process_.waitForFinished(10000)) {
+  if (!waitTurningEvents(10000)) {
     kill9();
     return -1;
   }

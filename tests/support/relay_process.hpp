@@ -20,9 +20,13 @@ class RelayProcess {
   // The options (beyond the defaults) for the next start().
   void setExtraArgs(QStringList extra_args) { extra_ = std::move(extra_args); }
   void kill9();                 // SIGKILL, then wait for the process to go
-  int terminate();              // SIGTERM; returns the exit code (-1 if it had to be killed)
+  // SIGTERM, then waits with this thread's event loop turning (its clients answer the
+  // relay's close); returns the exit code (-1 if it had to be killed).
+  int terminate();
   void signalTerm();            // SIGTERM without waiting
-  int waitExit(int timeout_ms); // exit code, or -1 if still running or killed by a signal
+  // The exit code, or -1 if still running or killed by a signal. No event loop turns
+  // meanwhile: this thread's clients hold the relay's drain as an unresponsive peer would.
+  int waitExit(int timeout_ms);
 
   QUrl url() const { return url_; }
   // The --postgres connection string of its store; empty when the store is relay.db.
@@ -48,6 +52,8 @@ class RelayProcess {
   QProcess process_;
   QUrl url_;
   QByteArray log_;
+
+  bool waitTurningEvents(int timeout_ms);  // true once the process has ended
 };
 
 // With PARLEY_TEST_POSTGRES set (the test cluster), a new empty database there and the

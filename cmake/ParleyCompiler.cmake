@@ -9,6 +9,15 @@ if(CCACHE_PROGRAM)
       "${CCACHE_PROGRAM}")
 endif()
 
+# LLVM's linker when installed (scripts/install-deps.sh installs it): with every object from
+# ccache, linking is most of a build, and lld links ~3x faster than GNU ld (the sanitized
+# relay: 6.6 -> 2.2 s).
+include(CheckLinkerFlag)
+check_linker_flag(CXX "-fuse-ld=lld" PARLEY_HAVE_LLD)
+if(PARLEY_HAVE_LLD)
+  add_link_options(-fuse-ld=lld)
+endif()
+
 add_library(parley_warnings INTERFACE)
 target_compile_options(parley_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
   $<$<BOOL:${PARLEY_STRICT}>:-Werror>)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config ccache git
+  build-essential cmake ninja-build pkg-config ccache lld git
   libboost1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3 libsqlitecpp-dev openssl libjemalloc-dev
   libpq-dev postgresql libhiredis-dev redis-server

@@ -1,4 +1,4 @@
-# Warnings, sanitizers and ccache for every Parley target.
+# Warnings, sanitizers, ccache and the linker for every Parley target.
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
   # Paths under the source tree hashed relative to it, and the build directory left out of

@@ -100,14 +100,13 @@ routing::notices::Key routing_key(store::StoreWorker& worker) {
   routing::notices::Key key;
   const bool fits = read.size() == key.bytes.size();
   if (fits) std::copy(read.begin(), read.end(), key.bytes.begin());
-  const auto size = read.size();
   sodium_memzero(read.data(), read.size());
   if (!fits)
     throw std::runtime_error(fmt::format(
         "the gateways' routing key in the database (meta.routing_key) is {} bytes, not {}: "
         "with every gateway stopped, DELETE FROM meta WHERE key = 'routing_key'; the first to "
         "start again makes a new one",
-        size, key.bytes.size()));
+        read.size(), key.bytes.size()));
   return key;
 }
 

@@ -251,11 +251,9 @@ class AddressLimitsTest : public QObject {
   }
 
   void badProxyBlocksAreRefusedAtStart() {
-    QProcess p;
-    p.start(qEnvironmentVariable("PARLEY_RELAY_BIN"), {"--trusted-proxy", "10.0.0.0/33"});
-    QVERIFY(p.waitForFinished(10000));
-    QCOMPARE(p.exitCode(), 2);
-    QVERIFY(p.readAllStandardError().contains("--trusted-proxy"));
+    const auto r = runRelay({"--trusted-proxy", "10.0.0.0/33"});
+    QCOMPARE(r.code, 2);
+    QVERIFY(r.err.contains("--trusted-proxy"));
   }
 };
 

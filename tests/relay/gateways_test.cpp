@@ -272,16 +272,13 @@ class GatewaysTest : public QObject {
     psql.start("psql", {db_, "-qAtc", "UPDATE meta SET value = '\\x0102' WHERE key = 'routing_key'"});
     QVERIFY(psql.waitForFinished(30000) && psql.exitCode() == 0);
     QTemporaryDir dir;
-    QProcess relay;
-    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                {"--listen", "127.0.0.1:0", "--data-dir", dir.path(), "--postgres", db_,
-                 "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS")});
-    QVERIFY(relay.waitForFinished(15000));
-    const auto err = relay.readAllStandardError();
-    QVERIFY2(relay.exitCode() != 0, err.constData());
-    QVERIFY2(err.contains("is 2 bytes, not 32") &&
-                 err.contains("DELETE FROM meta WHERE key = 'routing_key'"),
-             err.constData());
+    const auto refused = runRelay({"--listen", "127.0.0.1:0", "--data-dir", dir.path(), "--postgres",
+                                   db_, "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS")},
+                                  15000);
+    QVERIFY2(refused.code > 0, refused.err.constData());
+    QVERIFY2(refused.err.contains("is 2 bytes, not 32") &&
+                 refused.err.contains("DELETE FROM meta WHERE key = 'routing_key'"),
+             refused.err.constData());
     auto alice = TestClient::registered(a_->url(), "r-alice");
     auto bob = TestClient::registered(b_->url(), "r-bob");
     QVERIFY(alice && bob);
@@ -771,12 +768,10 @@ class GatewaysTest : public QObject {
       return secretFile(dir, name, text, others_read);
     };
     const auto run = [&](const QStringList& extra) {
-      QProcess relay;
-      relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                  QStringList{"--listen", "127.0.0.1:0", "--data-dir", dir.filePath("data"),
-                              "--postgres", db_, "--redis", redis.address()} + extra);
-      if (!relay.waitForFinished(15000)) return std::make_pair(-1, QByteArray("still running"));
-      return std::make_pair(relay.exitCode(), relay.readAllStandardError());
+      const auto r = runRelay(QStringList{"--listen", "127.0.0.1:0", "--data-dir", dir.filePath("data"),
+                                          "--postgres", db_, "--redis", redis.address()} + extra,
+                              15000);
+      return std::make_pair(r.code, r.err);
     };
     auto [code, err] = run({});
     QVERIFY2(code != 0 && err.contains("NOAUTH"), err.constData());
@@ -844,11 +839,9 @@ class GatewaysTest : public QObject {
     QCOMPARE(head(b_->url(), g).status, 401);
 
     const auto refused = [&](const QString& file) {
-      QProcess relay;
-      relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                  {"--listen", "127.0.0.1:0", "--data-dir", dir.filePath("refused"), "--media-key-file", file});
-      relay.waitForFinished(10000);
-      return std::make_pair(relay.exitCode(), relay.readAllStandardError());
+      const auto r = runRelay({"--listen", "127.0.0.1:0", "--data-dir", dir.filePath("refused"),
+                               "--media-key-file", file});
+      return std::make_pair(r.code, r.err);
     };
     auto [code, err] = refused(secretFile(dir, "open.key", "S3bQ0Zb1v1nH2yG8kq9rjvH1mX3yZb8l0xq3cVq1hWc=\n", true));
     QCOMPARE(code, 2);
@@ -862,23 +855,16 @@ class GatewaysTest : public QObject {
   // Routing needs the shared store: a relay given Redis without PostgreSQL refuses to start,
   // saying why, as it does an address it cannot parse.
   void redisWithoutASharedStoreIsRefused() {
-    QProcess relay;
-    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                {"--listen", "127.0.0.1:0", "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS")});
-    QVERIFY(relay.waitForFinished(10000));
-    QCOMPARE(relay.exitCode(), 2);
-    QVERIFY(relay.readAllStandardError().contains("--postgres"));
-    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                {"--listen", "127.0.0.1:0", "--postgres", "host=/nonexistent", "--redis", "no-port"});
-    QVERIFY(relay.waitForFinished(10000));
-    QCOMPARE(relay.exitCode(), 2);
-    QVERIFY(relay.readAllStandardError().contains("HOST:PORT"));
+    auto r = runRelay({"--listen", "127.0.0.1:0", "--redis", qEnvironmentVariable("PARLEY_TEST_REDIS")});
+    QCOMPARE(r.code, 2);
+    QVERIFY(r.err.contains("--postgres"));
+    r = runRelay({"--listen", "127.0.0.1:0", "--postgres", "host=/nonexistent", "--redis", "no-port"});
+    QCOMPARE(r.code, 2);
+    QVERIFY(r.err.contains("HOST:PORT"));
     // SQLite has one writer: more store connections need PostgreSQL.
-    relay.start(qEnvironmentVariable("PARLEY_RELAY_BIN"),
-                {"--listen", "127.0.0.1:0", "--store-connections", "2"});
-    QVERIFY(relay.waitForFinished(10000));
-    QCOMPARE(relay.exitCode(), 2);
-    QVERIFY(relay.readAllStandardError().contains("--postgres"));
+    r = runRelay({"--listen", "127.0.0.1:0", "--store-connections", "2"});
+    QCOMPARE(r.code, 2);
+    QVERIFY(r.err.contains("--postgres"));
   }
 };
 

@@ -7,27 +7,6 @@
 using namespace parley;
 using namespace parley::test;
 
-namespace {
-
-struct Run {
-  int code;
-  QByteArray out;
-  QByteArray err;
-};
-
-Run runRelay(const QStringList& args, int timeout_ms = 10000) {
-  QProcess p;
-  p.start(qEnvironmentVariable("PARLEY_RELAY_BIN"), args);
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    return {-1, {}, {}};
-  }
-  return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
-}
-
-}  // namespace
-
 class OperationsTest : public QObject {
   Q_OBJECT
   QTemporaryDir tmp_;

@@ -201,4 +201,20 @@ bool RelayProcess::restoreStoreFrom(const QString& dir) {
   return copy_store(QDir(dir), data);
 }
 
+RelayRun runRelay(const QStringList& args, int timeout_ms) {
+  QProcess p;
+  p.start(qEnvironmentVariable("PARLEY_RELAY_BIN"), args);
+  if (!p.waitForFinished(timeout_ms)) {
+    p.kill();
+    p.waitForFinished();
+    return {-1, p.readAllStandardOutput(), p.readAllStandardError()};
+  }
+  RelayRun run{p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+               p.readAllStandardOutput(), p.readAllStandardError()};
+  if (has_sanitizer_report(run.err))
+    qFatal("the relay (%s) reported a sanitizer finding; its log ends:\n%s",
+           qPrintable(args.join(' ')), run.err.right(12000).constData());
+  return run;
+}
+
 }  // namespace parley::test

@@ -64,4 +64,15 @@ QString freshPostgresDatabase();
 // The value of one un-labelled metric from the relay's /metrics, or -1.
 double metric(RelayProcess& relay, const char* name);
 
+// The relay run to its end with `args` (PARLEY_RELAY_BIN), for what it says and does before
+// it serves: --help, a start-up error. `code` is -1 when it crashed, or was still running
+// after timeout_ms and was killed. A sanitizer report in its stderr fails the test binary,
+// as it does for a RelayProcess.
+struct RelayRun {
+  int code;
+  QByteArray out;
+  QByteArray err;
+};
+RelayRun runRelay(const QStringList& args, int timeout_ms = 10000);
+
 }  // namespace parley::test

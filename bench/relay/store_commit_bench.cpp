@@ -1,5 +1,5 @@
 // Relay microbenchmarks, store: the inbox operations of the 1:1 path on SqliteStore, opened
-// the way the relay opens it (its own pragmas: WAL, synchronous FULL or NORMAL) in a fresh
+// the way the relay opens it (its own pragmas: WAL, durability full or normal) in a fresh
 // temporary directory ($TMPDIR, else /tmp), and driven only through the Store interface
 // (store/store.hpp) the StoreWorker uses: a transaction per batch, its jobs without
 // savepoints (a transaction takes them only when it starts over, store_worker.hpp).
@@ -11,7 +11,7 @@
 //                 job (delete, delivery mark), for 500 pairs taking turns, 100 sends and the
 //                 previous 100 messages' acks per commit (about what the relay gathers at
 //                 saturation); CPU time per message with fsync 0
-// The second argument, fsync, is 1 for the relay's default durability (synchronous=FULL:
+// The second argument, fsync, is 1 for the relay's default durability (--durability full:
 // an fsync per commit) and 0 for --durability normal. Times are wall clock: the commit
 // mostly waits for the disk, which CPU time does not see.
 #include <benchmark/benchmark.h>

@@ -3,8 +3,11 @@
 // log append; this worker then copies each log entry into the inboxes of the members it is
 // owed to, in store jobs of at most `chunk` inbox appends. Each job also advances the
 // group's durable fan-out cursor (group_fanout) in the same transaction, so a crash resumes
-// exactly where the last committed job stopped: no device misses an entry or gets one twice.
-// After each job it notifies the recipients that are online, like a Send does.
+// exactly where the last committed job stopped: no device misses an entry or has one stored
+// twice. After each job it notifies the recipients that are online, like a Send does. A job
+// alone in its commit is not synced first (store_worker.cpp, finish): a power cut can take
+// back a job whose entries were pushed, and the next run stores them again under new seqs,
+// which a member drops as duplicates.
 //
 // Bounded: at most `max_groups` groups have a job queued or running at once (one job per
 // group at a time, which also keeps each group's entries in order); further groups wait in a

@@ -6,9 +6,10 @@
 
 namespace parley {
 
-void Metrics::observe_commit(double seconds, std::size_t jobs) {
+void Metrics::observe_commit(double seconds, std::size_t jobs, bool synced) {
   commit_.observe(seconds);
   commit_jobs_.fetch_add(jobs, std::memory_order_relaxed);
+  if (!synced) commits_unsynced_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string Metrics::render() const {
@@ -124,6 +125,11 @@ std::string Metrics::render() const {
   group_send_ack.render(out, "parley_send_ack_seconds", "request=\"group_send\"");
   line("parley_store_commit_jobs_total", "counter", "Jobs committed in group commits.",
        commit_jobs_);
+  line("parley_store_commits_unsynced_total", "counter",
+       "Of those commits, the ones no job waited on (fan-out steps, acknowledgements' "
+       "deletes): left for the next synced commit or checkpoint to put on disk (with "
+       "--durability full; with normal no commit is synced).",
+       commits_unsynced_);
   return out;
 }
 

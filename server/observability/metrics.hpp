@@ -57,8 +57,9 @@ class Metrics {
   std::atomic<std::uint64_t> deliver_bodies_encoded{0};  // DeliverBodies::get's encodes
   std::atomic<std::uint64_t> marks_out_of_order{0};  // Session::on_mark's reads
 
-  // Store thread only.
-  void observe_commit(double seconds, std::size_t jobs);
+  // Store thread only. `synced`: a job waited on it, so it was on disk before any completion
+  // (store_worker.cpp, finish).
+  void observe_commit(double seconds, std::size_t jobs, bool synced);
 
   // From a Send or GroupSend handed to its session (read off the connection, before the rate
   // limit and parsing) to its SendAck handed back to the connection (the store's queue and
@@ -76,6 +77,7 @@ class Metrics {
       0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.01, 0.025, 0.1, 1.0, 5.0};
   Histogram commit_{kCommitBuckets};
   std::atomic<std::uint64_t> commit_jobs_{0};
+  std::atomic<std::uint64_t> commits_unsynced_{0};
 };
 
 }  // namespace parley

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <optional>
@@ -125,13 +126,20 @@ struct SqliteStore::Impl {
                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, 0,
                        vfs != nullptr ? vfs : "");
     d.exec("PRAGMA journal_mode=WAL");
-    d.exec(durability == Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    // NORMAL in either mode: SQLite then syncs the WAL at checkpoints (before copying it into
+    // relay.db, and relay.db after) and never at a commit. Under Full, commit() syncs it
+    // itself once COMMIT has returned, and commit_unsynced() leaves that to the next synced
+    // commit or checkpoint: a transaction no job waits on (a fan-out step, an ack's delete)
+    // then costs no fsync. SQLite's FULL would sync every commit, and its safety level cannot
+    // change inside a transaction, where the worker learns which kind it has.
+    d.exec("PRAGMA synchronous=NORMAL");
     // With NORMAL no commit syncs the WAL, so an automatic checkpoint syncs all of it written
     // since the last one, inside the commit that ran it: at SQLite's 1,000 pages that held
     // ~1 % of commits 2-5 ms and doubled the open loop's p99. A quarter of it keeps that
     // sync near a millisecond. FULL keeps the default: its commits have synced their frames,
     // and checkpointing more often only writes the same pages to relay.db more often
     // (docs/performance-log.md, "Checkpoints every 250 pages").
+    // (Under Full the commits have synced all but the unsynced ones' frames by then.)
     if (durability == Durability::Normal)
       d.exec("PRAGMA wal_autocheckpoint=" + std::to_string(SqliteStore::kNormalCheckpointPages));
     d.exec("PRAGMA foreign_keys=ON");
@@ -157,6 +165,7 @@ struct SqliteStore::Impl {
                               .getInt64());
                       return high == 0 ? 0 : high + RunFloor::kRunGap;
                     }),
+        syncs_commits(durability == Durability::Full),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
@@ -319,6 +328,8 @@ struct SqliteStore::Impl {
         db.execAndGet("SELECT COALESCE(SUM(span), 0) FROM inbox").getInt64());
   }
 
+  const bool syncs_commits;
+  sqlite3_int64 changes_at_begin = 0;  // sqlite3_total_changes64 when the transaction began
   SQLite::Statement begin, commit, rollback, savepoint, release, rollback_to;
   SQLite::Statement find_user, find_device, insert_user, insert_device, device_addresses;
   SQLite::Statement load_tail, raise_tail;
@@ -703,6 +714,25 @@ struct SqliteStore::Impl {
       if (sqlite3_stmt_busy(st) != 0) sqlite3_reset(st);
     }
   }
+
+  // What SQLite's FULL would have done at the COMMIT: the WAL synced through SQLite's own
+  // file (the VFS's, with its held writes) and flags. A failed sync is not retried: after a
+  // failed fsync Linux may have dropped the dirty pages and report the next one clean, so
+  // the commits it covered are not known to be on disk, and their jobs must not be told
+  // they are. Stopping makes the relay start again from what the WAL holds; the jobs'
+  // clients were not answered and send again. (PostgreSQL stops on a failed fsync too.)
+  void sync_wal() {
+    sqlite3_file* wal = nullptr;
+    int rc = sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc == SQLITE_OK && (wal == nullptr || wal->pMethods == nullptr)) rc = SQLITE_MISUSE;
+    if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK) {
+      spdlog::critical("store: syncing relay.db-wal failed ({}); what was committed may not "
+                       "be on disk, so the relay stops: check the disk, then start it again",
+                       sqlite3_errstr(rc));
+      std::abort();
+    }
+  }
 };
 
 SqliteStore::SqliteStore(const std::filesystem::path& data_dir, Durability durability)
@@ -719,19 +749,28 @@ void SqliteStore::begin() {
   if (impl_->conv_seqs.size() > Impl::kMaxCachedTails) impl_->conv_seqs.clear();
   impl_->held.shed_if_over();
   Impl::run(impl_->begin);
+  impl_->changes_at_begin = sqlite3_total_changes64(impl_->db.getHandle());
   impl_->depth_at_begin = impl_->depth;
 }
 void SqliteStore::commit() {
+  if (end_transaction() && impl_->syncs_commits) impl_->sync_wal();
+}
+void SqliteStore::commit_unsynced() { end_transaction(); }
+bool SqliteStore::end_transaction() {
   impl_->save_tails();
   impl_->flush_deferred();
   marks_->before_commit();
   impl_->inbox_floor.before_commit();
   impl_->finish_statements();
+  // Every write the relay makes is a row changed (no schema change runs in a transaction of
+  // the worker's), and a transaction that changed none wrote no WAL frame to sync.
+  const bool wrote = sqlite3_total_changes64(impl_->db.getHandle()) != impl_->changes_at_begin;
   Impl::run(impl_->commit);
   impl_->tails_journal.clear();
   impl_->held.keep();
   marks_->committed();
   impl_->inbox_floor.committed();
+  return wrote;
 }
 void SqliteStore::rollback() {
   marks_->rolled_back();

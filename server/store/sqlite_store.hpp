@@ -10,7 +10,9 @@
 
 namespace parley::store {
 
-enum class Durability { Full, Normal };  // synchronous=FULL (fsync per commit) or NORMAL
+// Full: every commit() is synced before it returns (a commit_unsynced() is not). Normal: none
+// is; the WAL is synced at checkpoints. See open() in the .cpp.
+enum class Durability { Full, Normal };
 
 class SqliteStore final : public Store {
  public:
@@ -24,6 +26,7 @@ class SqliteStore final : public Store {
 
   void begin() override;
   void commit() override;
+  void commit_unsynced() override;
   void rollback() override;
   void savepoint() override;
   void release_savepoint() override;
@@ -104,6 +107,9 @@ class SqliteStore final : public Store {
 
  private:
   struct Impl;
+  // COMMIT and what goes with it; whether the transaction wrote anything.
+  bool end_transaction();
+
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<SqliteMedia> media_;
   std::unique_ptr<SqliteMarks> marks_;

@@ -28,7 +28,13 @@ class Store {
 
   // Transaction control, for the worker only.
   virtual void begin() = 0;
+  // Returns once the transaction is durable.
   virtual void commit() = 0;
+  // For a transaction no job waits on (store_worker.hpp): the store may return before it is
+  // on disk, where the next synced commit or checkpoint puts it, in order. A power cut (never
+  // a process crash) can then take it back, so only writes whose loss is harmless, or redone
+  // from what is durable, come here. By default it is a commit like any other.
+  virtual void commit_unsynced() { commit(); }
   virtual void rollback() = 0;
   virtual void savepoint() = 0;
   virtual void release_savepoint() = 0;

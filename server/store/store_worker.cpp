@@ -127,8 +127,8 @@ void StoreWorker::run() {
       // Only completed reads ran in it: its COMMIT has nothing of theirs to write or sync
       // (at most a run floor's periodic save, store/run_floor.hpp), and ending it lets
       // SQLite checkpoint past the snapshot it held. Not counted as a commit in the
-      // metrics, which count write transactions.
-      end_transaction(batch);
+      // metrics, which count write transactions. Nothing of it to sync either.
+      end_transaction(batch, false);
       put_back(batch.put_back);
       batch.restart();
       continue;
@@ -333,11 +333,15 @@ void StoreWorker::roll_back() {
   for (auto* memory : memories_) memory->rolled_back();
 }
 
-bool StoreWorker::end_transaction(Batch& batch) {
+bool StoreWorker::end_transaction(Batch& batch, bool synced) {
   bool committed = false, conflicted = false, again_guarded = false;
   if (batch.open && !batch.broken) {
     try {
-      store_->commit();
+      if (synced) {
+        store_->commit();
+      } else {
+        store_->commit_unsynced();
+      }
       committed = true;
     } catch (const std::exception& e) {
       conflicted = store_->conflicted(e);
@@ -407,11 +411,21 @@ void StoreWorker::put_back(std::vector<Queued>& jobs) {
 
 void StoreWorker::finish(Batch& batch) {
   const auto started = Clock::now();
-  const bool committed = end_transaction(batch);
+  // Fan-out steps alone are not synced: everything a step writes (inbox entries, its group's
+  // cursor) is made again from what is durable (the group log), so its pushes may go out
+  // before it is on disk. A power cut that takes the step back leaves the cursor where it
+  // was; the next run fans the entries out again under new inbox seqs (store/run_floor.hpp),
+  // and the members drop what they get twice by message id. The step waits on the disk only
+  // when it shares a commit with another job, and the next synced commit puts it on disk.
+  // At 1,000 members a step is a quarter of an entry's fan-out, and its sync was its wait.
+  const bool synced = std::ranges::any_of(
+      batch.jobs, [](const Queued& q) { return q.urgency != Urgency::Background; });
+  const bool committed = end_transaction(batch, synced);
   batch.busy += Clock::now() - started;
   // A transaction rolled back for a conflict before it committed anything is not one.
   if (!batch.jobs.empty())
-    metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size());
+    metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size(),
+                            synced);
   if (publishes_depth_) metrics_.inbox_depth.store(store_->inbox_depth());
   {
     // What the completions post to connections (live pushes, marks, the jobs' own

@@ -182,7 +182,9 @@ class StoreWorker {
   void start_over(Batch& batch, std::deque<Queued>& fresh, bool conflicted);  // a job threw
   void roll_back();
   static void put_in_front(Batch& batch, std::vector<Queued> jobs);
-  bool end_transaction(Batch& batch);  // COMMIT, or ROLLBACK if broken or failed: committed?
+  // COMMIT (synced, or left to a later commit: Store::commit_unsynced), or ROLLBACK if
+  // broken or failed: committed?
+  bool end_transaction(Batch& batch, bool synced);
   void finish(Batch& batch);                           // commit, then complete every job
   // A job that met a conflict goes back unless it has met too many: false then.
   static bool may_retry(Queued& q);

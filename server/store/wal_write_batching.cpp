@@ -28,6 +28,7 @@ constexpr int kFrameHeaderBytes = 24;
 constexpr int kWalWriteLock = 0;
 
 std::atomic<std::uint64_t> g_writes_passed_down{0};
+std::atomic<std::uint64_t> g_syncs_passed_down{0};
 sqlite3_vfs* g_default = nullptr;  // the VFS underneath, found when this one is registered
 sqlite3_vfs g_vfs{};
 
@@ -159,6 +160,7 @@ int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
 
 int wal_sync(sqlite3_file* file, int flags) {
   if (const int rc = flush(wal(file)); rc != SQLITE_OK) return rc;
+  g_syncs_passed_down.fetch_add(1, std::memory_order_relaxed);
   return down(file).xSync(real(file), flags);
 }
 
@@ -463,5 +465,7 @@ const char* wal_write_batching_vfs() {
 std::uint64_t wal_writes_passed_down() {
   return g_writes_passed_down.load(std::memory_order_relaxed);
 }
+
+std::uint64_t wal_syncs_passed_down() { return g_syncs_passed_down.load(std::memory_order_relaxed); }
 
 }  // namespace parley::store

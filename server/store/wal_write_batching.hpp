@@ -29,5 +29,7 @@ const char* wal_write_batching_vfs();
 
 // Writes passed down to WAL files through this VFS so far, by every connection (for tests).
 std::uint64_t wal_writes_passed_down();
+// Syncs of WAL files passed down, likewise (for tests).
+std::uint64_t wal_syncs_passed_down();
 
 }  // namespace parley::store

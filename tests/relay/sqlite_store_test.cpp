@@ -20,6 +20,7 @@
 #include "store/sqlite_small_blocks.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_worker.hpp"
+#include "store/wal_write_batching.hpp"
 
 using namespace parley;
 using namespace parley::store;
@@ -1208,6 +1209,62 @@ class SqliteStoreTest : public QObject {
     for (int i = 0; i < 5; ++i)
       QCOMPARE(check.next_conv_seq("again" + std::to_string(i)), i == 2 ? 2u : 3u);
     check.rollback();
+    openStore();
+  }
+
+  // Under Durability::Full a commit is on disk before any of its jobs completes, but for a
+  // fan-out step's alone (a background job), which the next synced commit or checkpoint puts
+  // there (store_worker.cpp, finish). A transaction that wrote nothing has nothing to sync,
+  // and under Normal no commit is synced.
+  void onlyAFanOutStepAloneCommitsWithoutASync() {
+    s_->commit();
+    s_.reset();
+    Metrics metrics;
+    // The WAL syncs from submitting one job until it completed, or -1 if it did not commit.
+    auto syncs_for = [](StoreWorker& w, Urgency urgency, bool writes) -> int {
+      std::promise<JobStatus> done;
+      auto status = done.get_future();
+      const auto before = wal_syncs_passed_down();
+      w.submit([writes](Store& s) {
+                 if (writes) s.next_conv_seq("k");
+               },
+               [&done](JobStatus st) { done.set_value(st); }, {}, urgency);
+      if (status.wait_for(std::chrono::seconds(10)) != std::future_status::ready ||
+          status.get() != JobStatus::Committed)
+        return -1;
+      return static_cast<int>(wal_syncs_passed_down() - before);
+    };
+    {
+      StoreWorker worker(std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Full),
+                         metrics, 100);
+      QCOMPARE(syncs_for(worker, Urgency::Prompt, true), 1);
+      QCOMPARE(syncs_for(worker, Urgency::Background, true), 0);
+      QCOMPARE(syncs_for(worker, Urgency::Unhurried, true), 1);
+      QCOMPARE(syncs_for(worker, Urgency::Prompt, false), 0);
+      QVERIFY(metrics.render().find("parley_store_commits_unsynced_total 1\n") != std::string::npos);
+
+      // A step that shares its commit with a job it does not step aside for is synced with it.
+      const auto before = wal_syncs_passed_down();
+      std::promise<void> both;
+      std::atomic<int> left{2};
+      {
+        StoreThreadGate gate(worker);
+        QVERIFY(gate.holding());
+        for (auto urgency : {Urgency::Background, Urgency::Unhurried})
+          worker.submit([](Store& s) { s.next_conv_seq("shared"); },
+                        [&](JobStatus) {
+                          if (--left == 0) both.set_value();
+                        },
+                        {}, urgency);
+      }
+      QCOMPARE(both.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+      QCOMPARE(wal_syncs_passed_down() - before, std::uint64_t{1});
+    }
+    {
+      StoreWorker worker(
+          std::make_unique<SqliteStore>(dir_.path().toStdString(), Durability::Normal), metrics, 100);
+      QCOMPARE(syncs_for(worker, Urgency::Prompt, true), 0);
+    }
     openStore();
   }
 

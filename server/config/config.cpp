@@ -101,8 +101,8 @@ std::optional<Config> parse_config(int argc, char** argv, int& exit_code) {
   app.add_option("--threads", c.threads, "I/O threads (0: one per core)")->capture_default_str();
   std::string durability = "full";
   app.add_option("--durability", durability,
-                 "full: fsync every group commit (survives power loss); normal: survives a "
-                 "process crash only")
+                 "full: fsync every commit a client waits on (survives power loss); normal: "
+                 "survives a process crash only")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
   unsigned retention_days = 30, dedup_days = 7, last_seen_days = 7;

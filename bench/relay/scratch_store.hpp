@@ -1,6 +1,6 @@
 #pragma once
-// SqliteStore opened the way the relay opens it (its own pragmas: WAL, synchronous FULL or
-// NORMAL) in a fresh directory under std::filesystem::temp_directory_path() (TMPDIR, else
+// SqliteStore opened the way the relay opens it (its own pragmas: WAL, durability full or
+// normal) in a fresh directory under std::filesystem::temp_directory_path() (TMPDIR, else
 // /tmp on Linux) that goes away with it: the store microbenchmarks' fixture.
 #include <stdlib.h>
 

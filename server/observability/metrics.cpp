@@ -6,10 +6,10 @@
 
 namespace parley {
 
-void Metrics::observe_commit(double seconds, std::size_t jobs, bool synced) {
+void Metrics::observe_commit(double seconds, std::size_t jobs, bool sync_left_out) {
   commit_.observe(seconds);
   commit_jobs_.fetch_add(jobs, std::memory_order_relaxed);
-  if (!synced) commits_unsynced_.fetch_add(1, std::memory_order_relaxed);
+  if (sync_left_out) commits_unsynced_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string Metrics::render() const {
@@ -126,9 +126,9 @@ std::string Metrics::render() const {
   line("parley_store_commit_jobs_total", "counter", "Jobs committed in group commits.",
        commit_jobs_);
   line("parley_store_commits_unsynced_total", "counter",
-       "Of those commits, the ones no job waited on (fan-out steps, acknowledgements' "
-       "deletes): left for the next synced commit or checkpoint to put on disk (with "
-       "--durability full; with normal no commit is synced).",
+       "Of those commits, the ones of group fan-out steps alone, left for the next synced "
+       "commit or checkpoint to put on disk (SQLite with --durability full; with normal no "
+       "commit is synced, and PostgreSQL syncs every one).",
        commits_unsynced_);
   return out;
 }

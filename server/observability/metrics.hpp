@@ -57,9 +57,9 @@ class Metrics {
   std::atomic<std::uint64_t> deliver_bodies_encoded{0};  // DeliverBodies::get's encodes
   std::atomic<std::uint64_t> marks_out_of_order{0};  // Session::on_mark's reads
 
-  // Store thread only. `synced`: a job waited on it, so it was on disk before any completion
+  // Store thread only. `sync_left_out`: fan-out steps alone, committed without a sync
   // (store_worker.cpp, finish).
-  void observe_commit(double seconds, std::size_t jobs, bool synced);
+  void observe_commit(double seconds, std::size_t jobs, bool sync_left_out);
 
   // From a Send or GroupSend handed to its session (read off the connection, before the rate
   // limit and parsing) to its SendAck handed back to the connection (the store's queue and

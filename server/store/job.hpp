@@ -11,7 +11,8 @@ namespace parley::store {
 class Store;
 
 enum class JobStatus {
-  Committed,  // the job ran and its transaction is durable (read-only: it ran)
+  Committed,  // the job ran and its transaction is durable (read-only: it ran; background
+              // alone: committed, synced by the next commit that is: store_worker.hpp)
   Failed,     // the job threw; its writes were rolled back
   Rejected,   // the queue was full or the worker is stopping; the job never ran
 };

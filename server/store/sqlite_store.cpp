@@ -98,7 +98,7 @@ struct SqliteStore::Impl {
   static constexpr std::size_t kCachedRangeBytes = 32u << 20;
 
   // Open the database and apply pragmas before any statement is prepared.
-  static SQLite::Database open(const std::filesystem::path& dir, Durability durability) {
+  static SQLite::Database open(const std::filesystem::path& dir) {
     // SQLite's memory statistics take a process-wide mutex on every allocation, and we read
     // none of them. Possible only before SQLite initialises; later calls are refused
     // (SQLITE_MISUSE) and change nothing, which is harmless.
@@ -125,23 +125,18 @@ struct SqliteStore::Impl {
     SQLite::Database d((dir / "relay.db").string(),
                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, 0,
                        vfs != nullptr ? vfs : "");
-    d.exec("PRAGMA journal_mode=WAL");
+    // Everything below (the syncs, the checkpoints, the VFS) assumes the WAL: a file system
+    // without shared memory for its index would leave the rollback journal on.
+    if (const auto mode = d.execAndGet("PRAGMA journal_mode=WAL").getString(); mode != "wal")
+      throw std::runtime_error("relay.db cannot use SQLite's write-ahead log (journal_mode is " +
+                               mode + "): put the data directory on a local file system");
     // NORMAL in either mode: SQLite then syncs the WAL at checkpoints (before copying it into
     // relay.db, and relay.db after) and never at a commit. Under Full, commit() syncs it
     // itself once COMMIT has returned, and commit_unsynced() leaves that to the next synced
-    // commit or checkpoint: a transaction no job waits on (a fan-out step, an ack's delete)
-    // then costs no fsync. SQLite's FULL would sync every commit, and its safety level cannot
-    // change inside a transaction, where the worker learns which kind it has.
+    // commit or checkpoint: a transaction of fan-out steps alone then costs no fsync
+    // (store_worker.hpp, Background). SQLite's FULL would sync every commit, and its safety
+    // level cannot change inside a transaction, where the worker learns what it holds.
     d.exec("PRAGMA synchronous=NORMAL");
-    // With NORMAL no commit syncs the WAL, so an automatic checkpoint syncs all of it written
-    // since the last one, inside the commit that ran it: at SQLite's 1,000 pages that held
-    // ~1 % of commits 2-5 ms and doubled the open loop's p99. A quarter of it keeps that
-    // sync near a millisecond. FULL keeps the default: its commits have synced their frames,
-    // and checkpointing more often only writes the same pages to relay.db more often
-    // (docs/performance-log.md, "Checkpoints every 250 pages").
-    // (Under Full the commits have synced all but the unsynced ones' frames by then.)
-    if (durability == Durability::Normal)
-      d.exec("PRAGMA wal_autocheckpoint=" + std::to_string(SqliteStore::kNormalCheckpointPages));
     d.exec("PRAGMA foreign_keys=ON");
     // Temporary files in memory either way: through this VFS, which keeps them in buffers it
     // reuses (FILE hands them to it), or in SQLite's own memory journal.
@@ -156,7 +151,7 @@ struct SqliteStore::Impl {
   }
 
   explicit Impl(const std::filesystem::path& dir, Durability durability)
-      : db(open(dir, durability)),
+      : db(open(dir)),
         inbox_floor(db, "inbox_seq_floor",
                     [this] {
                       const auto high = static_cast<std::uint64_t>(
@@ -166,6 +161,14 @@ struct SqliteStore::Impl {
                       return high == 0 ? 0 : high + RunFloor::kRunGap;
                     }),
         syncs_commits(durability == Durability::Full),
+        // With NORMAL no commit syncs the WAL, so a checkpoint syncs all of it written since
+        // the last one: at SQLite's 1,000 pages that held ~1 % of commits 2-5 ms and doubled
+        // the open loop's p99. A quarter of it keeps that sync near a millisecond. Full keeps
+        // SQLite's 1,000: its commits have synced their frames (but fan-out steps' alone), and
+        // checkpointing more often only writes the same pages to relay.db more often
+        // (docs/performance-log.md, "Checkpoints every 250 pages").
+        checkpoint_pages(durability == Durability::Normal ? SqliteStore::kNormalCheckpointPages
+                                                          : kFullCheckpointPages),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
@@ -326,9 +329,17 @@ struct SqliteStore::Impl {
                       "JOIN groups g ON g.id = f.group_id WHERE f.done_seq < g.next_seq - 1") {
     depth = static_cast<std::uint64_t>(
         db.execAndGet("SELECT COALESCE(SUM(span), 0) FROM inbox").getInt64());
+    // In place of SQLite's automatic checkpoint, which runs inside COMMIT, before the WAL
+    // sync commit() makes after it, and ignores its own errors: a checkpoint whose WAL sync
+    // failed would then let that later sync report success over pages Linux had dropped.
+    // The store checkpoints after the sync instead (checkpoint_if_due).
+    sqlite3_wal_hook(db.getHandle(), &Impl::note_wal_frames, this);
   }
 
+  static constexpr int kFullCheckpointPages = 1000;
   const bool syncs_commits;
+  const int checkpoint_pages;
+  int wal_frames = 0;                  // in the WAL after the last commit (note_wal_frames)
   sqlite3_int64 changes_at_begin = 0;  // sqlite3_total_changes64 when the transaction began
   SQLite::Statement begin, commit, rollback, savepoint, release, rollback_to;
   SQLite::Statement find_user, find_device, insert_user, insert_device, device_addresses;
@@ -715,23 +726,45 @@ struct SqliteStore::Impl {
     }
   }
 
+  // SQLite's WAL hook, after every commit that wrote frames: how many the WAL holds.
+  static int note_wal_frames(void* impl, sqlite3*, const char*, int frames) {
+    static_cast<Impl*>(impl)->wal_frames = frames;
+    return SQLITE_OK;
+  }
+
   // What SQLite's FULL would have done at the COMMIT: the WAL synced through SQLite's own
-  // file (the VFS's, with its held writes) and flags. A failed sync is not retried: after a
-  // failed fsync Linux may have dropped the dirty pages and report the next one clean, so
-  // the commits it covered are not known to be on disk, and their jobs must not be told
-  // they are. Stopping makes the relay start again from what the WAL holds; the jobs'
-  // clients were not answered and send again. (PostgreSQL stops on a failed fsync too.)
+  // file (the VFS's, with its held writes) and flags.
   void sync_wal() {
     sqlite3_file* wal = nullptr;
     int rc = sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
     if (rc == SQLITE_OK && (wal == nullptr || wal->pMethods == nullptr)) rc = SQLITE_MISUSE;
     if (rc == SQLITE_OK) rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    if (rc != SQLITE_OK) {
-      spdlog::critical("store: syncing relay.db-wal failed ({}); what was committed may not "
-                       "be on disk, so the relay stops: check the disk, then start it again",
-                       sqlite3_errstr(rc));
-      std::abort();
-    }
+    if (rc != SQLITE_OK) stop_on_failed_sync("syncing relay.db-wal", rc);
+  }
+
+  // SQLite's automatic checkpoint (PASSIVE, once the WAL holds checkpoint_pages), after the
+  // commit's sync. Not done (readers, which the relay does not have, or a full disk) it is
+  // tried again after the next commit, as SQLite's would be, the WAL growing meanwhile.
+  void checkpoint_if_due() {
+    if (wal_frames < checkpoint_pages) return;
+    wal_frames = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db.getHandle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if ((rc & 0xff) == SQLITE_IOERR) stop_on_failed_sync("checkpointing relay.db-wal", rc);
+    if (rc != SQLITE_OK)
+      spdlog::warn("store: checkpoint of relay.db-wal put off: {}", sqlite3_errstr(rc));
+  }
+
+  // A failed sync is not retried: after a failed fsync Linux may have dropped the dirty
+  // pages and report the next one clean, so the commits it covered are not known to be on
+  // disk, and their jobs must not be told they are. The relay stops before answering them;
+  // their clients send again, and what did reach the disk answers them as duplicates.
+  // (PostgreSQL stops on a failed fsync too.)
+  [[noreturn]] static void stop_on_failed_sync(const char* what, int rc) {
+    spdlog::critical("store: {} failed ({}); what was committed may not be on disk, so the "
+                     "relay stops: check the disk, then start it again",
+                     what, sqlite3_errstr(rc));
+    std::abort();
   }
 };
 
@@ -754,8 +787,13 @@ void SqliteStore::begin() {
 }
 void SqliteStore::commit() {
   if (end_transaction() && impl_->syncs_commits) impl_->sync_wal();
+  impl_->checkpoint_if_due();
 }
-void SqliteStore::commit_unsynced() { end_transaction(); }
+bool SqliteStore::commit_unsynced() {
+  const bool wrote = end_transaction();
+  impl_->checkpoint_if_due();
+  return wrote && impl_->syncs_commits;
+}
 bool SqliteStore::end_transaction() {
   impl_->save_tails();
   impl_->flush_deferred();

@@ -20,13 +20,13 @@ class SqliteStore final : public Store {
   SqliteStore(const std::filesystem::path& data_dir, Durability durability);
   ~SqliteStore() override;
 
-  // WAL pages between automatic checkpoints under Durability::Normal (SQLite's default,
-  // 1,000, under Full): see open() in the .cpp.
+  // WAL pages between checkpoints under Durability::Normal (SQLite's default, 1,000, under
+  // Full): see Impl's constructor in the .cpp.
   static constexpr int kNormalCheckpointPages = 250;
 
   void begin() override;
   void commit() override;
-  void commit_unsynced() override;
+  bool commit_unsynced() override;
   void rollback() override;
   void savepoint() override;
   void release_savepoint() override;

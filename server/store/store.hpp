@@ -30,11 +30,15 @@ class Store {
   virtual void begin() = 0;
   // Returns once the transaction is durable.
   virtual void commit() = 0;
-  // For a transaction no job waits on (store_worker.hpp): the store may return before it is
-  // on disk, where the next synced commit or checkpoint puts it, in order. A power cut (never
-  // a process crash) can then take it back, so only writes whose loss is harmless, or redone
-  // from what is durable, come here. By default it is a commit like any other.
-  virtual void commit_unsynced() { commit(); }
+  // For a transaction whose writes what is durable makes again (fan-out steps alone:
+  // store_worker.hpp, Background): the store may return before it is on disk, where the next
+  // synced commit or checkpoint puts it, in order. A power cut (never a process crash) can
+  // then take it back. True if it did leave the sync out; by default it is a commit like any
+  // other.
+  virtual bool commit_unsynced() {
+    commit();
+    return false;
+  }
   virtual void rollback() = 0;
   virtual void savepoint() = 0;
   virtual void release_savepoint() = 0;

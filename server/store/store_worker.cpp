@@ -340,7 +340,7 @@ bool StoreWorker::end_transaction(Batch& batch, bool synced) {
       if (synced) {
         store_->commit();
       } else {
-        store_->commit_unsynced();
+        batch.sync_left_out = store_->commit_unsynced();
       }
       committed = true;
     } catch (const std::exception& e) {
@@ -411,13 +411,16 @@ void StoreWorker::put_back(std::vector<Queued>& jobs) {
 
 void StoreWorker::finish(Batch& batch) {
   const auto started = Clock::now();
-  // Fan-out steps alone are not synced: everything a step writes (inbox entries, its group's
-  // cursor) is made again from what is durable (the group log), so its pushes may go out
-  // before it is on disk. A power cut that takes the step back leaves the cursor where it
-  // was; the next run fans the entries out again under new inbox seqs (store/run_floor.hpp),
-  // and the members drop what they get twice by message id. The step waits on the disk only
-  // when it shares a commit with another job, and the next synced commit puts it on disk.
-  // At 1,000 members a step is a quarter of an entry's fan-out, and its sync was its wait.
+  // Background jobs (fan-out steps) alone are not synced: everything a step writes (inbox
+  // entries, its group's cursor) is made again from what is durable (the group log), so its
+  // pushes may go out before it is on disk. A power cut that takes the step back leaves the
+  // cursor where it was; the next run fans the entries out again under new inbox seqs
+  // (store/run_floor.hpp), and the members drop what they get twice by message id. The step
+  // waits on the disk only when it shares a commit with another job, and the next synced
+  // commit puts it on disk. At 1,000 members a step is a quarter of an entry's fan-out, and
+  // its sync was its wait. Every other commit is synced, unhurried deletes' too: completed
+  // without a sync, each member's next acknowledgement started a delete of its own instead
+  // of folding into the running one (three times the store jobs, docs/performance-log.md).
   const bool synced = std::ranges::any_of(
       batch.jobs, [](const Queued& q) { return q.urgency != Urgency::Background; });
   const bool committed = end_transaction(batch, synced);
@@ -425,7 +428,7 @@ void StoreWorker::finish(Batch& batch) {
   // A transaction rolled back for a conflict before it committed anything is not one.
   if (!batch.jobs.empty())
     metrics_.observe_commit(std::chrono::duration<double>(batch.busy).count(), batch.jobs.size(),
-                            synced);
+                            batch.sync_left_out);
   if (publishes_depth_) metrics_.inbox_depth.store(store_->inbox_depth());
   {
     // What the completions post to connections (live pushes, marks, the jobs' own

@@ -6,7 +6,7 @@
 // fails (a store may send a job's last writes with it). A transaction holding only
 // unhurried jobs (below) stays open across several takes.
 // Only after that commit does any job's completion run: nothing is acknowledged before it is
-// durable.
+// durable (a transaction of background jobs alone is committed without its sync: below).
 //
 // A job may be unhurried: nobody waits on its completion, and losing it to a crash is
 // harmless (a delete of acknowledged entries: they are delivered again and the client drops
@@ -26,7 +26,9 @@
 // without the step's statements, and a replay page completes without waiting for its commit;
 // the step goes in the transaction after, so it is late by one commit at most. A read that
 // runs after a background job in its transaction waits for that commit, as after a prompt
-// one.
+// one. A background job's writes must be ones that what is durable makes again after a power
+// cut: a transaction of background jobs alone is committed without a sync
+// (Store::commit_unsynced; finish() says why).
 //
 // A job may be read-only: it writes nothing, so nothing of it waits on a commit. It
 // completes as soon as it ran, unless a prompt or background job ran before it in the open
@@ -69,7 +71,8 @@ enum class Urgency {
   ReadOnly,   // writes nothing: completes once it ran (see above)
   // Committed like a prompt job, but left for the next transaction when a prompt or
   // read-only job is among those the transaction can take, at most once (a fan-out step: a
-  // sender's ack or a replay page then does not wait for the step's statements).
+  // sender's ack or a replay page then does not wait for the step's statements). Only for
+  // writes that what is durable makes again: a transaction of them alone is not synced.
   Background,
 };
 
@@ -154,6 +157,7 @@ class StoreWorker {
     // A prompt or background job ran in it: later reads may see writes that are not durable
     // yet and that a crash must not take back (new inbox entries, log rows).
     bool lasting_writes_ran = false;
+    bool sync_left_out = false;  // committed by Store::commit_unsynced, which left it out
     Clock::duration busy{};  // running statements, not waiting
     // Each job runs in a savepoint of its own. A transaction starts without them (SQLite
     // copies every page a job first changes into its savepoint's journal: a seventh of the
@@ -164,7 +168,7 @@ class StoreWorker {
     void restart() {
       jobs.clear();
       put_back.clear();
-      open = broken = lasting_writes_ran = guarded = false;
+      open = broken = lasting_writes_ran = guarded = sync_left_out = false;
       commit_by = Clock::time_point::max();
       busy = {};
     }

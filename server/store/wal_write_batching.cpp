@@ -194,8 +194,8 @@ int main_close(sqlite3_file* file) {
 
 // SQLite calls the barrier while it writes the WAL index header, which is how a commit (and a
 // checkpoint's progress) becomes visible to other connections: every frame must be in the file
-// by then. With synchronous=FULL the sync before it has already flushed them; with NORMAL no
-// sync comes, and this is the last moment.
+// by then. With synchronous=FULL the sync before it has already flushed them; with NORMAL (the
+// relay's, which syncs after the COMMIT) no sync comes first, and this is the last moment.
 void main_shm_barrier(sqlite3_file* file) {
   auto* m = main_file(file);
   // Only this connection's thread writes its WAL file, and it is the one calling. Normally

@@ -168,7 +168,7 @@ struct SqliteStore::Impl {
         // checkpointing more often only writes the same pages to relay.db more often
         // (docs/performance-log.md, "Checkpoints every 250 pages").
         checkpoint_pages(durability == Durability::Normal ? SqliteStore::kNormalCheckpointPages
-                                                          : kFullCheckpointPages),
+                                                          : SqliteStore::kFullCheckpointPages),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
@@ -336,7 +336,6 @@ struct SqliteStore::Impl {
     sqlite3_wal_hook(db.getHandle(), &Impl::note_wal_frames, this);
   }
 
-  static constexpr int kFullCheckpointPages = 1000;
   const bool syncs_commits;
   const int checkpoint_pages;
   int wal_frames = 0;                  // in the WAL after the last commit (note_wal_frames)
@@ -785,16 +784,9 @@ void SqliteStore::begin() {
   impl_->changes_at_begin = sqlite3_total_changes64(impl_->db.getHandle());
   impl_->depth_at_begin = impl_->depth;
 }
-void SqliteStore::commit() {
-  if (end_transaction() && impl_->syncs_commits) impl_->sync_wal();
-  impl_->checkpoint_if_due();
-}
-bool SqliteStore::commit_unsynced() {
-  const bool wrote = end_transaction();
-  impl_->checkpoint_if_due();
-  return wrote && impl_->syncs_commits;
-}
-bool SqliteStore::end_transaction() {
+void SqliteStore::commit() { end_transaction(true); }
+bool SqliteStore::commit_unsynced() { return end_transaction(false); }
+bool SqliteStore::end_transaction(bool sync) {
   impl_->save_tails();
   impl_->flush_deferred();
   marks_->before_commit();
@@ -808,7 +800,10 @@ bool SqliteStore::end_transaction() {
   impl_->held.keep();
   marks_->committed();
   impl_->inbox_floor.committed();
-  return wrote;
+  const bool owes_sync = wrote && impl_->syncs_commits;
+  if (owes_sync && sync) impl_->sync_wal();
+  impl_->checkpoint_if_due();  // after the sync (the WAL hook in Impl's constructor says why)
+  return owes_sync && !sync;
 }
 void SqliteStore::rollback() {
   marks_->rolled_back();

@@ -20,8 +20,9 @@ class SqliteStore final : public Store {
   SqliteStore(const std::filesystem::path& data_dir, Durability durability);
   ~SqliteStore() override;
 
-  // WAL pages between checkpoints under Durability::Normal (SQLite's default, 1,000, under
-  // Full): see Impl's constructor in the .cpp.
+  // WAL pages between checkpoints under each durability (Full keeps SQLite's default): see
+  // Impl's constructor in the .cpp.
+  static constexpr int kFullCheckpointPages = 1000;
   static constexpr int kNormalCheckpointPages = 250;
 
   void begin() override;
@@ -107,8 +108,9 @@ class SqliteStore final : public Store {
 
  private:
   struct Impl;
-  // COMMIT and what goes with it; whether the transaction wrote anything.
-  bool end_transaction();
+  // COMMIT and what goes with it, then, under Full and if the transaction wrote, the WAL's
+  // sync unless `sync` is false, then a checkpoint if due: whether a sync was left out.
+  bool end_transaction(bool sync);
 
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<SqliteMedia> media_;

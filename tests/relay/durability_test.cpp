@@ -1,9 +1,11 @@
 // What the relay acknowledged survives kill -9 (messages and delivery marks), retries after
-// a crash are deduplicated, an acknowledgement whose delete waits is made in time, and
+// a crash are deduplicated, a disk whose syncs fail stops the relay before it acknowledges
+// what may not be on disk, an acknowledgement whose delete waits is made in time, and
 // SIGTERM drains and exits cleanly.
 #include <QtTest>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "group_helpers.hpp"
@@ -29,6 +31,42 @@ std::vector<wire::DeliveryMark> exchange(TestClient& alice, TestClient& bob, int
     marks.push_back(got[0]);
   }
   return marks;
+}
+
+// The relay's disk fails every sync of `file` (a name without its directory) once `trigger`
+// exists: tests/support/failing_sync.cpp, preloaded. False if the shim was not built.
+bool failSyncsOf(RelayProcess& relay, const QString& file, const QString& trigger) {
+  const QString shim = qEnvironmentVariable("PARLEY_FAILING_SYNC_LIB");
+  if (shim.isEmpty()) return false;
+  relay.setEnvironmentVariable("LD_PRELOAD", shim);
+  relay.setEnvironmentVariable("PARLEY_FAIL_SYNC_OF", file);
+  relay.setEnvironmentVariable("PARLEY_FAIL_SYNC_WHEN", trigger);
+  // AddressSanitizer wants its runtime loaded first; a preloaded library comes before it.
+  const QString asan = qEnvironmentVariable("ASAN_OPTIONS");
+  relay.setEnvironmentVariable("ASAN_OPTIONS",
+                               (asan.isEmpty() ? "" : asan + ":") + "verify_asan_link_order=0");
+  return true;
+}
+
+bool touch(const QString& path) {
+  QFile f(path);
+  return f.open(QIODevice::WriteOnly);
+}
+
+// Logs in as `bob` and takes everything waiting for him, acking it: the client_msg_ids in
+// the order they came. Empty if one came twice or out of order.
+std::vector<std::string> drainInbox(TestClient& bob, const QUrl& url) {
+  if (!bob.connect(url) || !bob.login()->has_logged_in()) return {};
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  std::uint64_t last_inbox = 0;
+  while (auto d = bob.waitDeliver(2000)) {
+    if (!seen.insert(d->client_msg_id()).second || d->inbox_seq() <= last_inbox) return {};
+    last_inbox = d->inbox_seq();
+    ids.push_back(d->client_msg_id());
+    bob.ack(last_inbox);
+  }
+  return ids;
 }
 }  // namespace
 
@@ -89,6 +127,90 @@ class DurabilityTest : public QObject {
       if (got.size() % 100 == 0) bob.ack(d->inbox_seq());
     }
     QVERIFY(!bob.waitDeliver(300));
+  }
+
+  // A disk that stops syncing (EIO from fdatasync): the relay must not acknowledge a message
+  // whose commit it could not sync. It stops at once, saying why and nothing of the message;
+  // started again on a working disk, it delivers what it acknowledged and, once the sender
+  // retries, the message it did not, each exactly once.
+  void aFailedWalSyncStopsTheRelayBeforeItAcknowledges() {
+    QTemporaryDir scratch;
+    const QString trigger = scratch.filePath("disk-fails");
+    RelayProcess relay;
+    QVERIFY2(failSyncsOf(relay, "relay.db-wal", trigger), "PARLEY_FAILING_SYNC_LIB is not set");
+    QVERIFY(relay.start());
+    TestClient alice("fs-alice"), bob("fs-bob");
+    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
+    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
+    bob.disconnect();
+    const std::string before = TestClient::randomId();
+    auto acked = alice.request(TestClient::sendFrame("fs-bob", "before", before));
+    QVERIFY(acked && acked->has_send_ack());
+
+    QVERIFY(touch(trigger));
+    const std::string after = TestClient::randomId();
+    const std::string body = "ciphertext-that-must-not-be-logged";
+    const auto request = alice.post(TestClient::sendFrame("fs-bob", body, after));
+    QVERIFY(!alice.waitResponse(request, 10000));
+    QCOMPARE(relay.waitExit(5000), -1);
+    QVERIFY(!relay.running());  // -1 and not running: ended by a signal (abort)
+    const auto log = relay.stderrLog();
+    QVERIFY2(log.contains("syncing relay.db-wal failed") && log.contains("check the disk"),
+             log.right(2000).constData());
+    QVERIFY(!log.contains(QByteArray::fromStdString(body)));
+
+    QVERIFY(QFile::remove(trigger));
+    alice.disconnect();
+    QVERIFY(relay.start());
+    QVERIFY(alice.connect(relay.url()) && alice.login()->has_logged_in());
+    auto retried = alice.request(TestClient::sendFrame("fs-bob", body, after));
+    QVERIFY(retried && retried->has_send_ack());
+    QVERIFY(retried->send_ack().conv_seq() > acked->send_ack().conv_seq());
+    const std::vector<std::string> expected{before, after};
+    QCOMPARE(drainInbox(bob, relay.url()), expected);
+  }
+
+  // A checkpoint whose sync of relay.db fails stops the relay too, after the commit it
+  // followed was synced to the WAL: nothing acknowledged before it is lost, and the message
+  // whose commit it followed, unacknowledged, comes back as a duplicate when retried.
+  void aFailedCheckpointSyncStopsTheRelayAndLosesNothingAcknowledged() {
+    QTemporaryDir scratch;
+    const QString trigger = scratch.filePath("disk-fails");
+    RelayProcess relay;
+    QVERIFY2(failSyncsOf(relay, "relay.db", trigger), "PARLEY_FAILING_SYNC_LIB is not set");
+    QVERIFY(relay.start());
+    TestClient alice("fc-alice"), bob("fc-bob");
+    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
+    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
+    bob.disconnect();
+    QVERIFY(touch(trigger));
+
+    // One message per commit, until the WAL holds enough pages for a checkpoint (a few
+    // hundred messages; bounded well above that).
+    std::vector<std::string> ids;
+    std::optional<std::string> unacknowledged;
+    for (int i = 0; i < 5000 && !unacknowledged; ++i) {
+      ids.push_back(TestClient::randomId());
+      auto r = alice.request(TestClient::sendFrame("fc-bob", "m" + std::to_string(i), ids.back()));
+      if (!r) unacknowledged = ids.back();
+      else QVERIFY(r->has_send_ack() && !r->send_ack().duplicate());
+    }
+    QVERIFY2(unacknowledged, "no checkpoint ran within 5,000 commits");
+    QCOMPARE(relay.waitExit(5000), -1);
+    QVERIFY(!relay.running());
+    const auto log = relay.stderrLog();
+    QVERIFY2(log.contains("checkpointing relay.db-wal failed") && log.contains("check the disk"),
+             log.right(2000).constData());
+
+    QVERIFY(QFile::remove(trigger));
+    alice.disconnect();
+    QVERIFY(relay.start());
+    QVERIFY(alice.connect(relay.url()) && alice.login()->has_logged_in());
+    auto retried = alice.request(
+        TestClient::sendFrame("fc-bob", "m" + std::to_string(ids.size() - 1), *unacknowledged));
+    QVERIFY(retried && retried->has_send_ack());
+    QVERIFY(retried->send_ack().duplicate());
+    QCOMPARE(drainInbox(bob, relay.url()), ids);
   }
 
   // A mark is stored with the ack that raised it, and its version counter with it: after

@@ -111,6 +111,13 @@ bool RelayProcess::start() {
   return false;
 }
 
+void RelayProcess::setEnvironmentVariable(const QString& name, const QString& value) {
+  auto env = process_.processEnvironment();
+  if (env.isEmpty()) env = QProcessEnvironment::systemEnvironment();
+  env.insert(name, value);
+  process_.setProcessEnvironment(env);
+}
+
 void RelayProcess::kill9() {
   process_.kill();
   process_.waitForFinished(5000);

@@ -19,6 +19,8 @@ class RelayProcess {
   bool start();
   // The options (beyond the defaults) for the next start().
   void setExtraArgs(QStringList extra_args) { extra_ = std::move(extra_args); }
+  // Set in the environment of the next start(), beside the test's own (e.g. LD_PRELOAD).
+  void setEnvironmentVariable(const QString& name, const QString& value);
   void kill9();                 // SIGKILL, then wait for the process to go
   // SIGTERM, then waits with this thread's event loop turning (its clients answer the
   // relay's close); returns the exit code (-1 if it had to be killed).
@@ -27,6 +29,7 @@ class RelayProcess {
   // The exit code, or -1 if still running or killed by a signal. No event loop turns
   // meanwhile: this thread's clients hold the relay's drain as an unresponsive peer would.
   int waitExit(int timeout_ms);
+  bool running() const { return process_.state() != QProcess::NotRunning; }
 
   QUrl url() const { return url_; }
   // The --postgres connection string of its store; empty when the store is relay.db.

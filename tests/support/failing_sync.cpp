@@ -1,0 +1,56 @@
+// A disk that stops syncing, for tests: preloaded into the relay (LD_PRELOAD), it makes
+// fdatasync and fsync fail with EIO, as a dying disk or a pulled network volume makes them
+// fail, for the files named by PARLEY_FAIL_SYNC_OF (a file name without its directory, e.g.
+// relay.db-wal) once the file PARLEY_FAIL_SYNC_WHEN exists. Every other call is passed to
+// the C library. The relay is the real binary; only the answer of the system call changes.
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+using SyncFn = int (*)(int);
+
+// The name the descriptor was opened under ends in "/<PARLEY_FAIL_SYNC_OF>".
+bool names_the_file(int fd) {
+  const char* name = std::getenv("PARLEY_FAIL_SYNC_OF");
+  if (name == nullptr || *name == '\0') return false;
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char path[4096];
+  const ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n <= 0) return false;
+  path[n] = '\0';
+  const char* slash = std::strrchr(path, '/');
+  return std::strcmp(slash != nullptr ? slash + 1 : path, name) == 0;
+}
+
+bool should_fail(int fd) {
+  const char* when = std::getenv("PARLEY_FAIL_SYNC_WHEN");
+  return when != nullptr && access(when, F_OK) == 0 && names_the_file(fd);
+}
+
+int sync_or_fail(int fd, const char* symbol) {
+  if (should_fail(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  static_assert(sizeof(SyncFn) == sizeof(void*));
+  SyncFn next;
+  void* found = dlsym(RTLD_NEXT, symbol);
+  std::memcpy(&next, &found, sizeof next);
+  if (next == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return next(fd);
+}
+
+}  // namespace
+
+extern "C" int fdatasync(int fd) { return sync_or_fail(fd, "fdatasync"); }
+extern "C" int fsync(int fd) { return sync_or_fail(fd, "fsync"); }

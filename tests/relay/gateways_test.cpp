@@ -129,13 +129,17 @@ class GatewaysTest : public QObject {
 
  private slots:
   void init() {
-    const auto redis = qEnvironmentVariable("PARLEY_TEST_REDIS");
-    if (redis.isEmpty() || qEnvironmentVariable("PARLEY_TEST_POSTGRES").isEmpty())
+    const auto redis_url = qEnvironmentVariable("PARLEY_TEST_REDIS");
+    if (redis_url.isEmpty() || qEnvironmentVariable("PARLEY_TEST_POSTGRES").isEmpty())
       QFAIL("PARLEY_TEST_REDIS and PARLEY_TEST_POSTGRES are not set: run this through ctest, "
             "which starts both test servers");
     db_ = freshPostgresDatabase();
     QVERIFY(!db_.isEmpty());
-    const QStringList shared{"--postgres", db_, "--redis", redis};
+    // Each test starts on an empty Redis, as on a fresh database: what an earlier test or an
+    // earlier run left within its TTLs (presence, subscriptions) would otherwise answer for
+    // the same user names. The server is this run's own (scripts/test-redis).
+    QCOMPARE(redis({"FLUSHDB"}), QString("OK"));
+    const QStringList shared{"--postgres", db_, "--redis", redis_url};
     a_ = std::make_unique<RelayProcess>(shared);
     b_ = std::make_unique<RelayProcess>(shared);
     QVERIFY(a_->start());

@@ -7,6 +7,7 @@
 // batch rolled back forgets them all.
 #include <cstdint>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -59,5 +60,27 @@ class DeferredSums {
   Sums sums_;
   std::vector<std::pair<typename Sums::iterator, Delta>> journal_;
 };
+
+// Sums keyed by (name, number), e.g. a group's log entries, flushed as runs: write(name, lo,
+// hi, sum) once for each run of consecutive numbers under one name whose sums are equal. A
+// batch's acks and fan-out steps change whole ranges of entries alike, so the ~60 entries a
+// commit of a fan-out to 1,000 members touches are a few runs, each one statement.
+template <class Write>
+void flush_runs(DeferredSums<std::pair<std::string, std::uint64_t>>& sums, Write&& write) {
+  std::string name;
+  std::uint64_t lo = 0, hi = 0;
+  std::int64_t run_sum = 0;  // 0: no run yet (a zero sum is never flushed)
+  sums.flush([&](const std::pair<std::string, std::uint64_t>& key, std::int64_t sum) {
+    if (sum == run_sum && key.second == hi + 1 && key.first == name) {
+      hi = key.second;
+      return;
+    }
+    if (run_sum != 0) write(std::as_const(name), lo, hi, run_sum);
+    name = key.first;
+    lo = hi = key.second;
+    run_sum = sum;
+  });
+  if (run_sum != 0) write(std::as_const(name), lo, hi, run_sum);
+}
 
 }  // namespace parley::store

@@ -13,7 +13,9 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "store/account_cache.hpp"
 #include "store/deferred_sums.hpp"
@@ -314,10 +316,14 @@ struct SqliteStore::Impl {
                     "WHERE group_id = ?"),
         delete_log(db, "DELETE FROM group_log WHERE group_id = ? AND seq = ?"),
         insert_log_ref(db, "INSERT INTO group_log_refs(group_id, seq, refs) VALUES(?, ?, 1)"),
-        // A look and a plain UPDATE rather than UPDATE … RETURNING (an ephemeral table per
-        // call, and a member's ack makes one of these).
-        find_log_refs(db, "SELECT refs FROM group_log_refs WHERE group_id = ? AND seq = ?"),
-        set_log_refs(db, "UPDATE group_log_refs SET refs = ? WHERE group_id = ? AND seq = ?"),
+        // A plain UPDATE and a look for what it emptied rather than UPDATE … RETURNING (an
+        // ephemeral table per call); a look only where references were taken away.
+        add_log_refs_between(db,
+                             "UPDATE group_log_refs SET refs = refs + ?4 "
+                             "WHERE group_id = ?1 AND seq BETWEEN ?2 AND ?3"),
+        emptied_log_refs(db,
+                         "SELECT seq FROM group_log_refs "
+                         "WHERE group_id = ?1 AND seq BETWEEN ?2 AND ?3 AND refs <= 0"),
         delete_log_ref(db, "DELETE FROM group_log_refs WHERE group_id = ? AND seq = ?"),
         group_share(db, "SELECT bytes, pending FROM group_sender_bytes WHERE sender_pk = ?"),
         add_share(db,
@@ -353,7 +359,7 @@ struct SqliteStore::Impl {
   SQLite::Statement end_member, set_admin, find_member, bump_epoch, bump_group_seq, insert_log;
   SQLite::Statement fanout_state, membership_change, read_log, read_log_senders, fanout_devices,
       save_fanout, delete_log;
-  SQLite::Statement insert_log_ref, find_log_refs, set_log_refs, delete_log_ref;
+  SQLite::Statement insert_log_ref, add_log_refs_between, emptied_log_refs, delete_log_ref;
   SQLite::Statement group_share, add_share;
   SQLite::Statement groups_behind;
 
@@ -382,8 +388,9 @@ struct SqliteStore::Impl {
       add.bind(3, d.pending);
       add.exec();
     });
-    refs_delta.flush([this](const auto& key, std::int64_t delta) {
-      change_log_refs(key.first, key.second, delta);
+    flush_runs(refs_delta, [this](const std::string& group_id, std::uint64_t lo,
+                                  std::uint64_t hi, std::int64_t delta) {
+      change_log_refs(group_id, lo, hi, delta);
     });
   }
   void keep_deferred() {
@@ -399,25 +406,31 @@ struct SqliteStore::Impl {
     share_delta.forget();
   }
 
-  // Adds `delta` to the references of log entry (group_id, seq); at zero nothing names the
-  // entry any more (fan-out finished, every inbox row acknowledged) and it is deleted.
-  void change_log_refs(std::string_view group_id, std::uint64_t seq, std::int64_t delta) {
-    auto& look = fresh(find_log_refs);
+  std::vector<std::uint64_t> emptied;  // change_log_refs's, kept for its capacity
+
+  // Adds `delta` to the references of log entries lo..hi of a group; an entry left at zero
+  // is named by nothing any more (fan-out finished, every inbox row acknowledged) and is
+  // deleted. Entries from before schema step 4 hold no references and are not touched.
+  void change_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
+                       std::int64_t delta) {
+    auto& add = fresh(add_log_refs_between);
+    bind_blob(add, 1, group_id);
+    add.bind(2, static_cast<std::int64_t>(lo));
+    add.bind(3, static_cast<std::int64_t>(hi));
+    add.bind(4, delta);
+    add.exec();
+    if (delta > 0) return;
+    auto& look = fresh(emptied_log_refs);
     bind_blob(look, 1, group_id);
-    look.bind(2, static_cast<std::int64_t>(seq));
-    if (!look.executeStep()) return;  // an entry from before schema step 4 holds no references
-    const auto refs = look.getColumn(0).getInt64() + delta;
+    look.bind(2, static_cast<std::int64_t>(lo));
+    look.bind(3, static_cast<std::int64_t>(hi));
+    emptied.clear();
+    while (look.executeStep()) emptied.push_back(as_u64(look.getColumn(0)));
     look.reset();
-    if (refs > 0) {
-      auto& st = fresh(set_log_refs);
-      st.bind(1, refs);
-      bind_blob(st, 2, group_id);
-      st.bind(3, static_cast<std::int64_t>(seq));
-      st.exec();
-      return;
+    for (const auto seq : emptied) {
+      exec_on_log_entry(delete_log, group_id, seq);
+      exec_on_log_entry(delete_log_ref, group_id, seq);
     }
-    exec_on_log_entry(delete_log, group_id, seq);
-    exec_on_log_entry(delete_log_ref, group_id, seq);
   }
 
   // Runs a statement whose parameters are a log entry's key: (group_id, seq).

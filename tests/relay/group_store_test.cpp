@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "schema_undo.hpp"
+#include "store/deferred_sums.hpp"
 #include "store/sqlite_store.hpp"
 
 using namespace parley;
@@ -334,6 +335,30 @@ class GroupStoreTest : public QObject {
     QCOMPARE(rows("group_log"), std::int64_t{0});
     QCOMPARE(rows("group_log_refs"), std::int64_t{0});
     QCOMPARE(s_->inbox_depth(), 0u);
+  }
+
+  // A commit writes the references of consecutive entries that change alike as one run
+  // (deferred_sums.hpp), never across a gap, a different change, or another group.
+  void referenceChangesAreWrittenAsRuns() {
+    DeferredSums<std::pair<std::string, std::uint64_t>> sums;
+    sums.add({"b", 7}, -1);
+    sums.add({"a", 1}, 2);
+    sums.add({"a", 2}, 2);
+    sums.add({"a", 3}, -1);
+    sums.add({"a", 4}, 1);
+    sums.add({"a", 4}, -1);  // back to nothing: not written, so a gap
+    sums.add({"a", 5}, -1);
+    sums.add({"b", 6}, -1);
+    using Run = std::tuple<std::string, std::uint64_t, std::uint64_t, std::int64_t>;
+    std::vector<Run> runs;
+    const auto collect = [&](const std::string& group, std::uint64_t lo, std::uint64_t hi,
+                             std::int64_t delta) { runs.emplace_back(group, lo, hi, delta); };
+    flush_runs(sums, collect);
+    QCOMPARE(runs, (std::vector<Run>{{"a", 1, 2, 2}, {"a", 3, 3, -1}, {"a", 5, 5, -1},
+                                     {"b", 6, 7, -1}}));
+    runs.clear();
+    flush_runs(sums, collect);  // written once
+    QVERIFY(runs.empty());
   }
 
   // Step 10 on a version-9 file: a row naming one log entry becomes a range of that entry; a

@@ -262,12 +262,16 @@ constexpr Statement kSaveFanout{
     "save_fanout",
     "UPDATE group_fanout SET done_seq = $1, done_device = $2, range_end = $3 WHERE group_id = $4",
     "iiib"};
+// A run of a group's log entries whose references change alike (deferred_sums.hpp), in seq
+// order as every relay locks them; then those of them left at zero, named by nothing any
+// more (fan-out finished, every row acknowledged).
 constexpr Statement kChangeRefs{
     "change_refs",
-    "UPDATE group_log SET refs = refs + $3 WHERE group_id = $1 AND seq = $2 RETURNING refs",
-    "bii"};
-constexpr Statement kDeleteLog{"delete_log",
-                               "DELETE FROM group_log WHERE group_id = $1 AND seq = $2", "bi"};
+    "UPDATE group_log SET refs = refs + $4 WHERE group_id = $1 AND seq BETWEEN $2 AND $3",
+    "biii"};
+constexpr Statement kDeleteUnreferenced{
+    "delete_unreferenced",
+    "DELETE FROM group_log WHERE group_id = $1 AND seq BETWEEN $2 AND $3 AND refs <= 0", "bii"};
 constexpr Statement kGroupShare{
     "group_share", "SELECT bytes, pending FROM group_sender_bytes WHERE sender_pk = $1", "i"};
 constexpr Statement kAddShare{
@@ -593,11 +597,10 @@ struct PostgresStore::Impl {
     share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
       db.queue(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
     });
-    refs_delta.flush([this](const auto& key, std::int64_t delta) {
-      const auto r = db.run(sql::kChangeRefs, Params().bytes(key.first).u64(key.second).i64(delta));
-      // At zero nothing names the entry any more (fan-out finished, every row acknowledged).
-      if (!r.empty() && r.i64(0, 0) <= 0)
-        db.queue(sql::kDeleteLog, Params().bytes(key.first).u64(key.second));
+    flush_runs(refs_delta, [this](const std::string& group_id, std::uint64_t lo,
+                                  std::uint64_t hi, std::int64_t delta) {
+      db.queue(sql::kChangeRefs, Params().bytes(group_id).u64(lo).u64(hi).i64(delta));
+      if (delta < 0) db.queue(sql::kDeleteUnreferenced, Params().bytes(group_id).u64(lo).u64(hi));
     });
   }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,26 +62,73 @@ class DeferredSums {
   std::vector<std::pair<typename Sums::iterator, Delta>> journal_;
 };
 
-// Sums keyed by (name, number), e.g. a group's log entries, flushed as runs: write(name, lo,
-// hi, sum) once for each run of consecutive numbers under one name whose sums are equal. A
-// batch's acks and fan-out steps change whole ranges of entries alike, so the ~60 entries a
-// commit of a fan-out to 1,000 members touches are a few runs, each one statement.
-template <class Write>
-void flush_runs(DeferredSums<std::pair<std::string, std::uint64_t>>& sums, Write&& write) {
-  std::string name;
-  std::uint64_t lo = 0, hi = 0;
-  std::int64_t run_sum = 0;  // 0: no run yet (a zero sum is never flushed)
-  sums.flush([&](const std::pair<std::string, std::uint64_t>& key, std::int64_t sum) {
-    if (sum == run_sum && key.second == hi + 1 && key.first == name) {
-      hi = key.second;
-      return;
+// Changes to counters of consecutive numbered things under a name (a group's log entries),
+// each change made to a whole range of them at once and summed as DeferredSums sums: every
+// member's ack and every fan-out step change the references of a range of up to 64 entries.
+// Kept as differences at the ranges' ends, so a change costs two entries whatever its
+// length, and written as runs: write(name, lo, hi, sum) once for each run of consecutive
+// numbers under one name whose sums are equal, one statement each. A batch's acks and steps
+// change whole ranges alike, so the ~60 entries a commit of a fan-out to 1,000 members
+// touches are a few runs.
+class RangeSums {
+ public:
+  void add(std::string_view name, std::uint64_t lo, std::uint64_t hi, std::int64_t delta) {
+    if (delta == 0 || hi < lo) return;
+    step(name, lo, delta);
+    step(name, hi + 1, -delta);
+  }
+  void keep() { journal_.clear(); }
+  void take_back() {
+    for (auto& [it, delta] : journal_) it->second -= delta;
+    journal_.clear();
+  }
+  void forget() {
+    journal_.clear();
+    steps_.clear();
+  }
+  template <class Write>
+  void flush(Write&& write) {
+    journal_.clear();
+    const std::string* name = nullptr;
+    std::uint64_t from = 0;
+    std::int64_t sum = 0;  // over this name's steps so far; back to 0 after its last
+    for (const auto& [at, delta] : steps_) {
+      if (delta == 0) continue;
+      if (name == nullptr || at.first != *name) {
+        name = &at.first;
+        sum = 0;
+      }
+      if (sum != 0) write(std::as_const(*name), from, at.second - 1, sum);
+      sum += delta;
+      from = at.second;
     }
-    if (run_sum != 0) write(std::as_const(name), lo, hi, run_sum);
-    name = key.first;
-    lo = hi = key.second;
-    run_sum = sum;
-  });
-  if (run_sum != 0) write(std::as_const(name), lo, hi, run_sum);
-}
+    steps_.clear();
+  }
+
+ private:
+  using At = std::pair<std::string, std::uint64_t>;
+  // Compares an At with a (string_view, number) too: a step's name is copied only when new.
+  struct Before {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      const std::string_view an = a.first, bn = b.first;
+      return an < bn || (an == bn && a.second < b.second);
+    }
+  };
+  using Steps = std::map<At, std::int64_t, Before>;
+
+  void step(std::string_view name, std::uint64_t at, std::int64_t delta) {
+    const std::pair<std::string_view, std::uint64_t> key{name, at};
+    auto it = steps_.lower_bound(key);
+    if (it == steps_.end() || Before{}(key, it->first))
+      it = steps_.emplace_hint(it, At{std::string(name), at}, 0);
+    it->second += delta;
+    journal_.emplace_back(it, delta);
+  }
+
+  Steps steps_;
+  std::vector<std::pair<Steps::iterator, std::int64_t>> journal_;
+};
 
 }  // namespace parley::store

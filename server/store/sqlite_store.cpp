@@ -368,15 +368,13 @@ struct SqliteStore::Impl {
 
   // Changes to log entries' reference counts, written at the commit (deferred_sums.hpp):
   // each member's ack (and each fan-out step) changes the count of the same entries.
-  DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
+  RangeSums refs_delta;
   DeferredSums<DevicePk, ShareDelta> share_delta;
 
   // Adds `delta` to the references of log entries lo..hi.
   void add_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
                     std::int64_t delta) {
-    if (delta == 0) return;
-    std::pair<std::string, std::uint64_t> key{std::string(group_id), lo};  // one copy of the id
-    for (; key.second <= hi; ++key.second) refs_delta.add(key, delta);
+    refs_delta.add(group_id, lo, hi, delta);
   }
   void flush_deferred() {
     // A sender's row goes with its last entry (schema step 11's trigger), which a row
@@ -388,8 +386,8 @@ struct SqliteStore::Impl {
       add.bind(3, d.pending);
       add.exec();
     });
-    flush_runs(refs_delta, [this](const std::string& group_id, std::uint64_t lo,
-                                  std::uint64_t hi, std::int64_t delta) {
+    refs_delta.flush([this](const std::string& group_id, std::uint64_t lo, std::uint64_t hi,
+                            std::int64_t delta) {
       change_log_refs(group_id, lo, hi, delta);
     });
   }

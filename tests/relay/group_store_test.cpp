@@ -338,26 +338,34 @@ class GroupStoreTest : public QObject {
   }
 
   // A commit writes the references of consecutive entries that change alike as one run
-  // (deferred_sums.hpp), never across a gap, a different change, or another group.
+  // (deferred_sums.hpp), never across a gap, a different change, or another group; a job
+  // rolled back to its savepoint takes back its own changes only.
   void referenceChangesAreWrittenAsRuns() {
-    DeferredSums<std::pair<std::string, std::uint64_t>> sums;
-    sums.add({"b", 7}, -1);
-    sums.add({"a", 1}, 2);
-    sums.add({"a", 2}, 2);
-    sums.add({"a", 3}, -1);
-    sums.add({"a", 4}, 1);
-    sums.add({"a", 4}, -1);  // back to nothing: not written, so a gap
-    sums.add({"a", 5}, -1);
-    sums.add({"b", 6}, -1);
+    RangeSums sums;
+    sums.add("b", 7, 7, -1);
+    sums.add("a", 1, 2, 2);
+    sums.add("a", 3, 5, -1);
+    sums.add("a", 4, 4, 1);  // back to nothing: not written, so a gap
+    sums.add("b", 6, 6, -1);
+    sums.keep();
+    sums.add("a", 1, 9, 5);  // a job rolled back
+    sums.add("c", 1, 9, 5);
+    sums.take_back();
+    sums.add("c", 2, 3, 1);
+    sums.add("c", 4, 5, 1);  // the same change next to it: one run
     using Run = std::tuple<std::string, std::uint64_t, std::uint64_t, std::int64_t>;
     std::vector<Run> runs;
     const auto collect = [&](const std::string& group, std::uint64_t lo, std::uint64_t hi,
                              std::int64_t delta) { runs.emplace_back(group, lo, hi, delta); };
-    flush_runs(sums, collect);
+    sums.flush(collect);
     QCOMPARE(runs, (std::vector<Run>{{"a", 1, 2, 2}, {"a", 3, 3, -1}, {"a", 5, 5, -1},
-                                     {"b", 6, 7, -1}}));
+                                     {"b", 6, 7, -1}, {"c", 2, 5, 1}}));
     runs.clear();
-    flush_runs(sums, collect);  // written once
+    sums.flush(collect);  // written once
+    QVERIFY(runs.empty());
+    sums.add("a", 1, 1, 1);
+    sums.forget();  // the whole batch rolled back
+    sums.flush(collect);
     QVERIFY(runs.empty());
   }
 

@@ -429,7 +429,7 @@ struct PostgresStore::Impl {
   // Changes to log entries' reference counts and senders' shares, summed over the
   // transaction and written at its commit, shares first (deferred_sums.hpp, as in
   // SqliteStore): every member's ack changes the counts of the same entries.
-  DeferredSums<std::pair<std::string, std::uint64_t>> refs_delta;
+  RangeSums refs_delta;
   DeferredSums<DevicePk, ShareDelta> share_delta;
   // The same for the inbox weights, by device and sender: the 1:1 rows this relay writes
   // and deletes, weighed as the triggers of relays before schema step 3 weigh theirs
@@ -568,9 +568,7 @@ struct PostgresStore::Impl {
 
   void add_log_refs(std::string_view group_id, std::uint64_t lo, std::uint64_t hi,
                     std::int64_t delta) {
-    if (delta == 0) return;
-    std::pair<std::string, std::uint64_t> key{std::string(group_id), lo};
-    for (; key.second <= hi; ++key.second) refs_delta.add(key, delta);
+    refs_delta.add(group_id, lo, hi, delta);
   }
 
   void flush_deferred() {
@@ -597,8 +595,8 @@ struct PostgresStore::Impl {
     share_delta.flush([this](DevicePk sender, const ShareDelta& d) {
       db.queue(sql::kAddShare, Params().i64(sender).i64(d.bytes).i64(d.pending));
     });
-    flush_runs(refs_delta, [this](const std::string& group_id, std::uint64_t lo,
-                                  std::uint64_t hi, std::int64_t delta) {
+    refs_delta.flush([this](const std::string& group_id, std::uint64_t lo, std::uint64_t hi,
+                            std::int64_t delta) {
       db.queue(sql::kChangeRefs, Params().bytes(group_id).u64(lo).u64(hi).i64(delta));
       if (delta < 0) db.queue(sql::kDeleteUnreferenced, Params().bytes(group_id).u64(lo).u64(hi));
     });

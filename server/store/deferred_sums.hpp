@@ -6,6 +6,7 @@
 // added, so a job rolled back to its savepoint takes back only its own changes; a whole
 // batch rolled back forgets them all.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -14,12 +15,17 @@
 
 namespace parley::store {
 
-template <class Key, class Delta = std::int64_t>
+template <class Key, class Delta = std::int64_t, class Less = std::less<Key>>
 class DeferredSums {
  public:
-  void add(const Key& key, const Delta& delta) {
+  // `key` is a Key, or with a transparent Less anything it compares with a Key and a Key
+  // can be made from (copied only when new).
+  template <class K = Key>
+  void add(const K& key, const Delta& delta) {
     if (delta == Delta{}) return;
-    auto it = sums_.try_emplace(key).first;
+    auto it = sums_.lower_bound(key);
+    if (it == sums_.end() || sums_.key_comp()(key, it->first))
+      it = sums_.emplace_hint(it, Key(key), Delta{});
     it->second += delta;
     journal_.emplace_back(it, delta);
   }
@@ -57,7 +63,7 @@ class DeferredSums {
   }
 
  private:
-  using Sums = std::map<Key, Delta>;
+  using Sums = std::map<Key, Delta, Less>;
   Sums sums_;
   std::vector<std::pair<typename Sums::iterator, Delta>> journal_;
 };
@@ -74,26 +80,18 @@ class RangeSums {
  public:
   void add(std::string_view name, std::uint64_t lo, std::uint64_t hi, std::int64_t delta) {
     if (delta == 0 || hi < lo) return;
-    step(name, lo, delta);
-    step(name, hi + 1, -delta);
+    steps_.add(Probe{name, lo}, delta);
+    steps_.add(Probe{name, hi + 1}, -delta);
   }
-  void keep() { journal_.clear(); }
-  void take_back() {
-    for (auto& [it, delta] : journal_) it->second -= delta;
-    journal_.clear();
-  }
-  void forget() {
-    journal_.clear();
-    steps_.clear();
-  }
+  void keep() { steps_.keep(); }
+  void take_back() { steps_.take_back(); }
+  void forget() { steps_.forget(); }
   template <class Write>
   void flush(Write&& write) {
-    journal_.clear();
     const std::string* name = nullptr;
     std::uint64_t from = 0;
     std::int64_t sum = 0;  // over this name's steps so far; back to 0 after its last
-    for (const auto& [at, delta] : steps_) {
-      if (delta == 0) continue;
+    steps_.flush([&](const At& at, std::int64_t delta) {
       if (name == nullptr || at.first != *name) {
         name = &at.first;
         sum = 0;
@@ -101,13 +99,12 @@ class RangeSums {
       if (sum != 0) write(std::as_const(*name), from, at.second - 1, sum);
       sum += delta;
       from = at.second;
-    }
-    steps_.clear();
+    });
   }
 
  private:
   using At = std::pair<std::string, std::uint64_t>;
-  // Compares an At with a (string_view, number) too: a step's name is copied only when new.
+  using Probe = std::pair<std::string_view, std::uint64_t>;
   struct Before {
     using is_transparent = void;
     template <class A, class B>
@@ -116,19 +113,7 @@ class RangeSums {
       return an < bn || (an == bn && a.second < b.second);
     }
   };
-  using Steps = std::map<At, std::int64_t, Before>;
-
-  void step(std::string_view name, std::uint64_t at, std::int64_t delta) {
-    const std::pair<std::string_view, std::uint64_t> key{name, at};
-    auto it = steps_.lower_bound(key);
-    if (it == steps_.end() || Before{}(key, it->first))
-      it = steps_.emplace_hint(it, At{std::string(name), at}, 0);
-    it->second += delta;
-    journal_.emplace_back(it, delta);
-  }
-
-  Steps steps_;
-  std::vector<std::pair<Steps::iterator, std::int64_t>> journal_;
+  DeferredSums<At, std::int64_t, Before> steps_;
 };
 
 }  // namespace parley::store

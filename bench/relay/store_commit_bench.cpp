@@ -5,6 +5,8 @@
 // savepoints (a transaction takes them only when it starts over, store_worker.hpp).
 //   append_inbox  batches of 1, 16 or 256 appends in one transaction (a group commit)
 //   read_inbox    one replay page (16 or 256 entries, 1 MiB budget) from a 10,000-entry inbox
+//   read_group_inbox  the same from a group member's inbox of 10,000 group messages, shared
+//                 from the log (copied=0, as the relay reads) or copied out (copied=1)
 //   delete_acked  one cumulative ack deleting 1, 16 or 256 entries, in its own commit
 //   message       the whole store work of one 1:1 message in the pairs benchmark (W=1): the
 //                 send job's calls as session/send.cpp makes them, and its recipient's ack
@@ -102,10 +104,10 @@ void BM_StoreReadInbox(benchmark::State& state) {
   std::uint64_t after = 0;
   for (auto _ : state) {
     t.store().begin();
-    const auto page = t.store().read_inbox(t.alice(), after, limit, kReplayPageBytes);
+    const auto page = t.store().read_inbox_page(t.alice(), after, limit, kReplayPageBytes);
     t.store().commit();
     if (page.size() != std::min<std::size_t>(limit, last - after)) {
-      state.SkipWithError("read_inbox returned a short page");
+      state.SkipWithError("read_inbox_page returned a short page");
       break;
     }
     after = page.back().inbox_seq;
@@ -114,6 +116,76 @@ void BM_StoreReadInbox(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_StoreReadInbox)->ArgNames({"page"})->Arg(16)->Arg(256)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The same for a group member's inbox of 10,000 group messages (range rows naming the log's
+// entries), as the relay reads it (read_inbox_page: the log's entries shared), and with
+// copied=1 as plain values (read_inbox: each entry copied, as replay pages were made before).
+void BM_StoreReadGroupInbox(benchmark::State& state) {
+  TempStore t(true);
+  Store& s = t.store();
+  const std::string group(16, 'g');
+  s.begin();
+  const auto sender = s.create_account("carol", std::string(32, 'c'), 1, 1);
+  const auto member = s.find_device("alice", 1);
+  if (!sender || !member) {
+    state.SkipWithError("accounts");
+    return;
+  }
+  s.create_group(group, 1);
+  s.add_group_member(group, sender->user_id, true, 1);
+  s.add_group_member(group, member->user_id, false, 1);
+  s.commit();
+  constexpr int kStored = 10'000;
+  GroupLogEntry e;
+  e.kind = EntryKind::GroupMessage;
+  e.sender = "carol";
+  e.sender_device = 1;
+  e.sender_pk = sender->pk;
+  e.client_msg_id.assign(16, '\0');
+  e.payload.assign(kCiphertextBytes, '\xa5');
+  for (int i = 0; i < kStored; i += 256) {
+    s.begin();
+    for (int k = i; k < std::min(kStored, i + 256); ++k) {
+      std::memcpy(e.client_msg_id.data(), &k, sizeof k);
+      e.server_ts_ms = 1'790'000'000'000 + static_cast<std::uint64_t>(k);
+      s.append_group_log(group, e);
+    }
+    while (s.fan_out_group(group, 4096).more) {
+    }
+    s.commit();
+  }
+  const auto last = static_cast<std::uint64_t>(kStored);
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  const bool copied = state.range(1) != 0;
+  std::uint64_t after = 0;
+  for (auto _ : state) {
+    s.begin();
+    std::size_t got = 0;
+    std::uint64_t end = 0;
+    if (copied) {
+      const auto page = s.read_inbox(member->pk, after, limit, kReplayPageBytes);
+      got = page.size();
+      end = got ? page.back().inbox_seq : 0;
+    } else {
+      const auto page = s.read_inbox_page(member->pk, after, limit, kReplayPageBytes);
+      got = page.size();
+      end = got ? page.back().inbox_seq : 0;
+    }
+    s.commit();
+    if (got != std::min<std::size_t>(limit, last - after)) {
+      state.SkipWithError("a short page");
+      break;
+    }
+    after = end;
+    if (after + limit > last) after = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_StoreReadGroupInbox)
+    ->ArgNames({"page", "copied"})
+    ->ArgsProduct({{16, 256}, {0, 1}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_StoreDeleteAcked(benchmark::State& state) {
   TempStore t(state.range(1) != 0);

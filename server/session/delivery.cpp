@@ -90,16 +90,12 @@ void Session::pump() {
   // Entries already read from the store go first, as the window and the send queue allow.
   const auto window = ctx_.limits.delivery_window;
   while (page_pos_ < page_.size() && in_flight() < window && send_queue_has_room()) {
-    auto& e = page_[page_pos_++];
-    page_bytes_ -= e.ciphertext.size();
-    if (Frame::can_carry(e)) {
-      // Moved out of the page into an entry its frame owns: its ciphertext, as read from the
-      // store, is what the socket sends.
-      const auto shared = std::make_shared<const store::InboxEntry>(std::move(e));
-      push_entry(*shared, shared->inbox_seq, {}, shared);
-    } else {
-      push_entry(e, e.inbox_seq);
-    }
+    auto& p = page_[page_pos_++];
+    page_bytes_ -= p.entry->ciphertext.size();
+    // The frame keeps the entry: a 1:1 entry's ciphertext, as read from the store, is what
+    // the socket sends; a group entry's encoded body is shared by its members.
+    const auto entry = std::move(p.entry);
+    push_entry(*entry, p.inbox_seq, {}, entry);
   }
   if (page_pos_ == page_.size()) {
     page_ = {};  // its capacity too: an idle connection holds no page
@@ -134,10 +130,10 @@ void Session::read_ahead() {
   // the read may have been committed after it began, so it stands. A read that stops short
   // of the end gives the earlier announcements back.
   const auto announced = std::exchange(known_tail_, 0);
-  auto read = std::make_shared<std::vector<store::InboxEntry>>();
+  auto read = std::make_shared<std::vector<store::PagedEntry>>();
   submit(
       [read, pk = device_pk_, after, page, budget](store::Store& s) {
-        *read = s.read_inbox(pk, after, page, budget);
+        *read = s.read_inbox_page(pk, after, page, budget);
       },
       [this, read, after, page, budget, rescans, announced](store::JobStatus status) {
         fetching_ = false;
@@ -149,7 +145,7 @@ void Session::read_ahead() {
           return;
         }
         std::size_t bytes = 0;
-        for (const auto& e : *read) bytes += e.ciphertext.size();
+        for (const auto& e : *read) bytes += e.entry->ciphertext.size();
         if (read->size() < page && bytes < budget && rescans == rescans_) {
           // Reached the end of what is stored: every later append notifies us.
           tail_unknown_ = false;

@@ -354,7 +354,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Entries read for replay but not yet pushed (the window or the send queue was full, or
   // they are the page read ahead). At most two pages: read_ahead() reads while less than one
   // is held.
-  std::vector<store::InboxEntry> page_;
+  std::vector<store::PagedEntry> page_;
   std::size_t page_pos_ = 0;
   std::size_t page_bytes_ = 0;  // ciphertext of the entries not yet pushed
 

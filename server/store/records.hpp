@@ -75,6 +75,15 @@ struct InboxEntry {
   std::string group_id;  // group entries; else empty
 };
 
+// An entry of a page read from a device's inbox (Store::read_inbox_page). A group entry is
+// the log's own object, shared with the fan-out's live pushes and every member's page and
+// never copied per member (its inbox_seq field is not this device's: `inbox_seq` is); a
+// 1:1 entry is its row's.
+struct PagedEntry {
+  std::uint64_t inbox_seq = 0;
+  std::shared_ptr<const InboxEntry> entry;
+};
+
 // What one acknowledgement covered of one sending device's messages in one conversation
 // (1:1: empty group_id): the lowest and highest conv_seq, which raise that device's delivery
 // mark.

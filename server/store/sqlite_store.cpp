@@ -1050,13 +1050,13 @@ Store::InboxLoad SqliteStore::inbox_load(DevicePk device, DevicePk sender) {
 
 std::uint64_t SqliteStore::inbox_weighings() const { return impl_->weighings; }
 
-std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t after_seq,
-                                                std::size_t limit, std::size_t max_bytes) {
+std::vector<PagedEntry> SqliteStore::read_inbox_page(DevicePk device, std::uint64_t after_seq,
+                                                     std::size_t limit, std::size_t max_bytes) {
   auto& st = impl_->read_inbox.fresh();
   st.bind(1, device);
   st.bind(2, static_cast<std::int64_t>(after_seq));
   st.bind(3, static_cast<std::int64_t>(limit));  // rows; each holds at least one entry
-  std::vector<InboxEntry> out;
+  std::vector<PagedEntry> out;
   std::size_t bytes = 0;
   const auto full = [&] { return out.size() >= limit || bytes >= max_bytes; };
   while (!full() && st.step()) {
@@ -1072,27 +1072,26 @@ std::vector<InboxEntry> SqliteStore::read_inbox(DevicePk device, std::uint64_t a
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
         if (inbox_seq > seq) range_row_mismatch(device, seq);
-        out.push_back(*e);
-        out.back().inbox_seq = inbox_seq;
+        out.push_back({inbox_seq, e});
         bytes += e->ciphertext.size();
       }
       if (!full() && inbox_seq != seq) range_row_mismatch(device, seq);
       continue;
     }
-    InboxEntry e;
-    e.inbox_seq = seq;
-    e.kind = static_cast<EntryKind>(st.i64(1));
-    e.sender = st.bytes(2);
-    e.sender_device = st.u32(3);
-    e.sender_pk = st.i64(4);
-    e.client_msg_id = st.bytes(5);
-    e.conv_seq = st.u64(6);
-    e.server_ts_ms = st.u64(7);
-    e.content_hint = st.u32(8);
-    e.ciphertext = st.bytes(9);
-    if (!st.is_null(10)) e.group_id = st.bytes(10);
-    bytes += e.ciphertext.size();
-    out.push_back(std::move(e));
+    auto e = std::make_shared<InboxEntry>();
+    e->inbox_seq = seq;
+    e->kind = static_cast<EntryKind>(st.i64(1));
+    e->sender = st.bytes(2);
+    e->sender_device = st.u32(3);
+    e->sender_pk = st.i64(4);
+    e->client_msg_id = st.bytes(5);
+    e->conv_seq = st.u64(6);
+    e->server_ts_ms = st.u64(7);
+    e->content_hint = st.u32(8);
+    e->ciphertext = st.bytes(9);
+    if (!st.is_null(10)) e->group_id = st.bytes(10);
+    bytes += e->ciphertext.size();
+    out.push_back({seq, std::move(e)});
   }
   st.reset();  // stopped early on the byte budget: do not hold the read open across COMMIT
   return out;

@@ -61,8 +61,8 @@ class SqliteStore final : public Store {
   // How many inbox weights were summed from the table (a cached one costs none).
   std::uint64_t inbox_weighings() const;
 
-  std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
-                                     std::size_t limit, std::size_t max_bytes) override;
+  std::vector<PagedEntry> read_inbox_page(DevicePk device, std::uint64_t after_seq,
+                                          std::size_t limit, std::size_t max_bytes) override;
   using Store::delete_acked;
   std::span<const AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to, std::size_t max_rows,
                                           std::uint64_t& reached) override;

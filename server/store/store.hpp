@@ -167,8 +167,18 @@ class Store {
 
   // Delivery. Entries after `after_seq` in order: at most `limit`, and stopping once their
   // ciphertext reaches `max_bytes` (always at least one).
-  virtual std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
-                                             std::size_t limit, std::size_t max_bytes) = 0;
+  virtual std::vector<PagedEntry> read_inbox_page(DevicePk device, std::uint64_t after_seq,
+                                                  std::size_t limit, std::size_t max_bytes) = 0;
+  // The same as plain values, each with its inbox_seq (tests and tools; copies group entries).
+  std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
+                                     std::size_t limit, std::size_t max_bytes) {
+    std::vector<InboxEntry> out;
+    for (auto& p : read_inbox_page(device, after_seq, limit, max_bytes)) {
+      out.push_back(*p.entry);
+      out.back().inbox_seq = p.inbox_seq;
+    }
+    return out;
+  }
   // Deletes the entries <= up_to, from the oldest, stopping after `max_rows` inbox rows, and
   // returns, per sending device and conversation, the MESSAGE and GROUP_MESSAGE entries
   // deleted (their lowest and highest conv_seq), in no particular order, so the caller can

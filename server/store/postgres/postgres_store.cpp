@@ -1077,12 +1077,13 @@ Store::InboxLoad PostgresStore::inbox_load(DevicePk device, DevicePk sender) {
   return impl_->with_unwritten(device, sender, load_row(committed));
 }
 
-std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t after_seq,
-                                                  std::size_t limit, std::size_t max_bytes) {
+std::vector<PagedEntry> PostgresStore::read_inbox_page(DevicePk device, std::uint64_t after_seq,
+                                                       std::size_t limit,
+                                                       std::size_t max_bytes) {
   const auto r = impl_->db.run(
       sql::kReadInbox,
       Params().i64(device).u64(after_seq).i64(limit_of(limit)).i64(limit_of(max_bytes)));
-  std::vector<InboxEntry> out;
+  std::vector<PagedEntry> out;
   std::size_t bytes = 0;
   const auto full = [&] { return out.size() >= limit || bytes >= max_bytes; };
   for (int i = 0; i < r.rows() && !full(); ++i) {
@@ -1097,27 +1098,26 @@ std::vector<InboxEntry> PostgresStore::read_inbox(DevicePk device, std::uint64_t
         if (++inbox_seq <= after_seq) continue;
         if (full()) break;
         if (inbox_seq > seq) range_row_mismatch(device, seq);
-        out.push_back(*e);
-        out.back().inbox_seq = inbox_seq;
+        out.push_back({inbox_seq, e});
         bytes += e->ciphertext.size();
       }
       if (!full() && inbox_seq != seq) range_row_mismatch(device, seq);
       continue;
     }
-    InboxEntry e;
-    e.inbox_seq = seq;
-    e.kind = static_cast<EntryKind>(r.i64(i, 1));
-    e.sender = r.bytes(i, 2);
-    e.sender_device = r.u32(i, 3);
-    e.sender_pk = r.i64(i, 4);
-    e.client_msg_id = r.bytes(i, 5);
-    e.conv_seq = r.u64(i, 6);
-    e.server_ts_ms = r.u64(i, 7);
-    e.content_hint = r.u32(i, 8);
-    e.ciphertext = r.bytes(i, 9);
-    e.group_id = r.bytes(i, 10);
-    bytes += e.ciphertext.size();
-    out.push_back(std::move(e));
+    auto e = std::make_shared<InboxEntry>();
+    e->inbox_seq = seq;
+    e->kind = static_cast<EntryKind>(r.i64(i, 1));
+    e->sender = r.bytes(i, 2);
+    e->sender_device = r.u32(i, 3);
+    e->sender_pk = r.i64(i, 4);
+    e->client_msg_id = r.bytes(i, 5);
+    e->conv_seq = r.u64(i, 6);
+    e->server_ts_ms = r.u64(i, 7);
+    e->content_hint = r.u32(i, 8);
+    e->ciphertext = r.bytes(i, 9);
+    e->group_id = r.bytes(i, 10);
+    bytes += e->ciphertext.size();
+    out.push_back({seq, std::move(e)});
   }
   return out;
 }

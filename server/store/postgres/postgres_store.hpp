@@ -88,8 +88,8 @@ class PostgresStore final : public Store {
                                 UserId sender_user, std::string_view client_msg_id,
                                 SentRecord& ack) override;
 
-  std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
-                                     std::size_t limit, std::size_t max_bytes) override;
+  std::vector<PagedEntry> read_inbox_page(DevicePk device, std::uint64_t after_seq,
+                                          std::size_t limit, std::size_t max_bytes) override;
   using Store::delete_acked;
   std::span<const AckedMessages> delete_acked(DevicePk device, std::uint64_t up_to,
                                               std::size_t max_rows,

@@ -5,8 +5,10 @@
 // written once per batch instead of once per job. The journal holds what the running job
 // added, so a job rolled back to its savepoint takes back only its own changes; a whole
 // batch rolled back forgets them all.
+#include <cassert>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -79,6 +81,7 @@ class DeferredSums {
 class RangeSums {
  public:
   void add(std::string_view name, std::uint64_t lo, std::uint64_t hi, std::int64_t delta) {
+    assert(hi < std::numeric_limits<std::uint64_t>::max());  // hi + 1 below is its end
     if (delta == 0 || hi < lo) return;
     steps_.add(Probe{name, lo}, delta);
     steps_.add(Probe{name, hi + 1}, -delta);
@@ -88,7 +91,7 @@ class RangeSums {
   void forget() { steps_.forget(); }
   template <class Write>
   void flush(Write&& write) {
-    const std::string* name = nullptr;
+    const std::string* name = nullptr;  // the map's own key: flush hands keys by reference
     std::uint64_t from = 0;
     std::int64_t sum = 0;  // over this name's steps so far; back to 0 after its last
     steps_.flush([&](const At& at, std::int64_t delta) {

@@ -3,7 +3,10 @@
 // fail, for the files named by PARLEY_FAIL_SYNC_OF (a file name without its directory, e.g.
 // relay.db-wal) once the file PARLEY_FAIL_SYNC_WHEN exists. Every other call is passed to
 // the C library. The relay is the real binary; only the answer of the system call changes.
+// The failure comes after 300 ms, as a disk's comes after its retries: a relay that told a
+// client anything before its sync ended would have said it by then, for the test to see.
 #include <dlfcn.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +39,8 @@ bool should_fail(int fd) {
 
 int sync_or_fail(int fd, const char* symbol) {
   if (should_fail(fd)) {
+    const timespec pause{0, 300'000'000};
+    nanosleep(&pause, nullptr);
     errno = EIO;
     return -1;
   }

@@ -262,9 +262,10 @@ constexpr Statement kSaveFanout{
     "save_fanout",
     "UPDATE group_fanout SET done_seq = $1, done_device = $2, range_end = $3 WHERE group_id = $4",
     "iiib"};
-// A run of a group's log entries whose references change alike (deferred_sums.hpp), in seq
-// order as every relay locks them; then those of them left at zero, named by nothing any
-// more (fan-out finished, every row acknowledged).
+// A run of a group's log entries whose references change alike (deferred_sums.hpp); then
+// those of them left at zero, named by nothing any more (fan-out finished, every row
+// acknowledged). Relays changing the same entries take their rows' locks as the plan scans
+// them, usually the primary key's order; a deadlock between two is retried as any conflict.
 constexpr Statement kChangeRefs{
     "change_refs",
     "UPDATE group_log SET refs = refs + $4 WHERE group_id = $1 AND seq BETWEEN $2 AND $3",

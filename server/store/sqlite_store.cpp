@@ -758,8 +758,8 @@ struct SqliteStore::Impl {
   void checkpoint_if_due() {
     if (wal_frames < checkpoint_pages) return;
     wal_frames = 0;
-    const int rc =
-        sqlite3_wal_checkpoint_v2(db.getHandle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    const int rc = sqlite3_wal_checkpoint_v2(db.getHandle(), "main", SQLITE_CHECKPOINT_PASSIVE,
+                                             nullptr, nullptr);
     if ((rc & 0xff) == SQLITE_IOERR) stop_on_failed_sync("checkpointing relay.db-wal", rc);
     if (rc != SQLITE_OK)
       spdlog::warn("store: checkpoint of relay.db-wal put off: {}", sqlite3_errstr(rc));

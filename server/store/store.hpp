@@ -172,8 +172,10 @@ class Store {
   // The same as plain values, each with its inbox_seq (tests and tools; copies group entries).
   std::vector<InboxEntry> read_inbox(DevicePk device, std::uint64_t after_seq,
                                      std::size_t limit, std::size_t max_bytes) {
+    const auto page = read_inbox_page(device, after_seq, limit, max_bytes);
     std::vector<InboxEntry> out;
-    for (auto& p : read_inbox_page(device, after_seq, limit, max_bytes)) {
+    out.reserve(page.size());
+    for (const auto& p : page) {
       out.push_back(*p.entry);
       out.back().inbox_seq = p.inbox_seq;
     }

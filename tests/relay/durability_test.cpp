@@ -33,24 +33,41 @@ std::vector<wire::DeliveryMark> exchange(TestClient& alice, TestClient& bob, int
   return marks;
 }
 
-// The relay's disk fails every sync of `file` (a name without its directory) once `trigger`
-// exists: tests/support/failing_sync.cpp, preloaded. False if the shim was not built.
-bool failSyncsOf(RelayProcess& relay, const QString& file, const QString& trigger) {
-  const QString shim = qEnvironmentVariable("PARLEY_FAILING_SYNC_LIB");
-  if (shim.isEmpty()) return false;
-  relay.setEnvironmentVariable("LD_PRELOAD", shim);
-  relay.setEnvironmentVariable("PARLEY_FAIL_SYNC_OF", file);
-  relay.setEnvironmentVariable("PARLEY_FAIL_SYNC_WHEN", trigger);
-  // AddressSanitizer wants its runtime loaded first; a preloaded library comes before it.
-  const QString asan = qEnvironmentVariable("ASAN_OPTIONS");
-  relay.setEnvironmentVariable("ASAN_OPTIONS",
-                               (asan.isEmpty() ? "" : asan + ":") + "verify_asan_link_order=0");
-  return true;
-}
+// A disk that fails every sync of one file from fail() until heal(): the preloaded
+// tests/support/failing_sync.cpp, the trigger a file of its own.
+class FailingDisk {
+ public:
+  // Makes `relay`'s next starts preload it for `file` (a name without its directory); false
+  // if the shim was not built.
+  bool under(RelayProcess& relay, const QString& file) const {
+    const QString shim = qEnvironmentVariable("PARLEY_FAILING_SYNC_LIB");
+    if (shim.isEmpty()) return false;
+    relay.setEnvironmentVariable("LD_PRELOAD", shim);
+    relay.setEnvironmentVariable("PARLEY_FAIL_SYNC_OF", file);
+    relay.setEnvironmentVariable("PARLEY_FAIL_SYNC_WHEN", trigger());
+    // AddressSanitizer wants its runtime loaded first; a preloaded library comes before it.
+    const QString asan = qEnvironmentVariable("ASAN_OPTIONS");
+    relay.setEnvironmentVariable("ASAN_OPTIONS",
+                                 (asan.isEmpty() ? "" : asan + ":") + "verify_asan_link_order=0");
+    return true;
+  }
+  bool fail() const {
+    QFile f(trigger());
+    return f.open(QIODevice::WriteOnly);
+  }
+  bool heal() const { return QFile::remove(trigger()); }
 
-bool touch(const QString& path) {
-  QFile f(path);
-  return f.open(QIODevice::WriteOnly);
+ private:
+  QString trigger() const { return scratch_.filePath("disk-fails"); }
+  QTemporaryDir scratch_;
+};
+
+// Registers `alice` and `bob` on `relay` and leaves bob offline, his messages waiting.
+bool registerSenderAndOfflineRecipient(RelayProcess& relay, TestClient& alice, TestClient& bob) {
+  if (!alice.connect(relay.url()) || !alice.registerAccount()->has_registered()) return false;
+  if (!bob.connect(relay.url()) || !bob.registerAccount()->has_registered()) return false;
+  bob.disconnect();
+  return true;
 }
 
 // Logs in as `bob` and takes the `expected` entries waiting for him, acking them, and then
@@ -135,20 +152,17 @@ class DurabilityTest : public QObject {
   // started again on a working disk, it delivers what it acknowledged and, once the sender
   // retries, the message it did not, each exactly once.
   void aFailedWalSyncStopsTheRelayBeforeItAcknowledges() {
-    QTemporaryDir scratch;
-    const QString trigger = scratch.filePath("disk-fails");
+    FailingDisk disk;
     RelayProcess relay;
-    QVERIFY2(failSyncsOf(relay, "relay.db-wal", trigger), "PARLEY_FAILING_SYNC_LIB is not set");
+    QVERIFY2(disk.under(relay, "relay.db-wal"), "PARLEY_FAILING_SYNC_LIB is not set");
     QVERIFY(relay.start());
     TestClient alice("fs-alice"), bob("fs-bob");
-    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
-    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    bob.disconnect();
+    QVERIFY(registerSenderAndOfflineRecipient(relay, alice, bob));
     const std::string before = TestClient::randomId();
     auto acked = alice.request(TestClient::sendFrame("fs-bob", "before", before));
     QVERIFY(acked && acked->has_send_ack());
 
-    QVERIFY(touch(trigger));
+    QVERIFY(disk.fail());
     const std::string after = TestClient::randomId();
     const std::string body = "ciphertext-that-must-not-be-logged";
     const auto request = alice.post(TestClient::sendFrame("fs-bob", body, after));
@@ -160,7 +174,7 @@ class DurabilityTest : public QObject {
              log.right(2000).constData());
     QVERIFY(!log.contains(QByteArray::fromStdString(body)));
 
-    QVERIFY(QFile::remove(trigger));
+    QVERIFY(disk.heal());
     alice.disconnect();
     QVERIFY(relay.start());
     QVERIFY(alice.connect(relay.url()) && alice.login()->has_logged_in());
@@ -175,16 +189,13 @@ class DurabilityTest : public QObject {
   // followed was synced to the WAL: nothing acknowledged before it is lost, and the message
   // whose commit it followed, unacknowledged, comes back as a duplicate when retried.
   void aFailedCheckpointSyncStopsTheRelayAndLosesNothingAcknowledged() {
-    QTemporaryDir scratch;
-    const QString trigger = scratch.filePath("disk-fails");
+    FailingDisk disk;
     RelayProcess relay;
-    QVERIFY2(failSyncsOf(relay, "relay.db", trigger), "PARLEY_FAILING_SYNC_LIB is not set");
+    QVERIFY2(disk.under(relay, "relay.db"), "PARLEY_FAILING_SYNC_LIB is not set");
     QVERIFY(relay.start());
     TestClient alice("fc-alice"), bob("fc-bob");
-    QVERIFY(alice.connect(relay.url()) && alice.registerAccount()->has_registered());
-    QVERIFY(bob.connect(relay.url()) && bob.registerAccount()->has_registered());
-    bob.disconnect();
-    QVERIFY(touch(trigger));
+    QVERIFY(registerSenderAndOfflineRecipient(relay, alice, bob));
+    QVERIFY(disk.fail());
 
     // One message per commit, until the WAL holds enough pages for a checkpoint (a few
     // hundred messages; bounded well above that).
@@ -203,7 +214,7 @@ class DurabilityTest : public QObject {
     QVERIFY2(log.contains("checkpointing relay.db-wal failed") && log.contains("check the disk"),
              log.right(2000).constData());
 
-    QVERIFY(QFile::remove(trigger));
+    QVERIFY(disk.heal());
     alice.disconnect();
     QVERIFY(relay.start());
     QVERIFY(alice.connect(relay.url()) && alice.login()->has_logged_in());

@@ -37,17 +37,22 @@ bool should_fail(int fd) {
   return when != nullptr && access(when, F_OK) == 0 && names_the_file(fd);
 }
 
-int sync_or_fail(int fd, const char* symbol) {
+// The next definition of `symbol` after this library's: the C library's.
+SyncFn next_definition(const char* symbol) {
+  static_assert(sizeof(SyncFn) == sizeof(void*));
+  SyncFn next;
+  void* found = dlsym(RTLD_NEXT, symbol);
+  std::memcpy(&next, &found, sizeof next);
+  return next;
+}
+
+int sync_or_fail(int fd, SyncFn next) {
   if (should_fail(fd)) {
     const timespec pause{0, 300'000'000};
     nanosleep(&pause, nullptr);
     errno = EIO;
     return -1;
   }
-  static_assert(sizeof(SyncFn) == sizeof(void*));
-  SyncFn next;
-  void* found = dlsym(RTLD_NEXT, symbol);
-  std::memcpy(&next, &found, sizeof next);
   if (next == nullptr) {
     errno = ENOSYS;
     return -1;
@@ -57,5 +62,11 @@ int sync_or_fail(int fd, const char* symbol) {
 
 }  // namespace
 
-extern "C" int fdatasync(int fd) { return sync_or_fail(fd, "fdatasync"); }
-extern "C" int fsync(int fd) { return sync_or_fail(fd, "fsync"); }
+extern "C" int fdatasync(int fd) {
+  static const SyncFn next = next_definition("fdatasync");
+  return sync_or_fail(fd, next);
+}
+extern "C" int fsync(int fd) {
+  static const SyncFn next = next_definition("fsync");
+  return sync_or_fail(fd, next);
+}

@@ -33,8 +33,10 @@ std::vector<wire::DeliveryMark> exchange(TestClient& alice, TestClient& bob, int
   return marks;
 }
 
-// A disk that fails every sync of one file from fail() until heal(): the preloaded
-// tests/support/failing_sync.cpp, the trigger a file of its own.
+// A disk that, from fail() until heal(), fails every sync of one file that was written to
+// since fail(): the preloaded tests/support/failing_sync.cpp, the trigger a file of its own.
+// A sync of older writes succeeds, so a relay that synced a commit only after acknowledging
+// it would be seen acknowledging.
 class FailingDisk {
  public:
   // Makes `relay`'s next starts preload it for `file` (a name without its directory); false

@@ -52,18 +52,17 @@ bool names_the_file(int fd) {
   return std::strcmp(slash != nullptr ? slash + 1 : path, name) == 0;
 }
 
-// Descriptors of the named file written to since the disk failed. The relay opens few
-// files; a descriptor past the table is never failed, which a test would see as an ack.
-constexpr int kDescriptors = 4096;
-std::atomic<bool> written_since_failure[kDescriptors];
+// The named file was written to since the disk failed. One flag for the file, not one per
+// descriptor: a sync through any descriptor of a file covers every write to it, as Linux's.
+std::atomic<bool> written_since_failure{false};
 
 void note_write(int fd) {
-  if (fd >= 0 && fd < kDescriptors && disk_failed() && names_the_file(fd))
-    written_since_failure[fd].store(true);
+  if (!written_since_failure.load() && disk_failed() && names_the_file(fd))
+    written_since_failure.store(true);
 }
 
 bool should_fail(int fd) {
-  return fd >= 0 && fd < kDescriptors && written_since_failure[fd].load() && disk_failed();
+  return written_since_failure.load() && disk_failed() && names_the_file(fd);
 }
 
 int sync_or_fail(int fd, int (*next)(int)) {

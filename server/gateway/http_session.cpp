@@ -11,6 +11,7 @@
 #include "gateway/client_address.hpp"
 #include "gateway/connections_by_address.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/lingering_close.hpp"
 #include "gateway/streams.hpp"
 #include "media/media_http.hpp"
 #include "observability/metrics.hpp"
@@ -65,7 +66,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     // Only a media upload has a body: its limit is set (and an over-size one answered 413)
-    // once the upload is known. Any other request with a body is closed after the header.
+    // once the upload is known. Any other request with a body is answered from its header.
     parser_->body_limit(boost::none);
     beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
@@ -75,19 +76,33 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void on_header(beast::error_code ec) {
-    if (ec) return;
+    if (ec) return refuse_unparsed(ec);
     if (parser_->get().target().starts_with("/media/"))
       return serve_media(ctx_, std::move(stream_), std::move(buffer_), std::move(*parser_));
-    if (parser_->is_done()) return on_read({});
-    // Anything else must have no body: empty_body refuses one, and we close quietly.
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code e, std::size_t) {
-                       self->on_read(e);
-                     });
+    if (parser_->is_done()) return on_request();
+    // Only a media upload takes a body. Anything else with one is answered from its header,
+    // the body never read whatever its size (the answer's lingering close drops it).
+    const auto& req = parser_->get();
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return respond(req, http::status::method_not_allowed, "only GET\n");
+    return respond(req, http::status::bad_request, "a request here has no body\n");
   }
 
-  void on_read(beast::error_code ec) {
-    if (ec) return;  // timeout, eof or garbage: close quietly
+  // A header that did not parse gets its error, as web servers answer, unless the client
+  // went away or stalled: a client speaking some other protocol, or over the limit, learns why.
+  void refuse_unparsed(beast::error_code ec) {
+    if (ec.category() != http::make_error_code(http::error::bad_method).category() ||
+        ec == http::error::end_of_stream || ec == http::error::partial_message)
+      return;
+    UpgradeRequest req{http::verb::get, "/", 11};
+    req.keep_alive(false);
+    if (ec == http::error::header_limit)
+      return respond(req, http::status::request_header_fields_too_large,
+                     "the request line and headers may take 8 KiB\n");
+    respond(req, http::status::bad_request, "malformed HTTP request: " + ec.message() + "\n");
+  }
+
+  void on_request() {
     auto req = parser_->release();
     if (websocket::is_upgrade(req)) {
       if (ctx_.draining.load())
@@ -190,13 +205,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     if (retry_after_s > 0) res->set(http::field::retry_after, std::to_string(retry_after_s));
     res->set(http::field::content_type, type);
     res->set(http::field::cache_control, "no-store");
-    res->keep_alive(req.keep_alive() && status == http::status::ok);
+    res->keep_alive(req.keep_alive() && status == http::status::ok && parser_->is_done());
+    if (status == http::status::method_not_allowed) res->set(http::field::allow, "GET, HEAD");
     if (req.method() != http::verb::head) res->body() = std::move(body);
     res->prepare_payload();
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec) return;
                         if (res->keep_alive()) return self->read();
+                        // A body left unread: lingering_close.hpp.
+                        if (!self->parser_->is_done()) return linger_and_close(std::move(self->stream_));
                         self->shutdown();
                       });
   }

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/gateway.hpp"
+#include "gateway/lingering_close.hpp"
 #include "media/blob_claims.hpp"
 #include "media/blob_store.hpp"
 #include "media/media_context.hpp"
@@ -194,33 +195,13 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
                              if (res->keep_alive())
                                return resume_http(self->ctx_, std::move(self->stream_),
                                                   std::move(self->buffer_));
+                             // Refused before its body was read: lingering_close.hpp.
+                             if (!self->parser_.is_done())
+                               return linger_and_close(std::move(self->stream_));
                              beast::error_code ignored;
                              beast::get_lowest_layer(self->stream_).socket().shutdown(
                                  Socket::shutdown_send, ignored);
-                             if (!self->parser_.is_done()) self->start_lingering();
                            });
-  }
-
-  // Refused before its body was read: a client still sending it would get a reset, and a
-  // reset makes it drop our answer unread. So read and discard what it sends for a while
-  // (bounded in bytes and time) before closing, as web servers do ("lingering close").
-  // One deadline for all of it, set here: renewed per read, a client trickling a byte every
-  // few seconds held the connection and its buffer for as long as it liked.
-  void start_lingering() {
-    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
-    piece_.resize(kLingerPieceBytes);
-    piece_.shrink_to_fit();
-    linger();
-  }
-
-  void linger() {
-    if (lingered_ >= kLingerBytes) return;
-    beast::get_lowest_layer(stream_).async_read_some(
-        net::buffer(piece_), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-          if (ec) return;
-          self->lingered_ += n;
-          self->linger();
-        });
   }
 
   void release_lease() {
@@ -591,11 +572,7 @@ class MediaSession : public std::enable_shared_from_this<MediaSession<Stream>> {
   // A running transfer's place (TransferSlots), held until this request's session ends.
   std::optional<media::TransferSlots::Held> slot_;
   std::vector<char> piece_;
-  std::size_t lingered_ = 0;
   std::chrono::steady_clock::time_point transfer_deadline_;
-  static constexpr std::size_t kLingerBytes = 16u << 20;
-  static constexpr std::size_t kLingerPieceBytes = 16 * 1024;  // discarded: no need for more
-  static constexpr auto kLingerTime = std::chrono::seconds(5);
 };
 
 }  // namespace

@@ -1,7 +1,9 @@
-// Every kind of bad input gets its typed error or close code, and the relay keeps serving
-// everyone else. Also: slow readers, idle and half-open connections, rate limits.
+// Every kind of bad input gets its typed error, close code or HTTP status, and the relay
+// keeps serving everyone else. Also: slow readers, idle and half-open connections, rate
+// limits.
 #include <QtTest>
 
+#include "raw_http.hpp"
 #include "raw_login.hpp"
 #include "raw_ws_client.hpp"
 #include "relay_process.hpp"
@@ -214,6 +216,25 @@ class BadInputTest : public QObject {
     QVERIFY(c.connected());
     QTest::qWait(1200);  // tokens come back
     QVERIFY(c.request(ping)->has_pong());
+  }
+
+  // HTTP the relay cannot serve is answered, not dropped: a body where none is taken (from
+  // the header alone, the body drained after the answer so a client still sending it reads
+  // it), a header over the limit, bytes that are not HTTP.
+  void unservableHttpIsAnswered() {
+    const QByteArray big(4 << 20, 'b');
+    auto r = httpRequest(relay_.url(), {"POST", "/healthz", {}, big});
+    QCOMPARE(r.status, 405);
+    QCOMPARE(r.header("Allow"), QByteArray("GET, HEAD"));
+    r = httpRequest(relay_.url(), {"GET", "/metrics", {}, big});
+    QCOMPARE(r.status, 400);
+    QVERIFY(r.body.contains("no body"));
+    r = httpRequest(relay_.url(), {"GET", "/healthz", {{"X-Pad", QByteArray(9000, 'p')}}, {}});
+    QCOMPARE(r.status, 431);
+    r = httpRequest(relay_.url(), {"GE\x01T", "/healthz", {}, {}});
+    QCOMPARE(r.status, 400);
+    QVERIFY(r.body.startsWith("malformed HTTP request"));
+    QVERIFY(stillServes(relay_));
   }
 };
 

@@ -14,6 +14,7 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "parley/limits.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client {
@@ -26,7 +27,7 @@ using detail::save_last_acked;
 bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& content, bool* info_changed) {
   const auto gid = qbytes(content.group_id());
   auto dist = crypto::SenderKeyDistribution::decode(view(content.sender_key_distribution()));
-  if (gid.size() != 16 || !dist) return false;
+  if (gid.size() != static_cast<qsizetype>(limits::kGroupIdBytes) || !dist) return false;
   auto receiver = crypto::SenderKeyReceiver::from_distribution(*dist);
   if (!receiver) return false;
   auto& db = db_->db();

@@ -17,6 +17,7 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "util/bytes.hpp"
 
@@ -44,6 +45,13 @@ std::optional<crypto::KeyPair> load_prekey(QSqlDatabase& db, int kind, std::uint
 void Messenger::onDeliver(const wire::Deliver& d) {
   const auto sender = QString::fromStdString(d.sender());
   const auto id = qbytes(d.client_msg_id());
+  // A group's id is 16 bytes (the relay refuses any other): anything else would become a
+  // conversation "#<hex>" of whatever length the relay chose, shown and stored.
+  if ((d.kind() == wire::GROUP_EVENT || d.kind() == wire::GROUP_MESSAGE) &&
+      d.group_id().size() != limits::kGroupIdBytes)
+    return dropEntry(d.inbox_seq(), QStringLiteral("the relay delivered a group message with an invalid"
+                                                   " group id and it was dropped; a relay should never do"
+                                                   " this, so tell its operator"));
   if (d.kind() == wire::GROUP_EVENT) return onGroupEvent(d);
   // Names arrive folded (the relay folds them at registration). Anything else is not a user:
   // a look-alike of a contact ("Alice", trusted on first use as someone new), or a "#group"

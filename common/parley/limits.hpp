@@ -11,6 +11,7 @@ inline constexpr std::size_t kMaxFrameBytes = 256 * 1024;
 inline constexpr std::size_t kMaxCiphertextBytes = 200 * 1024; // one device's ciphertext
 inline constexpr std::size_t kMaxDevicesPerSend = 16;
 inline constexpr std::size_t kClientMsgIdBytes = 16;
+inline constexpr std::size_t kGroupIdBytes = 16;
 inline constexpr std::size_t kPublicKeyBytes = 32;
 inline constexpr std::size_t kSignatureBytes = 64;
 inline constexpr std::size_t kNonceBytes = 32;

@@ -52,7 +52,7 @@ struct GroupOutcome {
 
 namespace {
 
-constexpr std::size_t kGroupIdBytes = 16;
+using limits::kGroupIdBytes;
 constexpr std::size_t kSignatureBytes = crypto_sign_BYTES;
 
 // Names in an error's reason: the first few, then how many more, so a request naming a

@@ -146,6 +146,15 @@ class MarksMessengerTest : public QObject {
     q.addBindValue(QString::fromLatin1(key));
     return q.exec() && q.next() ? q.value(0).toULongLong() : 0;
   }
+  // Rows in `table` of the closed profile in `dir`; -1 if it cannot be read.
+  static int countRows(const QString& dir, const char* table) {
+    QString error;
+    auto db = parley::test::openStore(dir + "/parley.db", &error);
+    if (!db) return -1;
+    QSqlQuery q(db->db());
+    return q.exec(QStringLiteral("SELECT COUNT(*) FROM %1").arg(QLatin1String(table))) && q.next()
+               ? q.value(0).toInt() : -1;
+  }
 
  private slots:
   void initTestCase() {
@@ -598,14 +607,45 @@ class MarksMessengerTest : public QObject {
     QVERIFY(spinUntil([&] { return relay.acks.contains(seq); }, kWaitMs));
     QCOMPARE(alice.problems.filter("invalid name").size(), 4);
     alice.m.reset();
-    QString error;
-    auto db = parley::test::openStore(alice.dir + "/parley.db", &error);
-    QVERIFY(db);
-    QSqlQuery q(db->db());
-    QVERIFY(q.exec("SELECT COUNT(*) FROM seen_seqs") && q.next());
-    QCOMPARE(q.value(0).toInt(), 0);
-    QVERIFY(q.exec("SELECT COUNT(*) FROM pending_group_messages") && q.next());
-    QCOMPARE(q.value(0).toInt(), 0);
+    QCOMPARE(countRows(alice.dir, "seen_seqs"), 0);
+    QCOMPARE(countRows(alice.dir, "pending_group_messages"), 0);
+  }
+
+  // A group's id is 16 bytes. A relay sending a group message or event under any other gets
+  // it dropped and acknowledged, with no conversation made for it and no endless "#…" name
+  // in what the user is told.
+  void groupEntryUnderAnInvalidGroupIdIsDropped() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase&) { return true; }));
+    QVERIFY(!alice.dir.isEmpty());
+    QVERIFY(alice.start());
+    const auto conversations = alice.m->conversations().size();
+    std::uint64_t seq = 0;
+    for (const auto& [size, kind] :
+         {std::pair{0, parley::wire::GROUP_MESSAGE}, std::pair{15, parley::wire::GROUP_MESSAGE},
+          std::pair{17, parley::wire::GROUP_MESSAGE}, std::pair{100000, parley::wire::GROUP_MESSAGE},
+          std::pair{300, parley::wire::GROUP_EVENT}}) {
+      parley::wire::ServerFrame f;
+      auto* d = f.mutable_deliver();
+      d->set_inbox_seq(++seq);
+      d->set_kind(kind);
+      d->set_sender("bob");
+      d->set_sender_device(1);
+      d->set_client_msg_id(msg_id(static_cast<int>(seq)).toStdString());
+      d->set_conv_seq(5);
+      d->set_server_ts_ms(5);
+      d->set_ciphertext("not for anyone");
+      d->set_group_id(std::string(static_cast<std::size_t>(size), 'g'));
+      relay.push(f);
+    }
+    QVERIFY(spinUntil([&] { return relay.acks.contains(seq); }, kWaitMs));
+    QCOMPARE(alice.problems.filter("invalid group id").size(), 5);
+    for (const auto& text : alice.problems) QVERIFY2(text.size() < 200, qPrintable(text.left(300)));
+    QCOMPARE(alice.m->conversations().size(), conversations);
+    alice.m.reset();
+    QCOMPARE(countRows(alice.dir, "seen_seqs"), 0);
+    QCOMPARE(countRows(alice.dir, "pending_group_messages"), 0);
   }
 };
 

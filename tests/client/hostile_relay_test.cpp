@@ -1,0 +1,183 @@
+// Two clients talking through a relay that lies (hostile_relay.hpp): a third of what the real
+// relay sends them arrives mutated on the wire format, some of the rest twice. Whatever it
+// sends, a client shows no words its peer did not write, shows none twice, keeps its store
+// whole, and once the relay is honest again the two talk as before: no mutated frame left a
+// session, a sender key or the store in a state that breaks what comes next.
+// PARLEY_FUZZ_SEED picks another sequence of mutations, PARLEY_FUZZ_MESSAGES how many
+// messages each side sends meanwhile (40).
+#include <QtTest>
+
+#include <cstdlib>
+#include <set>
+
+#include "client_user.hpp"
+#include "hostile_relay.hpp"
+#include "messenger.hpp"
+#include "relay_process.hpp"
+#include "test_client.hpp"
+
+using namespace parley;
+using namespace parley::client;
+using parley::test::HostileRelay;
+using parley::test::RelayProcess;
+using parley::test::spinUntil;
+
+namespace {
+
+constexpr int kWaitMs = 20000;
+constexpr std::uint64_t kDefaultSeed = 20261207;
+
+std::uint64_t envNumber(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+struct Side {
+  explicit Side(QString n) : name(std::move(n)) {}
+  QString name;
+  std::unique_ptr<Messenger> m;
+  QStringList damage;   // storeDamageFound
+  QStringList problems;  // what it told its user
+  std::set<QString> written;  // every text this side sent, 1:1 and to the group
+
+  void watch() {
+    QObject::connect(m.get(), &Messenger::storeDamageFound, m.get(),
+                     [this](const QString& report) { damage << report; });
+    QObject::connect(m.get(), &Messenger::problem, m.get(),
+                     [this](const QString& text) { problems << text; });
+  }
+  bool online() const { return m->state() == RelayClient::State::Online; }
+  void say(const QString& peer, const QString& text) {
+    QString error;
+    QVERIFY2(m->sendText(peer, text, &error), qPrintable(error));
+    written.insert(text);
+  }
+  void sayToGroup(const QByteArray& gid, const QString& text) {
+    QString error;
+    QVERIFY2(m->groupSend(gid, text, &error), qPrintable(error));
+    written.insert(text);
+  }
+  // The text of the message `id` in conversation `peer`, as this side shows it; null if absent.
+  QString shown(const QString& peer, const QByteArray& id) const {
+    for (const auto& s : m->history(peer))
+      if (s.clientMsgId == id) return s.body;
+    return {};
+  }
+};
+
+// What `reader` shows in `peer` from `author`: every text is one `author` wrote, none twice.
+void checkShown(const Side& reader, const QString& peer, const Side& author) {
+  std::set<QByteArray> ids;
+  for (const auto& s : reader.m->history(peer)) {
+    if (s.sender != author.name) continue;
+    QVERIFY2(ids.insert(s.clientMsgId).second,
+             qPrintable(QString("%1 shows %2's message %3 twice").arg(reader.name, author.name,
+                                                                      QString(s.clientMsgId.toHex()))));
+    QVERIFY2(s.body.isEmpty() || author.written.count(s.body),
+             qPrintable(QString("%1 shows words %2 never wrote: \"%3\"").arg(reader.name, author.name,
+                                                                            s.body.left(80))));
+  }
+}
+
+}  // namespace
+
+class HostileRelayTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void aLyingRelayNeitherForgesNorBreaks() {
+    QTemporaryDir home;
+    RelayProcess relay({"--rate", "100000", "--rate-burst", "100000"});
+    QVERIFY(relay.start());
+    HostileRelay liar(relay.url(), envNumber("PARLEY_FUZZ_SEED", kDefaultSeed));
+    QVERIFY(liar.listen());
+
+    Side alice("alice"), bob("bob");
+    alice.m = parley::test::registerClientUser(liar.url(), home.filePath("alice"), "alice", kWaitMs);
+    bob.m = parley::test::registerClientUser(liar.url(), home.filePath("bob"), "bob", kWaitMs);
+    QVERIFY(alice.m && bob.m);
+    alice.watch();
+    bob.watch();
+
+    // Honest at first: sessions both ways and a group of the two.
+    alice.say("bob", "hello bob");
+    bob.say("alice", "hello alice");
+    QByteArray gid;
+    alice.m->createGroup("liars' club", {"bob"}, [&](const QByteArray& id, const QString& error) {
+      QVERIFY2(error.isEmpty(), qPrintable(error));
+      gid = id;
+    });
+    QVERIFY(spinUntil([&] { return !gid.isEmpty(); }, kWaitMs));
+    alice.sayToGroup(gid, "welcome");
+    const auto group = Messenger::groupPeer(gid);
+    QVERIFY(spinUntil([&] {
+      return bob.m->history("alice").size() >= 2 && alice.m->history("bob").size() >= 2 &&
+             bob.m->history(group).size() >= 1;
+    }, kWaitMs));
+
+    // Lying: a third of the relay's frames mutated, a twentieth of the rest twice.
+    liar.mutate_percent = 33;
+    liar.duplicate_percent = 5;
+    const auto rounds = static_cast<int>(envNumber("PARLEY_FUZZ_MESSAGES", 40));
+    for (int i = 0; i < rounds; ++i) {
+      bob.say("alice", QString("bob to alice %1").arg(i));
+      alice.say("bob", QString("alice to bob %1").arg(i));
+      if (i % 4 == 0) {
+        bob.sayToGroup(gid, QString("bob to the group %1").arg(i));
+        alice.sayToGroup(gid, QString("alice to the group %1").arg(i));
+      }
+      if (i % 10 == 0) {
+        alice.m->markRead("bob");
+        bob.m->setTyping("alice", true);
+      }
+      QTest::qWait(25);
+    }
+    QTest::qWait(3000);  // the lies in flight land
+    qInfo("the relay's frames: %d passed, %d mutated, %d sent twice", liar.passed, liar.mutated,
+          liar.duplicated);
+    qInfo("meanwhile alice's chat with bob shows %lld messages, bob's with alice %lld; told their "
+          "users: %s",
+          static_cast<long long>(alice.m->history("bob").size()),
+          static_cast<long long>(bob.m->history("alice").size()),
+          qPrintable((alice.problems + bob.problems).join(" | ").left(1500)));
+
+    // Honest again, both reconnecting as after any outage.
+    liar.mutate_percent = 0;
+    liar.duplicate_percent = 0;
+    for (auto* side : {&alice, &bob}) {
+      side->m->stop();
+      side->m->start();
+    }
+    QVERIFY(spinUntil([&] { return alice.online() && bob.online(); }, kWaitMs));
+
+    QString error;
+    const auto to_alice = bob.m->sendText("alice", "after the lies", &error);
+    QVERIFY2(to_alice, qPrintable(error));
+    bob.written.insert("after the lies");
+    const auto to_bob = alice.m->sendText("bob", "still here", &error);
+    QVERIFY2(to_bob, qPrintable(error));
+    alice.written.insert("still here");
+    const auto to_group = bob.m->groupSend(gid, "the group too", &error);
+    QVERIFY2(to_group, qPrintable(error));
+    bob.written.insert("the group too");
+    QVERIFY2(spinUntil([&] { return alice.shown("bob", *to_alice) == "after the lies"; }, kWaitMs),
+             "alice does not show bob's message after the relay turned honest");
+    QVERIFY2(spinUntil([&] { return bob.shown("alice", *to_bob) == "still here"; }, kWaitMs),
+             "bob does not show alice's message after the relay turned honest");
+    QVERIFY2(spinUntil([&] { return alice.shown(group, *to_group) == "the group too"; }, kWaitMs),
+             "alice does not show bob's group message after the relay turned honest");
+
+    checkShown(alice, "bob", bob);
+    checkShown(bob, "alice", alice);
+    checkShown(alice, group, bob);
+    checkShown(bob, group, alice);
+    // What the user is told names what went wrong in a line, however long the lie.
+    for (const auto& text : alice.problems + bob.problems)
+      QVERIFY2(text.size() <= 300, qPrintable("told the user: " + text.left(400) + "..."));
+    QVERIFY2(alice.damage.isEmpty(), qPrintable(alice.damage.join("; ")));
+    QVERIFY2(bob.damage.isEmpty(), qPrintable(bob.damage.join("; ")));
+  }
+};
+
+QTEST_GUILESS_MAIN(HostileRelayTest)
+#include "hostile_relay_test.moc"

@@ -110,7 +110,10 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       return (!decrypted || decrypted->save()) && noteSeq(sender, d.conv_seq()) &&
              save_last_acked(db_->db(), d.inbox_seq());
     });
-    emit problem(QStringLiteral("a message from %1 could not be decrypted and was dropped").arg(sender));
+    // Decrypted but not a Content: sent by a client other than Parley, or a broken one.
+    emit problem(decrypted ? QStringLiteral("a message from %1 was not in a form this app reads and was"
+                                            " dropped").arg(sender)
+                           : QStringLiteral("a message from %1 could not be decrypted and was dropped").arg(sender));
     return scheduleAck(d.inbox_seq());
   }
 

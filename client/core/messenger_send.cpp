@@ -13,6 +13,7 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "util/bytes.hpp"
 
@@ -245,29 +246,36 @@ void Messenger::sendOutboxEntry(qint64 seq) {
     mark.addBindValue(seq);
     return mark.exec();
   };
-  if (peer.startsWith(QLatin1Char('#'))) {
-    // A group message: one sender-key ciphertext, encrypted when it was queued.
-    if (!attempted()) return;  // tried again at the next flush
-    in_flight_.insert(seq);
-    wire::ClientFrame f;
+  // A group message is one sender-key ciphertext, encrypted when it was queued; a pairwise
+  // one is encrypted as it first leaves.
+  const bool group = peer.startsWith(QLatin1Char('#'));
+  if (!group && q.value(3).isNull()) return encryptEntry(seq, peer, q.value(2).toByteArray());
+  const auto envelope = q.value(3).toByteArray();
+  // The relay refuses more for good (and a WebSocket message over its limit costs the
+  // connection): offered again and again, it would hold back everything after it.
+  if (envelope.size() > static_cast<qsizetype>(limits::kMaxCiphertextBytes))
+    return failOutboxEntry(seq, peer, id,
+                           QStringLiteral("a message to %1 was too large to send (%2 KiB, the relay "
+                                          "takes %3 KiB) and was not sent")
+                               .arg(peer)
+                               .arg(envelope.size() / 1024)
+                               .arg(limits::kMaxCiphertextBytes / 1024));
+  if (!attempted()) return;  // tried again at the next flush
+  in_flight_.insert(seq);
+  wire::ClientFrame f;
+  if (group) {
     auto* g = f.mutable_group_send();
     g->set_group_id(sbytes(q.value(4).toByteArray()));
     g->set_client_msg_id(sbytes(id));
-    g->set_ciphertext(sbytes(q.value(3).toByteArray()));
-    relay_->request(f, [this, seq](const wire::ServerFrame& r) { onSendAck(seq, r); });
-    return;
+    g->set_ciphertext(sbytes(envelope));
+  } else {
+    auto* s = f.mutable_send();
+    s->set_client_msg_id(sbytes(id));
+    s->set_recipient(peer.toStdString());
+    auto* m = s->add_messages();
+    m->set_device_id(1);
+    m->set_ciphertext(sbytes(envelope));
   }
-  if (q.value(3).isNull()) return encryptEntry(seq, peer, q.value(2).toByteArray());
-
-  if (!attempted()) return;
-  in_flight_.insert(seq);
-  wire::ClientFrame f;
-  auto* s = f.mutable_send();
-  s->set_client_msg_id(sbytes(id));
-  s->set_recipient(peer.toStdString());
-  auto* m = s->add_messages();
-  m->set_device_id(1);
-  m->set_ciphertext(sbytes(q.value(3).toByteArray()));
   relay_->request(f, [this, seq](const wire::ServerFrame& r) { onSendAck(seq, r); });
 }
 
@@ -326,12 +334,9 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
         QSqlQuery q(db_->db());
         q.prepare("SELECT client_msg_id FROM outbox WHERE seq = ?");
         q.addBindValue(seq);
-        if (q.exec() && q.next()) setStatus(peer, q.value(0).toByteArray(), MessageStatus::Failed);
-        QSqlQuery del(db_->db());
-        del.prepare("DELETE FROM outbox WHERE seq = ?");
-        del.addBindValue(seq);
-        del.exec();
-        emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
+        if (q.exec() && q.next())
+          failOutboxEntry(seq, peer, q.value(0).toByteArray(),
+                          QStringLiteral("there is no user %1 on this relay").arg(peer));
       }
       // Otherwise (busy, rate limited, no answer) asked again after the relay's wait.
       return retryOutboxIn(r.error().retry_after_ms(),
@@ -454,25 +459,20 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     if (outboxSize() == 0) emit outboxDrained();
     return;
   }
-  if (r.has_error() && r.error().code() == wire::FORBIDDEN) {
-    // A group we are no longer in (or never were).
-    QSqlQuery del(db_->db());
-    del.prepare("DELETE FROM outbox WHERE seq = ?");
-    del.addBindValue(seq);
-    del.exec();
-    setStatus(peer, id, MessageStatus::Failed);
-    emit problem(QStringLiteral("the relay refused a group message: %1")
-                     .arg(QString::fromStdString(r.error().reason())));
-    return;
-  }
-  if (r.has_error() && r.error().code() == wire::UNKNOWN_RECIPIENT) {
-    QSqlQuery del(db_->db());
-    del.prepare("DELETE FROM outbox WHERE seq = ?");
-    del.addBindValue(seq);
-    del.exec();
-    setStatus(peer, id, MessageStatus::Failed);
-    emit problem(QStringLiteral("there is no user %1 on this relay").arg(peer));
-    return;
+  // The relay's reason, as far as a line can take it.
+  const auto reason = [&] { return QString::fromStdString(r.error().reason()).left(160); };
+  if (r.has_error() && r.error().code() == wire::FORBIDDEN)  // a group we are no longer in
+    return failOutboxEntry(seq, peer, id,
+                           QStringLiteral("the relay refused a group message: %1").arg(reason()));
+  if (r.has_error() && r.error().code() == wire::UNKNOWN_RECIPIENT)
+    return failOutboxEntry(seq, peer, id, QStringLiteral("there is no user %1 on this relay").arg(peer));
+  if (r.has_error() && (r.error().code() == wire::TOO_LARGE || r.error().code() == wire::BAD_REQUEST)) {
+    // Refused for what it is, not for now: offered again it would be refused again, and
+    // hold back everything after it.
+    failOutboxEntry(seq, peer, id,
+                    QStringLiteral("the relay refused a message to %1 and it was not sent: %2")
+                        .arg(peer, reason()));
+    return flushOutbox();
   }
   // Anything else leaves the entry queued. A refusal for a while (a rate, a full inbox), a
   // relay too busy to take it or one that failed to store it (UNAVAILABLE, INTERNAL, also said
@@ -499,6 +499,17 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
                   : code == wire::INTERNAL   ? QStringLiteral("the relay could not store it")
                                              : QStringLiteral("the relay is busy or out of reach"));
   }
+}
+
+void Messenger::failOutboxEntry(qint64 seq, const QString& peer, const QByteArray& client_msg_id,
+                                const QString& problem_text) {
+  QSqlQuery del(db_->db());
+  del.prepare("DELETE FROM outbox WHERE seq = ?");
+  del.addBindValue(seq);
+  del.exec();
+  setStatus(peer, client_msg_id, MessageStatus::Failed);
+  emit problem(problem_text);
+  if (outboxSize() == 0) emit outboxDrained();
 }
 
 void Messenger::retryOutboxIn(std::uint32_t relay_wait_ms, const QString& why) {

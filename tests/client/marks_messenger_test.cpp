@@ -19,6 +19,7 @@
 #include "fake_relay.hpp"
 #include "messenger.hpp"
 #include "models/message_model.hpp"
+#include "parley/limits.hpp"
 #include "store/database.hpp"
 #include "test_client.hpp"
 #include "sealed_db.hpp"
@@ -646,6 +647,47 @@ class MarksMessengerTest : public QObject {
     alice.m.reset();
     QCOMPARE(countRows(alice.dir, "seen_seqs"), 0);
     QCOMPARE(countRows(alice.dir, "pending_group_messages"), 0);
+  }
+
+  // A message the relay refuses for what it is (too large, malformed) fails, with a word to
+  // the user, and the rest of the conversation goes on: offered again it would be refused
+  // again, and hold back everything after it. One too large for any relay is never offered.
+  void aMessageRefusedForGoodFailsAndTheRestGoes() {
+    FakeRelay relay;
+    QVERIFY(relay.listen());
+    Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
+      return queue(d, "bob", 1) && queue(d, "bob", 2) && queue(d, "bob", 3) && queue(d, "bob", 4) &&
+             exec(d, "UPDATE outbox SET envelope = zeroblob(?) WHERE client_msg_id = ?",
+                  {static_cast<int>(parley::limits::kMaxCiphertextBytes + 1), msg_id(3)});
+    }));
+    QVERIFY(!alice.dir.isEmpty());
+    QList<QByteArray> offered;
+    relay.answer = [&](const parley::wire::ClientFrame& f) -> std::optional<parley::wire::ServerFrame> {
+      if (!f.has_send()) return std::nullopt;
+      const auto id = QByteArray::fromStdString(f.send().client_msg_id());
+      offered << id;
+      parley::wire::ServerFrame r;
+      if (id == msg_id(1)) {
+        r.mutable_error()->set_code(parley::wire::TOO_LARGE);
+        r.mutable_error()->set_reason("ciphertext over 200 KiB");
+      } else if (id == msg_id(2)) {
+        r.mutable_error()->set_code(parley::wire::BAD_REQUEST);
+        r.mutable_error()->set_reason(std::string(5000, 'r'));  // a relay's reason, cut to a line
+      } else {
+        return std::nullopt;
+      }
+      return r;
+    };
+    QVERIFY(alice.start());
+    for (int n : {1, 2, 3}) QVERIFY(alice.waitStatus(msg_id(n), MessageStatus::Failed));
+    QVERIFY(alice.waitStatus(msg_id(4), MessageStatus::Sent));
+    QVERIFY(spinUntil([&] { return alice.m->outboxSize() == 0; }, kWaitMs));
+    QCOMPARE(offered.count(msg_id(1)), 1);
+    QCOMPARE(offered.count(msg_id(2)), 1);
+    QCOMPARE(offered.count(msg_id(3)), 0);
+    QCOMPARE(alice.problems.filter("refused a message to bob and it was not sent").size(), 2);
+    QCOMPARE(alice.problems.filter("too large to send").size(), 1);
+    for (const auto& text : alice.problems) QVERIFY2(text.size() < 300, qPrintable(text.left(400)));
   }
 };
 

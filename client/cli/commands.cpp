@@ -34,10 +34,20 @@ void emit_json(const QJsonObject& o) {
 // The profile this run opened (one per run), for its store's health at the end.
 Messenger* opened = nullptr;
 bool damage_said = false;
+// The newest thing the messenger told its user: why a message failed, when it did.
+QString last_problem;
 
 int fail(const QString& message, int code) {
   std::fprintf(stderr, "parley-cli: %s\n", message.toUtf8().constData());
   return code;
+}
+
+// A message that failed: for want of its recipient, or refused for what it was (the reason
+// was printed as the messenger said it).
+int failed_send(const QString& peer) {
+  if (last_problem.startsWith(QStringLiteral("there is no user")))
+    return fail("no such user: " + peer, kExitUnknownContact);
+  return fail("the message to " + peer + " was not sent", kExitError);
 }
 
 QString status_name(int s) {
@@ -197,7 +207,10 @@ Messenger* open_or_fail(const Options& o, int* code) {
   m->setProxy(*proxy);
   auto* raw = m.release();
   raw->setParent(QCoreApplication::instance());
-  QObject::connect(raw, &Messenger::problem, [](const QString& p) { fail(p, 0); });
+  QObject::connect(raw, &Messenger::problem, [](const QString& p) {
+    last_problem = p;
+    fail(p, 0);
+  });
   QObject::connect(raw, &Messenger::storeDamageFound, [](const QString& report) {
     damage_said = true;
     fail(report, 0);
@@ -298,7 +311,7 @@ int do_send(const Options& o) {
                    [id = *id](const QString& peer, const QByteArray& which, int status) {
                      if (which != id) return;
                      if (status == static_cast<int>(MessageStatus::Failed))
-                       QCoreApplication::exit(fail("no such user: " + peer, kExitUnknownContact));
+                       QCoreApplication::exit(failed_send(peer));
                      if (status >= static_cast<int>(MessageStatus::Sent)) {
                        emit_json({{"type", "sent"}, {"peer", peer},
                                   {"id", QString::fromLatin1(which.toHex())}});
@@ -446,7 +459,7 @@ int do_send_file(const Options& o) {
                    [msg, o](const QString& peer, const QByteArray& which, int status) {
                      if (msg->isEmpty() || which != *msg) return;
                      if (status == static_cast<int>(MessageStatus::Failed))
-                       QCoreApplication::exit(fail("no such user: " + peer, kExitUnknownContact));
+                       QCoreApplication::exit(failed_send(peer));
                      if (status >= static_cast<int>(MessageStatus::Sent)) {
                        emit_json({{"type", "sent"}, {"peer", peer},
                                   {"id", QString::fromLatin1(which.toHex())},

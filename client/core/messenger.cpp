@@ -21,6 +21,7 @@
 #include "crypto/x3dh.hpp"
 #include "e2e.pb.h"
 #include "media/transfer.hpp"
+#include "messenger_internal.hpp"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
 #include "sync/delivery_marks.hpp"
@@ -92,7 +93,7 @@ void Messenger::wireRelay() {
   relay_->onLoggedIn = [this](const wire::ServerFrame& f) { onLoggedIn(f); };
   relay_->onAuthFailed = [this](const wire::Error& e) {
     emit problem(QStringLiteral("the relay refused this profile's login: %1")
-                     .arg(QString::fromStdString(e.reason())));
+                     .arg(detail::relay_reason(e.reason())));
   };
   relay_->onResumePastInbox = [this] {
     // What is still in a receive batch belongs to the old numbering too: stored first, so

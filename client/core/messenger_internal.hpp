@@ -35,6 +35,16 @@ inline qint64 relay_time(std::uint64_t server_ts_ms, qint64 now_ms) {
   return static_cast<qint64>(server_ts_ms);
 }
 
+// A reason the relay gave, for a line the user reads: at most 160 UTF-16 units, never half
+// a pair, with an ellipsis where it was cut (a relay may send any length).
+inline QString relay_reason(const std::string& reason) {
+  constexpr qsizetype kMaxChars = 160;
+  const auto text = QString::fromStdString(reason);
+  if (text.size() <= kMaxChars) return text;
+  const qsizetype n = text.at(kMaxChars - 1).isHighSurrogate() ? kMaxChars - 1 : kMaxChars;
+  return text.left(n) + QChar(0x2026);
+}
+
 // Replies (messenger_replies.cpp). The most of a quoted message's text a reply carries.
 constexpr int kMaxQuoteChars = 160;   // UTF-16 units: at most 480 bytes of UTF-8
 constexpr int kMaxQuoteBytes = 512;   // what a receiver accepts

@@ -251,8 +251,9 @@ void Messenger::sendOutboxEntry(qint64 seq) {
   const bool group = peer.startsWith(QLatin1Char('#'));
   if (!group && q.value(3).isNull()) return encryptEntry(seq, peer, q.value(2).toByteArray());
   const auto envelope = q.value(3).toByteArray();
-  // The relay refuses more for good (and a WebSocket message over its limit costs the
-  // connection): offered again and again, it would hold back everything after it.
+  // The relay refuses more for good. Over its frame limit the offer even costs the
+  // connection, and with it whatever this flush sent after it: offered at every reconnect,
+  // it held back every message queued behind it.
   if (envelope.size() > static_cast<qsizetype>(limits::kMaxCiphertextBytes))
     return failOutboxEntry(seq, peer, id,
                            QStringLiteral("a message to %1 was too large to send (%2 KiB, the relay "
@@ -459,21 +460,18 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
     if (outboxSize() == 0) emit outboxDrained();
     return;
   }
-  // The relay's reason, as far as a line can take it.
-  const auto reason = [&] { return QString::fromStdString(r.error().reason()).left(160); };
+  const auto reason = [&] { return detail::relay_reason(r.error().reason()); };
   if (r.has_error() && r.error().code() == wire::FORBIDDEN)  // a group we are no longer in
     return failOutboxEntry(seq, peer, id,
                            QStringLiteral("the relay refused a group message: %1").arg(reason()));
   if (r.has_error() && r.error().code() == wire::UNKNOWN_RECIPIENT)
     return failOutboxEntry(seq, peer, id, QStringLiteral("there is no user %1 on this relay").arg(peer));
-  if (r.has_error() && (r.error().code() == wire::TOO_LARGE || r.error().code() == wire::BAD_REQUEST)) {
-    // Refused for what it is, not for now: offered again it would be refused again, and
-    // hold back everything after it.
-    failOutboxEntry(seq, peer, id,
-                    QStringLiteral("the relay refused a message to %1 and it was not sent: %2")
-                        .arg(peer, reason()));
-    return flushOutbox();
-  }
+  if (r.has_error() && (r.error().code() == wire::TOO_LARGE || r.error().code() == wire::BAD_REQUEST))
+    // Refused for what it is, not for now: offered again at every flush, it would be refused
+    // again every time, and its message would show as on its way for ever.
+    return failOutboxEntry(seq, peer, id,
+                           QStringLiteral("the relay refused a message to %1 and it was not sent: %2")
+                               .arg(peer, reason()));
   // Anything else leaves the entry queued. A refusal for a while (a rate, a full inbox), a
   // relay too busy to take it or one that failed to store it (UNAVAILABLE, INTERNAL, also said
   // for a request that had no answer in time) and a lost connection all end: it goes again
@@ -503,12 +501,34 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
 
 void Messenger::failOutboxEntry(qint64 seq, const QString& peer, const QByteArray& client_msg_id,
                                 const QString& problem_text) {
-  QSqlQuery del(db_->db());
-  del.prepare("DELETE FROM outbox WHERE seq = ?");
-  del.addBindValue(seq);
-  del.exec();
+  auto& db = db_->db();
+  QSqlQuery q(db);
+  q.prepare("SELECT group_id FROM outbox WHERE seq = ?");
+  q.addBindValue(seq);
+  // Our sender key on its way to a member (a pairwise entry of a group): the member is marked
+  // as lacking it again, so our next message to the group offers it once more instead of
+  // leaving them unable to read every one of ours.
+  const auto key_for = q.exec() && q.next() && !q.value(0).isNull() && !peer.startsWith(QLatin1Char('#'))
+                           ? q.value(0).toByteArray()
+                           : QByteArray();
+  db_->transaction([&] {
+    QSqlQuery del(db);
+    del.prepare("DELETE FROM outbox WHERE seq = ?");
+    del.addBindValue(seq);
+    if (!del.exec()) return false;
+    if (key_for.isEmpty()) return true;
+    QSqlQuery unsent(db);
+    unsent.prepare("UPDATE group_members SET key_sent = NULL WHERE group_id = ? AND username = ?");
+    unsent.addBindValue(key_for);
+    unsent.addBindValue(peer);
+    return unsent.exec();
+  });
+  // Why, before the status: whoever acts on the failure (parley-cli's exit) has the reason.
+  emit problem(key_for.isEmpty()
+                   ? problem_text
+                   : problem_text + QStringLiteral(" (our group key for them; it goes again with our"
+                                                   " next group message)"));
   setStatus(peer, client_msg_id, MessageStatus::Failed);
-  emit problem(problem_text);
   if (outboxSize() == 0) emit outboxDrained();
 }
 

@@ -1,6 +1,7 @@
 #include "hostile_relay.hpp"
 
 #include <QHostAddress>
+#include <QNetworkProxy>
 #include <QWebSocketHandshakeOptions>
 
 namespace parley::test {
@@ -39,6 +40,7 @@ void HostileRelay::onConnection() {
     pipe->client = client;
     client->setParent(this);
     auto* relay = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    relay->setProxy(QNetworkProxy::NoProxy);
     pipe->relay = relay;
     connect(client, &QWebSocket::binaryMessageReceived, this, [pipe](const QByteArray& bytes) {
       if (pipe->relay && pipe->relay->state() == QAbstractSocket::ConnectedState)

@@ -15,6 +15,7 @@
 
 #include "crypto/keys.hpp"
 #include "crypto/secure_bytes.hpp"
+#include "chat_users.hpp"
 #include "client_user.hpp"
 #include "fake_relay.hpp"
 #include "messenger.hpp"
@@ -658,7 +659,11 @@ class MarksMessengerTest : public QObject {
     Alice alice(makeProfile(relay, [](QSqlDatabase& d) {
       return queue(d, "bob", 1) && queue(d, "bob", 2) && queue(d, "bob", 3) && queue(d, "bob", 4) &&
              exec(d, "UPDATE outbox SET envelope = zeroblob(?) WHERE client_msg_id = ?",
-                  {static_cast<int>(parley::limits::kMaxCiphertextBytes + 1), msg_id(3)});
+                  {static_cast<int>(parley::limits::kMaxCiphertextBytes + 1), msg_id(3)}) &&
+             // Our sender key on its way to bob, refused too: he must be offered it again.
+             exec(d, "INSERT INTO outbox(client_msg_id, peer, content, envelope, created_ms, group_id)"
+                     " VALUES(?, 'bob', x'00', x'01', 1, ?)", {msg_id(5), kGroup}) &&
+             exec(d, "UPDATE group_members SET key_sent = 7 WHERE username = 'bob'");
     }));
     QVERIFY(!alice.dir.isEmpty());
     QList<QByteArray> offered;
@@ -667,7 +672,7 @@ class MarksMessengerTest : public QObject {
       const auto id = QByteArray::fromStdString(f.send().client_msg_id());
       offered << id;
       parley::wire::ServerFrame r;
-      if (id == msg_id(1)) {
+      if (id == msg_id(1) || id == msg_id(5)) {
         r.mutable_error()->set_code(parley::wire::TOO_LARGE);
         r.mutable_error()->set_reason("ciphertext over 200 KiB");
       } else if (id == msg_id(2)) {
@@ -685,9 +690,15 @@ class MarksMessengerTest : public QObject {
     QCOMPARE(offered.count(msg_id(1)), 1);
     QCOMPARE(offered.count(msg_id(2)), 1);
     QCOMPARE(offered.count(msg_id(3)), 0);
-    QCOMPARE(alice.problems.filter("refused a message to bob and it was not sent").size(), 2);
+    QCOMPARE(alice.problems.filter("refused a message to bob and it was not sent").size(), 3);
+    QCOMPARE(alice.problems.filter("our group key for them").size(), 1);
     QCOMPARE(alice.problems.filter("too large to send").size(), 1);
     for (const auto& text : alice.problems) QVERIFY2(text.size() < 300, qPrintable(text.left(400)));
+    alice.m.reset();
+    QVariant key_sent;
+    QVERIFY(parley::test::profileSql(alice.dir, "SELECT key_sent IS NULL FROM group_members WHERE username = 'bob'",
+                                     {}, &key_sent));
+    QVERIFY2(key_sent.toBool(), "bob is still marked as having our key");
   }
 };
 

@@ -24,9 +24,10 @@ namespace parley::test {
 struct ChatUser {
   QString name;
   QString dir;
-  std::unique_ptr<client::Messenger> m;
   QList<QByteArray> received;  // messageReceived ids
   QStringList problems;        // what problem() said
+  // Last, so it goes first: a messenger closing may still say something to the lists above.
+  std::unique_ptr<client::Messenger> m;
 
   void attach();  // connects received and problems to m
   // Closes the profile and opens it again (after a change to its files), connecting to the

@@ -114,7 +114,7 @@ std::string ProtoMutator::interesting_bytes() {
       for (std::size_t i = 0; i < n; ++i) out[i] = "\x80\xc0\xaf\xed\xa0\x80\xff"[i % 7];
       break;
     default:
-      for (auto& c : out) c = "aZ9_-.\xc3\xa4 "[pick(10)];
+      for (auto& c : out) c = "aZ9_-.\xc3\xa4 "[pick(9)];
   }
   return out;
 }

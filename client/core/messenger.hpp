@@ -471,10 +471,9 @@ class Messenger : public QObject {
   void sendOutboxEntry(qint64 seq);
   void encryptEntry(qint64 seq, const QString& peer, const QByteArray& content);
   void onSendAck(qint64 seq, const wire::ServerFrame& f);
-  // Takes an entry that can never go out of the outbox, marks its message Failed and tells
-  // the user why.
-  void failOutboxEntry(qint64 seq, const QString& peer, const QByteArray& client_msg_id,
-                       const QString& problem_text);
+  // Takes an entry that can never go out of the outbox, tells the user why and marks its
+  // message Failed.
+  void failOutboxEntry(qint64 seq, const QString& problem_text);
 
   // messenger_receive.cpp
   void onDeliver(const wire::Deliver& d);

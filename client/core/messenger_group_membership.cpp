@@ -250,21 +250,21 @@ Messenger::EventCheck Messenger::checkGroupEvent(const QByteArray& group_id, con
   return c;
 }
 
+// Its group id is 16 bytes: onDeliver drops any other before it comes here.
 void Messenger::onGroupEvent(const wire::Deliver& d) {
   const auto gid = qbytes(d.group_id());
   const auto peer = groupPeer(gid);
-  const auto check = gid.size() == 16 ? checkGroupEvent(gid, d) : EventCheck{};
+  const auto check = checkGroupEvent(gid, d);
   const auto& change = check.change;
   const bool departure = change.kind == GroupChangeKind::Removed || change.kind == GroupChangeKind::Left;
   const auto me = profile_.username.toStdString();
   const bool member = std::any_of(check.after.begin(), check.after.end(),
                                   [&](const GroupSeat& s) { return s.username == me; });
   const auto epoch = static_cast<qlonglong>(d.event().epoch());
-  const bool was_out_of_step = gid.size() == 16 && groupOutOfStep(gid);
+  const bool was_out_of_step = groupOutOfStep(gid);
   const bool stored = db_->transaction([&] {
     auto& db = db_->db();
     const auto done = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq()); };
-    if (gid.size() != 16) return save_last_acked(db, d.inbox_seq());
     if (check.outcome == EventCheck::Refused) {
       QSqlQuery stuck(db);
       stuck.prepare("UPDATE groups SET out_of_step = MAX(out_of_step, ?) WHERE id = ?");

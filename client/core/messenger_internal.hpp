@@ -35,14 +35,18 @@ inline qint64 relay_time(std::uint64_t server_ts_ms, qint64 now_ms) {
   return static_cast<qint64>(server_ts_ms);
 }
 
-// A reason the relay gave, for a line the user reads: at most 160 UTF-16 units, never half
-// a pair, with an ellipsis where it was cut (a relay may send any length).
+// The start of `text`, at most `max` UTF-16 units, never half a pair.
+inline QString cut_whole_chars(const QString& text, qsizetype max) {
+  if (text.size() <= max) return text;
+  return text.left(text.at(max - 1).isHighSurrogate() ? max - 1 : max);
+}
+
+// A reason the relay gave, for a line the user reads: at most 160 UTF-16 units, with an
+// ellipsis where it was cut (a relay may send any length).
 inline QString relay_reason(const std::string& reason) {
   constexpr qsizetype kMaxChars = 160;
   const auto text = QString::fromStdString(reason);
-  if (text.size() <= kMaxChars) return text;
-  const qsizetype n = text.at(kMaxChars - 1).isHighSurrogate() ? kMaxChars - 1 : kMaxChars;
-  return text.left(n) + QChar(0x2026);
+  return text.size() <= kMaxChars ? text : cut_whole_chars(text, kMaxChars) + QChar(0x2026);
 }
 
 // Replies (messenger_replies.cpp). The most of a quoted message's text a reply carries.

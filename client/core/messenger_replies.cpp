@@ -16,12 +16,7 @@
 namespace parley::client {
 namespace detail {
 
-QString quote_snippet(const QString& body) {
-  if (body.size() <= kMaxQuoteChars) return body;
-  auto end = kMaxQuoteChars;
-  if (body.at(end - 1).isHighSurrogate()) --end;
-  return body.left(end);
-}
+QString quote_snippet(const QString& body) { return cut_whole_chars(body, kMaxQuoteChars); }
 
 namespace {
 bool is_utf8(const std::string& bytes) {

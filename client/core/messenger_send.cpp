@@ -255,8 +255,7 @@ void Messenger::sendOutboxEntry(qint64 seq) {
   // connection, and with it whatever this flush sent after it: offered at every reconnect,
   // it held back every message queued behind it.
   if (envelope.size() > static_cast<qsizetype>(limits::kMaxCiphertextBytes))
-    return failOutboxEntry(seq, peer, id,
-                           QStringLiteral("a message to %1 was too large to send (%2 KiB, the relay "
+    return failOutboxEntry(seq, QStringLiteral("a message to %1 was too large to send (%2 KiB, the relay "
                                           "takes %3 KiB) and was not sent")
                                .arg(peer)
                                .arg(envelope.size() / 1024)
@@ -332,12 +331,7 @@ void Messenger::encryptEntry(qint64 seq, const QString& peer, const QByteArray& 
     fetching_bundle_.erase(peer);
     if (r.has_error()) {
       if (r.error().code() == wire::UNKNOWN_RECIPIENT) {
-        QSqlQuery q(db_->db());
-        q.prepare("SELECT client_msg_id FROM outbox WHERE seq = ?");
-        q.addBindValue(seq);
-        if (q.exec() && q.next())
-          failOutboxEntry(seq, peer, q.value(0).toByteArray(),
-                          QStringLiteral("there is no user %1 on this relay").arg(peer));
+        failOutboxEntry(seq, QStringLiteral("there is no user %1 on this relay").arg(peer));
       }
       // Otherwise (busy, rate limited, no answer) asked again after the relay's wait.
       return retryOutboxIn(r.error().retry_after_ms(),
@@ -462,16 +456,14 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   }
   const auto reason = [&] { return detail::relay_reason(r.error().reason()); };
   if (r.has_error() && r.error().code() == wire::FORBIDDEN)  // a group we are no longer in
-    return failOutboxEntry(seq, peer, id,
-                           QStringLiteral("the relay refused a group message: %1").arg(reason()));
+    return failOutboxEntry(seq, QStringLiteral("the relay refused a group message: %1").arg(reason()));
   if (r.has_error() && r.error().code() == wire::UNKNOWN_RECIPIENT)
-    return failOutboxEntry(seq, peer, id, QStringLiteral("there is no user %1 on this relay").arg(peer));
+    return failOutboxEntry(seq, QStringLiteral("there is no user %1 on this relay").arg(peer));
   if (r.has_error() && (r.error().code() == wire::TOO_LARGE || r.error().code() == wire::BAD_REQUEST))
     // Refused for what it is, not for now: offered again at every flush, it would be refused
     // again every time, and its message would show as on its way for ever.
-    return failOutboxEntry(seq, peer, id,
-                           QStringLiteral("the relay refused a message to %1 and it was not sent: %2")
-                               .arg(peer, reason()));
+    return failOutboxEntry(seq, QStringLiteral("the relay refused a message to %1 and it was not sent: %2")
+                                    .arg(peer, reason()));
   // Anything else leaves the entry queued. A refusal for a while (a rate, a full inbox), a
   // relay too busy to take it or one that failed to store it (UNAVAILABLE, INTERNAL, also said
   // for a request that had no answer in time) and a lost connection all end: it goes again
@@ -499,18 +491,19 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
   }
 }
 
-void Messenger::failOutboxEntry(qint64 seq, const QString& peer, const QByteArray& client_msg_id,
-                                const QString& problem_text) {
+void Messenger::failOutboxEntry(qint64 seq, const QString& problem_text) {
   auto& db = db_->db();
   QSqlQuery q(db);
-  q.prepare("SELECT group_id FROM outbox WHERE seq = ?");
+  q.prepare("SELECT client_msg_id, peer, group_id FROM outbox WHERE seq = ?");
   q.addBindValue(seq);
+  if (!q.exec() || !q.next()) return;  // gone already
+  const auto client_msg_id = q.value(0).toByteArray();
+  const auto peer = q.value(1).toString();
   // Our sender key on its way to a member (a pairwise entry of a group): the member is marked
   // as lacking it again, so our next message to the group offers it once more instead of
   // leaving them unable to read every one of ours.
-  const auto key_for = q.exec() && q.next() && !q.value(0).isNull() && !peer.startsWith(QLatin1Char('#'))
-                           ? q.value(0).toByteArray()
-                           : QByteArray();
+  const auto key_for = !q.value(2).isNull() && !peer.startsWith(QLatin1Char('#')) ? q.value(2).toByteArray()
+                                                                                  : QByteArray();
   db_->transaction([&] {
     QSqlQuery del(db);
     del.prepare("DELETE FROM outbox WHERE seq = ?");

@@ -11,10 +11,10 @@
 
 #include <QSqlQuery>
 
-#include <cstdlib>
 
 #include "chat_users.hpp"
 #include "e2e.pb.h"
+#include "fuzz_settings.hpp"
 #include "proto_mutator.hpp"
 #include "sealed_db.hpp"
 #include "test_client.hpp"
@@ -27,11 +27,6 @@ namespace {
 
 constexpr int kWaitMs = 20000;
 constexpr int kBatches = 3;
-
-std::uint64_t envNumber(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 // What alice shows of a conversation, field by field, for comparing before and after; only
 // `only_sender`'s messages, and without the reactions, when that is set (in mallory's chat,
@@ -204,8 +199,8 @@ class HostilePeerTest : public QObject, parley::test::ChatUsers {
     };
     const auto conversations = peers();
 
-    parley::test::ProtoMutator mutator(envNumber("PARLEY_FUZZ_SEED", 20261207));
-    const auto n = static_cast<int>(envNumber("PARLEY_FUZZ_MESSAGES", 40));
+    parley::test::ProtoMutator mutator(parley::test::fuzzSeed());
+    const auto n = static_cast<int>(parley::test::fuzzSetting("PARLEY_FUZZ_MESSAGES", 40));
     for (int batch = 0; batch < kBatches; ++batch)
       QVERIFY2(lieInBatch(mallory, alice, mutator, n), qPrintable(QString("batch %1").arg(batch)));
 

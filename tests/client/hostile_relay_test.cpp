@@ -7,10 +7,11 @@
 // messages each side sends meanwhile (40).
 #include <QtTest>
 
-#include <cstdlib>
 #include <set>
 
+#include "chat_users.hpp"
 #include "client_user.hpp"
+#include "fuzz_settings.hpp"
 #include "hostile_relay.hpp"
 #include "messenger.hpp"
 #include "relay_process.hpp"
@@ -25,27 +26,20 @@ using parley::test::spinUntil;
 namespace {
 
 constexpr int kWaitMs = 20000;
-constexpr std::uint64_t kDefaultSeed = 20261207;
 
-std::uint64_t envNumber(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-struct Side {
-  explicit Side(QString n) : name(std::move(n)) {}
-  QString name;
-  QStringList damage;   // storeDamageFound
-  QStringList problems;  // what it told its user
+// A ChatUser (its messenger, what it received and was told) that also keeps what it wrote
+// and any store damage it was told of.
+struct Side : parley::test::ChatUser {
+  explicit Side(QString n) { name = std::move(n); }
+  // The messenger first: closing, it may still report to the lists.
+  ~Side() { m.reset(); }
+  QStringList damage;         // storeDamageFound
   std::set<QString> written;  // every text this side sent, 1:1 and to the group (each unique)
-  // Last, so it goes first: a messenger closing may still say something to the lists above.
-  std::unique_ptr<Messenger> m;
 
   void watch() {
+    attach();
     QObject::connect(m.get(), &Messenger::storeDamageFound, m.get(),
                      [this](const QString& report) { damage << report; });
-    QObject::connect(m.get(), &Messenger::problem, m.get(),
-                     [this](const QString& text) { problems << text; });
   }
   bool online() const { return m->state() == RelayClient::State::Online; }
   void say(const QString& peer, const QString& text) {
@@ -58,12 +52,8 @@ struct Side {
     QVERIFY2(m->groupSend(gid, text, &error), qPrintable(error));
     written.insert(text);
   }
-  // The text of the message `id` in conversation `peer`, as this side shows it; null if absent.
-  QString shown(const QString& peer, const QByteArray& id) const {
-    for (const auto& s : m->history(peer))
-      if (s.clientMsgId == id) return s.body;
-    return {};
-  }
+  // The text of the message `id` in conversation `peer`, as this side shows it.
+  QString shown(const QString& peer, const QByteArray& id) const { return find(peer, id).body; }
 };
 
 // What `reader` shows in `peer` from `author`: every text is one `author` wrote, none twice
@@ -90,7 +80,7 @@ class HostileRelayTest : public QObject {
     QTemporaryDir home;
     RelayProcess relay({"--rate", "100000", "--rate-burst", "100000"});
     QVERIFY(relay.start());
-    HostileRelay liar(relay.url(), envNumber("PARLEY_FUZZ_SEED", kDefaultSeed));
+    HostileRelay liar(relay.url(), parley::test::fuzzSeed());
     QVERIFY(liar.listen());
 
     Side alice("alice"), bob("bob");
@@ -119,7 +109,7 @@ class HostileRelayTest : public QObject {
     // Lying: a third of the relay's frames mutated, a twentieth of the rest twice.
     liar.mutate_percent = 33;
     liar.duplicate_percent = 5;
-    const auto rounds = static_cast<int>(envNumber("PARLEY_FUZZ_MESSAGES", 40));
+    const auto rounds = static_cast<int>(parley::test::fuzzSetting("PARLEY_FUZZ_MESSAGES", 40));
     for (int i = 0; i < rounds; ++i) {
       bob.say("alice", QString("bob to alice %1").arg(i));
       alice.say("bob", QString("alice to bob %1").arg(i));

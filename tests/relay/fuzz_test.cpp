@@ -7,14 +7,15 @@
 // sequences.
 #include <QtTest>
 
-#include <cstdlib>
 #include <map>
 
 #include <google/protobuf/stubs/logging.h>
 
+#include "fuzz_settings.hpp"
 #include "group_helpers.hpp"
 #include "http_mutator.hpp"
 #include "media_requests.hpp"
+#include "parley/limits.hpp"
 #include "proto_mutator.hpp"
 #include "relay_process.hpp"
 #include "test_client.hpp"
@@ -24,20 +25,12 @@ using namespace parley::test;
 
 namespace {
 
-constexpr std::uint64_t kDefaultSeed = 20261207;
 constexpr int kDefaultFrames = 5000;
 constexpr int kDefaultRequests = 600;
 constexpr int kBatch = 20;
 // The batches' pings, numbered where no seed's id is and a mutated id is unlikely to land.
 constexpr std::uint64_t kPingIds = 0x5eed'0000'0000;
 constexpr int kCloseAuthTimeout = 4003;  // a logged-out connection's time ran out
-// Above --max-frame-bytes (256 KiB by default) the relay closes with 1009, not an error.
-constexpr std::size_t kMaxFrameBytes = 256 * 1024;
-
-std::uint64_t envNumber(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 // The request-body field numbers of ClientFrame's oneof (common/proto/parley.proto).
 const std::vector<std::uint32_t> kBodyTags{10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
@@ -46,12 +39,9 @@ const std::vector<std::uint32_t> kBodyTags{10, 11, 12, 13, 14, 15, 16, 17, 18, 1
 // A request that expects an answer carries a request id and is neither Ack nor Typing
 // (answered only when refused). A frame that does not parse is answered too, with a
 // BAD_REQUEST under request id 0, as a push.
-bool expectsAnswer(const wire::ClientFrame& f, std::uint64_t* id) {
-  *id = f.request_id();
+bool expectsAnswer(const wire::ClientFrame& f) {
   return f.request_id() != 0 && !f.has_ack() && !f.has_typing();
 }
-
-QByteArray bytesOf(const std::string& s) { return {s.data(), static_cast<qsizetype>(s.size())}; }
 
 // A request's head for a failure message: line ends shown as | and other bytes outside
 // printable ASCII as \xNN.
@@ -104,18 +94,7 @@ class RelayFuzzTest : public QObject {
     login->set_last_mark_version(1);
     seeds_.push_back(f);
 
-    f.Clear();
-    auto* up = f.mutable_upload_prekeys();
-    const std::string spk(32, 'p');
-    up->mutable_signed_prekey()->set_id(7);
-    up->mutable_signed_prekey()->set_public_key(spk);
-    up->mutable_signed_prekey()->set_signature(alice_->identity().sign(spk));
-    for (std::uint32_t i = 1; i <= 3; ++i) {
-      auto* k = up->add_one_time_prekeys();
-      k->set_id(i);
-      k->set_public_key(std::string(32, static_cast<char>('a' + i)));
-    }
-    seeds_.push_back(f);
+    seeds_.push_back(alice_->prekeyUploadFrame(std::string(32, 'p'), 3));
 
     f.Clear();
     f.mutable_fetch_prekey_bundle()->set_username("fz-bob");
@@ -197,8 +176,8 @@ class RelayFuzzTest : public QObject {
     auto sent = alice_->send("fz-bob", "kept through the run", kept_id);
     QVERIFY(sent && sent->has_send_ack());
 
-    const auto seed = envNumber("PARLEY_FUZZ_SEED", kDefaultSeed);
-    const auto frames = static_cast<int>(envNumber("PARLEY_FUZZ_FRAMES", kDefaultFrames));
+    const auto seed = fuzzSeed();
+    const auto frames = static_cast<int>(fuzzSetting("PARLEY_FUZZ_FRAMES", kDefaultFrames));
     qInfo("seed %llu, %d frames", static_cast<unsigned long long>(seed), frames);
     ProtoMutator mutator(seed);
     TestClient anon("fz-anon");
@@ -217,12 +196,13 @@ class RelayFuzzTest : public QObject {
       for (int i = start; i < std::min(frames, start + kBatch); ++i) {
         const auto& base = seeds_[mutator.rng()() % seeds_.size()];
         auto bytes = mutator.mutate(base.SerializeAsString(), kBodyTags);
-        oversized |= bytes.size() > kMaxFrameBytes;
+        // Over --max-frame-bytes (the default) the relay closes with 1009, not an error.
+        oversized |= bytes.size() > limits::kMaxFrameBytes;
         if (!oversized) {
           if (wire::ClientFrame parsed; !parsed.ParseFromString(bytes)) ++unparsed;
-          else if (std::uint64_t id = 0; expectsAnswer(parsed, &id)) expected.push_back(id);
+          else if (expectsAnswer(parsed)) expected.push_back(parsed.request_id());
         }
-        c.sendRaw(bytesOf(bytes));
+        c.sendRaw(QByteArray::fromStdString(bytes));
         sent_frames.push_back(std::move(bytes));
         if (oversized) break;  // the connection ends there
       }
@@ -253,7 +233,7 @@ class RelayFuzzTest : public QObject {
                                    .arg([&] {
                                      QStringList hex;
                                      for (const auto& s : sent_frames)
-                                       hex << bytesOf(s).left(200).toHex();
+                                       hex << QByteArray::fromStdString(s.substr(0, 200)).toHex();
                                      return hex.join(' ');
                                    }())));
         ++answered;
@@ -315,8 +295,8 @@ class RelayFuzzTest : public QObject {
         {"GET", "/healthz", {}, {}},
         {"GET", "/metrics", {}, {}},
     };
-    const auto seed = envNumber("PARLEY_FUZZ_SEED", kDefaultSeed);
-    const auto requests = static_cast<int>(envNumber("PARLEY_FUZZ_REQUESTS", kDefaultRequests));
+    const auto seed = fuzzSeed();
+    const auto requests = static_cast<int>(fuzzSetting("PARLEY_FUZZ_REQUESTS", kDefaultRequests));
     HttpMutator mutator(seed);
     std::map<int, int> by_status;
     for (int i = 0; i < requests; ++i) {

@@ -502,18 +502,7 @@ class GatewaysTest : public QObject {
     auto asker = TestClient::registered(a_->url(), "p-asker");
     QVERIFY(owner && asker);
     QTRY_COMPARE(gatewayOf("parley:at:p-owner:1").size(), 16);
-    wire::ClientFrame up;
-    auto* u = up.mutable_upload_prekeys();
-    const std::string spk(32, 's');
-    u->mutable_signed_prekey()->set_id(1);
-    u->mutable_signed_prekey()->set_public_key(spk);
-    u->mutable_signed_prekey()->set_signature(owner->identity().sign(spk));
-    for (std::uint32_t i = 1; i <= 3; ++i) {
-      auto* k = u->add_one_time_prekeys();
-      k->set_id(i);
-      k->set_public_key(std::string(32, static_cast<char>('a' + i)));
-    }
-    auto stored = owner->request(up);
+    auto stored = owner->request(owner->prekeyUploadFrame(std::string(32, 's'), 3));
     QVERIFY(stored && stored->has_prekeys_stored());
     wire::ClientFrame fetch;
     fetch.mutable_fetch_prekey_bundle()->set_username("p-owner");

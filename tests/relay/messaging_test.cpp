@@ -22,22 +22,6 @@ std::unique_ptr<TestClient> online(RelayProcess& relay, const std::string& name)
   return TestClient::registered(relay.url(), name);
 }
 
-// An UploadPrekeys of signed prekey `spk` (id 9, signed by `owner`) and one-time prekeys
-// 1..`count`.
-wire::ClientFrame prekeyUpload(TestClient& owner, const std::string& spk, int count) {
-  wire::ClientFrame up;
-  auto* u = up.mutable_upload_prekeys();
-  u->mutable_signed_prekey()->set_id(9);
-  u->mutable_signed_prekey()->set_public_key(spk);
-  u->mutable_signed_prekey()->set_signature(owner.identity().sign(spk));
-  for (int i = 1; i <= count; ++i) {
-    auto* k = u->add_one_time_prekeys();
-    k->set_id(static_cast<std::uint32_t>(i));
-    k->set_public_key(std::string(32, static_cast<char>('a' + i)));
-  }
-  return up;
-}
-
 // Reconnects `c` and logs in, answering the relay's ack window as a real client would.
 bool relogin(RelayProcess& relay, TestClient& c, std::uint64_t last_acked = 0,
              std::uint64_t last_mark_version = 0) {
@@ -483,7 +467,7 @@ class MessagingTest : public QObject {
     auto owner = online(relay_, "k-owner");
     auto asker = online(relay_, "k-asker");
     const auto spk = std::string(32, 's');
-    const auto up = prekeyUpload(*owner, spk, 12);
+    const auto up = owner->prekeyUploadFrame(spk, 12);
     auto stored = owner->request(up);
     QVERIFY(stored && stored->has_prekeys_stored());
     QCOMPARE(stored->prekeys_stored().one_time_prekeys_left(), 12u);
@@ -521,7 +505,7 @@ class MessagingTest : public QObject {
     QVERIFY(relay.start());
     auto owner = online(relay, "b-owner");
     const auto spk = std::string(32, 's');
-    const auto up = prekeyUpload(*owner, spk, 12);
+    const auto up = owner->prekeyUploadFrame(spk, 12);
     QVERIFY(owner->request(up));
     wire::ClientFrame fetch;
     fetch.mutable_fetch_prekey_bundle()->set_username("b-owner");

@@ -4,6 +4,8 @@
 #include <array>
 #include <limits>
 
+#include "parley/limits.hpp"
+
 namespace parley::test {
 
 namespace {
@@ -99,7 +101,8 @@ std::string ProtoMutator::interesting_bytes() {
   // Around the sizes the protocol names (16-byte ids, 32-byte keys and nonces, 64-byte
   // signatures, 64-byte name limit) and the relay's frame and message limits.
   static constexpr std::array<std::size_t, 19> kLengths{
-      0, 1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200, 255, 256, 1024, 4096, 65'536, 200 * 1024};
+      0, 1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200, 255, 256, 1024, 4096, 65'536,
+      limits::kMaxCiphertextBytes};
   const std::size_t n = kLengths[pick(kLengths.size())];
   std::string out(n, '\0');
   switch (pick(5)) {
@@ -146,18 +149,17 @@ void ProtoMutator::mutate_fields(std::vector<Field>& fields,
                                  const std::vector<std::uint32_t>& sibling_tags, int depth) {
   // Into a nested message more often than not: most of a request is in its body.
   if (depth < 3 && !fields.empty() && chance(60)) {
-    std::vector<std::size_t> nested;
+    // The fields whose bytes parse as a message, each with what it parsed to.
+    std::vector<std::pair<std::size_t, std::vector<Field>>> nested;
     for (std::size_t i = 0; i < fields.size(); ++i) {
       std::vector<Field> inner;
       if (fields[i].wire_type == 2 && !fields[i].bytes.empty() && parse(fields[i].bytes, inner))
-        nested.push_back(i);
+        nested.emplace_back(i, std::move(inner));
     }
     if (!nested.empty()) {
-      auto& f = fields[nested[pick(nested.size())]];
-      std::vector<Field> inner;
-      parse(f.bytes, inner);
+      auto& [at, inner] = nested[pick(nested.size())];
       mutate_fields(inner, {}, depth + 1);
-      f.bytes = encode(inner);
+      fields[at].bytes = encode(inner);
       return;
     }
   }
@@ -208,7 +210,8 @@ void ProtoMutator::mutate_fields(std::vector<Field>& fields,
     default: {  // a repeated field many times over
       const auto f = fields[pick(fields.size())];
       std::size_t copies = 1 + pick(chance(80) ? 40 : 4'000);
-      copies = std::min(copies, (512u << 10) / (f.bytes.size() + 16));  // past any frame limit, no more
+      // Past any frame limit, no more.
+      copies = std::min(copies, 2 * limits::kMaxFrameBytes / (f.bytes.size() + 16));
       for (std::size_t i = 0; i < copies; ++i) fields.push_back(f);
     }
   }

@@ -223,6 +223,21 @@ std::optional<wire::ServerFrame> TestClient::login(std::uint64_t last_acked,
   return request(f);
 }
 
+wire::ClientFrame TestClient::prekeyUploadFrame(const std::string& signed_prekey,
+                                                int one_time_count) const {
+  wire::ClientFrame up;
+  auto* u = up.mutable_upload_prekeys();
+  u->mutable_signed_prekey()->set_id(9);
+  u->mutable_signed_prekey()->set_public_key(signed_prekey);
+  u->mutable_signed_prekey()->set_signature(identity_.sign(signed_prekey));
+  for (int i = 1; i <= one_time_count; ++i) {
+    auto* k = u->add_one_time_prekeys();
+    k->set_id(static_cast<std::uint32_t>(i));
+    k->set_public_key(std::string(32, static_cast<char>('a' + i)));
+  }
+  return up;
+}
+
 wire::ClientFrame TestClient::sendFrame(const std::string& to, const std::string& ciphertext,
                                         const std::string& client_msg_id,
                                         std::uint32_t to_device) {

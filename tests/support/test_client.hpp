@@ -75,6 +75,9 @@ class TestClient {
   static wire::ClientFrame sendFrame(const std::string& to, const std::string& ciphertext,
                                      const std::string& client_msg_id = {},
                                      std::uint32_t to_device = 1);
+  // An UploadPrekeys of signed prekey `signed_prekey` (id 9, signed by this client's identity)
+  // and one-time prekeys 1..`one_time_count`.
+  wire::ClientFrame prekeyUploadFrame(const std::string& signed_prekey, int one_time_count) const;
   // Connects to `url` and registers `name`; null on any failure.
   static std::unique_ptr<TestClient> registered(const QUrl& url, const std::string& name);
 

@@ -371,13 +371,19 @@ QList<StoredMessage> Messenger::history(const QString& peer) {
 QList<ConversationSummary> Messenger::conversations() {
   QList<ConversationSummary> out;
   QSqlQuery q(db_->db());
-  // Each conversation's last message, found once, with its file if it has one (a picture is
-  // a file with a thumbnail). One deleted from this device is not there to be the last.
+  // Each conversation's last message as the conversation shows it (historySlice): the newest
+  // still queued, else the highest conv_seq; not the last stored, since a message numbered
+  // before one of ours can arrive after it. Found once, with its file if it has one (a
+  // picture is a file with a thumbnail). One deleted from this device is not there to be
+  // the last. Both lookups walk the (peer, conv_seq) index from one end.
   q.exec("SELECT c.peer, c.last_activity_ms, c.unread, m.body,"
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
-         " a.file_name, length(a.thumbnail) > 0, m.removed = 1"
+         " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status"
          " FROM conversations c"
-         " LEFT JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE peer = c.peer AND removed != 2 AND removed != 3)"
+         " LEFT JOIN messages m ON m.id = COALESCE("
+         "  (SELECT max(id) FROM messages WHERE peer = c.peer AND conv_seq IS NULL AND removed < 2),"
+         "  (SELECT id FROM messages WHERE peer = c.peer AND conv_seq IS NOT NULL AND removed < 2"
+         "   ORDER BY conv_seq DESC, id DESC LIMIT 1))"
          " LEFT JOIN attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id"
          " ORDER BY c.last_activity_ms DESC");
   while (q.next()) {
@@ -390,6 +396,9 @@ QList<ConversationSummary> Messenger::conversations() {
     c.lastFileName = q.value(5).toString();
     c.lastFileIsImage = q.value(6).toBool();
     c.lastUnsent = q.value(7).toBool();
+    c.lastMsgId = q.value(8).toByteArray();
+    c.lastSender = q.value(9).toString();
+    if (!q.value(10).isNull()) c.lastStatus = static_cast<MessageStatus>(q.value(10).toInt());
     out.push_back(c);
   }
   return out;

@@ -155,6 +155,9 @@ struct ConversationSummary {
   QString lastFileName;      // the last message's file; empty when it has none
   bool lastFileIsImage = false;
   bool lastUnsent = false;   // the last message was taken back by its sender
+  QByteArray lastMsgId;      // the last message's client_msg_id; empty when there is none
+  QString lastSender;        // who wrote it: our own username for ours
+  MessageStatus lastStatus = MessageStatus::Received;  // its ticks, when it is ours
   qint64 lastActivityMs = 0;
   int unread = 0;
   bool identityChanged = false;

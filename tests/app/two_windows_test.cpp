@@ -25,6 +25,7 @@
 #include "app_controller.hpp"
 #include "app_fixture.hpp"
 #include "contacts/contact_page.hpp"
+#include "conversations/conversation_delegate.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/conversation_view.hpp"
 #include "conversation/message_delegate.hpp"
@@ -57,6 +58,11 @@ int rowOf(QListView* list, const QString& peer) {
   for (int i = 0; i < list->model()->rowCount(); ++i)
     if (list->model()->index(i, 0).data(ConversationListModel::PeerRole).toString() == peer) return i;
   return -1;
+}
+
+QModelIndex listRow(MainWindow* w, const QString& peer) {
+  auto* list = w->conversationList();
+  return list->model()->index(rowOf(list, peer), 0);
 }
 
 }  // namespace
@@ -233,6 +239,17 @@ class TwoWindowsTest : public QObject {
     activate(aw_.get());
     auto* amodel = aw_->conversationView()->list()->model();
     QVERIFY(spinUntil([&] { return amodel->rowCount() == 3; }, kGuiWaitMs));
+    // The chat list heads a group's last message with who wrote it; a one-to-one chat's
+    // needs no name.
+    QVERIFY(spinUntil([&] {
+      return ConversationDelegate::previewSender(listRow(aw_.get(), group)) == "bob";
+    }, kGuiWaitMs));
+    QCOMPARE(ConversationDelegate::previewText(listRow(aw_.get(), group)), QString("Count me in!"));
+    QCOMPARE(ConversationDelegate::previewSender(listRow(bw_.get(), group)), QString("You"));
+    QCOMPARE(ConversationDelegate::previewSender(listRow(aw_.get(), "bob")), QString());
+    QVERIFY(listRow(aw_.get(), "bob").data(ConversationListModel::LastFromMeRole).toBool());
+    QCOMPARE(listRow(aw_.get(), "bob").data(Qt::DisplayRole).toString(), QString("bob"));
+    QCOMPARE(listRow(aw_.get(), group).data(Qt::DisplayRole).toString(), QString("Weekend trip"));
     QVERIFY(spinUntil([&] {
       return aw_->conversationView()->list()->messageDelegate()->statusTooltip(amodel->index(0, 0))
           .contains("read by 2 of 2");

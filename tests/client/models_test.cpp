@@ -1,7 +1,8 @@
 // The models and read-side API a GUI uses, on a real profile: MessageModel's window (newest
 // page, older pages, jumping to an old message, a gap marker, live arrivals inserted without a
 // reset), historySlice, full-text search, verification, and ConversationListModel keeping
-// selections across re-sorting and clearing unread counts.
+// selections across re-sorting, clearing unread counts, and showing who wrote the last
+// message with its ticks.
 #include <QtTest>
 
 #include <QAbstractItemModelTester>
@@ -9,6 +10,8 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
+
+#include <tuple>
 
 #include "client_user.hpp"
 #include "messenger.hpp"
@@ -56,6 +59,20 @@ bool write_history(const QString& db_path) {
       ok = ok && s.exec();
       if (!ok) qWarning("%s", qPrintable(q.lastError().text()));
     }
+    // "yan": a message numbered before alice's last one, stored after it (it came late).
+    for (const auto& [sender, seq, body] :
+         {std::tuple{"alice", 2, "numbered 2, stored before 1"}, std::tuple{"yan", 1, "numbered 1, stored after 2"}}) {
+      if (!ok) break;
+      q.prepare("INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms,"
+                " server_ts_ms) VALUES('yan', ?, ?, ?, ?, ?, 1000, 1000)");
+      q.addBindValue(QString(sender));
+      q.addBindValue(QByteArray("yan").append(QByteArray::number(seq)).rightJustified(16, '0'));
+      q.addBindValue(seq);
+      q.addBindValue(QString(body));
+      q.addBindValue(QString(sender) == "alice" ? 2 : 11);
+      ok = q.exec();
+    }
+    ok = ok && q.exec("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES('yan', 900, 0)");
     ok = ok && db.commit();
     db.close();
   }
@@ -210,6 +227,51 @@ class ModelsTest : public QObject {
     QVERIFY(list.totalUnread() < before);
     QVERIFY(unread.count() >= 1);
     QCOMPARE(list.index(list.rowOf("zed"), 0).data(ConversationListModel::TitleRole).toString(), QString("zed"));
+  }
+
+  void conversationListShowsWhoWroteLastAndItsTicks() {
+    ConversationListModel list(alice_.get());
+    QAbstractItemModelTester tester(&list, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const auto row = [&](const QString& peer) { return list.index(list.rowOf(peer), 0); };
+    const auto status = [&](const QString& peer) {
+      return static_cast<MessageStatus>(row(peer).data(ConversationListModel::LastStatusRole).toInt());
+    };
+    // From the store: zed's newest message is alice's own, delivered.
+    QCOMPARE(row("zed").data(ConversationListModel::LastSenderRole).toString(), QString("alice"));
+    QVERIFY(row("zed").data(ConversationListModel::LastFromMeRole).toBool());
+    QCOMPARE(status("zed"), MessageStatus::Delivered);
+    QCOMPARE(row("zed").data(Qt::DisplayRole).toString(), QString("zed"));
+    // The last message is the conversation's last, not the last stored.
+    QCOMPARE(row("yan").data(ConversationListModel::LastMessageRole).toString(),
+             QString("numbered 2, stored before 1"));
+    QVERIFY(row("yan").data(ConversationListModel::LastFromMeRole).toBool());
+
+    QSignalSpy resets(&list, &QAbstractItemModel::modelReset);
+    QSignalSpy changed(&list, &QAbstractItemModel::dataChanged);
+    QString error;
+    QVERIFY(alice_->sendText("bob", "ticks in the list", &error));
+    QVERIFY(row("bob").data(ConversationListModel::LastFromMeRole).toBool());
+    QCOMPARE(row("bob").data(ConversationListModel::LastSenderRole).toString(), QString("alice"));
+    // The relay's ack, bob's device's delivery mark and his read receipt move the row's
+    // ticks in place, each as a change of that role alone.
+    QVERIFY(spinUntil([&] { return status("bob") == MessageStatus::Delivered; }, kWaitMs));
+    bob_->markRead("alice");
+    QVERIFY(spinUntil([&] { return status("bob") == MessageStatus::Read; }, kWaitMs));
+    QCOMPARE(resets.count(), 0);
+    bool status_only = false;
+    for (const auto& args : changed) {
+      const auto roles = args.at(2).value<QList<int>>();
+      status_only = status_only || roles == QList<int>{ConversationListModel::LastStatusRole};
+    }
+    QVERIFY(status_only);
+
+    // His answer makes the last message his, without ticks of ours.
+    QVERIFY(bob_->sendText("alice", "and back", &error));
+    QVERIFY(spinUntil([&] {
+      return row("bob").data(ConversationListModel::LastSenderRole).toString() == "bob";
+    }, kWaitMs));
+    QVERIFY(!row("bob").data(ConversationListModel::LastFromMeRole).toBool());
+    QCOMPARE(row("bob").data(ConversationListModel::LastMessageRole).toString(), QString("and back"));
   }
 };
 

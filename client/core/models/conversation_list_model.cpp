@@ -11,6 +11,7 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   // An edit or a deletion can change the last message's words.
   connect(messenger_, &Messenger::messageRevised, this,
           [this](const QString&, const QString&, const QByteArray&) { reload(); });
+  connect(messenger_, &Messenger::messageStatusChanged, this, &ConversationListModel::updateLastStatus);
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its
   // details (name, avatar, member count): messages arriving do not.
@@ -103,6 +104,19 @@ int ConversationListModel::rowOf(const QString& peer) const {
   return -1;
 }
 
+void ConversationListModel::updateLastStatus(const QString& peer, const QByteArray& client_msg_id,
+                                             int status) {
+  const int row = rowOf(peer);
+  if (row < 0 || rows_[row].lastMsgId != client_msg_id || rows_[row].lastSender != messenger_->username())
+    return;
+  // Forward only, as in the store (Messenger::setStatus), but for a queued message failing.
+  const auto now = static_cast<MessageStatus>(status);
+  auto& last = rows_[row].lastStatus;
+  if (now != MessageStatus::Failed && static_cast<int>(now) <= static_cast<int>(last)) return;
+  last = now;
+  emit dataChanged(index(row), index(row), {LastStatusRole});
+}
+
 void ConversationListModel::updatePresence(const QString& peer) {
   for (int i = 0; i < rows_.size(); ++i)
     if (rows_[i].peer == peer)
@@ -118,18 +132,22 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
   const auto& c = rows_[index.row()];
   const auto p = presence_.value(c.peer);
   switch (role) {
-    case Qt::DisplayRole:
     case PeerRole: return c.peer;
     case LastMessageRole: return c.lastMessage;
     case LastFileRole: return c.lastFileName;
     case LastUnsentRole: return c.lastUnsent;
     case LastFileIsImageRole: return c.lastFileIsImage;
+    case LastSenderRole: return c.lastSender;
+    case LastFromMeRole: return !c.lastSender.isEmpty() && c.lastSender == messenger_->username();
+    case LastStatusRole: return static_cast<int>(c.lastStatus);
     case LastActivityRole: return c.lastActivityMs;
     case UnreadRole: return c.unread;
     case OnlineRole: return p.online;
     case LastSeenRole: return p.last_seen;
     case TypingRole: return p.typing;
     case IdentityChangedRole: return c.identityChanged;
+    // What a screen reader says and a view's type-ahead matches: the chat's name.
+    case Qt::DisplayRole:
     case TitleRole: {
       const auto g = groups_.find(c.peer);
       return g == groups_.end() ? c.peer : g->name.isEmpty() ? QStringLiteral("(unnamed group)") : g->name;
@@ -144,11 +162,25 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
 }
 
 QHash<int, QByteArray> ConversationListModel::roleNames() const {
-  return {{PeerRole, "peer"},         {LastMessageRole, "lastMessage"}, {LastFileRole, "lastFile"}, {LastFileIsImageRole, "lastFileIsImage"}, {LastUnsentRole, "lastUnsent"}, {LastActivityRole, "lastActivity"},
-          {UnreadRole, "unread"},     {OnlineRole, "online"},           {LastSeenRole, "lastSeen"},
-          {TypingRole, "typing"},     {IdentityChangedRole, "identityChanged"},
-          {TitleRole, "title"},       {IsGroupRole, "isGroup"},          {GroupIdRole, "groupId"},
-          {MemberCountRole, "memberCount"}, {AvatarRole, "avatar"}};
+  return {{PeerRole, "peer"},
+          {LastMessageRole, "lastMessage"},
+          {LastFileRole, "lastFile"},
+          {LastFileIsImageRole, "lastFileIsImage"},
+          {LastUnsentRole, "lastUnsent"},
+          {LastSenderRole, "lastSender"},
+          {LastFromMeRole, "lastFromMe"},
+          {LastStatusRole, "lastStatus"},
+          {LastActivityRole, "lastActivity"},
+          {UnreadRole, "unread"},
+          {OnlineRole, "online"},
+          {LastSeenRole, "lastSeen"},
+          {TypingRole, "typing"},
+          {IdentityChangedRole, "identityChanged"},
+          {TitleRole, "title"},
+          {IsGroupRole, "isGroup"},
+          {GroupIdRole, "groupId"},
+          {MemberCountRole, "memberCount"},
+          {AvatarRole, "avatar"}};
 }
 
 }  // namespace parley::client

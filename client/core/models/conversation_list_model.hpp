@@ -31,6 +31,9 @@ class ConversationListModel : public QAbstractListModel {
     LastFileRole,     // the last message's file name; empty when it carries no file
     LastFileIsImageRole,
     LastUnsentRole,   // the last message was taken back by its sender
+    LastSenderRole,   // who wrote the last message (our own username for ours); empty: none
+    LastFromMeRole,   // the last message is ours
+    LastStatusRole,   // its MessageStatus (int): the ticks of ours
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);
@@ -55,6 +58,8 @@ class ConversationListModel : public QAbstractListModel {
     bool typing = false;
   };
   void updatePresence(const QString& peer);
+  // A status change moves the ticks of the row whose last message it is, without a reload.
+  void updateLastStatus(const QString& peer, const QByteArray& client_msg_id, int status);
 
   Messenger* messenger_;
   struct Group {

@@ -298,10 +298,17 @@ bool step_17(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 18: the conversation list finds its last message in conversation order, through
+// messages_by_conversation (peer, conv_seq); the partial index step 16 made for it, by
+// arrival order, is no longer read and would only cost every message a write.
+bool step_18(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {"DROP INDEX IF EXISTS messages_peer_shown"}, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16, step_17};
+                           step_16, step_17, step_18};
 
 }  // namespace
 
@@ -312,6 +319,9 @@ bool migrate(QSqlDatabase& db, int target_version, QString* error) {
     return false;
   }
   const int current = v.value(0).toInt();
+  // Done with, so no statement is left open on the connection: SQLite refuses to drop a
+  // table or index while one is ("database table is locked").
+  v.finish();
   if (current > target_version) {
     *error = QStringLiteral("the profile database has schema version %1, newer than this "
                             "Parley (%2); upgrade Parley")

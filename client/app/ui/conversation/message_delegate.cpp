@@ -16,6 +16,7 @@
 #include "common/avatar.hpp"
 #include "common/plain_text.hpp"
 #include "common/plural.hpp"
+#include "common/ticks.hpp"
 #include "common/time_format.hpp"
 #include "media/attachment_block.hpp"
 #include "media/transfer_tracker.hpp"
@@ -35,7 +36,6 @@ constexpr int kPadX = 11;         // bubble padding
 constexpr int kPadY = 7;
 constexpr int kSeparatorH = 40;
 constexpr int kGapH = 30;
-constexpr int kTicksW = 18;
 constexpr int kRadius = 14;
 constexpr int kImagePad = 4;      // around a picture inside its bubble
 constexpr int kQuoteBar = 3;      // a reply's quote: the bar in its author's colour
@@ -132,57 +132,6 @@ QString pill_label(const QVariantMap& reaction, const QFontMetrics& fm) {
          QString::number(reaction["count"].toInt());
 }
 
-void draw_check(QPainter& p, QPointF at, qreal s) {
-  QPainterPath path;
-  path.moveTo(at + QPointF(0, s * 0.5));
-  path.lineTo(at + QPointF(s * 0.35, s * 0.85));
-  path.lineTo(at + QPointF(s, s * 0.1));
-  p.drawPath(path);
-}
-
-void paint_ticks(QPainter& p, const QRect& r, int status, const QColor& color) {
-  const auto& t = Theme::current();
-  p.save();
-  p.setRenderHint(QPainter::Antialiasing);
-  p.setBrush(Qt::NoBrush);
-  const qreal s = 8;
-  const QPointF at(r.left() + 2, r.center().y() - s / 2);
-  switch (static_cast<MessageStatus>(status)) {
-    case MessageStatus::Queued: {
-      p.setPen(QPen(color, 1.3));
-      const QPointF c(r.left() + 8, r.center().y() + 0.5);
-      p.drawEllipse(c, 5, 5);
-      p.drawLine(c, c + QPointF(0, -3));
-      p.drawLine(c, c + QPointF(2.5, 0));
-      break;
-    }
-    case MessageStatus::Sent:
-      p.setPen(QPen(color, 1.6, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
-      draw_check(p, at + QPointF(3, 0), s);
-      break;
-    case MessageStatus::Delivered:
-    case MessageStatus::Read: {
-      const bool read = status == static_cast<int>(MessageStatus::Read);
-      p.setPen(QPen(read ? t.readTick : color, 1.6, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
-      draw_check(p, at, s);
-      draw_check(p, at + QPointF(5, 0), s);
-      break;
-    }
-    case MessageStatus::Failed: {
-      p.setPen(Qt::NoPen);
-      p.setBrush(t.error);
-      const QPointF c(r.left() + 8, r.center().y() + 0.5);
-      p.drawEllipse(c, 6, 6);
-      p.setPen(QPen(Qt::white, 1.6, Qt::SolidLine, Qt::RoundCap));
-      p.drawLine(c + QPointF(0, -3), c + QPointF(0, 0.8));
-      p.drawPoint(c + QPointF(0, 3));
-      break;
-    }
-    default: break;
-  }
-  p.restore();
-}
-
 }  // namespace
 
 MessageDelegate::MessageDelegate(QListView* view) : QStyledItemDelegate(view), view_(view) {}
@@ -238,7 +187,7 @@ const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) con
   m.clock = m.edited_ms > 0 ? tr("edited %1").arg(clockTime(time)) : clockTime(time);
   const QFontMetrics sm(small_font(view_->font()));
   m.footer_width = sm.horizontalAdvance(m.clock);
-  if (index.data(M::OutgoingRole).toBool()) m.footer_width += 4 + kTicksW;
+  if (index.data(M::OutgoingRole).toBool()) m.footer_width += 4 + kTicksWidth;
   if (!index.data(M::ChainOkRole).toBool()) m.footer_width += 4 + sm.horizontalAdvance(QStringLiteral("⚠"));
   return *meta_.insert(id, m);
 }
@@ -559,7 +508,7 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
   p->drawText(QRect(x, l.footer.top(), sm.horizontalAdvance(time), l.footer.height()), Qt::AlignVCenter, time);
   x += sm.horizontalAdvance(time) + 4;
   if (out)
-    paint_ticks(*p, QRect(x, l.footer.top(), kTicksW, l.footer.height()),
+    paintTicks(*p, QRect(x, l.footer.top(), kTicksWidth, l.footer.height()),
                 index.data(M::StatusRole).toInt(), faded);
 
   // Reactions: a pill per emoji, ours outlined in the accent colour.

@@ -6,6 +6,7 @@
 #include <QPainterPath>
 
 #include "common/avatar.hpp"
+#include "common/ticks.hpp"
 #include "common/time_format.hpp"
 #include "models/conversation_list_model.hpp"
 #include "theme/theme.hpp"
@@ -24,6 +25,12 @@ QString ConversationDelegate::previewText(const QModelIndex& index) {
   if (index.data(M::LastFileIsImageRole).toBool())
     return caption.isEmpty() ? tr("Photo") : tr("Photo · %1").arg(caption);
   return tr("File · %1").arg(caption.isEmpty() ? file : caption);
+}
+
+QString ConversationDelegate::previewSender(const QModelIndex& index) {
+  if (!index.data(M::IsGroupRole).toBool()) return {};
+  if (index.data(M::LastFromMeRole).toBool()) return tr("You");
+  return index.data(M::LastSenderRole).toString();
 }
 
 QSize ConversationDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelIndex&) const {
@@ -115,6 +122,8 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   const int preview_w = right - badge_w - text_left;
   QFont pf = option.font;
   QString preview;
+  QString sender;  // a group's "bob: " or "You: ", in the text's colour
+  bool ticks = false;
   QColor pc = t.muted;
   if (index.data(M::TypingRole).toBool()) {
     preview = tr("typing…");
@@ -125,12 +134,27 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     pc = t.warning;
   } else {
     preview = previewText(index);
+    if (const auto who = previewSender(index); !who.isEmpty()) sender = tr("%1: ").arg(who);
+    ticks = index.data(M::LastFromMeRole).toBool() && !index.data(M::LastUnsentRole).toBool();
   }
   p->setFont(pf);
-  p->setPen(pc);
   const QFontMetrics pm(pf);
-  p->drawText(QRect(text_left, r.top() + 35, preview_w, pm.height()), Qt::AlignLeft,
-              pm.elidedText(preview, Qt::ElideRight, preview_w));
+  QRect line(text_left, r.top() + 35, preview_w, pm.height());
+  if (ticks && line.width() > 2 * kTicksWidth) {
+    paintTicks(*p, QRect(line.left() - 2, line.top(), kTicksWidth, line.height()),
+               index.data(M::LastStatusRole).toInt(), t.muted);
+    line.setLeft(line.left() + kTicksWidth + 2);
+  }
+  if (!sender.isEmpty()) {
+    // A long name gives way to the message, not the other way round: it keeps at most
+    // half the line.
+    const auto shown = pm.elidedText(sender, Qt::ElideRight, line.width() / 2);
+    p->setPen(t.text);
+    p->drawText(line, Qt::AlignLeft, shown);
+    line.setLeft(line.left() + pm.horizontalAdvance(shown));
+  }
+  p->setPen(pc);
+  p->drawText(line, Qt::AlignLeft, pm.elidedText(preview, Qt::ElideRight, line.width()));
   p->restore();
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Paints one conversation list row: avatar with initials and presence dot, name, last
-// message (or what kind of file it was) or "typing…", time of last activity, unread badge, a warning for a changed key.
+// message (or what kind of file it was) or "typing…", time of last activity, unread badge, a
+// warning for a changed key. The last message, when ours, carries its ticks; in a group it is
+// headed by who wrote it ("bob: ", "You: ").
 #include <QStyledItemDelegate>
 
 namespace parley::app {
@@ -14,6 +16,9 @@ class ConversationDelegate : public QStyledItemDelegate {
   QSize sizeHint(const QStyleOptionViewItem& option, const QModelIndex& index) const override;
   // The last message as the list shows it: "Photo · caption", "File · name", or the text.
   static QString previewText(const QModelIndex& index);
+  // Who wrote the last message, as a group's row heads it: "You", a member's name, or empty
+  // (a one-to-one chat, or no message yet).
+  static QString previewSender(const QModelIndex& index);
 };
 
 }  // namespace parley::app

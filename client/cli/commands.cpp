@@ -634,6 +634,32 @@ int do_contacts(const Options& o) {
   return kExitOk;
 }
 
+// The conversations, most recent first, each with its last message as `history` would end.
+int do_chats(const Options& o) {
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  for (const auto& c : m->conversations()) {
+    QJsonObject chat{{"type", "chat"},
+                     {"peer", c.peer},
+                     {"unread", c.unread},
+                     {"last_activity_ms", c.lastActivityMs},
+                     {"identity_changed", c.identityChanged}};
+    if (c.peer.startsWith(QLatin1Char('#'))) chat["group"] = m->groupInfo(Messenger::groupIdOf(c.peer)).name;
+    if (!c.lastMsgId.isEmpty()) {
+      QJsonObject last{{"id", QString::fromLatin1(c.lastMsgId.toHex())},
+                       {"from", c.lastSender},
+                       {"text", c.lastMessage},
+                       {"status", status_name(static_cast<int>(c.lastStatus))}};
+      if (!c.lastFileName.isEmpty()) last["file"] = c.lastFileName;
+      if (c.lastUnsent) last["unsent"] = true;
+      chat["last"] = last;
+    }
+    emit_json(chat);
+  }
+  return kExitOk;
+}
+
 int do_queued(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
@@ -878,6 +904,7 @@ int run(const Options& o) {
   if (o.command == "listen") return do_listen(o);
   if (o.command == "history") return do_history(o);
   if (o.command == "contacts") return do_contacts(o);
+  if (o.command == "chats") return do_chats(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);
   if (o.command == "group") return do_group(o);

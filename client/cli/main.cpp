@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   auto* history = cli.add_subcommand("history", "Print the conversation with NAME");
   history->add_option("name", o.name)->required();
   cli.add_subcommand("contacts", "List contacts");
+  cli.add_subcommand("chats", "List conversations, most recent first, with unread counts and each one's last message");
   auto* queued = cli.add_subcommand(
       "queued", "List the files queued to send but not sent (a send-file stopped part-way; run it "
                 "again to go on), or forget one with --forget ID");

@@ -603,6 +603,23 @@ class CliE2eTest : public QObject {
     QCOMPARE(per_member[0].value("member").toString(), QString("bob"));
     QVERIFY(per_member[0].value("read_ms").toDouble() > 0);
     QCOMPARE(alice.run({"group", "receipts", gid, "beef"}).code, 2);
+
+    // `chats` puts the group first (most recent), named, with the last message and its
+    // status as `history` gives it: for its writer, delivered (a group message's reads are
+    // counted per member, as above), and seen for the reader.
+    for (auto* who : {&alice, &bob}) {
+      auto chats = who->run({"chats"});
+      QCOMPARE(chats.code, 0);
+      const auto first = of_type(chats.lines, "chat").value(0);
+      QCOMPARE(first.value("peer").toString(), "#" + gid);
+      QCOMPARE(first.value("group").toString(), QString("crew"));
+      QCOMPARE(first.value("unread").toInt(), 0);
+      const auto last = first.value("last").toObject();
+      QCOMPARE(last.value("id").toString(), id);
+      QCOMPARE(last.value("from").toString(), QString("alice"));
+      QCOMPARE(last.value("text").toString(), QString("hello crew"));
+      QCOMPARE(last.value("status").toString(), QString(who == &alice ? "delivered" : "seen"));
+    }
   }
 
   void relayNeverSeesPlaintext() {

@@ -11,6 +11,7 @@
 
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "sync/group_ticks.hpp"
 #include "parley/username.hpp"
 #include "util/bytes.hpp"
 
@@ -262,6 +263,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
                                   [&](const GroupSeat& s) { return s.username == me; });
   const auto epoch = static_cast<qlonglong>(d.event().epoch());
   const bool was_out_of_step = groupOutOfStep(gid);
+  QList<QPair<QByteArray, MessageStatus>> ticks_moved;  // our messages a departure completed
   const bool stored = db_->transaction([&] {
     auto& db = db_->db();
     const auto done = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq()); };
@@ -304,6 +306,10 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
       rot.addBindValue(gid);
       rot.addBindValue(epoch);
       if (!rot.exec()) return false;
+      // Nor are our messages waiting for them any more.
+      auto moved = group_ticks::resettle(db, profile_.username, gid);
+      if (!moved) return false;
+      ticks_moved = std::move(*moved);
     }
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
@@ -314,6 +320,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   });
   if (!stored) return receiveFailed(QStringLiteral("could not store a group change"));
   scheduleAck(d.inbox_seq());
+  for (const auto& [id, now] : ticks_moved) emit messageStatusChanged(peer, id, static_cast<int>(now));
   if (gid.size() == 16 && groupOutOfStep(gid) != was_out_of_step) emit groupOutOfStepChanged(gid, !was_out_of_step);
   if (check.outcome == EventCheck::Refused) {
     if (!check.problem.isEmpty()) emit problem(check.problem.arg(peer));

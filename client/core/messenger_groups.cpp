@@ -13,6 +13,7 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "sync/group_ticks.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client {
@@ -114,6 +115,7 @@ void Messenger::changeGroup(const QByteArray& group_id, GroupChange change, Chan
       return done(QStringLiteral("unexpected answer from the relay"));
     // The change we signed is the one the relay made; its event, when it comes back, finds
     // it applied. If the event (or a later change) came first, it is applied already.
+    QList<QPair<QByteArray, MessageStatus>> ticks_moved;  // our messages the removal completed
     const bool ok = db_->transaction([&] {
       if (groupState(group_id).epoch != sc.epoch - 1) return true;
       if (!saveGroupSeats(group_id, sc.after, sc.epoch)) return false;
@@ -128,9 +130,17 @@ void Messenger::changeGroup(const QByteArray& group_id, GroupChange change, Chan
           q.addBindValue(static_cast<qlonglong>(updated.seq()));
           if (!q.exec()) return false;
         }
+        // Our messages no longer wait for them (sync/group_ticks.hpp).
+        auto moved = group_ticks::resettle(db_->db(), profile_.username, group_id);
+        if (!moved) return false;
+        ticks_moved = std::move(*moved);
       }
       return !applied || applied();
     });
+    if (ok) {
+      const auto peer = groupPeer(group_id);
+      for (const auto& [id, now] : ticks_moved) emit messageStatusChanged(peer, id, static_cast<int>(now));
+    }
     done(ok ? QString() : QStringLiteral("the change was made but could not be stored locally"));
   });
 }
@@ -317,14 +327,18 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       conv.addBindValue(peer);
       conv.addBindValue(now);
       QSqlQuery msg(db);
+      // Who it goes to, for its ticks (sync/group_ticks.hpp): the members now, but us.
       msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
-                  " reply_to, reply_author, reply_text) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?)");
+                  " reply_to, reply_author, reply_text, recipients) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?,"
+                  " (SELECT COUNT(*) FROM group_members WHERE group_id = ? AND username != ?))");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
       msg.addBindValue(text);
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
+      msg.addBindValue(group_id);
+      msg.addBindValue(profile_.username);
       if (!conv.exec() || !msg.exec()) return false;
       if (content.type() == e2e::ATTACHMENT && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

@@ -14,6 +14,7 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
+#include "sync/group_ticks.hpp"
 #include "parley/limits.hpp"
 #include "util/bytes.hpp"
 
@@ -120,6 +121,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   const auto now = QDateTime::currentMSecsSinceEpoch();
   bool inserted = false;
   QList<QByteArray> newly_read;  // READ_RECEIPT: our messages this member had not read before
+  QList<QPair<QByteArray, MessageStatus>> ticks_moved;  // of those, read by every member now
   bool info_changed = false;     // GROUP_INFO from an admin, newer than the one we show
   bool info_refused = false;     // GROUP_INFO from a non-admin
   bool info_invalid = false;     // GROUP_INFO whose avatar is not an image we accept
@@ -159,7 +161,12 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
           add.addBindValue(profile_.username);
           add.addBindValue(read);
           if (!add.exec()) return false;
-          if (add.numRowsAffected() > 0) newly_read << read;
+          if (add.numRowsAffected() == 0) continue;
+          newly_read << read;
+          bool ok = true;
+          if (const auto ticks = group_ticks::settle(db, profile_.username, e.group_id, read, &ok))
+            ticks_moved.append({read, *ticks});
+          if (!ok) return false;
         }
       } else if (!isAdmin(e.group_id, e.sender)) {
         info_refused = true;
@@ -203,6 +210,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   if (!parsed) return GroupOpen::Bad;
   for (const auto& read : newly_read)
     emit groupReadChanged(e.group_id, read, e.sender, readCount(e.group_id, read));
+  for (const auto& [id, ticks] : ticks_moved) emit messageStatusChanged(peer, id, static_cast<int>(ticks));
   if (info_changed)
     emit groupInfoChanged(e.group_id, e.sender, QString::fromStdString(content.text()),
                           QString::fromStdString(content.group_description()));

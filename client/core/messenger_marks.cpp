@@ -37,8 +37,7 @@ void Messenger::applyStoredMarks(const QString& peer, const QByteArray& group_id
 }
 
 void Messenger::announceMarks(const marks::MarkEffects& fx) {
-  for (const auto& [peer, id] : fx.delivered)
-    emit messageStatusChanged(peer, id, static_cast<int>(MessageStatus::Delivered));
+  for (const auto& s : fx.statuses) emit messageStatusChanged(s.peer, s.client_msg_id, static_cast<int>(s.now));
   for (const auto& [gid, id] : fx.group_members)
     emit groupDeliveryChanged(gid, id, deliveredCount(gid, id));
 }

@@ -254,6 +254,10 @@ class TwoWindowsTest : public QObject {
       return aw_->conversationView()->list()->messageDelegate()->statusTooltip(amodel->index(0, 0))
           .contains("read by 2 of 2");
     }, kGuiWaitMs));
+    // Read by every member: the read-coloured ticks.
+    QVERIFY(spinUntil([&] {
+      return amodel->index(0, 0).data(MessageModel::StatusRole).toInt() == int(MessageStatus::Read);
+    }, kGuiWaitMs));
     screenshot(aw_.get(), "group");
 
     // Per-member receipt details for that message: both others have it and have read it.

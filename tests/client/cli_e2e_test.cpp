@@ -605,8 +605,7 @@ class CliE2eTest : public QObject {
     QCOMPARE(alice.run({"group", "receipts", gid, "beef"}).code, 2);
 
     // `chats` puts the group first (most recent), named, with the last message and its
-    // status as `history` gives it: for its writer, delivered (a group message's reads are
-    // counted per member, as above), and seen for the reader.
+    // status: read for its writer (bob, every member, has read it), seen for the reader.
     for (auto* who : {&alice, &bob}) {
       auto chats = who->run({"chats"});
       QCOMPARE(chats.code, 0);
@@ -618,7 +617,7 @@ class CliE2eTest : public QObject {
       QCOMPARE(last.value("id").toString(), id);
       QCOMPARE(last.value("from").toString(), QString("alice"));
       QCOMPARE(last.value("text").toString(), QString("hello crew"));
-      QCOMPARE(last.value("status").toString(), QString(who == &alice ? "delivered" : "seen"));
+      QCOMPARE(last.value("status").toString(), QString(who == &alice ? "read" : "seen"));
     }
   }
 

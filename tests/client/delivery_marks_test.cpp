@@ -1,16 +1,20 @@
 // Delivery marks applied to a profile's store (sync/delivery_marks.hpp), without a relay: one
 // frame raising several messages at once, forward-only statuses, group member counts, marks
 // that arrive before the SendAck numbering a message, validation of every field, the saved
-// resume version, and a plan that goes through the conversation index.
+// resume version, and a plan that goes through the conversation index; a group message's
+// ticks once every member it went to has it or has read it (sync/group_ticks.hpp).
 #include <QtTest>
 
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 
+#include <optional>
+
 #include "messenger.hpp"
 #include "store/database.hpp"
 #include "sync/delivery_marks.hpp"
+#include "sync/group_ticks.hpp"
 #include "sealed_db.hpp"
 
 using namespace parley::client;
@@ -96,7 +100,7 @@ class DeliveryMarksTest : public QObject {
   }
   static QList<QByteArray> ids(const MarkEffects& fx) {
     QList<QByteArray> out;
-    for (const auto& d : fx.delivered) out << d.second;
+    for (const auto& d : fx.statuses) out << d.client_msg_id;
     return out;
   }
 
@@ -175,7 +179,7 @@ class DeliveryMarksTest : public QObject {
     MarkEffects fx;
     QVERIFY(apply(frame({mark("bob", 1, 6, 41)}), &fx));
     QCOMPARE(ids(fx), (QList<QByteArray>{msg_id(1), msg_id(2), msg_id(5)}));
-    for (const auto& d : fx.delivered) QCOMPARE(d.first, QString("bob"));
+    for (const auto& d : fx.statuses) QCOMPARE(d.peer, QString("bob"));
     QVERIFY(fx.group_members.isEmpty());
     const int delivered = static_cast<int>(MessageStatus::Delivered);
     QCOMPARE(status(1), delivered);
@@ -194,16 +198,16 @@ class DeliveryMarksTest : public QObject {
     // only what is new; a later version never lowers the stored one.
     fx = {};
     QVERIFY(apply(frame({mark("bob", 1, 6, 41)}), &fx));
-    QVERIFY(fx.delivered.isEmpty());
+    QVERIFY(fx.statuses.isEmpty());
     QVERIFY(apply(frame({mark("bob", 1, 3, 42)}), &fx));
-    QVERIFY(fx.delivered.isEmpty());
+    QVERIFY(fx.statuses.isEmpty());
     QCOMPARE(scalar("SELECT up_to FROM delivery_marks WHERE peer = 'bob'").toLongLong(), 6);
     QVERIFY(apply(frame({mark("bob", 1, 7, 43)}), &fx));
     QCOMPARE(ids(fx), QList<QByteArray>{msg_id(6)});
     QCOMPARE(marks::last_version(db_->db()), std::uint64_t(43));
     QVERIFY(apply(frame({mark("bob", 2, 7, 40)}), &fx));  // a second device: nothing new
     QCOMPARE(marks::last_version(db_->db()), std::uint64_t(43));
-    QCOMPARE(fx.delivered.size(), 1);
+    QCOMPARE(fx.statuses.size(), 1);
   }
 
   void groupMarksCountMembers() {
@@ -228,10 +232,75 @@ class DeliveryMarksTest : public QObject {
     QCOMPARE(fx.group_members[0], qMakePair(kGroup, msg_id(1)));
     QCOMPARE(fx.group_members[1], qMakePair(kGroup, msg_id(2)));
     QCOMPARE(fx.group_members[2], qMakePair(kGroup, msg_id(3)));
-    QCOMPARE(ids(fx), (QList<QByteArray>{msg_id(1), msg_id(3)}));
-    for (const auto& d : fx.delivered) QCOMPARE(d.first, peer);
+    // Only the first reached every member (bob and carol); the third has carol only.
+    QCOMPARE(ids(fx), (QList<QByteArray>{msg_id(1)}));
+    for (const auto& d : fx.statuses) {
+      QCOMPARE(d.peer, peer);
+      QCOMPARE(d.now, MessageStatus::Delivered);
+    }
+    QCOMPARE(status(1), static_cast<int>(MessageStatus::Delivered));
     QCOMPARE(status(2), static_cast<int>(MessageStatus::Read));
+    QCOMPARE(status(3), static_cast<int>(MessageStatus::Sent));
     QCOMPARE(marks::last_version(db_->db()), std::uint64_t(7));
+  }
+
+  // A group message's ticks count the members it went to (messages.recipients) who are still
+  // members: one who left is not waited for, one who joined after it is not either; reads
+  // from every one of them make it Read.
+  void groupTicksCountEveryMemberItWentTo() {
+    const auto peer = Messenger::groupPeer(kGroup);
+    const auto settle = [&](int n) {
+      std::optional<MessageStatus> now;
+      bool ok = false;
+      const bool committed = db_->transaction([&] {
+        now = group_ticks::settle(db_->db(), kMe, kGroup, msg_id(n), &ok);
+        return ok;
+      });
+      return committed ? now : std::nullopt;
+    };
+    const auto read_by = [&](int n, const char* member) {
+      return exec("INSERT INTO group_reads(group_id, client_msg_id, member, at_ms) VALUES(?, ?, ?, 5)",
+                  {kGroup, msg_id(n), QString::fromLatin1(member)});
+    };
+    addMessage(peer, 1, 1, MessageStatus::Sent);
+    addMessage(peer, 2, 2, MessageStatus::Sent);
+    QVERIFY(exec("UPDATE messages SET recipients = 2 WHERE peer = ?", {peer}));  // bob and carol
+    MarkEffects fx;
+    // carol has both, bob only the first; bob's read alone is not every read.
+    QVERIFY(apply(frame({mark("carol", 1, 2, 1, kGroup), mark("bob", 1, 1, 2, kGroup)}), &fx));
+    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(1)});
+    QCOMPARE(status(2), static_cast<int>(MessageStatus::Sent));
+    QVERIFY(read_by(1, "bob"));
+    QCOMPARE(settle(1), std::nullopt);
+    QVERIFY(read_by(1, "carol"));
+    QCOMPARE(settle(1), MessageStatus::Read);
+    QCOMPARE(status(1), static_cast<int>(MessageStatus::Read));
+    QCOMPARE(settle(1), std::nullopt);  // never moves back, nor twice
+
+    // bob leaves without the second: carol, who has it, is every member it still went to.
+    QVERIFY(exec("DELETE FROM group_members WHERE group_id = ? AND username = 'bob'", {kGroup}));
+    std::optional<QList<QPair<QByteArray, MessageStatus>>> moved;
+    QVERIFY(db_->transaction([&] {
+      moved = group_ticks::resettle(db_->db(), kMe, kGroup);
+      return moved.has_value();
+    }));
+    QCOMPARE(*moved, (QList<QPair<QByteArray, MessageStatus>>{{msg_id(2), MessageStatus::Delivered}}));
+    QCOMPARE(status(2), static_cast<int>(MessageStatus::Delivered));
+
+    // dave joins after the third was written to carol alone: carol's mark is enough.
+    addMessage(peer, 3, 3, MessageStatus::Sent);
+    QVERIFY(exec("UPDATE messages SET recipients = 1 WHERE client_msg_id = ?", {msg_id(3)}));
+    QVERIFY(exec("INSERT INTO group_members(group_id, username) VALUES(?, 'dave')", {kGroup}));
+    fx = {};
+    QVERIFY(apply(frame({mark("carol", 1, 3, 3, kGroup)}), &fx));
+    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(3)});
+    // One from before recipients were kept counts the members now: carol and dave.
+    addMessage(peer, 4, 4, MessageStatus::Sent);
+    fx = {};
+    QVERIFY(apply(frame({mark("carol", 1, 4, 4, kGroup)}), &fx));
+    QVERIFY(fx.statuses.isEmpty());
+    QVERIFY(apply(frame({mark("dave", 1, 4, 5, kGroup, 1000, 4)}), &fx));
+    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(4)});
   }
 
   // One stored row per reader device, and no more devices than an account can have: marks
@@ -278,7 +347,7 @@ class DeliveryMarksTest : public QObject {
     addMessage(Messenger::groupPeer(kGroup), 2, 1, MessageStatus::Sent);
     MarkEffects fx;
     QVERIFY(apply(f, &fx));
-    QVERIFY(fx.delivered.isEmpty());
+    QVERIFY(fx.statuses.isEmpty());
     QVERIFY(fx.group_members.isEmpty());
     QCOMPARE(status(1), static_cast<int>(MessageStatus::Sent));
     QCOMPARE(status(2), static_cast<int>(MessageStatus::Sent));
@@ -293,7 +362,7 @@ class DeliveryMarksTest : public QObject {
     addMessage("bob", 1, -1, MessageStatus::Queued);
     MarkEffects fx;
     QVERIFY(apply(frame({mark("bob", 1, 4, 3)}), &fx));
-    QVERIFY(fx.delivered.isEmpty());
+    QVERIFY(fx.statuses.isEmpty());
     QCOMPARE(status(1), static_cast<int>(MessageStatus::Queued));
     QVERIFY(exec("UPDATE messages SET conv_seq = 4, status = 1 WHERE client_msg_id = ?", {msg_id(1)}));
     QVERIFY(applyStored("bob", {}, 1, 4, &fx));
@@ -303,11 +372,11 @@ class DeliveryMarksTest : public QObject {
     addMessage("bob", 2, 5, MessageStatus::Sent);
     fx = {};
     QVERIFY(applyStored("bob", {}, 2, 5, &fx));
-    QVERIFY(fx.delivered.isEmpty());
+    QVERIFY(fx.statuses.isEmpty());
     QCOMPARE(status(2), static_cast<int>(MessageStatus::Sent));
     // Something we sent that is not shown (a read receipt) has no row and gains nothing.
     QVERIFY(applyStored("bob", {}, 9, 3, &fx));
-    QVERIFY(fx.delivered.isEmpty());
+    QVERIFY(fx.statuses.isEmpty());
   }
 
   void groupMarkBeforeTheSendAck() {
@@ -324,14 +393,15 @@ class DeliveryMarksTest : public QObject {
     // The earliest of bob's devices that have it.
     QCOMPARE(scalar("SELECT at_ms FROM group_receipts WHERE client_msg_id = ?", {msg_id(1)}).toLongLong(), 400);
     QCOMPARE(fx.group_members, (QList<QPair<QByteArray, QByteArray>>{{kGroup, msg_id(1)}}));
-    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(1)});
-    QCOMPARE(status(1), static_cast<int>(MessageStatus::Delivered));
-    // A later raise of carol's mark adds her, once.
+    QVERIFY(fx.statuses.isEmpty());  // bob alone is not every member
+    QCOMPARE(status(1), static_cast<int>(MessageStatus::Sent));
+    // A later raise of carol's mark adds her, once, and with her every member has it.
     fx = {};
     QVERIFY(apply(frame({mark("carol", 1, 20, 6, kGroup)}), &fx));
     QCOMPARE(members(1), (QStringList{"bob", "carol"}));
     QCOMPARE(fx.group_members.size(), 1);
-    QVERIFY(fx.delivered.isEmpty());
+    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(1)});
+    QCOMPARE(status(1), static_cast<int>(MessageStatus::Delivered));
   }
 
   // A failed statement rolls the whole frame back, the resume version included.

@@ -246,14 +246,35 @@ class GroupTest : public QObject {
                        changed_roles << roles;
                      });
     const auto r1 = alice.send(gid_, "please read");
+    // Written to the two others: its ticks wait for both.
+    QCOMPARE(rows(alice.dir, "SELECT recipients FROM messages WHERE client_msg_id = ?", {r1}).value(0).value(0).toInt(), 2);
     QVERIFY(bob.waitGot(r1) && carol.waitGot(r1));
     const auto before = alice.bodies(gid_);
     const auto received_before = alice.received.size();
     QCOMPARE(alice.m->readCount(gid_, r1), 0);
 
+    const auto status = [&] {
+      for (const auto& m : alice.m->history(peer))
+        if (m.clientMsgId == r1) return m.status;
+      return MessageStatus::Failed;
+    };
+    // Two ticks once both have it; read-coloured only once both have read it.
+    QVERIFY(spinUntil([&] { return status() == MessageStatus::Delivered; }, kWaitMs));
     bob.m->markRead(peer);
+    QVERIFY(spinUntil([&] { return alice.m->readCount(gid_, r1) == 1; }, kWaitMs));
+    QCOMPARE(status(), MessageStatus::Delivered);
+    QSignalSpy ticks(alice.m.get(), &Messenger::messageStatusChanged);
     carol.m->markRead(peer);
     QVERIFY(spinUntil([&] { return alice.m->readCount(gid_, r1) == 2; }, kWaitMs));
+    QCOMPARE(status(), MessageStatus::Read);
+    const auto told = [&] {  // a view hears of it
+      for (const auto& args : ticks)
+        if (args.at(0).toString() == peer && args.at(1).toByteArray() == r1 &&
+            args.at(2).toInt() == int(MessageStatus::Read))
+          return true;
+      return false;
+    };
+    QVERIFY(spinUntil(told, kWaitMs));
     QVERIFY(reads.contains(qMakePair(r1, QStringLiteral("bob"))));
     QVERIFY(reads.contains(qMakePair(r1, QStringLiteral("carol"))));
     QVERIFY(read_counts.contains(2));
@@ -592,6 +613,16 @@ class GroupTest : public QObject {
         rows(carol.dir, "SELECT sender, key_id FROM sender_keys WHERE group_id = ?", {gid_});
     QVERIFY(carol_keys_before.size() >= 2);  // alice's and bob's
 
+    // A message carol, away, never gets: one tick while she is a member, two once she is
+    // not, bob (who has it) being every member it still goes to.
+    carol.m->stop();
+    QVERIFY(spinUntil([&] { return carol.m->state() == RelayClient::State::Offline; }, kWaitMs));
+    const auto a2 = alice.send(gid_, "a2 while carol is away");
+    QVERIFY(bob.waitGot(a2));
+    QVERIFY(spinUntil([&] { return alice.m->deliveredCount(gid_, a2) == 1; }, kWaitMs));
+    QTest::qWait(200);
+    QVERIFY(!alice.statuses.value(a2).contains(int(MessageStatus::Delivered)));
+
     bool done = false;
     QString error;
     alice.m->removeMembers(gid_, {"carol"}, [&](const QString& e) {
@@ -600,6 +631,7 @@ class GroupTest : public QObject {
     });
     QVERIFY(spinUntil([&] { return done; }, kWaitMs));
     QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(alice.statuses.value(a2).last(), int(MessageStatus::Delivered));
     QVERIFY(spinUntil([&] { return bob.m->groupMembers(gid_).size() == 2; }, kWaitMs));
 
     // Both remaining senders rotate before their next message.

@@ -305,10 +305,17 @@ bool step_18(QSqlDatabase& db, QString* error) {
   return exec_all(db, {"DROP INDEX IF EXISTS messages_peer_shown"}, error);
 }
 
+// Version 19: `messages.recipients`, for our group messages the members other than us when it
+// was written: its ticks wait for every one of them still in the group (sync/group_ticks.hpp).
+// NULL for messages from before: the members of the moment stand in.
+bool step_19(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {"ALTER TABLE messages ADD COLUMN recipients INTEGER"}, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16, step_17, step_18};
+                           step_16, step_17, step_18, step_19};
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "messenger_internal.hpp"
 #include "parley/limits.hpp"
 #include "parley/username.hpp"
+#include "sync/group_ticks.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client::marks {
@@ -60,9 +61,10 @@ std::optional<Conversation> place(QSqlDatabase& db, const QString& me, const wir
   return Conversation{Messenger::groupPeer(gid), gid};
 }
 
-// Our message `id` has reached `reader`: in a group that member is counted, and the message
-// becomes Delivered if it was Sent. Statuses only move forward, and a queued or failed
-// message has no conv_seq a mark could cover, so only Sent is raised.
+// Our message `id` has reached `reader`. One-to-one it becomes Delivered if it was Sent
+// (statuses only move forward, and a queued or failed message has no conv_seq a mark could
+// cover, so only Sent is raised). In a group that member is counted; the message becomes
+// Delivered once every member it went to is (group_ticks.hpp, after the frame).
 bool cover(QSqlDatabase& db, const QString& me, const Conversation& c, const QByteArray& id,
            const QString& reader, qint64 at_ms, MarkEffects* out) {
   if (!c.group_id.isEmpty()) {
@@ -75,6 +77,7 @@ bool cover(QSqlDatabase& db, const QString& me, const Conversation& c, const QBy
     r.addBindValue(at_ms);
     if (!r.exec()) return false;
     if (r.numRowsAffected() > 0) out->group_members.append({c.group_id, id});
+    return true;
   }
   QSqlQuery s(db);
   s.prepare("UPDATE messages SET status = ? WHERE sender = ? AND client_msg_id = ? AND status = ?");
@@ -83,7 +86,7 @@ bool cover(QSqlDatabase& db, const QString& me, const Conversation& c, const QBy
   s.addBindValue(id);
   s.addBindValue(kSent);
   if (!s.exec()) return false;
-  if (s.numRowsAffected() > 0) out->delivered.append({c.peer, id});
+  if (s.numRowsAffected() > 0) out->statuses.append({c.peer, id, MessageStatus::Delivered});
   return true;
 }
 
@@ -131,6 +134,18 @@ std::optional<qint64> raise(QSqlDatabase& db, const Conversation& c, const wire:
   return std::max(before, from - 1);
 }
 
+// Our group messages that gained members may now have reached every one: settled once per
+// frame rather than per reader, since each settle counts all of a message's receipts.
+bool settle_groups(QSqlDatabase& db, const QString& me, MarkEffects* out) {
+  for (const auto& [gid, id] : out->group_members) {
+    bool ok = true;
+    if (const auto now = group_ticks::settle(db, me, gid, id, &ok))
+      out->statuses.append({Messenger::groupPeer(gid), id, *now});
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Several readers (or devices) of one frame can add members to the same message: one signal
 // each is enough, since the count is read afresh.
 void dedupe(MarkEffects* out) {
@@ -174,6 +189,7 @@ bool apply_frame(QSqlDatabase& db, const QString& me, const wire::DeliveryMarks&
       if (!cover(db, me, *c, id, reader, at_ms, out)) return false;
   }
   dedupe(out);
+  if (!settle_groups(db, me, out)) return false;
   return top == 0 || detail::raise_setting(db, QStringLiteral("last_mark_version"), top);
 }
 
@@ -202,7 +218,7 @@ bool apply_stored(QSqlDatabase& db, const QString& me, const QString& peer,
   for (const auto& [reader, at_ms] : readers)
     if (!cover(db, me, c, client_msg_id, reader, at_ms, out)) return false;
   dedupe(out);
-  return true;
+  return settle_groups(db, me, out);
 }
 
 QString covered_query(bool group) {

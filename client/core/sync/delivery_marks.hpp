@@ -2,7 +2,8 @@
 // Delivery marks (docs/protocol.md 6.6): per (conversation, reader device), the highest
 // conv_seq of ours that device has acknowledged. The relay pushes them instead of a receipt
 // per message; here they become the Delivered status of our messages and, in groups, the
-// members counted in "delivered to N of M" (group_receipts).
+// members counted in "delivered to N of M" (group_receipts) and, once that is every member,
+// the message's two ticks (group_ticks.hpp).
 //
 // Every function runs inside the caller's transaction and only reads and writes the store;
 // the caller emits the signals for `MarkEffects` once that transaction is committed.
@@ -13,13 +14,19 @@
 #include <QString>
 #include <cstdint>
 
+#include "messenger.hpp"
 #include "parley.pb.h"
 
 namespace parley::client::marks {
 
 // What applying marks changed, in the order found, each message at most once per list.
 struct MarkEffects {
-  QList<QPair<QString, QByteArray>> delivered;     // (peer, client_msg_id): Sent -> Delivered
+  struct Status {
+    QString peer;
+    QByteArray client_msg_id;
+    MessageStatus now;  // Delivered; in a group also Read, if every read came before the marks
+  };
+  QList<Status> statuses;                              // our messages whose ticks moved
   QList<QPair<QByteArray, QByteArray>> group_members;  // (group_id, client_msg_id): a member more
 };
 

@@ -147,6 +147,7 @@ struct MemberReceipt {
 struct ReceiptCounts {
   int delivered = 0;
   int read = 0;
+  int of = -1;  // the members it went to; -1: not counted here (the members now stand in)
 };
 
 struct ConversationSummary {
@@ -337,14 +338,16 @@ class Messenger : public QObject {
   // Why `avatar` cannot be a group avatar, or empty when it can (empty bytes: no avatar).
   static QString groupAvatarProblem(const QByteArray& avatar);
 
-  // Receipts for our group messages (messenger_group_receipts.cpp).
-  // Members whose device has our group message (relay delivery marks): "delivered to N of M".
+  // Receipts for our group messages (messenger_group_receipts.cpp), counting the members each
+  // went to as its ticks do (sync/group_ticks.hpp): members now who joined before it.
+  // Those whose device has our group message (relay delivery marks): "delivered to N of M".
   int deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id);
-  // Members who sent an end-to-end read receipt for our group message: "read by N of M".
+  // Those who sent an end-to-end read receipt for it: "read by N of M".
   int readCount(const QByteArray& group_id, const QByteArray& client_msg_id);
-  // The M above: the group's members other than us, now.
+  // The group's members other than us, now: the M of a message not numbered yet.
   int recipientCount(const QByteArray& group_id);
-  // Both counts for every one of our messages in the group that has any (one query each).
+  // For every one of our numbered messages in the group: both counts and its M (three
+  // queries, whatever the number of messages).
   QHash<QByteArray, ReceiptCounts> receiptCounts(const QByteArray& group_id);
   // Per member, for a "message info" view: every current member other than us (and anyone
   // no longer a member who had received it), read ones first, then delivered, then waiting.
@@ -560,7 +563,12 @@ class Messenger : public QObject {
   void changeGroup(const QByteArray& group_id, GroupChange change, ChangeDone applied, Done done);
   // Writes `after` as the group's members and `epoch` as its epoch (inside a transaction);
   // joining, fills an empty name and description from what its members' keys offered.
-  bool saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch);
+  // `joined_seq`: the group seq of the change, which members it adds joined at (0 for a new
+  // group's first members). Members it drops no longer hold back our messages' ticks.
+  // Tells views our messages' ticks moved, once the current handling (and its receive batch)
+  // has committed, as a 1:1 read receipt's are.
+  void announceTicks(const QString& peer, const QList<QPair<QByteArray, MessageStatus>>& moved);
+  bool saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch, qint64 joined_seq);
   bool isMember(const QByteArray& group_id, const QString& name);
   // Whether a message from `sender` numbered `conv_seq` may open now: a member, or one we
   // removed whose removal (at a later seq) has not come back to us yet.

@@ -65,7 +65,8 @@ std::optional<Messenger::SignedGroupChange> Messenger::signGroupChange(const QBy
   return SignedGroupChange{sbytes(sig.view()), std::move(*after), epoch};
 }
 
-bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch) {
+bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch,
+                               qint64 joined_seq) {
   auto& db = db_->db();
   const auto me = profile_.username.toStdString();
   const bool member = std::any_of(after.begin(), after.end(), [&](const GroupSeat& s) { return s.username == me; });
@@ -97,15 +98,23 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
       del.addBindValue(name);
       if (!del.exec()) return false;
     }
+    // Our messages no longer wait for them (sync/group_ticks.hpp).
+    if (!gone.isEmpty()) {
+      const auto moved = group_ticks::resettle(db, profile_.username, group_id);
+      if (!moved) return false;
+      announceTicks(groupPeer(group_id), *moved);
+    }
   }
   for (qsizetype i = 0; i < names.size(); ++i) {
     QSqlQuery up(db);
-    up.prepare("INSERT INTO group_members(group_id, username, admin, seat) VALUES(?, ?, ?, ?)"
+    // A member already there keeps the seq they joined at.
+    up.prepare("INSERT INTO group_members(group_id, username, admin, seat, joined_seq) VALUES(?, ?, ?, ?, ?)"
                " ON CONFLICT(group_id, username) DO UPDATE SET admin = excluded.admin, seat = excluded.seat");
     up.addBindValue(group_id);
     up.addBindValue(names[i]);
     up.addBindValue(after[static_cast<std::size_t>(i)].admin ? 1 : 0);
     up.addBindValue(i);
+    up.addBindValue(joined_seq);
     if (!up.exec()) return false;
   }
   // A name and description offered with a member's key before we knew the member (an
@@ -263,7 +272,6 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
                                   [&](const GroupSeat& s) { return s.username == me; });
   const auto epoch = static_cast<qlonglong>(d.event().epoch());
   const bool was_out_of_step = groupOutOfStep(gid);
-  QList<QPair<QByteArray, MessageStatus>> ticks_moved;  // our messages a departure completed
   const bool stored = db_->transaction([&] {
     auto& db = db_->db();
     const auto done = [&] { return noteSeq(peer, d.conv_seq()) && save_last_acked(db, d.inbox_seq()); };
@@ -291,7 +299,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
       pin.addBindValue(QDateTime::currentMSecsSinceEpoch());
       if (!pin.exec()) return false;
     }
-    if (!saveGroupSeats(gid, check.after, epoch)) return false;
+    if (!saveGroupSeats(gid, check.after, epoch, static_cast<qint64>(d.conv_seq()))) return false;
     if (!member) {
       QSqlQuery out(db);
       out.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
@@ -306,10 +314,6 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
       rot.addBindValue(gid);
       rot.addBindValue(epoch);
       if (!rot.exec()) return false;
-      // Nor are our messages waiting for them any more.
-      auto moved = group_ticks::resettle(db, profile_.username, gid);
-      if (!moved) return false;
-      ticks_moved = std::move(*moved);
     }
     QSqlQuery conv(db);
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
@@ -320,7 +324,6 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
   });
   if (!stored) return receiveFailed(QStringLiteral("could not store a group change"));
   scheduleAck(d.inbox_seq());
-  for (const auto& [id, now] : ticks_moved) emit messageStatusChanged(peer, id, static_cast<int>(now));
   if (gid.size() == 16 && groupOutOfStep(gid) != was_out_of_step) emit groupOutOfStepChanged(gid, !was_out_of_step);
   if (check.outcome == EventCheck::Refused) {
     if (!check.problem.isEmpty()) emit problem(check.problem.arg(peer));
@@ -357,7 +360,7 @@ void Messenger::adoptRelayOrder() {
       const bool same = r.has_group_info() && static_cast<qint64>(r.group_info().epoch()) == epoch &&
                         sorted(relay) == sorted(st.seats);
       const bool saved = db_->transaction([&] {
-        if (same && !saveGroupSeats(gid, relay, epoch)) return false;
+        if (same && !saveGroupSeats(gid, relay, epoch, 0)) return false;
         QSqlQuery done(db_->db());
         done.prepare("UPDATE groups SET order_unchecked = 0, out_of_step = ? WHERE id = ?");
         done.addBindValue(same ? 0 : epoch + 1);  // until a change after this one is taken

@@ -1,28 +1,41 @@
 // What we know of who has our group messages: the members the relay's delivery marks cover
 // (group_receipts, sync/delivery_marks.cpp) and end-to-end read receipts (group_reads), each
-// with the relay's time.
+// with the relay's time; the counts are of the members each message went to, as its ticks'.
 #include <QSqlQuery>
 #include <QVariant>
 #include <algorithm>
+#include <string_view>
 
 #include "messenger.hpp"
+#include "sync/group_ticks.hpp"
 
 namespace parley::client {
 
-int Messenger::readCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT COUNT(*) FROM group_reads WHERE group_id = ? AND client_msg_id = ?");
-  q.addBindValue(group_id);
-  q.addBindValue(client_msg_id);
+namespace {
+
+// Receipts (group_reads or group_receipts) of our message from the members it went to.
+int counted(QSqlDatabase& db, const char* table, const QString& me, const QByteArray& group_id,
+            const QByteArray& client_msg_id) {
+  QSqlQuery q(db);
+  q.prepare(QStringLiteral("SELECT COUNT(*) FROM %1 r JOIN group_members g ON g.group_id = r.group_id"
+                           " AND g.username = r.member JOIN messages m ON m.sender = :me AND"
+                           " m.client_msg_id = r.client_msg_id WHERE r.group_id = :g AND"
+                           " r.client_msg_id = :id AND %2")
+                .arg(QLatin1String(table), group_ticks::went_to(QStringLiteral("m.conv_seq"), QStringLiteral(":me"))));
+  q.bindValue(QStringLiteral(":me"), me);
+  q.bindValue(QStringLiteral(":g"), group_id);
+  q.bindValue(QStringLiteral(":id"), client_msg_id);
   return q.exec() && q.next() ? q.value(0).toInt() : 0;
 }
 
+}  // namespace
+
+int Messenger::readCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
+  return counted(db_->db(), "group_reads", profile_.username, group_id, client_msg_id);
+}
+
 int Messenger::deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT COUNT(*) FROM group_receipts WHERE group_id = ? AND client_msg_id = ?");
-  q.addBindValue(group_id);
-  q.addBindValue(client_msg_id);
-  return q.exec() && q.next() ? q.value(0).toInt() : 0;
+  return counted(db_->db(), "group_receipts", profile_.username, group_id, client_msg_id);
 }
 
 int Messenger::recipientCount(const QByteArray& group_id) {
@@ -35,15 +48,37 @@ int Messenger::recipientCount(const QByteArray& group_id) {
 
 QHash<QByteArray, ReceiptCounts> Messenger::receiptCounts(const QByteArray& group_id) {
   QHash<QByteArray, ReceiptCounts> out;
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT client_msg_id, COUNT(*) FROM group_receipts WHERE group_id = ? GROUP BY client_msg_id");
-  q.addBindValue(group_id);
-  if (q.exec())
-    while (q.next()) out[q.value(0).toByteArray()].delivered = q.value(1).toInt();
-  q.prepare("SELECT client_msg_id, COUNT(*) FROM group_reads WHERE group_id = ? GROUP BY client_msg_id");
-  q.addBindValue(group_id);
-  if (q.exec())
-    while (q.next()) out[q.value(0).toByteArray()].read = q.value(1).toInt();
+  auto& db = db_->db();
+  // M per message from the members' join seqs, sorted once: the members who joined before
+  // its seq, found by a binary search rather than a count per message.
+  QList<qint64> joined;
+  QSqlQuery j(db);
+  j.prepare("SELECT joined_seq FROM group_members WHERE group_id = ? AND username != ? ORDER BY joined_seq");
+  j.addBindValue(group_id);
+  j.addBindValue(profile_.username);
+  if (!j.exec()) return out;
+  while (j.next()) joined << j.value(0).toLongLong();
+  QSqlQuery m(db);
+  m.prepare("SELECT client_msg_id, conv_seq FROM messages WHERE peer = ? AND sender = ? AND conv_seq IS NOT NULL");
+  m.addBindValue(groupPeer(group_id));
+  m.addBindValue(profile_.username);
+  if (!m.exec()) return out;
+  while (m.next())
+    out[m.value(0).toByteArray()].of = static_cast<int>(
+        std::lower_bound(joined.begin(), joined.end(), m.value(1).toLongLong()) - joined.begin());
+  for (const char* table : {"group_receipts", "group_reads"}) {
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT r.client_msg_id, COUNT(*) FROM %1 r JOIN group_members g ON"
+                             " g.group_id = r.group_id AND g.username = r.member JOIN messages m ON"
+                             " m.sender = :me AND m.client_msg_id = r.client_msg_id"
+                             " WHERE r.group_id = :g AND %2 GROUP BY r.client_msg_id")
+                  .arg(QLatin1String(table), group_ticks::went_to(QStringLiteral("m.conv_seq"), QStringLiteral(":me"))));
+    q.bindValue(QStringLiteral(":me"), profile_.username);
+    q.bindValue(QStringLiteral(":g"), group_id);
+    if (!q.exec()) continue;
+    const bool reads = std::string_view(table) == "group_reads";
+    while (q.next()) (reads ? out[q.value(0).toByteArray()].read : out[q.value(0).toByteArray()].delivered) = q.value(1).toInt();
+  }
   return out;
 }
 
@@ -78,6 +113,13 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
     out << r;
   }
   return out;
+}
+
+void Messenger::announceTicks(const QString& peer, const QList<QPair<QByteArray, MessageStatus>>& moved) {
+  for (const auto& [id, now] : moved)
+    QMetaObject::invokeMethod(this, [this, peer, id = id, now = now] {
+      emit messageStatusChanged(peer, id, static_cast<int>(now));
+    }, Qt::QueuedConnection);
 }
 
 }  // namespace parley::client

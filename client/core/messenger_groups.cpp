@@ -13,7 +13,6 @@
 #include "e2e.pb.h"
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
-#include "sync/group_ticks.hpp"
 #include "util/bytes.hpp"
 
 namespace parley::client {
@@ -61,7 +60,7 @@ void Messenger::createGroup(const QString& name, const QStringList& members, Gro
     if (qbytes(r.group_created().group_id()) != gid || r.group_created().epoch() != 1)
       return done({}, QStringLiteral("the relay answered for another group"));
     const bool ok = db_->transaction([&] {
-      if (!saveGroupSeats(gid, after, 1)) return false;
+      if (!saveGroupSeats(gid, after, 1, 0)) return false;
       QSqlQuery g(db_->db());
       g.prepare("UPDATE groups SET name = ? WHERE id = ?");
       g.addBindValue(name);
@@ -115,10 +114,9 @@ void Messenger::changeGroup(const QByteArray& group_id, GroupChange change, Chan
       return done(QStringLiteral("unexpected answer from the relay"));
     // The change we signed is the one the relay made; its event, when it comes back, finds
     // it applied. If the event (or a later change) came first, it is applied already.
-    QList<QPair<QByteArray, MessageStatus>> ticks_moved;  // our messages the removal completed
     const bool ok = db_->transaction([&] {
       if (groupState(group_id).epoch != sc.epoch - 1) return true;
-      if (!saveGroupSeats(group_id, sc.after, sc.epoch)) return false;
+      if (!saveGroupSeats(group_id, sc.after, sc.epoch, static_cast<qint64>(updated.seq()))) return false;
       if (change.kind == GroupChangeKind::Removed) {
         // Entries before the removal may still be on their way to us; the removed members'
         // among them open until the event itself arrives (onGroupEvent).
@@ -130,17 +128,9 @@ void Messenger::changeGroup(const QByteArray& group_id, GroupChange change, Chan
           q.addBindValue(static_cast<qlonglong>(updated.seq()));
           if (!q.exec()) return false;
         }
-        // Our messages no longer wait for them (sync/group_ticks.hpp).
-        auto moved = group_ticks::resettle(db_->db(), profile_.username, group_id);
-        if (!moved) return false;
-        ticks_moved = std::move(*moved);
       }
       return !applied || applied();
     });
-    if (ok) {
-      const auto peer = groupPeer(group_id);
-      for (const auto& [id, now] : ticks_moved) emit messageStatusChanged(peer, id, static_cast<int>(now));
-    }
     done(ok ? QString() : QStringLiteral("the change was made but could not be stored locally"));
   });
 }
@@ -327,18 +317,14 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       conv.addBindValue(peer);
       conv.addBindValue(now);
       QSqlQuery msg(db);
-      // Who it goes to, for its ticks (sync/group_ticks.hpp): the members now, but us.
       msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
-                  " reply_to, reply_author, reply_text, recipients) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?,"
-                  " (SELECT COUNT(*) FROM group_members WHERE group_id = ? AND username != ?))");
+                  " reply_to, reply_author, reply_text) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
       msg.addBindValue(text);
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
-      msg.addBindValue(group_id);
-      msg.addBindValue(profile_.username);
       if (!conv.exec() || !msg.exec()) return false;
       if (content.type() == e2e::ATTACHMENT && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

@@ -210,7 +210,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   if (!parsed) return GroupOpen::Bad;
   for (const auto& read : newly_read)
     emit groupReadChanged(e.group_id, read, e.sender, readCount(e.group_id, read));
-  for (const auto& [id, ticks] : ticks_moved) emit messageStatusChanged(peer, id, static_cast<int>(ticks));
+  announceTicks(peer, ticks_moved);
   if (info_changed)
     emit groupInfoChanged(e.group_id, e.sender, QString::fromStdString(content.text()),
                           QString::fromStdString(content.group_description()));

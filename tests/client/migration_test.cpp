@@ -100,6 +100,8 @@ class MigrationTest : public QObject {
                       " relay_ms) VALUES(x'aa', 'amy', x'bb', 0, 'new words', 2, 2)"));
     QVERIFY(held.exec("DELETE FROM pending_group_messages WHERE client_msg_id = x'bb'"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM pending_revisions"), 0);
+    // Step 19: members from before count as there from the start.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_members WHERE joined_seq != 0"), 0);
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

@@ -215,8 +215,12 @@ class ModelsTest : public QObject {
     QSignalSpy unread(&list, &ConversationListModel::totalUnreadChanged);
     QString error;
     QVERIFY(bob_->sendText("alice", "moves bob to the top", &error));
-    QVERIFY(spinUntil([&] { return list.index(0, 0).data(ConversationListModel::PeerRole) == "bob" &&
-                                   list.index(0, 0).data(ConversationListModel::UnreadRole).toInt() > 0; }, kWaitMs));
+    QVERIFY(spinUntil([&] {
+      const auto top = list.index(0, 0);
+      return top.data(ConversationListModel::PeerRole) == "bob" &&
+             top.data(ConversationListModel::LastMessageRole) == "moves bob to the top" &&
+             top.data(ConversationListModel::UnreadRole).toInt() > 0;
+    }, kWaitMs));
     QCOMPARE(resets.count(), 0);
     QVERIFY(selected.isValid());
     QCOMPARE(selected.data(ConversationListModel::PeerRole).toString(), QString("zed"));

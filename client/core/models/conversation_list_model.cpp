@@ -106,6 +106,9 @@ int ConversationListModel::rowOf(const QString& peer) const {
 
 void ConversationListModel::updateLastStatus(const QString& peer, const QByteArray& client_msg_id,
                                              int status) {
+  // The relay's acknowledgement numbers the message, which can put it before one that came
+  // meanwhile: which message is last is read again.
+  if (status == static_cast<int>(MessageStatus::Sent)) return reload();
   const int row = rowOf(peer);
   if (row < 0 || rows_[row].lastMsgId != client_msg_id || rows_[row].lastSender != messenger_->username())
     return;

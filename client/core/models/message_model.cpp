@@ -27,8 +27,11 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
     connect(messenger_, &Messenger::groupChanged, this, [this](const QByteArray& gid, int, const QString&,
                                                                const QStringList&) {
       if (gid != group_id_ || rows_.isEmpty()) return;
+      // Who each message went to among the members now, and so its counts, may have changed.
+      receipts_ = messenger_->receiptCounts(group_id_);
       recipients_ = messenger_->recipientCount(group_id_);
-      emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1), {RecipientCountRole});
+      emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1),
+                       {RecipientCountRole, DeliveredCountRole, ReadCountRole});
     });
   }
   connect(messenger_, &Messenger::messageReceived, this, [this](const QString& p, const QByteArray&) {
@@ -229,8 +232,11 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ClientMsgIdRole: return m.clientMsgId;
     case DeliveredCountRole: return receipts_.value(m.clientMsgId).delivered;
     case ReadCountRole: return receipts_.value(m.clientMsgId).read;
-    case RecipientCountRole:
-      return group_id_.isEmpty() || m.sender != messenger_->username() ? 0 : recipients_;
+    case RecipientCountRole: {
+      if (group_id_.isEmpty() || m.sender != messenger_->username()) return 0;
+      const int of = receipts_.value(m.clientMsgId).of;
+      return of >= 0 ? of : recipients_;
+    }
     case MessageIdRole: return m.id;
     case TimeRole: return m.serverTsMs > 0 ? m.serverTsMs : m.clientTsMs;
     case HasAttachmentRole: return m.hasAttachment;

@@ -32,7 +32,7 @@ class MessageModel : public QAbstractListModel {
     // Messenger::receiptDetails() has the per-member list behind them.
     DeliveredCountRole,
     ReadCountRole,
-    RecipientCountRole,  // M: the group's members other than us, now
+    RecipientCountRole,  // M: the members it went to still in (the members now, not yet numbered)
     MessageIdRole,    // the local row id (search results name messages by it)
     TimeRole,         // what to show: the relay's time once numbered, our clock before
     GapBeforeRole,    // conv_seq numbers still missing just before this message (0: none)

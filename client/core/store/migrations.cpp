@@ -305,11 +305,12 @@ bool step_18(QSqlDatabase& db, QString* error) {
   return exec_all(db, {"DROP INDEX IF EXISTS messages_peer_shown"}, error);
 }
 
-// Version 19: `messages.recipients`, for our group messages the members other than us when it
-// was written: its ticks wait for every one of them still in the group (sync/group_ticks.hpp).
-// NULL for messages from before: the members of the moment stand in.
+// Version 19: `group_members.joined_seq`, the group seq of the change that added the member
+// (0: there from the start, or from before it was kept): a message numbered after it went to
+// them, one before did not, so our message's ticks wait for exactly the members it went to
+// who are still in (sync/group_ticks.hpp).
 bool step_19(QSqlDatabase& db, QString* error) {
-  return exec_all(db, {"ALTER TABLE messages ADD COLUMN recipients INTEGER"}, error);
+  return exec_all(db, {"ALTER TABLE group_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0"}, error);
 }
 
 using Step = bool (*)(QSqlDatabase&, QString*);

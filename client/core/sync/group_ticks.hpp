@@ -2,18 +2,15 @@
 // The ticks of our group messages. A group message shows two ticks once every member it went
 // to has it (the relay's delivery marks, group_receipts) and two in the read colour once
 // every one of them has read it (their end-to-end read receipts, group_reads), as one-to-one
-// messages do for their one reader; "delivered to N of M · read by K of M" gives the counts
-// before that.
+// messages do for their one reader. The counts ("delivered to N of M · read by K of M") use
+// the same members (Messenger::receiptCounts).
 //
-// "Every member it went to" is those who were members when it was written and still are:
-// messages.recipients holds how many others there were then (NULL for messages from before
-// it was kept: the members now), and only receipts of members still in count, up to the
-// lesser of the two. One who joined later never gets it; one who left never will. (One
-// leaving and another joining before it arrives keeps it short of "every": the count cannot
-// tell them apart.)
+// "Every member it went to" is the members now who joined before it was numbered
+// (group_members.joined_seq below its conv_seq): one added after it never gets it, one who
+// left is no longer waited for, one removed and added again is counted from the new join.
+// Members from before joined_seq was kept count as there from the start.
 //
-// Runs inside the caller's transaction; the caller emits messageStatusChanged for what it
-// returns once that transaction is committed.
+// Runs inside the caller's transaction; the caller tells views what moved once it commits.
 #include <QByteArray>
 #include <QList>
 #include <QPair>
@@ -25,16 +22,20 @@
 
 namespace parley::client::group_ticks {
 
+// The part of the queries that picks a message's members from group_members `g`, given the
+// message's conv_seq as `seq_expr`: current members but `me_param`, joined before it.
+QString went_to(const QString& seq_expr, const QString& me_param);
+
 // Raises our message `client_msg_id` in group `group_id` to what its receipts have earned,
 // never back; its new status, or nullopt when it did not move (or a statement failed:
 // `*ok` false then).
 std::optional<MessageStatus> settle(QSqlDatabase& db, const QString& me, const QByteArray& group_id,
                                     const QByteArray& client_msg_id, bool* ok);
 
-// After a member left: our newest messages in the group still short of Read (at most
-// kResettleLimit, newest first) settled again, since one fewer may now be every one.
-// (client_msg_id, new status) for those that moved; nullopt if a statement failed.
-inline constexpr int kResettleLimit = 500;
+// After members left: our messages still short of Read among the group's newest
+// kResettleSeqs seqs settled again, since fewer may now be every one. (client_msg_id, new
+// status) for those that moved; nullopt if a statement failed.
+inline constexpr int kResettleSeqs = 2000;
 std::optional<QList<QPair<QByteArray, MessageStatus>>> resettle(QSqlDatabase& db, const QString& me,
                                                                 const QByteArray& group_id);
 

@@ -1,6 +1,7 @@
 #include "conversations/conversation_delegate.hpp"
 
 #include <QDateTime>
+#include <algorithm>
 #include <QPainter>
 #include <QHash>
 #include <QPainterPath>
@@ -122,7 +123,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   const int preview_w = right - badge_w - text_left;
   QFont pf = option.font;
   QString preview;
-  QString sender;  // a group's "bob: " or "You: ", in the text's colour
+  QString sender;  // a group's "bob" or "You", in the text's colour
   bool ticks = false;
   QColor pc = t.muted;
   if (index.data(M::TypingRole).toBool()) {
@@ -134,7 +135,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     pc = t.warning;
   } else {
     preview = previewText(index);
-    if (const auto who = previewSender(index); !who.isEmpty()) sender = tr("%1: ").arg(who);
+    sender = previewSender(index);
     ticks = index.data(M::LastFromMeRole).toBool() && !index.data(M::LastUnsentRole).toBool();
   }
   p->setFont(pf);
@@ -146,9 +147,11 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     line.setLeft(line.left() + kTicksWidth + 2);
   }
   if (!sender.isEmpty()) {
-    // A long name gives way to the message, not the other way round: it keeps at most
-    // half the line.
-    const auto shown = pm.elidedText(sender, Qt::ElideRight, line.width() / 2);
+    // A long name gives way to the message, not the other way round: it keeps at most half
+    // the line, and its ": " stays whole.
+    const auto colon = tr(": ");
+    const auto shown = pm.elidedText(sender, Qt::ElideRight,
+                                     std::max(0, line.width() / 2 - pm.horizontalAdvance(colon))) + colon;
     p->setPen(t.text);
     p->drawText(line, Qt::AlignLeft, shown);
     line.setLeft(line.left() + pm.horizontalAdvance(shown));

@@ -796,9 +796,9 @@ int do_group(const Options& o) {
     if (msg.size() != 16) return fail("a message id is 32 hex digits", kExitUsage);
     if (!m->groups().contains(gid)) return fail("not a member of group " + hex, kExitUnknownContact);
     const auto details = m->receiptDetails(gid, msg);
+    const auto counts = m->receiptsOf(gid, msg);
     emit_json({{"type", "receipts"}, {"group", hex}, {"id", QString::fromLatin1(msg.toHex())},
-               {"delivered", m->deliveredCount(gid, msg)}, {"read", m->readCount(gid, msg)},
-               {"of", m->recipientCount(gid)}});
+               {"delivered", counts.delivered}, {"read", counts.read}, {"of", counts.of}});
     for (const auto& d : details)
       emit_json({{"type", "receipt"}, {"member", d.member}, {"delivered_ms", d.deliveredMs},
                  {"read_ms", d.readMs}});

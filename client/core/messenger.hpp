@@ -340,7 +340,10 @@ class Messenger : public QObject {
 
   // Receipts for our group messages (messenger_group_receipts.cpp), counting the members each
   // went to as its ticks do (sync/group_ticks.hpp): members now who joined before it.
-  // Those whose device has our group message (relay delivery marks): "delivered to N of M".
+  // Both counts and the M of one message (M: the members now for one not numbered yet).
+  ReceiptCounts receiptsOf(const QByteArray& group_id, const QByteArray& client_msg_id);
+  // Those whose device has our group message (a relay delivery mark, or their read receipt):
+  // "delivered to N of M".
   int deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id);
   // Those who sent an end-to-end read receipt for it: "read by N of M".
   int readCount(const QByteArray& group_id, const QByteArray& client_msg_id);
@@ -506,6 +509,17 @@ class Messenger : public QObject {
   void applyStoredMarks(const QString& peer, const QByteArray& group_id, const QByteArray& id,
                         qint64 conv_seq);
   void announceMarks(const marks::MarkEffects& fx);  // after the commit
+  // Tells views our messages' ticks moved: queued until the current handling and its receive
+  // batch have committed, and only what the store then holds (a change rolled back, or
+  // passed by a later one, is not told).
+  void announceTicks(const QString& peer, const QList<QPair<QByteArray, MessageStatus>>& moved);
+  void flushTicks();
+  struct TickNews {
+    QString peer;
+    QByteArray client_msg_id;
+    MessageStatus status;
+  };
+  QList<TickNews> tick_news_;
 
   // groups: messenger_groups_receive.cpp (receiving), messenger_groups.cpp (sending, membership)
   struct GroupEntry {
@@ -564,10 +578,8 @@ class Messenger : public QObject {
   // Writes `after` as the group's members and `epoch` as its epoch (inside a transaction);
   // joining, fills an empty name and description from what its members' keys offered.
   // `joined_seq`: the group seq of the change, which members it adds joined at (0 for a new
-  // group's first members). Members it drops no longer hold back our messages' ticks.
-  // Tells views our messages' ticks moved, once the current handling (and its receive batch)
-  // has committed, as a 1:1 read receipt's are.
-  void announceTicks(const QString& peer, const QList<QPair<QByteArray, MessageStatus>>& moved);
+  // group's first members). Members it drops no longer hold back our messages' ticks; members
+  // it adds regrade those numbered after it (sync/group_ticks.hpp).
   bool saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch, qint64 joined_seq);
   bool isMember(const QByteArray& group_id, const QString& name);
   // Whether a message from `sender` numbered `conv_seq` may open now: a member, or one we

@@ -67,6 +67,7 @@ std::optional<Messenger::SignedGroupChange> Messenger::signGroupChange(const QBy
 
 bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& after, qint64 epoch,
                                qint64 joined_seq) {
+  bool added = false;
   auto& db = db_->db();
   const auto me = profile_.username.toStdString();
   const bool member = std::any_of(after.begin(), after.end(), [&](const GroupSeat& s) { return s.username == me; });
@@ -88,9 +89,14 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
     existing.prepare("SELECT username FROM group_members WHERE group_id = ?");
     existing.addBindValue(group_id);
     if (!existing.exec()) return false;
-    QStringList gone;
-    while (existing.next())
-      if (!names.contains(existing.value(0).toString())) gone << existing.value(0).toString();
+    QStringList gone, kept;
+    while (existing.next()) {
+      const auto name = existing.value(0).toString();
+      (names.contains(name) ? kept : gone) << name;
+    }
+    // Members new to us joined at this change: our messages numbered after it went to them,
+    // and may have been judged without them while their event was on its way.
+    added = std::any_of(names.begin(), names.end(), [&](const QString& n) { return !kept.contains(n); });
     for (const auto& name : gone) {
       QSqlQuery del(db);
       del.prepare("DELETE FROM group_members WHERE group_id = ? AND username = ?");
@@ -116,6 +122,12 @@ bool Messenger::saveGroupSeats(const QByteArray& group_id, const GroupSeats& aft
     up.addBindValue(i);
     up.addBindValue(joined_seq);
     if (!up.exec()) return false;
+  }
+  if (added && joined_seq > 0) {
+    const auto moved = group_ticks::resettle(db, profile_.username, group_id, joined_seq,
+                                             group_ticks::Moves::Regrade);
+    if (!moved) return false;
+    announceTicks(groupPeer(group_id), *moved);
   }
   // A name and description offered with a member's key before we knew the member (an
   // admin's first): filled in where we have none yet.

@@ -4,38 +4,24 @@
 #include <QSqlQuery>
 #include <QVariant>
 #include <algorithm>
-#include <string_view>
+#include <utility>
 
 #include "messenger.hpp"
 #include "sync/group_ticks.hpp"
 
 namespace parley::client {
 
-namespace {
-
-// Receipts (group_reads or group_receipts) of our message from the members it went to.
-int counted(QSqlDatabase& db, const char* table, const QString& me, const QByteArray& group_id,
-            const QByteArray& client_msg_id) {
-  QSqlQuery q(db);
-  q.prepare(QStringLiteral("SELECT COUNT(*) FROM %1 r JOIN group_members g ON g.group_id = r.group_id"
-                           " AND g.username = r.member JOIN messages m ON m.sender = :me AND"
-                           " m.client_msg_id = r.client_msg_id WHERE r.group_id = :g AND"
-                           " r.client_msg_id = :id AND %2")
-                .arg(QLatin1String(table), group_ticks::went_to(QStringLiteral("m.conv_seq"), QStringLiteral(":me"))));
-  q.bindValue(QStringLiteral(":me"), me);
-  q.bindValue(QStringLiteral(":g"), group_id);
-  q.bindValue(QStringLiteral(":id"), client_msg_id);
-  return q.exec() && q.next() ? q.value(0).toInt() : 0;
+ReceiptCounts Messenger::receiptsOf(const QByteArray& group_id, const QByteArray& client_msg_id) {
+  return group_ticks::count(db_->db(), profile_.username, group_id, client_msg_id, std::nullopt)
+      .value_or(ReceiptCounts{0, 0, 0});
 }
 
-}  // namespace
-
 int Messenger::readCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
-  return counted(db_->db(), "group_reads", profile_.username, group_id, client_msg_id);
+  return receiptsOf(group_id, client_msg_id).read;
 }
 
 int Messenger::deliveredCount(const QByteArray& group_id, const QByteArray& client_msg_id) {
-  return counted(db_->db(), "group_receipts", profile_.username, group_id, client_msg_id);
+  return receiptsOf(group_id, client_msg_id).delivered;
 }
 
 int Messenger::recipientCount(const QByteArray& group_id) {
@@ -66,17 +52,20 @@ QHash<QByteArray, ReceiptCounts> Messenger::receiptCounts(const QByteArray& grou
   while (m.next())
     out[m.value(0).toByteArray()].of = static_cast<int>(
         std::lower_bound(joined.begin(), joined.end(), m.value(1).toLongLong()) - joined.begin());
-  for (const char* table : {"group_receipts", "group_reads"}) {
+  // Read, and delivered (a mark or a read), by the members each went to.
+  for (const bool reads : {false, true}) {
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT r.client_msg_id, COUNT(*) FROM %1 r JOIN group_members g ON"
-                             " g.group_id = r.group_id AND g.username = r.member JOIN messages m ON"
+    q.prepare(QStringLiteral("SELECT r.client_msg_id, COUNT(*) FROM (%1) r JOIN group_members g ON"
+                             " g.group_id = :g AND g.username = r.member JOIN messages m ON"
                              " m.sender = :me AND m.client_msg_id = r.client_msg_id"
-                             " WHERE r.group_id = :g AND %2 GROUP BY r.client_msg_id")
-                  .arg(QLatin1String(table), group_ticks::went_to(QStringLiteral("m.conv_seq"), QStringLiteral(":me"))));
+                             " WHERE %2 GROUP BY r.client_msg_id")
+                  .arg(reads ? QStringLiteral("SELECT client_msg_id, member FROM group_reads WHERE group_id = :g")
+                             : QStringLiteral("SELECT client_msg_id, member FROM group_receipts WHERE group_id = :g"
+                                              " UNION SELECT client_msg_id, member FROM group_reads WHERE group_id = :g"),
+                       group_ticks::went_to(QStringLiteral("m.conv_seq"), QStringLiteral(":me"))));
     q.bindValue(QStringLiteral(":me"), profile_.username);
     q.bindValue(QStringLiteral(":g"), group_id);
     if (!q.exec()) continue;
-    const bool reads = std::string_view(table) == "group_reads";
     while (q.next()) (reads ? out[q.value(0).toByteArray()].read : out[q.value(0).toByteArray()].delivered) = q.value(1).toInt();
   }
   return out;
@@ -87,9 +76,11 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
   QList<MemberReceipt> out;
   QSqlQuery q(db_->db());
   // A read receipt implies delivery even when the relay's mark has not arrived yet.
-  q.prepare(
+  // The members it went to (a member who joined after it never gets it), and anyone who
+  // had it or read it, member or not.
+  q.prepare(QStringLiteral(
       "WITH who(member) AS ("
-      "  SELECT username FROM group_members WHERE group_id = :g AND username != :me"
+      "  SELECT username FROM group_members g WHERE group_id = :g AND %1"
       "  UNION SELECT member FROM group_receipts WHERE group_id = :g AND client_msg_id = :m"
       "  UNION SELECT member FROM group_reads WHERE group_id = :g AND client_msg_id = :m)"
       " SELECT w.member, COALESCE(d.at_ms, r.at_ms, 0), COALESCE(r.at_ms, 0),"
@@ -97,7 +88,11 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
       " FROM who w"
       " LEFT JOIN group_receipts d ON d.group_id = :g AND d.client_msg_id = :m AND d.member = w.member"
       " LEFT JOIN group_reads r ON r.group_id = :g AND r.client_msg_id = :m AND r.member = w.member"
-      " ORDER BY 4 DESC, 5 DESC, w.member");
+      " ORDER BY 4 DESC, 5 DESC, w.member")
+                .arg(group_ticks::went_to(
+                    QStringLiteral("COALESCE((SELECT conv_seq FROM messages WHERE sender = :me AND"
+                                   " client_msg_id = :m), 9223372036854775807)"),
+                    QStringLiteral(":me"))));
   q.bindValue(":g", group_id);
   q.bindValue(":m", client_msg_id);
   q.bindValue(":me", profile_.username);
@@ -116,10 +111,22 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
 }
 
 void Messenger::announceTicks(const QString& peer, const QList<QPair<QByteArray, MessageStatus>>& moved) {
-  for (const auto& [id, now] : moved)
-    QMetaObject::invokeMethod(this, [this, peer, id = id, now = now] {
-      emit messageStatusChanged(peer, id, static_cast<int>(now));
-    }, Qt::QueuedConnection);
+  if (moved.isEmpty()) return;
+  if (tick_news_.isEmpty()) QMetaObject::invokeMethod(this, &Messenger::flushTicks, Qt::QueuedConnection);
+  for (const auto& [id, now] : moved) tick_news_.append({peer, id, now});
+}
+
+void Messenger::flushTicks() {
+  const auto news = std::exchange(tick_news_, {});
+  if (!db_) return;
+  for (const auto& n : news) {
+    QSqlQuery q(db_->db());
+    q.prepare("SELECT status FROM messages WHERE sender = ? AND client_msg_id = ?");
+    q.addBindValue(profile_.username);
+    q.addBindValue(n.client_msg_id);
+    if (q.exec() && q.next() && q.value(0).toInt() == static_cast<int>(n.status))
+      emit messageStatusChanged(n.peer, n.client_msg_id, static_cast<int>(n.status));
+  }
 }
 
 }  // namespace parley::client

@@ -37,7 +37,7 @@ void Messenger::applyStoredMarks(const QString& peer, const QByteArray& group_id
 }
 
 void Messenger::announceMarks(const marks::MarkEffects& fx) {
-  for (const auto& s : fx.statuses) emit messageStatusChanged(s.peer, s.client_msg_id, static_cast<int>(s.now));
+  for (const auto& s : fx.statuses) announceTicks(s.peer, {{s.client_msg_id, s.now}});
   for (const auto& [gid, id] : fx.group_members)
     emit groupDeliveryChanged(gid, id, deliveredCount(gid, id));
 }

@@ -295,6 +295,25 @@ class DeliveryMarksTest : public QObject {
     QCOMPARE(ids(fx), QList<QByteArray>{msg_id(3)});
     QVERIFY(apply(frame({mark("dave", 1, 4, 4, kGroup, 1000, 4)}), &fx));
     QCOMPARE(ids(fx), (QList<QByteArray>{msg_id(3), msg_id(4)}));
+    // A read receipt says it was delivered when the relay's mark is late: carol has read the
+    // fifth, dave's mark has it.
+    addMessage(peer, 6, 6, MessageStatus::Sent);
+    QVERIFY(read_by(6, "carol"));
+    fx = {};
+    QVERIFY(apply(frame({mark("dave", 1, 6, 5, kGroup, 1000, 4)}), &fx));
+    QCOMPARE(ids(fx), QList<QByteArray>{msg_id(6)});
+    // erin's Added event at seq 5 arrives after those marks (we were catching up): the sixth
+    // went to her too, and falls back to one tick; regrading never touches older ones.
+    QVERIFY(exec("INSERT INTO group_members(group_id, username, joined_seq) VALUES(?, 'erin', 5)", {kGroup}));
+    QVERIFY(db_->transaction([&] {
+      moved = group_ticks::resettle(db_->db(), kMe, kGroup, 5, group_ticks::Moves::Regrade);
+      return moved.has_value();
+    }));
+    QCOMPARE(*moved, (QList<QPair<QByteArray, MessageStatus>>{{msg_id(6), MessageStatus::Sent}}));
+    QCOMPARE(status(6), static_cast<int>(MessageStatus::Sent));
+    QCOMPARE(status(4), static_cast<int>(MessageStatus::Delivered));
+    QVERIFY(exec("DELETE FROM group_members WHERE group_id = ? AND username = 'erin'", {kGroup}));
+
     // No one it went to left: nothing to earn, and nothing made up.
     addMessage(peer, 5, 5, MessageStatus::Sent);
     QVERIFY(exec("UPDATE group_members SET joined_seq = 9 WHERE group_id = ?", {kGroup}));

@@ -629,8 +629,13 @@ class GroupTest : public QObject {
     QVERIFY(bob.waitGot(a2));
     QVERIFY(spinUntil([&] { return alice.m->deliveredCount(gid_, a2) == 1; }, kWaitMs));
     // The count and the status change in one transaction: still one tick.
+    bool found = false;
     for (const auto& m : alice.m->history(Messenger::groupPeer(gid_)))
-      if (m.clientMsgId == a2) QCOMPARE(m.status, MessageStatus::Sent);
+      if (m.clientMsgId == a2) {
+        found = true;
+        QCOMPARE(m.status, MessageStatus::Sent);
+      }
+    QVERIFY(found);
 
     bool done = false;
     QString error;

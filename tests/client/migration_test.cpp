@@ -100,7 +100,7 @@ class MigrationTest : public QObject {
                       " relay_ms) VALUES(x'aa', 'amy', x'bb', 0, 'new words', 2, 2)"));
     QVERIFY(held.exec("DELETE FROM pending_group_messages WHERE client_msg_id = x'bb'"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM pending_revisions"), 0);
-    // Step 19: members from before count as there from the start.
+    // Step 19: the column is there (its values: joinSeqsComeFromTheMarks).
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_members WHERE joined_seq != 0"), 0);
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
@@ -116,6 +116,31 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'changed'"), 1);
     QVERIFY(q.exec("DELETE FROM messages WHERE body = 'changed text'"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'changed'"), 0);
+  }
+
+  // Step 19: a member from before joined where their delivery marks on our messages start;
+  // one without marks, at the group's start.
+  void joinSeqsComeFromTheMarks() {
+    const auto file = dir_.filePath("join-seqs.db");
+    QVERIFY(make_old_profile(file, 18));
+    {
+      auto db = QSqlDatabase::addDatabase("QSQLITE", "fill18");
+      db.setDatabaseName(file);
+      QVERIFY(db.open());
+      QSqlQuery q(db);
+      QVERIFY(q.exec("INSERT INTO group_members(group_id, username) VALUES(x'aa', 'bob'), (x'aa', 'carol'),"
+                     " (x'aa', 'dan')"));
+      QVERIFY(q.exec("INSERT INTO delivery_marks(peer, reader, reader_device, from_seq, up_to, at_ms)"
+                     " VALUES('#aa', 'bob', 1, 1, 9, 1), ('#aa', 'carol', 1, 7, 9, 1), ('#aa', 'carol', 2, 8, 9, 1)"));
+      db.close();
+    }
+    QSqlDatabase::removeDatabase("fill18");
+    QString error;
+    auto db = parley::test::openStore(file, &error);
+    QVERIFY2(db, qPrintable(error));
+    QCOMPARE(scalar(db->db(), "SELECT joined_seq FROM group_members WHERE username = 'bob'"), 0);
+    QCOMPARE(scalar(db->db(), "SELECT joined_seq FROM group_members WHERE username = 'carol'"), 6);
+    QCOMPARE(scalar(db->db(), "SELECT joined_seq FROM group_members WHERE username = 'dan'"), 0);
   }
 
   // Step 6: an attachment row for a message, found by its id.

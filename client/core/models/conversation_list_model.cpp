@@ -106,17 +106,14 @@ int ConversationListModel::rowOf(const QString& peer) const {
 
 void ConversationListModel::updateLastStatus(const QString& peer, const QByteArray& client_msg_id,
                                              int status) {
-  // The relay's acknowledgement numbers the message, which can put it before one that came
-  // meanwhile: which message is last is read again.
-  if (status == static_cast<int>(MessageStatus::Sent)) return reload();
   const int row = rowOf(peer);
   if (row < 0 || rows_[row].lastMsgId != client_msg_id || rows_[row].lastSender != messenger_->username())
     return;
-  // Forward only, as in the store (Messenger::setStatus), but for a queued message failing.
-  const auto now = static_cast<MessageStatus>(status);
-  auto& last = rows_[row].lastStatus;
-  if (now != MessageStatus::Failed && static_cast<int>(now) <= static_cast<int>(last)) return;
-  last = now;
+  // The relay's acknowledgement numbers the message, which can put it before one that came
+  // meanwhile: which message is last is read again.
+  if (status == static_cast<int>(MessageStatus::Sent)) return reload();
+  // What the store holds (a group message's ticks can also fall back, sync/group_ticks.hpp).
+  rows_[row].lastStatus = static_cast<MessageStatus>(status);
   emit dataChanged(index(row), index(row), {LastStatusRole});
 }
 

@@ -58,7 +58,8 @@ class ConversationListModel : public QAbstractListModel {
     bool typing = false;
   };
   void updatePresence(const QString& peer);
-  // A status change moves the ticks of the row whose last message it is, without a reload.
+  // A status change moves the ticks of the row whose last message it is, without a reload
+  // but when it numbers the message.
   void updateLastStatus(const QString& peer, const QByteArray& client_msg_id, int status);
 
   Messenger* messenger_;

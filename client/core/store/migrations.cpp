@@ -306,11 +306,17 @@ bool step_18(QSqlDatabase& db, QString* error) {
 }
 
 // Version 19: `group_members.joined_seq`, the group seq of the change that added the member
-// (0: there from the start, or from before it was kept): a message numbered after it went to
-// them, one before did not, so our message's ticks wait for exactly the members it went to
-// who are still in (sync/group_ticks.hpp).
+// (0: there from the start): a message numbered after it went to them, one before did not,
+// so our message's ticks wait for exactly the members it went to who are still in
+// (sync/group_ticks.hpp). For members from before, the start of their delivery marks on our
+// messages stands in (the relay starts a member's mark at the first entry it got, so none of
+// ours lies between their join and it); without marks, the group's start.
 bool step_19(QSqlDatabase& db, QString* error) {
-  return exec_all(db, {"ALTER TABLE group_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0"}, error);
+  return exec_all(db, {
+      "ALTER TABLE group_members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0",
+      "UPDATE group_members SET joined_seq = COALESCE((SELECT MIN(from_seq) - 1 FROM delivery_marks"
+      " WHERE peer = '#' || lower(hex(group_members.group_id)) AND reader = group_members.username), 0)",
+  }, error);
 }
 
 using Step = bool (*)(QSqlDatabase&, QString*);

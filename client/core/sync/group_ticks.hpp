@@ -8,7 +8,8 @@
 // "Every member it went to" is the members now who joined before it was numbered
 // (group_members.joined_seq below its conv_seq): one added after it never gets it, one who
 // left is no longer waited for, one removed and added again is counted from the new join.
-// Members from before joined_seq was kept count as there from the start.
+// Members from before joined_seq was kept count from the start of our marks from them
+// (migration step 19), else from the group's start. A read receipt counts as delivery.
 //
 // Runs inside the caller's transaction; the caller tells views what moved once it commits.
 #include <QByteArray>
@@ -26,17 +27,30 @@ namespace parley::client::group_ticks {
 // message's conv_seq as `seq_expr`: current members but `me_param`, joined before it.
 QString went_to(const QString& seq_expr, const QString& me_param);
 
-// Raises our message `client_msg_id` in group `group_id` to what its receipts have earned,
-// never back; its new status, or nullopt when it did not move (or a statement failed:
-// `*ok` false then).
-std::optional<MessageStatus> settle(QSqlDatabase& db, const QString& me, const QByteArray& group_id,
-                                    const QByteArray& client_msg_id, bool* ok);
+// Our message's M (`of`: the members it went to) and, of them, how many have read it and
+// how many have it (a read counts); `seq` its conv_seq, or nullopt to look it up (a message
+// not numbered yet went to the members now). nullopt if the statement failed.
+std::optional<ReceiptCounts> count(QSqlDatabase& db, const QString& me, const QByteArray& group_id,
+                                   const QByteArray& client_msg_id, std::optional<qint64> seq);
 
-// After members left: our messages still short of Read among the group's newest
-// kResettleSeqs seqs settled again, since fewer may now be every one. (client_msg_id, new
-// status) for those that moved; nullopt if a statement failed.
+// Forward: receipts only add, so a status only rises. Regrade: members were added whom
+// messages already numbered went to (their event reached us after the marks of others,
+// while we caught up), so a status may also fall back to what is earned.
+enum class Moves { Forward, Regrade };
+
+// Sets our message `client_msg_id` in group `group_id` to what its receipts have earned;
+// its new status, or nullopt when it did not move (or a statement failed: `*ok` false then).
+std::optional<MessageStatus> settle(QSqlDatabase& db, const QString& me, const QByteArray& group_id,
+                                    const QByteArray& client_msg_id, bool* ok,
+                                    Moves moves = Moves::Forward);
+
+// After members left (Forward) or were added at `after_seq` (Regrade): our messages numbered
+// after `after_seq`, among the group's newest kResettleSeqs seqs, settled again.
+// (client_msg_id, new status) for those that moved; nullopt if a statement failed.
 inline constexpr int kResettleSeqs = 2000;
 std::optional<QList<QPair<QByteArray, MessageStatus>>> resettle(QSqlDatabase& db, const QString& me,
-                                                                const QByteArray& group_id);
+                                                                const QByteArray& group_id,
+                                                                qint64 after_seq = 0,
+                                                                Moves moves = Moves::Forward);
 
 }  // namespace parley::client::group_ticks

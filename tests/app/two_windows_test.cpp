@@ -250,6 +250,10 @@ class TwoWindowsTest : public QObject {
     QVERIFY(listRow(aw_.get(), "bob").data(ConversationListModel::LastFromMeRole).toBool());
     QCOMPARE(listRow(aw_.get(), "bob").data(Qt::DisplayRole).toString(), QString("bob"));
     QCOMPARE(listRow(aw_.get(), group).data(Qt::DisplayRole).toString(), QString("Weekend trip"));
+    // A screen reader hears the row as it is painted (after "1 unread, " until the open
+    // chat's read mark lands).
+    const auto described = listRow(aw_.get(), group).data(Qt::AccessibleDescriptionRole).toString();
+    QVERIFY2(described == "bob: Count me in!" || described == "1 unread, bob: Count me in!", qPrintable(described));
     QVERIFY(spinUntil([&] {
       return aw_->conversationView()->list()->messageDelegate()->statusTooltip(amodel->index(0, 0))
           .contains("read by 2 of 2");

@@ -150,7 +150,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole:
     case TitleRole: {
       const auto g = groups_.find(c.peer);
-      return g == groups_.end() ? c.peer : g->name.isEmpty() ? QStringLiteral("(unnamed group)") : g->name;
+      return g == groups_.end() ? c.peer : g->name.isEmpty() ? tr("(unnamed group)") : g->name;
     }
     case IsGroupRole: return groups_.contains(c.peer);
     case GroupIdRole:

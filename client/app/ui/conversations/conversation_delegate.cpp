@@ -34,6 +34,20 @@ QString ConversationDelegate::previewSender(const QModelIndex& index) {
   return index.data(M::LastSenderRole).toString();
 }
 
+QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
+  QStringList parts;
+  if (const int unread = index.data(M::UnreadRole).toInt(); unread > 0) parts << tr("%1 unread").arg(unread);
+  if (index.data(M::TypingRole).toBool()) {
+    parts << tr("typing");
+  } else if (index.data(M::IdentityChangedRole).toBool()) {
+    parts << tr("safety number changed");
+  } else if (const auto text = previewText(index); !text.isEmpty()) {
+    const auto who = previewSender(index);
+    parts << (who.isEmpty() ? text : tr("%1: %2").arg(who, text));
+  }
+  return parts.join(QStringLiteral(", "));
+}
+
 QSize ConversationDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelIndex&) const {
   return {option.rect.width() > 0 ? option.rect.width() : 280, kRowHeight};
 }

@@ -19,6 +19,9 @@ class ConversationDelegate : public QStyledItemDelegate {
   // Who wrote the last message, as a group's row heads it: "You", a member's name, or empty
   // (a one-to-one chat, or no message yet).
   static QString previewSender(const QModelIndex& index);
+  // What a screen reader says after the chat's name: unread count, typing or the last
+  // message as the row shows it, e.g. "2 unread, bob: Count me in!".
+  static QString accessibleDescription(const QModelIndex& index);
 };
 
 }  // namespace parley::app

@@ -1,5 +1,6 @@
 #include "conversations/conversation_filter.hpp"
 
+#include "conversations/conversation_delegate.hpp"
 #include "models/conversation_list_model.hpp"
 
 namespace parley::app {
@@ -12,6 +13,11 @@ void ConversationFilter::setText(const QString& text) {
   // view's current and hovered rows) along: invalidateFilter()'s row-by-row removal met one
   // it had left stale and crashed in parent() after a message arrived.
   invalidate();
+}
+
+QVariant ConversationFilter::data(const QModelIndex& index, int role) const {
+  if (role == Qt::AccessibleDescriptionRole) return ConversationDelegate::accessibleDescription(index);
+  return QSortFilterProxyModel::data(index, role);
 }
 
 bool ConversationFilter::filterAcceptsRow(int row, const QModelIndex& parent) const {

@@ -11,6 +11,8 @@ class ConversationFilter : public QSortFilterProxyModel {
  public:
   using QSortFilterProxyModel::QSortFilterProxyModel;
   void setText(const QString& text);
+  // Also gives each row its description for screen readers (the delegate only paints).
+  QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
 
  protected:
   bool filterAcceptsRow(int row, const QModelIndex& parent) const override;

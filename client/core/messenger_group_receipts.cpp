@@ -89,10 +89,8 @@ QList<MemberReceipt> Messenger::receiptDetails(const QByteArray& group_id,
       " LEFT JOIN group_receipts d ON d.group_id = :g AND d.client_msg_id = :m AND d.member = w.member"
       " LEFT JOIN group_reads r ON r.group_id = :g AND r.client_msg_id = :m AND r.member = w.member"
       " ORDER BY 4 DESC, 5 DESC, w.member")
-                .arg(group_ticks::went_to(
-                    QStringLiteral("COALESCE((SELECT conv_seq FROM messages WHERE sender = :me AND"
-                                   " client_msg_id = :m), 9223372036854775807)"),
-                    QStringLiteral(":me"))));
+                .arg(group_ticks::went_to(group_ticks::seq_of(QStringLiteral(":m"), QStringLiteral(":me")),
+                                          QStringLiteral(":me"))));
   q.bindValue(":g", group_id);
   q.bindValue(":m", client_msg_id);
   q.bindValue(":me", profile_.username);

@@ -134,10 +134,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
         q.addBindValue(profile_.username);
         q.addBindValue(sender);
         q.addBindValue(qbytes(read));
-        if (q.exec() && q.numRowsAffected() > 0)
-          QMetaObject::invokeMethod(this, [this, sender, r = qbytes(read)] {
-            emit messageStatusChanged(sender, r, static_cast<int>(MessageStatus::Read));
-          }, Qt::QueuedConnection);
+        if (q.exec() && q.numRowsAffected() > 0) announceTicks(sender, {{qbytes(read), MessageStatus::Read}});
       }
       return save_last_acked(db, d.inbox_seq());
     }

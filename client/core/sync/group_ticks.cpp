@@ -9,13 +9,17 @@ QString went_to(const QString& seq_expr, const QString& me_param) {
   return QStringLiteral("g.username != %1 AND g.joined_seq < %2").arg(me_param, seq_expr);
 }
 
+QString seq_of(const QString& id_param, const QString& me_param) {
+  return QStringLiteral("COALESCE((SELECT conv_seq FROM messages WHERE sender = %1 AND client_msg_id = %2),"
+                        " 9223372036854775807)")
+      .arg(me_param, id_param);
+}
+
 std::optional<ReceiptCounts> count(QSqlDatabase& db, const QString& me, const QByteArray& group_id,
                                    const QByteArray& client_msg_id, std::optional<qint64> seq) {
   // The members it went to; of them, those who have read it, and those who have it (a read
   // says so too, when the relay's mark is still on its way). One index range each.
-  const auto seq_sql = seq ? QStringLiteral(":seq")
-                           : QStringLiteral("COALESCE((SELECT conv_seq FROM messages WHERE sender = :me"
-                                            " AND client_msg_id = :id), 9223372036854775807)");
+  const auto seq_sql = seq ? QStringLiteral(":seq") : seq_of(QStringLiteral(":id"), QStringLiteral(":me"));
   QSqlQuery q(db);
   q.prepare(QStringLiteral(
       "SELECT COUNT(*), COALESCE(SUM(EXISTS(SELECT 1 FROM group_reads r WHERE r.group_id = g.group_id"
@@ -89,16 +93,16 @@ std::optional<QList<QPair<QByteArray, MessageStatus>>> resettle(QSqlDatabase& db
   // Through the (peer, conv_seq) index, over a bounded stretch of the newest seqs whoever
   // wrote them: a group where we rarely write has few of ours among many.
   q.prepare("SELECT client_msg_id FROM messages WHERE peer = :peer AND sender = :me AND"
-            " status IN (:sent, :delivered, :read) AND conv_seq > :after AND conv_seq >"
+            " status BETWEEN :sent AND :top AND conv_seq > :after AND conv_seq >"
             " (SELECT COALESCE(MAX(conv_seq), 0) FROM messages WHERE peer = :peer) - :span");
   q.bindValue(QStringLiteral(":peer"), peer);
   q.bindValue(QStringLiteral(":me"), me);
   q.bindValue(QStringLiteral(":sent"), static_cast<int>(MessageStatus::Sent));
-  q.bindValue(QStringLiteral(":delivered"), static_cast<int>(MessageStatus::Delivered));
+  // Read ones can only move when regraded.
+  q.bindValue(QStringLiteral(":top"), static_cast<int>(moves == Moves::Regrade ? MessageStatus::Read
+                                                                               : MessageStatus::Delivered));
   q.bindValue(QStringLiteral(":span"), kResettleSeqs);
   q.bindValue(QStringLiteral(":after"), after_seq);
-  // Read ones can only move when regraded.
-  q.bindValue(QStringLiteral(":read"), static_cast<int>(moves == Moves::Regrade ? MessageStatus::Read : MessageStatus::Sent));
   if (!q.exec()) return std::nullopt;
   QList<QByteArray> ids;
   while (q.next()) ids << q.value(0).toByteArray();

@@ -26,6 +26,9 @@ namespace parley::client::group_ticks {
 // The part of the queries that picks a message's members from group_members `g`, given the
 // message's conv_seq as `seq_expr`: current members but `me_param`, joined before it.
 QString went_to(const QString& seq_expr, const QString& me_param);
+// Our message `id_param`'s conv_seq as SQL; one not numbered yet sorts after every join (it
+// will go to the members now).
+QString seq_of(const QString& id_param, const QString& me_param);
 
 // Our message's M (`of`: the members it went to) and, of them, how many have read it and
 // how many have it (a read counts); `seq` its conv_seq, or nullopt to look it up (a message

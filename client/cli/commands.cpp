@@ -4,8 +4,10 @@
 #include <utility>
 
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -634,17 +636,23 @@ int do_contacts(const Options& o) {
   return kExitOk;
 }
 
-// The conversations, most recent first, each with its last message as `history` would end.
+// The conversations as the app lists them (pinned first, then most recent first), each with
+// its last message as `history` would end.
 int do_chats(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
+  const auto now = QDateTime::currentMSecsSinceEpoch();
   for (const auto& c : m->conversations()) {
     QJsonObject chat{{"type", "chat"},
                      {"peer", c.peer},
                      {"unread", c.unread},
                      {"last_activity_ms", c.lastActivityMs},
-                     {"identity_changed", c.identityChanged}};
+                     {"identity_changed", c.identityChanged},
+                     {"pinned", c.pinned},
+                     {"muted", c.mutedAt(now)}};
+    // Absent when not muted or muted until unmuted.
+    if (c.mutedAt(now) && c.mutedUntilMs != Messenger::kMutedForever) chat["muted_until_ms"] = c.mutedUntilMs;
     if (c.peer.startsWith(QLatin1Char('#'))) chat["group"] = m->groupInfo(Messenger::groupIdOf(c.peer)).name;
     if (!c.lastMsgId.isEmpty()) {
       QJsonObject last{{"id", QString::fromLatin1(c.lastMsgId.toHex())},
@@ -656,6 +664,54 @@ int do_chats(const Options& o) {
       chat["last"] = last;
     }
     emit_json(chat);
+  }
+  return kExitOk;
+}
+
+// The longest timed mute: longer is meant as "until unmuted", which says so.
+constexpr qint64 kMaxMuteMs = 52LL * 7 * 24 * 3600 * 1000;
+
+// "90s", "30m", "8h", "7d", "2w" in milliseconds; 0 when it is none of those or longer than
+// kMaxMuteMs.
+qint64 duration_ms(const std::string& text) {
+  static const QRegularExpression form(QStringLiteral("^([1-9][0-9]{0,8})([smhdw])$"));
+  const auto m = form.match(QString::fromStdString(text));
+  if (!m.hasMatch()) return 0;
+  const qint64 unit_s = QHash<QChar, qint64>{{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}}
+                            .value(m.captured(2).at(0));
+  const qint64 ms = m.captured(1).toLongLong() * unit_s * 1000;  // < 2^60: no overflow
+  return ms <= kMaxMuteMs ? ms : 0;
+}
+
+// mute, unmute, pin, unpin: this device's settings of one conversation, printed as they are
+// afterwards.
+int do_chat_setting(const Options& o) {
+  qint64 mute_ms = 0;
+  if (o.command == "mute" && o.has_duration && (mute_ms = duration_ms(o.duration)) == 0)
+    return fail(QStringLiteral("--for takes a number and a unit, e.g. 30m, 8h, 7d or 2w, up to 52w (leave it"
+                               " out to mute until `unmute`); not \"%1\"")
+                    .arg(QString::fromStdString(o.duration)),
+                kExitUsage);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto peer = QString::fromStdString(o.name).toLower();
+  QString error;
+  bool ok = false;
+  if (o.command == "mute")
+    ok = m->setMuted(peer, mute_ms > 0 ? QDateTime::currentMSecsSinceEpoch() + mute_ms : Messenger::kMutedForever,
+                     &error);
+  else if (o.command == "unmute")
+    ok = m->setMuted(peer, 0, &error);
+  else
+    ok = m->setPinned(peer, o.command == "pin", &error);
+  if (!ok) return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+  const auto now = QDateTime::currentMSecsSinceEpoch();
+  for (const auto& c : m->conversations()) {
+    if (c.peer != peer) continue;
+    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}, {"pinned", c.pinned}, {"muted", c.mutedAt(now)}};
+    if (c.mutedAt(now) && c.mutedUntilMs != Messenger::kMutedForever) out["muted_until_ms"] = c.mutedUntilMs;
+    emit_json(out);
   }
   return kExitOk;
 }
@@ -905,6 +961,8 @@ int run(const Options& o) {
   if (o.command == "history") return do_history(o);
   if (o.command == "contacts") return do_contacts(o);
   if (o.command == "chats") return do_chats(o);
+  if (o.command == "mute" || o.command == "unmute" || o.command == "pin" || o.command == "unpin")
+    return do_chat_setting(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);
   if (o.command == "group") return do_group(o);

@@ -77,7 +77,21 @@ int main(int argc, char** argv) {
   auto* history = cli.add_subcommand("history", "Print the conversation with NAME");
   history->add_option("name", o.name)->required();
   cli.add_subcommand("contacts", "List contacts");
-  cli.add_subcommand("chats", "List conversations, most recent first, with unread counts and each one's last message");
+  cli.add_subcommand("chats", "List conversations, pinned first then most recent first, with unread counts,"
+                              " whether each is muted or pinned, and each one's last message");
+  auto* mute = cli.add_subcommand(
+      "mute", "Mute the conversation with NAME (or # and a group id) on this device: no notifications,"
+              " and its unread messages stay out of the total; until unmuted, or for --for");
+  mute->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  auto* mute_for = mute->add_option("--for", o.duration, "How long, e.g. 30m, 8h, 7d or 2w, up to 52w (default: until `unmute`)");
+  auto* unmute = cli.add_subcommand("unmute", "Unmute the conversation with NAME (or # and a group id)");
+  unmute->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  auto* pin = cli.add_subcommand(
+      "pin", "Keep the conversation with NAME (or # and a group id) at the top of the list on this device"
+             " (at most 5 pinned)");
+  pin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  auto* unpin = cli.add_subcommand("unpin", "Stop keeping the conversation with NAME at the top");
+  unpin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   auto* queued = cli.add_subcommand(
       "queued", "List the files queued to send but not sent (a send-file stopped part-way; run it "
                 "again to go on), or forget one with --forget ID");
@@ -113,6 +127,7 @@ int main(int argc, char** argv) {
   }
   o.command = cli.get_subcommands().front()->get_name();
   o.has_description = description->count() > 0;
+  o.has_duration = mute_for->count() > 0;
 
   // Only an atomic store in the handler; the event loop notices it.
   static std::atomic<bool> stop_requested{false};

@@ -378,14 +378,16 @@ QList<ConversationSummary> Messenger::conversations() {
   // the last. Both lookups walk the (peer, conv_seq) index from one end.
   q.exec("SELECT c.peer, c.last_activity_ms, c.unread, m.body,"
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
-         " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status"
+         " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status,"
+         " c.muted_until_ms, c.pinned_ms IS NOT NULL"
          " FROM conversations c"
          " LEFT JOIN messages m ON m.id = COALESCE("
          "  (SELECT max(id) FROM messages WHERE peer = c.peer AND conv_seq IS NULL AND removed < 2),"
          "  (SELECT id FROM messages WHERE peer = c.peer AND conv_seq IS NOT NULL AND removed < 2"
          "   ORDER BY conv_seq DESC, id DESC LIMIT 1))"
          " LEFT JOIN attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id"
-         " ORDER BY c.last_activity_ms DESC");
+         // Pins first, the newest pin at the top; then by activity.
+         " ORDER BY c.pinned_ms IS NULL, c.pinned_ms DESC, c.last_activity_ms DESC");
   while (q.next()) {
     ConversationSummary c;
     c.peer = q.value(0).toString();
@@ -399,6 +401,8 @@ QList<ConversationSummary> Messenger::conversations() {
     c.lastMsgId = q.value(8).toByteArray();
     c.lastSender = q.value(9).toString();
     if (!q.value(10).isNull()) c.lastStatus = static_cast<MessageStatus>(q.value(10).toInt());
+    c.mutedUntilMs = q.value(11).toLongLong();
+    c.pinned = q.value(12).toBool();
     out.push_back(c);
   }
   return out;

@@ -13,6 +13,7 @@
 #include <QTimer>
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -162,6 +163,9 @@ struct ConversationSummary {
   qint64 lastActivityMs = 0;
   int unread = 0;
   bool identityChanged = false;
+  qint64 mutedUntilMs = 0;   // Messenger::setMuted; 0: not muted
+  bool pinned = false;
+  bool mutedAt(qint64 now_ms) const { return mutedUntilMs > now_ms; }
 };
 
 class Messenger : public QObject {
@@ -227,8 +231,23 @@ class Messenger : public QObject {
   void subscribePresence(const QStringList& peers);
 
   QList<StoredMessage> history(const QString& peer);
-  // Every conversation, most recent activity first.
+  // Every conversation: the pinned ones first (the newest pin at the top), then the rest,
+  // most recent activity first.
   QList<ConversationSummary> conversations();
+
+  // ---- This device's settings of a conversation (messenger_chat_settings.cpp) ----
+  // Nobody else learns of them. Each fails with `error` when there is no such conversation.
+  // Muted until `until_ms` (ms since the epoch; kMutedForever: until unmuted; 0 or a time
+  // past: unmuted): its messages raise no notification and stay out of the unread total,
+  // though the conversation still counts its own.
+  static constexpr qint64 kMutedForever = std::numeric_limits<qint64>::max();
+  bool setMuted(const QString& peer, qint64 until_ms, QString* error);
+  // 0 when not muted now.
+  qint64 mutedUntil(const QString& peer);
+  // Pinned conversations come first in conversations(), the one pinned last at the top; at
+  // most kMaxPinned at once, so the list keeps room for the rest.
+  static constexpr int kMaxPinned = 5;
+  bool setPinned(const QString& peer, bool pinned, QString* error);
   void setProxy(const QNetworkProxy& proxy);
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
@@ -441,6 +460,8 @@ class Messenger : public QObject {
   // The store is damaged (storeDamaged()): said once per messenger, with storeDamageReport().
   void storeDamageFound(const QString& report);
   void verificationChanged(const QString& peer, bool verified);
+  // setMuted or setPinned changed `peer`'s settings.
+  void chatSettingsChanged(const QString& peer);
 
  private:
   Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::unique_ptr<Database> db);

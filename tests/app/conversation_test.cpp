@@ -32,6 +32,7 @@
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
 #include "conversation/reply_bar.hpp"
+#include "conversations/conversation_delegate.hpp"
 #include "main/connection_status.hpp"
 #include "main/main_window.hpp"
 #include "models/conversation_list_model.hpp"
@@ -277,6 +278,91 @@ class ConversationTest : public QObject {
     QVERIFY(spinUntil([&] { return window_->conversations()->totalUnread() == 0; }, kGuiWaitMs));
   }
 
+  void mutedAndPinnedFromTheListMenu() {
+    QVERIFY(front());
+    window_->openConversation("carol-not-here");  // neither chat below is in front
+    auto* list = window_->conversationList();
+    const auto index_of = [&](const QString& peer) { return list->model()->index(listRowOf(peer), 0); };
+    // Whatever fails below, nothing stays muted or pinned for the tests after this one.
+    const auto restore = qScopeGuard([&] {
+      QString ignored;
+      alice_->setMuted("bob", 0, &ignored);
+      alice_->setPinned("zed-not-here", false, &ignored);
+    });
+    // The chat list's menu for `peer`, open (the mouse's right button on its row).
+    const auto menu_for = [&](const QString& peer) -> QMenu* {
+      if (listRowOf(peer) < 0) return nullptr;
+      const QPoint at = list->visualRect(index_of(peer)).center();
+      QContextMenuEvent e(QContextMenuEvent::Mouse, at, list->viewport()->mapToGlobal(at));
+      QApplication::sendEvent(list->viewport(), &e);
+      return qobject_cast<QMenu*>(QApplication::activePopupWidget());
+    };
+    const auto choose = [&](QMenu* menu, const QString& text) {
+      if (!menu) return false;
+      QList<QAction*> actions = menu->actions();
+      for (auto* sub : menu->findChildren<QMenu*>()) actions << sub->actions();
+      for (auto* a : actions)
+        if (a->text() == text && a->isEnabled()) {
+          a->trigger();
+          menu->close();
+          return true;
+        }
+      menu->close();
+      return false;
+    };
+
+    auto* menu = menu_for("bob");
+    QVERIFY(menu);
+    QVERIFY(choose(menu, "Until I unmute it"));
+    QVERIFY(window_->conversations()->isMuted("bob"));
+    QVERIFY(ConversationDelegate::accessibleDescription(index_of("bob")).startsWith("muted, "));
+    const int total = window_->conversations()->totalUnread();
+    const auto notified = window_->tray()->lastNotification();
+    QString error;
+    QVERIFY(bob_->sendText("alice", "quiet hours", &error));
+    QVERIFY(spinUntil([&] {
+      return index_of("bob").data(ConversationListModel::LastMessageRole).toString() == "quiet hours";
+    }, kGuiWaitMs));
+    // Counted in its row, left out of the window's count, and no notification.
+    QCOMPARE(index_of("bob").data(ConversationListModel::UnreadRole).toInt(), 1);
+    QCOMPARE(window_->conversations()->totalUnread(), total);
+    QCOMPARE(window_->tray()->unread(), total);
+    QCOMPARE(window_->tray()->lastNotification(), notified);
+
+    // Pinned: up from below bob, to the top.
+    QVERIFY(listRowOf("zed-not-here") > listRowOf("bob"));
+    QVERIFY(choose(menu_for("zed-not-here"), "Pin to top"));
+    QCOMPARE(listRowOf("zed-not-here"), 0);
+    QVERIFY(index_of("zed-not-here").data(ConversationListModel::PinnedRole).toBool());
+    QVERIFY(ConversationDelegate::accessibleDescription(index_of("zed-not-here")).startsWith("pinned, "));
+    parley::test::screenshot(window_.get(), "chat-list-muted-pinned");
+
+    // Unmuted from the same menu, which says until when: the unread message counts again.
+    menu = menu_for("bob");
+    QVERIFY(menu);
+    bool says = false;
+    for (const auto* a : menu->actions()) says = says || a->text() == "Muted until you unmute it";
+    QVERIFY(says);
+    QVERIFY(choose(menu, "Unmute"));
+    QVERIFY(!window_->conversations()->isMuted("bob"));
+    QCOMPARE(window_->conversations()->totalUnread(), total + 1);
+    // The keyboard's menu key opens it for the current row; below the rows the mouse opens
+    // none.
+    list->setCurrentIndex(index_of("zed-not-here"));
+    QContextMenuEvent key(QContextMenuEvent::Keyboard, QPoint(0, 0), list->mapToGlobal(QPoint(0, 0)));
+    QApplication::sendEvent(list, &key);
+    QVERIFY(choose(qobject_cast<QMenu*>(QApplication::activePopupWidget()), "Unpin"));
+    QVERIFY(listRowOf("zed-not-here") > listRowOf("bob"));
+    QVERIFY(front());  // the menus took the activation
+    const QPoint below(10, list->viewport()->height() - 2);
+    QVERIFY(!list->indexAt(below).isValid());
+    QContextMenuEvent blank(QContextMenuEvent::Mouse, below, list->viewport()->mapToGlobal(below));
+    QApplication::sendEvent(list->viewport(), &blank);
+    QVERIFY(!QApplication::activePopupWidget());
+    window_->openConversation("bob");
+    QVERIFY(spinUntil([&] { return window_->conversations()->totalUnread() == total; }, kGuiWaitMs));
+  }
+
   void copySelectedMessage() {
     auto* view = window_->conversationView()->list();
     view->setFocus();
@@ -312,11 +398,12 @@ class ConversationTest : public QObject {
   }
 
   void searchJumpsToMessage() {
+    const int before = model()->rowCount();
     for (int i = 0; i < 5; ++i) {
       QString error;
       QVERIFY(alice_->sendText("bob", QString("filler %1").arg(i), &error));
     }
-    QVERIFY(spinUntil([&] { return model()->rowCount() == 9; }, kGuiWaitMs));
+    QVERIFY(spinUntil([&] { return model()->rowCount() == before + 5; }, kGuiWaitMs));
     SearchDialog search(alice_.get(), window_.get());
     connect(&search, &SearchDialog::messageChosen, window_.get(),
             [this](const QString& peer, qint64 id) { window_->showMessage(peer, id); });

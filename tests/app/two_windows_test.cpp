@@ -262,7 +262,15 @@ class TwoWindowsTest : public QObject {
     QVERIFY(spinUntil([&] {
       return amodel->index(0, 0).data(MessageModel::StatusRole).toInt() == int(MessageStatus::Read);
     }, kGuiWaitMs));
+    // The list's marks of this device's settings, in the picture too: bob pinned above the
+    // group, carol muted.
+    QVERIFY(alice_->setPinned("bob", true, &error));
+    QVERIFY(alice_->setMuted("carol", Messenger::kMutedForever, &error));
+    QCOMPARE(rowOf(aw_->conversationList(), "bob"), 0);
+    QVERIFY(listRow(aw_.get(), "carol").data(Qt::AccessibleDescriptionRole).toString().startsWith("muted, "));
     screenshot(aw_.get(), "group");
+    QVERIFY(alice_->setPinned("bob", false, &error));
+    QVERIFY(alice_->setMuted("carol", 0, &error));
 
     // Per-member receipt details for that message: both others have it and have read it.
     ReceiptDetailsDialog receipts(alice_.get(), QByteArray::fromHex(group.mid(1).toLatin1()),

@@ -619,6 +619,45 @@ class CliE2eTest : public QObject {
       QCOMPARE(last.value("text").toString(), QString("hello crew"));
       QCOMPARE(last.value("status").toString(), QString(who == &alice ? "read" : "seen"));
     }
+
+    // This device's settings of a chat: muted for a while, pinned above the more recent.
+    const auto chats_of = [](Cli& who) { return of_type(who.run({"chats"}).lines, "chat"); };
+    const auto place_of = [&](const QString& peer) {
+      const auto chats = chats_of(alice);
+      for (int i = 0; i < chats.size(); ++i)
+        if (chats[i].value("peer").toString() == peer) return i;
+      return -1;
+    };
+    QVERIFY(place_of("bob") > 0);
+    const auto before = QDateTime::currentMSecsSinceEpoch();
+    auto muted = alice.run({"mute", "#" + gid, "--for", "8h"});
+    QCOMPARE(muted.code, 0);
+    const auto setting = of_type(muted.lines, "chat_settings").value(0);
+    QVERIFY(setting.value("muted").toBool());
+    const auto until = static_cast<qint64>(setting.value("muted_until_ms").toDouble());
+    QVERIFY(until >= before + 8 * 3600 * 1000 && until <= QDateTime::currentMSecsSinceEpoch() + 8 * 3600 * 1000);
+    QVERIFY(chats_of(alice).value(0).value("muted").toBool());
+    QCOMPARE(static_cast<qint64>(chats_of(alice).value(0).value("muted_until_ms").toDouble()), until);
+    auto always = alice.run({"mute", "bob"});
+    QCOMPARE(always.code, 0);
+    QVERIFY(of_type(always.lines, "chat_settings").value(0).value("muted").toBool());
+    QVERIFY(!of_type(always.lines, "chat_settings").value(0).contains("muted_until_ms"));
+    QCOMPARE(alice.run({"unmute", "bob"}).code, 0);
+    QCOMPARE(alice.run({"unmute", "#" + gid}).code, 0);
+    QVERIFY(!chats_of(alice).value(0).value("muted").toBool());
+    auto bad = alice.run({"mute", "bob", "--for", "8 hours"});
+    QCOMPARE(bad.code, 2);
+    QVERIFY2(bad.err.contains("30m, 8h, 7d or 2w"), bad.err.constData());
+    auto nobody = alice.run({"pin", "nobody"});
+    QCOMPARE(nobody.code, 5);
+    QVERIFY2(nobody.err.contains("no conversation with nobody"), nobody.err.constData());
+    auto pinned = alice.run({"pin", "bob"});
+    QCOMPARE(pinned.code, 0);
+    QVERIFY(of_type(pinned.lines, "chat_settings").value(0).value("pinned").toBool());
+    QCOMPARE(chats_of(alice).value(0).value("peer").toString(), QString("bob"));
+    QVERIFY(chats_of(alice).value(0).value("pinned").toBool());
+    QCOMPARE(alice.run({"unpin", "bob"}).code, 0);
+    QCOMPARE(chats_of(alice).value(0).value("peer").toString(), "#" + gid);
   }
 
   void relayNeverSeesPlaintext() {

@@ -1,8 +1,8 @@
 // The models and read-side API a GUI uses, on a real profile: MessageModel's window (newest
 // page, older pages, jumping to an old message, a gap marker, live arrivals inserted without a
 // reset), historySlice, full-text search, verification, and ConversationListModel keeping
-// selections across re-sorting, clearing unread counts, and showing who wrote the last
-// message with its ticks.
+// selections across re-sorting, clearing unread counts, showing who wrote the last message
+// with its ticks, pinned chats first and muted ones out of the unread total.
 #include <QtTest>
 
 #include <QAbstractItemModelTester>
@@ -77,6 +77,28 @@ bool write_history(const QString& db_path) {
     db.close();
   }
   QSqlDatabase::removeDatabase("fill");
+  return ok;
+}
+
+// Conversations with 2 unread each and nothing in them, as old as can be.
+bool add_conversations(const QString& db_path, const QStringList& peers) {
+  bool ok = true;
+  {
+    auto db = parley::test::sealedDatabase(db_path, "more");
+    // No busy wait: the messenger commits on this thread, so the loop must run meanwhile.
+    db.setConnectOptions("QSQLITE_BUSY_TIMEOUT=0;QSQLITE_OPEN_URI");
+    ok = db.open();
+    QSqlQuery q(db);
+    for (const auto& peer : peers) {
+      q.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, 500, 2)");
+      q.addBindValue(peer);
+      ok = ok && spinUntil([&] { return q.exec(); }, kWaitMs);
+    }
+    if (!ok) qWarning("%s", qPrintable(q.lastError().text()));
+    q.finish();
+    db.close();
+  }
+  QSqlDatabase::removeDatabase("more");
   return ok;
 }
 
@@ -276,6 +298,73 @@ class ModelsTest : public QObject {
     }, kWaitMs));
     QVERIFY(!row("bob").data(ConversationListModel::LastFromMeRole).toBool());
     QCOMPARE(row("bob").data(ConversationListModel::LastMessageRole).toString(), QString("and back"));
+  }
+
+  void pinnedChatsLeadAndMutedOnesStayOutOfTheTotal() {
+    // Three more conversations, so there is one more than can be pinned.
+    QVERIFY(add_conversations(home_.filePath("alice/parley.db"), {"pat", "quinn", "remy"}));
+    ConversationListModel list(alice_.get());
+    QAbstractItemModelTester tester(&list, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const auto peer_at = [&](int row) { return list.index(row, 0).data(ConversationListModel::PeerRole).toString(); };
+    const auto row = [&](const QString& peer) { return list.index(list.rowOf(peer), 0); };
+    QCOMPARE(peer_at(0), QString("bob"));  // the most recent
+    QPersistentModelIndex selected(row("zed"));
+    QSignalSpy settings(alice_.get(), &Messenger::chatSettingsChanged);
+
+    // Pins lead, the newest pin first; a pinned chat pinned again keeps its place.
+    QString error;
+    QVERIFY(alice_->setPinned("yan", true, &error));
+    QCOMPARE(peer_at(0), QString("yan"));
+    QVERIFY(alice_->setPinned("remy", true, &error));
+    QCOMPARE(peer_at(0), QString("remy"));
+    QCOMPARE(peer_at(1), QString("yan"));
+    QCOMPARE(peer_at(2), QString("bob"));
+    QVERIFY(alice_->setPinned("yan", true, &error));
+    QCOMPARE(peer_at(0), QString("remy"));
+    QCOMPARE(settings.count(), 2);
+    QVERIFY(row("remy").data(ConversationListModel::PinnedRole).toBool());
+    QVERIFY(!row("bob").data(ConversationListModel::PinnedRole).toBool());
+    QCOMPARE(alice_->conversations().first().peer, QString("remy"));
+    // At most kMaxPinned: the sixth is refused, and nothing moves.
+    for (const char* peer : {"zed", "pat", "quinn"}) QVERIFY2(alice_->setPinned(peer, true, &error), qPrintable(error));
+    QVERIFY(!alice_->setPinned("bob", true, &error));
+    QVERIFY2(error.contains("unpin one first"), qPrintable(error));
+    QCOMPARE(peer_at(Messenger::kMaxPinned), QString("bob"));
+    QVERIFY(!alice_->setPinned("nobody", true, &error));
+    QCOMPARE(error, QString("no conversation with nobody"));
+    QVERIFY(selected.isValid());
+    QCOMPARE(selected.data(ConversationListModel::PeerRole).toString(), QString("zed"));
+    for (const char* peer : {"yan", "remy", "zed", "pat", "quinn"}) QVERIFY(alice_->setPinned(peer, false, &error));
+    QCOMPARE(peer_at(0), QString("bob"));
+
+    // Muted: its own count stays, the total leaves it out, and a timed mute ends by itself.
+    const int total = list.totalUnread();
+    const int zeds = row("zed").data(ConversationListModel::UnreadRole).toInt();
+    QVERIFY(zeds > 0);
+    QSignalSpy totals(&list, &ConversationListModel::totalUnreadChanged);
+    const auto until = QDateTime::currentMSecsSinceEpoch() + 4000;
+    QVERIFY(alice_->setMuted("zed", until, &error));
+    QCOMPARE(alice_->mutedUntil("zed"), until);
+    QVERIFY(list.isMuted("zed"));
+    QVERIFY(row("zed").data(ConversationListModel::MutedRole).toBool());
+    QCOMPARE(row("zed").data(ConversationListModel::MutedUntilRole).toLongLong(), until);
+    QCOMPARE(row("zed").data(ConversationListModel::UnreadRole).toInt(), zeds);
+    QCOMPARE(list.totalUnread(), total - zeds);
+    QVERIFY(spinUntil([&] { return list.totalUnread() == total; }, kWaitMs));
+    QVERIFY(!list.isMuted("zed"));
+    QVERIFY(!row("zed").data(ConversationListModel::MutedRole).toBool());
+    QCOMPARE(alice_->mutedUntil("zed"), 0);
+    QVERIFY(totals.count() >= 2);
+    QCOMPARE(totals.last().at(0).toInt(), total);
+    // Until unmuted; a time already past is no mute; nor is 0.
+    QVERIFY(alice_->setMuted("pat", Messenger::kMutedForever, &error));
+    QCOMPARE(alice_->mutedUntil("pat"), Messenger::kMutedForever);
+    QCOMPARE(list.totalUnread(), total - 2);
+    QVERIFY(alice_->setMuted("pat", QDateTime::currentMSecsSinceEpoch() - 1, &error));
+    QCOMPARE(alice_->mutedUntil("pat"), 0);
+    QCOMPARE(list.totalUnread(), total);
+    QVERIFY(!alice_->setMuted("nobody", 0, &error));
+    QVERIFY(!alice_->setMuted("pat", -5, &error));
   }
 };
 

@@ -1,9 +1,17 @@
 #include "models/conversation_list_model.hpp"
 
+#include <QDateTime>
+#include <algorithm>
+
 namespace parley::client {
 
 ConversationListModel::ConversationListModel(Messenger* messenger, QObject* parent)
     : QAbstractListModel(parent), messenger_(messenger) {
+  mute_end_.setSingleShot(true);
+  connect(&mute_end_, &QTimer::timeout, this, [this] {
+    if (QDateTime::currentMSecsSinceEpoch() >= next_mute_end_ms_) return reload();
+    armMuteEnd(QDateTime::currentMSecsSinceEpoch());
+  });
   reload();
   auto refresh = [this](const QString&, const QByteArray&) { reload(); };
   connect(messenger_, &Messenger::messageReceived, this, refresh);
@@ -13,6 +21,7 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
           [this](const QString&, const QString&, const QByteArray&) { reload(); });
   connect(messenger_, &Messenger::messageStatusChanged, this, &ConversationListModel::updateLastStatus);
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
+  connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString&) { reload(); });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its
   // details (name, avatar, member count): messages arriving do not.
   auto group_changed = [this](const QByteArray& gid) {
@@ -81,12 +90,34 @@ void ConversationListModel::reload() {
     emit layoutChanged();
     if (!rows_.isEmpty()) emit dataChanged(index(0), index(static_cast<int>(rows_.size()) - 1));
   }
+  const auto now_ms = QDateTime::currentMSecsSinceEpoch();
   int unread = 0;
-  for (const auto& c : rows_) unread += c.unread;
+  for (const auto& c : rows_)
+    if (!c.mutedAt(now_ms)) unread += c.unread;
+  armMuteEnd(now_ms);
   if (unread != total_unread_) {
     total_unread_ = unread;
     emit totalUnreadChanged(unread);
   }
+}
+
+void ConversationListModel::armMuteEnd(qint64 now_ms) {
+  next_mute_end_ms_ = 0;
+  for (const auto& c : rows_)
+    if (c.mutedAt(now_ms) && c.mutedUntilMs != Messenger::kMutedForever &&
+        (next_mute_end_ms_ == 0 || c.mutedUntilMs < next_mute_end_ms_))
+      next_mute_end_ms_ = c.mutedUntilMs;
+  if (next_mute_end_ms_ == 0) return mute_end_.stop();
+  // A QTimer runs on the monotonic clock, which stands still while the machine sleeps: a
+  // minute at a time, the wall clock is asked again, so a mute that ended during a suspend
+  // ends on the screen within a minute of waking. (A little past the end, so it is over.)
+  constexpr qint64 kRecheckMs = 60'000;
+  mute_end_.start(static_cast<int>(std::min(next_mute_end_ms_ - now_ms + 50, kRecheckMs)));
+}
+
+bool ConversationListModel::isMuted(const QString& peer) const {
+  const int row = rowOf(peer);
+  return row >= 0 && rows_[row].mutedAt(QDateTime::currentMSecsSinceEpoch());
 }
 
 void ConversationListModel::markRead(const QString& peer) {
@@ -146,6 +177,9 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case LastSeenRole: return p.last_seen;
     case TypingRole: return p.typing;
     case IdentityChangedRole: return c.identityChanged;
+    case MutedRole: return c.mutedAt(QDateTime::currentMSecsSinceEpoch());
+    case MutedUntilRole: return c.mutedUntilMs;
+    case PinnedRole: return c.pinned;
     // What a screen reader says and a view's type-ahead matches: the chat's name.
     case Qt::DisplayRole:
     case TitleRole: {
@@ -176,6 +210,9 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
           {LastSeenRole, "lastSeen"},
           {TypingRole, "typing"},
           {IdentityChangedRole, "identityChanged"},
+          {MutedRole, "muted"},
+          {MutedUntilRole, "mutedUntil"},
+          {PinnedRole, "pinned"},
           {TitleRole, "title"},
           {IsGroupRole, "isGroup"},
           {GroupIdRole, "groupId"},

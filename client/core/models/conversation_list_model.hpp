@@ -1,11 +1,13 @@
 #pragma once
-// The conversation list as a model a QListView can show directly: one row per peer, most
-// recent activity first, with unread count, last message, presence and typing. Changes move
+// The conversation list as a model a QListView can show directly: one row per peer, the
+// pinned ones first, then most recent activity first, with unread count, last message,
+// presence, typing and whether it is muted. Changes move
 // and update rows in place (no reset), so a view keeps its selection.
 //
 // Thread: the messenger's thread.
 #include <QAbstractListModel>
 #include <QHash>
+#include <QTimer>
 
 #include "messenger.hpp"
 
@@ -34,6 +36,9 @@ class ConversationListModel : public QAbstractListModel {
     LastSenderRole,   // who wrote the last message (our own username for ours); empty: none
     LastFromMeRole,   // the last message is ours
     LastStatusRole,   // its MessageStatus (int): the ticks of ours
+    MutedRole,        // muted now (Messenger::setMuted)
+    MutedUntilRole,   // until when (ms since the epoch; Messenger::kMutedForever: until unmuted)
+    PinnedRole,
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);
@@ -45,8 +50,10 @@ class ConversationListModel : public QAbstractListModel {
   void reload();
   // The user has seen the conversation: read receipts go out and its unread count clears.
   void markRead(const QString& peer);
+  // Unread messages in the conversations not muted now: what the tray's badge counts.
   int totalUnread() const;
   int rowOf(const QString& peer) const;
+  bool isMuted(const QString& peer) const;
 
  signals:
   void totalUnreadChanged(int unread);
@@ -61,6 +68,8 @@ class ConversationListModel : public QAbstractListModel {
   // A status change moves the ticks of the row whose last message it is, without a reload
   // but when it numbers the message.
   void updateLastStatus(const QString& peer, const QByteArray& client_msg_id, int status);
+  // Sets the timer for the end of the next timed mute, whose row and total change then.
+  void armMuteEnd(qint64 now_ms);
 
   Messenger* messenger_;
   struct Group {
@@ -72,6 +81,8 @@ class ConversationListModel : public QAbstractListModel {
   QHash<QString, Group> groups_;  // by peer ("#" + hex id)
   QHash<QString, Presence> presence_;
   int total_unread_ = 0;
+  QTimer mute_end_;
+  qint64 next_mute_end_ms_ = 0;  // what mute_end_ waits for; 0: nothing
 };
 
 }  // namespace parley::client

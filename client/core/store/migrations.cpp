@@ -319,10 +319,21 @@ bool step_19(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 20: a conversation's settings on this device. `muted_until_ms`: its messages
+// notify nobody and stay out of the unread total until then (0: not muted; the largest
+// integer: until the user unmutes). `pinned_ms`: kept at the top of the list, the most
+// recently pinned first (NULL: not pinned).
+bool step_20(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE conversations ADD COLUMN muted_until_ms INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE conversations ADD COLUMN pinned_ms INTEGER",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16, step_17, step_18, step_19};
+                           step_16, step_17, step_18, step_19, step_20};
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "common/avatar.hpp"
 #include "common/ticks.hpp"
 #include "common/time_format.hpp"
+#include "conversations/row_marks.hpp"
 #include "models/conversation_list_model.hpp"
 #include "theme/theme.hpp"
 
@@ -36,6 +37,8 @@ QString ConversationDelegate::previewSender(const QModelIndex& index) {
 
 QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
   QStringList parts;
+  if (index.data(M::PinnedRole).toBool()) parts << tr("pinned");
+  if (index.data(M::MutedRole).toBool()) parts << tr("muted");
   if (const int unread = index.data(M::UnreadRole).toInt(); unread > 0) parts << tr("%1 unread").arg(unread);
   if (index.data(M::TypingRole).toBool()) {
     parts << tr("typing");
@@ -101,19 +104,29 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   // Time, top right.
   const QString when = listTime(index.data(M::LastActivityRole).toLongLong(), QDateTime::currentDateTime());
   const int unread = index.data(M::UnreadRole).toInt();
+  // A muted chat's unread count is there to see, not to call for attention.
+  const bool muted = index.data(M::MutedRole).toBool();
   p->setFont(small);
   const QFontMetrics sm(small);
   const int when_w = sm.horizontalAdvance(when);
-  p->setPen(unread > 0 ? t.accent : t.muted);
+  p->setPen(unread > 0 && !muted ? t.accent : t.muted);
   p->drawText(QRect(right - when_w, r.top() + 12, when_w, sm.height()), Qt::AlignRight, when);
 
-  // Name.
+  // Name, and the crossed-out bell right after it when muted.
   p->setFont(name_font);
   p->setPen(t.text);
   const QFontMetrics nm(name_font);
-  const int name_w = right - when_w - 8 - text_left;
-  p->drawText(QRect(text_left, r.top() + 11, name_w, nm.height()), Qt::AlignLeft,
-              nm.elidedText(title, Qt::ElideRight, name_w));
+  const int mark_w = muted ? kRowMarkSize + 4 : 0;
+  const int name_w = right - when_w - 8 - text_left - mark_w;
+  const auto name = nm.elidedText(title, Qt::ElideRight, name_w);
+  const QRect name_rect(text_left, r.top() + 11, name_w, nm.height());
+  p->drawText(name_rect, Qt::AlignLeft, name);
+  if (muted) {
+    const QColor behind = selected ? t.bubbleOut : hover ? t.separator : t.panel;
+    paintMutedMark(*p, QRect(text_left + nm.horizontalAdvance(name) + 4,
+                             name_rect.center().y() - kRowMarkSize / 2 + 1, kRowMarkSize, kRowMarkSize),
+                   t.muted, behind);
+  }
 
   // Unread badge, bottom right.
   int badge_w = 0;
@@ -125,12 +138,16 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     badge_w = std::max(20, bm.horizontalAdvance(n) + 12);
     const QRect badge(right - badge_w, r.top() + 34, badge_w, 20);
     p->setPen(Qt::NoPen);
-    p->setBrush(t.badge);
+    p->setBrush(muted ? t.muted : t.badge);
     p->drawRoundedRect(badge, 10, 10);
     p->setFont(bf);
     p->setPen(t.badgeText);
     p->drawText(badge, Qt::AlignCenter, n);
     badge_w += 8;
+  } else if (index.data(M::PinnedRole).toBool()) {
+    // Where the badge would be: a pinned chat with nothing unread says why it is up here.
+    paintPinnedMark(*p, QRect(right - kRowMarkSize, r.top() + 37, kRowMarkSize, kRowMarkSize), t.muted);
+    badge_w = kRowMarkSize + 8;
   }
 
   // Preview line: typing, a key warning, or the last message.

@@ -1,7 +1,8 @@
 #pragma once
 // Paints one conversation list row: avatar with initials and presence dot, name, last
-// message (or what kind of file it was) or "typing…", time of last activity, unread badge, a
-// warning for a changed key. The last message, when ours, carries its ticks; in a group it is
+// message (or what kind of file it was) or "typing…", time of last activity, unread badge (grey
+// when muted), a warning for a changed key, a crossed-out bell when muted and a pin when
+// pinned. The last message, when ours, carries its ticks; in a group it is
 // headed by who wrote it ("bob: ", "You: ").
 #include <QStyledItemDelegate>
 
@@ -19,8 +20,8 @@ class ConversationDelegate : public QStyledItemDelegate {
   // Who wrote the last message, as a group's row heads it: "You", a member's name, or empty
   // (a one-to-one chat, or no message yet).
   static QString previewSender(const QModelIndex& index);
-  // What a screen reader says after the chat's name: unread count, typing or the last
-  // message as the row shows it, e.g. "2 unread, bob: Count me in!".
+  // What a screen reader says after the chat's name: pinned, muted, unread count, typing or
+  // the last message as the row shows it, e.g. "muted, 2 unread, bob: Count me in!".
   static QString accessibleDescription(const QModelIndex& index);
 };
 

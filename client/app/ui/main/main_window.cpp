@@ -3,11 +3,13 @@
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QContextMenuEvent>
 #include <QHBoxLayout>
 #include <QIcon>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -28,6 +30,7 @@
 #include "contacts/new_chat_dialog.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/conversation_view.hpp"
+#include "conversations/chat_menu.hpp"
 #include "conversations/conversation_delegate.hpp"
 #include "conversations/conversation_filter.hpp"
 #include "groups/create_group_dialog.hpp"
@@ -115,6 +118,10 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   list_->setMouseTracking(true);
   list_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
   list_->setStyleSheet(QStringLiteral("QListView { background: %1; }").arg(t.panel.name()));
+  // The chat menu: the mouse's right button on a row, or the keyboard's menu key for the
+  // current row (the list takes the keyboard's, its viewport the mouse's).
+  list_->installEventFilter(this);
+  list_->viewport()->installEventFilter(this);
   status_ = new ConnectionStatus(this);
   auto* lv = new QVBoxLayout(left);
   lv->setContentsMargins(0, 0, 0, 0);
@@ -203,6 +210,11 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
             onArrived(Messenger::groupPeer(gid), sender, id);
           });
   connect(messenger_, &Messenger::messageRevised, this, &MainWindow::onRevised);
+  // Muted means quiet now too: a notification already showing goes.
+  connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString& peer) {
+    if (!conversations_->isMuted(peer) || !notified_.remove(peer)) return;
+    tray_->withdraw(peer);
+  });
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
   // The open conversation stays selected when its row comes or moves: a new chat's or a new
@@ -349,6 +361,7 @@ void MainWindow::onArrived(const QString& peer, const QString& sender, const QBy
     QTimer::singleShot(0, this, &MainWindow::markReadIfInFront);
     return;
   }
+  if (conversations_->isMuted(peer)) return;  // counted in its row, never announced
   QString body;
   for (const auto& m : messenger_->historySlice(peer, 0, -1, 20))
     if (m.clientMsgId == id && m.sender == sender) body = m.body;
@@ -360,6 +373,7 @@ void MainWindow::onArrived(const QString& peer, const QString& sender, const QBy
 void MainWindow::onRevised(const QString& peer, const QString& sender, const QByteArray& id) {
   const auto it = notified_.constFind(peer);
   if (it == notified_.cend() || it->first != sender || it->second != id) return;
+  if (conversations_->isMuted(peer)) return;  // what it shows went when it was muted
   std::optional<client::StoredMessage> now;
   for (const auto& m : messenger_->historySlice(peer, 0, -1, 50))
     if (m.clientMsgId == id && m.sender == sender) now = m;
@@ -455,6 +469,21 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* e) {
       view_->composer()->editor()->setFocus();
       return true;
     }
+  }
+  if ((watched == list_ || watched == list_->viewport()) && e->type() == QEvent::ContextMenu) {
+    const auto* c = static_cast<QContextMenuEvent*>(e);
+    QModelIndex index;
+    QPoint at;  // in the viewport
+    if (c->reason() == QContextMenuEvent::Keyboard) {
+      index = list_->currentIndex();
+      list_->scrollTo(index);
+      at = list_->visualRect(index).center();
+    } else {
+      at = watched == list_ ? list_->viewport()->mapFrom(list_, c->pos()) : c->pos();
+      index = list_->indexAt(at);
+    }
+    if (index.isValid()) chatMenu(messenger_, index, this)->popup(list_->viewport()->mapToGlobal(at));
+    return true;
   }
   return QMainWindow::eventFilter(watched, e);
 }

@@ -1,0 +1,69 @@
+#include "conversations/chat_menu.hpp"
+
+#include <QDateTime>
+#include <QMenu>
+#include <QMessageBox>
+#include <QModelIndex>
+
+#include "common/time_format.hpp"
+#include "messenger.hpp"
+#include "models/conversation_list_model.hpp"
+
+namespace parley::app {
+
+using client::Messenger;
+
+QMenu* chatMenu(Messenger* messenger, const QModelIndex& index, QWidget* parent) {
+  using M = client::ConversationListModel;
+  const auto peer = index.data(M::PeerRole).toString();
+  const bool pinned = index.data(M::PinnedRole).toBool();
+  auto* menu = new QMenu(parent);
+  menu->setObjectName(QStringLiteral("chatMenu"));
+  menu->setAttribute(Qt::WA_DeleteOnClose);
+  // Said in a box of its own: the menu is gone by the time it fails.
+  const auto tell = [parent](const QString& error) {
+    auto* box = new QMessageBox(QMessageBox::Information, QObject::tr("Parley"), error, QMessageBox::Ok, parent);
+    box->setObjectName(QStringLiteral("chatMenuProblem"));
+    box->setTextFormat(Qt::PlainText);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+  };
+
+  auto* pin = menu->addAction(pinned ? QObject::tr("Unpin") : QObject::tr("Pin to top"));
+  pin->setObjectName(QStringLiteral("pin"));
+  QObject::connect(pin, &QAction::triggered, messenger, [messenger, peer, pinned, tell] {
+    QString error;
+    if (!messenger->setPinned(peer, !pinned, &error)) tell(error);
+  });
+  menu->addSeparator();
+
+  const auto mute = [messenger, peer, tell](qint64 until_ms) {
+    QString error;
+    if (!messenger->setMuted(peer, until_ms, &error)) tell(error);
+  };
+  if (index.data(M::MutedRole).toBool()) {
+    const auto until = index.data(M::MutedUntilRole).toLongLong();
+    const auto when = until == Messenger::kMutedForever
+                          ? QObject::tr("Muted until you unmute it")
+                          : QObject::tr("Muted until %1").arg(fullTime(until));
+    menu->addAction(when)->setEnabled(false);
+    auto* unmute = menu->addAction(QObject::tr("Unmute"));
+    unmute->setObjectName(QStringLiteral("unmute"));
+    QObject::connect(unmute, &QAction::triggered, messenger, [mute] { mute(0); });
+  } else {
+    auto* sub = menu->addMenu(QObject::tr("Mute notifications"));
+    sub->setObjectName(QStringLiteral("mute"));
+    constexpr qint64 kHour = 3600LL * 1000;
+    for (auto [label, ms] : {std::pair{QObject::tr("For 1 hour"), kHour},
+                             std::pair{QObject::tr("For 8 hours"), 8 * kHour},
+                             std::pair{QObject::tr("For 1 week"), 7 * 24 * kHour},
+                             std::pair{QObject::tr("Until I unmute it"), qint64{0}}}) {
+      QObject::connect(sub->addAction(label), &QAction::triggered, messenger, [mute, ms = ms] {
+        mute(ms == 0 ? Messenger::kMutedForever : QDateTime::currentMSecsSinceEpoch() + ms);
+      });
+    }
+  }
+  return menu;
+}
+
+}  // namespace parley::app

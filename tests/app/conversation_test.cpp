@@ -281,6 +281,8 @@ class ConversationTest : public QObject {
   void mutedAndPinnedFromTheListMenu() {
     QVERIFY(front());
     window_->openConversation("carol-not-here");  // neither chat below is in front
+    // A chat with no message yet is in no list, and has no menu to pin or mute it.
+    QVERIFY(!window_->conversationView()->chatMenuButton()->isVisible());
     auto* list = window_->conversationList();
     const auto index_of = [&](const QString& peer) { return list->model()->index(listRowOf(peer), 0); };
     // Whatever fails below, nothing stays muted or pinned for the tests after this one.
@@ -361,6 +363,19 @@ class ConversationTest : public QObject {
     QVERIFY(!QApplication::activePopupWidget());
     window_->openConversation("bob");
     QVERIFY(spinUntil([&] { return window_->conversations()->totalUnread() == total; }, kGuiWaitMs));
+
+    // The same menu from the open chat's header.
+    auto* header_menu = window_->conversationView()->chatMenuButton();
+    QVERIFY(header_menu->isVisible());
+    const auto from_header = [&] {
+      QTest::mouseClick(header_menu, Qt::LeftButton);
+      return qobject_cast<QMenu*>(QApplication::activePopupWidget());
+    };
+    QVERIFY(choose(from_header(), "Pin to top"));
+    QVERIFY(index_of("bob").data(ConversationListModel::PinnedRole).toBool());
+    QVERIFY(choose(from_header(), "Unpin"));
+    QVERIFY(!index_of("bob").data(ConversationListModel::PinnedRole).toBool());
+    QVERIFY(front());
   }
 
   void copySelectedMessage() {

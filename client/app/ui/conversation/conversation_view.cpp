@@ -103,6 +103,13 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   members_->setIconSize({22, 22});
   members_->setAutoRaise(true);
   members_->setToolTip(tr("Group name and members"));
+  more_ = new QToolButton(header);
+  more_->setObjectName(QStringLiteral("chatMenu"));
+  more_->setIcon(QIcon(QStringLiteral(":/parley/icons/more.svg")));
+  more_->setIconSize({22, 22});
+  more_->setAutoRaise(true);
+  more_->setToolTip(tr("Pin or mute this chat"));
+  more_->hide();
   auto* hh = new QHBoxLayout(header);
   hh->setContentsMargins(16, 10, 12, 10);
   hh->setSpacing(12);
@@ -110,6 +117,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   hh->addLayout(titles, 1);
   hh->addWidget(contact_);
   hh->addWidget(members_);
+  hh->addWidget(more_);
 
   banner_ = new QFrame(this);
   banner_->setObjectName(QStringLiteral("identityBanner"));
@@ -224,6 +232,8 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(contact_, &QToolButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(compare_, &QPushButton::clicked, this, [this] { emit contactRequested(peer_); });
   connect(members_, &QToolButton::clicked, this, [this] { emit membersRequested(peer_); });
+  connect(more_, &QToolButton::clicked, this,
+          [this] { emit chatMenuRequested(peer_, more_->mapToGlobal(QPoint(0, more_->height()))); });
   connect(composer_, &Composer::sendRequested, this, &ConversationView::send);
   connect(list_, &MessageListView::replyRequested, this, [this](const QModelIndex& index) {
     using client::MessageModel;
@@ -320,6 +330,8 @@ void ConversationView::open(const QString& peer, const QString& title) {
   if (!isGroup()) messenger_->subscribePresence({peer});
   composer_->editor()->setFocus();
 }
+
+void ConversationView::setChatMenuAvailable(bool available) { more_->setVisible(available); }
 
 void ConversationView::closeConversation() {
   composer_->setConversation(QString(), QString());

@@ -44,6 +44,10 @@ class ConversationView : public QWidget {
   void setTitle(const QString& title);
   // The banner and the header's "verified": after a key change, an accept or a verification.
   void refreshIdentity();
+  // Whether the header offers the chat's menu (pin, mute): only once the chat is in the
+  // list, i.e. has a message.
+  void setChatMenuAvailable(bool available);
+  QToolButton* chatMenuButton() const { return more_; }
 
   MessageListView* list() const { return list_; }
   Composer* composer() const { return composer_; }
@@ -69,6 +73,8 @@ class ConversationView : public QWidget {
  signals:
   void contactRequested(const QString& peer);
   void membersRequested(const QString& peer);
+  // The header's menu button: the chat's menu, opened at `global`.
+  void chatMenuRequested(const QString& peer, const QPoint& global);
 
  private:
   void send(const QString& text, const QStringList& files);
@@ -102,6 +108,7 @@ class ConversationView : public QWidget {
   QLabel* subtitle_;
   QToolButton* contact_;
   QToolButton* members_;
+  QToolButton* more_;
   QFrame* banner_;
   QLabel* banner_text_;
   QPushButton* compare_;

@@ -217,6 +217,14 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   });
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
+  connect(view_, &ConversationView::chatMenuRequested, this, [this](const QString& peer, const QPoint& at) {
+    if (const int row = conversations_->rowOf(peer); row >= 0)
+      chatMenu(messenger_, conversations_->index(row), this)->popup(at);
+  });
+  // A new chat's menu comes with its first message, which makes its row.
+  const auto offer_menu = [this] { view_->setChatMenuAvailable(conversations_->rowOf(view_->peer()) >= 0); };
+  connect(conversations_.get(), &QAbstractItemModel::rowsInserted, this, offer_menu);
+  connect(conversations_.get(), &QAbstractItemModel::modelReset, this, offer_menu);
   // The open conversation stays selected when its row comes or moves: a new chat's or a new
   // group's row appears after it was opened, a send or an arrival re-sorts the list.
   const auto reselect = [this] {
@@ -319,6 +327,7 @@ QString MainWindow::currentPeer() const { return right_->currentWidget() == view
 void MainWindow::openConversation(const QString& peer) {
   if (peer.isEmpty()) return;
   view_->open(peer, titleFor(messenger_, peer));
+  view_->setChatMenuAvailable(conversations_->rowOf(peer) >= 0);
   right_->setCurrentWidget(view_);
   selectInList(peer);
   markReadIfInFront();

@@ -650,7 +650,8 @@ int do_chats(const Options& o) {
                      {"last_activity_ms", c.lastActivityMs},
                      {"identity_changed", c.identityChanged},
                      {"pinned", c.pinned},
-                     {"muted", c.mutedAt(now)}};
+                     {"muted", c.mutedAt(now)},
+                     {"marked_unread", c.markedUnread}};
     // Absent when not muted or muted until unmuted.
     if (c.mutedAt(now) && c.mutedUntilMs != Messenger::kMutedForever) chat["muted_until_ms"] = c.mutedUntilMs;
     if (c.peer.startsWith(QLatin1Char('#'))) chat["group"] = m->groupInfo(Messenger::groupIdOf(c.peer)).name;
@@ -683,7 +684,7 @@ qint64 duration_ms(const std::string& text) {
   return ms <= kMaxMuteMs ? ms : 0;
 }
 
-// mute, unmute, pin, unpin: this device's settings of one conversation, printed as they are
+// mute, unmute, pin, unpin, mark-unread: this device's settings of one conversation, printed as they are
 // afterwards.
 int do_chat_setting(const Options& o) {
   qint64 mute_ms = 0;
@@ -703,13 +704,16 @@ int do_chat_setting(const Options& o) {
                      &error);
   else if (o.command == "unmute")
     ok = m->setMuted(peer, 0, &error);
+  else if (o.command == "mark-unread")
+    ok = m->setMarkedUnread(peer, !o.clear, &error);
   else
     ok = m->setPinned(peer, o.command == "pin", &error);
   if (!ok) return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
   const auto now = QDateTime::currentMSecsSinceEpoch();
   for (const auto& c : m->conversations()) {
     if (c.peer != peer) continue;
-    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}, {"pinned", c.pinned}, {"muted", c.mutedAt(now)}};
+    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}, {"pinned", c.pinned}, {"muted", c.mutedAt(now)},
+                    {"marked_unread", c.markedUnread}};
     if (c.mutedAt(now) && c.mutedUntilMs != Messenger::kMutedForever) out["muted_until_ms"] = c.mutedUntilMs;
     emit_json(out);
   }
@@ -961,7 +965,8 @@ int run(const Options& o) {
   if (o.command == "history") return do_history(o);
   if (o.command == "contacts") return do_contacts(o);
   if (o.command == "chats") return do_chats(o);
-  if (o.command == "mute" || o.command == "unmute" || o.command == "pin" || o.command == "unpin")
+  if (o.command == "mute" || o.command == "unmute" || o.command == "pin" || o.command == "unpin" ||
+      o.command == "mark-unread")
     return do_chat_setting(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);

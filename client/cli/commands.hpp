@@ -37,7 +37,7 @@ struct Options {
   std::string group_action;        // group: create, add, remove, leave, send, members, rename
   std::string description;         // group rename: --description
   bool has_description = false;    // --description given (it may be empty)
-  bool clear = false;              // group avatar: --clear
+  bool clear = false;              // group avatar, mark-unread: --clear
   bool for_everyone = false;       // delete: --for-everyone
   std::vector<std::string> args;   // group: the action's arguments
   int timeout_s = 0;

@@ -92,6 +92,11 @@ int main(int argc, char** argv) {
   pin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   auto* unpin = cli.add_subcommand("unpin", "Stop keeping the conversation with NAME at the top");
   unpin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  auto* mark_unread = cli.add_subcommand(
+      "mark-unread", "Mark the conversation with NAME (or # and a group id) unread on this device, to come back"
+                     " to (nothing is sent); reading it (`listen --mark-read`, the app) clears the mark");
+  mark_unread->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  mark_unread->add_flag("--clear", o.clear, "Take the mark off without reading anything");
   auto* queued = cli.add_subcommand(
       "queued", "List the files queued to send but not sent (a send-file stopped part-way; run it "
                 "again to go on), or forget one with --forget ID");

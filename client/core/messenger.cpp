@@ -379,7 +379,7 @@ QList<ConversationSummary> Messenger::conversations() {
   q.exec("SELECT c.peer, c.last_activity_ms, c.unread, m.body,"
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
          " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status,"
-         " c.muted_until_ms, c.pinned_ms IS NOT NULL"
+         " c.muted_until_ms, c.pinned_ms IS NOT NULL, c.marked_unread"
          " FROM conversations c"
          " LEFT JOIN messages m ON m.id = COALESCE("
          "  (SELECT max(id) FROM messages WHERE peer = c.peer AND conv_seq IS NULL AND removed < 2),"
@@ -403,6 +403,7 @@ QList<ConversationSummary> Messenger::conversations() {
     if (!q.value(10).isNull()) c.lastStatus = static_cast<MessageStatus>(q.value(10).toInt());
     c.mutedUntilMs = q.value(11).toLongLong();
     c.pinned = q.value(12).toBool();
+    c.markedUnread = q.value(13).toBool();
     out.push_back(c);
   }
   return out;

@@ -165,6 +165,7 @@ struct ConversationSummary {
   bool identityChanged = false;
   qint64 mutedUntilMs = 0;   // Messenger::setMuted; 0: not muted
   bool pinned = false;
+  bool markedUnread = false; // Messenger::setMarkedUnread
   bool mutedAt(qint64 now_ms) const { return mutedUntilMs > now_ms; }
 };
 
@@ -223,6 +224,7 @@ class Messenger : public QObject {
                                      qint64 reply_to = 0);
   // The user has seen `peer`'s messages: sends one read receipt for all of them. For a group
   // (peer "#" + hex id) that is one group message (sender key) naming every unseen message.
+  // Clears a mark the user set with setMarkedUnread.
   void markRead(const QString& peer);
   void setTyping(const QString& peer, bool active);
   // Adds `peers` to the people whose presence (and typing) this profile follows. The relay
@@ -248,6 +250,9 @@ class Messenger : public QObject {
   // most kMaxPinned at once, so the list keeps room for the rest.
   static constexpr int kMaxPinned = 5;
   bool setPinned(const QString& peer, bool pinned, QString* error);
+  // Marked unread by the user, to come back to (counts as one unread where nothing else is);
+  // markRead clears it. Nothing is sent: the peer's read receipts stay as they were.
+  bool setMarkedUnread(const QString& peer, bool marked, QString* error);
   void setProxy(const QNetworkProxy& proxy);
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
@@ -460,7 +465,7 @@ class Messenger : public QObject {
   // The store is damaged (storeDamaged()): said once per messenger, with storeDamageReport().
   void storeDamageFound(const QString& report);
   void verificationChanged(const QString& peer, bool verified);
-  // setMuted or setPinned changed `peer`'s settings.
+  // setMuted, setPinned or setMarkedUnread changed `peer`'s settings (and markRead, the mark).
   void chatSettingsChanged(const QString& peer);
 
  private:

@@ -1,4 +1,4 @@
-// A conversation's settings on this device: muted, pinned. They are the user's arrangement
+// A conversation's settings on this device: muted, pinned, marked unread. They are the user's arrangement
 // of their own list, so they stay local and never reach the relay or the peer.
 #include <QDateTime>
 #include <QSqlError>
@@ -87,6 +87,21 @@ bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
     return false;
   }
   emit chatSettingsChanged(peer);
+  return true;
+}
+
+bool Messenger::setMarkedUnread(const QString& peer, bool marked, QString* error) {
+  if (!pinned_now(db_->db(), peer, error).has_value()) return false;
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE conversations SET marked_unread = ? WHERE peer = ? AND marked_unread <> ?");
+  q.addBindValue(marked ? 1 : 0);
+  q.addBindValue(peer);
+  q.addBindValue(marked ? 1 : 0);
+  if (!q.exec()) {
+    *error = q.lastError().text();
+    return false;
+  }
+  if (q.numRowsAffected() > 0) emit chatSettingsChanged(peer);
   return true;
 }
 

@@ -290,6 +290,7 @@ class ConversationTest : public QObject {
       QString ignored;
       alice_->setMuted("bob", 0, &ignored);
       alice_->setPinned("zed-not-here", false, &ignored);
+      alice_->setMarkedUnread("bob", false, &ignored);
     });
     // The chat list's menu for `peer`, open (the mouse's right button on its row).
     const auto menu_for = [&](const QString& peer) -> QMenu* {
@@ -375,7 +376,20 @@ class ConversationTest : public QObject {
     QVERIFY(index_of("bob").data(ConversationListModel::PinnedRole).toBool());
     QVERIFY(choose(from_header(), "Unpin"));
     QVERIFY(!index_of("bob").data(ConversationListModel::PinnedRole).toBool());
+
+    // Marked unread, to come back to: the chat leaves the screen (which would read it at
+    // once), counts one, and opening it reads it again.
     QVERIFY(front());
+    QCOMPARE(window_->conversations()->totalUnread(), total);
+    QVERIFY(choose(from_header(), "Mark as unread"));
+    QVERIFY(index_of("bob").data(ConversationListModel::MarkedUnreadRole).toBool());
+    QCOMPARE(window_->currentPeer(), QString());
+    QCOMPARE(window_->conversations()->totalUnread(), total + 1);
+    QVERIFY(ConversationDelegate::accessibleDescription(index_of("bob")).startsWith("marked unread, "));
+    QVERIFY(front());
+    window_->openConversation("bob");
+    QVERIFY(spinUntil([&] { return window_->conversations()->totalUnread() == total; }, kGuiWaitMs));
+    QVERIFY(!index_of("bob").data(ConversationListModel::MarkedUnreadRole).toBool());
   }
 
   void copySelectedMessage() {

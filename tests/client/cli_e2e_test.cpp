@@ -657,6 +657,12 @@ class CliE2eTest : public QObject {
     QCOMPARE(chats_of(alice).value(0).value("peer").toString(), QString("bob"));
     QVERIFY(chats_of(alice).value(0).value("pinned").toBool());
     QCOMPARE(alice.run({"unpin", "bob"}).code, 0);
+    auto marked = alice.run({"mark-unread", "bob"});
+    QCOMPARE(marked.code, 0);
+    QVERIFY(of_type(marked.lines, "chat_settings").value(0).value("marked_unread").toBool());
+    QVERIFY(chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
+    QCOMPARE(alice.run({"mark-unread", "bob", "--clear"}).code, 0);
+    QVERIFY(!chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
     QCOMPARE(chats_of(alice).value(0).value("peer").toString(), "#" + gid);
   }
 

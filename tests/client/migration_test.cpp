@@ -102,8 +102,9 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM pending_revisions"), 0);
     // Step 19: the column is there (its values: joinSeqsComeFromTheMarks).
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_members WHERE joined_seq != 0"), 0);
-    // Step 20: a conversation from before is neither muted nor pinned.
-    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE muted_until_ms = 0 AND pinned_ms IS NULL"),
+    // Step 20: a conversation from before is neither muted, pinned nor marked unread.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE muted_until_ms = 0 AND pinned_ms IS NULL"
+                       " AND marked_unread = 0"),
              scalar(d, "SELECT COUNT(*) FROM conversations"));
     QVERIFY(scalar(d, "SELECT COUNT(*) FROM conversations") > 0);
     // Step 18: the index for the list's last message by arrival is gone.

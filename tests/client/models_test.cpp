@@ -2,7 +2,8 @@
 // page, older pages, jumping to an old message, a gap marker, live arrivals inserted without a
 // reset), historySlice, full-text search, verification, and ConversationListModel keeping
 // selections across re-sorting, clearing unread counts, showing who wrote the last message
-// with its ticks, pinned chats first and muted ones out of the unread total.
+// with its ticks, pinned chats first, muted ones out of the unread total and those marked
+// unread in it.
 #include <QtTest>
 
 #include <QAbstractItemModelTester>
@@ -365,6 +366,20 @@ class ModelsTest : public QObject {
     QCOMPARE(list.totalUnread(), total);
     QVERIFY(!alice_->setMuted("nobody", 0, &error));
     QVERIFY(!alice_->setMuted("pat", -5, &error));
+
+    // Marked unread: one in the total where nothing else is unread, until read.
+    QCOMPARE(row("yan").data(ConversationListModel::UnreadRole).toInt(), 0);
+    QVERIFY(alice_->setMarkedUnread("yan", true, &error));
+    QVERIFY(row("yan").data(ConversationListModel::MarkedUnreadRole).toBool());
+    QCOMPARE(list.totalUnread(), total + 1);
+    QVERIFY(alice_->setMarkedUnread("zed", true, &error));  // already counted by its messages
+    QCOMPARE(list.totalUnread(), total + 1);
+    list.markRead("yan");
+    QVERIFY(!row("yan").data(ConversationListModel::MarkedUnreadRole).toBool());
+    QCOMPARE(list.totalUnread(), total);
+    QVERIFY(alice_->setMarkedUnread("zed", false, &error));
+    QVERIFY(!alice_->setMarkedUnread("nobody", true, &error));
+    QCOMPARE(error, QString("no conversation with nobody"));
   }
 };
 

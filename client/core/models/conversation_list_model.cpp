@@ -93,7 +93,7 @@ void ConversationListModel::reload() {
   const auto now_ms = QDateTime::currentMSecsSinceEpoch();
   int unread = 0;
   for (const auto& c : rows_)
-    if (!c.mutedAt(now_ms)) unread += c.unread;
+    if (!c.mutedAt(now_ms)) unread += c.unread > 0 ? c.unread : c.markedUnread ? 1 : 0;
   armMuteEnd(now_ms);
   if (unread != total_unread_) {
     total_unread_ = unread;
@@ -122,7 +122,7 @@ bool ConversationListModel::isMuted(const QString& peer) const {
 
 void ConversationListModel::markRead(const QString& peer) {
   const int row = rowOf(peer);
-  if (row < 0 || rows_[row].unread == 0) return;
+  if (row < 0 || (rows_[row].unread == 0 && !rows_[row].markedUnread)) return;
   messenger_->markRead(peer);
   reload();
 }
@@ -180,6 +180,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case MutedRole: return c.mutedAt(QDateTime::currentMSecsSinceEpoch());
     case MutedUntilRole: return c.mutedUntilMs;
     case PinnedRole: return c.pinned;
+    case MarkedUnreadRole: return c.markedUnread;
     // What a screen reader says and a view's type-ahead matches: the chat's name.
     case Qt::DisplayRole:
     case TitleRole: {
@@ -213,6 +214,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
           {MutedRole, "muted"},
           {MutedUntilRole, "mutedUntil"},
           {PinnedRole, "pinned"},
+          {MarkedUnreadRole, "markedUnread"},
           {TitleRole, "title"},
           {IsGroupRole, "isGroup"},
           {GroupIdRole, "groupId"},

@@ -1,7 +1,7 @@
 #pragma once
 // The conversation list as a model a QListView can show directly: one row per peer, the
 // pinned ones first, then most recent activity first, with unread count, last message,
-// presence, typing and whether it is muted. Changes move
+// presence, typing and whether it is muted or marked unread. Changes move
 // and update rows in place (no reset), so a view keeps its selection.
 //
 // Thread: the messenger's thread.
@@ -39,6 +39,7 @@ class ConversationListModel : public QAbstractListModel {
     MutedRole,        // muted now (Messenger::setMuted)
     MutedUntilRole,   // until when (ms since the epoch; Messenger::kMutedForever: until unmuted)
     PinnedRole,
+    MarkedUnreadRole, // the user marked it unread (Messenger::setMarkedUnread)
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);
@@ -48,9 +49,11 @@ class ConversationListModel : public QAbstractListModel {
   QHash<int, QByteArray> roleNames() const override;
 
   void reload();
-  // The user has seen the conversation: read receipts go out and its unread count clears.
+  // The user has seen the conversation: read receipts go out, its unread count and any mark
+  // clear.
   void markRead(const QString& peer);
-  // Unread messages in the conversations not muted now: what the tray's badge counts.
+  // Unread messages in the conversations not muted now, a chat marked unread with none
+  // counting as one: what the tray's badge counts.
   int totalUnread() const;
   int rowOf(const QString& peer) const;
   bool isMuted(const QString& peer) const;

@@ -322,11 +322,13 @@ bool step_19(QSqlDatabase& db, QString* error) {
 // Version 20: a conversation's settings on this device. `muted_until_ms`: its messages
 // notify nobody and stay out of the unread total until then (0: not muted; the largest
 // integer: until the user unmutes). `pinned_ms`: kept at the top of the list, the most
-// recently pinned first (NULL: not pinned).
+// recently pinned first (NULL: not pinned). `marked_unread`: the user marked it unread, to
+// come back to; opening it clears that.
 bool step_20(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE conversations ADD COLUMN muted_until_ms INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE conversations ADD COLUMN pinned_ms INTEGER",
+      "ALTER TABLE conversations ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0",
   }, error);
 }
 

@@ -3,7 +3,6 @@
 #include <QDateTime>
 #include <QMenu>
 #include <QMessageBox>
-#include <QModelIndex>
 
 #include "common/time_format.hpp"
 #include "messenger.hpp"
@@ -13,9 +12,12 @@ namespace parley::app {
 
 using client::Messenger;
 
-QMenu* chatMenu(Messenger* messenger, const QModelIndex& index, QWidget* parent) {
+QMenu* chatMenu(Messenger* messenger, client::ConversationListModel* chats, const QString& peer,
+                QWidget* parent) {
   using M = client::ConversationListModel;
-  const auto peer = index.data(M::PeerRole).toString();
+  const int row = chats->rowOf(peer);
+  if (row < 0) return nullptr;
+  const auto index = chats->index(row);
   const bool pinned = index.data(M::PinnedRole).toBool();
   auto* menu = new QMenu(parent);
   menu->setObjectName(QStringLiteral("chatMenu"));
@@ -29,6 +31,17 @@ QMenu* chatMenu(Messenger* messenger, const QModelIndex& index, QWidget* parent)
     box->open();
   };
 
+  // Read (receipts go out, as when the chat is opened) or, to come back to, unread.
+  if (index.data(M::UnreadRole).toInt() > 0 || index.data(M::MarkedUnreadRole).toBool()) {
+    QObject::connect(menu->addAction(QObject::tr("Mark as read")), &QAction::triggered, chats,
+                     [chats, peer] { chats->markRead(peer); });
+  } else {
+    QObject::connect(menu->addAction(QObject::tr("Mark as unread")), &QAction::triggered, messenger,
+                     [messenger, peer, tell] {
+                       QString error;
+                       if (!messenger->setMarkedUnread(peer, true, &error)) tell(error);
+                     });
+  }
   auto* pin = menu->addAction(pinned ? QObject::tr("Unpin") : QObject::tr("Pin to top"));
   pin->setObjectName(QStringLiteral("pin"));
   QObject::connect(pin, &QAction::triggered, messenger, [messenger, peer, pinned, tell] {

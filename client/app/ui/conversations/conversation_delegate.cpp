@@ -40,6 +40,7 @@ QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
   if (index.data(M::PinnedRole).toBool()) parts << tr("pinned");
   if (index.data(M::MutedRole).toBool()) parts << tr("muted");
   if (const int unread = index.data(M::UnreadRole).toInt(); unread > 0) parts << tr("%1 unread").arg(unread);
+  else if (index.data(M::MarkedUnreadRole).toBool()) parts << tr("marked unread");
   if (index.data(M::TypingRole).toBool()) {
     parts << tr("typing");
   } else if (index.data(M::IdentityChangedRole).toBool()) {
@@ -106,10 +107,11 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   const int unread = index.data(M::UnreadRole).toInt();
   // A muted chat's unread count is there to see, not to call for attention.
   const bool muted = index.data(M::MutedRole).toBool();
+  const bool marked = unread == 0 && index.data(M::MarkedUnreadRole).toBool();
   p->setFont(small);
   const QFontMetrics sm(small);
   const int when_w = sm.horizontalAdvance(when);
-  p->setPen(unread > 0 && !muted ? t.accent : t.muted);
+  p->setPen((unread > 0 || marked) && !muted ? t.accent : t.muted);
   p->drawText(QRect(right - when_w, r.top() + 12, when_w, sm.height()), Qt::AlignRight, when);
 
   // Name, and the crossed-out bell right after it when muted.
@@ -144,6 +146,13 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     p->setPen(t.badgeText);
     p->drawText(badge, Qt::AlignCenter, n);
     badge_w += 8;
+  } else if (marked) {
+    // Marked unread: a badge without a number.
+    constexpr int kDot = 12;
+    p->setPen(Qt::NoPen);
+    p->setBrush(muted ? t.muted : t.badge);
+    p->drawEllipse(QRect(right - kDot - 4, r.top() + 38, kDot, kDot));
+    badge_w = kDot + 12;
   } else if (index.data(M::PinnedRole).toBool()) {
     // Where the badge would be: a pinned chat with nothing unread says why it is up here.
     paintPinnedMark(*p, QRect(right - kRowMarkSize, r.top() + 37, kRowMarkSize, kRowMarkSize), t.muted);

@@ -210,16 +210,20 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
             onArrived(Messenger::groupPeer(gid), sender, id);
           });
   connect(messenger_, &Messenger::messageRevised, this, &MainWindow::onRevised);
-  // Muted means quiet now too: a notification already showing goes.
   connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString& peer) {
-    if (!conversations_->isMuted(peer) || !notified_.remove(peer)) return;
-    tray_->withdraw(peer);
+    // Marked unread to come back to: it leaves the screen, which would otherwise read it
+    // again at once.
+    const int row = conversations_->rowOf(peer);
+    if (peer == currentPeer() && row >= 0 &&
+        conversations_->index(row).data(ConversationListModel::MarkedUnreadRole).toBool())
+      closeConversation();
+    // Muted means quiet now too: a notification already showing goes.
+    if (conversations_->isMuted(peer) && notified_.remove(peer)) tray_->withdraw(peer);
   });
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
   connect(view_, &ConversationView::chatMenuRequested, this, [this](const QString& peer, const QPoint& at) {
-    if (const int row = conversations_->rowOf(peer); row >= 0)
-      chatMenu(messenger_, conversations_->index(row), this)->popup(at);
+    if (auto* menu = chatMenu(messenger_, conversations_.get(), peer, this)) menu->popup(at);
   });
   // A new chat's menu comes with its first message, which makes its row.
   const auto offer_menu = [this] { view_->setChatMenuAvailable(conversations_->rowOf(view_->peer()) >= 0); };
@@ -491,7 +495,9 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* e) {
       at = watched == list_ ? list_->viewport()->mapFrom(list_, c->pos()) : c->pos();
       index = list_->indexAt(at);
     }
-    if (index.isValid()) chatMenu(messenger_, index, this)->popup(list_->viewport()->mapToGlobal(at));
+    if (!index.isValid()) return true;
+    if (auto* menu = chatMenu(messenger_, conversations_.get(), index.data(ConversationListModel::PeerRole).toString(), this))
+      menu->popup(list_->viewport()->mapToGlobal(at));
     return true;
   }
   return QMainWindow::eventFilter(watched, e);

@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
   unpin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   auto* mark_unread = cli.add_subcommand(
       "mark-unread", "Mark the conversation with NAME (or # and a group id) unread on this device, to come back"
-                     " to (nothing is sent); reading it (`listen --mark-read`, the app) clears the mark");
+                     " to (nothing is sent); reading it clears the mark (opening it in the app, or a message of it"
+                     " arriving under `listen --mark-read`)");
   mark_unread->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   mark_unread->add_flag("--clear", o.clear, "Take the mark off without reading anything");
   auto* queued = cli.add_subcommand(

@@ -9,6 +9,10 @@
 namespace parley::client {
 namespace {
 
+// Not inside a receive batch still open: a failure there would roll the setting back after
+// the user was shown it.
+constexpr const char* kBatchFailed = "could not store what was just received; try again";
+
 // Whether `peer` has a conversation, and whether it is pinned; nullopt with `error` set
 // when there is none or the store could not say.
 std::optional<bool> pinned_now(QSqlDatabase& db, const QString& peer, QString* error) {
@@ -31,6 +35,10 @@ std::optional<bool> pinned_now(QSqlDatabase& db, const QString& peer, QString* e
 bool Messenger::setMuted(const QString& peer, qint64 until_ms, QString* error) {
   if (until_ms < 0) {
     *error = QStringLiteral("a mute cannot end before 1970");
+    return false;
+  }
+  if (!commitReceiveBatch()) {
+    *error = QLatin1String(kBatchFailed);
     return false;
   }
   if (!pinned_now(db_->db(), peer, error).has_value()) return false;
@@ -58,6 +66,10 @@ qint64 Messenger::mutedUntil(const QString& peer) {
 }
 
 bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
+  if (!commitReceiveBatch()) {
+    *error = QLatin1String(kBatchFailed);
+    return false;
+  }
   auto& db = db_->db();
   const auto now = pinned_now(db, peer, error);
   if (!now) return false;
@@ -91,6 +103,10 @@ bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
 }
 
 bool Messenger::setMarkedUnread(const QString& peer, bool marked, QString* error) {
+  if (!commitReceiveBatch()) {
+    *error = QLatin1String(kBatchFailed);
+    return false;
+  }
   if (!pinned_now(db_->db(), peer, error).has_value()) return false;
   QSqlQuery q(db_->db());
   q.prepare("UPDATE conversations SET marked_unread = ? WHERE peer = ? AND marked_unread <> ?");

@@ -364,10 +364,13 @@ void Messenger::scheduleAck(std::uint64_t seq) {
 }
 
 void Messenger::markRead(const QString& peer) {
-  QSqlQuery mark(db_->db());
-  mark.prepare("UPDATE conversations SET marked_unread = 0 WHERE peer = ? AND marked_unread = 1");
-  mark.addBindValue(peer);
-  if (mark.exec() && mark.numRowsAffected() > 0) emit chatSettingsChanged(peer);
+  // The mark goes last, on every way out, so whoever the signal wakes reads the chat read.
+  const auto clear_mark = qScopeGuard([this, &peer] {
+    QSqlQuery mark(db_->db());
+    mark.prepare("UPDATE conversations SET marked_unread = 0 WHERE peer = ? AND marked_unread = 1");
+    mark.addBindValue(peer);
+    if (mark.exec() && mark.numRowsAffected() > 0) emit chatSettingsChanged(peer);
+  });
   if (peer.startsWith(QLatin1Char('#'))) {
     // One group message (sender key) naming every message not yet seen; it is not shown.
     QList<QByteArray> ids;

@@ -284,18 +284,24 @@ class ConversationTest : public QObject {
     // A chat with no message yet is in no list, and has no menu to pin or mute it.
     QVERIFY(!window_->conversationView()->chatMenuButton()->isVisible());
     auto* list = window_->conversationList();
+    // No row current (carol's chat has none), so a press that made one current would show.
+    list->selectionModel()->setCurrentIndex(QModelIndex(), QItemSelectionModel::Clear);
     const auto index_of = [&](const QString& peer) { return list->model()->index(listRowOf(peer), 0); };
     // Whatever fails below, nothing stays muted or pinned for the tests after this one.
     const auto restore = qScopeGuard([&] {
       QString ignored;
       alice_->setMuted("bob", 0, &ignored);
       alice_->setPinned("zed-not-here", false, &ignored);
+      alice_->setPinned("bob", false, &ignored);
       alice_->setMarkedUnread("bob", false, &ignored);
     });
-    // The chat list's menu for `peer`, open (the mouse's right button on its row).
+    // The chat list's menu for `peer`, open (the mouse's right button on its row: the press
+    // and release, then the context menu event the window system makes of them).
     const auto menu_for = [&](const QString& peer) -> QMenu* {
       if (listRowOf(peer) < 0) return nullptr;
       const QPoint at = list->visualRect(index_of(peer)).center();
+      QTest::mousePress(list->viewport(), Qt::RightButton, {}, at);
+      QTest::mouseRelease(list->viewport(), Qt::RightButton, {}, at);
       QContextMenuEvent e(QContextMenuEvent::Mouse, at, list->viewport()->mapToGlobal(at));
       QApplication::sendEvent(list->viewport(), &e);
       return qobject_cast<QMenu*>(QApplication::activePopupWidget());
@@ -331,6 +337,16 @@ class ConversationTest : public QObject {
     QCOMPARE(window_->conversations()->totalUnread(), total);
     QCOMPARE(window_->tray()->unread(), total);
     QCOMPARE(window_->tray()->lastNotification(), notified);
+    // The right button opens the menu and nothing else: bob's chat is not opened, so not
+    // read, and the menu offers to read it.
+    menu = menu_for("bob");
+    QVERIFY(menu);
+    QCOMPARE(window_->currentPeer(), QString("carol-not-here"));
+    QCOMPARE(index_of("bob").data(ConversationListModel::UnreadRole).toInt(), 1);
+    bool offers_read = false;
+    for (const auto* a : menu->actions()) offers_read = offers_read || a->text() == "Mark as read";
+    menu->close();
+    QVERIFY(offers_read);
 
     // Pinned: up from below bob, to the top.
     QVERIFY(listRowOf("zed-not-here") > listRowOf("bob"));
@@ -387,9 +403,11 @@ class ConversationTest : public QObject {
     QCOMPARE(window_->conversations()->totalUnread(), total + 1);
     QVERIFY(ConversationDelegate::accessibleDescription(index_of("bob")).startsWith("marked unread, "));
     QVERIFY(front());
-    window_->openConversation("bob");
-    QVERIFY(spinUntil([&] { return window_->conversations()->totalUnread() == total; }, kGuiWaitMs));
+    QVERIFY(choose(menu_for("bob"), "Mark as read"));
+    QCOMPARE(window_->conversations()->totalUnread(), total);
     QVERIFY(!index_of("bob").data(ConversationListModel::MarkedUnreadRole).toBool());
+    QVERIFY(front());
+    window_->openConversation("bob");
   }
 
   void copySelectedMessage() {

@@ -662,6 +662,7 @@ class CliE2eTest : public QObject {
     QVERIFY(of_type(marked.lines, "chat_settings").value(0).value("marked_unread").toBool());
     QVERIFY(chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
     QCOMPARE(alice.run({"mark-unread", "bob", "--clear"}).code, 0);
+    QVERIFY(place_of("bob") >= 0);
     QVERIFY(!chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
     QCOMPARE(chats_of(alice).value(0).value("peer").toString(), "#" + gid);
   }

@@ -343,7 +343,7 @@ class ModelsTest : public QObject {
     const int zeds = row("zed").data(ConversationListModel::UnreadRole).toInt();
     QVERIFY(zeds > 0);
     QSignalSpy totals(&list, &ConversationListModel::totalUnreadChanged);
-    const auto until = QDateTime::currentMSecsSinceEpoch() + 4000;
+    const auto until = QDateTime::currentMSecsSinceEpoch() + 8000;
     QVERIFY(alice_->setMuted("zed", until, &error));
     QCOMPARE(alice_->mutedUntil("zed"), until);
     QVERIFY(list.isMuted("zed"));

@@ -102,7 +102,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   };
   contact_ = header_button("safetyNumber", "shield", tr("Safety number and verification"));
   members_ = header_button("members", "group", tr("Group name and members"));
-  more_ = header_button("chatMenu", "more", tr("Pin or mute this chat"));
+  more_ = header_button("chatMenu", "more", tr("Mark unread, pin or mute this chat"));
   more_->hide();
   auto* hh = new QHBoxLayout(header);
   hh->setContentsMargins(16, 10, 12, 10);

@@ -44,8 +44,8 @@ class ConversationView : public QWidget {
   void setTitle(const QString& title);
   // The banner and the header's "verified": after a key change, an accept or a verification.
   void refreshIdentity();
-  // Whether the header offers the chat's menu (pin, mute): only once the chat is in the
-  // list, i.e. has a message.
+  // Whether the header offers the chat's menu (mark unread, pin, mute): only once the chat
+  // is in the list (its first message; a group from its creation).
   void setChatMenuAvailable(bool available);
   QToolButton* chatMenuButton() const { return more_; }
 

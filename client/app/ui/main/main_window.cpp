@@ -12,6 +12,7 @@
 #include <QMenu>
 #include <QListView>
 #include <QMenuBar>
+#include <QMouseEvent>
 #include <QMessageBox>
 #include <QPointer>
 #include <QSettings>
@@ -66,6 +67,9 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   setWindowTitle(QStringLiteral("Parley"));
   setWindowIcon(QIcon(QStringLiteral(":/parley/icons/parley.svg")));
   conversations_ = std::make_unique<ConversationListModel>(messenger_);
+  for (int row = 0; row < conversations_->rowCount(); ++row)
+    if (const auto i = conversations_->index(row); i.data(ConversationListModel::MarkedUnreadRole).toBool())
+      marked_.insert(i.data(ConversationListModel::PeerRole).toString());
   filter_ = new ConversationFilter(this);
   filter_->setSourceModel(conversations_.get());
 
@@ -211,12 +215,13 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
           });
   connect(messenger_, &Messenger::messageRevised, this, &MainWindow::onRevised);
   connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString& peer) {
-    // Marked unread to come back to: it leaves the screen, which would otherwise read it
-    // again at once.
+    // Just marked unread, to come back to: it leaves the screen, which would otherwise read
+    // it again at once.
     const int row = conversations_->rowOf(peer);
-    if (peer == currentPeer() && row >= 0 &&
-        conversations_->index(row).data(ConversationListModel::MarkedUnreadRole).toBool())
-      closeConversation();
+    const bool marked = row >= 0 && conversations_->index(row).data(ConversationListModel::MarkedUnreadRole).toBool();
+    if (peer == currentPeer() && marked && !marked_.contains(peer)) closeConversation();
+    if (marked) marked_.insert(peer);
+    else marked_.remove(peer);
     // Muted means quiet now too: a notification already showing goes.
     if (conversations_->isMuted(peer) && notified_.remove(peer)) tray_->withdraw(peer);
   });
@@ -483,6 +488,13 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* e) {
       return true;
     }
   }
+  // The right button only opens the chat menu: a view makes the row under a press current
+  // whatever the button, which would open the chat (and read it) before its menu shows.
+  if (watched == list_->viewport() &&
+      (e->type() == QEvent::MouseButtonPress || e->type() == QEvent::MouseButtonRelease ||
+       e->type() == QEvent::MouseButtonDblClick) &&
+      static_cast<QMouseEvent*>(e)->button() == Qt::RightButton)
+    return true;
   if ((watched == list_ || watched == list_->viewport()) && e->type() == QEvent::ContextMenu) {
     const auto* c = static_cast<QContextMenuEvent*>(e);
     QModelIndex index;

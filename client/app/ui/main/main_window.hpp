@@ -5,6 +5,7 @@
 //
 // Thread: the GUI thread. Borrows the Messenger (AppController owns it).
 #include <QHash>
+#include <QSet>
 #include <QMainWindow>
 #include <QPointer>
 #include <memory>
@@ -88,6 +89,8 @@ class MainWindow : public QMainWindow {
   Tray* tray_;
   // Per conversation, the sender and id of the message its notification shows.
   QHash<QString, std::pair<QString, QByteArray>> notified_;
+  // The chats marked unread as last told: only a new mark closes the open chat.
+  QSet<QString> marked_;
 };
 
 }  // namespace parley::app

@@ -693,10 +693,11 @@ int do_chat_setting(const Options& o) {
                                " out to mute until `unmute`); not \"%1\"")
                     .arg(QString::fromStdString(o.duration)),
                 kExitUsage);
+  const auto peer = conversation_of(o.name);
+  if (peer.isEmpty()) return fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
   int code = 0;
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
-  const auto peer = QString::fromStdString(o.name).toLower();
   QString error;
   bool ok = false;
   if (o.command == "mute")
@@ -718,6 +719,32 @@ int do_chat_setting(const Options& o) {
     emit_json(out);
   }
   return kExitOk;
+}
+
+// The user has read conversation NAME: its read receipts go out (online, since the relay
+// must take them) and a mark of mark-unread goes.
+int do_read(const Options& o) {
+  const auto peer = conversation_of(o.name);
+  if (peer.isEmpty()) return fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  const auto unread_now = [m, peer] {
+    for (const auto& c : m->conversations())
+      if (c.peer == peer) return c.unread;
+    return -1;
+  };
+  if (unread_now() < 0) return fail("no conversation with " + peer, kExitUnknownContact);
+  // Once caught up, so what came while this profile was away is read too.
+  when_online(m, [m, peer, unread_now] {
+    const int unread = unread_now();
+    m->markRead(peer);
+    emit_json({{"type", "read"}, {"peer", peer}, {"messages", unread}});
+    exit_when_drained(m);
+  });
+  m->start();
+  exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
+  return kKeepRunning;
 }
 
 int do_queued(const Options& o) {
@@ -968,6 +995,7 @@ int run(const Options& o) {
   if (o.command == "mute" || o.command == "unmute" || o.command == "pin" || o.command == "unpin" ||
       o.command == "mark-unread")
     return do_chat_setting(o);
+  if (o.command == "read") return do_read(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);
   if (o.command == "group") return do_group(o);

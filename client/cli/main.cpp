@@ -94,10 +94,15 @@ int main(int argc, char** argv) {
   unpin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   auto* mark_unread = cli.add_subcommand(
       "mark-unread", "Mark the conversation with NAME (or # and a group id) unread on this device, to come back"
-                     " to (nothing is sent); reading it clears the mark (opening it in the app, or a message of it"
-                     " arriving under `listen --mark-read`)");
+                     " to (nothing is sent); reading it clears the mark (`read`, opening it in the app, or a message"
+                     " of it arriving under `listen --mark-read`)");
   mark_unread->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
   mark_unread->add_flag("--clear", o.clear, "Take the mark off without reading anything");
+  auto* read = cli.add_subcommand(
+      "read", "Mark the conversation with NAME (or # and a group id) read: its read receipts go to the"
+              " relay, and a mark-unread mark goes");
+  read->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  read->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then the receipts stay queued)");
   auto* queued = cli.add_subcommand(
       "queued", "List the files queued to send but not sent (a send-file stopped part-way; run it "
                 "again to go on), or forget one with --forget ID");

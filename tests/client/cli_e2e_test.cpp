@@ -657,6 +657,7 @@ class CliE2eTest : public QObject {
     QCOMPARE(chats_of(alice).value(0).value("peer").toString(), QString("bob"));
     QVERIFY(chats_of(alice).value(0).value("pinned").toBool());
     QCOMPARE(alice.run({"unpin", "bob"}).code, 0);
+    QCOMPARE(chats_of(alice).value(0).value("peer").toString(), "#" + gid);
     auto marked = alice.run({"mark-unread", "bob"});
     QCOMPARE(marked.code, 0);
     QVERIFY(of_type(marked.lines, "chat_settings").value(0).value("marked_unread").toBool());
@@ -664,7 +665,26 @@ class CliE2eTest : public QObject {
     QCOMPARE(alice.run({"mark-unread", "bob", "--clear"}).code, 0);
     QVERIFY(place_of("bob") >= 0);
     QVERIFY(!chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
-    QCOMPARE(chats_of(alice).value(0).value("peer").toString(), "#" + gid);
+    // Read: online, receipts out, the mark gone; a chat that is not there, said so.
+    QCOMPARE(alice.run({"mark-unread", "bob"}).code, 0);
+    const int unread_before = chats_of(alice).value(place_of("bob")).value("unread").toInt();
+    auto sent_to_read = bob.run({"send", "alice", "read me"});
+    QCOMPARE(sent_to_read.code, 0);
+    const auto read_me = of_type(sent_to_read.lines, "sent").value(0).value("id").toString();
+    auto read = alice.run({"read", "bob"});
+    QCOMPARE(read.code, 0);
+    QCOMPARE(of_type(read.lines, "read").value(0).value("peer").toString(), QString("bob"));
+    // bob's message came on the way, and was read with the rest.
+    QCOMPARE(of_type(read.lines, "read").value(0).value("messages").toInt(), unread_before + 1);
+    // bob learns it was read.
+    QCOMPARE(bob.run({"listen", "--timeout", "3"}).code, 0);
+    QString read_status;
+    for (const auto& line : of_type(bob.run({"history", "alice"}).lines, "message"))
+      if (line.value("id").toString() == read_me) read_status = line.value("status").toString();
+    QCOMPARE(read_status, QString("read"));
+    QVERIFY(!chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
+    QCOMPARE(chats_of(alice).value(place_of("bob")).value("unread").toInt(), 0);
+    QCOMPARE(alice.run({"read", "nobody"}).code, 5);
   }
 
   void relayNeverSeesPlaintext() {

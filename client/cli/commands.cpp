@@ -636,24 +636,29 @@ int do_contacts(const Options& o) {
   return kExitOk;
 }
 
+// This device's settings of chat `c` as `chats` and the setting commands print them.
+void put_settings(QJsonObject& out, const client::ConversationSummary& c) {
+  const bool muted = c.mutedAt(QDateTime::currentMSecsSinceEpoch());
+  out["pinned"] = c.pinned;
+  out["muted"] = muted;
+  out["marked_unread"] = c.markedUnread;
+  // Absent when not muted or muted until unmuted.
+  if (muted && c.mutedUntilMs != Messenger::kMutedForever) out["muted_until_ms"] = c.mutedUntilMs;
+}
+
 // The conversations as the app lists them (pinned first, then most recent first), each with
 // its last message as `history` would end.
 int do_chats(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
   if (!m) return code;
-  const auto now = QDateTime::currentMSecsSinceEpoch();
   for (const auto& c : m->conversations()) {
     QJsonObject chat{{"type", "chat"},
                      {"peer", c.peer},
                      {"unread", c.unread},
                      {"last_activity_ms", c.lastActivityMs},
-                     {"identity_changed", c.identityChanged},
-                     {"pinned", c.pinned},
-                     {"muted", c.mutedAt(now)},
-                     {"marked_unread", c.markedUnread}};
-    // Absent when not muted or muted until unmuted.
-    if (c.mutedAt(now) && c.mutedUntilMs != Messenger::kMutedForever) chat["muted_until_ms"] = c.mutedUntilMs;
+                     {"identity_changed", c.identityChanged}};
+    put_settings(chat, c);
     if (c.peer.startsWith(QLatin1Char('#'))) chat["group"] = m->groupInfo(Messenger::groupIdOf(c.peer)).name;
     if (!c.lastMsgId.isEmpty()) {
       QJsonObject last{{"id", QString::fromLatin1(c.lastMsgId.toHex())},
@@ -710,12 +715,10 @@ int do_chat_setting(const Options& o) {
   else
     ok = m->setPinned(peer, o.command == "pin", &error);
   if (!ok) return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
-  const auto now = QDateTime::currentMSecsSinceEpoch();
   for (const auto& c : m->conversations()) {
     if (c.peer != peer) continue;
-    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}, {"pinned", c.pinned}, {"muted", c.mutedAt(now)},
-                    {"marked_unread", c.markedUnread}};
-    if (c.mutedAt(now) && c.mutedUntilMs != Messenger::kMutedForever) out["muted_until_ms"] = c.mutedUntilMs;
+    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}};
+    put_settings(out, c);
     emit_json(out);
   }
   return kExitOk;

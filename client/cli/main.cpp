@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   QCoreApplication app(argc, argv);
   parley::cli::Options o;
   CLI::App cli{"parley-cli: end-to-end-encrypted Parley messaging from the command line"};
+  // The NAME of a command that takes a one-to-one or a group chat.
+  const auto chat_name = [&o](CLI::App* command) {
+    command->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  };
   cli.require_subcommand(1);
   cli.add_option("--profile", o.profile, "Profile directory (created by `register`)")->required();
   cli.add_option("--proxy", o.proxy, "Reach the relay through socks5://HOST:PORT or http://HOST:PORT");
@@ -35,7 +39,7 @@ int main(int argc, char** argv) {
                    "Answer the message with this id (hex, as `history` or `listen` printed)");
   auto* send_file = cli.add_subcommand(
       "send-file", "Encrypt the file at PATH, upload it and send it to NAME (progress on stderr)");
-  send_file->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(send_file);
   send_file->add_option("path", o.path)->required()->check(CLI::ExistingFile);
   send_file->add_option("--caption", o.text, "Text shown with the file");
   send_file->add_option("--reply-to", o.reply_to,
@@ -44,7 +48,7 @@ int main(int argc, char** argv) {
   auto* react = cli.add_subcommand(
       "react", "React to message MSGID of the conversation with NAME (or # and a group id) with EMOJI,"
                " replacing your earlier reaction to it, or take yours back (--remove)");
-  react->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(react);
   react->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")->required();
   react->add_option("emoji", o.text, "The reaction, e.g. 👍 (at most 32 bytes)");
   react->add_flag("--remove", o.clear, "Take your reaction back");
@@ -52,14 +56,14 @@ int main(int argc, char** argv) {
   auto* edit = cli.add_subcommand(
       "edit", "Replace the words of your message MSGID to NAME (or # and a group id) with TEXT, for"
               " everyone (a file: its caption; empty for none); within a day of sending it");
-  edit->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(edit);
   edit->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")->required();
   edit->add_option("text", o.text, "The new words")->required();
   edit->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
   auto* remove = cli.add_subcommand(
       "delete", "Delete message MSGID of the conversation with NAME (or # and a group id) from this"
                 " device, or, with --for-everyone, take your own message back for everyone");
-  remove->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(remove);
   remove->add_option("msgid", o.msg_id, "The message id (hex) that `listen` or `history` printed")->required();
   remove->add_flag("--for-everyone", o.for_everyone, "Take your message back for everyone (within a day of sending it)");
   remove->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then it stays queued)");
@@ -82,26 +86,26 @@ int main(int argc, char** argv) {
   auto* mute = cli.add_subcommand(
       "mute", "Mute the conversation with NAME (or # and a group id) on this device: no notifications,"
               " and its unread messages stay out of the total; until unmuted, or for --for");
-  mute->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(mute);
   auto* mute_for = mute->add_option("--for", o.duration, "How long, e.g. 30m, 8h, 7d or 2w, up to 52w (default: until `unmute`)");
   auto* unmute = cli.add_subcommand("unmute", "Unmute the conversation with NAME (or # and a group id)");
-  unmute->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(unmute);
   auto* pin = cli.add_subcommand(
       "pin", "Keep the conversation with NAME (or # and a group id) at the top of the list on this device"
              " (at most 5 pinned)");
-  pin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(pin);
   auto* unpin = cli.add_subcommand("unpin", "Stop keeping the conversation with NAME at the top");
-  unpin->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(unpin);
   auto* mark_unread = cli.add_subcommand(
       "mark-unread", "Mark the conversation with NAME (or # and a group id) unread on this device, to come back"
                      " to (nothing is sent); reading it clears the mark (`read`, opening it in the app, or a message"
                      " of it arriving under `listen --mark-read`)");
-  mark_unread->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(mark_unread);
   mark_unread->add_flag("--clear", o.clear, "Take the mark off without reading anything");
   auto* read = cli.add_subcommand(
       "read", "Mark the conversation with NAME (or # and a group id) read: its read receipts go to the"
               " relay, and a mark-unread mark goes");
-  read->add_option("name", o.name, "Username, or # and the group id (hex) for a group")->required();
+  chat_name(read);
   read->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then the receipts stay queued)");
   auto* queued = cli.add_subcommand(
       "queued", "List the files queued to send but not sent (a send-file stopped part-way; run it "

@@ -482,6 +482,10 @@ class Messenger : public QObject {
   // that is not on disk.
   void beginReceiveBatch();
   bool commitReceiveBatch();  // false: the commit failed, nothing of the batch is stored
+  // Where each chat setting starts (messenger_chat_settings.cpp): a receive batch still open
+  // committed, then whether `peer`'s conversation is pinned; nullopt with `error` when it
+  // could not be committed or there is no such conversation.
+  std::optional<bool> chatSettingTarget(const QString& peer, QString* error);
   // A received entry could not be stored (`what`, for the user).
   void receiveFailed(const QString& what);
   // Nothing of the receive batch is kept or acknowledged; a new login has the relay send it

@@ -3,15 +3,12 @@
 #include <QDateTime>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QVariant>
 
 #include "messenger.hpp"
 
 namespace parley::client {
 namespace {
-
-// Not inside a receive batch still open: a failure there would roll the setting back after
-// the user was shown it.
-constexpr const char* kBatchFailed = "could not store what was just received; try again";
 
 // Whether `peer` has a conversation, and whether it is pinned; nullopt with `error` set
 // when there is none or the store could not say.
@@ -30,30 +27,45 @@ std::optional<bool> pinned_now(QSqlDatabase& db, const QString& peer, QString* e
   return q.value(0).toBool();
 }
 
+// Sets `column` of `peer`'s row to `value`; `changed` says whether it held something else.
+bool set_column(QSqlDatabase& db, const char* column, const QVariant& value, const QString& peer,
+                bool* changed, QString* error) {
+  QSqlQuery q(db);
+  q.prepare(QStringLiteral("UPDATE conversations SET %1 = :value WHERE peer = :peer AND %1 IS NOT :value")
+                .arg(QLatin1String(column)));
+  q.bindValue(QStringLiteral(":value"), value);
+  q.bindValue(QStringLiteral(":peer"), peer);
+  if (!q.exec()) {
+    *error = q.lastError().text();
+    return false;
+  }
+  *changed = q.numRowsAffected() > 0;
+  return true;
+}
+
 }  // namespace
+
+std::optional<bool> Messenger::chatSettingTarget(const QString& peer, QString* error) {
+  // Not inside a receive batch still open: a failure there would roll the setting back after
+  // the user was shown it.
+  if (!commitReceiveBatch()) {
+    *error = QStringLiteral("could not store what was just received; try again");
+    return std::nullopt;
+  }
+  return pinned_now(db_->db(), peer, error);
+}
 
 bool Messenger::setMuted(const QString& peer, qint64 until_ms, QString* error) {
   if (until_ms < 0) {
     *error = QStringLiteral("a mute cannot end before 1970");
     return false;
   }
-  if (!commitReceiveBatch()) {
-    *error = QLatin1String(kBatchFailed);
-    return false;
-  }
-  if (!pinned_now(db_->db(), peer, error).has_value()) return false;
+  if (!chatSettingTarget(peer, error).has_value()) return false;
   // A time already past is no mute at all: stored as none, so nothing is left to expire.
   const qint64 until = until_ms > QDateTime::currentMSecsSinceEpoch() ? until_ms : 0;
-  QSqlQuery q(db_->db());
-  q.prepare("UPDATE conversations SET muted_until_ms = ? WHERE peer = ? AND muted_until_ms <> ?");
-  q.addBindValue(until);
-  q.addBindValue(peer);
-  q.addBindValue(until);
-  if (!q.exec()) {
-    *error = q.lastError().text();
-    return false;
-  }
-  if (q.numRowsAffected() > 0) emit chatSettingsChanged(peer);
+  bool changed = false;
+  if (!set_column(db_->db(), "muted_until_ms", until, peer, &changed, error)) return false;
+  if (changed) emit chatSettingsChanged(peer);
   return true;
 }
 
@@ -66,12 +78,8 @@ qint64 Messenger::mutedUntil(const QString& peer) {
 }
 
 bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
-  if (!commitReceiveBatch()) {
-    *error = QLatin1String(kBatchFailed);
-    return false;
-  }
   auto& db = db_->db();
-  const auto now = pinned_now(db, peer, error);
+  const auto now = chatSettingTarget(peer, error);
   if (!now) return false;
   if (*now == pinned) return true;  // a pinned chat keeps its place among the pins
   QSqlQuery q(db);
@@ -103,21 +111,10 @@ bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
 }
 
 bool Messenger::setMarkedUnread(const QString& peer, bool marked, QString* error) {
-  if (!commitReceiveBatch()) {
-    *error = QLatin1String(kBatchFailed);
-    return false;
-  }
-  if (!pinned_now(db_->db(), peer, error).has_value()) return false;
-  QSqlQuery q(db_->db());
-  q.prepare("UPDATE conversations SET marked_unread = ? WHERE peer = ? AND marked_unread <> ?");
-  q.addBindValue(marked ? 1 : 0);
-  q.addBindValue(peer);
-  q.addBindValue(marked ? 1 : 0);
-  if (!q.exec()) {
-    *error = q.lastError().text();
-    return false;
-  }
-  if (q.numRowsAffected() > 0) emit chatSettingsChanged(peer);
+  if (!chatSettingTarget(peer, error).has_value()) return false;
+  bool changed = false;
+  if (!set_column(db_->db(), "marked_unread", marked ? 1 : 0, peer, &changed, error)) return false;
+  if (changed) emit chatSettingsChanged(peer);
   return true;
 }
 

@@ -62,12 +62,14 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   const QRect r = option.rect;
   const bool selected = option.state & QStyle::State_Selected;
   const bool hover = option.state & QStyle::State_MouseOver;
+  // What the row is painted on: marks cut out of it must use the same colour.
+  const QColor row_bg = selected ? t.bubbleOut : hover ? t.separator : t.panel;
   p->save();
   p->setRenderHint(QPainter::Antialiasing);
   if (selected || hover) {
     QPainterPath bg;
     bg.addRoundedRect(QRectF(r).adjusted(4, 2, -4, -2), 10, 10);
-    p->fillPath(bg, selected ? (t.dark ? t.bubbleOut : t.bubbleOut) : t.separator);
+    p->fillPath(bg, row_bg);
   }
 
   const QString peer = index.data(M::PeerRole).toString();
@@ -124,13 +126,13 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   const QRect name_rect(text_left, r.top() + 11, name_w, nm.height());
   p->drawText(name_rect, Qt::AlignLeft, name);
   if (muted) {
-    const QColor behind = selected ? t.bubbleOut : hover ? t.separator : t.panel;
     paintMutedMark(*p, QRect(text_left + nm.horizontalAdvance(name) + 4,
                              name_rect.center().y() - kRowMarkSize / 2 + 1, kRowMarkSize, kRowMarkSize),
-                   t.muted, behind);
+                   t.muted, row_bg);
   }
 
   // Unread badge, bottom right.
+  const QColor badge_colour = muted ? t.muted : t.badge;
   int badge_w = 0;
   if (unread > 0) {
     const QString n = unread > 999 ? QStringLiteral("999+") : QString::number(unread);
@@ -140,7 +142,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     badge_w = std::max(20, bm.horizontalAdvance(n) + 12);
     const QRect badge(right - badge_w, r.top() + 34, badge_w, 20);
     p->setPen(Qt::NoPen);
-    p->setBrush(muted ? t.muted : t.badge);
+    p->setBrush(badge_colour);
     p->drawRoundedRect(badge, 10, 10);
     p->setFont(bf);
     p->setPen(t.badgeText);
@@ -150,7 +152,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     // Marked unread: a badge without a number.
     constexpr int kDot = 12;
     p->setPen(Qt::NoPen);
-    p->setBrush(muted ? t.muted : t.badge);
+    p->setBrush(badge_colour);
     p->drawEllipse(QRect(right - kDot - 4, r.top() + 38, kDot, kDot));
     badge_w = kDot + 12;
   } else if (index.data(M::PinnedRole).toBool()) {

@@ -119,7 +119,22 @@ QJsonObject message_json(const client::StoredMessage& m) {
                                    {"unsent", m.reply.unsent}};
   if (m.editedMs > 0) json["edited_ms"] = m.editedMs;
   if (m.unsent) json["unsent"] = true;
+  if (m.expireS > 0) json["expire_s"] = m.expireS;
+  if (m.expiresAtMs > 0) json["expires_at_ms"] = m.expiresAtMs;
   return json;
+}
+
+// A history entry: a message, or the line a change of the disappearing-messages timer left.
+QJsonObject entry_json(const client::StoredMessage& m) {
+  if (m.timerChange < 0) return message_json(m);
+  return {{"type", "timer"},
+          {"peer", m.peer},
+          {"from", m.sender},
+          {"id", QString::fromLatin1(m.clientMsgId.toHex())},
+          {"conv_seq", m.convSeq},
+          {"seconds", m.timerChange},
+          {"client_ts_ms", m.clientTsMs},
+          {"server_ts_ms", m.serverTsMs}};
 }
 
 // The local id of the message `hex` names in conversation `peer`, for --reply-to or react
@@ -513,6 +528,8 @@ int do_fetch(const Options& o) {
   return kKeepRunning;
 }
 
+void print_settings(Messenger* m, const QString& peer);
+
 int do_listen(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
@@ -529,6 +546,8 @@ int do_listen(const Options& o) {
                                   {"from", sender}, {"reactions", reactions}});
                      }
                    });
+  // A change of the disappearing-messages timer from the other side, or a mark cleared.
+  QObject::connect(m, &Messenger::chatSettingsChanged, [m](const QString& peer) { print_settings(m, peer); });
   QObject::connect(m, &Messenger::messageRevised,
                    [m](const QString& peer, const QString& sender, const QByteArray& id) {
                      // The message as it is now: edited, or taken back ("unsent"). One
@@ -622,7 +641,7 @@ int do_history(const Options& o) {
   const auto peer = QString::fromStdString(o.name).toLower();
   if (!m->contacts().contains(peer) && m->history(peer).isEmpty())
     return fail("no conversation with " + peer, kExitUnknownContact);
-  for (const auto& msg : m->history(peer)) emit_json(message_json(msg));
+  for (const auto& msg : m->history(peer)) emit_json(entry_json(msg));
   for (auto gap : m->gaps(peer)) emit_json({{"type", "gap"}, {"peer", peer}, {"conv_seq", gap}});
   return kExitOk;
 }
@@ -642,8 +661,19 @@ void put_settings(QJsonObject& out, const client::ConversationSummary& c) {
   out["pinned"] = c.pinned;
   out["muted"] = muted;
   out["marked_unread"] = c.markedUnread;
+  out["disappear_after_s"] = c.expireTimerS;  // the conversation's, not only this device's: 0 off
   // Absent when not muted or muted until unmuted.
   if (muted && c.mutedUntilMs != Messenger::kMutedForever) out["muted_until_ms"] = c.mutedUntilMs;
+}
+
+// {type: chat_settings, peer, ...}: chat `peer`'s settings as they are now.
+void print_settings(Messenger* m, const QString& peer) {
+  for (const auto& c : m->conversations()) {
+    if (c.peer != peer) continue;
+    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}};
+    put_settings(out, c);
+    emit_json(out);
+  }
 }
 
 // The conversations as the app lists them (pinned first, then most recent first), each with
@@ -667,6 +697,7 @@ int do_chats(const Options& o) {
                        {"status", status_name(static_cast<int>(c.lastStatus))}};
       if (!c.lastFileName.isEmpty()) last["file"] = c.lastFileName;
       if (c.lastUnsent) last["unsent"] = true;
+      if (c.lastTimerChange >= 0) last["timer"] = c.lastTimerChange;
       chat["last"] = last;
     }
     emit_json(chat);
@@ -678,22 +709,22 @@ int do_chats(const Options& o) {
 constexpr qint64 kMaxMuteMs = 52LL * 7 * 24 * 3600 * 1000;
 
 // "90s", "30m", "8h", "7d", "2w" in milliseconds; 0 when it is none of those or longer than
-// kMaxMuteMs.
-qint64 duration_ms(const std::string& text) {
+// `max_ms`.
+qint64 duration_ms(const std::string& text, qint64 max_ms) {
   static const QRegularExpression form(QStringLiteral("^([1-9][0-9]{0,8})([smhdw])$"));
   const auto m = form.match(QString::fromStdString(text));
   if (!m.hasMatch()) return 0;
   const qint64 unit_s = QHash<QChar, qint64>{{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}}
                             .value(m.captured(2).at(0));
   const qint64 ms = m.captured(1).toLongLong() * unit_s * 1000;  // < 2^60: no overflow
-  return ms <= kMaxMuteMs ? ms : 0;
+  return ms <= max_ms ? ms : 0;
 }
 
 // mute, unmute, pin, unpin, mark-unread: this device's settings of one conversation, printed as they are
 // afterwards.
 int do_chat_setting(const Options& o) {
   qint64 mute_ms = 0;
-  if (o.command == "mute" && o.has_duration && (mute_ms = duration_ms(o.duration)) == 0)
+  if (o.command == "mute" && o.has_duration && (mute_ms = duration_ms(o.duration, kMaxMuteMs)) == 0)
     return fail(QStringLiteral("--for takes a number and a unit, e.g. 30m, 8h, 7d or 2w, up to 52w (leave it"
                                " out to mute until `unmute`); not \"%1\"")
                     .arg(QString::fromStdString(o.duration)),
@@ -715,12 +746,7 @@ int do_chat_setting(const Options& o) {
   else
     ok = m->setPinned(peer, o.command == "pin", &error);
   if (!ok) return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
-  for (const auto& c : m->conversations()) {
-    if (c.peer != peer) continue;
-    QJsonObject out{{"type", "chat_settings"}, {"peer", peer}};
-    put_settings(out, c);
-    emit_json(out);
-  }
+  print_settings(m, peer);
   return kExitOk;
 }
 
@@ -745,6 +771,31 @@ int do_read(const Options& o) {
     emit_json({{"type", "read"}, {"peer", peer}, {"messages", unread}});
     exit_when_drained(m);
   });
+  m->start();
+  exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
+  return kKeepRunning;
+}
+
+// disappear NAME --after D | --off: the conversation's timer, for both sides. Goes online,
+// since the change must reach the relay, and prints the settings as they are then.
+int do_disappear(const Options& o) {
+  if (o.has_duration == o.off)
+    return fail("disappear takes --after (e.g. 30s, 8h, 7d, up to 365d) or --off", kExitUsage);
+  const qint64 after_ms = o.off ? 0 : duration_ms(o.duration, Messenger::kMaxExpireTimerS * 1000LL);
+  if (!o.off && after_ms == 0)
+    return fail(QStringLiteral("--after takes a number and a unit, e.g. 30s, 5m, 8h, 7d or 4w, up to 365d;"
+                               " not \"%1\"").arg(QString::fromStdString(o.duration)),
+                kExitUsage);
+  const auto peer = conversation_of(o.name);
+  if (peer.isEmpty()) return fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  QString error;
+  if (!m->setExpireTimer(peer, static_cast<int>(after_ms / 1000), &error))
+    return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+  print_settings(m, peer);
+  when_online(m, [m] { exit_when_drained(m); });
   m->start();
   exit_after(o.timeout_s > 0 ? o.timeout_s : 20, kExitQueued);
   return kKeepRunning;
@@ -999,6 +1050,7 @@ int run(const Options& o) {
       o.command == "mark-unread")
     return do_chat_setting(o);
   if (o.command == "read") return do_read(o);
+  if (o.command == "disappear") return do_disappear(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);
   if (o.command == "group") return do_group(o);

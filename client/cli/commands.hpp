@@ -45,8 +45,9 @@ struct Options {
   bool mark_read = false;
   std::string accept;              // verify --accept: the safety number the user compared
   long long forget = 0;            // queued --forget: a queued file's id
-  std::string duration;            // mute --for: e.g. 8h
-  bool has_duration = false;       // --for given (else: until unmuted)
+  std::string duration;            // mute --for, disappear --after: e.g. 8h
+  bool has_duration = false;       // --for / --after given (mute: else until unmuted)
+  bool off = false;                // disappear --off
   std::string passphrase_file;     // --passphrase-file: the profile's passphrase, first line
   std::string passphrase_action;   // passphrase: set or remove
   std::string new_passphrase_file; // passphrase set --new-passphrase-file

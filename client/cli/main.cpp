@@ -102,6 +102,16 @@ int main(int argc, char** argv) {
                      " of it arriving under `listen --mark-read`)");
   chat_name(mark_unread);
   mark_unread->add_flag("--clear", o.clear, "Take the mark off without reading anything");
+  auto* disappear = cli.add_subcommand(
+      "disappear", "Set the disappearing-messages timer of the conversation with NAME (or # and a group id),"
+                   " for both sides: messages sent from then on go from each device that long after they"
+                   " are read there (yours: after the relay took them)");
+  chat_name(disappear);
+  auto* disappear_after =
+      disappear->add_option("--after", o.duration, "How long messages live, e.g. 30s, 5m, 8h, 7d or 4w, up to 365d");
+  auto* disappear_off = disappear->add_flag("--off", o.off, "Turn disappearing messages off");
+  disappear_after->excludes(disappear_off);
+  disappear->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then the change stays queued)");
   auto* read = cli.add_subcommand(
       "read", "Mark the conversation with NAME (or # and a group id) read: its read receipts go to the"
               " relay, and a mark-unread mark goes");
@@ -142,7 +152,7 @@ int main(int argc, char** argv) {
   }
   o.command = cli.get_subcommands().front()->get_name();
   o.has_description = description->count() > 0;
-  o.has_duration = mute_for->count() > 0;
+  o.has_duration = mute_for->count() > 0 || disappear_after->count() > 0;
 
   // Only an atomic store in the handler; the event loop notices it.
   static std::atomic<bool> stop_requested{false};

@@ -58,8 +58,12 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
     if (std::exchange(store_damaged_, true)) return;
     QMetaObject::invokeMethod(this, [this] { emit storeDamageFound(storeDamageReport()); }, Qt::QueuedConnection);
   });
+  sweep_timer_.setSingleShot(true);
+  connect(&sweep_timer_, &QTimer::timeout, this, [this] { sweepExpired(); });
   wireRelay();
   removeStaleCopies();
+  // What came to its end while Parley was not running goes before anything reads history.
+  sweepExpired();
 }
 
 Messenger::~Messenger() {
@@ -379,7 +383,8 @@ QList<ConversationSummary> Messenger::conversations() {
   q.exec("SELECT c.peer, c.last_activity_ms, c.unread, m.body,"
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
          " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status,"
-         " c.muted_until_ms, c.pinned_ms IS NOT NULL, c.marked_unread"
+         " c.muted_until_ms, c.pinned_ms IS NOT NULL, c.marked_unread, c.expire_timer_s,"
+         " CASE WHEN m.kind = 1 THEN m.expire_s ELSE -1 END"
          " FROM conversations c"
          " LEFT JOIN messages m ON m.id = COALESCE("
          "  (SELECT max(id) FROM messages WHERE peer = c.peer AND conv_seq IS NULL AND removed < 2),"
@@ -404,6 +409,8 @@ QList<ConversationSummary> Messenger::conversations() {
     c.mutedUntilMs = q.value(11).toLongLong();
     c.pinned = q.value(12).toBool();
     c.markedUnread = q.value(13).toBool();
+    c.expireTimerS = q.value(14).toLongLong();
+    c.lastTimerChange = q.value(15).isNull() ? -1 : q.value(15).toLongLong();
     out.push_back(c);
   }
   return out;
@@ -615,7 +622,19 @@ void Messenger::setStatus(const QString& peer, const QByteArray& id, MessageStat
   q.addBindValue(profile_.username);
   q.addBindValue(id);
   q.addBindValue(static_cast<int>(s));
-  if (q.exec() && q.numRowsAffected() > 0) emit messageStatusChanged(peer, id, static_cast<int>(s));
+  if (!q.exec() || q.numRowsAffected() == 0) return;
+  if (s >= MessageStatus::Sent) {
+    // Our disappearing message's countdown starts once the relay has it: while queued it has
+    // not been sent, and must not vanish before it is.
+    QSqlQuery count(db_->db());
+    count.prepare("UPDATE messages SET expires_at_ms = ? + expire_s * 1000 WHERE sender = ? AND"
+                  " client_msg_id = ? AND kind = 0 AND expire_s > 0 AND expires_at_ms IS NULL AND removed < 2");
+    count.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    count.addBindValue(profile_.username);
+    count.addBindValue(id);
+    if (count.exec() && count.numRowsAffected() > 0) armSweep();
+  }
+  emit messageStatusChanged(peer, id, static_cast<int>(s));
 }
 
 bool Messenger::hasPassphrase() const { return store_key::isProtected(profile_.dir); }

@@ -91,6 +91,11 @@ struct StoredMessage {
   QList<Reaction> reactions;  // by reactor's name
   qint64 editedMs = 0;  // the sender's time of the edit `body` shows; 0: never edited
   bool unsent = false;  // its sender took it back for everyone: no words, file or quote left
+  // Not a message but a line saying `sender` set the disappearing-messages timer to this many
+  // seconds (0: off); -1 for a message.
+  qint64 timerChange = -1;
+  qint64 expireS = 0;       // a disappearing message's lifetime in seconds; 0: it stays
+  qint64 expiresAtMs = 0;   // when it goes; 0: not counting down yet (or it stays)
 };
 
 // One full-text search result (Messenger::search).
@@ -166,6 +171,8 @@ struct ConversationSummary {
   qint64 mutedUntilMs = 0;   // Messenger::setMuted; 0: not muted
   bool pinned = false;
   bool markedUnread = false; // Messenger::setMarkedUnread
+  qint64 expireTimerS = 0;   // Messenger::setExpireTimer; 0: off
+  qint64 lastTimerChange = -1;  // the last entry is a timer line (StoredMessage::timerChange)
   bool mutedAt(qint64 now_ms) const { return mutedUntilMs > now_ms; }
 };
 
@@ -253,6 +260,16 @@ class Messenger : public QObject {
   // Marked unread by the user, to come back to (counts as one unread where nothing else is);
   // markRead clears it. Nothing is sent: the peer's read receipts stay as they were.
   bool setMarkedUnread(const QString& peer, bool marked, QString* error);
+
+  // ---- Disappearing messages (messenger_disappearing.cpp) ----
+  // Unlike the settings above, the conversation's own: the change goes to the peer (or the
+  // group), and both sides show it as a line in the history. Every message sent in it from
+  // then on carries the timer and disappears from each device `seconds` after it is read
+  // there (our own: after the relay took it). 0 turns it off. At most kMaxExpireTimerS.
+  // Fails with `error` for a peer with no conversation, or a group we are not in.
+  static constexpr int kMaxExpireTimerS = 365 * 24 * 3600;
+  bool setExpireTimer(const QString& peer, int seconds, QString* error);
+  int expireTimer(const QString& peer);  // 0: off
   void setProxy(const QNetworkProxy& proxy);
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.
@@ -465,8 +482,13 @@ class Messenger : public QObject {
   // The store is damaged (storeDamaged()): said once per messenger, with storeDamageReport().
   void storeDamageFound(const QString& report);
   void verificationChanged(const QString& peer, bool verified);
-  // setMuted, setPinned or setMarkedUnread changed `peer`'s settings (and markRead, the mark).
+  // setMuted, setPinned or setMarkedUnread changed `peer`'s settings (and markRead, the mark),
+  // or its disappearing-messages timer changed, from here or from the other side (a line in
+  // its history with it).
   void chatSettingsChanged(const QString& peer);
+  // Read here just now, messages of `peer` under a disappearing-messages timer began their
+  // countdown (StoredMessage::expiresAtMs).
+  void countdownsStarted(const QString& peer);
 
  private:
   Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::unique_ptr<Database> db);
@@ -718,7 +740,8 @@ class Messenger : public QObject {
   bool applyRevision(const detail::RevisionTarget& t, const QString& peer, bool unsend, const QString& text,
                      qint64 at_ms, qint64 relay_ms);
   bool refuseRevision(const QString& sender, const QString& why);  // tells the user; true
-  enum class Revision { Edit, Unsend, DeleteHere, Withdraw };
+  // Expire: its time (disappearing messages) is up: gone here, and from the replies quoting it.
+  enum class Revision { Edit, Unsend, DeleteHere, Withdraw, Expire };
   // Inside a transaction: applies `kind` to message `t` of conversation `peer`; an edit only
   // if `at_ms` is not older than the one shown, and only to a message still there.
   bool reviseRow(const detail::RevisionTarget& t, const QString& peer, Revision kind, const QString& text,
@@ -731,6 +754,25 @@ class Messenger : public QObject {
   Withdrawal withdrawQueued(const QString& peer, const detail::RevisionTarget& t);
   // Our EDIT or UNSEND of our message `message_id`: checked, queued, then applied here.
   bool sendRevision(const QString& peer, qint64 message_id, Revision kind, const QString& text, QString* error);
+
+  // Inside a transaction: message `id` of `peer` has reached its end (disappearing messages).
+  bool expireRow(const QString& peer, qint64 id);
+
+  // Disappearing messages (messenger_disappearing.cpp). Inside a transaction: `sender`'s change
+  // of `peer`'s timer to `seconds` (clamped to kMaxExpireTimerS), made at `at_ms` by their
+  // clock, with message id `client_msg_id`. When it is not older than the change in force it
+  // becomes the setting and a line in the history (numbered `conv_seq`, -1: not yet), and
+  // `applied` is set. False on a store failure.
+  bool recordExpireTimer(const QString& peer, const QString& sender, const QByteArray& client_msg_id,
+                         qint64 conv_seq, qint64 server_ts, qint64 seconds, qint64 at_ms, bool* applied);
+  // The timer a message queued now in `peer` carries.
+  int timerFor(const QString& peer);
+  // The countdown of `peer`'s unread messages with a lifetime starts now
+  // (they are being read). For markRead, before it marks them seen.
+  bool startCountdowns(const QString& peer);
+  // Deletes what is due, then sets sweep_timer_ for the next one.
+  void sweepExpired();
+  void armSweep();
 
   std::uint64_t lastAcked();
   void setStatus(const QString& peer, const QByteArray& id, MessageStatus s, qint64 conv_seq = -1,
@@ -769,6 +811,9 @@ class Messenger : public QObject {
   // Shortly after words were taken out of messages (one run for a burst of changes): the
   // store keeps no copy of them (Database::scrubRemovedWords).
   QTimer scrub_timer_;
+  // Due at the next message's end (disappearing messages), and at least once a minute: a
+  // QTimer stands still while the machine sleeps.
+  QTimer sweep_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order. `our_share`: it is our share of that inbox that

@@ -299,6 +299,8 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   const auto peer = groupPeer(group_id);
   if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));  // as enqueue
   content.set_group_id(sbytes(group_id));
+  const int expire_s = visible ? timerFor(peer) : 0;  // as enqueue
+  if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
   const auto plain = qbytes(content.SerializeAsString());
   // Encrypted now, so the outbox holds the exact bytes every retry resends and the chain
   // advances in the same commit as the message that used it.
@@ -310,6 +312,11 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     save.addBindValue(state.get());
     save.addBindValue(group_id);
     if (!save.exec()) return false;
+    bool timer_applied = false;
+    if (content.type() == e2e::EXPIRE_TIMER &&
+        !recordExpireTimer(peer, profile_.username, id, -1, 0, content.expire_timer_s(),
+                           static_cast<qint64>(content.client_ts_ms()), &timer_applied))
+      return false;
     if (visible) {
       QSqlQuery conv(db);
       conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
@@ -318,13 +325,14 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       conv.addBindValue(now);
       QSqlQuery msg(db);
       msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
-                  " reply_to, reply_author, reply_text) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?)");
+                  " reply_to, reply_author, reply_text, expire_s) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
       msg.addBindValue(text);
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
+      msg.addBindValue(expire_s);
       if (!conv.exec() || !msg.exec()) return false;
       if (content.type() == e2e::ATTACHMENT && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

@@ -112,6 +112,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
                       (content.type() == e2e::GROUP_TEXT || content.type() == e2e::READ_RECEIPT ||
                        content.type() == e2e::GROUP_INFO || content.type() == e2e::REACTION ||
                        content.type() == e2e::EDIT || content.type() == e2e::UNSEND ||
+                       content.type() == e2e::EXPIRE_TIMER ||
                        (content.type() == e2e::ATTACHMENT && validAttachment(content.attachment()) &&
                         !attachmentIdTaken(e.client_msg_id, e.sender))) &&
                       qbytes(content.group_id()) == e.group_id;
@@ -125,6 +126,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   bool info_changed = false;     // GROUP_INFO from an admin, newer than the one we show
   bool info_refused = false;     // GROUP_INFO from a non-admin
   bool info_invalid = false;     // GROUP_INFO whose avatar is not an image we accept
+  bool timer_changed = false;    // EXPIRE_TIMER newer than the timer in force
   const bool stored = db_->transaction([&] {
     // The chain moves past this key only together with the message it opened.
     QSqlQuery save(db);
@@ -135,6 +137,11 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     save.addBindValue(key_id);
     if (!save.exec()) return false;
     if (!parsed) return extra();
+    if (content.type() == e2e::EXPIRE_TIMER)  // any member may set it, as in a conversation of two
+      return recordExpireTimer(peer, e.sender, e.client_msg_id, e.conv_seq, e.server_ts_ms, content.expire_timer_s(),
+                               static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX)),
+                               &timer_changed) &&
+             extra();
     if (content.type() != e2e::GROUP_TEXT && !attached) {
       // Control messages: never shown, remembered so a redelivery is only acknowledged.
       QSqlQuery done(db);
@@ -181,8 +188,8 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     // Anyone may be quoted in a group: a member who has left, or one this device never saw.
     checkQuote(content, peer, e.sender, {});
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
-                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text)"
-                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?)");
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s)"
+                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?, ?)");
     msg.addBindValue(peer);
     msg.addBindValue(e.sender);
     msg.addBindValue(e.client_msg_id);
@@ -192,6 +199,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     msg.addBindValue(e.server_ts_ms);
     msg.addBindValue(now);
     detail::bind_quote(msg, content);
+    msg.addBindValue(std::min<qint64>(content.expire_timer_s(), kMaxExpireTimerS));
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))
@@ -226,6 +234,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     emit messageReceived(peer, e.client_msg_id);
     emit groupMessageReceived(e.group_id, e.sender, e.client_msg_id);
   }
+  if (timer_changed) emit chatSettingsChanged(peer);
   return GroupOpen::Stored;
 }
 

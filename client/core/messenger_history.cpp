@@ -31,7 +31,8 @@ constexpr const char* kMessageColumns =
     " WHERE r.peer = messages.peer AND r.target_sender = messages.sender AND"
     " r.target_id = messages.client_msg_id AND r.emoji != ''),"
     " edited_ms, removed, (SELECT q.removed IN (1, 3) FROM messages q WHERE q.sender = messages.reply_author"
-    " AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer)";
+    " AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer),"
+    " kind, expire_s, expires_at_ms";
 
 StoredMessage read_message(const QSqlQuery& q) {
   StoredMessage m;
@@ -56,6 +57,9 @@ StoredMessage read_message(const QSqlQuery& q) {
   // Taken back, it has no words left whose edit to show.
   m.editedMs = q.value(16).isNull() || m.unsent ? 0 : q.value(16).toLongLong();
   m.reply.unsent = q.value(18).toBool();
+  if (q.value(19).toInt() == 1) m.timerChange = q.value(20).toLongLong();
+  else m.expireS = q.value(20).toLongLong();
+  m.expiresAtMs = q.value(21).toLongLong();
   if (!q.value(15).isNull()) {
     for (const auto& one : q.value(15).toString().split(QChar(30), Qt::SkipEmptyParts)) {
       const auto parts = one.split(QChar(31));

@@ -47,7 +47,7 @@ bool Messenger::saveReaction(const QString& peer, const QString& target_sender, 
   QSqlQuery q(db_->db());
   q.prepare("INSERT INTO reactions(peer, target_sender, target_id, reactor, emoji, at_ms)"
             " SELECT :peer, :sender, :id, :reactor, :emoji, :at WHERE EXISTS(SELECT 1 FROM messages"
-            " WHERE sender = :sender AND client_msg_id = :id AND peer = :peer AND removed = 0) OR EXISTS(SELECT 1"
+            " WHERE sender = :sender AND client_msg_id = :id AND peer = :peer AND removed = 0 AND kind = 0) OR EXISTS(SELECT 1"
             " FROM pending_group_messages WHERE sender = :sender AND client_msg_id = :id AND"
             " '#' || lower(hex(group_id)) = :peer)"
             " ON CONFLICT(peer, target_sender, target_id, reactor)"
@@ -87,7 +87,7 @@ bool Messenger::storeReaction(const QString& peer, const QString& reactor, const
 bool Messenger::react(const QString& peer, qint64 message_id, const QString& emoji, QString* error) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT sender, client_msg_id FROM messages WHERE id = ? AND peer = ? AND conv_seq IS NOT NULL"
-            " AND removed = 0");
+            " AND removed = 0 AND kind = 0");
   q.addBindValue(message_id);
   q.addBindValue(peer);
   if (!q.exec() || !q.next()) {

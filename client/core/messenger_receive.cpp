@@ -121,6 +121,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   bool chain_ok = true;
   bool got_sender_key = false;
   bool group_named = false;  // that sender key gave the group its name/description
+  bool timer_changed = false;  // an EXPIRE_TIMER newer than the timer in force
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto* plaintext = &decrypted->plaintext;
   const bool stored = db_->transaction([&] {
@@ -146,6 +147,13 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     if (content.type() == e2e::EDIT || content.type() == e2e::UNSEND)
       return storeRevision(sender, sender, content, detail::relay_time(d.server_ts_ms(), now)) &&
              save_last_acked(db, d.inbox_seq());
+    if (content.type() == e2e::EXPIRE_TIMER) {
+      return recordExpireTimer(sender, sender, id, static_cast<qint64>(d.conv_seq()),
+                               detail::relay_time(d.server_ts_ms(), now), content.expire_timer_s(),
+                               static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX)),
+                               &timer_changed) &&
+             save_last_acked(db, d.inbox_seq());
+    }
     if (content.type() == e2e::SENDER_KEY) {
       got_sender_key = storeSenderKey(sender, content, &group_named);
       if (!got_sender_key)
@@ -180,8 +188,8 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     QSqlQuery msg(db);
     // UNIQUE(sender, client_msg_id): a redelivery inserts nothing.
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
-                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text)"
-                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, ?)");
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s)"
+                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, ?, ?)");
     QSqlQuery prev(db);
     prev.prepare("SELECT peer_chain_hash FROM conversations WHERE peer = ?");
     prev.addBindValue(sender);
@@ -198,6 +206,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     msg.addBindValue(now);
     msg.addBindValue(chain_ok ? 1 : 0);
     detail::bind_quote(msg, content);
+    msg.addBindValue(std::min<qint64>(content.expire_timer_s(), kMaxExpireTimerS));
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(sender, sender, id, content.attachment(), {}))
@@ -221,6 +230,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     emit messageReceived(sender, id);
     if (!chain_ok) emit chainBroken(sender, id);
   }
+  if (timer_changed) emit chatSettingsChanged(sender);
   scheduleAck(d.inbox_seq());
   if (got_sender_key) {
     const auto gid = qbytes(content.group_id());
@@ -389,6 +399,7 @@ void Messenger::markRead(const QString& peer) {
       if (!enqueueGroup(groupIdOf(peer), std::move(receipt), {}, &error))
         emit problem(QStringLiteral("could not send a group read receipt: %1").arg(error));
     }
+    startCountdowns(peer);
     QSqlQuery upd(db_->db());
     upd.prepare("UPDATE messages SET status = 11 WHERE peer = ? AND status = 10");
     upd.addBindValue(peer);
@@ -412,6 +423,7 @@ void Messenger::markRead(const QString& peer) {
   for (const auto& id : ids) receipt.add_read_client_msg_ids(sbytes(id));
   QString error;
   if (!enqueue(peer, std::move(receipt), &error)) return emit problem(error);
+  startCountdowns(peer);
   QSqlQuery upd(db_->db());
   upd.prepare("UPDATE messages SET status = 11 WHERE peer = ? AND sender = ? AND status = 10");
   upd.addBindValue(peer);

@@ -55,7 +55,7 @@ void bind_quote(QSqlQuery& q, const e2e::Content& content) {
 bool Messenger::quoteMessage(const QString& peer, qint64 reply_to, e2e::Content& content,
                              QString* error) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT sender, client_msg_id, body FROM messages WHERE id = ? AND peer = ? AND removed = 0");
+  q.prepare("SELECT sender, client_msg_id, body FROM messages WHERE id = ? AND peer = ? AND removed = 0 AND kind = 0");
   q.addBindValue(reply_to);
   q.addBindValue(peer);
   if (!q.exec() || !q.next()) {

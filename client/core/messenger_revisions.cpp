@@ -28,6 +28,7 @@ struct RevisionTarget {
   qint64 edited_ms = 0;
   bool file = false;
   QString file_name;
+  bool line = false;  // a line in the history (a timer change), not a message
 };
 
 }  // namespace detail
@@ -55,7 +56,7 @@ QString revision_problem(const e2e::Content& c) {
 
 constexpr const char* kTargetColumns =
     "m.id, m.sender, m.client_msg_id, m.status, m.removed, COALESCE(m.server_ts_ms, 0),"
-    " COALESCE(m.edited_ms, 0), a.client_msg_id IS NOT NULL, a.file_name FROM messages m LEFT JOIN"
+    " COALESCE(m.edited_ms, 0), a.client_msg_id IS NOT NULL, a.file_name, m.kind != 0 FROM messages m LEFT JOIN"
     " attachments a ON a.sender = m.sender AND a.client_msg_id = m.client_msg_id";
 
 std::optional<Target> read_target(QSqlQuery& q) {
@@ -70,6 +71,7 @@ std::optional<Target> read_target(QSqlQuery& q) {
   t.edited_ms = q.value(6).toLongLong();
   t.file = q.value(7).toBool();
   t.file_name = q.value(8).toString();
+  t.line = q.value(9).toBool();
   return t;
 }
 
@@ -84,7 +86,8 @@ std::optional<Target> target_by_row(QSqlDatabase& db, const QString& peer, qint6
 std::optional<Target> target_by_id(QSqlDatabase& db, const QString& peer, const QString& sender,
                                    const QByteArray& client_msg_id) {
   QSqlQuery q(db);
-  q.prepare(QStringLiteral("SELECT %1 WHERE m.peer = ? AND m.sender = ? AND m.client_msg_id = ?")
+  // A line in the history is no one's words: nothing to edit or take back.
+  q.prepare(QStringLiteral("SELECT %1 WHERE m.peer = ? AND m.sender = ? AND m.client_msg_id = ? AND m.kind = 0")
                 .arg(QLatin1String(kTargetColumns)));
   q.addBindValue(peer);
   q.addBindValue(sender);
@@ -133,8 +136,8 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
       file_drops_.push_back({t.sender, t.client_msg_id, file.value(0).toByteArray(), file.value(1).toString()});
     if (!exec(reactions, {peer, t.sender, t.client_msg_id})) return false;
     if (kind != Revision::DeleteHere) {
-      // Taken back means from the replies that quoted it too. (Deleted here only, it is just
-      // not on this device: its replies still carry their quote.)
+      // Taken back, or disappeared, means from the replies that quoted it too. (Deleted here
+      // only, it is just not on this device: its replies still carry their quote.)
       QSqlQuery quotes(db);
       quotes.prepare("UPDATE messages SET reply_text = NULL WHERE peer = ? AND reply_author = ? AND"
                      " reply_to = ? AND reply_text IS NOT NULL");
@@ -222,7 +225,7 @@ Messenger::Revisable Messenger::revisable(const QString& peer, qint64 message_id
   Revisable r;
   const auto t = target_by_row(db_->db(), peer, message_id);
   if (!t || t->removed >= 2) return r;
-  const bool ours = t->sender == profile_.username;
+  const bool ours = t->sender == profile_.username && !t->line;
   const bool in_time = t->server_ts_ms == 0 ||
                        QDateTime::currentMSecsSinceEpoch() - t->server_ts_ms <= kReviseWindowMs;
   const bool open = ours && t->removed == 0 && t->status != static_cast<int>(MessageStatus::Failed) && in_time;
@@ -251,7 +254,7 @@ bool Messenger::sendRevision(const QString& peer, qint64 message_id, Revision ki
   }
   const auto t = target_by_row(db_->db(), peer, message_id);
   const bool edit = kind == Revision::Edit;
-  if (!t || t->removed >= 2 || t->sender != profile_.username) {
+  if (!t || t->removed >= 2 || t->sender != profile_.username || t->line) {
     *error = edit ? QStringLiteral("only your own messages in this conversation can be edited")
                   : QStringLiteral("only your own messages in this conversation can be deleted for everyone");
     return false;
@@ -455,6 +458,14 @@ bool Messenger::deleteLocally(const QString& peer, qint64 message_id, QString* e
     return false;
   }
   return true;
+}
+
+bool Messenger::expireRow(const QString& peer, qint64 id) {
+  QSqlQuery done(db_->db());
+  done.prepare("UPDATE messages SET expires_at_ms = NULL WHERE id = ?");
+  if (!exec(done, {id})) return false;
+  const auto t = target_by_row(db_->db(), peer, id);
+  return !t || t->removed >= 2 || reviseRow(*t, peer, Revision::Expire, {}, 0);
 }
 
 }  // namespace parley::client

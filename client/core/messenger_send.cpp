@@ -90,6 +90,14 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     const bool moves_up = content.type() != e2e::SENDER_KEY && content.type() != e2e::REACTION &&
                           content.type() != e2e::EDIT && content.type() != e2e::UNSEND;
     if (moves_up && !conv.exec()) return false;
+    // Every message carries the conversation's timer, so each side knows how long it lives.
+    const int expire_s = visible ? timerFor(peer) : 0;
+    if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
+    bool timer_applied = false;
+    if (content.type() == e2e::EXPIRE_TIMER &&
+        !recordExpireTimer(peer, profile_.username, id, -1, 0, content.expire_timer_s(),
+                           static_cast<qint64>(content.client_ts_ms()), &timer_applied))
+      return false;
     if (visible) {
       // Link into our hash chain for this conversation.
       QSqlQuery prev(db);
@@ -106,13 +114,14 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
       chain.addBindValue(peer);
       QSqlQuery msg(db);
       msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
-                  " reply_to, reply_author, reply_text) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?)");
+                  " reply_to, reply_author, reply_text, expire_s) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
       msg.addBindValue(attached ? attachmentBody(content) : QString::fromStdString(content.text()));
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
+      msg.addBindValue(expire_s);
       if (!chain.exec() || !msg.exec()) return false;
       if (attached && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

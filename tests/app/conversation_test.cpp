@@ -410,6 +410,68 @@ class ConversationTest : public QObject {
     window_->openConversation("bob");
   }
 
+  void disappearingMessagesFromTheChatMenu() {
+    QVERIFY(front());
+    window_->openConversation("bob");
+    auto* view = window_->conversationView();
+    auto* timer = view->timerButton();
+    QVERIFY(!timer->isVisible());
+    // Off again for the tests after this one, whatever fails below.
+    const auto restore = qScopeGuard([&] {
+      QString ignored;
+      alice_->setExpireTimer("bob", 0, &ignored);
+    });
+    const auto chosen = [&](QToolButton* button, const QString& text) {
+      QTest::mouseClick(button, Qt::LeftButton);
+      auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+      if (!menu) return false;
+      auto* sub = menu->findChild<QMenu*>("disappear");
+      bool done = false;
+      for (auto* a : sub ? sub->actions() : QList<QAction*>{})
+        if (!done && a->text() == text) {
+          a->trigger();
+          done = true;
+        }
+      menu->close();
+      return done;
+    };
+    QVERIFY(chosen(view->chatMenuButton(), "1 hour"));
+    QCOMPARE(alice_->expireTimer("bob"), 3600);
+    // In sight while writing under it, and a line in the history, on both sides.
+    QVERIFY(timer->isVisible());
+    QCOMPARE(timer->text(), QString("1 hour"));
+    const int line = model()->rowCount() - 1;
+    QCOMPARE(row(line).data(MessageModel::TimerChangeRole).toLongLong(), 3600);
+    const auto bob_row = window_->conversationList()->model()->index(listRowOf("bob"), 0);
+    QCOMPARE(ConversationDelegate::previewText(bob_row), QString("You set disappearing messages to 1 hour"));
+    QVERIFY(spinUntil([&] { return bob_->expireTimer("alice") == 3600; }, kGuiWaitMs));
+
+    // Bob's message under it is read at once (the chat is in front): its hour starts.
+    QString error;
+    QVERIFY(bob_->sendText("alice", "gone within the hour", &error));
+    QVERIFY(spinUntil([&] {
+      const auto last = row(model()->rowCount() - 1);
+      return last.data(MessageModel::BodyRole).toString() == "gone within the hour" &&
+             last.data(MessageModel::ExpireRole).toLongLong() == 3600;
+    }, kGuiWaitMs));
+    parley::test::screenshot(window_.get(), "disappearing-messages");
+
+    // Bob turns it off: the header's timer goes, and the line says who did it.
+    QVERIFY(bob_->setExpireTimer("alice", 0, &error));
+    QVERIFY(spinUntil([&] { return !timer->isVisible(); }, kGuiWaitMs));
+    QCOMPARE(row(model()->rowCount() - 1).data(MessageModel::TimerChangeRole).toLongLong(), 0);
+    QVERIFY(spinUntil([&] {
+      const auto index = window_->conversationList()->model()->index(listRowOf("bob"), 0);
+      return ConversationDelegate::previewText(index) == "bob turned disappearing messages off";
+    }, kGuiWaitMs));
+    // The timer's button leads to the same menu: set again from there, then off.
+    QVERIFY(chosen(view->chatMenuButton(), "5 minutes"));
+    QVERIFY(timer->isVisible());
+    QVERIFY(chosen(timer, "Off"));
+    QVERIFY(!timer->isVisible());
+    QCOMPARE(alice_->expireTimer("bob"), 0);
+  }
+
   void copySelectedMessage() {
     auto* view = window_->conversationView()->list();
     view->setFocus();

@@ -687,6 +687,53 @@ class CliE2eTest : public QObject {
     QCOMPARE(alice.run({"read", "nobody"}).code, 5);
   }
 
+  void disappearingMessagesThroughTheCli() {
+    Cli alice(profile("alice")), bob(profile("bob"));
+    QCOMPARE(alice.run({"send", "bob", "before the timer"}).code, 0);
+    auto set = alice.run({"disappear", "bob", "--after", "8h"});
+    QCOMPARE(set.code, 0);
+    QCOMPARE(of_type(set.lines, "chat_settings").value(0).value("disappear_after_s").toInt(), 8 * 3600);
+    // Bob hears of it, and both histories have the line.
+    auto heard = bob.run({"listen", "--timeout", "3"});
+    QCOMPARE(heard.code, 0);
+    bool told = false;
+    for (const auto& s : of_type(heard.lines, "chat_settings"))
+      told = told || (s.value("peer").toString() == "alice" && s.value("disappear_after_s").toInt() == 8 * 3600);
+    QVERIFY(told);
+    for (auto* who : {&alice, &bob}) {
+      const auto lines = of_type(who->run({"history", who == &alice ? "bob" : "alice"}).lines, "timer");
+      QCOMPARE(lines.size(), 1);
+      QCOMPARE(lines[0].value("from").toString(), QString("alice"));
+      QCOMPARE(lines[0].value("seconds").toInt(), 8 * 3600);
+    }
+    // What is sent now carries the timer, and counts down once the relay has it.
+    auto sent = alice.run({"send", "bob", "gone by tonight"});
+    QCOMPARE(sent.code, 0);
+    const auto id = of_type(sent.lines, "sent").value(0).value("id").toString();
+    QJsonObject mine;
+    for (const auto& m : of_type(alice.run({"history", "bob"}).lines, "message"))
+      if (m.value("id").toString() == id) mine = m;
+    QCOMPARE(mine.value("expire_s").toInt(), 8 * 3600);
+    QVERIFY(mine.value("expires_at_ms").toDouble() > QDateTime::currentMSecsSinceEpoch() + 7 * 3600 * 1000.0);
+    // Bad requests say what is wrong.
+    for (const QStringList& bad : {QStringList{"disappear", "bob"}, QStringList{"disappear", "bob", "--after", "8 hours"},
+                                   QStringList{"disappear", "bob", "--after", "366d"},
+                                   QStringList{"disappear", "bob", "--after", "1h", "--off"}}) {
+      auto r = alice.run(bad);
+      QVERIFY2(r.code == 2, qPrintable(bad.join(' ') + ": " + QString::fromUtf8(r.err)));
+    }
+    QCOMPARE(alice.run({"disappear", "nobody", "--off"}).code, 5);
+    auto off = bob.run({"disappear", "alice", "--off"});
+    QCOMPARE(off.code, 0);
+    QCOMPARE(of_type(off.lines, "chat_settings").value(0).value("disappear_after_s").toInt(), 0);
+    QCOMPARE(alice.run({"listen", "--timeout", "3"}).code, 0);
+    for (const auto& c : of_type(alice.run({"chats"}).lines, "chat"))
+      if (c.value("peer").toString() == "bob") {
+        QCOMPARE(c.value("disappear_after_s").toInt(), 0);
+        QCOMPARE(c.value("last").toObject().value("timer").toInt(-1), 0);
+      }
+  }
+
   void relayNeverSeesPlaintext() {
     const auto stored = read_all_files(relay_.dataDir()) + relay_.stderrLog();
     QVERIFY(!stored.isEmpty());

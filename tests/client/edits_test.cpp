@@ -32,13 +32,6 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     return spinUntil([&] { return done(u.find(peer, id)); }, kWaitMs);
   }
 
-  // A message from `from` to `to` that `to` has.
-  QByteArray delivered(ChatUser& from, ChatUser& to, const QString& text) {
-    const auto id = send(from, to.name, text);
-    if (id.isEmpty() || !to.waitReceived(id)) return {};
-    return id;
-  }
-
   // `from` sends an EDIT (or UNSEND) of its message `id` to `to`, changed by `doctor`
   // before it leaves: what a client other than Parley could send.
   bool sendDoctoredChange(ChatUser& from, const QString& to, const QByteArray& id,
@@ -59,18 +52,6 @@ class EditsTest : public QObject, parley::test::ChatUsers {
   // Waits until `u` has been told of more problems than `before`.
   static bool waitProblem(const ChatUser& u, int before) {
     return spinUntil([&] { return u.problems.size() > before; }, kWaitMs);
-  }
-
-  QByteArray makeGroup(ChatUser& admin, const QStringList& members) {
-    QByteArray gid;
-    QString error;
-    admin.m->createGroup("edits", members, [&](const QByteArray& id, const QString& e) {
-      gid = id;
-      error = e;
-    });
-    if (!spinUntil([&] { return !gid.isEmpty() || !error.isEmpty(); }, kWaitMs)) return {};
-    if (!error.isEmpty()) qWarning("createGroup: %s", qPrintable(error));
-    return gid;
   }
 
  private slots:
@@ -520,7 +501,7 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     auto& alice = user("alice");
     auto& bob = user("bob");
     auto& carol = user("carol");
-    const auto gid = makeGroup(alice, {"bob", "carol"});
+    const auto gid = makeGroup(alice, "edits", {"bob", "carol"});
     QVERIFY(!gid.isEmpty());
     const QString peer = "#" + QString::fromLatin1(gid.toHex());
     QString error;
@@ -550,7 +531,7 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     auto& dave = join("dave");
     auto& erin = join("erin");
     QVERIFY(dave.m && erin.m);
-    const auto gid = makeGroup(alice, {"bob", "dave", "erin"});
+    const auto gid = makeGroup(alice, "edits", {"bob", "dave", "erin"});
     QVERIFY(!gid.isEmpty());
     const QString peer = "#" + QString::fromLatin1(gid.toHex());
     QString error;
@@ -644,7 +625,7 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     // In a group, a reply queued behind it was encrypted with its words when queued: it is
     // then taken back the way a sent message is, and the reply loses the words at the other
     // end.
-    const auto gid = makeGroup(alice, {"bob"});
+    const auto gid = makeGroup(alice, "edits", {"bob"});
     QVERIFY(!gid.isEmpty());
     const QString group = "#" + QString::fromLatin1(gid.toHex());
     QVERIFY(alice.reopen(false));

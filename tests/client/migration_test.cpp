@@ -107,6 +107,12 @@ class MigrationTest : public QObject {
                        " AND marked_unread = 0"),
              scalar(d, "SELECT COUNT(*) FROM conversations"));
     QVERIFY(scalar(d, "SELECT COUNT(*) FROM conversations") > 0);
+    // Step 21: nothing from before disappears, and every row is a message, not a timer line.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE expire_timer_s = 0 AND expire_timer_at_ms = 0"),
+             scalar(d, "SELECT COUNT(*) FROM conversations"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE kind = 0 AND expire_s = 0 AND expires_at_ms IS NULL"),
+             scalar(d, "SELECT COUNT(*) FROM messages"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_expiring'"), 1);
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

@@ -115,4 +115,22 @@ client::StoredMessage ChatUsers::sendFile(ChatUser& from, ChatUser& to, const QS
   return got;
 }
 
+QByteArray ChatUsers::delivered(ChatUser& from, ChatUser& to, const QString& text) {
+  const auto id = send(from, to.name, text);
+  if (id.isEmpty() || !to.waitReceived(id)) return {};
+  return id;
+}
+
+QByteArray ChatUsers::makeGroup(ChatUser& admin, const QString& name, const QStringList& members) {
+  QByteArray gid;
+  QString error;
+  admin.m->createGroup(name, members, [&](const QByteArray& id, const QString& e) {
+    gid = id;
+    error = e;
+  });
+  if (!spinUntil([&] { return !gid.isEmpty() || !error.isEmpty(); }, 15000)) return {};
+  if (!error.isEmpty()) qWarning("createGroup: %s", qPrintable(error));
+  return gid;
+}
+
 }  // namespace parley::test

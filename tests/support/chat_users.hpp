@@ -49,6 +49,10 @@ class ChatUsers {
   ChatUser& join(const QString& name);
   ChatUser& user(const QString& name) { return *users_.at(name); }
   QByteArray send(ChatUser& from, const QString& to, const QString& text, qint64 reply_to = 0);
+  // A message from `from` to `to` that `to` has (empty when it never came).
+  QByteArray delivered(ChatUser& from, ChatUser& to, const QString& text);
+  // A group `name` that `admin` made with `members` (empty, with a warning, on failure).
+  QByteArray makeGroup(ChatUser& admin, const QString& name, const QStringList& members);
   // `from` sends the file at `path` to `to` with `caption` (answering `reply_to`); the message
   // as `to` keeps it once it is there (id 0 if it never came).
   client::StoredMessage sendFile(ChatUser& from, ChatUser& to, const QString& path, const QString& caption,

@@ -181,6 +181,8 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case MutedUntilRole: return c.mutedUntilMs;
     case PinnedRole: return c.pinned;
     case MarkedUnreadRole: return c.markedUnread;
+    case ExpireTimerRole: return c.expireTimerS;
+    case LastTimerChangeRole: return c.lastTimerChange;
     // What a screen reader says and a view's type-ahead matches: the chat's name.
     case Qt::DisplayRole:
     case TitleRole: {
@@ -215,6 +217,8 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
           {MutedUntilRole, "mutedUntil"},
           {PinnedRole, "pinned"},
           {MarkedUnreadRole, "markedUnread"},
+          {ExpireTimerRole, "expireTimer"},
+          {LastTimerChangeRole, "lastTimerChange"},
           {TitleRole, "title"},
           {IsGroupRole, "isGroup"},
           {GroupIdRole, "groupId"},

@@ -40,6 +40,8 @@ class ConversationListModel : public QAbstractListModel {
     MutedUntilRole,   // until when (ms since the epoch; Messenger::kMutedForever: until unmuted)
     PinnedRole,
     MarkedUnreadRole, // the user marked it unread (Messenger::setMarkedUnread)
+    ExpireTimerRole,  // the disappearing-messages timer in seconds (Messenger::setExpireTimer); 0: off
+    LastTimerChangeRole,  // the last entry is a timer line: its seconds (0: off); -1 otherwise
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);

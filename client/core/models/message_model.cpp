@@ -46,6 +46,13 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
   connect(messenger_, &Messenger::messageSent, this, [this](const QString& p, const QByteArray&) {
     if (p == peer_) refresh();
   });
+  // A change of the disappearing-messages timer comes with its line in the history.
+  connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString& p) {
+    if (p == peer_) refresh();
+  });
+  connect(messenger_, &Messenger::countdownsStarted, this, [this](const QString& p) {
+    if (p == peer_) refresh();
+  });
   connect(messenger_, &Messenger::transferFinished, this, [this](qint64, const QByteArray& id, const QString&) {
     // A download saved the file: its local path is new.
     if (!attachments_.remove(id)) return;
@@ -164,7 +171,7 @@ void MessageModel::apply(QList<StoredMessage> fresh) {
                            a.reply.messageId != b.reply.messageId || a.reply.text != b.reply.text ||
                            a.reactions != b.reactions || a.editedMs != b.editedMs ||
                            a.unsent != b.unsent || a.reply.unsent != b.reply.unsent ||
-                           a.hasAttachment != b.hasAttachment;
+                           a.hasAttachment != b.hasAttachment || a.expiresAtMs != b.expiresAtMs;
       rows_[i] = fresh[i];
       if (changed) emit dataChanged(index(i), index(i));
       continue;
@@ -247,6 +254,9 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ReplyUnsentRole: return m.reply.unsent;
     case EditedRole: return m.editedMs;
     case UnsentRole: return m.unsent;
+    case TimerChangeRole: return m.timerChange;
+    case ExpireRole: return m.expireS;
+    case ExpiresAtRole: return m.expiresAtMs;
     case ReactionsRole: {
       QVariantList out;
       QHash<QString, int> at;
@@ -308,7 +318,8 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {ReplyAuthorRole, "replyAuthor"}, {ReplyFromMeRole, "replyFromMe"},
           {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"},
           {ReactionsRole, "reactions"}, {EditedRole, "edited"}, {UnsentRole, "unsent"},
-          {ReplyUnsentRole, "replyUnsent"}};
+          {ReplyUnsentRole, "replyUnsent"}, {TimerChangeRole, "timerChange"}, {ExpireRole, "expire"},
+          {ExpiresAtRole, "expiresAt"}};
 }
 
 }  // namespace parley::client

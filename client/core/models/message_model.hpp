@@ -54,6 +54,11 @@ class MessageModel : public QAbstractListModel {
     EditedRole,        // the sender's time of the edit shown (ms since the epoch); 0: never edited
     UnsentRole,        // its sender took it back for everyone: nothing of it is left but that
     ReplyUnsentRole,   // the message this one answers was taken back by its sender
+    // Not a message: a line saying the sender set the disappearing-messages timer to this
+    // many seconds (0: off). -1 for a message.
+    TimerChangeRole,
+    ExpireRole,        // a disappearing message's lifetime in seconds; 0: it stays
+    ExpiresAtRole,     // when it goes (ms since the epoch); 0: not counting down yet
   };
   static constexpr int kPageSize = 200;
 

@@ -23,6 +23,7 @@
 #include "common/plain_text.hpp"
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
+#include "common/disappearing.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/reply_bar.hpp"
 #include "conversation/message_delegate.hpp"
@@ -104,11 +105,17 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   members_ = header_button("members", "group", tr("Group name and members"));
   more_ = header_button("chatMenu", "more", tr("Mark unread, pin or mute this chat"));
   more_->hide();
+  // Disappearing messages on: the timer, always in sight while writing under it.
+  timer_ = header_button("disappearingTimer", "timer", tr("Disappearing messages: click to change"));
+  timer_->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  timer_->setIconSize({18, 18});
+  timer_->hide();
   auto* hh = new QHBoxLayout(header);
   hh->setContentsMargins(16, 10, 12, 10);
   hh->setSpacing(12);
   hh->addWidget(avatar_);
   hh->addLayout(titles, 1);
+  hh->addWidget(timer_);
   hh->addWidget(contact_);
   hh->addWidget(members_);
   hh->addWidget(more_);
@@ -228,6 +235,11 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(members_, &QToolButton::clicked, this, [this] { emit membersRequested(peer_); });
   connect(more_, &QToolButton::clicked, this,
           [this] { emit chatMenuRequested(peer_, more_->mapToGlobal(QPoint(0, more_->height()))); });
+  connect(timer_, &QToolButton::clicked, this,
+          [this] { emit chatMenuRequested(peer_, timer_->mapToGlobal(QPoint(0, timer_->height()))); });
+  connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString& peer) {
+    if (peer == peer_) updateTimer();
+  });
   connect(composer_, &Composer::sendRequested, this, &ConversationView::send);
   connect(list_, &MessageListView::replyRequested, this, [this](const QModelIndex& index) {
     using client::MessageModel;
@@ -321,6 +333,7 @@ void ConversationView::open(const QString& peer, const QString& title) {
   setTitle(title);
   refreshBanner();
   updateSubtitle();
+  updateTimer();
   if (!isGroup()) messenger_->subscribePresence({peer});
   composer_->editor()->setFocus();
 }
@@ -368,6 +381,13 @@ void ConversationView::refreshBanner() {
 }
 
 bool ConversationView::bannerVisible() const { return !banner_->isHidden(); }
+
+void ConversationView::updateTimer() {
+  const auto seconds = peer_.isEmpty() ? 0 : messenger_->expireTimer(peer_);
+  timer_->setText(seconds > 0 ? timerLabel(seconds) : QString());
+  timer_->setToolTip(tr("Messages disappear %1 after they are read. Click to change.").arg(timerLabel(seconds)));
+  timer_->setVisible(seconds > 0);
+}
 
 QString ConversationView::subtitle() const { return subtitle_->text(); }
 

@@ -48,6 +48,8 @@ class ConversationView : public QWidget {
   // is in the list (its first message; a group from its creation).
   void setChatMenuAvailable(bool available);
   QToolButton* chatMenuButton() const { return more_; }
+  // Shown while disappearing messages are on, with the timer; a click opens the chat's menu.
+  QToolButton* timerButton() const { return timer_; }
 
   MessageListView* list() const { return list_; }
   Composer* composer() const { return composer_; }
@@ -79,6 +81,7 @@ class ConversationView : public QWidget {
  private:
   void send(const QString& text, const QStringList& files);
   void updateSubtitle();
+  void updateTimer();
   void refreshBanner();
   void showError(const QString& text);
   // "Delete…": for everyone (ours, within the window) or from this device, as the user picks.
@@ -109,6 +112,7 @@ class ConversationView : public QWidget {
   QToolButton* contact_;
   QToolButton* members_;
   QToolButton* more_;
+  QToolButton* timer_;
   QFrame* banner_;
   QLabel* banner_text_;
   QPushButton* compare_;

@@ -18,6 +18,7 @@
 #include "common/plural.hpp"
 #include "common/ticks.hpp"
 #include "common/time_format.hpp"
+#include "common/disappearing.hpp"
 #include "media/attachment_block.hpp"
 #include "media/transfer_tracker.hpp"
 #include "messenger.hpp"
@@ -36,6 +37,7 @@ constexpr int kPadX = 11;         // bubble padding
 constexpr int kPadY = 7;
 constexpr int kSeparatorH = 40;
 constexpr int kGapH = 30;
+constexpr int kNoticeH = 34;
 constexpr int kRadius = 14;
 constexpr int kImagePad = 4;      // around a picture inside its bubble
 constexpr int kQuoteBar = 3;      // a reply's quote: the bar in its author's colour
@@ -171,7 +173,8 @@ bool MessageDelegate::showsName(const QModelIndex& index) const {
   if (!group_ || index.data(M::OutgoingRole).toBool()) return false;
   if (index.row() == 0 || showsSeparator(index) || index.data(M::GapBeforeRole).toInt() > 0) return true;
   const auto prev = index.sibling(index.row() - 1, 0);
-  return prev.data(M::SenderRole).toString() != index.data(M::SenderRole).toString();
+  return prev.data(M::TimerChangeRole).toLongLong() >= 0 ||
+         prev.data(M::SenderRole).toString() != index.data(M::SenderRole).toString();
 }
 
 const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) const {
@@ -189,6 +192,7 @@ const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) con
   m.footer_width = sm.horizontalAdvance(m.clock);
   if (index.data(M::OutgoingRole).toBool()) m.footer_width += 4 + kTicksWidth;
   if (!index.data(M::ChainOkRole).toBool()) m.footer_width += 4 + sm.horizontalAdvance(QStringLiteral("⚠"));
+  if (index.data(M::ExpireRole).toLongLong() > 0) m.footer_width += kTimerMarkSize + 3;
   return *meta_.insert(id, m);
 }
 
@@ -214,9 +218,15 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
     l.gap = QRect(row.left(), y, row.width(), kGapH);
     y += kGapH;
   }
+  if (index.data(M::TimerChangeRole).toLongLong() >= 0) {
+    l.notice = QRect(row.left(), y, row.width(), kNoticeH);
+    l.height = y + kNoticeH - row.top();
+    return l;
+  }
   const bool out = index.data(M::OutgoingRole).toBool();
   const bool first_of_run = !l.separator.isNull() || !l.gap.isNull() || index.row() == 0 ||
-                            index.sibling(index.row() - 1, 0).data(M::SenderRole) != index.data(M::SenderRole);
+                            index.sibling(index.row() - 1, 0).data(M::SenderRole) != index.data(M::SenderRole) ||
+                            index.sibling(index.row() - 1, 0).data(M::TimerChangeRole).toLongLong() >= 0;
   y += first_of_run ? 6 : 2;
   const int width = row.width();
   const int max_text = max_text_width(width);
@@ -413,6 +423,21 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->drawText(l.gap, Qt::AlignCenter, label);
   }
 
+  if (!l.notice.isNull()) {
+    const auto label = timerChangeLine(index.data(M::SenderRole).toString(), out,
+                                       index.data(M::TimerChangeRole).toLongLong());
+    p->setFont(small);
+    const QFontMetrics fm(small);
+    const int w = std::min(fm.horizontalAdvance(label) + 24, l.notice.width() - 2 * kSide);
+    const QRect pill(l.notice.center().x() - w / 2, l.notice.top() + 6, w, fm.height() + 10);
+    p->setPen(Qt::NoPen);
+    p->setBrush(selected ? t.bubbleSelected : t.panel);
+    p->drawRoundedRect(pill, pill.height() / 2.0, pill.height() / 2.0);
+    p->setPen(t.muted);
+    p->drawText(pill, Qt::AlignCenter, fm.elidedText(label, Qt::ElideMiddle, w - 16));
+    p->restore();
+    return;
+  }
   QColor bg = out ? t.bubbleOut : t.bubbleIn;
   if (selected) bg = t.bubbleSelected;
   QPainterPath bubble;
@@ -484,7 +509,7 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     layout.draw(p, l.text.topLeft());
   }
 
-  // Footer: [⚠] [edited] time [ticks]
+  // Footer: [⚠] [stopwatch] [edited] time [ticks]
   QColor faded = faded_of(fg);
   p->setFont(small);
   const QFontMetrics sm(small);
@@ -502,6 +527,10 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     const QString w = QStringLiteral("⚠");
     p->drawText(QRect(x, l.footer.top(), sm.horizontalAdvance(w), l.footer.height()), Qt::AlignVCenter, w);
     x += sm.horizontalAdvance(w) + 4;
+  }
+  if (index.data(M::ExpireRole).toLongLong() > 0) {
+    paintTimerMark(*p, QRect(x, l.footer.center().y() - kTimerMarkSize / 2, kTimerMarkSize, kTimerMarkSize), faded);
+    x += kTimerMarkSize + 3;
   }
   const QString time = meta(index).clock;
   p->setPen(faded);
@@ -538,6 +567,11 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
     // The sender's clock, as the edit carried it.
     if (const auto edited = index.data(M::EditedRole).toLongLong(); edited > 0)
       text += QLatin1Char('\n') + tr("Edited %1").arg(fullTime(edited));
+    if (const auto expire = index.data(M::ExpireRole).toLongLong(); expire > 0) {
+      const auto at = index.data(M::ExpiresAtRole).toLongLong();
+      text += QLatin1Char('\n') + (at > 0 ? tr("Disappears %1").arg(fullTime(at))
+                                          : tr("Disappears %1 after it is read").arg(timerLabel(expire)));
+    }
   } else if (const auto emoji = reactionAt(option.rect, index, e->pos()); !emoji.isEmpty()) {
     for (const auto& r : index.data(M::ReactionsRole).toList())
       if (r.toMap()["emoji"].toString() == emoji)
@@ -552,7 +586,7 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
               "automatically and will appear in order.");
   else if (l.attachment.contains(e->pos()))
     text = attachmentTooltip(index, l);
-  else if (l.bubble.contains(e->pos()))
+  else if (l.bubble.contains(e->pos()) || l.notice.contains(e->pos()))
     text = fullTime(index.data(M::TimeRole).toLongLong());
   if (text.isEmpty()) {
     QToolTip::hideText();

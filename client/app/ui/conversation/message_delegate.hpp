@@ -1,7 +1,8 @@
 #pragma once
 // Paints one message of a conversation (never a widget per message): a day separator when
 // the day changes, a "waiting for earlier messages" marker where the relay's numbering has a
-// hole still being filled, the sender's name in groups, the bubble (ours right, theirs
+// hole still being filled, a line where the disappearing-messages timer changed, the
+// sender's name in groups, the bubble (ours right, theirs
 // left) with its time and status ticks, above a reply's words the message it answers (a
 // click there shows that message), and under the bubble its reactions, one pill per emoji
 // with its count (a click on one adds or takes back ours). Text metrics are cached per message and width, so
@@ -83,6 +84,7 @@ class MessageDelegate : public QStyledItemDelegate {
   };
   struct Layout {
     QRect separator, gap, name, quote, bubble, attachment, text, footer;
+    QRect notice;  // a line, not a message (a timer change): nothing else is laid out
     QList<QPair<QRect, QString>> pills;  // reactions under the bubble: where, which emoji
     bool footer_inline = false;
     bool image = false;            // the attachment is shown as a picture

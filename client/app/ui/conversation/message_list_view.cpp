@@ -104,7 +104,8 @@ QString MessageListView::selectedText() const {
   if (rows.size() == 1) return rows.first().data(MessageModel::BodyRole).toString();
   QStringList out;
   for (const auto& i : rows)
-    out << QStringLiteral("[%1] %2: %3")
+    if (i.data(MessageModel::TimerChangeRole).toLongLong() < 0)  // a timer line holds no words
+      out << QStringLiteral("[%1] %2: %3")
                .arg(fullTime(i.data(MessageModel::TimeRole).toLongLong()),
                     i.data(MessageModel::SenderRole).toString(), i.data(MessageModel::BodyRole).toString());
   return out.join(QLatin1Char('\n'));
@@ -173,7 +174,9 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
   // The row may move while the menu is open (a gap filled above it): the action follows it.
   // One its sender took back has nothing left to answer or react to.
   const bool unsent = index.data(MessageModel::UnsentRole).toBool();
-  if (index.data(MessageModel::ConvSeqRole).toLongLong() >= 0 && !unsent) {
+  // A line saying the timer changed is nobody's words: only deleting it from here applies.
+  const bool line = index.data(MessageModel::TimerChangeRole).toLongLong() >= 0;
+  if (index.data(MessageModel::ConvSeqRole).toLongLong() >= 0 && !unsent && !line) {
     connect(menu.addAction(tr("Reply")), &QAction::triggered, this,
             [this, row = QPersistentModelIndex(index)] {
               if (row.isValid()) emit replyRequested(row);
@@ -196,17 +199,19 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
     }
     menu.addSeparator();
   }
-  auto* copy = menu.addAction(tr("Copy"));
-  copy->setShortcut(QKeySequence::Copy);
-  connect(copy, &QAction::triggered, this, [this] { QApplication::clipboard()->setText(selectedText()); });
-  connect(menu.addAction(tr("Select text…")), &QAction::triggered, this, [this, index] { edit(index); });
+  if (!line) {
+    auto* copy = menu.addAction(tr("Copy"));
+    copy->setShortcut(QKeySequence::Copy);
+    connect(copy, &QAction::triggered, this, [this] { QApplication::clipboard()->setText(selectedText()); });
+    connect(menu.addAction(tr("Select text…")), &QAction::triggered, this, [this, index] { edit(index); });
+  }
   if (index.data(MessageModel::HasAttachmentRole).toBool()) {
     menu.addSeparator();
     connect(menu.addAction(tr("Open")), &QAction::triggered, this, [this, index] { emit fileActivated(index); });
     connect(menu.addAction(tr("Save as…")), &QAction::triggered, this,
             [this, index] { emit fileSaveRequested(index); });
   }
-  if (window_ && window_->isGroup() && index.data(MessageModel::OutgoingRole).toBool())
+  if (window_ && window_->isGroup() && index.data(MessageModel::OutgoingRole).toBool() && !line)
     connect(menu.addAction(tr("Receipts…")), &QAction::triggered, this,
             [this, index] { emit receiptsRequested(index); });
   if (const auto changes = changes_ ? changes_(index) : Changes{}; changes.edit || changes.remove) {

@@ -1,10 +1,14 @@
 #include "conversations/chat_menu.hpp"
 
+#include <QActionGroup>
 #include <QDateTime>
+#include <algorithm>
+#include <vector>
 #include <QMenu>
 #include <QMessageBox>
 
 #include "common/time_format.hpp"
+#include "common/disappearing.hpp"
 #include "messenger.hpp"
 #include "models/conversation_list_model.hpp"
 
@@ -75,6 +79,29 @@ QMenu* chatMenu(Messenger* messenger, client::ConversationListModel* chats, cons
         mute(ms == 0 ? Messenger::kMutedForever : QDateTime::currentMSecsSinceEpoch() + ms);
       });
     }
+  }
+
+  // The conversation's own setting, not this device's: it goes to the other side too.
+  menu->addSeparator();
+  const auto timer = index.data(M::ExpireTimerRole).toLongLong();
+  auto* disappear = menu->addMenu(timer > 0 ? QObject::tr("Disappearing messages: %1").arg(timerLabel(timer))
+                                            : QObject::tr("Disappearing messages"));
+  disappear->setObjectName(QStringLiteral("disappear"));
+  auto* choices = new QActionGroup(disappear);
+  constexpr qint64 kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
+  std::vector<qint64> offered{0, 30, 5 * kMinute, kHour, 8 * kHour, kDay, 7 * kDay, 28 * kDay};
+  // One set elsewhere (the other side, or the command line) is offered as it is.
+  if (std::find(offered.begin(), offered.end(), timer) == offered.end()) offered.push_back(timer);
+  for (const auto seconds : offered) {
+    auto* choice = disappear->addAction(seconds == 0 ? QObject::tr("Off") : timerLabel(seconds));
+    choice->setCheckable(true);
+    choice->setChecked(seconds == timer);
+    choice->setActionGroup(choices);
+    choice->setData(seconds);
+    QObject::connect(choice, &QAction::triggered, messenger, [messenger, peer, seconds, tell] {
+      QString error;
+      if (!messenger->setExpireTimer(peer, static_cast<int>(seconds), &error)) tell(error);
+    });
   }
   return menu;
 }

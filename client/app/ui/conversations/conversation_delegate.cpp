@@ -9,6 +9,7 @@
 #include "common/avatar.hpp"
 #include "common/ticks.hpp"
 #include "common/time_format.hpp"
+#include "common/disappearing.hpp"
 #include "conversations/row_marks.hpp"
 #include "models/conversation_list_model.hpp"
 #include "theme/theme.hpp"
@@ -19,6 +20,8 @@ using M = client::ConversationListModel;
 
 QString ConversationDelegate::previewText(const QModelIndex& index) {
   if (index.data(M::LastUnsentRole).toBool()) return tr("Message deleted");
+  if (const auto timer = index.data(M::LastTimerChangeRole).toLongLong(); timer >= 0)
+    return timerChangeLine(index.data(M::LastSenderRole).toString(), index.data(M::LastFromMeRole).toBool(), timer);
   const auto text = index.data(M::LastMessageRole).toString().simplified();
   const auto file = index.data(M::LastFileRole).toString();
   if (file.isEmpty()) return text;
@@ -30,7 +33,8 @@ QString ConversationDelegate::previewText(const QModelIndex& index) {
 }
 
 QString ConversationDelegate::previewSender(const QModelIndex& index) {
-  if (!index.data(M::IsGroupRole).toBool()) return {};
+  // A timer line names who changed it itself.
+  if (!index.data(M::IsGroupRole).toBool() || index.data(M::LastTimerChangeRole).toLongLong() >= 0) return {};
   if (index.data(M::LastFromMeRole).toBool()) return tr("You");
   return index.data(M::LastSenderRole).toString();
 }
@@ -178,7 +182,8 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   } else {
     preview = previewText(index);
     sender = previewSender(index);
-    ticks = index.data(M::LastFromMeRole).toBool() && !index.data(M::LastUnsentRole).toBool();
+    ticks = index.data(M::LastFromMeRole).toBool() && !index.data(M::LastUnsentRole).toBool() &&
+            index.data(M::LastTimerChangeRole).toLongLong() < 0;
   }
   p->setFont(pf);
   const QFontMetrics pm(pf);

@@ -1,0 +1,207 @@
+// Disappearing messages through the client core against a real relay: a timer set on one
+// side reaches the other as a line in both histories; messages sent under it carry it and go
+// from each device once read there (ours once the relay has them), with their words out of
+// search; an unread one waits for its reader; a group shares one timer; bad timers are
+// refused or, from the network, clamped.
+#include <QtTest>
+
+#include <QDateTime>
+
+#include "chat_users.hpp"
+#include "e2e.pb.h"
+#include "messenger.hpp"
+#include "test_client.hpp"
+
+using namespace parley::client;
+using parley::test::ChatUser;
+using parley::test::profileSql;
+using parley::test::spinUntil;
+
+namespace {
+constexpr int kWaitMs = 15000;
+
+// The timer lines of `u`'s history of `peer`, as (sender, seconds).
+QList<QPair<QString, qint64>> timer_lines(const ChatUser& u, const QString& peer) {
+  QList<QPair<QString, qint64>> out;
+  for (const auto& m : u.m->history(peer))
+    if (m.timerChange >= 0) out.append({m.sender, m.timerChange});
+  return out;
+}
+
+int unread_of(const ChatUser& u, const QString& peer) {
+  for (const auto& c : u.m->conversations())
+    if (c.peer == peer) return c.unread;
+  return -1;
+}
+
+bool has(const ChatUser& u, const QString& peer, const QByteArray& id) { return u.find(peer, id).id != 0; }
+}  // namespace
+
+class DisappearingTest : public QObject, parley::test::ChatUsers {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase() { QVERIFY(startWith({"alice", "bob", "carol"})); }
+  void cleanupTestCase() { users_.clear(); }
+
+  void aTimerReachesTheOtherSideAsALine() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QVERIFY(!delivered(alice, bob, "hello").isEmpty());
+    const int unread = unread_of(bob, "alice");
+    QCOMPARE(alice.m->expireTimer("bob"), 0);
+
+    QSignalSpy changed(bob.m.get(), &Messenger::chatSettingsChanged);
+    QString error;
+    QVERIFY2(alice.m->setExpireTimer("bob", 2, &error), qPrintable(error));
+    QCOMPARE(alice.m->expireTimer("bob"), 2);
+    QCOMPARE(timer_lines(alice, "bob"), (QList<QPair<QString, qint64>>{{"alice", 2}}));
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer("alice") == 2; }, kWaitMs));
+    QCOMPARE(timer_lines(bob, "alice"), (QList<QPair<QString, qint64>>{{"alice", 2}}));
+    QVERIFY(!changed.isEmpty());
+    // A line is no message: nothing more to read, and the list says what it is.
+    QCOMPARE(unread_of(bob, "alice"), unread);
+    for (const auto& c : bob.m->conversations())
+      if (c.peer == "alice") {
+        QCOMPARE(c.expireTimerS, qint64(2));
+        QCOMPARE(c.lastTimerChange, qint64(2));
+      }
+    // The same timer again sends nothing.
+    const int queued = alice.m->outboxSize();
+    QVERIFY2(alice.m->setExpireTimer("bob", 2, &error), qPrintable(error));
+    QCOMPARE(alice.m->outboxSize(), queued);
+    QCOMPARE(timer_lines(alice, "bob").size(), 1);
+
+    // Nobody's words: a line cannot be edited, taken back, reacted to or answered.
+    qint64 line = 0;
+    for (const auto& m : alice.m->history("bob"))
+      if (m.timerChange >= 0) line = m.id;
+    QVERIFY(spinUntil([&] {
+      for (const auto& m : alice.m->history("bob"))
+        if (m.id == line) return m.convSeq >= 0;
+      return false;
+    }, kWaitMs));
+    QVERIFY(!alice.m->revisable("bob", line).edit);
+    QVERIFY(!alice.m->revisable("bob", line).unsend);
+    QVERIFY(!alice.m->editMessage("bob", line, "words", &error));
+    QVERIFY(!alice.m->unsendMessage("bob", line, &error));
+    QVERIFY(!alice.m->react("bob", line, "👍", &error));
+    QVERIFY(!alice.m->sendText("bob", "re", &error, line).has_value());
+  }
+
+  void aMessageGoesOnceReadAndOursOnceSent() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QCOMPARE(alice.m->expireTimer("bob"), 2);
+    QSignalSpy bob_revised(bob.m.get(), &Messenger::messageRevised);
+    const auto id = delivered(alice, bob, "the vault code is 4711");
+    QVERIFY(!id.isEmpty());
+    QCOMPARE(bob.find("alice", id).expireS, qint64(2));
+    QCOMPARE(bob.find("alice", id).expiresAtMs, qint64(0));  // unread: not counting yet
+    QString error;
+    QCOMPARE(bob.m->search("4711", 10, &error).size(), 1);
+
+    // Ours goes two seconds after the relay took it, read or not.
+    QVERIFY(spinUntil([&] { return !has(alice, "bob", id); }, kWaitMs));
+    QVERIFY(alice.m->search("4711", 10, &error).isEmpty());
+
+    // Bob's waits for him: still there well after its two seconds.
+    QTest::qWait(3000);
+    QVERIFY(has(bob, "alice", id));
+    const auto before_read = QDateTime::currentMSecsSinceEpoch();
+    bob.m->markRead("alice");
+    const auto counting = bob.find("alice", id).expiresAtMs;
+    QVERIFY(counting >= before_read + 2000);
+    QVERIFY(counting <= QDateTime::currentMSecsSinceEpoch() + 2000);
+    QVERIFY(spinUntil([&] { return !has(bob, "alice", id); }, kWaitMs));
+    QVERIFY(QDateTime::currentMSecsSinceEpoch() >= counting);
+    QVERIFY(bob.m->search("4711", 10, &error).isEmpty());
+    QVERIFY(spinUntil([&] { return !bob_revised.isEmpty(); }, kWaitMs));
+    QCOMPARE(bob_revised.last().at(2).toByteArray(), id);
+    // The line saying why stays.
+    QCOMPARE(timer_lines(bob, "alice").size(), 1);
+  }
+
+  void whatCameToItsEndWhileClosedIsGoneOnOpening() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QString error;
+    QVERIFY2(bob.m->setExpireTimer("alice", 3600, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == 3600; }, kWaitMs));
+    const auto id = delivered(alice, bob, "an hour to live");
+    QVERIFY(!id.isEmpty());
+    bob.m->markRead("alice");
+    QVERIFY(bob.find("alice", id).expiresAtMs > QDateTime::currentMSecsSinceEpoch() + 3000 * 1000);
+    // Its hour passes while Bob's Parley is closed.
+    bob.m.reset();
+    QVERIFY(profileSql(bob.dir, "UPDATE messages SET expires_at_ms = ? WHERE client_msg_id = ?",
+                       {QDateTime::currentMSecsSinceEpoch() - 1, id}));
+    QVERIFY(bob.reopen());
+    QVERIFY(!has(bob, "alice", id));
+    QVERIFY(bob.m->search("live", 10, &error).isEmpty());
+  }
+
+  void offLeavesNewMessagesAlone() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QString error;
+    QVERIFY2(alice.m->setExpireTimer("bob", 0, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer("alice") == 0; }, kWaitMs));
+    QCOMPARE(timer_lines(bob, "alice").last(), (QPair<QString, qint64>{"alice", 0}));
+    const auto id = delivered(alice, bob, "this one stays");
+    QVERIFY(!id.isEmpty());
+    bob.m->markRead("alice");
+    QCOMPARE(bob.find("alice", id).expireS, qint64(0));
+    QCOMPARE(bob.find("alice", id).expiresAtMs, qint64(0));
+  }
+
+  void badTimersAreRefusedAndClampedFromTheNetwork() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    QString error;
+    QVERIFY(!alice.m->setExpireTimer("bob", -1, &error));
+    QVERIFY(!alice.m->setExpireTimer("bob", Messenger::kMaxExpireTimerS + 1, &error));
+    QVERIFY(error.contains("365 days"));
+    QVERIFY(!alice.m->setExpireTimer("nobody", 60, &error));
+    QVERIFY(error.contains("no conversation"));
+    // A client other than Parley asks for more than a year: it gets a year.
+    const auto id = sendDoctored(
+        alice, [](Messenger& m) {
+          QString e;
+          return m.setExpireTimer("bob", 60, &e);
+        },
+        [](parley::e2e::Content& c) { c.set_expire_timer_s(0xFFFFFFFFu); });
+    QVERIFY(!id.isEmpty());
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer("alice") == Messenger::kMaxExpireTimerS; }, kWaitMs));
+    QVERIFY2(bob.m->setExpireTimer("alice", 0, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == 0; }, kWaitMs));
+  }
+
+  void aGroupSharesOneTimer() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto gid = makeGroup(alice, "vanishing", {"bob", "carol"});
+    QVERIFY(!gid.isEmpty());
+    QString error;
+    const auto peer = Messenger::groupPeer(gid);
+    // Any member may set it.
+    QVERIFY(spinUntil([&] { return bob.m->groups().contains(gid); }, kWaitMs));
+    QVERIFY2(bob.m->setExpireTimer(peer, 3600, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return alice.m->expireTimer(peer) == 3600 && carol.m->expireTimer(peer) == 3600; },
+                      kWaitMs));
+    QCOMPARE(timer_lines(carol, peer), (QList<QPair<QString, qint64>>{{"bob", 3600}}));
+    const auto id = alice.m->groupSend(gid, "gone within the hour", &error);
+    QVERIFY2(id.has_value(), qPrintable(error));
+    QVERIFY(carol.waitReceived(*id));
+    QCOMPARE(carol.find(peer, *id).expireS, qint64(3600));
+    QCOMPARE(carol.find(peer, *id).expiresAtMs, qint64(0));
+    carol.m->markRead(peer);
+    QVERIFY(carol.find(peer, *id).expiresAtMs > QDateTime::currentMSecsSinceEpoch());
+    QVERIFY(spinUntil([&] { return alice.find(peer, *id).expiresAtMs > 0; }, kWaitMs));
+    QVERIFY2(carol.problems.isEmpty(), qPrintable(carol.problems.join("; ")));
+  }
+};
+
+QTEST_GUILESS_MAIN(DisappearingTest)
+#include "disappearing_test.moc"

@@ -21,6 +21,10 @@ constexpr int kSweepBatch = 500;
 // A QTimer stands still while the machine sleeps: the sweeper looks at the clock at least
 // this often.
 constexpr qint64 kSweepRecheckMs = 60'000;
+// A change stamped further ahead of this device's clock is taken as stamped this far ahead:
+// one from a clock set to the year 3000 (or INT64_MAX) would otherwise win over every later
+// change, and the timer could never be changed again.
+constexpr qint64 kMaxStampAheadMs = 24LL * 3600 * 1000;
 
 }  // namespace
 
@@ -48,7 +52,8 @@ bool Messenger::setExpireTimer(const QString& peer, int seconds, QString* error)
   }
   if (q.value(0).toInt() == seconds) return true;  // nothing changes: nothing is sent
   // Newer than the change in force even if the clock went back meanwhile, or ours would lose
-  // to it here and at the other end; the enqueue keeps this time on what it sends.
+  // to it here and at the other end; the enqueue keeps this time on what it sends. (The one
+  // in force is at most a day ahead of this clock: recordExpireTimer.)
   const auto at = std::max(QDateTime::currentMSecsSinceEpoch(), q.value(1).toLongLong() + 1);
   e2e::Content content;
   content.set_type(e2e::EXPIRE_TIMER);
@@ -68,17 +73,22 @@ bool Messenger::recordExpireTimer(const QString& peer, const QString& sender, co
   *applied = false;
   seconds = std::clamp<qint64>(seconds, 0, kMaxExpireTimerS);
   const auto now = QDateTime::currentMSecsSinceEpoch();
+  at_ms = std::clamp<qint64>(at_ms, 0, now + kMaxStampAheadMs);
   auto& db = db_->db();
   QSqlQuery conv(db);
   conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?) ON CONFLICT(peer) DO NOTHING");
   conv.addBindValue(peer);
   conv.addBindValue(now);
   QSqlQuery set(db);
-  // On a tie the one handled later wins, the same on both sides when two changes cross.
-  set.prepare("UPDATE conversations SET expire_timer_s = :s, expire_timer_at_ms = :at"
-              " WHERE peer = :peer AND expire_timer_at_ms <= :at");
+  // On a tie the sender whose name sorts last wins: each side applies its own change first,
+  // so "the one handled later" would leave each with the other's. The same change again (a
+  // redelivery) applies again, changing nothing.
+  set.prepare("UPDATE conversations SET expire_timer_s = :s, expire_timer_at_ms = :at, expire_timer_by = :by"
+              " WHERE peer = :peer AND (expire_timer_at_ms < :at OR (expire_timer_at_ms = :at AND"
+              " expire_timer_by <= :by))");
   set.bindValue(QStringLiteral(":s"), seconds);
   set.bindValue(QStringLiteral(":at"), at_ms);
+  set.bindValue(QStringLiteral(":by"), sender);
   set.bindValue(QStringLiteral(":peer"), peer);
   if (!conv.exec() || !set.exec()) return false;
   if (set.numRowsAffected() == 0) return true;  // older than the one in force: history already says the newer

@@ -77,8 +77,8 @@ void Messenger::checkQuote(e2e::Content& content, const QString& peer, const QSt
   if (why.isEmpty() && !parties.isEmpty() && !parties.contains(QString::fromUtf8(quote.author())))
     why = QStringLiteral("it names someone outside this conversation");
   if (why.isEmpty()) {
-    // A reply written before its message was taken back, arriving after: the words it quotes
-    // are not kept either.
+    // A reply written before its message was taken back (or came to its end: disappearing
+    // messages), arriving after: the words it quotes are not kept either.
     QSqlQuery unsent(db_->db());
     unsent.prepare("SELECT 1 FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ? AND removed IN (1, 3)");
     unsent.addBindValue(peer);

@@ -121,7 +121,9 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
                 " removed = ? WHERE id = ? AND removed = ?");
     // Taken back by its sender (1), deleted here (2), or both (3): a message taken back stays
     // known as such once deleted here, so a reply to it arriving later keeps no words either.
-    const bool taken_back = t.removed == 1 || t.removed == 3 || kind == Revision::Unsend;
+    // A message at its end (disappearing messages) is gone from every device as one taken back
+    // is: a reply quoting it that comes later keeps none of its words either.
+    const bool taken_back = t.removed == 1 || t.removed == 3 || kind == Revision::Unsend || kind == Revision::Expire;
     const bool gone_here = t.removed >= 2 || kind != Revision::Unsend;
     const int removed = taken_back && gone_here ? 3 : taken_back ? 1 : 2;
     QSqlQuery file(db);

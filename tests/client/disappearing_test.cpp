@@ -175,6 +175,44 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     QVERIFY(spinUntil([&] { return bob.m->expireTimer("alice") == Messenger::kMaxExpireTimerS; }, kWaitMs));
     QVERIFY2(bob.m->setExpireTimer("alice", 0, &error), qPrintable(error));
     QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == 0; }, kWaitMs));
+
+    // One stamped at the end of time (a clock gone wrong, or a hostile peer) is taken as a
+    // day ahead, so a later change still wins, on both sides.
+    QVERIFY(!sendDoctored(
+                 alice, [](Messenger& m) {
+                   QString e;
+                   return m.setExpireTimer("bob", 300, &e);
+                 },
+                 [](parley::e2e::Content& c) { c.set_client_ts_ms(~std::uint64_t{0}); })
+                 .isEmpty());
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer("alice") == 300; }, kWaitMs));
+    QVERIFY2(bob.m->setExpireTimer("alice", 0, &error), qPrintable(error));
+    QCOMPARE(bob.m->expireTimer("alice"), 0);
+    QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == 0; }, kWaitMs));
+  }
+
+  void crossingChangesSettleAlikeOnBothSides() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    // Both stamp their change one past the same change in force (set a while ahead of both
+    // clocks): a tie, which the sender's name breaks the same way on both sides.
+    const auto ahead = QDateTime::currentMSecsSinceEpoch() + 3600 * 1000;
+    alice.m.reset();
+    bob.m.reset();
+    for (auto* u : {&alice, &bob})
+      QVERIFY(profileSql(u->dir, "UPDATE conversations SET expire_timer_at_ms = ? WHERE peer = ?",
+                         {ahead, u == &alice ? "bob" : "alice"}));
+    QVERIFY(alice.reopen() && bob.reopen());
+    QString error;
+    // Neither has the other's before making its own.
+    QVERIFY2(alice.m->setExpireTimer("bob", 60, &error), qPrintable(error));
+    QVERIFY2(bob.m->setExpireTimer("alice", 120, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == 120; }, kWaitMs));
+    // Bob has had alice's change once a message she sent after it is there.
+    QVERIFY(!delivered(alice, bob, "after the change").isEmpty());
+    QCOMPARE(bob.m->expireTimer("alice"), 120);
+    QVERIFY2(bob.m->setExpireTimer("alice", 0, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == 0; }, kWaitMs));
   }
 
   void aGroupSharesOneTimer() {
@@ -195,11 +233,39 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     QVERIFY2(id.has_value(), qPrintable(error));
     QVERIFY(carol.waitReceived(*id));
     QCOMPARE(carol.find(peer, *id).expireS, qint64(3600));
+    QCOMPARE(timer_lines(bob, peer).size(), 1);
     QCOMPARE(carol.find(peer, *id).expiresAtMs, qint64(0));
     carol.m->markRead(peer);
     QVERIFY(carol.find(peer, *id).expiresAtMs > QDateTime::currentMSecsSinceEpoch());
     QVERIFY(spinUntil([&] { return alice.find(peer, *id).expiresAtMs > 0; }, kWaitMs));
     QVERIFY2(carol.problems.isEmpty(), qPrintable(carol.problems.join("; ")));
+  }
+
+  void aReplyComingAfterItsMessageWentKeepsNoWordsOfIt() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto gid = makeGroup(alice, "short-lived", {"bob", "carol"});
+    QVERIFY(!gid.isEmpty());
+    const auto peer = Messenger::groupPeer(gid);
+    QVERIFY(spinUntil([&] { return bob.m->groups().contains(gid) && carol.m->groups().contains(gid); }, kWaitMs));
+    QString error;
+    QVERIFY2(alice.m->setExpireTimer(peer, 2, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer(peer) == 2 && carol.m->expireTimer(peer) == 2; }, kWaitMs));
+    const auto id = alice.m->groupSend(gid, "the meeting point is the old mill", &error);
+    QVERIFY2(id.has_value(), qPrintable(error));
+    QVERIFY(bob.waitReceived(*id) && carol.waitReceived(*id));
+    // Bob reads it at once and it goes from his device; Carol answers it later.
+    bob.m->markRead(peer);
+    QVERIFY(spinUntil([&] { return !has(bob, peer, *id); }, kWaitMs));
+    const auto reply = carol.m->groupSend(gid, "on my way", &error, carol.find(peer, *id).id);
+    QVERIFY2(reply.has_value(), qPrintable(error));
+    QVERIFY(bob.waitReceived(*reply));
+    const auto got = bob.find(peer, *reply);
+    QCOMPARE(got.reply.clientMsgId, *id);
+    QVERIFY(got.reply.text.isEmpty());
+    QVERIFY(got.reply.unsent);
+    QVERIFY(bob.m->search("mill", 10, &error).isEmpty());
   }
 };
 

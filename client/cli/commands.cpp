@@ -116,7 +116,8 @@ QJsonObject message_json(const client::StoredMessage& m) {
                                    {"from", m.reply.author},
                                    {"text", m.reply.text},
                                    {"on_device", m.reply.messageId != 0},
-                                   {"unsent", m.reply.unsent}};
+                                   {"unsent", m.reply.unsent},
+                                   {"expired", m.reply.expired}};
   if (m.editedMs > 0) json["edited_ms"] = m.editedMs;
   if (m.unsent) json["unsent"] = true;
   if (m.expireS > 0) json["expire_s"] = m.expireS;

@@ -622,21 +622,7 @@ void Messenger::setStatus(const QString& peer, const QByteArray& id, MessageStat
   q.addBindValue(profile_.username);
   q.addBindValue(id);
   q.addBindValue(static_cast<int>(s));
-  const bool moved = q.exec() && q.numRowsAffected() > 0;
-  if (s != MessageStatus::Queued) {
-    // Our disappearing message's countdown starts once the relay has it (or refused it for
-    // good): while queued it has not been sent, and must not vanish before it is. Even when
-    // the status was already further on: a read receipt can come before a lost SendAck's
-    // repeat.
-    QSqlQuery count(db_->db());
-    count.prepare("UPDATE messages SET expires_at_ms = ? + expire_s * 1000 WHERE sender = ? AND"
-                  " client_msg_id = ? AND kind = 0 AND expire_s > 0 AND expires_at_ms IS NULL AND removed < 2");
-    count.addBindValue(QDateTime::currentMSecsSinceEpoch());
-    count.addBindValue(profile_.username);
-    count.addBindValue(id);
-    if (count.exec() && count.numRowsAffected() > 0) armSweep();
-  }
-  if (moved) emit messageStatusChanged(peer, id, static_cast<int>(s));
+  if (q.exec() && q.numRowsAffected() > 0) emit messageStatusChanged(peer, id, static_cast<int>(s));
 }
 
 bool Messenger::hasPassphrase() const { return store_key::isProtected(profile_.dir); }

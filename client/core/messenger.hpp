@@ -66,6 +66,7 @@ struct Reply {
   QString text;
   qint64 messageId = 0;    // the quoted message's local row; 0 when this device does not have it
   bool unsent = false;     // its sender took it back: no words to show
+  bool expired = false;    // it disappeared (its timer ran out): no words to show
 };
 
 // One person's reaction to a message.
@@ -265,7 +266,8 @@ class Messenger : public QObject {
   // Unlike the settings above, the conversation's own: the change goes to the peer (or the
   // group), and both sides show it as a line in the history. Every message sent in it from
   // then on carries the timer and disappears from each device `seconds` after it is read
-  // there (our own: after the relay took it). 0 turns it off. At most kMaxExpireTimerS.
+  // there (our own: after the relay took it). 0 turns it off. At most kMaxExpireTimerS. Of
+  // two changes that cross, the one the relay numbered later holds on both sides.
   // Fails with `error` for a peer with no conversation, or a group we are not in.
   static constexpr int kMaxExpireTimerS = 365 * 24 * 3600;
   bool setExpireTimer(const QString& peer, int seconds, QString* error);
@@ -717,6 +719,10 @@ class Messenger : public QObject {
   // user told that `sender`'s reply is shown without it. The message itself is kept.
   // A quote of a message of `peer` taken back keeps no words.
   void checkQuote(e2e::Content& content, const QString& peer, const QString& sender, const QStringList& parties);
+  // The quote's words go when its message is gone for everyone (taken back, or disappeared):
+  // for a reply received after that, or one of ours queued after it (a file still uploading
+  // when it went).
+  void dropGoneQuote(const QString& peer, e2e::Content& content);
   // Reactions (messenger_reactions.cpp). Inside the transaction that handles a received
   // REACTION in conversation `peer` from `reactor`: stores it unless malformed (said to the
   // user) or older than the reactor's last one to that message; `parties` as for checkQuote.
@@ -759,12 +765,22 @@ class Messenger : public QObject {
   bool expireRow(const QString& peer, qint64 id);
 
   // Disappearing messages (messenger_disappearing.cpp). Inside a transaction: `sender`'s change
-  // of `peer`'s timer to `seconds` (clamped to kMaxExpireTimerS), made at `at_ms` by their
-  // clock, with message id `client_msg_id`. When it is not older than the change in force it
-  // becomes the setting and a line in the history (numbered `conv_seq`, -1: not yet), and
-  // `applied` is set. False on a store failure.
+  // of `peer`'s timer to `seconds` (clamped to kMaxExpireTimerS), written at `at_ms` by their
+  // clock, with message id `client_msg_id`, numbered `conv_seq` by the relay (-1: ours, not
+  // yet). It becomes a line in the history, and the setting (`applied`) when it is ours or
+  // numbered after the change in force. False on a store failure.
   bool recordExpireTimer(const QString& peer, const QString& sender, const QByteArray& client_msg_id,
                          qint64 conv_seq, qint64 server_ts, qint64 seconds, qint64 at_ms, bool* applied);
+  // Inside a transaction: `seconds` becomes `peer`'s timer if numbered `conv_seq` after the
+  // change in force (-1: ours, provisionally, until its number comes).
+  bool settleTimer(const QString& peer, qint64 seconds, qint64 conv_seq, bool* applied);
+  // Inside the transaction of its SendAck: our change to `seconds` was numbered `conv_seq`.
+  bool settleOwnTimer(const QString& peer, qint64 seconds, qint64 conv_seq, bool* applied);
+  // The same for our entry `client_msg_id`, if it is a timer change; `changed`: the setting moved.
+  bool onOwnTimerNumbered(const QString& peer, const QByteArray& client_msg_id, qint64 conv_seq, bool* changed);
+  // Inside the transaction of its SendAck (or failure): our message `client_msg_id` starts
+  // counting down, if it has a lifetime.
+  bool startOwnCountdown(const QString& peer, const QByteArray& client_msg_id);
   // The timer a message queued now in `peer` carries.
   int timerFor(const QString& peer);
   // The countdown of `peer`'s unread messages with a lifetime starts now

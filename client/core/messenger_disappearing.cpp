@@ -1,8 +1,10 @@
 // Disappearing messages: a conversation's timer, set by either side (in a group, by any
-// member) and carried by every message sent under it. A message's countdown starts where it
-// is read (our own: once the relay has it), so one sent to someone away for a week is not
-// gone before they see it; at its end it is deleted from the device as "delete for me" does,
-// and taken from the replies that quote it.
+// member) and carried by every message sent under it. Of two changes the one the relay
+// numbered later wins, on every device alike, whatever the senders' clocks say; ours is in
+// force from when it is made until a change numbered after it comes. A message's countdown
+// starts where it is read (our own: once the relay has it), so one sent to someone away for
+// a week is not gone before they see it; at its end it is deleted from the device as
+// "delete for me" does, and taken from the replies that quote it.
 #include <QDateTime>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -21,10 +23,6 @@ constexpr int kSweepBatch = 500;
 // A QTimer stands still while the machine sleeps: the sweeper looks at the clock at least
 // this often.
 constexpr qint64 kSweepRecheckMs = 60'000;
-// A change stamped further ahead of this device's clock is taken as stamped this far ahead:
-// one from a clock set to the year 3000 (or INT64_MAX) would otherwise win over every later
-// change, and the timer could never be changed again.
-constexpr qint64 kMaxStampAheadMs = 24LL * 3600 * 1000;
 
 }  // namespace
 
@@ -43,22 +41,10 @@ bool Messenger::setExpireTimer(const QString& peer, int seconds, QString* error)
     return false;
   }
   if (!chatSettingTarget(peer, error).has_value()) return false;
-  QSqlQuery q(db_->db());
-  q.prepare("SELECT expire_timer_s, expire_timer_at_ms FROM conversations WHERE peer = ?");
-  q.addBindValue(peer);
-  if (!q.exec() || !q.next()) {
-    *error = QStringLiteral("could not read the conversation from the local store");
-    return false;
-  }
-  if (q.value(0).toInt() == seconds) return true;  // nothing changes: nothing is sent
-  // Newer than the change in force even if the clock went back meanwhile, or ours would lose
-  // to it here and at the other end; the enqueue keeps this time on what it sends. (The one
-  // in force is at most a day ahead of this clock: recordExpireTimer.)
-  const auto at = std::max(QDateTime::currentMSecsSinceEpoch(), q.value(1).toLongLong() + 1);
+  if (timerFor(peer) == seconds) return true;  // nothing changes: nothing is sent
   e2e::Content content;
   content.set_type(e2e::EXPIRE_TIMER);
   content.set_expire_timer_s(static_cast<std::uint32_t>(seconds));
-  content.set_client_ts_ms(static_cast<std::uint64_t>(at));
   const bool queued = peer.startsWith(QLatin1Char('#'))
                           ? enqueueGroup(groupIdOf(peer), std::move(content), {}, error).has_value()
                           : enqueue(peer, std::move(content), error).has_value();
@@ -70,30 +56,20 @@ bool Messenger::setExpireTimer(const QString& peer, int seconds, QString* error)
 bool Messenger::recordExpireTimer(const QString& peer, const QString& sender, const QByteArray& client_msg_id,
                                   qint64 conv_seq, qint64 server_ts, qint64 seconds, qint64 at_ms,
                                   bool* applied) {
-  *applied = false;
   seconds = std::clamp<qint64>(seconds, 0, kMaxExpireTimerS);
   const auto now = QDateTime::currentMSecsSinceEpoch();
-  at_ms = std::clamp<qint64>(at_ms, 0, now + kMaxStampAheadMs);
   auto& db = db_->db();
   QSqlQuery conv(db);
   conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?) ON CONFLICT(peer) DO NOTHING");
   conv.addBindValue(peer);
   conv.addBindValue(now);
-  QSqlQuery set(db);
-  // On a tie the sender whose name sorts last wins: each side applies its own change first,
-  // so "the one handled later" would leave each with the other's. The same change again (a
-  // redelivery) applies again, changing nothing.
-  set.prepare("UPDATE conversations SET expire_timer_s = :s, expire_timer_at_ms = :at, expire_timer_by = :by"
-              " WHERE peer = :peer AND (expire_timer_at_ms < :at OR (expire_timer_at_ms = :at AND"
-              " expire_timer_by <= :by))");
-  set.bindValue(QStringLiteral(":s"), seconds);
-  set.bindValue(QStringLiteral(":at"), at_ms);
-  set.bindValue(QStringLiteral(":by"), sender);
-  set.bindValue(QStringLiteral(":peer"), peer);
-  if (!conv.exec() || !set.exec()) return false;
-  if (set.numRowsAffected() == 0) return true;  // older than the one in force: history already says the newer
-  *applied = true;
-  const bool ours = sender == profile_.username;
+  if (!conv.exec()) return false;
+  const bool ours = conv_seq < 0;
+  // Ours holds until its SendAck numbers it (settleOwnTimer); one received holds when it is
+  // numbered after the change in force, or ours is not numbered yet (its SendAck will say
+  // which of the two came later).
+  if (!settleTimer(peer, seconds, ours ? -1 : conv_seq, applied)) return false;
+  // Every change has its line, at its number: the last line is the change in force.
   QSqlQuery line(db);
   // A line, not a message: no words to search, seen already (no read receipt, no unread).
   // Ours waits in the outbox as Queued, numbered by its SendAck like any send.
@@ -102,13 +78,45 @@ bool Messenger::recordExpireTimer(const QString& peer, const QString& sender, co
   line.addBindValue(peer);
   line.addBindValue(sender);
   line.addBindValue(client_msg_id);
-  line.addBindValue(conv_seq >= 0 ? QVariant(conv_seq) : QVariant(QMetaType::fromType<qint64>()));
+  line.addBindValue(ours ? QVariant(QMetaType::fromType<qint64>()) : QVariant(conv_seq));
   line.addBindValue(static_cast<int>(ours ? MessageStatus::Queued : MessageStatus::Seen));
   line.addBindValue(at_ms);
   line.addBindValue(server_ts > 0 ? QVariant(server_ts) : QVariant(QMetaType::fromType<qint64>()));
   line.addBindValue(now);
   line.addBindValue(seconds);
   return line.exec();
+}
+
+bool Messenger::settleTimer(const QString& peer, qint64 seconds, qint64 conv_seq, bool* applied) {
+  QSqlQuery set(db_->db());
+  if (conv_seq < 0) {
+    set.prepare("UPDATE conversations SET expire_timer_s = :s, expire_timer_seq = NULL WHERE peer = :peer");
+  } else {
+    set.prepare("UPDATE conversations SET expire_timer_s = :s, expire_timer_seq = :seq WHERE peer = :peer"
+                " AND (expire_timer_seq IS NULL OR expire_timer_seq < :seq)");
+    set.bindValue(QStringLiteral(":seq"), conv_seq);
+  }
+  set.bindValue(QStringLiteral(":s"), seconds);
+  set.bindValue(QStringLiteral(":peer"), peer);
+  if (!set.exec()) return false;
+  *applied = set.numRowsAffected() > 0;
+  return true;
+}
+
+bool Messenger::settleOwnTimer(const QString& peer, qint64 seconds, qint64 conv_seq, bool* applied) {
+  // Still ours (nothing numbered came meanwhile): it keeps its words and gets its number. (A
+  // later change of ours, queued behind this one, is what shows: it will be numbered later.)
+  QSqlQuery keep(db_->db());
+  keep.prepare("UPDATE conversations SET expire_timer_seq = ? WHERE peer = ? AND expire_timer_seq IS NULL");
+  keep.addBindValue(conv_seq);
+  keep.addBindValue(peer);
+  if (!keep.exec()) return false;
+  if (keep.numRowsAffected() > 0) {
+    *applied = false;
+    return true;
+  }
+  // A change numbered before ours arrived meanwhile and showed: ours, numbered later, wins.
+  return settleTimer(peer, std::clamp<qint64>(seconds, 0, kMaxExpireTimerS), conv_seq, applied);
 }
 
 bool Messenger::startCountdowns(const QString& peer) {
@@ -123,6 +131,33 @@ bool Messenger::startCountdowns(const QString& peer) {
   armSweep();
   QMetaObject::invokeMethod(this, [this, peer] { emit countdownsStarted(peer); }, Qt::QueuedConnection);
   return true;
+}
+
+bool Messenger::startOwnCountdown(const QString& peer, const QByteArray& client_msg_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE messages SET expires_at_ms = ? + expire_s * 1000 WHERE sender = ? AND client_msg_id = ?"
+            " AND kind = 0 AND expire_s > 0 AND expires_at_ms IS NULL AND removed < 2");
+  q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+  q.addBindValue(profile_.username);
+  q.addBindValue(client_msg_id);
+  if (!q.exec()) return false;
+  if (q.numRowsAffected() == 0) return true;
+  armSweep();  // rolled back after all: the sweep finds nothing due, and sets itself again
+  QMetaObject::invokeMethod(this, [this, peer] { emit countdownsStarted(peer); }, Qt::QueuedConnection);
+  return true;
+}
+
+bool Messenger::onOwnTimerNumbered(const QString& peer, const QByteArray& client_msg_id, qint64 conv_seq,
+                                   bool* changed) {
+  *changed = false;
+  // Our own timer changes are the lines of ours: the line keeps the value it set.
+  QSqlQuery line(db_->db());
+  line.prepare("SELECT expire_s FROM messages WHERE sender = ? AND client_msg_id = ? AND kind = 1");
+  line.addBindValue(profile_.username);
+  line.addBindValue(client_msg_id);
+  if (!line.exec()) return false;
+  if (!line.next()) return true;  // not a timer change
+  return settleOwnTimer(peer, line.value(0).toLongLong(), conv_seq, changed);
 }
 
 void Messenger::sweepExpired() {

@@ -301,6 +301,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   content.set_group_id(sbytes(group_id));
   const int expire_s = visible ? timerFor(peer) : 0;  // as enqueue
   if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
+  dropGoneQuote(peer, content);
   const auto plain = qbytes(content.SerializeAsString());
   // Encrypted now, so the outbox holds the exact bytes every retry resends and the chain
   // advances in the same commit as the message that used it.

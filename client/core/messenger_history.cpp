@@ -19,7 +19,7 @@ constexpr const char* kMessageColumns =
     " AND a.client_msg_id = messages.client_msg_id),"
     // A quoted message deleted from this device (removed 2) is not here: the quote's words
     // show; one its sender took back (removed 1, or 3 once deleted here too) shows as that,
-    // with no words.
+    // with no words, as does one that disappeared (4).
     " reply_to, reply_author, COALESCE((SELECT q.body FROM messages q WHERE q.sender ="
     " messages.reply_author AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer"
     " AND q.removed < 2), reply_text), (SELECT q.id FROM messages q WHERE q.sender ="
@@ -30,7 +30,7 @@ constexpr const char* kMessageColumns =
     " (SELECT group_concat(r.reactor || char(31) || r.emoji, char(30)) FROM reactions r"
     " WHERE r.peer = messages.peer AND r.target_sender = messages.sender AND"
     " r.target_id = messages.client_msg_id AND r.emoji != ''),"
-    " edited_ms, removed, (SELECT q.removed IN (1, 3) FROM messages q WHERE q.sender = messages.reply_author"
+    " edited_ms, removed, (SELECT q.removed FROM messages q WHERE q.sender = messages.reply_author"
     " AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer),"
     " kind, expire_s, expires_at_ms";
 
@@ -56,7 +56,8 @@ StoredMessage read_message(const QSqlQuery& q) {
   m.unsent = q.value(17).toInt() == 1;
   // Taken back, it has no words left whose edit to show.
   m.editedMs = q.value(16).isNull() || m.unsent ? 0 : q.value(16).toLongLong();
-  m.reply.unsent = q.value(18).toBool();
+  m.reply.unsent = q.value(18).toInt() == 1 || q.value(18).toInt() == 3;
+  m.reply.expired = q.value(18).toInt() == 4;
   if (q.value(19).toInt() == 1) m.timerChange = q.value(20).toLongLong();
   else m.expireS = q.value(20).toLongLong();
   m.expiresAtMs = q.value(21).toLongLong();

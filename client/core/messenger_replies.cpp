@@ -69,6 +69,16 @@ bool Messenger::quoteMessage(const QString& peer, qint64 reply_to, e2e::Content&
   return true;
 }
 
+void Messenger::dropGoneQuote(const QString& peer, e2e::Content& content) {
+  if (!content.has_quote() || content.quote().text().empty()) return;
+  QSqlQuery gone(db_->db());
+  gone.prepare("SELECT 1 FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ? AND removed IN (1, 3, 4)");
+  gone.addBindValue(peer);
+  gone.addBindValue(QString::fromUtf8(content.quote().author()));
+  gone.addBindValue(qbytes(content.quote().client_msg_id()));
+  if (gone.exec() && gone.next()) content.mutable_quote()->clear_text();
+}
+
 void Messenger::checkQuote(e2e::Content& content, const QString& peer, const QString& sender,
                            const QStringList& parties) {
   if (!content.has_quote()) return;
@@ -79,12 +89,7 @@ void Messenger::checkQuote(e2e::Content& content, const QString& peer, const QSt
   if (why.isEmpty()) {
     // A reply written before its message was taken back (or came to its end: disappearing
     // messages), arriving after: the words it quotes are not kept either.
-    QSqlQuery unsent(db_->db());
-    unsent.prepare("SELECT 1 FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ? AND removed IN (1, 3)");
-    unsent.addBindValue(peer);
-    unsent.addBindValue(QString::fromUtf8(quote.author()));
-    unsent.addBindValue(qbytes(quote.client_msg_id()));
-    if (unsent.exec() && unsent.next()) content.mutable_quote()->clear_text();
+    dropGoneQuote(peer, content);
     return;
   }
   content.clear_quote();

@@ -121,11 +121,12 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
                 " removed = ? WHERE id = ? AND removed = ?");
     // Taken back by its sender (1), deleted here (2), or both (3): a message taken back stays
     // known as such once deleted here, so a reply to it arriving later keeps no words either.
-    // A message at its end (disappearing messages) is gone from every device as one taken back
-    // is: a reply quoting it that comes later keeps none of its words either.
-    const bool taken_back = t.removed == 1 || t.removed == 3 || kind == Revision::Unsend || kind == Revision::Expire;
+    // Disappeared (4): below.
+    const bool taken_back = t.removed == 1 || t.removed == 3 || kind == Revision::Unsend;
     const bool gone_here = t.removed >= 2 || kind != Revision::Unsend;
-    const int removed = taken_back && gone_here ? 3 : taken_back ? 1 : 2;
+    // At its end (disappearing messages): 4, gone from every device as one taken back is, so a
+    // reply quoting it that comes later keeps none of its words either, but nobody deleted it.
+    const int removed = taken_back && gone_here ? 3 : taken_back ? 1 : kind == Revision::Expire ? 4 : 2;
     QSqlQuery file(db);
     file.prepare("DELETE FROM attachments WHERE sender = ? AND client_msg_id = ? RETURNING media_id, local_path");
     QSqlQuery reactions(db);
@@ -215,8 +216,9 @@ void Messenger::settleRemovals(bool closing) {
     QSqlQuery still(db_->db());
     still.prepare("SELECT 1 FROM attachments WHERE sender = ? AND client_msg_id = ?");
     if (!exec(still, {drop.sender, drop.msg_id}) || still.next()) continue;  // rolled back
-    dropFileOf(drop.msg_id, drop.media_id, drop.sender == profile_.username ? QString() : drop.local_path,
-               !closing);  // closing ends every transfer anyway
+    // Ours too: dropFileOf only ever removes a copy inside the profile (a pasted picture
+    // Parley wrote there), never the user's own file it was sent from.
+    dropFileOf(drop.msg_id, drop.media_id, drop.local_path, !closing);  // closing ends every transfer anyway
   }
   // One run a couple of seconds after the first of a burst of changes, not pushed back by
   // each later one (a peer's stream of edits would put it off for good).

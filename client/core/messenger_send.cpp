@@ -93,6 +93,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     // Every message carries the conversation's timer, so each side knows how long it lives.
     const int expire_s = visible ? timerFor(peer) : 0;
     if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
+    dropGoneQuote(peer, content);
     bool timer_applied = false;
     if (content.type() == e2e::EXPIRE_TIMER &&
         !recordExpireTimer(peer, profile_.username, id, -1, 0, content.expire_timer_s(),
@@ -430,14 +431,19 @@ void Messenger::onSendAck(qint64 seq, const wire::ServerFrame& r) {
                          info.ParseFromArray(content_bytes.constData(), static_cast<int>(content_bytes.size())) &&
                          info.type() == e2e::GROUP_INFO;
     bool info_changed = false;
+    bool timer_changed = false;
     db_->transaction([&] {
       QSqlQuery del(db_->db());
       del.prepare("DELETE FROM outbox WHERE seq = ?");
       del.addBindValue(seq);
       if (is_info)
         info_changed = applyGroupInfo(group_id, info, static_cast<qint64>(r.send_ack().conv_seq()));
-      return del.exec() && noteSeq(peer, r.send_ack().conv_seq());
+      // With the outbox entry, so a crash cannot leave a disappearing message never counting
+      // down (no SendAck comes again for it), or our timer change never numbered.
+      return del.exec() && noteSeq(peer, r.send_ack().conv_seq()) && startOwnCountdown(peer, id) &&
+             onOwnTimerNumbered(peer, id, static_cast<qint64>(r.send_ack().conv_seq()), &timer_changed);
     });
+    if (timer_changed) emit chatSettingsChanged(peer);
     if (info_changed)
       emit groupInfoChanged(group_id, profile_.username, QString::fromStdString(info.text()),
                             QString::fromStdString(info.group_description()));
@@ -517,7 +523,8 @@ void Messenger::failOutboxEntry(qint64 seq, const QString& problem_text) {
     QSqlQuery del(db);
     del.prepare("DELETE FROM outbox WHERE seq = ?");
     del.addBindValue(seq);
-    if (!del.exec()) return false;
+    // Refused for good, a disappearing message still goes in its time.
+    if (!del.exec() || !startOwnCountdown(peer, client_msg_id)) return false;
     if (key_for.isEmpty()) return true;
     QSqlQuery unsent(db);
     unsent.prepare("UPDATE group_members SET key_sent = NULL WHERE group_id = ? AND username = ?");

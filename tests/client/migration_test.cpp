@@ -108,7 +108,7 @@ class MigrationTest : public QObject {
              scalar(d, "SELECT COUNT(*) FROM conversations"));
     QVERIFY(scalar(d, "SELECT COUNT(*) FROM conversations") > 0);
     // Step 21: nothing from before disappears, and every row is a message, not a timer line.
-    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE expire_timer_s = 0 AND expire_timer_at_ms = 0"),
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE expire_timer_s = 0 AND expire_timer_seq = 0"),
              scalar(d, "SELECT COUNT(*) FROM conversations"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE kind = 0 AND expire_s = 0 AND expires_at_ms IS NULL"),
              scalar(d, "SELECT COUNT(*) FROM messages"));

@@ -170,7 +170,7 @@ void MessageModel::apply(QList<StoredMessage> fresh) {
                            a.serverTsMs != b.serverTsMs || a.body != b.body || a.chainOk != b.chainOk ||
                            a.reply.messageId != b.reply.messageId || a.reply.text != b.reply.text ||
                            a.reactions != b.reactions || a.editedMs != b.editedMs ||
-                           a.unsent != b.unsent || a.reply.unsent != b.reply.unsent ||
+                           a.unsent != b.unsent || a.reply.unsent != b.reply.unsent || a.reply.expired != b.reply.expired ||
                            a.hasAttachment != b.hasAttachment || a.expiresAtMs != b.expiresAtMs;
       rows_[i] = fresh[i];
       if (changed) emit dataChanged(index(i), index(i));
@@ -252,6 +252,7 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case ReplyTextRole: return m.reply.text;
     case ReplyMessageIdRole: return m.reply.messageId;
     case ReplyUnsentRole: return m.reply.unsent;
+    case ReplyExpiredRole: return m.reply.expired;
     case EditedRole: return m.editedMs;
     case UnsentRole: return m.unsent;
     case TimerChangeRole: return m.timerChange;
@@ -318,7 +319,7 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {ReplyAuthorRole, "replyAuthor"}, {ReplyFromMeRole, "replyFromMe"},
           {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"},
           {ReactionsRole, "reactions"}, {EditedRole, "edited"}, {UnsentRole, "unsent"},
-          {ReplyUnsentRole, "replyUnsent"}, {TimerChangeRole, "timerChange"}, {ExpireRole, "expire"},
+          {ReplyUnsentRole, "replyUnsent"}, {ReplyExpiredRole, "replyExpired"}, {TimerChangeRole, "timerChange"}, {ExpireRole, "expire"},
           {ExpiresAtRole, "expiresAt"}};
 }
 

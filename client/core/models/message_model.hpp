@@ -54,6 +54,7 @@ class MessageModel : public QAbstractListModel {
     EditedRole,        // the sender's time of the edit shown (ms since the epoch); 0: never edited
     UnsentRole,        // its sender took it back for everyone: nothing of it is left but that
     ReplyUnsentRole,   // the message this one answers was taken back by its sender
+    ReplyExpiredRole,  // the message this one answers disappeared (disappearing messages)
     // Not a message: a line saying the sender set the disappearing-messages timer to this
     // many seconds (0: off). -1 for a message.
     TimerChangeRole,

@@ -333,17 +333,15 @@ bool step_20(QSqlDatabase& db, QString* error) {
 }
 
 // Version 21: disappearing messages. `conversations.expire_timer_s`: the timer messages
-// sent here carry (0: off), set by the change stamped `expire_timer_at_ms` (its client_ts_ms)
-// by `expire_timer_by`: of two crossing changes the newer wins on both sides, on a tie the
-// one whose sender's name sorts last. `messages.kind`: 0 a message, 1 a
+// sent here carry (0: off), set by the change the relay numbered `expire_timer_seq` in the
+// conversation (NULL: ours, not numbered yet): the one numbered last wins, on every device. `messages.kind`: 0 a message, 1 a
 // line saying the timer changed to `expire_s`. For a message, `expire_s` is its lifetime and
 // `expires_at_ms` when it goes (NULL: not counting down yet: unread, or not yet taken by the
 // relay); the partial index lets the sweeper find the next one without reading the rest.
 bool step_21(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE conversations ADD COLUMN expire_timer_s INTEGER NOT NULL DEFAULT 0",
-      "ALTER TABLE conversations ADD COLUMN expire_timer_at_ms INTEGER NOT NULL DEFAULT 0",
-      "ALTER TABLE conversations ADD COLUMN expire_timer_by TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE conversations ADD COLUMN expire_timer_seq INTEGER DEFAULT 0",
       "ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE messages ADD COLUMN expire_s INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE messages ADD COLUMN expires_at_ms INTEGER",

@@ -110,6 +110,8 @@ bool quote_on_device(const QModelIndex& index) {
 QString quote_line(const QModelIndex& index) {
   if (index.data(client::MessageModel::ReplyUnsentRole).toBool())
     return QCoreApplication::translate("parley::app::MessageDelegate", "a deleted message");
+  if (index.data(client::MessageModel::ReplyExpiredRole).toBool())
+    return QCoreApplication::translate("parley::app::MessageDelegate", "a message that disappeared");
   auto text = index.data(client::MessageModel::ReplyTextRole).toString().simplified();
   if (!text.isEmpty()) return text;
   return quote_on_device(index) ? QCoreApplication::translate("parley::app::MessageDelegate", "a file")
@@ -124,7 +126,8 @@ QString quote_author(const QModelIndex& index) {
              : index.data(client::MessageModel::ReplyAuthorRole).toString();
 }
 QString quote_caveat(const QModelIndex& index) {
-  return quote_on_device(index) ? QString()
+  // One that disappeared was here: its words went by its timer, not because this device never had them.
+  return quote_on_device(index) || index.data(client::MessageModel::ReplyExpiredRole).toBool() ? QString()
                                 : QCoreApplication::translate("parley::app::MessageDelegate", " · not on this device");
 }
 
@@ -569,8 +572,11 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
       text += QLatin1Char('\n') + tr("Edited %1").arg(fullTime(edited));
     if (const auto expire = index.data(M::ExpireRole).toLongLong(); expire > 0) {
       const auto at = index.data(M::ExpiresAtRole).toLongLong();
+      // Ours counts down from when the relay has it, theirs from when it is read here.
       text += QLatin1Char('\n') + (at > 0 ? tr("Disappears %1").arg(fullTime(at))
-                                          : tr("Disappears %1 after it is read").arg(timerLabel(expire)));
+                                    : index.data(M::OutgoingRole).toBool()
+                                        ? tr("Disappears %1 after it is sent").arg(timerLabel(expire))
+                                        : tr("Disappears %1 after it is read").arg(timerLabel(expire)));
     }
   } else if (const auto emoji = reactionAt(option.rect, index, e->pos()); !emoji.isEmpty()) {
     for (const auto& r : index.data(M::ReactionsRole).toList())

@@ -721,6 +721,17 @@ qint64 duration_ms(const std::string& text, qint64 max_ms) {
   return ms <= max_ms ? ms : 0;
 }
 
+// The profile, for a command on the chat NAME names (`peer`: a folded username, or "#" and a
+// group id); null with `code` set when NAME is neither or the profile does not open.
+Messenger* open_for_chat(const Options& o, QString* peer, int* code) {
+  *peer = conversation_of(o.name);
+  if (peer->isEmpty()) {
+    *code = fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
+    return nullptr;
+  }
+  return open_or_fail(o, code);
+}
+
 // mute, unmute, pin, unpin, mark-unread: this device's settings of one conversation, printed as they are
 // afterwards.
 int do_chat_setting(const Options& o) {
@@ -730,10 +741,9 @@ int do_chat_setting(const Options& o) {
                                " out to mute until `unmute`); not \"%1\"")
                     .arg(QString::fromStdString(o.duration)),
                 kExitUsage);
-  const auto peer = conversation_of(o.name);
-  if (peer.isEmpty()) return fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
+  QString peer;
   int code = 0;
-  auto* m = open_or_fail(o, &code);
+  auto* m = open_for_chat(o, &peer, &code);
   if (!m) return code;
   QString error;
   bool ok = false;
@@ -754,10 +764,9 @@ int do_chat_setting(const Options& o) {
 // The user has read conversation NAME: its read receipts go out (online, since the relay
 // must take them) and a mark of mark-unread goes.
 int do_read(const Options& o) {
-  const auto peer = conversation_of(o.name);
-  if (peer.isEmpty()) return fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
+  QString peer;
   int code = 0;
-  auto* m = open_or_fail(o, &code);
+  auto* m = open_for_chat(o, &peer, &code);
   if (!m) return code;
   const auto unread_now = [m, peer] {
     for (const auto& c : m->conversations())
@@ -777,6 +786,20 @@ int do_read(const Options& o) {
   return kKeepRunning;
 }
 
+// clear NAME: the conversation's history deleted from this device only.
+int do_clear(const Options& o) {
+  QString peer;
+  int code = 0;
+  auto* m = open_for_chat(o, &peer, &code);
+  if (!m) return code;
+  QString error;
+  const int cleared = m->clearHistory(peer, &error);
+  if (cleared < 0)
+    return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+  emit_json({{"type", "cleared"}, {"peer", peer}, {"messages", cleared}});
+  return kExitOk;
+}
+
 // disappear NAME --after D | --off: the conversation's timer, for both sides. Goes online,
 // since the change must reach the relay, and prints the settings as they are then.
 int do_disappear(const Options& o) {
@@ -787,10 +810,9 @@ int do_disappear(const Options& o) {
     return fail(QStringLiteral("--after takes a number and a unit, e.g. 30s, 5m, 8h, 7d or 4w, up to 365d;"
                                " not \"%1\"").arg(QString::fromStdString(o.duration)),
                 kExitUsage);
-  const auto peer = conversation_of(o.name);
-  if (peer.isEmpty()) return fail("not a username or # and a group id: " + QString::fromStdString(o.name), kExitUsage);
+  QString peer;
   int code = 0;
-  auto* m = open_or_fail(o, &code);
+  auto* m = open_for_chat(o, &peer, &code);
   if (!m) return code;
   QString error;
   if (!m->setExpireTimer(peer, static_cast<int>(after_ms / 1000), &error))
@@ -1052,6 +1074,7 @@ int run(const Options& o) {
     return do_chat_setting(o);
   if (o.command == "read") return do_read(o);
   if (o.command == "disappear") return do_disappear(o);
+  if (o.command == "clear") return do_clear(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);
   if (o.command == "group") return do_group(o);

@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
                      " of it arriving under `listen --mark-read`)");
   chat_name(mark_unread);
   mark_unread->add_flag("--clear", o.clear, "Take the mark off without reading anything");
+  auto* clear = cli.add_subcommand(
+      "clear", "Delete every message of the conversation with NAME (or # and a group id) from this device"
+               " (the others keep theirs; yours still on their way go on)");
+  chat_name(clear);
   auto* disappear = cli.add_subcommand(
       "disappear", "Set the disappearing-messages timer of the conversation with NAME (or # and a group id),"
                    " for both sides: messages sent from then on go from each device that long after they"

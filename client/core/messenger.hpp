@@ -348,6 +348,11 @@ class Messenger : public QObject {
   // Deletes message `message_id` (anyone's) from this device only: its words, file and
   // reactions go, and it no longer shows. Not one of ours the relay has not taken yet.
   bool deleteLocally(const QString& peer, qint64 message_id, QString* error);
+  // Deletes every message of conversation `peer` from this device, as deleteLocally does one
+  // (words, files, reactions; lines of timer changes too), but for ours the relay has not
+  // taken yet, which are on their way. The chat stays in the list, empty and read; nothing
+  // is sent. The number of entries deleted, or -1 with `error`.
+  int clearHistory(const QString& peer, QString* error);
   // What may be done to the message now, for a view's menu.
   struct Revisable {
     bool edit = false;    // ours, a text or a file, not taken back, within the window
@@ -491,6 +496,8 @@ class Messenger : public QObject {
   // Read here just now, messages of `peer` under a disappearing-messages timer began their
   // countdown (StoredMessage::expiresAtMs).
   void countdownsStarted(const QString& peer);
+  // clearHistory emptied `peer`'s history on this device.
+  void historyCleared(const QString& peer);
 
  private:
   Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::unique_ptr<Database> db);

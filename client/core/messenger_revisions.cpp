@@ -464,6 +464,51 @@ bool Messenger::deleteLocally(const QString& peer, qint64 message_id, QString* e
   return true;
 }
 
+int Messenger::clearHistory(const QString& peer, QString* error) {
+  if (!chatSettingTarget(peer, error).has_value()) return -1;
+  auto& db = db_->db();
+  int cleared = 0;
+  const bool done = db_->transaction([&] {
+    // What is here and not still queued: the rows cleared below, in one statement each.
+    constexpr const char* kGoing = "SELECT sender, client_msg_id FROM messages WHERE peer = :peer AND removed < 2"
+                                   " AND status != 0";
+    QSqlQuery files(db);
+    files.prepare(QStringLiteral("DELETE FROM attachments WHERE (sender, client_msg_id) IN (%1)"
+                                 " RETURNING sender, client_msg_id, media_id, local_path")
+                      .arg(QLatin1String(kGoing)));
+    files.bindValue(QStringLiteral(":peer"), peer);
+    if (!files.exec()) return false;
+    while (files.next())
+      file_drops_.push_back({files.value(0).toString(), files.value(1).toByteArray(), files.value(2).toByteArray(),
+                             files.value(3).toString()});
+    QSqlQuery reactions(db);
+    reactions.prepare(QStringLiteral("DELETE FROM reactions WHERE peer = :peer AND (target_sender, target_id) IN (%1)")
+                          .arg(QLatin1String(kGoing)));
+    reactions.bindValue(QStringLiteral(":peer"), peer);
+    // As deleteLocally leaves one: emptied, its number kept; taken back stays known as such.
+    QSqlQuery rows(db);
+    rows.prepare("UPDATE messages SET body = '', reply_to = NULL, reply_author = NULL, reply_text = NULL,"
+                 " expires_at_ms = NULL, removed = CASE WHEN removed = 1 THEN 3 ELSE 2 END"
+                 " WHERE peer = :peer AND removed < 2 AND status != 0");
+    rows.bindValue(QStringLiteral(":peer"), peer);
+    QSqlQuery read(db);
+    read.prepare("UPDATE conversations SET unread = 0, marked_unread = 0 WHERE peer = :peer");
+    read.bindValue(QStringLiteral(":peer"), peer);
+    if (!reactions.exec() || !rows.exec()) return false;
+    cleared = rows.numRowsAffected();  // counted at once: SQLite reports the last statement
+    return read.exec();
+  });
+  if (!done) {
+    *error = QStringLiteral("could not delete the messages from the local store");
+    return -1;
+  }
+  scrub_due_ = scrub_due_ || cleared > 0;
+  settleRemovals();
+  armSweep();
+  emit historyCleared(peer);
+  return cleared;
+}
+
 bool Messenger::expireRow(const QString& peer, qint64 id) {
   QSqlQuery done(db_->db());
   done.prepare("UPDATE messages SET expires_at_ms = NULL WHERE id = ?");

@@ -1050,6 +1050,47 @@ class ConversationTest : public QObject {
              qPrintable(tickTooltip(last)));
     parley::test::screenshot(window_.get(), "inbox-share-full");
   }
+
+  // Last: it empties bob's chat, which the tests above read.
+  void clearHistoryFromTheMenuAsksFirst() {
+    QVERIFY(front());
+    window_->openConversation("bob");
+    auto* view = window_->conversationView();
+    const auto shown = [&] {
+      int n = 0;
+      for (int r = 0; r < model()->rowCount(); ++r) n += row(r).data(MessageModel::StatusRole).toInt() != 0;
+      return n;
+    };
+    QVERIFY(shown() > 0);
+    const auto ask = [&] {
+      QTest::mouseClick(view->chatMenuButton(), Qt::LeftButton);
+      auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+      auto* clear = menu ? menu->findChild<QAction*>("clearHistory") : nullptr;
+      if (clear) clear->trigger();
+      if (menu) menu->close();
+      QMessageBox* box = nullptr;
+      spinUntil([&] { return (box = window_->findChild<QMessageBox*>("clearHistoryDialog")) && box->isVisible(); },
+                kGuiWaitMs);
+      return box;
+    };
+    // Cancelled: nothing goes.
+    auto* box = ask();
+    QVERIFY(box);
+    const int before = shown();
+    box->button(QMessageBox::Cancel)->click();
+    QCOMPARE(shown(), before);
+    box = ask();
+    QVERIFY(box);
+    QAbstractButton* yes = nullptr;
+    for (auto* b : box->buttons())
+      if (b->text() == "Clear history") yes = b;
+    QVERIFY(yes);
+    yes->click();
+    // Only ours still on their way (the relay refused them for a full inbox) are left.
+    QVERIFY(spinUntil([&] { return shown() == 0; }, kGuiWaitMs));
+    QVERIFY(listRowOf("bob") >= 0);
+    QCOMPARE(window_->conversationList()->model()->index(listRowOf("bob"), 0).data(ConversationListModel::UnreadRole).toInt(), 0);
+  }
 };
 
 QTEST_MAIN(ConversationTest)

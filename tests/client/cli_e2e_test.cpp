@@ -732,6 +732,14 @@ class CliE2eTest : public QObject {
         QCOMPARE(c.value("disappear_after_s").toInt(), 0);
         QCOMPARE(c.value("last").toObject().value("timer").toInt(-1), 0);
       }
+
+    // Clearing the chat here: bob keeps his.
+    auto cleared = alice.run({"clear", "bob"});
+    QCOMPARE(cleared.code, 0);
+    QVERIFY(of_type(cleared.lines, "cleared").value(0).value("messages").toInt() >= 3);
+    QVERIFY(of_type(alice.run({"history", "bob"}).lines, "message").isEmpty());
+    QVERIFY(!of_type(bob.run({"history", "alice"}).lines, "message").isEmpty());
+    QCOMPARE(alice.run({"clear", "nobody"}).code, 5);
   }
 
   void relayNeverSeesPlaintext() {

@@ -236,7 +236,7 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     // Neither has the other's before making its own: the relay's order decides, alike for both.
     QVERIFY2(alice.m->setExpireTimer("bob", 60, &error), qPrintable(error));
     QVERIFY2(bob.m->setExpireTimer("alice", 120, &error), qPrintable(error));
-    QVERIFY(spinUntil([&] { return numbered(alice, "bob") == alices + 2 && numbered(bob, "alice") == bobs + 2; },
+    QVERIFY(spinUntil([&] { return numbered(alice, "bob") >= alices + 2 && numbered(bob, "alice") >= bobs + 2; },
                       kWaitMs));
     QVERIFY(spinUntil([&] { return alice.m->expireTimer("bob") == bob.m->expireTimer("alice"); }, kWaitMs));
     QCOMPARE(alice.m->expireTimer("bob"), last(alice, "bob"));

@@ -7,6 +7,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QTemporaryFile>
 
 #include "chat_users.hpp"
 #include "e2e.pb.h"
@@ -495,6 +496,53 @@ class EditsTest : public QObject, parley::test::ChatUsers {
     for (const auto& c : bob.m->conversations())
       if (c.peer == "alice") last = c.lastMessage;
     QCOMPARE(last, QString("marker after the edit"));
+  }
+
+  void clearingAChatEmptiesItHereOnly() {
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    const auto one = delivered(carol, bob, "the first of many words");
+    QVERIFY(!one.isEmpty());
+    QVERIFY(!delivered(carol, bob, "and a second").isEmpty());
+    QString error;
+    QVERIFY2(bob.m->react("carol", bob.find("carol", one).id, "👍", &error), qPrintable(error));
+    QTemporaryFile file(home_.filePath("note-XXXXXX.txt"));
+    QVERIFY(file.open());
+    file.write("a file to clear");
+    file.close();
+    const auto with_file = sendFile(carol, bob, file.fileName(), "with a file");
+    QVERIFY(with_file.id != 0);
+    QVERIFY(bob.m->attachment(with_file.clientMsgId).has_value());
+    // One of Bob's still on its way stays, and goes.
+    QVERIFY(bob.reopen(false));
+    const auto queued = bob.m->sendText("carol", "still on its way", &error);
+    QVERIFY(queued);
+    QSignalSpy cleared(bob.m.get(), &Messenger::historyCleared);
+
+    const int n = bob.m->clearHistory("carol", &error);
+    QVERIFY2(n >= 3, qPrintable(error));
+    QCOMPARE(cleared.size(), 1);
+    const auto left = bob.m->history("carol");
+    QCOMPARE(left.size(), 1);
+    QCOMPARE(left[0].clientMsgId, *queued);
+    QVERIFY(bob.m->search("many", 10, &error).isEmpty());
+    QVERIFY(!bob.m->attachment(with_file.clientMsgId).has_value());
+    QVERIFY(bob.m->gaps("carol").isEmpty());  // emptied rows keep their numbers
+    bool listed = false;
+    for (const auto& c : bob.m->conversations())
+      if (c.peer == "carol") {
+        listed = true;
+        QCOMPARE(c.unread, 0);
+      }
+    QVERIFY(listed);  // the chat stays, empty
+    bob.m->start();
+    QVERIFY(carol.waitReceived(*queued));
+    // Carol keeps hers, and what comes next shows as usual.
+    QCOMPARE(carol.find("bob", one).body, QString("the first of many words"));
+    QVERIFY(!delivered(carol, bob, "after the clear").isEmpty());
+    QCOMPARE(bob.m->history("carol").size(), 2);
+    QCOMPARE(bob.m->clearHistory("nobody", &error), -1);
+    QVERIFY2(error.contains("no conversation"), qPrintable(error));
   }
 
   void groupMembersSeeEditsAndUnsends() {

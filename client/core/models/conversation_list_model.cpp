@@ -22,6 +22,7 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   connect(messenger_, &Messenger::messageStatusChanged, this, &ConversationListModel::updateLastStatus);
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
   connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString&) { reload(); });
+  connect(messenger_, &Messenger::historyCleared, this, [this](const QString&) { reload(); });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its
   // details (name, avatar, member count): messages arriving do not.
   auto group_changed = [this](const QByteArray& gid) {

@@ -53,6 +53,9 @@ MessageModel::MessageModel(Messenger* messenger, QString peer, QObject* parent)
   connect(messenger_, &Messenger::countdownsStarted, this, [this](const QString& p) {
     if (p == peer_) refresh();
   });
+  connect(messenger_, &Messenger::historyCleared, this, [this](const QString& p) {
+    if (p == peer_) reload();
+  });
   connect(messenger_, &Messenger::transferFinished, this, [this](qint64, const QByteArray& id, const QString&) {
     // A download saved the file: its local path is new.
     if (!attachments_.remove(id)) return;

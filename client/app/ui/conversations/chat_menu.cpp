@@ -1,5 +1,7 @@
 #include "conversations/chat_menu.hpp"
 
+#include <QAbstractButton>
+#include <QPushButton>
 #include <QActionGroup>
 #include <QDateTime>
 #include <algorithm>
@@ -103,6 +105,25 @@ QMenu* chatMenu(Messenger* messenger, client::ConversationListModel* chats, cons
       if (!messenger->setExpireTimer(peer, static_cast<int>(seconds), &error)) tell(error);
     });
   }
+
+  menu->addSeparator();
+  auto* clear = menu->addAction(QObject::tr("Clear history…"));
+  clear->setObjectName(QStringLiteral("clearHistory"));
+  QObject::connect(clear, &QAction::triggered, messenger, [messenger, peer, parent, tell] {
+    auto* ask = new QMessageBox(QMessageBox::Warning, QObject::tr("Clear history"),
+                                QObject::tr("Delete every message in this chat from this device? The others "
+                                            "keep theirs. This cannot be undone."),
+                                QMessageBox::Cancel, parent);
+    ask->setObjectName(QStringLiteral("clearHistoryDialog"));
+    ask->setAttribute(Qt::WA_DeleteOnClose);
+    auto* yes = ask->addButton(QObject::tr("Clear history"), QMessageBox::DestructiveRole);
+    QObject::connect(ask, &QMessageBox::buttonClicked, messenger, [messenger, peer, yes, tell](QAbstractButton* b) {
+      if (b != yes) return;
+      QString error;
+      if (messenger->clearHistory(peer, &error) < 0) tell(error);
+    });
+    ask->open();
+  });
   return menu;
 }
 

@@ -214,6 +214,10 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
             onArrived(Messenger::groupPeer(gid), sender, id);
           });
   connect(messenger_, &Messenger::messageRevised, this, &MainWindow::onRevised);
+  // Its words leave the screen with the history.
+  connect(messenger_, &Messenger::historyCleared, this, [this](const QString& peer) {
+    if (notified_.remove(peer)) tray_->withdraw(peer);
+  });
   connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString& peer) {
     // Just marked unread, to come back to: it leaves the screen, which would otherwise read
     // it again at once.

@@ -721,6 +721,12 @@ qint64 duration_ms(const std::string& text, qint64 max_ms) {
   return ms <= max_ms ? ms : 0;
 }
 
+// A chat command's failure: 5 when there is no such conversation (the Messenger says so first
+// in its error), 1 otherwise.
+int fail_chat(const QString& error) {
+  return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+}
+
 // The profile, for a command on the chat NAME names (`peer`: a folded username, or "#" and a
 // group id); null with `code` set when NAME is neither or the profile does not open.
 Messenger* open_for_chat(const Options& o, QString* peer, int* code) {
@@ -756,7 +762,7 @@ int do_chat_setting(const Options& o) {
     ok = m->setMarkedUnread(peer, !o.clear, &error);
   else
     ok = m->setPinned(peer, o.command == "pin", &error);
-  if (!ok) return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+  if (!ok) return fail_chat(error);
   print_settings(m, peer);
   return kExitOk;
 }
@@ -795,7 +801,7 @@ int do_clear(const Options& o) {
   QString error;
   const int cleared = m->clearHistory(peer, &error);
   if (cleared < 0)
-    return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+    return fail_chat(error);
   emit_json({{"type", "cleared"}, {"peer", peer}, {"messages", cleared}});
   return kExitOk;
 }
@@ -816,7 +822,7 @@ int do_disappear(const Options& o) {
   if (!m) return code;
   QString error;
   if (!m->setExpireTimer(peer, static_cast<int>(after_ms / 1000), &error))
-    return fail(error, error.startsWith(QStringLiteral("no conversation")) ? kExitUnknownContact : kExitError);
+    return fail_chat(error);
   print_settings(m, peer);
   when_online(m, [m] { exit_when_drained(m); });
   m->start();

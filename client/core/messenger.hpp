@@ -777,7 +777,8 @@ class Messenger : public QObject {
   // yet). It becomes a line in the history, and the setting (`applied`) when it is ours or
   // numbered after the change in force. False on a store failure.
   bool recordExpireTimer(const QString& peer, const QString& sender, const QByteArray& client_msg_id,
-                         qint64 conv_seq, qint64 server_ts, qint64 seconds, qint64 at_ms, bool* applied);
+                         qint64 conv_seq, qint64 server_ts, qint64 seconds, qint64 at_ms,
+                         bool* applied = nullptr);
   // Inside a transaction: `seconds` becomes `peer`'s timer if numbered `conv_seq` after the
   // change in force (-1: ours, provisionally, until its number comes).
   bool settleTimer(const QString& peer, qint64 seconds, qint64 conv_seq, bool* applied);
@@ -788,8 +789,6 @@ class Messenger : public QObject {
   // Inside the transaction of its SendAck (or failure): our message `client_msg_id` starts
   // counting down, if it has a lifetime.
   bool startOwnCountdown(const QString& peer, const QByteArray& client_msg_id);
-  // The timer a message queued now in `peer` carries.
-  int timerFor(const QString& peer);
   // The countdown of `peer`'s unread messages with a lifetime starts now
   // (they are being read). For markRead, before it marks them seen.
   bool startCountdowns(const QString& peer);

@@ -26,14 +26,12 @@ constexpr qint64 kSweepRecheckMs = 60'000;
 
 }  // namespace
 
-int Messenger::timerFor(const QString& peer) {
+int Messenger::expireTimer(const QString& peer) {
   QSqlQuery q(db_->db());
   q.prepare("SELECT expire_timer_s FROM conversations WHERE peer = ?");
   q.addBindValue(peer);
   return q.exec() && q.next() ? q.value(0).toInt() : 0;
 }
-
-int Messenger::expireTimer(const QString& peer) { return timerFor(peer); }
 
 bool Messenger::setExpireTimer(const QString& peer, int seconds, QString* error) {
   if (seconds < 0 || seconds > kMaxExpireTimerS) {
@@ -41,7 +39,7 @@ bool Messenger::setExpireTimer(const QString& peer, int seconds, QString* error)
     return false;
   }
   if (!chatSettingTarget(peer, error).has_value()) return false;
-  if (timerFor(peer) == seconds) return true;  // nothing changes: nothing is sent
+  if (expireTimer(peer) == seconds) return true;  // nothing changes: nothing is sent
   e2e::Content content;
   content.set_type(e2e::EXPIRE_TIMER);
   content.set_expire_timer_s(static_cast<std::uint32_t>(seconds));
@@ -68,7 +66,9 @@ bool Messenger::recordExpireTimer(const QString& peer, const QString& sender, co
   // Ours holds until its SendAck numbers it (settleOwnTimer); one received holds when it is
   // numbered after the change in force, or ours is not numbered yet (its SendAck will say
   // which of the two came later).
-  if (!settleTimer(peer, seconds, ours ? -1 : conv_seq, applied)) return false;
+  bool took = false;
+  if (!settleTimer(peer, seconds, ours ? -1 : conv_seq, &took)) return false;
+  if (applied) *applied = took;
   // Every change has its line, at its number: the last line is the change in force.
   QSqlQuery line(db);
   // A line, not a message: no words to search, seen already (no read receipt, no unread).

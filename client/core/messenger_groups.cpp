@@ -299,7 +299,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   const auto peer = groupPeer(group_id);
   if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));  // as enqueue
   content.set_group_id(sbytes(group_id));
-  const int expire_s = visible ? timerFor(peer) : 0;  // as enqueue
+  const int expire_s = visible ? expireTimer(peer) : 0;  // as enqueue
   if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
   dropGoneQuote(peer, content);
   const auto plain = qbytes(content.SerializeAsString());
@@ -313,10 +313,9 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     save.addBindValue(state.get());
     save.addBindValue(group_id);
     if (!save.exec()) return false;
-    bool timer_applied = false;
     if (content.type() == e2e::EXPIRE_TIMER &&
         !recordExpireTimer(peer, profile_.username, id, -1, 0, content.expire_timer_s(),
-                           static_cast<qint64>(content.client_ts_ms()), &timer_applied))
+                           static_cast<qint64>(content.client_ts_ms())))
       return false;
     if (visible) {
       QSqlQuery conv(db);

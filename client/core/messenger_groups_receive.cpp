@@ -137,14 +137,9 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     save.addBindValue(key_id);
     if (!save.exec()) return false;
     if (!parsed) return extra();
-    if (content.type() == e2e::EXPIRE_TIMER) {  // any member may set it, as in a conversation of two
-      // Remembered even when an older change loses (and leaves no line): a redelivery is then
-      // only acknowledged, not opened again with a spent key.
-      QSqlQuery done(db);
-      done.prepare("INSERT OR IGNORE INTO group_controls(sender, client_msg_id) VALUES(?, ?)");
-      done.addBindValue(e.sender);
-      done.addBindValue(e.client_msg_id);
-      if (!done.exec()) return false;
+    // Any member may set it, as in a conversation of two. Every change leaves its line in
+    // `messages`, so a redelivery is found there and only acknowledged.
+    if (content.type() == e2e::EXPIRE_TIMER) {
       return recordExpireTimer(peer, e.sender, e.client_msg_id, e.conv_seq, e.server_ts_ms, content.expire_timer_s(),
                                static_cast<qint64>(std::min<std::uint64_t>(content.client_ts_ms(), INT64_MAX)),
                                &timer_changed) &&

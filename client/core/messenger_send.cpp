@@ -91,13 +91,12 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
                           content.type() != e2e::EDIT && content.type() != e2e::UNSEND;
     if (moves_up && !conv.exec()) return false;
     // Every message carries the conversation's timer, so each side knows how long it lives.
-    const int expire_s = visible ? timerFor(peer) : 0;
+    const int expire_s = visible ? expireTimer(peer) : 0;
     if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
     dropGoneQuote(peer, content);
-    bool timer_applied = false;
     if (content.type() == e2e::EXPIRE_TIMER &&
         !recordExpireTimer(peer, profile_.username, id, -1, 0, content.expire_timer_s(),
-                           static_cast<qint64>(content.client_ts_ms()), &timer_applied))
+                           static_cast<qint64>(content.client_ts_ms())))
       return false;
     if (visible) {
       // Link into our hash chain for this conversation.

@@ -58,7 +58,7 @@ function(parley_postgres_variant NAME)
   get_test_property(${NAME} TIMEOUT timeout)
   get_test_property(${NAME} ENVIRONMENT env)
   get_test_property(${NAME} COST cost)
-  list(APPEND labels postgres)
+  list(APPEND labels postgres variant)
   list(APPEND env "PARLEY_TEST_POSTGRES=${PARLEY_TEST_PG}")
   add_test(NAME ${NAME}_postgres COMMAND ${NAME})
   set_tests_properties(${NAME}_postgres PROPERTIES

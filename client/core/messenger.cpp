@@ -60,6 +60,8 @@ Messenger::Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::un
   });
   sweep_timer_.setSingleShot(true);
   connect(&sweep_timer_, &QTimer::timeout, this, [this] { sweepExpired(); });
+  key_request_timer_.setSingleShot(true);
+  connect(&key_request_timer_, &QTimer::timeout, this, [this] { requestMissingSenderKeys(); });
   wireRelay();
   removeStaleCopies();
   // What came to its end while Parley was not running goes before anything reads history.
@@ -288,6 +290,7 @@ void Messenger::onLoggedIn(const wire::ServerFrame& f) {
     rotateSignedPrekeyIfDue();
     expireSkippedKeysIfDue();
     adoptRelayOrder();
+    armKeyRequests(0);  // after the replay's first batch (it waits for it)
   }
   flushOutbox();
 }

@@ -604,6 +604,17 @@ class Messenger : public QObject {
   // Makes our sender key for the group (a new one if rotation is due or `rotate`) and
   // enqueues it pairwise to every member who lacks it.
   bool distributeSenderKey(const QByteArray& group_id, bool rotate = false);
+  // Inside a transaction: we no longer send to the group, nor keep what we gave its members.
+  bool dropOwnSenderKey(const QByteArray& group_id);
+  // A sender key that never came (messenger_sender_key_requests.cpp): asks the owners of the
+  // keys that group messages wait for here to send them again, each when due; then sets
+  // key_request_timer_ for the next one.
+  void requestMissingSenderKeys();
+  void armKeyRequests(qint64 delay_ms);
+  void keyAwaited();  // a message was kept for its key: the sweep runs when it is due
+  // `member` asked for our key to a group again (SENDER_KEY_REQUEST): sent as we once sent
+  // it to them, if we did and it is still ours.
+  void answerSenderKeyRequest(const QString& member, const e2e::Content& request);
   // Encrypts `content` (GROUP_TEXT, READ_RECEIPT, GROUP_INFO) with our sender key and queues
   // it as a GroupSend; `text` non-empty: also stored as our visible message.
   std::optional<QByteArray> enqueueGroup(const QByteArray& group_id, e2e::Content content,
@@ -836,6 +847,8 @@ class Messenger : public QObject {
   // Due at the next message's end (disappearing messages), and at least once a minute: a
   // QTimer stands still while the machine sleeps.
   QTimer sweep_timer_;
+  // Due when the next key that group messages wait for is to be asked for again.
+  QTimer key_request_timer_;
   // Peers whose inbox on the relay was full, with the outbox seq of the oldest message
   // refused: only their oldest queued message goes, on each retry, until one from there on
   // is taken; then the rest follow in order. `our_share`: it is our share of that inbox that

@@ -313,10 +313,7 @@ void Messenger::onGroupEvent(const wire::Deliver& d) {
     }
     if (!saveGroupSeats(gid, check.after, epoch, static_cast<qint64>(d.conv_seq()))) return false;
     if (!member) {
-      QSqlQuery out(db);
-      out.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
-      out.addBindValue(gid);
-      if (!out.exec()) return false;
+      if (!dropOwnSenderKey(gid)) return false;
     } else if (departure) {
       // Someone who held our key is gone: unless our key is already newer than this change
       // (we removed them ourselves and have rotated), the next message uses a new key.

@@ -176,12 +176,18 @@ void Messenger::removeMembers(const QByteArray& group_id, const QStringList& use
 }
 
 void Messenger::leaveGroup(const QByteArray& group_id, Done done) {
-  changeGroup(group_id, {GroupChangeKind::Left, {}, {profile_.username.toStdString()}}, [this, group_id] {
-    QSqlQuery q(db_->db());
-    q.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
-    q.addBindValue(group_id);
-    return q.exec();
-  }, std::move(done));
+  changeGroup(group_id, {GroupChangeKind::Left, {}, {profile_.username.toStdString()}},
+              [this, group_id] { return dropOwnSenderKey(group_id); }, std::move(done));
+}
+
+bool Messenger::dropOwnSenderKey(const QByteArray& group_id) {
+  QSqlQuery q(db_->db());
+  q.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
+  q.addBindValue(group_id);
+  QSqlQuery given(db_->db());  // the copies kept to send again
+  given.prepare("UPDATE group_members SET key_sent_distribution = NULL WHERE group_id = ?");
+  given.addBindValue(group_id);
+  return q.exec() && given.exec();
 }
 
 bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
@@ -211,7 +217,7 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
       save.addBindValue(epoch);
       save.addBindValue(group_id);
       QSqlQuery reset(db);  // nobody has the new key yet
-      reset.prepare("UPDATE group_members SET key_sent = NULL WHERE group_id = ?");
+      reset.prepare("UPDATE group_members SET key_sent = NULL, key_sent_distribution = NULL WHERE group_id = ?");
       reset.addBindValue(group_id);
       return save.exec() && reset.exec();
     });
@@ -230,6 +236,8 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
   while (m.next()) lacking << m.value(0).toString();
   if (lacking.isEmpty()) return true;
   auto encoded = sender->distribution().encode();
+  // Kept per member, to send again as it was if their copy is lost (answerSenderKeyRequest).
+  const SecretBytes kept(crypto::ByteView{encoded});
   bool all = true;
   for (const auto& member : lacking) {
     e2e::Content c;
@@ -242,8 +250,10 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
     const bool queued = enqueue(member, std::move(c), &error, group_id).has_value();
     if (queued) {
       QSqlQuery mark(db);
-      mark.prepare("UPDATE group_members SET key_sent = ? WHERE group_id = ? AND username = ?");
+      mark.prepare("UPDATE group_members SET key_sent = ?, key_sent_distribution = ?, key_resent_ms = 0"
+                   " WHERE group_id = ? AND username = ?");
       mark.addBindValue(key_id);
+      mark.addBindValue(kept.get());
       mark.addBindValue(group_id);
       mark.addBindValue(member);
       mark.exec();

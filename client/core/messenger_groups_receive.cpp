@@ -60,7 +60,12 @@ bool Messenger::storeSenderKey(const QString& sender, const e2e::Content& conten
   k.addBindValue(QDateTime::currentMSecsSinceEpoch());
   k.addBindValue(QString::fromStdString(content.text()));
   k.addBindValue(QString::fromStdString(content.group_description()));
-  const bool ok = g.exec() && k.exec();
+  QSqlQuery asked(db);  // it came: no longer asked for
+  asked.prepare("DELETE FROM sender_key_requests WHERE group_id = ? AND sender = ? AND key_id = ?");
+  asked.addBindValue(gid);
+  asked.addBindValue(sender);
+  asked.addBindValue(k.boundValue(2));
+  const bool ok = g.exec() && k.exec() && asked.exec();
   if (ok) {
     const auto after = groupInfo(gid);
     *info_changed = after.name != before.name || after.description != before.description;
@@ -292,6 +297,7 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
       });
       if (!kept) return receiveFailed(QStringLiteral("could not keep a group message from %1").arg(e.sender));
       noteEvictions(peer, e.sender, by_share, by_total);
+      keyAwaited();
       break;
     }
     case GroupOpen::Bad:

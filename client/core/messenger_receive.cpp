@@ -162,6 +162,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
         }, Qt::QueuedConnection);
       return save_last_acked(db, d.inbox_seq());
     }
+    // SENDER_KEY_REQUEST is answered once this commits, like anything that sends.
     const bool attached = content.type() == e2e::ATTACHMENT;
     if (content.type() != e2e::TEXT && !attached) return save_last_acked(db, d.inbox_seq());
     if (attached && !validAttachment(content.attachment())) {
@@ -237,6 +238,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     if (group_named) emit groupInfoChanged(gid, sender, groupName(gid), groupDescription(gid));
     retryPendingGroupMessages(gid, sender);
   }
+  if (content.type() == e2e::SENDER_KEY_REQUEST) answerSenderKeyRequest(sender, content);
 }
 
 // Tries the peer's sessions, newest first; a prekey header with no session that opens the

@@ -87,8 +87,9 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     conv.addBindValue(now);
     // A sender-key distribution is group plumbing, not a conversation with the member; a
     // reaction or a change to an earlier message does not move its conversation up the list.
-    const bool moves_up = content.type() != e2e::SENDER_KEY && content.type() != e2e::REACTION &&
-                          content.type() != e2e::EDIT && content.type() != e2e::UNSEND;
+    const bool moves_up = content.type() != e2e::SENDER_KEY && content.type() != e2e::SENDER_KEY_REQUEST &&
+                          content.type() != e2e::REACTION && content.type() != e2e::EDIT &&
+                          content.type() != e2e::UNSEND;
     if (moves_up && !conv.exec()) return false;
     // Every message carries the conversation's timer, so each side knows how long it lives.
     const int expire_s = visible ? expireTimer(peer) : 0;
@@ -526,7 +527,8 @@ void Messenger::failOutboxEntry(qint64 seq, const QString& problem_text) {
     if (!del.exec() || !startOwnCountdown(peer, client_msg_id)) return false;
     if (key_for.isEmpty()) return true;
     QSqlQuery unsent(db);
-    unsent.prepare("UPDATE group_members SET key_sent = NULL WHERE group_id = ? AND username = ?");
+    unsent.prepare("UPDATE group_members SET key_sent = NULL, key_sent_distribution = NULL"
+                   " WHERE group_id = ? AND username = ?");
     unsent.addBindValue(key_for);
     unsent.addBindValue(peer);
     return unsent.exec();

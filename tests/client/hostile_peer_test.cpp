@@ -1,6 +1,6 @@
 // A contact that lies: mallory's client encrypts, in a real session through a real relay,
 // contents no Parley client writes. Every kind (text, reply, reaction, edit, unsend, read
-// receipt, typing, sender key, file, group info, group text), aimed at alice's messages and
+// receipt, typing, sender key and a request for one, file, group info, group text), aimed at alice's messages and
 // at carol's, then mutated on the protobuf wire format (tests/support/proto_mutator.hpp).
 // Alice shows what mallory may change and nothing else: her own words and her chat with
 // carol stay as they were, no conversation appears for a name mallory made up, what she is
@@ -123,6 +123,11 @@ class HostilePeerTest : public QObject, parley::test::ChatUsers {
     seeds_.push_back(c);
     c.set_type(parley::e2e::GROUP_TEXT);
     c.set_text("a group text, pairwise");
+    seeds_.push_back(c);
+    c.Clear();
+    c.set_type(parley::e2e::SENDER_KEY_REQUEST);
+    c.set_group_id(s(gid));
+    c.set_sender_key_id(std::string(16, 'i'));
     seeds_.push_back(c);
   }
 

@@ -64,6 +64,10 @@ void HostileRelay::onConnection() {
 
 void HostileRelay::fromRelay(Pipe* pipe, const QByteArray& bytes) {
   if (!pipe->client) return;
+  if (swallow && swallow(bytes)) {
+    ++swallowed;
+    return;
+  }
   const auto roll = static_cast<int>(mutator_.rng()() % 100);
   if (roll < mutate_percent) {
     ++mutated;

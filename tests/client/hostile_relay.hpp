@@ -13,6 +13,7 @@
 #include <QUrl>
 #include <QWebSocket>
 #include <QWebSocketServer>
+#include <functional>
 
 #include "proto_mutator.hpp"
 
@@ -26,6 +27,10 @@ class HostileRelay : public QObject {
   bool listen();  // on 127.0.0.1, any free port
   QUrl url() const;
 
+  // A relay frame this says yes to is never passed on: lost, as far as the client knows,
+  // while the relay counts it delivered once a later entry is acknowledged.
+  std::function<bool(const QByteArray& frame)> swallow;
+  int swallowed = 0;
   int mutate_percent = 0;     // of the relay's frames, each mutated on its way to the client
   int duplicate_percent = 0;  // of the others, each sent twice
   int passed = 0, mutated = 0, duplicated = 0;

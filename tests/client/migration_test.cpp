@@ -113,6 +113,10 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE kind = 0 AND expire_s = 0 AND expires_at_ms IS NULL"),
              scalar(d, "SELECT COUNT(*) FROM messages"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_expiring'"), 1);
+    // Step 22: nothing kept to send a key again (those keys went out before), nothing asked.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_members WHERE key_sent_distribution IS NOT NULL"
+                       " OR key_resent_ms != 0"), 0);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sender_key_requests"), 0);
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

@@ -349,10 +349,26 @@ bool step_21(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 22: asking a group member again for a sender key that never arrived.
+// `group_members.key_sent_distribution`: the distribution of our current key as we sent it to
+// that member (secret, like my_sender_key; NULL once the key changes or the entry failed), so a
+// request is answered with exactly what they were given, no earlier step of the chain;
+// `key_resent_ms`: when we last sent it again. `sender_key_requests`: keys whose messages wait
+// here, asked for `attempts` times, last at `asked_ms`.
+bool step_22(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE group_members ADD COLUMN key_sent_distribution BLOB",
+      "ALTER TABLE group_members ADD COLUMN key_resent_ms INTEGER NOT NULL DEFAULT 0",
+      "CREATE TABLE sender_key_requests(group_id BLOB NOT NULL, sender TEXT NOT NULL,"
+      " key_id BLOB NOT NULL, asked_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+      " PRIMARY KEY(group_id, sender, key_id)) WITHOUT ROWID",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16, step_17, step_18, step_19, step_20, step_21};
+                           step_16, step_17, step_18, step_19, step_20, step_21, step_22};
 
 }  // namespace
 

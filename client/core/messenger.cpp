@@ -290,7 +290,7 @@ void Messenger::onLoggedIn(const wire::ServerFrame& f) {
     rotateSignedPrekeyIfDue();
     expireSkippedKeysIfDue();
     adoptRelayOrder();
-    armKeyRequests(0);  // after the replay's first batch (it waits for it)
+    armKeyRequests(0);  // runs once the replay is drained (it waits for that)
   }
   flushOutbox();
 }

@@ -250,10 +250,11 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
     const bool queued = enqueue(member, std::move(c), &error, group_id).has_value();
     if (queued) {
       QSqlQuery mark(db);
-      mark.prepare("UPDATE group_members SET key_sent = ?, key_sent_distribution = ?, key_resent_ms = 0"
-                   " WHERE group_id = ? AND username = ?");
+      mark.prepare("UPDATE group_members SET key_sent = ?, key_sent_distribution = ?, key_sent_ms = ?,"
+                   " key_resent_ms = 0 WHERE group_id = ? AND username = ?");
       mark.addBindValue(key_id);
       mark.addBindValue(kept.get());
+      mark.addBindValue(QDateTime::currentMSecsSinceEpoch());
       mark.addBindValue(group_id);
       mark.addBindValue(member);
       mark.exec();

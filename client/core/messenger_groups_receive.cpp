@@ -178,6 +178,18 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
           if (!add.exec()) return false;
           if (add.numRowsAffected() == 0) continue;
           newly_read << read;
+          // Having read a message of ours written since they were sent our key, they hold
+          // it: the copy kept to send them again goes (answerSenderKeyRequest).
+          QSqlQuery holds(db);
+          holds.prepare("UPDATE group_members SET key_sent_distribution = NULL WHERE group_id = ? AND"
+                        " username = ? AND key_sent_distribution IS NOT NULL AND key_sent_ms <= (SELECT"
+                        " client_ts_ms FROM messages WHERE peer = ? AND sender = ? AND client_msg_id = ?)");
+          holds.addBindValue(e.group_id);
+          holds.addBindValue(e.sender);
+          holds.addBindValue(peer);
+          holds.addBindValue(profile_.username);
+          holds.addBindValue(read);
+          if (!holds.exec()) return false;
           bool ok = true;
           if (const auto ticks = group_ticks::settle(db, profile_.username, e.group_id, read, &ok))
             ticks_moved.append({read, *ticks});
@@ -267,7 +279,7 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
       const bool kept = db_->transaction([&] {
         QSqlQuery q(db_->db());
         q.prepare("INSERT OR IGNORE INTO pending_group_messages(group_id, sender, client_msg_id,"
-                  " conv_seq, server_ts_ms, ciphertext, received_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
+                  " conv_seq, server_ts_ms, ciphertext, received_ms, key_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
         q.addBindValue(e.group_id);
         q.addBindValue(e.sender);
         q.addBindValue(e.client_msg_id);
@@ -275,6 +287,8 @@ void Messenger::onGroupDeliver(const wire::Deliver& d) {
         q.addBindValue(e.server_ts_ms);
         q.addBindValue(e.ciphertext);
         q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+        // The header's key id, checked by openGroupMessage before it said NoKey.
+        q.addBindValue(e.ciphertext.mid(1, static_cast<qsizetype>(crypto::SenderKeyId{}.size())));
         QSqlQuery share(db_->db());
         share.prepare("DELETE FROM pending_group_messages WHERE id IN (SELECT id FROM (SELECT id,"
                       " SUM(length(ciphertext)) OVER (ORDER BY id DESC) AS bytes,"

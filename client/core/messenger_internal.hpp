@@ -20,6 +20,10 @@ constexpr int kMaxPendingGroupMessages = 2000;
 constexpr int kMaxPendingPerSender = 100;
 constexpr int kMaxPendingBytesPerSender = 4 * 1024 * 1024;
 
+// How long a copy of our sender key, as sent to a member, is kept to send them again if
+// theirs was lost (messenger_sender_key_requests.cpp): it holds an early step of the chain.
+constexpr qint64 kResendCopyKeptMs = 7LL * 24 * 3600 * 1000;
+
 // Sessions with one device of a peer that are kept and tried on receipt: the newest (by
 // last use) and a few older ones, for when both sides started one at the same time.
 constexpr int kSessionsKept = 4;

@@ -1,11 +1,10 @@
 // Groups: a sender key that never came. A member's key travels pairwise, once; if that copy
 // is lost on the way or dropped here as undecryptable, every group message of theirs under
 // that key waits here for good. The waiting messages ask the key's owner, pairwise, to send
-// it again, backing off, and the owner answers with exactly the distribution it once sent
-// this member: never an earlier step of its chain, never a key it did not give them.
+// it again, backing off, and the owner answers with the distribution it once sent this
+// member, moved along its chain to where the waiting messages can be (never an earlier step,
+// never a key it did not give them).
 #include <algorithm>
-#include <map>
-#include <tuple>
 
 #include <QDateTime>
 #include <QSqlQuery>
@@ -32,8 +31,12 @@ constexpr qint64 kAskAgainMaxMs = 6LL * 3600 * 1000;
 constexpr int kAskAgainFactor = 6;
 // Requests one sweep sends at most; the rest follow a second later.
 constexpr int kMaxAsksPerSweep = 32;
-// How often one member may have our key sent again for one group, whatever they ask.
-constexpr qint64 kResendFloorMs = 5'000;
+// How often one member may have our key sent again for one group, whatever they ask: their
+// shortest wait between two requests. Each answer is one pairwise message for one of theirs.
+constexpr qint64 kResendFloorMs = 10'000;
+// Steps the copy sent again is moved along its chain at most (two HMACs each, on this
+// thread); further behind than that, the key goes as it stands now.
+constexpr std::uint32_t kMaxResendAdvance = 1u << 20;
 
 qint64 ask_again_after(int attempts) {
   qint64 wait = kAskAgainMs;
@@ -52,10 +55,11 @@ void Messenger::armKeyRequests(qint64 delay_ms) {
 void Messenger::keyAwaited() { armKeyRequests(kFirstAskAfterMs); }
 
 void Messenger::requestMissingSenderKeys() {
-  // Held messages are committed with the receive batch; a request must not leave before them.
-  if (db_->inBatch()) return armKeyRequests(1000);
+  // Held messages are committed with the receive batch, and a replay may still bring the key
+  // itself: asked once the inbox is drained.
+  if (db_->inBatch() || relay_->state() == RelayClient::State::Syncing) return armKeyRequests(1000);
   // Offline: asked at the next login (onLoggedIn arms this again).
-  if (relay_->state() != RelayClient::State::Online && relay_->state() != RelayClient::State::Syncing) return;
+  if (relay_->state() != RelayClient::State::Online) return;
   auto& db = db_->db();
   const auto now = QDateTime::currentMSecsSinceEpoch();
   {
@@ -63,14 +67,12 @@ void Messenger::requestMissingSenderKeys() {
     QSqlQuery done(db);
     done.exec("DELETE FROM sender_key_requests WHERE NOT EXISTS(SELECT 1 FROM pending_group_messages p"
               " WHERE p.group_id = sender_key_requests.group_id AND p.sender = sender_key_requests.sender"
-              " AND substr(p.ciphertext, 2, 16) = sender_key_requests.key_id)");
+              " AND p.key_id = sender_key_requests.key_id)");
   }
-  // The key id is the sender-key header's (version, then 16 bytes), checked when the message
-  // was kept.
   QSqlQuery waiting(db);
   waiting.prepare("SELECT p.group_id, p.sender, p.key_id, p.first_ms, r.asked_ms, r.attempts FROM"
-                  " (SELECT group_id, sender, substr(ciphertext, 2, 16) AS key_id, MIN(received_ms) AS first_ms"
-                  " FROM pending_group_messages GROUP BY 1, 2, 3) p LEFT JOIN sender_key_requests r"
+                  " (SELECT group_id, sender, key_id, MIN(received_ms) AS first_ms FROM pending_group_messages"
+                  " GROUP BY group_id, sender, key_id) p LEFT JOIN sender_key_requests r"
                   " ON r.group_id = p.group_id AND r.sender = p.sender AND r.key_id = p.key_id");
   if (!waiting.exec()) return armKeyRequests(kAskAgainMs);
   struct Ask {
@@ -81,22 +83,22 @@ void Messenger::requestMissingSenderKeys() {
   };
   std::vector<Ask> due;
   qint64 next = -1;
+  const auto later = [&](qint64 at) { next = next < 0 ? at : std::min(next, at); };
   while (waiting.next()) {
     const int attempts = waiting.value(5).isNull() ? 0 : waiting.value(5).toInt();
     const auto at = attempts == 0 ? waiting.value(3).toLongLong() + kFirstAskAfterMs
                                   : waiting.value(4).toLongLong() + ask_again_after(attempts);
-    if (at > now) {
-      next = next < 0 ? at : std::min(next, at);
-      continue;
-    }
-    due.push_back({waiting.value(0).toByteArray(), waiting.value(1).toString(), waiting.value(2).toByteArray(),
-                   attempts});
+    if (at > now)
+      later(at);
+    else
+      due.push_back({waiting.value(0).toByteArray(), waiting.value(1).toString(), waiting.value(2).toByteArray(),
+                     attempts});
   }
   waiting.finish();
   int asked = 0;
   for (const auto& a : due) {
     if (asked == kMaxAsksPerSweep) {
-      next = now + 1000;
+      later(now + 1000);
       break;
     }
     // Only a member, as the group's signed changes have it, is asked; a message of someone
@@ -104,6 +106,16 @@ void Messenger::requestMissingSenderKeys() {
     if (a.key_id.size() != static_cast<qsizetype>(crypto::SenderKeyId{}.size()) || !isMember(a.group_id, a.sender) ||
         !isMember(a.group_id, profile_.username))
       continue;
+    const auto again = now + ask_again_after(a.attempts + 1);
+    QSqlQuery queued(db);
+    // Something to them has not left yet (their key changed and waits for the user, say):
+    // another request would only wait behind it, and they would all go at once.
+    queued.prepare("SELECT 1 FROM outbox WHERE peer = ? AND attempted = 0 LIMIT 1");
+    queued.addBindValue(a.sender);
+    if (!queued.exec() || queued.next()) {
+      later(again);
+      continue;
+    }
     e2e::Content c;
     c.set_type(e2e::SENDER_KEY_REQUEST);
     c.set_group_id(sbytes(a.group_id));
@@ -111,7 +123,7 @@ void Messenger::requestMissingSenderKeys() {
     QString error;
     if (!enqueue(a.sender, std::move(c), &error)) {
       emit problem(QStringLiteral("could not ask %1 again for their key to a group: %2").arg(a.sender, error));
-      next = now + kAskAgainMs;
+      later(again);
       continue;
     }
     ++asked;
@@ -123,9 +135,9 @@ void Messenger::requestMissingSenderKeys() {
     note.addBindValue(a.sender);
     note.addBindValue(a.key_id);
     note.addBindValue(now);
+    // Not noted, it would be due again at once: the sweep waits as if it were.
     note.exec();
-    const auto again = now + ask_again_after(a.attempts + 1);
-    next = next < 0 ? again : std::min(next, again);
+    later(again);
   }
   if (next >= 0) armKeyRequests(next - now);
 }
@@ -146,36 +158,50 @@ void Messenger::answerSenderKeyRequest(const QString& member, const e2e::Content
             " WHERE g.id = ? AND m.username = ?");
   q.addBindValue(group_id);
   q.addBindValue(member);
-  if (!q.exec() || !q.next() || q.value(0).toBool() || q.value(1).toBool()) return;
+  if (!q.exec() || !q.next() || q.value(0).toBool() || q.value(1).toBool() || q.value(4).isNull()) return;
   const auto name = q.value(2).toString();
   const auto description = q.value(3).toString();
-  const SecretBytes distribution(view(q.value(6).toByteArray()));
-  const bool gave_them_this_key = q.value(5).toByteArray() == key_id && !distribution.get().isEmpty();
+  const auto own = crypto::SenderKeySender::deserialize(view(q.value(4).toByteArray()));
+  const bool given = q.value(5).toByteArray() == key_id;
+  const SecretBytes kept(view(q.value(6).toByteArray()));
   const auto resent_ms = q.value(7).toLongLong();
-  bool current = false;
-  if (!gave_them_this_key && !q.value(4).isNull()) {
-    const auto own = crypto::SenderKeySender::deserialize(view(q.value(4).toByteArray()));
-    current = own && qbytes(crypto::ByteView(own->key_id())) == key_id;
-  }
   q.finish();
-  if (!gave_them_this_key) {
-    // Our current key, which they were never sent (its entry to them failed): they get it
-    // now, at the step it has reached, for what we write next. What waits there under an
-    // earlier step stays unread; a key we replaced is gone for good.
-    if (current) distributeSenderKey(group_id);
+  // Only our current key: one we replaced (after a removal) is gone, and what waits under it
+  // stays unread.
+  if (!own || qbytes(crypto::ByteView(own->key_id())) != key_id) return;
+  if (!given) {
+    // Never sent to them (its entry failed for good): they get it now, as it stands, which
+    // opens what we write next; the entry marks them as having it.
+    distributeSenderKey(group_id);
     return;
   }
   const auto now = QDateTime::currentMSecsSinceEpoch();
   if (now - resent_ms < kResendFloorMs && now >= resent_ms) return;
+  // The copy they were given, moved along the chain to where a receiver can still reach our
+  // newest messages from (it skips at most kMaxSkip steps). With no copy (it went a week
+  // after, or once they showed they had it, or it was sent before this was kept), or one too
+  // far behind to move, the key as it stands: a later step of a key they were given.
+  auto distribution = own->distribution();
+  if (const auto copy = crypto::SenderKeyDistribution::decode(view(kept.get()));
+      copy && copy->key_id == own->key_id()) {
+    const auto reach = own->iteration() > crypto::SenderKeyReceiver::kMaxSkip
+                           ? own->iteration() - crypto::SenderKeyReceiver::kMaxSkip
+                           : 0u;
+    const auto from = std::max(copy->iteration, reach);
+    if (from - copy->iteration <= kMaxResendAdvance) distribution = copy->advanced_to(from);
+  }
+  auto encoded = distribution.encode();
   e2e::Content c;
   c.set_type(e2e::SENDER_KEY);
   c.set_group_id(sbytes(group_id));
   c.set_text(name.toStdString());
   c.set_group_description(description.toStdString());
-  c.set_sender_key_distribution(sbytes(distribution.get()));
+  c.set_sender_key_distribution(sbytes(crypto::ByteView(encoded)));
+  crypto::secure_zero(encoded.data(), encoded.size());
   QString error;
-  const bool queued = enqueue(member, std::move(c), &error, group_id).has_value();
-  if (!queued) {
+  // Not tagged with the group: it holds none of our group messages back (they already have
+  // what came before it), and a failure leaves key_sent alone (they were given the key).
+  if (!enqueue(member, std::move(c), &error)) {
     emit problem(QStringLiteral("could not send %1 our group key again: %2").arg(member, error));
     return;
   }

@@ -1,6 +1,7 @@
 // Skipped message keys past their age (crypto/skipped_key_age.hpp) leave every stored ratchet
 // session and sender key, not only those a message opens: a conversation that went quiet
-// would otherwise keep its keys until its next message, which may never come.
+// would otherwise keep its keys until its next message, which may never come. Copies of our
+// own sender keys kept to send again leave after a week, in the same daily run.
 #include <QDateTime>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -11,9 +12,12 @@
 #include "crypto/ratchet.hpp"
 #include "crypto/sender_key.hpp"
 #include "messenger.hpp"
+#include "messenger_internal.hpp"
 #include "store/rewrite_states.hpp"
 
 namespace parley::client {
+
+using detail::kResendCopyKeptMs;
 
 void Messenger::expireSkippedKeysIfDue() {
   constexpr qint64 kDayMs = 24LL * 3600 * 1000;
@@ -30,7 +34,13 @@ void Messenger::expireSkippedKeysIfDue() {
     QSqlQuery mark(db);
     mark.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES('skipped_keys_expired_ms', ?)");
     mark.addBindValue(now);
-    return rewrite_states(db, "sessions", [now_ms](crypto::ByteView bytes) {
+    // Copies of our sender keys kept to send a member again (answerSenderKeyRequest) keep an
+    // early step of the chain: not for longer than a week.
+    QSqlQuery kept(db);
+    kept.prepare("UPDATE group_members SET key_sent_distribution = NULL WHERE key_sent_distribution"
+                 " IS NOT NULL AND key_sent_ms < ?");
+    kept.addBindValue(now - kResendCopyKeptMs);
+    return kept.exec() && rewrite_states(db, "sessions", [now_ms](crypto::ByteView bytes) {
              auto s = crypto::RatchetSession::deserialize(bytes);
              return s && s->expire_skipped(now_ms) ? std::optional(s->serialize()) : std::nullopt;
            }, &error) &&

@@ -1,7 +1,7 @@
 // A contact that lies: mallory's client encrypts, in a real session through a real relay,
 // contents no Parley client writes. Every kind (text, reply, reaction, edit, unsend, read
-// receipt, typing, sender key and a request for one, file, group info, group text), aimed at alice's messages and
-// at carol's, then mutated on the protobuf wire format (tests/support/proto_mutator.hpp).
+// receipt, typing, sender key and a request for one, file, group info, group text), aimed at
+// alice's messages and at carol's, then mutated on the protobuf wire format (tests/support/proto_mutator.hpp).
 // Alice shows what mallory may change and nothing else: her own words and her chat with
 // carol stay as they were, no conversation appears for a name mallory made up, what she is
 // told fits in a line, and she goes on talking to both. (Mallory's own client meets its

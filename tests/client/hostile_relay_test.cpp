@@ -203,11 +203,8 @@ class HostileRelayTest : public QObject {
     bob.say("alice", "hello alice");
     QVERIFY(spinUntil([&] { return alice.m->history("bob").size() >= 2 && bob.m->history("alice").size() >= 2; },
                       kWaitMs));
-    const auto gid = groupOfTwo(alice, bob, "lost and found");
-    QVERIFY(!gid.isEmpty());
-
     // From here the next message of bob's that the relay hands to anyone pairwise is lost:
-    // the key that goes just before his first group message.
+    // his sender key, which he sends alice once he takes the group's CREATED event.
     bool lose = true;
     liar.swallow = [&](const QByteArray& bytes) {
       parley::wire::ServerFrame f;
@@ -217,6 +214,8 @@ class HostileRelayTest : public QObject {
       lose = false;
       return true;
     };
+    const auto gid = groupOfTwo(alice, bob, "lost and found");
+    QVERIFY(!gid.isEmpty());
     QString error;
     const auto first = bob.m->groupSend(gid, "can you read this", &error);
     QVERIFY2(first, qPrintable(error));

@@ -155,6 +155,13 @@ std::optional<SenderKeyDistribution> SenderKeyDistribution::decode(ByteView b) {
   return d;
 }
 
+SenderKeyDistribution SenderKeyDistribution::advanced_to(std::uint32_t to) const {
+  SenderKeyDistribution d = *this;
+  // Each step's message key is dropped (and wiped) at once: only the chain key is handed on.
+  for (; d.iteration < to; ++d.iteration) kdf_ck(d.chain_key);
+  return d;
+}
+
 // ---- SenderKeySender ----
 
 SenderKeySender SenderKeySender::generate() {

@@ -41,6 +41,10 @@ struct SenderKeyDistribution {
   Bytes encode() const;
   // nullopt unless exactly kEncodedBytes with a known version.
   static std::optional<SenderKeyDistribution> decode(ByteView);
+  // The same key from a later step of its chain (`to`; never an earlier one): what a holder of
+  // this distribution could work out alone, so handing it on reveals nothing more. Takes
+  // to - iteration steps of two HMACs each.
+  SenderKeyDistribution advanced_to(std::uint32_t to) const;
 };
 
 // Our own sending chain for one group.

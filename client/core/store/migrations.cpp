@@ -351,14 +351,20 @@ bool step_21(QSqlDatabase& db, QString* error) {
 
 // Version 22: asking a group member again for a sender key that never arrived.
 // `group_members.key_sent_distribution`: the distribution of our current key as we sent it to
-// that member (secret, like my_sender_key; NULL once the key changes or the entry failed), so a
-// request is answered with exactly what they were given, no earlier step of the chain;
-// `key_resent_ms`: when we last sent it again. `sender_key_requests`: keys whose messages wait
-// here, asked for `attempts` times, last at `asked_ms`.
+// that member at `key_sent_ms` (secret, like my_sender_key; NULL once the key changes, the
+// entry failed, the member showed they hold it, or after a week), so a request is answered
+// with what they were given, no earlier step of the chain; `key_resent_ms`: when we last sent
+// it again. `pending_group_messages.key_id`: the sender key a kept message waits for (from its
+// header). `sender_key_requests`: keys whose messages wait here, asked for `attempts` times,
+// last at `asked_ms`.
 bool step_22(QSqlDatabase& db, QString* error) {
   return exec_all(db, {
       "ALTER TABLE group_members ADD COLUMN key_sent_distribution BLOB",
+      "ALTER TABLE group_members ADD COLUMN key_sent_ms INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE group_members ADD COLUMN key_resent_ms INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE pending_group_messages ADD COLUMN key_id BLOB",
+      "UPDATE pending_group_messages SET key_id = substr(ciphertext, 2, 16)",
+      "CREATE INDEX pending_group_messages_key ON pending_group_messages(group_id, sender, key_id)",
       "CREATE TABLE sender_key_requests(group_id BLOB NOT NULL, sender TEXT NOT NULL,"
       " key_id BLOB NOT NULL, asked_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
       " PRIMARY KEY(group_id, sender, key_id)) WITHOUT ROWID",

@@ -318,6 +318,34 @@ class SenderKeyTest : public QObject {
     QVERIFY(open_with(step(ck5).view(), m5, kAd));
   }
 
+  // A distribution moved on along its chain (a key sent again to a member who lost it): the
+  // same key from that step, equal to the sender's own distribution there; it opens what
+  // came from that step on and nothing before; asked to go back, it stays where it is.
+  void advancedDistributionOpensFromItsStepOnly() {
+    auto sender = SenderKeySender::generate();
+    const auto at0 = sender.distribution();
+    std::vector<Bytes> ms;
+    for (int i = 0; i < 8; ++i) ms.push_back(sender.encrypt(text(msg(i)), kAd));
+    const auto at5 = at0.advanced_to(5);
+    QCOMPARE(at5.iteration, 5u);
+    QVERIFY(at5.key_id == at0.key_id);
+    QVERIFY(at5.signing_key.view().size() == at0.signing_key.view().size() &&
+            std::equal(at5.signing_key.view().begin(), at5.signing_key.view().end(), at0.signing_key.view().begin()));
+    QVERIFY(!std::equal(at5.chain_key.view().begin(), at5.chain_key.view().end(), at0.chain_key.view().begin()));
+    // By hand: five steps of the stated chain from the first chain key.
+    Secret<32> ck = at0.chain_key;
+    for (int i = 0; i < 5; ++i) step(ck);
+    QVERIFY(std::equal(ck.view().begin(), ck.view().end(), at5.chain_key.view().begin()));
+    auto r = SenderKeyReceiver::from_distribution(at5);
+    QVERIFY(r);
+    for (int i = 0; i < 5; ++i) QVERIFY(!r->decrypt(ms[static_cast<std::size_t>(i)], kAd));
+    QVERIFY(delivers(*r, ms[6], msg(6)));
+    QVERIFY(delivers(*r, ms[5], msg(5)));
+    const auto back = at5.advanced_to(2);
+    QCOMPARE(back.iteration, 5u);
+    QVERIFY(std::equal(back.chain_key.view().begin(), back.chain_key.view().end(), at5.chain_key.view().begin()));
+  }
+
   void rotationAfterRemoval() {
     auto old_sender = SenderKeySender::generate();
     const auto old_d = old_sender.distribution();

@@ -662,6 +662,7 @@ void put_settings(QJsonObject& out, const client::ConversationSummary& c) {
   out["pinned"] = c.pinned;
   out["muted"] = muted;
   out["marked_unread"] = c.markedUnread;
+  out["archived"] = c.archived;
   out["disappear_after_s"] = c.expireTimerS;  // the conversation's, not only this device's: 0 off
   // Absent when not muted or muted until unmuted.
   if (muted && c.mutedUntilMs != Messenger::kMutedForever) out["muted_until_ms"] = c.mutedUntilMs;
@@ -738,7 +739,7 @@ Messenger* open_for_chat(const Options& o, QString* peer, int* code) {
   return open_or_fail(o, code);
 }
 
-// mute, unmute, pin, unpin, mark-unread: this device's settings of one conversation, printed as they are
+// mute, unmute, pin, unpin, mark-unread, archive, unarchive: this device's settings of one conversation, printed as they are
 // afterwards.
 int do_chat_setting(const Options& o) {
   qint64 mute_ms = 0;
@@ -760,6 +761,8 @@ int do_chat_setting(const Options& o) {
     ok = m->setMuted(peer, 0, &error);
   else if (o.command == "mark-unread")
     ok = m->setMarkedUnread(peer, !o.clear, &error);
+  else if (o.command == "archive" || o.command == "unarchive")
+    ok = m->setArchived(peer, o.command == "archive", &error);
   else
     ok = m->setPinned(peer, o.command == "pin", &error);
   if (!ok) return fail_chat(error);
@@ -1076,6 +1079,7 @@ int run(const Options& o) {
   if (o.command == "contacts") return do_contacts(o);
   if (o.command == "chats") return do_chats(o);
   if (o.command == "mute" || o.command == "unmute" || o.command == "pin" || o.command == "unpin" ||
+      o.command == "archive" || o.command == "unarchive" ||
       o.command == "mark-unread")
     return do_chat_setting(o);
   if (o.command == "read") return do_read(o);

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   history->add_option("name", o.name)->required();
   cli.add_subcommand("contacts", "List contacts");
   cli.add_subcommand("chats", "List conversations, pinned first then most recent first, with unread counts,"
-                              " whether each is muted or pinned, and each one's last message");
+                              " whether each is muted, pinned or archived, and each one's last message");
   auto* mute = cli.add_subcommand(
       "mute", "Mute the conversation with NAME (or # and a group id) on this device: no notifications,"
               " and its unread messages stay out of the total; until unmuted, or for --for");
@@ -96,6 +96,12 @@ int main(int argc, char** argv) {
   chat_name(pin);
   auto* unpin = cli.add_subcommand("unpin", "Stop keeping the conversation with NAME at the top");
   chat_name(unpin);
+  auto* archive = cli.add_subcommand(
+      "archive", "Archive the conversation with NAME (or # and a group id) on this device: out of the main list"
+                 " (and unpinned) until you unarchive it, send a message there, or one arrives while it is not muted");
+  chat_name(archive);
+  auto* unarchive = cli.add_subcommand("unarchive", "Bring the archived conversation with NAME back to the main list");
+  chat_name(unarchive);
   auto* mark_unread = cli.add_subcommand(
       "mark-unread", "Mark the conversation with NAME (or # and a group id) unread on this device, to come back"
                      " to (nothing is sent); reading it clears the mark (`read`, opening it in the app, or a message"

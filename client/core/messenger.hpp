@@ -172,6 +172,7 @@ struct ConversationSummary {
   qint64 mutedUntilMs = 0;   // Messenger::setMuted; 0: not muted
   bool pinned = false;
   bool markedUnread = false; // Messenger::setMarkedUnread
+  bool archived = false;     // Messenger::setArchived
   qint64 expireTimerS = 0;   // Messenger::setExpireTimer; 0: off
   qint64 lastTimerChange = -1;  // the last entry is a timer line (StoredMessage::timerChange)
   bool mutedAt(qint64 now_ms) const { return mutedUntilMs > now_ms; }
@@ -261,6 +262,9 @@ class Messenger : public QObject {
   // Marked unread by the user, to come back to (counts as one unread where nothing else is);
   // markRead clears it. Nothing is sent: the peer's read receipts stay as they were.
   bool setMarkedUnread(const QString& peer, bool marked, QString* error);
+  // Archived: out of the main list, in a list of its own. Archiving unpins. It comes back by
+  // itself when a message is sent there, or arrives while it is not muted.
+  bool setArchived(const QString& peer, bool archived, QString* error);
 
   // ---- Disappearing messages (messenger_disappearing.cpp) ----
   // Unlike the settings above, the conversation's own: the change goes to the peer (or the

@@ -1,4 +1,4 @@
-// A conversation's settings on this device: muted, pinned, marked unread. They are the user's arrangement
+// A conversation's settings on this device: muted, pinned, marked unread, archived. They are the user's arrangement
 // of their own list, so they stay local and never reach the relay or the peer.
 #include <QDateTime>
 #include <QSqlError>
@@ -95,7 +95,8 @@ bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
     }
     // Later than every pin, even one made in the same millisecond or under a clock since
     // set back, so the newest pin is always the top one.
-    q.prepare("UPDATE conversations SET pinned_ms = MAX(?, COALESCE((SELECT MAX(pinned_ms) FROM"
+    // Pinned is in the main list: an archived chat comes back to it.
+    q.prepare("UPDATE conversations SET archived = 0, pinned_ms = MAX(?, COALESCE((SELECT MAX(pinned_ms) FROM"
               " conversations), 0) + 1) WHERE peer = ?");
     q.addBindValue(QDateTime::currentMSecsSinceEpoch());
   } else {
@@ -107,6 +108,22 @@ bool Messenger::setPinned(const QString& peer, bool pinned, QString* error) {
     return false;
   }
   emit chatSettingsChanged(peer);
+  return true;
+}
+
+bool Messenger::setArchived(const QString& peer, bool archived, QString* error) {
+  if (!chatSettingTarget(peer, error).has_value()) return false;
+  QSqlQuery q(db_->db());
+  // Out of the main list, it is out of the pins at its top too.
+  q.prepare(archived ? QStringLiteral("UPDATE conversations SET archived = 1, pinned_ms = NULL WHERE peer = ?"
+                                      " AND archived = 0")
+                     : QStringLiteral("UPDATE conversations SET archived = 0 WHERE peer = ? AND archived = 1"));
+  q.addBindValue(peer);
+  if (!q.exec()) {
+    *error = q.lastError().text();
+    return false;
+  }
+  if (q.numRowsAffected() > 0) emit chatSettingsChanged(peer);
   return true;
 }
 

@@ -331,7 +331,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     if (visible) {
       QSqlQuery conv(db);
       conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
-                   " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
+                   " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms, archived = 0");
       conv.addBindValue(peer);
       conv.addBindValue(now);
       QSqlQuery msg(db);

@@ -226,12 +226,15 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
       return false;
     if (inserted && !applyHeldRevision(peer, e.sender, e.client_msg_id)) return false;
     QSqlQuery conv(db);
+    // An archived group comes back with a message, unless it is muted.
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms, unread) VALUES(?, ?, ?)"
                  " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"
-                 " unread = unread + excluded.unread");
+                 " unread = unread + excluded.unread, archived = CASE WHEN excluded.unread > 0 AND"
+                 " muted_until_ms <= ? THEN 0 ELSE archived END");
     conv.addBindValue(peer);
     conv.addBindValue(now);
     conv.addBindValue(inserted ? 1 : 0);
+    conv.addBindValue(now);
     return conv.exec() && extra();
   });
   if (!stored) return GroupOpen::StoreFailed;

@@ -214,9 +214,12 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       return false;
     if (inserted) {
       QSqlQuery upd(db);
+      // An archived conversation comes back with a message, unless it is muted.
       upd.prepare("UPDATE conversations SET peer_chain_hash = ?, last_activity_ms = ?,"
-                  " unread = unread + 1 WHERE peer = ?");
+                  " unread = unread + 1, archived = CASE WHEN muted_until_ms > ? THEN archived ELSE 0 END"
+                  " WHERE peer = ?");
       upd.addBindValue(QCryptographicHash::hash(*plaintext, QCryptographicHash::Sha256));
+      upd.addBindValue(now);
       upd.addBindValue(now);
       upd.addBindValue(sender);
       if (!upd.exec()) return false;

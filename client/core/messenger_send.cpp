@@ -81,15 +81,17 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
   const bool ok = db_->transaction([&] {
     auto& db = db_->db();
     QSqlQuery conv(db);
+    // A message we send brings an archived conversation back to the list.
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
-                 " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms");
+                 " ON CONFLICT(peer) DO UPDATE SET last_activity_ms = excluded.last_activity_ms,"
+                 " archived = CASE WHEN ? THEN 0 ELSE archived END");
     conv.addBindValue(peer);
     conv.addBindValue(now);
-    // A sender-key distribution is group plumbing, not a conversation with the member; a
-    // reaction or a change to an earlier message does not move its conversation up the list.
-    const bool moves_up = content.type() != e2e::SENDER_KEY && content.type() != e2e::SENDER_KEY_REQUEST &&
-                          content.type() != e2e::REACTION && content.type() != e2e::EDIT &&
-                          content.type() != e2e::UNSEND;
+    conv.addBindValue(visible ? 1 : 0);
+    // Only what shows in the history moves its conversation up the list: not group plumbing
+    // (a sender key, a request for one), a read receipt, a reaction or a change to an earlier
+    // message.
+    const bool moves_up = visible || content.type() == e2e::EXPIRE_TIMER;
     if (moves_up && !conv.exec()) return false;
     // Every message carries the conversation's timer, so each side knows how long it lives.
     const int expire_s = visible ? expireTimer(peer) : 0;

@@ -978,6 +978,82 @@ class ConversationTest : public QObject {
     QVERIFY(spinUntil([&] { return status(model()->rowCount() - 1) >= int(MessageStatus::Sent); }, kGuiWaitMs));
   }
 
+  // Archived from the chat's menu, a chat leaves the list (and the screen) for a list of its
+  // own behind the switch above the chats; a search still finds it; a message brings it back.
+  void archivedChatsLiveInAListOfTheirOwn() {
+    QVERIFY(front());
+    window_->openConversation("bob");
+    auto* view = window_->conversationView();
+    auto* list = window_->conversationList();
+    auto* archive = window_->findChild<QToolButton*>("archiveSwitch");
+    QVERIFY(archive);
+    QVERIFY(!archive->isVisible());
+    const auto restore = qScopeGuard([&] {
+      QString ignored;
+      alice_->setArchived("bob", false, &ignored);
+    });
+    const auto choose = [&](const QString& text) {
+      QTest::mouseClick(view->chatMenuButton(), Qt::LeftButton);
+      auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+      if (!menu) return false;
+      for (auto* a : menu->actions())
+        if (a->text() == text) {
+          a->trigger();
+          menu->close();
+          return true;
+        }
+      menu->close();
+      return false;
+    };
+    const int rows = list->model()->rowCount();
+    QVERIFY(choose("Archive"));
+    QCOMPARE(window_->currentPeer(), QString());
+    QCOMPARE(listRowOf("bob"), -1);
+    QCOMPARE(list->model()->rowCount(), rows - 1);
+    QVERIFY(archive->isVisible());
+    QCOMPARE(archive->text(), QString("Archived chats (1)"));
+    parley::test::screenshot(window_.get(), "archive-switch");
+
+    // The switch shows the archived ones, and takes the list back.
+    QTest::mouseClick(archive, Qt::LeftButton);
+    QCOMPARE(list->model()->rowCount(), 1);
+    QVERIFY(listRowOf("bob") == 0);
+    QCOMPARE(archive->text(), QString("Archived chats"));
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualRect(list->model()->index(0, 0)).center());
+    QCOMPARE(window_->currentPeer(), QString("bob"));
+    parley::test::screenshot(window_.get(), "archived-chats");
+    QTest::mouseClick(archive, Qt::LeftButton);
+    QCOMPARE(list->model()->rowCount(), rows - 1);
+    QCOMPARE(archive->text(), QString("Archived chats (1)"));
+    // Open from there, it stays open; a search finds it wherever it is kept.
+    QCOMPARE(window_->currentPeer(), QString("bob"));
+    window_->filterBox()->setText("bob");
+    QVERIFY(listRowOf("bob") >= 0);
+    QVERIFY(ConversationDelegate::accessibleDescription(list->model()->index(listRowOf("bob"), 0)).startsWith("archived, "));
+    window_->filterBox()->clear();
+    QCOMPARE(listRowOf("bob"), -1);
+
+    // Unarchived from the open chat's menu: back in the list, and the switch goes with the
+    // last archived chat (from the archived list, that list too).
+    QTest::mouseClick(archive, Qt::LeftButton);
+    QVERIFY(front());
+    QVERIFY(choose("Unarchive"));
+    QVERIFY(!archive->isVisible());
+    QCOMPARE(list->model()->rowCount(), rows);
+    QVERIFY(listRowOf("bob") >= 0);
+
+    // A message from bob brings an archived chat back by itself.
+    QVERIFY(front());
+    QVERIFY(choose("Archive"));
+    QCOMPARE(listRowOf("bob"), -1);
+    QString error;
+    QVERIFY(bob_->sendText("alice", "out of the archive", &error));
+    QVERIFY(spinUntil([&] { return listRowOf("bob") >= 0; }, kGuiWaitMs));
+    QVERIFY(!archive->isVisible());
+    QVERIFY(front());
+    window_->openConversation("bob");
+  }
+
   // Someone filled bob's inbox while he is away (the relay's quota, made small here): what
   // alice writes waits with a clock, the status bar says why and that it will go, and it
   // goes once bob has caught up.

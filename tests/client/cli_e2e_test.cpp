@@ -665,6 +665,16 @@ class CliE2eTest : public QObject {
     QCOMPARE(alice.run({"mark-unread", "bob", "--clear"}).code, 0);
     QVERIFY(place_of("bob") >= 0);
     QVERIFY(!chats_of(alice).value(place_of("bob")).value("marked_unread").toBool());
+    // Archived: out of the pins, listed as archived, until unarchived.
+    QCOMPARE(alice.run({"pin", "bob"}).code, 0);
+    auto archived = alice.run({"archive", "bob"});
+    QCOMPARE(archived.code, 0);
+    QVERIFY(of_type(archived.lines, "chat_settings").value(0).value("archived").toBool());
+    QVERIFY(!of_type(archived.lines, "chat_settings").value(0).value("pinned").toBool());
+    QVERIFY(chats_of(alice).value(place_of("bob")).value("archived").toBool());
+    QCOMPARE(alice.run({"unarchive", "bob"}).code, 0);
+    QVERIFY(!chats_of(alice).value(place_of("bob")).value("archived").toBool());
+    QCOMPARE(alice.run({"archive", "nobody"}).code, 5);
     // Read: online, receipts out, the mark gone; a chat that is not there, said so.
     QCOMPARE(alice.run({"mark-unread", "bob"}).code, 0);
     const int unread_before = chats_of(alice).value(place_of("bob")).value("unread").toInt();

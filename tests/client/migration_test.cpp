@@ -117,6 +117,10 @@ class MigrationTest : public QObject {
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM group_members WHERE key_sent_distribution IS NOT NULL"
                        " OR key_resent_ms != 0"), 0);
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sender_key_requests"), 0);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM pending_group_messages WHERE key_id IS NOT substr(ciphertext, 2, 16)"), 0);
+    // Step 23: nothing from before is archived.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE archived = 0"),
+             scalar(d, "SELECT COUNT(*) FROM conversations"));
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

@@ -3,7 +3,8 @@
 // reset), historySlice, full-text search, verification, and ConversationListModel keeping
 // selections across re-sorting, clearing unread counts, showing who wrote the last message
 // with its ticks, pinned chats first, muted ones out of the unread total and those marked
-// unread in it.
+// unread in it, archived ones coming back with a message (not while muted) and a read
+// receipt moving nothing up.
 #include <QtTest>
 
 #include <QAbstractItemModelTester>
@@ -380,6 +381,80 @@ class ModelsTest : public QObject {
     QVERIFY(alice_->setMarkedUnread("zed", false, &error));
     QVERIFY(!alice_->setMarkedUnread("nobody", true, &error));
     QCOMPARE(error, QString("no conversation with nobody"));
+  }
+
+  void archivedChatsComeBackWithAMessage() {
+    ConversationListModel list(alice_.get());
+    QAbstractItemModelTester tester(&list, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const auto row = [&](const QString& peer) { return list.index(list.rowOf(peer), 0); };
+    const auto archived = [&](const QString& peer) { return row(peer).data(ConversationListModel::ArchivedRole).toBool(); };
+    QSignalSpy settings(alice_.get(), &Messenger::chatSettingsChanged);
+    QSignalSpy counts(&list, &ConversationListModel::archivedChanged);
+    QString error;
+    QCOMPARE(list.archivedCount(), 0);
+
+    // Archived: out of the pins too, counted; the same again changes nothing.
+    QVERIFY(alice_->setPinned("bob", true, &error));
+    QVERIFY2(alice_->setArchived("bob", true, &error), qPrintable(error));
+    QVERIFY(archived("bob"));
+    QVERIFY(!row("bob").data(ConversationListModel::PinnedRole).toBool());
+    QCOMPARE(list.archivedCount(), 1);
+    QCOMPARE(counts.last().at(0).toInt(), 1);
+    const int told = settings.count();
+    QVERIFY(alice_->setArchived("bob", true, &error));
+    QCOMPARE(settings.count(), told);
+    QVERIFY(alice_->conversations().size() > 1);
+    for (const auto& c : alice_->conversations()) QCOMPARE(c.archived, c.peer == "bob");
+
+    // A message from bob brings it back.
+    auto id = bob_->sendText("alice", "are you there?", &error);
+    QVERIFY2(id, qPrintable(error));
+    QVERIFY(spinUntil([&] { return !archived("bob"); }, kWaitMs));
+    QCOMPARE(list.archivedCount(), 0);
+    // Not while it is muted: it stays archived, with its unread on the switch.
+    QVERIFY(alice_->setMuted("bob", Messenger::kMutedForever, &error));
+    QVERIFY(alice_->setArchived("bob", true, &error));
+    const int unread = row("bob").data(ConversationListModel::UnreadRole).toInt();
+    id = bob_->sendText("alice", "still there?", &error);
+    QVERIFY2(id, qPrintable(error));
+    QVERIFY(spinUntil([&] { return row("bob").data(ConversationListModel::UnreadRole).toInt() > unread; }, kWaitMs));
+    QVERIFY(archived("bob"));
+    QCOMPARE(list.archivedUnread(), 1);
+    QVERIFY(alice_->setMuted("bob", 0, &error));
+    // Reading it is no message: it stays where it is, and moves nowhere in the list (a read
+    // receipt is not activity).
+    const auto activity = row("bob").data(ConversationListModel::LastActivityRole).toLongLong();
+    QTest::qWait(5);
+    list.markRead("bob");
+    QVERIFY(archived("bob"));
+    QCOMPARE(list.archivedUnread(), 0);
+    QCOMPARE(row("bob").data(ConversationListModel::LastActivityRole).toLongLong(), activity);
+    // One of ours brings it back; so does pinning it; unarchiving does, of course.
+    QVERIFY(alice_->sendText("bob", "here", &error));
+    QVERIFY(!archived("bob"));
+    QVERIFY(alice_->setArchived("bob", true, &error));
+    QVERIFY(alice_->setPinned("bob", true, &error));
+    QVERIFY(!archived("bob"));
+    QVERIFY(alice_->setPinned("bob", false, &error));
+    QVERIFY(alice_->setArchived("bob", true, &error));
+    QVERIFY(alice_->setArchived("bob", false, &error));
+    QVERIFY(!archived("bob"));
+    QVERIFY(!alice_->setArchived("nobody", true, &error));
+    QCOMPARE(error, QString("no conversation with nobody"));
+
+    // A group comes back with a member's message in the same way.
+    QByteArray gid;
+    alice_->createGroup("archive", {"bob"}, [&](const QByteArray& g, const QString& e) {
+      QVERIFY2(e.isEmpty(), qPrintable(e));
+      gid = g;
+    });
+    QVERIFY(spinUntil([&] { return !gid.isEmpty() && bob_->groups().contains(gid); }, kWaitMs));
+    const auto group = Messenger::groupPeer(gid);
+    QVERIFY(spinUntil([&] { return list.rowOf(group) >= 0; }, kWaitMs));
+    QVERIFY(alice_->setArchived(group, true, &error));
+    QVERIFY(archived(group));
+    QVERIFY(bob_->groupSend(gid, "back to the group", &error));
+    QVERIFY(spinUntil([&] { return !archived(group); }, kWaitMs));
   }
 };
 

@@ -100,6 +100,17 @@ void ConversationListModel::reload() {
     total_unread_ = unread;
     emit totalUnreadChanged(unread);
   }
+  int archived = 0, archived_unread = 0;
+  for (const auto& c : rows_)
+    if (c.archived) {
+      ++archived;
+      if (c.unread > 0 || c.markedUnread) ++archived_unread;
+    }
+  if (archived != archived_ || archived_unread != archived_unread_) {
+    archived_ = archived;
+    archived_unread_ = archived_unread;
+    emit archivedChanged(archived, archived_unread);
+  }
 }
 
 void ConversationListModel::armMuteEnd(qint64 now_ms) {
@@ -184,6 +195,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case MarkedUnreadRole: return c.markedUnread;
     case ExpireTimerRole: return c.expireTimerS;
     case LastTimerChangeRole: return c.lastTimerChange;
+    case ArchivedRole: return c.archived;
     // What a screen reader says and a view's type-ahead matches: the chat's name.
     case Qt::DisplayRole:
     case TitleRole: {
@@ -220,6 +232,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
           {MarkedUnreadRole, "markedUnread"},
           {ExpireTimerRole, "expireTimer"},
           {LastTimerChangeRole, "lastTimerChange"},
+          {ArchivedRole, "archived"},
           {TitleRole, "title"},
           {IsGroupRole, "isGroup"},
           {GroupIdRole, "groupId"},

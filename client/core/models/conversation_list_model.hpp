@@ -1,7 +1,8 @@
 #pragma once
 // The conversation list as a model a QListView can show directly: one row per peer, the
 // pinned ones first, then most recent activity first, with unread count, last message,
-// presence, typing and whether it is muted or marked unread. Changes move
+// presence, typing and whether it is muted, marked unread or archived (a view shows the
+// archived ones apart). Changes move
 // and update rows in place (no reset), so a view keeps its selection.
 //
 // Thread: the messenger's thread.
@@ -42,6 +43,7 @@ class ConversationListModel : public QAbstractListModel {
     MarkedUnreadRole, // the user marked it unread (Messenger::setMarkedUnread)
     ExpireTimerRole,  // the disappearing-messages timer in seconds (Messenger::setExpireTimer); 0: off
     LastTimerChangeRole,  // the last entry is a timer line: its seconds (0: off); -1 otherwise
+    ArchivedRole,     // out of the main list (Messenger::setArchived)
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);
@@ -57,11 +59,16 @@ class ConversationListModel : public QAbstractListModel {
   // Unread messages in the conversations not muted now, a chat marked unread with none
   // counting as one: what the tray's badge counts.
   int totalUnread() const;
+  // Archived conversations, and those of them with something unread (a muted one keeps
+  // what arrives there archived).
+  int archivedCount() const { return archived_; }
+  int archivedUnread() const { return archived_unread_; }
   int rowOf(const QString& peer) const;
   bool isMuted(const QString& peer) const;
 
  signals:
   void totalUnreadChanged(int unread);
+  void archivedChanged(int count, int unread);
 
  private:
   struct Presence {
@@ -86,6 +93,8 @@ class ConversationListModel : public QAbstractListModel {
   QHash<QString, Group> groups_;  // by peer ("#" + hex id)
   QHash<QString, Presence> presence_;
   int total_unread_ = 0;
+  int archived_ = 0;
+  int archived_unread_ = 0;
   QTimer mute_end_;
   qint64 next_mute_end_ms_ = 0;  // what mute_end_ waits for; 0: nothing
 };

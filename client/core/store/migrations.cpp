@@ -371,10 +371,17 @@ bool step_22(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 23: archived chats. `conversations.archived`: kept out of the main list on this
+// device until the user brings it back, or a message comes or goes there (one that arrives
+// while it is muted leaves it where it is).
+bool step_23(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {"ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0"}, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16, step_17, step_18, step_19, step_20, step_21, step_22};
+                           step_16, step_17, step_18, step_19, step_20, step_21, step_22, step_23};
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <QPushButton>
 #include <QActionGroup>
 #include <QDateTime>
+#include <QIcon>
 #include <algorithm>
 #include <vector>
 #include <QMenu>
@@ -53,6 +54,14 @@ QMenu* chatMenu(Messenger* messenger, client::ConversationListModel* chats, cons
   QObject::connect(pin, &QAction::triggered, messenger, [messenger, peer, pinned, tell] {
     QString error;
     if (!messenger->setPinned(peer, !pinned, &error)) tell(error);
+  });
+  const bool archived = index.data(M::ArchivedRole).toBool();
+  auto* archive = menu->addAction(QIcon(QStringLiteral(":/parley/icons/archive.svg")),
+                                  archived ? QObject::tr("Unarchive") : QObject::tr("Archive"));
+  archive->setObjectName(QStringLiteral("archive"));
+  QObject::connect(archive, &QAction::triggered, messenger, [messenger, peer, archived, tell] {
+    QString error;
+    if (!messenger->setArchived(peer, !archived, &error)) tell(error);
   });
   menu->addSeparator();
 

@@ -1,6 +1,8 @@
 #pragma once
 // The chat list's context menu for one conversation: mark it read or unread, pin or unpin
-// it, mute it for a while or until unmuted, unmute it. Opened with the right mouse button or the keyboard's menu key.
+// it, archive or unarchive it, mute it for a while or until unmuted, unmute it, set its
+// disappearing-messages timer, clear its history. Opened with the right mouse button or the
+// keyboard's menu key, and from the open chat's ⋮.
 //
 // Thread: the GUI thread.
 class QMenu;

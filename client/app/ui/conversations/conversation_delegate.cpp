@@ -41,6 +41,8 @@ QString ConversationDelegate::previewSender(const QModelIndex& index) {
 
 QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
   QStringList parts;
+  // (A search lists archived chats among the others.)
+  if (index.data(M::ArchivedRole).toBool()) parts << tr("archived");
   if (index.data(M::PinnedRole).toBool()) parts << tr("pinned");
   if (index.data(M::MutedRole).toBool()) parts << tr("muted");
   if (const int unread = index.data(M::UnreadRole).toInt(); unread > 0) parts << tr("%1 unread").arg(unread);

@@ -15,14 +15,21 @@ void ConversationFilter::setText(const QString& text) {
   invalidate();
 }
 
+void ConversationFilter::setArchivedView(bool archived) {
+  if (archived == archived_view_) return;
+  archived_view_ = archived;
+  invalidate();  // as setText
+}
+
 QVariant ConversationFilter::data(const QModelIndex& index, int role) const {
   if (role == Qt::AccessibleDescriptionRole) return ConversationDelegate::accessibleDescription(index);
   return QSortFilterProxyModel::data(index, role);
 }
 
 bool ConversationFilter::filterAcceptsRow(int row, const QModelIndex& parent) const {
-  if (text_.isEmpty()) return true;
   const auto i = sourceModel()->index(row, 0, parent);
+  // A search finds a chat wherever it is kept.
+  if (text_.isEmpty()) return i.data(ConversationListModel::ArchivedRole).toBool() == archived_view_;
   for (int role : {int(ConversationListModel::TitleRole), int(ConversationListModel::PeerRole),
                    int(ConversationListModel::LastMessageRole)})
     if (i.data(role).toString().contains(text_, Qt::CaseInsensitive)) return true;

@@ -1,7 +1,7 @@
 #pragma once
-// The search/filter box over the conversation list: keeps the rows whose name, username or
-// last message contains the typed text (case-insensitive); the order stays the source's
-// (last activity).
+// The conversation list as shown: the main list or the archived chats (one at a time), or,
+// while text is typed in the search box, every chat whose name, username or last message
+// contains it (case-insensitive), archived or not. The order stays the source's.
 #include <QSortFilterProxyModel>
 
 namespace parley::app {
@@ -11,6 +11,8 @@ class ConversationFilter : public QSortFilterProxyModel {
  public:
   using QSortFilterProxyModel::QSortFilterProxyModel;
   void setText(const QString& text);
+  void setArchivedView(bool archived);
+  bool archivedView() const { return archived_view_; }
   // Also gives each row its description for screen readers (the delegate only paints).
   QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
 
@@ -19,6 +21,7 @@ class ConversationFilter : public QSortFilterProxyModel {
 
  private:
   QString text_;
+  bool archived_view_ = false;
 };
 
 }  // namespace parley::app

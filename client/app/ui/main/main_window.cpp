@@ -31,6 +31,7 @@
 #include "contacts/new_chat_dialog.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/conversation_view.hpp"
+#include "conversations/archive_switch.hpp"
 #include "conversations/chat_menu.hpp"
 #include "conversations/conversation_delegate.hpp"
 #include "conversations/conversation_filter.hpp"
@@ -70,6 +71,9 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   for (int row = 0; row < conversations_->rowCount(); ++row)
     if (const auto i = conversations_->index(row); i.data(ConversationListModel::MarkedUnreadRole).toBool())
       marked_.insert(i.data(ConversationListModel::PeerRole).toString());
+  for (int row = 0; row < conversations_->rowCount(); ++row)
+    if (const auto i = conversations_->index(row); i.data(ConversationListModel::ArchivedRole).toBool())
+      archived_.insert(i.data(ConversationListModel::PeerRole).toString());
   filter_ = new ConversationFilter(this);
   filter_->setSourceModel(conversations_.get());
 
@@ -113,6 +117,8 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   auto* filter_row = new QHBoxLayout;
   filter_row->setContentsMargins(10, 4, 10, 6);
   filter_row->addWidget(filter_box_);
+  archive_switch_ = new ArchiveSwitch(this);
+  archive_switch_->setArchived(conversations_->archivedCount(), conversations_->archivedUnread());
   list_ = new QListView(this);
   list_->setObjectName(QStringLiteral("conversations"));
   list_->setModel(filter_);
@@ -132,6 +138,10 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   lv->setSpacing(0);
   lv->addLayout(top);
   lv->addLayout(filter_row);
+  auto* archive_row = new QHBoxLayout;
+  archive_row->setContentsMargins(8, 0, 8, 2);  // its icon in line with the avatars below
+  archive_row->addWidget(archive_switch_);
+  lv->addLayout(archive_row);
   lv->addWidget(list_, 1);
   lv->addWidget(status_);
   left->setMinimumWidth(240);
@@ -178,6 +188,11 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   connect(new_chat, &QToolButton::clicked, this, &MainWindow::startNewChat);
   connect(new_group, &QToolButton::clicked, this, &MainWindow::createGroup);
   connect(filter_box_, &QLineEdit::textChanged, filter_, &ConversationFilter::setText);
+  connect(archive_switch_, &ArchiveSwitch::switched, this, &MainWindow::showArchived);
+  connect(conversations_.get(), &ConversationListModel::archivedChanged, this, [this](int count, int unread) {
+    archive_switch_->setArchived(count, unread);
+    if (count == 0) showArchived(false);  // nothing left there to show
+  });
   connect(list_->selectionModel(), &QItemSelectionModel::currentChanged, this,
           [this](const QModelIndex& current) {
             if (current.isValid()) openConversation(current.data(ConversationListModel::PeerRole).toString());
@@ -226,6 +241,14 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
     if (peer == currentPeer() && marked && !marked_.contains(peer)) closeConversation();
     if (marked) marked_.insert(peer);
     else marked_.remove(peer);
+    // Just archived from the main list: it leaves the screen with its row. (One opened from
+    // the archived list, or found by a search, stays.)
+    const bool archived = row >= 0 && conversations_->index(row).data(ConversationListModel::ArchivedRole).toBool();
+    if (peer == currentPeer() && archived && !archived_.contains(peer) && !filter_->archivedView() &&
+        filter_box_->text().isEmpty())
+      closeConversation();
+    if (archived) archived_.insert(peer);
+    else archived_.remove(peer);
     // Muted means quiet now too: a notification already showing goes.
     if (conversations_->isMuted(peer) && notified_.remove(peer)) tray_->withdraw(peer);
   });
@@ -344,6 +367,13 @@ void MainWindow::openConversation(const QString& peer) {
   right_->setCurrentWidget(view_);
   selectInList(peer);
   markReadIfInFront();
+}
+
+void MainWindow::showArchived(bool archived) {
+  if (archived == filter_->archivedView()) return;
+  filter_->setArchivedView(archived);
+  archive_switch_->setShowingArchived(archived);
+  if (const auto peer = currentPeer(); !peer.isEmpty()) selectInList(peer);
 }
 
 void MainWindow::closeConversation() {

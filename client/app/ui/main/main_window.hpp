@@ -23,6 +23,7 @@ class ConversationListModel;
 
 namespace parley::app {
 
+class ArchiveSwitch;
 class ConnectionStatus;
 class ConversationFilter;
 class ConversationView;
@@ -72,6 +73,8 @@ class MainWindow : public QMainWindow {
   QString notificationTitle(const QString& peer, const QString& sender) const;
   void selectInList(const QString& peer);
   void closeConversation();
+  // The archived chats in the list (true), or the main list.
+  void showArchived(bool archived);
   void showMembers(const QString& peer);
   void createGroup();
 
@@ -82,6 +85,7 @@ class MainWindow : public QMainWindow {
   QSplitter* splitter_;
   QLineEdit* filter_box_;
   QListView* list_;
+  ArchiveSwitch* archive_switch_;
   ConnectionStatus* status_;
   QStackedWidget* right_;
   QWidget* placeholder_;
@@ -91,6 +95,8 @@ class MainWindow : public QMainWindow {
   QHash<QString, std::pair<QString, QByteArray>> notified_;
   // The chats marked unread as last told: only a new mark closes the open chat.
   QSet<QString> marked_;
+  // The same for archived chats: only archiving the open chat closes it.
+  QSet<QString> archived_;
 };
 
 }  // namespace parley::app

@@ -1050,6 +1050,20 @@ class ConversationTest : public QObject {
     QVERIFY(bob_->sendText("alice", "out of the archive", &error));
     QVERIFY(spinUntil([&] { return listRowOf("bob") >= 0; }, kGuiWaitMs));
     QVERIFY(!archive->isVisible());
+    // Archived again, open, it leaves the screen again.
+    QVERIFY(front());
+    window_->openConversation("bob");
+    QVERIFY(choose("Archive"));
+    QCOMPARE(window_->currentPeer(), QString());
+    // Opened from elsewhere (a notification, Ctrl+K), the list it is in shows.
+    window_->openConversation("bob");
+    QCOMPARE(archive->text(), QString("Archived chats"));
+    QCOMPARE(listRowOf("bob"), 0);
+    QTest::mouseClick(archive, Qt::LeftButton);
+    QVERIFY2(archive->text().startsWith("Archived chats (1)"), qPrintable(archive->text()));  // and its unread
+    QCOMPARE(window_->currentPeer(), QString("bob"));
+    QVERIFY(choose("Unarchive"));
+    QVERIFY(!archive->isVisible());
     QVERIFY(front());
     window_->openConversation("bob");
   }

@@ -420,6 +420,13 @@ class ModelsTest : public QObject {
     QVERIFY(spinUntil([&] { return row("bob").data(ConversationListModel::UnreadRole).toInt() > unread; }, kWaitMs));
     QVERIFY(archived("bob"));
     QCOMPARE(list.archivedUnread(), 1);
+    // Its unread is on the archive switch, not in the window's total.
+    const int total = list.totalUnread();
+    QVERIFY(alice_->setArchived("bob", false, &error));
+    QVERIFY(alice_->setMuted("bob", 0, &error));
+    QCOMPARE(list.totalUnread(), total + row("bob").data(ConversationListModel::UnreadRole).toInt());
+    QVERIFY(alice_->setArchived("bob", true, &error));
+    QCOMPARE(list.totalUnread(), total);
     QVERIFY(alice_->setMuted("bob", 0, &error));
     // Reading it is no message: it stays where it is, and moves nowhere in the list (a read
     // receipt is not activity).

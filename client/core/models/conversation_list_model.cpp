@@ -94,7 +94,7 @@ void ConversationListModel::reload() {
   const auto now_ms = QDateTime::currentMSecsSinceEpoch();
   int unread = 0;
   for (const auto& c : rows_)
-    if (!c.mutedAt(now_ms)) unread += c.unread > 0 ? c.unread : c.markedUnread ? 1 : 0;
+    if (!c.mutedAt(now_ms) && !c.archived) unread += c.unread > 0 ? c.unread : c.markedUnread ? 1 : 0;
   armMuteEnd(now_ms);
   if (unread != total_unread_) {
     total_unread_ = unread;

@@ -56,8 +56,9 @@ class ConversationListModel : public QAbstractListModel {
   // The user has seen the conversation: read receipts go out, its unread count and any mark
   // clear.
   void markRead(const QString& peer);
-  // Unread messages in the conversations not muted now, a chat marked unread with none
-  // counting as one: what the tray's badge counts.
+  // Unread messages in the conversations neither muted now nor archived, a chat marked
+  // unread with none counting as one: what the tray's badge counts. (The archived ones'
+  // show on the list's archive switch, archivedUnread.)
   int totalUnread() const;
   // Archived conversations, and those of them with something unread (a muted one keeps
   // what arrives there archived).

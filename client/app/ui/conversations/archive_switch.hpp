@@ -1,8 +1,9 @@
 #pragma once
 // The row above the chat list that switches between the main list and the archived chats:
 // "Archived chats (3)" while the main list shows (hidden when nothing is archived), a back
-// arrow and "Archived chats" as the title while the archived ones do. Archived chats with something unread (a muted chat
-// stays archived when a message arrives) are counted on it.
+// arrow and "Archived chats" as the title while the archived ones do. Archived chats with
+// something unread (archived unread, or muted, which keeps a chat archived when a message
+// arrives) are counted on it, not in the window's total.
 //
 // Thread: the GUI thread.
 #include <QToolButton>

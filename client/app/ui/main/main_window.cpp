@@ -191,7 +191,15 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
   connect(archive_switch_, &ArchiveSwitch::switched, this, &MainWindow::showArchived);
   connect(conversations_.get(), &ConversationListModel::archivedChanged, this, [this](int count, int unread) {
     archive_switch_->setArchived(count, unread);
-    if (count == 0) showArchived(false);  // nothing left there to show
+    // A chat a message brought back is no longer one archived as last told (archived_ only
+    // learns of new archiving from chatSettingsChanged, which runs after this).
+    archived_.removeIf([this](const QString& peer) {
+      const int row = conversations_->rowOf(peer);
+      return row < 0 || !conversations_->index(row).data(ConversationListModel::ArchivedRole).toBool();
+    });
+    // Nothing left there to show, or the open chat came back: the main list.
+    if (count == 0 || (filter_box_->text().isEmpty() && !currentPeer().isEmpty() && !archived_.contains(currentPeer())))
+      showArchived(false);
   });
   connect(list_->selectionModel(), &QItemSelectionModel::currentChanged, this,
           [this](const QModelIndex& current) {
@@ -249,8 +257,8 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
       closeConversation();
     if (archived) archived_.insert(peer);
     else archived_.remove(peer);
-    // Muted means quiet now too: a notification already showing goes.
-    if (conversations_->isMuted(peer) && notified_.remove(peer)) tray_->withdraw(peer);
+    // Muted or archived means quiet now too: a notification already showing goes.
+    if ((conversations_->isMuted(peer) || archived) && notified_.remove(peer)) tray_->withdraw(peer);
   });
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
@@ -354,6 +362,10 @@ void MainWindow::buildMenus() {
       filter_box_->clear();
       return;
     }
+    if (filter_->archivedView()) {
+      showArchived(false);
+      return;
+    }
     closeConversation();
   });
 }
@@ -362,6 +374,11 @@ QString MainWindow::currentPeer() const { return right_->currentWidget() == view
 
 void MainWindow::openConversation(const QString& peer) {
   if (peer.isEmpty()) return;
+  // The list it is in shows (not while a search lists every chat).
+  if (filter_box_->text().isEmpty()) {
+    const int row = conversations_->rowOf(peer);
+    showArchived(row >= 0 && conversations_->index(row).data(ConversationListModel::ArchivedRole).toBool());
+  }
   view_->open(peer, titleFor(messenger_, peer));
   view_->setChatMenuAvailable(conversations_->rowOf(peer) >= 0);
   right_->setCurrentWidget(view_);

@@ -180,6 +180,19 @@ void Messenger::leaveGroup(const QByteArray& group_id, Done done) {
               [this, group_id] { return dropOwnSenderKey(group_id); }, std::move(done));
 }
 
+namespace detail {
+e2e::Content sender_key_content(const QByteArray& group_id, const QString& name, const QString& description,
+                                const std::string& distribution) {
+  e2e::Content c;
+  c.set_type(e2e::SENDER_KEY);
+  c.set_group_id(sbytes(group_id));
+  c.set_text(name.toStdString());
+  c.set_group_description(description.toStdString());
+  c.set_sender_key_distribution(distribution);
+  return c;
+}
+}  // namespace detail
+
 bool Messenger::dropOwnSenderKey(const QByteArray& group_id) {
   QSqlQuery q(db_->db());
   q.prepare("UPDATE groups SET my_sender_key = NULL WHERE id = ?");
@@ -240,14 +253,11 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
   const SecretBytes kept(crypto::ByteView{encoded});
   bool all = true;
   for (const auto& member : lacking) {
-    e2e::Content c;
-    c.set_type(e2e::SENDER_KEY);
-    c.set_group_id(sbytes(group_id));
-    c.set_text(name.toStdString());
-    c.set_group_description(description.toStdString());
-    c.set_sender_key_distribution(sbytes(crypto::ByteView(encoded)));
     QString error;
-    const bool queued = enqueue(member, std::move(c), &error, group_id).has_value();
+    const bool queued =
+        enqueue(member, detail::sender_key_content(group_id, name, description, sbytes(crypto::ByteView(encoded))),
+                &error, group_id)
+            .has_value();
     if (queued) {
       QSqlQuery mark(db);
       mark.prepare("UPDATE group_members SET key_sent = ?, key_sent_distribution = ?, key_sent_ms = ?,"

@@ -24,6 +24,11 @@ constexpr int kMaxPendingBytesPerSender = 4 * 1024 * 1024;
 // theirs was lost (messenger_sender_key_requests.cpp): it holds an early step of the chain.
 constexpr qint64 kResendCopyKeptMs = 7LL * 24 * 3600 * 1000;
 
+// A pairwise SENDER_KEY offering our key for `group_id` (`distribution`, encoded, a secret:
+// the caller wipes its own copy) with the group's name and description as we know them.
+e2e::Content sender_key_content(const QByteArray& group_id, const QString& name, const QString& description,
+                                const std::string& distribution);
+
 // Sessions with one device of a peer that are kept and tried on receipt: the newest (by
 // last use) and a few older ones, for when both sides started one at the same time.
 constexpr int kSessionsKept = 4;

@@ -13,6 +13,7 @@
 #include "crypto/sender_key.hpp"
 #include "e2e.pb.h"
 #include "messenger.hpp"
+#include "messenger_internal.hpp"
 #include "parley/limits.hpp"
 #include "util/bytes.hpp"
 
@@ -191,12 +192,7 @@ void Messenger::answerSenderKeyRequest(const QString& member, const e2e::Content
     if (from - copy->iteration <= kMaxResendAdvance) distribution = copy->advanced_to(from);
   }
   auto encoded = distribution.encode();
-  e2e::Content c;
-  c.set_type(e2e::SENDER_KEY);
-  c.set_group_id(sbytes(group_id));
-  c.set_text(name.toStdString());
-  c.set_group_description(description.toStdString());
-  c.set_sender_key_distribution(sbytes(crypto::ByteView(encoded)));
+  auto c = detail::sender_key_content(group_id, name, description, sbytes(crypto::ByteView(encoded)));
   crypto::secure_zero(encoded.data(), encoded.size());
   QString error;
   // Not tagged with the group: it holds none of our group messages back (they already have

@@ -690,6 +690,105 @@ class ConversationTest : public QObject {
     QVERIFY(!reactions()[1].toMap()["mine"].toBool());
   }
 
+  // Addresses in a message are links: a click opens them; one whose host is not what it
+  // seems asks first, naming the real host; the context menu opens or copies them.
+  void linksInMessagesOpenWhenClicked() {
+    QVERIFY(front());
+    auto* view = window_->conversationView();
+    auto* list = view->list();
+    QList<QUrl> opened;
+    view->setOpener([&opened](const QUrl& url) {
+      opened << url;
+      return true;
+    });
+    const QString body = QString::fromUtf8("Tickets: https://rail.example/book?from=ams&to=ber (or www.rail.example).\n"
+                                           "Log in at https://\xd0\xb0pple.com/login");
+    QString error;
+    QVERIFY2(bob_->sendText("alice", body, &error), qPrintable(error));
+    const auto index_of_body = [&] {
+      for (int r = model()->rowCount() - 1; r >= 0; --r)
+        if (row(r).data(MessageModel::BodyRole).toString() == body) return row(r);
+      return QModelIndex();
+    };
+    QVERIFY(spinUntil([&] { return index_of_body().isValid(); }, kGuiWaitMs));
+    list->scrollTo(index_of_body());
+    QApplication::processEvents();
+    // Where on screen each link is: the first point over it, by where its text starts.
+    const auto points = [&] {
+      QMap<qsizetype, QPoint> at;
+      const auto index = index_of_body();
+      const QRect rect = list->visualRect(index);
+      for (int y = rect.top(); y <= rect.bottom(); y += 2)
+        for (int x = rect.left(); x <= rect.right(); x += 2) {
+          const auto link = list->messageDelegate()->linkAt(rect, index, {x, y});
+          if (!link.url.isEmpty() && !at.contains(link.start)) at.insert(link.start, {x + 3, y + 3});
+        }
+      return at;
+    };
+    const auto at = points();
+    QCOMPARE(at.size(), 3);
+    const auto starts = at.keys();
+    QCOMPARE(starts[0], body.indexOf("https://rail"));
+    QCOMPARE(starts[1], body.indexOf("www."));
+    parley::test::screenshot(window_.get(), "links");
+
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, at[starts[0]]);
+    QCOMPARE(opened, QList<QUrl>{QUrl("https://rail.example/book?from=ams&to=ber")});
+    // The bubble's words beside a link open nothing.
+    const QRect rect = list->visualRect(index_of_body());
+    QPoint words = at[starts[0]];
+    while (words.x() > rect.left() && !list->messageDelegate()->linkAt(rect, index_of_body(), words).url.isEmpty())
+      words.rx() -= 1;
+    words.rx() -= 4;
+    QCOMPARE(list->messageDelegate()->hitTest(rect, index_of_body(), words), MessageDelegate::Hit::None);
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, words);
+    QCOMPARE(opened.size(), 1);
+
+    // A Cyrillic "а" in the host: asked first, with the host it really is.
+    QString asked;
+    const auto answer = [&asked](QMessageBox::StandardButton button) {
+      QTimer::singleShot(0, [&asked, button] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (!box) return;
+        asked = box->text();
+        box->button(button)->click();
+      });
+    };
+    answer(QMessageBox::Cancel);
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, at[starts[2]]);
+    QVERIFY2(asked.contains("xn--pple-43d.com"), qPrintable(asked));
+    QCOMPARE(opened.size(), 1);
+    asked.clear();
+    answer(QMessageBox::Open);
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, at[starts[2]]);
+    QVERIFY(!asked.isEmpty());
+    QCOMPARE(opened.size(), 2);
+    QCOMPARE(opened[1].host(QUrl::EncodeUnicode), QString("xn--pple-43d.com"));
+
+    // The context menu over a link opens or copies that one.
+    const auto menu_at = [&](const QPoint& point, const QString& action) {
+      QStringList entries;
+      QTimer::singleShot(0, [&entries, action] {
+        auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+        if (!menu) return;
+        for (const auto* a : menu->actions()) entries << a->text();
+        auto* chosen = menu->findChild<QAction*>(action);
+        menu->close();
+        if (chosen) chosen->trigger();
+      });
+      QContextMenuEvent e(QContextMenuEvent::Mouse, point, list->viewport()->mapToGlobal(point));
+      QApplication::sendEvent(list->viewport(), &e);
+      return entries;
+    };
+    QGuiApplication::clipboard()->clear();
+    const auto entries = menu_at(at[starts[1]], "copyLink");
+    QVERIFY2(entries.contains("Open link") && entries.contains("Copy link address"), qPrintable(entries.join('|')));
+    QCOMPARE(QGuiApplication::clipboard()->text(), QString("https://www.rail.example"));
+    menu_at(at[starts[0]], "openLink");
+    QCOMPARE(opened.size(), 3);
+    QCOMPARE(opened[2], QUrl("https://rail.example/book?from=ams&to=ber"));
+  }
+
   void editsAndDeletionFromTheMenu() {
     QVERIFY(front());
     auto* view = window_->conversationView();

@@ -139,8 +139,8 @@ class FilesTest : public QObject {
     bw_->show();
     QVERIFY(QTest::qWaitForWindowExposed(aw_.get()));
     QVERIFY(QTest::qWaitForWindowExposed(bw_.get()));
-    bw_->conversationView()->setOpener([this](const QString& path) {
-      opened_ << path;
+    bw_->conversationView()->setOpener([this](const QUrl& url) {
+      opened_ << url.toLocalFile();
       return true;
     });
   }

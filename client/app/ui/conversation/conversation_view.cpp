@@ -20,6 +20,7 @@
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
+#include "common/links.hpp"
 #include "common/plain_text.hpp"
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
@@ -155,7 +156,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   uploads_ = new UploadList(transfers_, this);
   composer_ = new Composer(this);
   setAcceptDrops(true);
-  opener_ = [](const QString& path) { return QDesktopServices::openUrl(QUrl::fromLocalFile(path)); };
+  opener_ = [](const QUrl& url) { return QDesktopServices::openUrl(url); };
 
   auto* line = new QFrame(this);
   line->setFrameShape(QFrame::HLine);
@@ -281,6 +282,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
     composer_->finishEdit();
   });
   connect(list_, &MessageListView::deleteRequested, this, &ConversationView::confirmDelete);
+  connect(list_, &MessageListView::linkActivated, this, &ConversationView::openLink);
   connect(list_, &MessageListView::quoteActivated, this, [this](const QModelIndex& index) {
     const auto quoted = index.data(client::MessageModel::ReplyMessageIdRole).toLongLong();
     if (quoted == 0 || !showMessage(quoted))
@@ -552,8 +554,23 @@ bool ConversationView::openFile(const QString& path, const QString& sender, bool
         QMessageBox::Open | QMessageBox::Cancel, QMessageBox::Cancel);
     if (answer != QMessageBox::Open) return false;
   }
-  if (opener_(path)) return true;
+  if (opener_(QUrl::fromLocalFile(path))) return true;
   showError(tr("No application could open %1").arg(QFileInfo(path).fileName()));
+  return false;
+}
+
+bool ConversationView::openLink(const QUrl& url, bool deceptive) {
+  if (deceptive) {
+    const auto answer =
+        askPlain(this, QMessageBox::Warning, tr("Open this link?"),
+                 tr("The address this link shows may imitate another site's. It goes to:\n\n%1\n\n"
+                    "Open it only if that is the site you mean.")
+                     .arg(realHost(url)),
+                 QMessageBox::Open | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Open) return false;
+  }
+  if (opener_(url)) return true;
+  showError(tr("No application could open %1").arg(url.toDisplayString()));
   return false;
 }
 

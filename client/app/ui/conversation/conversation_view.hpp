@@ -64,8 +64,12 @@ class ConversationView : public QWidget {
   // Where received files are saved and pasted pictures kept: a private folder in the
   // profile. "Save as…" copies a file out of it.
   void setFilesDir(const QString& dir);
-  // How a file is opened with the system's application (QDesktopServices by default).
-  void setOpener(std::function<bool(const QString& path)> opener) { opener_ = std::move(opener); }
+  // How a file (a file: URL) or a link is opened with the system's application
+  // (QDesktopServices by default).
+  void setOpener(std::function<bool(const QUrl& url)> opener) { opener_ = std::move(opener); }
+  // Opens a link from a message; one whose text may not show where it goes (common/links.hpp)
+  // only after the user has seen its real host and agreed. False when it did not open.
+  bool openLink(const QUrl& url, bool deceptive);
   // What a click on the file of the message at `index` does: view a picture, open a file,
   // or download it first. False with an error shown when it cannot.
   bool activateFile(const QModelIndex& index);
@@ -123,7 +127,7 @@ class ConversationView : public QWidget {
   Composer* composer_;
   TransferTracker* transfers_;
   QString files_dir_;
-  std::function<bool(const QString&)> opener_;
+  std::function<bool(const QUrl&)> opener_;
   QPointer<ImageViewer> viewer_;
 };
 

@@ -206,7 +206,9 @@ const MessageDelegate::Text& MessageDelegate::measure(const QModelIndex& index, 
   if (it != cache_.end() && it->width == max_width && it->source == source) return *it;
   QTextLayout layout(source, bubble_font(index, view_->font()));
   const auto lines = lay_out(layout, max_width);
-  Text t{source, max_width, QSizeF(std::ceil(lines.widest), std::ceil(lines.height)), lines.last};
+  Text t{source, max_width, QSizeF(std::ceil(lines.widest), std::ceil(lines.height)), lines.last, {}};
+  // The same words at another width have the same links.
+  t.links = it != cache_.end() && it->source == source ? it->links : unsent(index) ? QList<Link>{} : findLinks(source);
   return *cache_.insert(id, t);
 }
 
@@ -352,17 +354,55 @@ QString MessageDelegate::reactionAt(const QRect& row, const QModelIndex& index, 
 
 MessageDelegate::Hit MessageDelegate::hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const {
   if (!index.isValid()) return Hit::None;
-  const bool quoted = !index.data(M::ReplyAuthorRole).toString().isEmpty();
-  const bool reacted = !index.data(M::ReactionsRole).toList().isEmpty();
-  if (!quoted && !reacted && !index.data(M::HasAttachmentRole).toBool()) return Hit::None;
   const auto l = layoutFor(row, index);
   if (l.quote.contains(pos)) return Hit::Quote;
   for (const auto& pill : l.pills)
     if (pill.first.contains(pos)) return Hit::Reaction;
-  if (!l.attachment.contains(pos)) return Hit::None;
-  const auto* running = transfers_ ? transfers_->downloadOf(index.data(M::ClientMsgIdRole).toByteArray()) : nullptr;
-  if (running && actionRect(l.attachment, l.image).contains(pos)) return Hit::Cancel;
-  return Hit::File;
+  if (l.attachment.contains(pos)) {
+    const auto* running = transfers_ ? transfers_->downloadOf(index.data(M::ClientMsgIdRole).toByteArray()) : nullptr;
+    return running && actionRect(l.attachment, l.image).contains(pos) ? Hit::Cancel : Hit::File;
+  }
+  return linkIn(l, index, pos).url.isEmpty() ? Hit::None : Hit::Link;
+}
+
+Link MessageDelegate::linkIn(const Layout& l, const QModelIndex& index, const QPoint& pos) const {
+  if (l.text.isNull() || !l.text.contains(pos)) return {};
+  const Text& text = measure(index, l.wrap);
+  if (text.links.isEmpty()) return {};
+  QTextLayout layout(text.source, bubble_font(index, view_->font()));
+  lay_out(layout, l.wrap);
+  const QPointF at = pos - l.text.topLeft();
+  for (int i = 0; i < layout.lineCount(); ++i) {
+    const QTextLine line = layout.lineAt(i);
+    if (at.y() < line.y() || at.y() >= line.y() + line.height()) continue;
+    // Beside a line's words (after a short last line, say) is not on them.
+    const QRectF words = line.naturalTextRect();
+    if (at.x() < words.left() || at.x() >= words.right()) return {};
+    const int cursor = line.xToCursor(at.x(), QTextLine::CursorOnCharacter);
+    for (const auto& link : text.links)
+      if (cursor >= link.start && cursor < link.start + link.length) return link;
+    return {};
+  }
+  return {};
+}
+
+Link MessageDelegate::linkAt(const QRect& row, const QModelIndex& index, const QPoint& pos) const {
+  if (!index.isValid()) return {};
+  return linkIn(layoutFor(row, index), index, pos);
+}
+
+QList<Link> MessageDelegate::linksOf(const QModelIndex& index) {
+  if (!index.isValid() || unsent(index)) return {};
+  return findLinks(bubble_text(index));
+}
+
+QString MessageDelegate::linkTooltip(const Link& link) {
+  if (link.url.scheme() == u"mailto") return tr("Click to write to %1").arg(link.url.path());
+  const auto where = link.url.toDisplayString();
+  if (link.deceptive)
+    return where + QLatin1Char('\n') +
+           tr("Goes to %1, which may not be the site it looks like: you will be asked first").arg(realHost(link.url));
+  return where + QLatin1Char('\n') + tr("Click to open in your browser");
 }
 
 QRect MessageDelegate::attachmentRect(const QRect& row, const QModelIndex& index) const {
@@ -506,7 +546,16 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     paintAttachment(*p, l.attachment, file, look, base);
   }
   if (!l.text.isNull()) {
-    QTextLayout layout(bubble_text(index), bubble_font(index, base));
+    const Text& text = measure(index, l.wrap);
+    QTextLayout layout(text.source, bubble_font(index, base));
+    QList<QTextLayout::FormatRange> formats;
+    for (const auto& link : text.links) {
+      QTextLayout::FormatRange f{static_cast<int>(link.start), static_cast<int>(link.length), {}};
+      f.format.setForeground(t.link);
+      f.format.setFontUnderline(true);
+      formats << f;
+    }
+    layout.setFormats(formats);
     lay_out(layout, l.wrap);
     p->setPen(unsent(index) ? faded_of(fg) : fg);
     layout.draw(p, l.text.topLeft());
@@ -587,6 +636,8 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
     text = index.data(M::ReplyMessageIdRole).toLongLong() != 0
                ? tr("Click to show the message this answers")
                : tr("The message this answers is not on this device; these are its first words as quoted");
+  else if (const auto link = linkIn(l, index, e->pos()); !link.url.isEmpty())
+    text = linkTooltip(link);
   else if (l.gap.contains(e->pos()))
     text = tr("The relay numbered messages here that have not arrived yet; they are fetched "
               "automatically and will appear in order.");

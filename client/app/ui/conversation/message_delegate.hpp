@@ -8,6 +8,9 @@
 // with its count (a click on one adds or takes back ours). Text metrics are cached per message and width, so
 // a long conversation lays out and scrolls without re-measuring.
 //
+// Web and e-mail addresses in the text are links (common/links.hpp): drawn underlined, a
+// click opens them (ConversationView decides how), hovering shows where they go.
+//
 // Double-click (or F2) opens a read-only text field over the bubble, for selecting part of
 // a message; Ctrl+C on selected rows copies whole messages (MessageListView).
 #include <QCache>
@@ -15,6 +18,8 @@
 #include <QPixmap>
 #include <QStyledItemDelegate>
 #include <functional>
+
+#include "common/links.hpp"
 
 class QListView;
 
@@ -35,7 +40,7 @@ class MessageDelegate : public QStyledItemDelegate {
   // Where downloads in progress are looked up, to paint their progress.
   void setTransfers(const TransferTracker* transfers) { transfers_ = transfers; }
   // What a click at `pos` (in view coordinates, for the row at `row`) would hit.
-  enum class Hit { None, File, Cancel, Quote, Reaction };
+  enum class Hit { None, File, Cancel, Quote, Reaction, Link };
   Hit hitTest(const QRect& row, const QModelIndex& index, const QPoint& pos) const;
   // Where the message's file is drawn, and its round button / the middle of its picture.
   QRect attachmentRect(const QRect& row, const QModelIndex& index) const;
@@ -43,6 +48,11 @@ class MessageDelegate : public QStyledItemDelegate {
   // The emoji of the reaction pill at `pos` (empty: none there), and where each pill is.
   QString reactionAt(const QRect& row, const QModelIndex& index, const QPoint& pos) const;
   QList<QPair<QRect, QString>> reactionPills(const QRect& row, const QModelIndex& index) const;
+  // The link at `pos` (none: an empty Link::url), and every link in the message's text.
+  Link linkAt(const QRect& row, const QModelIndex& index, const QPoint& pos) const;
+  static QList<Link> linksOf(const QModelIndex& index);
+  // What hovering a link says: where it goes, and what a click does.
+  static QString linkTooltip(const Link& link);
   // Extra status text for a tooltip (a group message's "delivered to N of M").
   void setStatusDetail(std::function<QString(const QModelIndex&)> f) { detail_ = std::move(f); }
   void clearCache() {
@@ -71,6 +81,7 @@ class MessageDelegate : public QStyledItemDelegate {
     int width = 0;       // the wrapping width it was measured at
     QSizeF size;
     qreal last_line = 0; // width of the last line, to fit the time beside it
+    QList<Link> links;   // in `source`
   };
   // What sizeHint needs of a message besides its text, computed once per shown time (the
   // time changes once, when the relay numbers our message): time zone and locale
@@ -93,6 +104,7 @@ class MessageDelegate : public QStyledItemDelegate {
     int height = 0;
   };
   QString attachmentTooltip(const QModelIndex& index, const Layout& l) const;
+  Link linkIn(const Layout& l, const QModelIndex& index, const QPoint& pos) const;
   QPixmap thumbnail(const QModelIndex& index, const client::AttachmentInfo& a) const;
   Layout layoutFor(const QRect& row, const QModelIndex& index) const;
   const Text& measure(const QModelIndex& index, int max_width) const;

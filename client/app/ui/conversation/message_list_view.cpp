@@ -125,8 +125,10 @@ void MessageListView::mousePressEvent(QMouseEvent* e) {
   const auto index = indexAt(e->position().toPoint());
   if (e->button() == Qt::LeftButton && e->modifiers() == Qt::NoModifier &&
       delegate_->hitTest(visualRect(index), index, e->position().toPoint()) != MessageDelegate::Hit::None) {
-    // A file is a button: pressing it does not start a selection.
+    // A file or a link is a button: pressing it does not start a selection.
     pressed_file_ = index;
+    const auto link = delegate_->linkAt(visualRect(index), index, e->position().toPoint());
+    pressed_link_ = link.url.isEmpty() ? -1 : link.start;
     e->accept();
     return;
   }
@@ -143,6 +145,11 @@ void MessageListView::mouseReleaseEvent(QMouseEvent* e) {
   if (hit == MessageDelegate::Hit::Quote) emit quoteActivated(index);
   if (hit == MessageDelegate::Hit::Reaction)
     emit reactionClicked(index, delegate_->reactionAt(visualRect(index), index, e->position().toPoint()));
+  if (hit == MessageDelegate::Hit::Link) {
+    // Released over the link it was pressed on: a press that slid onto another opens nothing.
+    const auto link = delegate_->linkAt(visualRect(index), index, e->position().toPoint());
+    if (!link.url.isEmpty() && link.start == pressed_link_) emit linkActivated(link.url, link.deceptive);
+  }
   e->accept();
 }
 
@@ -162,6 +169,32 @@ void MessageListView::mouseMoveEvent(QMouseEvent* e) {
                          delegate_->hitTest(visualRect(index), index, e->position().toPoint()) != MessageDelegate::Hit::None;
   viewport()->setCursor(over_file ? Qt::PointingHandCursor : Qt::ArrowCursor);
   if (!pressed_file_.isValid()) QListView::mouseMoveEvent(e);
+}
+
+// The link under the pointer, or else the message's links (so the keyboard's menu key
+// reaches them too): open, or copy the address.
+void MessageListView::addLinkActions(QMenu& menu, const QModelIndex& index, const QPoint& pos) {
+  auto links = QList<Link>{delegate_->linkAt(visualRect(index), index, pos)};
+  if (links[0].url.isEmpty()) links = MessageDelegate::linksOf(index);
+  if (links.isEmpty()) return;
+  const auto open = [this](const Link& link) { return [this, link] { emit linkActivated(link.url, link.deceptive); }; };
+  const auto copy = [](const Link& link) {
+    return [url = link.url] { QApplication::clipboard()->setText(url.toString()); };
+  };
+  if (links.size() == 1) {
+    menu.addAction(tr("Open link"), this, open(links[0]))->setObjectName(QStringLiteral("openLink"));
+    menu.addAction(tr("Copy link address"), this, copy(links[0]))->setObjectName(QStringLiteral("copyLink"));
+  } else {
+    auto* opens = menu.addMenu(tr("Open link"));
+    auto* copies = menu.addMenu(tr("Copy link address"));
+    constexpr int kListed = 10;
+    for (const auto& link : links.first(std::min<qsizetype>(links.size(), kListed))) {
+      const auto label = fontMetrics().elidedText(link.url.toDisplayString(), Qt::ElideMiddle, 360);
+      opens->addAction(label, this, open(link));
+      copies->addAction(label, this, copy(link));
+    }
+  }
+  menu.addSeparator();
 }
 
 void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
@@ -199,6 +232,7 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
     }
     menu.addSeparator();
   }
+  addLinkActions(menu, index, e->pos());
   if (!line) {
     auto* copy = menu.addAction(tr("Copy"));
     copy->setShortcut(QKeySequence::Copy);

@@ -9,7 +9,10 @@
 // that logic would pull in the whole history page by page.
 #include <QIdentityProxyModel>
 #include <QListView>
+#include <QUrl>
 #include <functional>
+
+class QMenu;
 
 namespace parley::client {
 class MessageModel;
@@ -71,6 +74,9 @@ class MessageListView : public QListView {
   // "Edit" and "Delete…" in a message's context menu.
   void editRequested(const QModelIndex& index);
   void deleteRequested(const QModelIndex& index);
+  // A click on a link in a message's text, or "Open link" in its context menu. `deceptive`:
+  // what it shows may not be where it goes (common/links.hpp).
+  void linkActivated(const QUrl& url, bool deceptive);
 
  protected:
   void keyPressEvent(QKeyEvent* e) override;
@@ -85,6 +91,7 @@ class MessageListView : public QListView {
 
  private:
   void fetchOlder();
+  void addLinkActions(QMenu& menu, const QModelIndex& index, const QPoint& pos);
 
   MessageDelegate* delegate_;
   MessageWindow* window_ = nullptr;
@@ -92,6 +99,7 @@ class MessageListView : public QListView {
   bool at_bottom_ = true;
   bool fetching_ = false;
   QPersistentModelIndex pressed_file_;  // a press on a file, activated on release over it
+  qsizetype pressed_link_ = -1;         // where in its text the link pressed on starts
 };
 
 }  // namespace parley::app

@@ -15,6 +15,7 @@ struct Theme {
   QColor window, panel, text, muted, accent, accentText, separator;
   QColor bubbleOut, bubbleOutText, bubbleIn, bubbleInText, bubbleSelected;
   QColor online, badge, badgeText, warning, warningBg, error, readTick;
+  QColor link;  // links in message bubbles, readable on both
 
   static const Theme& current();
   // Applies Fusion with the palette for `mode` to the application. System: dark when the

@@ -387,7 +387,8 @@ QList<ConversationSummary> Messenger::conversations() {
          " (SELECT pending_identity_key IS NOT NULL FROM contacts k WHERE k.username = c.peer),"
          " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status,"
          " c.muted_until_ms, c.pinned_ms IS NOT NULL, c.marked_unread, c.expire_timer_s,"
-         " CASE WHEN m.kind = 1 THEN m.expire_s ELSE -1 END, c.archived"
+         " CASE WHEN m.kind = 1 THEN m.expire_s ELSE -1 END, c.archived,"
+         " substr(c.draft, 1, 300)"
          " FROM conversations c"
          " LEFT JOIN messages m ON m.id = COALESCE("
          "  (SELECT max(id) FROM messages WHERE peer = c.peer AND conv_seq IS NULL AND removed < 2),"
@@ -415,6 +416,7 @@ QList<ConversationSummary> Messenger::conversations() {
     c.expireTimerS = q.value(14).toLongLong();
     c.lastTimerChange = q.value(15).isNull() ? -1 : q.value(15).toLongLong();
     c.archived = q.value(16).toBool();
+    c.draft = q.value(17).toString();
     out.push_back(c);
   }
   return out;

@@ -157,6 +157,12 @@ struct ReceiptCounts {
   int of = -1;  // the members it went to; -1: not counted here (the members now stand in)
 };
 
+// What the user was writing in a chat and has not sent (Messenger::setDraft).
+struct Draft {
+  QString text;
+  qint64 replyTo = 0;  // the local id (StoredMessage::id) of the message it answers; 0: none
+};
+
 struct ConversationSummary {
   QString peer;
   QString lastMessage;       // its text; for a file, the caption or else the file's name
@@ -173,6 +179,7 @@ struct ConversationSummary {
   bool pinned = false;
   bool markedUnread = false; // Messenger::setMarkedUnread
   bool archived = false;     // Messenger::setArchived
+  QString draft;             // Messenger::setDraft's first 300 characters (a preview); empty: none
   qint64 expireTimerS = 0;   // Messenger::setExpireTimer; 0: off
   qint64 lastTimerChange = -1;  // the last entry is a timer line (StoredMessage::timerChange)
   bool mutedAt(qint64 now_ms) const { return mutedUntilMs > now_ms; }
@@ -266,6 +273,16 @@ class Messenger : public QObject {
   // itself when a message is sent there, or arrives while it is not muted.
   bool setArchived(const QString& peer, bool archived, QString* error);
 
+  // ---- Drafts (messenger_drafts.cpp) ----
+  // What the user was writing in `peer`'s chat and has not sent, kept on this device only
+  // (never sent) so it outlives the window, and shown in conversations() until it is sent or
+  // emptied. Only spaces is no draft; a reply to a message that is not (or no longer) in the
+  // conversation is dropped from it. Fails with `error` for a peer with no conversation yet
+  // (the app keeps that one in memory) or a text over kMaxDraftChars.
+  static constexpr int kMaxDraftChars = 1 << 20;
+  bool setDraft(const QString& peer, const Draft& draft, QString* error);
+  Draft draft(const QString& peer);
+
   // ---- Disappearing messages (messenger_disappearing.cpp) ----
   // Unlike the settings above, the conversation's own: the change goes to the peer (or the
   // group), and both sides show it as a line in the history. Every message sent in it from
@@ -308,6 +325,9 @@ class Messenger : public QObject {
   // time instead of all of it.
   QList<StoredMessage> historySlice(const QString& peer, qint64 from_seq, qint64 before_seq,
                                     int limit);
+  // One message of `peer`'s conversation by its local id, as history() has it; nullopt when
+  // it is not, or no longer, on this device.
+  std::optional<StoredMessage> message(const QString& peer, qint64 id);
   // Full-text search over every local conversation (SQLite FTS5), newest first. Each word of
   // `text` matches as a prefix; FTS5 operators in it are taken literally. Empty with `error`
   // set when the query cannot run.
@@ -502,6 +522,8 @@ class Messenger : public QObject {
   void countdownsStarted(const QString& peer);
   // clearHistory emptied `peer`'s history on this device.
   void historyCleared(const QString& peer);
+  // setDraft changed what is kept as `peer`'s draft.
+  void draftChanged(const QString& peer);
 
  private:
   Messenger(std::unique_ptr<ProfileLock> lock, Profile profile, std::unique_ptr<Database> db);

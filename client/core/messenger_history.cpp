@@ -121,6 +121,18 @@ QList<StoredMessage> Messenger::historySlice(const QString& peer, qint64 from_se
   return out;
 }
 
+std::optional<StoredMessage> Messenger::message(const QString& peer, qint64 id) {
+  QSqlQuery q(db_->db());
+  q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE id = ? AND peer = ? AND removed < 2")
+                .arg(QLatin1String(kMessageColumns)));
+  q.addBindValue(id);
+  q.addBindValue(peer);
+  if (!q.exec() || !q.next()) return std::nullopt;
+  auto m = read_message(q);
+  if (m.reply.messageId == 0 && m.reply.author == profile_.username) m.reply.text.clear();  // as historySlice
+  return m;
+}
+
 QList<SearchHit> Messenger::search(const QString& text, int limit, QString* error) {
   QList<SearchHit> out;
   const auto match = fts_query(text);

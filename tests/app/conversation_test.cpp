@@ -789,6 +789,58 @@ class ConversationTest : public QObject {
     QCOMPARE(opened[2], QUrl("https://rail.example/book?from=ams&to=ber"));
   }
 
+  // What is typed and not sent stays with its chat: saved after a pause, shown in red in
+  // the list while another chat is open, back in the field (with its reply) on return, and
+  // gone once sent.
+  void draftsStayWithTheirChat() {
+    QVERIFY(front());
+    window_->openConversation("bob");
+    auto* view = window_->conversationView();
+    auto* composer = view->composer();
+    auto* edit = composer->editor();
+    QTRY_VERIFY(edit->toPlainText().isEmpty());
+    QTest::keyClicks(edit, "half a thought");
+    // Saved after a pause in typing, not at each key.
+    QCOMPARE(alice_->draft("bob").text, QString());
+    QVERIFY(spinUntil([&] { return alice_->draft("bob").text == "half a thought"; }, kGuiWaitMs));
+    // A reply goes with it.
+    qint64 answered = 0;
+    for (int r = model()->rowCount() - 1; r >= 0 && answered == 0; --r)
+      if (!row(r).data(MessageModel::OutgoingRole).toBool() && row(r).data(MessageModel::TimerChangeRole).toLongLong() < 0 &&
+          !row(r).data(MessageModel::UnsentRole).toBool())
+        answered = row(r).data(MessageModel::MessageIdRole).toLongLong();
+    QVERIFY(answered != 0);
+    for (int r = 0; r < model()->rowCount(); ++r)
+      if (row(r).data(MessageModel::MessageIdRole).toLongLong() == answered) emit view->list()->replyRequested(row(r));
+    QCOMPARE(composer->replyTo(), answered);
+
+    window_->openConversation("zed-not-here");
+    QCOMPARE(alice_->draft("bob").replyTo, answered);  // saved on leaving, at once
+    const auto bob_row = window_->conversationList()->model()->index(listRowOf("bob"), 0);
+    QCOMPARE(bob_row.data(ConversationListModel::DraftRole).toString(), QString("half a thought"));
+    QVERIFY2(bob_row.data(Qt::AccessibleDescriptionRole).toString().contains("draft: half a thought"),
+             qPrintable(bob_row.data(Qt::AccessibleDescriptionRole).toString()));
+    parley::test::screenshot(window_.get(), "draft-in-list");
+    QVERIFY(edit->toPlainText().isEmpty());
+    QCOMPARE(composer->replyTo(), 0);
+
+    // Back from the store (nothing of it is held in the window any more).
+    window_->openConversation("bob");
+    QCOMPARE(edit->toPlainText(), QString("half a thought"));
+    QCOMPARE(composer->replyTo(), answered);
+    QVERIFY(!composer->typing());  // a draft coming back is not typing
+    QTest::keyClicks(edit, ", finished");
+    QTest::keyClick(edit, Qt::Key_Return);
+    QVERIFY(spinUntil([&] { return alice_->draft("bob").text.isEmpty(); }, 100));  // at once, no pause
+    QCOMPARE(alice_->draft("bob").replyTo, 0);
+    QVERIFY(spinUntil([&] {
+      return model()->rowCount() > 0 &&
+             row(model()->rowCount() - 1).data(MessageModel::BodyRole).toString() == "half a thought, finished";
+    }, kGuiWaitMs));
+    QCOMPARE(window_->conversationList()->model()->index(listRowOf("bob"), 0).data(ConversationListModel::DraftRole).toString(),
+             QString());
+  }
+
   void editsAndDeletionFromTheMenu() {
     QVERIFY(front());
     auto* view = window_->conversationView();

@@ -120,6 +120,9 @@ class MigrationTest : public QObject {
     // Step 23: nothing from before is archived.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE archived = 0"),
              scalar(d, "SELECT COUNT(*) FROM conversations"));
+    // Step 24: nothing from before has a draft.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE draft = '' AND draft_reply_to = 0"),
+             scalar(d, "SELECT COUNT(*) FROM conversations"));
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

@@ -463,6 +463,69 @@ class ModelsTest : public QObject {
     QVERIFY(bob_->groupSend(gid, "back to the group", &error));
     QVERIFY(spinUntil([&] { return !archived(group); }, kWaitMs));
   }
+
+  // What the user was writing and did not send: kept with the conversation, shown in the
+  // list's row (updated in place), with the message it answers while that is still there.
+  void draftsAreKeptWithTheirConversation() {
+    ConversationListModel list(alice_.get());
+    QAbstractItemModelTester tester(&list, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const auto shown = [&](const QString& peer) {
+      return list.index(list.rowOf(peer), 0).data(ConversationListModel::DraftRole).toString();
+    };
+    QSignalSpy changed(alice_.get(), &Messenger::draftChanged);
+    QSignalSpy resets(&list, &QAbstractItemModel::modelReset);
+    QString error;
+    QVERIFY(alice_->draft("bob").text.isEmpty());
+    QVERIFY(!alice_->setDraft("nobody", {"hi"}, &error));
+    QCOMPARE(error, QString("no conversation with nobody"));
+
+    // With a reply to one of bob's messages.
+    qint64 bobs = 0;
+    for (const auto& m : alice_->history("bob"))
+      if (m.sender == "bob" && !m.unsent) bobs = m.id;
+    QVERIFY(bobs != 0);
+    QVERIFY2(alice_->setDraft("bob", {"half a thought", bobs}, &error), qPrintable(error));
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(alice_->draft("bob").text, QString("half a thought"));
+    QCOMPARE(alice_->draft("bob").replyTo, bobs);
+    QCOMPARE(shown("bob"), QString("half a thought"));
+    QCOMPARE(resets.count(), 0);
+    for (const auto& c : alice_->conversations()) QCOMPARE(c.draft, QString(c.peer == "bob" ? "half a thought" : ""));
+    // The same again is no change; only spaces is none.
+    QVERIFY(alice_->setDraft("bob", {"half a thought", bobs}, &error));
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(alice_->setDraft("bob", {"  \n ", 0}, &error));
+    QCOMPARE(alice_->draft("bob").text, QString());
+    QCOMPARE(shown("bob"), QString());
+    // A reply to a message not in this conversation is dropped; the words are kept.
+    qint64 elsewhere = 0;
+    for (const auto& c : alice_->conversations())
+      if (c.peer != "bob")
+        for (const auto& m : alice_->history(c.peer)) elsewhere = m.id;
+    QVERIFY(elsewhere != 0);
+    QVERIFY(alice_->setDraft("bob", {"about that", elsewhere}, &error));
+    QCOMPARE(alice_->draft("bob").replyTo, 0);
+    QCOMPARE(alice_->draft("bob").text, QString("about that"));
+    // One whose message is deleted from this device since is no longer a reply.
+    QVERIFY(alice_->setDraft("bob", {"about that", bobs}, &error));
+    QVERIFY2(alice_->deleteLocally("bob", bobs, &error), qPrintable(error));
+    QCOMPARE(alice_->draft("bob").replyTo, 0);
+    QVERIFY(!alice_->message("bob", bobs).has_value());
+    QVERIFY(!alice_->setDraft("bob", {QString(Messenger::kMaxDraftChars + 1, QLatin1Char('x'))}, &error));
+    QCOMPARE(alice_->draft("bob").text, QString("about that"));
+    // Only the list's preview is cut short.
+    const QString long_one = QString(400, QLatin1Char('y'));
+    QVERIFY(alice_->setDraft("bob", {long_one}, &error));
+    QCOMPARE(shown("bob").size(), 300);
+    QCOMPARE(alice_->draft("bob").text, long_one);
+
+    // It outlives the messenger.
+    QVERIFY(alice_->setDraft("bob", {"see you at 9"}, &error));
+    alice_.reset();
+    alice_ = Messenger::open(home_.filePath("alice"), &error);
+    QVERIFY2(alice_, qPrintable(error));
+    QCOMPARE(alice_->draft("bob").text, QString("see you at 9"));
+  }
 };
 
 QTEST_MAIN(ModelsTest)

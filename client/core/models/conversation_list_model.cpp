@@ -23,6 +23,13 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString&) { reload(); });
   connect(messenger_, &Messenger::chatSettingsChanged, this, [this](const QString&) { reload(); });
   connect(messenger_, &Messenger::historyCleared, this, [this](const QString&) { reload(); });
+  // Saved while the user types (a pause, a switch of chats): that row alone, in place.
+  connect(messenger_, &Messenger::draftChanged, this, [this](const QString& peer) {
+    const int row = rowOf(peer);
+    if (row < 0) return;
+    rows_[row].draft = messenger_->draft(peer).text.left(300);  // as conversations() has it
+    emit dataChanged(index(row), index(row), {DraftRole});
+  });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its
   // details (name, avatar, member count): messages arriving do not.
   auto group_changed = [this](const QByteArray& gid) {
@@ -196,6 +203,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case ExpireTimerRole: return c.expireTimerS;
     case LastTimerChangeRole: return c.lastTimerChange;
     case ArchivedRole: return c.archived;
+    case DraftRole: return c.draft;
     // What a screen reader says and a view's type-ahead matches: the chat's name.
     case Qt::DisplayRole:
     case TitleRole: {
@@ -233,6 +241,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
           {ExpireTimerRole, "expireTimer"},
           {LastTimerChangeRole, "lastTimerChange"},
           {ArchivedRole, "archived"},
+          {DraftRole, "draft"},
           {TitleRole, "title"},
           {IsGroupRole, "isGroup"},
           {GroupIdRole, "groupId"},

@@ -44,6 +44,7 @@ class ConversationListModel : public QAbstractListModel {
     ExpireTimerRole,  // the disappearing-messages timer in seconds (Messenger::setExpireTimer); 0: off
     LastTimerChangeRole,  // the last entry is a timer line: its seconds (0: off); -1 otherwise
     ArchivedRole,     // out of the main list (Messenger::setArchived)
+    DraftRole,        // words written there and not sent (Messenger::setDraft), the first 300; empty: none
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);

@@ -378,10 +378,20 @@ bool step_23(QSqlDatabase& db, QString* error) {
   return exec_all(db, {"ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0"}, error);
 }
 
+// Version 24: drafts. What the user was writing in a chat and has not sent, and the message
+// it answers (messages.id; 0: none), kept on this device only (Messenger::setDraft).
+bool step_24(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE conversations ADD COLUMN draft TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE conversations ADD COLUMN draft_reply_to INTEGER NOT NULL DEFAULT 0",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
-                           step_16, step_17, step_18, step_19, step_20, step_21, step_22, step_23};
+                           step_16, step_17, step_18, step_19, step_20, step_21, step_22, step_23,
+                           step_24};
 
 }  // namespace
 

@@ -117,6 +117,7 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
   connect(reply_, &ReplyBar::cancelled, this, [this] {
     if (editing()) return finishEdit();
     edit_->setClaimsEscape(false);
+    save_.start();
   });
   connect(attach_, &QToolButton::clicked, this, &Composer::chooseFiles);
   connect(pending_, &PendingFiles::changed, this, &Composer::updateSendEnabled);
@@ -128,7 +129,28 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
   connect(edit_, &ComposerEdit::submitted, this, &Composer::submit);
   connect(send_, &QToolButton::clicked, this, &Composer::submit);
   connect(edit_, &QPlainTextEdit::textChanged, this, &Composer::onTextChanged);
+  save_.setSingleShot(true);
+  save_.setInterval(kDraftSaveMs);
+  connect(&save_, &QTimer::timeout, this, &Composer::saveDraft);
   fitHeight();
+}
+
+void Composer::saveDraft() {
+  save_.stop();
+  if (peer_.isEmpty()) return;
+  // While one of ours is being edited, the draft is what the edit set aside.
+  const QString text = editing() ? text_before_edit_ : edit_->toPlainText();
+  const ReplyTarget reply = editing() ? reply_before_edit_ : reply_->target();
+  if (keeper_.save && keeper_.save(peer_, text, reply.messageId)) {
+    drafts_.remove(peer_);
+    draft_replies_.remove(peer_);
+    return;
+  }
+  drafts_.insert(peer_, text);
+  if (reply.messageId != 0)
+    draft_replies_.insert(peer_, reply);
+  else
+    draft_replies_.remove(peer_);
 }
 
 void Composer::setConversation(const QString& peer, const QString& title) {
@@ -136,18 +158,26 @@ void Composer::setConversation(const QString& peer, const QString& title) {
   setTyping(false);
   finishEdit();  // an edit is of a message here: given up
   if (!peer_.isEmpty()) {
-    drafts_.insert(peer_, edit_->toPlainText());
+    saveDraft();
     if (!pending_->isEmpty()) draft_files_.insert(peer_, pending_->files());
-    if (reply_->messageId() != 0) draft_replies_.insert(peer_, reply_->target());
   }
   peer_ = peer;
   // A reply answers a message of the conversation it was started in: it goes and comes back
   // with that conversation's draft.
+  QString text;
+  ReplyTarget reply;
+  if (drafts_.contains(peer) || draft_replies_.contains(peer)) {
+    text = drafts_.take(peer);
+    reply = draft_replies_.take(peer);
+  } else if (keeper_.load && !peer.isEmpty()) {
+    std::tie(text, reply) = keeper_.load(peer);
+  }
   clearReply();
-  if (const auto reply = draft_replies_.take(peer); reply.messageId != 0) setReply(reply);
+  if (reply.messageId != 0) setReply(reply);
   const QSignalBlocker block(edit_);  // a restored draft is not typing
-  edit_->setPlainText(drafts_.take(peer));
+  edit_->setPlainText(text);
   edit_->moveCursor(QTextCursor::End);
+  save_.stop();  // nothing changed yet
   edit_->setPlaceholderText(tr("Message %1").arg(title));
   pending_->setFiles(draft_files_.take(peer));
   updateSendEnabled();
@@ -207,6 +237,7 @@ void Composer::clearSent(bool text, const QStringList& files) {
   if (text) edit_->clear();
   for (const auto& f : files) pending_->remove(f);
   updateSendEnabled();
+  saveDraft();  // what went is no draft any more, at once
 }
 
 void Composer::setReply(const ReplyTarget& target) {
@@ -214,11 +245,13 @@ void Composer::setReply(const ReplyTarget& target) {
   reply_->setTarget(target);
   edit_->setClaimsEscape(true);
   edit_->setFocus();
+  save_.start();
 }
 
 void Composer::clearReply() {
   reply_->clear();
   edit_->setClaimsEscape(false);
+  save_.start();
 }
 
 qint64 Composer::replyTo() const { return reply_->messageId(); }
@@ -272,6 +305,7 @@ void Composer::add(const DroppedFiles& files) {
 }
 
 void Composer::onTextChanged() {
+  if (!editing()) save_.start();
   const bool empty = edit_->toPlainText().trimmed().isEmpty();
   updateSendEnabled();
   fitHeight();

@@ -1,6 +1,8 @@
 #pragma once
 // The message field under a conversation: multi-line, Enter sends, Shift+Enter starts a new
-// line, grows up to six lines, keeps a draft per conversation, and reports typing (started
+// line, grows up to six lines, keeps a draft per conversation (in the messenger's store, so
+// it outlives the window: saved a second after typing stops, on switching chats and on
+// quitting; a chat with no conversation yet keeps it in memory), and reports typing (started
 // on the first keystroke, stopped after five quiet seconds or on send). Emoji and other
 // scripts come through the system input method like in any Qt text field.
 //
@@ -15,6 +17,8 @@
 #include <QPlainTextEdit>
 #include <QStringList>
 #include <QTimer>
+#include <functional>
+#include <utility>
 
 #include "conversation/reply_bar.hpp"
 
@@ -63,6 +67,19 @@ class Composer : public QWidget {
 
   // Switches to another conversation, keeping the current draft for when it comes back.
   void setConversation(const QString& peer, const QString& title);
+  // Where drafts are kept beyond this window (the messenger's store). `save` returns false
+  // when it cannot keep one (a chat with no conversation yet), which then stays in memory;
+  // `load` gives a kept one back, with the message it answers. Unset: drafts live as long as
+  // the window.
+  struct DraftKeeper {
+    std::function<bool(const QString& peer, const QString& text, qint64 reply_to)> save;
+    std::function<std::pair<QString, ReplyTarget>(const QString& peer)> load;
+  };
+  void setDraftKeeper(DraftKeeper keeper) { keeper_ = std::move(keeper); }
+  // Keeps the open conversation's words and reply as its draft now (a pause in typing does
+  // so after kDraftSaveMs).
+  void saveDraft();
+  static constexpr int kDraftSaveMs = 1000;
   ComposerEdit* editor() const { return edit_; }
   QToolButton* sendButton() const { return send_; }
   QToolButton* attachButton() const { return attach_; }
@@ -115,8 +132,11 @@ class Composer : public QWidget {
   QTimer idle_;
   bool typing_ = false;
   QString peer_;
+  // Drafts the keeper could not take, and what pending_ held, by conversation.
   QHash<QString, QString> drafts_;
   QHash<QString, ReplyTarget> draft_replies_;
+  DraftKeeper keeper_;
+  QTimer save_;  // a pause in typing, or a reply set or stopped: saveDraft
   // While editing: the message, and the draft and reply it set aside.
   ReplyTarget editing_;
   QString text_before_edit_;

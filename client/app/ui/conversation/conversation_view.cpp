@@ -1,6 +1,7 @@
 #include "conversation/conversation_view.hpp"
 
 #include <QDateTime>
+#include <QCoreApplication>
 #include <QDesktopServices>
 #include <QDir>
 #include <QDragEnterEvent>
@@ -283,6 +284,22 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   });
   connect(list_, &MessageListView::deleteRequested, this, &ConversationView::confirmDelete);
   connect(list_, &MessageListView::linkActivated, this, &ConversationView::openLink);
+  composer_->setDraftKeeper({
+      [this](const QString& peer, const QString& text, qint64 reply_to) {
+        QString error;
+        return messenger_->setDraft(peer, {text, reply_to}, &error);
+      },
+      [this](const QString& peer) {
+        const auto draft = messenger_->draft(peer);
+        ReplyTarget reply;
+        if (const auto m = draft.replyTo != 0 ? messenger_->message(peer, draft.replyTo) : std::nullopt) {
+          const bool mine = m->sender == messenger_->username();
+          reply = {m->id, m->sender, mine ? tr("yourself") : m->sender, m->body};
+        }
+        return std::pair{draft.text, reply};
+      }});
+  // Closing the window saves it too (MainWindow), but quitting from the tray closes none.
+  connect(QCoreApplication::instance(), &QCoreApplication::aboutToQuit, composer_, &Composer::saveDraft);
   connect(list_, &MessageListView::quoteActivated, this, [this](const QModelIndex& index) {
     const auto quoted = index.data(client::MessageModel::ReplyMessageIdRole).toLongLong();
     if (quoted == 0 || !showMessage(quoted))
@@ -466,8 +483,8 @@ void ConversationView::send(const QString& text, const QStringList& files) {
                               : messenger_->sendText(peer_, text, &error, reply_to);
     if (!id) return showError(tr("Not sent: %1").arg(error));
     error_->hide();
-    composer_->clearSent(true, {});
     composer_->clearReply();
+    composer_->clearSent(true, {});
     list_->scrollToNewest();
     return;
   }

@@ -51,6 +51,8 @@ QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
     parts << tr("typing");
   } else if (index.data(M::IdentityChangedRole).toBool()) {
     parts << tr("safety number changed");
+  } else if (const auto draft = index.data(M::DraftRole).toString().simplified(); !draft.isEmpty()) {
+    parts << tr("draft: %1").arg(draft);
   } else if (const auto text = previewText(index); !text.isEmpty()) {
     const auto who = previewSender(index);
     parts << (who.isEmpty() ? text : tr("%1: %2").arg(who, text));
@@ -167,13 +169,16 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     badge_w = kRowMarkSize + 8;
   }
 
-  // Preview line: typing, a key warning, or the last message.
+  // Preview line: typing, a key warning, our draft (but in the open chat, where it is in
+  // the field), or the last message.
   const int preview_w = right - badge_w - text_left;
   QFont pf = option.font;
   QString preview;
-  QString sender;  // a group's "bob" or "You", in the text's colour
+  QString sender;  // a group's "bob" or "You", or "Draft", before the words
+  QColor sender_colour = t.text;
   bool ticks = false;
   QColor pc = t.muted;
+  const auto draft = index.data(M::DraftRole).toString().simplified();
   if (index.data(M::TypingRole).toBool()) {
     preview = tr("typing…");
     pf.setItalic(true);
@@ -181,6 +186,10 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   } else if (index.data(M::IdentityChangedRole).toBool()) {
     preview = tr("⚠ Safety number changed");
     pc = t.warning;
+  } else if (!draft.isEmpty() && !selected) {
+    sender = tr("Draft");
+    sender_colour = t.error;
+    preview = draft;
   } else {
     preview = previewText(index);
     sender = previewSender(index);
@@ -201,7 +210,7 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     const auto colon = tr(": ");
     const auto shown = pm.elidedText(sender, Qt::ElideRight,
                                      std::max(0, line.width() / 2 - pm.horizontalAdvance(colon))) + colon;
-    p->setPen(t.text);
+    p->setPen(sender_colour);
     p->drawText(line, Qt::AlignLeft, shown);
     line.setLeft(line.left() + pm.horizontalAdvance(shown));
   }

@@ -839,6 +839,30 @@ class ConversationTest : public QObject {
     }, kGuiWaitMs));
     QCOMPARE(window_->conversationList()->model()->index(listRowOf("bob"), 0).data(ConversationListModel::DraftRole).toString(),
              QString());
+
+    // While one of ours is edited, the draft kept is what the edit set aside.
+    QTest::keyClicks(edit, "next thing");
+    emit view->list()->editRequested(row(model()->rowCount() - 1));
+    QCOMPARE(edit->toPlainText(), QString("half a thought, finished"));
+    QTest::keyClicks(edit, "!");
+    QTest::qWait(Composer::kDraftSaveMs + 300);
+    QCOMPARE(alice_->draft("bob").text, QString("next thing"));
+    QTest::keyClick(edit, Qt::Key_Escape);  // the edit given up
+    QCOMPARE(edit->toPlainText(), QString("next thing"));
+    edit->clear();
+    composer->saveDraft();
+    QCOMPARE(alice_->draft("bob").text, QString());
+
+    // A chat with no conversation yet keeps its draft in the window.
+    window_->openConversation("dave");
+    QTest::keyClicks(edit, "hello dave");
+    window_->openConversation("bob");
+    QCOMPARE(alice_->draft("dave").text, QString());
+    QVERIFY(edit->toPlainText().isEmpty());
+    window_->openConversation("dave");
+    QCOMPARE(edit->toPlainText(), QString("hello dave"));
+    edit->clear();
+    window_->openConversation("bob");
   }
 
   void editsAndDeletionFromTheMenu() {

@@ -52,10 +52,16 @@ class LinksTest : public QObject {
     row("other schemes never", QStringLiteral("javascript:alert(1) file:///etc/passwd ftp://example.com"), {});
     row("e-mail", QStringLiteral("write to Ana.Lee+news@mail.example.co.uk."),
         {{"Ana.Lee+news@mail.example.co.uk", "mailto:Ana.Lee+news@mail.example.co.uk"}});
-    row("not an e-mail", QStringLiteral("@handle a@b user@localhost x@y.z1 word@example.com-x"), {});
-    row("user name in a web link is the web link's",
-        QStringLiteral("https://bank.example@evil.example/login"),
-        {{"https://bank.example@evil.example/login", "https://bank.example@evil.example/login"}});
+    row("not an e-mail", QStringLiteral("@handle a@b user@localhost x@y.z1 word@example.com-x a%40x@y.example"), {});
+    row("an e-mail address inside a web link is the web link's",
+        QStringLiteral("https://x.example/?to=a@b.example"),
+        {{"https://x.example/?to=a@b.example", "https://x.example/?to=a@b.example"}});
+    row("punctuation outside ASCII ends it, a dash does not",
+        QString::fromUtf8("请看https://x.org/a，谢谢 https://y.org… https://en.wikipedia.org/wiki/Hawaii–Aleutian。"),
+        {{"https://x.org/a", "https://x.org/a"}, {"https://y.org", "https://y.org"},
+         {QString::fromUtf8("https://en.wikipedia.org/wiki/Hawaii–Aleutian"),
+          QString::fromUtf8("https://en.wikipedia.org/wiki/Hawaii–Aleutian")}});
+    row("after a colon", QStringLiteral("Link:https://x.org"), {{"https://x.org", "https://x.org"}});
     row("mixed and in order", QStringLiteral("a@b.example then https://c.example then d@e.example"),
         {{"a@b.example", "mailto:a@b.example"}, {"https://c.example", "https://c.example"},
          {"d@e.example", "mailto:d@e.example"}});
@@ -93,6 +99,15 @@ class LinksTest : public QObject {
     const auto user = only(QStringLiteral("https://bank.example@evil.example/"));
     QVERIFY(user.deceptive);
     QCOMPARE(parley::app::realHost(user.url), QStringLiteral("evil.example"));
+    // Percent-encoded, the host is decoded before it is looked up.
+    const auto encoded = only(QStringLiteral("https://%D0%B0pple.com/login"));
+    QVERIFY(encoded.deceptive);
+    QCOMPARE(parley::app::realHost(encoded.url), QStringLiteral("xn--pple-43d.com"));
+    QVERIFY(only(QStringLiteral("https://bank.example%2Eevil.example/")).deceptive);
+    // Case, a port and an address in brackets are what they show.
+    QVERIFY(!only(QStringLiteral("HTTPS://Bank.Example:8443/x")).deceptive);
+    QVERIFY(!only(QStringLiteral("http://[::1]:7700/")).deceptive);
+    QVERIFY(!only(QStringLiteral("http://127.0.0.1/")).deceptive);
   }
 
   void boundedOnHugeText() {
@@ -107,6 +122,7 @@ class LinksTest : public QObject {
     QVERIFY(findLinks(QStringLiteral("https://").repeated(8192)).isEmpty());
     QVERIFY(findLinks(QStringLiteral("a@") + QStringLiteral("b.").repeated(30000) + QStringLiteral("1")).isEmpty());
     QVERIFY(findLinks(QStringLiteral("a.").repeated(30000) + QStringLiteral("@")).isEmpty());
+    QCOMPARE(findLinks(QStringLiteral("https://a.example/") + QString(65000, QLatin1Char(')'))).size(), 1);
   }
 };
 

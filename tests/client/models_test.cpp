@@ -518,6 +518,12 @@ class ModelsTest : public QObject {
     QVERIFY(alice_->setDraft("bob", {long_one}, &error));
     QCOMPARE(shown("bob").size(), 300);
     QCOMPARE(alice_->draft("bob").text, long_one);
+    // Counted by character, as a reload counts them: an emoji is not cut in half.
+    const QString emoji = QString::fromUtf8("🙂").repeated(301);
+    QVERIFY(alice_->setDraft("bob", {emoji}, &error));
+    QCOMPARE(shown("bob"), emoji.left(600));
+    list.reload();
+    QCOMPARE(shown("bob"), emoji.left(600));
 
     // It outlives the messenger.
     QVERIFY(alice_->setDraft("bob", {"see you at 9"}, &error));

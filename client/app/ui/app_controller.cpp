@@ -5,6 +5,8 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include "conversation/composer.hpp"
+#include "conversation/conversation_view.hpp"
 #include "main/main_window.hpp"
 #include "messenger.hpp"
 #include "parley.pb.h"
@@ -173,7 +175,9 @@ void AppController::showMain(std::unique_ptr<client::Messenger> m, const QString
 }
 
 void AppController::closeMain() {
-  // The window borrows the messenger: it goes first.
+  // The window borrows the messenger: it goes first, with the draft being written (a switch
+  // of profiles closes no window and quits nothing).
+  if (main_) main_->conversationView()->composer()->saveDraft();
   delete main_.data();
   if (messenger_) messenger_->stop();
   messenger_.reset();

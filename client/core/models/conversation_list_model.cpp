@@ -27,7 +27,13 @@ ConversationListModel::ConversationListModel(Messenger* messenger, QObject* pare
   connect(messenger_, &Messenger::draftChanged, this, [this](const QString& peer) {
     const int row = rowOf(peer);
     if (row < 0) return;
-    rows_[row].draft = messenger_->draft(peer).text.left(300);  // as conversations() has it
+    // Its first 300 characters, counted as conversations() counts them (SQLite's substr):
+    // by code point, so an emoji is not cut in half.
+    const auto text = messenger_->draft(peer).text;
+    qsizetype cut = 0;
+    for (int points = 0; cut < text.size() && points < 300; ++points)
+      cut += text[cut].isHighSurrogate() && cut + 1 < text.size() && text[cut + 1].isLowSurrogate() ? 2 : 1;
+    rows_[row].draft = text.left(cut);
     emit dataChanged(index(row), index(row), {DraftRole});
   });
   // (A group message also comes as messageReceived.) Only a group's own changes re-read its

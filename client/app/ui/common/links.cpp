@@ -9,9 +9,14 @@ namespace parley::app {
 namespace {
 
 // What ends an address: any space or line break, control and invisible formatting characters
-// (a right-to-left override inside a link would show its text reversed), and the quotes and
-// angle brackets people put around addresses, which RFC 3986 never allows unescaped.
+// (a right-to-left override inside a link would show its text reversed), the quotes and
+// angle brackets people put around addresses, which RFC 3986 never allows unescaped, and
+// punctuation outside ASCII but dashes ("https://x.org，谢谢", "see https://x.org…"), which a
+// person types after an address, not in it.
 bool ends_address(QChar c) {
+  if (c.unicode() > 0x7f && c.isPunct() && c.category() != QChar::Punctuation_Dash &&
+      c.category() != QChar::Punctuation_Connector)  // "Hawaii–Aleutian_Time_Zone" goes on
+    return true;
   switch (c.category()) {
     case QChar::Separator_Space:
     case QChar::Separator_Line:
@@ -28,33 +33,43 @@ bool ends_address(QChar c) {
 // A sentence's punctuation after an address is not part of it; neither is a closing bracket
 // that closes something opened before the address ("(see https://x.org/a)"), while one
 // opened inside it stays ("https://en.wikipedia.org/wiki/Rust_(language)").
+// The brackets are counted once, and the counts kept as characters are dropped: a hostile
+// message of one address and 64K ")" stays linear.
 qsizetype trim_end(QStringView text, qsizetype begin, qsizetype end) {
+  constexpr QStringView kOpen = u"([{", kClose = u")]}";
+  qsizetype open[3] = {}, close[3] = {};
+  for (qsizetype i = begin; i < end; ++i) {
+    if (const auto k = kOpen.indexOf(text[i]); k >= 0) ++open[k];
+    if (const auto k = kClose.indexOf(text[i]); k >= 0) ++close[k];
+  }
   while (end > begin) {
     const QChar c = text[end - 1];
     if (QStringView(u".,:;!?'*").contains(c)) {
       --end;
       continue;
     }
-    const QChar open = c == u')' ? u'(' : c == u']' ? u'[' : c == u'}' ? u'{' : QChar();
-    if (!open.isNull()) {
-      const auto inside = text.sliced(begin, end - begin);
-      if (inside.count(open) < inside.count(c)) {
-        --end;
-        continue;
-      }
+    if (const auto k = kClose.indexOf(c); k >= 0 && open[k] < close[k]) {
+      --close[k];
+      --end;
+      continue;
     }
     break;
   }
   return end;
 }
 
-// An address starts a word: not "xhttps://", "a.www.b" or "/www.".
+// An address starts a word: not "xhttps://", "a.www.b" or "/www.". Writing with no spaces
+// between words ("请看https://x.org") and "Link:https://x.org" are starts.
 bool starts_word(QStringView text, qsizetype at) {
   if (at == 0) return true;
   const QChar before = text[at - 1];
-  return !before.isLetterOrNumber() && !QStringView(u"@._-/:%+").contains(before);
+  if (before.unicode() > 0x7f) return true;
+  return !before.isLetterOrNumber() && !QStringView(u"@._-/%+").contains(before);
 }
 
+// Whether the host a link goes to may not be the one its text shows: a user name before it,
+// letters outside ASCII, anything percent-encoded (decoded before it is looked up:
+// "%D0%B0pple.com" is Cyrillic), or any other difference but case from the host it resolves.
 bool deceptive(QStringView written, const QUrl& url, qsizetype authority_from) {
   if (!url.userInfo().isEmpty()) return true;
   const auto rest = written.sliced(authority_from);
@@ -62,7 +77,15 @@ bool deceptive(QStringView written, const QUrl& url, qsizetype authority_from) {
   for (const char16_t stop : {u'/', u'?', u'#'})
     if (const auto at = rest.indexOf(QChar(stop)); at >= 0) authority_end = std::min(authority_end, at);
   const auto authority = rest.first(authority_end);
-  return std::any_of(authority.begin(), authority.end(), [](QChar c) { return c.unicode() > 0x7f; });
+  if (std::any_of(authority.begin(), authority.end(), [](QChar c) { return c.unicode() > 0x7f || c == u'%'; }))
+    return true;
+  QStringView host = authority;
+  if (host.startsWith(u'[')) {
+    host = host.sliced(1, std::max<qsizetype>(host.indexOf(u']') - 1, 0));  // an IPv6 address
+  } else if (const auto port = host.lastIndexOf(u':'); port >= 0) {
+    host = host.first(port);
+  }
+  return host.compare(realHost(url), Qt::CaseInsensitive) != 0;
 }
 
 // The web address starting at `at`, if one does. `*run_end` is where the word it was looked
@@ -115,9 +138,10 @@ QList<Link> web_links(QStringView text) {
 
 QList<Link> mail_links(QStringView text) {
   // ASCII addresses only: an internationalised one is rare and would need the same care as
-  // a host outside ASCII. Not after a word character, nor before one, '-', '@' or ".x".
+  // a host outside ASCII. No '%': a mail program would decode it into another address. Not
+  // after a word character, nor before one, '-', '@' or ".x".
   static const QRegularExpression mail(
-      QStringLiteral(R"((?<![\w.%+@/-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+      QStringLiteral(R"((?<![\w.%+@/-])[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
                      R"((?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}(?![\w@-]|\.\w))"),
       QRegularExpression::UseUnicodePropertiesOption);
   QList<Link> links;

@@ -577,6 +577,11 @@ bool ConversationView::openFile(const QString& path, const QString& sender, bool
 }
 
 bool ConversationView::openLink(const QUrl& url, bool deceptive) {
+  // Only what common/links makes: never a scheme that would start some other program.
+  if (const auto scheme = url.scheme(); scheme != u"https" && scheme != u"http" && scheme != u"mailto") {
+    showError(tr("Links of the kind %1: are not opened").arg(scheme));
+    return false;
+  }
   if (deceptive) {
     const auto answer =
         askPlain(this, QMessageBox::Warning, tr("Open this link?"),
@@ -587,7 +592,9 @@ bool ConversationView::openLink(const QUrl& url, bool deceptive) {
     if (answer != QMessageBox::Open) return false;
   }
   if (opener_(url)) return true;
-  showError(tr("No application could open %1").arg(url.toDisplayString()));
+  // Named as it really is when what it shows may not be.
+  showError(tr("No application could open %1")
+                .arg(deceptive ? QString::fromLatin1(url.toEncoded()) : url.toDisplayString()));
   return false;
 }
 

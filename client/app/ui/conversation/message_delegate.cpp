@@ -369,20 +369,32 @@ Link MessageDelegate::linkIn(const Layout& l, const QModelIndex& index, const QP
   if (l.text.isNull() || !l.text.contains(pos)) return {};
   const Text& text = measure(index, l.wrap);
   if (text.links.isEmpty()) return {};
-  QTextLayout layout(text.source, bubble_font(index, view_->font()));
-  lay_out(layout, l.wrap);
   const QPointF at = pos - l.text.topLeft();
-  for (int i = 0; i < layout.lineCount(); ++i) {
-    const QTextLine line = layout.lineAt(i);
-    if (at.y() < line.y() || at.y() >= line.y() + line.height()) continue;
-    // Beside a line's words (after a short last line, say) is not on them.
-    const QRectF words = line.naturalTextRect();
-    if (at.x() < words.left() || at.x() >= words.right()) return {};
-    const int cursor = line.xToCursor(at.x(), QTextLine::CursorOnCharacter);
-    for (const auto& link : text.links)
-      if (cursor >= link.start && cursor < link.start + link.length) return link;
-    return {};
+  // Laid out as lay_out does, but only down to the line under the pointer: this runs at
+  // every mouse move over a message with links.
+  QTextLayout layout(text.source, bubble_font(index, view_->font()));
+  QTextOption option;
+  option.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
+  layout.setTextOption(option);
+  layout.beginLayout();
+  int under = -1;
+  for (qreal y = 0; under < 0;) {
+    QTextLine line = layout.createLine();
+    if (!line.isValid()) break;
+    line.setLineWidth(l.wrap);
+    line.setPosition({0, y});
+    y += line.height();
+    if (at.y() < y) under = line.lineNumber();
   }
+  layout.endLayout();
+  if (under < 0) return {};
+  const QTextLine line = layout.lineAt(under);
+  // Beside a line's words (after a short last line, say) is not on them.
+  const QRectF words = line.naturalTextRect();
+  if (at.x() < words.left() || at.x() >= words.right()) return {};
+  const int cursor = line.xToCursor(at.x(), QTextLine::CursorOnCharacter);
+  for (const auto& link : text.links)
+    if (cursor >= link.start && cursor < link.start + link.length) return link;
   return {};
 }
 
@@ -398,11 +410,10 @@ QList<Link> MessageDelegate::linksOf(const QModelIndex& index) {
 
 QString MessageDelegate::linkTooltip(const Link& link) {
   if (link.url.scheme() == u"mailto") return tr("Click to write to %1").arg(link.url.path());
-  const auto where = link.url.toDisplayString();
   if (link.deceptive)
-    return where + QLatin1Char('\n') +
+    return QString::fromLatin1(link.url.toEncoded()) + QLatin1Char('\n') +
            tr("Goes to %1, which may not be the site it looks like: you will be asked first").arg(realHost(link.url));
-  return where + QLatin1Char('\n') + tr("Click to open in your browser");
+  return link.url.toDisplayString() + QLatin1Char('\n') + tr("Click to open in your browser");
 }
 
 QRect MessageDelegate::attachmentRect(const QRect& row, const QModelIndex& index) const {

@@ -189,7 +189,11 @@ void MessageListView::addLinkActions(QMenu& menu, const QModelIndex& index, cons
     auto* copies = menu.addMenu(tr("Copy link address"));
     constexpr int kListed = 10;
     for (const auto& link : links.first(std::min<qsizetype>(links.size(), kListed))) {
-      const auto label = fontMetrics().elidedText(link.url.toDisplayString(), Qt::ElideMiddle, 360);
+      // Where it really goes (one that may imitate another site, encoded as it is looked up);
+      // '&' doubled, or the menu takes it for a shortcut's mark and drops it.
+      const auto where = link.deceptive ? QString::fromLatin1(link.url.toEncoded()) : link.url.toDisplayString();
+      auto label = fontMetrics().elidedText(where, Qt::ElideMiddle, 360);
+      label.replace(QLatin1Char('&'), QStringLiteral("&&"));
       opens->addAction(label, this, open(link));
       copies->addAction(label, this, copy(link));
     }

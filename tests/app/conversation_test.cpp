@@ -15,6 +15,7 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -29,6 +30,7 @@
 #include "contacts/new_chat_dialog.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/conversation_view.hpp"
+#include "conversation/jump_button.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
 #include "conversation/reply_bar.hpp"
@@ -863,6 +865,66 @@ class ConversationTest : public QObject {
     QCOMPARE(edit->toPlainText(), QString("hello dave"));
     edit->clear();
     window_->openConversation("bob");
+  }
+
+  // A chat opened with unread messages shows them from the first, under a line saying how
+  // many; scrolled up, a round button goes back down and counts what arrives meanwhile.
+  void unreadLineAndTheWayBackDown() {
+    QVERIFY(front());
+    window_->openConversation("zed-not-here");
+    QString error;
+    constexpr int kUnread = 40;
+    for (int i = 0; i < kUnread; ++i) QVERIFY2(bob_->sendText("alice", QString("catching up %1").arg(i), &error), qPrintable(error));
+    const auto unread = [&] {
+      return window_->conversationList()->model()->index(listRowOf("bob"), 0).data(ConversationListModel::UnreadRole).toInt();
+    };
+    QVERIFY(spinUntil([&] { return unread() == kUnread; }, kGuiWaitMs));
+    window_->openConversation("bob");
+    auto* list = window_->conversationView()->list();
+    const auto row_saying = [&](const QString& body) {
+      for (int r = model()->rowCount() - 1; r >= 0; --r)
+        if (row(r).data(MessageModel::BodyRole).toString() == body) return row(r);
+      return QModelIndex();
+    };
+    QCOMPARE(list->messageDelegate()->unreadMark(), row_saying("catching up 0").data(MessageModel::MessageIdRole).toLongLong());
+    // The first unread is on screen, at the top; the newest is not.
+    QApplication::processEvents();
+    const QRect first = list->visualRect(row_saying("catching up 0"));
+    QVERIFY(list->viewport()->rect().contains(first.topLeft()));
+    QVERIFY(first.top() < list->viewport()->height() / 3);
+    QVERIFY(!list->atBottom());
+    QVERIFY(list->jumpButton()->isVisible());
+    QCOMPARE(list->jumpButton()->count(), 0);
+    parley::test::screenshot(window_.get(), "unread-line");
+
+    // What arrives meanwhile is counted on the button; a click goes down to it.
+    QVERIFY(bob_->sendText("alice", "one more", &error));
+    QVERIFY(bob_->sendText("alice", "and another", &error));
+    QVERIFY(spinUntil([&] { return list->jumpButton()->count() == 2; }, kGuiWaitMs));
+    QVERIFY(!list->atBottom());
+    parley::test::screenshot(window_.get(), "jump-to-latest");
+    QTest::mouseClick(list->jumpButton(), Qt::LeftButton);
+    QVERIFY(list->atBottom());
+    QVERIFY(!list->jumpButton()->isVisible());
+    QCOMPARE(list->jumpButton()->count(), 0);
+    QApplication::processEvents();
+    QVERIFY(list->viewport()->rect().intersects(list->visualRect(row_saying("and another"))));
+    // Scrolled up by hand, it is back; at the bottom it goes.
+    list->verticalScrollBar()->setValue(0);
+    QVERIFY(list->jumpButton()->isVisible());
+    list->verticalScrollBar()->setValue(list->verticalScrollBar()->maximum());
+    QVERIFY(!list->jumpButton()->isVisible());
+
+    // Answered, the line goes.
+    auto* edit = window_->conversationView()->composer()->editor();
+    QTest::keyClicks(edit, "all caught up");
+    QTest::keyClick(edit, Qt::Key_Return);
+    QCOMPARE(list->messageDelegate()->unreadMark(), 0);
+    // Opened with nothing unread, there is none.
+    window_->openConversation("zed-not-here");
+    window_->openConversation("bob");
+    QCOMPARE(list->messageDelegate()->unreadMark(), 0);
+    QVERIFY(list->atBottom());
   }
 
   void editsAndDeletionFromTheMenu() {

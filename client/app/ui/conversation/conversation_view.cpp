@@ -333,7 +333,7 @@ ConversationView::~ConversationView() {
   list_->setModel(nullptr);
 }
 
-void ConversationView::open(const QString& peer, const QString& title) {
+void ConversationView::open(const QString& peer, const QString& title, int unread) {
   if (peer == peer_) return setTitle(title);
   list_->setModel(nullptr);
   peer_ = peer;
@@ -355,6 +355,7 @@ void ConversationView::open(const QString& peer, const QString& title) {
   updateTimer();
   if (!isGroup()) messenger_->subscribePresence({peer});
   composer_->editor()->setFocus();
+  if (unread > 0) list_->markUnread(unread);
 }
 
 void ConversationView::setChatMenuAvailable(bool available) { more_->setVisible(available); }
@@ -485,6 +486,7 @@ void ConversationView::send(const QString& text, const QStringList& files) {
     error_->hide();
     composer_->clearReply();
     composer_->clearSent(true, {});
+    list_->markUnread(0);  // answered: read, and the line no longer says anything
     list_->scrollToNewest();
     return;
   }
@@ -504,6 +506,7 @@ void ConversationView::send(const QString& text, const QStringList& files) {
     }
   }
   composer_->clearSent(caption_sent, started);
+  if (!started.isEmpty()) list_->markUnread(0);
   if (!problems.isEmpty())
     showError(tr("Not sent: %1").arg(problems.join(QStringLiteral("; "))));
   else

@@ -35,7 +35,9 @@ class ConversationView : public QWidget {
   explicit ConversationView(client::Messenger* messenger, QWidget* parent = nullptr);
   ~ConversationView() override;
 
-  void open(const QString& peer, const QString& title);
+  // `unread`: how many of its messages were unread as it opens; they show from the first,
+  // under a line saying so (MessageListView::markUnread).
+  void open(const QString& peer, const QString& title, int unread = 0);
   void closeConversation();
   const QString& peer() const { return peer_; }
   bool isGroup() const { return peer_.startsWith(QLatin1Char('#')); }

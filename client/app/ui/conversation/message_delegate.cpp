@@ -38,6 +38,7 @@ constexpr int kPadY = 7;
 constexpr int kSeparatorH = 40;
 constexpr int kGapH = 30;
 constexpr int kNoticeH = 34;
+constexpr int kUnreadH = 34;
 constexpr int kRadius = 14;
 constexpr int kImagePad = 4;      // around a picture inside its bubble
 constexpr int kQuoteBar = 3;      // a reply's quote: the bar in its author's colour
@@ -174,10 +175,15 @@ bool MessageDelegate::showsSeparator(const QModelIndex& index) const {
 
 bool MessageDelegate::showsName(const QModelIndex& index) const {
   if (!group_ || index.data(M::OutgoingRole).toBool()) return false;
-  if (index.row() == 0 || showsSeparator(index) || index.data(M::GapBeforeRole).toInt() > 0) return true;
+  if (index.row() == 0 || showsSeparator(index) || index.data(M::GapBeforeRole).toInt() > 0 || startsUnread(index))
+    return true;
   const auto prev = index.sibling(index.row() - 1, 0);
   return prev.data(M::TimerChangeRole).toLongLong() >= 0 ||
          prev.data(M::SenderRole).toString() != index.data(M::SenderRole).toString();
+}
+
+bool MessageDelegate::startsUnread(const QModelIndex& index) const {
+  return unread_from_ != 0 && index.data(M::MessageIdRole).toLongLong() == unread_from_;
 }
 
 const MessageDelegate::Meta& MessageDelegate::meta(const QModelIndex& index) const {
@@ -223,13 +229,17 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
     l.gap = QRect(row.left(), y, row.width(), kGapH);
     y += kGapH;
   }
+  if (startsUnread(index)) {
+    l.unread = QRect(row.left(), y, row.width(), kUnreadH);
+    y += kUnreadH;
+  }
   if (index.data(M::TimerChangeRole).toLongLong() >= 0) {
     l.notice = QRect(row.left(), y, row.width(), kNoticeH);
     l.height = y + kNoticeH - row.top();
     return l;
   }
   const bool out = index.data(M::OutgoingRole).toBool();
-  const bool first_of_run = !l.separator.isNull() || !l.gap.isNull() || index.row() == 0 ||
+  const bool first_of_run = !l.separator.isNull() || !l.gap.isNull() || !l.unread.isNull() || index.row() == 0 ||
                             index.sibling(index.row() - 1, 0).data(M::SenderRole) != index.data(M::SenderRole) ||
                             index.sibling(index.row() - 1, 0).data(M::TimerChangeRole).toLongLong() >= 0;
   y += first_of_run ? 6 : 2;
@@ -461,6 +471,27 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->drawRoundedRect(pill, pill.height() / 2.0, pill.height() / 2.0);
     p->setFont(f);
     p->setPen(t.muted);
+    p->drawText(pill, Qt::AlignCenter, label);
+  }
+  if (!l.unread.isNull()) {
+    // Across the whole width, so it is seen while scrolling past: where the unread begin.
+    const QString label = counted(unread_count_, tr("unread message"), tr("unread messages"));
+    QFont f = small;
+    f.setBold(true);
+    const QFontMetrics fm(f);
+    const int w = fm.horizontalAdvance(label) + 24;
+    const QRect pill(l.unread.center().x() - w / 2, l.unread.top() + 8, w, fm.height() + 8);
+    QColor line = t.accent;
+    line.setAlphaF(0.35);
+    p->setPen(QPen(line, 1));
+    const int mid = pill.center().y();
+    p->drawLine(l.unread.left() + kSide, mid, pill.left() - 8, mid);
+    p->drawLine(pill.right() + 8, mid, l.unread.right() - kSide, mid);
+    p->setPen(Qt::NoPen);
+    p->setBrush(t.panel);
+    p->drawRoundedRect(pill, pill.height() / 2.0, pill.height() / 2.0);
+    p->setFont(f);
+    p->setPen(t.accent);
     p->drawText(pill, Qt::AlignCenter, label);
   }
   if (!l.gap.isNull()) {

@@ -1,6 +1,7 @@
 #pragma once
 // Paints one message of a conversation (never a widget per message): a day separator when
-// the day changes, a "waiting for earlier messages" marker where the relay's numbering has a
+// the day changes, a line above the first of the messages that were unread when the
+// conversation opened, a "waiting for earlier messages" marker where the relay's numbering has a
 // hole still being filled, a line where the disappearing-messages timer changed, the
 // sender's name in groups, the bubble (ours right, theirs
 // left) with its time and status ticks, above a reply's words the message it answers (a
@@ -37,6 +38,13 @@ class MessageDelegate : public QStyledItemDelegate {
   explicit MessageDelegate(QListView* view);
 
   void setGroup(bool group) { group_ = group; }
+  // A line "N unread messages" above the message with local id `message_id` (0: none): where
+  // what was unread when the conversation opened begins. The view lays its rows out again.
+  void setUnreadMark(qint64 message_id, int count) {
+    unread_from_ = message_id;
+    unread_count_ = count;
+  }
+  qint64 unreadMark() const { return unread_from_; }
   // Where downloads in progress are looked up, to paint their progress.
   void setTransfers(const TransferTracker* transfers) { transfers_ = transfers; }
   // What a click at `pos` (in view coordinates, for the row at `row`) would hit.
@@ -94,7 +102,7 @@ class MessageDelegate : public QStyledItemDelegate {
     int footer_width = 0;
   };
   struct Layout {
-    QRect separator, gap, name, quote, bubble, attachment, text, footer;
+    QRect separator, gap, unread, name, quote, bubble, attachment, text, footer;
     QRect notice;  // a line, not a message (a timer change): nothing else is laid out
     QList<QPair<QRect, QString>> pills;  // reactions under the bubble: where, which emoji
     bool footer_inline = false;
@@ -110,10 +118,13 @@ class MessageDelegate : public QStyledItemDelegate {
   const Text& measure(const QModelIndex& index, int max_width) const;
   bool showsSeparator(const QModelIndex& index) const;
   bool showsName(const QModelIndex& index) const;
+  bool startsUnread(const QModelIndex& index) const;
   const Meta& meta(const QModelIndex& index) const;
 
   QListView* view_;
   bool group_ = false;
+  qint64 unread_from_ = 0;
+  int unread_count_ = 0;
   std::function<QString(const QModelIndex&)> detail_;
   mutable QHash<qint64, Text> cache_;  // message id -> metrics
   mutable QHash<qint64, Meta> meta_;   // message id -> time-derived parts

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "common/time_format.hpp"
+#include "conversation/jump_button.hpp"
 #include "conversation/message_delegate.hpp"
 #include "models/message_model.hpp"
 
@@ -50,11 +51,16 @@ MessageListView::MessageListView(QWidget* parent) : QListView(parent) {
   connect(verticalScrollBar(), &QScrollBar::rangeChanged, this, [this](int, int max) {
     if (at_bottom_) verticalScrollBar()->setValue(max);
   });
+  // Over the viewport, not in it: the viewport's children move with what it scrolls.
+  jump_ = new JumpButton(this);
+  jump_->hide();
+  connect(jump_, &QAbstractButton::clicked, this, &MessageListView::scrollToNewest);
 }
 
 void MessageListView::setWindow(MessageWindow* window) {
   window_ = window;
   delegate_->clearCache();
+  delegate_->setUnreadMark(0, 0);
   setModel(window);
   at_bottom_ = true;
   scrollToNewest();
@@ -64,11 +70,71 @@ void MessageListView::scrollToNewest() {
   at_bottom_ = true;
   doItemsLayout();
   verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+  updateJump();
+}
+
+namespace {
+bool from_others(const QModelIndex& i) {
+  return !i.data(MessageModel::OutgoingRole).toBool() && i.data(MessageModel::TimerChangeRole).toLongLong() < 0;
+}
+}  // namespace
+
+void MessageListView::markUnread(int count) {
+  qint64 from = 0;
+  if (count > 0 && window_) {
+    // The newest page may hold fewer than `count` of theirs: older ones come in until it
+    // does, within reason; past that the mark goes on the oldest loaded.
+    constexpr int kMaxRowsLoaded = 2000;
+    for (;;) {
+      int seen = 0, oldest = -1;
+      for (int r = model()->rowCount() - 1; r >= 0 && from == 0; --r) {
+        const auto i = model()->index(r, 0);
+        if (!from_others(i)) continue;
+        oldest = r;
+        if (++seen == count) from = i.data(MessageModel::MessageIdRole).toLongLong();
+      }
+      if (from != 0) break;
+      if (!window_->hasOlder() || model()->rowCount() >= kMaxRowsLoaded) {
+        if (oldest >= 0) from = model()->index(oldest, 0).data(MessageModel::MessageIdRole).toLongLong();
+        break;
+      }
+      window_->fetchOlder();
+    }
+  }
+  delegate_->setUnreadMark(from, count);
+  ++placed_;
+  doItemsLayout();
+  viewport()->update();
+  if (from == 0) return;
+  for (int r = model()->rowCount() - 1; r >= 0; --r)
+    if (model()->index(r, 0).data(MessageModel::MessageIdRole).toLongLong() == from) {
+      // The first unread at the top, unless they all fit below what came before.
+      scrollTo(model()->index(r, 0), QAbstractItemView::PositionAtTop);
+      break;
+    }
+  at_bottom_ = verticalScrollBar()->value() >= verticalScrollBar()->maximum() - 4;
+  updateJump();
+}
+
+void MessageListView::updateJump() {
+  if (!jump_) return;  // still being built
+  const bool show = !at_bottom_ && model() && model()->rowCount() > 0;
+  if (!show) {
+    unseen_ = 0;
+    jump_->setCount(0);
+  }
+  if (show) {
+    const QRect v = viewport()->geometry();
+    jump_->move(v.right() - jump_->width() - 14, v.bottom() - jump_->height() - 10);
+    jump_->raise();
+  }
+  jump_->setVisible(show);
 }
 
 void MessageListView::verticalScrollbarValueChanged(int value) {
   // Not the base class: it fetches more when the bottom is reached (see the header).
   at_bottom_ = value >= verticalScrollBar()->maximum() - 4;
+  updateJump();
   if (value <= verticalScrollBar()->minimum() && window_ && window_->hasOlder() && !fetching_)
     QTimer::singleShot(0, this, &MessageListView::fetchOlder);
 }
@@ -86,6 +152,11 @@ void MessageListView::fetchOlder() {
 
 void MessageListView::rowsInserted(const QModelIndex& parent, int start, int end) {
   QListView::rowsInserted(parent, start, end);
+  // Arrivals below while the user reads further up (not an older page coming in above).
+  if (!at_bottom_ && !fetching_ && start > 0 && jump_) {
+    for (int r = start; r <= end; ++r) unseen_ += from_others(model()->index(r, 0, parent)) ? 1 : 0;
+    jump_->setCount(unseen_);
+  }
   if (at_bottom_) QTimer::singleShot(0, this, [this] {
       if (at_bottom_) verticalScrollBar()->setValue(verticalScrollBar()->maximum());
     });
@@ -95,7 +166,11 @@ void MessageListView::resizeEvent(QResizeEvent* e) {
   const bool bottom = at_bottom_;
   delegate_->clearCache();
   QListView::resizeEvent(e);
-  if (bottom) QTimer::singleShot(0, this, &MessageListView::scrollToNewest);
+  updateJump();
+  // Unless the view was put somewhere on purpose meanwhile (markUnread).
+  if (bottom) QTimer::singleShot(0, this, [this, placed = placed_] {
+      if (placed == placed_) scrollToNewest();
+    });
 }
 
 QString MessageListView::selectedText() const {

@@ -2,7 +2,8 @@
 // The conversation's QListView: newest at the bottom and kept there while the user is at
 // the bottom, older pages loaded when the user scrolls to the top (keeping what is on
 // screen in place), Ctrl+C and a context menu to copy messages; a click on a file opens,
-// shows or downloads it (ConversationView decides which).
+// shows or downloads it (ConversationView decides which). Scrolled up, a round button goes
+// back down (JumpButton); a conversation opened with unread messages shows from the first.
 //
 // The view is given a MessageWindow, which hides the model's canFetchMore from Qt's own
 // "fetch when the last row is visible" logic: in a chat the last row is always visible, so
@@ -20,6 +21,7 @@ class MessageModel;
 
 namespace parley::app {
 
+class JumpButton;
 class MessageDelegate;
 
 class MessageWindow : public QIdentityProxyModel {
@@ -46,6 +48,11 @@ class MessageListView : public QListView {
   void setWindow(MessageWindow* window);
   void scrollToNewest();
   bool atBottom() const { return at_bottom_; }
+  // Marks where the `count` newest messages from others begin (what was unread as the
+  // conversation opened) and shows them from there; 0 takes the mark away.
+  void markUnread(int count);
+  // Shown while scrolled up from the newest message; counts what arrives below meanwhile.
+  JumpButton* jumpButton() const { return jump_; }
   // Whole messages of the selected rows, oldest first.
   QString selectedText() const;
   // Which of Edit and Delete… the context menu offers for a message (the messenger knows:
@@ -91,12 +98,16 @@ class MessageListView : public QListView {
 
  private:
   void fetchOlder();
+  void updateJump();
   void addLinkActions(QMenu& menu, const QModelIndex& index, const QPoint& pos);
 
   MessageDelegate* delegate_;
   MessageWindow* window_ = nullptr;
   std::function<Changes(const QModelIndex&)> changes_;
   bool at_bottom_ = true;
+  JumpButton* jump_ = nullptr;
+  int unseen_ = 0;  // from others, arrived below while scrolled up
+  int placed_ = 0;  // counts markUnread's scrolls, which a resize's deferred one must not undo
   bool fetching_ = false;
   QPersistentModelIndex pressed_file_;  // a press on a file, activated on release over it
   qsizetype pressed_link_ = -1;         // where in its text the link pressed on starts

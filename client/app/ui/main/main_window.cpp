@@ -379,7 +379,10 @@ void MainWindow::openConversation(const QString& peer) {
     const int row = conversations_->rowOf(peer);
     showArchived(row >= 0 && conversations_->index(row).data(ConversationListModel::ArchivedRole).toBool());
   }
-  view_->open(peer, titleFor(messenger_, peer));
+  // Read the moment it is in front: how much was unread is taken first.
+  const int row = conversations_->rowOf(peer);
+  const int unread = row >= 0 ? conversations_->index(row).data(ConversationListModel::UnreadRole).toInt() : 0;
+  view_->open(peer, titleFor(messenger_, peer), unread);
   view_->setChatMenuAvailable(conversations_->rowOf(peer) >= 0);
   right_->setCurrentWidget(view_);
   selectInList(peer);

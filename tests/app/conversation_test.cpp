@@ -30,6 +30,7 @@
 #include "contacts/new_chat_dialog.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/conversation_view.hpp"
+#include "conversation/forward_dialog.hpp"
 #include "conversation/jump_button.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
@@ -62,11 +63,18 @@ class ConversationTest : public QObject {
   QTemporaryDir home_;
   std::unique_ptr<Messenger> alice_;
   std::unique_ptr<Messenger> bob_;
+  std::unique_ptr<Messenger> erin_;
   std::unique_ptr<MainWindow> window_;
 
   MessageModel* model() { return window_->conversationView()->model(); }
   QModelIndex row(int r) { return window_->conversationView()->list()->model()->index(r, 0); }
   int status(int r) { return row(r).data(MessageModel::StatusRole).toInt(); }
+  // The newest message with these words.
+  QModelIndex messageSaying(const QString& body) {
+    for (int r = model()->rowCount() - 1; r >= 0; --r)
+      if (row(r).data(MessageModel::BodyRole).toString() == body) return row(r);
+    return {};
+  }
   QString tickTooltip(int r) {
     return window_->conversationView()->list()->messageDelegate()->statusTooltip(row(r));
   }
@@ -125,6 +133,7 @@ class ConversationTest : public QObject {
     window_.reset();
     alice_.reset();
     bob_.reset();
+    erin_.reset();
   }
 
   void newChatDialogValidatesAndOpens() {
@@ -881,15 +890,10 @@ class ConversationTest : public QObject {
     QVERIFY(spinUntil([&] { return unread() == kUnread; }, kGuiWaitMs));
     window_->openConversation("bob");
     auto* list = window_->conversationView()->list();
-    const auto row_saying = [&](const QString& body) {
-      for (int r = model()->rowCount() - 1; r >= 0; --r)
-        if (row(r).data(MessageModel::BodyRole).toString() == body) return row(r);
-      return QModelIndex();
-    };
-    QCOMPARE(list->messageDelegate()->unreadMark(), row_saying("catching up 0").data(MessageModel::MessageIdRole).toLongLong());
+    QCOMPARE(list->messageDelegate()->unreadMark(), messageSaying("catching up 0").data(MessageModel::MessageIdRole).toLongLong());
     // The first unread is on screen, at the top; the newest is not.
     QApplication::processEvents();
-    const QRect first = list->visualRect(row_saying("catching up 0"));
+    const QRect first = list->visualRect(messageSaying("catching up 0"));
     QVERIFY(list->viewport()->rect().contains(first.topLeft()));
     QVERIFY(first.top() < list->viewport()->height() / 3);
     QVERIFY(!list->atBottom());
@@ -908,7 +912,7 @@ class ConversationTest : public QObject {
     QVERIFY(!list->jumpButton()->isVisible());
     QCOMPARE(list->jumpButton()->count(), 0);
     QApplication::processEvents();
-    QVERIFY(list->viewport()->rect().intersects(list->visualRect(row_saying("and another"))));
+    QVERIFY(list->viewport()->rect().intersects(list->visualRect(messageSaying("and another"))));
     // Scrolled up by hand, it is back; at the bottom it goes.
     list->verticalScrollBar()->setValue(0);
     QVERIFY(list->jumpButton()->isVisible());
@@ -925,6 +929,83 @@ class ConversationTest : public QObject {
     window_->openConversation("bob");
     QCOMPARE(list->messageDelegate()->unreadMark(), 0);
     QVERIFY(list->atBottom());
+  }
+
+  // "Forward…" in the menu sends copies of the selected messages, oldest first, to the chats
+  // chosen; to one other chat, that chat opens.
+  void forwardSendsCopiesToTheChatsChosen() {
+    QVERIFY(front());
+    // Kept to the end: what alice sends her later (a read receipt) is taken from the relay.
+    erin_ = parley::test::registerUser(relay_.url(), home_.filePath("erin"), "erin");
+    auto* erin = erin_.get();
+    QVERIFY(erin);
+    QString error;
+    QVERIFY(alice_->sendText("erin", "hello erin", &error));
+    QVERIFY(spinUntil([&] { return listRowOf("erin") >= 0; }, kGuiWaitMs));
+    window_->openConversation("bob");
+    auto* list = window_->conversationView()->list();
+    list->selectionModel()->clear();
+    list->selectionModel()->select(messageSaying("catching up 2"), QItemSelectionModel::Select);
+    list->selectionModel()->select(messageSaying("catching up 1"), QItemSelectionModel::Select);
+    list->scrollTo(messageSaying("catching up 2"));
+    QApplication::processEvents();
+    QStringList offered;
+    bool send_was_off = false;
+    QTimer::singleShot(0, [&] {
+      auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+      auto* action = menu ? menu->findChild<QAction*>("forward") : nullptr;
+      if (menu) menu->close();
+      if (!action) return;
+      QTimer::singleShot(0, [&] {
+        auto* dialog = qobject_cast<ForwardDialog*>(QApplication::activeModalWidget());
+        if (!dialog) return;
+        for (int i = 0; i < dialog->chatList()->count(); ++i) offered << dialog->chatList()->item(i)->text();
+        send_was_off = !dialog->sendButton()->isEnabled();
+        QTest::keyClicks(dialog->filterBox(), "er");
+        auto* to = dialog->chatList()->findItems("erin", Qt::MatchExactly).value(0);
+        if (!to || to->isHidden()) return dialog->reject();
+        dialog->chatList()->setCurrentItem(to);
+        QTest::keyClick(dialog->chatList(), Qt::Key_Space);
+        dialog->sendButton()->click();
+      });
+      action->trigger();
+    });
+    const QPoint at = list->visualRect(messageSaying("catching up 2")).center();
+    QContextMenuEvent e(QContextMenuEvent::Mouse, at, list->viewport()->mapToGlobal(at));
+    QApplication::sendEvent(list->viewport(), &e);
+    QVERIFY2(offered.contains("bob") && offered.contains("erin"), qPrintable(offered.join('|')));
+    QVERIFY(send_was_off);
+    QVERIFY(spinUntil([&] {
+      QStringList got;
+      for (const auto& m : erin->history("alice")) got << m.body;
+      return got == QStringList{"hello erin", "catching up 1", "catching up 2"};
+    }, kGuiWaitMs));
+    QCOMPARE(window_->currentPeer(), QString("erin"));
+    window_->openConversation("bob");
+  }
+
+  // At most five chats at once: the others wait until one is unticked.
+  void forwardingGoesToFiveChatsAtMost() {
+    QList<ForwardDialog::Chat> chats;
+    for (int i = 0; i < 7; ++i) chats.push_back({QString("peer%1").arg(i), QString("Peer %1").arg(i), {}});
+    ForwardDialog dialog(chats, 1);
+    auto* list = dialog.chatList();
+    const auto click = [&](int i) { QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualItemRect(list->item(i)).center()); };
+    dialog.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+    for (int i = 0; i < ForwardDialog::kMaxChats; ++i) click(i);
+    QCOMPARE(dialog.chosen().size(), ForwardDialog::kMaxChats);
+    QVERIFY(!(list->item(5)->flags() & Qt::ItemIsEnabled));
+    click(5);
+    QCOMPARE(dialog.chosen().size(), ForwardDialog::kMaxChats);
+    click(0);  // unticked: room for another
+    click(6);
+    QCOMPARE(dialog.chosen(), (QStringList{"peer1", "peer2", "peer3", "peer4", "peer6"}));
+    // A filter keeps what is ticked in sight.
+    QTest::keyClicks(dialog.filterBox(), "Peer 0");
+    QVERIFY(!list->item(0)->isHidden());
+    QVERIFY(!list->item(1)->isHidden());
+    QVERIFY(list->item(5)->isHidden());
   }
 
   void editsAndDeletionFromTheMenu() {

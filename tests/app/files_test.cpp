@@ -14,6 +14,7 @@
 #include <QDir>
 #include <QDropEvent>
 #include <QLabel>
+#include <QListWidget>
 #include <QMimeData>
 #include <QPainter>
 #include <QPushButton>
@@ -23,6 +24,7 @@
 #include "app_fixture.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/conversation_view.hpp"
+#include "conversation/forward_dialog.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
 #include "conversation/pending_files.hpp"
@@ -266,6 +268,47 @@ class FilesTest : public QObject {
     const auto target = home_.filePath("exported plan.txt");
     QVERIFY(view->saveFileAs(model->index(row, 0), target));
     QCOMPARE(readAll(target), readAll(file("Trip plan.txt")));
+  }
+
+  // "Forward…" sends a copy of a file on this device, with its caption; one not downloaded
+  // yet is left out, and said so.
+  void forwardingAFileSendsACopyOfIt() {
+    auto* view = bw_->conversationView();
+    auto* list = view->list();
+    auto* model = list->model();
+    const int plan = rowWithFile(model, "Trip plan.txt");
+    int pasted = -1;
+    for (int i = 0; i < model->rowCount(); ++i)
+      if (model->index(i, 0).data(MessageModel::AttachmentRole).value<AttachmentInfo>().fileName.startsWith("Pasted image "))
+        pasted = i;
+    QVERIFY(plan >= 0 && pasted >= 0);
+    const auto plans_at_alice = [&] {
+      int n = 0;
+      for (const auto& m : alice_->history("bob"))
+        if (const auto a = m.hasAttachment ? alice_->attachment(m.clientMsgId) : std::nullopt; a && a->fileName == "Trip plan.txt")
+          ++n;
+      return n;
+    };
+    QCOMPARE(plans_at_alice(), 1);
+    QStringList offered;
+    QTimer::singleShot(0, [&offered] {
+      auto* dialog = qobject_cast<ForwardDialog*>(QApplication::activeModalWidget());
+      if (!dialog) return;
+      QVERIFY(!dialog->sendButton()->isEnabled());  // nothing chosen yet
+      for (int i = 0; i < dialog->chatList()->count(); ++i) offered << dialog->chatList()->item(i)->text();
+      auto* alice = dialog->chatList()->findItems("alice", Qt::MatchExactly).value(0);
+      if (!alice) return dialog->reject();
+      QTest::mouseClick(dialog->chatList()->viewport(), Qt::LeftButton, {},
+                        dialog->chatList()->visualItemRect(alice).center());
+      dialog->sendButton()->click();
+    });
+    view->forward({QPersistentModelIndex(model->index(plan, 0)), QPersistentModelIndex(model->index(pasted, 0))});
+    QCOMPARE(offered, QStringList{"alice"});
+    auto* error = view->findChild<QLabel*>("sendError");
+    QVERIFY2(error->isVisible() && error->text().contains("Download Pasted image "), qPrintable(error->text()));
+    QVERIFY(spinUntil([&] { return plans_at_alice() == 2; }, kGuiWaitMs));
+    QVERIFY(spinUntil([&] { return view->uploads()->rows() == 0; }, kGuiWaitMs));
+    error->hide();
   }
 
   void downloadAndUploadCanBeCancelled() {

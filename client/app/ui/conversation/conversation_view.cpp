@@ -21,12 +21,14 @@
 #include <QVBoxLayout>
 
 #include "common/avatar.hpp"
+#include "common/chat_title.hpp"
 #include "common/links.hpp"
 #include "common/plain_text.hpp"
 #include "common/plural.hpp"
 #include "common/time_format.hpp"
 #include "common/disappearing.hpp"
 #include "conversation/composer.hpp"
+#include "conversation/forward_dialog.hpp"
 #include "conversation/reply_bar.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
@@ -284,6 +286,7 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   });
   connect(list_, &MessageListView::deleteRequested, this, &ConversationView::confirmDelete);
   connect(list_, &MessageListView::linkActivated, this, &ConversationView::openLink);
+  connect(list_, &MessageListView::forwardRequested, this, &ConversationView::forward);
   composer_->setDraftKeeper({
       [this](const QString& peer, const QString& text, qint64 reply_to) {
         QString error;
@@ -599,6 +602,60 @@ bool ConversationView::openLink(const QUrl& url, bool deceptive) {
   showError(tr("No application could open %1")
                 .arg(deceptive ? QString::fromLatin1(url.toEncoded()) : url.toDisplayString()));
   return false;
+}
+
+void ConversationView::forward(const QList<QPersistentModelIndex>& rows) {
+  using client::MessageModel;
+  struct Copy {
+    QString text;
+    QString file;  // a path on this device; empty: words only
+  };
+  QList<Copy> copies;
+  QStringList missing;
+  for (const auto& row : rows) {
+    if (!row.isValid() || row.data(MessageModel::UnsentRole).toBool() ||
+        row.data(MessageModel::TimerChangeRole).toLongLong() >= 0)
+      continue;
+    if (!row.data(MessageModel::HasAttachmentRole).toBool()) {
+      copies.push_back({row.data(MessageModel::BodyRole).toString(), {}});
+      continue;
+    }
+    const auto a = row.data(MessageModel::AttachmentRole).value<client::AttachmentInfo>();
+    if (is_local(a))
+      copies.push_back({row.data(MessageModel::CaptionRole).toString(), a.localPath});
+    else
+      missing << a.fileName;
+  }
+  const auto not_here = tr("Download %1 first to forward it").arg(missing.join(QStringLiteral(", ")));
+  if (copies.isEmpty()) return showError(missing.isEmpty() ? tr("Nothing here to forward") : not_here);
+
+  QList<ForwardDialog::Chat> chats;
+  for (const auto& c : messenger_->conversations()) {
+    const auto title = chatTitle(messenger_, c.peer);
+    QPixmap picture;
+    if (c.peer.startsWith(QLatin1Char('#')))
+      picture = imageAvatar(messenger_->groupAvatar(Messenger::groupIdOf(c.peer)), 28, devicePixelRatioF());
+    chats.push_back({c.peer, title, picture.isNull() ? avatarPixmap(c.peer, title, 28, devicePixelRatioF()) : picture});
+  }
+  ForwardDialog dialog(chats, static_cast<int>(copies.size()), this);
+  if (dialog.exec() != QDialog::Accepted) return;
+  const auto targets = dialog.chosen();
+  QStringList problems;
+  for (const auto& to : targets) {
+    const bool group = to.startsWith(QLatin1Char('#'));
+    for (const auto& c : copies) {
+      QString error;
+      const bool sent = !c.file.isEmpty() ? transfers_->upload(to, c.file, c.text, &error) != 0
+                        : group           ? messenger_->groupSend(Messenger::groupIdOf(to), c.text, &error).has_value()
+                                          : messenger_->sendText(to, c.text, &error).has_value();
+      if (!sent) problems << tr("to %1: %2").arg(chatTitle(messenger_, to), error);
+    }
+  }
+  if (!missing.isEmpty()) problems << not_here;
+  if (!problems.isEmpty()) showError(tr("Not forwarded %1").arg(problems.join(QStringLiteral("; "))));
+  else error_->hide();
+  if (targets.size() == 1 && targets[0] != peer_ && problems.isEmpty())
+    QTimer::singleShot(0, this, [this, to = targets[0]] { emit chatRequested(to); });
 }
 
 void ConversationView::viewImage(const QString& path, const QString& title, const QString& sender, bool outgoing) {

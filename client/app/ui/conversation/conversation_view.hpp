@@ -72,6 +72,10 @@ class ConversationView : public QWidget {
   // Opens a link from a message; one whose text may not show where it goes (common/links.hpp)
   // only after the user has seen its real host and agreed. False when it did not open.
   bool openLink(const QUrl& url, bool deceptive);
+  // Sends copies of `rows` (oldest first: words, and files on this device with their
+  // captions) to the chats chosen in a ForwardDialog. A file not downloaded yet is left out,
+  // and said so.
+  void forward(const QList<QPersistentModelIndex>& rows);
   // What a click on the file of the message at `index` does: view a picture, open a file,
   // or download it first. False with an error shown when it cannot.
   bool activateFile(const QModelIndex& index);
@@ -83,6 +87,8 @@ class ConversationView : public QWidget {
   void membersRequested(const QString& peer);
   // The header's menu button: the chat's menu, opened at `global`.
   void chatMenuRequested(const QString& peer, const QPoint& global);
+  // Messages were forwarded to this one other chat: the user may want to go on there.
+  void chatRequested(const QString& peer);
 
  private:
   void send(const QString& text, const QStringList& files);

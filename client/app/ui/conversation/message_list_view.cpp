@@ -312,6 +312,17 @@ void MessageListView::contextMenuEvent(QContextMenuEvent* e) {
     menu.addSeparator();
   }
   addLinkActions(menu, index, e->pos());
+  if (!line && !unsent) {
+    // The rows selected (the one clicked is among them), oldest first.
+    auto* forward = menu.addAction(tr("Forward…"));
+    forward->setObjectName(QStringLiteral("forward"));
+    connect(forward, &QAction::triggered, this, [this] {
+      QList<QPersistentModelIndex> rows;
+      for (const auto& i : selectionModel()->selectedRows()) rows << i;
+      std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.row() < b.row(); });
+      emit forwardRequested(rows);
+    });
+  }
   if (!line) {
     auto* copy = menu.addAction(tr("Copy"));
     copy->setShortcut(QKeySequence::Copy);

@@ -78,6 +78,8 @@ class MessageListView : public QListView {
   void fileActivated(const QModelIndex& index);
   void fileCancelRequested(const QModelIndex& index);
   void fileSaveRequested(const QModelIndex& index);
+  // "Forward…" in a message's context menu: the selected messages, oldest first.
+  void forwardRequested(const QList<QPersistentModelIndex>& rows);
   // "Edit" and "Delete…" in a message's context menu.
   void editRequested(const QModelIndex& index);
   void deleteRequested(const QModelIndex& index);

@@ -26,6 +26,7 @@
 #include <optional>
 
 #include "common/avatar.hpp"
+#include "common/chat_title.hpp"
 #include "common/plain_text.hpp"
 #include "contacts/contact_page.hpp"
 #include "contacts/new_chat_dialog.hpp"
@@ -55,11 +56,7 @@ namespace {
 const QString kShowText = QStringLiteral("notifications/showText");
 }  // namespace
 
-QString MainWindow::titleFor(Messenger* m, const QString& peer) {
-  if (!peer.startsWith(QLatin1Char('#'))) return peer;
-  const auto name = m->groupName(Messenger::groupIdOf(peer));
-  return name.isEmpty() ? tr("Unnamed group") : name;
-}
+QString MainWindow::titleFor(Messenger* m, const QString& peer) { return chatTitle(m, peer); }
 
 MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget* parent)
     : QMainWindow(parent), messenger_(messenger), profile_dir_(profile_dir) {
@@ -261,6 +258,7 @@ MainWindow::MainWindow(Messenger* messenger, const QString& profile_dir, QWidget
     if ((conversations_->isMuted(peer) || archived) && notified_.remove(peer)) tray_->withdraw(peer);
   });
   connect(view_, &ConversationView::contactRequested, this, &MainWindow::showContact);
+  connect(view_, &ConversationView::chatRequested, this, &MainWindow::openConversation);
   connect(view_, &ConversationView::membersRequested, this, &MainWindow::showMembers);
   connect(view_, &ConversationView::chatMenuRequested, this, [this](const QString& peer, const QPoint& at) {
     if (auto* menu = chatMenu(messenger_, conversations_.get(), peer, this)) menu->popup(at);

@@ -270,31 +270,42 @@ class FilesTest : public QObject {
     QCOMPARE(readAll(target), readAll(file("Trip plan.txt")));
   }
 
-  // "Forward…" sends a copy of a file on this device, with its caption; one not downloaded
-  // yet is left out, and said so.
+  // "Forward…" sends a copy of a file on this device, and what follows it only after it, as
+  // it was written; a file not downloaded yet is left out, and said so.
   void forwardingAFileSendsACopyOfIt() {
     auto* view = bw_->conversationView();
-    auto* list = view->list();
-    auto* model = list->model();
+    auto* model = view->list()->model();
+    QString err;
+    QVERIFY(alice_->sendText("bob", "see the plan above", &err));
+    const auto row_saying = [&](const QString& body) {
+      for (int i = 0; i < model->rowCount(); ++i)
+        if (model->index(i, 0).data(MessageModel::BodyRole).toString() == body) return i;
+      return -1;
+    };
+    QVERIFY(spinUntil([&] { return row_saying("see the plan above") >= 0; }, kGuiWaitMs));
     const int plan = rowWithFile(model, "Trip plan.txt");
     int pasted = -1;
     for (int i = 0; i < model->rowCount(); ++i)
       if (model->index(i, 0).data(MessageModel::AttachmentRole).value<AttachmentInfo>().fileName.startsWith("Pasted image "))
         pasted = i;
     QVERIFY(plan >= 0 && pasted >= 0);
-    const auto plans_at_alice = [&] {
-      int n = 0;
-      for (const auto& m : alice_->history("bob"))
-        if (const auto a = m.hasAttachment ? alice_->attachment(m.clientMsgId) : std::nullopt; a && a->fileName == "Trip plan.txt")
-          ++n;
-      return n;
+    // What alice has from bob, newest last: file names, or the words.
+    const auto from_bob = [&] {
+      QStringList out;
+      for (const auto& m : alice_->history("bob")) {
+        if (m.sender != "bob") continue;
+        const auto a = m.hasAttachment ? alice_->attachment(m.clientMsgId) : std::nullopt;
+        out << (a ? a->fileName : m.body);
+      }
+      return out;
     };
-    QCOMPARE(plans_at_alice(), 1);
+    QVERIFY(from_bob().isEmpty());
     QStringList offered;
-    QTimer::singleShot(0, [&offered] {
+    bool send_was_off = false;
+    QTimer::singleShot(0, [&] {
       auto* dialog = qobject_cast<ForwardDialog*>(QApplication::activeModalWidget());
       if (!dialog) return;
-      QVERIFY(!dialog->sendButton()->isEnabled());  // nothing chosen yet
+      send_was_off = !dialog->sendButton()->isEnabled();  // nothing chosen yet
       for (int i = 0; i < dialog->chatList()->count(); ++i) offered << dialog->chatList()->item(i)->text();
       auto* alice = dialog->chatList()->findItems("alice", Qt::MatchExactly).value(0);
       if (!alice) return dialog->reject();
@@ -302,11 +313,16 @@ class FilesTest : public QObject {
                         dialog->chatList()->visualItemRect(alice).center());
       dialog->sendButton()->click();
     });
-    view->forward({QPersistentModelIndex(model->index(plan, 0)), QPersistentModelIndex(model->index(pasted, 0))});
+    view->forward({QPersistentModelIndex(model->index(plan, 0)), QPersistentModelIndex(model->index(pasted, 0)),
+                   QPersistentModelIndex(model->index(row_saying("see the plan above"), 0))});
     QCOMPARE(offered, QStringList{"alice"});
+    QVERIFY(send_was_off);
     auto* error = view->findChild<QLabel*>("sendError");
-    QVERIFY2(error->isVisible() && error->text().contains("Download Pasted image "), qPrintable(error->text()));
-    QVERIFY(spinUntil([&] { return plans_at_alice() == 2; }, kGuiWaitMs));
+    QVERIFY2(error->isVisible() && error->text().contains("Pasted image ") && error->text().contains("download it first"),
+             qPrintable(error->text()));
+    // The words after the file wait for it: they arrive after it, not while it uploads.
+    QVERIFY(spinUntil([&] { return from_bob().size() == 2; }, kGuiWaitMs));
+    QCOMPARE(from_bob(), (QStringList{"Trip plan.txt", "see the plan above"}));
     QVERIFY(spinUntil([&] { return view->uploads()->rows() == 0; }, kGuiWaitMs));
     error->hide();
   }

@@ -29,6 +29,7 @@
 #include "common/disappearing.hpp"
 #include "conversation/composer.hpp"
 #include "conversation/forward_dialog.hpp"
+#include "conversation/forwarder.hpp"
 #include "conversation/reply_bar.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
@@ -287,6 +288,11 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(list_, &MessageListView::deleteRequested, this, &ConversationView::confirmDelete);
   connect(list_, &MessageListView::linkActivated, this, &ConversationView::openLink);
   connect(list_, &MessageListView::forwardRequested, this, &ConversationView::forward);
+  forwarder_ = new Forwarder(messenger_, transfers_, this);
+  connect(forwarder_, &Forwarder::problem, this, [this](const QString& text) {
+    ++forward_problems_;
+    showError(text);
+  });
   composer_->setDraftKeeper({
       [this](const QString& peer, const QString& text, qint64 reply_to) {
         QString error;
@@ -333,12 +339,12 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
 
 ConversationView::~ConversationView() {
   // The view's model goes before the model itself.
-  list_->setModel(nullptr);
+  list_->setWindow(nullptr);  // the list lets go of the window before it goes
 }
 
 void ConversationView::open(const QString& peer, const QString& title, int unread) {
   if (peer == peer_) return setTitle(title);
-  list_->setModel(nullptr);
+  list_->setWindow(nullptr);  // the list lets go of the window before it goes
   peer_ = peer;
   online_ = false;
   last_seen_ = 0;
@@ -366,7 +372,7 @@ void ConversationView::setChatMenuAvailable(bool available) { more_->setVisible(
 void ConversationView::closeConversation() {
   composer_->setConversation(QString(), QString());
   uploads_->setConversation(QString());
-  list_->setModel(nullptr);
+  list_->setWindow(nullptr);  // the list lets go of the window before it goes
   window_.reset();
   model_.reset();
   peer_.clear();
@@ -604,14 +610,14 @@ bool ConversationView::openLink(const QUrl& url, bool deceptive) {
   return false;
 }
 
-void ConversationView::forward(const QList<QPersistentModelIndex>& rows) {
+namespace {
+
+// What forwarding `rows` sends: their words, and their files that are on this device as they
+// were sent (a file of ours is read from where it was sent from, which the user may have
+// changed since; a received one from the profile's folder). `left_out` names the rest.
+QList<Forwarder::Copy> copies_of(const QList<QPersistentModelIndex>& rows, QStringList* left_out) {
   using client::MessageModel;
-  struct Copy {
-    QString text;
-    QString file;  // a path on this device; empty: words only
-  };
-  QList<Copy> copies;
-  QStringList missing;
+  QList<Forwarder::Copy> copies;
   for (const auto& row : rows) {
     if (!row.isValid() || row.data(MessageModel::UnsentRole).toBool() ||
         row.data(MessageModel::TimerChangeRole).toLongLong() >= 0)
@@ -621,40 +627,61 @@ void ConversationView::forward(const QList<QPersistentModelIndex>& rows) {
       continue;
     }
     const auto a = row.data(MessageModel::AttachmentRole).value<client::AttachmentInfo>();
-    if (is_local(a))
+    const bool ours = row.data(MessageModel::OutgoingRole).toBool();
+    const QFileInfo f(a.localPath);
+    if (a.localPath.isEmpty() || !f.isFile()) {
+      *left_out << (ours ? ConversationView::tr("%1 (no longer where it was sent from)")
+                         : ConversationView::tr("%1 (download it first)"))
+                       .arg(a.fileName);
+    } else if (f.size() != a.size ||
+               (ours && f.lastModified().toMSecsSinceEpoch() > row.data(MessageModel::ClientTimeRole).toLongLong())) {
+      *left_out << ConversationView::tr("%1 (changed since it was sent)").arg(a.fileName);
+    } else {
       copies.push_back({row.data(MessageModel::CaptionRole).toString(), a.localPath});
-    else
-      missing << a.fileName;
-  }
-  const auto not_here = tr("Download %1 first to forward it").arg(missing.join(QStringLiteral(", ")));
-  if (copies.isEmpty()) return showError(missing.isEmpty() ? tr("Nothing here to forward") : not_here);
-
-  QList<ForwardDialog::Chat> chats;
-  for (const auto& c : messenger_->conversations()) {
-    const auto title = chatTitle(messenger_, c.peer);
-    QPixmap picture;
-    if (c.peer.startsWith(QLatin1Char('#')))
-      picture = imageAvatar(messenger_->groupAvatar(Messenger::groupIdOf(c.peer)), 28, devicePixelRatioF());
-    chats.push_back({c.peer, title, picture.isNull() ? avatarPixmap(c.peer, title, 28, devicePixelRatioF()) : picture});
-  }
-  ForwardDialog dialog(chats, static_cast<int>(copies.size()), this);
-  if (dialog.exec() != QDialog::Accepted) return;
-  const auto targets = dialog.chosen();
-  QStringList problems;
-  for (const auto& to : targets) {
-    const bool group = to.startsWith(QLatin1Char('#'));
-    for (const auto& c : copies) {
-      QString error;
-      const bool sent = !c.file.isEmpty() ? transfers_->upload(to, c.file, c.text, &error) != 0
-                        : group           ? messenger_->groupSend(Messenger::groupIdOf(to), c.text, &error).has_value()
-                                          : messenger_->sendText(to, c.text, &error).has_value();
-      if (!sent) problems << tr("to %1: %2").arg(chatTitle(messenger_, to), error);
     }
   }
-  if (!missing.isEmpty()) problems << not_here;
-  if (!problems.isEmpty()) showError(tr("Not forwarded %1").arg(problems.join(QStringLiteral("; "))));
-  else error_->hide();
-  if (targets.size() == 1 && targets[0] != peer_ && problems.isEmpty())
+  return copies;
+}
+
+}  // namespace
+
+void ConversationView::forward(const QList<QPersistentModelIndex>& rows) {
+  QStringList left_out;
+  const auto offered = copies_of(rows, &left_out);
+  const auto not_here = [&left_out] {
+    return tr("Not forwarded: %1").arg(left_out.join(QStringLiteral(", ")));
+  };
+  if (offered.isEmpty()) return showError(left_out.isEmpty() ? tr("Nothing here to forward") : not_here());
+
+  // Chats a message can go to now: not a group we left.
+  const auto member_of = messenger_->groups();
+  QList<ForwardDialog::Chat> chats;
+  for (const auto& c : messenger_->conversations()) {
+    const bool group = c.peer.startsWith(QLatin1Char('#'));
+    if (group && !member_of.contains(Messenger::groupIdOf(c.peer))) continue;
+    const auto title = chatTitle(messenger_, c.peer);
+    QPixmap picture;
+    if (group) picture = imageAvatar(messenger_->groupAvatar(Messenger::groupIdOf(c.peer)), 28, devicePixelRatioF());
+    chats.push_back({c.peer, title, picture.isNull() ? avatarPixmap(c.peer, title, 28, devicePixelRatioF()) : picture});
+  }
+  ForwardDialog dialog(chats, static_cast<int>(offered.size()), this);
+  if (dialog.exec() != QDialog::Accepted) return;
+  // Looked at again: a message taken back or gone while the dialog was open is not sent.
+  left_out.clear();
+  const auto copies = copies_of(rows, &left_out);
+  const auto targets = dialog.chosen();
+  if (copies.isEmpty()) return showError(left_out.isEmpty() ? tr("Nothing here to forward") : not_here());
+  const int problems_before = forward_problems_;
+  for (const auto& to : targets) forwarder_->forward(to, copies);
+  if (!left_out.isEmpty())
+    showError(not_here());
+  else if (forward_problems_ == problems_before)
+    error_->hide();
+  if (targets.contains(peer_)) {
+    list_->markUnread(0);
+    list_->scrollToNewest();
+  }
+  if (targets.size() == 1 && targets[0] != peer_ && forward_problems_ == problems_before && left_out.isEmpty())
     QTimer::singleShot(0, this, [this, to = targets[0]] { emit chatRequested(to); });
 }
 

@@ -28,6 +28,7 @@ class MessageListView;
 class MessageWindow;
 class TransferTracker;
 class UploadList;
+class Forwarder;
 
 class ConversationView : public QWidget {
   Q_OBJECT
@@ -72,9 +73,9 @@ class ConversationView : public QWidget {
   // Opens a link from a message; one whose text may not show where it goes (common/links.hpp)
   // only after the user has seen its real host and agreed. False when it did not open.
   bool openLink(const QUrl& url, bool deceptive);
-  // Sends copies of `rows` (oldest first: words, and files on this device with their
-  // captions) to the chats chosen in a ForwardDialog. A file not downloaded yet is left out,
-  // and said so.
+  // Sends copies of `rows` (oldest first: words, and files on this device as they were sent,
+  // with their captions) to the chats chosen in a ForwardDialog, in order (Forwarder). A file
+  // not downloaded, moved or changed since is left out, and said so.
   void forward(const QList<QPersistentModelIndex>& rows);
   // What a click on the file of the message at `index` does: view a picture, open a file,
   // or download it first. False with an error shown when it cannot.
@@ -136,6 +137,8 @@ class ConversationView : public QWidget {
   TransferTracker* transfers_;
   QString files_dir_;
   std::function<bool(const QUrl&)> opener_;
+  Forwarder* forwarder_ = nullptr;
+  int forward_problems_ = 0;  // Forwarder::problem reports so far, to tell whether a forward went
   QPointer<ImageViewer> viewer_;
 };
 

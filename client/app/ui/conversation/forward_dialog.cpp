@@ -59,7 +59,7 @@ ForwardDialog::ForwardDialog(const QList<Chat>& chats, int messages, QWidget* pa
 }
 
 void ForwardDialog::toggle(QListWidgetItem* item) {
-  if (!item || !(item->flags() & Qt::ItemIsEnabled)) return;
+  if (!item || item->isHidden() || !(item->flags() & Qt::ItemIsEnabled)) return;
   item->setCheckState(item->checkState() == Qt::Checked ? Qt::Unchecked : Qt::Checked);
 }
 
@@ -99,6 +99,7 @@ void ForwardDialog::ticked() {
   note_->setText(n >= kMaxChats ? tr("At most %1 chats at once").arg(kMaxChats)
                  : n > 0       ? tr("To %1").arg(counted(n, tr("chat"), tr("chats")))
                                : tr("Choose the chats to send it to"));
+  refilter();  // one unticked may no longer match the search
 }
 
 }  // namespace parley::app

@@ -12,6 +12,7 @@
 #include "common/time_format.hpp"
 #include "conversation/jump_button.hpp"
 #include "conversation/message_delegate.hpp"
+#include "messenger.hpp"
 #include "models/message_model.hpp"
 
 namespace parley::app {
@@ -82,24 +83,29 @@ bool from_others(const QModelIndex& i) {
 void MessageListView::markUnread(int count) {
   qint64 from = 0;
   if (count > 0 && window_) {
-    // The newest page may hold fewer than `count` of theirs: older ones come in until it
-    // does, within reason; past that the mark goes on the oldest loaded.
-    constexpr int kMaxRowsLoaded = 2000;
+    const auto unread = [this](int r) {
+      const auto i = model()->index(r, 0);
+      return from_others(i) && i.data(MessageModel::StatusRole).toInt() == static_cast<int>(client::MessageStatus::Received);
+    };
+    const auto oldest_from_others = [this] {
+      for (int r = 0; r < model()->rowCount(); ++r)
+        if (from_others(model()->index(r, 0))) return r;
+      return -1;
+    };
+    // Where what is unread begins: the oldest message from others not seen yet. It is looked
+    // for by its status, not counted from the end: one can be numbered before messages read
+    // already (a gap filled late, a group message that waited for its sender's key). Older
+    // pages come in while the oldest loaded message from others is still unread, within
+    // reason; past that the line goes on the oldest loaded.
+    constexpr int kMaxRowsLoaded = 1000;
     for (;;) {
-      int seen = 0, oldest = -1;
-      for (int r = model()->rowCount() - 1; r >= 0 && from == 0; --r) {
-        const auto i = model()->index(r, 0);
-        if (!from_others(i)) continue;
-        oldest = r;
-        if (++seen == count) from = i.data(MessageModel::MessageIdRole).toLongLong();
-      }
-      if (from != 0) break;
-      if (!window_->hasOlder() || model()->rowCount() >= kMaxRowsLoaded) {
-        if (oldest >= 0) from = model()->index(oldest, 0).data(MessageModel::MessageIdRole).toLongLong();
-        break;
-      }
+      const int oldest = oldest_from_others();
+      const bool more_above = oldest < 0 || unread(oldest);
+      if (!more_above || !window_->hasOlder() || model()->rowCount() >= kMaxRowsLoaded) break;
       window_->fetchOlder();
     }
+    for (int r = 0; r < model()->rowCount() && from == 0; ++r)
+      if (unread(r)) from = model()->index(r, 0).data(MessageModel::MessageIdRole).toLongLong();
   }
   delegate_->setUnreadMark(from, count);
   ++placed_;
@@ -113,6 +119,12 @@ void MessageListView::markUnread(int count) {
       break;
     }
   at_bottom_ = verticalScrollBar()->value() >= verticalScrollBar()->maximum() - 4;
+  updateJump();
+}
+
+void MessageListView::reset() {
+  QListView::reset();
+  unseen_ = 0;
   updateJump();
 }
 
@@ -152,10 +164,14 @@ void MessageListView::fetchOlder() {
 
 void MessageListView::rowsInserted(const QModelIndex& parent, int start, int end) {
   QListView::rowsInserted(parent, start, end);
-  // Arrivals below while the user reads further up (not an older page coming in above).
-  if (!at_bottom_ && !fetching_ && start > 0 && jump_) {
-    for (int r = start; r <= end; ++r) unseen_ += from_others(model()->index(r, 0, parent)) ? 1 : 0;
-    jump_->setCount(unseen_);
+  // Arrivals below what is on screen while the user reads further up (not an older page
+  // coming in above, nor a hole filled above).
+  if (!at_bottom_ && !fetching_ && jump_) {
+    const auto last_shown = indexAt(viewport()->rect().bottomLeft() + QPoint(1, -1));
+    if (!last_shown.isValid() || start > last_shown.row()) {
+      for (int r = start; r <= end; ++r) unseen_ += from_others(model()->index(r, 0, parent)) ? 1 : 0;
+      jump_->setCount(unseen_);
+    }
   }
   if (at_bottom_) QTimer::singleShot(0, this, [this] {
       if (at_bottom_) verticalScrollBar()->setValue(verticalScrollBar()->maximum());

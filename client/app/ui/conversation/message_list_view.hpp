@@ -97,6 +97,7 @@ class MessageListView : public QListView {
   void resizeEvent(QResizeEvent* e) override;
   void verticalScrollbarValueChanged(int value) override;
   void rowsInserted(const QModelIndex& parent, int start, int end) override;
+  void reset() override;
 
  private:
   void fetchOlder();

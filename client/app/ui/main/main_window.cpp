@@ -380,9 +380,11 @@ void MainWindow::openConversation(const QString& peer) {
   // Read the moment it is in front: how much was unread is taken first.
   const int row = conversations_->rowOf(peer);
   const int unread = row >= 0 ? conversations_->index(row).data(ConversationListModel::UnreadRole).toInt() : 0;
+  // Shown first, so its messages are laid out at the width they are seen at (where the
+  // unread begin is placed by pixels).
+  right_->setCurrentWidget(view_);
   view_->open(peer, titleFor(messenger_, peer), unread);
   view_->setChatMenuAvailable(conversations_->rowOf(peer) >= 0);
-  right_->setCurrentWidget(view_);
   selectInList(peer);
   markReadIfInFront();
 }

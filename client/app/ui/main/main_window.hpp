@@ -40,6 +40,8 @@ class MainWindow : public QMainWindow {
   QString currentPeer() const;
   // Shows and selects a message found by search.
   bool showMessage(const QString& peer, qint64 message_id);
+  // Back to the placeholder, nothing open (Esc with nothing else to close).
+  void closeConversation();
 
   ConversationView* conversationView() const { return view_; }
   QListView* conversationList() const { return list_; }
@@ -72,7 +74,6 @@ class MainWindow : public QMainWindow {
   void onRevised(const QString& peer, const QString& sender, const QByteArray& id);
   QString notificationTitle(const QString& peer, const QString& sender) const;
   void selectInList(const QString& peer);
-  void closeConversation();
   // The archived chats in the list (true), or the main list.
   void showArchived(bool archived);
   void showMembers(const QString& peer);

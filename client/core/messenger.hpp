@@ -513,9 +513,10 @@ class Messenger : public QObject {
   // The store is damaged (storeDamaged()): said once per messenger, with storeDamageReport().
   void storeDamageFound(const QString& report);
   void verificationChanged(const QString& peer, bool verified);
-  // setMuted, setPinned or setMarkedUnread changed `peer`'s settings (and markRead, the mark),
-  // or its disappearing-messages timer changed, from here or from the other side (a line in
-  // its history with it).
+  // setMuted, setPinned, setMarkedUnread or setArchived changed `peer`'s settings (and
+  // markRead, the mark), a message sent or received there brought it out of the archive, or
+  // its disappearing-messages timer changed, from here or from the other side (a line in its
+  // history with it).
   void chatSettingsChanged(const QString& peer);
   // Read here just now, messages of `peer` under a disappearing-messages timer began their
   // countdown (StoredMessage::expiresAtMs).

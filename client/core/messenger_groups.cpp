@@ -328,6 +328,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
   // advances in the same commit as the message that used it.
   const auto ciphertext = qbytes(crypto::ByteView(sender->encrypt(view(plain), view(group_id))));
   const SecretBytes state(sender->serialize());
+  bool unarchived = false;
   const bool ok = db_->transaction([&] {
     QSqlQuery save(db);
     save.prepare("UPDATE groups SET my_sender_key = ? WHERE id = ?");
@@ -354,7 +355,9 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
       msg.addBindValue(expire_s);
+      const bool was_archived = detail::is_archived(db, peer);
       if (!conv.exec() || !msg.exec()) return false;
+      unarchived = was_archived;  // the statement always brings it back
       if (content.type() == e2e::ATTACHMENT && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;
     }
@@ -374,6 +377,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
     return std::nullopt;
   }
   if (visible) emit messageSent(peer, id);
+  if (unarchived) emit chatSettingsChanged(peer);
   flushOutbox();
   return id;
 }

@@ -132,6 +132,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
   bool info_refused = false;     // GROUP_INFO from a non-admin
   bool info_invalid = false;     // GROUP_INFO whose avatar is not an image we accept
   bool timer_changed = false;    // EXPIRE_TIMER newer than the timer in force
+  bool unarchived = false;       // the message brought the group out of the archive
   const bool stored = db_->transaction([&] {
     // The chain moves past this key only together with the message it opened.
     QSqlQuery save(db);
@@ -235,7 +236,10 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     conv.addBindValue(now);
     conv.addBindValue(inserted ? 1 : 0);
     conv.addBindValue(now);
-    return conv.exec() && extra();
+    const bool was_archived = inserted && detail::is_archived(db, peer);
+    if (!conv.exec()) return false;
+    unarchived = was_archived && !detail::is_archived(db, peer);
+    return extra();
   });
   if (!stored) return GroupOpen::StoreFailed;
   if (!parsed) return GroupOpen::Bad;
@@ -257,7 +261,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     emit messageReceived(peer, e.client_msg_id);
     emit groupMessageReceived(e.group_id, e.sender, e.client_msg_id);
   }
-  if (timer_changed) emit chatSettingsChanged(peer);
+  if (timer_changed || unarchived) emit chatSettingsChanged(peer);
   return GroupOpen::Stored;
 }
 

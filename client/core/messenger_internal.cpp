@@ -49,6 +49,13 @@ bool save_last_acked(QSqlDatabase& db, std::uint64_t seq) {
   return raise_setting(db, QStringLiteral("last_acked"), seq);
 }
 
+bool is_archived(QSqlDatabase& db, const QString& peer) {
+  QSqlQuery q(db);
+  q.prepare("SELECT archived FROM conversations WHERE peer = ?");
+  q.addBindValue(peer);
+  return q.exec() && q.next() && q.value(0).toBool();
+}
+
 bool is_member(QSqlDatabase& db, const QByteArray& group_id, const QString& name) {
   QSqlQuery q(db);
   q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?");

@@ -88,6 +88,9 @@ bool raise_setting(QSqlDatabase& db, const QString& key, std::uint64_t value);
 // Records `seq` as the highest inbox entry handled (never lowers it); runs inside the
 // transaction that stored what the entry carried.
 bool save_last_acked(QSqlDatabase& db, std::uint64_t seq);
+// Whether `peer`'s conversation is archived now (false when there is none): read before and
+// after the statement that may bring it back, so the change can be announced.
+bool is_archived(QSqlDatabase& db, const QString& peer);
 // Whether `name` is a current member of the group.
 bool is_member(QSqlDatabase& db, const QByteArray& group_id, const QString& name);
 // Deletes the sessions with (peer, device) beyond the kSessionsKept newest, which nothing

@@ -122,6 +122,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
   bool got_sender_key = false;
   bool group_named = false;  // that sender key gave the group its name/description
   bool timer_changed = false;  // an EXPIRE_TIMER newer than the timer in force
+  bool unarchived = false;     // the message brought the chat out of the archive
   const auto now = QDateTime::currentMSecsSinceEpoch();
   const auto* plaintext = &decrypted->plaintext;
   const bool stored = db_->transaction([&] {
@@ -213,6 +214,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     if (inserted && attached && !storeAttachment(sender, sender, id, content.attachment(), {}))
       return false;
     if (inserted) {
+      const bool was_archived = detail::is_archived(db, sender);
       QSqlQuery upd(db);
       // An archived conversation comes back with a message, unless it is muted.
       upd.prepare("UPDATE conversations SET peer_chain_hash = ?, last_activity_ms = ?,"
@@ -223,6 +225,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
       upd.addBindValue(now);
       upd.addBindValue(sender);
       if (!upd.exec()) return false;
+      unarchived = was_archived && !detail::is_archived(db, sender);
     }
     return save_last_acked(db, d.inbox_seq());
   });
@@ -234,7 +237,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     emit messageReceived(sender, id);
     if (!chain_ok) emit chainBroken(sender, id);
   }
-  if (timer_changed) emit chatSettingsChanged(sender);
+  if (timer_changed || unarchived) emit chatSettingsChanged(sender);
   scheduleAck(d.inbox_seq());
   if (got_sender_key) {
     const auto gid = qbytes(content.group_id());

@@ -78,6 +78,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
   if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   const bool attached = content.type() == e2e::ATTACHMENT;
   const bool visible = content.type() == e2e::TEXT || attached;
+  bool unarchived = false;
   const bool ok = db_->transaction([&] {
     auto& db = db_->db();
     QSqlQuery conv(db);
@@ -92,7 +93,9 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     // (a sender key, a request for one), a read receipt, a reaction or a change to an earlier
     // message.
     const bool moves_up = visible || content.type() == e2e::EXPIRE_TIMER;
+    const bool was_archived = visible && detail::is_archived(db, peer);
     if (moves_up && !conv.exec()) return false;
+    unarchived = was_archived && !detail::is_archived(db, peer);
     // Every message carries the conversation's timer, so each side knows how long it lives.
     const int expire_s = visible ? expireTimer(peer) : 0;
     if (expire_s > 0) content.set_expire_timer_s(static_cast<std::uint32_t>(expire_s));
@@ -144,6 +147,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     return std::nullopt;
   }
   if (visible) emit messageSent(peer, id);
+  if (unarchived) emit chatSettingsChanged(peer);
   flushOutbox();
   return id;
 }

@@ -406,19 +406,23 @@ class ModelsTest : public QObject {
     QVERIFY(alice_->conversations().size() > 1);
     for (const auto& c : alice_->conversations()) QCOMPARE(c.archived, c.peer == "bob");
 
-    // A message from bob brings it back.
+    // A message from bob brings it back, and says so (`parley-cli listen` prints it).
     auto id = bob_->sendText("alice", "are you there?", &error);
     QVERIFY2(id, qPrintable(error));
     QVERIFY(spinUntil([&] { return !archived("bob"); }, kWaitMs));
     QCOMPARE(list.archivedCount(), 0);
+    QCOMPARE(settings.count(), told + 1);
+    QCOMPARE(settings.last().at(0).toString(), QString("bob"));
     // Not while it is muted: it stays archived, with its unread on the switch.
     QVERIFY(alice_->setMuted("bob", Messenger::kMutedForever, &error));
     QVERIFY(alice_->setArchived("bob", true, &error));
     const int unread = row("bob").data(ConversationListModel::UnreadRole).toInt();
     id = bob_->sendText("alice", "still there?", &error);
     QVERIFY2(id, qPrintable(error));
+    const int told_muted = settings.count();
     QVERIFY(spinUntil([&] { return row("bob").data(ConversationListModel::UnreadRole).toInt() > unread; }, kWaitMs));
     QVERIFY(archived("bob"));
+    QCOMPARE(settings.count(), told_muted);  // nothing changed
     QCOMPARE(list.archivedUnread(), 1);
     // Its unread is on the archive switch, not in the window's total.
     const int total = list.totalUnread();
@@ -437,8 +441,12 @@ class ModelsTest : public QObject {
     QCOMPARE(list.archivedUnread(), 0);
     QCOMPARE(row("bob").data(ConversationListModel::LastActivityRole).toLongLong(), activity);
     // One of ours brings it back; so does pinning it; unarchiving does, of course.
+    const int told_before_send = settings.count();
     QVERIFY(alice_->sendText("bob", "here", &error));
     QVERIFY(!archived("bob"));
+    QCOMPARE(settings.count(), told_before_send + 1);
+    QVERIFY(alice_->sendText("bob", "and here", &error));  // not archived: nothing to say
+    QCOMPARE(settings.count(), told_before_send + 1);
     QVERIFY(alice_->setArchived("bob", true, &error));
     QVERIFY(alice_->setPinned("bob", true, &error));
     QVERIFY(!archived("bob"));
@@ -460,8 +468,15 @@ class ModelsTest : public QObject {
     QVERIFY(spinUntil([&] { return list.rowOf(group) >= 0; }, kWaitMs));
     QVERIFY(alice_->setArchived(group, true, &error));
     QVERIFY(archived(group));
+    const int told_group = settings.count();
     QVERIFY(bob_->groupSend(gid, "back to the group", &error));
     QVERIFY(spinUntil([&] { return !archived(group); }, kWaitMs));
+    QCOMPARE(settings.count(), told_group + 1);
+    QCOMPARE(settings.last().at(0).toString(), group);
+    QVERIFY(alice_->setArchived(group, true, &error));
+    QVERIFY(alice_->groupSend(gid, "ours too", &error));
+    QVERIFY(!archived(group));
+    QCOMPARE(settings.count(), told_group + 3);  // archived, then back
   }
 
   // What the user was writing and did not send: kept with the conversation, shown in the

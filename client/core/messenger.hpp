@@ -293,6 +293,11 @@ class Messenger : public QObject {
   static constexpr int kMaxExpireTimerS = 365 * 24 * 3600;
   bool setExpireTimer(const QString& peer, int seconds, QString* error);
   int expireTimer(const QString& peer);  // 0: off
+  // The timer a chat we start gets, as its first change: our first message to someone we
+  // have no conversation with, or a group we create. 0: none. This device's choice (kept in
+  // its store); a chat the other side starts keeps theirs.
+  bool setDefaultExpireTimer(int seconds, QString* error);
+  int defaultExpireTimer();
   void setProxy(const QNetworkProxy& proxy);
   QStringList contacts();
   // conv_seq numbers missing in the conversation that are not our own unacknowledged sends.

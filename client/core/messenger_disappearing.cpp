@@ -51,6 +51,27 @@ bool Messenger::setExpireTimer(const QString& peer, int seconds, QString* error)
   return true;
 }
 
+bool Messenger::setDefaultExpireTimer(int seconds, QString* error) {
+  if (seconds < 0 || seconds > kMaxExpireTimerS) {
+    *error = QStringLiteral("a disappearing-messages timer is between 1 second and 365 days (0: off)");
+    return false;
+  }
+  QSqlQuery q(db_->db());
+  q.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES('default_expire_timer_s', ?)");
+  q.addBindValue(seconds);
+  if (!q.exec()) {
+    *error = q.lastError().text();
+    return false;
+  }
+  return true;
+}
+
+int Messenger::defaultExpireTimer() {
+  QSqlQuery q(db_->db());
+  q.exec("SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'default_expire_timer_s'");
+  return q.next() ? std::clamp(q.value(0).toInt(), 0, kMaxExpireTimerS) : 0;
+}
+
 bool Messenger::recordExpireTimer(const QString& peer, const QString& sender, const QByteArray& client_msg_id,
                                   qint64 conv_seq, qint64 server_ts, qint64 seconds, qint64 at_ms,
                                   bool* applied) {

@@ -75,6 +75,12 @@ void Messenger::createGroup(const QString& name, const QStringList& members, Gro
     });
     if (!ok) return done(gid, QStringLiteral("the group exists but could not be stored locally"));
     distributeSenderKey(gid);
+    // A group we start takes our default timer, as its first change.
+    if (const int timer = defaultExpireTimer(); timer > 0) {
+      QString why_not;
+      if (!setExpireTimer(groupPeer(gid), timer, &why_not))
+        emit problem(QStringLiteral("the new group's disappearing-messages timer was not set: %1").arg(why_not));
+    }
     done(gid, {});
   });
 }

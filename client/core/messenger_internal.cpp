@@ -56,6 +56,13 @@ bool is_archived(QSqlDatabase& db, const QString& peer) {
   return q.exec() && q.next() && q.value(0).toBool();
 }
 
+bool has_conversation(QSqlDatabase& db, const QString& peer) {
+  QSqlQuery q(db);
+  q.prepare("SELECT 1 FROM conversations WHERE peer = ?");
+  q.addBindValue(peer);
+  return q.exec() && q.next();
+}
+
 bool is_member(QSqlDatabase& db, const QByteArray& group_id, const QString& name) {
   QSqlQuery q(db);
   q.prepare("SELECT 1 FROM group_members WHERE group_id = ? AND username = ?");

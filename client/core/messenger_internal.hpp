@@ -91,6 +91,8 @@ bool save_last_acked(QSqlDatabase& db, std::uint64_t seq);
 // Whether `peer`'s conversation is archived now (false when there is none): read before and
 // after the statement that may bring it back, so the change can be announced.
 bool is_archived(QSqlDatabase& db, const QString& peer);
+// Whether there is a conversation with `peer` on this device (any message, either way).
+bool has_conversation(QSqlDatabase& db, const QString& peer);
 // Whether `name` is a current member of the group.
 bool is_member(QSqlDatabase& db, const QByteArray& group_id, const QString& name);
 // Deletes the sessions with (peer, device) beyond the kSessionsKept newest, which nothing

@@ -78,6 +78,15 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
   if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   const bool attached = content.type() == e2e::ATTACHMENT;
   const bool visible = content.type() == e2e::TEXT || attached;
+  // A chat we start takes our default timer: its change goes first, so the first message
+  // already carries it (and the other side shows the change before it).
+  if (const int timer = visible ? defaultExpireTimer() : 0; timer > 0 && !detail::has_conversation(db_->db(), peer)) {
+    e2e::Content change;
+    change.set_type(e2e::EXPIRE_TIMER);
+    change.set_expire_timer_s(static_cast<std::uint32_t>(timer));
+    if (!enqueue(peer, std::move(change), error)) return std::nullopt;
+    emit chatSettingsChanged(peer);
+  }
   bool unarchived = false;
   const bool ok = db_->transaction([&] {
     auto& db = db_->db();

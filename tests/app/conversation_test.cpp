@@ -481,6 +481,23 @@ class ConversationTest : public QObject {
     QVERIFY(chosen(timer, "Off"));
     QVERIFY(!timer->isVisible());
     QCOMPARE(alice_->expireTimer("bob"), 0);
+
+    // Settings → Disappearing messages in new chats: the default, checked as it is.
+    auto* defaults = window_->findChild<QMenu*>("defaultDisappear");
+    QVERIFY(defaults);
+    const auto pick = [&](const QString& label) {
+      emit defaults->aboutToShow();  // built as it opens
+      QString checked;
+      for (auto* a : defaults->actions())
+        if (a->isChecked()) checked = a->text();
+      for (auto* a : defaults->actions())
+        if (a->text() == label) a->trigger();
+      return checked;
+    };
+    QCOMPARE(pick("1 week"), QString("Off"));
+    QCOMPARE(alice_->defaultExpireTimer(), 7 * 24 * 3600);
+    QCOMPARE(pick("Off"), QString("1 week"));
+    QCOMPARE(alice_->defaultExpireTimer(), 0);
   }
 
   void copySelectedMessage() {

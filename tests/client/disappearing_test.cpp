@@ -272,6 +272,52 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     QVERIFY2(carol.problems.isEmpty(), qPrintable(carol.problems.join("; ")));
   }
 
+  // A default timer goes to the chats we start, as their first change so the first message
+  // carries it, and to the groups we create; not to a chat the other side started.
+  void theDefaultTimerGoesToChatsWeStart() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& dave = join("dave");
+    QVERIFY(dave.m);
+    QString error;
+    QCOMPARE(dave.m->defaultExpireTimer(), 0);
+    QVERIFY(!dave.m->setDefaultExpireTimer(-1, &error));
+    QVERIFY(!dave.m->setDefaultExpireTimer(Messenger::kMaxExpireTimerS + 1, &error));
+    QVERIFY2(dave.m->setDefaultExpireTimer(86400, &error), qPrintable(error));
+    QCOMPARE(dave.m->defaultExpireTimer(), 86400);
+
+    // alice started this one: dave's answer keeps her (lack of a) timer.
+    QVERIFY(!delivered(alice, dave, "welcome, dave").isEmpty());
+    QVERIFY(!delivered(dave, alice, "thanks").isEmpty());
+    QCOMPARE(dave.m->expireTimer("alice"), 0);
+    QVERIFY(timer_lines(dave, "alice").isEmpty());
+
+    // dave starts one with bob: the change first, then the message under it.
+    const auto id = delivered(dave, bob, "first words");
+    QVERIFY(!id.isEmpty());
+    QCOMPARE(dave.m->expireTimer("bob"), 86400);
+    QCOMPARE(timer_lines(dave, "bob"), (QList<QPair<QString, qint64>>{{"dave", 86400}}));
+    QCOMPARE(bob.find("dave", id).expireS, qint64(86400));
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer("dave") == 86400; }, kWaitMs));
+    QCOMPARE(timer_lines(bob, "dave"), (QList<QPair<QString, qint64>>{{"dave", 86400}}));
+    // Only the first time: the next message sends no second change.
+    QVERIFY(!delivered(dave, bob, "second words").isEmpty());
+    QCOMPARE(timer_lines(dave, "bob").size(), 1);
+
+    // A group dave creates.
+    const auto gid = makeGroup(dave, "fading", {"bob"});
+    QVERIFY(!gid.isEmpty());
+    QCOMPARE(dave.m->expireTimer(Messenger::groupPeer(gid)), 86400);
+    QVERIFY(spinUntil([&] { return bob.m->expireTimer(Messenger::groupPeer(gid)) == 86400; }, kWaitMs));
+
+    // Kept in the profile.
+    QVERIFY(dave.reopen());
+    QCOMPARE(dave.m->defaultExpireTimer(), 86400);
+    QVERIFY(dave.m->setDefaultExpireTimer(0, &error));
+    QCOMPARE(dave.m->defaultExpireTimer(), 0);
+    QVERIFY2(dave.problems.isEmpty(), qPrintable(dave.problems.join("; ")));
+  }
+
   void aReplyComingAfterItsMessageWentKeepsNoWordsOfIt() {
     auto& alice = user("alice");
     auto& bob = user("bob");

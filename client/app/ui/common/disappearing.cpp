@@ -1,11 +1,14 @@
 #include "common/disappearing.hpp"
 
+#include <QActionGroup>
 #include <QCoreApplication>
+#include <QMenu>
 #include <QPainter>
 #include <QPen>
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "common/plural.hpp"
 
@@ -30,6 +33,21 @@ QString timerChangeLine(const QString& who, bool mine, qint64 seconds) {
     return mine ? tr("You turned disappearing messages off") : tr("%1 turned disappearing messages off").arg(who);
   return mine ? tr("You set disappearing messages to %1").arg(timerLabel(seconds))
               : tr("%1 set disappearing messages to %2").arg(who, timerLabel(seconds));
+}
+
+void addTimerChoices(QMenu* menu, qint64 current, const std::function<void(qint64)>& chosen) {
+  auto* choices = new QActionGroup(menu);
+  constexpr qint64 kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
+  std::vector<qint64> offered{0, 30, 5 * kMinute, kHour, 8 * kHour, kDay, 7 * kDay, 28 * kDay};
+  if (std::find(offered.begin(), offered.end(), current) == offered.end()) offered.push_back(current);
+  for (const auto seconds : offered) {
+    auto* choice = menu->addAction(seconds == 0 ? QCoreApplication::translate("TimerLabel", "Off") : timerLabel(seconds));
+    choice->setCheckable(true);
+    choice->setChecked(seconds == current);
+    choice->setActionGroup(choices);
+    choice->setData(seconds);
+    QObject::connect(choice, &QAction::triggered, menu, [chosen, seconds] { chosen(seconds); });
+  }
 }
 
 void paintTimerMark(QPainter& p, const QRect& r, const QColor& color) {

@@ -5,7 +5,9 @@
 #include <QColor>
 #include <QRect>
 #include <QString>
+#include <functional>
 
+class QMenu;
 class QPainter;
 
 namespace parley::app {
@@ -14,6 +16,11 @@ namespace parley::app {
 QString timerLabel(qint64 seconds);
 // "You set disappearing messages to 1 day", "alice turned disappearing messages off".
 QString timerChangeLine(const QString& who, bool mine, qint64 seconds);
+
+// Adds the timers a menu offers — Off, 30 seconds, 5 minutes, 1 hour, 8 hours, 1 day,
+// 1 week, 4 weeks, and `current` when it is another (one set elsewhere is offered as it is) —
+// as checkable entries, `current` checked; `chosen` gets the seconds picked.
+void addTimerChoices(QMenu* menu, qint64 current, const std::function<void(qint64)>& chosen);
 
 inline constexpr int kTimerMarkSize = 10;
 // A stopwatch fitting `r` (kTimerMarkSize square), centred.

@@ -2,13 +2,11 @@
 
 #include <QAbstractButton>
 #include <QPushButton>
-#include <QActionGroup>
 #include <QDateTime>
 #include <QIcon>
-#include <algorithm>
-#include <vector>
 #include <QMenu>
 #include <QMessageBox>
+#include <utility>
 
 #include "common/time_format.hpp"
 #include "common/disappearing.hpp"
@@ -98,22 +96,10 @@ QMenu* chatMenu(Messenger* messenger, client::ConversationListModel* chats, cons
   auto* disappear = menu->addMenu(timer > 0 ? QObject::tr("Disappearing messages: %1").arg(timerLabel(timer))
                                             : QObject::tr("Disappearing messages"));
   disappear->setObjectName(QStringLiteral("disappear"));
-  auto* choices = new QActionGroup(disappear);
-  constexpr qint64 kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
-  std::vector<qint64> offered{0, 30, 5 * kMinute, kHour, 8 * kHour, kDay, 7 * kDay, 28 * kDay};
-  // One set elsewhere (the other side, or the command line) is offered as it is.
-  if (std::find(offered.begin(), offered.end(), timer) == offered.end()) offered.push_back(timer);
-  for (const auto seconds : offered) {
-    auto* choice = disappear->addAction(seconds == 0 ? QObject::tr("Off") : timerLabel(seconds));
-    choice->setCheckable(true);
-    choice->setChecked(seconds == timer);
-    choice->setActionGroup(choices);
-    choice->setData(seconds);
-    QObject::connect(choice, &QAction::triggered, messenger, [messenger, peer, seconds, tell] {
-      QString error;
-      if (!messenger->setExpireTimer(peer, static_cast<int>(seconds), &error)) tell(error);
-    });
-  }
+  addTimerChoices(disappear, timer, [messenger, peer, tell](qint64 seconds) {
+    QString error;
+    if (!messenger->setExpireTimer(peer, static_cast<int>(seconds), &error)) tell(error);
+  });
 
   menu->addSeparator();
   auto* clear = menu->addAction(QObject::tr("Clear history…"));

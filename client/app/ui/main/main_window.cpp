@@ -27,6 +27,7 @@
 
 #include "common/avatar.hpp"
 #include "common/chat_title.hpp"
+#include "common/disappearing.hpp"
 #include "common/plain_text.hpp"
 #include "contacts/contact_page.hpp"
 #include "contacts/new_chat_dialog.hpp"
@@ -342,6 +343,20 @@ void MainWindow::buildMenus() {
     group->addAction(a);
     connect(a, &QAction::triggered, this, [key = key] { QSettings().setValue(QStringLiteral("theme"), key); });
   }
+  // Read as it opens: `parley-cli` may have changed it meanwhile.
+  auto* new_chats = settings_menu->addMenu(tr("Disappearing messages in new chats"));
+  new_chats->setObjectName(QStringLiteral("defaultDisappear"));
+  new_chats->setToolTipsVisible(true);
+  new_chats->setToolTip(tr("The timer for chats you start and groups you create"));
+  connect(new_chats, &QMenu::aboutToShow, this, [this, new_chats] {
+    new_chats->clear();
+    qDeleteAll(new_chats->findChildren<QActionGroup*>());
+    addTimerChoices(new_chats, messenger_->defaultExpireTimer(), [this](qint64 seconds) {
+      QString error;
+      if (!messenger_->setDefaultExpireTimer(static_cast<int>(seconds), &error))
+        statusBar()->showMessage(tr("Not changed: %1").arg(error), 6000);
+    });
+  });
   settings_menu->addSeparator();
   auto* passphrase = new PassphraseActions(messenger_, settings_menu, this);
   connect(passphrase, &PassphraseActions::changed, this,

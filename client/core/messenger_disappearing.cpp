@@ -56,6 +56,12 @@ bool Messenger::setDefaultExpireTimer(int seconds, QString* error) {
     *error = QStringLiteral("a disappearing-messages timer is between 1 second and 365 days (0: off)");
     return false;
   }
+  // Not inside a receive batch still open, which a failure could roll back after the user
+  // saw the choice taken.
+  if (!commitReceiveBatch()) {
+    *error = QStringLiteral("could not store what was just received; try again");
+    return false;
+  }
   QSqlQuery q(db_->db());
   q.prepare("INSERT OR REPLACE INTO settings(key, value) VALUES('default_expire_timer_s', ?)");
   q.addBindValue(seconds);

@@ -78,18 +78,29 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
   if (content.client_ts_ms() == 0) content.set_client_ts_ms(static_cast<std::uint64_t>(now));
   const bool attached = content.type() == e2e::ATTACHMENT;
   const bool visible = content.type() == e2e::TEXT || attached;
-  // A chat we start takes our default timer: its change goes first, so the first message
-  // already carries it (and the other side shows the change before it).
-  if (const int timer = visible ? defaultExpireTimer() : 0; timer > 0 && !detail::has_conversation(db_->db(), peer)) {
-    e2e::Content change;
-    change.set_type(e2e::EXPIRE_TIMER);
-    change.set_expire_timer_s(static_cast<std::uint32_t>(timer));
-    if (!enqueue(peer, std::move(change), error)) return std::nullopt;
-    emit chatSettingsChanged(peer);
-  }
+  // A chat we start takes our default timer: its change is queued first, in the same commit
+  // as the message (never one without the other), so the message already carries it and the
+  // other side shows the change before it.
+  const int start_timer =
+      visible && !detail::has_conversation(db_->db(), peer) ? defaultExpireTimer() : 0;
   bool unarchived = false;
   const bool ok = db_->transaction([&] {
     auto& db = db_->db();
+    if (start_timer > 0) {
+      e2e::Content change;
+      change.set_type(e2e::EXPIRE_TIMER);
+      change.set_expire_timer_s(static_cast<std::uint32_t>(start_timer));
+      change.set_client_ts_ms(static_cast<std::uint64_t>(now));
+      const auto change_id = new_message_id();
+      if (!recordExpireTimer(peer, profile_.username, change_id, -1, 0, start_timer, now)) return false;
+      QSqlQuery out(db);
+      out.prepare("INSERT INTO outbox(client_msg_id, peer, content, created_ms) VALUES(?, ?, ?, ?)");
+      out.addBindValue(change_id);
+      out.addBindValue(peer);
+      out.addBindValue(qbytes(change.SerializeAsString()));
+      out.addBindValue(now);
+      if (!out.exec()) return false;
+    }
     QSqlQuery conv(db);
     // A message we send brings an archived conversation back to the list.
     conv.prepare("INSERT INTO conversations(peer, last_activity_ms) VALUES(?, ?)"
@@ -156,7 +167,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
     return std::nullopt;
   }
   if (visible) emit messageSent(peer, id);
-  if (unarchived) emit chatSettingsChanged(peer);
+  if (unarchived || start_timer > 0) emit chatSettingsChanged(peer);
   flushOutbox();
   return id;
 }

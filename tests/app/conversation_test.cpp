@@ -497,6 +497,7 @@ class ConversationTest : public QObject {
     QCOMPARE(pick("1 week"), QString("Off"));
     QCOMPARE(alice_->defaultExpireTimer(), 7 * 24 * 3600);
     QCOMPARE(pick("Off"), QString("1 week"));
+    QCOMPARE(defaults->actions().size(), 8);  // rebuilt at each opening, not piled up
     QCOMPARE(alice_->defaultExpireTimer(), 0);
   }
 

@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QScopeGuard>
 
 #include "chat_users.hpp"
 #include "e2e.pb.h"
@@ -284,6 +285,10 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     QVERIFY(!dave.m->setDefaultExpireTimer(-1, &error));
     QVERIFY(!dave.m->setDefaultExpireTimer(Messenger::kMaxExpireTimerS + 1, &error));
     QVERIFY2(dave.m->setDefaultExpireTimer(86400, &error), qPrintable(error));
+    auto back_to_none = qScopeGuard([&dave] {
+      QString ignored;
+      if (dave.m) dave.m->setDefaultExpireTimer(0, &ignored);
+    });
     QCOMPARE(dave.m->defaultExpireTimer(), 86400);
 
     // alice started this one: dave's answer keeps her (lack of a) timer.

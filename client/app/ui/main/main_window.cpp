@@ -343,11 +343,11 @@ void MainWindow::buildMenus() {
     group->addAction(a);
     connect(a, &QAction::triggered, this, [key = key] { QSettings().setValue(QStringLiteral("theme"), key); });
   }
-  // Read as it opens: `parley-cli` may have changed it meanwhile.
+  // Built as it opens, with the default as the store has it now.
   auto* new_chats = settings_menu->addMenu(tr("Disappearing messages in new chats"));
   new_chats->setObjectName(QStringLiteral("defaultDisappear"));
-  new_chats->setToolTipsVisible(true);
-  new_chats->setToolTip(tr("The timer for chats you start and groups you create"));
+  settings_menu->setToolTipsVisible(true);
+  new_chats->menuAction()->setToolTip(tr("The timer for chats you start and groups you create"));
   connect(new_chats, &QMenu::aboutToShow, this, [this, new_chats] {
     new_chats->clear();
     qDeleteAll(new_chats->findChildren<QActionGroup*>());

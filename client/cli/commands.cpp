@@ -833,6 +833,27 @@ int do_disappear(const Options& o) {
   return kKeepRunning;
 }
 
+// {type: default_disappear, after_s}: the timer new chats take (0: none); set first with
+// --after or --off.
+int do_default_disappear(const Options& o) {
+  qint64 after_ms = 0;
+  if (o.has_duration) {
+    after_ms = duration_ms(o.duration, Messenger::kMaxExpireTimerS * 1000LL);
+    if (after_ms == 0)
+      return fail(QStringLiteral("--after takes a number and a unit, e.g. 30s, 5m, 8h, 7d or 4w, up to 365d;"
+                                 " not \"%1\"").arg(QString::fromStdString(o.duration)),
+                  kExitUsage);
+  }
+  int code = 0;
+  auto* m = open_or_fail(o, &code);
+  if (!m) return code;
+  QString error;
+  if ((o.has_duration || o.off) && !m->setDefaultExpireTimer(static_cast<int>(after_ms / 1000), &error))
+    return fail(error, kExitError);
+  emit_json({{"type", "default_disappear"}, {"after_s", m->defaultExpireTimer()}});
+  return kExitOk;
+}
+
 int do_queued(const Options& o) {
   int code = 0;
   auto* m = open_or_fail(o, &code);
@@ -1084,6 +1105,7 @@ int run(const Options& o) {
     return do_chat_setting(o);
   if (o.command == "read") return do_read(o);
   if (o.command == "disappear") return do_disappear(o);
+  if (o.command == "default-disappear") return do_default_disappear(o);
   if (o.command == "clear") return do_clear(o);
   if (o.command == "verify") return do_verify(o);
   if (o.command == "status") return do_status(o);

@@ -122,6 +122,14 @@ int main(int argc, char** argv) {
   auto* disappear_off = disappear->add_flag("--off", o.off, "Turn disappearing messages off");
   disappear_after->excludes(disappear_off);
   disappear->add_option("--timeout", o.timeout_s, "Seconds to wait for the relay (then the change stays queued)");
+  auto* default_disappear = cli.add_subcommand(
+      "default-disappear", "Show or set the disappearing-messages timer that the chats you start (your first"
+                           " message to someone you have no conversation with) and the groups you create take as"
+                           " their first change; kept on this device");
+  auto* default_after = default_disappear->add_option("--after", o.duration,
+                                                      "How long messages live, e.g. 30s, 5m, 8h, 7d or 4w, up to 365d");
+  auto* default_off = default_disappear->add_flag("--off", o.off, "No timer for new chats");
+  default_after->excludes(default_off);
   auto* read = cli.add_subcommand(
       "read", "Mark the conversation with NAME (or # and a group id) read: its read receipts go to the"
               " relay, and a mark-unread mark goes");
@@ -162,7 +170,7 @@ int main(int argc, char** argv) {
   }
   o.command = cli.get_subcommands().front()->get_name();
   o.has_description = description->count() > 0;
-  o.has_duration = mute_for->count() > 0 || disappear_after->count() > 0;
+  o.has_duration = mute_for->count() > 0 || disappear_after->count() > 0 || default_after->count() > 0;
 
   // Only an atomic store in the handler; the event loop notices it.
   static std::atomic<bool> stop_requested{false};

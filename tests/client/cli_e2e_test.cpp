@@ -752,6 +752,31 @@ class CliE2eTest : public QObject {
     QCOMPARE(alice.run({"clear", "nobody"}).code, 5);
   }
 
+  // `default-disappear` shows or sets the timer a chat we start takes: fred's first message
+  // to alice goes with it, her history shows the change first.
+  void aDefaultTimerForNewChatsThroughTheCli() {
+    Cli fred(profile("fred")), alice(profile("alice"));
+    QCOMPARE(fred.run({"register", "--server", relay_.url().toString(), "fred"}).code, 0);
+    const auto after_s = [](const Result& r) {
+      return of_type(r.lines, "default_disappear").value(0).value("after_s").toInt(-1);
+    };
+    QCOMPARE(after_s(fred.run({"default-disappear"})), 0);
+    QCOMPARE(after_s(fred.run({"default-disappear", "--after", "1d"})), 86400);
+    QCOMPARE(after_s(fred.run({"default-disappear"})), 86400);
+    for (const QStringList& bad : {QStringList{"default-disappear", "--after", "1 day"},
+                                   QStringList{"default-disappear", "--after", "366d"},
+                                   QStringList{"default-disappear", "--after", "1h", "--off"}}) {
+      auto r = fred.run(bad);
+      QVERIFY2(r.code == 2, qPrintable(bad.join(' ') + ": " + QString::fromUtf8(r.err)));
+    }
+    QCOMPARE(fred.run({"send", "alice", "new here"}).code, 0);
+    QCOMPARE(alice.run({"listen", "--timeout", "3"}).code, 0);
+    const auto history = alice.run({"history", "fred"}).lines;
+    QCOMPARE(of_type(history, "timer").value(0).value("seconds").toInt(), 86400);
+    QCOMPARE(of_type(history, "message").value(0).value("expire_s").toInt(), 86400);
+    QCOMPARE(after_s(fred.run({"default-disappear", "--off"})), 0);
+  }
+
   void relayNeverSeesPlaintext() {
     const auto stored = read_all_files(relay_.dataDir()) + relay_.stderrLog();
     QVERIFY(!stored.isEmpty());

@@ -1363,6 +1363,15 @@ class ConversationTest : public QObject {
     QCOMPARE(list->model()->rowCount(), 1);
     QVERIFY(listRowOf("bob") == 0);
     QCOMPARE(archive->text(), QString("Archived chats"));
+    // Where every chat is archived, none carries the tag.
+    const auto tag_of = [&](const QString& peer) {
+      const auto index = list->model()->index(listRowOf(peer), 0);
+      QStyleOptionViewItem option;
+      option.rect = list->visualRect(index);
+      option.font = list->font();
+      return static_cast<ConversationDelegate*>(list->itemDelegate())->archivedTagRect(option, index);
+    };
+    QVERIFY(tag_of("bob").isNull());
     QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualRect(list->model()->index(0, 0)).center());
     QCOMPARE(window_->currentPeer(), QString("bob"));
     parley::test::screenshot(window_.get(), "archived-chats");
@@ -1374,6 +1383,16 @@ class ConversationTest : public QObject {
     window_->filterBox()->setText("bob");
     QVERIFY(listRowOf("bob") >= 0);
     QVERIFY(ConversationDelegate::accessibleDescription(list->model()->index(listRowOf("bob"), 0)).startsWith("archived, "));
+    // Among a search's results it is tagged, after its name, within its row.
+    const QRect tag = tag_of("bob");
+    QVERIFY(!tag.isNull());
+    QVERIFY(list->visualRect(list->model()->index(listRowOf("bob"), 0)).contains(tag));
+    parley::test::screenshot(window_.get(), "archived-in-search");
+    window_->filterBox()->setText("b");  // anyone else found is not
+    for (int r = 0; r < list->model()->rowCount(); ++r) {
+      const auto peer = list->model()->index(r, 0).data(ConversationListModel::PeerRole).toString();
+      QCOMPARE(tag_of(peer).isNull(), peer != "bob");
+    }
     window_->filterBox()->clear();
     QCOMPARE(listRowOf("bob"), -1);
 

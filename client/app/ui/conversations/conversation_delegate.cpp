@@ -60,6 +60,41 @@ QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
   return parts.join(QStringLiteral(", "));
 }
 
+QString ConversationDelegate::archivedTag() { return tr("archived"); }
+
+ConversationDelegate::NameLine ConversationDelegate::nameLine(const QStyleOptionViewItem& option,
+                                                             const QModelIndex& index) const {
+  const QRect r = option.rect;
+  const int text_left = QRect(r.left() + 12, r.top(), 44, 44).right() + 12;  // after the avatar, as paint() has it
+  const int right = r.right() - 12;
+  QFont name_font = option.font;
+  name_font.setBold(true);
+  QFont small = option.font;
+  small.setPointSizeF(option.font.pointSizeF() * 0.88);
+  const QFontMetrics nm(name_font), sm(small);
+  const int when_w =
+      sm.horizontalAdvance(listTime(index.data(M::LastActivityRole).toLongLong(), QDateTime::currentDateTime()));
+  const bool muted = index.data(M::MutedRole).toBool();
+  const bool tagged = tag_archived_ && index.data(M::ArchivedRole).toBool();
+  const int tag_w = tagged ? sm.horizontalAdvance(archivedTag()) + 12 : 0;
+  const int marks_w = (muted ? kRowMarkSize + 4 : 0) + (tagged ? tag_w + 6 : 0);
+  NameLine out;
+  const int name_w = std::max(0, right - when_w - 8 - text_left - marks_w);
+  out.name = nm.elidedText(index.data(M::TitleRole).toString(), Qt::ElideRight, name_w);
+  out.name_rect = QRect(text_left, r.top() + 11, name_w, nm.height());
+  int x = text_left + nm.horizontalAdvance(out.name) + 4;
+  if (muted) {
+    out.muted = QRect(x, out.name_rect.center().y() - kRowMarkSize / 2 + 1, kRowMarkSize, kRowMarkSize);
+    x += kRowMarkSize + 4;
+  }
+  if (tagged) out.tag = QRect(x + 2, out.name_rect.center().y() - sm.height() / 2 - 1, tag_w, sm.height() + 2);
+  return out;
+}
+
+QRect ConversationDelegate::archivedTagRect(const QStyleOptionViewItem& option, const QModelIndex& index) const {
+  return nameLine(option, index).tag;
+}
+
 QSize ConversationDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelIndex&) const {
   return {option.rect.width() > 0 ? option.rect.width() : 280, kRowHeight};
 }
@@ -124,19 +159,18 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
   p->setPen((unread > 0 || marked) && !muted ? t.accent : t.muted);
   p->drawText(QRect(right - when_w, r.top() + 12, when_w, sm.height()), Qt::AlignRight, when);
 
-  // Name, and the crossed-out bell right after it when muted.
+  // Name, and the crossed-out bell right after it when muted, then the "archived" tag.
+  const auto heading = nameLine(option, index);
   p->setFont(name_font);
   p->setPen(t.text);
-  const QFontMetrics nm(name_font);
-  const int mark_w = muted ? kRowMarkSize + 4 : 0;
-  const int name_w = right - when_w - 8 - text_left - mark_w;
-  const auto name = nm.elidedText(title, Qt::ElideRight, name_w);
-  const QRect name_rect(text_left, r.top() + 11, name_w, nm.height());
-  p->drawText(name_rect, Qt::AlignLeft, name);
-  if (muted) {
-    paintMutedMark(*p, QRect(text_left + nm.horizontalAdvance(name) + 4,
-                             name_rect.center().y() - kRowMarkSize / 2 + 1, kRowMarkSize, kRowMarkSize),
-                   t.muted, row_bg);
+  p->drawText(heading.name_rect, Qt::AlignLeft, heading.name);
+  if (muted) paintMutedMark(*p, heading.muted, t.muted, row_bg);
+  if (!heading.tag.isNull()) {
+    p->setFont(small);
+    p->setPen(QPen(t.muted, 1));
+    p->setBrush(Qt::NoBrush);
+    p->drawRoundedRect(QRectF(heading.tag).adjusted(0.5, 0.5, -0.5, -0.5), heading.tag.height() / 2.0, heading.tag.height() / 2.0);
+    p->drawText(heading.tag, Qt::AlignCenter, archivedTag());
   }
 
   // Unread badge, bottom right.

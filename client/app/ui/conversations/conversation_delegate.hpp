@@ -23,6 +23,21 @@ class ConversationDelegate : public QStyledItemDelegate {
   // What a screen reader says after the chat's name: pinned, muted, unread count, typing or
   // the last message as the row shows it, e.g. "muted, 2 unread, bob: Count me in!".
   static QString accessibleDescription(const QModelIndex& index);
+  // Whether an archived chat carries an "archived" tag after its name: in the main list,
+  // where one shows only among a search's results; not in the archived list, where all are.
+  void setTagsArchived(bool on) { tag_archived_ = on; }
+  // The tag's words, and where it is drawn in a row (null when the row carries none).
+  static QString archivedTag();
+  QRect archivedTagRect(const QStyleOptionViewItem& option, const QModelIndex& index) const;
+
+ private:
+  // Where the name line's parts go: the name (elided), the muted bell, the tag.
+  struct NameLine {
+    QString name;
+    QRect name_rect, muted, tag;
+  };
+  NameLine nameLine(const QStyleOptionViewItem& option, const QModelIndex& index) const;
+  bool tag_archived_ = true;
 };
 
 }  // namespace parley::app

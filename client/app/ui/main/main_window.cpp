@@ -408,6 +408,7 @@ void MainWindow::showArchived(bool archived) {
   if (archived == filter_->archivedView()) return;
   filter_->setArchivedView(archived);
   archive_switch_->setShowingArchived(archived);
+  static_cast<ConversationDelegate*>(list_->itemDelegate())->setTagsArchived(!archived);
   if (const auto peer = currentPeer(); !peer.isEmpty()) selectInList(peer);
 }
 

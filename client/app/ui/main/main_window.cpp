@@ -362,8 +362,8 @@ void MainWindow::buildMenus() {
   connect(passphrase, &PassphraseActions::changed, this,
           [this](const QString& message) { statusBar()->showMessage(message, 6000); });
 
-  // Esc: stop a reply being written, else clear the filter, else close the open
-  // conversation. Dialogs close themselves. (The message field takes Esc itself while it
+  // Esc: stop a reply being written, else clear the filter, else leave the archived list,
+  // else close the open conversation. Dialogs close themselves. (The message field takes Esc itself while it
   // has the focus and a reply is pending.)
   auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this);
   connect(esc, &QShortcut::activated, this, [this] {

@@ -1512,6 +1512,23 @@ class ConversationTest : public QObject {
   }
 
   // Last: it empties bob's chat, which the tests above read.
+  // A timer change the relay refuses says so on its line, and why in its tooltip. (Late in
+  // the run: it moves that chat up the list.)
+  void aRefusedTimerChangeSaysSo() {
+    window_->openConversation("zed-not-here");
+    QString error;
+    QVERIFY2(alice_->setExpireTimer("zed-not-here", 3600, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return status(model()->rowCount() - 1) == int(MessageStatus::Failed); },
+                      kGuiWaitMs));
+    const auto line = row(model()->rowCount() - 1);
+    QCOMPARE(line.data(MessageModel::TimerChangeRole).toLongLong(), 3600);
+    QCOMPARE(MessageDelegate::noticeText(line), QString("You set disappearing messages to 1 hour — not sent"));
+    QCOMPARE(tickTooltip(model()->rowCount() - 1),
+             QString("Not sent — there is no user zed-not-here on this relay"));
+    parley::test::screenshot(window_.get(), "timer-not-sent");
+    window_->openConversation("bob");
+  }
+
   void clearHistoryFromTheMenuAsksFirst() {
     QVERIFY(front());
     window_->openConversation("bob");

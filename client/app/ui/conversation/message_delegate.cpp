@@ -182,6 +182,18 @@ bool MessageDelegate::showsName(const QModelIndex& index) const {
          prev.data(M::SenderRole).toString() != index.data(M::SenderRole).toString();
 }
 
+bool MessageDelegate::noticeFailed(const QModelIndex& index) {
+  return index.data(M::OutgoingRole).toBool() &&
+         index.data(M::StatusRole).toInt() == static_cast<int>(MessageStatus::Failed);
+}
+
+QString MessageDelegate::noticeText(const QModelIndex& index) {
+  const auto line = timerChangeLine(index.data(M::SenderRole).toString(), index.data(M::OutgoingRole).toBool(),
+                                    index.data(M::TimerChangeRole).toLongLong());
+  // A change of ours the relay refused changed nothing: said on the line itself.
+  return noticeFailed(index) ? tr("%1 — not sent").arg(line) : line;
+}
+
 bool MessageDelegate::startsUnread(const QModelIndex& index) const {
   return unread_from_ != 0 && index.data(M::MessageIdRole).toLongLong() == unread_from_;
 }
@@ -509,8 +521,7 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
   }
 
   if (!l.notice.isNull()) {
-    const auto label = timerChangeLine(index.data(M::SenderRole).toString(), out,
-                                       index.data(M::TimerChangeRole).toLongLong());
+    const auto label = noticeText(index);
     p->setFont(small);
     const QFontMetrics fm(small);
     const int w = std::min(fm.horizontalAdvance(label) + 24, l.notice.width() - 2 * kSide);
@@ -518,7 +529,7 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->setPen(Qt::NoPen);
     p->setBrush(selected ? t.bubbleSelected : t.panel);
     p->drawRoundedRect(pill, pill.height() / 2.0, pill.height() / 2.0);
-    p->setPen(t.muted);
+    p->setPen(noticeFailed(index) ? t.error : t.muted);
     p->drawText(pill, Qt::AlignCenter, fm.elidedText(label, Qt::ElideMiddle, w - 16));
     p->restore();
     return;
@@ -685,6 +696,8 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
               "automatically and will appear in order.");
   else if (l.attachment.contains(e->pos()))
     text = attachmentTooltip(index, l);
+  else if (l.notice.contains(e->pos()) && noticeFailed(index))
+    text = statusTooltip(index) + QLatin1Char('\n') + fullTime(index.data(M::TimeRole).toLongLong());
   else if (l.bubble.contains(e->pos()) || l.notice.contains(e->pos()))
     text = fullTime(index.data(M::TimeRole).toLongLong());
   if (text.isEmpty()) {

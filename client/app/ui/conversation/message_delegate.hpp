@@ -68,6 +68,10 @@ class MessageDelegate : public QStyledItemDelegate {
     meta_.clear();
   }
   static QString statusText(int status);
+  // What a timer line says ("You set disappearing messages to 1 hour"), with "— not sent"
+  // when the relay refused our change.
+  static QString noticeText(const QModelIndex& index);
+  static bool noticeFailed(const QModelIndex& index);
   // Text for the tick tooltip of `index` (what a user sees when hovering the ticks).
   QString statusTooltip(const QModelIndex& index) const;
 

@@ -178,4 +178,8 @@ QList<Link> findLinks(QStringView text) {
 
 QString realHost(const QUrl& url) { return url.host(QUrl::EncodeUnicode); }
 
+QString shownAddress(const QUrl& url, bool deceptive) {
+  return deceptive ? QString::fromLatin1(url.toEncoded()) : url.toDisplayString();
+}
+
 }  // namespace parley::app

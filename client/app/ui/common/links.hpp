@@ -31,5 +31,8 @@ QList<Link> findLinks(QStringView text);
 
 // The host a link really goes to, as the DNS sees it (IDN hosts in their xn-- form).
 QString realHost(const QUrl& url);
+// The address to show the user for `url`: as readable as it was written, but encoded as it
+// is looked up when what it shows may not be where it goes (`deceptive`).
+QString shownAddress(const QUrl& url, bool deceptive);
 
 }  // namespace parley::app

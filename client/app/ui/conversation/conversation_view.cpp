@@ -381,9 +381,7 @@ void ConversationView::closeConversation() {
 void ConversationView::setTitle(const QString& title) {
   title_ = title;
   title_label_->setText(title);
-  QPixmap picture;
-  if (isGroup()) picture = imageAvatar(messenger_->groupAvatar(Messenger::groupIdOf(peer_)), 40, devicePixelRatioF());
-  avatar_->setPixmap(picture.isNull() ? avatarPixmap(peer_, title, 40, devicePixelRatioF()) : picture);
+  avatar_->setPixmap(chatPicture(messenger_, peer_, title, 40, devicePixelRatioF()));
 }
 
 void ConversationView::refreshIdentity() {
@@ -606,7 +604,7 @@ bool ConversationView::openLink(const QUrl& url, bool deceptive) {
   if (opener_(url)) return true;
   // Named as it really is when what it shows may not be.
   showError(tr("No application could open %1")
-                .arg(deceptive ? QString::fromLatin1(url.toEncoded()) : url.toDisplayString()));
+                .arg(shownAddress(url, deceptive)));
   return false;
 }
 
@@ -657,12 +655,9 @@ void ConversationView::forward(const QList<QPersistentModelIndex>& rows) {
   const auto member_of = messenger_->groups();
   QList<ForwardDialog::Chat> chats;
   for (const auto& c : messenger_->conversations()) {
-    const bool group = c.peer.startsWith(QLatin1Char('#'));
-    if (group && !member_of.contains(Messenger::groupIdOf(c.peer))) continue;
+    if (c.peer.startsWith(QLatin1Char('#')) && !member_of.contains(Messenger::groupIdOf(c.peer))) continue;
     const auto title = chatTitle(messenger_, c.peer);
-    QPixmap picture;
-    if (group) picture = imageAvatar(messenger_->groupAvatar(Messenger::groupIdOf(c.peer)), 28, devicePixelRatioF());
-    chats.push_back({c.peer, title, picture.isNull() ? avatarPixmap(c.peer, title, 28, devicePixelRatioF()) : picture});
+    chats.push_back({c.peer, title, chatPicture(messenger_, c.peer, title, 28, devicePixelRatioF())});
   }
   ForwardDialog dialog(chats, static_cast<int>(offered.size()), this);
   if (dialog.exec() != QDialog::Accepted) return;

@@ -433,9 +433,9 @@ QList<Link> MessageDelegate::linksOf(const QModelIndex& index) {
 QString MessageDelegate::linkTooltip(const Link& link) {
   if (link.url.scheme() == u"mailto") return tr("Click to write to %1").arg(link.url.path());
   if (link.deceptive)
-    return QString::fromLatin1(link.url.toEncoded()) + QLatin1Char('\n') +
+    return shownAddress(link.url, true) + QLatin1Char('\n') +
            tr("Goes to %1, which may not be the site it looks like: you will be asked first").arg(realHost(link.url));
-  return link.url.toDisplayString() + QLatin1Char('\n') + tr("Click to open in your browser");
+  return shownAddress(link.url, false) + QLatin1Char('\n') + tr("Click to open in your browser");
 }
 
 QRect MessageDelegate::attachmentRect(const QRect& row, const QModelIndex& index) const {

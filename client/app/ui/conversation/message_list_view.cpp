@@ -282,8 +282,7 @@ void MessageListView::addLinkActions(QMenu& menu, const QModelIndex& index, cons
     for (const auto& link : links.first(std::min<qsizetype>(links.size(), kListed))) {
       // Where it really goes (one that may imitate another site, encoded as it is looked up);
       // '&' doubled, or the menu takes it for a shortcut's mark and drops it.
-      const auto where = link.deceptive ? QString::fromLatin1(link.url.toEncoded()) : link.url.toDisplayString();
-      auto label = fontMetrics().elidedText(where, Qt::ElideMiddle, 360);
+      auto label = fontMetrics().elidedText(shownAddress(link.url, link.deceptive), Qt::ElideMiddle, 360);
       label.replace(QLatin1Char('&'), QStringLiteral("&&"));
       opens->addAction(label, this, open(link));
       copies->addAction(label, this, copy(link));

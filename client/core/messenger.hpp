@@ -829,6 +829,9 @@ class Messenger : public QObject {
   bool settleOwnTimer(const QString& peer, qint64 seconds, qint64 conv_seq, bool* applied);
   // The same for our entry `client_msg_id`, if it is a timer change; `changed`: the setting moved.
   bool onOwnTimerNumbered(const QString& peer, const QByteArray& client_msg_id, qint64 conv_seq, bool* changed);
+  // Inside the transaction that fails its outbox entry: if `client_msg_id` is our timer
+  // change and still the one in force, the change that held before it holds again.
+  bool undoRefusedTimer(const QString& peer, const QByteArray& client_msg_id, bool* changed);
   // Inside the transaction of its SendAck (or failure): our message `client_msg_id` starts
   // counting down, if it has a lifetime.
   bool startOwnCountdown(const QString& peer, const QByteArray& client_msg_id);

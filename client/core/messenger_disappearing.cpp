@@ -187,6 +187,45 @@ bool Messenger::onOwnTimerNumbered(const QString& peer, const QByteArray& client
   return settleOwnTimer(peer, line.value(0).toLongLong(), conv_seq, changed);
 }
 
+bool Messenger::undoRefusedTimer(const QString& peer, const QByteArray& client_msg_id, bool* changed) {
+  *changed = false;
+  auto& db = db_->db();
+  // Only while unnumbered changes are in force: a change numbered since replaced ours already.
+  QSqlQuery ours(db);
+  ours.prepare("SELECT c.expire_timer_s FROM messages m JOIN conversations c ON c.peer = m.peer"
+               " WHERE m.peer = ? AND m.sender = ? AND m.client_msg_id = ? AND m.kind = 1"
+               " AND c.expire_timer_seq IS NULL");
+  ours.addBindValue(peer);
+  ours.addBindValue(profile_.username);
+  ours.addBindValue(client_msg_id);
+  if (!ours.exec()) return false;
+  if (!ours.next()) return true;
+  const auto shown = ours.value(0).toLongLong();
+  // What holds without it: another change of ours still queued (the newest: the relay will
+  // number it after everything here), else the change numbered last, else none. Lines are
+  // never deleted (cleared history keeps them emptied, with their number and value).
+  QSqlQuery before(db);
+  before.prepare("SELECT expire_s, conv_seq FROM messages WHERE peer = :peer AND kind = 1"
+                 " AND NOT (sender = :me AND client_msg_id = :id)"
+                 " AND (conv_seq IS NOT NULL OR (sender = :me AND status = 0))"
+                 " ORDER BY conv_seq IS NULL DESC, conv_seq DESC, id DESC LIMIT 1");
+  before.bindValue(QStringLiteral(":peer"), peer);
+  before.bindValue(QStringLiteral(":me"), profile_.username);
+  before.bindValue(QStringLiteral(":id"), client_msg_id);
+  if (!before.exec()) return false;
+  const bool found = before.next();
+  const qint64 seconds = found ? std::clamp<qint64>(before.value(0).toLongLong(), 0, kMaxExpireTimerS) : 0;
+  const QVariant seq = found ? before.value(1) : QVariant(QMetaType::fromType<qint64>());
+  QSqlQuery back(db);
+  back.prepare("UPDATE conversations SET expire_timer_s = ?, expire_timer_seq = ? WHERE peer = ?");
+  back.addBindValue(seconds);
+  back.addBindValue(seq);
+  back.addBindValue(peer);
+  if (!back.exec()) return false;
+  *changed = seconds != shown;
+  return true;
+}
+
 void Messenger::sweepExpired() {
   // A replay's receive batch is open: a failure there would roll the deletions back after
   // the views were told. Right after it instead.

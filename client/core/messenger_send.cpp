@@ -545,12 +545,15 @@ void Messenger::failOutboxEntry(qint64 seq, const QString& problem_text) {
   // leaving them unable to read every one of ours.
   const auto key_for = !q.value(2).isNull() && !peer.startsWith(QLatin1Char('#')) ? q.value(2).toByteArray()
                                                                                   : QByteArray();
-  db_->transaction([&] {
+  bool timer_back = false;  // a timer change of ours refused: the one before it holds again
+  const bool done = db_->transaction([&] {
     QSqlQuery del(db);
     del.prepare("DELETE FROM outbox WHERE seq = ?");
     del.addBindValue(seq);
     // Refused for good, a disappearing message still goes in its time.
-    if (!del.exec() || !startOwnCountdown(peer, client_msg_id)) return false;
+    if (!del.exec() || !startOwnCountdown(peer, client_msg_id) ||
+        !undoRefusedTimer(peer, client_msg_id, &timer_back))
+      return false;
     if (key_for.isEmpty()) return true;
     QSqlQuery unsent(db);
     unsent.prepare("UPDATE group_members SET key_sent = NULL, key_sent_distribution = NULL"
@@ -565,6 +568,7 @@ void Messenger::failOutboxEntry(qint64 seq, const QString& problem_text) {
                    : problem_text + QStringLiteral(" (our group key for them; it goes again with our"
                                                    " next group message)"));
   setStatus(peer, client_msg_id, MessageStatus::Failed);
+  if (done && timer_back) emit chatSettingsChanged(peer);
   if (outboxSize() == 0) emit outboxDrained();
 }
 

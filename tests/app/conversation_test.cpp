@@ -1525,6 +1525,11 @@ class ConversationTest : public QObject {
     QCOMPARE(MessageDelegate::noticeText(line), QString("You set disappearing messages to 1 hour — not sent"));
     QCOMPARE(tickTooltip(model()->rowCount() - 1),
              QString("Not sent — there is no user zed-not-here on this relay"));
+    // Not in force either: the header shows no timer, as before the change.
+    auto* timer = window_->conversationView()->findChild<QAbstractButton*>("disappearingTimer");
+    QVERIFY(timer);
+    QVERIFY(spinUntil([&] { return timer->isHidden(); }, kGuiWaitMs));
+    QCOMPARE(alice_->expireTimer("zed-not-here"), 0);
     parley::test::screenshot(window_.get(), "timer-not-sent");
     window_->openConversation("bob");
   }

@@ -323,6 +323,62 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     QVERIFY2(dave.problems.isEmpty(), qPrintable(dave.problems.join("; ")));
   }
 
+  void aRefusedChangeGivesWayToTheOneBefore() {
+    auto& erin = join("erin");
+    QVERIFY(erin.m);
+    const QString nobody = QStringLiteral("nobody-on-this-relay");
+    // The timer in force each time one of erin's lines failed, and at each settings change.
+    QList<qint64> at_failure, at_change;
+    const auto watch = [&] {
+      QObject::connect(erin.m.get(), &Messenger::messageStatusChanged, erin.m.get(),
+                       [&](const QString& peer, const QByteArray&, int status) {
+                         if (peer == nobody && status == int(MessageStatus::Failed))
+                           at_failure.append(erin.m->expireTimer(nobody));
+                       });
+      QObject::connect(erin.m.get(), &Messenger::chatSettingsChanged, erin.m.get(), [&](const QString& peer) {
+        if (peer == nobody) at_change.append(erin.m->expireTimer(nobody));
+      });
+    };
+    watch();
+    QString error;
+    QVERIFY(!send(erin, nobody, "anyone there?").isEmpty());
+    QVERIFY(spinUntil([&] { return at_failure.size() == 1; }, kWaitMs));
+    at_failure.clear();
+    at_change.clear();
+    // Refused (no such user): shown at once, then off again, and said so.
+    QVERIFY2(erin.m->setExpireTimer(nobody, 3600, &error), qPrintable(error));
+    QCOMPARE(erin.m->expireTimer(nobody), 3600);
+    QVERIFY(spinUntil([&] { return at_failure.size() == 1; }, kWaitMs));
+    QCOMPARE(at_failure, QList<qint64>{0});
+    QCOMPARE(at_change, (QList<qint64>{3600, 0}));
+    QCOMPARE(timer_lines(erin, nobody), (QList<QPair<QString, qint64>>{{"erin", 3600}}));
+
+    // A change numbered earlier (as if the user had been there once) is what comes back; of
+    // two of ours refused, the later holds until it is refused too.
+    erin.m.reset();
+    QVERIFY(profileSql(erin.dir,
+                       "INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms,"
+                       " server_ts_ms, received_ms, kind, expire_s) VALUES(?, ?, ?, 7, '', 11, 1, 1, 1, 1, 600)",
+                       {nobody, nobody, QByteArray(16, 'x')}));
+    QVERIFY(profileSql(erin.dir, "UPDATE conversations SET expire_timer_s = 600, expire_timer_seq = 7 WHERE peer = ?",
+                       {nobody}));
+    QVERIFY(erin.reopen(false));
+    at_failure.clear();
+    at_change.clear();
+    watch();
+    QCOMPARE(erin.m->expireTimer(nobody), 600);
+    QVERIFY(erin.m->setExpireTimer(nobody, 3600, &error));
+    QVERIFY(erin.m->setExpireTimer(nobody, 120, &error));
+    QCOMPARE(erin.m->expireTimer(nobody), 120);
+    erin.m->start();
+    QVERIFY(spinUntil([&] { return at_failure.size() == 2; }, kWaitMs));
+    QCOMPARE(at_failure, (QList<qint64>{120, 600}));
+    QCOMPARE(at_change, (QList<qint64>{3600, 120, 600}));
+    // What is sent there now carries the timer in force.
+    const auto id = send(erin, nobody, "under the old timer");
+    QCOMPARE(erin.find(nobody, id).expireS, qint64(600));
+  }
+
   void aReplyComingAfterItsMessageWentKeepsNoWordsOfIt() {
     auto& alice = user("alice");
     auto& bob = user("bob");

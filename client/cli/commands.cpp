@@ -120,6 +120,7 @@ QJsonObject message_json(const client::StoredMessage& m) {
                                    {"expired", m.reply.expired}};
   if (m.editedMs > 0) json["edited_ms"] = m.editedMs;
   if (m.unsent) json["unsent"] = true;
+  if (m.forwarded) json["forwarded"] = true;
   if (m.expireS > 0) json["expire_s"] = m.expireS;
   if (m.expiresAtMs > 0) json["expires_at_ms"] = m.expiresAtMs;
   return json;

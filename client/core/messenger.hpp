@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 
+#include "message_origin.hpp"
 #include "net/relay_client.hpp"
 #include "parley/group_change.hpp"
 #include "profile/profile.hpp"
@@ -97,6 +98,7 @@ struct StoredMessage {
   qint64 timerChange = -1;
   qint64 expireS = 0;       // a disappearing message's lifetime in seconds; 0: it stays
   qint64 expiresAtMs = 0;   // when it goes; 0: not counting down yet (or it stays)
+  bool forwarded = false;   // a copy of words (or a file) its sender did not write (Forward…)
 };
 
 // One full-text search result (Messenger::search).
@@ -237,7 +239,7 @@ class Messenger : public QObject {
   // `reply_to`, unless 0, is the local id (StoredMessage::id) of a message of this
   // conversation that this one answers: the message carries its sender, id and first words.
   std::optional<QByteArray> sendText(const QString& peer, const QString& text, QString* error,
-                                     qint64 reply_to = 0);
+                                     qint64 reply_to = 0, Origin origin = Origin::Own);
   // The user has seen `peer`'s messages: sends one read receipt for all of them. For a group
   // (peer "#" + hex id) that is one group message (sender key) naming every unseen message.
   // Clears a mark the user set with setMarkedUnread.
@@ -361,7 +363,7 @@ class Messenger : public QObject {
   // writes the outbox and returns the client_msg_id; the GroupSend follows. `reply_to` as
   // for sendText.
   std::optional<QByteArray> groupSend(const QByteArray& group_id, const QString& text, QString* error,
-                                      qint64 reply_to = 0);
+                                      qint64 reply_to = 0, Origin origin = Origin::Own);
   // Reacts to message `message_id` (its local id) of conversation `peer` ("#" + hex for a
   // group) with `emoji`, replacing our earlier reaction to it; an empty `emoji` takes ours
   // back. Stored here at once and sent to the conversation; false with `error` when the
@@ -463,10 +465,11 @@ class Messenger : public QObject {
     QString caption;
     QByteArray clientMsgId;
     QByteArray quote;  // a serialised e2e::Quote when the file's message answers another
+    Origin origin = Origin::Own;
   };
   // `reply_to` as for sendText: the quote is taken now, and goes with the file's message.
   qint64 queueFile(const QString& peer, const QString& path, const QString& caption, QString* error,
-                   qint64 reply_to = 0);
+                   qint64 reply_to = 0, Origin origin = Origin::Own);
   qint64 sendQueuedFile(qint64 file, QString* error);
   void forgetFile(qint64 file);
   QList<QueuedFile> queuedFiles();

@@ -284,7 +284,7 @@ bool Messenger::distributeSenderKey(const QByteArray& group_id, bool rotate) {
 }
 
 std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const QString& text,
-                                               QString* error, qint64 reply_to) {
+                                               QString* error, qint64 reply_to, Origin origin) {
   const auto utf8 = text.toUtf8();
   if (utf8.isEmpty() || utf8.size() > kMaxTextBytes) {
     *error = utf8.isEmpty() ? QStringLiteral("the message is empty")
@@ -294,6 +294,7 @@ std::optional<QByteArray> Messenger::groupSend(const QByteArray& group_id, const
   e2e::Content content;
   content.set_type(e2e::GROUP_TEXT);
   content.set_text(utf8.toStdString());
+  content.set_forwarded(origin == Origin::Forwarded);
   if (reply_to != 0 && !quoteMessage(groupPeer(group_id), reply_to, content, error)) return std::nullopt;
   return enqueueGroup(group_id, std::move(content), text, error);
 }
@@ -353,7 +354,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       conv.addBindValue(now);
       QSqlQuery msg(db);
       msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
-                  " reply_to, reply_author, reply_text, expire_s) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
+                  " reply_to, reply_author, reply_text, expire_s, forwarded) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
@@ -361,6 +362,7 @@ std::optional<QByteArray> Messenger::enqueueGroup(const QByteArray& group_id, e2
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
       msg.addBindValue(expire_s);
+      msg.addBindValue(content.forwarded() ? 1 : 0);
       const bool was_archived = detail::is_archived(db, peer);
       if (!conv.exec() || !msg.exec()) return false;
       unarchived = was_archived;  // the statement always brings it back

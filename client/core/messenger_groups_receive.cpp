@@ -209,8 +209,8 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     // Anyone may be quoted in a group: a member who has left, or one this device never saw.
     checkQuote(content, peer, e.sender, {});
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
-                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s)"
-                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?, ?)");
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s,"
+                " forwarded) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?, ?, ?)");
     msg.addBindValue(peer);
     msg.addBindValue(e.sender);
     msg.addBindValue(e.client_msg_id);
@@ -221,6 +221,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     msg.addBindValue(now);
     detail::bind_quote(msg, content);
     msg.addBindValue(std::min<qint64>(content.expire_timer_s(), kMaxExpireTimerS));
+    msg.addBindValue(content.forwarded() ? 1 : 0);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))

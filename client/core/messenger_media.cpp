@@ -180,7 +180,8 @@ qint64 Messenger::sendFile(const QString& raw_peer, const QString& path, const Q
     for (const auto& f : queuedFiles()) {
       const bool running = std::any_of(transfers_.begin(), transfers_.end(),
                                        [&](const auto& t) { return t.second.file == f.id; });
-      if (!running && f.peer == *peer && f.path == absolute && f.caption == caption && f.quote == quote)
+      if (!running && f.peer == *peer && f.path == absolute && f.caption == caption && f.quote == quote &&
+          f.origin == Origin::Own)
         file = f.id;
     }
   }
@@ -217,7 +218,7 @@ std::optional<QString> Messenger::filePeer(const QString& raw_peer, QString* err
 }
 
 qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const QString& caption,
-                            QString* error, qint64 reply_to) {
+                            QString* error, qint64 reply_to, Origin origin) {
   const auto target = filePeer(raw_peer, error);
   if (!target) return 0;
   const auto& peer = *target;
@@ -239,14 +240,15 @@ qint64 Messenger::queueFile(const QString& raw_peer, const QString& path, const 
   // The message's id is chosen now: should the app stop between queuing the message and
   // forgetting the file, the message under that id says the file went (queuedFiles).
   QSqlQuery q(db_->db());
-  q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms, quote)"
-            " VALUES(?, ?, ?, ?, ?, ?)");
+  q.prepare("INSERT INTO file_sends(peer, path, caption, client_msg_id, created_ms, quote, forwarded)"
+            " VALUES(?, ?, ?, ?, ?, ?, ?)");
   q.addBindValue(peer);
   q.addBindValue(info.absoluteFilePath());
   q.addBindValue(caption.isNull() ? QStringLiteral("") : caption);  // a null QString binds NULL
   q.addBindValue(detail::new_message_id());
   q.addBindValue(QDateTime::currentMSecsSinceEpoch());
   q.addBindValue(quote.isEmpty() ? QVariant(QMetaType::fromType<QByteArray>()) : QVariant(quote));
+  q.addBindValue(origin == Origin::Forwarded ? 1 : 0);
   if (!q.exec()) {
     *error = QStringLiteral("cannot record the file to send: %1").arg(q.lastError().text());
     return 0;
@@ -266,20 +268,22 @@ QList<Messenger::QueuedFile> Messenger::queuedFiles() {
   for (const auto file : sent) forgetFile(file);
   QList<QueuedFile> out;
   QSqlQuery q(db_->db());
-  q.exec("SELECT id, peer, path, caption, client_msg_id, quote FROM file_sends ORDER BY id");
+  q.exec("SELECT id, peer, path, caption, client_msg_id, quote, forwarded FROM file_sends ORDER BY id");
   while (q.next())
     out << QueuedFile{q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(),
-                      q.value(3).toString(), q.value(4).toByteArray(), q.value(5).toByteArray()};
+                      q.value(3).toString(), q.value(4).toByteArray(), q.value(5).toByteArray(),
+                      q.value(6).toBool() ? Origin::Forwarded : Origin::Own};
   return out;
 }
 
 std::optional<Messenger::QueuedFile> Messenger::queuedFile(qint64 file) {
   QSqlQuery q(db_->db());
-  q.prepare("SELECT peer, path, caption, client_msg_id, quote FROM file_sends WHERE id = ?");
+  q.prepare("SELECT peer, path, caption, client_msg_id, quote, forwarded FROM file_sends WHERE id = ?");
   q.addBindValue(file);
   if (!q.exec() || !q.next()) return std::nullopt;
   return QueuedFile{file, q.value(0).toString(), q.value(1).toString(), q.value(2).toString(),
-                    q.value(3).toByteArray(), q.value(4).toByteArray()};
+                    q.value(3).toByteArray(), q.value(4).toByteArray(),
+                    q.value(5).toBool() ? Origin::Forwarded : Origin::Own};
 }
 
 void Messenger::forgetFile(qint64 file) {
@@ -451,6 +455,7 @@ void Messenger::uploadEncrypted(qint64 id, const QueuedFile& file,
     e2e::Content content;
     content.set_type(e2e::ATTACHMENT);
     content.set_text(file.caption.toStdString());
+    content.set_forwarded(file.origin == Origin::Forwarded);
     *content.mutable_attachment() = *attachment;
     // Made by queueFile from a message of ours: a quote that no longer parses (a damaged
     // row) leaves the file going without it rather than not at all.

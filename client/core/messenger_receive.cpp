@@ -190,8 +190,8 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     QSqlQuery msg(db);
     // UNIQUE(sender, client_msg_id): a redelivery inserts nothing.
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
-                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s)"
-                " VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, ?, ?)");
+                " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s,"
+                " forwarded) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     QSqlQuery prev(db);
     prev.prepare("SELECT peer_chain_hash FROM conversations WHERE peer = ?");
     prev.addBindValue(sender);
@@ -209,6 +209,7 @@ void Messenger::onDeliver(const wire::Deliver& d) {
     msg.addBindValue(chain_ok ? 1 : 0);
     detail::bind_quote(msg, content);
     msg.addBindValue(std::min<qint64>(content.expire_timer_s(), kMaxExpireTimerS));
+    msg.addBindValue(content.forwarded() ? 1 : 0);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(sender, sender, id, content.attachment(), {}))

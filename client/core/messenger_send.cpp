@@ -36,7 +36,7 @@ QByteArray prekey_header_bytes(const crypto::IdentityKeyPair& me, const crypto::
 }  // namespace
 
 std::optional<QByteArray> Messenger::sendText(const QString& peer, const QString& text,
-                                              QString* error, qint64 reply_to) {
+                                              QString* error, qint64 reply_to, Origin origin) {
   const auto utf8 = text.toUtf8();
   if (utf8.isEmpty()) {
     *error = QStringLiteral("the message is empty");
@@ -49,6 +49,7 @@ std::optional<QByteArray> Messenger::sendText(const QString& peer, const QString
   e2e::Content c;
   c.set_type(e2e::TEXT);
   c.set_text(utf8.toStdString());
+  c.set_forwarded(origin == Origin::Forwarded);
   if (reply_to != 0) {
     std::string why;
     const auto folded = QString::fromStdString(fold_username(peer.toStdString(), &why));
@@ -140,7 +141,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
       chain.addBindValue(peer);
       QSqlQuery msg(db);
       msg.prepare("INSERT INTO messages(peer, sender, client_msg_id, body, status, client_ts_ms,"
-                  " reply_to, reply_author, reply_text, expire_s) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
+                  " reply_to, reply_author, reply_text, expire_s, forwarded) VALUES(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)");
       msg.addBindValue(peer);
       msg.addBindValue(profile_.username);
       msg.addBindValue(id);
@@ -148,6 +149,7 @@ std::optional<QByteArray> Messenger::enqueue(const QString& raw_peer, e2e::Conte
       msg.addBindValue(now);
       detail::bind_quote(msg, content);
       msg.addBindValue(expire_s);
+      msg.addBindValue(content.forwarded() ? 1 : 0);
       if (!chain.exec() || !msg.exec()) return false;
       if (attached && !storeAttachment(profile_.username, peer, id, content.attachment(), {}))
         return false;

@@ -969,6 +969,7 @@ class ConversationTest : public QObject {
     list->selectionModel()->select(messageSaying("catching up 1"), QItemSelectionModel::Select);
     list->scrollTo(messageSaying("catching up 2"));
     QApplication::processEvents();
+    const int original_height = list->visualRect(messageSaying("catching up 2")).height();
     QStringList offered;
     bool send_was_off = false;
     QTimer::singleShot(0, [&] {
@@ -1000,12 +1001,19 @@ class ConversationTest : public QObject {
     QApplication::sendEvent(list->viewport(), &e);
     QVERIFY2(offered.contains("bob") && offered.contains("erin"), qPrintable(offered.join('|')));
     QVERIFY(send_was_off);
+    // Bob's words reach erin marked as forwarded; alice's own are hers.
     QVERIFY(spinUntil([&] {
       QStringList got;
-      for (const auto& m : erin->history("alice")) got << m.body;
-      return got == QStringList{"hello erin", "catching up 1", "catching up 2"};
+      for (const auto& m : erin->history("alice")) got << (m.forwarded ? "forwarded: " : "") + m.body;
+      return got == QStringList{"hello erin", "forwarded: catching up 1", "forwarded: catching up 2"};
     }, kGuiWaitMs));
     QCOMPARE(window_->currentPeer(), QString("erin"));
+    // Alice sees her copies say so too, over the words, with a tooltip saying what it means.
+    const auto copy = messageSaying("catching up 2");
+    QVERIFY(copy.data(MessageModel::ForwardedRole).toBool());
+    QVERIFY(!messageSaying("hello erin").data(MessageModel::ForwardedRole).toBool());
+    QVERIFY(list->visualRect(copy).height() > original_height);
+    parley::test::screenshot(window_.get(), "forwarded");
     window_->openConversation("bob");
   }
 

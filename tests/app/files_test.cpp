@@ -282,24 +282,26 @@ class FilesTest : public QObject {
         if (model->index(i, 0).data(MessageModel::BodyRole).toString() == body) return i;
       return -1;
     };
-    QVERIFY(spinUntil([&] { return row_saying("see the plan above") >= 0; }, kGuiWaitMs));
+    QVERIFY(bob_->sendText("alice", "bob's own words", &err));
+    QVERIFY(spinUntil([&] { return row_saying("see the plan above") >= 0 && row_saying("bob's own words") >= 0; },
+                      kGuiWaitMs));
     const int plan = rowWithFile(model, "Trip plan.txt");
     int pasted = -1;
     for (int i = 0; i < model->rowCount(); ++i)
       if (model->index(i, 0).data(MessageModel::AttachmentRole).value<AttachmentInfo>().fileName.startsWith("Pasted image "))
         pasted = i;
     QVERIFY(plan >= 0 && pasted >= 0);
-    // What alice has from bob, newest last: file names, or the words.
+    // What alice has from bob, newest last: file names, or the words, marked when forwarded.
     const auto from_bob = [&] {
       QStringList out;
       for (const auto& m : alice_->history("bob")) {
         if (m.sender != "bob") continue;
         const auto a = m.hasAttachment ? alice_->attachment(m.clientMsgId) : std::nullopt;
-        out << (a ? a->fileName : m.body);
+        out << (m.forwarded ? "forwarded: " : "") + (a ? a->fileName : m.body);
       }
       return out;
     };
-    QVERIFY(from_bob().isEmpty());
+    QVERIFY(spinUntil([&] { return from_bob() == QStringList{"bob's own words"}; }, kGuiWaitMs));
     QStringList offered;
     bool send_was_off = false;
     QTimer::singleShot(0, [&] {
@@ -314,15 +316,18 @@ class FilesTest : public QObject {
       dialog->sendButton()->click();
     });
     view->forward({QPersistentModelIndex(model->index(plan, 0)), QPersistentModelIndex(model->index(pasted, 0)),
-                   QPersistentModelIndex(model->index(row_saying("see the plan above"), 0))});
+                   QPersistentModelIndex(model->index(row_saying("see the plan above"), 0)),
+                   QPersistentModelIndex(model->index(row_saying("bob's own words"), 0))});
     QCOMPARE(offered, QStringList{"alice"});
     QVERIFY(send_was_off);
     auto* error = view->findChild<QLabel*>("sendError");
     QVERIFY2(error->isVisible() && error->text().contains("Pasted image ") && error->text().contains("download it first"),
              qPrintable(error->text()));
-    // The words after the file wait for it: they arrive after it, not while it uploads.
-    QVERIFY(spinUntil([&] { return from_bob().size() == 2; }, kGuiWaitMs));
-    QCOMPARE(from_bob(), (QStringList{"Trip plan.txt", "see the plan above"}));
+    // The words after the file wait for it: they arrive after it, not while it uploads. What
+    // alice wrote comes back to her as forwarded; bob's own words are his again.
+    QVERIFY(spinUntil([&] { return from_bob().size() == 4; }, kGuiWaitMs));
+    QCOMPARE(from_bob(), (QStringList{"bob's own words", "forwarded: Trip plan.txt", "forwarded: see the plan above",
+                                      "bob's own words"}));
     QVERIFY(spinUntil([&] { return view->uploads()->rows() == 0; }, kGuiWaitMs));
     error->hide();
   }

@@ -123,6 +123,9 @@ class MigrationTest : public QObject {
     // Step 24: nothing from before has a draft.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM conversations WHERE draft = '' AND draft_reply_to = 0"),
              scalar(d, "SELECT COUNT(*) FROM conversations"));
+    // Step 25: nothing from before was forwarded.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE forwarded = 0"), scalar(d, "SELECT COUNT(*) FROM messages"));
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM file_sends WHERE forwarded != 0"), 0);
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

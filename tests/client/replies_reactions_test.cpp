@@ -197,6 +197,49 @@ class RepliesReactionsTest : public QObject, parley::test::ChatUsers {
     QCOMPARE(bob.find("alice", got.clientMsgId).reply.clientMsgId, ask);
   }
 
+  // Forward…'s copies (Content.forwarded) arrive marked, pairwise, in a group and as a file;
+  // a file queued as a copy stays one across a restart, and is never taken for the same file
+  // sent as our own.
+  void aForwardedCopySaysSoWhereverItGoes() {
+    auto& alice = user("alice");
+    auto& bob = user("bob");
+    auto& carol = user("carol");
+    QString error;
+    const auto copy = alice.m->sendText("bob", "as I heard it", &error, 0, Origin::Forwarded);
+    QVERIFY2(copy, qPrintable(error));
+    QVERIFY(bob.waitReceived(*copy));
+    QVERIFY(bob.find("alice", *copy).forwarded);
+    QVERIFY(alice.find("bob", *copy).forwarded);
+    const auto own = send(alice, "bob", "my own words");
+    QVERIFY(bob.waitReceived(own));
+    QVERIFY(!bob.find("alice", own).forwarded);
+
+    const auto gid = makeGroup(alice, "passing on", {"bob", "carol"});
+    QVERIFY(!gid.isEmpty());
+    const auto in_group = alice.m->groupSend(gid, "heard elsewhere", &error, 0, Origin::Forwarded);
+    QVERIFY2(in_group, qPrintable(error));
+    QVERIFY(carol.waitReceived(*in_group));
+    QVERIFY(carol.find(Messenger::groupPeer(gid), *in_group).forwarded);
+
+    QFile notes(home_.filePath("notes.txt"));
+    QVERIFY(notes.open(QIODevice::WriteOnly));
+    notes.write("passed along\n");
+    notes.close();
+    const auto queued = alice.m->queueFile("bob", notes.fileName(), "notes", &error, 0, Origin::Forwarded);
+    QVERIFY2(queued != 0, qPrintable(error));
+    const auto theirs = sendFile(alice, bob, notes.fileName(), "notes");
+    QVERIFY(theirs.id != 0);
+    QVERIFY(!theirs.forwarded);
+    QVERIFY(alice.reopen());
+    const auto files = alice.m->queuedFiles();
+    const auto it = std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.id == queued; });
+    QVERIFY(it != files.end());
+    QCOMPARE(it->origin, Origin::Forwarded);
+    QVERIFY2(alice.m->sendQueuedFile(queued, &error) != 0, qPrintable(error));
+    QVERIFY(bob.waitReceived(it->clientMsgId));
+    QVERIFY(bob.find("alice", it->clientMsgId).forwarded);
+  }
+
   // Each quote a client of ours would never send, put into the sender's outbox before it
   // leaves (as another client could send it): the receiver keeps the text, drops the quote
   // and says why.

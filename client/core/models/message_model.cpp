@@ -261,6 +261,7 @@ QVariant MessageModel::data(const QModelIndex& index, int role) const {
     case TimerChangeRole: return m.timerChange;
     case ExpireRole: return m.expireS;
     case ExpiresAtRole: return m.expiresAtMs;
+    case ForwardedRole: return m.forwarded;
     case ReactionsRole: {
       QVariantList out;
       QHash<QString, int> at;
@@ -323,7 +324,7 @@ QHash<int, QByteArray> MessageModel::roleNames() const {
           {ReplyTextRole, "replyText"}, {ReplyMessageIdRole, "replyMessageId"},
           {ReactionsRole, "reactions"}, {EditedRole, "edited"}, {UnsentRole, "unsent"},
           {ReplyUnsentRole, "replyUnsent"}, {ReplyExpiredRole, "replyExpired"}, {TimerChangeRole, "timerChange"}, {ExpireRole, "expire"},
-          {ExpiresAtRole, "expiresAt"}};
+          {ExpiresAtRole, "expiresAt"}, {ForwardedRole, "forwarded"}};
 }
 
 }  // namespace parley::client

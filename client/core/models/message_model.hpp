@@ -60,6 +60,7 @@ class MessageModel : public QAbstractListModel {
     TimerChangeRole,
     ExpireRole,        // a disappearing message's lifetime in seconds; 0: it stays
     ExpiresAtRole,     // when it goes (ms since the epoch); 0: not counting down yet
+    ForwardedRole,     // a copy of words (or a file) its sender did not write (Forward…)
   };
   static constexpr int kPageSize = 200;
 

@@ -387,11 +387,20 @@ bool step_24(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 25: forwarded messages. `messages.forwarded`: a copy of words the sender did not
+// write (Content.forwarded); `file_sends.forwarded`: a file queued as such a copy.
+bool step_25(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE messages ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE file_sends ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
                            step_16, step_17, step_18, step_19, step_20, step_21, step_22, step_23,
-                           step_24};
+                           step_24, step_25};
 
 }  // namespace
 

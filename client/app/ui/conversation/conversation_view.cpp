@@ -612,7 +612,8 @@ namespace {
 
 // What forwarding `rows` sends: their words, and their files that are on this device as they
 // were sent (a file of ours is read from where it was sent from, which the user may have
-// changed since; a received one from the profile's folder). `left_out` names the rest.
+// changed since; a received one from the profile's folder). `left_out` names the rest. A copy
+// of our own words is ours again; another's, or one that came to us forwarded, says so.
 QList<Forwarder::Copy> copies_of(const QList<QPersistentModelIndex>& rows, QStringList* left_out) {
   using client::MessageModel;
   QList<Forwarder::Copy> copies;
@@ -620,12 +621,14 @@ QList<Forwarder::Copy> copies_of(const QList<QPersistentModelIndex>& rows, QStri
     if (!row.isValid() || row.data(MessageModel::UnsentRole).toBool() ||
         row.data(MessageModel::TimerChangeRole).toLongLong() >= 0)
       continue;
+    const bool ours = row.data(MessageModel::OutgoingRole).toBool();
+    const auto origin = ours && !row.data(MessageModel::ForwardedRole).toBool() ? client::Origin::Own
+                                                                                 : client::Origin::Forwarded;
     if (!row.data(MessageModel::HasAttachmentRole).toBool()) {
-      copies.push_back({row.data(MessageModel::BodyRole).toString(), {}});
+      copies.push_back({row.data(MessageModel::BodyRole).toString(), {}, origin});
       continue;
     }
     const auto a = row.data(MessageModel::AttachmentRole).value<client::AttachmentInfo>();
-    const bool ours = row.data(MessageModel::OutgoingRole).toBool();
     const QFileInfo f(a.localPath);
     if (a.localPath.isEmpty() || !f.isFile()) {
       *left_out << (ours ? ConversationView::tr("%1 (no longer where it was sent from)")
@@ -635,7 +638,7 @@ QList<Forwarder::Copy> copies_of(const QList<QPersistentModelIndex>& rows, QStri
                (ours && f.lastModified().toMSecsSinceEpoch() > row.data(MessageModel::ClientTimeRole).toLongLong())) {
       *left_out << ConversationView::tr("%1 (changed since it was sent)").arg(a.fileName);
     } else {
-      copies.push_back({row.data(MessageModel::CaptionRole).toString(), a.localPath});
+      copies.push_back({row.data(MessageModel::CaptionRole).toString(), a.localPath, origin});
     }
   }
   return copies;

@@ -57,13 +57,13 @@ void Forwarder::pumpOne(const QString& to) {
     const Copy c = it->copies.takeFirst();
     QString error;
     if (!c.file.isEmpty()) {
-      it->upload = transfers_->upload(to, c.file, c.text, &error);
+      it->upload = transfers_->upload(to, c.file, c.text, &error, 0, c.origin);
       if (it->upload == 0) emit problem(tr("Not forwarded to %1: %2").arg(chatTitle(messenger_, to), error));
       continue;
     }
     const bool sent = to.startsWith(QLatin1Char('#'))
-                          ? messenger_->groupSend(Messenger::groupIdOf(to), c.text, &error).has_value()
-                          : messenger_->sendText(to, c.text, &error).has_value();
+                          ? messenger_->groupSend(Messenger::groupIdOf(to), c.text, &error, 0, c.origin).has_value()
+                          : messenger_->sendText(to, c.text, &error, 0, c.origin).has_value();
     if (!sent) emit problem(tr("Not forwarded to %1: %2").arg(chatTitle(messenger_, to), error));
   }
   if (it->copies.isEmpty() && it->upload == 0) queues_.erase(it);

@@ -10,6 +10,8 @@
 #include <QSet>
 #include <QString>
 
+#include "message_origin.hpp"
+
 namespace parley::client {
 class Messenger;
 }
@@ -24,6 +26,7 @@ class Forwarder : public QObject {
   struct Copy {
     QString text;  // the words; a file's caption
     QString file;  // a path on this device; empty: words only
+    client::Origin origin = client::Origin::Forwarded;  // Own: the words were ours to begin with
   };
   Forwarder(client::Messenger* messenger, TransferTracker* transfers, QObject* parent = nullptr);
 

@@ -96,6 +96,14 @@ QColor faded_of(QColor c) {
   c.setAlphaF(0.6);
   return c;
 }
+QString forwarded_label() { return QCoreApplication::translate("parley::app::MessageDelegate", "Forwarded"); }
+
+QFont forwarded_font(const QFont& base) {
+  QFont f = small_font(base);
+  f.setItalic(true);
+  return f;
+}
+
 QFont bubble_font(const QModelIndex& index, QFont f) {
   f.setItalic(unsent(index));
   return f;
@@ -288,6 +296,9 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
                                               sm.horizontalAdvance(quote_line(index))));
     quote_h = 2 * sm.height() + 2 * 5;
   }
+  // A forwarded copy says so first, over whatever it carries.
+  const bool forwarded = index.data(M::ForwardedRole).toBool();
+  const QFontMetrics fwd(forwarded_font(view_->font()));
 
   // The text part: the message, or a file's caption, with the footer after its last line
   // when it fits there.
@@ -308,9 +319,14 @@ MessageDelegate::Layout MessageDelegate::layoutFor(const QRect& row, const QMode
   bubble_w = std::max(bubble_w, 24 + 2 * kPadX);
   if (name_h) bubble_w = std::max(bubble_w, std::min(max_text, 80) + 2 * kPadX);
   if (quoted) bubble_w = std::max(bubble_w, quote_w + 2 * kPadX);
+  if (forwarded) bubble_w = std::max(bubble_w, std::min(max_text, fwd.horizontalAdvance(forwarded_label())) + 2 * kPadX);
   const int x = out ? row.right() - kSide - bubble_w + 1 : row.left() + kSide;
   if (name_h) l.name = QRect(x + kPadX, y + kPadY, bubble_w - 2 * kPadX, name_h);
-  int cursor = y + (name_h ? kPadY + name_h : (has_file && !quoted ? block_pad : kPadY));
+  int cursor = y + (name_h ? kPadY + name_h : (has_file && !quoted && !forwarded ? block_pad : kPadY));
+  if (forwarded) {
+    l.forwarded = QRect(x + kPadX, cursor, bubble_w - 2 * kPadX, fwd.height());
+    cursor = l.forwarded.bottom() + 1 + (quoted || has_file ? 6 : 2);
+  }
   if (quoted) {
     l.quote = QRect(x + kPadX, cursor, bubble_w - 2 * kPadX, quote_h);
     cursor = l.quote.bottom() + 1 + 6;
@@ -549,6 +565,15 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
     p->setPen(avatarColor(sender));
     p->drawText(l.name, Qt::AlignLeft | Qt::AlignTop, sender);
   }
+  if (!l.forwarded.isNull()) {
+    const QFont f = forwarded_font(base);
+    QColor c = fg;
+    c.setAlphaF(0.7);
+    p->setFont(f);
+    p->setPen(c);
+    p->drawText(l.forwarded, Qt::AlignLeft | Qt::AlignTop,
+                QFontMetrics(f).elidedText(forwarded_label(), Qt::ElideRight, l.forwarded.width()));
+  }
 
   if (!l.quote.isNull()) {
     const auto author = index.data(M::ReplyAuthorRole).toString();
@@ -685,7 +710,11 @@ bool MessageDelegate::helpEvent(QHelpEvent* e, QAbstractItemView* view, const QS
       if (r.toMap()["emoji"].toString() == emoji)
         text = tr("%1 by %2").arg(emoji, r.toMap()["who"].toStringList().join(QStringLiteral(", "))) +
                QLatin1Char('\n') + (r.toMap()["mine"].toBool() ? tr("Click to take yours back") : tr("Click to add yours"));
-  } else if (l.quote.contains(e->pos()))
+  } else if (l.forwarded.contains(e->pos()))
+    text = index.data(M::OutgoingRole).toBool() ? tr("You forwarded this from another chat")
+                                                : tr("%1 forwarded this from another chat")
+                                                      .arg(index.data(M::SenderRole).toString());
+  else if (l.quote.contains(e->pos()))
     text = index.data(M::ReplyMessageIdRole).toLongLong() != 0
                ? tr("Click to show the message this answers")
                : tr("The message this answers is not on this device; these are its first words as quoted");

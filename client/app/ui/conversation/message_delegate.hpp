@@ -3,7 +3,8 @@
 // the day changes, a line above the first of the messages that were unread when the
 // conversation opened, a "waiting for earlier messages" marker where the relay's numbering has a
 // hole still being filled, a line where the disappearing-messages timer changed, the
-// sender's name in groups, the bubble (ours right, theirs
+// sender's name in groups, "Forwarded" over a copy of words its sender did not write, the
+// bubble (ours right, theirs
 // left) with its time and status ticks, above a reply's words the message it answers (a
 // click there shows that message), and under the bubble its reactions, one pill per emoji
 // with its count (a click on one adds or takes back ours). Text metrics are cached per message and width, so
@@ -106,7 +107,7 @@ class MessageDelegate : public QStyledItemDelegate {
     int footer_width = 0;
   };
   struct Layout {
-    QRect separator, gap, unread, name, quote, bubble, attachment, text, footer;
+    QRect separator, gap, unread, name, forwarded, quote, bubble, attachment, text, footer;
     QRect notice;  // a line, not a message (a timer change): nothing else is laid out
     QList<QPair<QRect, QString>> pills;  // reactions under the bubble: where, which emoji
     bool footer_inline = false;

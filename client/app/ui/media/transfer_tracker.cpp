@@ -34,14 +34,14 @@ TransferTracker::TransferTracker(Messenger* messenger, QObject* parent)
 }
 
 qint64 TransferTracker::upload(const QString& peer, const QString& path, const QString& caption,
-                               QString* error, qint64 reply_to) {
+                               QString* error, qint64 reply_to, client::Origin origin) {
   Transfer t;
   t.upload = true;
   t.peer = peer;
   t.path = path;
   t.caption = caption;
   t.fileName = QFileInfo(path).fileName();
-  t.file = messenger_->queueFile(peer, path, caption, error, reply_to);
+  t.file = messenger_->queueFile(peer, path, caption, error, reply_to, origin);
   if (!t.file) return 0;
   if (!add(t, error)) {
     messenger_->forgetFile(t.file);

@@ -19,6 +19,8 @@
 #include <QObject>
 #include <QString>
 
+#include "message_origin.hpp"
+
 namespace parley::client {
 class Messenger;
 }
@@ -54,7 +56,7 @@ class TransferTracker : public QObject {
   // 0 with `error` set when the messenger refuses at once. `reply_to`: the local id of the
   // message the file's message answers (0: none).
   qint64 upload(const QString& peer, const QString& path, const QString& caption, QString* error,
-                qint64 reply_to = 0);
+                qint64 reply_to = 0, client::Origin origin = client::Origin::Own);
   qint64 download(const QString& peer, const QByteArray& msg_id, const QString& dir, After after,
                   const QString& save_as, QString* error);
   void cancel(qint64 id);

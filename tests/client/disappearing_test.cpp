@@ -329,13 +329,16 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     const QString nobody = QStringLiteral("nobody-on-this-relay");
     // The timer in force each time one of erin's lines failed, and at each settings change.
     QList<qint64> at_failure, at_change;
+    // The connections end with this test (erin's messenger lives on, and its later failures
+    // must not reach these lists).
+    QObject scope;
     const auto watch = [&] {
-      QObject::connect(erin.m.get(), &Messenger::messageStatusChanged, erin.m.get(),
+      QObject::connect(erin.m.get(), &Messenger::messageStatusChanged, &scope,
                        [&](const QString& peer, const QByteArray&, int status) {
                          if (peer == nobody && status == int(MessageStatus::Failed))
                            at_failure.append(erin.m->expireTimer(nobody));
                        });
-      QObject::connect(erin.m.get(), &Messenger::chatSettingsChanged, erin.m.get(), [&](const QString& peer) {
+      QObject::connect(erin.m.get(), &Messenger::chatSettingsChanged, &scope, [&](const QString& peer) {
         if (peer == nobody) at_change.append(erin.m->expireTimer(nobody));
       });
     };

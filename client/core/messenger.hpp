@@ -833,7 +833,7 @@ class Messenger : public QObject {
   // The same for our entry `client_msg_id`, if it is a timer change; `changed`: the setting moved.
   bool onOwnTimerNumbered(const QString& peer, const QByteArray& client_msg_id, qint64 conv_seq, bool* changed);
   // Inside the transaction that fails its outbox entry: if `client_msg_id` is our timer
-  // change and still the one in force, the change that held before it holds again.
+  // change, the timer is settled as if it had never been made.
   bool undoRefusedTimer(const QString& peer, const QByteArray& client_msg_id, bool* changed);
   // Inside the transaction of its SendAck (or failure): our message `client_msg_id` starts
   // counting down, if it has a lifetime.

@@ -190,25 +190,31 @@ bool Messenger::onOwnTimerNumbered(const QString& peer, const QByteArray& client
 bool Messenger::undoRefusedTimer(const QString& peer, const QByteArray& client_msg_id, bool* changed) {
   *changed = false;
   auto& db = db_->db();
-  // Only while unnumbered changes are in force: a change numbered since replaced ours already.
   QSqlQuery ours(db);
   ours.prepare("SELECT c.expire_timer_s FROM messages m JOIN conversations c ON c.peer = m.peer"
-               " WHERE m.peer = ? AND m.sender = ? AND m.client_msg_id = ? AND m.kind = 1"
-               " AND c.expire_timer_seq IS NULL");
+               " WHERE m.peer = ? AND m.sender = ? AND m.client_msg_id = ? AND m.kind = 1");
   ours.addBindValue(peer);
   ours.addBindValue(profile_.username);
   ours.addBindValue(client_msg_id);
   if (!ours.exec()) return false;
-  if (!ours.next()) return true;
+  if (!ours.next()) return true;  // not a timer change
   const auto shown = ours.value(0).toLongLong();
-  // What holds without it: another change of ours still queued (the newest: the relay will
-  // number it after everything here), else the change numbered last, else none. Lines are
-  // never deleted (cleared history keeps them emptied, with their number and value).
+  // The timer is settled again as if the refused change had never been made. Two changes can
+  // hold: the newest other change of ours still queued (it shows, unnumbered, from when it was
+  // made) and the change numbered last (it shows with its number). Whichever this device
+  // stored later held over the other, as recordExpireTimer and settleOwnTimer would have had
+  // it: a change received after ours was made shows until ours is numbered after it. Neither:
+  // off. Lines are never deleted (cleared history keeps them emptied, with their number and
+  // value), and a refused one is no candidate (Failed, or the one being undone).
   QSqlQuery before(db);
-  before.prepare("SELECT expire_s, conv_seq FROM messages WHERE peer = :peer AND kind = 1"
-                 " AND NOT (sender = :me AND client_msg_id = :id)"
-                 " AND (conv_seq IS NOT NULL OR (sender = :me AND status = 0))"
-                 " ORDER BY conv_seq IS NULL DESC, conv_seq DESC, id DESC LIMIT 1");
+  before.prepare("SELECT expire_s, conv_seq FROM ("
+                 "  SELECT * FROM (SELECT expire_s, NULL AS conv_seq, id FROM messages"
+                 "   WHERE peer = :peer AND kind = 1 AND sender = :me AND status = 0 AND conv_seq IS NULL"
+                 "   AND client_msg_id != :id ORDER BY id DESC LIMIT 1)"
+                 "  UNION ALL"
+                 "  SELECT * FROM (SELECT expire_s, conv_seq, id FROM messages"
+                 "   WHERE peer = :peer AND kind = 1 AND conv_seq IS NOT NULL ORDER BY conv_seq DESC LIMIT 1)"
+                 ") ORDER BY id DESC LIMIT 1");
   before.bindValue(QStringLiteral(":peer"), peer);
   before.bindValue(QStringLiteral(":me"), profile_.username);
   before.bindValue(QStringLiteral(":id"), client_msg_id);

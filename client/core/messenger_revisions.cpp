@@ -109,7 +109,8 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
   if (kind == Revision::Edit) {
     if (t.removed != 0) return true;  // nothing left to edit
     QSqlQuery q(db);
-    q.prepare("UPDATE messages SET body = ?, edited_ms = ? WHERE id = ? AND removed = 0 AND"
+    // Edited, a forwarded copy holds its sender's own words: it is no longer marked.
+    q.prepare("UPDATE messages SET body = ?, edited_ms = ?, forwarded = 0 WHERE id = ? AND removed = 0 AND"
               " (edited_ms IS NULL OR edited_ms <= ?)");
     // A file without a caption shows its name, as when it came.
     if (!exec(q, {t.file && text.isEmpty() ? t.file_name : text, at_ms, t.id, at_ms})) return false;

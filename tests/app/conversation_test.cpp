@@ -1008,7 +1008,7 @@ class ConversationTest : public QObject {
       return got == QStringList{"hello erin", "forwarded: catching up 1", "forwarded: catching up 2"};
     }, kGuiWaitMs));
     QCOMPARE(window_->currentPeer(), QString("erin"));
-    // Alice sees her copies say so too, over the words, with a tooltip saying what it means.
+    // Alice sees her copies say so too, over the words (a line more than the original had).
     const auto copy = messageSaying("catching up 2");
     QVERIFY(copy.data(MessageModel::ForwardedRole).toBool());
     QVERIFY(!messageSaying("hello erin").data(MessageModel::ForwardedRole).toBool());

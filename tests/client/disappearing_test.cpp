@@ -380,6 +380,34 @@ class DisappearingTest : public QObject, parley::test::ChatUsers {
     // What is sent there now carries the timer in force.
     const auto id = send(erin, nobody, "under the old timer");
     QCOMPARE(erin.find(nobody, id).expireS, qint64(600));
+    QVERIFY(spinUntil([&] { return at_failure.size() == 3; }, kWaitMs));
+
+    // A change to `seconds` made offline, then what happened meanwhile (`doctor`), then the
+    // refusal.
+    const auto refused_after = [&](int seconds, const QStringList& doctor) {
+      if (!erin.reopen(false)) return false;
+      QString why;
+      if (!erin.m->setExpireTimer(nobody, seconds, &why) || erin.m->expireTimer(nobody) != seconds) return false;
+      erin.m.reset();
+      for (const auto& statement : doctor)
+        if (!profileSql(erin.dir, statement, {})) return false;
+      at_failure.clear();
+      if (!erin.reopen(false)) return false;
+      watch();
+      erin.m->start();
+      return spinUntil([&] { return at_failure.size() == 1; }, kWaitMs);
+    };
+    const QString line = "INSERT INTO messages(peer, sender, client_msg_id, conv_seq, body, status, client_ts_ms,"
+                         " received_ms, kind, expire_s) VALUES('" + nobody + "', '%1', x'%2', %3, '', %4, 1, 1, 1, %5)";
+    // Refused after an earlier change of ours was numbered while it waited (its number in
+    // force, its value not): the earlier holds.
+    QVERIFY(refused_after(3600, {line.arg("erin", QString(32, 'a'), "9", "1", "300"),
+                                 "UPDATE conversations SET expire_timer_seq = 9 WHERE peer = '" + nobody + "'"}));
+    QCOMPARE(erin.m->expireTimer(nobody), 300);
+    // Of another change of ours still waiting and one received after it, the received one.
+    QVERIFY(refused_after(1800, {line.arg("erin", QString(32, 'b'), "NULL", "0", "45"),
+                                 line.arg(nobody, QString(32, 'c'), "11", "11", "900")}));
+    QCOMPARE(erin.m->expireTimer(nobody), 900);
   }
 
   void aReplyComingAfterItsMessageWentKeepsNoWordsOfIt() {

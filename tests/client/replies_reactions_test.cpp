@@ -210,6 +210,11 @@ class RepliesReactionsTest : public QObject, parley::test::ChatUsers {
     QVERIFY(bob.waitReceived(*copy));
     QVERIFY(bob.find("alice", *copy).forwarded);
     QVERIFY(alice.find("bob", *copy).forwarded);
+    // Edited, the words are alice's own: neither side marks them any more.
+    QVERIFY2(alice.m->editMessage("bob", alice.find("bob", *copy).id, "as I would put it", &error), qPrintable(error));
+    QVERIFY(!alice.find("bob", *copy).forwarded);
+    QVERIFY(spinUntil([&] { return bob.find("alice", *copy).body == "as I would put it"; }, kWaitMs));
+    QVERIFY(!bob.find("alice", *copy).forwarded);
     const auto own = send(alice, "bob", "my own words");
     QVERIFY(bob.waitReceived(own));
     QVERIFY(!bob.find("alice", own).forwarded);

@@ -121,6 +121,7 @@ QJsonObject message_json(const client::StoredMessage& m) {
   if (m.editedMs > 0) json["edited_ms"] = m.editedMs;
   if (m.unsent) json["unsent"] = true;
   if (m.forwarded) json["forwarded"] = true;
+  if (m.mentionsMe) json["mentions_me"] = true;
   if (m.expireS > 0) json["expire_s"] = m.expireS;
   if (m.expiresAtMs > 0) json["expires_at_ms"] = m.expiresAtMs;
   return json;
@@ -693,6 +694,7 @@ int do_chats(const Options& o) {
                      {"identity_changed", c.identityChanged}};
     put_settings(chat, c);
     if (c.peer.startsWith(QLatin1Char('#'))) chat["group"] = m->groupInfo(Messenger::groupIdOf(c.peer)).name;
+    if (c.unreadMentions > 0) chat["mentions"] = c.unreadMentions;
     if (!c.lastMsgId.isEmpty()) {
       QJsonObject last{{"id", QString::fromLatin1(c.lastMsgId.toHex())},
                        {"from", c.lastSender},

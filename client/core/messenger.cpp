@@ -388,7 +388,10 @@ QList<ConversationSummary> Messenger::conversations() {
          " a.file_name, length(a.thumbnail) > 0, m.removed = 1, m.client_msg_id, m.sender, m.status,"
          " c.muted_until_ms, c.pinned_ms IS NOT NULL, c.marked_unread, c.expire_timer_s,"
          " CASE WHEN m.kind = 1 THEN m.expire_s ELSE -1 END, c.archived,"
-         " substr(c.draft, 1, 300)"
+         " substr(c.draft, 1, 300),"
+         // Through the partial index, which holds only the unread ones.
+         " (SELECT COUNT(*) FROM messages u WHERE u.peer = c.peer AND u.mentions_me = 1 AND u.status = 10"
+         "  AND u.removed = 0)"
          " FROM conversations c"
          " LEFT JOIN messages m ON m.id = COALESCE("
          "  (SELECT max(id) FROM messages WHERE peer = c.peer AND conv_seq IS NULL AND removed < 2),"
@@ -417,6 +420,7 @@ QList<ConversationSummary> Messenger::conversations() {
     c.lastTimerChange = q.value(15).isNull() ? -1 : q.value(15).toLongLong();
     c.archived = q.value(16).toBool();
     c.draft = q.value(17).toString();
+    c.unreadMentions = q.value(18).toInt();
     out.push_back(c);
   }
   return out;

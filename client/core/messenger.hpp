@@ -99,6 +99,7 @@ struct StoredMessage {
   qint64 expireS = 0;       // a disappearing message's lifetime in seconds; 0: it stays
   qint64 expiresAtMs = 0;   // when it goes; 0: not counting down yet (or it stays)
   bool forwarded = false;   // a copy of words (or a file) its sender did not write (Forward…)
+  bool mentionsMe = false;  // a group message from someone else that names us ("@alice")
 };
 
 // One full-text search result (Messenger::search).
@@ -176,6 +177,7 @@ struct ConversationSummary {
   MessageStatus lastStatus = MessageStatus::Received;  // its ticks, when it is ours
   qint64 lastActivityMs = 0;
   int unread = 0;
+  int unreadMentions = 0;    // unread group messages that name us
   bool identityChanged = false;
   qint64 mutedUntilMs = 0;   // Messenger::setMuted; 0: not muted
   bool pinned = false;

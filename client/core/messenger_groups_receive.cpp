@@ -17,6 +17,7 @@
 #include "sync/group_ticks.hpp"
 #include "parley/limits.hpp"
 #include "util/bytes.hpp"
+#include "util/mentions.hpp"
 
 namespace parley::client {
 
@@ -210,7 +211,7 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     checkQuote(content, peer, e.sender, {});
     msg.prepare("INSERT OR IGNORE INTO messages(peer, sender, client_msg_id, conv_seq, body, status,"
                 " client_ts_ms, server_ts_ms, received_ms, chain_ok, reply_to, reply_author, reply_text, expire_s,"
-                " forwarded) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?, ?, ?)");
+                " forwarded, mentions_me) VALUES(?, ?, ?, ?, ?, 10, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)");
     msg.addBindValue(peer);
     msg.addBindValue(e.sender);
     msg.addBindValue(e.client_msg_id);
@@ -222,6 +223,9 @@ Messenger::GroupOpen Messenger::openGroupMessage(const GroupEntry& e, const std:
     detail::bind_quote(msg, content);
     msg.addBindValue(std::min<qint64>(content.expire_timer_s(), kMaxExpireTimerS));
     msg.addBindValue(content.forwarded() ? 1 : 0);
+    msg.addBindValue(e.sender != profile_.username && mentions(QString::fromStdString(content.text()), profile_.username)
+                         ? 1
+                         : 0);
     if (!msg.exec()) return false;
     inserted = msg.numRowsAffected() > 0;
     if (inserted && attached && !storeAttachment(e.sender, peer, e.client_msg_id, content.attachment(), {}))

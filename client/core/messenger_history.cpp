@@ -32,7 +32,7 @@ constexpr const char* kMessageColumns =
     " r.target_id = messages.client_msg_id AND r.emoji != ''),"
     " edited_ms, removed, (SELECT q.removed FROM messages q WHERE q.sender = messages.reply_author"
     " AND q.client_msg_id = messages.reply_to AND q.peer = messages.peer),"
-    " kind, expire_s, expires_at_ms, forwarded";
+    " kind, expire_s, expires_at_ms, forwarded, mentions_me";
 
 StoredMessage read_message(const QSqlQuery& q) {
   StoredMessage m;
@@ -62,6 +62,7 @@ StoredMessage read_message(const QSqlQuery& q) {
   else m.expireS = q.value(20).toLongLong();
   m.expiresAtMs = q.value(21).toLongLong();
   m.forwarded = q.value(22).toBool() && !m.unsent;
+  m.mentionsMe = q.value(23).toBool() && !m.unsent;
   if (!q.value(15).isNull()) {
     for (const auto& one : q.value(15).toString().split(QChar(30), Qt::SkipEmptyParts)) {
       const auto parts = one.split(QChar(31));

@@ -13,6 +13,7 @@
 #include "messenger.hpp"
 #include "messenger_internal.hpp"
 #include "util/bytes.hpp"
+#include "util/mentions.hpp"
 
 namespace parley::client {
 namespace detail {
@@ -109,11 +110,15 @@ bool Messenger::reviseRow(const Target& t, const QString& peer, Revision kind, c
   if (kind == Revision::Edit) {
     if (t.removed != 0) return true;  // nothing left to edit
     QSqlQuery q(db);
-    // Edited, a forwarded copy holds its sender's own words: it is no longer marked.
-    q.prepare("UPDATE messages SET body = ?, edited_ms = ?, forwarded = 0 WHERE id = ? AND removed = 0 AND"
-              " (edited_ms IS NULL OR edited_ms <= ?)");
+    // Edited, a forwarded copy holds its sender's own words: it is no longer marked. Whether it
+    // mentions us is what the new words say.
+    q.prepare("UPDATE messages SET body = ?, edited_ms = ?, forwarded = 0, mentions_me = ? WHERE id = ?"
+              " AND removed = 0 AND (edited_ms IS NULL OR edited_ms <= ?)");
+    const bool names_us = peer.startsWith(QLatin1Char('#')) && t.sender != profile_.username &&
+                          mentions(text, profile_.username);
     // A file without a caption shows its name, as when it came.
-    if (!exec(q, {t.file && text.isEmpty() ? t.file_name : text, at_ms, t.id, at_ms})) return false;
+    if (!exec(q, {t.file && text.isEmpty() ? t.file_name : text, at_ms, names_us ? 1 : 0, t.id, at_ms}))
+      return false;
     changed = q.numRowsAffected() > 0;
   } else {
     // Words, quote and file go; what is left says only that a message was here.

@@ -6,7 +6,9 @@
 // Ctrl+K, and the connection line going offline with a working Retry.
 #include <QtTest>
 
+#include <QAbstractItemView>
 #include <QClipboard>
+#include <QCompleter>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListView>
@@ -33,6 +35,7 @@
 #include "conversation/conversation_view.hpp"
 #include "conversation/forward_dialog.hpp"
 #include "conversation/jump_button.hpp"
+#include "conversation/mention_completer.hpp"
 #include "conversation/message_delegate.hpp"
 #include "conversation/message_list_view.hpp"
 #include "conversation/reply_bar.hpp"
@@ -1287,6 +1290,65 @@ class ConversationTest : public QObject {
     parley::test::screenshot(window_.get(), "group-out-of-step");
     window_->openConversation("bob");
     QVERIFY(!window_->conversationView()->bannerVisible());
+  }
+
+  // A muted group stays quiet but for a message naming us: that one is announced, its row
+  // carries "@" until it is read, and the name is drawn in the bubble in our colour.
+  void aMentionInAMutedGroupIsAnnounced() {
+    QVERIFY(front());
+    const auto gid = parley::test::createGroup(alice_.get(), "quiet room", {"bob"});
+    QVERIFY(!gid.isEmpty());
+    const auto peer = Messenger::groupPeer(gid);
+    QVERIFY(spinUntil([&] { return bob_->groups().contains(gid) && listRowOf(peer) >= 0; }, kGuiWaitMs));
+    QString error;
+    QVERIFY2(alice_->setMuted(peer, Messenger::kMutedForever, &error), qPrintable(error));
+    const auto restore = qScopeGuard([&] {
+      QString ignored;
+      alice_->setMuted(peer, 0, &ignored);
+    });
+    window_->openConversation("bob");
+    const auto row_of_group = [&] { return window_->conversationList()->model()->index(listRowOf(peer), 0); };
+    const auto notified = window_->tray()->lastNotification();
+    QVERIFY(bob_->groupSend(gid, "room booked", &error));
+    QVERIFY(spinUntil([&] { return row_of_group().data(ConversationListModel::LastMessageRole) == "room booked"; },
+                      kGuiWaitMs));
+    QCOMPARE(window_->tray()->lastNotification(), notified);
+    QCOMPARE(row_of_group().data(ConversationListModel::MentionsRole).toInt(), 0);
+    QVERIFY(bob_->groupSend(gid, "@Alice bring the keys", &error));
+    QVERIFY(spinUntil([&] { return window_->tray()->lastNotification() != notified; }, kGuiWaitMs));
+    QVERIFY2(window_->tray()->lastNotification().startsWith("bob in quiet room"),
+             qPrintable(window_->tray()->lastNotification()));
+    QCOMPARE(row_of_group().data(ConversationListModel::MentionsRole).toInt(), 1);
+    QVERIFY(ConversationDelegate::accessibleDescription(row_of_group()).contains("mentioned you"));
+    parley::test::screenshot(window_.get(), "mention-muted-group");
+    window_->openConversation(peer);
+    QVERIFY(spinUntil([&] { return row_of_group().data(ConversationListModel::MentionsRole).toInt() == 0; },
+                      kGuiWaitMs));
+    parley::test::screenshot(window_.get(), "mention-in-bubble");
+
+    // Writing one: "@" and a start offers the members (not us); Enter takes the name, and
+    // sends nothing yet.
+    auto* composer = window_->conversationView()->composer();
+    auto* edit = composer->editor();
+    auto* popup = composer->mentions()->completer()->popup();
+    edit->setFocus();
+    QTest::keyClicks(edit, "thanks @B");
+    QVERIFY(spinUntil([&] { return popup->isVisible(); }, kGuiWaitMs));
+    QCOMPARE(popup->model()->rowCount(), 1);
+    QCOMPARE(popup->currentIndex().data().toString(), QString("bob"));
+    QTest::keyClick(popup, Qt::Key_Return);
+    QVERIFY(!popup->isVisible());
+    QCOMPARE(edit->toPlainText(), QString("thanks @bob "));
+    QTest::keyClicks(edit, "x @al");  // ourselves: nobody to offer
+    QVERIFY(!popup->isVisible());
+    QTest::keyClicks(edit, " mail@b");  // inside a word: not a mention
+    QVERIFY(!popup->isVisible());
+    edit->clear();
+    window_->openConversation("bob");
+    // A 1:1 chat offers nobody.
+    QTest::keyClicks(window_->conversationView()->composer()->editor(), "@b");
+    QVERIFY(!popup->isVisible());
+    window_->conversationView()->composer()->editor()->clear();
   }
 
   // A group's name is whatever its admin typed: shown as text, never as markup.

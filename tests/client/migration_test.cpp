@@ -126,6 +126,9 @@ class MigrationTest : public QObject {
     // Step 25: nothing from before was forwarded.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE forwarded = 0"), scalar(d, "SELECT COUNT(*) FROM messages"));
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM file_sends WHERE forwarded != 0"), 0);
+    // Step 26: nothing from before mentions us.
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM messages WHERE mentions_me != 0"), 0);
+    QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_unread_mentions'"), 1);
     // Step 18: the index for the list's last message by arrival is gone.
     QCOMPARE(scalar(d, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_peer_shown'"), 0);
     // Step 5: history written before the search index existed is found, and the triggers

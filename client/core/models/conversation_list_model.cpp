@@ -210,6 +210,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case LastTimerChangeRole: return c.lastTimerChange;
     case ArchivedRole: return c.archived;
     case DraftRole: return c.draft;
+    case MentionsRole: return c.unreadMentions;
     // What a screen reader says and a view's type-ahead matches: the chat's name.
     case Qt::DisplayRole:
     case TitleRole: {
@@ -248,6 +249,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const {
           {LastTimerChangeRole, "lastTimerChange"},
           {ArchivedRole, "archived"},
           {DraftRole, "draft"},
+          {MentionsRole, "mentions"},
           {TitleRole, "title"},
           {IsGroupRole, "isGroup"},
           {GroupIdRole, "groupId"},

@@ -45,6 +45,7 @@ class ConversationListModel : public QAbstractListModel {
     LastTimerChangeRole,  // the last entry is a timer line: its seconds (0: off); -1 otherwise
     ArchivedRole,     // out of the main list (Messenger::setArchived)
     DraftRole,        // words written there and not sent (Messenger::setDraft), the first 300; empty: none
+    MentionsRole,     // unread group messages that name us ("@alice")
   };
 
   explicit ConversationListModel(Messenger* messenger, QObject* parent = nullptr);

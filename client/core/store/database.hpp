@@ -20,7 +20,7 @@ class KeyBinding;
 
 class Database {
  public:
-  static constexpr int kSchemaVersion = 25;
+  static constexpr int kSchemaVersion = 26;
 
   // Opens (creating with mode 0600) with `store_key` (32 bytes) and migrates. Null with
   // `error` set on failure; a key that does not open the file (or a damaged file) says so.

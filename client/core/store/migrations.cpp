@@ -396,11 +396,21 @@ bool step_25(QSqlDatabase& db, QString* error) {
   }, error);
 }
 
+// Version 26: mentions. `messages.mentions_me`: a group message from someone else that names
+// us ("@alice", util/mentions.hpp); the partial index counts a chat's unread ones for its row
+// in the list, and holds only those.
+bool step_26(QSqlDatabase& db, QString* error) {
+  return exec_all(db, {
+      "ALTER TABLE messages ADD COLUMN mentions_me INTEGER NOT NULL DEFAULT 0",
+      "CREATE INDEX messages_unread_mentions ON messages(peer) WHERE mentions_me = 1 AND status = 10 AND removed = 0",
+  }, error);
+}
+
 using Step = bool (*)(QSqlDatabase&, QString*);
 constexpr Step kSteps[] = {step_1, step_2,  step_3,  step_4,  step_5,  step_6,  step_7,  step_8,
                            step_9, step_10, step_11, step_12, step_13, step_14, step_15,
                            step_16, step_17, step_18, step_19, step_20, step_21, step_22, step_23,
-                           step_24, step_25};
+                           step_24, step_25, step_26};
 
 }  // namespace
 

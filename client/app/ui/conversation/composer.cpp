@@ -1,4 +1,5 @@
 #include "conversation/composer.hpp"
+#include "conversation/mention_completer.hpp"
 
 #include <QDateTime>
 #include <QDir>
@@ -45,6 +46,14 @@ void ComposerEdit::insertFromMimeData(const QMimeData* source) {
 }
 
 bool ComposerEdit::event(QEvent* e) {
+  if (e->type() == QEvent::KeyPress && mentions_ && mentions_->offering()) {
+    const int key = static_cast<QKeyEvent*>(e)->key();
+    if (key == Qt::Key_Return || key == Qt::Key_Enter || key == Qt::Key_Tab || key == Qt::Key_Backtab ||
+        key == Qt::Key_Escape) {
+      e->ignore();  // the completer, which passed it here first, acts on it
+      return true;
+    }
+  }
   if (e->type() == QEvent::ShortcutOverride && claims_escape_ &&
       static_cast<QKeyEvent*>(e)->key() == Qt::Key_Escape &&
       static_cast<QKeyEvent*>(e)->modifiers() == Qt::NoModifier) {
@@ -78,6 +87,8 @@ Composer::Composer(QWidget* parent) : QWidget(parent) {
   edit_->setObjectName(QStringLiteral("composerEdit"));
   edit_->setTabChangesFocus(true);
   edit_->setFrameShape(QFrame::NoFrame);
+  mentions_ = new MentionCompleter(edit_);
+  edit_->setMentions(mentions_);
   edit_->setStyleSheet(QStringLiteral("QPlainTextEdit { background: %1; border: 1px solid %2; border-radius: 18px;"
                                       " padding: 6px 10px; }")
                            .arg(t.window.name(), t.separator.name()));
@@ -183,6 +194,8 @@ void Composer::setConversation(const QString& peer, const QString& title) {
   updateSendEnabled();
   fitHeight();
 }
+
+void Composer::setMentionable(const QStringList& names) { mentions_->setNames(names); }
 
 void Composer::submit() {
   const auto text = edit_->toPlainText().trimmed();

@@ -27,6 +27,7 @@ class QToolButton;
 
 namespace parley::app {
 
+class MentionCompleter;
 class PendingFiles;
 
 // What a drop or a paste carries that Parley sends as files: local files, or else a picture.
@@ -44,6 +45,8 @@ class ComposerEdit : public QPlainTextEdit {
   // While set, Escape is the field's (escaped()) rather than the window's shortcut, which
   // closes the conversation: it stops a reply first.
   void setClaimsEscape(bool claims) { claims_escape_ = claims; }
+  // While it offers names, Enter, Tab and Esc are its (take one, or dismiss), not the field's.
+  void setMentions(const MentionCompleter* mentions) { mentions_ = mentions; }
 
  signals:
   void submitted();
@@ -58,6 +61,7 @@ class ComposerEdit : public QPlainTextEdit {
 
  private:
   bool claims_escape_ = false;
+  const MentionCompleter* mentions_ = nullptr;
 };
 
 class Composer : public QWidget {
@@ -67,6 +71,9 @@ class Composer : public QWidget {
 
   // Switches to another conversation, keeping the current draft for when it comes back.
   void setConversation(const QString& peer, const QString& title);
+  // Whom "@" offers in this conversation (a group's other members; none in a 1:1 chat).
+  void setMentionable(const QStringList& names);
+  MentionCompleter* mentions() const { return mentions_; }
   // Where drafts are kept beyond this window (the messenger's store). `save` returns false
   // when it cannot keep one (a chat with no conversation yet), which then stays in memory;
   // `load` gives a kept one back, with the message it answers. Unset: drafts live as long as
@@ -126,6 +133,7 @@ class Composer : public QWidget {
   QToolButton* send_;
   QToolButton* attach_;
   PendingFiles* pending_;
+  MentionCompleter* mentions_;
   ReplyBar* reply_;
   QString paste_dir_;
   QHash<QString, QStringList> draft_files_;

@@ -331,7 +331,10 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString& p) {
     if (p == peer_) refreshIdentity();  // a changed key is no longer the verified one
   });
-  connect(messenger_, &Messenger::groupChanged, this, [this] { updateSubtitle(); });
+  connect(messenger_, &Messenger::groupChanged, this, [this] {
+    updateSubtitle();
+    updateMembers();
+  });
   connect(messenger_, &Messenger::groupOutOfStepChanged, this, [this](const QByteArray& gid, bool) {
     if (isGroup() && Messenger::groupIdOf(peer_) == gid) refreshBanner();
   });
@@ -353,6 +356,7 @@ void ConversationView::open(const QString& peer, const QString& title, int unrea
   model_ = std::make_unique<MessageModel>(messenger_, peer);
   window_ = std::make_unique<MessageWindow>(model_.get());
   list_->messageDelegate()->setGroup(isGroup());
+  updateMembers();
   list_->setWindow(window_.get());
   contact_->setVisible(!isGroup());
   members_->setVisible(isGroup());
@@ -408,6 +412,18 @@ void ConversationView::refreshBanner() {
 }
 
 bool ConversationView::bannerVisible() const { return !banner_->isHidden(); }
+
+void ConversationView::updateMembers() {
+  QSet<QString> members;
+  if (isGroup())
+    for (const auto& m : messenger_->groupMembers(Messenger::groupIdOf(peer_))) members.insert(m.username);
+  list_->messageDelegate()->setMembers(members, messenger_->username());
+  list_->viewport()->update();
+  QStringList others(members.cbegin(), members.cend());
+  others.removeAll(messenger_->username());
+  others.sort();
+  composer_->setMentionable(others);
+}
 
 void ConversationView::updateTimer() {
   const auto seconds = peer_.isEmpty() ? 0 : messenger_->expireTimer(peer_);

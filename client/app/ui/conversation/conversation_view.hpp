@@ -94,6 +94,8 @@ class ConversationView : public QWidget {
  private:
   void send(const QString& text, const QStringList& files);
   void updateSubtitle();
+  // The group's members, whose "@name" the messages highlight.
+  void updateMembers();
   void updateTimer();
   void refreshBanner();
   void showError(const QString& text);

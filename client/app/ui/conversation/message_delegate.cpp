@@ -24,6 +24,7 @@
 #include "messenger.hpp"
 #include "models/message_model.hpp"
 #include "theme/theme.hpp"
+#include "util/mentions.hpp"
 
 namespace parley::app {
 
@@ -633,6 +634,22 @@ void MessageDelegate::paint(QPainter* p, const QStyleOptionViewItem& option, con
       f.format.setFontUnderline(true);
       formats << f;
     }
+    if (group_ && !unsent(index) && text.source.contains(QLatin1Char('@')))
+      for (const auto& m : client::findMentions(text.source, [this](const QString& name) { return members_.contains(name); })) {
+        // One inside a link ("https://social.example/@bob") stays part of the link.
+        if (std::any_of(text.links.cbegin(), text.links.cend(), [&](const Link& k) {
+              return m.start >= k.start && m.start < k.start + k.length;
+            }))
+          continue;
+        QTextLayout::FormatRange f{static_cast<int>(m.start), static_cast<int>(m.length), {}};
+        f.format.setForeground(avatarColor(m.username));
+        if (m.username == me_) {
+          QColor tint = t.accent;
+          tint.setAlphaF(0.18);
+          f.format.setBackground(tint);
+        }
+        formats << f;
+      }
     layout.setFormats(formats);
     lay_out(layout, l.wrap);
     p->setPen(unsent(index) ? faded_of(fg) : fg);

@@ -18,6 +18,7 @@
 #include <QCache>
 #include <QHash>
 #include <QPixmap>
+#include <QSet>
 #include <QStyledItemDelegate>
 #include <functional>
 
@@ -39,6 +40,12 @@ class MessageDelegate : public QStyledItemDelegate {
   explicit MessageDelegate(QListView* view);
 
   void setGroup(bool group) { group_ = group; }
+  // A group's members: "@name" of one is drawn in their colour, and "@me" on a tint too
+  // (util/mentions.hpp). Colour only, so no row is measured again.
+  void setMembers(QSet<QString> members, QString me) {
+    members_ = std::move(members);
+    me_ = std::move(me);
+  }
   // A line "N unread messages" above the message with local id `message_id` (0: none): where
   // what was unread when the conversation opened begins. The view lays its rows out again.
   void setUnreadMark(qint64 message_id, int count) {
@@ -128,6 +135,8 @@ class MessageDelegate : public QStyledItemDelegate {
 
   QListView* view_;
   bool group_ = false;
+  QSet<QString> members_;
+  QString me_;
   qint64 unread_from_ = 0;
   int unread_count_ = 0;
   std::function<QString(const QModelIndex&)> detail_;

@@ -47,6 +47,8 @@ QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
   if (index.data(M::MutedRole).toBool()) parts << tr("muted");
   if (const int unread = index.data(M::UnreadRole).toInt(); unread > 0) parts << tr("%1 unread").arg(unread);
   else if (index.data(M::MarkedUnreadRole).toBool()) parts << tr("marked unread");
+  if (const int mentions = index.data(M::MentionsRole).toInt(); mentions > 0)
+    parts << (mentions == 1 ? tr("mentioned you") : tr("mentioned you %1 times").arg(mentions));
   if (index.data(M::TypingRole).toBool()) {
     parts << tr("typing");
   } else if (index.data(M::IdentityChangedRole).toBool()) {
@@ -190,6 +192,17 @@ void ConversationDelegate::paint(QPainter* p, const QStyleOptionViewItem& option
     p->setPen(t.badgeText);
     p->drawText(badge, Qt::AlignCenter, n);
     badge_w += 8;
+    // "@" before the count: someone named us there. In the accent colour even when the chat
+    // is muted, since a mention is what a muted group still lets through.
+    if (index.data(M::MentionsRole).toInt() > 0) {
+      const QRect at(right - badge_w - 20, r.top() + 34, 20, 20);
+      p->setPen(Qt::NoPen);
+      p->setBrush(t.badge);
+      p->drawEllipse(at);
+      p->setPen(t.badgeText);
+      p->drawText(at, Qt::AlignCenter, QStringLiteral("@"));
+      badge_w += 20 + 4;
+    }
   } else if (marked) {
     // Marked unread: a badge without a number.
     constexpr int kDot = 12;

@@ -449,11 +449,17 @@ void MainWindow::onArrived(const QString& peer, const QString& sender, const QBy
     QTimer::singleShot(0, this, &MainWindow::markReadIfInFront);
     return;
   }
-  if (conversations_->isMuted(peer)) return;  // counted in its row, never announced
   QString body;
+  bool names_us = false;
   for (const auto& m : messenger_->historySlice(peer, 0, -1, 20))
-    if (m.clientMsgId == id && m.sender == sender) body = m.body;
+    if (m.clientMsgId == id && m.sender == sender) {
+      body = m.body;
+      names_us = m.mentionsMe;
+    }
   if (body.isEmpty()) return;  // not a visible message
+  // A muted chat's messages are counted in its row, never announced; but a group member who
+  // names us ("@alice") is.
+  if (conversations_->isMuted(peer) && !names_us) return;
   tray_->notify(peer, notificationTitle(peer, sender), body, QSettings().value(kShowText, false).toBool());
   notified_.insert(peer, {sender, id});
 }

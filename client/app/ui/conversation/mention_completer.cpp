@@ -1,0 +1,85 @@
+#include "conversation/mention_completer.hpp"
+
+#include <QAbstractItemView>
+#include <QCompleter>
+#include <QPlainTextEdit>
+#include <QScrollBar>
+#include <QStringListModel>
+#include <QTextBlock>
+
+#include "util/mentions.hpp"
+
+namespace parley::app {
+
+using client::isNameChar;
+using client::kMaxNameChars;
+
+MentionCompleter::MentionCompleter(QPlainTextEdit* edit)
+    : QObject(edit), edit_(edit), names_(new QStringListModel(this)), completer_(new QCompleter(this)) {
+  completer_->setModel(names_);
+  completer_->setWidget(edit_);
+  completer_->setCompletionMode(QCompleter::PopupCompletion);
+  completer_->setCaseSensitivity(Qt::CaseInsensitive);
+  completer_->setMaxVisibleItems(6);
+  completer_->popup()->setObjectName(QStringLiteral("mentionPopup"));
+  connect(completer_, qOverload<const QString&>(&QCompleter::activated), this, &MentionCompleter::take);
+  // After the edit has its new text (a key typed, a paste, a draft restored).
+  connect(edit_, &QPlainTextEdit::textChanged, this, &MentionCompleter::update);
+  connect(edit_, &QPlainTextEdit::cursorPositionChanged, this, &MentionCompleter::update);
+}
+
+void MentionCompleter::setNames(const QStringList& names) {
+  names_->setStringList(names);
+  update();
+}
+
+bool MentionCompleter::offering() const { return completer_->popup()->isVisible(); }
+
+qsizetype MentionCompleter::typedAt(QString* typed) const {
+  const auto cursor = edit_->textCursor();
+  if (cursor.hasSelection()) return -1;
+  const QString line = cursor.block().text();
+  const qsizetype at = cursor.positionInBlock();
+  qsizetype start = at;
+  while (start > 0 && at - start <= kMaxNameChars && isNameChar(line[start - 1])) --start;
+  if (start == 0 || line[start - 1] != QLatin1Char('@') || at - start > kMaxNameChars) return -1;
+  // Not inside a word ("bob@ex"): an "@" there mentions nobody.
+  if (start >= 2 && isNameChar(line[start - 2])) return -1;
+  *typed = line.mid(start, at - start);
+  return cursor.block().position() + start - 1;
+}
+
+void MentionCompleter::update() {
+  QString typed;
+  if (names_->rowCount() == 0 || typedAt(&typed) < 0) {
+    completer_->popup()->hide();
+    return;
+  }
+  if (typed != completer_->completionPrefix()) {
+    completer_->setCompletionPrefix(typed);
+    completer_->popup()->setCurrentIndex(completer_->completionModel()->index(0, 0));
+  }
+  if (completer_->completionCount() == 0) {
+    completer_->popup()->hide();
+    return;
+  }
+  QRect under = edit_->cursorRect();
+  under.setWidth(completer_->popup()->sizeHintForColumn(0) + completer_->popup()->verticalScrollBar()->sizeHint().width());
+  completer_->complete(under);
+  if (!completer_->popup()->currentIndex().isValid())
+    completer_->popup()->setCurrentIndex(completer_->completionModel()->index(0, 0));
+}
+
+void MentionCompleter::take(const QString& name) {
+  QString typed;
+  const auto at = typedAt(&typed);
+  if (at < 0) return;
+  auto cursor = edit_->textCursor();
+  cursor.setPosition(at);
+  cursor.setPosition(at + 1 + typed.size(), QTextCursor::KeepAnchor);
+  cursor.insertText(QStringLiteral("@") + name + QLatin1Char(' '));
+  edit_->setTextCursor(cursor);
+  completer_->popup()->hide();
+}
+
+}  // namespace parley::app

@@ -1,6 +1,7 @@
 #include "conversation/mention_completer.hpp"
 
 #include <QAbstractItemView>
+#include <algorithm>
 #include <QCompleter>
 #include <QPlainTextEdit>
 #include <QScrollBar>
@@ -63,8 +64,11 @@ void MentionCompleter::update() {
     completer_->popup()->hide();
     return;
   }
-  QRect under = edit_->cursorRect();
-  under.setWidth(completer_->popup()->sizeHintForColumn(0) + completer_->popup()->verticalScrollBar()->sizeHint().width());
+  // Under the line being written (cursorRect is the viewport's; the completer's widget is the
+  // edit itself), wide enough for a long name.
+  QRect under = edit_->cursorRect().translated(edit_->viewport()->pos());
+  under.setWidth(std::max(180, completer_->popup()->sizeHintForColumn(0) +
+                                   completer_->popup()->verticalScrollBar()->sizeHint().width() + 16));
   completer_->complete(under);
   if (!completer_->popup()->currentIndex().isValid())
     completer_->popup()->setCurrentIndex(completer_->completionModel()->index(0, 0));

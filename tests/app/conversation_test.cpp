@@ -1314,10 +1314,24 @@ class ConversationTest : public QObject {
                       kGuiWaitMs));
     QCOMPARE(window_->tray()->lastNotification(), notified);
     QCOMPARE(row_of_group().data(ConversationListModel::MentionsRole).toInt(), 0);
-    QVERIFY(bob_->groupSend(gid, "@Alice bring the keys", &error));
+    const auto mention = bob_->groupSend(gid, "@Alice bring the keys", &error);
+    QVERIFY(mention);
     QVERIFY(spinUntil([&] { return window_->tray()->lastNotification() != notified; }, kGuiWaitMs));
     QVERIFY2(window_->tray()->lastNotification().startsWith("bob in quiet room"),
              qPrintable(window_->tray()->lastNotification()));
+    QCOMPARE(row_of_group().data(ConversationListModel::MentionsRole).toInt(), 1);
+    // Taken back, its notification goes too, muted or not, and so does the "@".
+    qint64 local_id = 0;
+    for (const auto& m : bob_->history(peer))
+      if (m.clientMsgId == *mention) local_id = m.id;
+    QVERIFY2(bob_->unsendMessage(peer, local_id, &error), qPrintable(error));
+    QVERIFY(spinUntil([&] { return window_->tray()->lastNotification().isEmpty(); }, kGuiWaitMs));
+    QVERIFY(spinUntil([&] { return row_of_group().data(ConversationListModel::MentionsRole).toInt() == 0; },
+                      kGuiWaitMs));
+    // A link to a profile names nobody; a mention after a line break does.
+    QVERIFY(bob_->groupSend(gid, "see https://social.example/@alice", &error));
+    QVERIFY(bob_->groupSend(gid, "keys:\n@alice bring them", &error));
+    QVERIFY(spinUntil([&] { return !window_->tray()->lastNotification().isEmpty(); }, kGuiWaitMs));
     QCOMPARE(row_of_group().data(ConversationListModel::MentionsRole).toInt(), 1);
     QVERIFY(ConversationDelegate::accessibleDescription(row_of_group()).contains("mentioned you"));
     parley::test::screenshot(window_.get(), "mention-muted-group");
@@ -1343,6 +1357,12 @@ class ConversationTest : public QObject {
     QVERIFY(!popup->isVisible());
     QTest::keyClicks(edit, " mail@b");  // inside a word: not a mention
     QVERIFY(!popup->isVisible());
+    QTest::keyClicks(edit, " @b");
+    QVERIFY(spinUntil([&] { return popup->isVisible(); }, kGuiWaitMs));
+    window_->openConversation("bob");  // what was offered there is not offered here
+    QVERIFY(!popup->isVisible());
+    window_->openConversation(peer);
+    QVERIFY(!popup->isVisible());  // nor when the words come back, until the user writes
     edit->clear();
     window_->openConversation("bob");
     // A 1:1 chat offers nobody.

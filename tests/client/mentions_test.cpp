@@ -38,7 +38,7 @@ class MentionsTest : public QObject, parley::test::ChatUsers {
     QTest::newRow("after punctuation") << "(@bob) «@carol»" << QStringList{"1:4:bob", "8:6:carol"};
     QTest::newRow("alone, doubled") << "@ @@bob" << QStringList{"3:4:bob"};
     QTest::newRow("too long") << "@" + QString(40, 'b') << QStringList{};
-    QTest::newRow("in a link") << "https://social.example/@bob" << QStringList{"23:4:bob"};
+    QTest::newRow("in a link") << "see https://social.example/@bob" << QStringList{};
   }
   void whatNamesAMember() {
     QFETCH(QString, text);
@@ -75,9 +75,12 @@ class MentionsTest : public QObject, parley::test::ChatUsers {
     const auto gid = makeGroup(alice, "planning", {"bob", "carol"});
     QVERIFY(!gid.isEmpty());
     const auto group = Messenger::groupPeer(gid);
+    // The members hear of the group before they can write to it.
+    QVERIFY(spinUntil([&] { return bob.m->groups().contains(gid) && carol.m->groups().contains(gid); }, kWaitMs));
     QString error;
     const auto send_group = [&](parley::test::ChatUser& from, const QString& text) {
       const auto id = from.m->groupSend(gid, text, &error);
+      if (!id) qWarning("groupSend: %s", qPrintable(error));
       return id.value_or(QByteArray());
     };
     const auto plain = send_group(bob, "who books the hall?");

@@ -3,7 +3,8 @@
 // and a sentence's trailing "." or "-" do not matter). Found in the text itself, so no field
 // of the protocol carries them and any client that writes "@bob" mentions bob; a username
 // never changes, so neither does what a message mentioned. An "@" inside a word (an e-mail
-// address, "x@bob") mentions nobody.
+// address, "x@bob") or after a "/" (a link to a profile, "https://social.example/@bob")
+// mentions nobody.
 #include <QList>
 #include <QString>
 #include <functional>

@@ -356,11 +356,11 @@ void ConversationView::open(const QString& peer, const QString& title, int unrea
   model_ = std::make_unique<MessageModel>(messenger_, peer);
   window_ = std::make_unique<MessageWindow>(model_.get());
   list_->messageDelegate()->setGroup(isGroup());
-  updateMembers();
   list_->setWindow(window_.get());
   contact_->setVisible(!isGroup());
   members_->setVisible(isGroup());
   composer_->setConversation(peer, title);
+  updateMembers();  // after the composer holds this chat's words, which it may offer names for
   uploads_->setConversation(peer);
   setTitle(title);
   refreshBanner();

@@ -31,7 +31,8 @@ MentionCompleter::MentionCompleter(QPlainTextEdit* edit)
 
 void MentionCompleter::setNames(const QStringList& names) {
   names_->setStringList(names);
-  update();
+  // What is offered now goes, or changes with the members; nothing new is offered unasked.
+  if (offering()) update();
 }
 
 bool MentionCompleter::offering() const { return completer_->popup()->isVisible(); }
@@ -52,7 +53,9 @@ qsizetype MentionCompleter::typedAt(QString* typed) const {
 
 void MentionCompleter::update() {
   QString typed;
-  if (names_->rowCount() == 0 || typedAt(&typed) < 0) {
+  // Only while the field is being written in: a change of members, or of chat, offers nothing
+  // by itself (a popup takes the keyboard).
+  if (names_->rowCount() == 0 || !edit_->hasFocus() || typedAt(&typed) < 0) {
     completer_->popup()->hide();
     return;
   }

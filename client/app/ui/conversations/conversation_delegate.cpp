@@ -48,7 +48,7 @@ QString ConversationDelegate::accessibleDescription(const QModelIndex& index) {
   if (const int unread = index.data(M::UnreadRole).toInt(); unread > 0) parts << tr("%1 unread").arg(unread);
   else if (index.data(M::MarkedUnreadRole).toBool()) parts << tr("marked unread");
   if (const int mentions = index.data(M::MentionsRole).toInt(); mentions > 0)
-    parts << (mentions == 1 ? tr("mentioned you") : tr("mentioned you %1 times").arg(mentions));
+    parts << (mentions == 1 ? tr("mentioned you") : tr("mentioned you %n times", nullptr, mentions));
   if (index.data(M::TypingRole).toBool()) {
     parts << tr("typing");
   } else if (index.data(M::IdentityChangedRole).toBool()) {

@@ -466,8 +466,8 @@ void MainWindow::onArrived(const QString& peer, const QString& sender, const QBy
 
 void MainWindow::onRevised(const QString& peer, const QString& sender, const QByteArray& id) {
   const auto it = notified_.constFind(peer);
+  // (A muted chat's notifications went when it was muted; one shown since names us.)
   if (it == notified_.cend() || it->first != sender || it->second != id) return;
-  if (conversations_->isMuted(peer)) return;  // what it shows went when it was muted
   std::optional<client::StoredMessage> now;
   for (const auto& m : messenger_->historySlice(peer, 0, -1, 50))
     if (m.clientMsgId == id && m.sender == sender) now = m;

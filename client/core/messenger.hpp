@@ -337,6 +337,8 @@ class Messenger : public QObject {
   // One message of `peer`'s conversation by its local id, as history() has it; nullopt when
   // it is not, or no longer, on this device.
   std::optional<StoredMessage> message(const QString& peer, qint64 id);
+  // The same by its sender and client_msg_id (what messageReceived and messageRevised name).
+  std::optional<StoredMessage> message(const QString& peer, const QString& sender, const QByteArray& client_msg_id);
   // Full-text search over every local conversation (SQLite FTS5), newest first. Each word of
   // `text` matches as a prefix; FTS5 operators in it are taken literally. Empty with `error`
   // set when the query cannot run.

@@ -123,16 +123,32 @@ QList<StoredMessage> Messenger::historySlice(const QString& peer, qint64 from_se
   return out;
 }
 
-std::optional<StoredMessage> Messenger::message(const QString& peer, qint64 id) {
-  QSqlQuery q(db_->db());
-  q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE id = ? AND peer = ? AND removed < 2")
-                .arg(QLatin1String(kMessageColumns)));
-  q.addBindValue(id);
+namespace {
+
+// The message of `peer` matching `where` (with `binds`), as Messenger::message returns it.
+std::optional<StoredMessage> one_message(QSqlDatabase& db, const QString& me, const QString& where,
+                                         const QVariantList& binds, const QString& peer) {
+  QSqlQuery q(db);
+  q.prepare(QStringLiteral("SELECT %1 FROM messages WHERE %2 AND peer = ? AND removed < 2")
+                .arg(QLatin1String(kMessageColumns), where));
+  for (const auto& b : binds) q.addBindValue(b);
   q.addBindValue(peer);
   if (!q.exec() || !q.next()) return std::nullopt;
   auto m = read_message(q);
-  if (m.reply.messageId == 0 && m.reply.author == profile_.username) m.reply.text.clear();  // as historySlice
+  if (m.reply.messageId == 0 && m.reply.author == me) m.reply.text.clear();  // as historySlice
   return m;
+}
+
+}  // namespace
+
+std::optional<StoredMessage> Messenger::message(const QString& peer, qint64 id) {
+  return one_message(db_->db(), profile_.username, QStringLiteral("id = ?"), {id}, peer);
+}
+
+std::optional<StoredMessage> Messenger::message(const QString& peer, const QString& sender,
+                                                const QByteArray& client_msg_id) {
+  return one_message(db_->db(), profile_.username, QStringLiteral("sender = ? AND client_msg_id = ?"),
+                     {sender, client_msg_id}, peer);
 }
 
 QList<SearchHit> Messenger::search(const QString& text, int limit, QString* error) {

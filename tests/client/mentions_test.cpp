@@ -94,6 +94,12 @@ class MentionsTest : public QObject, parley::test::ChatUsers {
     QVERIFY(!alice.find(group, own).mentionsMe);  // naming ourselves calls nobody
     QCOMPARE(mentions_in(alice, group), 1);
     QCOMPARE(mentions_in(bob, group), 0);
+    // What a notification reads: the message by its sender and id, in its own chat only.
+    const auto looked_up = alice.m->message(group, "bob", named);
+    QVERIFY(looked_up && looked_up->mentionsMe);
+    QCOMPARE(looked_up->id, alice.find(group, named).id);
+    QVERIFY(!alice.m->message("bob", "bob", named));
+    QVERIFY(!alice.m->message(group, "carol", named));
 
     // An edit decides anew: carol is no longer named, alice still is.
     QVERIFY2(bob.m->editMessage(group, bob.find(group, named).id, "@alice can you?", &error), qPrintable(error));

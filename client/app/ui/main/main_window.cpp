@@ -449,18 +449,14 @@ void MainWindow::onArrived(const QString& peer, const QString& sender, const QBy
     QTimer::singleShot(0, this, &MainWindow::markReadIfInFront);
     return;
   }
-  QString body;
-  bool names_us = false;
-  for (const auto& m : messenger_->historySlice(peer, 0, -1, 20))
-    if (m.clientMsgId == id && m.sender == sender) {
-      body = m.body;
-      names_us = m.mentionsMe;
-    }
-  if (body.isEmpty()) return;  // not a visible message
+  // Looked up by its id, not among the newest: a group message that waited for its key can
+  // be opened after many later ones.
+  const auto m = messenger_->message(peer, sender, id);
+  if (!m || m->body.isEmpty()) return;  // not a visible message
   // A muted chat's messages are counted in its row, never announced; but a group member who
   // names us ("@alice") is.
-  if (conversations_->isMuted(peer) && !names_us) return;
-  tray_->notify(peer, notificationTitle(peer, sender), body, QSettings().value(kShowText, false).toBool());
+  if (conversations_->isMuted(peer) && !m->mentionsMe) return;
+  tray_->notify(peer, notificationTitle(peer, sender), m->body, QSettings().value(kShowText, false).toBool());
   notified_.insert(peer, {sender, id});
 }
 
@@ -468,9 +464,7 @@ void MainWindow::onRevised(const QString& peer, const QString& sender, const QBy
   const auto it = notified_.constFind(peer);
   // (A muted chat's notifications went when it was muted; one shown since names us.)
   if (it == notified_.cend() || it->first != sender || it->second != id) return;
-  std::optional<client::StoredMessage> now;
-  for (const auto& m : messenger_->historySlice(peer, 0, -1, 50))
-    if (m.clientMsgId == id && m.sender == sender) now = m;
+  const auto now = messenger_->message(peer, sender, id);
   if (!now || now->unsent || now->body.isEmpty()) {
     // Taken back: its words leave the screen too.
     notified_.erase(it);

@@ -38,6 +38,7 @@ class MentionsTest : public QObject, parley::test::ChatUsers {
     QTest::newRow("after punctuation") << "(@bob) «@carol»" << QStringList{"1:4:bob", "8:6:carol"};
     QTest::newRow("alone, doubled") << "@ @@bob" << QStringList{"3:4:bob"};
     QTest::newRow("too long") << "@" + QString(40, 'b') << QStringList{};
+    QTest::newRow("one after another") << "@bob.@carol" << QStringList{"0:4:bob", "5:6:carol"};
     QTest::newRow("in a link") << "see https://social.example/@bob" << QStringList{};
   }
   void whatNamesAMember() {

@@ -8,13 +8,16 @@ bool isNameChar(QChar c) {
          u == '-';
 }
 
+bool mentionMayFollow(QChar before) {
+  return before != QLatin1Char('/') &&
+         (!isNameChar(before) || before == QLatin1Char('.') || before == QLatin1Char('-'));
+}
+
 QList<Mention> findMentions(const QString& text, const std::function<bool(const QString&)>& isMember) {
   QList<Mention> out;
   const qsizetype n = text.size();
   for (qsizetype i = 0; i < n && out.size() < kMaxMentions; ++i) {
-    // Not inside a word ("bob@example.org") nor a link's path ("https://social.example/@bob").
-    if (text[i] != QLatin1Char('@') || (i > 0 && (isNameChar(text[i - 1]) || text[i - 1] == QLatin1Char('/'))))
-      continue;
+    if (text[i] != QLatin1Char('@') || (i > 0 && !mentionMayFollow(text[i - 1]))) continue;
     qsizetype end = i + 1;
     while (end < n && isNameChar(text[end])) ++end;
     // Longer than any username: not one (and not tried letter by letter).

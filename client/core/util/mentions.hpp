@@ -21,6 +21,10 @@ struct Mention {
 // many of them.
 bool isNameChar(QChar c);
 inline constexpr qsizetype kMaxNameChars = 32;
+// Whether an "@" right after `before` can start a mention: not inside a word
+// ("bob@example.org") nor a link's path ("https://social.example/@bob"); a "." or "-" ends
+// the name before it, as in "@bob.@carol", since no address ends so.
+bool mentionMayFollow(QChar before);
 
 // At most this many are reported for one text: a message of 64 KiB cannot make a view lay
 // out thousands of highlights.

@@ -45,8 +45,8 @@ qsizetype MentionCompleter::typedAt(QString* typed) const {
   qsizetype start = at;
   while (start > 0 && at - start <= kMaxNameChars && isNameChar(line[start - 1])) --start;
   if (start == 0 || line[start - 1] != QLatin1Char('@') || at - start > kMaxNameChars) return -1;
-  // Not inside a word ("bob@ex"): an "@" there mentions nobody.
-  if (start >= 2 && isNameChar(line[start - 2])) return -1;
+  // Where an "@" mentions nobody ("bob@ex", ".../@x"), nothing is offered.
+  if (start >= 2 && !client::mentionMayFollow(line[start - 2])) return -1;
   *typed = line.mid(start, at - start);
   return cursor.block().position() + start - 1;
 }

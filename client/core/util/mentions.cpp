@@ -1,5 +1,7 @@
 #include "util/mentions.hpp"
 
+#include "parley/username.hpp"
+
 namespace parley::client {
 
 bool isNameChar(QChar c) {
@@ -28,8 +30,8 @@ QList<Mention> findMentions(const QString& text, const std::function<bool(const 
     QString name = text.mid(i + 1, end - i - 1).toLower();
     // "@bob." ending a sentence: "bob." is tried first (a username may end so), then "bob".
     while (!name.isEmpty()) {
-      if (name.size() >= 3 && name.size() <= kMaxNameChars && name[0] >= QLatin1Char('a') && name[0] <= QLatin1Char('z') &&
-          isMember(name)) {
+      // Only a possible username is looked up (fold_username's rules, not a copy of them).
+      if (!fold_username(name.toStdString()).empty() && isMember(name)) {
         out.push_back({i, name.size() + 1, name});
         break;
       }

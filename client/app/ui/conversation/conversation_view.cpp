@@ -331,9 +331,10 @@ ConversationView::ConversationView(Messenger* messenger, QWidget* parent)
   connect(messenger_, &Messenger::identityKeyChangedFor, this, [this](const QString& p) {
     if (p == peer_) refreshIdentity();  // a changed key is no longer the verified one
   });
-  connect(messenger_, &Messenger::groupChanged, this, [this] {
+  connect(messenger_, &Messenger::groupChanged, this, [this](const QByteArray& gid) {
     updateSubtitle();
-    updateMembers();
+    // Only this chat's members matter here (reading them is a query, and the list repaints).
+    if (isGroup() && Messenger::groupIdOf(peer_) == gid) updateMembers();
   });
   connect(messenger_, &Messenger::groupOutOfStepChanged, this, [this](const QByteArray& gid, bool) {
     if (isGroup() && Messenger::groupIdOf(peer_) == gid) refreshBanner();
